@@ -1,0 +1,117 @@
+/*
+ * Low-level entry points: one stub per vector that pushes a uniform frame
+ * (struct TrapFrame in traps.rs) and calls trap_dispatch(), and the context
+ * switch between kernel threads.
+ */
+
+.section .text
+
+/* Vectors whose exception pushes an error code itself. */
+.macro TRAP_ERR n
+.global trap_\n
+trap_\n:
+    push $\n
+    jmp trap_common
+.endm
+
+/* All others: push a zero so every frame has the same shape. */
+.macro TRAP_NOERR n
+.global trap_\n
+trap_\n:
+    push $0
+    push $\n
+    jmp trap_common
+.endm
+
+.irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
+TRAP_NOERR \n
+.endr
+.irp n, 8,10,11,12,13,14,17,21,29,30
+TRAP_ERR \n
+.endr
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128
+TRAP_NOERR \n
+.endr
+
+trap_common:
+    pusha
+    push %ds
+    push %es
+    push %fs
+    push %gs
+    mov $0x10, %ax                  /* __KERNEL_DS */
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %fs
+    mov %ax, %gs
+    push %esp                       /* &TrapFrame */
+    call trap_dispatch
+    add $4, %esp
+    pop %gs
+    pop %fs
+    pop %es
+    pop %ds
+    popa
+    add $8, %esp                    /* vector and error code */
+    iret
+
+/* Address of each stub, indexed by vector (0..47), for the IDT. */
+.section .rodata
+.align 4
+.global trap_vectors
+trap_vectors:
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .long trap_\n
+.endr
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47
+    .long trap_\n
+.endr
+.global trap_syscall_vector
+trap_syscall_vector:
+    .long trap_128
+
+.section .text
+/*
+ * void switch_to(u32 *prev_esp, u32 next_esp)
+ * Saves the callee-saved registers of the current thread on its stack, stores
+ * its stack pointer in *prev_esp, and resumes the thread whose saved stack
+ * pointer is next_esp. Interrupts are off on both sides (see sched.rs).
+ */
+.global switch_to
+switch_to:
+    mov 4(%esp), %eax
+    mov 8(%esp), %edx
+    push %ebp
+    push %ebx
+    push %esi
+    push %edi
+    mov %esp, (%eax)
+    mov %edx, %esp
+    pop %edi
+    pop %esi
+    pop %ebx
+    pop %ebp
+    ret
+
+/*
+ * First code a new kernel thread runs, "returned to" by switch_to. The thread's
+ * stack holds: entry function, argument. kthread_start (Rust) enables
+ * interrupts, calls entry(arg) and exits the thread; it never returns.
+ */
+.global kthread_trampoline
+kthread_trampoline:
+    xor %ebp, %ebp
+    call kthread_start
+    ud2
+
+/*
+ * #DF arrives through a task gate: the CPU switched to the double-fault TSS,
+ * whose stack is df_stack, so a kernel stack overflow can still be reported.
+ */
+.global double_fault_task
+double_fault_task:
+    xor %ebp, %ebp
+    call double_fault_handler
+6:  cli
+    hlt
+    jmp 6b

@@ -1,0 +1,65 @@
+//! The page-fault handler (Linux's arch/x86/mm/fault.c). At this stage every
+//! kernel page fault is a bug: later layers add demand paging for processes
+//! and the lazy vmalloc synchronisation.
+
+use super::super::cpu::read_cr2;
+use super::super::traps::{oops_body, TrapFrame};
+use crate::layout::{phys_to_virt, PGDIR_SHIFT};
+use core::fmt::Write;
+
+/// Error-code bits pushed by the CPU with #PF.
+pub const PF_PROT: u32 = 1 << 0; // 0: page not present, 1: protection violation
+pub const PF_WRITE: u32 = 1 << 1;
+pub const PF_USER: u32 = 1 << 2;
+pub const PF_RSVD: u32 = 1 << 3;
+pub const PF_INSTR: u32 = 1 << 4;
+
+pub fn do_page_fault(frame: &mut TrapFrame) {
+    let address = read_cr2() as usize;
+    let mut out = crate::kernel::printk::oops_begin();
+    let _ = writeln!(out, "BUG: unable to handle page fault for address: {:08x}", address);
+    describe_error_code(&mut out, frame.error_code);
+    write_pte_walk(&mut out, address);
+    let _ = writeln!(out, "Oops: {:04x} [#1]", frame.error_code);
+    oops_body(&mut out, frame);
+    crate::kernel::panic::oops_end(&mut out, "Fatal exception")
+}
+
+/// `#PF: supervisor write access in kernel mode` and `#PF: error_code(...)`.
+pub fn describe_error_code(out: &mut impl Write, code: u32) {
+    let who = if code & PF_USER != 0 { "user" } else { "supervisor" };
+    let access = if code & PF_INSTR != 0 {
+        "instruction fetch"
+    } else if code & PF_WRITE != 0 {
+        "write access"
+    } else {
+        "read access"
+    };
+    let mode = if code & PF_USER != 0 { "user" } else { "kernel" };
+    let _ = writeln!(out, "#PF: {} {} in {} mode", who, access, mode);
+    let why = if code & PF_RSVD != 0 {
+        "reserved bit violation"
+    } else if code & PF_PROT != 0 {
+        "permissions violation"
+    } else {
+        "not-present page"
+    };
+    let _ = writeln!(out, "#PF: error_code(0x{:04x}) - {}", code, why);
+}
+
+/// `*pde = ...` and, when there is a page table, `*pte = ...`, read from the
+/// current page directory.
+fn write_pte_walk(out: &mut impl Write, address: usize) {
+    let pgd = phys_to_virt(super::super::cpu::read_cr3() as usize & !0xfff) as *const u32;
+    // SAFETY: CR3 holds the physical address of the live page directory, in
+    // lowmem, which the direct map covers; we only read it.
+    let pde = unsafe { pgd.add(address >> PGDIR_SHIFT).read_volatile() };
+    let _ = write!(out, "*pde = {:08x}", pde);
+    if pde & 1 != 0 && pde & 0x80 == 0 {
+        let pt = phys_to_virt(pde as usize & !0xfff) as *const u32;
+        // SAFETY: a present, non-PSE directory entry points at a page table in lowmem.
+        let pte = unsafe { pt.add((address >> 12) & 0x3ff).read_volatile() };
+        let _ = write!(out, " *pte = {:08x}", pte);
+    }
+    let _ = writeln!(out);
+}

@@ -1,0 +1,3 @@
+//! i386-specific memory management: page faults, early page tables.
+pub mod fault;
+pub mod init;

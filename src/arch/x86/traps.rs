@@ -1,0 +1,260 @@
+//! The interrupt descriptor table, the common trap dispatcher, and `die()`:
+//! the oops report for a fault the kernel cannot handle (Linux's
+//! arch/x86/kernel/traps.c and dumpstack.c).
+
+use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
+use super::gdt::{DF_TSS_SEL, KERNEL_CS};
+use super::pic::{self, IRQ_BASE, NR_IRQS};
+use core::arch::asm;
+use core::fmt::Write;
+use core::mem::size_of;
+use core::ptr::addr_of;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// What `trap_common` (entry.S) pushes, lowest address first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TrapFrame {
+    pub gs: u32,
+    pub fs: u32,
+    pub es: u32,
+    pub ds: u32,
+    pub edi: u32,
+    pub esi: u32,
+    pub ebp: u32,
+    pub esp_at_pusha: u32,
+    pub ebx: u32,
+    pub edx: u32,
+    pub ecx: u32,
+    pub eax: u32,
+    pub vector: u32,
+    pub error_code: u32,
+    pub eip: u32,
+    pub cs: u32,
+    pub eflags: u32,
+    /// Only present when the trap came from ring 3.
+    pub user_esp: u32,
+    pub user_ss: u32,
+}
+
+impl TrapFrame {
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// The stack pointer of the interrupted code: a trap from ring 0 does not
+    /// push ESP/SS, so it is just above the frame's EFLAGS.
+    pub fn interrupted_esp(&self) -> u32 {
+        if self.from_user() {
+            self.user_esp
+        } else {
+            (addr_of!(self.eflags) as usize + 4) as u32
+        }
+    }
+}
+
+/// Exception names, as Linux prints them in an oops.
+const EXCEPTION_NAMES: [&str; 32] = [
+    "divide error", "debug", "nmi", "int3", "overflow", "bounds", "invalid opcode",
+    "device not available", "double fault", "coprocessor segment overrun", "invalid TSS",
+    "segment not present", "stack segment", "general protection fault", "page fault",
+    "spurious interrupt bug", "coprocessor error", "alignment check", "machine check",
+    "simd exception", "virtualization exception", "control protection", "reserved",
+    "reserved", "reserved", "reserved", "reserved", "reserved", "reserved",
+    "vmm communication", "security exception", "reserved",
+];
+
+#[repr(C, packed)]
+struct IdtPtr {
+    limit: u16,
+    base: u32,
+}
+
+static mut IDT: [u64; 256] = [0; 256];
+
+extern "C" {
+    static trap_vectors: [usize; 48];
+    static trap_syscall_vector: usize;
+}
+
+/// A 32-bit interrupt gate (IF cleared on entry) at privilege `dpl`.
+fn interrupt_gate(handler: usize, dpl: u8) -> u64 {
+    let h = handler as u64;
+    (h & 0xffff) | ((KERNEL_CS as u64) << 16) | ((0x8e | (dpl << 5)) as u64) << 40 | ((h >> 16) << 48)
+}
+
+/// A task gate: the CPU switches to the TSS named by `selector`.
+fn task_gate(selector: u16) -> u64 {
+    ((selector as u64) << 16) | (0x85u64 << 40)
+}
+
+pub const SYSCALL_VECTOR: usize = 0x80;
+
+pub fn init() {
+    // SAFETY: runs once, before interrupts are enabled; the stubs in entry.S
+    // stay valid for the kernel's life.
+    unsafe {
+        for (vector, &handler) in trap_vectors.iter().enumerate() {
+            IDT[vector] = interrupt_gate(handler, 0);
+        }
+        IDT[3] = interrupt_gate(trap_vectors[3], 3); // int3 allowed from user mode
+        IDT[8] = task_gate(DF_TSS_SEL);
+        IDT[SYSCALL_VECTOR] = interrupt_gate(trap_syscall_vector, 3);
+        let ptr = IdtPtr { limit: (size_of::<[u64; 256]>() - 1) as u16, base: addr_of!(IDT) as u32 };
+        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
+    }
+}
+
+/// A driver's interrupt handler, run with interrupts off.
+pub type IrqHandler = fn();
+
+static IRQ_HANDLERS: [AtomicUsize; NR_IRQS] = [const { AtomicUsize::new(0) }; NR_IRQS];
+/// Interrupts taken per IRQ line (for `interrupts`-style reports and tests).
+pub static IRQ_COUNTS: [AtomicUsize; NR_IRQS] = [const { AtomicUsize::new(0) }; NR_IRQS];
+
+pub fn request_irq(irq: u8, handler: IrqHandler) {
+    IRQ_HANDLERS[irq as usize].store(handler as usize, Ordering::Release);
+    pic::unmask(irq);
+}
+
+/// `int3` traps taken (they return to the next instruction).
+pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Called by `trap_common` for every vector, with interrupts off.
+#[no_mangle]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    let vector = frame.vector as usize;
+    match vector {
+        14 => super::mm::fault::do_page_fault(frame),
+        3 => {
+            BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+            crate::pr_info!("int3 at {:#010x}", frame.eip);
+        }
+        0..=31 => die(EXCEPTION_NAMES[vector], frame),
+        32..=47 => handle_irq((vector - IRQ_BASE as usize) as u8),
+        _ => die("unexpected interrupt vector", frame),
+    }
+}
+
+fn handle_irq(irq: u8) {
+    // A spurious IRQ 7/15 (the line dropped before the CPU acknowledged it)
+    // has no in-service bit; it must not be acknowledged as a real one.
+    if (irq == 7 || irq == 15) && !pic::in_service(irq) {
+        if irq == 15 {
+            pic::eoi(2);
+        }
+        return;
+    }
+    IRQ_COUNTS[irq as usize].fetch_add(1, Ordering::Relaxed);
+    crate::kernel::sched::irq_enter();
+    let handler = IRQ_HANDLERS[irq as usize].load(Ordering::Acquire);
+    if handler != 0 {
+        // SAFETY: only `request_irq` stores here, and it stores an IrqHandler.
+        let handler: IrqHandler = unsafe { core::mem::transmute::<usize, IrqHandler>(handler) };
+        handler();
+    }
+    pic::eoi(irq);
+    crate::kernel::sched::irq_exit();
+}
+
+/// The oops report: what happened, the registers, the call trace; then the
+/// machine stops and QEMU exits with a failing status. Never returns.
+pub fn die(what: &str, frame: &TrapFrame) -> ! {
+    let mut out = crate::kernel::printk::oops_begin();
+    let _ = writeln!(out, "{}: {:04x} [#1]", what, frame.error_code);
+    oops_body(&mut out, frame);
+    crate::kernel::panic::oops_end(&mut out, "Fatal exception")
+}
+
+/// Registers and call trace of a trap frame, in Linux's layout.
+pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
+    let _ = writeln!(out, "CPU: 0 PID: {} Comm: {}", crate::kernel::sched::current_pid(), crate::kernel::sched::current_name());
+    let _ = write!(out, "EIP: ");
+    crate::kernel::ksyms::write_symbol(out, f.eip as usize);
+    let _ = writeln!(out);
+    let esp = f.interrupted_esp();
+    let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", f.eax, f.ebx, f.ecx, f.edx);
+    let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", f.esi, f.edi, f.ebp, esp);
+    let ss = if f.from_user() { f.user_ss } else { u32::from(super::gdt::KERNEL_DS) };
+    let _ = writeln!(
+        out,
+        "DS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x} SS: {:04x} EFLAGS: {:08x}",
+        f.ds & 0xffff, f.es & 0xffff, f.fs & 0xffff, f.gs & 0xffff, ss, f.eflags
+    );
+    let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    let _ = writeln!(out, "Call Trace:");
+    crate::kernel::panic::write_backtrace(out, f.eip as usize, f.ebp as usize);
+}
+
+/// #DF, reached through the task gate on its own stack (entry.S). The state of
+/// the task that faulted was saved by the CPU in the main TSS.
+#[no_mangle]
+extern "C" fn double_fault_handler() -> ! {
+    // SAFETY: the CPU finished writing the main TSS before switching here, and
+    // nothing else runs: interrupts are off in this task.
+    let tss = unsafe { super::gdt::interrupted_task_state() };
+    let mut out = crate::kernel::printk::oops_begin();
+    let esp = tss.esp as usize;
+    if let Some((lo, hi)) = crate::kernel::sched::stack_guard_hit(esp) {
+        let _ = writeln!(out, "BUG: stack guard page was hit at {:#010x} (stack is {:#010x}..{:#010x})", esp, lo, hi);
+        let _ = writeln!(out, "kernel stack overflow (double-fault): 0000 [#1]");
+    } else {
+        let _ = writeln!(out, "double fault: 0000 [#1]");
+    }
+    let frame = TrapFrame {
+        gs: tss.gs, fs: tss.fs, es: tss.es, ds: tss.ds, edi: tss.edi, esi: tss.esi, ebp: tss.ebp,
+        esp_at_pusha: 0, ebx: tss.ebx, edx: tss.edx, ecx: tss.ecx, eax: tss.eax, vector: 8,
+        error_code: 0, eip: tss.eip, cs: tss.cs, eflags: tss.eflags, user_esp: tss.esp, user_ss: tss.ss,
+    };
+    let _ = writeln!(out, "CPU: 0 PID: {} Comm: {}", crate::kernel::sched::current_pid(), crate::kernel::sched::current_name());
+    let _ = write!(out, "EIP: ");
+    crate::kernel::ksyms::write_symbol(&mut out, frame.eip as usize);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", frame.eax, frame.ebx, frame.ecx, frame.edx);
+    let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", frame.esi, frame.edi, frame.ebp, esp);
+    let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    // The faulting stack is the overflowed one: walking it would fault again.
+    let _ = writeln!(out, "Call Trace:");
+    let _ = write!(out, " ");
+    crate::kernel::ksyms::write_symbol(&mut out, frame.eip as usize);
+    let _ = writeln!(out);
+    crate::kernel::panic::oops_end(&mut out, "Fatal exception")
+}
+
+/// Faults on purpose, for the `crash` command and the tests that check the
+/// reports. Each never returns: the oops ends the machine.
+pub mod provoke {
+    use core::arch::asm;
+
+    pub fn page_fault() -> ! {
+        // SAFETY: deliberately unsound: a write to an unmapped user address
+        // from kernel mode, to show the page-fault oops.
+        unsafe { core::ptr::write_volatile(0x0000_0010 as *mut u32, 0xdead_beef) };
+        unreachable!("write to an unmapped page did not fault")
+    }
+
+    pub fn divide_error() -> ! {
+        // SAFETY: `div` by zero raises #DE before it changes anything.
+        unsafe { asm!("xor edx, edx", "div ecx", in("eax") 1, in("ecx") 0, out("edx") _) };
+        unreachable!("division by zero did not trap")
+    }
+
+    pub fn invalid_opcode() -> ! {
+        // SAFETY: `ud2` raises #UD and changes nothing.
+        unsafe { asm!("ud2") };
+        unreachable!("ud2 did not trap")
+    }
+
+    pub fn general_protection() -> ! {
+        // SAFETY: loading a selector beyond the GDT limit raises #GP before
+        // DS changes.
+        unsafe { asm!("mov ds, {0:x}", in(reg) 0x1238u32) };
+        unreachable!("bad selector did not trap")
+    }
+
+    /// `int3`: a trap that returns (the in-kernel tests check the round trip).
+    pub fn breakpoint() {
+        // SAFETY: int3 is handled by logging and returning to the next instruction.
+        unsafe { asm!("int3") };
+    }
+}

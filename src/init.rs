@@ -1,0 +1,49 @@
+//! `kmain`: what happens between the boot loader and the shell prompt
+//! (Linux's init/main.c `start_kernel`). Each step uses only the ones before it.
+
+use crate::arch::x86::{self, cpu, pit, serial, traps};
+use crate::kernel::cmdline::BootOptions;
+use crate::kernel::{bootinfo, ksyms, printk, sched, shell};
+use crate::{pr_info, pr_notice, pr_warn};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Rust entry point, called by boot.S with paging on, on the boot stack.
+#[no_mangle]
+pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
+    x86::init();
+    pr_notice!("himem version {} (i686, non-PAE, 2-level paging, HIGHMEM) #1", VERSION);
+
+    let info = bootinfo::parse(magic, mbi_phys);
+    pr_info!("Command line: {}", info.cmdline());
+    let opts = BootOptions::parse(info.cmdline(), |w| pr_warn!("{}", w));
+    printk::set_console_loglevel(opts.console_loglevel);
+    pr_info!("Boot loader: {}", info.loader());
+    bootinfo::print_memmap(info);
+
+    match info.module("symbols") {
+        Some(m) => ksyms::init(m.bytes()),
+        None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
+    }
+
+    sched::init();
+    traps::request_irq(0, sched::timer_tick);
+    serial::enable_rx_irq();
+    traps::request_irq(serial::IRQ, serial::irq_handler);
+    cpu::local_irq_enable();
+    printk::timekeeping_ready();
+    pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
+
+    if opts.ktest {
+        sched::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
+    } else {
+        sched::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");
+    }
+    sched::cpu_idle()
+}
+
+/// `ktest` boot option: run every in-kernel test, then power off.
+fn run_ktests(_: usize) {
+    crate::kernel::ktest::run_all("");
+    x86::qemu::poweroff();
+}

@@ -1,0 +1,127 @@
+//! The end of the road: Rust panics and fatal oopses print a report
+//! (message, registers, call trace) and stop the machine; under QEMU the
+//! debug-exit device turns that into a failing exit status, so a crashed
+//! kernel never hangs a test run.
+
+use super::ksyms::write_symbol;
+use super::printk::{oops_begin, OopsWriter};
+use crate::arch::x86::{cpu, qemu};
+use core::arch::asm;
+use core::fmt::Write;
+
+/// Most frames a backtrace prints.
+const MAX_FRAMES: usize = 32;
+
+extern "C" {
+    static _text: u8;
+    static _etext: u8;
+}
+
+fn kernel_text(addr: usize) -> bool {
+    // SAFETY: only the addresses of linker symbols are taken.
+    let (lo, hi) = unsafe { (&_text as *const u8 as usize, &_etext as *const u8 as usize) };
+    (lo..hi).contains(&addr)
+}
+
+/// Walk the frame-pointer chain from (`eip`, `ebp`), one ` symbol+off/size`
+/// line per frame. Every frame pointer is checked to lie on a mapped kernel
+/// stack before it is read, so a corrupt chain ends the walk, not the report.
+pub fn write_backtrace(out: &mut impl Write, eip: usize, mut ebp: usize) {
+    let _ = write!(out, " ");
+    write_symbol(out, eip);
+    let _ = writeln!(out);
+    for _ in 0..MAX_FRAMES {
+        if ebp == 0 || ebp % 4 != 0 || !super::sched::on_kernel_stack(ebp, 8) {
+            break;
+        }
+        // SAFETY: `ebp` is aligned and its 8 bytes lie on a mapped kernel stack.
+        let (next, ret) = unsafe { (*(ebp as *const usize), *((ebp + 4) as *const usize)) };
+        if !kernel_text(ret) {
+            break;
+        }
+        let _ = write!(out, " ");
+        write_symbol(out, ret);
+        let _ = writeln!(out);
+        if next <= ebp {
+            break; // stacks grow down: the chain must go up
+        }
+        ebp = next;
+    }
+}
+
+/// Finish an oops: the panic line, then leave QEMU with a failing status.
+pub fn oops_end(out: &mut OopsWriter, why: &str) -> ! {
+    let _ = writeln!(out, "Kernel panic - not syncing: {}", why);
+    let _ = writeln!(out, "---[ end Kernel panic - not syncing: {} ]---", why);
+    qemu::exit_failure(qemu::EXIT_CRASH)
+}
+
+/// A snapshot of the registers at the point of a panic.
+#[derive(Default)]
+struct Regs {
+    eax: u32,
+    ebx: u32,
+    ecx: u32,
+    edx: u32,
+    esi: u32,
+    edi: u32,
+    ebp: u32,
+    esp: u32,
+}
+
+#[inline(always)]
+fn snapshot() -> Regs {
+    let mut r = Regs::default();
+    // SAFETY: plain register moves into locals.
+    unsafe {
+        asm!("mov {}, eax", out(reg) r.eax, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, ebx", out(reg) r.ebx, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, ecx", out(reg) r.ecx, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, edx", out(reg) r.edx, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, esi", out(reg) r.esi, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, edi", out(reg) r.edi, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, ebp", out(reg) r.ebp, options(nomem, nostack, preserves_flags));
+        asm!("mov {}, esp", out(reg) r.esp, options(nomem, nostack, preserves_flags));
+    }
+    r
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let regs = snapshot();
+    let mut out = oops_begin();
+    let _ = write!(out, "Kernel panic - not syncing: {}", info.message());
+    if let Some(loc) = info.location() {
+        let _ = write!(out, " at {}:{}", loc.file(), loc.line());
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "CPU: 0 PID: {} Comm: {}", super::sched::current_pid(), super::sched::current_name());
+    let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", regs.eax, regs.ebx, regs.ecx, regs.edx);
+    let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", regs.esi, regs.edi, regs.ebp, regs.esp);
+    let _ = writeln!(
+        out,
+        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x} EFLAGS: {:08x}",
+        cpu::read_cr0(),
+        cpu::read_cr2(),
+        cpu::read_cr3(),
+        cpu::read_cr4(),
+        cpu::read_eflags()
+    );
+    let _ = writeln!(out, "Call Trace:");
+    let here = panic as usize;
+    write_backtrace(&mut out, here, regs.ebp as usize);
+    let _ = writeln!(out, "---[ end Kernel panic - not syncing: {} ]---", info.message());
+    qemu::exit_failure(qemu::EXIT_CRASH)
+}
+
+/// A non-fatal report of a kernel bug (Linux's `WARN`): message, call trace, go on.
+pub fn warn(args: core::fmt::Arguments) {
+    let ebp = cpu::read_ebp();
+    crate::pr_warn!("------------[ cut here ]------------");
+    crate::pr_warn!("{}", args);
+    crate::pr_warn!("CPU: 0 PID: {} Comm: {}", super::sched::current_pid(), super::sched::current_name());
+    let mut trace = super::printk::log_writer(super::printk::KERN_WARNING);
+    let _ = writeln!(trace, "Call Trace:");
+    write_backtrace(&mut trace, warn as usize, ebp);
+    crate::pr_warn!("---[ end trace ]---");
+}

@@ -1,0 +1,220 @@
+//! The kernel shell on the serial console: read a line, run a command,
+//! print the prompt again. Commands are a table; later layers add rows.
+
+use super::lineedit::{split_words, Event, LineEditor, SplitError};
+use super::printk::console_write;
+use super::{bootinfo, printk, sched, tty};
+use crate::arch::x86::{pit, qemu};
+use crate::{print, println};
+
+pub const PROMPT: &str = "himem# ";
+/// Longest command line accepted (bytes).
+pub const LINE_MAX: usize = 255;
+const MAX_ARGS: usize = 16;
+
+/// A command's failure: the message printed after `NAME: `.
+pub struct CmdError<'a>(pub core::fmt::Arguments<'a>);
+
+type CmdResult<'a> = Result<(), CmdError<'a>>;
+
+pub struct Command {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub help: &'static str,
+    pub run: for<'a> fn(&[&'a str]) -> CmdResult<'a>,
+}
+
+pub static COMMANDS: &[Command] = &[
+    Command { name: "help", usage: "", help: "list the commands", run: cmd_help },
+    Command { name: "echo", usage: "[WORD...]", help: "print the words", run: cmd_echo },
+    Command { name: "dmesg", usage: "", help: "print the kernel log", run: cmd_dmesg },
+    Command { name: "uptime", usage: "", help: "seconds since boot and seconds idle (/proc/uptime)", run: cmd_uptime },
+    Command { name: "cmdline", usage: "", help: "the kernel command line (/proc/cmdline)", run: cmd_cmdline },
+    Command { name: "bootmap", usage: "", help: "the firmware memory map and boot modules", run: cmd_bootmap },
+    Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
+    Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
+    Command {
+        name: "crash",
+        usage: "KIND",
+        help: "crash on purpose: pf, div, ud, gp, panic, stack",
+        run: cmd_crash,
+    },
+    Command { name: "poweroff", usage: "", help: "power the machine off", run: cmd_poweroff },
+];
+
+fn cmd_help<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    for c in COMMANDS {
+        let mut left = printk::LineBuf::<32>::new();
+        let _ = core::fmt::Write::write_fmt(&mut left, format_args!("{} {}", c.name, c.usage));
+        println!("  {:<20} {}", core::str::from_utf8(left.as_bytes()).unwrap_or(""), c.help);
+    }
+    Ok(())
+}
+
+fn cmd_echo<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    for (i, a) in args.iter().enumerate() {
+        print!("{}{}", if i > 0 { " " } else { "" }, a);
+    }
+    println!();
+    Ok(())
+}
+
+fn cmd_dmesg<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    printk::dmesg(console_write);
+    Ok(())
+}
+
+fn cmd_uptime<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    let up = pit::jiffies();
+    let idle = sched::IDLE_TICKS.load(core::sync::atomic::Ordering::Relaxed) as u64;
+    let cs = |t: u64| (t / pit::HZ, (t % pit::HZ) * 100 / pit::HZ);
+    let (us, uc) = cs(up);
+    let (is, ic) = cs(idle);
+    println!("{}.{:02} {}.{:02}", us, uc, is, ic);
+    Ok(())
+}
+
+fn cmd_cmdline<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    println!("{}", bootinfo::get().cmdline());
+    Ok(())
+}
+
+fn cmd_bootmap<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    let info = bootinfo::get();
+    for r in info.memmap.entries() {
+        println!("{}", crate::mm::memmap::E820Line(r));
+    }
+    for m in info.modules() {
+        println!("module: [mem {:#018x}-{:#018x}] {}", m.start, m.end - 1, m.name());
+    }
+    println!("multiboot2 info: [mem {:#018x}-{:#018x}]", info.mbi.0, info.mbi.1 - 1);
+    Ok(())
+}
+
+fn cmd_ps<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    println!("  PID S     TIME COMMAND");
+    sched::for_each_task(|pid, state, ticks, name| {
+        let secs = ticks / pit::HZ;
+        println!("{:>5} {} {:>5}:{:02} [{}]", pid, state, secs / 60, secs % 60, name);
+    });
+    Ok(())
+}
+
+fn cmd_ktest<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    if args.len() > 1 {
+        return Err(CmdError(format_args!("too many arguments (usage: ktest [FILTER])")));
+    }
+    let (_, failed) = super::ktest::run_all(args.first().copied().unwrap_or(""));
+    if failed != 0 {
+        return Err(CmdError(format_args!("some tests failed")));
+    }
+    Ok(())
+}
+
+fn cmd_crash<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    let kind = match args {
+        [k] => *k,
+        [] => return Err(CmdError(format_args!("missing KIND (one of: pf, div, ud, gp, panic, stack)"))),
+        _ => return Err(CmdError(format_args!("too many arguments (usage: crash KIND)"))),
+    };
+    match kind {
+        "pf" => crate::arch::x86::traps::provoke::page_fault(),
+        "div" => crate::arch::x86::traps::provoke::divide_error(),
+        "ud" => crate::arch::x86::traps::provoke::invalid_opcode(),
+        "gp" => crate::arch::x86::traps::provoke::general_protection(),
+        "panic" => panic!("crash command: panic requested from the shell"),
+        "stack" => {
+            // Overflow a fresh thread's stack into its guard page.
+            let pid = sched::kthread_run("overflow", |_| overflow(0), 0)
+                .map_err(|_| CmdError(format_args!("no free thread slot")))?;
+            sched::kthread_wait(pid);
+            Ok(())
+        }
+        _ => Err(CmdError(format_args!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack)", kind))),
+    }
+}
+
+/// Recurse with a page-sized frame until the stack runs into its guard page.
+#[inline(never)]
+fn overflow(depth: usize) -> usize {
+    let mut frame = [0u8; 1024];
+    frame[depth % 1024] = depth as u8;
+    core::hint::black_box(&mut frame);
+    overflow(depth + 1) + frame[0] as usize
+}
+
+fn cmd_poweroff<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    no_args(args)?;
+    crate::pr_emerg!("reboot: Power down");
+    qemu::poweroff()
+}
+
+fn no_args<'a>(args: &[&'a str]) -> CmdResult<'a> {
+    match args.first() {
+        None => Ok(()),
+        Some(_) => Err(CmdError(format_args!("takes no arguments"))),
+    }
+}
+
+/// Run one command line; errors are printed as `NAME: message`.
+pub fn run_line(line: &str) {
+    let mut words = [""; MAX_ARGS];
+    let n = match split_words(line, &mut words) {
+        Ok(n) => n,
+        Err(SplitError::TooManyWords) => {
+            println!("sh: too many words (at most {})", MAX_ARGS);
+            return;
+        }
+        Err(SplitError::UnclosedQuote) => {
+            println!("sh: unclosed quote");
+            return;
+        }
+    };
+    if n == 0 {
+        return;
+    }
+    let (name, args) = (words[0], &words[1..n]);
+    match COMMANDS.iter().find(|c| c.name == name) {
+        Some(c) => {
+            if let Err(CmdError(msg)) = (c.run)(args) {
+                println!("{}: {}", name, msg);
+            }
+        }
+        None => println!("sh: {}: command not found (type 'help' for the list)", name),
+    }
+}
+
+/// The shell thread.
+pub fn shell_main(_: usize) {
+    let mut ed = LineEditor::<{ LINE_MAX + 1 }>::new();
+    print!("{}", PROMPT);
+    loop {
+        let b = tty::read_byte();
+        match ed.feed(b) {
+            Event::None => {}
+            Event::Echo(bytes) => {
+                console_write(bytes);
+                if bytes.first() == Some(&b'\r') {
+                    print!("{}", PROMPT); // Ctrl-U cleared the line, prompt included
+                }
+            }
+            Event::Line(line) => {
+                console_write(b"\n");
+                // Copy out: the editor's buffer is reused by the next line.
+                let mut buf = [0u8; LINE_MAX];
+                let len = line.len();
+                buf[..len].copy_from_slice(line.as_bytes());
+                run_line(core::str::from_utf8(&buf[..len]).unwrap_or(""));
+                print!("{}", PROMPT);
+            }
+            Event::Cancelled => print!("^C\n{}", PROMPT),
+            Event::TooLong => print!("\nsh: line too long (at most {} characters); ignored\n{}", LINE_MAX, PROMPT),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The kernel's virtual address space, in one place.
+//!
+//! Non-PAE i386, two-level paging, the 3 GB / 1 GB split of Linux:
+//!
+//! ```text
+//!  0xFFFFFFFF +---------------------------+
+//!             | top page, never mapped    |
+//! FIXADDR_TOP +---------------------------+ 0xFFFFF000
+//!             | fixmap: kmap_atomic slots |
+//!             | and other fixed mappings  |
+//!  PKMAP_END  +---------------------------+ 0xFFC00000
+//!             | pkmap: LAST_PKMAP = 1024  |  one page table, 4 MB
+//!  PKMAP_BASE +---------------------------+ 0xFF800000
+//!             | 2 guard pages             |
+//! VMALLOC_END +---------------------------+ 0xFF7FE000
+//!             | vmalloc area              |
+//! VMALLOC_START --------------------------+ high_memory + 8 MB
+//!             | 8 MB hole (VMALLOC_OFFSET)|
+//! high_memory +---------------------------+ 0xF8000000 with 896 MB of lowmem
+//!             | lowmem direct map         |  physical 0 .. 896 MB
+//! PAGE_OFFSET +---------------------------+ 0xC0000000
+//!             | user space (per process)  |  PDEs 0..767
+//!  0x00000000 +---------------------------+
+//! ```
+//!
+//! Every relation the rest of the kernel relies on is checked at compile time
+//! at the bottom of this file.
+
+/// Size of a page and of a physical frame.
+pub const PAGE_SHIFT: u32 = 12;
+pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+
+/// One page-directory entry covers 4 MB (non-PAE: the PMD is folded into the PGD).
+pub const PGDIR_SHIFT: u32 = 22;
+pub const PGDIR_SIZE: usize = 1 << PGDIR_SHIFT;
+pub const PTRS_PER_PGD: usize = 1024;
+pub const PTRS_PER_PTE: usize = 1024;
+
+/// Start of the kernel's part of every address space (3 GB / 1 GB split).
+pub const PAGE_OFFSET: usize = 0xC000_0000;
+/// First page-directory entry of the kernel half; entries 768..1023 are shared.
+pub const KERNEL_PGD_FIRST: usize = PAGE_OFFSET >> PGDIR_SHIFT;
+/// User space ends where the kernel begins.
+pub const TASK_SIZE: usize = PAGE_OFFSET;
+
+/// Physical load address of the kernel image (GRUB puts it at 1 MB).
+pub const KERNEL_PHYS_LOAD: usize = 0x0010_0000;
+
+/// Most physical memory the direct map covers: 896 MB, the classic i386 figure.
+pub const MAXMEM: usize = 896 << 20;
+/// Gap between the end of the direct map and vmalloc: catches runs off its end.
+pub const VMALLOC_OFFSET: usize = 8 << 20;
+
+/// The top page of the address space stays unmapped (catches `-1` pointers).
+pub const FIXADDR_TOP: usize = 0xFFFF_F000;
+/// Persistent kmap slots (`kmap`/`kunmap`), one page table's worth.
+pub const LAST_PKMAP: usize = 1024;
+pub const PKMAP_BASE: usize = 0xFF80_0000;
+pub const PKMAP_END: usize = PKMAP_BASE + LAST_PKMAP * PAGE_SIZE;
+/// vmalloc ends two pages below the pkmap area.
+pub const VMALLOC_END: usize = PKMAP_BASE - 2 * PAGE_SIZE;
+/// Highest `high_memory` (end of lowmem) and the vmalloc start that follows it.
+pub const HIGH_MEMORY_MAX: usize = PAGE_OFFSET + MAXMEM;
+pub const VMALLOC_START_MIN: usize = HIGH_MEMORY_MAX + VMALLOC_OFFSET;
+
+/// Physical zone limits (`ZONE_DMA` is what ISA DMA can reach).
+pub const MAX_DMA_ADDRESS: usize = 16 << 20;
+
+/// Early boot maps the first `EARLY_PT_BYTES` of physical memory with 4 KB
+/// pages (the kernel image lives there, with guard pages around its stacks)
+/// and the rest of lowmem with 4 MB pages.
+pub const EARLY_PT_BYTES: usize = 8 << 20;
+
+/// Kernel virtual address of a lowmem physical address (Linux's `__va`).
+#[inline]
+pub const fn phys_to_virt(phys: usize) -> usize {
+    phys + PAGE_OFFSET
+}
+
+/// Physical address of a direct-map virtual address (Linux's `__pa`).
+#[inline]
+pub const fn virt_to_phys(virt: usize) -> usize {
+    virt - PAGE_OFFSET
+}
+
+const _: () = assert!(PAGE_OFFSET % PGDIR_SIZE == 0, "PAGE_OFFSET must start a page-directory entry");
+const _: () = assert!(PKMAP_BASE % PGDIR_SIZE == 0, "pkmap must fill exactly one page table");
+const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE, "pkmap must fill exactly one page table");
+const _: () = assert!(PKMAP_END <= FIXADDR_TOP, "pkmap runs into the fixmap");
+const _: () = assert!(VMALLOC_START_MIN < VMALLOC_END, "no room for vmalloc with full lowmem");
+const _: () = assert!(HIGH_MEMORY_MAX % PGDIR_SIZE == 0, "lowmem must end on a page-directory boundary");
+const _: () = assert!(EARLY_PT_BYTES % PGDIR_SIZE == 0 && EARLY_PT_BYTES <= MAXMEM);

@@ -1,0 +1,21 @@
+//! A 32-bit i686 teaching kernel that manages memory the way Linux does on
+//! i386, with real HIGHMEM.
+//!
+//! The crate is built twice. For the kernel target (`target_os = "none"`) it
+//! is the whole kernel: `arch::x86` touches the hardware, `init` brings the
+//! layers up, `kernel` holds threads, the log and the shell, `mm` manages
+//! memory. On the host, `cargo test` builds only the pure modules (marked
+//! below) and tests them in milliseconds.
+
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod layout;
+pub mod kernel;
+pub mod mm;
+
+#[cfg(target_os = "none")]
+pub mod arch;
+#[cfg(target_os = "none")]
+pub mod init;

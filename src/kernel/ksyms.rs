@@ -64,8 +64,11 @@ impl<'a> SymTab<'a> {
                 next_start = s.addr;
             }
         }
-        let s = best?;
+        let mut s = best?;
         let end = if s.size > 0 { s.addr + s.size } else { next_start };
+        if s.size == 0 && end != usize::MAX {
+            s.size = end - s.addr; // assembly labels: up to the next symbol
+        }
         (addr < end).then_some(s)
     }
 
@@ -131,7 +134,8 @@ mod tests {
         assert_eq!(t.lookup(0xc010000f).unwrap().name, "start_kernel");
         assert_eq!(t.lookup(0xc0100015).unwrap().name, "kernel::sched::schedule");
         assert_eq!(t.lookup(0xc0100030), None); // past schedule's size
-        assert_eq!(t.lookup(0xc010007f).unwrap().name, "trap_common"); // sizeless: up to the next
+        let sizeless = t.lookup(0xc010007f).unwrap(); // sizeless: up to the next
+        assert_eq!((sizeless.name, sizeless.size), ("trap_common", 0x40));
         assert_eq!(t.lookup(0xc0100084), None);
         assert_eq!(t.lookup(0xbfffffff), None);
     }

@@ -203,7 +203,7 @@ fn dmesg_keeps_messages() -> TestResult {
 
 fn symbols_resolve_kernel_text() -> TestResult {
     let tab = super::ksyms::table().ok_or("no symbol table module loaded")?;
-    let kmain = crate::init::kmain as usize;
+    let kmain = crate::init::kmain as *const () as usize;
     let sym = tab.lookup(kmain + 1).ok_or("kmain not found")?;
     check!(sym.name == "kmain" && sym.addr == kmain, "kmain resolves to the wrong symbol");
     Ok(())

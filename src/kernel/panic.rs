@@ -108,7 +108,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         cpu::read_eflags()
     );
     let _ = writeln!(out, "Call Trace:");
-    let here = panic as usize;
+    let here = panic as *const () as usize;
     write_backtrace(&mut out, here, regs.ebp as usize);
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: {} ]---", info.message());
     qemu::exit_failure(qemu::EXIT_CRASH)
@@ -122,6 +122,6 @@ pub fn warn(args: core::fmt::Arguments) {
     crate::pr_warn!("CPU: 0 PID: {} Comm: {}", super::sched::current_pid(), super::sched::current_name());
     let mut trace = super::printk::log_writer(super::printk::KERN_WARNING);
     let _ = writeln!(trace, "Call Trace:");
-    write_backtrace(&mut trace, warn as usize, ebp);
+    write_backtrace(&mut trace, warn as *const () as usize, ebp);
     crate::pr_warn!("---[ end trace ]---");
 }

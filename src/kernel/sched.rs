@@ -135,8 +135,7 @@ static mut STACKS: [StackSlot; NR_TASKS] =
 /// `[lo, hi)` of the stack of task slot `i`.
 fn stack_range(i: usize) -> (usize, usize) {
     if i == IDLE {
-        // SAFETY: only the addresses of boot.S's symbols are taken.
-        unsafe { (addr_of!(x86::boot_stack) as usize, addr_of!(x86::boot_stack_top) as usize) }
+        (addr_of!(x86::boot_stack) as usize, addr_of!(x86::boot_stack_top) as usize)
     } else {
         // SAFETY: only an address is computed.
         let lo = unsafe { addr_of!(STACKS[i].stack) } as usize;
@@ -146,8 +145,7 @@ fn stack_range(i: usize) -> (usize, usize) {
 
 fn guard_range(i: usize) -> (usize, usize) {
     let guard = if i == IDLE {
-        // SAFETY: address of a linker symbol.
-        unsafe { addr_of!(x86::boot_stack_guard) as usize }
+        addr_of!(x86::boot_stack_guard) as usize
     } else {
         // SAFETY: only an address is computed.
         unsafe { addr_of!(STACKS[i].guard) as usize }
@@ -199,7 +197,7 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, NoFr
     // then the return address, which "returns" into kthread_trampoline.
     let (_, top) = stack_range(slot);
     let esp = top - 5 * 4;
-    let frame = [0usize, 0, 0, 0, x86::kthread_trampoline as usize];
+    let frame = [0usize, 0, 0, 0, x86::kthread_trampoline as *const () as usize];
     // SAFETY: the slot is unused, so no thread runs on this stack; the five
     // words lie inside it.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };

@@ -13,15 +13,25 @@ pub const LINE_MAX: usize = 255;
 const MAX_ARGS: usize = 16;
 
 /// A command's failure: the message printed after `NAME: `.
-pub struct CmdError<'a>(pub core::fmt::Arguments<'a>);
+pub struct CmdError(pub printk::LineBuf<160>);
 
-type CmdResult<'a> = Result<(), CmdError<'a>>;
+pub type CmdResult = Result<(), CmdError>;
+
+/// Return a command error: `bail!("bad {}", x)`.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => {{
+        let mut buf = $crate::kernel::printk::LineBuf::<160>::new();
+        let _ = core::fmt::Write::write_fmt(&mut buf, format_args!($($arg)*));
+        return Err($crate::kernel::shell::CmdError(buf));
+    }};
+}
 
 pub struct Command {
     pub name: &'static str,
     pub usage: &'static str,
     pub help: &'static str,
-    pub run: for<'a> fn(&[&'a str]) -> CmdResult<'a>,
+    pub run: fn(&[&str]) -> CmdResult,
 }
 
 pub static COMMANDS: &[Command] = &[
@@ -42,7 +52,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "poweroff", usage: "", help: "power the machine off", run: cmd_poweroff },
 ];
 
-fn cmd_help<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_help(args: &[&str]) -> CmdResult {
     no_args(args)?;
     for c in COMMANDS {
         let mut left = printk::LineBuf::<32>::new();
@@ -52,7 +62,7 @@ fn cmd_help<'a>(args: &[&'a str]) -> CmdResult<'a> {
     Ok(())
 }
 
-fn cmd_echo<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_echo(args: &[&str]) -> CmdResult {
     for (i, a) in args.iter().enumerate() {
         print!("{}{}", if i > 0 { " " } else { "" }, a);
     }
@@ -60,13 +70,13 @@ fn cmd_echo<'a>(args: &[&'a str]) -> CmdResult<'a> {
     Ok(())
 }
 
-fn cmd_dmesg<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_dmesg(args: &[&str]) -> CmdResult {
     no_args(args)?;
     printk::dmesg(console_write);
     Ok(())
 }
 
-fn cmd_uptime<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_uptime(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let up = pit::jiffies();
     let idle = sched::IDLE_TICKS.load(core::sync::atomic::Ordering::Relaxed) as u64;
@@ -77,13 +87,13 @@ fn cmd_uptime<'a>(args: &[&'a str]) -> CmdResult<'a> {
     Ok(())
 }
 
-fn cmd_cmdline<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_cmdline(args: &[&str]) -> CmdResult {
     no_args(args)?;
     println!("{}", bootinfo::get().cmdline());
     Ok(())
 }
 
-fn cmd_bootmap<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_bootmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let info = bootinfo::get();
     for r in info.memmap.entries() {
@@ -96,7 +106,7 @@ fn cmd_bootmap<'a>(args: &[&'a str]) -> CmdResult<'a> {
     Ok(())
 }
 
-fn cmd_ps<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_ps(args: &[&str]) -> CmdResult {
     no_args(args)?;
     println!("  PID S     TIME COMMAND");
     sched::for_each_task(|pid, state, ticks, name| {
@@ -106,22 +116,22 @@ fn cmd_ps<'a>(args: &[&'a str]) -> CmdResult<'a> {
     Ok(())
 }
 
-fn cmd_ktest<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_ktest(args: &[&str]) -> CmdResult {
     if args.len() > 1 {
-        return Err(CmdError(format_args!("too many arguments (usage: ktest [FILTER])")));
+        bail!("too many arguments (usage: ktest [FILTER])");
     }
     let (_, failed) = super::ktest::run_all(args.first().copied().unwrap_or(""));
     if failed != 0 {
-        return Err(CmdError(format_args!("some tests failed")));
+        bail!("some tests failed");
     }
     Ok(())
 }
 
-fn cmd_crash<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_crash(args: &[&str]) -> CmdResult {
     let kind = match args {
         [k] => *k,
-        [] => return Err(CmdError(format_args!("missing KIND (one of: pf, div, ud, gp, panic, stack)"))),
-        _ => return Err(CmdError(format_args!("too many arguments (usage: crash KIND)"))),
+        [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack)"),
+        _ => bail!("too many arguments (usage: crash KIND)"),
     };
     match kind {
         "pf" => crate::arch::x86::traps::provoke::page_fault(),
@@ -131,34 +141,38 @@ fn cmd_crash<'a>(args: &[&'a str]) -> CmdResult<'a> {
         "panic" => panic!("crash command: panic requested from the shell"),
         "stack" => {
             // Overflow a fresh thread's stack into its guard page.
-            let pid = sched::kthread_run("overflow", |_| overflow(0), 0)
-                .map_err(|_| CmdError(format_args!("no free thread slot")))?;
+            let pid = sched::kthread_run("overflow", |_| { overflow(0); }, 0)
+                ;
+            let Ok(pid) = pid else { bail!("no free thread slot") };
             sched::kthread_wait(pid);
             Ok(())
         }
-        _ => Err(CmdError(format_args!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack)", kind))),
+        _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack)", kind),
     }
 }
 
 /// Recurse with a page-sized frame until the stack runs into its guard page.
 #[inline(never)]
 fn overflow(depth: usize) -> usize {
+    if depth == usize::MAX {
+        return 0; // never: the guard page stops us long before
+    }
     let mut frame = [0u8; 1024];
     frame[depth % 1024] = depth as u8;
     core::hint::black_box(&mut frame);
     overflow(depth + 1) + frame[0] as usize
 }
 
-fn cmd_poweroff<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn cmd_poweroff(args: &[&str]) -> CmdResult {
     no_args(args)?;
     crate::pr_emerg!("reboot: Power down");
     qemu::poweroff()
 }
 
-fn no_args<'a>(args: &[&'a str]) -> CmdResult<'a> {
+fn no_args(args: &[&str]) -> CmdResult {
     match args.first() {
         None => Ok(()),
-        Some(_) => Err(CmdError(format_args!("takes no arguments"))),
+        Some(_) => bail!("takes no arguments"),
     }
 }
 
@@ -183,7 +197,7 @@ pub fn run_line(line: &str) {
     match COMMANDS.iter().find(|c| c.name == name) {
         Some(c) => {
             if let Err(CmdError(msg)) = (c.run)(args) {
-                println!("{}: {}", name, msg);
+                println!("{}: {}", name, core::str::from_utf8(msg.as_bytes()).unwrap_or("?"));
             }
         }
         None => println!("sh: {}: command not found (type 'help' for the list)", name),

@@ -122,7 +122,7 @@ boot_stack_guard:
     .skip 4096
 .global boot_stack
 boot_stack:
-    .skip 4096 * 4
+    .skip 4096 * 16                 /* 64 KB: boot-time tables are built on it */
 .global boot_stack_top
 boot_stack_top:
 .global df_stack_guard

@@ -98,7 +98,7 @@ pub fn init() {
         TSS.esp0 = addr_of!(df_stack_top) as u32; // replaced per process later
 
         DF_TSS.cr3 = super::cpu::read_cr3();
-        DF_TSS.eip = double_fault_task as usize as u32;
+        DF_TSS.eip = double_fault_task as *const () as usize as u32;
         DF_TSS.eflags = 0x2; // interrupts off
         DF_TSS.esp = addr_of!(df_stack_top) as u32;
         DF_TSS.cs = KERNEL_CS as u32;

@@ -213,11 +213,10 @@ extern "C" fn double_fault_handler() -> ! {
     let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", frame.eax, frame.ebx, frame.ecx, frame.edx);
     let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", frame.esi, frame.edi, frame.ebp, esp);
     let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), read_cr2(), read_cr3(), read_cr4());
-    // The faulting stack is the overflowed one: walking it would fault again.
+    // The frames above the overflow are intact; the walk reads only words
+    // that lie on a mapped kernel stack.
     let _ = writeln!(out, "Call Trace:");
-    let _ = write!(out, " ");
-    crate::kernel::ksyms::write_symbol(&mut out, frame.eip as usize);
-    let _ = writeln!(out);
+    crate::kernel::panic::write_backtrace(&mut out, frame.eip as usize, frame.ebp as usize);
     crate::kernel::panic::oops_end(&mut out, "Fatal exception")
 }
 

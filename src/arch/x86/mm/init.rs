@@ -28,8 +28,7 @@ pub fn zap_low_mappings() {
 
 /// Physical address of the kernel's page directory.
 pub fn swapper_pg_dir_phys() -> usize {
-    // SAFETY: only the address is taken.
-    virt_to_phys(unsafe { addr_of_mut!(swapper_pg_dir) } as usize)
+    virt_to_phys(addr_of_mut!(swapper_pg_dir) as usize)
 }
 
 /// Make one page of the early 4 KB-mapped region absent or present again

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what building and booting the kernel needs on a Debian machine:
+# QEMU for i386, GRUB's BIOS image and grub-mkrescue (with xorriso and mtools
+# for the ISO), and GDB. rust-src comes by itself through rust-toolchain.toml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# rust-toolchain.toml names rust-src, but not every rustup adds a missing
+# component by itself: add it when the sysroot lacks it.
+sysroot=$(rustc --print sysroot)
+if [ ! -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock" ]; then
+    echo "setup: adding the rust-src component (rustup component add rust-src)" >&2
+    rustup component add rust-src >&2
+fi
+need=()
+command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
+command -v grub-mkrescue >/dev/null || need+=(grub-common)
+[ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)
+command -v xorriso >/dev/null || need+=(xorriso)
+command -v mformat >/dev/null || need+=(mtools)
+command -v gdb >/dev/null || need+=(gdb)
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup: installing Debian packages: ${need[*]} (apt-get update, then apt-get install)" >&2
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb >&2
+echo "setup: done" >&2

@@ -85,6 +85,16 @@ pub fn format_symbol(out: &mut impl Write, tab: Option<SymTab<'_>>, addr: usize)
     }
 }
 
+/// Like `format_symbol`, for a return address in a backtrace: the call may
+/// have been the last instruction of its function (a call to a function that
+/// never returns), so the symbol is looked up for `addr - 1`, as Linux's `%pB`.
+pub fn format_return_address(out: &mut impl Write, tab: Option<SymTab<'_>>, addr: usize) -> fmt::Result {
+    match tab.and_then(|t| t.lookup(addr.wrapping_sub(1))) {
+        Some(s) => write!(out, "{}+{:#x}/{:#x}", s.name, addr - s.addr, s.size),
+        None => write!(out, "{:#010x}", addr),
+    }
+}
+
 #[cfg(target_os = "none")]
 mod table {
     use super::SymTab;
@@ -121,6 +131,11 @@ pub fn write_symbol(out: &mut impl Write, addr: usize) {
     let _ = format_symbol(out, table(), addr);
 }
 
+#[cfg(target_os = "none")]
+pub fn write_return_address(out: &mut impl Write, addr: usize) {
+    let _ = format_return_address(out, table(), addr);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +163,13 @@ mod tests {
         let mut s = String::new();
         format_symbol(&mut s, None, 0xc0100012).unwrap();
         assert_eq!(s, "0xc0100012");
+    }
+
+    #[test]
+    fn return_address_past_the_end_names_the_caller() {
+        let mut s = String::new();
+        format_return_address(&mut s, Some(SymTab::new(TAB)), 0xc0100010).unwrap();
+        assert_eq!(s, "start_kernel+0x10/0x10");
     }
 
     #[test]

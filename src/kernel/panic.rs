@@ -40,7 +40,7 @@ pub fn write_backtrace(out: &mut impl Write, eip: usize, mut ebp: usize) {
             break;
         }
         let _ = write!(out, " ");
-        write_symbol(out, ret);
+        super::ksyms::write_return_address(out, ret);
         let _ = writeln!(out);
         if next <= ebp {
             break; // stacks grow down: the chain must go up

@@ -1,3 +1,7 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
+pub mod buddy;
+pub mod memblock;
 pub mod memmap;
+pub mod page;
+pub mod zones;

@@ -39,7 +39,14 @@ pub fn clock_us() -> u64 {
     if pic::pending(0) && count > LATCH / 2 {
         j += 1;
     }
-    local_irq_restore(flags);
     let elapsed = LATCH.saturating_sub(count);
-    j * (1_000_000 / HZ) + elapsed * 1_000_000 / CLOCK_TICK_RATE
+    let now = j * (1_000_000 / HZ) + elapsed * 1_000_000 / CLOCK_TICK_RATE;
+    // The counter and the tick can disagree for a moment around a reload (the
+    // IRQ not yet raised): never let the clock step back because of it.
+    let now = now.max(LAST_US.load(Ordering::Relaxed));
+    LAST_US.store(now, Ordering::Relaxed);
+    local_irq_restore(flags);
+    now
 }
+
+static LAST_US: AtomicU64 = AtomicU64::new(0);

@@ -1,0 +1,933 @@
+//! The binary buddy allocator of one zone (Linux 2.6.24's `mm/page_alloc.c`).
+//!
+//! Free memory is kept as naturally aligned blocks of 2^order frames, order
+//! 0 to `MAX_ORDER - 1` (4 KB to 4 MB), one set of free lists per order. To
+//! allocate, take a block of the smallest order that fits and split it,
+//! putting the unused halves back one order lower each (`expand`). To free,
+//! look at the block's buddy, the other half of the block one order up (its
+//! PFN differs in exactly bit `order`): if it is free and whole, take it off
+//! its list, merge, and repeat one order up. Both ways cost O(log n), since
+//! the free lists are doubly linked through the page descriptors and any
+//! block can be unlinked in O(1).
+//!
+//! A free block is marked on its first page only: `BUDDY` set, `private` =
+//! order, `index` = the migrate type of the list it sits on (kept so that a
+//! merge can unlink the buddy from whichever list holds it). The other pages
+//! of a free block carry no mark, which is why "is my buddy free?" must check
+//! both the flag and the order.
+//!
+//! **Mobility grouping.** Merging only works if frees leave whole blocks, and
+//! one pinned kernel page in every 4 MB leaves none. So, as in 2.6.24, memory
+//! is cut into pageblocks of 2^`PAGEBLOCK_ORDER` frames, each tagged with the
+//! kind of allocation it serves ([`MigrateType`]), and each order has one
+//! free list per type. Requests are served from their own type first; only
+//! when that fails does `rmqueue_fallback` take from another type, the
+//! largest block first, and if the block is big it steals the whole
+//! pageblock (moves its free pages to the requester's lists, and retags it if
+//! at least half was free), so unmovable allocations clump together instead
+//! of spreading. The `Reserve` pageblocks are used only when all else fails.
+//! [`BuddyZone::set_grouping`]`(false)` turns this off the way Linux's
+//! `page_group_by_mobility_disabled` does: every request and every pageblock
+//! becomes `Unmovable`, leaving a single list per order for A/B comparison.
+//!
+//! **Where the pageblock types live.** In the zone, one byte per pageblock
+//! in a fixed array (Linux keeps a bitmap `zone->pageblock_flags`), indexed
+//! from the zone's start rounded down to a pageblock. Without PAE the
+//! physical address space is 4 GB, 1024 pageblocks of 4 MB, so a
+//! `[MigrateType; 1024]` covers any zone without a heap.
+//!
+//! **Reference counts.** `alloc` returns the head with `refcount` = 1
+//! (Linux's `set_page_refcounted`); `free` expects the caller to have
+//! dropped it to 0 already, as `__free_pages` does with `put_page_testzero`
+//! before calling into the buddy, and panics on a double free.
+
+#![forbid(unsafe_code)]
+
+use super::page::{List, Page, PageFlags};
+use core::fmt;
+
+/// Orders 0..=10: blocks from 4 KB to 4 MB.
+pub const MAX_ORDER: usize = 11;
+/// A pageblock is 4 MB, one large page on i386 without PAE (Linux's
+/// `pageblock_order = HUGETLB_PAGE_ORDER`).
+pub const PAGEBLOCK_ORDER: usize = 10;
+pub const PAGEBLOCK_PAGES: u32 = 1 << PAGEBLOCK_ORDER;
+/// Pageblocks in 4 GB: the most any zone can span.
+pub const MAX_PAGEBLOCKS: usize = (1 << 20) >> PAGEBLOCK_ORDER;
+
+// A free block never spans two pageblocks, so merging never has to ask which
+// of two types the merged block belongs to.
+const _: () = assert!(PAGEBLOCK_ORDER == MAX_ORDER - 1);
+
+/// What a pageblock is used for, as 2.6.24 names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum MigrateType {
+    /// Kernel memory that can never move: page tables, slab, kernel stacks.
+    Unmovable,
+    /// Kernel memory that can be freed on demand: reclaimable slab caches.
+    Reclaimable,
+    /// User pages and page cache: can be migrated or swapped.
+    Movable,
+    /// Kept back for emergencies; allocated from only when all else fails.
+    Reserve,
+    /// Being taken out of service (memory hot-remove); never allocated from.
+    Isolate,
+}
+
+pub const MIGRATE_TYPES: usize = 5;
+
+impl MigrateType {
+    pub const ALL: [MigrateType; MIGRATE_TYPES] = [
+        MigrateType::Unmovable,
+        MigrateType::Reclaimable,
+        MigrateType::Movable,
+        MigrateType::Reserve,
+        MigrateType::Isolate,
+    ];
+
+    /// The name `/proc/pagetypeinfo` prints.
+    pub fn name(self) -> &'static str {
+        ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"][self as usize]
+    }
+
+    /// The types to steal from when this one has no free block, in order
+    /// (2.6.24's `fallbacks[]`; `Reserve` is tried separately, last).
+    fn fallbacks(self) -> &'static [MigrateType] {
+        use MigrateType::*;
+        match self {
+            Unmovable => &[Reclaimable, Movable],
+            Reclaimable => &[Unmovable, Movable],
+            Movable => &[Reclaimable, Unmovable],
+            Reserve | Isolate => &[],
+        }
+    }
+
+    /// Whether grouping may fold this type into `Unmovable` when it is off;
+    /// `Reserve` and `Isolate` are decided by the kernel and must stick.
+    fn is_mobility_class(self) -> bool {
+        (self as usize) < MigrateType::Reserve as usize
+    }
+}
+
+impl fmt::Display for MigrateType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The free blocks of one order.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeArea {
+    pub free_list: [List; MIGRATE_TYPES],
+    /// Blocks of this order on all the lists together.
+    pub nr_free: usize,
+}
+
+impl FreeArea {
+    pub const EMPTY: FreeArea = FreeArea {
+        free_list: [List::EMPTY; MIGRATE_TYPES],
+        nr_free: 0,
+    };
+}
+
+/// A broken invariant found by [`BuddyZone::check_invariants`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvariantError {
+    pub pfn: u32,
+    pub what: &'static str,
+}
+
+impl fmt::Display for InvariantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "buddy: pfn {:#x}: {}", self.pfn, self.what)
+    }
+}
+
+/// The buddy allocator of one zone, covering PFNs `[start_pfn, start_pfn + spanned)`.
+pub struct BuddyZone {
+    start_pfn: u32,
+    spanned: u32,
+    free_area: [FreeArea; MAX_ORDER],
+    free_pages: usize,
+    /// One per pageblock, from `start_pfn` rounded down to a pageblock.
+    pageblock_types: [MigrateType; MAX_PAGEBLOCKS],
+    grouping: bool,
+}
+
+impl BuddyZone {
+    /// An empty zone; every pageblock starts `Movable`, as Linux's
+    /// `memmap_init_zone` tags them, and is adjusted when the kernel reserves
+    /// blocks or allocations steal them.
+    pub const fn new(start_pfn: u32, spanned: u32) -> BuddyZone {
+        assert!(
+            start_pfn as u64 + spanned as u64 <= 1 << 20,
+            "zone beyond 4 GB"
+        );
+        BuddyZone {
+            start_pfn,
+            spanned,
+            free_area: [FreeArea::EMPTY; MAX_ORDER],
+            free_pages: 0,
+            pageblock_types: [MigrateType::Movable; MAX_PAGEBLOCKS],
+            grouping: true,
+        }
+    }
+
+    pub fn start_pfn(&self) -> u32 {
+        self.start_pfn
+    }
+
+    pub fn spanned(&self) -> u32 {
+        self.spanned
+    }
+
+    pub fn end_pfn(&self) -> u32 {
+        self.start_pfn + self.spanned
+    }
+
+    pub fn contains(&self, pfn: u32) -> bool {
+        pfn >= self.start_pfn && pfn < self.end_pfn()
+    }
+
+    pub fn free_pages(&self) -> usize {
+        self.free_pages
+    }
+
+    pub fn grouping(&self) -> bool {
+        self.grouping
+    }
+
+    pub fn free_area(&self, order: usize) -> &FreeArea {
+        &self.free_area[order]
+    }
+
+    /// Free blocks of `order` (a `/proc/buddyinfo` column).
+    pub fn nr_free(&self, order: usize) -> usize {
+        self.free_area[order].nr_free
+    }
+
+    /// Free blocks of `order` on the `mt` list (a `/proc/pagetypeinfo` cell).
+    pub fn nr_free_by_type(&self, order: usize, mt: MigrateType) -> usize {
+        self.free_area[order].free_list[mt as usize].len()
+    }
+
+    fn pageblock_index(&self, pfn: u32) -> usize {
+        debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
+        ((pfn >> PAGEBLOCK_ORDER) - (self.start_pfn >> PAGEBLOCK_ORDER)) as usize
+    }
+
+    /// Number of pageblocks the zone touches, partial ones at the ends included.
+    pub fn nr_pageblocks(&self) -> usize {
+        if self.spanned == 0 {
+            return 0;
+        }
+        self.pageblock_index(self.end_pfn() - 1) + 1
+    }
+
+    pub fn pageblock_type(&self, pfn: u32) -> MigrateType {
+        self.pageblock_types[self.pageblock_index(pfn)]
+    }
+
+    /// How many pageblocks have each type ("Number of blocks type" in
+    /// `/proc/pagetypeinfo`), indexed by `MigrateType as usize`.
+    pub fn pageblock_counts(&self) -> [usize; MIGRATE_TYPES] {
+        let mut counts = [0; MIGRATE_TYPES];
+        for mt in &self.pageblock_types[..self.nr_pageblocks()] {
+            counts[*mt as usize] += 1;
+        }
+        counts
+    }
+
+    /// Retag the pageblock holding `pfn` without touching its free pages
+    /// (Linux's `set_pageblock_migratetype`); pair it with
+    /// [`move_freepages_block`](Self::move_freepages_block) to move them too.
+    pub fn set_pageblock_type(&mut self, pfn: u32, mt: MigrateType) {
+        let i = self.pageblock_index(pfn);
+        self.pageblock_types[i] = self.grouped(mt);
+    }
+
+    /// The type `mt` really gets: with grouping off, the three mobility
+    /// classes fold into one (2.6.24's `allocflags_to_migratetype`).
+    fn grouped(&self, mt: MigrateType) -> MigrateType {
+        if !self.grouping && mt.is_mobility_class() {
+            MigrateType::Unmovable
+        } else {
+            mt
+        }
+    }
+
+    /// Switch mobility grouping on or off. A boot-time choice, as in Linux:
+    /// it must come before any page is freed into the zone.
+    pub fn set_grouping(&mut self, enabled: bool) {
+        assert!(self.free_pages == 0, "set_grouping after pages were freed");
+        self.grouping = enabled;
+        let mt = if enabled {
+            MigrateType::Movable
+        } else {
+            MigrateType::Unmovable
+        };
+        let n = self.nr_pageblocks();
+        for t in &mut self.pageblock_types[..n] {
+            if t.is_mobility_class() {
+                *t = mt;
+            }
+        }
+    }
+
+    fn add_to_free_list(&mut self, mem_map: &mut [Page], pfn: u32, order: usize, mt: MigrateType) {
+        let page = &mut mem_map[pfn as usize];
+        page.flags.insert(PageFlags::BUDDY);
+        page.private = order as u32;
+        page.index = mt as u32;
+        self.free_area[order].free_list[mt as usize].push_front(mem_map, pfn);
+        self.free_area[order].nr_free += 1;
+    }
+
+    /// Unlink a free block from whichever list holds it (Linux's `list_del`
+    /// plus `rmv_page_order`).
+    fn del_from_free_list(&mut self, mem_map: &mut [Page], pfn: u32) {
+        let page = &mut mem_map[pfn as usize];
+        debug_assert!(page.is_buddy());
+        let (order, mt) = (page.order(), page.index as usize);
+        page.flags.remove(PageFlags::BUDDY);
+        page.private = 0;
+        page.index = 0;
+        self.free_area[order].free_list[mt].remove(mem_map, pfn);
+        self.free_area[order].nr_free -= 1;
+    }
+
+    /// Hand frames `[start, end)` to the zone at boot, in the largest
+    /// naturally aligned blocks that fit (as memblock's `__free_pages_memory`
+    /// does), clearing `RESERVED`. Blocks merge with free neighbours, so
+    /// ranges may be given in any order and in pieces.
+    pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
+        assert!(
+            start >= self.start_pfn && end <= self.end_pfn(),
+            "range outside the zone"
+        );
+        let mut pfn = start;
+        while pfn < end {
+            let mut order = (pfn.trailing_zeros() as usize).min(MAX_ORDER - 1);
+            while pfn + (1 << order) > end {
+                order -= 1;
+            }
+            for page in &mut mem_map[pfn as usize..(pfn + (1 << order)) as usize] {
+                page.flags.remove(PageFlags::RESERVED);
+                page.refcount = 0;
+            }
+            self.free(mem_map, pfn, order);
+            pfn += 1 << order;
+        }
+    }
+
+    /// Allocate 2^`order` contiguous frames for an allocation of type `mt`;
+    /// returns the first PFN, naturally aligned, or `None` if no free block is
+    /// large enough.
+    pub fn alloc(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+        assert!(order < MAX_ORDER, "order {order} too large");
+        let mt = self.grouped(mt);
+        if mt == MigrateType::Isolate {
+            return None;
+        }
+        let pfn = match self.rmqueue_smallest(mem_map, order, mt) {
+            Some(pfn) => pfn,
+            None => self.rmqueue_fallback(mem_map, order, mt)?,
+        };
+        self.free_pages -= 1 << order;
+        mem_map[pfn as usize].refcount = 1;
+        Some(pfn)
+    }
+
+    /// The smallest free block of type `mt` that fits, split down to `order`.
+    fn rmqueue_smallest(
+        &mut self,
+        mem_map: &mut [Page],
+        order: usize,
+        mt: MigrateType,
+    ) -> Option<u32> {
+        for current in order..MAX_ORDER {
+            if let Some(pfn) = self.free_area[current].free_list[mt as usize].first() {
+                self.del_from_free_list(mem_map, pfn);
+                self.expand(mem_map, pfn, order, current, mt);
+                return Some(pfn);
+            }
+        }
+        None
+    }
+
+    /// Split the block of order `high` at `pfn` down to order `low`, keeping
+    /// the lower half each time and freeing the upper half onto `mt`'s lists.
+    fn expand(
+        &mut self,
+        mem_map: &mut [Page],
+        pfn: u32,
+        low: usize,
+        mut high: usize,
+        mt: MigrateType,
+    ) {
+        while high > low {
+            high -= 1;
+            self.add_to_free_list(mem_map, pfn + (1 << high), high, mt);
+        }
+    }
+
+    /// No block of the wanted type: borrow from another type, largest block
+    /// first, so that one steal satisfies many later requests of the same
+    /// type and the types stay apart (2.6.24's `__rmqueue_fallback`).
+    fn rmqueue_fallback(
+        &mut self,
+        mem_map: &mut [Page],
+        order: usize,
+        start_mt: MigrateType,
+    ) -> Option<u32> {
+        for current in (order..MAX_ORDER).rev() {
+            for &mt in start_mt.fallbacks() {
+                let Some(pfn) = self.free_area[current].free_list[mt as usize].first() else {
+                    continue;
+                };
+                let mut list_mt = mt;
+                // Breaking a large block would scatter this type into the
+                // pageblock anyway: claim its free pages now. Reclaimable
+                // requests claim eagerly since they are short-lived.
+                if current >= PAGEBLOCK_ORDER / 2 || start_mt == MigrateType::Reclaimable {
+                    let moved = self.move_freepages_block(mem_map, pfn, start_mt);
+                    if moved >= 1 << (PAGEBLOCK_ORDER - 1) {
+                        self.set_pageblock_type(pfn, start_mt);
+                    }
+                    list_mt = start_mt;
+                }
+                self.del_from_free_list(mem_map, pfn);
+                if current == PAGEBLOCK_ORDER {
+                    self.set_pageblock_type(pfn, start_mt);
+                }
+                self.expand(mem_map, pfn, order, current, list_mt);
+                return Some(pfn);
+            }
+        }
+        self.rmqueue_smallest(mem_map, order, MigrateType::Reserve)
+    }
+
+    /// Move every free block of the pageblock holding `pfn` onto `mt`'s
+    /// lists and return how many pages moved. A pageblock cut off by the end
+    /// of the zone is left alone, as in Linux; one cut off by the start is
+    /// scanned from the zone's start.
+    pub fn move_freepages_block(
+        &mut self,
+        mem_map: &mut [Page],
+        pfn: u32,
+        mt: MigrateType,
+    ) -> usize {
+        let block_start = pfn & !(PAGEBLOCK_PAGES - 1);
+        if block_start + PAGEBLOCK_PAGES > self.end_pfn() {
+            return 0;
+        }
+        let mut p = block_start.max(self.start_pfn);
+        let mut moved = 0;
+        while p < block_start + PAGEBLOCK_PAGES {
+            let page = &mem_map[p as usize];
+            if !page.is_buddy() {
+                p += 1;
+                continue;
+            }
+            let order = page.order();
+            self.del_from_free_list(mem_map, p);
+            self.add_to_free_list(mem_map, p, order, mt);
+            moved += 1 << order;
+            p += 1 << order;
+        }
+        moved
+    }
+
+    /// Whether `buddy` heads a free block of exactly `order` in this zone.
+    fn is_free_buddy(&self, mem_map: &[Page], buddy: u32, order: usize) -> bool {
+        self.contains(buddy) && {
+            let page = &mem_map[buddy as usize];
+            page.is_buddy() && page.order() == order
+        }
+    }
+
+    /// Return the block of 2^`order` frames at `pfn` to the zone, merging it
+    /// with its buddy for as long as the buddy is free (`__free_one_page`).
+    /// The head's refcount must already be 0.
+    pub fn free(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
+        assert!(order < MAX_ORDER, "order {order} too large");
+        assert!(
+            pfn & ((1 << order) - 1) == 0,
+            "pfn {pfn:#x} not aligned to order {order}"
+        );
+        assert!(
+            self.contains(pfn) && pfn + (1 << order) <= self.end_pfn(),
+            "pfn {pfn:#x} outside the zone"
+        );
+        let head = &mem_map[pfn as usize];
+        assert!(!head.is_buddy(), "double free of pfn {pfn:#x}");
+        assert!(
+            head.refcount == 0,
+            "freeing pfn {pfn:#x} with refcount {}",
+            head.refcount
+        );
+        // The whole block, merged or not, stays inside this pageblock.
+        let mt = self.pageblock_type(pfn);
+        self.free_pages += 1 << order;
+        let (mut pfn, mut order) = (pfn, order);
+        while order < MAX_ORDER - 1 {
+            let buddy = pfn ^ (1 << order);
+            if !self.is_free_buddy(mem_map, buddy, order) {
+                break;
+            }
+            self.del_from_free_list(mem_map, buddy);
+            pfn &= buddy;
+            order += 1;
+        }
+        self.add_to_free_list(mem_map, pfn, order, mt);
+    }
+
+    /// Check the free lists against `mem_map` (for tests and a debug shell
+    /// command; O(pages in the zone)): every listed block is a marked,
+    /// aligned, in-zone head on the list its `index` names; no unlisted page
+    /// is marked; no two free buddies are left unmerged; the counters match.
+    pub fn check_invariants(&self, mem_map: &[Page]) -> Result<(), InvariantError> {
+        let err = |pfn, what| Err(InvariantError { pfn, what });
+        let (mut blocks, mut pages) = (0usize, 0usize);
+        for (order, area) in self.free_area.iter().enumerate() {
+            let mut in_area = 0;
+            for (mt, list) in area.free_list.iter().enumerate() {
+                let mut prev = super::page::NIL;
+                let mut walked = 0;
+                for pfn in list.iter(mem_map) {
+                    let page = &mem_map[pfn as usize];
+                    if !self.contains(pfn) || pfn + (1 << order) > self.end_pfn() {
+                        return err(pfn, "free block outside the zone");
+                    }
+                    if pfn & ((1 << order) - 1) != 0 {
+                        return err(pfn, "free block not naturally aligned");
+                    }
+                    if !page.is_buddy() || page.order() != order || page.index as usize != mt {
+                        return err(pfn, "listed block has wrong BUDDY/order/type mark");
+                    }
+                    if page.refcount != 0 {
+                        return err(pfn, "free block with a reference");
+                    }
+                    if page.lru.prev != prev {
+                        return err(pfn, "broken back link");
+                    }
+                    prev = pfn;
+                    walked += 1;
+                }
+                if walked != list.len() || list.last().unwrap_or(super::page::NIL) != prev {
+                    return err(prev, "list length or tail does not match its links");
+                }
+                in_area += walked;
+                pages += walked << order;
+            }
+            if in_area != area.nr_free {
+                return err(self.start_pfn, "nr_free does not match the lists");
+            }
+            blocks += in_area;
+        }
+        if pages != self.free_pages {
+            return err(self.start_pfn, "free_pages does not match the lists");
+        }
+        let mut marked = 0;
+        for pfn in self.start_pfn..self.end_pfn() {
+            let page = &mem_map[pfn as usize];
+            if !page.is_buddy() {
+                continue;
+            }
+            marked += 1;
+            let order = page.order();
+            if order < MAX_ORDER - 1 && self.is_free_buddy(mem_map, pfn ^ (1 << order), order) {
+                return err(pfn, "free buddies left unmerged");
+            }
+        }
+        if marked != blocks {
+            return err(self.start_pfn, "BUDDY marks do not match the listed blocks");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MigrateType::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mem_map(pages: usize) -> Vec<Page> {
+        vec![Page::RESERVED; pages]
+    }
+
+    /// A zone over `[start, end)` with all of it freed.
+    fn zone(mm: &mut [Page], start: u32, end: u32) -> BuddyZone {
+        let mut z = BuddyZone::new(start, end - start);
+        z.free_range(mm, start, end);
+        z.check_invariants(mm).unwrap();
+        z
+    }
+
+    /// Drop the caller's reference and free, as `__free_pages` does.
+    fn release(z: &mut BuddyZone, mm: &mut [Page], pfn: u32, order: usize) {
+        assert!(mm[pfn as usize].put_testzero());
+        z.free(mm, pfn, order);
+    }
+
+    /// Every free block as (pfn, order), sorted.
+    fn free_blocks(z: &BuddyZone, mm: &[Page]) -> Vec<(u32, usize)> {
+        let mut v: Vec<_> = (0..MAX_ORDER)
+            .flat_map(|o| {
+                z.free_area(o)
+                    .free_list
+                    .iter()
+                    .flat_map(move |l| l.iter(mm).map(move |p| (p, o)))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn nr_free_all(z: &BuddyZone) -> Vec<usize> {
+        (0..MAX_ORDER).map(|o| z.nr_free(o)).collect()
+    }
+
+    #[test]
+    fn split_and_merge_back() {
+        let mut mm = mem_map(1024);
+        let mut z = zone(&mut mm, 0, 1024);
+        assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
+        let pfn = z.alloc(&mut mm, 0, Movable).unwrap();
+        assert_eq!((pfn, z.free_pages(), mm[0].refcount), (0, 1023, 1));
+        // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
+        assert_eq!(
+            free_blocks(&z, &mm),
+            (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>()
+        );
+        z.check_invariants(&mm).unwrap();
+        release(&mut z, &mut mm, pfn, 0);
+        assert_eq!(
+            (free_blocks(&z, &mm), z.free_pages()),
+            (vec![(0, 10)], 1024)
+        );
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    fn boot_free_uses_largest_aligned_blocks() {
+        let mut mm = mem_map(2048);
+        let z = zone(&mut mm, 3, 1030);
+        let want: Vec<_> = [(3, 0), (4, 2), (1024, 2), (1028, 1)]
+            .into_iter()
+            .chain((3..10).map(|o| (1 << o, o)))
+            .collect();
+        let mut want = want;
+        want.sort();
+        assert_eq!(free_blocks(&z, &mm), want);
+        assert!(!mm[3].is_reserved() && mm[2].is_reserved() && mm[1030].is_reserved());
+    }
+
+    #[test]
+    fn ranges_freed_in_pieces_merge() {
+        let mut mm = mem_map(1024);
+        let mut z = BuddyZone::new(0, 1024);
+        z.free_range(&mut mm, 700, 1024);
+        z.free_range(&mut mm, 0, 333);
+        z.free_range(&mut mm, 333, 700);
+        assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
+    }
+
+    #[test]
+    fn no_merge_across_zone_boundary() {
+        let mut mm = mem_map(1024);
+        let a = zone(&mut mm, 0, 512);
+        let b = zone(&mut mm, 512, 1024);
+        assert_eq!(
+            (free_blocks(&a, &mm), free_blocks(&b, &mm)),
+            (vec![(0, 9)], vec![(512, 9)])
+        );
+    }
+
+    #[test]
+    fn exhaustion_returns_none_and_nothing_leaks() {
+        let mut mm = mem_map(4096);
+        let mut z = zone(&mut mm, 1000, 3000);
+        let before = free_blocks(&z, &mm);
+        let mut got = Vec::new();
+        while let Some(pfn) = z.alloc(&mut mm, 2, Unmovable) {
+            assert_eq!(pfn % 4, 0);
+            got.push((pfn, 2));
+        }
+        while let Some(pfn) = z.alloc(&mut mm, 0, Movable) {
+            got.push((pfn, 0));
+        }
+        assert_eq!(got.len(), 500);
+        assert_eq!(
+            (z.free_pages(), z.alloc(&mut mm, 0, Reclaimable)),
+            (0, None)
+        );
+        z.check_invariants(&mm).unwrap();
+        for (pfn, order) in got {
+            release(&mut z, &mut mm, pfn, order);
+        }
+        assert_eq!(free_blocks(&z, &mm), before);
+    }
+
+    #[test]
+    fn fallback_steals_whole_pageblock() {
+        let mut mm = mem_map(4096);
+        let mut z = zone(&mut mm, 0, 4096);
+        assert_eq!(z.pageblock_counts(), [0, 0, 4, 0, 0]);
+        let a = z.alloc(&mut mm, 0, Unmovable).unwrap();
+        // The largest Movable block (a whole pageblock) was taken and retagged.
+        assert_eq!(z.pageblock_type(a), Unmovable);
+        assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0]);
+        assert_eq!(
+            (
+                z.nr_free_by_type(9, Unmovable),
+                z.nr_free_by_type(10, Movable)
+            ),
+            (1, 3)
+        );
+        // Later unmovable requests come from the same pageblock.
+        let b = z.alloc(&mut mm, 3, Unmovable).unwrap();
+        assert_eq!(a >> PAGEBLOCK_ORDER, b >> PAGEBLOCK_ORDER);
+        release(&mut z, &mut mm, a, 0);
+        release(&mut z, &mut mm, b, 3);
+        assert_eq!((z.nr_free_by_type(10, Unmovable), z.nr_free(10)), (1, 4));
+        z.check_invariants(&mm).unwrap();
+    }
+
+    /// A Movable zone of `pages` whose first-used pageblock is filled with
+    /// order-4 blocks but one; returns the zone and that free block.
+    fn fragmented(mm: &mut [Page], pages: u32) -> (BuddyZone, u32) {
+        let mut z = zone(mm, 0, pages);
+        let blocks: Vec<u32> = (0..64).map(|_| z.alloc(mm, 4, Movable).unwrap()).collect();
+        assert!(blocks
+            .iter()
+            .all(|b| b >> PAGEBLOCK_ORDER == blocks[0] >> PAGEBLOCK_ORDER));
+        release(&mut z, mm, blocks[7], 4);
+        (z, blocks[7])
+    }
+
+    #[test]
+    fn fallback_takes_largest_block_first() {
+        let mut mm = mem_map(2048);
+        let (mut z, small) = fragmented(&mut mm, 2048);
+        let pfn = z.alloc(&mut mm, 0, Unmovable).unwrap();
+        assert_ne!(pfn >> PAGEBLOCK_ORDER, small >> PAGEBLOCK_ORDER);
+        assert_eq!(
+            (z.pageblock_type(pfn), z.pageblock_type(small)),
+            (Unmovable, Movable)
+        );
+        assert_eq!(z.nr_free_by_type(4, Movable), 1);
+    }
+
+    #[test]
+    fn large_fallback_claims_pageblock_only_if_half_free() {
+        // Half the pageblock free, in one order-9 block: claimed.
+        let mut mm = mem_map(1024);
+        let mut z = zone(&mut mm, 0, 1024);
+        assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
+        assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(512));
+        assert_eq!(z.pageblock_type(0), Unmovable);
+        // A quarter free, in one order-8 block: its pages move, the tag stays.
+        let mut mm = mem_map(1024);
+        let mut z = zone(&mut mm, 0, 1024);
+        assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
+        assert_eq!(z.alloc(&mut mm, 8, Movable), Some(512));
+        assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(768));
+        assert_eq!(z.pageblock_type(0), Movable);
+        assert_eq!(
+            (
+                z.nr_free_by_type(7, Unmovable),
+                z.nr_free_by_type(7, Movable)
+            ),
+            (1, 0)
+        );
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    fn small_fallback_leaves_pageblock_alone() {
+        let mut mm = mem_map(1024);
+        let (mut z, _) = fragmented(&mut mm, 1024);
+        z.alloc(&mut mm, 0, Unmovable).unwrap();
+        assert_eq!(z.pageblock_type(0), Movable);
+        assert_eq!(
+            (0..MAX_ORDER)
+                .map(|o| z.nr_free_by_type(o, Unmovable))
+                .sum::<usize>(),
+            0
+        );
+        assert_eq!(z.nr_free_by_type(0, Movable), 1);
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    fn reclaimable_fallback_claims_free_pages_not_pageblock() {
+        let mut mm = mem_map(1024);
+        let (mut z, _) = fragmented(&mut mm, 1024);
+        z.alloc(&mut mm, 0, Reclaimable).unwrap();
+        // 16 free pages are far below half a pageblock: moved, not retagged.
+        assert_eq!(z.pageblock_type(0), Movable);
+        assert_eq!(
+            (
+                z.nr_free_by_type(0, Reclaimable),
+                z.nr_free_by_type(3, Reclaimable)
+            ),
+            (1, 1)
+        );
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    fn reserve_is_used_last() {
+        let mut mm = mem_map(2048);
+        let mut z = zone(&mut mm, 0, 2048);
+        z.set_pageblock_type(0, Reserve);
+        assert_eq!(z.move_freepages_block(&mut mm, 0, Reserve), 1024);
+        for _ in 0..1024 {
+            assert!(z.alloc(&mut mm, 0, Unmovable).unwrap() >= 1024);
+        }
+        assert!(z.alloc(&mut mm, 0, Movable).unwrap() < 1024);
+        assert_eq!(z.pageblock_counts(), [1, 0, 0, 1, 0]);
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    fn isolated_pageblock_is_never_allocated() {
+        let mut mm = mem_map(2048);
+        let mut z = zone(&mut mm, 0, 2048);
+        z.set_pageblock_type(1024, Isolate);
+        z.move_freepages_block(&mut mm, 1024, Isolate);
+        assert_eq!(z.alloc(&mut mm, 10, Movable), Some(0));
+        assert_eq!(z.alloc(&mut mm, 0, Unmovable), None);
+        assert_eq!(z.alloc(&mut mm, 0, Isolate), None);
+        assert_eq!(z.nr_free_by_type(10, Isolate), 1);
+    }
+
+    #[test]
+    fn grouping_off_uses_one_list() {
+        let mut mm = mem_map(4096);
+        let mut z = BuddyZone::new(0, 4096);
+        z.set_grouping(false);
+        z.free_range(&mut mm, 0, 4096);
+        for (i, mt) in [Movable, Reclaimable, Unmovable]
+            .into_iter()
+            .cycle()
+            .take(30)
+            .enumerate()
+        {
+            z.alloc(&mut mm, i % 5, mt).unwrap();
+        }
+        assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0]);
+        for o in 0..MAX_ORDER {
+            assert_eq!(z.nr_free_by_type(o, Unmovable), z.nr_free(o));
+        }
+        z.check_invariants(&mm).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "double free")]
+    fn double_free_panics() {
+        let mut mm = mem_map(1024);
+        let mut z = zone(&mut mm, 0, 1024);
+        let pfn = z.alloc(&mut mm, 1, Movable).unwrap();
+        release(&mut z, &mut mm, pfn, 1);
+        z.free(&mut mm, pfn, 1);
+    }
+
+    #[test]
+    fn migrate_type_names_match_pagetypeinfo() {
+        let names: Vec<_> = MigrateType::ALL.iter().map(|m| m.to_string()).collect();
+        assert_eq!(
+            names,
+            ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"]
+        );
+    }
+
+    const HOLE: u8 = 0;
+    const FREE: u8 = 1;
+    const USED: u8 = 2;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random allocations and frees on a zone with holes and an unaligned
+        /// start: after every step the allocator's free blocks and the live
+        /// allocations partition the usable pages exactly, the invariants
+        /// hold, and freeing everything restores the boot-time free lists.
+        #[test]
+        fn random_alloc_free_conserves_pages(
+            start in 1u32..3000,
+            spanned in 4096u32..16384,
+            holes in proptest::collection::vec((0.0f64..1.0, 1u32..700), 1..3),
+            grouping in proptest::bool::weighted(0.8),
+            ops in proptest::collection::vec((0u8..3, 0usize..MAX_ORDER, 0usize..3, any::<proptest::sample::Index>()), 1..120),
+        ) {
+            let end = start + spanned;
+            let mut mm = mem_map(end as usize + 100);
+            let mut state = vec![FREE; end as usize];
+            state[..start as usize].fill(HOLE);
+            for (at, len) in holes {
+                let s = start + (at * spanned as f64) as u32;
+                state[s as usize..(s + len).min(end) as usize].fill(HOLE);
+            }
+            let mut z = BuddyZone::new(start, spanned);
+            z.set_grouping(grouping);
+            // Free the usable runs last to first, so merging meets both orders.
+            let mut runs = Vec::new();
+            let mut p = start;
+            while p < end {
+                let q = (p..end).find(|&q| state[q as usize] != state[p as usize]).unwrap_or(end);
+                if state[p as usize] == FREE { runs.push((p, q)) }
+                p = q;
+            }
+            for &(s, e) in runs.iter().rev() {
+                z.free_range(&mut mm, s, e);
+            }
+            let total = state.iter().filter(|&&s| s == FREE).count();
+            prop_assert_eq!(z.free_pages(), total);
+            let (boot_blocks, boot_nr_free) = (free_blocks(&z, &mm), nr_free_all(&z));
+            let mut live: Vec<(u32, usize)> = Vec::new();
+
+            for (op, order, mt, pick) in ops {
+                if op < 2 || live.is_empty() {
+                    match z.alloc(&mut mm, order, MigrateType::ALL[mt]) {
+                        Some(pfn) => {
+                            prop_assert_eq!(pfn % (1 << order), 0);
+                            for s in &mut state[pfn as usize..(pfn + (1 << order)) as usize] {
+                                prop_assert_eq!(*s, FREE, "handed out a hole or a used page");
+                                *s = USED;
+                            }
+                            live.push((pfn, order));
+                        }
+                        // Every type falls back on every other: None means nothing fits.
+                        None => prop_assert!((order..MAX_ORDER).all(|o| z.nr_free(o) == 0)),
+                    }
+                } else {
+                    let (pfn, order) = live.swap_remove(pick.index(live.len()));
+                    release(&mut z, &mut mm, pfn, order);
+                    state[pfn as usize..(pfn + (1 << order)) as usize].fill(FREE);
+                }
+                prop_assert_eq!(z.check_invariants(&mm), Ok(()));
+                let mut seen = vec![false; end as usize];
+                for (pfn, order) in free_blocks(&z, &mm) {
+                    for p in pfn..pfn + (1 << order) {
+                        prop_assert!(state[p as usize] == FREE && !seen[p as usize], "pfn {} wrongly free", p);
+                        seen[p as usize] = true;
+                    }
+                }
+                let used: usize = live.iter().map(|&(_, o)| 1 << o).sum();
+                prop_assert_eq!(z.free_pages() + used, total);
+                prop_assert_eq!(z.pageblock_counts().iter().sum::<usize>(), z.nr_pageblocks());
+            }
+
+            for (pfn, order) in live {
+                release(&mut z, &mut mm, pfn, order);
+            }
+            prop_assert_eq!(z.check_invariants(&mm), Ok(()));
+            prop_assert_eq!(nr_free_all(&z), boot_nr_free);
+            prop_assert_eq!(free_blocks(&z, &mm), boot_blocks);
+        }
+    }
+}

@@ -1,0 +1,966 @@
+//! Sizing the machine: where lowmem ends and the zones lie (Linux i386's
+//! `find_low_pfn_range`, `initmem_init` and `zone_sizes_init`).
+//!
+//! A 32-bit kernel can keep only 896 MB of physical memory permanently mapped
+//! (the direct map at `PAGE_OFFSET`); memory above that is HIGHMEM, reachable
+//! only through temporary mappings. So the first thing the kernel decides
+//! from the memory map is `max_pfn` (the end of RAM) and `max_low_pfn` (the
+//! end of lowmem), and from those the zones:
+//!
+//! ```text
+//!  pfn 0      16 MB              max_low_pfn (<= 896 MB)        max_pfn (<= 4 GB)
+//!   |  DMA     |      Normal         |          HighMem            |
+//!                                               | Movable (kernelcore=) |
+//! ```
+//!
+//! Boot options bend this, as in Linux: `mem=` cuts RAM at an address,
+//! `highmem=` sets the size of HighMem exactly (even on a small machine, so
+//! labs and CI can exercise highmem cheaply; on a big one it leaves the RAM
+//! beyond lowmem + highmem unused), `kernelcore=` keeps that much memory for
+//! unmovable allocations and turns the rest of the highest zone into
+//! ZONE_MOVABLE. A bad value is never fatal: it yields a [`Note`] that names
+//! it and says what was done instead. Unlike Linux, a `highmem=` that would
+//! leave less than 64 MB of lowmem is clamped rather than ignored, so the
+//! user still gets the most highmem the rule allows.
+//!
+//! As Linux does, the first page is never counted as RAM (it holds the
+//! real-mode interrupt table and BIOS data), and usable ranges shrink to
+//! whole pages. Non-PAE paging reaches only 4 GB: RAM above it is dropped.
+
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+use super::memmap::{MemMap, MemType};
+use crate::layout;
+
+pub const PAGE_SHIFT: u32 = layout::PAGE_SHIFT;
+/// End of the direct map, as a frame number (896 MB).
+pub const MAXMEM_PFN: u64 = (layout::MAXMEM as u64) >> PAGE_SHIFT;
+/// End of ZONE_DMA (16 MB, what ISA DMA reaches).
+pub const MAX_DMA_PFN: u64 = (layout::MAX_DMA_ADDRESS as u64) >> PAGE_SHIFT;
+/// `highmem=` never shrinks lowmem below this.
+pub const MIN_LOWMEM: u64 = 64 << 20;
+pub const MIN_LOWMEM_PFN: u64 = MIN_LOWMEM >> PAGE_SHIFT;
+/// Smallest `mem=` accepted: less would not boot.
+pub const MIN_MEM: u64 = 16 << 20;
+/// Non-PAE paging addresses 4 GB of physical memory.
+pub const MAX_NONPAE_PFN: u64 = 1 << (32 - PAGE_SHIFT);
+/// ZONE_MOVABLE starts on a boundary of the largest buddy block (order 10).
+pub const MAX_ORDER_NR_PAGES: u64 = 1 << 10;
+
+const _: () = assert!(MAX_DMA_PFN < MIN_LOWMEM_PFN && MIN_LOWMEM_PFN < MAXMEM_PFN);
+const _: () = assert!(MAXMEM_PFN < MAX_NONPAE_PFN);
+
+/// Boot options that size memory, already parsed (`memparse` values, bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemOptions {
+    /// `mem=`: ignore usable RAM at and above this address.
+    pub mem_limit: Option<u64>,
+    /// `highmem=`: exact size of ZONE_HIGHMEM.
+    pub highmem: Option<u64>,
+    /// `kernelcore=`: memory kept for unmovable allocations.
+    pub kernelcore: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneType {
+    Dma,
+    Normal,
+    HighMem,
+    Movable,
+}
+
+pub const MAX_NR_ZONES: usize = 4;
+
+impl ZoneType {
+    pub const ALL: [ZoneType; MAX_NR_ZONES] = {
+        use ZoneType::*;
+        [Dma, Normal, HighMem, Movable]
+    };
+
+    /// Linux's `zone_names`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneType::Dma => "DMA",
+            ZoneType::Normal => "Normal",
+            ZoneType::HighMem => "HighMem",
+            ZoneType::Movable => "Movable",
+        }
+    }
+}
+
+/// One zone: `[start_pfn, start_pfn + spanned_pages)`, of which
+/// `present_pages` are RAM (the rest are holes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zone {
+    pub kind: ZoneType,
+    pub start_pfn: u64,
+    pub spanned_pages: u64,
+    pub present_pages: u64,
+}
+
+impl Zone {
+    pub fn end_pfn(&self) -> u64 {
+        self.start_pfn + self.spanned_pages
+    }
+}
+
+/// The machine as the page allocator will see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneLayout {
+    /// DMA, Normal, HighMem, Movable: ordered and contiguous, empty ones
+    /// included. With ZONE_MOVABLE, the zone it was carved from ends where
+    /// it starts.
+    pub zones: [Zone; MAX_NR_ZONES],
+    /// First frame of RAM.
+    pub min_pfn: u64,
+    /// End of lowmem (the direct map).
+    pub max_low_pfn: u64,
+    /// End of RAM.
+    pub max_pfn: u64,
+    /// Start of ZONE_MOVABLE, if `kernelcore=` made one.
+    pub movable_start_pfn: Option<u64>,
+    /// What each zone may hold before ZONE_MOVABLE is carved out, as
+    /// `[start, end)` frames (Linux's `arch_zone_*_possible_pfn`, printed
+    /// under "Zone ranges:").
+    pub arch_ranges: [(u64, u64); 3],
+    /// Virtual address just past the direct map.
+    pub high_memory: usize,
+    /// Frames of RAM (before boot reservations).
+    pub totalram_pages: u64,
+    /// Frames of RAM in highmem.
+    pub totalhigh_pages: u64,
+}
+
+impl ZoneLayout {
+    pub fn zone(&self, kind: ZoneType) -> &Zone {
+        &self.zones[kind as usize]
+    }
+}
+
+/// A boot option's value, shown as the user would write it: `3G`, `512M`, `64K`, bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("0"),
+            v if v % (1 << 30) == 0 => write!(f, "{}G", v >> 30),
+            v if v % (1 << 20) == 0 => write!(f, "{}M", v >> 20),
+            v if v % (1 << 10) == 0 => write!(f, "{}K", v >> 10),
+            v => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Whole megabytes in a number of pages (Linux's `pages_to_mb`, rounding down).
+pub fn pages_to_mb(pages: u64) -> u64 {
+    pages >> (20 - PAGE_SHIFT)
+}
+
+/// Something the user asked for that could not be done as asked, or memory
+/// the kernel cannot use. Each message names the value and what was done
+/// instead; `*_mb` fields are whole megabytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    MemTooSmall {
+        mem: Size,
+    },
+    MemAboveRam {
+        mem: Size,
+        ram_mb: u64,
+    },
+    Above4G {
+        mb: u64,
+    },
+    HighmemTooBig {
+        highmem: Size,
+        ram_mb: u64,
+        high_mb: u64,
+    },
+    HighmemLowmemSmall {
+        highmem: Size,
+        low_mb: u64,
+        high_mb: u64,
+    },
+    HighmemNoRoom {
+        highmem: Size,
+        ram_mb: u64,
+    },
+    HighmemTrimsRam {
+        highmem: Size,
+        unused_mb: u64,
+        end_mb: u64,
+    },
+    KernelcoreZero {
+        kc: Size,
+    },
+    KernelcoreTooBig {
+        kc: Size,
+        ram_mb: u64,
+    },
+    KernelcoreBelowLower {
+        kc: Size,
+        kept_mb: u64,
+        zone: ZoneType,
+    },
+    KernelcoreNoMovable {
+        kc: Size,
+    },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (min_mem, min_low) = (Size(MIN_MEM), Size(MIN_LOWMEM));
+        let (maxmem, movable_min) = (pages_to_mb(MAXMEM_PFN), pages_to_mb(MAX_ORDER_NR_PAGES));
+        match *self {
+            Note::MemTooSmall { mem } => {
+                write!(
+                    f,
+                    "mem={mem} is too small (needs at least {min_mem}); ignored"
+                )
+            }
+            Note::MemAboveRam { mem, ram_mb } => {
+                write!(
+                    f,
+                    "mem={mem} is more than the {ram_mb}M of RAM present; ignored"
+                )
+            }
+            Note::Above4G { mb } => {
+                write!(
+                    f,
+                    "{mb}MB of RAM above 4GB ignored: non-PAE kernel cannot address it"
+                )
+            }
+            Note::HighmemTooBig {
+                highmem,
+                ram_mb,
+                high_mb,
+            } => write!(
+                f,
+                "highmem={highmem} is more than the {ram_mb}M of RAM; \
+                 clamped to {high_mb}M (lowmem kept at {min_low})"
+            ),
+            Note::HighmemLowmemSmall {
+                highmem,
+                low_mb,
+                high_mb,
+            } => write!(
+                f,
+                "highmem={highmem} would leave {low_mb}M of lowmem \
+                 (needs at least {min_low}); clamped to {high_mb}M"
+            ),
+            Note::HighmemNoRoom { highmem, ram_mb } => write!(
+                f,
+                "highmem={highmem} ignored: all {ram_mb}M of RAM is needed as lowmem \
+                 (at least {min_low})"
+            ),
+            Note::HighmemTrimsRam {
+                highmem,
+                unused_mb,
+                end_mb,
+            } => write!(
+                f,
+                "highmem={highmem} leaves {unused_mb}M of RAM unused: lowmem is full at \
+                 {maxmem}M, so RAM above {end_mb}M is ignored"
+            ),
+            Note::KernelcoreZero { kc } => write!(
+                f,
+                "kernelcore={kc} leaves no memory for the kernel; ignored (no ZONE_MOVABLE)"
+            ),
+            Note::KernelcoreTooBig { kc, ram_mb } => write!(
+                f,
+                "kernelcore={kc} is not less than the {ram_mb}M of RAM; ignored (no ZONE_MOVABLE)"
+            ),
+            Note::KernelcoreBelowLower { kc, kept_mb, zone } => write!(
+                f,
+                "kernelcore={kc} is less than the {kept_mb}M below {}, which cannot be movable; \
+                 using {kept_mb}M",
+                zone.name()
+            ),
+            Note::KernelcoreNoMovable { kc } => {
+                write!(
+                    f,
+                    "kernelcore={kc} leaves less than {movable_min}M movable; no ZONE_MOVABLE"
+                )
+            }
+        }
+    }
+}
+
+pub const MAX_NOTES: usize = 8;
+
+/// The notes of one sizing, in the order they arose (one per option at most).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Notes {
+    notes: [Option<Note>; MAX_NOTES],
+    len: usize,
+}
+
+impl Notes {
+    fn push(&mut self, n: Note) {
+        if let Some(slot) = self.notes.get_mut(self.len) {
+            *slot = Some(n);
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Note> {
+        self.notes[..self.len].iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Usable ranges as whole frames, never frame 0.
+fn usable_pfns(map: &MemMap) -> impl Iterator<Item = (u64, u64)> + '_ {
+    map.entries()
+        .iter()
+        .filter(|r| r.kind == MemType::Usable)
+        .map(|r| {
+            (
+                r.start.div_ceil(1 << PAGE_SHIFT).max(1),
+                r.end >> PAGE_SHIFT,
+            )
+        })
+        .filter(|(s, e)| s < e)
+}
+
+/// Frames of RAM in `[lo, hi)`.
+fn ram_pages(map: &MemMap, lo: u64, hi: u64) -> u64 {
+    usable_pfns(map)
+        .map(|(s, e)| e.min(hi).saturating_sub(s.max(lo)))
+        .sum()
+}
+
+/// The frame at which `n` frames of RAM from `from` have been passed.
+fn pfn_after(map: &MemMap, from: u64, max_pfn: u64, mut n: u64) -> u64 {
+    for (s, e) in usable_pfns(map) {
+        let (s, e) = (s.max(from), e.min(max_pfn));
+        if s < e {
+            if e - s >= n {
+                return s + n;
+            }
+            n -= e - s;
+        }
+    }
+    max_pfn
+}
+
+/// Size lowmem, highmem and the zones from the memory map and the options.
+pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
+    let mut notes = Notes::default();
+    let mb = pages_to_mb;
+    let ram_end = usable_pfns(map).map(|(_, e)| e).max().unwrap_or(0);
+
+    // mem=: a ceiling on RAM, as an address; then the 4 GB non-PAE ceiling.
+    let mut ceiling = u64::MAX;
+    if let Some(mem) = opts.mem_limit {
+        if mem < MIN_MEM {
+            notes.push(Note::MemTooSmall { mem: Size(mem) });
+        } else if mem >> PAGE_SHIFT > ram_end {
+            let ram_mb = mb(ram_end);
+            notes.push(Note::MemAboveRam {
+                mem: Size(mem),
+                ram_mb,
+            });
+        } else {
+            ceiling = mem >> PAGE_SHIFT;
+        }
+    }
+    if ceiling > MAX_NONPAE_PFN {
+        let lost = ram_pages(map, MAX_NONPAE_PFN, ceiling);
+        if lost > 0 {
+            notes.push(Note::Above4G { mb: mb(lost) });
+        }
+        ceiling = MAX_NONPAE_PFN;
+    }
+    let below_ceiling = |(s, e): (u64, u64)| if s < ceiling { e.min(ceiling) } else { 0 };
+    let mut max_pfn = usable_pfns(map).map(below_ceiling).max().unwrap_or(0);
+
+    // highmem=: the size of HighMem, keeping lowmem within 64 MB .. 896 MB.
+    let mut max_low_pfn = max_pfn.min(MAXMEM_PFN);
+    if let Some(bytes) = opts.highmem {
+        let (h, highmem) = (bytes >> PAGE_SHIFT, Size(bytes));
+        let ram_mb = mb(max_pfn);
+        if max_pfn <= MIN_LOWMEM_PFN {
+            if h > 0 {
+                notes.push(Note::HighmemNoRoom { highmem, ram_mb });
+            }
+        } else if max_pfn.saturating_sub(h) < MIN_LOWMEM_PFN {
+            max_low_pfn = MIN_LOWMEM_PFN;
+            let high_mb = mb(max_pfn - max_low_pfn);
+            notes.push(match max_pfn.checked_sub(h) {
+                Some(low) if low > 0 => Note::HighmemLowmemSmall {
+                    highmem,
+                    low_mb: mb(low),
+                    high_mb,
+                },
+                _ => Note::HighmemTooBig {
+                    highmem,
+                    ram_mb,
+                    high_mb,
+                },
+            });
+        } else if max_pfn - h > MAXMEM_PFN {
+            // As Linux: highmem= also shrinks highmem on a big machine.
+            let end = MAXMEM_PFN + h;
+            let (unused_mb, end_mb) = (mb(ram_pages(map, end, max_pfn)), mb(end));
+            notes.push(Note::HighmemTrimsRam {
+                highmem,
+                unused_mb,
+                end_mb,
+            });
+            (max_pfn, max_low_pfn) = (end, MAXMEM_PFN);
+        } else {
+            max_low_pfn = max_pfn - h;
+        }
+    }
+    let min_pfn = usable_pfns(map)
+        .map(|(s, _)| s)
+        .find(|&s| s < max_pfn)
+        .unwrap_or(max_pfn);
+
+    // What each zone may hold, each starting where the one below ends.
+    let dma = (min_pfn, MAX_DMA_PFN.min(max_low_pfn).max(min_pfn));
+    let normal = (dma.1, max_low_pfn.max(dma.1));
+    let arch_ranges = [dma, normal, (normal.1, max_pfn.max(normal.1))];
+
+    let totalram_pages = ram_pages(map, min_pfn, max_pfn);
+    let movable_start_pfn = opts
+        .kernelcore
+        .and_then(|kc| movable_start(map, &arch_ranges, max_pfn, totalram_pages, kc, &mut notes));
+    let movable = movable_start_pfn.unwrap_or(max_pfn);
+    let zones = ZoneType::ALL.map(|kind| {
+        let (start, end) = match kind {
+            ZoneType::Movable => (movable, max_pfn),
+            _ => {
+                let (s, e) = arch_ranges[kind as usize];
+                (s.min(movable), e.min(movable))
+            }
+        };
+        let present = ram_pages(map, start, end);
+        Zone {
+            kind,
+            start_pfn: start,
+            spanned_pages: end - start,
+            present_pages: present,
+        }
+    });
+
+    let layout = ZoneLayout {
+        zones,
+        min_pfn,
+        max_low_pfn,
+        max_pfn,
+        movable_start_pfn,
+        arch_ranges,
+        high_memory: layout::phys_to_virt((max_low_pfn << PAGE_SHIFT) as usize),
+        totalram_pages,
+        totalhigh_pages: ram_pages(map, max_low_pfn, max_pfn),
+    };
+    (layout, notes)
+}
+
+/// Where ZONE_MOVABLE starts for `kernelcore=` (Linux's
+/// `find_zone_movable_pfns_for_nodes`): it is carved from the top of the
+/// highest populated zone; all memory in the zones below stays kernel memory.
+fn movable_start(
+    map: &MemMap,
+    arch_ranges: &[(u64, u64); 3],
+    max_pfn: u64,
+    total: u64,
+    bytes: u64,
+    notes: &mut Notes,
+) -> Option<u64> {
+    let (k, kc) = (bytes >> PAGE_SHIFT, Size(bytes));
+    if k == 0 {
+        notes.push(Note::KernelcoreZero { kc });
+        return None;
+    }
+    if k >= total {
+        notes.push(Note::KernelcoreTooBig {
+            kc,
+            ram_mb: pages_to_mb(total),
+        });
+        return None;
+    }
+    let z = (0..3)
+        .rev()
+        .find(|&z| arch_ranges[z].0 < arch_ranges[z].1)?;
+    let zone_start = arch_ranges[z].0;
+    let below = ram_pages(map, 0, zone_start);
+    let start = if below >= k {
+        if below > k {
+            let (kept_mb, zone) = (pages_to_mb(below), ZoneType::ALL[z]);
+            notes.push(Note::KernelcoreBelowLower { kc, kept_mb, zone });
+        }
+        zone_start
+    } else {
+        pfn_after(map, zone_start, max_pfn, k - below)
+    };
+    let start = start.div_ceil(MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
+    if start >= max_pfn {
+        notes.push(Note::KernelcoreNoMovable { kc });
+        return None;
+    }
+    Some(start)
+}
+
+/// One of Linux's boot lines about memory sizing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneLine {
+    /// `1151MB HIGHMEM available.`
+    HighmemAvailable { pages: u64 },
+    /// `896MB LOWMEM available.`
+    LowmemAvailable { pages: u64 },
+    /// `Zone ranges:`
+    RangesHeader,
+    /// `  DMA      [mem 0x0000000000001000-0x0000000000ffffff]` or `  HighMem  empty`.
+    Range { zone: ZoneType, pfns: (u64, u64) },
+    /// `Movable zone start for each node`
+    MovableHeader,
+    /// `  Node 0: 0x0000000040400000`
+    MovableNode { nid: u32, pfn: u64 },
+}
+
+impl fmt::Display for ZoneLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ZoneLine::HighmemAvailable { pages } => {
+                write!(f, "{}MB HIGHMEM available.", pages_to_mb(pages))
+            }
+            ZoneLine::LowmemAvailable { pages } => {
+                write!(f, "{}MB LOWMEM available.", pages_to_mb(pages))
+            }
+            ZoneLine::RangesHeader => f.write_str("Zone ranges:"),
+            ZoneLine::Range { zone, pfns: (s, e) } if s >= e => {
+                write!(f, "  {:<8} empty", zone.name())
+            }
+            ZoneLine::Range { zone, pfns: (s, e) } => {
+                write!(
+                    f,
+                    "  {:<8} [mem {:#018x}-{:#018x}]",
+                    zone.name(),
+                    s << PAGE_SHIFT,
+                    (e << PAGE_SHIFT) - 1
+                )
+            }
+            ZoneLine::MovableHeader => f.write_str("Movable zone start for each node"),
+            ZoneLine::MovableNode { nid, pfn } => {
+                write!(f, "  Node {nid}: {:#018x}", pfn << PAGE_SHIFT)
+            }
+        }
+    }
+}
+
+/// `NNNMB HIGHMEM available.` and `NNNMB LOWMEM available.` (`initmem_init`).
+pub fn available_lines(l: &ZoneLayout) -> [ZoneLine; 2] {
+    let high = l.max_pfn.saturating_sub(l.max_low_pfn);
+    [
+        ZoneLine::HighmemAvailable { pages: high },
+        ZoneLine::LowmemAvailable {
+            pages: l.max_low_pfn,
+        },
+    ]
+}
+
+/// The `Zone ranges:` block and the movable zone start (`free_area_init`).
+pub fn zone_ranges_lines(l: &ZoneLayout) -> impl Iterator<Item = ZoneLine> {
+    let r = |i: usize| {
+        Some(ZoneLine::Range {
+            zone: ZoneType::ALL[i],
+            pfns: l.arch_ranges[i],
+        })
+    };
+    let node = l
+        .movable_start_pfn
+        .map(|pfn| ZoneLine::MovableNode { nid: 0, pfn });
+    let lines = [
+        Some(ZoneLine::RangesHeader),
+        r(0),
+        r(1),
+        r(2),
+        Some(ZoneLine::MovableHeader),
+        node,
+    ];
+    lines.into_iter().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::memmap::Region;
+    use proptest::prelude::*;
+
+    const MB: u64 = 1 << 20;
+    const GB: u64 = 1 << 30;
+    const U: MemType = MemType::Usable;
+    const R: MemType = MemType::Reserved;
+
+    fn r(start: u64, end: u64, kind: MemType) -> Region {
+        Region { start, end, kind }
+    }
+
+    /// What QEMU's BIOS reports for `-m SIZE` up to 3 GB: conventional
+    /// memory, EBDA, BIOS ROM, RAM up to 128 KB below SIZE, the flash.
+    fn qemu(size: u64) -> MemMap {
+        let (low, top) = (r(0, 0x9fc00, U), r(0x100000, size - 0x20000, U));
+        let holes = [
+            r(0x9fc00, 0xa0000, R),
+            r(0xf0000, 0x100000, R),
+            r(0xfffc0000, 4 * GB, R),
+        ];
+        MemMap::sanitize(&[
+            low,
+            holes[0],
+            holes[1],
+            top,
+            r(size - 0x20000, size, R),
+            holes[2],
+        ])
+    }
+
+    const NONE: MemOptions = MemOptions {
+        mem_limit: None,
+        highmem: None,
+        kernelcore: None,
+    };
+
+    fn mem(v: u64) -> MemOptions {
+        MemOptions {
+            mem_limit: Some(v),
+            ..NONE
+        }
+    }
+
+    fn highmem(v: u64) -> MemOptions {
+        MemOptions {
+            highmem: Some(v),
+            ..NONE
+        }
+    }
+
+    fn kernelcore(v: u64) -> MemOptions {
+        MemOptions {
+            kernelcore: Some(v),
+            ..NONE
+        }
+    }
+
+    /// Size `map`, check lowmem and RAM ends and the notes, return the layout.
+    fn check(map: &MemMap, o: MemOptions, low_max: (u64, u64), want: &[&str]) -> ZoneLayout {
+        let (l, notes) = size_zones(map, &o);
+        let notes: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+        assert_eq!(notes, want, "{o:?}");
+        assert_eq!((l.max_low_pfn, l.max_pfn), low_max, "{o:?}");
+        l
+    }
+
+    fn lines(l: &ZoneLayout) -> Vec<String> {
+        let all = available_lines(l).into_iter().chain(zone_ranges_lines(l));
+        all.map(|x| x.to_string()).collect()
+    }
+
+    fn spans(l: &ZoneLayout) -> [(u64, u64, u64); 4] {
+        l.zones
+            .map(|z| (z.start_pfn, z.spanned_pages, z.present_pages))
+    }
+
+    #[test]
+    fn qemu_2g_matches_linux() {
+        let l = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+        // DMA holds pfn 1..0x9f and 0x100..0x1000: not page 0, the EBDA page or the BIOS hole.
+        let want = [
+            (1, 0xfff, 3998),
+            (0x1000, 0x37000, 0x37000),
+            (0x38000, 0x47fe0, 0x47fe0),
+        ];
+        assert_eq!(spans(&l), [want[0], want[1], want[2], (0x7ffe0, 0, 0)]);
+        assert_eq!(
+            (l.totalram_pages, l.totalhigh_pages),
+            (3998 + 0x37000 + 0x47fe0, 0x47fe0)
+        );
+        assert_eq!(l.high_memory, 0xf800_0000);
+        assert_eq!(
+            lines(&l),
+            [
+                "1151MB HIGHMEM available.",
+                "896MB LOWMEM available.",
+                "Zone ranges:",
+                "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]",
+                "  Normal   [mem 0x0000000001000000-0x0000000037ffffff]",
+                "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]",
+                "Movable zone start for each node",
+            ]
+        );
+        let l = check(&qemu(3 * GB), NONE, (0x38000, 0xbffe0), &[]);
+        assert_eq!(lines(&l)[0], "2175MB HIGHMEM available.");
+    }
+
+    #[test]
+    fn qemu_512m_has_no_highmem_unless_asked() {
+        let l = check(&qemu(512 * MB), NONE, (0x1ffe0, 0x1ffe0), &[]);
+        assert_eq!(
+            (l.zone(ZoneType::HighMem).spanned_pages, l.totalhigh_pages),
+            (0, 0)
+        );
+        assert_eq!(l.high_memory, 0xdffe_0000);
+        let normal = "  Normal   [mem 0x0000000001000000-0x000000001ffdffff]";
+        assert_eq!(
+            lines(&l)[..2],
+            ["0MB HIGHMEM available.", "511MB LOWMEM available."]
+        );
+        assert_eq!(lines(&l)[4..6], [normal, "  HighMem  empty"]);
+
+        let l = check(&qemu(512 * MB), highmem(256 * MB), (0xffe0, 0x1ffe0), &[]);
+        assert_eq!(l.totalhigh_pages, 0x10000);
+        assert_eq!(
+            lines(&l)[..2],
+            ["256MB HIGHMEM available.", "255MB LOWMEM available."]
+        );
+        assert_eq!(
+            lines(&l)[4..6],
+            [
+                "  Normal   [mem 0x0000000001000000-0x000000000ffdffff]",
+                "  HighMem  [mem 0x000000000ffe0000-0x000000001ffdffff]"
+            ]
+        );
+        check(&qemu(512 * MB), highmem(0), (0x1ffe0, 0x1ffe0), &[]);
+    }
+
+    #[test]
+    fn ram_above_4g_is_dropped_with_a_note() {
+        // QEMU -m 5G: 3 GB below the PCI hole, 2 GB above 4 GB.
+        let map = MemMap::sanitize(&[r(0x100000, 3 * GB, U), r(4 * GB, 6 * GB, U)]);
+        let note = "2048MB of RAM above 4GB ignored: non-PAE kernel cannot address it";
+        check(&map, NONE, (0x38000, 0xc0000), &[note]);
+        // mem= below 4 GB drops it first: nothing to say.
+        check(&map, mem(2 * GB), (0x38000, 0x80000), &[]);
+    }
+
+    #[test]
+    fn mem_option_cuts_ram_at_an_address() {
+        // 1 GB is still more than lowmem holds: 128 MB of highmem remain.
+        let l = check(&qemu(2 * GB), mem(GB), (0x38000, 0x40000), &[]);
+        assert_eq!(
+            lines(&l)[5],
+            "  HighMem  [mem 0x0000000038000000-0x000000003fffffff]"
+        );
+        let l = check(&qemu(2 * GB), mem(800 * MB), (0x32000, 0x32000), &[]);
+        assert_eq!(lines(&l)[5], "  HighMem  empty");
+    }
+
+    #[test]
+    fn bad_mem_values_are_ignored() {
+        let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+        let small = ["mem=1M is too small (needs at least 16M); ignored"];
+        assert_eq!(
+            check(&qemu(2 * GB), mem(MB), (0x38000, 0x7ffe0), &small),
+            plain
+        );
+        let big = ["mem=4G is more than the 2047M of RAM present; ignored"];
+        assert_eq!(
+            check(&qemu(2 * GB), mem(4 * GB), (0x38000, 0x7ffe0), &big),
+            plain
+        );
+    }
+
+    #[test]
+    fn highmem_larger_than_ram_is_clamped() {
+        let n = ["highmem=4G is more than the 511M of RAM; clamped to 447M (lowmem kept at 64M)"];
+        check(
+            &qemu(512 * MB),
+            highmem(4 * GB),
+            (MIN_LOWMEM_PFN, 0x1ffe0),
+            &n,
+        );
+        let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)"];
+        check(
+            &qemu(2 * GB),
+            highmem(3 * GB),
+            (MIN_LOWMEM_PFN, 0x7ffe0),
+            &n,
+        );
+    }
+
+    #[test]
+    fn highmem_never_leaves_less_than_64m_lowmem() {
+        let n = ["highmem=500M would leave 11M of lowmem (needs at least 64M); clamped to 447M"];
+        check(
+            &qemu(512 * MB),
+            highmem(500 * MB),
+            (MIN_LOWMEM_PFN, 0x1ffe0),
+            &n,
+        );
+        // A machine with less than 64 MB keeps it all as lowmem.
+        let small = MemMap::sanitize(&[r(0, 0x9fc00, U), r(0x100000, 48 * MB, U)]);
+        let n = ["highmem=16M ignored: all 48M of RAM is needed as lowmem (at least 64M)"];
+        check(&small, highmem(16 * MB), (0x3000, 0x3000), &n);
+    }
+
+    #[test]
+    fn highmem_on_a_big_machine_caps_highmem() {
+        let n = ["highmem=256M leaves 895M of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
+        check(&qemu(2 * GB), highmem(256 * MB), (0x38000, 0x48000), &n);
+        let n = ["highmem=0 leaves 1151M of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
+        let l = check(&qemu(2 * GB), highmem(0), (0x38000, 0x38000), &n);
+        assert_eq!(l.totalhigh_pages, 0);
+        // Smaller than the natural highmem but leaving lowmem below 896 MB: lowmem shrinks.
+        check(&qemu(2 * GB), highmem(1536 * MB), (0x1ffe0, 0x7ffe0), &[]);
+    }
+
+    #[test]
+    fn kernelcore_carves_movable_from_highmem() {
+        let l = check(&qemu(2 * GB), kernelcore(GB), (0x38000, 0x7ffe0), &[]);
+        // The holes below 1 MB push the start just past 1 GB, then to a 4 MB boundary.
+        assert_eq!(l.movable_start_pfn, Some(0x40400));
+        assert_eq!(
+            spans(&l)[2..],
+            [(0x38000, 0x8400, 0x8400), (0x40400, 0x3fbe0, 0x3fbe0)]
+        );
+        let kernel: u64 = l.zones[..3].iter().map(|z| z.present_pages).sum();
+        assert!(kernel >= GB >> PAGE_SHIFT);
+        // Zone ranges show what each zone could hold; the node line, where Movable begins.
+        let high = "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]";
+        let node = "  Node 0: 0x0000000040400000";
+        assert_eq!(
+            lines(&l)[5..],
+            [high, "Movable zone start for each node", node]
+        );
+    }
+
+    #[test]
+    fn kernelcore_below_lowmem_makes_all_highmem_movable() {
+        let n = ["kernelcore=512M is less than the 895M below HighMem, which cannot be movable; using 895M"];
+        let l = check(&qemu(2 * GB), kernelcore(512 * MB), (0x38000, 0x7ffe0), &n);
+        assert_eq!(
+            spans(&l)[2..],
+            [(0x38000, 0, 0), (0x38000, 0x47fe0, 0x47fe0)]
+        );
+    }
+
+    #[test]
+    fn kernelcore_without_highmem_uses_normal() {
+        let l = check(
+            &qemu(512 * MB),
+            kernelcore(256 * MB),
+            (0x1ffe0, 0x1ffe0),
+            &[],
+        );
+        let want = [
+            (0x1000, 0xf400, 0xf400),
+            (0x10400, 0, 0),
+            (0x10400, 0xfbe0, 0xfbe0),
+        ];
+        assert_eq!(spans(&l)[1..], want);
+    }
+
+    #[test]
+    fn bad_kernelcore_values_are_ignored() {
+        let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+        for (v, n) in [
+            (
+                0,
+                "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
+            ),
+            (
+                100,
+                "kernelcore=100 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
+            ),
+            (
+                4 * GB,
+                "kernelcore=4G is not less than the 2047M of RAM; ignored (no ZONE_MOVABLE)",
+            ),
+            (
+                2047 * MB,
+                "kernelcore=2047M leaves less than 4M movable; no ZONE_MOVABLE",
+            ),
+        ] {
+            assert_eq!(
+                check(&qemu(2 * GB), kernelcore(v), (0x38000, 0x7ffe0), &[n]),
+                plain
+            );
+        }
+    }
+
+    #[test]
+    fn empty_map_gives_empty_zones() {
+        let all = MemOptions {
+            mem_limit: Some(GB),
+            highmem: Some(GB),
+            kernelcore: Some(GB),
+        };
+        let (l, notes) = size_zones(&MemMap::new(), &all);
+        assert_eq!((l.max_pfn, l.totalram_pages, notes.len()), (0, 0, 3));
+        assert!(l.zones.iter().all(|z| z.spanned_pages == 0));
+    }
+
+    fn raw_map() -> impl Strategy<Value = Vec<Region>> {
+        let kind = prop_oneof![4 => Just(U), 1 => Just(R)];
+        let region = (0u64..6144, 0u64..2048, 0u64..8192, kind);
+        let to_region = |(s, l, j, k)| Region::new(s * MB + j, l * MB + j / 2, k);
+        proptest::collection::vec(region.prop_map(to_region), 0..8)
+    }
+
+    /// Whole megabytes mostly, any byte count sometimes.
+    fn size_opt(max_mb: u64) -> impl Strategy<Value = Option<u64>> {
+        proptest::option::of(prop_oneof![
+            (0..max_mb).prop_map(|v| v * MB),
+            0..max_mb * MB
+        ])
+    }
+
+    proptest! {
+        /// Zones are ordered and contiguous within the DMA, lowmem and 4 GB
+        /// limits, lowmem keeps 64 MB, and every page of RAM below max_pfn
+        /// (page 0 aside) is present in exactly one zone.
+        #[test]
+        fn zones_are_consistent(
+            raw in raw_map(), mem_limit in size_opt(8192), highmem in size_opt(4096), kernelcore in size_opt(6144)
+        ) {
+            let map = MemMap::sanitize(&raw);
+            let (l, notes) = size_zones(&map, &MemOptions { mem_limit, highmem, kernelcore });
+            let z = &l.zones;
+            prop_assert_eq!(z[0].start_pfn, l.min_pfn);
+            for i in 0..MAX_NR_ZONES {
+                prop_assert_eq!(z[i].kind, ZoneType::ALL[i]);
+                prop_assert!(z[i].present_pages <= z[i].spanned_pages);
+                if i + 1 < MAX_NR_ZONES {
+                    prop_assert_eq!(z[i].end_pfn(), z[i + 1].start_pfn, "{:?}", z);
+                }
+            }
+            prop_assert_eq!(z[3].end_pfn(), l.max_pfn);
+            prop_assert!(z[0].end_pfn() <= MAX_DMA_PFN.max(l.min_pfn));
+            prop_assert!(l.max_low_pfn <= MAXMEM_PFN && l.max_pfn <= MAX_NONPAE_PFN);
+            if l.max_pfn >= MIN_LOWMEM_PFN {
+                prop_assert!(l.max_low_pfn >= MIN_LOWMEM_PFN);
+            } else {
+                prop_assert_eq!(l.max_low_pfn, l.max_pfn);
+            }
+            if let Some(m) = mem_limit {
+                let ignored = notes.iter().any(|n| matches!(n, Note::MemTooSmall { .. } | Note::MemAboveRam { .. }));
+                prop_assert!(ignored || l.max_pfn <= m >> PAGE_SHIFT);
+            }
+            let ram_below = |top: u64| -> u64 {
+                let pages = |r: &Region| (r.end / 4096).min(top).saturating_sub(r.start.div_ceil(4096).max(1));
+                map.entries().iter().filter(|r| r.kind == U).map(pages).sum()
+            };
+            let present: u64 = z.iter().map(|z| z.present_pages).sum();
+            prop_assert_eq!(present, ram_below(l.max_pfn));
+            prop_assert_eq!(l.totalram_pages, present);
+            prop_assert_eq!(l.totalhigh_pages, present - ram_below(l.max_low_pfn.min(l.max_pfn)));
+            prop_assert_eq!(l.high_memory as u64, 0xc000_0000 + (l.max_low_pfn << PAGE_SHIFT));
+            prop_assert!(notes.iter().all(|n| !n.to_string().is_empty()));
+            prop_assert!(lines(&l).iter().all(|s| !s.is_empty()));
+        }
+    }
+}

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""In-QEMU tests: boot the kernel, drive the shell over the serial console,
+check what it prints and how QEMU exits. Also runs the in-kernel tests
+(boot option `ktest`) and counts their libtest-shaped lines.
+
+Every boot has a timeout; a kernel that hangs fails its test, never the run.
+Prints `test NAME ... ok|FAILED` lines and ends with `N passed, N failed`.
+Usage: tests/qemu.py [FILTER]
+"""
+
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build", "tests")
+PROMPT = "himem# "
+BOOT_TIMEOUT = 60
+CMD_TIMEOUT = 30
+
+results = []  # (name, ok, detail)
+
+
+def iso_for(args):
+    """Build (once per ARGS) an ISO whose grub.cfg passes ARGS to the kernel."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", args).strip("_") or "default"
+    iso = os.path.join(BUILD, name + ".iso")
+    if iso not in iso_for.built:
+        os.makedirs(BUILD, exist_ok=True)
+        subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + args, "ISO=" + iso],
+                       check=True, stdout=subprocess.DEVNULL)
+        iso_for.built.add(iso)
+    return iso
+
+
+iso_for.built = set()
+
+
+class Machine:
+    """One QEMU boot with the serial console on a pipe."""
+
+    def __init__(self, args="", mem="2G"):
+        self.iso = iso_for(args)
+        cmd = ["qemu-system-i386", "-m", mem, "-cdrom", self.iso, "-boot", "d",
+               "-no-reboot", "-display", "none",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+               "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0",
+               "-monitor", "none"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.out = ""
+        self.pos = 0  # where the next expect() starts looking
+
+    def _read(self, deadline):
+        while time.time() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if r:
+                data = os.read(self.proc.stdout.fileno(), 65536)
+                if not data:
+                    return False
+                self.out += data.decode("utf-8", "replace").replace("\r", "")
+                return True
+            if self.proc.poll() is not None:
+                # Drain what is left.
+                rest = self.proc.stdout.read()
+                if rest:
+                    self.out += rest.decode("utf-8", "replace").replace("\r", "")
+                return False
+        return False
+
+    def expect(self, pattern, timeout=CMD_TIMEOUT):
+        """Wait for regex `pattern` after the last match; return the text before it."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern, re.M)
+        while True:
+            m = rx.search(self.out, self.pos)
+            if m:
+                before = self.out[self.pos:m.start()]
+                self.pos = m.end()
+                return before, m
+            if time.time() >= deadline or not self._read(deadline):
+                m = rx.search(self.out, self.pos)
+                if m:
+                    continue
+                raise AssertionError("timed out waiting for %r; output tail:\n%s"
+                                     % (pattern, self.out[-1500:]))
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def cmd(self, line, timeout=CMD_TIMEOUT):
+        """Run a shell command; return its output (between the echo and the next prompt)."""
+        self.send(line + "\n")
+        self.expect(r"\n", timeout)  # the echo of the line itself
+        out, _ = self.expect(re.escape(PROMPT), timeout)
+        return out
+
+    def boot(self):
+        # The first byte can be lost before the UART is set up: lead with an
+        # empty line, which the shell ignores.
+        self.send("\n")
+        before, _ = self.expect(re.escape(PROMPT), BOOT_TIMEOUT)
+        return before
+
+    def wait_exit(self, timeout=CMD_TIMEOUT):
+        deadline = time.time() + timeout
+        while self.proc.poll() is None and time.time() < deadline:
+            self._read(deadline)
+        if self.proc.poll() is None:
+            self.kill()
+            raise AssertionError("QEMU did not exit within %ds; tail:\n%s" % (timeout, self.out[-1500:]))
+        while self._read(time.time() + 0.5):
+            pass
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def record(name, fn):
+    try:
+        fn()
+        results.append((name, True, ""))
+        print("test %s ... ok" % name, flush=True)
+    except Exception as e:  # noqa: BLE001 - every failure is a test failure
+        results.append((name, False, str(e)))
+        print("test %s ... FAILED\n    %s" % (name, str(e).replace("\n", "\n    ")), flush=True)
+
+
+# --- one boot, many shell checks -------------------------------------------
+
+QEMU_2G_MAP = [
+    "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+    "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved",
+    "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved",
+    "BIOS-e820: [mem 0x0000000000100000-0x000000007ffdffff] usable",
+    "BIOS-e820: [mem 0x000000007ffe0000-0x000000007fffffff] reserved",
+    "BIOS-e820: [mem 0x00000000fffc0000-0x00000000ffffffff] reserved",
+]
+
+
+def shell_suite(only):
+    m = Machine()
+    tests = []
+
+    def t(name):
+        def deco(fn):
+            tests.append(("qemu::shell::" + name, fn))
+            return fn
+        return deco
+
+    state = {}
+
+    @t("boots_to_prompt_with_banner_and_memory_map")
+    def _():
+        log = m.boot()
+        state["boot"] = log
+        check("himem version" in log, "no banner in:\n" + log)
+        for line in QEMU_2G_MAP:
+            check(line in log, "missing %r in boot log" % line)
+        check(re.search(r"^\[\s+\d+\.\d{6}\] ", log, re.M), "no Linux-style timestamps")
+
+    @t("help_lists_every_command")
+    def _():
+        out = m.cmd("help")
+        for name in ["help", "echo", "dmesg", "uptime", "cmdline", "bootmap", "crash", "poweroff", "ps", "ktest"]:
+            check(re.search(r"^\s+%s\b.*\S" % name, out, re.M), "help lacks %s:\n%s" % (name, out))
+
+    @t("echo_prints_words")
+    def _():
+        check(m.cmd('echo hello   "big world"').strip() == "hello big world", "echo output wrong")
+
+    @t("dmesg_replays_boot_log")
+    def _():
+        out = m.cmd("dmesg")
+        check("himem version" in out and QEMU_2G_MAP[3] in out, "dmesg lacks boot lines:\n" + out[:800])
+        check(re.search(r"^\[\s+\d+\.\d{6}\] ", out, re.M), "dmesg lines lack timestamps")
+
+    @t("uptime_counts_up")
+    def _():
+        a = m.cmd("uptime").strip()
+        check(re.fullmatch(r"\d+\.\d\d \d+\.\d\d", a), "uptime format: %r" % a)
+        time.sleep(0.3)
+        b = m.cmd("uptime").strip()
+        check(float(b.split()[0]) > float(a.split()[0]), "uptime did not advance: %s -> %s" % (a, b))
+
+    @t("cmdline_is_empty_by_default")
+    def _():
+        check(m.cmd("cmdline").strip() == "", "cmdline not empty")
+
+    @t("bootmap_shows_map_and_modules")
+    def _():
+        out = m.cmd("bootmap")
+        for line in QEMU_2G_MAP:
+            check(line in out, "bootmap lacks %r" % line)
+        check(re.search(r"^module: \[mem 0x[0-9a-f]{16}-0x[0-9a-f]{16}\] symbols$", out, re.M), "no symbols module")
+
+    @t("ps_lists_threads")
+    def _():
+        out = m.cmd("ps")
+        check("[swapper]" in out and "[sh]" in out, "ps output:\n" + out)
+
+    @t("unknown_command_is_reported")
+    def _():
+        out = m.cmd("frobnicate 1 2")
+        check("sh: frobnicate: command not found" in out, out)
+
+    @t("bad_arguments_are_reported")
+    def _():
+        check("crash: unknown kind 'xyz'" in m.cmd("crash xyz"), "crash xyz")
+        check("crash: missing KIND" in m.cmd("crash"), "crash without kind")
+        check("help: takes no arguments" in m.cmd("help me"), "help me")
+        check("sh: unclosed quote" in m.cmd('echo "oops'), "unclosed quote")
+        check("sh: too many words" in m.cmd("echo " + " ".join(["w"] * 20)), "too many words")
+
+    @t("overlong_line_is_refused")
+    def _():
+        m.send("echo " + "x" * 400 + "\n")
+        out, _ = m.expect(re.escape(PROMPT))
+        check("line too long" in out, "no refusal:\n" + out[-300:])
+        check(m.cmd("echo still alive").strip() == "still alive", "shell broken after long line")
+
+    @t("line_editing_backspace_ctrl_u_ctrl_c")
+    def _():
+        check(m.cmd("echo abx\x7fc").strip().endswith("abc"), "backspace")
+        out = m.cmd("poweroff\x15echo after ctrl-u")
+        check(out.strip() == "after ctrl-u", "ctrl-u: %r" % out)
+        m.send("poweroff\x03")
+        m.expect(r"\^C\n" + re.escape(PROMPT))
+        check(m.cmd("echo after ctrl-c").strip() == "after ctrl-c", "ctrl-c did not cancel")
+
+    @t("ktest_command_runs_in_kernel_tests")
+    def _():
+        out = m.cmd("ktest sched::threads", timeout=60)
+        check(re.search(r"test kernel::sched::threads_run_and_exit \.\.\. ok", out), out)
+        check("test result: ok. 1 passed; 0 failed" in out, out)
+
+    @t("poweroff_exits_zero")
+    def _():
+        m.send("poweroff\n")
+        code = m.wait_exit()
+        check(code == 0, "exit status %d" % code)
+
+    try:
+        for name, fn in tests:
+            if only in name:
+                record(name, fn)
+    finally:
+        m.kill()
+
+
+# --- boots of their own --------------------------------------------------------
+
+CRASHES = {
+    "pf": [r"BUG: unable to handle page fault for address: 00000010",
+           r"#PF: supervisor write access in kernel mode",
+           r"#PF: error_code\(0x0002\) - not-present page",
+           r"Oops: 0002 \[#1\]", r"CR2: 00000010"],
+    "div": [r"divide error: 0000 \[#1\]"],
+    "ud": [r"invalid opcode: 0000 \[#1\]"],
+    "gp": [r"general protection fault: 1238 \[#1\]"],
+    "panic": [r"Kernel panic - not syncing: crash command: panic requested from the shell"],
+    "stack": [r"BUG: stack guard page was hit at 0x[0-9a-f]{8}",
+              r"kernel stack overflow \(double-fault\)", r"overflow\+0x"],
+}
+
+
+def crash_test(kind, patterns):
+    def run():
+        m = Machine()
+        try:
+            m.boot()
+            m.send("crash %s\n" % kind)
+            code = m.wait_exit()
+            out = m.out[m.pos:]
+            check(code == 3, "exit status %d, expected 3 (debug-exit 1)" % code)
+            for p in patterns + [r"EAX: [0-9a-f]{8} EBX: [0-9a-f]{8}", r"Call Trace:",
+                                 r"end Kernel panic - not syncing"]:
+                check(re.search(p, out), "report lacks %r:\n%s" % (p, out[-1500:]))
+            if kind != "stack":
+                check(re.search(r"cmd_crash\+0x[0-9a-f]+/0x[0-9a-f]+", out), "backtrace lacks cmd_crash:\n" + out)
+        finally:
+            m.kill()
+    return run
+
+
+def bad_boot_options():
+    m = Machine(args="bogus=1 loglevel=abc ktest=yes")
+    try:
+        log = m.boot()
+        check('unknown boot option "bogus=1" ignored' in log, "no warning for bogus=1:\n" + log)
+        check('bad value "abc" for loglevel= (not a number); default kept' in log, "no warning for loglevel")
+        check("boot option ktest takes no value" in log, "no warning for ktest=yes")
+        check(m.cmd("cmdline").strip() == "bogus=1 loglevel=abc ktest=yes", "cmdline not passed through")
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "did not power off cleanly")
+    finally:
+        m.kill()
+
+
+def small_memory_map():
+    m = Machine(mem="512M")
+    try:
+        log = m.boot()
+        check("BIOS-e820: [mem 0x0000000000100000-0x000000001ffdffff] usable" in log, "512M map:\n" + log)
+    finally:
+        m.kill()
+
+
+def make_run_piped():
+    """The README's contract: piped commands, unattended, exit 0."""
+    p = subprocess.run("printf '\\nhelp\\npoweroff\\n' | make -s run", shell=True, cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=BOOT_TIMEOUT + 60)
+    out = p.stdout.decode("utf-8", "replace")
+    check(p.returncode == 0, "make run exited %d:\n%s" % (p.returncode, out[-1000:]))
+    check(PROMPT + "help" in out.replace("\r", "") and "poweroff" in out, "help did not run:\n" + out[-1000:])
+
+
+def in_kernel_tests(only):
+    """Boot with `ktest`: every in-kernel test, each counted on its own."""
+    m = Machine(args="ktest")
+    try:
+        m.expect(r"running \d+ tests", BOOT_TIMEOUT)
+        _, summary = m.expect(r"test result: \w+\. (\d+) passed; (\d+) failed", 120)
+        code = m.wait_exit()
+    finally:
+        m.kill()
+    seen = 0
+    for mt in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED.*)$", m.out, re.M):
+        seen += 1
+        name, verdict = "ktest::" + mt.group(1), mt.group(2)
+        if only in name:
+            results.append((name, verdict == "ok", verdict))
+            print("test %s ... %s" % (name, "ok" if verdict == "ok" else verdict), flush=True)
+    name = "qemu::ktest::all_ran_and_powered_off"
+    ok = seen == int(summary.group(1)) + int(summary.group(2)) and seen > 0 and code == 0
+    if only in name:
+        results.append((name, ok, ""))
+        print("test %s ... %s" % (name, "ok" if ok else "FAILED (exit %d, %d lines)" % (code, seen)), flush=True)
+
+
+def main():
+    only = sys.argv[1] if len(sys.argv) > 1 else ""
+    shell_suite(only)
+    for kind, pats in CRASHES.items():
+        name = "qemu::crash::%s_reports_and_exits_failing" % kind
+        if only in name:
+            record(name, crash_test(kind, pats))
+    for name, fn in [("qemu::boot::bad_options_warn_and_boot_on", bad_boot_options),
+                     ("qemu::boot::memory_map_at_512m", small_memory_map),
+                     ("qemu::make::run_piped_exits_zero", make_run_piped)]:
+        if only in name:
+            record(name, fn)
+    try:
+        in_kernel_tests(only)
+    except Exception as e:  # noqa: BLE001
+        results.append(("qemu::ktest::boot", False, str(e)))
+        print("test qemu::ktest::boot ... FAILED\n    %s" % e, flush=True)
+    passed = sum(1 for r in results if r[1])
+    failed = len(results) - passed
+    print()
+    print("qemu: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,9 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
 pub mod buddy;
+pub mod gfp;
 pub mod memblock;
 pub mod memmap;
 pub mod page;
+pub mod page_alloc;
 pub mod zones;

@@ -1,0 +1,514 @@
+//! The zoned page allocator (Linux's mm/page_alloc.c, 2.6.24 era), without
+//! the machine: one node, up to four zones, each a buddy allocator with
+//! watermarks, `lowmem_reserve`, and a per-CPU list of order-0 pages.
+//!
+//! An allocation names, through its GFP flags, the highest zone it may use;
+//! the zonelist then falls back towards DMA (HIGHMEM -> NORMAL -> DMA). A
+//! zone is used only while its free pages stay above a watermark plus the
+//! reserve it keeps against allocations that could have been served higher
+//! up (`lowmem_reserve`), so a highmem-capable allocation does not eat the
+//! lowmem that only the kernel can use. The first pass uses the `low` mark;
+//! the second `min`, lowered for `__GFP_HIGH` and for callers that cannot
+//! sleep (GFP_ATOMIC), which is what the reserve below `min` is for.
+//!
+//! Order-0 pages go through a per-CPU list (`pcp`): frees push a page,
+//! allocations pop one, and only every `batch` pages does the buddy allocator
+//! see a bulk refill or drain. Pages on the pcp lists are counted as free.
+//!
+//! Everything takes the frame descriptors as `&mut [Page]` indexed by PFN, so
+//! the same code runs on the kernel's `mem_map` and on a `Vec` in host tests.
+
+#![forbid(unsafe_code)]
+
+use super::buddy::{BuddyZone, MigrateType, MAX_ORDER};
+use super::gfp::Gfp;
+use super::page::{List, Page, PageFlags};
+use super::zones::{ZoneLayout, ZoneType, MAX_NR_ZONES};
+
+/// Linux 2.6.24's `sysctl_lowmem_reserve_ratio` for DMA, NORMAL, HIGHMEM.
+pub const LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES - 1] = [256, 32, 32];
+/// pcp lists per migrate type: Unmovable, Reclaimable, Movable.
+const PCP_TYPES: usize = 3;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Watermark {
+    Min = 0,
+    Low = 1,
+    High = 2,
+}
+
+/// The per-CPU order-0 page cache of a zone (one CPU here).
+pub struct PerCpuPages {
+    pub lists: [List; PCP_TYPES],
+    pub count: usize,
+    /// Drain `batch` pages when more than `high` are cached.
+    pub high: usize,
+    pub batch: usize,
+}
+
+pub struct Zone {
+    pub kind: ZoneType,
+    pub buddy: BuddyZone,
+    pub spanned: u64,
+    pub present: u64,
+    /// Pages handed to the buddy allocator at boot (present minus reserved).
+    pub managed: u64,
+    /// min, low, high, in pages.
+    pub watermark: [u64; 3],
+    /// Pages kept free against allocations that could use zone `j` instead.
+    pub lowmem_reserve: [u64; MAX_NR_ZONES],
+    pub pcp: PerCpuPages,
+    /// Allocations served, and failures at each watermark pass, for reports.
+    pub alloc_count: u64,
+}
+
+impl Zone {
+    const fn empty(kind: ZoneType) -> Zone {
+        Zone {
+            kind,
+            buddy: BuddyZone::new(0, 0),
+            spanned: 0,
+            present: 0,
+            managed: 0,
+            watermark: [0; 3],
+            lowmem_reserve: [0; MAX_NR_ZONES],
+            pcp: PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 },
+            alloc_count: 0,
+        }
+    }
+
+    pub fn is_populated(&self) -> bool {
+        self.present != 0
+    }
+
+    /// Free pages, including those cached on the pcp list.
+    pub fn free_pages(&self) -> u64 {
+        (self.buddy.free_pages() + self.pcp.count) as u64
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Whether taking 2^order pages leaves the zone above `mark` (lowered by
+    /// `harder`/`high`), keeping `lowmem_reserve[classzone]`, with enough
+    /// free at order or above (Linux's `zone_watermark_ok`).
+    pub fn watermark_ok(&self, order: usize, mark: u64, classzone: usize, high: bool, harder: bool) -> bool {
+        let mut min = mark as i64;
+        if high {
+            min -= min / 2;
+        }
+        if harder {
+            min -= min / 4;
+        }
+        let mut free = self.free_pages() as i64 - (1i64 << order) + 1;
+        if free <= min + self.lowmem_reserve[classzone] as i64 {
+            return false;
+        }
+        // Pcp pages are order 0: only buddy blocks count at higher orders.
+        free -= self.pcp.count as i64;
+        for o in 0..order {
+            free -= (self.buddy.nr_free(o) as i64) << o;
+            min >>= 1;
+            if free <= min {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+pub struct Node {
+    pub zones: [Zone; MAX_NR_ZONES],
+    pub max_low_pfn: u64,
+    pub max_pfn: u64,
+    pub min_free_kbytes: u64,
+    /// Boot option: mobility grouping (on by default).
+    pub grouping: bool,
+}
+
+fn pcp_index(mt: MigrateType) -> usize {
+    match mt {
+        MigrateType::Unmovable => 0,
+        MigrateType::Reclaimable => 1,
+        _ => 2,
+    }
+}
+
+fn int_sqrt(x: u64) -> u64 {
+    let mut r = (x as f64).sqrt() as u64;
+    while r * r > x {
+        r -= 1;
+    }
+    while (r + 1) * (r + 1) <= x {
+        r += 1;
+    }
+    r
+}
+
+/// Linux 2.6.24's `zone_batchsize`.
+fn zone_batchsize(present: u64) -> usize {
+    let mut batch = present / 1024;
+    batch = batch.min(512 * 1024 / 4096);
+    batch /= 4;
+    batch = batch.max(1);
+    let v = batch + batch / 2;
+    ((1u64 << (63 - v.leading_zeros())) - 1) as usize
+}
+
+impl Node {
+    pub const EMPTY: Node = Node {
+        zones: [
+            Zone::empty(ZoneType::Dma),
+            Zone::empty(ZoneType::Normal),
+            Zone::empty(ZoneType::HighMem),
+            Zone::empty(ZoneType::Movable),
+        ],
+        max_low_pfn: 0,
+        max_pfn: 0,
+        min_free_kbytes: 0,
+        grouping: true,
+    };
+
+    /// Set up the zones of `layout`; no page is free until `free_range`.
+    pub fn init(&mut self, layout: &ZoneLayout, grouping: bool) {
+        for (zone, z) in self.zones.iter_mut().zip(layout.zones.iter()) {
+            *zone = Zone::empty(z.kind);
+            zone.buddy = BuddyZone::new(z.start_pfn as u32, z.spanned_pages as u32);
+            zone.buddy.set_grouping(grouping);
+            zone.spanned = z.spanned_pages;
+            zone.present = z.present_pages;
+        }
+        self.max_low_pfn = layout.max_low_pfn;
+        self.max_pfn = layout.max_pfn;
+        self.grouping = grouping;
+    }
+
+    /// The zone holding `pfn`.
+    pub fn zone_of(&self, pfn: u32) -> Option<usize> {
+        self.zones.iter().position(|z| z.is_populated() && z.buddy.contains(pfn))
+    }
+
+    /// Give free frames `[start, end)` to their zones (memblock's hand-over).
+    pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
+        for zone in self.zones.iter_mut().filter(|z| z.spanned != 0) {
+            let (lo, hi) = (start.max(zone.buddy.start_pfn()), end.min(zone.buddy.end_pfn()));
+            if lo < hi {
+                zone.buddy.free_range(mem_map, lo, hi);
+                zone.managed += (hi - lo) as u64;
+            }
+        }
+    }
+
+    /// Watermarks, reserves and pcp sizes, once every free page is handed
+    /// over (Linux's `init_per_zone_pages_min` and friends). `min_free_kbytes`
+    /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
+    pub fn setup_watermarks(&mut self, min_free_kbytes: Option<u64>) {
+        let lowmem_pages: u64 =
+            self.zones.iter().filter(|z| !matches!(z.kind, ZoneType::HighMem | ZoneType::Movable)).map(|z| z.managed).sum();
+        self.min_free_kbytes = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
+        let pages_min = self.min_free_kbytes / 4;
+        for zone in self.zones.iter_mut() {
+            let tmp = if lowmem_pages == 0 { 0 } else { pages_min * zone.managed / lowmem_pages };
+            let min = if matches!(zone.kind, ZoneType::HighMem | ZoneType::Movable) {
+                // Highmem needs little reserve: nobody but user pages uses it.
+                (zone.managed / 1024).clamp(32, 128)
+            } else {
+                tmp
+            };
+            zone.watermark = [min, min + tmp / 4, min + tmp / 2];
+            zone.pcp.batch = zone_batchsize(zone.present).max(1);
+            zone.pcp.high = 6 * zone_batchsize(zone.present);
+        }
+        // lowmem_reserve[j] of zone i: pages of zones i+1..=j over ratio[i].
+        for i in 0..MAX_NR_ZONES {
+            for j in 0..MAX_NR_ZONES {
+                self.zones[i].lowmem_reserve[j] = if j <= i {
+                    0
+                } else {
+                    let above: u64 = self.zones[i + 1..=j].iter().map(|z| z.managed).sum();
+                    above / LOWMEM_RESERVE_RATIO[i.min(MAX_NR_ZONES - 2)]
+                };
+            }
+        }
+    }
+
+    /// Allocate 2^order frames; returns the first PFN. The head page gets a
+    /// reference count of 1. `None` when every allowed zone is at its
+    /// watermark (no reclaim exists yet to do better).
+    pub fn alloc_pages(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+        if order >= MAX_ORDER {
+            return None;
+        }
+        let top = gfp.zone() as usize;
+        let classzone = (0..=top).rev().find(|&i| self.zones[i].is_populated())?;
+        let mt = gfp.migratetype();
+        let high = gfp.contains(Gfp::HIGH);
+        let harder = !gfp.may_sleep();
+        // First pass at `low`; then `min`, lowered for high-priority and
+        // atomic callers (2.6.24's __alloc_pages without reclaim).
+        for (mark, high, harder) in [(Watermark::Low, false, false), (Watermark::Min, high, harder)] {
+            for i in (0..=classzone).rev() {
+                let zone = &mut self.zones[i];
+                if !zone.is_populated() || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder) {
+                    continue;
+                }
+                if let Some(pfn) = Self::rmqueue(zone, mem_map, order, mt) {
+                    zone.alloc_count += 1;
+                    return Some(pfn);
+                }
+            }
+        }
+        None
+    }
+
+    fn rmqueue(zone: &mut Zone, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+        if order != 0 {
+            return zone.buddy.alloc(mem_map, order, mt);
+        }
+        let list = pcp_index(mt);
+        if zone.pcp.lists[list].is_empty() {
+            // Refill a batch from the buddy allocator.
+            for _ in 0..zone.pcp.batch {
+                match zone.buddy.alloc(mem_map, 0, mt) {
+                    Some(pfn) => {
+                        mem_map[pfn as usize].refcount = 0;
+                        zone.pcp.lists[list].push_back(mem_map, pfn);
+                        zone.pcp.count += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
+        zone.pcp.count -= 1;
+        mem_map[pfn as usize].refcount = 1;
+        Some(pfn)
+    }
+
+    /// Free 2^order frames at `pfn` whose last reference is gone.
+    pub fn free_pages(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
+        let z = self.zone_of(pfn).unwrap_or_else(|| panic!("freeing pfn {:#x} outside every zone", pfn));
+        let zone = &mut self.zones[z];
+        let page = &mut mem_map[pfn as usize];
+        assert!(
+            !page.is_buddy() && !page.flags.contains(PageFlags::RESERVED),
+            "bad page freed: pfn {:#x} flags {:?}",
+            pfn,
+            page.flags
+        );
+        page.refcount = 0;
+        if order != 0 {
+            zone.buddy.free(mem_map, pfn, order);
+            return;
+        }
+        let list = pcp_index(zone.buddy.pageblock_type(pfn));
+        zone.pcp.lists[list].push_front(mem_map, pfn);
+        zone.pcp.count += 1;
+        if zone.pcp.count > zone.pcp.high {
+            Self::drain_zone(zone, mem_map, zone.pcp.batch);
+        }
+    }
+
+    /// Give up to `n` pcp pages back to the buddy allocator (oldest first).
+    fn drain_zone(zone: &mut Zone, mem_map: &mut [Page], mut n: usize) {
+        let mut list = 0;
+        let mut empty_rounds = 0;
+        while n > 0 && zone.pcp.count > 0 && empty_rounds < PCP_TYPES {
+            match zone.pcp.lists[list].pop_back(mem_map) {
+                Some(pfn) => {
+                    zone.pcp.count -= 1;
+                    zone.buddy.free(mem_map, pfn, 0);
+                    n -= 1;
+                    empty_rounds = 0;
+                }
+                None => empty_rounds += 1,
+            }
+            list = (list + 1) % PCP_TYPES;
+        }
+    }
+
+    /// Empty every pcp list (Linux's `drain_all_pages`): reports and tests
+    /// that compare free lists call this first.
+    pub fn drain_all(&mut self, mem_map: &mut [Page]) {
+        for zone in self.zones.iter_mut() {
+            let n = zone.pcp.count;
+            Self::drain_zone(zone, mem_map, n);
+        }
+    }
+
+    pub fn free_pages_total(&self) -> u64 {
+        self.zones.iter().map(|z| z.free_pages()).sum()
+    }
+
+    pub fn managed_total(&self) -> u64 {
+        self.zones.iter().map(|z| z.managed).sum()
+    }
+
+    /// (managed, free) of HIGHMEM and MOVABLE-in-highmem zones.
+    pub fn high_totals(&self) -> (u64, u64) {
+        self.zones
+            .iter()
+            .filter(|z| z.buddy.start_pfn() as u64 >= self.max_low_pfn && z.is_populated())
+            .fold((0, 0), |(m, f), z| (m + z.managed, f + z.free_pages()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::gfp::{GFP_ATOMIC, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
+    use crate::mm::memmap::{MemMap, MemType, Region};
+    use crate::mm::zones::{size_zones, MemOptions};
+
+    /// A small machine: 64 MB of RAM made to have 16 MB of highmem.
+    fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
+        let map = MemMap::sanitize(&[
+            Region::new(0, 0x9fc00, MemType::Usable),
+            Region::new(0x100000, (64 << 20) - 0x100000, MemType::Usable),
+        ]);
+        let opts = MemOptions { highmem: Some(highmem_mb << 20), ..MemOptions::default() };
+        let (layout, _) = size_zones(&map, &opts);
+        let mut node = Node::EMPTY;
+        node.init(&layout, true);
+        let mut mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
+        for r in map.entries() {
+            let (s, e) = (((r.start + 4095) / 4096).max(1) as u32, (r.end / 4096) as u32);
+            node.free_range(&mut mem_map, s, e);
+        }
+        node.setup_watermarks(None);
+        (node, mem_map)
+    }
+
+    fn buddyinfo(node: &Node) -> Vec<Vec<usize>> {
+        node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.buddy.nr_free(o)).collect()).collect()
+    }
+
+    #[test]
+    fn watermarks_and_reserves_follow_linux() {
+        let (node, _) = machine(16);
+        let dma = &node.zones[0];
+        let normal = &node.zones[1];
+        let high = &node.zones[2];
+        assert!(dma.watermark[0] < dma.watermark[1] && dma.watermark[1] < dma.watermark[2]);
+        assert_eq!(high.watermark[0], 32, "highmem min is clamped to 32..128 pages");
+        assert_eq!(dma.lowmem_reserve[0], 0);
+        assert_eq!(dma.lowmem_reserve[1], normal.managed / 256);
+        assert_eq!(dma.lowmem_reserve[2], (normal.managed + high.managed) / 256);
+        assert_eq!(normal.lowmem_reserve[2], high.managed / 32);
+        // 2.6.24: sqrt(16 * lowmem KB).
+        let low_kb = (dma.managed + normal.managed) * 4;
+        assert_eq!(node.min_free_kbytes, int_sqrt(16 * low_kb).clamp(128, 65536));
+    }
+
+    #[test]
+    fn highuser_drains_highmem_before_lowmem() {
+        let (mut node, mut mm) = machine(16);
+        let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
+        let mut got = Vec::new();
+        while node.zones[2].free_pages() > node.zones[2].watermark[0] {
+            let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+            assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
+            got.push(pfn);
+        }
+        assert_eq!(node.zones[0].free_pages() + node.zones[1].free_pages(), low_before);
+        // Now highmem is at its watermark: the next one falls back to Normal.
+        let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+        assert!((pfn as u64) < node.max_low_pfn);
+        got.push(pfn);
+        for pfn in got {
+            node.free_pages(&mut mm, pfn, 0);
+        }
+    }
+
+    #[test]
+    fn kernel_allocations_never_touch_highmem() {
+        let (mut node, mut mm) = machine(16);
+        let high_free = node.zones[2].free_pages();
+        let mut got = Vec::new();
+        while let Some(pfn) = node.alloc_pages(&mut mm, GFP_KERNEL, 0) {
+            assert!((pfn as u64) < node.max_low_pfn);
+            got.push(pfn);
+        }
+        assert_eq!(node.zones[2].free_pages(), high_free);
+        // The reserve below `min` is left for atomic allocations.
+        assert!(node.alloc_pages(&mut mm, GFP_ATOMIC, 0).is_some());
+        for pfn in got {
+            node.free_pages(&mut mm, pfn, 0);
+        }
+    }
+
+    #[test]
+    fn dma_allocations_stay_below_16m() {
+        let (mut node, mut mm) = machine(16);
+        let pfn = node.alloc_pages(&mut mm, GFP_DMA, 3).unwrap();
+        assert!(pfn < 4096 && pfn % 8 == 0);
+        node.free_pages(&mut mm, pfn, 3);
+    }
+
+    #[test]
+    fn everything_freed_merges_back_exactly() {
+        let (mut node, mut mm) = machine(16);
+        let before = buddyinfo(&node);
+        let free_before = node.free_pages_total();
+        let mut got = Vec::new();
+        for gfp in [GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_ATOMIC] {
+            while let Some(pfn) = node.alloc_pages(&mut mm, gfp, 0) {
+                got.push(pfn);
+            }
+        }
+        assert!(node.free_pages_total() < free_before / 20);
+        for pfn in got {
+            node.free_pages(&mut mm, pfn, 0);
+        }
+        node.drain_all(&mut mm);
+        assert_eq!(node.free_pages_total(), free_before);
+        assert_eq!(buddyinfo(&node), before);
+    }
+
+    #[test]
+    fn pcp_list_stays_bounded() {
+        let (mut node, mut mm) = machine(16);
+        let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+        for pfn in got {
+            node.free_pages(&mut mm, pfn, 0);
+            assert!(node.zones[1].pcp.count <= node.zones[1].pcp.high);
+        }
+    }
+
+    #[test]
+    fn batch_sizes_match_linux() {
+        assert_eq!(zone_batchsize(220158), 31);
+        assert_eq!(zone_batchsize(3998), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
+            let (mut node, mut mm) = machine(16);
+            let before = buddyinfo(&node);
+            let total = node.free_pages_total();
+            let mut live: Vec<(u32, usize)> = Vec::new();
+            for (g, order, free) in ops {
+                if free && !live.is_empty() {
+                    let (pfn, order) = live.swap_remove(order % live.len());
+                    node.free_pages(&mut mm, pfn, order);
+                } else {
+                    let gfp = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA][g];
+                    if let Some(pfn) = node.alloc_pages(&mut mm, gfp, order) {
+                        if gfp == GFP_DMA { proptest::prop_assert!(pfn < 4096); }
+                        if !gfp.contains(Gfp::HIGHMEM) { proptest::prop_assert!((pfn as u64) < node.max_low_pfn); }
+                        live.push((pfn, order));
+                    }
+                }
+                let used: u64 = live.iter().map(|&(_, o)| 1u64 << o).sum();
+                proptest::prop_assert_eq!(node.free_pages_total() + used, total);
+            }
+            for (pfn, order) in live {
+                node.free_pages(&mut mm, pfn, order);
+            }
+            node.drain_all(&mut mm);
+            proptest::prop_assert_eq!(buddyinfo(&node), before);
+        }
+    }
+}

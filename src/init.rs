@@ -26,6 +26,8 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
         None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
     }
 
+    crate::mm::mm_init::mm_init(info, &opts);
+
     sched::init();
     traps::request_irq(0, sched::timer_tick);
     serial::enable_rx_irq();

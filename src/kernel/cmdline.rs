@@ -110,6 +110,14 @@ pub struct BootOptions {
     pub ktest: bool,
     /// Plain reports without ANSI colour (`NO_COLOR`).
     pub no_color: bool,
+    /// `mem=`: use no RAM at or above this address (bytes).
+    pub mem: Option<u64>,
+    /// `highmem=`: size of ZONE_HIGHMEM, even on a small machine (bytes).
+    pub highmem: Option<u64>,
+    /// `kernelcore=`: memory for unmovable allocations; the rest is ZONE_MOVABLE.
+    pub kernelcore: Option<u64>,
+    /// `mobility_grouping=off`: one free list per order (A/B comparisons).
+    pub grouping: bool,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -118,7 +126,15 @@ pub const QUIET_CONSOLE_LOGLEVEL: u8 = 4;
 
 impl Default for BootOptions {
     fn default() -> Self {
-        BootOptions { console_loglevel: DEFAULT_CONSOLE_LOGLEVEL, ktest: false, no_color: false }
+        BootOptions {
+            console_loglevel: DEFAULT_CONSOLE_LOGLEVEL,
+            ktest: false,
+            no_color: false,
+            mem: None,
+            highmem: None,
+            kernelcore: None,
+            grouping: true,
+        }
     }
 }
 
@@ -169,6 +185,26 @@ impl BootOptions {
                     }
                 }
                 "ktest" => flag(&mut o.ktest, &mut warn),
+                "mem" | "highmem" | "kernelcore" => {
+                    let slot = match p.key {
+                        "mem" => &mut o.mem,
+                        "highmem" => &mut o.highmem,
+                        _ => &mut o.kernelcore,
+                    };
+                    match p.val {
+                        None => warn(Warning::MissingValue { key: p.key }),
+                        Some(v) => match memparse(v) {
+                            Ok(n) => *slot = Some(n),
+                            Err(e) => warn(Warning::BadValue { key: p.key, val: v, why: num_why(e) }),
+                        },
+                    }
+                }
+                "mobility_grouping" => match p.val {
+                    Some("on") => o.grouping = true,
+                    Some("off") => o.grouping = false,
+                    Some(v) => warn(Warning::BadValue { key: p.key, val: v, why: "must be on or off" }),
+                    None => warn(Warning::MissingValue { key: p.key }),
+                },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
                 _ => warn(Warning::Unknown(p)),
             }
@@ -236,7 +272,7 @@ mod tests {
     fn options_and_warnings() {
         let mut w = Vec::new();
         let o = BootOptions::parse("loglevel=3 ktest bogus NO_COLOR", |x| w.push(x.to_string()));
-        assert_eq!(o, BootOptions { console_loglevel: 3, ktest: true, no_color: true });
+        assert_eq!(o, BootOptions { console_loglevel: 3, ktest: true, no_color: true, ..BootOptions::default() });
         assert_eq!(w, vec!["unknown boot option \"bogus\" ignored".to_string()]);
     }
 
@@ -252,6 +288,24 @@ mod tests {
                 "bad value \"99\" for loglevel= (must be 0..15); default kept",
                 "boot option loglevel= needs a value; default kept",
                 "boot option ktest takes no value (got \"1\"); ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn memory_options() {
+        let mut w = Vec::new();
+        let o = BootOptions::parse("mem=1G highmem=256M kernelcore=0x10000000 mobility_grouping=off", |x| w.push(x.to_string()));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!((o.mem, o.highmem, o.kernelcore, o.grouping), (Some(1 << 30), Some(256 << 20), Some(256 << 20), false));
+        let o = BootOptions::parse("mem=lots highmem mobility_grouping=maybe", |x| w.push(x.to_string()));
+        assert_eq!(o, BootOptions::default());
+        assert_eq!(
+            w,
+            vec![
+                "bad value \"lots\" for mem= (not a number); default kept",
+                "boot option highmem= needs a value; default kept",
+                "bad value \"maybe\" for mobility_grouping= (must be on or off); default kept",
             ]
         );
     }

@@ -7,3 +7,8 @@ pub mod memmap;
 pub mod page;
 pub mod page_alloc;
 pub mod zones;
+
+#[cfg(target_os = "none")]
+pub mod alloc;
+#[cfg(target_os = "none")]
+pub mod mm_init;

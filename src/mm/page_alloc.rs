@@ -135,15 +135,18 @@ fn pcp_index(mt: MigrateType) -> usize {
     }
 }
 
+/// Integer square root by bisection (no floating point in the kernel).
 fn int_sqrt(x: u64) -> u64 {
-    let mut r = (x as f64).sqrt() as u64;
-    while r * r > x {
-        r -= 1;
+    let (mut lo, mut hi) = (0u64, 1u64 << 32);
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if mid * mid <= x {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
     }
-    while (r + 1) * (r + 1) <= x {
-        r += 1;
-    }
-    r
+    lo
 }
 
 /// Linux 2.6.24's `zone_batchsize`.

@@ -58,3 +58,120 @@ pub fn early_page_present(vaddr: usize) -> bool {
     // SAFETY: read of an in-bounds page-table entry.
     unsafe { (*addr_of_mut!(early_pt))[(vaddr - PAGE_OFFSET) >> PAGE_SHIFT] & 1 != 0 }
 }
+
+/// Page-directory entry flags used here.
+const PDE_PRESENT_RW: u32 = 0x003;
+const PDE_4M: u32 = 0x080;
+
+/// Virtual addresses of the pkmap and fixmap page tables (set by paging_init).
+static PKMAP_PT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static FIXMAP_PT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// How the direct map was built, for `DirectMap4k`/`DirectMap4M` in meminfo.
+#[derive(Clone, Copy, Default)]
+pub struct DirectMapStats {
+    pub pages_4k: usize,
+    pub pages_4m: usize,
+}
+
+static DIRECT_MAP: spin::Once<DirectMapStats> = spin::Once::new();
+
+pub fn direct_map_stats() -> DirectMapStats {
+    DIRECT_MAP.get().copied().unwrap_or_default()
+}
+
+/// Turn the boot page directory into the kernel's real one (Linux's
+/// `paging_init` / `kernel_physical_mapping_init`), in place:
+///
+/// - lowmem `0 .. max_low_pfn` stays mapped at PAGE_OFFSET: the first 8 MB
+///   through the early 4 KB page tables (they hold the guard pages), the rest
+///   with 4 MB PSE pages, and a last partial 4 MB through a page table, so
+///   nothing past `max_low_pfn` is mapped; everything above is unmapped;
+/// - the pkmap and fixmap page tables are installed (empty).
+///
+/// `alloc_pt` returns the physical address of a fresh page in lowmem below
+/// `max_low_pfn` (from the boot allocator); it is zeroed here.
+pub fn paging_init(max_low_pfn: usize, mut alloc_pt: impl FnMut() -> usize) {
+    let early_pdes = EARLY_PT_BYTES >> crate::layout::PGDIR_SHIFT;
+    let mut stats = DirectMapStats { pages_4k: EARLY_PT_BYTES >> PAGE_SHIFT, pages_4m: 0 };
+    let mut new_pt = || {
+        let phys = alloc_pt();
+        let virt = crate::layout::phys_to_virt(phys);
+        // SAFETY: a fresh, unused page of lowmem, mapped by the boot mapping
+        // (all 896 MB) that is still live.
+        unsafe { core::ptr::write_bytes(virt as *mut u8, 0, crate::layout::PAGE_SIZE) };
+        (phys, virt as *mut u32)
+    };
+    // SAFETY: single CPU, interrupts off, during boot. Entries that map the
+    // kernel image and its stacks (the first 8 MB) are not touched; the
+    // others change only to map the same frames (or nothing) before the
+    // flush below.
+    unsafe {
+        let pgd = &mut *addr_of_mut!(swapper_pg_dir);
+        for i in early_pdes..(crate::layout::MAXMEM >> crate::layout::PGDIR_SHIFT) {
+            let first_pfn = i << (crate::layout::PGDIR_SHIFT - PAGE_SHIFT);
+            let slot = KERNEL_PGD_FIRST + i;
+            if first_pfn + 1024 <= max_low_pfn {
+                pgd[slot] = ((first_pfn << PAGE_SHIFT) as u32) | PDE_4M | PDE_PRESENT_RW;
+                stats.pages_4m += 1;
+            } else if first_pfn < max_low_pfn {
+                let (phys, pt) = new_pt();
+                for k in 0..(max_low_pfn - first_pfn) {
+                    pt.add(k).write((((first_pfn + k) << PAGE_SHIFT) as u32) | PDE_PRESENT_RW);
+                }
+                stats.pages_4k += max_low_pfn - first_pfn;
+                pgd[slot] = phys as u32 | PDE_PRESENT_RW;
+            } else {
+                pgd[slot] = 0;
+            }
+        }
+        let (phys, pt) = new_pt();
+        pgd[crate::layout::PKMAP_BASE >> crate::layout::PGDIR_SHIFT] = phys as u32 | PDE_PRESENT_RW;
+        PKMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
+        let (phys, pt) = new_pt();
+        pgd[crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT] = phys as u32 | PDE_PRESENT_RW;
+        FIXMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
+    }
+    flush_tlb_all();
+    DIRECT_MAP.call_once(|| stats);
+}
+
+/// Fixed mappings below FIXADDR_TOP (Linux's fixmap): each index is one page
+/// whose frame can be changed at run time. Index 0 is the highest page.
+pub mod fixmap {
+    use super::super::super::cpu::flush_tlb_one;
+    use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
+    use core::sync::atomic::Ordering;
+
+    /// Zeroing pages handed out with __GFP_ZERO from highmem.
+    pub const FIX_ZERO_PAGE: usize = 0;
+    pub const NR_FIX: usize = 64;
+
+    pub const fn fix_to_virt(idx: usize) -> usize {
+        FIXADDR_TOP - (idx + 1) * PAGE_SIZE
+    }
+
+    fn pte(idx: usize) -> *mut u32 {
+        assert!(idx < NR_FIX, "fixmap index {} out of range", idx);
+        let pt = super::FIXMAP_PT.load(Ordering::Relaxed) as *mut u32;
+        assert!(!pt.is_null(), "fixmap used before paging_init");
+        // SAFETY: the index is in the fixmap page table (one page of 1024 entries).
+        unsafe { pt.add((fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff) }
+    }
+
+    /// Map frame `pfn` at fixmap slot `idx`; returns its virtual address.
+    pub fn set_fixmap(idx: usize, pfn: usize) -> usize {
+        // SAFETY: writing a PTE of the kernel's fixmap table; the slot's owner
+        // (the caller) is the only user of that address.
+        unsafe { pte(idx).write_volatile(((pfn << PAGE_SHIFT) as u32) | 0x3) };
+        let va = fix_to_virt(idx);
+        flush_tlb_one(va);
+        va
+    }
+
+    pub fn clear_fixmap(idx: usize) {
+        // SAFETY: as in set_fixmap.
+        unsafe { pte(idx).write_volatile(0) };
+        flush_tlb_one(fix_to_virt(idx));
+    }
+}

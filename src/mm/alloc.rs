@@ -1,0 +1,199 @@
+//! The page allocator as the rest of the kernel calls it: `alloc_pages`,
+//! `__free_pages`, `__get_free_pages`, `free_pages`, `get_zeroed_page`,
+//! `alloc_pages_exact` (Linux's include/linux/gfp.h API).
+//!
+//! A block of frames comes back as [`Pages`], which has no address: a
+//! highmem frame has none the kernel could dereference. Only
+//! [`Pages::lowmem`] turns a block into [`LowPages`], which has one; a
+//! highmem block must be kmapped (layer 5) to be touched.
+
+use super::gfp::Gfp;
+use super::mm_init::with_node;
+use crate::arch::x86::mm::init::fixmap::{clear_fixmap, set_fixmap, FIX_ZERO_PAGE};
+use crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// 2^order contiguous frames from the page allocator, anywhere in RAM.
+#[must_use = "pages are not freed on drop: pass them to free_pages_block"]
+#[derive(Debug)]
+pub struct Pages {
+    pfn: u32,
+    order: u8,
+}
+
+/// 2^order contiguous frames in lowmem, reachable through the direct map.
+#[must_use = "pages are not freed on drop: pass them to free_pages_block"]
+#[derive(Debug)]
+pub struct LowPages {
+    pfn: u32,
+    order: u8,
+}
+
+static MAX_LOW_PFN: AtomicUsize = AtomicUsize::new(0);
+/// Allocation failures reported (for tests).
+pub static ALLOC_FAILURES: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_max_low_pfn(pfn: usize) {
+    MAX_LOW_PFN.store(pfn, Ordering::Relaxed);
+}
+
+pub fn max_low_pfn() -> usize {
+    MAX_LOW_PFN.load(Ordering::Relaxed)
+}
+
+impl Pages {
+    pub fn pfn(&self) -> u32 {
+        self.pfn
+    }
+    pub fn order(&self) -> usize {
+        self.order as usize
+    }
+    pub fn phys(&self) -> u64 {
+        (self.pfn as u64) << PAGE_SHIFT
+    }
+    pub fn is_highmem(&self) -> bool {
+        self.pfn as usize >= max_low_pfn()
+    }
+    /// The same block with its direct-map address, if it is in lowmem.
+    pub fn lowmem(self) -> Result<LowPages, Pages> {
+        if self.is_highmem() {
+            Err(self)
+        } else {
+            Ok(LowPages { pfn: self.pfn, order: self.order })
+        }
+    }
+}
+
+impl LowPages {
+    pub fn pfn(&self) -> u32 {
+        self.pfn
+    }
+    pub fn order(&self) -> usize {
+        self.order as usize
+    }
+    /// Kernel virtual address (`page_address`).
+    pub fn addr(&self) -> usize {
+        phys_to_virt((self.pfn as usize) << PAGE_SHIFT)
+    }
+    pub fn into_pages(self) -> Pages {
+        Pages { pfn: self.pfn, order: self.order }
+    }
+}
+
+/// Allocate 2^order frames (Linux's `alloc_pages`).
+pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
+    if gfp.may_sleep() {
+        crate::kernel::sched::might_sleep("alloc_pages");
+    }
+    let pfn = with_node(|node, mm| node.alloc_pages(mm, gfp, order));
+    let Some(pfn) = pfn else {
+        ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
+        if !gfp.contains(Gfp::NOWARN) {
+            crate::pr_warn!(
+                "{}: page allocation failure: order:{}, mode:{:#x}",
+                crate::kernel::sched::current_name(),
+                order,
+                gfp.bits()
+            );
+        }
+        return None;
+    };
+    let pages = Pages { pfn, order: order as u8 };
+    if gfp.contains(Gfp::ZERO) {
+        for i in 0..(1usize << order) {
+            clear_page_frame(pfn as usize + i);
+        }
+    }
+    Some(pages)
+}
+
+/// Zero one frame: through the direct map, or a fixmap slot for highmem.
+fn clear_page_frame(pfn: usize) {
+    if pfn < max_low_pfn() {
+        // SAFETY: a lowmem frame we own (just allocated), mapped at its __va.
+        unsafe { core::ptr::write_bytes(phys_to_virt(pfn << PAGE_SHIFT) as *mut u8, 0, PAGE_SIZE) };
+    } else {
+        let flags = crate::arch::x86::cpu::local_irq_save();
+        let va = set_fixmap(FIX_ZERO_PAGE, pfn);
+        // SAFETY: the fixmap slot now maps the frame we own; interrupts are
+        // off, so nobody else uses the slot until it is cleared.
+        unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE) };
+        clear_fixmap(FIX_ZERO_PAGE);
+        crate::arch::x86::cpu::local_irq_restore(flags);
+    }
+}
+
+/// Free a block (Linux's `__free_pages`).
+pub fn free_pages_block(pages: Pages) {
+    with_node(|node, mm| node.free_pages(mm, pages.pfn, pages.order as usize));
+}
+
+/// Allocate lowmem and return its kernel address (`__get_free_pages`).
+/// Highmem has no such address: asking for it is a bug, reported.
+pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
+    if gfp.contains(Gfp::HIGHMEM) {
+        crate::kernel::panic::warn(format_args!("BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"));
+        return None;
+    }
+    let pages = alloc_pages(gfp, order)?;
+    match pages.lowmem() {
+        Ok(low) => Some(low.addr()),
+        Err(p) => {
+            free_pages_block(p);
+            None
+        }
+    }
+}
+
+pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
+    get_free_pages(gfp | Gfp::ZERO, 0)
+}
+
+/// Free what `get_free_pages` returned.
+pub fn free_pages(addr: usize, order: usize) {
+    assert!(addr >= PAGE_OFFSET && addr % PAGE_SIZE == 0, "free_pages: bad address {:#x}", addr);
+    let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
+    free_pages_block(Pages { pfn, order: order as u8 });
+}
+
+/// Smallest order whose block holds `size` bytes.
+pub fn get_order(size: usize) -> usize {
+    let pages = size.div_ceil(PAGE_SIZE).max(1);
+    pages.next_power_of_two().trailing_zeros() as usize
+}
+
+/// `size` bytes of physically contiguous lowmem, without the power-of-two
+/// waste: the block is split into single pages and the unused tail is
+/// freed at once (Linux's `alloc_pages_exact`). Returns the address.
+pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
+    let order = get_order(size);
+    let addr = get_free_pages(gfp, order)?;
+    let used = size.div_ceil(PAGE_SIZE);
+    let first = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
+    with_node(|node, mm| {
+        // split_page: every page becomes an order-0 page of its own.
+        for i in 0..(1u32 << order) {
+            mm[(first + i) as usize].refcount = 1;
+        }
+        for i in used as u32..(1u32 << order) {
+            node.free_pages(mm, first + i, 0);
+        }
+    });
+    Some(addr)
+}
+
+pub fn free_pages_exact(addr: usize, size: usize) {
+    for i in 0..size.div_ceil(PAGE_SIZE) {
+        free_pages(addr + i * PAGE_SIZE, 0);
+    }
+}
+
+/// Free pages of every zone, counting the pcp lists (`nr_free_pages`).
+pub fn nr_free_pages() -> u64 {
+    with_node(|node, _| node.free_pages_total())
+}
+
+/// Empty the pcp lists into the buddy allocator.
+pub fn drain_all_pages() {
+    with_node(|node, mm| node.drain_all(mm));
+}

@@ -1,0 +1,223 @@
+//! Bringing up physical memory at boot (Linux's setup_arch memory part,
+//! mm/mm_init.c and mem_init): the firmware map becomes a memblock boot
+//! allocator; the zones are sized; the kernel page directory gets its real
+//! direct map; `mem_map` is allocated from lowmem; every page memblock does
+//! not hold goes to the buddy allocator; memblock is retired.
+//!
+//! Afterwards the node and `mem_map` live behind one lock (`with_node`): one
+//! CPU, so one lock for all zones keeps the `&mut [Page]` unique.
+
+use super::memblock::Memblock;
+use super::page::{Page, PageFlags};
+use super::page_alloc::Node;
+use super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions, ZoneType};
+use crate::arch::x86::mm::init::paging_init;
+use crate::kernel::bootinfo::BootInfo;
+use crate::kernel::cmdline::BootOptions;
+use crate::kernel::sync::IrqLock;
+use crate::layout::*;
+use crate::{pr_err, pr_info, pr_warn};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
+static NODE: IrqLock<Node> = IrqLock::new(Node::EMPTY);
+static MEM_MAP: AtomicUsize = AtomicUsize::new(0);
+static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Boot-time bookkeeping for the `Memory:` line and `meminfo`.
+pub static RESERVED_PAGES: AtomicUsize = AtomicUsize::new(0);
+pub static MEM_MAP_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" {
+    static __kernel_phys_start: u8;
+    static __kernel_phys_end: u8;
+    static _text: u8;
+    static _etext: u8;
+    static _sdata: u8;
+    static _edata: u8;
+    static __init_begin: u8;
+    static __init_end: u8;
+    static __bss_start: u8;
+    static __bss_stop: u8;
+}
+
+fn sym(s: &u8) -> usize {
+    s as *const u8 as usize
+}
+
+/// Run `f` with the node and the page descriptors, under the allocator lock.
+pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
+    let mut node = NODE.lock();
+    let len = MEM_MAP_LEN.load(Ordering::Acquire);
+    let ptr = MEM_MAP.load(Ordering::Relaxed) as *mut Page;
+    let mem_map: &mut [Page] = if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
+        // reserved in memblock for the kernel's life; it is only touched
+        // through this function, whose lock makes the borrow unique.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    };
+    f(&mut node, mem_map)
+}
+
+/// An allocation from the boot allocator. After the buddy allocator takes
+/// over this is a bug: it is reported with a backtrace and refused.
+#[track_caller]
+pub fn memblock_alloc(size: u64, align: u64, limit: u64) -> Option<u64> {
+    let mut mb = MEMBLOCK.lock();
+    if mb.is_retired() {
+        drop(mb);
+        let loc = core::panic::Location::caller();
+        crate::kernel::panic::warn(format_args!(
+            "BUG: memblock_alloc({:#x}) at {}:{} after the boot allocator was retired",
+            size,
+            loc.file(),
+            loc.line()
+        ));
+        return None;
+    }
+    mb.alloc(size, align, limit).ok()
+}
+
+pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
+    let mut mb = MEMBLOCK.lock();
+    if let Err(e) = mb.add_map(&info.memmap) {
+        pr_err!("memblock: memory map too large: {}", e);
+    }
+    // What must never be handed out: the first page (BIOS data), the legacy
+    // VGA/BIOS hole, the kernel image, the boot information, the modules.
+    // SAFETY (of the uses of `sym` below): linker symbols, only addresses taken.
+    let image = (sym(unsafe { &__kernel_phys_start }), sym(unsafe { &__kernel_phys_end }));
+    let mut reserve = |base: usize, end: usize, what: &str| {
+        if let Err(e) = mb.reserve(base as u64, (end - base) as u64) {
+            pr_err!("memblock: cannot reserve {} [mem {:#010x}-{:#010x}]: {}", what, base, end - 1, e);
+        }
+    };
+    reserve(0, PAGE_SIZE, "first page");
+    reserve(0xa0000, 0x100000, "BIOS/VGA hole");
+    reserve(image.0, image.1, "kernel image");
+    reserve(info.mbi.0, info.mbi.1, "multiboot2 information");
+    for m in info.modules() {
+        reserve(m.start, m.end, "module");
+    }
+
+    let mem_opts = MemOptions { mem_limit: opts.mem, highmem: opts.highmem, kernelcore: opts.kernelcore };
+    let (layout, notes) = size_zones(&info.memmap, &mem_opts);
+    for note in notes.iter() {
+        pr_warn!("{}", note);
+    }
+    let (max_pfn, max_low_pfn) = (layout.max_pfn as usize, layout.max_low_pfn as usize);
+    for line in available_lines(&layout) {
+        pr_info!("{}", line);
+    }
+    pr_info!("  mapped low ram: 0 - {:08x}", max_low_pfn << PAGE_SHIFT);
+    pr_info!("  low ram: 0 - {:08x}", max_low_pfn << PAGE_SHIFT);
+
+    // RAM cut by mem= / highmem= / the 4 GB limit lies above ram_end and is
+    // never handed over (the free ranges stop there).
+    let lowmem_limit = (max_low_pfn << PAGE_SHIFT) as u64;
+    let ram_end = (max_pfn as u64) << PAGE_SHIFT;
+
+    // The kernel page directory, with page tables from memblock.
+    let mut alloc_pt = || mb.alloc(PAGE_SIZE as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for page tables") as usize;
+    paging_init(max_low_pfn, &mut alloc_pt);
+
+    // mem_map: one descriptor per frame up to max_pfn, in lowmem. Only the
+    // descriptors are written, never the frames they describe.
+    let bytes = max_pfn * core::mem::size_of::<Page>();
+    let phys = mb.alloc(bytes as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for mem_map") as usize;
+    let mem_map = phys_to_virt(phys) as *mut Page;
+    let t0 = crate::arch::x86::cpu::rdtsc();
+    for pfn in 0..max_pfn {
+        let mut page = Page::RESERVED;
+        if pfn >= max_low_pfn {
+            page.flags.insert(PageFlags::HIGHMEM);
+        }
+        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem.
+        unsafe { mem_map.add(pfn).write(page) };
+    }
+    let setup_cycles = crate::arch::x86::cpu::rdtsc() - t0;
+    MEMMAP_SETUP_TSC.store(setup_cycles as usize, Ordering::Relaxed);
+    MEM_MAP.store(mem_map as usize, Ordering::Relaxed);
+    MEM_MAP_LEN.store(max_pfn, Ordering::Release);
+    MEM_MAP_BYTES.store(bytes, Ordering::Relaxed);
+    pr_info!("mem_map: {} page descriptors of {} bytes at [mem {:#010x}-{:#010x}]", max_pfn, core::mem::size_of::<Page>(), phys, phys + bytes - 1);
+
+    for line in zone_ranges_lines(&layout) {
+        pr_info!("{}", line);
+    }
+    pr_info!("Early memory node ranges");
+    for r in mb.memory() {
+        if r.base < ram_end {
+            pr_info!("  node   0: [mem {:#018x}-{:#018x}]", r.base.max(PAGE_SIZE as u64), r.end.min(ram_end) - 1);
+        }
+    }
+
+    // Hand every free page to the buddy allocator, then retire memblock.
+    let mut node = NODE.lock();
+    node.init(&layout, opts.grouping);
+    // SAFETY: as in with_node; the lock is held and nobody else has the array.
+    let pages = unsafe { core::slice::from_raw_parts_mut(mem_map, max_pfn) };
+    mb.for_each_free_range(0, ram_end, |s, e| node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32));
+    mb.retire();
+    node.setup_watermarks(None);
+    super::alloc::set_max_low_pfn(max_low_pfn);
+    let managed = node.managed_total() as usize;
+    let present: u64 = node.zones.iter().map(|z| z.present).sum();
+    RESERVED_PAGES.store(present as usize - managed, Ordering::Relaxed);
+    if layout.zone(ZoneType::HighMem).present_pages != 0 {
+        pr_info!("Initializing HighMem for node 0 ({:08x}:{:08x})", max_low_pfn, max_pfn);
+    }
+    pr_info!(
+        "Built 1 zonelists, mobility grouping {}.  Total pages: {}",
+        if opts.grouping { "on" } else { "off" },
+        managed
+    );
+    let (high_managed, _) = node.high_totals();
+    drop(node);
+    drop(mb);
+    print_memory_line(present, managed as u64, high_managed);
+    print_layout(layout.high_memory);
+}
+
+/// Instructions (under -icount) spent writing mem_map at boot.
+pub static MEMMAP_SETUP_TSC: AtomicUsize = AtomicUsize::new(0);
+
+fn print_memory_line(present: u64, managed: u64, high: u64) {
+    // SAFETY: linker symbols, only addresses taken.
+    let (text, etext, sdata, edata, ib, ie, bs, be) = unsafe {
+        (sym(&_text), sym(&_etext), sym(&_sdata), sym(&_edata), sym(&__init_begin), sym(&__init_end), sym(&__bss_start), sym(&__bss_stop))
+    };
+    let k = |b: usize| b >> 10;
+    pr_info!(
+        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved, 0K cma-reserved, {}K highmem)",
+        managed * 4,
+        present * 4,
+        k(etext - text),
+        k(edata - sdata),
+        k(sdata - etext),
+        k(ie - ib),
+        k(be - bs),
+        (present - managed) * 4,
+        high * 4
+    );
+}
+
+/// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
+fn print_layout(high_memory: usize) {
+    use crate::arch::x86::mm::init::fixmap::{fix_to_virt, NR_FIX};
+    // SAFETY: linker symbols, only addresses taken.
+    let (text, etext, edata, ib, ie) =
+        unsafe { (sym(&_text), sym(&_etext), sym(&_edata), sym(&__init_begin), sym(&__init_end)) };
+    let vmalloc_start = high_memory + VMALLOC_OFFSET;
+    let fixstart = fix_to_virt(NR_FIX - 1);
+    let kb = |a: usize, b: usize| (b - a) >> 10;
+    pr_info!("virtual kernel memory layout:");
+    pr_info!("    fixmap  : {:#010x} - {:#010x}   ({:>4} kB)", fixstart, FIXADDR_TOP, kb(fixstart, FIXADDR_TOP));
+    pr_info!("    pkmap   : {:#010x} - {:#010x}   ({:>4} kB)", PKMAP_BASE, PKMAP_END, kb(PKMAP_BASE, PKMAP_END));
+    pr_info!("    vmalloc : {:#010x} - {:#010x}   ({:>4} MB)", vmalloc_start, VMALLOC_END, (VMALLOC_END - vmalloc_start) >> 20);
+    pr_info!("    lowmem  : {:#010x} - {:#010x}   ({:>4} MB)", PAGE_OFFSET, high_memory, (high_memory - PAGE_OFFSET) >> 20);
+    pr_info!("      .init : {:#010x} - {:#010x}   ({:>4} kB)", ib, ie, kb(ib, ie));
+    pr_info!("      .data : {:#010x} - {:#010x}   ({:>4} kB)", etext, edata, kb(etext, edata));
+    pr_info!("      .text : {:#010x} - {:#010x}   ({:>4} kB)", text, etext, kb(text, etext));
+}

@@ -18,6 +18,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("Command line: {}", info.cmdline());
     let opts = BootOptions::parse(info.cmdline(), |w| pr_warn!("{}", w));
     printk::set_console_loglevel(opts.console_loglevel);
+    crate::kernel::cmdline::set_no_color(opts.no_color);
     pr_info!("Boot loader: {}", info.loader());
     bootinfo::print_memmap(info);
 

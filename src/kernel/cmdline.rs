@@ -213,6 +213,17 @@ impl BootOptions {
     }
 }
 
+/// `NO_COLOR` was given at boot (set once by `kmain`).
+static NO_COLOR: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+pub fn set_no_color(v: bool) {
+    NO_COLOR.store(v, core::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn no_color() -> bool {
+    NO_COLOR.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 fn num_why(e: NumError) -> &'static str {
     match e {
         NumError::Empty => "empty value",

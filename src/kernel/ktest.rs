@@ -8,6 +8,7 @@
 
 use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, traps};
+use crate::mm::ktests as mm;
 use crate::println;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -38,6 +39,13 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::sched::thread_slots_are_reused", run: thread_slots_are_reused },
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: dmesg_keeps_messages },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: symbols_resolve_kernel_text },
+    KTest { name: "mm::page_alloc::every_free_page_round_trips", run: mm::every_free_page_round_trips },
+    KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: mm::highuser_fills_highmem_first },
+    KTest { name: "mm::page_alloc::alloc_pages_exact_returns_the_tail", run: mm::alloc_pages_exact_returns_the_tail },
+    KTest { name: "mm::page_alloc::highmem_pages_come_back_zeroed", run: mm::highmem_pages_come_back_zeroed },
+    KTest { name: "mm::page_alloc::dma_and_kernel_pages_stay_low", run: mm::dma_and_kernel_pages_stay_low },
+    KTest { name: "mm::page_alloc::highmem_get_free_pages_is_refused", run: mm::highmem_get_free_pages_is_refused },
+    KTest { name: "mm::memblock::retired_memblock_refuses", run: mm::retired_memblock_refuses },
 ];
 
 /// Run the tests whose name contains `filter`; returns (passed, failed).

@@ -42,6 +42,12 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "cmdline", usage: "", help: "the kernel command line (/proc/cmdline)", run: cmd_cmdline },
     Command { name: "bootmap", usage: "", help: "the firmware memory map and boot modules", run: cmd_bootmap },
     Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
+    Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
+    Command { name: "zoneinfo", usage: "", help: "zones, watermarks, reserves, pcp lists (/proc/zoneinfo)", run: cmd_zoneinfo },
+    Command { name: "buddyinfo", usage: "", help: "free blocks per order and zone (/proc/buddyinfo)", run: cmd_buddyinfo },
+    Command { name: "pagetypeinfo", usage: "", help: "free blocks per migrate type (/proc/pagetypeinfo)", run: cmd_pagetypeinfo },
+    Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
+    Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
     Command {
         name: "crash",
@@ -113,6 +119,65 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
         let secs = ticks / pit::HZ;
         println!("{:>5} {} {:>5}:{:02} [{}]", pid, state, secs / 60, secs % 60, name);
     });
+    Ok(())
+}
+
+/// Reports are formatted into this buffer under the allocator lock, then
+/// printed after it is released (printing with interrupts off would stall
+/// the timer for the whole report).
+static REPORT: spin::Mutex<printk::LineBuf<24576>> = spin::Mutex::new(printk::LineBuf::new());
+
+fn report(f: impl FnOnce(&crate::mm::page_alloc::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result) {
+    let mut buf = REPORT.lock();
+    buf.clear();
+    crate::mm::mm_init::with_node(|node, mm| {
+        let _ = f(node, mm, &mut buf);
+    });
+    console_write(buf.as_bytes());
+}
+
+fn cmd_meminfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let dm = crate::arch::x86::mm::init::direct_map_stats();
+    let extra = crate::mm::vmstat::MemExtra {
+        kernel_stack_kb: (sched::nr_threads() * sched::THREAD_SIZE / 1024) as u64,
+        page_tables_kb: 4 * crate::arch::x86::mm::init::page_tables_in_use() as u64,
+        vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::alloc::vmalloc_start()) / 1024) as u64,
+        direct_map_4k_kb: dm.pages_4k as u64 * 4,
+        direct_map_4m_kb: dm.pages_4m as u64 * 4096,
+    };
+    report(|node, _, out| crate::mm::vmstat::meminfo(node, &extra, out));
+    Ok(())
+}
+
+fn cmd_zoneinfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    report(|node, _, out| crate::mm::vmstat::zoneinfo(node, out));
+    Ok(())
+}
+
+fn cmd_buddyinfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    report(|node, _, out| crate::mm::vmstat::buddyinfo(node, out));
+    Ok(())
+}
+
+fn cmd_pagetypeinfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    report(|node, _, out| crate::mm::vmstat::pagetypeinfo(node, out));
+    Ok(())
+}
+
+fn cmd_memmap(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let color = !crate::kernel::cmdline::no_color();
+    report(|node, mm, out| crate::mm::vmstat::memmap(node, mm, color, out));
+    Ok(())
+}
+
+fn cmd_drain(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    crate::mm::alloc::drain_all_pages();
     Ok(())
 }
 

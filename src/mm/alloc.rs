@@ -37,6 +37,11 @@ pub fn set_max_low_pfn(pfn: usize) {
     MAX_LOW_PFN.store(pfn, Ordering::Relaxed);
 }
 
+/// Start of the vmalloc area: 8 MB above the end of the direct map.
+pub fn vmalloc_start() -> usize {
+    PAGE_OFFSET + (max_low_pfn() << PAGE_SHIFT) + crate::layout::VMALLOC_OFFSET
+}
+
 pub fn max_low_pfn() -> usize {
     MAX_LOW_PFN.load(Ordering::Relaxed)
 }

@@ -6,9 +6,12 @@ pub mod memblock;
 pub mod memmap;
 pub mod page;
 pub mod page_alloc;
+pub mod vmstat;
 pub mod zones;
 
 #[cfg(target_os = "none")]
 pub mod alloc;
+#[cfg(target_os = "none")]
+pub mod ktests;
 #[cfg(target_os = "none")]
 pub mod mm_init;

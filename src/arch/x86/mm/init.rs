@@ -76,6 +76,17 @@ pub struct DirectMapStats {
 
 static DIRECT_MAP: spin::Once<DirectMapStats> = spin::Once::new();
 
+/// Page tables of the kernel page directory (early, tail, pkmap, fixmap).
+pub fn page_tables_in_use() -> usize {
+    let pgd = unsafe_pgd_entries();
+    pgd.iter().filter(|&&e| e & 1 != 0 && e & PDE_4M == 0).count()
+}
+
+fn unsafe_pgd_entries() -> [u32; 1024] {
+    // SAFETY: a read of the kernel page directory (a copy of 4 KB).
+    unsafe { *addr_of_mut!(swapper_pg_dir) }
+}
+
 pub fn direct_map_stats() -> DirectMapStats {
     DIRECT_MAP.get().copied().unwrap_or_default()
 }

@@ -1,0 +1,320 @@
+//! The reports of the page allocator, in Linux's /proc formats exactly
+//! (mm/vmstat.c: buddyinfo, pagetypeinfo, zoneinfo; fs/proc/meminfo.c), and
+//! `memmap`, a picture of physical memory that Linux does not have.
+//! Pure: they read a [`Node`] and write text.
+
+#![forbid(unsafe_code)]
+
+use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
+use super::page::Page;
+use super::page_alloc::Node;
+use super::zones::ZoneType;
+use core::fmt::{self, Write};
+
+/// `/proc/buddyinfo`: free blocks per order, per populated zone.
+pub fn buddyinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        write!(out, "Node 0, zone {:>8} ", z.name())?;
+        for order in 0..MAX_ORDER {
+            write!(out, "{:>6} ", z.buddy.nr_free(order))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `/proc/pagetypeinfo`: free blocks per order and migrate type, and
+/// pageblocks per migrate type.
+pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
+    writeln!(out, "Page block order: {}", PAGEBLOCK_ORDER)?;
+    writeln!(out, "Pages per block:  {}", PAGEBLOCK_PAGES)?;
+    writeln!(out)?;
+    write!(out, "{:<43} ", "Free pages count per migrate type at order")?;
+    for order in 0..MAX_ORDER {
+        write!(out, "{:>6} ", order)?;
+    }
+    writeln!(out)?;
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        for mt in MigrateType::ALL {
+            write!(out, "Node {:>4}, zone {:>8}, type {:>12} ", 0, z.name(), mt.name())?;
+            for order in 0..MAX_ORDER {
+                write!(out, "{:>6} ", z.buddy.nr_free_by_type(order, mt))?;
+            }
+            writeln!(out)?;
+        }
+    }
+    writeln!(out)?;
+    write!(out, "{:<23}", "Number of blocks type ")?;
+    for mt in MigrateType::ALL {
+        write!(out, "{:>12} ", mt.name())?;
+    }
+    writeln!(out)?;
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        write!(out, "Node 0, zone {:>8} ", z.name())?;
+        let counts = z.buddy.pageblock_counts();
+        for c in counts.iter().take(MIGRATE_TYPES) {
+            write!(out, "{:>12} ", c)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `/proc/zoneinfo`, the lines this kernel has real values for.
+pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
+    for z in node.zones.iter() {
+        writeln!(out, "Node 0, zone {:>8}", z.name())?;
+        writeln!(out, "  pages free     {}", z.free_pages())?;
+        writeln!(out, "        min      {}", z.watermark[0])?;
+        writeln!(out, "        low      {}", z.watermark[1])?;
+        writeln!(out, "        high     {}", z.watermark[2])?;
+        writeln!(out, "        spanned  {}", z.spanned)?;
+        writeln!(out, "        present  {}", z.present)?;
+        writeln!(out, "        managed  {}", z.managed)?;
+        let r = &z.lowmem_reserve;
+        writeln!(out, "        protection: ({}, {}, {}, {})", r[0], r[1], r[2], r[3])?;
+        if !z.is_populated() {
+            continue;
+        }
+        writeln!(out, "      nr_free_pages {}", z.free_pages())?;
+        writeln!(out, "  pagesets")?;
+        writeln!(out, "    cpu: 0")?;
+        writeln!(out, "              count: {}", z.pcp.count)?;
+        writeln!(out, "              high:  {}", z.pcp.high)?;
+        writeln!(out, "              batch: {}", z.pcp.batch)?;
+        writeln!(out, "  start_pfn:           {}", z.buddy.start_pfn())?;
+    }
+    Ok(())
+}
+
+/// Figures for `/proc/meminfo` that do not come from the zones.
+#[derive(Clone, Copy, Default)]
+pub struct MemExtra {
+    pub kernel_stack_kb: u64,
+    pub page_tables_kb: u64,
+    pub vmalloc_total_kb: u64,
+    pub direct_map_4k_kb: u64,
+    pub direct_map_4m_kb: u64,
+}
+
+/// `/proc/meminfo`. Lines for mechanisms this kernel does not have yet
+/// (page cache, swap, slab...) read 0, which is what they hold.
+pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
+    let kb = |pages: u64| pages * 4;
+    let total = node.managed_total();
+    let free = node.free_pages_total();
+    let (high_total, high_free) = node.high_totals();
+    // Free pages minus the high watermarks the allocator keeps (a simple
+    // MemAvailable: there is no page cache to reclaim yet).
+    let reserve: u64 = node.zones.iter().map(|z| z.watermark[2]).sum();
+    let lines: [(&str, u64); 33] = [
+        ("MemTotal:", kb(total)),
+        ("MemFree:", kb(free)),
+        ("MemAvailable:", kb(free.saturating_sub(reserve))),
+        ("Buffers:", 0),
+        ("Cached:", 0),
+        ("SwapCached:", 0),
+        ("Active:", 0),
+        ("Inactive:", 0),
+        ("Active(anon):", 0),
+        ("Inactive(anon):", 0),
+        ("Active(file):", 0),
+        ("Inactive(file):", 0),
+        ("Unevictable:", 0),
+        ("Mlocked:", 0),
+        ("HighTotal:", kb(high_total)),
+        ("HighFree:", kb(high_free)),
+        ("LowTotal:", kb(total - high_total)),
+        ("LowFree:", kb(free - high_free)),
+        ("SwapTotal:", 0),
+        ("SwapFree:", 0),
+        ("Dirty:", 0),
+        ("Writeback:", 0),
+        ("AnonPages:", 0),
+        ("Mapped:", 0),
+        ("Slab:", 0),
+        ("KernelStack:", x.kernel_stack_kb),
+        ("PageTables:", x.page_tables_kb),
+        ("Bounce:", 0),
+        ("VmallocTotal:", x.vmalloc_total_kb),
+        ("VmallocUsed:", 0),
+        ("VmallocChunk:", 0),
+        ("DirectMap4k:", x.direct_map_4k_kb),
+        ("DirectMap4M:", x.direct_map_4m_kb),
+    ];
+    for (name, v) in lines {
+        writeln!(out, "{:<16}{:>8} kB", name, v)?;
+    }
+    Ok(())
+}
+
+/// Cells per row of the `memmap` picture.
+pub const MEMMAP_COLUMNS: usize = 64;
+
+fn type_letter(mt: MigrateType) -> char {
+    match mt {
+        MigrateType::Unmovable => 'U',
+        MigrateType::Reclaimable => 'R',
+        MigrateType::Movable => 'M',
+        MigrateType::Reserve => 'V',
+        MigrateType::Isolate => 'I',
+    }
+}
+
+fn zone_colour(z: ZoneType) -> &'static str {
+    match z {
+        ZoneType::Dma => "44",     // blue
+        ZoneType::Normal => "42",  // green
+        ZoneType::HighMem => "43", // yellow
+        ZoneType::Movable => "45", // magenta
+    }
+}
+
+/// `memmap`: one cell per pageblock (4 MB). The letter is the pageblock's
+/// migrate type, upper case when at least half of it is free, lower case
+/// when more than half is in use, `.` when every frame in it is reserved
+/// (firmware, kernel image, `mem_map`) or not RAM at all; the
+/// background colour is the zone (with `color`), and `|` marks where a zone
+/// begins inside a row.
+pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) -> fmt::Result {
+    let blocks = (node.max_pfn as usize).div_ceil(PAGEBLOCK_PAGES as usize);
+    // Free pages per pageblock, from the free lists and the pcp lists.
+    let mut free = [0u16; super::buddy::MAX_PAGEBLOCKS];
+    let mut usable = [0u16; super::buddy::MAX_PAGEBLOCKS];
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        for order in 0..MAX_ORDER {
+            for list in z.buddy.free_area(order).free_list.iter() {
+                for pfn in list.iter(mem_map) {
+                    free[pfn as usize >> PAGEBLOCK_ORDER] += 1 << order;
+                }
+            }
+        }
+        for list in z.pcp.lists.iter() {
+            for pfn in list.iter(mem_map) {
+                free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
+            }
+        }
+    }
+    for (pfn, page) in mem_map.iter().enumerate().take(node.max_pfn as usize) {
+        if !page.is_reserved() {
+            usable[pfn >> PAGEBLOCK_ORDER] += 1;
+        }
+    }
+    let zone_of_block = |b: usize| node.zone_of((b << PAGEBLOCK_ORDER) as u32).or_else(|| node.zone_of(((b + 1) << PAGEBLOCK_ORDER) as u32 - 1));
+    for row in (0..blocks).step_by(MEMMAP_COLUMNS) {
+        write!(out, "{:#010x} ", (row << PAGEBLOCK_ORDER) << 12)?;
+        let mut prev_zone = None;
+        for b in row..(row + MEMMAP_COLUMNS).min(blocks) {
+            let zone = zone_of_block(b);
+            if zone != prev_zone && prev_zone.is_some() {
+                out.write_char('|')?;
+            }
+            prev_zone = zone;
+            let c = match zone {
+                None => '.',
+                Some(_) if usable[b] == 0 => '.',
+                Some(z) => {
+                    let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].buddy.start_pfn());
+                    let l = type_letter(node.zones[z].buddy.pageblock_type(first));
+                    if free[b] * 2 >= usable[b] { l } else { l.to_ascii_lowercase() }
+                }
+            };
+            match (color, zone) {
+                (true, Some(z)) => write!(out, "\x1b[30;{}m{}\x1b[0m", zone_colour(node.zones[z].kind), c)?,
+                _ => out.write_char(c)?,
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "one cell = one pageblock of {} pages ({} MB)", PAGEBLOCK_PAGES, (PAGEBLOCK_PAGES as usize * 4096) >> 20)?;
+    writeln!(out, "U unmovable  R reclaimable  M movable  V reserve  I isolated  . reserved or no RAM")?;
+    writeln!(out, "UPPER CASE: at least half free   lower case: more than half in use   | zone boundary")?;
+    write!(out, "zones:")?;
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        if color {
+            write!(out, " \x1b[30;{}m {} \x1b[0m", zone_colour(z.kind), z.name())?;
+        } else {
+            write!(out, " {} [{:#x}-{:#x})", z.name(), z.buddy.start_pfn(), z.buddy.end_pfn())?;
+        }
+    }
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::memmap::{MemMap, MemType, Region};
+    use crate::mm::zones::{size_zones, MemOptions};
+
+    fn machine() -> (Node, Vec<Page>) {
+        let map = MemMap::sanitize(&[Region::new(0, 0x9fc00, MemType::Usable), Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable)]);
+        let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
+        let mut node = Node::EMPTY;
+        node.init(&layout, true);
+        let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
+        node.free_range(&mut mm, 1, 0x9f);
+        node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+        node.setup_watermarks(None);
+        (node, mm)
+    }
+
+    #[test]
+    fn buddyinfo_format() {
+        let (node, _) = machine();
+        let mut s = String::new();
+        buddyinfo(&node, &mut s).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("Node 0, zone      DMA "));
+        assert!(lines[2].starts_with("Node 0, zone  HighMem "));
+        assert!(lines[0].ends_with(' '));
+        assert_eq!(lines[0].len(), "Node 0, zone      DMA ".len() + 11 * 7);
+    }
+
+    #[test]
+    fn meminfo_format_and_totals() {
+        let (node, _) = machine();
+        let mut s = String::new();
+        meminfo(&node, &MemExtra::default(), &mut s).unwrap();
+        let get = |k: &str| -> u64 {
+            let l = s.lines().find(|l| l.starts_with(k)).unwrap();
+            l[16..24].trim().parse().unwrap()
+        };
+        assert!(s.lines().all(|l| l.len() == 27 && l.ends_with(" kB")));
+        assert_eq!(get("MemTotal:"), get("HighTotal:") + get("LowTotal:"));
+        assert_eq!(get("MemFree:"), get("HighFree:") + get("LowFree:"));
+        assert_eq!(get("HighTotal:"), 32 << 10);
+    }
+
+    #[test]
+    fn pagetypeinfo_and_zoneinfo_have_every_zone() {
+        let (node, _) = machine();
+        let mut s = String::new();
+        pagetypeinfo(&node, &mut s).unwrap();
+        assert!(s.contains("Node    0, zone   Normal, type      Movable "));
+        assert!(s.contains("Number of blocks type     Unmovable  Reclaimable      Movable      Reserve      Isolate "));
+        let mut z = String::new();
+        zoneinfo(&node, &mut z).unwrap();
+        assert_eq!(z.matches("Node 0, zone").count(), 4);
+        assert!(z.contains("        protection: (0, "));
+    }
+
+    #[test]
+    fn memmap_picture_counts_free_blocks() {
+        let (mut node, mut mm) = machine();
+        let mut s = String::new();
+        memmap(&node, &mm, false, &mut s).unwrap();
+        let first = s.lines().next().unwrap();
+        // 32 pageblocks: 4 DMA, 20 Normal, 8 HighMem, all free and Movable.
+        assert_eq!(first, "0x00000000 MMMM|MMMMMMMMMMMMMMMMMMMM|MMMMMMMM");
+        // Use most of one Normal pageblock: its cell turns lower case.
+        let got: Vec<u32> = (0..900).map(|_| node.alloc_pages(&mut mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap()).collect();
+        let mut s = String::new();
+        memmap(&node, &mm, false, &mut s).unwrap();
+        assert!(s.lines().next().unwrap().contains('m'), "{s}");
+        for pfn in got {
+            node.free_pages(&mut mm, pfn, 0);
+        }
+    }
+}

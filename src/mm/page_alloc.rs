@@ -245,7 +245,9 @@ impl Node {
         }
         let top = gfp.zone() as usize;
         let classzone = (0..=top).rev().find(|&i| self.zones[i].is_populated())?;
-        let mt = gfp.migratetype();
+        // Without grouping every page lives on the Unmovable lists (as the
+        // buddy zones do), so the pcp list of an allocation matches its free.
+        let mt = if self.grouping { gfp.migratetype() } else { MigrateType::Unmovable };
         let high = gfp.contains(Gfp::HIGH);
         let harder = !gfp.may_sleep();
         // First pass at `low`; then `min`, lowered for high-priority and
@@ -481,6 +483,27 @@ mod tests {
         for pfn in got {
             node.free_pages(&mut mm, pfn, 0);
             assert!(node.zones[1].pcp.count <= node.zones[1].pcp.high);
+        }
+    }
+
+    #[test]
+    fn pcp_is_lifo_with_and_without_grouping() {
+        for grouping in [true, false] {
+            let (mut node, mut mm) = machine(32);
+            if !grouping {
+                let map = MemMap::sanitize(&[Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable)]);
+                let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
+                node = Node::EMPTY;
+                node.init(&layout, false);
+                mm = vec![Page::RESERVED; layout.max_pfn as usize];
+                node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+                node.setup_watermarks(None);
+            }
+            let a = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+            node.free_pages(&mut mm, a, 0);
+            let b = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+            assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
+            node.free_pages(&mut mm, b, 0);
         }
     }
 

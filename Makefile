@@ -24,7 +24,7 @@ QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display non
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel iso run debug gdb test host-test qemu-test clean help prereqs FORCE
+.PHONY: all kernel iso run debug gdb test bench host-test qemu-test clean help prereqs FORCE
 
 all: iso
 
@@ -33,6 +33,7 @@ help:
 	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain"
 	@echo "make debug        boot stopped, waiting for a debugger on :1234 (no GDB started)"
 	@echo "make test         host unit tests and in-QEMU tests; ends with 'N passed, N failed'"
+	@echo "make bench        instruction counts of the hot paths under QEMU -icount (BENCH_ARGS=...)"
 	@echo "make iso          build $(ISO) (kernel ELF at $(ELF))"
 	@echo "make kernel       build $(ELF) only"
 	@echo "make clean        remove build outputs"
@@ -73,6 +74,15 @@ gdb: iso
 
 test: prereqs
 	@bash tests/run.sh
+
+# Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions.
+BENCH_ARGS ?=
+bench: prereqs
+	@$(MAKE) -s iso ARGS="bench loglevel=4 $(BENCH_ARGS)" ISO=$(BUILD)/bench.iso
+	@timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso -boot d -no-reboot -display none \
+	    -icount shift=0,sleep=off -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA) </dev/null \
+	    | sed -n '/^benchmark/,/^bench: done/p'
 
 host-test:
 	cargo test

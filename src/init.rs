@@ -37,7 +37,9 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     printk::timekeeping_ready();
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
 
-    if opts.ktest {
+    if opts.bench {
+        sched::kthread_run("bench", crate::kernel::bench::run, 0).expect("a thread slot at boot");
+    } else if opts.ktest {
         sched::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
     } else {
         sched::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");

@@ -108,6 +108,8 @@ pub struct BootOptions {
     pub console_loglevel: u8,
     /// Run the in-kernel tests at boot, then power off (`ktest`).
     pub ktest: bool,
+    /// Run the benchmarks at boot, then power off (`bench`; `make bench`).
+    pub bench: bool,
     /// Plain reports without ANSI colour (`NO_COLOR`).
     pub no_color: bool,
     /// `mem=`: use no RAM at or above this address (bytes).
@@ -129,6 +131,7 @@ impl Default for BootOptions {
         BootOptions {
             console_loglevel: DEFAULT_CONSOLE_LOGLEVEL,
             ktest: false,
+            bench: false,
             no_color: false,
             mem: None,
             highmem: None,
@@ -185,6 +188,7 @@ impl BootOptions {
                     }
                 }
                 "ktest" => flag(&mut o.ktest, &mut warn),
+                "bench" => flag(&mut o.bench, &mut warn),
                 "mem" | "highmem" | "kernelcore" => {
                     let slot = match p.key {
                         "mem" => &mut o.mem,

@@ -6,6 +6,8 @@ pub mod lineedit;
 pub mod logbuf;
 
 #[cfg(target_os = "none")]
+pub mod bench;
+#[cfg(target_os = "none")]
 pub mod bootinfo;
 #[cfg(target_os = "none")]
 pub mod ktest;

@@ -47,6 +47,11 @@ pub fn max_low_pfn() -> usize {
 }
 
 impl Pages {
+    /// Rebuild the handle of a block whose pfn and order the owner kept
+    /// elsewhere (the owner promises it came from `alloc_pages`).
+    pub fn from_raw(pfn: u32, order: usize) -> Pages {
+        Pages { pfn, order: order as u8 }
+    }
     pub fn pfn(&self) -> u32 {
         self.pfn
     }
@@ -196,6 +201,11 @@ pub fn free_pages_exact(addr: usize, size: usize) {
 /// Free pages of every zone, counting the pcp lists (`nr_free_pages`).
 pub fn nr_free_pages() -> u64 {
     with_node(|node, _| node.free_pages_total())
+}
+
+/// Bytes of RAM managed by the page allocator (`totalram_pages`).
+pub fn totalram_bytes() -> usize {
+    with_node(|node, _| node.managed_total() as usize * PAGE_SIZE)
 }
 
 /// Empty the pcp lists into the buddy allocator.

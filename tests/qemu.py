@@ -398,6 +398,19 @@ def bad_memory_options():
         m.kill()
 
 
+def ram_above_4g_is_reported():
+    """At -m 3584M QEMU puts 512 MB above 4 GB: without PAE it is unusable; say so."""
+    m = Machine(mem="3584M")
+    try:
+        log = m.boot()
+        check("512MB of RAM above 4GB ignored: non-PAE kernel cannot address it" in log, "no note:\n" + log[-2500:])
+        check("BIOS-e820: [mem 0x0000000100000000-0x000000011fffffff] usable" in log, "no map entry above 4 GB")
+        mi = meminfo_values(m.cmd("meminfo"))
+        check(mi["MemTotal"] < 3 * 1024 * 1024 + 512 * 1024, "RAM above 4 GB counted: %r" % mi)
+    finally:
+        m.kill()
+
+
 def make_run_piped():
     """The README's contract: piped commands, unattended, exit 0."""
     p = subprocess.run("printf '\\nhelp\\npoweroff\\n' | make -s run", shell=True, cwd=ROOT,
@@ -443,6 +456,7 @@ def main():
             record(name, zones_test(mem, args, lines))
     for name, fn in [("qemu::boot::bad_options_warn_and_boot_on", bad_boot_options),
                      ("qemu::mm::bad_memory_options_warn_and_boot_on", bad_memory_options),
+                     ("qemu::mm::ram_above_4g_is_reported", ram_above_4g_is_reported),
                      ("qemu::boot::memory_map_at_512m", small_memory_map),
                      ("qemu::make::run_piped_exits_zero", make_run_piped)]:
         if only in name:

@@ -118,7 +118,15 @@ impl Zone {
     }
 }
 
+/// One memory node (Linux's `pg_data_t`): UMA machines have just node 0;
+/// NUMA would give each memory controller one, each with its own zones.
 pub struct Node {
+    pub node_id: u32,
+    pub node_start_pfn: u64,
+    /// Frames from the first to the last of the node, holes included.
+    pub node_spanned_pages: u64,
+    /// Frames of RAM in the node.
+    pub node_present_pages: u64,
     pub zones: [Zone; MAX_NR_ZONES],
     pub max_low_pfn: u64,
     pub max_pfn: u64,
@@ -161,6 +169,10 @@ fn zone_batchsize(present: u64) -> usize {
 
 impl Node {
     pub const EMPTY: Node = Node {
+        node_id: 0,
+        node_start_pfn: 0,
+        node_spanned_pages: 0,
+        node_present_pages: 0,
         zones: [
             Zone::empty(ZoneType::Dma),
             Zone::empty(ZoneType::Normal),
@@ -184,6 +196,9 @@ impl Node {
         }
         self.max_low_pfn = layout.max_low_pfn;
         self.max_pfn = layout.max_pfn;
+        self.node_start_pfn = layout.min_pfn;
+        self.node_spanned_pages = layout.max_pfn - layout.min_pfn;
+        self.node_present_pages = layout.zones.iter().map(|z| z.present_pages).sum();
         self.grouping = grouping;
     }
 

@@ -26,6 +26,9 @@
 
 use bitflags::bitflags;
 
+/// Bits 30..31 of `flags` hold the zone index (see `Page::zone_id`).
+pub const ZONE_SHIFT: u32 = 30;
+
 /// The "no page" PFN that ends a list (PFNs on i386 without PAE stop at 2^20).
 pub const NIL: u32 = u32::MAX;
 
@@ -143,6 +146,17 @@ impl Page {
 
     pub fn is_slab(&self) -> bool {
         self.flags.contains(PageFlags::SLAB)
+    }
+
+    /// The zone of the frame, kept in the top bits of `flags` as Linux's
+    /// `page_zonenum()` does, so freeing finds the zone without a search.
+    pub fn zone_id(&self) -> usize {
+        (self.flags.bits() >> ZONE_SHIFT) as usize
+    }
+
+    pub fn set_zone_id(&mut self, zone: usize) {
+        let bits = (self.flags.bits() & !(3 << ZONE_SHIFT)) | ((zone as u32 & 3) << ZONE_SHIFT);
+        self.flags = PageFlags::from_bits_retain(bits);
     }
 
     /// Whether the frame is on some list (a cheap check that catches adding a

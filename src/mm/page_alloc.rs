@@ -94,21 +94,23 @@ impl Zone {
     /// `harder`/`high`), keeping `lowmem_reserve[classzone]`, with enough
     /// free at order or above (Linux's `zone_watermark_ok`).
     pub fn watermark_ok(&self, order: usize, mark: u64, classzone: usize, high: bool, harder: bool) -> bool {
-        let mut min = mark as i64;
+        // Native-width arithmetic: page counts fit a 32-bit word on i386,
+        // and this runs on every allocation.
+        let mut min = mark as isize;
         if high {
             min -= min / 2;
         }
         if harder {
             min -= min / 4;
         }
-        let mut free = self.free_pages() as i64 - (1i64 << order) + 1;
-        if free <= min + self.lowmem_reserve[classzone] as i64 {
+        let mut free = (self.buddy.free_pages() + self.pcp.count) as isize - (1isize << order) + 1;
+        if free <= min + self.lowmem_reserve[classzone] as isize {
             return false;
         }
         // Pcp pages are order 0: only buddy blocks count at higher orders.
-        free -= self.pcp.count as i64;
+        free -= self.pcp.count as isize;
         for o in 0..order {
-            free -= (self.buddy.nr_free(o) as i64) << o;
+            free -= (self.buddy.nr_free(o) as isize) << o;
             min >>= 1;
             if free <= min {
                 return false;
@@ -128,6 +130,9 @@ pub struct Node {
     /// Frames of RAM in the node.
     pub node_present_pages: u64,
     pub zones: [Zone; MAX_NR_ZONES],
+    /// For each highest-allowed zone, the first populated zone at or below
+    /// it: where the zonelist really starts (`None`: nothing below).
+    pub classzone: [Option<usize>; MAX_NR_ZONES],
     pub max_low_pfn: u64,
     pub max_pfn: u64,
     pub min_free_kbytes: u64,
@@ -179,6 +184,7 @@ impl Node {
             Zone::empty(ZoneType::HighMem),
             Zone::empty(ZoneType::Movable),
         ],
+        classzone: [None; MAX_NR_ZONES],
         max_low_pfn: 0,
         max_pfn: 0,
         min_free_kbytes: 0,
@@ -193,6 +199,9 @@ impl Node {
             zone.buddy.set_grouping(grouping);
             zone.spanned = z.spanned_pages;
             zone.present = z.present_pages;
+        }
+        for top in 0..MAX_NR_ZONES {
+            self.classzone[top] = (0..=top).rev().find(|&i| self.zones[i].present != 0);
         }
         self.max_low_pfn = layout.max_low_pfn;
         self.max_pfn = layout.max_pfn;
@@ -209,9 +218,12 @@ impl Node {
 
     /// Give free frames `[start, end)` to their zones (memblock's hand-over).
     pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
-        for zone in self.zones.iter_mut().filter(|z| z.spanned != 0) {
+        for (id, zone) in self.zones.iter_mut().enumerate().filter(|(_, z)| z.spanned != 0) {
             let (lo, hi) = (start.max(zone.buddy.start_pfn()), end.min(zone.buddy.end_pfn()));
             if lo < hi {
+                for page in &mut mem_map[lo as usize..hi as usize] {
+                    page.set_zone_id(id);
+                }
                 zone.buddy.free_range(mem_map, lo, hi);
                 zone.managed += (hi - lo) as u64;
             }
@@ -259,10 +271,24 @@ impl Node {
             return None;
         }
         let top = gfp.zone() as usize;
-        let classzone = (0..=top).rev().find(|&i| self.zones[i].is_populated())?;
+        let classzone = self.classzone[top]?;
         // Without grouping every page lives on the Unmovable lists (as the
         // buddy zones do), so the pcp list of an allocation matches its free.
         let mt = if self.grouping { gfp.migratetype() } else { MigrateType::Unmovable };
+        // Fast path: an order-0 page from the preferred zone's pcp list, the
+        // zone comfortably above its low mark.
+        if order == 0 {
+            let zone = &mut self.zones[classzone];
+            let list = pcp_index(mt);
+            if !zone.pcp.lists[list].is_empty()
+                && zone.buddy.free_pages() + zone.pcp.count > zone.watermark[1] as usize + zone.lowmem_reserve[classzone] as usize
+            {
+                let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
+                zone.pcp.count -= 1;
+                mem_map[pfn as usize].refcount = 1;
+                return Some(pfn);
+            }
+        }
         let high = gfp.contains(Gfp::HIGH);
         let harder = !gfp.may_sleep();
         // First pass at `low`; then `min`, lowered for high-priority and
@@ -308,8 +334,8 @@ impl Node {
 
     /// Free 2^order frames at `pfn` whose last reference is gone.
     pub fn free_pages(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
-        let z = self.zone_of(pfn).unwrap_or_else(|| panic!("freeing pfn {:#x} outside every zone", pfn));
-        let zone = &mut self.zones[z];
+        let zone = &mut self.zones[mem_map[pfn as usize].zone_id()];
+        assert!(zone.buddy.contains(pfn), "freeing pfn {:#x} outside its zone", pfn);
         let page = &mut mem_map[pfn as usize];
         assert!(
             !page.is_buddy() && !page.flags.contains(PageFlags::RESERVED),

@@ -28,6 +28,10 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     }
 
     crate::mm::mm_init::mm_init(info, &opts);
+    if let Some(attr) = opts.fail_page_alloc {
+        *crate::mm::alloc::FAIL_PAGE_ALLOC.lock() = attr;
+        pr_warn!("fail_page_alloc: injecting page allocation failures ({:?})", attr);
+    }
 
     sched::init();
     traps::request_irq(0, sched::timer_tick);

@@ -120,6 +120,12 @@ pub struct BootOptions {
     pub kernelcore: Option<u64>,
     /// `mobility_grouping=off`: one free list per order (A/B comparisons).
     pub grouping: bool,
+    /// `failslab=`: make slab allocations fail on purpose.
+    pub failslab: Option<crate::mm::fault_inject::FaultAttr>,
+    /// `fail_page_alloc=`: make page allocations fail on purpose.
+    pub fail_page_alloc: Option<crate::mm::fault_inject::FaultAttr>,
+    /// `slab_debug=`: red zones and poisoning for every cache (`slab_debug=on`).
+    pub slab_debug: bool,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -137,6 +143,9 @@ impl Default for BootOptions {
             highmem: None,
             kernelcore: None,
             grouping: true,
+            failslab: None,
+            fail_page_alloc: None,
+            slab_debug: false,
         }
     }
 }
@@ -203,6 +212,19 @@ impl BootOptions {
                         },
                     }
                 }
+                "failslab" | "fail_page_alloc" => match p.val {
+                    None => warn(Warning::MissingValue { key: p.key }),
+                    Some(v) => match crate::mm::fault_inject::FaultAttr::parse(v) {
+                        Ok(a) if p.key == "failslab" => o.failslab = Some(a),
+                        Ok(a) => o.fail_page_alloc = Some(a),
+                        Err(why) => warn(Warning::BadValue { key: p.key, val: v, why }),
+                    },
+                },
+                "slab_debug" => match p.val {
+                    None | Some("on") | Some("1") => o.slab_debug = true,
+                    Some("off") | Some("0") => o.slab_debug = false,
+                    Some(v) => warn(Warning::BadValue { key: p.key, val: v, why: "must be on or off" }),
+                },
                 "mobility_grouping" => match p.val {
                     Some("on") => o.grouping = true,
                     Some("off") => o.grouping = false,
@@ -323,6 +345,18 @@ mod tests {
                 "bad value \"maybe\" for mobility_grouping= (must be on or off); default kept",
             ]
         );
+    }
+
+    #[test]
+    fn fault_injection_options() {
+        let mut w = Vec::new();
+        let o = BootOptions::parse("failslab=1,100,0,5 fail_page_alloc=2,50,0,-1 slab_debug", |x| w.push(x.to_string()));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(o.failslab.unwrap().times, 5);
+        assert_eq!(o.fail_page_alloc.unwrap().interval, 2);
+        assert!(o.slab_debug);
+        BootOptions::parse("failslab=1,200,0,1", |x| w.push(x.to_string()));
+        assert_eq!(w, vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]);
     }
 
     #[test]

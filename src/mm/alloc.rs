@@ -30,6 +30,9 @@ pub struct LowPages {
 }
 
 static MAX_LOW_PFN: AtomicUsize = AtomicUsize::new(0);
+/// `fail_page_alloc=`: injected page-allocation failures.
+pub static FAIL_PAGE_ALLOC: crate::kernel::sync::IrqLock<super::fault_inject::FaultAttr> =
+    crate::kernel::sync::IrqLock::new(super::fault_inject::FaultAttr::DISABLED);
 /// Allocation failures reported (for tests).
 pub static ALLOC_FAILURES: AtomicUsize = AtomicUsize::new(0);
 
@@ -95,7 +98,8 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::sched::might_sleep("alloc_pages");
     }
-    let pfn = with_node(|node, mm| node.alloc_pages(mm, gfp, order));
+    let injected = FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64);
+    let pfn = if injected { None } else { with_node(|node, mm| node.alloc_pages(mm, gfp, order)) };
     let Some(pfn) = pfn else {
         ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
         if !gfp.contains(Gfp::NOWARN) {

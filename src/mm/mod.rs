@@ -1,6 +1,7 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
 pub mod buddy;
+pub mod fault_inject;
 pub mod gfp;
 pub mod memblock;
 pub mod memmap;

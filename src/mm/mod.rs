@@ -7,6 +7,8 @@ pub mod memblock;
 pub mod memmap;
 pub mod page;
 pub mod page_alloc;
+pub mod pgtable;
+pub mod pkmap;
 pub mod vmstat;
 pub mod zones;
 

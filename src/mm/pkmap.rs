@@ -1,0 +1,853 @@
+//! Persistent kmap slots: the bookkeeping of Linux 2.6.24's mm/highmem.c
+//! (`kmap_high`, `kunmap_high`, `map_new_virtual`, `flush_all_zero_pkmaps`),
+//! without the hardware.
+//!
+//! A highmem page has no kernel address until something maps it. `kmap`
+//! gives it one of `LAST_PKMAP` = 1024 slots in the page table at
+//! `PKMAP_BASE`; the mapping is shared and counted, may be held across a
+//! sleep, and lasts until the matching `kunmap`. Linux's counting, per slot:
+//!
+//! ```text
+//! count 0   free, PTE clear, no TLB entry can exist: reusable at once
+//! count 1   free, but the PTE still maps the old page and a TLB may hold it
+//! count n   mapped with n - 1 users
+//! ```
+//!
+//! The point of count 1 is to make unmapping cheap. `kunmap` only
+//! decrements: no PTE write, no `invlpg`. The page even keeps its address,
+//! so a `kmap` of it soon after finds the slot still there and just counts
+//! again. The stale slots are cleaned all at once, when the round-robin
+//! search for a free slot wraps past the end (`last_pkmap_nr` back to 0):
+//! every count-1 slot drops to 0, its page forgets its address, and ONE full
+//! TLB flush replaces up to 1024 `invlpg`s. When every slot has users,
+//! `kmap` says [`KmapResult::Full`] and the caller sleeps until a `kunmap`
+//! frees one.
+//!
+//! This module decides; the caller touches the machine, holding the lock
+//! that guards this table (Linux's `kmap_lock`) throughout:
+//!
+//! ```text
+//! kmap(page):   if lowmem: return its direct-map address (no slot)
+//!               lock
+//!               match pkmap.kmap(pfn):
+//!                 Full => join the pkmap wait queue, unlock, sleep,
+//!                         lock, retry (join before unlocking, as Linux
+//!                         does, or a kunmap in between is missed)
+//!                 Mapped { slot, vaddr, new, flush_all } =>
+//!                   if let Some(cleared) = flush_all:
+//!                       clear the PTE of every slot in `cleared`
+//!                       flush the whole TLB, ONCE
+//!                   if new: write the PTE of `slot` (no invlpg: the slot
+//!                       had count 0, so no TLB entry for it exists)
+//!                   unlock; return vaddr
+//! kunmap(page): lock; r = pkmap.kunmap(pfn) (an Err is a bug: report it)
+//!               unlock; if r.wake: wake the waiters
+//! ```
+//!
+//! The cleared PTEs must be cleared before the new one is written: the new
+//! slot may be one of them. `kmap` may sleep, so it is never called from an
+//! interrupt, and the lock need not mask interrupts (Linux's does not).
+//!
+//! One difference from Linux: when every slot has users, Linux's search
+//! still walks all slots (and may wrap and flush, clearing nothing) before
+//! sleeping. Here a count of busy slots answers `Full` at once, so a wrap
+//! always finds a slot and "one full flush per wrap" holds exactly.
+//!
+//! Page to slot: Linux's `page_address()` looks highmem pages up in
+//! `page_address_htable`, 128 buckets hashed from the page, with one list
+//! node per pkmap slot (i386 does not store the address in `struct page`,
+//! to keep it small; ours is small for the same reason). Here the slot
+//! itself is the list node: `next[slot]` chains the slots whose pages hash to
+//! the same bucket. Two fixed arrays, no allocation; a lookup touches one
+//! bucket and, with all 1024 slots taken, about eight slots in its chain on
+//! average. Pages leave the table only in the wrap-around flush.
+//!
+//! The table is generic over its slot count so that host tests can wrap
+//! around every few operations with 8 slots; the kernel uses [`Pkmap`].
+
+#![forbid(unsafe_code)]
+
+use crate::layout::{LAST_PKMAP, PAGE_SHIFT, PAGE_SIZE, PKMAP_BASE, PKMAP_END};
+use core::fmt;
+
+/// The persistent kmap table the kernel uses: 1024 slots, one page table.
+pub type Pkmap = PkmapSlots<LAST_PKMAP>;
+
+/// Virtual address of a slot (Linux's `PKMAP_ADDR`).
+pub const fn vaddr(slot: usize) -> usize {
+    PKMAP_BASE + slot * PAGE_SIZE
+}
+
+/// The slot an address inside the pkmap area belongs to (Linux's `PKMAP_NR`).
+pub const fn slot_of(vaddr: usize) -> Option<usize> {
+    if vaddr >= PKMAP_BASE && vaddr < PKMAP_END {
+        Some((vaddr - PKMAP_BASE) >> PAGE_SHIFT)
+    } else {
+        None
+    }
+}
+
+/// Ends a hash chain.
+const NIL: u16 = u16::MAX;
+/// The page of a slot with count 0.
+const NO_PFN: u32 = u32::MAX;
+/// Linux's `PA_HASH_ORDER`: 128 buckets.
+const PA_HASH_ORDER: u32 = 7;
+const PA_HASH_SIZE: usize = 1 << PA_HASH_ORDER;
+
+/// Linux's `hash_long` on 32 bits: multiply by a prime near 2^32 / phi and
+/// keep the top bits, which mix every bit of the PFN.
+const fn pa_hash(pfn: u32) -> usize {
+    (pfn.wrapping_mul(0x9e37_0001) >> (32 - PA_HASH_ORDER)) as usize
+}
+
+/// A set of slots: the ones a wrap-around flush cleared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SlotSet {
+    bits: [u32; LAST_PKMAP / 32],
+}
+
+impl SlotSet {
+    pub const EMPTY: SlotSet = SlotSet {
+        bits: [0; LAST_PKMAP / 32],
+    };
+
+    fn insert(&mut self, slot: usize) {
+        self.bits[slot / 32] |= 1 << (slot % 32);
+    }
+
+    pub fn contains(&self, slot: usize) -> bool {
+        slot < LAST_PKMAP && self.bits[slot / 32] & (1 << (slot % 32)) != 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&w| w == 0)
+    }
+
+    /// The slots, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..LAST_PKMAP).filter(move |&s| self.contains(s))
+    }
+}
+
+impl fmt::Debug for SlotSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// What `kmap` decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KmapResult {
+    /// The page has `slot`, at `vaddr`.
+    Mapped {
+        slot: usize,
+        vaddr: usize,
+        /// The slot was free: the caller writes its PTE. False when the page
+        /// was already mapped (no PTE write, no flush).
+        new: bool,
+        /// The search wrapped around: the caller clears the PTEs of these
+        /// slots (possibly none) and does ONE full TLB flush, before writing
+        /// the new PTE and before using `vaddr`.
+        flush_all: Option<SlotSet>,
+    },
+    /// Every slot has users: sleep until a `kunmap` wakes you, then retry.
+    /// Nothing changed.
+    Full,
+}
+
+/// What `kunmap` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KunmapResult {
+    pub slot: usize,
+    pub vaddr: usize,
+    /// Users left on the page.
+    pub users: u32,
+    /// The last user left: the slot is free (stale) and a sleeping `kmap`
+    /// can now succeed, so the caller wakes the waiters.
+    pub wake: bool,
+}
+
+/// A `kunmap` that does not match a `kmap`: a bug in the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PkmapError {
+    /// The page has no pkmap address at all.
+    NotMapped { pfn: u32 },
+    /// The page is still in its slot but nobody holds it (count 1).
+    NoUsers { pfn: u32, slot: usize },
+}
+
+impl fmt::Display for PkmapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            PkmapError::NotMapped { pfn } => {
+                write!(f, "kunmap of pfn {pfn:#x}, which is not kmapped")
+            }
+            PkmapError::NoUsers { pfn, slot } => {
+                write!(
+                    f,
+                    "kunmap of pfn {pfn:#x} in pkmap slot {slot}, which has no users left"
+                )
+            }
+        }
+    }
+}
+
+/// Event counts, for tests and `make bench`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PkmapStats {
+    /// Pages given a free slot: one PTE write each.
+    pub maps: u64,
+    /// `kmap`s of a page that already had a slot: no PTE write.
+    pub reuses: u64,
+    /// Of those, the slot had count 1: the lazy flush saved a PTE write.
+    pub revived: u64,
+    pub unmaps: u64,
+    /// `Full` answers: each one is a caller going to sleep.
+    pub waits: u64,
+    /// Wrap-arounds, each exactly one full TLB flush.
+    pub full_flushes: u64,
+    /// Stale slots those flushes cleared.
+    pub cleared: u64,
+}
+
+/// How the slots are used, for the `kmaps` report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PkmapTotals {
+    /// Count >= 2: mapped with users.
+    pub in_use: usize,
+    /// Count 0.
+    pub free_clean: usize,
+    /// Count 1: free, flushed at the next wrap-around.
+    pub free_stale: usize,
+}
+
+/// One occupied slot (count >= 1), for the `kmaps` report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub slot: usize,
+    /// The raw `pkmap_count`: users + 1.
+    pub count: u32,
+    pub pfn: u32,
+    pub vaddr: usize,
+}
+
+/// The pkmap slot table with `N` slots (a power of two, at most `LAST_PKMAP`).
+pub struct PkmapSlots<const N: usize> {
+    /// Linux's `pkmap_count`.
+    count: [u32; N],
+    /// The page in each slot, `NO_PFN` when the count is 0.
+    pfn: [u32; N],
+    /// Next slot whose page is in the same hash bucket.
+    next: [u16; N],
+    /// First slot of each hash bucket.
+    buckets: [u16; PA_HASH_SIZE],
+    /// Where the round-robin search last stopped.
+    last_pkmap_nr: usize,
+    /// Slots with count >= 2, and with count 1.
+    in_use: usize,
+    stale: usize,
+    stats: PkmapStats,
+}
+
+impl<const N: usize> PkmapSlots<N> {
+    pub const fn new() -> Self {
+        const {
+            assert!(
+                N.is_power_of_two() && N <= LAST_PKMAP,
+                "slot count must be a power of two <= LAST_PKMAP"
+            )
+        };
+        PkmapSlots {
+            count: [0; N],
+            pfn: [NO_PFN; N],
+            next: [NIL; N],
+            buckets: [NIL; PA_HASH_SIZE],
+            last_pkmap_nr: 0,
+            in_use: 0,
+            stale: 0,
+            stats: PkmapStats {
+                maps: 0,
+                reuses: 0,
+                revived: 0,
+                unmaps: 0,
+                waits: 0,
+                full_flushes: 0,
+                cleared: 0,
+            },
+        }
+    }
+
+    /// Linux's `kmap_high`: a slot for highmem page `pfn`, counted once more.
+    /// See the module docs for what the caller does with the answer.
+    pub fn kmap(&mut self, pfn: u32) -> KmapResult {
+        assert!(pfn != NO_PFN, "kmap of an invalid pfn");
+        if let Some(slot) = self.lookup(pfn) {
+            if self.count[slot] == 1 {
+                self.stale -= 1;
+                self.in_use += 1;
+                self.stats.revived += 1;
+            }
+            self.count[slot] += 1;
+            self.stats.reuses += 1;
+            return KmapResult::Mapped {
+                slot,
+                vaddr: vaddr(slot),
+                new: false,
+                flush_all: None,
+            };
+        }
+        if self.in_use == N {
+            self.stats.waits += 1;
+            return KmapResult::Full;
+        }
+        let (slot, flush_all) = self.map_new_virtual();
+        self.count[slot] = 2;
+        self.pfn[slot] = pfn;
+        let bucket = pa_hash(pfn);
+        self.next[slot] = self.buckets[bucket];
+        self.buckets[bucket] = slot as u16;
+        self.in_use += 1;
+        self.stats.maps += 1;
+        KmapResult::Mapped {
+            slot,
+            vaddr: vaddr(slot),
+            new: true,
+            flush_all,
+        }
+    }
+
+    /// Linux's `kunmap_high`: one user fewer. A mismatched call is an error
+    /// naming the page, never ignored.
+    pub fn kunmap(&mut self, pfn: u32) -> Result<KunmapResult, PkmapError> {
+        let slot = self.lookup(pfn).ok_or(PkmapError::NotMapped { pfn })?;
+        let count = self.count[slot];
+        if count < 2 {
+            return Err(PkmapError::NoUsers { pfn, slot });
+        }
+        self.count[slot] = count - 1;
+        let wake = count == 2;
+        if wake {
+            self.in_use -= 1;
+            self.stale += 1;
+        }
+        self.stats.unmaps += 1;
+        Ok(KunmapResult {
+            slot,
+            vaddr: vaddr(slot),
+            users: count - 2,
+            wake,
+        })
+    }
+
+    /// The pkmap address of `pfn` while it has a slot (even a stale one).
+    pub fn page_address(&self, pfn: u32) -> Option<usize> {
+        self.lookup(pfn).map(vaddr)
+    }
+
+    /// The raw `pkmap_count` of a slot.
+    pub fn count(&self, slot: usize) -> u32 {
+        self.count[slot]
+    }
+
+    /// The slot's page and count, if it has one.
+    pub fn slot_info(&self, slot: usize) -> Option<SlotInfo> {
+        (self.count[slot] > 0).then(|| SlotInfo {
+            slot,
+            count: self.count[slot],
+            pfn: self.pfn[slot],
+            vaddr: vaddr(slot),
+        })
+    }
+
+    /// Every occupied slot, in slot order.
+    pub fn slots(&self) -> impl Iterator<Item = SlotInfo> + '_ {
+        (0..N).filter_map(move |s| self.slot_info(s))
+    }
+
+    pub fn totals(&self) -> PkmapTotals {
+        PkmapTotals {
+            in_use: self.in_use,
+            free_clean: N - self.in_use - self.stale,
+            free_stale: self.stale,
+        }
+    }
+
+    pub fn stats(&self) -> PkmapStats {
+        self.stats
+    }
+
+    pub fn last_pkmap_nr(&self) -> usize {
+        self.last_pkmap_nr
+    }
+
+    /// Linux's `map_new_virtual`, less the sleeping: the next count-0 slot
+    /// after `last_pkmap_nr`, flushing on wrap-around. Called only when
+    /// some slot has count <= 1, so it always finds one: after a wrap every
+    /// count-1 slot is clean, and the next N steps visit every slot.
+    fn map_new_virtual(&mut self) -> (usize, Option<SlotSet>) {
+        let mut flush = None;
+        for _ in 0..2 * N {
+            self.last_pkmap_nr = (self.last_pkmap_nr + 1) & (N - 1);
+            if self.last_pkmap_nr == 0 {
+                flush = Some(self.flush_all_zero_pkmaps());
+            }
+            if self.count[self.last_pkmap_nr] == 0 {
+                return (self.last_pkmap_nr, flush);
+            }
+        }
+        unreachable!(
+            "pkmap: no free slot although {} of {} are busy",
+            self.in_use, N
+        );
+    }
+
+    /// Linux's `flush_all_zero_pkmaps`: every count-1 slot becomes count 0
+    /// and its page loses its address. Returns those slots; the caller
+    /// clears their PTEs and flushes the TLB once.
+    fn flush_all_zero_pkmaps(&mut self) -> SlotSet {
+        let mut cleared = SlotSet::EMPTY;
+        for slot in 0..N {
+            if self.count[slot] == 1 {
+                self.count[slot] = 0;
+                self.unhash(slot);
+                self.pfn[slot] = NO_PFN;
+                cleared.insert(slot);
+            }
+        }
+        self.stale = 0;
+        self.stats.full_flushes += 1;
+        self.stats.cleared += cleared.len() as u64;
+        cleared
+    }
+
+    fn lookup(&self, pfn: u32) -> Option<usize> {
+        let mut slot = self.buckets[pa_hash(pfn)];
+        while slot != NIL {
+            if self.pfn[slot as usize] == pfn {
+                return Some(slot as usize);
+            }
+            slot = self.next[slot as usize];
+        }
+        None
+    }
+
+    /// Take `slot` out of its page's hash chain.
+    fn unhash(&mut self, slot: usize) {
+        let bucket = pa_hash(self.pfn[slot]);
+        let after = self.next[slot];
+        if self.buckets[bucket] as usize == slot {
+            self.buckets[bucket] = after;
+        } else {
+            let mut prev = self.buckets[bucket] as usize;
+            while self.next[prev] as usize != slot {
+                prev = self.next[prev] as usize;
+            }
+            self.next[prev] = after;
+        }
+        self.next[slot] = NIL;
+    }
+}
+
+impl<const N: usize> Default for PkmapSlots<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    const HIGH: u32 = 0x38000; // first highmem pfn with 896 MB of lowmem
+
+    fn mapped(r: KmapResult) -> (usize, bool, Option<SlotSet>) {
+        match r {
+            KmapResult::Mapped {
+                slot,
+                vaddr: va,
+                new,
+                flush_all,
+            } => {
+                assert_eq!(va, vaddr(slot));
+                (slot, new, flush_all)
+            }
+            KmapResult::Full => panic!("unexpected Full"),
+        }
+    }
+
+    #[test]
+    fn slot_addresses() {
+        assert_eq!(vaddr(0), PKMAP_BASE);
+        assert_eq!(vaddr(LAST_PKMAP - 1), PKMAP_END - PAGE_SIZE);
+        assert_eq!(slot_of(PKMAP_BASE + 5 * PAGE_SIZE + 123), Some(5));
+        assert_eq!(slot_of(PKMAP_BASE - 1), None);
+        assert_eq!(slot_of(PKMAP_END), None);
+    }
+
+    #[test]
+    fn same_page_twice_gets_same_slot_and_counts() {
+        let mut pk = Pkmap::new();
+        let (slot, new, flush) = mapped(pk.kmap(HIGH));
+        assert!(new && flush.is_none());
+        assert_eq!(slot, 1, "the search starts after last_pkmap_nr = 0");
+        assert_eq!(
+            mapped(pk.kmap(HIGH)),
+            (slot, false, None),
+            "no PTE write the second time"
+        );
+        assert_eq!(pk.count(slot), 3, "two users");
+        assert_eq!(pk.page_address(HIGH), Some(vaddr(slot)));
+        let (other, _, _) = mapped(pk.kmap(HIGH + 1));
+        assert_ne!(other, slot);
+        let r = pk.kunmap(HIGH).unwrap();
+        assert_eq!((r.users, r.wake), (1, false));
+        let r = pk.kunmap(HIGH).unwrap();
+        assert_eq!((r.slot, r.users, r.wake), (slot, 0, true));
+        assert_eq!(pk.count(slot), 1, "free but stale");
+        assert_eq!(
+            pk.page_address(HIGH),
+            Some(vaddr(slot)),
+            "keeps its address until the flush"
+        );
+        assert_eq!(
+            pk.totals(),
+            PkmapTotals {
+                in_use: 1,
+                free_clean: LAST_PKMAP - 2,
+                free_stale: 1
+            }
+        );
+        let s = pk.stats();
+        assert_eq!((s.maps, s.reuses, s.unmaps, s.full_flushes), (2, 1, 2, 0));
+    }
+
+    #[test]
+    fn stale_slot_is_revived_without_a_pte_write() {
+        let mut pk = Pkmap::new();
+        let (slot, _, _) = mapped(pk.kmap(HIGH));
+        pk.kunmap(HIGH).unwrap();
+        assert_eq!(mapped(pk.kmap(HIGH)), (slot, false, None));
+        assert_eq!(pk.count(slot), 2);
+        assert_eq!(pk.stats().revived, 1);
+        assert_eq!(pk.totals().free_stale, 0);
+    }
+
+    #[test]
+    fn fills_all_1024_slots_then_full() {
+        let mut pk = Pkmap::new();
+        let mut seen = SlotSet::EMPTY;
+        for i in 0..LAST_PKMAP as u32 {
+            let (slot, new, flush) = mapped(pk.kmap(HIGH + i));
+            assert!(new && !seen.contains(slot));
+            seen.insert(slot);
+            // Slot 0 comes last: reaching it is the first wrap, which
+            // flushes though nothing was stale (as in Linux).
+            assert_eq!(flush.is_some(), slot == 0);
+            assert!(flush.is_none_or(|c| c.is_empty()));
+        }
+        assert_eq!(seen.len(), LAST_PKMAP);
+        assert_eq!(
+            pk.totals(),
+            PkmapTotals {
+                in_use: LAST_PKMAP,
+                free_clean: 0,
+                free_stale: 0
+            }
+        );
+        let before = pk.last_pkmap_nr();
+        assert_eq!(pk.kmap(HIGH + 5000), KmapResult::Full);
+        assert_eq!(pk.last_pkmap_nr(), before, "Full changes nothing");
+        assert_eq!(pk.stats().waits, 1);
+        assert!(
+            !mapped(pk.kmap(HIGH + 7)).1,
+            "a mapped page is still served when full"
+        );
+        assert_eq!(pk.slots().count(), LAST_PKMAP);
+        assert_eq!(pk.stats().full_flushes, 1);
+    }
+
+    #[test]
+    fn kunmap_then_kmap_after_wrap_flushes_once() {
+        let mut pk = Pkmap::new();
+        for i in 0..LAST_PKMAP as u32 {
+            pk.kmap(HIGH + i);
+        }
+        let freed = pk.page_address(HIGH + 300).and_then(slot_of).unwrap();
+        assert!(
+            pk.kunmap(HIGH + 300).unwrap().wake,
+            "a waiter can now proceed"
+        );
+        let (slot, new, flush) = mapped(pk.kmap(HIGH + 5000));
+        assert!(new);
+        assert_eq!(slot, freed);
+        let cleared = flush.expect("the search wrapped");
+        assert_eq!(cleared.iter().collect::<Vec<_>>(), vec![freed]);
+        assert_eq!(
+            pk.page_address(HIGH + 300),
+            None,
+            "the old page lost its address"
+        );
+        let s = pk.stats();
+        assert_eq!((s.full_flushes, s.cleared), (2, 1));
+        // Unmap a whole batch: the next new kmap clears all of them with one flush.
+        for i in 0..100 {
+            pk.kunmap(HIGH + i).unwrap();
+        }
+        let (_, _, flush) = mapped(pk.kmap(HIGH + 6000));
+        assert_eq!(flush.unwrap().len(), 100);
+        assert_eq!(pk.stats().full_flushes, 3);
+        assert_eq!(pk.totals().free_clean, 99);
+        for i in 0..99 {
+            assert!(
+                mapped(pk.kmap(HIGH + 7000 + i)).2.is_none(),
+                "clean slots need no flush"
+            );
+        }
+        assert_eq!(pk.stats().full_flushes, 3);
+    }
+
+    #[test]
+    fn unbalanced_kunmap_is_an_error_naming_the_page() {
+        let mut pk = Pkmap::new();
+        assert_eq!(pk.kunmap(HIGH), Err(PkmapError::NotMapped { pfn: HIGH }));
+        let (slot, _, _) = mapped(pk.kmap(HIGH));
+        pk.kunmap(HIGH).unwrap();
+        let err = pk.kunmap(HIGH).unwrap_err();
+        assert_eq!(err, PkmapError::NoUsers { pfn: HIGH, slot });
+        assert_eq!(
+            format!("{err}"),
+            "kunmap of pfn 0x38000 in pkmap slot 1, which has no users left"
+        );
+        assert_eq!(pk.count(slot), 1, "the error changed nothing");
+        assert_eq!(
+            format!("{}", PkmapError::NotMapped { pfn: HIGH }),
+            "kunmap of pfn 0x38000, which is not kmapped"
+        );
+    }
+
+    #[test]
+    fn report_lists_occupied_slots() {
+        let mut pk = Pkmap::new();
+        pk.kmap(HIGH + 2);
+        pk.kmap(HIGH + 2);
+        pk.kmap(HIGH + 9);
+        pk.kunmap(HIGH + 9).unwrap();
+        let rows: Vec<SlotInfo> = pk.slots().collect();
+        assert_eq!(
+            rows,
+            vec![
+                SlotInfo {
+                    slot: 1,
+                    count: 3,
+                    pfn: HIGH + 2,
+                    vaddr: PKMAP_BASE + PAGE_SIZE
+                },
+                SlotInfo {
+                    slot: 2,
+                    count: 1,
+                    pfn: HIGH + 9,
+                    vaddr: PKMAP_BASE + 2 * PAGE_SIZE
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn colliding_pages_share_a_bucket_and_unhash_cleanly() {
+        let bucket = pa_hash(HIGH);
+        let same: Vec<u32> = (HIGH..).filter(|&p| pa_hash(p) == bucket).take(7).collect();
+        let mut pk = PkmapSlots::<8>::new();
+        for &p in &same {
+            mapped(pk.kmap(p));
+        }
+        for &p in &same[1..5] {
+            pk.kunmap(p).unwrap();
+        }
+        let (_, _, flush) = mapped(pk.kmap(HIGH + 1));
+        assert_eq!(flush.unwrap().len(), 4);
+        for (i, &p) in same.iter().enumerate() {
+            assert_eq!(pk.page_address(p).is_some(), i == 0 || i >= 5, "page {i}");
+        }
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Kmap(u32),
+        Kunmap(u32),
+    }
+
+    /// Drive a table with `ops`, acting as the caller (PTE writes and TLB
+    /// in a simulated MMU), and check it against a model after each step.
+    fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
+        let mut pk = PkmapSlots::<N>::new();
+        let mut users: HashMap<u32, u32> = HashMap::new();
+        let mut pte: [Option<u32>; N] = [None; N];
+        let mut tlb: [Option<u32>; N] = [None; N];
+        let mut wraps = 0;
+        for &op in ops {
+            let before: Vec<u32> = (0..N).map(|s| pk.count(s)).collect();
+            match op {
+                Op::Kmap(pfn) => {
+                    let had = pk.page_address(pfn).and_then(slot_of);
+                    let old_nr = pk.last_pkmap_nr();
+                    match pk.kmap(pfn) {
+                        KmapResult::Full => {
+                            prop_assert!(had.is_none());
+                            prop_assert!(before.iter().all(|&c| c >= 2), "Full with a free slot");
+                            continue; // the caller would sleep
+                        }
+                        KmapResult::Mapped {
+                            slot,
+                            new,
+                            flush_all,
+                            ..
+                        } => {
+                            if let Some(s) = had {
+                                prop_assert_eq!((slot, new, flush_all), (s, false, None));
+                            } else {
+                                prop_assert!(new);
+                                // Round robin as in Linux: the first clean slot
+                                // after last_pkmap_nr; if there is none before
+                                // the end, wrap (one flush, stale slots become
+                                // clean) and take the first from slot 0.
+                                let ahead = (old_nr + 1..N).find(|&s| before[s] == 0);
+                                let want = ahead.or_else(|| (0..N).find(|&s| before[s] <= 1));
+                                prop_assert_eq!(Some(slot), want);
+                                prop_assert_eq!(ahead.is_none(), flush_all.is_some());
+                                if let Some(cleared) = flush_all {
+                                    wraps += 1;
+                                    for (s, &count) in before.iter().enumerate() {
+                                        prop_assert_eq!(
+                                            cleared.contains(s),
+                                            count == 1,
+                                            "slot {}",
+                                            s
+                                        );
+                                    }
+                                    for s in cleared.iter() {
+                                        pte[s] = None;
+                                    }
+                                    tlb = [None; N];
+                                }
+                                // Never a slot with users, and never one
+                                // whose stale mapping was not flushed.
+                                prop_assert!(
+                                    before[slot] == 0 || (before[slot] == 1 && flush_all.is_some())
+                                );
+                                prop_assert_eq!(pte[slot], None, "overwriting a live PTE");
+                                pte[slot] = Some(pfn);
+                            }
+                            // The caller touches the page: what the MMU reaches.
+                            let seen = tlb[slot].or(pte[slot]);
+                            tlb[slot] = seen;
+                            prop_assert_eq!(seen, Some(pfn), "vaddr reaches another page");
+                            *users.entry(pfn).or_default() += 1;
+                        }
+                    }
+                }
+                Op::Kunmap(pfn) => {
+                    let held = users.get(&pfn).copied().unwrap_or(0);
+                    let r = pk.kunmap(pfn);
+                    if held == 0 {
+                        let want = match pk.page_address(pfn).and_then(slot_of) {
+                            Some(slot) => PkmapError::NoUsers { pfn, slot },
+                            None => PkmapError::NotMapped { pfn },
+                        };
+                        prop_assert_eq!(r, Err(want));
+                    } else {
+                        let r = r.unwrap();
+                        prop_assert_eq!((r.users, r.wake), (held - 1, held == 1));
+                        users.insert(pfn, held - 1);
+                    }
+                }
+            }
+            // Invariants: every occupied slot is found from its page, no page
+            // is in two slots, counts are users + 1, totals add up.
+            let mut pages = std::collections::HashSet::new();
+            for info in pk.slots() {
+                prop_assert!(pages.insert(info.pfn), "pfn {} in two slots", info.pfn);
+                prop_assert_eq!(pk.page_address(info.pfn), Some(info.vaddr));
+                prop_assert_eq!(info.count, users.get(&info.pfn).copied().unwrap_or(0) + 1);
+                prop_assert_eq!(pte[info.slot], Some(info.pfn));
+            }
+            for (&pfn, &u) in &users {
+                if u > 0 {
+                    prop_assert!(
+                        pk.page_address(pfn).is_some(),
+                        "held page {} lost its slot",
+                        pfn
+                    );
+                }
+            }
+            let t = pk.totals();
+            prop_assert_eq!(t.in_use + t.free_clean + t.free_stale, N);
+            prop_assert_eq!(t.in_use, (0..N).filter(|&s| pk.count(s) >= 2).count());
+            prop_assert_eq!(t.free_stale, (0..N).filter(|&s| pk.count(s) == 1).count());
+            prop_assert_eq!(pk.stats().full_flushes, wraps);
+        }
+        // Everything given back: nothing is left in use.
+        for (pfn, u) in users {
+            for _ in 0..u {
+                pk.kunmap(pfn).unwrap();
+            }
+        }
+        prop_assert_eq!(pk.totals().in_use, 0);
+        Ok(pk.stats())
+    }
+
+    fn ops(pages: u32) -> impl Strategy<Value = Vec<Op>> {
+        let op = prop_oneof![
+            3 => (0..pages).prop_map(|p| Op::Kmap(HIGH + p)),
+            2 => (0..pages).prop_map(|p| Op::Kunmap(HIGH + p)),
+        ];
+        proptest::collection::vec(op, 1..400)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// With 8 slots and 24 pages, sequences wrap and fill up often:
+        /// exactly one flush per wrap, no slot reused while it has users or
+        /// before its stale TLB entry is flushed, every access through a
+        /// returned address reaches the right page, counts match a model.
+        #[test]
+        fn random_kmap_kunmap_8_slots(ops in ops(24)) {
+            run::<8>(&ops)?;
+        }
+
+        /// The same with 64 slots and pages mostly distinct.
+        #[test]
+        fn random_kmap_kunmap_64_slots(ops in ops(200)) {
+            run::<64>(&ops)?;
+        }
+    }
+
+    #[test]
+    fn full_size_table_survives_a_long_run() {
+        // Deterministic pseudo-random run on the real 1024 slots.
+        let mut x = 12345u32;
+        let mut ops = Vec::new();
+        for _ in 0..20000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let page = HIGH + (x >> 8) % 1500;
+            ops.push(if (x >> 4) % 5 < 3 {
+                Op::Kmap(page)
+            } else {
+                Op::Kunmap(page)
+            });
+        }
+        let s = run::<LAST_PKMAP>(&ops).unwrap();
+        // It went through every path: waits, wraps that cleared slots, revivals.
+        assert!(
+            s.waits > 0 && s.full_flushes > 10 && s.cleared > 0 && s.revived > 0,
+            "{s:?}"
+        );
+    }
+}

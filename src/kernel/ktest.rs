@@ -9,6 +9,7 @@
 use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, traps};
 use crate::mm::ktests as mm;
+use crate::mm::ktests_highmem as hm;
 use crate::println;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -46,6 +47,12 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::page_alloc::dma_and_kernel_pages_stay_low", run: mm::dma_and_kernel_pages_stay_low },
     KTest { name: "mm::page_alloc::highmem_get_free_pages_is_refused", run: mm::highmem_get_free_pages_is_refused },
     KTest { name: "mm::memblock::retired_memblock_refuses", run: mm::retired_memblock_refuses },
+    KTest { name: "mm::highmem::every_highmem_page_through_kmap", run: hm::every_highmem_page_through_kmap },
+    KTest { name: "mm::highmem::kmap_waiters_wake_and_finish", run: hm::kmap_waiters_wake_and_finish },
+    KTest { name: "mm::highmem::kmap_costs_the_expected_flushes", run: hm::kmap_costs_the_expected_flushes },
+    KTest { name: "mm::highmem::kmap_atomic_misuse_is_caught", run: hm::kmap_atomic_misuse_is_caught },
+    KTest { name: "mm::highmem::kmap_in_atomic_context_is_reported", run: hm::kmap_in_atomic_context_is_reported },
+    KTest { name: "mm::highmem::highpage_helpers_copy", run: hm::highpage_helpers_copy },
 ];
 
 /// Run the tests whose name contains `filter`; returns (passed, failed).

@@ -385,9 +385,13 @@ pub fn in_atomic() -> bool {
 /// Report a call that may sleep made where sleeping is not allowed (Linux's
 /// `might_sleep()`): a bug in the caller, reported with a backtrace; the call
 /// then goes on.
+/// Reports made by `might_sleep` (for tests).
+pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
+
 #[track_caller]
 pub fn might_sleep(what: &str) {
     if in_atomic() {
+        MIGHT_SLEEP_BUGS.fetch_add(1, Ordering::Relaxed);
         let loc = core::panic::Location::caller();
         super::panic::warn(format_args!(
             "BUG: sleeping function called from invalid context at {}:{} ({}): in_interrupt={} preempt_count={} irqs_disabled={}",

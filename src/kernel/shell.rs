@@ -47,6 +47,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "buddyinfo", usage: "", help: "free blocks per order and zone (/proc/buddyinfo)", run: cmd_buddyinfo },
     Command { name: "pagetypeinfo", usage: "", help: "free blocks per migrate type (/proc/pagetypeinfo)", run: cmd_pagetypeinfo },
     Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
+    Command { name: "kmaps", usage: "", help: "persistent kmap slots: slot, count, pfn, address; totals", run: cmd_kmaps },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
     Command {
@@ -172,6 +173,45 @@ fn cmd_memmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let color = !crate::kernel::cmdline::no_color();
     report(|node, mm, out| crate::mm::vmstat::memmap(node, mm, color, out));
+    Ok(())
+}
+
+fn cmd_kmaps(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let mut buf = REPORT.lock();
+    buf.clear();
+    crate::mm::highmem::with_pkmap(|slots, totals, stats| {
+        use core::fmt::Write as _;
+        let _ = writeln!(buf, "slot  count  pfn       address");
+        let mut shown = 0;
+        for s in slots {
+            if shown < 256 {
+                let _ = writeln!(buf, "{:>4}  {:>5}  {:#07x}  {:#010x}", s.slot, s.count, s.pfn, s.vaddr);
+            }
+            shown += 1;
+        }
+        if shown > 256 {
+            let _ = writeln!(buf, "... {} more occupied slots", shown - 256);
+        }
+        let _ = writeln!(
+            buf,
+            "slots: {} in use, {} free, {} free but stale (flushed at the next wrap) of {}",
+            totals.in_use,
+            totals.free_clean,
+            totals.free_stale,
+            crate::layout::LAST_PKMAP
+        );
+        let _ = writeln!(
+            buf,
+            "kmaps: {} new, {} reused, {} waited; {} wrap-arounds, each one full TLB flush ({} stale slots cleared)",
+            stats.maps,
+            stats.reuses,
+            stats.waits,
+            stats.full_flushes,
+            stats.cleared
+        );
+    });
+    console_write(buf.as_bytes());
     Ok(())
 }
 

@@ -15,6 +15,10 @@ pub mod zones;
 #[cfg(target_os = "none")]
 pub mod alloc;
 #[cfg(target_os = "none")]
+pub mod highmem;
+#[cfg(target_os = "none")]
 pub mod ktests;
+#[cfg(target_os = "none")]
+pub mod ktests_highmem;
 #[cfg(target_os = "none")]
 pub mod mm_init;

@@ -147,6 +147,18 @@ pub fn paging_init(max_low_pfn: usize, mut alloc_pt: impl FnMut() -> usize) {
     DIRECT_MAP.call_once(|| stats);
 }
 
+/// Write (or, with `pfn == None`, clear) the PTE of pkmap slot `slot`. No
+/// TLB work here: the pkmap protocol decides when to flush (`mm::highmem`).
+pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
+    assert!(slot < crate::layout::LAST_PKMAP, "pkmap slot {} out of range", slot);
+    let pt = PKMAP_PT.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;
+    assert!(!pt.is_null(), "kmap used before paging_init");
+    let val = pfn.map_or(0, |p| (p << PAGE_SHIFT) | PDE_PRESENT_RW);
+    // SAFETY: slot < 1024 indexes the pkmap page table, a page the kernel
+    // owns; the caller holds the pkmap lock, so the entry has one writer.
+    unsafe { pt.add(slot).write_volatile(val) };
+}
+
 /// Fixed mappings below FIXADDR_TOP (Linux's fixmap): each index is one page
 /// whose frame can be changed at run time. Index 0 is the highest page.
 pub mod fixmap {
@@ -156,6 +168,8 @@ pub mod fixmap {
 
     /// Zeroing pages handed out with __GFP_ZERO from highmem.
     pub const FIX_ZERO_PAGE: usize = 0;
+    /// First of the kmap_atomic slots, one per `KmType` (Linux's FIX_KMAP_BEGIN).
+    pub const FIX_KMAP_BEGIN: usize = 1;
     pub const NR_FIX: usize = 64;
 
     pub const fn fix_to_virt(idx: usize) -> usize {

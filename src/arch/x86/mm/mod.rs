@@ -1,3 +1,4 @@
 //! i386-specific memory management: page faults, early page tables.
 pub mod fault;
+pub mod highmem;
 pub mod init;

@@ -1,0 +1,153 @@
+//! Persistent kmaps (Linux 2.6.24's mm/highmem.c): a highmem page gets a
+//! kernel address in one of `LAST_PKMAP` slots of the pkmap page table for
+//! as long as its users need it, and may sleep to get one.
+//!
+//! The slot bookkeeping is `mm::pkmap` (pure, host-tested); this file does
+//! what it asks of the machine: write a PTE for a new slot, clear the stale
+//! PTEs and do ONE full TLB flush when the round-robin search wraps, and
+//! sleep on a wait queue while every slot is in use. Unmapping writes no PTE
+//! at all: the slot becomes "free but stale" until the next wrap, which is
+//! why kmap/kunmap of a hot page costs no TLB flush.
+//!
+//! Also the page helpers built on `kmap_atomic`: `clear_highpage`,
+//! `copy_highpage`, `memcpy_to_page`, `memcpy_from_page`.
+
+use super::alloc::max_low_pfn;
+use super::pkmap::{KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
+use crate::arch::x86::cpu::flush_tlb_all;
+use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, KmapAtomic};
+use crate::arch::x86::mm::init::set_pkmap_pte;
+use crate::kernel::sched::might_sleep;
+use crate::kernel::sync::IrqLock;
+use crate::kernel::wait::WaitQueue;
+use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
+use core::marker::PhantomData;
+
+static PKMAP: IrqLock<Pkmap> = IrqLock::new(Pkmap::new());
+static PKMAP_WAIT: WaitQueue = WaitQueue::new();
+
+/// A page mapped by `kmap`; `kunmap` happens on drop.
+pub struct Kmap {
+    pfn: u32,
+    vaddr: usize,
+    high: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Kmap {
+    pub fn vaddr(&self) -> usize {
+        self.vaddr
+    }
+    pub fn pfn(&self) -> u32 {
+        self.pfn
+    }
+    pub fn as_slice(&self) -> &[u8; PAGE_SIZE] {
+        // SAFETY: vaddr maps the whole page while the guard lives (the slot
+        // keeps a user count, so it is not reused).
+        unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) }
+    }
+    pub fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
+        // SAFETY: as above; &mut self makes the access unique through this guard.
+        unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) }
+    }
+}
+
+/// Map frame `pfn` into the kernel: its direct-map address for lowmem, a
+/// pkmap slot for highmem. May sleep (when every slot is in use): calling it
+/// where sleeping is not allowed is reported as a bug.
+#[track_caller]
+pub fn kmap(pfn: u32) -> Kmap {
+    might_sleep("kmap");
+    if (pfn as usize) < max_low_pfn() {
+        let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
+        return Kmap { pfn, vaddr, high: false, _not_send: PhantomData };
+    }
+    loop {
+        {
+            let mut pk = PKMAP.lock();
+            match pk.kmap(pfn) {
+                KmapResult::Mapped { vaddr, slot, new, flush_all } => {
+                    if let Some(cleared) = flush_all {
+                        for s in cleared.iter() {
+                            set_pkmap_pte(s, None);
+                        }
+                        flush_tlb_all();
+                    }
+                    if new {
+                        // The slot was count 0: no TLB entry can exist for it.
+                        set_pkmap_pte(slot, Some(pfn));
+                    }
+                    return Kmap { pfn, vaddr, high: true, _not_send: PhantomData };
+                }
+                KmapResult::Full => {}
+            }
+        }
+        // Every slot has users: sleep until a kunmap frees one.
+        PKMAP_WAIT.wait_event(|| PKMAP.lock().totals().in_use < crate::layout::LAST_PKMAP);
+    }
+}
+
+impl Drop for Kmap {
+    fn drop(&mut self) {
+        if !self.high {
+            return;
+        }
+        let result = PKMAP.lock().kunmap(self.pfn);
+        match result {
+            Ok(r) if r.wake => PKMAP_WAIT.wake_up_all(),
+            Ok(_) => {}
+            Err(e) => crate::kernel::panic::warn(format_args!("BUG: {}", e)),
+        }
+    }
+}
+
+/// The pkmap address of a highmem page, if it has one now (`page_address`).
+pub fn page_address(pfn: u32) -> Option<usize> {
+    if (pfn as usize) < max_low_pfn() {
+        return Some(phys_to_virt((pfn as usize) << PAGE_SHIFT));
+    }
+    PKMAP.lock().page_address(pfn)
+}
+
+/// A snapshot for the `kmaps` report (occupied slots, totals, stats).
+pub fn with_pkmap<R>(f: impl FnOnce(&mut dyn Iterator<Item = SlotInfo>, PkmapTotals, PkmapStats) -> R) -> R {
+    let pk = PKMAP.lock();
+    let (totals, stats) = (pk.totals(), pk.stats());
+    let r = f(&mut pk.slots(), totals, stats);
+    drop(pk);
+    r
+}
+
+pub fn pkmap_stats() -> PkmapStats {
+    PKMAP.lock().stats()
+}
+
+fn atomic(pfn: u32, t: KmType) -> KmapAtomic {
+    kmap_atomic(pfn, t, max_low_pfn()).unwrap_or_else(|e| panic!("kmap_atomic: {:?}", e))
+}
+
+/// Zero a frame (Linux's `clear_highpage`).
+pub fn clear_highpage(pfn: u32) {
+    atomic(pfn, KmType::Bounce).as_mut_slice().fill(0);
+}
+
+/// Copy frame `from` to frame `to`, two atomic slots at once (`copy_highpage`).
+pub fn copy_highpage(to: u32, from: u32) {
+    let src = atomic(from, KmType::User0);
+    let mut dst = atomic(to, KmType::User1);
+    dst.as_mut_slice().copy_from_slice(src.as_slice());
+    drop(dst); // stack order: the last taken goes first
+    drop(src);
+}
+
+/// Copy `data` into frame `pfn` at `offset` (`memcpy_to_page`).
+pub fn memcpy_to_page(pfn: u32, offset: usize, data: &[u8]) {
+    assert!(offset + data.len() <= PAGE_SIZE, "memcpy_to_page: {} bytes at {} cross the page", data.len(), offset);
+    atomic(pfn, KmType::Bounce).as_mut_slice()[offset..offset + data.len()].copy_from_slice(data);
+}
+
+/// Copy out of frame `pfn` at `offset` (`memcpy_from_page`).
+pub fn memcpy_from_page(out: &mut [u8], pfn: u32, offset: usize) {
+    assert!(offset + out.len() <= PAGE_SIZE, "memcpy_from_page: {} bytes at {} cross the page", out.len(), offset);
+    out.copy_from_slice(&atomic(pfn, KmType::Bounce).as_slice()[offset..offset + out.len()]);
+}

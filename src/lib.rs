@@ -11,6 +11,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+extern crate alloc;
+
 pub mod layout;
 pub mod kernel;
 pub mod mm;

@@ -47,6 +47,9 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "buddyinfo", usage: "", help: "free blocks per order and zone (/proc/buddyinfo)", run: cmd_buddyinfo },
     Command { name: "pagetypeinfo", usage: "", help: "free blocks per migrate type (/proc/pagetypeinfo)", run: cmd_pagetypeinfo },
     Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
+    Command { name: "slabinfo", usage: "", help: "slab caches (/proc/slabinfo version 2.1)", run: cmd_slabinfo },
+    Command { name: "kmalloc", usage: "", help: "kmalloc size classes: bytes requested against bytes handed out", run: cmd_kmalloc },
+    Command { name: "shrink", usage: "", help: "give every empty slab back to the page allocator", run: cmd_shrink },
     Command { name: "kmaps", usage: "", help: "persistent kmap slots: slot, count, pfn, address; totals", run: cmd_kmaps },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
@@ -173,6 +176,28 @@ fn cmd_memmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let color = !crate::kernel::cmdline::no_color();
     report(|node, mm, out| crate::mm::vmstat::memmap(node, mm, color, out));
+    Ok(())
+}
+
+fn cmd_slabinfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let mut out = alloc::string::String::new();
+    let _ = crate::mm::kmalloc::slabinfo(&mut out);
+    console_write(out.as_bytes());
+    Ok(())
+}
+
+fn cmd_kmalloc(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let mut out = alloc::string::String::new();
+    let _ = crate::mm::kmalloc::kmalloc_summary(&mut out);
+    console_write(out.as_bytes());
+    Ok(())
+}
+
+fn cmd_shrink(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    println!("{} pages given back", crate::mm::kmalloc::shrink_all());
     Ok(())
 }
 

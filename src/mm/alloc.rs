@@ -94,10 +94,19 @@ impl LowPages {
 }
 
 /// Allocate 2^order frames (Linux's `alloc_pages`).
+#[track_caller]
 pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::sched::might_sleep("alloc_pages");
     }
+    __alloc_pages(gfp, order)
+}
+
+/// `alloc_pages` without the might-sleep check, for callers that hold a
+/// spinlock but whose allocation cannot sleep anyway: this page allocator
+/// never sleeps (there is no reclaim to wait for yet). The slab allocator
+/// growing a cache under its lock is the one user.
+pub fn __alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     let injected = FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64);
     let pfn = if injected { None } else { with_node(|node, mm| node.alloc_pages(mm, gfp, order)) };
     let Some(pfn) = pfn else {
@@ -144,12 +153,16 @@ pub fn free_pages_block(pages: Pages) {
 
 /// Allocate lowmem and return its kernel address (`__get_free_pages`).
 /// Highmem has no such address: asking for it is a bug, reported.
+#[track_caller]
 pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
     if gfp.contains(Gfp::HIGHMEM) {
         crate::kernel::panic::warn(format_args!("BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"));
         return None;
     }
-    let pages = alloc_pages(gfp, order)?;
+    if gfp.may_sleep() {
+        crate::kernel::sched::might_sleep("__get_free_pages");
+    }
+    let pages = __alloc_pages(gfp, order)?;
     match pages.lowmem() {
         Ok(low) => Some(low.addr()),
         Err(p) => {

@@ -9,6 +9,8 @@ pub mod page;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod pkmap;
+pub mod slab;
+pub mod vmalloc;
 pub mod vmstat;
 pub mod zones;
 
@@ -16,6 +18,8 @@ pub mod zones;
 pub mod alloc;
 #[cfg(target_os = "none")]
 pub mod highmem;
+#[cfg(target_os = "none")]
+pub mod kmalloc;
 #[cfg(target_os = "none")]
 pub mod ktests;
 #[cfg(target_os = "none")]

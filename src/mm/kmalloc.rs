@@ -1,0 +1,512 @@
+//! The kernel's object allocators on top of `mm::slab` (Linux's slab.c
+//! kernel side and include/linux/slab.h): the cache registry
+//! (`kmem_cache_create` & co.), `kmalloc`/`kfree`/`ksize`/`krealloc` with
+//! Linux's size classes, `dma-kmalloc-*` on ZONE_DMA, and Rust's global
+//! allocator, so `Box`, `Vec` and `String` are kmalloc memory.
+//!
+//! Slab pages come from the buddy allocator (lowmem, through the direct
+//! map); each page's descriptor names its cache (`PageFlags::SLAB`,
+//! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
+//! pointer. Requests above 8 KB get whole pages (order <= 10), marked
+//! `PageFlags::HEAD` with the order in `private`.
+
+use super::alloc::{self, get_free_pages, Pages};
+use super::fault_inject::FaultAttr;
+use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
+use super::mm_init::with_node;
+use super::page::PageFlags;
+use super::slab::{slabinfo_header, write_slabinfo, AllocError, CreateError, KmemCache, SlabBug, SlabFlags, SlabPages, SlabStats};
+use crate::kernel::sync::IrqLock;
+use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
+use core::alloc::{GlobalAlloc, Layout};
+use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Most caches at once.
+pub const MAX_CACHES: usize = 64;
+/// Linux's kmalloc size classes on i386.
+pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
+const KMALLOC_NAMES: [&str; 13] = [
+    "kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
+    "kmalloc-256", "kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+];
+const DMA_NAMES: [&str; 13] = [
+    "dma-kmalloc-8", "dma-kmalloc-16", "dma-kmalloc-32", "dma-kmalloc-64", "dma-kmalloc-96",
+    "dma-kmalloc-128", "dma-kmalloc-192", "dma-kmalloc-256", "dma-kmalloc-512", "dma-kmalloc-1k",
+    "dma-kmalloc-2k", "dma-kmalloc-4k", "dma-kmalloc-8k",
+];
+/// Largest request served by a slab; above, whole pages.
+pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
+/// Largest request at all: one order-10 block (4 MB).
+pub const KMALLOC_MAX_SIZE: usize = PAGE_SIZE << 10;
+/// What `kmalloc(0)` returns: not null, never dereferenceable (Linux's ZERO_SIZE_PTR).
+pub const ZERO_SIZE_PTR: usize = 16;
+
+static CACHES: [IrqLock<KmemCache>; MAX_CACHES] = [const { IrqLock::new(KmemCache::empty()) }; MAX_CACHES];
+/// The id of the cache in each slot (0: free slot), readable without locks.
+static IDS: [AtomicU32; MAX_CACHES] = [const { AtomicU32::new(0) }; MAX_CACHES];
+/// Slots whose slab pages come from ZONE_DMA.
+static DMA: [AtomicBool; MAX_CACHES] = [const { AtomicBool::new(false) }; MAX_CACHES];
+static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
+static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
+static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
+/// `failslab=`: injected slab allocation failures.
+pub static FAILSLAB: IrqLock<FaultAttr> = IrqLock::new(FaultAttr::DISABLED);
+/// Debug findings reported (for tests).
+pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
+
+/// Per size class: allocations, bytes requested, bytes handed out (cumulative).
+struct ClassStats {
+    count: AtomicU64,
+    requested: AtomicU64,
+    allocated: AtomicU64,
+}
+static CLASS_STATS: [ClassStats; 14] =
+    [const { ClassStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) } }; 14];
+
+/// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
+struct KernelPages {
+    dma: bool,
+}
+
+// SAFETY: blocks from the buddy allocator are naturally aligned to their size
+// (order), are lowmem (no __GFP_HIGHMEM), so their direct-map addresses are
+// valid, and are ours until given back; `readable` accepts only direct-map
+// addresses below the end of lowmem.
+unsafe impl SlabPages for KernelPages {
+    fn alloc_pages(&mut self, order: usize, reclaimable: bool) -> Option<usize> {
+        let mut gfp = if self.dma { GFP_DMA } else { GFP_KERNEL } | Gfp::NOWARN;
+        if reclaimable {
+            gfp |= Gfp::RECLAIMABLE;
+        }
+        // Under the cache's lock: the might-sleep check would fire, but the
+        // page allocator never sleeps.
+        let block = alloc::__alloc_pages(gfp, order)?;
+        match block.lowmem() {
+            Ok(low) => Some(low.addr()),
+            Err(p) => {
+                alloc::free_pages_block(p);
+                None
+            }
+        }
+    }
+
+    fn free_pages(&mut self, addr: usize, order: usize) {
+        alloc::free_pages(addr, order);
+    }
+
+    fn readable(&self, addr: usize, len: usize) -> bool {
+        let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
+        addr >= PAGE_OFFSET && addr.checked_add(len).is_some_and(|e| e <= end)
+    }
+
+    fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {
+        let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+        with_node(|_, mm| {
+            for page in &mut mm[pfn..pfn + (1 << order)] {
+                match cache {
+                    Some(id) => {
+                        page.flags.insert(PageFlags::SLAB);
+                        page.slab_cache = id;
+                    }
+                    None => {
+                        page.flags.remove(PageFlags::SLAB);
+                        page.slab_cache = 0;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Why `kmem_cache_create` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheError {
+    Slab(CreateError),
+    TooManyCaches { name: &'static str },
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Slab(e) => write!(f, "{}", e),
+            CacheError::TooManyCaches { name } => write!(f, "kmem_cache_create({}): all {} cache slots in use", name, MAX_CACHES),
+        }
+    }
+}
+
+/// A cache made by `kmem_cache_create`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cache(usize);
+
+fn report(bug: &SlabBug) {
+    SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!("BUG: {}", bug));
+}
+
+/// `kmem_cache_create`: a cache of `size`-byte objects. With `slab_debug`
+/// on the command line every cache gets red zones and poisoning.
+pub fn kmem_cache_create(
+    name: &'static str,
+    size: usize,
+    align: usize,
+    mut flags: SlabFlags,
+    ctor: Option<fn(*mut u8)>,
+) -> Result<Cache, CacheError> {
+    if SLAB_DEBUG.load(Ordering::Relaxed) {
+        flags |= SlabFlags::DEBUG;
+    }
+    create_in(name, size, align, flags, ctor, false)
+}
+
+fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ctor: Option<fn(*mut u8)>, dma: bool) -> Result<Cache, CacheError> {
+    for slot in 0..MAX_CACHES {
+        if IDS[slot].load(Ordering::Relaxed) != 0 {
+            continue;
+        }
+        let mut c = CACHES[slot].lock();
+        if c.id() != 0 {
+            continue;
+        }
+        c.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
+        IDS[slot].store(c.id(), Ordering::Relaxed);
+        DMA[slot].store(dma, Ordering::Relaxed);
+        return Ok(Cache(slot));
+    }
+    if flags.contains(SlabFlags::PANIC) {
+        panic!("kmem_cache_create({}): more than {} caches", name, MAX_CACHES);
+    }
+    Err(CacheError::TooManyCaches { name })
+}
+
+impl Cache {
+    /// `kmem_cache_alloc`: an object in its constructed state.
+    pub fn alloc(self, gfp: Gfp) -> Option<NonNull<u8>> {
+        if gfp.may_sleep() {
+            crate::kernel::sched::might_sleep("kmem_cache_alloc");
+        }
+        let mut c = CACHES[self.0].lock();
+        if FAILSLAB.lock().should_fail(c.object_size() as u64) {
+            return None;
+        }
+        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
+        match c.alloc(&mut pages) {
+            Ok(addr) => NonNull::new(addr as *mut u8),
+            Err(AllocError::NoMemory) => None,
+            Err(AllocError::Bug(bug)) => {
+                drop(c);
+                report(&bug);
+                // The bad object is quarantined; try once more for a good one.
+                self.alloc(gfp)
+            }
+        }
+    }
+
+    /// `kmem_cache_free`. A bad pointer is reported, never freed.
+    pub fn free(self, obj: NonNull<u8>) {
+        let result = {
+            let mut c = CACHES[self.0].lock();
+            let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
+            let r = c.free(&mut pages, obj.as_ptr() as usize);
+            (r, c.take_deferred_bug())
+        };
+        if let Err(bug) = result.0 {
+            report(&bug);
+        }
+        if let Some(bug) = result.1 {
+            report(&bug);
+        }
+    }
+
+    /// `kmem_cache_shrink`: pages given back.
+    pub fn shrink(self) -> usize {
+        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
+        CACHES[self.0].lock().shrink(&mut pages)
+    }
+
+    /// `kmem_cache_destroy`: refused (and reported) while objects are live.
+    pub fn destroy(self) -> Result<(), super::slab::DestroyError> {
+        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
+        let mut c = CACHES[self.0].lock();
+        c.destroy(&mut pages)?;
+        IDS[self.0].store(0, Ordering::Relaxed);
+        *c = KmemCache::empty();
+        Ok(())
+    }
+
+    pub fn object_size(self) -> usize {
+        CACHES[self.0].lock().object_size()
+    }
+
+    pub fn stats(self) -> super::slab::SlabStats {
+        CACHES[self.0].lock().stats()
+    }
+}
+
+/// Give every empty slab of every cache back (the shrinker the reclaim
+/// layer calls under memory pressure). Returns pages freed.
+pub fn shrink_all() -> usize {
+    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| Cache(s).shrink()).sum()
+}
+
+/// Pages the shrinker could free now (empty slabs and array-cached objects).
+pub fn reclaimable_pages() -> usize {
+    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| CACHES[s].lock().reclaimable_pages()).sum()
+}
+
+/// Create the kmalloc caches (Linux's `kmem_cache_init`).
+pub fn kmem_cache_init(slab_debug: bool) {
+    SLAB_DEBUG.store(slab_debug, Ordering::Relaxed);
+    let extra = if slab_debug { SlabFlags::DEBUG } else { SlabFlags::empty() } | SlabFlags::PANIC;
+    for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
+        // Power-of-two classes are naturally aligned (what Rust's allocator
+        // relies on for aligned layouts); 96 and 192 to the cache line.
+        let align = if size.is_power_of_two() { size.min(PAGE_SIZE) } else { 32 };
+        let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
+        KMALLOC_SLOT[i].store(c.0, Ordering::Relaxed);
+        let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
+        DMA_SLOT[i].store(d.0, Ordering::Relaxed);
+    }
+    crate::pr_info!(
+        "SLAB: {} kmalloc caches, {}..{} bytes, and their dma-kmalloc twins{}",
+        KMALLOC_SIZES.len(),
+        KMALLOC_SIZES[0],
+        KMALLOC_MAX_CACHE_SIZE,
+        if slab_debug { " (slab_debug: red zones and poisoning everywhere)" } else { "" }
+    );
+}
+
+fn class_of(size: usize) -> Option<usize> {
+    KMALLOC_SIZES.iter().position(|&s| s >= size)
+}
+
+/// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA.
+pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    if size == 0 {
+        return NonNull::new(ZERO_SIZE_PTR as *mut u8);
+    }
+    if gfp.contains(Gfp::HIGHMEM) {
+        crate::kernel::panic::warn(format_args!("BUG: kmalloc with __GFP_HIGHMEM: kmalloc memory must have an address"));
+        return None;
+    }
+    let class = class_of(size);
+    let stats = &CLASS_STATS[class.unwrap_or(13)];
+    let ptr = match class {
+        Some(i) => {
+            let slot = if gfp.contains(Gfp::DMA) { &DMA_SLOT[i] } else { &KMALLOC_SLOT[i] };
+            let slot = slot.load(Ordering::Relaxed);
+            if slot == usize::MAX {
+                panic!("kmalloc({}) before kmem_cache_init", size);
+            }
+            let p = Cache(slot).alloc(gfp)?;
+            stats.allocated.fetch_add(KMALLOC_SIZES[i] as u64, Ordering::Relaxed);
+            p
+        }
+        None if size <= KMALLOC_MAX_SIZE => {
+            if FAILSLAB.lock().should_fail(size as u64) {
+                return None;
+            }
+            let order = alloc::get_order(size);
+            let addr = get_free_pages(gfp, order)?;
+            let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+            with_node(|_, mm| {
+                mm[pfn].flags.insert(PageFlags::HEAD);
+                mm[pfn].private = order as u32;
+            });
+            stats.allocated.fetch_add((PAGE_SIZE << order) as u64, Ordering::Relaxed);
+            NonNull::new(addr as *mut u8)?
+        }
+        None => {
+            if !gfp.contains(Gfp::NOWARN) {
+                crate::pr_warn!("kmalloc: {} bytes is more than KMALLOC_MAX_SIZE ({})", size, KMALLOC_MAX_SIZE);
+            }
+            return None;
+        }
+    };
+    stats.count.fetch_add(1, Ordering::Relaxed);
+    stats.requested.fetch_add(size as u64, Ordering::Relaxed);
+    if gfp.contains(Gfp::ZERO) {
+        // SAFETY: at least `size` bytes were just allocated at ptr.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, size) };
+    }
+    Some(ptr)
+}
+
+pub fn kzalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    kmalloc(size, gfp | Gfp::ZERO)
+}
+
+/// What a pointer handed to kfree/ksize is.
+enum Owner {
+    Slab(Cache),
+    Pages(usize),
+    Foreign,
+}
+
+fn owner_of(ptr: usize) -> Owner {
+    let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
+    if ptr < PAGE_OFFSET || ptr >= end {
+        return Owner::Foreign;
+    }
+    let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
+    let (flags, cache_id, order) = with_node(|_, mm| (mm[pfn].flags, mm[pfn].slab_cache, mm[pfn].private));
+    if flags.contains(PageFlags::SLAB) {
+        match (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id) {
+            Some(slot) => Owner::Slab(Cache(slot)),
+            None => Owner::Foreign,
+        }
+    } else if flags.contains(PageFlags::HEAD) && ptr % PAGE_SIZE == 0 {
+        Owner::Pages(order as usize)
+    } else {
+        Owner::Foreign
+    }
+}
+
+/// Report a kfree/ksize of memory that kmalloc did not hand out.
+fn foreign(what: &str, ptr: usize) {
+    SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!("BUG: {}({:#010x}): not a pointer kmalloc returned", what, ptr));
+}
+
+/// `kfree`. Null and ZERO_SIZE_PTR are ignored, as in Linux.
+pub fn kfree(ptr: *mut u8) {
+    let addr = ptr as usize;
+    if addr <= ZERO_SIZE_PTR {
+        return;
+    }
+    match owner_of(addr) {
+        // SAFETY of NonNull::new_unchecked: addr > ZERO_SIZE_PTR, not null.
+        Owner::Slab(c) => c.free(unsafe { NonNull::new_unchecked(ptr) }),
+        Owner::Pages(order) => {
+            let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+            with_node(|_, mm| {
+                mm[pfn].flags.remove(PageFlags::HEAD);
+                mm[pfn].private = 0;
+            });
+            alloc::free_pages_block(Pages::from_raw(pfn as u32, order));
+        }
+        Owner::Foreign => foreign("kfree", addr),
+    }
+}
+
+/// `ksize`: the bytes really usable at `ptr` (its class size).
+pub fn ksize(ptr: *const u8) -> usize {
+    let addr = ptr as usize;
+    if addr <= ZERO_SIZE_PTR {
+        return 0;
+    }
+    match owner_of(addr) {
+        Owner::Slab(c) => c.object_size(),
+        Owner::Pages(order) => PAGE_SIZE << order,
+        Owner::Foreign => {
+            foreign("ksize", addr);
+            0
+        }
+    }
+}
+
+/// `krealloc`: grow or shrink, keeping the contents; in place when the
+/// class already fits.
+pub fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    if ptr as usize <= ZERO_SIZE_PTR {
+        return kmalloc(new_size, gfp);
+    }
+    if new_size == 0 {
+        kfree(ptr);
+        return NonNull::new(ZERO_SIZE_PTR as *mut u8);
+    }
+    let old = ksize(ptr);
+    if old >= new_size {
+        return NonNull::new(ptr);
+    }
+    let new = kmalloc(new_size, gfp)?;
+    // SAFETY: both blocks are ours, `old` bytes are valid in each, and they
+    // are distinct allocations.
+    unsafe { core::ptr::copy_nonoverlapping(ptr, new.as_ptr(), old) };
+    kfree(ptr);
+    Some(new)
+}
+
+/// `/proc/slabinfo`, version 2.1.
+pub fn slabinfo(out: &mut impl fmt::Write) -> fmt::Result {
+    // Snapshot under each cache's lock, format after: formatting may
+    // allocate, and that allocation may need the very same cache.
+    let mut snap: [(&str, SlabStats); MAX_CACHES] = [("", SlabStats::default()); MAX_CACHES];
+    let mut n = 0;
+    for slot in (0..MAX_CACHES).rev() {
+        if IDS[slot].load(Ordering::Relaxed) != 0 {
+            let c = CACHES[slot].lock();
+            snap[n] = (c.name(), c.stats());
+            n += 1;
+        }
+    }
+    slabinfo_header(out)?;
+    for (name, stats) in &snap[..n] {
+        write_slabinfo(out, name, stats)?;
+    }
+    Ok(())
+}
+
+/// One line per kmalloc class: allocations, bytes requested and handed out,
+/// and the internal fragmentation between them.
+pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
+    writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>7}", "class", "allocs", "requested", "allocated", "used")?;
+    for (i, s) in CLASS_STATS.iter().enumerate() {
+        let (n, r, a) = (s.count.load(Ordering::Relaxed), s.requested.load(Ordering::Relaxed), s.allocated.load(Ordering::Relaxed));
+        let name = if i < 13 { KMALLOC_NAMES[i] } else { "pages (>8k)" };
+        let used = if a == 0 { 100 } else { r * 100 / a };
+        writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>6}%", name, n, r, a, used)?;
+    }
+    Ok(())
+}
+
+/// Rust's global allocator: `Box`, `Vec`, `String` live in kmalloc memory.
+pub struct KmallocAllocator;
+
+// SAFETY: kmalloc returns blocks of at least the size asked, aligned as
+// below, unique until kfree'd; dealloc gets back exactly what alloc gave.
+unsafe impl GlobalAlloc for KmallocAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Power-of-two classes and page blocks are naturally aligned; for a
+        // stricter alignment than 8, ask for a power of two at least as
+        // large as the alignment.
+        let size = if layout.align() <= 8 { layout.size() } else { layout.size().max(layout.align()).next_power_of_two() };
+        kmalloc(size.max(1), GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        kfree(ptr)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if layout.align() <= 8 {
+            return krealloc(ptr, new_size, GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr());
+        }
+        let new_layout = Layout::from_size_align(new_size, layout.align()).expect("valid layout");
+        // SAFETY: new_layout has the caller's alignment and a non-zero size.
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are valid for min(old, new) bytes and distinct.
+            unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            kfree(ptr);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static GLOBAL: KmallocAllocator = KmallocAllocator;
+
+/// Physically contiguous memory in ZONE_DMA with its bus address
+/// (`dma_alloc_coherent`; on a PC the bus address is the physical one).
+pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
+    let order = alloc::get_order(size);
+    let addr = get_free_pages(GFP_DMA | Gfp::ZERO, order)?;
+    Some((NonNull::new(addr as *mut u8)?, virt_to_phys(addr) as u32))
+}
+
+pub fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
+    assert_eq!(virt_to_phys(vaddr.as_ptr() as usize) as u32, bus, "dma_free_coherent: address and bus address disagree");
+    alloc::free_pages(vaddr.as_ptr() as usize, alloc::get_order(size));
+}

@@ -10,6 +10,7 @@ use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
+use crate::mm::ktests_slab as sl;
 use crate::println;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -53,6 +54,13 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::highmem::kmap_atomic_misuse_is_caught", run: hm::kmap_atomic_misuse_is_caught },
     KTest { name: "mm::highmem::kmap_in_atomic_context_is_reported", run: hm::kmap_in_atomic_context_is_reported },
     KTest { name: "mm::highmem::highpage_helpers_copy", run: hm::highpage_helpers_copy },
+    KTest { name: "mm::slab::million_kmalloc_kfree_leave_no_pages", run: sl::million_kmalloc_kfree_leave_no_pages },
+    KTest { name: "mm::slab::rust_collections_live_in_kmalloc", run: sl::rust_collections_live_in_kmalloc },
+    KTest { name: "mm::slab::kmalloc_sizes_ksize_krealloc", run: sl::kmalloc_sizes_ksize_krealloc },
+    KTest { name: "mm::slab::constructors_run_once_per_object", run: sl::constructors_run_once_per_object },
+    KTest { name: "mm::slab::slab_debug_catches_corruption", run: sl::slab_debug_catches_corruption },
+    KTest { name: "mm::slab::mempool_serves_from_reserve_under_failslab", run: sl::mempool_serves_from_reserve_under_failslab },
+    KTest { name: "mm::slab::dma_coherent_memory_is_low_and_contiguous", run: sl::dma_coherent_memory_is_low_and_contiguous },
 ];
 
 /// Run the tests whose name contains `filter`; returns (passed, failed).

@@ -25,4 +25,8 @@ pub mod ktests;
 #[cfg(target_os = "none")]
 pub mod ktests_highmem;
 #[cfg(target_os = "none")]
+pub mod ktests_slab;
+#[cfg(target_os = "none")]
+pub mod mempool;
+#[cfg(target_os = "none")]
 pub mod mm_init;

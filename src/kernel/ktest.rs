@@ -11,6 +11,7 @@ use crate::arch::x86::{pit, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
 use crate::mm::ktests_slab as sl;
+use crate::mm::ktests_vmalloc as vm;
 use crate::println;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -61,6 +62,10 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::slab::slab_debug_catches_corruption", run: sl::slab_debug_catches_corruption },
     KTest { name: "mm::slab::mempool_serves_from_reserve_under_failslab", run: sl::mempool_serves_from_reserve_under_failslab },
     KTest { name: "mm::slab::dma_coherent_memory_is_low_and_contiguous", run: sl::dma_coherent_memory_is_low_and_contiguous },
+    KTest { name: "mm::vmalloc::vmalloc_64m_fill_verify_free", run: vm::vmalloc_64m_fill_verify_free },
+    KTest { name: "mm::vmalloc::vzalloc_is_zeroed", run: vm::vzalloc_is_zeroed },
+    KTest { name: "mm::vmalloc::vmalloc_area_reaches_another_pgd_lazily", run: vm::vmalloc_area_reaches_another_pgd_lazily },
+    KTest { name: "mm::vmalloc::vfree_of_a_bad_pointer_is_reported", run: vm::vfree_of_a_bad_pointer_is_reported },
 ];
 
 /// Run the tests whose name contains `filter`; returns (passed, failed).

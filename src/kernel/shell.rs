@@ -50,13 +50,16 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "slabinfo", usage: "", help: "slab caches (/proc/slabinfo version 2.1)", run: cmd_slabinfo },
     Command { name: "kmalloc", usage: "", help: "kmalloc size classes: bytes requested against bytes handed out", run: cmd_kmalloc },
     Command { name: "shrink", usage: "", help: "give every empty slab back to the page allocator", run: cmd_shrink },
+    Command { name: "vmallocinfo", usage: "", help: "vmalloc and vmap areas (/proc/vmallocinfo)", run: cmd_vmallocinfo },
+    Command { name: "vmalloc", usage: "SIZE", help: "vmalloc SIZE bytes (K/M suffixes) and print the address", run: cmd_vmalloc },
+    Command { name: "vfree", usage: "ADDR", help: "vfree an area made with the vmalloc command", run: cmd_vfree },
     Command { name: "kmaps", usage: "", help: "persistent kmap slots: slot, count, pfn, address; totals", run: cmd_kmaps },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
     Command {
         name: "crash",
         usage: "KIND",
-        help: "crash on purpose: pf, div, ud, gp, panic, stack",
+        help: "crash on purpose: pf, div, ud, gp, panic, stack, vmalloc-guard",
         run: cmd_crash,
     },
     Command { name: "poweroff", usage: "", help: "power the machine off", run: cmd_poweroff },
@@ -147,6 +150,9 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
         kernel_stack_kb: (sched::nr_threads() * sched::THREAD_SIZE / 1024) as u64,
         page_tables_kb: 4 * crate::arch::x86::mm::init::page_tables_in_use() as u64,
         vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::alloc::vmalloc_start()) / 1024) as u64,
+        vmalloc_used_kb: (crate::mm::vmalloc::usage().0 / 1024) as u64,
+        vmalloc_chunk_kb: (crate::mm::vmalloc::usage().1 / 1024) as u64,
+        slab_kb: 4 * crate::mm::kmalloc::slab_pages() as u64,
         direct_map_4k_kb: dm.pages_4k as u64 * 4,
         direct_map_4m_kb: dm.pages_4m as u64 * 4096,
     };
@@ -198,6 +204,43 @@ fn cmd_kmalloc(args: &[&str]) -> CmdResult {
 fn cmd_shrink(args: &[&str]) -> CmdResult {
     no_args(args)?;
     println!("{} pages given back", crate::mm::kmalloc::shrink_all());
+    Ok(())
+}
+
+fn err(msg: &str) -> CmdError {
+    let mut buf = printk::LineBuf::<160>::new();
+    let _ = core::fmt::Write::write_str(&mut buf, msg);
+    CmdError(buf)
+}
+
+fn cmd_vmallocinfo(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    let mut out = alloc::string::String::new();
+    let _ = crate::mm::vmalloc::vmallocinfo(&mut out);
+    console_write(out.as_bytes());
+    Ok(())
+}
+
+fn cmd_vmalloc(args: &[&str]) -> CmdResult {
+    let [size] = args else { bail!("usage: vmalloc SIZE") };
+    let n = match crate::kernel::cmdline::memparse(size) {
+        Ok(n) if n > 0 && n <= 256 << 20 => n as usize,
+        Ok(_) => bail!("size '{}' out of range (1 byte .. 256M)", size),
+        Err(e) => bail!("bad size '{}': {}", size, e),
+    };
+    match crate::mm::vmalloc::vmalloc(n) {
+        Some(p) => println!("{:#010x}", p.as_ptr() as usize),
+        None => bail!("vmalloc({}) failed", n),
+    }
+    Ok(())
+}
+
+fn cmd_vfree(args: &[&str]) -> CmdResult {
+    let [addr] = args else { bail!("usage: vfree ADDR") };
+    match crate::kernel::cmdline::parse_u64(addr) {
+        Ok(a) if a <= u32::MAX as u64 => crate::mm::vmalloc::vfree(a as usize as *const u8),
+        _ => bail!("bad address '{}'", addr),
+    }
     Ok(())
 }
 
@@ -260,11 +303,18 @@ fn cmd_ktest(args: &[&str]) -> CmdResult {
 fn cmd_crash(args: &[&str]) -> CmdResult {
     let kind = match args {
         [k] => *k,
-        [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack)"),
+        [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack, vmalloc-guard)"),
         _ => bail!("too many arguments (usage: crash KIND)"),
     };
     match kind {
         "pf" => crate::arch::x86::traps::provoke::page_fault(),
+        "vmalloc-guard" => {
+            let p = crate::mm::vmalloc::vmalloc(4096).ok_or_else(|| err("vmalloc failed"))?;
+            // SAFETY: deliberately unsound: one byte past the area, in its
+            // guard page, to show the oops naming it.
+            unsafe { core::ptr::write_volatile(p.as_ptr().add(4096), 1) };
+            Ok(())
+        }
         "div" => crate::arch::x86::traps::provoke::divide_error(),
         "ud" => crate::arch::x86::traps::provoke::invalid_opcode(),
         "gp" => crate::arch::x86::traps::provoke::general_protection(),
@@ -277,7 +327,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
             sched::kthread_wait(pid);
             Ok(())
         }
-        _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack)", kind),
+        _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack, vmalloc-guard)", kind),
     }
 }
 

@@ -255,6 +255,17 @@ pub fn reclaimable_pages() -> usize {
     (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| CACHES[s].lock().reclaimable_pages()).sum()
 }
 
+/// Pages held by slabs of every cache (meminfo's `Slab:`).
+pub fn slab_pages() -> usize {
+    (0..MAX_CACHES)
+        .filter(|&s| IDS[s].load(Ordering::Relaxed) != 0)
+        .map(|s| {
+            let st = CACHES[s].lock().stats();
+            st.num_slabs * st.pagesperslab
+        })
+        .sum()
+}
+
 /// Create the kmalloc caches (Linux's `kmem_cache_init`).
 pub fn kmem_cache_init(slab_debug: bool) {
     SLAB_DEBUG.store(slab_debug, Ordering::Relaxed);

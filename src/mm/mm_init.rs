@@ -162,6 +162,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     mb.retire();
     node.setup_watermarks(None);
     super::alloc::set_max_low_pfn(max_low_pfn);
+    super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;
     let present: u64 = node.zones.iter().map(|z| z.present).sum();
     RESERVED_PAGES.store(present as usize - managed, Ordering::Relaxed);

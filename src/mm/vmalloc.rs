@@ -52,7 +52,7 @@ impl VmArea {
 pub struct VmapAreas {
     start: usize,
     end: usize,
-    areas: BTreeMap<usize, VmArea>,
+    pub(crate) areas: BTreeMap<usize, VmArea>,
 }
 
 /// Where an address falls.
@@ -222,5 +222,276 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use kernel_side::*;
+
+/// vmalloc in the running kernel: frames from the page allocator (highmem
+/// first), page tables in the reference directory `swapper_pg_dir`, and the
+/// lazy copy of a missing PDE into another directory on a fault.
+#[cfg(target_os = "none")]
+mod kernel_side {
+    use super::{Lookup, VmArea, VmKind, VmapAreas};
+    use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
+    use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+    use crate::kernel::sync::IrqLock;
+    use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END};
+    use crate::mm::alloc::{self, Pages};
+    use crate::mm::gfp::{Gfp, GFP_KERNEL};
+    use crate::mm::pgtable::{PageTables, Pfn, PteFlags, TableMemory, VirtAddr};
+    use core::fmt::Write;
+    use core::ptr::NonNull;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The area records. A plain spinlock, not an interrupt-masking one:
+    /// vmalloc is never called from interrupts (the fault path only
+    /// `try_lock`s it), and records are kmalloc'd under it, which must be
+    /// allowed to sleep. Linux uses a spinlock around a tree of records
+    /// allocated beforehand; with one CPU, a holder that is preempted only
+    /// delays the next locker.
+    static VMAP: spin::Mutex<VmapAreas> = spin::Mutex::new(VmapAreas::new(0, 0));
+    /// Serialises page-table changes in the reference directory.
+    static PGTABLE_LOCK: IrqLock<()> = IrqLock::new(());
+    /// PDEs copied by `vmalloc_fault` (the lazy sync), for tests and reports.
+    pub static VMALLOC_SYNCS: AtomicUsize = AtomicUsize::new(0);
+    /// Full TLB flushes done by vfree/vunmap.
+    pub static VUNMAP_FLUSHES: AtomicUsize = AtomicUsize::new(0);
+
+    /// Page tables reached through the direct map (they live in lowmem).
+    pub struct DirectMapTables;
+
+    impl TableMemory for DirectMapTables {
+        fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
+            assert!(index < 1024);
+            // SAFETY: page tables are lowmem pages, mapped at __va; index < 1024.
+            unsafe { (phys_to_virt(table_phys as usize) as *const u32).add(index).read_volatile() }
+        }
+
+        fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
+            assert!(index < 1024);
+            // SAFETY: as above; the caller holds PGTABLE_LOCK (or owns the table).
+            unsafe { (phys_to_virt(table_phys as usize) as *mut u32).add(index).write_volatile(val) }
+        }
+
+        fn alloc_table(&mut self) -> Option<u32> {
+            // Under PGTABLE_LOCK: the allocator does not sleep.
+            let low = alloc::__alloc_pages(GFP_KERNEL | Gfp::ZERO, 0)?.lowmem().ok()?;
+            Some((low.pfn() << PAGE_SHIFT) as u32)
+        }
+
+        fn free_table(&mut self, phys: u32) {
+            alloc::free_pages_block(Pages::from_raw(phys >> PAGE_SHIFT, 0));
+        }
+    }
+
+    fn reference() -> PageTables {
+        PageTables::from_phys(swapper_pg_dir_phys() as u32)
+    }
+
+    /// Set the area's bounds once `high_memory` is known.
+    pub fn vmalloc_init() {
+        *VMAP.lock() = VmapAreas::new(alloc::vmalloc_start(), VMALLOC_END);
+    }
+
+    /// The return address of our caller's caller (frame pointers are on).
+    #[inline(always)]
+    fn caller() -> usize {
+        let ebp = read_ebp();
+        // SAFETY: with frame pointers, [ebp + 4] is this frame's return
+        // address, on the current (mapped) stack.
+        unsafe { *((ebp + 4) as *const usize) }
+    }
+
+    /// `vmalloc`: `size` bytes, virtually contiguous, from any frames
+    /// (highmem first). May sleep.
+    #[inline(never)]
+    pub fn vmalloc(size: usize) -> Option<NonNull<u8>> {
+        vmalloc_caller(size, false, caller())
+    }
+
+    /// `vzalloc`: the same, zeroed.
+    #[inline(never)]
+    pub fn vzalloc(size: usize) -> Option<NonNull<u8>> {
+        vmalloc_caller(size, true, caller())
+    }
+
+    pub fn vmalloc_caller(size: usize, zero: bool, caller: usize) -> Option<NonNull<u8>> {
+        crate::kernel::sched::might_sleep("vmalloc");
+        if size == 0 {
+            return None;
+        }
+        let pages = size.div_ceil(PAGE_SIZE);
+        let addr = VMAP.lock().reserve(pages, VmKind::Vmalloc, caller)?;
+        let mut pfns = ::alloc::vec::Vec::with_capacity(pages);
+        for _ in 0..pages {
+            match alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) {
+                Some(p) => {
+                    let pfn = p.pfn();
+                    core::mem::forget(p);
+                    if zero {
+                        crate::mm::highmem::clear_highpage(pfn);
+                    }
+                    pfns.push(pfn);
+                }
+                None => {
+                    for pfn in pfns {
+                        alloc::free_pages_block(Pages::from_raw(pfn, 0));
+                    }
+                    VMAP.lock().remove(addr);
+                    crate::pr_warn!("vmalloc: allocation failure: {} bytes", size);
+                    return None;
+                }
+            }
+        }
+        if !map_pages(addr, &pfns) {
+            for pfn in pfns {
+                alloc::free_pages_block(Pages::from_raw(pfn, 0));
+            }
+            VMAP.lock().remove(addr);
+            return None;
+        }
+        if let Some(a) = VMAP.lock().get_mut(addr) {
+            a.pages = pfns;
+        }
+        NonNull::new(addr as *mut u8)
+    }
+
+    /// Map `pfns` at `addr` in the reference directory. Entries were not
+    /// present, so no flush is needed.
+    fn map_pages(addr: usize, pfns: &[u32]) -> bool {
+        let _g = PGTABLE_LOCK.lock();
+        let r = reference().map_range(&mut DirectMapTables, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
+        if r.is_err() {
+            // map_range undid what it wrote, but entries were briefly present.
+            flush_tlb_all();
+        }
+        r.is_ok()
+    }
+
+    /// Unmap an area's pages with ONE batched TLB flush.
+    fn unmap_area(a: &VmArea) {
+        let _g = PGTABLE_LOCK.lock();
+        let present = reference().unmap_range(&mut DirectMapTables, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(0);
+        if present > 0 {
+            flush_tlb_all();
+            VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `vfree`: unmap (one flush) and free the frames. A pointer that is not
+    /// the start of a vmalloc area is reported and left alone.
+    pub fn vfree(addr: *const u8) {
+        if addr.is_null() {
+            return;
+        }
+        let area = VMAP.lock().remove(addr as usize);
+        match area {
+            Some(a) if a.kind == VmKind::Vmalloc => {
+                unmap_area(&a);
+                for &pfn in &a.pages {
+                    alloc::free_pages_block(Pages::from_raw(pfn, 0));
+                }
+            }
+            Some(a) => {
+                let start = a.addr;
+                VMAP.lock().areas.insert(start, a);
+                crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}) of a vmap area: use vunmap", start));
+            }
+            None => crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): not the start of a vmalloc area", addr as usize)),
+        }
+    }
+
+    /// `vmap`: map frames the caller owns into one virtual range.
+    #[inline(never)]
+    pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
+        let who = caller();
+        let addr = VMAP.lock().reserve(pfns.len(), VmKind::Vmap, who)?;
+        if !map_pages(addr, pfns) {
+            VMAP.lock().remove(addr);
+            return None;
+        }
+        if let Some(a) = VMAP.lock().get_mut(addr) {
+            a.pages = pfns.to_vec();
+        }
+        NonNull::new(addr as *mut u8)
+    }
+
+    /// `vunmap`: unmap a vmap area; the frames stay the caller's.
+    pub fn vunmap(addr: *const u8) {
+        let area = VMAP.lock().remove(addr as usize);
+        match area {
+            Some(a) if a.kind == VmKind::Vmap => unmap_area(&a),
+            Some(a) => {
+                let start = a.addr;
+                VMAP.lock().areas.insert(start, a);
+                crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}) of a vmalloc area: use vfree", start));
+            }
+            None => crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): not a vmap area", addr as usize)),
+        }
+    }
+
+    /// A kernel-mode fault at a vmalloc address (Linux's `vmalloc_fault`):
+    /// if the running page directory lacks a PDE that the reference one
+    /// has, copy it and retry. Called with interrupts off, from the fault
+    /// handler; takes no lock (reading the reference directory is safe:
+    /// kernel PDEs only ever go from empty to present).
+    pub fn vmalloc_fault(address: usize) -> bool {
+        let cr3 = (read_cr3() & !0xfff) as usize;
+        if cr3 == swapper_pg_dir_phys() {
+            return false;
+        }
+        let current = PageTables::from_phys(cr3 as u32);
+        match current.sync_kernel_pde(&mut DirectMapTables, &reference(), VirtAddr::new(address)) {
+            Ok(true) => {
+                VMALLOC_SYNCS.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// For the oops report: what the faulting vmalloc address is.
+    pub fn describe(address: usize, out: &mut impl Write) {
+        let Some(v) = VMAP.try_lock() else { return };
+        let _ = match v.lookup(address) {
+            Lookup::Guard(a) => writeln!(
+                out,
+                "vmalloc: {:#010x} is the guard page of the area {:#010x}-{:#010x} ({} pages)",
+                address,
+                a.addr,
+                a.addr + a.size,
+                a.pages.len()
+            ),
+            Lookup::Unallocated => writeln!(out, "vmalloc: {:#010x} is in no vmalloc area", address),
+            Lookup::Mapped(a) => writeln!(out, "vmalloc: {:#010x} is inside the area {:#010x}-{:#010x}", address, a.addr, a.addr + a.size),
+            Lookup::Outside => Ok(()),
+        };
+    }
+
+    /// `/proc/vmallocinfo`.
+    pub fn vmallocinfo(out: &mut impl Write) -> core::fmt::Result {
+        // Snapshot first: formatting allocates, and must not hold the lock.
+        let areas: ::alloc::vec::Vec<(VmArea, usize)> = VMAP.lock().iter().map(|a| (a.clone(), a.caller)).collect();
+        for (a, caller) in &areas {
+            let mut name = ::alloc::string::String::new();
+            crate::kernel::ksyms::write_return_address(&mut name, *caller);
+            super::vmallocinfo_line(out, a, name)?;
+        }
+        Ok(())
+    }
+
+    /// (VmallocUsed, VmallocChunk) in bytes, for meminfo.
+    pub fn usage() -> (usize, usize) {
+        let v = VMAP.lock();
+        (v.used(), v.largest_free())
+    }
+
+    /// Frames of an area that are in highmem (for tests).
+    pub fn highmem_pages(addr: usize) -> Option<(usize, usize)> {
+        let v = VMAP.lock();
+        let a = v.areas.get(&addr)?;
+        Some((a.pages.iter().filter(|&&p| p as usize >= alloc::max_low_pfn()).count(), a.pages.len()))
     }
 }

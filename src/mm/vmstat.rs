@@ -93,12 +93,15 @@ pub struct MemExtra {
     pub kernel_stack_kb: u64,
     pub page_tables_kb: u64,
     pub vmalloc_total_kb: u64,
+    pub vmalloc_used_kb: u64,
+    pub vmalloc_chunk_kb: u64,
+    pub slab_kb: u64,
     pub direct_map_4k_kb: u64,
     pub direct_map_4m_kb: u64,
 }
 
 /// `/proc/meminfo`. Lines for mechanisms this kernel does not have yet
-/// (page cache, swap, slab...) read 0, which is what they hold.
+/// (page cache, swap...) read 0, which is what they hold.
 pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     let kb = |pages: u64| pages * 4;
     let total = node.managed_total();
@@ -132,13 +135,13 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("Writeback:", 0),
         ("AnonPages:", 0),
         ("Mapped:", 0),
-        ("Slab:", 0),
+        ("Slab:", x.slab_kb),
         ("KernelStack:", x.kernel_stack_kb),
         ("PageTables:", x.page_tables_kb),
         ("Bounce:", 0),
         ("VmallocTotal:", x.vmalloc_total_kb),
-        ("VmallocUsed:", 0),
-        ("VmallocChunk:", 0),
+        ("VmallocUsed:", x.vmalloc_used_kb),
+        ("VmallocChunk:", x.vmalloc_chunk_kb),
         ("DirectMap4k:", x.direct_map_4k_kb),
         ("DirectMap4M:", x.direct_map_4m_kb),
     ];

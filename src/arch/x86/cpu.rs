@@ -156,3 +156,14 @@ pub fn read_ebp() -> usize {
     unsafe { asm!("mov {}, ebp", out(reg) v, options(nomem, nostack, preserves_flags)) }
     v
 }
+
+/// Switch page directories.
+///
+/// # Safety
+/// `phys` must be the physical address of a page directory that maps the
+/// running kernel (PDEs 768..1023 copied from the reference directory).
+pub unsafe fn load_cr3(phys: usize) {
+    TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the caller guarantees the directory maps the kernel.
+    unsafe { asm!("mov cr3, {}", in(reg) phys, options(nostack, preserves_flags)) }
+}

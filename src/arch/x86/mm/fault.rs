@@ -16,9 +16,18 @@ pub const PF_INSTR: u32 = 1 << 4;
 
 pub fn do_page_fault(frame: &mut TrapFrame) {
     let address = read_cr2() as usize;
+    // A kernel access to vmalloc space through a page directory that has
+    // not seen the area's page table yet: copy the PDE and retry.
+    let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
+    if vmalloc_space && frame.error_code & (PF_USER | PF_PROT) == 0 && crate::mm::vmalloc::vmalloc_fault(address) {
+        return;
+    }
     let mut out = crate::kernel::printk::oops_begin();
     let _ = writeln!(out, "BUG: unable to handle page fault for address: {:08x}", address);
     describe_error_code(&mut out, frame.error_code);
+    if vmalloc_space {
+        crate::mm::vmalloc::describe(address, &mut out);
+    }
     write_pte_walk(&mut out, address);
     let _ = writeln!(out, "Oops: {:04x} [#1]", frame.error_code);
     oops_body(&mut out, frame);

@@ -246,6 +246,38 @@ def shell_suite(only):
         check(re.search(r"test kernel::sched::threads_run_and_exit \.\.\. ok", out), out)
         check("test result: ok. 1 passed; 0 failed" in out, out)
 
+    @t("slabinfo_lists_kmalloc_caches_in_2_1_format")
+    def _():
+        out = m.cmd("slabinfo")
+        check(out.startswith("slabinfo - version: 2.1\n# name            <active_objs>"), "slabinfo header:\n" + out[:300])
+        for name in ["kmalloc-8 ", "kmalloc-96 ", "kmalloc-8k ", "dma-kmalloc-64 "]:
+            check(re.search(r"^%s\s*\d+\s+\d+\s+\d+\s+\d+\s+\d+ : tunables\s+\d+\s+\d+\s+\d+ : slabdata\s+\d+\s+\d+\s+\d+$" % re.escape(name.strip()), out, re.M),
+                  "no %s line:\n%s" % (name, out))
+        km = m.cmd("kmalloc")
+        check(re.search(r"^kmalloc-64\s+\d+\s+\d+\s+\d+\s+\d+%$", km, re.M), "kmalloc summary:\n" + km)
+
+    @t("vmalloc_vmallocinfo_vfree")
+    def _():
+        addr = m.cmd("vmalloc 100K").strip()
+        check(re.fullmatch(r"0x[0-9a-f]{8}", addr), "vmalloc printed %r" % addr)
+        info = m.cmd("vmallocinfo")
+        start = int(addr, 16)
+        want = "%#010x-%#010x  106496 " % (start, start + 106496)
+        check(want in info and "pages=25 vmalloc" in info, "vmallocinfo:\n" + info)
+        mi = meminfo_values(m.cmd("meminfo"))
+        check(mi["VmallocUsed"] == 100, "VmallocUsed %r" % mi.get("VmallocUsed"))
+        m.cmd("vfree " + addr)
+        check(want not in m.cmd("vmallocinfo"), "area still listed after vfree")
+        check("vmalloc: bad size 'lots'" in m.cmd("vmalloc lots"), "bad size not reported")
+
+    @t("kmaps_shows_slots_after_kmap_workload")
+    def _():
+        out = m.cmd("ktest mm::highmem::kmap_costs", timeout=60)
+        check("test result: ok. 1 passed" in out, out)
+        km = m.cmd("kmaps")
+        check(re.search(r"^slots: \d+ in use, \d+ free, \d+ free but stale \(flushed at the next wrap\) of 1024$", km, re.M), "kmaps:\n" + km)
+        check(re.search(r"^\s*\d+\s+1\s+0x[0-9a-f]+\s+0xff[89ab][0-9a-f]{5}$", km, re.M), "no stale slot listed:\n" + km)
+
     @t("poweroff_exits_zero")
     def _():
         m.send("poweroff\n")
@@ -278,6 +310,9 @@ CRASHES = {
     "panic": [r"Kernel panic - not syncing: crash command: panic requested from the shell"],
     "stack": [r"BUG: stack guard page was hit at 0x[0-9a-f]{8}",
               r"kernel stack overflow \(double-fault\)", r"overflow\+0x"],
+    "vmalloc-guard": [r"BUG: unable to handle page fault for address: f8801000",
+                      r"vmalloc: 0xf8801000 is the guard page of the area 0xf8800000-0xf8802000 \(1 pages\)",
+                      r"#PF: supervisor write access in kernel mode"],
 }
 
 
@@ -411,6 +446,35 @@ def ram_above_4g_is_reported():
         m.kill()
 
 
+def failslab_boot_still_works():
+    """failslab= makes every kmalloc fail: callers see the failure, nothing crashes."""
+    m = Machine(args="failslab=1,100,0,-1")
+    try:
+        log = m.boot()
+        check("failslab: injecting slab allocation failures" in log, "no failslab line:\n" + log[-1500:])
+        out = m.cmd("ktest mm::slab::kmalloc_sizes", timeout=60)
+        check("FAILED: kmalloc(100)" in out, "kmalloc did not fail under failslab:\n" + out)
+        check("slabinfo - version: 2.1" in m.cmd("slabinfo"), "the shell broke under failslab")
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def slab_debug_boot_checks_every_cache():
+    m = Machine(args="slab_debug")
+    try:
+        log = m.boot()
+        check("slab_debug: red zones and poisoning everywhere" in log, "no slab_debug line")
+        out = m.cmd("ktest mm::slab", timeout=120)
+        check("test result: ok." in out, out[-2000:])
+        si = m.cmd("slabinfo")
+        # Debug caches skip the per-CPU array: limit and batchcount read 0.
+        check(re.search(r"^kmalloc-64 .* : tunables    0    0    0 :", si, re.M), "kmalloc-64 not in debug mode:\n" + si)
+    finally:
+        m.kill()
+
+
 def make_run_piped():
     """The README's contract: piped commands, unattended, exit 0."""
     p = subprocess.run("printf '\\nhelp\\npoweroff\\n' | make -s run", shell=True, cwd=ROOT,
@@ -457,6 +521,8 @@ def main():
     for name, fn in [("qemu::boot::bad_options_warn_and_boot_on", bad_boot_options),
                      ("qemu::mm::bad_memory_options_warn_and_boot_on", bad_memory_options),
                      ("qemu::mm::ram_above_4g_is_reported", ram_above_4g_is_reported),
+                     ("qemu::slab::failslab_boot_still_works", failslab_boot_still_works),
+                     ("qemu::slab::slab_debug_boot_checks_every_cache", slab_debug_boot_checks_every_cache),
                      ("qemu::boot::memory_map_at_512m", small_memory_map),
                      ("qemu::make::run_piped_exits_zero", make_run_piped)]:
         if only in name:

@@ -183,13 +183,17 @@ fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ct
 impl Cache {
     /// `kmem_cache_alloc`: an object in its constructed state.
     pub fn alloc(self, gfp: Gfp) -> Option<NonNull<u8>> {
+        if FAILSLAB.lock().should_fail(self.object_size() as u64) {
+            return None;
+        }
+        self.alloc_nofail_inject(gfp)
+    }
+
+    fn alloc_nofail_inject(self, gfp: Gfp) -> Option<NonNull<u8>> {
         if gfp.may_sleep() {
             crate::kernel::sched::might_sleep("kmem_cache_alloc");
         }
         let mut c = CACHES[self.0].lock();
-        if FAILSLAB.lock().should_fail(c.object_size() as u64) {
-            return None;
-        }
         let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
         match c.alloc(&mut pages) {
             Ok(addr) => NonNull::new(addr as *mut u8),
@@ -198,7 +202,7 @@ impl Cache {
                 drop(c);
                 report(&bug);
                 // The bad object is quarantined; try once more for a good one.
-                self.alloc(gfp)
+                self.alloc_nofail_inject(gfp)
             }
         }
     }
@@ -237,6 +241,12 @@ impl Cache {
 
     pub fn object_size(self) -> usize {
         CACHES[self.0].lock().object_size()
+    }
+
+    /// Poisoning on (`slab_debug`): objects are re-constructed on each
+    /// allocation after the poison check, so no state survives a free.
+    pub fn poisoned(self) -> bool {
+        CACHES[self.0].lock().flags().contains(SlabFlags::POISON)
     }
 
     pub fn stats(self) -> super::slab::SlabStats {
@@ -294,6 +304,15 @@ fn class_of(size: usize) -> Option<usize> {
 
 /// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA.
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    if FAILSLAB.lock().should_fail(size as u64) {
+        return None;
+    }
+    __kmalloc(size, gfp)
+}
+
+/// kmalloc without fault injection: Rust's collections cannot handle a
+/// failed allocation (they abort), so `failslab=` leaves them alone.
+fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     if size == 0 {
         return NonNull::new(ZERO_SIZE_PTR as *mut u8);
     }
@@ -310,14 +329,11 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
             if slot == usize::MAX {
                 panic!("kmalloc({}) before kmem_cache_init", size);
             }
-            let p = Cache(slot).alloc(gfp)?;
+            let p = Cache(slot).alloc_nofail_inject(gfp)?;
             stats.allocated.fetch_add(KMALLOC_SIZES[i] as u64, Ordering::Relaxed);
             p
         }
         None if size <= KMALLOC_MAX_SIZE => {
-            if FAILSLAB.lock().should_fail(size as u64) {
-                return None;
-            }
             let order = alloc::get_order(size);
             let addr = get_free_pages(gfp, order)?;
             let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
@@ -431,7 +447,7 @@ pub fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> 
     if old >= new_size {
         return NonNull::new(ptr);
     }
-    let new = kmalloc(new_size, gfp)?;
+    let new = __kmalloc(new_size, gfp)?;
     // SAFETY: both blocks are ours, `old` bytes are valid in each, and they
     // are distinct allocations.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new.as_ptr(), old) };
@@ -483,7 +499,7 @@ unsafe impl GlobalAlloc for KmallocAllocator {
         // stricter alignment than 8, ask for a power of two at least as
         // large as the alignment.
         let size = if layout.align() <= 8 { layout.size() } else { layout.size().max(layout.align()).next_power_of_two() };
-        kmalloc(size.max(1), GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        __kmalloc(size.max(1), GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {

@@ -6,7 +6,7 @@
 //! a measurement, not a test.
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
-use crate::mm::alloc::{self, alloc_pages, free_pages_block, Pages};
+use crate::mm::alloc::{self as mm_alloc, alloc_pages, free_pages_block, Pages};
 use crate::mm::gfp::GFP_KERNEL;
 use crate::println;
 use core::sync::atomic::Ordering;
@@ -91,11 +91,15 @@ pub fn run(_: usize) {
     let pair10 = (rdtsc() - t0) / m - loop_cost;
     row("page_alloc: order-10 alloc+free pair", pair10, "<=600", &ev, "");
 
+    slab_rows(loop_cost);
+    highmem_rows(loop_cost);
+    vmalloc_rows(loop_cost);
+
     let frames = crate::mm::mm_init::MEM_MAP_BYTES.load(Ordering::Relaxed) / core::mem::size_of::<crate::mm::page::Page>();
     let setup = crate::mm::mm_init::MEMMAP_SETUP_TSC.load(Ordering::Relaxed) as u64;
     row("boot: page-descriptor setup, per frame", setup / frames.max(1) as u64, "<=20", &events(), "");
 
-    let ram = alloc::totalram_bytes() as u64;
+    let ram = mm_alloc::totalram_bytes() as u64;
     let meta = (crate::mm::mm_init::MEM_MAP_BYTES.load(Ordering::Relaxed)
         + 4096 * crate::arch::x86::mm::init::page_tables_in_use()) as u64;
     println!(
@@ -117,4 +121,154 @@ pub fn run(_: usize) {
     println!();
     println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);
     crate::arch::x86::qemu::poweroff();
+}
+
+#[inline(never)]
+fn slab_rows(loop_cost: u64) {
+    use crate::mm::kmalloc::{kfree, kmalloc, kmem_cache_create};
+    use crate::mm::slab::SlabFlags;
+    let n = 20_000u64;
+    for size in [8usize, 64, 256] {
+        // Warm the array cache.
+        let p = kmalloc(size, GFP_KERNEL).expect("kmalloc");
+        kfree(p.as_ptr());
+        let ev = events();
+        let t0 = rdtsc();
+        for _ in 0..n {
+            let p = kmalloc(size, GFP_KERNEL).expect("kmalloc");
+            kfree(core::hint::black_box(p.as_ptr()));
+        }
+        let per = (rdtsc() - t0) / n - loop_cost;
+        let mut name = crate::kernel::printk::LineBuf::<48>::new();
+        let _ = core::fmt::Write::write_fmt(&mut name, format_args!("kmalloc({})+kfree pair", size));
+        row(core::str::from_utf8(name.as_bytes()).unwrap_or("?"), per, "<=100", &ev, "");
+    }
+    let cache = kmem_cache_create("bench-64", 64, 0, SlabFlags::HWCACHE_ALIGN, None).expect("cache");
+    let p = cache.alloc(GFP_KERNEL).expect("object");
+    cache.free(p);
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..n {
+        let p = cache.alloc(GFP_KERNEL).expect("object");
+        cache.free(core::hint::black_box(p));
+    }
+    let per = (rdtsc() - t0) / n - loop_cost;
+    row("kmem_cache_alloc+free pair (64 bytes)", per, "<=60", &ev, "");
+    let _ = cache.destroy();
+
+    // Random-size churn: 1,024 live objects of 4..1024 bytes.
+    const LIVE: usize = 1024;
+    let mut live = alloc::vec![(0usize, 0usize); LIVE];
+    let mut x = 0x2468_ace1u32;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for slot in live.iter_mut() {
+        let size = 4 + rnd() as usize % 1021;
+        *slot = (kmalloc(size, GFP_KERNEL).expect("kmalloc").as_ptr() as usize, size);
+    }
+    let slab0 = crate::mm::kmalloc::slab_pages();
+    let ops = 100_000u64;
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..ops / 2 {
+        let r = rnd() as usize;
+        let slot = &mut live[r % LIVE];
+        kfree(slot.0 as *mut u8);
+        let size = 4 + (r >> 10) % 1021;
+        *slot = (kmalloc(size, GFP_KERNEL).expect("kmalloc").as_ptr() as usize, size);
+    }
+    let per = (rdtsc() - t0) / ops - loop_cost;
+    let requested: usize = live.iter().map(|s| s.1).sum();
+    let held = crate::mm::kmalloc::slab_pages() * 4096;
+    let _ = slab0;
+    let mut extra = crate::kernel::printk::LineBuf::<64>::new();
+    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!("; {}% of slab memory in use (goal >=75%)", requested * 100 / held.max(1)));
+    row("kmalloc churn 4..1024 bytes, 1024 live, per op", per, "<=100", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+    for slot in live.iter() {
+        kfree(slot.0 as *mut u8);
+    }
+    crate::mm::kmalloc::shrink_all();
+}
+
+#[inline(never)]
+fn highmem_rows(loop_cost: u64) {
+    use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
+    use crate::mm::gfp::GFP_HIGHUSER_MOVABLE;
+    use crate::mm::highmem::{kmap, pkmap_stats};
+    let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("a highmem page");
+    let pfn = p.pfn();
+    let max_low = mm_alloc::max_low_pfn();
+    let n = 20_000u64;
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..n {
+        let m = kmap_atomic(pfn, KmType::User0, max_low).expect("slot");
+        drop(core::hint::black_box(m));
+    }
+    let per = (rdtsc() - t0) / n - loop_cost;
+    let now = events();
+    let invlpg_per = (now.invlpg - ev.invlpg) as u64 / n;
+    let mut extra = crate::kernel::printk::LineBuf::<48>::new();
+    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} invlpg per pair, goal 2)", invlpg_per));
+    row("kmap_atomic+kunmap_atomic pair (highmem)", per, "<=20", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+
+    let held = kmap(pfn);
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..n {
+        let k = kmap(pfn);
+        drop(core::hint::black_box(k));
+    }
+    let per = (rdtsc() - t0) / n - loop_cost;
+    row("kmap+kunmap of an already-mapped page", per, "<=30", &ev, " (goal: no invlpg)");
+    drop(held);
+    free_pages_block(p);
+
+    // Distinct pages through all slots: one full flush per wrap.
+    let mut pages = alloc::vec![0u32; 2048];
+    for slot in pages.iter_mut() {
+        let q = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("highmem");
+        *slot = q.pfn();
+        core::mem::forget(q);
+    }
+    let s0 = pkmap_stats();
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..3 {
+        for &q in pages.iter() {
+            drop(kmap(q));
+        }
+    }
+    let per = (rdtsc() - t0) / (3 * 2048) - loop_cost;
+    let s1 = pkmap_stats();
+    let mut extra = crate::kernel::printk::LineBuf::<64>::new();
+    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes));
+    row("kmap+kunmap cycling 2048 pages, per pair", per, "-", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+    for &q in pages.iter() {
+        free_pages_block(Pages::from_raw(q, 0));
+    }
+}
+
+#[inline(never)]
+fn vmalloc_rows(loop_cost: u64) {
+    use crate::mm::vmalloc::{vfree, vmalloc};
+    // Warm: the page tables of the first vmalloc range.
+    let w = vmalloc(16 << 10).expect("vmalloc");
+    vfree(w.as_ptr());
+    let n = 2_000u64;
+    let ev = events();
+    let t0 = rdtsc();
+    for _ in 0..n {
+        let p = vmalloc(16 << 10).expect("vmalloc");
+        vfree(core::hint::black_box(p.as_ptr()));
+    }
+    let per = (rdtsc() - t0) / n - loop_cost;
+    let now = events();
+    let mut extra = crate::kernel::printk::LineBuf::<64>::new();
+    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} full flushes per pair, goal <=1; no zeroing)", (now.flushes - ev.flushes) as u64 / n));
+    row("vmalloc(16K)+vfree pair", per, "<=1500", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
 }

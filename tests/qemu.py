@@ -475,6 +475,26 @@ def slab_debug_boot_checks_every_cache():
         m.kill()
 
 
+def vmalloc_option_sizes_the_area():
+    m = Machine(args="vmalloc=400M")
+    try:
+        log = m.boot()
+        check("    vmalloc : 0xe67fe000 - 0xff7fe000   ( 400 MB)" in log, "layout block:\n" + log[-2500:])
+        check(meminfo_values(m.cmd("meminfo"))["VmallocTotal"] == 400 * 1024, "VmallocTotal")
+        out = m.cmd("ktest mm::vmalloc::vmalloc_64m", timeout=60)
+        check("test result: ok. 1 passed" in out, out)
+    finally:
+        m.kill()
+    m = Machine(args="vmalloc=1000M vmalloc=big")
+    try:
+        log = m.boot()
+        for w in ["vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M",
+                  'bad value "big" for vmalloc= (not a number); default kept']:
+            check(w in log, "no warning %r" % w)
+    finally:
+        m.kill()
+
+
 def make_run_piped():
     """The README's contract: piped commands, unattended, exit 0."""
     p = subprocess.run("printf '\\nhelp\\npoweroff\\n' | make -s run", shell=True, cwd=ROOT,
@@ -522,6 +542,7 @@ def main():
                      ("qemu::mm::bad_memory_options_warn_and_boot_on", bad_memory_options),
                      ("qemu::mm::ram_above_4g_is_reported", ram_above_4g_is_reported),
                      ("qemu::slab::failslab_boot_still_works", failslab_boot_still_works),
+                     ("qemu::vmalloc::vmalloc_option_sizes_the_area", vmalloc_option_sizes_the_area),
                      ("qemu::slab::slab_debug_boot_checks_every_cache", slab_debug_boot_checks_every_cache),
                      ("qemu::boot::memory_map_at_512m", small_memory_map),
                      ("qemu::make::run_piped_exits_zero", make_run_piped)]:

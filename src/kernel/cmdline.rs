@@ -118,6 +118,8 @@ pub struct BootOptions {
     pub highmem: Option<u64>,
     /// `kernelcore=`: memory for unmovable allocations; the rest is ZONE_MOVABLE.
     pub kernelcore: Option<u64>,
+    /// `vmalloc=`: size of the vmalloc area (bytes).
+    pub vmalloc: Option<u64>,
     /// `mobility_grouping=off`: one free list per order (A/B comparisons).
     pub grouping: bool,
     /// `failslab=`: make slab allocations fail on purpose.
@@ -142,6 +144,7 @@ impl Default for BootOptions {
             mem: None,
             highmem: None,
             kernelcore: None,
+            vmalloc: None,
             grouping: true,
             failslab: None,
             fail_page_alloc: None,
@@ -198,10 +201,11 @@ impl BootOptions {
                 }
                 "ktest" => flag(&mut o.ktest, &mut warn),
                 "bench" => flag(&mut o.bench, &mut warn),
-                "mem" | "highmem" | "kernelcore" => {
+                "mem" | "highmem" | "kernelcore" | "vmalloc" => {
                     let slot = match p.key {
                         "mem" => &mut o.mem,
                         "highmem" => &mut o.highmem,
+                        "vmalloc" => &mut o.vmalloc,
                         _ => &mut o.kernelcore,
                     };
                     match p.val {

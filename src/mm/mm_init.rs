@@ -101,7 +101,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
         reserve(m.start, m.end, "module");
     }
 
-    let mem_opts = MemOptions { mem_limit: opts.mem, highmem: opts.highmem, kernelcore: opts.kernelcore };
+    let mem_opts = MemOptions { mem_limit: opts.mem, highmem: opts.highmem, kernelcore: opts.kernelcore, vmalloc: opts.vmalloc };
     let (layout, notes) = size_zones(&info.memmap, &mem_opts);
     for note in notes.iter() {
         pr_warn!("{}", note);

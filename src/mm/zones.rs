@@ -61,6 +61,32 @@ pub struct MemOptions {
     pub highmem: Option<u64>,
     /// `kernelcore=`: memory kept for unmovable allocations.
     pub kernelcore: Option<u64>,
+    /// `vmalloc=`: size of the vmalloc area; a larger one takes address
+    /// space from the direct map, so lowmem shrinks (Linux's i386 rule).
+    pub vmalloc: Option<u64>,
+}
+
+/// The vmalloc area with 896 MB of lowmem: from 8 MB above the direct map
+/// to `VMALLOC_END`.
+pub const DEFAULT_VMALLOC: u64 = (layout::VMALLOC_END - layout::VMALLOC_START_MIN) as u64;
+
+/// The end of lowmem that `vmalloc=` leaves (Linux's `MAXMEM =
+/// VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE`), with a note when the
+/// value cannot be honoured.
+fn lowmem_limit(vmalloc: Option<u64>, notes: &mut Notes) -> u64 {
+    let Some(size) = vmalloc else { return MAXMEM_PFN };
+    let space = (layout::VMALLOC_END - layout::PAGE_OFFSET - layout::VMALLOC_OFFSET) as u64;
+    if size < DEFAULT_VMALLOC {
+        notes.push(Note::VmallocBelowDefault { vmalloc: Size(size) });
+        return MAXMEM_PFN;
+    }
+    match space.checked_sub(size) {
+        Some(low) if low >> PAGE_SHIFT >= MIN_LOWMEM_PFN => (low >> PAGE_SHIFT).min(MAXMEM_PFN),
+        _ => {
+            notes.push(Note::VmallocTooBig { vmalloc: Size(size) });
+            MIN_LOWMEM_PFN
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +235,12 @@ pub enum Note {
     KernelcoreNoMovable {
         kc: Size,
     },
+    VmallocBelowDefault {
+        vmalloc: Size,
+    },
+    VmallocTooBig {
+        vmalloc: Size,
+    },
 }
 
 impl fmt::Display for Note {
@@ -286,6 +318,15 @@ impl fmt::Display for Note {
                     "kernelcore={kc} leaves less than {movable_min}M movable; no ZONE_MOVABLE"
                 )
             }
+            Note::VmallocBelowDefault { vmalloc } => write!(
+                f,
+                "vmalloc={vmalloc} is below the default {}M: lowmem stays at {maxmem}M, the vmalloc area keeps its size",
+                DEFAULT_VMALLOC >> 20
+            ),
+            Note::VmallocTooBig { vmalloc } => write!(
+                f,
+                "vmalloc={vmalloc} would leave less than {min_low} of lowmem; lowmem kept at {min_low}"
+            ),
         }
     }
 }
@@ -387,7 +428,8 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
     let mut max_pfn = usable_pfns(map).map(below_ceiling).max().unwrap_or(0);
 
     // highmem=: the size of HighMem, keeping lowmem within 64 MB .. 896 MB.
-    let mut max_low_pfn = max_pfn.min(MAXMEM_PFN);
+    let maxmem_pfn = lowmem_limit(opts.vmalloc, &mut notes);
+    let mut max_low_pfn = max_pfn.min(maxmem_pfn);
     if let Some(bytes) = opts.highmem {
         let (h, highmem) = (bytes >> PAGE_SHIFT, Size(bytes));
         let ram_mb = mb(max_pfn);
@@ -410,16 +452,16 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
                     high_mb,
                 },
             });
-        } else if max_pfn - h > MAXMEM_PFN {
+        } else if max_pfn - h > maxmem_pfn {
             // As Linux: highmem= also shrinks highmem on a big machine.
-            let end = MAXMEM_PFN + h;
+            let end = maxmem_pfn + h;
             let (unused_mb, end_mb) = (mb(ram_pages(map, end, max_pfn)), mb(end));
             notes.push(Note::HighmemTrimsRam {
                 highmem,
                 unused_mb,
                 end_mb,
             });
-            (max_pfn, max_low_pfn) = (end, MAXMEM_PFN);
+            (max_pfn, max_low_pfn) = (end, maxmem_pfn);
         } else {
             max_low_pfn = max_pfn - h;
         }
@@ -596,6 +638,30 @@ pub fn zone_ranges_lines(l: &ZoneLayout) -> impl Iterator<Item = ZoneLine> {
 }
 
 #[cfg(test)]
+mod vmalloc_option_tests {
+    use super::*;
+    use crate::mm::memmap::{MemMap, MemType, Region};
+
+    fn ram(bytes: u64) -> MemMap {
+        MemMap::sanitize(&[Region::new(0, 0x9fc00, MemType::Usable), Region::new(0x100000, bytes - 0x100000, MemType::Usable)])
+    }
+
+    #[test]
+    fn vmalloc_option_moves_the_lowmem_limit() {
+        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(256 << 20), ..MemOptions::default() });
+        assert!(n.is_empty());
+        // 0xff7fe000 - 0xc0000000 - 8M - 256M, in pages.
+        assert_eq!(l.max_low_pfn, (0x3f7f_e000u64 - (8 << 20) - (256 << 20)) >> 12);
+        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(64 << 20), ..MemOptions::default() });
+        assert_eq!(l.max_low_pfn, MAXMEM_PFN);
+        assert_eq!(n.iter().next().unwrap().to_string(), "vmalloc=64M is below the default 111M: lowmem stays at 896M, the vmalloc area keeps its size");
+        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(1000 << 20), ..MemOptions::default() });
+        assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);
+        assert_eq!(n.iter().next().unwrap().to_string(), "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::mm::memmap::Region;
@@ -633,6 +699,7 @@ mod tests {
         mem_limit: None,
         highmem: None,
         kernelcore: None,
+        vmalloc: None,
     };
 
     fn mem(v: u64) -> MemOptions {
@@ -898,6 +965,7 @@ mod tests {
             mem_limit: Some(GB),
             highmem: Some(GB),
             kernelcore: Some(GB),
+            vmalloc: None,
         };
         let (l, notes) = size_zones(&MemMap::new(), &all);
         assert_eq!((l.max_pfn, l.totalram_pages, notes.len()), (0, 0, 3));
@@ -928,7 +996,7 @@ mod tests {
             raw in raw_map(), mem_limit in size_opt(8192), highmem in size_opt(4096), kernelcore in size_opt(6144)
         ) {
             let map = MemMap::sanitize(&raw);
-            let (l, notes) = size_zones(&map, &MemOptions { mem_limit, highmem, kernelcore });
+            let (l, notes) = size_zones(&map, &MemOptions { mem_limit, highmem, kernelcore, vmalloc: None });
             let z = &l.zones;
             prop_assert_eq!(z[0].start_pfn, l.min_pfn);
             for i in 0..MAX_NR_ZONES {

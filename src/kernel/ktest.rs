@@ -62,6 +62,8 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::slab::slab_debug_catches_corruption", run: sl::slab_debug_catches_corruption },
     KTest { name: "mm::slab::mempool_serves_from_reserve_under_failslab", run: sl::mempool_serves_from_reserve_under_failslab },
     KTest { name: "mm::slab::dma_coherent_memory_is_low_and_contiguous", run: sl::dma_coherent_memory_is_low_and_contiguous },
+    KTest { name: "mm::slab::fail_page_alloc_fails_what_it_is_told", run: sl::fail_page_alloc_fails_what_it_is_told },
+    KTest { name: "mm::slab::shrinker_returns_empty_slabs", run: sl::shrinker_returns_empty_slabs },
     KTest { name: "mm::vmalloc::vmalloc_64m_fill_verify_free", run: vm::vmalloc_64m_fill_verify_free },
     KTest { name: "mm::vmalloc::vzalloc_is_zeroed", run: vm::vzalloc_is_zeroed },
     KTest { name: "mm::vmalloc::vmalloc_area_reaches_another_pgd_lazily", run: vm::vmalloc_area_reaches_another_pgd_lazily },

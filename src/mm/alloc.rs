@@ -31,8 +31,16 @@ pub struct LowPages {
 
 static MAX_LOW_PFN: AtomicUsize = AtomicUsize::new(0);
 /// `fail_page_alloc=`: injected page-allocation failures.
-pub static FAIL_PAGE_ALLOC: crate::kernel::sync::IrqLock<super::fault_inject::FaultAttr> =
+static FAIL_PAGE_ALLOC: crate::kernel::sync::IrqLock<super::fault_inject::FaultAttr> =
     crate::kernel::sync::IrqLock::new(super::fault_inject::FaultAttr::DISABLED);
+static FAIL_PAGE_ALLOC_ON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Set the `fail_page_alloc` fault attributes; returns the previous ones.
+pub fn set_fail_page_alloc(attr: super::fault_inject::FaultAttr) -> super::fault_inject::FaultAttr {
+    let mut f = FAIL_PAGE_ALLOC.lock();
+    FAIL_PAGE_ALLOC_ON.store(attr.enabled(), Ordering::Relaxed);
+    core::mem::replace(&mut *f, attr)
+}
 /// Allocation failures reported (for tests).
 pub static ALLOC_FAILURES: AtomicUsize = AtomicUsize::new(0);
 
@@ -99,7 +107,38 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::sched::might_sleep("alloc_pages");
     }
-    __alloc_pages(gfp, order)
+    if should_fail_page_alloc(order) {
+        return failed(gfp, order);
+    }
+    if gfp.may_sleep() {
+        if let Some(p) = rmqueue(gfp | Gfp::NOWARN, order) {
+            return Some(p);
+        }
+        // Direct reclaim, as much as exists: shrink the caches, retry once.
+        if super::shrinker::shrink_slab() > 0 {
+            drain_all_pages();
+        }
+    }
+    rmqueue(gfp, order)
+}
+
+/// `fail_page_alloc=`: decided once per allocation, as Linux's
+/// `should_fail_alloc_page`.
+fn should_fail_page_alloc(order: usize) -> bool {
+    FAIL_PAGE_ALLOC_ON.load(Ordering::Relaxed) && FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64)
+}
+
+fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
+    ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
+    if !gfp.contains(Gfp::NOWARN) {
+        crate::pr_warn!(
+            "{}: page allocation failure: order:{}, mode:{:#x}",
+            crate::kernel::sched::current_name(),
+            order,
+            gfp.bits()
+        );
+    }
+    None
 }
 
 /// `alloc_pages` without the might-sleep check, for callers that hold a
@@ -107,19 +146,16 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
 /// never sleeps (there is no reclaim to wait for yet). The slab allocator
 /// growing a cache under its lock is the one user.
 pub fn __alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
-    let injected = FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64);
-    let pfn = if injected { None } else { with_node(|node, mm| node.alloc_pages(mm, gfp, order)) };
-    let Some(pfn) = pfn else {
-        ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
-        if !gfp.contains(Gfp::NOWARN) {
-            crate::pr_warn!(
-                "{}: page allocation failure: order:{}, mode:{:#x}",
-                crate::kernel::sched::current_name(),
-                order,
-                gfp.bits()
-            );
-        }
-        return None;
+    if should_fail_page_alloc(order) {
+        return failed(gfp, order);
+    }
+    rmqueue(gfp, order)
+}
+
+/// Take the block from the zones and zero it if asked.
+fn rmqueue(gfp: Gfp, order: usize) -> Option<Pages> {
+    let Some(pfn) = with_node(|node, mm| node.alloc_pages(mm, gfp, order)) else {
+        return failed(gfp, order);
     };
     let pages = Pages { pfn, order: order as u8 };
     if gfp.contains(Gfp::ZERO) {

@@ -52,7 +52,22 @@ static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }
 static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
 /// `failslab=`: injected slab allocation failures.
-pub static FAILSLAB: IrqLock<FaultAttr> = IrqLock::new(FaultAttr::DISABLED);
+static FAILSLAB: IrqLock<FaultAttr> = IrqLock::new(FaultAttr::DISABLED);
+/// Whether failslab is on: the hot path reads this, not the lock.
+static FAILSLAB_ON: AtomicBool = AtomicBool::new(false);
+/// Cache slot by cache id, for ids below 256 (kfree's lookup).
+static SLOT_OF_ID: [AtomicU32; 256] = [const { AtomicU32::new(u32::MAX) }; 256];
+
+/// Set the `failslab` fault attributes; returns the previous ones.
+pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
+    let mut f = FAILSLAB.lock();
+    FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
+    core::mem::replace(&mut *f, attr)
+}
+
+fn should_failslab(size: usize) -> bool {
+    FAILSLAB_ON.load(Ordering::Relaxed) && FAILSLAB.lock().should_fail(size as u64)
+}
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
 
@@ -171,6 +186,9 @@ fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ct
         }
         c.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
         IDS[slot].store(c.id(), Ordering::Relaxed);
+        if let Some(s) = SLOT_OF_ID.get(c.id() as usize) {
+            s.store(slot as u32, Ordering::Relaxed);
+        }
         DMA[slot].store(dma, Ordering::Relaxed);
         return Ok(Cache(slot));
     }
@@ -183,7 +201,7 @@ fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ct
 impl Cache {
     /// `kmem_cache_alloc`: an object in its constructed state.
     pub fn alloc(self, gfp: Gfp) -> Option<NonNull<u8>> {
-        if FAILSLAB.lock().should_fail(self.object_size() as u64) {
+        if should_failslab(self.object_size()) {
             return None;
         }
         self.alloc_nofail_inject(gfp)
@@ -234,6 +252,9 @@ impl Cache {
         let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
         let mut c = CACHES[self.0].lock();
         c.destroy(&mut pages)?;
+        if let Some(s) = SLOT_OF_ID.get(c.id() as usize) {
+            s.store(u32::MAX, Ordering::Relaxed);
+        }
         IDS[self.0].store(0, Ordering::Relaxed);
         *c = KmemCache::empty();
         Ok(())
@@ -289,6 +310,7 @@ pub fn kmem_cache_init(slab_debug: bool) {
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
         DMA_SLOT[i].store(d.0, Ordering::Relaxed);
     }
+    super::shrinker::register_shrinker(super::shrinker::Shrinker { name: "slab", count: reclaimable_pages, scan: shrink_all });
     crate::pr_info!(
         "SLAB: {} kmalloc caches, {}..{} bytes, and their dma-kmalloc twins{}",
         KMALLOC_SIZES.len(),
@@ -304,7 +326,7 @@ fn class_of(size: usize) -> Option<usize> {
 
 /// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA.
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
-    if FAILSLAB.lock().should_fail(size as u64) {
+    if should_failslab(size) {
         return None;
     }
     __kmalloc(size, gfp)
@@ -379,7 +401,8 @@ fn owner_of(ptr: usize) -> Owner {
     let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
     let (flags, cache_id, order) = with_node(|_, mm| (mm[pfn].flags, mm[pfn].slab_cache, mm[pfn].private));
     if flags.contains(PageFlags::SLAB) {
-        match (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id) {
+        let fast = SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
+        match fast.or_else(|| (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id)) {
             Some(slot) => Owner::Slab(Cache(slot)),
             None => Owner::Foreign,
         }

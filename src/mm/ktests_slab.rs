@@ -7,7 +7,7 @@
 use super::alloc::{drain_all_pages, nr_free_pages};
 use super::fault_inject::FaultAttr;
 use super::gfp::{GFP_ATOMIC, GFP_KERNEL};
-use super::kmalloc::{self, kfree, kmalloc, krealloc, ksize, FAILSLAB, SLAB_BUGS};
+use super::kmalloc::{self, kfree, kmalloc, krealloc, ksize, set_failslab, SLAB_BUGS};
 use super::mempool::{Backend, Mempool};
 use super::slab::SlabFlags;
 use crate::kernel::ktest::TestResult;
@@ -264,8 +264,7 @@ pub fn mempool_serves_from_reserve_under_failslab() -> TestResult {
     let pool = Mempool::create(4, Backend::Kmalloc(256)).map_err(|_| "mempool_create")?;
     // While every slab allocation fails, nothing here may touch the heap:
     // the elements go into a fixed array.
-    let saved = *FAILSLAB.lock();
-    *FAILSLAB.lock() = FaultAttr::new(1, 100, 0, -1);
+    let saved = set_failslab(FaultAttr::new(1, 100, 0, -1));
     let direct_fails = kmalloc(256, GFP_KERNEL | super::gfp::Gfp::NOWARN).is_none();
     let mut got: [Option<NonNull<u8>>; 4] = [None; 4];
     for slot in got.iter_mut() {
@@ -274,7 +273,7 @@ pub fn mempool_serves_from_reserve_under_failslab() -> TestResult {
     let all_served = got.iter().all(|p| p.is_some());
     let empty = pool.reserve_count() == 0;
     let atomic_fails = pool.alloc(GFP_ATOMIC).is_none();
-    *FAILSLAB.lock() = saved;
+    set_failslab(saved);
     for p in got.into_iter().flatten() {
         pool.free(p);
     }
@@ -309,6 +308,61 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
     kfree(d.as_ptr());
     if !below || !contiguous || !zeroed || !dma_low {
         return Err("DMA memory not below 16 MB, not contiguous, or not zeroed");
+    }
+    if settled_free_pages() != before {
+        return Err("free pages not back");
+    }
+    Ok(())
+}
+
+/// fail_page_alloc: the chosen page allocations fail, deterministically,
+/// and the failure is counted; the machine goes on.
+pub fn fail_page_alloc_fails_what_it_is_told() -> TestResult {
+    let before = settled_free_pages();
+    let failures0 = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
+    // Every second eligible allocation fails, three times at most.
+    let saved = super::alloc::set_fail_page_alloc(FaultAttr::new(2, 100, 0, 3));
+    let mut got = [None, None, None, None, None, None, None, None];
+    for slot in got.iter_mut() {
+        *slot = super::alloc::alloc_pages(GFP_KERNEL | super::gfp::Gfp::NOWARN, 0);
+    }
+    super::alloc::set_fail_page_alloc(saved);
+    let pattern: [bool; 8] = core::array::from_fn(|i| got[i].is_some());
+    for p in got.into_iter().flatten() {
+        super::alloc::free_pages_block(p);
+    }
+    let failures = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
+    if pattern != [true, false, true, false, true, false, true, true] {
+        return Err("the failures did not follow interval=2, times=3");
+    }
+    if failures < 3 {
+        return Err("injected failures not counted");
+    }
+    if settled_free_pages() != before {
+        return Err("free pages not back");
+    }
+    Ok(())
+}
+
+/// The slab shrinker gives empty slabs back when asked (what reclaim and a
+/// failing sleeping allocation call).
+pub fn shrinker_returns_empty_slabs() -> TestResult {
+    let before = settled_free_pages();
+    let cache = kmalloc::kmem_cache_create("ktest-shrink", 512, 0, SlabFlags::empty(), None).map_err(|_| "create")?;
+    let mut objs = Vec::new();
+    for _ in 0..500 {
+        objs.push(cache.alloc(GFP_KERNEL).ok_or("alloc")?);
+    }
+    for p in objs.drain(..) {
+        cache.free(p);
+    }
+    drop(objs);
+    let reclaimable = kmalloc::reclaimable_pages();
+    let freed = super::shrinker::shrink_slab();
+    cache.destroy().map_err(|_| "destroy")?;
+    pr_info!("ktest: shrinker: {} pages reclaimable, {} freed", reclaimable, freed);
+    if reclaimable == 0 || freed == 0 {
+        return Err("the shrinker found nothing to free after 500 frees");
     }
     if settled_free_pages() != before {
         return Err("free pages not back");

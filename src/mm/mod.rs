@@ -32,3 +32,5 @@ pub mod ktests_vmalloc;
 pub mod mempool;
 #[cfg(target_os = "none")]
 pub mod mm_init;
+#[cfg(target_os = "none")]
+pub mod shrinker;

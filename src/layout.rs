@@ -8,6 +8,8 @@
 //! FIXADDR_TOP +---------------------------+ 0xFFFFF000
 //!             | fixmap: kmap_atomic slots |
 //!             | and other fixed mappings  |
+//! FIXADDR_START --------------------------+ 0xFFFBF000 (64 slots)
+//!             | (unused)                  |
 //!  PKMAP_END  +---------------------------+ 0xFFC00000
 //!             | pkmap: LAST_PKMAP = 1024  |  one page table, 4 MB
 //!  PKMAP_BASE +---------------------------+ 0xFF800000
@@ -57,6 +59,16 @@ pub const FIXADDR_TOP: usize = 0xFFFF_F000;
 pub const LAST_PKMAP: usize = 1024;
 pub const PKMAP_BASE: usize = 0xFF80_0000;
 pub const PKMAP_END: usize = PKMAP_BASE + LAST_PKMAP * PAGE_SIZE;
+/// Fixmap slots, counted down from FIXADDR_TOP (slot 0 is the highest page).
+pub const NR_FIX: usize = 64;
+pub const FIXADDR_START: usize = FIXADDR_TOP - NR_FIX * PAGE_SIZE;
+/// Slot zeroing highmem pages for `__GFP_ZERO`.
+pub const FIX_ZERO_PAGE: usize = 0;
+/// First `kmap_atomic` slot; one per slot type follows (Linux's FIX_KMAP_BEGIN).
+pub const FIX_KMAP_BEGIN: usize = 1;
+/// `kmap_atomic` slot types (`KmType`).
+pub const KM_TYPE_NR: usize = 7;
+
 /// vmalloc ends two pages below the pkmap area.
 pub const VMALLOC_END: usize = PKMAP_BASE - 2 * PAGE_SIZE;
 /// Highest `high_memory` (end of lowmem) and the vmalloc start that follows it.
@@ -90,3 +102,6 @@ const _: () = assert!(PKMAP_END <= FIXADDR_TOP, "pkmap runs into the fixmap");
 const _: () = assert!(VMALLOC_START_MIN < VMALLOC_END, "no room for vmalloc with full lowmem");
 const _: () = assert!(HIGH_MEMORY_MAX % PGDIR_SIZE == 0, "lowmem must end on a page-directory boundary");
 const _: () = assert!(EARLY_PT_BYTES % PGDIR_SIZE == 0 && EARLY_PT_BYTES <= MAXMEM);
+const _: () = assert!(FIXADDR_START >= PKMAP_END, "fixmap runs into pkmap");
+const _: () = assert!(FIXADDR_START >> PGDIR_SHIFT == FIXADDR_TOP >> PGDIR_SHIFT, "fixmap must fit one page table");
+const _: () = assert!(FIX_KMAP_BEGIN + KM_TYPE_NR <= NR_FIX, "kmap_atomic slots beyond the fixmap");

@@ -7,7 +7,9 @@
 //! out, or a sleeper wakes while idle runs, the thread is preempted on the
 //! way out of the interrupt, unless it has disabled preemption.
 //!
-//! Until the page allocator exists, stacks come from a fixed pool in .bss.
+//! Stacks come from a fixed pool in .bss (they were needed before the page
+//! allocator existed); the 4 KB page tables of the first 8 MB let each one
+//! have an unmapped guard page.
 
 use super::sync::IrqLock;
 use crate::arch::x86::cpu::{local_irq_enable, local_irq_restore, local_irq_save};
@@ -78,6 +80,10 @@ struct Task {
     arg: usize,
     /// Ticks spent running.
     runtime: u64,
+    /// The thread's preemption count while it is switched out: the count
+    /// belongs to a thread, not to the CPU (a thread that sleeps with
+    /// preemption off must not turn preemption off for everyone).
+    preempt_count: u32,
 }
 
 fn no_entry(_: usize) {}
@@ -92,6 +98,7 @@ impl Task {
         entry: no_entry,
         arg: 0,
         runtime: 0,
+        preempt_count: 0,
     };
 }
 
@@ -269,6 +276,8 @@ pub fn schedule() {
             None
         } else {
             rq.current = next;
+            rq.tasks[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
+            PREEMPT_COUNT.store(rq.tasks[next].preempt_count, Ordering::Relaxed);
             CURRENT.store(next, Ordering::Relaxed);
             NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
             let prev_esp = &mut rq.tasks[prev].esp as *mut usize;
@@ -382,12 +391,12 @@ pub fn in_atomic() -> bool {
     in_interrupt() || PREEMPT_COUNT.load(Ordering::Relaxed) != 0 || !crate::arch::x86::cpu::irqs_enabled()
 }
 
-/// Report a call that may sleep made where sleeping is not allowed (Linux's
-/// `might_sleep()`): a bug in the caller, reported with a backtrace; the call
-/// then goes on.
 /// Reports made by `might_sleep` (for tests).
 pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
 
+/// Report a call that may sleep made where sleeping is not allowed (Linux's
+/// `might_sleep()`): a bug in the caller, reported with a backtrace; the call
+/// then goes on.
 #[track_caller]
 pub fn might_sleep(what: &str) {
     if in_atomic() {

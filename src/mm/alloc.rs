@@ -141,10 +141,9 @@ fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
     None
 }
 
-/// `alloc_pages` without the might-sleep check, for callers that hold a
-/// spinlock but whose allocation cannot sleep anyway: this page allocator
-/// never sleeps (there is no reclaim to wait for yet). The slab allocator
-/// growing a cache under its lock is the one user.
+/// `alloc_pages` without the might-sleep check and without direct reclaim,
+/// for callers that hold a spinlock: the allocation itself never sleeps.
+/// The slab allocator growing a cache under its lock is the main user.
 pub fn __alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if should_fail_page_alloc(order) {
         return failed(gfp, order);
@@ -195,10 +194,7 @@ pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
         crate::kernel::panic::warn(format_args!("BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"));
         return None;
     }
-    if gfp.may_sleep() {
-        crate::kernel::sched::might_sleep("__get_free_pages");
-    }
-    let pages = __alloc_pages(gfp, order)?;
+    let pages = alloc_pages(gfp, order)?;
     match pages.lowmem() {
         Ok(low) => Some(low.addr()),
         Err(p) => {

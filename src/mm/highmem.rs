@@ -41,13 +41,24 @@ impl Kmap {
     pub fn pfn(&self) -> u32 {
         self.pfn
     }
-    pub fn as_slice(&self) -> &[u8; PAGE_SIZE] {
+    /// The page's bytes.
+    ///
+    /// # Safety
+    /// The caller owns the frame and nobody writes it through another
+    /// mapping (another `Kmap` of the same page included) meanwhile.
+    pub unsafe fn as_slice(&self) -> &[u8; PAGE_SIZE] {
         // SAFETY: vaddr maps the whole page while the guard lives (the slot
-        // keeps a user count, so it is not reused).
+        // keeps a user count, so it is not reused); no writer, by contract.
         unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) }
     }
-    pub fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
-        // SAFETY: as above; &mut self makes the access unique through this guard.
+
+    /// The page's bytes, writable.
+    ///
+    /// # Safety
+    /// The caller owns the frame and holds no other reference to its bytes
+    /// (two `Kmap`s of one page map the same bytes).
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
+        // SAFETY: as above, exclusivity by contract.
         unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) }
     }
 }
@@ -127,27 +138,45 @@ fn atomic(pfn: u32, t: KmType) -> KmapAtomic {
 }
 
 /// Zero a frame (Linux's `clear_highpage`).
-pub fn clear_highpage(pfn: u32) {
-    atomic(pfn, KmType::Bounce).as_mut_slice().fill(0);
+///
+/// # Safety
+/// The caller owns frame `pfn` and nothing else uses its bytes meanwhile.
+pub unsafe fn clear_highpage(pfn: u32) {
+    // SAFETY: the caller owns the frame.
+    unsafe { atomic(pfn, KmType::Bounce).as_mut_slice().fill(0) };
 }
 
 /// Copy frame `from` to frame `to`, two atomic slots at once (`copy_highpage`).
-pub fn copy_highpage(to: u32, from: u32) {
+///
+/// # Safety
+/// The caller owns both frames, they are distinct, and nothing else uses
+/// them meanwhile.
+pub unsafe fn copy_highpage(to: u32, from: u32) {
+    assert_ne!(to, from, "copy_highpage onto itself");
     let src = atomic(from, KmType::User0);
     let mut dst = atomic(to, KmType::User1);
-    dst.as_mut_slice().copy_from_slice(src.as_slice());
+    // SAFETY: two distinct frames the caller owns.
+    unsafe { dst.as_mut_slice().copy_from_slice(src.as_slice()) };
     drop(dst); // stack order: the last taken goes first
     drop(src);
 }
 
 /// Copy `data` into frame `pfn` at `offset` (`memcpy_to_page`).
-pub fn memcpy_to_page(pfn: u32, offset: usize, data: &[u8]) {
+///
+/// # Safety
+/// The caller owns frame `pfn`, and `data` does not live in it.
+pub unsafe fn memcpy_to_page(pfn: u32, offset: usize, data: &[u8]) {
     assert!(offset + data.len() <= PAGE_SIZE, "memcpy_to_page: {} bytes at {} cross the page", data.len(), offset);
-    atomic(pfn, KmType::Bounce).as_mut_slice()[offset..offset + data.len()].copy_from_slice(data);
+    // SAFETY: the caller owns the frame; `data` is elsewhere.
+    unsafe { atomic(pfn, KmType::Bounce).as_mut_slice()[offset..offset + data.len()].copy_from_slice(data) };
 }
 
 /// Copy out of frame `pfn` at `offset` (`memcpy_from_page`).
-pub fn memcpy_from_page(out: &mut [u8], pfn: u32, offset: usize) {
+///
+/// # Safety
+/// The caller owns frame `pfn`, and `out` does not live in it.
+pub unsafe fn memcpy_from_page(out: &mut [u8], pfn: u32, offset: usize) {
     assert!(offset + out.len() <= PAGE_SIZE, "memcpy_from_page: {} bytes at {} cross the page", out.len(), offset);
-    out.copy_from_slice(&atomic(pfn, KmType::Bounce).as_slice()[offset..offset + out.len()]);
+    // SAFETY: the caller owns the frame; `out` is elsewhere.
+    out.copy_from_slice(unsafe { &atomic(pfn, KmType::Bounce).as_slice()[offset..offset + out.len()] });
 }

@@ -56,7 +56,8 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
     let mut pfn = chain.first();
     while let Some(p) = pfn {
         let mut m = kmap_atomic(p, KmType::User0, alloc::max_low_pfn()).map_err(|_| "kmap_atomic refused")?;
-        let words = m.as_mut_slice().as_mut_ptr() as *mut u32;
+        // SAFETY: the test took this frame from the allocator; only it uses it.
+        let words = unsafe { m.as_mut_slice() }.as_mut_ptr() as *mut u32;
         for w in [0, 1, PAGE_SIZE / 4 / 2, PAGE_SIZE / 4 - 1] {
             // SAFETY: w < 1024 words: inside the page the guard maps.
             unsafe { words.add(w).write_volatile(pattern(p, w)) };
@@ -69,7 +70,8 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
     let mut pfn = chain.first();
     while let Some(p) = pfn {
         let k = kmap(p);
-        let words = k.as_slice().as_ptr() as *const u32;
+        // SAFETY: as above.
+        let words = unsafe { k.as_slice() }.as_ptr() as *const u32;
         for w in [0, 1, PAGE_SIZE / 4 / 2, PAGE_SIZE / 4 - 1] {
             // SAFETY: inside the kmapped page.
             if unsafe { words.add(w).read_volatile() } != pattern(p, w) {
@@ -115,6 +117,8 @@ const PER_THREAD: usize = 340;
 static mut PAGES: [u32; THREADS * PER_THREAD] = [0; THREADS * PER_THREAD];
 static DONE: AtomicUsize = AtomicUsize::new(0);
 static MAPPED_OK: AtomicUsize = AtomicUsize::new(0);
+/// Threads that hold all their kmaps now.
+static HOLDING: AtomicUsize = AtomicUsize::new(0);
 
 fn holder(t: usize) {
     let mut held: [Option<Kmap>; PER_THREAD] = [const { None }; PER_THREAD];
@@ -127,6 +131,7 @@ fn holder(t: usize) {
         }
         *slot = Some(k);
     }
+    HOLDING.fetch_add(1, Ordering::SeqCst);
     sched::msleep(30);
     drop(held);
     DONE.fetch_add(1, Ordering::Relaxed);
@@ -148,8 +153,18 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
     DONE.store(0, Ordering::SeqCst);
     MAPPED_OK.store(0, Ordering::SeqCst);
     let waits0 = pkmap_stats().waits;
+    HOLDING.store(0, Ordering::SeqCst);
+    // The first three threads take 1020 slots between them, never blocking;
+    // only then does the fourth start, and it must wait for them. (Started
+    // together, all four could block holding partial sets: a deadlock any
+    // kmap user can build, which is why Linux code never holds many kmaps.)
     let mut pids = [0u32; THREADS];
     for (t, pid) in pids.iter_mut().enumerate() {
+        if t == THREADS - 1 {
+            while HOLDING.load(Ordering::SeqCst) < THREADS - 1 {
+                sched::msleep(5);
+            }
+        }
         *pid = sched::kthread_run("ktest-kmap", holder, t).map_err(|_| "no thread slot")?;
     }
     for pid in pids {
@@ -219,15 +234,20 @@ fn p_is_high(pfn: u32) -> bool {
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     let a = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let b = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
-    memcpy_to_page(a.pfn(), 0, b"page a");
-    memcpy_to_page(b.pfn(), 0, b"page b");
+    // SAFETY (here and below): a and b were just allocated for this test.
+    unsafe {
+        memcpy_to_page(a.pfn(), 0, b"page a");
+        memcpy_to_page(b.pfn(), 0, b"page b");
+    }
     let m0 = MISUSES.load(Ordering::Relaxed);
     let ma = kmap_atomic(a.pfn(), KmType::User0, alloc::max_low_pfn()).map_err(|_| "refused")?;
     let mb = kmap_atomic(b.pfn(), KmType::User1, alloc::max_low_pfn()).map_err(|_| "refused")?;
     let twice = kmap_atomic(b.pfn(), KmType::User1, alloc::max_low_pfn()).is_err();
-    let right = &ma.as_slice()[..6] == b"page a" && &mb.as_slice()[..6] == b"page b";
+    // SAFETY: our frames, only read.
+    let right = unsafe { &ma.as_slice()[..6] == b"page a" && &mb.as_slice()[..6] == b"page b" };
     drop(ma); // wrong order: ma was taken first
-    let still = &mb.as_slice()[..6] == b"page b";
+    // SAFETY: as above.
+    let still = unsafe { &mb.as_slice()[..6] == b"page b" };
     drop(mb);
     let caught = MISUSES.load(Ordering::Relaxed) - m0;
     // The stack is consistent again: both types can be used in order.
@@ -267,13 +287,16 @@ pub fn kmap_in_atomic_context_is_reported() -> TestResult {
 pub fn highpage_helpers_copy() -> TestResult {
     let a = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let b = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
-    memcpy_to_page(a.pfn(), 4000, b"highmem!");
-    copy_highpage(b.pfn(), a.pfn());
     let mut out = [0u8; 8];
-    memcpy_from_page(&mut out, b.pfn(), 4000);
-    super::highmem::clear_highpage(b.pfn());
     let mut zero = [1u8; 8];
-    memcpy_from_page(&mut zero, b.pfn(), 4000);
+    // SAFETY: a and b are two distinct frames this test owns.
+    unsafe {
+        memcpy_to_page(a.pfn(), 4000, b"highmem!");
+        copy_highpage(b.pfn(), a.pfn());
+        memcpy_from_page(&mut out, b.pfn(), 4000);
+        super::highmem::clear_highpage(b.pfn());
+        memcpy_from_page(&mut zero, b.pfn(), 4000);
+    }
     alloc::free_pages_block(a);
     alloc::free_pages_block(b);
     if &out != b"highmem!" || zero != [0; 8] {

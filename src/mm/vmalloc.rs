@@ -86,7 +86,7 @@ impl VmapAreas {
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        self.areas.insert(candidate, VmArea { addr: candidate, size, kind, caller, pages: Vec::with_capacity(pages) });
+        self.areas.insert(candidate, VmArea { addr: candidate, size, kind, caller, pages: Vec::new() });
         Some(candidate)
     }
 
@@ -137,7 +137,7 @@ impl VmapAreas {
 /// `0xf7405000-0xf7407000    8192 caller+0x2b/0x1b0 pages=1 vmalloc`.
 pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmArea, caller: impl fmt::Display) -> fmt::Result {
     write!(out, "{:#010x}-{:#010x} {:>7} {}", a.addr, a.addr + a.size, a.size, caller)?;
-    if !a.pages.is_empty() {
+    if a.kind == VmKind::Vmalloc {
         write!(out, " pages={}", a.pages.len())?;
     }
     writeln!(
@@ -331,7 +331,8 @@ mod kernel_side {
                     let pfn = p.pfn();
                     core::mem::forget(p);
                     if zero {
-                        crate::mm::highmem::clear_highpage(pfn);
+                        // SAFETY: a frame just allocated for this area.
+                        unsafe { crate::mm::highmem::clear_highpage(pfn) };
                     }
                     pfns.push(pfn);
                 }
@@ -373,7 +374,9 @@ mod kernel_side {
     /// Unmap an area's pages with ONE batched TLB flush.
     fn unmap_area(a: &VmArea) {
         let _g = PGTABLE_LOCK.lock();
-        let present = reference().unmap_range(&mut DirectMapTables, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(0);
+        // On an error (a 4 MB page in vmalloc space would be a kernel bug)
+        // flush anyway: the frames are about to be freed.
+        let present = reference().unmap_range(&mut DirectMapTables, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(1);
         if present > 0 {
             flush_tlb_all();
             VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
@@ -386,20 +389,25 @@ mod kernel_side {
         if addr.is_null() {
             return;
         }
-        let area = VMAP.lock().remove(addr as usize);
+        // Decide under one hold of the lock, so no vmalloc can take the
+        // range between a check and a removal.
+        let area = {
+            let mut v = VMAP.lock();
+            match v.areas.get(&(addr as usize)).map(|a| a.kind) {
+                Some(VmKind::Vmalloc) => Ok(v.remove(addr as usize)),
+                Some(VmKind::Vmap) => Err("of a vmap area: use vunmap"),
+                None => Err("not the start of a vmalloc area"),
+            }
+        };
         match area {
-            Some(a) if a.kind == VmKind::Vmalloc => {
+            Ok(Some(a)) => {
                 unmap_area(&a);
                 for &pfn in &a.pages {
                     alloc::free_pages_block(Pages::from_raw(pfn, 0));
                 }
             }
-            Some(a) => {
-                let start = a.addr;
-                VMAP.lock().areas.insert(start, a);
-                crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}) of a vmap area: use vunmap", start));
-            }
-            None => crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): not the start of a vmalloc area", addr as usize)),
+            Ok(None) => {}
+            Err(why) => crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): {}", addr as usize, why)),
         }
     }
 
@@ -420,15 +428,18 @@ mod kernel_side {
 
     /// `vunmap`: unmap a vmap area; the frames stay the caller's.
     pub fn vunmap(addr: *const u8) {
-        let area = VMAP.lock().remove(addr as usize);
-        match area {
-            Some(a) if a.kind == VmKind::Vmap => unmap_area(&a),
-            Some(a) => {
-                let start = a.addr;
-                VMAP.lock().areas.insert(start, a);
-                crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}) of a vmalloc area: use vfree", start));
+        let area = {
+            let mut v = VMAP.lock();
+            match v.areas.get(&(addr as usize)).map(|a| a.kind) {
+                Some(VmKind::Vmap) => Ok(v.remove(addr as usize)),
+                Some(VmKind::Vmalloc) => Err("of a vmalloc area: use vfree"),
+                None => Err("not a vmap area"),
             }
-            None => crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): not a vmap area", addr as usize)),
+        };
+        match area {
+            Ok(Some(a)) => unmap_area(&a),
+            Ok(None) => {}
+            Err(why) => crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): {}", addr as usize, why)),
         }
     }
 
@@ -448,7 +459,13 @@ mod kernel_side {
                 VMALLOC_SYNCS.fetch_add(1, Ordering::Relaxed);
                 true
             }
-            _ => false,
+            Ok(false) => false,
+            // Both directories map this 4 MB, differently: the kernel half
+            // is corrupt. Say so before the oops.
+            Err(e) => {
+                crate::pr_emerg!("vmalloc_fault({:#010x}): {}", address, e);
+                false
+            }
         }
     }
 

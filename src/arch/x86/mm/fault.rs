@@ -1,6 +1,8 @@
-//! The page-fault handler (Linux's arch/x86/mm/fault.c). At this stage every
-//! kernel page fault is a bug: later layers add demand paging for processes
-//! and the lazy vmalloc synchronisation.
+//! The page-fault handler (Linux's arch/x86/mm/fault.c). A kernel fault on
+//! a vmalloc address may only mean this page directory lacks a PDE the
+//! reference one has (`vmalloc_fault` copies it and the access is retried);
+//! every other kernel fault is a bug and ends in an oops. Demand paging for
+//! processes comes with them.
 
 use super::super::cpu::read_cr2;
 use super::super::traps::{oops_body, TrapFrame};

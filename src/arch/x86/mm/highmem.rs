@@ -33,7 +33,8 @@ pub enum KmType {
     Bounce = 6,
 }
 
-pub const KM_TYPE_NR: usize = 7;
+pub use crate::layout::KM_TYPE_NR;
+const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
 /// Depth-ordered stack of the types held now (one CPU).
 static HELD: [AtomicU32; KM_TYPE_NR] = [const { AtomicU32::new(0) }; KM_TYPE_NR];
@@ -63,9 +64,13 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// whether the direct map already covers it.
 pub fn kmap_atomic(pfn: u32, t: KmType, max_low_pfn: usize) -> Result<KmapAtomic, KmapAtomicError> {
     preempt_disable();
+    // The slot stack is shared with interrupt handlers (the Irq slots):
+    // update it with interrupts off.
+    let flags = crate::arch::x86::cpu::local_irq_save();
     let depth = DEPTH.load(Ordering::Relaxed);
     let in_use = (0..depth).any(|i| HELD[i].load(Ordering::Relaxed) == t as u32);
     if in_use || depth == KM_TYPE_NR {
+        crate::arch::x86::cpu::local_irq_restore(flags);
         preempt_enable();
         MISUSES.fetch_add(1, Ordering::Relaxed);
         crate::kernel::panic::warn(format_args!("BUG: kmap_atomic: slot type {:?} is already in use", t));
@@ -73,6 +78,7 @@ pub fn kmap_atomic(pfn: u32, t: KmType, max_low_pfn: usize) -> Result<KmapAtomic
     }
     HELD[depth].store(t as u32, Ordering::Relaxed);
     DEPTH.store(depth + 1, Ordering::Relaxed);
+    crate::arch::x86::cpu::local_irq_restore(flags);
     if (pfn as usize) < max_low_pfn {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, slot: false, _not_send: PhantomData });
@@ -93,18 +99,31 @@ impl KmapAtomic {
     pub fn km_type(&self) -> KmType {
         self.km_type
     }
-    pub fn as_slice(&self) -> &[u8; PAGE_SIZE] {
-        // SAFETY: vaddr maps one whole page for as long as the guard lives.
+    /// The page's bytes.
+    ///
+    /// # Safety
+    /// The caller owns the frame (it allocated it) and nobody writes it
+    /// through another mapping while the slice lives.
+    pub unsafe fn as_slice(&self) -> &[u8; PAGE_SIZE] {
+        // SAFETY: vaddr maps one whole page while the guard lives; the
+        // caller promises no concurrent writer.
         unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) }
     }
-    pub fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
-        // SAFETY: as above; &mut self makes the access unique.
+
+    /// The page's bytes, writable.
+    ///
+    /// # Safety
+    /// The caller owns the frame and no other reference to its bytes (through
+    /// any mapping) exists while the slice lives.
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
+        // SAFETY: as above, with exclusivity promised by the caller.
         unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) }
     }
 }
 
 impl Drop for KmapAtomic {
     fn drop(&mut self) {
+        let flags = crate::arch::x86::cpu::local_irq_save();
         let depth = DEPTH.load(Ordering::Relaxed);
         let top = depth.checked_sub(1).map(|d| HELD[d].load(Ordering::Relaxed));
         if top != Some(self.km_type as u32) {
@@ -122,6 +141,7 @@ impl Drop for KmapAtomic {
             }
         }
         DEPTH.store(depth.saturating_sub(1), Ordering::Relaxed);
+        crate::arch::x86::cpu::local_irq_restore(flags);
         if self.slot {
             clear_fixmap(slot_index(self.km_type));
         }

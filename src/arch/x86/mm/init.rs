@@ -163,14 +163,9 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 /// whose frame can be changed at run time. Index 0 is the highest page.
 pub mod fixmap {
     use super::super::super::cpu::flush_tlb_one;
+    pub use crate::layout::{FIX_KMAP_BEGIN, FIX_ZERO_PAGE, NR_FIX};
     use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
     use core::sync::atomic::Ordering;
-
-    /// Zeroing pages handed out with __GFP_ZERO from highmem.
-    pub const FIX_ZERO_PAGE: usize = 0;
-    /// First of the kmap_atomic slots, one per `KmType` (Linux's FIX_KMAP_BEGIN).
-    pub const FIX_KMAP_BEGIN: usize = 1;
-    pub const NR_FIX: usize = 64;
 
     pub const fn fix_to_virt(idx: usize) -> usize {
         FIXADDR_TOP - (idx + 1) * PAGE_SIZE

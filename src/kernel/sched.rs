@@ -382,11 +382,13 @@ pub fn preempt_enable() {
     PREEMPT_COUNT.fetch_sub(1, Ordering::Relaxed);
 }
 
+#[inline]
 pub fn in_interrupt() -> bool {
     IRQ_DEPTH.load(Ordering::Relaxed) != 0
 }
 
 /// Whether sleeping is forbidden here (interrupt, preemption off, irqs off).
+#[inline]
 pub fn in_atomic() -> bool {
     in_interrupt() || PREEMPT_COUNT.load(Ordering::Relaxed) != 0 || !crate::arch::x86::cpu::irqs_enabled()
 }
@@ -398,20 +400,27 @@ pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
 /// `might_sleep()`): a bug in the caller, reported with a backtrace; the call
 /// then goes on.
 #[track_caller]
+#[inline]
 pub fn might_sleep(what: &str) {
+    // Only the test is inline: allocators call this on every allocation.
     if in_atomic() {
-        MIGHT_SLEEP_BUGS.fetch_add(1, Ordering::Relaxed);
-        let loc = core::panic::Location::caller();
-        super::panic::warn(format_args!(
-            "BUG: sleeping function called from invalid context at {}:{} ({}): in_interrupt={} preempt_count={} irqs_disabled={}",
-            loc.file(),
-            loc.line(),
-            what,
-            in_interrupt() as u8,
-            PREEMPT_COUNT.load(Ordering::Relaxed),
-            !crate::arch::x86::cpu::irqs_enabled() as u8
-        ));
+        might_sleep_report(what, core::panic::Location::caller());
     }
+}
+
+#[cold]
+#[inline(never)]
+fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>) {
+    MIGHT_SLEEP_BUGS.fetch_add(1, Ordering::Relaxed);
+    super::panic::warn(format_args!(
+        "BUG: sleeping function called from invalid context at {}:{} ({}): in_interrupt={} preempt_count={} irqs_disabled={}",
+        loc.file(),
+        loc.line(),
+        what,
+        in_interrupt() as u8,
+        PREEMPT_COUNT.load(Ordering::Relaxed),
+        !crate::arch::x86::cpu::irqs_enabled() as u8
+    ));
 }
 
 pub fn current_pid() -> u32 {

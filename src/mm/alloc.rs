@@ -124,8 +124,15 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
 
 /// `fail_page_alloc=`: decided once per allocation, as Linux's
 /// `should_fail_alloc_page`.
+#[inline]
 fn should_fail_page_alloc(order: usize) -> bool {
-    FAIL_PAGE_ALLOC_ON.load(Ordering::Relaxed) && FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64)
+    FAIL_PAGE_ALLOC_ON.load(Ordering::Relaxed) && fail_page_alloc_decide(order)
+}
+
+#[cold]
+#[inline(never)]
+fn fail_page_alloc_decide(order: usize) -> bool {
+    FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64)
 }
 
 fn failed(gfp: Gfp, order: usize) -> Option<Pages> {

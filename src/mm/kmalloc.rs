@@ -7,13 +7,15 @@
 //! Slab pages come from the buddy allocator (lowmem, through the direct
 //! map); each page's descriptor names its cache (`PageFlags::SLAB`,
 //! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
-//! pointer. Requests above 8 KB get whole pages (order <= 10), marked
+//! pointer. `kfree` reads that descriptor without the node lock
+//! (`page_snapshot`), as Linux's `virt_to_cache` does, and the cache then
+//! checks the pointer against its slab header under its own lock. Requests above 8 KB get whole pages (order <= 10), marked
 //! `PageFlags::HEAD` with the order in `private`.
 
 use super::alloc::{self, get_free_pages, Pages};
 use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
-use super::mm_init::with_node;
+use super::mm_init::{page_snapshot, with_node};
 use super::page::PageFlags;
 use super::slab::{slabinfo_header, write_slabinfo, AllocError, CreateError, KmemCache, SlabBug, SlabFlags, SlabPages, SlabStats};
 use crate::kernel::sync::IrqLock;
@@ -43,11 +45,31 @@ pub const KMALLOC_MAX_SIZE: usize = PAGE_SIZE << 10;
 /// What `kmalloc(0)` returns: not null, never dereferenceable (Linux's ZERO_SIZE_PTR).
 pub const ZERO_SIZE_PTR: usize = 16;
 
-static CACHES: [IrqLock<KmemCache>; MAX_CACHES] = [const { IrqLock::new(KmemCache::empty()) }; MAX_CACHES];
+/// One registry slot: a cache, where its slabs come from, and the kmalloc
+/// statistics of the calls it served. The statistics live under the
+/// cache's lock, which the allocation holds anyway, so counting costs two
+/// plain 64-bit adds instead of `cmpxchg8b` loops (i686 has no 64-bit
+/// atomic add).
+struct Slot {
+    cache: KmemCache,
+    /// Slab pages come from ZONE_DMA.
+    dma: bool,
+    /// kmalloc calls served by this cache, and the bytes they asked for.
+    kmalloc_count: u64,
+    kmalloc_requested: u64,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot { cache: KmemCache::empty(), dma: false, kmalloc_count: 0, kmalloc_requested: 0 };
+
+    fn pages(&self) -> KernelPages {
+        KernelPages { dma: self.dma }
+    }
+}
+
+static CACHES: [IrqLock<Slot>; MAX_CACHES] = [const { IrqLock::new(Slot::EMPTY) }; MAX_CACHES];
 /// The id of the cache in each slot (0: free slot), readable without locks.
 static IDS: [AtomicU32; MAX_CACHES] = [const { AtomicU32::new(0) }; MAX_CACHES];
-/// Slots whose slab pages come from ZONE_DMA.
-static DMA: [AtomicBool; MAX_CACHES] = [const { AtomicBool::new(false) }; MAX_CACHES];
 static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
@@ -65,20 +87,27 @@ pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
     core::mem::replace(&mut *f, attr)
 }
 
+#[inline]
 fn should_failslab(size: usize) -> bool {
-    FAILSLAB_ON.load(Ordering::Relaxed) && FAILSLAB.lock().should_fail(size as u64)
+    FAILSLAB_ON.load(Ordering::Relaxed) && failslab_decide(size)
+}
+
+#[cold]
+#[inline(never)]
+fn failslab_decide(size: usize) -> bool {
+    FAILSLAB.lock().should_fail(size as u64)
 }
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
 
-/// Per size class: allocations, bytes requested, bytes handed out (cumulative).
-struct ClassStats {
+/// kmalloc calls above 8 KB (whole pages): allocations, bytes requested,
+/// bytes handed out (cumulative). The slab classes count in their `Slot`.
+struct PageStats {
     count: AtomicU64,
     requested: AtomicU64,
     allocated: AtomicU64,
 }
-static CLASS_STATS: [ClassStats; 14] =
-    [const { ClassStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) } }; 14];
+static PAGE_STATS: PageStats = PageStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) };
 
 /// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
 struct KernelPages {
@@ -155,6 +184,14 @@ impl fmt::Display for CacheError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cache(usize);
 
+#[cold]
+#[inline(never)]
+fn report_free(bug: Option<SlabBug>, deferred: Option<SlabBug>) {
+    for bug in [bug, deferred].iter().flatten() {
+        report(bug);
+    }
+}
+
 fn report(bug: &SlabBug) {
     SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
     crate::kernel::panic::warn(format_args!("BUG: {}", bug));
@@ -180,16 +217,19 @@ fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ct
         if IDS[slot].load(Ordering::Relaxed) != 0 {
             continue;
         }
-        let mut c = CACHES[slot].lock();
-        if c.id() != 0 {
+        let mut s = CACHES[slot].lock();
+        if s.cache.id() != 0 {
             continue;
         }
-        c.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
-        IDS[slot].store(c.id(), Ordering::Relaxed);
-        if let Some(s) = SLOT_OF_ID.get(c.id() as usize) {
+        s.cache.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
+        s.dma = dma;
+        s.kmalloc_count = 0;
+        s.kmalloc_requested = 0;
+        let id = s.cache.id();
+        IDS[slot].store(id, Ordering::Relaxed);
+        if let Some(s) = SLOT_OF_ID.get(id as usize) {
             s.store(slot as u32, Ordering::Relaxed);
         }
-        DMA[slot].store(dma, Ordering::Relaxed);
         return Ok(Cache(slot));
     }
     if flags.contains(SlabFlags::PANIC) {
@@ -200,78 +240,97 @@ fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ct
 
 impl Cache {
     /// `kmem_cache_alloc`: an object in its constructed state.
+    #[inline]
     pub fn alloc(self, gfp: Gfp) -> Option<NonNull<u8>> {
-        if should_failslab(self.object_size()) {
+        // The size (under the cache's lock) is needed only when failslab is on.
+        if FAILSLAB_ON.load(Ordering::Relaxed) && should_failslab(self.object_size()) {
             return None;
         }
-        self.alloc_nofail_inject(gfp)
+        self.alloc_nofail_inject(gfp, None)
     }
 
-    fn alloc_nofail_inject(self, gfp: Gfp) -> Option<NonNull<u8>> {
+    /// Allocate; `kmalloc` = `Some(size)` counts a kmalloc call of `size`
+    /// bytes in the slot's statistics.
+    #[inline(always)]
+    fn alloc_nofail_inject(self, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
         if gfp.may_sleep() {
             crate::kernel::sched::might_sleep("kmem_cache_alloc");
         }
-        let mut c = CACHES[self.0].lock();
-        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
-        match c.alloc(&mut pages) {
-            Ok(addr) => NonNull::new(addr as *mut u8),
-            Err(AllocError::NoMemory) => None,
-            Err(AllocError::Bug(bug)) => {
-                drop(c);
+        let mut s = CACHES[self.0].lock();
+        let mut pages = s.pages();
+        match s.cache.alloc(&mut pages) {
+            Ok(addr) => {
+                if let Some(size) = kmalloc {
+                    s.kmalloc_count += 1;
+                    s.kmalloc_requested += size as u64;
+                }
+                NonNull::new(addr as *mut u8)
+            }
+            Err(e) => {
+                drop(s);
+                self.alloc_failed(e, gfp, kmalloc)
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_failed(self, e: AllocError, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+        match e {
+            AllocError::NoMemory => None,
+            AllocError::Bug(bug) => {
                 report(&bug);
                 // The bad object is quarantined; try once more for a good one.
-                self.alloc_nofail_inject(gfp)
+                self.alloc_nofail_inject(gfp, kmalloc)
             }
         }
     }
 
     /// `kmem_cache_free`. A bad pointer is reported, never freed.
+    #[inline]
     pub fn free(self, obj: NonNull<u8>) {
-        let result = {
-            let mut c = CACHES[self.0].lock();
-            let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
-            let r = c.free(&mut pages, obj.as_ptr() as usize);
-            (r, c.take_deferred_bug())
-        };
-        if let Err(bug) = result.0 {
-            report(&bug);
-        }
-        if let Some(bug) = result.1 {
-            report(&bug);
+        let mut s = CACHES[self.0].lock();
+        let mut pages = s.pages();
+        let r = s.cache.free(&mut pages, obj.as_ptr() as usize);
+        if r.is_err() || s.cache.has_deferred_bug() {
+            let deferred = s.cache.take_deferred_bug();
+            drop(s);
+            report_free(r.err(), deferred);
         }
     }
 
     /// `kmem_cache_shrink`: pages given back.
     pub fn shrink(self) -> usize {
-        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
-        CACHES[self.0].lock().shrink(&mut pages)
+        let mut s = CACHES[self.0].lock();
+        let mut pages = s.pages();
+        s.cache.shrink(&mut pages)
     }
 
     /// `kmem_cache_destroy`: refused (and reported) while objects are live.
     pub fn destroy(self) -> Result<(), super::slab::DestroyError> {
-        let mut pages = KernelPages { dma: DMA[self.0].load(Ordering::Relaxed) };
-        let mut c = CACHES[self.0].lock();
-        c.destroy(&mut pages)?;
-        if let Some(s) = SLOT_OF_ID.get(c.id() as usize) {
-            s.store(u32::MAX, Ordering::Relaxed);
+        let mut s = CACHES[self.0].lock();
+        let mut pages = s.pages();
+        s.cache.destroy(&mut pages)?;
+        if let Some(slot) = SLOT_OF_ID.get(s.cache.id() as usize) {
+            slot.store(u32::MAX, Ordering::Relaxed);
         }
         IDS[self.0].store(0, Ordering::Relaxed);
-        *c = KmemCache::empty();
+        *s = Slot::EMPTY;
         Ok(())
     }
 
     pub fn object_size(self) -> usize {
-        CACHES[self.0].lock().object_size()
+        CACHES[self.0].lock().cache.object_size()
     }
 
     /// Poisoning on (`slab_debug`): objects are re-constructed on each
     /// allocation after the poison check, so no state survives a free.
     pub fn poisoned(self) -> bool {
-        CACHES[self.0].lock().flags().contains(SlabFlags::POISON)
+        CACHES[self.0].lock().cache.flags().contains(SlabFlags::POISON)
     }
 
     pub fn stats(self) -> super::slab::SlabStats {
-        CACHES[self.0].lock().stats()
+        CACHES[self.0].lock().cache.stats()
     }
 }
 
@@ -283,7 +342,7 @@ pub fn shrink_all() -> usize {
 
 /// Pages the shrinker could free now (empty slabs and array-cached objects).
 pub fn reclaimable_pages() -> usize {
-    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| CACHES[s].lock().reclaimable_pages()).sum()
+    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| CACHES[s].lock().cache.reclaimable_pages()).sum()
 }
 
 /// Pages held by slabs of every cache (meminfo's `Slab:`).
@@ -291,7 +350,7 @@ pub fn slab_pages() -> usize {
     (0..MAX_CACHES)
         .filter(|&s| IDS[s].load(Ordering::Relaxed) != 0)
         .map(|s| {
-            let st = CACHES[s].lock().stats();
+            let st = CACHES[s].lock().cache.stats();
             st.num_slabs * st.pagesperslab
         })
         .sum()
@@ -320,11 +379,36 @@ pub fn kmem_cache_init(slab_debug: bool) {
     );
 }
 
-fn class_of(size: usize) -> Option<usize> {
-    KMALLOC_SIZES.iter().position(|&s| s >= size)
+/// The kmalloc class of a request of 1..=8192 bytes: a table lookup up to
+/// 192 bytes (Linux's `size_index`, where 96 and 192 break the powers of
+/// two), the next power of two's log above.
+#[inline]
+const fn class_of(size: usize) -> Option<usize> {
+    /// Class of sizes (8k-7)..=8k, for k = 1..=24.
+    const SIZE_INDEX: [u8; 24] = [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6];
+    if size == 0 || size > KMALLOC_MAX_CACHE_SIZE {
+        None
+    } else if size <= 192 {
+        Some(SIZE_INDEX[(size - 1) / 8] as usize)
+    } else {
+        // 193..=256 -> 7 (256), 257..=512 -> 8, ..., 4097..=8192 -> 12.
+        Some((usize::BITS - (size - 1).leading_zeros()) as usize - 1)
+    }
 }
 
+// `class_of` picks the smallest class that fits, for every size.
+const _: () = {
+    let mut size = 1;
+    while size <= KMALLOC_MAX_CACHE_SIZE {
+        let Some(i) = class_of(size) else { panic!("class_of: no class") };
+        assert!(KMALLOC_SIZES[i] >= size && (i == 0 || KMALLOC_SIZES[i - 1] < size), "class_of: wrong class");
+        size += 1;
+    }
+    assert!(class_of(KMALLOC_MAX_CACHE_SIZE + 1).is_none());
+};
+
 /// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA.
+#[inline]
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     if should_failslab(size) {
         return None;
@@ -342,30 +426,16 @@ fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
         crate::kernel::panic::warn(format_args!("BUG: kmalloc with __GFP_HIGHMEM: kmalloc memory must have an address"));
         return None;
     }
-    let class = class_of(size);
-    let stats = &CLASS_STATS[class.unwrap_or(13)];
-    let ptr = match class {
+    let ptr = match class_of(size) {
         Some(i) => {
             let slot = if gfp.contains(Gfp::DMA) { &DMA_SLOT[i] } else { &KMALLOC_SLOT[i] };
             let slot = slot.load(Ordering::Relaxed);
             if slot == usize::MAX {
                 panic!("kmalloc({}) before kmem_cache_init", size);
             }
-            let p = Cache(slot).alloc_nofail_inject(gfp)?;
-            stats.allocated.fetch_add(KMALLOC_SIZES[i] as u64, Ordering::Relaxed);
-            p
+            Cache(slot).alloc_nofail_inject(gfp, Some(size))?
         }
-        None if size <= KMALLOC_MAX_SIZE => {
-            let order = alloc::get_order(size);
-            let addr = get_free_pages(gfp, order)?;
-            let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-            with_node(|_, mm| {
-                mm[pfn].flags.insert(PageFlags::HEAD);
-                mm[pfn].private = order as u32;
-            });
-            stats.allocated.fetch_add((PAGE_SIZE << order) as u64, Ordering::Relaxed);
-            NonNull::new(addr as *mut u8)?
-        }
+        None if size <= KMALLOC_MAX_SIZE => kmalloc_pages(size, gfp)?,
         None => {
             if !gfp.contains(Gfp::NOWARN) {
                 crate::pr_warn!("kmalloc: {} bytes is more than KMALLOC_MAX_SIZE ({})", size, KMALLOC_MAX_SIZE);
@@ -373,13 +443,27 @@ fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
             return None;
         }
     };
-    stats.count.fetch_add(1, Ordering::Relaxed);
-    stats.requested.fetch_add(size as u64, Ordering::Relaxed);
     if gfp.contains(Gfp::ZERO) {
         // SAFETY: at least `size` bytes were just allocated at ptr.
         unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, size) };
     }
     Some(ptr)
+}
+
+/// A kmalloc above 8 KB: a whole block of pages, its head marked with the order.
+#[inline(never)]
+fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    let order = alloc::get_order(size);
+    let addr = get_free_pages(gfp, order)?;
+    let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+    with_node(|_, mm| {
+        mm[pfn].flags.insert(PageFlags::HEAD);
+        mm[pfn].private = order as u32;
+    });
+    PAGE_STATS.count.fetch_add(1, Ordering::Relaxed);
+    PAGE_STATS.requested.fetch_add(size as u64, Ordering::Relaxed);
+    PAGE_STATS.allocated.fetch_add((PAGE_SIZE << order) as u64, Ordering::Relaxed);
+    NonNull::new(addr as *mut u8)
 }
 
 pub fn kzalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
@@ -393,16 +477,20 @@ enum Owner {
     Foreign,
 }
 
+#[inline]
 fn owner_of(ptr: usize) -> Owner {
     let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
     if ptr < PAGE_OFFSET || ptr >= end {
         return Owner::Foreign;
     }
     let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
-    let (flags, cache_id, order) = with_node(|_, mm| (mm[pfn].flags, mm[pfn].slab_cache, mm[pfn].private));
+    let Some(page) = page_snapshot(pfn) else {
+        return Owner::Foreign;
+    };
+    let (flags, cache_id, order) = (page.flags, page.slab_cache, page.private);
     if flags.contains(PageFlags::SLAB) {
         let fast = SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
-        match fast.or_else(|| (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id)) {
+        match fast.or_else(|| slot_of_id_slow(cache_id)) {
             Some(slot) => Owner::Slab(Cache(slot)),
             None => Owner::Foreign,
         }
@@ -413,7 +501,16 @@ fn owner_of(ptr: usize) -> Owner {
     }
 }
 
+/// The slot of a cache whose id is past `SLOT_OF_ID` (after 255 creations).
+#[cold]
+#[inline(never)]
+fn slot_of_id_slow(cache_id: u32) -> Option<usize> {
+    (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id)
+}
+
 /// Report a kfree/ksize of memory that kmalloc did not hand out.
+#[cold]
+#[inline(never)]
 fn foreign(what: &str, ptr: usize) {
     SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
     crate::kernel::panic::warn(format_args!("BUG: {}({:#010x}): not a pointer kmalloc returned", what, ptr));
@@ -428,16 +525,19 @@ pub fn kfree(ptr: *mut u8) {
     match owner_of(addr) {
         // SAFETY of NonNull::new_unchecked: addr > ZERO_SIZE_PTR, not null.
         Owner::Slab(c) => c.free(unsafe { NonNull::new_unchecked(ptr) }),
-        Owner::Pages(order) => {
-            let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-            with_node(|_, mm| {
-                mm[pfn].flags.remove(PageFlags::HEAD);
-                mm[pfn].private = 0;
-            });
-            alloc::free_pages_block(Pages::from_raw(pfn as u32, order));
-        }
+        Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),
     }
+}
+
+#[inline(never)]
+fn kfree_pages(addr: usize, order: usize) {
+    let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+    with_node(|_, mm| {
+        mm[pfn].flags.remove(PageFlags::HEAD);
+        mm[pfn].private = 0;
+    });
+    alloc::free_pages_block(Pages::from_raw(pfn as u32, order));
 }
 
 /// `ksize`: the bytes really usable at `ptr` (its class size).
@@ -486,8 +586,8 @@ pub fn slabinfo(out: &mut impl fmt::Write) -> fmt::Result {
     let mut n = 0;
     for slot in (0..MAX_CACHES).rev() {
         if IDS[slot].load(Ordering::Relaxed) != 0 {
-            let c = CACHES[slot].lock();
-            snap[n] = (c.name(), c.stats());
+            let s = CACHES[slot].lock();
+            snap[n] = (s.cache.name(), s.cache.stats());
             n += 1;
         }
     }
@@ -502,13 +602,25 @@ pub fn slabinfo(out: &mut impl fmt::Write) -> fmt::Result {
 /// and the internal fragmentation between them.
 pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
     writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>7}", "class", "allocs", "requested", "allocated", "used")?;
-    for (i, s) in CLASS_STATS.iter().enumerate() {
-        let (n, r, a) = (s.count.load(Ordering::Relaxed), s.requested.load(Ordering::Relaxed), s.allocated.load(Ordering::Relaxed));
-        let name = if i < 13 { KMALLOC_NAMES[i] } else { "pages (>8k)" };
-        let used = if a == 0 { 100 } else { r * 100 / a };
-        writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>6}%", name, n, r, a, used)?;
+    for (i, name) in KMALLOC_NAMES.iter().enumerate() {
+        // A class is served by its kmalloc cache and its dma-kmalloc twin.
+        let (mut n, mut r) = (0, 0);
+        for slot in [&KMALLOC_SLOT[i], &DMA_SLOT[i]] {
+            if let Some(s) = CACHES.get(slot.load(Ordering::Relaxed)) {
+                let s = s.lock();
+                n += s.kmalloc_count;
+                r += s.kmalloc_requested;
+            }
+        }
+        summary_line(out, name, n, r, n * KMALLOC_SIZES[i] as u64)?;
     }
-    Ok(())
+    let p = &PAGE_STATS;
+    summary_line(out, "pages (>8k)", p.count.load(Ordering::Relaxed), p.requested.load(Ordering::Relaxed), p.allocated.load(Ordering::Relaxed))
+}
+
+fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -> fmt::Result {
+    let used = if a == 0 { 100 } else { r * 100 / a };
+    writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>6}%", name, n, r, a, used)
 }
 
 /// Rust's global allocator: `Box`, `Vec`, `String` live in kmalloc memory.

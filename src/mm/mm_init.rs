@@ -53,11 +53,41 @@ pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
         &mut []
     } else {
         // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
-        // reserved in memblock for the kernel's life; it is only touched
-        // through this function, whose lock makes the borrow unique.
+        // reserved in memblock for the kernel's life; it is only written
+        // through this function, whose lock makes the borrow unique (the
+        // lock-free reader `page_snapshot` refuses to run while it is held).
         unsafe { core::slice::from_raw_parts_mut(ptr, len) }
     };
     f(&mut node, mem_map)
+}
+
+/// A copy of one page descriptor, read without the node lock: for `kfree`,
+/// which needs only fields the owner of a live allocation keeps stable
+/// (`SLAB`/`slab_cache` of a slab page, `HEAD`/`private` of a kmalloc'd
+/// block). `None` for a pfn past `mem_map`.
+///
+/// Panics if called while the node lock is held: on this one CPU that can
+/// only be from inside a `with_node` closure (the lock masks interrupts), a
+/// caller that would otherwise deadlock on the lock.
+#[inline]
+pub fn page_snapshot(pfn: usize) -> Option<Page> {
+    assert!(
+        !NODE.is_locked(),
+        "page_snapshot: called under the node lock (allocator re-entered)"
+    );
+    let len = MEM_MAP_LEN.load(Ordering::Acquire);
+    if pfn >= len {
+        return None;
+    }
+    let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
+    // SAFETY: pfn < len, so the descriptor lies in the array mm_init stored,
+    // which lives for the kernel's life. The only `&mut` to it is the one
+    // `with_node` lends while it holds NODE, and NODE masks interrupts: on
+    // this single CPU no other code runs while that borrow lives except
+    // code it calls, and such a caller would find NODE held, which the
+    // assert above refuses. So no `&mut` covers the descriptor during this
+    // read, and no write races it.
+    Some(unsafe { ptr.add(pfn).read() })
 }
 
 /// An allocation from the boot allocator. After the buddy allocator takes

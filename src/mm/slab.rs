@@ -456,6 +456,11 @@ pub struct KmemCache {
     buffer_size: usize,
     /// From the start of an object's buffer to the caller's pointer.
     obj_offset: usize,
+    /// ceil(2^32 / buffer_size) when that divides every offset in a slab
+    /// exactly (see `reciprocal_for`); 0: divide.
+    reciprocal: u32,
+    /// `num * buffer_size`: offsets from `s_mem` below this are in an object.
+    obj_span: usize,
     order: usize,
     num: usize,
     /// Header plus bufctl array, aligned: where colour starts.
@@ -489,6 +494,22 @@ fn cache_estimate(order: usize, buffer_size: usize, align: usize) -> (usize, usi
         num -= 1;
     }
     (num, bytes - mgmt(num) - num * buffer_size, mgmt(num))
+}
+
+/// Linux's `reciprocal_value`: r = ceil(2^32 / d), so that `(a * r) >> 32`
+/// is `a / d` without a division. With r = (2^32 + e) / d, 0 <= e < d, the
+/// product overshoots a / d by a·e / (d·2^32), which stays below the 1/d
+/// gap to the next integer while a·e < 2^32: checked here for every offset
+/// below `span`. Returns 0 where it does not hold (then `div_buffer_size`
+/// divides).
+fn reciprocal_for(d: usize, span: usize) -> u32 {
+    let r = (1u64 << 32).div_ceil(d as u64);
+    let e = r * d as u64 - (1u64 << 32);
+    if r <= u32::MAX as u64 && (span as u64) * e < 1u64 << 32 {
+        r as u32
+    } else {
+        0
+    }
 }
 
 /// The smallest order that wastes at most 1/8 of the slab (Linux's
@@ -526,6 +547,8 @@ impl KmemCache {
             usable: 0,
             buffer_size: 0,
             obj_offset: 0,
+            reciprocal: 0,
+            obj_span: 0,
             order: 0,
             num: 0,
             mgmt_size: 0,
@@ -637,6 +660,8 @@ impl KmemCache {
             usable,
             buffer_size,
             obj_offset,
+            reciprocal: reciprocal_for(buffer_size, num * buffer_size),
+            obj_span: num * buffer_size,
             order,
             num,
             mgmt_size: mgmt,
@@ -673,6 +698,7 @@ impl KmemCache {
         self.order
     }
 
+    #[inline]
     fn slab_bytes(&self) -> usize {
         PAGE_SIZE << self.order
     }
@@ -720,6 +746,13 @@ impl KmemCache {
     /// clears it.
     pub fn take_deferred_bug(&mut self) -> Option<SlabBug> {
         self.deferred.take()
+    }
+
+    /// Whether [`take_deferred_bug`](Self::take_deferred_bug) has a finding:
+    /// a cheap test for every free, without moving the finding around.
+    #[inline]
+    pub fn has_deferred_bug(&self) -> bool {
+        self.deferred.is_some()
     }
 
     pub fn stats(&self) -> SlabStats {
@@ -851,7 +884,7 @@ impl KmemCache {
     }
 
     fn obj_index(&self, s: SlabRef, obj: usize) -> usize {
-        (obj - self.obj_offset - s.s_mem()) / self.buffer_size
+        self.div_buffer_size(obj - self.obj_offset - s.s_mem())
     }
 
     fn red_zones(&self, obj: usize) -> (u64, u64) {
@@ -990,11 +1023,14 @@ impl KmemCache {
     }
 
     /// Find the slab and index of `obj`, or say why it is not one of ours.
-    fn locate(&self, pages: &impl SlabPages, obj: usize) -> Result<(SlabRef, usize), SlabBug> {
+    /// Every free runs this, so it does the minimum: two header words, one
+    /// division (a `mul` by the precomputed reciprocal) and the remainder.
+    #[inline]
+    fn locate(&self, pages: &impl SlabPages, obj: usize) -> Result<(SlabRef, usize), Foreign> {
         assert!(self.id != 0, "slab: use of a cache that was never created");
         let base = obj & !(self.slab_bytes() - 1);
         if !pages.readable(base, size_of::<Slab>()) {
-            return Err(self.bug_foreign(obj, Foreign::Unmapped));
+            return Err(Foreign::Unmapped);
         }
         // SAFETY: the provider says these bytes are readable; base is page
         // aligned, so aligned for u32. Only plain integers are read.
@@ -1005,25 +1041,37 @@ impl KmemCache {
             )
         };
         if magic != SLAB_MAGIC {
-            return Err(self.bug_foreign(obj, Foreign::NotASlab));
+            return Err(Foreign::NotASlab);
         }
         if id != self.id {
-            return Err(self.bug_foreign(obj, Foreign::OtherCache(id)));
+            return Err(Foreign::OtherCache(id));
         }
         // SAFETY: the magic and our id are there, and both are cleared when a
         // slab is destroyed: this is a live slab of this cache.
         let s = unsafe { SlabRef::new(base) };
         let rel = obj.wrapping_sub(s.s_mem());
-        let i = rel / self.buffer_size;
-        if obj < s.s_mem() || i >= self.num {
-            return Err(self.bug_foreign(obj, Foreign::OutsideObjects));
+        if obj < s.s_mem() || rel >= self.obj_span {
+            return Err(Foreign::OutsideObjects);
         }
+        let i = self.div_buffer_size(rel);
         let within = rel - i * self.buffer_size;
         if within != self.obj_offset {
             let offset = within as isize - self.obj_offset as isize;
-            return Err(self.bug_foreign(obj, Foreign::MidObject { index: i, offset }));
+            return Err(Foreign::MidObject { index: i, offset });
         }
         Ok((s, i))
+    }
+
+    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab),
+    /// as Linux's `reciprocal_divide`: exact there, see `reciprocal`.
+    #[inline]
+    fn div_buffer_size(&self, rel: usize) -> usize {
+        if self.reciprocal == 0 {
+            return rel / self.buffer_size;
+        }
+        let i = ((rel as u64 * self.reciprocal as u64) >> 32) as usize;
+        debug_assert_eq!(i, rel / self.buffer_size);
+        i
     }
 
     /// Whether `obj` is the start of an object in one of this cache's slabs.
@@ -1035,13 +1083,24 @@ impl KmemCache {
 
     /// `kmem_cache_alloc`: an object of [`object_size`](Self::object_size)
     /// bytes, aligned as asked, in its constructed state.
+    #[inline]
     pub fn alloc(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
+        // The hit path: a debug cache has `limit` 0, so its array stays empty
+        // and it always takes the slow path.
+        if self.ac.avail != 0 {
+            self.ac.avail -= 1;
+            return Ok(self.ac.entry[self.ac.avail]);
+        }
+        self.alloc_slow(pages)
+    }
+
+    /// The array cache is empty (always, for a debug cache).
+    #[inline(never)]
+    fn alloc_slow(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
         if self.is_debug() {
             return self.alloc_debug(pages);
         }
-        if self.ac.avail == 0 {
-            self.refill(pages)?;
-        }
+        self.refill(pages)?;
         self.ac.avail -= 1;
         Ok(self.ac.entry[self.ac.avail])
     }
@@ -1124,19 +1183,36 @@ impl KmemCache {
     /// `kmem_cache_free`. A pointer that is not an allocated object of this
     /// cache is reported and left alone; an object whose red zones were
     /// overwritten is reported and quarantined.
+    #[inline]
     pub fn free(&mut self, pages: &mut impl SlabPages, obj: usize) -> Result<(), SlabBug> {
-        let (s, i) = self.locate(pages, obj)?;
+        let (s, i) = match self.locate(pages, obj) {
+            Ok(found) => found,
+            Err(why) => return Err(self.bug_foreign(obj, why)),
+        };
         if s.bufctl(i) != BUFCTL_ACTIVE {
             return Err(self.bug(obj, BugKind::DoubleFree));
         }
-        if !self.is_debug() {
-            if self.ac.avail == self.ac.limit {
-                self.flush_array(pages, self.ac.batchcount);
-            }
-            self.ac.entry[self.ac.avail] = obj;
-            self.ac.avail += 1;
-            return Ok(());
+        if self.is_debug() {
+            return self.free_debug(pages, obj, s, i);
         }
+        if self.ac.avail == self.ac.limit {
+            self.flush_array(pages, self.ac.batchcount);
+        }
+        self.ac.entry[self.ac.avail] = obj;
+        self.ac.avail += 1;
+        Ok(())
+    }
+
+    /// The rest of `free` for a debug cache: `obj` is object `i` of slab `s`
+    /// and allocated.
+    #[inline(never)]
+    fn free_debug(
+        &mut self,
+        pages: &mut impl SlabPages,
+        obj: usize,
+        s: SlabRef,
+        i: usize,
+    ) -> Result<(), SlabBug> {
         if self.flags.contains(SlabFlags::RED_ZONE) {
             if let Err(bug) = self.check_red_zones(obj, RED_ACTIVE) {
                 s.set_bufctl(i, BUFCTL_QUARANTINE);
@@ -1809,6 +1885,35 @@ mod tests {
             }))
         ));
         assert_eq!(ctor_calls() - before, 2);
+    }
+
+    /// The multiply that replaces the division in `locate` is exact for every
+    /// offset in a slab of every buffer size it is used for: the product only
+    /// ever overshoots, so checking the last byte of each object suffices.
+    #[test]
+    fn reciprocal_divides_exactly_inside_a_slab() {
+        for d in (WORD..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(WORD) {
+            let Some((_, num, _, _)) = calculate_slab_order(d, WORD, SlabFlags::empty()) else {
+                continue;
+            };
+            let r = reciprocal_for(d, num * d);
+            if r == 0 {
+                continue;
+            }
+            for i in 0..num {
+                for rel in [i * d, i * d + d - 1] {
+                    assert_eq!(
+                        ((rel as u64 * r as u64) >> 32) as usize,
+                        i,
+                        "d {d} rel {rel}"
+                    );
+                }
+            }
+        }
+        // Common sizes never fall back to dividing.
+        for d in [8, 24, 64, 96, 192, 256, 1000, 4096, 8192] {
+            assert_ne!(reciprocal_for(d, PAGE_SIZE << MAX_SLAB_ORDER), 0, "d {d}");
+        }
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     }
 
     crate::mm::mm_init::mm_init(info, &opts);
+    // mem=/highmem=/vmalloc= may have moved the end of the direct map below
+    // where GRUB put the symbols: then backtraces must not read them.
+    if let Some(m) = info.module("symbols") {
+        if m.end > crate::mm::alloc::max_low_pfn() << crate::layout::PAGE_SHIFT {
+            ksyms::init(&[]);
+            pr_warn!("symbols module above the end of lowmem: backtraces will show bare addresses");
+        }
+    }
     crate::mm::kmalloc::kmem_cache_init(opts.slab_debug);
     if let Some(attr) = opts.failslab {
         crate::mm::kmalloc::set_failslab(attr);

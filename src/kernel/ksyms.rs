@@ -105,7 +105,9 @@ mod table {
 
     /// Register the symbol module (a kernel virtual address range that stays
     /// mapped and reserved for the kernel's life).
+    /// An empty slice turns the table off.
     pub fn init(text: &'static [u8]) {
+        LEN.store(0, Ordering::Release);
         START.store(text.as_ptr() as usize, Ordering::Relaxed);
         LEN.store(text.len(), Ordering::Release);
     }

@@ -142,7 +142,11 @@ unsafe impl SlabPages for KernelPages {
 
     fn readable(&self, addr: usize, len: usize) -> bool {
         let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
-        addr >= PAGE_OFFSET && addr.checked_add(len).is_some_and(|e| e <= end)
+        // The direct map covers lowmem, except the unmapped guard pages under
+        // the kernel stacks (in the first 8 MB): ask the page tables there.
+        let present = crate::arch::x86::mm::init::early_page_present;
+        addr >= PAGE_OFFSET
+            && addr.checked_add(len).is_some_and(|e| e <= end && len > 0 && present(addr) && present(e - 1))
     }
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {

@@ -211,6 +211,12 @@ impl Node {
         self.grouping = grouping;
     }
 
+    /// HighMem, or a ZONE_MOVABLE carved out of highmem (Linux's
+    /// `zone_movable_is_highmem`).
+    fn is_highmem_zone(&self, z: &Zone) -> bool {
+        z.kind == ZoneType::HighMem || (z.kind == ZoneType::Movable && z.buddy.start_pfn() as u64 >= self.max_low_pfn)
+    }
+
     /// The zone holding `pfn`.
     pub fn zone_of(&self, pfn: u32) -> Option<usize> {
         self.zones.iter().position(|z| z.is_populated() && z.buddy.contains(pfn))
@@ -235,12 +241,13 @@ impl Node {
     /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
     pub fn setup_watermarks(&mut self, min_free_kbytes: Option<u64>) {
         let lowmem_pages: u64 =
-            self.zones.iter().filter(|z| !matches!(z.kind, ZoneType::HighMem | ZoneType::Movable)).map(|z| z.managed).sum();
+            self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum();
         self.min_free_kbytes = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
         let pages_min = self.min_free_kbytes / 4;
+        let max_low = self.max_low_pfn;
         for zone in self.zones.iter_mut() {
             let tmp = if lowmem_pages == 0 { 0 } else { pages_min * zone.managed / lowmem_pages };
-            let min = if matches!(zone.kind, ZoneType::HighMem | ZoneType::Movable) {
+            let min = if zone.kind == ZoneType::HighMem || (zone.kind == ZoneType::Movable && zone.buddy.start_pfn() as u64 >= max_low) {
                 // Highmem needs little reserve: nobody but user pages uses it.
                 (zone.managed / 1024).clamp(32, 128)
             } else {
@@ -337,10 +344,14 @@ impl Node {
         let zone = &mut self.zones[mem_map[pfn as usize].zone_id()];
         assert!(zone.buddy.contains(pfn), "freeing pfn {:#x} outside its zone", pfn);
         let page = &mut mem_map[pfn as usize];
+        // Linux's free_pages_check: a page freed twice (refcount already 0:
+        // it sits on a pcp list or in the buddy allocator) or still owned
+        // by the slab allocator would later be handed to two owners.
         assert!(
-            !page.is_buddy() && !page.flags.contains(PageFlags::RESERVED),
-            "bad page freed: pfn {:#x} flags {:?}",
+            page.refcount == 1 && !page.is_buddy() && !page.flags.intersects(PageFlags::RESERVED | PageFlags::SLAB),
+            "BUG: Bad page state: pfn {:#x} freed with refcount {} and flags {:?} (double free?)",
             pfn,
+            page.refcount,
             page.flags
         );
         page.refcount = 0;
@@ -546,6 +557,15 @@ mod tests {
             assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
             node.free_pages(&mut mm, b, 0);
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "Bad page state")]
+    fn double_free_is_caught() {
+        let (mut node, mut mm) = machine(32);
+        let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
+        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mut mm, pfn, 0);
     }
 
     #[test]

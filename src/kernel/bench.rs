@@ -131,12 +131,14 @@ fn slab_rows(loop_cost: u64) {
     for size in [8usize, 64, 256] {
         // Warm the array cache.
         let p = kmalloc(size, GFP_KERNEL).expect("kmalloc");
-        kfree(p.as_ptr());
+        // SAFETY: a block from kmalloc just above, not used after.
+        unsafe { kfree(p.as_ptr()) };
         let ev = events();
         let t0 = rdtsc();
         for _ in 0..n {
             let p = kmalloc(size, GFP_KERNEL).expect("kmalloc");
-            kfree(core::hint::black_box(p.as_ptr()));
+            // SAFETY: as above.
+            unsafe { kfree(core::hint::black_box(p.as_ptr())) };
         }
         let per = (rdtsc() - t0) / n - loop_cost;
         let mut name = crate::kernel::printk::LineBuf::<48>::new();
@@ -177,7 +179,8 @@ fn slab_rows(loop_cost: u64) {
     for _ in 0..ops / 2 {
         let r = rnd() as usize;
         let slot = &mut live[r % LIVE];
-        kfree(slot.0 as *mut u8);
+        // SAFETY: every slot holds a live kmalloc block, replaced right after.
+        unsafe { kfree(slot.0 as *mut u8) };
         let size = 4 + (r >> 10) % 1021;
         *slot = (kmalloc(size, GFP_KERNEL).expect("kmalloc").as_ptr() as usize, size);
     }
@@ -189,7 +192,8 @@ fn slab_rows(loop_cost: u64) {
     let _ = core::fmt::Write::write_fmt(&mut extra, format_args!("; {}% of slab memory in use (goal >=75%)", requested * 100 / held.max(1)));
     row("kmalloc churn 4..1024 bytes, 1024 live, per op", per, "<=100", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
     for slot in live.iter() {
-        kfree(slot.0 as *mut u8);
+        // SAFETY: the last live blocks, not used after.
+        unsafe { kfree(slot.0 as *mut u8) };
     }
     crate::mm::kmalloc::shrink_all();
 }

@@ -520,15 +520,21 @@ fn foreign(what: &str, ptr: usize) {
     crate::kernel::panic::warn(format_args!("BUG: {}({:#010x}): not a pointer kmalloc returned", what, ptr));
 }
 
-/// `kfree`. Null and ZERO_SIZE_PTR are ignored, as in Linux.
-pub fn kfree(ptr: *mut u8) {
+/// `kfree`. Null and ZERO_SIZE_PTR are ignored, as in Linux. A pointer kmalloc
+/// did not return is reported, not freed.
+///
+/// # Safety
+/// If `ptr` came from kmalloc, nothing may use the block after this call.
+pub unsafe fn kfree(ptr: *mut u8) {
     let addr = ptr as usize;
     if addr <= ZERO_SIZE_PTR {
         return;
     }
     match owner_of(addr) {
-        // SAFETY of NonNull::new_unchecked: addr > ZERO_SIZE_PTR, not null.
-        Owner::Slab(c) => c.free(unsafe { NonNull::new_unchecked(ptr) }),
+        Owner::Slab(c) => {
+            // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null.
+            c.free(unsafe { NonNull::new_unchecked(ptr) })
+        }
         Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),
     }
@@ -562,12 +568,17 @@ pub fn ksize(ptr: *const u8) -> usize {
 
 /// `krealloc`: grow or shrink, keeping the contents; in place when the
 /// class already fits.
-pub fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+///
+/// # Safety
+/// `ptr` is null, ZERO_SIZE_PTR or a live kmalloc block; on success the old
+/// block must not be used any more.
+pub unsafe fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     if ptr as usize <= ZERO_SIZE_PTR {
         return kmalloc(new_size, gfp);
     }
     if new_size == 0 {
-        kfree(ptr);
+        // SAFETY: the caller passes a live block and asked for size 0: it is done with it.
+        unsafe { kfree(ptr) };
         return NonNull::new(ZERO_SIZE_PTR as *mut u8);
     }
     let old = ksize(ptr);
@@ -578,7 +589,8 @@ pub fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> 
     // SAFETY: both blocks are ours, `old` bytes are valid in each, and they
     // are distinct allocations.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new.as_ptr(), old) };
-    kfree(ptr);
+    // SAFETY: the contents were copied; the caller no longer uses the old block.
+    unsafe { kfree(ptr) };
     Some(new)
 }
 
@@ -642,12 +654,14 @@ unsafe impl GlobalAlloc for KmallocAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        kfree(ptr)
+        // SAFETY: GlobalAlloc::dealloc gets back exactly what alloc gave.
+        unsafe { kfree(ptr) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if layout.align() <= 8 {
-            return krealloc(ptr, new_size, GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr());
+            // SAFETY: GlobalAlloc::realloc: ptr is live and the caller uses only the result.
+            return unsafe { krealloc(ptr, new_size, GFP_KERNEL) }.map_or(core::ptr::null_mut(), |p| p.as_ptr());
         }
         let new_layout = Layout::from_size_align(new_size, layout.align()).expect("valid layout");
         // SAFETY: new_layout has the caller's alignment and a non-zero size.
@@ -655,7 +669,8 @@ unsafe impl GlobalAlloc for KmallocAllocator {
         if !new.is_null() {
             // SAFETY: both blocks are valid for min(old, new) bytes and distinct.
             unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
-            kfree(ptr);
+            // SAFETY: copied above; the old block is not used again.
+            unsafe { kfree(ptr) };
         }
         new
     }

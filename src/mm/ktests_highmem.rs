@@ -234,7 +234,7 @@ fn p_is_high(pfn: u32) -> bool {
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     let a = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let b = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
-    // SAFETY (here and below): a and b were just allocated for this test.
+    // SAFETY: a and b were just allocated for this test.
     unsafe {
         memcpy_to_page(a.pfn(), 0, b"page a");
         memcpy_to_page(b.pfn(), 0, b"page b");

@@ -58,7 +58,8 @@ pub fn million_kmalloc_kfree_leave_no_pages() -> TestResult {
             if first != (p as u8) || last != (size as u8) {
                 corrupt += 1;
             }
-            kfree(p as *mut u8);
+            // SAFETY: a live block of this test, dropped from its slot.
+            unsafe { kfree(p as *mut u8) };
             *slot = (0, 0);
         } else {
             let size = if r % 64 == 0 { 8193 + (r as usize % 12000) } else { 4 + (r as usize % 1021) };
@@ -72,7 +73,8 @@ pub fn million_kmalloc_kfree_leave_no_pages() -> TestResult {
         }
     }
     for slot in slots.iter_mut().filter(|s| s.0 != 0) {
-        kfree(slot.0 as *mut u8);
+        // SAFETY: the remaining live blocks.
+        unsafe { kfree(slot.0 as *mut u8) };
         *slot = (0, 0);
     }
     let after = settled_free_pages();
@@ -130,16 +132,20 @@ pub fn kmalloc_sizes_ksize_krealloc() -> TestResult {
     }
     // SAFETY: 100 bytes are ours.
     unsafe { core::ptr::write_bytes(p.as_ptr(), 0xab, 100) };
-    let q = krealloc(p.as_ptr(), 5000, GFP_KERNEL).ok_or("krealloc")?;
+    // SAFETY: p is live; only q is used afterwards.
+    let q = unsafe { krealloc(p.as_ptr(), 5000, GFP_KERNEL) }.ok_or("krealloc")?;
     // SAFETY: the first 100 bytes were copied.
     let kept = unsafe { core::slice::from_raw_parts(q.as_ptr(), 100) }.iter().all(|&b| b == 0xab);
     let big = kmalloc(20_000, GFP_KERNEL).ok_or("kmalloc(20000)")?;
     let big_size = ksize(big.as_ptr());
     let zero = kmalloc(0, GFP_KERNEL).ok_or("kmalloc(0)")?;
-    kfree(q.as_ptr());
-    kfree(big.as_ptr());
-    kfree(zero.as_ptr());
-    kfree(core::ptr::null_mut());
+    // SAFETY: blocks of this test, not used after (null and ZERO_SIZE_PTR are no-ops).
+    unsafe {
+        kfree(q.as_ptr());
+        kfree(big.as_ptr());
+        kfree(zero.as_ptr());
+        kfree(core::ptr::null_mut());
+    }
     if !kept {
         return Err("krealloc lost the contents");
     }
@@ -242,7 +248,8 @@ pub fn slab_debug_catches_corruption() -> TestResult {
     let d = got.pop().unwrap();
     cache.free(NonNull::new(d.as_ptr().wrapping_add(8)).unwrap());
     let local = 0u32;
-    kfree(&local as *const u32 as *mut u8);
+    // SAFETY: deliberately not a kmalloc pointer: kfree reports it without freeing.
+    unsafe { kfree(&local as *const u32 as *mut u8) };
     let foreign = bugs(b3);
     cache.free(d);
     for p in got {
@@ -305,7 +312,8 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
     kmalloc::dma_free_coherent(p, 3 * 4096, bus);
     let d = kmalloc(100, GFP_KERNEL | super::gfp::Gfp::DMA).ok_or("dma kmalloc")?;
     let dma_low = crate::layout::virt_to_phys(d.as_ptr() as usize) < 16 << 20;
-    kfree(d.as_ptr());
+    // SAFETY: d is live and not used after.
+    unsafe { kfree(d.as_ptr()) };
     if !below || !contiguous || !zeroed || !dma_low {
         return Err("DMA memory not below 16 MB, not contiguous, or not zeroed");
     }

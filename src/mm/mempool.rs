@@ -51,7 +51,8 @@ impl Backend {
     fn free(self, p: NonNull<u8>) {
         match self {
             Backend::Slab(c) => c.free(p),
-            Backend::Kmalloc(_) => kfree(p.as_ptr()),
+            // SAFETY: the pool element came from kmalloc and is given up by mempool_free.
+            Backend::Kmalloc(_) => unsafe { kfree(p.as_ptr()) },
         }
     }
 }

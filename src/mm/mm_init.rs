@@ -116,8 +116,8 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
     // What must never be handed out: the first page (BIOS data), the legacy
     // VGA/BIOS hole, the kernel image, the boot information, the modules.
-    // SAFETY (of the uses of `sym` below): linker symbols, only addresses taken.
-    let image = (sym(unsafe { &__kernel_phys_start }), sym(unsafe { &__kernel_phys_end }));
+    // SAFETY: linker symbols; only their addresses are taken.
+    let image = unsafe { (sym(&__kernel_phys_start), sym(&__kernel_phys_end)) };
     let mut reserve = |base: usize, end: usize, what: &str| {
         if let Err(e) = mb.reserve(base as u64, (end - base) as u64) {
             pr_err!("memblock: cannot reserve {} [mem {:#010x}-{:#010x}]: {}", what, base, end - 1, e);

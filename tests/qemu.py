@@ -30,8 +30,10 @@ def iso_for(args):
     iso = os.path.join(BUILD, name + ".iso")
     if iso not in iso_for.built:
         os.makedirs(BUILD, exist_ok=True)
-        subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + args, "ISO=" + iso],
-                       check=True, stdout=subprocess.DEVNULL)
+        r = subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + args, "ISO=" + iso],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise AssertionError("building the ISO failed:\n" + r.stderr.decode("utf-8", "replace")[-2000:])
         iso_for.built.add(iso)
     return iso
 
@@ -387,9 +389,18 @@ def zones_test(mem, args, lines):
             log = m.boot()
             for line in lines:
                 check(line in log, "boot log lacks %r:\n%s" % (line, log[-2500:]))
-            check(re.search(r"Memory: \d+K/\d+K available \(", log), "no Memory: line")
+            mem_line = re.search(r"Memory: (\d+)K/(\d+)K available \(", log)
+            check(mem_line, "no Memory: line")
+            # present pages == whole usable pages of the firmware map (page 0 never counts)
+            usable = 0
+            for a, b in re.findall(r"BIOS-e820: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] usable", log):
+                first, last = max((int(a, 16) + 4095) // 4096, 1), (int(b, 16) + 1) // 4096
+                if first < 0x100000:
+                    usable += max(0, min(last, 0x100000) - first)
+            check(int(mem_line.group(2)) == usable * 4, "present %sK != %dK of usable RAM in the map" % (mem_line.group(2), usable * 4))
             check("virtual kernel memory layout:" in log, "no layout block")
             mi = meminfo_values(m.cmd("meminfo"))
+            check(mi["MemTotal"] == int(mem_line.group(1)), "MemTotal != the managed pages of the Memory: line")
             check(mi["MemTotal"] == mi["HighTotal"] + mi["LowTotal"], "MemTotal != High + Low: %r" % mi)
             check(mi["MemFree"] == mi["HighFree"] + mi["LowFree"], "MemFree != High + Low")
             want_high = {"2G": 1151, "3G": 2175}.get(mem, 256 if "highmem=256M" in args else 0)

@@ -650,7 +650,18 @@ unsafe impl GlobalAlloc for KmallocAllocator {
         // stricter alignment than 8, ask for a power of two at least as
         // large as the alignment.
         let size = if layout.align() <= 8 { layout.size() } else { layout.size().max(layout.align()).next_power_of_two() };
-        __kmalloc(size.max(1), GFP_KERNEL).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        let block = if layout.align() > PAGE_SIZE {
+            // Slab classes are aligned to at most a page; a block of 2^order
+            // pages is aligned to its own size, which covers the alignment.
+            if size > KMALLOC_MAX_SIZE {
+                None
+            } else {
+                kmalloc_pages(size, GFP_KERNEL)
+            }
+        } else {
+            __kmalloc(size.max(1), GFP_KERNEL)
+        };
+        block.map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {

@@ -692,13 +692,13 @@ static GLOBAL: KmallocAllocator = KmallocAllocator;
 
 /// Physically contiguous memory in ZONE_DMA with its bus address
 /// (`dma_alloc_coherent`; on a PC the bus address is the physical one).
+/// Exact pages (the unused tail of the power-of-two block goes back), zeroed.
 pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
-    let order = alloc::get_order(size);
-    let addr = get_free_pages(GFP_DMA | Gfp::ZERO, order)?;
+    let addr = alloc::alloc_pages_exact(size, GFP_DMA | Gfp::ZERO)?;
     Some((NonNull::new(addr as *mut u8)?, virt_to_phys(addr) as u32))
 }
 
 pub fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
     assert_eq!(virt_to_phys(vaddr.as_ptr() as usize) as u32, bus, "dma_free_coherent: address and bus address disagree");
-    alloc::free_pages(vaddr.as_ptr() as usize, alloc::get_order(size));
+    alloc::free_pages_exact(vaddr.as_ptr() as usize, size);
 }

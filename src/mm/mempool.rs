@@ -95,9 +95,10 @@ impl Mempool {
     /// `mempool_alloc`: never fails for a caller that may sleep.
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
         loop {
-            // The allocator first, without its failure warning: the pool is
-            // the fallback.
-            if let Some(p) = self.backend.alloc(gfp | Gfp::NOWARN) {
+            // The allocator first, without its failure warning and without
+            // sleeping or reclaiming (Linux strips __GFP_WAIT and __GFP_IO
+            // here): the reserve is the fallback, waiting the last resort.
+            if let Some(p) = self.backend.alloc((gfp - Gfp::WAIT - Gfp::IO) | Gfp::NOWARN) {
                 return Some(p);
             }
             if let Some(p) = self.take_reserved() {

@@ -153,6 +153,7 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
         vmalloc_used_kb: (crate::mm::vmalloc::usage().0 / 1024) as u64,
         vmalloc_chunk_kb: (crate::mm::vmalloc::usage().1 / 1024) as u64,
         slab_kb: 4 * crate::mm::kmalloc::slab_pages() as u64,
+        sreclaimable_kb: 4 * crate::mm::kmalloc::slab_pages_split().0 as u64,
         direct_map_4k_kb: dm.pages_4k as u64 * 4,
         direct_map_4m_kb: dm.pages_4m as u64 * 4096,
     };

@@ -351,13 +351,25 @@ pub fn reclaimable_pages() -> usize {
 
 /// Pages held by slabs of every cache (meminfo's `Slab:`).
 pub fn slab_pages() -> usize {
-    (0..MAX_CACHES)
-        .filter(|&s| IDS[s].load(Ordering::Relaxed) != 0)
-        .map(|s| {
-            let st = CACHES[s].lock().cache.stats();
-            st.num_slabs * st.pagesperslab
-        })
-        .sum()
+    let (r, u) = slab_pages_split();
+    r + u
+}
+
+/// Slab pages of `SLAB_RECLAIM_ACCOUNT` caches and of the others
+/// (meminfo's `SReclaimable` and `SUnreclaim`).
+pub fn slab_pages_split() -> (usize, usize) {
+    let (mut reclaimable, mut unreclaimable) = (0, 0);
+    for s in (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0) {
+        let slot = CACHES[s].lock();
+        let st = slot.cache.stats();
+        let pages = st.num_slabs * st.pagesperslab;
+        if slot.cache.flags().contains(SlabFlags::RECLAIM_ACCOUNT) {
+            reclaimable += pages;
+        } else {
+            unreclaimable += pages;
+        }
+    }
+    (reclaimable, unreclaimable)
 }
 
 /// Create the kmalloc caches (Linux's `kmem_cache_init`).

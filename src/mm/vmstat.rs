@@ -96,6 +96,7 @@ pub struct MemExtra {
     pub vmalloc_used_kb: u64,
     pub vmalloc_chunk_kb: u64,
     pub slab_kb: u64,
+    pub sreclaimable_kb: u64,
     pub direct_map_4k_kb: u64,
     pub direct_map_4m_kb: u64,
 }
@@ -110,7 +111,7 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     // Free pages minus the high watermarks the allocator keeps (a simple
     // MemAvailable: there is no page cache to reclaim yet).
     let reserve: u64 = node.zones.iter().map(|z| z.watermark[2]).sum();
-    let lines: [(&str, u64); 33] = [
+    let lines: [(&str, u64); 35] = [
         ("MemTotal:", kb(total)),
         ("MemFree:", kb(free)),
         ("MemAvailable:", kb(free.saturating_sub(reserve))),
@@ -136,6 +137,8 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("AnonPages:", 0),
         ("Mapped:", 0),
         ("Slab:", x.slab_kb),
+        ("SReclaimable:", x.sreclaimable_kb),
+        ("SUnreclaim:", x.slab_kb - x.sreclaimable_kb),
         ("KernelStack:", x.kernel_stack_kb),
         ("PageTables:", x.page_tables_kb),
         ("Bounce:", 0),

@@ -374,10 +374,12 @@ pub fn need_resched() -> bool {
     NEED_RESCHED.load(Ordering::Relaxed)
 }
 
+#[inline]
 pub fn preempt_disable() {
     PREEMPT_COUNT.fetch_add(1, Ordering::Relaxed);
 }
 
+#[inline]
 pub fn preempt_enable() {
     PREEMPT_COUNT.fetch_sub(1, Ordering::Relaxed);
 }
@@ -390,7 +392,14 @@ pub fn in_interrupt() -> bool {
 /// Whether sleeping is forbidden here (interrupt, preemption off, irqs off).
 #[inline]
 pub fn in_atomic() -> bool {
-    in_interrupt() || PREEMPT_COUNT.load(Ordering::Relaxed) != 0 || !crate::arch::x86::cpu::irqs_enabled()
+    !may_sleep_with(crate::arch::x86::cpu::irqs_enabled())
+}
+
+/// Whether sleeping is allowed, given whether interrupts are enabled (for a
+/// caller that has just saved the flags). One OR for the two counts.
+#[inline(always)]
+fn may_sleep_with(irqs_enabled: bool) -> bool {
+    (IRQ_DEPTH.load(Ordering::Relaxed) | PREEMPT_COUNT.load(Ordering::Relaxed)) == 0 && irqs_enabled
 }
 
 /// Reports made by `might_sleep` (for tests).
@@ -404,13 +413,24 @@ pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
 pub fn might_sleep(what: &str) {
     // Only the test is inline: allocators call this on every allocation.
     if in_atomic() {
-        might_sleep_report(what, core::panic::Location::caller());
+        might_sleep_report(what, core::panic::Location::caller(), !crate::arch::x86::cpu::irqs_enabled());
     }
 }
 
+/// `might_sleep` for a caller that has just saved EFLAGS (taking an
+/// `IrqLock`): the same check and the same report, without reading the
+/// flags again. `true` when the call was made where sleeping is not
+/// allowed; the caller then calls [`might_sleep_report`] once it has
+/// dropped its lock.
+#[inline(always)]
+pub fn might_sleep_check(irqs_were_enabled: bool) -> bool {
+    !may_sleep_with(irqs_were_enabled)
+}
+
+/// The report of `might_sleep`; `irqs_disabled` as the caller found them.
 #[cold]
 #[inline(never)]
-fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>) {
+pub fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>, irqs_disabled: bool) {
     MIGHT_SLEEP_BUGS.fetch_add(1, Ordering::Relaxed);
     super::panic::warn(format_args!(
         "BUG: sleeping function called from invalid context at {}:{} ({}): in_interrupt={} preempt_count={} irqs_disabled={}",
@@ -419,7 +439,7 @@ fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>) {
         what,
         in_interrupt() as u8,
         PREEMPT_COUNT.load(Ordering::Relaxed),
-        !crate::arch::x86::cpu::irqs_enabled() as u8
+        irqs_disabled as u8
     ));
 }
 

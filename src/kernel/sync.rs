@@ -49,6 +49,15 @@ impl<T> IrqLock<T> {
     }
 }
 
+impl<T> IrqLockGuard<'_, T> {
+    /// Whether interrupts were enabled when the lock was taken (and will be
+    /// again when it is dropped): `might_sleep` without reading EFLAGS.
+    #[inline]
+    pub fn irqs_were_enabled(&self) -> bool {
+        self.flags & crate::arch::x86::cpu::EFLAGS_IF != 0
+    }
+}
+
 impl<T> Deref for IrqLockGuard<'_, T> {
     type Target = T;
     #[inline]

@@ -13,12 +13,12 @@
 //! `copy_highpage`, `memcpy_to_page`, `memcpy_from_page`.
 
 use super::alloc::max_low_pfn;
-use super::pkmap::{KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
+use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::sched::might_sleep;
-use crate::kernel::sync::IrqLock;
+use crate::kernel::sched::{might_sleep, might_sleep_check, might_sleep_report};
+use crate::kernel::sync::{IrqLock, IrqLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
@@ -66,49 +66,100 @@ impl Kmap {
 /// Map frame `pfn` into the kernel: its direct-map address for lowmem, a
 /// pkmap slot for highmem. May sleep (when every slot is in use): calling it
 /// where sleeping is not allowed is reported as a bug.
+///
+/// Inline for the common cases: lowmem, and a page that already has a slot
+/// (one hash lookup and a count under the lock; no PTE, no flush). A page
+/// that needs a new slot goes to `kmap_new`, with the lock still held.
 #[track_caller]
+#[inline(always)]
 pub fn kmap(pfn: u32) -> Kmap {
-    might_sleep("kmap");
     if (pfn as usize) < max_low_pfn() {
+        might_sleep("kmap");
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Kmap { pfn, vaddr, high: false, _not_send: PhantomData };
     }
+    let mut pk = PKMAP.lock();
+    // might_sleep, with the flags the lock just saved.
+    if might_sleep_check(pk.irqs_were_enabled()) {
+        pk = kmap_might_sleep_bug(pk, core::panic::Location::caller());
+    }
+    match pk.kmap_mapped(pfn) {
+        Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), high: true, _not_send: PhantomData },
+        None => kmap_new(pk, pfn),
+    }
+}
+
+/// Report a kmap where sleeping is not allowed, without the pkmap lock.
+#[cold]
+#[inline(never)]
+fn kmap_might_sleep_bug(pk: IrqLockGuard<'static, Pkmap>, loc: &core::panic::Location<'_>) -> IrqLockGuard<'static, Pkmap> {
+    let irqs_disabled = !pk.irqs_were_enabled();
+    drop(pk);
+    might_sleep_report("kmap", loc, irqs_disabled);
+    PKMAP.lock()
+}
+
+/// `kmap` of a highmem page without a slot, called with the pkmap lock held:
+/// take a slot (clearing the stale ones and flushing once if the search
+/// wraps), or sleep until one is free.
+#[inline(never)]
+fn kmap_new(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
     loop {
-        {
-            let mut pk = PKMAP.lock();
-            match pk.kmap(pfn) {
-                KmapResult::Mapped { vaddr, slot, new, flush_all } => {
-                    if let Some(cleared) = flush_all {
-                        for s in cleared.iter() {
-                            set_pkmap_pte(s, None);
-                        }
-                        flush_tlb_all();
+        match pk.kmap(pfn) {
+            KmapResult::Mapped { vaddr, slot, new, flush_all } => {
+                if let Some(cleared) = flush_all {
+                    for s in cleared.iter() {
+                        set_pkmap_pte(s, None);
                     }
-                    if new {
-                        // The slot was count 0: no TLB entry can exist for it.
-                        set_pkmap_pte(slot, Some(pfn));
-                    }
-                    return Kmap { pfn, vaddr, high: true, _not_send: PhantomData };
+                    flush_tlb_all();
                 }
-                KmapResult::Full => {}
+                if new {
+                    // The slot was count 0: no TLB entry can exist for it.
+                    set_pkmap_pte(slot, Some(pfn));
+                }
+                return Kmap { pfn, vaddr, high: true, _not_send: PhantomData };
             }
+            KmapResult::Full => {}
         }
+        drop(pk);
         // Every slot has users: sleep until a kunmap frees one.
         PKMAP_WAIT.wait_event(|| PKMAP.lock().totals().in_use < crate::layout::LAST_PKMAP);
+        pk = PKMAP.lock();
     }
 }
 
 impl Drop for Kmap {
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.high {
             return;
         }
-        let result = PKMAP.lock().kunmap(self.pfn);
-        match result {
-            Ok(r) if r.wake => PKMAP_WAIT.wake_up_all(),
-            Ok(_) => {}
-            Err(e) => crate::kernel::panic::warn(format_args!("BUG: {}", e)),
+        // The slot comes from the address, as Linux's PKMAP_NR(vaddr): no
+        // hash lookup (kunmap_slot checks it against the page anyway).
+        let slot = self.vaddr.wrapping_sub(crate::layout::PKMAP_BASE) >> PAGE_SHIFT;
+        let mut pk = PKMAP.lock();
+        match pk.kunmap_slot(slot, self.pfn) {
+            Some(false) => {}
+            Some(true) => {
+                drop(pk);
+                PKMAP_WAIT.wake_up_all();
+            }
+            None => kunmap_checked(pk, self.pfn),
         }
+    }
+}
+
+/// The page is not held in the slot its address names: let the checked
+/// `kunmap` decide (a caller's bug is reported, never ignored).
+#[cold]
+#[inline(never)]
+fn kunmap_checked(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) {
+    let result = pk.kunmap(pfn);
+    drop(pk);
+    match result {
+        Ok(r) if r.wake => PKMAP_WAIT.wake_up_all(),
+        Ok(_) => {}
+        Err(e) => crate::kernel::panic::warn(format_args!("BUG: {}", e)),
     }
 }
 

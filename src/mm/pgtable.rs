@@ -469,9 +469,12 @@ impl PageTables {
             return Err(MapError::Misaligned(va));
         }
         let mut done = 0usize;
+        // The page table of the current 4 MB, looked up (or made) once per
+        // table rather than once per page: (PDE index, table).
+        let mut cached: Option<(usize, u32)> = None;
         for pfn in pfns {
             let result = match va.add_pages(done as u32) {
-                Some(at) => self.map(mem, at, pfn, flags),
+                Some(at) => self.map_cached(mem, at, pfn, flags, &mut cached),
                 None => Err(MapError::OutOfRange(va)),
             };
             if let Err(e) = result {
@@ -481,6 +484,39 @@ impl PageTables {
             done += 1;
         }
         Ok(done)
+    }
+
+    /// `map`, reusing the page table found for the previous page when `va`
+    /// is under the same PDE. Only this call writes PTEs in between, never
+    /// PDEs, so the cached table is what `table_for` would return again;
+    /// the checks and their order are `map`'s.
+    #[inline]
+    fn map_cached<M: TableMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+        va: VirtAddr,
+        pfn: Pfn,
+        flags: PteFlags,
+        cached: &mut Option<(usize, u32)>,
+    ) -> Result<(), MapError> {
+        if pfn.0 >= MAX_PFN {
+            return Err(MapError::BadPfn(pfn));
+        }
+        let table = match *cached {
+            Some((pgd, table)) if pgd == va.pgd_index() => table,
+            _ => {
+                let table = self.table_for(mem, va, true)?;
+                *cached = Some((va.pgd_index(), table));
+                table
+            }
+        };
+        let old = Pte(mem.read_entry(table, va.pte_index()));
+        if old.is_present() {
+            return Err(MapError::AlreadyMapped(va));
+        }
+        let new = Pte::new(pfn, flags | PteFlags::PRESENT);
+        mem.write_entry(table, va.pte_index(), new.0);
+        Ok(())
     }
 
     /// Clear `npages` entries from `va`, skipping holes (a missing page

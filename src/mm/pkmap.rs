@@ -287,15 +287,7 @@ impl<const N: usize> PkmapSlots<N> {
     /// Linux's `kmap_high`: a slot for highmem page `pfn`, counted once more.
     /// See the module docs for what the caller does with the answer.
     pub fn kmap(&mut self, pfn: u32) -> KmapResult {
-        assert!(pfn != NO_PFN, "kmap of an invalid pfn");
-        if let Some(slot) = self.lookup(pfn) {
-            if self.count[slot] == 1 {
-                self.stale -= 1;
-                self.in_use += 1;
-                self.stats.revived += 1;
-            }
-            self.count[slot] += 1;
-            self.stats.reuses += 1;
+        if let Some(slot) = self.kmap_mapped(pfn) {
             return KmapResult::Mapped {
                 slot,
                 vaddr: vaddr(slot),
@@ -303,6 +295,32 @@ impl<const N: usize> PkmapSlots<N> {
                 flush_all: None,
             };
         }
+        self.kmap_new(pfn)
+    }
+
+    /// The fast half of `kmap`: when `pfn` already has a slot (even a
+    /// stale one), count one more user and return the slot; the caller has
+    /// nothing to write or flush. `None`: the page has no slot, nothing
+    /// changed (call [`kmap`](Self::kmap)).
+    #[inline]
+    pub fn kmap_mapped(&mut self, pfn: u32) -> Option<usize> {
+        let slot = self.lookup(pfn)?;
+        if self.count[slot] == 1 {
+            self.stale -= 1;
+            self.in_use += 1;
+            self.stats.revived += 1;
+        }
+        self.count[slot] += 1;
+        self.stats.reuses += 1;
+        Some(slot)
+    }
+
+    /// The slow half of `kmap`: `pfn` has no slot.
+    #[inline(never)]
+    fn kmap_new(&mut self, pfn: u32) -> KmapResult {
+        // NO_PFN is never found by `lookup` (count-0 slots are in no chain),
+        // so it always reaches this check.
+        assert!(pfn != NO_PFN, "kmap of an invalid pfn");
         if self.in_use == N {
             self.stats.waits += 1;
             return KmapResult::Full;
@@ -344,6 +362,28 @@ impl<const N: usize> PkmapSlots<N> {
             users: count - 2,
             wake,
         })
+    }
+
+    /// `kunmap` for a caller that knows the slot the page was given (from
+    /// its address, as Linux's `kunmap_high` takes `PKMAP_NR(vaddr)`): no
+    /// hash lookup. `Some(wake)` when `pfn` is held in `slot` (one user
+    /// fewer; `wake` as in [`KunmapResult`]); `None` otherwise, with nothing
+    /// changed: the caller then asks [`kunmap`](Self::kunmap), which names
+    /// the error.
+    #[inline]
+    pub fn kunmap_slot(&mut self, slot: usize, pfn: u32) -> Option<bool> {
+        if slot >= N || self.pfn[slot] != pfn || self.count[slot] < 2 {
+            return None;
+        }
+        let count = self.count[slot];
+        self.count[slot] = count - 1;
+        let wake = count == 2;
+        if wake {
+            self.in_use -= 1;
+            self.stale += 1;
+        }
+        self.stats.unmaps += 1;
+        Some(wake)
     }
 
     /// The pkmap address of `pfn` while it has a slot (even a stale one).
@@ -427,13 +467,16 @@ impl<const N: usize> PkmapSlots<N> {
         cleared
     }
 
+    #[inline]
     fn lookup(&self, pfn: u32) -> Option<usize> {
         let mut slot = self.buckets[pa_hash(pfn)];
         while slot != NIL {
-            if self.pfn[slot as usize] == pfn {
-                return Some(slot as usize);
+            // Chained slots are < N; the mask only spares a bounds check.
+            let s = slot as usize & (N - 1);
+            if self.pfn[s] == pfn {
+                return Some(s);
             }
-            slot = self.next[slot as usize];
+            slot = self.next[s];
         }
         None
     }
@@ -632,6 +675,33 @@ mod tests {
             format!("{}", PkmapError::NotMapped { pfn: HIGH }),
             "kunmap of pfn 0x38000, which is not kmapped"
         );
+    }
+
+    #[test]
+    fn fast_paths_agree_with_kmap_and_kunmap() {
+        // kmap_mapped and kunmap_slot (the kernel's inline paths) must leave
+        // the table exactly as kmap and kunmap do, and refuse what they refuse.
+        let (mut a, mut b) = (PkmapSlots::<8>::new(), PkmapSlots::<8>::new());
+        assert_eq!(a.kmap_mapped(HIGH), None, "no slot yet: nothing changes");
+        let (slot, _, _) = mapped(a.kmap(HIGH));
+        mapped(b.kmap(HIGH));
+        assert_eq!(a.kmap_mapped(HIGH), Some(slot));
+        mapped(b.kmap(HIGH));
+        assert_eq!(a.kunmap_slot(slot, HIGH), Some(false));
+        assert!(!b.kunmap(HIGH).unwrap().wake);
+        assert_eq!(
+            a.kunmap_slot(slot + 1, HIGH),
+            None,
+            "wrong slot: left to kunmap"
+        );
+        assert_eq!(a.kunmap_slot(99, HIGH), None, "slot out of range");
+        assert_eq!(a.kunmap_slot(slot, HIGH), Some(true), "last user: wake");
+        assert!(b.kunmap(HIGH).unwrap().wake);
+        assert_eq!(a.kunmap_slot(slot, HIGH), None, "no users left");
+        assert_eq!(a.kmap_mapped(HIGH), Some(slot), "a stale slot is revived");
+        mapped(b.kmap(HIGH));
+        assert_eq!((a.totals(), a.stats()), (b.totals(), b.stats()));
+        assert_eq!(a.slots().collect::<Vec<_>>(), b.slots().collect::<Vec<_>>());
     }
 
     #[test]

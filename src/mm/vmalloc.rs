@@ -75,6 +75,16 @@ impl VmapAreas {
 
     /// Reserve room for `pages` pages plus a guard page: first fit.
     pub fn reserve(&mut self, pages: usize, kind: VmKind, caller: usize) -> Option<usize> {
+        let (addr, size) = self.find_room(pages)?;
+        self.areas.insert(addr, VmArea { addr, size, kind, caller, pages: Vec::new() });
+        Some(addr)
+    }
+
+    /// Where `pages` pages plus a guard page fit (first fit), and the size
+    /// to record; nothing is reserved yet. A caller that holds the lock
+    /// from here to [`insert`](Self::insert) records the area in one step
+    /// with its pages, instead of reserving and then updating it.
+    pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
         let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
         let mut candidate = self.start;
         for a in self.areas.values() {
@@ -86,8 +96,24 @@ impl VmapAreas {
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        self.areas.insert(candidate, VmArea { addr: candidate, size, kind, caller, pages: Vec::new() });
-        Some(candidate)
+        Some((candidate, size))
+    }
+
+    /// Record an area at the room `find_room` gave (the lock held since).
+    pub fn insert(&mut self, area: VmArea) {
+        let prev = self.areas.insert(area.addr, area);
+        debug_assert!(prev.is_none(), "vmalloc area recorded twice");
+    }
+
+    /// Remove the area that starts exactly at `addr` if it is of `kind`
+    /// (one search): `Err(Some(other kind))` or `Err(None)` when there is
+    /// no such area.
+    pub fn remove_kind(&mut self, addr: usize, kind: VmKind) -> Result<VmArea, Option<VmKind>> {
+        match self.areas.entry(addr) {
+            alloc::collections::btree_map::Entry::Occupied(e) if e.get().kind == kind => Ok(e.remove()),
+            alloc::collections::btree_map::Entry::Occupied(e) => Err(Some(e.get().kind)),
+            alloc::collections::btree_map::Entry::Vacant(_) => Err(None),
+        }
     }
 
     pub fn get_mut(&mut self, addr: usize) -> Option<&mut VmArea> {
@@ -191,6 +217,21 @@ mod tests {
         v.remove(a);
         assert_eq!(v.largest_free(), 10 * PAGE_SIZE);
         assert!(v.reserve(usize::MAX / PAGE_SIZE, VmKind::Vmalloc, 0).is_none());
+    }
+
+    #[test]
+    fn find_room_then_insert_is_reserve() {
+        let mut v = VmapAreas::new(S, E);
+        let a = v.reserve(1, VmKind::Vmalloc, 1).unwrap();
+        let (b, size) = v.find_room(3).unwrap();
+        assert_eq!((b, size), (a + 2 * PAGE_SIZE, 4 * PAGE_SIZE));
+        assert_eq!(v.find_room(3), Some((b, size)), "find_room reserves nothing");
+        v.insert(VmArea { addr: b, size, kind: VmKind::Vmap, caller: 2, pages: vec![7, 8, 9] });
+        assert_eq!(v.reserve(1, VmKind::Vmalloc, 3), Some(b + size));
+        assert_eq!(v.remove_kind(b, VmKind::Vmalloc), Err(Some(VmKind::Vmap)), "wrong kind: kept");
+        assert_eq!(v.remove_kind(b + 1, VmKind::Vmap), Err(None));
+        assert_eq!(v.remove_kind(b, VmKind::Vmap).unwrap().pages, vec![7, 8, 9]);
+        assert_eq!(v.lookup(b), Lookup::Unallocated);
     }
 
     #[test]
@@ -323,7 +364,9 @@ mod kernel_side {
             return None;
         }
         let pages = size.div_ceil(PAGE_SIZE);
-        let addr = VMAP.lock().reserve(pages, VmKind::Vmalloc, caller)?;
+        // The frames first (this may sleep, so not under VMAP); then room,
+        // mapping and record under one hold of VMAP: one search for room,
+        // one insert of the finished record.
         let mut pfns = ::alloc::vec::Vec::with_capacity(pages);
         for _ in 0..pages {
             match alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) {
@@ -337,26 +380,32 @@ mod kernel_side {
                     pfns.push(pfn);
                 }
                 None => {
-                    for pfn in pfns {
-                        alloc::free_pages_block(Pages::from_raw(pfn, 0));
-                    }
-                    VMAP.lock().remove(addr);
+                    free_frames(&pfns);
                     crate::pr_warn!("vmalloc: allocation failure: {} bytes", size);
                     return None;
                 }
             }
         }
+        let mut v = VMAP.lock();
+        let Some((addr, area_size)) = v.find_room(pages) else {
+            drop(v);
+            free_frames(&pfns);
+            return None;
+        };
         if !map_pages(addr, &pfns) {
-            for pfn in pfns {
-                alloc::free_pages_block(Pages::from_raw(pfn, 0));
-            }
-            VMAP.lock().remove(addr);
+            drop(v);
+            free_frames(&pfns);
             return None;
         }
-        if let Some(a) = VMAP.lock().get_mut(addr) {
-            a.pages = pfns;
-        }
+        v.insert(VmArea { addr, size: area_size, kind: VmKind::Vmalloc, caller, pages: pfns });
+        drop(v);
         NonNull::new(addr as *mut u8)
+    }
+
+    fn free_frames(pfns: &[u32]) {
+        for &pfn in pfns {
+            alloc::free_pages_block(Pages::from_raw(pfn, 0));
+        }
     }
 
     /// Map `pfns` at `addr` in the reference directory. Entries were not
@@ -391,24 +440,26 @@ mod kernel_side {
         }
         // Decide under one hold of the lock, so no vmalloc can take the
         // range between a check and a removal.
-        let area = {
-            let mut v = VMAP.lock();
-            match v.areas.get(&(addr as usize)).map(|a| a.kind) {
-                Some(VmKind::Vmalloc) => Ok(v.remove(addr as usize)),
-                Some(VmKind::Vmap) => Err("of a vmap area: use vunmap"),
-                None => Err("not the start of a vmalloc area"),
-            }
-        };
+        let area = VMAP.lock().remove_kind(addr as usize, VmKind::Vmalloc);
         match area {
-            Ok(Some(a)) => {
+            Ok(a) => {
                 unmap_area(&a);
-                for &pfn in &a.pages {
-                    alloc::free_pages_block(Pages::from_raw(pfn, 0));
-                }
+                free_frames(&a.pages);
             }
-            Ok(None) => {}
-            Err(why) => crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): {}", addr as usize, why)),
+            Err(other) => {
+                let why = match other {
+                    Some(_) => "of a vmap area: use vunmap",
+                    None => "not the start of a vmalloc area",
+                };
+                vfree_bug(addr, why);
+            }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn vfree_bug(addr: *const u8, why: &str) {
+        crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): {}", addr as usize, why));
     }
 
     /// `vmap`: map frames the caller owns into one virtual range.

@@ -14,6 +14,7 @@ use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN}
 use crate::kernel::sched::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
+use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// kmap_atomic slot types (2.6.24's `enum km_type`, the ones this kernel uses).
@@ -36,9 +37,19 @@ pub enum KmType {
 pub use crate::layout::KM_TYPE_NR;
 const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
-/// Depth-ordered stack of the types held now (one CPU).
-static HELD: [AtomicU32; KM_TYPE_NR] = [const { AtomicU32::new(0) }; KM_TYPE_NR];
-static DEPTH: AtomicUsize = AtomicUsize::new(0);
+/// The types held now (one CPU), in two words that interrupts must not see
+/// half-updated (they are changed with interrupts off):
+///
+/// - `USED`: one bit per type, for the "already in use" check;
+/// - `STACK`: the types in the order taken, `type + 1` per nibble, the last
+///   taken in the low nibble (0 = empty). A type is held at most once, so
+///   at most `KM_TYPE_NR` = 7 nibbles are ever in use.
+///
+/// Taking a slot is then a bit test and a shift; releasing one compares the
+/// low nibble with its type.
+static USED: AtomicU32 = AtomicU32::new(0);
+static STACK: AtomicU32 = AtomicU32::new(0);
+const _: () = assert!(KM_TYPE_NR * 4 <= 32, "the slot stack holds one nibble per type");
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 
@@ -51,6 +62,7 @@ pub struct KmapAtomic {
     _not_send: PhantomData<*const ()>,
 }
 
+#[inline(always)]
 fn slot_index(t: KmType) -> usize {
     FIX_KMAP_BEGIN + t as usize
 }
@@ -62,29 +74,61 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 
 /// Map frame `pfn` for a short, non-sleeping use. `max_low_pfn` decides
 /// whether the direct map already covers it.
+///
+/// Inline: the slot type is a constant at every call site, so the fixmap
+/// PTE and address are constants too; the slow paths (misuse reports) are
+/// out of line.
+#[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType, max_low_pfn: usize) -> Result<KmapAtomic, KmapAtomicError> {
     preempt_disable();
     // The slot stack is shared with interrupt handlers (the Irq slots):
     // update it with interrupts off.
-    let flags = crate::arch::x86::cpu::local_irq_save();
-    let depth = DEPTH.load(Ordering::Relaxed);
-    let in_use = (0..depth).any(|i| HELD[i].load(Ordering::Relaxed) == t as u32);
-    if in_use || depth == KM_TYPE_NR {
-        crate::arch::x86::cpu::local_irq_restore(flags);
-        preempt_enable();
-        MISUSES.fetch_add(1, Ordering::Relaxed);
-        crate::kernel::panic::warn(format_args!("BUG: kmap_atomic: slot type {:?} is already in use", t));
-        return Err(KmapAtomicError::SlotInUse(t));
+    let flags = local_irq_save();
+    let bit = 1u32 << t as u32;
+    let used = USED.load(Ordering::Relaxed);
+    if used & bit != 0 {
+        local_irq_restore(flags);
+        return Err(slot_in_use(t));
     }
-    HELD[depth].store(t as u32, Ordering::Relaxed);
-    DEPTH.store(depth + 1, Ordering::Relaxed);
-    crate::arch::x86::cpu::local_irq_restore(flags);
+    USED.store(used | bit, Ordering::Relaxed);
+    STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
+    local_irq_restore(flags);
     if (pfn as usize) < max_low_pfn {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, slot: false, _not_send: PhantomData });
     }
     let vaddr = set_fixmap(slot_index(t), pfn as usize);
     Ok(KmapAtomic { vaddr, km_type: t, slot: true, _not_send: PhantomData })
+}
+
+/// A slot type taken twice: refused and reported. Nothing was taken, so
+/// preemption comes back on.
+#[cold]
+#[inline(never)]
+fn slot_in_use(t: KmType) -> KmapAtomicError {
+    preempt_enable();
+    MISUSES.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!("BUG: kmap_atomic: slot type {:?} is already in use", t));
+    KmapAtomicError::SlotInUse(t)
+}
+
+/// `t` released while it is not the last taken (interrupts are off): take
+/// it out of the middle of the stack and report the caller's bug. Its
+/// mapping is still undone by the caller: its slot is its own.
+#[cold]
+#[inline(never)]
+fn release_out_of_order(t: KmType) {
+    MISUSES.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!(
+        "BUG: kunmap_atomic({:?}) out of order: the last kmap_atomic taken must be released first",
+        t
+    ));
+    let stack = STACK.load(Ordering::Relaxed);
+    if let Some(pos) = (0..KM_TYPE_NR as u32).find(|&i| (stack >> (4 * i)) & 0xf == t as u32 + 1) {
+        let below = stack & ((1 << (4 * pos)) - 1);
+        let above = (stack >> (4 * (pos + 1))) << (4 * pos);
+        STACK.store(above | below, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,28 +166,22 @@ impl KmapAtomic {
 }
 
 impl Drop for KmapAtomic {
+    #[inline(always)]
     fn drop(&mut self) {
-        let flags = crate::arch::x86::cpu::local_irq_save();
-        let depth = DEPTH.load(Ordering::Relaxed);
-        let top = depth.checked_sub(1).map(|d| HELD[d].load(Ordering::Relaxed));
-        if top != Some(self.km_type as u32) {
-            // Out of order: still unmap this one (its slot is its own), drop
-            // it from the stack, and report the caller's bug.
-            MISUSES.fetch_add(1, Ordering::Relaxed);
-            crate::kernel::panic::warn(format_args!(
-                "BUG: kunmap_atomic({:?}) out of order: the last kmap_atomic taken must be released first",
-                self.km_type
-            ));
-            if let Some(pos) = (0..depth).find(|&i| HELD[i].load(Ordering::Relaxed) == self.km_type as u32) {
-                for i in pos..depth - 1 {
-                    HELD[i].store(HELD[i + 1].load(Ordering::Relaxed), Ordering::Relaxed);
-                }
-            }
+        let t = self.km_type;
+        let flags = local_irq_save();
+        // XOR clears the low nibble exactly when `t` is on top; the rest
+        // of the word is the stack below it either way.
+        let stack = STACK.load(Ordering::Relaxed) ^ (t as u32 + 1);
+        if stack & 0xf == 0 {
+            STACK.store(stack >> 4, Ordering::Relaxed);
+        } else {
+            release_out_of_order(t);
         }
-        DEPTH.store(depth.saturating_sub(1), Ordering::Relaxed);
-        crate::arch::x86::cpu::local_irq_restore(flags);
+        USED.store(USED.load(Ordering::Relaxed) & !(1u32 << t as u32), Ordering::Relaxed);
+        local_irq_restore(flags);
         if self.slot {
-            clear_fixmap(slot_index(self.km_type));
+            clear_fixmap(slot_index(t));
         }
         preempt_enable();
     }

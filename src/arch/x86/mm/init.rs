@@ -63,9 +63,21 @@ pub fn early_page_present(vaddr: usize) -> bool {
 const PDE_PRESENT_RW: u32 = 0x003;
 const PDE_4M: u32 = 0x080;
 
-/// Virtual addresses of the pkmap and fixmap page tables (set by paging_init).
+/// Virtual address of the pkmap page table (set by paging_init).
 static PKMAP_PT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-static FIXMAP_PT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// One page table, as the MMU reads it.
+#[repr(C, align(4096))]
+struct PageTable([core::sync::atomic::AtomicU32; 1024]);
+
+/// The fixmap page table lives in the kernel's bss (as Linux's does in
+/// `swapper_pg_dir`'s neighbourhood): its address is a link-time constant,
+/// so `set_fixmap` of a constant slot compiles to one store and an
+/// `invlpg`, with no pointer to load and check. paging_init installs it.
+static FIXMAP_PT: PageTable = PageTable([const { core::sync::atomic::AtomicU32::new(0) }; 1024]);
+/// Set once paging_init has installed `FIXMAP_PT` (for the assert in the
+/// out-of-line fixmap calls).
+static FIXMAP_READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// How the direct map was built, for `DirectMap4k`/`DirectMap4M` in meminfo.
 #[derive(Clone, Copy, Default)]
@@ -139,9 +151,10 @@ pub fn paging_init(max_low_pfn: usize, mut alloc_pt: impl FnMut() -> usize) {
         let (phys, pt) = new_pt();
         pgd[crate::layout::PKMAP_BASE >> crate::layout::PGDIR_SHIFT] = phys as u32 | PDE_PRESENT_RW;
         PKMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
-        let (phys, pt) = new_pt();
-        pgd[crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT] = phys as u32 | PDE_PRESENT_RW;
-        FIXMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
+        // The fixmap table is a kernel bss page (zero since boot, so empty).
+        let fixmap_phys = virt_to_phys(&FIXMAP_PT as *const PageTable as usize);
+        pgd[crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT] = fixmap_phys as u32 | PDE_PRESENT_RW;
+        FIXMAP_READY.store(true, core::sync::atomic::Ordering::Relaxed);
     }
     flush_tlb_all();
     DIRECT_MAP.call_once(|| stats);
@@ -161,37 +174,52 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 
 /// Fixed mappings below FIXADDR_TOP (Linux's fixmap): each index is one page
 /// whose frame can be changed at run time. Index 0 is the highest page.
+///
+/// `set_fixmap`/`clear_fixmap` are inline: called with a constant index
+/// (every caller but tests passes one), the range check and the PTE address
+/// fold away at compile time.
 pub mod fixmap {
     use super::super::super::cpu::flush_tlb_one;
     pub use crate::layout::{FIX_KMAP_BEGIN, FIX_ZERO_PAGE, NR_FIX};
     use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
-    use core::sync::atomic::Ordering;
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     pub const fn fix_to_virt(idx: usize) -> usize {
         FIXADDR_TOP - (idx + 1) * PAGE_SIZE
     }
 
-    fn pte(idx: usize) -> *mut u32 {
+    #[inline(always)]
+    fn pte(idx: usize) -> &'static AtomicU32 {
         assert!(idx < NR_FIX, "fixmap index {} out of range", idx);
-        let pt = super::FIXMAP_PT.load(Ordering::Relaxed) as *mut u32;
-        assert!(!pt.is_null(), "fixmap used before paging_init");
-        // SAFETY: the index is in the fixmap page table (one page of 1024 entries).
-        unsafe { pt.add((fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff) }
+        &super::FIXMAP_PT.0[(fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff]
     }
 
     /// Map frame `pfn` at fixmap slot `idx`; returns its virtual address.
+    /// The slot's owner (the caller) is the only user of that address.
+    #[inline(always)]
     pub fn set_fixmap(idx: usize, pfn: usize) -> usize {
-        // SAFETY: writing a PTE of the kernel's fixmap table; the slot's owner
-        // (the caller) is the only user of that address.
-        unsafe { pte(idx).write_volatile(((pfn << PAGE_SHIFT) as u32) | 0x3) };
+        // Before paging_init installs the table, the mapping would not exist
+        // and the caller's access would fault: say why instead (a load and a
+        // branch; `clear_fixmap` follows a `set_fixmap`, so needs no check).
+        if !super::FIXMAP_READY.load(Ordering::Relaxed) {
+            fixmap_before_paging_init();
+        }
+        // The store is ordered before the invlpg: its asm may read memory.
+        pte(idx).store(((pfn << PAGE_SHIFT) as u32) | 0x3, Ordering::Relaxed);
         let va = fix_to_virt(idx);
         flush_tlb_one(va);
         va
     }
 
+    #[cold]
+    #[inline(never)]
+    fn fixmap_before_paging_init() -> ! {
+        panic!("fixmap used before paging_init");
+    }
+
+    #[inline(always)]
     pub fn clear_fixmap(idx: usize) {
-        // SAFETY: as in set_fixmap.
-        unsafe { pte(idx).write_volatile(0) };
+        pte(idx).store(0, Ordering::Relaxed);
         flush_tlb_one(fix_to_virt(idx));
     }
 }

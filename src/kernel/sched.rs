@@ -390,7 +390,8 @@ pub fn in_interrupt() -> bool {
 /// Whether sleeping is forbidden here (interrupt, preemption off, irqs off).
 #[inline]
 pub fn in_atomic() -> bool {
-    in_interrupt() || PREEMPT_COUNT.load(Ordering::Relaxed) != 0 || !crate::arch::x86::cpu::irqs_enabled()
+    // One test for both counters (Linux folds them into preempt_count).
+    (IRQ_DEPTH.load(Ordering::Relaxed) | PREEMPT_COUNT.load(Ordering::Relaxed)) != 0 || !crate::arch::x86::cpu::irqs_enabled()
 }
 
 /// Reports made by `might_sleep` (for tests).

@@ -110,14 +110,26 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if should_fail_page_alloc(order) {
         return failed(gfp, order);
     }
-    if gfp.may_sleep() {
-        if let Some(p) = rmqueue(gfp | Gfp::NOWARN, order) {
-            return Some(p);
-        }
-        // Direct reclaim, as much as exists: shrink the caches, retry once.
-        if super::shrinker::shrink_slab() > 0 {
-            drain_all_pages();
-        }
+    // NOWARN, which a caller that may sleep gets on its first try, matters
+    // only to the failure report, so the node sees `gfp` itself.
+    match with_node(|node, mm| node.alloc_pages(mm, gfp, order)) {
+        Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
+        None => alloc_pages_failed(gfp, order),
+    }
+}
+
+/// The first try failed. A caller that may sleep gets direct reclaim, as
+/// much as exists: shrink the caches, retry once. The first failure is
+/// counted but not reported: the retry reports if it fails too.
+#[cold]
+#[inline(never)]
+fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
+    if !gfp.may_sleep() {
+        return failed(gfp, order);
+    }
+    let _ = failed(gfp | Gfp::NOWARN, order);
+    if super::shrinker::shrink_slab() > 0 {
+        drain_all_pages();
     }
     rmqueue(gfp, order)
 }
@@ -135,6 +147,8 @@ fn fail_page_alloc_decide(order: usize) -> bool {
     FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64)
 }
 
+#[cold]
+#[inline(never)]
 fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
     ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
     if !gfp.contains(Gfp::NOWARN) {
@@ -163,13 +177,23 @@ fn rmqueue(gfp: Gfp, order: usize) -> Option<Pages> {
     let Some(pfn) = with_node(|node, mm| node.alloc_pages(mm, gfp, order)) else {
         return failed(gfp, order);
     };
-    let pages = Pages { pfn, order: order as u8 };
+    Some(prep_new_pages(gfp, pfn, order))
+}
+
+/// The handle of a block just taken, zeroed if asked.
+#[inline]
+fn prep_new_pages(gfp: Gfp, pfn: u32, order: usize) -> Pages {
     if gfp.contains(Gfp::ZERO) {
-        for i in 0..(1usize << order) {
-            clear_page_frame(pfn as usize + i);
-        }
+        clear_pages(pfn, order);
     }
-    Some(pages)
+    Pages { pfn, order: order as u8 }
+}
+
+#[inline(never)]
+fn clear_pages(pfn: u32, order: usize) {
+    for i in 0..(1usize << order) {
+        clear_page_frame(pfn as usize + i);
+    }
 }
 
 /// Zero one frame: through the direct map, or a fixmap slot for highmem.
@@ -188,7 +212,9 @@ fn clear_page_frame(pfn: usize) {
     }
 }
 
-/// Free a block (Linux's `__free_pages`).
+/// Free a block (Linux's `__free_pages`). Inline, as the node's order-0
+/// free is: one lock round trip and a push onto a pcp list.
+#[inline]
 pub fn free_pages_block(pages: Pages) {
     with_node(|node, mm| node.free_pages(mm, pages.pfn, pages.order as usize));
 }

@@ -155,6 +155,14 @@ pub struct BuddyZone {
     grouping: bool,
 }
 
+/// Drop the free-block marks of a block leaving the free lists.
+#[inline]
+fn clear_buddy(page: &mut Page) {
+    page.flags.remove(PageFlags::BUDDY);
+    page.private = 0;
+    page.index = 0;
+}
+
 impl BuddyZone {
     /// An empty zone; every pageblock starts `Movable`, as Linux's
     /// `memmap_init_zone` tags them, and is adjusted when the kernel reserves
@@ -174,6 +182,7 @@ impl BuddyZone {
         }
     }
 
+    #[inline]
     pub fn start_pfn(&self) -> u32 {
         self.start_pfn
     }
@@ -182,14 +191,19 @@ impl BuddyZone {
         self.spanned
     }
 
+    #[inline]
     pub fn end_pfn(&self) -> u32 {
         self.start_pfn + self.spanned
     }
 
+    #[inline]
     pub fn contains(&self, pfn: u32) -> bool {
-        pfn >= self.start_pfn && pfn < self.end_pfn()
+        // One compare: below the start wraps to a huge offset. The zone
+        // ends at or below 2^20 (checked in `new`), so nothing else wraps.
+        pfn.wrapping_sub(self.start_pfn) < self.spanned
     }
 
+    #[inline]
     pub fn free_pages(&self) -> usize {
         self.free_pages
     }
@@ -203,6 +217,7 @@ impl BuddyZone {
     }
 
     /// Free blocks of `order` (a `/proc/buddyinfo` column).
+    #[inline]
     pub fn nr_free(&self, order: usize) -> usize {
         self.free_area[order].nr_free
     }
@@ -212,6 +227,7 @@ impl BuddyZone {
         self.free_area[order].free_list[mt as usize].len()
     }
 
+    #[inline]
     fn pageblock_index(&self, pfn: u32) -> usize {
         debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
         ((pfn >> PAGEBLOCK_ORDER) - (self.start_pfn >> PAGEBLOCK_ORDER)) as usize
@@ -225,6 +241,7 @@ impl BuddyZone {
         self.pageblock_index(self.end_pfn() - 1) + 1
     }
 
+    #[inline]
     pub fn pageblock_type(&self, pfn: u32) -> MigrateType {
         self.pageblock_types[self.pageblock_index(pfn)]
     }
@@ -249,6 +266,7 @@ impl BuddyZone {
 
     /// The type `mt` really gets: with grouping off, the three mobility
     /// classes fold into one (2.6.24's `allocflags_to_migratetype`).
+    #[inline]
     fn grouped(&self, mt: MigrateType) -> MigrateType {
         if !self.grouping && mt.is_mobility_class() {
             MigrateType::Unmovable
@@ -275,6 +293,7 @@ impl BuddyZone {
         }
     }
 
+    #[inline]
     fn add_to_free_list(&mut self, mem_map: &mut [Page], pfn: u32, order: usize, mt: MigrateType) {
         let page = &mut mem_map[pfn as usize];
         page.flags.insert(PageFlags::BUDDY);
@@ -286,15 +305,28 @@ impl BuddyZone {
 
     /// Unlink a free block from whichever list holds it (Linux's `list_del`
     /// plus `rmv_page_order`).
+    #[inline]
     fn del_from_free_list(&mut self, mem_map: &mut [Page], pfn: u32) {
         let page = &mut mem_map[pfn as usize];
         debug_assert!(page.is_buddy());
         let (order, mt) = (page.order(), page.index as usize);
-        page.flags.remove(PageFlags::BUDDY);
-        page.private = 0;
-        page.index = 0;
+        clear_buddy(page);
         self.free_area[order].free_list[mt].remove(mem_map, pfn);
         self.free_area[order].nr_free -= 1;
+    }
+
+    /// Take the first block off the `mt` list of `order`: what
+    /// `del_from_free_list` does, without reading back the order and type
+    /// the caller already knows.
+    #[inline]
+    fn pop_free_block(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+        let area = &mut self.free_area[order];
+        let pfn = area.free_list[mt as usize].pop_front(mem_map)?;
+        area.nr_free -= 1;
+        let page = &mut mem_map[pfn as usize];
+        debug_assert!(page.is_buddy() && page.order() == order && page.index == mt as u32);
+        clear_buddy(page);
+        Some(pfn)
     }
 
     /// Hand frames `[start, end)` to the zone at boot, in the largest
@@ -324,6 +356,7 @@ impl BuddyZone {
     /// Allocate 2^`order` contiguous frames for an allocation of type `mt`;
     /// returns the first PFN, naturally aligned, or `None` if no free block is
     /// large enough.
+    #[inline]
     pub fn alloc(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
         assert!(order < MAX_ORDER, "order {order} too large");
         let mt = self.grouped(mt);
@@ -340,6 +373,7 @@ impl BuddyZone {
     }
 
     /// The smallest free block of type `mt` that fits, split down to `order`.
+    #[inline]
     fn rmqueue_smallest(
         &mut self,
         mem_map: &mut [Page],
@@ -347,8 +381,7 @@ impl BuddyZone {
         mt: MigrateType,
     ) -> Option<u32> {
         for current in order..MAX_ORDER {
-            if let Some(pfn) = self.free_area[current].free_list[mt as usize].first() {
-                self.del_from_free_list(mem_map, pfn);
+            if let Some(pfn) = self.pop_free_block(mem_map, current, mt) {
                 self.expand(mem_map, pfn, order, current, mt);
                 return Some(pfn);
             }
@@ -358,6 +391,7 @@ impl BuddyZone {
 
     /// Split the block of order `high` at `pfn` down to order `low`, keeping
     /// the lower half each time and freeing the upper half onto `mt`'s lists.
+    #[inline]
     fn expand(
         &mut self,
         mem_map: &mut [Page],
@@ -375,6 +409,7 @@ impl BuddyZone {
     /// No block of the wanted type: borrow from another type, largest block
     /// first, so that one steal satisfies many later requests of the same
     /// type and the types stay apart (2.6.24's `__rmqueue_fallback`).
+    #[inline(never)]
     fn rmqueue_fallback(
         &mut self,
         mem_map: &mut [Page],
@@ -440,6 +475,7 @@ impl BuddyZone {
     }
 
     /// Whether `buddy` heads a free block of exactly `order` in this zone.
+    #[inline]
     fn is_free_buddy(&self, mem_map: &[Page], buddy: u32, order: usize) -> bool {
         self.contains(buddy) && {
             let page = &mem_map[buddy as usize];
@@ -450,6 +486,7 @@ impl BuddyZone {
     /// Return the block of 2^`order` frames at `pfn` to the zone, merging it
     /// with its buddy for as long as the buddy is free (`__free_one_page`).
     /// The head's refcount must already be 0.
+    #[inline]
     pub fn free(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
         assert!(order < MAX_ORDER, "order {order} too large");
         assert!(

@@ -43,6 +43,7 @@ pub const GFP_DMA: Gfp = Gfp::DMA;
 impl Gfp {
     /// The highest zone the allocation may use; the zonelist falls back
     /// from there down to DMA (Linux's `gfp_zone`).
+    #[inline]
     pub fn zone(self) -> ZoneType {
         if self.contains(Gfp::DMA) {
             ZoneType::Dma
@@ -56,6 +57,7 @@ impl Gfp {
     }
 
     /// Which free lists the allocation is grouped with (`allocflags_to_migratetype`).
+    #[inline]
     pub fn migratetype(self) -> MigrateType {
         if self.contains(Gfp::MOVABLE) {
             MigrateType::Movable
@@ -66,6 +68,7 @@ impl Gfp {
         }
     }
 
+    #[inline]
     pub fn may_sleep(self) -> bool {
         self.contains(Gfp::WAIT)
     }

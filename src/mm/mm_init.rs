@@ -45,6 +45,7 @@ fn sym(s: &u8) -> usize {
 }
 
 /// Run `f` with the node and the page descriptors, under the allocator lock.
+#[inline(always)]
 pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
     let mut node = NODE.lock();
     let len = MEM_MAP_LEN.load(Ordering::Acquire);

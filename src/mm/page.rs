@@ -136,6 +136,7 @@ impl Page {
         self.flags.contains(PageFlags::RESERVED)
     }
 
+    #[inline]
     pub fn is_buddy(&self) -> bool {
         self.flags.contains(PageFlags::BUDDY)
     }
@@ -150,6 +151,7 @@ impl Page {
 
     /// The zone of the frame, kept in the top bits of `flags` as Linux's
     /// `page_zonenum()` does, so freeing finds the zone without a search.
+    #[inline]
     pub fn zone_id(&self) -> usize {
         (self.flags.bits() >> ZONE_SHIFT) as usize
     }
@@ -162,11 +164,13 @@ impl Page {
     /// Whether the frame is on some list (a cheap check that catches adding a
     /// page to a second list; a lone member has both links `NIL` too, so lists
     /// also check their own head).
+    #[inline]
     pub fn is_linked(&self) -> bool {
         self.lru != ListLinks::UNLINKED
     }
 
     /// Order of the free block this frame heads (meaningful while `BUDDY`).
+    #[inline]
     pub fn order(&self) -> usize {
         self.private as usize
     }
@@ -212,18 +216,22 @@ impl List {
         List::EMPTY
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.head == NIL
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
+    #[inline]
     pub fn first(&self) -> Option<u32> {
         (self.head != NIL).then_some(self.head)
     }
 
+    #[inline]
     pub fn last(&self) -> Option<u32> {
         (self.tail != NIL).then_some(self.tail)
     }
@@ -234,6 +242,7 @@ impl List {
         mem_map[pfn as usize].is_linked() || self.head == pfn
     }
 
+    #[inline]
     pub fn push_front(&mut self, mem_map: &mut [Page], pfn: u32) {
         debug_assert!(
             !self.may_contain(mem_map, pfn),
@@ -253,6 +262,7 @@ impl List {
         self.len += 1;
     }
 
+    #[inline]
     pub fn push_back(&mut self, mem_map: &mut [Page], pfn: u32) {
         debug_assert!(
             !self.may_contain(mem_map, pfn),
@@ -273,6 +283,7 @@ impl List {
     }
 
     /// Unlink `pfn`, which must be on this list, and leave it unlinked.
+    #[inline]
     pub fn remove(&mut self, mem_map: &mut [Page], pfn: u32) {
         let ListLinks { prev, next } = mem_map[pfn as usize].lru;
         debug_assert!(
@@ -297,16 +308,40 @@ impl List {
         self.len -= 1;
     }
 
+    /// `remove` of the head, which has no `prev` to patch: the page
+    /// allocator's pcp and free lists pop on every allocation.
+    #[inline]
     pub fn pop_front(&mut self, mem_map: &mut [Page]) -> Option<u32> {
         let pfn = self.first()?;
-        self.remove(mem_map, pfn);
+        let page = &mut mem_map[pfn as usize];
+        debug_assert!(page.lru.prev == NIL, "head {pfn:#x} has a prev link");
+        let next = page.lru.next;
+        page.lru = ListLinks::UNLINKED;
+        if next == NIL {
+            self.tail = NIL;
+        } else {
+            mem_map[next as usize].lru.prev = NIL;
+        }
+        self.head = next;
+        self.len -= 1;
         Some(pfn)
     }
 
     /// LRU reclaim takes the coldest page from the tail.
+    #[inline]
     pub fn pop_back(&mut self, mem_map: &mut [Page]) -> Option<u32> {
         let pfn = self.last()?;
-        self.remove(mem_map, pfn);
+        let page = &mut mem_map[pfn as usize];
+        debug_assert!(page.lru.next == NIL, "tail {pfn:#x} has a next link");
+        let prev = page.lru.prev;
+        page.lru = ListLinks::UNLINKED;
+        if prev == NIL {
+            self.head = NIL;
+        } else {
+            mem_map[prev as usize].lru.next = NIL;
+        }
+        self.tail = prev;
+        self.len -= 1;
         Some(pfn)
     }
 

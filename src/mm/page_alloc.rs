@@ -77,6 +77,7 @@ impl Zone {
         }
     }
 
+    #[inline]
     pub fn is_populated(&self) -> bool {
         self.present != 0
     }
@@ -138,14 +139,45 @@ pub struct Node {
     pub min_free_kbytes: u64,
     /// Boot option: mobility grouping (on by default).
     pub grouping: bool,
+    /// `classzone` and the pcp list of an order-0 allocation, per value of
+    /// the GFP bits that choose them ([`ROUTE_BITS`]), decided once in
+    /// `init` so the fast path does not decode flags (Linux's
+    /// `GFP_ZONE_TABLE` plays the same trick for the zone).
+    pcp_route: [PcpRoute; ROUTE_BITS as usize + 1],
 }
 
+/// GFP bits that decide an allocation's zone and migrate type.
+const ROUTE_BITS: u32 = Gfp::DMA.bits() | Gfp::HIGHMEM.bits() | Gfp::MOVABLE.bits() | Gfp::RECLAIMABLE.bits();
+const _: () = assert!(ROUTE_BITS < 32, "the route table is indexed by these bits");
+
+/// Where an order-0 allocation looks first; `zone: None` when no zone at or
+/// below its highest allowed one is populated.
+#[derive(Clone, Copy)]
+struct PcpRoute {
+    zone: Option<u8>,
+    list: u8,
+}
+
+/// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2.
+#[inline]
 fn pcp_index(mt: MigrateType) -> usize {
-    match mt {
-        MigrateType::Unmovable => 0,
-        MigrateType::Reclaimable => 1,
-        _ => 2,
-    }
+    const _: () = assert!(MigrateType::Unmovable as usize == 0 && MigrateType::Reclaimable as usize == 1);
+    (mt as usize).min(PCP_TYPES - 1)
+}
+
+#[cold]
+#[inline(never)]
+fn bad_zone(pfn: u32) -> ! {
+    panic!("freeing pfn {:#x} outside its zone", pfn);
+}
+
+#[cold]
+#[inline(never)]
+fn bad_page(pfn: u32, page: &Page) -> ! {
+    panic!(
+        "BUG: Bad page state: pfn {:#x} freed with refcount {} and flags {:?} (double free?)",
+        pfn, page.refcount, page.flags
+    );
 }
 
 /// Integer square root by bisection (no floating point in the kernel).
@@ -189,6 +221,7 @@ impl Node {
         max_pfn: 0,
         min_free_kbytes: 0,
         grouping: true,
+        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTE_BITS as usize + 1],
     };
 
     /// Set up the zones of `layout`; no page is free until `free_range`.
@@ -209,6 +242,12 @@ impl Node {
         self.node_spanned_pages = layout.max_pfn - layout.min_pfn;
         self.node_present_pages = layout.zones.iter().map(|z| z.present_pages).sum();
         self.grouping = grouping;
+        for (bits, route) in self.pcp_route.iter_mut().enumerate() {
+            let gfp = Gfp::from_bits_truncate(bits as u32);
+            let zone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
+            let list = pcp_index(if grouping { gfp.migratetype() } else { MigrateType::Unmovable }) as u8;
+            *route = PcpRoute { zone, list };
+        }
     }
 
     /// HighMem, or a ZONE_MOVABLE carved out of highmem (Linux's
@@ -273,29 +312,65 @@ impl Node {
     /// Allocate 2^order frames; returns the first PFN. The head page gets a
     /// reference count of 1. `None` when every allowed zone is at its
     /// watermark (no reclaim exists yet to do better).
+    ///
+    /// Inline so that the common case, an order-0 page off the preferred
+    /// zone's pcp list, costs the caller no call at all; everything else
+    /// goes to [`alloc_pages_slow`](Self::alloc_pages_slow).
+    #[inline(always)]
     pub fn alloc_pages(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
-        if order >= MAX_ORDER {
-            return None;
-        }
-        let top = gfp.zone() as usize;
-        let classzone = self.classzone[top]?;
-        // Without grouping every page lives on the Unmovable lists (as the
-        // buddy zones do), so the pcp list of an allocation matches its free.
-        let mt = if self.grouping { gfp.migratetype() } else { MigrateType::Unmovable };
-        // Fast path: an order-0 page from the preferred zone's pcp list, the
-        // zone comfortably above its low mark.
         if order == 0 {
-            let zone = &mut self.zones[classzone];
-            let list = pcp_index(mt);
-            if !zone.pcp.lists[list].is_empty()
-                && zone.buddy.free_pages() + zone.pcp.count > zone.watermark[1] as usize + zone.lowmem_reserve[classzone] as usize
-            {
-                let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
-                zone.pcp.count -= 1;
-                mem_map[pfn as usize].refcount = 1;
+            if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
                 return Some(pfn);
             }
         }
+        self.alloc_pages_slow(mem_map, gfp, order)
+    }
+
+    /// Fast path: an order-0 page from the preferred zone's pcp list, the
+    /// zone comfortably above its low mark. `None` sends the caller to the
+    /// full zonelist walk, which repeats this test as its first step.
+    #[inline(always)]
+    fn alloc_pcp_fast(&mut self, mem_map: &mut [Page], gfp: Gfp) -> Option<u32> {
+        let route = self.pcp_route[(gfp.bits() & ROUTE_BITS) as usize];
+        let classzone = route.zone? as usize;
+        let list = route.list as usize;
+        debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
+        debug_assert_eq!(list, pcp_index(self.alloc_type(gfp)));
+        let zone = &mut self.zones[classzone];
+        // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
+        // the classzone itself is always 0 (it keeps pages against zones
+        // above), so the mark is the zone's own.
+        let mark = zone.watermark[Watermark::Low as usize] as usize;
+        debug_assert_eq!(zone.lowmem_reserve[classzone], 0);
+        if zone.pcp.lists[list].is_empty() || zone.buddy.free_pages() + zone.pcp.count <= mark {
+            return None;
+        }
+        let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
+        zone.pcp.count -= 1;
+        mem_map[pfn as usize].refcount = 1;
+        Some(pfn)
+    }
+
+    /// The free lists an allocation uses. Without grouping every page lives
+    /// on the Unmovable lists (as the buddy zones do), so the pcp list of an
+    /// allocation matches its free.
+    #[inline]
+    fn alloc_type(&self, gfp: Gfp) -> MigrateType {
+        if self.grouping {
+            gfp.migratetype()
+        } else {
+            MigrateType::Unmovable
+        }
+    }
+
+    /// The zonelist walk (2.6.24's `get_page_from_freelist` twice).
+    #[inline(never)]
+    fn alloc_pages_slow(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+        if order >= MAX_ORDER {
+            return None;
+        }
+        let classzone = self.classzone[gfp.zone() as usize]?;
+        let mt = self.alloc_type(gfp);
         let high = gfp.contains(Gfp::HIGH);
         let harder = !gfp.may_sleep();
         // First pass at `low`; then `min`, lowered for high-priority and
@@ -321,17 +396,7 @@ impl Node {
         }
         let list = pcp_index(mt);
         if zone.pcp.lists[list].is_empty() {
-            // Refill a batch from the buddy allocator.
-            for _ in 0..zone.pcp.batch {
-                match zone.buddy.alloc(mem_map, 0, mt) {
-                    Some(pfn) => {
-                        mem_map[pfn as usize].refcount = 0;
-                        zone.pcp.lists[list].push_back(mem_map, pfn);
-                        zone.pcp.count += 1;
-                    }
-                    None => break,
-                }
-            }
+            Self::rmqueue_bulk(zone, mem_map, mt, list);
         }
         let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
         zone.pcp.count -= 1;
@@ -339,24 +404,41 @@ impl Node {
         Some(pfn)
     }
 
-    /// Free 2^order frames at `pfn` whose last reference is gone.
+    /// Refill pcp list `list` with a batch from the buddy allocator
+    /// (2.6.24's `rmqueue_bulk`); one call, with the buddy allocation
+    /// inlined into its loop.
+    #[inline(never)]
+    fn rmqueue_bulk(zone: &mut Zone, mem_map: &mut [Page], mt: MigrateType, list: usize) {
+        for _ in 0..zone.pcp.batch {
+            match zone.buddy.alloc(mem_map, 0, mt) {
+                Some(pfn) => {
+                    mem_map[pfn as usize].refcount = 0;
+                    zone.pcp.lists[list].push_back(mem_map, pfn);
+                    zone.pcp.count += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Free 2^order frames at `pfn` whose last reference is gone. Inline:
+    /// an order-0 free is a push onto a pcp list behind two cheap checks.
+    #[inline(always)]
     pub fn free_pages(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
-        let zone = &mut self.zones[mem_map[pfn as usize].zone_id()];
-        assert!(zone.buddy.contains(pfn), "freeing pfn {:#x} outside its zone", pfn);
         let page = &mut mem_map[pfn as usize];
+        let zone = &mut self.zones[page.zone_id()];
+        if !zone.buddy.contains(pfn) {
+            bad_zone(pfn);
+        }
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        assert!(
-            page.refcount == 1 && !page.is_buddy() && !page.flags.intersects(PageFlags::RESERVED | PageFlags::SLAB),
-            "BUG: Bad page state: pfn {:#x} freed with refcount {} and flags {:?} (double free?)",
-            pfn,
-            page.refcount,
-            page.flags
-        );
+        if page.refcount != 1 || page.flags.intersects(PageFlags::BUDDY | PageFlags::RESERVED | PageFlags::SLAB) {
+            bad_page(pfn, page);
+        }
         page.refcount = 0;
         if order != 0 {
-            zone.buddy.free(mem_map, pfn, order);
+            Self::free_block(zone, mem_map, pfn, order);
             return;
         }
         let list = pcp_index(zone.buddy.pageblock_type(pfn));
@@ -367,21 +449,32 @@ impl Node {
         }
     }
 
-    /// Give up to `n` pcp pages back to the buddy allocator (oldest first).
+    /// A block of order 1 or more goes straight to the buddy allocator.
+    #[inline(never)]
+    fn free_block(zone: &mut Zone, mem_map: &mut [Page], pfn: u32, order: usize) {
+        zone.buddy.free(mem_map, pfn, order);
+    }
+
+    /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
+    /// taking one page from each list in turn and skipping empty lists.
+    /// The buddy free is inlined here: this is where most order-0 pages
+    /// reach the buddy allocator.
+    #[inline(never)]
     fn drain_zone(zone: &mut Zone, mem_map: &mut [Page], mut n: usize) {
         let mut list = 0;
-        let mut empty_rounds = 0;
-        while n > 0 && zone.pcp.count > 0 && empty_rounds < PCP_TYPES {
+        let mut empty = 0;
+        while n > 0 && zone.pcp.count > 0 && empty < PCP_TYPES {
             match zone.pcp.lists[list].pop_back(mem_map) {
                 Some(pfn) => {
                     zone.pcp.count -= 1;
                     zone.buddy.free(mem_map, pfn, 0);
                     n -= 1;
-                    empty_rounds = 0;
+                    empty = 0;
                 }
-                None => empty_rounds += 1,
+                None => empty += 1,
             }
-            list = (list + 1) % PCP_TYPES;
+            // No `%`: a division on i386, and this runs once per page.
+            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
         }
     }
 

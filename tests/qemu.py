@@ -305,7 +305,7 @@ CRASHES = {
     "pf": [r"BUG: unable to handle page fault for address: 00000010",
            r"#PF: supervisor write access in kernel mode",
            r"#PF: error_code\(0x0002\) - not-present page",
-           r"Oops: 0002 \[#1\]", r"CR2: 00000010"],
+           r"Oops: 0002 \[#1\]", r"CR2: 00000010", r"\*pde = 00000000"],
     "div": [r"divide error: 0000 \[#1\]"],
     "ud": [r"invalid opcode: 0000 \[#1\]"],
     "gp": [r"general protection fault: 1238 \[#1\]"],

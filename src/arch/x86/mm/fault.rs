@@ -6,7 +6,6 @@
 
 use super::super::cpu::read_cr2;
 use super::super::traps::{oops_body, TrapFrame};
-use crate::layout::{phys_to_virt, PGDIR_SHIFT};
 use core::fmt::Write;
 
 /// Error-code bits pushed by the CPU with #PF.
@@ -59,18 +58,10 @@ pub fn describe_error_code(out: &mut impl Write, code: u32) {
 }
 
 /// `*pde = ...` and, when there is a page table, `*pte = ...`, read from the
-/// current page directory.
+/// current page directory through the typed page-table API.
 fn write_pte_walk(out: &mut impl Write, address: usize) {
-    let pgd = phys_to_virt(super::super::cpu::read_cr3() as usize & !0xfff) as *const u32;
-    // SAFETY: CR3 holds the physical address of the live page directory, in
-    // lowmem, which the direct map covers; we only read it.
-    let pde = unsafe { pgd.add(address >> PGDIR_SHIFT).read_volatile() };
-    let _ = write!(out, "*pde = {:08x}", pde);
-    if pde & 1 != 0 && pde & 0x80 == 0 {
-        let pt = phys_to_virt(pde as usize & !0xfff) as *const u32;
-        // SAFETY: a present, non-PSE directory entry points at a page table in lowmem.
-        let pte = unsafe { pt.add((address >> 12) & 0x3ff).read_volatile() };
-        let _ = write!(out, " *pte = {:08x}", pte);
-    }
-    let _ = writeln!(out);
+    use crate::mm::pgtable::{PageTables, VirtAddr};
+    let current = PageTables::from_phys(super::super::cpu::read_cr3() & !0xfff);
+    let walk = current.walk(&crate::mm::vmalloc::DirectMapTables, VirtAddr::new(address));
+    let _ = writeln!(out, "{}", walk);
 }

@@ -1,0 +1,382 @@
+//! Host tests of `mm::buddy`.
+
+use super::MigrateType::*;
+use super::*;
+use proptest::prelude::*;
+
+fn mem_map(pages: usize) -> Vec<Page> {
+    vec![Page::RESERVED; pages]
+}
+
+/// A zone over `[start, end)` with all of it freed.
+fn zone(mm: &mut [Page], start: u32, end: u32) -> BuddyZone {
+    let mut z = BuddyZone::new(start, end - start);
+    z.free_range(mm, start, end);
+    z.check_invariants(mm).unwrap();
+    z
+}
+
+/// Drop the caller's reference and free, as `__free_pages` does.
+fn release(z: &mut BuddyZone, mm: &mut [Page], pfn: u32, order: usize) {
+    assert!(mm[pfn as usize].put_testzero());
+    z.free(mm, pfn, order);
+}
+
+/// Every free block as (pfn, order), sorted.
+fn free_blocks(z: &BuddyZone, mm: &[Page]) -> Vec<(u32, usize)> {
+    let mut v: Vec<_> = (0..MAX_ORDER)
+        .flat_map(|o| {
+            z.free_area(o)
+                .free_list
+                .iter()
+                .flat_map(move |l| l.iter(mm).map(move |p| (p, o)))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn nr_free_all(z: &BuddyZone) -> Vec<usize> {
+    (0..MAX_ORDER).map(|o| z.nr_free(o)).collect()
+}
+
+#[test]
+fn split_and_merge_back() {
+    let mut mm = mem_map(1024);
+    let mut z = zone(&mut mm, 0, 1024);
+    assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
+    let pfn = z.alloc(&mut mm, 0, Movable).unwrap();
+    assert_eq!((pfn, z.free_pages(), mm[0].refcount), (0, 1023, 1));
+    // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
+    assert_eq!(
+        free_blocks(&z, &mm),
+        (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>()
+    );
+    z.check_invariants(&mm).unwrap();
+    release(&mut z, &mut mm, pfn, 0);
+    assert_eq!(
+        (free_blocks(&z, &mm), z.free_pages()),
+        (vec![(0, 10)], 1024)
+    );
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn boot_free_uses_largest_aligned_blocks() {
+    let mut mm = mem_map(2048);
+    let z = zone(&mut mm, 3, 1030);
+    let want: Vec<_> = [(3, 0), (4, 2), (1024, 2), (1028, 1)]
+        .into_iter()
+        .chain((3..10).map(|o| (1 << o, o)))
+        .collect();
+    let mut want = want;
+    want.sort();
+    assert_eq!(free_blocks(&z, &mm), want);
+    assert!(!mm[3].is_reserved() && mm[2].is_reserved() && mm[1030].is_reserved());
+}
+
+#[test]
+fn ranges_freed_in_pieces_merge() {
+    let mut mm = mem_map(1024);
+    let mut z = BuddyZone::new(0, 1024);
+    z.free_range(&mut mm, 700, 1024);
+    z.free_range(&mut mm, 0, 333);
+    z.free_range(&mut mm, 333, 700);
+    assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
+}
+
+#[test]
+fn no_merge_across_zone_boundary() {
+    let mut mm = mem_map(1024);
+    let a = zone(&mut mm, 0, 512);
+    let b = zone(&mut mm, 512, 1024);
+    assert_eq!(
+        (free_blocks(&a, &mm), free_blocks(&b, &mm)),
+        (vec![(0, 9)], vec![(512, 9)])
+    );
+}
+
+#[test]
+fn exhaustion_returns_none_and_nothing_leaks() {
+    let mut mm = mem_map(4096);
+    let mut z = zone(&mut mm, 1000, 3000);
+    let before = free_blocks(&z, &mm);
+    let mut got = Vec::new();
+    while let Some(pfn) = z.alloc(&mut mm, 2, Unmovable) {
+        assert_eq!(pfn % 4, 0);
+        got.push((pfn, 2));
+    }
+    while let Some(pfn) = z.alloc(&mut mm, 0, Movable) {
+        got.push((pfn, 0));
+    }
+    assert_eq!(got.len(), 500);
+    assert_eq!(
+        (z.free_pages(), z.alloc(&mut mm, 0, Reclaimable)),
+        (0, None)
+    );
+    z.check_invariants(&mm).unwrap();
+    for (pfn, order) in got {
+        release(&mut z, &mut mm, pfn, order);
+    }
+    assert_eq!(free_blocks(&z, &mm), before);
+}
+
+#[test]
+fn fallback_steals_whole_pageblock() {
+    let mut mm = mem_map(4096);
+    let mut z = zone(&mut mm, 0, 4096);
+    assert_eq!(z.pageblock_counts(), [0, 0, 4, 0, 0]);
+    let a = z.alloc(&mut mm, 0, Unmovable).unwrap();
+    // The largest Movable block (a whole pageblock) was taken and retagged.
+    assert_eq!(z.pageblock_type(a), Unmovable);
+    assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0]);
+    assert_eq!(
+        (
+            z.nr_free_by_type(9, Unmovable),
+            z.nr_free_by_type(10, Movable)
+        ),
+        (1, 3)
+    );
+    // Later unmovable requests come from the same pageblock.
+    let b = z.alloc(&mut mm, 3, Unmovable).unwrap();
+    assert_eq!(a >> PAGEBLOCK_ORDER, b >> PAGEBLOCK_ORDER);
+    release(&mut z, &mut mm, a, 0);
+    release(&mut z, &mut mm, b, 3);
+    assert_eq!((z.nr_free_by_type(10, Unmovable), z.nr_free(10)), (1, 4));
+    z.check_invariants(&mm).unwrap();
+}
+
+/// A Movable zone of `pages` whose first-used pageblock is filled with
+/// order-4 blocks but one; returns the zone and that free block.
+fn fragmented(mm: &mut [Page], pages: u32) -> (BuddyZone, u32) {
+    let mut z = zone(mm, 0, pages);
+    let blocks: Vec<u32> = (0..64).map(|_| z.alloc(mm, 4, Movable).unwrap()).collect();
+    assert!(blocks
+        .iter()
+        .all(|b| b >> PAGEBLOCK_ORDER == blocks[0] >> PAGEBLOCK_ORDER));
+    release(&mut z, mm, blocks[7], 4);
+    (z, blocks[7])
+}
+
+#[test]
+fn fallback_takes_largest_block_first() {
+    let mut mm = mem_map(2048);
+    let (mut z, small) = fragmented(&mut mm, 2048);
+    let pfn = z.alloc(&mut mm, 0, Unmovable).unwrap();
+    assert_ne!(pfn >> PAGEBLOCK_ORDER, small >> PAGEBLOCK_ORDER);
+    assert_eq!(
+        (z.pageblock_type(pfn), z.pageblock_type(small)),
+        (Unmovable, Movable)
+    );
+    assert_eq!(z.nr_free_by_type(4, Movable), 1);
+}
+
+#[test]
+fn large_fallback_claims_pageblock_only_if_half_free() {
+    // Half the pageblock free, in one order-9 block: claimed.
+    let mut mm = mem_map(1024);
+    let mut z = zone(&mut mm, 0, 1024);
+    assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
+    assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(512));
+    assert_eq!(z.pageblock_type(0), Unmovable);
+    // A quarter free, in one order-8 block: its pages move, the tag stays.
+    let mut mm = mem_map(1024);
+    let mut z = zone(&mut mm, 0, 1024);
+    assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
+    assert_eq!(z.alloc(&mut mm, 8, Movable), Some(512));
+    assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(768));
+    assert_eq!(z.pageblock_type(0), Movable);
+    assert_eq!(
+        (
+            z.nr_free_by_type(7, Unmovable),
+            z.nr_free_by_type(7, Movable)
+        ),
+        (1, 0)
+    );
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn small_fallback_leaves_pageblock_alone() {
+    let mut mm = mem_map(1024);
+    let (mut z, _) = fragmented(&mut mm, 1024);
+    z.alloc(&mut mm, 0, Unmovable).unwrap();
+    assert_eq!(z.pageblock_type(0), Movable);
+    assert_eq!(
+        (0..MAX_ORDER)
+            .map(|o| z.nr_free_by_type(o, Unmovable))
+            .sum::<usize>(),
+        0
+    );
+    assert_eq!(z.nr_free_by_type(0, Movable), 1);
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn reclaimable_fallback_claims_free_pages_not_pageblock() {
+    let mut mm = mem_map(1024);
+    let (mut z, _) = fragmented(&mut mm, 1024);
+    z.alloc(&mut mm, 0, Reclaimable).unwrap();
+    // 16 free pages are far below half a pageblock: moved, not retagged.
+    assert_eq!(z.pageblock_type(0), Movable);
+    assert_eq!(
+        (
+            z.nr_free_by_type(0, Reclaimable),
+            z.nr_free_by_type(3, Reclaimable)
+        ),
+        (1, 1)
+    );
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn reserve_is_used_last() {
+    let mut mm = mem_map(2048);
+    let mut z = zone(&mut mm, 0, 2048);
+    z.set_pageblock_type(0, Reserve);
+    assert_eq!(z.move_freepages_block(&mut mm, 0, Reserve), 1024);
+    for _ in 0..1024 {
+        assert!(z.alloc(&mut mm, 0, Unmovable).unwrap() >= 1024);
+    }
+    assert!(z.alloc(&mut mm, 0, Movable).unwrap() < 1024);
+    assert_eq!(z.pageblock_counts(), [1, 0, 0, 1, 0]);
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn isolated_pageblock_is_never_allocated() {
+    let mut mm = mem_map(2048);
+    let mut z = zone(&mut mm, 0, 2048);
+    z.set_pageblock_type(1024, Isolate);
+    z.move_freepages_block(&mut mm, 1024, Isolate);
+    assert_eq!(z.alloc(&mut mm, 10, Movable), Some(0));
+    assert_eq!(z.alloc(&mut mm, 0, Unmovable), None);
+    assert_eq!(z.alloc(&mut mm, 0, Isolate), None);
+    assert_eq!(z.nr_free_by_type(10, Isolate), 1);
+}
+
+#[test]
+fn grouping_off_uses_one_list() {
+    let mut mm = mem_map(4096);
+    let mut z = BuddyZone::new(0, 4096);
+    z.set_grouping(false);
+    z.free_range(&mut mm, 0, 4096);
+    for (i, mt) in [Movable, Reclaimable, Unmovable]
+        .into_iter()
+        .cycle()
+        .take(30)
+        .enumerate()
+    {
+        z.alloc(&mut mm, i % 5, mt).unwrap();
+    }
+    assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0]);
+    for o in 0..MAX_ORDER {
+        assert_eq!(z.nr_free_by_type(o, Unmovable), z.nr_free(o));
+    }
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+#[should_panic(expected = "double free")]
+fn double_free_panics() {
+    let mut mm = mem_map(1024);
+    let mut z = zone(&mut mm, 0, 1024);
+    let pfn = z.alloc(&mut mm, 1, Movable).unwrap();
+    release(&mut z, &mut mm, pfn, 1);
+    z.free(&mut mm, pfn, 1);
+}
+
+#[test]
+fn migrate_type_names_match_pagetypeinfo() {
+    let names: Vec<_> = MigrateType::ALL.iter().map(|m| m.to_string()).collect();
+    assert_eq!(
+        names,
+        ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"]
+    );
+}
+
+const HOLE: u8 = 0;
+const FREE: u8 = 1;
+const USED: u8 = 2;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Random allocations and frees on a zone with holes and an unaligned
+    /// start: after every step the allocator's free blocks and the live
+    /// allocations partition the usable pages exactly, the invariants
+    /// hold, and freeing everything restores the boot-time free lists.
+    #[test]
+    fn random_alloc_free_conserves_pages(
+        start in 1u32..3000,
+        spanned in 4096u32..16384,
+        holes in proptest::collection::vec((0.0f64..1.0, 1u32..700), 1..3),
+        grouping in proptest::bool::weighted(0.8),
+        ops in proptest::collection::vec((0u8..3, 0usize..MAX_ORDER, 0usize..3, any::<proptest::sample::Index>()), 1..120),
+    ) {
+        let end = start + spanned;
+        let mut mm = mem_map(end as usize + 100);
+        let mut state = vec![FREE; end as usize];
+        state[..start as usize].fill(HOLE);
+        for (at, len) in holes {
+            let s = start + (at * spanned as f64) as u32;
+            state[s as usize..(s + len).min(end) as usize].fill(HOLE);
+        }
+        let mut z = BuddyZone::new(start, spanned);
+        z.set_grouping(grouping);
+        // Free the usable runs last to first, so merging meets both orders.
+        let mut runs = Vec::new();
+        let mut p = start;
+        while p < end {
+            let q = (p..end).find(|&q| state[q as usize] != state[p as usize]).unwrap_or(end);
+            if state[p as usize] == FREE { runs.push((p, q)) }
+            p = q;
+        }
+        for &(s, e) in runs.iter().rev() {
+            z.free_range(&mut mm, s, e);
+        }
+        let total = state.iter().filter(|&&s| s == FREE).count();
+        prop_assert_eq!(z.free_pages(), total);
+        let (boot_blocks, boot_nr_free) = (free_blocks(&z, &mm), nr_free_all(&z));
+        let mut live: Vec<(u32, usize)> = Vec::new();
+
+        for (op, order, mt, pick) in ops {
+            if op < 2 || live.is_empty() {
+                match z.alloc(&mut mm, order, MigrateType::ALL[mt]) {
+                    Some(pfn) => {
+                        prop_assert_eq!(pfn % (1 << order), 0);
+                        for s in &mut state[pfn as usize..(pfn + (1 << order)) as usize] {
+                            prop_assert_eq!(*s, FREE, "handed out a hole or a used page");
+                            *s = USED;
+                        }
+                        live.push((pfn, order));
+                    }
+                    // Every type falls back on every other: None means nothing fits.
+                    None => prop_assert!((order..MAX_ORDER).all(|o| z.nr_free(o) == 0)),
+                }
+            } else {
+                let (pfn, order) = live.swap_remove(pick.index(live.len()));
+                release(&mut z, &mut mm, pfn, order);
+                state[pfn as usize..(pfn + (1 << order)) as usize].fill(FREE);
+            }
+            prop_assert_eq!(z.check_invariants(&mm), Ok(()));
+            let mut seen = vec![false; end as usize];
+            for (pfn, order) in free_blocks(&z, &mm) {
+                for p in pfn..pfn + (1 << order) {
+                    prop_assert!(state[p as usize] == FREE && !seen[p as usize], "pfn {} wrongly free", p);
+                    seen[p as usize] = true;
+                }
+            }
+            let used: usize = live.iter().map(|&(_, o)| 1 << o).sum();
+            prop_assert_eq!(z.free_pages() + used, total);
+            prop_assert_eq!(z.pageblock_counts().iter().sum::<usize>(), z.nr_pageblocks());
+        }
+
+        for (pfn, order) in live {
+            release(&mut z, &mut mm, pfn, order);
+        }
+        prop_assert_eq!(z.check_invariants(&mm), Ok(()));
+        prop_assert_eq!(nr_free_all(&z), boot_nr_free);
+        prop_assert_eq!(free_blocks(&z, &mm), boot_blocks);
+    }
+}

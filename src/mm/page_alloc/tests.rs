@@ -1,0 +1,192 @@
+//! Host tests of `mm::page_alloc`.
+
+use super::*;
+use crate::mm::gfp::{GFP_ATOMIC, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
+use crate::mm::memmap::{MemMap, MemType, Region};
+use crate::mm::zones::{size_zones, MemOptions};
+
+/// A small machine: 128 MB of RAM made to have `highmem_mb` of highmem.
+fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let opts = MemOptions { highmem: Some(highmem_mb << 20), ..MemOptions::default() };
+    let (layout, _) = size_zones(&map, &opts);
+    let mut node = Node::EMPTY;
+    node.init(&layout, true);
+    let mut mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
+    for r in map.entries() {
+        let (s, e) = (((r.start + 4095) / 4096).max(1) as u32, (r.end / 4096) as u32);
+        node.free_range(&mut mem_map, s, e);
+    }
+    node.setup_watermarks(None);
+    (node, mem_map)
+}
+
+fn buddyinfo(node: &Node) -> Vec<Vec<usize>> {
+    node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.buddy.nr_free(o)).collect()).collect()
+}
+
+#[test]
+fn watermarks_and_reserves_follow_linux() {
+    let (node, _) = machine(32);
+    assert_eq!(node.zones[2].managed, 32 << 8, "32 MB of highmem");
+    let dma = &node.zones[0];
+    let normal = &node.zones[1];
+    let high = &node.zones[2];
+    assert!(dma.watermark[0] < dma.watermark[1] && dma.watermark[1] < dma.watermark[2]);
+    assert_eq!(high.watermark[0], 32, "highmem min is clamped to 32..128 pages");
+    assert_eq!(dma.lowmem_reserve[0], 0);
+    assert_eq!(dma.lowmem_reserve[1], normal.managed / 256);
+    assert_eq!(dma.lowmem_reserve[2], (normal.managed + high.managed) / 256);
+    assert_eq!(normal.lowmem_reserve[2], high.managed / 32);
+    // 2.6.24: sqrt(16 * lowmem KB).
+    let low_kb = (dma.managed + normal.managed) * 4;
+    assert_eq!(node.min_free_kbytes, int_sqrt(16 * low_kb).clamp(128, 65536));
+}
+
+#[test]
+fn highuser_drains_highmem_before_lowmem() {
+    let (mut node, mut mm) = machine(32);
+    let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
+    let mut got = Vec::new();
+    // HighMem serves everything until it reaches its `low` mark (where
+    // Linux would wake kswapd); only then does the zonelist fall back.
+    while node.zones[2].free_pages() > node.zones[2].watermark[1] + 1 {
+        let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+        assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
+        got.push(pfn);
+    }
+    assert_eq!(node.zones[0].free_pages() + node.zones[1].free_pages(), low_before);
+    // Now highmem is at its watermark: the next ones fall back to Normal.
+    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    got.push(pfn);
+    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    assert!((pfn as u64) < node.max_low_pfn);
+    got.push(pfn);
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+}
+
+#[test]
+fn kernel_allocations_never_touch_highmem() {
+    let (mut node, mut mm) = machine(32);
+    let high_free = node.zones[2].free_pages();
+    let mut got = Vec::new();
+    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_KERNEL, 0) {
+        assert!((pfn as u64) < node.max_low_pfn);
+        got.push(pfn);
+    }
+    assert_eq!(node.zones[2].free_pages(), high_free);
+    // The reserve below `min` is left for atomic allocations.
+    assert!(node.alloc_pages(&mut mm, GFP_ATOMIC, 0).is_some());
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+}
+
+#[test]
+fn dma_allocations_stay_below_16m() {
+    let (mut node, mut mm) = machine(32);
+    let pfn = node.alloc_pages(&mut mm, GFP_DMA, 3).unwrap();
+    assert!(pfn < 4096 && pfn % 8 == 0);
+    node.free_pages(&mut mm, pfn, 3);
+}
+
+#[test]
+fn everything_freed_merges_back_exactly() {
+    let (mut node, mut mm) = machine(32);
+    let before = buddyinfo(&node);
+    let free_before = node.free_pages_total();
+    let mut got = Vec::new();
+    for gfp in [GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_ATOMIC] {
+        while let Some(pfn) = node.alloc_pages(&mut mm, gfp, 0) {
+            got.push(pfn);
+        }
+    }
+    assert!(node.free_pages_total() < free_before / 20);
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+    node.drain_all(&mut mm);
+    assert_eq!(node.free_pages_total(), free_before);
+    assert_eq!(buddyinfo(&node), before);
+}
+
+#[test]
+fn pcp_list_stays_bounded() {
+    let (mut node, mut mm) = machine(32);
+    let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+        assert!(node.zones[1].pcp.count <= node.zones[1].pcp.high);
+    }
+}
+
+#[test]
+fn pcp_is_lifo_with_and_without_grouping() {
+    for grouping in [true, false] {
+        let (mut node, mut mm) = machine(32);
+        if !grouping {
+            let map = MemMap::sanitize(&[Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable)]);
+            let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
+            node = Node::EMPTY;
+            node.init(&layout, false);
+            mm = vec![Page::RESERVED; layout.max_pfn as usize];
+            node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+            node.setup_watermarks(None);
+        }
+        let a = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        node.free_pages(&mut mm, a, 0);
+        let b = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
+        node.free_pages(&mut mm, b, 0);
+    }
+}
+
+#[test]
+#[should_panic(expected = "Bad page state")]
+fn double_free_is_caught() {
+    let (mut node, mut mm) = machine(32);
+    let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mut mm, pfn, 0);
+    node.free_pages(&mut mm, pfn, 0);
+}
+
+#[test]
+fn batch_sizes_match_linux() {
+    assert_eq!(zone_batchsize(220158), 31);
+    assert_eq!(zone_batchsize(3998), 0);
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
+        let (mut node, mut mm) = machine(32);
+        let before = buddyinfo(&node);
+        let total = node.free_pages_total();
+        let mut live: Vec<(u32, usize)> = Vec::new();
+        for (g, order, free) in ops {
+            if free && !live.is_empty() {
+                let (pfn, order) = live.swap_remove(order % live.len());
+                node.free_pages(&mut mm, pfn, order);
+            } else {
+                let gfp = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA][g];
+                if let Some(pfn) = node.alloc_pages(&mut mm, gfp, order) {
+                    if gfp == GFP_DMA { proptest::prop_assert!(pfn < 4096); }
+                    if !gfp.contains(Gfp::HIGHMEM) { proptest::prop_assert!((pfn as u64) < node.max_low_pfn); }
+                    live.push((pfn, order));
+                }
+            }
+            let used: u64 = live.iter().map(|&(_, o)| 1u64 << o).sum();
+            proptest::prop_assert_eq!(node.free_pages_total() + used, total);
+        }
+        for (pfn, order) in live {
+            node.free_pages(&mut mm, pfn, order);
+        }
+        node.drain_all(&mut mm);
+        proptest::prop_assert_eq!(buddyinfo(&node), before);
+    }
+}

@@ -1,0 +1,900 @@
+//! Host tests of `mm::slab`.
+
+use super::*;
+use proptest::prelude::*;
+use std::alloc::{alloc, dealloc, Layout};
+use std::cell::Cell;
+use std::collections::HashMap;
+
+/// Fill of pages the provider hands out and of pages given back.
+const FRESH: u8 = 0xcc;
+const FREED: u8 = 0xdd;
+
+struct Block {
+    order: usize,
+    owner: Option<u32>,
+    reclaimable: bool,
+}
+
+/// "Physical memory" for the host: an arena aligned to the largest slab,
+/// handed out in naturally aligned blocks, every block accounted for.
+struct TestPages {
+    base: usize,
+    npages: usize,
+    used: Vec<bool>,
+    blocks: HashMap<usize, Block>,
+    outstanding: usize,
+    max_pages: usize,
+    /// Blocks handed out so far.
+    grown: usize,
+}
+
+impl TestPages {
+    fn new(npages: usize) -> TestPages {
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { alloc(Self::layout(npages)) };
+        assert!(!p.is_null());
+        // SAFETY: p points at the npages pages just allocated.
+        unsafe { ptr::write_bytes(p, FREED, npages * PAGE_SIZE) };
+        TestPages {
+            base: p as usize,
+            npages,
+            used: vec![false; npages],
+            blocks: HashMap::new(),
+            outstanding: 0,
+            max_pages: npages,
+            grown: 0,
+        }
+    }
+
+    fn layout(npages: usize) -> Layout {
+        Layout::from_size_align(npages * PAGE_SIZE, PAGE_SIZE << MAX_SLAB_ORDER).unwrap()
+    }
+
+    fn bytes(&self, addr: usize, len: usize) -> &[u8] {
+        assert!(self.readable(addr, len));
+        // SAFETY: inside the arena, which lives as long as self.
+        unsafe { std::slice::from_raw_parts(addr as *const u8, len) }
+    }
+}
+
+impl Drop for TestPages {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.base as *mut u8, Self::layout(self.npages)) }
+    }
+}
+
+// SAFETY: blocks are disjoint, naturally aligned (the arena is aligned
+// to the largest block) and owned by the caller until freed; `readable`
+// is true exactly inside the arena.
+unsafe impl SlabPages for TestPages {
+    fn alloc_pages(&mut self, order: usize, reclaimable: bool) -> Option<usize> {
+        let n = 1 << order;
+        if self.outstanding + n > self.max_pages {
+            return None;
+        }
+        let start = (0..self.npages)
+            .step_by(n)
+            .find(|&s| self.used[s..s + n].iter().all(|u| !u))?;
+        let addr = self.base + start * PAGE_SIZE;
+        // Nobody may have written to pages after they were given back.
+        assert!(self.bytes(addr, n * PAGE_SIZE).iter().all(|&b| b == FREED));
+        self.used[start..start + n].fill(true);
+        // SAFETY: the block lies in the arena and is now the caller's.
+        unsafe { ptr::write_bytes(addr as *mut u8, FRESH, n * PAGE_SIZE) };
+        self.blocks.insert(
+            addr,
+            Block {
+                order,
+                owner: None,
+                reclaimable,
+            },
+        );
+        self.outstanding += n;
+        self.grown += 1;
+        Some(addr)
+    }
+
+    fn free_pages(&mut self, addr: usize, order: usize) {
+        let b = self
+            .blocks
+            .remove(&addr)
+            .expect("freeing a block never handed out");
+        assert_eq!(b.order, order);
+        assert_eq!(b.owner, None, "slab pages freed while still marked");
+        let start = (addr - self.base) / PAGE_SIZE;
+        self.used[start..start + (1 << order)].fill(false);
+        // SAFETY: the block lies in the arena and is back with us.
+        unsafe { ptr::write_bytes(addr as *mut u8, FREED, PAGE_SIZE << order) };
+        self.outstanding -= 1 << order;
+    }
+
+    fn readable(&self, addr: usize, len: usize) -> bool {
+        addr >= self.base
+            && addr
+                .checked_add(len)
+                .is_some_and(|end| end <= self.base + self.npages * PAGE_SIZE)
+    }
+
+    fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {
+        let b = self
+            .blocks
+            .get_mut(&addr)
+            .expect("marking a block never handed out");
+        assert_eq!(b.order, order);
+        b.owner = cache;
+    }
+}
+
+const CTOR_WORD: u64 = 0xc0ff_ee00_c0ff_ee00;
+
+thread_local! {
+    static CTOR_CALLS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn ctor(p: *mut u8) {
+    // SAFETY: every cache made with this ctor has objects of >= 8 bytes.
+    unsafe { (p as *mut u64).write_unaligned(CTOR_WORD) };
+    CTOR_CALLS.with(|c| c.set(c.get() + 1));
+}
+
+fn ctor_calls() -> usize {
+    CTOR_CALLS.with(|c| c.get())
+}
+
+fn word(obj: usize) -> u64 {
+    // SAFETY: tests read words of objects they hold.
+    unsafe { (obj as *const u64).read_unaligned() }
+}
+
+fn set_word(obj: usize, v: u64) {
+    // SAFETY: tests write words of objects they hold, or (on purpose)
+    // next to them, always inside the slab.
+    unsafe { (obj as *mut u64).write_unaligned(v) }
+}
+
+fn fill(addr: usize, byte: u8, len: usize) {
+    // SAFETY: as in `set_word`.
+    unsafe { ptr::write_bytes(addr as *mut u8, byte, len) }
+}
+
+fn bug_of(cache: &'static str, obj: usize, kind: BugKind) -> SlabBug {
+    SlabBug { cache, obj, kind }
+}
+
+fn cache(name: &'static str, size: usize, flags: SlabFlags) -> KmemCache {
+    KmemCache::create(name, size, 0, flags, None).unwrap()
+}
+
+/// Walk every list: links, magic, id, list tags, `inuse` against the
+/// free chain, and `free_objects` against the sum.
+fn check(c: &KmemCache) {
+    let mut free_total = 0;
+    for (which, list) in [
+        (FULL, &c.slabs_full),
+        (PARTIAL, &c.slabs_partial),
+        (FREE, &c.slabs_free),
+    ] {
+        let (mut prev, mut at, mut len) = (0, list.head, 0);
+        while at != 0 {
+            let s = SlabRef(at);
+            assert_eq!(
+                (s.magic(), s.cache_id(), s.list(), s.prev()),
+                (SLAB_MAGIC, c.id, which, prev)
+            );
+            let (inuse, mut free, mut i) = (s.inuse() as usize, 0, s.free());
+            while i != BUFCTL_END {
+                free += 1;
+                assert!(free <= c.num, "free list cycles");
+                i = s.bufctl(i as usize);
+            }
+            assert_eq!(inuse + free, c.num);
+            let want = match inuse {
+                0 => FREE,
+                n if n == c.num => FULL,
+                _ => PARTIAL,
+            };
+            assert_eq!(which, want);
+            free_total += free;
+            (prev, at, len) = (at, s.next(), len + 1);
+        }
+        assert_eq!((list.tail, list.len), (prev, len));
+    }
+    assert_eq!(free_total, c.free_objects);
+}
+
+#[test]
+fn order_choice_follows_waste_rule() {
+    // Host numbers: a 48-byte header (32 on i686).
+    assert_eq!(size_of::<Slab>(), 48);
+    let shape = |size, flags| {
+        let s = cache("c", size, flags).stats();
+        (s.pagesperslab, s.objperslab, s.objsize)
+    };
+    assert_eq!(shape(64, SlabFlags::empty()), (1, 61, 64));
+    // Order 0 and 1 would waste ~1990 bytes, more than 1/8; order 2 wastes 1984 of 16 KB.
+    assert_eq!(shape(2048, SlabFlags::empty()), (4, 7, 2048));
+    assert_eq!(shape(4096, SlabFlags::empty()), (8, 7, 4096));
+    // Reclaimable caches take the first order that fits.
+    assert_eq!(shape(2048, SlabFlags::RECLAIM_ACCOUNT), (1, 1, 2048));
+    // Nothing wastes little enough: the largest order that fits.
+    assert_eq!(shape(100_000, SlabFlags::empty()), (32, 1, 100_000));
+    // Sizes round up to a word; red zones add a word on each side.
+    assert_eq!(shape(13, SlabFlags::empty()).2, 16);
+    assert_eq!(shape(13, SlabFlags::RED_ZONE).2, 32);
+}
+
+#[test]
+fn bad_arguments_are_errors_naming_the_value() {
+    let err = |size, align| {
+        KmemCache::create("bad", size, align, SlabFlags::empty(), None)
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(err(0, 0), "kmem_cache_create(bad): size 0");
+    assert_eq!(
+        err(200_000, 0),
+        "kmem_cache_create(bad): size 200000 does not fit a slab of order 5 (131072 bytes)"
+    );
+    assert_eq!(
+        err(131_072, 0),
+        "kmem_cache_create(bad): size 131072 does not fit a slab of order 5 (131072 bytes)"
+    );
+    assert_eq!(
+        err(64, 24),
+        "kmem_cache_create(bad): align 24 is not a power of two up to 4096"
+    );
+    assert_eq!(
+        err(64, 8192),
+        "kmem_cache_create(bad): align 8192 is not a power of two up to 4096"
+    );
+}
+
+#[test]
+#[should_panic(expected = "kmem_cache_create(vital): size 0")]
+fn panic_flag_panics_on_failure() {
+    let _ = KmemCache::create("vital", 0, 0, SlabFlags::PANIC, None);
+}
+
+#[test]
+fn hwcache_align_halves_for_small_objects() {
+    let objsize = |size| cache("hw", size, SlabFlags::HWCACHE_ALIGN).stats().objsize;
+    assert_eq!(
+        [objsize(8), objsize(20), objsize(40), objsize(100)],
+        [8, 32, 64, 128]
+    );
+    let mut p = TestPages::new(256);
+    let mut c = KmemCache::create("a256", 24, 256, SlabFlags::empty(), None).unwrap();
+    let objs: Vec<_> = (0..40).map(|_| c.alloc(&mut p).unwrap()).collect();
+    assert!(objs.iter().all(|o| o % 256 == 0));
+    for o in objs {
+        c.free(&mut p, o).unwrap();
+    }
+    c.shrink(&mut p);
+    assert_eq!(p.outstanding, 0);
+}
+
+#[test]
+fn colour_offsets_cycle() {
+    let mut p = TestPages::new(256);
+    // 4 objects of 904 bytes leave 424 bytes: 6 colours of 64 bytes.
+    let mut c = cache("colour", 900, SlabFlags::empty());
+    assert_eq!((c.num, c.colour, c.colour_off), (4, 6, 64));
+    let mut offs = Vec::new();
+    for _ in 0..8 {
+        c.grow(&mut p).unwrap();
+        let s = SlabRef(c.slabs_free.head);
+        assert_eq!(s.s_mem(), s.0 + c.mgmt_size + s.colouroff() as usize);
+        offs.push(s.colouroff());
+    }
+    assert_eq!(offs, [0, 64, 128, 192, 256, 320, 0, 64]);
+    assert_eq!(c.shrink(&mut p), 8);
+    assert_eq!(p.outstanding, 0);
+}
+
+#[test]
+fn ctor_runs_once_per_object_and_state_survives_free() {
+    let mut p = TestPages::new(256);
+    let mut c = KmemCache::create("ctor", 32, 0, SlabFlags::empty(), Some(ctor)).unwrap();
+    let before = ctor_calls();
+    let a = c.alloc(&mut p).unwrap();
+    assert_eq!((ctor_calls() - before, word(a)), (c.num, CTOR_WORD));
+    // Whatever state the caller frees the object in, it gets back: the
+    // constructor does not run on allocation.
+    set_word(a, 42);
+    c.free(&mut p, a).unwrap();
+    let b = c.alloc(&mut p).unwrap();
+    assert_eq!((b, word(b)), (a, 42));
+    set_word(b, CTOR_WORD);
+    let mut objs = vec![b];
+    objs.extend((0..3 * c.num).map(|_| c.alloc(&mut p).unwrap()));
+    assert!(objs.iter().all(|&o| word(o) == CTOR_WORD));
+    for &o in &objs {
+        c.free(&mut p, o).unwrap();
+    }
+    let again: Vec<_> = (0..objs.len()).map(|_| c.alloc(&mut p).unwrap()).collect();
+    // Slabs emptied by the frees went back and were made anew: once
+    // per object still means once per object of every slab ever made.
+    assert!(p.grown > c.stats().num_slabs);
+    assert_eq!(ctor_calls() - before, p.grown * c.num);
+    // The cache holds no pointers to itself: it may move, slabs and all.
+    let mut moved = c;
+    for o in again {
+        moved.free(&mut p, o).unwrap();
+    }
+    moved.destroy(&mut p).unwrap();
+    assert_eq!(p.outstanding, 0);
+}
+
+#[test]
+fn slabs_move_between_full_partial_and_free() {
+    let mut p = TestPages::new(256);
+    // A debug cache has no array cache: every step shows in the lists.
+    let mut c = cache("lists", 1000, SlabFlags::RED_ZONE);
+    let n = c.num;
+    let first: Vec<_> = (0..n).map(|_| c.alloc(&mut p).unwrap()).collect();
+    assert_eq!(c.slab_counts(), (1, 0, 0));
+    let x = c.alloc(&mut p).unwrap();
+    assert_eq!(c.slab_counts(), (1, 1, 0));
+    c.free(&mut p, x).unwrap();
+    assert_eq!((c.slab_counts(), c.nr_free_slabs()), ((1, 0, 1), 1));
+    c.free(&mut p, first[0]).unwrap();
+    assert_eq!(c.slab_counts(), (0, 1, 1));
+    check(&c);
+    // Past free_limit (n free objects here) an empty slab goes back at once.
+    for &o in &first[1..] {
+        c.free(&mut p, o).unwrap();
+    }
+    assert_eq!(c.slab_counts(), (0, 0, 1));
+    assert_eq!(p.outstanding, 1 << c.order);
+    assert_eq!(c.reclaimable_pages(), 1 << c.order);
+    assert_eq!(c.shrink(&mut p), 1 << c.order);
+    assert_eq!(
+        (p.outstanding, c.stats()),
+        (
+            0,
+            SlabStats {
+                objsize: c.buffer_size,
+                objperslab: n,
+                pagesperslab: 1 << c.order,
+                ..SlabStats::default()
+            }
+        )
+    );
+}
+
+#[test]
+fn array_cache_refills_and_flushes_in_batches() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("array", 64, SlabFlags::empty());
+    assert_eq!((c.ac.limit, c.ac.batchcount, c.num), (120, 60, 61));
+    let a = c.alloc(&mut p).unwrap();
+    // One refill took a batch of 60 from the new slab.
+    assert_eq!(
+        (c.cpu_cached(), c.stats().active_objs, c.slab_counts()),
+        (59, 60, (0, 1, 0))
+    );
+    let mut objs = vec![a];
+    objs.extend((0..59).map(|_| c.alloc(&mut p).unwrap()));
+    // The next refill takes the one object left rather than grow.
+    objs.push(c.alloc(&mut p).unwrap());
+    assert_eq!((c.cpu_cached(), c.slab_counts()), (0, (1, 0, 0)));
+    objs.extend((0..100).map(|_| c.alloc(&mut p).unwrap()));
+    let live = objs.len();
+    assert_eq!(c.stats().active_objs, live + c.cpu_cached());
+    // A free into a full array first flushes the 60 oldest entries.
+    let (mut want, mut flushes) = (c.cpu_cached(), 0);
+    for (k, &o) in objs.iter().enumerate() {
+        c.free(&mut p, o).unwrap();
+        if want == 120 {
+            want -= 60;
+            flushes += 1;
+        }
+        want += 1;
+        assert_eq!(c.cpu_cached(), want);
+        assert_eq!(c.stats().active_objs, live - k - 1 + c.cpu_cached());
+        check(&c);
+    }
+    // 21 cached + 161 frees: full after 99 and again after 60 more.
+    assert_eq!((flushes, c.cpu_cached()), (2, 62));
+    let pages = p.outstanding;
+    assert_eq!(c.shrink(&mut p), pages);
+    assert_eq!((p.outstanding, c.cpu_cached()), (0, 0));
+}
+
+#[test]
+fn shrink_returns_every_page() {
+    let mut p = TestPages::new(1024);
+    let mut caches = [
+        cache("s8", 8, SlabFlags::empty()),
+        cache("s200", 200, SlabFlags::HWCACHE_ALIGN),
+        cache("s3000", 3000, SlabFlags::RECLAIM_ACCOUNT),
+        cache("sdebug", 500, SlabFlags::DEBUG),
+    ];
+    let mut objs = Vec::new();
+    for (i, c) in caches.iter_mut().enumerate() {
+        for _ in 0..300 {
+            objs.push((i, c.alloc(&mut p).unwrap()));
+        }
+    }
+    for &(i, o) in objs.iter().rev() {
+        caches[i].free(&mut p, o).unwrap();
+    }
+    let held = p.outstanding;
+    let freed: usize = caches.iter_mut().map(|c| c.shrink(&mut p)).sum();
+    assert_eq!((freed, p.outstanding), (held, 0));
+    for c in &mut caches {
+        assert_eq!(c.stats().num_slabs, 0);
+        c.destroy(&mut p).unwrap();
+    }
+}
+
+#[test]
+fn destroy_with_live_objects_errors() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("busy", 128, SlabFlags::empty());
+    let objs: Vec<_> = (0..3).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let e = c.destroy(&mut p).unwrap_err();
+    assert_eq!(
+        e,
+        DestroyError {
+            name: "busy",
+            live: 3
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "slab busy: cannot destroy: 3 objects still allocated"
+    );
+    // The cache is intact: the objects can still be freed.
+    for o in objs {
+        c.free(&mut p, o).unwrap();
+    }
+    c.destroy(&mut p).unwrap();
+    assert_eq!((c.id(), p.outstanding), (0, 0));
+}
+
+#[test]
+fn red_zone_overrun_is_reported_and_object_quarantined() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("kmalloc-64", 64, SlabFlags::RED_ZONE);
+    let a = c.alloc(&mut p).unwrap();
+    let b = c.alloc(&mut p).unwrap();
+    fill(a + 64, 0x41, 8); // one word past the end
+    let bug = c.free(&mut p, a).unwrap_err();
+    assert_eq!(
+        bug,
+        bug_of(
+            "kmalloc-64",
+            a,
+            BugKind::RedZone {
+                after: true,
+                value: 0x4141_4141_4141_4141
+            }
+        )
+    );
+    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {a:#x}: red zone after the object overwritten (0x4141414141414141)"));
+    fill(b - 8, 0, 4); // an underrun
+    let bug = c.free(&mut p, b).unwrap_err();
+    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {b:#x}: red zone before the object overwritten (0xd84156c500000000)"));
+    // Never handed out again; freeing it again is a double free.
+    assert_eq!(c.quarantined(), 2);
+    let rest: Vec<_> = (0..3 * c.num).map(|_| c.alloc(&mut p).unwrap()).collect();
+    assert!(!rest.contains(&a) && !rest.contains(&b));
+    assert!(matches!(
+        c.free(&mut p, a),
+        Err(SlabBug {
+            kind: BugKind::DoubleFree,
+            ..
+        })
+    ));
+    for o in rest {
+        c.free(&mut p, o).unwrap();
+    }
+    check(&c);
+    assert_eq!(c.stats().active_objs, 2);
+    // Destroy succeeds; the slab with the quarantined objects is leaked.
+    c.destroy(&mut p).unwrap();
+    assert_eq!(p.outstanding, 1 << c.slab_order());
+}
+
+#[test]
+fn red_zone_checked_on_alloc() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("rz", 64, SlabFlags::RED_ZONE);
+    let a = c.alloc(&mut p).unwrap();
+    let b = c.alloc(&mut p).unwrap();
+    assert_eq!(b, a + c.buffer_size);
+    c.free(&mut p, b).unwrap();
+    // Run over a's red zone into the free object b's.
+    fill(a + 64, 0x41, 16);
+    let bug = c.alloc(&mut p).unwrap_err();
+    assert_eq!(
+        bug,
+        AllocError::Bug(bug_of(
+            "rz",
+            b,
+            BugKind::RedZone {
+                after: false,
+                value: 0x4141_4141_4141_4141
+            }
+        ))
+    );
+    assert!(matches!(
+        c.free(&mut p, a),
+        Err(SlabBug {
+            kind: BugKind::RedZone { after: true, .. },
+            ..
+        })
+    ));
+    assert_eq!(c.quarantined(), 2);
+    assert!(c.alloc(&mut p).is_ok_and(|o| o != a && o != b));
+}
+
+#[test]
+fn write_after_free_is_reported_by_poison_check() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("kmalloc-64", 64, SlabFlags::POISON);
+    let a = c.alloc(&mut p).unwrap();
+    assert!(p.bytes(a, 64).iter().all(|&b| b == POISON_INUSE));
+    c.free(&mut p, a).unwrap();
+    assert_eq!(p.bytes(a, 64)[62..], [POISON_FREE, POISON_END]);
+    fill(a + 12, 0, 1);
+    let bug = c.alloc(&mut p).unwrap_err();
+    assert_eq!(
+        bug,
+        AllocError::Bug(bug_of(
+            "kmalloc-64",
+            a,
+            BugKind::Poison {
+                offset: 12,
+                value: 0
+            }
+        ))
+    );
+    assert_eq!(
+        bug.to_string(),
+        format!("slab kmalloc-64: object {a:#x}: poison overwritten at offset 12 (0x00)")
+    );
+    let b = c.alloc(&mut p).unwrap();
+    assert_ne!(b, a);
+    assert_eq!((c.quarantined(), c.stats().active_objs), (1, 2));
+}
+
+#[test]
+fn poison_with_ctor_reruns_ctor_after_check() {
+    let mut p = TestPages::new(256);
+    let mut c = KmemCache::create("pctor", 64, 0, SlabFlags::DEBUG, Some(ctor)).unwrap();
+    let before = ctor_calls();
+    let a = c.alloc(&mut p).unwrap();
+    // Poison would destroy constructed state, so (as 2.6.24) the ctor
+    // runs on each allocation, not at slab creation.
+    assert_eq!((ctor_calls() - before, word(a)), (1, CTOR_WORD));
+    c.free(&mut p, a).unwrap();
+    assert_eq!(word(a), u64::from_ne_bytes([POISON_FREE; 8]));
+    let b = c.alloc(&mut p).unwrap();
+    assert_eq!((b, word(b), ctor_calls() - before), (a, CTOR_WORD, 2));
+    // A write after free is still caught before the ctor hides it.
+    c.free(&mut p, b).unwrap();
+    set_word(b, 7);
+    assert!(matches!(
+        c.alloc(&mut p),
+        Err(AllocError::Bug(SlabBug {
+            kind: BugKind::Poison {
+                offset: 0,
+                value: 7
+            },
+            ..
+        }))
+    ));
+    assert_eq!(ctor_calls() - before, 2);
+}
+
+/// The multiply that replaces the division in `locate` is exact for every
+/// offset in a slab of every buffer size it is used for: the product only
+/// ever overshoots, so checking the last byte of each object suffices.
+#[test]
+fn reciprocal_divides_exactly_inside_a_slab() {
+    for d in (WORD..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(WORD) {
+        let Some((_, num, _, _)) = calculate_slab_order(d, WORD, SlabFlags::empty()) else {
+            continue;
+        };
+        let r = reciprocal_for(d, num * d);
+        if r == 0 {
+            continue;
+        }
+        for i in 0..num {
+            for rel in [i * d, i * d + d - 1] {
+                assert_eq!(
+                    ((rel as u64 * r as u64) >> 32) as usize,
+                    i,
+                    "d {d} rel {rel}"
+                );
+            }
+        }
+    }
+    // Common sizes never fall back to dividing.
+    for d in [8, 24, 64, 96, 192, 256, 1000, 4096, 8192] {
+        assert_ne!(reciprocal_for(d, PAGE_SIZE << MAX_SLAB_ORDER), 0, "d {d}");
+    }
+}
+
+#[test]
+fn double_free_is_reported() {
+    let mut p = TestPages::new(256);
+    let mut d = cache("dbg", 64, SlabFlags::DEBUG);
+    let a = d.alloc(&mut p).unwrap();
+    d.free(&mut p, a).unwrap();
+    let bug = d.free(&mut p, a).unwrap_err();
+    assert_eq!(
+        bug.to_string(),
+        format!("slab dbg: object {a:#x}: double free")
+    );
+    // A plain cache sees it once the object is back in its slab.
+    let mut c = cache("plain", 64, SlabFlags::empty());
+    let keep = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p).unwrap();
+    c.free(&mut p, a).unwrap();
+    c.shrink(&mut p);
+    assert_eq!(
+        c.free(&mut p, a),
+        Err(bug_of("plain", a, BugKind::DoubleFree))
+    );
+    c.free(&mut p, keep).unwrap();
+    check(&c);
+}
+
+#[test]
+fn double_free_in_array_cache_found_at_drain() {
+    let mut p = TestPages::new(256);
+    let mut c = cache("plain", 64, SlabFlags::empty());
+    let a = c.alloc(&mut p).unwrap();
+    c.free(&mut p, a).unwrap();
+    c.free(&mut p, a).unwrap(); // unseen: the first free is still in the array
+    c.shrink(&mut p);
+    assert_eq!(
+        c.take_deferred_bug(),
+        Some(bug_of("plain", a, BugKind::DoubleFree))
+    );
+    assert_eq!((c.take_deferred_bug(), p.outstanding), (None, 0));
+}
+
+#[test]
+fn foreign_pointers_are_reported() {
+    let mut p = TestPages::new(256);
+    let mut a = cache("kmalloc-64", 64, SlabFlags::empty());
+    let mut b = cache("other", 64, SlabFlags::DEBUG);
+    let x = a.alloc(&mut p).unwrap();
+    let y = b.alloc(&mut p).unwrap();
+    let why = |r: Result<(), SlabBug>| match r {
+        Err(SlabBug {
+            kind: BugKind::ForeignPointer(why),
+            ..
+        }) => why,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(why(a.free(&mut p, y)), Foreign::OtherCache(b.id()));
+    assert_eq!(why(b.free(&mut p, x)), Foreign::OtherCache(a.id()));
+    assert_eq!(
+        why(a.free(&mut p, x + 4)),
+        Foreign::MidObject {
+            index: a.obj_index(SlabRef(x & !4095), x),
+            offset: 4
+        }
+    );
+    assert_eq!(
+        why(b.free(&mut p, y - 8)),
+        Foreign::MidObject {
+            index: 0,
+            offset: -8
+        }
+    );
+    assert_eq!(why(a.free(&mut p, x & !4095)), Foreign::OutsideObjects);
+    let page = p.alloc_pages(0, false).unwrap();
+    fill(page, 0, PAGE_SIZE);
+    assert_eq!(why(a.free(&mut p, page + 128)), Foreign::NotASlab);
+    let local = 0u64;
+    assert_eq!(
+        why(a.free(&mut p, &local as *const u64 as usize)),
+        Foreign::Unmapped
+    );
+    assert_eq!(why(a.free(&mut p, 0x10)), Foreign::Unmapped);
+    let e = a.free(&mut p, y).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "slab kmalloc-64: object {y:#x}: foreign pointer (in a slab of cache #{})",
+            b.id()
+        )
+    );
+    let i = a.obj_index(SlabRef(x & !4095), x);
+    assert_eq!(a.free(&mut p, x + 4).unwrap_err().to_string(), format!("slab kmalloc-64: object {:#x}: foreign pointer (offset 4 inside object {i}, not its start)", x + 4));
+    assert!(a.owns(&p, x) && !a.owns(&p, y) && !a.owns(&p, x + 4) && !a.owns(&p, page));
+    // Nothing was disturbed.
+    a.free(&mut p, x).unwrap();
+    b.free(&mut p, y).unwrap();
+    p.free_pages(page, 0);
+    check(&a);
+    check(&b);
+    a.shrink(&mut p);
+    b.shrink(&mut p);
+    assert_eq!(p.outstanding, 0);
+}
+
+#[test]
+fn slab_pages_are_marked_and_reclaimable_asked() {
+    let mut p = TestPages::new(256);
+    let mut r = cache("dentry", 128, SlabFlags::RECLAIM_ACCOUNT);
+    let mut u = cache("vm_area_struct", 88, SlabFlags::empty());
+    let x = r.alloc(&mut p).unwrap();
+    let y = u.alloc(&mut p).unwrap();
+    let block = |o: usize| &p.blocks[&(o & !4095)];
+    assert_eq!((block(x).owner, block(x).reclaimable), (Some(r.id()), true));
+    assert_eq!(
+        (block(y).owner, block(y).reclaimable),
+        (Some(u.id()), false)
+    );
+    r.free(&mut p, x).unwrap();
+    u.free(&mut p, y).unwrap();
+    r.shrink(&mut p);
+    u.shrink(&mut p);
+    assert!(p.blocks.is_empty());
+}
+
+#[test]
+fn alloc_failure_is_no_memory() {
+    let mut p = TestPages::new(256);
+    p.max_pages = 1;
+    let mut c = cache("tight", 64, SlabFlags::empty());
+    let objs: Vec<_> = (0..c.num).map(|_| c.alloc(&mut p).unwrap()).collect();
+    assert_eq!(c.alloc(&mut p), Err(AllocError::NoMemory));
+    assert_eq!(AllocError::NoMemory.to_string(), "out of memory");
+    for o in objs {
+        c.free(&mut p, o).unwrap();
+    }
+    c.shrink(&mut p);
+    assert_eq!(p.outstanding, 0);
+}
+
+#[test]
+fn slabinfo_format_matches_linux() {
+    let mut s = String::new();
+    slabinfo_header(&mut s).unwrap();
+    assert_eq!(s, "slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+    // Lines from a real Linux (../shared/linux-formats/slabinfo.txt).
+    for line in [
+        "bio-96                32     32    128   32    1 : tunables    0    0    0 : slabdata      1      1      0",
+        "RAWv6                  9      9    896    9    2 : tunables    0    0    0 : slabdata      1      1      0",
+        "request_sock_subflow_v6      0      0    296   13    1 : tunables    0    0    0 : slabdata      0      0      0",
+    ] {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let n = |i: usize| f[i].parse::<usize>().unwrap();
+        let st = SlabStats { active_objs: n(1), num_objs: n(2), objsize: n(3), objperslab: n(4), pagesperslab: n(5), limit: n(8), batchcount: n(9), sharedfactor: n(10), active_slabs: n(13), num_slabs: n(14), sharedavail: n(15) };
+        let mut out = String::new();
+        write_slabinfo(&mut out, f[0], &st).unwrap();
+        assert_eq!(out, format!("{line}\n"));
+    }
+    let mut p = TestPages::new(16);
+    let mut c = cache("kmalloc-64", 64, SlabFlags::empty());
+    let o = c.alloc(&mut p).unwrap();
+    let mut out = String::new();
+    c.slabinfo_line(&mut out).unwrap();
+    assert_eq!(out, "kmalloc-64            60     61     64   61    1 : tunables  120   60    0 : slabdata      1      1      0\n");
+    c.free(&mut p, o).unwrap();
+    c.shrink(&mut p);
+}
+
+#[test]
+fn empty_cache_is_const_and_inits_in_place() {
+    cache_fits_in_a_static();
+    let mut c = KmemCache::empty();
+    assert_eq!((c.id(), c.stats()), (0, SlabStats::default()));
+    c.init("late", 40, 8, SlabFlags::empty(), None).unwrap();
+    assert!(c.id() != 0 && c.object_size() == 40 && c.name() == "late");
+}
+
+/// A cache can live in a static (only const constructors there).
+fn cache_fits_in_a_static() {
+    static CACHE: std::sync::Mutex<KmemCache> = std::sync::Mutex::new(KmemCache::empty());
+    assert_eq!(CACHE.lock().unwrap().id(), 0);
+}
+
+#[test]
+#[should_panic(expected = "never created")]
+fn uncreated_cache_panics() {
+    let mut p = TestPages::new(16);
+    let _ = KmemCache::empty().alloc(&mut p);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random allocations, frees and shrinks over a few caches of random
+    /// size, alignment and debug flags. After every step live objects
+    /// are aligned, disjoint, intact, inside a slab block marked for
+    /// their cache; `active_objs` is the live objects plus those waiting
+    /// in the array cache (as Linux counts); every page the provider has
+    /// out belongs to a slab. Freeing all and shrinking returns every page.
+    #[test]
+    fn random_alloc_free_keeps_objects_apart(
+        specs in proptest::collection::vec((8usize..=4096, 0u32..13, 0u8..16), 1..4),
+        ops in proptest::collection::vec((0u8..8, 0usize..4, any::<proptest::sample::Index>()), 1..300),
+    ) {
+        let mut p = TestPages::new(4096);
+        let mut caches = Vec::new();
+        for &(size, a, f) in &specs {
+            let align = if a == 0 { 0 } else { 1usize << a };
+            let mut flags = SlabFlags::empty();
+            for (bit, flag) in [SlabFlags::HWCACHE_ALIGN, SlabFlags::RED_ZONE, SlabFlags::POISON].into_iter().enumerate() {
+                flags.set(flag, f & (1 << bit) != 0);
+            }
+            let c = KmemCache::create("prop", size, align, flags, (f & 8 != 0).then_some(ctor as fn(*mut u8))).unwrap();
+            caches.push((c, align.max(1), f & 8 != 0));
+        }
+        let mut live: Vec<(usize, usize, u8)> = Vec::new();
+        let mut tag = 0u8;
+        for (step, (op, ci, pick)) in ops.into_iter().enumerate() {
+            let ci = ci % caches.len();
+            let (c, _, has_ctor) = &mut caches[ci];
+            match op {
+                0..=4 => {
+                    let obj = c.alloc(&mut p).unwrap();
+                    let skip = if *has_ctor {
+                        prop_assert_eq!(word(obj), CTOR_WORD);
+                        8
+                    } else { 0 };
+                    tag = tag.wrapping_add(1);
+                    fill(obj + skip, tag, c.object_size() - skip);
+                    live.push((ci, obj, tag));
+                }
+                5 | 6 if !live.is_empty() => {
+                    let (ci, obj, tag) = live.swap_remove(pick.index(live.len()));
+                    let (c, _, has_ctor) = &mut caches[ci];
+                    let skip = if *has_ctor { 8 } else { 0 };
+                    prop_assert!(p.bytes(obj + skip, c.object_size() - skip).iter().all(|&b| b == tag), "object overwritten");
+                    c.free(&mut p, obj).unwrap();
+                }
+                _ => { c.shrink(&mut p); }
+            }
+            let mut sorted: Vec<(usize, usize)> = live.iter().map(|&(ci, o, _)| (o, caches[ci].0.object_size())).collect();
+            sorted.sort();
+            for w in sorted.windows(2) {
+                prop_assert!(w[0].0 + w[0].1 <= w[1].0, "objects overlap");
+            }
+            for &(ci, obj, _) in &live {
+                let (c, align, _) = &caches[ci];
+                prop_assert_eq!(obj % align, 0);
+                let base = obj & !((PAGE_SIZE << c.slab_order()) - 1);
+                let b = &p.blocks[&base];
+                prop_assert_eq!((b.order, b.owner), (c.slab_order(), Some(c.id())));
+                prop_assert!(obj >= base + size_of::<Slab>() && obj + c.object_size() <= base + (PAGE_SIZE << c.slab_order()));
+            }
+            let mut pages = 0;
+            for (i, (c, _, _)) in caches.iter().enumerate() {
+                let s = c.stats();
+                let mine = live.iter().filter(|l| l.0 == i).count();
+                prop_assert_eq!(s.active_objs, mine + c.cpu_cached());
+                prop_assert_eq!(s.num_objs, s.num_slabs * s.objperslab);
+                prop_assert_eq!(s.active_slabs + c.nr_free_slabs(), s.num_slabs);
+                pages += s.num_slabs * s.pagesperslab;
+                if step % 16 == 0 {
+                    check(c);
+                }
+            }
+            prop_assert_eq!(pages, p.outstanding);
+        }
+        for (ci, obj, _) in live {
+            caches[ci].0.free(&mut p, obj).unwrap();
+        }
+        for (c, _, _) in &mut caches {
+            check(c);
+            c.shrink(&mut p);
+            prop_assert_eq!(c.take_deferred_bug(), None);
+            c.destroy(&mut p).unwrap();
+        }
+        prop_assert_eq!(p.outstanding, 0);
+        prop_assert!(p.blocks.is_empty());
+    }
+}

@@ -1,0 +1,370 @@
+//! Host tests of `mm::zones`.
+
+use super::*;
+use crate::mm::memmap::Region;
+use proptest::prelude::*;
+
+const MB: u64 = 1 << 20;
+const GB: u64 = 1 << 30;
+const U: MemType = MemType::Usable;
+const R: MemType = MemType::Reserved;
+
+fn r(start: u64, end: u64, kind: MemType) -> Region {
+    Region { start, end, kind }
+}
+
+/// What QEMU's BIOS reports for `-m SIZE` up to 3 GB: conventional
+/// memory, EBDA, BIOS ROM, RAM up to 128 KB below SIZE, the flash.
+fn qemu(size: u64) -> MemMap {
+    let (low, top) = (r(0, 0x9fc00, U), r(0x100000, size - 0x20000, U));
+    let holes = [
+        r(0x9fc00, 0xa0000, R),
+        r(0xf0000, 0x100000, R),
+        r(0xfffc0000, 4 * GB, R),
+    ];
+    MemMap::sanitize(&[
+        low,
+        holes[0],
+        holes[1],
+        top,
+        r(size - 0x20000, size, R),
+        holes[2],
+    ])
+}
+
+const NONE: MemOptions = MemOptions {
+    mem_limit: None,
+    highmem: None,
+    kernelcore: None,
+    vmalloc: None,
+};
+
+fn mem(v: u64) -> MemOptions {
+    MemOptions {
+        mem_limit: Some(v),
+        ..NONE
+    }
+}
+
+fn highmem(v: u64) -> MemOptions {
+    MemOptions {
+        highmem: Some(v),
+        ..NONE
+    }
+}
+
+fn kernelcore(v: u64) -> MemOptions {
+    MemOptions {
+        kernelcore: Some(v),
+        ..NONE
+    }
+}
+
+/// Size `map`, check lowmem and RAM ends and the notes, return the layout.
+fn check(map: &MemMap, o: MemOptions, low_max: (u64, u64), want: &[&str]) -> ZoneLayout {
+    let (l, notes) = size_zones(map, &o);
+    let notes: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    assert_eq!(notes, want, "{o:?}");
+    assert_eq!((l.max_low_pfn, l.max_pfn), low_max, "{o:?}");
+    l
+}
+
+fn lines(l: &ZoneLayout) -> Vec<String> {
+    let all = available_lines(l).into_iter().chain(zone_ranges_lines(l));
+    all.map(|x| x.to_string()).collect()
+}
+
+fn spans(l: &ZoneLayout) -> [(u64, u64, u64); 4] {
+    l.zones
+        .map(|z| (z.start_pfn, z.spanned_pages, z.present_pages))
+}
+
+#[test]
+fn qemu_2g_matches_linux() {
+    let l = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+    // DMA holds pfn 1..0x9f and 0x100..0x1000: not page 0, the EBDA page or the BIOS hole.
+    let want = [
+        (1, 0xfff, 3998),
+        (0x1000, 0x37000, 0x37000),
+        (0x38000, 0x47fe0, 0x47fe0),
+    ];
+    assert_eq!(spans(&l), [want[0], want[1], want[2], (0x7ffe0, 0, 0)]);
+    assert_eq!(
+        (l.totalram_pages, l.totalhigh_pages),
+        (3998 + 0x37000 + 0x47fe0, 0x47fe0)
+    );
+    assert_eq!(l.high_memory, 0xf800_0000);
+    assert_eq!(
+        lines(&l),
+        [
+            "1151MB HIGHMEM available.",
+            "896MB LOWMEM available.",
+            "Zone ranges:",
+            "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]",
+            "  Normal   [mem 0x0000000001000000-0x0000000037ffffff]",
+            "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]",
+            "Movable zone start for each node",
+        ]
+    );
+    let l = check(&qemu(3 * GB), NONE, (0x38000, 0xbffe0), &[]);
+    assert_eq!(lines(&l)[0], "2175MB HIGHMEM available.");
+}
+
+#[test]
+fn qemu_512m_has_no_highmem_unless_asked() {
+    let l = check(&qemu(512 * MB), NONE, (0x1ffe0, 0x1ffe0), &[]);
+    assert_eq!(
+        (l.zone(ZoneType::HighMem).spanned_pages, l.totalhigh_pages),
+        (0, 0)
+    );
+    assert_eq!(l.high_memory, 0xdffe_0000);
+    let normal = "  Normal   [mem 0x0000000001000000-0x000000001ffdffff]";
+    assert_eq!(
+        lines(&l)[..2],
+        ["0MB HIGHMEM available.", "511MB LOWMEM available."]
+    );
+    assert_eq!(lines(&l)[4..6], [normal, "  HighMem  empty"]);
+
+    let l = check(&qemu(512 * MB), highmem(256 * MB), (0xffe0, 0x1ffe0), &[]);
+    assert_eq!(l.totalhigh_pages, 0x10000);
+    assert_eq!(
+        lines(&l)[..2],
+        ["256MB HIGHMEM available.", "255MB LOWMEM available."]
+    );
+    assert_eq!(
+        lines(&l)[4..6],
+        [
+            "  Normal   [mem 0x0000000001000000-0x000000000ffdffff]",
+            "  HighMem  [mem 0x000000000ffe0000-0x000000001ffdffff]"
+        ]
+    );
+    check(&qemu(512 * MB), highmem(0), (0x1ffe0, 0x1ffe0), &[]);
+}
+
+#[test]
+fn ram_above_4g_is_dropped_with_a_note() {
+    // QEMU -m 5G: 3 GB below the PCI hole, 2 GB above 4 GB.
+    let map = MemMap::sanitize(&[r(0x100000, 3 * GB, U), r(4 * GB, 6 * GB, U)]);
+    let note = "2048MB of RAM above 4GB ignored: non-PAE kernel cannot address it";
+    check(&map, NONE, (0x38000, 0xc0000), &[note]);
+    // mem= below 4 GB drops it first: nothing to say.
+    check(&map, mem(2 * GB), (0x38000, 0x80000), &[]);
+}
+
+#[test]
+fn mem_option_cuts_ram_at_an_address() {
+    // 1 GB is still more than lowmem holds: 128 MB of highmem remain.
+    let l = check(&qemu(2 * GB), mem(GB), (0x38000, 0x40000), &[]);
+    assert_eq!(
+        lines(&l)[5],
+        "  HighMem  [mem 0x0000000038000000-0x000000003fffffff]"
+    );
+    let l = check(&qemu(2 * GB), mem(800 * MB), (0x32000, 0x32000), &[]);
+    assert_eq!(lines(&l)[5], "  HighMem  empty");
+}
+
+#[test]
+fn bad_mem_values_are_ignored() {
+    let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+    let small = ["mem=1M is too small (needs at least 16M); ignored"];
+    assert_eq!(
+        check(&qemu(2 * GB), mem(MB), (0x38000, 0x7ffe0), &small),
+        plain
+    );
+    let big = ["mem=4G is more than the 2047M of RAM present; ignored"];
+    assert_eq!(
+        check(&qemu(2 * GB), mem(4 * GB), (0x38000, 0x7ffe0), &big),
+        plain
+    );
+}
+
+#[test]
+fn highmem_larger_than_ram_is_clamped() {
+    let n = ["highmem=4G is more than the 511M of RAM; clamped to 447M (lowmem kept at 64M)"];
+    check(
+        &qemu(512 * MB),
+        highmem(4 * GB),
+        (MIN_LOWMEM_PFN, 0x1ffe0),
+        &n,
+    );
+    let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)"];
+    check(
+        &qemu(2 * GB),
+        highmem(3 * GB),
+        (MIN_LOWMEM_PFN, 0x7ffe0),
+        &n,
+    );
+}
+
+#[test]
+fn highmem_never_leaves_less_than_64m_lowmem() {
+    let n = ["highmem=500M would leave 11M of lowmem (needs at least 64M); clamped to 447M"];
+    check(
+        &qemu(512 * MB),
+        highmem(500 * MB),
+        (MIN_LOWMEM_PFN, 0x1ffe0),
+        &n,
+    );
+    // A machine with less than 64 MB keeps it all as lowmem.
+    let small = MemMap::sanitize(&[r(0, 0x9fc00, U), r(0x100000, 48 * MB, U)]);
+    let n = ["highmem=16M ignored: all 48M of RAM is needed as lowmem (at least 64M)"];
+    check(&small, highmem(16 * MB), (0x3000, 0x3000), &n);
+}
+
+#[test]
+fn highmem_on_a_big_machine_caps_highmem() {
+    let n = ["highmem=256M leaves 895M of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
+    check(&qemu(2 * GB), highmem(256 * MB), (0x38000, 0x48000), &n);
+    let n = ["highmem=0 leaves 1151M of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
+    let l = check(&qemu(2 * GB), highmem(0), (0x38000, 0x38000), &n);
+    assert_eq!(l.totalhigh_pages, 0);
+    // Smaller than the natural highmem but leaving lowmem below 896 MB: lowmem shrinks.
+    check(&qemu(2 * GB), highmem(1536 * MB), (0x1ffe0, 0x7ffe0), &[]);
+}
+
+#[test]
+fn kernelcore_carves_movable_from_highmem() {
+    let l = check(&qemu(2 * GB), kernelcore(GB), (0x38000, 0x7ffe0), &[]);
+    // The holes below 1 MB push the start just past 1 GB, then to a 4 MB boundary.
+    assert_eq!(l.movable_start_pfn, Some(0x40400));
+    assert_eq!(
+        spans(&l)[2..],
+        [(0x38000, 0x8400, 0x8400), (0x40400, 0x3fbe0, 0x3fbe0)]
+    );
+    let kernel: u64 = l.zones[..3].iter().map(|z| z.present_pages).sum();
+    assert!(kernel >= GB >> PAGE_SHIFT);
+    // Zone ranges show what each zone could hold; the node line, where Movable begins.
+    let high = "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]";
+    let node = "  Node 0: 0x0000000040400000";
+    assert_eq!(
+        lines(&l)[5..],
+        [high, "Movable zone start for each node", node]
+    );
+}
+
+#[test]
+fn kernelcore_below_lowmem_makes_all_highmem_movable() {
+    let n = ["kernelcore=512M is less than the 895M below HighMem, which cannot be movable; using 895M"];
+    let l = check(&qemu(2 * GB), kernelcore(512 * MB), (0x38000, 0x7ffe0), &n);
+    assert_eq!(
+        spans(&l)[2..],
+        [(0x38000, 0, 0), (0x38000, 0x47fe0, 0x47fe0)]
+    );
+}
+
+#[test]
+fn kernelcore_without_highmem_uses_normal() {
+    let l = check(
+        &qemu(512 * MB),
+        kernelcore(256 * MB),
+        (0x1ffe0, 0x1ffe0),
+        &[],
+    );
+    let want = [
+        (0x1000, 0xf400, 0xf400),
+        (0x10400, 0, 0),
+        (0x10400, 0xfbe0, 0xfbe0),
+    ];
+    assert_eq!(spans(&l)[1..], want);
+}
+
+#[test]
+fn bad_kernelcore_values_are_ignored() {
+    let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
+    for (v, n) in [
+        (
+            0,
+            "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
+        ),
+        (
+            100,
+            "kernelcore=100 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
+        ),
+        (
+            4 * GB,
+            "kernelcore=4G is not less than the 2047M of RAM; ignored (no ZONE_MOVABLE)",
+        ),
+        (
+            2047 * MB,
+            "kernelcore=2047M leaves less than 4M movable; no ZONE_MOVABLE",
+        ),
+    ] {
+        assert_eq!(
+            check(&qemu(2 * GB), kernelcore(v), (0x38000, 0x7ffe0), &[n]),
+            plain
+        );
+    }
+}
+
+#[test]
+fn empty_map_gives_empty_zones() {
+    let all = MemOptions {
+        mem_limit: Some(GB),
+        highmem: Some(GB),
+        kernelcore: Some(GB),
+        vmalloc: None,
+    };
+    let (l, notes) = size_zones(&MemMap::new(), &all);
+    assert_eq!((l.max_pfn, l.totalram_pages, notes.len()), (0, 0, 3));
+    assert!(l.zones.iter().all(|z| z.spanned_pages == 0));
+}
+
+fn raw_map() -> impl Strategy<Value = Vec<Region>> {
+    let kind = prop_oneof![4 => Just(U), 1 => Just(R)];
+    let region = (0u64..6144, 0u64..2048, 0u64..8192, kind);
+    let to_region = |(s, l, j, k)| Region::new(s * MB + j, l * MB + j / 2, k);
+    proptest::collection::vec(region.prop_map(to_region), 0..8)
+}
+
+/// Whole megabytes mostly, any byte count sometimes.
+fn size_opt(max_mb: u64) -> impl Strategy<Value = Option<u64>> {
+    proptest::option::of(prop_oneof![
+        (0..max_mb).prop_map(|v| v * MB),
+        0..max_mb * MB
+    ])
+}
+
+proptest! {
+    /// Zones are ordered and contiguous within the DMA, lowmem and 4 GB
+    /// limits, lowmem keeps 64 MB, and every page of RAM below max_pfn
+    /// (page 0 aside) is present in exactly one zone.
+    #[test]
+    fn zones_are_consistent(
+        raw in raw_map(), mem_limit in size_opt(8192), highmem in size_opt(4096), kernelcore in size_opt(6144)
+    ) {
+        let map = MemMap::sanitize(&raw);
+        let (l, notes) = size_zones(&map, &MemOptions { mem_limit, highmem, kernelcore, vmalloc: None });
+        let z = &l.zones;
+        prop_assert_eq!(z[0].start_pfn, l.min_pfn);
+        for i in 0..MAX_NR_ZONES {
+            prop_assert_eq!(z[i].kind, ZoneType::ALL[i]);
+            prop_assert!(z[i].present_pages <= z[i].spanned_pages);
+            if i + 1 < MAX_NR_ZONES {
+                prop_assert_eq!(z[i].end_pfn(), z[i + 1].start_pfn, "{:?}", z);
+            }
+        }
+        prop_assert_eq!(z[3].end_pfn(), l.max_pfn);
+        prop_assert!(z[0].end_pfn() <= MAX_DMA_PFN.max(l.min_pfn));
+        prop_assert!(l.max_low_pfn <= MAXMEM_PFN && l.max_pfn <= MAX_NONPAE_PFN);
+        if l.max_pfn >= MIN_LOWMEM_PFN {
+            prop_assert!(l.max_low_pfn >= MIN_LOWMEM_PFN);
+        } else {
+            prop_assert_eq!(l.max_low_pfn, l.max_pfn);
+        }
+        if let Some(m) = mem_limit {
+            let ignored = notes.iter().any(|n| matches!(n, Note::MemTooSmall { .. } | Note::MemAboveRam { .. }));
+            prop_assert!(ignored || l.max_pfn <= m >> PAGE_SHIFT);
+        }
+        let ram_below = |top: u64| -> u64 {
+            let pages = |r: &Region| (r.end / 4096).min(top).saturating_sub(r.start.div_ceil(4096).max(1));
+            map.entries().iter().filter(|r| r.kind == U).map(pages).sum()
+        };
+        let present: u64 = z.iter().map(|z| z.present_pages).sum();
+        prop_assert_eq!(present, ram_below(l.max_pfn));
+        prop_assert_eq!(l.totalram_pages, present);
+        prop_assert_eq!(l.totalhigh_pages, present - ram_below(l.max_low_pfn.min(l.max_pfn)));
+        prop_assert_eq!(l.high_memory as u64, 0xc000_0000 + (l.max_low_pfn << PAGE_SHIFT));
+        prop_assert!(notes.iter().all(|n| !n.to_string().is_empty()));
+        prop_assert!(lines(&l).iter().all(|s| !s.is_empty()));
+    }
+}

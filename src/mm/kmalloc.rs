@@ -38,6 +38,11 @@ const DMA_NAMES: [&str; 13] = [
     "dma-kmalloc-128", "dma-kmalloc-192", "dma-kmalloc-256", "dma-kmalloc-512", "dma-kmalloc-1k",
     "dma-kmalloc-2k", "dma-kmalloc-4k", "dma-kmalloc-8k",
 ];
+/// kmalloc classes up to this size are aligned to their size.
+pub const NATURAL_ALIGN_MAX: usize = 256;
+/// Alignment of the bigger classes: the cache line.
+const L1_ALIGN: usize = 64;
+
 /// Largest request served by a slab; above, whole pages.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
 /// Largest request at all: one order-10 block (4 MB).
@@ -377,9 +382,11 @@ pub fn kmem_cache_init(slab_debug: bool) {
     SLAB_DEBUG.store(slab_debug, Ordering::Relaxed);
     let extra = if slab_debug { SlabFlags::DEBUG } else { SlabFlags::empty() } | SlabFlags::PANIC;
     for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
-        // Power-of-two classes are naturally aligned (what Rust's allocator
-        // relies on for aligned layouts); 96 and 192 to the cache line.
-        let align = if size.is_power_of_two() { size.min(PAGE_SIZE) } else { 32 };
+        // Classes up to 256 bytes are naturally aligned (Rust's allocator
+        // relies on it for aligned layouts); bigger ones only to the cache
+        // line: a 1 KB alignment would waste the first 1 KB of every slab on
+        // its 32-byte header. 96 and 192 go to 32 bytes.
+        let align = if !size.is_power_of_two() { 32 } else if size <= NATURAL_ALIGN_MAX { size } else { L1_ALIGN };
         let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
         KMALLOC_SLOT[i].store(c.0, Ordering::Relaxed);
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
@@ -658,20 +665,17 @@ pub struct KmallocAllocator;
 // below, unique until kfree'd; dealloc gets back exactly what alloc gave.
 unsafe impl GlobalAlloc for KmallocAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Power-of-two classes and page blocks are naturally aligned; for a
-        // stricter alignment than 8, ask for a power of two at least as
-        // large as the alignment.
-        let size = if layout.align() <= 8 { layout.size() } else { layout.size().max(layout.align()).next_power_of_two() };
-        let block = if layout.align() > PAGE_SIZE {
-            // Slab classes are aligned to at most a page; a block of 2^order
-            // pages is aligned to its own size, which covers the alignment.
-            if size > KMALLOC_MAX_SIZE {
-                None
-            } else {
-                kmalloc_pages(size, GFP_KERNEL)
-            }
-        } else {
+        // Every class is at least 8-aligned; classes up to 256 bytes are
+        // aligned to their size and bigger ones to 64; page blocks to their
+        // own size. Pick the first that satisfies the layout.
+        let align = layout.align();
+        let size = if align <= 8 { layout.size() } else { layout.size().max(align).next_power_of_two() };
+        let block = if align <= 8 || size <= NATURAL_ALIGN_MAX || align <= L1_ALIGN {
             __kmalloc(size.max(1), GFP_KERNEL)
+        } else if size <= KMALLOC_MAX_SIZE {
+            kmalloc_pages(size.max(PAGE_SIZE), GFP_KERNEL)
+        } else {
+            None
         };
         block.map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }

@@ -107,7 +107,7 @@ pub fn rust_collections_live_in_kmalloc() -> TestResult {
             return Err("a 3000-byte Box is not in kmalloc-4k");
         }
         // Alignment requests beyond 8 are honoured.
-        for align in [16usize, 64, 256, 4096, 8192, 65536] {
+        for align in [16usize, 64, 128, 256, 512, 4096, 8192, 65536] {
             let layout = core::alloc::Layout::from_size_align(24, align).unwrap();
             // SAFETY: non-zero size; freed just below with the same layout.
             let p = unsafe { alloc::alloc::alloc(layout) };

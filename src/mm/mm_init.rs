@@ -192,6 +192,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     mb.for_each_free_range(0, ram_end, |s, e| node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32));
     mb.retire();
     node.setup_watermarks(None);
+    node.setup_migrate_reserve(pages);
     super::alloc::set_max_low_pfn(max_low_pfn);
     super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;

@@ -309,6 +309,34 @@ impl Node {
         }
     }
 
+    /// Keep the first pageblocks of each zone as MIGRATE_RESERVE, enough to
+    /// cover its `min` watermark (2.6.24's `setup_zone_migrate_reserve`):
+    /// the allocator takes from them last, so high-order atomic allocations
+    /// near the watermark still find contiguous blocks. Call after
+    /// `setup_watermarks`. Returns the pageblocks reserved.
+    pub fn setup_migrate_reserve(&mut self, mem_map: &mut [Page]) -> usize {
+        use super::buddy::PAGEBLOCK_PAGES;
+        let mut total = 0;
+        for zone in self.zones.iter_mut().filter(|z| z.is_populated()) {
+            let pb = PAGEBLOCK_PAGES as u64;
+            let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
+            let (start, end) = (zone.buddy.start_pfn(), zone.buddy.end_pfn());
+            let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
+            while pfn < end && reserve > 0 {
+                // Only whole pageblocks inside the zone, and only movable ones.
+                let whole = pfn >= start && pfn + PAGEBLOCK_PAGES <= end;
+                if whole && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
+                    zone.buddy.set_pageblock_type(pfn, MigrateType::Reserve);
+                    zone.buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
+                    reserve -= 1;
+                    total += 1;
+                }
+                pfn += PAGEBLOCK_PAGES;
+            }
+        }
+        total
+    }
+
     /// Allocate 2^order frames; returns the first PFN. The head page gets a
     /// reference count of 1. `None` when every allowed zone is at its
     /// watermark (no reclaim exists yet to do better).

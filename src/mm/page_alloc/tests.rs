@@ -190,3 +190,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(buddyinfo(&node), before);
     }
 }
+
+#[test]
+fn migrate_reserve_covers_the_min_watermark() {
+    let (mut node, mut mm) = machine(32);
+    let free = node.free_pages_total();
+    let n = node.setup_migrate_reserve(&mut mm);
+    assert!(n > 0, "no pageblock reserved");
+    let reserved: usize = node.zones.iter().map(|z| z.buddy.pageblock_counts()[MigrateType::Reserve as usize]).sum();
+    assert_eq!(reserved, n);
+    assert_eq!(node.free_pages_total(), free, "reserving moves pages, frees none");
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let blocks = z.buddy.pageblock_counts()[MigrateType::Reserve as usize] as u64;
+        assert!(blocks * 1024 >= z.watermark[0].min(z.managed) || z.managed < 1024);
+    }
+    // Everything can still be allocated: reserve blocks are the last resort.
+    let mut got = Vec::new();
+    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_ATOMIC, 0) {
+        got.push(pfn);
+    }
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+    node.drain_all(&mut mm);
+    assert_eq!(node.free_pages_total(), free);
+}

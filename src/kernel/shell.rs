@@ -130,8 +130,8 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
 }
 
 /// Reports are formatted into this buffer under the allocator lock, then
-/// printed after it is released (printing with interrupts off would stall
-/// the timer for the whole report).
+/// printed after it is released: the allocator's lock is held only for the
+/// formatting, not for the slow serial output.
 static REPORT: spin::Mutex<printk::LineBuf<24576>> = spin::Mutex::new(printk::LineBuf::new());
 
 fn report(f: impl FnOnce(&crate::mm::page_alloc::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result) {

@@ -208,6 +208,10 @@ fn report(bug: &SlabBug) {
 
 /// `kmem_cache_create`: a cache of `size`-byte objects. With `slab_debug`
 /// on the command line every cache gets red zones and poisoning.
+///
+/// The constructor runs while the cache's lock is held (interrupts off):
+/// it must not allocate from the same cache (that would spin forever) and
+/// should not sleep; setting fields up is what it is for.
 pub fn kmem_cache_create(
     name: &'static str,
     size: usize,

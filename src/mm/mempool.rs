@@ -127,10 +127,17 @@ impl Mempool {
         self.backend.free(p);
     }
 
-    /// `mempool_destroy`: the reserve goes back to the allocator.
+    /// `mempool_destroy`: the reserve goes back to the allocator (also done
+    /// on drop, so a dropped pool leaks nothing).
     pub fn destroy(&self) {
         while let Some(p) = self.take_reserved() {
             self.backend.free(p);
         }
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        self.destroy();
     }
 }

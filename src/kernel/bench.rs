@@ -76,7 +76,8 @@ pub fn run(_: usize) {
     for i in 0..BATCH {
         // SAFETY: as above; each pfn was allocated at order 0 just before.
         let pfn = unsafe { HELD[i] };
-        free_pages_block(Pages::from_raw(pfn, 0));
+        // SAFETY: allocated at order 0 just before, handle forgotten.
+        free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
     }
     let per = (rdtsc() - t0) / (2 * BATCH as u64) - loop_cost;
     row("page_alloc: 4096 allocs then 4096 frees, per op", per, "<=120", &ev, "");
@@ -263,7 +264,8 @@ fn highmem_rows(loop_cost: u64) {
     let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes));
     row("kmap+kunmap cycling 2048 pages, per pair", per, "-", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
     for &q in pages.iter() {
-        free_pages_block(Pages::from_raw(q, 0));
+        // SAFETY: allocated at order 0 above, handle forgotten.
+        free_pages_block(unsafe { Pages::from_raw(q, 0) });
     }
 }
 

@@ -59,8 +59,12 @@ pub fn max_low_pfn() -> usize {
 
 impl Pages {
     /// Rebuild the handle of a block whose pfn and order the owner kept
-    /// elsewhere (the owner promises it came from `alloc_pages`).
-    pub fn from_raw(pfn: u32, order: usize) -> Pages {
+    /// elsewhere.
+    ///
+    /// # Safety
+    /// The block came from `alloc_pages` with this order, its handle was
+    /// forgotten, and this is the only handle rebuilt for it.
+    pub unsafe fn from_raw(pfn: u32, order: usize) -> Pages {
         Pages { pfn, order: order as u8 }
     }
     pub fn pfn(&self) -> u32 {
@@ -242,11 +246,16 @@ pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
 }
 
 /// Free what `get_free_pages` returned.
-pub fn free_pages(addr: usize, order: usize) {
+///
+/// # Safety
+/// `addr` came from `get_free_pages` with this `order`, and nothing uses the
+/// memory afterwards.
+pub unsafe fn free_pages(addr: usize, order: usize) {
     assert!(addr >= PAGE_OFFSET && addr % PAGE_SIZE == 0, "free_pages: bad address {:#x}", addr);
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
     free_pages_block(Pages { pfn, order: order as u8 });
 }
+
 
 /// Smallest order whose block holds `size` bytes.
 pub fn get_order(size: usize) -> usize {
@@ -274,9 +283,15 @@ pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
     Some(addr)
 }
 
-pub fn free_pages_exact(addr: usize, size: usize) {
+/// Free what `alloc_pages_exact` returned.
+///
+/// # Safety
+/// `addr` and `size` are those of an `alloc_pages_exact` block that nothing
+/// uses afterwards.
+pub unsafe fn free_pages_exact(addr: usize, size: usize) {
     for i in 0..size.div_ceil(PAGE_SIZE) {
-        free_pages(addr + i * PAGE_SIZE, 0);
+        // SAFETY: alloc_pages_exact split the block into order-0 pages.
+        unsafe { free_pages(addr + i * PAGE_SIZE, 0) };
     }
 }
 

@@ -142,7 +142,8 @@ unsafe impl SlabPages for KernelPages {
     }
 
     fn free_pages(&mut self, addr: usize, order: usize) {
-        alloc::free_pages(addr, order);
+        // SAFETY: the slab allocator gives back the block it got from alloc_pages.
+        unsafe { alloc::free_pages(addr, order) };
     }
 
     fn readable(&self, addr: usize, len: usize) -> bool {
@@ -570,7 +571,8 @@ fn kfree_pages(addr: usize, order: usize) {
         mm[pfn].flags.remove(PageFlags::HEAD);
         mm[pfn].private = 0;
     });
-    alloc::free_pages_block(Pages::from_raw(pfn as u32, order));
+    // SAFETY: the head page says this block came from kmalloc_pages with this order.
+    alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
 }
 
 /// `ksize`: the bytes really usable at `ptr` (its class size).
@@ -718,7 +720,11 @@ pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
     Some((NonNull::new(addr as *mut u8)?, virt_to_phys(addr) as u32))
 }
 
-pub fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
+/// # Safety
+/// `vaddr`, `size` and `bus` are those `dma_alloc_coherent` returned, and
+/// neither the CPU nor the device uses the memory afterwards.
+pub unsafe fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
     assert_eq!(virt_to_phys(vaddr.as_ptr() as usize) as u32, bus, "dma_free_coherent: address and bus address disagree");
-    alloc::free_pages_exact(vaddr.as_ptr() as usize, size);
+    // SAFETY: the caller gives back what dma_alloc_coherent(size) returned.
+    unsafe { alloc::free_pages_exact(vaddr.as_ptr() as usize, size) };
 }

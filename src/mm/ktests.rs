@@ -125,7 +125,8 @@ pub fn alloc_pages_exact_returns_the_tail() -> TestResult {
     );
     // SAFETY: the 33 pages at addr are ours, in lowmem.
     unsafe { core::ptr::write_bytes(addr as *mut u8, 0x5a, size) };
-    alloc::free_pages_exact(addr, size);
+    // SAFETY: the block allocated above, not used after.
+    unsafe { alloc::free_pages_exact(addr, size) };
     if used != 33 {
         return Err("did not keep exactly 33 pages");
     }
@@ -192,11 +193,13 @@ pub fn dma_and_kernel_pages_stay_low() -> TestResult {
     free_pages_block(d);
     let addr = get_free_pages(GFP_KERNEL, 3).ok_or("no kernel pages")?;
     let ok_low = addr >= crate::layout::PAGE_OFFSET && addr < crate::layout::PAGE_OFFSET + (alloc::max_low_pfn() << 12);
-    alloc::free_pages(addr, 3);
+    // SAFETY: allocated above at order 3, not used after.
+    unsafe { alloc::free_pages(addr, 3) };
     let z = alloc::get_zeroed_page(GFP_KERNEL).ok_or("no zeroed page")?;
     // SAFETY: our page, in lowmem.
     let zero = unsafe { core::slice::from_raw_parts(z as *const u8, PAGE_SIZE) }.iter().all(|&b| b == 0);
-    alloc::free_pages(z, 0);
+    // SAFETY: allocated above, not used after.
+    unsafe { alloc::free_pages(z, 0) };
     if !ok_dma {
         return Err("GFP_DMA block not below 16 MB or misaligned");
     }

@@ -172,8 +172,9 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
     }
     let waits = pkmap_stats().waits - waits0;
     for i in 0..THREADS * PER_THREAD {
-        // SAFETY: the threads have exited.
-        alloc::free_pages_block(alloc::Pages::from_raw(unsafe { PAGES[i] }, 0));
+        // SAFETY: the threads have exited; each pfn was allocated at order 0
+        // above and its handle forgotten.
+        alloc::free_pages_block(unsafe { alloc::Pages::from_raw(PAGES[i], 0) });
     }
     pr_info!("ktest: {} threads held {} kmaps over {} slots: {} waits", THREADS, THREADS * PER_THREAD, LAST_PKMAP, waits);
     if DONE.load(Ordering::SeqCst) != THREADS || MAPPED_OK.load(Ordering::SeqCst) != THREADS * PER_THREAD {

@@ -309,7 +309,8 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
     let contiguous = (0..3).all(|i| crate::layout::virt_to_phys(p.as_ptr() as usize + i * 4096) == bus as usize + i * 4096);
     // SAFETY: 12 KB are ours.
     let zeroed = unsafe { core::slice::from_raw_parts(p.as_ptr(), 3 * 4096) }.iter().all(|&b| b == 0);
-    kmalloc::dma_free_coherent(p, 3 * 4096, bus);
+    // SAFETY: what dma_alloc_coherent returned above, not used after.
+    unsafe { kmalloc::dma_free_coherent(p, 3 * 4096, bus) };
     let d = kmalloc(100, GFP_KERNEL | super::gfp::Gfp::DMA).ok_or("dma kmalloc")?;
     let dma_low = crate::layout::virt_to_phys(d.as_ptr() as usize) < 16 << 20;
     // SAFETY: d is live and not used after.

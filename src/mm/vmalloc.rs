@@ -323,7 +323,8 @@ mod kernel_side {
         }
 
         fn free_table(&mut self, phys: u32) {
-            alloc::free_pages_block(Pages::from_raw(phys >> PAGE_SHIFT, 0));
+            // SAFETY: page tables come from alloc_table (order 0) and are given back once.
+            alloc::free_pages_block(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
         }
     }
 
@@ -404,7 +405,9 @@ mod kernel_side {
 
     fn free_frames(pfns: &[u32]) {
         for &pfn in pfns {
-            alloc::free_pages_block(Pages::from_raw(pfn, 0));
+            // SAFETY: the area's frames were allocated (order 0) for it and
+            // are unmapped now.
+            alloc::free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
         }
     }
 

@@ -13,8 +13,8 @@
 
 extern crate alloc;
 
-pub mod layout;
 pub mod kernel;
+pub mod layout;
 pub mod mm;
 
 #[cfg(target_os = "none")]

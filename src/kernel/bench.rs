@@ -96,7 +96,8 @@ pub fn run(_: usize) {
     highmem_rows(loop_cost);
     vmalloc_rows(loop_cost);
 
-    let frames = crate::mm::mm_init::MEM_MAP_BYTES.load(Ordering::Relaxed) / core::mem::size_of::<crate::mm::page::Page>();
+    let frames =
+        crate::mm::mm_init::MEM_MAP_BYTES.load(Ordering::Relaxed) / core::mem::size_of::<crate::mm::page::Page>();
     let setup = crate::mm::mm_init::MEMMAP_SETUP_TSC.load(Ordering::Relaxed) as u64;
     row("boot: page-descriptor setup, per frame", setup / frames.max(1) as u64, "<=20", &events(), "");
 
@@ -201,7 +202,13 @@ fn slab_rows(loop_cost: u64) {
             requested * 100 / held_shrunk.max(1)
         ),
     );
-    row("kmalloc churn 4..1024 bytes, 1024 live, per op", per, "<=100", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+    row(
+        "kmalloc churn 4..1024 bytes, 1024 live, per op",
+        per,
+        "<=100",
+        &ev,
+        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
+    );
     for slot in live.iter() {
         // SAFETY: the last live blocks, not used after.
         unsafe { kfree(slot.0 as *mut u8) };
@@ -229,7 +236,13 @@ fn highmem_rows(loop_cost: u64) {
     let invlpg_per = (now.invlpg - ev.invlpg) as u64 / n;
     let mut extra = crate::kernel::printk::LineBuf::<48>::new();
     let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} invlpg per pair, goal 2)", invlpg_per));
-    row("kmap_atomic+kunmap_atomic pair (highmem)", per, "<=20", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+    row(
+        "kmap_atomic+kunmap_atomic pair (highmem)",
+        per,
+        "<=20",
+        &ev,
+        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
+    );
 
     let held = kmap(pfn);
     let ev = events();
@@ -261,8 +274,17 @@ fn highmem_rows(loop_cost: u64) {
     let per = (rdtsc() - t0) / (3 * 2048) - loop_cost;
     let s1 = pkmap_stats();
     let mut extra = crate::kernel::printk::LineBuf::<64>::new();
-    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes));
-    row("kmap+kunmap cycling 2048 pages, per pair", per, "-", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
+    let _ = core::fmt::Write::write_fmt(
+        &mut extra,
+        format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes),
+    );
+    row(
+        "kmap+kunmap cycling 2048 pages, per pair",
+        per,
+        "-",
+        &ev,
+        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
+    );
     for &q in pages.iter() {
         // SAFETY: allocated at order 0 above, handle forgotten.
         free_pages_block(unsafe { Pages::from_raw(q, 0) });
@@ -285,6 +307,9 @@ fn vmalloc_rows(loop_cost: u64) {
     let per = (rdtsc() - t0) / n - loop_cost;
     let now = events();
     let mut extra = crate::kernel::printk::LineBuf::<64>::new();
-    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} full flushes per pair, goal <=1; no zeroing)", (now.flushes - ev.flushes) as u64 / n));
+    let _ = core::fmt::Write::write_fmt(
+        &mut extra,
+        format_args!(" ({} full flushes per pair, goal <=1; no zeroing)", (now.flushes - ev.flushes) as u64 / n),
+    );
     row("vmalloc(16K)+vfree pair", per, "<=1500", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
 }

@@ -141,6 +141,10 @@ pub fn print_memmap(info: &BootInfo) {
         crate::pr_info!("{}", E820Line(r));
     }
     if info.memmap.dropped != 0 {
-        crate::pr_warn!("e820: {} memory map entries dropped (more than {})", info.memmap.dropped, crate::mm::memmap::MAX_ENTRIES);
+        crate::pr_warn!(
+            "e820: {} memory map entries dropped (more than {})",
+            info.memmap.dropped,
+            crate::mm::memmap::MAX_ENTRIES
+        );
     }
 }

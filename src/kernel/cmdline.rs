@@ -169,7 +169,9 @@ impl fmt::Display for Warning<'_> {
             Warning::Unknown(Param { key, val: None }) => write!(f, "unknown boot option \"{key}\" ignored"),
             Warning::BadValue { key, val, why } => write!(f, "bad value \"{val}\" for {key}= ({why}); default kept"),
             Warning::MissingValue { key } => write!(f, "boot option {key}= needs a value; default kept"),
-            Warning::UnexpectedValue { key, val } => write!(f, "boot option {key} takes no value (got \"{val}\"); ignored"),
+            Warning::UnexpectedValue { key, val } => {
+                write!(f, "boot option {key} takes no value (got \"{val}\"); ignored")
+            }
         }
     }
 }
@@ -286,7 +288,10 @@ mod tests {
 
     #[test]
     fn quotes_group_spaces() {
-        assert_eq!(collect("msg=\"a b\" x"), vec![Param { key: "msg", val: Some("a b") }, Param { key: "x", val: None }]);
+        assert_eq!(
+            collect("msg=\"a b\" x"),
+            vec![Param { key: "msg", val: Some("a b") }, Param { key: "x", val: None }]
+        );
     }
 
     #[test]
@@ -336,9 +341,14 @@ mod tests {
     #[test]
     fn memory_options() {
         let mut w = Vec::new();
-        let o = BootOptions::parse("mem=1G highmem=256M kernelcore=0x10000000 mobility_grouping=off", |x| w.push(x.to_string()));
+        let o = BootOptions::parse("mem=1G highmem=256M kernelcore=0x10000000 mobility_grouping=off", |x| {
+            w.push(x.to_string())
+        });
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!((o.mem, o.highmem, o.kernelcore, o.grouping), (Some(1 << 30), Some(256 << 20), Some(256 << 20), false));
+        assert_eq!(
+            (o.mem, o.highmem, o.kernelcore, o.grouping),
+            (Some(1 << 30), Some(256 << 20), Some(256 << 20), false)
+        );
         let o = BootOptions::parse("mem=lots highmem mobility_grouping=maybe", |x| w.push(x.to_string()));
         assert_eq!(o, BootOptions::default());
         assert_eq!(
@@ -354,13 +364,17 @@ mod tests {
     #[test]
     fn fault_injection_options() {
         let mut w = Vec::new();
-        let o = BootOptions::parse("failslab=1,100,0,5 fail_page_alloc=2,50,0,-1 slab_debug", |x| w.push(x.to_string()));
+        let o =
+            BootOptions::parse("failslab=1,100,0,5 fail_page_alloc=2,50,0,-1 slab_debug", |x| w.push(x.to_string()));
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(o.failslab.unwrap().times, 5);
         assert_eq!(o.fail_page_alloc.unwrap().interval, 2);
         assert!(o.slab_debug);
         BootOptions::parse("failslab=1,200,0,1", |x| w.push(x.to_string()));
-        assert_eq!(w, vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]);
+        assert_eq!(
+            w,
+            vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]
+        );
     }
 
     #[test]

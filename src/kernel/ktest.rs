@@ -60,13 +60,22 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::slab::kmalloc_sizes_ksize_krealloc", run: sl::kmalloc_sizes_ksize_krealloc },
     KTest { name: "mm::slab::constructors_run_once_per_object", run: sl::constructors_run_once_per_object },
     KTest { name: "mm::slab::slab_debug_catches_corruption", run: sl::slab_debug_catches_corruption },
-    KTest { name: "mm::slab::mempool_serves_from_reserve_under_failslab", run: sl::mempool_serves_from_reserve_under_failslab },
-    KTest { name: "mm::slab::dma_coherent_memory_is_low_and_contiguous", run: sl::dma_coherent_memory_is_low_and_contiguous },
+    KTest {
+        name: "mm::slab::mempool_serves_from_reserve_under_failslab",
+        run: sl::mempool_serves_from_reserve_under_failslab,
+    },
+    KTest {
+        name: "mm::slab::dma_coherent_memory_is_low_and_contiguous",
+        run: sl::dma_coherent_memory_is_low_and_contiguous,
+    },
     KTest { name: "mm::slab::fail_page_alloc_fails_what_it_is_told", run: sl::fail_page_alloc_fails_what_it_is_told },
     KTest { name: "mm::slab::shrinker_returns_empty_slabs", run: sl::shrinker_returns_empty_slabs },
     KTest { name: "mm::vmalloc::vmalloc_64m_fill_verify_free", run: vm::vmalloc_64m_fill_verify_free },
     KTest { name: "mm::vmalloc::vzalloc_is_zeroed", run: vm::vzalloc_is_zeroed },
-    KTest { name: "mm::vmalloc::vmalloc_area_reaches_another_pgd_lazily", run: vm::vmalloc_area_reaches_another_pgd_lazily },
+    KTest {
+        name: "mm::vmalloc::vmalloc_area_reaches_another_pgd_lazily",
+        run: vm::vmalloc_area_reaches_another_pgd_lazily,
+    },
     KTest { name: "mm::vmalloc::vfree_of_a_bad_pointer_is_reported", run: vm::vfree_of_a_bad_pointer_is_reported },
 ];
 
@@ -139,8 +148,14 @@ fn threads_run_and_exit() -> TestResult {
     COUNTER.store(0, Ordering::SeqCst);
     let mut pids = [0u32; 4];
     for (i, pid) in pids.iter_mut().enumerate() {
-        *pid = sched::kthread_run("ktest-worker", |n| { COUNTER.fetch_add(n, Ordering::SeqCst); }, i + 1)
-            .map_err(|_| "no thread slot")?;
+        *pid = sched::kthread_run(
+            "ktest-worker",
+            |n| {
+                COUNTER.fetch_add(n, Ordering::SeqCst);
+            },
+            i + 1,
+        )
+        .map_err(|_| "no thread slot")?;
     }
     for pid in pids {
         sched::kthread_wait(pid);

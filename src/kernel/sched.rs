@@ -109,12 +109,8 @@ struct RunQueue {
     slice: u32,
 }
 
-static RQ: IrqLock<RunQueue> = IrqLock::new(RunQueue {
-    tasks: [Task::EMPTY; NR_TASKS],
-    current: IDLE,
-    next_pid: 1,
-    slice: TIMESLICE,
-});
+static RQ: IrqLock<RunQueue> =
+    IrqLock::new(RunQueue { tasks: [Task::EMPTY; NR_TASKS], current: IDLE, next_pid: 1, slice: TIMESLICE });
 
 /// Mirrors of RQ state that crash reports read without taking the lock.
 static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
@@ -208,7 +204,8 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, NoFr
     // SAFETY: the slot is unused, so no thread runs on this stack; the five
     // words lie inside it.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
-    rq.tasks[slot] = Task { state: TaskState::Runnable, pid, name: TaskName::from(name), esp, entry, arg, ..Task::EMPTY };
+    rq.tasks[slot] =
+        Task { state: TaskState::Runnable, pid, name: TaskName::from(name), esp, entry, arg, ..Task::EMPTY };
     Ok(pid)
 }
 

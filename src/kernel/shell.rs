@@ -43,19 +43,59 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "bootmap", usage: "", help: "the firmware memory map and boot modules", run: cmd_bootmap },
     Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
-    Command { name: "zoneinfo", usage: "", help: "zones, watermarks, reserves, pcp lists (/proc/zoneinfo)", run: cmd_zoneinfo },
-    Command { name: "buddyinfo", usage: "", help: "free blocks per order and zone (/proc/buddyinfo)", run: cmd_buddyinfo },
-    Command { name: "pagetypeinfo", usage: "", help: "free blocks per migrate type (/proc/pagetypeinfo)", run: cmd_pagetypeinfo },
+    Command {
+        name: "zoneinfo",
+        usage: "",
+        help: "zones, watermarks, reserves, pcp lists (/proc/zoneinfo)",
+        run: cmd_zoneinfo,
+    },
+    Command {
+        name: "buddyinfo",
+        usage: "",
+        help: "free blocks per order and zone (/proc/buddyinfo)",
+        run: cmd_buddyinfo,
+    },
+    Command {
+        name: "pagetypeinfo",
+        usage: "",
+        help: "free blocks per migrate type (/proc/pagetypeinfo)",
+        run: cmd_pagetypeinfo,
+    },
     Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
     Command { name: "slabinfo", usage: "", help: "slab caches (/proc/slabinfo version 2.1)", run: cmd_slabinfo },
-    Command { name: "kmalloc", usage: "", help: "kmalloc size classes: bytes requested against bytes handed out", run: cmd_kmalloc },
+    Command {
+        name: "kmalloc",
+        usage: "",
+        help: "kmalloc size classes: bytes requested against bytes handed out",
+        run: cmd_kmalloc,
+    },
     Command { name: "shrink", usage: "", help: "give every empty slab back to the page allocator", run: cmd_shrink },
-    Command { name: "vmallocinfo", usage: "", help: "vmalloc and vmap areas (/proc/vmallocinfo)", run: cmd_vmallocinfo },
-    Command { name: "vmalloc", usage: "SIZE", help: "vmalloc SIZE bytes (K/M suffixes) and print the address", run: cmd_vmalloc },
+    Command {
+        name: "vmallocinfo",
+        usage: "",
+        help: "vmalloc and vmap areas (/proc/vmallocinfo)",
+        run: cmd_vmallocinfo,
+    },
+    Command {
+        name: "vmalloc",
+        usage: "SIZE",
+        help: "vmalloc SIZE bytes (K/M suffixes) and print the address",
+        run: cmd_vmalloc,
+    },
     Command { name: "vfree", usage: "ADDR", help: "vfree an area made with the vmalloc command", run: cmd_vfree },
-    Command { name: "kmaps", usage: "", help: "persistent kmap slots: slot, count, pfn, address; totals", run: cmd_kmaps },
+    Command {
+        name: "kmaps",
+        usage: "",
+        help: "persistent kmap slots: slot, count, pfn, address; totals",
+        run: cmd_kmaps,
+    },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
-    Command { name: "ktest", usage: "[FILTER]", help: "run the in-kernel tests (names containing FILTER)", run: cmd_ktest },
+    Command {
+        name: "ktest",
+        usage: "[FILTER]",
+        help: "run the in-kernel tests (names containing FILTER)",
+        run: cmd_ktest,
+    },
     Command {
         name: "crash",
         usage: "KIND",
@@ -134,7 +174,9 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
 /// formatting, not for the slow serial output.
 static REPORT: spin::Mutex<printk::LineBuf<24576>> = spin::Mutex::new(printk::LineBuf::new());
 
-fn report(f: impl FnOnce(&crate::mm::page_alloc::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result) {
+fn report(
+    f: impl FnOnce(&crate::mm::page_alloc::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result,
+) {
     let mut buf = REPORT.lock();
     buf.clear();
     crate::mm::mm_init::with_node(|node, mm| {
@@ -273,11 +315,7 @@ fn cmd_kmaps(args: &[&str]) -> CmdResult {
         let _ = writeln!(
             buf,
             "kmaps: {} new, {} reused, {} waited; {} wrap-arounds, each one full TLB flush ({} stale slots cleared)",
-            stats.maps,
-            stats.reuses,
-            stats.waits,
-            stats.full_flushes,
-            stats.cleared
+            stats.maps, stats.reuses, stats.waits, stats.full_flushes, stats.cleared
         );
     });
     console_write(buf.as_bytes());
@@ -322,8 +360,13 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
         "panic" => panic!("crash command: panic requested from the shell"),
         "stack" => {
             // Overflow a fresh thread's stack into its guard page.
-            let pid = sched::kthread_run("overflow", |_| { overflow(0); }, 0)
-                ;
+            let pid = sched::kthread_run(
+                "overflow",
+                |_| {
+                    overflow(0);
+                },
+                0,
+            );
             let Ok(pid) = pid else { bail!("no free thread slot") };
             sched::kthread_wait(pid);
             Ok(())

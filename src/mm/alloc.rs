@@ -228,7 +228,9 @@ pub fn free_pages_block(pages: Pages) {
 #[track_caller]
 pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
     if gfp.contains(Gfp::HIGHMEM) {
-        crate::kernel::panic::warn(format_args!("BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"));
+        crate::kernel::panic::warn(format_args!(
+            "BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"
+        ));
         return None;
     }
     let pages = alloc_pages(gfp, order)?;
@@ -255,7 +257,6 @@ pub unsafe fn free_pages(addr: usize, order: usize) {
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
     free_pages_block(Pages { pfn, order: order as u8 });
 }
-
 
 /// Smallest order whose block holds `size` bytes.
 pub fn get_order(size: usize) -> usize {

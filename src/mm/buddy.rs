@@ -125,10 +125,7 @@ pub struct FreeArea {
 }
 
 impl FreeArea {
-    pub const EMPTY: FreeArea = FreeArea {
-        free_list: [List::EMPTY; MIGRATE_TYPES],
-        nr_free: 0,
-    };
+    pub const EMPTY: FreeArea = FreeArea { free_list: [List::EMPTY; MIGRATE_TYPES], nr_free: 0 };
 }
 
 /// A broken invariant found by [`BuddyZone::check_invariants`].
@@ -168,10 +165,7 @@ impl BuddyZone {
     /// `memmap_init_zone` tags them, and is adjusted when the kernel reserves
     /// blocks or allocations steal them.
     pub const fn new(start_pfn: u32, spanned: u32) -> BuddyZone {
-        assert!(
-            start_pfn as u64 + spanned as u64 <= 1 << 20,
-            "zone beyond 4 GB"
-        );
+        assert!(start_pfn as u64 + spanned as u64 <= 1 << 20, "zone beyond 4 GB");
         BuddyZone {
             start_pfn,
             spanned,
@@ -280,11 +274,7 @@ impl BuddyZone {
     pub fn set_grouping(&mut self, enabled: bool) {
         assert!(self.free_pages == 0, "set_grouping after pages were freed");
         self.grouping = enabled;
-        let mt = if enabled {
-            MigrateType::Movable
-        } else {
-            MigrateType::Unmovable
-        };
+        let mt = if enabled { MigrateType::Movable } else { MigrateType::Unmovable };
         let n = self.nr_pageblocks();
         for t in &mut self.pageblock_types[..n] {
             if t.is_mobility_class() {
@@ -334,10 +324,7 @@ impl BuddyZone {
     /// does), clearing `RESERVED`. Blocks merge with free neighbours, so
     /// ranges may be given in any order and in pieces.
     pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
-        assert!(
-            start >= self.start_pfn && end <= self.end_pfn(),
-            "range outside the zone"
-        );
+        assert!(start >= self.start_pfn && end <= self.end_pfn(), "range outside the zone");
         let mut pfn = start;
         while pfn < end {
             let mut order = (pfn.trailing_zeros() as usize).min(MAX_ORDER - 1);
@@ -374,12 +361,7 @@ impl BuddyZone {
 
     /// The smallest free block of type `mt` that fits, split down to `order`.
     #[inline]
-    fn rmqueue_smallest(
-        &mut self,
-        mem_map: &mut [Page],
-        order: usize,
-        mt: MigrateType,
-    ) -> Option<u32> {
+    fn rmqueue_smallest(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
         for current in order..MAX_ORDER {
             if let Some(pfn) = self.pop_free_block(mem_map, current, mt) {
                 self.expand(mem_map, pfn, order, current, mt);
@@ -392,14 +374,7 @@ impl BuddyZone {
     /// Split the block of order `high` at `pfn` down to order `low`, keeping
     /// the lower half each time and freeing the upper half onto `mt`'s lists.
     #[inline]
-    fn expand(
-        &mut self,
-        mem_map: &mut [Page],
-        pfn: u32,
-        low: usize,
-        mut high: usize,
-        mt: MigrateType,
-    ) {
+    fn expand(&mut self, mem_map: &mut [Page], pfn: u32, low: usize, mut high: usize, mt: MigrateType) {
         while high > low {
             high -= 1;
             self.add_to_free_list(mem_map, pfn + (1 << high), high, mt);
@@ -410,12 +385,7 @@ impl BuddyZone {
     /// first, so that one steal satisfies many later requests of the same
     /// type and the types stay apart (2.6.24's `__rmqueue_fallback`).
     #[inline(never)]
-    fn rmqueue_fallback(
-        &mut self,
-        mem_map: &mut [Page],
-        order: usize,
-        start_mt: MigrateType,
-    ) -> Option<u32> {
+    fn rmqueue_fallback(&mut self, mem_map: &mut [Page], order: usize, start_mt: MigrateType) -> Option<u32> {
         for current in (order..MAX_ORDER).rev() {
             for &mt in start_mt.fallbacks() {
                 let Some(pfn) = self.free_area[current].free_list[mt as usize].first() else {
@@ -447,12 +417,7 @@ impl BuddyZone {
     /// lists and return how many pages moved. A pageblock cut off by the end
     /// of the zone is left alone, as in Linux; one cut off by the start is
     /// scanned from the zone's start.
-    pub fn move_freepages_block(
-        &mut self,
-        mem_map: &mut [Page],
-        pfn: u32,
-        mt: MigrateType,
-    ) -> usize {
+    pub fn move_freepages_block(&mut self, mem_map: &mut [Page], pfn: u32, mt: MigrateType) -> usize {
         let block_start = pfn & !(PAGEBLOCK_PAGES - 1);
         if block_start + PAGEBLOCK_PAGES > self.end_pfn() {
             return 0;
@@ -489,21 +454,11 @@ impl BuddyZone {
     #[inline]
     pub fn free(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
         assert!(order < MAX_ORDER, "order {order} too large");
-        assert!(
-            pfn & ((1 << order) - 1) == 0,
-            "pfn {pfn:#x} not aligned to order {order}"
-        );
-        assert!(
-            self.contains(pfn) && pfn + (1 << order) <= self.end_pfn(),
-            "pfn {pfn:#x} outside the zone"
-        );
+        assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
+        assert!(self.contains(pfn) && pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} outside the zone");
         let head = &mem_map[pfn as usize];
         assert!(!head.is_buddy(), "double free of pfn {pfn:#x}");
-        assert!(
-            head.refcount == 0,
-            "freeing pfn {pfn:#x} with refcount {}",
-            head.refcount
-        );
+        assert!(head.refcount == 0, "freeing pfn {pfn:#x} with refcount {}", head.refcount);
         // The whole block, merged or not, stays inside this pageblock.
         let mt = self.pageblock_type(pfn);
         self.free_pages += 1 << order;

@@ -92,7 +92,10 @@ pub fn kmap(pfn: u32) -> Kmap {
 /// Report a kmap where sleeping is not allowed, without the pkmap lock.
 #[cold]
 #[inline(never)]
-fn kmap_might_sleep_bug(pk: IrqLockGuard<'static, Pkmap>, loc: &core::panic::Location<'_>) -> IrqLockGuard<'static, Pkmap> {
+fn kmap_might_sleep_bug(
+    pk: IrqLockGuard<'static, Pkmap>,
+    loc: &core::panic::Location<'_>,
+) -> IrqLockGuard<'static, Pkmap> {
     let irqs_disabled = !pk.irqs_were_enabled();
     drop(pk);
     might_sleep_report("kmap", loc, irqs_disabled);

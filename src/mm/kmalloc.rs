@@ -17,7 +17,9 @@ use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
 use super::mm_init::{page_snapshot, with_node};
 use super::page::PageFlags;
-use super::slab::{slabinfo_header, write_slabinfo, AllocError, CreateError, KmemCache, SlabBug, SlabFlags, SlabPages, SlabStats};
+use super::slab::{
+    slabinfo_header, write_slabinfo, AllocError, CreateError, KmemCache, SlabBug, SlabFlags, SlabPages, SlabStats,
+};
 use crate::kernel::sync::IrqLock;
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
 use core::alloc::{GlobalAlloc, Layout};
@@ -30,13 +32,34 @@ pub const MAX_CACHES: usize = 64;
 /// Linux's kmalloc size classes on i386.
 pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 const KMALLOC_NAMES: [&str; 13] = [
-    "kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192",
-    "kmalloc-256", "kmalloc-512", "kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+    "kmalloc-8",
+    "kmalloc-16",
+    "kmalloc-32",
+    "kmalloc-64",
+    "kmalloc-96",
+    "kmalloc-128",
+    "kmalloc-192",
+    "kmalloc-256",
+    "kmalloc-512",
+    "kmalloc-1k",
+    "kmalloc-2k",
+    "kmalloc-4k",
+    "kmalloc-8k",
 ];
 const DMA_NAMES: [&str; 13] = [
-    "dma-kmalloc-8", "dma-kmalloc-16", "dma-kmalloc-32", "dma-kmalloc-64", "dma-kmalloc-96",
-    "dma-kmalloc-128", "dma-kmalloc-192", "dma-kmalloc-256", "dma-kmalloc-512", "dma-kmalloc-1k",
-    "dma-kmalloc-2k", "dma-kmalloc-4k", "dma-kmalloc-8k",
+    "dma-kmalloc-8",
+    "dma-kmalloc-16",
+    "dma-kmalloc-32",
+    "dma-kmalloc-64",
+    "dma-kmalloc-96",
+    "dma-kmalloc-128",
+    "dma-kmalloc-192",
+    "dma-kmalloc-256",
+    "dma-kmalloc-512",
+    "dma-kmalloc-1k",
+    "dma-kmalloc-2k",
+    "dma-kmalloc-4k",
+    "dma-kmalloc-8k",
 ];
 /// kmalloc classes up to this size are aligned to their size.
 pub const NATURAL_ALIGN_MAX: usize = 256;
@@ -112,7 +135,8 @@ struct PageStats {
     requested: AtomicU64,
     allocated: AtomicU64,
 }
-static PAGE_STATS: PageStats = PageStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) };
+static PAGE_STATS: PageStats =
+    PageStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) };
 
 /// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
 struct KernelPages {
@@ -185,7 +209,9 @@ impl fmt::Display for CacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CacheError::Slab(e) => write!(f, "{}", e),
-            CacheError::TooManyCaches { name } => write!(f, "kmem_cache_create({}): all {} cache slots in use", name, MAX_CACHES),
+            CacheError::TooManyCaches { name } => {
+                write!(f, "kmem_cache_create({}): all {} cache slots in use", name, MAX_CACHES)
+            }
         }
     }
 }
@@ -226,7 +252,14 @@ pub fn kmem_cache_create(
     create_in(name, size, align, flags, ctor, false)
 }
 
-fn create_in(name: &'static str, size: usize, align: usize, flags: SlabFlags, ctor: Option<fn(*mut u8)>, dma: bool) -> Result<Cache, CacheError> {
+fn create_in(
+    name: &'static str,
+    size: usize,
+    align: usize,
+    flags: SlabFlags,
+    ctor: Option<fn(*mut u8)>,
+    dma: bool,
+) -> Result<Cache, CacheError> {
     for slot in 0..MAX_CACHES {
         if IDS[slot].load(Ordering::Relaxed) != 0 {
             continue;
@@ -356,7 +389,10 @@ pub fn shrink_all() -> usize {
 
 /// Pages the shrinker could free now (empty slabs and array-cached objects).
 pub fn reclaimable_pages() -> usize {
-    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| CACHES[s].lock().cache.reclaimable_pages()).sum()
+    (0..MAX_CACHES)
+        .filter(|&s| IDS[s].load(Ordering::Relaxed) != 0)
+        .map(|s| CACHES[s].lock().cache.reclaimable_pages())
+        .sum()
 }
 
 /// Pages held by slabs of every cache (meminfo's `Slab:`).
@@ -391,13 +427,23 @@ pub fn kmem_cache_init(slab_debug: bool) {
         // relies on it for aligned layouts); bigger ones only to the cache
         // line: a 1 KB alignment would waste the first 1 KB of every slab on
         // its 32-byte header. 96 and 192 go to 32 bytes.
-        let align = if !size.is_power_of_two() { 32 } else if size <= NATURAL_ALIGN_MAX { size } else { L1_ALIGN };
+        let align = if !size.is_power_of_two() {
+            32
+        } else if size <= NATURAL_ALIGN_MAX {
+            size
+        } else {
+            L1_ALIGN
+        };
         let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
         KMALLOC_SLOT[i].store(c.0, Ordering::Relaxed);
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
         DMA_SLOT[i].store(d.0, Ordering::Relaxed);
     }
-    super::shrinker::register_shrinker(super::shrinker::Shrinker { name: "slab", count: reclaimable_pages, scan: shrink_all });
+    super::shrinker::register_shrinker(super::shrinker::Shrinker {
+        name: "slab",
+        count: reclaimable_pages,
+        scan: shrink_all,
+    });
     crate::pr_info!(
         "SLAB: {} kmalloc caches, {}..{} bytes, and their dma-kmalloc twins{}",
         KMALLOC_SIZES.len(),
@@ -451,7 +497,9 @@ fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
         return NonNull::new(ZERO_SIZE_PTR as *mut u8);
     }
     if gfp.contains(Gfp::HIGHMEM) {
-        crate::kernel::panic::warn(format_args!("BUG: kmalloc with __GFP_HIGHMEM: kmalloc memory must have an address"));
+        crate::kernel::panic::warn(format_args!(
+            "BUG: kmalloc with __GFP_HIGHMEM: kmalloc memory must have an address"
+        ));
         return None;
     }
     let ptr = match class_of(size) {
@@ -517,7 +565,8 @@ fn owner_of(ptr: usize) -> Owner {
     };
     let (flags, cache_id, order) = (page.flags, page.slab_cache, page.private);
     if flags.contains(PageFlags::SLAB) {
-        let fast = SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
+        let fast =
+            SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
         match fast.or_else(|| slot_of_id_slow(cache_id)) {
             Some(slot) => Owner::Slab(Cache(slot)),
             None => Owner::Foreign,
@@ -656,7 +705,13 @@ pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
         summary_line(out, name, n, r, n * KMALLOC_SIZES[i] as u64)?;
     }
     let p = &PAGE_STATS;
-    summary_line(out, "pages (>8k)", p.count.load(Ordering::Relaxed), p.requested.load(Ordering::Relaxed), p.allocated.load(Ordering::Relaxed))
+    summary_line(
+        out,
+        "pages (>8k)",
+        p.count.load(Ordering::Relaxed),
+        p.requested.load(Ordering::Relaxed),
+        p.allocated.load(Ordering::Relaxed),
+    )
 }
 
 fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -> fmt::Result {
@@ -724,7 +779,11 @@ pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
 /// `vaddr`, `size` and `bus` are those `dma_alloc_coherent` returned, and
 /// neither the CPU nor the device uses the memory afterwards.
 pub unsafe fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
-    assert_eq!(virt_to_phys(vaddr.as_ptr() as usize) as u32, bus, "dma_free_coherent: address and bus address disagree");
+    assert_eq!(
+        virt_to_phys(vaddr.as_ptr() as usize) as u32,
+        bus,
+        "dma_free_coherent: address and bus address disagree"
+    );
     // SAFETY: the caller gives back what dma_alloc_coherent(size) returned.
     unsafe { alloc::free_pages_exact(vaddr.as_ptr() as usize, size) };
 }

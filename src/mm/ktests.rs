@@ -75,7 +75,11 @@ pub fn highuser_fills_highmem_first() -> TestResult {
         let p = alloc_pages(GFP_HIGHUSER, 0).ok_or("GFP_HIGHUSER failed without HighMem")?;
         let low = !p.is_highmem();
         free_pages_block(p);
-        return if low && alloc::nr_free_pages() == free_before { Ok(()) } else { Err("fallback without HighMem broken") };
+        return if low && alloc::nr_free_pages() == free_before {
+            Ok(())
+        } else {
+            Err("fallback without HighMem broken")
+        };
     }
     let mut chain = List::new();
     let mut first_low_at_high_free = None;
@@ -101,7 +105,12 @@ pub fn highuser_fills_highmem_first() -> TestResult {
         None => Err("never fell back to lowmem"),
         Some(f) if f > high_low_mark + 1 => Err("lowmem used while HighMem was above its low mark"),
         Some(f) => {
-            pr_info!("ktest: {} GFP_HIGHUSER pages; first lowmem page when HighMem had {} free (low mark {})", n, f, high_low_mark);
+            pr_info!(
+                "ktest: {} GFP_HIGHUSER pages; first lowmem page when HighMem had {} free (low mark {})",
+                n,
+                f,
+                high_low_mark
+            );
             Ok(())
         }
     }

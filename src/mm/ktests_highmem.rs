@@ -85,7 +85,13 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
     let flushes = TLB_FULL_FLUSHES.load(Ordering::Relaxed) - flushes0;
     let wraps = stats.full_flushes - stats0.full_flushes;
     give_back(&mut chain);
-    pr_info!("ktest: {} highmem frames written by kmap_atomic, read by kmap: {} bad; {} pkmap wraps, {} full TLB flushes", n, bad, wraps, flushes);
+    pr_info!(
+        "ktest: {} highmem frames written by kmap_atomic, read by kmap: {} bad; {} pkmap wraps, {} full TLB flushes",
+        n,
+        bad,
+        wraps,
+        flushes
+    );
     if bad != 0 {
         return Err("a highmem page lost its pattern");
     }
@@ -176,7 +182,13 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
         // above and its handle forgotten.
         alloc::free_pages_block(unsafe { alloc::Pages::from_raw(PAGES[i], 0) });
     }
-    pr_info!("ktest: {} threads held {} kmaps over {} slots: {} waits", THREADS, THREADS * PER_THREAD, LAST_PKMAP, waits);
+    pr_info!(
+        "ktest: {} threads held {} kmaps over {} slots: {} waits",
+        THREADS,
+        THREADS * PER_THREAD,
+        LAST_PKMAP,
+        waits
+    );
     if DONE.load(Ordering::SeqCst) != THREADS || MAPPED_OK.load(Ordering::SeqCst) != THREADS * PER_THREAD {
         return Err("a kmap holder did not finish");
     }
@@ -247,7 +259,7 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     // SAFETY: our frames, only read.
     let right = unsafe { &ma.as_slice()[..6] == b"page a" && &mb.as_slice()[..6] == b"page b" };
     drop(ma); // wrong order: ma was taken first
-    // SAFETY: as above.
+              // SAFETY: as above.
     let still = unsafe { &mb.as_slice()[..6] == b"page b" };
     drop(mb);
     let caught = MISUSES.load(Ordering::Relaxed) - m0;

@@ -78,7 +78,12 @@ pub fn million_kmalloc_kfree_leave_no_pages() -> TestResult {
         *slot = (0, 0);
     }
     let after = settled_free_pages();
-    pr_info!("ktest: 1000000 kmalloc/kfree operations, {} corrupted objects, free pages {} -> {}", corrupt, before, after);
+    pr_info!(
+        "ktest: 1000000 kmalloc/kfree operations, {} corrupted objects, free pages {} -> {}",
+        corrupt,
+        before,
+        after
+    );
     if corrupt != 0 {
         return Err("an object was overwritten while live");
     }
@@ -172,7 +177,8 @@ fn ctor(p: *mut u8) {
 pub fn constructors_run_once_per_object() -> TestResult {
     let before = settled_free_pages();
     CTOR_CALLS.store(0, Ordering::Relaxed);
-    let cache = kmalloc::kmem_cache_create("ktest-ctor", 32, 0, SlabFlags::HWCACHE_ALIGN, Some(ctor)).map_err(|_| "create")?;
+    let cache =
+        kmalloc::kmem_cache_create("ktest-ctor", 32, 0, SlabFlags::HWCACHE_ALIGN, Some(ctor)).map_err(|_| "create")?;
     let mut objs: Vec<NonNull<u8>> = Vec::new();
     for _ in 0..200 {
         objs.push(cache.alloc(GFP_KERNEL).ok_or("alloc")?);
@@ -199,7 +205,11 @@ pub fn constructors_run_once_per_object() -> TestResult {
     if poisoned {
         // slab_debug: the ctor runs after every poison check (2.6.24), once
         // per allocation: 200 + 1 here.
-        return if constructed && calls == 201 { Ok(()) } else { Err("with poisoning, the ctor must run on every allocation") };
+        return if constructed && calls == 201 {
+            Ok(())
+        } else {
+            Err("with poisoning, the ctor must run on every allocation")
+        };
     }
     if !constructed || !kept {
         return Err("objects not constructed, or constructed state not kept across free");
@@ -256,7 +266,13 @@ pub fn slab_debug_catches_corruption() -> TestResult {
         cache.free(p);
     }
     let destroyed = cache.destroy().is_ok();
-    pr_info!("ktest: slab debug reports: overrun {}, poison {}, double free {}, foreign {}", overrun, poison, double, foreign);
+    pr_info!(
+        "ktest: slab debug reports: overrun {}, poison {}, double free {}, foreign {}",
+        overrun,
+        poison,
+        double,
+        foreign
+    );
     if overrun != 1 || poison != 1 || double != 1 || foreign != 2 {
         return Err("a corruption went unreported (or was reported twice)");
     }
@@ -306,7 +322,8 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
     let (p, bus) = kmalloc::dma_alloc_coherent(3 * 4096).ok_or("dma_alloc_coherent")?;
     let below = bus as usize + 3 * 4096 <= 16 << 20 && bus % 4096 == 0;
     // Contiguous: the direct map is linear, so each page's frame follows the last.
-    let contiguous = (0..3).all(|i| crate::layout::virt_to_phys(p.as_ptr() as usize + i * 4096) == bus as usize + i * 4096);
+    let contiguous =
+        (0..3).all(|i| crate::layout::virt_to_phys(p.as_ptr() as usize + i * 4096) == bus as usize + i * 4096);
     // SAFETY: 12 KB are ours.
     let zeroed = unsafe { core::slice::from_raw_parts(p.as_ptr(), 3 * 4096) }.iter().all(|&b| b == 0);
     // SAFETY: what dma_alloc_coherent returned above, not used after.

@@ -70,7 +70,11 @@ pub fn vzalloc_is_zeroed() -> TestResult {
     // SAFETY: 4 pages are ours.
     let zero = unsafe { core::slice::from_raw_parts(p.as_ptr(), 4 * 4096) }.iter().all(|&b| b == 0);
     vfree(p.as_ptr());
-    if zero { Ok(()) } else { Err("vzalloc memory not zero") }
+    if zero {
+        Ok(())
+    } else {
+        Err("vzalloc memory not zero")
+    }
 }
 
 /// A second page directory cloned from the kernel's, then an area created

@@ -85,10 +85,7 @@ pub struct RegionArray {
 
 impl RegionArray {
     pub const fn new() -> RegionArray {
-        RegionArray {
-            ranges: [Range { base: 0, end: 0 }; MAX_REGIONS],
-            len: 0,
-        }
+        RegionArray { ranges: [Range { base: 0, end: 0 }; MAX_REGIONS], len: 0 }
     }
 
     pub fn ranges(&self) -> &[Range] {
@@ -115,20 +112,10 @@ impl RegionArray {
             return Ok(());
         }
         // Ranges i..j touch the new one (overlap or adjacency).
-        let i = self
-            .ranges()
-            .iter()
-            .position(|r| r.end >= base)
-            .unwrap_or(self.len);
-        let j = i + self.ranges[i..self.len]
-            .iter()
-            .take_while(|r| r.base <= end)
-            .count();
+        let i = self.ranges().iter().position(|r| r.end >= base).unwrap_or(self.len);
+        let j = i + self.ranges[i..self.len].iter().take_while(|r| r.base <= end).count();
         let merged = if i < j {
-            Range {
-                base: base.min(self.ranges[i].base),
-                end: end.max(self.ranges[j - 1].end),
-            }
+            Range { base: base.min(self.ranges[i].base), end: end.max(self.ranges[j - 1].end) }
         } else {
             Range { base, end }
         };
@@ -141,32 +128,19 @@ impl RegionArray {
             return Ok(());
         }
         // Ranges i..j overlap the hole.
-        let i = self
-            .ranges()
-            .iter()
-            .position(|r| r.end > base)
-            .unwrap_or(self.len);
-        let j = i + self.ranges[i..self.len]
-            .iter()
-            .take_while(|r| r.base < end)
-            .count();
+        let i = self.ranges().iter().position(|r| r.end > base).unwrap_or(self.len);
+        let j = i + self.ranges[i..self.len].iter().take_while(|r| r.base < end).count();
         if i == j {
             return Ok(());
         }
         let mut keep = [Range { base: 0, end: 0 }; 2];
         let mut n = 0;
         if self.ranges[i].base < base {
-            keep[n] = Range {
-                base: self.ranges[i].base,
-                end: base,
-            };
+            keep[n] = Range { base: self.ranges[i].base, end: base };
             n += 1;
         }
         if self.ranges[j - 1].end > end {
-            keep[n] = Range {
-                base: end,
-                end: self.ranges[j - 1].end,
-            };
+            keep[n] = Range { base: end, end: self.ranges[j - 1].end };
             n += 1;
         }
         self.replace(i, j, &keep[..n])
@@ -202,11 +176,7 @@ pub struct Memblock {
 
 impl Memblock {
     pub const fn new() -> Memblock {
-        Memblock {
-            memory: RegionArray::new(),
-            reserved: RegionArray::new(),
-            retired: false,
-        }
+        Memblock { memory: RegionArray::new(), reserved: RegionArray::new(), retired: false }
     }
 
     fn check_live(&self) -> Result<(), MemblockError> {

@@ -240,10 +240,7 @@ mod tests {
     #[test]
     fn reserved_wins_overlaps() {
         let raw = vec![r(0, 0x10000, U), r(0x8000, 0x9000, R), r(0x8800, 0x20000, U)];
-        assert_eq!(
-            MemMap::sanitize(&raw).entries(),
-            &[r(0, 0x8000, U), r(0x8000, 0x9000, R), r(0x9000, 0x20000, U)]
-        );
+        assert_eq!(MemMap::sanitize(&raw).entries(), &[r(0, 0x8000, U), r(0x8000, 0x9000, R), r(0x9000, 0x20000, U)]);
     }
 
     #[test]

@@ -63,7 +63,12 @@ impl Mempool {
         if min_nr > MEMPOOL_MAX {
             return Err(MempoolError::TooLarge { min_nr });
         }
-        let pool = Mempool { min_nr, backend, reserve: IrqLock::new(Reserve { elements: [0; MEMPOOL_MAX], curr_nr: 0 }), wait: WaitQueue::new() };
+        let pool = Mempool {
+            min_nr,
+            backend,
+            reserve: IrqLock::new(Reserve { elements: [0; MEMPOOL_MAX], curr_nr: 0 }),
+            wait: WaitQueue::new(),
+        };
         for filled in 0..min_nr {
             let Some(p) = backend.alloc(super::gfp::GFP_KERNEL) else {
                 pool.destroy();

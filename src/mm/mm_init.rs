@@ -72,10 +72,7 @@ pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
 /// caller that would otherwise deadlock on the lock.
 #[inline]
 pub fn page_snapshot(pfn: usize) -> Option<Page> {
-    assert!(
-        !NODE.is_locked(),
-        "page_snapshot: called under the node lock (allocator re-entered)"
-    );
+    assert!(!NODE.is_locked(), "page_snapshot: called under the node lock (allocator re-entered)");
     let len = MEM_MAP_LEN.load(Ordering::Acquire);
     if pfn >= len {
         return None;
@@ -132,7 +129,8 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
         reserve(m.start, m.end, "module");
     }
 
-    let mem_opts = MemOptions { mem_limit: opts.mem, highmem: opts.highmem, kernelcore: opts.kernelcore, vmalloc: opts.vmalloc };
+    let mem_opts =
+        MemOptions { mem_limit: opts.mem, highmem: opts.highmem, kernelcore: opts.kernelcore, vmalloc: opts.vmalloc };
     let (layout, notes) = size_zones(&info.memmap, &mem_opts);
     for note in notes.iter() {
         pr_warn!("{}", note);
@@ -150,7 +148,8 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let ram_end = (max_pfn as u64) << PAGE_SHIFT;
 
     // The kernel page directory, with page tables from memblock.
-    let mut alloc_pt = || mb.alloc(PAGE_SIZE as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for page tables") as usize;
+    let mut alloc_pt =
+        || mb.alloc(PAGE_SIZE as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for page tables") as usize;
     paging_init(max_low_pfn, &mut alloc_pt);
 
     // mem_map: one descriptor per frame up to max_pfn, in lowmem. Only the
@@ -172,7 +171,13 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     MEM_MAP.store(mem_map as usize, Ordering::Relaxed);
     MEM_MAP_LEN.store(max_pfn, Ordering::Release);
     MEM_MAP_BYTES.store(bytes, Ordering::Relaxed);
-    pr_info!("mem_map: {} page descriptors of {} bytes at [mem {:#010x}-{:#010x}]", max_pfn, core::mem::size_of::<Page>(), phys, phys + bytes - 1);
+    pr_info!(
+        "mem_map: {} page descriptors of {} bytes at [mem {:#010x}-{:#010x}]",
+        max_pfn,
+        core::mem::size_of::<Page>(),
+        phys,
+        phys + bytes - 1
+    );
 
     for line in zone_ranges_lines(&layout) {
         pr_info!("{}", line);
@@ -189,7 +194,9 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     node.init(&layout, opts.grouping);
     // SAFETY: as in with_node; the lock is held and nobody else has the array.
     let pages = unsafe { core::slice::from_raw_parts_mut(mem_map, max_pfn) };
-    mb.for_each_free_range(0, ram_end, |s, e| node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32));
+    mb.for_each_free_range(0, ram_end, |s, e| {
+        node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
+    });
     mb.retire();
     node.setup_watermarks(None);
     node.setup_migrate_reserve(pages);
@@ -219,7 +226,16 @@ pub static MEMMAP_SETUP_TSC: AtomicUsize = AtomicUsize::new(0);
 fn print_memory_line(present: u64, managed: u64, high: u64) {
     // SAFETY: linker symbols, only addresses taken.
     let (text, etext, sdata, edata, ib, ie, bs, be) = unsafe {
-        (sym(&_text), sym(&_etext), sym(&_sdata), sym(&_edata), sym(&__init_begin), sym(&__init_end), sym(&__bss_start), sym(&__bss_stop))
+        (
+            sym(&_text),
+            sym(&_etext),
+            sym(&_sdata),
+            sym(&_edata),
+            sym(&__init_begin),
+            sym(&__init_end),
+            sym(&__bss_start),
+            sym(&__bss_stop),
+        )
     };
     let k = |b: usize| b >> 10;
     pr_info!(
@@ -248,8 +264,18 @@ fn print_layout(high_memory: usize) {
     pr_info!("virtual kernel memory layout:");
     pr_info!("    fixmap  : {:#010x} - {:#010x}   ({:>4} kB)", fixstart, FIXADDR_TOP, kb(fixstart, FIXADDR_TOP));
     pr_info!("    pkmap   : {:#010x} - {:#010x}   ({:>4} kB)", PKMAP_BASE, PKMAP_END, kb(PKMAP_BASE, PKMAP_END));
-    pr_info!("    vmalloc : {:#010x} - {:#010x}   ({:>4} MB)", vmalloc_start, VMALLOC_END, (VMALLOC_END - vmalloc_start) >> 20);
-    pr_info!("    lowmem  : {:#010x} - {:#010x}   ({:>4} MB)", PAGE_OFFSET, high_memory, (high_memory - PAGE_OFFSET) >> 20);
+    pr_info!(
+        "    vmalloc : {:#010x} - {:#010x}   ({:>4} MB)",
+        vmalloc_start,
+        VMALLOC_END,
+        (VMALLOC_END - vmalloc_start) >> 20
+    );
+    pr_info!(
+        "    lowmem  : {:#010x} - {:#010x}   ({:>4} MB)",
+        PAGE_OFFSET,
+        high_memory,
+        (high_memory - PAGE_OFFSET) >> 20
+    );
     pr_info!("      .init : {:#010x} - {:#010x}   ({:>4} kB)", ib, ie, kb(ib, ie));
     pr_info!("      .data : {:#010x} - {:#010x}   ({:>4} kB)", etext, edata, kb(etext, edata));
     pr_info!("      .text : {:#010x} - {:#010x}   ({:>4} kB)", text, etext, kb(text, etext));

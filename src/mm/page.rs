@@ -77,10 +77,7 @@ pub struct ListLinks {
 }
 
 impl ListLinks {
-    pub const UNLINKED: ListLinks = ListLinks {
-        prev: NIL,
-        next: NIL,
-    };
+    pub const UNLINKED: ListLinks = ListLinks { prev: NIL, next: NIL };
 }
 
 /// The descriptor of one 4 KB frame.
@@ -103,10 +100,7 @@ pub struct Page {
     pub index: u32,
 }
 
-const _: () = assert!(
-    core::mem::size_of::<Page>() <= 32,
-    "struct page must stay small"
-);
+const _: () = assert!(core::mem::size_of::<Page>() <= 32, "struct page must stay small");
 
 impl Page {
     /// A descriptor owned by nobody, on no list.
@@ -127,10 +121,7 @@ impl Page {
     /// A descriptor for a frame the allocator must never hand out; boot marks
     /// every frame so and then frees the usable ones (as Linux's
     /// `memmap_init_zone` sets `PG_reserved` on all of `mem_map`).
-    pub const RESERVED: Page = Page {
-        flags: PageFlags::RESERVED,
-        ..Page::EMPTY
-    };
+    pub const RESERVED: Page = Page { flags: PageFlags::RESERVED, ..Page::EMPTY };
 
     pub fn is_reserved(&self) -> bool {
         self.flags.contains(PageFlags::RESERVED)
@@ -206,11 +197,7 @@ pub struct List {
 }
 
 impl List {
-    pub const EMPTY: List = List {
-        head: NIL,
-        tail: NIL,
-        len: 0,
-    };
+    pub const EMPTY: List = List { head: NIL, tail: NIL, len: 0 };
 
     pub const fn new() -> List {
         List::EMPTY
@@ -244,15 +231,9 @@ impl List {
 
     #[inline]
     pub fn push_front(&mut self, mem_map: &mut [Page], pfn: u32) {
-        debug_assert!(
-            !self.may_contain(mem_map, pfn),
-            "page {pfn:#x} already on a list"
-        );
+        debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
         let old = self.head;
-        mem_map[pfn as usize].lru = ListLinks {
-            prev: NIL,
-            next: old,
-        };
+        mem_map[pfn as usize].lru = ListLinks { prev: NIL, next: old };
         if old == NIL {
             self.tail = pfn;
         } else {
@@ -264,15 +245,9 @@ impl List {
 
     #[inline]
     pub fn push_back(&mut self, mem_map: &mut [Page], pfn: u32) {
-        debug_assert!(
-            !self.may_contain(mem_map, pfn),
-            "page {pfn:#x} already on a list"
-        );
+        debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
         let old = self.tail;
-        mem_map[pfn as usize].lru = ListLinks {
-            prev: old,
-            next: NIL,
-        };
+        mem_map[pfn as usize].lru = ListLinks { prev: old, next: NIL };
         if old == NIL {
             self.head = pfn;
         } else {
@@ -286,14 +261,8 @@ impl List {
     #[inline]
     pub fn remove(&mut self, mem_map: &mut [Page], pfn: u32) {
         let ListLinks { prev, next } = mem_map[pfn as usize].lru;
-        debug_assert!(
-            prev != NIL || self.head == pfn,
-            "page {pfn:#x} not on this list"
-        );
-        debug_assert!(
-            next != NIL || self.tail == pfn,
-            "page {pfn:#x} not on this list"
-        );
+        debug_assert!(prev != NIL || self.head == pfn, "page {pfn:#x} not on this list");
+        debug_assert!(next != NIL || self.tail == pfn, "page {pfn:#x} not on this list");
         if prev == NIL {
             self.head = next;
         } else {
@@ -347,11 +316,7 @@ impl List {
 
     /// The members from head to tail.
     pub fn iter<'a>(&self, mem_map: &'a [Page]) -> Iter<'a> {
-        Iter {
-            mem_map,
-            next: self.head,
-            left: self.len,
-        }
+        Iter { mem_map, next: self.head, left: self.len }
     }
 }
 
@@ -408,10 +373,7 @@ mod tests {
         assert_eq!(l.pop_front(&mut mm), Some(7));
         assert_eq!(l.pop_front(&mut mm), None);
         assert!(l.is_empty() && l.first().is_none() && l.last().is_none());
-        assert!(
-            mm.iter().all(|p| *p == Page::EMPTY),
-            "every page left unlinked"
-        );
+        assert!(mm.iter().all(|p| *p == Page::EMPTY), "every page left unlinked");
     }
 
     #[test]
@@ -431,10 +393,7 @@ mod tests {
 
     #[test]
     fn refcount_helpers() {
-        let mut p = Page {
-            refcount: 1,
-            ..Page::EMPTY
-        };
+        let mut p = Page { refcount: 1, ..Page::EMPTY };
         p.get();
         assert!(!p.put_testzero());
         assert!(p.put_testzero());

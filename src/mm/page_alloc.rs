@@ -279,14 +279,15 @@ impl Node {
     /// over (Linux's `init_per_zone_pages_min` and friends). `min_free_kbytes`
     /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
     pub fn setup_watermarks(&mut self, min_free_kbytes: Option<u64>) {
-        let lowmem_pages: u64 =
-            self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum();
+        let lowmem_pages: u64 = self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum();
         self.min_free_kbytes = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
         let pages_min = self.min_free_kbytes / 4;
         let max_low = self.max_low_pfn;
         for zone in self.zones.iter_mut() {
             let tmp = if lowmem_pages == 0 { 0 } else { pages_min * zone.managed / lowmem_pages };
-            let min = if zone.kind == ZoneType::HighMem || (zone.kind == ZoneType::Movable && zone.buddy.start_pfn() as u64 >= max_low) {
+            let min = if zone.kind == ZoneType::HighMem
+                || (zone.kind == ZoneType::Movable && zone.buddy.start_pfn() as u64 >= max_low)
+            {
                 // Highmem needs little reserve: nobody but user pages uses it.
                 (zone.managed / 1024).clamp(32, 128)
             } else {
@@ -406,7 +407,9 @@ impl Node {
         for (mark, high, harder) in [(Watermark::Low, false, false), (Watermark::Min, high, harder)] {
             for i in (0..=classzone).rev() {
                 let zone = &mut self.zones[i];
-                if !zone.is_populated() || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder) {
+                if !zone.is_populated()
+                    || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder)
+                {
                     continue;
                 }
                 if let Some(pfn) = Self::rmqueue(zone, mem_map, order, mt) {

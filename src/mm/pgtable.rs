@@ -40,8 +40,7 @@
 #![forbid(unsafe_code)]
 
 use crate::layout::{
-    KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PTRS_PER_PGD, PTRS_PER_PTE,
-    TASK_SIZE,
+    KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PTRS_PER_PGD, PTRS_PER_PTE, TASK_SIZE,
 };
 use bitflags::bitflags;
 use core::fmt;
@@ -80,17 +79,12 @@ bitflags! {
 
 impl PteFlags {
     /// Linux's `_KERNPG_TABLE`: how a PDE points at a kernel page table.
-    pub const KERNEL_TABLE: PteFlags = PteFlags::PRESENT
-        .union(PteFlags::RW)
-        .union(PteFlags::ACCESSED)
-        .union(PteFlags::DIRTY);
+    pub const KERNEL_TABLE: PteFlags =
+        PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
     /// Linux's `_PAGE_TABLE`: a user page table; the PTEs decide the rights.
     pub const USER_TABLE: PteFlags = PteFlags::KERNEL_TABLE.union(PteFlags::USER);
     /// Linux's `PAGE_KERNEL`: a present, writable kernel page.
-    pub const KERNEL: PteFlags = PteFlags::PRESENT
-        .union(PteFlags::RW)
-        .union(PteFlags::ACCESSED)
-        .union(PteFlags::DIRTY);
+    pub const KERNEL: PteFlags = PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
 }
 
 /// The low 12 bits of an entry hold flags; the rest the frame.
@@ -130,10 +124,7 @@ impl VirtAddr {
     /// From a kernel `usize` address; panics if it does not fit 32 bits
     /// (possible only in host tests: a bug there).
     pub const fn new(va: usize) -> VirtAddr {
-        assert!(
-            va <= u32::MAX as usize,
-            "virtual address wider than 32 bits"
-        );
+        assert!(va <= u32::MAX as usize, "virtual address wider than 32 bits");
         VirtAddr(va as u32)
     }
 
@@ -220,10 +211,7 @@ impl Pde {
     /// 4 MB page, whose `pfn` must then be 4 MB aligned (panics otherwise).
     pub const fn new(pfn: Pfn, flags: PteFlags) -> Pde {
         assert!(pfn.0 < MAX_PFN, "pfn beyond 4 GB in a non-PAE entry");
-        assert!(
-            !flags.contains(PteFlags::PSE) || pfn.0.is_multiple_of(PAGES_PER_PDE),
-            "4 MB page not 4 MB aligned"
-        );
+        assert!(!flags.contains(PteFlags::PSE) || pfn.0.is_multiple_of(PAGES_PER_PDE), "4 MB page not 4 MB aligned");
         Pde((pfn.0 << PAGE_SHIFT) | (flags.bits() & FLAGS_MASK))
     }
 
@@ -368,11 +356,7 @@ impl PageTables {
 
     /// Linux's `pgd_ctor`: copy the kernel half (PDEs 768..1023) of
     /// `reference` into this directory. Returns how many were present.
-    pub fn clone_kernel_pdes<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        reference: &PageTables,
-    ) -> usize {
+    pub fn clone_kernel_pdes<M: TableMemory + ?Sized>(&self, mem: &mut M, reference: &PageTables) -> usize {
         let mut present = 0;
         for i in KERNEL_PGD_FIRST..PTRS_PER_PGD {
             let pde = reference.pde(mem, i);
@@ -411,11 +395,7 @@ impl PageTables {
     /// Clear the entry at `va` and return the old one. If it was present the
     /// caller must `invlpg(va)` before the frame is reused; if it was a swap
     /// entry the caller owns that swap slot now.
-    pub fn unmap<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        va: VirtAddr,
-    ) -> Result<Pte, MapError> {
+    pub fn unmap<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr) -> Result<Pte, MapError> {
         let table = self.table_for(mem, va, false)?;
         let old = Pte(mem.read_entry(table, va.pte_index()));
         if old.is_none() {
@@ -427,19 +407,14 @@ impl PageTables {
 
     /// The physical address `va` reaches and the flags of the entry that
     /// maps it (a PTE, or the PDE of a 4 MB page), as the MMU would find it.
-    pub fn translate<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        va: VirtAddr,
-    ) -> Option<(PhysAddr, PteFlags)> {
+    pub fn translate<M: TableMemory + ?Sized>(&self, mem: &M, va: VirtAddr) -> Option<(PhysAddr, PteFlags)> {
         let pde = self.pde(mem, va.pgd_index());
         if pde.is_large() {
             let offset = va.0 & !LARGE_FRAME_MASK;
             return Some((PhysAddr(pde.pfn().phys().0 | offset), pde.flags()));
         }
         let pte = Pte(mem.read_entry(pde.table()?, va.pte_index()));
-        pte.is_present()
-            .then(|| (PhysAddr(pte.pfn().phys().0 | va.page_offset()), pte.flags()))
+        pte.is_present().then(|| (PhysAddr(pte.pfn().phys().0 | va.page_offset()), pte.flags()))
     }
 
     /// The PDE for `va` and, when it points to a page table, the PTE.
@@ -454,13 +429,7 @@ impl PageTables {
     /// call wrote are cleared again. They were present for a moment, so the
     /// caller flushes the range before reusing those addresses, as Linux's
     /// `vmap` does by calling `vunmap` on failure. Returns the pages mapped.
-    pub fn map_range<M, I>(
-        &self,
-        mem: &mut M,
-        va: VirtAddr,
-        pfns: I,
-        flags: PteFlags,
-    ) -> Result<usize, MapError>
+    pub fn map_range<M, I>(&self, mem: &mut M, va: VirtAddr, pfns: I, flags: PteFlags) -> Result<usize, MapError>
     where
         M: TableMemory + ?Sized,
         I: IntoIterator<Item = Pfn>,
@@ -536,10 +505,7 @@ impl PageTables {
         if npages == 0 {
             return Ok(0);
         }
-        let last = u32::try_from(npages - 1)
-            .ok()
-            .and_then(|n| va.add_pages(n))
-            .ok_or(MapError::OutOfRange(va))?;
+        let last = u32::try_from(npages - 1).ok().and_then(|n| va.add_pages(n)).ok_or(MapError::OutOfRange(va))?;
         for i in va.pgd_index()..=last.pgd_index() {
             if self.pde(mem, i).is_large() {
                 let at = VirtAddr((i << PGDIR_SHIFT) as u32).max(va);
@@ -550,12 +516,7 @@ impl PageTables {
     }
 
     /// Clear entries of a range already checked; returns the present ones.
-    fn clear_range<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        va: VirtAddr,
-        npages: usize,
-    ) -> usize {
+    fn clear_range<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, npages: usize) -> usize {
         let mut present = 0;
         let mut page = 0;
         while page < npages {
@@ -614,18 +575,12 @@ impl PageTables {
     /// freed). Returns how many present PTEs were still in them: pages the
     /// caller forgot to release (0 when it did its job). The caller must not
     /// run on this directory afterwards without reloading CR3.
-    pub fn free_page_tables<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        pgds: Range<usize>,
-    ) -> usize {
+    pub fn free_page_tables<M: TableMemory + ?Sized>(&self, mem: &mut M, pgds: Range<usize>) -> usize {
         let mut leaked = 0;
         for i in pgds {
             let pde = self.pde(mem, i);
             if let Some(table) = pde.table() {
-                leaked += (0..PTRS_PER_PTE)
-                    .filter(|&k| Pte(mem.read_entry(table, k)).is_present())
-                    .count();
+                leaked += (0..PTRS_PER_PTE).filter(|&k| Pte(mem.read_entry(table, k)).is_present()).count();
                 mem.free_table(table);
             }
             if pde.0 != 0 {
@@ -641,12 +596,7 @@ impl PageTables {
     }
 
     /// The page table covering `va`, made on demand when `alloc`.
-    fn table_for<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        va: VirtAddr,
-        alloc: bool,
-    ) -> Result<u32, MapError> {
+    fn table_for<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, alloc: bool) -> Result<u32, MapError> {
         if !va.is_page_aligned() {
             return Err(MapError::Misaligned(va));
         }
@@ -661,16 +611,8 @@ impl PageTables {
             return Err(MapError::NotMapped(va));
         }
         let table = mem.alloc_table().ok_or(MapError::NoMemory)?;
-        let flags = if va.as_usize() < TASK_SIZE {
-            PteFlags::USER_TABLE
-        } else {
-            PteFlags::KERNEL_TABLE
-        };
-        mem.write_entry(
-            self.pgd_phys,
-            va.pgd_index(),
-            Pde::new(PhysAddr(table).pfn(), flags).0,
-        );
+        let flags = if va.as_usize() < TASK_SIZE { PteFlags::USER_TABLE } else { PteFlags::KERNEL_TABLE };
+        mem.write_entry(self.pgd_phys, va.pgd_index(), Pde::new(PhysAddr(table).pfn(), flags).0);
         Ok(table)
     }
 }

@@ -110,9 +110,7 @@ pub struct SlotSet {
 }
 
 impl SlotSet {
-    pub const EMPTY: SlotSet = SlotSet {
-        bits: [0; LAST_PKMAP / 32],
-    };
+    pub const EMPTY: SlotSet = SlotSet { bits: [0; LAST_PKMAP / 32] };
 
     fn insert(&mut self, slot: usize) {
         self.bits[slot / 32] |= 1 << (slot % 32);
@@ -190,10 +188,7 @@ impl fmt::Display for PkmapError {
                 write!(f, "kunmap of pfn {pfn:#x}, which is not kmapped")
             }
             PkmapError::NoUsers { pfn, slot } => {
-                write!(
-                    f,
-                    "kunmap of pfn {pfn:#x} in pkmap slot {slot}, which has no users left"
-                )
+                write!(f, "kunmap of pfn {pfn:#x} in pkmap slot {slot}, which has no users left")
             }
         }
     }
@@ -258,12 +253,7 @@ pub struct PkmapSlots<const N: usize> {
 
 impl<const N: usize> PkmapSlots<N> {
     pub const fn new() -> Self {
-        const {
-            assert!(
-                N.is_power_of_two() && N <= LAST_PKMAP,
-                "slot count must be a power of two <= LAST_PKMAP"
-            )
-        };
+        const { assert!(N.is_power_of_two() && N <= LAST_PKMAP, "slot count must be a power of two <= LAST_PKMAP") };
         PkmapSlots {
             count: [0; N],
             pfn: [NO_PFN; N],
@@ -272,15 +262,7 @@ impl<const N: usize> PkmapSlots<N> {
             last_pkmap_nr: 0,
             in_use: 0,
             stale: 0,
-            stats: PkmapStats {
-                maps: 0,
-                reuses: 0,
-                revived: 0,
-                unmaps: 0,
-                waits: 0,
-                full_flushes: 0,
-                cleared: 0,
-            },
+            stats: PkmapStats { maps: 0, reuses: 0, revived: 0, unmaps: 0, waits: 0, full_flushes: 0, cleared: 0 },
         }
     }
 
@@ -288,12 +270,7 @@ impl<const N: usize> PkmapSlots<N> {
     /// See the module docs for what the caller does with the answer.
     pub fn kmap(&mut self, pfn: u32) -> KmapResult {
         if let Some(slot) = self.kmap_mapped(pfn) {
-            return KmapResult::Mapped {
-                slot,
-                vaddr: vaddr(slot),
-                new: false,
-                flush_all: None,
-            };
+            return KmapResult::Mapped { slot, vaddr: vaddr(slot), new: false, flush_all: None };
         }
         self.kmap_new(pfn)
     }
@@ -333,12 +310,7 @@ impl<const N: usize> PkmapSlots<N> {
         self.buckets[bucket] = slot as u16;
         self.in_use += 1;
         self.stats.maps += 1;
-        KmapResult::Mapped {
-            slot,
-            vaddr: vaddr(slot),
-            new: true,
-            flush_all,
-        }
+        KmapResult::Mapped { slot, vaddr: vaddr(slot), new: true, flush_all }
     }
 
     /// Linux's `kunmap_high`: one user fewer. A mismatched call is an error
@@ -356,12 +328,7 @@ impl<const N: usize> PkmapSlots<N> {
             self.stale += 1;
         }
         self.stats.unmaps += 1;
-        Ok(KunmapResult {
-            slot,
-            vaddr: vaddr(slot),
-            users: count - 2,
-            wake,
-        })
+        Ok(KunmapResult { slot, vaddr: vaddr(slot), users: count - 2, wake })
     }
 
     /// `kunmap` for a caller that knows the slot the page was given (from
@@ -412,11 +379,7 @@ impl<const N: usize> PkmapSlots<N> {
     }
 
     pub fn totals(&self) -> PkmapTotals {
-        PkmapTotals {
-            in_use: self.in_use,
-            free_clean: N - self.in_use - self.stale,
-            free_stale: self.stale,
-        }
+        PkmapTotals { in_use: self.in_use, free_clean: N - self.in_use - self.stale, free_stale: self.stale }
     }
 
     pub fn stats(&self) -> PkmapStats {
@@ -442,10 +405,7 @@ impl<const N: usize> PkmapSlots<N> {
                 return (self.last_pkmap_nr, flush);
             }
         }
-        unreachable!(
-            "pkmap: no free slot although {} of {} are busy",
-            self.in_use, N
-        );
+        unreachable!("pkmap: no free slot although {} of {} are busy", self.in_use, N);
     }
 
     /// Linux's `flush_all_zero_pkmaps`: every count-1 slot becomes count 0

@@ -177,10 +177,9 @@ impl fmt::Display for CreateError {
                 "kmem_cache_create({name}): size {size} does not fit a slab of order {MAX_SLAB_ORDER} ({} bytes)",
                 PAGE_SIZE << MAX_SLAB_ORDER
             ),
-            CreateError::BadAlign { name, align } => write!(
-                f,
-                "kmem_cache_create({name}): align {align} is not a power of two up to {PAGE_SIZE}"
-            ),
+            CreateError::BadAlign { name, align } => {
+                write!(f, "kmem_cache_create({name}): align {align} is not a power of two up to {PAGE_SIZE}")
+            }
         }
     }
 }
@@ -241,13 +240,10 @@ impl fmt::Display for SlabBug {
                 Foreign::Unmapped => f.write_str("foreign pointer (not in slab memory)"),
                 Foreign::NotASlab => f.write_str("foreign pointer (not in a slab)"),
                 Foreign::OtherCache(id) => write!(f, "foreign pointer (in a slab of cache #{id})"),
-                Foreign::OutsideObjects => {
-                    f.write_str("foreign pointer (in this cache's slab, outside its objects)")
+                Foreign::OutsideObjects => f.write_str("foreign pointer (in this cache's slab, outside its objects)"),
+                Foreign::MidObject { index, offset } => {
+                    write!(f, "foreign pointer (offset {offset} inside object {index}, not its start)")
                 }
-                Foreign::MidObject { index, offset } => write!(
-                    f,
-                    "foreign pointer (offset {offset} inside object {index}, not its start)"
-                ),
             },
         }
     }
@@ -279,11 +275,7 @@ pub struct DestroyError {
 
 impl fmt::Display for DestroyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "slab {}: cannot destroy: {} objects still allocated",
-            self.name, self.live
-        )
+        write!(f, "slab {}: cannot destroy: {} objects still allocated", self.name, self.live)
     }
 }
 
@@ -423,11 +415,7 @@ struct SlabList {
 }
 
 impl SlabList {
-    const EMPTY: SlabList = SlabList {
-        head: 0,
-        tail: 0,
-        len: 0,
-    };
+    const EMPTY: SlabList = SlabList { head: 0, tail: 0, len: 0 };
 }
 
 /// The per-CPU array of free objects (one CPU).
@@ -517,11 +505,7 @@ fn reciprocal_for(d: usize, span: usize) -> u32 {
 /// RECLAIM_ACCOUNT cache takes the first order that fits, because
 /// high-order pages are hard to find when memory is being reclaimed.
 /// Returns (order, num, left over, mgmt size).
-fn calculate_slab_order(
-    buffer_size: usize,
-    align: usize,
-    flags: SlabFlags,
-) -> Option<(usize, usize, usize, usize)> {
+fn calculate_slab_order(buffer_size: usize, align: usize, flags: SlabFlags) -> Option<(usize, usize, usize, usize)> {
     let mut best = None;
     for order in 0..=MAX_SLAB_ORDER {
         let (num, left, mgmt) = cache_estimate(order, buffer_size, align);
@@ -561,12 +545,7 @@ impl KmemCache {
             free_objects: 0,
             free_limit: 0,
             quarantined: 0,
-            ac: ArrayCache {
-                avail: 0,
-                limit: 0,
-                batchcount: 0,
-                entry: [0; AC_MAX],
-            },
+            ac: ArrayCache { avail: 0, limit: 0, batchcount: 0, entry: [0; AC_MAX] },
             deferred: None,
         }
     }
@@ -596,11 +575,7 @@ impl KmemCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
     ) -> Result<(), CreateError> {
-        assert!(
-            self.num_slabs() == 0,
-            "slab {}: init of a cache with slabs",
-            self.name
-        );
+        assert!(self.num_slabs() == 0, "slab {}: init of a cache with slabs", self.name);
         let r = self.setup(name, size, align, flags, ctor);
         if let (Err(e), true) = (r, flags.contains(SlabFlags::PANIC)) {
             panic!("{e}");
@@ -642,8 +617,8 @@ impl KmemCache {
             let b = align_up(size, ralign);
             (0, b, b)
         };
-        let (order, num, left, mgmt) = calculate_slab_order(buffer_size, ralign, flags)
-            .ok_or(CreateError::TooBig { name, size })?;
+        let (order, num, left, mgmt) =
+            calculate_slab_order(buffer_size, ralign, flags).ok_or(CreateError::TooBig { name, size })?;
         let limit: usize = match buffer_size {
             _ if flags.intersects(SlabFlags::DEBUG) => 0, // every free checked at once
             b if b > PAGE_SIZE => 8,
@@ -709,11 +684,7 @@ impl KmemCache {
 
     /// (full, partial, free) slab counts.
     pub fn slab_counts(&self) -> (usize, usize, usize) {
-        (
-            self.slabs_full.len,
-            self.slabs_partial.len,
-            self.slabs_free.len,
-        )
+        (self.slabs_full.len, self.slabs_partial.len, self.slabs_free.len)
     }
 
     fn num_slabs(&self) -> usize {
@@ -779,11 +750,7 @@ impl KmemCache {
     }
 
     fn bug(&self, obj: usize, kind: BugKind) -> SlabBug {
-        SlabBug {
-            cache: self.name,
-            obj,
-            kind,
-        }
+        SlabBug { cache: self.name, obj, kind }
     }
 
     fn bug_foreign(&self, obj: usize, why: Foreign) -> SlabBug {
@@ -866,11 +833,7 @@ impl KmemCache {
     }
 
     fn slab_with_free(&self) -> Option<SlabRef> {
-        let base = if self.slabs_partial.head != 0 {
-            self.slabs_partial.head
-        } else {
-            self.slabs_free.head
-        };
+        let base = if self.slabs_partial.head != 0 { self.slabs_partial.head } else { self.slabs_free.head };
         // SAFETY: list heads are live slabs of this cache.
         (base != 0).then(|| unsafe { SlabRef::new(base) })
     }
@@ -891,10 +854,7 @@ impl KmemCache {
         // SAFETY: a RED_ZONE object's buffer holds a word before it and one
         // after its usable bytes; unaligned reads need no alignment argument.
         unsafe {
-            (
-                ((obj - REDZONE) as *const u64).read_unaligned(),
-                ((obj + self.usable) as *const u64).read_unaligned(),
-            )
+            (((obj - REDZONE) as *const u64).read_unaligned(), ((obj + self.usable) as *const u64).read_unaligned())
         }
     }
 
@@ -922,11 +882,7 @@ impl KmemCache {
         (0..self.usable).find_map(|k| {
             // SAFETY: k < usable: inside the object, which lies in its slab.
             let v = unsafe { ((obj + k) as *const u8).read() };
-            let want = if k == self.usable - 1 {
-                POISON_END
-            } else {
-                POISON_FREE
-            };
+            let want = if k == self.usable - 1 { POISON_END } else { POISON_FREE };
             (v != want).then_some((k, v))
         })
     }
@@ -937,13 +893,8 @@ impl KmemCache {
     fn grow(&mut self, pages: &mut impl SlabPages) -> Result<(), AllocError> {
         assert!(self.id != 0, "slab: use of a cache that was never created");
         let reclaimable = self.flags.contains(SlabFlags::RECLAIM_ACCOUNT);
-        let base = pages
-            .alloc_pages(self.order, reclaimable)
-            .ok_or(AllocError::NoMemory)?;
-        assert!(
-            base & (self.slab_bytes() - 1) == 0,
-            "slab pages at {base:#x} not aligned"
-        );
+        let base = pages.alloc_pages(self.order, reclaimable).ok_or(AllocError::NoMemory)?;
+        assert!(base & (self.slab_bytes() - 1) == 0, "slab pages at {base:#x} not aligned");
         pages.set_slab_owner(base, self.order, Some(self.id));
         let colouroff = self.colour_next * self.colour_off;
         self.colour_next += 1;
@@ -968,14 +919,7 @@ impl KmemCache {
         // SAFETY: the header was just written and the slab is live.
         let s = unsafe { SlabRef::new(base) };
         for i in 0..self.num {
-            s.set_bufctl(
-                i,
-                if i + 1 < self.num {
-                    (i + 1) as u16
-                } else {
-                    BUFCTL_END
-                },
-            );
+            s.set_bufctl(i, if i + 1 < self.num { (i + 1) as u16 } else { BUFCTL_END });
             let obj = self.obj_addr(s, i);
             if self.flags.contains(SlabFlags::RED_ZONE) {
                 self.set_red_zones(obj, RED_INACTIVE);
@@ -1034,12 +978,7 @@ impl KmemCache {
         }
         // SAFETY: the provider says these bytes are readable; base is page
         // aligned, so aligned for u32. Only plain integers are read.
-        let (magic, id) = unsafe {
-            (
-                (base as *const u32).read(),
-                (base as *const u32).add(1).read(),
-            )
-        };
+        let (magic, id) = unsafe { ((base as *const u32).read(), (base as *const u32).add(1).read()) };
         if magic != SLAB_MAGIC {
             return Err(Foreign::NotASlab);
         }
@@ -1132,8 +1071,7 @@ impl KmemCache {
             Some(s) => s,
             None => {
                 self.grow(pages)?;
-                self.slab_with_free()
-                    .expect("a grown slab has free objects")
+                self.slab_with_free().expect("a grown slab has free objects")
             }
         };
         let obj = self.slab_get_obj(s);
@@ -1206,13 +1144,7 @@ impl KmemCache {
     /// The rest of `free` for a debug cache: `obj` is object `i` of slab `s`
     /// and allocated.
     #[inline(never)]
-    fn free_debug(
-        &mut self,
-        pages: &mut impl SlabPages,
-        obj: usize,
-        s: SlabRef,
-        i: usize,
-    ) -> Result<(), SlabBug> {
+    fn free_debug(&mut self, pages: &mut impl SlabPages, obj: usize, s: SlabRef, i: usize) -> Result<(), SlabBug> {
         if self.flags.contains(SlabFlags::RED_ZONE) {
             if let Err(bug) = self.check_red_zones(obj, RED_ACTIVE) {
                 s.set_bufctl(i, BUFCTL_QUARANTINE);
@@ -1281,10 +1213,7 @@ impl KmemCache {
         self.shrink(pages);
         let live = self.stats().active_objs - self.quarantined;
         if live > 0 {
-            return Err(DestroyError {
-                name: self.name,
-                live,
-            });
+            return Err(DestroyError { name: self.name, live });
         }
         let deferred = self.deferred.take();
         *self = KmemCache::empty();

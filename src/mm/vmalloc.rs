@@ -415,7 +415,12 @@ mod kernel_side {
     /// present, so no flush is needed.
     fn map_pages(addr: usize, pfns: &[u32]) -> bool {
         let _g = PGTABLE_LOCK.lock();
-        let r = reference().map_range(&mut DirectMapTables, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
+        let r = reference().map_range(
+            &mut DirectMapTables,
+            VirtAddr::new(addr),
+            pfns.iter().map(|&p| Pfn(p)),
+            PteFlags::KERNEL,
+        );
         if r.is_err() {
             // map_range undid what it wrote, but entries were briefly present.
             flush_tlb_all();
@@ -536,7 +541,13 @@ mod kernel_side {
                 a.pages.len()
             ),
             Lookup::Unallocated => writeln!(out, "vmalloc: {:#010x} is in no vmalloc area", address),
-            Lookup::Mapped(a) => writeln!(out, "vmalloc: {:#010x} is inside the area {:#010x}-{:#010x}", address, a.addr, a.addr + a.size),
+            Lookup::Mapped(a) => writeln!(
+                out,
+                "vmalloc: {:#010x} is inside the area {:#010x}-{:#010x}",
+                address,
+                a.addr,
+                a.addr + a.size
+            ),
             Lookup::Outside => Ok(()),
         };
     }

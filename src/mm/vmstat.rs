@@ -206,7 +206,9 @@ pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) 
             usable[pfn >> PAGEBLOCK_ORDER] += 1;
         }
     }
-    let zone_of_block = |b: usize| node.zone_of((b << PAGEBLOCK_ORDER) as u32).or_else(|| node.zone_of(((b + 1) << PAGEBLOCK_ORDER) as u32 - 1));
+    let zone_of_block = |b: usize| {
+        node.zone_of((b << PAGEBLOCK_ORDER) as u32).or_else(|| node.zone_of(((b + 1) << PAGEBLOCK_ORDER) as u32 - 1))
+    };
     for row in (0..blocks).step_by(MEMMAP_COLUMNS) {
         write!(out, "{:#010x} ", (row << PAGEBLOCK_ORDER) << 12)?;
         let mut prev_zone = None;
@@ -222,7 +224,11 @@ pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) 
                 Some(z) => {
                     let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].buddy.start_pfn());
                     let l = type_letter(node.zones[z].buddy.pageblock_type(first));
-                    if free[b] * 2 >= usable[b] { l } else { l.to_ascii_lowercase() }
+                    if free[b] * 2 >= usable[b] {
+                        l
+                    } else {
+                        l.to_ascii_lowercase()
+                    }
                 }
             };
             match (color, zone) {
@@ -233,7 +239,12 @@ pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) 
         writeln!(out)?;
     }
     writeln!(out)?;
-    writeln!(out, "one cell = one pageblock of {} pages ({} MB)", PAGEBLOCK_PAGES, (PAGEBLOCK_PAGES as usize * 4096) >> 20)?;
+    writeln!(
+        out,
+        "one cell = one pageblock of {} pages ({} MB)",
+        PAGEBLOCK_PAGES,
+        (PAGEBLOCK_PAGES as usize * 4096) >> 20
+    )?;
     writeln!(out, "U unmovable  R reclaimable  M movable  V reserve  I isolated  . reserved or no RAM")?;
     writeln!(out, "UPPER CASE: at least half free   lower case: more than half in use   | zone boundary")?;
     write!(out, "zones:")?;
@@ -254,7 +265,10 @@ mod tests {
     use crate::mm::zones::{size_zones, MemOptions};
 
     fn machine() -> (Node, Vec<Page>) {
-        let map = MemMap::sanitize(&[Region::new(0, 0x9fc00, MemType::Usable), Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable)]);
+        let map = MemMap::sanitize(&[
+            Region::new(0, 0x9fc00, MemType::Usable),
+            Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable),
+        ]);
         let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
         let mut node = Node::EMPTY;
         node.init(&layout, true);
@@ -315,7 +329,11 @@ mod tests {
         // 32 pageblocks: 4 DMA, 20 Normal, 8 HighMem, all free and Movable.
         assert_eq!(first, "0x00000000 MMMM|MMMMMMMMMMMMMMMMMMMM|MMMMMMMM");
         // Use most of one Normal pageblock: its cell turns lower case.
-        let got: Vec<u32> = (0..900).map(|_| node.alloc_pages(&mut mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap()).collect();
+        let got: Vec<u32> = (0..900)
+            .map(|_| {
+                node.alloc_pages(&mut mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap()
+            })
+            .collect();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         assert!(s.lines().next().unwrap().contains('m'), "{s}");

@@ -191,56 +191,19 @@ pub fn pages_to_mb(pages: u64) -> u64 {
 /// instead; `*_mb` fields are whole megabytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Note {
-    MemTooSmall {
-        mem: Size,
-    },
-    MemAboveRam {
-        mem: Size,
-        ram_mb: u64,
-    },
-    Above4G {
-        mb: u64,
-    },
-    HighmemTooBig {
-        highmem: Size,
-        ram_mb: u64,
-        high_mb: u64,
-    },
-    HighmemLowmemSmall {
-        highmem: Size,
-        low_mb: u64,
-        high_mb: u64,
-    },
-    HighmemNoRoom {
-        highmem: Size,
-        ram_mb: u64,
-    },
-    HighmemTrimsRam {
-        highmem: Size,
-        unused_mb: u64,
-        end_mb: u64,
-    },
-    KernelcoreZero {
-        kc: Size,
-    },
-    KernelcoreTooBig {
-        kc: Size,
-        ram_mb: u64,
-    },
-    KernelcoreBelowLower {
-        kc: Size,
-        kept_mb: u64,
-        zone: ZoneType,
-    },
-    KernelcoreNoMovable {
-        kc: Size,
-    },
-    VmallocBelowDefault {
-        vmalloc: Size,
-    },
-    VmallocTooBig {
-        vmalloc: Size,
-    },
+    MemTooSmall { mem: Size },
+    MemAboveRam { mem: Size, ram_mb: u64 },
+    Above4G { mb: u64 },
+    HighmemTooBig { highmem: Size, ram_mb: u64, high_mb: u64 },
+    HighmemLowmemSmall { highmem: Size, low_mb: u64, high_mb: u64 },
+    HighmemNoRoom { highmem: Size, ram_mb: u64 },
+    HighmemTrimsRam { highmem: Size, unused_mb: u64, end_mb: u64 },
+    KernelcoreZero { kc: Size },
+    KernelcoreTooBig { kc: Size, ram_mb: u64 },
+    KernelcoreBelowLower { kc: Size, kept_mb: u64, zone: ZoneType },
+    KernelcoreNoMovable { kc: Size },
+    VmallocBelowDefault { vmalloc: Size },
+    VmallocTooBig { vmalloc: Size },
 }
 
 impl fmt::Display for Note {
@@ -366,20 +329,13 @@ fn usable_pfns(map: &MemMap) -> impl Iterator<Item = (u64, u64)> + '_ {
     map.entries()
         .iter()
         .filter(|r| r.kind == MemType::Usable)
-        .map(|r| {
-            (
-                r.start.div_ceil(1 << PAGE_SHIFT).max(1),
-                r.end >> PAGE_SHIFT,
-            )
-        })
+        .map(|r| (r.start.div_ceil(1 << PAGE_SHIFT).max(1), r.end >> PAGE_SHIFT))
         .filter(|(s, e)| s < e)
 }
 
 /// Frames of RAM in `[lo, hi)`.
 fn ram_pages(map: &MemMap, lo: u64, hi: u64) -> u64 {
-    usable_pfns(map)
-        .map(|(s, e)| e.min(hi).saturating_sub(s.max(lo)))
-        .sum()
+    usable_pfns(map).map(|(s, e)| e.min(hi).saturating_sub(s.max(lo))).sum()
 }
 
 /// The frame at which `n` frames of RAM from `from` have been passed.
@@ -409,10 +365,7 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
             notes.push(Note::MemTooSmall { mem: Size(mem) });
         } else if mem >> PAGE_SHIFT > ram_end {
             let ram_mb = mb(ram_end);
-            notes.push(Note::MemAboveRam {
-                mem: Size(mem),
-                ram_mb,
-            });
+            notes.push(Note::MemAboveRam { mem: Size(mem), ram_mb });
         } else {
             ceiling = mem >> PAGE_SHIFT;
         }
@@ -441,35 +394,20 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
             max_low_pfn = MIN_LOWMEM_PFN;
             let high_mb = mb(max_pfn - max_low_pfn);
             notes.push(match max_pfn.checked_sub(h) {
-                Some(low) if low > 0 => Note::HighmemLowmemSmall {
-                    highmem,
-                    low_mb: mb(low),
-                    high_mb,
-                },
-                _ => Note::HighmemTooBig {
-                    highmem,
-                    ram_mb,
-                    high_mb,
-                },
+                Some(low) if low > 0 => Note::HighmemLowmemSmall { highmem, low_mb: mb(low), high_mb },
+                _ => Note::HighmemTooBig { highmem, ram_mb, high_mb },
             });
         } else if max_pfn - h > maxmem_pfn {
             // As Linux: highmem= also shrinks highmem on a big machine.
             let end = maxmem_pfn + h;
             let (unused_mb, end_mb) = (mb(ram_pages(map, end, max_pfn)), mb(end));
-            notes.push(Note::HighmemTrimsRam {
-                highmem,
-                unused_mb,
-                end_mb,
-            });
+            notes.push(Note::HighmemTrimsRam { highmem, unused_mb, end_mb });
             (max_pfn, max_low_pfn) = (end, maxmem_pfn);
         } else {
             max_low_pfn = max_pfn - h;
         }
     }
-    let min_pfn = usable_pfns(map)
-        .map(|(s, _)| s)
-        .find(|&s| s < max_pfn)
-        .unwrap_or(max_pfn);
+    let min_pfn = usable_pfns(map).map(|(s, _)| s).find(|&s| s < max_pfn).unwrap_or(max_pfn);
 
     // What each zone may hold, each starting where the one below ends.
     let dma = (min_pfn, MAX_DMA_PFN.min(max_low_pfn).max(min_pfn));
@@ -477,9 +415,8 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
     let arch_ranges = [dma, normal, (normal.1, max_pfn.max(normal.1))];
 
     let totalram_pages = ram_pages(map, min_pfn, max_pfn);
-    let movable_start_pfn = opts
-        .kernelcore
-        .and_then(|kc| movable_start(map, &arch_ranges, max_pfn, totalram_pages, kc, &mut notes));
+    let movable_start_pfn =
+        opts.kernelcore.and_then(|kc| movable_start(map, &arch_ranges, max_pfn, totalram_pages, kc, &mut notes));
     let movable = movable_start_pfn.unwrap_or(max_pfn);
     let zones = ZoneType::ALL.map(|kind| {
         let (start, end) = match kind {
@@ -490,12 +427,7 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
             }
         };
         let present = ram_pages(map, start, end);
-        Zone {
-            kind,
-            start_pfn: start,
-            spanned_pages: end - start,
-            present_pages: present,
-        }
+        Zone { kind, start_pfn: start, spanned_pages: end - start, present_pages: present }
     });
 
     let layout = ZoneLayout {
@@ -529,15 +461,10 @@ fn movable_start(
         return None;
     }
     if k >= total {
-        notes.push(Note::KernelcoreTooBig {
-            kc,
-            ram_mb: pages_to_mb(total),
-        });
+        notes.push(Note::KernelcoreTooBig { kc, ram_mb: pages_to_mb(total) });
         return None;
     }
-    let z = (0..3)
-        .rev()
-        .find(|&z| arch_ranges[z].0 < arch_ranges[z].1)?;
+    let z = (0..3).rev().find(|&z| arch_ranges[z].0 < arch_ranges[z].1)?;
     let zone_start = arch_ranges[z].0;
     let below = ram_pages(map, 0, zone_start);
     let start = if below >= k {
@@ -588,13 +515,7 @@ impl fmt::Display for ZoneLine {
                 write!(f, "  {:<8} empty", zone.name())
             }
             ZoneLine::Range { zone, pfns: (s, e) } => {
-                write!(
-                    f,
-                    "  {:<8} [mem {:#018x}-{:#018x}]",
-                    zone.name(),
-                    s << PAGE_SHIFT,
-                    (e << PAGE_SHIFT) - 1
-                )
+                write!(f, "  {:<8} [mem {:#018x}-{:#018x}]", zone.name(), s << PAGE_SHIFT, (e << PAGE_SHIFT) - 1)
             }
             ZoneLine::MovableHeader => f.write_str("Movable zone start for each node"),
             ZoneLine::MovableNode { nid, pfn } => {
@@ -607,33 +528,14 @@ impl fmt::Display for ZoneLine {
 /// `NNNMB HIGHMEM available.` and `NNNMB LOWMEM available.` (`initmem_init`).
 pub fn available_lines(l: &ZoneLayout) -> [ZoneLine; 2] {
     let high = l.max_pfn.saturating_sub(l.max_low_pfn);
-    [
-        ZoneLine::HighmemAvailable { pages: high },
-        ZoneLine::LowmemAvailable {
-            pages: l.max_low_pfn,
-        },
-    ]
+    [ZoneLine::HighmemAvailable { pages: high }, ZoneLine::LowmemAvailable { pages: l.max_low_pfn }]
 }
 
 /// The `Zone ranges:` block and the movable zone start (`free_area_init`).
 pub fn zone_ranges_lines(l: &ZoneLayout) -> impl Iterator<Item = ZoneLine> {
-    let r = |i: usize| {
-        Some(ZoneLine::Range {
-            zone: ZoneType::ALL[i],
-            pfns: l.arch_ranges[i],
-        })
-    };
-    let node = l
-        .movable_start_pfn
-        .map(|pfn| ZoneLine::MovableNode { nid: 0, pfn });
-    let lines = [
-        Some(ZoneLine::RangesHeader),
-        r(0),
-        r(1),
-        r(2),
-        Some(ZoneLine::MovableHeader),
-        node,
-    ];
+    let r = |i: usize| Some(ZoneLine::Range { zone: ZoneType::ALL[i], pfns: l.arch_ranges[i] });
+    let node = l.movable_start_pfn.map(|pfn| ZoneLine::MovableNode { nid: 0, pfn });
+    let lines = [Some(ZoneLine::RangesHeader), r(0), r(1), r(2), Some(ZoneLine::MovableHeader), node];
     lines.into_iter().flatten()
 }
 
@@ -643,7 +545,10 @@ mod vmalloc_option_tests {
     use crate::mm::memmap::{MemMap, MemType, Region};
 
     fn ram(bytes: u64) -> MemMap {
-        MemMap::sanitize(&[Region::new(0, 0x9fc00, MemType::Usable), Region::new(0x100000, bytes - 0x100000, MemType::Usable)])
+        MemMap::sanitize(&[
+            Region::new(0, 0x9fc00, MemType::Usable),
+            Region::new(0x100000, bytes - 0x100000, MemType::Usable),
+        ])
     }
 
     #[test]
@@ -654,10 +559,16 @@ mod vmalloc_option_tests {
         assert_eq!(l.max_low_pfn, (0x3f7f_e000u64 - (8 << 20) - (256 << 20)) >> 12);
         let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(64 << 20), ..MemOptions::default() });
         assert_eq!(l.max_low_pfn, MAXMEM_PFN);
-        assert_eq!(n.iter().next().unwrap().to_string(), "vmalloc=64M is below the default 111M: lowmem stays at 896M, the vmalloc area keeps its size");
+        assert_eq!(
+            n.iter().next().unwrap().to_string(),
+            "vmalloc=64M is below the default 111M: lowmem stays at 896M, the vmalloc area keeps its size"
+        );
         let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(1000 << 20), ..MemOptions::default() });
         assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);
-        assert_eq!(n.iter().next().unwrap().to_string(), "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M");
+        assert_eq!(
+            n.iter().next().unwrap().to_string(),
+            "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M"
+        );
     }
 }
 

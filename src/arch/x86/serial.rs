@@ -22,8 +22,8 @@ pub fn init() {
     outb(DATA, 0x01); // 115200 = 115200 / 1
     outb(IER, 0x00);
     outb(LCR, 0x03); // 8 bits, no parity, one stop bit
-    // Enable the FIFOs and clear the transmit side only: a byte typed (or
-    // piped) before the kernel started must not be thrown away.
+                     // Enable the FIFOs and clear the transmit side only: a byte typed (or
+                     // piped) before the kernel started must not be thrown away.
     outb(FCR, 0xc5);
     outb(MCR, 0x0b); // DTR, RTS, OUT2 (OUT2 gates the IRQ line)
 }

@@ -55,13 +55,38 @@ impl TrapFrame {
 
 /// Exception names, as Linux prints them in an oops.
 const EXCEPTION_NAMES: [&str; 32] = [
-    "divide error", "debug", "nmi", "int3", "overflow", "bounds", "invalid opcode",
-    "device not available", "double fault", "coprocessor segment overrun", "invalid TSS",
-    "segment not present", "stack segment", "general protection fault", "page fault",
-    "spurious interrupt bug", "coprocessor error", "alignment check", "machine check",
-    "simd exception", "virtualization exception", "control protection", "reserved",
-    "reserved", "reserved", "reserved", "reserved", "reserved", "reserved",
-    "vmm communication", "security exception", "reserved",
+    "divide error",
+    "debug",
+    "nmi",
+    "int3",
+    "overflow",
+    "bounds",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor segment overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack segment",
+    "general protection fault",
+    "page fault",
+    "spurious interrupt bug",
+    "coprocessor error",
+    "alignment check",
+    "machine check",
+    "simd exception",
+    "virtualization exception",
+    "control protection",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "reserved",
+    "vmm communication",
+    "security exception",
+    "reserved",
 ];
 
 #[repr(C, packed)]
@@ -168,7 +193,12 @@ pub fn die(what: &str, frame: &TrapFrame) -> ! {
 
 /// Registers and call trace of a trap frame, in Linux's layout.
 pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
-    let _ = writeln!(out, "CPU: 0 PID: {} Comm: {}", crate::kernel::sched::current_pid(), crate::kernel::sched::current_name());
+    let _ = writeln!(
+        out,
+        "CPU: 0 PID: {} Comm: {}",
+        crate::kernel::sched::current_pid(),
+        crate::kernel::sched::current_name()
+    );
     let _ = write!(out, "EIP: ");
     crate::kernel::ksyms::write_symbol(out, f.eip as usize);
     let _ = writeln!(out);
@@ -179,9 +209,21 @@ pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
     let _ = writeln!(
         out,
         "DS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x} SS: {:04x} EFLAGS: {:08x}",
-        f.ds & 0xffff, f.es & 0xffff, f.fs & 0xffff, f.gs & 0xffff, ss, f.eflags
+        f.ds & 0xffff,
+        f.es & 0xffff,
+        f.fs & 0xffff,
+        f.gs & 0xffff,
+        ss,
+        f.eflags
     );
-    let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    let _ = writeln!(
+        out,
+        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}",
+        read_cr0(),
+        read_cr2(),
+        read_cr3(),
+        read_cr4()
+    );
     let _ = writeln!(out, "Call Trace:");
     crate::kernel::panic::write_backtrace(out, f.eip as usize, f.ebp as usize);
 }
@@ -202,17 +244,46 @@ extern "C" fn double_fault_handler() -> ! {
         let _ = writeln!(out, "double fault: 0000 [#1]");
     }
     let frame = TrapFrame {
-        gs: tss.gs, fs: tss.fs, es: tss.es, ds: tss.ds, edi: tss.edi, esi: tss.esi, ebp: tss.ebp,
-        esp_at_pusha: 0, ebx: tss.ebx, edx: tss.edx, ecx: tss.ecx, eax: tss.eax, vector: 8,
-        error_code: 0, eip: tss.eip, cs: tss.cs, eflags: tss.eflags, user_esp: tss.esp, user_ss: tss.ss,
+        gs: tss.gs,
+        fs: tss.fs,
+        es: tss.es,
+        ds: tss.ds,
+        edi: tss.edi,
+        esi: tss.esi,
+        ebp: tss.ebp,
+        esp_at_pusha: 0,
+        ebx: tss.ebx,
+        edx: tss.edx,
+        ecx: tss.ecx,
+        eax: tss.eax,
+        vector: 8,
+        error_code: 0,
+        eip: tss.eip,
+        cs: tss.cs,
+        eflags: tss.eflags,
+        user_esp: tss.esp,
+        user_ss: tss.ss,
     };
-    let _ = writeln!(out, "CPU: 0 PID: {} Comm: {}", crate::kernel::sched::current_pid(), crate::kernel::sched::current_name());
+    let _ = writeln!(
+        out,
+        "CPU: 0 PID: {} Comm: {}",
+        crate::kernel::sched::current_pid(),
+        crate::kernel::sched::current_name()
+    );
     let _ = write!(out, "EIP: ");
     crate::kernel::ksyms::write_symbol(&mut out, frame.eip as usize);
     let _ = writeln!(out);
-    let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", frame.eax, frame.ebx, frame.ecx, frame.edx);
+    let _ =
+        writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", frame.eax, frame.ebx, frame.ecx, frame.edx);
     let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", frame.esi, frame.edi, frame.ebp, esp);
-    let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), read_cr2(), read_cr3(), read_cr4());
+    let _ = writeln!(
+        out,
+        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}",
+        read_cr0(),
+        read_cr2(),
+        read_cr3(),
+        read_cr4()
+    );
     // The frames above the overflow are intact; the walk reads only words
     // that lie on a mapped kernel stack.
     let _ = writeln!(out, "Call Trace:");

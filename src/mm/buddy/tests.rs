@@ -25,12 +25,7 @@ fn release(z: &mut BuddyZone, mm: &mut [Page], pfn: u32, order: usize) {
 /// Every free block as (pfn, order), sorted.
 fn free_blocks(z: &BuddyZone, mm: &[Page]) -> Vec<(u32, usize)> {
     let mut v: Vec<_> = (0..MAX_ORDER)
-        .flat_map(|o| {
-            z.free_area(o)
-                .free_list
-                .iter()
-                .flat_map(move |l| l.iter(mm).map(move |p| (p, o)))
-        })
+        .flat_map(|o| z.free_area(o).free_list.iter().flat_map(move |l| l.iter(mm).map(move |p| (p, o))))
         .collect();
     v.sort();
     v
@@ -48,16 +43,10 @@ fn split_and_merge_back() {
     let pfn = z.alloc(&mut mm, 0, Movable).unwrap();
     assert_eq!((pfn, z.free_pages(), mm[0].refcount), (0, 1023, 1));
     // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
-    assert_eq!(
-        free_blocks(&z, &mm),
-        (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>()
-    );
+    assert_eq!(free_blocks(&z, &mm), (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>());
     z.check_invariants(&mm).unwrap();
     release(&mut z, &mut mm, pfn, 0);
-    assert_eq!(
-        (free_blocks(&z, &mm), z.free_pages()),
-        (vec![(0, 10)], 1024)
-    );
+    assert_eq!((free_blocks(&z, &mm), z.free_pages()), (vec![(0, 10)], 1024));
     z.check_invariants(&mm).unwrap();
 }
 
@@ -65,10 +54,7 @@ fn split_and_merge_back() {
 fn boot_free_uses_largest_aligned_blocks() {
     let mut mm = mem_map(2048);
     let z = zone(&mut mm, 3, 1030);
-    let want: Vec<_> = [(3, 0), (4, 2), (1024, 2), (1028, 1)]
-        .into_iter()
-        .chain((3..10).map(|o| (1 << o, o)))
-        .collect();
+    let want: Vec<_> = [(3, 0), (4, 2), (1024, 2), (1028, 1)].into_iter().chain((3..10).map(|o| (1 << o, o))).collect();
     let mut want = want;
     want.sort();
     assert_eq!(free_blocks(&z, &mm), want);
@@ -90,10 +76,7 @@ fn no_merge_across_zone_boundary() {
     let mut mm = mem_map(1024);
     let a = zone(&mut mm, 0, 512);
     let b = zone(&mut mm, 512, 1024);
-    assert_eq!(
-        (free_blocks(&a, &mm), free_blocks(&b, &mm)),
-        (vec![(0, 9)], vec![(512, 9)])
-    );
+    assert_eq!((free_blocks(&a, &mm), free_blocks(&b, &mm)), (vec![(0, 9)], vec![(512, 9)]));
 }
 
 #[test]
@@ -110,10 +93,7 @@ fn exhaustion_returns_none_and_nothing_leaks() {
         got.push((pfn, 0));
     }
     assert_eq!(got.len(), 500);
-    assert_eq!(
-        (z.free_pages(), z.alloc(&mut mm, 0, Reclaimable)),
-        (0, None)
-    );
+    assert_eq!((z.free_pages(), z.alloc(&mut mm, 0, Reclaimable)), (0, None));
     z.check_invariants(&mm).unwrap();
     for (pfn, order) in got {
         release(&mut z, &mut mm, pfn, order);
@@ -130,13 +110,7 @@ fn fallback_steals_whole_pageblock() {
     // The largest Movable block (a whole pageblock) was taken and retagged.
     assert_eq!(z.pageblock_type(a), Unmovable);
     assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0]);
-    assert_eq!(
-        (
-            z.nr_free_by_type(9, Unmovable),
-            z.nr_free_by_type(10, Movable)
-        ),
-        (1, 3)
-    );
+    assert_eq!((z.nr_free_by_type(9, Unmovable), z.nr_free_by_type(10, Movable)), (1, 3));
     // Later unmovable requests come from the same pageblock.
     let b = z.alloc(&mut mm, 3, Unmovable).unwrap();
     assert_eq!(a >> PAGEBLOCK_ORDER, b >> PAGEBLOCK_ORDER);
@@ -151,9 +125,7 @@ fn fallback_steals_whole_pageblock() {
 fn fragmented(mm: &mut [Page], pages: u32) -> (BuddyZone, u32) {
     let mut z = zone(mm, 0, pages);
     let blocks: Vec<u32> = (0..64).map(|_| z.alloc(mm, 4, Movable).unwrap()).collect();
-    assert!(blocks
-        .iter()
-        .all(|b| b >> PAGEBLOCK_ORDER == blocks[0] >> PAGEBLOCK_ORDER));
+    assert!(blocks.iter().all(|b| b >> PAGEBLOCK_ORDER == blocks[0] >> PAGEBLOCK_ORDER));
     release(&mut z, mm, blocks[7], 4);
     (z, blocks[7])
 }
@@ -164,10 +136,7 @@ fn fallback_takes_largest_block_first() {
     let (mut z, small) = fragmented(&mut mm, 2048);
     let pfn = z.alloc(&mut mm, 0, Unmovable).unwrap();
     assert_ne!(pfn >> PAGEBLOCK_ORDER, small >> PAGEBLOCK_ORDER);
-    assert_eq!(
-        (z.pageblock_type(pfn), z.pageblock_type(small)),
-        (Unmovable, Movable)
-    );
+    assert_eq!((z.pageblock_type(pfn), z.pageblock_type(small)), (Unmovable, Movable));
     assert_eq!(z.nr_free_by_type(4, Movable), 1);
 }
 
@@ -186,13 +155,7 @@ fn large_fallback_claims_pageblock_only_if_half_free() {
     assert_eq!(z.alloc(&mut mm, 8, Movable), Some(512));
     assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(768));
     assert_eq!(z.pageblock_type(0), Movable);
-    assert_eq!(
-        (
-            z.nr_free_by_type(7, Unmovable),
-            z.nr_free_by_type(7, Movable)
-        ),
-        (1, 0)
-    );
+    assert_eq!((z.nr_free_by_type(7, Unmovable), z.nr_free_by_type(7, Movable)), (1, 0));
     z.check_invariants(&mm).unwrap();
 }
 
@@ -202,12 +165,7 @@ fn small_fallback_leaves_pageblock_alone() {
     let (mut z, _) = fragmented(&mut mm, 1024);
     z.alloc(&mut mm, 0, Unmovable).unwrap();
     assert_eq!(z.pageblock_type(0), Movable);
-    assert_eq!(
-        (0..MAX_ORDER)
-            .map(|o| z.nr_free_by_type(o, Unmovable))
-            .sum::<usize>(),
-        0
-    );
+    assert_eq!((0..MAX_ORDER).map(|o| z.nr_free_by_type(o, Unmovable)).sum::<usize>(), 0);
     assert_eq!(z.nr_free_by_type(0, Movable), 1);
     z.check_invariants(&mm).unwrap();
 }
@@ -219,13 +177,7 @@ fn reclaimable_fallback_claims_free_pages_not_pageblock() {
     z.alloc(&mut mm, 0, Reclaimable).unwrap();
     // 16 free pages are far below half a pageblock: moved, not retagged.
     assert_eq!(z.pageblock_type(0), Movable);
-    assert_eq!(
-        (
-            z.nr_free_by_type(0, Reclaimable),
-            z.nr_free_by_type(3, Reclaimable)
-        ),
-        (1, 1)
-    );
+    assert_eq!((z.nr_free_by_type(0, Reclaimable), z.nr_free_by_type(3, Reclaimable)), (1, 1));
     z.check_invariants(&mm).unwrap();
 }
 
@@ -261,12 +213,7 @@ fn grouping_off_uses_one_list() {
     let mut z = BuddyZone::new(0, 4096);
     z.set_grouping(false);
     z.free_range(&mut mm, 0, 4096);
-    for (i, mt) in [Movable, Reclaimable, Unmovable]
-        .into_iter()
-        .cycle()
-        .take(30)
-        .enumerate()
-    {
+    for (i, mt) in [Movable, Reclaimable, Unmovable].into_iter().cycle().take(30).enumerate() {
         z.alloc(&mut mm, i % 5, mt).unwrap();
     }
     assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0]);
@@ -289,10 +236,7 @@ fn double_free_panics() {
 #[test]
 fn migrate_type_names_match_pagetypeinfo() {
     let names: Vec<_> = MigrateType::ALL.iter().map(|m| m.to_string()).collect();
-    assert_eq!(
-        names,
-        ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"]
-    );
+    assert_eq!(names, ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"]);
 }
 
 const HOLE: u8 = 0;

@@ -20,18 +20,8 @@ fn free_ranges(mb: &Memblock, lo: u64, hi: u64) -> Vec<Range> {
 /// QEMU -m 2G, with the reservations the kernel makes at boot.
 fn qemu_2g() -> Memblock {
     let (u, r) = (MemType::Usable, MemType::Reserved);
-    let e820 = [
-        (0, 0x9fc00, u),
-        (0x9fc00, 0xa0000, r),
-        (0xf0000, 0x100000, r),
-    ];
-    let e820 = [
-        e820[0],
-        e820[1],
-        e820[2],
-        (0x100000, 0x7ffe0000, u),
-        (0x7ffe0000, 1 << 31, r),
-    ];
+    let e820 = [(0, 0x9fc00, u), (0x9fc00, 0xa0000, r), (0xf0000, 0x100000, r)];
+    let e820 = [e820[0], e820[1], e820[2], (0x100000, 0x7ffe0000, u), (0x7ffe0000, 1 << 31, r)];
     let map = MemMap::sanitize(&e820.map(|(start, end, kind)| Region { start, end, kind }));
     let mut mb = Memblock::new();
     mb.add_map(&map).unwrap();
@@ -58,14 +48,8 @@ fn free_ranges_are_page_aligned_memory_minus_reserved() {
     let mb = qemu_2g();
     // 0x9fc00 is rounded down to the page: the buddy allocator never
     // gets the partial page below the EBDA.
-    assert_eq!(
-        free_ranges(&mb, 0, u64::MAX),
-        vec![rg(0x1000, 0x9f000), rg(0x301000, 0x7ffe0000)]
-    );
-    assert_eq!(
-        free_ranges(&mb, 0x2000, 0x400800),
-        vec![rg(0x2000, 0x9f000), rg(0x301000, 0x400000)]
-    );
+    assert_eq!(free_ranges(&mb, 0, u64::MAX), vec![rg(0x1000, 0x9f000), rg(0x301000, 0x7ffe0000)]);
+    assert_eq!(free_ranges(&mb, 0x2000, 0x400800), vec![rg(0x2000, 0x9f000), rg(0x301000, 0x400000)]);
 }
 
 #[test]
@@ -92,20 +76,12 @@ fn alloc_is_top_down_below_the_limit_and_aligned() {
     let b = mb.alloc(0x100, 0x400000, LOWMEM_LIMIT).unwrap();
     assert_eq!(b, LOWMEM_LIMIT - 0x400000);
     let c = mb.alloc(0x1000, 0x1000, LOWMEM_LIMIT).unwrap();
-    assert_eq!(
-        c,
-        a - 0x1000,
-        "fills the gap just below the first allocation"
-    );
+    assert_eq!(c, a - 0x1000, "fills the gap just below the first allocation");
     assert!(mb.is_reserved(a) && mb.is_reserved(b + 0xff) && !mb.is_reserved(b + 0x100));
     let top = mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE).unwrap();
     assert_eq!(top, 0x7ffdf000);
     mb.free(a, 0x3000).unwrap();
-    assert_eq!(
-        mb.alloc(0x3000, 0x1000, LOWMEM_LIMIT),
-        Ok(a),
-        "freed memory is reused"
-    );
+    assert_eq!(mb.alloc(0x3000, 0x1000, LOWMEM_LIMIT), Ok(a), "freed memory is reused");
 }
 
 #[test]
@@ -120,10 +96,7 @@ fn alloc_skips_reserved_and_too_small_gaps() {
     assert_eq!(mb.alloc(0x5000, 0x1000, ALLOC_ANYWHERE), Ok(0x1000));
     assert_eq!(mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE), Ok(0xd000));
     assert_eq!(mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE), Ok(0xc000));
-    assert_eq!(
-        mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE),
-        Err(MemblockError::NoMemory)
-    );
+    assert_eq!(mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE), Err(MemblockError::NoMemory));
 }
 
 #[test]
@@ -131,15 +104,8 @@ fn alloc_fails_when_everything_is_reserved() {
     let mut mb = qemu_2g();
     mb.reserve(0, 4 << 30).unwrap();
     let before = mb.reserved().to_vec();
-    assert_eq!(
-        mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE),
-        Err(MemblockError::NoMemory)
-    );
-    assert_eq!(
-        mb.reserved(),
-        &before[..],
-        "a failed allocation reserves nothing"
-    );
+    assert_eq!(mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE), Err(MemblockError::NoMemory));
+    assert_eq!(mb.reserved(), &before[..], "a failed allocation reserves nothing");
     assert_eq!(free_ranges(&mb, 0, u64::MAX), vec![]);
 }
 
@@ -147,36 +113,18 @@ fn alloc_fails_when_everything_is_reserved() {
 fn alloc_limit_below_all_memory_fails() {
     let mut mb = Memblock::new();
     mb.add_memory(16 * MB, 16 * MB).unwrap();
-    assert_eq!(
-        mb.alloc(0x1000, 0x1000, 16 * MB),
-        Err(MemblockError::NoMemory)
-    );
+    assert_eq!(mb.alloc(0x1000, 0x1000, 16 * MB), Err(MemblockError::NoMemory));
     assert_eq!(mb.alloc(0x1000, 0x1000, 16 * MB + 0x1000), Ok(16 * MB));
 }
 
 #[test]
 fn bad_requests_are_refused_without_panicking() {
     let mut mb = qemu_2g();
-    assert_eq!(
-        mb.alloc(0, 0x1000, ALLOC_ANYWHERE),
-        Err(MemblockError::Invalid)
-    );
-    assert_eq!(
-        mb.alloc(0x1000, 0, ALLOC_ANYWHERE),
-        Err(MemblockError::Invalid)
-    );
-    assert_eq!(
-        mb.alloc(0x1000, 0x3000, ALLOC_ANYWHERE),
-        Err(MemblockError::Invalid)
-    );
-    assert_eq!(
-        mb.alloc(u64::MAX, 0x1000, ALLOC_ANYWHERE),
-        Err(MemblockError::NoMemory)
-    );
-    assert_eq!(
-        mb.alloc(0x1000, 1 << 63, ALLOC_ANYWHERE),
-        Err(MemblockError::NoMemory)
-    );
+    assert_eq!(mb.alloc(0, 0x1000, ALLOC_ANYWHERE), Err(MemblockError::Invalid));
+    assert_eq!(mb.alloc(0x1000, 0, ALLOC_ANYWHERE), Err(MemblockError::Invalid));
+    assert_eq!(mb.alloc(0x1000, 0x3000, ALLOC_ANYWHERE), Err(MemblockError::Invalid));
+    assert_eq!(mb.alloc(u64::MAX, 0x1000, ALLOC_ANYWHERE), Err(MemblockError::NoMemory));
+    assert_eq!(mb.alloc(0x1000, 1 << 63, ALLOC_ANYWHERE), Err(MemblockError::NoMemory));
     let before = mb.reserved().to_vec();
     mb.reserve(0x5000, 0).unwrap();
     assert_eq!(mb.reserved(), &before[..], "zero size changes nothing");
@@ -192,21 +140,12 @@ fn retired_memblock_refuses_changes_but_still_reads() {
     let free = free_ranges(&mb, 0, u64::MAX);
     mb.retire();
     assert!(mb.is_retired());
-    assert_eq!(
-        mb.alloc(0x1000, 0x1000, LOWMEM_LIMIT),
-        Err(MemblockError::Retired)
-    );
+    assert_eq!(mb.alloc(0x1000, 0x1000, LOWMEM_LIMIT), Err(MemblockError::Retired));
     assert_eq!(mb.reserve(0x400000, 0x1000), Err(MemblockError::Retired));
-    assert_eq!(
-        mb.add_memory(0x1_0000_0000, 0x1000),
-        Err(MemblockError::Retired)
-    );
+    assert_eq!(mb.add_memory(0x1_0000_0000, 0x1000), Err(MemblockError::Retired));
     assert_eq!(mb.free(0, 0x1000), Err(MemblockError::Retired));
     assert_eq!(free_ranges(&mb, 0, u64::MAX), free);
-    assert_eq!(
-        MemblockError::Retired.to_string(),
-        "memblock used after it was retired"
-    );
+    assert_eq!(MemblockError::Retired.to_string(), "memblock used after it was retired");
 }
 
 #[test]
@@ -224,10 +163,7 @@ fn full_array_fails_and_changes_nothing() {
     // Merging into a neighbour needs none; nor does filling a gap.
     mb.reserve(0x1000, 0x1000).unwrap();
     assert_eq!(mb.reserved().len(), MAX_REGIONS - 1);
-    assert_eq!(
-        mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE),
-        Ok((1 << 30) - 0x1000)
-    );
+    assert_eq!(mb.alloc(0x1000, 0x1000, ALLOC_ANYWHERE), Ok((1 << 30) - 0x1000));
 }
 
 /// Pages in the model world; page 0 is never allocated.
@@ -249,11 +185,7 @@ fn op() -> impl Strategy<Value = Op> {
         r.clone().prop_map(|(s, l)| Op::Add(s, l)),
         r.clone().prop_map(|(s, l)| Op::Reserve(s, l)),
         r.prop_map(|(s, l)| Op::Free(s, l)),
-        (1..6u64, 0..4u32, 1..=PAGES as u64 + 2).prop_map(|(n, a, lim)| Op::Alloc(
-            n,
-            1 << a,
-            lim
-        )),
+        (1..6u64, 0..4u32, 1..=PAGES as u64 + 2).prop_map(|(n, a, lim)| Op::Alloc(n, 1 << a, lim)),
     ]
 }
 

@@ -18,13 +18,7 @@ struct SimMem {
 
 impl SimMem {
     fn new(budget: usize) -> SimMem {
-        SimMem {
-            tables: HashMap::new(),
-            next: 0x0010_0000,
-            budget,
-            allocs: 0,
-            frees: 0,
-        }
+        SimMem { tables: HashMap::new(), next: 0x0010_0000, budget, allocs: 0, frees: 0 }
     }
 
     fn live(&self) -> usize {
@@ -34,15 +28,11 @@ impl SimMem {
 
 impl TableMemory for SimMem {
     fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
-        self.tables
-            .get(&table_phys)
-            .expect("read of a page that is not a table")[index]
+        self.tables.get(&table_phys).expect("read of a page that is not a table")[index]
     }
 
     fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
-        self.tables
-            .get_mut(&table_phys)
-            .expect("write to a page that is not a table")[index] = val;
+        self.tables.get_mut(&table_phys).expect("write to a page that is not a table")[index] = val;
     }
 
     fn alloc_table(&mut self) -> Option<u32> {
@@ -57,10 +47,7 @@ impl TableMemory for SimMem {
     }
 
     fn free_table(&mut self, phys: u32) {
-        assert!(
-            self.tables.remove(&phys).is_some(),
-            "double free of table {phys:#x}"
-        );
+        assert!(self.tables.remove(&phys).is_some(), "double free of table {phys:#x}");
         self.frees += 1;
     }
 }
@@ -83,10 +70,7 @@ fn address_splits_10_10_12() {
     assert_eq!(a.pte_index(), 3);
     assert_eq!(a.page_offset(), 0xABC);
     assert_eq!(VirtAddr(0xFFFF_F000).add_pages(1), None);
-    assert_eq!(
-        VirtAddr(0xFFFF_E000).add_pages(1),
-        Some(VirtAddr(0xFFFF_F000))
-    );
+    assert_eq!(VirtAddr(0xFFFF_E000).add_pages(1), Some(VirtAddr(0xFFFF_F000)));
 }
 
 #[test]
@@ -115,8 +99,7 @@ fn map_translate_unmap_round_trip() {
     let mut mem = SimMem::new(8);
     let pt = PageTables::new(&mut mem).unwrap();
     let a = va(0x0804_8000);
-    pt.map(&mut mem, a, Pfn(0x1234), PteFlags::USER | PteFlags::RW)
-        .unwrap();
+    pt.map(&mut mem, a, Pfn(0x1234), PteFlags::USER | PteFlags::RW).unwrap();
     let (phys, flags) = pt.translate(&mem, VirtAddr(a.0 + 0x10)).unwrap();
     assert_eq!(phys, PhysAddr(0x0123_4010));
     assert_eq!(flags, PteFlags::PRESENT | PteFlags::USER | PteFlags::RW);
@@ -133,29 +116,18 @@ fn page_table_is_made_on_demand_with_the_right_pde() {
     let mut mem = SimMem::new(8);
     let pt = PageTables::new(&mut mem).unwrap();
     assert_eq!(mem.live(), 1);
-    pt.map(&mut mem, va(0x1000), Pfn(1), PteFlags::USER)
-        .unwrap();
-    pt.map(&mut mem, va(0x3F_F000), Pfn(2), PteFlags::USER)
-        .unwrap();
+    pt.map(&mut mem, va(0x1000), Pfn(1), PteFlags::USER).unwrap();
+    pt.map(&mut mem, va(0x3F_F000), Pfn(2), PteFlags::USER).unwrap();
     assert_eq!(mem.live(), 2, "same 4 MB: one page table");
-    pt.map(&mut mem, va(0x40_0000), Pfn(3), PteFlags::USER)
-        .unwrap();
+    pt.map(&mut mem, va(0x40_0000), Pfn(3), PteFlags::USER).unwrap();
     assert_eq!(mem.live(), 3, "next 4 MB: a second one");
     assert_eq!(pt.pde(&mem, 0).flags(), PteFlags::USER_TABLE);
-    pt.map(&mut mem, va(VMALLOC_START_MIN), Pfn(4), PteFlags::KERNEL)
-        .unwrap();
-    assert_eq!(
-        pt.pde(&mem, VMALLOC_START_MIN >> PGDIR_SHIFT).flags(),
-        PteFlags::KERNEL_TABLE
-    );
+    pt.map(&mut mem, va(VMALLOC_START_MIN), Pfn(4), PteFlags::KERNEL).unwrap();
+    assert_eq!(pt.pde(&mem, VMALLOC_START_MIN >> PGDIR_SHIFT).flags(), PteFlags::KERNEL_TABLE);
     // Unmapping keeps page tables (Linux frees them only at exit).
     pt.unmap(&mut mem, va(0x1000)).unwrap();
     assert_eq!(mem.live(), 4);
-    assert_eq!(
-        pt.free_page_tables(&mut mem, 0..PTRS_PER_PGD),
-        3,
-        "three pages still mapped"
-    );
+    assert_eq!(pt.free_page_tables(&mut mem, 0..PTRS_PER_PGD), 3, "three pages still mapped");
     pt.free_directory(&mut mem);
     assert_eq!(mem.live(), 0);
 }
@@ -166,19 +138,12 @@ fn translate_follows_4mb_pages() {
     let pt = PageTables::new(&mut mem).unwrap();
     let i = PAGE_OFFSET >> PGDIR_SHIFT;
     let pde = Pde::large(Pfn(0), PteFlags::KERNEL | PteFlags::GLOBAL);
-    mem.write_entry(
-        pt.pgd_phys(),
-        i + 1,
-        Pde::large(Pfn(0x400), PteFlags::KERNEL).0,
-    );
+    mem.write_entry(pt.pgd_phys(), i + 1, Pde::large(Pfn(0x400), PteFlags::KERNEL).0);
     mem.write_entry(pt.pgd_phys(), i, pde.0);
     let (phys, flags) = pt.translate(&mem, va(PAGE_OFFSET + 0x12_3456)).unwrap();
     assert_eq!(phys, PhysAddr(0x12_3456));
     assert!(flags.contains(PteFlags::PSE | PteFlags::GLOBAL));
-    assert_eq!(
-        pt.translate(&mem, va(PAGE_OFFSET + 0x7F_FFFF)).unwrap().0,
-        PhysAddr(0x7F_FFFF)
-    );
+    assert_eq!(pt.translate(&mem, va(PAGE_OFFSET + 0x7F_FFFF)).unwrap().0, PhysAddr(0x7F_FFFF));
     let w = pt.walk(&mem, va(PAGE_OFFSET + 0x1000));
     assert_eq!(w.pte, None, "a 4 MB page has no PTE");
     assert_eq!(format!("{w}"), "*pde = 000001e3");
@@ -190,45 +155,18 @@ fn errors_change_nothing() {
     let mut mem = SimMem::new(2);
     let pt = PageTables::new(&mut mem).unwrap();
     let big = va(PAGE_OFFSET);
-    mem.write_entry(
-        pt.pgd_phys(),
-        big.pgd_index(),
-        Pde::large(Pfn(0), PteFlags::KERNEL).0,
-    );
-    assert_eq!(
-        pt.map(&mut mem, big, Pfn(5), PteFlags::KERNEL),
-        Err(MapError::LargePage(big))
-    );
+    mem.write_entry(pt.pgd_phys(), big.pgd_index(), Pde::large(Pfn(0), PteFlags::KERNEL).0);
+    assert_eq!(pt.map(&mut mem, big, Pfn(5), PteFlags::KERNEL), Err(MapError::LargePage(big)));
     assert_eq!(pt.unmap(&mut mem, big), Err(MapError::LargePage(big)));
-    assert_eq!(
-        pt.map(&mut mem, va(0x1234), Pfn(5), PteFlags::KERNEL),
-        Err(MapError::Misaligned(va(0x1234)))
-    );
-    assert_eq!(
-        pt.map(&mut mem, va(0x1000), Pfn(MAX_PFN), PteFlags::KERNEL),
-        Err(MapError::BadPfn(Pfn(MAX_PFN)))
-    );
-    pt.map(&mut mem, va(0x1000), Pfn(5), PteFlags::KERNEL)
-        .unwrap();
-    assert_eq!(
-        pt.map(&mut mem, va(0x1000), Pfn(6), PteFlags::KERNEL),
-        Err(MapError::AlreadyMapped(va(0x1000)))
-    );
-    assert_eq!(
-        pt.translate(&mem, va(0x1000)).unwrap().0,
-        Pfn(5).phys(),
-        "first mapping kept"
-    );
+    assert_eq!(pt.map(&mut mem, va(0x1234), Pfn(5), PteFlags::KERNEL), Err(MapError::Misaligned(va(0x1234))));
+    assert_eq!(pt.map(&mut mem, va(0x1000), Pfn(MAX_PFN), PteFlags::KERNEL), Err(MapError::BadPfn(Pfn(MAX_PFN))));
+    pt.map(&mut mem, va(0x1000), Pfn(5), PteFlags::KERNEL).unwrap();
+    assert_eq!(pt.map(&mut mem, va(0x1000), Pfn(6), PteFlags::KERNEL), Err(MapError::AlreadyMapped(va(0x1000))));
+    assert_eq!(pt.translate(&mem, va(0x1000)).unwrap().0, Pfn(5).phys(), "first mapping kept");
     // Budget spent (directory + one table): a new 4 MB region fails.
-    assert_eq!(
-        pt.map(&mut mem, va(0x40_0000), Pfn(7), PteFlags::KERNEL),
-        Err(MapError::NoMemory)
-    );
+    assert_eq!(pt.map(&mut mem, va(0x40_0000), Pfn(7), PteFlags::KERNEL), Err(MapError::NoMemory));
     assert!(!pt.pde(&mem, 1).is_present());
-    assert_eq!(
-        format!("{}", MapError::LargePage(big)),
-        "0xc0000000 is inside a 4 MB page"
-    );
+    assert_eq!(format!("{}", MapError::LargePage(big)), "0xc0000000 is inside a 4 MB page");
     pt.unmap(&mut mem, va(0x1000)).unwrap();
     mem.write_entry(pt.pgd_phys(), big.pgd_index(), 0);
     teardown(pt, &mut mem);
@@ -246,10 +184,7 @@ fn swap_entry_is_returned_and_replaced() {
     pt.map(&mut mem, a, Pfn(10), PteFlags::USER).unwrap();
     mem.write_entry(table, a.pte_index(), 0x0004_2000);
     let old = pt.unmap(&mut mem, a).unwrap();
-    assert!(
-        !old.is_present() && !old.is_none(),
-        "swap entry handed back, no flush needed"
-    );
+    assert!(!old.is_present() && !old.is_none(), "swap entry handed back, no flush needed");
     teardown(pt, &mut mem);
 }
 
@@ -259,14 +194,10 @@ fn walk_prints_like_an_oops() {
     let pt = PageTables::new(&mut mem).unwrap();
     let a = va(0x0040_2000);
     assert_eq!(format!("{}", pt.walk(&mem, a)), "*pde = 00000000");
-    pt.map(&mut mem, a, Pfn(0x3F8F9), PteFlags::USER | PteFlags::RW)
-        .unwrap();
+    pt.map(&mut mem, a, Pfn(0x3F8F9), PteFlags::USER | PteFlags::RW).unwrap();
     let w = pt.walk(&mem, a);
     let table = w.pde.table().unwrap();
-    assert_eq!(
-        format!("{w}"),
-        format!("*pde = {:08x} *pte = 3f8f9007", table | 0x67)
-    );
+    assert_eq!(format!("{w}"), format!("*pde = {:08x} *pte = 3f8f9007", table | 0x67));
     assert_eq!(
         format!("{}", pt.walk(&mem, VirtAddr(a.0 + 0x1000))),
         format!("*pde = {:08x} *pte = 00000000", table | 0x67)
@@ -282,30 +213,15 @@ fn vmalloc_range_maps_and_unmap_range_counts_for_one_flush() {
     // 1500 pages from 8 KB below a 4 MB boundary: three page tables.
     let start = va(VMALLOC_START_MIN + PAGE_SIZE * 1022);
     let pfns: Vec<Pfn> = (0..1500).map(|i| Pfn(0x40000 + 7 * i)).collect();
-    assert_eq!(
-        pt.map_range(&mut mem, start, pfns.iter().copied(), PteFlags::KERNEL),
-        Ok(1500)
-    );
+    assert_eq!(pt.map_range(&mut mem, start, pfns.iter().copied(), PteFlags::KERNEL), Ok(1500));
     assert_eq!(mem.live(), 1 + 3);
     for (i, pfn) in pfns.iter().enumerate() {
-        assert_eq!(
-            pt.translate(&mem, start.add_pages(i as u32).unwrap())
-                .unwrap()
-                .0,
-            pfn.phys()
-        );
+        assert_eq!(pt.translate(&mem, start.add_pages(i as u32).unwrap()).unwrap().0, pfn.phys());
     }
     // Unmap a larger window (with the guard page and a hole): only the
     // 1500 present entries count.
-    assert_eq!(
-        pt.unmap_range(&mut mem, va(VMALLOC_START_MIN), 1022 + 1500 + 600),
-        Ok(1500)
-    );
-    assert_eq!(
-        pt.unmap_range(&mut mem, start, 1500),
-        Ok(0),
-        "second time: nothing to flush"
-    );
+    assert_eq!(pt.unmap_range(&mut mem, va(VMALLOC_START_MIN), 1022 + 1500 + 600), Ok(1500));
+    assert_eq!(pt.unmap_range(&mut mem, start, 1500), Ok(0), "second time: nothing to flush");
     assert_eq!(pt.unmap_range(&mut mem, start, 0), Ok(0));
     assert_eq!(mem.live(), 4, "vunmap keeps kernel page tables");
     teardown(pt, &mut mem);
@@ -316,14 +232,8 @@ fn map_range_is_all_or_nothing() {
     let mut mem = SimMem::new(8);
     let pt = PageTables::new(&mut mem).unwrap();
     let start = va(0x0100_0000);
-    pt.map(&mut mem, va(0x0100_5000), Pfn(99), PteFlags::KERNEL)
-        .unwrap();
-    let r = pt.map_range(
-        &mut mem,
-        start,
-        (0..8).map(|i| Pfn(200 + i)),
-        PteFlags::KERNEL,
-    );
+    pt.map(&mut mem, va(0x0100_5000), Pfn(99), PteFlags::KERNEL).unwrap();
+    let r = pt.map_range(&mut mem, start, (0..8).map(|i| Pfn(200 + i)), PteFlags::KERNEL);
     assert_eq!(r, Err(MapError::AlreadyMapped(va(0x0100_5000))));
     for i in 0..8 {
         let at = start.add_pages(i).unwrap();
@@ -332,15 +242,9 @@ fn map_range_is_all_or_nothing() {
     }
     // Running off the top of the address space.
     let top = va(0xFFFF_E000);
-    assert_eq!(
-        pt.map_range(&mut mem, top, (0..3).map(Pfn), PteFlags::KERNEL),
-        Err(MapError::OutOfRange(top))
-    );
+    assert_eq!(pt.map_range(&mut mem, top, (0..3).map(Pfn), PteFlags::KERNEL), Err(MapError::OutOfRange(top)));
     assert_eq!(pt.translate(&mem, top), None);
-    assert_eq!(
-        pt.unmap_range(&mut mem, top, 3),
-        Err(MapError::OutOfRange(top))
-    );
+    assert_eq!(pt.unmap_range(&mut mem, top, 3), Err(MapError::OutOfRange(top)));
     pt.unmap(&mut mem, va(0x0100_5000)).unwrap();
     assert_eq!(pt.free_page_tables(&mut mem, 0..PTRS_PER_PGD), 0);
     pt.free_directory(&mut mem);
@@ -352,13 +256,9 @@ fn unmap_range_refuses_a_4mb_page_before_touching_anything() {
     let mut mem = SimMem::new(4);
     let pt = PageTables::new(&mut mem).unwrap();
     let a = va(0x0080_0000 - 2 * PAGE_SIZE);
-    pt.map_range(&mut mem, a, [Pfn(1), Pfn(2)], PteFlags::KERNEL)
-        .unwrap();
+    pt.map_range(&mut mem, a, [Pfn(1), Pfn(2)], PteFlags::KERNEL).unwrap();
     mem.write_entry(pt.pgd_phys(), 2, Pde::large(Pfn(0x800), PteFlags::KERNEL).0);
-    assert_eq!(
-        pt.unmap_range(&mut mem, a, 4),
-        Err(MapError::LargePage(va(0x0080_0000)))
-    );
+    assert_eq!(pt.unmap_range(&mut mem, a, 4), Err(MapError::LargePage(va(0x0080_0000))));
     assert!(pt.translate(&mem, a).is_some(), "nothing was cleared");
     mem.write_entry(pt.pgd_phys(), 2, 0);
     assert_eq!(pt.unmap_range(&mut mem, a, 4), Ok(2));
@@ -370,72 +270,36 @@ fn lazy_sync_copies_exactly_the_missing_pde() {
     let mut mem = SimMem::new(16);
     let kernel = PageTables::new(&mut mem).unwrap();
     let direct = va(PAGE_OFFSET);
-    mem.write_entry(
-        kernel.pgd_phys(),
-        direct.pgd_index(),
-        Pde::large(Pfn(0), PteFlags::KERNEL).0,
-    );
-    kernel
-        .map(&mut mem, va(PKMAP_BASE), Pfn(0x50000), PteFlags::KERNEL)
-        .unwrap();
+    mem.write_entry(kernel.pgd_phys(), direct.pgd_index(), Pde::large(Pfn(0), PteFlags::KERNEL).0);
+    kernel.map(&mut mem, va(PKMAP_BASE), Pfn(0x50000), PteFlags::KERNEL).unwrap();
 
     // A process directory made now shares what exists now...
     let process = PageTables::new(&mut mem).unwrap();
     assert_eq!(process.clone_kernel_pdes(&mut mem, &kernel), 2);
     // ...but not a vmalloc area made later in the reference directory.
     let vm = va(VMALLOC_END - 4 * PAGE_SIZE);
-    kernel
-        .map_range(&mut mem, vm, [Pfn(0x60000), Pfn(0x60001)], PteFlags::KERNEL)
-        .unwrap();
-    assert_eq!(
-        process.translate(&mem, vm),
-        None,
-        "the fault the kernel will take"
-    );
+    kernel.map_range(&mut mem, vm, [Pfn(0x60000), Pfn(0x60001)], PteFlags::KERNEL).unwrap();
+    assert_eq!(process.translate(&mem, vm), None, "the fault the kernel will take");
     let before: Vec<u32> = (0..PTRS_PER_PGD).map(|i| process.pde(&mem, i).0).collect();
 
     assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, vm), Ok(true));
     for (i, old) in before.iter().enumerate() {
-        let want = if i == vm.pgd_index() {
-            kernel.pde(&mem, i).0
-        } else {
-            *old
-        };
+        let want = if i == vm.pgd_index() { kernel.pde(&mem, i).0 } else { *old };
         assert_eq!(process.pde(&mem, i).0, want, "PDE {i}");
     }
     assert_eq!(process.translate(&mem, vm).unwrap().0, Pfn(0x60000).phys());
     // The second page is in the same table: no second sync needed.
-    assert_eq!(
-        process.sync_kernel_pde(&mut mem, &kernel, VirtAddr(vm.0 + 0x1000)),
-        Ok(false)
-    );
+    assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, VirtAddr(vm.0 + 0x1000)), Ok(false));
     // The CPU setting ACCESSED in one copy is not a mismatch.
     let i = vm.pgd_index();
-    mem.write_entry(
-        process.pgd_phys(),
-        i,
-        process.pde(&mem, i).0 | PteFlags::ACCESSED.bits(),
-    );
+    mem.write_entry(process.pgd_phys(), i, process.pde(&mem, i).0 | PteFlags::ACCESSED.bits());
     assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, vm), Ok(false));
 
     let unmapped = va(VMALLOC_START_MIN);
-    assert_eq!(
-        process.sync_kernel_pde(&mut mem, &kernel, unmapped),
-        Err(MapError::NotMapped(unmapped))
-    );
-    assert_eq!(
-        process.sync_kernel_pde(&mut mem, &kernel, va(0x1000)),
-        Err(MapError::NotKernel(va(0x1000)))
-    );
-    mem.write_entry(
-        process.pgd_phys(),
-        i,
-        Pde::new(Pfn(0x777), PteFlags::KERNEL_TABLE).0,
-    );
-    assert_eq!(
-        process.sync_kernel_pde(&mut mem, &kernel, vm),
-        Err(MapError::PdeMismatch(vm))
-    );
+    assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, unmapped), Err(MapError::NotMapped(unmapped)));
+    assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, va(0x1000)), Err(MapError::NotKernel(va(0x1000))));
+    mem.write_entry(process.pgd_phys(), i, Pde::new(Pfn(0x777), PteFlags::KERNEL_TABLE).0);
+    assert_eq!(process.sync_kernel_pde(&mut mem, &kernel, vm), Err(MapError::PdeMismatch(vm)));
 
     // The process owns no kernel tables: it frees its directory only.
     assert_eq!(process.free_page_tables(&mut mem, 0..KERNEL_PGD_FIRST), 0);

@@ -8,12 +8,7 @@ const HIGH: u32 = 0x38000; // first highmem pfn with 896 MB of lowmem
 
 fn mapped(r: KmapResult) -> (usize, bool, Option<SlotSet>) {
     match r {
-        KmapResult::Mapped {
-            slot,
-            vaddr: va,
-            new,
-            flush_all,
-        } => {
+        KmapResult::Mapped { slot, vaddr: va, new, flush_all } => {
             assert_eq!(va, vaddr(slot));
             (slot, new, flush_all)
         }
@@ -36,11 +31,7 @@ fn same_page_twice_gets_same_slot_and_counts() {
     let (slot, new, flush) = mapped(pk.kmap(HIGH));
     assert!(new && flush.is_none());
     assert_eq!(slot, 1, "the search starts after last_pkmap_nr = 0");
-    assert_eq!(
-        mapped(pk.kmap(HIGH)),
-        (slot, false, None),
-        "no PTE write the second time"
-    );
+    assert_eq!(mapped(pk.kmap(HIGH)), (slot, false, None), "no PTE write the second time");
     assert_eq!(pk.count(slot), 3, "two users");
     assert_eq!(pk.page_address(HIGH), Some(vaddr(slot)));
     let (other, _, _) = mapped(pk.kmap(HIGH + 1));
@@ -50,19 +41,8 @@ fn same_page_twice_gets_same_slot_and_counts() {
     let r = pk.kunmap(HIGH).unwrap();
     assert_eq!((r.slot, r.users, r.wake), (slot, 0, true));
     assert_eq!(pk.count(slot), 1, "free but stale");
-    assert_eq!(
-        pk.page_address(HIGH),
-        Some(vaddr(slot)),
-        "keeps its address until the flush"
-    );
-    assert_eq!(
-        pk.totals(),
-        PkmapTotals {
-            in_use: 1,
-            free_clean: LAST_PKMAP - 2,
-            free_stale: 1
-        }
-    );
+    assert_eq!(pk.page_address(HIGH), Some(vaddr(slot)), "keeps its address until the flush");
+    assert_eq!(pk.totals(), PkmapTotals { in_use: 1, free_clean: LAST_PKMAP - 2, free_stale: 1 });
     let s = pk.stats();
     assert_eq!((s.maps, s.reuses, s.unmaps, s.full_flushes), (2, 1, 2, 0));
 }
@@ -92,22 +72,12 @@ fn fills_all_1024_slots_then_full() {
         assert!(flush.is_none_or(|c| c.is_empty()));
     }
     assert_eq!(seen.len(), LAST_PKMAP);
-    assert_eq!(
-        pk.totals(),
-        PkmapTotals {
-            in_use: LAST_PKMAP,
-            free_clean: 0,
-            free_stale: 0
-        }
-    );
+    assert_eq!(pk.totals(), PkmapTotals { in_use: LAST_PKMAP, free_clean: 0, free_stale: 0 });
     let before = pk.last_pkmap_nr();
     assert_eq!(pk.kmap(HIGH + 5000), KmapResult::Full);
     assert_eq!(pk.last_pkmap_nr(), before, "Full changes nothing");
     assert_eq!(pk.stats().waits, 1);
-    assert!(
-        !mapped(pk.kmap(HIGH + 7)).1,
-        "a mapped page is still served when full"
-    );
+    assert!(!mapped(pk.kmap(HIGH + 7)).1, "a mapped page is still served when full");
     assert_eq!(pk.slots().count(), LAST_PKMAP);
     assert_eq!(pk.stats().full_flushes, 1);
 }
@@ -119,20 +89,13 @@ fn kunmap_then_kmap_after_wrap_flushes_once() {
         pk.kmap(HIGH + i);
     }
     let freed = pk.page_address(HIGH + 300).and_then(slot_of).unwrap();
-    assert!(
-        pk.kunmap(HIGH + 300).unwrap().wake,
-        "a waiter can now proceed"
-    );
+    assert!(pk.kunmap(HIGH + 300).unwrap().wake, "a waiter can now proceed");
     let (slot, new, flush) = mapped(pk.kmap(HIGH + 5000));
     assert!(new);
     assert_eq!(slot, freed);
     let cleared = flush.expect("the search wrapped");
     assert_eq!(cleared.iter().collect::<Vec<_>>(), vec![freed]);
-    assert_eq!(
-        pk.page_address(HIGH + 300),
-        None,
-        "the old page lost its address"
-    );
+    assert_eq!(pk.page_address(HIGH + 300), None, "the old page lost its address");
     let s = pk.stats();
     assert_eq!((s.full_flushes, s.cleared), (2, 1));
     // Unmap a whole batch: the next new kmap clears all of them with one flush.
@@ -144,10 +107,7 @@ fn kunmap_then_kmap_after_wrap_flushes_once() {
     assert_eq!(pk.stats().full_flushes, 3);
     assert_eq!(pk.totals().free_clean, 99);
     for i in 0..99 {
-        assert!(
-            mapped(pk.kmap(HIGH + 7000 + i)).2.is_none(),
-            "clean slots need no flush"
-        );
+        assert!(mapped(pk.kmap(HIGH + 7000 + i)).2.is_none(), "clean slots need no flush");
     }
     assert_eq!(pk.stats().full_flushes, 3);
 }
@@ -160,15 +120,9 @@ fn unbalanced_kunmap_is_an_error_naming_the_page() {
     pk.kunmap(HIGH).unwrap();
     let err = pk.kunmap(HIGH).unwrap_err();
     assert_eq!(err, PkmapError::NoUsers { pfn: HIGH, slot });
-    assert_eq!(
-        format!("{err}"),
-        "kunmap of pfn 0x38000 in pkmap slot 1, which has no users left"
-    );
+    assert_eq!(format!("{err}"), "kunmap of pfn 0x38000 in pkmap slot 1, which has no users left");
     assert_eq!(pk.count(slot), 1, "the error changed nothing");
-    assert_eq!(
-        format!("{}", PkmapError::NotMapped { pfn: HIGH }),
-        "kunmap of pfn 0x38000, which is not kmapped"
-    );
+    assert_eq!(format!("{}", PkmapError::NotMapped { pfn: HIGH }), "kunmap of pfn 0x38000, which is not kmapped");
 }
 
 #[test]
@@ -183,11 +137,7 @@ fn fast_paths_agree_with_kmap_and_kunmap() {
     mapped(b.kmap(HIGH));
     assert_eq!(a.kunmap_slot(slot, HIGH), Some(false));
     assert!(!b.kunmap(HIGH).unwrap().wake);
-    assert_eq!(
-        a.kunmap_slot(slot + 1, HIGH),
-        None,
-        "wrong slot: left to kunmap"
-    );
+    assert_eq!(a.kunmap_slot(slot + 1, HIGH), None, "wrong slot: left to kunmap");
     assert_eq!(a.kunmap_slot(99, HIGH), None, "slot out of range");
     assert_eq!(a.kunmap_slot(slot, HIGH), Some(true), "last user: wake");
     assert!(b.kunmap(HIGH).unwrap().wake);
@@ -209,18 +159,8 @@ fn report_lists_occupied_slots() {
     assert_eq!(
         rows,
         vec![
-            SlotInfo {
-                slot: 1,
-                count: 3,
-                pfn: HIGH + 2,
-                vaddr: PKMAP_BASE + PAGE_SIZE
-            },
-            SlotInfo {
-                slot: 2,
-                count: 1,
-                pfn: HIGH + 9,
-                vaddr: PKMAP_BASE + 2 * PAGE_SIZE
-            },
+            SlotInfo { slot: 1, count: 3, pfn: HIGH + 2, vaddr: PKMAP_BASE + PAGE_SIZE },
+            SlotInfo { slot: 2, count: 1, pfn: HIGH + 9, vaddr: PKMAP_BASE + 2 * PAGE_SIZE },
         ]
     );
 }
@@ -269,12 +209,7 @@ fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
                         prop_assert!(before.iter().all(|&c| c >= 2), "Full with a free slot");
                         continue; // the caller would sleep
                     }
-                    KmapResult::Mapped {
-                        slot,
-                        new,
-                        flush_all,
-                        ..
-                    } => {
+                    KmapResult::Mapped { slot, new, flush_all, .. } => {
                         if let Some(s) = had {
                             prop_assert_eq!((slot, new, flush_all), (s, false, None));
                         } else {
@@ -290,12 +225,7 @@ fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
                             if let Some(cleared) = flush_all {
                                 wraps += 1;
                                 for (s, &count) in before.iter().enumerate() {
-                                    prop_assert_eq!(
-                                        cleared.contains(s),
-                                        count == 1,
-                                        "slot {}",
-                                        s
-                                    );
+                                    prop_assert_eq!(cleared.contains(s), count == 1, "slot {}", s);
                                 }
                                 for s in cleared.iter() {
                                     pte[s] = None;
@@ -304,9 +234,7 @@ fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
                             }
                             // Never a slot with users, and never one
                             // whose stale mapping was not flushed.
-                            prop_assert!(
-                                before[slot] == 0 || (before[slot] == 1 && flush_all.is_some())
-                            );
+                            prop_assert!(before[slot] == 0 || (before[slot] == 1 && flush_all.is_some()));
                             prop_assert_eq!(pte[slot], None, "overwriting a live PTE");
                             pte[slot] = Some(pfn);
                         }
@@ -345,11 +273,7 @@ fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
         }
         for (&pfn, &u) in &users {
             if u > 0 {
-                prop_assert!(
-                    pk.page_address(pfn).is_some(),
-                    "held page {} lost its slot",
-                    pfn
-                );
+                prop_assert!(pk.page_address(pfn).is_some(), "held page {} lost its slot", pfn);
             }
         }
         let t = pk.totals();
@@ -403,16 +327,9 @@ fn full_size_table_survives_a_long_run() {
     for _ in 0..20000 {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let page = HIGH + (x >> 8) % 1500;
-        ops.push(if (x >> 4) % 5 < 3 {
-            Op::Kmap(page)
-        } else {
-            Op::Kunmap(page)
-        });
+        ops.push(if (x >> 4) % 5 < 3 { Op::Kmap(page) } else { Op::Kunmap(page) });
     }
     let s = run::<LAST_PKMAP>(&ops).unwrap();
     // It went through every path: waits, wraps that cleared slots, revivals.
-    assert!(
-        s.waits > 0 && s.full_flushes > 10 && s.cleared > 0 && s.revived > 0,
-        "{s:?}"
-    );
+    assert!(s.waits > 0 && s.full_flushes > 10 && s.cleared > 0 && s.revived > 0, "{s:?}");
 }

@@ -74,33 +74,21 @@ unsafe impl SlabPages for TestPages {
         if self.outstanding + n > self.max_pages {
             return None;
         }
-        let start = (0..self.npages)
-            .step_by(n)
-            .find(|&s| self.used[s..s + n].iter().all(|u| !u))?;
+        let start = (0..self.npages).step_by(n).find(|&s| self.used[s..s + n].iter().all(|u| !u))?;
         let addr = self.base + start * PAGE_SIZE;
         // Nobody may have written to pages after they were given back.
         assert!(self.bytes(addr, n * PAGE_SIZE).iter().all(|&b| b == FREED));
         self.used[start..start + n].fill(true);
         // SAFETY: the block lies in the arena and is now the caller's.
         unsafe { ptr::write_bytes(addr as *mut u8, FRESH, n * PAGE_SIZE) };
-        self.blocks.insert(
-            addr,
-            Block {
-                order,
-                owner: None,
-                reclaimable,
-            },
-        );
+        self.blocks.insert(addr, Block { order, owner: None, reclaimable });
         self.outstanding += n;
         self.grown += 1;
         Some(addr)
     }
 
     fn free_pages(&mut self, addr: usize, order: usize) {
-        let b = self
-            .blocks
-            .remove(&addr)
-            .expect("freeing a block never handed out");
+        let b = self.blocks.remove(&addr).expect("freeing a block never handed out");
         assert_eq!(b.order, order);
         assert_eq!(b.owner, None, "slab pages freed while still marked");
         let start = (addr - self.base) / PAGE_SIZE;
@@ -111,17 +99,11 @@ unsafe impl SlabPages for TestPages {
     }
 
     fn readable(&self, addr: usize, len: usize) -> bool {
-        addr >= self.base
-            && addr
-                .checked_add(len)
-                .is_some_and(|end| end <= self.base + self.npages * PAGE_SIZE)
+        addr >= self.base && addr.checked_add(len).is_some_and(|end| end <= self.base + self.npages * PAGE_SIZE)
     }
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {
-        let b = self
-            .blocks
-            .get_mut(&addr)
-            .expect("marking a block never handed out");
+        let b = self.blocks.get_mut(&addr).expect("marking a block never handed out");
         assert_eq!(b.order, order);
         b.owner = cache;
     }
@@ -171,18 +153,11 @@ fn cache(name: &'static str, size: usize, flags: SlabFlags) -> KmemCache {
 /// free chain, and `free_objects` against the sum.
 fn check(c: &KmemCache) {
     let mut free_total = 0;
-    for (which, list) in [
-        (FULL, &c.slabs_full),
-        (PARTIAL, &c.slabs_partial),
-        (FREE, &c.slabs_free),
-    ] {
+    for (which, list) in [(FULL, &c.slabs_full), (PARTIAL, &c.slabs_partial), (FREE, &c.slabs_free)] {
         let (mut prev, mut at, mut len) = (0, list.head, 0);
         while at != 0 {
             let s = SlabRef(at);
-            assert_eq!(
-                (s.magic(), s.cache_id(), s.list(), s.prev()),
-                (SLAB_MAGIC, c.id, which, prev)
-            );
+            assert_eq!((s.magic(), s.cache_id(), s.list(), s.prev()), (SLAB_MAGIC, c.id, which, prev));
             let (inuse, mut free, mut i) = (s.inuse() as usize, 0, s.free());
             while i != BUFCTL_END {
                 free += 1;
@@ -227,29 +202,12 @@ fn order_choice_follows_waste_rule() {
 
 #[test]
 fn bad_arguments_are_errors_naming_the_value() {
-    let err = |size, align| {
-        KmemCache::create("bad", size, align, SlabFlags::empty(), None)
-            .err()
-            .unwrap()
-            .to_string()
-    };
+    let err = |size, align| KmemCache::create("bad", size, align, SlabFlags::empty(), None).err().unwrap().to_string();
     assert_eq!(err(0, 0), "kmem_cache_create(bad): size 0");
-    assert_eq!(
-        err(200_000, 0),
-        "kmem_cache_create(bad): size 200000 does not fit a slab of order 5 (131072 bytes)"
-    );
-    assert_eq!(
-        err(131_072, 0),
-        "kmem_cache_create(bad): size 131072 does not fit a slab of order 5 (131072 bytes)"
-    );
-    assert_eq!(
-        err(64, 24),
-        "kmem_cache_create(bad): align 24 is not a power of two up to 4096"
-    );
-    assert_eq!(
-        err(64, 8192),
-        "kmem_cache_create(bad): align 8192 is not a power of two up to 4096"
-    );
+    assert_eq!(err(200_000, 0), "kmem_cache_create(bad): size 200000 does not fit a slab of order 5 (131072 bytes)");
+    assert_eq!(err(131_072, 0), "kmem_cache_create(bad): size 131072 does not fit a slab of order 5 (131072 bytes)");
+    assert_eq!(err(64, 24), "kmem_cache_create(bad): align 24 is not a power of two up to 4096");
+    assert_eq!(err(64, 8192), "kmem_cache_create(bad): align 8192 is not a power of two up to 4096");
 }
 
 #[test]
@@ -261,10 +219,7 @@ fn panic_flag_panics_on_failure() {
 #[test]
 fn hwcache_align_halves_for_small_objects() {
     let objsize = |size| cache("hw", size, SlabFlags::HWCACHE_ALIGN).stats().objsize;
-    assert_eq!(
-        [objsize(8), objsize(20), objsize(40), objsize(100)],
-        [8, 32, 64, 128]
-    );
+    assert_eq!([objsize(8), objsize(20), objsize(40), objsize(100)], [8, 32, 64, 128]);
     let mut p = TestPages::new(256);
     let mut c = KmemCache::create("a256", 24, 256, SlabFlags::empty(), None).unwrap();
     let objs: Vec<_> = (0..40).map(|_| c.alloc(&mut p).unwrap()).collect();
@@ -353,15 +308,7 @@ fn slabs_move_between_full_partial_and_free() {
     assert_eq!(c.shrink(&mut p), 1 << c.order);
     assert_eq!(
         (p.outstanding, c.stats()),
-        (
-            0,
-            SlabStats {
-                objsize: c.buffer_size,
-                objperslab: n,
-                pagesperslab: 1 << c.order,
-                ..SlabStats::default()
-            }
-        )
+        (0, SlabStats { objsize: c.buffer_size, objperslab: n, pagesperslab: 1 << c.order, ..SlabStats::default() })
     );
 }
 
@@ -372,10 +319,7 @@ fn array_cache_refills_and_flushes_in_batches() {
     assert_eq!((c.ac.limit, c.ac.batchcount, c.num), (120, 60, 61));
     let a = c.alloc(&mut p).unwrap();
     // One refill took a batch of 60 from the new slab.
-    assert_eq!(
-        (c.cpu_cached(), c.stats().active_objs, c.slab_counts()),
-        (59, 60, (0, 1, 0))
-    );
+    assert_eq!((c.cpu_cached(), c.stats().active_objs, c.slab_counts()), (59, 60, (0, 1, 0)));
     let mut objs = vec![a];
     objs.extend((0..59).map(|_| c.alloc(&mut p).unwrap()));
     // The next refill takes the one object left rather than grow.
@@ -437,17 +381,8 @@ fn destroy_with_live_objects_errors() {
     let mut c = cache("busy", 128, SlabFlags::empty());
     let objs: Vec<_> = (0..3).map(|_| c.alloc(&mut p).unwrap()).collect();
     let e = c.destroy(&mut p).unwrap_err();
-    assert_eq!(
-        e,
-        DestroyError {
-            name: "busy",
-            live: 3
-        }
-    );
-    assert_eq!(
-        e.to_string(),
-        "slab busy: cannot destroy: 3 objects still allocated"
-    );
+    assert_eq!(e, DestroyError { name: "busy", live: 3 });
+    assert_eq!(e.to_string(), "slab busy: cannot destroy: 3 objects still allocated");
     // The cache is intact: the objects can still be freed.
     for o in objs {
         c.free(&mut p, o).unwrap();
@@ -464,32 +399,22 @@ fn red_zone_overrun_is_reported_and_object_quarantined() {
     let b = c.alloc(&mut p).unwrap();
     fill(a + 64, 0x41, 8); // one word past the end
     let bug = c.free(&mut p, a).unwrap_err();
+    assert_eq!(bug, bug_of("kmalloc-64", a, BugKind::RedZone { after: true, value: 0x4141_4141_4141_4141 }));
     assert_eq!(
-        bug,
-        bug_of(
-            "kmalloc-64",
-            a,
-            BugKind::RedZone {
-                after: true,
-                value: 0x4141_4141_4141_4141
-            }
-        )
+        bug.to_string(),
+        format!("slab kmalloc-64: object {a:#x}: red zone after the object overwritten (0x4141414141414141)")
     );
-    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {a:#x}: red zone after the object overwritten (0x4141414141414141)"));
     fill(b - 8, 0, 4); // an underrun
     let bug = c.free(&mut p, b).unwrap_err();
-    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {b:#x}: red zone before the object overwritten (0xd84156c500000000)"));
+    assert_eq!(
+        bug.to_string(),
+        format!("slab kmalloc-64: object {b:#x}: red zone before the object overwritten (0xd84156c500000000)")
+    );
     // Never handed out again; freeing it again is a double free.
     assert_eq!(c.quarantined(), 2);
     let rest: Vec<_> = (0..3 * c.num).map(|_| c.alloc(&mut p).unwrap()).collect();
     assert!(!rest.contains(&a) && !rest.contains(&b));
-    assert!(matches!(
-        c.free(&mut p, a),
-        Err(SlabBug {
-            kind: BugKind::DoubleFree,
-            ..
-        })
-    ));
+    assert!(matches!(c.free(&mut p, a), Err(SlabBug { kind: BugKind::DoubleFree, .. })));
     for o in rest {
         c.free(&mut p, o).unwrap();
     }
@@ -511,24 +436,8 @@ fn red_zone_checked_on_alloc() {
     // Run over a's red zone into the free object b's.
     fill(a + 64, 0x41, 16);
     let bug = c.alloc(&mut p).unwrap_err();
-    assert_eq!(
-        bug,
-        AllocError::Bug(bug_of(
-            "rz",
-            b,
-            BugKind::RedZone {
-                after: false,
-                value: 0x4141_4141_4141_4141
-            }
-        ))
-    );
-    assert!(matches!(
-        c.free(&mut p, a),
-        Err(SlabBug {
-            kind: BugKind::RedZone { after: true, .. },
-            ..
-        })
-    ));
+    assert_eq!(bug, AllocError::Bug(bug_of("rz", b, BugKind::RedZone { after: false, value: 0x4141_4141_4141_4141 })));
+    assert!(matches!(c.free(&mut p, a), Err(SlabBug { kind: BugKind::RedZone { after: true, .. }, .. })));
     assert_eq!(c.quarantined(), 2);
     assert!(c.alloc(&mut p).is_ok_and(|o| o != a && o != b));
 }
@@ -543,21 +452,8 @@ fn write_after_free_is_reported_by_poison_check() {
     assert_eq!(p.bytes(a, 64)[62..], [POISON_FREE, POISON_END]);
     fill(a + 12, 0, 1);
     let bug = c.alloc(&mut p).unwrap_err();
-    assert_eq!(
-        bug,
-        AllocError::Bug(bug_of(
-            "kmalloc-64",
-            a,
-            BugKind::Poison {
-                offset: 12,
-                value: 0
-            }
-        ))
-    );
-    assert_eq!(
-        bug.to_string(),
-        format!("slab kmalloc-64: object {a:#x}: poison overwritten at offset 12 (0x00)")
-    );
+    assert_eq!(bug, AllocError::Bug(bug_of("kmalloc-64", a, BugKind::Poison { offset: 12, value: 0 })));
+    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {a:#x}: poison overwritten at offset 12 (0x00)"));
     let b = c.alloc(&mut p).unwrap();
     assert_ne!(b, a);
     assert_eq!((c.quarantined(), c.stats().active_objs), (1, 2));
@@ -581,13 +477,7 @@ fn poison_with_ctor_reruns_ctor_after_check() {
     set_word(b, 7);
     assert!(matches!(
         c.alloc(&mut p),
-        Err(AllocError::Bug(SlabBug {
-            kind: BugKind::Poison {
-                offset: 0,
-                value: 7
-            },
-            ..
-        }))
+        Err(AllocError::Bug(SlabBug { kind: BugKind::Poison { offset: 0, value: 7 }, .. }))
     ));
     assert_eq!(ctor_calls() - before, 2);
 }
@@ -607,11 +497,7 @@ fn reciprocal_divides_exactly_inside_a_slab() {
         }
         for i in 0..num {
             for rel in [i * d, i * d + d - 1] {
-                assert_eq!(
-                    ((rel as u64 * r as u64) >> 32) as usize,
-                    i,
-                    "d {d} rel {rel}"
-                );
+                assert_eq!(((rel as u64 * r as u64) >> 32) as usize, i, "d {d} rel {rel}");
             }
         }
     }
@@ -628,20 +514,14 @@ fn double_free_is_reported() {
     let a = d.alloc(&mut p).unwrap();
     d.free(&mut p, a).unwrap();
     let bug = d.free(&mut p, a).unwrap_err();
-    assert_eq!(
-        bug.to_string(),
-        format!("slab dbg: object {a:#x}: double free")
-    );
+    assert_eq!(bug.to_string(), format!("slab dbg: object {a:#x}: double free"));
     // A plain cache sees it once the object is back in its slab.
     let mut c = cache("plain", 64, SlabFlags::empty());
     let keep = c.alloc(&mut p).unwrap();
     let a = c.alloc(&mut p).unwrap();
     c.free(&mut p, a).unwrap();
     c.shrink(&mut p);
-    assert_eq!(
-        c.free(&mut p, a),
-        Err(bug_of("plain", a, BugKind::DoubleFree))
-    );
+    assert_eq!(c.free(&mut p, a), Err(bug_of("plain", a, BugKind::DoubleFree)));
     c.free(&mut p, keep).unwrap();
     check(&c);
 }
@@ -654,10 +534,7 @@ fn double_free_in_array_cache_found_at_drain() {
     c.free(&mut p, a).unwrap();
     c.free(&mut p, a).unwrap(); // unseen: the first free is still in the array
     c.shrink(&mut p);
-    assert_eq!(
-        c.take_deferred_bug(),
-        Some(bug_of("plain", a, BugKind::DoubleFree))
-    );
+    assert_eq!(c.take_deferred_bug(), Some(bug_of("plain", a, BugKind::DoubleFree)));
     assert_eq!((c.take_deferred_bug(), p.outstanding), (None, 0));
 }
 
@@ -669,48 +546,30 @@ fn foreign_pointers_are_reported() {
     let x = a.alloc(&mut p).unwrap();
     let y = b.alloc(&mut p).unwrap();
     let why = |r: Result<(), SlabBug>| match r {
-        Err(SlabBug {
-            kind: BugKind::ForeignPointer(why),
-            ..
-        }) => why,
+        Err(SlabBug { kind: BugKind::ForeignPointer(why), .. }) => why,
         other => panic!("{other:?}"),
     };
     assert_eq!(why(a.free(&mut p, y)), Foreign::OtherCache(b.id()));
     assert_eq!(why(b.free(&mut p, x)), Foreign::OtherCache(a.id()));
-    assert_eq!(
-        why(a.free(&mut p, x + 4)),
-        Foreign::MidObject {
-            index: a.obj_index(SlabRef(x & !4095), x),
-            offset: 4
-        }
-    );
-    assert_eq!(
-        why(b.free(&mut p, y - 8)),
-        Foreign::MidObject {
-            index: 0,
-            offset: -8
-        }
-    );
+    assert_eq!(why(a.free(&mut p, x + 4)), Foreign::MidObject { index: a.obj_index(SlabRef(x & !4095), x), offset: 4 });
+    assert_eq!(why(b.free(&mut p, y - 8)), Foreign::MidObject { index: 0, offset: -8 });
     assert_eq!(why(a.free(&mut p, x & !4095)), Foreign::OutsideObjects);
     let page = p.alloc_pages(0, false).unwrap();
     fill(page, 0, PAGE_SIZE);
     assert_eq!(why(a.free(&mut p, page + 128)), Foreign::NotASlab);
     let local = 0u64;
-    assert_eq!(
-        why(a.free(&mut p, &local as *const u64 as usize)),
-        Foreign::Unmapped
-    );
+    assert_eq!(why(a.free(&mut p, &local as *const u64 as usize)), Foreign::Unmapped);
     assert_eq!(why(a.free(&mut p, 0x10)), Foreign::Unmapped);
     let e = a.free(&mut p, y).unwrap_err();
     assert_eq!(
         e.to_string(),
-        format!(
-            "slab kmalloc-64: object {y:#x}: foreign pointer (in a slab of cache #{})",
-            b.id()
-        )
+        format!("slab kmalloc-64: object {y:#x}: foreign pointer (in a slab of cache #{})", b.id())
     );
     let i = a.obj_index(SlabRef(x & !4095), x);
-    assert_eq!(a.free(&mut p, x + 4).unwrap_err().to_string(), format!("slab kmalloc-64: object {:#x}: foreign pointer (offset 4 inside object {i}, not its start)", x + 4));
+    assert_eq!(
+        a.free(&mut p, x + 4).unwrap_err().to_string(),
+        format!("slab kmalloc-64: object {:#x}: foreign pointer (offset 4 inside object {i}, not its start)", x + 4)
+    );
     assert!(a.owns(&p, x) && !a.owns(&p, y) && !a.owns(&p, x + 4) && !a.owns(&p, page));
     // Nothing was disturbed.
     a.free(&mut p, x).unwrap();
@@ -732,10 +591,7 @@ fn slab_pages_are_marked_and_reclaimable_asked() {
     let y = u.alloc(&mut p).unwrap();
     let block = |o: usize| &p.blocks[&(o & !4095)];
     assert_eq!((block(x).owner, block(x).reclaimable), (Some(r.id()), true));
-    assert_eq!(
-        (block(y).owner, block(y).reclaimable),
-        (Some(u.id()), false)
-    );
+    assert_eq!((block(y).owner, block(y).reclaimable), (Some(u.id()), false));
     r.free(&mut p, x).unwrap();
     u.free(&mut p, y).unwrap();
     r.shrink(&mut p);
@@ -781,7 +637,10 @@ fn slabinfo_format_matches_linux() {
     let o = c.alloc(&mut p).unwrap();
     let mut out = String::new();
     c.slabinfo_line(&mut out).unwrap();
-    assert_eq!(out, "kmalloc-64            60     61     64   61    1 : tunables  120   60    0 : slabdata      1      1      0\n");
+    assert_eq!(
+        out,
+        "kmalloc-64            60     61     64   61    1 : tunables  120   60    0 : slabdata      1      1      0\n"
+    );
     c.free(&mut p, o).unwrap();
     c.shrink(&mut p);
 }

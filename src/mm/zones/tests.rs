@@ -17,47 +17,22 @@ fn r(start: u64, end: u64, kind: MemType) -> Region {
 /// memory, EBDA, BIOS ROM, RAM up to 128 KB below SIZE, the flash.
 fn qemu(size: u64) -> MemMap {
     let (low, top) = (r(0, 0x9fc00, U), r(0x100000, size - 0x20000, U));
-    let holes = [
-        r(0x9fc00, 0xa0000, R),
-        r(0xf0000, 0x100000, R),
-        r(0xfffc0000, 4 * GB, R),
-    ];
-    MemMap::sanitize(&[
-        low,
-        holes[0],
-        holes[1],
-        top,
-        r(size - 0x20000, size, R),
-        holes[2],
-    ])
+    let holes = [r(0x9fc00, 0xa0000, R), r(0xf0000, 0x100000, R), r(0xfffc0000, 4 * GB, R)];
+    MemMap::sanitize(&[low, holes[0], holes[1], top, r(size - 0x20000, size, R), holes[2]])
 }
 
-const NONE: MemOptions = MemOptions {
-    mem_limit: None,
-    highmem: None,
-    kernelcore: None,
-    vmalloc: None,
-};
+const NONE: MemOptions = MemOptions { mem_limit: None, highmem: None, kernelcore: None, vmalloc: None };
 
 fn mem(v: u64) -> MemOptions {
-    MemOptions {
-        mem_limit: Some(v),
-        ..NONE
-    }
+    MemOptions { mem_limit: Some(v), ..NONE }
 }
 
 fn highmem(v: u64) -> MemOptions {
-    MemOptions {
-        highmem: Some(v),
-        ..NONE
-    }
+    MemOptions { highmem: Some(v), ..NONE }
 }
 
 fn kernelcore(v: u64) -> MemOptions {
-    MemOptions {
-        kernelcore: Some(v),
-        ..NONE
-    }
+    MemOptions { kernelcore: Some(v), ..NONE }
 }
 
 /// Size `map`, check lowmem and RAM ends and the notes, return the layout.
@@ -75,24 +50,16 @@ fn lines(l: &ZoneLayout) -> Vec<String> {
 }
 
 fn spans(l: &ZoneLayout) -> [(u64, u64, u64); 4] {
-    l.zones
-        .map(|z| (z.start_pfn, z.spanned_pages, z.present_pages))
+    l.zones.map(|z| (z.start_pfn, z.spanned_pages, z.present_pages))
 }
 
 #[test]
 fn qemu_2g_matches_linux() {
     let l = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
     // DMA holds pfn 1..0x9f and 0x100..0x1000: not page 0, the EBDA page or the BIOS hole.
-    let want = [
-        (1, 0xfff, 3998),
-        (0x1000, 0x37000, 0x37000),
-        (0x38000, 0x47fe0, 0x47fe0),
-    ];
+    let want = [(1, 0xfff, 3998), (0x1000, 0x37000, 0x37000), (0x38000, 0x47fe0, 0x47fe0)];
     assert_eq!(spans(&l), [want[0], want[1], want[2], (0x7ffe0, 0, 0)]);
-    assert_eq!(
-        (l.totalram_pages, l.totalhigh_pages),
-        (3998 + 0x37000 + 0x47fe0, 0x47fe0)
-    );
+    assert_eq!((l.totalram_pages, l.totalhigh_pages), (3998 + 0x37000 + 0x47fe0, 0x47fe0));
     assert_eq!(l.high_memory, 0xf800_0000);
     assert_eq!(
         lines(&l),
@@ -113,24 +80,15 @@ fn qemu_2g_matches_linux() {
 #[test]
 fn qemu_512m_has_no_highmem_unless_asked() {
     let l = check(&qemu(512 * MB), NONE, (0x1ffe0, 0x1ffe0), &[]);
-    assert_eq!(
-        (l.zone(ZoneType::HighMem).spanned_pages, l.totalhigh_pages),
-        (0, 0)
-    );
+    assert_eq!((l.zone(ZoneType::HighMem).spanned_pages, l.totalhigh_pages), (0, 0));
     assert_eq!(l.high_memory, 0xdffe_0000);
     let normal = "  Normal   [mem 0x0000000001000000-0x000000001ffdffff]";
-    assert_eq!(
-        lines(&l)[..2],
-        ["0MB HIGHMEM available.", "511MB LOWMEM available."]
-    );
+    assert_eq!(lines(&l)[..2], ["0MB HIGHMEM available.", "511MB LOWMEM available."]);
     assert_eq!(lines(&l)[4..6], [normal, "  HighMem  empty"]);
 
     let l = check(&qemu(512 * MB), highmem(256 * MB), (0xffe0, 0x1ffe0), &[]);
     assert_eq!(l.totalhigh_pages, 0x10000);
-    assert_eq!(
-        lines(&l)[..2],
-        ["256MB HIGHMEM available.", "255MB LOWMEM available."]
-    );
+    assert_eq!(lines(&l)[..2], ["256MB HIGHMEM available.", "255MB LOWMEM available."]);
     assert_eq!(
         lines(&l)[4..6],
         [
@@ -155,10 +113,7 @@ fn ram_above_4g_is_dropped_with_a_note() {
 fn mem_option_cuts_ram_at_an_address() {
     // 1 GB is still more than lowmem holds: 128 MB of highmem remain.
     let l = check(&qemu(2 * GB), mem(GB), (0x38000, 0x40000), &[]);
-    assert_eq!(
-        lines(&l)[5],
-        "  HighMem  [mem 0x0000000038000000-0x000000003fffffff]"
-    );
+    assert_eq!(lines(&l)[5], "  HighMem  [mem 0x0000000038000000-0x000000003fffffff]");
     let l = check(&qemu(2 * GB), mem(800 * MB), (0x32000, 0x32000), &[]);
     assert_eq!(lines(&l)[5], "  HighMem  empty");
 }
@@ -167,44 +122,23 @@ fn mem_option_cuts_ram_at_an_address() {
 fn bad_mem_values_are_ignored() {
     let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
     let small = ["mem=1M is too small (needs at least 16M); ignored"];
-    assert_eq!(
-        check(&qemu(2 * GB), mem(MB), (0x38000, 0x7ffe0), &small),
-        plain
-    );
+    assert_eq!(check(&qemu(2 * GB), mem(MB), (0x38000, 0x7ffe0), &small), plain);
     let big = ["mem=4G is more than the 2047M of RAM present; ignored"];
-    assert_eq!(
-        check(&qemu(2 * GB), mem(4 * GB), (0x38000, 0x7ffe0), &big),
-        plain
-    );
+    assert_eq!(check(&qemu(2 * GB), mem(4 * GB), (0x38000, 0x7ffe0), &big), plain);
 }
 
 #[test]
 fn highmem_larger_than_ram_is_clamped() {
     let n = ["highmem=4G is more than the 511M of RAM; clamped to 447M (lowmem kept at 64M)"];
-    check(
-        &qemu(512 * MB),
-        highmem(4 * GB),
-        (MIN_LOWMEM_PFN, 0x1ffe0),
-        &n,
-    );
+    check(&qemu(512 * MB), highmem(4 * GB), (MIN_LOWMEM_PFN, 0x1ffe0), &n);
     let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)"];
-    check(
-        &qemu(2 * GB),
-        highmem(3 * GB),
-        (MIN_LOWMEM_PFN, 0x7ffe0),
-        &n,
-    );
+    check(&qemu(2 * GB), highmem(3 * GB), (MIN_LOWMEM_PFN, 0x7ffe0), &n);
 }
 
 #[test]
 fn highmem_never_leaves_less_than_64m_lowmem() {
     let n = ["highmem=500M would leave 11M of lowmem (needs at least 64M); clamped to 447M"];
-    check(
-        &qemu(512 * MB),
-        highmem(500 * MB),
-        (MIN_LOWMEM_PFN, 0x1ffe0),
-        &n,
-    );
+    check(&qemu(512 * MB), highmem(500 * MB), (MIN_LOWMEM_PFN, 0x1ffe0), &n);
     // A machine with less than 64 MB keeps it all as lowmem.
     let small = MemMap::sanitize(&[r(0, 0x9fc00, U), r(0x100000, 48 * MB, U)]);
     let n = ["highmem=16M ignored: all 48M of RAM is needed as lowmem (at least 64M)"];
@@ -227,44 +161,26 @@ fn kernelcore_carves_movable_from_highmem() {
     let l = check(&qemu(2 * GB), kernelcore(GB), (0x38000, 0x7ffe0), &[]);
     // The holes below 1 MB push the start just past 1 GB, then to a 4 MB boundary.
     assert_eq!(l.movable_start_pfn, Some(0x40400));
-    assert_eq!(
-        spans(&l)[2..],
-        [(0x38000, 0x8400, 0x8400), (0x40400, 0x3fbe0, 0x3fbe0)]
-    );
+    assert_eq!(spans(&l)[2..], [(0x38000, 0x8400, 0x8400), (0x40400, 0x3fbe0, 0x3fbe0)]);
     let kernel: u64 = l.zones[..3].iter().map(|z| z.present_pages).sum();
     assert!(kernel >= GB >> PAGE_SHIFT);
     // Zone ranges show what each zone could hold; the node line, where Movable begins.
     let high = "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]";
     let node = "  Node 0: 0x0000000040400000";
-    assert_eq!(
-        lines(&l)[5..],
-        [high, "Movable zone start for each node", node]
-    );
+    assert_eq!(lines(&l)[5..], [high, "Movable zone start for each node", node]);
 }
 
 #[test]
 fn kernelcore_below_lowmem_makes_all_highmem_movable() {
     let n = ["kernelcore=512M is less than the 895M below HighMem, which cannot be movable; using 895M"];
     let l = check(&qemu(2 * GB), kernelcore(512 * MB), (0x38000, 0x7ffe0), &n);
-    assert_eq!(
-        spans(&l)[2..],
-        [(0x38000, 0, 0), (0x38000, 0x47fe0, 0x47fe0)]
-    );
+    assert_eq!(spans(&l)[2..], [(0x38000, 0, 0), (0x38000, 0x47fe0, 0x47fe0)]);
 }
 
 #[test]
 fn kernelcore_without_highmem_uses_normal() {
-    let l = check(
-        &qemu(512 * MB),
-        kernelcore(256 * MB),
-        (0x1ffe0, 0x1ffe0),
-        &[],
-    );
-    let want = [
-        (0x1000, 0xf400, 0xf400),
-        (0x10400, 0, 0),
-        (0x10400, 0xfbe0, 0xfbe0),
-    ];
+    let l = check(&qemu(512 * MB), kernelcore(256 * MB), (0x1ffe0, 0x1ffe0), &[]);
+    let want = [(0x1000, 0xf400, 0xf400), (0x10400, 0, 0), (0x10400, 0xfbe0, 0xfbe0)];
     assert_eq!(spans(&l)[1..], want);
 }
 
@@ -272,38 +188,18 @@ fn kernelcore_without_highmem_uses_normal() {
 fn bad_kernelcore_values_are_ignored() {
     let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
     for (v, n) in [
-        (
-            0,
-            "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
-        ),
-        (
-            100,
-            "kernelcore=100 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
-        ),
-        (
-            4 * GB,
-            "kernelcore=4G is not less than the 2047M of RAM; ignored (no ZONE_MOVABLE)",
-        ),
-        (
-            2047 * MB,
-            "kernelcore=2047M leaves less than 4M movable; no ZONE_MOVABLE",
-        ),
+        (0, "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)"),
+        (100, "kernelcore=100 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)"),
+        (4 * GB, "kernelcore=4G is not less than the 2047M of RAM; ignored (no ZONE_MOVABLE)"),
+        (2047 * MB, "kernelcore=2047M leaves less than 4M movable; no ZONE_MOVABLE"),
     ] {
-        assert_eq!(
-            check(&qemu(2 * GB), kernelcore(v), (0x38000, 0x7ffe0), &[n]),
-            plain
-        );
+        assert_eq!(check(&qemu(2 * GB), kernelcore(v), (0x38000, 0x7ffe0), &[n]), plain);
     }
 }
 
 #[test]
 fn empty_map_gives_empty_zones() {
-    let all = MemOptions {
-        mem_limit: Some(GB),
-        highmem: Some(GB),
-        kernelcore: Some(GB),
-        vmalloc: None,
-    };
+    let all = MemOptions { mem_limit: Some(GB), highmem: Some(GB), kernelcore: Some(GB), vmalloc: None };
     let (l, notes) = size_zones(&MemMap::new(), &all);
     assert_eq!((l.max_pfn, l.totalram_pages, notes.len()), (0, 0, 3));
     assert!(l.zones.iter().all(|z| z.spanned_pages == 0));
@@ -318,10 +214,7 @@ fn raw_map() -> impl Strategy<Value = Vec<Region>> {
 
 /// Whole megabytes mostly, any byte count sometimes.
 fn size_opt(max_mb: u64) -> impl Strategy<Value = Option<u64>> {
-    proptest::option::of(prop_oneof![
-        (0..max_mb).prop_map(|v| v * MB),
-        0..max_mb * MB
-    ])
+    proptest::option::of(prop_oneof![(0..max_mb).prop_map(|v| v * MB), 0..max_mb * MB])
 }
 
 proptest! {

@@ -11,10 +11,10 @@
 //! mappings stay correct because every type has a slot of its own.
 
 use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
+use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use crate::kernel::sched::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
-use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// kmap_atomic slot types (2.6.24's `enum km_type`, the ones this kernel uses).

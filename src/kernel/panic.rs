@@ -115,13 +115,18 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 }
 
 /// A non-fatal report of a kernel bug (Linux's `WARN`): message, call trace, go on.
+#[inline(never)]
 pub fn warn(args: core::fmt::Arguments) {
     let ebp = cpu::read_ebp();
+    // Start the trace at our caller, not at `warn` itself.
+    // SAFETY: with frame pointers, [ebp] and [ebp + 4] are this function's
+    // saved frame pointer and return address, on the current stack.
+    let (caller_ebp, ret) = unsafe { (*(ebp as *const usize), *((ebp + 4) as *const usize)) };
     crate::pr_warn!("------------[ cut here ]------------");
     crate::pr_warn!("{}", args);
     crate::pr_warn!("CPU: 0 PID: {} Comm: {}", super::sched::current_pid(), super::sched::current_name());
     let mut trace = super::printk::log_writer(super::printk::KERN_WARNING);
     let _ = writeln!(trace, "Call Trace:");
-    write_backtrace(&mut trace, warn as *const () as usize, ebp);
+    write_backtrace(&mut trace, ret.wrapping_sub(1), caller_ebp);
     crate::pr_warn!("---[ end trace ]---");
 }

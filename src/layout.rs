@@ -62,10 +62,8 @@ pub const PKMAP_END: usize = PKMAP_BASE + LAST_PKMAP * PAGE_SIZE;
 /// Fixmap slots, counted down from FIXADDR_TOP (slot 0 is the highest page).
 pub const NR_FIX: usize = 64;
 pub const FIXADDR_START: usize = FIXADDR_TOP - NR_FIX * PAGE_SIZE;
-/// Slot zeroing highmem pages for `__GFP_ZERO`.
-pub const FIX_ZERO_PAGE: usize = 0;
 /// First `kmap_atomic` slot; one per slot type follows (Linux's FIX_KMAP_BEGIN).
-pub const FIX_KMAP_BEGIN: usize = 1;
+pub const FIX_KMAP_BEGIN: usize = 0;
 /// `kmap_atomic` slot types (`KmType`).
 pub const KM_TYPE_NR: usize = 7;
 

@@ -9,7 +9,6 @@
 
 use super::gfp::Gfp;
 use super::mm_init::with_node;
-use crate::arch::x86::mm::init::fixmap::{clear_fixmap, set_fixmap, FIX_ZERO_PAGE};
 use crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -202,18 +201,8 @@ fn clear_pages(pfn: u32, order: usize) {
 
 /// Zero one frame: through the direct map, or a fixmap slot for highmem.
 fn clear_page_frame(pfn: usize) {
-    if pfn < max_low_pfn() {
-        // SAFETY: a lowmem frame we own (just allocated), mapped at its __va.
-        unsafe { core::ptr::write_bytes(phys_to_virt(pfn << PAGE_SHIFT) as *mut u8, 0, PAGE_SIZE) };
-    } else {
-        let flags = crate::arch::x86::cpu::local_irq_save();
-        let va = set_fixmap(FIX_ZERO_PAGE, pfn);
-        // SAFETY: the fixmap slot now maps the frame we own; interrupts are
-        // off, so nobody else uses the slot until it is cleared.
-        unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE) };
-        clear_fixmap(FIX_ZERO_PAGE);
-        crate::arch::x86::cpu::local_irq_restore(flags);
-    }
+    // SAFETY: a frame just allocated for the caller; nobody else has it.
+    unsafe { super::highmem::clear_highpage(pfn as u32) };
 }
 
 /// Free a block (Linux's `__free_pages`). Inline, as the node's order-0

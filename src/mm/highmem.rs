@@ -191,13 +191,24 @@ fn atomic(pfn: u32, t: KmType) -> KmapAtomic {
     kmap_atomic(pfn, t, max_low_pfn()).unwrap_or_else(|e| panic!("kmap_atomic: {:?}", e))
 }
 
+/// The slot for the one-page helpers: `Bounce` in thread context, `Irq0`
+/// in an interrupt handler (which may interrupt a thread holding `Bounce`;
+/// handlers do not nest), as Linux picks KM_USER0 or KM_IRQ0.
+fn helper_slot() -> KmType {
+    if crate::kernel::sched::in_interrupt() {
+        KmType::Irq0
+    } else {
+        KmType::Bounce
+    }
+}
+
 /// Zero a frame (Linux's `clear_highpage`).
 ///
 /// # Safety
 /// The caller owns frame `pfn` and nothing else uses its bytes meanwhile.
 pub unsafe fn clear_highpage(pfn: u32) {
     // SAFETY: the caller owns the frame.
-    unsafe { atomic(pfn, KmType::Bounce).as_mut_slice().fill(0) };
+    unsafe { atomic(pfn, helper_slot()).as_mut_slice().fill(0) };
 }
 
 /// Copy frame `from` to frame `to`, two atomic slots at once (`copy_highpage`).
@@ -222,7 +233,7 @@ pub unsafe fn copy_highpage(to: u32, from: u32) {
 pub unsafe fn memcpy_to_page(pfn: u32, offset: usize, data: &[u8]) {
     assert!(offset + data.len() <= PAGE_SIZE, "memcpy_to_page: {} bytes at {} cross the page", data.len(), offset);
     // SAFETY: the caller owns the frame; `data` is elsewhere.
-    unsafe { atomic(pfn, KmType::Bounce).as_mut_slice()[offset..offset + data.len()].copy_from_slice(data) };
+    unsafe { atomic(pfn, helper_slot()).as_mut_slice()[offset..offset + data.len()].copy_from_slice(data) };
 }
 
 /// Copy out of frame `pfn` at `offset` (`memcpy_from_page`).
@@ -232,5 +243,5 @@ pub unsafe fn memcpy_to_page(pfn: u32, offset: usize, data: &[u8]) {
 pub unsafe fn memcpy_from_page(out: &mut [u8], pfn: u32, offset: usize) {
     assert!(offset + out.len() <= PAGE_SIZE, "memcpy_from_page: {} bytes at {} cross the page", out.len(), offset);
     // SAFETY: the caller owns the frame; `out` is elsewhere.
-    out.copy_from_slice(unsafe { &atomic(pfn, KmType::Bounce).as_slice()[offset..offset + out.len()] });
+    out.copy_from_slice(unsafe { &atomic(pfn, helper_slot()).as_slice()[offset..offset + out.len()] });
 }

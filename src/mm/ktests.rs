@@ -9,7 +9,7 @@ use super::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use super::mm_init::{memblock_alloc, with_node};
 use super::page::List;
 use super::zones::MAX_NR_ZONES;
-use crate::arch::x86::mm::init::fixmap::{clear_fixmap, set_fixmap, FIX_ZERO_PAGE};
+use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
 use crate::kernel::ktest::TestResult;
 use crate::layout::PAGE_SIZE;
 use crate::pr_info;
@@ -29,39 +29,51 @@ fn buddyinfo() -> BuddyInfo {
     })
 }
 
-/// Take every free frame of every zone, order 0, past all watermarks (the
-/// test owns the machine meanwhile), chaining them through their
-/// descriptors' list links as Linux lets a page's owner do; then free them.
-pub fn every_free_page_round_trips() -> TestResult {
-    let before = buddyinfo();
-    let free_before = alloc::nr_free_pages();
-    let taken = with_node(|node, mm| {
+/// Take every free frame, order 0, of the zones starting at or above pfn
+/// `from`, past all watermarks (the test owns the machine meanwhile),
+/// chaining them through their descriptors' list links as Linux lets a
+/// page's owner do.
+pub(super) fn take_all_free(from: u64) -> List {
+    with_node(|node, mm| {
         node.drain_all(mm);
         let mut chain = List::new();
-        for zone in node.zones.iter_mut() {
+        for zone in node.zones.iter_mut().filter(|z| z.is_populated() && z.buddy.start_pfn() as u64 >= from) {
             while let Some(pfn) = zone.buddy.alloc(mm, 0, MigrateType::Movable) {
-                mm[pfn as usize].refcount = 0;
                 chain.push_back(mm, pfn);
             }
         }
-        let n = chain.len();
-        let empty = node.free_pages_total() == 0;
+        chain
+    })
+}
+
+/// Free every frame `take_all_free` chained.
+pub(super) fn give_back(chain: &mut List) {
+    with_node(|node, mm| {
         while let Some(pfn) = chain.pop_front(mm) {
-            mm[pfn as usize].refcount = 1;
             node.free_pages(mm, pfn, 0);
         }
-        (n, empty)
     });
-    if !taken.1 {
+}
+
+/// Take every free frame of every zone, then free them all: the free lists
+/// come back exactly as they were.
+pub fn every_free_page_round_trips() -> TestResult {
+    let before = buddyinfo();
+    let free_before = alloc::nr_free_pages();
+    let mut chain = take_all_free(0);
+    let taken = chain.len();
+    let empty = alloc::nr_free_pages() == 0;
+    give_back(&mut chain);
+    if !empty {
         return Err("free pages left after taking all of them");
     }
-    if taken.0 as u64 != free_before {
+    if taken as u64 != free_before {
         return Err("took a different number of frames than were free");
     }
     if buddyinfo() != before || alloc::nr_free_pages() != free_before {
         return Err("buddyinfo differs after freeing everything");
     }
-    pr_info!("ktest: allocated and freed all {} free frames, order 0", taken.0);
+    pr_info!("ktest: allocated and freed all {} free frames, order 0", taken);
     Ok(())
 }
 
@@ -177,22 +189,15 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
 }
 
 fn fill(pfn: u32, byte: u8) {
-    let flags = crate::arch::x86::cpu::local_irq_save();
-    let va = set_fixmap(FIX_ZERO_PAGE, pfn as usize);
-    // SAFETY: the slot maps our frame; interrupts off while it is used.
-    unsafe { core::ptr::write_bytes(va as *mut u8, byte, PAGE_SIZE) };
-    clear_fixmap(FIX_ZERO_PAGE);
-    crate::arch::x86::cpu::local_irq_restore(flags);
+    let mut m = kmap_atomic(pfn, KmType::User0, alloc::max_low_pfn()).expect("a free User0 slot");
+    // SAFETY: the test owns the frame.
+    unsafe { m.as_mut_slice() }.fill(byte);
 }
 
 fn is_zero(pfn: u32) -> bool {
-    let flags = crate::arch::x86::cpu::local_irq_save();
-    let va = set_fixmap(FIX_ZERO_PAGE, pfn as usize);
-    // SAFETY: as in fill.
-    let zero = unsafe { core::slice::from_raw_parts(va as *const u8, PAGE_SIZE) }.iter().all(|&b| b == 0);
-    clear_fixmap(FIX_ZERO_PAGE);
-    crate::arch::x86::cpu::local_irq_restore(flags);
-    zero
+    let m = kmap_atomic(pfn, KmType::User0, alloc::max_low_pfn()).expect("a free User0 slot");
+    // SAFETY: the test owns the frame.
+    unsafe { m.as_slice() }.iter().all(|&b| b == 0)
 }
 
 pub fn dma_and_kernel_pages_stay_low() -> TestResult {

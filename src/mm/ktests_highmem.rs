@@ -4,8 +4,8 @@
 //! caught. Each test checks that free page counts end where they started.
 
 use super::alloc;
-use super::buddy::MigrateType;
 use super::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
+use super::ktests::give_back;
 use super::mm_init::with_node;
 use super::page::List;
 use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
@@ -16,26 +16,9 @@ use crate::layout::{LAST_PKMAP, PAGE_SIZE};
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Take every free highmem frame (past watermarks: the test owns the
-/// machine), chained through the descriptors.
+/// Every free highmem frame, chained (see `ktests::take_all_free`).
 fn take_all_highmem() -> List {
-    with_node(|node, mm| {
-        node.drain_all(mm);
-        let mut chain = List::new();
-        let low = node.max_low_pfn as usize;
-        for zone in node.zones.iter_mut().filter(|z| z.is_populated() && z.buddy.start_pfn() as usize >= low) {
-            while let Some(pfn) = zone.buddy.alloc(mm, 0, MigrateType::Movable) {
-                chain.push_back(mm, pfn);
-            }
-        }
-        chain
-    })
-}
-
-fn give_back(chain: &mut List) {
-    while let Some(pfn) = with_node(|_, mm| chain.pop_front(mm)) {
-        with_node(|node, mm| node.free_pages(mm, pfn, 0));
-    }
+    super::ktests::take_all_free(alloc::max_low_pfn() as u64)
 }
 
 fn pattern(pfn: u32, word: usize) -> u32 {
@@ -204,6 +187,7 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
 /// kmap_atomic + kunmap_atomic of a highmem page: exactly two invlpg; a
 /// lowmem page: none. kmap of a mapped page: no flush at all.
 pub fn kmap_costs_the_expected_flushes() -> TestResult {
+    let free_before = alloc::nr_free_pages();
     let p = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let q = alloc::alloc_pages(super::gfp::GFP_KERNEL, 0).ok_or("no page")?;
     let (hp, lp) = (p.pfn(), q.pfn());
@@ -235,6 +219,9 @@ pub fn kmap_costs_the_expected_flushes() -> TestResult {
     if !direct {
         return Err("kmap of a lowmem page is not its direct-map address");
     }
+    if alloc::nr_free_pages() != free_before {
+        return Err("free pages not back where they were");
+    }
     Ok(())
 }
 
@@ -245,6 +232,7 @@ fn p_is_high(pfn: u32) -> bool {
 /// Out-of-order kunmap_atomic and a slot type taken twice are caught and
 /// reported; the mappings stay right.
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
+    let free_before = alloc::nr_free_pages();
     let a = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let b = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     // SAFETY: a and b were just allocated for this test.
@@ -279,11 +267,15 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     if !right || !still || !ok_after {
         return Err("mappings wrong after a misuse");
     }
+    if alloc::nr_free_pages() != free_before {
+        return Err("free pages not back where they were");
+    }
     Ok(())
 }
 
 /// kmap where sleeping is not allowed is reported (it may sleep).
 pub fn kmap_in_atomic_context_is_reported() -> TestResult {
+    let free_before = alloc::nr_free_pages();
     let q = alloc::alloc_pages(super::gfp::GFP_KERNEL, 0).ok_or("no page")?;
     let before = sched::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
     sched::preempt_disable();
@@ -293,11 +285,15 @@ pub fn kmap_in_atomic_context_is_reported() -> TestResult {
     if sched::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) != before + 1 {
         return Err("kmap with preemption off was not reported");
     }
+    if alloc::nr_free_pages() != free_before {
+        return Err("free pages not back where they were");
+    }
     Ok(())
 }
 
 /// copy_highpage and memcpy_to/from_page between highmem frames.
 pub fn highpage_helpers_copy() -> TestResult {
+    let free_before = alloc::nr_free_pages();
     let a = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let b = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no page")?;
     let mut out = [0u8; 8];
@@ -314,6 +310,9 @@ pub fn highpage_helpers_copy() -> TestResult {
     alloc::free_pages_block(b);
     if &out != b"highmem!" || zero != [0; 8] {
         return Err("copy or clear through kmap_atomic went wrong");
+    }
+    if alloc::nr_free_pages() != free_before {
+        return Err("free pages not back where they were");
     }
     Ok(())
 }

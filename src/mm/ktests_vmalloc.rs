@@ -35,8 +35,7 @@ fn fill_and_check(p: *mut u32, words: usize, seed: u32) -> usize {
 pub fn vmalloc_64m_fill_verify_free() -> TestResult {
     // Kernel page tables made for vmalloc space are kept for good (as in
     // Linux): a first round creates them, the second is measured exactly.
-    let warm = vmalloc(SIZE).ok_or("vmalloc(64M) failed")?;
-    vfree(warm.as_ptr());
+    warm_up(SIZE)?;
     let before = settled();
     let flushes0 = (VUNMAP_FLUSHES.load(Ordering::Relaxed), TLB_FULL_FLUSHES.load(Ordering::Relaxed));
     let p = vmalloc(SIZE).ok_or("vmalloc(64M) failed")?;
@@ -65,16 +64,28 @@ pub fn vmalloc_64m_fill_verify_free() -> TestResult {
     Ok(())
 }
 
+/// A first area of `size` bytes made and freed, so the vmalloc page tables
+/// its range needs exist (they are kept for good) before a test counts pages.
+fn warm_up(size: usize) -> Result<(), &'static str> {
+    let p = vmalloc(size).ok_or("vmalloc failed")?;
+    vfree(p.as_ptr());
+    Ok(())
+}
+
 pub fn vzalloc_is_zeroed() -> TestResult {
+    warm_up(4 * 4096)?;
+    let before = settled();
     let p = vzalloc(3 * 4096 + 100).ok_or("vzalloc failed")?;
     // SAFETY: 4 pages are ours.
     let zero = unsafe { core::slice::from_raw_parts(p.as_ptr(), 4 * 4096) }.iter().all(|&b| b == 0);
     vfree(p.as_ptr());
-    if zero {
-        Ok(())
-    } else {
-        Err("vzalloc memory not zero")
+    if !zero {
+        return Err("vzalloc memory not zero");
     }
+    if settled() != before {
+        return Err("free pages not back after vfree");
+    }
+    Ok(())
 }
 
 /// A second page directory cloned from the kernel's, then an area created
@@ -131,6 +142,8 @@ pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
 }
 
 pub fn vfree_of_a_bad_pointer_is_reported() -> TestResult {
+    warm_up(8192)?;
+    let before = settled();
     let p = vmalloc(8192).ok_or("vmalloc failed")?;
     let used0 = vmalloc::usage().0;
     // Middle of the area: reported, the area survives.
@@ -141,6 +154,9 @@ pub fn vfree_of_a_bad_pointer_is_reported() -> TestResult {
     vfree(p.as_ptr());
     if !survived || vmalloc::usage().0 != used0 - 8192 {
         return Err("a bad vfree changed the areas");
+    }
+    if settled() != before {
+        return Err("free pages not back after vfree");
     }
     Ok(())
 }

@@ -318,16 +318,7 @@ impl<const N: usize> PkmapSlots<N> {
     pub fn kunmap(&mut self, pfn: u32) -> Result<KunmapResult, PkmapError> {
         let slot = self.lookup(pfn).ok_or(PkmapError::NotMapped { pfn })?;
         let count = self.count[slot];
-        if count < 2 {
-            return Err(PkmapError::NoUsers { pfn, slot });
-        }
-        self.count[slot] = count - 1;
-        let wake = count == 2;
-        if wake {
-            self.in_use -= 1;
-            self.stale += 1;
-        }
-        self.stats.unmaps += 1;
+        let wake = self.kunmap_slot(slot, pfn).ok_or(PkmapError::NoUsers { pfn, slot })?;
         Ok(KunmapResult { slot, vaddr: vaddr(slot), users: count - 2, wake })
     }
 

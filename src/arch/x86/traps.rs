@@ -193,6 +193,12 @@ pub fn die(what: &str, frame: &TrapFrame) -> ! {
 
 /// Registers and call trace of a trap frame, in Linux's layout.
 pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
+    oops_body_at(out, f, f.interrupted_esp());
+}
+
+/// `oops_body` for a frame whose stack pointer is known otherwise (the
+/// double-fault task reads it from the TSS).
+fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32) {
     let _ = writeln!(
         out,
         "CPU: 0 PID: {} Comm: {}",
@@ -202,7 +208,6 @@ pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
     let _ = write!(out, "EIP: ");
     crate::kernel::ksyms::write_symbol(out, f.eip as usize);
     let _ = writeln!(out);
-    let esp = f.interrupted_esp();
     let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", f.eax, f.ebx, f.ecx, f.edx);
     let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", f.esi, f.edi, f.ebp, esp);
     let ss = if f.from_user() { f.user_ss } else { u32::from(super::gdt::KERNEL_DS) };
@@ -264,30 +269,9 @@ extern "C" fn double_fault_handler() -> ! {
         user_esp: tss.esp,
         user_ss: tss.ss,
     };
-    let _ = writeln!(
-        out,
-        "CPU: 0 PID: {} Comm: {}",
-        crate::kernel::sched::current_pid(),
-        crate::kernel::sched::current_name()
-    );
-    let _ = write!(out, "EIP: ");
-    crate::kernel::ksyms::write_symbol(&mut out, frame.eip as usize);
-    let _ = writeln!(out);
-    let _ =
-        writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", frame.eax, frame.ebx, frame.ecx, frame.edx);
-    let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", frame.esi, frame.edi, frame.ebp, esp);
-    let _ = writeln!(
-        out,
-        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}",
-        read_cr0(),
-        read_cr2(),
-        read_cr3(),
-        read_cr4()
-    );
     // The frames above the overflow are intact; the walk reads only words
     // that lie on a mapped kernel stack.
-    let _ = writeln!(out, "Call Trace:");
-    crate::kernel::panic::write_backtrace(&mut out, frame.eip as usize, frame.ebp as usize);
+    oops_body_at(&mut out, &frame, tss.esp);
     crate::kernel::panic::oops_end(&mut out, "Fatal exception")
 }
 

@@ -181,7 +181,7 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 pub mod fixmap {
     use super::super::super::cpu::flush_tlb_one;
     use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
-    pub use crate::layout::{FIX_KMAP_BEGIN, FIX_ZERO_PAGE, NR_FIX};
+    pub use crate::layout::{FIX_KMAP_BEGIN, NR_FIX};
     use core::sync::atomic::{AtomicU32, Ordering};
 
     pub const fn fix_to_virt(idx: usize) -> usize {

@@ -25,6 +25,10 @@ bitflags::bitflags! {
         const FS = 1 << 8;
         /// Do not print the allocation-failure warning.
         const NOWARN = 1 << 9;
+        /// The caller cannot handle a failure (Rust's collections, through the
+        /// global allocator): fault injection leaves it alone, as Linux's
+        /// `should_fail_alloc_page` skips `__GFP_NOFAIL`.
+        const NOFAIL = 1 << 11;
         const HARDWALL = 1 << 17;
         /// Hand the memory out zeroed.
         const ZERO = 1 << 15;

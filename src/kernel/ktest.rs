@@ -2,12 +2,18 @@
 //! timer, threads, guard pages). They print libtest-shaped lines, which the
 //! QEMU harness (tests/qemu.py) counts into the final `N passed, N failed`.
 //!
-//! Run them with the boot option `ktest` (then the machine powers off) or
-//! with the shell command `ktest [FILTER]`. Every test that creates threads
-//! also checks that none is left behind.
+//! Run them with the boot option `ktest` (then the machine powers off, with a
+//! failing QEMU status if a test failed) or with the shell command
+//! `ktest [FILTER]`. Every test that creates threads also checks that none is
+//! left behind.
+//!
+//! A test returns `Ok(())` (passed), `Err("why")` (failed), or
+//! `skip("why")` when this boot lacks what it needs (no HighMem, say): it is
+//! then reported as libtest reports an ignored test, `test NAME ... ignored,
+//! why`, and does not fail the run.
 
 use super::{printk, sched, wait::WaitQueue};
-use crate::arch::x86::{pit, traps};
+use crate::arch::x86::{pit, qemu, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
 use crate::mm::ktests_slab as sl;
@@ -20,6 +26,18 @@ pub type TestResult = Result<(), &'static str>;
 pub struct KTest {
     pub name: &'static str,
     pub run: fn() -> TestResult,
+}
+
+/// Why the running test asked to be skipped (set by [`skip`]).
+static SKIP_REASON: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
+
+/// End the running test as skipped: `return skip("no HighMem on this boot")`.
+/// The reason says which configuration the test needs and this boot lacks; it
+/// is printed as `test NAME ... ignored, REASON`. A test that fails after
+/// asking to be skipped is still reported as failed.
+pub fn skip(reason: &'static str) -> TestResult {
+    *SKIP_REASON.lock() = Some(reason);
+    Ok(())
 }
 
 macro_rules! check {
@@ -79,33 +97,147 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::vmalloc::vfree_of_a_bad_pointer_is_reported", run: vm::vfree_of_a_bad_pointer_is_reported },
 ];
 
-/// Run the tests whose name contains `filter`; returns (passed, failed).
-pub fn run_all(filter: &str) -> (usize, usize) {
+/// What a run of the tests found (libtest's summary line).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    /// Skipped by the test ([`skip`]) or, see `out_of_memory`, by the runner.
+    pub ignored: usize,
+    /// Of the ignored: not started because lowmem was too short for them.
+    pub out_of_memory: usize,
+    pub filtered_out: usize,
+}
+
+impl Summary {
+    /// Whether the run may be called a success: nothing failed.
+    pub fn ok(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// A filter that selects no test: a typo, not a successful run of nothing.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NoMatch;
+
+/// Rust's collections (`Vec`, `Box`, `String`) in test bodies cannot report
+/// an allocation failure: the global allocator's failure handler panics the
+/// kernel. So a test starts only when lowmem could serve what those bodies
+/// ask for with room to spare: 1 MB free above the `low` watermark of one
+/// lowmem zone, a 128 KB block among it (a `Vec` of 20,000 `u32`s grows into
+/// one). This is the runner's guard, not the tests' excuse: a test that
+/// needs more must check for itself.
+const HEAP_NEED_PAGES: u64 = 256;
+const HEAP_NEED_ORDER: usize = 5;
+
+/// `Err(kB of lowmem free above the low watermarks)` when a test could run
+/// out of memory in a Rust collection.
+fn heap_room() -> Result<(), u64> {
+    use crate::mm::zones::ZoneType;
+    crate::mm::mm_init::with_node(|node, _| {
+        let (mut free, mut room) = (0, false);
+        for (i, z) in node.zones.iter().enumerate() {
+            let lowmem = (z.buddy.start_pfn() as u64) < node.max_low_pfn;
+            if !z.is_populated() || !lowmem || z.kind == ZoneType::Movable {
+                continue;
+            }
+            let low = z.watermark[1];
+            free += z.free_pages().saturating_sub(low);
+            room |= z.watermark_ok(HEAP_NEED_ORDER, low + HEAP_NEED_PAGES, i, false, false);
+        }
+        if room {
+            Ok(())
+        } else {
+            Err(free * 4)
+        }
+    })
+}
+
+/// kB of lowmem a test needs free before it starts (see [`heap_room`]).
+pub const HEAP_NEED_KB: u64 = HEAP_NEED_PAGES * 4;
+
+/// Run the tests whose name contains `filter`, printing libtest's lines.
+pub fn run_all(filter: &str) -> Result<Summary, NoMatch> {
     let selected = TESTS.iter().filter(|t| t.name.contains(filter)).count();
+    if selected == 0 {
+        return Err(NoMatch);
+    }
+    let mut sum = Summary { filtered_out: TESTS.len() - selected, ..Summary::default() };
     println!();
+    println!("ktest: {} tests registered", TESTS.len());
     println!("running {} tests", selected);
-    let (mut passed, mut failed) = (0, 0);
+    let t0 = pit::clock_us();
     for t in TESTS.iter().filter(|t| t.name.contains(filter)) {
+        if let Err(kb) = heap_room() {
+            sum.ignored += 1;
+            sum.out_of_memory += 1;
+            println!(
+                "test {} ... ignored, out of memory: {} kB of lowmem free, the tests need {} kB",
+                t.name, kb, HEAP_NEED_KB
+            );
+            continue;
+        }
         let threads = sched::nr_threads();
+        *SKIP_REASON.lock() = None;
         let mut result = (t.run)();
+        let skipped = SKIP_REASON.lock().take();
         if result.is_ok() && sched::nr_threads() != threads {
             result = Err("threads leaked");
         }
-        match result {
-            Ok(()) => {
-                passed += 1;
+        match (result, skipped) {
+            (Ok(()), None) => {
+                sum.passed += 1;
                 println!("test {} ... ok", t.name);
             }
-            Err(why) => {
-                failed += 1;
+            (Ok(()), Some(why)) => {
+                sum.ignored += 1;
+                println!("test {} ... ignored, {}", t.name, why);
+            }
+            (Err(why), _) => {
+                sum.failed += 1;
                 println!("test {} ... FAILED: {}", t.name, why);
             }
         }
     }
+    let us = pit::clock_us() - t0;
     println!();
-    let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    println!("test result: {}. {} passed; {} failed", verdict, passed, failed);
-    (passed, failed)
+    println!(
+        "test result: {}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; finished in {}.{:02}s",
+        if sum.ok() { "ok" } else { "FAILED" },
+        sum.passed,
+        sum.failed,
+        sum.ignored,
+        sum.filtered_out,
+        us / 1_000_000,
+        us % 1_000_000 / 10_000
+    );
+    Ok(sum)
+}
+
+/// libtest's `--list`: one `NAME: test` line per registered test.
+pub fn list() {
+    for t in TESTS {
+        println!("{}: test", t.name);
+    }
+    println!();
+    println!("{} tests, 0 benchmarks", TESTS.len());
+}
+
+/// QEMU's exit status when a test failed: `(2 << 1) | 1` = 5, apart from a
+/// crash's 3.
+const EXIT_TESTS_FAILED: u8 = 2;
+
+/// The `ktest` boot option: every test, then power off (QEMU exits 0) if
+/// none failed, else leave QEMU with status 5, so `make run ARGS=ktest`
+/// fails when a test did.
+pub fn run_at_boot() -> ! {
+    match run_all("") {
+        Ok(sum) if sum.ok() => qemu::poweroff(),
+        _ => {
+            crate::pr_err!("ktest: some tests failed; exiting with a failing status");
+            qemu::exit_failure(EXIT_TESTS_FAILED)
+        }
+    }
 }
 
 fn int3_returns_to_caller() -> TestResult {

@@ -92,8 +92,8 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command {
         name: "ktest",
-        usage: "[FILTER]",
-        help: "run the in-kernel tests (names containing FILTER)",
+        usage: "[FILTER|--list]",
+        help: "run the in-kernel tests (names containing FILTER), or list them",
         run: cmd_ktest,
     },
     Command {
@@ -230,17 +230,17 @@ fn cmd_memmap(args: &[&str]) -> CmdResult {
 
 fn cmd_slabinfo(args: &[&str]) -> CmdResult {
     no_args(args)?;
-    let mut out = alloc::string::String::new();
-    let _ = crate::mm::kmalloc::slabinfo(&mut out);
-    console_write(out.as_bytes());
+    // Straight to the console: these reports format outside their locks,
+    // and a buffer from the heap could fail (or show in the report itself).
+    let _ = crate::mm::kmalloc::slabinfo(&mut printk::Console);
     Ok(())
 }
 
 fn cmd_kmalloc(args: &[&str]) -> CmdResult {
     no_args(args)?;
-    let mut out = alloc::string::String::new();
-    let _ = crate::mm::kmalloc::kmalloc_summary(&mut out);
-    console_write(out.as_bytes());
+    // Straight to the console: these reports format outside their locks,
+    // and a buffer from the heap could fail (or show in the report itself).
+    let _ = crate::mm::kmalloc::kmalloc_summary(&mut printk::Console);
     Ok(())
 }
 
@@ -258,9 +258,9 @@ fn err(msg: &str) -> CmdError {
 
 fn cmd_vmallocinfo(args: &[&str]) -> CmdResult {
     no_args(args)?;
-    let mut out = alloc::string::String::new();
-    let _ = crate::mm::vmalloc::vmallocinfo(&mut out);
-    console_write(out.as_bytes());
+    // Straight to the console: these reports format outside their locks,
+    // and a buffer from the heap could fail (or show in the report itself).
+    let _ = crate::mm::vmalloc::vmallocinfo(&mut printk::Console);
     Ok(())
 }
 
@@ -329,12 +329,28 @@ fn cmd_drain(args: &[&str]) -> CmdResult {
 }
 
 fn cmd_ktest(args: &[&str]) -> CmdResult {
-    if args.len() > 1 {
-        bail!("too many arguments (usage: ktest [FILTER])");
+    use super::ktest;
+    let filter = match args {
+        [] => "",
+        ["--list"] => {
+            ktest::list();
+            return Ok(());
+        }
+        [f] => *f,
+        _ => bail!("too many arguments (usage: ktest [FILTER] or ktest --list)"),
+    };
+    let Ok(sum) = ktest::run_all(filter) else {
+        bail!("no test name contains '{}'; nothing run ('ktest --list' names all {})", filter, ktest::TESTS.len());
+    };
+    if sum.failed != 0 {
+        bail!("{} of {} tests failed", sum.failed, sum.passed + sum.failed + sum.ignored);
     }
-    let (_, failed) = super::ktest::run_all(args.first().copied().unwrap_or(""));
-    if failed != 0 {
-        bail!("some tests failed");
+    if sum.out_of_memory != 0 {
+        bail!(
+            "out of memory: {} tests not run (each needs {} kB of lowmem free; 'meminfo' shows what is used)",
+            sum.out_of_memory,
+            ktest::HEAP_NEED_KB
+        );
     }
     Ok(())
 }

@@ -95,6 +95,34 @@ pub fn format_return_address(out: &mut impl Write, tab: Option<SymTab<'_>>, addr
     }
 }
 
+/// The return addresses of a frame-pointer chain, innermost first, at most
+/// `max`. `frame(ebp)` reads the pair saved at `ebp` (the caller's frame
+/// pointer, then the return address), or `None` when `ebp` is not a readable
+/// frame; the walk also ends at a return address outside the kernel's text
+/// (`is_text`) and at a frame pointer that does not go up the stack.
+pub fn frame_chain(
+    mut ebp: usize,
+    max: usize,
+    frame: impl Fn(usize) -> Option<(usize, usize)>,
+    is_text: impl Fn(usize) -> bool,
+) -> impl Iterator<Item = usize> {
+    let mut left = max;
+    core::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let (next, ret) = frame(ebp)?;
+        if !is_text(ret) {
+            left = 0;
+            return None;
+        }
+        // Stacks grow down: the chain must go up, or it ends after this one.
+        left = if next <= ebp { 0 } else { left - 1 };
+        ebp = next;
+        Some(ret)
+    })
+}
+
 #[cfg(target_os = "none")]
 mod table {
     use super::SymTab;
@@ -172,6 +200,57 @@ mod tests {
         let mut s = String::new();
         format_return_address(&mut s, Some(SymTab::new(TAB)), 0xc0100010).unwrap();
         assert_eq!(s, "start_kernel+0x10/0x10");
+    }
+
+    #[test]
+    fn return_addresses_print_linux_offsets() {
+        // %pB: looked up at ret - 1, printed as ret - start (never ret - 1 - start).
+        let mut s = String::new();
+        format_return_address(&mut s, Some(SymTab::new(TAB)), 0xc0100012).unwrap();
+        assert_eq!(s, "kernel::sched::schedule+0x2/0x20");
+        let mut s = String::new();
+        format_return_address(&mut s, Some(SymTab::new(TAB)), 0xc0100030).unwrap();
+        assert_eq!(s, "kernel::sched::schedule+0x20/0x20");
+    }
+
+    /// A fake stack: frame pointer -> (saved frame pointer, return address).
+    fn stack(frames: &'static [(usize, usize, usize)]) -> impl Fn(usize) -> Option<(usize, usize)> {
+        move |ebp| frames.iter().find(|f| f.0 == ebp).map(|f| (f.1, f.2))
+    }
+
+    fn text(a: usize) -> bool {
+        (0xc0100000..0xc0100084).contains(&a)
+    }
+
+    fn trace(rets: impl Iterator<Item = usize>) -> Vec<String> {
+        rets.map(|r| {
+            let mut s = String::new();
+            format_return_address(&mut s, Some(SymTab::new(TAB)), r).unwrap();
+            s
+        })
+        .collect()
+    }
+
+    #[test]
+    fn call_trace_starts_at_the_caller_with_linux_offsets() {
+        // What `warn` prints: the chain from its own frame, so the first line
+        // is its caller at the return address, never `+0x0` or ret - 1.
+        const FRAMES: &[(usize, usize, usize)] =
+            &[(0x1000, 0x1010, 0xc0100012), (0x1010, 0x1020, 0xc0100010), (0x1020, 0x1030, 0xc0100043)];
+        let lines = trace(frame_chain(0x1000, 32, stack(FRAMES), text));
+        assert_eq!(lines, ["kernel::sched::schedule+0x2/0x20", "start_kernel+0x10/0x10", "trap_common+0x3/0x40"]);
+    }
+
+    #[test]
+    fn call_trace_ends_at_bad_frames() {
+        // Out of text, a frame pointer going down, an unreadable frame, and the limit.
+        const OUT_OF_TEXT: &[(usize, usize, usize)] = &[(0x1000, 0x1010, 0xc0100012), (0x1010, 0x1020, 0xdead)];
+        assert_eq!(frame_chain(0x1000, 32, stack(OUT_OF_TEXT), text).count(), 1);
+        const DOWN: &[(usize, usize, usize)] = &[(0x1000, 0x0ff0, 0xc0100012), (0x0ff0, 0x1000, 0xc0100012)];
+        assert_eq!(frame_chain(0x1000, 32, stack(DOWN), text).count(), 1);
+        const LOOP: &[(usize, usize, usize)] = &[(0x1000, 0x1010, 0xc0100012), (0x1010, 0x1020, 0xc0100012)];
+        assert_eq!(frame_chain(0x1000, 32, stack(LOOP), text).count(), 2);
+        assert_eq!(frame_chain(0x1000, 1, stack(LOOP), text).count(), 1);
     }
 
     #[test]

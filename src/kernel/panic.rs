@@ -23,30 +23,34 @@ fn kernel_text(addr: usize) -> bool {
     (lo..hi).contains(&addr)
 }
 
-/// Walk the frame-pointer chain from (`eip`, `ebp`), one ` symbol+off/size`
-/// line per frame. Every frame pointer is checked to lie on a mapped kernel
-/// stack before it is read, so a corrupt chain ends the walk, not the report.
-pub fn write_backtrace(out: &mut impl Write, eip: usize, mut ebp: usize) {
-    let _ = write!(out, " ");
-    write_symbol(out, eip);
-    let _ = writeln!(out);
-    for _ in 0..MAX_FRAMES {
-        if ebp == 0 || ebp % 4 != 0 || !super::sched::on_kernel_stack(ebp, 8) {
-            break;
-        }
-        // SAFETY: `ebp` is aligned and its 8 bytes lie on a mapped kernel stack.
-        let (next, ret) = unsafe { (*(ebp as *const usize), *((ebp + 4) as *const usize)) };
-        if !kernel_text(ret) {
-            break;
-        }
+/// The saved (frame pointer, return address) pair at `ebp`, if `ebp` is an
+/// aligned frame on a mapped kernel stack: a corrupt chain ends the walk,
+/// not the report.
+fn read_frame(ebp: usize) -> Option<(usize, usize)> {
+    if ebp == 0 || ebp % 4 != 0 || !super::sched::on_kernel_stack(ebp, 8) {
+        return None;
+    }
+    // SAFETY: `ebp` is aligned and its 8 bytes lie on a mapped kernel stack.
+    Some(unsafe { (*(ebp as *const usize), *((ebp + 4) as *const usize)) })
+}
+
+/// One ` symbol+off/size` line per frame of the chain that starts at `ebp`:
+/// each is a return address, printed as Linux's `%pB` does.
+pub fn write_call_trace(out: &mut impl Write, ebp: usize) {
+    for ret in super::ksyms::frame_chain(ebp, MAX_FRAMES, read_frame, kernel_text) {
         let _ = write!(out, " ");
         super::ksyms::write_return_address(out, ret);
         let _ = writeln!(out);
-        if next <= ebp {
-            break; // stacks grow down: the chain must go up
-        }
-        ebp = next;
     }
+}
+
+/// The trace of an interrupted context: `eip` itself (the faulting
+/// instruction, `%pS`), then the frames of the chain at `ebp`.
+pub fn write_backtrace(out: &mut impl Write, eip: usize, ebp: usize) {
+    let _ = write!(out, " ");
+    write_symbol(out, eip);
+    let _ = writeln!(out);
+    write_call_trace(out, ebp);
 }
 
 /// Finish an oops: the panic line, then leave QEMU with a failing status.
@@ -86,6 +90,15 @@ fn snapshot() -> Regs {
     r
 }
 
+/// Where the caller is executing (not its start, which would print `+0x0`).
+#[inline(always)]
+fn current_eip() -> usize {
+    let eip: usize;
+    // SAFETY: a call to the next instruction pushes its address, popped at once.
+    unsafe { asm!("call 2f", "2:", "pop {}", out(reg) eip, options(preserves_flags)) };
+    eip
+}
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let regs = snapshot();
@@ -108,8 +121,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         cpu::read_eflags()
     );
     let _ = writeln!(out, "Call Trace:");
-    let here = panic as *const () as usize;
-    write_backtrace(&mut out, here, regs.ebp as usize);
+    write_backtrace(&mut out, current_eip(), regs.ebp as usize);
     let _ = writeln!(out, "---[ end Kernel panic - not syncing: {} ]---", info.message());
     qemu::exit_failure(qemu::EXIT_CRASH)
 }
@@ -117,16 +129,13 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// A non-fatal report of a kernel bug (Linux's `WARN`): message, call trace, go on.
 #[inline(never)]
 pub fn warn(args: core::fmt::Arguments) {
-    let ebp = cpu::read_ebp();
-    // Start the trace at our caller, not at `warn` itself.
-    // SAFETY: with frame pointers, [ebp] and [ebp + 4] are this function's
-    // saved frame pointer and return address, on the current stack.
-    let (caller_ebp, ret) = unsafe { (*(ebp as *const usize), *((ebp + 4) as *const usize)) };
     crate::pr_warn!("------------[ cut here ]------------");
     crate::pr_warn!("{}", args);
     crate::pr_warn!("CPU: 0 PID: {} Comm: {}", super::sched::current_pid(), super::sched::current_name());
     let mut trace = super::printk::log_writer(super::printk::KERN_WARNING);
     let _ = writeln!(trace, "Call Trace:");
-    write_backtrace(&mut trace, ret.wrapping_sub(1), caller_ebp);
+    // The chain from our own frame starts at our caller, at the return
+    // address: not at `warn` itself, and with Linux's offset.
+    write_call_trace(&mut trace, cpu::read_ebp());
     crate::pr_warn!("---[ end trace ]---");
 }

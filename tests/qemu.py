@@ -522,27 +522,209 @@ def make_run_piped():
     check(PROMPT + "help" in out.replace("\r", "") and "poweroff" in out, "help did not run:\n" + out[-1000:])
 
 
-def in_kernel_tests(only):
-    """Boot with `ktest`: every in-kernel test, each counted on its own."""
-    m = Machine(args="ktest")
+KTEST_RESULT = r"test result: (\w+)\. (\d+) passed; (\d+) failed; (\d+) ignored"
+# QEMU's status after the `ktest` boot: 0 when every test passed or was
+# ignored, (2 << 1) | 1 when one failed (ktest::EXIT_TESTS_FAILED), 3 on a crash.
+KTEST_EXIT_FAILED = 5
+
+
+def registered_ktests():
+    """The expected in-kernel tests, read from the source: the names of the
+    registration table in src/kernel/ktest.rs, and the test functions of
+    src/mm/ktests*.rs that the table does not run (a test never registered)."""
+    src = open(os.path.join(ROOT, "src", "kernel", "ktest.rs")).read()
+    table = src[src.index("pub static TESTS"):]
+    table = table[:table.index("\n];")]
+    names = re.findall(r'name:\s*"([^"]+)"', table)
+    runs = set(re.findall(r"run:\s*(?:\w+::)?(\w+)", table))
+    unregistered = []
+    mm_dir = os.path.join(ROOT, "src", "mm")
+    for f in sorted(os.listdir(mm_dir)):
+        if f.startswith("ktests") and f.endswith(".rs"):
+            text = open(os.path.join(mm_dir, f)).read()
+            for fn in re.findall(r"^pub fn (\w+)\(\) -> TestResult", text, re.M):
+                if fn not in runs:
+                    unregistered.append("%s::%s" % (f[:-3], fn))
+    return names, unregistered
+
+
+def ktest_boot(args="ktest", mem="2G", timeout=120):
+    """Boot with `ktest` (and `args`): the verdict lines, the summary, the
+    number of tests the kernel says it has, QEMU's exit status."""
+    m = Machine(args=args, mem=mem)
     try:
-        m.expect(r"running \d+ tests", BOOT_TIMEOUT)
-        _, summary = m.expect(r"test result: \w+\. (\d+) passed; (\d+) failed", 120)
+        _, reg = m.expect(r"ktest: (\d+) tests registered", BOOT_TIMEOUT)
+        _, summary = m.expect(KTEST_RESULT, timeout)
         code = m.wait_exit()
     finally:
         m.kill()
-    seen = 0
-    for mt in re.finditer(r"^test (\S+) \.\.\. (ok|FAILED.*)$", m.out, re.M):
-        seen += 1
-        name, verdict = "ktest::" + mt.group(1), mt.group(2)
+    verdicts = [(mt.group(1), mt.group(2)) for mt in
+                re.finditer(r"^test (\S+) \.\.\. (ok|ignored(?:, .*)?|FAILED.*)$", m.out, re.M)]
+    return {"verdicts": verdicts, "summary": summary, "registered": int(reg.group(1)), "code": code, "out": m.out}
+
+
+def ktest_run_problems(run):
+    """What is wrong with a `ktest` boot as a run (not test by test): a test
+    registered but not run, run twice, unknown, a count that disagrees, an
+    exit status that does not match the verdicts."""
+    names, unregistered = registered_ktests()
+    ran = [n for n, _ in run["verdicts"]]
+    s = run["summary"]
+    passed, failed, ignored = int(s.group(2)), int(s.group(3)), int(s.group(4))
+    problems = []
+    if unregistered:
+        problems.append("test functions not in the ktest table: " + ", ".join(unregistered))
+    if run["registered"] != len(names):
+        problems.append("kernel has %d tests, src/kernel/ktest.rs registers %d" % (run["registered"], len(names)))
+    missing = [n for n in names if n not in ran]
+    if missing:
+        problems.append("registered but not run: " + ", ".join(missing))
+    unknown = sorted(set(ran) - set(names))
+    if unknown:
+        problems.append("run but not in the table: " + ", ".join(unknown))
+    if len(ran) != len(set(ran)):
+        problems.append("a test ran twice")
+    if len(ran) != passed + failed + ignored:
+        problems.append("%d verdict lines, the summary counts %d" % (len(ran), passed + failed + ignored))
+    want = 0 if failed == 0 else KTEST_EXIT_FAILED
+    if run["code"] != want:
+        problems.append("QEMU exit status %d with %d failed (expected %d)" % (run["code"], failed, want))
+    return problems
+
+
+def in_kernel_tests(only):
+    """Boot with `ktest`: every in-kernel test, each counted on its own."""
+    run = ktest_boot()
+    for test, verdict in run["verdicts"]:
+        name = "ktest::" + test
         if only in name:
-            results.append((name, verdict == "ok", verdict))
-            print("test %s ... %s" % (name, "ok" if verdict == "ok" else verdict), flush=True)
+            ok = verdict == "ok" or verdict.startswith("ignored")
+            results.append((name, ok, verdict))
+            print("test %s ... %s" % (name, verdict), flush=True)
     name = "qemu::ktest::all_ran_and_powered_off"
-    ok = seen == int(summary.group(1)) + int(summary.group(2)) and seen > 0 and code == 0
+    problems = ktest_run_problems(run)
     if only in name:
-        results.append((name, ok, ""))
-        print("test %s ... %s" % (name, "ok" if ok else "FAILED (exit %d, %d lines)" % (code, seen)), flush=True)
+        results.append((name, not problems, "; ".join(problems)))
+        print("test %s ... %s" % (name, "ok" if not problems else "FAILED\n    " + "\n    ".join(problems)), flush=True)
+
+
+# --- shell, ktest runner, crash reports (issue 8) ---
+
+def shell_commands():
+    """The command names of the shell's table, read from src/kernel/shell.rs."""
+    src = open(os.path.join(ROOT, "src", "kernel", "shell.rs")).read()
+    table = src[src.index("pub static COMMANDS"):]
+    return re.findall(r'Command\s*\{\s*name:\s*"([^"]+)"', table[:table.index("\n];")])
+
+
+def call_trace_after(out, marker):
+    """The symbol lines of the first `Call Trace:` after `marker`."""
+    tail = out[out.index(marker):]
+    tail = tail[tail.index("Call Trace:"):]
+    return re.findall(r"^(?:\[[\s\d.]+\] )? (\S+\+0x[0-9a-f]+/0x[0-9a-f]+)$", tail.split("---[ end", 1)[0], re.M)
+
+
+def shell_survives_low_memory():
+    """MEM=64M, lowmem nearly all vmalloc'ed: `ktest` says it is out of
+    memory instead of panicking in a Rust collection, the reports still
+    print, and with the memory back the same tests run and pass."""
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        a = m.cmd("vmalloc 56M").strip()
+        b = m.cmd("vmalloc 4M").strip()
+        check(re.fullmatch(r"0x[0-9a-f]{8}", a) and re.fullmatch(r"0x[0-9a-f]{8}", b), "vmalloc: %r %r" % (a, b))
+        out = m.cmd("ktest kmalloc", timeout=60)
+        check("Kernel panic" not in out, "the kernel panicked:\n" + out[-1500:])
+        check(re.search(r"^ktest: out of memory: 3 tests not run", out, re.M), "no out-of-memory message:\n" + out)
+        check(re.search(r"^test mm::slab::rust_collections_live_in_kmalloc \.\.\. ignored, out of memory: \d+ kB of lowmem free", out, re.M), out)
+        check("test result: ok. 0 passed; 0 failed; 3 ignored;" in out, out)
+        for c in ["slabinfo", "kmalloc", "vmallocinfo", "meminfo", "buddyinfo", "zoneinfo", "kmaps", "ps", "dmesg"]:
+            o = m.cmd(c)
+            check("Kernel panic" not in o and len(o) > 10, "%s at low memory:\n%s" % (c, o[-800:]))
+        check(m.cmd("echo alive").strip() == "alive", "shell dead")
+        m.cmd("vfree " + b)
+        m.cmd("vfree " + a)
+        out = m.cmd("ktest kmalloc", timeout=60)
+        check("test result: ok. 3 passed; 0 failed; 0 ignored;" in out, "with memory back:\n" + out[-1500:])
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def ktest_command_checks():
+    """`ktest` filters, `--list`, `help` and call-trace offsets, in one boot."""
+    m = Machine(mem="256M")
+    try:
+        m.boot()
+        names, _ = registered_ktests()
+        out = m.cmd("ktest nosuchtest")
+        check("ktest: no test name contains 'nosuchtest'; nothing run ('ktest --list' names all %d)" % len(names) in out, out)
+        check("test result" not in out, "a run with no test reported a result:\n" + out)
+        listed = re.findall(r"^(\S+): test$", m.cmd("ktest --list"), re.M)
+        check(listed == names, "ktest --list %r != the table %r" % (listed, names))
+        check("ktest: too many arguments" in m.cmd("ktest a b"), "ktest a b")
+        helped = m.cmd("help")
+        for c in shell_commands():
+            check(re.search(r"^  %s\b.*\S" % re.escape(c), helped, re.M), "help lacks %s:\n%s" % (c, helped))
+        # WARN: the trace starts at warn's caller, at Linux's offset.
+        out = m.cmd("ktest retired_memblock", timeout=60)
+        trace = call_trace_after(out, "after the boot allocator was retired")
+        check(trace and trace[0].startswith("kernel::mm::mm_init::memblock_alloc+0x"), "WARN trace:\n" + out)
+        check(not any("+0x0/" in t for t in trace), "a +0x0 return address:\n" + out)
+        # Panic: the first line is where the handler is, not its start.
+        m.send("crash panic\n")
+        check(m.wait_exit() == 3, "crash panic did not exit 3")
+        trace = call_trace_after(m.out, "Kernel panic - not syncing: crash command")
+        check(re.match(r"__rustc::rust_begin_unwind\+0x[1-9a-f]", trace[0]), "panic trace:\n%s" % trace)
+        check(any(t.startswith("kernel::kernel::shell::cmd_crash+0x") for t in trace), "no cmd_crash frame: %s" % trace)
+        for t in trace[1:]:
+            off, size = re.search(r"\+0x([0-9a-f]+)/0x([0-9a-f]+)$", t).groups()
+            check(0 < int(off, 16) <= int(size, 16), "return address offset out of its function: " + t)
+    finally:
+        m.kill()
+
+
+def failed_ktest_fails_make_run():
+    """`make run ARGS=ktest` with tests that fail (failslab makes kmalloc
+    fail) ends with QEMU's status 5 and make failing, not 0."""
+    iso = os.path.join(BUILD, "make_run_ktest_failslab.iso")
+    os.makedirs(BUILD, exist_ok=True)
+    p = subprocess.Popen(["make", "-s", "run", "ARGS=ktest failslab=1,100,0,-1", "ISO=" + iso],
+                         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        raw, _ = p.communicate(timeout=BOOT_TIMEOUT + 180)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
+        raise AssertionError("make run did not finish in time")
+    out = raw.decode("utf-8", "replace").replace("\r", "")
+    s = re.search(KTEST_RESULT, out)
+    check(s and s.group(1) == "FAILED" and int(s.group(3)) > 0, "no failing run:\n" + out[-1500:])
+    check(p.returncode != 0, "make run exited 0 after failed tests")
+    check("Error %d" % KTEST_EXIT_FAILED in out, "QEMU status not %d:\n%s" % (KTEST_EXIT_FAILED, out[-500:]))
+    check("Kernel panic" not in out, "panicked:\n" + out[-1500:])
+
+
+# Boundary machines: lowmem ending off a 4 MB boundary, a tiny HighMem, an
+# odd max_low_pfn, odd mem=. (mem, boot options)
+KTEST_BOUNDARIES = [
+    ("900M", ""),
+    ("2G", "mem=899M"),
+    ("512M", "highmem=4K"),
+    ("2G", "mem=123M"),
+]
+
+
+def ktest_at_boundary(mem, args):
+    def run():
+        r = ktest_boot("ktest " + args if args else "ktest", mem)
+        failed = ["%s (%s)" % (n, v) for n, v in r["verdicts"] if v.startswith("FAILED")]
+        problems = ktest_run_problems(r)
+        check(not failed and not problems, "\n".join(failed + problems))
+    return run
 
 
 def main():
@@ -563,9 +745,16 @@ def main():
                      ("qemu::vmalloc::vmalloc_option_sizes_the_area", vmalloc_option_sizes_the_area),
                      ("qemu::slab::slab_debug_boot_checks_every_cache", slab_debug_boot_checks_every_cache),
                      ("qemu::boot::memory_map_at_512m", small_memory_map),
-                     ("qemu::make::run_piped_exits_zero", make_run_piped)]:
+                     ("qemu::make::run_piped_exits_zero", make_run_piped),
+                     ("qemu::shell::low_memory_says_out_of_memory_and_goes_on", shell_survives_low_memory),
+                     ("qemu::shell::ktest_filter_list_help_and_trace_offsets", ktest_command_checks),
+                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)]:
         if only in name:
             record(name, fn)
+    for mem, args in KTEST_BOUNDARIES:
+        name = "qemu::ktest::at_%s%s" % (mem, ("_" + re.sub(r"\W+", "_", args)) if args else "")
+        if only in name:
+            record(name, ktest_at_boundary(mem, args))
     try:
         # A filter naming only qemu:: tests (other than the ktest boot) needs no ktest boot.
         if not (only.startswith("qemu::") and not only.startswith("qemu::ktest")):

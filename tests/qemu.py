@@ -664,7 +664,9 @@ def ktest_command_checks():
         check("test result" not in out, "a run with no test reported a result:\n" + out)
         listed = re.findall(r"^(\S+): test$", m.cmd("ktest --list"), re.M)
         check(listed == names, "ktest --list %r != the table %r" % (listed, names))
-        check("ktest: too many arguments" in m.cmd("ktest a b"), "ktest a b")
+        check("ktest: too many arguments 'a b'" in m.cmd("ktest a b"), "ktest a b")
+        check("ps: takes no arguments (got 'x'); nothing done" in m.cmd("ps x"), "ps x")
+        check("vfree: bad address 'zz'" in m.cmd("vfree zz"), "vfree zz")
         helped = m.cmd("help")
         for c in shell_commands():
             check(re.search(r"^  %s\b.*\S" % re.escape(c), helped, re.M), "help lacks %s:\n%s" % (c, helped))

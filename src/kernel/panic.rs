@@ -27,7 +27,7 @@ fn kernel_text(addr: usize) -> bool {
 /// aligned frame on a mapped kernel stack: a corrupt chain ends the walk,
 /// not the report.
 fn read_frame(ebp: usize) -> Option<(usize, usize)> {
-    if ebp == 0 || ebp % 4 != 0 || !super::sched::on_kernel_stack(ebp, 8) {
+    if ebp == 0 || !ebp.is_multiple_of(4) || !super::sched::on_kernel_stack(ebp, 8) {
         return None;
     }
     // SAFETY: `ebp` is aligned and its 8 bytes lie on a mapped kernel stack.

@@ -265,7 +265,7 @@ fn cmd_vmallocinfo(args: &[&str]) -> CmdResult {
 }
 
 fn cmd_vmalloc(args: &[&str]) -> CmdResult {
-    let [size] = args else { bail!("usage: vmalloc SIZE") };
+    let [size] = args else { bail!("usage: vmalloc SIZE (got '{}'); nothing allocated", Words(args)) };
     let n = match crate::kernel::cmdline::memparse(size) {
         Ok(n) if n > 0 && n <= 256 << 20 => n as usize,
         Ok(_) => bail!("size '{}' out of range (1 byte .. 256M)", size),
@@ -279,10 +279,10 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
 }
 
 fn cmd_vfree(args: &[&str]) -> CmdResult {
-    let [addr] = args else { bail!("usage: vfree ADDR") };
+    let [addr] = args else { bail!("usage: vfree ADDR (got '{}'); nothing freed", Words(args)) };
     match crate::kernel::cmdline::parse_u64(addr) {
         Ok(a) if a <= u32::MAX as u64 => crate::mm::vmalloc::vfree(a as usize as *const u8),
-        _ => bail!("bad address '{}'", addr),
+        _ => bail!("bad address '{}' (a 32-bit number, as vmalloc printed it); nothing freed", addr),
     }
     Ok(())
 }
@@ -337,7 +337,7 @@ fn cmd_ktest(args: &[&str]) -> CmdResult {
             return Ok(());
         }
         [f] => *f,
-        _ => bail!("too many arguments (usage: ktest [FILTER] or ktest --list)"),
+        _ => bail!("too many arguments '{}' (usage: ktest [FILTER] or ktest --list); nothing run", Words(args)),
     };
     let Ok(sum) = ktest::run_all(filter) else {
         bail!("no test name contains '{}'; nothing run ('ktest --list' names all {})", filter, ktest::TESTS.len());
@@ -359,7 +359,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
     let kind = match args {
         [k] => *k,
         [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack, vmalloc-guard)"),
-        _ => bail!("too many arguments (usage: crash KIND)"),
+        _ => bail!("too many arguments '{}' (usage: crash KIND); nothing done", Words(args)),
     };
     match kind {
         "pf" => crate::arch::x86::traps::provoke::page_fault(),
@@ -409,10 +409,22 @@ fn cmd_poweroff(args: &[&str]) -> CmdResult {
     qemu::poweroff()
 }
 
+/// The arguments as typed (less the quoting), for messages naming them.
+struct Words<'a>(&'a [&'a str]);
+
+impl core::fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, w) in self.0.iter().enumerate() {
+            write!(f, "{}{}", if i > 0 { " " } else { "" }, w)?;
+        }
+        Ok(())
+    }
+}
+
 fn no_args(args: &[&str]) -> CmdResult {
     match args.first() {
         None => Ok(()),
-        Some(_) => bail!("takes no arguments"),
+        Some(_) => bail!("takes no arguments (got '{}'); nothing done", Words(args)),
     }
 }
 

@@ -15,9 +15,14 @@ printf '%s\n' "$kernel" | sed -n '/^benchmark/q;/\S/p'
 printf '%s\n' "$kernel" | sed -n '/^benchmark/,/^bench: done/p'
 if [ "$rc" -ne 0 ] || ! grep -q '^bench: done' <<<"$kernel"; then
     echo
-    echo "make bench: FAILED (QEMU exit status $rc$( [ "$rc" -eq 124 ] && echo ', timed out'));" \
-        "the last lines of $log:"
-    tr -d '\r' <"$log" | tail -n 25
+    why="QEMU exit status $rc"
+    [ "$rc" -eq 124 ] && why="timed out after 600 s"
+    [ "$rc" -eq 0 ] && why="the kernel stopped before 'bench: done'"
+    if [ -z "$kernel" ]; then
+        # Nothing from the kernel (GRUB failed, or a CPU it refuses): show the console.
+        tr -d '\r' <"$log" | tail -n 25
+    fi
+    echo "make bench: FAILED ($why); the whole console is in $log"
     [ "$rc" -ne 0 ] && exit "$rc"
     exit 1
 fi

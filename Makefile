@@ -47,7 +47,7 @@ help:
 	@echo "make kernel       build $(ELF) only"
 	@echo "make clean        remove build outputs"
 	@echo "ARGS=             passed to the kernel as typed, except: no ' or \\, no control characters,"
-	@echo "                  double quotes only as key=\"a b\" or \"a b\", at most 2047 bytes"
+	@echo "                  double quotes only as key=\"a b\" or \"a b\", at most 2048 bytes"
 	@echo "PROFILE=dev       debug assertions and overflow checks, opt-level 1 (default: release, opt-level 3, with symbols)"
 	@echo "GDB_PORT=N        the port of make gdb and make debug (default 1234; refused if already in use)"
 

@@ -24,8 +24,8 @@ export LC_ALL=C
 
 template=$1
 args=${ARGS-}
-# src/kernel/bootinfo.rs: COMMAND_LINE_SIZE, one byte of it for the NUL.
-max=2047
+# src/kernel/bootinfo.rs: COMMAND_LINE_SIZE, the bytes the kernel keeps.
+max=2048
 
 refuse() {
     echo "ARGS: $1" >&2
@@ -79,7 +79,7 @@ for w in ${words[@]+"${words[@]}"}; do
     kernel+="${kernel:+ }$seen"
 done
 if ((${#kernel} > max)); then
-    refuse "the kernel would receive ${#kernel} bytes, more than its $max-byte command line holds"
+    refuse "the kernel would receive ${#kernel} bytes, more than its command line buffer holds (COMMAND_LINE_SIZE, $max bytes)"
 fi
 
 while IFS= read -r line || [[ -n $line ]]; do

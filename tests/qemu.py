@@ -560,13 +560,13 @@ def _console_run(cmd, timeout, stdin_text=None):
     return p.returncode, raw.decode("utf-8", "replace").replace("\r", "")
 
 
-def _console_qemu(iso, mem="64M", extra=(), timeout=BOOT_TIMEOUT):
-    """Boot an ISO with no input; return (QEMU's exit status, console output)."""
+def _console_qemu(iso, mem="64M", extra=(), timeout=BOOT_TIMEOUT, stdin_text=""):
+    """Boot an ISO with this input; return (QEMU's exit status, console output)."""
     cmd = ["qemu-system-i386", "-m", mem, "-cdrom", iso, "-boot", "d", "-no-reboot", "-display", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0", "-monitor", "none"] + list(extra)
     try:
-        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        r = subprocess.run(cmd, input=stdin_text.encode(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
         raise AssertionError("QEMU did not exit within %ds (a menu waiting, or a hang)" % timeout)
@@ -684,7 +684,7 @@ def console_args_pass_through():
 
 def console_args_refused():
     for args, why in [("it's", "contains ' or \\"), ('a="b', "unclosed double quote"),
-                      ('a"b"c', "a double quote may only enclose"), ("x" * 2048, "more than its 2047-byte")]:
+                      ('a"b"c', "a double quote may only enclose"), ("x" * 2049, "COMMAND_LINE_SIZE, 2048 bytes")]:
         r = subprocess.run(["make", "-s", "-C", ROOT, "build/grub.cfg", "ARGS=" + args],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = r.stdout.decode("utf-8", "replace")
@@ -733,6 +733,35 @@ def console_gdb_helpers_without_warning():
     check("does not match this frame" not in out, "language warning printed:\n" + out)
 
 
+def console_long_cmdline_is_reported():
+    """2048 bytes (the kernel's buffer) pass whole; a longer line from GRUB is reported, not cut silently."""
+    full = "k=" + "y" * 2046
+    iso2048 = os.path.join(BUILD, "cmdline2048.iso")  # iso_for would name it by its 2048 bytes
+    r = subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + full, "ISO=" + iso2048],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "make iso failed:\n" + r.stdout.decode("utf-8", "replace")[-1500:])
+    code, out = _console_qemu(iso2048, timeout=60, stdin_text="\ncmdline\npoweroff\n")
+    check(code == 0, "exit status %d:\n%s" % (code, out[-1500:]))
+    check("COMMAND_LINE_SIZE" not in out, "2048 bytes reported as too long:\n" + out[-800:])
+    check(re.search(r"^%s$" % re.escape(full), out, re.M), "2048-byte command line not passed whole")
+    # make refuses more; GRUB itself takes more: a grub.cfg written by hand.
+    tree = os.path.join(BUILD, "longcmd-tree")
+    iso = os.path.join(BUILD, "longcmd.iso")
+    iso_for("")
+    subprocess.run(["rm", "-rf", tree], check=True)
+    subprocess.run(["cp", "-r", os.path.join(ROOT, "build", "iso"), tree], check=True)
+    cfg = os.path.join(tree, "boot", "grub", "grub.cfg")
+    text = re.sub(r"multiboot2 /boot/kernel\.elf.*", "multiboot2 /boot/kernel.elf 'k=%s'" % ("z" * 2100), open(cfg).read())
+    open(cfg, "w").write(text)
+    r = subprocess.run(["make", "-s", "-C", ROOT, "image", "ISO_TREE=" + tree, "ISO=" + iso],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "make image failed:\n" + r.stdout.decode("utf-8", "replace"))
+    code, out = _console_qemu(iso, timeout=60, stdin_text="\npoweroff\n")
+    check(code == 0, "exit status %d:\n%s" % (code, out[-1500:]))
+    check("Command line is 2102 bytes, more than COMMAND_LINE_SIZE (2048): only the first 2048 are used" in out,
+          "no report of the cut:\n" + out[-1500:])
+
+
 CONSOLE_TESTS = [
     ("qemu::console::pipe_of_200_commands_all_run", console_pipe_of_200_commands),
     ("qemu::console::long_line_bad_utf8_and_tab", console_input_checks),
@@ -742,6 +771,7 @@ CONSOLE_TESTS = [
     ("qemu::boot::cpu_486_refused_naming_tsc_cx8_cmov", console_cpu_test("486", "TSC CX8 CMOV\n")),
     ("qemu::boot::args_with_specials_pass_through", console_args_pass_through),
     ("qemu::make::args_that_cannot_pass_are_refused", console_args_refused),
+    ("qemu::boot::long_command_line_is_reported", console_long_cmdline_is_reported),
     ("qemu::make::bench_fails_when_the_kernel_panics", console_bench_fails_on_panic),
     ("qemu::bench::without_icount_says_cycles_and_no_highmem", console_bench_without_icount_says_cycles),
     ("qemu::make::gdb_refuses_a_taken_port", console_gdb_port_taken),

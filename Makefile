@@ -36,7 +36,7 @@ SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monit
 all: iso
 
 help:
-	@echo "make run          build and boot in QEMU (MEM=$(MEM), at least 16M; ARGS='boot options', QEMU_EXTRA=...)"
+	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, GRUB needs 5M; ARGS='boot options', QEMU_EXTRA=...)"
 	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain;"
 	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
 	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"

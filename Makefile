@@ -6,6 +6,13 @@ ARGS       ?=
 QEMU_EXTRA ?=
 PROFILE    ?= release
 ISO        ?= build/kernel.iso
+GDB_PORT   ?= 1234
+BENCH_ARGS ?=
+# Taken as typed (make must not expand a `$` in them), and read by the scripts
+# from the environment, so no character in them can break a recipe.
+override ARGS := $(value ARGS)
+override BENCH_ARGS := $(value BENCH_ARGS)
+export ARGS BENCH_ARGS
 
 BUILD   := build
 ELF     := $(BUILD)/kernel.elf
@@ -24,20 +31,25 @@ QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display non
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel iso run debug gdb test bench host-test qemu-test clean help prereqs FORCE
+.PHONY: all kernel iso image run debug gdb test bench host-test qemu-test clean help prereqs FORCE
 
 all: iso
 
 help:
-	@echo "make run          build and boot in QEMU (MEM=$(MEM), ARGS='boot options', QEMU_EXTRA=...)"
-	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain"
-	@echo "make debug        boot stopped, waiting for a debugger on :1234 (no GDB started)"
+	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, GRUB needs 5M; ARGS='boot options', QEMU_EXTRA=...)"
+	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain;"
+	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
+	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"
 	@echo "make test         host unit tests and in-QEMU tests; ends with 'N passed, N failed'"
-	@echo "make bench        instruction counts of the hot paths under QEMU -icount (BENCH_ARGS=...)"
-	@echo "make iso          build $(ISO) (kernel ELF at $(ELF))"
+	@echo "make bench        instruction counts of the hot paths under QEMU -icount (BENCH_ARGS=...);"
+	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
+	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
 	@echo "make clean        remove build outputs"
-	@echo "PROFILE=dev       unoptimised kernel with debug assertions (default: release, with symbols)"
+	@echo "ARGS=             passed to the kernel as typed, except: no ' or \\, no control characters,"
+	@echo "                  double quotes only as key=\"a b\" or \"a b\", at most 2048 bytes"
+	@echo "PROFILE=dev       debug assertions and overflow checks, opt-level 1 (default: release, opt-level 3, with symbols)"
+	@echo "GDB_PORT=N        the port of make gdb and make debug (default 1234; refused if already in use)"
 
 prereqs:
 	@bash scripts/setup.sh
@@ -48,41 +60,60 @@ kernel: prereqs
 	@cp $(CARGO_OUT) $(ELF)
 	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
-# grub.cfg carries ARGS; it is rewritten only when it changes.
+# grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh); it is
+# rewritten only when it changes.
 $(BUILD)/grub.cfg: FORCE
 	@mkdir -p $(BUILD)
-	@sed 's|@ARGS@|$(ARGS)|' grub/grub.cfg.in > $@.new
+	@bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
+# The ISO gets a stripped kernel: GRUB reads the whole file into memory, and
+# with its debug information (~9 MB) it does not fit below 21 MB of RAM.
+# $(ELF) keeps the symbols for GDB and mksyms.sh.
 iso: kernel $(BUILD)/grub.cfg
 	@mkdir -p $(BUILD)/iso/boot/grub $(dir $(ISO))
-	@cp $(ELF) $(SYMS) $(BUILD)/iso/boot/
+	@strip --strip-all -o $(BUILD)/iso/boot/kernel.elf $(ELF)
+	@cp $(SYMS) $(BUILD)/iso/boot/
 	@cp $(BUILD)/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
-	@grub-mkrescue -o $(ISO) $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+	@$(MAKE) -s image ISO_TREE=$(BUILD)/iso
+
+# An ISO from a prepared tree (tests build broken ones with it). iorw is
+# built into GRUB's core image: its outb ends a failed boot (grub.cfg.in).
+ISO_TREE ?= $(BUILD)/iso
+image:
+	@grub-mkrescue --modules=iorw -o $(ISO) $(ISO_TREE) 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
 run: iso
 	@if [ -t 0 ]; then $(QEMU) $(SERIAL_TTY); else $(QEMU) $(SERIAL_PIPE); fi
 
+# QEMU cannot take a port that is in use and would go on without its GDB
+# stub: GDB would then attach to whoever holds the port. Refuse instead.
+GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
+
 debug: iso
-	@echo "QEMU is waiting for a debugger on localhost:1234 (gdb -x gdb/kernel.gdb)"
-	@if [ -t 0 ]; then $(QEMU) -s -S $(SERIAL_TTY); else $(QEMU) -s -S $(SERIAL_PIPE); fi
+	@$(GDB_PORT_FREE)
+	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb)"
+	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
 gdb: iso
-	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal)"
-	@$(QEMU) -s -S -serial file:$(BUILD)/serial.log -monitor none & qemu=$$!; \
-	    gdb -q -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
+	@$(GDB_PORT_FREE)
+	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal); GDB stub on localhost:$(GDB_PORT)"
+	@: > $(BUILD)/serial.log
+	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S -serial file:$(BUILD)/serial.log -monitor none & qemu=$$!; \
+	    sleep 0.5; if ! kill -0 $$qemu 2>/dev/null; then echo "make gdb: QEMU did not start (see above)"; exit 1; fi; \
+	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
 
 test: prereqs
 	@bash tests/run.sh
 
-# Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions.
-BENCH_ARGS ?=
+# Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions,
+# which the boot option bench_icount tells the kernel (it cannot see icount).
 bench: prereqs
-	@$(MAKE) -s iso ARGS="bench loglevel=4 $(BENCH_ARGS)" ISO=$(BUILD)/bench.iso
-	@timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso -boot d -no-reboot -display none \
+	@$(MAKE) -s iso ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
+	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso \
+	    -boot d -no-reboot -display none \
 	    -icount shift=0,sleep=off -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA) </dev/null \
-	    | sed -n '/^benchmark/,/^bench: done/p'
+	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA)
 
 host-test:
 	cargo test

@@ -1,10 +1,14 @@
 # Loaded by `make gdb` (gdb -x gdb/kernel.gdb); nothing in ~/.gdbinit needed.
-# QEMU was started with -s -S: stopped before the first instruction, waiting on :1234.
+# QEMU was started with -S: stopped before the first instruction, waiting for GDB.
 set pagination off
 set confirm off
 set architecture i386
 file build/kernel.elf
-target remote localhost:1234
+# make gdb sets $gdb_port (GDB_PORT); by hand, 1234 as QEMU -s.
+if $_isvoid($gdb_port)
+  set $gdb_port = 1234
+end
+eval "target remote localhost:%d", $gdb_port
 break kmain
 echo \n
 echo Breakpoint set at kmain (the Rust entry). 'continue' boots; helpers: kpgd, kpte ADDR, kstack\n
@@ -18,24 +22,44 @@ Show the current virtual-to-physical mappings (QEMU's view of the page tables).
 end
 
 # Walk the two levels for one virtual address using the kernel's page directory.
-define kpte
-  set language c
-  set $va = (unsigned int)($arg0)
-  set $pgd = (unsigned int *)((unsigned int)&swapper_pg_dir)
-  set $pde = $pgd[$va >> 22]
-  printf "va %08x: pde[%d] = %08x", $va, $va >> 22, $pde
-  if ($pde & 1) && !($pde & 0x80)
-    set $pt = (unsigned int *)(($pde & 0xfffff000) + 0xc0000000)
-    printf "  pte[%d] = %08x", ($va >> 12) & 0x3ff, $pt[($va >> 12) & 0x3ff]
-  end
-  if ($pde & 0x80)
-    printf "  (4 MB page)"
-  end
-  printf "\n"
-  set language auto
-end
-document kpte
-kpte ADDR: the page-directory and page-table entries that map ADDR in swapper_pg_dir.
+# In Python, so that no language has to be switched: an expression in C syntax
+# needs `set language c` in Rust frames, and that printed "Warning: the current
+# language does not match this frame" every time.
+python
+import re
+
+
+class Kpte(gdb.Command):
+    """kpte ADDR: the page-directory and page-table entries that map ADDR in swapper_pg_dir."""
+
+    def __init__(self):
+        super().__init__("kpte", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        va = int(gdb.parse_and_eval(arg)) & 0xFFFFFFFF
+        where = gdb.execute("info address swapper_pg_dir", to_string=True)
+        pgd = int(re.search(r"0x[0-9a-f]+", where).group(0), 16)
+        mem = gdb.selected_inferior()
+
+        def word(addr):
+            return int.from_bytes(bytes(mem.read_memory(addr, 4)), "little")
+
+        try:
+            pde = word(pgd + 4 * (va >> 22))
+        except gdb.MemoryError:
+            print("kpte: cannot read swapper_pg_dir at %#x (paging not on yet? 'continue' to kmain first)" % pgd)
+            return
+        line = "va %08x: pde[%d] = %08x" % (va, va >> 22, pde)
+        if pde & 1 and pde & 0x80:
+            line += "  (4 MB page)"
+        elif pde & 1:
+            # Page tables are in lowmem, mapped at PAGE_OFFSET.
+            pt = (pde & 0xFFFFF000) + 0xC0000000
+            line += "  pte[%d] = %08x" % ((va >> 12) & 0x3FF, word(pt + 4 * ((va >> 12) & 0x3FF)))
+        print(line)
+
+
+Kpte()
 end
 
 define kstack

@@ -55,7 +55,8 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
 
     if opts.bench {
-        sched::kthread_run("bench", crate::kernel::bench::run, 0).expect("a thread slot at boot");
+        sched::kthread_run("bench", crate::kernel::bench::run, opts.bench_icount as usize)
+            .expect("a thread slot at boot");
     } else if opts.ktest {
         sched::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
     } else {

@@ -729,6 +729,240 @@ def ktest_at_boundary(mem, args):
     return run
 
 
+# --- console (issue 8) ---
+
+def _console_run(cmd, timeout, stdin_text=None):
+    """Run a shell command in a session of its own (a timeout kills make and QEMU together)."""
+    p = subprocess.Popen(cmd, shell=True, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        raw, _ = p.communicate(stdin_text.encode() if stdin_text is not None else b"", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
+        raise AssertionError("%r did not finish within %ds" % (cmd, timeout))
+    return p.returncode, raw.decode("utf-8", "replace").replace("\r", "")
+
+
+def _console_qemu(iso, mem="64M", extra=(), timeout=BOOT_TIMEOUT, stdin_text=""):
+    """Boot an ISO with this input; return (QEMU's exit status, console output)."""
+    cmd = ["qemu-system-i386", "-m", mem, "-cdrom", iso, "-boot", "d", "-no-reboot", "-display", "none",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+           "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0", "-monitor", "none"] + list(extra)
+    try:
+        r = subprocess.run(cmd, input=stdin_text.encode(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("QEMU did not exit within %ds (a menu waiting, or a hang)" % timeout)
+    return r.returncode, r.stdout.decode("utf-8", "replace").replace("\r", "")
+
+
+def console_pipe_of_200_commands():
+    """Input longer than the tty's 1 KiB ring is held back by the UART, not cut."""
+    lines = "\n" + "".join("echo n%d\n" % i for i in range(1, 201)) + "poweroff\n"
+    code, out = _console_run("make -s run MEM=64M", BOOT_TIMEOUT + 90, lines)
+    check(code == 0, "make run exited %d:\n%s" % (code, out[-1500:]))
+    seen = set(re.findall(r"^n(\d+)$", out, re.M))
+    missing = [i for i in range(1, 201) if str(i) not in seen]
+    check(not missing, "%d of 200 commands did not run (first missing: %s):\n%s" % (len(missing), missing[:5], out[-800:]))
+
+
+def console_input_checks():
+    """A 5000-character line, invalid UTF-8 and TAB, in one boot."""
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        m.send("echo " + "x" * 5000 + "\n")
+        out, _ = m.expect(re.escape(PROMPT), 60)
+        check("sh: line too long (at most 255 characters); ignored" in out, "no refusal:\n" + out[-300:])
+        check(m.cmd("echo still alive").strip() == "still alive", "shell broken after the long line")
+        m.proc.stdin.write(b"echo a\xff\xfeb\n")
+        m.proc.stdin.flush()
+        out, _ = m.expect(re.escape(PROMPT))
+        check("sh: invalid UTF-8 at byte 6: 0xff; line ignored" in out, "invalid UTF-8 not reported:\n" + out)
+        check(m.cmd("echo\ta\tb").strip() == "a b", "TAB did not separate words")
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def console_boots_at_16m():
+    """The ISO's kernel is stripped: GRUB loads it at -m 16M (the 9 MB ELF needed 21M)."""
+    m = Machine(mem="16M")
+    try:
+        m.boot()
+        check(m.cmd("echo small").strip() == "small", "shell at 16M")
+        m.send("poweroff\n")
+        code = m.wait_exit()
+        check(code == 0, "exit status %d at 16M" % code)
+    finally:
+        m.kill()
+
+
+def console_grub_failure_exits_failing():
+    """A grub.cfg naming a missing kernel: GRUB says so and QEMU exits 7, no waiting menu."""
+    tree = os.path.join(BUILD, "nokernel-tree")
+    iso = os.path.join(BUILD, "nokernel.iso")
+    base = iso_for("")  # builds build/iso with the current grub.cfg
+    check(os.path.exists(base), "no base ISO")
+    subprocess.run(["rm", "-rf", tree], check=True)
+    subprocess.run(["cp", "-r", os.path.join(ROOT, "build", "iso"), tree], check=True)
+    os.remove(os.path.join(tree, "boot", "kernel.elf"))
+    r = subprocess.run(["make", "-s", "-C", ROOT, "image", "ISO_TREE=" + tree, "ISO=" + iso],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "make image failed:\n" + r.stdout.decode("utf-8", "replace"))
+    code, out = _console_qemu(iso, timeout=60)
+    check(code == 7, "QEMU exit status %d, expected 7:\n%s" % (code, out[-1500:]))
+    check("grub: could not boot /boot/kernel.elf" in out, "no GRUB message:\n" + out[-1500:])
+
+
+def console_cpu_test(cpu, lacks):
+    def run():
+        code, out = _console_qemu(iso_for(""), extra=["-cpu", cpu], timeout=60)
+        want = "himem: This kernel requires an i686 CPU with CPUID, PSE, TSC, CX8 and CMOV; this CPU lacks: " + lacks
+        check(want in out, "no message %r:\n%s" % (want, out[-1500:]))
+        check(code == 5, "QEMU exit status %d, expected 5 (debug-exit 2)" % code)
+    return run
+
+
+def console_bench_fails_on_panic():
+    """make bench exits non-zero when the kernel panics (a pipe into sed used to hide it)."""
+    code, out = _console_run("make -s bench MEM=64M BENCH_ARGS='fail_page_alloc=1,100,0,-1'", 300)
+    check(code != 0, "make bench exited 0 after a panic:\n" + out[-1500:])
+    check("Kernel panic - not syncing" in out and "make bench: FAILED (QEMU exit status 3)" in out,
+          "panic or verdict not shown:\n" + out[-1500:])
+
+
+def console_bench_without_icount_says_cycles():
+    """ARGS=bench (no icount) labels TSC cycles; without HighMem the kmap rows say so."""
+    m = Machine(args="bench", mem="512M")
+    try:
+        code = m.wait_exit(120)
+        out = m.out
+        check(code == 0, "exit status %d:\n%s" % (code, out[-1500:]))
+        check(re.search(r"^benchmark\s+cycles/op\s+goal", out, re.M), "header does not say cycles:\n" + out[-2500:])
+        check("bench: done (TSC cycles, not instructions: no bench_icount" in out, "footer:\n" + out[-500:])
+        check(re.search(r"^kmap rows \(highmem\)\s+skipped .*no HighMem on this machine", out, re.M),
+              "highmem rows not skipped:\n" + out[-2500:])
+        check("(highmem)  " not in out.replace("kmap rows (highmem)", ""), "a highmem row was measured")
+        check(re.search(r"^page_alloc: order-3 pair splitting order-10\s+\d+ .*split and merge seen", out, re.M),
+              "no split/merge row:\n" + out[-2500:])
+    finally:
+        m.kill()
+
+
+def console_args_pass_through():
+    """ARGS with | & ; # $ and quotes reaches the kernel (quoted as GRUB writes it)."""
+    args = 's=a|b&c;d#e $x msg="a b" q="1"'
+    m = Machine(args=args, mem="64M")
+    try:
+        log = m.boot()
+        check('unknown boot option "s=a|b&c;d#e" ignored' in log, "s= not passed:\n" + log[-1500:])
+        check('unknown boot option "msg=a b" ignored' in log, "quoted value not parsed as next_arg:\n" + log[-1500:])
+        got = m.cmd("cmdline").strip()
+        check(got == 's=a|b&c;d#e $x "msg=a b" q=1', "cmdline %r" % got)
+    finally:
+        m.kill()
+
+
+def console_args_refused():
+    for args, why in [("it's", "contains ' or \\"), ('a="b', "unclosed double quote"),
+                      ('a"b"c', "a double quote may only enclose"), ("x" * 2049, "COMMAND_LINE_SIZE, 2048 bytes")]:
+        r = subprocess.run(["make", "-s", "-C", ROOT, "build/grub.cfg", "ARGS=" + args],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = r.stdout.decode("utf-8", "replace")
+        check(r.returncode != 0 and why in out and "ARGS: refused" in out, "ARGS=%r not refused:\n%s" % (args[:40], out))
+    # Put build/grub.cfg back for the default ARGS.
+    subprocess.run(["make", "-s", "-C", ROOT, "build/grub.cfg"], stdout=subprocess.DEVNULL, check=True)
+
+
+def console_gdb_port_taken():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        code, out = _console_run("make -s gdb GDB_PORT=%d" % port, 120)
+    finally:
+        s.close()
+    check(code != 0, "make gdb went on with port %d taken:\n%s" % (port, out[-800:]))
+    check("port %d is already in use" % port in out and "GDB_PORT=N" in out, "no message:\n" + out[-800:])
+
+
+def console_gdb_helpers_without_warning():
+    """The helpers of gdb/kernel.gdb, stopped in Rust's kmain: no language warning."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    iso = iso_for("")
+    q = subprocess.Popen(["qemu-system-i386", "-m", "64M", "-cdrom", iso, "-boot", "d", "-no-reboot",
+                          "-display", "none", "-gdb", "tcp:localhost:%d" % port, "-S",
+                          "-serial", "null", "-monitor", "none"])
+    try:
+        time.sleep(1)
+        r = subprocess.run(["gdb", "-q", "-batch", "-iex", "set $gdb_port = %d" % port, "-x", "gdb/kernel.gdb",
+                            "-ex", "continue", "-ex", "kpte 0xc0100000", "-ex", "kpte 0xc1000000", "-ex", "kstack"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode("utf-8", "replace")
+    finally:
+        q.kill()
+        q.wait()
+    check("Breakpoint 1, kernel::init::kmain" in out, "did not stop in kmain:\n" + out)
+    check(re.search(r"va c0100000: pde\[768\] = [0-9a-f]{8}  pte\[256\] = [0-9a-f]{8}", out), "kpte:\n" + out)
+    check("va c1000000: pde[772] = " in out and "(4 MB page)" in out, "kpte 4 MB:\n" + out)
+    check("does not match this frame" not in out, "language warning printed:\n" + out)
+
+
+def console_long_cmdline_is_reported():
+    """2048 bytes (the kernel's buffer) pass whole; a longer line from GRUB is reported, not cut silently."""
+    full = "k=" + "y" * 2046
+    iso2048 = os.path.join(BUILD, "cmdline2048.iso")  # iso_for would name it by its 2048 bytes
+    r = subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + full, "ISO=" + iso2048],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "make iso failed:\n" + r.stdout.decode("utf-8", "replace")[-1500:])
+    code, out = _console_qemu(iso2048, timeout=60, stdin_text="\ncmdline\npoweroff\n")
+    check(code == 0, "exit status %d:\n%s" % (code, out[-1500:]))
+    check("COMMAND_LINE_SIZE" not in out, "2048 bytes reported as too long:\n" + out[-800:])
+    check(re.search(r"^%s$" % re.escape(full), out, re.M), "2048-byte command line not passed whole")
+    # make refuses more; GRUB itself takes more: a grub.cfg written by hand.
+    tree = os.path.join(BUILD, "longcmd-tree")
+    iso = os.path.join(BUILD, "longcmd.iso")
+    iso_for("")
+    subprocess.run(["rm", "-rf", tree], check=True)
+    subprocess.run(["cp", "-r", os.path.join(ROOT, "build", "iso"), tree], check=True)
+    cfg = os.path.join(tree, "boot", "grub", "grub.cfg")
+    text = re.sub(r"multiboot2 /boot/kernel\.elf.*", "multiboot2 /boot/kernel.elf 'k=%s'" % ("z" * 2100), open(cfg).read())
+    open(cfg, "w").write(text)
+    r = subprocess.run(["make", "-s", "-C", ROOT, "image", "ISO_TREE=" + tree, "ISO=" + iso],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(r.returncode == 0, "make image failed:\n" + r.stdout.decode("utf-8", "replace"))
+    code, out = _console_qemu(iso, timeout=60, stdin_text="\npoweroff\n")
+    check(code == 0, "exit status %d:\n%s" % (code, out[-1500:]))
+    check("Command line is 2102 bytes, more than COMMAND_LINE_SIZE (2048): only the first 2048 are used" in out,
+          "no report of the cut:\n" + out[-1500:])
+
+
+CONSOLE_TESTS = [
+    ("qemu::console::pipe_of_200_commands_all_run", console_pipe_of_200_commands),
+    ("qemu::console::long_line_bad_utf8_and_tab", console_input_checks),
+    ("qemu::boot::boots_at_16m_and_powers_off", console_boots_at_16m),
+    ("qemu::boot::grub_failure_exits_7", console_grub_failure_exits_failing),
+    ("qemu::boot::cpu_pentium_refused_naming_cmov", console_cpu_test("pentium", "CMOV\n")),
+    ("qemu::boot::cpu_486_refused_naming_tsc_cx8_cmov", console_cpu_test("486", "TSC CX8 CMOV\n")),
+    ("qemu::boot::args_with_specials_pass_through", console_args_pass_through),
+    ("qemu::make::args_that_cannot_pass_are_refused", console_args_refused),
+    ("qemu::boot::long_command_line_is_reported", console_long_cmdline_is_reported),
+    ("qemu::make::bench_fails_when_the_kernel_panics", console_bench_fails_on_panic),
+    ("qemu::bench::without_icount_says_cycles_and_no_highmem", console_bench_without_icount_says_cycles),
+    ("qemu::make::gdb_refuses_a_taken_port", console_gdb_port_taken),
+    ("qemu::gdb::helpers_print_no_language_warning", console_gdb_helpers_without_warning),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -750,7 +984,7 @@ def main():
                      ("qemu::make::run_piped_exits_zero", make_run_piped),
                      ("qemu::shell::low_memory_says_out_of_memory_and_goes_on", shell_survives_low_memory),
                      ("qemu::shell::ktest_filter_list_help_and_trace_offsets", ktest_command_checks),
-                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)]:
+                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)] + CONSOLE_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

@@ -104,6 +104,14 @@ pub fn parse(magic: u32, mbi_phys: usize) -> &'static BootInfo {
     };
     if let Some(Ok(s)) = mbi.command_line_tag().map(|t| t.cmdline()) {
         info.cmdline_len = copy_str(&mut info.cmdline, s);
+        if info.cmdline_len < s.len() {
+            crate::pr_warn!(
+                "Command line is {} bytes, more than COMMAND_LINE_SIZE ({}): only the first {} are used",
+                s.len(),
+                COMMAND_LINE_SIZE,
+                info.cmdline_len
+            );
+        }
     }
     if let Some(Ok(s)) = mbi.boot_loader_name_tag().map(|t| t.name()) {
         info.loader_len = copy_str(&mut info.loader, s);

@@ -15,8 +15,10 @@ pub struct Param<'a> {
     pub val: Option<&'a str>,
 }
 
-/// Split a command line into parameters. Double quotes group spaces:
-/// `key="a b"` gives the value `a b`.
+/// Split a command line into parameters as Linux's `next_arg()` does:
+/// spaces outside double quotes separate words; `key="a b"` gives the value
+/// `a b`, and a word quoted whole, `"key=a b"` (the form GRUB writes for a
+/// word holding a space), gives the same.
 pub fn params(cmdline: &str) -> Params<'_> {
     Params { rest: cmdline }
 }
@@ -25,33 +27,65 @@ pub struct Params<'a> {
     rest: &'a str,
 }
 
+/// Linux's `isspace()` on the command line: space, \t, \n, \v, \f, \r.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 impl<'a> Iterator for Params<'a> {
     type Item = Param<'a>;
 
     fn next(&mut self) -> Option<Param<'a>> {
-        let s = self.rest.trim_start_matches([' ', '\t', '\n']);
+        let s = self.rest.trim_start_matches(|c: char| c.is_ascii() && is_space(c as u8));
         if s.is_empty() {
             self.rest = s;
             return None;
         }
-        let mut in_quote = false;
-        let mut end = s.len();
-        for (i, c) in s.char_indices() {
-            match c {
-                '"' => in_quote = !in_quote,
-                ' ' | '\t' | '\n' if !in_quote => {
-                    end = i;
-                    break;
-                }
-                _ => {}
+        let b = s.as_bytes();
+        // Linux: a leading quote opens a quote and is not part of the word.
+        let quoted = b[0] == b'"';
+        let start = usize::from(quoted);
+        let mut in_quote = quoted;
+        let mut equals = None;
+        let mut end = b.len();
+        for (i, &c) in b.iter().enumerate().skip(start) {
+            if is_space(c) && !in_quote {
+                end = i;
+                break;
+            }
+            if equals.is_none() && c == b'=' {
+                equals = Some(i);
+            }
+            if c == b'"' {
+                in_quote = !in_quote;
             }
         }
-        let word = &s[..end];
         self.rest = &s[end..];
-        Some(match word.split_once('=') {
-            Some((k, v)) => Param { key: k, val: Some(v.trim_matches('"')) },
-            None => Param { key: word.trim_matches('"'), val: None },
-        })
+        // Every index used below is that of an ASCII byte (or the ends), so
+        // each slice falls on a character boundary.
+        let mut word_end = end;
+        let strip_last = |from: usize, to: usize| if to > from && b[to - 1] == b'"' { to - 1 } else { to };
+        let param = match equals {
+            None => {
+                if quoted {
+                    word_end = strip_last(start, word_end);
+                }
+                Param { key: &s[start..word_end], val: None }
+            }
+            Some(eq) => {
+                let mut v = eq + 1;
+                // Don't include quotes in the value (next_arg strips the
+                // opening quote and, if the word ends with one, the last).
+                if v < end && b[v] == b'"' {
+                    v += 1;
+                    word_end = strip_last(v, word_end);
+                } else if quoted {
+                    word_end = strip_last(v, word_end);
+                }
+                Param { key: &s[start..eq], val: Some(&s[v..word_end]) }
+            }
+        };
+        Some(param)
     }
 }
 
@@ -89,14 +123,22 @@ pub fn parse_u64(s: &str) -> Result<u64, NumError> {
     Ok(v)
 }
 
-/// A size with an optional K, M or G suffix (Linux's `memparse`): `512M`, `2G`, `0x1000`.
+/// A size with an optional K, M, G, T, P or E suffix (Linux's `memparse`):
+/// `512M`, `2G`, `1T`, `0x1000`.
 pub fn memparse(s: &str) -> Result<u64, NumError> {
-    let (num, shift) = match s.as_bytes().last() {
-        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
-        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
-        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
+    let hex = s.starts_with("0x") || s.starts_with("0X");
+    let shift = match s.as_bytes().last() {
+        // Linux reads the number first: in `0x1E` the E is a hex digit.
+        Some(c) if hex && c.is_ascii_hexdigit() => 0,
+        Some(b'k' | b'K') => 10,
+        Some(b'm' | b'M') => 20,
+        Some(b'g' | b'G') => 30,
+        Some(b't' | b'T') => 40,
+        Some(b'p' | b'P') => 50,
+        Some(b'e' | b'E') => 60,
+        _ => 0,
     };
+    let num = if shift == 0 { s } else { &s[..s.len() - 1] };
     let v = parse_u64(num)?;
     v.checked_mul(1u64 << shift).ok_or(NumError::Overflow)
 }
@@ -110,6 +152,9 @@ pub struct BootOptions {
     pub ktest: bool,
     /// Run the benchmarks at boot, then power off (`bench`; `make bench`).
     pub bench: bool,
+    /// The TSC counts instructions (`bench_icount`: `make bench` runs QEMU
+    /// with `-icount shift=0`, which the kernel cannot detect by itself).
+    pub bench_icount: bool,
     /// Plain reports without ANSI colour (`NO_COLOR`).
     pub no_color: bool,
     /// `mem=`: use no RAM at or above this address (bytes).
@@ -140,6 +185,7 @@ impl Default for BootOptions {
             console_loglevel: DEFAULT_CONSOLE_LOGLEVEL,
             ktest: false,
             bench: false,
+            bench_icount: false,
             no_color: false,
             mem: None,
             highmem: None,
@@ -157,9 +203,20 @@ impl Default for BootOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Warning<'a> {
     Unknown(Param<'a>),
-    BadValue { key: &'a str, val: &'a str, why: &'static str },
-    MissingValue { key: &'a str },
-    UnexpectedValue { key: &'a str, val: &'a str },
+    BadValue {
+        key: &'a str,
+        val: &'a str,
+        why: &'static str,
+    },
+    MissingValue {
+        key: &'a str,
+    },
+    UnexpectedValue {
+        key: &'a str,
+        val: &'a str,
+    },
+    /// `ktest` and `bench` both power off when done: one boot runs one.
+    KtestAndBench,
 }
 
 impl fmt::Display for Warning<'_> {
@@ -171,6 +228,9 @@ impl fmt::Display for Warning<'_> {
             Warning::MissingValue { key } => write!(f, "boot option {key}= needs a value; default kept"),
             Warning::UnexpectedValue { key, val } => {
                 write!(f, "boot option {key} takes no value (got \"{val}\"); ignored")
+            }
+            Warning::KtestAndBench => {
+                f.write_str("ktest and bench cannot run in one boot (each powers off when done); running ktest only")
             }
         }
     }
@@ -203,6 +263,7 @@ impl BootOptions {
                 }
                 "ktest" => flag(&mut o.ktest, &mut warn),
                 "bench" => flag(&mut o.bench, &mut warn),
+                "bench_icount" => flag(&mut o.bench_icount, &mut warn),
                 "mem" | "highmem" | "kernelcore" | "vmalloc" => {
                     let slot = match p.key {
                         "mem" => &mut o.mem,
@@ -240,6 +301,10 @@ impl BootOptions {
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
                 _ => warn(Warning::Unknown(p)),
             }
+        }
+        if o.ktest && o.bench {
+            warn(Warning::KtestAndBench);
+            o.bench = false;
         }
         o
     }
@@ -295,6 +360,24 @@ mod tests {
     }
 
     #[test]
+    fn quoted_values_as_linux_next_arg() {
+        let p = |k, v| Param { key: k, val: v };
+        // GRUB hands a word with a space over quoted whole.
+        assert_eq!(collect("\"msg=a b\" y"), vec![p("msg", Some("a b")), p("y", None)]);
+        assert_eq!(collect("\"a flag\""), vec![p("a flag", None)]);
+        assert_eq!(collect("k=\"\" z=\"1\""), vec![p("k", Some("")), p("z", Some("1"))]);
+        // Only a leading quote is taken off a value, and only a last one with it.
+        assert_eq!(collect("a=\"b\"c"), vec![p("a", Some("b\"c"))]);
+        assert_eq!(collect("a=b\"c d\""), vec![p("a", Some("b\"c d\""))]);
+        // An unclosed quote runs to the end of the line, as in Linux.
+        assert_eq!(collect("x=\"a b"), vec![p("x", Some("a b"))]);
+        assert_eq!(collect("\""), vec![p("", None)]);
+        // Every character passes: the shell's and sed's specials included.
+        assert_eq!(collect("s=a|b&c;d#e'f"), vec![p("s", Some("a|b&c;d#e'f"))]);
+        assert_eq!(collect("\r\x0bk=v\x0c"), vec![p("k", Some("v"))]);
+    }
+
+    #[test]
     fn value_may_contain_equals() {
         assert_eq!(collect("a=b=c"), vec![Param { key: "a", val: Some("b=c") }]);
     }
@@ -312,6 +395,27 @@ mod tests {
         assert_eq!(memparse("0x"), Err(NumError::Invalid));
         assert_eq!(memparse("99999999999999999999"), Err(NumError::Overflow));
         assert_eq!(memparse("17179869184G"), Err(NumError::Overflow));
+    }
+
+    #[test]
+    fn memparse_takes_t_p_e_as_linux() {
+        assert_eq!(memparse("1T"), Ok(1 << 40));
+        assert_eq!(memparse("2p"), Ok(2 << 50));
+        assert_eq!(memparse("15E"), Ok(15 << 60));
+        assert_eq!(memparse("16E"), Err(NumError::Overflow));
+        // In a hex number the last letter is a digit, not a suffix.
+        assert_eq!(memparse("0x1E"), Ok(0x1e));
+        assert_eq!(memparse("0x1M"), Ok(1 << 20));
+        let o = BootOptions::parse("mem=1T", |w| panic!("{w}"));
+        assert_eq!(o.mem, Some(1 << 40), "mem=1T must parse, for mm to refuse it by name");
+    }
+
+    #[test]
+    fn ktest_and_bench_together_run_ktest_and_say_so() {
+        let mut w = Vec::new();
+        let o = BootOptions::parse("bench ktest bench_icount", |x| w.push(x.to_string()));
+        assert!(o.ktest && !o.bench && o.bench_icount);
+        assert_eq!(w, vec!["ktest and bench cannot run in one boot (each powers off when done); running ktest only"]);
     }
 
     #[test]

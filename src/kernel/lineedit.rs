@@ -2,10 +2,11 @@
 //! Bytes come in one at a time; the editor answers with what to echo and,
 //! on Enter, the finished line. Pure and host-tested.
 //!
-//! Backspace/DEL erase a character, Ctrl-U the line, Ctrl-C cancels it,
-//! CR, LF or CR LF end it, ANSI escape sequences (arrow keys) are swallowed.
+//! Backspace/DEL erase a character (all the bytes of a UTF-8 one), Ctrl-U
+//! the line, Ctrl-C cancels it, CR, LF or CR LF end it, ANSI escape sequences
+//! (arrow keys) are swallowed, TAB is a word separator (kept as a space).
 //! A line longer than `N - 1` bytes is refused whole at Enter, never cut or
-//! overflowed.
+//! overflowed; so is a line that is not valid UTF-8, naming the bad bytes.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,33 @@ pub enum Event<'a> {
     Cancelled,
     /// Enter on a line that was too long; it is discarded.
     TooLong,
+    /// Enter on a line that is not UTF-8; it is discarded.
+    BadUtf8(BadUtf8),
+}
+
+/// Where a line stopped being UTF-8, and the bytes that are not (at most 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadUtf8 {
+    /// Byte offset in the line (0-based).
+    pub at: usize,
+    bytes: [u8; 4],
+    len: usize,
+}
+
+impl BadUtf8 {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl core::fmt::Display for BadUtf8 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid UTF-8 at byte {}:", self.at)?;
+        for b in self.bytes() {
+            write!(f, " {:#04x}", b)?;
+        }
+        f.write_str("; line ignored")
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,6 +72,7 @@ const DEL: u8 = 0x7f;
 const CTRL_C: u8 = 0x03;
 const CTRL_U: u8 = 0x15;
 const ESC: u8 = 0x1b;
+const TAB: u8 = b'\t';
 
 impl<const N: usize> LineEditor<N> {
     /// Longest line accepted.
@@ -91,12 +120,23 @@ impl<const N: usize> LineEditor<N> {
                 } else {
                     match core::str::from_utf8(&self.buf[..len]) {
                         Ok(s) => Event::Line(s),
-                        Err(_) => Event::Line(""),
+                        Err(e) => {
+                            let at = e.valid_up_to();
+                            // error_len None: a sequence cut short by the end of the line.
+                            let n = e.error_len().unwrap_or(len - at).min(4);
+                            let mut bytes = [0; 4];
+                            bytes[..n].copy_from_slice(&self.buf[at..at + n]);
+                            Event::BadUtf8(BadUtf8 { at, bytes, len: n })
+                        }
                     }
                 }
             }
             BS | DEL => {
                 if self.len > 0 && !self.overflow {
+                    // One character on screen: its continuation bytes go with it.
+                    while self.len > 1 && self.buf[self.len - 1] & 0xc0 == 0x80 {
+                        self.len -= 1;
+                    }
                     self.len -= 1;
                     self.echo = [BS, b' ', BS];
                     Event::Echo(&self.echo)
@@ -122,7 +162,10 @@ impl<const N: usize> LineEditor<N> {
                 self.escape = Escape::Esc;
                 Event::None
             }
-            0x20..=0x7e | 0x80..=0xff => {
+            0x20..=0x7e | 0x80..=0xff | TAB => {
+                // TAB separates words like a space (a terminal in canonical
+                // mode passes it on; there is no completion to give it).
+                let b = if b == TAB { b' ' } else { b };
                 if self.overflow {
                     return Event::None;
                 }
@@ -135,7 +178,7 @@ impl<const N: usize> LineEditor<N> {
                 self.echo[0] = b;
                 Event::Echo(&self.echo[..1])
             }
-            // Other control characters (tab, bell...) are ignored.
+            // Other control characters (bell, form feed...) are ignored.
             _ => Event::None,
         }
     }
@@ -192,6 +235,7 @@ mod tests {
                 Event::Line(l) => lines.push(l.to_string()),
                 Event::TooLong => lines.push("<too long>".into()),
                 Event::Cancelled => lines.push("<cancelled>".into()),
+                Event::BadUtf8(e) => lines.push(format!("<{e}>")),
                 _ => {}
             }
         }
@@ -231,6 +275,31 @@ mod tests {
         assert_eq!(type_str(&mut ed, b"12345678\r"), vec!["<too long>"]);
         assert_eq!(type_str(&mut ed, b"123456789012345\x7f\x7f\r"), vec!["<too long>"]);
         assert_eq!(type_str(&mut ed, b"ok\r"), vec!["ok"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_with_its_bytes() {
+        let mut ed = LineEditor::<64>::new();
+        assert_eq!(type_str(&mut ed, b"echo a\xff\xfeb\r"), vec!["<invalid UTF-8 at byte 6: 0xff; line ignored>"]);
+        // A sequence cut short by the end of the line.
+        assert_eq!(type_str(&mut ed, b"echo \xe2\x82\r"), vec!["<invalid UTF-8 at byte 5: 0xe2 0x82; line ignored>"]);
+        assert_eq!(type_str(&mut ed, "echo €\r".as_bytes()), vec!["echo €"]);
+    }
+
+    #[test]
+    fn backspace_erases_a_whole_utf8_character() {
+        let mut ed = LineEditor::<64>::new();
+        assert_eq!(type_str(&mut ed, "echo é€\x7f\x7fok\r".as_bytes()), vec!["echo ok"]);
+    }
+
+    #[test]
+    fn tab_separates_words() {
+        let mut ed = LineEditor::<64>::new();
+        let lines = type_str(&mut ed, b"echo\ta\t\tb\r");
+        assert_eq!(lines, vec!["echo a  b"]);
+        let mut w = [""; 4];
+        assert_eq!(split_words(&lines[0], &mut w), Ok(3));
+        assert_eq!(&w[..3], &["echo", "a", "b"]);
     }
 
     #[test]

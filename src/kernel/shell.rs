@@ -481,6 +481,7 @@ pub fn shell_main(_: usize) {
             }
             Event::Cancelled => print!("^C\n{}", PROMPT),
             Event::TooLong => print!("\nsh: line too long (at most {} characters); ignored\n{}", LINE_MAX, PROMPT),
+            Event::BadUtf8(e) => print!("\nsh: {}\n{}", e, PROMPT),
         }
     }
 }

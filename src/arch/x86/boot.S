@@ -10,6 +10,14 @@
  *   - physical 8..896 MB at PAGE_OFFSET + 8 MB with 4 MB (PSE) pages, so the
  *     boot information and GRUB modules are reachable wherever GRUB put them.
  * Rust later drops the identity entries (arch::x86::mm::init_early).
+ *
+ * First of all it checks that the CPU has what the kernel uses: rustc's
+ * pentium4 target emits cmov anywhere, AtomicU64 is cmpxchg8b, the clock
+ * and benchmarks read the TSC, and the page tables use 4 MB pages. Without
+ * them the first such instruction faults, with no IDT yet, and the triple
+ * fault would look like a clean power-off. Linux says "This kernel requires
+ * an i686 CPU" (arch/x86/boot/cpu.c); so does this, on the serial port that
+ * GRUB has set up, naming what is missing, and QEMU exits with status 5.
  */
 
 .set MB2_MAGIC,       0xe85250d6
@@ -19,6 +27,16 @@
 .set PDE_4M_RW,       0x083
 .set EARLY_PT_PAGES,  2048          /* 8 MB of 4 KB pages */
 .set LOWMEM_PDES,     224           /* 896 MB / 4 MB */
+.set EFLAGS_ID,       0x00200000    /* writable iff the CPU has CPUID */
+.set X86_FEATURE_PSE, 0x00000008    /* CPUID.1:EDX bit 3 */
+.set X86_FEATURE_TSC, 0x00000010    /* bit 4 */
+.set X86_FEATURE_CX8, 0x00000100    /* bit 8 */
+.set X86_FEATURE_CMOV, 0x00008000   /* bit 15 */
+.set REQUIRED_FEATURES, X86_FEATURE_PSE | X86_FEATURE_TSC | X86_FEATURE_CX8 | X86_FEATURE_CMOV
+.set COM1_DATA,       0x3f8
+.set COM1_LSR,        0x3fd
+.set DEBUG_EXIT_PORT, 0xf4
+.set EXIT_NO_CPU,     2             /* QEMU exits with (2 << 1) | 1 = 5 */
 
 .section .multiboot2, "a"
 .align 8
@@ -45,6 +63,32 @@ _start:
     cld
     mov %eax, %edi                  /* multiboot2 magic */
     mov %ebx, %esi                  /* boot information, physical */
+    /* Multiboot leaves ESP undefined: the boot stack, by its physical address. */
+    mov $(boot_stack_top - PAGE_OFFSET), %esp
+
+    /* CPUID exists if EFLAGS.ID can be flipped (Linux: has_eflag(X86_EFLAGS_ID)). */
+    pushfl
+    pop %eax
+    mov %eax, %ecx
+    xor $EFLAGS_ID, %eax
+    push %eax
+    popfl
+    pushfl
+    pop %eax
+    push %ecx
+    popfl
+    xor %ecx, %eax
+    test $EFLAGS_ID, %eax
+    jz no_cpuid
+    xor %eax, %eax
+    cpuid                           /* EAX: the highest standard leaf */
+    cmp $1, %eax
+    jb no_cpuid
+    mov $1, %eax
+    cpuid
+    and $REQUIRED_FEATURES, %edx
+    cmp $REQUIRED_FEATURES, %edx
+    jne missing_features
 
     /* Fill the two early page tables: frame i at entry i, except the guards. */
     mov $(early_pt - PAGE_OFFSET), %edx
@@ -92,6 +136,80 @@ _start:
 
     mov $higher_half, %eax
     jmp *%eax
+
+no_cpuid:
+    mov $msg_requires, %ebx
+    call early_puts
+    mov $msg_no_cpuid, %ebx
+    call early_puts
+    jmp cpu_fail
+
+missing_features:
+    mov %edx, %edi                  /* the required features this CPU has */
+    mov $msg_requires, %ebx
+    call early_puts
+    mov $msg_lacks, %ebx
+    call early_puts
+    test $X86_FEATURE_PSE, %edi
+    jnz 1f
+    mov $msg_pse, %ebx
+    call early_puts
+1:  test $X86_FEATURE_TSC, %edi
+    jnz 1f
+    mov $msg_tsc, %ebx
+    call early_puts
+1:  test $X86_FEATURE_CX8, %edi
+    jnz 1f
+    mov $msg_cx8, %ebx
+    call early_puts
+1:  test $X86_FEATURE_CMOV, %edi
+    jnz cpu_fail
+    mov $msg_cmov, %ebx
+    call early_puts
+
+cpu_fail:
+    mov $msg_end, %ebx
+    call early_puts
+    mov $EXIT_NO_CPU, %al
+    outb %al, $DEBUG_EXIT_PORT
+6:  cli                             /* not under QEMU: stop here */
+    hlt
+    jmp 6b
+
+/* Write the NUL-terminated string at EBX to COM1, polling (GRUB set the UART up). */
+early_puts:
+1:  movb (%ebx), %al
+    test %al, %al
+    jz 3f
+    mov %al, %ah
+    mov $COM1_LSR, %dx
+2:  inb %dx, %al
+    test $0x20, %al                 /* transmitter holding register empty */
+    jz 2b
+    mov %ah, %al
+    mov $COM1_DATA, %dx
+    outb %al, %dx
+    inc %ebx
+    jmp 1b
+3:  ret
+
+.section .boot.data, "a"
+msg_requires:
+    .asciz "\r\nhimem: This kernel requires an i686 CPU with CPUID, PSE, TSC, CX8 and CMOV"
+msg_no_cpuid:
+    .asciz "; this CPU has no CPUID instruction (leaf 1)"
+msg_lacks:
+    .asciz "; this CPU lacks:"
+msg_pse:
+    .asciz " PSE"
+msg_tsc:
+    .asciz " TSC"
+msg_cx8:
+    .asciz " CX8"
+msg_cmov:
+    .asciz " CMOV"
+msg_end:
+    .asciz "\r\nhimem: cannot boot; QEMU exits with status 5\r\n"
 
 .section .text
 higher_half:

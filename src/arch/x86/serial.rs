@@ -1,8 +1,10 @@
 //! The 16550 UART on COM1: the console. Output is polled (a crash report must
-//! get out with interrupts off); input arrives by IRQ 4 and is handed to the tty.
+//! get out with interrupts off); input arrives by IRQ 4 and is handed to the
+//! tty, which throttles it (`stop_rx`/`start_rx`) when its ring is full.
 
-use super::cpu::{inb, outb};
+use super::cpu::{inb, local_irq_restore, local_irq_save, outb};
 use super::pic;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
@@ -12,6 +14,8 @@ const LCR: u16 = COM1 + 3;
 const MCR: u16 = COM1 + 4;
 const LSR: u16 = COM1 + 5;
 const LSR_DATA_READY: u8 = 0x01;
+const LSR_OVERRUN: u8 = 0x02;
+const IER_RX_AVAILABLE: u8 = 0x01;
 const LSR_THR_EMPTY: u8 = 0x20;
 pub const IRQ: u8 = 4;
 
@@ -29,8 +33,16 @@ pub fn init() {
 }
 
 pub fn enable_rx_irq() {
-    outb(IER, 0x01); // received data available
+    outb(IER, IER_RX_AVAILABLE);
     pic::unmask(IRQ);
+}
+
+/// Receive overruns the UART reported (bytes it had to drop), not yet taken.
+static OVERRUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Overruns since the last call (the tty reports them).
+pub fn take_overruns() -> u32 {
+    OVERRUNS.swap(0, Ordering::Relaxed)
 }
 
 pub fn write_byte(b: u8) {
@@ -52,16 +64,30 @@ pub fn write_bytes(s: &[u8]) {
 
 /// A received byte, if any (polling; the IRQ handler drains with this too).
 pub fn read_byte() -> Option<u8> {
-    if inb(LSR) & LSR_DATA_READY != 0 {
+    let lsr = inb(LSR); // reading LSR clears its overrun bit
+    if lsr & LSR_OVERRUN != 0 {
+        OVERRUNS.fetch_add(1, Ordering::Relaxed);
+    }
+    if lsr & LSR_DATA_READY != 0 {
         Some(inb(DATA))
     } else {
         None
     }
 }
 
-/// IRQ 4: move every waiting byte to the tty.
+/// IRQ 4: move waiting bytes to the tty while it has room. When it is full,
+/// leave the rest in the UART and stop its receive interrupt: a full FIFO
+/// makes QEMU stop reading its input (a pipe waits instead of being cut).
 pub fn irq_handler() {
-    while let Some(b) = read_byte() {
-        crate::kernel::tty::receive(b);
+    if !crate::kernel::tty::receive(&mut read_byte) {
+        outb(IER, 0);
     }
+}
+
+/// The tty has room again: take what waits in the UART, interrupt again.
+pub fn start_rx() {
+    let flags = local_irq_save();
+    outb(IER, IER_RX_AVAILABLE);
+    irq_handler(); // bytes already waiting raise no new edge at the PIC
+    local_irq_restore(flags);
 }

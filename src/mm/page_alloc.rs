@@ -140,15 +140,29 @@ pub struct Node {
     /// Boot option: mobility grouping (on by default).
     pub grouping: bool,
     /// `classzone` and the pcp list of an order-0 allocation, per value of
-    /// the GFP bits that choose them ([`ROUTE_BITS`]), decided once in
+    /// the GFP bits that choose them ([`route_index`]), decided once in
     /// `init` so the fast path does not decode flags (Linux's
     /// `GFP_ZONE_TABLE` plays the same trick for the zone).
-    pcp_route: [PcpRoute; ROUTE_BITS as usize + 1],
+    pcp_route: [PcpRoute; ROUTES],
 }
 
-/// GFP bits that decide an allocation's zone and migrate type.
-const ROUTE_BITS: u32 = Gfp::DMA.bits() | Gfp::HIGHMEM.bits() | Gfp::MOVABLE.bits() | Gfp::RECLAIMABLE.bits();
-const _: () = assert!(ROUTE_BITS < 32, "the route table is indexed by these bits");
+/// The GFP bits that decide an allocation's zone and migrate type, packed
+/// into 4 bits: DMA and HIGHMEM are bits 0 and 1 already; RECLAIMABLE
+/// (0x80000) and MOVABLE (0x100000) shift down to bits 2 and 3.
+#[inline(always)]
+const fn route_index(bits: u32) -> usize {
+    ((bits & 0x3) | ((bits >> ROUTE_SHIFT) & 0xc)) as usize
+}
+const ROUTE_SHIFT: u32 = 17;
+const ROUTES: usize = 16;
+const _: () = assert!(Gfp::DMA.bits() | Gfp::HIGHMEM.bits() == 0x3);
+const _: () = assert!(Gfp::RECLAIMABLE.bits() >> ROUTE_SHIFT == 0x4 && Gfp::MOVABLE.bits() >> ROUTE_SHIFT == 0x8);
+
+/// The GFP flags a route index stands for (the inverse of [`route_index`]).
+const fn route_gfp(index: usize) -> Gfp {
+    let i = index as u32;
+    Gfp::from_bits_truncate((i & 0x3) | ((i & 0xc) << ROUTE_SHIFT))
+}
 
 /// Where an order-0 allocation looks first; `zone: None` when no zone at or
 /// below its highest allowed one is populated.
@@ -221,7 +235,7 @@ impl Node {
         max_pfn: 0,
         min_free_kbytes: 0,
         grouping: true,
-        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTE_BITS as usize + 1],
+        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTES],
     };
 
     /// Set up the zones of `layout`; no page is free until `free_range`.
@@ -242,8 +256,9 @@ impl Node {
         self.node_spanned_pages = layout.max_pfn - layout.min_pfn;
         self.node_present_pages = layout.zones.iter().map(|z| z.present_pages).sum();
         self.grouping = grouping;
-        for (bits, route) in self.pcp_route.iter_mut().enumerate() {
-            let gfp = Gfp::from_bits_truncate(bits as u32);
+        for (index, route) in self.pcp_route.iter_mut().enumerate() {
+            let gfp = route_gfp(index);
+            debug_assert_eq!(route_index(gfp.bits()), index);
             let zone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
             let list = pcp_index(if grouping { gfp.migratetype() } else { MigrateType::Unmovable }) as u8;
             *route = PcpRoute { zone, list };
@@ -360,7 +375,7 @@ impl Node {
     /// full zonelist walk, which repeats this test as its first step.
     #[inline(always)]
     fn alloc_pcp_fast(&mut self, mem_map: &mut [Page], gfp: Gfp) -> Option<u32> {
-        let route = self.pcp_route[(gfp.bits() & ROUTE_BITS) as usize];
+        let route = self.pcp_route[route_index(gfp.bits())];
         let classzone = route.zone? as usize;
         let list = route.list as usize;
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);

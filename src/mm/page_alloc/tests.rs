@@ -215,3 +215,25 @@ fn migrate_reserve_covers_the_min_watermark() {
     node.drain_all(&mut mm);
     assert_eq!(node.free_pages_total(), free);
 }
+
+/// The packed route table agrees with the zonelist and the migrate type for
+/// every combination of the routing bits, whatever other bits ride along.
+#[test]
+fn pcp_route_matches_gfp_decoding() {
+    let (node, _) = machine(32);
+    let routing = [Gfp::DMA, Gfp::HIGHMEM, Gfp::RECLAIMABLE, Gfp::MOVABLE];
+    for mask in 0..16u32 {
+        let mut gfp = Gfp::empty();
+        for (i, bit) in routing.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                gfp |= *bit;
+            }
+        }
+        for extra in [Gfp::empty(), GFP_KERNEL, Gfp::ZERO | Gfp::NOFAIL | Gfp::NOWARN, GFP_ATOMIC | Gfp::HARDWALL] {
+            let g = gfp | extra;
+            let route = node.pcp_route[route_index(g.bits())];
+            assert_eq!(route.zone.map(|z| z as usize), node.classzone[g.zone() as usize], "{g:?}");
+            assert_eq!(route.list as usize, pcp_index(node.alloc_type(g)), "{g:?}");
+        }
+    }
+}

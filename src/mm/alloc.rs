@@ -256,7 +256,20 @@ pub fn get_order(size: usize) -> usize {
 /// `size` bytes of physically contiguous lowmem, without the power-of-two
 /// waste: the block is split into single pages and the unused tail is
 /// freed at once (Linux's `alloc_pages_exact`). Returns the address.
+///
+/// A size of 0 is refused with a warning: it would keep no page of the
+/// block and hand out the address of one already freed (Linux returns NULL).
+#[track_caller]
 pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
+    if size == 0 {
+        let loc = core::panic::Location::caller();
+        crate::kernel::panic::warn(format_args!(
+            "alloc_pages_exact: size 0 at {}:{}: no pages allocated, returning NULL",
+            loc.file(),
+            loc.line()
+        ));
+        return None;
+    }
     let order = get_order(size);
     let addr = get_free_pages(gfp, order)?;
     let used = size.div_ceil(PAGE_SIZE);

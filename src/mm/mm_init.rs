@@ -8,8 +8,8 @@
 //! CPU, so one lock for all zones keeps the `&mut [Page]` unique.
 
 use super::memblock::Memblock;
-use super::page::{Page, PageFlags};
-use super::page_alloc::Node;
+use super::page::Page;
+use super::page_alloc::{memmap_page, Node};
 use super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions, ZoneType};
 use crate::arch::x86::mm::init::paging_init;
 use crate::kernel::bootinfo::BootInfo;
@@ -159,10 +159,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let mem_map = phys_to_virt(phys) as *mut Page;
     let t0 = crate::arch::x86::cpu::rdtsc();
     for pfn in 0..max_pfn {
-        let mut page = Page::RESERVED;
-        if pfn >= max_low_pfn {
-            page.flags.insert(PageFlags::HIGHMEM);
-        }
+        let page = memmap_page(&layout, pfn as u64);
         // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem.
         unsafe { mem_map.add(pfn).write(page) };
     }

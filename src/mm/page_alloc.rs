@@ -185,13 +185,44 @@ fn bad_zone(pfn: u32) -> ! {
     panic!("freeing pfn {:#x} outside its zone", pfn);
 }
 
+/// Flags a page may not carry when it is freed (Linux 2.6.24's
+/// `free_pages_check`): still owned by the buddy (a double free), the slab,
+/// the LRU or I/O, never allocatable, or part of a compound page whose
+/// owner did not take it apart.
+const FREE_CHECK_FLAGS: PageFlags = PageFlags::BUDDY
+    .union(PageFlags::RESERVED)
+    .union(PageFlags::SLAB)
+    .union(PageFlags::LRU)
+    .union(PageFlags::ACTIVE)
+    .union(PageFlags::LOCKED)
+    .union(PageFlags::WRITEBACK)
+    .union(PageFlags::HEAD)
+    .union(PageFlags::TAIL);
+
 #[cold]
 #[inline(never)]
 fn bad_page(pfn: u32, page: &Page) -> ! {
     panic!(
-        "BUG: Bad page state: pfn {:#x} freed with refcount {} and flags {:?} (double free?)",
-        pfn, page.refcount, page.flags
+        "BUG: Bad page state: pfn {:#x} freed with flags:{:?} mapcount:{} count:{} (freed twice, or still in use)",
+        pfn,
+        page.flags & FREE_CHECK_FLAGS,
+        page.mapcount,
+        page.refcount
     );
+}
+
+/// The descriptor a frame starts with (Linux's `memmap_init_zone`, run over
+/// every zone): reserved until the boot allocator hands it over, HIGHMEM
+/// above the direct map, and the zone whose span holds it, written into
+/// every descriptor, reserved ones and holes included, so `page_zone` is
+/// right for any frame. The node is node 0, the only one, and needs no bits.
+pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
+    let mut page = Page::RESERVED;
+    if pfn >= layout.max_low_pfn {
+        page.flags.insert(PageFlags::HIGHMEM);
+    }
+    page.set_zone_id(layout.zone_at(pfn) as usize);
+    page
 }
 
 /// Integer square root by bisection (no floating point in the kernel).
@@ -337,11 +368,20 @@ impl Node {
             let pb = PAGEBLOCK_PAGES as u64;
             let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
             let (start, end) = (zone.buddy.start_pfn(), zone.buddy.end_pfn());
+            let zone_id = zone.kind as usize;
             let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
             while pfn < end && reserve > 0 {
-                // Only whole pageblocks inside the zone, and only movable ones.
+                // Only whole pageblocks inside the zone, only movable ones,
+                // and only blocks whose every frame is RAM the allocator
+                // manages: a block holding reserved frames (firmware, the
+                // kernel image, mem_map) never becomes free as a whole
+                // (Linux skips PageReserved blocks and checks the zone).
                 let whole = pfn >= start && pfn + PAGEBLOCK_PAGES <= end;
-                if whole && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
+                let usable = whole
+                    && mem_map[pfn as usize..(pfn + PAGEBLOCK_PAGES) as usize]
+                        .iter()
+                        .all(|p| !p.is_reserved() && p.zone_id() == zone_id);
+                if usable && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
                     zone.buddy.set_pageblock_type(pfn, MigrateType::Reserve);
                     zone.buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
                     reserve -= 1;
@@ -479,15 +519,20 @@ impl Node {
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        if page.refcount != 1 || page.flags.intersects(PageFlags::BUDDY | PageFlags::RESERVED | PageFlags::SLAB) {
+        if page.refcount != 1 || page.mapcount != 0 || page.flags.intersects(FREE_CHECK_FLAGS) {
             bad_page(pfn, page);
         }
         page.refcount = 0;
-        if order != 0 {
+        page.flags.remove(PageFlags::DIRTY | PageFlags::REFERENCED);
+        let mt = zone.buddy.pageblock_type(pfn);
+        // A page of an isolated pageblock must not be handed out again from
+        // a pcp list: it goes straight to the buddy's Isolate list (Linux's
+        // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
+        if order != 0 || mt == MigrateType::Isolate {
             Self::free_block(zone, mem_map, pfn, order);
             return;
         }
-        let list = pcp_index(zone.buddy.pageblock_type(pfn));
+        let list = pcp_index(mt);
         zone.pcp.lists[list].push_front(mem_map, pfn);
         zone.pcp.count += 1;
         if zone.pcp.count > zone.pcp.high {

@@ -163,6 +163,14 @@ impl ZoneLayout {
     pub fn zone(&self, kind: ZoneType) -> &Zone {
         &self.zones[kind as usize]
     }
+
+    /// The zone whose span holds `pfn`, holes and reserved frames included
+    /// (the zone Linux's `memmap_init_zone` writes into every descriptor).
+    /// Frames below the first zone (frame 0) count as DMA, those above the
+    /// last as the highest populated zone's.
+    pub fn zone_at(&self, pfn: u64) -> ZoneType {
+        self.zones.iter().rev().find(|z| z.spanned_pages != 0 && z.start_pfn <= pfn).map_or(ZoneType::Dma, |z| z.kind)
+    }
 }
 
 /// A boot option's value, shown as the user would write it: `3G`, `512M`, `64K`, bytes.

@@ -365,7 +365,7 @@ ZONES = {
                  "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]",
                  "  Normal   [mem 0x0000000001000000-0x0000000037ffffff]",
                  "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]",
-                 "Built 1 zonelists, mobility grouping on."],
+                 "Built 1 zonelists in Zone order, mobility grouping on."],
     ("512M", "highmem=256M"): ["256MB HIGHMEM available.",
                                "  Normal   [mem 0x0000000001000000-0x000000000ffdffff]",
                                "  HighMem  [mem 0x000000000ffe0000-0x000000001ffdffff]"],
@@ -374,7 +374,7 @@ ZONES = {
                  "  HighMem  [mem 0x0000000038000000-0x00000000bffdffff]"],
     ("2G", "kernelcore=1G mobility_grouping=off"): [
         "Movable zone start for each node", "  Node 0: 0x0000000040400000",
-        "Built 1 zonelists, mobility grouping off."],
+        "Built 1 zonelists in Zone order, mobility grouping off."],
 }
 
 

@@ -211,6 +211,35 @@ fn bad_page(pfn: u32, page: &Page) -> ! {
     );
 }
 
+/// Below this many pages mobility grouping cannot pay (each migrate type
+/// would not get one pageblock), so 2.6.24's `build_all_zonelists` turns it
+/// off: `pageblock_nr_pages * MIGRATE_TYPES`.
+pub const GROUPING_MIN_PAGES: u64 = (super::buddy::PAGEBLOCK_PAGES as u64) * super::buddy::MIGRATE_TYPES as u64;
+
+/// Whether mobility grouping is on: asked for (the default) and enough
+/// pages for it. `total_pages` is Linux's `vm_total_pages` at that point of
+/// boot: the zones' present pages (no watermark is set yet).
+pub fn mobility_grouping(requested: bool, total_pages: u64) -> bool {
+    requested && total_pages >= GROUPING_MIN_PAGES
+}
+
+/// Linux's boot line about the zonelists, word for word.
+pub struct ZonelistsLine {
+    pub grouping: bool,
+    pub total_pages: u64,
+}
+
+impl core::fmt::Display for ZonelistsLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Built 1 zonelists in Zone order, mobility grouping {}.  Total pages: {}",
+            if self.grouping { "on" } else { "off" },
+            self.total_pages
+        )
+    }
+}
+
 /// The descriptor a frame starts with (Linux's `memmap_init_zone`, run over
 /// every zone): reserved until the boot allocator hands it over, HIGHMEM
 /// above the direct map, and the zone whose span holds it, written into
@@ -580,6 +609,20 @@ impl Node {
 
     pub fn free_pages_total(&self) -> u64 {
         self.zones.iter().map(|z| z.free_pages()).sum()
+    }
+
+    /// Pages the allocator keeps back from user space (Linux's
+    /// `calculate_totalreserve_pages`): per zone, its largest
+    /// `lowmem_reserve` plus its `high` mark, but never more than the zone
+    /// manages, so an empty zone reserves nothing.
+    pub fn totalreserve_pages(&self) -> u64 {
+        self.zones
+            .iter()
+            .map(|z| {
+                (z.lowmem_reserve.iter().copied().max().unwrap_or(0) + z.watermark[Watermark::High as usize])
+                    .min(z.managed)
+            })
+            .sum()
     }
 
     pub fn managed_total(&self) -> u64 {

@@ -343,3 +343,54 @@ fn free_pages_check_sees_lru_head_and_mapcount() {
         assert!(msg.contains("Bad page state"), "{what}: {msg}");
     }
 }
+
+/// totalreserve_pages as Linux computes it: max lowmem_reserve + high per
+/// zone, capped at what the zone manages; empty zones reserve nothing.
+#[test]
+fn totalreserve_caps_each_zone_at_its_pages() {
+    let (node, _) = machine(32);
+    let movable = &node.zones[3];
+    assert_eq!(movable.managed, 0);
+    let want: u64 =
+        node.zones.iter().map(|z| (z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).min(z.managed)).sum();
+    assert_eq!(node.totalreserve_pages(), want);
+    // The DMA zone keeps its reserve against Normal and HighMem as well.
+    let dma = &node.zones[0];
+    assert!(node.totalreserve_pages() >= dma.lowmem_reserve[2] + dma.watermark[2]);
+    // 512 MB with no highmem: the empty HighMem zone's high mark (it gets
+    // min 32 from the clamp) must not count.
+    let map = MemMap::sanitize(&[Region::new(0x100000, (512 << 20) - 0x100000, MemType::Usable)]);
+    let (layout, _) = size_zones(&map, &MemOptions::default());
+    let mut node = Node::EMPTY;
+    node.init(&layout, true);
+    let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
+    node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+    node.setup_watermarks(None);
+    assert_eq!(node.zones[2].managed, 0);
+    assert!(node.zones[2].watermark[2] > 0, "the empty zone has a high mark");
+    let low: u64 = node.zones[..2].iter().map(|z| z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).sum();
+    assert_eq!(node.totalreserve_pages(), low);
+}
+
+/// 2.6.24 turns grouping off below pageblock_nr_pages * MIGRATE_TYPES
+/// pages (20 MB here) and says so in its own words.
+#[test]
+fn small_machines_turn_mobility_grouping_off() {
+    assert_eq!(GROUPING_MIN_PAGES, 5120);
+    assert!(!mobility_grouping(true, 5119));
+    assert!(mobility_grouping(true, 5120));
+    assert!(!mobility_grouping(false, 1 << 20));
+    // mem=16M: 4096 frames less frame 0 and the 0x9f..0x100 hole.
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (16 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let (layout, _) = size_zones(&map, &MemOptions::default());
+    let total: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
+    assert_eq!(total, 4096 - 1 - 0x61);
+    let grouping = mobility_grouping(true, total);
+    assert_eq!(
+        ZonelistsLine { grouping, total_pages: total }.to_string(),
+        "Built 1 zonelists in Zone order, mobility grouping off.  Total pages: 3998"
+    );
+}

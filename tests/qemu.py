@@ -433,7 +433,7 @@ def bad_memory_options():
     try:
         log = m.boot()
         for w in ["mem=1M is too small (needs at least 16M); ignored",
-                  "highmem=99G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)",
+                  "highmem=99G is more than the 2047M of RAM; clamped to 1983M (lowmem needs at least 64M)",
                   "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
                   'bad value "maybe" for mobility_grouping= (must be on or off); default kept',
                   'bad value "lots" for mem= (not a number); default kept']:

@@ -39,11 +39,11 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     crate::mm::kmalloc::kmem_cache_init(opts.slab_debug);
     if let Some(attr) = opts.failslab {
         crate::mm::kmalloc::set_failslab(attr);
-        pr_warn!("failslab: injecting slab allocation failures ({:?})", attr);
+        pr_warn!("failslab: injecting slab allocation failures ({})", attr);
     }
     if let Some(attr) = opts.fail_page_alloc {
         crate::mm::alloc::set_fail_page_alloc(attr);
-        pr_warn!("fail_page_alloc: injecting page allocation failures ({:?})", attr);
+        pr_warn!("fail_page_alloc: injecting page allocation failures ({})", attr);
     }
 
     sched::init();

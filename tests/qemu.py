@@ -365,7 +365,7 @@ ZONES = {
                  "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]",
                  "  Normal   [mem 0x0000000001000000-0x0000000037ffffff]",
                  "  HighMem  [mem 0x0000000038000000-0x000000007ffdffff]",
-                 "Built 1 zonelists, mobility grouping on."],
+                 "Built 1 zonelists in Zone order, mobility grouping on."],
     ("512M", "highmem=256M"): ["256MB HIGHMEM available.",
                                "  Normal   [mem 0x0000000001000000-0x000000000ffdffff]",
                                "  HighMem  [mem 0x000000000ffe0000-0x000000001ffdffff]"],
@@ -374,7 +374,7 @@ ZONES = {
                  "  HighMem  [mem 0x0000000038000000-0x00000000bffdffff]"],
     ("2G", "kernelcore=1G mobility_grouping=off"): [
         "Movable zone start for each node", "  Node 0: 0x0000000040400000",
-        "Built 1 zonelists, mobility grouping off."],
+        "Built 1 zonelists in Zone order, mobility grouping off."],
 }
 
 
@@ -433,7 +433,7 @@ def bad_memory_options():
     try:
         log = m.boot()
         for w in ["mem=1M is too small (needs at least 16M); ignored",
-                  "highmem=99G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)",
+                  "highmem=99G is more than the 2047M of RAM; clamped to 1983M (lowmem needs at least 64M)",
                   "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
                   'bad value "maybe" for mobility_grouping= (must be on or off); default kept',
                   'bad value "lots" for mem= (not a number); default kept']:
@@ -963,6 +963,111 @@ CONSOLE_TESTS = [
 ]
 
 
+# --- page allocator (issue 8) ---
+# Configurations where some in-kernel test needs what the machine lacks:
+# (mem, args, skip lines the run must print).
+PAGE_ALLOC_CONFIGS = [
+    ("512M", "", ["skipped: no highmem zone above its low mark"]),
+    ("2G", "highmem=4K", ["skipped: HighMem is at or below its low mark", "skipped: no highmem zone above its low mark"]),
+    ("2G", "kernelcore=512M", []),
+    ("2G", "mem=250M", ["skipped: no highmem zone above its low mark"]),
+    ("900M", "", []),
+]
+
+
+def page_alloc_ktests_at(mem, args, skips):
+    """The page allocator's in-kernel tests pass or skip with a reason, and
+    a run leaves buddyinfo, pagetypeinfo and MemFree as it found them."""
+    def run():
+        m = Machine(args=args, mem=mem)
+        try:
+            m.boot()
+            out = m.cmd("ktest mm::page_alloc", timeout=120)
+            check(re.search(r"test result: ok\. \d+ passed; 0 failed", out) and "FAILED" not in out,
+                  "page allocator ktests failed:\n" + out[-2500:])
+            for skip in skips:
+                check(skip in out, "no %r:\n%s" % (skip, out[-2500:]))
+            # The first run may have retagged a pageblock Unmovable for good
+            # (its order-9 kernel block, as Linux would); a second run must
+            # leave every report exactly as it found it.
+            def state():
+                m.cmd("drain")
+                return m.cmd("buddyinfo"), m.cmd("pagetypeinfo"), meminfo_values(m.cmd("meminfo"))["MemFree"]
+            before = state()
+            out = m.cmd("ktest mm::page_alloc", timeout=120)
+            check("FAILED" not in out, "second run failed:\n" + out[-2500:])
+            after = state()
+            check(after[0] == before[0], "buddyinfo changed:\n%s\n%s" % (before[0], after[0]))
+            check(after[1] == before[1], "pagetypeinfo changed:\n%s\n%s" % (before[1], after[1]))
+            check(after[2] == before[2], "MemFree changed: %d -> %d kB" % (before[2], after[2]))
+            m.send("poweroff\n")
+            check(m.wait_exit() == 0, "no clean power-off")
+        finally:
+            m.kill()
+    return run
+
+
+def small_machine_groups_off_and_says_fault_settings():
+    """mem=16M: grouping off as 2.6.24 decides it, with Linux's line; the
+    fault-injection line in words; an out-of-range failslab= named; MemAvailable
+    is MemFree less totalreserve_pages computed from zoneinfo."""
+    m = Machine(args="mem=16M fail_page_alloc=1000000,1,0,1 failslab=1,100,0,18446744073709551615", mem="64M")
+    try:
+        log = m.boot()
+        for w in ["Built 1 zonelists in Zone order, mobility grouping off.  Total pages: 3998",
+                  "fail_page_alloc: injecting page allocation failures "
+                  "(interval 1000000, probability 1%, space 0, times 1)",
+                  'bad value "1,100,0,18446744073709551615" for failslab= '
+                  "(times is out of range (-1, or 0 to 9223372036854775807)); default kept"]:
+            check(w in log, "boot log lacks %r:\n%s" % (w, log[-2500:]))
+        check("FaultAttr" not in log, "a Rust struct in the boot log")
+        pti = m.cmd("pagetypeinfo")
+        blocks = re.findall(r"^Node 0, zone +(\w+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)", pti, re.M)
+        check(blocks and all(b[2] == "0" and b[3] == "0" for b in blocks),
+              "grouping off, yet Reclaimable or Movable pageblocks:\n" + pti)
+        check_mem_available(m)
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def check_mem_available(m):
+    """MemAvailable = MemFree - totalreserve_pages (per zone: max protection
+    + high, at most managed), from one meminfo and zoneinfo."""
+    zi = m.cmd("zoneinfo")
+    reserve = 0
+    for z in re.finditer(r"high\s+(\d+)\n.*?managed\s+(\d+)\n\s+protection: \(([\d, ]+)\)", zi, re.S):
+        high, managed = int(z.group(1)), int(z.group(2))
+        prot = max(int(x) for x in z.group(3).split(","))
+        reserve += min(prot + high, managed)
+    mi = meminfo_values(m.cmd("meminfo"))
+    check(mi["MemAvailable"] == max(mi["MemFree"] - reserve * 4, 0),
+          "MemAvailable %d kB != MemFree %d kB - %d reserved pages:\n%s" % (mi["MemAvailable"], mi["MemFree"], reserve, zi))
+
+
+def mem_above_the_end_of_ram_is_reported():
+    """-m 512M (no highmem): mem=1G cuts nothing and says so; the empty
+    HighMem zone reserves nothing from MemAvailable."""
+    m = Machine(args="mem=1G", mem="512M")
+    try:
+        log = m.boot()
+        w = "mem=1G is not below the end of RAM at 511M: nothing to cut; ignored"
+        check(w in log, "boot log lacks %r:\n%s" % (w, log[-2500:]))
+        check_mem_available(m)
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+PAGE_ALLOC_TESTS = [
+    ("qemu::mm::small_machine_groups_off_and_says_fault_settings", small_machine_groups_off_and_says_fault_settings),
+    ("qemu::mm::mem_above_the_end_of_ram_is_reported", mem_above_the_end_of_ram_is_reported),
+] + [("qemu::mm::page_alloc_ktests_at_%s%s" % (mem, ("_" + re.sub(r"\W+", "_", args)) if args else ""),
+      page_alloc_ktests_at(mem, args, skips)) for mem, args, skips in PAGE_ALLOC_CONFIGS]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -984,7 +1089,7 @@ def main():
                      ("qemu::make::run_piped_exits_zero", make_run_piped),
                      ("qemu::shell::low_memory_says_out_of_memory_and_goes_on", shell_survives_low_memory),
                      ("qemu::shell::ktest_filter_list_help_and_trace_offsets", ktest_command_checks),
-                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)] + CONSOLE_TESTS:
+                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

@@ -110,7 +110,7 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::sched::might_sleep("alloc_pages");
     }
-    if should_fail_page_alloc(order) {
+    if should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);
     }
     // NOWARN, which a caller that may sleep gets on its first try, matters
@@ -140,14 +140,14 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
 /// `fail_page_alloc=`: decided once per allocation, as Linux's
 /// `should_fail_alloc_page`.
 #[inline]
-fn should_fail_page_alloc(order: usize) -> bool {
-    FAIL_PAGE_ALLOC_ON.load(Ordering::Relaxed) && fail_page_alloc_decide(order)
+fn should_fail_page_alloc(gfp: Gfp, order: usize) -> bool {
+    FAIL_PAGE_ALLOC_ON.load(Ordering::Relaxed) && fail_page_alloc_decide(gfp, order)
 }
 
 #[cold]
 #[inline(never)]
-fn fail_page_alloc_decide(order: usize) -> bool {
-    FAIL_PAGE_ALLOC.lock().should_fail((PAGE_SIZE << order) as u64)
+fn fail_page_alloc_decide(gfp: Gfp, order: usize) -> bool {
+    super::fault_inject::should_fail_alloc_page(&mut FAIL_PAGE_ALLOC.lock(), gfp, order)
 }
 
 #[cold]
@@ -169,7 +169,7 @@ fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
 /// for callers that hold a spinlock: the allocation itself never sleeps.
 /// The slab allocator growing a cache under its lock is the main user.
 pub fn __alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
-    if should_fail_page_alloc(order) {
+    if should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);
     }
     rmqueue(gfp, order)
@@ -256,7 +256,20 @@ pub fn get_order(size: usize) -> usize {
 /// `size` bytes of physically contiguous lowmem, without the power-of-two
 /// waste: the block is split into single pages and the unused tail is
 /// freed at once (Linux's `alloc_pages_exact`). Returns the address.
+///
+/// A size of 0 is refused with a warning: it would keep no page of the
+/// block and hand out the address of one already freed (Linux returns NULL).
+#[track_caller]
 pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
+    if size == 0 {
+        let loc = core::panic::Location::caller();
+        crate::kernel::panic::warn(format_args!(
+            "alloc_pages_exact: size 0 at {}:{}: no pages allocated, returning NULL",
+            loc.file(),
+            loc.line()
+        ));
+        return None;
+    }
     let order = get_order(size);
     let addr = get_free_pages(gfp, order)?;
     let used = size.div_ceil(PAGE_SIZE);

@@ -359,6 +359,22 @@ impl BuddyZone {
         Some(pfn)
     }
 
+    /// Allocate from `mt`'s own free lists only, never stealing from
+    /// another type (Linux's `__rmqueue_smallest` on its own): the pageblock
+    /// types stay as they are. For callers that empty a zone list by list,
+    /// as the in-kernel round-trip tests do, and must leave it as found.
+    pub fn alloc_from_own_lists(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+        assert!(order < MAX_ORDER, "order {order} too large");
+        let mt = self.grouped(mt);
+        if mt == MigrateType::Isolate {
+            return None;
+        }
+        let pfn = self.rmqueue_smallest(mem_map, order, mt)?;
+        self.free_pages -= 1 << order;
+        mem_map[pfn as usize].refcount = 1;
+        Some(pfn)
+    }
+
     /// The smallest free block of type `mt` that fits, split down to `order`.
     #[inline]
     fn rmqueue_smallest(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {

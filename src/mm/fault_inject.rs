@@ -8,13 +8,16 @@
 //! - `interval`: only every interval-th eligible call may fail (1: any);
 //! - `probability`: percent chance that an eligible call fails, drawn from a
 //!   generator with a fixed seed, so a run repeats exactly;
-//! - `space`: the first `space` bytes requested pass untouched (Linux's
-//!   "size budget" before failures start);
+//! - `space`: a size budget: a call smaller than what is left of it passes
+//!   untouched and spends its size; a call at least as large as the rest is
+//!   eligible to fail, and the budget stays (Linux's `space`);
 //! - `times`: how many failures at most (-1: no limit).
 
 #![forbid(unsafe_code)]
 
-use crate::kernel::cmdline::parse_u64;
+use super::gfp::Gfp;
+use crate::kernel::cmdline::{parse_u64, NumError};
+use core::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultAttr {
@@ -46,11 +49,25 @@ impl FaultAttr {
     pub fn parse(s: &str) -> Result<FaultAttr, &'static str> {
         let mut parts = s.split(',');
         let mut next = |what: &'static str| parts.next().ok_or(what);
-        let interval = parse_u64(next("missing interval")?).map_err(|_| "interval is not a number")?;
-        let probability = parse_u64(next("missing probability")?).map_err(|_| "probability is not a number")?;
-        let space = parse_u64(next("missing space")?).map_err(|_| "space is not a number")?;
+        let number = |v: &str, bad: &'static str, big: &'static str| {
+            parse_u64(v).map_err(|e| if e == NumError::Overflow { big } else { bad })
+        };
+        let interval =
+            number(next("missing interval")?, "interval is not a number", "interval is out of range (at most 2^64-1)")?;
+        let probability = number(
+            next("missing probability")?,
+            "probability is not a number",
+            "probability is a percentage (0..100)",
+        )?;
+        let space = number(next("missing space")?, "space is not a number", "space is out of range (at most 2^64-1)")?;
         let times_s = next("missing times")?;
-        let times = if times_s == "-1" { -1 } else { parse_u64(times_s).map_err(|_| "times is not a number")? as i64 };
+        const TIMES_RANGE: &str = "times is out of range (-1, or 0 to 9223372036854775807)";
+        let times = if times_s == "-1" {
+            -1
+        } else {
+            let n = number(times_s, "times is not a number (-1 for no limit)", TIMES_RANGE)?;
+            i64::try_from(n).map_err(|_| TIMES_RANGE)?
+        };
         if parts.next().is_some() {
             return Err("more than four fields");
         }
@@ -82,12 +99,11 @@ impl FaultAttr {
         if !self.enabled() {
             return false;
         }
-        if self.space > 0 {
-            if self.space >= size {
-                self.space -= size;
-                return false;
-            }
-            self.space = 0;
+        // Linux: `if (atomic_read(&attr->space) > size)`, and a call at
+        // least as large as the budget leaves it as it is.
+        if self.space > size {
+            self.space -= size;
+            return false;
         }
         self.count += 1;
         if self.count % self.interval != 0 {
@@ -102,6 +118,28 @@ impl FaultAttr {
         self.failed += 1;
         true
     }
+}
+
+/// The settings as a Linux user knows them (the files of
+/// `/sys/kernel/debug/fail*/`): `interval 1, probability 100%, space 0, times 1`.
+impl fmt::Display for FaultAttr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "interval {}, probability {}%, space {}, times ", self.interval, self.probability, self.space)?;
+        if self.times < 0 {
+            f.write_str("-1 (no limit)")
+        } else {
+            write!(f, "{}", self.times)
+        }
+    }
+}
+
+/// Whether a page allocation should fail (Linux's `should_fail_alloc_page`):
+/// never one that says it cannot handle a failure (`__GFP_NOFAIL`).
+pub fn should_fail_alloc_page(attr: &mut FaultAttr, gfp: Gfp, order: usize) -> bool {
+    if gfp.contains(Gfp::NOFAIL) {
+        return false;
+    }
+    attr.should_fail((crate::layout::PAGE_SIZE as u64) << order)
 }
 
 #[cfg(test)]
@@ -130,9 +168,54 @@ mod tests {
     #[test]
     fn interval_and_space() {
         let mut a = FaultAttr::new(3, 100, 16, -1);
-        // 16 bytes of budget pass: two 8-byte calls, then every third call fails.
+        // The first 8-byte call spends 8 of the 16; then 8 is not more than
+        // 8, so every call is eligible and every third fails.
         let fails: Vec<bool> = (0..8).map(|_| a.should_fail(8)).collect();
-        assert_eq!(fails, vec![false, false, false, false, true, false, false, true]);
+        assert_eq!(fails, vec![false, false, false, true, false, false, true, false]);
+        assert_eq!(a.space, 8, "an eligible call leaves the budget as it is");
+    }
+
+    /// Linux's rule is `space > size`: a call of exactly the budget is
+    /// eligible, and smaller calls still pass on the budget afterwards.
+    #[test]
+    fn space_is_strictly_greater_and_never_zeroed() {
+        let mut a = FaultAttr::new(1, 100, 4096, -1);
+        assert!(a.should_fail(4096), "4096 is not more than 4096: eligible");
+        assert_eq!(a.space, 4096);
+        assert!(!a.should_fail(100), "a call below the budget passes");
+        assert_eq!(a.space, 3996);
+        assert!(a.should_fail(8192));
+        assert_eq!(a.space, 3996);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let too_big = "times is out of range (-1, or 0 to 9223372036854775807)";
+        assert_eq!(FaultAttr::parse("1,100,0,18446744073709551615"), Err(too_big));
+        assert_eq!(FaultAttr::parse("1,100,0,9223372036854775808"), Err(too_big));
+        assert_eq!(FaultAttr::parse("1,100,0,18446744073709551616"), Err(too_big));
+        assert_eq!(FaultAttr::parse("1,100,0,9223372036854775807").unwrap().times, i64::MAX);
+        assert_eq!(FaultAttr::parse("1,100,0,-2"), Err("times is not a number (-1 for no limit)"));
+        assert_eq!(FaultAttr::parse("99999999999999999999,1,0,1"), Err("interval is out of range (at most 2^64-1)"));
+        assert_eq!(FaultAttr::parse("1,99999999999999999999,0,1"), Err("probability is a percentage (0..100)"));
+        assert_eq!(FaultAttr::parse("1,1,99999999999999999999,1"), Err("space is out of range (at most 2^64-1)"));
+    }
+
+    #[test]
+    fn boot_line_says_what_users_set() {
+        assert_eq!(FaultAttr::new(1, 100, 0, 1).to_string(), "interval 1, probability 100%, space 0, times 1");
+        assert_eq!(
+            FaultAttr::new(10, 5, 4096, -1).to_string(),
+            "interval 10, probability 5%, space 4096, times -1 (no limit)"
+        );
+    }
+
+    #[test]
+    fn nofail_page_allocations_never_fail() {
+        let mut a = FaultAttr::new(1, 100, 0, -1);
+        assert!(!should_fail_alloc_page(&mut a, Gfp::NOFAIL | Gfp::WAIT, 0));
+        assert_eq!(a.count, 0, "a NOFAIL call is not even counted");
+        assert!(should_fail_alloc_page(&mut a, Gfp::WAIT, 0));
     }
 
     #[test]

@@ -7,31 +7,34 @@ use super::buddy::MigrateType;
 use super::zones::ZoneType;
 
 bitflags::bitflags! {
+    /// The bit values are Linux 2.6.24's (`include/linux/gfp.h`), so the
+    /// `mode:%#x` of an allocation-failure report reads as it would on Linux
+    /// (GFP_KERNEL is 0xd0, GFP_HIGHUSER_MOVABLE 0x1200d2).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Gfp: u32 {
         /// Only ZONE_DMA (ISA DMA reaches the first 16 MB).
-        const DMA = 1 << 0;
+        const DMA = 0x01;
         /// HIGHMEM is fine: the caller will kmap the page, or map it to user space.
-        const HIGHMEM = 1 << 1;
-        /// The page can be moved or reclaimed (user pages): grouped apart.
-        const MOVABLE = 1 << 3;
-        /// Reclaimable kernel memory (shrinkable slab caches).
-        const RECLAIMABLE = 1 << 4;
+        const HIGHMEM = 0x02;
         /// May sleep and reclaim.
-        const WAIT = 1 << 5;
+        const WAIT = 0x10;
         /// High priority: may dip into the emergency reserve below `min`.
-        const HIGH = 1 << 6;
-        const IO = 1 << 7;
-        const FS = 1 << 8;
+        const HIGH = 0x20;
+        const IO = 0x40;
+        const FS = 0x80;
         /// Do not print the allocation-failure warning.
-        const NOWARN = 1 << 9;
+        const NOWARN = 0x200;
         /// The caller cannot handle a failure (Rust's collections, through the
         /// global allocator): fault injection leaves it alone, as Linux's
         /// `should_fail_alloc_page` skips `__GFP_NOFAIL`.
-        const NOFAIL = 1 << 11;
-        const HARDWALL = 1 << 17;
+        const NOFAIL = 0x800;
         /// Hand the memory out zeroed.
-        const ZERO = 1 << 15;
+        const ZERO = 0x8000;
+        const HARDWALL = 0x20000;
+        /// Reclaimable kernel memory (shrinkable slab caches).
+        const RECLAIMABLE = 0x80000;
+        /// The page can be moved or reclaimed (user pages): grouped apart.
+        const MOVABLE = 0x100000;
     }
 }
 
@@ -94,5 +97,21 @@ mod tests {
         assert_eq!(GFP_HIGHUSER_MOVABLE.migratetype(), MigrateType::Movable);
         assert_eq!((GFP_KERNEL | Gfp::RECLAIMABLE).migratetype(), MigrateType::Reclaimable);
         assert!(!GFP_ATOMIC.may_sleep() && GFP_KERNEL.may_sleep());
+    }
+
+    /// The values a Linux user reads in `mode:%#x` (2.6.24's gfp.h).
+    #[test]
+    fn values_are_linux_gfp_h() {
+        assert_eq!(GFP_KERNEL.bits(), 0xd0);
+        assert_eq!(GFP_ATOMIC.bits(), 0x20);
+        assert_eq!(GFP_NOIO.bits(), 0x10);
+        assert_eq!(GFP_USER.bits(), 0x200d0);
+        assert_eq!(GFP_HIGHUSER.bits(), 0x200d2);
+        assert_eq!(GFP_HIGHUSER_MOVABLE.bits(), 0x1200d2);
+        assert_eq!(GFP_DMA.bits(), 0x01);
+        assert_eq!((GFP_KERNEL | Gfp::RECLAIMABLE).bits(), 0x800d0);
+        assert_eq!(Gfp::NOWARN.bits(), 0x200);
+        assert_eq!(Gfp::NOFAIL.bits(), 0x800);
+        assert_eq!(Gfp::ZERO.bits(), 0x8000);
     }
 }

@@ -7,7 +7,6 @@ use super::alloc;
 use super::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
 use super::ktests::give_back;
 use super::mm_init::with_node;
-use super::page::List;
 use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, MISUSES};
 use crate::kernel::ktest::TestResult;
@@ -16,8 +15,9 @@ use crate::layout::{LAST_PKMAP, PAGE_SIZE};
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Every free highmem frame, chained (see `ktests::take_all_free`).
-fn take_all_highmem() -> List {
+/// Every free highmem frame, chained (see `ktests::take_all_free`); given
+/// back when dropped, so an early return cannot leak HighMem.
+fn take_all_highmem() -> super::ktests::FreeChain {
     super::ktests::take_all_free(alloc::max_low_pfn() as u64)
 }
 

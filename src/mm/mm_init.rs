@@ -8,8 +8,8 @@
 //! CPU, so one lock for all zones keeps the `&mut [Page]` unique.
 
 use super::memblock::Memblock;
-use super::page::{Page, PageFlags};
-use super::page_alloc::Node;
+use super::page::Page;
+use super::page_alloc::{memmap_page, mobility_grouping, Node, ZonelistsLine};
 use super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions, ZoneType};
 use crate::arch::x86::mm::init::paging_init;
 use crate::kernel::bootinfo::BootInfo;
@@ -159,10 +159,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let mem_map = phys_to_virt(phys) as *mut Page;
     let t0 = crate::arch::x86::cpu::rdtsc();
     for pfn in 0..max_pfn {
-        let mut page = Page::RESERVED;
-        if pfn >= max_low_pfn {
-            page.flags.insert(PageFlags::HIGHMEM);
-        }
+        let page = memmap_page(&layout, pfn as u64);
         // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem.
         unsafe { mem_map.add(pfn).write(page) };
     }
@@ -191,7 +188,10 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
 
     // Hand every free page to the buddy allocator, then retire memblock.
     let mut node = NODE.lock();
-    node.init(&layout, opts.grouping);
+    // Linux's vm_total_pages when build_all_zonelists decides grouping.
+    let total_pages: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
+    let grouping = mobility_grouping(opts.grouping, total_pages);
+    node.init(&layout, grouping);
     // SAFETY: as in with_node; the lock is held and nobody else has the array.
     let pages = unsafe { core::slice::from_raw_parts_mut(mem_map, max_pfn) };
     mb.for_each_free_range(0, ram_end, |s, e| {
@@ -208,11 +208,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     if layout.zone(ZoneType::HighMem).present_pages != 0 {
         pr_info!("Initializing HighMem for node 0 ({:08x}:{:08x})", max_low_pfn, max_pfn);
     }
-    pr_info!(
-        "Built 1 zonelists, mobility grouping {}.  Total pages: {}",
-        if opts.grouping { "on" } else { "off" },
-        managed
-    );
+    pr_info!("{}", ZonelistsLine { grouping, total_pages });
     let (high_managed, _) = node.high_totals();
     drop(node);
     drop(mb);

@@ -140,15 +140,29 @@ pub struct Node {
     /// Boot option: mobility grouping (on by default).
     pub grouping: bool,
     /// `classzone` and the pcp list of an order-0 allocation, per value of
-    /// the GFP bits that choose them ([`ROUTE_BITS`]), decided once in
+    /// the GFP bits that choose them ([`route_index`]), decided once in
     /// `init` so the fast path does not decode flags (Linux's
     /// `GFP_ZONE_TABLE` plays the same trick for the zone).
-    pcp_route: [PcpRoute; ROUTE_BITS as usize + 1],
+    pcp_route: [PcpRoute; ROUTES],
 }
 
-/// GFP bits that decide an allocation's zone and migrate type.
-const ROUTE_BITS: u32 = Gfp::DMA.bits() | Gfp::HIGHMEM.bits() | Gfp::MOVABLE.bits() | Gfp::RECLAIMABLE.bits();
-const _: () = assert!(ROUTE_BITS < 32, "the route table is indexed by these bits");
+/// The GFP bits that decide an allocation's zone and migrate type, packed
+/// into 4 bits: DMA and HIGHMEM are bits 0 and 1 already; RECLAIMABLE
+/// (0x80000) and MOVABLE (0x100000) shift down to bits 2 and 3.
+#[inline(always)]
+const fn route_index(bits: u32) -> usize {
+    ((bits & 0x3) | ((bits >> ROUTE_SHIFT) & 0xc)) as usize
+}
+const ROUTE_SHIFT: u32 = 17;
+const ROUTES: usize = 16;
+const _: () = assert!(Gfp::DMA.bits() | Gfp::HIGHMEM.bits() == 0x3);
+const _: () = assert!(Gfp::RECLAIMABLE.bits() >> ROUTE_SHIFT == 0x4 && Gfp::MOVABLE.bits() >> ROUTE_SHIFT == 0x8);
+
+/// The GFP flags a route index stands for (the inverse of [`route_index`]).
+const fn route_gfp(index: usize) -> Gfp {
+    let i = index as u32;
+    Gfp::from_bits_truncate((i & 0x3) | ((i & 0xc) << ROUTE_SHIFT))
+}
 
 /// Where an order-0 allocation looks first; `zone: None` when no zone at or
 /// below its highest allowed one is populated.
@@ -171,13 +185,73 @@ fn bad_zone(pfn: u32) -> ! {
     panic!("freeing pfn {:#x} outside its zone", pfn);
 }
 
+/// Flags a page may not carry when it is freed (Linux 2.6.24's
+/// `free_pages_check`): still owned by the buddy (a double free), the slab,
+/// the LRU or I/O, never allocatable, or part of a compound page whose
+/// owner did not take it apart.
+const FREE_CHECK_FLAGS: PageFlags = PageFlags::BUDDY
+    .union(PageFlags::RESERVED)
+    .union(PageFlags::SLAB)
+    .union(PageFlags::LRU)
+    .union(PageFlags::ACTIVE)
+    .union(PageFlags::LOCKED)
+    .union(PageFlags::WRITEBACK)
+    .union(PageFlags::HEAD)
+    .union(PageFlags::TAIL);
+
 #[cold]
 #[inline(never)]
 fn bad_page(pfn: u32, page: &Page) -> ! {
     panic!(
-        "BUG: Bad page state: pfn {:#x} freed with refcount {} and flags {:?} (double free?)",
-        pfn, page.refcount, page.flags
+        "BUG: Bad page state: pfn {:#x} freed with flags:{:?} mapcount:{} count:{} (freed twice, or still in use)",
+        pfn,
+        page.flags & FREE_CHECK_FLAGS,
+        page.mapcount,
+        page.refcount
     );
+}
+
+/// Below this many pages mobility grouping cannot pay (each migrate type
+/// would not get one pageblock), so 2.6.24's `build_all_zonelists` turns it
+/// off: `pageblock_nr_pages * MIGRATE_TYPES`.
+pub const GROUPING_MIN_PAGES: u64 = (super::buddy::PAGEBLOCK_PAGES as u64) * super::buddy::MIGRATE_TYPES as u64;
+
+/// Whether mobility grouping is on: asked for (the default) and enough
+/// pages for it. `total_pages` is Linux's `vm_total_pages` at that point of
+/// boot: the zones' present pages (no watermark is set yet).
+pub fn mobility_grouping(requested: bool, total_pages: u64) -> bool {
+    requested && total_pages >= GROUPING_MIN_PAGES
+}
+
+/// Linux's boot line about the zonelists, word for word.
+pub struct ZonelistsLine {
+    pub grouping: bool,
+    pub total_pages: u64,
+}
+
+impl core::fmt::Display for ZonelistsLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Built 1 zonelists in Zone order, mobility grouping {}.  Total pages: {}",
+            if self.grouping { "on" } else { "off" },
+            self.total_pages
+        )
+    }
+}
+
+/// The descriptor a frame starts with (Linux's `memmap_init_zone`, run over
+/// every zone): reserved until the boot allocator hands it over, HIGHMEM
+/// above the direct map, and the zone whose span holds it, written into
+/// every descriptor, reserved ones and holes included, so `page_zone` is
+/// right for any frame. The node is node 0, the only one, and needs no bits.
+pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
+    let mut page = Page::RESERVED;
+    if pfn >= layout.max_low_pfn {
+        page.flags.insert(PageFlags::HIGHMEM);
+    }
+    page.set_zone_id(layout.zone_at(pfn) as usize);
+    page
 }
 
 /// Integer square root by bisection (no floating point in the kernel).
@@ -221,7 +295,7 @@ impl Node {
         max_pfn: 0,
         min_free_kbytes: 0,
         grouping: true,
-        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTE_BITS as usize + 1],
+        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTES],
     };
 
     /// Set up the zones of `layout`; no page is free until `free_range`.
@@ -242,8 +316,9 @@ impl Node {
         self.node_spanned_pages = layout.max_pfn - layout.min_pfn;
         self.node_present_pages = layout.zones.iter().map(|z| z.present_pages).sum();
         self.grouping = grouping;
-        for (bits, route) in self.pcp_route.iter_mut().enumerate() {
-            let gfp = Gfp::from_bits_truncate(bits as u32);
+        for (index, route) in self.pcp_route.iter_mut().enumerate() {
+            let gfp = route_gfp(index);
+            debug_assert_eq!(route_index(gfp.bits()), index);
             let zone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
             let list = pcp_index(if grouping { gfp.migratetype() } else { MigrateType::Unmovable }) as u8;
             *route = PcpRoute { zone, list };
@@ -322,11 +397,20 @@ impl Node {
             let pb = PAGEBLOCK_PAGES as u64;
             let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
             let (start, end) = (zone.buddy.start_pfn(), zone.buddy.end_pfn());
+            let zone_id = zone.kind as usize;
             let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
             while pfn < end && reserve > 0 {
-                // Only whole pageblocks inside the zone, and only movable ones.
+                // Only whole pageblocks inside the zone, only movable ones,
+                // and only blocks whose every frame is RAM the allocator
+                // manages: a block holding reserved frames (firmware, the
+                // kernel image, mem_map) never becomes free as a whole
+                // (Linux skips PageReserved blocks and checks the zone).
                 let whole = pfn >= start && pfn + PAGEBLOCK_PAGES <= end;
-                if whole && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
+                let usable = whole
+                    && mem_map[pfn as usize..(pfn + PAGEBLOCK_PAGES) as usize]
+                        .iter()
+                        .all(|p| !p.is_reserved() && p.zone_id() == zone_id);
+                if usable && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
                     zone.buddy.set_pageblock_type(pfn, MigrateType::Reserve);
                     zone.buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
                     reserve -= 1;
@@ -360,7 +444,7 @@ impl Node {
     /// full zonelist walk, which repeats this test as its first step.
     #[inline(always)]
     fn alloc_pcp_fast(&mut self, mem_map: &mut [Page], gfp: Gfp) -> Option<u32> {
-        let route = self.pcp_route[(gfp.bits() & ROUTE_BITS) as usize];
+        let route = self.pcp_route[route_index(gfp.bits())];
         let classzone = route.zone? as usize;
         let list = route.list as usize;
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
@@ -464,15 +548,20 @@ impl Node {
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        if page.refcount != 1 || page.flags.intersects(PageFlags::BUDDY | PageFlags::RESERVED | PageFlags::SLAB) {
+        if page.refcount != 1 || page.mapcount != 0 || page.flags.intersects(FREE_CHECK_FLAGS) {
             bad_page(pfn, page);
         }
         page.refcount = 0;
-        if order != 0 {
+        page.flags.remove(PageFlags::DIRTY | PageFlags::REFERENCED);
+        let mt = zone.buddy.pageblock_type(pfn);
+        // A page of an isolated pageblock must not be handed out again from
+        // a pcp list: it goes straight to the buddy's Isolate list (Linux's
+        // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
+        if order != 0 || mt == MigrateType::Isolate {
             Self::free_block(zone, mem_map, pfn, order);
             return;
         }
-        let list = pcp_index(zone.buddy.pageblock_type(pfn));
+        let list = pcp_index(mt);
         zone.pcp.lists[list].push_front(mem_map, pfn);
         zone.pcp.count += 1;
         if zone.pcp.count > zone.pcp.high {
@@ -520,6 +609,20 @@ impl Node {
 
     pub fn free_pages_total(&self) -> u64 {
         self.zones.iter().map(|z| z.free_pages()).sum()
+    }
+
+    /// Pages the allocator keeps back from user space (Linux's
+    /// `calculate_totalreserve_pages`): per zone, its largest
+    /// `lowmem_reserve` plus its `high` mark, but never more than the zone
+    /// manages, so an empty zone reserves nothing.
+    pub fn totalreserve_pages(&self) -> u64 {
+        self.zones
+            .iter()
+            .map(|z| {
+                (z.lowmem_reserve.iter().copied().max().unwrap_or(0) + z.watermark[Watermark::High as usize])
+                    .min(z.managed)
+            })
+            .sum()
     }
 
     pub fn managed_total(&self) -> u64 {

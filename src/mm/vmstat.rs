@@ -108,9 +108,9 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     let total = node.managed_total();
     let free = node.free_pages_total();
     let (high_total, high_free) = node.high_totals();
-    // Free pages minus the high watermarks the allocator keeps (a simple
-    // MemAvailable: there is no page cache to reclaim yet).
-    let reserve: u64 = node.zones.iter().map(|z| z.watermark[2]).sum();
+    // Free pages minus what the allocator keeps back (Linux's
+    // si_mem_available without page cache, which this kernel has not).
+    let reserve = node.totalreserve_pages();
     let lines: [(&str, u64); 35] = [
         ("MemTotal:", kb(total)),
         ("MemFree:", kb(free)),

@@ -83,7 +83,8 @@ fn lowmem_limit(vmalloc: Option<u64>, notes: &mut Notes) -> u64 {
     match space.checked_sub(size) {
         Some(low) if low >> PAGE_SHIFT >= MIN_LOWMEM_PFN => (low >> PAGE_SHIFT).min(MAXMEM_PFN),
         _ => {
-            notes.push(Note::VmallocTooBig { vmalloc: Size(size) });
+            let area_mb = space.saturating_sub(MIN_LOWMEM) >> 20;
+            notes.push(Note::VmallocTooBig { vmalloc: Size(size), area_mb });
             MIN_LOWMEM_PFN
         }
     }
@@ -163,6 +164,14 @@ impl ZoneLayout {
     pub fn zone(&self, kind: ZoneType) -> &Zone {
         &self.zones[kind as usize]
     }
+
+    /// The zone whose span holds `pfn`, holes and reserved frames included
+    /// (the zone Linux's `memmap_init_zone` writes into every descriptor).
+    /// Frames below the first zone (frame 0) count as DMA, those above the
+    /// last as the highest populated zone's.
+    pub fn zone_at(&self, pfn: u64) -> ZoneType {
+        self.zones.iter().rev().find(|z| z.spanned_pages != 0 && z.start_pfn <= pfn).map_or(ZoneType::Dma, |z| z.kind)
+    }
 }
 
 /// A boot option's value, shown as the user would write it: `3G`, `512M`, `64K`, bytes.
@@ -186,24 +195,97 @@ pub fn pages_to_mb(pages: u64) -> u64 {
     pages >> (20 - PAGE_SHIFT)
 }
 
+/// A number of pages as an exact size: `1983M`, `896K` below a megabyte,
+/// `895.875M` otherwise (a page is 1/256 M, so the decimals end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagesSize(pub u64);
+
+impl fmt::Display for PagesSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const PER_MB: u64 = 1 << (20 - PAGE_SHIFT);
+        let (mb, rest) = (self.0 / PER_MB, self.0 % PER_MB);
+        if rest == 0 {
+            write!(f, "{mb}M")
+        } else if mb == 0 {
+            write!(f, "{}K", self.0 << (PAGE_SHIFT - 10))
+        } else {
+            // rest/256 in decimal: 8 digits at most, trailing zeros dropped.
+            let mut frac = rest * 100_000_000 / PER_MB;
+            let mut digits = 8;
+            while frac % 10 == 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            write!(f, "{mb}.{frac:0digits$}M")
+        }
+    }
+}
+
+fn pages_size(pages: u64) -> PagesSize {
+    PagesSize(pages)
+}
+
 /// Something the user asked for that could not be done as asked, or memory
 /// the kernel cannot use. Each message names the value and what was done
 /// instead; `*_mb` fields are whole megabytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Note {
-    MemTooSmall { mem: Size },
-    MemAboveRam { mem: Size, ram_mb: u64 },
-    Above4G { mb: u64 },
-    HighmemTooBig { highmem: Size, ram_mb: u64, high_mb: u64 },
-    HighmemLowmemSmall { highmem: Size, low_mb: u64, high_mb: u64 },
-    HighmemNoRoom { highmem: Size, ram_mb: u64 },
-    HighmemTrimsRam { highmem: Size, unused_mb: u64, end_mb: u64 },
-    KernelcoreZero { kc: Size },
-    KernelcoreTooBig { kc: Size, ram_mb: u64 },
-    KernelcoreBelowLower { kc: Size, kept_mb: u64, zone: ZoneType },
-    KernelcoreNoMovable { kc: Size },
-    VmallocBelowDefault { vmalloc: Size },
-    VmallocTooBig { vmalloc: Size },
+    MemTooSmall {
+        mem: Size,
+    },
+    /// No RAM at or above `mem=`: it cuts nothing. `ram_mb` is where RAM ends.
+    MemAboveRam {
+        mem: Size,
+        ram_mb: u64,
+    },
+    Above4G {
+        mb: u64,
+    },
+    HighmemTooBig {
+        highmem: Size,
+        ram_mb: u64,
+        high: PagesSize,
+    },
+    HighmemLowmemSmall {
+        highmem: Size,
+        low_mb: u64,
+        high: PagesSize,
+    },
+    HighmemNoRoom {
+        highmem: Size,
+        ram_mb: u64,
+    },
+    /// `lowmem_mb`: where lowmem ends (896M, less with `vmalloc=`), rounded
+    /// down as the `LOWMEM available` line prints it.
+    HighmemTrimsRam {
+        highmem: Size,
+        unused: PagesSize,
+        end: PagesSize,
+        lowmem_mb: u64,
+    },
+    KernelcoreZero {
+        kc: Size,
+    },
+    KernelcoreTooBig {
+        kc: Size,
+        ram_mb: u64,
+    },
+    KernelcoreBelowLower {
+        kc: Size,
+        kept_mb: u64,
+        zone: ZoneType,
+    },
+    KernelcoreNoMovable {
+        kc: Size,
+    },
+    VmallocBelowDefault {
+        vmalloc: Size,
+    },
+    /// `area_mb`: the vmalloc area that results, as the boot layout prints it.
+    VmallocTooBig {
+        vmalloc: Size,
+        area_mb: u64,
+    },
 }
 
 impl fmt::Display for Note {
@@ -218,10 +300,7 @@ impl fmt::Display for Note {
                 )
             }
             Note::MemAboveRam { mem, ram_mb } => {
-                write!(
-                    f,
-                    "mem={mem} is more than the {ram_mb}M of RAM present; ignored"
-                )
+                write!(f, "mem={mem} is not below the end of RAM at {ram_mb}M: nothing to cut; ignored")
             }
             Note::Above4G { mb } => {
                 write!(
@@ -229,37 +308,25 @@ impl fmt::Display for Note {
                     "{mb}MB of RAM above 4GB ignored: non-PAE kernel cannot address it"
                 )
             }
-            Note::HighmemTooBig {
-                highmem,
-                ram_mb,
-                high_mb,
-            } => write!(
+            Note::HighmemTooBig { highmem, ram_mb, high } => write!(
                 f,
                 "highmem={highmem} is more than the {ram_mb}M of RAM; \
-                 clamped to {high_mb}M (lowmem kept at {min_low})"
+                 clamped to {high} (lowmem needs at least {min_low})"
             ),
-            Note::HighmemLowmemSmall {
-                highmem,
-                low_mb,
-                high_mb,
-            } => write!(
+            Note::HighmemLowmemSmall { highmem, low_mb, high } => write!(
                 f,
                 "highmem={highmem} would leave {low_mb}M of lowmem \
-                 (needs at least {min_low}); clamped to {high_mb}M"
+                 (needs at least {min_low}); clamped to {high}"
             ),
             Note::HighmemNoRoom { highmem, ram_mb } => write!(
                 f,
                 "highmem={highmem} ignored: all {ram_mb}M of RAM is needed as lowmem \
                  (at least {min_low})"
             ),
-            Note::HighmemTrimsRam {
-                highmem,
-                unused_mb,
-                end_mb,
-            } => write!(
+            Note::HighmemTrimsRam { highmem, unused, end, lowmem_mb } => write!(
                 f,
-                "highmem={highmem} leaves {unused_mb}M of RAM unused: lowmem is full at \
-                 {maxmem}M, so RAM above {end_mb}M is ignored"
+                "highmem={highmem} leaves {unused} of RAM unused: lowmem is full at \
+                 {lowmem_mb}M, so RAM above {end} is ignored"
             ),
             Note::KernelcoreZero { kc } => write!(
                 f,
@@ -286,9 +353,10 @@ impl fmt::Display for Note {
                 "vmalloc={vmalloc} is below the default {}M: lowmem stays at {maxmem}M, the vmalloc area keeps its size",
                 DEFAULT_VMALLOC >> 20
             ),
-            Note::VmallocTooBig { vmalloc } => write!(
+            Note::VmallocTooBig { vmalloc, area_mb } => write!(
                 f,
-                "vmalloc={vmalloc} would leave less than {min_low} of lowmem; lowmem kept at {min_low}"
+                "vmalloc={vmalloc} would leave less than {min_low} of lowmem; lowmem kept at {min_low}, \
+                 the vmalloc area is {area_mb}M"
             ),
         }
     }
@@ -363,7 +431,7 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
     if let Some(mem) = opts.mem_limit {
         if mem < MIN_MEM {
             notes.push(Note::MemTooSmall { mem: Size(mem) });
-        } else if mem >> PAGE_SHIFT > ram_end {
+        } else if mem >> PAGE_SHIFT >= ram_end {
             let ram_mb = mb(ram_end);
             notes.push(Note::MemAboveRam { mem: Size(mem), ram_mb });
         } else {
@@ -391,17 +459,20 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
                 notes.push(Note::HighmemNoRoom { highmem, ram_mb });
             }
         } else if max_pfn.saturating_sub(h) < MIN_LOWMEM_PFN {
-            max_low_pfn = MIN_LOWMEM_PFN;
-            let high_mb = mb(max_pfn - max_low_pfn);
+            // The most highmem that leaves 64 MB of lowmem, in whole
+            // megabytes, so the size the note gives is the size HighMem gets.
+            let whole_mb = (max_pfn - MIN_LOWMEM_PFN) & !((1 << (20 - PAGE_SHIFT)) - 1);
+            max_low_pfn = (max_pfn - whole_mb).min(maxmem_pfn);
+            let high = pages_size(max_pfn - max_low_pfn);
             notes.push(match max_pfn.checked_sub(h) {
-                Some(low) if low > 0 => Note::HighmemLowmemSmall { highmem, low_mb: mb(low), high_mb },
-                _ => Note::HighmemTooBig { highmem, ram_mb, high_mb },
+                Some(low) if low > 0 => Note::HighmemLowmemSmall { highmem, low_mb: mb(low), high },
+                _ => Note::HighmemTooBig { highmem, ram_mb, high },
             });
         } else if max_pfn - h > maxmem_pfn {
             // As Linux: highmem= also shrinks highmem on a big machine.
             let end = maxmem_pfn + h;
-            let (unused_mb, end_mb) = (mb(ram_pages(map, end, max_pfn)), mb(end));
-            notes.push(Note::HighmemTrimsRam { highmem, unused_mb, end_mb });
+            let (unused, end_size) = (pages_size(ram_pages(map, end, max_pfn)), pages_size(end));
+            notes.push(Note::HighmemTrimsRam { highmem, unused, end: end_size, lowmem_mb: mb(maxmem_pfn) });
             (max_pfn, max_low_pfn) = (end, maxmem_pfn);
         } else {
             max_low_pfn = max_pfn - h;
@@ -567,7 +638,7 @@ mod vmalloc_option_tests {
         assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);
         assert_eq!(
             n.iter().next().unwrap().to_string(),
-            "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M"
+            "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M, the vmalloc area is 943M"
         );
     }
 }

@@ -324,3 +324,76 @@ proptest! {
         prop_assert_eq!(free_blocks(&z, &mm), boot_blocks);
     }
 }
+
+/// Free blocks per (order, list type), and the type of every pageblock.
+fn type_snapshot(z: &BuddyZone) -> (Vec<Vec<usize>>, Vec<MigrateType>) {
+    let per_type =
+        (0..MAX_ORDER).map(|o| MigrateType::ALL.iter().map(|&mt| z.nr_free_by_type(o, mt)).collect()).collect();
+    let blocks =
+        (0..z.nr_pageblocks() as u32).map(|b| z.pageblock_type(z.start_pfn().max(b << PAGEBLOCK_ORDER))).collect();
+    (per_type, blocks)
+}
+
+/// A zone after the kernel's boot: pageblocks of each type, some pages in use.
+fn mixed_zone(mm: &mut [Page]) -> (BuddyZone, Vec<u32>) {
+    let mut z = zone(mm, 0, 4 * PAGEBLOCK_PAGES);
+    let mut used = Vec::new();
+    // Unmovable steals block 0 (and retags it), Reclaimable claims block 1.
+    for _ in 0..600 {
+        used.push(z.alloc(mm, 0, Unmovable).unwrap());
+    }
+    for _ in 0..300 {
+        used.push(z.alloc(mm, 0, Reclaimable).unwrap());
+    }
+    used.retain(|&p| {
+        p % 3 != 0 || {
+            release(&mut z, mm, p, 0);
+            false
+        }
+    });
+    z.check_invariants(mm).unwrap();
+    (z, used)
+}
+
+/// Taking every free page list by list and freeing them all leaves the
+/// free lists and the pageblock types exactly as they were.
+#[test]
+fn taking_each_list_as_its_own_type_round_trips_pageblock_types() {
+    let mut mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
+    let (mut z, used) = mixed_zone(&mut mm);
+    let before = type_snapshot(&z);
+    assert!(before.1.contains(&Unmovable) && before.1.contains(&Movable), "{:?}", before.1);
+    let mut taken = Vec::new();
+    for mt in MigrateType::ALL {
+        while let Some(pfn) = z.alloc_from_own_lists(&mut mm, 0, mt) {
+            taken.push(pfn);
+        }
+    }
+    assert_eq!(z.free_pages(), 0);
+    for pfn in taken {
+        release(&mut z, &mut mm, pfn, 0);
+    }
+    z.check_invariants(&mm).unwrap();
+    assert_eq!(type_snapshot(&z), before);
+    for pfn in used {
+        release(&mut z, &mut mm, pfn, 0);
+    }
+}
+
+/// What the old test helper did, and Linux does for a real Movable
+/// allocation: taking everything as Movable steals and retags the
+/// Unmovable pageblock, so such a round trip cannot leave types alone.
+#[test]
+fn taking_everything_as_movable_retags_unmovable_blocks() {
+    let mut mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
+    let (mut z, _used) = mixed_zone(&mut mm);
+    let before = type_snapshot(&z);
+    let mut taken = Vec::new();
+    while let Some(pfn) = z.alloc(&mut mm, 0, Movable) {
+        taken.push(pfn);
+    }
+    for pfn in taken {
+        release(&mut z, &mut mm, pfn, 0);
+    }
+    assert_ne!(type_snapshot(&z).1, before.1, "a Movable steal of a half-free block retags it");
+}

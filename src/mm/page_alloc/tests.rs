@@ -1,6 +1,7 @@
 //! Host tests of `mm::page_alloc`.
 
 use super::*;
+use crate::mm::buddy;
 use crate::mm::gfp::{GFP_ATOMIC, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::memmap::{MemMap, MemType, Region};
 use crate::mm::zones::{size_zones, MemOptions};
@@ -214,4 +215,182 @@ fn migrate_reserve_covers_the_min_watermark() {
     }
     node.drain_all(&mut mm);
     assert_eq!(node.free_pages_total(), free);
+}
+
+/// The packed route table agrees with the zonelist and the migrate type for
+/// every combination of the routing bits, whatever other bits ride along.
+#[test]
+fn pcp_route_matches_gfp_decoding() {
+    let (node, _) = machine(32);
+    let routing = [Gfp::DMA, Gfp::HIGHMEM, Gfp::RECLAIMABLE, Gfp::MOVABLE];
+    for mask in 0..16u32 {
+        let mut gfp = Gfp::empty();
+        for (i, bit) in routing.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                gfp |= *bit;
+            }
+        }
+        for extra in [Gfp::empty(), GFP_KERNEL, Gfp::ZERO | Gfp::NOFAIL | Gfp::NOWARN, GFP_ATOMIC | Gfp::HARDWALL] {
+            let g = gfp | extra;
+            let route = node.pcp_route[route_index(g.bits())];
+            assert_eq!(route.zone.map(|z| z as usize), node.classzone[g.zone() as usize], "{g:?}");
+            assert_eq!(route.list as usize, pcp_index(node.alloc_type(g)), "{g:?}");
+        }
+    }
+}
+
+/// A machine whose mem_map starts as the kernel's does (`memmap_page`),
+/// with `[hole_start, hole_end)` kept back as if the kernel image sat there.
+fn machine_with_reserved(hole_start: u32, hole_end: u32) -> (Node, Vec<Page>) {
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
+    let mut node = Node::EMPTY;
+    node.init(&layout, true);
+    let mut mm: Vec<Page> = (0..layout.max_pfn).map(|pfn| memmap_page(&layout, pfn)).collect();
+    node.free_range(&mut mm, 1, 0x9f);
+    node.free_range(&mut mm, 0x100, hole_start);
+    node.free_range(&mut mm, hole_end, layout.max_pfn as u32);
+    node.setup_watermarks(None);
+    (node, mm)
+}
+
+/// Every descriptor knows its zone, reserved frames and holes too, as
+/// Linux's memmap_init_zone writes it for all pages.
+#[test]
+fn every_descriptor_has_its_zone() {
+    let (node, mm) = machine_with_reserved(0x1000, 0x1100);
+    for (pfn, page) in mm.iter().enumerate() {
+        let want = if pfn < 0x1000 {
+            0
+        } else if (pfn as u64) < node.max_low_pfn {
+            1
+        } else {
+            2
+        };
+        assert_eq!(page.zone_id(), want, "pfn {pfn:#x} (reserved: {})", page.is_reserved());
+        assert_eq!(page.is_highmem(), pfn as u64 >= node.max_low_pfn);
+    }
+    assert!(mm[0x1000].is_reserved() && mm[0xa0].is_reserved(), "the holes stay reserved");
+}
+
+/// MIGRATE_RESERVE goes to pageblocks that can become free as a whole: not
+/// the first Normal pageblock when part of it is reserved (Linux skips
+/// blocks with reserved pages).
+#[test]
+fn migrate_reserve_skips_blocks_with_reserved_frames() {
+    let (mut node, mut mm) = machine_with_reserved(0x1000, 0x1100);
+    let n = node.setup_migrate_reserve(&mut mm);
+    assert!(n > 0);
+    let normal = &node.zones[1].buddy;
+    assert_eq!(normal.pageblock_type(0x1000), MigrateType::Movable, "the block holding reserved frames");
+    assert_eq!(normal.pageblock_type(0x1400), MigrateType::Reserve, "the next, wholly free block");
+    for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let mut pfn = z.buddy.start_pfn();
+        while pfn < z.buddy.end_pfn() {
+            if z.buddy.pageblock_type(pfn) == MigrateType::Reserve {
+                let block = pfn & !(buddy::PAGEBLOCK_PAGES - 1);
+                assert!(mm[block as usize..(block + buddy::PAGEBLOCK_PAGES) as usize].iter().all(|p| !p.is_reserved()));
+            }
+            pfn = (pfn | (buddy::PAGEBLOCK_PAGES - 1)) + 1;
+        }
+    }
+}
+
+/// A page freed into an isolated pageblock lands on the buddy's Isolate
+/// list, not on a pcp list from which the next allocation would take it.
+#[test]
+fn isolated_pageblock_frees_bypass_the_pcp_lists() {
+    let (mut node, mut mm) = machine(32);
+    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let z = node.zone_of(pfn).unwrap();
+    node.drain_all(&mut mm);
+    node.zones[z].buddy.set_pageblock_type(pfn, MigrateType::Isolate);
+    node.zones[z].buddy.move_freepages_block(&mut mm, pfn, MigrateType::Isolate);
+    let pcp_before = node.zones[z].pcp.count;
+    node.free_pages(&mut mm, pfn, 0);
+    assert_eq!(node.zones[z].pcp.count, pcp_before, "the page went to a pcp list");
+    let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].buddy.nr_free_by_type(o, MigrateType::Isolate)).sum();
+    assert!(isolated > 0);
+    let again = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    assert_ne!(again, pfn, "an isolated page was handed out again");
+    node.free_pages(&mut mm, again, 0);
+    node.zones[z].buddy.check_invariants(&mm).unwrap();
+}
+
+/// free_pages_check as Linux's: a page still mapped, on the LRU, or part of
+/// a compound page is a bad page, not a free one.
+#[test]
+fn free_pages_check_sees_lru_head_and_mapcount() {
+    type Spoil = fn(&mut Page);
+    let spoils: [(&str, Spoil); 4] = [
+        ("lru", |p| p.flags.insert(PageFlags::LRU)),
+        ("head", |p| p.flags.insert(PageFlags::HEAD)),
+        ("tail", |p| p.flags.insert(PageFlags::TAIL)),
+        ("mapcount", |p| p.mapcount = 1),
+    ];
+    for (what, spoil) in spoils {
+        let caught = std::panic::catch_unwind(|| {
+            let (mut node, mut mm) = machine(32);
+            let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
+            spoil(&mut mm[pfn as usize]);
+            node.free_pages(&mut mm, pfn, 0);
+        });
+        let msg = caught.expect_err(what);
+        let msg = msg.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("Bad page state"), "{what}: {msg}");
+    }
+}
+
+/// totalreserve_pages as Linux computes it: max lowmem_reserve + high per
+/// zone, capped at what the zone manages; empty zones reserve nothing.
+#[test]
+fn totalreserve_caps_each_zone_at_its_pages() {
+    let (node, _) = machine(32);
+    let movable = &node.zones[3];
+    assert_eq!(movable.managed, 0);
+    let want: u64 =
+        node.zones.iter().map(|z| (z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).min(z.managed)).sum();
+    assert_eq!(node.totalreserve_pages(), want);
+    // The DMA zone keeps its reserve against Normal and HighMem as well.
+    let dma = &node.zones[0];
+    assert!(node.totalreserve_pages() >= dma.lowmem_reserve[2] + dma.watermark[2]);
+    // 512 MB with no highmem: the empty HighMem zone's high mark (it gets
+    // min 32 from the clamp) must not count.
+    let map = MemMap::sanitize(&[Region::new(0x100000, (512 << 20) - 0x100000, MemType::Usable)]);
+    let (layout, _) = size_zones(&map, &MemOptions::default());
+    let mut node = Node::EMPTY;
+    node.init(&layout, true);
+    let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
+    node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+    node.setup_watermarks(None);
+    assert_eq!(node.zones[2].managed, 0);
+    assert!(node.zones[2].watermark[2] > 0, "the empty zone has a high mark");
+    let low: u64 = node.zones[..2].iter().map(|z| z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).sum();
+    assert_eq!(node.totalreserve_pages(), low);
+}
+
+/// 2.6.24 turns grouping off below pageblock_nr_pages * MIGRATE_TYPES
+/// pages (20 MB here) and says so in its own words.
+#[test]
+fn small_machines_turn_mobility_grouping_off() {
+    assert_eq!(GROUPING_MIN_PAGES, 5120);
+    assert!(!mobility_grouping(true, 5119));
+    assert!(mobility_grouping(true, 5120));
+    assert!(!mobility_grouping(false, 1 << 20));
+    // mem=16M: 4096 frames less frame 0 and the 0x9f..0x100 hole.
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (16 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let (layout, _) = size_zones(&map, &MemOptions::default());
+    let total: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
+    assert_eq!(total, 4096 - 1 - 0x61);
+    let grouping = mobility_grouping(true, total);
+    assert_eq!(
+        ZonelistsLine { grouping, total_pages: total }.to_string(),
+        "Built 1 zonelists in Zone order, mobility grouping off.  Total pages: 3998"
+    );
 }

@@ -123,22 +123,28 @@ fn bad_mem_values_are_ignored() {
     let plain = check(&qemu(2 * GB), NONE, (0x38000, 0x7ffe0), &[]);
     let small = ["mem=1M is too small (needs at least 16M); ignored"];
     assert_eq!(check(&qemu(2 * GB), mem(MB), (0x38000, 0x7ffe0), &small), plain);
-    let big = ["mem=4G is more than the 2047M of RAM present; ignored"];
+    let big = ["mem=4G is not below the end of RAM at 2047M: nothing to cut; ignored"];
     assert_eq!(check(&qemu(2 * GB), mem(4 * GB), (0x38000, 0x7ffe0), &big), plain);
 }
 
 #[test]
 fn highmem_larger_than_ram_is_clamped() {
-    let n = ["highmem=4G is more than the 511M of RAM; clamped to 447M (lowmem kept at 64M)"];
-    check(&qemu(512 * MB), highmem(4 * GB), (MIN_LOWMEM_PFN, 0x1ffe0), &n);
-    let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem kept at 64M)"];
-    check(&qemu(2 * GB), highmem(3 * GB), (MIN_LOWMEM_PFN, 0x7ffe0), &n);
+    // Clamped to whole megabytes, so HighMem is exactly what the note says.
+    let n = ["highmem=4G is more than the 511M of RAM; clamped to 447M (lowmem needs at least 64M)"];
+    let l = check(&qemu(512 * MB), highmem(4 * GB), (0x1ffe0 - 447 * 256, 0x1ffe0), &n);
+    assert_eq!(l.totalhigh_pages, 447 * 256);
+    let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem needs at least 64M)"];
+    check(&qemu(2 * GB), highmem(3 * GB), (0x7ffe0 - 1983 * 256, 0x7ffe0), &n);
+    // The case a user met: 1984M said 1983M and gave 1983.875M.
+    let n = ["highmem=1984M would leave 63M of lowmem (needs at least 64M); clamped to 1983M"];
+    let l = check(&qemu(2 * GB), highmem(1984 * MB), (0x7ffe0 - 1983 * 256, 0x7ffe0), &n);
+    assert_eq!(l.totalhigh_pages, 1983 * 256);
 }
 
 #[test]
 fn highmem_never_leaves_less_than_64m_lowmem() {
     let n = ["highmem=500M would leave 11M of lowmem (needs at least 64M); clamped to 447M"];
-    check(&qemu(512 * MB), highmem(500 * MB), (MIN_LOWMEM_PFN, 0x1ffe0), &n);
+    check(&qemu(512 * MB), highmem(500 * MB), (0x1ffe0 - 447 * 256, 0x1ffe0), &n);
     // A machine with less than 64 MB keeps it all as lowmem.
     let small = MemMap::sanitize(&[r(0, 0x9fc00, U), r(0x100000, 48 * MB, U)]);
     let n = ["highmem=16M ignored: all 48M of RAM is needed as lowmem (at least 64M)"];
@@ -147,9 +153,9 @@ fn highmem_never_leaves_less_than_64m_lowmem() {
 
 #[test]
 fn highmem_on_a_big_machine_caps_highmem() {
-    let n = ["highmem=256M leaves 895M of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
+    let n = ["highmem=256M leaves 895.875M of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
     check(&qemu(2 * GB), highmem(256 * MB), (0x38000, 0x48000), &n);
-    let n = ["highmem=0 leaves 1151M of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
+    let n = ["highmem=0 leaves 1151.875M of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
     let l = check(&qemu(2 * GB), highmem(0), (0x38000, 0x38000), &n);
     assert_eq!(l.totalhigh_pages, 0);
     // Smaller than the natural highmem but leaving lowmem below 896 MB: lowmem shrinks.
@@ -260,4 +266,51 @@ proptest! {
         prop_assert!(notes.iter().all(|n| !n.to_string().is_empty()));
         prop_assert!(lines(&l).iter().all(|s| !s.is_empty()));
     }
+}
+
+/// The figures in the notes are the ones the boot then shows.
+#[test]
+fn notes_say_the_sizes_that_result() {
+    // vmalloc=512M moves the end of lowmem to 495M: the note says so, not 896M.
+    let o = MemOptions { highmem: Some(256 * MB), vmalloc: Some(512 * MB), ..NONE };
+    let (l, notes) = size_zones(&qemu(2 * GB), &o);
+    assert_eq!(available_lines(&l)[1].to_string(), "495MB LOWMEM available.");
+    let n: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        n,
+        ["highmem=256M leaves 1295.8828125M of RAM unused: lowmem is full at 495M, so RAM above 751.9921875M is ignored"]
+    );
+    // highmem=1151M at 2G: less than a megabyte is unused, and said in K.
+    let n = ["highmem=1151M leaves 896K of RAM unused: lowmem is full at 896M, so RAM above 2047M is ignored"];
+    check(&qemu(2 * GB), highmem(1151 * MB), (0x38000, 0x7ff00), &n);
+    // vmalloc=1G: the area that results.
+    let (_, notes) = size_zones(&qemu(2 * GB), &MemOptions { vmalloc: Some(GB), ..NONE });
+    assert_eq!(
+        notes.iter().next().unwrap().to_string(),
+        "vmalloc=1G would leave less than 64M of lowmem; lowmem kept at 64M, the vmalloc area is 943M"
+    );
+}
+
+/// QEMU -m 4G: 3 GB below the PCI hole, 1 GB above 4 GB, so RAM ends at
+/// 5G; mem=5G cuts nothing and says so.
+#[test]
+fn mem_at_or_above_the_end_of_ram_says_nothing_was_done() {
+    let map = MemMap::sanitize(&[r(0, 0x9fc00, U), r(0x100000, 3 * GB, U), r(4 * GB, 5 * GB, U)]);
+    let (_, notes) = size_zones(&map, &mem(5 * GB));
+    let n: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        n,
+        [
+            "mem=5G is not below the end of RAM at 5120M: nothing to cut; ignored",
+            "1024MB of RAM above 4GB ignored: non-PAE kernel cannot address it",
+        ]
+    );
+}
+
+#[test]
+fn pages_size_is_exact() {
+    assert_eq!(PagesSize(256 * 1983).to_string(), "1983M");
+    assert_eq!(PagesSize(224).to_string(), "896K");
+    assert_eq!(PagesSize(256 * 895 + 224).to_string(), "895.875M");
+    assert_eq!(PagesSize(256 + 1).to_string(), "1.00390625M");
 }

@@ -17,17 +17,11 @@ use super::mm_init::{memblock_alloc, with_node};
 use super::page::List;
 use super::page_alloc::Watermark;
 use super::zones::{ZoneType, MAX_NR_ZONES};
-use crate::kernel::ktest::TestResult;
+use crate::kernel::ktest::{skip, TestResult};
 use crate::layout::{PAGE_OFFSET, PAGE_SIZE};
 use crate::pr_info;
 use core::ops::{Deref, DerefMut};
 
-/// A test that cannot run on this configuration: say why, and pass.
-/// (src/kernel/ktest.rs has no "skipped" verdict yet; the line says it.)
-fn skipped(reason: &str) -> TestResult {
-    pr_info!("skipped: {}", reason);
-    Ok(())
-}
 
 /// Run `body`, then check that the free page count came back, whatever
 /// `body` returned. Its guards are dropped before the count is read.
@@ -290,7 +284,7 @@ pub fn highuser_fills_highmem_first() -> TestResult {
         });
     }
     if free <= low_mark + 1 {
-        return skipped("HighMem is at or below its low mark already (a tiny highmem=?): nothing to fill first");
+        return skip("HighMem is at or below its low mark already (a tiny highmem=?): nothing to fill first");
     }
     counted(|| {
         let mut chain = FreeChain::new();
@@ -375,7 +369,7 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
             .any(|z| z.is_populated() && z.free_pages() > z.watermark[Watermark::Low as usize] + 1)
     });
     if !room {
-        return skipped("no highmem zone above its low mark (no highmem, or a tiny highmem=)");
+        return skip("no highmem zone above its low mark (no highmem, or a tiny highmem=)");
     }
     counted(|| {
         // Movable: the frame goes back to the pcp list of its (Movable)

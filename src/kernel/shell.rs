@@ -272,8 +272,8 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
         Err(e) => bail!("bad size '{}': {}", size, e),
     };
     match crate::mm::vmalloc::vmalloc(n) {
-        Some(p) => println!("{:#010x}", p.as_ptr() as usize),
-        None => bail!("vmalloc({}) failed", n),
+        Ok(p) => println!("{:#010x}", p.as_ptr() as usize),
+        Err(e) => bail!("vmalloc {}: {}", size, e),
     }
     Ok(())
 }
@@ -348,7 +348,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
     match kind {
         "pf" => crate::arch::x86::traps::provoke::page_fault(),
         "vmalloc-guard" => {
-            let p = crate::mm::vmalloc::vmalloc(4096).ok_or_else(|| err("vmalloc failed"))?;
+            let p = crate::mm::vmalloc::vmalloc(4096).map_err(|_| err("vmalloc failed"))?;
             // SAFETY: deliberately unsound: one byte past the area, in its
             // guard page, to show the oops naming it.
             unsafe { core::ptr::write_volatile(p.as_ptr().add(4096), 1) };

@@ -189,13 +189,13 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
 }
 
 fn fill(pfn: u32, byte: u8) {
-    let mut m = kmap_atomic(pfn, KmType::User0, alloc::max_low_pfn()).expect("a free User0 slot");
+    let mut m = kmap_atomic(pfn, KmType::User0).expect("a free User0 slot");
     // SAFETY: the test owns the frame.
     unsafe { m.as_mut_slice() }.fill(byte);
 }
 
 fn is_zero(pfn: u32) -> bool {
-    let m = kmap_atomic(pfn, KmType::User0, alloc::max_low_pfn()).expect("a free User0 slot");
+    let m = kmap_atomic(pfn, KmType::User0).expect("a free User0 slot");
     // SAFETY: the test owns the frame.
     unsafe { m.as_slice() }.iter().all(|&b| b == 0)
 }

@@ -121,7 +121,7 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
 pub fn bad_pfn(what: &str, pfn: u32) -> KmapAtomicError {
     MISUSES.fetch_add(1, Ordering::Relaxed);
     crate::kernel::panic::warn(format_args!(
-        "BUG: {}: pfn {:#x} is beyond max_pfn {:#x} (no RAM there); refused",
+        "BUG: {}: pfn {:#x} is not below max_pfn {:#x} (no RAM there); refused",
         what,
         pfn,
         crate::mm::mm_init::max_pfn()

@@ -292,31 +292,7 @@ fn cmd_kmaps(args: &[&str]) -> CmdResult {
     let mut buf = REPORT.lock();
     buf.clear();
     crate::mm::highmem::with_pkmap(|slots, totals, stats| {
-        use core::fmt::Write as _;
-        let _ = writeln!(buf, "slot  count  pfn       address");
-        let mut shown = 0;
-        for s in slots {
-            if shown < 256 {
-                let _ = writeln!(buf, "{:>4}  {:>5}  {:#07x}  {:#010x}", s.slot, s.count, s.pfn, s.vaddr);
-            }
-            shown += 1;
-        }
-        if shown > 256 {
-            let _ = writeln!(buf, "... {} more occupied slots", shown - 256);
-        }
-        let _ = writeln!(
-            buf,
-            "slots: {} in use, {} free, {} free but stale (flushed at the next wrap) of {}",
-            totals.in_use,
-            totals.free_clean,
-            totals.free_stale,
-            crate::layout::LAST_PKMAP
-        );
-        let _ = writeln!(
-            buf,
-            "kmaps: {} new, {} reused, {} waited; {} wrap-arounds, each one full TLB flush ({} stale slots cleared)",
-            stats.maps, stats.reuses, stats.waits, stats.full_flushes, stats.cleared
-        );
+        let _ = crate::mm::pkmap::kmaps_report(&mut *buf, slots, totals, stats, 256);
     });
     console_write(buf.as_bytes());
     Ok(())

@@ -61,6 +61,9 @@ impl Drop for Owned {
     }
 }
 
+/// Many frames the test owns, freed when dropped.
+struct OwnedAll(::alloc::vec::Vec<Owned>);
+
 /// Run `body` (every guard of it dropped at its end), then prove the free
 /// page count came back.
 fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
@@ -187,30 +190,20 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
         return Err("skipped: needs more than 1360 free highmem pages (boot with 1G or more)");
     }
     counts_come_back(|| {
-        // Frames in PAGES[..held.0] are the test's until the guard drops.
-        struct Held(usize);
-        impl Drop for Held {
-            fn drop(&mut self) {
-                for i in 0..self.0 {
-                    // SAFETY: PAGES[i] was allocated at order 0 below and its
-                    // handle forgotten; the threads that used it have exited
-                    // (the guard drops after they are waited for).
-                    alloc::free_pages_block(unsafe { alloc::Pages::from_raw(PAGES[i], 0) });
-                }
-            }
-        }
-        let mut held = Held(0);
+        // The frames, owned here and freed when `held` drops (after the
+        // threads that use them have been waited for); PAGES only names them
+        // for the threads.
+        let mut held = OwnedAll(::alloc::vec::Vec::new());
+        held.0.try_reserve_exact(needed).map_err(|_| "no memory for the page list")?;
         for i in 0..needed {
-            let p = alloc::alloc_pages(super::gfp::GFP_HIGHUSER_MOVABLE, 0).ok_or("no highmem page")?;
-            // SAFETY: the threads are not started yet.
-            unsafe { PAGES[i] = p.pfn() };
-            // Owned through PAGES and `held` from here.
-            core::mem::forget(p);
-            held.0 = i + 1;
-            // SAFETY: as above.
-            if !p_is_high(unsafe { PAGES[i] }) {
+            let p = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE).map_err(|_| "no highmem page")?;
+            let pfn = p.pfn();
+            held.0.push(p);
+            if !p_is_high(pfn) {
                 return Err("skipped: highmem ran out during the test");
             }
+            // SAFETY: the threads are not started yet.
+            unsafe { PAGES[i] = pfn };
         }
         DONE.store(0, Ordering::SeqCst);
         MAPPED_OK.store(0, Ordering::SeqCst);

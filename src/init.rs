@@ -22,19 +22,14 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("Boot loader: {}", info.loader());
     bootinfo::print_memmap(info);
 
-    match info.module("symbols") {
-        Some(m) => ksyms::init(m.bytes()),
-        None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
-    }
-
     crate::mm::mm_init::mm_init(info, &opts);
-    // mem=/highmem=/vmalloc= may have moved the end of the direct map below
-    // where GRUB put the symbols: then backtraces must not read them.
-    if let Some(m) = info.module("symbols") {
-        if m.end > crate::mm::alloc::max_low_pfn() << crate::layout::PAGE_SHIFT {
-            ksyms::init(&[]);
-            pr_warn!("symbols module above the end of lowmem: backtraces will show bare addresses");
-        }
+    // Only now is the direct map final: mem=/highmem=/vmalloc= may have
+    // moved its end below where GRUB put the symbols, and backtraces must
+    // never read unmapped memory.
+    match info.module("symbols").map(|m| m.bytes()) {
+        Some(Some(bytes)) => ksyms::init(bytes),
+        Some(None) => pr_warn!("symbols module above the end of lowmem: backtraces will show bare addresses"),
+        None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
     }
     crate::mm::kmalloc::kmem_cache_init(opts.slab_debug);
     if let Some(attr) = opts.failslab {

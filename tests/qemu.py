@@ -1068,6 +1068,77 @@ PAGE_ALLOC_TESTS = [
       page_alloc_ktests_at(mem, args, skips)) for mem, args, skips in PAGE_ALLOC_CONFIGS]
 
 
+# --- kernel virtual memory (issue 8) ---
+
+def vmalloc_too_big_takes_nothing():
+    """`vmalloc 200M` at 2G (the area is ~111 MB) is refused naming both
+    sizes, before a single frame is taken: buddyinfo and pagetypeinfo after
+    `drain` are as before."""
+    m = Machine()
+    try:
+        m.boot()
+        snap = lambda: (m.cmd("drain"), m.cmd("buddyinfo"), m.cmd("pagetypeinfo"), m.cmd("vmallocinfo"))
+        snap()  # the reports' own first allocations happen here
+        before = snap()
+        out = m.cmd("vmalloc 200M")
+        check("too big: 209715200 bytes (204800K) and a guard page exceed the whole vmalloc area of" in out,
+              "no reason given:\n" + out)
+        after = snap()
+        check(before == after, "a refused vmalloc changed the free lists:\n%s\n---\n%s" % (before, after))
+    finally:
+        m.kill()
+
+
+def vmalloc_out_of_memory_fails_cleanly():
+    """At 64M, areas until memory runs out: the failure says why and gives
+    everything back, and the kernel goes on."""
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        outs = [m.cmd("vmalloc 56M"), m.cmd("vmalloc 4M"), m.cmd("vmalloc 4M")]
+        failed = [o for o in outs if "out of memory: no free page" in o]
+        check(failed and all("all given back" in o for o in failed), "no clean failure:\n" + "\n".join(outs))
+        check("alive" in m.cmd("echo alive"), "the kernel did not go on")
+        check("Kernel panic" not in m.out, m.out[-1500:])
+    finally:
+        m.kill()
+
+
+def ktest_after_shell_vmalloc():
+    """`vmalloc 100M` in the shell leaves the vmalloc tests too little room:
+    they skip saying so, and nothing fails."""
+    m = Machine()
+    try:
+        m.boot()
+        check(re.search(r"0x[0-9a-f]{8}", m.cmd("vmalloc 100M")), "vmalloc 100M failed")
+        out = m.cmd("ktest", timeout=240)
+        check("test result: ok." in out, out[-3000:])
+        check("vmalloc_64m_fill_verify_free ... ignored, the vmalloc area has no room left" in out, out[-3000:])
+    finally:
+        m.kill()
+
+
+KVM_KTESTS = ("mm::highmem::", "mm::vmalloc::", "arch::x86::tlb::", "kernel::sync::")
+
+
+def kvm_ktests_at(mem, args):
+    """The kernel-virtual-memory in-kernel tests pass or skip (with a
+    reason) on a configuration where some cannot run."""
+    def run():
+        m = Machine(args="ktest " + args, mem=mem)
+        try:
+            m.expect(r"test result: \w+\. \d+ passed; \d+ failed", BOOT_TIMEOUT + 120)
+            m.wait_exit()
+        finally:
+            m.kill()
+        lines = re.findall(r"^test (\S+) \.\.\. (.*)$", m.out, re.M)
+        mine = [(n, v) for n, v in lines if n.startswith(KVM_KTESTS)]
+        check(len(mine) >= 14, "tests missing: %s" % mine)
+        bad = [(n, v) for n, v in mine if not (v == "ok" or v.startswith("ignored, "))]
+        check(not bad, "failed: %s" % bad)
+    return run
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1089,7 +1160,13 @@ def main():
                      ("qemu::make::run_piped_exits_zero", make_run_piped),
                      ("qemu::shell::low_memory_says_out_of_memory_and_goes_on", shell_survives_low_memory),
                      ("qemu::shell::ktest_filter_list_help_and_trace_offsets", ktest_command_checks),
-                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
+                     ("qemu::ktest::failed_test_fails_make_run", failed_ktest_fails_make_run),
+                     ("qemu::vmalloc::too_big_takes_nothing", vmalloc_too_big_takes_nothing),
+                     ("qemu::vmalloc::out_of_memory_fails_cleanly_at_64m", vmalloc_out_of_memory_fails_cleanly),
+                     ("qemu::vmalloc::ktest_after_shell_vmalloc_100m", ktest_after_shell_vmalloc),
+                     ("qemu::kvm::ktests_at_512m", kvm_ktests_at("512M", "")),
+                     ("qemu::kvm::ktests_at_900m", kvm_ktests_at("900M", "")),
+                     ("qemu::kvm::ktests_at_highmem_4k", kvm_ktests_at("2G", "highmem=4K"))] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

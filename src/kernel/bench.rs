@@ -373,12 +373,11 @@ fn highmem_rows(loop_cost: u64) {
     }
     let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("a highmem page");
     let pfn = p.pfn();
-    let max_low = mm_alloc::max_low_pfn();
     let n = 20_000u64;
     let ev = events();
     let t0 = rdtsc();
     for _ in 0..n {
-        let m = kmap_atomic(pfn, KmType::User0, max_low).expect("slot");
+        let m = kmap_atomic(pfn, KmType::User0).expect("slot");
         drop(core::hint::black_box(m));
     }
     let per = (rdtsc() - t0) / n - loop_cost;
@@ -394,11 +393,11 @@ fn highmem_rows(loop_cost: u64) {
         core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
     );
 
-    let held = kmap(pfn);
+    let held = kmap(pfn).expect("a RAM pfn");
     let ev = events();
     let t0 = rdtsc();
     for _ in 0..n {
-        let k = kmap(pfn);
+        let k = kmap(pfn).expect("a RAM pfn");
         drop(core::hint::black_box(k));
     }
     let per = (rdtsc() - t0) / n - loop_cost;

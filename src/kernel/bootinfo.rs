@@ -26,12 +26,19 @@ impl Module {
         core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
     }
 
-    /// The module's bytes through the direct map.
-    pub fn bytes(&self) -> &'static [u8] {
-        // SAFETY: GRUB loaded the module at [start, end), below MAXMEM (checked
-        // in `parse`), which the direct map covers; nothing frees or reuses
-        // module memory (it is reserved for the kernel's life).
-        unsafe { core::slice::from_raw_parts(phys_to_virt(self.start) as *const u8, self.end - self.start) }
+    /// The module's bytes through the direct map, once they are sure to stay
+    /// mapped for the kernel's life: after `paging_init` has cut the direct
+    /// map to `max_low_pfn` (it never shrinks again), and only when the
+    /// module lies below that end. `None` before paging_init, or when
+    /// `mem=`/`highmem=`/`vmalloc=` left the module outside lowmem.
+    pub fn bytes(&self) -> Option<&'static [u8]> {
+        if !crate::arch::x86::mm::init::in_final_direct_map(self.start, self.end) {
+            return None;
+        }
+        // SAFETY: [start, end) is inside the final direct map (checked just
+        // above), which stays mapped; memblock reserved the module, so no
+        // allocator hands its frames out, and nothing writes it.
+        Some(unsafe { core::slice::from_raw_parts(phys_to_virt(self.start) as *const u8, self.end - self.start) })
     }
 }
 

@@ -8,9 +8,9 @@
 //! left behind.
 //!
 //! A test returns `Ok(())` (passed), `Err("why")` (failed), or
-//! `skip("why")` when this boot lacks what it needs (no HighMem, say): it is
-//! then reported as libtest reports an ignored test, `test NAME ... ignored,
-//! why`, and does not fail the run.
+//! `Err(skip("why"))` when this boot lacks what it needs (no HighMem, say):
+//! it is then reported as libtest reports an ignored test, `test NAME ...
+//! ignored, why`, and does not fail the run.
 
 use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, qemu, traps};
@@ -31,13 +31,14 @@ pub struct KTest {
 /// Why the running test asked to be skipped (set by [`skip`]).
 static SKIP_REASON: spin::Mutex<Option<&'static str>> = spin::Mutex::new(None);
 
-/// End the running test as skipped: `return skip("no HighMem on this boot")`.
-/// The reason says which configuration the test needs and this boot lacks; it
-/// is printed as `test NAME ... ignored, REASON`. A test that fails after
-/// asking to be skipped is still reported as failed.
-pub fn skip(reason: &'static str) -> TestResult {
+/// The reason to end the running test as skipped, as its error value:
+/// `return Err(skip("no HighMem on this boot"))`, or `.ok_or_else(|| skip(...))?`.
+/// The reason says which configuration the test needs and this boot lacks;
+/// the runner prints `test NAME ... ignored, REASON` (libtest's words). Any
+/// other error the test returns is a failure.
+pub fn skip(reason: &'static str) -> &'static str {
     *SKIP_REASON.lock() = Some(reason);
-    Ok(())
+    reason
 }
 
 macro_rules! check {
@@ -77,6 +78,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::highmem::kmap_atomic_misuse_is_caught", run: hm::kmap_atomic_misuse_is_caught },
     KTest { name: "mm::highmem::kmap_in_atomic_context_is_reported", run: hm::kmap_in_atomic_context_is_reported },
     KTest { name: "mm::highmem::highpage_helpers_copy", run: hm::highpage_helpers_copy },
+    KTest { name: "mm::highmem::kmap_refuses_frames_beyond_max_pfn", run: hm::kmap_refuses_frames_beyond_max_pfn },
     KTest { name: "mm::slab::million_kmalloc_kfree_leave_no_pages", run: sl::million_kmalloc_kfree_leave_no_pages },
     KTest { name: "mm::slab::rust_collections_live_in_kmalloc", run: sl::rust_collections_live_in_kmalloc },
     KTest { name: "mm::slab::kmalloc_sizes_ksize_krealloc", run: sl::kmalloc_sizes_ksize_krealloc },
@@ -99,6 +101,9 @@ pub static TESTS: &[KTest] = &[
         run: vm::vmalloc_area_reaches_another_pgd_lazily,
     },
     KTest { name: "mm::vmalloc::vfree_of_a_bad_pointer_is_reported", run: vm::vfree_of_a_bad_pointer_is_reported },
+    KTest { name: "mm::vmalloc::vmalloc_too_big_takes_nothing", run: vm::vmalloc_too_big_takes_nothing },
+    KTest { name: "arch::x86::tlb::flush_tlb_all_drops_global_entries", run: vm::flush_tlb_all_drops_global_entries },
+    KTest { name: "kernel::sync::irq_lock_guards_dropped_out_of_order", run: vm::irq_lock_guards_dropped_out_of_order },
 ];
 
 /// What a run of the tests found (libtest's summary line).
@@ -189,13 +194,13 @@ pub fn run_all(filter: &str) -> Result<Summary, NoMatch> {
             result = Err("threads leaked");
         }
         match (result, skipped) {
-            (Ok(()), None) => {
-                sum.passed += 1;
-                println!("test {} ... ok", t.name);
-            }
-            (Ok(()), Some(why)) => {
+            (Err(why), Some(reason)) if why == reason => {
                 sum.ignored += 1;
                 println!("test {} ... ignored, {}", t.name, why);
+            }
+            (Ok(()), _) => {
+                sum.passed += 1;
+                println!("test {} ... ok", t.name);
             }
             (Err(why), _) => {
                 sum.failed += 1;

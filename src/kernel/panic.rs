@@ -18,8 +18,8 @@ extern "C" {
 }
 
 fn kernel_text(addr: usize) -> bool {
-    // SAFETY: only the addresses of linker symbols are taken.
-    let (lo, hi) = unsafe { (&_text as *const u8 as usize, &_etext as *const u8 as usize) };
+    // Addresses only (addr_of!: no reference to what the symbols name).
+    let (lo, hi) = (core::ptr::addr_of!(_text) as usize, core::ptr::addr_of!(_etext) as usize);
     (lo..hi).contains(&addr)
 }
 

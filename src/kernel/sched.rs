@@ -180,7 +180,9 @@ pub fn guard_pages_unmapped() -> bool {
 /// Set up the boot thread as pid 0 and unmap the guard page of every stack.
 pub fn init() {
     for i in 1..NR_TASKS {
-        let ok = crate::arch::x86::mm::init::set_early_page_present(guard_range(i).0, false);
+        // SAFETY: the guard page of stack i is a page of STACKS that nothing
+        // uses (stacks grow down towards it); boot, one CPU, interrupts off.
+        let ok = unsafe { crate::arch::x86::mm::init::set_early_page_present(guard_range(i).0, false) };
         assert!(ok, "kernel stack {} outside the early 4 KB mappings", i);
     }
     let mut rq = RQ.lock();

@@ -272,8 +272,8 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
         Err(e) => bail!("bad size '{}': {}", size, e),
     };
     match crate::mm::vmalloc::vmalloc(n) {
-        Some(p) => println!("{:#010x}", p.as_ptr() as usize),
-        None => bail!("vmalloc({}) failed", n),
+        Ok(p) => println!("{:#010x}", p.as_ptr() as usize),
+        Err(e) => bail!("vmalloc {}: {}", size, e),
     }
     Ok(())
 }
@@ -292,31 +292,7 @@ fn cmd_kmaps(args: &[&str]) -> CmdResult {
     let mut buf = REPORT.lock();
     buf.clear();
     crate::mm::highmem::with_pkmap(|slots, totals, stats| {
-        use core::fmt::Write as _;
-        let _ = writeln!(buf, "slot  count  pfn       address");
-        let mut shown = 0;
-        for s in slots {
-            if shown < 256 {
-                let _ = writeln!(buf, "{:>4}  {:>5}  {:#07x}  {:#010x}", s.slot, s.count, s.pfn, s.vaddr);
-            }
-            shown += 1;
-        }
-        if shown > 256 {
-            let _ = writeln!(buf, "... {} more occupied slots", shown - 256);
-        }
-        let _ = writeln!(
-            buf,
-            "slots: {} in use, {} free, {} free but stale (flushed at the next wrap) of {}",
-            totals.in_use,
-            totals.free_clean,
-            totals.free_stale,
-            crate::layout::LAST_PKMAP
-        );
-        let _ = writeln!(
-            buf,
-            "kmaps: {} new, {} reused, {} waited; {} wrap-arounds, each one full TLB flush ({} stale slots cleared)",
-            stats.maps, stats.reuses, stats.waits, stats.full_flushes, stats.cleared
-        );
+        let _ = crate::mm::pkmap::kmaps_report(&mut *buf, slots, totals, stats, 256);
     });
     console_write(buf.as_bytes());
     Ok(())
@@ -364,7 +340,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
     match kind {
         "pf" => crate::arch::x86::traps::provoke::page_fault(),
         "vmalloc-guard" => {
-            let p = crate::mm::vmalloc::vmalloc(4096).ok_or_else(|| err("vmalloc failed"))?;
+            let p = crate::mm::vmalloc::vmalloc(4096).map_err(|_| err("vmalloc failed"))?;
             // SAFETY: deliberately unsound: one byte past the area, in its
             // guard page, to show the oops naming it.
             unsafe { core::ptr::write_volatile(p.as_ptr().add(4096), 1) };

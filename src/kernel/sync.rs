@@ -2,10 +2,54 @@
 //! `spin_lock_irqsave`). `spin::Mutex` alone never masks interrupts, so data
 //! shared with an interrupt handler would deadlock the one CPU the first time
 //! the handler interrupted a holder.
+//!
+//! Linux's `spin_unlock_irqrestore` puts back the flags its own lock saved,
+//! which is right only when locks are released in the reverse order of
+//! taking them (C code always does). Rust guards may be dropped in any
+//! order: dropping an outer guard first would turn interrupts back on while
+//! the inner lock is still held. So the CPU counts the guards it holds and
+//! keeps the flags saved by the outermost one; interrupts come back (if
+//! they were on) only when the last guard goes, whatever the order.
 
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// `IrqLock` guards held on this (the one) CPU. Changed with interrupts off
+/// only, so plain loads and stores suffice.
+static IRQ_LOCK_DEPTH: AtomicU32 = AtomicU32::new(0);
+/// EFLAGS from before the outermost guard was taken.
+static IRQ_LOCK_OUTER_FLAGS: AtomicU32 = AtomicU32::new(0);
+
+/// Mask interrupts for one more guard; returns the flags before this one.
+#[inline]
+fn irq_nest_enter() -> u32 {
+    let flags = local_irq_save();
+    let depth = IRQ_LOCK_DEPTH.load(Ordering::Relaxed);
+    if depth == 0 {
+        IRQ_LOCK_OUTER_FLAGS.store(flags, Ordering::Relaxed);
+    }
+    IRQ_LOCK_DEPTH.store(depth + 1, Ordering::Relaxed);
+    flags
+}
+
+/// One guard fewer: the last one restores the outermost flags.
+#[inline]
+fn irq_nest_exit() {
+    let depth = IRQ_LOCK_DEPTH.load(Ordering::Relaxed);
+    debug_assert!(depth > 0, "IrqLock guard released twice");
+    let depth = depth.saturating_sub(1);
+    IRQ_LOCK_DEPTH.store(depth, Ordering::Relaxed);
+    if depth == 0 {
+        local_irq_restore(IRQ_LOCK_OUTER_FLAGS.load(Ordering::Relaxed));
+    }
+}
+
+/// `IrqLock` guards held now (for tests and might_sleep-like checks).
+pub fn irq_lock_depth() -> u32 {
+    IRQ_LOCK_DEPTH.load(Ordering::Relaxed)
+}
 
 pub struct IrqLock<T> {
     inner: spin::Mutex<T>,
@@ -24,17 +68,17 @@ impl<T> IrqLock<T> {
 
     #[inline]
     pub fn lock(&self) -> IrqLockGuard<'_, T> {
-        let flags = local_irq_save();
+        let flags = irq_nest_enter();
         IrqLockGuard { guard: ManuallyDrop::new(self.inner.lock()), flags }
     }
 
     /// For crash paths: never spins.
     pub fn try_lock(&self) -> Option<IrqLockGuard<'_, T>> {
-        let flags = local_irq_save();
+        let flags = irq_nest_enter();
         match self.inner.try_lock() {
             Some(g) => Some(IrqLockGuard { guard: ManuallyDrop::new(g), flags }),
             None => {
-                local_irq_restore(flags);
+                irq_nest_exit();
                 None
             }
         }
@@ -76,9 +120,10 @@ impl<T> DerefMut for IrqLockGuard<'_, T> {
 impl<T> Drop for IrqLockGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        // Unlock first, then let interrupts back in.
+        // Unlock first, then let interrupts back in if this was the last
+        // guard held (in whatever order the guards go).
         // SAFETY: `guard` is dropped here only, once, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        local_irq_restore(self.flags);
+        irq_nest_exit();
     }
 }

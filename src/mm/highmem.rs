@@ -15,7 +15,7 @@
 use super::alloc::max_low_pfn;
 use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
-use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, KmapAtomic};
+use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
 use crate::kernel::sched::{might_sleep, might_sleep_check, might_sleep_report};
 use crate::kernel::sync::{IrqLock, IrqLockGuard};
@@ -63,30 +63,51 @@ impl Kmap {
     }
 }
 
+/// Why `kmap` mapped nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KmapError {
+    /// The frame is at or beyond `max_pfn`: no RAM the kernel manages (and
+    /// from 2^20 on, not even a frame a PTE can name). Reported when refused.
+    BadPfn(u32),
+}
+
+impl core::fmt::Display for KmapError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            KmapError::BadPfn(pfn) => write!(f, "pfn {:#x} is beyond max_pfn; nothing mapped", pfn),
+        }
+    }
+}
+
 /// Map frame `pfn` into the kernel: its direct-map address for lowmem, a
 /// pkmap slot for highmem. May sleep (when every slot is in use): calling it
-/// where sleeping is not allowed is reported as a bug.
+/// where sleeping is not allowed is reported as a bug. A frame at or beyond
+/// `max_pfn` is refused and reported.
 ///
 /// Inline for the common cases: lowmem, and a page that already has a slot
 /// (one hash lookup and a count under the lock; no PTE, no flush). A page
 /// that needs a new slot goes to `kmap_new`, with the lock still held.
 #[track_caller]
 #[inline(always)]
-pub fn kmap(pfn: u32) -> Kmap {
+pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     if (pfn as usize) < max_low_pfn() {
         might_sleep("kmap");
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Kmap { pfn, vaddr, high: false, _not_send: PhantomData };
+        return Ok(Kmap { pfn, vaddr, high: false, _not_send: PhantomData });
+    }
+    if pfn as usize >= super::mm_init::max_pfn() {
+        bad_pfn("kmap", pfn);
+        return Err(KmapError::BadPfn(pfn));
     }
     let mut pk = PKMAP.lock();
     // might_sleep, with the flags the lock just saved.
     if might_sleep_check(pk.irqs_were_enabled()) {
         pk = kmap_might_sleep_bug(pk, core::panic::Location::caller());
     }
-    match pk.kmap_mapped(pfn) {
+    Ok(match pk.kmap_mapped(pfn) {
         Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), high: true, _not_send: PhantomData },
         None => kmap_new(pk, pfn),
-    }
+    })
 }
 
 /// Report a kmap where sleeping is not allowed, without the pkmap lock.
@@ -188,7 +209,7 @@ pub fn pkmap_stats() -> PkmapStats {
 }
 
 fn atomic(pfn: u32, t: KmType) -> KmapAtomic {
-    kmap_atomic(pfn, t, max_low_pfn()).unwrap_or_else(|e| panic!("kmap_atomic: {:?}", e))
+    kmap_atomic(pfn, t).unwrap_or_else(|e| panic!("kmap_atomic: {:?}", e))
 }
 
 /// The slot for the one-page helpers: `Bounce` in thread context, `Irq0`

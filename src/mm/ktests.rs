@@ -284,7 +284,7 @@ pub fn highuser_fills_highmem_first() -> TestResult {
         });
     }
     if free <= low_mark + 1 {
-        return skip("HighMem is at or below its low mark already (a tiny highmem=?): nothing to fill first");
+        return Err(skip("HighMem is at or below its low mark already (a tiny highmem=?): nothing to fill first"));
     }
     counted(|| {
         let mut chain = FreeChain::new();
@@ -369,7 +369,7 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
             .any(|z| z.is_populated() && z.free_pages() > z.watermark[Watermark::Low as usize] + 1)
     });
     if !room {
-        return skip("no highmem zone above its low mark (no highmem, or a tiny highmem=)");
+        return Err(skip("no highmem zone above its low mark (no highmem, or a tiny highmem=)"));
     }
     counted(|| {
         // Movable: the frame goes back to the pcp list of its (Movable)
@@ -393,13 +393,13 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
 }
 
 fn fill(pfn: u32, byte: u8) {
-    let mut k = kmap(pfn);
+    let mut k = kmap(pfn).expect("a frame below max_pfn");
     // SAFETY: the test owns the frame.
     unsafe { k.as_mut_slice() }.fill(byte);
 }
 
 fn is_zero(pfn: u32) -> bool {
-    let k = kmap(pfn);
+    let k = kmap(pfn).expect("a frame below max_pfn");
     // SAFETY: the test owns the frame.
     unsafe { k.as_slice() }.iter().all(|&b| b == 0)
 }

@@ -1,22 +1,77 @@
 //! In-kernel tests of vmalloc: 64 MB filled and verified, backed by
 //! highmem, freed with one batched flush and free pages back exactly; an
 //! area made after a second page directory was cloned is used from that
-//! directory through the lazy PDE sync.
+//! directory through the lazy PDE sync; a request bigger than the area
+//! takes nothing; a full TLB flush drops global entries; interrupt-masking
+//! locks released out of order keep interrupts off until the last one.
+//!
+//! Every test holds what it takes in guards that give it back on drop, so
+//! a failing test leaves the machine as it found it, and proves it: the
+//! free page count (after `shrink` and `drain`) is compared once every
+//! guard is gone. A test that needs what this configuration lacks (vmalloc
+//! room taken by a shell `vmalloc`, highmem) is skipped with the reason.
 
-use super::alloc::{drain_all_pages, nr_free_pages};
-use super::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VMALLOC_SYNCS, VUNMAP_FLUSHES};
-use crate::arch::x86::cpu::{load_cr3, TLB_FULL_FLUSHES};
-use crate::arch::x86::mm::init::swapper_pg_dir_phys;
-use crate::kernel::ktest::TestResult;
+use super::alloc::{self, drain_all_pages, nr_free_pages};
+use super::vmalloc::{
+    self, vfree, vmalloc, vzalloc, DirectMapTables, VmallocError, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES,
+};
+use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
+use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
+use crate::kernel::ktest::{skip, TestResult};
 use crate::kernel::sched::{preempt_disable, preempt_enable};
-use crate::mm::pgtable::PageTables;
+use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
 use crate::pr_info;
+use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 fn settled() -> u64 {
     super::kmalloc::shrink_all();
     drain_all_pages();
     nr_free_pages()
+}
+
+/// A vmalloc area the test owns; vfree'd on drop.
+struct Area(NonNull<u8>);
+
+impl Area {
+    fn ptr(&self) -> *mut u8 {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Area {
+    fn drop(&mut self) {
+        vfree(self.0.as_ptr());
+    }
+}
+
+/// `vmalloc`, owned; a lack of address space (taken by someone else, e.g. a
+/// shell `vmalloc 100M`) is a reason to skip, not a failure.
+fn area(size: usize) -> Result<Area, &'static str> {
+    match vmalloc(size) {
+        Ok(p) => Ok(Area(p)),
+        Err(VmallocError::NoSpace { .. }) => Err(skip("the vmalloc area has no room left for the test")),
+        Err(_) => Err("vmalloc failed"),
+    }
+}
+
+/// Run `body`, then prove the free page count (shrunk and drained) came
+/// back, `new_tables` aside: vmalloc page tables are kept for good, as in
+/// Linux, and counted by the caller. Every guard of the body is dropped
+/// before the count.
+fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
+    // The area records live in a BTreeMap, whose root node stays allocated
+    // once made, even when the map is empty again: make it before counting.
+    drop(area(4096));
+    let (before, tables) = (settled(), page_tables_in_use());
+    let r = body();
+    let new_tables = (page_tables_in_use() - tables) as u64;
+    let after = settled();
+    if after + new_tables != before {
+        pr_info!("ktest: free pages {} -> {} ({} new kernel page tables)", before, after, new_tables);
+        return r.and(Err("free pages not back after the test"));
+    }
+    r
 }
 
 const SIZE: usize = 64 << 20;
@@ -33,130 +88,318 @@ fn fill_and_check(p: *mut u32, words: usize, seed: u32) -> usize {
 }
 
 pub fn vmalloc_64m_fill_verify_free() -> TestResult {
-    // Kernel page tables made for vmalloc space are kept for good (as in
-    // Linux): a first round creates them, the second is measured exactly.
-    warm_up(SIZE)?;
-    let before = settled();
-    let flushes0 = (VUNMAP_FLUSHES.load(Ordering::Relaxed), TLB_FULL_FLUSHES.load(Ordering::Relaxed));
-    let p = vmalloc(SIZE).ok_or("vmalloc(64M) failed")?;
-    let (high, total) = vmalloc::highmem_pages(p.as_ptr() as usize).ok_or("area not recorded")?;
-    let bad = fill_and_check(p.as_ptr() as *mut u32, SIZE / 4, 0x5eed);
-    vfree(p.as_ptr());
-    let vflushes = VUNMAP_FLUSHES.load(Ordering::Relaxed) - flushes0.0;
-    let full = TLB_FULL_FLUSHES.load(Ordering::Relaxed) - flushes0.1;
-    let after = settled();
-    pr_info!(
-        "ktest: vmalloc(64M): {} pages, {} from highmem, {} bad words; vfree: {} batched flush(es); free pages {} -> {}",
-        total, high, bad, vflushes, before, after
-    );
-    if bad != 0 {
-        return Err("vmalloc memory lost data");
-    }
-    if high == 0 {
-        return Err("vmalloc used no highmem");
-    }
-    if vflushes != 1 || full != 1 {
-        return Err("vfree did not do exactly one batched TLB flush");
-    }
-    if after != before {
-        return Err("free pages not back after vfree");
-    }
-    Ok(())
+    counts_come_back(|| {
+        let flushes0 = (VUNMAP_FLUSHES.load(Ordering::Relaxed), TLB_FULL_FLUSHES.load(Ordering::Relaxed));
+        let p = area(SIZE)?;
+        let (high, total) = vmalloc::highmem_pages(p.ptr() as usize).ok_or("area not recorded")?;
+        let bad = fill_and_check(p.ptr() as *mut u32, SIZE / 4, 0x5eed);
+        drop(p);
+        let vflushes = VUNMAP_FLUSHES.load(Ordering::Relaxed) - flushes0.0;
+        let full = TLB_FULL_FLUSHES.load(Ordering::Relaxed) - flushes0.1;
+        pr_info!(
+            "ktest: vmalloc(64M): {} pages, {} from highmem, {} bad words; vfree: {} batched flush(es)",
+            total,
+            high,
+            bad,
+            vflushes
+        );
+        if bad != 0 {
+            return Err("vmalloc memory lost data");
+        }
+        // Highmem first, when it has free pages above its high watermark.
+        if high == 0 && has_free_highmem() {
+            return Err("vmalloc used no highmem although it had pages above its watermark");
+        }
+        if vflushes != 1 || full != 1 {
+            return Err("vfree did not do exactly one batched TLB flush");
+        }
+        Ok(())
+    })
 }
 
-/// A first area of `size` bytes made and freed, so the vmalloc page tables
-/// its range needs exist (they are kept for good) before a test counts pages.
-fn warm_up(size: usize) -> Result<(), &'static str> {
-    let p = vmalloc(size).ok_or("vmalloc failed")?;
-    vfree(p.as_ptr());
-    Ok(())
+/// Whether HighMem has free pages above its high watermark (the allocator
+/// serves from it without falling back).
+fn has_free_highmem() -> bool {
+    super::mm_init::with_node(|node, _| {
+        node.zones.iter().any(|z| z.kind == super::zones::ZoneType::HighMem && z.free_pages() > z.watermark[2])
+    })
 }
 
 pub fn vzalloc_is_zeroed() -> TestResult {
-    warm_up(4 * 4096)?;
-    let before = settled();
-    let p = vzalloc(3 * 4096 + 100).ok_or("vzalloc failed")?;
-    // SAFETY: 4 pages are ours.
-    let zero = unsafe { core::slice::from_raw_parts(p.as_ptr(), 4 * 4096) }.iter().all(|&b| b == 0);
-    vfree(p.as_ptr());
-    if !zero {
-        return Err("vzalloc memory not zero");
+    counts_come_back(|| {
+        // Dirty 4 pages, give them back, and hope to get them again: a
+        // vzalloc that forgot to zero would show the pattern.
+        let dirty = area(4 * 4096)?;
+        // SAFETY: 4 pages are ours.
+        unsafe { core::ptr::write_bytes(dirty.ptr(), 0xa5, 4 * 4096) };
+        drop(dirty);
+        let p = match vzalloc(3 * 4096 + 100) {
+            Ok(p) => Area(p),
+            Err(VmallocError::NoSpace { .. }) => return Err(skip("the vmalloc area has no room left for the test")),
+            Err(_) => return Err("vzalloc failed"),
+        };
+        // SAFETY: 4 pages are ours.
+        let zero = unsafe { core::slice::from_raw_parts(p.ptr(), 4 * 4096) }.iter().all(|&b| b == 0);
+        if !zero {
+            return Err("vzalloc memory not zero");
+        }
+        Ok(())
+    })
+}
+
+/// A page directory the test made; only its page is freed on drop (its
+/// kernel PDEs point at the shared kernel page tables).
+struct ClonedPgd {
+    pgd: PageTables,
+    mem: DirectMapTables,
+}
+
+impl Drop for ClonedPgd {
+    fn drop(&mut self) {
+        self.pgd.free_directory(&mut self.mem);
     }
-    if settled() != before {
-        return Err("free pages not back after vfree");
+}
+
+/// CR3 switched to another directory with preemption off; back on drop.
+struct OnPgd;
+
+impl OnPgd {
+    /// # Safety
+    /// `pgd` carries every kernel PDE the running code needs.
+    unsafe fn enter(pgd: &PageTables) -> OnPgd {
+        preempt_disable();
+        // SAFETY: by the contract.
+        unsafe { load_cr3(pgd.pgd_phys() as usize) };
+        OnPgd
     }
-    Ok(())
+}
+
+impl Drop for OnPgd {
+    fn drop(&mut self) {
+        // SAFETY: back to the kernel's own directory.
+        unsafe { load_cr3(swapper_pg_dir_phys()) };
+        preempt_enable();
+    }
 }
 
 /// A second page directory cloned from the kernel's, then an area created
 /// in the reference directory only: touching it through the clone faults,
-/// the PDE is copied (counted), and the data is right.
+/// the PDE is copied (counted), and the data is right. The page tables the
+/// areas needed are the only pages not back (counted).
 pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
-    let mut mem = DirectMapTables;
-    let reference = PageTables::from_phys(swapper_pg_dir_phys() as u32);
-    let clone = PageTables::new(&mut mem).map_err(|_| "no page for a directory")?;
-    clone.clone_kernel_pdes(&mut mem, &reference);
-    // An area in a 4 MB region whose PDE the clone has never seen: earlier
-    // tests left page tables behind in low vmalloc space, so step past
-    // them with spacer areas.
-    let mut spacers: [Option<core::ptr::NonNull<u8>>; 32] = [None; 32];
-    let mut p = None;
-    for spacer in spacers.iter_mut() {
-        let a = vmalloc(4 << 20).ok_or("vmalloc(4M) failed")?;
-        let end = a.as_ptr() as usize + (4 << 20) - 1;
-        if clone.pde(&mem, end >> 22).is_present() {
-            *spacer = Some(a);
-        } else {
-            p = Some(a);
-            break;
+    counts_come_back(|| {
+        // SAFETY: the test only allocates a directory of its own, copies the
+        // kernel PDEs into it and frees it; it reads the reference directory.
+        let mut mem = unsafe { DirectMapTables::new() };
+        // SAFETY: swapper_pg_dir is the kernel's directory; only read here.
+        let reference = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
+        let pgd = PageTables::new(&mut mem).map_err(|_| "no page for a directory")?;
+        // SAFETY: as above: only for the test's own directory.
+        let clone = ClonedPgd { pgd, mem: unsafe { DirectMapTables::new() } };
+        clone.pgd.clone_kernel_pdes(&mut mem, &reference);
+        // An area in a 4 MB region whose PDE the clone has never seen: earlier
+        // tests left page tables behind in low vmalloc space, so step past
+        // them with spacer areas (all vfree'd when the guards drop).
+        let mut spacers: [Option<Area>; 32] = [const { None }; 32];
+        let mut p = None;
+        for spacer in spacers.iter_mut() {
+            let a = area(4 << 20)?;
+            let end = a.ptr() as usize + (4 << 20) - 1;
+            if clone.pgd.pde(&mem, end >> 22).is_present() {
+                *spacer = Some(a);
+            } else {
+                p = Some(a);
+                break;
+            }
         }
+        let p = p.ok_or_else(|| skip("no vmalloc space the cloned directory has not seen"))?;
+        let syncs0 = VMALLOC_SYNCS.load(Ordering::Relaxed);
+        // SAFETY: the clone carries every kernel PDE that existed when it was
+        // made, so the running code, stacks and direct map stay mapped.
+        let on = unsafe { OnPgd::enter(&clone.pgd) };
+        let bad = fill_and_check(p.ptr() as *mut u32, (4 << 20) / 4, 0xc10e);
+        drop(on);
+        let syncs = VMALLOC_SYNCS.load(Ordering::Relaxed) - syncs0;
+        pr_info!("ktest: vmalloc area used from a second page directory: {} lazy PDE syncs, {} bad words", syncs, bad);
+        if syncs == 0 {
+            return Err("no lazy sync happened");
+        }
+        if syncs > 3 {
+            return Err("more syncs than the area has page tables");
+        }
+        if bad != 0 {
+            return Err("data wrong through the second directory");
+        }
+        Ok(())
+    })
+}
+
+pub fn vfree_of_a_bad_pointer_is_reported() -> TestResult {
+    counts_come_back(|| {
+        let p = area(8192)?;
+        let used0 = vmalloc::usage().0;
+        let bugs0 = VFREE_BUGS.load(Ordering::Relaxed);
+        // Middle of the area: reported, the area survives.
+        vfree(p.ptr().wrapping_add(4096));
+        let reports = VFREE_BUGS.load(Ordering::Relaxed) - bugs0;
+        let survived = vmalloc::usage().0 == used0;
+        // SAFETY: the area is still mapped after the refused vfree.
+        unsafe { p.ptr().write_volatile(7) };
+        drop(p);
+        if reports != 1 {
+            return Err("the bad vfree was not reported exactly once");
+        }
+        if !survived || vmalloc::usage().0 != used0 - 8192 {
+            return Err("a bad vfree changed the areas");
+        }
+        Ok(())
+    })
+}
+
+/// A text sink that hashes what is written (FNV-1a): compares reports
+/// without allocating under the allocator's lock.
+struct Hash(u64);
+
+impl core::fmt::Write for Hash {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        Ok(())
     }
-    let p = p.ok_or("no vmalloc space the clone has not seen")?;
-    let syncs0 = VMALLOC_SYNCS.load(Ordering::Relaxed);
-    preempt_disable();
-    // SAFETY: the clone carries every kernel PDE that existed when it was
-    // made, so the running code, stacks and direct map stay mapped.
-    unsafe { load_cr3(clone.pgd_phys() as usize) };
-    let bad = fill_and_check(p.as_ptr() as *mut u32, (4 << 20) / 4, 0xc10e);
-    // SAFETY: back to the kernel's own directory.
-    unsafe { load_cr3(swapper_pg_dir_phys()) };
-    preempt_enable();
-    let syncs = VMALLOC_SYNCS.load(Ordering::Relaxed) - syncs0;
-    vfree(p.as_ptr());
-    for s in spacers.into_iter().flatten() {
-        vfree(s.as_ptr());
+}
+
+/// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
+fn free_lists_hash() -> u64 {
+    super::kmalloc::shrink_all();
+    super::mm_init::with_node(|node, mm| {
+        node.drain_all(mm);
+        let mut h = Hash(0xcbf2_9ce4_8422_2325);
+        let _ = super::vmstat::buddyinfo(node, &mut h);
+        let _ = super::vmstat::pagetypeinfo(node, &mut h);
+        h.0
+    })
+}
+
+/// More than the whole area: refused at once, with the sizes, before a
+/// single frame is taken (the free lists, per order and migrate type, are
+/// exactly as before).
+pub fn vmalloc_too_big_takes_nothing() -> TestResult {
+    let (start, end) = (alloc::vmalloc_start(), crate::layout::VMALLOC_END);
+    let before = free_lists_hash();
+    let free0 = nr_free_pages();
+    let r = vmalloc(end - start);
+    let r2 = vmalloc(usize::MAX);
+    let same = free_lists_hash() == before && nr_free_pages() == free0;
+    for p in [r, r2].into_iter().flatten() {
+        vfree(p.as_ptr());
     }
-    // The clone's kernel PDEs point at shared page tables: free only the directory page.
-    clone.free_directory(&mut mem);
-    pr_info!("ktest: vmalloc area used from a second page directory: {} lazy PDE syncs, {} bad words", syncs, bad);
-    if syncs == 0 {
-        return Err("no lazy sync happened");
+    match r {
+        Err(VmallocError::TooBig { size, area }) if size == end - start && area == end - start => {}
+        _ => return Err("vmalloc of the whole area was not refused as too big"),
     }
-    if syncs > 3 {
-        return Err("more syncs than the area has page tables");
+    if !matches!(r2, Err(VmallocError::TooBig { .. })) {
+        return Err("vmalloc(usize::MAX) was not refused as too big");
     }
-    if bad != 0 {
-        return Err("data wrong through the second directory");
+    if !same {
+        return Err("a refused vmalloc changed buddyinfo or pagetypeinfo");
     }
     Ok(())
 }
 
-pub fn vfree_of_a_bad_pointer_is_reported() -> TestResult {
-    warm_up(8192)?;
-    let before = settled();
-    let p = vmalloc(8192).ok_or("vmalloc failed")?;
-    let used0 = vmalloc::usage().0;
-    // Middle of the area: reported, the area survives.
-    vfree(p.as_ptr().wrapping_add(4096));
-    let survived = vmalloc::usage().0 == used0;
-    // SAFETY: the area is still mapped after the refused vfree.
-    unsafe { p.as_ptr().write_volatile(7) };
-    vfree(p.as_ptr());
-    if !survived || vmalloc::usage().0 != used0 - 8192 {
-        return Err("a bad vfree changed the areas");
+/// `flush_tlb_all` drops global TLB entries too (Linux's `__flush_tlb_all`
+/// toggles CR4.PGE; a CR3 reload keeps them). A vmalloc page is made
+/// global, read (its translation cached), pointed at another frame without
+/// a flush, and read after `flush_tlb_all`: the new frame must show.
+///
+/// Under QEMU's TCG, a CR3 load drops global entries as well, so the data
+/// check alone passes there either way; the count of PGE toggles shows
+/// which flush ran. With KVM (real TLB) the data check is the proof.
+pub fn flush_tlb_all_drops_global_entries() -> TestResult {
+    if cpu::read_cr4() & cpu::X86_CR4_PGE == 0 {
+        return Err(skip("the CPU has no global pages (CPUID PGE)"));
     }
-    if settled() != before {
-        return Err("free pages not back after vfree");
+    counts_come_back(|| {
+        let a = area(4096)?;
+        let b = area(4096)?;
+        // SAFETY: both pages are ours.
+        unsafe {
+            a.ptr().cast::<u32>().write_volatile(0xaaaa_aaaa);
+            b.ptr().cast::<u32>().write_volatile(0xbbbb_bbbb);
+        }
+        // SAFETY: the PTEs of the test's own two areas are changed (under
+        // the page-table lock), and restored before the areas are freed.
+        let (reference, mut mem) =
+            unsafe { (PageTables::from_phys(swapper_pg_dir_phys() as u32), DirectMapTables::new()) };
+        let (va, vb) = (VirtAddr::new(a.ptr() as usize), VirtAddr::new(b.ptr() as usize));
+        let frame = |v| reference.translate(&mem, v).map(|(phys, _)| phys.pfn());
+        let (Some(fa), Some(fb)) = (frame(va), frame(vb)) else { return Err("areas not mapped") };
+        let remap = |mem: &mut DirectMapTables, pfn: Pfn, flags: PteFlags| {
+            let _g = vmalloc::pgtable_lock();
+            reference.unmap(mem, va).and_then(|_| reference.map(mem, va, pfn, flags))
+        };
+        let flags = PteFlags::KERNEL | PteFlags::GLOBAL;
+        remap(&mut mem, fa, flags).map_err(|_| "cannot make the page global")?;
+        cpu::flush_tlb_one(va.as_usize());
+        let g0 = TLB_GLOBAL_FLUSHES.load(Ordering::Relaxed);
+        // SAFETY: a's page, mapped (globally) to its own frame.
+        let first = unsafe { a.ptr().cast::<u32>().read_volatile() };
+        // Now b's frame under a's address, with no invlpg: only a full
+        // flush that drops global entries makes the CPU see it.
+        remap(&mut mem, fb, flags).map_err(|_| "cannot remap")?;
+        cpu::flush_tlb_all();
+        // SAFETY: a's address maps b's frame, which the test owns.
+        let second = unsafe { a.ptr().cast::<u32>().read_volatile() };
+        let toggles = TLB_GLOBAL_FLUSHES.load(Ordering::Relaxed) - g0;
+        // Put a's own frame back (not global) before the areas go.
+        remap(&mut mem, fa, PteFlags::KERNEL).map_err(|_| "cannot restore the mapping")?;
+        cpu::flush_tlb_all();
+        pr_info!("ktest: global page read {:#x} then {:#x}; {} PGE toggles", first, second, toggles);
+        if first != 0xaaaa_aaaa {
+            return Err("the global mapping did not read its own frame");
+        }
+        if second != 0xbbbb_bbbb {
+            return Err("flush_tlb_all kept a global TLB entry");
+        }
+        if toggles != 1 {
+            return Err("flush_tlb_all did not toggle CR4.PGE");
+        }
+        Ok(())
+    })
+}
+
+/// Two interrupt-masking locks, the outer guard dropped first: interrupts
+/// stay off while the inner lock is held, and come back (they were on)
+/// only when the last guard goes, whatever the order.
+pub fn irq_lock_guards_dropped_out_of_order() -> TestResult {
+    use crate::kernel::sync::{irq_lock_depth, IrqLock};
+    static A: IrqLock<u32> = IrqLock::new(0);
+    static B: IrqLock<u32> = IrqLock::new(0);
+    if !cpu::irqs_enabled() {
+        return Err("interrupts are off in the test thread");
+    }
+    let depth0 = irq_lock_depth();
+    let outer = A.lock();
+    let inner = B.lock();
+    drop(outer);
+    let off_while_inner_held = !cpu::irqs_enabled();
+    drop(inner);
+    let on_after = cpu::irqs_enabled();
+    // Strict order still works.
+    let outer = A.lock();
+    let inner = B.lock();
+    drop(inner);
+    let off_in_order = !cpu::irqs_enabled();
+    drop(outer);
+    let on_in_order = cpu::irqs_enabled();
+    if !off_while_inner_held {
+        return Err("dropping the outer guard first turned interrupts on under the inner lock");
+    }
+    if !on_after || !on_in_order || !off_in_order {
+        return Err("interrupts not restored after the last guard");
+    }
+    if irq_lock_depth() != depth0 {
+        return Err("the guard count did not come back");
     }
     Ok(())
 }

@@ -23,9 +23,17 @@ static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
 static NODE: IrqLock<Node> = IrqLock::new(Node::EMPTY);
 static MEM_MAP: AtomicUsize = AtomicUsize::new(0);
 static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Linux's `max_pfn`: one past the last frame with a page descriptor (0
+/// before mm_init has built `mem_map`).
+pub fn max_pfn() -> usize {
+    MEM_MAP_LEN.load(Ordering::Acquire)
+}
 /// Boot-time bookkeeping for the `Memory:` line and `meminfo`.
 pub static RESERVED_PAGES: AtomicUsize = AtomicUsize::new(0);
 pub static MEM_MAP_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+use core::ptr::addr_of;
 
 extern "C" {
     static __kernel_phys_start: u8;
@@ -40,8 +48,12 @@ extern "C" {
     static __bss_stop: u8;
 }
 
-fn sym(s: &u8) -> usize {
-    s as *const u8 as usize
+/// A linker symbol's address. Taken through `addr_of!`, never a reference:
+/// most of these name no object (`__kernel_phys_start` is a physical
+/// address that is not even mapped), and a reference to such memory is
+/// undefined behaviour even unread.
+fn sym(s: *const u8) -> usize {
+    s as usize
 }
 
 /// Run `f` with the node and the page descriptors, under the allocator lock.
@@ -114,8 +126,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
     // What must never be handed out: the first page (BIOS data), the legacy
     // VGA/BIOS hole, the kernel image, the boot information, the modules.
-    // SAFETY: linker symbols; only their addresses are taken.
-    let image = unsafe { (sym(&__kernel_phys_start), sym(&__kernel_phys_end)) };
+    let image = (sym(addr_of!(__kernel_phys_start)), sym(addr_of!(__kernel_phys_end)));
     let mut reserve = |base: usize, end: usize, what: &str| {
         if let Err(e) = mb.reserve(base as u64, (end - base) as u64) {
             pr_err!("memblock: cannot reserve {} [mem {:#010x}-{:#010x}]: {}", what, base, end - 1, e);
@@ -220,19 +231,16 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
 pub static MEMMAP_SETUP_TSC: AtomicUsize = AtomicUsize::new(0);
 
 fn print_memory_line(present: u64, managed: u64, high: u64) {
-    // SAFETY: linker symbols, only addresses taken.
-    let (text, etext, sdata, edata, ib, ie, bs, be) = unsafe {
-        (
-            sym(&_text),
-            sym(&_etext),
-            sym(&_sdata),
-            sym(&_edata),
-            sym(&__init_begin),
-            sym(&__init_end),
-            sym(&__bss_start),
-            sym(&__bss_stop),
-        )
-    };
+    let (text, etext, sdata, edata, ib, ie, bs, be) = (
+        sym(addr_of!(_text)),
+        sym(addr_of!(_etext)),
+        sym(addr_of!(_sdata)),
+        sym(addr_of!(_edata)),
+        sym(addr_of!(__init_begin)),
+        sym(addr_of!(__init_end)),
+        sym(addr_of!(__bss_start)),
+        sym(addr_of!(__bss_stop)),
+    );
     let k = |b: usize| b >> 10;
     pr_info!(
         "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved, 0K cma-reserved, {}K highmem)",
@@ -251,9 +259,13 @@ fn print_memory_line(present: u64, managed: u64, high: u64) {
 /// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
 fn print_layout(high_memory: usize) {
     use crate::arch::x86::mm::init::fixmap::{fix_to_virt, NR_FIX};
-    // SAFETY: linker symbols, only addresses taken.
-    let (text, etext, edata, ib, ie) =
-        unsafe { (sym(&_text), sym(&_etext), sym(&_edata), sym(&__init_begin), sym(&__init_end)) };
+    let (text, etext, edata, ib, ie) = (
+        sym(addr_of!(_text)),
+        sym(addr_of!(_etext)),
+        sym(addr_of!(_edata)),
+        sym(addr_of!(__init_begin)),
+        sym(addr_of!(__init_end)),
+    );
     let vmalloc_start = high_memory + VMALLOC_OFFSET;
     let fixstart = fix_to_virt(NR_FIX - 1);
     let kb = |a: usize, b: usize| (b - a) >> 10;

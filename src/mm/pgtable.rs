@@ -37,7 +37,8 @@
 //! ([`PageTables::sync_kernel_pde`], Linux's `vmalloc_fault`). That is safe
 //! because kernel page tables are never freed: a PDE, once copied, stays right.
 
-#![forbid(unsafe_code)]
+// No unsafe code here but one contract: `PageTables::from_phys`.
+#![deny(unsafe_code)]
 
 use crate::layout::{
     KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PTRS_PER_PGD, PTRS_PER_PTE, TASK_SIZE,
@@ -341,7 +342,16 @@ impl PageTables {
     }
 
     /// Wrap an existing directory (the kernel's `swapper_pg_dir`, or CR3).
-    pub const fn from_phys(pgd_phys: u32) -> PageTables {
+    ///
+    /// # Safety
+    /// `pgd_phys` is a page directory (not any frame: `map` and `unmap`
+    /// write into whatever it names, and the frames its entries point to),
+    /// and it stays one while the handle is used. Changes made through the
+    /// handle to a directory the CPU uses are the caller's to make (it owns
+    /// the range it maps or unmaps). [`PageTables::new`] needs no such
+    /// promise: the directory it makes is the caller's own.
+    #[allow(unsafe_code)]
+    pub const unsafe fn from_phys(pgd_phys: u32) -> PageTables {
         PageTables { pgd_phys }
     }
 

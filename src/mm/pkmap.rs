@@ -455,5 +455,48 @@ impl<const N: usize> Default for PkmapSlots<N> {
     }
 }
 
+/// The `kmaps` report: every slot that holds a page (up to `limit` lines),
+/// then the totals. A slot with count 1 holds a page but has no user: it is
+/// free, its PTE still maps the old page until the next wrap clears and
+/// flushes it, so it is listed (with its page) yet not counted "in use".
+pub fn kmaps_report(
+    out: &mut impl fmt::Write,
+    slots: &mut dyn Iterator<Item = SlotInfo>,
+    totals: PkmapTotals,
+    stats: PkmapStats,
+    limit: usize,
+) -> fmt::Result {
+    writeln!(out, "slot  count  pfn       address     (count 1: free but stale, not yet flushed; n > 1: n - 1 users)")?;
+    let (mut hidden_used, mut hidden_stale) = (0, 0);
+    for (i, s) in slots.enumerate() {
+        if i < limit {
+            writeln!(out, "{:>4}  {:>5}  {:#07x}  {:#010x}", s.slot, s.count, s.pfn, s.vaddr)?;
+        } else if s.count == 1 {
+            hidden_stale += 1;
+        } else {
+            hidden_used += 1;
+        }
+    }
+    if hidden_used + hidden_stale > 0 {
+        writeln!(
+            out,
+            "... {} more slots holding a page not listed: {} in use, {} free but stale",
+            hidden_used + hidden_stale,
+            hidden_used,
+            hidden_stale
+        )?;
+    }
+    writeln!(
+        out,
+        "slots: {} in use, {} free, {} free but stale (flushed at the next wrap) of {}",
+        totals.in_use, totals.free_clean, totals.free_stale, LAST_PKMAP
+    )?;
+    writeln!(
+        out,
+        "kmaps: {} new, {} reused, {} waited; {} wrap-arounds, each one full TLB flush ({} stale slots cleared)",
+        stats.maps, stats.reuses, stats.waits, stats.full_flushes, stats.cleared
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -75,9 +75,28 @@ impl VmapAreas {
 
     /// Reserve room for `pages` pages plus a guard page: first fit.
     pub fn reserve(&mut self, pages: usize, kind: VmKind, caller: usize) -> Option<usize> {
-        let (addr, size) = self.find_room(pages)?;
+        self.reserve_checked(pages, kind, caller).ok()
+    }
+
+    /// `reserve`, saying why it failed (Linux's `__get_vm_area_node`): the
+    /// request is bigger than the whole area, or no gap is big enough.
+    /// Nothing else is taken first, so a request that cannot fit costs
+    /// nothing.
+    pub fn reserve_checked(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<usize, VmallocError> {
+        let (addr, size) = self.room_for(pages)?;
         self.areas.insert(addr, VmArea { addr, size, kind, caller, pages: Vec::new() });
-        Some(addr)
+        Ok(addr)
+    }
+
+    /// Where `pages` pages plus a guard page fit, or why they do not.
+    pub fn room_for(&self, pages: usize) -> Result<(usize, usize), VmallocError> {
+        let area = self.end - self.start;
+        let requested = pages.saturating_mul(PAGE_SIZE);
+        match pages.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) {
+            Some(size) if size <= area => {}
+            _ => return Err(VmallocError::TooBig { size: requested, area }),
+        }
+        self.find_room(pages).ok_or(VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
     }
 
     /// Where `pages` pages plus a guard page fit (first fit), and the size
@@ -159,6 +178,55 @@ impl VmapAreas {
     }
 }
 
+/// Why `vmalloc` gave no memory. Nothing is left allocated when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocError {
+    /// `vmalloc(0)`.
+    ZeroSize,
+    /// `size` bytes (plus the guard page) are more than the whole vmalloc
+    /// area of `area` bytes: no amount of freeing would make room.
+    TooBig { size: usize, area: usize },
+    /// The area has no gap for `size` bytes plus a guard page (full, or
+    /// fragmented): its largest gap is `largest_free` bytes.
+    NoSpace { size: usize, largest_free: usize },
+    /// Address space was found, but not memory: `got` of the `pages`
+    /// frames, the array that lists them, or a page table (`what`).
+    NoMemory { size: usize, what: &'static str, got: usize, pages: usize },
+}
+
+impl fmt::Display for VmallocError {
+    /// Short enough for one shell line (the shell's buffer is 160 bytes).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            VmallocError::ZeroSize => f.write_str("size 0: nothing to allocate"),
+            VmallocError::TooBig { size, area } => write!(
+                f,
+                "too big: {} bytes ({}K) and a guard page exceed the whole vmalloc area of {} bytes ({}K)",
+                size,
+                size / 1024,
+                area,
+                area / 1024
+            ),
+            VmallocError::NoSpace { size, largest_free } => write!(
+                f,
+                "no room: the vmalloc area is full or fragmented (largest gap {}K) for {}K and a guard page",
+                largest_free / 1024,
+                size / 1024
+            ),
+            VmallocError::NoMemory { size, what, got, pages } => {
+                write!(
+                    f,
+                    "out of memory: no {} (got {} of {} pages) for {}K; all given back",
+                    what,
+                    got,
+                    pages,
+                    size / 1024
+                )
+            }
+        }
+    }
+}
+
 /// One line of `/proc/vmallocinfo`:
 /// `0xf7405000-0xf7407000    8192 caller+0x2b/0x1b0 pages=1 vmalloc`.
 pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmArea, caller: impl fmt::Display) -> fmt::Result {
@@ -220,6 +288,36 @@ mod tests {
     }
 
     #[test]
+    fn too_big_and_full_are_told_apart_before_anything_is_taken() {
+        let mut v = VmapAreas::new(S, S + 10 * PAGE_SIZE);
+        let area = 10 * PAGE_SIZE;
+        assert_eq!(
+            v.reserve_checked(10, VmKind::Vmalloc, 0),
+            Err(VmallocError::TooBig { size: 10 * PAGE_SIZE, area }),
+            "10 pages and a guard page exceed 10 pages of area"
+        );
+        assert_eq!(
+            v.reserve_checked(usize::MAX, VmKind::Vmalloc, 0),
+            Err(VmallocError::TooBig { size: usize::MAX, area })
+        );
+        assert_eq!(v.iter().count(), 0, "a refused request records nothing");
+        let a = v.reserve_checked(4, VmKind::Vmalloc, 0).unwrap();
+        let _b = v.reserve_checked(3, VmKind::Vmalloc, 0).unwrap();
+        // 5 + 4 pages taken, one page left: fits as a size, not as a gap.
+        assert_eq!(
+            v.reserve_checked(2, VmKind::Vmalloc, 0),
+            Err(VmallocError::NoSpace { size: 2 * PAGE_SIZE, largest_free: PAGE_SIZE })
+        );
+        v.remove(a);
+        assert_eq!(v.reserve_checked(2, VmKind::Vmalloc, 0), Ok(S));
+        let msg = VmallocError::TooBig { size: 200 << 20, area: 111 << 20 }.to_string();
+        assert!(msg.starts_with("too big: 209715200 bytes (204800K)"), "{msg}");
+        assert!(msg.contains("area of 116391936 bytes (113664K)") && msg.len() < 140, "{msg}");
+        let msg = VmallocError::NoSpace { size: 4 << 20, largest_free: 8192 }.to_string();
+        assert!(msg.contains("full or fragmented (largest gap 8K) for 4096K"), "{msg}");
+    }
+
+    #[test]
     fn find_room_then_insert_is_reserve() {
         let mut v = VmapAreas::new(S, E);
         let a = v.reserve(1, VmKind::Vmalloc, 1).unwrap();
@@ -274,7 +372,7 @@ pub use kernel_side::*;
 /// lazy copy of a missing PDE into another directory on a fault.
 #[cfg(target_os = "none")]
 mod kernel_side {
-    use super::{Lookup, VmArea, VmKind, VmapAreas};
+    use super::{Lookup, VmArea, VmKind, VmallocError, VmapAreas};
     use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
     use crate::arch::x86::mm::init::swapper_pg_dir_phys;
     use crate::kernel::sync::IrqLock;
@@ -299,9 +397,33 @@ mod kernel_side {
     pub static VMALLOC_SYNCS: AtomicUsize = AtomicUsize::new(0);
     /// Full TLB flushes done by vfree/vunmap.
     pub static VUNMAP_FLUSHES: AtomicUsize = AtomicUsize::new(0);
+    /// Bad `vfree`/`vunmap` calls reported (for tests).
+    pub static VFREE_BUGS: AtomicUsize = AtomicUsize::new(0);
+
+    /// The lock that serialises changes to the reference directory, for a
+    /// caller that changes vmalloc PTEs itself (tests).
+    pub fn pgtable_lock() -> crate::kernel::sync::IrqLockGuard<'static, ()> {
+        PGTABLE_LOCK.lock()
+    }
 
     /// Page tables reached through the direct map (they live in lowmem).
-    pub struct DirectMapTables;
+    /// Whoever holds one can write any word of lowmem (`write_entry` takes a
+    /// physical address), so only `unsafe` code can make one.
+    pub struct DirectMapTables {
+        _private: (),
+    }
+
+    impl DirectMapTables {
+        /// # Safety
+        /// Every call made through the value names a page directory or page
+        /// table in lowmem (`table_phys`), and changes only entries the
+        /// caller may change: with `PGTABLE_LOCK` held for the kernel's
+        /// reference directory, mapping only frames the caller owns, and
+        /// unmapping only what it mapped. Reads have no further condition.
+        pub unsafe fn new() -> DirectMapTables {
+            DirectMapTables { _private: () }
+        }
+    }
 
     impl TableMemory for DirectMapTables {
         fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
@@ -329,7 +451,10 @@ mod kernel_side {
     }
 
     fn reference() -> PageTables {
-        PageTables::from_phys(swapper_pg_dir_phys() as u32)
+        // SAFETY: swapper_pg_dir is the kernel's page directory, in the
+        // kernel image (lowmem); this file changes it only under
+        // PGTABLE_LOCK and only in the vmalloc range.
+        unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) }
     }
 
     /// Set the area's bounds once `high_memory` is known.
@@ -349,58 +474,76 @@ mod kernel_side {
     /// `vmalloc`: `size` bytes, virtually contiguous, from any frames
     /// (highmem first). May sleep.
     #[inline(never)]
-    pub fn vmalloc(size: usize) -> Option<NonNull<u8>> {
+    pub fn vmalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
         vmalloc_caller(size, false, caller())
     }
 
     /// `vzalloc`: the same, zeroed.
     #[inline(never)]
-    pub fn vzalloc(size: usize) -> Option<NonNull<u8>> {
+    pub fn vzalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
         vmalloc_caller(size, true, caller())
     }
 
-    pub fn vmalloc_caller(size: usize, zero: bool, caller: usize) -> Option<NonNull<u8>> {
+    /// Linux's `__vmalloc_node`: first the address range (`__get_vm_area_node`:
+    /// a request that cannot fit costs nothing, not even one frame), then
+    /// the frames and the mapping (`__vmalloc_area_node`). Every failure
+    /// gives back what was taken and says why.
+    pub fn vmalloc_caller(size: usize, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
         crate::kernel::sched::might_sleep("vmalloc");
         if size == 0 {
-            return None;
+            return Err(VmallocError::ZeroSize);
         }
         let pages = size.div_ceil(PAGE_SIZE);
-        // The frames first (this may sleep, so not under VMAP); then room,
-        // mapping and record under one hold of VMAP: one search for room,
-        // one insert of the finished record.
-        let mut pfns = ::alloc::vec::Vec::with_capacity(pages);
+        // The record goes in with no pages: the range is ours from here on,
+        // and the frames are allocated outside the lock (that may sleep).
+        let addr = VMAP.lock().reserve_checked(pages, VmKind::Vmalloc, caller)?;
+        let fail = |what: &'static str, pfns: &[u32]| {
+            free_frames(pfns);
+            VMAP.lock().remove(addr);
+            let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
+            crate::pr_warn!("vmalloc: allocation failure: {}", e);
+            Err(e)
+        };
+        // The page array may be large (4 bytes a page): a failure to get it
+        // is an answer, not a panic (Linux kmallocs or vmallocs it, and
+        // checks).
+        let mut pfns: ::alloc::vec::Vec<u32> = ::alloc::vec::Vec::new();
+        if pfns.try_reserve_exact(pages).is_err() {
+            return fail("memory for the page array", &pfns);
+        }
         for _ in 0..pages {
-            match alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) {
-                Some(p) => {
-                    let pfn = p.pfn();
-                    core::mem::forget(p);
-                    if zero {
-                        // SAFETY: a frame just allocated for this area.
-                        unsafe { crate::mm::highmem::clear_highpage(pfn) };
-                    }
-                    pfns.push(pfn);
-                }
-                None => {
-                    free_frames(&pfns);
-                    crate::pr_warn!("vmalloc: allocation failure: {} bytes", size);
-                    return None;
-                }
+            let Some(p) = alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
+                return fail("free page", &pfns);
+            };
+            let pfn = p.pfn();
+            // The frame is owned by the area from here on (`pfns`), and
+            // freed through it.
+            core::mem::forget(p);
+            if zero {
+                // SAFETY: a frame just allocated for this area.
+                unsafe { crate::mm::highmem::clear_highpage(pfn) };
             }
+            pfns.push(pfn);
+        }
+        if !map_pages(addr, &pfns) {
+            return fail("page for a page table", &pfns);
         }
         let mut v = VMAP.lock();
-        let Some((addr, area_size)) = v.find_room(pages) else {
-            drop(v);
-            free_frames(&pfns);
-            return None;
-        };
-        if !map_pages(addr, &pfns) {
-            drop(v);
-            free_frames(&pfns);
-            return None;
+        match v.get_mut(addr) {
+            Some(a) => a.pages = pfns,
+            None => {
+                // A vfree of an address vmalloc had not returned yet: the
+                // caller's bug. The record is gone; undo the rest.
+                drop(v);
+                let a = VmArea { addr, size: (pages + 1) * PAGE_SIZE, kind: VmKind::Vmalloc, caller, pages: pfns };
+                unmap_area(&a);
+                free_frames(&a.pages);
+                vfree_bug(addr as *const u8, "freed before vmalloc returned it");
+                return Err(VmallocError::NoSpace { size, largest_free: 0 });
+            }
         }
-        v.insert(VmArea { addr, size: area_size, kind: VmKind::Vmalloc, caller, pages: pfns });
         drop(v);
-        NonNull::new(addr as *mut u8)
+        NonNull::new(addr as *mut u8).ok_or(VmallocError::ZeroSize)
     }
 
     fn free_frames(pfns: &[u32]) {
@@ -415,12 +558,10 @@ mod kernel_side {
     /// present, so no flush is needed.
     fn map_pages(addr: usize, pfns: &[u32]) -> bool {
         let _g = PGTABLE_LOCK.lock();
-        let r = reference().map_range(
-            &mut DirectMapTables,
-            VirtAddr::new(addr),
-            pfns.iter().map(|&p| Pfn(p)),
-            PteFlags::KERNEL,
-        );
+        // SAFETY: PGTABLE_LOCK is held; `addr` is a range reserved in VMAP
+        // for this caller, and the frames are the caller's.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let r = reference().map_range(&mut mem, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
         if r.is_err() {
             // map_range undid what it wrote, but entries were briefly present.
             flush_tlb_all();
@@ -433,7 +574,10 @@ mod kernel_side {
         let _g = PGTABLE_LOCK.lock();
         // On an error (a 4 MB page in vmalloc space would be a kernel bug)
         // flush anyway: the frames are about to be freed.
-        let present = reference().unmap_range(&mut DirectMapTables, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(1);
+        // SAFETY: PGTABLE_LOCK is held; the area's record was removed from
+        // VMAP by this caller (or never handed out), so the range is its own.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let present = reference().unmap_range(&mut mem, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(1);
         if present > 0 {
             flush_tlb_all();
             VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
@@ -448,7 +592,14 @@ mod kernel_side {
         }
         // Decide under one hold of the lock, so no vmalloc can take the
         // range between a check and a removal.
-        let area = VMAP.lock().remove_kind(addr as usize, VmKind::Vmalloc);
+        let area = {
+            let mut v = VMAP.lock();
+            match v.areas.get(&(addr as usize)) {
+                // Reserved, its frames not yet there: not vmalloc's answer yet.
+                Some(a) if a.kind == VmKind::Vmalloc && a.pages.is_empty() => Err(None),
+                _ => v.remove_kind(addr as usize, VmKind::Vmalloc),
+            }
+        };
         match area {
             Ok(a) => {
                 unmap_area(&a);
@@ -467,6 +618,7 @@ mod kernel_side {
     #[cold]
     #[inline(never)]
     fn vfree_bug(addr: *const u8, why: &str) {
+        VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
         crate::kernel::panic::warn(format_args!("BUG: vfree({:#010x}): {}", addr as usize, why));
     }
 
@@ -498,7 +650,10 @@ mod kernel_side {
         match area {
             Ok(Some(a)) => unmap_area(&a),
             Ok(None) => {}
-            Err(why) => crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): {}", addr as usize, why)),
+            Err(why) => {
+                VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
+                crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): {}", addr as usize, why))
+            }
         }
     }
 
@@ -512,8 +667,12 @@ mod kernel_side {
         if cr3 == swapper_pg_dir_phys() {
             return false;
         }
-        let current = PageTables::from_phys(cr3 as u32);
-        match current.sync_kernel_pde(&mut DirectMapTables, &reference(), VirtAddr::new(address)) {
+        // SAFETY: CR3 holds the running page directory, a lowmem page; the
+        // only write below copies a kernel PDE from the reference directory
+        // into an empty slot of it (what every directory is meant to have),
+        // with interrupts off on the one CPU.
+        let (current, mut mem) = unsafe { (PageTables::from_phys(cr3 as u32), DirectMapTables::new()) };
+        match current.sync_kernel_pde(&mut mem, &reference(), VirtAddr::new(address)) {
             Ok(true) => {
                 VMALLOC_SYNCS.fetch_add(1, Ordering::Relaxed);
                 true

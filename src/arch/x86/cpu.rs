@@ -130,12 +130,58 @@ pub fn flush_tlb_one(vaddr: usize) {
     unsafe { asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) }
 }
 
-/// Drop every non-global TLB entry by reloading CR3.
+/// CR4.PGE: TLB entries of pages marked global survive CR3 reloads.
+pub const X86_CR4_PGE: u32 = 1 << 7;
+/// CPUID.1:EDX.PGE.
+const CPUID_1_EDX_PGE: u32 = 1 << 13;
+
+/// Full TLB flushes that cleared global entries too (CR4.PGE toggled).
+pub static TLB_GLOBAL_FLUSHES: AtomicU32 = AtomicU32::new(0);
+
+/// CPUID leaf `leaf`: (eax, ebx, ecx, edx). The kernel requires an i686
+/// (CPUID present).
+pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
+    let r = core::arch::x86::__cpuid(leaf);
+    (r.eax, r.ebx, r.ecx, r.edx)
+}
+
+/// Turn on global pages (CR4.PGE) when the CPU has them, as Linux does at
+/// boot: kernel mappings marked `_PAGE_GLOBAL` then survive the CR3 reload
+/// of every process switch. Returns whether PGE is on.
+pub fn enable_global_pages() -> bool {
+    if cpuid(1).3 & CPUID_1_EDX_PGE == 0 {
+        return false;
+    }
+    let cr4 = read_cr4();
+    // SAFETY: setting PGE only lets global TLB entries outlive CR3 loads; no
+    // entry is global before some code marks one so.
+    unsafe { asm!("mov cr4, {}", in(reg) cr4 | X86_CR4_PGE, options(nostack, preserves_flags)) }
+    true
+}
+
+/// Drop every TLB entry, global ones too (Linux's `__flush_tlb_all`): with
+/// CR4.PGE on, a CR3 reload keeps global entries, so PGE is turned off
+/// (which flushes everything) and on again; without PGE a CR3 reload
+/// flushes all.
 #[inline]
 pub fn flush_tlb_all() {
     TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: CR3 is reloaded with its own value: same tables, fresh TLB.
-    unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) }
+    // Interrupts off across the toggle, as Linux's __flush_tlb_global: a
+    // handler must not run while PGE is off and then leave it so.
+    let flags = local_irq_save();
+    let cr4 = read_cr4();
+    if cr4 & X86_CR4_PGE != 0 {
+        TLB_GLOBAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: CR4 is written with its own value minus PGE, then with its
+        // own value: same paging mode, every TLB entry dropped.
+        unsafe {
+            asm!("mov cr4, {0}", "mov cr4, {1}", in(reg) cr4 & !X86_CR4_PGE, in(reg) cr4, options(nostack, preserves_flags))
+        }
+    } else {
+        // SAFETY: CR3 is reloaded with its own value: same tables, fresh TLB.
+        unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) }
+    }
+    local_irq_restore(flags);
 }
 
 /// Time-stamp counter. Under QEMU `-icount shift=0` it counts instructions.

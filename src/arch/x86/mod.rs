@@ -27,7 +27,8 @@ pub fn init() {
     serial::init();
     gdt::init();
     traps::init();
-    mm::init::zap_low_mappings();
+    // SAFETY: once, at boot, interrupts off, running at PAGE_OFFSET.
+    unsafe { mm::init::zap_low_mappings() };
     pic::init();
     pit::init();
 }

@@ -333,3 +333,21 @@ fn full_size_table_survives_a_long_run() {
     // It went through every path: waits, wraps that cleared slots, revivals.
     assert!(s.waits > 0 && s.full_flushes > 10 && s.cleared > 0 && s.revived > 0, "{s:?}");
 }
+
+#[test]
+fn kmaps_report_words_match_the_counts() {
+    let mut pk = Pkmap::new();
+    // 300 pages mapped and unmapped: 300 slots with count 1, none in use.
+    for i in 0..300 {
+        mapped(pk.kmap(HIGH + i));
+        pk.kunmap(HIGH + i).unwrap();
+    }
+    mapped(pk.kmap(HIGH + 1000)); // one in use
+    let mut out = String::new();
+    kmaps_report(&mut out, &mut pk.slots(), pk.totals(), pk.stats(), 256).unwrap();
+    assert!(out.contains("... 45 more slots holding a page not listed: 1 in use, 44 free but stale"), "{out}");
+    assert!(out.contains("slots: 1 in use, 723 free, 300 free but stale (flushed at the next wrap) of 1024"), "{out}");
+    assert!(!out.contains("occupied"), "{out}");
+    let listed = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).count();
+    assert_eq!(listed, 256, "{out}");
+}

@@ -61,7 +61,11 @@ pub fn describe_error_code(out: &mut impl Write, code: u32) {
 /// current page directory through the typed page-table API.
 fn write_pte_walk(out: &mut impl Write, address: usize) {
     use crate::mm::pgtable::{PageTables, VirtAddr};
-    let current = PageTables::from_phys(super::super::cpu::read_cr3() & !0xfff);
-    let walk = current.walk(&crate::mm::vmalloc::DirectMapTables, VirtAddr::new(address));
+    // SAFETY: CR3 holds the running page directory (in lowmem), and the
+    // walk only reads entries.
+    let (current, mem) = unsafe {
+        (PageTables::from_phys(super::super::cpu::read_cr3() & !0xfff), crate::mm::vmalloc::DirectMapTables::new())
+    };
+    let walk = current.walk(&mem, VirtAddr::new(address));
     let _ = writeln!(out, "{}", walk);
 }

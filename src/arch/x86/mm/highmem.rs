@@ -72,14 +72,19 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
     fix_to_virt(slot_index(t))
 }
 
-/// Map frame `pfn` for a short, non-sleeping use. `max_low_pfn` decides
-/// whether the direct map already covers it.
+/// Map frame `pfn` for a short, non-sleeping use. The kernel's own
+/// `max_low_pfn` decides whether the direct map already covers it; a frame
+/// at or beyond `max_pfn` (no RAM the kernel manages, or not even
+/// expressible in a PTE) is refused and reported.
 ///
 /// Inline: the slot type is a constant at every call site, so the fixmap
 /// PTE and address are constants too; the slow paths (misuse reports) are
 /// out of line.
 #[inline(always)]
-pub fn kmap_atomic(pfn: u32, t: KmType, max_low_pfn: usize) -> Result<KmapAtomic, KmapAtomicError> {
+pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
+    if pfn as usize >= crate::mm::mm_init::max_pfn() {
+        return Err(bad_pfn("kmap_atomic", pfn));
+    }
     preempt_disable();
     // The slot stack is shared with interrupt handlers (the Irq slots):
     // update it with interrupts off.
@@ -93,12 +98,35 @@ pub fn kmap_atomic(pfn: u32, t: KmType, max_low_pfn: usize) -> Result<KmapAtomic
     USED.store(used | bit, Ordering::Relaxed);
     STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
     local_irq_restore(flags);
-    if (pfn as usize) < max_low_pfn {
+    if (pfn as usize) < crate::mm::alloc::max_low_pfn() {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, slot: false, _not_send: PhantomData });
     }
-    let vaddr = set_fixmap(slot_index(t), pfn as usize);
-    Ok(KmapAtomic { vaddr, km_type: t, slot: true, _not_send: PhantomData })
+    // SAFETY: the slot of type `t` was just taken for this guard (USED), so
+    // it is this caller's until the guard drops; pfn < max_pfn is RAM.
+    match unsafe { set_fixmap(slot_index(t), pfn as usize) } {
+        Ok(vaddr) => Ok(KmapAtomic { vaddr, km_type: t, slot: true, _not_send: PhantomData }),
+        // Unreachable while max_pfn <= 2^20; kept so the guard is given back.
+        Err(_) => {
+            drop(KmapAtomic { vaddr: 0, km_type: t, slot: false, _not_send: PhantomData });
+            Err(bad_pfn("kmap_atomic", pfn))
+        }
+    }
+}
+
+/// A frame nobody may map (at or beyond `max_pfn`): report it, naming it,
+/// and refuse. Shared with `kmap`.
+#[cold]
+#[inline(never)]
+pub fn bad_pfn(what: &str, pfn: u32) -> KmapAtomicError {
+    MISUSES.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!(
+        "BUG: {}: pfn {:#x} is not below max_pfn {:#x} (no RAM there); refused",
+        what,
+        pfn,
+        crate::mm::mm_init::max_pfn()
+    ));
+    KmapAtomicError::BadPfn(pfn)
 }
 
 /// A slot type taken twice: refused and reported. Nothing was taken, so
@@ -134,6 +162,8 @@ fn release_out_of_order(t: KmType) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KmapAtomicError {
     SlotInUse(KmType),
+    /// The frame is at or beyond `max_pfn`: nothing to map.
+    BadPfn(u32),
 }
 
 impl KmapAtomic {
@@ -181,7 +211,8 @@ impl Drop for KmapAtomic {
         USED.store(USED.load(Ordering::Relaxed) & !(1u32 << t as u32), Ordering::Relaxed);
         local_irq_restore(flags);
         if self.slot {
-            clear_fixmap(slot_index(t));
+            // SAFETY: the slot was this guard's, and the guard is going.
+            unsafe { clear_fixmap(slot_index(t)) };
         }
         preempt_enable();
     }

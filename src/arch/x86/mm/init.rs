@@ -14,9 +14,15 @@ extern "C" {
 
 /// Remove the identity mapping now that we run in the higher half: a stray
 /// user-space pointer in the kernel must fault, not hit low physical memory.
-pub fn zap_low_mappings() {
-    // SAFETY: the kernel runs at PAGE_OFFSET and no code or data is reached
-    // through the identity entries any more; single CPU, interrupts off.
+///
+/// # Safety
+/// Called once, at boot, with interrupts off, after the jump to
+/// PAGE_OFFSET: nothing (code, stack, data) is reached through the identity
+/// entries any more. Later, user mappings may live in those PDEs and this
+/// would unmap them under their users.
+pub unsafe fn zap_low_mappings() {
+    // SAFETY: by the contract, nothing is reached through the identity
+    // entries; single CPU, interrupts off.
     unsafe {
         let pgd = &mut *addr_of_mut!(swapper_pg_dir);
         for entry in pgd.iter_mut().take(KERNEL_PGD_FIRST) {
@@ -34,14 +40,20 @@ pub fn swapper_pg_dir_phys() -> usize {
 /// Make one page of the early 4 KB-mapped region absent or present again
 /// (guard pages under kernel-thread stacks). Returns false when `vaddr` is
 /// not in that region.
-pub fn set_early_page_present(vaddr: usize, present: bool) -> bool {
+///
+/// # Safety
+/// The page at `vaddr` belongs to the caller and nothing uses it while it
+/// is absent (a stack guard page of a thread the caller manages): the
+/// region also holds the kernel image, its data and the boot stack, and
+/// unmapping any of those faults the kernel at its next touch. The caller
+/// serialises calls (interrupts off or the scheduler's lock).
+pub unsafe fn set_early_page_present(vaddr: usize, present: bool) -> bool {
     if vaddr < PAGE_OFFSET || vaddr >= PAGE_OFFSET + EARLY_PT_BYTES || vaddr % 4096 != 0 {
         return false;
     }
     let index = (vaddr - PAGE_OFFSET) >> PAGE_SHIFT;
-    // SAFETY: the index is inside early_pt; the entry maps the kernel's own
-    // bss page `vaddr`, which the caller owns; single writer with interrupts
-    // handled by the caller.
+    // SAFETY: the index is inside early_pt; the entry maps the page
+    // `vaddr`, which the caller owns (contract); single writer, by contract.
     unsafe {
         let pt = &mut *addr_of_mut!(early_pt);
         pt[index] = if present { ((index << PAGE_SHIFT) | 0x3) as u32 } else { 0 };
@@ -88,15 +100,20 @@ pub struct DirectMapStats {
 
 static DIRECT_MAP: spin::Once<DirectMapStats> = spin::Once::new();
 
-/// Page tables of the kernel page directory (early, tail, pkmap, fixmap).
+/// Page tables of the kernel page directory (early, tail, pkmap, fixmap,
+/// vmalloc).
 pub fn page_tables_in_use() -> usize {
-    let pgd = unsafe_pgd_entries();
-    pgd.iter().filter(|&&e| e & 1 != 0 && e & PDE_4M == 0).count()
+    (0..1024).map(pgd_entry).filter(|&e| e & 1 != 0 && e & PDE_4M == 0).count()
 }
 
-fn unsafe_pgd_entries() -> [u32; 1024] {
-    // SAFETY: a read of the kernel page directory (a copy of 4 KB).
-    unsafe { *addr_of_mut!(swapper_pg_dir) }
+/// One entry of the kernel page directory, read as the MMU reads it (one
+/// aligned word, volatile: vmalloc may write PDEs concurrently), never
+/// through a reference to the whole array.
+fn pgd_entry(i: usize) -> u32 {
+    assert!(i < 1024);
+    // SAFETY: i < 1024 indexes swapper_pg_dir, a kernel bss array that is
+    // always mapped; an aligned u32 read is atomic on x86.
+    unsafe { (addr_of_mut!(swapper_pg_dir) as *const u32).add(i).read_volatile() }
 }
 
 pub fn direct_map_stats() -> DirectMapStats {
@@ -156,8 +173,21 @@ pub fn paging_init(max_low_pfn: usize, mut alloc_pt: impl FnMut() -> usize) {
         pgd[crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT] = fixmap_phys as u32 | PDE_PRESENT_RW;
         FIXMAP_READY.store(true, core::sync::atomic::Ordering::Relaxed);
     }
+    crate::arch::x86::cpu::enable_global_pages();
     flush_tlb_all();
     DIRECT_MAP.call_once(|| stats);
+    DIRECT_MAP_END.store(max_low_pfn << PAGE_SHIFT, core::sync::atomic::Ordering::Release);
+}
+
+/// Physical end of the direct map once paging_init has cut it to
+/// `max_low_pfn` (0 before): below it, lowmem stays mapped for good.
+static DIRECT_MAP_END: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Whether physical `[start, end)` is mapped by the final direct map, which
+/// is never unmapped afterwards (0 before paging_init: the boot map is
+/// about to shrink).
+pub fn in_final_direct_map(start: usize, end: usize) -> bool {
+    start <= end && end <= DIRECT_MAP_END.load(core::sync::atomic::Ordering::Acquire)
 }
 
 /// Write (or, with `pfn == None`, clear) the PTE of pkmap slot `slot`. No
@@ -194,10 +224,28 @@ pub mod fixmap {
         &super::FIXMAP_PT.0[(fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff]
     }
 
+    /// Frames a non-PAE PTE can name: `pfn << 12` must fit 32 bits.
+    pub const PTE_PFN_LIMIT: usize = 1 << (32 - PAGE_SHIFT);
+
+    /// A frame a PTE cannot hold (`pfn << 12` would wrap past 4 GB and map
+    /// some other frame): refused, nothing written.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PfnTooHigh(pub usize);
+
     /// Map frame `pfn` at fixmap slot `idx`; returns its virtual address.
-    /// The slot's owner (the caller) is the only user of that address.
+    /// A frame beyond 4 GB is refused (`PfnTooHigh`). Frames beyond RAM are
+    /// allowed here, as in Linux (fixmap maps device memory such as the
+    /// APIC); `kmap_atomic` refuses them itself.
+    ///
+    /// # Safety
+    /// The caller owns slot `idx` (nobody else maps or uses it until
+    /// `clear_fixmap`), and `pfn` is a frame it may access: the mapping
+    /// replaces whatever was in the slot.
     #[inline(always)]
-    pub fn set_fixmap(idx: usize, pfn: usize) -> usize {
+    pub unsafe fn set_fixmap(idx: usize, pfn: usize) -> Result<usize, PfnTooHigh> {
+        if pfn >= PTE_PFN_LIMIT {
+            return Err(PfnTooHigh(pfn));
+        }
         // Before paging_init installs the table, the mapping would not exist
         // and the caller's access would fault: say why instead (a load and a
         // branch; `clear_fixmap` follows a `set_fixmap`, so needs no check).
@@ -208,7 +256,7 @@ pub mod fixmap {
         pte(idx).store(((pfn << PAGE_SHIFT) as u32) | 0x3, Ordering::Relaxed);
         let va = fix_to_virt(idx);
         flush_tlb_one(va);
-        va
+        Ok(va)
     }
 
     #[cold]
@@ -217,8 +265,10 @@ pub mod fixmap {
         panic!("fixmap used before paging_init");
     }
 
+    /// # Safety
+    /// The caller owns slot `idx` and nothing uses its address any more.
     #[inline(always)]
-    pub fn clear_fixmap(idx: usize) {
+    pub unsafe fn clear_fixmap(idx: usize) {
         pte(idx).store(0, Ordering::Relaxed);
         flush_tlb_one(fix_to_virt(idx));
     }

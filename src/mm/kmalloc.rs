@@ -530,7 +530,12 @@ impl Cache {
 /// Give every empty slab of every cache back (the shrinker the reclaim
 /// layer calls under memory pressure). Returns pages freed.
 pub fn shrink_all() -> usize {
+    // Newest slots first: an off-slab cache frees its slabs' management
+    // into a kmalloc class, which sits in a lower slot (the kmalloc classes
+    // are created first, smallest first, and never destroyed), and is then
+    // shrunk after it, so no emptied slab stays behind.
     (0..MAX_CACHES)
+        .rev()
         .map(|slot| {
             let mut s = CACHES[slot].lock();
             if s.cache.id() == 0 {

@@ -9,8 +9,17 @@
 //! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
 //! pointer. `kfree` reads that descriptor without the node lock
 //! (`page_snapshot`), as Linux's `virt_to_cache` does, and the cache then
-//! checks the pointer against its slab header under its own lock. Requests above 8 KB get whole pages (order <= 10), marked
-//! `PageFlags::HEAD` with the order in `private`.
+//! checks the pointer against its slab header under its own lock. Requests
+//! above 8 KB get whole pages (order <= 10), marked `PageFlags::HEAD` with
+//! the order in `private`.
+//!
+//! An allocation that may sleep grows its cache without the cache's lock,
+//! through the page allocator's sleeping path (direct reclaim); others grow
+//! it under the lock without sleeping. A cache that cannot grow says so
+//! (`SLAB: Unable to allocate memory on node 0`) unless `__GFP_NOWARN`.
+//! Rust's collections allocate with `GFP_KERNEL | __GFP_NOFAIL`: they
+//! cannot handle a failure, so `failslab=` (and `fail_page_alloc=`, in the
+//! page allocator) leave them alone.
 
 use super::alloc::{self, get_free_pages, Pages};
 use super::fault_inject::FaultAttr;

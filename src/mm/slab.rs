@@ -53,6 +53,16 @@
 //! = 64, the line size of every x86 since the Pentium 4), and the offset
 //! wraps after `left / colour_off` steps.
 //!
+//! **Growing.** A cache grows with the allocating caller's GFP flags
+//! ([`KmemCache::slab_gfp`], Linux's `cache_grow(flags)`): an atomic caller
+//! may dip into the reserve, a sleeping one may reclaim, `__GFP_NOFAIL`
+//! reaches the page allocator, and `__GFP_NOWARN` silences its report. A
+//! caller that may sleep must not reclaim under the cache's lock (reclaim
+//! shrinks the caches), so it can grow the cache in three steps, as Linux
+//! drops the lock in `cache_grow`: [`KmemCache::alloc_nogrow`] answers
+//! `MustGrow`, [`GrowSpec::alloc`] gets the memory without the lock, and
+//! [`KmemCache::add_slab`] carves it under the lock again.
+//!
 //! **The per-CPU array cache** (one CPU here) is the fast path. `alloc`
 //! pops the top entry and `free` pushes one, so the slabs are touched only
 //! every `batchcount` objects: a refill takes objects from the slabs when the

@@ -440,7 +440,7 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
 ///
 /// # Safety
 /// As [`Cache::free`].
-#[inline]
+#[inline(always)]
 unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
     let mut s = CACHES[slot].lock();
     if s.cache.id() != id {

@@ -1418,16 +1418,25 @@ impl KmemCache {
             Ok(found) => found,
             Err(why) => return Err(self.bug_foreign(obj, why)),
         };
-        if s.bufctl(i) != BUFCTL_ACTIVE {
+        let bufctl = s.bufctl_ptr(i);
+        // SAFETY: `locate` found object i of a live slab: its bufctl entry
+        // lies in the slab's management.
+        if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
             return Err(self.bug(obj, BugKind::DoubleFree));
         }
         if self.is_debug() {
             return self.free_debug(pages, obj, s, i);
         }
         if self.ac.avail == self.ac.limit {
+            // Flushing moves other objects only: this one's entry stays put.
             self.flush_array(pages, self.ac.batchcount);
         }
-        self.ac_push(s, i, obj);
+        // SAFETY: as above.
+        unsafe { bufctl.write(BUFCTL_CACHED) };
+        let k = self.ac.avail;
+        self.ac.entry[k] = obj;
+        self.ac.bufctl[k] = bufctl as usize;
+        self.ac.avail += 1;
         Ok(())
     }
 

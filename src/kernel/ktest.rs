@@ -94,6 +94,20 @@ pub static TESTS: &[KTest] = &[
     },
     KTest { name: "mm::slab::fail_page_alloc_fails_what_it_is_told", run: sl::fail_page_alloc_fails_what_it_is_told },
     KTest { name: "mm::slab::shrinker_returns_empty_slabs", run: sl::shrinker_returns_empty_slabs },
+    KTest {
+        name: "mm::slab::kmalloc_power_of_two_is_naturally_aligned",
+        run: sl::kmalloc_power_of_two_is_naturally_aligned,
+    },
+    KTest {
+        name: "mm::slab::double_kfree_in_array_cache_is_reported",
+        run: sl::double_kfree_in_array_cache_is_reported,
+    },
+    KTest {
+        name: "mm::slab::mempool_retries_the_allocator_after_a_timeout",
+        run: sl::mempool_retries_the_allocator_after_a_timeout,
+    },
+    KTest { name: "mm::slab::rust_collections_ignore_failslab", run: sl::rust_collections_ignore_failslab },
+    KTest { name: "mm::slab::slab_growth_failure_is_reported", run: sl::slab_growth_failure_is_reported },
     KTest { name: "mm::vmalloc::vmalloc_64m_fill_verify_free", run: vm::vmalloc_64m_fill_verify_free },
     KTest { name: "mm::vmalloc::vzalloc_is_zeroed", run: vm::vzalloc_is_zeroed },
     KTest {

@@ -35,6 +35,29 @@ impl WaitQueue {
         }
     }
 
+    /// Sleep until `cond()` is true or `timeout` jiffies have passed
+    /// (Linux's `wait_event_timeout`); returns whether `cond()` held.
+    #[track_caller]
+    pub fn wait_event_timeout(&self, cond: impl Fn() -> bool, timeout: u64) -> bool {
+        sched::might_sleep("wait_event_timeout");
+        let deadline = crate::arch::x86::pit::jiffies() + timeout.max(1);
+        loop {
+            let flags = local_irq_save();
+            if cond() {
+                local_irq_restore(flags);
+                return true;
+            }
+            if crate::arch::x86::pit::jiffies() >= deadline {
+                local_irq_restore(flags);
+                return false;
+            }
+            self.waiters.fetch_or(1 << sched::current_slot(), Ordering::Relaxed);
+            sched::set_current_sleeping(deadline);
+            sched::schedule();
+            local_irq_restore(flags);
+        }
+    }
+
     /// Wake every sleeper; each re-checks its condition.
     pub fn wake_up_all(&self) {
         let mut mask = self.waiters.swap(0, Ordering::Relaxed);

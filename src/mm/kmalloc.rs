@@ -9,16 +9,27 @@
 //! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
 //! pointer. `kfree` reads that descriptor without the node lock
 //! (`page_snapshot`), as Linux's `virt_to_cache` does, and the cache then
-//! checks the pointer against its slab header under its own lock. Requests above 8 KB get whole pages (order <= 10), marked
-//! `PageFlags::HEAD` with the order in `private`.
+//! checks the pointer against its slab header under its own lock. Requests
+//! above 8 KB get whole pages (order <= 10), marked `PageFlags::HEAD` with
+//! the order in `private`.
+//!
+//! An allocation that may sleep grows its cache without the cache's lock,
+//! through the page allocator's sleeping path (direct reclaim); others grow
+//! it under the lock without sleeping. A cache that cannot grow says so
+//! (`SLAB: Unable to allocate memory on node 0`) unless `__GFP_NOWARN`.
+//! Rust's collections allocate with `GFP_KERNEL | __GFP_NOFAIL`: they
+//! cannot handle a failure, so `failslab=` (and `fail_page_alloc=`, in the
+//! page allocator) leave them alone.
 
 use super::alloc::{self, get_free_pages, Pages};
 use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
 use super::mm_init::{page_snapshot, with_node};
 use super::page::PageFlags;
+pub use super::slab::KMALLOC_SIZES;
 use super::slab::{
-    slabinfo_header, write_slabinfo, AllocError, CreateError, KmemCache, SlabBug, SlabFlags, SlabPages, SlabStats,
+    kmalloc_align, slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, GrowSpec, KmemCache,
+    SlabBug, SlabFlags, SlabOwner, SlabPages, SlabStats,
 };
 use crate::kernel::sync::IrqLock;
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
@@ -29,8 +40,6 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 /// Most caches at once.
 pub const MAX_CACHES: usize = 64;
-/// Linux's kmalloc size classes on i386.
-pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 const KMALLOC_NAMES: [&str; 13] = [
     "kmalloc-8",
     "kmalloc-16",
@@ -61,11 +70,6 @@ const DMA_NAMES: [&str; 13] = [
     "dma-kmalloc-4k",
     "dma-kmalloc-8k",
 ];
-/// kmalloc classes up to this size are aligned to their size.
-pub const NATURAL_ALIGN_MAX: usize = 256;
-/// Alignment of the bigger classes: the cache line.
-const L1_ALIGN: usize = 64;
-
 /// Largest request served by a slab; above, whole pages.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
 /// Largest request at all: one order-10 block (4 MB).
@@ -90,8 +94,9 @@ struct Slot {
 impl Slot {
     const EMPTY: Slot = Slot { cache: KmemCache::empty(), dma: false, kmalloc_count: 0, kmalloc_requested: 0 };
 
+    /// The slab pages provider under the slot's lock: it must not sleep.
     fn pages(&self) -> KernelPages {
-        KernelPages { dma: self.dma }
+        KernelPages { dma: self.dma, may_sleep: false }
     }
 }
 
@@ -115,9 +120,13 @@ pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
     core::mem::replace(&mut *f, attr)
 }
 
+/// Whether to fail this slab allocation on purpose (Linux's
+/// `should_failslab`). A caller that cannot handle a failure says so with
+/// `__GFP_NOFAIL` (Rust's collections, through the global allocator) and
+/// is left alone, as Linux leaves it alone.
 #[inline]
-fn should_failslab(size: usize) -> bool {
-    FAILSLAB_ON.load(Ordering::Relaxed) && failslab_decide(size)
+fn should_failslab(size: usize, gfp: Gfp) -> bool {
+    FAILSLAB_ON.load(Ordering::Relaxed) && !gfp.contains(Gfp::NOFAIL) && failslab_decide(size)
 }
 
 #[cold]
@@ -127,6 +136,8 @@ fn failslab_decide(size: usize) -> bool {
 }
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
+/// Slab allocations that failed for want of pages (for tests).
+pub static SLAB_OOMS: AtomicUsize = AtomicUsize::new(0);
 
 /// kmalloc calls above 8 KB (whole pages): allocations, bytes requested,
 /// bytes handed out (cumulative). The slab classes count in their `Slot`.
@@ -141,21 +152,30 @@ static PAGE_STATS: PageStats =
 /// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
 struct KernelPages {
     dma: bool,
+    /// Not under a cache's lock: an allocation that may sleep takes the page
+    /// allocator's sleeping path (direct reclaim, which shrinks the caches
+    /// and so takes their locks).
+    may_sleep: bool,
 }
 
 // SAFETY: blocks from the buddy allocator are naturally aligned to their size
 // (order), are lowmem (no __GFP_HIGHMEM), so their direct-map addresses are
-// valid, and are ours until given back; `readable` accepts only direct-map
-// addresses below the end of lowmem.
+// valid, and are ours until given back; management blocks are kmalloc
+// objects, word aligned and ours until kfree'd; `readable` accepts only
+// direct-map addresses below the end of lowmem; `slab_mgmt` reads what
+// `set_slab_owner` wrote in the page descriptors, and only while the pages
+// are marked SLAB.
 unsafe impl SlabPages for KernelPages {
-    fn alloc_pages(&mut self, order: usize, reclaimable: bool) -> Option<usize> {
-        let mut gfp = if self.dma { GFP_DMA } else { GFP_KERNEL } | Gfp::NOWARN;
-        if reclaimable {
-            gfp |= Gfp::RECLAIMABLE;
-        }
-        // Under the cache's lock: the might-sleep check would fire, but the
-        // page allocator never sleeps.
-        let block = alloc::__alloc_pages(gfp, order)?;
+    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
+        let gfp = if self.dma { gfp | GFP_DMA } else { gfp };
+        // Under a cache's lock nothing may sleep: the non-sleeping path,
+        // which still uses the reserve for __GFP_HIGH and reports a failure
+        // unless __GFP_NOWARN.
+        let block = if self.may_sleep && gfp.may_sleep() {
+            alloc::alloc_pages(gfp, order)?
+        } else {
+            alloc::__alloc_pages(gfp - Gfp::WAIT, order)?
+        };
         match block.lowmem() {
             Ok(low) => Some(low.addr()),
             Err(p) => {
@@ -179,22 +199,43 @@ unsafe impl SlabPages for KernelPages {
             && addr.checked_add(len).is_some_and(|e| e <= end && len > 0 && present(addr) && present(e - 1))
     }
 
-    fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {
+    fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
         let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
         with_node(|_, mm| {
             for page in &mut mm[pfn..pfn + (1 << order)] {
-                match cache {
-                    Some(id) => {
+                match owner {
+                    Some(o) => {
                         page.flags.insert(PageFlags::SLAB);
-                        page.slab_cache = id;
+                        page.slab_cache = o.cache;
+                        // Linux keeps the slab in page->lru; a lowmem address fits 32 bits.
+                        page.private = o.mgmt as u32;
                     }
                     None => {
                         page.flags.remove(PageFlags::SLAB);
                         page.slab_cache = 0;
+                        page.private = 0;
                     }
                 }
             }
         });
+    }
+
+    fn slab_mgmt(&self, addr: usize) -> Option<usize> {
+        let page = page_snapshot(virt_to_phys(addr) >> PAGE_SHIFT)?;
+        page.flags.contains(PageFlags::SLAB).then_some(page.private as usize)
+    }
+
+    fn alloc_mgmt(&mut self, size: usize, gfp: Gfp) -> Option<usize> {
+        // From a smaller kmalloc class (`CacheLayout`'s off-slab bound), so
+        // never from the cache that is growing; always normal memory.
+        let gfp = if self.may_sleep { gfp } else { gfp - Gfp::WAIT };
+        kmalloc(size, gfp - Gfp::DMA).map(|p| p.as_ptr() as usize)
+    }
+
+    fn free_mgmt(&mut self, addr: usize, _size: usize) {
+        // SAFETY: `addr` came from kmalloc in `alloc_mgmt`, and the slab it
+        // managed is gone.
+        unsafe { kfree(addr as *mut u8) }
     }
 }
 
@@ -216,16 +257,29 @@ impl fmt::Display for CacheError {
     }
 }
 
-/// A cache made by `kmem_cache_create`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cache(usize);
+/// A cache made by `kmem_cache_create`: the only handle to it. It is
+/// neither `Copy` nor `Clone`, and [`destroy`](Cache::destroy) consumes it,
+/// so no handle outlives its cache; the id (unique per creation) is checked
+/// on every use all the same, and a mismatch is a reported BUG, never a use
+/// of whatever cache took the slot next.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cache {
+    slot: usize,
+    id: u32,
+}
+
+/// `destroy` refused: objects are still allocated. The cache is intact and
+/// its handle comes back.
+#[derive(Debug)]
+pub struct CacheBusy {
+    pub cache: Cache,
+    pub error: DestroyError,
+}
 
 #[cold]
 #[inline(never)]
-fn report_free(bug: Option<SlabBug>, deferred: Option<SlabBug>) {
-    for bug in [bug, deferred].iter().flatten() {
-        report(bug);
-    }
+fn report_free(bug: SlabBug) {
+    report(&bug);
 }
 
 fn report(bug: &SlabBug) {
@@ -277,7 +331,7 @@ fn create_in(
         if let Some(s) = SLOT_OF_ID.get(id as usize) {
             s.store(slot as u32, Ordering::Relaxed);
         }
-        return Ok(Cache(slot));
+        return Ok(Cache { slot, id });
     }
     if flags.contains(SlabFlags::PANIC) {
         panic!("kmem_cache_create({}): more than {} caches", name, MAX_CACHES);
@@ -285,106 +339,221 @@ fn create_in(
     Err(CacheError::TooManyCaches { name })
 }
 
-impl Cache {
-    /// `kmem_cache_alloc`: an object in its constructed state.
-    #[inline]
-    pub fn alloc(self, gfp: Gfp) -> Option<NonNull<u8>> {
-        // The size (under the cache's lock) is needed only when failslab is on.
-        if FAILSLAB_ON.load(Ordering::Relaxed) && should_failslab(self.object_size()) {
-            return None;
-        }
-        self.alloc_nofail_inject(gfp, None)
+/// Allocate from the cache in `slot` (Linux's `__cache_alloc`); `kmalloc`
+/// = `Some(size)` counts a kmalloc call of `size` bytes in the slot's
+/// statistics. A caller that may sleep grows the cache without its lock,
+/// through the page allocator's sleeping path; others grow it under the
+/// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
+#[inline(always)]
+fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+    if gfp.may_sleep() {
+        crate::kernel::sched::might_sleep("kmem_cache_alloc");
     }
-
-    /// Allocate; `kmalloc` = `Some(size)` counts a kmalloc call of `size`
-    /// bytes in the slot's statistics.
-    #[inline(always)]
-    fn alloc_nofail_inject(self, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-        if gfp.may_sleep() {
-            crate::kernel::sched::might_sleep("kmem_cache_alloc");
-        }
-        let mut s = CACHES[self.0].lock();
+    loop {
+        let mut s = CACHES[slot].lock();
         let mut pages = s.pages();
-        match s.cache.alloc(&mut pages) {
+        let r = if gfp.may_sleep() { s.cache.alloc_nogrow(&mut pages) } else { s.cache.alloc(&mut pages, gfp) };
+        match r {
             Ok(addr) => {
                 if let Some(size) = kmalloc {
                     s.kmalloc_count += 1;
                     s.kmalloc_requested += size as u64;
                 }
-                NonNull::new(addr as *mut u8)
+                return NonNull::new(addr as *mut u8);
             }
             Err(e) => {
+                let spec = s.cache.grow_spec(gfp);
+                let dma = s.dma;
                 drop(s);
-                self.alloc_failed(e, gfp, kmalloc)
+                if !alloc_failed(slot, e, spec, dma, gfp) {
+                    return None;
+                }
             }
         }
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    fn alloc_failed(self, e: AllocError, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-        match e {
-            AllocError::NoMemory => None,
-            AllocError::Bug(bug) => {
-                report(&bug);
-                // The bad object is quarantined; try once more for a good one.
-                self.alloc_nofail_inject(gfp, kmalloc)
+/// The slow end of `slot_alloc`: whether to try again.
+#[cold]
+#[inline(never)]
+fn alloc_failed(slot: usize, e: AllocError, spec: GrowSpec, dma: bool, gfp: Gfp) -> bool {
+    match e {
+        AllocError::MustGrow => {
+            // Linux's cache_grow drops the cache lock around the page
+            // allocation; the slab is carved under the lock again.
+            let mut pages = KernelPages { dma, may_sleep: true };
+            let Some(new) = spec.alloc(&mut pages) else {
+                slab_out_of_memory(slot, gfp, spec);
+                return false;
+            };
+            let mut s = CACHES[slot].lock();
+            let mut locked = s.pages();
+            match s.cache.add_slab(&mut locked, new) {
+                Ok(()) => true,
+                Err(new) => {
+                    // The cache was destroyed meanwhile.
+                    drop(s);
+                    new.release(&mut pages);
+                    false
+                }
             }
         }
+        AllocError::NoMemory => {
+            slab_out_of_memory(slot, gfp, spec);
+            false
+        }
+        AllocError::Bug(bug) => {
+            report(&bug);
+            // The bad object is quarantined; try again for a good one.
+            true
+        }
+    }
+}
+
+/// Say which cache could not grow (the page allocator has said why), as
+/// Linux's `slab_out_of_memory` does; `__GFP_NOWARN` silences both.
+#[cold]
+#[inline(never)]
+fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
+    SLAB_OOMS.fetch_add(1, Ordering::Relaxed);
+    if gfp.contains(Gfp::NOWARN) {
+        return;
+    }
+    let (name, size, st) = {
+        let s = CACHES[slot].lock();
+        (s.cache.name(), s.cache.object_size(), s.cache.stats())
+    };
+    crate::pr_warn!(
+        "SLAB: Unable to allocate memory on node 0 (gfp={:#x})\n  cache: {}, object size: {}, buffer size: {}, order: {}\n  node 0: slabs: {}, objs: {}, free: {}",
+        gfp.bits(),
+        name,
+        size,
+        st.objsize,
+        spec.order(),
+        st.num_slabs,
+        st.num_objs,
+        st.num_objs - st.active_objs
+    );
+}
+
+/// Free `obj` to the cache `id` in `slot`; a bad pointer is reported.
+///
+/// # Safety
+/// As [`Cache::free`].
+#[inline(always)]
+unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
+    let mut s = CACHES[slot].lock();
+    if s.cache.id() != id {
+        // kfree read the page, then the cache was destroyed: not ours.
+        drop(s);
+        return foreign("kfree", obj.as_ptr() as usize);
+    }
+    let mut pages = s.pages();
+    // SAFETY: the caller's contract is `KmemCache::free`'s.
+    let r = unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) };
+    if let Err(bug) = r {
+        drop(s);
+        report_free(bug);
+    }
+}
+
+impl Cache {
+    /// The slot's lock, after checking that it still holds this cache.
+    fn lock(&self) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+        let s = CACHES[self.slot].lock();
+        assert!(
+            s.cache.id() == self.id,
+            "BUG: slab cache #{} used after destroy (its slot holds #{})",
+            self.id,
+            s.cache.id()
+        );
+        s
     }
 
-    /// `kmem_cache_free`. A bad pointer is reported, never freed.
+    /// `kmem_cache_alloc`: an object in its constructed state.
     #[inline]
-    pub fn free(self, obj: NonNull<u8>) {
-        let mut s = CACHES[self.0].lock();
-        let mut pages = s.pages();
-        let r = s.cache.free(&mut pages, obj.as_ptr() as usize);
-        if r.is_err() || s.cache.has_deferred_bug() {
-            let deferred = s.cache.take_deferred_bug();
-            drop(s);
-            report_free(r.err(), deferred);
+    pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        // The size (under the cache's lock) is needed only when failslab is on.
+        if FAILSLAB_ON.load(Ordering::Relaxed) && should_failslab(self.object_size(), gfp) {
+            return None;
         }
+        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id);
+        slot_alloc(self.slot, gfp, None)
+    }
+
+    /// `kmem_cache_free`. A bad pointer (not an allocated object of this
+    /// cache, a second free) is reported, never freed.
+    ///
+    /// # Safety
+    /// `obj` came from this cache's `alloc`, and nothing uses it after this
+    /// call. The checks catch many violations but not a use after free.
+    #[inline]
+    pub unsafe fn free(&self, obj: NonNull<u8>) {
+        // SAFETY: the caller's contract.
+        unsafe { slot_free(self.slot, self.id, obj) }
     }
 
     /// `kmem_cache_shrink`: pages given back.
-    pub fn shrink(self) -> usize {
-        let mut s = CACHES[self.0].lock();
+    pub fn shrink(&self) -> usize {
+        let mut s = self.lock();
         let mut pages = s.pages();
         s.cache.shrink(&mut pages)
     }
 
-    /// `kmem_cache_destroy`: refused (and reported) while objects are live.
-    pub fn destroy(self) -> Result<(), super::slab::DestroyError> {
-        let mut s = CACHES[self.0].lock();
+    /// `kmem_cache_destroy`: refused while objects are live, and then the
+    /// handle comes back in the error.
+    pub fn destroy(self) -> Result<(), CacheBusy> {
+        let mut s = self.lock();
         let mut pages = s.pages();
-        s.cache.destroy(&mut pages)?;
-        if let Some(slot) = SLOT_OF_ID.get(s.cache.id() as usize) {
+        if let Err(error) = s.cache.destroy(&mut pages) {
+            drop(s);
+            return Err(CacheBusy { cache: self, error });
+        }
+        if let Some(slot) = SLOT_OF_ID.get(self.id as usize) {
             slot.store(u32::MAX, Ordering::Relaxed);
         }
-        IDS[self.0].store(0, Ordering::Relaxed);
+        IDS[self.slot].store(0, Ordering::Relaxed);
         *s = Slot::EMPTY;
         Ok(())
     }
 
-    pub fn object_size(self) -> usize {
-        CACHES[self.0].lock().cache.object_size()
+    pub fn object_size(&self) -> usize {
+        self.lock().cache.object_size()
     }
 
     /// Poisoning on (`slab_debug`): objects are re-constructed on each
     /// allocation after the poison check, so no state survives a free.
-    pub fn poisoned(self) -> bool {
-        CACHES[self.0].lock().cache.flags().contains(SlabFlags::POISON)
+    pub fn poisoned(&self) -> bool {
+        self.lock().cache.flags().contains(SlabFlags::POISON)
     }
 
-    pub fn stats(self) -> super::slab::SlabStats {
-        CACHES[self.0].lock().cache.stats()
+    pub fn stats(&self) -> SlabStats {
+        self.lock().cache.stats()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.lock().cache.name()
     }
 }
 
 /// Give every empty slab of every cache back (the shrinker the reclaim
 /// layer calls under memory pressure). Returns pages freed.
 pub fn shrink_all() -> usize {
-    (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0).map(|s| Cache(s).shrink()).sum()
+    // Newest slots first: an off-slab cache frees its slabs' management
+    // into a kmalloc class, which sits in a lower slot (the kmalloc classes
+    // are created first, smallest first, and never destroyed), and is then
+    // shrunk after it, so no emptied slab stays behind.
+    (0..MAX_CACHES)
+        .rev()
+        .map(|slot| {
+            let mut s = CACHES[slot].lock();
+            if s.cache.id() == 0 {
+                return 0;
+            }
+            let mut pages = s.pages();
+            s.cache.shrink(&mut pages)
+        })
+        .sum()
 }
 
 /// Pages the shrinker could free now (empty slabs and array-cached objects).
@@ -423,21 +592,16 @@ pub fn kmem_cache_init(slab_debug: bool) {
     SLAB_DEBUG.store(slab_debug, Ordering::Relaxed);
     let extra = if slab_debug { SlabFlags::DEBUG } else { SlabFlags::empty() } | SlabFlags::PANIC;
     for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
-        // Classes up to 256 bytes are naturally aligned (Rust's allocator
-        // relies on it for aligned layouts); bigger ones only to the cache
-        // line: a 1 KB alignment would waste the first 1 KB of every slab on
-        // its 32-byte header. 96 and 192 go to 32 bytes.
-        let align = if !size.is_power_of_two() {
-            32
-        } else if size <= NATURAL_ALIGN_MAX {
-            size
-        } else {
-            L1_ALIGN
-        };
+        // Natural alignment for powers of two (`kmalloc_align`): from 512
+        // bytes up the slab management is off the slab, so it costs nothing.
+        // Created smallest first: an off-slab class keeps its management in
+        // a smaller one, which exists by then. The kmalloc caches are never
+        // destroyed: their handles are dropped, their slots kept.
+        let align = kmalloc_align(size);
         let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
-        KMALLOC_SLOT[i].store(c.0, Ordering::Relaxed);
+        KMALLOC_SLOT[i].store(c.slot, Ordering::Relaxed);
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
-        DMA_SLOT[i].store(d.0, Ordering::Relaxed);
+        DMA_SLOT[i].store(d.slot, Ordering::Relaxed);
     }
     super::shrinker::register_shrinker(super::shrinker::Shrinker {
         name: "slab",
@@ -451,6 +615,17 @@ pub fn kmem_cache_init(slab_debug: bool) {
         KMALLOC_MAX_CACHE_SIZE,
         if slab_debug { " (slab_debug: red zones and poisoning everywhere)" } else { "" }
     );
+}
+
+/// Whether `slab_debug` is on (every cache red-zoned and poisoned).
+pub fn slab_debug() -> bool {
+    SLAB_DEBUG.load(Ordering::Relaxed)
+}
+
+/// The slab statistics of the kmalloc class serving `size` bytes.
+pub fn kmalloc_class_stats(size: usize) -> Option<SlabStats> {
+    let slot = KMALLOC_SLOT[class_of(size)?].load(Ordering::Relaxed);
+    Some(CACHES.get(slot)?.lock().cache.stats())
 }
 
 /// The kmalloc class of a request of 1..=8192 bytes: a table lookup up to
@@ -481,20 +656,15 @@ const _: () = {
     assert!(class_of(KMALLOC_MAX_CACHE_SIZE + 1).is_none());
 };
 
-/// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA.
+/// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA. `failslab=`
+/// may fail it on purpose, unless `__GFP_NOFAIL`.
 #[inline]
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
-    if should_failslab(size) {
-        return None;
-    }
-    __kmalloc(size, gfp)
-}
-
-/// kmalloc without fault injection: Rust's collections cannot handle a
-/// failed allocation (they abort), so `failslab=` leaves them alone.
-fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     if size == 0 {
         return NonNull::new(ZERO_SIZE_PTR as *mut u8);
+    }
+    if should_failslab(size, gfp) {
+        return None;
     }
     if gfp.contains(Gfp::HIGHMEM) {
         crate::kernel::panic::warn(format_args!(
@@ -509,7 +679,7 @@ fn __kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
             if slot == usize::MAX {
                 panic!("kmalloc({}) before kmem_cache_init", size);
             }
-            Cache(slot).alloc_nofail_inject(gfp, Some(size))?
+            slot_alloc(slot, gfp, Some(size))?
         }
         None if size <= KMALLOC_MAX_SIZE => kmalloc_pages(size, gfp)?,
         None => {
@@ -548,7 +718,8 @@ pub fn kzalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
 
 /// What a pointer handed to kfree/ksize is.
 enum Owner {
-    Slab(Cache),
+    /// In a slab of the cache (slot, id).
+    Slab(usize, u32),
     Pages(usize),
     Foreign,
 }
@@ -568,7 +739,7 @@ fn owner_of(ptr: usize) -> Owner {
         let fast =
             SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
         match fast.or_else(|| slot_of_id_slow(cache_id)) {
-            Some(slot) => Owner::Slab(Cache(slot)),
+            Some(slot) => Owner::Slab(slot, cache_id),
             None => Owner::Foreign,
         }
     } else if flags.contains(PageFlags::HEAD) && ptr % PAGE_SIZE == 0 {
@@ -604,9 +775,11 @@ pub unsafe fn kfree(ptr: *mut u8) {
         return;
     }
     match owner_of(addr) {
-        Owner::Slab(c) => {
-            // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null.
-            c.free(unsafe { NonNull::new_unchecked(ptr) })
+        Owner::Slab(slot, id) => {
+            // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the
+            // caller gives up a block kmalloc returned (or one the checks
+            // report), the contract of `slot_free`.
+            unsafe { slot_free(slot, id, NonNull::new_unchecked(ptr)) }
         }
         Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),
@@ -631,7 +804,7 @@ pub fn ksize(ptr: *const u8) -> usize {
         return 0;
     }
     match owner_of(addr) {
-        Owner::Slab(c) => c.object_size(),
+        Owner::Slab(slot, _) => CACHES[slot].lock().cache.object_size(),
         Owner::Pages(order) => PAGE_SIZE << order,
         Owner::Foreign => {
             foreign("ksize", addr);
@@ -659,7 +832,7 @@ pub unsafe fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNul
     if old >= new_size {
         return NonNull::new(ptr);
     }
-    let new = __kmalloc(new_size, gfp)?;
+    let new = kmalloc(new_size, gfp)?;
     // SAFETY: both blocks are ours, `old` bytes are valid in each, and they
     // are distinct allocations.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new.as_ptr(), old) };
@@ -714,29 +887,43 @@ pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
     )
 }
 
+/// One class's line; "used" is `-` for a class that never served a call
+/// (no bytes handed out: nothing to divide by, nothing used or wasted).
 fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -> fmt::Result {
-    let used = if a == 0 { 100 } else { r * 100 / a };
-    writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>6}%", name, n, r, a, used)
+    write!(out, "{:<14} {:>10} {:>14} {:>14} ", name, n, r, a)?;
+    if a == 0 {
+        writeln!(out, "{:>7}", "-")
+    } else {
+        writeln!(out, "{:>6}%", r * 100 / a)
+    }
 }
 
 /// Rust's global allocator: `Box`, `Vec`, `String` live in kmalloc memory.
 pub struct KmallocAllocator;
 
+/// The flags of every allocation by Rust's collections: they cannot handle
+/// a failure (they abort), so fault injection leaves them alone.
+const GFP_RUST: Gfp = GFP_KERNEL.union(Gfp::NOFAIL);
+
 // SAFETY: kmalloc returns blocks of at least the size asked, aligned as
 // below, unique until kfree'd; dealloc gets back exactly what alloc gave.
 unsafe impl GlobalAlloc for KmallocAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Every class is at least 8-aligned; classes up to 256 bytes are
-        // aligned to their size and bigger ones to 64; page blocks to their
-        // own size. Pick the first that satisfies the layout.
+        // Every class is at least 8-aligned; a power-of-two class is aligned
+        // to its size up to a page (`kmalloc_align`), and page blocks to
+        // their own size. Pick the first that satisfies the layout.
         let align = layout.align();
-        let size = if align <= 8 { layout.size() } else { layout.size().max(align).next_power_of_two() };
-        let block = if align <= 8 || size <= NATURAL_ALIGN_MAX || align <= L1_ALIGN {
-            __kmalloc(size.max(1), GFP_KERNEL)
-        } else if size <= KMALLOC_MAX_SIZE {
-            kmalloc_pages(size.max(PAGE_SIZE), GFP_KERNEL)
+        let block = if align <= 8 {
+            kmalloc(layout.size().max(1), GFP_RUST)
         } else {
-            None
+            let size = layout.size().max(align).next_power_of_two();
+            if align <= PAGE_SIZE && size <= KMALLOC_MAX_CACHE_SIZE {
+                kmalloc(size, GFP_RUST)
+            } else if size <= KMALLOC_MAX_SIZE {
+                kmalloc_pages(size.max(PAGE_SIZE), GFP_RUST)
+            } else {
+                None
+            }
         };
         block.map_or(core::ptr::null_mut(), |p| p.as_ptr())
     }
@@ -749,7 +936,7 @@ unsafe impl GlobalAlloc for KmallocAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if layout.align() <= 8 {
             // SAFETY: GlobalAlloc::realloc: ptr is live and the caller uses only the result.
-            return unsafe { krealloc(ptr, new_size, GFP_KERNEL) }.map_or(core::ptr::null_mut(), |p| p.as_ptr());
+            return unsafe { krealloc(ptr, new_size, GFP_RUST) }.map_or(core::ptr::null_mut(), |p| p.as_ptr());
         }
         let new_layout = Layout::from_size_align(new_size, layout.align()).expect("valid layout");
         // SAFETY: new_layout has the caller's alignment and a non-zero size.

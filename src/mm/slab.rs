@@ -12,26 +12,34 @@
 //! gives back the rest: it is `kmem_cache_shrink`, and also what the reclaim
 //! layer's shrinker calls after asking [`KmemCache::reclaimable_pages`].
 //!
-//! **One slab.** The page allocator returns blocks aligned to their size, so
-//! the header of the slab that holds an object is at `obj & !(slab_bytes - 1)`.
-//! `free` needs no search.
+//! **One slab.** The page allocator returns blocks aligned to their size,
+//! so the slab that holds an object starts at `obj & !(slab_bytes - 1)`.
+//! Its management, a header and a `u16` `bufctl` array, sits at the start
+//! of the slab for small objects (on-slab), so `free` finds it by masking:
 //! ```text
 //!  base = obj & !(slab_bytes - 1)
 //!  | header | bufctl[num] | pad | colour | obj 0 | obj 1 | ... | obj num-1 | left |
 //!                                        ^ s_mem
 //! ```
-//! The header holds a magic number, the cache's id, the list links (the slab
-//! base addresses of its neighbours), `inuse`, and the first free index. The
-//! `u16` `bufctl` array is the free list: `bufctl[i]` is the index of the
-//! next free object, or [`BUFCTL_END`]. An object that is out of the slab
-//! reads [`BUFCTL_ACTIVE`], and a bad object that is never handed out again
-//! reads [`BUFCTL_QUARANTINE`]. That marker is how a free of an object that
-//! is already free is caught. Linux 2.6.24 keeps the slab pointer in the
-//! `struct page` instead. The kernel does that too, through
-//! [`SlabPages::set_slab_owner`], so that `kfree` finds the cache of a
-//! pointer from its page descriptor (`PageFlags::SLAB`, `slab_cache` = the
-//! cache's [`id`](KmemCache::id)). It then calls `free` on that cache, which
-//! finds the slab by masking.
+//! For objects of `PAGE_SIZE / 8` and up it lives in a block of its own
+//! (off-slab, from [`SlabPages::alloc_mgmt`]: kmalloc memory in the
+//! kernel, as Linux's `slabp_cache`), so that a 1 KB..4 KB slab of order 0
+//! holds 4, 2 or 1 whole objects and `kmalloc(4096)` is a page. Every page
+//! of a slab records the cache and the management's address
+//! ([`SlabPages::set_slab_owner`]: `PageFlags::SLAB`, `slab_cache`, and the
+//! page's `private` word in the kernel, where Linux 2.6.24 uses
+//! `page->lru`); `kfree` finds the cache of a pointer there, and an
+//! off-slab cache finds the slab.
+//!
+//! The header holds a magic number, the cache's id, the list links (the
+//! management addresses of its neighbours), `inuse`, and the first free
+//! index. The `bufctl` array is the free list: `bufctl[i]` is the index of
+//! the next free object, or [`BUFCTL_END`]. An object that is out of the
+//! slab reads [`BUFCTL_ACTIVE`] while the caller has it and
+//! [`BUFCTL_CACHED`] while it waits in the array cache; a bad object that
+//! is never handed out again reads [`BUFCTL_QUARANTINE`]. `free` accepts
+//! only `BUFCTL_ACTIVE`, which is how a double free is caught in O(1),
+//! wherever the first free put the object.
 //!
 //! **Constructors** run when a slab is made, once for every object in it,
 //! and never on allocation. Bonwick's point is that setting an object up
@@ -44,6 +52,16 @@
 //! 2·`colour_off`, ... (`colour_off` is the cache line, [`L1_CACHE_BYTES`]
 //! = 64, the line size of every x86 since the Pentium 4), and the offset
 //! wraps after `left / colour_off` steps.
+//!
+//! **Growing.** A cache grows with the allocating caller's GFP flags
+//! ([`KmemCache::slab_gfp`], Linux's `cache_grow(flags)`): an atomic caller
+//! may dip into the reserve, a sleeping one may reclaim, `__GFP_NOFAIL`
+//! reaches the page allocator, and `__GFP_NOWARN` silences its report. A
+//! caller that may sleep must not reclaim under the cache's lock (reclaim
+//! shrinks the caches), so it can grow the cache in three steps, as Linux
+//! drops the lock in `cache_grow`: [`KmemCache::alloc_nogrow`] answers
+//! `MustGrow`, [`GrowSpec::alloc`] gets the memory without the lock, and
+//! [`KmemCache::add_slab`] carves it under the lock again.
 //!
 //! **The per-CPU array cache** (one CPU here) is the fast path. `alloc`
 //! pops the top entry and `free` pushes one, so the slabs are touched only
@@ -63,11 +81,9 @@
 //! 2.6.24). A debug cache bypasses the array cache, so every free is checked
 //! at once. Every free checks that the pointer is the start of an object in
 //! one of this cache's slabs (a foreign pointer is reported) and that the
-//! object is allocated. A double free is reported at once if the object is
-//! back in its slab. If the first free still sits in the array cache of a
-//! non-debug cache, the second free goes unseen until the array is flushed,
-//! as in Linux without DEBUG. The flush then drops the duplicate and keeps
-//! the finding for [`KmemCache::take_deferred_bug`]. Each finding is a
+//! object is allocated, in every cache: a second free is reported at once,
+//! whether the first free put the object back in its slab or in the array
+//! cache (Linux without DEBUG misses the latter). Each finding is a
 //! [`SlabBug`] naming the cache, the object and the fault. A pointer that
 //! is not ours is left alone. An object with a damaged red zone or poison
 //! is quarantined: it is never handed out again, and its slab is never
@@ -79,6 +95,7 @@
 //! arena. Objects are raw addresses, so this file reaches memory through raw
 //! pointers only.
 
+use super::gfp::Gfp;
 use crate::layout::PAGE_SIZE;
 use bitflags::bitflags;
 use core::fmt;
@@ -98,8 +115,11 @@ pub const BUFCTL_END: u16 = 0xffff;
 pub const BUFCTL_ACTIVE: u16 = 0xfffe;
 /// The object failed a debug check and is kept out of circulation.
 pub const BUFCTL_QUARANTINE: u16 = 0xfffd;
+/// The object is free, waiting in the per-CPU array cache: a second free
+/// of it is a double free, caught in O(1) (see [`KmemCache::free`]).
+pub const BUFCTL_CACHED: u16 = 0xfffc;
 /// Most objects per slab, so that indices never reach the markers.
-const SLAB_LIMIT: usize = 0xfffc;
+const SLAB_LIMIT: usize = 0xfffb;
 /// Red zone of a free object (Linux's values).
 pub const RED_INACTIVE: u64 = 0x09f9_1102_9d74_e35b;
 /// Red zone of an allocated object.
@@ -111,7 +131,6 @@ pub const POISON_FREE: u8 = 0x6b;
 /// ...whose last byte is this.
 pub const POISON_END: u8 = 0xa5;
 const REDZONE: usize = size_of::<u64>();
-const WORD: usize = size_of::<usize>();
 const SLAB_MAGIC: u32 = 0x51ab_cace;
 
 /// Ids name caches in slab headers and page descriptors; 0 means "none".
@@ -136,28 +155,52 @@ bitflags! {
     }
 }
 
+/// What a slab's pages record about it: the cache's id and where its
+/// management structure (header and `bufctl` array) lives: at the start of
+/// the slab, or elsewhere for an off-slab cache (Linux's `page_set_cache`
+/// and `page_set_slab`, kept in the `struct page` of every page of the slab).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlabOwner {
+    pub cache: u32,
+    pub mgmt: usize,
+}
+
 /// Where the slab allocator gets its pages.
 ///
 /// The kernel implements it on the buddy allocator and the direct map. Its
 /// `set_slab_owner` marks each page of the slab `PageFlags::SLAB` with
-/// `slab_cache` = the id (or clears them), which is how `kfree` finds the
-/// cache of a pointer. Host tests implement it on an aligned arena. A cache
-/// must always be given the same provider.
+/// `slab_cache` = the id and the management address (or clears them),
+/// which is how `kfree` finds the cache of a pointer and an off-slab cache
+/// finds the management of a slab. Host tests implement it on an aligned
+/// arena. A cache must always be given the same provider.
 ///
 /// # Safety
 ///
 /// `alloc_pages(order, _)` must return the address of `PAGE_SIZE << order`
 /// bytes, aligned to that size, that are valid for reads and writes and
 /// used by nothing else until they come back through `free_pages`.
+/// `alloc_mgmt(size, _)` must return `size` bytes aligned to a word, valid
+/// for reads and writes and used by nothing else until `free_mgmt`.
 /// `readable(addr, len)` may return true only if those `len` bytes can be
-/// read (for the kernel: they lie in the direct map).
+/// read (for the kernel: they lie in the direct map). `slab_mgmt(addr)`
+/// must return the `mgmt` of the last `set_slab_owner(Some(..))` of the
+/// slab whose pages hold `addr`, and `None` once `set_slab_owner(None)`
+/// cleared them or if no slab holds `addr`.
 pub unsafe trait SlabPages {
-    fn alloc_pages(&mut self, order: usize, reclaimable: bool) -> Option<usize>;
+    /// Pages for a slab; `gfp` is the allocating caller's flags, as Linux's
+    /// `cache_grow(flags)` passes them on (see [`KmemCache::slab_gfp`]).
+    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize>;
     fn free_pages(&mut self, addr: usize, order: usize);
     fn readable(&self, addr: usize, len: usize) -> bool;
-    /// Called with `Some(id)` after a slab is made and with `None` before its
+    /// Called with `Some` after a slab is made and with `None` before its
     /// pages are freed.
-    fn set_slab_owner(&mut self, _addr: usize, _order: usize, _cache: Option<u32>) {}
+    fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>);
+    /// The `mgmt` recorded for the slab page holding `addr`.
+    fn slab_mgmt(&self, addr: usize) -> Option<usize>;
+    /// Memory for an off-slab management structure (Linux takes it from
+    /// the kmalloc cache `slabp_cache`).
+    fn alloc_mgmt(&mut self, size: usize, gfp: Gfp) -> Option<usize>;
+    fn free_mgmt(&mut self, addr: usize, size: usize);
 }
 
 /// Why a cache could not be created.
@@ -255,6 +298,9 @@ pub enum AllocError {
     NoMemory,
     /// The object about to be handed out failed a debug check (it is quarantined).
     Bug(SlabBug),
+    /// No free object, and [`KmemCache::alloc_nogrow`] may not grow the
+    /// cache: the caller grows it without the lock ([`KmemCache::grow_spec`]).
+    MustGrow,
 }
 
 impl fmt::Display for AllocError {
@@ -262,6 +308,7 @@ impl fmt::Display for AllocError {
         match self {
             AllocError::NoMemory => f.write_str("out of memory"),
             AllocError::Bug(bug) => bug.fmt(f),
+            AllocError::MustGrow => f.write_str("no free object without growing the cache"),
         }
     }
 }
@@ -418,12 +465,16 @@ impl SlabList {
     const EMPTY: SlabList = SlabList { head: 0, tail: 0, len: 0 };
 }
 
-/// The per-CPU array of free objects (one CPU).
+/// The per-CPU array of free objects (one CPU). Each entry keeps, beside
+/// the object, the address of its `bufctl` entry, which reads
+/// [`BUFCTL_CACHED`] while the object waits here: `free` sees a second free
+/// at once, and `alloc` marks the object allocated again with one store.
 struct ArrayCache {
     avail: usize,
     limit: usize,
     batchcount: usize,
     entry: [usize; AC_MAX],
+    bufctl: [usize; AC_MAX],
 }
 
 /// A cache of equal objects (Linux's `struct kmem_cache`).
@@ -451,8 +502,11 @@ pub struct KmemCache {
     obj_span: usize,
     order: usize,
     num: usize,
-    /// Header plus bufctl array, aligned: where colour starts.
+    /// Header plus bufctl array: on the slab (aligned), where colour starts.
     mgmt_size: usize,
+    /// The header and bufctl array live outside the slab, in memory from
+    /// `SlabPages::alloc_mgmt`; the slab's pages record where.
+    off_slab: bool,
     colour: usize,
     colour_off: usize,
     colour_next: usize,
@@ -464,24 +518,198 @@ pub struct KmemCache {
     free_limit: usize,
     quarantined: usize,
     ac: ArrayCache,
-    deferred: Option<SlabBug>,
 }
 
 const fn align_up(x: usize, a: usize) -> usize {
     (x + a - 1) & !(a - 1)
 }
 
+/// The machine sizes a cache's layout depends on. The i686 kernel and a
+/// 64-bit host differ in all but the red zone, so the layout is computed
+/// from a `Geometry`: the kernel uses [`Geometry::NATIVE`], and host tests
+/// also compute [`Geometry::I686`] layouts and check them against the
+/// numbers `slabinfo` prints in QEMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Bytes of a word: the least alignment of an object (Linux's `BYTES_PER_WORD`).
+    pub word: usize,
+    /// Bytes of the slab header (`struct slab`), before the `bufctl` array.
+    pub header: usize,
+    /// Alignment of an object with red zones (they are 64-bit words).
+    pub redzone_align: usize,
+}
+
+impl Geometry {
+    /// This build's geometry.
+    pub const NATIVE: Geometry =
+        Geometry { word: size_of::<usize>(), header: size_of::<Slab>(), redzone_align: REDZONE };
+    /// The i686 kernel's geometry: 4-byte words and pointers, a 32-byte header.
+    pub const I686: Geometry = Geometry { word: 4, header: 32, redzone_align: 8 };
+}
+
+// The host tests' i686 numbers are the kernel's only if this holds.
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(
+    Geometry::NATIVE.word == Geometry::I686.word
+        && Geometry::NATIVE.header == Geometry::I686.header
+        && Geometry::NATIVE.redzone_align == Geometry::I686.redzone_align,
+    "Geometry::I686 does not describe this 32-bit build"
+);
+
+/// A cache's shape, computed from its parameters and a [`Geometry`]
+/// (Linux's `kmem_cache_create` arithmetic).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheLayout {
+    /// Bytes usable by the caller (`ksize`).
+    pub usable: usize,
+    /// Bytes per object in the slab, debug words included.
+    pub buffer_size: usize,
+    /// From the start of an object's buffer to the caller's pointer.
+    pub obj_offset: usize,
+    /// The objects' alignment.
+    pub align: usize,
+    pub order: usize,
+    /// Objects per slab.
+    pub num: usize,
+    /// Bytes of a slab that hold no object: spent on colouring.
+    pub left_over: usize,
+    /// Header plus `bufctl` array (aligned when on the slab).
+    pub mgmt_size: usize,
+    /// The management lives outside the slab (`CFLGS_OFF_SLAB`).
+    pub off_slab: bool,
+    /// The array cache's `limit`.
+    pub limit: usize,
+}
+
 /// How many objects fit a slab of `order`, the bytes left over and the
-/// management size (Linux's `cache_estimate`, on-slab case).
-fn cache_estimate(order: usize, buffer_size: usize, align: usize) -> (usize, usize, usize) {
+/// management size (Linux's `cache_estimate`).
+fn cache_estimate(
+    order: usize,
+    buffer_size: usize,
+    align: usize,
+    off_slab: bool,
+    g: Geometry,
+) -> (usize, usize, usize) {
     let bytes = PAGE_SIZE << order;
-    let hdr = size_of::<Slab>();
-    let mgmt = |n: usize| align_up(hdr + 2 * n, align);
-    let mut num = ((bytes - hdr) / (buffer_size + 2)).min(SLAB_LIMIT);
+    if off_slab {
+        let num = (bytes / buffer_size).min(SLAB_LIMIT);
+        return (num, bytes - num * buffer_size, g.header + 2 * num);
+    }
+    let mgmt = |n: usize| align_up(g.header + 2 * n, align);
+    let mut num = ((bytes - g.header) / (buffer_size + 2)).min(SLAB_LIMIT);
     while num > 0 && mgmt(num) + num * buffer_size > bytes {
         num -= 1;
     }
     (num, bytes - mgmt(num) - num * buffer_size, mgmt(num))
+}
+
+/// The smallest order that wastes at most 1/8 of the slab (Linux's
+/// `calculate_slab_order`); the largest fitting one if none does. A
+/// RECLAIM_ACCOUNT cache takes the first order that fits, because
+/// high-order pages are hard to find when memory is being reclaimed.
+///
+/// An off-slab management structure comes from the kmalloc cache of its
+/// size, so it must stay at most half the object (Linux bounds it by the
+/// object, `offslab_limit`): then it is served by a strictly smaller cache,
+/// and growing a cache never needs the cache itself.
+/// Returns (order, num, left over, mgmt size).
+fn calculate_slab_order(
+    buffer_size: usize,
+    align: usize,
+    flags: SlabFlags,
+    off_slab: bool,
+    g: Geometry,
+) -> Option<(usize, usize, usize, usize)> {
+    let mut best = None;
+    for order in 0..=MAX_SLAB_ORDER {
+        let (num, left, mgmt) = cache_estimate(order, buffer_size, align, off_slab, g);
+        if num == 0 {
+            continue;
+        }
+        if off_slab && 2 * mgmt > buffer_size {
+            break;
+        }
+        best = Some((order, num, left, mgmt));
+        if flags.contains(SlabFlags::RECLAIM_ACCOUNT) || left * 8 <= PAGE_SIZE << order {
+            break;
+        }
+    }
+    best
+}
+
+impl CacheLayout {
+    /// The layout of a cache of `size`-byte objects aligned to `align`
+    /// (0: a word) on a machine of geometry `g`.
+    pub fn compute(
+        name: &'static str,
+        size: usize,
+        align: usize,
+        flags: SlabFlags,
+        g: Geometry,
+    ) -> Result<CacheLayout, CreateError> {
+        if size == 0 {
+            return Err(CreateError::ZeroSize { name });
+        }
+        if size > PAGE_SIZE << MAX_SLAB_ORDER {
+            return Err(CreateError::TooBig { name, size });
+        }
+        if align > PAGE_SIZE || (align != 0 && !align.is_power_of_two()) {
+            return Err(CreateError::BadAlign { name, align });
+        }
+        // The alignment rules of 2.6.24's kmem_cache_create.
+        let mut ralign = g.word;
+        if flags.contains(SlabFlags::HWCACHE_ALIGN) {
+            ralign = L1_CACHE_BYTES;
+            while size <= ralign / 2 && ralign > g.word {
+                ralign /= 2;
+            }
+        }
+        ralign = ralign.max(align);
+        let (obj_offset, usable, buffer_size) = if flags.contains(SlabFlags::RED_ZONE) {
+            ralign = ralign.max(g.redzone_align);
+            let usable = align_up(size, REDZONE);
+            (ralign, usable, align_up(ralign + usable + REDZONE, ralign))
+        } else {
+            let b = align_up(size, ralign);
+            (0, b, b)
+        };
+        // Linux: management off the slab for objects of PAGE_SIZE/8 and up,
+        // so that 1 KB..4 KB objects pack order-0 slabs with no header in the
+        // way; back on the slab if the left-over bytes hold it anyway.
+        let mut off_slab = buffer_size >= PAGE_SIZE / 8;
+        let (order, num, mut left, mut mgmt) = match calculate_slab_order(buffer_size, ralign, flags, off_slab, g) {
+            Some(found) => found,
+            None if off_slab => {
+                off_slab = false;
+                calculate_slab_order(buffer_size, ralign, flags, false, g).ok_or(CreateError::TooBig { name, size })?
+            }
+            None => return Err(CreateError::TooBig { name, size }),
+        };
+        if off_slab && left >= align_up(mgmt, ralign) {
+            off_slab = false;
+            mgmt = align_up(mgmt, ralign);
+            left -= mgmt;
+        }
+        let limit = match buffer_size {
+            _ if flags.intersects(SlabFlags::DEBUG) => 0, // every free checked at once
+            b if b > PAGE_SIZE => 8,
+            b if b > 1024 => 24,
+            b if b > 256 => 54,
+            _ => 120,
+        };
+        Ok(CacheLayout {
+            usable,
+            buffer_size,
+            obj_offset,
+            align: ralign,
+            order,
+            num,
+            left_over: left,
+            mgmt_size: mgmt,
+            off_slab,
+            limit,
+        })
+    }
 }
 
 /// Linux's `reciprocal_value`: r = ceil(2^32 / d), so that `(a * r) >> 32`
@@ -500,24 +728,26 @@ fn reciprocal_for(d: usize, span: usize) -> u32 {
     }
 }
 
-/// The smallest order that wastes at most 1/8 of the slab (Linux's
-/// `calculate_slab_order`); the largest fitting one if none does. A
-/// RECLAIM_ACCOUNT cache takes the first order that fits, because
-/// high-order pages are hard to find when memory is being reclaimed.
-/// Returns (order, num, left over, mgmt size).
-fn calculate_slab_order(buffer_size: usize, align: usize, flags: SlabFlags) -> Option<(usize, usize, usize, usize)> {
-    let mut best = None;
-    for order in 0..=MAX_SLAB_ORDER {
-        let (num, left, mgmt) = cache_estimate(order, buffer_size, align);
-        if num == 0 {
-            continue;
-        }
-        best = Some((order, num, left, mgmt));
-        if flags.contains(SlabFlags::RECLAIM_ACCOUNT) || left * 8 <= PAGE_SIZE << order {
-            break;
-        }
+// ---- kmalloc's size classes ---------------------------------------------
+// They belong to `mm::kmalloc`, but live here so that host tests can compute
+// their exact i686 layouts.
+
+/// Linux's kmalloc size classes on i386.
+pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
+
+/// The alignment of a kmalloc class: a power of two is aligned to itself
+/// (Linux guarantees it since 5.4, and Rust's aligned layouts rely on it),
+/// up to a page, the most a cache can ask; kmalloc-8k is 8 KB aligned all
+/// the same, because its one object starts its order-1 slab. 96 and 192
+/// get 32 bytes.
+pub const fn kmalloc_align(size: usize) -> usize {
+    if !size.is_power_of_two() {
+        32
+    } else if size < PAGE_SIZE {
+        size
+    } else {
+        PAGE_SIZE
     }
-    best
 }
 
 impl KmemCache {
@@ -536,6 +766,7 @@ impl KmemCache {
             order: 0,
             num: 0,
             mgmt_size: 0,
+            off_slab: false,
             colour: 0,
             colour_off: 0,
             colour_next: 0,
@@ -545,8 +776,7 @@ impl KmemCache {
             free_objects: 0,
             free_limit: 0,
             quarantined: 0,
-            ac: ArrayCache { avail: 0, limit: 0, batchcount: 0, entry: [0; AC_MAX] },
-            deferred: None,
+            ac: ArrayCache { avail: 0, limit: 0, batchcount: 0, entry: [0; AC_MAX], bufctl: [0; AC_MAX] },
         }
     }
 
@@ -591,62 +821,29 @@ impl KmemCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
     ) -> Result<(), CreateError> {
-        if size == 0 {
-            return Err(CreateError::ZeroSize { name });
-        }
-        if size > PAGE_SIZE << MAX_SLAB_ORDER {
-            return Err(CreateError::TooBig { name, size });
-        }
-        if align > PAGE_SIZE || (align != 0 && !align.is_power_of_two()) {
-            return Err(CreateError::BadAlign { name, align });
-        }
-        // The alignment rules of 2.6.24's kmem_cache_create.
-        let mut ralign = WORD;
-        if flags.contains(SlabFlags::HWCACHE_ALIGN) {
-            ralign = L1_CACHE_BYTES;
-            while size <= ralign / 2 && ralign > WORD {
-                ralign /= 2;
-            }
-        }
-        ralign = ralign.max(align);
-        let (obj_offset, usable, buffer_size) = if flags.contains(SlabFlags::RED_ZONE) {
-            ralign = ralign.max(REDZONE);
-            let usable = align_up(size, REDZONE);
-            (ralign, usable, align_up(ralign + usable + REDZONE, ralign))
-        } else {
-            let b = align_up(size, ralign);
-            (0, b, b)
-        };
-        let (order, num, left, mgmt) =
-            calculate_slab_order(buffer_size, ralign, flags).ok_or(CreateError::TooBig { name, size })?;
-        let limit: usize = match buffer_size {
-            _ if flags.intersects(SlabFlags::DEBUG) => 0, // every free checked at once
-            b if b > PAGE_SIZE => 8,
-            b if b > 1024 => 24,
-            b if b > 256 => 54,
-            _ => 120,
-        };
-        let colour_off = L1_CACHE_BYTES.max(ralign);
+        let l = CacheLayout::compute(name, size, align, flags, Geometry::NATIVE)?;
+        let colour_off = L1_CACHE_BYTES.max(l.align);
         *self = KmemCache {
             name,
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             flags,
             ctor,
-            usable,
-            buffer_size,
-            obj_offset,
-            reciprocal: reciprocal_for(buffer_size, num * buffer_size),
-            obj_span: num * buffer_size,
-            order,
-            num,
-            mgmt_size: mgmt,
-            colour: left / colour_off,
+            usable: l.usable,
+            buffer_size: l.buffer_size,
+            obj_offset: l.obj_offset,
+            reciprocal: reciprocal_for(l.buffer_size, l.num * l.buffer_size),
+            obj_span: l.num * l.buffer_size,
+            order: l.order,
+            num: l.num,
+            mgmt_size: l.mgmt_size,
+            off_slab: l.off_slab,
+            colour: l.left_over / colour_off,
             colour_off,
-            free_limit: 2 * limit.div_ceil(2) + num,
+            free_limit: 2 * l.limit.div_ceil(2) + l.num,
             ..KmemCache::empty()
         };
-        self.ac.limit = limit;
-        self.ac.batchcount = limit.div_ceil(2);
+        self.ac.limit = l.limit;
+        self.ac.batchcount = l.limit.div_ceil(2);
         Ok(())
     }
 
@@ -710,20 +907,6 @@ impl KmemCache {
     /// cache empties further slabs): for the reclaim layer's shrinker.
     pub fn reclaimable_pages(&self) -> usize {
         self.slabs_free.len << self.order
-    }
-
-    /// A finding made while draining the array cache, where no caller could
-    /// be told (a double free that went into the array twice). Taking it
-    /// clears it.
-    pub fn take_deferred_bug(&mut self) -> Option<SlabBug> {
-        self.deferred.take()
-    }
-
-    /// Whether [`take_deferred_bug`](Self::take_deferred_bug) has a finding:
-    /// a cheap test for every free, without moving the finding around.
-    #[inline]
-    pub fn has_deferred_bug(&self) -> bool {
-        self.deferred.is_some()
     }
 
     pub fn stats(&self) -> SlabStats {
@@ -846,6 +1029,7 @@ impl KmemCache {
         s.s_mem() + i * self.buffer_size + self.obj_offset
     }
 
+    #[cfg(test)]
     fn obj_index(&self, s: SlabRef, obj: usize) -> usize {
         self.div_buffer_size(obj - self.obj_offset - s.s_mem())
     }
@@ -889,35 +1073,75 @@ impl KmemCache {
 
     // ---- slabs -------------------------------------------------------
 
-    /// Make a new empty slab (Linux's `cache_grow`).
-    fn grow(&mut self, pages: &mut impl SlabPages) -> Result<(), AllocError> {
+    /// The flags to get a slab's pages with, from the allocating caller's
+    /// (Linux's `cache_grow`: the caller's reclaim and zone constraints, the
+    /// cache's own): never highmem or movable, since objects need an address
+    /// and do not move; not zeroed (kmalloc zeroes the object it hands out);
+    /// reclaimable pages for a RECLAIM_ACCOUNT cache.
+    pub fn slab_gfp(&self, gfp: Gfp) -> Gfp {
+        let mut g = gfp - Gfp::HIGHMEM - Gfp::MOVABLE - Gfp::ZERO;
+        if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
+            g |= Gfp::RECLAIMABLE;
+        }
+        g
+    }
+
+    /// What growing this cache needs, so that a caller that may sleep can
+    /// get it without the cache's lock (Linux's `cache_grow` drops the lock
+    /// around the page allocation): see [`GrowSpec::alloc`] and
+    /// [`add_slab`](Self::add_slab).
+    pub fn grow_spec(&self, gfp: Gfp) -> GrowSpec {
         assert!(self.id != 0, "slab: use of a cache that was never created");
-        let reclaimable = self.flags.contains(SlabFlags::RECLAIM_ACCOUNT);
-        let base = pages.alloc_pages(self.order, reclaimable).ok_or(AllocError::NoMemory)?;
+        GrowSpec {
+            cache: self.id,
+            order: self.order,
+            mgmt_size: self.off_slab.then_some(self.mgmt_size),
+            gfp: self.slab_gfp(gfp),
+        }
+    }
+
+    /// Make a new empty slab (Linux's `cache_grow`), under the caller's lock.
+    fn grow(&mut self, pages: &mut impl SlabPages, gfp: Gfp) -> Result<(), AllocError> {
+        let new = self.grow_spec(gfp).alloc(pages).ok_or(AllocError::NoMemory)?;
+        self.add_slab(pages, new).map_err(|_| AllocError::NoMemory)
+    }
+
+    /// Carve pages got by [`GrowSpec::alloc`] into a new empty slab. They
+    /// come back in `Err` if this is not the cache they were got for (it
+    /// was destroyed meanwhile); give them back with [`NewSlab::release`].
+    pub fn add_slab(&mut self, pages: &mut impl SlabPages, new: NewSlab) -> Result<(), NewSlab> {
+        if new.cache != self.id || self.id == 0 {
+            return Err(new);
+        }
+        let base = new.base;
+        let hdr = new.mgmt.unwrap_or(base);
         assert!(base & (self.slab_bytes() - 1) == 0, "slab pages at {base:#x} not aligned");
-        pages.set_slab_owner(base, self.order, Some(self.id));
+        pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
         let colouroff = self.colour_next * self.colour_off;
         self.colour_next += 1;
         if self.colour_next >= self.colour {
             self.colour_next = 0;
         }
+        let on_slab = if self.off_slab { 0 } else { self.mgmt_size };
         let header = Slab {
             magic: SLAB_MAGIC,
             cache_id: self.id,
             prev: 0,
             next: 0,
-            s_mem: base + self.mgmt_size + colouroff,
+            s_mem: base + on_slab + colouroff,
             colouroff: colouroff as u32,
             inuse: 0,
             free: 0,
             num: self.num as u16,
             list: FREE,
         };
-        // SAFETY: the provider gave us these bytes, aligned to the slab size
-        // (so to the header's alignment) and ours alone (`SlabPages`).
-        unsafe { ptr::write(base as *mut Slab, header) };
+        // SAFETY: `hdr` is the start of the slab's pages or of the management
+        // block: the provider gave us either, word aligned (so aligned for the
+        // header, whose fields are at most words) and ours alone
+        // (`SlabPages`), with room for the header and `num` bufctl entries.
+        unsafe { ptr::write(hdr as *mut Slab, header) };
         // SAFETY: the header was just written and the slab is live.
-        let s = unsafe { SlabRef::new(base) };
+        let s = unsafe { SlabRef::new(hdr) };
         for i in 0..self.num {
             s.set_bufctl(i, if i + 1 < self.num { (i + 1) as u16 } else { BUFCTL_END });
             let obj = self.obj_addr(s, i);
@@ -935,25 +1159,36 @@ impl KmemCache {
         Ok(())
     }
 
+    /// The address of the first page of a slab.
+    fn slab_base(&self, s: SlabRef) -> usize {
+        // Management and colour take less than the slab: object 0 starts in it.
+        s.s_mem() & !(self.slab_bytes() - 1)
+    }
+
     /// Give an empty slab back to the page allocator.
     fn destroy_slab(&mut self, pages: &mut impl SlabPages, s: SlabRef) {
         debug_assert_eq!(s.inuse(), 0);
         self.unlink(s);
         self.free_objects -= self.num;
+        let base = self.slab_base(s);
         // A stale header must not make a later wild pointer look like ours.
         s.set_magic(0);
-        pages.set_slab_owner(s.0, self.order, None);
-        pages.free_pages(s.0, self.order);
+        pages.set_slab_owner(base, self.order, None);
+        pages.free_pages(base, self.order);
+        if self.off_slab {
+            pages.free_mgmt(s.0, self.mgmt_size);
+        }
     }
 
-    /// Take the first free object of a slab (Linux's `slab_get_obj`).
-    fn slab_get_obj(&mut self, s: SlabRef) -> usize {
+    /// Take the first free object of a slab (Linux's `slab_get_obj`):
+    /// its index and address.
+    fn slab_get_obj(&mut self, s: SlabRef) -> (usize, usize) {
         let i = s.free() as usize;
         s.set_free(s.bufctl(i));
         s.set_bufctl(i, BUFCTL_ACTIVE);
         s.set_inuse(s.inuse() + 1);
         self.free_objects -= 1;
-        self.obj_addr(s, i)
+        (i, self.obj_addr(s, i))
     }
 
     /// Put object `i` back on its slab's free list and relist the slab
@@ -969,16 +1204,28 @@ impl KmemCache {
     /// Find the slab and index of `obj`, or say why it is not one of ours.
     /// Every free runs this, so it does the minimum: two header words, one
     /// division (a `mul` by the precomputed reciprocal) and the remainder.
+    /// An on-slab cache finds the header by masking; an off-slab cache asks
+    /// the page (Linux's `virt_to_slab`).
     #[inline]
     fn locate(&self, pages: &impl SlabPages, obj: usize) -> Result<(SlabRef, usize), Foreign> {
         assert!(self.id != 0, "slab: use of a cache that was never created");
         let base = obj & !(self.slab_bytes() - 1);
-        if !pages.readable(base, size_of::<Slab>()) {
-            return Err(Foreign::Unmapped);
-        }
-        // SAFETY: the provider says these bytes are readable; base is page
-        // aligned, so aligned for u32. Only plain integers are read.
-        let (magic, id) = unsafe { ((base as *const u32).read(), (base as *const u32).add(1).read()) };
+        let hdr = if self.off_slab {
+            if !pages.readable(base, 1) {
+                return Err(Foreign::Unmapped);
+            }
+            pages.slab_mgmt(base).ok_or(Foreign::NotASlab)?
+        } else {
+            if !pages.readable(base, size_of::<Slab>()) {
+                return Err(Foreign::Unmapped);
+            }
+            base
+        };
+        // SAFETY: on the slab, the provider says these bytes are readable
+        // and `base` is page aligned, so aligned for u32; off the slab, the
+        // pages recorded `hdr` as a live header (`SlabPages::slab_mgmt`).
+        // Only plain integers are read.
+        let (magic, id) = unsafe { ((hdr as *const u32).read(), (hdr as *const u32).add(1).read()) };
         if magic != SLAB_MAGIC {
             return Err(Foreign::NotASlab);
         }
@@ -987,7 +1234,7 @@ impl KmemCache {
         }
         // SAFETY: the magic and our id are there, and both are cleared when a
         // slab is destroyed: this is a live slab of this cache.
-        let s = unsafe { SlabRef::new(base) };
+        let s = unsafe { SlabRef::new(hdr) };
         let rel = obj.wrapping_sub(s.s_mem());
         if obj < s.s_mem() || rel >= self.obj_span {
             return Err(Foreign::OutsideObjects);
@@ -1021,64 +1268,98 @@ impl KmemCache {
     // ---- the API -----------------------------------------------------
 
     /// `kmem_cache_alloc`: an object of [`object_size`](Self::object_size)
-    /// bytes, aligned as asked, in its constructed state.
+    /// bytes, aligned as asked, in its constructed state. Grows the cache
+    /// with the caller's `gfp` (see [`slab_gfp`](Self::slab_gfp)) if no
+    /// object is free.
     #[inline]
-    pub fn alloc(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
+    pub fn alloc(&mut self, pages: &mut impl SlabPages, gfp: Gfp) -> Result<usize, AllocError> {
         // The hit path: a debug cache has `limit` 0, so its array stays empty
         // and it always takes the slow path.
         if self.ac.avail != 0 {
-            self.ac.avail -= 1;
-            return Ok(self.ac.entry[self.ac.avail]);
+            return Ok(self.ac_pop());
         }
-        self.alloc_slow(pages)
+        self.alloc_slow(pages, Some(gfp))
     }
 
-    /// The array cache is empty (always, for a debug cache).
-    #[inline(never)]
-    fn alloc_slow(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
-        if self.is_debug() {
-            return self.alloc_debug(pages);
+    /// [`alloc`](Self::alloc) that never grows the cache: `MustGrow` when no
+    /// object is free, for a caller that will grow it without the lock.
+    #[inline]
+    pub fn alloc_nogrow(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
+        if self.ac.avail != 0 {
+            return Ok(self.ac_pop());
         }
-        self.refill(pages)?;
+        self.alloc_slow(pages, None)
+    }
+
+    /// Take the top of the array cache, marking the object allocated.
+    #[inline]
+    fn ac_pop(&mut self) -> usize {
         self.ac.avail -= 1;
-        Ok(self.ac.entry[self.ac.avail])
+        let k = self.ac.avail;
+        // SAFETY: `bufctl[k]` is the bufctl entry of `entry[k]`'s object
+        // (`ac_push`), in a slab kept alive by it: an object in the array
+        // counts in its slab's `inuse`, so the slab is not destroyed.
+        unsafe { (self.ac.bufctl[k] as *mut u16).write(BUFCTL_ACTIVE) };
+        self.ac.entry[k]
+    }
+
+    /// Put object `i` of slab `s` on the array cache (room is checked by
+    /// the caller), marking it cached.
+    #[inline]
+    fn ac_push(&mut self, s: SlabRef, i: usize, obj: usize) {
+        s.set_bufctl(i, BUFCTL_CACHED);
+        let k = self.ac.avail;
+        self.ac.entry[k] = obj;
+        self.ac.bufctl[k] = s.bufctl_ptr(i) as usize;
+        self.ac.avail += 1;
+    }
+
+    /// The array cache is empty (always, for a debug cache). `grow`: the
+    /// flags to grow with, or `None` to answer `MustGrow` instead.
+    #[inline(never)]
+    fn alloc_slow(&mut self, pages: &mut impl SlabPages, grow: Option<Gfp>) -> Result<usize, AllocError> {
+        if self.is_debug() {
+            return self.alloc_debug(pages, grow);
+        }
+        self.refill(pages, grow)?;
+        Ok(self.ac_pop())
     }
 
     /// Fill the empty array cache with up to `batchcount` objects, from
     /// partial slabs first, growing a slab only if none has a free object
     /// (Linux's `cache_alloc_refill`).
-    fn refill(&mut self, pages: &mut impl SlabPages) -> Result<(), AllocError> {
+    fn refill(&mut self, pages: &mut impl SlabPages, grow: Option<Gfp>) -> Result<(), AllocError> {
         loop {
             while self.ac.avail < self.ac.batchcount {
                 let Some(s) = self.slab_with_free() else {
                     break;
                 };
                 while self.ac.avail < self.ac.batchcount && (s.inuse() as usize) < self.num {
-                    self.ac.entry[self.ac.avail] = self.slab_get_obj(s);
-                    self.ac.avail += 1;
+                    let (i, obj) = self.slab_get_obj(s);
+                    self.ac_push(s, i, obj);
                 }
                 self.relist(s, false);
             }
             if self.ac.avail > 0 {
                 return Ok(());
             }
-            self.grow(pages)?;
+            self.grow(pages, grow.ok_or(AllocError::MustGrow)?)?;
         }
     }
 
-    fn alloc_debug(&mut self, pages: &mut impl SlabPages) -> Result<usize, AllocError> {
+    fn alloc_debug(&mut self, pages: &mut impl SlabPages, grow: Option<Gfp>) -> Result<usize, AllocError> {
         let s = match self.slab_with_free() {
             Some(s) => s,
             None => {
-                self.grow(pages)?;
+                self.grow(pages, grow.ok_or(AllocError::MustGrow)?)?;
                 self.slab_with_free().expect("a grown slab has free objects")
             }
         };
-        let obj = self.slab_get_obj(s);
+        let (i, obj) = self.slab_get_obj(s);
         self.relist(s, false);
         if let Err(bug) = self.check_free_object(obj) {
             // Leave it ACTIVE-counted but never handed out: quarantine.
-            s.set_bufctl(self.obj_index(s, obj), BUFCTL_QUARANTINE);
+            s.set_bufctl(i, BUFCTL_QUARANTINE);
             self.quarantined += 1;
             return Err(AllocError::Bug(bug));
         }
@@ -1119,24 +1400,42 @@ impl KmemCache {
     }
 
     /// `kmem_cache_free`. A pointer that is not an allocated object of this
-    /// cache is reported and left alone; an object whose red zones were
-    /// overwritten is reported and quarantined.
+    /// cache is reported and left alone: that includes an object freed
+    /// twice, whether the first free put it back in its slab or it still
+    /// waits in the array cache (its `bufctl` reads [`BUFCTL_CACHED`]: one
+    /// load, O(1)). An object whose red zones were overwritten is reported
+    /// and quarantined.
+    ///
+    /// # Safety
+    ///
+    /// `obj` is an object this cache's `alloc` returned, and nothing uses it
+    /// after this call. The checks above catch many violations, not all:
+    /// a use after free, or an object page forged to look like a slab, is
+    /// undefined behaviour.
     #[inline]
-    pub fn free(&mut self, pages: &mut impl SlabPages, obj: usize) -> Result<(), SlabBug> {
+    pub unsafe fn free(&mut self, pages: &mut impl SlabPages, obj: usize) -> Result<(), SlabBug> {
         let (s, i) = match self.locate(pages, obj) {
             Ok(found) => found,
             Err(why) => return Err(self.bug_foreign(obj, why)),
         };
-        if s.bufctl(i) != BUFCTL_ACTIVE {
+        let bufctl = s.bufctl_ptr(i);
+        // SAFETY: `locate` found object i of a live slab: its bufctl entry
+        // lies in the slab's management.
+        if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
             return Err(self.bug(obj, BugKind::DoubleFree));
         }
         if self.is_debug() {
             return self.free_debug(pages, obj, s, i);
         }
         if self.ac.avail == self.ac.limit {
+            // Flushing moves other objects only: this one's entry stays put.
             self.flush_array(pages, self.ac.batchcount);
         }
-        self.ac.entry[self.ac.avail] = obj;
+        // SAFETY: as above.
+        unsafe { bufctl.write(BUFCTL_CACHED) };
+        let k = self.ac.avail;
+        self.ac.entry[k] = obj;
+        self.ac.bufctl[k] = bufctl as usize;
         self.ac.avail += 1;
         Ok(())
     }
@@ -1164,27 +1463,31 @@ impl KmemCache {
         Ok(())
     }
 
+    /// The slab of an array-cache entry, from its bufctl address.
+    fn ac_slab(&self, pages: &impl SlabPages, k: usize) -> (SlabRef, usize) {
+        let hdr = if self.off_slab {
+            pages.slab_mgmt(self.ac.entry[k]).expect("array cache entry outside any slab")
+        } else {
+            self.ac.entry[k] & !(self.slab_bytes() - 1)
+        };
+        // SAFETY: an object in the array keeps its slab alive (it counts in
+        // `inuse`), and `free` found its header at this address.
+        let s = unsafe { SlabRef::new(hdr) };
+        (s, (self.ac.bufctl[k] - s.bufctl_ptr(0) as usize) / 2)
+    }
+
     /// Return the `n` oldest array entries to their slabs (Linux's
     /// `cache_flusharray` + `free_block`), then give back empty slabs while
-    /// the cache has more than `free_limit` free objects. An entry whose
-    /// object is free again is a double free that reached the array twice:
-    /// it is dropped and kept as the deferred finding.
+    /// the cache has more than `free_limit` free objects.
     fn flush_array(&mut self, pages: &mut impl SlabPages, n: usize) {
         let n = n.min(self.ac.avail);
         for k in 0..n {
-            let obj = self.ac.entry[k];
-            // SAFETY: `free` checked that obj is in a live slab of this cache,
-            // and no slab is freed before the loop ends, so even a duplicate
-            // entry still finds its slab alive.
-            let s = unsafe { SlabRef::new(obj & !(self.slab_bytes() - 1)) };
-            let i = self.obj_index(s, obj);
-            if s.bufctl(i) == BUFCTL_ACTIVE {
-                self.slab_put_obj(s, i);
-            } else if self.deferred.is_none() {
-                self.deferred = Some(self.bug(obj, BugKind::DoubleFree));
-            }
+            let (s, i) = self.ac_slab(pages, k);
+            debug_assert_eq!(s.bufctl(i), BUFCTL_CACHED);
+            self.slab_put_obj(s, i);
         }
         self.ac.entry.copy_within(n..self.ac.avail, 0);
+        self.ac.bufctl.copy_within(n..self.ac.avail, 0);
         self.ac.avail -= n;
         while self.free_objects > self.free_limit && self.slabs_free.head != 0 {
             // SAFETY: list heads are live slabs of this cache.
@@ -1215,10 +1518,67 @@ impl KmemCache {
         if live > 0 {
             return Err(DestroyError { name: self.name, live });
         }
-        let deferred = self.deferred.take();
         *self = KmemCache::empty();
-        self.deferred = deferred;
         Ok(())
+    }
+}
+
+/// What one new slab of a cache needs: pages of `order` and, off the slab,
+/// a management block (from [`KmemCache::grow_spec`]).
+#[derive(Clone, Copy, Debug)]
+pub struct GrowSpec {
+    cache: u32,
+    order: usize,
+    mgmt_size: Option<usize>,
+    gfp: Gfp,
+}
+
+impl GrowSpec {
+    /// The flags the pages are asked with.
+    pub fn gfp(&self) -> Gfp {
+        self.gfp
+    }
+
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// Get the memory; needs no lock of the cache.
+    pub fn alloc(&self, pages: &mut impl SlabPages) -> Option<NewSlab> {
+        let base = pages.alloc_pages(self.order, self.gfp)?;
+        let mgmt = match self.mgmt_size {
+            None => None,
+            Some(size) => match pages.alloc_mgmt(size, self.gfp) {
+                Some(m) => Some(m),
+                None => {
+                    pages.free_pages(base, self.order);
+                    return None;
+                }
+            },
+        };
+        Some(NewSlab { cache: self.cache, base, order: self.order, mgmt, mgmt_size: self.mgmt_size.unwrap_or(0) })
+    }
+}
+
+/// The memory of a slab not made yet: pass it to [`KmemCache::add_slab`],
+/// or give it back with [`release`](Self::release).
+#[must_use = "a NewSlab holds pages: add it to its cache or release it"]
+#[derive(Debug)]
+pub struct NewSlab {
+    cache: u32,
+    base: usize,
+    order: usize,
+    mgmt: Option<usize>,
+    mgmt_size: usize,
+}
+
+impl NewSlab {
+    /// Give the memory back to the provider it came from.
+    pub fn release(self, pages: &mut impl SlabPages) {
+        pages.free_pages(self.base, self.order);
+        if let Some(m) = self.mgmt {
+            pages.free_mgmt(m, self.mgmt_size);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Host tests of `mm::slab`.
 
 use super::*;
+use crate::mm::gfp::{GFP_ATOMIC, GFP_KERNEL};
 use proptest::prelude::*;
 use std::alloc::{alloc, dealloc, Layout};
 use std::cell::Cell;
@@ -12,8 +13,8 @@ const FREED: u8 = 0xdd;
 
 struct Block {
     order: usize,
-    owner: Option<u32>,
-    reclaimable: bool,
+    owner: Option<SlabOwner>,
+    gfp: Gfp,
 }
 
 /// "Physical memory" for the host: an arena aligned to the largest slab,
@@ -27,6 +28,10 @@ struct TestPages {
     max_pages: usize,
     /// Blocks handed out so far.
     grown: usize,
+    /// Off-slab management blocks out, by address: their size.
+    mgmt: HashMap<usize, usize>,
+    /// Management allocations that fail from now on.
+    mgmt_fail: bool,
 }
 
 impl TestPages {
@@ -44,6 +49,8 @@ impl TestPages {
             outstanding: 0,
             max_pages: npages,
             grown: 0,
+            mgmt: HashMap::new(),
+            mgmt_fail: false,
         }
     }
 
@@ -60,6 +67,10 @@ impl TestPages {
 
 impl Drop for TestPages {
     fn drop(&mut self) {
+        for (&addr, &size) in &self.mgmt {
+            // SAFETY: allocated in `alloc_mgmt` with this layout, not freed.
+            unsafe { dealloc(addr as *mut u8, Layout::from_size_align(size, 8).unwrap()) }
+        }
         // SAFETY: allocated in `new` with this layout.
         unsafe { dealloc(self.base as *mut u8, Self::layout(self.npages)) }
     }
@@ -69,7 +80,7 @@ impl Drop for TestPages {
 // to the largest block) and owned by the caller until freed; `readable`
 // is true exactly inside the arena.
 unsafe impl SlabPages for TestPages {
-    fn alloc_pages(&mut self, order: usize, reclaimable: bool) -> Option<usize> {
+    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
         let n = 1 << order;
         if self.outstanding + n > self.max_pages {
             return None;
@@ -81,7 +92,7 @@ unsafe impl SlabPages for TestPages {
         self.used[start..start + n].fill(true);
         // SAFETY: the block lies in the arena and is now the caller's.
         unsafe { ptr::write_bytes(addr as *mut u8, FRESH, n * PAGE_SIZE) };
-        self.blocks.insert(addr, Block { order, owner: None, reclaimable });
+        self.blocks.insert(addr, Block { order, owner: None, gfp });
         self.outstanding += n;
         self.grown += 1;
         Some(addr)
@@ -102,10 +113,34 @@ unsafe impl SlabPages for TestPages {
         addr >= self.base && addr.checked_add(len).is_some_and(|end| end <= self.base + self.npages * PAGE_SIZE)
     }
 
-    fn set_slab_owner(&mut self, addr: usize, order: usize, cache: Option<u32>) {
+    fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
         let b = self.blocks.get_mut(&addr).expect("marking a block never handed out");
         assert_eq!(b.order, order);
-        b.owner = cache;
+        b.owner = owner;
+    }
+
+    fn slab_mgmt(&self, addr: usize) -> Option<usize> {
+        let (_, b) = self.blocks.iter().find(|(&base, b)| (base..base + (PAGE_SIZE << b.order)).contains(&addr))?;
+        b.owner.map(|o| o.mgmt)
+    }
+
+    fn alloc_mgmt(&mut self, size: usize, _gfp: Gfp) -> Option<usize> {
+        if self.mgmt_fail {
+            return None;
+        }
+        // SAFETY: a non-zero size (a header at least).
+        let p = unsafe { alloc(Layout::from_size_align(size, 8).unwrap()) };
+        assert!(!p.is_null());
+        // SAFETY: p points at the size bytes just allocated.
+        unsafe { ptr::write_bytes(p, FRESH, size) };
+        self.mgmt.insert(p as usize, size);
+        Some(p as usize)
+    }
+
+    fn free_mgmt(&mut self, addr: usize, size: usize) {
+        assert_eq!(self.mgmt.remove(&addr), Some(size), "freeing a management block never handed out");
+        // SAFETY: allocated in `alloc_mgmt` with this layout.
+        unsafe { dealloc(addr as *mut u8, Layout::from_size_align(size, 8).unwrap()) }
     }
 }
 
@@ -143,6 +178,20 @@ fn fill(addr: usize, byte: u8, len: usize) {
 
 fn bug_of(cache: &'static str, obj: usize, kind: BugKind) -> SlabBug {
     SlabBug { cache, obj, kind }
+}
+
+/// Free through the unsafe `free`, for the tests.
+trait Put {
+    fn put(&mut self, p: &mut TestPages, obj: usize) -> Result<(), SlabBug>;
+}
+
+impl Put for KmemCache {
+    fn put(&mut self, p: &mut TestPages, obj: usize) -> Result<(), SlabBug> {
+        // SAFETY: the tests free objects they got from this cache and no
+        // longer use, or on purpose pointers of the kinds `free` documents
+        // that it catches (double frees, foreign and unmapped pointers).
+        unsafe { self.free(p, obj) }
+    }
 }
 
 fn cache(name: &'static str, size: usize, flags: SlabFlags) -> KmemCache {
@@ -188,11 +237,14 @@ fn order_choice_follows_waste_rule() {
         (s.pagesperslab, s.objperslab, s.objsize)
     };
     assert_eq!(shape(64, SlabFlags::empty()), (1, 61, 64));
-    // Order 0 and 1 would waste ~1990 bytes, more than 1/8; order 2 wastes 1984 of 16 KB.
-    assert_eq!(shape(2048, SlabFlags::empty()), (4, 7, 2048));
-    assert_eq!(shape(4096, SlabFlags::empty()), (8, 7, 4096));
+    // Off the slab from PAGE_SIZE / 8: order 0 holds whole objects.
+    assert_eq!(shape(2048, SlabFlags::empty()), (1, 2, 2048));
+    assert_eq!(shape(4096, SlabFlags::empty()), (1, 1, 4096));
+    // Order 0 holds no 5000-byte object; order 1 one, wasting 3192 bytes
+    // (more than 1/8), order 2 three, wasting 1384 of 16 KB.
+    assert_eq!(shape(5000, SlabFlags::empty()), (4, 3, 5000));
     // Reclaimable caches take the first order that fits.
-    assert_eq!(shape(2048, SlabFlags::RECLAIM_ACCOUNT), (1, 1, 2048));
+    assert_eq!(shape(5000, SlabFlags::RECLAIM_ACCOUNT), (2, 1, 5000));
     // Nothing wastes little enough: the largest order that fits.
     assert_eq!(shape(100_000, SlabFlags::empty()), (32, 1, 100_000));
     // Sizes round up to a word; red zones add a word on each side.
@@ -200,12 +252,61 @@ fn order_choice_follows_waste_rule() {
     assert_eq!(shape(13, SlabFlags::RED_ZONE).2, 32);
 }
 
+/// The i686 kernel's kmalloc caches, computed on the host with the
+/// kernel's geometry: (objperslab, pagesperslab) exactly as `slabinfo`
+/// prints them in QEMU (checked there by `qemu::slab::kmalloc_geometry`).
+#[test]
+fn kmalloc_classes_have_the_i686_kernels_layout() {
+    let want: [(usize, usize); 13] = [
+        (406, 1),
+        (225, 1),
+        (119, 1),
+        (61, 1),
+        (41, 1),
+        (31, 1),
+        (20, 1),
+        (15, 1),
+        (8, 1),
+        (4, 1),
+        (2, 1),
+        (1, 1),
+        (1, 2),
+    ];
+    for (&size, &(num, pages)) in KMALLOC_SIZES.iter().zip(&want) {
+        let align = kmalloc_align(size);
+        let l = CacheLayout::compute("k", size, align, SlabFlags::empty(), Geometry::I686).unwrap();
+        assert_eq!((l.num, 1 << l.order), (num, pages), "kmalloc-{size}");
+        // Off the slab from 512 bytes; no colour to shift the first object,
+        // so every power of two is aligned to itself, 8 KB included.
+        assert_eq!(l.off_slab, size >= 512, "kmalloc-{size}");
+        if size >= 512 {
+            assert_eq!((l.left_over, l.mgmt_size), (0, 32 + 2 * num), "kmalloc-{size}");
+            // The management comes from a smaller kmalloc class.
+            assert!(2 * l.mgmt_size <= size);
+        }
+        if size.is_power_of_two() {
+            assert_eq!(l.align, size.min(PAGE_SIZE));
+        }
+    }
+    // The 64-bit host differs where the header matters, which is why the
+    // geometry is a parameter.
+    let host = CacheLayout::compute("k", 8, 8, SlabFlags::empty(), Geometry { header: 48, word: 8, redzone_align: 8 });
+    assert_eq!(host.unwrap().num, 404);
+    // slab_debug's red zones on i686: a word each side, aligned as the class.
+    let l = CacheLayout::compute("k", 64, 64, SlabFlags::DEBUG, Geometry::I686).unwrap();
+    assert_eq!((l.buffer_size, l.obj_offset, l.num, l.order, l.off_slab), (192, 64, 20, 0, false));
+    let l = CacheLayout::compute("k", 32, 0, SlabFlags::DEBUG, Geometry::I686).unwrap();
+    assert_eq!((l.buffer_size, l.obj_offset, l.num), (48, 8, 81));
+}
+
 #[test]
 fn bad_arguments_are_errors_naming_the_value() {
     let err = |size, align| KmemCache::create("bad", size, align, SlabFlags::empty(), None).err().unwrap().to_string();
     assert_eq!(err(0, 0), "kmem_cache_create(bad): size 0");
     assert_eq!(err(200_000, 0), "kmem_cache_create(bad): size 200000 does not fit a slab of order 5 (131072 bytes)");
-    assert_eq!(err(131_072, 0), "kmem_cache_create(bad): size 131072 does not fit a slab of order 5 (131072 bytes)");
+    assert_eq!(err(131_073, 0), "kmem_cache_create(bad): size 131073 does not fit a slab of order 5 (131072 bytes)");
+    // Off the slab, one object may fill the largest slab.
+    assert_eq!(cache("whole", 131_072, SlabFlags::empty()).stats().pagesperslab, 32);
     assert_eq!(err(64, 24), "kmem_cache_create(bad): align 24 is not a power of two up to 4096");
     assert_eq!(err(64, 8192), "kmem_cache_create(bad): align 8192 is not a power of two up to 4096");
 }
@@ -222,10 +323,10 @@ fn hwcache_align_halves_for_small_objects() {
     assert_eq!([objsize(8), objsize(20), objsize(40), objsize(100)], [8, 32, 64, 128]);
     let mut p = TestPages::new(256);
     let mut c = KmemCache::create("a256", 24, 256, SlabFlags::empty(), None).unwrap();
-    let objs: Vec<_> = (0..40).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let objs: Vec<_> = (0..40).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
     assert!(objs.iter().all(|o| o % 256 == 0));
     for o in objs {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
     c.shrink(&mut p);
     assert_eq!(p.outstanding, 0);
@@ -239,7 +340,7 @@ fn colour_offsets_cycle() {
     assert_eq!((c.num, c.colour, c.colour_off), (4, 6, 64));
     let mut offs = Vec::new();
     for _ in 0..8 {
-        c.grow(&mut p).unwrap();
+        c.grow(&mut p, GFP_KERNEL).unwrap();
         let s = SlabRef(c.slabs_free.head);
         assert_eq!(s.s_mem(), s.0 + c.mgmt_size + s.colouroff() as usize);
         offs.push(s.colouroff());
@@ -254,22 +355,22 @@ fn ctor_runs_once_per_object_and_state_survives_free() {
     let mut p = TestPages::new(256);
     let mut c = KmemCache::create("ctor", 32, 0, SlabFlags::empty(), Some(ctor)).unwrap();
     let before = ctor_calls();
-    let a = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_eq!((ctor_calls() - before, word(a)), (c.num, CTOR_WORD));
     // Whatever state the caller frees the object in, it gets back: the
     // constructor does not run on allocation.
     set_word(a, 42);
-    c.free(&mut p, a).unwrap();
-    let b = c.alloc(&mut p).unwrap();
+    c.put(&mut p, a).unwrap();
+    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_eq!((b, word(b)), (a, 42));
     set_word(b, CTOR_WORD);
     let mut objs = vec![b];
-    objs.extend((0..3 * c.num).map(|_| c.alloc(&mut p).unwrap()));
+    objs.extend((0..3 * c.num).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()));
     assert!(objs.iter().all(|&o| word(o) == CTOR_WORD));
     for &o in &objs {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
-    let again: Vec<_> = (0..objs.len()).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let again: Vec<_> = (0..objs.len()).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
     // Slabs emptied by the frees went back and were made anew: once
     // per object still means once per object of every slab ever made.
     assert!(p.grown > c.stats().num_slabs);
@@ -277,7 +378,7 @@ fn ctor_runs_once_per_object_and_state_survives_free() {
     // The cache holds no pointers to itself: it may move, slabs and all.
     let mut moved = c;
     for o in again {
-        moved.free(&mut p, o).unwrap();
+        moved.put(&mut p, o).unwrap();
     }
     moved.destroy(&mut p).unwrap();
     assert_eq!(p.outstanding, 0);
@@ -289,18 +390,18 @@ fn slabs_move_between_full_partial_and_free() {
     // A debug cache has no array cache: every step shows in the lists.
     let mut c = cache("lists", 1000, SlabFlags::RED_ZONE);
     let n = c.num;
-    let first: Vec<_> = (0..n).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let first: Vec<_> = (0..n).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
     assert_eq!(c.slab_counts(), (1, 0, 0));
-    let x = c.alloc(&mut p).unwrap();
+    let x = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_eq!(c.slab_counts(), (1, 1, 0));
-    c.free(&mut p, x).unwrap();
+    c.put(&mut p, x).unwrap();
     assert_eq!((c.slab_counts(), c.nr_free_slabs()), ((1, 0, 1), 1));
-    c.free(&mut p, first[0]).unwrap();
+    c.put(&mut p, first[0]).unwrap();
     assert_eq!(c.slab_counts(), (0, 1, 1));
     check(&c);
     // Past free_limit (n free objects here) an empty slab goes back at once.
     for &o in &first[1..] {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
     assert_eq!(c.slab_counts(), (0, 0, 1));
     assert_eq!(p.outstanding, 1 << c.order);
@@ -317,21 +418,21 @@ fn array_cache_refills_and_flushes_in_batches() {
     let mut p = TestPages::new(256);
     let mut c = cache("array", 64, SlabFlags::empty());
     assert_eq!((c.ac.limit, c.ac.batchcount, c.num), (120, 60, 61));
-    let a = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
     // One refill took a batch of 60 from the new slab.
     assert_eq!((c.cpu_cached(), c.stats().active_objs, c.slab_counts()), (59, 60, (0, 1, 0)));
     let mut objs = vec![a];
-    objs.extend((0..59).map(|_| c.alloc(&mut p).unwrap()));
+    objs.extend((0..59).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()));
     // The next refill takes the one object left rather than grow.
-    objs.push(c.alloc(&mut p).unwrap());
+    objs.push(c.alloc(&mut p, GFP_KERNEL).unwrap());
     assert_eq!((c.cpu_cached(), c.slab_counts()), (0, (1, 0, 0)));
-    objs.extend((0..100).map(|_| c.alloc(&mut p).unwrap()));
+    objs.extend((0..100).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()));
     let live = objs.len();
     assert_eq!(c.stats().active_objs, live + c.cpu_cached());
     // A free into a full array first flushes the 60 oldest entries.
     let (mut want, mut flushes) = (c.cpu_cached(), 0);
     for (k, &o) in objs.iter().enumerate() {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
         if want == 120 {
             want -= 60;
             flushes += 1;
@@ -360,11 +461,11 @@ fn shrink_returns_every_page() {
     let mut objs = Vec::new();
     for (i, c) in caches.iter_mut().enumerate() {
         for _ in 0..300 {
-            objs.push((i, c.alloc(&mut p).unwrap()));
+            objs.push((i, c.alloc(&mut p, GFP_KERNEL).unwrap()));
         }
     }
     for &(i, o) in objs.iter().rev() {
-        caches[i].free(&mut p, o).unwrap();
+        caches[i].put(&mut p, o).unwrap();
     }
     let held = p.outstanding;
     let freed: usize = caches.iter_mut().map(|c| c.shrink(&mut p)).sum();
@@ -379,13 +480,13 @@ fn shrink_returns_every_page() {
 fn destroy_with_live_objects_errors() {
     let mut p = TestPages::new(256);
     let mut c = cache("busy", 128, SlabFlags::empty());
-    let objs: Vec<_> = (0..3).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let objs: Vec<_> = (0..3).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
     let e = c.destroy(&mut p).unwrap_err();
     assert_eq!(e, DestroyError { name: "busy", live: 3 });
     assert_eq!(e.to_string(), "slab busy: cannot destroy: 3 objects still allocated");
     // The cache is intact: the objects can still be freed.
     for o in objs {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
     c.destroy(&mut p).unwrap();
     assert_eq!((c.id(), p.outstanding), (0, 0));
@@ -395,28 +496,28 @@ fn destroy_with_live_objects_errors() {
 fn red_zone_overrun_is_reported_and_object_quarantined() {
     let mut p = TestPages::new(256);
     let mut c = cache("kmalloc-64", 64, SlabFlags::RED_ZONE);
-    let a = c.alloc(&mut p).unwrap();
-    let b = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
+    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
     fill(a + 64, 0x41, 8); // one word past the end
-    let bug = c.free(&mut p, a).unwrap_err();
+    let bug = c.put(&mut p, a).unwrap_err();
     assert_eq!(bug, bug_of("kmalloc-64", a, BugKind::RedZone { after: true, value: 0x4141_4141_4141_4141 }));
     assert_eq!(
         bug.to_string(),
         format!("slab kmalloc-64: object {a:#x}: red zone after the object overwritten (0x4141414141414141)")
     );
     fill(b - 8, 0, 4); // an underrun
-    let bug = c.free(&mut p, b).unwrap_err();
+    let bug = c.put(&mut p, b).unwrap_err();
     assert_eq!(
         bug.to_string(),
         format!("slab kmalloc-64: object {b:#x}: red zone before the object overwritten (0xd84156c500000000)")
     );
     // Never handed out again; freeing it again is a double free.
     assert_eq!(c.quarantined(), 2);
-    let rest: Vec<_> = (0..3 * c.num).map(|_| c.alloc(&mut p).unwrap()).collect();
+    let rest: Vec<_> = (0..3 * c.num).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
     assert!(!rest.contains(&a) && !rest.contains(&b));
-    assert!(matches!(c.free(&mut p, a), Err(SlabBug { kind: BugKind::DoubleFree, .. })));
+    assert!(matches!(c.put(&mut p, a), Err(SlabBug { kind: BugKind::DoubleFree, .. })));
     for o in rest {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
     check(&c);
     assert_eq!(c.stats().active_objs, 2);
@@ -429,32 +530,32 @@ fn red_zone_overrun_is_reported_and_object_quarantined() {
 fn red_zone_checked_on_alloc() {
     let mut p = TestPages::new(256);
     let mut c = cache("rz", 64, SlabFlags::RED_ZONE);
-    let a = c.alloc(&mut p).unwrap();
-    let b = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
+    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_eq!(b, a + c.buffer_size);
-    c.free(&mut p, b).unwrap();
+    c.put(&mut p, b).unwrap();
     // Run over a's red zone into the free object b's.
     fill(a + 64, 0x41, 16);
-    let bug = c.alloc(&mut p).unwrap_err();
+    let bug = c.alloc(&mut p, GFP_KERNEL).unwrap_err();
     assert_eq!(bug, AllocError::Bug(bug_of("rz", b, BugKind::RedZone { after: false, value: 0x4141_4141_4141_4141 })));
-    assert!(matches!(c.free(&mut p, a), Err(SlabBug { kind: BugKind::RedZone { after: true, .. }, .. })));
+    assert!(matches!(c.put(&mut p, a), Err(SlabBug { kind: BugKind::RedZone { after: true, .. }, .. })));
     assert_eq!(c.quarantined(), 2);
-    assert!(c.alloc(&mut p).is_ok_and(|o| o != a && o != b));
+    assert!(c.alloc(&mut p, GFP_KERNEL).is_ok_and(|o| o != a && o != b));
 }
 
 #[test]
 fn write_after_free_is_reported_by_poison_check() {
     let mut p = TestPages::new(256);
     let mut c = cache("kmalloc-64", 64, SlabFlags::POISON);
-    let a = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert!(p.bytes(a, 64).iter().all(|&b| b == POISON_INUSE));
-    c.free(&mut p, a).unwrap();
+    c.put(&mut p, a).unwrap();
     assert_eq!(p.bytes(a, 64)[62..], [POISON_FREE, POISON_END]);
     fill(a + 12, 0, 1);
-    let bug = c.alloc(&mut p).unwrap_err();
+    let bug = c.alloc(&mut p, GFP_KERNEL).unwrap_err();
     assert_eq!(bug, AllocError::Bug(bug_of("kmalloc-64", a, BugKind::Poison { offset: 12, value: 0 })));
     assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {a:#x}: poison overwritten at offset 12 (0x00)"));
-    let b = c.alloc(&mut p).unwrap();
+    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_ne!(b, a);
     assert_eq!((c.quarantined(), c.stats().active_objs), (1, 2));
 }
@@ -464,19 +565,19 @@ fn poison_with_ctor_reruns_ctor_after_check() {
     let mut p = TestPages::new(256);
     let mut c = KmemCache::create("pctor", 64, 0, SlabFlags::DEBUG, Some(ctor)).unwrap();
     let before = ctor_calls();
-    let a = c.alloc(&mut p).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
     // Poison would destroy constructed state, so (as 2.6.24) the ctor
     // runs on each allocation, not at slab creation.
     assert_eq!((ctor_calls() - before, word(a)), (1, CTOR_WORD));
-    c.free(&mut p, a).unwrap();
+    c.put(&mut p, a).unwrap();
     assert_eq!(word(a), u64::from_ne_bytes([POISON_FREE; 8]));
-    let b = c.alloc(&mut p).unwrap();
+    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
     assert_eq!((b, word(b), ctor_calls() - before), (a, CTOR_WORD, 2));
     // A write after free is still caught before the ctor hides it.
-    c.free(&mut p, b).unwrap();
+    c.put(&mut p, b).unwrap();
     set_word(b, 7);
     assert!(matches!(
-        c.alloc(&mut p),
+        c.alloc(&mut p, GFP_KERNEL),
         Err(AllocError::Bug(SlabBug { kind: BugKind::Poison { offset: 0, value: 7 }, .. }))
     ));
     assert_eq!(ctor_calls() - before, 2);
@@ -487,10 +588,12 @@ fn poison_with_ctor_reruns_ctor_after_check() {
 /// ever overshoots, so checking the last byte of each object suffices.
 #[test]
 fn reciprocal_divides_exactly_inside_a_slab() {
-    for d in (WORD..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(WORD) {
-        let Some((_, num, _, _)) = calculate_slab_order(d, WORD, SlabFlags::empty()) else {
+    let word = Geometry::NATIVE.word;
+    for d in (word..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(word) {
+        let Ok(l) = CacheLayout::compute("r", d, 0, SlabFlags::empty(), Geometry::NATIVE) else {
             continue;
         };
+        let num = l.num;
         let r = reciprocal_for(d, num * d);
         if r == 0 {
             continue;
@@ -511,31 +614,49 @@ fn reciprocal_divides_exactly_inside_a_slab() {
 fn double_free_is_reported() {
     let mut p = TestPages::new(256);
     let mut d = cache("dbg", 64, SlabFlags::DEBUG);
-    let a = d.alloc(&mut p).unwrap();
-    d.free(&mut p, a).unwrap();
-    let bug = d.free(&mut p, a).unwrap_err();
+    let a = d.alloc(&mut p, GFP_KERNEL).unwrap();
+    d.put(&mut p, a).unwrap();
+    let bug = d.put(&mut p, a).unwrap_err();
     assert_eq!(bug.to_string(), format!("slab dbg: object {a:#x}: double free"));
     // A plain cache sees it once the object is back in its slab.
     let mut c = cache("plain", 64, SlabFlags::empty());
-    let keep = c.alloc(&mut p).unwrap();
-    let a = c.alloc(&mut p).unwrap();
-    c.free(&mut p, a).unwrap();
+    let keep = c.alloc(&mut p, GFP_KERNEL).unwrap();
+    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
+    c.put(&mut p, a).unwrap();
     c.shrink(&mut p);
-    assert_eq!(c.free(&mut p, a), Err(bug_of("plain", a, BugKind::DoubleFree)));
-    c.free(&mut p, keep).unwrap();
+    assert_eq!(c.put(&mut p, a), Err(bug_of("plain", a, BugKind::DoubleFree)));
+    c.put(&mut p, keep).unwrap();
     check(&c);
 }
 
+/// A second free of an object that still waits in the array cache is
+/// reported at once, naming the cache and the object, and does not put the
+/// object in the array twice: two later allocations are two objects.
 #[test]
-fn double_free_in_array_cache_found_at_drain() {
+fn double_free_in_array_cache_is_reported_at_once() {
     let mut p = TestPages::new(256);
-    let mut c = cache("plain", 64, SlabFlags::empty());
-    let a = c.alloc(&mut p).unwrap();
-    c.free(&mut p, a).unwrap();
-    c.free(&mut p, a).unwrap(); // unseen: the first free is still in the array
-    c.shrink(&mut p);
-    assert_eq!(c.take_deferred_bug(), Some(bug_of("plain", a, BugKind::DoubleFree)));
-    assert_eq!((c.take_deferred_bug(), p.outstanding), (None, 0));
+    for size in [64, 1024] {
+        let mut c = cache("plain", size, SlabFlags::empty());
+        let keep = c.alloc(&mut p, GFP_KERNEL).unwrap();
+        let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
+        c.put(&mut p, a).unwrap();
+        let cached = c.cpu_cached();
+        let bug = c.put(&mut p, a).unwrap_err();
+        assert_eq!(bug, bug_of("plain", a, BugKind::DoubleFree));
+        assert_eq!(bug.to_string(), format!("slab plain: object {a:#x}: double free"));
+        assert_eq!(c.cpu_cached(), cached, "the second free reached the array");
+        let (x, y) = (c.alloc(&mut p, GFP_KERNEL).unwrap(), c.alloc(&mut p, GFP_KERNEL).unwrap());
+        assert_ne!(x, y, "two allocations returned the same object");
+        // Allocated again: freeing it once is fine, twice is not.
+        for o in [x, y, keep] {
+            c.put(&mut p, o).unwrap();
+        }
+        assert_eq!(c.put(&mut p, x), Err(bug_of("plain", x, BugKind::DoubleFree)));
+        check(&c);
+        c.shrink(&mut p);
+        assert_eq!(p.outstanding, 0);
+        assert!(p.mgmt.is_empty());
+    }
 }
 
 #[test]
@@ -543,37 +664,37 @@ fn foreign_pointers_are_reported() {
     let mut p = TestPages::new(256);
     let mut a = cache("kmalloc-64", 64, SlabFlags::empty());
     let mut b = cache("other", 64, SlabFlags::DEBUG);
-    let x = a.alloc(&mut p).unwrap();
-    let y = b.alloc(&mut p).unwrap();
+    let x = a.alloc(&mut p, GFP_KERNEL).unwrap();
+    let y = b.alloc(&mut p, GFP_KERNEL).unwrap();
     let why = |r: Result<(), SlabBug>| match r {
         Err(SlabBug { kind: BugKind::ForeignPointer(why), .. }) => why,
         other => panic!("{other:?}"),
     };
-    assert_eq!(why(a.free(&mut p, y)), Foreign::OtherCache(b.id()));
-    assert_eq!(why(b.free(&mut p, x)), Foreign::OtherCache(a.id()));
-    assert_eq!(why(a.free(&mut p, x + 4)), Foreign::MidObject { index: a.obj_index(SlabRef(x & !4095), x), offset: 4 });
-    assert_eq!(why(b.free(&mut p, y - 8)), Foreign::MidObject { index: 0, offset: -8 });
-    assert_eq!(why(a.free(&mut p, x & !4095)), Foreign::OutsideObjects);
-    let page = p.alloc_pages(0, false).unwrap();
+    assert_eq!(why(a.put(&mut p, y)), Foreign::OtherCache(b.id()));
+    assert_eq!(why(b.put(&mut p, x)), Foreign::OtherCache(a.id()));
+    assert_eq!(why(a.put(&mut p, x + 4)), Foreign::MidObject { index: a.obj_index(SlabRef(x & !4095), x), offset: 4 });
+    assert_eq!(why(b.put(&mut p, y - 8)), Foreign::MidObject { index: 0, offset: -8 });
+    assert_eq!(why(a.put(&mut p, x & !4095)), Foreign::OutsideObjects);
+    let page = p.alloc_pages(0, GFP_KERNEL).unwrap();
     fill(page, 0, PAGE_SIZE);
-    assert_eq!(why(a.free(&mut p, page + 128)), Foreign::NotASlab);
+    assert_eq!(why(a.put(&mut p, page + 128)), Foreign::NotASlab);
     let local = 0u64;
-    assert_eq!(why(a.free(&mut p, &local as *const u64 as usize)), Foreign::Unmapped);
-    assert_eq!(why(a.free(&mut p, 0x10)), Foreign::Unmapped);
-    let e = a.free(&mut p, y).unwrap_err();
+    assert_eq!(why(a.put(&mut p, &local as *const u64 as usize)), Foreign::Unmapped);
+    assert_eq!(why(a.put(&mut p, 0x10)), Foreign::Unmapped);
+    let e = a.put(&mut p, y).unwrap_err();
     assert_eq!(
         e.to_string(),
         format!("slab kmalloc-64: object {y:#x}: foreign pointer (in a slab of cache #{})", b.id())
     );
     let i = a.obj_index(SlabRef(x & !4095), x);
     assert_eq!(
-        a.free(&mut p, x + 4).unwrap_err().to_string(),
+        a.put(&mut p, x + 4).unwrap_err().to_string(),
         format!("slab kmalloc-64: object {:#x}: foreign pointer (offset 4 inside object {i}, not its start)", x + 4)
     );
     assert!(a.owns(&p, x) && !a.owns(&p, y) && !a.owns(&p, x + 4) && !a.owns(&p, page));
     // Nothing was disturbed.
-    a.free(&mut p, x).unwrap();
-    b.free(&mut p, y).unwrap();
+    a.put(&mut p, x).unwrap();
+    b.put(&mut p, y).unwrap();
     p.free_pages(page, 0);
     check(&a);
     check(&b);
@@ -587,13 +708,14 @@ fn slab_pages_are_marked_and_reclaimable_asked() {
     let mut p = TestPages::new(256);
     let mut r = cache("dentry", 128, SlabFlags::RECLAIM_ACCOUNT);
     let mut u = cache("vm_area_struct", 88, SlabFlags::empty());
-    let x = r.alloc(&mut p).unwrap();
-    let y = u.alloc(&mut p).unwrap();
+    let x = r.alloc(&mut p, GFP_KERNEL).unwrap();
+    let y = u.alloc(&mut p, GFP_KERNEL).unwrap();
     let block = |o: usize| &p.blocks[&(o & !4095)];
-    assert_eq!((block(x).owner, block(x).reclaimable), (Some(r.id()), true));
-    assert_eq!((block(y).owner, block(y).reclaimable), (Some(u.id()), false));
-    r.free(&mut p, x).unwrap();
-    u.free(&mut p, y).unwrap();
+    let owner = |o: usize| block(o).owner.map(|o| o.cache);
+    assert_eq!((owner(x), block(x).gfp), (Some(r.id()), GFP_KERNEL | Gfp::RECLAIMABLE));
+    assert_eq!((owner(y), block(y).gfp), (Some(u.id()), GFP_KERNEL));
+    r.put(&mut p, x).unwrap();
+    u.put(&mut p, y).unwrap();
     r.shrink(&mut p);
     u.shrink(&mut p);
     assert!(p.blocks.is_empty());
@@ -604,11 +726,11 @@ fn alloc_failure_is_no_memory() {
     let mut p = TestPages::new(256);
     p.max_pages = 1;
     let mut c = cache("tight", 64, SlabFlags::empty());
-    let objs: Vec<_> = (0..c.num).map(|_| c.alloc(&mut p).unwrap()).collect();
-    assert_eq!(c.alloc(&mut p), Err(AllocError::NoMemory));
+    let objs: Vec<_> = (0..c.num).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
+    assert_eq!(c.alloc(&mut p, GFP_KERNEL), Err(AllocError::NoMemory));
     assert_eq!(AllocError::NoMemory.to_string(), "out of memory");
     for o in objs {
-        c.free(&mut p, o).unwrap();
+        c.put(&mut p, o).unwrap();
     }
     c.shrink(&mut p);
     assert_eq!(p.outstanding, 0);
@@ -634,14 +756,14 @@ fn slabinfo_format_matches_linux() {
     }
     let mut p = TestPages::new(16);
     let mut c = cache("kmalloc-64", 64, SlabFlags::empty());
-    let o = c.alloc(&mut p).unwrap();
+    let o = c.alloc(&mut p, GFP_KERNEL).unwrap();
     let mut out = String::new();
     c.slabinfo_line(&mut out).unwrap();
     assert_eq!(
         out,
         "kmalloc-64            60     61     64   61    1 : tunables  120   60    0 : slabdata      1      1      0\n"
     );
-    c.free(&mut p, o).unwrap();
+    c.put(&mut p, o).unwrap();
     c.shrink(&mut p);
 }
 
@@ -664,7 +786,7 @@ fn cache_fits_in_a_static() {
 #[should_panic(expected = "never created")]
 fn uncreated_cache_panics() {
     let mut p = TestPages::new(16);
-    let _ = KmemCache::empty().alloc(&mut p);
+    let _ = KmemCache::empty().alloc(&mut p, GFP_KERNEL);
 }
 
 proptest! {
@@ -699,7 +821,7 @@ proptest! {
             let (c, _, has_ctor) = &mut caches[ci];
             match op {
                 0..=4 => {
-                    let obj = c.alloc(&mut p).unwrap();
+                    let obj = c.alloc(&mut p, GFP_KERNEL).unwrap();
                     let skip = if *has_ctor {
                         prop_assert_eq!(word(obj), CTOR_WORD);
                         8
@@ -713,7 +835,7 @@ proptest! {
                     let (c, _, has_ctor) = &mut caches[ci];
                     let skip = if *has_ctor { 8 } else { 0 };
                     prop_assert!(p.bytes(obj + skip, c.object_size() - skip).iter().all(|&b| b == tag), "object overwritten");
-                    c.free(&mut p, obj).unwrap();
+                    c.put(&mut p, obj).unwrap();
                 }
                 _ => { c.shrink(&mut p); }
             }
@@ -727,8 +849,13 @@ proptest! {
                 prop_assert_eq!(obj % align, 0);
                 let base = obj & !((PAGE_SIZE << c.slab_order()) - 1);
                 let b = &p.blocks[&base];
-                prop_assert_eq!((b.order, b.owner), (c.slab_order(), Some(c.id())));
-                prop_assert!(obj >= base + size_of::<Slab>() && obj + c.object_size() <= base + (PAGE_SIZE << c.slab_order()));
+                let owner = b.owner.unwrap();
+                prop_assert_eq!((b.order, owner.cache), (c.slab_order(), c.id()));
+                // On the slab, objects follow the header; off it, the
+                // management is a block of its own and objects may start the slab.
+                let first = if c.off_slab { base } else { base + size_of::<Slab>() };
+                prop_assert_eq!(owner.mgmt == base, !c.off_slab);
+                prop_assert!(obj >= first && obj + c.object_size() <= base + (PAGE_SIZE << c.slab_order()));
             }
             let mut pages = 0;
             for (i, (c, _, _)) in caches.iter().enumerate() {
@@ -745,15 +872,77 @@ proptest! {
             prop_assert_eq!(pages, p.outstanding);
         }
         for (ci, obj, _) in live {
-            caches[ci].0.free(&mut p, obj).unwrap();
+            caches[ci].0.put(&mut p, obj).unwrap();
         }
         for (c, _, _) in &mut caches {
             check(c);
             c.shrink(&mut p);
-            prop_assert_eq!(c.take_deferred_bug(), None);
             c.destroy(&mut p).unwrap();
         }
         prop_assert_eq!(p.outstanding, 0);
-        prop_assert!(p.blocks.is_empty());
+        prop_assert!(p.blocks.is_empty() && p.mgmt.is_empty());
     }
+}
+
+/// Growing takes the caller's flags to the page allocator (Linux's
+/// `cache_grow(flags)`): an atomic caller's slab is asked atomically.
+#[test]
+fn growth_passes_the_callers_gfp() {
+    let mut p = TestPages::new(64);
+    let mut c = cache("flags", 64, SlabFlags::empty());
+    let a = c.alloc(&mut p, GFP_ATOMIC | Gfp::ZERO | Gfp::NOWARN).unwrap();
+    assert_eq!(p.blocks[&(a & !4095)].gfp, GFP_ATOMIC | Gfp::NOWARN, "zeroing is kmalloc's, not the slab's");
+    assert_eq!(c.slab_gfp(GFP_KERNEL | Gfp::NOFAIL | Gfp::HIGHMEM), GFP_KERNEL | Gfp::NOFAIL);
+    c.put(&mut p, a).unwrap();
+    c.shrink(&mut p);
+    assert_eq!(p.outstanding, 0);
+}
+
+/// A caller that may sleep grows the cache without its lock: `alloc_nogrow`
+/// says `MustGrow`, `GrowSpec::alloc` gets the memory, `add_slab` carves
+/// it; memory got for a cache that is gone meanwhile comes back.
+#[test]
+fn growth_without_the_lock() {
+    let mut p = TestPages::new(64);
+    for size in [64, 2048] {
+        let mut c = cache("nogrow", size, SlabFlags::empty());
+        assert_eq!(c.alloc_nogrow(&mut p), Err(AllocError::MustGrow));
+        let new = c.grow_spec(GFP_KERNEL).alloc(&mut p).unwrap();
+        c.add_slab(&mut p, new).unwrap();
+        let a = c.alloc_nogrow(&mut p).unwrap();
+        assert!(c.owns(&p, a));
+        let stale = c.grow_spec(GFP_KERNEL).alloc(&mut p).unwrap();
+        c.put(&mut p, a).unwrap();
+        c.destroy(&mut p).unwrap();
+        let mut d = cache("nogrow", size, SlabFlags::empty());
+        let back = d.add_slab(&mut p, stale).unwrap_err();
+        back.release(&mut p);
+        assert_eq!((p.outstanding, p.mgmt.len()), (0, 0));
+        // A debug cache too.
+        let mut dbg = cache("nogrow-debug", size, SlabFlags::DEBUG);
+        assert_eq!(dbg.alloc_nogrow(&mut p), Err(AllocError::MustGrow));
+    }
+}
+
+/// Off the slab, a failed management allocation fails the growth and
+/// gives the pages back.
+#[test]
+fn off_slab_management_failure_is_no_memory() {
+    let mut p = TestPages::new(64);
+    let mut c = cache("offslab", 1024, SlabFlags::empty());
+    assert!(c.off_slab);
+    p.mgmt_fail = true;
+    assert_eq!(c.alloc(&mut p, GFP_KERNEL), Err(AllocError::NoMemory));
+    assert_eq!(p.outstanding, 0);
+    p.mgmt_fail = false;
+    let objs: Vec<_> = (0..9).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
+    // Three order-0 slabs of 4 objects, each object a quarter page.
+    assert!(objs.iter().all(|o| o % 1024 == 0));
+    assert_eq!((c.stats().num_slabs, p.mgmt.len()), (3, 3));
+    for o in objs {
+        c.put(&mut p, o).unwrap();
+    }
+    check(&c);
+    c.shrink(&mut p);
+    assert_eq!((p.outstanding, p.mgmt.len()), (0, 0));
 }

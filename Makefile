@@ -27,7 +27,7 @@ QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display non
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_EXTRA)
 # At a terminal: serial and monitor share stdio (Ctrl-A x quits QEMU, Ctrl-A c
 # the monitor), and Ctrl-C goes to the kernel's shell. From a pipe: serial
-# alone on stdio, so input written before boot is not lost (see DESIGN.md).
+# alone on stdio, so input written before boot is not lost (see the README).
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 

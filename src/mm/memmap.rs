@@ -204,7 +204,7 @@ mod tests {
         Region { start, end, kind }
     }
 
-    /// What QEMU's BIOS reports at -m 2G (see shared/linux-formats/boot-log.txt).
+    /// What QEMU's BIOS reports at -m 2G (as a real Linux logs it).
     fn qemu_2g() -> Vec<Region> {
         vec![
             r(0, 0x9fc00, U),

@@ -305,6 +305,16 @@ pub mod provoke {
         unreachable!("bad selector did not trap")
     }
 
+    /// An interrupt-masking lock taken again under itself (what an
+    /// allocation inside `with_node` did): reported as spinlock recursion
+    /// and a panic, not a silent hang.
+    pub fn lock_recursion() -> ! {
+        static LOCK: crate::kernel::sync::IrqLock<u32> = crate::kernel::sync::IrqLock::new(0);
+        let outer = LOCK.lock();
+        let inner = LOCK.lock();
+        unreachable!("IrqLock taken twice: {} {}", *outer, *inner)
+    }
+
     /// `int3`: a trap that returns (the in-kernel tests check the round trip).
     pub fn breakpoint() {
         // SAFETY: int3 is handled by logging and returning to the next instruction.

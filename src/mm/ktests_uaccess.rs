@@ -108,6 +108,23 @@ impl TestMm {
     }
 }
 
+impl TestMm {
+    fn pgd_phys(&self) -> usize {
+        self.pgd.as_ref().expect("test directory").pgd_phys() as usize
+    }
+
+    /// Point `USER_VA` at `page` instead, with no TLB flush: the caller
+    /// flushes (that is what the TLB tests check).
+    fn remap(&mut self, page: &KPage) -> Result<(), &'static str> {
+        let pgd = self.pgd.as_ref().expect("test directory");
+        let va = VirtAddr::new(USER_VA);
+        let flags = PteFlags::PRESENT | PteFlags::RW | PteFlags::USER;
+        pgd.unmap(&mut self.mem, va)
+            .and_then(|_| pgd.map(&mut self.mem, va, page.pfn(), flags))
+            .map_err(|_| "cannot remap")
+    }
+}
+
 impl Drop for TestMm {
     fn drop(&mut self) {
         if let Some(pgd) = self.pgd.take() {
@@ -341,6 +358,119 @@ fn user_mapping_checks(page: &KPage) -> TestResult {
         return Err("strncpy_from_user of a string running into an unmapped page did not give -EFAULT");
     }
     Ok(())
+}
+
+/// Counters of a TLB operation, with interrupts off so that nothing else
+/// flushes meanwhile: (pages flushed one by one, whole flushes, skipped as
+/// not loaded) by the tlb.rs calls; (invlpg, full) at the CPU.
+fn tlb_counts(f: impl FnOnce()) -> [usize; 5] {
+    use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
+    use crate::arch::x86::mm::tlb::{NR_TLB_FLUSH_NOT_LOADED, NR_TLB_LOCAL_FLUSH_ALL, NR_TLB_LOCAL_FLUSH_ONE};
+    let read = || {
+        [
+            NR_TLB_LOCAL_FLUSH_ONE.load(Ordering::Relaxed),
+            NR_TLB_LOCAL_FLUSH_ALL.load(Ordering::Relaxed),
+            NR_TLB_FLUSH_NOT_LOADED.load(Ordering::Relaxed),
+            TLB_SINGLE_FLUSHES.load(Ordering::Relaxed) as usize,
+            TLB_FULL_FLUSHES.load(Ordering::Relaxed) as usize,
+        ]
+    };
+    let flags = local_irq_save();
+    let before = read();
+    f();
+    let after = read();
+    local_irq_restore(flags);
+    core::array::from_fn(|i| after[i] - before[i])
+}
+
+/// Linux's rule for ranges: one `invlpg` per page up to
+/// `tlb_single_page_flush_ceiling` (33) pages, one full flush beyond; an
+/// address space that is not loaded costs nothing; a range that is not
+/// user space is reported and flushed whole.
+pub fn flush_tlb_range_follows_the_ceiling() -> TestResult {
+    use crate::arch::x86::mm::tlb::{
+        flush_tlb_kernel_range, flush_tlb_mm, flush_tlb_page, flush_tlb_range, NR_TLB_BAD_RANGES,
+        TLB_SINGLE_PAGE_FLUSH_CEILING,
+    };
+    let ceiling = TLB_SINGLE_PAGE_FLUSH_CEILING.load(Ordering::Relaxed);
+    if ceiling != 33 {
+        return Err("tlb_single_page_flush_ceiling is not Linux's 33");
+    }
+    let cr3 = cpu::read_cr3() as usize & !(PAGE_SIZE - 1);
+    // Any other page-aligned value names an address space not loaded.
+    let other = cr3 ^ PAGE_SIZE;
+    let checks: [(&str, [usize; 5], [usize; 5]); 9] = [
+        ("33 pages", tlb_counts(|| flush_tlb_range(cr3, USER_VA, USER_VA + 33 * PAGE_SIZE)), [33, 0, 0, 33, 0]),
+        ("34 pages", tlb_counts(|| flush_tlb_range(cr3, USER_VA, USER_VA + 34 * PAGE_SIZE)), [0, 1, 0, 0, 1]),
+        (
+            "unaligned 2 pages",
+            tlb_counts(|| flush_tlb_range(cr3, USER_VA + 8, USER_VA + PAGE_SIZE + 1)),
+            [2, 0, 0, 2, 0],
+        ),
+        ("empty range", tlb_counts(|| flush_tlb_range(cr3, USER_VA, USER_VA)), [0, 0, 0, 0, 0]),
+        ("one page", tlb_counts(|| flush_tlb_page(cr3, USER_VA)), [1, 0, 0, 1, 0]),
+        ("the mm", tlb_counts(|| flush_tlb_mm(cr3)), [0, 1, 0, 0, 1]),
+        ("other mm's range", tlb_counts(|| flush_tlb_range(other, USER_VA, USER_VA + PAGE_SIZE)), [0, 0, 1, 0, 0]),
+        (
+            "other mm's page and mm",
+            tlb_counts(|| (flush_tlb_page(other, USER_VA), flush_tlb_mm(other)).1),
+            [0, 0, 2, 0, 0],
+        ),
+        (
+            "kernel range of 34 pages",
+            tlb_counts(|| flush_tlb_kernel_range(PAGE_OFFSET, PAGE_OFFSET + 34 * PAGE_SIZE)),
+            [0, 1, 0, 0, 1],
+        ),
+    ];
+    for (what, got, want) in checks {
+        if got != want {
+            pr_info!("ktest: {}: counts {:?}, expected {:?}", what, got, want);
+            return Err("a TLB flush did not cost what Linux's rule says");
+        }
+    }
+    let bugs0 = NR_TLB_BAD_RANGES.load(Ordering::Relaxed);
+    let crossing = tlb_counts(|| flush_tlb_range(cr3, PAGE_OFFSET - PAGE_SIZE, PAGE_OFFSET + PAGE_SIZE));
+    if NR_TLB_BAD_RANGES.load(Ordering::Relaxed) - bugs0 != 1 || crossing[4] != 1 {
+        return Err("a user range reaching into the kernel was not reported and flushed whole");
+    }
+    Ok(())
+}
+
+/// The flushes make a changed user mapping visible: `USER_VA` is read
+/// (so the TLB holds it), pointed at another page with no flush, then
+/// flushed with each call in turn; every read after a flush must see the
+/// new page.
+pub fn tlb_flushes_make_a_remap_visible() -> TestResult {
+    use crate::arch::x86::mm::tlb::{flush_tlb_mm, flush_tlb_page, flush_tlb_range};
+    counts_come_back(|| {
+        let (a, b) = (KPage::new()?, KPage::new()?);
+        a.write(0, &0xaaaa_aaaau32.to_le_bytes());
+        b.write(0, &0xbbbb_bbbbu32.to_le_bytes());
+        let mut mm = TestMm::new(&a)?;
+        let pgd = mm.pgd_phys();
+        let on = OnMm::enter(&mm);
+        let step = |mm: &mut TestMm, next: &KPage, flush: &dyn Fn()| -> Result<u32, &'static str> {
+            mm.remap(next)?;
+            flush();
+            get_user::<u32>(USER_VA).map_err(|_| "the remapped page faulted")
+        };
+        let r = (|| -> Result<[u32; 4], &'static str> {
+            Ok([
+                get_user::<u32>(USER_VA).map_err(|_| "the user page faulted")?,
+                step(&mut mm, &b, &|| flush_tlb_page(pgd, USER_VA))?,
+                step(&mut mm, &a, &|| flush_tlb_range(pgd, USER_VA, USER_VA + PAGE_SIZE))?,
+                step(&mut mm, &b, &|| flush_tlb_mm(pgd))?,
+            ])
+        })();
+        drop(on);
+        drop(mm);
+        let seen = r?;
+        pr_info!("ktest: reads through remaps: {:x?}", seen);
+        if seen != [0xaaaa_aaaa, 0xbbbb_bbbb, 0xaaaa_aaaa, 0xbbbb_bbbb] {
+            return Err("a flush left a stale translation");
+        }
+        Ok(())
+    })
 }
 
 /// The table holds the user-access instructions, and a fault anywhere else

@@ -311,7 +311,9 @@ static PAGEFAULT_DISABLED: AtomicU32 = AtomicU32::new(0);
 /// `kmap_atomic` does so that a user copy under it cannot sleep).
 #[inline]
 pub fn pagefault_disable() {
-    PAGEFAULT_DISABLED.fetch_add(1, Ordering::Relaxed);
+    // A load and a store, not a locked add (as Linux's per-CPU counters):
+    // an interrupt between them leaves the count as it found it.
+    PAGEFAULT_DISABLED.store(PAGEFAULT_DISABLED.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     // No user access may be moved before the count is raised.
     compiler_fence(Ordering::SeqCst);
 }
@@ -320,8 +322,9 @@ pub fn pagefault_disable() {
 #[inline]
 pub fn pagefault_enable() {
     compiler_fence(Ordering::SeqCst);
-    let old = PAGEFAULT_DISABLED.fetch_sub(1, Ordering::Relaxed);
+    let old = PAGEFAULT_DISABLED.load(Ordering::Relaxed);
     debug_assert!(old > 0, "pagefault_enable without pagefault_disable");
+    PAGEFAULT_DISABLED.store(old.wrapping_sub(1), Ordering::Relaxed);
 }
 
 /// Whether `pagefault_disable` is in force.

@@ -137,6 +137,10 @@ pub static TESTS: &[KTest] = &[
         run: ua::page_fault_enables_interrupts_like_the_faulting_code,
     },
     KTest { name: "arch::x86::highmem::kmap_atomic_disables_page_faults", run: ua::kmap_atomic_disables_page_faults },
+    KTest {
+        name: "arch::x86::uaccess::user_access_in_atomic_context_is_reported",
+        run: ua::user_access_in_atomic_context_is_reported,
+    },
     KTest { name: "arch::x86::tlb::flush_tlb_range_follows_the_ceiling", run: ua::flush_tlb_range_follows_the_ceiling },
     KTest { name: "arch::x86::tlb::tlb_flushes_make_a_remap_visible", run: ua::tlb_flushes_make_a_remap_visible },
 ];

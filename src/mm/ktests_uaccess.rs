@@ -18,6 +18,7 @@ use crate::arch::x86::cpu::{self, load_cr3, local_irq_restore, local_irq_save};
 use crate::arch::x86::lib::extable::FIXUPS;
 use crate::arch::x86::lib::uaccess::{
     access_ok, copy_from_user, copy_to_user, get_user, pagefault_disabled, put_user, strncpy_from_user, Efault,
+    PagefaultDisabled,
 };
 use crate::arch::x86::mm::fault::{FAULTS_IN_ATOMIC, FAULTS_WITH_IRQS_ON};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
@@ -136,17 +137,21 @@ impl Drop for TestMm {
 }
 
 /// CR3 switched to the test's directory with preemption off (the scheduler
-/// would switch away with this CR3); the kernel's back on drop.
-struct OnMm;
+/// would switch away with this CR3) and so page faults disabled too (user
+/// accesses must not sleep); the kernel's directory back on drop.
+struct OnMm {
+    _faults_off: PagefaultDisabled,
+}
 
 impl OnMm {
     fn enter(mm: &TestMm) -> OnMm {
         preempt_disable();
+        let faults_off = PagefaultDisabled::new();
         let pgd = mm.pgd.as_ref().expect("test directory");
         // SAFETY: the directory carries every kernel PDE (cloned from the
         // reference one), so the running code, stacks and data stay mapped.
         unsafe { load_cr3(pgd.pgd_phys() as usize) };
-        OnMm
+        OnMm { _faults_off: faults_off }
     }
 }
 
@@ -232,7 +237,10 @@ pub fn page_fault_enables_interrupts_like_the_faulting_code() -> TestResult {
     let mut r = (Ok(0), Ok(0));
     let with_on = delta(&FAULTS_WITH_IRQS_ON, || r.0 = get_user::<u32>(USER_VA));
     let flags = local_irq_save();
+    // Faults disabled: a user access with interrupts off may not sleep.
+    let faults_off = PagefaultDisabled::new();
     let with_off = delta(&FAULTS_WITH_IRQS_ON, || r.1 = get_user::<u32>(USER_VA));
+    drop(faults_off);
     let still_off = !cpu::irqs_enabled();
     local_irq_restore(flags);
     if r != (Err(Efault), Err(Efault)) {
@@ -356,6 +364,31 @@ fn user_mapping_checks(page: &KPage) -> TestResult {
     let mut s = [0u8; 16];
     if strncpy_from_user(&mut s, USER_VA + 0xffc) != Err(Efault) {
         return Err("strncpy_from_user of a string running into an unmapped page did not give -EFAULT");
+    }
+    Ok(())
+}
+
+/// A user access where sleeping is not allowed is reported (it may fault,
+/// and a handled fault will sleep), unless page faults are disabled.
+pub fn user_access_in_atomic_context_is_reported() -> TestResult {
+    use crate::kernel::sched::MIGHT_SLEEP_BUGS;
+    if crate::kernel::sched::in_atomic() {
+        return Err("the test thread runs in atomic context");
+    }
+    let mut r = [Ok(0); 3];
+    let normal = delta(&MIGHT_SLEEP_BUGS, || r[0] = get_user::<u32>(USER_VA));
+    preempt_disable();
+    let atomic = delta(&MIGHT_SLEEP_BUGS, || r[1] = get_user::<u32>(USER_VA));
+    let faults_off = PagefaultDisabled::new();
+    let disabled = delta(&MIGHT_SLEEP_BUGS, || r[2] = get_user::<u32>(USER_VA));
+    drop(faults_off);
+    preempt_enable();
+    if r.iter().any(|r| *r != Err(Efault)) {
+        return Err("get_user on an unmapped page did not give -EFAULT");
+    }
+    if (normal, atomic, disabled) != (0, 1, 0) {
+        pr_info!("ktest: might_fault reports: {} normal, {} atomic, {} faults disabled", normal, atomic, disabled);
+        return Err("might_fault did not report exactly the access in atomic context");
     }
     Ok(())
 }

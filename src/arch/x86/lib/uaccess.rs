@@ -15,6 +15,10 @@
 //! `__copy_user`): after a fault the count register says exactly how much
 //! was left, which is what the fixup reports.
 //!
+//! Each access may sleep (Linux's `might_fault`: a fault will be handled,
+//! with demand paging, by reading the page in), so a call where sleeping
+//! is not allowed is reported, unless page faults are disabled.
+//!
 //! Page faults taken here while `pagefault_disable` is in force (inside
 //! `kmap_atomic`) are not handled at all: they go straight to the fixup
 //! (Linux's `faulthandler_disabled()` in `do_page_fault`), so the caller
@@ -36,6 +40,18 @@ impl Efault {
     /// The value a system call returns for it.
     pub const fn errno(self) -> i32 {
         -EFAULT
+    }
+}
+
+/// A user access may fault, and handling a fault will sleep once demand
+/// paging exists: report a call made where sleeping is not allowed, unless
+/// faults are disabled (then a fault only gives -EFAULT). Linux's
+/// `might_fault`.
+#[inline]
+#[track_caller]
+pub fn might_fault() {
+    if !pagefault_disabled() {
+        crate::kernel::sched::might_sleep("user access (might fault)");
     }
 }
 
@@ -123,7 +139,9 @@ extern "C" {
 /// not copied are zeroed (so no stale kernel data is ever handed on) and
 /// the result is `Err(Efault)`; a range not wholly in user space copies
 /// nothing and zeroes `to`.
+#[track_caller]
 pub fn copy_from_user(to: &mut [u8], from: usize) -> Result<(), Efault> {
+    might_fault();
     if !access_ok(from, to.len()) {
         to.fill(0);
         return Err(Efault);
@@ -144,7 +162,9 @@ pub fn copy_from_user(to: &mut [u8], from: usize) -> Result<(), Efault> {
 /// Copy `from` to user address `to`. On a fault the bytes before the
 /// faulting page have been written and the result is `Err(Efault)`; a
 /// range not wholly in user space writes nothing.
+#[track_caller]
 pub fn copy_to_user(to: usize, from: &[u8]) -> Result<(), Efault> {
+    might_fault();
     if !access_ok(to, from.len()) {
         return Err(Efault);
     }
@@ -162,7 +182,9 @@ pub fn copy_to_user(to: usize, from: &[u8]) -> Result<(), Efault> {
 /// not terminated). The string may not run into kernel space: reaching
 /// `TASK_SIZE` before a NUL or `dst.len()` is `Err(Efault)`, as is any
 /// fault.
+#[track_caller]
 pub fn strncpy_from_user(dst: &mut [u8], src: usize) -> Result<usize, Efault> {
+    might_fault();
     if !access_ok(src, 1) {
         return Err(Efault);
     }
@@ -275,7 +297,9 @@ macro_rules! put_user_asm {
 
 /// Read one value from user address `addr` (Linux's `get_user`).
 #[inline]
+#[track_caller]
 pub fn get_user<T: UserScalar>(addr: usize) -> Result<T, Efault> {
+    might_fault();
     if !access_ok(addr, T::SIZE) {
         return Err(Efault);
     }
@@ -289,7 +313,9 @@ pub fn get_user<T: UserScalar>(addr: usize) -> Result<T, Efault> {
 
 /// Write one value to user address `addr` (Linux's `put_user`).
 #[inline]
+#[track_caller]
 pub fn put_user<T: UserScalar>(val: T, addr: usize) -> Result<(), Efault> {
+    might_fault();
     if !access_ok(addr, T::SIZE) {
         return Err(Efault);
     }

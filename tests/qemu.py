@@ -1207,6 +1207,21 @@ def one_injected_page_failure_does_not_panic():
         m.kill()
 
 
+# --- fault path, user access, TLB, lock recursion (issue 9) ---
+
+def lock_recursion_is_reported():
+    """An IrqLock taken again under itself (interrupts off, one CPU: nobody
+    can release it) is reported with the lock, the place and a call trace,
+    then panics: the machine exits failing instead of hanging."""
+    crash_test("lock-recursion", [
+        r"BUG: spinlock recursion on CPU#0, \S+: IrqLock<u32> at 0x[0-9a-f]{8} taken again at src/arch/x86/traps\.rs:\d+",
+        r"lock_recursion\+0x[0-9a-f]+/0x[0-9a-f]+",
+        r"Kernel panic - not syncing: spinlock recursion: IrqLock<u32>"])()
+
+
+FAULT_TESTS = [("qemu::crash::lock_recursion_is_reported_not_a_hang", lock_recursion_is_reported)]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1236,7 +1251,7 @@ def main():
                      ("qemu::slab::reports_do_not_report_themselves", reports_do_not_report_themselves),
                      ("qemu::slab::kmalloc_report_unused_classes_show_a_dash",
                       kmalloc_report_unused_classes_show_a_dash),
-                     ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
+                     ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

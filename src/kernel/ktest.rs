@@ -17,6 +17,7 @@ use crate::arch::x86::{pit, qemu, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
 use crate::mm::ktests_slab as sl;
+use crate::mm::ktests_uaccess as ua;
 use crate::mm::ktests_vmalloc as vm;
 use crate::println;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -118,6 +119,30 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::vmalloc::vmalloc_too_big_takes_nothing", run: vm::vmalloc_too_big_takes_nothing },
     KTest { name: "arch::x86::tlb::flush_tlb_all_drops_global_entries", run: vm::flush_tlb_all_drops_global_entries },
     KTest { name: "kernel::sync::irq_lock_guards_dropped_out_of_order", run: vm::irq_lock_guards_dropped_out_of_order },
+    KTest { name: "arch::x86::uaccess::uaccess_refuses_kernel_addresses", run: ua::uaccess_refuses_kernel_addresses },
+    KTest {
+        name: "arch::x86::uaccess::uaccess_to_unmapped_user_memory_gives_efault",
+        run: ua::uaccess_to_unmapped_user_memory_gives_efault,
+    },
+    KTest {
+        name: "arch::x86::uaccess::uaccess_moves_the_right_bytes_through_a_user_mapping",
+        run: ua::uaccess_moves_the_right_bytes_through_a_user_mapping,
+    },
+    KTest {
+        name: "arch::x86::uaccess::exception_table_lists_only_user_accesses",
+        run: ua::exception_table_lists_only_user_accesses,
+    },
+    KTest {
+        name: "arch::x86::fault::page_fault_enables_interrupts_like_the_faulting_code",
+        run: ua::page_fault_enables_interrupts_like_the_faulting_code,
+    },
+    KTest { name: "arch::x86::highmem::kmap_atomic_disables_page_faults", run: ua::kmap_atomic_disables_page_faults },
+    KTest {
+        name: "arch::x86::uaccess::user_access_in_atomic_context_is_reported",
+        run: ua::user_access_in_atomic_context_is_reported,
+    },
+    KTest { name: "arch::x86::tlb::flush_tlb_range_follows_the_ceiling", run: ua::flush_tlb_range_follows_the_ceiling },
+    KTest { name: "arch::x86::tlb::tlb_flushes_make_a_remap_visible", run: ua::tlb_flushes_make_a_remap_visible },
 ];
 
 /// What a run of the tests found (libtest's summary line).

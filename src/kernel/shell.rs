@@ -99,7 +99,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "crash",
         usage: "KIND",
-        help: "crash on purpose: pf, div, ud, gp, panic, stack, vmalloc-guard",
+        help: "crash on purpose: pf, div, ud, gp, panic, stack, vmalloc-guard, lock-recursion",
         run: cmd_crash,
     },
     Command { name: "poweroff", usage: "", help: "power the machine off", run: cmd_poweroff },
@@ -334,7 +334,7 @@ fn cmd_ktest(args: &[&str]) -> CmdResult {
 fn cmd_crash(args: &[&str]) -> CmdResult {
     let kind = match args {
         [k] => *k,
-        [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack, vmalloc-guard)"),
+        [] => bail!("missing KIND (one of: pf, div, ud, gp, panic, stack, vmalloc-guard, lock-recursion)"),
         _ => bail!("too many arguments '{}' (usage: crash KIND); nothing done", Words(args)),
     };
     match kind {
@@ -349,6 +349,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
         "div" => crate::arch::x86::traps::provoke::divide_error(),
         "ud" => crate::arch::x86::traps::provoke::invalid_opcode(),
         "gp" => crate::arch::x86::traps::provoke::general_protection(),
+        "lock-recursion" => crate::arch::x86::traps::provoke::lock_recursion(),
         "panic" => panic!("crash command: panic requested from the shell"),
         "stack" => {
             // Overflow a fresh thread's stack into its guard page.

@@ -66,10 +66,18 @@ impl<T> IrqLock<T> {
         IrqLock { inner: spin::Mutex::new(value) }
     }
 
+    /// Take the lock. On this one CPU, with interrupts masked, a lock found
+    /// held is held by this CPU in a frame below (every holder keeps
+    /// interrupts off until it lets go): a closure under the lock that
+    /// takes it again. Spinning would never end, so it is reported instead.
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> IrqLockGuard<'_, T> {
         let flags = irq_nest_enter();
-        IrqLockGuard { guard: ManuallyDrop::new(self.inner.lock()), flags }
+        match self.inner.try_lock() {
+            Some(g) => IrqLockGuard { guard: ManuallyDrop::new(g), flags },
+            None => spin_bug_recursion(self as *const Self as usize, core::any::type_name::<T>()),
+        }
     }
 
     /// For crash paths: never spins.
@@ -126,4 +134,37 @@ impl<T> Drop for IrqLockGuard<'_, T> {
         unsafe { ManuallyDrop::drop(&mut self.guard) };
         irq_nest_exit();
     }
+}
+
+/// A report is being written (a lock the report needs may be the one).
+static SPIN_BUG_REPORTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// An `IrqLock` taken again by the CPU that holds it (Linux's spinlock
+/// debugging, `spin_bug(lock, "recursion")`): report the lock, where it was
+/// taken again and the call trace, then panic rather than spin for ever.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn spin_bug_recursion(lock: usize, type_name: &str) -> ! {
+    use core::fmt::Write;
+    let at = core::panic::Location::caller();
+    if !SPIN_BUG_REPORTING.swap(true, Ordering::SeqCst) {
+        // Oops mode: the report waits for no lock (it may hold the console's).
+        let mut out = super::printk::oops_begin();
+        let _ = writeln!(
+            out,
+            "BUG: spinlock recursion on CPU#0, {}/{}: IrqLock<{}> at {:#010x} taken again at {}:{}",
+            super::sched::current_name(),
+            super::sched::current_pid(),
+            type_name,
+            lock,
+            at.file(),
+            at.line()
+        );
+        let _ = writeln!(out, "the lock is held on this CPU with interrupts off: nobody can release it");
+        let _ = writeln!(out, "Call Trace:");
+        super::panic::write_call_trace(&mut out, crate::arch::x86::cpu::read_ebp());
+    }
+    // The panic names the place again (this function tracks its caller).
+    panic!("spinlock recursion: IrqLock<{}> at {:#010x}", type_name, lock)
 }

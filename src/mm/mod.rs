@@ -27,6 +27,8 @@ pub mod ktests_highmem;
 #[cfg(target_os = "none")]
 pub mod ktests_slab;
 #[cfg(target_os = "none")]
+pub mod ktests_uaccess;
+#[cfg(target_os = "none")]
 pub mod ktests_vmalloc;
 #[cfg(target_os = "none")]
 pub mod mempool;

@@ -184,6 +184,16 @@ pub fn flush_tlb_all() {
     local_irq_restore(flags);
 }
 
+/// Drop the TLB entries that are not global: those of the address space
+/// (Linux's `__flush_tlb`, a CR3 reload). Kernel mappings marked global
+/// stay; user mappings never are.
+#[inline]
+pub fn flush_tlb_local() {
+    TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: CR3 is reloaded with its own value: same tables, fresh TLB.
+    unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) }
+}
+
 /// Time-stamp counter. Under QEMU `-icount shift=0` it counts instructions.
 #[inline]
 pub fn rdtsc() -> u64 {

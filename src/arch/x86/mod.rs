@@ -3,6 +3,7 @@
 
 pub mod cpu;
 pub mod gdt;
+pub mod lib;
 pub mod mm;
 pub mod pic;
 pub mod pit;

@@ -145,7 +145,8 @@ pub fn request_irq(irq: u8, handler: IrqHandler) {
 /// `int3` traps taken (they return to the next instruction).
 pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Called by `trap_common` for every vector, with interrupts off.
+/// Called by `trap_common` for every vector, with interrupts off (the
+/// page-fault handler turns them back on when the faulting code had them).
 #[no_mangle]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
@@ -193,12 +194,17 @@ pub fn die(what: &str, frame: &TrapFrame) -> ! {
 
 /// Registers and call trace of a trap frame, in Linux's layout.
 pub fn oops_body(out: &mut impl Write, f: &TrapFrame) {
-    oops_body_at(out, f, f.interrupted_esp());
+    oops_body_at(out, f, f.interrupted_esp(), read_cr2());
+}
+
+/// `oops_body` for a page fault: CR2 as the handler saved it on entry.
+pub fn oops_body_cr2(out: &mut impl Write, f: &TrapFrame, cr2: u32) {
+    oops_body_at(out, f, f.interrupted_esp(), cr2);
 }
 
 /// `oops_body` for a frame whose stack pointer is known otherwise (the
 /// double-fault task reads it from the TSS).
-fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32) {
+fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32, cr2: u32) {
     let _ = writeln!(
         out,
         "CPU: 0 PID: {} Comm: {}",
@@ -221,14 +227,7 @@ fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32) {
         ss,
         f.eflags
     );
-    let _ = writeln!(
-        out,
-        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}",
-        read_cr0(),
-        read_cr2(),
-        read_cr3(),
-        read_cr4()
-    );
+    let _ = writeln!(out, "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}", read_cr0(), cr2, read_cr3(), read_cr4());
     let _ = writeln!(out, "Call Trace:");
     crate::kernel::panic::write_backtrace(out, f.eip as usize, f.ebp as usize);
 }
@@ -271,7 +270,7 @@ extern "C" fn double_fault_handler() -> ! {
     };
     // The frames above the overflow are intact; the walk reads only words
     // that lie on a mapped kernel stack.
-    oops_body_at(&mut out, &frame, tss.esp);
+    oops_body_at(&mut out, &frame, tss.esp, read_cr2());
     crate::kernel::panic::oops_end(&mut out, "Fatal exception")
 }
 
@@ -304,6 +303,16 @@ pub mod provoke {
         // DS changes.
         unsafe { asm!("mov ds, {0:x}", in(reg) 0x1238u32) };
         unreachable!("bad selector did not trap")
+    }
+
+    /// An interrupt-masking lock taken again under itself (what an
+    /// allocation inside `with_node` did): reported as spinlock recursion
+    /// and a panic, not a silent hang.
+    pub fn lock_recursion() -> ! {
+        static LOCK: crate::kernel::sync::IrqLock<u32> = crate::kernel::sync::IrqLock::new(0);
+        let outer = LOCK.lock();
+        let inner = LOCK.lock();
+        unreachable!("IrqLock taken twice: {} {}", *outer, *inner)
     }
 
     /// `int3`: a trap that returns (the in-kernel tests check the round trip).

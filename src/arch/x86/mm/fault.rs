@@ -1,12 +1,32 @@
-//! The page-fault handler (Linux's arch/x86/mm/fault.c). A kernel fault on
-//! a vmalloc address may only mean this page directory lacks a PDE the
-//! reference one has (`vmalloc_fault` copies it and the access is retried);
-//! every other kernel fault is a bug and ends in an oops. Demand paging for
-//! processes comes with them.
+//! The page-fault handler (Linux's arch/x86/mm/fault.c).
+//!
+//! In Linux 2.6.24's order: the faulting address is read from CR2 first,
+//! with interrupts still off (an interrupt handler that faulted would
+//! overwrite it). A kernel fault on a vmalloc address may only mean this
+//! page directory lacks a PDE the reference one has (`vmalloc_fault` copies
+//! it and the access is retried); that is done with interrupts still off.
+//! Any other fault on a kernel address goes straight to `no_context`. For
+//! a user address, interrupts come back on if the faulting context had
+//! them (the handler may then run long, and will sleep once demand paging
+//! exists); a fault taken where faults must not be handled
+//! (`pagefault_disable`, interrupt context, interrupts off) goes straight
+//! to `no_context`, and so does every other for now: demand paging comes
+//! with processes. `no_context` resumes an instruction listed in the
+//! exception table at its fixup (a user copy returning `-EFAULT`); every
+//! other kernel fault is a bug and ends in an oops.
 
-use super::super::cpu::read_cr2;
-use super::super::traps::{oops_body, TrapFrame};
+use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
+use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
+use super::super::traps::{oops_body_cr2, TrapFrame};
 use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Faults whose handler turned interrupts back on (the faulting context had
+/// them on): for tests.
+pub static FAULTS_WITH_IRQS_ON: AtomicUsize = AtomicUsize::new(0);
+/// Faults on user addresses taken while faults must not be handled
+/// (`faulthandler_disabled`): sent to the fixup without a try.
+pub static FAULTS_IN_ATOMIC: AtomicUsize = AtomicUsize::new(0);
 
 /// Error-code bits pushed by the CPU with #PF.
 pub const PF_PROT: u32 = 1 << 0; // 0: page not present, 1: protection violation
@@ -15,14 +35,56 @@ pub const PF_USER: u32 = 1 << 2;
 pub const PF_RSVD: u32 = 1 << 3;
 pub const PF_INSTR: u32 = 1 << 4;
 
+/// Whether a fault on a user address must not be handled, only fixed up
+/// (Linux's `faulthandler_disabled()`): faults disabled by `kmap_atomic` and
+/// friends, or a context that may not sleep.
+#[inline]
+pub fn faulthandler_disabled() -> bool {
+    pagefault_disabled() || crate::kernel::sched::in_atomic()
+}
+
 pub fn do_page_fault(frame: &mut TrapFrame) {
+    // First, before anything can fault or interrupts come back on.
     let address = read_cr2() as usize;
-    // A kernel access to vmalloc space through a page directory that has
-    // not seen the area's page table yet: copy the PDE and retry.
-    let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
-    if vmalloc_space && frame.error_code & (PF_USER | PF_PROT) == 0 && crate::mm::vmalloc::vmalloc_fault(address) {
+    if address >= crate::layout::TASK_SIZE {
+        // A kernel access to vmalloc space through a page directory that
+        // has not seen the area's page table yet: copy the PDE and retry.
+        // Done with interrupts off, so the PDE copy is not interrupted.
+        let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
+        if vmalloc_space
+            && frame.error_code & (PF_USER | PF_PROT | PF_RSVD) == 0
+            && crate::mm::vmalloc::vmalloc_fault(address)
+        {
+            return;
+        }
+        // Linux's bad_area_nosemaphore: nothing to handle for a kernel address.
+        return no_context(frame, address);
+    }
+    // CR2 is saved: an interrupt may come now, if the faulting code took them.
+    if frame.eflags & EFLAGS_IF != 0 {
+        local_irq_enable();
+        if irqs_enabled() {
+            FAULTS_WITH_IRQS_ON.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if faulthandler_disabled() {
+        FAULTS_IN_ATOMIC.fetch_add(1, Ordering::Relaxed);
+        return no_context(frame, address);
+    }
+    // No process has an address space yet: no VMA to fault a page into.
+    no_context(frame, address)
+}
+
+/// A fault the kernel will not handle (Linux's `no_context`): a kernel-mode
+/// access listed in the exception table resumes at its fixup; anything else
+/// is an oops. `address` is the CR2 saved on entry (an interrupt taken since
+/// may have faulted and changed CR2).
+fn no_context(frame: &mut TrapFrame, address: usize) {
+    if !frame.from_user() && fixup_exception(frame) {
         return;
     }
+    local_irq_disable();
+    let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
     let mut out = crate::kernel::printk::oops_begin();
     let _ = writeln!(out, "BUG: unable to handle page fault for address: {:08x}", address);
     describe_error_code(&mut out, frame.error_code);
@@ -31,7 +93,7 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
     }
     write_pte_walk(&mut out, address);
     let _ = writeln!(out, "Oops: {:04x} [#1]", frame.error_code);
-    oops_body(&mut out, frame);
+    oops_body_cr2(&mut out, frame, address as u32);
     crate::kernel::panic::oops_end(&mut out, "Fatal exception")
 }
 

@@ -1,7 +1,9 @@
 //! `kmap_atomic`: a highmem page mapped for a moment, in a fixmap slot of
 //! its own type (Linux 2.6.24's arch/x86/mm/highmem_32.c). No lock, no
-//! sleeping: the slot belongs to this CPU and this use, preemption is off
-//! while it is held, and unmapping costs one `invlpg`.
+//! sleeping: the slot belongs to this CPU and this use, preemption and page
+//! faults are off while it is held (`pagefault_disable`, as Linux's: a user
+//! copy under it gets `-EFAULT` at once instead of a fault handled, which
+//! could sleep), and unmapping costs one `invlpg`.
 //!
 //! The guard enforces Linux's rules in the type system where it can: it is
 //! not `Send` (the mapping exists on this CPU only), it unmaps on drop, it
@@ -12,6 +14,7 @@
 
 use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
+use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
 use crate::kernel::sched::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
@@ -86,6 +89,7 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
         return Err(bad_pfn("kmap_atomic", pfn));
     }
     preempt_disable();
+    pagefault_disable();
     // The slot stack is shared with interrupt handlers (the Irq slots):
     // update it with interrupts off.
     let flags = local_irq_save();
@@ -130,10 +134,11 @@ pub fn bad_pfn(what: &str, pfn: u32) -> KmapAtomicError {
 }
 
 /// A slot type taken twice: refused and reported. Nothing was taken, so
-/// preemption comes back on.
+/// page faults and preemption come back on.
 #[cold]
 #[inline(never)]
 fn slot_in_use(t: KmType) -> KmapAtomicError {
+    pagefault_enable();
     preempt_enable();
     MISUSES.fetch_add(1, Ordering::Relaxed);
     crate::kernel::panic::warn(format_args!("BUG: kmap_atomic: slot type {:?} is already in use", t));
@@ -214,6 +219,7 @@ impl Drop for KmapAtomic {
             // SAFETY: the slot was this guard's, and the guard is going.
             unsafe { clear_fixmap(slot_index(t)) };
         }
+        pagefault_enable();
         preempt_enable();
     }
 }

@@ -2,3 +2,4 @@
 pub mod fault;
 pub mod highmem;
 pub mod init;
+pub mod tlb;

@@ -1,7 +1,13 @@
-//! A spinlock that also masks interrupts while held (Linux's
-//! `spin_lock_irqsave`). `spin::Mutex` alone never masks interrupts, so data
-//! shared with an interrupt handler would deadlock the one CPU the first time
-//! the handler interrupted a holder.
+//! Spinlocks, as Linux's: [`SpinLock`] (`spin_lock`) disables preemption
+//! while held, and [`IrqLock`] (`spin_lock_irqsave`) also masks interrupts.
+//! `spin::Mutex` alone never masks interrupts, so data shared with an
+//! interrupt handler would deadlock the one CPU the first time the handler
+//! interrupted a holder; and it never raises the preempt count, so a holder
+//! could be preempted (another thread then spins on the one CPU until the
+//! next tick) or call something that sleeps without `might_sleep` noticing.
+//! Both locks here raise the preempt count, so `might_sleep` reports a
+//! holder that calls a sleeping function ("BUG: sleeping function called
+//! from invalid context", with `preempt_count` in the line).
 //!
 //! Linux's `spin_unlock_irqrestore` puts back the flags its own lock saved,
 //! which is right only when locks are released in the reverse order of
@@ -11,6 +17,7 @@
 //! keeps the flags saved by the outermost one; interrupts come back (if
 //! they were on) only when the last guard goes, whatever the order.
 
+use super::sched::{preempt_disable, preempt_enable};
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -69,6 +76,7 @@ impl<T> IrqLock<T> {
     #[inline]
     pub fn lock(&self) -> IrqLockGuard<'_, T> {
         let flags = irq_nest_enter();
+        preempt_disable();
         IrqLockGuard { guard: ManuallyDrop::new(self.inner.lock()), flags }
     }
 
@@ -76,7 +84,10 @@ impl<T> IrqLock<T> {
     pub fn try_lock(&self) -> Option<IrqLockGuard<'_, T>> {
         let flags = irq_nest_enter();
         match self.inner.try_lock() {
-            Some(g) => Some(IrqLockGuard { guard: ManuallyDrop::new(g), flags }),
+            Some(g) => {
+                preempt_disable();
+                Some(IrqLockGuard { guard: ManuallyDrop::new(g), flags })
+            }
             None => {
                 irq_nest_exit();
                 None
@@ -124,6 +135,71 @@ impl<T> Drop for IrqLockGuard<'_, T> {
         // guard held (in whatever order the guards go).
         // SAFETY: `guard` is dropped here only, once, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
+        preempt_enable();
         irq_nest_exit();
+    }
+}
+
+/// Linux's `spinlock_t` taken with `spin_lock`: preemption is off while it
+/// is held, interrupts are not masked (never take it from an interrupt
+/// handler: use [`IrqLock`]). With one CPU, preemption off is what makes it
+/// a lock at all: no other thread runs until it is released, so nobody
+/// spins on it. A holder that calls something that may sleep is reported
+/// by `might_sleep`, and must not sleep: the next thread to take the lock
+/// would spin forever on the one CPU.
+pub struct SpinLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+pub struct SpinLockGuard<'a, T> {
+    /// Dropped by hand in `Drop`, before preemption comes back.
+    guard: ManuallyDrop<spin::MutexGuard<'a, T>>,
+}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        SpinLock { inner: spin::Mutex::new(value) }
+    }
+
+    #[inline]
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        preempt_disable();
+        SpinLockGuard { guard: ManuallyDrop::new(self.inner.lock()) }
+    }
+
+    /// For fault and crash paths: never spins.
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        preempt_disable();
+        match self.inner.try_lock() {
+            Some(g) => Some(SpinLockGuard { guard: ManuallyDrop::new(g) }),
+            None => {
+                preempt_enable();
+                None
+            }
+        }
+    }
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `guard` is dropped here only, once, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        preempt_enable();
     }
 }

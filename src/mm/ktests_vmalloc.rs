@@ -147,29 +147,16 @@ pub fn vzalloc_is_zeroed() -> TestResult {
     })
 }
 
-/// A page directory the test made; only its page is freed on drop (its
-/// kernel PDEs point at the shared kernel page tables).
-struct ClonedPgd {
-    pgd: PageTables,
-    mem: DirectMapTables,
-}
-
-impl Drop for ClonedPgd {
-    fn drop(&mut self) {
-        self.pgd.free_directory(&mut self.mem);
-    }
-}
-
 /// CR3 switched to another directory with preemption off; back on drop.
 struct OnPgd;
 
 impl OnPgd {
     /// # Safety
     /// `pgd` carries every kernel PDE the running code needs.
-    unsafe fn enter(pgd: &PageTables) -> OnPgd {
+    unsafe fn enter(pgd_phys: usize) -> OnPgd {
         preempt_disable();
         // SAFETY: by the contract.
-        unsafe { load_cr3(pgd.pgd_phys() as usize) };
+        unsafe { load_cr3(pgd_phys) };
         OnPgd
     }
 }
@@ -188,15 +175,9 @@ impl Drop for OnPgd {
 /// areas needed are the only pages not back (counted).
 pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
     counts_come_back(|| {
-        // SAFETY: the test only allocates a directory of its own, copies the
-        // kernel PDEs into it and frees it; it reads the reference directory.
-        let mut mem = unsafe { DirectMapTables::new() };
-        // SAFETY: swapper_pg_dir is the kernel's directory; only read here.
-        let reference = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
-        let pgd = PageTables::new(&mut mem).map_err(|_| "no page for a directory")?;
-        // SAFETY: as above: only for the test's own directory.
-        let clone = ClonedPgd { pgd, mem: unsafe { DirectMapTables::new() } };
-        clone.pgd.clone_kernel_pdes(&mut mem, &reference);
+        // An address space of its own: the kernel PDEs copied (pgd_alloc),
+        // all freed when it drops.
+        let clone = crate::mm::mm_types::mm_alloc().map_err(|_| "no page for a directory")?;
         // An area in a 4 MB region whose PDE the clone has never seen: earlier
         // tests left page tables behind in low vmalloc space, so step past
         // them with spacer areas (all vfree'd when the guards drop).
@@ -205,7 +186,7 @@ pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
         for spacer in spacers.iter_mut() {
             let a = area(4 << 20)?;
             let end = a.ptr() as usize + (4 << 20) - 1;
-            if clone.pgd.pde(&mem, end >> 22).is_present() {
+            if clone.pde(end >> 22) & PteFlags::PRESENT.bits() != 0 {
                 *spacer = Some(a);
             } else {
                 p = Some(a);
@@ -216,7 +197,7 @@ pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
         let syncs0 = VMALLOC_SYNCS.load(Ordering::Relaxed);
         // SAFETY: the clone carries every kernel PDE that existed when it was
         // made, so the running code, stacks and direct map stay mapped.
-        let on = unsafe { OnPgd::enter(&clone.pgd) };
+        let on = unsafe { OnPgd::enter(clone.pgd_phys()) };
         let bad = fill_and_check(p.ptr() as *mut u32, (4 << 20) / 4, 0xc10e);
         drop(on);
         let syncs = VMALLOC_SYNCS.load(Ordering::Relaxed) - syncs0;

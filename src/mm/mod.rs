@@ -33,4 +33,6 @@ pub mod mempool;
 #[cfg(target_os = "none")]
 pub mod mm_init;
 #[cfg(target_os = "none")]
+pub mod mm_types;
+#[cfg(target_os = "none")]
 pub mod shrinker;

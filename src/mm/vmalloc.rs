@@ -687,6 +687,41 @@ mod kernel_side {
         }
     }
 
+    /// Copy into directory `pgd_phys` the kernel PDEs that cover `[lo, hi)`
+    /// and that it lacks (the eager form of `vmalloc_fault`), for memory
+    /// that must be reachable without a fault: the scheduler's kernel
+    /// stacks, before CR3 switches to `pgd_phys`. A no-op for
+    /// `swapper_pg_dir` itself and for addresses below `PAGE_OFFSET`.
+    /// Interrupts off (the scheduler calls it between its lock and the switch).
+    pub fn sync_kernel_range(pgd_phys: usize, lo: usize, hi: usize) {
+        if pgd_phys == swapper_pg_dir_phys() || lo < crate::layout::PAGE_OFFSET || hi <= lo {
+            return;
+        }
+        // SAFETY: `pgd_phys` is a page directory (the scheduler passes the
+        // directory of an mm it holds); the only writes copy kernel PDEs
+        // from the reference into empty slots, what every directory is
+        // meant to have.
+        let (pgd, mut mem) = unsafe { (PageTables::from_phys(pgd_phys as u32), DirectMapTables::new()) };
+        let mut at = lo & !((1 << crate::layout::PGDIR_SHIFT) - 1);
+        while at < hi {
+            if let Ok(true) = pgd.sync_kernel_pde(&mut mem, &reference(), VirtAddr::new(at)) {
+                VMALLOC_SYNCS.fetch_add(1, Ordering::Relaxed);
+            }
+            match at.checked_add(1 << crate::layout::PGDIR_SHIFT) {
+                Some(next) => at = next,
+                None => break,
+            }
+        }
+    }
+
+    /// Whether the kernel page at `addr` is present in `swapper_pg_dir`
+    /// (for tests of guard pages).
+    pub fn kernel_page_present(addr: usize) -> bool {
+        // SAFETY: reads only.
+        let mem = unsafe { DirectMapTables::new() };
+        reference().translate(&mem, VirtAddr::new(addr & !(PAGE_SIZE - 1))).is_some()
+    }
+
     /// For the oops report: what the faulting vmalloc address is.
     pub fn describe(address: usize, out: &mut impl Write) {
         let Some(v) = VMAP.try_lock() else { return };

@@ -312,8 +312,9 @@ CRASHES = {
     "panic": [r"Kernel panic - not syncing: crash command: panic requested from the shell"],
     "stack": [r"BUG: stack guard page was hit at 0x[0-9a-f]{8}",
               r"kernel stack overflow \(double-fault\)", r"overflow\+0x"],
-    "vmalloc-guard": [r"BUG: unable to handle page fault for address: f8801000",
-                      r"vmalloc: 0xf8801000 is the guard page of the area 0xf8800000-0xf8802000 \(1 pages\)",
+    # Threads' stacks are vmalloc areas too: the crash's area is not the first.
+    "vmalloc-guard": [r"BUG: unable to handle page fault for address: f8[0-9a-f]{6}",
+                      r"vmalloc: 0xf8[0-9a-f]{6} is the guard page of the area 0xf8[0-9a-f]{6}-0xf8[0-9a-f]{6} \(1 pages\)",
                       r"#PF: supervisor write access in kernel mode"],
 }
 

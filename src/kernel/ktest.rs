@@ -16,6 +16,7 @@ use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, qemu, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
+use crate::mm::ktests_mm as mmt;
 use crate::mm::ktests_slab as sl;
 use crate::mm::ktests_vmalloc as vm;
 use crate::println;
@@ -118,6 +119,18 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::vmalloc::vmalloc_too_big_takes_nothing", run: vm::vmalloc_too_big_takes_nothing },
     KTest { name: "arch::x86::tlb::flush_tlb_all_drops_global_entries", run: vm::flush_tlb_all_drops_global_entries },
     KTest { name: "kernel::sync::irq_lock_guards_dropped_out_of_order", run: vm::irq_lock_guards_dropped_out_of_order },
+    KTest {
+        name: "mm::mm_types::mm_struct_drop_frees_its_page_tables",
+        run: mmt::mm_struct_drop_frees_its_page_tables,
+    },
+    KTest {
+        name: "kernel::sched::threads_with_their_own_mm_see_their_own_user_pages",
+        run: mmt::threads_with_their_own_mm_see_their_own_user_pages,
+    },
+    KTest {
+        name: "kernel::wait::a_hundred_threads_sleep_on_one_queue_and_all_wake",
+        run: mmt::a_hundred_threads_sleep_on_one_queue_and_all_wake,
+    },
 ];
 
 /// What a run of the tests found (libtest's summary line).

@@ -25,6 +25,8 @@ pub mod ktests;
 #[cfg(target_os = "none")]
 pub mod ktests_highmem;
 #[cfg(target_os = "none")]
+pub mod ktests_mm;
+#[cfg(target_os = "none")]
 pub mod ktests_slab;
 #[cfg(target_os = "none")]
 pub mod ktests_vmalloc;

@@ -120,6 +120,14 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "arch::x86::tlb::flush_tlb_all_drops_global_entries", run: vm::flush_tlb_all_drops_global_entries },
     KTest { name: "kernel::sync::irq_lock_guards_dropped_out_of_order", run: vm::irq_lock_guards_dropped_out_of_order },
     KTest {
+        name: "mm::vmalloc::vfree_in_interrupt_context_is_refused",
+        run: vm::vfree_in_interrupt_context_is_refused,
+    },
+    KTest {
+        name: "kernel::sync::spinlock_holders_are_atomic_for_might_sleep",
+        run: vm::spinlock_holders_are_atomic_for_might_sleep,
+    },
+    KTest {
         name: "mm::mm_types::mm_struct_drop_frees_its_page_tables",
         run: mmt::mm_struct_drop_frees_its_page_tables,
     },

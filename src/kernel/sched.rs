@@ -590,6 +590,12 @@ pub fn preempt_enable() {
     PREEMPT_COUNT.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// The running thread's preempt count (spinlocks held, preempt_disable).
+#[inline]
+pub fn preempt_count() -> u32 {
+    PREEMPT_COUNT.load(Ordering::Relaxed)
+}
+
 #[inline]
 pub fn in_interrupt() -> bool {
     IRQ_DEPTH.load(Ordering::Relaxed) != 0

@@ -132,8 +132,8 @@ pub static TESTS: &[KTest] = &[
         run: mmt::mm_struct_drop_frees_its_page_tables,
     },
     KTest {
-        name: "kernel::sched::threads_with_their_own_mm_see_their_own_user_pages",
-        run: mmt::threads_with_their_own_mm_see_their_own_user_pages,
+        name: "kernel::sched::switch_mm_gives_each_thread_its_own_user_pages",
+        run: mmt::switch_mm_gives_each_thread_its_own_user_pages,
     },
     KTest {
         name: "kernel::wait::a_hundred_threads_sleep_on_one_queue_and_all_wake",

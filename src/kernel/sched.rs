@@ -273,22 +273,21 @@ impl fmt::Display for KthreadError {
 /// is swapped in under it.
 fn lock_with_room() -> crate::kernel::sync::IrqLockGuard<'static, RunQueue> {
     loop {
-        let (free, len) = {
+        let want = {
             let rq = RQ.lock();
-            let free = rq.tasks.iter().any(|t| t.state == TaskState::Unused) || rq.tasks.len() < rq.tasks.capacity();
-            if free {
+            if rq.tasks.len() < rq.tasks.capacity() || rq.tasks.iter().any(|t| t.state == TaskState::Unused) {
                 return rq;
             }
-            (free, rq.tasks.len())
+            (2 * rq.tasks.capacity()).max(16)
         };
-        debug_assert!(!free);
-        let mut bigger: Vec<Task> = Vec::with_capacity(2 * len);
+        let mut bigger: Vec<Task> = Vec::with_capacity(want);
         let mut rq = RQ.lock();
+        // Someone else may have grown it meanwhile: then drop ours and look again.
         if bigger.capacity() > rq.tasks.len() {
             // Moving the tasks is safe: nothing points into the vector
             // outside the lock (schedule's pointer to a saved esp lives only
-            // with interrupts off, and we run).
-            bigger.extend(rq.tasks.drain(..));
+            // with interrupts off, until switch_to has stored through it).
+            bigger.append(&mut rq.tasks);
             let old = core::mem::replace(&mut rq.tasks, bigger);
             drop(rq);
             drop(old);

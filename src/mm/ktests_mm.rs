@@ -214,7 +214,7 @@ fn mm_user(t: usize) {
 /// its own page there, every round, across yields and sleeps; CR3 and
 /// TSS.esp0 are its own each time it runs; the threads drop their
 /// references when they leave.
-pub fn threads_with_their_own_mm_see_their_own_user_pages() -> TestResult {
+pub fn switch_mm_gives_each_thread_its_own_user_pages() -> TestResult {
     counts_come_back(|| {
         let frames = [Frame::alloc(pattern(0))?, Frame::alloc(pattern(1))?];
         let mms = [mm_alloc().map_err(|_| "mm_alloc failed")?, mm_alloc().map_err(|_| "mm_alloc failed")?];

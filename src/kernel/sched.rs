@@ -579,14 +579,21 @@ pub fn need_resched() -> bool {
     NEED_RESCHED.load(Ordering::Relaxed)
 }
 
+// Every spinlock comes here twice, so no locked instruction: with one CPU a
+// plain read-modify-write is enough (Linux's uniprocessor `preempt_count`
+// is a plain add too). An interrupt between the load and the store leaves
+// the count as it found it (handlers are balanced), and a preemption there
+// saves and restores this thread's count with it.
 #[inline]
 pub fn preempt_disable() {
-    PREEMPT_COUNT.fetch_add(1, Ordering::Relaxed);
+    PREEMPT_COUNT.store(PREEMPT_COUNT.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 #[inline]
 pub fn preempt_enable() {
-    PREEMPT_COUNT.fetch_sub(1, Ordering::Relaxed);
+    let c = PREEMPT_COUNT.load(Ordering::Relaxed);
+    debug_assert!(c > 0, "preempt_enable without preempt_disable");
+    PREEMPT_COUNT.store(c.wrapping_sub(1), Ordering::Relaxed);
 }
 
 /// The running thread's preempt count (spinlocks held, preempt_disable).

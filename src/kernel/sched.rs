@@ -432,10 +432,8 @@ pub fn schedule() {
             None
         } else {
             rq.current = next;
-            // The run-queue lock holds one unit of the count; it belongs to
-            // neither thread and is released as the guard drops below.
-            rq.tasks[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed) - 1;
-            PREEMPT_COUNT.store(rq.tasks[next].preempt_count + 1, Ordering::Relaxed);
+            rq.tasks[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
+            PREEMPT_COUNT.store(rq.tasks[next].preempt_count, Ordering::Relaxed);
             CURRENT.store(next, Ordering::Relaxed);
             NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
             let (prev_stack, next_stack) = (rq.tasks[prev].stack_range(), rq.tasks[next].stack_range());
@@ -596,10 +594,13 @@ pub fn preempt_enable() {
     PREEMPT_COUNT.store(c.wrapping_sub(1), Ordering::Relaxed);
 }
 
-/// The running thread's preempt count (spinlocks held, preempt_disable).
+/// The preempt count, as Linux's sums its fields: the running thread's
+/// `preempt_disable`s and `SpinLock`s, plus the `IrqLock`s held (counted by
+/// their nesting depth; holding one also masks interrupts, so no switch
+/// happens with one held and the depth needs no saving per thread).
 #[inline]
 pub fn preempt_count() -> u32 {
-    PREEMPT_COUNT.load(Ordering::Relaxed)
+    PREEMPT_COUNT.load(Ordering::Relaxed) + super::sync::irq_lock_depth()
 }
 
 #[inline]
@@ -617,6 +618,7 @@ pub fn in_atomic() -> bool {
 /// caller that has just saved the flags). One OR for the two counts.
 #[inline(always)]
 fn may_sleep_with(irqs_enabled: bool) -> bool {
+    // IrqLock holders have interrupts off: `irqs_enabled` covers them.
     (IRQ_DEPTH.load(Ordering::Relaxed) | PREEMPT_COUNT.load(Ordering::Relaxed)) == 0 && irqs_enabled
 }
 
@@ -642,9 +644,7 @@ pub fn might_sleep(what: &str) {
 /// dropped its lock.
 #[inline(always)]
 pub fn might_sleep_check(irqs_were_enabled: bool) -> bool {
-    // The caller's own lock holds one unit of the preempt count.
-    let preempt = PREEMPT_COUNT.load(Ordering::Relaxed).saturating_sub(1);
-    (IRQ_DEPTH.load(Ordering::Relaxed) | preempt) != 0 || !irqs_were_enabled
+    !may_sleep_with(irqs_were_enabled)
 }
 
 /// The report of `might_sleep`; `irqs_disabled` as the caller found them.
@@ -658,7 +658,7 @@ pub fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>, irqs_disa
         loc.line(),
         what,
         in_interrupt() as u8,
-        PREEMPT_COUNT.load(Ordering::Relaxed),
+        preempt_count(),
         irqs_disabled as u8
     ));
 }

@@ -10,9 +10,8 @@
 use super::sched;
 use super::sync::IrqLock;
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
-use core::marker::PhantomPinned;
-use core::pin::Pin;
 use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One sleeping thread's entry (Linux's `wait_queue_t`), on its stack.
 struct Waiter {
@@ -22,8 +21,6 @@ struct Waiter {
     prev: *mut Waiter,
     /// Linked into a queue's list now.
     queued: bool,
-    /// Its address is in the list: it must not move while linked.
-    _pin: PhantomPinned,
 }
 
 /// The list of a queue: first and last waiter, or null.
@@ -87,11 +84,17 @@ impl WaitList {
 
 pub struct WaitQueue {
     list: IrqLock<WaitList>,
+    /// Waiters linked now; changed under the lock, read without it by
+    /// `wake_up_all`'s fast path (Linux's `waitqueue_active`).
+    nr: AtomicUsize,
 }
 
 impl WaitQueue {
     pub const fn new() -> Self {
-        WaitQueue { list: IrqLock::new(WaitList { first: ptr::null_mut(), last: ptr::null_mut() }) }
+        WaitQueue {
+            list: IrqLock::new(WaitList { first: ptr::null_mut(), last: ptr::null_mut() }),
+            nr: AtomicUsize::new(0),
+        }
     }
 
     /// Sleep until `cond()` is true (Linux's `wait_event`).
@@ -127,24 +130,29 @@ impl WaitQueue {
             local_irq_restore(flags);
             return true;
         }
-        let mut w = Waiter {
-            slot: sched::current_slot(),
-            next: ptr::null_mut(),
-            prev: ptr::null_mut(),
-            queued: false,
-            _pin: PhantomPinned,
-        };
-        // SAFETY: `w` is not moved again: only its pinned address is used.
-        let w = unsafe { Pin::new_unchecked(&mut w) };
-        // SAFETY: the pointer is only stored in the list, never used to move it.
-        let wp: *mut Waiter = unsafe { w.get_unchecked_mut() };
-        // SAFETY: `w` stays in this frame until the unlink below, which runs
-        // whatever woke us (a wake-up already unlinked it; a timeout did not).
-        unsafe { self.list.lock().push(wp) };
+        let mut w = Waiter { slot: sched::current_slot(), next: ptr::null_mut(), prev: ptr::null_mut(), queued: false };
+        // `w` is not moved or touched by name again in this frame: the list
+        // and this function reach it through `wp` only.
+        let wp: *mut Waiter = ptr::addr_of_mut!(w);
+        {
+            let mut list = self.list.lock();
+            // SAFETY: `w` stays in this frame until the unlink below, which
+            // runs whatever woke us (a wake-up already unlinked it; a
+            // timeout did not).
+            unsafe { list.push(wp) };
+            self.nr.fetch_add(1, Ordering::Relaxed);
+        }
         sched::set_current_sleeping(deadline);
         sched::schedule();
-        // SAFETY: as above; `queued` says whether it is still linked.
-        unsafe { self.list.lock().unlink(wp) };
+        {
+            let mut list = self.list.lock();
+            // SAFETY: as above; `queued` says whether it is still linked.
+            if unsafe { (*wp).queued } {
+                // SAFETY: linked in this list, as just checked.
+                unsafe { list.unlink(wp) };
+                self.nr.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         local_irq_restore(flags);
         false
     }
@@ -153,6 +161,14 @@ impl WaitQueue {
     /// `wake_up_all` with `autoremove_wake_function`: woken entries leave
     /// the list at once, so a waker never sees a sleeper twice).
     pub fn wake_up_all(&self) {
+        // Nobody waits: done without the lock. With one CPU this cannot miss
+        // a sleeper: one checks its condition and queues itself with
+        // interrupts off, so a waker (thread or interrupt) runs either
+        // before the check (the sleeper then sees the condition hold) or
+        // after the queueing (and sees it here).
+        if self.nr.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let mut list = self.list.lock();
         while !list.first.is_null() {
             let w = list.first;
@@ -163,12 +179,13 @@ impl WaitQueue {
                 list.unlink(w);
                 (*w).slot
             };
+            self.nr.fetch_sub(1, Ordering::Relaxed);
             sched::wake_up_slot(slot);
         }
     }
 
     pub fn has_sleepers(&self) -> bool {
-        !self.list.lock().first.is_null()
+        self.nr.load(Ordering::Relaxed) != 0
     }
 
     /// Threads sleeping here now (for tests).

@@ -1210,6 +1210,27 @@ def one_injected_page_failure_does_not_panic():
         m.kill()
 
 
+# --- address spaces, kernel stacks, spinlocks (issue 9) ---
+
+def boot_reports_no_sleeping_in_atomic():
+    """The boot and the shell's first commands make no "sleeping function called
+    from invalid context" report: the task table needs no allocation while
+    interrupts are still off, and no spinlock holder allocates. ps lists the
+    threads of the growable table, whose stacks come from vmalloc."""
+    m = Machine(mem="64M")
+    try:
+        log = m.boot()
+        ps = m.cmd("ps")
+        info = m.cmd("vmallocinfo")
+        out = log + ps + info + m.cmd("meminfo")
+        check("sleeping function called from invalid context" not in out, "might_sleep report:\n" + out[-3000:])
+        check(re.search(r"\bswapper\b", ps) and re.search(r"\bsh\b", ps), "ps:\n" + ps)
+        check(re.search(r"^0x[0-9a-f]{8}-0x[0-9a-f]{8}\s+12288 \S*kthread_run\S* pages=2 vmalloc$", info, re.M),
+              "no 8 KB stack (2 pages and a guard page) from kthread_run in vmallocinfo:\n" + info)
+    finally:
+        m.kill()
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1239,7 +1260,8 @@ def main():
                      ("qemu::slab::reports_do_not_report_themselves", reports_do_not_report_themselves),
                      ("qemu::slab::kmalloc_report_unused_classes_show_a_dash",
                       kmalloc_report_unused_classes_show_a_dash),
-                     ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
+                     ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
+                     ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

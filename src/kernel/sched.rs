@@ -155,16 +155,67 @@ impl Task {
     }
 }
 
+/// The task table: slot `IDLE` is the boot thread, held inline (the table
+/// exists before anything may allocate: boot runs with interrupts off);
+/// slots 1.. are `tasks[slot - 1]`, reused after exit. Index it as `rq[slot]`.
 struct RunQueue {
-    /// Slot `IDLE` is the boot thread; the others are reused after exit.
+    idle: Task,
     tasks: Vec<Task>,
     current: usize,
     next_pid: u32,
     slice: u32,
 }
 
-static RQ: IrqLock<RunQueue> =
-    IrqLock::new(RunQueue { tasks: Vec::new(), current: IDLE, next_pid: 1, slice: TIMESLICE });
+impl RunQueue {
+    fn len(&self) -> usize {
+        1 + self.tasks.len()
+    }
+
+    fn get(&self, slot: usize) -> Option<&Task> {
+        if slot == IDLE {
+            Some(&self.idle)
+        } else {
+            self.tasks.get(slot - 1)
+        }
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Task> {
+        if slot == IDLE {
+            Some(&mut self.idle)
+        } else {
+            self.tasks.get_mut(slot - 1)
+        }
+    }
+
+    fn iter(&self) -> core::iter::Chain<core::iter::Once<&Task>, core::slice::Iter<'_, Task>> {
+        core::iter::once(&self.idle).chain(self.tasks.iter())
+    }
+
+    fn iter_mut(&mut self) -> core::iter::Chain<core::iter::Once<&mut Task>, core::slice::IterMut<'_, Task>> {
+        core::iter::once(&mut self.idle).chain(self.tasks.iter_mut())
+    }
+}
+
+impl core::ops::Index<usize> for RunQueue {
+    type Output = Task;
+    fn index(&self, slot: usize) -> &Task {
+        self.get(slot).expect("no such task slot")
+    }
+}
+
+impl core::ops::IndexMut<usize> for RunQueue {
+    fn index_mut(&mut self, slot: usize) -> &mut Task {
+        self.get_mut(slot).expect("no such task slot")
+    }
+}
+
+static RQ: IrqLock<RunQueue> = IrqLock::new(RunQueue {
+    idle: Task { state: TaskState::Running, name: TaskName::from("swapper"), ..Task::EMPTY },
+    tasks: Vec::new(),
+    current: IDLE,
+    next_pid: 1,
+    slice: TIMESLICE,
+});
 
 /// Mirrors of RQ state that crash reports read without taking the lock.
 static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
@@ -217,17 +268,17 @@ pub fn stack_guard_hit(esp: usize) -> Option<(usize, usize)> {
         return Some(r);
     }
     let rq = RQ.try_lock()?;
-    rq.tasks.iter().filter(|t| t.state.alive()).find_map(|t| hit(t.stack_range()))
+    rq.iter().filter(|t| t.state.alive()).find_map(|t| hit(t.stack_range()))
 }
 
 /// Whether the page below every thread's stack is unmapped (for tests).
 pub fn guard_pages_unmapped() -> bool {
     // Copied out first: the checks walk page tables, not for under the lock.
-    let n = RQ.lock().tasks.len();
+    let n = RQ.lock().len();
     let mut stacks: Vec<(usize, usize)> = Vec::with_capacity(n);
     {
         let rq = RQ.lock();
-        stacks.extend(rq.tasks.iter().filter(|t| t.state.alive()).map(|t| t.stack_range()).take(n));
+        stacks.extend(rq.iter().filter(|t| t.state.alive()).map(|t| t.stack_range()).take(n));
     }
     let boot = boot_stack_range().0;
     stacks.iter().all(|&(lo, _)| {
@@ -244,12 +295,9 @@ pub fn current_stack() -> (usize, usize) {
     current_stack_range()
 }
 
-/// Set up the boot thread as pid 0.
+/// The boot thread is pid 0 (its slot is static); the CPU's ring-0 stack
+/// is its stack until the first switch.
 pub fn init() {
-    let mut v = Vec::with_capacity(16);
-    v.push(Task { state: TaskState::Running, name: TaskName::from("swapper"), ..Task::EMPTY });
-    let old = core::mem::replace(&mut RQ.lock().tasks, v);
-    drop(old);
     gdt::set_kernel_stack(boot_stack_range().1 as u32);
 }
 
@@ -275,7 +323,7 @@ fn lock_with_room() -> crate::kernel::sync::IrqLockGuard<'static, RunQueue> {
     loop {
         let want = {
             let rq = RQ.lock();
-            if rq.tasks.len() < rq.tasks.capacity() || rq.tasks.iter().any(|t| t.state == TaskState::Unused) {
+            if rq.tasks.len() < rq.tasks.capacity() || rq.iter().any(|t| t.state == TaskState::Unused) {
                 return rq;
             }
             (2 * rq.tasks.capacity()).max(16)
@@ -313,8 +361,8 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
     rq.next_pid += 1;
     let task =
         Task { state: TaskState::Runnable, pid, name: TaskName::from(name), esp, entry, arg, stack, ..Task::EMPTY };
-    match rq.tasks.iter().position(|t| t.state == TaskState::Unused) {
-        Some(slot) => rq.tasks[slot] = task,
+    match rq.iter().position(|t| t.state == TaskState::Unused) {
+        Some(slot) => rq[slot] = task,
         None => rq.tasks.push(task), // within capacity: lock_with_room made room
     }
     Ok(pid)
@@ -325,7 +373,7 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
 extern "C" fn kthread_start() -> ! {
     let (entry, arg) = {
         let rq = RQ.lock();
-        let t = &rq.tasks[rq.current];
+        let t = &rq[rq.current];
         (t.entry, t.arg)
     };
     local_irq_enable();
@@ -346,7 +394,7 @@ pub fn kthread_exit() -> ! {
     {
         let mut rq = RQ.lock();
         let cur = rq.current;
-        rq.tasks[cur].state = TaskState::Dead;
+        rq[cur].state = TaskState::Dead;
         NR_DEAD.fetch_add(1, Ordering::Relaxed);
     }
     EXIT_WQ.wake_up_all();
@@ -363,9 +411,9 @@ pub fn reap_dead() {
         let dead = {
             let mut rq = RQ.lock();
             let cur = rq.current;
-            let found = rq.tasks.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur);
+            let found = rq.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur);
             found.map(|i| {
-                let t = &mut rq.tasks[i];
+                let t = &mut rq[i];
                 t.state = TaskState::Unused;
                 NR_DEAD.fetch_sub(1, Ordering::Relaxed);
                 (core::mem::take(&mut t.stack), t.mm.take())
@@ -380,7 +428,7 @@ pub fn reap_dead() {
 /// Whether thread `pid` is still alive.
 pub fn pid_alive(pid: u32) -> bool {
     let rq = RQ.lock();
-    rq.tasks.iter().any(|t| t.state.alive() && t.pid == pid)
+    rq.iter().any(|t| t.state.alive() && t.pid == pid)
 }
 
 /// Sleep until thread `pid` has exited, then free what exited threads left.
@@ -417,32 +465,30 @@ pub fn schedule() {
         let mut rq = RQ.lock();
         NEED_RESCHED.store(false, Ordering::Relaxed);
         let prev = rq.current;
-        if rq.tasks[prev].state == TaskState::Running {
-            rq.tasks[prev].state = TaskState::Runnable;
+        if rq[prev].state == TaskState::Running {
+            rq[prev].state = TaskState::Runnable;
         }
         // Round robin from the slot after prev; idle only when nobody else can run.
-        let n = rq.tasks.len();
-        let next = (1..=n)
-            .map(|k| (prev + k) % n)
-            .find(|&i| i != IDLE && rq.tasks[i].state == TaskState::Runnable)
-            .unwrap_or(IDLE);
-        rq.tasks[next].state = TaskState::Running;
+        let n = rq.len();
+        let next =
+            (1..=n).map(|k| (prev + k) % n).find(|&i| i != IDLE && rq[i].state == TaskState::Runnable).unwrap_or(IDLE);
+        rq[next].state = TaskState::Running;
         rq.slice = TIMESLICE;
         if next == prev {
             None
         } else {
             rq.current = next;
-            rq.tasks[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
-            PREEMPT_COUNT.store(rq.tasks[next].preempt_count, Ordering::Relaxed);
+            rq[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
+            PREEMPT_COUNT.store(rq[next].preempt_count, Ordering::Relaxed);
             CURRENT.store(next, Ordering::Relaxed);
             NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
-            let (prev_stack, next_stack) = (rq.tasks[prev].stack_range(), rq.tasks[next].stack_range());
-            let next_pgd = rq.tasks[next].pgd_phys();
-            let next_stack_lo = rq.tasks[next].stack;
+            let (prev_stack, next_stack) = (rq[prev].stack_range(), rq[next].stack_range());
+            let next_pgd = rq[next].pgd_phys();
+            let next_stack_lo = rq[next].stack;
             CURRENT_STACK[0].store(next_stack_lo, Ordering::Relaxed);
             CURRENT_STACK[1].store(next_stack.1, Ordering::Relaxed);
-            let prev_esp = &mut rq.tasks[prev].esp as *mut usize;
-            Some((prev_esp, rq.tasks[next].esp, next_pgd, prev_stack, next_stack))
+            let prev_esp = &mut rq[prev].esp as *mut usize;
+            Some((prev_esp, rq[next].esp, next_pgd, prev_stack, next_stack))
         }
     };
     if let Some((prev_esp, next_esp, next_pgd, prev_stack, next_stack)) = switch {
@@ -467,7 +513,7 @@ pub fn use_mm(mm: Arc<MmStruct>) {
     let (old, pgd, stack) = {
         let mut rq = RQ.lock();
         let cur = rq.current;
-        let t = &mut rq.tasks[cur];
+        let t = &mut rq[cur];
         let old = t.mm.replace(mm);
         (old, t.pgd_phys(), t.stack_range())
     };
@@ -484,7 +530,7 @@ pub fn unuse_mm() {
     let old = {
         let mut rq = RQ.lock();
         let cur = rq.current;
-        rq.tasks.get_mut(cur).and_then(|t| t.mm.take())
+        rq.get_mut(cur).and_then(|t| t.mm.take())
     };
     switch_mm(swapper_pg_dir_phys(), &[]);
     local_irq_restore(flags);
@@ -496,15 +542,15 @@ pub fn unuse_mm() {
 pub fn set_current_sleeping(timeout: u64) {
     let mut rq = RQ.lock();
     let cur = rq.current;
-    rq.tasks[cur].state = TaskState::Sleeping;
-    rq.tasks[cur].wake_at = timeout;
+    rq[cur].state = TaskState::Sleeping;
+    rq[cur].wake_at = timeout;
 }
 
 /// Make a sleeping thread runnable.
 pub fn wake_up_slot(slot: usize) {
     let mut rq = RQ.lock();
     let cur = rq.current;
-    if let Some(t) = rq.tasks.get_mut(slot) {
+    if let Some(t) = rq.get_mut(slot) {
         if t.state == TaskState::Sleeping {
             t.state = TaskState::Runnable;
             t.wake_at = 0;
@@ -541,14 +587,14 @@ pub fn timer_tick() {
     let now = pit::jiffies();
     let mut rq = RQ.lock();
     let cur = rq.current;
-    if let Some(t) = rq.tasks.get_mut(cur) {
+    if let Some(t) = rq.get_mut(cur) {
         t.runtime += 1;
     }
     if cur == IDLE {
         IDLE_TICKS.fetch_add(1, Ordering::Relaxed);
     }
     let mut woke = false;
-    for t in rq.tasks.iter_mut() {
+    for t in rq.iter_mut() {
         if t.state == TaskState::Sleeping && t.wake_at != 0 && t.wake_at <= now {
             t.state = TaskState::Runnable;
             t.wake_at = 0;
@@ -664,11 +710,11 @@ pub fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>, irqs_disa
 }
 
 pub fn current_pid() -> u32 {
-    RQ.try_lock().and_then(|rq| rq.tasks.get(rq.current).map(|t| t.pid)).unwrap_or(0)
+    RQ.try_lock().and_then(|rq| rq.get(rq.current).map(|t| t.pid)).unwrap_or(0)
 }
 
 pub fn current_name() -> TaskName {
-    RQ.try_lock().and_then(|rq| rq.tasks.get(rq.current).map(|t| t.name)).unwrap_or(TaskName::from("?"))
+    RQ.try_lock().and_then(|rq| rq.get(rq.current).map(|t| t.name)).unwrap_or(TaskName::from("?"))
 }
 
 /// One line per live thread, like a tiny `ps`. `f` runs without the lock.
@@ -677,10 +723,10 @@ pub fn for_each_task(mut f: impl FnMut(u32, char, u64, TaskName)) {
     loop {
         let t = {
             let rq = RQ.lock();
-            if i >= rq.tasks.len() {
+            if i >= rq.len() {
                 break;
             }
-            let t = &rq.tasks[i];
+            let t = &rq[i];
             t.state.alive().then_some((t.pid, t.state.letter(), t.runtime, t.name))
         };
         if let Some((pid, state, runtime, name)) = t {
@@ -692,7 +738,7 @@ pub fn for_each_task(mut f: impl FnMut(u32, char, u64, TaskName)) {
 
 /// Live threads (for leak checks in tests).
 pub fn nr_threads() -> usize {
-    RQ.lock().tasks.iter().filter(|t| t.state.alive()).count()
+    RQ.lock().iter().filter(|t| t.state.alive()).count()
 }
 
 /// The idle loop: the boot thread ends here once the system is up.

@@ -882,7 +882,11 @@ mod kernel_side {
         // One record at a time, copied out (without its page list): nothing
         // allocates under the lock, and formatting runs outside it.
         let mut i = 0;
-        while let Some(a) = VMAP.lock().iter().nth(i).map(VmArea::info) {
+        loop {
+            // Its own statement: the guard goes before the body runs (a
+            // `while let` would hold it across the body).
+            let a = VMAP.lock().iter().nth(i).map(VmArea::info);
+            let Some(a) = a else { break };
             let mut name = ::alloc::string::String::new();
             crate::kernel::ksyms::write_return_address(&mut name, a.caller);
             super::vmallocinfo_line(out, &a, name)?;

@@ -1216,7 +1216,7 @@ def boot_reports_no_sleeping_in_atomic():
     """The boot and the shell's first commands make no "sleeping function called
     from invalid context" report: the task table needs no allocation while
     interrupts are still off, and no spinlock holder allocates. ps lists the
-    threads of the growable table, whose stacks come from vmalloc."""
+    threads of the growable table, whose 16 KB stacks come from vmalloc."""
     m = Machine(mem="64M")
     try:
         log = m.boot()
@@ -1225,8 +1225,8 @@ def boot_reports_no_sleeping_in_atomic():
         out = log + ps + info + m.cmd("meminfo")
         check("sleeping function called from invalid context" not in out, "might_sleep report:\n" + out[-3000:])
         check(re.search(r"\bswapper\b", ps) and re.search(r"\bsh\b", ps), "ps:\n" + ps)
-        check(re.search(r"^0x[0-9a-f]{8}-0x[0-9a-f]{8}\s+12288 \S*kthread_run\S* pages=2 vmalloc$", info, re.M),
-              "no 8 KB stack (2 pages and a guard page) from kthread_run in vmallocinfo:\n" + info)
+        check(re.search(r"^0x[0-9a-f]{8}-0x[0-9a-f]{8}\s+20480 \S*kthread_run\S* pages=4 vmalloc$", info, re.M),
+              "no 16 KB stack (4 pages and a guard page) from kthread_run in vmallocinfo:\n" + info)
     finally:
         m.kill()
 

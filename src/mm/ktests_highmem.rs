@@ -163,7 +163,7 @@ static MAPPED_OK: AtomicUsize = AtomicUsize::new(0);
 static HOLDING: AtomicUsize = AtomicUsize::new(0);
 
 fn holder(t: usize) {
-    // On the heap: 340 guards would not fit an 8 KB kernel stack. Without
+    // On the heap: 340 guards are 8 KB, half a kernel stack. Without
     // the memory the thread maps nothing, and MAPPED_OK fails the test.
     let mut held: ::alloc::vec::Vec<Kmap> = ::alloc::vec::Vec::new();
     let room = held.try_reserve_exact(PER_THREAD).is_ok();

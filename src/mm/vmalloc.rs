@@ -521,7 +521,8 @@ mod kernel_side {
     /// Whoever holds one can write any word of lowmem (`write_entry` takes a
     /// physical address), so only `unsafe` code can make one.
     pub struct DirectMapTables {
-        _private: (),
+        /// Flags for the pages of new page tables (`ZERO` is added).
+        table_gfp: Gfp,
     }
 
     impl DirectMapTables {
@@ -532,7 +533,13 @@ mod kernel_side {
         /// reference directory, mapping only frames the caller owns, and
         /// unmapping only what it mapped. Reads have no further condition.
         pub unsafe fn new() -> DirectMapTables {
-            DirectMapTables { _private: () }
+            DirectMapTables { table_gfp: GFP_KERNEL }
+        }
+
+        /// New page tables with the caller's flags (a caller that cannot
+        /// handle a failure passes `__GFP_NOFAIL` on).
+        fn with_table_gfp(self, gfp: Gfp) -> DirectMapTables {
+            DirectMapTables { table_gfp: gfp }
         }
     }
 
@@ -551,7 +558,8 @@ mod kernel_side {
 
         fn alloc_table(&mut self) -> Option<u32> {
             // Under PGTABLE_LOCK: the allocator does not sleep.
-            let low = alloc::__alloc_pages(GFP_KERNEL | Gfp::ZERO, 0)?.lowmem().ok()?;
+            // Without HIGHMEM: page tables are reached through the direct map.
+            let low = alloc::__alloc_pages((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
             Some((low.pfn() << PAGE_SHIFT) as u32)
         }
 
@@ -586,20 +594,28 @@ mod kernel_side {
     /// (highmem first). May sleep.
     #[inline(never)]
     pub fn vmalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
-        vmalloc_caller(size, false, caller())
+        vmalloc_caller(size, GFP_KERNEL, false, caller())
+    }
+
+    /// Linux's `__vmalloc`: `vmalloc` with the caller's flags for the frames
+    /// (`HIGHMEM` is added: the frames are only ever reached through the
+    /// area). May sleep.
+    #[inline(never)]
+    pub fn __vmalloc(size: usize, gfp: Gfp) -> Result<NonNull<u8>, VmallocError> {
+        vmalloc_caller(size, gfp, gfp.contains(Gfp::ZERO), caller())
     }
 
     /// `vzalloc`: the same, zeroed.
     #[inline(never)]
     pub fn vzalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
-        vmalloc_caller(size, true, caller())
+        vmalloc_caller(size, GFP_KERNEL, true, caller())
     }
 
     /// Linux's `__vmalloc_node`: first the address range (`__get_vm_area_node`:
     /// a request that cannot fit costs nothing, not even one frame), then
     /// the frames and the mapping (`__vmalloc_area_node`). Every failure
     /// gives back what was taken and says why.
-    pub fn vmalloc_caller(size: usize, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
+    pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
         crate::kernel::sched::might_sleep("vmalloc");
         if size == 0 {
             return Err(VmallocError::ZeroSize);
@@ -624,7 +640,7 @@ mod kernel_side {
             return fail("memory for the page array", &pfns);
         }
         for _ in 0..pages {
-            let Some(p) = alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
+            let Some(p) = alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
                 return fail("free page", &pfns);
             };
             let pfn = p.pfn();
@@ -637,7 +653,7 @@ mod kernel_side {
             }
             pfns.push(pfn);
         }
-        if !map_pages(addr, &pfns) {
+        if !map_pages(addr, &pfns, gfp) {
             return fail("page for a page table", &pfns);
         }
         let mut v = VMAP.lock();
@@ -668,11 +684,11 @@ mod kernel_side {
 
     /// Map `pfns` at `addr` in the reference directory. Entries were not
     /// present, so no flush is needed.
-    fn map_pages(addr: usize, pfns: &[u32]) -> bool {
+    fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
         let _g = PGTABLE_LOCK.lock();
         // SAFETY: PGTABLE_LOCK is held; `addr` is a range reserved in VMAP
         // for this caller, and the frames are the caller's.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { DirectMapTables::new() }.with_table_gfp(gfp - Gfp::ZERO);
         let r = reference().map_range(&mut mem, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
         if r.is_err() {
             // map_range undid what it wrote, but entries were briefly present.
@@ -749,7 +765,7 @@ mod kernel_side {
         // The record's page list is made before the lock is taken.
         let list = pfns.to_vec();
         let addr = vmap_lock_with_room().reserve(pfns.len(), VmKind::Vmap, who)?;
-        if !map_pages(addr, pfns) {
+        if !map_pages(addr, pfns, GFP_KERNEL) {
             let gone = VMAP.lock().remove(addr);
             drop(gone);
             return None;

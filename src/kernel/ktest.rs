@@ -16,6 +16,7 @@ use super::{printk, sched, wait::WaitQueue};
 use crate::arch::x86::{pit, qemu, traps};
 use crate::mm::ktests as mm;
 use crate::mm::ktests_highmem as hm;
+use crate::mm::ktests_mm as mmt;
 use crate::mm::ktests_slab as sl;
 use crate::mm::ktests_uaccess as ua;
 use crate::mm::ktests_vmalloc as vm;
@@ -143,6 +144,26 @@ pub static TESTS: &[KTest] = &[
     },
     KTest { name: "arch::x86::tlb::flush_tlb_range_follows_the_ceiling", run: ua::flush_tlb_range_follows_the_ceiling },
     KTest { name: "arch::x86::tlb::tlb_flushes_make_a_remap_visible", run: ua::tlb_flushes_make_a_remap_visible },
+    KTest {
+        name: "mm::vmalloc::vfree_in_interrupt_context_is_refused",
+        run: vm::vfree_in_interrupt_context_is_refused,
+    },
+    KTest {
+        name: "kernel::sync::spinlock_holders_are_atomic_for_might_sleep",
+        run: vm::spinlock_holders_are_atomic_for_might_sleep,
+    },
+    KTest {
+        name: "mm::mm_types::mm_struct_drop_frees_its_page_tables",
+        run: mmt::mm_struct_drop_frees_its_page_tables,
+    },
+    KTest {
+        name: "kernel::sched::switch_mm_gives_each_thread_its_own_user_pages",
+        run: mmt::switch_mm_gives_each_thread_its_own_user_pages,
+    },
+    KTest {
+        name: "kernel::wait::a_hundred_threads_sleep_on_one_queue_and_all_wake",
+        run: mmt::a_hundred_threads_sleep_on_one_queue_and_all_wake,
+    },
 ];
 
 /// What a run of the tests found (libtest's summary line).
@@ -410,8 +431,9 @@ fn wake_up_wakes_every_sleeper() -> TestResult {
 }
 
 fn thread_slots_are_reused() -> TestResult {
-    // Twice as many threads as slots, one after another: exits free slots.
-    for _ in 0..2 * sched::NR_TASKS {
+    // More threads than the old fixed table had slots, one after another:
+    // exits free their slots and stacks.
+    for _ in 0..40 {
         let pid = sched::kthread_run("ktest-short", |_| {}, 0).map_err(|_| "slot not freed on exit")?;
         sched::kthread_wait(pid);
     }

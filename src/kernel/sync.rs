@@ -1,7 +1,16 @@
-//! A spinlock that also masks interrupts while held (Linux's
-//! `spin_lock_irqsave`). `spin::Mutex` alone never masks interrupts, so data
-//! shared with an interrupt handler would deadlock the one CPU the first time
-//! the handler interrupted a holder.
+//! Spinlocks, as Linux's: [`SpinLock`] (`spin_lock`) disables preemption
+//! while held, and [`IrqLock`] (`spin_lock_irqsave`) also masks interrupts.
+//! `spin::Mutex` alone never masks interrupts, so data shared with an
+//! interrupt handler would deadlock the one CPU the first time the handler
+//! interrupted a holder; and it never raises the preempt count, so a holder
+//! could be preempted (another thread then spins on the one CPU until the
+//! next tick) or call something that sleeps without `might_sleep` noticing.
+//! Both locks count in the preempt count, so `might_sleep` reports a holder
+//! that calls a sleeping function ("BUG: sleeping function called from
+//! invalid context", with `preempt_count` in the line): a `SpinLock` adds one
+//! to it; the `IrqLock`s held are counted by their nesting depth, which the
+//! count includes (Linux's `preempt_count` is a sum of fields too), so the
+//! hottest locks pay no extra store for it.
 //!
 //! Linux's `spin_unlock_irqrestore` puts back the flags its own lock saved,
 //! which is right only when locks are released in the reverse order of
@@ -11,6 +20,7 @@
 //! keeps the flags saved by the outermost one; interrupts come back (if
 //! they were on) only when the last guard goes, whatever the order.
 
+use super::sched::{preempt_disable, preempt_enable};
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
@@ -46,7 +56,7 @@ fn irq_nest_exit() {
     }
 }
 
-/// `IrqLock` guards held now (for tests and might_sleep-like checks).
+/// `IrqLock` guards held now: their part of the preempt count.
 pub fn irq_lock_depth() -> u32 {
     IRQ_LOCK_DEPTH.load(Ordering::Relaxed)
 }
@@ -76,7 +86,7 @@ impl<T> IrqLock<T> {
         let flags = irq_nest_enter();
         match self.inner.try_lock() {
             Some(g) => IrqLockGuard { guard: ManuallyDrop::new(g), flags },
-            None => spin_bug_recursion(self as *const Self as usize, core::any::type_name::<T>()),
+            None => spin_bug_recursion("IrqLock", self as *const Self as usize, core::any::type_name::<T>()),
         }
     }
 
@@ -145,7 +155,7 @@ static SPIN_BUG_REPORTING: core::sync::atomic::AtomicBool = core::sync::atomic::
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn spin_bug_recursion(lock: usize, type_name: &str) -> ! {
+fn spin_bug_recursion(kind: &str, lock: usize, type_name: &str) -> ! {
     use core::fmt::Write;
     let at = core::panic::Location::caller();
     if !SPIN_BUG_REPORTING.swap(true, Ordering::SeqCst) {
@@ -153,18 +163,89 @@ fn spin_bug_recursion(lock: usize, type_name: &str) -> ! {
         let mut out = super::printk::oops_begin();
         let _ = writeln!(
             out,
-            "BUG: spinlock recursion on CPU#0, {}/{}: IrqLock<{}> at {:#010x} taken again at {}:{}",
+            "BUG: spinlock recursion on CPU#0, {}/{}: {}<{}> at {:#010x} taken again at {}:{}",
             super::sched::current_name(),
             super::sched::current_pid(),
+            kind,
             type_name,
             lock,
             at.file(),
             at.line()
         );
-        let _ = writeln!(out, "the lock is held on this CPU with interrupts off: nobody can release it");
+        let _ = writeln!(out, "the lock is held on this one CPU, whose holder cannot run again: nobody can release it");
         let _ = writeln!(out, "Call Trace:");
         super::panic::write_call_trace(&mut out, crate::arch::x86::cpu::read_ebp());
     }
     // The panic names the place again (this function tracks its caller).
-    panic!("spinlock recursion: IrqLock<{}> at {:#010x}", type_name, lock)
+    panic!("spinlock recursion: {}<{}> at {:#010x}", kind, type_name, lock)
+}
+
+/// Linux's `spinlock_t` taken with `spin_lock`: preemption is off while it
+/// is held, interrupts are not masked (never take it from an interrupt
+/// handler: use [`IrqLock`]). With one CPU, preemption off is what makes it
+/// a lock at all: no other thread runs until it is released, so nobody
+/// spins on it. A holder that calls something that may sleep is reported
+/// by `might_sleep`, and must not sleep: the next thread to take the lock
+/// would spin forever on the one CPU.
+pub struct SpinLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+pub struct SpinLockGuard<'a, T> {
+    /// Dropped by hand in `Drop`, before preemption comes back.
+    guard: ManuallyDrop<spin::MutexGuard<'a, T>>,
+}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        SpinLock { inner: spin::Mutex::new(value) }
+    }
+
+    #[inline]
+    pub fn lock(&self) -> SpinLockGuard<'_, T> {
+        preempt_disable();
+        // One CPU and preemption off: a holder found here is this thread (or
+        // the thread an interrupt handler interrupted), and it can never run
+        // to release the lock. Say so instead of spinning for ever.
+        match self.inner.try_lock() {
+            Some(g) => SpinLockGuard { guard: ManuallyDrop::new(g) },
+            None => spin_bug_recursion("SpinLock", self as *const Self as usize, core::any::type_name::<T>()),
+        }
+    }
+
+    /// For fault and crash paths: never spins.
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        preempt_disable();
+        match self.inner.try_lock() {
+            Some(g) => Some(SpinLockGuard { guard: ManuallyDrop::new(g) }),
+            None => {
+                preempt_enable();
+                None
+            }
+        }
+    }
+}
+
+impl<T> Deref for SpinLockGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for SpinLockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for SpinLockGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: `guard` is dropped here only, once, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        preempt_enable();
+    }
 }

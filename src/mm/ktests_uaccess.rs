@@ -97,14 +97,14 @@ impl TestMm {
         // tables made under it) and reads the kernel's reference one.
         let mut mem = unsafe { DirectMapTables::new() };
         let pgd = PageTables::new(&mut mem).map_err(|_| "no page for a directory")?;
-        let mm = TestMm { pgd: Some(pgd), mem };
+        // The guard owns the directory from here on, so an early return frees it.
+        let mut mm = TestMm { pgd: Some(pgd), mem };
         // SAFETY: swapper_pg_dir is the kernel's directory; only read here.
         let reference = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
-        // SAFETY: a second handle on the test's own tables, for the calls.
-        let mut mem = unsafe { DirectMapTables::new() };
-        pgd.clone_kernel_pdes(&mut mem, &reference);
+        let pgd = mm.pgd.as_ref().expect("test directory");
+        pgd.clone_kernel_pdes(&mut mm.mem, &reference);
         let flags = PteFlags::PRESENT | PteFlags::RW | PteFlags::USER;
-        pgd.map(&mut mem, VirtAddr::new(USER_VA), page.pfn(), flags).map_err(|_| "cannot map the user page")?;
+        pgd.map(&mut mm.mem, VirtAddr::new(USER_VA), page.pfn(), flags).map_err(|_| "cannot map the user page")?;
         Ok(mm)
     }
 }

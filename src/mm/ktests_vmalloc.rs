@@ -60,8 +60,8 @@ fn area(size: usize) -> Result<Area, &'static str> {
 /// Linux, and counted by the caller. Every guard of the body is dropped
 /// before the count.
 fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
-    // The area records live in a BTreeMap, whose root node stays allocated
-    // once made, even when the map is empty again: make it before counting.
+    // The area records live in a vector that keeps its capacity once grown,
+    // even when empty again: make it before counting.
     drop(area(4096));
     let (before, tables) = (settled(), page_tables_in_use());
     let r = body();
@@ -147,29 +147,16 @@ pub fn vzalloc_is_zeroed() -> TestResult {
     })
 }
 
-/// A page directory the test made; only its page is freed on drop (its
-/// kernel PDEs point at the shared kernel page tables).
-struct ClonedPgd {
-    pgd: PageTables,
-    mem: DirectMapTables,
-}
-
-impl Drop for ClonedPgd {
-    fn drop(&mut self) {
-        self.pgd.free_directory(&mut self.mem);
-    }
-}
-
 /// CR3 switched to another directory with preemption off; back on drop.
 struct OnPgd;
 
 impl OnPgd {
     /// # Safety
     /// `pgd` carries every kernel PDE the running code needs.
-    unsafe fn enter(pgd: &PageTables) -> OnPgd {
+    unsafe fn enter(pgd_phys: usize) -> OnPgd {
         preempt_disable();
         // SAFETY: by the contract.
-        unsafe { load_cr3(pgd.pgd_phys() as usize) };
+        unsafe { load_cr3(pgd_phys) };
         OnPgd
     }
 }
@@ -188,15 +175,9 @@ impl Drop for OnPgd {
 /// areas needed are the only pages not back (counted).
 pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
     counts_come_back(|| {
-        // SAFETY: the test only allocates a directory of its own, copies the
-        // kernel PDEs into it and frees it; it reads the reference directory.
-        let mut mem = unsafe { DirectMapTables::new() };
-        // SAFETY: swapper_pg_dir is the kernel's directory; only read here.
-        let reference = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
-        let pgd = PageTables::new(&mut mem).map_err(|_| "no page for a directory")?;
-        // SAFETY: as above: only for the test's own directory.
-        let clone = ClonedPgd { pgd, mem: unsafe { DirectMapTables::new() } };
-        clone.pgd.clone_kernel_pdes(&mut mem, &reference);
+        // An address space of its own: the kernel PDEs copied (pgd_alloc),
+        // all freed when it drops.
+        let clone = crate::mm::mm_types::mm_alloc().map_err(|_| "no page for a directory")?;
         // An area in a 4 MB region whose PDE the clone has never seen: earlier
         // tests left page tables behind in low vmalloc space, so step past
         // them with spacer areas (all vfree'd when the guards drop).
@@ -205,7 +186,7 @@ pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
         for spacer in spacers.iter_mut() {
             let a = area(4 << 20)?;
             let end = a.ptr() as usize + (4 << 20) - 1;
-            if clone.pgd.pde(&mem, end >> 22).is_present() {
+            if clone.pde(end >> 22) & PteFlags::PRESENT.bits() != 0 {
                 *spacer = Some(a);
             } else {
                 p = Some(a);
@@ -216,7 +197,7 @@ pub fn vmalloc_area_reaches_another_pgd_lazily() -> TestResult {
         let syncs0 = VMALLOC_SYNCS.load(Ordering::Relaxed);
         // SAFETY: the clone carries every kernel PDE that existed when it was
         // made, so the running code, stacks and direct map stay mapped.
-        let on = unsafe { OnPgd::enter(&clone.pgd) };
+        let on = unsafe { OnPgd::enter(clone.pgd_phys()) };
         let bad = fill_and_check(p.ptr() as *mut u32, (4 << 20) / 4, 0xc10e);
         drop(on);
         let syncs = VMALLOC_SYNCS.load(Ordering::Relaxed) - syncs0;
@@ -400,6 +381,84 @@ pub fn irq_lock_guards_dropped_out_of_order() -> TestResult {
     }
     if irq_lock_depth() != depth0 {
         return Err("the guard count did not come back");
+    }
+    Ok(())
+}
+
+/// Interrupt context for the length of a call, as the entry code makes it:
+/// interrupts off, the interrupt depth raised (what `in_interrupt` reads).
+fn as_if_in_interrupt(f: impl FnOnce()) {
+    let flags = cpu::local_irq_save();
+    crate::kernel::sched::irq_enter();
+    f();
+    crate::kernel::sched::irq_exit();
+    cpu::local_irq_restore(flags);
+}
+
+/// vfree and vunmap from interrupt context are refused and reported
+/// (Linux BUG()s); the area stays mapped and is freed normally afterwards.
+pub fn vfree_in_interrupt_context_is_refused() -> TestResult {
+    counts_come_back(|| {
+        let p = area(8192)?;
+        let used0 = vmalloc::usage().0;
+        let bugs0 = VFREE_BUGS.load(Ordering::Relaxed);
+        as_if_in_interrupt(|| vfree(p.ptr()));
+        as_if_in_interrupt(|| vmalloc::vunmap(p.ptr()));
+        let reports = VFREE_BUGS.load(Ordering::Relaxed) - bugs0;
+        let survived = vmalloc::usage().0 == used0;
+        // SAFETY: the area is still mapped after the refused calls.
+        unsafe { p.ptr().add(4096).write_volatile(7) };
+        drop(p);
+        if reports != 2 {
+            return Err("vfree/vunmap in interrupt context not reported once each");
+        }
+        if !survived || vmalloc::usage().0 != used0 - 8192 {
+            return Err("a refused vfree changed the areas");
+        }
+        Ok(())
+    })
+}
+
+/// Spinlocks raise the preempt count, the vmalloc record lock among them,
+/// so `might_sleep` reports a holder ("BUG: sleeping function called from
+/// invalid context"), with interrupts on or off.
+pub fn spinlock_holders_are_atomic_for_might_sleep() -> TestResult {
+    use crate::kernel::sched::{might_sleep, preempt_count, MIGHT_SLEEP_BUGS};
+    use crate::kernel::sync::{IrqLock, SpinLock};
+    static S: SpinLock<u32> = SpinLock::new(0);
+    static I: IrqLock<u32> = IrqLock::new(0);
+    let base = preempt_count();
+    if base != 0 || crate::kernel::sched::in_atomic() {
+        return Err("the test thread is atomic already");
+    }
+    if vmalloc::preempt_count_under_vmap_lock() != base + 1 {
+        return Err("the vmalloc lock does not disable preemption");
+    }
+    let bugs0 = MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
+    {
+        let _g = S.lock();
+        if preempt_count() != base + 1 || !cpu::irqs_enabled() {
+            return Err("SpinLock: preempt count not raised, or interrupts masked");
+        }
+        might_sleep("ktest under a SpinLock");
+    }
+    {
+        let _g = I.lock();
+        if preempt_count() != base + 1 {
+            return Err("IrqLock: preempt count not raised");
+        }
+        might_sleep("ktest under an IrqLock");
+    }
+    let reports = MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) - bugs0;
+    if preempt_count() != base {
+        return Err("preempt count not back after the locks");
+    }
+    might_sleep("ktest with no lock held");
+    if MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) - bugs0 != reports {
+        return Err("might_sleep reported a caller that may sleep");
+    }
+    if reports != 2 {
+        return Err("a lock holder calling might_sleep was not reported");
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub mod ktests;
 #[cfg(target_os = "none")]
 pub mod ktests_highmem;
 #[cfg(target_os = "none")]
+pub mod ktests_mm;
+#[cfg(target_os = "none")]
 pub mod ktests_slab;
 #[cfg(target_os = "none")]
 pub mod ktests_uaccess;
@@ -34,5 +36,7 @@ pub mod ktests_vmalloc;
 pub mod mempool;
 #[cfg(target_os = "none")]
 pub mod mm_init;
+#[cfg(target_os = "none")]
+pub mod mm_types;
 #[cfg(target_os = "none")]
 pub mod shrinker;

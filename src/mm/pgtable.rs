@@ -268,8 +268,13 @@ pub trait TableMemory {
 /// Why a page-table operation refused. Nothing was changed when it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
-    /// A present entry is already there.
-    AlreadyMapped(VirtAddr),
+    /// A present entry is already there (the address and that entry): a
+    /// second mapping would leak the first frame and leave a stale TLB entry.
+    AlreadyMapped(VirtAddr, Pte),
+    /// A swap entry is there (the address and the entry): mapping over it
+    /// would lose the only record of where the page's data is on swap.
+    /// Swap-in must take the entry first (`unmap` hands it back).
+    SwapEntry(VirtAddr, Pte),
     /// Nothing is mapped there (or the reference directory has no PDE for a sync).
     NotMapped(VirtAddr),
     /// No page for a new page table.
@@ -284,6 +289,8 @@ pub enum MapError {
     OutOfRange(VirtAddr),
     /// A kernel-PDE operation on a user address.
     NotKernel(VirtAddr),
+    /// A user-address-space operation on a kernel address.
+    NotUser(VirtAddr),
     /// Both directories have the kernel PDE but name different tables: the
     /// shared kernel half has been corrupted (Linux BUGs here).
     PdeMismatch(VirtAddr),
@@ -292,7 +299,8 @@ pub enum MapError {
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            MapError::AlreadyMapped(va) => write!(f, "{va} is already mapped"),
+            MapError::AlreadyMapped(va, old) => write!(f, "{va} is already mapped (pte {:08x})", old.0),
+            MapError::SwapEntry(va, old) => write!(f, "{va} holds a swap entry (pte {:08x})", old.0),
             MapError::NotMapped(va) => write!(f, "{va} is not mapped"),
             MapError::NoMemory => f.write_str("no memory for a page table"),
             MapError::LargePage(va) => write!(f, "{va} is inside a 4 MB page"),
@@ -300,6 +308,7 @@ impl fmt::Display for MapError {
             MapError::BadPfn(pfn) => write!(f, "pfn {:#x} is beyond 4 GB", pfn.0),
             MapError::OutOfRange(va) => write!(f, "range from {va} runs past 4 GB"),
             MapError::NotKernel(va) => write!(f, "{va} is not a kernel address"),
+            MapError::NotUser(va) => write!(f, "{va} is not a user address"),
             MapError::PdeMismatch(va) => {
                 write!(f, "kernel PDE for {va} differs from the reference")
             }
@@ -328,8 +337,12 @@ impl fmt::Display for Walk {
 }
 
 /// One address space: a page directory, named by its physical address (what
-/// CR3 holds). Cheap to copy; the tables themselves live in [`TableMemory`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// CR3 holds); the tables themselves live in [`TableMemory`]. Not `Copy` nor
+/// `Clone`: the handle made by [`PageTables::new`] or [`PageTables::pgd_alloc`]
+/// is the one owner that frees the directory (`pgd_free`, which consumes it),
+/// so a copy cannot outlive the frame it names. (`from_phys` makes other
+/// handles, under its contract.)
+#[derive(Debug, PartialEq, Eq)]
 pub struct PageTables {
     pgd_phys: u32,
 }
@@ -376,10 +389,33 @@ impl PageTables {
         present
     }
 
+    /// Linux's `pgd_alloc`: the directory of a new address space, with the
+    /// kernel half (PDEs 768..1023) copied from `reference` (`swapper_pg_dir`)
+    /// so kernel code, stacks and the direct map stay reachable after CR3
+    /// switches to it. User PDEs start empty.
+    pub fn pgd_alloc<M: TableMemory + ?Sized>(mem: &mut M, reference: &PageTables) -> Result<PageTables, MapError> {
+        let pgd = PageTables::new(mem)?;
+        pgd.clone_kernel_pdes(mem, reference);
+        Ok(pgd)
+    }
+
+    /// Linux's `free_pgtables` then `pgd_free`: give back the user page
+    /// tables (PDEs 0..768) and the directory. The kernel tables it points to
+    /// are shared and stay. Returns how many present user PTEs were left
+    /// (pages whose owner forgot to unmap them; 0 when it did its job). The
+    /// CPU must not be using this directory (CR3) any more.
+    pub fn pgd_free<M: TableMemory + ?Sized>(self, mem: &mut M) -> usize {
+        let leaked = self.free_page_tables(mem, 0..KERNEL_PGD_FIRST);
+        self.free_directory(mem);
+        leaked
+    }
+
     /// Map the 4 KB page at `va` to frame `pfn` (`PRESENT` is implied). An
     /// empty PDE gets a fresh page table first (kept even if this fails
     /// later: Linux never frees a page table on a failed map either). No TLB
-    /// flush is needed: the entry was not present.
+    /// flush is needed: the entry was not present. An entry that is not empty
+    /// is refused, naming it: a present one (`AlreadyMapped`) or a swap entry
+    /// (`SwapEntry`); the caller unmaps first and so takes what was there.
     pub fn map<M: TableMemory + ?Sized>(
         &self,
         mem: &mut M,
@@ -392,11 +428,7 @@ impl PageTables {
         }
         let table = self.table_for(mem, va, true)?;
         let old = Pte(mem.read_entry(table, va.pte_index()));
-        if old.is_present() {
-            return Err(MapError::AlreadyMapped(va));
-        }
-        // A non-present, non-empty entry is a swap entry: mapping the page
-        // back in (swap-in) replaces it.
+        check_empty(va, old)?;
         let new = Pte::new(pfn, flags | PteFlags::PRESENT);
         mem.write_entry(table, va.pte_index(), new.0);
         Ok(())
@@ -490,9 +522,7 @@ impl PageTables {
             }
         };
         let old = Pte(mem.read_entry(table, va.pte_index()));
-        if old.is_present() {
-            return Err(MapError::AlreadyMapped(va));
-        }
+        check_empty(va, old)?;
         let new = Pte::new(pfn, flags | PteFlags::PRESENT);
         mem.write_entry(table, va.pte_index(), new.0);
         Ok(())
@@ -624,6 +654,18 @@ impl PageTables {
         let flags = if va.as_usize() < TASK_SIZE { PteFlags::USER_TABLE } else { PteFlags::KERNEL_TABLE };
         mem.write_entry(self.pgd_phys, va.pgd_index(), Pde::new(PhysAddr(table).pfn(), flags).0);
         Ok(table)
+    }
+}
+
+/// `map`'s rule: only an empty entry (Linux's `pte_none`) is written.
+#[inline]
+fn check_empty(va: VirtAddr, old: Pte) -> Result<(), MapError> {
+    if old.is_present() {
+        Err(MapError::AlreadyMapped(va, old))
+    } else if !old.is_none() {
+        Err(MapError::SwapEntry(va, old))
+    } else {
+        Ok(())
     }
 }
 

@@ -4,16 +4,19 @@
 //!
 //! This file keeps the areas: where each one starts, how big it is (one
 //! unmapped guard page included, so running off the end faults), which
-//! frames back it, and who asked for it. The records live in kmalloc'd
-//! memory (a `BTreeMap` keyed by address), as Linux keeps its `vm_struct`s
-//! in slab memory. Finding room is first fit in address order.
+//! frames back it, and who asked for it. The records are a vector sorted
+//! by address in kmalloc'd memory, as Linux 2.6.24 keeps its `vm_struct`s
+//! in a sorted list (`vmlist`). Finding room is first fit in address order.
+//! The lock over them disables preemption (Linux's `vmlist_lock`), so
+//! nothing under it may sleep: the vector grows outside the lock
+//! ([`VmapAreas::has_room`], [`VmapAreas::grow`]), as Linux kmallocs a
+//! `vm_struct` before taking `vmlist_lock`.
 //!
 //! The kernel side (`vmalloc`, `vfree`, `vmap`, the lazy page-directory sync
 //! on a fault) is in `kernel_side` below; the bookkeeping is pure and tested
 //! on the host.
 
 use crate::layout::PAGE_SIZE;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -38,7 +41,28 @@ pub struct VmArea {
     pub pages: Vec<u32>,
 }
 
+/// What `/proc/vmallocinfo` shows of an area (its page list left out: a
+/// copy that needs no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmAreaInfo {
+    pub addr: usize,
+    pub size: usize,
+    pub kind: VmKind,
+    pub caller: usize,
+    pub nr_pages: usize,
+}
+
 impl VmArea {
+    pub fn info(&self) -> VmAreaInfo {
+        VmAreaInfo {
+            addr: self.addr,
+            size: self.size,
+            kind: self.kind,
+            caller: self.caller,
+            nr_pages: self.pages.len(),
+        }
+    }
+
     /// Bytes usable (without the guard page).
     pub fn usable(&self) -> usize {
         self.size - PAGE_SIZE
@@ -52,7 +76,8 @@ impl VmArea {
 pub struct VmapAreas {
     start: usize,
     end: usize,
-    pub(crate) areas: BTreeMap<usize, VmArea>,
+    /// Sorted by address; areas never overlap.
+    areas: Vec<VmArea>,
 }
 
 /// Where an address falls.
@@ -66,7 +91,38 @@ pub enum Lookup<'a> {
 
 impl VmapAreas {
     pub const fn new(start: usize, end: usize) -> VmapAreas {
-        VmapAreas { start, end, areas: BTreeMap::new() }
+        VmapAreas { start, end, areas: Vec::new() }
+    }
+
+    /// Whether one more record fits without allocating.
+    pub fn has_room(&self) -> bool {
+        self.areas.len() < self.areas.capacity()
+    }
+
+    /// Move the records into `bigger` (allocated by the caller, outside the
+    /// lock) if it holds more than they do; returns the vector no longer
+    /// used, for the caller to drop outside the lock.
+    pub fn grow(&mut self, mut bigger: Vec<VmArea>) -> Vec<VmArea> {
+        if bigger.capacity() <= self.areas.len() || !bigger.is_empty() {
+            return bigger;
+        }
+        bigger.append(&mut self.areas);
+        core::mem::replace(&mut self.areas, bigger)
+    }
+
+    /// Records the vector can hold now (for growing it).
+    pub fn capacity(&self) -> usize {
+        self.areas.capacity()
+    }
+
+    /// Index of the area starting at `addr`, or where it would go.
+    fn index_of(&self, addr: usize) -> Result<usize, usize> {
+        self.areas.binary_search_by_key(&addr, |a| a.addr)
+    }
+
+    /// The area that starts exactly at `addr`.
+    pub fn get(&self, addr: usize) -> Option<&VmArea> {
+        self.index_of(addr).ok().map(|i| &self.areas[i])
     }
 
     pub fn range(&self) -> (usize, usize) {
@@ -84,7 +140,7 @@ impl VmapAreas {
     /// nothing.
     pub fn reserve_checked(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<usize, VmallocError> {
         let (addr, size) = self.room_for(pages)?;
-        self.areas.insert(addr, VmArea { addr, size, kind, caller, pages: Vec::new() });
+        self.insert(VmArea { addr, size, kind, caller, pages: Vec::new() });
         Ok(addr)
     }
 
@@ -106,7 +162,7 @@ impl VmapAreas {
     pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
         let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
         let mut candidate = self.start;
-        for a in self.areas.values() {
+        for a in self.areas.iter() {
             if a.addr >= candidate + size {
                 break;
             }
@@ -119,29 +175,32 @@ impl VmapAreas {
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).
+    /// Without allocating when [`has_room`](Self::has_room) said so.
     pub fn insert(&mut self, area: VmArea) {
-        let prev = self.areas.insert(area.addr, area);
-        debug_assert!(prev.is_none(), "vmalloc area recorded twice");
+        match self.index_of(area.addr) {
+            Ok(_) => debug_assert!(false, "vmalloc area recorded twice"),
+            Err(i) => self.areas.insert(i, area),
+        }
     }
 
     /// Remove the area that starts exactly at `addr` if it is of `kind`
     /// (one search): `Err(Some(other kind))` or `Err(None)` when there is
     /// no such area.
     pub fn remove_kind(&mut self, addr: usize, kind: VmKind) -> Result<VmArea, Option<VmKind>> {
-        match self.areas.entry(addr) {
-            alloc::collections::btree_map::Entry::Occupied(e) if e.get().kind == kind => Ok(e.remove()),
-            alloc::collections::btree_map::Entry::Occupied(e) => Err(Some(e.get().kind)),
-            alloc::collections::btree_map::Entry::Vacant(_) => Err(None),
+        match self.index_of(addr) {
+            Ok(i) if self.areas[i].kind == kind => Ok(self.areas.remove(i)),
+            Ok(i) => Err(Some(self.areas[i].kind)),
+            Err(_) => Err(None),
         }
     }
 
     pub fn get_mut(&mut self, addr: usize) -> Option<&mut VmArea> {
-        self.areas.get_mut(&addr)
+        self.index_of(addr).ok().map(|i| &mut self.areas[i])
     }
 
     /// Remove the area that starts exactly at `addr`.
     pub fn remove(&mut self, addr: usize) -> Option<VmArea> {
-        self.areas.remove(&addr)
+        self.index_of(addr).ok().map(|i| self.areas.remove(i))
     }
 
     /// What `addr` is: in an area's pages, its guard page, a hole, or
@@ -150,27 +209,29 @@ impl VmapAreas {
         if addr < self.start || addr >= self.end {
             return Lookup::Outside;
         }
-        match self.areas.range(..=addr).next_back() {
-            Some((_, a)) if addr < a.guard_page() => Lookup::Mapped(a),
-            Some((_, a)) if addr < a.addr + a.size => Lookup::Guard(a),
+        // The last area starting at or below addr.
+        let below = self.areas.partition_point(|a| a.addr <= addr);
+        match below.checked_sub(1).map(|i| &self.areas[i]) {
+            Some(a) if addr < a.guard_page() => Lookup::Mapped(a),
+            Some(a) if addr < a.addr + a.size => Lookup::Guard(a),
             _ => Lookup::Unallocated,
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &VmArea> {
-        self.areas.values()
+        self.areas.iter()
     }
 
     /// Bytes mapped by areas (`VmallocUsed`).
     pub fn used(&self) -> usize {
-        self.areas.values().map(|a| a.pages.len() * PAGE_SIZE).sum()
+        self.areas.iter().map(|a| a.pages.len() * PAGE_SIZE).sum()
     }
 
     /// The largest free gap (`VmallocChunk`).
     pub fn largest_free(&self) -> usize {
         let mut prev = self.start;
         let mut best = 0;
-        for a in self.areas.values() {
+        for a in self.areas.iter() {
             best = best.max(a.addr - prev);
             prev = a.addr + a.size;
         }
@@ -229,10 +290,10 @@ impl fmt::Display for VmallocError {
 
 /// One line of `/proc/vmallocinfo`:
 /// `0xf7405000-0xf7407000    8192 caller+0x2b/0x1b0 pages=1 vmalloc`.
-pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmArea, caller: impl fmt::Display) -> fmt::Result {
+pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmAreaInfo, caller: impl fmt::Display) -> fmt::Result {
     write!(out, "{:#010x}-{:#010x} {:>7} {}", a.addr, a.addr + a.size, a.size, caller)?;
     if a.kind == VmKind::Vmalloc {
-        write!(out, " pages={}", a.pages.len())?;
+        write!(out, " pages={}", a.nr_pages)?;
     }
     writeln!(
         out,
@@ -338,8 +399,33 @@ mod tests {
         let a = v.reserve(1, VmKind::Vmalloc, 0).unwrap();
         v.get_mut(a).unwrap().pages.push(0x1234);
         let mut s = String::new();
-        vmallocinfo_line(&mut s, v.iter().next().unwrap(), "bpf_prog_alloc_no_stats+0x2b/0x1b0").unwrap();
+        vmallocinfo_line(&mut s, &v.iter().next().unwrap().info(), "bpf_prog_alloc_no_stats+0x2b/0x1b0").unwrap();
         assert_eq!(s, "0xf7405000-0xf7407000    8192 bpf_prog_alloc_no_stats+0x2b/0x1b0 pages=1 vmalloc\n");
+    }
+
+    #[test]
+    fn records_grow_outside_the_lock_and_insert_without_allocating() {
+        let mut v = VmapAreas::new(S, E);
+        assert!(!v.has_room(), "an empty vector has no room yet");
+        // Too small, or not empty: handed back untouched.
+        let back = v.grow(Vec::with_capacity(0));
+        assert_eq!(back.capacity(), 0);
+        let back = v.grow(Vec::with_capacity(4));
+        assert!(back.capacity() == 0 && v.has_room() && v.capacity() >= 4);
+        let a = v.reserve(1, VmKind::Vmalloc, 1).unwrap();
+        let b = v.reserve(2, VmKind::Vmap, 2).unwrap();
+        let cap = v.capacity();
+        while v.has_room() {
+            v.reserve(1, VmKind::Vmalloc, 3).unwrap();
+        }
+        assert_eq!(v.capacity(), cap, "inserts within room never reallocate");
+        let full = v.iter().count();
+        let old = v.grow(Vec::with_capacity(2 * cap));
+        assert_eq!(old.capacity(), cap, "the old vector is returned, to be freed outside the lock");
+        assert!(old.is_empty() && v.has_room() && v.iter().count() == full);
+        assert_eq!(v.get(b).map(|x| x.kind), Some(VmKind::Vmap), "records kept across the move");
+        assert_eq!(v.remove(a).map(|x| x.caller), Some(1));
+        assert!(v.get(a).is_none());
     }
 
     proptest::proptest! {
@@ -375,7 +461,7 @@ mod kernel_side {
     use super::{Lookup, VmArea, VmKind, VmallocError, VmapAreas};
     use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
     use crate::arch::x86::mm::init::swapper_pg_dir_phys;
-    use crate::kernel::sync::IrqLock;
+    use crate::kernel::sync::{IrqLock, SpinLock, SpinLockGuard};
     use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END};
     use crate::mm::alloc::{self, Pages};
     use crate::mm::gfp::{Gfp, GFP_KERNEL};
@@ -384,13 +470,13 @@ mod kernel_side {
     use core::ptr::NonNull;
     use core::sync::atomic::{AtomicUsize, Ordering};
 
-    /// The area records. A plain spinlock, not an interrupt-masking one:
-    /// vmalloc is never called from interrupts (the fault path only
-    /// `try_lock`s it), and records are kmalloc'd under it, which must be
-    /// allowed to sleep. Linux uses a spinlock around a tree of records
-    /// allocated beforehand; with one CPU, a holder that is preempted only
-    /// delays the next locker.
-    static VMAP: spin::Mutex<VmapAreas> = spin::Mutex::new(VmapAreas::new(0, 0));
+    /// The area records, under Linux's `vmlist_lock`: a spinlock that
+    /// disables preemption, not an interrupt-masking one (vmalloc and vfree
+    /// are never called from interrupts; the fault path only `try_lock`s
+    /// it). Nothing under it allocates or sleeps: the record vector grows
+    /// before it is taken ([`vmap_lock_with_room`]), and records leave it
+    /// to be freed after.
+    static VMAP: SpinLock<VmapAreas> = SpinLock::new(VmapAreas::new(0, 0));
     /// Serialises page-table changes in the reference directory.
     static PGTABLE_LOCK: IrqLock<()> = IrqLock::new(());
     /// PDEs copied by `vmalloc_fault` (the lazy sync), for tests and reports.
@@ -399,6 +485,31 @@ mod kernel_side {
     pub static VUNMAP_FLUSHES: AtomicUsize = AtomicUsize::new(0);
     /// Bad `vfree`/`vunmap` calls reported (for tests).
     pub static VFREE_BUGS: AtomicUsize = AtomicUsize::new(0);
+
+    /// The record lock, with room for one more record: the vector grows
+    /// with the lock dropped (allocating may sleep) and is swapped in under
+    /// it.
+    fn vmap_lock_with_room() -> SpinLockGuard<'static, VmapAreas> {
+        loop {
+            let want = {
+                let v = VMAP.lock();
+                if v.has_room() {
+                    return v;
+                }
+                (2 * v.capacity()).max(16)
+            };
+            let bigger = ::alloc::vec::Vec::with_capacity(want);
+            let unused = VMAP.lock().grow(bigger);
+            drop(unused);
+        }
+    }
+
+    /// The preempt count seen while holding the record lock (for tests:
+    /// it must be raised).
+    pub fn preempt_count_under_vmap_lock() -> u32 {
+        let _g = VMAP.lock();
+        crate::kernel::sched::preempt_count()
+    }
 
     /// The lock that serialises changes to the reference directory, for a
     /// caller that changes vmalloc PTEs itself (tests).
@@ -410,7 +521,8 @@ mod kernel_side {
     /// Whoever holds one can write any word of lowmem (`write_entry` takes a
     /// physical address), so only `unsafe` code can make one.
     pub struct DirectMapTables {
-        _private: (),
+        /// Flags for the pages of new page tables (`ZERO` is added).
+        table_gfp: Gfp,
     }
 
     impl DirectMapTables {
@@ -421,7 +533,13 @@ mod kernel_side {
         /// reference directory, mapping only frames the caller owns, and
         /// unmapping only what it mapped. Reads have no further condition.
         pub unsafe fn new() -> DirectMapTables {
-            DirectMapTables { _private: () }
+            DirectMapTables { table_gfp: GFP_KERNEL }
+        }
+
+        /// New page tables with the caller's flags (a caller that cannot
+        /// handle a failure passes `__GFP_NOFAIL` on).
+        fn with_table_gfp(self, gfp: Gfp) -> DirectMapTables {
+            DirectMapTables { table_gfp: gfp }
         }
     }
 
@@ -440,7 +558,8 @@ mod kernel_side {
 
         fn alloc_table(&mut self) -> Option<u32> {
             // Under PGTABLE_LOCK: the allocator does not sleep.
-            let low = alloc::__alloc_pages(GFP_KERNEL | Gfp::ZERO, 0)?.lowmem().ok()?;
+            // Without HIGHMEM: page tables are reached through the direct map.
+            let low = alloc::__alloc_pages((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
             Some((low.pfn() << PAGE_SHIFT) as u32)
         }
 
@@ -475,20 +594,28 @@ mod kernel_side {
     /// (highmem first). May sleep.
     #[inline(never)]
     pub fn vmalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
-        vmalloc_caller(size, false, caller())
+        vmalloc_caller(size, GFP_KERNEL, false, caller())
+    }
+
+    /// Linux's `__vmalloc`: `vmalloc` with the caller's flags for the frames
+    /// (`HIGHMEM` is added: the frames are only ever reached through the
+    /// area). May sleep.
+    #[inline(never)]
+    pub fn __vmalloc(size: usize, gfp: Gfp) -> Result<NonNull<u8>, VmallocError> {
+        vmalloc_caller(size, gfp, gfp.contains(Gfp::ZERO), caller())
     }
 
     /// `vzalloc`: the same, zeroed.
     #[inline(never)]
     pub fn vzalloc(size: usize) -> Result<NonNull<u8>, VmallocError> {
-        vmalloc_caller(size, true, caller())
+        vmalloc_caller(size, GFP_KERNEL, true, caller())
     }
 
     /// Linux's `__vmalloc_node`: first the address range (`__get_vm_area_node`:
     /// a request that cannot fit costs nothing, not even one frame), then
     /// the frames and the mapping (`__vmalloc_area_node`). Every failure
     /// gives back what was taken and says why.
-    pub fn vmalloc_caller(size: usize, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
+    pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
         crate::kernel::sched::might_sleep("vmalloc");
         if size == 0 {
             return Err(VmallocError::ZeroSize);
@@ -496,10 +623,11 @@ mod kernel_side {
         let pages = size.div_ceil(PAGE_SIZE);
         // The record goes in with no pages: the range is ours from here on,
         // and the frames are allocated outside the lock (that may sleep).
-        let addr = VMAP.lock().reserve_checked(pages, VmKind::Vmalloc, caller)?;
+        let addr = vmap_lock_with_room().reserve_checked(pages, VmKind::Vmalloc, caller)?;
         let fail = |what: &'static str, pfns: &[u32]| {
             free_frames(pfns);
-            VMAP.lock().remove(addr);
+            let gone = VMAP.lock().remove(addr);
+            drop(gone);
             let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
             crate::pr_warn!("vmalloc: allocation failure: {}", e);
             Err(e)
@@ -512,7 +640,7 @@ mod kernel_side {
             return fail("memory for the page array", &pfns);
         }
         for _ in 0..pages {
-            let Some(p) = alloc::alloc_pages(GFP_KERNEL | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
+            let Some(p) = alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
                 return fail("free page", &pfns);
             };
             let pfn = p.pfn();
@@ -525,7 +653,7 @@ mod kernel_side {
             }
             pfns.push(pfn);
         }
-        if !map_pages(addr, &pfns) {
+        if !map_pages(addr, &pfns, gfp) {
             return fail("page for a page table", &pfns);
         }
         let mut v = VMAP.lock();
@@ -556,11 +684,11 @@ mod kernel_side {
 
     /// Map `pfns` at `addr` in the reference directory. Entries were not
     /// present, so no flush is needed.
-    fn map_pages(addr: usize, pfns: &[u32]) -> bool {
+    fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
         let _g = PGTABLE_LOCK.lock();
         // SAFETY: PGTABLE_LOCK is held; `addr` is a range reserved in VMAP
         // for this caller, and the frames are the caller's.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { DirectMapTables::new() }.with_table_gfp(gfp - Gfp::ZERO);
         let r = reference().map_range(&mut mem, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
         if r.is_err() {
             // map_range undid what it wrote, but entries were briefly present.
@@ -590,11 +718,18 @@ mod kernel_side {
         if addr.is_null() {
             return;
         }
+        // Linux BUG()s here: unmapping flushes the TLB and may wait, and the
+        // record lock is not interrupt safe (an interrupted holder would be
+        // spun on forever). Refused and reported; the area stays.
+        if crate::kernel::sched::in_interrupt() {
+            vfree_bug(addr, "called in interrupt context; the area is kept");
+            return;
+        }
         // Decide under one hold of the lock, so no vmalloc can take the
         // range between a check and a removal.
         let area = {
             let mut v = VMAP.lock();
-            match v.areas.get(&(addr as usize)) {
+            match v.get(addr as usize) {
                 // Reserved, its frames not yet there: not vmalloc's answer yet.
                 Some(a) if a.kind == VmKind::Vmalloc && a.pages.is_empty() => Err(None),
                 _ => v.remove_kind(addr as usize, VmKind::Vmalloc),
@@ -625,23 +760,35 @@ mod kernel_side {
     /// `vmap`: map frames the caller owns into one virtual range.
     #[inline(never)]
     pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
+        crate::kernel::sched::might_sleep("vmap");
         let who = caller();
-        let addr = VMAP.lock().reserve(pfns.len(), VmKind::Vmap, who)?;
-        if !map_pages(addr, pfns) {
-            VMAP.lock().remove(addr);
+        // The record's page list is made before the lock is taken.
+        let list = pfns.to_vec();
+        let addr = vmap_lock_with_room().reserve(pfns.len(), VmKind::Vmap, who)?;
+        if !map_pages(addr, pfns, GFP_KERNEL) {
+            let gone = VMAP.lock().remove(addr);
+            drop(gone);
             return None;
         }
         if let Some(a) = VMAP.lock().get_mut(addr) {
-            a.pages = pfns.to_vec();
+            a.pages = list;
         }
         NonNull::new(addr as *mut u8)
     }
 
     /// `vunmap`: unmap a vmap area; the frames stay the caller's.
     pub fn vunmap(addr: *const u8) {
+        if crate::kernel::sched::in_interrupt() {
+            VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
+            crate::kernel::panic::warn(format_args!(
+                "BUG: vunmap({:#010x}): called in interrupt context; the area is kept",
+                addr as usize
+            ));
+            return;
+        }
         let area = {
             let mut v = VMAP.lock();
-            match v.areas.get(&(addr as usize)).map(|a| a.kind) {
+            match v.get(addr as usize).map(|a| a.kind) {
                 Some(VmKind::Vmap) => Ok(v.remove(addr as usize)),
                 Some(VmKind::Vmalloc) => Err("of a vmalloc area: use vfree"),
                 None => Err("not a vmap area"),
@@ -687,6 +834,41 @@ mod kernel_side {
         }
     }
 
+    /// Copy into directory `pgd_phys` the kernel PDEs that cover `[lo, hi)`
+    /// and that it lacks (the eager form of `vmalloc_fault`), for memory
+    /// that must be reachable without a fault: the scheduler's kernel
+    /// stacks, before CR3 switches to `pgd_phys`. A no-op for
+    /// `swapper_pg_dir` itself and for addresses below `PAGE_OFFSET`.
+    /// Interrupts off (the scheduler calls it between its lock and the switch).
+    pub fn sync_kernel_range(pgd_phys: usize, lo: usize, hi: usize) {
+        if pgd_phys == swapper_pg_dir_phys() || lo < crate::layout::PAGE_OFFSET || hi <= lo {
+            return;
+        }
+        // SAFETY: `pgd_phys` is a page directory (the scheduler passes the
+        // directory of an mm it holds); the only writes copy kernel PDEs
+        // from the reference into empty slots, what every directory is
+        // meant to have.
+        let (pgd, mut mem) = unsafe { (PageTables::from_phys(pgd_phys as u32), DirectMapTables::new()) };
+        let mut at = lo & !((1 << crate::layout::PGDIR_SHIFT) - 1);
+        while at < hi {
+            if let Ok(true) = pgd.sync_kernel_pde(&mut mem, &reference(), VirtAddr::new(at)) {
+                VMALLOC_SYNCS.fetch_add(1, Ordering::Relaxed);
+            }
+            match at.checked_add(1 << crate::layout::PGDIR_SHIFT) {
+                Some(next) => at = next,
+                None => break,
+            }
+        }
+    }
+
+    /// Whether the kernel page at `addr` is present in `swapper_pg_dir`
+    /// (for tests of guard pages).
+    pub fn kernel_page_present(addr: usize) -> bool {
+        // SAFETY: reads only.
+        let mem = unsafe { DirectMapTables::new() };
+        reference().translate(&mem, VirtAddr::new(addr & !(PAGE_SIZE - 1))).is_some()
+    }
+
     /// For the oops report: what the faulting vmalloc address is.
     pub fn describe(address: usize, out: &mut impl Write) {
         let Some(v) = VMAP.try_lock() else { return };
@@ -713,12 +895,18 @@ mod kernel_side {
 
     /// `/proc/vmallocinfo`.
     pub fn vmallocinfo(out: &mut impl Write) -> core::fmt::Result {
-        // Snapshot first: formatting allocates, and must not hold the lock.
-        let areas: ::alloc::vec::Vec<(VmArea, usize)> = VMAP.lock().iter().map(|a| (a.clone(), a.caller)).collect();
-        for (a, caller) in &areas {
+        // One record at a time, copied out (without its page list): nothing
+        // allocates under the lock, and formatting runs outside it.
+        let mut i = 0;
+        loop {
+            // Its own statement: the guard goes before the body runs (a
+            // `while let` would hold it across the body).
+            let a = VMAP.lock().iter().nth(i).map(VmArea::info);
+            let Some(a) = a else { break };
             let mut name = ::alloc::string::String::new();
-            crate::kernel::ksyms::write_return_address(&mut name, *caller);
-            super::vmallocinfo_line(out, a, name)?;
+            crate::kernel::ksyms::write_return_address(&mut name, a.caller);
+            super::vmallocinfo_line(out, &a, name)?;
+            i += 1;
         }
         Ok(())
     }
@@ -732,7 +920,7 @@ mod kernel_side {
     /// Frames of an area that are in highmem (for tests).
     pub fn highmem_pages(addr: usize) -> Option<(usize, usize)> {
         let v = VMAP.lock();
-        let a = v.areas.get(&addr)?;
+        let a = v.get(addr)?;
         Some((a.pages.iter().filter(|&&p| p as usize >= alloc::max_low_pfn()).count(), a.pages.len()))
     }
 }

@@ -118,7 +118,7 @@ pub fn init() {
         let tss_limit = size_of::<Tss>() as u32 - 1;
 
         TSS.ss0 = KERNEL_DS as u32;
-        TSS.esp0 = addr_of!(df_stack_top) as u32; // replaced per process later
+        TSS.esp0 = addr_of!(df_stack_top) as u32; // the scheduler sets the running thread's
 
         DF_TSS.cr3 = super::cpu::read_cr3();
         DF_TSS.eip = double_fault_task as *const () as usize as u32;
@@ -168,6 +168,14 @@ pub fn init() {
 pub fn set_kernel_stack(esp0: u32) {
     // SAFETY: a single aligned word store; the CPU reads it only on a ring change.
     unsafe { core::ptr::addr_of_mut!(TSS.esp0).write_unaligned(esp0) }
+}
+
+/// The stack the CPU switches to on a trap from ring 3 (the running
+/// thread's stack top; for tests).
+pub fn kernel_stack() -> u32 {
+    // SAFETY: a single aligned word load; only the scheduler writes it, on
+    // this CPU.
+    unsafe { core::ptr::addr_of!(TSS.esp0).read_unaligned() }
 }
 
 /// The main TSS, where the CPU saved the state of the task that took a double

@@ -161,7 +161,12 @@ fn errors_change_nothing() {
     assert_eq!(pt.map(&mut mem, va(0x1234), Pfn(5), PteFlags::KERNEL), Err(MapError::Misaligned(va(0x1234))));
     assert_eq!(pt.map(&mut mem, va(0x1000), Pfn(MAX_PFN), PteFlags::KERNEL), Err(MapError::BadPfn(Pfn(MAX_PFN))));
     pt.map(&mut mem, va(0x1000), Pfn(5), PteFlags::KERNEL).unwrap();
-    assert_eq!(pt.map(&mut mem, va(0x1000), Pfn(6), PteFlags::KERNEL), Err(MapError::AlreadyMapped(va(0x1000))));
+    let first = Pte::new(Pfn(5), PteFlags::KERNEL | PteFlags::PRESENT);
+    assert_eq!(pt.map(&mut mem, va(0x1000), Pfn(6), PteFlags::KERNEL), Err(MapError::AlreadyMapped(va(0x1000), first)));
+    assert_eq!(
+        format!("{}", MapError::AlreadyMapped(va(0x1000), first)),
+        "0x00001000 is already mapped (pte 00005063)"
+    );
     assert_eq!(pt.translate(&mem, va(0x1000)).unwrap().0, Pfn(5).phys(), "first mapping kept");
     // Budget spent (directory + one table): a new 4 MB region fails.
     assert_eq!(pt.map(&mut mem, va(0x40_0000), Pfn(7), PteFlags::KERNEL), Err(MapError::NoMemory));
@@ -173,19 +178,57 @@ fn errors_change_nothing() {
 }
 
 #[test]
-fn swap_entry_is_returned_and_replaced() {
+fn swap_entry_is_refused_by_map_and_handed_back_by_unmap() {
     let mut mem = SimMem::new(2);
     let pt = PageTables::new(&mut mem).unwrap();
     let a = va(0x5000);
     pt.map(&mut mem, a, Pfn(9), PteFlags::USER).unwrap();
     let table = pt.pde(&mem, 0).table().unwrap();
-    mem.write_entry(table, a.pte_index(), 0x0004_2000); // a swap entry
+    let swap = Pte(0x0004_2000);
+    mem.write_entry(table, a.pte_index(), swap.0);
     assert_eq!(pt.translate(&mem, a), None);
-    pt.map(&mut mem, a, Pfn(10), PteFlags::USER).unwrap();
-    mem.write_entry(table, a.pte_index(), 0x0004_2000);
+    // Mapping over it would lose where the page's data is on swap.
+    assert_eq!(pt.map(&mut mem, a, Pfn(10), PteFlags::USER), Err(MapError::SwapEntry(a, swap)));
+    assert_eq!(pt.map_range(&mut mem, a, [Pfn(10)], PteFlags::USER), Err(MapError::SwapEntry(a, swap)));
+    assert_eq!(Pte(mem.read_entry(table, a.pte_index())), swap, "the swap entry is kept");
+    assert_eq!(format!("{}", MapError::SwapEntry(a, swap)), "0x00005000 holds a swap entry (pte 00042000)");
+    // Swap-in's order: take the entry, then map the page.
     let old = pt.unmap(&mut mem, a).unwrap();
-    assert!(!old.is_present() && !old.is_none(), "swap entry handed back, no flush needed");
+    assert_eq!(old, swap, "swap entry handed back, no flush needed");
+    pt.map(&mut mem, a, Pfn(10), PteFlags::USER).unwrap();
+    assert_eq!(pt.translate(&mem, a).unwrap().0, Pfn(10).phys());
+    pt.unmap(&mut mem, a).unwrap();
     teardown(pt, &mut mem);
+}
+
+#[test]
+fn pgd_alloc_shares_the_kernel_half_and_pgd_free_returns_every_user_table() {
+    let mut mem = SimMem::new(16);
+    let kernel = PageTables::new(&mut mem).unwrap();
+    let direct = va(PAGE_OFFSET);
+    mem.write_entry(kernel.pgd_phys(), direct.pgd_index(), Pde::large(Pfn(0), PteFlags::KERNEL).0);
+    kernel.map(&mut mem, va(PKMAP_BASE), Pfn(0x50000), PteFlags::KERNEL).unwrap();
+    let kernel_pages = mem.live();
+
+    let mm = PageTables::pgd_alloc(&mut mem, &kernel).unwrap();
+    for i in KERNEL_PGD_FIRST..PTRS_PER_PGD {
+        assert_eq!(mm.pde(&mem, i), kernel.pde(&mem, i), "kernel PDE {i}");
+    }
+    assert!((0..KERNEL_PGD_FIRST).all(|i| mm.pde(&mem, i) == Pde::NONE), "user half starts empty");
+    // User pages in three 4 MB regions: three page tables.
+    for (k, at) in [0x0804_8000usize, 0x0840_0000, 0xBFFF_F000].into_iter().enumerate() {
+        mm.map(&mut mem, va(at), Pfn(0x100 + k as u32), PteFlags::USER | PteFlags::RW).unwrap();
+    }
+    assert_eq!(mem.live(), kernel_pages + 1 + 3);
+    assert_eq!(kernel.translate(&mem, va(0x0804_8000)), None, "the reference never sees user pages");
+    mm.unmap(&mut mem, va(0x0840_0000)).unwrap();
+    // Two pages still mapped: reported, and every table comes back anyway.
+    assert_eq!(mm.pgd_free(&mut mem), 2);
+    assert_eq!(mem.live(), kernel_pages, "directory and user tables freed, kernel tables kept");
+    assert!(kernel.translate(&mem, va(PKMAP_BASE)).is_some(), "shared kernel table intact");
+    kernel.unmap(&mut mem, va(PKMAP_BASE)).unwrap();
+    mem.write_entry(kernel.pgd_phys(), direct.pgd_index(), 0);
+    teardown(kernel, &mut mem);
 }
 
 #[test]
@@ -234,7 +277,8 @@ fn map_range_is_all_or_nothing() {
     let start = va(0x0100_0000);
     pt.map(&mut mem, va(0x0100_5000), Pfn(99), PteFlags::KERNEL).unwrap();
     let r = pt.map_range(&mut mem, start, (0..8).map(|i| Pfn(200 + i)), PteFlags::KERNEL);
-    assert_eq!(r, Err(MapError::AlreadyMapped(va(0x0100_5000))));
+    let there = Pte::new(Pfn(99), PteFlags::KERNEL | PteFlags::PRESENT);
+    assert_eq!(r, Err(MapError::AlreadyMapped(va(0x0100_5000), there)));
     for i in 0..8 {
         let at = start.add_pages(i).unwrap();
         let want = (i == 5).then(|| Pfn(99).phys());
@@ -346,8 +390,9 @@ proptest! {
                     let flags = if w { PteFlags::RW } else { PteFlags::empty() };
                     let r = pt.map(&mut mem, at(p), Pfn(pfn), flags);
                     match model.entry(p) {
-                        Entry::Occupied(_) => {
-                            prop_assert_eq!(r, Err(MapError::AlreadyMapped(at(p))))
+                        Entry::Occupied(o) => {
+                            let &(old, oflags) = o.get();
+                            prop_assert_eq!(r, Err(MapError::AlreadyMapped(at(p), Pte::new(Pfn(old), oflags))))
                         }
                         Entry::Vacant(v) => {
                             prop_assert_eq!(r, Ok(()));

@@ -1,0 +1,207 @@
+//! Address spaces: Linux's `struct mm_struct` (include/linux/mm_types.h),
+//! made by `mm_alloc` (kernel/fork.c) and freed when the last user drops it
+//! (`mmput`).
+//!
+//! An `MmStruct` owns its page directory and the page tables of its user
+//! half (PDEs 0..768). Its kernel half (768..1024) is a copy of
+//! `swapper_pg_dir`'s, made by `pgd_alloc`: those PDEs point at the
+//! kernel's own page tables, shared by every address space and never freed
+//! here (a vmalloc PDE made later reaches it through the lazy sync of
+//! `vmalloc_fault`). Dropping the last reference frees the user page tables
+//! and the directory; the frames mapped in it are their owners' to free, and
+//! a drop that finds some still mapped says so.
+//!
+//! Tasks hold an `Arc<MmStruct>` (Linux's `mm_users` count); the scheduler
+//! loads its directory into CR3 when it switches to such a task.
+
+use crate::arch::x86::cpu::{flush_tlb_one, load_cr3, read_cr3};
+use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+use crate::kernel::sync::SpinLock;
+use crate::layout::{PAGE_SHIFT, TASK_SIZE};
+use crate::mm::alloc::{self, Pages};
+use crate::mm::gfp::{Gfp, GFP_KERNEL};
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, PteFlags, TableMemory, VirtAddr};
+use crate::mm::vmalloc::DirectMapTables;
+use ::alloc::sync::Arc;
+
+pub struct MmStruct {
+    /// The directory, under Linux's `mm->page_table_lock`. `None` only
+    /// while `Drop` frees it.
+    page_table_lock: SpinLock<Option<PageTables>>,
+    /// What CR3 holds while a task of this mm runs (a copy, readable
+    /// without the lock by the scheduler).
+    pgd_phys: u32,
+}
+
+/// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
+/// half. May sleep (it allocates the directory).
+pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
+    crate::kernel::sched::might_sleep("mm_alloc");
+    // SAFETY: the calls below read swapper_pg_dir (the kernel's directory,
+    // in lowmem; kernel PDEs only ever go from empty to present, so a read
+    // racing with vmalloc sees either, and the lazy sync covers the other)
+    // and write only the new directory, which is ours.
+    let mut mem = unsafe { DirectMapTables::new() };
+    // SAFETY: swapper_pg_dir is a page directory for the kernel's lifetime;
+    // only read through this handle.
+    let swapper = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
+    let pgd = PageTables::pgd_alloc(&mut mem, &swapper)?;
+    let pgd_phys = pgd.pgd_phys();
+    Ok(Arc::new(MmStruct { page_table_lock: SpinLock::new(Some(pgd)), pgd_phys }))
+}
+
+/// Table memory for one `map` under the page-table lock: a page table, if
+/// one is needed, comes from a page allocated before the lock was taken
+/// (Linux's `__pte_alloc` allocates outside `page_table_lock` too: the
+/// allocation may sleep, the lock holder may not).
+struct Prealloc {
+    mem: DirectMapTables,
+    spare: Option<Pages>,
+}
+
+impl TableMemory for Prealloc {
+    fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
+        self.mem.read_entry(table_phys, index)
+    }
+
+    fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
+        self.mem.write_entry(table_phys, index, val)
+    }
+
+    fn alloc_table(&mut self) -> Option<u32> {
+        let p = self.spare.take()?;
+        let phys = p.pfn() << PAGE_SHIFT;
+        // The page is a page table from here on: freed through free_table
+        // (by pgd_free), not by the guard.
+        core::mem::forget(p);
+        Some(phys)
+    }
+
+    fn free_table(&mut self, phys: u32) {
+        self.mem.free_table(phys)
+    }
+}
+
+impl MmStruct {
+    /// What goes into CR3 to run in this address space.
+    pub fn pgd_phys(&self) -> usize {
+        self.pgd_phys as usize
+    }
+
+    /// Whether the CPU is running on this directory now.
+    fn is_loaded(&self) -> bool {
+        read_cr3() & !0xfff == self.pgd_phys
+    }
+
+    /// Map the user page at `va` to frame `pfn` (`USER` is added). Refuses
+    /// a kernel address, and an entry that is not empty (present or swap:
+    /// `MapError` names it). May sleep: a missing page table is allocated
+    /// first.
+    ///
+    /// # Safety
+    /// The caller owns frame `pfn` and keeps it until it unmaps it: code
+    /// that reaches the page through `va` (user code, or the kernel on this
+    /// directory) must not find a frame that was freed and reused.
+    pub unsafe fn map_page(&self, va: VirtAddr, pfn: Pfn, flags: PteFlags) -> Result<(), MapError> {
+        crate::kernel::sched::might_sleep("MmStruct::map_page");
+        if va.as_usize() >= TASK_SIZE {
+            return Err(MapError::NotUser(va));
+        }
+        let need_table = {
+            let g = self.page_table_lock.lock();
+            let pgd = g.as_ref().ok_or(MapError::NoMemory)?;
+            // SAFETY: reads only.
+            let mem = unsafe { DirectMapTables::new() };
+            pgd.pde(&mem, va.pgd_index()).table().is_none()
+        };
+        let spare = if need_table {
+            let p = alloc::alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).ok_or(MapError::NoMemory)?;
+            // Page tables must be in lowmem: the kernel reaches them through
+            // the direct map (GFP_KERNEL without HIGHMEM gives lowmem).
+            match p.lowmem() {
+                Ok(low) => Some(low.into_pages()),
+                Err(high) => {
+                    alloc::free_pages_block(high);
+                    return Err(MapError::NoMemory);
+                }
+            }
+        } else {
+            None
+        };
+        // SAFETY: the directory and its user tables are this mm's own, changed
+        // under its page_table_lock; the frame is the caller's (the contract).
+        let mut mem = Prealloc { mem: unsafe { DirectMapTables::new() }, spare };
+        let g = self.page_table_lock.lock();
+        let r = g.as_ref().ok_or(MapError::NoMemory)?.map(&mut mem, va, pfn, flags | PteFlags::USER);
+        drop(g);
+        // An unused spare (another mapper made the table meanwhile, or the
+        // map was refused) goes back.
+        if let Some(p) = mem.spare.take() {
+            alloc::free_pages_block(p);
+        }
+        r
+    }
+
+    /// Unmap the user page at `va` and return the old entry (a present one
+    /// has been flushed from the TLB if this directory is loaded).
+    pub fn unmap_page(&self, va: VirtAddr) -> Result<Pte, MapError> {
+        if va.as_usize() >= TASK_SIZE {
+            return Err(MapError::NotUser(va));
+        }
+        let g = self.page_table_lock.lock();
+        // SAFETY: a user entry of this mm's own directory, under its lock.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let old = g.as_ref().ok_or(MapError::NotMapped(va))?.unmap(&mut mem, va)?;
+        // Other directories never hold this mm's user entries, so only the
+        // running one can cache it (Linux's flush_tlb_page).
+        if old.is_present() && self.is_loaded() {
+            flush_tlb_one(va.as_usize());
+        }
+        Ok(old)
+    }
+
+    /// Where `va` leads in this address space, as the MMU would find it.
+    pub fn translate(&self, va: VirtAddr) -> Option<(PhysAddr, PteFlags)> {
+        let g = self.page_table_lock.lock();
+        // SAFETY: reads only.
+        let mem = unsafe { DirectMapTables::new() };
+        g.as_ref()?.translate(&mem, va)
+    }
+
+    /// Kernel PDE `i` as this directory has it (for tests).
+    pub fn pde(&self, i: usize) -> u32 {
+        let g = self.page_table_lock.lock();
+        // SAFETY: reads only.
+        let mem = unsafe { DirectMapTables::new() };
+        g.as_ref().map_or(0, |p| p.pde(&mem, i).0)
+    }
+}
+
+/// Linux's `mmput` reaching zero users (`exit_mmap`, `free_pgtables`,
+/// `pgd_free`).
+impl Drop for MmStruct {
+    fn drop(&mut self) {
+        if self.is_loaded() {
+            // The scheduler never leaves CR3 on a directory whose last
+            // reference is gone; freeing the one we run on would pull the
+            // ground away. Say so, and step onto the kernel's.
+            crate::kernel::panic::warn(format_args!(
+                "BUG: mm with pgd {:#010x} freed while loaded in CR3; switching to swapper_pg_dir",
+                self.pgd_phys
+            ));
+            // SAFETY: swapper_pg_dir maps the whole kernel.
+            unsafe { load_cr3(swapper_pg_dir_phys()) };
+        }
+        let Some(pgd) = self.page_table_lock.lock().take() else { return };
+        // SAFETY: the directory and its user tables are this mm's own, and
+        // nothing else holds a reference to it any more.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let leaked = pgd.pgd_free(&mut mem);
+        if leaked != 0 {
+            crate::kernel::panic::warn(format_args!(
+                "BUG: mm with pgd {:#010x} freed with {} user pages still mapped (their frames are not freed here)",
+                self.pgd_phys, leaked
+            ));
+        }
+    }
+}

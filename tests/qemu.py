@@ -1221,8 +1221,39 @@ def review_ktest_at_16m():
     check(verdict.startswith("ignored, not enough free memory"), "64M vmalloc test at 16M: %r" % verdict)
 
 
+def review_ktest_out_of_memory_names_its_measure():
+    """ktest's out-of-memory skip gives lowmem free *above the low watermark*
+    and says so: the bare 'kB of lowmem free' read as a contradiction of
+    meminfo's larger MemFree. The figure is zoneinfo's, summed over the
+    lowmem zones."""
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        a, b = m.cmd("vmalloc 56M").strip(), m.cmd("vmalloc 4M").strip()
+        out = m.cmd("ktest kmalloc", timeout=60)
+        got = re.search(r"ignored, out of memory: (\d+) kB of lowmem free above the low watermark, "
+                        r"the tests need (\d+) kB$", out, re.M)
+        check(got, "no skip naming the low watermark:\n" + out)
+        check(re.search(r"^ktest: out of memory: \d+ tests not run \(each needs %s kB of lowmem free above the "
+                        r"low watermark; 'zoneinfo' shows both\)$" % got.group(2), out, re.M), out)
+        room = 0
+        for z in re.split(r"^Node 0, zone\s+", m.cmd("zoneinfo"), flags=re.M)[1:]:
+            name = z.split()[0]
+            if name in ("DMA", "Normal"):
+                free = int(re.search(r"pages free\s+(\d+)", z).group(1))
+                low = int(re.search(r"^\s+low\s+(\d+)", z, re.M).group(1))
+                room += max(0, free - low) * 4
+        check(int(got.group(1)) == room, "ktest says %s kB, zoneinfo gives %d kB" % (got.group(1), room))
+        m.cmd("vfree " + b)
+        m.cmd("vfree " + a)
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
 REVIEW_TESTS = [
     ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_at_16m),
+    ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
 ]
 
 

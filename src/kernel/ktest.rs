@@ -195,7 +195,7 @@ pub fn run_all(filter: &str) -> Result<Summary, NoMatch> {
             sum.ignored += 1;
             sum.out_of_memory += 1;
             println!(
-                "test {} ... ignored, out of memory: {} kB of lowmem free, the tests need {} kB",
+                "test {} ... ignored, out of memory: {} kB of lowmem free above the low watermark, the tests need {} kB",
                 t.name, kb, HEAP_NEED_KB
             );
             continue;

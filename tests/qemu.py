@@ -1256,12 +1256,26 @@ def review_ktest_out_of_memory_names_its_measure():
     finally:
         m.kill()
 
+def review_make_refuses_mem_below_5m():
+    """`make run MEM=1M` waited for ever (QEMU's firmware hangs silently
+    below 2M); below 5M GRUB cannot load the kernel anyway. make refuses
+    before building or starting QEMU, and lets 5M and QEMU's own forms by."""
+    for mem in ["1M", "1536K", "4.5M", "0.004G"]:
+        code, out = _console_run("make -s run MEM=%s" % mem, 60, "\npoweroff\n")
+        check(code != 0 and "MEM=%s is below 5M: GRUB cannot load the kernel" % mem in out,
+              "MEM=%s not refused (exit %d):\n%s" % (mem, code, out[-800:]))
+        check("Booting" not in out, "QEMU started for MEM=%s" % mem)
+    for mem in ["5M", "5120K", "2g", "2048", "0"]:
+        code, out = _console_run("make -s memcheck MEM=%s" % mem, 30)
+        check(code == 0 and not out.strip(), "MEM=%s refused:\n%s" % (mem, out))
+
 REVIEW_TESTS = [
     ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_small("16M", {
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
     ("qemu::ktest::at_24m_passes_or_skips_with_reason", review_ktest_small("24M", {
         "mm::page_alloc::get_zeroed_page_clears_a_dirty_page": "ignored, the page's zone keeps no pcp list"})),
     ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
+    ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),
 ]
 
 

@@ -1269,6 +1269,17 @@ def review_make_refuses_mem_below_5m():
         code, out = _console_run("make -s memcheck MEM=%s" % mem, 30)
         check(code == 0 and not out.strip(), "MEM=%s refused:\n%s" % (mem, out))
 
+def review_clippy_kernel_has_no_errors():
+    """Clippy's deny-level lints (correctness) hold for the kernel target too
+    (host `cargo clippy` does not compile the in-kernel tests): a test guard's
+    `fn bytes(&self) -> &mut [u8]` handed out aliasing `&mut` from safe code
+    (clippy::mut_from_ref)."""
+    cmd = ("cargo clippy --profile release --target i686-target.json -Zbuild-std=core,compiler_builtins,alloc "
+           "-Zbuild-std-features=compiler-builtins-mem -Zjson-target-spec")
+    code, out = _console_run(cmd, 600)
+    errors = [l for l in out.splitlines() if l.startswith("error")]
+    check(code == 0 and not errors, "clippy errors on the kernel target:\n" + out[-3000:])
+
 REVIEW_TESTS = [
     ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_small("16M", {
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
@@ -1276,6 +1287,7 @@ REVIEW_TESTS = [
         "mm::page_alloc::get_zeroed_page_clears_a_dirty_page": "ignored, the page's zone keeps no pcp list"})),
     ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
     ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),
+    ("qemu::make::clippy_kernel_target_has_no_errors", review_clippy_kernel_has_no_errors),
 ]
 
 

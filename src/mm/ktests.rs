@@ -65,9 +65,9 @@ impl LowBlock {
     fn new(gfp: Gfp, order: usize) -> Option<LowBlock> {
         get_free_pages(gfp, order).map(|addr| LowBlock { addr, order })
     }
-    fn bytes(&self) -> &mut [u8] {
+    fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the block is this guard's, in lowmem, until it drops; the
-        // slice does not outlive the guard's borrow.
+        // slice holds the guard mutably borrowed, so it is the only one.
         unsafe { core::slice::from_raw_parts_mut(self.addr as *mut u8, PAGE_SIZE << self.order) }
     }
 }
@@ -427,7 +427,7 @@ pub fn dma_and_kernel_pages_stay_low() -> TestResult {
 pub fn get_zeroed_page_clears_a_dirty_page() -> TestResult {
     counted(|| {
         for _ in 0..8 {
-            let dirty = LowBlock::new(GFP_KERNEL, 0).ok_or("no kernel page")?;
+            let mut dirty = LowBlock::new(GFP_KERNEL, 0).ok_or("no kernel page")?;
             dirty.bytes().fill(0xa5);
             let addr = dirty.addr;
             let pfn = ((addr - PAGE_OFFSET) / PAGE_SIZE) as u32;
@@ -444,7 +444,7 @@ pub fn get_zeroed_page_clears_a_dirty_page() -> TestResult {
                 _ => GFP_KERNEL,
             };
             drop(dirty);
-            let z = LowBlock::new(gfp | Gfp::ZERO, 0).ok_or("no zeroed page")?;
+            let mut z = LowBlock::new(gfp | Gfp::ZERO, 0).ok_or("no zeroed page")?;
             if z.addr != addr {
                 continue; // a pcp drain took it; try again with another page
             }

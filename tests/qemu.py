@@ -1280,6 +1280,18 @@ def review_clippy_kernel_has_no_errors():
     errors = [l for l in out.splitlines() if l.startswith("error")]
     check(code == 0 and not errors, "clippy errors on the kernel target:\n" + out[-3000:])
 
+def review_bench_too_small_says_so():
+    """`make bench MEM=16M` panicked the kernel on an `expect` (the batch row
+    holds 16 MB at once): it now says what it needs, measures nothing, and
+    fails with QEMU status 5, no panic."""
+    code, out = _console_run("make -s bench MEM=16M", 300)
+    check(code != 0, "make bench exited 0 at 16M:\n" + out[-1500:])
+    check("Kernel panic" not in out, "the kernel panicked:\n" + out[-1500:])
+    check(re.search(r"^bench: this machine has \d+ kB free above the allocator's reserve; the rows need 20480 kB "
+                    r"\(4096 pages held at once, and an order-10 block\): nothing measured$", out, re.M),
+          "no reason given:\n" + out[-1500:])
+    check("make bench: FAILED (QEMU exit status 5)" in out, "verdict:\n" + out[-800:])
+
 REVIEW_TESTS = [
     ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_small("16M", {
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
@@ -1288,6 +1300,7 @@ REVIEW_TESTS = [
     ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
     ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),
     ("qemu::make::clippy_kernel_target_has_no_errors", review_clippy_kernel_has_no_errors),
+    ("qemu::make::bench_on_a_small_machine_says_why_not_panics", review_bench_too_small_says_so),
 ]
 
 

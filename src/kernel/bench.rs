@@ -51,10 +51,40 @@ fn overhead(n: u64) -> u64 {
 const BATCH: usize = 4096;
 static mut HELD: [u32; BATCH] = [0; BATCH];
 
+/// QEMU exit code (status 5) when the machine is too small to measure.
+const EXIT_TOO_SMALL: u8 = 2;
+
+/// Whether the rows can get what they hold at once: the batch row's 4096
+/// pages above what the allocator keeps back, and an order-10 block. With
+/// less (`make bench MEM=16M`) an `expect` in a row panicked the kernel;
+/// now the boot says why it measures nothing and exits failing.
+fn room() -> Result<(), (u64, &'static str)> {
+    let reserve = crate::mm::mm_init::with_node(|node, _| node.totalreserve_pages());
+    let spare = mm_alloc::nr_free_pages().saturating_sub(reserve);
+    if spare < BATCH as u64 + 1024 {
+        return Err((spare, "4096 pages held at once, and an order-10 block"));
+    }
+    match alloc_pages(GFP_KERNEL, 10) {
+        Some(p) => free_pages_block(p),
+        None => return Err((spare, "an order-10 block (none is free)")),
+    }
+    Ok(())
+}
+
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
 pub fn run(icount: usize) {
     let icount = icount != 0;
     println!();
+    if let Err((spare, what)) = room() {
+        println!(
+            "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \
+             nothing measured",
+            spare * 4,
+            (BATCH + 1024) * 4,
+            what
+        );
+        crate::arch::x86::qemu::exit_failure(EXIT_TOO_SMALL);
+    }
     if !icount {
         println!("bench: no bench_icount boot option (make bench gives it, with QEMU's -icount): the TSC counts");
         println!("bench: cycles, not instructions, so the figures vary and the goals do not apply");

@@ -1292,6 +1292,27 @@ def review_bench_too_small_says_so():
           "no reason given:\n" + out[-1500:])
     check("make bench: FAILED (QEMU exit status 5)" in out, "verdict:\n" + out[-800:])
 
+def review_bench_tiny_highmem_rows_skip():
+    """With a HighMem too small to serve (highmem=4K; highmem=8M for the
+    2048-page row) GFP_HIGHUSER falls back to lowmem: the kmap rows measured
+    lowmem pages under a '(highmem)' label (0 invlpg, 0 wraps). They are
+    skipped, saying why."""
+    for args, rows in [("bench highmem=4K", ["kmap rows (highmem)"]),
+                       ("bench highmem=8M", ["kmap+kunmap cycling 2048 pages"])]:
+        m = Machine(args=args, mem="512M")
+        try:
+            code = m.wait_exit(180)
+            out = m.out
+        finally:
+            m.kill()
+        check(code == 0 and "bench: done" in out, "%s: exit %d:\n%s" % (args, code, out[-1500:]))
+        for r in rows:
+            check(re.search(r"^%s\s+skipped\s+-\s+\S.*HighMem pages? above its watermarks" % re.escape(r), out, re.M),
+                  "%s: row %r not skipped:\n%s" % (args, r, out[-2500:]))
+        check(not re.search(r"^kmap.*\b0 wraps", out, re.M), "%s: a lowmem cycle measured:\n%s" % (args, out[-2500:]))
+        if args.endswith("4K"):
+            check("(highmem)  " not in out.replace("kmap rows (highmem)", ""), "a highmem row measured at highmem=4K")
+
 REVIEW_TESTS = [
     ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_small("16M", {
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
@@ -1301,6 +1322,7 @@ REVIEW_TESTS = [
     ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),
     ("qemu::make::clippy_kernel_target_has_no_errors", review_clippy_kernel_has_no_errors),
     ("qemu::make::bench_on_a_small_machine_says_why_not_panics", review_bench_too_small_says_so),
+    ("qemu::bench::tiny_highmem_skips_the_kmap_rows", review_bench_tiny_highmem_rows_skip),
 ]
 
 

@@ -323,8 +323,8 @@ fn cmd_ktest(args: &[&str]) -> CmdResult {
     }
     if sum.out_of_memory != 0 {
         bail!(
-            "out of memory: {} tests not run (each needs {} kB of lowmem free above the low watermark; \
-             'zoneinfo' shows both)",
+            "out of memory: {} tests not run (each needs {} kB of lowmem free above the low watermark in one \
+             zone; 'zoneinfo' shows both)",
             sum.out_of_memory,
             ktest::HEAP_NEED_KB
         );

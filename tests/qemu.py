@@ -1261,6 +1261,10 @@ def review_ktest_out_of_memory_names_its_measure():
         big = sum(int(n) for _, counts in blocks for n in counts.split()[5:])
         for fig, need in re.findall(r"ignored, out of memory: (\d+) kB .* the tests need (\d+) kB", out):
             check(int(fig) < int(need) or big == 0, "skipped with %s kB against a need of %s kB:\n%s" % (fig, need, out))
+        # A failed vmalloc names the command once ('vmalloc: vmalloc 200M: ...' before).
+        out = m.cmd("vmalloc 200M")
+        check(re.search(r"^vmalloc: 200M: out of memory: no free page \(got \d+ of 51200 pages\) for 204800K; "
+                        r"all given back$", out, re.M), "vmalloc 200M at 64M:\n" + out)
         m.cmd("vfree " + b)
         m.cmd("vfree " + a)
         m.send("poweroff\n")

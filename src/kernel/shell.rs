@@ -273,7 +273,7 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
     };
     match crate::mm::vmalloc::vmalloc(n) {
         Ok(p) => println!("{:#010x}", p.as_ptr() as usize),
-        Err(e) => bail!("vmalloc {}: {}", size, e),
+        Err(e) => bail!("{}: {}", size, e),
     }
     Ok(())
 }

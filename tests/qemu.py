@@ -432,7 +432,7 @@ def bad_memory_options():
     m = Machine(args="mem=1M highmem=99G kernelcore=0 mobility_grouping=maybe mem=lots")
     try:
         log = m.boot()
-        for w in ["mem=1M is too small (needs at least 16M); ignored",
+        for w in ["mem=1M is too small (needs at least 5M); ignored",
                   "highmem=99G is more than the 2047M of RAM; clamped to 1983M (lowmem needs at least 64M)",
                   "kernelcore=0 leaves no memory for the kernel; ignored (no ZONE_MOVABLE)",
                   'bad value "maybe" for mobility_grouping= (must be on or off); default kept',
@@ -1209,14 +1209,17 @@ def one_injected_page_failure_does_not_panic():
 
 # --- review of issue 8 (issue 8) ---
 
-def review_ktest_small(mem, expect):
+def review_ktest_small(mem, expect, args="ktest", log=()):
     """On small machines every in-kernel test passes or says why it is
     skipped. At -m 64M and below the 64 MB vmalloc test failed with 'vmalloc
     failed' (64 MB was never free); at 24M get_zeroed_page's test failed
     because its 8 MB Normal zone has no pcp list (high 0) to hand the
-    dirtied page back. `expect`: test -> the start of its verdict."""
+    dirtied page back; mem= under 16M was refused although -m 5M boots.
+    `expect`: test -> the start of its verdict; `log`: lines the boot prints."""
     def run():
-        r = ktest_boot("ktest", mem)
+        r = ktest_boot(args, mem)
+        for line in log:
+            check(line in r["out"], "no %r in the boot log:\n%s" % (line, r["out"][:3000]))
         failed = ["%s (%s)" % (n, v) for n, v in r["verdicts"] if v.startswith("FAILED")]
         problems = ktest_run_problems(r)
         check(not failed and not problems, "\n".join(failed + problems))
@@ -1334,6 +1337,9 @@ REVIEW_TESTS = [
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
     ("qemu::ktest::at_24m_passes_or_skips_with_reason", review_ktest_small("24M", {
         "mm::page_alloc::get_zeroed_page_clears_a_dirty_page": "ignored, the page's zone keeps no pcp list"})),
+    ("qemu::ktest::at_2G_mem_5M_passes_or_skips_with_reason", review_ktest_small("2G", {
+        "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"}, "ktest mem=5M",
+        ["5MB LOWMEM available.", "0MB HIGHMEM available."])),
     ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
     ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),
     ("qemu::make::clippy_kernel_target_has_no_errors", review_clippy_kernel_has_no_errors),

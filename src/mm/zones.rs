@@ -42,8 +42,9 @@ pub const MAX_DMA_PFN: u64 = (layout::MAX_DMA_ADDRESS as u64) >> PAGE_SHIFT;
 /// `highmem=` never shrinks lowmem below this.
 pub const MIN_LOWMEM: u64 = 64 << 20;
 pub const MIN_LOWMEM_PFN: u64 = MIN_LOWMEM >> PAGE_SHIFT;
-/// Smallest `mem=` accepted: less would not boot.
-pub const MIN_MEM: u64 = 16 << 20;
+/// Smallest `mem=` accepted: the smallest machine that boots (GRUB needs
+/// 5 MB to load the kernel, and `-m 5M` runs it, `ktest` included).
+pub const MIN_MEM: u64 = 5 << 20;
 /// Non-PAE paging addresses 4 GB of physical memory.
 pub const MAX_NONPAE_PFN: u64 = 1 << (32 - PAGE_SHIFT);
 /// ZONE_MOVABLE starts on a boundary of the largest buddy block (order 10).

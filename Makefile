@@ -31,12 +31,12 @@ QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display non
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel iso image run debug gdb test bench host-test qemu-test clean help prereqs FORCE
+.PHONY: all kernel iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck FORCE
 
 all: iso
 
 help:
-	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, GRUB needs 5M; ARGS='boot options', QEMU_EXTRA=...)"
+	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, below 5M refused; ARGS='boot options', QEMU_EXTRA=...)"
 	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain;"
 	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
 	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"
@@ -83,19 +83,24 @@ ISO_TREE ?= $(BUILD)/iso
 image:
 	@grub-mkrescue --modules=iorw -o $(ISO) $(ISO_TREE) 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
-run: iso
+# A MEM too small to boot is refused before anything is built or started
+# (below 2M QEMU's firmware hangs silently).
+memcheck:
+	@bash scripts/memcheck.sh '$(MEM)'
+
+run: memcheck iso
 	@if [ -t 0 ]; then $(QEMU) $(SERIAL_TTY); else $(QEMU) $(SERIAL_PIPE); fi
 
 # QEMU cannot take a port that is in use and would go on without its GDB
 # stub: GDB would then attach to whoever holds the port. Refuse instead.
 GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
-debug: iso
+debug: memcheck iso
 	@$(GDB_PORT_FREE)
 	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
-gdb: iso
+gdb: memcheck iso
 	@$(GDB_PORT_FREE)
 	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal); GDB stub on localhost:$(GDB_PORT)"
 	@: > $(BUILD)/serial.log
@@ -108,7 +113,7 @@ test: prereqs
 
 # Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions,
 # which the boot option bench_icount tells the kernel (it cannot see icount).
-bench: prereqs
+bench: memcheck prereqs
 	@$(MAKE) -s iso ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
 	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso \
 	    -boot d -no-reboot -display none \

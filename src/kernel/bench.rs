@@ -51,10 +51,43 @@ fn overhead(n: u64) -> u64 {
 const BATCH: usize = 4096;
 static mut HELD: [u32; BATCH] = [0; BATCH];
 
+/// QEMU exit code (status 5) when the machine is too small to measure.
+const EXIT_TOO_SMALL: u8 = 2;
+
+/// Whether the rows can get what they hold at once: the batch row's 4096
+/// pages above what the allocator keeps back, and an order-10 block. With
+/// less (`make bench MEM=16M`) an `expect` in a row panicked the kernel;
+/// now the boot says why it measures nothing and exits failing.
+fn room() -> Result<(), (u64, &'static str)> {
+    let reserve = crate::mm::mm_init::with_node(|node, _| node.totalreserve_pages());
+    let spare = mm_alloc::nr_free_pages().saturating_sub(reserve);
+    if spare < BATCH as u64 + 1024 {
+        return Err((spare, "4096 pages held at once, and an order-10 block"));
+    }
+    // Read from the free lists, not allocated: an injected failure
+    // (fail_page_alloc=) is for the rows to meet.
+    let top = crate::mm::buddy::MAX_ORDER - 1;
+    let counts = free_counts();
+    if counts[0][top] + counts[1][top] == 0 {
+        return Err((spare, "an order-10 block in lowmem (none is free)"));
+    }
+    Ok(())
+}
+
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
 pub fn run(icount: usize) {
     let icount = icount != 0;
     println!();
+    if let Err((spare, what)) = room() {
+        println!(
+            "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \
+             nothing measured",
+            spare * 4,
+            (BATCH + 1024) * 4,
+            what
+        );
+        crate::arch::x86::qemu::exit_failure(EXIT_TOO_SMALL);
+    }
     if !icount {
         println!("bench: no bench_icount boot option (make bench gives it, with QEMU's -icount): the TSC counts");
         println!("bench: cycles, not instructions, so the figures vary and the goals do not apply");
@@ -373,8 +406,16 @@ fn highmem_rows(loop_cost: u64) {
         );
         return;
     }
+    // A HighMem too small to serve (highmem=4K: one page, below its
+    // watermarks) hands out lowmem pages, which kmap does not map: say so
+    // rather than measure them under a highmem label.
+    let skip = |rows: &str, why: &str| println!("{:<46} {:>9} {:>7}   {}", rows, "skipped", "-", why);
     let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("a highmem page");
     let pfn = p.pfn();
+    if (pfn as usize) < mm_alloc::max_low_pfn() {
+        free_pages_block(p);
+        return skip("kmap rows (highmem)", "no free HighMem page above its watermarks (a tiny highmem=?)");
+    }
     let n = 20_000u64;
     let ev = events();
     let t0 = rdtsc();
@@ -409,10 +450,26 @@ fn highmem_rows(loop_cost: u64) {
 
     // Distinct pages through all slots: one full flush per wrap.
     let mut pages = alloc::vec![0u32; 2048];
+    let mut got = 0;
     for slot in pages.iter_mut() {
         let q = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("highmem");
+        let low = (q.pfn() as usize) < mm_alloc::max_low_pfn();
         *slot = q.pfn();
         core::mem::forget(q);
+        got += 1;
+        if low {
+            break;
+        }
+    }
+    if got < pages.len() || (pages[got - 1] as usize) < mm_alloc::max_low_pfn() {
+        for &q in &pages[..got] {
+            // SAFETY: allocated at order 0 just above, handle forgotten.
+            free_pages_block(unsafe { Pages::from_raw(q, 0) });
+        }
+        return skip(
+            "kmap+kunmap cycling 2048 pages",
+            "fewer than 2048 free HighMem pages above its watermarks (a small highmem=?)",
+        );
     }
     let s0 = pkmap_stats();
     let ev = events();

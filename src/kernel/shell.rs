@@ -273,7 +273,7 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
     };
     match crate::mm::vmalloc::vmalloc(n) {
         Ok(p) => println!("{:#010x}", p.as_ptr() as usize),
-        Err(e) => bail!("vmalloc {}: {}", size, e),
+        Err(e) => bail!("{}: {}", size, e),
     }
     Ok(())
 }
@@ -323,7 +323,8 @@ fn cmd_ktest(args: &[&str]) -> CmdResult {
     }
     if sum.out_of_memory != 0 {
         bail!(
-            "out of memory: {} tests not run (each needs {} kB of lowmem free; 'meminfo' shows what is used)",
+            "out of memory: {} tests not run (each needs {} kB of lowmem free above the low watermark in one \
+             zone; 'zoneinfo' shows both)",
             sum.out_of_memory,
             ktest::HEAP_NEED_KB
         );

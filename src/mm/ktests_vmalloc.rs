@@ -9,7 +9,8 @@
 //! a failing test leaves the machine as it found it, and proves it: the
 //! free page count (after `shrink` and `drain`) is compared once every
 //! guard is gone. A test that needs what this configuration lacks (vmalloc
-//! room taken by a shell `vmalloc`, highmem) is skipped with the reason.
+//! room taken by a shell `vmalloc`, highmem, 64 MB of free RAM) is skipped
+//! with the reason.
 
 use super::alloc::{self, drain_all_pages, nr_free_pages};
 use super::vmalloc::{
@@ -46,11 +47,19 @@ impl Drop for Area {
 }
 
 /// `vmalloc`, owned; a lack of address space (taken by someone else, e.g. a
-/// shell `vmalloc 100M`) is a reason to skip, not a failure.
+/// shell `vmalloc 100M`) is a reason to skip, not a failure, and so is a
+/// lack of frames on a machine that never had them to spare (64 MB at
+/// `-m 64M` or less): free pages short of the request plus what the
+/// allocator keeps back (`totalreserve_pages`, which covers every zone's
+/// `min` mark and `lowmem_reserve`). With that much free, a failure is one.
 fn area(size: usize) -> Result<Area, &'static str> {
+    let spare = nr_free_pages().saturating_sub(super::mm_init::with_node(|node, _| node.totalreserve_pages()));
     match vmalloc(size) {
         Ok(p) => Ok(Area(p)),
         Err(VmallocError::NoSpace { .. }) => Err(skip("the vmalloc area has no room left for the test")),
+        Err(VmallocError::NoMemory { pages, .. }) if spare < pages as u64 => {
+            Err(skip("not enough free memory for the test's vmalloc (boot with more RAM)"))
+        }
         Err(_) => Err("vmalloc failed"),
     }
 }

@@ -42,8 +42,9 @@ pub const MAX_DMA_PFN: u64 = (layout::MAX_DMA_ADDRESS as u64) >> PAGE_SHIFT;
 /// `highmem=` never shrinks lowmem below this.
 pub const MIN_LOWMEM: u64 = 64 << 20;
 pub const MIN_LOWMEM_PFN: u64 = MIN_LOWMEM >> PAGE_SHIFT;
-/// Smallest `mem=` accepted: less would not boot.
-pub const MIN_MEM: u64 = 16 << 20;
+/// Smallest `mem=` accepted: the smallest machine that boots (GRUB needs
+/// 5 MB to load the kernel, and `-m 5M` runs it, `ktest` included).
+pub const MIN_MEM: u64 = 5 << 20;
 /// Non-PAE paging addresses 4 GB of physical memory.
 pub const MAX_NONPAE_PFN: u64 = 1 << (32 - PAGE_SHIFT);
 /// ZONE_MOVABLE starts on a boundary of the largest buddy block (order 10).
@@ -294,19 +295,13 @@ impl fmt::Display for Note {
         let (maxmem, movable_min) = (pages_to_mb(MAXMEM_PFN), pages_to_mb(MAX_ORDER_NR_PAGES));
         match *self {
             Note::MemTooSmall { mem } => {
-                write!(
-                    f,
-                    "mem={mem} is too small (needs at least {min_mem}); ignored"
-                )
+                write!(f, "mem={mem} is too small (needs at least {min_mem}); ignored")
             }
             Note::MemAboveRam { mem, ram_mb } => {
                 write!(f, "mem={mem} is not below the end of RAM at {ram_mb}M: nothing to cut; ignored")
             }
             Note::Above4G { mb } => {
-                write!(
-                    f,
-                    "{mb}MB of RAM above 4GB ignored: non-PAE kernel cannot address it"
-                )
+                write!(f, "{mb}MB of RAM above 4GB ignored: non-PAE kernel cannot address it")
             }
             Note::HighmemTooBig { highmem, ram_mb, high } => write!(
                 f,
@@ -328,14 +323,12 @@ impl fmt::Display for Note {
                 "highmem={highmem} leaves {unused} of RAM unused: lowmem is full at \
                  {lowmem_mb}M, so RAM above {end} is ignored"
             ),
-            Note::KernelcoreZero { kc } => write!(
-                f,
-                "kernelcore={kc} leaves no memory for the kernel; ignored (no ZONE_MOVABLE)"
-            ),
-            Note::KernelcoreTooBig { kc, ram_mb } => write!(
-                f,
-                "kernelcore={kc} is not less than the {ram_mb}M of RAM; ignored (no ZONE_MOVABLE)"
-            ),
+            Note::KernelcoreZero { kc } => {
+                write!(f, "kernelcore={kc} leaves no memory for the kernel; ignored (no ZONE_MOVABLE)")
+            }
+            Note::KernelcoreTooBig { kc, ram_mb } => {
+                write!(f, "kernelcore={kc} is not less than the {ram_mb}M of RAM; ignored (no ZONE_MOVABLE)")
+            }
             Note::KernelcoreBelowLower { kc, kept_mb, zone } => write!(
                 f,
                 "kernelcore={kc} is less than the {kept_mb}M below {}, which cannot be movable; \
@@ -343,14 +336,12 @@ impl fmt::Display for Note {
                 zone.name()
             ),
             Note::KernelcoreNoMovable { kc } => {
-                write!(
-                    f,
-                    "kernelcore={kc} leaves less than {movable_min}M movable; no ZONE_MOVABLE"
-                )
+                write!(f, "kernelcore={kc} leaves less than {movable_min}M movable; no ZONE_MOVABLE")
             }
             Note::VmallocBelowDefault { vmalloc } => write!(
                 f,
-                "vmalloc={vmalloc} is below the default {}M: lowmem stays at {maxmem}M, the vmalloc area keeps its size",
+                "vmalloc={vmalloc} is below the default {}M: ignored (the lowmem limit stays at {maxmem}M, \
+                 the vmalloc area keeps its size)",
                 DEFAULT_VMALLOC >> 20
             ),
             Note::VmallocTooBig { vmalloc, area_mb } => write!(
@@ -632,7 +623,16 @@ mod vmalloc_option_tests {
         assert_eq!(l.max_low_pfn, MAXMEM_PFN);
         assert_eq!(
             n.iter().next().unwrap().to_string(),
-            "vmalloc=64M is below the default 111M: lowmem stays at 896M, the vmalloc area keeps its size"
+            "vmalloc=64M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
+             keeps its size)"
+        );
+        // On 512M, lowmem is all of RAM, not 896M: the note speaks of the limit.
+        let (l, n) = size_zones(&ram(512 << 20), &MemOptions { vmalloc: Some(8 << 20), ..MemOptions::default() });
+        assert_eq!(l.max_low_pfn, (512 << 20) >> 12);
+        assert_eq!(
+            n.iter().next().unwrap().to_string(),
+            "vmalloc=8M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
+             keeps its size)"
         );
         let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(1000 << 20), ..MemOptions::default() });
         assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);

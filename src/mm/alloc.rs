@@ -121,21 +121,36 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     }
 }
 
-/// The first try failed. A caller that may sleep gets direct reclaim, as
-/// much as exists: shrink the caches, retry once. The first failure is
-/// counted but not reported: the retry reports if it fails too.
+/// The first try failed (2.6.24's `__alloc_pages` after its two zonelist
+/// passes). A caller that may sleep gets direct reclaim, as much as exists:
+/// shrink the caches, then try again; go round while reclaim makes progress
+/// and `should_alloc_retry` allows (`__GFP_NORETRY`, costly orders and
+/// `__GFP_REPEAT`/`__GFP_NOFAIL` decide). Failures before the last are
+/// counted but not reported.
 #[cold]
 #[inline(never)]
 fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
     if !gfp.may_sleep() {
         return failed(gfp, order);
     }
-    let _ = failed(gfp | Gfp::NOWARN, order);
-    if super::shrinker::shrink_slab() > 0 {
-        drain_all_pages();
+    loop {
+        let _ = failed(gfp | Gfp::NOWARN, order);
+        RECLAIM_RETRIES.fetch_add(1, Ordering::Relaxed);
+        let did_some_progress = super::shrinker::shrink_slab() > 0;
+        if did_some_progress {
+            drain_all_pages();
+        }
+        if let Some(pfn) = with_node(|node, mm| node.alloc_pages(mm, gfp, order)) {
+            return Some(prep_new_pages(gfp, pfn, order));
+        }
+        if !super::page_alloc::should_alloc_retry(gfp, order, did_some_progress) {
+            return failed(gfp, order);
+        }
     }
-    rmqueue(gfp, order)
 }
+
+/// Direct-reclaim rounds taken by failing allocations (for tests).
+pub static RECLAIM_RETRIES: AtomicUsize = AtomicUsize::new(0);
 
 /// `fail_page_alloc=`: decided once per allocation, as Linux's
 /// `should_fail_alloc_page`.

@@ -22,7 +22,6 @@ use crate::layout::{PAGE_OFFSET, PAGE_SIZE};
 use crate::pr_info;
 use core::ops::{Deref, DerefMut};
 
-
 /// Run `body`, then check that the free page count came back, whatever
 /// `body` returned. Its guards are dropped before the count is read.
 fn counted(body: impl FnOnce() -> TestResult) -> TestResult {

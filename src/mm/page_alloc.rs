@@ -58,8 +58,11 @@ pub struct Zone {
     /// Pages kept free against allocations that could use zone `j` instead.
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
     pub pcp: PerCpuPages,
-    /// Allocations served, and failures at each watermark pass, for reports.
+    /// Allocations served, for reports.
     pub alloc_count: u64,
+    /// Times an allocation found the zone below `low` and would have woken
+    /// kswapd (see [`Node::wakeup_kswapd`]).
+    pub kswapd_wakeups: u64,
 }
 
 impl Zone {
@@ -74,6 +77,7 @@ impl Zone {
             lowmem_reserve: [0; MAX_NR_ZONES],
             pcp: PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 },
             alloc_count: 0,
+            kswapd_wakeups: 0,
         }
     }
 
@@ -209,6 +213,22 @@ fn bad_page(pfn: u32, page: &Page) -> ! {
         page.mapcount,
         page.refcount
     );
+}
+
+/// Whether an allocation that failed after reclaim goes round again
+/// (2.6.24's `__alloc_pages` after `try_to_free_pages`): only if reclaim
+/// freed something, never with `__GFP_NORETRY`, and above
+/// `PAGE_ALLOC_COSTLY_ORDER` only when the caller insists (`__GFP_REPEAT`,
+/// `__GFP_NOFAIL`): large contiguous blocks rarely come back from reclaim.
+/// Linux also loops for `__GFP_NOFAIL` when reclaim made no progress,
+/// through the OOM killer; with no OOM killer yet that would hang, so here
+/// it gives up and the failure is reported.
+pub fn should_alloc_retry(gfp: Gfp, order: usize, did_some_progress: bool) -> bool {
+    use super::gfp::PAGE_ALLOC_COSTLY_ORDER;
+    if !did_some_progress || gfp.contains(Gfp::NORETRY) {
+        return false;
+    }
+    order <= PAGE_ALLOC_COSTLY_ORDER || gfp.intersects(Gfp::REPEAT | Gfp::NOFAIL)
 }
 
 /// Below this many pages mobility grouping cannot pay (each migrate type
@@ -476,7 +496,11 @@ impl Node {
         }
     }
 
-    /// The zonelist walk (2.6.24's `get_page_from_freelist` twice).
+    /// The zonelist walk of 2.6.24's `__alloc_pages` up to reclaim:
+    /// `get_page_from_freelist` at the `low` mark; failing that, wake kswapd
+    /// for every zone of the zonelist that is below `low`; then again at
+    /// `min`, lowered for high-priority and atomic callers. Reclaim and its
+    /// retries are the caller's (`mm::alloc`), which may sleep.
     #[inline(never)]
     fn alloc_pages_slow(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order >= MAX_ORDER {
@@ -484,25 +508,53 @@ impl Node {
         }
         let classzone = self.classzone[gfp.zone() as usize]?;
         let mt = self.alloc_type(gfp);
-        let high = gfp.contains(Gfp::HIGH);
-        let harder = !gfp.may_sleep();
-        // First pass at `low`; then `min`, lowered for high-priority and
-        // atomic callers (2.6.24's __alloc_pages without reclaim).
-        for (mark, high, harder) in [(Watermark::Low, false, false), (Watermark::Min, high, harder)] {
-            for i in (0..=classzone).rev() {
-                let zone = &mut self.zones[i];
-                if !zone.is_populated()
-                    || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder)
-                {
-                    continue;
-                }
-                if let Some(pfn) = Self::rmqueue(zone, mem_map, order, mt) {
-                    zone.alloc_count += 1;
-                    return Some(pfn);
-                }
+        if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {
+            return Some(pfn);
+        }
+        for i in (0..=classzone).rev() {
+            self.wakeup_kswapd(i, order);
+        }
+        let (high, harder) = (gfp.contains(Gfp::HIGH), !gfp.may_sleep());
+        self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Min, high, harder)
+    }
+
+    /// The first zone of the zonelist, from `classzone` down, that stays
+    /// above `mark` after the allocation, and a block from it.
+    #[allow(clippy::too_many_arguments)]
+    fn get_page_from_freelist(
+        &mut self,
+        mem_map: &mut [Page],
+        order: usize,
+        mt: MigrateType,
+        classzone: usize,
+        mark: Watermark,
+        high: bool,
+        harder: bool,
+    ) -> Option<u32> {
+        for i in (0..=classzone).rev() {
+            let zone = &mut self.zones[i];
+            if !zone.is_populated() || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder)
+            {
+                continue;
+            }
+            if let Some(pfn) = Self::rmqueue(zone, mem_map, order, mt) {
+                zone.alloc_count += 1;
+                return Some(pfn);
             }
         }
         None
+    }
+
+    /// Linux's `wakeup_kswapd`: a zone below its `low` mark asks the
+    /// background reclaimer to bring it back up to `high`. There is no
+    /// kswapd thread yet, so the wake-up is only counted (per zone, shown
+    /// by `zoneinfo`); reclaim happens in the allocating caller for now.
+    fn wakeup_kswapd(&mut self, zone: usize, order: usize) {
+        let z = &mut self.zones[zone];
+        if !z.is_populated() || z.watermark_ok(order, z.watermark[Watermark::Low as usize], 0, false, false) {
+            return;
+        }
+        z.kswapd_wakeups += 1;
     }
 
     fn rmqueue(zone: &mut Zone, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {

@@ -394,3 +394,44 @@ fn small_machines_turn_mobility_grouping_off() {
         "Built 1 zonelists in Zone order, mobility grouping off.  Total pages: 3998"
     );
 }
+
+#[test]
+fn falling_below_low_wakes_kswapd() {
+    let (mut node, mut mm) = machine(32);
+    let wakeups = |node: &Node| node.zones.iter().map(|z| z.kswapd_wakeups).collect::<Vec<_>>();
+    let mut got = Vec::new();
+    // Kernel allocations take Normal, then DMA, down to their `low` marks
+    // without waking anybody...
+    while wakeups(&node).iter().all(|&w| w == 0) {
+        got.push(node.alloc_pages(&mut mm, GFP_KERNEL, 0).expect("the min pass still serves it"));
+    }
+    // ...and the first one that finds no zone above `low` wakes kswapd for
+    // Normal and is served from the reserve between min and low. DMA was
+    // skipped only for the `lowmem_reserve` it keeps against Normal's
+    // callers; above its own `low` it needs no kswapd (Linux's
+    // wakeup_kswapd checks the mark with classzone 0).
+    let normal = &node.zones[1];
+    assert!(normal.free_pages() <= normal.watermark[Watermark::Low as usize]);
+    assert!(normal.free_pages() > normal.watermark[Watermark::Min as usize]);
+    assert_eq!(wakeups(&node), [0, 1, 0, 0], "Normal woken once, HighMem not looked at");
+    for pfn in got.drain(..) {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+    node.alloc_pages(&mut mm, GFP_KERNEL, 0).map(|pfn| node.free_pages(&mut mm, pfn, 0));
+    assert_eq!(wakeups(&node), [0, 1, 0, 0], "above low again: nobody woken");
+}
+
+#[test]
+fn retry_after_reclaim_follows_2_6_24() {
+    use crate::mm::gfp::{Gfp, PAGE_ALLOC_COSTLY_ORDER};
+    let costly = PAGE_ALLOC_COSTLY_ORDER;
+    assert!(should_alloc_retry(GFP_KERNEL, 0, true));
+    assert!(should_alloc_retry(GFP_KERNEL, costly, true), "order 3 still retries");
+    assert!(!should_alloc_retry(GFP_KERNEL, costly + 1, true), "costly orders do not");
+    assert!(should_alloc_retry(GFP_KERNEL | Gfp::REPEAT, costly + 1, true));
+    assert!(should_alloc_retry(GFP_KERNEL | Gfp::NOFAIL, 10, true));
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NORETRY, 0, true), "NORETRY never loops");
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NORETRY | Gfp::NOFAIL, 0, true));
+    assert!(!should_alloc_retry(GFP_KERNEL, 0, false), "no progress, no retry");
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NOFAIL, 0, false), "no OOM killer to loop through yet");
+}

@@ -60,6 +60,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::wait::wake_up_wakes_every_sleeper", run: wake_up_wakes_every_sleeper },
     KTest { name: "kernel::sched::thread_slots_are_reused", run: thread_slots_are_reused },
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: dmesg_keeps_messages },
+    KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: symbols_resolve_kernel_text },
     KTest { name: "mm::page_alloc::every_free_page_round_trips", run: mm::every_free_page_round_trips },
     KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: mm::highuser_fills_highmem_first },
@@ -398,6 +399,23 @@ fn dmesg_keeps_messages() -> TestResult {
     crate::pr_debug!("{}", marker);
     check!(printk::log_contains(marker.as_bytes()), "message not in the log");
     check!(!printk::log_contains(b"never logged 2b8e"), "log finds what was never logged");
+    Ok(())
+}
+
+/// The UART is written with interrupts on when the caller has them on:
+/// printk and shell output no longer hold them off while it drains.
+fn console_writes_with_interrupts_on() -> TestResult {
+    use crate::arch::x86::serial::{WRITES, WRITES_IRQS_OFF};
+    use core::sync::atomic::Ordering::Relaxed;
+    if !crate::arch::x86::cpu::irqs_enabled() {
+        return Err(skip("runs with interrupts masked"));
+    }
+    let (writes, off) = (WRITES.load(Relaxed), WRITES_IRQS_OFF.load(Relaxed));
+    crate::pr_emerg!("ktest: a console line written with interrupts on");
+    printk::console_write(b"ktest: shell output written with interrupts on\n");
+    printk::dmesg(|_| {});
+    check!(WRITES.load(Relaxed) >= writes + 2, "nothing reached the UART");
+    check!(WRITES_IRQS_OFF.load(Relaxed) == off, "the UART was written with interrupts masked");
     Ok(())
 }
 

@@ -73,6 +73,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::page_alloc::fail_page_alloc_spares_nofail", run: mm::fail_page_alloc_spares_nofail },
     KTest { name: "mm::page_alloc::every_descriptor_knows_its_zone", run: mm::every_descriptor_knows_its_zone },
     KTest { name: "mm::memblock::retired_memblock_refuses", run: mm::retired_memblock_refuses },
+    KTest { name: "mm::page_alloc::allocator_stress_keeps_the_clock", run: mm::allocator_stress_keeps_the_clock },
     KTest { name: "mm::highmem::every_highmem_page_through_kmap", run: hm::every_highmem_page_through_kmap },
     KTest { name: "mm::highmem::kmap_waiters_wake_and_finish", run: hm::kmap_waiters_wake_and_finish },
     KTest { name: "mm::highmem::kmap_costs_the_expected_flushes", run: hm::kmap_costs_the_expected_flushes },

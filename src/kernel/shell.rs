@@ -224,7 +224,8 @@ fn cmd_pagetypeinfo(args: &[&str]) -> CmdResult {
 fn cmd_memmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let color = !crate::kernel::cmdline::no_color();
-    report(|node, mm, out| crate::mm::vmstat::memmap(node, mm, color, out));
+    let counts = crate::mm::mm_init::memmap_counts();
+    report(|node, _, out| crate::mm::vmstat::memmap_print(node, &counts, color, out));
     Ok(())
 }
 

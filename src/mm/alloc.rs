@@ -323,7 +323,11 @@ pub fn totalram_bytes() -> usize {
     with_node(|node, _| node.managed_total() as usize * PAGE_SIZE)
 }
 
-/// Empty the pcp lists into the buddy allocator.
+/// Empty the pcp lists into the buddy allocator (Linux's
+/// `drain_all_pages`), one batch per lock hold: interrupts come back
+/// between batches.
 pub fn drain_all_pages() {
-    with_node(|node, mm| node.drain_all(mm));
+    for zone in 0..super::zones::MAX_NR_ZONES {
+        while with_node(|node, mm| node.drain_pcp_batch(mm, zone)) > 0 {}
+    }
 }

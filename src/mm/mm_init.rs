@@ -100,6 +100,20 @@ pub fn page_snapshot(pfn: usize) -> Option<Page> {
     Some(unsafe { ptr.add(pfn).read() })
 }
 
+/// The `memmap` picture's counts, gathered one pageblock per lock hold (a
+/// walk of all of `mem_map` at once would keep interrupts off for O(frames)).
+/// The counts sit in a static: 4 KB is too much for a kernel stack.
+pub fn memmap_counts() -> spin::MutexGuard<'static, super::vmstat::MemmapCounts> {
+    static COUNTS: spin::Mutex<super::vmstat::MemmapCounts> = spin::Mutex::new(super::vmstat::MemmapCounts::new());
+    let mut counts = COUNTS.lock();
+    let blocks = with_node(|node, _| counts.blocks(node));
+    for b in 0..blocks {
+        with_node(|node, mm| counts.count_block(node, mm, b));
+    }
+    with_node(|node, mm| counts.count_pcp(node, mm));
+    counts
+}
+
 /// An allocation from the boot allocator. After the buddy allocator takes
 /// over this is a bug: it is reported with a backtrace and refused.
 #[track_caller]

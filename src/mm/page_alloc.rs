@@ -650,8 +650,20 @@ impl Node {
         }
     }
 
-    /// Empty every pcp list (Linux's `drain_all_pages`): reports and tests
-    /// that compare free lists call this first.
+    /// Give one batch of zone `zone`'s pcp pages back to the buddy allocator
+    /// (Linux's `free_pcppages_bulk`, `batch` pages per lock hold); returns
+    /// the pages still cached, so the caller can drop the lock between
+    /// batches.
+    pub fn drain_pcp_batch(&mut self, mem_map: &mut [Page], zone: usize) -> usize {
+        let z = &mut self.zones[zone];
+        let n = z.pcp.batch;
+        Self::drain_zone(z, mem_map, n);
+        z.pcp.count
+    }
+
+    /// Empty every pcp list at once (Linux's `drain_all_pages`): for host
+    /// tests and boot; the kernel drains batch by batch
+    /// ([`drain_pcp_batch`](Self::drain_pcp_batch)).
     pub fn drain_all(&mut self, mem_map: &mut [Page]) {
         for zone in self.zones.iter_mut() {
             let n = zone.pcp.count;

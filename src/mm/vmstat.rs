@@ -183,29 +183,80 @@ fn zone_colour(z: ZoneType) -> &'static str {
 /// background colour is the zone (with `color`), and `|` marks where a zone
 /// begins inside a row.
 pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) -> fmt::Result {
-    let blocks = (node.max_pfn as usize).div_ceil(PAGEBLOCK_PAGES as usize);
-    // Free pages per pageblock, from the free lists and the pcp lists.
-    let mut free = [0u16; super::buddy::MAX_PAGEBLOCKS];
-    let mut usable = [0u16; super::buddy::MAX_PAGEBLOCKS];
-    for z in node.zones.iter().filter(|z| z.is_populated()) {
-        for order in 0..MAX_ORDER {
-            for list in z.buddy.free_area(order).free_list.iter() {
+    let mut counts = MemmapCounts::new();
+    for b in 0..counts.blocks(node) {
+        counts.count_block(node, mem_map, b);
+    }
+    counts.count_pcp(node, mem_map);
+    memmap_print(node, &counts, color, out)
+}
+
+/// What `memmap` shows of each pageblock, gathered one pageblock at a time
+/// so that the kernel can take the allocator's lock for each in turn (a
+/// walk of all of `mem_map` is O(frames) and must not run with interrupts
+/// off): the free frames (in buddy blocks and on pcp lists) and the frames
+/// the allocator manages.
+pub struct MemmapCounts {
+    free: [u16; super::buddy::MAX_PAGEBLOCKS],
+    usable: [u16; super::buddy::MAX_PAGEBLOCKS],
+}
+
+impl MemmapCounts {
+    pub const fn new() -> MemmapCounts {
+        MemmapCounts { free: [0; super::buddy::MAX_PAGEBLOCKS], usable: [0; super::buddy::MAX_PAGEBLOCKS] }
+    }
+
+    /// Pageblocks up to `max_pfn`.
+    pub fn blocks(&self, node: &Node) -> usize {
+        (node.max_pfn as usize).div_ceil(PAGEBLOCK_PAGES as usize)
+    }
+
+    /// Count pageblock `b`: its usable frames, and its free buddy blocks,
+    /// found by their head's `BUDDY` mark (a free block never crosses a
+    /// pageblock, so its head lies in the same one).
+    pub fn count_block(&mut self, node: &Node, mem_map: &[Page], b: usize) {
+        let start = b << PAGEBLOCK_ORDER;
+        let end = (start + PAGEBLOCK_PAGES as usize).min(node.max_pfn as usize).min(mem_map.len());
+        let (mut free, mut usable) = (0usize, 0usize);
+        let mut pfn = start;
+        while pfn < end {
+            let page = &mem_map[pfn];
+            if page.is_buddy() {
+                let n = (1usize << page.order()).min(end - pfn);
+                free += n;
+                usable += n;
+                pfn += n;
+                continue;
+            }
+            usable += !page.is_reserved() as usize;
+            pfn += 1;
+        }
+        self.free[b] = free as u16;
+        self.usable[b] = usable as u16;
+    }
+
+    /// Add the pages of the pcp lists (bounded by their `high` marks).
+    pub fn count_pcp(&mut self, node: &Node, mem_map: &[Page]) {
+        for z in node.zones.iter().filter(|z| z.is_populated()) {
+            for list in z.pcp.lists.iter() {
                 for pfn in list.iter(mem_map) {
-                    free[pfn as usize >> PAGEBLOCK_ORDER] += 1 << order;
+                    self.free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
                 }
             }
         }
-        for list in z.pcp.lists.iter() {
-            for pfn in list.iter(mem_map) {
-                free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
-            }
-        }
     }
-    for (pfn, page) in mem_map.iter().enumerate().take(node.max_pfn as usize) {
-        if !page.is_reserved() {
-            usable[pfn >> PAGEBLOCK_ORDER] += 1;
-        }
+}
+
+impl Default for MemmapCounts {
+    fn default() -> Self {
+        Self::new()
     }
+}
+
+/// Print the picture from counts: O(pageblocks), no walk of `mem_map`.
+pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut impl Write) -> fmt::Result {
+    let blocks = counts.blocks(node);
+    let (free, usable) = (&counts.free, &counts.usable);
     let zone_of_block = |b: usize| {
         node.zone_of((b << PAGEBLOCK_ORDER) as u32).or_else(|| node.zone_of(((b + 1) << PAGEBLOCK_ORDER) as u32 - 1))
     };

@@ -435,3 +435,20 @@ fn retry_after_reclaim_follows_2_6_24() {
     assert!(!should_alloc_retry(GFP_KERNEL, 0, false), "no progress, no retry");
     assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NOFAIL, 0, false), "no OOM killer to loop through yet");
 }
+
+#[test]
+fn drain_pcp_batch_takes_one_batch_at_a_time() {
+    let (mut node, mut mm) = machine(32);
+    let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+    for pfn in got {
+        node.free_pages(&mut mm, pfn, 0);
+    }
+    let (cached, batch) = (node.zones[1].pcp.count, node.zones[1].pcp.batch);
+    assert!(cached > batch, "{cached} pages cached, batch {batch}: more than one batch to drain");
+    let free = node.free_pages_total();
+    assert_eq!(node.drain_pcp_batch(&mut mm, 1), cached - batch);
+    assert_eq!(node.free_pages_total(), free, "draining moves pages, frees none");
+    while node.drain_pcp_batch(&mut mm, 1) > 0 {}
+    assert_eq!(node.zones[1].pcp.count, 0);
+    node.zones[1].buddy.check_invariants(&mm).unwrap();
+}

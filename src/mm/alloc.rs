@@ -292,7 +292,7 @@ pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
     with_node(|node, mm| {
         // split_page: every page becomes an order-0 page of its own.
         for i in 0..(1u32 << order) {
-            mm[(first + i) as usize].refcount = 1;
+            mm[(first + i) as usize].set_page_count(1);
         }
         for i in used as u32..(1u32 << order) {
             node.free_pages(mm, first + i, 0);

@@ -515,6 +515,9 @@ pub fn every_descriptor_knows_its_zone() -> TestResult {
                 if page.zone_id() != z {
                     return Err("a page descriptor names the wrong zone");
                 }
+                if page.node_id() != 0 {
+                    return Err("a page descriptor names a node other than 0");
+                }
                 reserved += page.is_reserved() as usize;
             }
             Ok(reserved)

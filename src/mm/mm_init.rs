@@ -4,8 +4,11 @@
 //! direct map; `mem_map` is allocated from lowmem; every page memblock does
 //! not hold goes to the buddy allocator; memblock is retired.
 //!
-//! Afterwards the node and `mem_map` live behind one lock (`with_node`): one
-//! CPU, so one lock for all zones keeps the `&mut [Page]` unique.
+//! Afterwards the node lives behind one lock (`with_node`). `mem_map` is
+//! not behind it: its descriptors are atomics, shared as `&[Page]`, so
+//! [`pfn_to_page`] reads and changes a page without any lock, as Linux's
+//! does; the lock keeps the free lists threaded through the descriptors
+//! consistent.
 
 use super::memblock::Memblock;
 use super::page::Page;
@@ -56,48 +59,34 @@ fn sym(s: *const u8) -> usize {
     s as usize
 }
 
-/// Run `f` with the node and the page descriptors, under the allocator lock.
-#[inline(always)]
-pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
-    let mut node = NODE.lock();
-    let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    let ptr = MEM_MAP.load(Ordering::Relaxed) as *mut Page;
-    let mem_map: &mut [Page] = if len == 0 {
-        &mut []
-    } else {
-        // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
-        // reserved in memblock for the kernel's life; it is only written
-        // through this function, whose lock makes the borrow unique (the
-        // lock-free reader `page_snapshot` refuses to run while it is held).
-        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
-    };
-    f(&mut node, mem_map)
-}
-
-/// A copy of one page descriptor, read without the node lock: for `kfree`,
-/// which needs only fields the owner of a live allocation keeps stable
-/// (`SLAB`/`slab_cache` of a slab page, `HEAD`/`private` of a kmalloc'd
-/// block). `None` for a pfn past `mem_map`.
-///
-/// Panics if called while the node lock is held: on this one CPU that can
-/// only be from inside a `with_node` closure (the lock masks interrupts), a
-/// caller that would otherwise deadlock on the lock.
+/// All of `mem_map` (empty before mm_init has built it).
 #[inline]
-pub fn page_snapshot(pfn: usize) -> Option<Page> {
-    assert!(!NODE.is_locked(), "page_snapshot: called under the node lock (allocator re-entered)");
+pub fn mem_map() -> &'static [Page] {
     let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    if pfn >= len {
-        return None;
+    if len == 0 {
+        return &[];
     }
     let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
-    // SAFETY: pfn < len, so the descriptor lies in the array mm_init stored,
-    // which lives for the kernel's life. The only `&mut` to it is the one
-    // `with_node` lends while it holds NODE, and NODE masks interrupts: on
-    // this single CPU no other code runs while that borrow lives except
-    // code it calls, and such a caller would find NODE held, which the
-    // assert above refuses. So no `&mut` covers the descriptor during this
-    // read, and no write races it.
-    Some(unsafe { ptr.add(pfn).read() })
+    // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
+    // reserved in memblock for the kernel's life, before publishing `len`
+    // with Release (read above with Acquire). Nothing ever takes a `&mut`
+    // to it afterwards: every word of a Page is an atomic, changed through
+    // shared references.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
+}
+
+/// The descriptor of frame `pfn` (Linux's `pfn_to_page`), without a lock;
+/// `None` past `mem_map`.
+#[inline]
+pub fn pfn_to_page(pfn: usize) -> Option<&'static Page> {
+    mem_map().get(pfn)
+}
+
+/// Run `f` with the node, under the allocator lock, and `mem_map`.
+#[inline(always)]
+pub fn with_node<R>(f: impl FnOnce(&mut Node, &'static [Page]) -> R) -> R {
+    let mut node = NODE.lock();
+    f(&mut node, mem_map())
 }
 
 /// The `memmap` picture's counts, gathered one pageblock per lock hold (a
@@ -181,16 +170,17 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     // descriptors are written, never the frames they describe.
     let bytes = max_pfn * core::mem::size_of::<Page>();
     let phys = mb.alloc(bytes as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for mem_map") as usize;
-    let mem_map = phys_to_virt(phys) as *mut Page;
+    let mem_map_ptr = phys_to_virt(phys) as *mut Page;
     let t0 = crate::arch::x86::cpu::rdtsc();
     for pfn in 0..max_pfn {
         let page = memmap_page(&layout, pfn as u64);
-        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem.
-        unsafe { mem_map.add(pfn).write(page) };
+        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem,
+        // not yet published, so nothing else refers to it.
+        unsafe { mem_map_ptr.add(pfn).write(page) };
     }
     let setup_cycles = crate::arch::x86::cpu::rdtsc() - t0;
     MEMMAP_SETUP_TSC.store(setup_cycles as usize, Ordering::Relaxed);
-    MEM_MAP.store(mem_map as usize, Ordering::Relaxed);
+    MEM_MAP.store(mem_map_ptr as usize, Ordering::Relaxed);
     MEM_MAP_LEN.store(max_pfn, Ordering::Release);
     MEM_MAP_BYTES.store(bytes, Ordering::Relaxed);
     pr_info!(
@@ -217,8 +207,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let total_pages: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
     let grouping = mobility_grouping(opts.grouping, total_pages);
     node.init(&layout, grouping);
-    // SAFETY: as in with_node; the lock is held and nobody else has the array.
-    let pages = unsafe { core::slice::from_raw_parts_mut(mem_map, max_pfn) };
+    let pages = mem_map();
     mb.for_each_free_range(0, ram_end, |s, e| {
         node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
     });

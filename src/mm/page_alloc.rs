@@ -209,9 +209,9 @@ fn bad_page(pfn: u32, page: &Page) -> ! {
     panic!(
         "BUG: Bad page state: pfn {:#x} freed with flags:{:?} mapcount:{} count:{} (freed twice, or still in use)",
         pfn,
-        page.flags & FREE_CHECK_FLAGS,
-        page.mapcount,
-        page.refcount
+        page.flags() & FREE_CHECK_FLAGS,
+        page.page_mapcount(),
+        page.page_count()
     );
 }
 
@@ -266,11 +266,11 @@ impl core::fmt::Display for ZonelistsLine {
 /// every descriptor, reserved ones and holes included, so `page_zone` is
 /// right for any frame. The node is node 0, the only one, and needs no bits.
 pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
-    let mut page = Page::RESERVED;
+    let page = Page::RESERVED;
     if pfn >= layout.max_low_pfn {
-        page.flags.insert(PageFlags::HIGHMEM);
+        page.__set_flag(PageFlags::HIGHMEM);
     }
-    page.set_zone_id(layout.zone_at(pfn) as usize);
+    page.set_page_links(layout.zone_at(pfn) as usize, 0);
     page
 }
 
@@ -357,11 +357,11 @@ impl Node {
     }
 
     /// Give free frames `[start, end)` to their zones (memblock's hand-over).
-    pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
+    pub fn free_range(&mut self, mem_map: &[Page], start: u32, end: u32) {
         for (id, zone) in self.zones.iter_mut().enumerate().filter(|(_, z)| z.spanned != 0) {
             let (lo, hi) = (start.max(zone.buddy.start_pfn()), end.min(zone.buddy.end_pfn()));
             if lo < hi {
-                for page in &mut mem_map[lo as usize..hi as usize] {
+                for page in &mem_map[lo as usize..hi as usize] {
                     page.set_zone_id(id);
                 }
                 zone.buddy.free_range(mem_map, lo, hi);
@@ -410,7 +410,7 @@ impl Node {
     /// the allocator takes from them last, so high-order atomic allocations
     /// near the watermark still find contiguous blocks. Call after
     /// `setup_watermarks`. Returns the pageblocks reserved.
-    pub fn setup_migrate_reserve(&mut self, mem_map: &mut [Page]) -> usize {
+    pub fn setup_migrate_reserve(&mut self, mem_map: &[Page]) -> usize {
         use super::buddy::PAGEBLOCK_PAGES;
         let mut total = 0;
         for zone in self.zones.iter_mut().filter(|z| z.is_populated()) {
@@ -450,7 +450,7 @@ impl Node {
     /// zone's pcp list, costs the caller no call at all; everything else
     /// goes to [`alloc_pages_slow`](Self::alloc_pages_slow).
     #[inline(always)]
-    pub fn alloc_pages(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+    pub fn alloc_pages(&mut self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
             if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
                 return Some(pfn);
@@ -463,7 +463,7 @@ impl Node {
     /// zone comfortably above its low mark. `None` sends the caller to the
     /// full zonelist walk, which repeats this test as its first step.
     #[inline(always)]
-    fn alloc_pcp_fast(&mut self, mem_map: &mut [Page], gfp: Gfp) -> Option<u32> {
+    fn alloc_pcp_fast(&mut self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         let classzone = route.zone? as usize;
         let list = route.list as usize;
@@ -480,7 +480,7 @@ impl Node {
         }
         let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
         zone.pcp.count -= 1;
-        mem_map[pfn as usize].refcount = 1;
+        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 
@@ -502,7 +502,7 @@ impl Node {
     /// `min`, lowered for high-priority and atomic callers. Reclaim and its
     /// retries are the caller's (`mm::alloc`), which may sleep.
     #[inline(never)]
-    fn alloc_pages_slow(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+    fn alloc_pages_slow(&mut self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order >= MAX_ORDER {
             return None;
         }
@@ -523,7 +523,7 @@ impl Node {
     #[allow(clippy::too_many_arguments)]
     fn get_page_from_freelist(
         &mut self,
-        mem_map: &mut [Page],
+        mem_map: &[Page],
         order: usize,
         mt: MigrateType,
         classzone: usize,
@@ -557,7 +557,7 @@ impl Node {
         z.kswapd_wakeups += 1;
     }
 
-    fn rmqueue(zone: &mut Zone, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+    fn rmqueue(zone: &mut Zone, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         if order != 0 {
             return zone.buddy.alloc(mem_map, order, mt);
         }
@@ -567,7 +567,7 @@ impl Node {
         }
         let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
         zone.pcp.count -= 1;
-        mem_map[pfn as usize].refcount = 1;
+        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 
@@ -575,11 +575,11 @@ impl Node {
     /// (2.6.24's `rmqueue_bulk`); one call, with the buddy allocation
     /// inlined into its loop.
     #[inline(never)]
-    fn rmqueue_bulk(zone: &mut Zone, mem_map: &mut [Page], mt: MigrateType, list: usize) {
+    fn rmqueue_bulk(zone: &mut Zone, mem_map: &[Page], mt: MigrateType, list: usize) {
         for _ in 0..zone.pcp.batch {
             match zone.buddy.alloc(mem_map, 0, mt) {
                 Some(pfn) => {
-                    mem_map[pfn as usize].refcount = 0;
+                    mem_map[pfn as usize].set_page_count(0);
                     zone.pcp.lists[list].push_back(mem_map, pfn);
                     zone.pcp.count += 1;
                 }
@@ -591,8 +591,8 @@ impl Node {
     /// Free 2^order frames at `pfn` whose last reference is gone. Inline:
     /// an order-0 free is a push onto a pcp list behind two cheap checks.
     #[inline(always)]
-    pub fn free_pages(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
-        let page = &mut mem_map[pfn as usize];
+    pub fn free_pages(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+        let page = &mem_map[pfn as usize];
         let zone = &mut self.zones[page.zone_id()];
         if !zone.buddy.contains(pfn) {
             bad_zone(pfn);
@@ -600,11 +600,11 @@ impl Node {
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        if page.refcount != 1 || page.mapcount != 0 || page.flags.intersects(FREE_CHECK_FLAGS) {
+        if page.page_count() != 1 || page.page_mapcount() != 0 || page.flags().intersects(FREE_CHECK_FLAGS) {
             bad_page(pfn, page);
         }
-        page.refcount = 0;
-        page.flags.remove(PageFlags::DIRTY | PageFlags::REFERENCED);
+        page.set_page_count(0);
+        page.__clear_flag(PageFlags::DIRTY | PageFlags::REFERENCED);
         let mt = zone.buddy.pageblock_type(pfn);
         // A page of an isolated pageblock must not be handed out again from
         // a pcp list: it goes straight to the buddy's Isolate list (Linux's
@@ -623,7 +623,7 @@ impl Node {
 
     /// A block of order 1 or more goes straight to the buddy allocator.
     #[inline(never)]
-    fn free_block(zone: &mut Zone, mem_map: &mut [Page], pfn: u32, order: usize) {
+    fn free_block(zone: &mut Zone, mem_map: &[Page], pfn: u32, order: usize) {
         zone.buddy.free(mem_map, pfn, order);
     }
 
@@ -632,7 +632,7 @@ impl Node {
     /// The buddy free is inlined here: this is where most order-0 pages
     /// reach the buddy allocator.
     #[inline(never)]
-    fn drain_zone(zone: &mut Zone, mem_map: &mut [Page], mut n: usize) {
+    fn drain_zone(zone: &mut Zone, mem_map: &[Page], mut n: usize) {
         let mut list = 0;
         let mut empty = 0;
         while n > 0 && zone.pcp.count > 0 && empty < PCP_TYPES {
@@ -654,7 +654,7 @@ impl Node {
     /// (Linux's `free_pcppages_bulk`, `batch` pages per lock hold); returns
     /// the pages still cached, so the caller can drop the lock between
     /// batches.
-    pub fn drain_pcp_batch(&mut self, mem_map: &mut [Page], zone: usize) -> usize {
+    pub fn drain_pcp_batch(&mut self, mem_map: &[Page], zone: usize) -> usize {
         let z = &mut self.zones[zone];
         let n = z.pcp.batch;
         Self::drain_zone(z, mem_map, n);
@@ -664,7 +664,7 @@ impl Node {
     /// Empty every pcp list at once (Linux's `drain_all_pages`): for host
     /// tests and boot; the kernel drains batch by batch
     /// ([`drain_pcp_batch`](Self::drain_pcp_batch)).
-    pub fn drain_all(&mut self, mem_map: &mut [Page]) {
+    pub fn drain_all(&mut self, mem_map: &[Page]) {
         for zone in self.zones.iter_mut() {
             let n = zone.pcp.count;
             Self::drain_zone(zone, mem_map, n);

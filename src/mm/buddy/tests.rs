@@ -41,7 +41,7 @@ fn split_and_merge_back() {
     let mut z = zone(&mut mm, 0, 1024);
     assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
     let pfn = z.alloc(&mut mm, 0, Movable).unwrap();
-    assert_eq!((pfn, z.free_pages(), mm[0].refcount), (0, 1023, 1));
+    assert_eq!((pfn, z.free_pages(), mm[0].page_count()), (0, 1023, 1));
     // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
     assert_eq!(free_blocks(&z, &mm), (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>());
     z.check_invariants(&mm).unwrap();

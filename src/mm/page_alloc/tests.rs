@@ -326,10 +326,12 @@ fn isolated_pageblock_frees_bypass_the_pcp_lists() {
 fn free_pages_check_sees_lru_head_and_mapcount() {
     type Spoil = fn(&mut Page);
     let spoils: [(&str, Spoil); 4] = [
-        ("lru", |p| p.flags.insert(PageFlags::LRU)),
-        ("head", |p| p.flags.insert(PageFlags::HEAD)),
-        ("tail", |p| p.flags.insert(PageFlags::TAIL)),
-        ("mapcount", |p| p.mapcount = 1),
+        ("lru", |p| p.set_flag(PageFlags::LRU)),
+        ("head", |p| p.set_flag(PageFlags::HEAD)),
+        ("tail", |p| p.set_flag(PageFlags::TAIL)),
+        ("mapcount", |p| {
+            p.inc_mapcount();
+        }),
     ];
     for (what, spoil) in spoils {
         let caught = std::panic::catch_unwind(|| {

@@ -162,7 +162,7 @@ fn heap_room() -> Result<(), u64> {
     crate::mm::mm_init::with_node(|node, _| {
         let (mut free, mut room) = (0, false);
         for (i, z) in node.zones.iter().enumerate() {
-            let lowmem = (z.buddy.start_pfn() as u64) < node.max_low_pfn;
+            let lowmem = (z.start_pfn() as u64) < node.max_low_pfn;
             if !z.is_populated() || !lowmem || z.kind == ZoneType::Movable {
                 continue;
             }

@@ -150,6 +150,9 @@ pub struct BuddyZone {
     /// One per pageblock, from `start_pfn` rounded down to a pageblock.
     pageblock_types: [MigrateType; MAX_PAGEBLOCKS],
     grouping: bool,
+    /// Bumped whenever a pageblock changes type, so that a copy kept for
+    /// lock-free readers (the page allocator's free path) knows to refresh.
+    retags: u32,
 }
 
 /// Drop the free-block marks of a block leaving the free lists.
@@ -173,6 +176,7 @@ impl BuddyZone {
             free_pages: 0,
             pageblock_types: [MigrateType::Movable; MAX_PAGEBLOCKS],
             grouping: true,
+            retags: 0,
         }
     }
 
@@ -240,6 +244,17 @@ impl BuddyZone {
         self.pageblock_types[self.pageblock_index(pfn)]
     }
 
+    /// Changes of pageblock type so far (see the field).
+    #[inline]
+    pub fn retags(&self) -> u32 {
+        self.retags
+    }
+
+    /// The type of every pageblock the zone touches, first to last.
+    pub fn pageblock_types(&self) -> &[MigrateType] {
+        &self.pageblock_types[..self.nr_pageblocks()]
+    }
+
     /// How many pageblocks have each type ("Number of blocks type" in
     /// `/proc/pagetypeinfo`), indexed by `MigrateType as usize`.
     pub fn pageblock_counts(&self) -> [usize; MIGRATE_TYPES] {
@@ -256,6 +271,7 @@ impl BuddyZone {
     pub fn set_pageblock_type(&mut self, pfn: u32, mt: MigrateType) {
         let i = self.pageblock_index(pfn);
         self.pageblock_types[i] = self.grouped(mt);
+        self.retags = self.retags.wrapping_add(1);
     }
 
     /// The type `mt` really gets: with grouping off, the three mobility
@@ -276,6 +292,7 @@ impl BuddyZone {
         self.grouping = enabled;
         let mt = if enabled { MigrateType::Movable } else { MigrateType::Unmovable };
         let n = self.nr_pageblocks();
+        self.retags = self.retags.wrapping_add(1);
         for t in &mut self.pageblock_types[..n] {
             if t.is_mobility_class() {
                 *t = mt;

@@ -144,13 +144,14 @@ pub(super) fn take_all_free(from: u64) -> FreeChain {
     for z in 0..MAX_NR_ZONES {
         for mt in MigrateType::ALL {
             while with_node(|node, mm| {
-                let zone = &mut node.zones[z];
-                if !zone.is_populated() || (zone.buddy.start_pfn() as u64) < from {
+                let zone = &node.zones[z];
+                if !zone.is_populated() || (zone.start_pfn() as u64) < from {
                     return 0;
                 }
+                let mut buddy = zone.lock();
                 let mut n = 0;
                 while n < WALK_BATCH {
-                    let Some(pfn) = zone.buddy.alloc_from_own_lists(mm, 0, mt) else { break };
+                    let Some(pfn) = buddy.alloc_from_own_lists(mm, 0, mt) else { break };
                     chain.0.push_back(mm, pfn);
                     n += 1;
                 }
@@ -180,8 +181,9 @@ fn buddyinfo() -> BuddyInfo {
         node.drain_all(mm);
         let mut b = [[0; MAX_ORDER]; MAX_NR_ZONES];
         for (z, zone) in node.zones.iter().enumerate() {
+            let buddy = zone.lock();
             for (o, slot) in b[z].iter_mut().enumerate() {
-                *slot = zone.buddy.nr_free(o);
+                *slot = buddy.nr_free(o);
             }
         }
         b
@@ -211,7 +213,7 @@ fn pagetypeinfo() -> (PageTypeInfo, PageTypeInfo) {
         let mut now = PageTypeInfo { free: empty, blocks: [[0; MIGRATE_TYPES]; MAX_NR_ZONES], block_types: [0; 4] };
         let mut after = now;
         for (z, zone) in node.zones.iter().enumerate().filter(|(_, z)| z.is_populated()) {
-            let buddy = &zone.buddy;
+            let buddy = zone.lock();
             for order in 0..MAX_ORDER {
                 for mt in MigrateType::ALL {
                     for pfn in buddy.free_area(order).free_list[mt as usize].iter(mm) {
@@ -444,7 +446,7 @@ pub fn get_zeroed_page_clears_a_dirty_page() -> TestResult {
             let pfn = ((addr - PAGE_OFFSET) / PAGE_SIZE) as u32;
             let mt = with_node(|node, _| {
                 let z = node.zone_of(pfn).expect("an allocated page is in a zone");
-                node.zones[z].buddy.pageblock_type(pfn)
+                node.zones[z].pageblock_type(pfn)
             });
             let gfp = match mt {
                 MigrateType::Reclaimable => GFP_KERNEL | Gfp::RECLAIMABLE,
@@ -509,7 +511,7 @@ pub fn every_descriptor_knows_its_zone() -> TestResult {
         reserved_checked += with_node(|node, mm| {
             let mut reserved = 0;
             for (pfn, page) in mm.iter().enumerate().skip(start).take(1 << PAGEBLOCK_ORDER) {
-                let Some(z) = node.zones.iter().position(|z| z.spanned != 0 && z.buddy.contains(pfn as u32)) else {
+                let Some(z) = node.zones.iter().position(|z| z.spanned != 0 && z.contains(pfn as u32)) else {
                     continue;
                 };
                 if page.zone_id() != z {

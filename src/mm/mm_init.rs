@@ -4,10 +4,11 @@
 //! direct map; `mem_map` is allocated from lowmem; every page memblock does
 //! not hold goes to the buddy allocator; memblock is retired.
 //!
-//! Afterwards the node lives behind one lock (`with_node`). `mem_map` is
-//! not behind it: its descriptors are atomics, shared as `&[Page]`, so
+//! Afterwards the node is published once and only shared (`node()`): each
+//! zone has its own lock over its free lists and pcp lists (see
+//! `page_alloc`). `mem_map` is shared too: its descriptors are atomics, so
 //! [`pfn_to_page`] reads and changes a page without any lock, as Linux's
-//! does; the lock keeps the free lists threaded through the descriptors
+//! does; a zone's lock keeps the free lists threaded through them
 //! consistent.
 
 use super::memblock::Memblock;
@@ -23,7 +24,7 @@ use crate::{pr_err, pr_info, pr_warn};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
-static NODE: IrqLock<Node> = IrqLock::new(Node::EMPTY);
+static NODE: spin::Once<Node> = spin::Once::new();
 static MEM_MAP: AtomicUsize = AtomicUsize::new(0);
 static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -82,11 +83,18 @@ pub fn pfn_to_page(pfn: usize) -> Option<&'static Page> {
     mem_map().get(pfn)
 }
 
-/// Run `f` with the node, under the allocator lock, and `mem_map`.
+/// The memory node (Linux's `NODE_DATA(0)`), once mm_init has built it.
+#[inline]
+pub fn node() -> &'static Node {
+    // Before mm_init nothing may allocate: a bug, and `expect` says so.
+    NODE.get().expect("the page allocator is used before mm_init")
+}
+
+/// Run `f` with the node and `mem_map`. No lock: `f` takes the zone locks
+/// it needs (the node's methods do).
 #[inline(always)]
-pub fn with_node<R>(f: impl FnOnce(&mut Node, &'static [Page]) -> R) -> R {
-    let mut node = NODE.lock();
-    f(&mut node, mem_map())
+pub fn with_node<R>(f: impl FnOnce(&'static Node, &'static [Page]) -> R) -> R {
+    f(node(), mem_map())
 }
 
 /// The `memmap` picture's counts, gathered one pageblock per lock hold (a
@@ -202,18 +210,22 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
 
     // Hand every free page to the buddy allocator, then retire memblock.
-    let mut node = NODE.lock();
+    // The node is built here, on the (64 KB) boot stack, and published.
     // Linux's vm_total_pages when build_all_zonelists decides grouping.
     let total_pages: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
     let grouping = mobility_grouping(opts.grouping, total_pages);
-    node.init(&layout, grouping);
     let pages = mem_map();
-    mb.for_each_free_range(0, ram_end, |s, e| {
-        node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
+    let node = NODE.call_once(|| {
+        let mut node = Node::EMPTY;
+        node.init(&layout, grouping);
+        mb.for_each_free_range(0, ram_end, |s, e| {
+            node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
+        });
+        node.setup_watermarks(None);
+        node.setup_migrate_reserve(pages);
+        node
     });
     mb.retire();
-    node.setup_watermarks(None);
-    node.setup_migrate_reserve(pages);
     super::alloc::set_max_low_pfn(max_low_pfn);
     super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;
@@ -224,7 +236,6 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
     pr_info!("{}", ZonelistsLine { grouping, total_pages });
     let (high_managed, _) = node.high_totals();
-    drop(node);
     drop(mb);
     print_memory_line(present, managed as u64, high_managed);
     print_layout(layout.high_memory);

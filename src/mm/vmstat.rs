@@ -1,7 +1,10 @@
 //! The reports of the page allocator, in Linux's /proc formats exactly
 //! (mm/vmstat.c: buddyinfo, pagetypeinfo, zoneinfo; fs/proc/meminfo.c), and
 //! `memmap`, a picture of physical memory that Linux does not have.
-//! Pure: they read a [`Node`] and write text.
+//! Pure: they read a [`Node`] and write text. Each zone's counters are
+//! copied under its lock, and the text written after the lock is dropped:
+//! the kernel prints these to a slow UART, and the zone's lock masks
+//! interrupts.
 
 #![forbid(unsafe_code)]
 
@@ -14,9 +17,13 @@ use core::fmt::{self, Write};
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
 pub fn buddyinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let free: [usize; MAX_ORDER] = {
+            let buddy = z.lock();
+            core::array::from_fn(|order| buddy.nr_free(order))
+        };
         write!(out, "Node 0, zone {:>8} ", z.name())?;
-        for order in 0..MAX_ORDER {
-            write!(out, "{:>6} ", z.buddy.nr_free(order))?;
+        for n in free {
+            write!(out, "{:>6} ", n)?;
         }
         writeln!(out)?;
     }
@@ -35,10 +42,14 @@ pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     }
     writeln!(out)?;
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let free: [[usize; MAX_ORDER]; MIGRATE_TYPES] = {
+            let buddy = z.lock();
+            core::array::from_fn(|mt| core::array::from_fn(|order| buddy.nr_free_by_type(order, MigrateType::ALL[mt])))
+        };
         for mt in MigrateType::ALL {
             write!(out, "Node {:>4}, zone {:>8}, type {:>12} ", 0, z.name(), mt.name())?;
-            for order in 0..MAX_ORDER {
-                write!(out, "{:>6} ", z.buddy.nr_free_by_type(order, mt))?;
+            for n in free[mt as usize] {
+                write!(out, "{:>6} ", n)?;
             }
             writeln!(out)?;
         }
@@ -50,8 +61,8 @@ pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     }
     writeln!(out)?;
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let counts = z.lock().pageblock_counts();
         write!(out, "Node 0, zone {:>8} ", z.name())?;
-        let counts = z.buddy.pageblock_counts();
         for c in counts.iter().take(MIGRATE_TYPES) {
             write!(out, "{:>12} ", c)?;
         }
@@ -76,13 +87,18 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
         if !z.is_populated() {
             continue;
         }
+        let (count, high, batch) = {
+            let pcp = z.pcp();
+            (pcp.count, pcp.high, pcp.batch)
+        };
         writeln!(out, "      nr_free_pages {}", z.free_pages())?;
+        writeln!(out, "      kswapd_wakeups {}", z.kswapd_wakeups.load(core::sync::atomic::Ordering::Relaxed))?;
         writeln!(out, "  pagesets")?;
         writeln!(out, "    cpu: 0")?;
-        writeln!(out, "              count: {}", z.pcp.count)?;
-        writeln!(out, "              high:  {}", z.pcp.high)?;
-        writeln!(out, "              batch: {}", z.pcp.batch)?;
-        writeln!(out, "  start_pfn:           {}", z.buddy.start_pfn())?;
+        writeln!(out, "              count: {}", count)?;
+        writeln!(out, "              high:  {}", high)?;
+        writeln!(out, "              batch: {}", batch)?;
+        writeln!(out, "  start_pfn:           {}", z.start_pfn())?;
     }
     Ok(())
 }
@@ -238,7 +254,8 @@ impl MemmapCounts {
     /// Add the pages of the pcp lists (bounded by their `high` marks).
     pub fn count_pcp(&mut self, node: &Node, mem_map: &[Page]) {
         for z in node.zones.iter().filter(|z| z.is_populated()) {
-            for list in z.pcp.lists.iter() {
+            let pcp = z.pcp();
+            for list in pcp.lists.iter() {
                 for pfn in list.iter(mem_map) {
                     self.free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
                 }
@@ -273,8 +290,8 @@ pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut i
                 None => '.',
                 Some(_) if usable[b] == 0 => '.',
                 Some(z) => {
-                    let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].buddy.start_pfn());
-                    let l = type_letter(node.zones[z].buddy.pageblock_type(first));
+                    let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].start_pfn());
+                    let l = type_letter(node.zones[z].pageblock_type(first));
                     if free[b] * 2 >= usable[b] {
                         l
                     } else {
@@ -303,7 +320,7 @@ pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut i
         if color {
             write!(out, " \x1b[30;{}m {} \x1b[0m", zone_colour(z.kind), z.name())?;
         } else {
-            write!(out, " {} [{:#x}-{:#x})", z.name(), z.buddy.start_pfn(), z.buddy.end_pfn())?;
+            write!(out, " {} [{:#x}-{:#x})", z.name(), z.start_pfn(), z.end_pfn())?;
         }
     }
     writeln!(out)
@@ -373,7 +390,7 @@ mod tests {
 
     #[test]
     fn memmap_picture_counts_free_blocks() {
-        let (mut node, mut mm) = machine();
+        let (node, mut mm) = machine();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         let first = s.lines().next().unwrap();

@@ -26,7 +26,7 @@ fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
 }
 
 fn buddyinfo(node: &Node) -> Vec<Vec<usize>> {
-    node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.buddy.nr_free(o)).collect()).collect()
+    node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.lock().nr_free(o)).collect()).collect()
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn watermarks_and_reserves_follow_linux() {
 
 #[test]
 fn highuser_drains_highmem_before_lowmem() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
     let mut got = Vec::new();
     // HighMem serves everything until it reaches its `low` mark (where
@@ -73,7 +73,7 @@ fn highuser_drains_highmem_before_lowmem() {
 
 #[test]
 fn kernel_allocations_never_touch_highmem() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let high_free = node.zones[2].free_pages();
     let mut got = Vec::new();
     while let Some(pfn) = node.alloc_pages(&mut mm, GFP_KERNEL, 0) {
@@ -90,7 +90,7 @@ fn kernel_allocations_never_touch_highmem() {
 
 #[test]
 fn dma_allocations_stay_below_16m() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let pfn = node.alloc_pages(&mut mm, GFP_DMA, 3).unwrap();
     assert!(pfn < 4096 && pfn % 8 == 0);
     node.free_pages(&mut mm, pfn, 3);
@@ -98,7 +98,7 @@ fn dma_allocations_stay_below_16m() {
 
 #[test]
 fn everything_freed_merges_back_exactly() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let before = buddyinfo(&node);
     let free_before = node.free_pages_total();
     let mut got = Vec::new();
@@ -118,11 +118,12 @@ fn everything_freed_merges_back_exactly() {
 
 #[test]
 fn pcp_list_stays_bounded() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
         node.free_pages(&mut mm, pfn, 0);
-        assert!(node.zones[1].pcp.count <= node.zones[1].pcp.high);
+        let pcp = node.zones[1].pcp();
+        assert!(pcp.count <= pcp.high);
     }
 }
 
@@ -150,7 +151,7 @@ fn pcp_is_lifo_with_and_without_grouping() {
 #[test]
 #[should_panic(expected = "Bad page state")]
 fn double_free_is_caught() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
     node.free_pages(&mut mm, pfn, 0);
     node.free_pages(&mut mm, pfn, 0);
@@ -165,7 +166,7 @@ fn batch_sizes_match_linux() {
 proptest::proptest! {
     #[test]
     fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
-        let (mut node, mut mm) = machine(32);
+        let (node, mut mm) = machine(32);
         let before = buddyinfo(&node);
         let total = node.free_pages_total();
         let mut live: Vec<(u32, usize)> = Vec::new();
@@ -198,11 +199,11 @@ fn migrate_reserve_covers_the_min_watermark() {
     let free = node.free_pages_total();
     let n = node.setup_migrate_reserve(&mut mm);
     assert!(n > 0, "no pageblock reserved");
-    let reserved: usize = node.zones.iter().map(|z| z.buddy.pageblock_counts()[MigrateType::Reserve as usize]).sum();
+    let reserved: usize = node.zones.iter().map(|z| z.lock().pageblock_counts()[MigrateType::Reserve as usize]).sum();
     assert_eq!(reserved, n);
     assert_eq!(node.free_pages_total(), free, "reserving moves pages, frees none");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
-        let blocks = z.buddy.pageblock_counts()[MigrateType::Reserve as usize] as u64;
+        let blocks = z.lock().pageblock_counts()[MigrateType::Reserve as usize] as u64;
         assert!(blocks * 1024 >= z.watermark[0].min(z.managed) || z.managed < 1024);
     }
     // Everything can still be allocated: reserve blocks are the last resort.
@@ -284,13 +285,13 @@ fn migrate_reserve_skips_blocks_with_reserved_frames() {
     let (mut node, mut mm) = machine_with_reserved(0x1000, 0x1100);
     let n = node.setup_migrate_reserve(&mut mm);
     assert!(n > 0);
-    let normal = &node.zones[1].buddy;
+    let normal = node.zones[1].lock();
     assert_eq!(normal.pageblock_type(0x1000), MigrateType::Movable, "the block holding reserved frames");
     assert_eq!(normal.pageblock_type(0x1400), MigrateType::Reserve, "the next, wholly free block");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
-        let mut pfn = z.buddy.start_pfn();
-        while pfn < z.buddy.end_pfn() {
-            if z.buddy.pageblock_type(pfn) == MigrateType::Reserve {
+        let mut pfn = z.start_pfn();
+        while pfn < z.end_pfn() {
+            if z.pageblock_type(pfn) == MigrateType::Reserve {
                 let block = pfn & !(buddy::PAGEBLOCK_PAGES - 1);
                 assert!(mm[block as usize..(block + buddy::PAGEBLOCK_PAGES) as usize].iter().all(|p| !p.is_reserved()));
             }
@@ -303,21 +304,25 @@ fn migrate_reserve_skips_blocks_with_reserved_frames() {
 /// list, not on a pcp list from which the next allocation would take it.
 #[test]
 fn isolated_pageblock_frees_bypass_the_pcp_lists() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     let z = node.zone_of(pfn).unwrap();
     node.drain_all(&mut mm);
-    node.zones[z].buddy.set_pageblock_type(pfn, MigrateType::Isolate);
-    node.zones[z].buddy.move_freepages_block(&mut mm, pfn, MigrateType::Isolate);
-    let pcp_before = node.zones[z].pcp.count;
+    {
+        let mut buddy = node.zones[z].lock();
+        buddy.set_pageblock_type(pfn, MigrateType::Isolate);
+        buddy.move_freepages_block(&mm, pfn, MigrateType::Isolate);
+    }
+    assert_eq!(node.zones[z].pageblock_type(pfn), MigrateType::Isolate, "the lock-free copy follows the retag");
+    let pcp_before = node.zones[z].pcp().count;
     node.free_pages(&mut mm, pfn, 0);
-    assert_eq!(node.zones[z].pcp.count, pcp_before, "the page went to a pcp list");
-    let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].buddy.nr_free_by_type(o, MigrateType::Isolate)).sum();
+    assert_eq!(node.zones[z].pcp().count, pcp_before, "the page went to a pcp list");
+    let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].lock().nr_free_by_type(o, MigrateType::Isolate)).sum();
     assert!(isolated > 0);
     let again = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     assert_ne!(again, pfn, "an isolated page was handed out again");
     node.free_pages(&mut mm, again, 0);
-    node.zones[z].buddy.check_invariants(&mm).unwrap();
+    node.zones[z].lock().check_invariants(&mm).unwrap();
 }
 
 /// free_pages_check as Linux's: a page still mapped, on the LRU, or part of
@@ -335,7 +340,7 @@ fn free_pages_check_sees_lru_head_and_mapcount() {
     ];
     for (what, spoil) in spoils {
         let caught = std::panic::catch_unwind(|| {
-            let (mut node, mut mm) = machine(32);
+            let (node, mut mm) = machine(32);
             let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
             spoil(&mut mm[pfn as usize]);
             node.free_pages(&mut mm, pfn, 0);
@@ -399,8 +404,8 @@ fn small_machines_turn_mobility_grouping_off() {
 
 #[test]
 fn falling_below_low_wakes_kswapd() {
-    let (mut node, mut mm) = machine(32);
-    let wakeups = |node: &Node| node.zones.iter().map(|z| z.kswapd_wakeups).collect::<Vec<_>>();
+    let (node, mut mm) = machine(32);
+    let wakeups = |node: &Node| node.zones.iter().map(|z| z.kswapd_wakeups.load(Relaxed)).collect::<Vec<_>>();
     let mut got = Vec::new();
     // Kernel allocations take Normal, then DMA, down to their `low` marks
     // without waking anybody...
@@ -440,17 +445,20 @@ fn retry_after_reclaim_follows_2_6_24() {
 
 #[test]
 fn drain_pcp_batch_takes_one_batch_at_a_time() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mut mm) = machine(32);
     let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
         node.free_pages(&mut mm, pfn, 0);
     }
-    let (cached, batch) = (node.zones[1].pcp.count, node.zones[1].pcp.batch);
+    let (cached, batch) = {
+        let pcp = node.zones[1].pcp();
+        (pcp.count, pcp.batch)
+    };
     assert!(cached > batch, "{cached} pages cached, batch {batch}: more than one batch to drain");
     let free = node.free_pages_total();
     assert_eq!(node.drain_pcp_batch(&mut mm, 1), cached - batch);
     assert_eq!(node.free_pages_total(), free, "draining moves pages, frees none");
     while node.drain_pcp_batch(&mut mm, 1) > 0 {}
-    assert_eq!(node.zones[1].pcp.count, 0);
-    node.zones[1].buddy.check_invariants(&mm).unwrap();
+    assert_eq!(node.zones[1].pcp().count, 0);
+    node.zones[1].lock().check_invariants(&mm).unwrap();
 }

@@ -25,7 +25,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
 static NODE: spin::Once<Node> = spin::Once::new();
-static MEM_MAP: AtomicUsize = AtomicUsize::new(0);
+/// The array's address; before mm_init an aligned dangling one, which with
+/// a length of 0 is a valid empty slice (so `mem_map()` needs no branch).
+static MEM_MAP: AtomicUsize = AtomicUsize::new(core::mem::align_of::<Page>());
 static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Linux's `max_pfn`: one past the last frame with a page descriptor (0
@@ -64,15 +66,13 @@ fn sym(s: *const u8) -> usize {
 #[inline]
 pub fn mem_map() -> &'static [Page] {
     let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    if len == 0 {
-        return &[];
-    }
     let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
-    // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
-    // reserved in memblock for the kernel's life, before publishing `len`
-    // with Release (read above with Acquire). Nothing ever takes a `&mut`
-    // to it afterwards: every word of a Page is an atomic, changed through
-    // shared references.
+    // SAFETY: either len is 0 and ptr is the initial aligned non-null
+    // dangling address (a valid empty slice), or mm_init stored a lowmem
+    // array of `len` initialised Pages, reserved in memblock for the
+    // kernel's life, before publishing `len` with Release (read above with
+    // Acquire). Nothing ever takes a `&mut` to it afterwards: every word of
+    // a Page is an atomic, changed through shared references.
     unsafe { core::slice::from_raw_parts(ptr, len) }
 }
 

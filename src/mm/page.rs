@@ -231,6 +231,20 @@ impl Page {
         self.flags.store(self.flags.load(Relaxed) & !f.bits(), Relaxed);
     }
 
+    /// The whole flags word: `PageFlags`, node and zone bits (for the free
+    /// path, which checks the flags and finds the zone with one load).
+    #[inline]
+    pub fn flags_word(&self) -> u32 {
+        self.flags.load(Relaxed)
+    }
+
+    /// Store a whole flags word read by [`flags_word`](Self::flags_word) and
+    /// changed: owner-only, the same rule as [`__set_flag`](Self::__set_flag).
+    #[inline]
+    pub fn __set_flags_word(&self, word: u32) {
+        self.flags.store(word, Relaxed)
+    }
+
     pub fn is_reserved(&self) -> bool {
         self.flags().contains(PageFlags::RESERVED)
     }

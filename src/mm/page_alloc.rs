@@ -125,7 +125,7 @@ impl DerefMut for ZoneGuard<'_> {
 }
 
 impl Drop for ZoneGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         self.zone.buddy_free.store(self.buddy.free_pages(), Relaxed);
         if self.buddy.retags() != self.zone.pageblock_retags.load(Relaxed) {
@@ -156,7 +156,7 @@ impl DerefMut for PcpGuard<'_> {
 }
 
 impl Drop for PcpGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         self.zone.pcp_free.store(self.pcp.count, Relaxed);
     }
@@ -196,6 +196,9 @@ impl Zone {
         PcpGuard { zone: self, pcp: self.pcp.lock() }
     }
 
+    /// Rare (a pageblock changed type): out of the guards' inline drop.
+    #[cold]
+    #[inline(never)]
     fn copy_pageblock_types(&self, buddy: &BuddyZone) {
         for (copy, mt) in self.pageblock_types.iter().zip(buddy.pageblock_types()) {
             copy.store(*mt as u8, Relaxed);
@@ -208,8 +211,16 @@ impl Zone {
     /// page freed to the list of the block's old type.
     #[inline]
     pub fn pageblock_type(&self, pfn: u32) -> MigrateType {
-        let i = ((pfn >> PAGEBLOCK_ORDER) - (self.start_pfn >> PAGEBLOCK_ORDER)) as usize;
-        MigrateType::ALL[self.pageblock_types[i].load(Relaxed) as usize]
+        MigrateType::ALL[self.pageblock_type_raw(pfn) as usize]
+    }
+
+    /// `pageblock_type` as its `u8`, for the free path.
+    #[inline(always)]
+    fn pageblock_type_raw(&self, pfn: u32) -> u8 {
+        // The mask only spares a bounds check: a pfn of the zone is below
+        // 2^20, so the index is below MAX_PAGEBLOCKS already.
+        let i = ((pfn >> PAGEBLOCK_ORDER).wrapping_sub(self.start_pfn >> PAGEBLOCK_ORDER)) as usize;
+        self.pageblock_types[i & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
     }
 
     #[inline]
@@ -263,6 +274,7 @@ impl Zone {
 
     /// `watermark_ok` with the free lists already locked (`buddy`), which
     /// orders above 0 need.
+    #[inline(always)]
     fn watermark_ok_locked(
         &self,
         buddy: Option<&BuddyZone>,
@@ -307,6 +319,7 @@ impl Zone {
     /// from the pcp list, refilled by a batch from the buddy lists when it
     /// is empty; larger orders from the buddy lists under the zone's lock.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn buffered_rmqueue(
         &self,
         mem_map: &[Page],
@@ -787,6 +800,7 @@ impl Node {
     /// above `mark` after the allocation, and a block from it. Each zone is
     /// locked in turn, never two at once.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn get_page_from_freelist(
         &self,
         mem_map: &[Page],
@@ -825,28 +839,32 @@ impl Node {
     #[inline(always)]
     pub fn free_pages(&self, mem_map: &[Page], pfn: u32, order: usize) {
         let page = &mem_map[pfn as usize];
-        let zone = &self.zones[page.zone_id()];
+        // One load of the flags word gives the zone and the flags to check.
+        let word = page.flags_word();
+        let zone = &self.zones[(word >> super::page::ZONE_SHIFT) as usize];
         if !zone.contains(pfn) {
             bad_zone(pfn);
         }
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        if page.page_count() != 1 || page.page_mapcount() != 0 || page.flags().intersects(FREE_CHECK_FLAGS) {
+        if page.page_count() != 1 || page.page_mapcount() != 0 || word & FREE_CHECK_FLAGS.bits() != 0 {
             bad_page(pfn, page);
         }
         page.set_page_count(0);
-        page.__clear_flag(PageFlags::DIRTY | PageFlags::REFERENCED);
-        let mt = zone.pageblock_type(pfn);
+        // The page is the freeing caller's alone until it is on a list.
+        page.__set_flags_word(word & !(PageFlags::DIRTY | PageFlags::REFERENCED).bits());
+        let mt = zone.pageblock_type_raw(pfn);
         // A page of an isolated pageblock must not be handed out again from
         // a pcp list: it goes straight to the buddy's Isolate list (Linux's
         // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
-        if order != 0 || mt == MigrateType::Isolate {
+        if order != 0 || mt == MigrateType::Isolate as u8 {
             Self::free_one_page(zone, mem_map, pfn, order);
             return;
         }
         let mut pcp = zone.pcp();
-        pcp.lists[pcp_index(mt)].push_front(mem_map, pfn);
+        // pcp_index: Unmovable 0, Reclaimable 1, the rest 2.
+        pcp.lists[(mt as usize).min(PCP_TYPES - 1)].push_front(mem_map, pfn);
         pcp.count += 1;
         if pcp.count > pcp.high {
             let batch = pcp.batch;

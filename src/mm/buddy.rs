@@ -155,12 +155,13 @@ pub struct BuddyZone {
     retags: u32,
 }
 
-/// Drop the free-block marks of a block leaving the free lists.
+/// Drop the free-block marks of a block leaving the free lists (Linux's
+/// `rmv_page_order`: `BUDDY` and `private`; `index` is the next owner's to
+/// set, as in Linux).
 #[inline]
 fn clear_buddy(page: &Page) {
     page.__clear_flag(PageFlags::BUDDY);
     page.set_private(0);
-    page.set_index(0);
 }
 
 impl BuddyZone {

@@ -10,7 +10,8 @@
 //! the free lists are doubly linked through the page descriptors and any
 //! block can be unlinked in O(1).
 //!
-//! A free block is marked on its first page only: `BUDDY` set, `private` =
+//! A free block is marked on its first page only: `is_buddy` (its
+//! `_mapcount` set to `PAGE_BUDDY_MAPCOUNT_VALUE`), `private` =
 //! order, `index` = the migrate type of the list it sits on (kept so that a
 //! merge can unlink the buddy from whichever list holds it). The other pages
 //! of a free block carry no mark, which is why "is my buddy free?" must check
@@ -160,7 +161,7 @@ pub struct BuddyZone {
 /// set, as in Linux).
 #[inline]
 fn clear_buddy(page: &Page) {
-    page.__clear_flag(PageFlags::BUDDY);
+    page.__clear_page_buddy();
     page.set_private(0);
 }
 
@@ -304,7 +305,7 @@ impl BuddyZone {
     #[inline]
     fn add_to_free_list(&mut self, mem_map: &[Page], pfn: u32, order: usize, mt: MigrateType) {
         let page = &mem_map[pfn as usize];
-        page.__set_flag(PageFlags::BUDDY);
+        page.__set_page_buddy();
         page.set_private(order as u32);
         page.set_index(mt as u32);
         self.free_area[order].free_list[mt as usize].push_front(mem_map, pfn);

@@ -48,6 +48,12 @@ pub const NODE_SHIFT: u32 = 28;
 /// The "no page" PFN that ends a list (PFNs on i386 without PAE stop at 2^20).
 pub const NIL: u32 = u32::MAX;
 
+/// `_mapcount` of the head of a free block in the buddy allocator (Linux
+/// 2.6.38+'s `PAGE_BUDDY_MAPCOUNT_VALUE`; 2.6.24 used a `PG_buddy` flag):
+/// one store marks or clears it, where a flag bit needs a read-modify-write
+/// of the flags word, and a mapped page can never have this count.
+pub const PAGE_BUDDY_MAPCOUNT_VALUE: i32 = -128;
+
 /// `mapping`'s low bit set: the word points at an `anon_vma`, not an
 /// `address_space` (Linux's `PAGE_MAPPING_ANON`).
 pub const PAGE_MAPPING_ANON: u32 = 1;
@@ -58,8 +64,8 @@ bitflags! {
     pub struct PageFlags: u32 {
         /// Never handed to the page allocator: firmware, kernel image, holes.
         const RESERVED = 1 << 0;
-        /// Head of a free block in the buddy allocator; `private` is its order.
-        const BUDDY = 1 << 1;
+        // Bit 1 was PG_buddy: a free block's head is marked in `_mapcount`
+        // instead (see `Page::is_buddy`).
         /// Owned by the slab allocator.
         const SLAB = 1 << 2;
         /// Above the direct map: must be kmapped before the kernel touches it.
@@ -249,9 +255,24 @@ impl Page {
         self.flags().contains(PageFlags::RESERVED)
     }
 
+    /// Head of a free block in the buddy allocator; `private` is its order
+    /// (Linux's `PageBuddy`).
     #[inline]
     pub fn is_buddy(&self) -> bool {
-        self.flags().contains(PageFlags::BUDDY)
+        self.mapcount.load(Relaxed) == PAGE_BUDDY_MAPCOUNT_VALUE
+    }
+
+    /// Mark the head of a free block (Linux's `__SetPageBuddy`): the
+    /// allocator, under the zone's lock, on a page nobody maps.
+    #[inline]
+    pub fn __set_page_buddy(&self) {
+        self.mapcount.store(PAGE_BUDDY_MAPCOUNT_VALUE, Relaxed)
+    }
+
+    /// Unmark it (Linux's `__ClearPageBuddy`): back to "unmapped".
+    #[inline]
+    pub fn __clear_page_buddy(&self) {
+        self.mapcount.store(-1, Relaxed)
     }
 
     pub fn is_highmem(&self) -> bool {
@@ -674,6 +695,10 @@ mod tests {
         assert!(!p.dec_mapcount());
         assert!(p.dec_mapcount(), "the last unmapping is reported");
         assert_eq!(p.page_mapcount(), 0);
+        p.__set_page_buddy();
+        assert!(p.is_buddy() && p.page_mapcount() != 0, "a buddy page never passes for unmapped");
+        p.__clear_page_buddy();
+        assert!(!p.is_buddy() && p.page_mapcount() == 0);
     }
 
     #[test]
@@ -682,11 +707,11 @@ mod tests {
         p.set_page_links(2, 0);
         assert!(!p.test_and_set_flag(PageFlags::LOCKED), "was unlocked");
         assert!(p.test_and_set_flag(PageFlags::LOCKED), "a second locker sees it taken");
-        p.__set_flag(PageFlags::BUDDY);
+        p.__set_flag(PageFlags::SWAPBACKED);
         p.set_flag(PageFlags::DIRTY);
-        assert_eq!(p.flags(), PageFlags::LOCKED | PageFlags::BUDDY | PageFlags::DIRTY);
+        assert_eq!(p.flags(), PageFlags::LOCKED | PageFlags::SWAPBACKED | PageFlags::DIRTY);
         assert!(p.test_and_clear_flag(PageFlags::DIRTY) && !p.test_and_clear_flag(PageFlags::DIRTY));
-        p.__clear_flag(PageFlags::BUDDY);
+        p.__clear_flag(PageFlags::SWAPBACKED);
         p.clear_flag(PageFlags::LOCKED);
         assert_eq!(p.flags(), PageFlags::empty());
         assert_eq!((p.zone_id(), p.node_id()), (2, 0), "the flag bits leave the zone and node alone");

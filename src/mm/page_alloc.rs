@@ -460,11 +460,13 @@ fn bad_zone(pfn: u32) -> ! {
 }
 
 /// Flags a page may not carry when it is freed (Linux 2.6.24's
-/// `free_pages_check`): still owned by the buddy (a double free), the slab,
-/// the LRU or I/O, never allocatable, or part of a compound page whose
-/// owner did not take it apart.
-const FREE_CHECK_FLAGS: PageFlags = PageFlags::BUDDY
-    .union(PageFlags::RESERVED)
+/// `free_pages_check`): still owned by the slab, the LRU or I/O, never
+/// allocatable, or part of a compound page whose owner did not take it
+/// apart.
+///
+/// A free block's head (`is_buddy`) is caught by the count and map-count
+/// checks: its count is 0 and its `_mapcount` is the buddy mark.
+const FREE_CHECK_FLAGS: PageFlags = PageFlags::RESERVED
     .union(PageFlags::SLAB)
     .union(PageFlags::LRU)
     .union(PageFlags::ACTIVE)

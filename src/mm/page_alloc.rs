@@ -571,6 +571,7 @@ fn zone_batchsize(present: u64) -> usize {
 }
 
 impl Node {
+    #[allow(clippy::declare_interior_mutable_const)]
     pub const EMPTY: Node = Node {
         node_id: 0,
         node_start_pfn: 0,

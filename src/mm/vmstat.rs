@@ -340,9 +340,9 @@ mod tests {
         let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
         let mut node = Node::EMPTY;
         node.init(&layout, true);
-        let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
-        node.free_range(&mut mm, 1, 0x9f);
-        node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+        let mm = vec![Page::RESERVED; layout.max_pfn as usize];
+        node.free_range(&mm, 1, 0x9f);
+        node.free_range(&mm, 0x100, layout.max_pfn as u32);
         node.setup_watermarks(None);
         (node, mm)
     }
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn memmap_picture_counts_free_blocks() {
-        let (node, mut mm) = machine();
+        let (node, mm) = machine();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         let first = s.lines().next().unwrap();
@@ -398,15 +398,13 @@ mod tests {
         assert_eq!(first, "0x00000000 MMMM|MMMMMMMMMMMMMMMMMMMM|MMMMMMMM");
         // Use most of one Normal pageblock: its cell turns lower case.
         let got: Vec<u32> = (0..900)
-            .map(|_| {
-                node.alloc_pages(&mut mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap()
-            })
+            .map(|_| node.alloc_pages(&mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap())
             .collect();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         assert!(s.lines().next().unwrap().contains('m'), "{s}");
         for pfn in got {
-            node.free_pages(&mut mm, pfn, 0);
+            node.free_pages(&mm, pfn, 0);
         }
     }
 }

@@ -16,10 +16,10 @@ fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
     let (layout, _) = size_zones(&map, &opts);
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
+    let mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
     for r in map.entries() {
         let (s, e) = (((r.start + 4095) / 4096).max(1) as u32, (r.end / 4096) as u32);
-        node.free_range(&mut mem_map, s, e);
+        node.free_range(&mem_map, s, e);
     }
     node.setup_watermarks(None);
     (node, mem_map)
@@ -49,79 +49,79 @@ fn watermarks_and_reserves_follow_linux() {
 
 #[test]
 fn highuser_drains_highmem_before_lowmem() {
-    let (node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
     let mut got = Vec::new();
     // HighMem serves everything until it reaches its `low` mark (where
     // Linux would wake kswapd); only then does the zonelist fall back.
     while node.zones[2].free_pages() > node.zones[2].watermark[1] + 1 {
-        let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+        let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
         assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
         got.push(pfn);
     }
     assert_eq!(node.zones[0].free_pages() + node.zones[1].free_pages(), low_before);
     // Now highmem is at its watermark: the next ones fall back to Normal.
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
     got.push(pfn);
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
     assert!((pfn as u64) < node.max_low_pfn);
     got.push(pfn);
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
 }
 
 #[test]
 fn kernel_allocations_never_touch_highmem() {
-    let (node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let high_free = node.zones[2].free_pages();
     let mut got = Vec::new();
-    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_KERNEL, 0) {
+    while let Some(pfn) = node.alloc_pages(&mm, GFP_KERNEL, 0) {
         assert!((pfn as u64) < node.max_low_pfn);
         got.push(pfn);
     }
     assert_eq!(node.zones[2].free_pages(), high_free);
     // The reserve below `min` is left for atomic allocations.
-    assert!(node.alloc_pages(&mut mm, GFP_ATOMIC, 0).is_some());
+    assert!(node.alloc_pages(&mm, GFP_ATOMIC, 0).is_some());
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
 }
 
 #[test]
 fn dma_allocations_stay_below_16m() {
-    let (node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_DMA, 3).unwrap();
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_DMA, 3).unwrap();
     assert!(pfn < 4096 && pfn % 8 == 0);
-    node.free_pages(&mut mm, pfn, 3);
+    node.free_pages(&mm, pfn, 3);
 }
 
 #[test]
 fn everything_freed_merges_back_exactly() {
-    let (node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let before = buddyinfo(&node);
     let free_before = node.free_pages_total();
     let mut got = Vec::new();
     for gfp in [GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_ATOMIC] {
-        while let Some(pfn) = node.alloc_pages(&mut mm, gfp, 0) {
+        while let Some(pfn) = node.alloc_pages(&mm, gfp, 0) {
             got.push(pfn);
         }
     }
     assert!(node.free_pages_total() < free_before / 20);
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
-    node.drain_all(&mut mm);
+    node.drain_all(&mm);
     assert_eq!(node.free_pages_total(), free_before);
     assert_eq!(buddyinfo(&node), before);
 }
 
 #[test]
 fn pcp_list_stays_bounded() {
-    let (node, mut mm) = machine(32);
-    let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+    let (node, mm) = machine(32);
+    let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
         let pcp = node.zones[1].pcp();
         assert!(pcp.count <= pcp.high);
     }
@@ -137,24 +137,24 @@ fn pcp_is_lifo_with_and_without_grouping() {
             node = Node::EMPTY;
             node.init(&layout, false);
             mm = vec![Page::RESERVED; layout.max_pfn as usize];
-            node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+            node.free_range(&mm, 0x100, layout.max_pfn as u32);
             node.setup_watermarks(None);
         }
-        let a = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
-        node.free_pages(&mut mm, a, 0);
-        let b = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        let a = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        node.free_pages(&mm, a, 0);
+        let b = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
         assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
-        node.free_pages(&mut mm, b, 0);
+        node.free_pages(&mm, b, 0);
     }
 }
 
 #[test]
 #[should_panic(expected = "Bad page state")]
 fn double_free_is_caught() {
-    let (node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
-    node.free_pages(&mut mm, pfn, 0);
-    node.free_pages(&mut mm, pfn, 0);
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mm, pfn, 0);
+    node.free_pages(&mm, pfn, 0);
 }
 
 #[test]
@@ -166,17 +166,17 @@ fn batch_sizes_match_linux() {
 proptest::proptest! {
     #[test]
     fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
-        let (node, mut mm) = machine(32);
+        let (node, mm) = machine(32);
         let before = buddyinfo(&node);
         let total = node.free_pages_total();
         let mut live: Vec<(u32, usize)> = Vec::new();
         for (g, order, free) in ops {
             if free && !live.is_empty() {
                 let (pfn, order) = live.swap_remove(order % live.len());
-                node.free_pages(&mut mm, pfn, order);
+                node.free_pages(&mm, pfn, order);
             } else {
                 let gfp = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA][g];
-                if let Some(pfn) = node.alloc_pages(&mut mm, gfp, order) {
+                if let Some(pfn) = node.alloc_pages(&mm, gfp, order) {
                     if gfp == GFP_DMA { proptest::prop_assert!(pfn < 4096); }
                     if !gfp.contains(Gfp::HIGHMEM) { proptest::prop_assert!((pfn as u64) < node.max_low_pfn); }
                     live.push((pfn, order));
@@ -186,18 +186,18 @@ proptest::proptest! {
             proptest::prop_assert_eq!(node.free_pages_total() + used, total);
         }
         for (pfn, order) in live {
-            node.free_pages(&mut mm, pfn, order);
+            node.free_pages(&mm, pfn, order);
         }
-        node.drain_all(&mut mm);
+        node.drain_all(&mm);
         proptest::prop_assert_eq!(buddyinfo(&node), before);
     }
 }
 
 #[test]
 fn migrate_reserve_covers_the_min_watermark() {
-    let (mut node, mut mm) = machine(32);
+    let (mut node, mm) = machine(32);
     let free = node.free_pages_total();
-    let n = node.setup_migrate_reserve(&mut mm);
+    let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0, "no pageblock reserved");
     let reserved: usize = node.zones.iter().map(|z| z.lock().pageblock_counts()[MigrateType::Reserve as usize]).sum();
     assert_eq!(reserved, n);
@@ -208,13 +208,13 @@ fn migrate_reserve_covers_the_min_watermark() {
     }
     // Everything can still be allocated: reserve blocks are the last resort.
     let mut got = Vec::new();
-    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_ATOMIC, 0) {
+    while let Some(pfn) = node.alloc_pages(&mm, GFP_ATOMIC, 0) {
         got.push(pfn);
     }
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
-    node.drain_all(&mut mm);
+    node.drain_all(&mm);
     assert_eq!(node.free_pages_total(), free);
 }
 
@@ -250,10 +250,10 @@ fn machine_with_reserved(hole_start: u32, hole_end: u32) -> (Node, Vec<Page>) {
     let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mm: Vec<Page> = (0..layout.max_pfn).map(|pfn| memmap_page(&layout, pfn)).collect();
-    node.free_range(&mut mm, 1, 0x9f);
-    node.free_range(&mut mm, 0x100, hole_start);
-    node.free_range(&mut mm, hole_end, layout.max_pfn as u32);
+    let mm: Vec<Page> = (0..layout.max_pfn).map(|pfn| memmap_page(&layout, pfn)).collect();
+    node.free_range(&mm, 1, 0x9f);
+    node.free_range(&mm, 0x100, hole_start);
+    node.free_range(&mm, hole_end, layout.max_pfn as u32);
     node.setup_watermarks(None);
     (node, mm)
 }
@@ -282,8 +282,8 @@ fn every_descriptor_has_its_zone() {
 /// blocks with reserved pages).
 #[test]
 fn migrate_reserve_skips_blocks_with_reserved_frames() {
-    let (mut node, mut mm) = machine_with_reserved(0x1000, 0x1100);
-    let n = node.setup_migrate_reserve(&mut mm);
+    let (mut node, mm) = machine_with_reserved(0x1000, 0x1100);
+    let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0);
     let normal = node.zones[1].lock();
     assert_eq!(normal.pageblock_type(0x1000), MigrateType::Movable, "the block holding reserved frames");
@@ -304,10 +304,10 @@ fn migrate_reserve_skips_blocks_with_reserved_frames() {
 /// list, not on a pcp list from which the next allocation would take it.
 #[test]
 fn isolated_pageblock_frees_bypass_the_pcp_lists() {
-    let (node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     let z = node.zone_of(pfn).unwrap();
-    node.drain_all(&mut mm);
+    node.drain_all(&mm);
     {
         let mut buddy = node.zones[z].lock();
         buddy.set_pageblock_type(pfn, MigrateType::Isolate);
@@ -315,13 +315,13 @@ fn isolated_pageblock_frees_bypass_the_pcp_lists() {
     }
     assert_eq!(node.zones[z].pageblock_type(pfn), MigrateType::Isolate, "the lock-free copy follows the retag");
     let pcp_before = node.zones[z].pcp().count;
-    node.free_pages(&mut mm, pfn, 0);
+    node.free_pages(&mm, pfn, 0);
     assert_eq!(node.zones[z].pcp().count, pcp_before, "the page went to a pcp list");
     let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].lock().nr_free_by_type(o, MigrateType::Isolate)).sum();
     assert!(isolated > 0);
-    let again = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let again = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     assert_ne!(again, pfn, "an isolated page was handed out again");
-    node.free_pages(&mut mm, again, 0);
+    node.free_pages(&mm, again, 0);
     node.zones[z].lock().check_invariants(&mm).unwrap();
 }
 
@@ -329,7 +329,7 @@ fn isolated_pageblock_frees_bypass_the_pcp_lists() {
 /// a compound page is a bad page, not a free one.
 #[test]
 fn free_pages_check_sees_lru_head_and_mapcount() {
-    type Spoil = fn(&mut Page);
+    type Spoil = fn(&Page);
     let spoils: [(&str, Spoil); 4] = [
         ("lru", |p| p.set_flag(PageFlags::LRU)),
         ("head", |p| p.set_flag(PageFlags::HEAD)),
@@ -340,10 +340,10 @@ fn free_pages_check_sees_lru_head_and_mapcount() {
     ];
     for (what, spoil) in spoils {
         let caught = std::panic::catch_unwind(|| {
-            let (node, mut mm) = machine(32);
-            let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
-            spoil(&mut mm[pfn as usize]);
-            node.free_pages(&mut mm, pfn, 0);
+            let (node, mm) = machine(32);
+            let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+            spoil(&mm[pfn as usize]);
+            node.free_pages(&mm, pfn, 0);
         });
         let msg = caught.expect_err(what);
         let msg = msg.downcast_ref::<String>().unwrap();
@@ -370,8 +370,8 @@ fn totalreserve_caps_each_zone_at_its_pages() {
     let (layout, _) = size_zones(&map, &MemOptions::default());
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
-    node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+    let mm = vec![Page::RESERVED; layout.max_pfn as usize];
+    node.free_range(&mm, 0x100, layout.max_pfn as u32);
     node.setup_watermarks(None);
     assert_eq!(node.zones[2].managed, 0);
     assert!(node.zones[2].watermark[2] > 0, "the empty zone has a high mark");
@@ -404,13 +404,13 @@ fn small_machines_turn_mobility_grouping_off() {
 
 #[test]
 fn falling_below_low_wakes_kswapd() {
-    let (node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let wakeups = |node: &Node| node.zones.iter().map(|z| z.kswapd_wakeups.load(Relaxed)).collect::<Vec<_>>();
     let mut got = Vec::new();
     // Kernel allocations take Normal, then DMA, down to their `low` marks
     // without waking anybody...
     while wakeups(&node).iter().all(|&w| w == 0) {
-        got.push(node.alloc_pages(&mut mm, GFP_KERNEL, 0).expect("the min pass still serves it"));
+        got.push(node.alloc_pages(&mm, GFP_KERNEL, 0).expect("the min pass still serves it"));
     }
     // ...and the first one that finds no zone above `low` wakes kswapd for
     // Normal and is served from the reserve between min and low. DMA was
@@ -422,9 +422,10 @@ fn falling_below_low_wakes_kswapd() {
     assert!(normal.free_pages() > normal.watermark[Watermark::Min as usize]);
     assert_eq!(wakeups(&node), [0, 1, 0, 0], "Normal woken once, HighMem not looked at");
     for pfn in got.drain(..) {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
-    node.alloc_pages(&mut mm, GFP_KERNEL, 0).map(|pfn| node.free_pages(&mut mm, pfn, 0));
+    let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mm, pfn, 0);
     assert_eq!(wakeups(&node), [0, 1, 0, 0], "above low again: nobody woken");
 }
 
@@ -445,10 +446,10 @@ fn retry_after_reclaim_follows_2_6_24() {
 
 #[test]
 fn drain_pcp_batch_takes_one_batch_at_a_time() {
-    let (node, mut mm) = machine(32);
-    let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+    let (node, mm) = machine(32);
+    let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
     let (cached, batch) = {
         let pcp = node.zones[1].pcp();
@@ -456,9 +457,9 @@ fn drain_pcp_batch_takes_one_batch_at_a_time() {
     };
     assert!(cached > batch, "{cached} pages cached, batch {batch}: more than one batch to drain");
     let free = node.free_pages_total();
-    assert_eq!(node.drain_pcp_batch(&mut mm, 1), cached - batch);
+    assert_eq!(node.drain_pcp_batch(&mm, 1), cached - batch);
     assert_eq!(node.free_pages_total(), free, "draining moves pages, frees none");
-    while node.drain_pcp_batch(&mut mm, 1) > 0 {}
+    while node.drain_pcp_batch(&mm, 1) > 0 {}
     assert_eq!(node.zones[1].pcp().count, 0);
     node.zones[1].lock().check_invariants(&mm).unwrap();
 }

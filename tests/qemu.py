@@ -1387,6 +1387,31 @@ REVIEW_TESTS = [
 ]
 
 
+# --- page allocator locks and interrupts (issue 9) ---
+def allocator_stress_keeps_guest_time():
+    """Allocator and slab stress for a few seconds of host time: the guest's
+    uptime must keep pace (>= 70% of the host's clock), which it cannot if
+    interrupts stay off for O(n) walks and timer ticks are lost."""
+    m = Machine(mem="2G")
+    try:
+        m.boot()
+        m.send("ktest allocator_stress_keeps_the_clock\n")
+        _, start = m.expect(r"ktest: stress start, guest uptime (\d+) us", 60)
+        host0 = time.time()
+        _, end = m.expect(r"ktest: stress end, guest uptime (\d+) us", 300)
+        host = time.time() - host0
+        guest = (int(end.group(1)) - int(start.group(1))) / 1e6
+        out, _ = m.expect(re.escape(PROMPT), 120)
+        print("    guest uptime advanced %.2f s while %.2f s passed on the host (%.0f%%)"
+              % (guest, host, 100 * guest / host))
+        check("allocator_stress_keeps_the_clock ... ok" in out, "the stress test failed:\n" + out)
+        check(host >= 1.0, "the stress ran only %.2f s of host time: too short to measure" % host)
+        check(guest >= 0.7 * host, "guest uptime advanced %.2f s while %.2f s passed on the host: timer ticks lost"
+              % (guest, host))
+    finally:
+        m.kill()
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1417,7 +1442,8 @@ def main():
                      ("qemu::slab::kmalloc_report_unused_classes_show_a_dash",
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
-                     ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS:
+                     ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

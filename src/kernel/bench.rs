@@ -325,8 +325,9 @@ fn free_counts() -> [[usize; crate::mm::buddy::MAX_ORDER]; 4] {
     crate::mm::mm_init::with_node(|node, _| {
         let mut c = [[0; crate::mm::buddy::MAX_ORDER]; 4];
         for (z, zone) in node.zones.iter().enumerate().take(4) {
+            let buddy = zone.lock();
             for (o, n) in c[z].iter_mut().enumerate() {
-                *n = zone.buddy.nr_free(o);
+                *n = buddy.nr_free(o);
             }
         }
         c

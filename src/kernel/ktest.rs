@@ -62,6 +62,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::wait::wake_up_wakes_every_sleeper", run: wake_up_wakes_every_sleeper },
     KTest { name: "kernel::sched::thread_slots_are_reused", run: thread_slots_are_reused },
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: dmesg_keeps_messages },
+    KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: symbols_resolve_kernel_text },
     KTest { name: "mm::page_alloc::every_free_page_round_trips", run: mm::every_free_page_round_trips },
     KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: mm::highuser_fills_highmem_first },
@@ -74,6 +75,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::page_alloc::fail_page_alloc_spares_nofail", run: mm::fail_page_alloc_spares_nofail },
     KTest { name: "mm::page_alloc::every_descriptor_knows_its_zone", run: mm::every_descriptor_knows_its_zone },
     KTest { name: "mm::memblock::retired_memblock_refuses", run: mm::retired_memblock_refuses },
+    KTest { name: "mm::page_alloc::allocator_stress_keeps_the_clock", run: mm::allocator_stress_keeps_the_clock },
     KTest { name: "mm::highmem::every_highmem_page_through_kmap", run: hm::every_highmem_page_through_kmap },
     KTest { name: "mm::highmem::kmap_waiters_wake_and_finish", run: hm::kmap_waiters_wake_and_finish },
     KTest { name: "mm::highmem::kmap_costs_the_expected_flushes", run: hm::kmap_costs_the_expected_flushes },
@@ -208,7 +210,7 @@ fn heap_room() -> Result<(), u64> {
     crate::mm::mm_init::with_node(|node, _| {
         let (mut best, mut room) = (0, false);
         for (i, z) in node.zones.iter().enumerate() {
-            let lowmem = (z.buddy.start_pfn() as u64) < node.max_low_pfn;
+            let lowmem = (z.start_pfn() as u64) < node.max_low_pfn;
             if !z.is_populated() || !lowmem || z.kind == ZoneType::Movable {
                 continue;
             }
@@ -450,6 +452,23 @@ fn dmesg_keeps_messages() -> TestResult {
     crate::pr_debug!("{}", marker);
     check!(printk::log_contains(marker.as_bytes()), "message not in the log");
     check!(!printk::log_contains(b"never logged 2b8e"), "log finds what was never logged");
+    Ok(())
+}
+
+/// The UART is written with interrupts on when the caller has them on:
+/// printk and shell output no longer hold them off while it drains.
+fn console_writes_with_interrupts_on() -> TestResult {
+    use crate::arch::x86::serial::{WRITES, WRITES_IRQS_OFF};
+    use core::sync::atomic::Ordering::Relaxed;
+    if !crate::arch::x86::cpu::irqs_enabled() {
+        return Err(skip("runs with interrupts masked"));
+    }
+    let (writes, off) = (WRITES.load(Relaxed), WRITES_IRQS_OFF.load(Relaxed));
+    crate::pr_emerg!("ktest: a console line written with interrupts on");
+    printk::console_write(b"ktest: shell output written with interrupts on\n");
+    printk::dmesg(|_| {});
+    check!(WRITES.load(Relaxed) >= writes + 2, "nothing reached the UART");
+    check!(WRITES_IRQS_OFF.load(Relaxed) == off, "the UART was written with interrupts masked");
     Ok(())
 }
 

@@ -4,6 +4,12 @@
 //! header (level, timestamp, length) followed by the text. When a new record
 //! does not fit, the oldest records are dropped whole, as Linux's printk
 //! ring does; nothing is ever half-overwritten.
+//!
+//! Every record also has a position: the byte offset at which it was
+//! written since boot, which only grows. The console keeps the position of
+//! the next record it must print (Linux's `console_seq`) and reads records
+//! one at a time with [`LogBuf::read`], so it can print each with the ring's
+//! lock dropped; records dropped before it got to them are skipped.
 
 #![forbid(unsafe_code)]
 
@@ -17,6 +23,8 @@ pub struct LogBuf<const N: usize> {
     used: usize,
     /// Records dropped to make room, over the buffer's life.
     pub dropped: u64,
+    /// Position of the oldest record (bytes written before it since boot).
+    start_pos: u64,
 }
 
 /// One record read back from the ring.
@@ -29,7 +37,7 @@ pub struct Record<'a> {
 
 impl<const N: usize> LogBuf<N> {
     pub const fn new() -> Self {
-        LogBuf { buf: [0; N], head: 0, used: 0, dropped: 0 }
+        LogBuf { buf: [0; N], head: 0, used: 0, dropped: 0, start_pos: 0 }
     }
 
     fn byte(&self, off: usize) -> u8 {
@@ -50,6 +58,7 @@ impl<const N: usize> LogBuf<N> {
             let oldest = self.record_len_at(0);
             self.head = (self.head + oldest) % N;
             self.used -= oldest;
+            self.start_pos += oldest as u64;
             self.dropped += 1;
         }
         let mut at = (self.head + self.used) % N;
@@ -68,8 +77,29 @@ impl<const N: usize> LogBuf<N> {
     }
 
     pub fn clear(&mut self) {
-        self.head = 0;
+        self.head = (self.head + self.used) % N;
+        self.start_pos += self.used as u64;
         self.used = 0;
+    }
+
+    /// Position of the oldest record still held.
+    pub fn first_pos(&self) -> u64 {
+        self.start_pos
+    }
+
+    /// Position the next record will get.
+    pub fn end_pos(&self) -> u64 {
+        self.start_pos + self.used as u64
+    }
+
+    /// The record at `pos`, or the oldest one if `pos` was dropped already,
+    /// with the position after it; `None` once `pos` reaches the end.
+    pub fn read(&self, pos: u64) -> Option<(Record<'_>, u64)> {
+        let pos = pos.max(self.start_pos);
+        let off = (pos - self.start_pos) as usize;
+        let mut records = Records { log: self, off };
+        let r = records.next()?;
+        Some((r, self.start_pos + records.off as u64))
     }
 }
 
@@ -148,6 +178,30 @@ mod tests {
             assert_eq!(text(r), format!("message {}", r.time_us).into_bytes());
         }
         assert_eq!(log.dropped as usize + recs.len(), 20);
+    }
+
+    #[test]
+    fn read_walks_by_position_and_skips_what_was_dropped() {
+        let mut log = LogBuf::<64>::new();
+        log.push(6, 1, b"one");
+        let pos = log.first_pos();
+        log.push(6, 2, b"two");
+        let (r, next) = log.read(pos).unwrap();
+        assert_eq!((r.time_us, text(&r)), (1, b"one".to_vec()));
+        let (r, next) = log.read(next).unwrap();
+        assert_eq!(text(&r), b"two".to_vec());
+        assert!(log.read(next).is_none() && next == log.end_pos());
+        // A reader left behind while the ring wrapped resumes at the oldest.
+        for i in 3..20u64 {
+            log.push(6, i, format!("message {i}").as_bytes());
+        }
+        assert!(log.first_pos() > pos);
+        let (r, _) = log.read(pos).unwrap();
+        assert_eq!(r.time_us, log.records().next().unwrap().time_us);
+        log.clear();
+        assert!(log.read(0).is_none() && log.first_pos() == log.end_pos());
+        log.push(6, 99, b"after clear");
+        assert_eq!(text(&log.read(0).unwrap().0), b"after clear".to_vec());
     }
 
     #[test]

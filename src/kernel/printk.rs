@@ -4,6 +4,17 @@
 //! console when its level is below `console_loglevel`.
 //!
 //! Shell output is not log: it goes straight to the console with `print!`.
+//!
+//! **Locks (Linux's console_lock/console_unlock).** The ring is behind a
+//! short interrupt-masking lock: appending a record or copying one out.
+//! The UART is slow, so it is never written under that lock: whoever logs
+//! a message tries to become the console owner (`CONSOLE_OWNER`, Linux's
+//! `console_sem` taken by `console_trylock`); the owner copies the records
+//! not yet printed out of the ring one at a time and writes them with
+//! interrupts as its caller had them. A printk that finds the console owned
+//! (an interrupt handler that interrupted the owner) only logs: the owner
+//! prints its record before letting go, and looks once more after letting
+//! go, so a record logged in between is not left behind.
 
 use super::logbuf::LogBuf;
 use super::sync::IrqLock;
@@ -25,8 +36,16 @@ pub const LOG_BUF_LEN: usize = 1 << 16;
 /// A longer message is cut at this many bytes.
 const LINE_MAX: usize = 512;
 
-static LOG: IrqLock<LogBuf<LOG_BUF_LEN>> = IrqLock::new(LogBuf::new());
-static CONSOLE: IrqLock<()> = IrqLock::new(());
+/// The ring, and the position of the next record the console prints
+/// (Linux's `log_buf` and `console_seq`, under `logbuf_lock`).
+struct Log {
+    buf: LogBuf<LOG_BUF_LEN>,
+    console_pos: u64,
+}
+
+static LOG: IrqLock<Log> = IrqLock::new(Log { buf: LogBuf::new(), console_pos: 0 });
+/// Held by the one context writing to the UART (Linux's `console_sem`).
+static CONSOLE_OWNER: AtomicBool = AtomicBool::new(false);
 static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(super::cmdline::DEFAULT_CONSOLE_LOGLEVEL);
 /// Set once the timer runs; before that timestamps read 0, as in Linux.
 static TIME_READY: AtomicBool = AtomicBool::new(false);
@@ -66,6 +85,12 @@ impl<const N: usize> LineBuf<N> {
     pub fn clear(&mut self) {
         self.len = 0;
     }
+    /// Append raw bytes, cut at the capacity.
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        let n = b.len().min(N - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
 }
 
 impl<const N: usize> Default for LineBuf<N> {
@@ -76,9 +101,7 @@ impl<const N: usize> Default for LineBuf<N> {
 
 impl<const N: usize> Write for LineBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(N - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        self.push_bytes(s.as_bytes());
         Ok(())
     }
 }
@@ -106,33 +129,93 @@ pub fn vprintk(level: u8, args: fmt::Arguments) {
 
 fn emit(level: u8, text: &[u8]) {
     let ts = local_clock_us();
-    let oops = OOPS_IN_PROGRESS.load(Ordering::Relaxed);
-    if oops {
-        if let Some(mut log) = LOG.try_lock() {
-            log.push(level, ts, text);
-        }
-    } else {
-        LOG.lock().push(level, ts, text);
+    if OOPS_IN_PROGRESS.load(Ordering::Relaxed) {
+        return emit_oops(level, ts, text);
     }
-    if level < CONSOLE_LOGLEVEL.load(Ordering::Relaxed) || oops {
-        let mut prefix = LineBuf::<24>::new();
-        let _ = write!(prefix, "{} ", Timestamp(ts));
-        let _guard = if oops { None } else { Some(CONSOLE.lock()) };
-        serial::write_bytes(prefix.as_bytes());
-        serial::write_bytes(text);
-        serial::write_bytes(b"\n");
+    LOG.lock().buf.push(level, ts, text);
+    if console_trylock() {
+        console_unlock();
     }
 }
 
-/// Print the log to the console, as `dmesg` does.
+/// During an oops nothing is waited for: the record goes to the ring if its
+/// lock is free and straight to the UART, whoever owns the console.
+fn emit_oops(level: u8, ts: u64, text: &[u8]) {
+    if let Some(mut log) = LOG.try_lock() {
+        let printed_all = log.console_pos >= log.buf.end_pos();
+        log.buf.push(level, ts, text);
+        if printed_all {
+            log.console_pos = log.buf.end_pos();
+        }
+    }
+    let mut prefix = LineBuf::<24>::new();
+    let _ = write!(prefix, "{} ", Timestamp(ts));
+    serial::write_bytes(prefix.as_bytes());
+    serial::write_bytes(text);
+    serial::write_bytes(b"\n");
+}
+
+/// Become the console owner if nobody is (Linux's `console_trylock`).
+fn console_trylock() -> bool {
+    CONSOLE_OWNER.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+}
+
+/// Print every record not yet printed, then stop owning the console
+/// (Linux's `console_unlock`). Each record is copied out under the ring's
+/// lock and written to the UART after it is dropped, so interrupts stay
+/// masked for one copy at a time, not for the UART.
+fn console_unlock() {
+    loop {
+        let mut line = LineBuf::<{ LINE_MAX + 24 }>::new();
+        loop {
+            line.clear();
+            {
+                let mut guard = LOG.lock();
+                let Log { buf, console_pos } = &mut *guard;
+                let Some((r, next)) = buf.read(*console_pos) else { break };
+                *console_pos = next;
+                if r.level >= CONSOLE_LOGLEVEL.load(Ordering::Relaxed) {
+                    continue;
+                }
+                format_record(&mut line, &r);
+            }
+            serial::write_bytes(line.as_bytes());
+            serial::write_bytes(b"\n");
+        }
+        CONSOLE_OWNER.store(false, Ordering::Release);
+        // An interrupt may have logged a record after the last look and
+        // found the console owned: print it now rather than at the next printk.
+        let pending = {
+            let log = LOG.lock();
+            log.console_pos < log.buf.end_pos()
+        };
+        if !pending || !console_trylock() {
+            return;
+        }
+    }
+}
+
+/// `[timestamp] text`, as the console and `dmesg` print a record.
+fn format_record<const N: usize>(line: &mut LineBuf<N>, r: &super::logbuf::Record) {
+    let _ = write!(line, "{} ", Timestamp(r.time_us));
+    line.push_bytes(r.text.0);
+    line.push_bytes(r.text.1);
+}
+
+/// Print the log to the console, as `dmesg` does: one record at a time
+/// copied out under the ring's lock, written with it dropped.
 pub fn dmesg(mut out: impl FnMut(&[u8])) {
-    let log = LOG.lock();
-    for r in log.records() {
-        let mut prefix = LineBuf::<24>::new();
-        let _ = write!(prefix, "{} ", Timestamp(r.time_us));
-        out(prefix.as_bytes());
-        out(r.text.0);
-        out(r.text.1);
+    let mut pos = LOG.lock().buf.first_pos();
+    let mut line = LineBuf::<{ LINE_MAX + 24 }>::new();
+    loop {
+        line.clear();
+        {
+            let log = LOG.lock();
+            let Some((r, next)) = log.buf.read(pos) else { break };
+            format_record(&mut line, &r);
+            pos = next;
+        }
+        out(line.as_bytes());
         out(b"\n");
     }
 }
@@ -140,7 +223,7 @@ pub fn dmesg(mut out: impl FnMut(&[u8])) {
 /// Whether the log holds a record containing `needle` (for tests).
 pub fn log_contains(needle: &[u8]) -> bool {
     let log = LOG.lock();
-    log.records().any(|r| {
+    log.buf.records().any(|r| {
         let mut buf = [0u8; LINE_MAX];
         let (a, b) = r.text;
         let n = a.len() + b.len();
@@ -153,10 +236,21 @@ pub fn log_contains(needle: &[u8]) -> bool {
     })
 }
 
-/// Console output that is not log (the shell's replies).
+/// Console output that is not log (the shell's replies): written as the
+/// console owner, so it does not cut a log line in two, and followed by any
+/// log records that waited meanwhile. A caller with interrupts masked that
+/// finds the console owned could wait forever for an owner it interrupted,
+/// so it writes at once (a line may then interleave).
 pub fn console_write(bytes: &[u8]) {
-    let _guard = CONSOLE.lock();
+    while !console_trylock() {
+        if !crate::arch::x86::cpu::irqs_enabled() || OOPS_IN_PROGRESS.load(Ordering::Relaxed) {
+            serial::write_bytes(bytes);
+            return;
+        }
+        core::hint::spin_loop();
+    }
     serial::write_bytes(bytes);
+    console_unlock();
 }
 
 pub struct Console;

@@ -169,9 +169,9 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
     Ok(())
 }
 
-/// Reports are formatted into this buffer under the allocator lock, then
-/// printed after it is released: the allocator's lock is held only for the
-/// formatting, not for the slow serial output.
+/// Reports are formatted into this buffer, then printed: the report
+/// functions copy each zone's counters under its lock and format after, so
+/// no allocator lock is held for the slow serial output.
 static REPORT: spin::Mutex<printk::LineBuf<24576>> = spin::Mutex::new(printk::LineBuf::new());
 
 fn report(
@@ -224,7 +224,8 @@ fn cmd_pagetypeinfo(args: &[&str]) -> CmdResult {
 fn cmd_memmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let color = !crate::kernel::cmdline::no_color();
-    report(|node, mm, out| crate::mm::vmstat::memmap(node, mm, color, out));
+    let counts = crate::mm::mm_init::memmap_counts();
+    report(|node, _, out| crate::mm::vmstat::memmap_print(node, &counts, color, out));
     Ok(())
 }
 

@@ -121,21 +121,36 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     }
 }
 
-/// The first try failed. A caller that may sleep gets direct reclaim, as
-/// much as exists: shrink the caches, retry once. The first failure is
-/// counted but not reported: the retry reports if it fails too.
+/// The first try failed (2.6.24's `__alloc_pages` after its two zonelist
+/// passes). A caller that may sleep gets direct reclaim, as much as exists:
+/// shrink the caches, then try again; go round while reclaim makes progress
+/// and `should_alloc_retry` allows (`__GFP_NORETRY`, costly orders and
+/// `__GFP_REPEAT`/`__GFP_NOFAIL` decide). Failures before the last are
+/// counted but not reported.
 #[cold]
 #[inline(never)]
 fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
     if !gfp.may_sleep() {
         return failed(gfp, order);
     }
-    let _ = failed(gfp | Gfp::NOWARN, order);
-    if super::shrinker::shrink_slab() > 0 {
-        drain_all_pages();
+    loop {
+        let _ = failed(gfp | Gfp::NOWARN, order);
+        RECLAIM_RETRIES.fetch_add(1, Ordering::Relaxed);
+        let did_some_progress = super::shrinker::shrink_slab() > 0;
+        if did_some_progress {
+            drain_all_pages();
+        }
+        if let Some(pfn) = with_node(|node, mm| node.alloc_pages(mm, gfp, order)) {
+            return Some(prep_new_pages(gfp, pfn, order));
+        }
+        if !super::page_alloc::should_alloc_retry(gfp, order, did_some_progress) {
+            return failed(gfp, order);
+        }
     }
-    rmqueue(gfp, order)
 }
+
+/// Direct-reclaim rounds taken by failing allocations (for tests).
+pub static RECLAIM_RETRIES: AtomicUsize = AtomicUsize::new(0);
 
 /// `fail_page_alloc=`: decided once per allocation, as Linux's
 /// `should_fail_alloc_page`.
@@ -277,7 +292,7 @@ pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
     with_node(|node, mm| {
         // split_page: every page becomes an order-0 page of its own.
         for i in 0..(1u32 << order) {
-            mm[(first + i) as usize].refcount = 1;
+            mm[(first + i) as usize].set_page_count(1);
         }
         for i in used as u32..(1u32 << order) {
             node.free_pages(mm, first + i, 0);
@@ -308,7 +323,11 @@ pub fn totalram_bytes() -> usize {
     with_node(|node, _| node.managed_total() as usize * PAGE_SIZE)
 }
 
-/// Empty the pcp lists into the buddy allocator.
+/// Empty the pcp lists into the buddy allocator (Linux's
+/// `drain_all_pages`), one batch per lock hold: interrupts come back
+/// between batches.
 pub fn drain_all_pages() {
-    with_node(|node, mm| node.drain_all(mm));
+    for zone in 0..super::zones::MAX_NR_ZONES {
+        while with_node(|node, mm| node.drain_pcp_batch(mm, zone)) > 0 {}
+    }
 }

@@ -10,7 +10,8 @@
 //! the free lists are doubly linked through the page descriptors and any
 //! block can be unlinked in O(1).
 //!
-//! A free block is marked on its first page only: `BUDDY` set, `private` =
+//! A free block is marked on its first page only: `is_buddy` (its
+//! `_mapcount` set to `PAGE_BUDDY_MAPCOUNT_VALUE`), `private` =
 //! order, `index` = the migrate type of the list it sits on (kept so that a
 //! merge can unlink the buddy from whichever list holds it). The other pages
 //! of a free block carry no mark, which is why "is my buddy free?" must check
@@ -150,14 +151,18 @@ pub struct BuddyZone {
     /// One per pageblock, from `start_pfn` rounded down to a pageblock.
     pageblock_types: [MigrateType; MAX_PAGEBLOCKS],
     grouping: bool,
+    /// Bumped whenever a pageblock changes type, so that a copy kept for
+    /// lock-free readers (the page allocator's free path) knows to refresh.
+    retags: u32,
 }
 
-/// Drop the free-block marks of a block leaving the free lists.
+/// Drop the free-block marks of a block leaving the free lists (Linux's
+/// `rmv_page_order`: `BUDDY` and `private`; `index` is the next owner's to
+/// set, as in Linux).
 #[inline]
-fn clear_buddy(page: &mut Page) {
-    page.flags.remove(PageFlags::BUDDY);
-    page.private = 0;
-    page.index = 0;
+fn clear_buddy(page: &Page) {
+    page.__clear_page_buddy();
+    page.set_private(0);
 }
 
 impl BuddyZone {
@@ -173,6 +178,7 @@ impl BuddyZone {
             free_pages: 0,
             pageblock_types: [MigrateType::Movable; MAX_PAGEBLOCKS],
             grouping: true,
+            retags: 0,
         }
     }
 
@@ -240,6 +246,17 @@ impl BuddyZone {
         self.pageblock_types[self.pageblock_index(pfn)]
     }
 
+    /// Changes of pageblock type so far (see the field).
+    #[inline]
+    pub fn retags(&self) -> u32 {
+        self.retags
+    }
+
+    /// The type of every pageblock the zone touches, first to last.
+    pub fn pageblock_types(&self) -> &[MigrateType] {
+        &self.pageblock_types[..self.nr_pageblocks()]
+    }
+
     /// How many pageblocks have each type ("Number of blocks type" in
     /// `/proc/pagetypeinfo`), indexed by `MigrateType as usize`.
     pub fn pageblock_counts(&self) -> [usize; MIGRATE_TYPES] {
@@ -256,6 +273,7 @@ impl BuddyZone {
     pub fn set_pageblock_type(&mut self, pfn: u32, mt: MigrateType) {
         let i = self.pageblock_index(pfn);
         self.pageblock_types[i] = self.grouped(mt);
+        self.retags = self.retags.wrapping_add(1);
     }
 
     /// The type `mt` really gets: with grouping off, the three mobility
@@ -276,6 +294,7 @@ impl BuddyZone {
         self.grouping = enabled;
         let mt = if enabled { MigrateType::Movable } else { MigrateType::Unmovable };
         let n = self.nr_pageblocks();
+        self.retags = self.retags.wrapping_add(1);
         for t in &mut self.pageblock_types[..n] {
             if t.is_mobility_class() {
                 *t = mt;
@@ -284,11 +303,11 @@ impl BuddyZone {
     }
 
     #[inline]
-    fn add_to_free_list(&mut self, mem_map: &mut [Page], pfn: u32, order: usize, mt: MigrateType) {
-        let page = &mut mem_map[pfn as usize];
-        page.flags.insert(PageFlags::BUDDY);
-        page.private = order as u32;
-        page.index = mt as u32;
+    fn add_to_free_list(&mut self, mem_map: &[Page], pfn: u32, order: usize, mt: MigrateType) {
+        let page = &mem_map[pfn as usize];
+        page.__set_page_buddy();
+        page.set_private(order as u32);
+        page.set_index(mt as u32);
         self.free_area[order].free_list[mt as usize].push_front(mem_map, pfn);
         self.free_area[order].nr_free += 1;
     }
@@ -296,10 +315,10 @@ impl BuddyZone {
     /// Unlink a free block from whichever list holds it (Linux's `list_del`
     /// plus `rmv_page_order`).
     #[inline]
-    fn del_from_free_list(&mut self, mem_map: &mut [Page], pfn: u32) {
-        let page = &mut mem_map[pfn as usize];
+    fn del_from_free_list(&mut self, mem_map: &[Page], pfn: u32) {
+        let page = &mem_map[pfn as usize];
         debug_assert!(page.is_buddy());
-        let (order, mt) = (page.order(), page.index as usize);
+        let (order, mt) = (page.order(), page.index() as usize);
         clear_buddy(page);
         self.free_area[order].free_list[mt].remove(mem_map, pfn);
         self.free_area[order].nr_free -= 1;
@@ -309,12 +328,12 @@ impl BuddyZone {
     /// `del_from_free_list` does, without reading back the order and type
     /// the caller already knows.
     #[inline]
-    fn pop_free_block(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+    fn pop_free_block(&mut self, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         let area = &mut self.free_area[order];
         let pfn = area.free_list[mt as usize].pop_front(mem_map)?;
         area.nr_free -= 1;
-        let page = &mut mem_map[pfn as usize];
-        debug_assert!(page.is_buddy() && page.order() == order && page.index == mt as u32);
+        let page = &mem_map[pfn as usize];
+        debug_assert!(page.is_buddy() && page.order() == order && page.index() == mt as u32);
         clear_buddy(page);
         Some(pfn)
     }
@@ -323,7 +342,7 @@ impl BuddyZone {
     /// naturally aligned blocks that fit (as memblock's `__free_pages_memory`
     /// does), clearing `RESERVED`. Blocks merge with free neighbours, so
     /// ranges may be given in any order and in pieces.
-    pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
+    pub fn free_range(&mut self, mem_map: &[Page], start: u32, end: u32) {
         assert!(start >= self.start_pfn && end <= self.end_pfn(), "range outside the zone");
         let mut pfn = start;
         while pfn < end {
@@ -331,9 +350,9 @@ impl BuddyZone {
             while pfn + (1 << order) > end {
                 order -= 1;
             }
-            for page in &mut mem_map[pfn as usize..(pfn + (1 << order)) as usize] {
-                page.flags.remove(PageFlags::RESERVED);
-                page.refcount = 0;
+            for page in &mem_map[pfn as usize..(pfn + (1 << order)) as usize] {
+                page.__clear_flag(PageFlags::RESERVED);
+                page.set_page_count(0);
             }
             self.free(mem_map, pfn, order);
             pfn += 1 << order;
@@ -344,7 +363,7 @@ impl BuddyZone {
     /// returns the first PFN, naturally aligned, or `None` if no free block is
     /// large enough.
     #[inline]
-    pub fn alloc(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+    pub fn alloc(&mut self, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         assert!(order < MAX_ORDER, "order {order} too large");
         let mt = self.grouped(mt);
         if mt == MigrateType::Isolate {
@@ -355,7 +374,7 @@ impl BuddyZone {
             None => self.rmqueue_fallback(mem_map, order, mt)?,
         };
         self.free_pages -= 1 << order;
-        mem_map[pfn as usize].refcount = 1;
+        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 
@@ -363,7 +382,7 @@ impl BuddyZone {
     /// another type (Linux's `__rmqueue_smallest` on its own): the pageblock
     /// types stay as they are. For callers that empty a zone list by list,
     /// as the in-kernel round-trip tests do, and must leave it as found.
-    pub fn alloc_from_own_lists(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+    pub fn alloc_from_own_lists(&mut self, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         assert!(order < MAX_ORDER, "order {order} too large");
         let mt = self.grouped(mt);
         if mt == MigrateType::Isolate {
@@ -371,13 +390,13 @@ impl BuddyZone {
         }
         let pfn = self.rmqueue_smallest(mem_map, order, mt)?;
         self.free_pages -= 1 << order;
-        mem_map[pfn as usize].refcount = 1;
+        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 
     /// The smallest free block of type `mt` that fits, split down to `order`.
     #[inline]
-    fn rmqueue_smallest(&mut self, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
+    fn rmqueue_smallest(&mut self, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         for current in order..MAX_ORDER {
             if let Some(pfn) = self.pop_free_block(mem_map, current, mt) {
                 self.expand(mem_map, pfn, order, current, mt);
@@ -390,7 +409,7 @@ impl BuddyZone {
     /// Split the block of order `high` at `pfn` down to order `low`, keeping
     /// the lower half each time and freeing the upper half onto `mt`'s lists.
     #[inline]
-    fn expand(&mut self, mem_map: &mut [Page], pfn: u32, low: usize, mut high: usize, mt: MigrateType) {
+    fn expand(&mut self, mem_map: &[Page], pfn: u32, low: usize, mut high: usize, mt: MigrateType) {
         while high > low {
             high -= 1;
             self.add_to_free_list(mem_map, pfn + (1 << high), high, mt);
@@ -401,7 +420,7 @@ impl BuddyZone {
     /// first, so that one steal satisfies many later requests of the same
     /// type and the types stay apart (2.6.24's `__rmqueue_fallback`).
     #[inline(never)]
-    fn rmqueue_fallback(&mut self, mem_map: &mut [Page], order: usize, start_mt: MigrateType) -> Option<u32> {
+    fn rmqueue_fallback(&mut self, mem_map: &[Page], order: usize, start_mt: MigrateType) -> Option<u32> {
         for current in (order..MAX_ORDER).rev() {
             for &mt in start_mt.fallbacks() {
                 let Some(pfn) = self.free_area[current].free_list[mt as usize].first() else {
@@ -433,7 +452,7 @@ impl BuddyZone {
     /// lists and return how many pages moved. A pageblock cut off by the end
     /// of the zone is left alone, as in Linux; one cut off by the start is
     /// scanned from the zone's start.
-    pub fn move_freepages_block(&mut self, mem_map: &mut [Page], pfn: u32, mt: MigrateType) -> usize {
+    pub fn move_freepages_block(&mut self, mem_map: &[Page], pfn: u32, mt: MigrateType) -> usize {
         let block_start = pfn & !(PAGEBLOCK_PAGES - 1);
         if block_start + PAGEBLOCK_PAGES > self.end_pfn() {
             return 0;
@@ -468,13 +487,13 @@ impl BuddyZone {
     /// with its buddy for as long as the buddy is free (`__free_one_page`).
     /// The head's refcount must already be 0.
     #[inline]
-    pub fn free(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
+    pub fn free(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
         assert!(order < MAX_ORDER, "order {order} too large");
         assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
         assert!(self.contains(pfn) && pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} outside the zone");
         let head = &mem_map[pfn as usize];
         assert!(!head.is_buddy(), "double free of pfn {pfn:#x}");
-        assert!(head.refcount == 0, "freeing pfn {pfn:#x} with refcount {}", head.refcount);
+        assert!(head.page_count() == 0, "freeing pfn {pfn:#x} with refcount {}", head.page_count());
         // The whole block, merged or not, stays inside this pageblock.
         let mt = self.pageblock_type(pfn);
         self.free_pages += 1 << order;
@@ -511,13 +530,13 @@ impl BuddyZone {
                     if pfn & ((1 << order) - 1) != 0 {
                         return err(pfn, "free block not naturally aligned");
                     }
-                    if !page.is_buddy() || page.order() != order || page.index as usize != mt {
+                    if !page.is_buddy() || page.order() != order || page.index() as usize != mt {
                         return err(pfn, "listed block has wrong BUDDY/order/type mark");
                     }
-                    if page.refcount != 0 {
+                    if page.page_count() != 0 {
                         return err(pfn, "free block with a reference");
                     }
-                    if page.lru.prev != prev {
+                    if page.lru.prev() != prev {
                         return err(pfn, "broken back link");
                     }
                     prev = pfn;

@@ -24,10 +24,20 @@ bitflags::bitflags! {
         const FS = 0x80;
         /// Do not print the allocation-failure warning.
         const NOWARN = 0x200;
+        /// Try hard: retry after reclaim even above `PAGE_ALLOC_COSTLY_ORDER`
+        /// (but may still fail).
+        const REPEAT = 0x400;
         /// The caller cannot handle a failure (Rust's collections, through the
         /// global allocator): fault injection leaves it alone, as Linux's
         /// `should_fail_alloc_page` skips `__GFP_NOFAIL`.
+        /// The allocator retries after reclaim for as long as reclaim makes
+        /// progress (Linux loops forever, calling the OOM killer when it
+        /// does not; there is none here yet, so the caller can still see a
+        /// failure, reported).
         const NOFAIL = 0x800;
+        /// Reclaim once and try once more, never loop (Linux's
+        /// `__GFP_NORETRY`): for callers with a cheaper fallback.
+        const NORETRY = 0x1000;
         /// Hand the memory out zeroed.
         const ZERO = 0x8000;
         const HARDWALL = 0x20000;
@@ -46,6 +56,11 @@ pub const GFP_USER: Gfp = GFP_KERNEL.union(Gfp::HARDWALL);
 pub const GFP_HIGHUSER: Gfp = GFP_USER.union(Gfp::HIGHMEM);
 pub const GFP_HIGHUSER_MOVABLE: Gfp = GFP_HIGHUSER.union(Gfp::MOVABLE);
 pub const GFP_DMA: Gfp = Gfp::DMA;
+
+/// Orders above this do not retry after reclaim unless the caller asks
+/// (`__GFP_REPEAT`/`__GFP_NOFAIL`): freeing that much contiguous memory is
+/// unlikely (Linux's `PAGE_ALLOC_COSTLY_ORDER`).
+pub const PAGE_ALLOC_COSTLY_ORDER: usize = 3;
 
 impl Gfp {
     /// The highest zone the allocation may use; the zonelist falls back
@@ -112,6 +127,9 @@ mod tests {
         assert_eq!((GFP_KERNEL | Gfp::RECLAIMABLE).bits(), 0x800d0);
         assert_eq!(Gfp::NOWARN.bits(), 0x200);
         assert_eq!(Gfp::NOFAIL.bits(), 0x800);
+        assert_eq!(Gfp::REPEAT.bits(), 0x400);
+        assert_eq!(Gfp::NORETRY.bits(), 0x1000);
+        assert_eq!(PAGE_ALLOC_COSTLY_ORDER, 3);
         assert_eq!(Gfp::ZERO.bits(), 0x8000);
     }
 }

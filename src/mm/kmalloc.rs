@@ -7,8 +7,8 @@
 //! Slab pages come from the buddy allocator (lowmem, through the direct
 //! map); each page's descriptor names its cache (`PageFlags::SLAB`,
 //! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
-//! pointer. `kfree` reads that descriptor without the node lock
-//! (`page_snapshot`), as Linux's `virt_to_cache` does, and the cache then
+//! pointer. `kfree` reads that descriptor without any lock
+//! (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache then
 //! checks the pointer against its slab header under its own lock. Requests
 //! above 8 KB get whole pages (order <= 10), marked `PageFlags::HEAD` with
 //! the order in `private`.
@@ -24,7 +24,7 @@
 use super::alloc::{self, get_free_pages, Pages};
 use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
-use super::mm_init::{page_snapshot, with_node};
+use super::mm_init::pfn_to_page;
 use super::page::PageFlags;
 pub use super::slab::KMALLOC_SIZES;
 use super::slab::{
@@ -201,28 +201,32 @@ unsafe impl SlabPages for KernelPages {
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
         let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-        with_node(|_, mm| {
-            for page in &mut mm[pfn..pfn + (1 << order)] {
-                match owner {
-                    Some(o) => {
-                        page.flags.insert(PageFlags::SLAB);
-                        page.slab_cache = o.cache;
-                        // Linux keeps the slab in page->lru; a lowmem address fits 32 bits.
-                        page.private = o.mgmt as u32;
-                    }
-                    None => {
-                        page.flags.remove(PageFlags::SLAB);
-                        page.slab_cache = 0;
-                        page.private = 0;
-                    }
+        // The pages are the slab's alone (just allocated, or about to be
+        // freed), so the owner-only `__set_flag` does, as Linux's
+        // `__SetPageSlab`.
+        for pfn in pfn..pfn + (1 << order) {
+            let page = pfn_to_page(pfn).expect("a slab page has a descriptor");
+            match owner {
+                Some(o) => {
+                    // The cache id lives in `mapping`, as Linux 2.6.24's
+                    // `page->slab` shares its word.
+                    page.set_mapping(o.cache);
+                    // Linux keeps the slab in page->lru; a lowmem address fits 32 bits.
+                    page.set_private(o.mgmt as u32);
+                    page.__set_flag(PageFlags::SLAB);
+                }
+                None => {
+                    page.__clear_flag(PageFlags::SLAB);
+                    page.set_mapping(0);
+                    page.set_private(0);
                 }
             }
-        });
+        }
     }
 
     fn slab_mgmt(&self, addr: usize) -> Option<usize> {
-        let page = page_snapshot(virt_to_phys(addr) >> PAGE_SHIFT)?;
-        page.flags.contains(PageFlags::SLAB).then_some(page.private as usize)
+        let page = pfn_to_page(virt_to_phys(addr) >> PAGE_SHIFT)?;
+        page.is_slab().then_some(page.private() as usize)
     }
 
     fn alloc_mgmt(&mut self, size: usize, gfp: Gfp) -> Option<usize> {
@@ -702,10 +706,11 @@ fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     let order = alloc::get_order(size);
     let addr = get_free_pages(gfp, order)?;
     let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-    with_node(|_, mm| {
-        mm[pfn].flags.insert(PageFlags::HEAD);
-        mm[pfn].private = order as u32;
-    });
+    if let Some(page) = pfn_to_page(pfn) {
+        // Just allocated: ours alone (Linux's __SetPageHead).
+        page.set_private(order as u32);
+        page.__set_flag(PageFlags::HEAD);
+    }
     PAGE_STATS.count.fetch_add(1, Ordering::Relaxed);
     PAGE_STATS.requested.fetch_add(size as u64, Ordering::Relaxed);
     PAGE_STATS.allocated.fetch_add((PAGE_SIZE << order) as u64, Ordering::Relaxed);
@@ -731,10 +736,11 @@ fn owner_of(ptr: usize) -> Owner {
         return Owner::Foreign;
     }
     let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
-    let Some(page) = page_snapshot(pfn) else {
+    let Some(page) = pfn_to_page(pfn) else {
         return Owner::Foreign;
     };
-    let (flags, cache_id, order) = (page.flags, page.slab_cache, page.private);
+    // The owner of a live allocation keeps these words stable.
+    let (flags, cache_id, order) = (page.flags(), page.slab_cache(), page.private());
     if flags.contains(PageFlags::SLAB) {
         let fast =
             SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
@@ -789,10 +795,10 @@ pub unsafe fn kfree(ptr: *mut u8) {
 #[inline(never)]
 fn kfree_pages(addr: usize, order: usize) {
     let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-    with_node(|_, mm| {
-        mm[pfn].flags.remove(PageFlags::HEAD);
-        mm[pfn].private = 0;
-    });
+    if let Some(page) = pfn_to_page(pfn) {
+        page.__clear_flag(PageFlags::HEAD);
+        page.set_private(0);
+    }
     // SAFETY: the head page says this block came from kmalloc_pages with this order.
     alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
 }

@@ -130,32 +130,48 @@ impl Drop for FreeChain {
     }
 }
 
+/// Frames moved per lock hold by `take_all_free` and `give_back`: the lock
+/// masks interrupts, so a walk over every free frame goes in bounded steps.
+const WALK_BATCH: usize = 256;
+
 /// Take every free frame, order 0, of the zones starting at or above pfn
 /// `from`, past all watermarks (the test owns the machine meanwhile).
 /// Each free list is emptied as its own migrate type, so nothing is stolen
 /// and no pageblock changes type: a round trip leaves them as they were.
 pub(super) fn take_all_free(from: u64) -> FreeChain {
-    with_node(|node, mm| {
-        node.drain_all(mm);
-        let mut chain = FreeChain::new();
-        for zone in node.zones.iter_mut().filter(|z| z.is_populated() && z.buddy.start_pfn() as u64 >= from) {
-            for mt in MigrateType::ALL {
-                while let Some(pfn) = zone.buddy.alloc_from_own_lists(mm, 0, mt) {
-                    chain.0.push_back(mm, pfn);
+    alloc::drain_all_pages();
+    let mut chain = FreeChain::new();
+    for z in 0..MAX_NR_ZONES {
+        for mt in MigrateType::ALL {
+            while with_node(|node, mm| {
+                let zone = &node.zones[z];
+                if !zone.is_populated() || (zone.start_pfn() as u64) < from {
+                    return 0;
                 }
-            }
+                let mut buddy = zone.lock();
+                let mut n = 0;
+                while n < WALK_BATCH {
+                    let Some(pfn) = buddy.alloc_from_own_lists(mm, 0, mt) else { break };
+                    chain.0.push_back(mm, pfn);
+                    n += 1;
+                }
+                n
+            }) == WALK_BATCH
+            {}
         }
-        chain
-    })
+    }
+    chain
 }
 
 /// Free every frame on `chain` (a `FreeChain` also does this when dropped).
 pub(super) fn give_back(chain: &mut List) {
-    with_node(|node, mm| {
-        while let Some(pfn) = chain.pop_front(mm) {
+    while with_node(|node, mm| {
+        for _ in 0..WALK_BATCH {
+            let Some(pfn) = chain.pop_front(mm) else { return false };
             node.free_pages(mm, pfn, 0);
         }
-    });
+        true
+    }) {}
 }
 
 type BuddyInfo = [[usize; MAX_ORDER]; MAX_NR_ZONES];
@@ -165,8 +181,9 @@ fn buddyinfo() -> BuddyInfo {
         node.drain_all(mm);
         let mut b = [[0; MAX_ORDER]; MAX_NR_ZONES];
         for (z, zone) in node.zones.iter().enumerate() {
+            let buddy = zone.lock();
             for (o, slot) in b[z].iter_mut().enumerate() {
-                *slot = zone.buddy.nr_free(o);
+                *slot = buddy.nr_free(o);
             }
         }
         b
@@ -196,7 +213,7 @@ fn pagetypeinfo() -> (PageTypeInfo, PageTypeInfo) {
         let mut now = PageTypeInfo { free: empty, blocks: [[0; MIGRATE_TYPES]; MAX_NR_ZONES], block_types: [0; 4] };
         let mut after = now;
         for (z, zone) in node.zones.iter().enumerate().filter(|(_, z)| z.is_populated()) {
-            let buddy = &zone.buddy;
+            let buddy = zone.lock();
             for order in 0..MAX_ORDER {
                 for mt in MigrateType::ALL {
                     for pfn in buddy.free_area(order).free_list[mt as usize].iter(mm) {
@@ -433,7 +450,7 @@ pub fn get_zeroed_page_clears_a_dirty_page() -> TestResult {
             let pfn = ((addr - PAGE_OFFSET) / PAGE_SIZE) as u32;
             let (mt, pcp_high) = with_node(|node, _| {
                 let z = node.zone_of(pfn).expect("an allocated page is in a zone");
-                (node.zones[z].buddy.pageblock_type(pfn), node.zones[z].pcp.high)
+                (node.zones[z].pageblock_type(pfn), node.zones[z].pcp().high)
             });
             if pcp_high == 0 {
                 return Err(skip("the page's zone keeps no pcp list (pcp high 0, a zone under 32 MB)"));
@@ -494,19 +511,27 @@ pub fn fail_page_alloc_spares_nofail() -> TestResult {
 /// frames (the kernel image, mem_map, firmware) too, not only the pages
 /// the boot allocator handed over (Linux's memmap_init_zone).
 pub fn every_descriptor_knows_its_zone() -> TestResult {
-    let reserved_checked = with_node(|node, mm| {
-        let mut reserved_checked = 0usize;
-        for (pfn, page) in mm.iter().enumerate() {
-            let Some(z) = node.zones.iter().position(|z| z.spanned != 0 && z.buddy.contains(pfn as u32)) else {
-                continue;
-            };
-            if page.zone_id() != z {
-                return Err("a page descriptor names the wrong zone");
+    let mut reserved_checked = 0usize;
+    // One pageblock of descriptors per lock hold: interrupts come back
+    // between them.
+    for start in (0..super::mm_init::max_pfn()).step_by(1 << PAGEBLOCK_ORDER) {
+        reserved_checked += with_node(|node, mm| {
+            let mut reserved = 0;
+            for (pfn, page) in mm.iter().enumerate().skip(start).take(1 << PAGEBLOCK_ORDER) {
+                let Some(z) = node.zones.iter().position(|z| z.spanned != 0 && z.contains(pfn as u32)) else {
+                    continue;
+                };
+                if page.zone_id() != z {
+                    return Err("a page descriptor names the wrong zone");
+                }
+                if page.node_id() != 0 {
+                    return Err("a page descriptor names a node other than 0");
+                }
+                reserved += page.is_reserved() as usize;
             }
-            reserved_checked += page.is_reserved() as usize;
-        }
-        Ok(reserved_checked)
-    })?;
+            Ok(reserved)
+        })?;
+    }
     if reserved_checked == 0 {
         return Err("no reserved frame inside a zone to check");
     }
@@ -519,4 +544,89 @@ pub fn retired_memblock_refuses() -> TestResult {
         return Err("memblock allocated after retirement");
     }
     Ok(())
+}
+
+/// Rounds of [`allocator_stress_keeps_the_clock`]: enough work for about
+/// three seconds of host time on a 2 GB QEMU machine.
+const STRESS_ROUNDS: usize = 150;
+
+/// Allocator and slab stress for a few seconds: every free frame taken and
+/// given back, order-0 and order-3 churn, kmalloc churn, pcp drains and the
+/// reports that walk the zones and `mem_map`. Interrupts must stay on for
+/// all but bounded batches of it, so the timer keeps ticking: the test
+/// prints the guest's uptime before and after, and tests/qemu.py
+/// (`qemu::mm::allocator_stress_keeps_guest_time`) compares the difference
+/// with the host's clock. On its own it checks that the work leaks nothing.
+pub fn allocator_stress_keeps_the_clock() -> TestResult {
+    use super::kmalloc::{kfree, kmalloc, shrink_all};
+    let settle = || {
+        shrink_all();
+        alloc::drain_all_pages();
+    };
+    settle();
+    let before = alloc::nr_free_pages();
+    let (t0, j0) = (crate::arch::x86::pit::clock_us(), crate::arch::x86::pit::jiffies());
+    pr_info!("ktest: stress start, guest uptime {} us", t0);
+    let mut result = Ok(());
+    for round in 0..STRESS_ROUNDS {
+        if round % 50 == 0 {
+            // The O(n) walk of the issue: every free frame, one by one.
+            let mut chain = take_all_free(0);
+            give_back(&mut chain);
+        }
+        let mut held: [Option<Block>; 64] = [const { None }; 64];
+        for i in 0..4096 {
+            let order = if i % 16 == 0 { 3 } else { 0 };
+            held[i % 64] = Block::new(GFP_KERNEL | Gfp::NOWARN, order);
+        }
+        drop(held);
+        let mut objs = [core::ptr::null_mut::<u8>(); 128];
+        for i in 0..4096 {
+            let slot = &mut objs[i % 128];
+            if !slot.is_null() {
+                // SAFETY: allocated below by kmalloc and not freed since.
+                unsafe { kfree(*slot) };
+            }
+            *slot = kmalloc(8 << (i % 8), GFP_KERNEL | Gfp::NOWARN).map_or(core::ptr::null_mut(), |p| p.as_ptr());
+        }
+        for p in objs.into_iter().filter(|p| !p.is_null()) {
+            // SAFETY: as above; each pointer is freed once.
+            unsafe { kfree(p) };
+        }
+        alloc::drain_all_pages();
+        let mut sink = Discard(0);
+        let counts = super::mm_init::memmap_counts();
+        let _ = with_node(|node, _| {
+            crate::mm::vmstat::buddyinfo(node, &mut sink)?;
+            crate::mm::vmstat::zoneinfo(node, &mut sink)?;
+            crate::mm::vmstat::memmap_print(node, &counts, false, &mut sink)
+        });
+        if sink.0 == 0 {
+            result = Err("the reports wrote nothing");
+        }
+    }
+    let (t1, j1) = (crate::arch::x86::pit::clock_us(), crate::arch::x86::pit::jiffies());
+    pr_info!(
+        "ktest: stress end, guest uptime {} us ({} us, {} ticks, for {} rounds)",
+        t1,
+        t1 - t0,
+        j1 - j0,
+        STRESS_ROUNDS
+    );
+    settle();
+    result?;
+    if alloc::nr_free_pages() != before {
+        return Err("free pages not back where they were");
+    }
+    Ok(())
+}
+
+/// A `fmt::Write` that counts the bytes it is given and keeps none.
+struct Discard(usize);
+
+impl core::fmt::Write for Discard {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
 }

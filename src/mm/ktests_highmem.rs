@@ -101,7 +101,7 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 unsafe { words.add(w).write_volatile(pattern(p, w)) };
             }
             drop(m);
-            pfn = with_node(|_, mm| mm[p as usize].lru.next).into_option();
+            pfn = super::mm_init::pfn_to_page(p as usize).map_or(super::page::NIL, |pg| pg.lru.next()).into_option();
         }
         let (flushes0, stats0) = (TLB_FULL_FLUSHES.load(Ordering::Relaxed), pkmap_stats());
         let mut bad = 0;
@@ -117,7 +117,7 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 }
             }
             drop(k);
-            pfn = with_node(|_, mm| mm[p as usize].lru.next).into_option();
+            pfn = super::mm_init::pfn_to_page(p as usize).map_or(super::page::NIL, |pg| pg.lru.next()).into_option();
         }
         let stats = pkmap_stats();
         let flushes = TLB_FULL_FLUSHES.load(Ordering::Relaxed) - flushes0;

@@ -483,8 +483,8 @@ pub fn slab_debug_catches_corruption() -> TestResult {
     // And those pages are still slab pages: nothing else was lost.
     for &page in &quarantined_slabs[..leaked] {
         let pfn = crate::layout::virt_to_phys(page) >> crate::layout::PAGE_SHIFT;
-        let desc = super::mm_init::page_snapshot(pfn).ok_or("no page descriptor")?;
-        if !desc.flags.contains(super::page::PageFlags::SLAB) {
+        let desc = super::mm_init::pfn_to_page(pfn).ok_or("no page descriptor")?;
+        if !desc.is_slab() {
             return Err("a quarantined slab's page was freed");
         }
     }

@@ -4,8 +4,12 @@
 //! direct map; `mem_map` is allocated from lowmem; every page memblock does
 //! not hold goes to the buddy allocator; memblock is retired.
 //!
-//! Afterwards the node and `mem_map` live behind one lock (`with_node`): one
-//! CPU, so one lock for all zones keeps the `&mut [Page]` unique.
+//! Afterwards the node is published once and only shared (`node()`): each
+//! zone has its own lock over its free lists and pcp lists (see
+//! `page_alloc`). `mem_map` is shared too: its descriptors are atomics, so
+//! [`pfn_to_page`] reads and changes a page without any lock, as Linux's
+//! does; a zone's lock keeps the free lists threaded through them
+//! consistent.
 
 use super::memblock::Memblock;
 use super::page::Page;
@@ -20,8 +24,10 @@ use crate::{pr_err, pr_info, pr_warn};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
-static NODE: IrqLock<Node> = IrqLock::new(Node::EMPTY);
-static MEM_MAP: AtomicUsize = AtomicUsize::new(0);
+static NODE: spin::Once<Node> = spin::Once::new();
+/// The array's address; before mm_init an aligned dangling one, which with
+/// a length of 0 is a valid empty slice (so `mem_map()` needs no branch).
+static MEM_MAP: AtomicUsize = AtomicUsize::new(core::mem::align_of::<Page>());
 static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Linux's `max_pfn`: one past the last frame with a page descriptor (0
@@ -56,48 +62,53 @@ fn sym(s: *const u8) -> usize {
     s as usize
 }
 
-/// Run `f` with the node and the page descriptors, under the allocator lock.
-#[inline(always)]
-pub fn with_node<R>(f: impl FnOnce(&mut Node, &mut [Page]) -> R) -> R {
-    let mut node = NODE.lock();
+/// All of `mem_map` (empty before mm_init has built it).
+#[inline]
+pub fn mem_map() -> &'static [Page] {
     let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    let ptr = MEM_MAP.load(Ordering::Relaxed) as *mut Page;
-    let mem_map: &mut [Page] = if len == 0 {
-        &mut []
-    } else {
-        // SAFETY: mm_init stored a lowmem array of `len` initialised Pages,
-        // reserved in memblock for the kernel's life; it is only written
-        // through this function, whose lock makes the borrow unique (the
-        // lock-free reader `page_snapshot` refuses to run while it is held).
-        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
-    };
-    f(&mut node, mem_map)
+    let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
+    // SAFETY: either len is 0 and ptr is the initial aligned non-null
+    // dangling address (a valid empty slice), or mm_init stored a lowmem
+    // array of `len` initialised Pages, reserved in memblock for the
+    // kernel's life, before publishing `len` with Release (read above with
+    // Acquire). Nothing ever takes a `&mut` to it afterwards: every word of
+    // a Page is an atomic, changed through shared references.
+    unsafe { core::slice::from_raw_parts(ptr, len) }
 }
 
-/// A copy of one page descriptor, read without the node lock: for `kfree`,
-/// which needs only fields the owner of a live allocation keeps stable
-/// (`SLAB`/`slab_cache` of a slab page, `HEAD`/`private` of a kmalloc'd
-/// block). `None` for a pfn past `mem_map`.
-///
-/// Panics if called while the node lock is held: on this one CPU that can
-/// only be from inside a `with_node` closure (the lock masks interrupts), a
-/// caller that would otherwise deadlock on the lock.
+/// The descriptor of frame `pfn` (Linux's `pfn_to_page`), without a lock;
+/// `None` past `mem_map`.
 #[inline]
-pub fn page_snapshot(pfn: usize) -> Option<Page> {
-    assert!(!NODE.is_locked(), "page_snapshot: called under the node lock (allocator re-entered)");
-    let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    if pfn >= len {
-        return None;
+pub fn pfn_to_page(pfn: usize) -> Option<&'static Page> {
+    mem_map().get(pfn)
+}
+
+/// The memory node (Linux's `NODE_DATA(0)`), once mm_init has built it.
+#[inline]
+pub fn node() -> &'static Node {
+    // Before mm_init nothing may allocate: a bug, and `expect` says so.
+    NODE.get().expect("the page allocator is used before mm_init")
+}
+
+/// Run `f` with the node and `mem_map`. No lock: `f` takes the zone locks
+/// it needs (the node's methods do).
+#[inline(always)]
+pub fn with_node<R>(f: impl FnOnce(&'static Node, &'static [Page]) -> R) -> R {
+    f(node(), mem_map())
+}
+
+/// The `memmap` picture's counts, gathered one pageblock per lock hold (a
+/// walk of all of `mem_map` at once would keep interrupts off for O(frames)).
+/// The counts sit in a static: 4 KB is too much for a kernel stack.
+pub fn memmap_counts() -> spin::MutexGuard<'static, super::vmstat::MemmapCounts> {
+    static COUNTS: spin::Mutex<super::vmstat::MemmapCounts> = spin::Mutex::new(super::vmstat::MemmapCounts::new());
+    let mut counts = COUNTS.lock();
+    let blocks = with_node(|node, _| counts.blocks(node));
+    for b in 0..blocks {
+        with_node(|node, mm| counts.count_block(node, mm, b));
     }
-    let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
-    // SAFETY: pfn < len, so the descriptor lies in the array mm_init stored,
-    // which lives for the kernel's life. The only `&mut` to it is the one
-    // `with_node` lends while it holds NODE, and NODE masks interrupts: on
-    // this single CPU no other code runs while that borrow lives except
-    // code it calls, and such a caller would find NODE held, which the
-    // assert above refuses. So no `&mut` covers the descriptor during this
-    // read, and no write races it.
-    Some(unsafe { ptr.add(pfn).read() })
+    with_node(|node, mm| counts.count_pcp(node, mm));
+    counts
 }
 
 /// An allocation from the boot allocator. After the buddy allocator takes
@@ -167,16 +178,17 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     // descriptors are written, never the frames they describe.
     let bytes = max_pfn * core::mem::size_of::<Page>();
     let phys = mb.alloc(bytes as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for mem_map") as usize;
-    let mem_map = phys_to_virt(phys) as *mut Page;
+    let mem_map_ptr = phys_to_virt(phys) as *mut Page;
     let t0 = crate::arch::x86::cpu::rdtsc();
     for pfn in 0..max_pfn {
         let page = memmap_page(&layout, pfn as u64);
-        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem.
-        unsafe { mem_map.add(pfn).write(page) };
+        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem,
+        // not yet published, so nothing else refers to it.
+        unsafe { mem_map_ptr.add(pfn).write(page) };
     }
     let setup_cycles = crate::arch::x86::cpu::rdtsc() - t0;
     MEMMAP_SETUP_TSC.store(setup_cycles as usize, Ordering::Relaxed);
-    MEM_MAP.store(mem_map as usize, Ordering::Relaxed);
+    MEM_MAP.store(mem_map_ptr as usize, Ordering::Relaxed);
     MEM_MAP_LEN.store(max_pfn, Ordering::Release);
     MEM_MAP_BYTES.store(bytes, Ordering::Relaxed);
     pr_info!(
@@ -198,19 +210,22 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
 
     // Hand every free page to the buddy allocator, then retire memblock.
-    let mut node = NODE.lock();
+    // The node is built here, on the (64 KB) boot stack, and published.
     // Linux's vm_total_pages when build_all_zonelists decides grouping.
     let total_pages: u64 = layout.zones.iter().map(|z| z.present_pages).sum();
     let grouping = mobility_grouping(opts.grouping, total_pages);
-    node.init(&layout, grouping);
-    // SAFETY: as in with_node; the lock is held and nobody else has the array.
-    let pages = unsafe { core::slice::from_raw_parts_mut(mem_map, max_pfn) };
-    mb.for_each_free_range(0, ram_end, |s, e| {
-        node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
+    let pages = mem_map();
+    let node = NODE.call_once(|| {
+        let mut node = Node::EMPTY;
+        node.init(&layout, grouping);
+        mb.for_each_free_range(0, ram_end, |s, e| {
+            node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
+        });
+        node.setup_watermarks(None);
+        node.setup_migrate_reserve(pages);
+        node
     });
     mb.retire();
-    node.setup_watermarks(None);
-    node.setup_migrate_reserve(pages);
     super::alloc::set_max_low_pfn(max_low_pfn);
     super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;
@@ -221,7 +236,6 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
     pr_info!("{}", ZonelistsLine { grouping, total_pages });
     let (high_managed, _) = node.high_totals();
-    drop(node);
     drop(mb);
     print_memory_line(present, managed as u64, high_managed);
     print_layout(layout.high_memory);

@@ -9,11 +9,22 @@
 //! The words mean different things depending on who owns the frame, as in
 //! Linux:
 //!
-//! | owner            | `private`          | `index`                  | `slab_cache` | `lru`            |
-//! |------------------|--------------------|--------------------------|--------------|------------------|
-//! | buddy (free)     | order of the block | free list's migrate type | -            | free list        |
-//! | slab             | -                  | -                        | cache id     | slab list        |
-//! | user / page cache| swap entry         | offset in the mapping    | -            | LRU list         |
+//! | owner            | `private`          | `index`                  | `mapping`             | `lru`      |
+//! |------------------|--------------------|--------------------------|-----------------------|------------|
+//! | buddy (free)     | order of the block | free list's migrate type | -                     | free list  |
+//! | slab             | management address | -                        | cache id (Linux: `slab`) | -       |
+//! | kmalloc'd block  | order              | -                        | -                     | -          |
+//! | user / page cache| swap entry         | offset in the mapping    | `anon_vma`/`address_space` | LRU list |
+//!
+//! **Atomic state.** Fault and reclaim paths will change a page's count,
+//! map count and flags while others look at it, so those are atomics, as
+//! Linux's `atomic_t _count`, `_mapcount` and `set_bit`/`test_and_set_bit`
+//! on `flags`. That also lets `mem_map` be shared (`&[Page]`) rather than
+//! lent out `&mut` under one lock: [`pfn_to_page`] needs no lock at all.
+//! Code that owns a page outright (the allocator under its zone's lock, a
+//! page just allocated) uses the non-atomic `__set_flag`/`__clear_flag`,
+//! as Linux's `__SetPageBuddy`; plain loads and stores of an atomic are as
+//! cheap as a normal access on x86.
 //!
 //! Lists are intrusive and doubly linked, like Linux's `list_head`, but the
 //! links are PFNs rather than pointers: a `u32` instead of two pointers keeps
@@ -25,12 +36,27 @@
 #![forbid(unsafe_code)]
 
 use bitflags::bitflags;
+use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release};
+use core::sync::atomic::{AtomicI32, AtomicU32};
 
 /// Bits 30..31 of `flags` hold the zone index (see `Page::zone_id`).
 pub const ZONE_SHIFT: u32 = 30;
+/// Bits 28..29 hold the node id (`Page::node_id`): 0 on this one-node
+/// machine, kept so that `page_to_nid` reads as Linux's does.
+pub const NODE_SHIFT: u32 = 28;
 
 /// The "no page" PFN that ends a list (PFNs on i386 without PAE stop at 2^20).
 pub const NIL: u32 = u32::MAX;
+
+/// `_mapcount` of the head of a free block in the buddy allocator (Linux
+/// 2.6.38+'s `PAGE_BUDDY_MAPCOUNT_VALUE`; 2.6.24 used a `PG_buddy` flag):
+/// one store marks or clears it, where a flag bit needs a read-modify-write
+/// of the flags word, and a mapped page can never have this count.
+pub const PAGE_BUDDY_MAPCOUNT_VALUE: i32 = -128;
+
+/// `mapping`'s low bit set: the word points at an `anon_vma`, not an
+/// `address_space` (Linux's `PAGE_MAPPING_ANON`).
+pub const PAGE_MAPPING_ANON: u32 = 1;
 
 bitflags! {
     /// Page flags, after Linux's `PG_*` bits.
@@ -38,8 +64,8 @@ bitflags! {
     pub struct PageFlags: u32 {
         /// Never handed to the page allocator: firmware, kernel image, holes.
         const RESERVED = 1 << 0;
-        /// Head of a free block in the buddy allocator; `private` is its order.
-        const BUDDY = 1 << 1;
+        // Bit 1 was PG_buddy: a free block's head is marked in `_mapcount`
+        // instead (see `Page::is_buddy`).
         /// Owned by the slab allocator.
         const SLAB = 1 << 2;
         /// Above the direct map: must be kmapped before the kernel touches it.
@@ -80,76 +106,204 @@ impl ListLinks {
     pub const UNLINKED: ListLinks = ListLinks { prev: NIL, next: NIL };
 }
 
-/// The descriptor of one 4 KB frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The link words of a descriptor (Linux's `page->lru`). Written by the
+/// list's owner under its lock; atomics only so that `mem_map` can be shared.
+#[repr(C)]
+pub struct Links {
+    prev: AtomicU32,
+    next: AtomicU32,
+}
+
+impl Links {
+    #[inline]
+    pub fn get(&self) -> ListLinks {
+        ListLinks { prev: self.prev.load(Relaxed), next: self.next.load(Relaxed) }
+    }
+    #[inline]
+    pub fn set(&self, l: ListLinks) {
+        self.prev.store(l.prev, Relaxed);
+        self.next.store(l.next, Relaxed);
+    }
+    #[inline]
+    pub fn prev(&self) -> u32 {
+        self.prev.load(Relaxed)
+    }
+    #[inline]
+    pub fn next(&self) -> u32 {
+        self.next.load(Relaxed)
+    }
+    #[inline]
+    fn set_prev(&self, pfn: u32) {
+        self.prev.store(pfn, Relaxed)
+    }
+    #[inline]
+    fn set_next(&self, pfn: u32) {
+        self.next.store(pfn, Relaxed)
+    }
+}
+
+/// The descriptor of one 4 KB frame: eight 32-bit words.
 #[repr(C)]
 pub struct Page {
-    pub flags: PageFlags,
+    /// `PageFlags`, the node id (bits 28..29) and the zone id (30..31).
+    flags: AtomicU32,
     /// Users of the frame (Linux's `_count`); 0 when free.
-    pub refcount: i32,
-    /// Page-table entries mapping the frame. Linux stores this biased by -1
-    /// (`_mapcount`); here 0 simply means "not mapped".
-    pub mapcount: i32,
+    count: AtomicI32,
+    /// Page-table entries mapping the frame, minus one (Linux's
+    /// `_mapcount`: -1 means unmapped, so the first mapper sees 0).
+    mapcount: AtomicI32,
     /// Owner's word: the block order while the frame is free in the buddy.
-    pub private: u32,
+    private: AtomicU32,
     /// Links for whichever list the owner keeps the frame on.
-    pub lru: ListLinks,
-    /// The slab cache that owns the frame, while `SLAB` is set.
-    pub slab_cache: u32,
-    /// Owner's second word: the free list's migrate type while in the buddy.
-    pub index: u32,
+    pub lru: Links,
+    /// Linux's `mapping`: an `anon_vma` (with [`PAGE_MAPPING_ANON`]) or an
+    /// `address_space` for a user page; while `SLAB` is set the same word
+    /// names the slab cache (Linux 2.6.24 keeps `slab` in a union with
+    /// `mapping`). A kernel pointer is 32 bits on i386.
+    mapping: AtomicU32,
+    /// Owner's second word: the free list's migrate type while in the
+    /// buddy, the offset in the mapping for a user page.
+    index: AtomicU32,
 }
 
 const _: () = assert!(core::mem::size_of::<Page>() <= 32, "struct page must stay small");
 
 impl Page {
     /// A descriptor owned by nobody, on no list.
-    pub const EMPTY: Page = Page {
-        flags: PageFlags::empty(),
-        refcount: 0,
-        mapcount: 0,
-        private: 0,
-        lru: ListLinks::UNLINKED,
-        slab_cache: 0,
-        index: 0,
-    };
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const EMPTY: Page = Page::with_flags(PageFlags::empty());
+
+    /// A descriptor for a frame the allocator must never hand out; boot marks
+    /// every frame so and then frees the usable ones (as Linux's
+    /// `memmap_init_zone` sets `PG_reserved` on all of `mem_map`).
+    #[allow(clippy::declare_interior_mutable_const)]
+    pub const RESERVED: Page = Page::with_flags(PageFlags::RESERVED);
+
+    const fn with_flags(flags: PageFlags) -> Page {
+        Page {
+            flags: AtomicU32::new(flags.bits()),
+            count: AtomicI32::new(0),
+            mapcount: AtomicI32::new(-1),
+            private: AtomicU32::new(0),
+            lru: Links { prev: AtomicU32::new(NIL), next: AtomicU32::new(NIL) },
+            mapping: AtomicU32::new(0),
+            index: AtomicU32::new(0),
+        }
+    }
 
     pub const fn new() -> Page {
         Page::EMPTY
     }
 
-    /// A descriptor for a frame the allocator must never hand out; boot marks
-    /// every frame so and then frees the usable ones (as Linux's
-    /// `memmap_init_zone` sets `PG_reserved` on all of `mem_map`).
-    pub const RESERVED: Page = Page { flags: PageFlags::RESERVED, ..Page::EMPTY };
-
-    pub fn is_reserved(&self) -> bool {
-        self.flags.contains(PageFlags::RESERVED)
+    #[inline]
+    pub fn flags(&self) -> PageFlags {
+        PageFlags::from_bits_truncate(self.flags.load(Relaxed))
     }
 
+    /// Linux's `SetPageX`: atomic, safe against others changing other bits.
+    #[inline]
+    pub fn set_flag(&self, f: PageFlags) {
+        self.flags.fetch_or(f.bits(), Relaxed);
+    }
+
+    /// Linux's `ClearPageX`.
+    #[inline]
+    pub fn clear_flag(&self, f: PageFlags) {
+        self.flags.fetch_and(!f.bits(), Relaxed);
+    }
+
+    /// Linux's `TestSetPageX`: sets the bits; true if any was set already.
+    #[inline]
+    pub fn test_and_set_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_or(f.bits(), AcqRel) & f.bits() != 0
+    }
+
+    /// Linux's `TestClearPageX`: clears the bits; true if any was set.
+    #[inline]
+    pub fn test_and_clear_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_and(!f.bits(), AcqRel) & f.bits() != 0
+    }
+
+    /// Linux's `__SetPageX`: not atomic, for a page nobody else can reach
+    /// (free in the buddy under its zone's lock, or just allocated).
+    #[inline]
+    pub fn __set_flag(&self, f: PageFlags) {
+        self.flags.store(self.flags.load(Relaxed) | f.bits(), Relaxed);
+    }
+
+    /// Linux's `__ClearPageX`; the same rule as [`__set_flag`](Self::__set_flag).
+    #[inline]
+    pub fn __clear_flag(&self, f: PageFlags) {
+        self.flags.store(self.flags.load(Relaxed) & !f.bits(), Relaxed);
+    }
+
+    /// The whole flags word: `PageFlags`, node and zone bits (for the free
+    /// path, which checks the flags and finds the zone with one load).
+    #[inline]
+    pub fn flags_word(&self) -> u32 {
+        self.flags.load(Relaxed)
+    }
+
+    /// Store a whole flags word read by [`flags_word`](Self::flags_word) and
+    /// changed: owner-only, the same rule as [`__set_flag`](Self::__set_flag).
+    #[inline]
+    pub fn __set_flags_word(&self, word: u32) {
+        self.flags.store(word, Relaxed)
+    }
+
+    pub fn is_reserved(&self) -> bool {
+        self.flags().contains(PageFlags::RESERVED)
+    }
+
+    /// Head of a free block in the buddy allocator; `private` is its order
+    /// (Linux's `PageBuddy`).
     #[inline]
     pub fn is_buddy(&self) -> bool {
-        self.flags.contains(PageFlags::BUDDY)
+        self.mapcount.load(Relaxed) == PAGE_BUDDY_MAPCOUNT_VALUE
+    }
+
+    /// Mark the head of a free block (Linux's `__SetPageBuddy`): the
+    /// allocator, under the zone's lock, on a page nobody maps.
+    #[inline]
+    pub fn __set_page_buddy(&self) {
+        self.mapcount.store(PAGE_BUDDY_MAPCOUNT_VALUE, Relaxed)
+    }
+
+    /// Unmark it (Linux's `__ClearPageBuddy`): back to "unmapped".
+    #[inline]
+    pub fn __clear_page_buddy(&self) {
+        self.mapcount.store(-1, Relaxed)
     }
 
     pub fn is_highmem(&self) -> bool {
-        self.flags.contains(PageFlags::HIGHMEM)
+        self.flags().contains(PageFlags::HIGHMEM)
     }
 
     pub fn is_slab(&self) -> bool {
-        self.flags.contains(PageFlags::SLAB)
+        self.flags().contains(PageFlags::SLAB)
     }
 
     /// The zone of the frame, kept in the top bits of `flags` as Linux's
     /// `page_zonenum()` does, so freeing finds the zone without a search.
     #[inline]
     pub fn zone_id(&self) -> usize {
-        (self.flags.bits() >> ZONE_SHIFT) as usize
+        (self.flags.load(Relaxed) >> ZONE_SHIFT) as usize
     }
 
-    pub fn set_zone_id(&mut self, zone: usize) {
-        let bits = (self.flags.bits() & !(3 << ZONE_SHIFT)) | ((zone as u32 & 3) << ZONE_SHIFT);
-        self.flags = PageFlags::from_bits_retain(bits);
+    /// The node of the frame (Linux's `page_to_nid`).
+    #[inline]
+    pub fn node_id(&self) -> usize {
+        ((self.flags.load(Relaxed) >> NODE_SHIFT) & 3) as usize
+    }
+
+    /// Set the zone and node bits (Linux's `set_page_links`), at boot.
+    pub fn set_page_links(&self, zone: usize, node: usize) {
+        let keep = self.flags.load(Relaxed) & !(0xf << NODE_SHIFT);
+        self.flags.store(keep | ((zone as u32 & 3) << ZONE_SHIFT) | ((node as u32 & 3) << NODE_SHIFT), Relaxed);
+    }
+
+    pub fn set_zone_id(&self, zone: usize) {
+        self.set_page_links(zone, self.node_id());
     }
 
     /// Whether the frame is on some list (a cheap check that catches adding a
@@ -157,27 +311,157 @@ impl Page {
     /// also check their own head).
     #[inline]
     pub fn is_linked(&self) -> bool {
-        self.lru != ListLinks::UNLINKED
+        self.lru.get() != ListLinks::UNLINKED
     }
 
     /// Order of the free block this frame heads (meaningful while `BUDDY`).
     #[inline]
     pub fn order(&self) -> usize {
-        self.private as usize
+        self.private() as usize
+    }
+
+    #[inline]
+    pub fn private(&self) -> u32 {
+        self.private.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn set_private(&self, v: u32) {
+        self.private.store(v, Relaxed)
+    }
+
+    #[inline]
+    pub fn index(&self) -> u32 {
+        self.index.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn set_index(&self, v: u32) {
+        self.index.store(v, Relaxed)
+    }
+
+    /// The `mapping` word (see the field).
+    #[inline]
+    pub fn mapping(&self) -> u32 {
+        self.mapping.load(Relaxed)
+    }
+
+    #[inline]
+    pub fn set_mapping(&self, v: u32) {
+        self.mapping.store(v, Release)
+    }
+
+    /// Linux's `PageAnon`: `mapping` points at an `anon_vma`.
+    pub fn is_anon(&self) -> bool {
+        !self.is_slab() && self.mapping() & PAGE_MAPPING_ANON != 0
+    }
+
+    /// The slab cache id, stored in `mapping` while `SLAB` is set.
+    #[inline]
+    pub fn slab_cache(&self) -> u32 {
+        self.mapping()
+    }
+
+    /// Linux's `page_count`.
+    #[inline]
+    pub fn page_count(&self) -> i32 {
+        self.count.load(Relaxed)
+    }
+
+    /// Linux's `set_page_count`: for the allocator, which owns the page.
+    #[inline]
+    pub fn set_page_count(&self, v: i32) {
+        self.count.store(v, Relaxed)
     }
 
     /// Take a reference (Linux's `get_page`).
-    pub fn get(&mut self) {
-        debug_assert!(self.refcount > 0, "get on a free page");
-        self.refcount += 1;
+    pub fn get(&self) {
+        let old = self.count.fetch_add(1, Relaxed);
+        debug_assert!(old > 0, "get on a free page");
     }
 
     /// Drop a reference; true when it was the last one and the frame may be
     /// freed (Linux's `put_page_testzero`).
-    pub fn put_testzero(&mut self) -> bool {
-        debug_assert!(self.refcount > 0, "put on a free page");
-        self.refcount -= 1;
-        self.refcount == 0
+    pub fn put_testzero(&self) -> bool {
+        let old = self.count.fetch_sub(1, AcqRel);
+        debug_assert!(old > 0, "put on a free page");
+        old == 1
+    }
+
+    /// Page-table entries mapping the frame (Linux's `page_mapcount`).
+    #[inline]
+    pub fn page_mapcount(&self) -> i32 {
+        self.mapcount.load(Relaxed) + 1
+    }
+
+    /// One more mapping; true for the first (Linux's
+    /// `atomic_inc_and_test(&page->_mapcount)` in `page_add_*_rmap`).
+    pub fn inc_mapcount(&self) -> bool {
+        self.mapcount.fetch_add(1, AcqRel) == -1
+    }
+
+    /// One mapping fewer; true for the last (Linux's
+    /// `atomic_add_negative(-1, &page->_mapcount)` in `page_remove_rmap`).
+    pub fn dec_mapcount(&self) -> bool {
+        self.mapcount.fetch_sub(1, AcqRel) == 0
+    }
+
+    /// Reset to "unmapped" (Linux's `reset_page_mapcount`).
+    pub fn reset_mapcount(&self) {
+        self.mapcount.store(-1, Relaxed)
+    }
+
+    /// A plain copy of every word, for reports, tests and comparisons.
+    pub fn snapshot(&self) -> PageSnapshot {
+        PageSnapshot {
+            flags: self.flags(),
+            zone: self.zone_id(),
+            count: self.page_count(),
+            mapcount: self.page_mapcount(),
+            private: self.private(),
+            lru: self.lru.get(),
+            mapping: self.mapping(),
+            index: self.index(),
+        }
+    }
+}
+
+/// The words of a [`Page`] read at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageSnapshot {
+    pub flags: PageFlags,
+    pub zone: usize,
+    pub count: i32,
+    pub mapcount: i32,
+    pub private: u32,
+    pub lru: ListLinks,
+    pub mapping: u32,
+    pub index: u32,
+}
+
+impl Clone for Page {
+    fn clone(&self) -> Page {
+        Page {
+            flags: AtomicU32::new(self.flags.load(Relaxed)),
+            count: AtomicI32::new(self.page_count()),
+            mapcount: AtomicI32::new(self.mapcount.load(Relaxed)),
+            private: AtomicU32::new(self.private()),
+            lru: Links { prev: AtomicU32::new(self.lru.prev()), next: AtomicU32::new(self.lru.next()) },
+            mapping: AtomicU32::new(self.mapping()),
+            index: AtomicU32::new(self.index()),
+        }
+    }
+}
+
+impl PartialEq for Page {
+    fn eq(&self, other: &Page) -> bool {
+        self.snapshot() == other.snapshot()
+    }
+}
+
+impl core::fmt::Debug for Page {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.snapshot().fmt(f)
     }
 }
 
@@ -230,28 +514,28 @@ impl List {
     }
 
     #[inline]
-    pub fn push_front(&mut self, mem_map: &mut [Page], pfn: u32) {
+    pub fn push_front(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
         let old = self.head;
-        mem_map[pfn as usize].lru = ListLinks { prev: NIL, next: old };
+        mem_map[pfn as usize].lru.set(ListLinks { prev: NIL, next: old });
         if old == NIL {
             self.tail = pfn;
         } else {
-            mem_map[old as usize].lru.prev = pfn;
+            mem_map[old as usize].lru.set_prev(pfn);
         }
         self.head = pfn;
         self.len += 1;
     }
 
     #[inline]
-    pub fn push_back(&mut self, mem_map: &mut [Page], pfn: u32) {
+    pub fn push_back(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
         let old = self.tail;
-        mem_map[pfn as usize].lru = ListLinks { prev: old, next: NIL };
+        mem_map[pfn as usize].lru.set(ListLinks { prev: old, next: NIL });
         if old == NIL {
             self.head = pfn;
         } else {
-            mem_map[old as usize].lru.next = pfn;
+            mem_map[old as usize].lru.set_next(pfn);
         }
         self.tail = pfn;
         self.len += 1;
@@ -259,37 +543,37 @@ impl List {
 
     /// Unlink `pfn`, which must be on this list, and leave it unlinked.
     #[inline]
-    pub fn remove(&mut self, mem_map: &mut [Page], pfn: u32) {
-        let ListLinks { prev, next } = mem_map[pfn as usize].lru;
+    pub fn remove(&mut self, mem_map: &[Page], pfn: u32) {
+        let ListLinks { prev, next } = mem_map[pfn as usize].lru.get();
         debug_assert!(prev != NIL || self.head == pfn, "page {pfn:#x} not on this list");
         debug_assert!(next != NIL || self.tail == pfn, "page {pfn:#x} not on this list");
         if prev == NIL {
             self.head = next;
         } else {
-            mem_map[prev as usize].lru.next = next;
+            mem_map[prev as usize].lru.set_next(next);
         }
         if next == NIL {
             self.tail = prev;
         } else {
-            mem_map[next as usize].lru.prev = prev;
+            mem_map[next as usize].lru.set_prev(prev);
         }
-        mem_map[pfn as usize].lru = ListLinks::UNLINKED;
+        mem_map[pfn as usize].lru.set(ListLinks::UNLINKED);
         self.len -= 1;
     }
 
     /// `remove` of the head, which has no `prev` to patch: the page
     /// allocator's pcp and free lists pop on every allocation.
     #[inline]
-    pub fn pop_front(&mut self, mem_map: &mut [Page]) -> Option<u32> {
+    pub fn pop_front(&mut self, mem_map: &[Page]) -> Option<u32> {
         let pfn = self.first()?;
-        let page = &mut mem_map[pfn as usize];
-        debug_assert!(page.lru.prev == NIL, "head {pfn:#x} has a prev link");
-        let next = page.lru.next;
-        page.lru = ListLinks::UNLINKED;
+        let page = &mem_map[pfn as usize];
+        debug_assert!(page.lru.prev() == NIL, "head {pfn:#x} has a prev link");
+        let next = page.lru.next();
+        page.lru.set(ListLinks::UNLINKED);
         if next == NIL {
             self.tail = NIL;
         } else {
-            mem_map[next as usize].lru.prev = NIL;
+            mem_map[next as usize].lru.set_prev(NIL);
         }
         self.head = next;
         self.len -= 1;
@@ -298,16 +582,16 @@ impl List {
 
     /// LRU reclaim takes the coldest page from the tail.
     #[inline]
-    pub fn pop_back(&mut self, mem_map: &mut [Page]) -> Option<u32> {
+    pub fn pop_back(&mut self, mem_map: &[Page]) -> Option<u32> {
         let pfn = self.last()?;
-        let page = &mut mem_map[pfn as usize];
-        debug_assert!(page.lru.next == NIL, "tail {pfn:#x} has a next link");
-        let prev = page.lru.prev;
-        page.lru = ListLinks::UNLINKED;
+        let page = &mem_map[pfn as usize];
+        debug_assert!(page.lru.next() == NIL, "tail {pfn:#x} has a next link");
+        let prev = page.lru.prev();
+        page.lru.set(ListLinks::UNLINKED);
         if prev == NIL {
             self.head = NIL;
         } else {
-            mem_map[prev as usize].lru.next = NIL;
+            mem_map[prev as usize].lru.set_next(NIL);
         }
         self.tail = prev;
         self.len -= 1;
@@ -342,7 +626,7 @@ impl Iterator for Iter<'_> {
             return None;
         }
         let pfn = self.next;
-        self.next = self.mem_map.get(pfn as usize)?.lru.next;
+        self.next = self.mem_map.get(pfn as usize)?.lru.next();
         self.left -= 1;
         Some(pfn)
     }
@@ -360,31 +644,32 @@ mod tests {
 
     #[test]
     fn push_pop_remove_keep_order() {
-        let mut mm = vec![Page::EMPTY; 16];
+        let mm = vec![Page::EMPTY; 16];
         let mut l = List::new();
-        l.push_back(&mut mm, 3);
-        l.push_back(&mut mm, 5);
-        l.push_front(&mut mm, 7);
+        l.push_back(&mm, 3);
+        l.push_back(&mm, 5);
+        l.push_front(&mm, 7);
         assert_eq!(l.iter(&mm).collect::<Vec<_>>(), [7, 3, 5]);
-        l.remove(&mut mm, 3);
+        l.remove(&mm, 3);
         assert!(!mm[3].is_linked());
         assert_eq!(l.iter(&mm).collect::<Vec<_>>(), [7, 5]);
-        assert_eq!(l.pop_back(&mut mm), Some(5));
-        assert_eq!(l.pop_front(&mut mm), Some(7));
-        assert_eq!(l.pop_front(&mut mm), None);
+        assert_eq!(l.pop_back(&mm), Some(5));
+        assert_eq!(l.pop_front(&mm), Some(7));
+        assert_eq!(l.pop_front(&mm), None);
         assert!(l.is_empty() && l.first().is_none() && l.last().is_none());
-        assert!(mm.iter().all(|p| *p == Page::EMPTY), "every page left unlinked");
+        let empty = Page::new();
+        assert!(mm.iter().all(|p| *p == empty), "every page left unlinked");
     }
 
     #[test]
     fn two_lists_share_one_mem_map() {
-        let mut mm = vec![Page::EMPTY; 8];
+        let mm = vec![Page::EMPTY; 8];
         let (mut a, mut b) = (List::new(), List::new());
         for pfn in 0..8 {
             if pfn % 2 == 0 {
-                a.push_back(&mut mm, pfn)
+                a.push_back(&mm, pfn)
             } else {
-                b.push_front(&mut mm, pfn)
+                b.push_front(&mm, pfn)
             }
         }
         assert_eq!(a.iter(&mm).collect::<Vec<_>>(), [0, 2, 4, 6]);
@@ -393,29 +678,73 @@ mod tests {
 
     #[test]
     fn refcount_helpers() {
-        let mut p = Page { refcount: 1, ..Page::EMPTY };
+        let p = Page::EMPTY;
+        p.set_page_count(1);
         p.get();
         assert!(!p.put_testzero());
         assert!(p.put_testzero());
-        assert!(Page::RESERVED.is_reserved() && !Page::EMPTY.is_reserved());
+        let (reserved, empty) = (Page::RESERVED, Page::new());
+        assert!(reserved.is_reserved() && !empty.is_reserved());
+    }
+
+    #[test]
+    fn mapcount_is_biased_as_linux_does() {
+        let p = Page::EMPTY;
+        assert_eq!(p.page_mapcount(), 0, "a new page is unmapped");
+        assert!(p.inc_mapcount(), "the first mapping is reported");
+        assert!(!p.inc_mapcount());
+        assert_eq!(p.page_mapcount(), 2);
+        assert!(!p.dec_mapcount());
+        assert!(p.dec_mapcount(), "the last unmapping is reported");
+        assert_eq!(p.page_mapcount(), 0);
+        p.__set_page_buddy();
+        assert!(p.is_buddy() && p.page_mapcount() != 0, "a buddy page never passes for unmapped");
+        p.__clear_page_buddy();
+        assert!(!p.is_buddy() && p.page_mapcount() == 0);
+    }
+
+    #[test]
+    fn flag_bits_atomic_and_owner_only_agree() {
+        let p = Page::EMPTY;
+        p.set_page_links(2, 0);
+        assert!(!p.test_and_set_flag(PageFlags::LOCKED), "was unlocked");
+        assert!(p.test_and_set_flag(PageFlags::LOCKED), "a second locker sees it taken");
+        p.__set_flag(PageFlags::SWAPBACKED);
+        p.set_flag(PageFlags::DIRTY);
+        assert_eq!(p.flags(), PageFlags::LOCKED | PageFlags::SWAPBACKED | PageFlags::DIRTY);
+        assert!(p.test_and_clear_flag(PageFlags::DIRTY) && !p.test_and_clear_flag(PageFlags::DIRTY));
+        p.__clear_flag(PageFlags::SWAPBACKED);
+        p.clear_flag(PageFlags::LOCKED);
+        assert_eq!(p.flags(), PageFlags::empty());
+        assert_eq!((p.zone_id(), p.node_id()), (2, 0), "the flag bits leave the zone and node alone");
+    }
+
+    #[test]
+    fn mapping_word_tells_anon_from_slab() {
+        let p = Page::EMPTY;
+        p.set_mapping(0x1000 | PAGE_MAPPING_ANON);
+        assert!(p.is_anon());
+        p.set_flag(PageFlags::SLAB);
+        assert!(!p.is_anon(), "while SLAB the word is a cache id");
+        assert_eq!(p.slab_cache(), 0x1001);
     }
 
     proptest! {
         /// The intrusive list behaves like a VecDeque under any operations.
         #[test]
         fn list_matches_a_deque(ops in proptest::collection::vec((0u8..4, 0u32..32), 0..200)) {
-            let mut mm = vec![Page::EMPTY; 32];
+            let mm = vec![Page::EMPTY; 32];
             let mut l = List::new();
             let mut model = std::collections::VecDeque::new();
             for (op, pfn) in ops {
                 match op {
-                    0 if !model.contains(&pfn) => { l.push_front(&mut mm, pfn); model.push_front(pfn) }
-                    1 if !model.contains(&pfn) => { l.push_back(&mut mm, pfn); model.push_back(pfn) }
+                    0 if !model.contains(&pfn) => { l.push_front(&mm, pfn); model.push_front(pfn) }
+                    1 if !model.contains(&pfn) => { l.push_back(&mm, pfn); model.push_back(pfn) }
                     2 if model.contains(&pfn) => {
-                        l.remove(&mut mm, pfn);
+                        l.remove(&mm, pfn);
                         model.retain(|&x| x != pfn);
                     }
-                    3 => prop_assert_eq!(l.pop_front(&mut mm), model.pop_front()),
+                    3 => prop_assert_eq!(l.pop_front(&mm), model.pop_front()),
                     _ => {}
                 }
                 prop_assert_eq!(l.iter(&mm).collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());

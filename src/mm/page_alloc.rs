@@ -15,15 +15,38 @@
 //! allocations pop one, and only every `batch` pages does the buddy allocator
 //! see a bulk refill or drain. Pages on the pcp lists are counted as free.
 //!
-//! Everything takes the frame descriptors as `&mut [Page]` indexed by PFN, so
-//! the same code runs on the kernel's `mem_map` and on a `Vec` in host tests.
+//! **Locks, as Linux's.** Each zone has its own lock over its free lists
+//! (`zone->lock`); in the kernel it masks interrupts, since pages are freed
+//! from interrupt handlers. The per-CPU lists have a lock of their own,
+//! taken before the zone's when both are needed: on this one CPU what
+//! protects them is that interrupts are masked while they are touched (Linux
+//! 2.6.24's `local_irq_save` in `free_hot_cold_page`); the lock word only
+//! catches re-entry. Nothing else is locked: the watermark test of the fast
+//! path reads each zone's free count from atomics the lock holders leave
+//! behind (Linux's `NR_FREE_PAGES`), and the free path reads the pageblock
+//! type from a copy kept beside the lock (Linux reads `pageblock_flags`
+//! without `zone->lock`). Work under a lock is bounded: one allocation, or a
+//! batch of `pcp.batch` pages moved between a pcp list and the buddy lists.
+//!
+//! Everything takes the frame descriptors as `&[Page]` indexed by PFN (their
+//! words are atomics), so the same code runs on the kernel's `mem_map` and on
+//! a `Vec` in host tests; on the host the locks are plain spinlocks.
 
 #![forbid(unsafe_code)]
 
-use super::buddy::{BuddyZone, MigrateType, MAX_ORDER};
+use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
 use super::gfp::Gfp;
 use super::page::{List, Page, PageFlags};
 use super::zones::{ZoneLayout, ZoneType, MAX_NR_ZONES};
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
+
+// The kernel's locks mask interrupts; the host has none to mask.
+#[cfg(target_os = "none")]
+use crate::kernel::sync::{IrqLock as Lock, IrqLockGuard as LockGuard};
+#[cfg(not(target_os = "none"))]
+use spin::{Mutex as Lock, MutexGuard as LockGuard};
 
 /// Linux 2.6.24's `sysctl_lowmem_reserve_ratio` for DMA, NORMAL, HIGHMEM.
 pub const LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES - 1] = [256, 32, 32];
@@ -48,7 +71,6 @@ pub struct PerCpuPages {
 
 pub struct Zone {
     pub kind: ZoneType,
-    pub buddy: BuddyZone,
     pub spanned: u64,
     pub present: u64,
     /// Pages handed to the buddy allocator at boot (present minus reserved).
@@ -57,24 +79,148 @@ pub struct Zone {
     pub watermark: [u64; 3],
     /// Pages kept free against allocations that could use zone `j` instead.
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
-    pub pcp: PerCpuPages,
-    /// Allocations served, and failures at each watermark pass, for reports.
-    pub alloc_count: u64,
+    /// The span, copied out of the buddy allocator so that `contains`
+    /// needs no lock (it never changes after boot).
+    start_pfn: u32,
+    nr_pfns: u32,
+    /// Linux's `zone->lock`: the free lists.
+    lock: Lock<BuddyZone>,
+    /// The per-CPU lists; taken before `lock` when both are held.
+    pcp: Lock<PerCpuPages>,
+    /// Free pages in the buddy lists and on the pcp lists, as each lock's
+    /// last holder left them (Linux's `NR_FREE_PAGES`): read without locks.
+    buddy_free: AtomicUsize,
+    pcp_free: AtomicUsize,
+    /// The pageblock types for the lock-free free path, refreshed from the
+    /// buddy allocator's when its retag count moves.
+    pageblock_types: [AtomicU8; MAX_PAGEBLOCKS],
+    pageblock_retags: AtomicU32,
+    /// Allocations served by the zonelist walk, for reports.
+    pub alloc_count: AtomicUsize,
+    /// Times an allocation found the zone below `low` and would have woken
+    /// kswapd (see [`Node::wakeup_kswapd`]).
+    pub kswapd_wakeups: AtomicUsize,
+}
+
+/// The zone's free lists, locked; dropping it publishes the free count and
+/// any pageblock retag to the lock-free readers, still under the lock.
+pub struct ZoneGuard<'a> {
+    zone: &'a Zone,
+    buddy: LockGuard<'a, BuddyZone>,
+}
+
+impl Deref for ZoneGuard<'_> {
+    type Target = BuddyZone;
+    #[inline]
+    fn deref(&self) -> &BuddyZone {
+        &self.buddy
+    }
+}
+
+impl DerefMut for ZoneGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut BuddyZone {
+        &mut self.buddy
+    }
+}
+
+impl Drop for ZoneGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.zone.buddy_free.store(self.buddy.free_pages(), Relaxed);
+        if self.buddy.retags() != self.zone.pageblock_retags.load(Relaxed) {
+            self.zone.copy_pageblock_types(&self.buddy);
+        }
+    }
+}
+
+/// The zone's pcp lists, interrupts masked; dropping it publishes the count.
+pub struct PcpGuard<'a> {
+    zone: &'a Zone,
+    pcp: LockGuard<'a, PerCpuPages>,
+}
+
+impl Deref for PcpGuard<'_> {
+    type Target = PerCpuPages;
+    #[inline]
+    fn deref(&self) -> &PerCpuPages {
+        &self.pcp
+    }
+}
+
+impl DerefMut for PcpGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut PerCpuPages {
+        &mut self.pcp
+    }
+}
+
+impl Drop for PcpGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.zone.pcp_free.store(self.pcp.count, Relaxed);
+    }
 }
 
 impl Zone {
     const fn empty(kind: ZoneType) -> Zone {
         Zone {
             kind,
-            buddy: BuddyZone::new(0, 0),
             spanned: 0,
             present: 0,
             managed: 0,
             watermark: [0; 3],
             lowmem_reserve: [0; MAX_NR_ZONES],
-            pcp: PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 },
-            alloc_count: 0,
+            start_pfn: 0,
+            nr_pfns: 0,
+            lock: Lock::new(BuddyZone::new(0, 0)),
+            pcp: Lock::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
+            buddy_free: AtomicUsize::new(0),
+            pcp_free: AtomicUsize::new(0),
+            pageblock_types: [const { AtomicU8::new(MigrateType::Movable as u8) }; MAX_PAGEBLOCKS],
+            pageblock_retags: AtomicU32::new(0),
+            alloc_count: AtomicUsize::new(0),
+            kswapd_wakeups: AtomicUsize::new(0),
         }
+    }
+
+    /// Take the zone's lock (Linux's `spin_lock_irqsave(&zone->lock)`).
+    #[inline]
+    pub fn lock(&self) -> ZoneGuard<'_> {
+        ZoneGuard { zone: self, buddy: self.lock.lock() }
+    }
+
+    /// The pcp lists, with interrupts masked (Linux's `local_irq_save`).
+    #[inline]
+    pub fn pcp(&self) -> PcpGuard<'_> {
+        PcpGuard { zone: self, pcp: self.pcp.lock() }
+    }
+
+    /// Rare (a pageblock changed type): out of the guards' inline drop.
+    #[cold]
+    #[inline(never)]
+    fn copy_pageblock_types(&self, buddy: &BuddyZone) {
+        for (copy, mt) in self.pageblock_types.iter().zip(buddy.pageblock_types()) {
+            copy.store(*mt as u8, Relaxed);
+        }
+        self.pageblock_retags.store(buddy.retags(), Relaxed);
+    }
+
+    /// The type of the pageblock holding `pfn`, without the lock: a retag
+    /// under way may not be seen yet, as in Linux, which costs at most a
+    /// page freed to the list of the block's old type.
+    #[inline]
+    pub fn pageblock_type(&self, pfn: u32) -> MigrateType {
+        MigrateType::ALL[self.pageblock_type_raw(pfn) as usize]
+    }
+
+    /// `pageblock_type` as its `u8`, for the free path.
+    #[inline(always)]
+    fn pageblock_type_raw(&self, pfn: u32) -> u8 {
+        // The mask only spares a bounds check: a pfn of the zone is below
+        // 2^20, so the index is below MAX_PAGEBLOCKS already.
+        let i = ((pfn >> PAGEBLOCK_ORDER).wrapping_sub(self.start_pfn >> PAGEBLOCK_ORDER)) as usize;
+        self.pageblock_types[i & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
     }
 
     #[inline]
@@ -82,9 +228,31 @@ impl Zone {
         self.present != 0
     }
 
-    /// Free pages, including those cached on the pcp list.
+    #[inline]
+    pub fn start_pfn(&self) -> u32 {
+        self.start_pfn
+    }
+
+    #[inline]
+    pub fn end_pfn(&self) -> u32 {
+        self.start_pfn + self.nr_pfns
+    }
+
+    #[inline]
+    pub fn contains(&self, pfn: u32) -> bool {
+        // One compare: below the start wraps to a huge offset.
+        pfn.wrapping_sub(self.start_pfn) < self.nr_pfns
+    }
+
+    /// Free pages, including those cached on the pcp list; no lock.
+    #[inline]
     pub fn free_pages(&self) -> u64 {
-        (self.buddy.free_pages() + self.pcp.count) as u64
+        self.free_now() as u64
+    }
+
+    #[inline]
+    fn free_now(&self) -> usize {
+        self.buddy_free.load(Relaxed) + self.pcp_free.load(Relaxed)
     }
 
     pub fn name(&self) -> &'static str {
@@ -93,8 +261,29 @@ impl Zone {
 
     /// Whether taking 2^order pages leaves the zone above `mark` (lowered by
     /// `harder`/`high`), keeping `lowmem_reserve[classzone]`, with enough
-    /// free at order or above (Linux's `zone_watermark_ok`).
+    /// free at order or above (Linux's `zone_watermark_ok`). Takes the
+    /// zone's lock for orders above 0, which look at the free lists.
     pub fn watermark_ok(&self, order: usize, mark: u64, classzone: usize, high: bool, harder: bool) -> bool {
+        if order == 0 {
+            self.watermark_ok_locked(None, 0, mark, classzone, high, harder)
+        } else {
+            let buddy = self.lock();
+            self.watermark_ok_locked(Some(&buddy), order, mark, classzone, high, harder)
+        }
+    }
+
+    /// `watermark_ok` with the free lists already locked (`buddy`), which
+    /// orders above 0 need.
+    #[inline(always)]
+    fn watermark_ok_locked(
+        &self,
+        buddy: Option<&BuddyZone>,
+        order: usize,
+        mark: u64,
+        classzone: usize,
+        high: bool,
+        harder: bool,
+    ) -> bool {
         // Native-width arithmetic: page counts fit a 32-bit word on i386,
         // and this runs on every allocation.
         let mut min = mark as isize;
@@ -104,20 +293,105 @@ impl Zone {
         if harder {
             min -= min / 4;
         }
-        let mut free = (self.buddy.free_pages() + self.pcp.count) as isize - (1isize << order) + 1;
+        let buddy_free = buddy.map_or(self.buddy_free.load(Relaxed), |b| b.free_pages()) as isize;
+        let mut free = buddy_free + self.pcp_free.load(Relaxed) as isize - (1isize << order) + 1;
         if free <= min + self.lowmem_reserve[classzone] as isize {
             return false;
         }
+        let Some(buddy) = buddy else {
+            debug_assert_eq!(order, 0, "watermark_ok_locked above order 0 without the lock");
+            return true;
+        };
         // Pcp pages are order 0: only buddy blocks count at higher orders.
-        free -= self.pcp.count as isize;
+        free = buddy_free - (1isize << order) + 1;
         for o in 0..order {
-            free -= (self.buddy.nr_free(o) as isize) << o;
+            free -= (buddy.nr_free(o) as isize) << o;
             min >>= 1;
             if free <= min {
                 return false;
             }
         }
         true
+    }
+
+    /// Take a block for the zonelist walk, if the zone stays above `mark`
+    /// (2.6.24's `buffered_rmqueue` behind its `zone_watermark_ok`): order 0
+    /// from the pcp list, refilled by a batch from the buddy lists when it
+    /// is empty; larger orders from the buddy lists under the zone's lock.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn buffered_rmqueue(
+        &self,
+        mem_map: &[Page],
+        order: usize,
+        mt: MigrateType,
+        mark: u64,
+        classzone: usize,
+        high: bool,
+        harder: bool,
+    ) -> Option<u32> {
+        if order != 0 {
+            let mut buddy = self.lock();
+            if !self.watermark_ok_locked(Some(&buddy), order, mark, classzone, high, harder) {
+                return None;
+            }
+            return buddy.alloc(mem_map, order, mt);
+        }
+        if !self.watermark_ok_locked(None, 0, mark, classzone, high, harder) {
+            return None;
+        }
+        let list = pcp_index(mt);
+        let mut pcp = self.pcp();
+        if pcp.lists[list].is_empty() {
+            self.rmqueue_bulk(&mut pcp, mem_map, mt, list);
+        }
+        let pfn = pcp.lists[list].pop_front(mem_map)?;
+        pcp.count -= 1;
+        drop(pcp);
+        mem_map[pfn as usize].set_page_count(1);
+        Some(pfn)
+    }
+
+    /// Refill pcp list `list` with a batch from the buddy allocator
+    /// (2.6.24's `rmqueue_bulk`): one hold of the zone's lock.
+    #[inline(never)]
+    fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
+        let mut buddy = self.lock();
+        for _ in 0..pcp.batch {
+            match buddy.alloc(mem_map, 0, mt) {
+                Some(pfn) => {
+                    mem_map[pfn as usize].set_page_count(0);
+                    pcp.lists[list].push_back(mem_map, pfn);
+                    pcp.count += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
+    /// taking one page from each list in turn and skipping empty lists, in
+    /// one hold of the zone's lock (2.6.24's `free_pages_bulk`; `n` is at
+    /// most a batch). The buddy free is inlined here: this is where most
+    /// order-0 pages reach the buddy allocator.
+    #[inline(never)]
+    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mut n: usize) {
+        let mut buddy = self.lock();
+        let mut list = 0;
+        let mut empty = 0;
+        while n > 0 && pcp.count > 0 && empty < PCP_TYPES {
+            match pcp.lists[list].pop_back(mem_map) {
+                Some(pfn) => {
+                    pcp.count -= 1;
+                    buddy.free(mem_map, pfn, 0);
+                    n -= 1;
+                    empty = 0;
+                }
+                None => empty += 1,
+            }
+            // No `%`: a division on i386, and this runs once per page.
+            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+        }
     }
 }
 
@@ -186,11 +460,13 @@ fn bad_zone(pfn: u32) -> ! {
 }
 
 /// Flags a page may not carry when it is freed (Linux 2.6.24's
-/// `free_pages_check`): still owned by the buddy (a double free), the slab,
-/// the LRU or I/O, never allocatable, or part of a compound page whose
-/// owner did not take it apart.
-const FREE_CHECK_FLAGS: PageFlags = PageFlags::BUDDY
-    .union(PageFlags::RESERVED)
+/// `free_pages_check`): still owned by the slab, the LRU or I/O, never
+/// allocatable, or part of a compound page whose owner did not take it
+/// apart.
+///
+/// A free block's head (`is_buddy`) is caught by the count and map-count
+/// checks: its count is 0 and its `_mapcount` is the buddy mark.
+const FREE_CHECK_FLAGS: PageFlags = PageFlags::RESERVED
     .union(PageFlags::SLAB)
     .union(PageFlags::LRU)
     .union(PageFlags::ACTIVE)
@@ -205,10 +481,26 @@ fn bad_page(pfn: u32, page: &Page) -> ! {
     panic!(
         "BUG: Bad page state: pfn {:#x} freed with flags:{:?} mapcount:{} count:{} (freed twice, or still in use)",
         pfn,
-        page.flags & FREE_CHECK_FLAGS,
-        page.mapcount,
-        page.refcount
+        page.flags() & FREE_CHECK_FLAGS,
+        page.page_mapcount(),
+        page.page_count()
     );
+}
+
+/// Whether an allocation that failed after reclaim goes round again
+/// (2.6.24's `__alloc_pages` after `try_to_free_pages`): only if reclaim
+/// freed something, never with `__GFP_NORETRY`, and above
+/// `PAGE_ALLOC_COSTLY_ORDER` only when the caller insists (`__GFP_REPEAT`,
+/// `__GFP_NOFAIL`): large contiguous blocks rarely come back from reclaim.
+/// Linux also loops for `__GFP_NOFAIL` when reclaim made no progress,
+/// through the OOM killer; with no OOM killer yet that would hang, so here
+/// it gives up and the failure is reported.
+pub fn should_alloc_retry(gfp: Gfp, order: usize, did_some_progress: bool) -> bool {
+    use super::gfp::PAGE_ALLOC_COSTLY_ORDER;
+    if !did_some_progress || gfp.contains(Gfp::NORETRY) {
+        return false;
+    }
+    order <= PAGE_ALLOC_COSTLY_ORDER || gfp.intersects(Gfp::REPEAT | Gfp::NOFAIL)
 }
 
 /// Below this many pages mobility grouping cannot pay (each migrate type
@@ -246,11 +538,11 @@ impl core::fmt::Display for ZonelistsLine {
 /// every descriptor, reserved ones and holes included, so `page_zone` is
 /// right for any frame. The node is node 0, the only one, and needs no bits.
 pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
-    let mut page = Page::RESERVED;
+    let page = Page::RESERVED;
     if pfn >= layout.max_low_pfn {
-        page.flags.insert(PageFlags::HIGHMEM);
+        page.__set_flag(PageFlags::HIGHMEM);
     }
-    page.set_zone_id(layout.zone_at(pfn) as usize);
+    page.set_page_links(layout.zone_at(pfn) as usize, 0);
     page
 }
 
@@ -279,6 +571,7 @@ fn zone_batchsize(present: u64) -> usize {
 }
 
 impl Node {
+    #[allow(clippy::declare_interior_mutable_const)]
     pub const EMPTY: Node = Node {
         node_id: 0,
         node_start_pfn: 0,
@@ -302,8 +595,11 @@ impl Node {
     pub fn init(&mut self, layout: &ZoneLayout, grouping: bool) {
         for (zone, z) in self.zones.iter_mut().zip(layout.zones.iter()) {
             *zone = Zone::empty(z.kind);
-            zone.buddy = BuddyZone::new(z.start_pfn as u32, z.spanned_pages as u32);
-            zone.buddy.set_grouping(grouping);
+            let mut buddy = BuddyZone::new(z.start_pfn as u32, z.spanned_pages as u32);
+            buddy.set_grouping(grouping);
+            *zone.lock() = buddy;
+            zone.start_pfn = z.start_pfn as u32;
+            zone.nr_pfns = z.spanned_pages as u32;
             zone.spanned = z.spanned_pages;
             zone.present = z.present_pages;
         }
@@ -328,23 +624,23 @@ impl Node {
     /// HighMem, or a ZONE_MOVABLE carved out of highmem (Linux's
     /// `zone_movable_is_highmem`).
     fn is_highmem_zone(&self, z: &Zone) -> bool {
-        z.kind == ZoneType::HighMem || (z.kind == ZoneType::Movable && z.buddy.start_pfn() as u64 >= self.max_low_pfn)
+        z.kind == ZoneType::HighMem || (z.kind == ZoneType::Movable && z.start_pfn() as u64 >= self.max_low_pfn)
     }
 
     /// The zone holding `pfn`.
     pub fn zone_of(&self, pfn: u32) -> Option<usize> {
-        self.zones.iter().position(|z| z.is_populated() && z.buddy.contains(pfn))
+        self.zones.iter().position(|z| z.is_populated() && z.contains(pfn))
     }
 
     /// Give free frames `[start, end)` to their zones (memblock's hand-over).
-    pub fn free_range(&mut self, mem_map: &mut [Page], start: u32, end: u32) {
+    pub fn free_range(&mut self, mem_map: &[Page], start: u32, end: u32) {
         for (id, zone) in self.zones.iter_mut().enumerate().filter(|(_, z)| z.spanned != 0) {
-            let (lo, hi) = (start.max(zone.buddy.start_pfn()), end.min(zone.buddy.end_pfn()));
+            let (lo, hi) = (start.max(zone.start_pfn()), end.min(zone.end_pfn()));
             if lo < hi {
-                for page in &mut mem_map[lo as usize..hi as usize] {
+                for page in &mem_map[lo as usize..hi as usize] {
                     page.set_zone_id(id);
                 }
-                zone.buddy.free_range(mem_map, lo, hi);
+                zone.lock().free_range(mem_map, lo, hi);
                 zone.managed += (hi - lo) as u64;
             }
         }
@@ -361,7 +657,7 @@ impl Node {
         for zone in self.zones.iter_mut() {
             let tmp = if lowmem_pages == 0 { 0 } else { pages_min * zone.managed / lowmem_pages };
             let min = if zone.kind == ZoneType::HighMem
-                || (zone.kind == ZoneType::Movable && zone.buddy.start_pfn() as u64 >= max_low)
+                || (zone.kind == ZoneType::Movable && zone.start_pfn() as u64 >= max_low)
             {
                 // Highmem needs little reserve: nobody but user pages uses it.
                 (zone.managed / 1024).clamp(32, 128)
@@ -369,8 +665,9 @@ impl Node {
                 tmp
             };
             zone.watermark = [min, min + tmp / 4, min + tmp / 2];
-            zone.pcp.batch = zone_batchsize(zone.present).max(1);
-            zone.pcp.high = 6 * zone_batchsize(zone.present);
+            let mut pcp = zone.pcp();
+            pcp.batch = zone_batchsize(zone.present).max(1);
+            pcp.high = 6 * zone_batchsize(zone.present);
         }
         // lowmem_reserve[j] of zone i: pages of zones i+1..=j over ratio[i].
         for i in 0..MAX_NR_ZONES {
@@ -390,14 +687,15 @@ impl Node {
     /// the allocator takes from them last, so high-order atomic allocations
     /// near the watermark still find contiguous blocks. Call after
     /// `setup_watermarks`. Returns the pageblocks reserved.
-    pub fn setup_migrate_reserve(&mut self, mem_map: &mut [Page]) -> usize {
+    pub fn setup_migrate_reserve(&mut self, mem_map: &[Page]) -> usize {
         use super::buddy::PAGEBLOCK_PAGES;
         let mut total = 0;
         for zone in self.zones.iter_mut().filter(|z| z.is_populated()) {
             let pb = PAGEBLOCK_PAGES as u64;
             let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
-            let (start, end) = (zone.buddy.start_pfn(), zone.buddy.end_pfn());
+            let (start, end) = (zone.start_pfn(), zone.end_pfn());
             let zone_id = zone.kind as usize;
+            let mut buddy = zone.lock();
             let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
             while pfn < end && reserve > 0 {
                 // Only whole pageblocks inside the zone, only movable ones,
@@ -410,9 +708,9 @@ impl Node {
                     && mem_map[pfn as usize..(pfn + PAGEBLOCK_PAGES) as usize]
                         .iter()
                         .all(|p| !p.is_reserved() && p.zone_id() == zone_id);
-                if usable && zone.buddy.pageblock_type(pfn) == MigrateType::Movable {
-                    zone.buddy.set_pageblock_type(pfn, MigrateType::Reserve);
-                    zone.buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
+                if usable && buddy.pageblock_type(pfn) == MigrateType::Movable {
+                    buddy.set_pageblock_type(pfn, MigrateType::Reserve);
+                    buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
                     reserve -= 1;
                     total += 1;
                 }
@@ -424,13 +722,13 @@ impl Node {
 
     /// Allocate 2^order frames; returns the first PFN. The head page gets a
     /// reference count of 1. `None` when every allowed zone is at its
-    /// watermark (no reclaim exists yet to do better).
+    /// watermark (reclaim is the caller's, in `mm::alloc`).
     ///
     /// Inline so that the common case, an order-0 page off the preferred
     /// zone's pcp list, costs the caller no call at all; everything else
     /// goes to [`alloc_pages_slow`](Self::alloc_pages_slow).
     #[inline(always)]
-    pub fn alloc_pages(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+    pub fn alloc_pages(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
             if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
                 return Some(pfn);
@@ -439,28 +737,31 @@ impl Node {
         self.alloc_pages_slow(mem_map, gfp, order)
     }
 
-    /// Fast path: an order-0 page from the preferred zone's pcp list, the
-    /// zone comfortably above its low mark. `None` sends the caller to the
-    /// full zonelist walk, which repeats this test as its first step.
+    /// Fast path (Linux: the pcp branch of `buffered_rmqueue` for the first
+    /// zone of the zonelist): an order-0 page from the preferred zone's pcp
+    /// list, the zone comfortably above its low mark. `None` sends the
+    /// caller to the full zonelist walk, which repeats this test first.
     #[inline(always)]
-    fn alloc_pcp_fast(&mut self, mem_map: &mut [Page], gfp: Gfp) -> Option<u32> {
+    fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         let classzone = route.zone? as usize;
         let list = route.list as usize;
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         debug_assert_eq!(list, pcp_index(self.alloc_type(gfp)));
-        let zone = &mut self.zones[classzone];
+        let zone = &self.zones[classzone];
         // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
         // the classzone itself is always 0 (it keeps pages against zones
         // above), so the mark is the zone's own.
         let mark = zone.watermark[Watermark::Low as usize] as usize;
         debug_assert_eq!(zone.lowmem_reserve[classzone], 0);
-        if zone.pcp.lists[list].is_empty() || zone.buddy.free_pages() + zone.pcp.count <= mark {
+        if zone.free_now() <= mark {
             return None;
         }
-        let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
-        zone.pcp.count -= 1;
-        mem_map[pfn as usize].refcount = 1;
+        let mut pcp = zone.pcp();
+        let pfn = pcp.lists[list].pop_front(mem_map)?;
+        pcp.count -= 1;
+        drop(pcp);
+        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 
@@ -476,134 +777,128 @@ impl Node {
         }
     }
 
-    /// The zonelist walk (2.6.24's `get_page_from_freelist` twice).
+    /// The zonelist walk of 2.6.24's `__alloc_pages` up to reclaim:
+    /// `get_page_from_freelist` at the `low` mark; failing that, wake kswapd
+    /// for every zone of the zonelist that is below `low`; then again at
+    /// `min`, lowered for high-priority and atomic callers. Reclaim and its
+    /// retries are the caller's (`mm::alloc`), which may sleep.
     #[inline(never)]
-    fn alloc_pages_slow(&mut self, mem_map: &mut [Page], gfp: Gfp, order: usize) -> Option<u32> {
+    fn alloc_pages_slow(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order >= MAX_ORDER {
             return None;
         }
         let classzone = self.classzone[gfp.zone() as usize]?;
         let mt = self.alloc_type(gfp);
-        let high = gfp.contains(Gfp::HIGH);
-        let harder = !gfp.may_sleep();
-        // First pass at `low`; then `min`, lowered for high-priority and
-        // atomic callers (2.6.24's __alloc_pages without reclaim).
-        for (mark, high, harder) in [(Watermark::Low, false, false), (Watermark::Min, high, harder)] {
-            for i in (0..=classzone).rev() {
-                let zone = &mut self.zones[i];
-                if !zone.is_populated()
-                    || !zone.watermark_ok(order, zone.watermark[mark as usize], classzone, high, harder)
-                {
-                    continue;
-                }
-                if let Some(pfn) = Self::rmqueue(zone, mem_map, order, mt) {
-                    zone.alloc_count += 1;
-                    return Some(pfn);
-                }
+        if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {
+            return Some(pfn);
+        }
+        for i in (0..=classzone).rev() {
+            self.wakeup_kswapd(i, order);
+        }
+        let (high, harder) = (gfp.contains(Gfp::HIGH), !gfp.may_sleep());
+        self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Min, high, harder)
+    }
+
+    /// The first zone of the zonelist, from `classzone` down, that stays
+    /// above `mark` after the allocation, and a block from it. Each zone is
+    /// locked in turn, never two at once.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn get_page_from_freelist(
+        &self,
+        mem_map: &[Page],
+        order: usize,
+        mt: MigrateType,
+        classzone: usize,
+        mark: Watermark,
+        high: bool,
+        harder: bool,
+    ) -> Option<u32> {
+        for zone in self.zones[..=classzone].iter().rev().filter(|z| z.is_populated()) {
+            let wmark = zone.watermark[mark as usize];
+            if let Some(pfn) = zone.buffered_rmqueue(mem_map, order, mt, wmark, classzone, high, harder) {
+                zone.alloc_count.fetch_add(1, Relaxed);
+                return Some(pfn);
             }
         }
         None
     }
 
-    fn rmqueue(zone: &mut Zone, mem_map: &mut [Page], order: usize, mt: MigrateType) -> Option<u32> {
-        if order != 0 {
-            return zone.buddy.alloc(mem_map, order, mt);
+    /// Linux's `wakeup_kswapd`: a zone below its `low` mark asks the
+    /// background reclaimer to bring it back up to `high`. There is no
+    /// kswapd thread yet, so the wake-up is only counted (per zone, shown
+    /// by `zoneinfo`); reclaim happens in the allocating caller for now.
+    fn wakeup_kswapd(&self, zone: usize, order: usize) {
+        let z = &self.zones[zone];
+        if !z.is_populated() || z.watermark_ok(order, z.watermark[Watermark::Low as usize], 0, false, false) {
+            return;
         }
-        let list = pcp_index(mt);
-        if zone.pcp.lists[list].is_empty() {
-            Self::rmqueue_bulk(zone, mem_map, mt, list);
-        }
-        let pfn = zone.pcp.lists[list].pop_front(mem_map)?;
-        zone.pcp.count -= 1;
-        mem_map[pfn as usize].refcount = 1;
-        Some(pfn)
-    }
-
-    /// Refill pcp list `list` with a batch from the buddy allocator
-    /// (2.6.24's `rmqueue_bulk`); one call, with the buddy allocation
-    /// inlined into its loop.
-    #[inline(never)]
-    fn rmqueue_bulk(zone: &mut Zone, mem_map: &mut [Page], mt: MigrateType, list: usize) {
-        for _ in 0..zone.pcp.batch {
-            match zone.buddy.alloc(mem_map, 0, mt) {
-                Some(pfn) => {
-                    mem_map[pfn as usize].refcount = 0;
-                    zone.pcp.lists[list].push_back(mem_map, pfn);
-                    zone.pcp.count += 1;
-                }
-                None => break,
-            }
-        }
+        z.kswapd_wakeups.fetch_add(1, Relaxed);
     }
 
     /// Free 2^order frames at `pfn` whose last reference is gone. Inline:
-    /// an order-0 free is a push onto a pcp list behind two cheap checks.
+    /// an order-0 free is a push onto a pcp list behind two cheap checks
+    /// (Linux's `free_hot_cold_page`).
     #[inline(always)]
-    pub fn free_pages(&mut self, mem_map: &mut [Page], pfn: u32, order: usize) {
-        let page = &mut mem_map[pfn as usize];
-        let zone = &mut self.zones[page.zone_id()];
-        if !zone.buddy.contains(pfn) {
+    pub fn free_pages(&self, mem_map: &[Page], pfn: u32, order: usize) {
+        let page = &mem_map[pfn as usize];
+        // One load of the flags word gives the zone and the flags to check.
+        let word = page.flags_word();
+        let zone = &self.zones[(word >> super::page::ZONE_SHIFT) as usize];
+        if !zone.contains(pfn) {
             bad_zone(pfn);
         }
         // Linux's free_pages_check: a page freed twice (refcount already 0:
         // it sits on a pcp list or in the buddy allocator) or still owned
         // by the slab allocator would later be handed to two owners.
-        if page.refcount != 1 || page.mapcount != 0 || page.flags.intersects(FREE_CHECK_FLAGS) {
+        if page.page_count() != 1 || page.page_mapcount() != 0 || word & FREE_CHECK_FLAGS.bits() != 0 {
             bad_page(pfn, page);
         }
-        page.refcount = 0;
-        page.flags.remove(PageFlags::DIRTY | PageFlags::REFERENCED);
-        let mt = zone.buddy.pageblock_type(pfn);
+        page.set_page_count(0);
+        // The page is the freeing caller's alone until it is on a list.
+        page.__set_flags_word(word & !(PageFlags::DIRTY | PageFlags::REFERENCED).bits());
+        let mt = zone.pageblock_type_raw(pfn);
         // A page of an isolated pageblock must not be handed out again from
         // a pcp list: it goes straight to the buddy's Isolate list (Linux's
         // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
-        if order != 0 || mt == MigrateType::Isolate {
-            Self::free_block(zone, mem_map, pfn, order);
+        if order != 0 || mt == MigrateType::Isolate as u8 {
+            Self::free_one_page(zone, mem_map, pfn, order);
             return;
         }
-        let list = pcp_index(mt);
-        zone.pcp.lists[list].push_front(mem_map, pfn);
-        zone.pcp.count += 1;
-        if zone.pcp.count > zone.pcp.high {
-            Self::drain_zone(zone, mem_map, zone.pcp.batch);
+        let mut pcp = zone.pcp();
+        // pcp_index: Unmovable 0, Reclaimable 1, the rest 2.
+        pcp.lists[(mt as usize).min(PCP_TYPES - 1)].push_front(mem_map, pfn);
+        pcp.count += 1;
+        if pcp.count > pcp.high {
+            let batch = pcp.batch;
+            zone.free_pcppages_bulk(&mut pcp, mem_map, batch);
         }
     }
 
-    /// A block of order 1 or more goes straight to the buddy allocator.
+    /// A block of order 1 or more goes straight to the buddy allocator
+    /// (Linux's `free_one_page`).
     #[inline(never)]
-    fn free_block(zone: &mut Zone, mem_map: &mut [Page], pfn: u32, order: usize) {
-        zone.buddy.free(mem_map, pfn, order);
+    fn free_one_page(zone: &Zone, mem_map: &[Page], pfn: u32, order: usize) {
+        zone.lock().free(mem_map, pfn, order);
     }
 
-    /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
-    /// taking one page from each list in turn and skipping empty lists.
-    /// The buddy free is inlined here: this is where most order-0 pages
-    /// reach the buddy allocator.
-    #[inline(never)]
-    fn drain_zone(zone: &mut Zone, mem_map: &mut [Page], mut n: usize) {
-        let mut list = 0;
-        let mut empty = 0;
-        while n > 0 && zone.pcp.count > 0 && empty < PCP_TYPES {
-            match zone.pcp.lists[list].pop_back(mem_map) {
-                Some(pfn) => {
-                    zone.pcp.count -= 1;
-                    zone.buddy.free(mem_map, pfn, 0);
-                    n -= 1;
-                    empty = 0;
-                }
-                None => empty += 1,
-            }
-            // No `%`: a division on i386, and this runs once per page.
-            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
-        }
+    /// Give one batch of zone `zone`'s pcp pages back to the buddy allocator
+    /// (`batch` pages per lock hold, as Linux's `free_pcppages_bulk`);
+    /// returns the pages still cached, so that a caller emptying the lists
+    /// lets interrupts in between batches.
+    pub fn drain_pcp_batch(&self, mem_map: &[Page], zone: usize) -> usize {
+        let z = &self.zones[zone];
+        let mut pcp = z.pcp();
+        let batch = pcp.batch;
+        z.free_pcppages_bulk(&mut pcp, mem_map, batch);
+        pcp.count
     }
 
-    /// Empty every pcp list (Linux's `drain_all_pages`): reports and tests
-    /// that compare free lists call this first.
-    pub fn drain_all(&mut self, mem_map: &mut [Page]) {
-        for zone in self.zones.iter_mut() {
-            let n = zone.pcp.count;
-            Self::drain_zone(zone, mem_map, n);
+    /// Empty every pcp list (Linux's `drain_all_pages`), batch by batch:
+    /// reports and tests that compare free lists call this first.
+    pub fn drain_all(&self, mem_map: &[Page]) {
+        for zone in 0..MAX_NR_ZONES {
+            while self.drain_pcp_batch(mem_map, zone) > 0 {}
         }
     }
 
@@ -633,7 +928,7 @@ impl Node {
     pub fn high_totals(&self) -> (u64, u64) {
         self.zones
             .iter()
-            .filter(|z| z.buddy.start_pfn() as u64 >= self.max_low_pfn && z.is_populated())
+            .filter(|z| z.start_pfn() as u64 >= self.max_low_pfn && z.is_populated())
             .fold((0, 0), |(m, f), z| (m + z.managed, f + z.free_pages()))
     }
 }

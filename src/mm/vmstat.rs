@@ -1,7 +1,10 @@
 //! The reports of the page allocator, in Linux's /proc formats exactly
 //! (mm/vmstat.c: buddyinfo, pagetypeinfo, zoneinfo; fs/proc/meminfo.c), and
 //! `memmap`, a picture of physical memory that Linux does not have.
-//! Pure: they read a [`Node`] and write text.
+//! Pure: they read a [`Node`] and write text. Each zone's counters are
+//! copied under its lock, and the text written after the lock is dropped:
+//! the kernel prints these to a slow UART, and the zone's lock masks
+//! interrupts.
 
 #![forbid(unsafe_code)]
 
@@ -14,9 +17,13 @@ use core::fmt::{self, Write};
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
 pub fn buddyinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let free: [usize; MAX_ORDER] = {
+            let buddy = z.lock();
+            core::array::from_fn(|order| buddy.nr_free(order))
+        };
         write!(out, "Node 0, zone {:>8} ", z.name())?;
-        for order in 0..MAX_ORDER {
-            write!(out, "{:>6} ", z.buddy.nr_free(order))?;
+        for n in free {
+            write!(out, "{:>6} ", n)?;
         }
         writeln!(out)?;
     }
@@ -35,10 +42,14 @@ pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     }
     writeln!(out)?;
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let free: [[usize; MAX_ORDER]; MIGRATE_TYPES] = {
+            let buddy = z.lock();
+            core::array::from_fn(|mt| core::array::from_fn(|order| buddy.nr_free_by_type(order, MigrateType::ALL[mt])))
+        };
         for mt in MigrateType::ALL {
             write!(out, "Node {:>4}, zone {:>8}, type {:>12} ", 0, z.name(), mt.name())?;
-            for order in 0..MAX_ORDER {
-                write!(out, "{:>6} ", z.buddy.nr_free_by_type(order, mt))?;
+            for n in free[mt as usize] {
+                write!(out, "{:>6} ", n)?;
             }
             writeln!(out)?;
         }
@@ -50,8 +61,8 @@ pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     }
     writeln!(out)?;
     for z in node.zones.iter().filter(|z| z.is_populated()) {
+        let counts = z.lock().pageblock_counts();
         write!(out, "Node 0, zone {:>8} ", z.name())?;
-        let counts = z.buddy.pageblock_counts();
         for c in counts.iter().take(MIGRATE_TYPES) {
             write!(out, "{:>12} ", c)?;
         }
@@ -76,13 +87,18 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
         if !z.is_populated() {
             continue;
         }
+        let (count, high, batch) = {
+            let pcp = z.pcp();
+            (pcp.count, pcp.high, pcp.batch)
+        };
         writeln!(out, "      nr_free_pages {}", z.free_pages())?;
+        writeln!(out, "      kswapd_wakeups {}", z.kswapd_wakeups.load(core::sync::atomic::Ordering::Relaxed))?;
         writeln!(out, "  pagesets")?;
         writeln!(out, "    cpu: 0")?;
-        writeln!(out, "              count: {}", z.pcp.count)?;
-        writeln!(out, "              high:  {}", z.pcp.high)?;
-        writeln!(out, "              batch: {}", z.pcp.batch)?;
-        writeln!(out, "  start_pfn:           {}", z.buddy.start_pfn())?;
+        writeln!(out, "              count: {}", count)?;
+        writeln!(out, "              high:  {}", high)?;
+        writeln!(out, "              batch: {}", batch)?;
+        writeln!(out, "  start_pfn:           {}", z.start_pfn())?;
     }
     Ok(())
 }
@@ -183,29 +199,81 @@ fn zone_colour(z: ZoneType) -> &'static str {
 /// background colour is the zone (with `color`), and `|` marks where a zone
 /// begins inside a row.
 pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) -> fmt::Result {
-    let blocks = (node.max_pfn as usize).div_ceil(PAGEBLOCK_PAGES as usize);
-    // Free pages per pageblock, from the free lists and the pcp lists.
-    let mut free = [0u16; super::buddy::MAX_PAGEBLOCKS];
-    let mut usable = [0u16; super::buddy::MAX_PAGEBLOCKS];
-    for z in node.zones.iter().filter(|z| z.is_populated()) {
-        for order in 0..MAX_ORDER {
-            for list in z.buddy.free_area(order).free_list.iter() {
+    let mut counts = MemmapCounts::new();
+    for b in 0..counts.blocks(node) {
+        counts.count_block(node, mem_map, b);
+    }
+    counts.count_pcp(node, mem_map);
+    memmap_print(node, &counts, color, out)
+}
+
+/// What `memmap` shows of each pageblock, gathered one pageblock at a time
+/// so that the kernel can take the allocator's lock for each in turn (a
+/// walk of all of `mem_map` is O(frames) and must not run with interrupts
+/// off): the free frames (in buddy blocks and on pcp lists) and the frames
+/// the allocator manages.
+pub struct MemmapCounts {
+    free: [u16; super::buddy::MAX_PAGEBLOCKS],
+    usable: [u16; super::buddy::MAX_PAGEBLOCKS],
+}
+
+impl MemmapCounts {
+    pub const fn new() -> MemmapCounts {
+        MemmapCounts { free: [0; super::buddy::MAX_PAGEBLOCKS], usable: [0; super::buddy::MAX_PAGEBLOCKS] }
+    }
+
+    /// Pageblocks up to `max_pfn`.
+    pub fn blocks(&self, node: &Node) -> usize {
+        (node.max_pfn as usize).div_ceil(PAGEBLOCK_PAGES as usize)
+    }
+
+    /// Count pageblock `b`: its usable frames, and its free buddy blocks,
+    /// found by their head's `BUDDY` mark (a free block never crosses a
+    /// pageblock, so its head lies in the same one).
+    pub fn count_block(&mut self, node: &Node, mem_map: &[Page], b: usize) {
+        let start = b << PAGEBLOCK_ORDER;
+        let end = (start + PAGEBLOCK_PAGES as usize).min(node.max_pfn as usize).min(mem_map.len());
+        let (mut free, mut usable) = (0usize, 0usize);
+        let mut pfn = start;
+        while pfn < end {
+            let page = &mem_map[pfn];
+            if page.is_buddy() {
+                let n = (1usize << page.order()).min(end - pfn);
+                free += n;
+                usable += n;
+                pfn += n;
+                continue;
+            }
+            usable += !page.is_reserved() as usize;
+            pfn += 1;
+        }
+        self.free[b] = free as u16;
+        self.usable[b] = usable as u16;
+    }
+
+    /// Add the pages of the pcp lists (bounded by their `high` marks).
+    pub fn count_pcp(&mut self, node: &Node, mem_map: &[Page]) {
+        for z in node.zones.iter().filter(|z| z.is_populated()) {
+            let pcp = z.pcp();
+            for list in pcp.lists.iter() {
                 for pfn in list.iter(mem_map) {
-                    free[pfn as usize >> PAGEBLOCK_ORDER] += 1 << order;
+                    self.free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
                 }
             }
         }
-        for list in z.pcp.lists.iter() {
-            for pfn in list.iter(mem_map) {
-                free[pfn as usize >> PAGEBLOCK_ORDER] += 1;
-            }
-        }
     }
-    for (pfn, page) in mem_map.iter().enumerate().take(node.max_pfn as usize) {
-        if !page.is_reserved() {
-            usable[pfn >> PAGEBLOCK_ORDER] += 1;
-        }
+}
+
+impl Default for MemmapCounts {
+    fn default() -> Self {
+        Self::new()
     }
+}
+
+/// Print the picture from counts: O(pageblocks), no walk of `mem_map`.
+pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut impl Write) -> fmt::Result {
+    let blocks = counts.blocks(node);
+    let (free, usable) = (&counts.free, &counts.usable);
     let zone_of_block = |b: usize| {
         node.zone_of((b << PAGEBLOCK_ORDER) as u32).or_else(|| node.zone_of(((b + 1) << PAGEBLOCK_ORDER) as u32 - 1))
     };
@@ -222,8 +290,8 @@ pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) 
                 None => '.',
                 Some(_) if usable[b] == 0 => '.',
                 Some(z) => {
-                    let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].buddy.start_pfn());
-                    let l = type_letter(node.zones[z].buddy.pageblock_type(first));
+                    let first = ((b << PAGEBLOCK_ORDER) as u32).max(node.zones[z].start_pfn());
+                    let l = type_letter(node.zones[z].pageblock_type(first));
                     if free[b] * 2 >= usable[b] {
                         l
                     } else {
@@ -252,7 +320,7 @@ pub fn memmap(node: &Node, mem_map: &[Page], color: bool, out: &mut impl Write) 
         if color {
             write!(out, " \x1b[30;{}m {} \x1b[0m", zone_colour(z.kind), z.name())?;
         } else {
-            write!(out, " {} [{:#x}-{:#x})", z.name(), z.buddy.start_pfn(), z.buddy.end_pfn())?;
+            write!(out, " {} [{:#x}-{:#x})", z.name(), z.start_pfn(), z.end_pfn())?;
         }
     }
     writeln!(out)
@@ -272,9 +340,9 @@ mod tests {
         let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
         let mut node = Node::EMPTY;
         node.init(&layout, true);
-        let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
-        node.free_range(&mut mm, 1, 0x9f);
-        node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+        let mm = vec![Page::RESERVED; layout.max_pfn as usize];
+        node.free_range(&mm, 1, 0x9f);
+        node.free_range(&mm, 0x100, layout.max_pfn as u32);
         node.setup_watermarks(None);
         (node, mm)
     }
@@ -322,7 +390,7 @@ mod tests {
 
     #[test]
     fn memmap_picture_counts_free_blocks() {
-        let (mut node, mut mm) = machine();
+        let (node, mm) = machine();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         let first = s.lines().next().unwrap();
@@ -330,15 +398,13 @@ mod tests {
         assert_eq!(first, "0x00000000 MMMM|MMMMMMMMMMMMMMMMMMMM|MMMMMMMM");
         // Use most of one Normal pageblock: its cell turns lower case.
         let got: Vec<u32> = (0..900)
-            .map(|_| {
-                node.alloc_pages(&mut mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap()
-            })
+            .map(|_| node.alloc_pages(&mm, crate::mm::gfp::GFP_HIGHUSER_MOVABLE | crate::mm::gfp::Gfp::DMA, 0).unwrap())
             .collect();
         let mut s = String::new();
         memmap(&node, &mm, false, &mut s).unwrap();
         assert!(s.lines().next().unwrap().contains('m'), "{s}");
         for pfn in got {
-            node.free_pages(&mut mm, pfn, 0);
+            node.free_pages(&mm, pfn, 0);
         }
     }
 }

@@ -52,8 +52,18 @@ pub fn write_byte(b: u8) {
     outb(DATA, b);
 }
 
+/// Calls of `write_bytes` made with interrupts masked: the console writes
+/// with interrupts on when its caller has them on, and a test checks that.
+pub static WRITES_IRQS_OFF: AtomicU32 = AtomicU32::new(0);
+/// Calls of `write_bytes`, for the same test.
+pub static WRITES: AtomicU32 = AtomicU32::new(0);
+
 /// Write bytes, turning `\n` into `\r\n` for terminals.
 pub fn write_bytes(s: &[u8]) {
+    WRITES.fetch_add(1, Ordering::Relaxed);
+    if !super::cpu::irqs_enabled() {
+        WRITES_IRQS_OFF.fetch_add(1, Ordering::Relaxed);
+    }
     for &b in s {
         if b == b'\n' {
             write_byte(b'\r');

@@ -9,7 +9,7 @@ fn mem_map(pages: usize) -> Vec<Page> {
 }
 
 /// A zone over `[start, end)` with all of it freed.
-fn zone(mm: &mut [Page], start: u32, end: u32) -> BuddyZone {
+fn zone(mm: &[Page], start: u32, end: u32) -> BuddyZone {
     let mut z = BuddyZone::new(start, end - start);
     z.free_range(mm, start, end);
     z.check_invariants(mm).unwrap();
@@ -17,7 +17,7 @@ fn zone(mm: &mut [Page], start: u32, end: u32) -> BuddyZone {
 }
 
 /// Drop the caller's reference and free, as `__free_pages` does.
-fn release(z: &mut BuddyZone, mm: &mut [Page], pfn: u32, order: usize) {
+fn release(z: &mut BuddyZone, mm: &[Page], pfn: u32, order: usize) {
     assert!(mm[pfn as usize].put_testzero());
     z.free(mm, pfn, order);
 }
@@ -37,23 +37,23 @@ fn nr_free_all(z: &BuddyZone) -> Vec<usize> {
 
 #[test]
 fn split_and_merge_back() {
-    let mut mm = mem_map(1024);
-    let mut z = zone(&mut mm, 0, 1024);
+    let mm = mem_map(1024);
+    let mut z = zone(&mm, 0, 1024);
     assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
-    let pfn = z.alloc(&mut mm, 0, Movable).unwrap();
-    assert_eq!((pfn, z.free_pages(), mm[0].refcount), (0, 1023, 1));
+    let pfn = z.alloc(&mm, 0, Movable).unwrap();
+    assert_eq!((pfn, z.free_pages(), mm[0].page_count()), (0, 1023, 1));
     // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
     assert_eq!(free_blocks(&z, &mm), (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>());
     z.check_invariants(&mm).unwrap();
-    release(&mut z, &mut mm, pfn, 0);
+    release(&mut z, &mm, pfn, 0);
     assert_eq!((free_blocks(&z, &mm), z.free_pages()), (vec![(0, 10)], 1024));
     z.check_invariants(&mm).unwrap();
 }
 
 #[test]
 fn boot_free_uses_largest_aligned_blocks() {
-    let mut mm = mem_map(2048);
-    let z = zone(&mut mm, 3, 1030);
+    let mm = mem_map(2048);
+    let z = zone(&mm, 3, 1030);
     let want: Vec<_> = [(3, 0), (4, 2), (1024, 2), (1028, 1)].into_iter().chain((3..10).map(|o| (1 << o, o))).collect();
     let mut want = want;
     want.sort();
@@ -63,66 +63,66 @@ fn boot_free_uses_largest_aligned_blocks() {
 
 #[test]
 fn ranges_freed_in_pieces_merge() {
-    let mut mm = mem_map(1024);
+    let mm = mem_map(1024);
     let mut z = BuddyZone::new(0, 1024);
-    z.free_range(&mut mm, 700, 1024);
-    z.free_range(&mut mm, 0, 333);
-    z.free_range(&mut mm, 333, 700);
+    z.free_range(&mm, 700, 1024);
+    z.free_range(&mm, 0, 333);
+    z.free_range(&mm, 333, 700);
     assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
 }
 
 #[test]
 fn no_merge_across_zone_boundary() {
-    let mut mm = mem_map(1024);
-    let a = zone(&mut mm, 0, 512);
-    let b = zone(&mut mm, 512, 1024);
+    let mm = mem_map(1024);
+    let a = zone(&mm, 0, 512);
+    let b = zone(&mm, 512, 1024);
     assert_eq!((free_blocks(&a, &mm), free_blocks(&b, &mm)), (vec![(0, 9)], vec![(512, 9)]));
 }
 
 #[test]
 fn exhaustion_returns_none_and_nothing_leaks() {
-    let mut mm = mem_map(4096);
-    let mut z = zone(&mut mm, 1000, 3000);
+    let mm = mem_map(4096);
+    let mut z = zone(&mm, 1000, 3000);
     let before = free_blocks(&z, &mm);
     let mut got = Vec::new();
-    while let Some(pfn) = z.alloc(&mut mm, 2, Unmovable) {
+    while let Some(pfn) = z.alloc(&mm, 2, Unmovable) {
         assert_eq!(pfn % 4, 0);
         got.push((pfn, 2));
     }
-    while let Some(pfn) = z.alloc(&mut mm, 0, Movable) {
+    while let Some(pfn) = z.alloc(&mm, 0, Movable) {
         got.push((pfn, 0));
     }
     assert_eq!(got.len(), 500);
-    assert_eq!((z.free_pages(), z.alloc(&mut mm, 0, Reclaimable)), (0, None));
+    assert_eq!((z.free_pages(), z.alloc(&mm, 0, Reclaimable)), (0, None));
     z.check_invariants(&mm).unwrap();
     for (pfn, order) in got {
-        release(&mut z, &mut mm, pfn, order);
+        release(&mut z, &mm, pfn, order);
     }
     assert_eq!(free_blocks(&z, &mm), before);
 }
 
 #[test]
 fn fallback_steals_whole_pageblock() {
-    let mut mm = mem_map(4096);
-    let mut z = zone(&mut mm, 0, 4096);
+    let mm = mem_map(4096);
+    let mut z = zone(&mm, 0, 4096);
     assert_eq!(z.pageblock_counts(), [0, 0, 4, 0, 0]);
-    let a = z.alloc(&mut mm, 0, Unmovable).unwrap();
+    let a = z.alloc(&mm, 0, Unmovable).unwrap();
     // The largest Movable block (a whole pageblock) was taken and retagged.
     assert_eq!(z.pageblock_type(a), Unmovable);
     assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0]);
     assert_eq!((z.nr_free_by_type(9, Unmovable), z.nr_free_by_type(10, Movable)), (1, 3));
     // Later unmovable requests come from the same pageblock.
-    let b = z.alloc(&mut mm, 3, Unmovable).unwrap();
+    let b = z.alloc(&mm, 3, Unmovable).unwrap();
     assert_eq!(a >> PAGEBLOCK_ORDER, b >> PAGEBLOCK_ORDER);
-    release(&mut z, &mut mm, a, 0);
-    release(&mut z, &mut mm, b, 3);
+    release(&mut z, &mm, a, 0);
+    release(&mut z, &mm, b, 3);
     assert_eq!((z.nr_free_by_type(10, Unmovable), z.nr_free(10)), (1, 4));
     z.check_invariants(&mm).unwrap();
 }
 
 /// A Movable zone of `pages` whose first-used pageblock is filled with
 /// order-4 blocks but one; returns the zone and that free block.
-fn fragmented(mm: &mut [Page], pages: u32) -> (BuddyZone, u32) {
+fn fragmented(mm: &[Page], pages: u32) -> (BuddyZone, u32) {
     let mut z = zone(mm, 0, pages);
     let blocks: Vec<u32> = (0..64).map(|_| z.alloc(mm, 4, Movable).unwrap()).collect();
     assert!(blocks.iter().all(|b| b >> PAGEBLOCK_ORDER == blocks[0] >> PAGEBLOCK_ORDER));
@@ -132,9 +132,9 @@ fn fragmented(mm: &mut [Page], pages: u32) -> (BuddyZone, u32) {
 
 #[test]
 fn fallback_takes_largest_block_first() {
-    let mut mm = mem_map(2048);
-    let (mut z, small) = fragmented(&mut mm, 2048);
-    let pfn = z.alloc(&mut mm, 0, Unmovable).unwrap();
+    let mm = mem_map(2048);
+    let (mut z, small) = fragmented(&mm, 2048);
+    let pfn = z.alloc(&mm, 0, Unmovable).unwrap();
     assert_ne!(pfn >> PAGEBLOCK_ORDER, small >> PAGEBLOCK_ORDER);
     assert_eq!((z.pageblock_type(pfn), z.pageblock_type(small)), (Unmovable, Movable));
     assert_eq!(z.nr_free_by_type(4, Movable), 1);
@@ -143,17 +143,17 @@ fn fallback_takes_largest_block_first() {
 #[test]
 fn large_fallback_claims_pageblock_only_if_half_free() {
     // Half the pageblock free, in one order-9 block: claimed.
-    let mut mm = mem_map(1024);
-    let mut z = zone(&mut mm, 0, 1024);
-    assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
-    assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(512));
+    let mm = mem_map(1024);
+    let mut z = zone(&mm, 0, 1024);
+    assert_eq!(z.alloc(&mm, 9, Movable), Some(0));
+    assert_eq!(z.alloc(&mm, 0, Unmovable), Some(512));
     assert_eq!(z.pageblock_type(0), Unmovable);
     // A quarter free, in one order-8 block: its pages move, the tag stays.
-    let mut mm = mem_map(1024);
-    let mut z = zone(&mut mm, 0, 1024);
-    assert_eq!(z.alloc(&mut mm, 9, Movable), Some(0));
-    assert_eq!(z.alloc(&mut mm, 8, Movable), Some(512));
-    assert_eq!(z.alloc(&mut mm, 0, Unmovable), Some(768));
+    let mm = mem_map(1024);
+    let mut z = zone(&mm, 0, 1024);
+    assert_eq!(z.alloc(&mm, 9, Movable), Some(0));
+    assert_eq!(z.alloc(&mm, 8, Movable), Some(512));
+    assert_eq!(z.alloc(&mm, 0, Unmovable), Some(768));
     assert_eq!(z.pageblock_type(0), Movable);
     assert_eq!((z.nr_free_by_type(7, Unmovable), z.nr_free_by_type(7, Movable)), (1, 0));
     z.check_invariants(&mm).unwrap();
@@ -161,9 +161,9 @@ fn large_fallback_claims_pageblock_only_if_half_free() {
 
 #[test]
 fn small_fallback_leaves_pageblock_alone() {
-    let mut mm = mem_map(1024);
-    let (mut z, _) = fragmented(&mut mm, 1024);
-    z.alloc(&mut mm, 0, Unmovable).unwrap();
+    let mm = mem_map(1024);
+    let (mut z, _) = fragmented(&mm, 1024);
+    z.alloc(&mm, 0, Unmovable).unwrap();
     assert_eq!(z.pageblock_type(0), Movable);
     assert_eq!((0..MAX_ORDER).map(|o| z.nr_free_by_type(o, Unmovable)).sum::<usize>(), 0);
     assert_eq!(z.nr_free_by_type(0, Movable), 1);
@@ -172,9 +172,9 @@ fn small_fallback_leaves_pageblock_alone() {
 
 #[test]
 fn reclaimable_fallback_claims_free_pages_not_pageblock() {
-    let mut mm = mem_map(1024);
-    let (mut z, _) = fragmented(&mut mm, 1024);
-    z.alloc(&mut mm, 0, Reclaimable).unwrap();
+    let mm = mem_map(1024);
+    let (mut z, _) = fragmented(&mm, 1024);
+    z.alloc(&mm, 0, Reclaimable).unwrap();
     // 16 free pages are far below half a pageblock: moved, not retagged.
     assert_eq!(z.pageblock_type(0), Movable);
     assert_eq!((z.nr_free_by_type(0, Reclaimable), z.nr_free_by_type(3, Reclaimable)), (1, 1));
@@ -183,38 +183,38 @@ fn reclaimable_fallback_claims_free_pages_not_pageblock() {
 
 #[test]
 fn reserve_is_used_last() {
-    let mut mm = mem_map(2048);
-    let mut z = zone(&mut mm, 0, 2048);
+    let mm = mem_map(2048);
+    let mut z = zone(&mm, 0, 2048);
     z.set_pageblock_type(0, Reserve);
-    assert_eq!(z.move_freepages_block(&mut mm, 0, Reserve), 1024);
+    assert_eq!(z.move_freepages_block(&mm, 0, Reserve), 1024);
     for _ in 0..1024 {
-        assert!(z.alloc(&mut mm, 0, Unmovable).unwrap() >= 1024);
+        assert!(z.alloc(&mm, 0, Unmovable).unwrap() >= 1024);
     }
-    assert!(z.alloc(&mut mm, 0, Movable).unwrap() < 1024);
+    assert!(z.alloc(&mm, 0, Movable).unwrap() < 1024);
     assert_eq!(z.pageblock_counts(), [1, 0, 0, 1, 0]);
     z.check_invariants(&mm).unwrap();
 }
 
 #[test]
 fn isolated_pageblock_is_never_allocated() {
-    let mut mm = mem_map(2048);
-    let mut z = zone(&mut mm, 0, 2048);
+    let mm = mem_map(2048);
+    let mut z = zone(&mm, 0, 2048);
     z.set_pageblock_type(1024, Isolate);
-    z.move_freepages_block(&mut mm, 1024, Isolate);
-    assert_eq!(z.alloc(&mut mm, 10, Movable), Some(0));
-    assert_eq!(z.alloc(&mut mm, 0, Unmovable), None);
-    assert_eq!(z.alloc(&mut mm, 0, Isolate), None);
+    z.move_freepages_block(&mm, 1024, Isolate);
+    assert_eq!(z.alloc(&mm, 10, Movable), Some(0));
+    assert_eq!(z.alloc(&mm, 0, Unmovable), None);
+    assert_eq!(z.alloc(&mm, 0, Isolate), None);
     assert_eq!(z.nr_free_by_type(10, Isolate), 1);
 }
 
 #[test]
 fn grouping_off_uses_one_list() {
-    let mut mm = mem_map(4096);
+    let mm = mem_map(4096);
     let mut z = BuddyZone::new(0, 4096);
     z.set_grouping(false);
-    z.free_range(&mut mm, 0, 4096);
+    z.free_range(&mm, 0, 4096);
     for (i, mt) in [Movable, Reclaimable, Unmovable].into_iter().cycle().take(30).enumerate() {
-        z.alloc(&mut mm, i % 5, mt).unwrap();
+        z.alloc(&mm, i % 5, mt).unwrap();
     }
     assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0]);
     for o in 0..MAX_ORDER {
@@ -226,11 +226,11 @@ fn grouping_off_uses_one_list() {
 #[test]
 #[should_panic(expected = "double free")]
 fn double_free_panics() {
-    let mut mm = mem_map(1024);
-    let mut z = zone(&mut mm, 0, 1024);
-    let pfn = z.alloc(&mut mm, 1, Movable).unwrap();
-    release(&mut z, &mut mm, pfn, 1);
-    z.free(&mut mm, pfn, 1);
+    let mm = mem_map(1024);
+    let mut z = zone(&mm, 0, 1024);
+    let pfn = z.alloc(&mm, 1, Movable).unwrap();
+    release(&mut z, &mm, pfn, 1);
+    z.free(&mm, pfn, 1);
 }
 
 #[test]
@@ -259,7 +259,7 @@ proptest! {
         ops in proptest::collection::vec((0u8..3, 0usize..MAX_ORDER, 0usize..3, any::<proptest::sample::Index>()), 1..120),
     ) {
         let end = start + spanned;
-        let mut mm = mem_map(end as usize + 100);
+        let mm = mem_map(end as usize + 100);
         let mut state = vec![FREE; end as usize];
         state[..start as usize].fill(HOLE);
         for (at, len) in holes {
@@ -277,7 +277,7 @@ proptest! {
             p = q;
         }
         for &(s, e) in runs.iter().rev() {
-            z.free_range(&mut mm, s, e);
+            z.free_range(&mm, s, e);
         }
         let total = state.iter().filter(|&&s| s == FREE).count();
         prop_assert_eq!(z.free_pages(), total);
@@ -286,7 +286,7 @@ proptest! {
 
         for (op, order, mt, pick) in ops {
             if op < 2 || live.is_empty() {
-                match z.alloc(&mut mm, order, MigrateType::ALL[mt]) {
+                match z.alloc(&mm, order, MigrateType::ALL[mt]) {
                     Some(pfn) => {
                         prop_assert_eq!(pfn % (1 << order), 0);
                         for s in &mut state[pfn as usize..(pfn + (1 << order)) as usize] {
@@ -300,7 +300,7 @@ proptest! {
                 }
             } else {
                 let (pfn, order) = live.swap_remove(pick.index(live.len()));
-                release(&mut z, &mut mm, pfn, order);
+                release(&mut z, &mm, pfn, order);
                 state[pfn as usize..(pfn + (1 << order)) as usize].fill(FREE);
             }
             prop_assert_eq!(z.check_invariants(&mm), Ok(()));
@@ -317,7 +317,7 @@ proptest! {
         }
 
         for (pfn, order) in live {
-            release(&mut z, &mut mm, pfn, order);
+            release(&mut z, &mm, pfn, order);
         }
         prop_assert_eq!(z.check_invariants(&mm), Ok(()));
         prop_assert_eq!(nr_free_all(&z), boot_nr_free);
@@ -335,7 +335,7 @@ fn type_snapshot(z: &BuddyZone) -> (Vec<Vec<usize>>, Vec<MigrateType>) {
 }
 
 /// A zone after the kernel's boot: pageblocks of each type, some pages in use.
-fn mixed_zone(mm: &mut [Page]) -> (BuddyZone, Vec<u32>) {
+fn mixed_zone(mm: &[Page]) -> (BuddyZone, Vec<u32>) {
     let mut z = zone(mm, 0, 4 * PAGEBLOCK_PAGES);
     let mut used = Vec::new();
     // Unmovable steals block 0 (and retags it), Reclaimable claims block 1.
@@ -359,24 +359,24 @@ fn mixed_zone(mm: &mut [Page]) -> (BuddyZone, Vec<u32>) {
 /// free lists and the pageblock types exactly as they were.
 #[test]
 fn taking_each_list_as_its_own_type_round_trips_pageblock_types() {
-    let mut mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
-    let (mut z, used) = mixed_zone(&mut mm);
+    let mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
+    let (mut z, used) = mixed_zone(&mm);
     let before = type_snapshot(&z);
     assert!(before.1.contains(&Unmovable) && before.1.contains(&Movable), "{:?}", before.1);
     let mut taken = Vec::new();
     for mt in MigrateType::ALL {
-        while let Some(pfn) = z.alloc_from_own_lists(&mut mm, 0, mt) {
+        while let Some(pfn) = z.alloc_from_own_lists(&mm, 0, mt) {
             taken.push(pfn);
         }
     }
     assert_eq!(z.free_pages(), 0);
     for pfn in taken {
-        release(&mut z, &mut mm, pfn, 0);
+        release(&mut z, &mm, pfn, 0);
     }
     z.check_invariants(&mm).unwrap();
     assert_eq!(type_snapshot(&z), before);
     for pfn in used {
-        release(&mut z, &mut mm, pfn, 0);
+        release(&mut z, &mm, pfn, 0);
     }
 }
 
@@ -385,15 +385,15 @@ fn taking_each_list_as_its_own_type_round_trips_pageblock_types() {
 /// Unmovable pageblock, so such a round trip cannot leave types alone.
 #[test]
 fn taking_everything_as_movable_retags_unmovable_blocks() {
-    let mut mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
-    let (mut z, _used) = mixed_zone(&mut mm);
+    let mm = mem_map(4 * PAGEBLOCK_PAGES as usize);
+    let (mut z, _used) = mixed_zone(&mm);
     let before = type_snapshot(&z);
     let mut taken = Vec::new();
-    while let Some(pfn) = z.alloc(&mut mm, 0, Movable) {
+    while let Some(pfn) = z.alloc(&mm, 0, Movable) {
         taken.push(pfn);
     }
     for pfn in taken {
-        release(&mut z, &mut mm, pfn, 0);
+        release(&mut z, &mm, pfn, 0);
     }
     assert_ne!(type_snapshot(&z).1, before.1, "a Movable steal of a half-free block retags it");
 }

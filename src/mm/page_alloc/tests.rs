@@ -16,17 +16,17 @@ fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
     let (layout, _) = size_zones(&map, &opts);
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
+    let mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
     for r in map.entries() {
         let (s, e) = (((r.start + 4095) / 4096).max(1) as u32, (r.end / 4096) as u32);
-        node.free_range(&mut mem_map, s, e);
+        node.free_range(&mem_map, s, e);
     }
     node.setup_watermarks(None);
     (node, mem_map)
 }
 
 fn buddyinfo(node: &Node) -> Vec<Vec<usize>> {
-    node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.buddy.nr_free(o)).collect()).collect()
+    node.zones.iter().map(|z| (0..MAX_ORDER).map(|o| z.lock().nr_free(o)).collect()).collect()
 }
 
 #[test]
@@ -49,80 +49,81 @@ fn watermarks_and_reserves_follow_linux() {
 
 #[test]
 fn highuser_drains_highmem_before_lowmem() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
     let mut got = Vec::new();
     // HighMem serves everything until it reaches its `low` mark (where
     // Linux would wake kswapd); only then does the zonelist fall back.
     while node.zones[2].free_pages() > node.zones[2].watermark[1] + 1 {
-        let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+        let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
         assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
         got.push(pfn);
     }
     assert_eq!(node.zones[0].free_pages() + node.zones[1].free_pages(), low_before);
     // Now highmem is at its watermark: the next ones fall back to Normal.
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
     got.push(pfn);
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER, 0).unwrap();
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
     assert!((pfn as u64) < node.max_low_pfn);
     got.push(pfn);
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
 }
 
 #[test]
 fn kernel_allocations_never_touch_highmem() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let high_free = node.zones[2].free_pages();
     let mut got = Vec::new();
-    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_KERNEL, 0) {
+    while let Some(pfn) = node.alloc_pages(&mm, GFP_KERNEL, 0) {
         assert!((pfn as u64) < node.max_low_pfn);
         got.push(pfn);
     }
     assert_eq!(node.zones[2].free_pages(), high_free);
     // The reserve below `min` is left for atomic allocations.
-    assert!(node.alloc_pages(&mut mm, GFP_ATOMIC, 0).is_some());
+    assert!(node.alloc_pages(&mm, GFP_ATOMIC, 0).is_some());
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
 }
 
 #[test]
 fn dma_allocations_stay_below_16m() {
-    let (mut node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_DMA, 3).unwrap();
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_DMA, 3).unwrap();
     assert!(pfn < 4096 && pfn % 8 == 0);
-    node.free_pages(&mut mm, pfn, 3);
+    node.free_pages(&mm, pfn, 3);
 }
 
 #[test]
 fn everything_freed_merges_back_exactly() {
-    let (mut node, mut mm) = machine(32);
+    let (node, mm) = machine(32);
     let before = buddyinfo(&node);
     let free_before = node.free_pages_total();
     let mut got = Vec::new();
     for gfp in [GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_ATOMIC] {
-        while let Some(pfn) = node.alloc_pages(&mut mm, gfp, 0) {
+        while let Some(pfn) = node.alloc_pages(&mm, gfp, 0) {
             got.push(pfn);
         }
     }
     assert!(node.free_pages_total() < free_before / 20);
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
-    node.drain_all(&mut mm);
+    node.drain_all(&mm);
     assert_eq!(node.free_pages_total(), free_before);
     assert_eq!(buddyinfo(&node), before);
 }
 
 #[test]
 fn pcp_list_stays_bounded() {
-    let (mut node, mut mm) = machine(32);
-    let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap()).collect();
+    let (node, mm) = machine(32);
+    let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
-        assert!(node.zones[1].pcp.count <= node.zones[1].pcp.high);
+        node.free_pages(&mm, pfn, 0);
+        let pcp = node.zones[1].pcp();
+        assert!(pcp.count <= pcp.high);
     }
 }
 
@@ -136,24 +137,24 @@ fn pcp_is_lifo_with_and_without_grouping() {
             node = Node::EMPTY;
             node.init(&layout, false);
             mm = vec![Page::RESERVED; layout.max_pfn as usize];
-            node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+            node.free_range(&mm, 0x100, layout.max_pfn as u32);
             node.setup_watermarks(None);
         }
-        let a = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
-        node.free_pages(&mut mm, a, 0);
-        let b = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        let a = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+        node.free_pages(&mm, a, 0);
+        let b = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
         assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
-        node.free_pages(&mut mm, b, 0);
+        node.free_pages(&mm, b, 0);
     }
 }
 
 #[test]
 #[should_panic(expected = "Bad page state")]
 fn double_free_is_caught() {
-    let (mut node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
-    node.free_pages(&mut mm, pfn, 0);
-    node.free_pages(&mut mm, pfn, 0);
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mm, pfn, 0);
+    node.free_pages(&mm, pfn, 0);
 }
 
 #[test]
@@ -165,17 +166,17 @@ fn batch_sizes_match_linux() {
 proptest::proptest! {
     #[test]
     fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
-        let (mut node, mut mm) = machine(32);
+        let (node, mm) = machine(32);
         let before = buddyinfo(&node);
         let total = node.free_pages_total();
         let mut live: Vec<(u32, usize)> = Vec::new();
         for (g, order, free) in ops {
             if free && !live.is_empty() {
                 let (pfn, order) = live.swap_remove(order % live.len());
-                node.free_pages(&mut mm, pfn, order);
+                node.free_pages(&mm, pfn, order);
             } else {
                 let gfp = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA][g];
-                if let Some(pfn) = node.alloc_pages(&mut mm, gfp, order) {
+                if let Some(pfn) = node.alloc_pages(&mm, gfp, order) {
                     if gfp == GFP_DMA { proptest::prop_assert!(pfn < 4096); }
                     if !gfp.contains(Gfp::HIGHMEM) { proptest::prop_assert!((pfn as u64) < node.max_low_pfn); }
                     live.push((pfn, order));
@@ -185,35 +186,35 @@ proptest::proptest! {
             proptest::prop_assert_eq!(node.free_pages_total() + used, total);
         }
         for (pfn, order) in live {
-            node.free_pages(&mut mm, pfn, order);
+            node.free_pages(&mm, pfn, order);
         }
-        node.drain_all(&mut mm);
+        node.drain_all(&mm);
         proptest::prop_assert_eq!(buddyinfo(&node), before);
     }
 }
 
 #[test]
 fn migrate_reserve_covers_the_min_watermark() {
-    let (mut node, mut mm) = machine(32);
+    let (mut node, mm) = machine(32);
     let free = node.free_pages_total();
-    let n = node.setup_migrate_reserve(&mut mm);
+    let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0, "no pageblock reserved");
-    let reserved: usize = node.zones.iter().map(|z| z.buddy.pageblock_counts()[MigrateType::Reserve as usize]).sum();
+    let reserved: usize = node.zones.iter().map(|z| z.lock().pageblock_counts()[MigrateType::Reserve as usize]).sum();
     assert_eq!(reserved, n);
     assert_eq!(node.free_pages_total(), free, "reserving moves pages, frees none");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
-        let blocks = z.buddy.pageblock_counts()[MigrateType::Reserve as usize] as u64;
+        let blocks = z.lock().pageblock_counts()[MigrateType::Reserve as usize] as u64;
         assert!(blocks * 1024 >= z.watermark[0].min(z.managed) || z.managed < 1024);
     }
     // Everything can still be allocated: reserve blocks are the last resort.
     let mut got = Vec::new();
-    while let Some(pfn) = node.alloc_pages(&mut mm, GFP_ATOMIC, 0) {
+    while let Some(pfn) = node.alloc_pages(&mm, GFP_ATOMIC, 0) {
         got.push(pfn);
     }
     for pfn in got {
-        node.free_pages(&mut mm, pfn, 0);
+        node.free_pages(&mm, pfn, 0);
     }
-    node.drain_all(&mut mm);
+    node.drain_all(&mm);
     assert_eq!(node.free_pages_total(), free);
 }
 
@@ -249,10 +250,10 @@ fn machine_with_reserved(hole_start: u32, hole_end: u32) -> (Node, Vec<Page>) {
     let (layout, _) = size_zones(&map, &MemOptions { highmem: Some(32 << 20), ..MemOptions::default() });
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mm: Vec<Page> = (0..layout.max_pfn).map(|pfn| memmap_page(&layout, pfn)).collect();
-    node.free_range(&mut mm, 1, 0x9f);
-    node.free_range(&mut mm, 0x100, hole_start);
-    node.free_range(&mut mm, hole_end, layout.max_pfn as u32);
+    let mm: Vec<Page> = (0..layout.max_pfn).map(|pfn| memmap_page(&layout, pfn)).collect();
+    node.free_range(&mm, 1, 0x9f);
+    node.free_range(&mm, 0x100, hole_start);
+    node.free_range(&mm, hole_end, layout.max_pfn as u32);
     node.setup_watermarks(None);
     (node, mm)
 }
@@ -281,16 +282,16 @@ fn every_descriptor_has_its_zone() {
 /// blocks with reserved pages).
 #[test]
 fn migrate_reserve_skips_blocks_with_reserved_frames() {
-    let (mut node, mut mm) = machine_with_reserved(0x1000, 0x1100);
-    let n = node.setup_migrate_reserve(&mut mm);
+    let (mut node, mm) = machine_with_reserved(0x1000, 0x1100);
+    let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0);
-    let normal = &node.zones[1].buddy;
+    let normal = node.zones[1].lock();
     assert_eq!(normal.pageblock_type(0x1000), MigrateType::Movable, "the block holding reserved frames");
     assert_eq!(normal.pageblock_type(0x1400), MigrateType::Reserve, "the next, wholly free block");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
-        let mut pfn = z.buddy.start_pfn();
-        while pfn < z.buddy.end_pfn() {
-            if z.buddy.pageblock_type(pfn) == MigrateType::Reserve {
+        let mut pfn = z.start_pfn();
+        while pfn < z.end_pfn() {
+            if z.pageblock_type(pfn) == MigrateType::Reserve {
                 let block = pfn & !(buddy::PAGEBLOCK_PAGES - 1);
                 assert!(mm[block as usize..(block + buddy::PAGEBLOCK_PAGES) as usize].iter().all(|p| !p.is_reserved()));
             }
@@ -303,40 +304,46 @@ fn migrate_reserve_skips_blocks_with_reserved_frames() {
 /// list, not on a pcp list from which the next allocation would take it.
 #[test]
 fn isolated_pageblock_frees_bypass_the_pcp_lists() {
-    let (mut node, mut mm) = machine(32);
-    let pfn = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let (node, mm) = machine(32);
+    let pfn = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     let z = node.zone_of(pfn).unwrap();
-    node.drain_all(&mut mm);
-    node.zones[z].buddy.set_pageblock_type(pfn, MigrateType::Isolate);
-    node.zones[z].buddy.move_freepages_block(&mut mm, pfn, MigrateType::Isolate);
-    let pcp_before = node.zones[z].pcp.count;
-    node.free_pages(&mut mm, pfn, 0);
-    assert_eq!(node.zones[z].pcp.count, pcp_before, "the page went to a pcp list");
-    let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].buddy.nr_free_by_type(o, MigrateType::Isolate)).sum();
+    node.drain_all(&mm);
+    {
+        let mut buddy = node.zones[z].lock();
+        buddy.set_pageblock_type(pfn, MigrateType::Isolate);
+        buddy.move_freepages_block(&mm, pfn, MigrateType::Isolate);
+    }
+    assert_eq!(node.zones[z].pageblock_type(pfn), MigrateType::Isolate, "the lock-free copy follows the retag");
+    let pcp_before = node.zones[z].pcp().count;
+    node.free_pages(&mm, pfn, 0);
+    assert_eq!(node.zones[z].pcp().count, pcp_before, "the page went to a pcp list");
+    let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].lock().nr_free_by_type(o, MigrateType::Isolate)).sum();
     assert!(isolated > 0);
-    let again = node.alloc_pages(&mut mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let again = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     assert_ne!(again, pfn, "an isolated page was handed out again");
-    node.free_pages(&mut mm, again, 0);
-    node.zones[z].buddy.check_invariants(&mm).unwrap();
+    node.free_pages(&mm, again, 0);
+    node.zones[z].lock().check_invariants(&mm).unwrap();
 }
 
 /// free_pages_check as Linux's: a page still mapped, on the LRU, or part of
 /// a compound page is a bad page, not a free one.
 #[test]
 fn free_pages_check_sees_lru_head_and_mapcount() {
-    type Spoil = fn(&mut Page);
+    type Spoil = fn(&Page);
     let spoils: [(&str, Spoil); 4] = [
-        ("lru", |p| p.flags.insert(PageFlags::LRU)),
-        ("head", |p| p.flags.insert(PageFlags::HEAD)),
-        ("tail", |p| p.flags.insert(PageFlags::TAIL)),
-        ("mapcount", |p| p.mapcount = 1),
+        ("lru", |p| p.set_flag(PageFlags::LRU)),
+        ("head", |p| p.set_flag(PageFlags::HEAD)),
+        ("tail", |p| p.set_flag(PageFlags::TAIL)),
+        ("mapcount", |p| {
+            p.inc_mapcount();
+        }),
     ];
     for (what, spoil) in spoils {
         let caught = std::panic::catch_unwind(|| {
-            let (mut node, mut mm) = machine(32);
-            let pfn = node.alloc_pages(&mut mm, GFP_KERNEL, 0).unwrap();
-            spoil(&mut mm[pfn as usize]);
-            node.free_pages(&mut mm, pfn, 0);
+            let (node, mm) = machine(32);
+            let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+            spoil(&mm[pfn as usize]);
+            node.free_pages(&mm, pfn, 0);
         });
         let msg = caught.expect_err(what);
         let msg = msg.downcast_ref::<String>().unwrap();
@@ -363,8 +370,8 @@ fn totalreserve_caps_each_zone_at_its_pages() {
     let (layout, _) = size_zones(&map, &MemOptions::default());
     let mut node = Node::EMPTY;
     node.init(&layout, true);
-    let mut mm = vec![Page::RESERVED; layout.max_pfn as usize];
-    node.free_range(&mut mm, 0x100, layout.max_pfn as u32);
+    let mm = vec![Page::RESERVED; layout.max_pfn as usize];
+    node.free_range(&mm, 0x100, layout.max_pfn as u32);
     node.setup_watermarks(None);
     assert_eq!(node.zones[2].managed, 0);
     assert!(node.zones[2].watermark[2] > 0, "the empty zone has a high mark");
@@ -393,4 +400,116 @@ fn small_machines_turn_mobility_grouping_off() {
         ZonelistsLine { grouping, total_pages: total }.to_string(),
         "Built 1 zonelists in Zone order, mobility grouping off.  Total pages: 3998"
     );
+}
+
+#[test]
+fn falling_below_low_wakes_kswapd() {
+    let (node, mm) = machine(32);
+    let wakeups = |node: &Node| node.zones.iter().map(|z| z.kswapd_wakeups.load(Relaxed)).collect::<Vec<_>>();
+    let mut got = Vec::new();
+    // Kernel allocations take Normal, then DMA, down to their `low` marks
+    // without waking anybody...
+    while wakeups(&node).iter().all(|&w| w == 0) {
+        got.push(node.alloc_pages(&mm, GFP_KERNEL, 0).expect("the min pass still serves it"));
+    }
+    // ...and the first one that finds no zone above `low` wakes kswapd for
+    // Normal and is served from the reserve between min and low. DMA was
+    // skipped only for the `lowmem_reserve` it keeps against Normal's
+    // callers; above its own `low` it needs no kswapd (Linux's
+    // wakeup_kswapd checks the mark with classzone 0).
+    let normal = &node.zones[1];
+    assert!(normal.free_pages() <= normal.watermark[Watermark::Low as usize]);
+    assert!(normal.free_pages() > normal.watermark[Watermark::Min as usize]);
+    assert_eq!(wakeups(&node), [0, 1, 0, 0], "Normal woken once, HighMem not looked at");
+    for pfn in got.drain(..) {
+        node.free_pages(&mm, pfn, 0);
+    }
+    let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mm, pfn, 0);
+    assert_eq!(wakeups(&node), [0, 1, 0, 0], "above low again: nobody woken");
+}
+
+#[test]
+fn retry_after_reclaim_follows_2_6_24() {
+    use crate::mm::gfp::{Gfp, PAGE_ALLOC_COSTLY_ORDER};
+    let costly = PAGE_ALLOC_COSTLY_ORDER;
+    assert!(should_alloc_retry(GFP_KERNEL, 0, true));
+    assert!(should_alloc_retry(GFP_KERNEL, costly, true), "order 3 still retries");
+    assert!(!should_alloc_retry(GFP_KERNEL, costly + 1, true), "costly orders do not");
+    assert!(should_alloc_retry(GFP_KERNEL | Gfp::REPEAT, costly + 1, true));
+    assert!(should_alloc_retry(GFP_KERNEL | Gfp::NOFAIL, 10, true));
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NORETRY, 0, true), "NORETRY never loops");
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NORETRY | Gfp::NOFAIL, 0, true));
+    assert!(!should_alloc_retry(GFP_KERNEL, 0, false), "no progress, no retry");
+    assert!(!should_alloc_retry(GFP_KERNEL | Gfp::NOFAIL, 0, false), "no OOM killer to loop through yet");
+}
+
+#[test]
+fn drain_pcp_batch_takes_one_batch_at_a_time() {
+    let (node, mm) = machine(32);
+    let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
+    for pfn in got {
+        node.free_pages(&mm, pfn, 0);
+    }
+    let (cached, batch) = {
+        let pcp = node.zones[1].pcp();
+        (pcp.count, pcp.batch)
+    };
+    assert!(cached > batch, "{cached} pages cached, batch {batch}: more than one batch to drain");
+    let free = node.free_pages_total();
+    assert_eq!(node.drain_pcp_batch(&mm, 1), cached - batch);
+    assert_eq!(node.free_pages_total(), free, "draining moves pages, frees none");
+    while node.drain_pcp_batch(&mm, 1) > 0 {}
+    assert_eq!(node.zones[1].pcp().count, 0);
+    node.zones[1].lock().check_invariants(&mm).unwrap();
+}
+
+/// Each zone has its own lock, and the pcp fast path takes none of them:
+/// with HighMem's free lists locked a kernel allocation still gets Normal's
+/// pages, and with Normal's locked too a page already on its pcp list still
+/// comes off it. Under one lock over every zone (before issue 9) the first
+/// allocation here would spin for ever.
+#[test]
+fn zones_lock_apart_and_the_pcp_path_takes_no_zone_lock() {
+    let (node, mm) = machine(32);
+    // Put pages on Normal's pcp list.
+    let warm = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
+    node.free_pages(&mm, warm, 0);
+    let _highmem = node.zones[2].lock();
+    let a = node.alloc_pages(&mm, GFP_KERNEL, 0).expect("Normal serves while HighMem is locked");
+    let _normal = node.zones[1].lock();
+    let b = node.alloc_pages(&mm, GFP_KERNEL, 0).expect("the pcp list serves while Normal is locked");
+    node.free_pages(&mm, b, 0);
+    drop(_normal);
+    drop(_highmem);
+    node.free_pages(&mm, a, 0);
+    node.drain_all(&mm);
+    node.zones[1].lock().check_invariants(&mm).unwrap();
+}
+
+/// The lock-free copies beside each zone's lock follow what the lock
+/// holders did: free counts after allocations and frees, pageblock types
+/// after a retag.
+#[test]
+fn lock_free_counters_follow_the_locked_state() {
+    let (node, mm) = machine(32);
+    let z = &node.zones[1];
+    let buddy_and_pcp = |z: &Zone| {
+        let pcp = z.pcp().count;
+        (z.lock().free_pages() + pcp) as u64
+    };
+    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    let block = node.alloc_pages(&mm, GFP_KERNEL, 3).unwrap();
+    let pages: Vec<u32> = (0..10).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
+    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    for pfn in pages {
+        node.free_pages(&mm, pfn, 0);
+    }
+    node.free_pages(&mm, block, 3);
+    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    let pfn = z.start_pfn().next_multiple_of(buddy::PAGEBLOCK_PAGES);
+    let before = z.pageblock_type(pfn);
+    z.lock().set_pageblock_type(pfn, MigrateType::Reclaimable);
+    assert_ne!(before, MigrateType::Reclaimable);
+    assert_eq!(z.pageblock_type(pfn), MigrateType::Reclaimable);
 }

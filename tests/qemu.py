@@ -316,7 +316,7 @@ CRASHES = {
               r"kernel stack overflow \(double-fault\)", r"overflow\+0x"],
     # Threads' stacks are vmalloc areas too: the crash's area is not the first.
     "vmalloc-guard": [r"BUG: unable to handle page fault for address: f8[0-9a-f]{6}",
-                      r"vmalloc: 0xf8[0-9a-f]{6} is the guard page of the area 0xf8[0-9a-f]{6}-0xf8[0-9a-f]{6} \(1 pages\)",
+                      r"vmalloc: 0xf8[0-9a-f]{6} is the guard page of the area 0xf8[0-9a-f]{6}-0xf8[0-9a-f]{6} \(1 page\)",
                       r"#PF: supervisor write access in kernel mode"],
 }
 

@@ -875,11 +875,12 @@ mod kernel_side {
         let _ = match v.lookup(address) {
             Lookup::Guard(a) => writeln!(
                 out,
-                "vmalloc: {:#010x} is the guard page of the area {:#010x}-{:#010x} ({} pages)",
+                "vmalloc: {:#010x} is the guard page of the area {:#010x}-{:#010x} ({} page{})",
                 address,
                 a.addr,
                 a.addr + a.size,
-                a.pages.len()
+                a.pages.len(),
+                if a.pages.len() == 1 { "" } else { "s" }
             ),
             Lookup::Unallocated => writeln!(out, "vmalloc: {:#010x} is in no vmalloc area", address),
             Lookup::Mapped(a) => writeln!(

@@ -183,6 +183,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             0 => f.write_str("0"),
+            v if v % (1 << 40) == 0 => write!(f, "{}T", v >> 40),
             v if v % (1 << 30) == 0 => write!(f, "{}G", v >> 30),
             v if v % (1 << 20) == 0 => write!(f, "{}M", v >> 20),
             v if v % (1 << 10) == 0 => write!(f, "{}K", v >> 10),
@@ -196,28 +197,19 @@ pub fn pages_to_mb(pages: u64) -> u64 {
     pages >> (20 - PAGE_SHIFT)
 }
 
-/// A number of pages as an exact size: `1983M`, `896K` below a megabyte,
-/// `895.875M` otherwise (a page is 1/256 M, so the decimals end).
+/// A number of pages as an exact size: `1983M` when it is whole megabytes,
+/// otherwise in kilobytes (`896K`, `917376K`), as Linux's `Memory:` line
+/// gives sizes: exact, and never a long decimal fraction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PagesSize(pub u64);
 
 impl fmt::Display for PagesSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const PER_MB: u64 = 1 << (20 - PAGE_SHIFT);
-        let (mb, rest) = (self.0 / PER_MB, self.0 % PER_MB);
-        if rest == 0 {
-            write!(f, "{mb}M")
-        } else if mb == 0 {
-            write!(f, "{}K", self.0 << (PAGE_SHIFT - 10))
+        if self.0 % PER_MB == 0 {
+            write!(f, "{}M", self.0 / PER_MB)
         } else {
-            // rest/256 in decimal: 8 digits at most, trailing zeros dropped.
-            let mut frac = rest * 100_000_000 / PER_MB;
-            let mut digits = 8;
-            while frac % 10 == 0 {
-                frac /= 10;
-                digits -= 1;
-            }
-            write!(f, "{mb}.{frac:0digits$}M")
+            write!(f, "{}K", self.0 << (PAGE_SHIFT - 10))
         }
     }
 }

@@ -138,7 +138,7 @@ fn highmem_larger_than_ram_is_clamped() {
     assert_eq!(l.totalhigh_pages, 447 * 256);
     let n = ["highmem=3G is more than the 2047M of RAM; clamped to 1983M (lowmem needs at least 64M)"];
     check(&qemu(2 * GB), highmem(3 * GB), (0x7ffe0 - 1983 * 256, 0x7ffe0), &n);
-    // The case a user met: 1984M said 1983M and gave 1983.875M.
+    // The case a user met: 1984M said 1983M and gave 1983.875M (2031488K).
     let n = ["highmem=1984M would leave 63M of lowmem (needs at least 64M); clamped to 1983M"];
     let l = check(&qemu(2 * GB), highmem(1984 * MB), (0x7ffe0 - 1983 * 256, 0x7ffe0), &n);
     assert_eq!(l.totalhigh_pages, 1983 * 256);
@@ -156,9 +156,9 @@ fn highmem_never_leaves_less_than_64m_lowmem() {
 
 #[test]
 fn highmem_on_a_big_machine_caps_highmem() {
-    let n = ["highmem=256M leaves 895.875M of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
+    let n = ["highmem=256M leaves 917376K of RAM unused: lowmem is full at 896M, so RAM above 1152M is ignored"];
     check(&qemu(2 * GB), highmem(256 * MB), (0x38000, 0x48000), &n);
-    let n = ["highmem=0 leaves 1151.875M of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
+    let n = ["highmem=0 leaves 1179520K of RAM unused: lowmem is full at 896M, so RAM above 896M is ignored"];
     let l = check(&qemu(2 * GB), highmem(0), (0x38000, 0x38000), &n);
     assert_eq!(l.totalhigh_pages, 0);
     // Smaller than the natural highmem but leaving lowmem below 896 MB: lowmem shrinks.
@@ -281,7 +281,7 @@ fn notes_say_the_sizes_that_result() {
     let n: Vec<String> = notes.iter().map(|n| n.to_string()).collect();
     assert_eq!(
         n,
-        ["highmem=256M leaves 1295.8828125M of RAM unused: lowmem is full at 495M, so RAM above 751.9921875M is ignored"]
+        ["highmem=256M leaves 1326984K of RAM unused: lowmem is full at 495M, so RAM above 770040K is ignored"]
     );
     // highmem=1151M at 2G: less than a megabyte is unused, and said in K.
     let n = ["highmem=1151M leaves 896K of RAM unused: lowmem is full at 896M, so RAM above 2047M is ignored"];
@@ -314,6 +314,14 @@ fn mem_at_or_above_the_end_of_ram_says_nothing_was_done() {
 fn pages_size_is_exact() {
     assert_eq!(PagesSize(256 * 1983).to_string(), "1983M");
     assert_eq!(PagesSize(224).to_string(), "896K");
-    assert_eq!(PagesSize(256 * 895 + 224).to_string(), "895.875M");
-    assert_eq!(PagesSize(256 + 1).to_string(), "1.00390625M");
+    assert_eq!(PagesSize(256 * 895 + 224).to_string(), "917376K");
+    assert_eq!(PagesSize(256 + 1).to_string(), "1028K");
+}
+
+#[test]
+fn sizes_print_as_typed_up_to_terabytes() {
+    // mem=1T was echoed back as "mem=1024G".
+    assert_eq!(Size(1 << 40).to_string(), "1T");
+    assert_eq!(Size(3 << 30).to_string(), "3G");
+    assert_eq!(Size(1536 << 20).to_string(), "1536M");
 }

@@ -1025,7 +1025,7 @@ def small_machine_groups_off_and_says_fault_settings():
                   "fail_page_alloc: injecting page allocation failures "
                   "(interval 1000000, probability 1%, space 0, times 1)",
                   'bad value "1,100,0,18446744073709551615" for failslab= '
-                  "(times is out of range (-1, or 0 to 9223372036854775807)); default kept"]:
+                  "(times is out of range (-1, or 0 to 2147483647)); default kept"]:
             check(w in log, "boot log lacks %r:\n%s" % (w, log[-2500:]))
         check("FaultAttr" not in log, "a Rust struct in the boot log")
         pti = m.cmd("pagetypeinfo")

@@ -52,22 +52,34 @@ impl FaultAttr {
         let number = |v: &str, bad: &'static str, big: &'static str| {
             parse_u64(v).map_err(|e| if e == NumError::Overflow { big } else { bad })
         };
-        let interval =
-            number(next("missing interval")?, "interval is not a number", "interval is out of range (at most 2^64-1)")?;
+        // The ranges of Linux's own fields on i386: `unsigned long` interval
+        // and space (32 bits), `atomic_t` times (an int).
+        let interval = number(
+            next("missing interval")?,
+            "interval is not a number",
+            "interval is out of range (at most 4294967295)",
+        )?;
         let probability = number(
             next("missing probability")?,
             "probability is not a number",
             "probability is a percentage (0..100)",
         )?;
-        let space = number(next("missing space")?, "space is not a number", "space is out of range (at most 2^64-1)")?;
+        let space =
+            number(next("missing space")?, "space is not a number", "space is out of range (at most 4294967295)")?;
         let times_s = next("missing times")?;
-        const TIMES_RANGE: &str = "times is out of range (-1, or 0 to 9223372036854775807)";
+        const TIMES_RANGE: &str = "times is out of range (-1, or 0 to 2147483647)";
         let times = if times_s == "-1" {
             -1
         } else {
             let n = number(times_s, "times is not a number (-1 for no limit)", TIMES_RANGE)?;
-            i64::try_from(n).map_err(|_| TIMES_RANGE)?
+            i64::from(i32::try_from(n).map_err(|_| TIMES_RANGE)?)
         };
+        if interval > u64::from(u32::MAX) {
+            return Err("interval is out of range (at most 4294967295)");
+        }
+        if space > u64::from(u32::MAX) {
+            return Err("space is out of range (at most 4294967295)");
+        }
         if parts.next().is_some() {
             return Err("more than four fields");
         }
@@ -190,15 +202,22 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused() {
-        let too_big = "times is out of range (-1, or 0 to 9223372036854775807)";
+        // Linux's ranges on i386: times is an atomic_t, interval and space unsigned long.
+        let too_big = "times is out of range (-1, or 0 to 2147483647)";
         assert_eq!(FaultAttr::parse("1,100,0,18446744073709551615"), Err(too_big));
-        assert_eq!(FaultAttr::parse("1,100,0,9223372036854775808"), Err(too_big));
+        assert_eq!(FaultAttr::parse("1,100,0,2147483648"), Err(too_big));
         assert_eq!(FaultAttr::parse("1,100,0,18446744073709551616"), Err(too_big));
-        assert_eq!(FaultAttr::parse("1,100,0,9223372036854775807").unwrap().times, i64::MAX);
+        assert_eq!(FaultAttr::parse("1,100,0,2147483647").unwrap().times, i64::from(i32::MAX));
+        assert_eq!(FaultAttr::parse("4294967296,1,0,1"), Err("interval is out of range (at most 4294967295)"));
+        assert_eq!(FaultAttr::parse("1,1,4294967296,1"), Err("space is out of range (at most 4294967295)"));
+        assert_eq!(FaultAttr::parse("4294967295,1,4294967295,1").unwrap().space, 4294967295);
         assert_eq!(FaultAttr::parse("1,100,0,-2"), Err("times is not a number (-1 for no limit)"));
-        assert_eq!(FaultAttr::parse("99999999999999999999,1,0,1"), Err("interval is out of range (at most 2^64-1)"));
+        assert_eq!(
+            FaultAttr::parse("99999999999999999999,1,0,1"),
+            Err("interval is out of range (at most 4294967295)")
+        );
         assert_eq!(FaultAttr::parse("1,99999999999999999999,0,1"), Err("probability is a percentage (0..100)"));
-        assert_eq!(FaultAttr::parse("1,1,99999999999999999999,1"), Err("space is out of range (at most 2^64-1)"));
+        assert_eq!(FaultAttr::parse("1,1,99999999999999999999,1"), Err("space is out of range (at most 4294967295)"));
     }
 
     #[test]

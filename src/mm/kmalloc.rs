@@ -193,10 +193,13 @@ unsafe impl SlabPages for KernelPages {
     fn readable(&self, addr: usize, len: usize) -> bool {
         let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
         // The direct map covers lowmem, except the unmapped guard pages under
-        // the kernel stacks (in the first 8 MB): ask the page tables there.
+        // the kernel stacks (in the first 8 MB): ask the page tables there,
+        // once when both ends are in one page (a slab header, on every free).
         let present = crate::arch::x86::mm::init::early_page_present;
         addr >= PAGE_OFFSET
-            && addr.checked_add(len).is_some_and(|e| e <= end && len > 0 && present(addr) && present(e - 1))
+            && addr.checked_add(len).is_some_and(|e| {
+                e <= end && len > 0 && present(addr) && ((addr ^ (e - 1)) < PAGE_SIZE || present(e - 1))
+            })
     }
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
@@ -350,11 +353,12 @@ fn create_in(
 /// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
 #[inline(always)]
 fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-    if gfp.may_sleep() {
-        crate::kernel::sched::might_sleep("kmem_cache_alloc");
+    let mut s = CACHES[slot].lock();
+    // might_sleep, with the flags the lock just saved.
+    if gfp.may_sleep() && crate::kernel::sched::might_sleep_check(s.irqs_were_enabled()) {
+        s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
     loop {
-        let mut s = CACHES[slot].lock();
         let mut pages = s.pages();
         let r = if gfp.may_sleep() { s.cache.alloc_nogrow(&mut pages) } else { s.cache.alloc(&mut pages, gfp) };
         match r {
@@ -372,9 +376,25 @@ fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u
                 if !alloc_failed(slot, e, spec, dma, gfp) {
                     return None;
                 }
+                s = CACHES[slot].lock();
             }
         }
     }
+}
+
+/// Report an allocation that may sleep made where sleeping is not allowed,
+/// without the cache's lock; the allocation goes on.
+#[cold]
+#[inline(never)]
+fn slot_alloc_might_sleep_bug(
+    s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
+    slot: usize,
+    loc: &'static core::panic::Location<'static>,
+) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+    let irqs_disabled = !s.irqs_were_enabled();
+    drop(s);
+    crate::kernel::sched::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
+    CACHES[slot].lock()
 }
 
 /// The slow end of `slot_alloc`: whether to try again.

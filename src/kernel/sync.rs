@@ -55,14 +55,15 @@ fn irq_nest_exit(flags: u32) {
     debug_assert!(depth > 0, "IrqLock guard released twice");
     let depth = depth.wrapping_sub(1);
     IRQ_LOCK_DEPTH.store(depth, Ordering::Relaxed);
-    if flags & crate::arch::x86::cpu::EFLAGS_IF != 0 {
-        if depth == 0 {
+    let was_on = flags & crate::arch::x86::cpu::EFLAGS_IF != 0;
+    if depth == 0 {
+        if was_on {
             crate::arch::x86::cpu::local_irq_enable();
-        } else {
-            irq_nest_defer_enable();
+        } else if IRQ_LOCK_DEFERRED_ENABLE.load(Ordering::Relaxed) {
+            irq_nest_deferred_enable();
         }
-    } else if depth == 0 && IRQ_LOCK_DEFERRED_ENABLE.load(Ordering::Relaxed) {
-        irq_nest_deferred_enable();
+    } else if was_on {
+        irq_nest_defer_enable();
     }
 }
 

@@ -359,8 +359,18 @@ fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u
         s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
     loop {
-        let mut pages = s.pages();
-        let r = if gfp.may_sleep() { s.cache.alloc_nogrow(&mut pages) } else { s.cache.alloc(&mut pages, gfp) };
+        // The array-cache hit first: no page provider needed.
+        let r = match s.cache.alloc_cached() {
+            Some(addr) => Ok(addr),
+            None => {
+                let mut pages = s.pages();
+                if gfp.may_sleep() {
+                    s.cache.alloc_nogrow(&mut pages)
+                } else {
+                    s.cache.alloc(&mut pages, gfp)
+                }
+            }
+        };
         match r {
             Ok(addr) => {
                 if let Some(size) = kmalloc {

@@ -1281,6 +1281,15 @@ impl KmemCache {
         self.alloc_slow(pages, Some(gfp))
     }
 
+    /// The hit path alone (Linux's `____cache_alloc` finding `ac->avail`):
+    /// the top of the array cache, or `None` when it is empty (always, for
+    /// a debug cache); the caller then takes [`alloc`](Self::alloc) or
+    /// [`alloc_nogrow`](Self::alloc_nogrow).
+    #[inline(always)]
+    pub fn alloc_cached(&mut self) -> Option<usize> {
+        (self.ac.avail != 0).then(|| self.ac_pop())
+    }
+
     /// [`alloc`](Self::alloc) that never grows the cache: `MustGrow` when no
     /// object is free, for a caller that will grow it without the lock.
     #[inline]

@@ -474,8 +474,11 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
 ///
 /// # Safety
 /// As [`Cache::free`].
+///
+/// `IN_SLAB_PAGE`: kfree found `obj`'s page marked as a slab page of cache
+/// `id` (its `virt_to_cache`), so the slab is in the direct map.
 #[inline(always)]
-unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
+unsafe fn slot_free<const IN_SLAB_PAGE: bool>(slot: usize, id: u32, obj: NonNull<u8>) {
     let mut s = CACHES[slot].lock();
     if s.cache.id() != id {
         // kfree read the page, then the cache was destroyed: not ours.
@@ -483,8 +486,15 @@ unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
         return foreign("kfree", obj.as_ptr() as usize);
     }
     let mut pages = s.pages();
-    // SAFETY: the caller's contract is `KmemCache::free`'s.
-    let r = unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) };
+    let r = if IN_SLAB_PAGE {
+        // SAFETY: the caller's contract is `KmemCache::free`'s; the page
+        // was seen marked as a slab page of this cache, and a slab page is
+        // lowmem, in the direct map.
+        unsafe { s.cache.free_in_slab_page(&mut pages, obj.as_ptr() as usize) }
+    } else {
+        // SAFETY: the caller's contract is `KmemCache::free`'s.
+        unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) }
+    };
     if let Err(bug) = r {
         drop(s);
         report_free(bug);
@@ -524,7 +534,7 @@ impl Cache {
     #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         // SAFETY: the caller's contract.
-        unsafe { slot_free(self.slot, self.id, obj) }
+        unsafe { slot_free::<false>(self.slot, self.id, obj) }
     }
 
     /// `kmem_cache_shrink`: pages given back.
@@ -814,8 +824,9 @@ pub unsafe fn kfree(ptr: *mut u8) {
         Owner::Slab(slot, id) => {
             // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the
             // caller gives up a block kmalloc returned (or one the checks
-            // report), the contract of `slot_free`.
-            unsafe { slot_free(slot, id, NonNull::new_unchecked(ptr)) }
+            // report), the contract of `slot_free`; `owner_of` saw its page
+            // marked as a slab page of cache `id`.
+            unsafe { slot_free::<true>(slot, id, NonNull::new_unchecked(ptr)) }
         }
         Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),

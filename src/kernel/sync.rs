@@ -16,44 +16,71 @@
 //! which is right only when locks are released in the reverse order of
 //! taking them (C code always does). Rust guards may be dropped in any
 //! order: dropping an outer guard first would turn interrupts back on while
-//! the inner lock is still held. So the CPU counts the guards it holds and
-//! keeps the flags saved by the outermost one; interrupts come back (if
-//! they were on) only when the last guard goes, whatever the order.
+//! the inner lock is still held. So the CPU counts the guards it holds;
+//! interrupts come back (if they were on) only when the last guard goes,
+//! whatever the order. The in-order case costs one count: the outermost
+//! guard is the only one that saw interrupts on, so its own saved flags
+//! say it is the one to restore them.
 
 use super::sched::{preempt_disable, preempt_enable};
-use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
+use crate::arch::x86::cpu::local_irq_save;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// `IrqLock` guards held on this (the one) CPU. Changed with interrupts off
 /// only, so plain loads and stores suffice.
 static IRQ_LOCK_DEPTH: AtomicU32 = AtomicU32::new(0);
-/// EFLAGS from before the outermost guard was taken.
-static IRQ_LOCK_OUTER_FLAGS: AtomicU32 = AtomicU32::new(0);
+/// The outermost guard went first, with interrupts on before it: the last
+/// guard to go turns them back on (rare: Rust drops in reverse order unless
+/// told otherwise).
+static IRQ_LOCK_DEFERRED_ENABLE: AtomicBool = AtomicBool::new(false);
 
 /// Mask interrupts for one more guard; returns the flags before this one.
-#[inline]
+/// Only the outermost guard can see interrupts on (every holder keeps them
+/// off), so the guard's own flags say whether it is the one to restore them.
+#[inline(always)]
 fn irq_nest_enter() -> u32 {
     let flags = local_irq_save();
-    let depth = IRQ_LOCK_DEPTH.load(Ordering::Relaxed);
-    if depth == 0 {
-        IRQ_LOCK_OUTER_FLAGS.store(flags, Ordering::Relaxed);
-    }
-    IRQ_LOCK_DEPTH.store(depth + 1, Ordering::Relaxed);
+    IRQ_LOCK_DEPTH.store(IRQ_LOCK_DEPTH.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     flags
 }
 
-/// One guard fewer: the last one restores the outermost flags.
-#[inline]
-fn irq_nest_exit() {
+/// One guard fewer, `flags` being what it saved (Linux's
+/// `local_irq_restore` for the in-order case: the outermost guard, the one
+/// that saw interrupts on, is the last to go and turns them back on).
+#[inline(always)]
+fn irq_nest_exit(flags: u32) {
     let depth = IRQ_LOCK_DEPTH.load(Ordering::Relaxed);
     debug_assert!(depth > 0, "IrqLock guard released twice");
-    let depth = depth.saturating_sub(1);
+    let depth = depth.wrapping_sub(1);
     IRQ_LOCK_DEPTH.store(depth, Ordering::Relaxed);
+    let was_on = flags & crate::arch::x86::cpu::EFLAGS_IF != 0;
     if depth == 0 {
-        local_irq_restore(IRQ_LOCK_OUTER_FLAGS.load(Ordering::Relaxed));
+        if was_on {
+            crate::arch::x86::cpu::local_irq_enable();
+        } else if IRQ_LOCK_DEFERRED_ENABLE.load(Ordering::Relaxed) {
+            irq_nest_deferred_enable();
+        }
+    } else if was_on {
+        irq_nest_defer_enable();
     }
+}
+
+/// The outermost guard goes while inner ones are held: interrupts stay off
+/// until the last of them goes.
+#[cold]
+#[inline(never)]
+fn irq_nest_defer_enable() {
+    IRQ_LOCK_DEFERRED_ENABLE.store(true, Ordering::Relaxed);
+}
+
+/// The last guard goes after the outermost one: interrupts come back now.
+#[cold]
+#[inline(never)]
+fn irq_nest_deferred_enable() {
+    IRQ_LOCK_DEFERRED_ENABLE.store(false, Ordering::Relaxed);
+    crate::arch::x86::cpu::local_irq_enable();
 }
 
 /// `IrqLock` guards held now: their part of the preempt count.
@@ -96,7 +123,7 @@ impl<T> IrqLock<T> {
         match self.inner.try_lock() {
             Some(g) => Some(IrqLockGuard { guard: ManuallyDrop::new(g), flags }),
             None => {
-                irq_nest_exit();
+                irq_nest_exit(flags);
                 None
             }
         }
@@ -142,12 +169,12 @@ impl<T> Drop for IrqLockGuard<'_, T> {
         // guard held (in whatever order the guards go).
         // SAFETY: `guard` is dropped here only, once, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.guard) };
-        irq_nest_exit();
+        irq_nest_exit(self.flags);
     }
 }
 
 /// A report is being written (a lock the report needs may be the one).
-static SPIN_BUG_REPORTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static SPIN_BUG_REPORTING: AtomicBool = AtomicBool::new(false);
 
 /// An `IrqLock` taken again by the CPU that holds it (Linux's spinlock
 /// debugging, `spin_bug(lock, "recursion")`): report the lock, where it was

@@ -95,17 +95,21 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(Kmap { pfn, vaddr, high: false, _not_send: PhantomData });
     }
-    if pfn as usize >= super::mm_init::max_pfn() {
-        bad_pfn("kmap", pfn);
-        return Err(KmapError::BadPfn(pfn));
-    }
     let mut pk = PKMAP.lock();
     // might_sleep, with the flags the lock just saved.
     if might_sleep_check(pk.irqs_were_enabled()) {
         pk = kmap_might_sleep_bug(pk, core::panic::Location::caller());
     }
+    // A page found in a slot passed the max_pfn check when it got the slot:
+    // only a page without one is checked (Linux's kmap_high: the hit is a
+    // lookup and a count).
     Ok(match pk.kmap_mapped(pfn) {
         Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), high: true, _not_send: PhantomData },
+        None if pfn as usize >= super::mm_init::max_pfn() => {
+            drop(pk);
+            bad_pfn("kmap", pfn);
+            return Err(KmapError::BadPfn(pfn));
+        }
         None => kmap_new(pk, pfn),
     })
 }

@@ -193,10 +193,13 @@ unsafe impl SlabPages for KernelPages {
     fn readable(&self, addr: usize, len: usize) -> bool {
         let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
         // The direct map covers lowmem, except the unmapped guard pages under
-        // the kernel stacks (in the first 8 MB): ask the page tables there.
+        // the kernel stacks (in the first 8 MB): ask the page tables there,
+        // once when both ends are in one page (a slab header, on every free).
         let present = crate::arch::x86::mm::init::early_page_present;
         addr >= PAGE_OFFSET
-            && addr.checked_add(len).is_some_and(|e| e <= end && len > 0 && present(addr) && present(e - 1))
+            && addr.checked_add(len).is_some_and(|e| {
+                e <= end && len > 0 && present(addr) && ((addr ^ (e - 1)) < PAGE_SIZE || present(e - 1))
+            })
     }
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
@@ -350,13 +353,24 @@ fn create_in(
 /// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
 #[inline(always)]
 fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-    if gfp.may_sleep() {
-        crate::kernel::sched::might_sleep("kmem_cache_alloc");
+    let mut s = CACHES[slot].lock();
+    // might_sleep, with the flags the lock just saved.
+    if gfp.may_sleep() && crate::kernel::sched::might_sleep_check(s.irqs_were_enabled()) {
+        s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
     loop {
-        let mut s = CACHES[slot].lock();
-        let mut pages = s.pages();
-        let r = if gfp.may_sleep() { s.cache.alloc_nogrow(&mut pages) } else { s.cache.alloc(&mut pages, gfp) };
+        // The array-cache hit first: no page provider needed.
+        let r = match s.cache.alloc_cached() {
+            Some(addr) => Ok(addr),
+            None => {
+                let mut pages = s.pages();
+                if gfp.may_sleep() {
+                    s.cache.alloc_nogrow(&mut pages)
+                } else {
+                    s.cache.alloc(&mut pages, gfp)
+                }
+            }
+        };
         match r {
             Ok(addr) => {
                 if let Some(size) = kmalloc {
@@ -372,9 +386,25 @@ fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u
                 if !alloc_failed(slot, e, spec, dma, gfp) {
                     return None;
                 }
+                s = CACHES[slot].lock();
             }
         }
     }
+}
+
+/// Report an allocation that may sleep made where sleeping is not allowed,
+/// without the cache's lock; the allocation goes on.
+#[cold]
+#[inline(never)]
+fn slot_alloc_might_sleep_bug(
+    s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
+    slot: usize,
+    loc: &'static core::panic::Location<'static>,
+) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+    let irqs_disabled = !s.irqs_were_enabled();
+    drop(s);
+    crate::kernel::sched::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
+    CACHES[slot].lock()
 }
 
 /// The slow end of `slot_alloc`: whether to try again.
@@ -444,8 +474,11 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
 ///
 /// # Safety
 /// As [`Cache::free`].
+///
+/// `IN_SLAB_PAGE`: kfree found `obj`'s page marked as a slab page of cache
+/// `id` (its `virt_to_cache`), so the slab is in the direct map.
 #[inline(always)]
-unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
+unsafe fn slot_free<const IN_SLAB_PAGE: bool>(slot: usize, id: u32, obj: NonNull<u8>) {
     let mut s = CACHES[slot].lock();
     if s.cache.id() != id {
         // kfree read the page, then the cache was destroyed: not ours.
@@ -453,8 +486,15 @@ unsafe fn slot_free(slot: usize, id: u32, obj: NonNull<u8>) {
         return foreign("kfree", obj.as_ptr() as usize);
     }
     let mut pages = s.pages();
-    // SAFETY: the caller's contract is `KmemCache::free`'s.
-    let r = unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) };
+    let r = if IN_SLAB_PAGE {
+        // SAFETY: the caller's contract is `KmemCache::free`'s; the page
+        // was seen marked as a slab page of this cache, and a slab page is
+        // lowmem, in the direct map.
+        unsafe { s.cache.free_in_slab_page(&mut pages, obj.as_ptr() as usize) }
+    } else {
+        // SAFETY: the caller's contract is `KmemCache::free`'s.
+        unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) }
+    };
     if let Err(bug) = r {
         drop(s);
         report_free(bug);
@@ -494,7 +534,7 @@ impl Cache {
     #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         // SAFETY: the caller's contract.
-        unsafe { slot_free(self.slot, self.id, obj) }
+        unsafe { slot_free::<false>(self.slot, self.id, obj) }
     }
 
     /// `kmem_cache_shrink`: pages given back.
@@ -784,8 +824,9 @@ pub unsafe fn kfree(ptr: *mut u8) {
         Owner::Slab(slot, id) => {
             // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the
             // caller gives up a block kmalloc returned (or one the checks
-            // report), the contract of `slot_free`.
-            unsafe { slot_free(slot, id, NonNull::new_unchecked(ptr)) }
+            // report), the contract of `slot_free`; `owner_of` saw its page
+            // marked as a slab page of cache `id`.
+            unsafe { slot_free::<true>(slot, id, NonNull::new_unchecked(ptr)) }
         }
         Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),

@@ -1206,17 +1206,25 @@ impl KmemCache {
     /// division (a `mul` by the precomputed reciprocal) and the remainder.
     /// An on-slab cache finds the header by masking; an off-slab cache asks
     /// the page (Linux's `virt_to_slab`).
+    ///
+    /// `IN_SLAB_PAGE`: the caller has seen `obj`'s page marked as a slab
+    /// page of this cache (kfree's `virt_to_cache`), so the slab's first
+    /// page is mapped and the `readable` checks are skipped.
     #[inline]
-    fn locate(&self, pages: &impl SlabPages, obj: usize) -> Result<(SlabRef, usize), Foreign> {
+    fn locate<const IN_SLAB_PAGE: bool>(
+        &self,
+        pages: &impl SlabPages,
+        obj: usize,
+    ) -> Result<(SlabRef, usize), Foreign> {
         assert!(self.id != 0, "slab: use of a cache that was never created");
         let base = obj & !(self.slab_bytes() - 1);
         let hdr = if self.off_slab {
-            if !pages.readable(base, 1) {
+            if !IN_SLAB_PAGE && !pages.readable(base, 1) {
                 return Err(Foreign::Unmapped);
             }
             pages.slab_mgmt(base).ok_or(Foreign::NotASlab)?
         } else {
-            if !pages.readable(base, size_of::<Slab>()) {
+            if !IN_SLAB_PAGE && !pages.readable(base, size_of::<Slab>()) {
                 return Err(Foreign::Unmapped);
             }
             base
@@ -1262,7 +1270,7 @@ impl KmemCache {
 
     /// Whether `obj` is the start of an object in one of this cache's slabs.
     pub fn owns(&self, pages: &impl SlabPages, obj: usize) -> bool {
-        self.id != 0 && self.locate(pages, obj).is_ok()
+        self.id != 0 && self.locate::<false>(pages, obj).is_ok()
     }
 
     // ---- the API -----------------------------------------------------
@@ -1279,6 +1287,15 @@ impl KmemCache {
             return Ok(self.ac_pop());
         }
         self.alloc_slow(pages, Some(gfp))
+    }
+
+    /// The hit path alone (Linux's `____cache_alloc` finding `ac->avail`):
+    /// the top of the array cache, or `None` when it is empty (always, for
+    /// a debug cache); the caller then takes [`alloc`](Self::alloc) or
+    /// [`alloc_nogrow`](Self::alloc_nogrow).
+    #[inline(always)]
+    pub fn alloc_cached(&mut self) -> Option<usize> {
+        (self.ac.avail != 0).then(|| self.ac_pop())
     }
 
     /// [`alloc`](Self::alloc) that never grows the cache: `MustGrow` when no
@@ -1414,7 +1431,33 @@ impl KmemCache {
     /// undefined behaviour.
     #[inline]
     pub unsafe fn free(&mut self, pages: &mut impl SlabPages, obj: usize) -> Result<(), SlabBug> {
-        let (s, i) = match self.locate(pages, obj) {
+        // SAFETY: the caller's contract.
+        unsafe { self.free_in::<false>(pages, obj) }
+    }
+
+    /// [`free`](Self::free) for a caller that has read `obj`'s page
+    /// descriptor and found it a slab page of this cache (Linux's kfree:
+    /// `virt_to_cache`), so the slab's first page is mapped: the rest of
+    /// the checks (header magic and id, object boundary, double free) run.
+    ///
+    /// # Safety
+    ///
+    /// As [`free`](Self::free), and every page of the slab that may hold
+    /// `obj` is in the direct map (a page once marked as this cache's slab
+    /// page always is: slabs come from lowmem).
+    #[inline]
+    pub unsafe fn free_in_slab_page(&mut self, pages: &mut impl SlabPages, obj: usize) -> Result<(), SlabBug> {
+        // SAFETY: the caller's contract.
+        unsafe { self.free_in::<true>(pages, obj) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_in<const IN_SLAB_PAGE: bool>(
+        &mut self,
+        pages: &mut impl SlabPages,
+        obj: usize,
+    ) -> Result<(), SlabBug> {
+        let (s, i) = match self.locate::<IN_SLAB_PAGE>(pages, obj) {
             Ok(found) => found,
             Err(why) => return Err(self.bug_foreign(obj, why)),
         };

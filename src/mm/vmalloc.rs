@@ -139,20 +139,27 @@ impl VmapAreas {
     /// Nothing else is taken first, so a request that cannot fit costs
     /// nothing.
     pub fn reserve_checked(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<usize, VmallocError> {
-        let (addr, size) = self.room_for(pages)?;
-        self.insert(VmArea { addr, size, kind, caller, pages: Vec::new() });
+        // The first-fit walk already knows the record's place: no second
+        // search to insert it.
+        let (i, addr, size) = self.room_at(pages)?;
+        self.areas.insert(i, VmArea { addr, size, kind, caller, pages: Vec::new() });
         Ok(addr)
     }
 
     /// Where `pages` pages plus a guard page fit, or why they do not.
     pub fn room_for(&self, pages: usize) -> Result<(usize, usize), VmallocError> {
+        self.room_at(pages).map(|(_, addr, size)| (addr, size))
+    }
+
+    /// `room_for`, with the index the record would take in `areas`.
+    fn room_at(&self, pages: usize) -> Result<(usize, usize, usize), VmallocError> {
         let area = self.end - self.start;
         let requested = pages.saturating_mul(PAGE_SIZE);
         match pages.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) {
             Some(size) if size <= area => {}
             _ => return Err(VmallocError::TooBig { size: requested, area }),
         }
-        self.find_room(pages).ok_or(VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
+        self.find_room_at(pages).ok_or(VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
     }
 
     /// Where `pages` pages plus a guard page fit (first fit), and the size
@@ -160,10 +167,18 @@ impl VmapAreas {
     /// from here to [`insert`](Self::insert) records the area in one step
     /// with its pages, instead of reserving and then updating it.
     pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
+        self.find_room_at(pages).map(|(_, addr, size)| (addr, size))
+    }
+
+    /// `find_room`, with the index the record would take in `areas` (the
+    /// first area past the room, or the end).
+    fn find_room_at(&self, pages: usize) -> Option<(usize, usize, usize)> {
         let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
         let mut candidate = self.start;
-        for a in self.areas.iter() {
+        let mut index = self.areas.len();
+        for (i, a) in self.areas.iter().enumerate() {
             if a.addr >= candidate + size {
+                index = i;
                 break;
             }
             candidate = candidate.max(a.addr + a.size);
@@ -171,7 +186,7 @@ impl VmapAreas {
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        Some((candidate, size))
+        Some((index, candidate, size))
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).
@@ -190,6 +205,21 @@ impl VmapAreas {
         match self.index_of(addr) {
             Ok(i) if self.areas[i].kind == kind => Ok(self.areas.remove(i)),
             Ok(i) => Err(Some(self.areas[i].kind)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// vfree's removal, in one search: the vmalloc area that starts at
+    /// `addr` and has its frames; `Err(Some(kind))` for another kind of
+    /// area, `Err(None)` for no area there or one reserved whose frames are
+    /// not there yet (not vmalloc's answer yet).
+    pub fn remove_vmalloc(&mut self, addr: usize) -> Result<VmArea, Option<VmKind>> {
+        match self.index_of(addr) {
+            Ok(i) => match &self.areas[i] {
+                a if a.kind != VmKind::Vmalloc => Err(Some(a.kind)),
+                a if a.pages.is_empty() => Err(None),
+                _ => Ok(self.areas.remove(i)),
+            },
             Err(_) => Err(None),
         }
     }
@@ -391,6 +421,29 @@ mod tests {
         assert_eq!(v.remove_kind(b + 1, VmKind::Vmap), Err(None));
         assert_eq!(v.remove_kind(b, VmKind::Vmap).unwrap().pages, vec![7, 8, 9]);
         assert_eq!(v.lookup(b), Lookup::Unallocated);
+    }
+
+    #[test]
+    fn reserve_into_a_hole_keeps_the_records_sorted_and_vfree_removes_only_a_filled_vmalloc_area() {
+        let mut v = VmapAreas::new(S, E);
+        let a = v.reserve(1, VmKind::Vmalloc, 1).unwrap();
+        let b = v.reserve(1, VmKind::Vmap, 2).unwrap();
+        let c = v.reserve(1, VmKind::Vmalloc, 3).unwrap();
+        v.remove(b);
+        // First fit: the hole between a and c, recorded between them.
+        assert_eq!(v.reserve(1, VmKind::Vmalloc, 4), Some(b));
+        let addrs: Vec<usize> = v.iter().map(|r| r.addr).collect();
+        assert_eq!(addrs, vec![a, b, c]);
+        assert_eq!(v.get(b).map(|r| r.caller), Some(4), "the record found at its address");
+        // Reserved but without frames yet: not vmalloc's answer, kept.
+        assert_eq!(v.remove_vmalloc(b).map(|r| r.addr), Err(None));
+        v.get_mut(b).unwrap().pages.push(5);
+        let m = v.reserve(1, VmKind::Vmap, 5).unwrap();
+        v.get_mut(m).unwrap().pages.push(6);
+        assert_eq!(v.remove_vmalloc(m).map(|r| r.addr), Err(Some(VmKind::Vmap)), "a vmap area: kept");
+        assert_eq!(v.remove_vmalloc(b + 1).map(|r| r.addr), Err(None));
+        assert_eq!(v.remove_vmalloc(b).map(|r| r.pages), Ok(vec![5]));
+        assert!(v.get(b).is_none() && v.get(m).is_some());
     }
 
     #[test]
@@ -727,14 +780,7 @@ mod kernel_side {
         }
         // Decide under one hold of the lock, so no vmalloc can take the
         // range between a check and a removal.
-        let area = {
-            let mut v = VMAP.lock();
-            match v.get(addr as usize) {
-                // Reserved, its frames not yet there: not vmalloc's answer yet.
-                Some(a) if a.kind == VmKind::Vmalloc && a.pages.is_empty() => Err(None),
-                _ => v.remove_kind(addr as usize, VmKind::Vmalloc),
-            }
-        };
+        let area = VMAP.lock().remove_vmalloc(addr as usize);
         match area {
             Ok(a) => {
                 unmap_area(&a);

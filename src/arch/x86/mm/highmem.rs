@@ -13,7 +13,6 @@
 //! mappings stay correct because every type has a slot of its own.
 
 use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
-use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
 use crate::kernel::sched::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
@@ -40,8 +39,9 @@ pub enum KmType {
 pub use crate::layout::KM_TYPE_NR;
 const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
-/// The types held now (one CPU), in two words that interrupts must not see
-/// half-updated (they are changed with interrupts off):
+/// The types held now (one CPU), in two words (an interrupt handler that
+/// takes a slot gives it back before it returns, so it finds them whole and
+/// leaves them so):
 ///
 /// - `USED`: one bit per type, for the "already in use" check;
 /// - `STACK`: the types in the order taken, `type + 1` per nibble, the last
@@ -90,18 +90,18 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     }
     preempt_disable();
     pagefault_disable();
-    // The slot stack is shared with interrupt handlers (the Irq slots):
-    // update it with interrupts off.
-    let flags = local_irq_save();
+    // The slot words are shared with interrupt handlers (the Irq slots),
+    // yet plain loads and stores suffice, as for Linux's per-CPU counters:
+    // a handler releases every slot it takes before it returns, so one
+    // that runs between a load and its store leaves both words as it found
+    // them.
     let bit = 1u32 << t as u32;
     let used = USED.load(Ordering::Relaxed);
     if used & bit != 0 {
-        local_irq_restore(flags);
         return Err(slot_in_use(t));
     }
     USED.store(used | bit, Ordering::Relaxed);
     STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
-    local_irq_restore(flags);
     if (pfn as usize) < crate::mm::alloc::max_low_pfn() {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, slot: false, _not_send: PhantomData });
@@ -145,7 +145,7 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
     KmapAtomicError::SlotInUse(t)
 }
 
-/// `t` released while it is not the last taken (interrupts are off): take
+/// `t` released while it is not the last taken: take
 /// it out of the middle of the stack and report the caller's bug. Its
 /// mapping is still undone by the caller: its slot is its own.
 #[cold]
@@ -204,7 +204,7 @@ impl Drop for KmapAtomic {
     #[inline(always)]
     fn drop(&mut self) {
         let t = self.km_type;
-        let flags = local_irq_save();
+        // Plain loads and stores: see `kmap_atomic`.
         // XOR clears the low nibble exactly when `t` is on top; the rest
         // of the word is the stack below it either way.
         let stack = STACK.load(Ordering::Relaxed) ^ (t as u32 + 1);
@@ -214,7 +214,6 @@ impl Drop for KmapAtomic {
             release_out_of_order(t);
         }
         USED.store(USED.load(Ordering::Relaxed) & !(1u32 << t as u32), Ordering::Relaxed);
-        local_irq_restore(flags);
         if self.slot {
             // SAFETY: the slot was this guard's, and the guard is going.
             unsafe { clear_fixmap(slot_index(t)) };

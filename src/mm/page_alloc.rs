@@ -546,6 +546,31 @@ pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
     page
 }
 
+/// The runs of frames whose descriptors start alike, for boot (Linux's
+/// `memmap_init` calls `memmap_init_zone` once per zone, the zone fixed,
+/// rather than looking the zone up per frame): `(start, end, flags word)`
+/// with every frame of `[start, end)` starting as
+/// `Page::with_flags_word(word)`, the same as [`memmap_page`] for it. The
+/// runs tile `[0, max_pfn)` in order. A descriptor changes only where a
+/// zone starts (holes go to the zone below) and at `max_low_pfn` (HIGHMEM),
+/// so those points cut the runs.
+pub fn memmap_runs(layout: &ZoneLayout) -> impl Iterator<Item = (u64, u64, u32)> + '_ {
+    let end = layout.max_pfn;
+    let mut cuts = [end; MAX_NR_ZONES + 2];
+    cuts[0] = 0;
+    cuts[1] = layout.max_low_pfn.min(end);
+    for (cut, z) in cuts[2..].iter_mut().zip(&layout.zones) {
+        if z.spanned_pages != 0 {
+            *cut = z.start_pfn.min(end);
+        }
+    }
+    cuts.sort_unstable();
+    (1..cuts.len())
+        .map(move |i| (cuts[i - 1], cuts[i]))
+        .filter(|(start, end)| start < end)
+        .map(|(start, end)| (start, end, memmap_page(layout, start).flags_word()))
+}
+
 /// Integer square root by bisection (no floating point in the kernel).
 fn int_sqrt(x: u64) -> u64 {
     let (mut lo, mut hi) = (0u64, 1u64 << 32);

@@ -20,8 +20,11 @@
 //! from interrupt handlers. The per-CPU lists have a lock of their own,
 //! taken before the zone's when both are needed: on this one CPU what
 //! protects them is that interrupts are masked while they are touched (Linux
-//! 2.6.24's `local_irq_save` in `free_hot_cold_page`); the lock word only
-//! catches re-entry. Nothing else is locked: the watermark test of the fast
+//! 2.6.24's `local_irq_save` in `free_hot_cold_page`), and that is all the
+//! pcp lock does: `local_irq_save`, plus a lock word that only catches
+//! re-entry (not an `IrqLock`, whose nesting count for the preempt count
+//! would double the cost of the hottest path for nothing: with interrupts
+//! off nothing can preempt or sleep-check the holder). Nothing else is locked: the watermark test of the fast
 //! path reads each zone's free count from atomics the lock holders leave
 //! behind (Linux's `NR_FREE_PAGES`), and the free path reads the pageblock
 //! type from a copy kept beside the lock (Linux reads `pageblock_flags`
@@ -85,8 +88,9 @@ pub struct Zone {
     nr_pfns: u32,
     /// Linux's `zone->lock`: the free lists.
     lock: Lock<BuddyZone>,
-    /// The per-CPU lists; taken before `lock` when both are held.
-    pcp: Lock<PerCpuPages>,
+    /// The per-CPU lists; taken before `lock` when both are held, with
+    /// interrupts masked by [`Zone::pcp`] (the lock word catches re-entry).
+    pcp: spin::Mutex<PerCpuPages>,
     /// Free pages in the buddy lists and on the pcp lists, as each lock's
     /// last holder left them (Linux's `NR_FREE_PAGES`): read without locks.
     buddy_free: AtomicUsize,
@@ -135,9 +139,16 @@ impl Drop for ZoneGuard<'_> {
 }
 
 /// The zone's pcp lists, interrupts masked; dropping it publishes the count.
+///
+/// Drop it before any `IrqLock` guard taken before it (guards go in the
+/// reverse order of taking, as locals do): it lets interrupts back in if
+/// they were on when it was taken.
 pub struct PcpGuard<'a> {
     zone: &'a Zone,
-    pcp: LockGuard<'a, PerCpuPages>,
+    pcp: spin::MutexGuard<'a, PerCpuPages>,
+    /// Declared after `pcp`: dropped after it, so interrupts come back only
+    /// once the lists are unlocked.
+    _irq: IrqSave,
 }
 
 impl Deref for PcpGuard<'_> {
@@ -159,7 +170,43 @@ impl Drop for PcpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.zone.pcp_free.store(self.pcp.count, Relaxed);
+        // Then the fields go in their order: the lock word, and only after
+        // it the interrupt flag.
     }
+}
+
+/// Linux's `local_irq_save`/`local_irq_restore` pair as a guard: masks
+/// interrupts when made, restores the flag saved when dropped. The host has
+/// no interrupts to mask.
+struct IrqSave {
+    #[cfg(target_os = "none")]
+    flags: u32,
+}
+
+impl IrqSave {
+    #[inline(always)]
+    fn new() -> IrqSave {
+        IrqSave {
+            #[cfg(target_os = "none")]
+            flags: crate::arch::x86::cpu::local_irq_save(),
+        }
+    }
+}
+
+impl Drop for IrqSave {
+    #[inline(always)]
+    fn drop(&mut self) {
+        #[cfg(target_os = "none")]
+        crate::arch::x86::cpu::local_irq_restore(self.flags);
+    }
+}
+
+/// The pcp lock taken again by its holder: nothing else can hold it, with
+/// interrupts masked on this one CPU (Linux's `spin_bug(lock, "recursion")`).
+#[cold]
+#[inline(never)]
+fn pcp_recursion(zone: &Zone) -> ! {
+    panic!("BUG: pcp lists of zone {} taken again by their holder (recursion)", zone.name());
 }
 
 impl Zone {
@@ -174,7 +221,7 @@ impl Zone {
             start_pfn: 0,
             nr_pfns: 0,
             lock: Lock::new(BuddyZone::new(0, 0)),
-            pcp: Lock::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
+            pcp: spin::Mutex::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
             buddy_free: AtomicUsize::new(0),
             pcp_free: AtomicUsize::new(0),
             pageblock_types: [const { AtomicU8::new(MigrateType::Movable as u8) }; MAX_PAGEBLOCKS],
@@ -193,7 +240,11 @@ impl Zone {
     /// The pcp lists, with interrupts masked (Linux's `local_irq_save`).
     #[inline]
     pub fn pcp(&self) -> PcpGuard<'_> {
-        PcpGuard { zone: self, pcp: self.pcp.lock() }
+        let irq = IrqSave::new();
+        match self.pcp.try_lock() {
+            Some(pcp) => PcpGuard { zone: self, pcp, _irq: irq },
+            None => pcp_recursion(self),
+        }
     }
 
     /// Rare (a pageblock changed type): out of the guards' inline drop.

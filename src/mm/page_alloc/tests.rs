@@ -549,3 +549,14 @@ fn memmap_runs_match_memmap_page() {
         assert!(runs <= MAX_NR_ZONES + 1, "{runs} runs ({opts:?})");
     }
 }
+
+/// The pcp lists are guarded by masking interrupts and a lock word that
+/// only catches re-entry: taking them again while held is reported, not a
+/// spin for ever.
+#[test]
+#[should_panic(expected = "pcp lists of zone Normal taken again")]
+fn pcp_taken_twice_is_reported() {
+    let (node, _mm) = machine(0);
+    let _held = node.zones[1].pcp();
+    let _again = node.zones[1].pcp();
+}

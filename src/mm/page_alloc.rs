@@ -490,8 +490,10 @@ const fn route_gfp(index: usize) -> Gfp {
 }
 
 /// Where an order-0 allocation looks first; `zone: None` when no zone at or
-/// below its highest allowed one is populated.
+/// below its highest allowed one is populated. Four bytes, so the fast
+/// path indexes the table with a scaled address rather than a multiply.
 #[derive(Clone, Copy)]
+#[repr(C, align(4))]
 struct PcpRoute {
     zone: Option<u8>,
     list: u8,
@@ -820,7 +822,8 @@ impl Node {
     #[inline(always)]
     fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
-        let classzone = route.zone? as usize;
+        // The mask only spares a bounds check: `init` stores zone indices.
+        let classzone = route.zone? as usize & (MAX_NR_ZONES - 1);
         let list = route.list as usize;
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         debug_assert_eq!(list, pcp_index(self.alloc_type(gfp)));

@@ -222,6 +222,13 @@ impl BuddyZone {
         self.free_area[order].nr_free
     }
 
+    /// The free areas of the orders below `order` (the watermark check's
+    /// walk); all of them from `MAX_ORDER` up.
+    #[inline]
+    pub fn free_areas_below(&self, order: usize) -> &[FreeArea] {
+        &self.free_area[..order.min(MAX_ORDER)]
+    }
+
     /// Free blocks of `order` on the `mt` list (a `/proc/pagetypeinfo` cell).
     pub fn nr_free_by_type(&self, order: usize, mt: MigrateType) -> usize {
         self.free_area[order].free_list[mt as usize].len()

@@ -355,8 +355,12 @@ impl Zone {
         };
         // Pcp pages are order 0: only buddy blocks count at higher orders.
         free = buddy_free - (1isize << order) + 1;
-        for o in 0..order {
-            free -= (buddy.nr_free(o) as isize) << o;
+        // Linux's loop over the orders below, counting pages up: no index
+        // to bounds-check, the shift kept in step with the page count.
+        let mut pages = 1;
+        for area in buddy.free_areas_below(order) {
+            free -= (area.nr_free * pages) as isize;
+            pages <<= 1;
             min >>= 1;
             if free <= min {
                 return false;

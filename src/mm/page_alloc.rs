@@ -870,7 +870,10 @@ impl Node {
         if order >= MAX_ORDER {
             return None;
         }
-        let classzone = self.classzone[gfp.zone() as usize]?;
+        // The order-0 route table knows the zonelist's start already
+        // (Linux's GFP_ZONE_TABLE): no zone bits to decode here either.
+        let classzone = self.pcp_route[route_index(gfp.bits())].zone? as usize & (MAX_NR_ZONES - 1);
+        debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         let mt = self.alloc_type(gfp);
         if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {
             return Some(pfn);

@@ -560,3 +560,11 @@ fn pcp_taken_twice_is_reported() {
     let _held = node.zones[1].pcp();
     let _again = node.zones[1].pcp();
 }
+
+/// The free path's table of pcp lists says what `pcp_index` says.
+#[test]
+fn pcp_list_table_matches_pcp_index() {
+    for mt in MigrateType::ALL {
+        assert_eq!(PCP_LIST_OF[mt as usize] as usize, pcp_index(mt), "{mt:?}");
+    }
+}

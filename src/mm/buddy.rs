@@ -222,6 +222,13 @@ impl BuddyZone {
         self.free_area[order].nr_free
     }
 
+    /// The free areas of the orders below `order` (the watermark check's
+    /// walk); all of them from `MAX_ORDER` up.
+    #[inline]
+    pub fn free_areas_below(&self, order: usize) -> &[FreeArea] {
+        &self.free_area[..order.min(MAX_ORDER)]
+    }
+
     /// Free blocks of `order` on the `mt` list (a `/proc/pagetypeinfo` cell).
     pub fn nr_free_by_type(&self, order: usize, mt: MigrateType) -> usize {
         self.free_area[order].free_list[mt as usize].len()
@@ -361,8 +368,9 @@ impl BuddyZone {
 
     /// Allocate 2^`order` contiguous frames for an allocation of type `mt`;
     /// returns the first PFN, naturally aligned, or `None` if no free block is
-    /// large enough.
-    #[inline]
+    /// large enough. Always inline: the page allocator's pcp refill calls
+    /// it once per page at order 0, where its checks fold away.
+    #[inline(always)]
     pub fn alloc(&mut self, mem_map: &[Page], order: usize, mt: MigrateType) -> Option<u32> {
         assert!(order < MAX_ORDER, "order {order} too large");
         let mt = self.grouped(mt);
@@ -485,8 +493,9 @@ impl BuddyZone {
 
     /// Return the block of 2^`order` frames at `pfn` to the zone, merging it
     /// with its buddy for as long as the buddy is free (`__free_one_page`).
-    /// The head's refcount must already be 0.
-    #[inline]
+    /// The head's refcount must already be 0. Always inline: the page
+    /// allocator's pcp drain calls it once per page at order 0.
+    #[inline(always)]
     pub fn free(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
         assert!(order < MAX_ORDER, "order {order} too large");
         assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");

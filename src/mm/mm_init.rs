@@ -13,7 +13,7 @@
 
 use super::memblock::Memblock;
 use super::page::Page;
-use super::page_alloc::{memmap_page, mobility_grouping, Node, ZonelistsLine};
+use super::page_alloc::{memmap_runs, mobility_grouping, Node, ZonelistsLine};
 use super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions, ZoneType};
 use crate::arch::x86::mm::init::paging_init;
 use crate::kernel::bootinfo::BootInfo;
@@ -180,11 +180,15 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let phys = mb.alloc(bytes as u64, PAGE_SIZE as u64, lowmem_limit).expect("no lowmem for mem_map") as usize;
     let mem_map_ptr = phys_to_virt(phys) as *mut Page;
     let t0 = crate::arch::x86::cpu::rdtsc();
-    for pfn in 0..max_pfn {
-        let page = memmap_page(&layout, pfn as u64);
-        // SAFETY: pfn < max_pfn: inside the array just allocated from lowmem,
-        // not yet published, so nothing else refers to it.
-        unsafe { mem_map_ptr.add(pfn).write(page) };
+    // Per run of like frames, as Linux's memmap_init_zone per zone: the
+    // zone and HIGHMEM bits are decided once per run, not per frame.
+    for (start, end, word) in memmap_runs(&layout) {
+        for pfn in start as usize..end as usize {
+            // SAFETY: the runs tile [0, max_pfn): inside the array just
+            // allocated from lowmem, not yet published, so nothing else
+            // refers to it.
+            unsafe { mem_map_ptr.add(pfn).write(Page::with_flags_word(word)) };
+        }
     }
     let setup_cycles = crate::arch::x86::cpu::rdtsc() - t0;
     MEMMAP_SETUP_TSC.store(setup_cycles as usize, Ordering::Relaxed);

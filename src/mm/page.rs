@@ -180,8 +180,15 @@ impl Page {
     pub const RESERVED: Page = Page::with_flags(PageFlags::RESERVED);
 
     const fn with_flags(flags: PageFlags) -> Page {
+        Page::with_flags_word(flags.bits())
+    }
+
+    /// A descriptor as boot writes it (see `page_alloc::memmap_runs`): the
+    /// flags word given (flags, node and zone), the rest unowned and unlinked.
+    #[inline(always)]
+    pub const fn with_flags_word(word: u32) -> Page {
         Page {
-            flags: AtomicU32::new(flags.bits()),
+            flags: AtomicU32::new(word),
             count: AtomicI32::new(0),
             mapcount: AtomicI32::new(-1),
             private: AtomicU32::new(0),

@@ -20,8 +20,11 @@
 //! from interrupt handlers. The per-CPU lists have a lock of their own,
 //! taken before the zone's when both are needed: on this one CPU what
 //! protects them is that interrupts are masked while they are touched (Linux
-//! 2.6.24's `local_irq_save` in `free_hot_cold_page`); the lock word only
-//! catches re-entry. Nothing else is locked: the watermark test of the fast
+//! 2.6.24's `local_irq_save` in `free_hot_cold_page`), and that is all the
+//! pcp lock does: `local_irq_save`, plus a lock word that only catches
+//! re-entry (not an `IrqLock`, whose nesting count for the preempt count
+//! would double the cost of the hottest path for nothing: with interrupts
+//! off nothing can preempt or sleep-check the holder). Nothing else is locked: the watermark test of the fast
 //! path reads each zone's free count from atomics the lock holders leave
 //! behind (Linux's `NR_FREE_PAGES`), and the free path reads the pageblock
 //! type from a copy kept beside the lock (Linux reads `pageblock_flags`
@@ -85,8 +88,9 @@ pub struct Zone {
     nr_pfns: u32,
     /// Linux's `zone->lock`: the free lists.
     lock: Lock<BuddyZone>,
-    /// The per-CPU lists; taken before `lock` when both are held.
-    pcp: Lock<PerCpuPages>,
+    /// The per-CPU lists; taken before `lock` when both are held, with
+    /// interrupts masked by [`Zone::pcp`] (the lock word catches re-entry).
+    pcp: spin::Mutex<PerCpuPages>,
     /// Free pages in the buddy lists and on the pcp lists, as each lock's
     /// last holder left them (Linux's `NR_FREE_PAGES`): read without locks.
     buddy_free: AtomicUsize,
@@ -135,9 +139,16 @@ impl Drop for ZoneGuard<'_> {
 }
 
 /// The zone's pcp lists, interrupts masked; dropping it publishes the count.
+///
+/// Drop it before any `IrqLock` guard taken before it (guards go in the
+/// reverse order of taking, as locals do): it lets interrupts back in if
+/// they were on when it was taken.
 pub struct PcpGuard<'a> {
     zone: &'a Zone,
-    pcp: LockGuard<'a, PerCpuPages>,
+    pcp: spin::MutexGuard<'a, PerCpuPages>,
+    /// Declared after `pcp`: dropped after it, so interrupts come back only
+    /// once the lists are unlocked.
+    _irq: IrqSave,
 }
 
 impl Deref for PcpGuard<'_> {
@@ -159,7 +170,43 @@ impl Drop for PcpGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         self.zone.pcp_free.store(self.pcp.count, Relaxed);
+        // Then the fields go in their order: the lock word, and only after
+        // it the interrupt flag.
     }
+}
+
+/// Linux's `local_irq_save`/`local_irq_restore` pair as a guard: masks
+/// interrupts when made, restores the flag saved when dropped. The host has
+/// no interrupts to mask.
+struct IrqSave {
+    #[cfg(target_os = "none")]
+    flags: u32,
+}
+
+impl IrqSave {
+    #[inline(always)]
+    fn new() -> IrqSave {
+        IrqSave {
+            #[cfg(target_os = "none")]
+            flags: crate::arch::x86::cpu::local_irq_save(),
+        }
+    }
+}
+
+impl Drop for IrqSave {
+    #[inline(always)]
+    fn drop(&mut self) {
+        #[cfg(target_os = "none")]
+        crate::arch::x86::cpu::local_irq_restore(self.flags);
+    }
+}
+
+/// The pcp lock taken again by its holder: nothing else can hold it, with
+/// interrupts masked on this one CPU (Linux's `spin_bug(lock, "recursion")`).
+#[cold]
+#[inline(never)]
+fn pcp_recursion(zone: &Zone) -> ! {
+    panic!("BUG: pcp lists of zone {} taken again by their holder (recursion)", zone.name());
 }
 
 impl Zone {
@@ -174,7 +221,7 @@ impl Zone {
             start_pfn: 0,
             nr_pfns: 0,
             lock: Lock::new(BuddyZone::new(0, 0)),
-            pcp: Lock::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
+            pcp: spin::Mutex::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
             buddy_free: AtomicUsize::new(0),
             pcp_free: AtomicUsize::new(0),
             pageblock_types: [const { AtomicU8::new(MigrateType::Movable as u8) }; MAX_PAGEBLOCKS],
@@ -193,7 +240,11 @@ impl Zone {
     /// The pcp lists, with interrupts masked (Linux's `local_irq_save`).
     #[inline]
     pub fn pcp(&self) -> PcpGuard<'_> {
-        PcpGuard { zone: self, pcp: self.pcp.lock() }
+        let irq = IrqSave::new();
+        match self.pcp.try_lock() {
+            Some(pcp) => PcpGuard { zone: self, pcp, _irq: irq },
+            None => pcp_recursion(self),
+        }
     }
 
     /// Rare (a pageblock changed type): out of the guards' inline drop.
@@ -304,8 +355,12 @@ impl Zone {
         };
         // Pcp pages are order 0: only buddy blocks count at higher orders.
         free = buddy_free - (1isize << order) + 1;
-        for o in 0..order {
-            free -= (buddy.nr_free(o) as isize) << o;
+        // Linux's loop over the orders below, counting pages up: no index
+        // to bounds-check, the shift kept in step with the page count.
+        let mut pages = 1;
+        for area in buddy.free_areas_below(order) {
+            free -= (area.nr_free * pages) as isize;
+            pages <<= 1;
             min >>= 1;
             if free <= min {
                 return false;
@@ -439,8 +494,10 @@ const fn route_gfp(index: usize) -> Gfp {
 }
 
 /// Where an order-0 allocation looks first; `zone: None` when no zone at or
-/// below its highest allowed one is populated.
+/// below its highest allowed one is populated. Four bytes, so the fast
+/// path indexes the table with a scaled address rather than a multiply.
 #[derive(Clone, Copy)]
+#[repr(C, align(4))]
 struct PcpRoute {
     zone: Option<u8>,
     list: u8,
@@ -452,6 +509,11 @@ fn pcp_index(mt: MigrateType) -> usize {
     const _: () = assert!(MigrateType::Unmovable as usize == 0 && MigrateType::Reclaimable as usize == 1);
     (mt as usize).min(PCP_TYPES - 1)
 }
+
+/// [`pcp_index`] by table, for the free path, which has the pageblock type
+/// as its `u8`: one load where `min` is a compare and a move on i386. Eight
+/// entries so that the index is masked rather than bounds-checked.
+const PCP_LIST_OF: [u8; 8] = [0, 1, 2, 2, 2, 2, 2, 2];
 
 #[cold]
 #[inline(never)]
@@ -544,6 +606,31 @@ pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
     }
     page.set_page_links(layout.zone_at(pfn) as usize, 0);
     page
+}
+
+/// The runs of frames whose descriptors start alike, for boot (Linux's
+/// `memmap_init` calls `memmap_init_zone` once per zone, the zone fixed,
+/// rather than looking the zone up per frame): `(start, end, flags word)`
+/// with every frame of `[start, end)` starting as
+/// `Page::with_flags_word(word)`, the same as [`memmap_page`] for it. The
+/// runs tile `[0, max_pfn)` in order. A descriptor changes only where a
+/// zone starts (holes go to the zone below) and at `max_low_pfn` (HIGHMEM),
+/// so those points cut the runs.
+pub fn memmap_runs(layout: &ZoneLayout) -> impl Iterator<Item = (u64, u64, u32)> + '_ {
+    let end = layout.max_pfn;
+    let mut cuts = [end; MAX_NR_ZONES + 2];
+    cuts[0] = 0;
+    cuts[1] = layout.max_low_pfn.min(end);
+    for (cut, z) in cuts[2..].iter_mut().zip(&layout.zones) {
+        if z.spanned_pages != 0 {
+            *cut = z.start_pfn.min(end);
+        }
+    }
+    cuts.sort_unstable();
+    (1..cuts.len())
+        .map(move |i| (cuts[i - 1], cuts[i]))
+        .filter(|(start, end)| start < end)
+        .map(|(start, end)| (start, end, memmap_page(layout, start).flags_word()))
 }
 
 /// Integer square root by bisection (no floating point in the kernel).
@@ -744,7 +831,8 @@ impl Node {
     #[inline(always)]
     fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
-        let classzone = route.zone? as usize;
+        // The mask only spares a bounds check: `init` stores zone indices.
+        let classzone = route.zone? as usize & (MAX_NR_ZONES - 1);
         let list = route.list as usize;
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         debug_assert_eq!(list, pcp_index(self.alloc_type(gfp)));
@@ -787,7 +875,10 @@ impl Node {
         if order >= MAX_ORDER {
             return None;
         }
-        let classzone = self.classzone[gfp.zone() as usize]?;
+        // The order-0 route table knows the zonelist's start already
+        // (Linux's GFP_ZONE_TABLE): no zone bits to decode here either.
+        let classzone = self.pcp_route[route_index(gfp.bits())].zone? as usize & (MAX_NR_ZONES - 1);
+        debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         let mt = self.alloc_type(gfp);
         if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {
             return Some(pfn);
@@ -866,8 +957,8 @@ impl Node {
             return;
         }
         let mut pcp = zone.pcp();
-        // pcp_index: Unmovable 0, Reclaimable 1, the rest 2.
-        pcp.lists[(mt as usize).min(PCP_TYPES - 1)].push_front(mem_map, pfn);
+        let list = PCP_LIST_OF[mt as usize & 7] as usize;
+        pcp.lists[list].push_front(mem_map, pfn);
         pcp.count += 1;
         if pcp.count > pcp.high {
             let batch = pcp.batch;

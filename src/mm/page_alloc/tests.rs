@@ -513,3 +513,58 @@ fn lock_free_counters_follow_the_locked_state() {
     assert_ne!(before, MigrateType::Reclaimable);
     assert_eq!(z.pageblock_type(pfn), MigrateType::Reclaimable);
 }
+
+/// Boot writes mem_map run by run (`memmap_runs`); the runs must tile
+/// [0, max_pfn) and give every frame what `memmap_page` gives it, on
+/// machines with and without highmem, with ZONE_MOVABLE, and with a
+/// lowmem-only `mem=`.
+#[test]
+fn memmap_runs_match_memmap_page() {
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (128 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let options = [
+        MemOptions { highmem: Some(32 << 20), ..MemOptions::default() },
+        MemOptions { highmem: Some(32 << 20), kernelcore: Some(64 << 20), ..MemOptions::default() },
+        MemOptions { kernelcore: Some(64 << 20), ..MemOptions::default() },
+        MemOptions::default(),
+        MemOptions { mem_limit: Some(8 << 20), ..MemOptions::default() },
+    ];
+    for opts in &options {
+        let (layout, _) = size_zones(&map, opts);
+        let mut next = 0;
+        let mut runs = 0;
+        for (start, end, word) in memmap_runs(&layout) {
+            assert_eq!(start, next, "runs leave a gap or overlap at pfn {next:#x} ({opts:?})");
+            assert!(start < end, "empty run at {start:#x} ({opts:?})");
+            for pfn in start..end {
+                assert_eq!(word, memmap_page(&layout, pfn).flags_word(), "pfn {pfn:#x} ({opts:?})");
+            }
+            next = end;
+            runs += 1;
+        }
+        assert_eq!(next, layout.max_pfn, "runs stop short of max_pfn ({opts:?})");
+        // One run per populated zone, at most one more where highmem starts.
+        assert!(runs <= MAX_NR_ZONES + 1, "{runs} runs ({opts:?})");
+    }
+}
+
+/// The pcp lists are guarded by masking interrupts and a lock word that
+/// only catches re-entry: taking them again while held is reported, not a
+/// spin for ever.
+#[test]
+#[should_panic(expected = "pcp lists of zone Normal taken again")]
+fn pcp_taken_twice_is_reported() {
+    let (node, _mm) = machine(0);
+    let _held = node.zones[1].pcp();
+    let _again = node.zones[1].pcp();
+}
+
+/// The free path's table of pcp lists says what `pcp_index` says.
+#[test]
+fn pcp_list_table_matches_pcp_index() {
+    for mt in MigrateType::ALL {
+        assert_eq!(PCP_LIST_OF[mt as usize] as usize, pcp_index(mt), "{mt:?}");
+    }
+}

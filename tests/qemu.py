@@ -1204,6 +1204,12 @@ def one_injected_page_failure_does_not_panic():
         # failure must not reach them.
         out = m.cmd("ktest mm::slab::rust_collections_live_in_kmalloc", timeout=60)
         check("test result: ok. 1 passed" in out, "Rust collections under fail_page_alloc:\n" + out[-1500:])
+        # The one failure goes to the first allocation that can take it: a
+        # vmalloc's frame. It is reported in Linux 2.6.24's words.
+        out = m.cmd("vmalloc 64K")
+        check(re.search(r"^(\[\s*\d+\.\d+\] )?sh: page allocation failure\. order:0, mode:0xd2$", out, re.M),
+              "no Linux-shaped failure report:\n" + out[-1500:])
+        check(re.fullmatch(r"0x[0-9a-f]{8}", m.cmd("vmalloc 64K").strip()), "the second vmalloc failed too")
         m.send("poweroff\n")
         check(m.wait_exit() == 0, "no clean power-off")
     finally:

@@ -171,7 +171,8 @@ fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
     ALLOC_FAILURES.fetch_add(1, Ordering::Relaxed);
     if !gfp.contains(Gfp::NOWARN) {
         crate::pr_warn!(
-            "{}: page allocation failure: order:{}, mode:{:#x}",
+            // Linux 2.6.24's words, so the report reads as on Linux.
+            "{}: page allocation failure. order:{}, mode:{:#x}",
             crate::kernel::sched::current_name(),
             order,
             gfp.bits()

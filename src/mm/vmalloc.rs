@@ -693,7 +693,9 @@ mod kernel_side {
             return fail("memory for the page array", &pfns);
         }
         for _ in 0..pages {
-            let Some(p) = alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM | Gfp::NOWARN, 0) else {
+            // No __GFP_NOWARN: as in 2.6.24's __vmalloc_area_node, the page
+            // allocator reports its failure, then vmalloc says what it gave up.
+            let Some(p) = alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM, 0) else {
                 return fail("free page", &pfns);
             };
             let pfn = p.pfn();

@@ -362,11 +362,14 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
                 },
                 0,
             );
-            let Ok(pid) = pid else { bail!("no free thread slot") };
+            let pid = match pid {
+                Ok(pid) => pid,
+                Err(e) => bail!("cannot start the thread: {}", e),
+            };
             sched::kthread_wait(pid);
             Ok(())
         }
-        _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack, vmalloc-guard)", kind),
+        _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack, vmalloc-guard, lock-recursion)", kind),
     }
 }
 

@@ -729,12 +729,20 @@ KTEST_BOUNDARIES = [
 ]
 
 
-def ktest_at_boundary(mem, args):
+def ktest_at_boundary(mem, args, expect=None, log=()):
+    """Every in-kernel test passes or says why it is skipped on this machine,
+    and the run is whole (see ktest_run_problems). `expect`: test -> the
+    start of its verdict; `log`: lines the boot must print."""
     def run():
         r = ktest_boot("ktest " + args if args else "ktest", mem)
+        for line in log:
+            check(line in r["out"], "no %r in the boot log:\n%s" % (line, r["out"][:3000]))
         failed = ["%s (%s)" % (n, v) for n, v in r["verdicts"] if v.startswith("FAILED")]
         problems = ktest_run_problems(r)
         check(not failed and not problems, "\n".join(failed + problems))
+        verdicts = dict(r["verdicts"])
+        for test, start in (expect or {}).items():
+            check(verdicts.get(test, "").startswith(start), "%s at %s: %r" % (test, mem, verdicts.get(test)))
     return run
 
 
@@ -1254,26 +1262,6 @@ def boot_reports_no_sleeping_in_atomic():
 
 # --- review of issue 8 (issue 8) ---
 
-def review_ktest_small(mem, expect, args="ktest", log=()):
-    """On small machines every in-kernel test passes or says why it is
-    skipped. At -m 64M and below the 64 MB vmalloc test failed with 'vmalloc
-    failed' (64 MB was never free); at 24M get_zeroed_page's test failed
-    because its 8 MB Normal zone has no pcp list (high 0) to hand the
-    dirtied page back; mem= under 16M was refused although -m 5M boots.
-    `expect`: test -> the start of its verdict; `log`: lines the boot prints."""
-    def run():
-        r = ktest_boot(args, mem)
-        for line in log:
-            check(line in r["out"], "no %r in the boot log:\n%s" % (line, r["out"][:3000]))
-        failed = ["%s (%s)" % (n, v) for n, v in r["verdicts"] if v.startswith("FAILED")]
-        problems = ktest_run_problems(r)
-        check(not failed and not problems, "\n".join(failed + problems))
-        verdicts = dict(r["verdicts"])
-        for test, start in expect.items():
-            check(verdicts.get(test, "").startswith(start), "%s at %s: %r" % (test, mem, verdicts.get(test)))
-    return run
-
-
 def review_ktest_out_of_memory_names_its_measure():
     """ktest's out-of-memory skip gives lowmem free *above the low watermark*
     and says so: the bare 'kB of lowmem free' read as a contradiction of
@@ -1378,12 +1366,16 @@ def review_bench_tiny_highmem_rows_skip():
             check("(highmem)  " not in out.replace("kmap rows (highmem)", ""), "a highmem row measured at highmem=4K")
 
 REVIEW_TESTS = [
-    ("qemu::ktest::at_16m_passes_or_skips_with_reason", review_ktest_small("16M", {
+    # Small machines: at -m 64M and below the 64 MB vmalloc test failed with
+    # 'vmalloc failed' (64 MB was never free); at 24M get_zeroed_page's test
+    # failed because its 8 MB Normal zone has no pcp list (high 0) to hand the
+    # dirtied page back; mem= under 16M was refused although -m 5M boots.
+    ("qemu::ktest::at_16m_passes_or_skips_with_reason", ktest_at_boundary("16M", "", {
         "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"})),
-    ("qemu::ktest::at_24m_passes_or_skips_with_reason", review_ktest_small("24M", {
+    ("qemu::ktest::at_24m_passes_or_skips_with_reason", ktest_at_boundary("24M", "", {
         "mm::page_alloc::get_zeroed_page_clears_a_dirty_page": "ignored, the page's zone keeps no pcp list"})),
-    ("qemu::ktest::at_2G_mem_5M_passes_or_skips_with_reason", review_ktest_small("2G", {
-        "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"}, "ktest mem=5M",
+    ("qemu::ktest::at_2G_mem_5M_passes_or_skips_with_reason", ktest_at_boundary("2G", "mem=5M", {
+        "mm::vmalloc::vmalloc_64m_fill_verify_free": "ignored, not enough free memory"},
         ["5MB LOWMEM available.", "0MB HIGHMEM available."])),
     ("qemu::shell::ktest_out_of_memory_names_the_low_watermark", review_ktest_out_of_memory_names_its_measure),
     ("qemu::make::mem_below_5m_is_refused", review_make_refuses_mem_below_5m),

@@ -50,14 +50,14 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
 
     if opts.bench {
-        sched::kthread_run("bench", crate::kernel::bench::run, opts.bench_icount as usize)
+        crate::process::kthread::kthread_run("bench", crate::kernel::bench::run, opts.bench_icount as usize)
             .expect("a thread slot at boot");
     } else if opts.ktest {
-        sched::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
+        crate::process::kthread::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
     } else {
-        sched::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");
+        crate::process::kthread::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");
     }
-    sched::cpu_idle()
+    crate::process::kthread::cpu_idle()
 }
 
 /// `ktest` boot option: run every in-kernel test, then power off.

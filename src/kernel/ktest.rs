@@ -346,7 +346,7 @@ fn clock_is_monotonic() -> TestResult {
 }
 
 fn stack_guard_pages_unmapped() -> TestResult {
-    check!(sched::guard_pages_unmapped(), "a stack guard page is mapped");
+    check!(crate::process::kthread::guard_pages_unmapped(), "a stack guard page is mapped");
     Ok(())
 }
 
@@ -356,7 +356,7 @@ fn threads_run_and_exit() -> TestResult {
     COUNTER.store(0, Ordering::SeqCst);
     let mut pids = [0u32; 4];
     for (i, pid) in pids.iter_mut().enumerate() {
-        *pid = sched::kthread_run(
+        *pid = crate::process::kthread::kthread_run(
             "ktest-worker",
             |n| {
                 COUNTER.fetch_add(n, Ordering::SeqCst);
@@ -366,7 +366,7 @@ fn threads_run_and_exit() -> TestResult {
         .map_err(|_| "no thread slot")?;
     }
     for pid in pids {
-        sched::kthread_wait(pid);
+        crate::process::kthread::kthread_wait(pid);
         check!(!sched::pid_alive(pid), "thread still alive after wait");
     }
     check!(COUNTER.load(Ordering::SeqCst) == 1 + 2 + 3 + 4, "not every thread ran once");
@@ -389,12 +389,12 @@ fn busy_threads_are_preempted() -> TestResult {
     STOP.store(false, Ordering::SeqCst);
     SPIN_A.store(0, Ordering::SeqCst);
     SPIN_B.store(0, Ordering::SeqCst);
-    let a = sched::kthread_run("spin-a", spin, 0).map_err(|_| "no thread slot")?;
-    let b = sched::kthread_run("spin-b", spin, 1).map_err(|_| "no thread slot")?;
+    let a = crate::process::kthread::kthread_run("spin-a", spin, 0).map_err(|_| "no thread slot")?;
+    let b = crate::process::kthread::kthread_run("spin-b", spin, 1).map_err(|_| "no thread slot")?;
     sched::msleep(300);
     STOP.store(true, Ordering::SeqCst);
-    sched::kthread_wait(a);
-    sched::kthread_wait(b);
+    crate::process::kthread::kthread_wait(a);
+    crate::process::kthread::kthread_wait(b);
     // The tester itself woke from msleep while both spun: preemption works.
     check!(SPIN_A.load(Ordering::SeqCst) > 0 && SPIN_B.load(Ordering::SeqCst) > 0, "a busy thread never ran");
     Ok(())
@@ -423,7 +423,7 @@ fn wake_up_wakes_every_sleeper() -> TestResult {
     WOKEN.store(0, Ordering::SeqCst);
     let mut pids = [0u32; 3];
     for pid in pids.iter_mut() {
-        *pid = sched::kthread_run("ktest-waiter", waiter, 0).map_err(|_| "no thread slot")?;
+        *pid = crate::process::kthread::kthread_run("ktest-waiter", waiter, 0).map_err(|_| "no thread slot")?;
     }
     sched::msleep(30);
     check!(WOKEN.load(Ordering::SeqCst) == 0, "a waiter went on before the condition held");
@@ -431,7 +431,7 @@ fn wake_up_wakes_every_sleeper() -> TestResult {
     FLAG.store(true, Ordering::SeqCst);
     WQ.wake_up_all();
     for pid in pids {
-        sched::kthread_wait(pid);
+        crate::process::kthread::kthread_wait(pid);
     }
     check!(WOKEN.load(Ordering::SeqCst) == 3, "not every waiter woke");
     Ok(())
@@ -441,8 +441,9 @@ fn thread_slots_are_reused() -> TestResult {
     // More threads than the old fixed table had slots, one after another:
     // exits free their slots and stacks.
     for _ in 0..40 {
-        let pid = sched::kthread_run("ktest-short", |_| {}, 0).map_err(|_| "slot not freed on exit")?;
-        sched::kthread_wait(pid);
+        let pid =
+            crate::process::kthread::kthread_run("ktest-short", |_| {}, 0).map_err(|_| "slot not freed on exit")?;
+        crate::process::kthread::kthread_wait(pid);
     }
     Ok(())
 }

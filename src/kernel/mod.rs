@@ -14,6 +14,8 @@ pub mod ktest;
 #[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
+pub mod preempt;
+#[cfg(target_os = "none")]
 pub mod printk;
 #[cfg(target_os = "none")]
 pub mod sched;

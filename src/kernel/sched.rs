@@ -1,47 +1,48 @@
-//! Kernel threads and a round-robin scheduler driven by the timer.
+//! The scheduler core (Linux's kernel/sched.c, reduced to one CPU and
+//! round robin): the task table, `schedule()` and the context switch, the
+//! timer tick, sleeping and waking, and exit.
 //!
 //! Thread 0 is the boot thread, which becomes the idle loop. The timer gives
 //! each thread `TIMESLICE` ticks; when it runs out, or a sleeper wakes while
 //! idle runs, the thread is preempted on the way out of the interrupt,
 //! unless it has disabled preemption.
 //!
-//! Each thread has a kernel stack of `THREAD_SIZE` from vmalloc, made when
-//! the thread is and freed once it has exited, so there are as many stacks
-//! as threads. Why vmalloc and not pages from the page allocator with Linux's
-//! `STACK_END_MAGIC` checked at every switch: every vmalloc area is
-//! followed by an unmapped guard page, so the page below any area is
-//! unmapped too; an overflow faults on its first write (reported by the
-//! double-fault task, which names the stack) instead of corrupting the
-//! neighbouring memory first and being noticed, maybe, at the next switch.
-//! The price: the stack is reached through a vmalloc PDE, which a process
-//! directory may not have yet (vmalloc PDEs reach other directories
+//! The scheduler takes no memory of its own beyond the task table: a new
+//! thread arrives with its kernel stack already made (by
+//! `process::kthread`, which allocates stacks from vmalloc and frees them
+//! once the thread has exited), and an address space reaches it as an
+//! [`AddressSpace`]: all a context switch needs of Linux's `mm_struct` is
+//! the directory to load and a way to make the kernel stacks present in it.
+//! So this layer sits below memory management and mm may sleep on its wait
+//! queues.
+//!
+//! Stacks are vmalloc'd: a stack is reached through a vmalloc PDE, which a
+//! process directory may not have yet (vmalloc PDEs reach other directories
 //! lazily, through a fault, and a fault on the stack itself cannot be
 //! taken). So before CR3 changes, the PDEs of the stacks in use are copied
 //! into the new directory (as Linux's x86-64 `switch_mm` does for its
 //! vmalloc'd stacks).
 //!
-//! A thread may have an address space (`mm`, an `MmStruct`): switching to
-//! it loads its directory into CR3. A kernel thread without one runs on
-//! `swapper_pg_dir` (Linux would lend it the previous thread's `active_mm`
-//! to save a TLB flush; a CR3 load is the simple, always-correct choice and
-//! costs nothing between two kernel threads: CR3 is written only when it
-//! changes). `TSS.esp0` follows the running thread's stack top, for the day
-//! a thread returns to ring 3.
+//! A kernel thread without an address space runs on `swapper_pg_dir` (Linux
+//! would lend it the previous thread's `active_mm` to save a TLB flush; a
+//! CR3 load is the simple, always-correct choice and costs nothing between
+//! two kernel threads: CR3 is written only when it changes). `TSS.esp0`
+//! follows the running thread's stack top, for the day a thread returns to
+//! ring 3.
 //!
 //! The task table is a vector of slots (reused after exit), grown outside
 //! the run-queue lock: the lock masks interrupts, and allocating may sleep.
 
+use super::preempt::{self, might_sleep};
 use super::sync::IrqLock;
 use crate::arch::x86::cpu::{local_irq_enable, local_irq_restore, local_irq_save};
-use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::{self, gdt, pit};
 use crate::layout::PAGE_SIZE;
-use crate::mm::mm_types::MmStruct;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::addr_of;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// 16 KB, twice Linux 2.6.24 i386's 8 KB (x86-64 Linux has used 16 KB
 /// since 3.15): Rust keeps report buffers and test arrays on the stack, and
@@ -52,6 +53,16 @@ pub const THREAD_SIZE: usize = 4 * PAGE_SIZE;
 pub const TIMESLICE: u32 = 5;
 const IDLE: usize = 0;
 
+/// What a context switch needs of an address space (Linux's `mm_struct` as
+/// `switch_mm` sees it); `mm::mm_types::MmStruct` is the one there is.
+pub trait AddressSpace: Send + Sync {
+    /// Physical address of its page directory: what CR3 holds while it runs.
+    fn pgd_phys(&self) -> usize;
+    /// Make the kernel mappings of `[lo, hi)` present in its directory (a
+    /// kernel stack made after the directory was). Runs with interrupts off.
+    fn sync_kernel_range(&self, lo: usize, hi: usize);
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TaskState {
     Unused,
@@ -61,7 +72,7 @@ pub enum TaskState {
     Sleeping,
     /// Exited (Linux's `EXIT_DEAD`): no longer scheduled, its stack and mm
     /// not yet freed. It stood on that stack until it switched away, so
-    /// someone else frees it (`reap_dead`).
+    /// someone else frees it (`take_dead`).
     Dead,
 }
 
@@ -122,7 +133,7 @@ struct Task {
     /// Lowest address of its vmalloc'd kernel stack (0: the boot stack).
     stack: usize,
     /// Its address space, if it has one (Linux's `task->mm`).
-    mm: Option<Arc<MmStruct>>,
+    mm: Option<Arc<dyn AddressSpace>>,
 }
 
 fn no_entry(_: usize) {}
@@ -149,11 +160,6 @@ impl Task {
         } else {
             (self.stack, self.stack + THREAD_SIZE)
         }
-    }
-
-    /// What CR3 holds while it runs.
-    fn pgd_phys(&self) -> usize {
-        self.mm.as_ref().map_or_else(swapper_pg_dir_phys, |mm| mm.pgd_phys())
     }
 }
 
@@ -224,9 +230,9 @@ static CURRENT: AtomicUsize = AtomicUsize::new(IDLE);
 /// `[lo, hi)` of the running thread's stack (0, 0: the boot stack).
 static CURRENT_STACK: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
-/// Preemption is off while this is non-zero (spinlocks, kmap_atomic, irq handlers).
-static PREEMPT_COUNT: AtomicU32 = AtomicU32::new(0);
-static IRQ_DEPTH: AtomicU32 = AtomicU32::new(0);
+/// `swapper_pg_dir`: the directory the boot thread runs on, and every
+/// thread without an address space.
+static KERNEL_PGD: AtomicUsize = AtomicUsize::new(0);
 /// Exited threads whose stacks are not freed yet.
 static NR_DEAD: AtomicUsize = AtomicUsize::new(0);
 /// Ticks that found the idle thread running (for `uptime`'s idle figure).
@@ -273,23 +279,14 @@ pub fn stack_guard_hit(esp: usize) -> Option<(usize, usize)> {
     rq.iter().filter(|t| t.state.alive()).find_map(|t| hit(t.stack_range()))
 }
 
-/// Whether the page below every thread's stack is unmapped (for tests).
-pub fn guard_pages_unmapped() -> bool {
-    // Copied out first: the checks walk page tables, not for under the lock.
+/// `[lo, hi)` of every live thread's kernel stack (for checks of their guard pages).
+pub fn task_stacks() -> Vec<(usize, usize)> {
+    // Sized first, filled under the lock: allocating under it could sleep.
     let n = RQ.lock().len();
     let mut stacks: Vec<(usize, usize)> = Vec::with_capacity(n);
-    {
-        let rq = RQ.lock();
-        stacks.extend(rq.iter().filter(|t| t.state.alive()).map(|t| t.stack_range()).take(n));
-    }
-    let boot = boot_stack_range().0;
-    stacks.iter().all(|&(lo, _)| {
-        if lo == boot {
-            !crate::arch::x86::mm::init::early_page_present(addr_of!(x86::boot_stack_guard) as usize)
-        } else {
-            !crate::mm::vmalloc::kernel_page_present(lo - PAGE_SIZE)
-        }
-    })
+    let rq = RQ.lock();
+    stacks.extend(rq.iter().filter(|t| t.state.alive()).map(|t| t.stack_range()).take(n));
+    stacks
 }
 
 /// The running thread's stack `[lo, hi)` (for tests).
@@ -300,22 +297,8 @@ pub fn current_stack() -> (usize, usize) {
 /// The boot thread is pid 0 (its slot is static); the CPU's ring-0 stack
 /// is its stack until the first switch.
 pub fn init() {
+    KERNEL_PGD.store(crate::arch::x86::cpu::read_cr3() as usize & !0xfff, Ordering::Relaxed);
     gdt::set_kernel_stack(boot_stack_range().1 as u32);
-}
-
-/// Why `kthread_run` made no thread. Nothing is left allocated.
-#[derive(Debug)]
-pub enum KthreadError {
-    /// No memory (or vmalloc space) for its stack.
-    NoStack(crate::mm::vmalloc::VmallocError),
-}
-
-impl fmt::Display for KthreadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KthreadError::NoStack(e) => write!(f, "no kernel stack: {}", e),
-        }
-    }
 }
 
 /// Lock the run queue with room for one more slot: the vector grows with
@@ -345,24 +328,23 @@ fn lock_with_room() -> crate::kernel::sync::IrqLockGuard<'static, RunQueue> {
     }
 }
 
-/// Start a kernel thread running `entry(arg)`; returns its pid. May sleep.
-pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, KthreadError> {
-    might_sleep("kthread_run");
-    reap_dead();
-    // Linux 2.6.24 retries a small GFP_KERNEL allocation like this one until
-    // it succeeds (order <= PAGE_ALLOC_COSTLY_ORDER, no __GFP_NORETRY); this
-    // allocator does not retry, so __GFP_NOFAIL keeps injected failures
-    // (fail_page_alloc) off stacks, as off Rust's collections. A real
-    // shortage still fails kthread_run, cleanly.
-    let gfp = crate::mm::gfp::GFP_KERNEL | crate::mm::gfp::Gfp::NOFAIL;
-    let stack = crate::mm::vmalloc::__vmalloc(THREAD_SIZE, gfp).map_err(KthreadError::NoStack)?.as_ptr() as usize;
+/// Make a new thread runnable: it will run `entry(arg)` on the kernel stack
+/// at `[stack, stack + THREAD_SIZE)`; returns its pid. May sleep (the task
+/// table may grow). Linux's `wake_up_new_task`, with the stack made by the
+/// caller (`process::kthread::kthread_run`).
+///
+/// # Safety
+/// `[stack, stack + THREAD_SIZE)` is mapped, writable kernel memory that
+/// nothing else uses, and stays so until the thread has exited and
+/// [`take_dead`] has handed it back.
+pub unsafe fn wake_up_new_task(name: &str, entry: fn(usize), arg: usize, stack: usize) -> u32 {
+    might_sleep("wake_up_new_task");
     // The new stack looks as if switch_to had saved it: edi, esi, ebx, ebp,
     // then the return address, which "returns" into kthread_trampoline.
     let top = stack + THREAD_SIZE;
     let esp = top - 5 * 4;
     let frame = [0usize, 0, 0, 0, x86::kthread_trampoline as *const () as usize];
-    // SAFETY: the stack was just allocated for this thread, nobody else
-    // uses it; the five words lie inside it.
+    // SAFETY: the caller gives us the stack, unused; the five words lie inside it.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
     let mut rq = lock_with_room();
     let pid = rq.next_pid;
@@ -373,7 +355,7 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
         Some(slot) => rq[slot] = task,
         None => rq.tasks.push(task), // within capacity: lock_with_room made room
     }
-    Ok(pid)
+    pid
 }
 
 /// First Rust code of a new thread (called by entry.S's kthread_trampoline).
@@ -386,17 +368,18 @@ extern "C" fn kthread_start() -> ! {
     };
     local_irq_enable();
     entry(arg);
-    kthread_exit()
+    do_exit()
 }
 
-/// Wakes whoever waits for a thread to end (`kthread_wait`).
+/// Wakes whoever waits for a thread to end (`wait_for_exit`).
 static EXIT_WQ: super::wait::WaitQueue = super::wait::WaitQueue::new();
 
-/// End the calling thread. It leaves its address space first (CR3 back on
-/// `swapper_pg_dir`, its reference dropped: maybe the last one). It becomes
-/// `Dead` and switches away with interrupts off; its stack is freed later
-/// by `reap_dead`, since it is standing on it.
-pub fn kthread_exit() -> ! {
+/// End the calling thread (Linux's `do_exit`). It leaves its address space
+/// first (CR3 back on `swapper_pg_dir`, its reference dropped: maybe the
+/// last one). It becomes `Dead` and switches away with interrupts off; its
+/// stack is freed later by whoever calls [`take_dead`], since it is
+/// standing on it.
+pub fn do_exit() -> ! {
     unuse_mm();
     local_irq_save();
     {
@@ -410,27 +393,27 @@ pub fn kthread_exit() -> ! {
     unreachable!("an exited thread was scheduled again");
 }
 
-/// Free the stacks (and drop the mm references) of exited threads (Linux
-/// frees a dead task's stack from another task's context, too:
-/// `finish_task_switch` -> `put_task_struct`). Process context only: vfree
-/// may sleep.
-pub fn reap_dead() {
-    while NR_DEAD.load(Ordering::Relaxed) != 0 {
-        let dead = {
-            let mut rq = RQ.lock();
-            let cur = rq.current;
-            let found = rq.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur);
-            found.map(|i| {
-                let t = &mut rq[i];
-                t.state = TaskState::Unused;
-                NR_DEAD.fetch_sub(1, Ordering::Relaxed);
-                (core::mem::take(&mut t.stack), t.mm.take())
-            })
-        };
-        let Some((stack, mm)) = dead else { break };
-        drop(mm);
-        crate::mm::vmalloc::vfree(stack as *const u8);
+/// Threads that have exited and whose stacks are not handed back yet.
+pub fn nr_dead() -> usize {
+    NR_DEAD.load(Ordering::Relaxed)
+}
+
+/// Take one exited thread off the table (not the running one, which may be
+/// standing on its stack): its slot becomes free, and its stack and
+/// address-space reference go to the caller to free (Linux frees a dead
+/// task's stack from another task's context too: `finish_task_switch` ->
+/// `put_task_struct`). `None` when there is none.
+pub fn take_dead() -> Option<(usize, Option<Arc<dyn AddressSpace>>)> {
+    if NR_DEAD.load(Ordering::Relaxed) == 0 {
+        return None;
     }
+    let mut rq = RQ.lock();
+    let cur = rq.current;
+    let found = rq.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur)?;
+    let t = &mut rq[found];
+    t.state = TaskState::Unused;
+    NR_DEAD.fetch_sub(1, Ordering::Relaxed);
+    Some((core::mem::take(&mut t.stack), t.mm.take()))
 }
 
 /// Whether thread `pid` is still alive.
@@ -439,23 +422,25 @@ pub fn pid_alive(pid: u32) -> bool {
     rq.iter().any(|t| t.state.alive() && t.pid == pid)
 }
 
-/// Sleep until thread `pid` has exited, then free what exited threads left.
-pub fn kthread_wait(pid: u32) {
+/// Sleep until thread `pid` has exited.
+pub fn wait_for_exit(pid: u32) {
     EXIT_WQ.wait_event(|| !pid_alive(pid));
-    reap_dead();
 }
 
-/// Linux's `switch_mm` for this kernel: make `pgd` the running directory,
-/// after copying into it the PDEs of the stacks in use (`stacks`), which
-/// vmalloc may have made after the directory was (see the module docs).
-/// Interrupts are off.
-fn switch_mm(pgd: usize, stacks: &[(usize, usize)]) {
+/// Linux's `switch_mm` for this kernel: make `next`'s directory (or
+/// `swapper_pg_dir`) the running one, after copying into it the PDEs of the
+/// stacks in use (`stacks`), which vmalloc may have made after the
+/// directory was (see the module docs). Interrupts are off.
+fn switch_mm(next: Option<&dyn AddressSpace>, stacks: &[(usize, usize)]) {
+    let pgd = next.map_or_else(|| KERNEL_PGD.load(Ordering::Relaxed), |mm| mm.pgd_phys());
     let cr3 = crate::arch::x86::cpu::read_cr3() as usize & !0xfff;
     if cr3 == pgd {
         return;
     }
-    for &(lo, hi) in stacks {
-        crate::mm::vmalloc::sync_kernel_range(pgd, lo, hi);
+    if let Some(mm) = next {
+        for &(lo, hi) in stacks {
+            mm.sync_kernel_range(lo, hi);
+        }
     }
     NR_MM_SWITCHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: `pgd` is swapper_pg_dir or the directory of an mm a task holds
@@ -486,27 +471,26 @@ pub fn schedule() {
             None
         } else {
             rq.current = next;
-            rq[prev].preempt_count = PREEMPT_COUNT.load(Ordering::Relaxed);
-            PREEMPT_COUNT.store(rq[next].preempt_count, Ordering::Relaxed);
+            rq[prev].preempt_count = preempt::save_count();
+            preempt::restore_count(rq[next].preempt_count);
             CURRENT.store(next, Ordering::Relaxed);
             NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
             let (prev_stack, next_stack) = (rq[prev].stack_range(), rq[next].stack_range());
-            let next_pgd = rq[next].pgd_phys();
+            // prev's stack is used until switch_to leaves it, next's from then on.
+            switch_mm(rq[next].mm.as_deref(), &[prev_stack, next_stack]);
             let next_stack_lo = rq[next].stack;
             CURRENT_STACK[0].store(next_stack_lo, Ordering::Relaxed);
             CURRENT_STACK[1].store(next_stack.1, Ordering::Relaxed);
             let prev_esp = &mut rq[prev].esp as *mut usize;
-            Some((prev_esp, rq[next].esp, next_pgd, prev_stack, next_stack))
+            Some((prev_esp, rq[next].esp, next_stack))
         }
     };
-    if let Some((prev_esp, next_esp, next_pgd, prev_stack, next_stack)) = switch {
-        // prev's stack is used until switch_to leaves it, next's from then on.
-        switch_mm(next_pgd, &[prev_stack, next_stack]);
+    if let Some((prev_esp, next_esp, next_stack)) = switch {
         gdt::set_kernel_stack(next_stack.1 as u32);
         // SAFETY: interrupts are off and the lock is released; `prev_esp`
         // points into the task table, which only grows under the lock with
         // a thread running (not before switch_to has stored through it);
-        // `next_esp` was saved by switch_to or built by kthread_run for a
+        // `next_esp` was saved by switch_to or built by wake_up_new_task for a
         // thread that is not running.
         unsafe { x86::switch_to(prev_esp, next_esp) };
     }
@@ -516,16 +500,16 @@ pub fn schedule() {
 /// Linux's `use_mm`: the calling kernel thread adopts `mm` (its user half
 /// becomes reachable at once, and after every switch back to the thread).
 /// An mm it had is dropped.
-pub fn use_mm(mm: Arc<MmStruct>) {
+pub fn use_mm(mm: Arc<dyn AddressSpace>) {
     let flags = local_irq_save();
-    let (old, pgd, stack) = {
+    let old = {
         let mut rq = RQ.lock();
         let cur = rq.current;
         let t = &mut rq[cur];
         let old = t.mm.replace(mm);
-        (old, t.pgd_phys(), t.stack_range())
+        switch_mm(t.mm.as_deref(), &[t.stack_range()]);
+        old
     };
-    switch_mm(pgd, &[stack]);
     local_irq_restore(flags);
     drop(old);
 }
@@ -540,7 +524,7 @@ pub fn unuse_mm() {
         let cur = rq.current;
         rq.get_mut(cur).and_then(|t| t.mm.take())
     };
-    switch_mm(swapper_pg_dir_phys(), &[]);
+    switch_mm(None, &[]);
     local_irq_restore(flags);
     drop(old);
 }
@@ -615,106 +599,16 @@ pub fn timer_tick() {
     }
 }
 
-pub fn irq_enter() {
-    IRQ_DEPTH.fetch_add(1, Ordering::Relaxed);
-}
-
-/// On the way out of an interrupt: preempt if asked and allowed.
+/// On the way out of an interrupt (Linux's `irq_exit` and the return path
+/// of entry.S): preempt if asked and allowed.
 pub fn irq_exit() {
-    let depth = IRQ_DEPTH.fetch_sub(1, Ordering::Relaxed) - 1;
-    if depth == 0 && PREEMPT_COUNT.load(Ordering::Relaxed) == 0 && NEED_RESCHED.load(Ordering::Relaxed) {
+    if preempt::irq_depth_dec() == 0 && preempt::preemptible() && NEED_RESCHED.load(Ordering::Relaxed) {
         schedule();
     }
 }
 
 pub fn need_resched() -> bool {
     NEED_RESCHED.load(Ordering::Relaxed)
-}
-
-// Every spinlock comes here twice, so no locked instruction: with one CPU a
-// plain read-modify-write is enough (Linux's uniprocessor `preempt_count`
-// is a plain add too). An interrupt between the load and the store leaves
-// the count as it found it (handlers are balanced), and a preemption there
-// saves and restores this thread's count with it.
-#[inline]
-pub fn preempt_disable() {
-    PREEMPT_COUNT.store(PREEMPT_COUNT.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
-
-#[inline]
-pub fn preempt_enable() {
-    let c = PREEMPT_COUNT.load(Ordering::Relaxed);
-    debug_assert!(c > 0, "preempt_enable without preempt_disable");
-    PREEMPT_COUNT.store(c.wrapping_sub(1), Ordering::Relaxed);
-}
-
-/// The preempt count, as Linux's sums its fields: the running thread's
-/// `preempt_disable`s and `SpinLock`s, plus the `IrqLock`s held (counted by
-/// their nesting depth; holding one also masks interrupts, so no switch
-/// happens with one held and the depth needs no saving per thread).
-#[inline]
-pub fn preempt_count() -> u32 {
-    PREEMPT_COUNT.load(Ordering::Relaxed) + super::sync::irq_lock_depth()
-}
-
-#[inline]
-pub fn in_interrupt() -> bool {
-    IRQ_DEPTH.load(Ordering::Relaxed) != 0
-}
-
-/// Whether sleeping is forbidden here (interrupt, preemption off, irqs off).
-#[inline]
-pub fn in_atomic() -> bool {
-    !may_sleep_with(crate::arch::x86::cpu::irqs_enabled())
-}
-
-/// Whether sleeping is allowed, given whether interrupts are enabled (for a
-/// caller that has just saved the flags). One OR for the two counts.
-#[inline(always)]
-fn may_sleep_with(irqs_enabled: bool) -> bool {
-    // IrqLock holders have interrupts off: `irqs_enabled` covers them.
-    (IRQ_DEPTH.load(Ordering::Relaxed) | PREEMPT_COUNT.load(Ordering::Relaxed)) == 0 && irqs_enabled
-}
-
-/// Reports made by `might_sleep` (for tests).
-pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
-
-/// Report a call that may sleep made where sleeping is not allowed (Linux's
-/// `might_sleep()`): a bug in the caller, reported with a backtrace; the call
-/// then goes on.
-#[track_caller]
-#[inline]
-pub fn might_sleep(what: &str) {
-    // Only the test is inline: allocators call this on every allocation.
-    if in_atomic() {
-        might_sleep_report(what, core::panic::Location::caller(), !crate::arch::x86::cpu::irqs_enabled());
-    }
-}
-
-/// `might_sleep` for a caller that has just saved EFLAGS (taking an
-/// `IrqLock`): the same check and the same report, without reading the
-/// flags again. `true` when the call was made where sleeping is not
-/// allowed; the caller then calls [`might_sleep_report`] once it has
-/// dropped its lock.
-#[inline(always)]
-pub fn might_sleep_check(irqs_were_enabled: bool) -> bool {
-    !may_sleep_with(irqs_were_enabled)
-}
-
-/// The report of `might_sleep`; `irqs_disabled` as the caller found them.
-#[cold]
-#[inline(never)]
-pub fn might_sleep_report(what: &str, loc: &core::panic::Location<'_>, irqs_disabled: bool) {
-    MIGHT_SLEEP_BUGS.fetch_add(1, Ordering::Relaxed);
-    super::panic::warn(format_args!(
-        "BUG: sleeping function called from invalid context at {}:{} ({}): in_interrupt={} preempt_count={} irqs_disabled={}",
-        loc.file(),
-        loc.line(),
-        what,
-        in_interrupt() as u8,
-        preempt_count(),
-        irqs_disabled as u8
-    ));
 }
 
 pub fn current_pid() -> u32 {
@@ -749,20 +643,16 @@ pub fn nr_threads() -> usize {
     RQ.lock().iter().filter(|t| t.state.alive()).count()
 }
 
-/// The idle loop: the boot thread ends here once the system is up.
-pub fn cpu_idle() -> ! {
-    loop {
-        if NR_DEAD.load(Ordering::Relaxed) != 0 {
-            reap_dead();
-        }
-        let flags = local_irq_save();
-        if NEED_RESCHED.load(Ordering::Relaxed) {
-            local_irq_restore(flags);
-            schedule();
-        } else {
-            // sti; hlt: a wake-up interrupt between the check and the halt
-            // is not lost, it ends the halt.
-            crate::arch::x86::cpu::safe_halt();
-        }
+/// One turn of the idle loop (`process::kthread::cpu_idle`): switch to a
+/// thread that wants the CPU, or halt until an interrupt.
+pub fn idle_once() {
+    let flags = local_irq_save();
+    if NEED_RESCHED.load(Ordering::Relaxed) {
+        local_irq_restore(flags);
+        schedule();
+    } else {
+        // sti; hlt: a wake-up interrupt between the check and the halt
+        // is not lost, it ends the halt.
+        crate::arch::x86::cpu::safe_halt();
     }
 }

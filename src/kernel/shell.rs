@@ -355,7 +355,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
         "panic" => panic!("crash command: panic requested from the shell"),
         "stack" => {
             // Overflow a fresh thread's stack into its guard page.
-            let pid = sched::kthread_run(
+            let pid = crate::process::kthread::kthread_run(
                 "overflow",
                 |_| {
                     overflow(0);
@@ -366,7 +366,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
                 Ok(pid) => pid,
                 Err(e) => bail!("cannot start the thread: {}", e),
             };
-            sched::kthread_wait(pid);
+            crate::process::kthread::kthread_wait(pid);
             Ok(())
         }
         _ => bail!("unknown kind '{}' (one of: pf, div, ud, gp, panic, stack, vmalloc-guard, lock-recursion)", kind),

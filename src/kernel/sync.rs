@@ -22,7 +22,7 @@
 //! guard is the only one that saw interrupts on, so its own saved flags
 //! say it is the one to restore them.
 
-use super::sched::{preempt_disable, preempt_enable};
+use super::preempt::{preempt_disable, preempt_enable};
 use crate::arch::x86::cpu::local_irq_save;
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};

@@ -100,7 +100,7 @@ impl WaitQueue {
     /// Sleep until `cond()` is true (Linux's `wait_event`).
     #[track_caller]
     pub fn wait_event(&self, cond: impl Fn() -> bool) {
-        sched::might_sleep("wait_event");
+        crate::kernel::preempt::might_sleep("wait_event");
         while !self.sleep_unless(&cond, 0) {}
     }
 
@@ -108,7 +108,7 @@ impl WaitQueue {
     /// (Linux's `wait_event_timeout`); returns whether `cond()` held.
     #[track_caller]
     pub fn wait_event_timeout(&self, cond: impl Fn() -> bool, timeout: u64) -> bool {
-        sched::might_sleep("wait_event_timeout");
+        crate::kernel::preempt::might_sleep("wait_event_timeout");
         let deadline = crate::arch::x86::pit::jiffies() + timeout.max(1);
         loop {
             if self.sleep_unless(&cond, deadline) {

@@ -108,7 +108,7 @@ impl LowPages {
 #[track_caller]
 pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
-        crate::kernel::sched::might_sleep("alloc_pages");
+        crate::kernel::preempt::might_sleep("alloc_pages");
     }
     if should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);

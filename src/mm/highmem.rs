@@ -17,7 +17,7 @@ use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::sched::{might_sleep, might_sleep_check, might_sleep_report};
+use crate::kernel::preempt::{might_sleep, might_sleep_check, might_sleep_report};
 use crate::kernel::sync::{IrqLock, IrqLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
@@ -220,7 +220,7 @@ fn atomic(pfn: u32, t: KmType) -> KmapAtomic {
 /// in an interrupt handler (which may interrupt a thread holding `Bounce`;
 /// handlers do not nest), as Linux picks KM_USER0 or KM_IRQ0.
 fn helper_slot() -> KmType {
-    if crate::kernel::sched::in_interrupt() {
+    if crate::kernel::preempt::in_interrupt() {
         KmType::Irq0
     } else {
         KmType::Bounce

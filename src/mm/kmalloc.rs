@@ -355,7 +355,7 @@ fn create_in(
 fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
     let mut s = CACHES[slot].lock();
     // might_sleep, with the flags the lock just saved.
-    if gfp.may_sleep() && crate::kernel::sched::might_sleep_check(s.irqs_were_enabled()) {
+    if gfp.may_sleep() && crate::kernel::preempt::might_sleep_check(s.irqs_were_enabled()) {
         s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
     loop {
@@ -403,7 +403,7 @@ fn slot_alloc_might_sleep_bug(
 ) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
     let irqs_disabled = !s.irqs_were_enabled();
     drop(s);
-    crate::kernel::sched::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
+    crate::kernel::preempt::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
     CACHES[slot].lock()
 }
 

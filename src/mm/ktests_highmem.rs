@@ -223,7 +223,7 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
                     sched::msleep(5);
                 }
             }
-            match sched::kthread_run("ktest-kmap", holder, t) {
+            match crate::process::kthread::kthread_run("ktest-kmap", holder, t) {
                 Ok(p) => {
                     *pid = p;
                     started += 1;
@@ -236,7 +236,7 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
         }
         // Wait for every thread started, whatever happened: they use the frames.
         for &pid in &pids[..started] {
-            sched::kthread_wait(pid);
+            crate::process::kthread::kthread_wait(pid);
         }
         drop(held);
         if spawn_failed {
@@ -368,12 +368,12 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
 pub fn kmap_in_atomic_context_is_reported() -> TestResult {
     counts_come_back(|| {
         let q = Owned::alloc(super::gfp::GFP_KERNEL)?;
-        let before = sched::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
-        sched::preempt_disable();
+        let before = crate::kernel::preempt::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
+        crate::kernel::preempt::preempt_disable();
         let k = kmap(q.pfn());
         drop(k);
-        sched::preempt_enable();
-        if sched::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) != before + 1 {
+        crate::kernel::preempt::preempt_enable();
+        if crate::kernel::preempt::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) != before + 1 {
             return Err("kmap with preemption off was not reported");
         }
         Ok(())

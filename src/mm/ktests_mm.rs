@@ -225,10 +225,10 @@ pub fn switch_mm_gives_each_thread_its_own_user_pages() -> TestResult {
         }
         *MM_OF.lock() = [Some(mms[0].clone()), Some(mms[1].clone())];
         let switches0 = sched::NR_MM_SWITCHES.load(Ordering::Relaxed);
-        let a = sched::kthread_run("ktest-mm0", mm_user, 0);
-        let b = sched::kthread_run("ktest-mm1", mm_user, 1);
+        let a = crate::process::kthread::kthread_run("ktest-mm0", mm_user, 0);
+        let b = crate::process::kthread::kthread_run("ktest-mm1", mm_user, 1);
         for pid in [&a, &b].into_iter().flatten() {
-            sched::kthread_wait(*pid);
+            crate::process::kthread::kthread_wait(*pid);
         }
         *MM_OF.lock() = [None, None];
         if a.is_err() || b.is_err() {
@@ -268,7 +268,7 @@ impl Drop for Threads {
         GO.store(true, Ordering::SeqCst);
         WQ.wake_up_all();
         for &pid in &self.0 {
-            sched::kthread_wait(pid);
+            crate::process::kthread::kthread_wait(pid);
         }
     }
 }
@@ -281,7 +281,9 @@ fn hundred_sleepers_round() -> TestResult {
     let mut threads = Threads(Vec::new());
     threads.0.try_reserve_exact(SLEEPERS).map_err(|_| "no memory for the list")?;
     for _ in 0..SLEEPERS {
-        threads.0.push(sched::kthread_run("ktest-sleeper", sleeper, 0).map_err(|_| "no stack for a thread")?);
+        threads.0.push(
+            crate::process::kthread::kthread_run("ktest-sleeper", sleeper, 0).map_err(|_| "no stack for a thread")?,
+        );
     }
     let t0 = crate::arch::x86::pit::jiffies();
     while WQ.nr_sleepers() < SLEEPERS && crate::arch::x86::pit::jiffies() - t0 < 500 {
@@ -295,7 +297,7 @@ fn hundred_sleepers_round() -> TestResult {
         pr_info!("ktest: {} of {} threads asleep on the queue", asleep, SLEEPERS);
         return Err("not every thread got onto the wait queue");
     }
-    if !sched::guard_pages_unmapped() {
+    if !crate::process::kthread::guard_pages_unmapped() {
         return Err("the page below a thread's stack is mapped");
     }
     drop(threads); // sets GO, wakes all, waits for every one

@@ -24,7 +24,7 @@ use crate::arch::x86::mm::fault::{FAULTS_IN_ATOMIC, FAULTS_WITH_IRQS_ON};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::kernel::ktest::TestResult;
-use crate::kernel::sched::{preempt_disable, preempt_enable};
+use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{virt_to_phys, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SIZE};
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -259,7 +259,7 @@ pub fn page_fault_enables_interrupts_like_the_faulting_code() -> TestResult {
 /// handled (counted as atomic) but goes straight to the fixup; after the
 /// guard drops they are enabled again.
 pub fn kmap_atomic_disables_page_faults() -> TestResult {
-    if crate::kernel::sched::in_atomic() {
+    if crate::kernel::preempt::in_atomic() {
         return Err("the test thread runs in atomic context");
     }
     counts_come_back(|| {
@@ -371,8 +371,8 @@ fn user_mapping_checks(page: &KPage) -> TestResult {
 /// A user access where sleeping is not allowed is reported (it may fault,
 /// and a handled fault will sleep), unless page faults are disabled.
 pub fn user_access_in_atomic_context_is_reported() -> TestResult {
-    use crate::kernel::sched::MIGHT_SLEEP_BUGS;
-    if crate::kernel::sched::in_atomic() {
+    use crate::kernel::preempt::MIGHT_SLEEP_BUGS;
+    if crate::kernel::preempt::in_atomic() {
         return Err("the test thread runs in atomic context");
     }
     let mut r = [Ok(0); 3];

@@ -19,7 +19,7 @@ use super::vmalloc::{
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
 use crate::kernel::ktest::{skip, TestResult};
-use crate::kernel::sched::{preempt_disable, preempt_enable};
+use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
 use crate::pr_info;
 use core::ptr::NonNull;
@@ -398,7 +398,7 @@ pub fn irq_lock_guards_dropped_out_of_order() -> TestResult {
 /// interrupts off, the interrupt depth raised (what `in_interrupt` reads).
 fn as_if_in_interrupt(f: impl FnOnce()) {
     let flags = cpu::local_irq_save();
-    crate::kernel::sched::irq_enter();
+    crate::kernel::preempt::irq_enter();
     f();
     crate::kernel::sched::irq_exit();
     cpu::local_irq_restore(flags);
@@ -432,12 +432,12 @@ pub fn vfree_in_interrupt_context_is_refused() -> TestResult {
 /// so `might_sleep` reports a holder ("BUG: sleeping function called from
 /// invalid context"), with interrupts on or off.
 pub fn spinlock_holders_are_atomic_for_might_sleep() -> TestResult {
-    use crate::kernel::sched::{might_sleep, preempt_count, MIGHT_SLEEP_BUGS};
+    use crate::kernel::preempt::{might_sleep, preempt_count, MIGHT_SLEEP_BUGS};
     use crate::kernel::sync::{IrqLock, SpinLock};
     static S: SpinLock<u32> = SpinLock::new(0);
     static I: IrqLock<u32> = IrqLock::new(0);
     let base = preempt_count();
-    if base != 0 || crate::kernel::sched::in_atomic() {
+    if base != 0 || crate::kernel::preempt::in_atomic() {
         return Err("the test thread is atomic already");
     }
     if vmalloc::preempt_count_under_vmap_lock() != base + 1 {

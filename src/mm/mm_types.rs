@@ -36,7 +36,7 @@ pub struct MmStruct {
 /// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
 /// half. May sleep (it allocates the directory).
 pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
-    crate::kernel::sched::might_sleep("mm_alloc");
+    crate::kernel::preempt::might_sleep("mm_alloc");
     // SAFETY: the calls below read swapper_pg_dir (the kernel's directory,
     // in lowmem; kernel PDEs only ever go from empty to present, so a read
     // racing with vmalloc sees either, and the lazy sync covers the other)
@@ -103,7 +103,7 @@ impl MmStruct {
     /// that reaches the page through `va` (user code, or the kernel on this
     /// directory) must not find a frame that was freed and reused.
     pub unsafe fn map_page(&self, va: VirtAddr, pfn: Pfn, flags: PteFlags) -> Result<(), MapError> {
-        crate::kernel::sched::might_sleep("MmStruct::map_page");
+        crate::kernel::preempt::might_sleep("MmStruct::map_page");
         if va.as_usize() >= TASK_SIZE {
             return Err(MapError::NotUser(va));
         }
@@ -179,6 +179,18 @@ impl MmStruct {
 
 /// Linux's `mmput` reaching zero users (`exit_mmap`, `free_pgtables`,
 /// `pgd_free`).
+/// What the scheduler sees of an address space: the directory to load, and
+/// the vmalloc PDEs of kernel stacks copied in before it is loaded.
+impl crate::kernel::sched::AddressSpace for MmStruct {
+    fn pgd_phys(&self) -> usize {
+        self.pgd_phys as usize
+    }
+
+    fn sync_kernel_range(&self, lo: usize, hi: usize) {
+        crate::mm::vmalloc::sync_kernel_range(self.pgd_phys as usize, lo, hi);
+    }
+}
+
 impl Drop for MmStruct {
     fn drop(&mut self) {
         if self.is_loaded() {

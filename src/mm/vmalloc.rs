@@ -561,7 +561,7 @@ mod kernel_side {
     /// it must be raised).
     pub fn preempt_count_under_vmap_lock() -> u32 {
         let _g = VMAP.lock();
-        crate::kernel::sched::preempt_count()
+        crate::kernel::preempt::preempt_count()
     }
 
     /// The lock that serialises changes to the reference directory, for a
@@ -669,7 +669,7 @@ mod kernel_side {
     /// the frames and the mapping (`__vmalloc_area_node`). Every failure
     /// gives back what was taken and says why.
     pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Result<NonNull<u8>, VmallocError> {
-        crate::kernel::sched::might_sleep("vmalloc");
+        crate::kernel::preempt::might_sleep("vmalloc");
         if size == 0 {
             return Err(VmallocError::ZeroSize);
         }
@@ -776,7 +776,7 @@ mod kernel_side {
         // Linux BUG()s here: unmapping flushes the TLB and may wait, and the
         // record lock is not interrupt safe (an interrupted holder would be
         // spun on forever). Refused and reported; the area stays.
-        if crate::kernel::sched::in_interrupt() {
+        if crate::kernel::preempt::in_interrupt() {
             vfree_bug(addr, "called in interrupt context; the area is kept");
             return;
         }
@@ -808,7 +808,7 @@ mod kernel_side {
     /// `vmap`: map frames the caller owns into one virtual range.
     #[inline(never)]
     pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
-        crate::kernel::sched::might_sleep("vmap");
+        crate::kernel::preempt::might_sleep("vmap");
         let who = caller();
         // The record's page list is made before the lock is taken.
         let list = pfns.to_vec();
@@ -826,7 +826,7 @@ mod kernel_side {
 
     /// `vunmap`: unmap a vmap area; the frames stay the caller's.
     pub fn vunmap(addr: *const u8) {
-        if crate::kernel::sched::in_interrupt() {
+        if crate::kernel::preempt::in_interrupt() {
             VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
             crate::kernel::panic::warn(format_args!(
                 "BUG: vunmap({:#010x}): called in interrupt context; the area is kept",

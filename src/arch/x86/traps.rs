@@ -172,7 +172,7 @@ fn handle_irq(irq: u8) {
         return;
     }
     IRQ_COUNTS[irq as usize].fetch_add(1, Ordering::Relaxed);
-    crate::kernel::sched::irq_enter();
+    crate::kernel::preempt::irq_enter();
     let handler = IRQ_HANDLERS[irq as usize].load(Ordering::Acquire);
     if handler != 0 {
         // SAFETY: only `request_irq` stores here, and it stores an IrqHandler.

@@ -51,7 +51,7 @@ impl Efault {
 #[track_caller]
 pub fn might_fault() {
     if !pagefault_disabled() {
-        crate::kernel::sched::might_sleep("user access (might fault)");
+        crate::kernel::preempt::might_sleep("user access (might fault)");
     }
 }
 

@@ -40,7 +40,7 @@ pub const PF_INSTR: u32 = 1 << 4;
 /// friends, or a context that may not sleep.
 #[inline]
 pub fn faulthandler_disabled() -> bool {
-    pagefault_disabled() || crate::kernel::sched::in_atomic()
+    pagefault_disabled() || crate::kernel::preempt::in_atomic()
 }
 
 pub fn do_page_fault(frame: &mut TrapFrame) {

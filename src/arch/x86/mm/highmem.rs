@@ -14,7 +14,7 @@
 
 use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
 use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
-use crate::kernel::sched::{preempt_disable, preempt_enable};
+use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};

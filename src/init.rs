@@ -3,7 +3,8 @@
 
 use crate::arch::x86::{self, cpu, pit, serial, traps};
 use crate::kernel::cmdline::BootOptions;
-use crate::kernel::{bootinfo, ksyms, printk, sched, shell};
+use crate::kernel::{bootinfo, ksyms, printk, sched};
+use crate::shell::commands as shell;
 use crate::{pr_info, pr_notice, pr_warn};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,7 +51,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
 
     if opts.bench {
-        crate::process::kthread::kthread_run("bench", crate::kernel::bench::run, opts.bench_icount as usize)
+        crate::process::kthread::kthread_run("bench", crate::bench::run, opts.bench_icount as usize)
             .expect("a thread slot at boot");
     } else if opts.ktest {
         crate::process::kthread::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");

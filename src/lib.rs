@@ -16,9 +16,12 @@ extern crate alloc;
 pub mod kernel;
 pub mod layout;
 pub mod mm;
+pub mod shell;
 
 #[cfg(target_os = "none")]
 pub mod arch;
+#[cfg(target_os = "none")]
+pub mod bench;
 #[cfg(target_os = "none")]
 pub mod init;
 #[cfg(target_os = "none")]

@@ -614,8 +614,8 @@ def in_kernel_tests(only):
 # --- shell, ktest runner, crash reports (issue 8) ---
 
 def shell_commands():
-    """The command names of the shell's table, read from src/kernel/shell.rs."""
-    src = open(os.path.join(ROOT, "src", "kernel", "shell.rs")).read()
+    """The command names of the shell's table, read from src/shell/commands.rs."""
+    src = open(os.path.join(ROOT, "src", "shell", "commands.rs")).read()
     table = src[src.index("pub static COMMANDS"):]
     return re.findall(r'Command\s*\{\s*name:\s*"([^"]+)"', table[:table.index("\n];")])
 
@@ -686,7 +686,7 @@ def ktest_command_checks():
         check(m.wait_exit() == 3, "crash panic did not exit 3")
         trace = call_trace_after(m.out, "Kernel panic - not syncing: crash command")
         check(re.match(r"__rustc::rust_begin_unwind\+0x[1-9a-f]", trace[0]), "panic trace:\n%s" % trace)
-        check(any(t.startswith("kernel::kernel::shell::cmd_crash+0x") for t in trace), "no cmd_crash frame: %s" % trace)
+        check(any(t.startswith("kernel::shell::commands::cmd_crash+0x") for t in trace), "no cmd_crash frame: %s" % trace)
         for t in trace[1:]:
             off, size = re.search(r"\+0x([0-9a-f]+)/0x([0-9a-f]+)$", t).groups()
             check(0 < int(off, 16) <= int(size, 16), "return address offset out of its function: " + t)

@@ -1,12 +1,11 @@
-//! The core kernel: log, command line, shell, threads and scheduling.
+//! The core kernel services (layer 2): the log, locks, preemption, the
+//! scheduler core and wait queues, the console tty, the command line and
+//! what the boot loader told us.
 
 pub mod cmdline;
 pub mod ksyms;
-pub mod lineedit;
 pub mod logbuf;
 
-#[cfg(target_os = "none")]
-pub mod bench;
 #[cfg(target_os = "none")]
 pub mod bootinfo;
 #[cfg(target_os = "none")]
@@ -19,8 +18,6 @@ pub mod preempt;
 pub mod printk;
 #[cfg(target_os = "none")]
 pub mod sched;
-#[cfg(target_os = "none")]
-pub mod shell;
 #[cfg(target_os = "none")]
 pub mod sync;
 #[cfg(target_os = "none")]

@@ -2,9 +2,9 @@
 //! print the prompt again. Commands are a table; later layers add rows.
 
 use super::lineedit::{split_words, Event, LineEditor, SplitError};
-use super::printk::console_write;
-use super::{bootinfo, printk, sched, tty};
 use crate::arch::x86::{pit, qemu};
+use crate::kernel::printk::console_write;
+use crate::kernel::{bootinfo, printk, sched, tty};
 use crate::{print, println};
 
 pub const PROMPT: &str = "himem# ";
@@ -23,7 +23,7 @@ macro_rules! bail {
     ($($arg:tt)*) => {{
         let mut buf = $crate::kernel::printk::LineBuf::<160>::new();
         let _ = core::fmt::Write::write_fmt(&mut buf, format_args!($($arg)*));
-        return Err($crate::kernel::shell::CmdError(buf));
+        return Err($crate::shell::commands::CmdError(buf));
     }};
 }
 
@@ -306,7 +306,7 @@ fn cmd_drain(args: &[&str]) -> CmdResult {
 }
 
 fn cmd_ktest(args: &[&str]) -> CmdResult {
-    use super::ktest;
+    use crate::kernel::ktest;
     let filter = match args {
         [] => "",
         ["--list"] => {

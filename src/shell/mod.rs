@@ -1,0 +1,8 @@
+//! The face (top layer): the shell on the serial console. `lineedit` is the
+//! line discipline (pure, tested on the host); `commands` reads lines, runs
+//! the command table and prints the reports in Linux's formats.
+
+pub mod lineedit;
+
+#[cfg(target_os = "none")]
+pub mod commands;

@@ -27,7 +27,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     // Only now is the direct map final: mem=/highmem=/vmalloc= may have
     // moved its end below where GRUB put the symbols, and backtraces must
     // never read unmapped memory.
-    match info.module("symbols").map(|m| m.bytes()) {
+    match info.module("symbols").map(crate::arch::x86::mm::init::module_bytes) {
         Some(Some(bytes)) => ksyms::init(bytes),
         Some(None) => pr_warn!("symbols module above the end of lowmem: backtraces will show bare addresses"),
         None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),

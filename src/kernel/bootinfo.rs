@@ -2,8 +2,8 @@
 //! modules, boot loader name. Read once at boot into fixed-size copies, so
 //! nothing later depends on where GRUB left the information.
 
+use crate::kernel::e820::{E820Line, MemMap, MemType, Region};
 use crate::layout::{phys_to_virt, MAXMEM};
-use crate::mm::memmap::{E820Line, MemMap, MemType, Region};
 use multiboot2::{BootInformation, BootInformationHeader};
 use spin::Once;
 
@@ -26,19 +26,10 @@ impl Module {
         core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
     }
 
-    /// The module's bytes through the direct map, once they are sure to stay
-    /// mapped for the kernel's life: after `paging_init` has cut the direct
-    /// map to `max_low_pfn` (it never shrinks again), and only when the
-    /// module lies below that end. `None` before paging_init, or when
-    /// `mem=`/`highmem=`/`vmalloc=` left the module outside lowmem.
-    pub fn bytes(&self) -> Option<&'static [u8]> {
-        if !crate::arch::x86::mm::init::in_final_direct_map(self.start, self.end) {
-            return None;
-        }
-        // SAFETY: [start, end) is inside the final direct map (checked just
-        // above), which stays mapped; memblock reserved the module, so no
-        // allocator hands its frames out, and nothing writes it.
-        Some(unsafe { core::slice::from_raw_parts(phys_to_virt(self.start) as *const u8, self.end - self.start) })
+    /// Physical `[start, end)` of the module (memblock keeps it reserved;
+    /// `arch::x86::mm::init::module_bytes` reads it once the direct map is final).
+    pub fn phys_range(&self) -> (usize, usize) {
+        (self.start, self.end)
     }
 }
 
@@ -123,7 +114,7 @@ pub fn parse(magic: u32, mbi_phys: usize) -> &'static BootInfo {
     if let Some(Ok(s)) = mbi.boot_loader_name_tag().map(|t| t.name()) {
         info.loader_len = copy_str(&mut info.loader, s);
     }
-    let mut raw = [Region::EMPTY; crate::mm::memmap::MAX_ENTRIES];
+    let mut raw = [Region::EMPTY; crate::kernel::e820::MAX_ENTRIES];
     if let Some(tag) = mbi.memory_map_tag() {
         for area in tag.memory_areas() {
             if info.raw_entries < raw.len() {
@@ -159,7 +150,7 @@ pub fn print_memmap(info: &BootInfo) {
         crate::pr_warn!(
             "e820: {} memory map entries dropped (more than {})",
             info.memmap.dropped,
-            crate::mm::memmap::MAX_ENTRIES
+            crate::kernel::e820::MAX_ENTRIES
         );
     }
 }

@@ -3,6 +3,7 @@
 //! what the boot loader told us.
 
 pub mod cmdline;
+pub mod e820;
 pub mod ksyms;
 pub mod logbuf;
 

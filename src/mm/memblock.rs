@@ -25,7 +25,7 @@
 
 use core::fmt;
 
-use super::memmap::{MemMap, MemType};
+use crate::kernel::e820::{MemMap, MemType};
 
 /// Ranges each list can hold (Linux starts with 128 as well).
 pub const MAX_REGIONS: usize = 128;

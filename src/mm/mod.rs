@@ -4,7 +4,6 @@ pub mod buddy;
 pub mod fault_inject;
 pub mod gfp;
 pub mod memblock;
-pub mod memmap;
 pub mod page;
 pub mod page_alloc;
 pub mod pgtable;

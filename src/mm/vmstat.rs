@@ -329,7 +329,7 @@ pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::memmap::{MemMap, MemType, Region};
+    use crate::kernel::e820::{MemMap, MemType, Region};
     use crate::mm::zones::{size_zones, MemOptions};
 
     fn machine() -> (Node, Vec<Page>) {

@@ -31,7 +31,7 @@
 
 use core::fmt;
 
-use super::memmap::{MemMap, MemType};
+use crate::kernel::e820::{MemMap, MemType};
 use crate::layout;
 
 pub const PAGE_SHIFT: u32 = layout::PAGE_SHIFT;
@@ -596,7 +596,7 @@ pub fn zone_ranges_lines(l: &ZoneLayout) -> impl Iterator<Item = ZoneLine> {
 #[cfg(test)]
 mod vmalloc_option_tests {
     use super::*;
-    use crate::mm::memmap::{MemMap, MemType, Region};
+    use crate::kernel::e820::{MemMap, MemType, Region};
 
     fn ram(bytes: u64) -> MemMap {
         MemMap::sanitize(&[

@@ -150,7 +150,7 @@ fn cmd_bootmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let info = bootinfo::get();
     for r in info.memmap.entries() {
-        println!("{}", crate::mm::memmap::E820Line(r));
+        println!("{}", crate::kernel::e820::E820Line(r));
     }
     for m in info.modules() {
         println!("module: [mem {:#018x}-{:#018x}] {}", m.start, m.end - 1, m.name());

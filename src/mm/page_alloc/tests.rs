@@ -1,9 +1,9 @@
 //! Host tests of `mm::page_alloc`.
 
 use super::*;
+use crate::kernel::e820::{MemMap, MemType, Region};
 use crate::mm::buddy;
 use crate::mm::gfp::{GFP_ATOMIC, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
-use crate::mm::memmap::{MemMap, MemType, Region};
 use crate::mm::zones::{size_zones, MemOptions};
 
 /// A small machine: 128 MB of RAM made to have `highmem_mb` of highmem.

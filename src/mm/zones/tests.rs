@@ -1,7 +1,7 @@
 //! Host tests of `mm::zones`.
 
 use super::*;
-use crate::mm::memmap::Region;
+use crate::kernel::e820::Region;
 use proptest::prelude::*;
 
 const MB: u64 = 1 << 20;

@@ -190,6 +190,22 @@ pub fn in_final_direct_map(start: usize, end: usize) -> bool {
     start <= end && end <= DIRECT_MAP_END.load(core::sync::atomic::Ordering::Acquire)
 }
 
+/// A boot module's bytes through the direct map, once they are sure to stay
+/// mapped for the kernel's life: after `paging_init` has cut the direct map
+/// to `max_low_pfn` (it never shrinks again), and only when the module lies
+/// below that end. `None` before paging_init, or when
+/// `mem=`/`highmem=`/`vmalloc=` left the module outside lowmem.
+pub fn module_bytes(m: &crate::kernel::bootinfo::Module) -> Option<&'static [u8]> {
+    let (start, end) = m.phys_range();
+    if !in_final_direct_map(start, end) {
+        return None;
+    }
+    // SAFETY: [start, end) is inside the final direct map (checked just
+    // above), which stays mapped; memblock reserved the module, so no
+    // allocator hands its frames out, and nothing writes it.
+    Some(unsafe { core::slice::from_raw_parts(crate::layout::phys_to_virt(start) as *const u8, end - start) })
+}
+
 /// Write (or, with `pfn == None`, clear) the PTE of pkmap slot `slot`. No
 /// TLB work here: the pkmap protocol decides when to flush (`mm::highmem`).
 pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {

@@ -1,4 +1,5 @@
-//! The firmware memory map, made trustworthy (Linux's `sanitize_e820_table`).
+//! The firmware memory map, made trustworthy (Linux's arch/x86/kernel/e820.c,
+//! `sanitize_e820_table`).
 //!
 //! BIOSes and boot loaders hand over maps that are unsorted, overlapping, or
 //! hold zero-length entries. Everything after boot relies on a map that is

@@ -37,6 +37,8 @@ pub struct Kmap {
     vaddr: usize,
     _not_send: PhantomData<*const ()>,
 }
+const _: () =
+    assert!(crate::layout::HIGH_MEMORY_MAX <= crate::layout::PKMAP_BASE, "a direct-map address would look like a slot");
 
 impl Kmap {
     pub fn vaddr(&self) -> usize {

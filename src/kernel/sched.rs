@@ -307,7 +307,7 @@ pub fn init() {
 #[derive(Debug)]
 pub enum KthreadError {
     /// No memory (or vmalloc space) for its stack.
-    NoStack(crate::mm::vmalloc::VmallocError),
+    NoStack(crate::mm::vmap_area::VmallocError),
 }
 
 impl fmt::Display for KthreadError {

@@ -60,8 +60,9 @@ pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 ///
 /// Whether it holds a fixmap slot is read from the address, not stored:
 /// a lowmem page is used at its direct-map address, which is below
-/// `FIXADDR_START` (Linux's `kunmap_atomic` likewise tells the two apart
-/// by `vaddr < FIXADDR_START`).
+/// `FIXADDR_START` (2.6.24's `kunmap_atomic` compares the address with its
+/// slot's; from 2.6.37 `__kunmap_atomic` tests `vaddr < FIXADDR_START`, as
+/// here).
 pub struct KmapAtomic {
     vaddr: usize,
     km_type: KmType,

@@ -24,11 +24,13 @@
 //! frees one.
 //!
 //! This module decides; the caller touches the machine, holding the lock
-//! that guards this table (Linux's `kmap_lock`) throughout. The one
-//! machine step the table cannot put off until it answers, clearing the
-//! PTE of each slot a wrap-around frees, it asks of the caller through a
-//! callback (`clear_pte`), in the same pass over the slots, as Linux's
-//! `flush_all_zero_pkmaps` calls `pte_clear` in its loop:
+//! that guards this table (Linux's `kmap_lock`) throughout. One machine
+//! step happens inside the decision: when a wrap frees slots, their PTEs
+//! are cleared through a callback the caller passes (`clear_pte`), in the
+//! same pass over the slots, as Linux's `flush_all_zero_pkmaps` calls
+//! `pte_clear` in its loop. The rest the caller does with the answer (the
+//! kernel calls `kmap`'s two halves, `kmap_mapped` inline and `kmap_new`
+//! on a miss, so a miss costs one hash lookup):
 //!
 //! ```text
 //! kmap(page):   if lowmem: return its direct-map address (no slot)

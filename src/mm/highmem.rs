@@ -27,12 +27,18 @@ static PKMAP: IrqLock<Pkmap> = IrqLock::new(Pkmap::new());
 static PKMAP_WAIT: WaitQueue = WaitQueue::new();
 
 /// A page mapped by `kmap`; `kunmap` happens on drop.
+///
+/// Two words: whether the page is highmem is not stored but read from the
+/// address (a pkmap address, or a direct-map one, which is never inside the
+/// pkmap area), as Linux's `kunmap` asks `PageHighMem` and `kunmap_high`
+/// takes `PKMAP_NR(vaddr)`.
 pub struct Kmap {
     pfn: u32,
     vaddr: usize,
-    high: bool,
     _not_send: PhantomData<*const ()>,
 }
+const _: () =
+    assert!(crate::layout::HIGH_MEMORY_MAX <= crate::layout::PKMAP_BASE, "a direct-map address would look like a slot");
 
 impl Kmap {
     pub fn vaddr(&self) -> usize {
@@ -93,7 +99,7 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     if (pfn as usize) < max_low_pfn() {
         might_sleep("kmap");
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Ok(Kmap { pfn, vaddr, high: false, _not_send: PhantomData });
+        return Ok(Kmap { pfn, vaddr, _not_send: PhantomData });
     }
     let mut pk = PKMAP.lock();
     // might_sleep, with the flags the lock just saved.
@@ -104,7 +110,7 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     // only a page without one is checked (Linux's kmap_high: the hit is a
     // lookup and a count).
     Ok(match pk.kmap_mapped(pfn) {
-        Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), high: true, _not_send: PhantomData },
+        Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), _not_send: PhantomData },
         None if pfn as usize >= super::mm_init::max_pfn() => {
             drop(pk);
             bad_pfn("kmap", pfn);
@@ -127,44 +133,52 @@ fn kmap_might_sleep_bug(
     PKMAP.lock()
 }
 
-/// `kmap` of a highmem page without a slot, called with the pkmap lock held:
-/// take a slot (clearing the stale ones and flushing once if the search
-/// wraps), or sleep until one is free.
+/// `kmap` of a highmem page that `kmap_mapped` found without a slot, called
+/// with the pkmap lock still held: take a slot (the PTEs of the stale ones
+/// cleared and the TLB flushed once if the search wraps), or sleep until
+/// one is free.
 #[inline(never)]
 fn kmap_new(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
+    // The page was just looked up under this hold of the lock: no second
+    // lookup. After a sleep it is looked up again (another kmap may have
+    // given it a slot meanwhile).
+    let mut r = pk.kmap_new(pfn, clear_pkmap_pte);
     loop {
-        match pk.kmap(pfn) {
-            KmapResult::Mapped { vaddr, slot, new, flush_all } => {
-                if let Some(cleared) = flush_all {
-                    for s in cleared.iter() {
-                        set_pkmap_pte(s, None);
-                    }
-                    flush_tlb_all();
-                }
-                if new {
-                    // The slot was count 0: no TLB entry can exist for it.
-                    set_pkmap_pte(slot, Some(pfn));
-                }
-                return Kmap { pfn, vaddr, high: true, _not_send: PhantomData };
+        if let KmapResult::Mapped { vaddr, slot, new, flushed } = r {
+            if flushed {
+                flush_tlb_all();
             }
-            KmapResult::Full => {}
+            if new {
+                // The slot was count 0: no TLB entry can exist for it.
+                set_pkmap_pte(slot, Some(pfn));
+            }
+            return Kmap { pfn, vaddr, _not_send: PhantomData };
         }
         drop(pk);
         // Every slot has users: sleep until a kunmap frees one.
         PKMAP_WAIT.wait_event(|| PKMAP.lock().totals().in_use < crate::layout::LAST_PKMAP);
         pk = PKMAP.lock();
+        r = pk.kmap(pfn, clear_pkmap_pte);
     }
+}
+
+/// Clear the PTE of a slot a wrap-around freed (Linux's `pte_clear` in
+/// `flush_all_zero_pkmaps`); the TLB is flushed once after all of them.
+fn clear_pkmap_pte(slot: usize) {
+    set_pkmap_pte(slot, None);
 }
 
 impl Drop for Kmap {
     #[inline(always)]
     fn drop(&mut self) {
-        if !self.high {
+        // The slot comes from the address, as Linux's PKMAP_NR(vaddr): no
+        // hash lookup (kunmap_slot checks it against the page anyway). A
+        // direct-map address is below PKMAP_BASE, so its "slot" wraps to a
+        // huge number: lowmem, nothing to do.
+        let slot = self.vaddr.wrapping_sub(crate::layout::PKMAP_BASE) >> PAGE_SHIFT;
+        if slot >= crate::layout::LAST_PKMAP {
             return;
         }
-        // The slot comes from the address, as Linux's PKMAP_NR(vaddr): no
-        // hash lookup (kunmap_slot checks it against the page anyway).
-        let slot = self.vaddr.wrapping_sub(crate::layout::PKMAP_BASE) >> PAGE_SHIFT;
         let mut pk = PKMAP.lock();
         match pk.kunmap_slot(slot, self.pfn) {
             Some(false) => {}

@@ -13,9 +13,8 @@
 //! with the reason.
 
 use super::alloc::{self, drain_all_pages, nr_free_pages};
-use super::vmalloc::{
-    self, vfree, vmalloc, vzalloc, DirectMapTables, VmallocError, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES,
-};
+use super::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
+use super::vmap_area::VmallocError;
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
 use crate::kernel::ktest::{skip, TestResult};

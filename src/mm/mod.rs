@@ -9,7 +9,7 @@ pub mod page_alloc;
 pub mod pgtable;
 pub mod pkmap;
 pub mod slab;
-pub mod vmalloc;
+pub mod vmap_area;
 pub mod vmstat;
 pub mod zones;
 
@@ -39,3 +39,5 @@ pub mod mm_init;
 pub mod mm_types;
 #[cfg(target_os = "none")]
 pub mod shrinker;
+#[cfg(target_os = "none")]
+pub mod vmalloc;

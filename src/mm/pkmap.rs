@@ -24,19 +24,25 @@
 //! frees one.
 //!
 //! This module decides; the caller touches the machine, holding the lock
-//! that guards this table (Linux's `kmap_lock`) throughout:
+//! that guards this table (Linux's `kmap_lock`) throughout. One machine
+//! step happens inside the decision: when a wrap frees slots, their PTEs
+//! are cleared through a callback the caller passes (`clear_pte`), in the
+//! same pass over the slots, as Linux's `flush_all_zero_pkmaps` calls
+//! `pte_clear` in its loop. The rest the caller does with the answer (the
+//! kernel calls `kmap`'s two halves, `kmap_mapped` inline and `kmap_new`
+//! on a miss, so a miss costs one hash lookup):
 //!
 //! ```text
 //! kmap(page):   if lowmem: return its direct-map address (no slot)
 //!               lock
-//!               match pkmap.kmap(pfn):
+//!               match pkmap.kmap(pfn, clear_pte):
 //!                 Full => join the pkmap wait queue, unlock, sleep,
 //!                         lock, retry (join before unlocking, as Linux
 //!                         does, or a kunmap in between is missed)
-//!                 Mapped { slot, vaddr, new, flush_all } =>
-//!                   if let Some(cleared) = flush_all:
-//!                       clear the PTE of every slot in `cleared`
-//!                       flush the whole TLB, ONCE
+//!                 Mapped { slot, vaddr, new, flushed } =>
+//!                   (if the search wrapped, `clear_pte` has been called
+//!                   for every slot the wrap freed)
+//!                   if flushed: flush the whole TLB, ONCE
 //!                   if new: write the PTE of `slot` (no invlpg: the slot
 //!                       had count 0, so no TLB entry for it exists)
 //!                   unlock; return vaddr
@@ -103,43 +109,6 @@ const fn pa_hash(pfn: u32) -> usize {
     (pfn.wrapping_mul(0x9e37_0001) >> (32 - PA_HASH_ORDER)) as usize
 }
 
-/// A set of slots: the ones a wrap-around flush cleared.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SlotSet {
-    bits: [u32; LAST_PKMAP / 32],
-}
-
-impl SlotSet {
-    pub const EMPTY: SlotSet = SlotSet { bits: [0; LAST_PKMAP / 32] };
-
-    fn insert(&mut self, slot: usize) {
-        self.bits[slot / 32] |= 1 << (slot % 32);
-    }
-
-    pub fn contains(&self, slot: usize) -> bool {
-        slot < LAST_PKMAP && self.bits[slot / 32] & (1 << (slot % 32)) != 0
-    }
-
-    pub fn len(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bits.iter().all(|&w| w == 0)
-    }
-
-    /// The slots, in increasing order.
-    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..LAST_PKMAP).filter(move |&s| self.contains(s))
-    }
-}
-
-impl fmt::Debug for SlotSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter()).finish()
-    }
-}
-
 /// What `kmap` decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KmapResult {
@@ -150,10 +119,10 @@ pub enum KmapResult {
         /// The slot was free: the caller writes its PTE. False when the page
         /// was already mapped (no PTE write, no flush).
         new: bool,
-        /// The search wrapped around: the caller clears the PTEs of these
-        /// slots (possibly none) and does ONE full TLB flush, before writing
-        /// the new PTE and before using `vaddr`.
-        flush_all: Option<SlotSet>,
+        /// The search wrapped around: `clear_pte` was called for every slot
+        /// it freed (possibly none), and the caller does ONE full TLB flush
+        /// before writing the new PTE and before using `vaddr`.
+        flushed: bool,
     },
     /// Every slot has users: sleep until a `kunmap` wakes you, then retry.
     /// Nothing changed.
@@ -248,7 +217,21 @@ pub struct PkmapSlots<const N: usize> {
     /// Slots with count >= 2, and with count 1.
     in_use: usize,
     stale: usize,
-    stats: PkmapStats,
+    stats: Events,
+}
+
+/// The counters behind [`PkmapStats`], word-sized as Linux's event counters
+/// are (`unsigned long`): the fast paths bump two of them, and on i686 a
+/// `u64` costs an add and an add-with-carry each time.
+#[derive(Clone, Copy)]
+struct Events {
+    maps: usize,
+    reuses: usize,
+    revived: usize,
+    unmaps: usize,
+    waits: usize,
+    full_flushes: usize,
+    cleared: usize,
 }
 
 impl<const N: usize> PkmapSlots<N> {
@@ -262,23 +245,25 @@ impl<const N: usize> PkmapSlots<N> {
             last_pkmap_nr: 0,
             in_use: 0,
             stale: 0,
-            stats: PkmapStats { maps: 0, reuses: 0, revived: 0, unmaps: 0, waits: 0, full_flushes: 0, cleared: 0 },
+            stats: Events { maps: 0, reuses: 0, revived: 0, unmaps: 0, waits: 0, full_flushes: 0, cleared: 0 },
         }
     }
 
     /// Linux's `kmap_high`: a slot for highmem page `pfn`, counted once more.
-    /// See the module docs for what the caller does with the answer.
-    pub fn kmap(&mut self, pfn: u32) -> KmapResult {
+    /// `clear_pte(slot)` is called for each slot a wrap-around frees. See
+    /// the module docs for what the caller does with the answer.
+    pub fn kmap(&mut self, pfn: u32, clear_pte: impl FnMut(usize)) -> KmapResult {
         if let Some(slot) = self.kmap_mapped(pfn) {
-            return KmapResult::Mapped { slot, vaddr: vaddr(slot), new: false, flush_all: None };
+            return KmapResult::Mapped { slot, vaddr: vaddr(slot), new: false, flushed: false };
         }
-        self.kmap_new(pfn)
+        self.kmap_new(pfn, clear_pte)
     }
 
     /// The fast half of `kmap`: when `pfn` already has a slot (even a
     /// stale one), count one more user and return the slot; the caller has
     /// nothing to write or flush. `None`: the page has no slot, nothing
-    /// changed (call [`kmap`](Self::kmap)).
+    /// changed (call [`kmap_new`](Self::kmap_new) under the same hold of
+    /// the lock).
     #[inline]
     pub fn kmap_mapped(&mut self, pfn: u32) -> Option<usize> {
         let slot = self.lookup(pfn)?;
@@ -292,17 +277,20 @@ impl<const N: usize> PkmapSlots<N> {
         Some(slot)
     }
 
-    /// The slow half of `kmap`: `pfn` has no slot.
+    /// The slow half of `kmap`, for a caller that has just seen
+    /// [`kmap_mapped`](Self::kmap_mapped) answer `None` (so the miss costs
+    /// one hash lookup, not two): `pfn` has no slot.
     #[inline(never)]
-    fn kmap_new(&mut self, pfn: u32) -> KmapResult {
+    pub fn kmap_new(&mut self, pfn: u32, clear_pte: impl FnMut(usize)) -> KmapResult {
         // NO_PFN is never found by `lookup` (count-0 slots are in no chain),
         // so it always reaches this check.
         assert!(pfn != NO_PFN, "kmap of an invalid pfn");
+        debug_assert!(self.lookup(pfn).is_none(), "kmap_new of pfn {pfn:#x}, which has a slot");
         if self.in_use == N {
             self.stats.waits += 1;
             return KmapResult::Full;
         }
-        let (slot, flush_all) = self.map_new_virtual();
+        let (slot, flushed) = self.map_new_virtual(clear_pte);
         self.count[slot] = 2;
         self.pfn[slot] = pfn;
         let bucket = pa_hash(pfn);
@@ -310,7 +298,7 @@ impl<const N: usize> PkmapSlots<N> {
         self.buckets[bucket] = slot as u16;
         self.in_use += 1;
         self.stats.maps += 1;
-        KmapResult::Mapped { slot, vaddr: vaddr(slot), new: true, flush_all }
+        KmapResult::Mapped { slot, vaddr: vaddr(slot), new: true, flushed }
     }
 
     /// Linux's `kunmap_high`: one user fewer. A mismatched call is an error
@@ -374,7 +362,16 @@ impl<const N: usize> PkmapSlots<N> {
     }
 
     pub fn stats(&self) -> PkmapStats {
-        self.stats
+        let e = self.stats;
+        PkmapStats {
+            maps: e.maps as u64,
+            reuses: e.reuses as u64,
+            revived: e.revived as u64,
+            unmaps: e.unmaps as u64,
+            waits: e.waits as u64,
+            full_flushes: e.full_flushes as u64,
+            cleared: e.cleared as u64,
+        }
     }
 
     pub fn last_pkmap_nr(&self) -> usize {
@@ -382,40 +379,58 @@ impl<const N: usize> PkmapSlots<N> {
     }
 
     /// Linux's `map_new_virtual`, less the sleeping: the next count-0 slot
-    /// after `last_pkmap_nr`, flushing on wrap-around. Called only when
-    /// some slot has count <= 1, so it always finds one: after a wrap every
-    /// count-1 slot is clean, and the next N steps visit every slot.
-    fn map_new_virtual(&mut self) -> (usize, Option<SlotSet>) {
-        let mut flush = None;
+    /// after `last_pkmap_nr`, flushing on wrap-around (`true` when it did).
+    /// Called only when some slot has count <= 1, so it always finds one:
+    /// after a wrap every count-1 slot is clean, and the next N steps visit
+    /// every slot.
+    fn map_new_virtual(&mut self, mut clear_pte: impl FnMut(usize)) -> (usize, bool) {
+        let mut flushed = false;
         for _ in 0..2 * N {
             self.last_pkmap_nr = (self.last_pkmap_nr + 1) & (N - 1);
             if self.last_pkmap_nr == 0 {
-                flush = Some(self.flush_all_zero_pkmaps());
+                self.flush_all_zero_pkmaps(&mut clear_pte);
+                flushed = true;
             }
             if self.count[self.last_pkmap_nr] == 0 {
-                return (self.last_pkmap_nr, flush);
+                return (self.last_pkmap_nr, flushed);
             }
         }
         unreachable!("pkmap: no free slot although {} of {} are busy", self.in_use, N);
     }
 
-    /// Linux's `flush_all_zero_pkmaps`: every count-1 slot becomes count 0
-    /// and its page loses its address. Returns those slots; the caller
-    /// clears their PTEs and flushes the TLB once.
-    fn flush_all_zero_pkmaps(&mut self) -> SlotSet {
-        let mut cleared = SlotSet::EMPTY;
+    /// Linux's `flush_all_zero_pkmaps`: every count-1 slot becomes count 0,
+    /// its page loses its address and `clear_pte(slot)` clears its PTE; the
+    /// caller then flushes the TLB once.
+    ///
+    /// Linux unhashes each of those pages on its own
+    /// (`set_page_address(page, NULL)`, a walk of its bucket's list). Here
+    /// the chains are rebuilt in the same pass instead, from the slots that
+    /// keep their page: one pass over the slots whatever the chains hold,
+    /// where a walk per freed slot made a wrap that frees all 1024 cost
+    /// about as much as 100 kmaps.
+    fn flush_all_zero_pkmaps(&mut self, clear_pte: &mut impl FnMut(usize)) {
+        self.buckets = [NIL; PA_HASH_SIZE];
+        let mut cleared = 0;
         for slot in 0..N {
-            if self.count[slot] == 1 {
-                self.count[slot] = 0;
-                self.unhash(slot);
-                self.pfn[slot] = NO_PFN;
-                cleared.insert(slot);
+            match self.count[slot] {
+                0 => {}
+                1 => {
+                    self.count[slot] = 0;
+                    self.pfn[slot] = NO_PFN;
+                    self.next[slot] = NIL;
+                    clear_pte(slot);
+                    cleared += 1;
+                }
+                _ => {
+                    let bucket = pa_hash(self.pfn[slot]);
+                    self.next[slot] = self.buckets[bucket];
+                    self.buckets[bucket] = slot as u16;
+                }
             }
         }
         self.stale = 0;
         self.stats.full_flushes += 1;
-        self.stats.cleared += cleared.len() as u64;
-        cleared
+        self.stats.cleared += cleared;
     }
 
     #[inline]
@@ -430,22 +445,6 @@ impl<const N: usize> PkmapSlots<N> {
             slot = self.next[s];
         }
         None
-    }
-
-    /// Take `slot` out of its page's hash chain.
-    fn unhash(&mut self, slot: usize) {
-        let bucket = pa_hash(self.pfn[slot]);
-        let after = self.next[slot];
-        if self.buckets[bucket] as usize == slot {
-            self.buckets[bucket] = after;
-        } else {
-            let mut prev = self.buckets[bucket] as usize;
-            while self.next[prev] as usize != slot {
-                prev = self.next[prev] as usize;
-            }
-            self.next[prev] = after;
-        }
-        self.next[slot] = NIL;
     }
 }
 

@@ -16,7 +16,8 @@ use crate::kernel::preempt::might_sleep;
 use crate::kernel::sched::{self, THREAD_SIZE};
 use crate::layout::PAGE_SIZE;
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
-use crate::mm::vmalloc::{self, VmallocError};
+use crate::mm::vmalloc;
+use crate::mm::vmap_area::VmallocError;
 use core::fmt;
 
 /// Why `kthread_run` made no thread. Nothing is left allocated.

@@ -6,13 +6,78 @@ use std::collections::HashMap;
 
 const HIGH: u32 = 0x38000; // first highmem pfn with 896 MB of lowmem
 
-fn mapped(r: KmapResult) -> (usize, bool, Option<SlotSet>) {
+/// A set of slots: the ones a wrap-around flush cleared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SlotSet {
+    bits: [u32; LAST_PKMAP / 32],
+}
+
+impl SlotSet {
+    const EMPTY: SlotSet = SlotSet { bits: [0; LAST_PKMAP / 32] };
+
+    fn insert(&mut self, slot: usize) {
+        assert!(!self.contains(slot), "slot {slot} cleared twice in one wrap");
+        self.bits[slot / 32] |= 1 << (slot % 32);
+    }
+
+    fn contains(&self, slot: usize) -> bool {
+        slot < LAST_PKMAP && self.bits[slot / 32] & (1 << (slot % 32)) != 0
+    }
+
+    fn len(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&w| w == 0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..LAST_PKMAP).filter(move |&s| self.contains(s))
+    }
+}
+
+impl std::fmt::Debug for SlotSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// `kmap`'s answer with the slots its `clear_pte` calls named, collected
+/// (`Some` exactly when the search wrapped and flushed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Km {
+    Mapped { slot: usize, vaddr: usize, new: bool, flush_all: Option<SlotSet> },
+    Full,
+}
+
+trait KmapCollect {
+    fn km(&mut self, pfn: u32) -> Km;
+}
+
+impl<const N: usize> KmapCollect for PkmapSlots<N> {
+    fn km(&mut self, pfn: u32) -> Km {
+        let mut cleared = SlotSet::EMPTY;
+        match self.kmap(pfn, |s| cleared.insert(s)) {
+            KmapResult::Mapped { slot, vaddr, new, flushed } => {
+                assert!(flushed || cleared.is_empty(), "PTEs cleared without a flush");
+                Km::Mapped { slot, vaddr, new, flush_all: flushed.then_some(cleared) }
+            }
+            KmapResult::Full => {
+                assert!(cleared.is_empty(), "PTEs cleared by a kmap that found no slot");
+                Km::Full
+            }
+        }
+    }
+}
+
+fn mapped(r: Km) -> (usize, bool, Option<SlotSet>) {
     match r {
-        KmapResult::Mapped { slot, vaddr: va, new, flush_all } => {
+        Km::Mapped { slot, vaddr: va, new, flush_all } => {
             assert_eq!(va, vaddr(slot));
             (slot, new, flush_all)
         }
-        KmapResult::Full => panic!("unexpected Full"),
+        Km::Full => panic!("unexpected Full"),
     }
 }
 
@@ -28,13 +93,13 @@ fn slot_addresses() {
 #[test]
 fn same_page_twice_gets_same_slot_and_counts() {
     let mut pk = Pkmap::new();
-    let (slot, new, flush) = mapped(pk.kmap(HIGH));
+    let (slot, new, flush) = mapped(pk.km(HIGH));
     assert!(new && flush.is_none());
     assert_eq!(slot, 1, "the search starts after last_pkmap_nr = 0");
-    assert_eq!(mapped(pk.kmap(HIGH)), (slot, false, None), "no PTE write the second time");
+    assert_eq!(mapped(pk.km(HIGH)), (slot, false, None), "no PTE write the second time");
     assert_eq!(pk.count(slot), 3, "two users");
     assert_eq!(pk.page_address(HIGH), Some(vaddr(slot)));
-    let (other, _, _) = mapped(pk.kmap(HIGH + 1));
+    let (other, _, _) = mapped(pk.km(HIGH + 1));
     assert_ne!(other, slot);
     let r = pk.kunmap(HIGH).unwrap();
     assert_eq!((r.users, r.wake), (1, false));
@@ -50,9 +115,9 @@ fn same_page_twice_gets_same_slot_and_counts() {
 #[test]
 fn stale_slot_is_revived_without_a_pte_write() {
     let mut pk = Pkmap::new();
-    let (slot, _, _) = mapped(pk.kmap(HIGH));
+    let (slot, _, _) = mapped(pk.km(HIGH));
     pk.kunmap(HIGH).unwrap();
-    assert_eq!(mapped(pk.kmap(HIGH)), (slot, false, None));
+    assert_eq!(mapped(pk.km(HIGH)), (slot, false, None));
     assert_eq!(pk.count(slot), 2);
     assert_eq!(pk.stats().revived, 1);
     assert_eq!(pk.totals().free_stale, 0);
@@ -63,7 +128,7 @@ fn fills_all_1024_slots_then_full() {
     let mut pk = Pkmap::new();
     let mut seen = SlotSet::EMPTY;
     for i in 0..LAST_PKMAP as u32 {
-        let (slot, new, flush) = mapped(pk.kmap(HIGH + i));
+        let (slot, new, flush) = mapped(pk.km(HIGH + i));
         assert!(new && !seen.contains(slot));
         seen.insert(slot);
         // Slot 0 comes last: reaching it is the first wrap, which
@@ -74,10 +139,10 @@ fn fills_all_1024_slots_then_full() {
     assert_eq!(seen.len(), LAST_PKMAP);
     assert_eq!(pk.totals(), PkmapTotals { in_use: LAST_PKMAP, free_clean: 0, free_stale: 0 });
     let before = pk.last_pkmap_nr();
-    assert_eq!(pk.kmap(HIGH + 5000), KmapResult::Full);
+    assert_eq!(pk.km(HIGH + 5000), Km::Full);
     assert_eq!(pk.last_pkmap_nr(), before, "Full changes nothing");
     assert_eq!(pk.stats().waits, 1);
-    assert!(!mapped(pk.kmap(HIGH + 7)).1, "a mapped page is still served when full");
+    assert!(!mapped(pk.km(HIGH + 7)).1, "a mapped page is still served when full");
     assert_eq!(pk.slots().count(), LAST_PKMAP);
     assert_eq!(pk.stats().full_flushes, 1);
 }
@@ -86,11 +151,11 @@ fn fills_all_1024_slots_then_full() {
 fn kunmap_then_kmap_after_wrap_flushes_once() {
     let mut pk = Pkmap::new();
     for i in 0..LAST_PKMAP as u32 {
-        pk.kmap(HIGH + i);
+        pk.km(HIGH + i);
     }
     let freed = pk.page_address(HIGH + 300).and_then(slot_of).unwrap();
     assert!(pk.kunmap(HIGH + 300).unwrap().wake, "a waiter can now proceed");
-    let (slot, new, flush) = mapped(pk.kmap(HIGH + 5000));
+    let (slot, new, flush) = mapped(pk.km(HIGH + 5000));
     assert!(new);
     assert_eq!(slot, freed);
     let cleared = flush.expect("the search wrapped");
@@ -102,12 +167,12 @@ fn kunmap_then_kmap_after_wrap_flushes_once() {
     for i in 0..100 {
         pk.kunmap(HIGH + i).unwrap();
     }
-    let (_, _, flush) = mapped(pk.kmap(HIGH + 6000));
+    let (_, _, flush) = mapped(pk.km(HIGH + 6000));
     assert_eq!(flush.unwrap().len(), 100);
     assert_eq!(pk.stats().full_flushes, 3);
     assert_eq!(pk.totals().free_clean, 99);
     for i in 0..99 {
-        assert!(mapped(pk.kmap(HIGH + 7000 + i)).2.is_none(), "clean slots need no flush");
+        assert!(mapped(pk.km(HIGH + 7000 + i)).2.is_none(), "clean slots need no flush");
     }
     assert_eq!(pk.stats().full_flushes, 3);
 }
@@ -116,7 +181,7 @@ fn kunmap_then_kmap_after_wrap_flushes_once() {
 fn unbalanced_kunmap_is_an_error_naming_the_page() {
     let mut pk = Pkmap::new();
     assert_eq!(pk.kunmap(HIGH), Err(PkmapError::NotMapped { pfn: HIGH }));
-    let (slot, _, _) = mapped(pk.kmap(HIGH));
+    let (slot, _, _) = mapped(pk.km(HIGH));
     pk.kunmap(HIGH).unwrap();
     let err = pk.kunmap(HIGH).unwrap_err();
     assert_eq!(err, PkmapError::NoUsers { pfn: HIGH, slot });
@@ -131,10 +196,14 @@ fn fast_paths_agree_with_kmap_and_kunmap() {
     // the table exactly as kmap and kunmap do, and refuse what they refuse.
     let (mut a, mut b) = (PkmapSlots::<8>::new(), PkmapSlots::<8>::new());
     assert_eq!(a.kmap_mapped(HIGH), None, "no slot yet: nothing changes");
-    let (slot, _, _) = mapped(a.kmap(HIGH));
-    mapped(b.kmap(HIGH));
+    // The kernel's miss path: kmap_new straight after kmap_mapped's None.
+    let slot = match a.kmap_new(HIGH, |s| panic!("slot {s} cleared without a wrap")) {
+        KmapResult::Mapped { slot, vaddr: va, new: true, flushed: false } if va == vaddr(slot) => slot,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(mapped(b.km(HIGH)), (slot, true, None));
     assert_eq!(a.kmap_mapped(HIGH), Some(slot));
-    mapped(b.kmap(HIGH));
+    mapped(b.km(HIGH));
     assert_eq!(a.kunmap_slot(slot, HIGH), Some(false));
     assert!(!b.kunmap(HIGH).unwrap().wake);
     assert_eq!(a.kunmap_slot(slot + 1, HIGH), None, "wrong slot: left to kunmap");
@@ -143,7 +212,7 @@ fn fast_paths_agree_with_kmap_and_kunmap() {
     assert!(b.kunmap(HIGH).unwrap().wake);
     assert_eq!(a.kunmap_slot(slot, HIGH), None, "no users left");
     assert_eq!(a.kmap_mapped(HIGH), Some(slot), "a stale slot is revived");
-    mapped(b.kmap(HIGH));
+    mapped(b.km(HIGH));
     assert_eq!((a.totals(), a.stats()), (b.totals(), b.stats()));
     assert_eq!(a.slots().collect::<Vec<_>>(), b.slots().collect::<Vec<_>>());
 }
@@ -151,9 +220,9 @@ fn fast_paths_agree_with_kmap_and_kunmap() {
 #[test]
 fn report_lists_occupied_slots() {
     let mut pk = Pkmap::new();
-    pk.kmap(HIGH + 2);
-    pk.kmap(HIGH + 2);
-    pk.kmap(HIGH + 9);
+    pk.km(HIGH + 2);
+    pk.km(HIGH + 2);
+    pk.km(HIGH + 9);
     pk.kunmap(HIGH + 9).unwrap();
     let rows: Vec<SlotInfo> = pk.slots().collect();
     assert_eq!(
@@ -171,12 +240,12 @@ fn colliding_pages_share_a_bucket_and_unhash_cleanly() {
     let same: Vec<u32> = (HIGH..).filter(|&p| pa_hash(p) == bucket).take(7).collect();
     let mut pk = PkmapSlots::<8>::new();
     for &p in &same {
-        mapped(pk.kmap(p));
+        mapped(pk.km(p));
     }
     for &p in &same[1..5] {
         pk.kunmap(p).unwrap();
     }
-    let (_, _, flush) = mapped(pk.kmap(HIGH + 1));
+    let (_, _, flush) = mapped(pk.km(HIGH + 1));
     assert_eq!(flush.unwrap().len(), 4);
     for (i, &p) in same.iter().enumerate() {
         assert_eq!(pk.page_address(p).is_some(), i == 0 || i >= 5, "page {i}");
@@ -203,13 +272,13 @@ fn run<const N: usize>(ops: &[Op]) -> Result<PkmapStats, TestCaseError> {
             Op::Kmap(pfn) => {
                 let had = pk.page_address(pfn).and_then(slot_of);
                 let old_nr = pk.last_pkmap_nr();
-                match pk.kmap(pfn) {
-                    KmapResult::Full => {
+                match pk.km(pfn) {
+                    Km::Full => {
                         prop_assert!(had.is_none());
                         prop_assert!(before.iter().all(|&c| c >= 2), "Full with a free slot");
                         continue; // the caller would sleep
                     }
-                    KmapResult::Mapped { slot, new, flush_all, .. } => {
+                    Km::Mapped { slot, new, flush_all, .. } => {
                         if let Some(s) = had {
                             prop_assert_eq!((slot, new, flush_all), (s, false, None));
                         } else {
@@ -339,10 +408,10 @@ fn kmaps_report_words_match_the_counts() {
     let mut pk = Pkmap::new();
     // 300 pages mapped and unmapped: 300 slots with count 1, none in use.
     for i in 0..300 {
-        mapped(pk.kmap(HIGH + i));
+        mapped(pk.km(HIGH + i));
         pk.kunmap(HIGH + i).unwrap();
     }
-    mapped(pk.kmap(HIGH + 1000)); // one in use
+    mapped(pk.km(HIGH + 1000)); // one in use
     let mut out = String::new();
     kmaps_report(&mut out, &mut pk.slots(), pk.totals(), pk.stats(), 256).unwrap();
     assert!(out.contains("... 45 more slots holding a page not listed: 1 in use, 44 free but stale"), "{out}");

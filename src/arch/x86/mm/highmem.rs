@@ -15,7 +15,7 @@
 use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
 use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
-use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
+use crate::layout::{phys_to_virt, FIXADDR_START, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -57,13 +57,18 @@ const _: () = assert!(KM_TYPE_NR * 4 <= 32, "the slot stack holds one nibble per
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 
 /// One page mapped by `kmap_atomic`; unmapped when dropped.
+///
+/// Whether it holds a fixmap slot is read from the address, not stored:
+/// a lowmem page is used at its direct-map address, which is below
+/// `FIXADDR_START` (2.6.24's `kunmap_atomic` compares the address with its
+/// slot's; from 2.6.37 `__kunmap_atomic` tests `vaddr < FIXADDR_START`, as
+/// here).
 pub struct KmapAtomic {
     vaddr: usize,
     km_type: KmType,
-    /// Lowmem pages need no slot: their direct-map address is used.
-    slot: bool,
     _not_send: PhantomData<*const ()>,
 }
+const _: () = assert!(crate::layout::HIGH_MEMORY_MAX <= FIXADDR_START, "a direct-map address would look like a slot");
 
 #[inline(always)]
 fn slot_index(t: KmType) -> usize {
@@ -104,15 +109,15 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
     if (pfn as usize) < crate::mm::alloc::max_low_pfn() {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Ok(KmapAtomic { vaddr, km_type: t, slot: false, _not_send: PhantomData });
+        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
     }
     // SAFETY: the slot of type `t` was just taken for this guard (USED), so
     // it is this caller's until the guard drops; pfn < max_pfn is RAM.
     match unsafe { set_fixmap(slot_index(t), pfn as usize) } {
-        Ok(vaddr) => Ok(KmapAtomic { vaddr, km_type: t, slot: true, _not_send: PhantomData }),
+        Ok(vaddr) => Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData }),
         // Unreachable while max_pfn <= 2^20; kept so the guard is given back.
         Err(_) => {
-            drop(KmapAtomic { vaddr: 0, km_type: t, slot: false, _not_send: PhantomData });
+            drop(KmapAtomic { vaddr: 0, km_type: t, _not_send: PhantomData });
             Err(bad_pfn("kmap_atomic", pfn))
         }
     }
@@ -214,7 +219,7 @@ impl Drop for KmapAtomic {
             release_out_of_order(t);
         }
         USED.store(USED.load(Ordering::Relaxed) & !(1u32 << t as u32), Ordering::Relaxed);
-        if self.slot {
+        if self.vaddr >= FIXADDR_START {
             // SAFETY: the slot was this guard's, and the guard is going.
             unsafe { clear_fixmap(slot_index(t)) };
         }

@@ -1,0 +1,348 @@
+//! The records of the vmalloc address space: where each area starts, how
+//! big it is (one unmapped guard page included, so running off the end
+//! faults), which frames back it, and who asked for it. The bookkeeping of
+//! Linux's mm/vmalloc.c without the machine (in 2.6.24 the sorted `vmlist`
+//! of `vm_struct`s and `__get_vm_area_node`'s first-fit walk; from 2.6.28
+//! the `vmap_area` records that name this file), pure and tested on the
+//! host. `mm::vmalloc` holds the lock over it and does the page tables.
+//!
+//! The records are a vector sorted by address, in kmalloc'd memory, as
+//! 2.6.24 keeps its list sorted. Finding room is first fit in address
+//! order. The lock over them (Linux's `vmlist_lock`) disables preemption,
+//! so nothing under it may sleep: the vector grows outside the lock
+//! ([`VmapAreas::has_room`], [`VmapAreas::grow`]), as Linux kmallocs a
+//! `vm_struct` before taking `vmlist_lock`.
+
+use crate::layout::PAGE_SIZE;
+use alloc::vec::Vec;
+use core::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmKind {
+    /// Pages allocated by vmalloc, freed by vfree.
+    Vmalloc,
+    /// Pages the caller owns, only mapped here (`vmap`).
+    Vmap,
+}
+
+/// One area (Linux's `struct vm_struct`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmArea {
+    pub addr: usize,
+    /// Bytes reserved, guard page included.
+    pub size: usize,
+    pub kind: VmKind,
+    /// Return address of the caller, for `/proc/vmallocinfo`.
+    pub caller: usize,
+    /// The frames mapped, in order.
+    pub pages: Vec<u32>,
+}
+
+/// What `/proc/vmallocinfo` shows of an area (its page list left out: a
+/// copy that needs no allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmAreaInfo {
+    pub addr: usize,
+    pub size: usize,
+    pub kind: VmKind,
+    pub caller: usize,
+    pub nr_pages: usize,
+}
+
+impl VmArea {
+    pub fn info(&self) -> VmAreaInfo {
+        VmAreaInfo {
+            addr: self.addr,
+            size: self.size,
+            kind: self.kind,
+            caller: self.caller,
+            nr_pages: self.pages.len(),
+        }
+    }
+
+    /// Bytes usable (without the guard page).
+    pub fn usable(&self) -> usize {
+        self.size - PAGE_SIZE
+    }
+
+    pub fn guard_page(&self) -> usize {
+        self.addr + self.size - PAGE_SIZE
+    }
+}
+
+pub struct VmapAreas {
+    start: usize,
+    end: usize,
+    /// Sorted by address; areas never overlap.
+    areas: Vec<VmArea>,
+}
+
+/// Where an address falls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Mapped(&'a VmArea),
+    Guard(&'a VmArea),
+    Unallocated,
+    Outside,
+}
+
+impl VmapAreas {
+    pub const fn new(start: usize, end: usize) -> VmapAreas {
+        VmapAreas { start, end, areas: Vec::new() }
+    }
+
+    /// Whether one more record fits without allocating.
+    pub fn has_room(&self) -> bool {
+        self.areas.len() < self.areas.capacity()
+    }
+
+    /// Move the records into `bigger` (allocated by the caller, outside the
+    /// lock) if it holds more than they do; returns the vector no longer
+    /// used, for the caller to drop outside the lock.
+    pub fn grow(&mut self, mut bigger: Vec<VmArea>) -> Vec<VmArea> {
+        if bigger.capacity() <= self.areas.len() || !bigger.is_empty() {
+            return bigger;
+        }
+        bigger.append(&mut self.areas);
+        core::mem::replace(&mut self.areas, bigger)
+    }
+
+    /// Records the vector can hold now (for growing it).
+    pub fn capacity(&self) -> usize {
+        self.areas.capacity()
+    }
+
+    /// Index of the area starting at `addr`, or where it would go.
+    fn index_of(&self, addr: usize) -> Result<usize, usize> {
+        self.areas.binary_search_by_key(&addr, |a| a.addr)
+    }
+
+    /// Take record `i` out. The newest area is usually the last record and
+    /// is the one freed first: `Vec::remove` would call `memmove` even for
+    /// the empty tail (about 30 instructions), `pop` does not.
+    fn take(&mut self, i: usize) -> VmArea {
+        if i + 1 == self.areas.len() {
+            if let Some(a) = self.areas.pop() {
+                return a;
+            }
+        }
+        self.areas.remove(i)
+    }
+
+    /// The area that starts exactly at `addr`.
+    pub fn get(&self, addr: usize) -> Option<&VmArea> {
+        self.index_of(addr).ok().map(|i| &self.areas[i])
+    }
+
+    pub fn range(&self) -> (usize, usize) {
+        (self.start, self.end)
+    }
+
+    /// Reserve room for `pages` pages plus a guard page: first fit.
+    pub fn reserve(&mut self, pages: usize, kind: VmKind, caller: usize) -> Option<usize> {
+        self.reserve_checked(pages, kind, caller).ok()
+    }
+
+    /// `reserve`, saying why it failed (Linux's `__get_vm_area_node`): the
+    /// request is bigger than the whole area, or no gap is big enough.
+    /// Nothing else is taken first, so a request that cannot fit costs
+    /// nothing.
+    pub fn reserve_checked(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<usize, VmallocError> {
+        // The first-fit walk already knows the record's place: no second
+        // search to insert it.
+        let (i, addr, size) = self.room_at(pages)?;
+        self.areas.insert(i, VmArea { addr, size, kind, caller, pages: Vec::new() });
+        Ok(addr)
+    }
+
+    /// Where `pages` pages plus a guard page fit, or why they do not.
+    pub fn room_for(&self, pages: usize) -> Result<(usize, usize), VmallocError> {
+        self.room_at(pages).map(|(_, addr, size)| (addr, size))
+    }
+
+    /// `room_for`, with the index the record would take in `areas`.
+    fn room_at(&self, pages: usize) -> Result<(usize, usize, usize), VmallocError> {
+        let area = self.end - self.start;
+        let requested = pages.saturating_mul(PAGE_SIZE);
+        match pages.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) {
+            Some(size) if size <= area => {}
+            _ => return Err(VmallocError::TooBig { size: requested, area }),
+        }
+        self.find_room_at(pages).ok_or(VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
+    }
+
+    /// Where `pages` pages plus a guard page fit (first fit), and the size
+    /// to record; nothing is reserved yet. A caller that holds the lock
+    /// from here to [`insert`](Self::insert) records the area in one step
+    /// with its pages, instead of reserving and then updating it.
+    pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
+        self.find_room_at(pages).map(|(_, addr, size)| (addr, size))
+    }
+
+    /// `find_room`, with the index the record would take in `areas` (the
+    /// first area past the room, or the end).
+    fn find_room_at(&self, pages: usize) -> Option<(usize, usize, usize)> {
+        let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
+        let mut candidate = self.start;
+        let mut index = self.areas.len();
+        for (i, a) in self.areas.iter().enumerate() {
+            if a.addr >= candidate + size {
+                index = i;
+                break;
+            }
+            candidate = candidate.max(a.addr + a.size);
+        }
+        if candidate.checked_add(size)? > self.end {
+            return None;
+        }
+        Some((index, candidate, size))
+    }
+
+    /// Record an area at the room `find_room` gave (the lock held since).
+    /// Without allocating when [`has_room`](Self::has_room) said so.
+    pub fn insert(&mut self, area: VmArea) {
+        match self.index_of(area.addr) {
+            Ok(_) => debug_assert!(false, "vmalloc area recorded twice"),
+            Err(i) => self.areas.insert(i, area),
+        }
+    }
+
+    /// Remove the area that starts exactly at `addr` if it is of `kind`
+    /// (one search): `Err(Some(other kind))` or `Err(None)` when there is
+    /// no such area.
+    pub fn remove_kind(&mut self, addr: usize, kind: VmKind) -> Result<VmArea, Option<VmKind>> {
+        match self.index_of(addr) {
+            Ok(i) if self.areas[i].kind == kind => Ok(self.take(i)),
+            Ok(i) => Err(Some(self.areas[i].kind)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// vfree's removal, in one search: the vmalloc area that starts at
+    /// `addr` and has its frames; `Err(Some(kind))` for another kind of
+    /// area, `Err(None)` for no area there or one reserved whose frames are
+    /// not there yet (not vmalloc's answer yet).
+    pub fn remove_vmalloc(&mut self, addr: usize) -> Result<VmArea, Option<VmKind>> {
+        match self.index_of(addr) {
+            Ok(i) => match &self.areas[i] {
+                a if a.kind != VmKind::Vmalloc => Err(Some(a.kind)),
+                a if a.pages.is_empty() => Err(None),
+                _ => Ok(self.take(i)),
+            },
+            Err(_) => Err(None),
+        }
+    }
+
+    pub fn get_mut(&mut self, addr: usize) -> Option<&mut VmArea> {
+        self.index_of(addr).ok().map(|i| &mut self.areas[i])
+    }
+
+    /// Remove the area that starts exactly at `addr`.
+    pub fn remove(&mut self, addr: usize) -> Option<VmArea> {
+        self.index_of(addr).ok().map(|i| self.take(i))
+    }
+
+    /// What `addr` is: in an area's pages, its guard page, a hole, or
+    /// outside the vmalloc range altogether.
+    pub fn lookup(&self, addr: usize) -> Lookup<'_> {
+        if addr < self.start || addr >= self.end {
+            return Lookup::Outside;
+        }
+        // The last area starting at or below addr.
+        let below = self.areas.partition_point(|a| a.addr <= addr);
+        match below.checked_sub(1).map(|i| &self.areas[i]) {
+            Some(a) if addr < a.guard_page() => Lookup::Mapped(a),
+            Some(a) if addr < a.addr + a.size => Lookup::Guard(a),
+            _ => Lookup::Unallocated,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &VmArea> {
+        self.areas.iter()
+    }
+
+    /// Bytes mapped by areas (`VmallocUsed`).
+    pub fn used(&self) -> usize {
+        self.areas.iter().map(|a| a.pages.len() * PAGE_SIZE).sum()
+    }
+
+    /// The largest free gap (`VmallocChunk`).
+    pub fn largest_free(&self) -> usize {
+        let mut prev = self.start;
+        let mut best = 0;
+        for a in self.areas.iter() {
+            best = best.max(a.addr - prev);
+            prev = a.addr + a.size;
+        }
+        best.max(self.end - prev)
+    }
+}
+
+/// Why `vmalloc` gave no memory. Nothing is left allocated when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocError {
+    /// `vmalloc(0)`.
+    ZeroSize,
+    /// `size` bytes (plus the guard page) are more than the whole vmalloc
+    /// area of `area` bytes: no amount of freeing would make room.
+    TooBig { size: usize, area: usize },
+    /// The area has no gap for `size` bytes plus a guard page (full, or
+    /// fragmented): its largest gap is `largest_free` bytes.
+    NoSpace { size: usize, largest_free: usize },
+    /// Address space was found, but not memory: `got` of the `pages`
+    /// frames, the array that lists them, or a page table (`what`).
+    NoMemory { size: usize, what: &'static str, got: usize, pages: usize },
+}
+
+impl fmt::Display for VmallocError {
+    /// Short enough for one shell line (the shell's buffer is 160 bytes).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            VmallocError::ZeroSize => f.write_str("size 0: nothing to allocate"),
+            VmallocError::TooBig { size, area } => write!(
+                f,
+                "too big: {} bytes ({}K) and a guard page exceed the whole vmalloc area of {} bytes ({}K)",
+                size,
+                size / 1024,
+                area,
+                area / 1024
+            ),
+            VmallocError::NoSpace { size, largest_free } => write!(
+                f,
+                "no room: the vmalloc area is full or fragmented (largest gap {}K) for {}K and a guard page",
+                largest_free / 1024,
+                size / 1024
+            ),
+            VmallocError::NoMemory { size, what, got, pages } => {
+                write!(
+                    f,
+                    "out of memory: no {} (got {} of {} pages) for {}K; all given back",
+                    what,
+                    got,
+                    pages,
+                    size / 1024
+                )
+            }
+        }
+    }
+}
+
+/// One line of `/proc/vmallocinfo`:
+/// `0xf7405000-0xf7407000    8192 caller+0x2b/0x1b0 pages=1 vmalloc`.
+pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmAreaInfo, caller: impl fmt::Display) -> fmt::Result {
+    write!(out, "{:#010x}-{:#010x} {:>7} {}", a.addr, a.addr + a.size, a.size, caller)?;
+    if a.kind == VmKind::Vmalloc {
+        write!(out, " pages={}", a.nr_pages)?;
+    }
+    writeln!(
+        out,
+        " {}",
+        match a.kind {
+            VmKind::Vmalloc => "vmalloc",
+            VmKind::Vmap => "vmap",
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -62,5 +62,5 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
 
 /// `ktest` boot option: run every in-kernel test, then power off.
 fn run_ktests(_: usize) {
-    crate::kernel::ktest::run_at_boot();
+    crate::ktests::run_at_boot();
 }

@@ -21,3 +21,5 @@ pub mod mm;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod init;
+#[cfg(target_os = "none")]
+pub mod ktests;

@@ -533,20 +533,20 @@ KTEST_EXIT_FAILED = 5
 
 def registered_ktests():
     """The expected in-kernel tests, read from the source: the names of the
-    registration table in src/kernel/ktest.rs, and the test functions of
-    src/mm/ktests*.rs that the table does not run (a test never registered)."""
-    src = open(os.path.join(ROOT, "src", "kernel", "ktest.rs")).read()
+    registration table in src/ktests/mod.rs, and the test functions of
+    src/ktests/*.rs that the table does not run (a test never registered)."""
+    ktests_dir = os.path.join(ROOT, "src", "ktests")
+    src = open(os.path.join(ktests_dir, "mod.rs")).read()
     table = src[src.index("pub static TESTS"):]
     table = table[:table.index("\n];")]
     names = re.findall(r'name:\s*"([^"]+)"', table)
-    runs = set(re.findall(r"run:\s*(?:\w+::)?(\w+)", table))
+    runs = set(re.findall(r"run:\s*(\w+::\w+)", table))
     unregistered = []
-    mm_dir = os.path.join(ROOT, "src", "mm")
-    for f in sorted(os.listdir(mm_dir)):
-        if f.startswith("ktests") and f.endswith(".rs"):
-            text = open(os.path.join(mm_dir, f)).read()
+    for f in sorted(os.listdir(ktests_dir)):
+        if f.endswith(".rs") and f != "mod.rs":
+            text = open(os.path.join(ktests_dir, f)).read()
             for fn in re.findall(r"^pub fn (\w+)\(\) -> TestResult", text, re.M):
-                if fn not in runs:
+                if "%s::%s" % (f[:-3], fn) not in runs:
                     unregistered.append("%s::%s" % (f[:-3], fn))
     return names, unregistered
 
@@ -578,7 +578,7 @@ def ktest_run_problems(run):
     if unregistered:
         problems.append("test functions not in the ktest table: " + ", ".join(unregistered))
     if run["registered"] != len(names):
-        problems.append("kernel has %d tests, src/kernel/ktest.rs registers %d" % (run["registered"], len(names)))
+        problems.append("kernel has %d tests, src/ktests/mod.rs registers %d" % (run["registered"], len(names)))
     missing = [n for n in names if n not in ran]
     if missing:
         problems.append("registered but not run: " + ", ".join(missing))

@@ -306,7 +306,7 @@ fn cmd_drain(args: &[&str]) -> CmdResult {
 }
 
 fn cmd_ktest(args: &[&str]) -> CmdResult {
-    use super::ktest;
+    use crate::ktests as ktest;
     let filter = match args {
         [] => "",
         ["--list"] => {

@@ -52,15 +52,23 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     if opts.bench {
         sched::kthread_run("bench", crate::kernel::bench::run, opts.bench_icount as usize)
             .expect("a thread slot at boot");
-    } else if opts.ktest {
+    } else if opts.ktest && cfg!(feature = "ktest") {
         sched::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
     } else {
+        if opts.ktest {
+            pr_warn!(
+                "ktest: this kernel was built without the in-kernel tests; boot option ktest ignored, starting \
+                 the shell ('make run KTEST=1 ARGS=ktest' boots the test kernel and runs them)"
+            );
+        }
         sched::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");
     }
     sched::cpu_idle()
 }
 
-/// `ktest` boot option: run every in-kernel test, then power off.
+/// `ktest` boot option: run every in-kernel test, then power off. Only test
+/// kernels (cargo feature `ktest`) carry the tests.
 fn run_ktests(_: usize) {
+    #[cfg(feature = "ktest")]
     crate::ktests::run_at_boot();
 }

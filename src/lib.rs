@@ -21,5 +21,5 @@ pub mod mm;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod init;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", feature = "ktest"))]
 pub mod ktests;

@@ -274,6 +274,7 @@ pub fn stack_guard_hit(esp: usize) -> Option<(usize, usize)> {
 }
 
 /// Whether the page below every thread's stack is unmapped (for tests).
+#[cfg(feature = "ktest")]
 pub fn guard_pages_unmapped() -> bool {
     // Copied out first: the checks walk page tables, not for under the lock.
     let n = RQ.lock().len();
@@ -293,6 +294,7 @@ pub fn guard_pages_unmapped() -> bool {
 }
 
 /// The running thread's stack `[lo, hi)` (for tests).
+#[cfg(feature = "ktest")]
 pub fn current_stack() -> (usize, usize) {
     current_stack_range()
 }

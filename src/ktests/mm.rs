@@ -201,7 +201,7 @@ fn mm_user(t: usize) {
         }
         // Alternate yields and sleeps: both kinds of switch, and the other
         // thread runs in between.
-        if ROUNDS_OK[t].load(Ordering::Relaxed) % 2 == 0 {
+        if ROUNDS_OK[t].load(Ordering::Relaxed).is_multiple_of(2) {
             sched::yield_now();
         } else {
             sched::msleep(1);

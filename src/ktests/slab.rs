@@ -220,7 +220,7 @@ pub fn million_kmalloc_kfree_leave_no_pages() -> TestResult {
                 // SAFETY: a live block of this test, dropped from its slot.
                 unsafe { kfree(p as *mut u8) };
             } else {
-                let size = if r % 64 == 0 { 8193 + (r as usize % 12000) } else { 4 + (r as usize % 1021) };
+                let size = if r.is_multiple_of(64) { 8193 + (r as usize % 12000) } else { 4 + (r as usize % 1021) };
                 let p = kmalloc(size, GFP_KERNEL).ok_or("kmalloc failed")?.as_ptr() as usize;
                 // SAFETY: p has `size` bytes.
                 unsafe {
@@ -261,7 +261,7 @@ pub fn rust_collections_live_in_kmalloc() -> TestResult {
             let layout = core::alloc::Layout::from_size_align(24, align).unwrap();
             // SAFETY: non-zero size; freed just below with the same layout.
             let p = unsafe { alloc::alloc::alloc(layout) };
-            let aligned = p as usize % align == 0;
+            let aligned = (p as usize).is_multiple_of(align);
             if !p.is_null() {
                 // SAFETY: allocated above with this layout.
                 unsafe { alloc::alloc::dealloc(p, layout) };

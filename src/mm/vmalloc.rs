@@ -559,6 +559,7 @@ mod kernel_side {
 
     /// The preempt count seen while holding the record lock (for tests:
     /// it must be raised).
+    #[cfg(feature = "ktest")]
     pub fn preempt_count_under_vmap_lock() -> u32 {
         let _g = VMAP.lock();
         crate::kernel::sched::preempt_count()
@@ -566,6 +567,7 @@ mod kernel_side {
 
     /// The lock that serialises changes to the reference directory, for a
     /// caller that changes vmalloc PTEs itself (tests).
+    #[cfg(feature = "ktest")]
     pub fn pgtable_lock() -> crate::kernel::sync::IrqLockGuard<'static, ()> {
         PGTABLE_LOCK.lock()
     }
@@ -967,6 +969,7 @@ mod kernel_side {
     }
 
     /// Frames of an area that are in highmem (for tests).
+    #[cfg(feature = "ktest")]
     pub fn highmem_pages(addr: usize) -> Option<(usize, usize)> {
         let v = VMAP.lock();
         let a = v.get(addr)?;

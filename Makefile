@@ -119,7 +119,7 @@ GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
 debug: memcheck iso
 	@$(GDB_PORT_FREE)
-	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb)"
+	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
 gdb: memcheck iso
@@ -128,7 +128,7 @@ gdb: memcheck iso
 	@: > $(BUILD)/serial.log
 	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S -serial file:$(BUILD)/serial.log -monitor none & qemu=$$!; \
 	    sleep 0.5; if ! kill -0 $$qemu 2>/dev/null; then echo "make gdb: QEMU did not start (see above)"; exit 1; fi; \
-	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
+	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -iex 'set $$kernel_elf = "$(ELF)"' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
 
 test: prereqs
 	@bash tests/run.sh

@@ -1515,11 +1515,28 @@ def make_refuses_an_unknown_ktest_value():
     check("Compiling" not in out and "Finished" not in out, "cargo ran:\n" + out)
 
 
+def gdb_follows_ktest_1():
+    """`make gdb KTEST=1` debugs the test kernel with its own symbols: the
+    kmain breakpoint (set from the ELF GDB loads) is hit, which it is not
+    when GDB reads build/kernel.elf, whose kmain is elsewhere."""
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    iso_for("", ktest=True)
+    code, out = _console_run("make -s gdb KTEST=1 GDB_PORT=%d" % port, 60, "continue\ninfo symbol $pc\nquit\n")
+    check("build/ktest/kernel.elf" in out, "GDB did not load the test kernel:\n" + out[-1500:])
+    check("Breakpoint 1, kernel::init::kmain" in out and re.search(r"^\(gdb\) kmain( \+ \d+)? in section \.text", out, re.M),
+          "did not stop in the test kernel's kmain:\n" + out[-1500:])
+
+
 KTEST_LAYOUT_TESTS = [
     ("qemu::ktest::normal_kernel_carries_no_ktests", normal_kernel_carries_no_ktests),
     ("qemu::ktest::normal_kernel_says_how_to_get_them", normal_kernel_says_how_to_get_ktests),
     ("qemu::ktest::make_run_ktest_1_runs_them", test_kernel_runs_ktests_from_make_run),
     ("qemu::make::unknown_ktest_value_is_refused", make_refuses_an_unknown_ktest_value),
+    ("qemu::gdb::make_gdb_ktest_1_reads_the_test_kernel", gdb_follows_ktest_1),
 ]
 
 

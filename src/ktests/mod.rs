@@ -2,10 +2,18 @@
 //! timer, threads, guard pages). They print libtest-shaped lines, which the
 //! QEMU harness (tests/qemu.py) counts into the final `N passed, N failed`.
 //!
-//! Run them with the boot option `ktest` (then the machine powers off, with a
-//! failing QEMU status if a test failed) or with the shell command
-//! `ktest [FILTER]`. Every test that creates threads also checks that none is
-//! left behind.
+//! Only test kernels carry them: this folder, the shell's `ktest` command
+//! and the `ktest` boot option's runner are built with the cargo feature
+//! `ktest` (`make ... KTEST=1`, into build/ktest/), so the kernel `make run`
+//! boots has none. Run them with `make run KTEST=1 ARGS=ktest` (the machine
+//! powers off when done, with a failing QEMU status if a test failed) or
+//! with the shell command `ktest [FILTER]` on the test kernel. Every test
+//! that creates threads also checks that none is left behind.
+//!
+//! The tests sit one file per area (`kernel`: traps, timer, threads, log;
+//! `page_alloc`, `highmem`, `slab`, `vmalloc`, `uaccess`, `mm`) and are
+//! registered in [`TESTS`] under the name of the module they test, which
+//! is the name they print (`test mm::page_alloc::... ok`).
 //!
 //! A test returns `Ok(())` (passed), `Err("why")` (failed), or
 //! `Err(skip("why"))` when this boot lacks what it needs (no HighMem, say):

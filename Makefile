@@ -5,7 +5,8 @@ MEM        ?= 2G
 ARGS       ?=
 QEMU_EXTRA ?=
 PROFILE    ?= release
-ISO        ?= build/kernel.iso
+KTEST      ?=
+ISO        ?= $(KBUILD)/kernel.iso
 GDB_PORT   ?= 1234
 BENCH_ARGS ?=
 # Taken as typed (make must not expand a `$` in them), and read by the scripts
@@ -15,13 +16,29 @@ override BENCH_ARGS := $(value BENCH_ARGS)
 export ARGS BENCH_ARGS
 
 BUILD   := build
-ELF     := $(BUILD)/kernel.elf
-SYMS    := $(BUILD)/kernel.sym
-CARGO_OUT := target/i686-target/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))/kernel
+# KTEST=1 builds the test kernel: the same kernel with the in-kernel tests
+# (src/ktests/, cargo feature `ktest`), which the normal kernel does not
+# carry. Its ELF, ISO and grub.cfg live in build/ktest/, so neither kernel
+# overwrites the other; cargo keeps both builds (one per feature set), so
+# both rebuild incrementally.
+ifeq ($(KTEST),1)
+KBUILD   := $(BUILD)/ktest
+FEATURES := --features ktest
+else ifeq ($(filter-out 0,$(KTEST)),)
+KBUILD   := $(BUILD)
+FEATURES :=
+else
+$(error KTEST=$(KTEST) is not understood: KTEST=1 builds the test kernel (with the in-kernel tests), KTEST unset or 0 the normal one; nothing done)
+endif
+ELF     := $(KBUILD)/kernel.elf
+SYMS    := $(KBUILD)/kernel.sym
+# cargo copies the kernel here as it finishes, under its build lock: a
+# concurrent build of the other kernel cannot swap it before the copy below.
+CARGO_OUT := $(KBUILD)/cargo
 # Kernel-only cargo flags (a workspace-wide build-std would break host `cargo test`).
 KERNEL_CARGO := cargo build --profile $(PROFILE) --target i686-target.json \
 	-Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem \
-	-Zjson-target-spec
+	-Zjson-target-spec -Zunstable-options --artifact-dir $(CARGO_OUT) $(FEATURES)
 
 QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_EXTRA)
@@ -37,14 +54,18 @@ all: iso
 
 help:
 	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, below 5M refused; ARGS='boot options', QEMU_EXTRA=...)"
+	@echo "make run KTEST=1 ARGS=ktest"
+	@echo "                  boot the test kernel ($(BUILD)/ktest/) and run the in-kernel tests; the normal kernel has none"
 	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain;"
 	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
 	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"
-	@echo "make test         host unit tests and in-QEMU tests; ends with 'N passed, N failed'"
+	@echo "make test         host unit tests and in-QEMU tests (the in-kernel ones on the test kernel); ends with 'N passed, N failed'"
 	@echo "make bench        instruction counts of the hot paths under QEMU -icount (BENCH_ARGS=...);"
 	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
 	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
+	@echo "KTEST=1           build (and boot) the test kernel: the in-kernel tests, the shell's ktest, boot option ktest;"
+	@echo "                  its files are in $(BUILD)/ktest/ (kernel.elf, kernel.iso)"
 	@echo "make clean        remove build outputs"
 	@echo "ARGS=             passed to the kernel as typed, except: no ' or \\, no control characters,"
 	@echo "                  double quotes only as key=\"a b\" or \"a b\", at most 2048 bytes"
@@ -55,33 +76,34 @@ prereqs:
 	@bash scripts/setup.sh
 
 kernel: prereqs
-	@mkdir -p $(BUILD)
+	@mkdir -p $(KBUILD)
 	$(KERNEL_CARGO)
-	@cp $(CARGO_OUT) $(ELF)
+	@cp $(CARGO_OUT)/kernel $(ELF)
 	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
 # grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh); it is
 # rewritten only when it changes.
-$(BUILD)/grub.cfg: FORCE
-	@mkdir -p $(BUILD)
+$(KBUILD)/grub.cfg: FORCE
+	@mkdir -p $(KBUILD)
 	@bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
 # The ISO gets a stripped kernel: GRUB reads the whole file into memory, and
 # with its debug information (~9 MB) it does not fit below 21 MB of RAM.
 # $(ELF) keeps the symbols for GDB and mksyms.sh.
-iso: kernel $(BUILD)/grub.cfg
-	@mkdir -p $(BUILD)/iso/boot/grub $(dir $(ISO))
-	@strip --strip-all -o $(BUILD)/iso/boot/kernel.elf $(ELF)
-	@cp $(SYMS) $(BUILD)/iso/boot/
-	@cp $(BUILD)/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
-	@$(MAKE) -s image ISO_TREE=$(BUILD)/iso
+iso: kernel $(KBUILD)/grub.cfg
+	@mkdir -p $(KBUILD)/iso/boot/grub $(dir $(ISO))
+	@strip --strip-all -o $(KBUILD)/iso/boot/kernel.elf $(ELF)
+	@cp $(SYMS) $(KBUILD)/iso/boot/
+	@cp $(KBUILD)/grub.cfg $(KBUILD)/iso/boot/grub/grub.cfg
+	@$(MAKE) -s image ISO_TREE=$(KBUILD)/iso
 
 # An ISO from a prepared tree (tests build broken ones with it). iorw is
 # built into GRUB's core image: its outb ends a failed boot (grub.cfg.in).
-ISO_TREE ?= $(BUILD)/iso
+ISO_TREE ?= $(KBUILD)/iso
 image:
-	@grub-mkrescue --modules=iorw -o $(ISO) $(ISO_TREE) 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+	@mkdir -p $(KBUILD)
+	@grub-mkrescue --modules=iorw -o $(ISO) $(ISO_TREE) 2>$(KBUILD)/grub-mkrescue.log || { cat $(KBUILD)/grub-mkrescue.log; exit 1; }
 
 # A MEM too small to boot is refused before anything is built or started
 # (below 2M QEMU's firmware hangs silently).
@@ -97,7 +119,7 @@ GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
 debug: memcheck iso
 	@$(GDB_PORT_FREE)
-	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb)"
+	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
 gdb: memcheck iso
@@ -106,7 +128,7 @@ gdb: memcheck iso
 	@: > $(BUILD)/serial.log
 	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S -serial file:$(BUILD)/serial.log -monitor none & qemu=$$!; \
 	    sleep 0.5; if ! kill -0 $$qemu 2>/dev/null; then echo "make gdb: QEMU did not start (see above)"; exit 1; fi; \
-	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
+	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -iex 'set $$kernel_elf = "$(ELF)"' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
 
 test: prereqs
 	@bash tests/run.sh

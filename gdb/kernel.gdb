@@ -3,7 +3,12 @@
 set pagination off
 set confirm off
 set architecture i386
-file build/kernel.elf
+# make gdb sets $kernel_elf (build/ktest/kernel.elf for the test kernel, KTEST=1).
+if $_isvoid($kernel_elf)
+  file build/kernel.elf
+else
+  eval "file %s", $kernel_elf
+end
 # make gdb sets $gdb_port (GDB_PORT); by hand, 1234 as QEMU -s.
 if $_isvoid($gdb_port)
   set $gdb_port = 1234

@@ -53,15 +53,23 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     if opts.bench {
         crate::process::kthread::kthread_run("bench", crate::bench::run, opts.bench_icount as usize)
             .expect("a thread slot at boot");
-    } else if opts.ktest {
+    } else if opts.ktest && cfg!(feature = "ktest") {
         crate::process::kthread::kthread_run("ktest", run_ktests, 0).expect("a thread slot at boot");
     } else {
+        if opts.ktest {
+            pr_warn!(
+                "ktest: this kernel was built without the in-kernel tests; boot option ktest ignored, starting \
+                 the shell ('make run KTEST=1 ARGS=ktest' boots the test kernel and runs them)"
+            );
+        }
         crate::process::kthread::kthread_run("sh", shell::shell_main, 0).expect("a thread slot at boot");
     }
     crate::process::kthread::cpu_idle()
 }
 
-/// `ktest` boot option: run every in-kernel test, then power off.
+/// `ktest` boot option: run every in-kernel test, then power off. Only test
+/// kernels (cargo feature `ktest`) carry the tests.
 fn run_ktests(_: usize) {
-    crate::kernel::ktest::run_at_boot();
+    #[cfg(feature = "ktest")]
+    crate::ktests::run_at_boot();
 }

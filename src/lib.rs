@@ -24,5 +24,7 @@ pub mod arch;
 pub mod bench;
 #[cfg(target_os = "none")]
 pub mod init;
+#[cfg(all(target_os = "none", feature = "ktest"))]
+pub mod ktests;
 #[cfg(target_os = "none")]
 pub mod process;

@@ -24,13 +24,15 @@ CMD_TIMEOUT = 30
 results = []  # (name, ok, detail)
 
 
-def iso_for(args):
-    """Build (once per ARGS) an ISO whose grub.cfg passes ARGS to the kernel."""
+def iso_for(args, ktest=False):
+    """Build (once per ARGS) an ISO whose grub.cfg passes ARGS to the kernel:
+    the test kernel (`make KTEST=1`, with the in-kernel tests) if `ktest`,
+    else the normal one."""
     name = re.sub(r"[^A-Za-z0-9]+", "_", args).strip("_") or "default"
-    iso = os.path.join(BUILD, name + ".iso")
+    iso = os.path.join(BUILD, ("ktest-" if ktest else "") + name + ".iso")
     if iso not in iso_for.built:
         os.makedirs(BUILD, exist_ok=True)
-        r = subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + args, "ISO=" + iso],
+        r = subprocess.run(["make", "-s", "-C", ROOT, "iso", "ARGS=" + args, "ISO=" + iso, "KTEST=" + ("1" if ktest else "")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if r.returncode != 0:
             raise AssertionError("building the ISO failed:\n" + r.stderr.decode("utf-8", "replace")[-2000:])
@@ -42,10 +44,11 @@ iso_for.built = set()
 
 
 class Machine:
-    """One QEMU boot with the serial console on a pipe."""
+    """One QEMU boot with the serial console on a pipe; `ktest`: of the
+    test kernel, which has the in-kernel tests (boot option and command)."""
 
-    def __init__(self, args="", mem="2G"):
-        self.iso = iso_for(args)
+    def __init__(self, args="", mem="2G", ktest=False):
+        self.iso = iso_for(args, ktest)
         cmd = ["qemu-system-i386", "-m", mem, "-cdrom", self.iso, "-boot", "d",
                "-no-reboot", "-display", "none",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -155,6 +158,15 @@ QEMU_2G_MAP = [
 def shell_suite(only):
     m = Machine()
     tests = []
+    # The checks that run in-kernel tests: on the test kernel, booted when
+    # the first of them runs.
+    tk = []
+
+    def test_kernel():
+        if not tk:
+            tk.append(Machine(ktest=True))
+            tk[0].boot()
+        return tk[0]
 
     def t(name):
         def deco(fn):
@@ -244,7 +256,7 @@ def shell_suite(only):
 
     @t("ktest_command_runs_in_kernel_tests")
     def _():
-        out = m.cmd("ktest sched::threads", timeout=60)
+        out = test_kernel().cmd("ktest sched::threads", timeout=60)
         check(re.search(r"test kernel::sched::threads_run_and_exit \.\.\. ok", out), out)
         check("test result: ok. 1 passed; 0 failed" in out, out)
 
@@ -276,9 +288,9 @@ def shell_suite(only):
 
     @t("kmaps_shows_slots_after_kmap_workload")
     def _():
-        out = m.cmd("ktest mm::highmem::kmap_costs", timeout=60)
+        out = test_kernel().cmd("ktest mm::highmem::kmap_costs", timeout=60)
         check("test result: ok. 1 passed" in out, out)
-        km = m.cmd("kmaps")
+        km = test_kernel().cmd("kmaps")
         check(re.search(r"^slots: \d+ in use, \d+ free, \d+ free but stale \(flushed at the next wrap\) of 1024$", km, re.M), "kmaps:\n" + km)
         check(re.search(r"^\s*\d+\s+1\s+0x[0-9a-f]+\s+0xff[89ab][0-9a-f]{5}$", km, re.M), "no stale slot listed:\n" + km)
 
@@ -299,6 +311,8 @@ def shell_suite(only):
             record(name, fn)
     finally:
         m.kill()
+        for k in tk:
+            k.kill()
 
 
 # --- boots of their own --------------------------------------------------------
@@ -387,7 +401,7 @@ def meminfo_values(text):
 
 def zones_test(mem, args, lines):
     def run():
-        m = Machine(args=args, mem=mem)
+        m = Machine(args=args, mem=mem, ktest=True)
         try:
             log = m.boot()
             for line in lines:
@@ -462,7 +476,7 @@ def ram_above_4g_is_reported():
 
 def failslab_boot_still_works():
     """failslab= makes every kmalloc fail: callers see the failure, nothing crashes."""
-    m = Machine(args="failslab=1,100,0,-1")
+    m = Machine(args="failslab=1,100,0,-1", ktest=True)
     try:
         log = m.boot()
         check("failslab: injecting slab allocation failures" in log, "no failslab line:\n" + log[-1500:])
@@ -476,7 +490,7 @@ def failslab_boot_still_works():
 
 
 def slab_debug_boot_checks_every_cache():
-    m = Machine(args="slab_debug")
+    m = Machine(args="slab_debug", ktest=True)
     try:
         log = m.boot()
         check("slab_debug: red zones and poisoning everywhere" in log, "no slab_debug line")
@@ -490,7 +504,7 @@ def slab_debug_boot_checks_every_cache():
 
 
 def vmalloc_option_sizes_the_area():
-    m = Machine(args="vmalloc=400M")
+    m = Machine(args="vmalloc=400M", ktest=True)
     try:
         log = m.boot()
         check("    vmalloc : 0xe67fe000 - 0xff7fe000   ( 400 MB)" in log, "layout block:\n" + log[-2500:])
@@ -533,20 +547,20 @@ KTEST_EXIT_FAILED = 5
 
 def registered_ktests():
     """The expected in-kernel tests, read from the source: the names of the
-    registration table in src/kernel/ktest.rs, and the test functions of
-    src/mm/ktests*.rs that the table does not run (a test never registered)."""
-    src = open(os.path.join(ROOT, "src", "kernel", "ktest.rs")).read()
+    registration table in src/ktests/mod.rs, and the test functions of
+    src/ktests/*.rs that the table does not run (a test never registered)."""
+    ktests_dir = os.path.join(ROOT, "src", "ktests")
+    src = open(os.path.join(ktests_dir, "mod.rs")).read()
     table = src[src.index("pub static TESTS"):]
     table = table[:table.index("\n];")]
     names = re.findall(r'name:\s*"([^"]+)"', table)
-    runs = set(re.findall(r"run:\s*(?:\w+::)?(\w+)", table))
+    runs = set(re.findall(r"run:\s*(\w+::\w+)", table))
     unregistered = []
-    mm_dir = os.path.join(ROOT, "src", "mm")
-    for f in sorted(os.listdir(mm_dir)):
-        if f.startswith("ktests") and f.endswith(".rs"):
-            text = open(os.path.join(mm_dir, f)).read()
+    for f in sorted(os.listdir(ktests_dir)):
+        if f.endswith(".rs") and f != "mod.rs":
+            text = open(os.path.join(ktests_dir, f)).read()
             for fn in re.findall(r"^pub fn (\w+)\(\) -> TestResult", text, re.M):
-                if fn not in runs:
+                if "%s::%s" % (f[:-3], fn) not in runs:
                     unregistered.append("%s::%s" % (f[:-3], fn))
     return names, unregistered
 
@@ -554,7 +568,7 @@ def registered_ktests():
 def ktest_boot(args="ktest", mem="2G", timeout=120):
     """Boot with `ktest` (and `args`): the verdict lines, the summary, the
     number of tests the kernel says it has, QEMU's exit status."""
-    m = Machine(args=args, mem=mem)
+    m = Machine(args=args, mem=mem, ktest=True)
     try:
         _, reg = m.expect(r"ktest: (\d+) tests registered", BOOT_TIMEOUT)
         _, summary = m.expect(KTEST_RESULT, timeout)
@@ -578,7 +592,7 @@ def ktest_run_problems(run):
     if unregistered:
         problems.append("test functions not in the ktest table: " + ", ".join(unregistered))
     if run["registered"] != len(names):
-        problems.append("kernel has %d tests, src/kernel/ktest.rs registers %d" % (run["registered"], len(names)))
+        problems.append("kernel has %d tests, src/ktests/mod.rs registers %d" % (run["registered"], len(names)))
     missing = [n for n in names if n not in ran]
     if missing:
         problems.append("registered but not run: " + ", ".join(missing))
@@ -631,7 +645,7 @@ def shell_survives_low_memory():
     """MEM=64M, lowmem nearly all vmalloc'ed: `ktest` says it is out of
     memory instead of panicking in a Rust collection, the reports still
     print, and with the memory back the same tests run and pass."""
-    m = Machine(mem="64M")
+    m = Machine(mem="64M", ktest=True)
     try:
         m.boot()
         a = m.cmd("vmalloc 56M").strip()
@@ -661,7 +675,7 @@ def shell_survives_low_memory():
 
 def ktest_command_checks():
     """`ktest` filters, `--list`, `help` and call-trace offsets, in one boot."""
-    m = Machine(mem="256M")
+    m = Machine(mem="256M", ktest=True)
     try:
         m.boot()
         names, _ = registered_ktests()
@@ -699,7 +713,7 @@ def failed_ktest_fails_make_run():
     fail) ends with QEMU's status 5 and make failing, not 0."""
     iso = os.path.join(BUILD, "make_run_ktest_failslab.iso")
     os.makedirs(BUILD, exist_ok=True)
-    p = subprocess.Popen(["make", "-s", "run", "ARGS=ktest failslab=1,100,0,-1", "ISO=" + iso],
+    p = subprocess.Popen(["make", "-s", "run", "KTEST=1", "ARGS=ktest failslab=1,100,0,-1", "ISO=" + iso],
                          cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     try:
@@ -994,7 +1008,7 @@ def page_alloc_ktests_at(mem, args, skips):
     """The page allocator's in-kernel tests pass or skip with a reason, and
     a run leaves buddyinfo, pagetypeinfo and MemFree as it found them."""
     def run():
-        m = Machine(args=args, mem=mem)
+        m = Machine(args=args, mem=mem, ktest=True)
         try:
             m.boot()
             out = m.cmd("ktest mm::page_alloc", timeout=120)
@@ -1122,7 +1136,7 @@ def vmalloc_out_of_memory_fails_cleanly():
 def ktest_after_shell_vmalloc():
     """`vmalloc 100M` in the shell leaves the vmalloc tests too little room:
     they skip saying so, and nothing fails."""
-    m = Machine()
+    m = Machine(ktest=True)
     try:
         m.boot()
         check(re.search(r"0x[0-9a-f]{8}", m.cmd("vmalloc 100M")), "vmalloc 100M failed")
@@ -1202,7 +1216,7 @@ def kmalloc_report_unused_classes_show_a_dash():
 def one_injected_page_failure_does_not_panic():
     """fail_page_alloc=1,100,0,1: Rust's collections (__GFP_NOFAIL) never see the failure;
     the reports run and the kernel goes on. Needs the page allocator's NOFAIL skip too."""
-    m = Machine(args="fail_page_alloc=1,100,0,1", mem="64M")
+    m = Machine(args="fail_page_alloc=1,100,0,1", mem="64M", ktest=True)
     try:
         m.boot()
         for c in ["slabinfo", "kmalloc", "meminfo", "slabinfo"]:
@@ -1267,7 +1281,7 @@ def review_ktest_out_of_memory_names_its_measure():
     and says so: the bare 'kB of lowmem free' read as a contradiction of
     meminfo's larger MemFree. The figure is zoneinfo's, summed over the
     lowmem zones."""
-    m = Machine(mem="64M")
+    m = Machine(mem="64M", ktest=True)
     try:
         m.boot()
         a, b = m.cmd("vmalloc 56M").strip(), m.cmd("vmalloc 4M").strip()
@@ -1325,12 +1339,14 @@ def review_clippy_kernel_has_no_errors():
     """Clippy's deny-level lints (correctness) hold for the kernel target too
     (host `cargo clippy` does not compile the in-kernel tests): a test guard's
     `fn bytes(&self) -> &mut [u8]` handed out aliasing `&mut` from safe code
-    (clippy::mut_from_ref)."""
-    cmd = ("cargo clippy --profile release --target i686-target.json -Zbuild-std=core,compiler_builtins,alloc "
-           "-Zbuild-std-features=compiler-builtins-mem -Zjson-target-spec")
-    code, out = _console_run(cmd, 600)
-    errors = [l for l in out.splitlines() if l.startswith("error")]
-    check(code == 0 and not errors, "clippy errors on the kernel target:\n" + out[-3000:])
+    (clippy::mut_from_ref). Both kernels: the in-kernel tests are only in
+    the test kernel (feature ktest)."""
+    for features in ["", " --features ktest"]:
+        cmd = ("cargo clippy --profile release --target i686-target.json -Zbuild-std=core,compiler_builtins,alloc "
+               "-Zbuild-std-features=compiler-builtins-mem -Zjson-target-spec" + features)
+        code, out = _console_run(cmd, 600)
+        errors = [l for l in out.splitlines() if l.startswith("error")]
+        check(code == 0 and not errors, "clippy errors on the kernel target%s:\n%s" % (features, out[-3000:]))
 
 def review_bench_too_small_says_so():
     """`make bench MEM=16M` panicked the kernel on an `expect` (the batch row
@@ -1390,7 +1406,7 @@ def allocator_stress_keeps_guest_time():
     """Allocator and slab stress for a few seconds of host time: the guest's
     uptime must keep pace (>= 70% of the host's clock), which it cannot if
     interrupts stay off for O(n) walks and timer ticks are lost."""
-    m = Machine(mem="2G")
+    m = Machine(mem="2G", ktest=True)
     try:
         m.boot()
         m.send("ktest allocator_stress_keeps_the_clock\n")
@@ -1408,6 +1424,120 @@ def allocator_stress_keeps_guest_time():
               % (guest, host))
     finally:
         m.kill()
+
+
+# --- in-kernel tests in the test kernel only (issue 9 layout) ---
+
+NO_KTESTS_AT_BOOT = ("ktest: this kernel was built without the in-kernel tests; boot option ktest ignored, "
+                     "starting the shell ('make run KTEST=1 ARGS=ktest' boots the test kernel and runs them)")
+NO_KTESTS_COMMAND = ("ktest: this kernel was built without the in-kernel tests; nothing run "
+                     "('make run KTEST=1' boots the test kernel)")
+
+
+def ktest_functions():
+    """`file::function` of every `pub fn NAME() -> TestResult` in src/ktests/."""
+    d = os.path.join(ROOT, "src", "ktests")
+    return ["%s::%s" % (f[:-3], fn) for f in sorted(os.listdir(d)) if f.endswith(".rs")
+            for fn in re.findall(r"^pub fn (\w+)\(\) -> TestResult", open(os.path.join(d, f)).read(), re.M)]
+
+
+def elf_function_symbols(path):
+    """The demangled names (without Rust's hash) of an ELF's defined symbols."""
+    out = subprocess.run(["nm", "--defined-only", "--demangle", path], stdout=subprocess.PIPE, check=True).stdout
+    return [re.sub(r"::h[0-9a-f]{16}$", "", l.split(" ", 2)[2])
+            for l in out.decode("utf-8", "replace").splitlines() if l.count(" ") >= 2]
+
+
+def normal_kernel_carries_no_ktests():
+    """build/kernel.elf (what `make run` boots) holds no in-kernel test: no
+    symbol of src/ktests/, no test function, no registered test name in its
+    bytes. build/ktest/kernel.elf (`make ... KTEST=1`) holds every registered
+    name and the ktests symbols: the same look finds them where they are.
+    Both are built here, one after the other: neither overwrites the other."""
+    iso_for("")
+    iso_for("", ktest=True)
+    names, _ = registered_ktests()
+    fns = ["::" + f.split("::")[1] for f in ktest_functions()]
+    check(len(names) > 50 and len(fns) >= len(names), "read %d names, %d functions" % (len(names), len(fns)))
+    normal = os.path.join(ROOT, "build", "kernel.elf")
+    test = os.path.join(ROOT, "build", "ktest", "kernel.elf")
+    syms = elf_function_symbols(normal)
+    data = open(normal, "rb").read()
+    check(syms, "no symbols read from " + normal)
+    leaked = [x for x in syms if "::ktests::" in x or any(x.endswith(f) for f in fns)]
+    check(not leaked, "the normal kernel carries in-kernel test code: " + ", ".join(leaked[:10]))
+    named = [n for n in names if n.encode() in data]
+    check(not named, "the normal kernel carries test names: " + ", ".join(named[:10]))
+    check(b"tests registered" not in data, "the normal kernel carries the ktest runner's text")
+    syms = elf_function_symbols(test)
+    data = open(test, "rb").read()
+    check(any("::ktests::" in x for x in syms), "no ktests symbol in the test kernel " + test)
+    missing = [n for n in names if n.encode() not in data]
+    check(not missing, "the test kernel lacks registered tests: " + ", ".join(missing[:10]))
+
+
+def normal_kernel_says_how_to_get_ktests():
+    """The normal kernel booted with `ktest` says it has no in-kernel tests
+    and how to get them, and goes on to the shell; its `ktest` command says
+    so and runs nothing; `help` says so; the machine powers off cleanly."""
+    m = Machine(args="ktest", mem="64M")
+    try:
+        log = m.boot()
+        check(NO_KTESTS_AT_BOOT in log, "no word that the tests are not built in:\n" + log[-1500:])
+        check("tests registered" not in log and "test result" not in log, "tests ran:\n" + log[-1500:])
+        for c in ["ktest", "ktest mm::page_alloc", "ktest --list"]:
+            out = m.cmd(c)
+            check(NO_KTESTS_COMMAND in out, "%s:\n%s" % (c, out))
+            check("test result" not in out and not re.search(r": test$", out, re.M), "%s ran something:\n%s" % (c, out))
+        helped = m.cmd("help")
+        check(re.search(r"^  ktest \S*\s+not in this kernel: .*make run KTEST=1", helped, re.M), "help:\n" + helped)
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def test_kernel_runs_ktests_from_make_run():
+    """`make run KTEST=1 ARGS=ktest` boots the test kernel, which runs the
+    tests named by the filter-free boot option and powers off with status 0."""
+    code, out = _console_run("make -s run KTEST=1 MEM=256M ARGS=ktest", BOOT_TIMEOUT + 240)
+    s = re.search(KTEST_RESULT, out)
+    names, _ = registered_ktests()
+    check(s and s.group(1) == "ok", "no passing run:\n" + out[-1500:])
+    check(sum(int(s.group(i)) for i in (2, 3, 4)) == len(names), "not every test ran:\n" + out[-1500:])
+    check(code == 0, "make run exited %d:\n%s" % (code, out[-800:]))
+
+
+def make_refuses_an_unknown_ktest_value():
+    """KTEST=yes is refused naming the value, before anything is built."""
+    code, out = _console_run("make -s kernel KTEST=yes", 30)
+    check(code != 0 and "KTEST=yes is not understood: KTEST=1 builds the test kernel" in out, "exit %d:\n%s" % (code, out))
+    check("Compiling" not in out and "Finished" not in out, "cargo ran:\n" + out)
+
+
+def gdb_follows_ktest_1():
+    """`make gdb KTEST=1` debugs the test kernel with its own symbols: the
+    kmain breakpoint (set from the ELF GDB loads) is hit, which it is not
+    when GDB reads build/kernel.elf, whose kmain is elsewhere."""
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    iso_for("", ktest=True)
+    code, out = _console_run("make -s gdb KTEST=1 GDB_PORT=%d" % port, 60, "continue\ninfo symbol $pc\nquit\n")
+    check("build/ktest/kernel.elf" in out, "GDB did not load the test kernel:\n" + out[-1500:])
+    check("Breakpoint 1, kernel::init::kmain" in out and re.search(r"^\(gdb\) kmain( \+ \d+)? in section \.text", out, re.M),
+          "did not stop in the test kernel's kmain:\n" + out[-1500:])
+
+
+KTEST_LAYOUT_TESTS = [
+    ("qemu::ktest::normal_kernel_carries_no_ktests", normal_kernel_carries_no_ktests),
+    ("qemu::ktest::normal_kernel_says_how_to_get_them", normal_kernel_says_how_to_get_ktests),
+    ("qemu::ktest::make_run_ktest_1_runs_them", test_kernel_runs_ktests_from_make_run),
+    ("qemu::make::unknown_ktest_value_is_refused", make_refuses_an_unknown_ktest_value),
+    ("qemu::gdb::make_gdb_ktest_1_reads_the_test_kernel", gdb_follows_ktest_1),
+]
 
 
 def main():
@@ -1441,7 +1571,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

@@ -25,8 +25,8 @@ fi
 rm -f "$host_log"
 
 echo
-echo "== kernel build =="
-if make -s iso; then
+echo "== kernel build (the normal kernel, then the test kernel: KTEST=1) =="
+if make -s iso && make -s iso KTEST=1; then
     echo
     echo "== QEMU tests (tests/qemu.py) =="
     qemu_log=$(mktemp)

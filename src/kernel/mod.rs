@@ -10,8 +10,6 @@ pub mod logbuf;
 #[cfg(target_os = "none")]
 pub mod bootinfo;
 #[cfg(target_os = "none")]
-pub mod ktest;
-#[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod preempt;

@@ -221,6 +221,7 @@ pub fn dmesg(mut out: impl FnMut(&[u8])) {
 }
 
 /// Whether the log holds a record containing `needle` (for tests).
+#[cfg(feature = "ktest")]
 pub fn log_contains(needle: &[u8]) -> bool {
     let log = LOG.lock();
     log.buf.records().any(|r| {

@@ -280,6 +280,7 @@ pub fn stack_guard_hit(esp: usize) -> Option<(usize, usize)> {
 }
 
 /// `[lo, hi)` of every live thread's kernel stack (for checks of their guard pages).
+#[cfg(feature = "ktest")]
 pub fn task_stacks() -> Vec<(usize, usize)> {
     // Sized first, filled under the lock: allocating under it could sleep.
     let n = RQ.lock().len();
@@ -290,6 +291,7 @@ pub fn task_stacks() -> Vec<(usize, usize)> {
 }
 
 /// The running thread's stack `[lo, hi)` (for tests).
+#[cfg(feature = "ktest")]
 pub fn current_stack() -> (usize, usize) {
     current_stack_range()
 }

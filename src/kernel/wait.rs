@@ -189,6 +189,7 @@ impl WaitQueue {
     }
 
     /// Threads sleeping here now (for tests).
+    #[cfg(feature = "ktest")]
     pub fn nr_sleepers(&self) -> usize {
         let list = self.list.lock();
         let mut n = 0;

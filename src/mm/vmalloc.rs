@@ -62,6 +62,7 @@ fn vmap_lock_with_room() -> SpinLockGuard<'static, VmapAreas> {
 
 /// The preempt count seen while holding the record lock (for tests:
 /// it must be raised).
+#[cfg(feature = "ktest")]
 pub fn preempt_count_under_vmap_lock() -> u32 {
     let _g = VMAP.lock();
     crate::kernel::preempt::preempt_count()
@@ -69,6 +70,7 @@ pub fn preempt_count_under_vmap_lock() -> u32 {
 
 /// The lock that serialises changes to the reference directory, for a
 /// caller that changes vmalloc PTEs itself (tests).
+#[cfg(feature = "ktest")]
 pub fn pgtable_lock() -> crate::kernel::sync::IrqLockGuard<'static, ()> {
     PGTABLE_LOCK.lock()
 }
@@ -486,6 +488,7 @@ pub fn usage() -> (usize, usize) {
 }
 
 /// Frames of an area that are in highmem (for tests).
+#[cfg(feature = "ktest")]
 pub fn highmem_pages(addr: usize) -> Option<(usize, usize)> {
     let v = VMAP.lock();
     let a = v.get(addr)?;

@@ -14,7 +14,6 @@
 
 use crate::kernel::preempt::might_sleep;
 use crate::kernel::sched::{self, THREAD_SIZE};
-use crate::layout::PAGE_SIZE;
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::vmalloc;
 use crate::mm::vmap_area::VmallocError;
@@ -78,6 +77,7 @@ pub fn cpu_idle() -> ! {
 }
 
 /// Whether the page below every thread's stack is unmapped (for tests).
+#[cfg(feature = "ktest")]
 pub fn guard_pages_unmapped() -> bool {
     let boot_lo = core::ptr::addr_of!(crate::arch::x86::boot_stack) as usize;
     sched::task_stacks().iter().all(|&(lo, _)| {
@@ -86,7 +86,7 @@ pub fn guard_pages_unmapped() -> bool {
                 core::ptr::addr_of!(crate::arch::x86::boot_stack_guard) as usize
             )
         } else {
-            !vmalloc::kernel_page_present(lo - PAGE_SIZE)
+            !vmalloc::kernel_page_present(lo - crate::layout::PAGE_SIZE)
         }
     })
 }

@@ -93,7 +93,11 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "ktest",
         usage: "[FILTER|--list]",
-        help: "run the in-kernel tests (names containing FILTER), or list them",
+        help: if cfg!(feature = "ktest") {
+            "run the in-kernel tests (names containing FILTER), or list them"
+        } else {
+            "not in this kernel: the in-kernel tests are in the test kernel (make run KTEST=1)"
+        },
         run: cmd_ktest,
     },
     Command {
@@ -305,8 +309,15 @@ fn cmd_drain(args: &[&str]) -> CmdResult {
     Ok(())
 }
 
+/// Only test kernels (cargo feature `ktest`) carry the in-kernel tests.
+#[cfg(not(feature = "ktest"))]
+fn cmd_ktest(_: &[&str]) -> CmdResult {
+    bail!("this kernel was built without the in-kernel tests; nothing run ('make run KTEST=1' boots the test kernel)")
+}
+
+#[cfg(feature = "ktest")]
 fn cmd_ktest(args: &[&str]) -> CmdResult {
-    use crate::kernel::ktest;
+    use crate::ktests as ktest;
     let filter = match args {
         [] => "",
         ["--list"] => {

@@ -172,6 +172,7 @@ pub fn set_kernel_stack(esp0: u32) {
 
 /// The stack the CPU switches to on a trap from ring 3 (the running
 /// thread's stack top; for tests).
+#[cfg(feature = "ktest")]
 pub fn kernel_stack() -> u32 {
     // SAFETY: a single aligned word load; only the scheduler writes it, on
     // this CPU.

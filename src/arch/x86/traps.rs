@@ -314,10 +314,4 @@ pub mod provoke {
         let inner = LOCK.lock();
         unreachable!("IrqLock taken twice: {} {}", *outer, *inner)
     }
-
-    /// `int3`: a trap that returns (the in-kernel tests check the round trip).
-    pub fn breakpoint() {
-        // SAFETY: int3 is handled by logging and returning to the next instruction.
-        unsafe { asm!("int3") };
-    }
 }

@@ -12,20 +12,20 @@
 //! room taken by a shell `vmalloc`, highmem, 64 MB of free RAM) is skipped
 //! with the reason.
 
-use super::alloc::{self, drain_all_pages, nr_free_pages};
-use super::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
-use super::vmap_area::VmallocError;
+use super::{skip, TestResult};
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
-use crate::kernel::ktest::{skip, TestResult};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
+use crate::mm::alloc::{self, drain_all_pages, nr_free_pages};
 use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
+use crate::mm::vmap_area::VmallocError;
 use crate::pr_info;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 fn settled() -> u64 {
-    super::kmalloc::shrink_all();
+    crate::mm::kmalloc::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }
@@ -52,7 +52,7 @@ impl Drop for Area {
 /// allocator keeps back (`totalreserve_pages`, which covers every zone's
 /// `min` mark and `lowmem_reserve`). With that much free, a failure is one.
 fn area(size: usize) -> Result<Area, &'static str> {
-    let spare = nr_free_pages().saturating_sub(super::mm_init::with_node(|node, _| node.totalreserve_pages()));
+    let spare = nr_free_pages().saturating_sub(crate::mm::mm_init::with_node(|node, _| node.totalreserve_pages()));
     match vmalloc(size) {
         Ok(p) => Ok(Area(p)),
         Err(VmallocError::NoSpace { .. }) => Err(skip("the vmalloc area has no room left for the test")),
@@ -128,8 +128,8 @@ pub fn vmalloc_64m_fill_verify_free() -> TestResult {
 /// Whether HighMem has free pages above its high watermark (the allocator
 /// serves from it without falling back).
 fn has_free_highmem() -> bool {
-    super::mm_init::with_node(|node, _| {
-        node.zones.iter().any(|z| z.kind == super::zones::ZoneType::HighMem && z.free_pages() > z.watermark[2])
+    crate::mm::mm_init::with_node(|node, _| {
+        node.zones.iter().any(|z| z.kind == crate::mm::zones::ZoneType::HighMem && z.free_pages() > z.watermark[2])
     })
 }
 
@@ -260,12 +260,12 @@ impl core::fmt::Write for Hash {
 
 /// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
 fn free_lists_hash() -> u64 {
-    super::kmalloc::shrink_all();
-    super::mm_init::with_node(|node, mm| {
+    crate::mm::kmalloc::shrink_all();
+    crate::mm::mm_init::with_node(|node, mm| {
         node.drain_all(mm);
         let mut h = Hash(0xcbf2_9ce4_8422_2325);
-        let _ = super::vmstat::buddyinfo(node, &mut h);
-        let _ = super::vmstat::pagetypeinfo(node, &mut h);
+        let _ = crate::mm::vmstat::buddyinfo(node, &mut h);
+        let _ = crate::mm::vmstat::pagetypeinfo(node, &mut h);
         h.0
     })
 }

@@ -7,13 +7,13 @@
 //! so a test that fails half way still gives everything back before the
 //! next one runs.
 
-use super::alloc::{drain_all_pages, nr_free_pages};
-use super::fault_inject::FaultAttr;
-use super::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
-use super::kmalloc::{self, kfree, kmalloc, krealloc, ksize, set_failslab, Cache, SLAB_BUGS, SLAB_OOMS};
-use super::mempool::{Backend, Mempool};
-use super::slab::SlabFlags;
-use crate::kernel::ktest::TestResult;
+use super::TestResult;
+use crate::mm::alloc::{drain_all_pages, nr_free_pages};
+use crate::mm::fault_inject::FaultAttr;
+use crate::mm::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
+use crate::mm::kmalloc::{self, kfree, kmalloc, krealloc, ksize, set_failslab, Cache, SLAB_BUGS, SLAB_OOMS};
+use crate::mm::mempool::{Backend, Mempool};
+use crate::mm::slab::SlabFlags;
 use crate::pr_info;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -149,13 +149,13 @@ struct FailPageAllocGuard(FaultAttr);
 
 impl FailPageAllocGuard {
     fn set(attr: FaultAttr) -> FailPageAllocGuard {
-        FailPageAllocGuard(super::alloc::set_fail_page_alloc(attr))
+        FailPageAllocGuard(crate::mm::alloc::set_fail_page_alloc(attr))
     }
 }
 
 impl Drop for FailPageAllocGuard {
     fn drop(&mut self) {
-        super::alloc::set_fail_page_alloc(self.0);
+        crate::mm::alloc::set_fail_page_alloc(self.0);
     }
 }
 
@@ -220,7 +220,7 @@ pub fn million_kmalloc_kfree_leave_no_pages() -> TestResult {
                 // SAFETY: a live block of this test, dropped from its slot.
                 unsafe { kfree(p as *mut u8) };
             } else {
-                let size = if r % 64 == 0 { 8193 + (r as usize % 12000) } else { 4 + (r as usize % 1021) };
+                let size = if r.is_multiple_of(64) { 8193 + (r as usize % 12000) } else { 4 + (r as usize % 1021) };
                 let p = kmalloc(size, GFP_KERNEL).ok_or("kmalloc failed")?.as_ptr() as usize;
                 // SAFETY: p has `size` bytes.
                 unsafe {
@@ -261,7 +261,7 @@ pub fn rust_collections_live_in_kmalloc() -> TestResult {
             let layout = core::alloc::Layout::from_size_align(24, align).unwrap();
             // SAFETY: non-zero size; freed just below with the same layout.
             let p = unsafe { alloc::alloc::alloc(layout) };
-            let aligned = p as usize % align == 0;
+            let aligned = (p as usize).is_multiple_of(align);
             if !p.is_null() {
                 // SAFETY: allocated above with this layout.
                 unsafe { alloc::alloc::dealloc(p, layout) };
@@ -483,7 +483,7 @@ pub fn slab_debug_catches_corruption() -> TestResult {
     // And those pages are still slab pages: nothing else was lost.
     for &page in &quarantined_slabs[..leaked] {
         let pfn = crate::layout::virt_to_phys(page) >> crate::layout::PAGE_SHIFT;
-        let desc = super::mm_init::pfn_to_page(pfn).ok_or("no page descriptor")?;
+        let desc = crate::mm::mm_init::pfn_to_page(pfn).ok_or("no page descriptor")?;
         if !desc.is_slab() {
             return Err("a quarantined slab's page was freed");
         }
@@ -577,7 +577,7 @@ pub fn mempool_retries_the_allocator_after_a_timeout() -> TestResult {
         if late.is_none() {
             return Err("mempool_alloc(GFP_KERNEL) returned NULL");
         }
-        let want = super::mempool::MEMPOOL_RETRY_MS * crate::arch::x86::pit::HZ / 1000;
+        let want = crate::mm::mempool::MEMPOOL_RETRY_MS * crate::arch::x86::pit::HZ / 1000;
         if waited + 1 < want {
             return Err("mempool_alloc retried before its timeout");
         }
@@ -614,13 +614,13 @@ pub fn slab_growth_failure_is_reported() -> TestResult {
     counts_come_back(|| {
         let mut cache = TestCache::new("ktest-grow", 128, SlabFlags::empty(), None)?;
         let ooms = SLAB_OOMS.load(Ordering::Relaxed);
-        let page_failures = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
+        let page_failures = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
         let fail = FailPageAllocGuard::set(FaultAttr::new(1, 100, 0, -1));
         let atomic = cache.cache().alloc(GFP_ATOMIC);
         let sleeping = cache.cache().alloc(GFP_KERNEL);
         drop(fail);
         let reported = SLAB_OOMS.load(Ordering::Relaxed) - ooms;
-        let page_reported = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - page_failures;
+        let page_reported = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - page_failures;
         for p in [atomic, sleeping].into_iter().flatten() {
             cache.objs.push(p);
         }
@@ -674,17 +674,17 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
 /// and the failure is counted; the machine goes on.
 pub fn fail_page_alloc_fails_what_it_is_told() -> TestResult {
     counts_come_back(|| {
-        let failures0 = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
+        let failures0 = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
         // Every second eligible allocation fails, three times at most.
         let fail = FailPageAllocGuard::set(FaultAttr::new(2, 100, 0, 3));
-        let got: [Option<super::alloc::Pages>; 8] =
-            core::array::from_fn(|_| super::alloc::alloc_pages(GFP_KERNEL | Gfp::NOWARN, 0));
+        let got: [Option<crate::mm::alloc::Pages>; 8] =
+            core::array::from_fn(|_| crate::mm::alloc::alloc_pages(GFP_KERNEL | Gfp::NOWARN, 0));
         drop(fail);
         let pattern: [bool; 8] = core::array::from_fn(|i| got[i].is_some());
         for p in got.into_iter().flatten() {
-            super::alloc::free_pages_block(p);
+            crate::mm::alloc::free_pages_block(p);
         }
-        let failures = super::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
+        let failures = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
         if pattern != [true, false, true, false, true, false, true, true] {
             return Err("the failures did not follow interval=2, times=3");
         }
@@ -709,7 +709,7 @@ pub fn shrinker_returns_empty_slabs() -> TestResult {
         }
         drop(objs);
         let reclaimable = kmalloc::reclaimable_pages();
-        let freed = super::shrinker::shrink_slab();
+        let freed = crate::mm::shrinker::shrink_slab();
         cache.destroy()?;
         pr_info!("ktest: shrinker: {} pages reclaimable, {} freed", reclaimable, freed);
         if reclaimable == 0 || freed == 0 {

@@ -3,34 +3,34 @@
 //! kmaps than slots from several threads, one TLB flush per wrap, misuse
 //! caught. Each test checks that free page counts end where they started.
 
-use super::alloc;
-use super::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
-use super::mm_init::with_node;
+use super::{skip, TestResult};
 use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, MISUSES};
-use crate::kernel::ktest::{skip, TestResult};
 use crate::kernel::sched;
 use crate::layout::{LAST_PKMAP, PAGE_SIZE};
+use crate::mm::alloc;
+use crate::mm::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
+use crate::mm::mm_init::with_node;
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every free highmem frame, chained (see `ktests::take_all_free`); given
 /// back when dropped, so an early return cannot leak HighMem.
-fn take_all_highmem() -> super::ktests::FreeChain {
-    super::ktests::take_all_free(alloc::max_low_pfn() as u64)
+fn take_all_highmem() -> super::page_alloc::FreeChain {
+    super::page_alloc::take_all_free(alloc::max_low_pfn() as u64)
 }
 
 /// One frame the test owns, freed when dropped (on every path).
 struct Owned(Option<alloc::Pages>);
 
 impl Owned {
-    fn alloc(gfp: super::gfp::Gfp) -> Result<Owned, &'static str> {
+    fn alloc(gfp: crate::mm::gfp::Gfp) -> Result<Owned, &'static str> {
         alloc::alloc_pages(gfp, 0).map(|p| Owned(Some(p))).ok_or("no free page")
     }
 
     /// A highmem frame, or the reason to skip.
     fn high() -> Result<Owned, &'static str> {
-        let p = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE)
+        let p = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)
             .map_err(|_| skip("no free page for GFP_HIGHUSER_MOVABLE"))?;
         if !p_is_high(p.pfn()) {
             return Err(skip("no free highmem page (boot with more than 896 MB or highmem=)"));
@@ -61,7 +61,7 @@ fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
     // that vmalloc made (for a thread's stack) stays for good, as in Linux,
     // and is counted apart.
     let settled = || {
-        super::kmalloc::shrink_all();
+        crate::mm::kmalloc::shrink_all();
         alloc::drain_all_pages();
         alloc::nr_free_pages()
     };
@@ -101,7 +101,9 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 unsafe { words.add(w).write_volatile(pattern(p, w)) };
             }
             drop(m);
-            pfn = super::mm_init::pfn_to_page(p as usize).map_or(super::page::NIL, |pg| pg.lru.next()).into_option();
+            pfn = crate::mm::mm_init::pfn_to_page(p as usize)
+                .map_or(crate::mm::page::NIL, |pg| pg.lru.next())
+                .into_option();
         }
         let (flushes0, stats0) = (TLB_FULL_FLUSHES.load(Ordering::Relaxed), pkmap_stats());
         let mut bad = 0;
@@ -117,7 +119,9 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 }
             }
             drop(k);
-            pfn = super::mm_init::pfn_to_page(p as usize).map_or(super::page::NIL, |pg| pg.lru.next()).into_option();
+            pfn = crate::mm::mm_init::pfn_to_page(p as usize)
+                .map_or(crate::mm::page::NIL, |pg| pg.lru.next())
+                .into_option();
         }
         let stats = pkmap_stats();
         let flushes = TLB_FULL_FLUSHES.load(Ordering::Relaxed) - flushes0;
@@ -150,7 +154,7 @@ trait IntoOption {
 
 impl IntoOption for u32 {
     fn into_option(self) -> Option<u32> {
-        (self != super::page::NIL).then_some(self)
+        (self != crate::mm::page::NIL).then_some(self)
     }
 }
 
@@ -197,7 +201,7 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
         let mut held = OwnedAll(::alloc::vec::Vec::new());
         held.0.try_reserve_exact(needed).map_err(|_| "no memory for the page list")?;
         for i in 0..needed {
-            let p = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE).map_err(|_| "no highmem page")?;
+            let p = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE).map_err(|_| "no highmem page")?;
             let pfn = p.pfn();
             held.0.push(p);
             if !p_is_high(pfn) {
@@ -258,7 +262,7 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
 fn free_highmem() -> u64 {
     alloc::drain_all_pages();
     with_node(|node, _| {
-        node.zones.iter().filter(|z| z.kind == super::zones::ZoneType::HighMem).map(|z| z.free_pages()).sum()
+        node.zones.iter().filter(|z| z.kind == crate::mm::zones::ZoneType::HighMem).map(|z| z.free_pages()).sum()
     })
 }
 
@@ -267,7 +271,7 @@ fn free_highmem() -> u64 {
 pub fn kmap_costs_the_expected_flushes() -> TestResult {
     counts_come_back(|| {
         let p = Owned::high()?;
-        let q = Owned::alloc(super::gfp::GFP_KERNEL)?;
+        let q = Owned::alloc(crate::mm::gfp::GFP_KERNEL)?;
         let (hp, lp) = (p.pfn(), q.pfn());
         let i0 = TLB_SINGLE_FLUSHES.load(Ordering::Relaxed);
         drop(kmap_atomic(hp, KmType::User0).map_err(|_| "refused")?);
@@ -300,7 +304,7 @@ pub fn kmap_costs_the_expected_flushes() -> TestResult {
 /// on not even expressible in a PTE, where the shift would wrap to frame
 /// 0) are refused and reported, and map nothing.
 pub fn kmap_refuses_frames_beyond_max_pfn() -> TestResult {
-    let max_pfn = super::mm_init::max_pfn() as u32;
+    let max_pfn = crate::mm::mm_init::max_pfn() as u32;
     let m0 = MISUSES.load(Ordering::Relaxed);
     let mut refused = 0;
     for pfn in [max_pfn, 1 << 20, (1 << 20) + 1, u32::MAX] {
@@ -309,7 +313,7 @@ pub fn kmap_refuses_frames_beyond_max_pfn() -> TestResult {
     }
     let reports = MISUSES.load(Ordering::Relaxed) - m0;
     // The slot is usable afterwards: nothing was left taken.
-    let q = Owned::alloc(super::gfp::GFP_KERNEL)?;
+    let q = Owned::alloc(crate::mm::gfp::GFP_KERNEL)?;
     let ok_after = kmap_atomic(q.pfn(), KmType::User0).is_ok();
     if refused != 8 {
         return Err("a frame beyond max_pfn was mapped");
@@ -331,8 +335,8 @@ fn p_is_high(pfn: u32) -> bool {
 /// reported; the mappings stay right.
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     counts_come_back(|| {
-        let a = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE)?;
-        let b = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE)?;
+        let a = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
+        let b = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
         // SAFETY: a and b were just allocated for this test.
         unsafe {
             memcpy_to_page(a.pfn(), 0, b"page a");
@@ -367,7 +371,7 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
 /// kmap where sleeping is not allowed is reported (it may sleep).
 pub fn kmap_in_atomic_context_is_reported() -> TestResult {
     counts_come_back(|| {
-        let q = Owned::alloc(super::gfp::GFP_KERNEL)?;
+        let q = Owned::alloc(crate::mm::gfp::GFP_KERNEL)?;
         let before = crate::kernel::preempt::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
         crate::kernel::preempt::preempt_disable();
         let k = kmap(q.pfn());
@@ -383,8 +387,8 @@ pub fn kmap_in_atomic_context_is_reported() -> TestResult {
 /// copy_highpage and memcpy_to/from_page between highmem frames.
 pub fn highpage_helpers_copy() -> TestResult {
     counts_come_back(|| {
-        let a = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE)?;
-        let b = Owned::alloc(super::gfp::GFP_HIGHUSER_MOVABLE)?;
+        let a = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
+        let b = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
         let mut out = [0u8; 8];
         let mut zero = [1u8; 8];
         // SAFETY: a and b are two distinct frames this test owns.
@@ -392,7 +396,7 @@ pub fn highpage_helpers_copy() -> TestResult {
             memcpy_to_page(a.pfn(), 4000, b"highmem!");
             copy_highpage(b.pfn(), a.pfn());
             memcpy_from_page(&mut out, b.pfn(), 4000);
-            super::highmem::clear_highpage(b.pfn());
+            crate::mm::highmem::clear_highpage(b.pfn());
             memcpy_from_page(&mut zero, b.pfn(), 4000);
         }
         if &out != b"highmem!" || zero != [0; 8] {

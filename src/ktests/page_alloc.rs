@@ -8,17 +8,17 @@
 //! test. A test that needs what this machine lacks (highmem with room in
 //! it, say) says why and is skipped, not failed.
 
-use super::alloc::{self, alloc_pages, free_pages_block, get_free_pages, Pages};
-use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER};
-use super::fault_inject::FaultAttr;
-use super::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
-use super::highmem::kmap;
-use super::mm_init::{memblock_alloc, with_node};
-use super::page::List;
-use super::page_alloc::Watermark;
-use super::zones::{ZoneType, MAX_NR_ZONES};
-use crate::kernel::ktest::{skip, TestResult};
+use super::{skip, TestResult};
 use crate::layout::{PAGE_OFFSET, PAGE_SIZE};
+use crate::mm::alloc::{self, alloc_pages, free_pages_block, get_free_pages, Pages};
+use crate::mm::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER};
+use crate::mm::fault_inject::FaultAttr;
+use crate::mm::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
+use crate::mm::highmem::kmap;
+use crate::mm::mm_init::{memblock_alloc, with_node};
+use crate::mm::page::List;
+use crate::mm::page_alloc::Watermark;
+use crate::mm::zones::{ZoneType, MAX_NR_ZONES};
 use crate::pr_info;
 use core::ops::{Deref, DerefMut};
 
@@ -364,12 +364,13 @@ pub fn alloc_pages_exact_refuses_size_0() -> TestResult {
             drop(ExactBlock { addr, size: 0 });
             return Err("alloc_pages_exact(0) returned an address");
         }
-        if !crate::kernel::printk::log_contains(b"alloc_pages_exact: size 0 at src/mm/ktests.rs:") {
+        // The caller's place (`#[track_caller]`), which is this file.
+        if !crate::kernel::printk::log_contains(concat!("alloc_pages_exact: size 0 at ", file!(), ":").as_bytes()) {
             return Err("no warning for alloc_pages_exact(0)");
         }
-        if let Some((ptr, bus)) = super::kmalloc::dma_alloc_coherent(0) {
+        if let Some((ptr, bus)) = crate::mm::kmalloc::dma_alloc_coherent(0) {
             // SAFETY: what dma_alloc_coherent(0) returned, unused.
-            unsafe { super::kmalloc::dma_free_coherent(ptr, 0, bus) };
+            unsafe { crate::mm::kmalloc::dma_free_coherent(ptr, 0, bus) };
             return Err("dma_alloc_coherent(0) returned memory");
         }
         Ok(())
@@ -514,7 +515,7 @@ pub fn every_descriptor_knows_its_zone() -> TestResult {
     let mut reserved_checked = 0usize;
     // One pageblock of descriptors per lock hold: interrupts come back
     // between them.
-    for start in (0..super::mm_init::max_pfn()).step_by(1 << PAGEBLOCK_ORDER) {
+    for start in (0..crate::mm::mm_init::max_pfn()).step_by(1 << PAGEBLOCK_ORDER) {
         reserved_checked += with_node(|node, mm| {
             let mut reserved = 0;
             for (pfn, page) in mm.iter().enumerate().skip(start).take(1 << PAGEBLOCK_ORDER) {
@@ -558,7 +559,7 @@ const STRESS_ROUNDS: usize = 150;
 /// (`qemu::mm::allocator_stress_keeps_guest_time`) compares the difference
 /// with the host's clock. On its own it checks that the work leaks nothing.
 pub fn allocator_stress_keeps_the_clock() -> TestResult {
-    use super::kmalloc::{kfree, kmalloc, shrink_all};
+    use crate::mm::kmalloc::{kfree, kmalloc, shrink_all};
     let settle = || {
         shrink_all();
         alloc::drain_all_pages();
@@ -595,7 +596,7 @@ pub fn allocator_stress_keeps_the_clock() -> TestResult {
         }
         alloc::drain_all_pages();
         let mut sink = Discard(0);
-        let counts = super::mm_init::memmap_counts();
+        let counts = crate::mm::mm_init::memmap_counts();
         let _ = with_node(|node, _| {
             crate::mm::vmstat::buddyinfo(node, &mut sink)?;
             crate::mm::vmstat::zoneinfo(node, &mut sink)?;

@@ -10,10 +10,7 @@
 //! held in guards that give it back on drop, and the free page count is
 //! compared after every test.
 
-use super::alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
-use super::gfp::GFP_KERNEL;
-use super::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
-use super::vmalloc::DirectMapTables;
+use super::TestResult;
 use crate::arch::x86::cpu::{self, load_cr3, local_irq_restore, local_irq_save};
 use crate::arch::x86::lib::extable::FIXUPS;
 use crate::arch::x86::lib::uaccess::{
@@ -23,9 +20,12 @@ use crate::arch::x86::lib::uaccess::{
 use crate::arch::x86::mm::fault::{FAULTS_IN_ATOMIC, FAULTS_WITH_IRQS_ON};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
-use crate::kernel::ktest::TestResult;
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{virt_to_phys, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SIZE};
+use crate::mm::alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
+use crate::mm::gfp::GFP_KERNEL;
+use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::vmalloc::DirectMapTables;
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
 

@@ -8,26 +8,26 @@
 //! compares the free page count (after `shrink` and `drain`) once they are
 //! gone.
 
-use super::alloc::{self, drain_all_pages, nr_free_pages, Pages};
-use super::gfp::GFP_KERNEL;
-use super::mm_types::{mm_alloc, MmStruct};
-use super::pgtable::{MapError, PageTables, Pfn, PteFlags, VirtAddr};
-use super::vmalloc::DirectMapTables;
+use super::TestResult;
 use crate::arch::x86::cpu::read_cr3;
 use crate::arch::x86::gdt;
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
-use crate::kernel::ktest::TestResult;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, KERNEL_PGD_FIRST, PAGE_SHIFT, PTRS_PER_PGD};
+use crate::mm::alloc::{self, drain_all_pages, nr_free_pages, Pages};
+use crate::mm::gfp::GFP_KERNEL;
+use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::vmalloc::DirectMapTables;
 use crate::pr_info;
 use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 fn settled() -> u64 {
-    super::kmalloc::shrink_all();
+    crate::mm::kmalloc::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }
@@ -201,7 +201,7 @@ fn mm_user(t: usize) {
         }
         // Alternate yields and sleeps: both kinds of switch, and the other
         // thread runs in between.
-        if ROUNDS_OK[t].load(Ordering::Relaxed) % 2 == 0 {
+        if ROUNDS_OK[t].load(Ordering::Relaxed).is_multiple_of(2) {
             sched::yield_now();
         } else {
             sched::msleep(1);

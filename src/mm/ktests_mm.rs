@@ -8,9 +8,9 @@
 //! compares the free page count (after `shrink` and `drain`) once they are
 //! gone.
 
-use super::alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use super::gfp::GFP_KERNEL;
 use super::mm_types::{mm_alloc, MmStruct};
+use super::page_alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use super::pgtable::{MapError, PageTables, Pfn, PteFlags, VirtAddr};
 use super::vmalloc::DirectMapTables;
 use crate::arch::x86::cpu::read_cr3;
@@ -51,7 +51,7 @@ struct Frame(Option<Pages>);
 
 impl Frame {
     fn alloc(fill: u32) -> Result<Frame, &'static str> {
-        let p = alloc::alloc_pages(GFP_KERNEL, 0).ok_or("no page")?;
+        let p = page_alloc::alloc_pages(GFP_KERNEL, 0).ok_or("no page")?;
         let f = Frame(Some(p));
         // SAFETY: a lowmem frame (GFP_KERNEL) just allocated for the test,
         // reached through the direct map.
@@ -67,7 +67,7 @@ impl Frame {
 impl Drop for Frame {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            alloc::free_pages_block(p);
+            page_alloc::free_pages_block(p);
         }
     }
 }

@@ -10,8 +10,8 @@
 //! held in guards that give it back on drop, and the free page count is
 //! compared after every test.
 
-use super::alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
 use super::gfp::GFP_KERNEL;
+use super::page_alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
 use super::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
 use super::vmalloc::DirectMapTables;
 use crate::arch::x86::cpu::{self, load_cr3, local_irq_restore, local_irq_save};

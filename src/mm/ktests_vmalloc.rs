@@ -12,7 +12,7 @@
 //! room taken by a shell `vmalloc`, highmem, 64 MB of free RAM) is skipped
 //! with the reason.
 
-use super::alloc::{self, drain_all_pages, nr_free_pages};
+use super::page_alloc::{drain_all_pages, nr_free_pages};
 use super::vmalloc::{
     self, vfree, vmalloc, vzalloc, DirectMapTables, VmallocError, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES,
 };
@@ -53,7 +53,7 @@ impl Drop for Area {
 /// allocator keeps back (`totalreserve_pages`, which covers every zone's
 /// `min` mark and `lowmem_reserve`). With that much free, a failure is one.
 fn area(size: usize) -> Result<Area, &'static str> {
-    let spare = nr_free_pages().saturating_sub(super::mm_init::with_node(|node, _| node.totalreserve_pages()));
+    let spare = nr_free_pages().saturating_sub(super::mmzone::with_node_mem_map(|node, _| node.totalreserve_pages()));
     match vmalloc(size) {
         Ok(p) => Ok(Area(p)),
         Err(VmallocError::NoSpace { .. }) => Err(skip("the vmalloc area has no room left for the test")),
@@ -129,8 +129,8 @@ pub fn vmalloc_64m_fill_verify_free() -> TestResult {
 /// Whether HighMem has free pages above its high watermark (the allocator
 /// serves from it without falling back).
 fn has_free_highmem() -> bool {
-    super::mm_init::with_node(|node, _| {
-        node.zones.iter().any(|z| z.kind == super::zones::ZoneType::HighMem && z.free_pages() > z.watermark[2])
+    super::mmzone::with_node_mem_map(|node, _| {
+        node.zones.iter().any(|z| z.kind == super::mmzone::ZoneType::HighMem && z.nr_free_pages() > z.watermark[2])
     })
 }
 
@@ -262,7 +262,7 @@ impl core::fmt::Write for Hash {
 /// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
 fn free_lists_hash() -> u64 {
     super::kmalloc::shrink_all();
-    super::mm_init::with_node(|node, mm| {
+    super::mmzone::with_node_mem_map(|node, mm| {
         node.drain_all(mm);
         let mut h = Hash(0xcbf2_9ce4_8422_2325);
         let _ = super::vmstat::buddyinfo(node, &mut h);
@@ -275,7 +275,7 @@ fn free_lists_hash() -> u64 {
 /// single frame is taken (the free lists, per order and migrate type, are
 /// exactly as before).
 pub fn vmalloc_too_big_takes_nothing() -> TestResult {
-    let (start, end) = (alloc::vmalloc_start(), crate::layout::VMALLOC_END);
+    let (start, end) = (crate::mm::mmzone::vmalloc_start(), crate::layout::VMALLOC_END);
     let before = free_lists_hash();
     let free0 = nr_free_pages();
     let r = vmalloc(end - start);

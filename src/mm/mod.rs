@@ -3,8 +3,11 @@
 pub mod buddy;
 pub mod fault_inject;
 pub mod gfp;
+pub mod list;
 pub mod memblock;
 pub mod memmap;
+pub mod mm_init;
+pub mod mmzone;
 pub mod page;
 pub mod page_alloc;
 pub mod pgtable;
@@ -14,8 +17,6 @@ pub mod vmalloc;
 pub mod vmstat;
 pub mod zones;
 
-#[cfg(target_os = "none")]
-pub mod alloc;
 #[cfg(target_os = "none")]
 pub mod highmem;
 #[cfg(target_os = "none")]
@@ -34,8 +35,6 @@ pub mod ktests_uaccess;
 pub mod ktests_vmalloc;
 #[cfg(target_os = "none")]
 pub mod mempool;
-#[cfg(target_os = "none")]
-pub mod mm_init;
 #[cfg(target_os = "none")]
 pub mod mm_types;
 #[cfg(target_os = "none")]

@@ -1,9 +1,14 @@
 //! Host tests of `mm::page_alloc`.
 
+use super::pcp::{pcp_index, route_index, PCP_LIST_OF};
 use super::*;
 use crate::mm::buddy;
 use crate::mm::gfp::{GFP_ATOMIC, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::memmap::{MemMap, MemType, Region};
+use crate::mm::mm_init::{
+    int_sqrt, memmap_page, memmap_runs, mobility_grouping, zone_batchsize, ZonelistsLine, GROUPING_MIN_PAGES,
+};
+use crate::mm::mmzone::{Node, Watermark, Zone, MAX_NR_ZONES};
 use crate::mm::zones::{size_zones, MemOptions};
 
 /// A small machine: 128 MB of RAM made to have `highmem_mb` of highmem.
@@ -50,16 +55,16 @@ fn watermarks_and_reserves_follow_linux() {
 #[test]
 fn highuser_drains_highmem_before_lowmem() {
     let (node, mm) = machine(32);
-    let low_before = node.zones[0].free_pages() + node.zones[1].free_pages();
+    let low_before = node.zones[0].nr_free_pages() + node.zones[1].nr_free_pages();
     let mut got = Vec::new();
     // HighMem serves everything until it reaches its `low` mark (where
     // Linux would wake kswapd); only then does the zonelist fall back.
-    while node.zones[2].free_pages() > node.zones[2].watermark[1] + 1 {
+    while node.zones[2].nr_free_pages() > node.zones[2].watermark[1] + 1 {
         let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
         assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
         got.push(pfn);
     }
-    assert_eq!(node.zones[0].free_pages() + node.zones[1].free_pages(), low_before);
+    assert_eq!(node.zones[0].nr_free_pages() + node.zones[1].nr_free_pages(), low_before);
     // Now highmem is at its watermark: the next ones fall back to Normal.
     let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
     got.push(pfn);
@@ -67,24 +72,24 @@ fn highuser_drains_highmem_before_lowmem() {
     assert!((pfn as u64) < node.max_low_pfn);
     got.push(pfn);
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
 }
 
 #[test]
 fn kernel_allocations_never_touch_highmem() {
     let (node, mm) = machine(32);
-    let high_free = node.zones[2].free_pages();
+    let high_free = node.zones[2].nr_free_pages();
     let mut got = Vec::new();
     while let Some(pfn) = node.alloc_pages(&mm, GFP_KERNEL, 0) {
         assert!((pfn as u64) < node.max_low_pfn);
         got.push(pfn);
     }
-    assert_eq!(node.zones[2].free_pages(), high_free);
+    assert_eq!(node.zones[2].nr_free_pages(), high_free);
     // The reserve below `min` is left for atomic allocations.
     assert!(node.alloc_pages(&mm, GFP_ATOMIC, 0).is_some());
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
 }
 
@@ -93,26 +98,26 @@ fn dma_allocations_stay_below_16m() {
     let (node, mm) = machine(32);
     let pfn = node.alloc_pages(&mm, GFP_DMA, 3).unwrap();
     assert!(pfn < 4096 && pfn % 8 == 0);
-    node.free_pages(&mm, pfn, 3);
+    node.__free_pages(&mm, pfn, 3);
 }
 
 #[test]
 fn everything_freed_merges_back_exactly() {
     let (node, mm) = machine(32);
     let before = buddyinfo(&node);
-    let free_before = node.free_pages_total();
+    let free_before = node.nr_free_pages();
     let mut got = Vec::new();
     for gfp in [GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_ATOMIC] {
         while let Some(pfn) = node.alloc_pages(&mm, gfp, 0) {
             got.push(pfn);
         }
     }
-    assert!(node.free_pages_total() < free_before / 20);
+    assert!(node.nr_free_pages() < free_before / 20);
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
     node.drain_all(&mm);
-    assert_eq!(node.free_pages_total(), free_before);
+    assert_eq!(node.nr_free_pages(), free_before);
     assert_eq!(buddyinfo(&node), before);
 }
 
@@ -121,7 +126,7 @@ fn pcp_list_stays_bounded() {
     let (node, mm) = machine(32);
     let got: Vec<u32> = (0..500).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
         let pcp = node.zones[1].pcp();
         assert!(pcp.count <= pcp.high);
     }
@@ -141,10 +146,10 @@ fn pcp_is_lifo_with_and_without_grouping() {
             node.setup_watermarks(None);
         }
         let a = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
-        node.free_pages(&mm, a, 0);
+        node.__free_pages(&mm, a, 0);
         let b = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
         assert_eq!(a, b, "grouping {grouping}: pcp did not hand the same frame back");
-        node.free_pages(&mm, b, 0);
+        node.__free_pages(&mm, b, 0);
     }
 }
 
@@ -153,8 +158,8 @@ fn pcp_is_lifo_with_and_without_grouping() {
 fn double_free_is_caught() {
     let (node, mm) = machine(32);
     let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
-    node.free_pages(&mm, pfn, 0);
-    node.free_pages(&mm, pfn, 0);
+    node.__free_pages(&mm, pfn, 0);
+    node.__free_pages(&mm, pfn, 0);
 }
 
 #[test]
@@ -168,12 +173,12 @@ proptest::proptest! {
     fn random_alloc_free_conserves_pages(ops in proptest::collection::vec((0usize..4, 0usize..6, proptest::bool::ANY), 1..300)) {
         let (node, mm) = machine(32);
         let before = buddyinfo(&node);
-        let total = node.free_pages_total();
+        let total = node.nr_free_pages();
         let mut live: Vec<(u32, usize)> = Vec::new();
         for (g, order, free) in ops {
             if free && !live.is_empty() {
                 let (pfn, order) = live.swap_remove(order % live.len());
-                node.free_pages(&mm, pfn, order);
+                node.__free_pages(&mm, pfn, order);
             } else {
                 let gfp = [GFP_KERNEL, GFP_HIGHUSER_MOVABLE, GFP_ATOMIC, GFP_DMA][g];
                 if let Some(pfn) = node.alloc_pages(&mm, gfp, order) {
@@ -183,10 +188,10 @@ proptest::proptest! {
                 }
             }
             let used: u64 = live.iter().map(|&(_, o)| 1u64 << o).sum();
-            proptest::prop_assert_eq!(node.free_pages_total() + used, total);
+            proptest::prop_assert_eq!(node.nr_free_pages() + used, total);
         }
         for (pfn, order) in live {
-            node.free_pages(&mm, pfn, order);
+            node.__free_pages(&mm, pfn, order);
         }
         node.drain_all(&mm);
         proptest::prop_assert_eq!(buddyinfo(&node), before);
@@ -196,12 +201,12 @@ proptest::proptest! {
 #[test]
 fn migrate_reserve_covers_the_min_watermark() {
     let (mut node, mm) = machine(32);
-    let free = node.free_pages_total();
+    let free = node.nr_free_pages();
     let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0, "no pageblock reserved");
     let reserved: usize = node.zones.iter().map(|z| z.lock().pageblock_counts()[MigrateType::Reserve as usize]).sum();
     assert_eq!(reserved, n);
-    assert_eq!(node.free_pages_total(), free, "reserving moves pages, frees none");
+    assert_eq!(node.nr_free_pages(), free, "reserving moves pages, frees none");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
         let blocks = z.lock().pageblock_counts()[MigrateType::Reserve as usize] as u64;
         assert!(blocks * 1024 >= z.watermark[0].min(z.managed) || z.managed < 1024);
@@ -212,10 +217,10 @@ fn migrate_reserve_covers_the_min_watermark() {
         got.push(pfn);
     }
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
     node.drain_all(&mm);
-    assert_eq!(node.free_pages_total(), free);
+    assert_eq!(node.nr_free_pages(), free);
 }
 
 /// The packed route table agrees with the zonelist and the migrate type for
@@ -315,13 +320,13 @@ fn isolated_pageblock_frees_bypass_the_pcp_lists() {
     }
     assert_eq!(node.zones[z].pageblock_type(pfn), MigrateType::Isolate, "the lock-free copy follows the retag");
     let pcp_before = node.zones[z].pcp().count;
-    node.free_pages(&mm, pfn, 0);
+    node.__free_pages(&mm, pfn, 0);
     assert_eq!(node.zones[z].pcp().count, pcp_before, "the page went to a pcp list");
     let isolated: usize = (0..MAX_ORDER).map(|o| node.zones[z].lock().nr_free_by_type(o, MigrateType::Isolate)).sum();
     assert!(isolated > 0);
     let again = node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE, 0).unwrap();
     assert_ne!(again, pfn, "an isolated page was handed out again");
-    node.free_pages(&mm, again, 0);
+    node.__free_pages(&mm, again, 0);
     node.zones[z].lock().check_invariants(&mm).unwrap();
 }
 
@@ -343,7 +348,7 @@ fn free_pages_check_sees_lru_head_and_mapcount() {
             let (node, mm) = machine(32);
             let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
             spoil(&mm[pfn as usize]);
-            node.free_pages(&mm, pfn, 0);
+            node.__free_pages(&mm, pfn, 0);
         });
         let msg = caught.expect_err(what);
         let msg = msg.downcast_ref::<String>().unwrap();
@@ -418,14 +423,14 @@ fn falling_below_low_wakes_kswapd() {
     // callers; above its own `low` it needs no kswapd (Linux's
     // wakeup_kswapd checks the mark with classzone 0).
     let normal = &node.zones[1];
-    assert!(normal.free_pages() <= normal.watermark[Watermark::Low as usize]);
-    assert!(normal.free_pages() > normal.watermark[Watermark::Min as usize]);
+    assert!(normal.nr_free_pages() <= normal.watermark[Watermark::Low as usize]);
+    assert!(normal.nr_free_pages() > normal.watermark[Watermark::Min as usize]);
     assert_eq!(wakeups(&node), [0, 1, 0, 0], "Normal woken once, HighMem not looked at");
     for pfn in got.drain(..) {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
     let pfn = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
-    node.free_pages(&mm, pfn, 0);
+    node.__free_pages(&mm, pfn, 0);
     assert_eq!(wakeups(&node), [0, 1, 0, 0], "above low again: nobody woken");
 }
 
@@ -449,16 +454,16 @@ fn drain_pcp_batch_takes_one_batch_at_a_time() {
     let (node, mm) = machine(32);
     let got: Vec<u32> = (0..40).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
     for pfn in got {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
     let (cached, batch) = {
         let pcp = node.zones[1].pcp();
         (pcp.count, pcp.batch)
     };
     assert!(cached > batch, "{cached} pages cached, batch {batch}: more than one batch to drain");
-    let free = node.free_pages_total();
+    let free = node.nr_free_pages();
     assert_eq!(node.drain_pcp_batch(&mm, 1), cached - batch);
-    assert_eq!(node.free_pages_total(), free, "draining moves pages, frees none");
+    assert_eq!(node.nr_free_pages(), free, "draining moves pages, frees none");
     while node.drain_pcp_batch(&mm, 1) > 0 {}
     assert_eq!(node.zones[1].pcp().count, 0);
     node.zones[1].lock().check_invariants(&mm).unwrap();
@@ -474,15 +479,15 @@ fn zones_lock_apart_and_the_pcp_path_takes_no_zone_lock() {
     let (node, mm) = machine(32);
     // Put pages on Normal's pcp list.
     let warm = node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap();
-    node.free_pages(&mm, warm, 0);
+    node.__free_pages(&mm, warm, 0);
     let _highmem = node.zones[2].lock();
     let a = node.alloc_pages(&mm, GFP_KERNEL, 0).expect("Normal serves while HighMem is locked");
     let _normal = node.zones[1].lock();
     let b = node.alloc_pages(&mm, GFP_KERNEL, 0).expect("the pcp list serves while Normal is locked");
-    node.free_pages(&mm, b, 0);
+    node.__free_pages(&mm, b, 0);
     drop(_normal);
     drop(_highmem);
-    node.free_pages(&mm, a, 0);
+    node.__free_pages(&mm, a, 0);
     node.drain_all(&mm);
     node.zones[1].lock().check_invariants(&mm).unwrap();
 }
@@ -496,17 +501,17 @@ fn lock_free_counters_follow_the_locked_state() {
     let z = &node.zones[1];
     let buddy_and_pcp = |z: &Zone| {
         let pcp = z.pcp().count;
-        (z.lock().free_pages() + pcp) as u64
+        (z.lock().free_area_pages() + pcp) as u64
     };
-    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    assert_eq!(z.nr_free_pages(), buddy_and_pcp(z));
     let block = node.alloc_pages(&mm, GFP_KERNEL, 3).unwrap();
     let pages: Vec<u32> = (0..10).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
-    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    assert_eq!(z.nr_free_pages(), buddy_and_pcp(z));
     for pfn in pages {
-        node.free_pages(&mm, pfn, 0);
+        node.__free_pages(&mm, pfn, 0);
     }
-    node.free_pages(&mm, block, 3);
-    assert_eq!(z.free_pages(), buddy_and_pcp(z));
+    node.__free_pages(&mm, block, 3);
+    assert_eq!(z.nr_free_pages(), buddy_and_pcp(z));
     let pfn = z.start_pfn().next_multiple_of(buddy::PAGEBLOCK_PAGES);
     let before = z.pageblock_type(pfn);
     z.lock().set_pageblock_type(pfn, MigrateType::Reclaimable);

@@ -231,6 +231,13 @@ impl BuddyZone {
         &self.free_area[..order.min(MAX_ORDER)]
     }
 
+    /// The free areas of `order` and above (the watermark check's fast
+    /// path for high orders); none from `MAX_ORDER` up.
+    #[inline]
+    pub fn free_areas_from(&self, order: usize) -> &[FreeArea] {
+        &self.free_area[order.min(MAX_ORDER)..]
+    }
+
     /// Free blocks of `order` on the `mt` list (a `/proc/pagetypeinfo` cell).
     pub fn nr_free_by_type(&self, order: usize, mt: MigrateType) -> usize {
         self.free_area[order].free_list[mt as usize].len()

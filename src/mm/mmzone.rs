@@ -28,7 +28,7 @@
 //! consistent. On the host the locks are plain spinlocks and there is no
 //! `NODE`: tests build their own `Node` over a `Vec` of pages.
 
-use super::buddy::{BuddyZone, MigrateType, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
+use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
 use super::list::List;
 #[cfg(target_os = "none")]
 use super::page::Page;
@@ -378,6 +378,24 @@ impl Zone {
         };
         // Pcp pages are order 0: only buddy blocks count at higher orders.
         free = buddy_free - (1isize << order) + 1;
+        // Fast path for high orders (it stands for the loop below, which
+        // is Linux's zone_watermark_ok and decides whenever this does not):
+        // each step of the loop compares the pages free in blocks above the
+        // orders struck off so far with a mark no higher than `min`. Blocks
+        // of `order` and above are never struck off, so if they alone clear
+        // `min`, every step passes. Above MAX_ORDER / 2 they are fewer
+        // terms to add than the loop has steps.
+        if order > MAX_ORDER / 2 {
+            let mut big = 0;
+            let mut pages = 1 << order;
+            for area in buddy.free_areas_from(order) {
+                big += area.nr_free * pages;
+                pages <<= 1;
+            }
+            if big as isize - (1isize << order) + 1 > min {
+                return true;
+            }
+        }
         // Linux's loop over the orders below, counting pages up: no index
         // to bounds-check, the shift kept in step with the page count.
         let mut pages = 1;

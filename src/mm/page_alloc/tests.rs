@@ -8,7 +8,7 @@ use crate::mm::memmap::{MemMap, MemType, Region};
 use crate::mm::mm_init::{
     int_sqrt, memmap_page, memmap_runs, mobility_grouping, zone_batchsize, ZonelistsLine, GROUPING_MIN_PAGES,
 };
-use crate::mm::mmzone::{Node, Watermark, Zone, MAX_NR_ZONES};
+use crate::mm::mmzone::{Node, Watermark, Zone, ZoneType, MAX_NR_ZONES};
 use crate::mm::zones::{size_zones, MemOptions};
 
 /// A small machine: 128 MB of RAM made to have `highmem_mb` of highmem.
@@ -572,4 +572,122 @@ fn pcp_list_table_matches_pcp_index() {
     for mt in MigrateType::ALL {
         assert_eq!(PCP_LIST_OF[mt as usize] as usize, pcp_index(mt), "{mt:?}");
     }
+}
+
+/// Linux 2.6.24's `zone_watermark_ok`, word for word (pcp pages count at
+/// order 0 only, as here): what the high-order fast path must agree with.
+fn linux_watermark_ok(z: &Zone, order: usize, mark: u64, classzone: usize, high: bool, harder: bool) -> bool {
+    let total = z.nr_free_pages() as i64;
+    let buddy = z.lock();
+    let mut min = mark as i64;
+    if high {
+        min -= min / 2;
+    }
+    if harder {
+        min -= min / 4;
+    }
+    if total - (1 << order) + 1 <= min + z.lowmem_reserve[classzone] as i64 {
+        return false;
+    }
+    let mut free = buddy.free_area_pages() as i64 - (1 << order) + 1;
+    for o in 0..order {
+        free -= (buddy.nr_free(o) as i64) << o;
+        min >>= 1;
+        if free <= min {
+            return false;
+        }
+    }
+    true
+}
+
+proptest::proptest! {
+    #[test]
+    fn watermark_ok_agrees_with_linux_at_every_order(
+        orders in proptest::collection::vec(0usize..MAX_ORDER, 1..400),
+        keep_every in 2usize..5,
+    ) {
+        let (node, mm) = machine(32);
+        let free0 = node.nr_free_pages();
+        // Fragment the zones: allocate, then give back all but every
+        // `keep_every`-th block, so free blocks of many orders remain.
+        let mut live = Vec::new();
+        for (i, &order) in orders.iter().enumerate() {
+            if let Some(pfn) = node.alloc_pages(&mm, [GFP_KERNEL, GFP_HIGHUSER_MOVABLE][i % 2], order) {
+                live.push((pfn, order));
+            }
+        }
+        let mut kept = Vec::new();
+        for (i, (pfn, order)) in live.into_iter().enumerate() {
+            if i % keep_every == 0 { kept.push((pfn, order)) } else { node.__free_pages(&mm, pfn, order) }
+        }
+        for (classzone, z) in node.zones.iter().enumerate().filter(|(_, z)| z.is_populated()) {
+            let free = z.nr_free_pages();
+            for order in 0..MAX_ORDER {
+                for mark in [0, 1, 32, free / 4, free / 2, free.saturating_sub(1024), free, free + 1] {
+                    for (high, harder) in [(false, false), (true, false), (false, true), (true, true)] {
+                        proptest::prop_assert_eq!(
+                            z.watermark_ok(order, mark, classzone, high, harder),
+                            linux_watermark_ok(z, order, mark, classzone, high, harder),
+                            "zone {} order {} mark {} high {} harder {}", z.name(), order, mark, high, harder
+                        );
+                    }
+                }
+            }
+        }
+        for (pfn, order) in kept {
+            node.__free_pages(&mm, pfn, order);
+        }
+        proptest::prop_assert_eq!(node.nr_free_pages(), free0);
+    }
+}
+
+/// The high-order fast path of `watermark_ok` against Linux's loop where
+/// they could part: most free pages are order-0 fragments, a few whole
+/// order-10 blocks are free, and the mark sweeps through every level.
+#[test]
+fn watermark_ok_agrees_with_linux_on_fragments() {
+    let (node, mm) = machine(32);
+    let free0 = node.nr_free_pages();
+    let z = &node.zones[ZoneType::HighMem as usize];
+    let mut taken = Vec::new();
+    while let Some(pfn) = z.lock().alloc(&mm, 0, MigrateType::Movable) {
+        taken.push(pfn);
+    }
+    let give = |pfn: u32| {
+        mm[pfn as usize].set_page_count(0);
+        z.lock().free(&mm, pfn, 0);
+    };
+    let first_block = z.start_pfn().next_multiple_of(1024);
+    for whole_blocks in 0..3u32 {
+        // Odd pages alone stay order-0 fragments; the pages of
+        // `whole_blocks` aligned 1024-blocks merge into order-10 blocks.
+        let in_whole = |pfn: u32| pfn >= first_block && pfn < first_block + whole_blocks * 1024;
+        let (back, kept): (Vec<u32>, Vec<u32>) = taken.iter().partition(|&&p| p % 2 == 1 || in_whole(p));
+        for &pfn in &back {
+            give(pfn);
+        }
+        assert_eq!(z.lock().nr_free(10), whole_blocks as usize);
+        let free = z.nr_free_pages();
+        for mark in (0..=free + 1).step_by(5) {
+            for order in 0..MAX_ORDER {
+                for (high, harder) in [(false, false), (true, false), (false, true), (true, true)] {
+                    assert_eq!(
+                        z.watermark_ok(order, mark, 2, high, harder),
+                        linux_watermark_ok(z, order, mark, 2, high, harder),
+                        "{whole_blocks} order-10 blocks free, order {order} mark {mark} high {high} harder {harder}"
+                    );
+                }
+            }
+        }
+        // Take the pages back for the next round.
+        taken = kept;
+        for _ in 0..back.len() {
+            let pfn = z.lock().alloc(&mm, 0, MigrateType::Movable).expect("a page given back");
+            taken.push(pfn);
+        }
+    }
+    for pfn in taken {
+        give(pfn);
+    }
+    assert_eq!(node.nr_free_pages(), free0);
 }

@@ -15,7 +15,7 @@
 use super::buddy::{BuddyZone, MigrateType, MIGRATE_TYPES, PAGEBLOCK_PAGES};
 use super::mmzone::{Node, Zone, ZoneType, MAX_NR_ZONES};
 use super::page::{Page, PageFlags};
-use super::page_alloc::pcp::{pcp_index, route_gfp, route_index, PcpRoute};
+use super::page_alloc::pcp::{route_gfp, route_index, PcpList, PcpRoute};
 use super::zones::ZoneLayout;
 use core::sync::atomic::AtomicUsize;
 #[cfg(target_os = "none")]
@@ -302,9 +302,9 @@ impl Node {
         for (index, route) in self.pcp_route.iter_mut().enumerate() {
             let gfp = route_gfp(index);
             debug_assert_eq!(route_index(gfp.bits()), index);
-            let zone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
-            let list = pcp_index(if grouping { gfp.migratetype() } else { MigrateType::Unmovable }) as u8;
-            *route = PcpRoute { zone, list };
+            let classzone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
+            let list = PcpList::of(if grouping { gfp.migratetype() } else { MigrateType::Unmovable });
+            *route = PcpRoute { zone: classzone.unwrap_or(0), list, classzone };
         }
     }
 

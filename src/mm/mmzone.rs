@@ -32,7 +32,7 @@ use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_
 use super::list::List;
 #[cfg(target_os = "none")]
 use super::page::Page;
-use super::page_alloc::pcp::{PcpRoute, ROUTES};
+use super::page_alloc::pcp::{PcpList, PcpRoute, ROUTES};
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
@@ -454,7 +454,7 @@ impl Node {
         max_pfn: 0,
         min_free_kbytes: 0,
         grouping: true,
-        pcp_route: [PcpRoute { zone: None, list: 0 }; ROUTES],
+        pcp_route: [PcpRoute { zone: 0, list: PcpList::Unmovable, classzone: None }; ROUTES],
     };
 
     /// HighMem, or a ZONE_MOVABLE carved out of highmem (Linux's

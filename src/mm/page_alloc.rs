@@ -145,10 +145,19 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     }
     // NOWARN, which a caller that may sleep gets on its first try, matters
     // only to the failure report, so the node sees `gfp` itself.
-    match with_node_mem_map(|node, mm| node.alloc_pages(mm, gfp, order)) {
-        Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
-        None => alloc_pages_failed(gfp, order),
-    }
+    with_node_mem_map(|node, mm| {
+        // `Node::alloc_pages` spelled out, so that a page off the pcp list
+        // returns from here rather than joining the slow path's result.
+        if order == 0 {
+            if let Some(pfn) = node.alloc_pcp_fast(mm, gfp) {
+                return Some(prep_new_pages(gfp, pfn, 0));
+            }
+        }
+        match node.alloc_pages_slow(mm, gfp, order) {
+            Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
+            None => alloc_pages_failed(gfp, order),
+        }
+    })
 }
 
 /// The first try failed (2.6.24's `__alloc_pages` after its two zonelist
@@ -458,7 +467,7 @@ impl Node {
         }
         // The order-0 route table knows the zonelist's start already
         // (Linux's GFP_ZONE_TABLE): no zone bits to decode here either.
-        let classzone = self.pcp_route[route_index(gfp.bits())].zone? as usize & (MAX_NR_ZONES - 1);
+        let classzone = self.pcp_route[route_index(gfp.bits())].classzone? as usize & (MAX_NR_ZONES - 1);
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
         let mt = self.alloc_type(gfp);
         if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {

@@ -40,14 +40,36 @@ pub(in crate::mm) const fn route_gfp(index: usize) -> Gfp {
     Gfp::from_bits_truncate((i & 0x3) | ((i & 0xc) << ROUTE_SHIFT))
 }
 
-/// Where an order-0 allocation looks first; `zone: None` when no zone at or
-/// below its highest allowed one is populated. Four bytes, so the fast
-/// path indexes the table with a scaled address rather than a multiply.
+/// Where an allocation looks first: `classzone`, the zonelist's start
+/// (`None` when no zone at or below the highest allowed one is populated),
+/// and for the order-0 fast path `zone`, the same zone as a plain index
+/// (zone 0 when there is none: then zone 0 is empty, its free count and
+/// marks are 0, and the fast path's watermark test sends the allocation to
+/// the slow path without a test of its own). Four bytes, so the fast path
+/// indexes the table with a scaled address rather than a multiply.
 #[derive(Clone, Copy)]
 #[repr(C, align(4))]
 pub(in crate::mm) struct PcpRoute {
-    pub(in crate::mm) zone: Option<u8>,
-    pub(in crate::mm) list: u8,
+    pub(in crate::mm) zone: u8,
+    pub(in crate::mm) list: PcpList,
+    pub(in crate::mm) classzone: Option<u8>,
+}
+
+/// A zone's pcp list, as the route table keeps it: an enum, whose range the
+/// compiler knows, so the fast path indexes `lists` without a bounds check.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(in crate::mm) enum PcpList {
+    Unmovable = 0,
+    Reclaimable = 1,
+    Movable = 2,
+}
+
+impl PcpList {
+    /// The pcp list of a migrate type ([`pcp_index`] as an enum).
+    pub(in crate::mm) fn of(mt: MigrateType) -> PcpList {
+        [PcpList::Unmovable, PcpList::Reclaimable, PcpList::Movable][pcp_index(mt)]
+    }
 }
 
 /// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2.
@@ -148,10 +170,11 @@ impl Node {
     pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
-        let classzone = route.zone? as usize & (MAX_NR_ZONES - 1);
-        let list = route.list as usize;
-        debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
-        debug_assert_eq!(list, pcp_index(self.alloc_type(gfp)));
+        let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
+        let list = route.list;
+        debug_assert_eq!(self.classzone[gfp.zone() as usize].unwrap_or(0), classzone);
+        // (Before `init` builds the table, every entry says zone 0, empty.)
+        debug_assert!(route.classzone.is_none() || list as usize == pcp_index(self.alloc_type(gfp)));
         let zone = &self.zones[classzone];
         // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
         // the classzone itself is always 0 (it keeps pages against zones
@@ -162,7 +185,7 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
-        let pfn = pcp.lists[list].pop_front(mem_map)?;
+        let pfn = pcp.lists[list as usize].pop_front(mem_map)?;
         pcp.count -= 1;
         drop(pcp);
         mem_map[pfn as usize].set_page_count(1);

@@ -331,7 +331,7 @@ impl Node {
         let pages_min = self.min_free_kbytes / 4;
         let max_low = self.max_low_pfn;
         for zone in self.zones.iter_mut() {
-            let tmp = if lowmem_pages == 0 { 0 } else { pages_min * zone.managed / lowmem_pages };
+            let tmp = (pages_min * zone.managed).checked_div(lowmem_pages).unwrap_or(0);
             let min = if zone.kind == ZoneType::HighMem
                 || (zone.kind == ZoneType::Movable && zone.start_pfn() as u64 >= max_low)
             {

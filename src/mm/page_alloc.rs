@@ -311,7 +311,7 @@ pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
 /// memory afterwards.
 #[cfg(target_os = "none")]
 pub unsafe fn free_pages(addr: usize, order: usize) {
-    assert!(addr >= PAGE_OFFSET && addr % PAGE_SIZE == 0, "free_pages: bad address {:#x}", addr);
+    assert!(addr >= PAGE_OFFSET && addr.is_multiple_of(PAGE_SIZE), "free_pages: bad address {:#x}", addr);
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
     free_pages_block(Pages { pfn, order: order as u8 });
 }

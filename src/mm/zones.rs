@@ -181,7 +181,7 @@ pub struct PagesSize(pub u64);
 impl fmt::Display for PagesSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const PER_MB: u64 = 1 << (20 - PAGE_SHIFT);
-        if self.0 % PER_MB == 0 {
+        if self.0.is_multiple_of(PER_MB) {
             write!(f, "{}M", self.0 / PER_MB)
         } else {
             write!(f, "{}K", self.0 << (PAGE_SHIFT - 10))

@@ -23,7 +23,7 @@ fn machine(highmem_mb: u64) -> (Node, Vec<Page>) {
     node.init(&layout, true);
     let mem_map = vec![Page::RESERVED; layout.max_pfn as usize];
     for r in map.entries() {
-        let (s, e) = (((r.start + 4095) / 4096).max(1) as u32, (r.end / 4096) as u32);
+        let (s, e) = (r.start.div_ceil(4096).max(1) as u32, (r.end / 4096) as u32);
         node.free_range(&mem_map, s, e);
     }
     node.setup_watermarks(None);
@@ -582,6 +582,7 @@ fn pcp_list_table_matches_pcp_index() {
 
 /// Linux 2.6.24's `zone_watermark_ok`, word for word (pcp pages count at
 /// order 0 only, as here): what the high-order fast path must agree with.
+#[allow(clippy::int_plus_one)] // Linux's arithmetic as written
 fn linux_watermark_ok(z: &Zone, order: usize, mark: u64, classzone: usize, high: bool, harder: bool) -> bool {
     let total = z.nr_free_pages() as i64;
     let buddy = z.lock();

@@ -15,6 +15,7 @@
 
 use super::super::buddy::MigrateType;
 use super::super::gfp::Gfp;
+use super::super::list::List;
 use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
 use super::super::page::Page;
 
@@ -63,6 +64,19 @@ pub(in crate::mm) enum PcpList {
     Unmovable = 0,
     Reclaimable = 1,
     Movable = 2,
+}
+
+impl PerCpuPages {
+    /// The list `l`: a match, so no bounds check whatever the compiler
+    /// makes of the enum's range once it has spilled it to the stack.
+    #[inline(always)]
+    fn list(&mut self, l: PcpList) -> &mut List {
+        match l {
+            PcpList::Unmovable => &mut self.lists[0],
+            PcpList::Reclaimable => &mut self.lists[1],
+            PcpList::Movable => &mut self.lists[2],
+        }
+    }
 }
 
 impl PcpList {
@@ -185,7 +199,7 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
-        let pfn = pcp.lists[list as usize].pop_front(mem_map)?;
+        let pfn = pcp.list(list).pop_front(mem_map)?;
         pcp.count -= 1;
         drop(pcp);
         mem_map[pfn as usize].set_page_count(1);

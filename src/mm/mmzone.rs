@@ -1,9 +1,9 @@
 //! The node and its zones (Linux's include/linux/mmzone.h): `Node` is
 //! `pg_data_t`, `Zone` is `struct zone`, `ZoneType` the zone ids, the
-//! watermarks and the per-CPU page lists; and, in the kernel, the one node
-//! (`NODE_DATA(0)`), `mem_map`, `max_pfn` and `max_low_pfn`, which boot
-//! (`mm_init`) publishes once. What the allocator does with them is
-//! `page_alloc`'s.
+//! watermarks and their test (`zone_watermark_ok`), the per-CPU page
+//! lists; and, in the kernel, the one node (`NODE_DATA(0)`), `mem_map`,
+//! `max_pfn` and `max_low_pfn`, which boot (`mm_init`) publishes once. What
+//! the allocator does with them is `page_alloc`'s.
 //!
 //! **Locks, as Linux's.** Each zone has its own lock over its free lists
 //! (`zone->lock`); in the kernel it masks interrupts, since pages are freed

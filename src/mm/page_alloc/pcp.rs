@@ -7,9 +7,12 @@
 //! per GFP value, not decoded per allocation); `alloc_pcp_fast` is the pcp
 //! branch of `buffered_rmqueue` for the first zone of the zonelist
 //! (`__rmqueue_pcplist` in later Linux), with `zone_watermark_ok` at order 0
-//! reduced to one compare of an atomic count; `free_hot_page` is
+//! reduced to one compare of an atomic count (an empty zone fails it, which
+//! spares the table an "is there a zone" test); `free_hot_page` is
 //! `free_hot_cold_page`; `rmqueue_bulk` and `free_pcppages_bulk` are
-//! Linux's own.
+//! Linux's own. The kernel's `alloc_pages` calls `alloc_pcp_fast` first
+//! and returns its page at once (Linux's `get_page_from_freelist` on the
+//! first zone before anything else).
 
 #![forbid(unsafe_code)]
 

@@ -11,8 +11,8 @@
 //! (instruction counts) do not apply.
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
-use crate::mm::alloc::{self as mm_alloc, alloc_pages, free_pages_block, Pages};
 use crate::mm::gfp::GFP_KERNEL;
+use crate::mm::page_alloc::{self, alloc_pages, free_pages_block, Pages};
 use crate::println;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -59,8 +59,8 @@ const EXIT_TOO_SMALL: u8 = 2;
 /// less (`make bench MEM=16M`) an `expect` in a row panicked the kernel;
 /// now the boot says why it measures nothing and exits failing.
 fn room() -> Result<(), (u64, &'static str)> {
-    let reserve = crate::mm::mm_init::with_node(|node, _| node.totalreserve_pages());
-    let spare = mm_alloc::nr_free_pages().saturating_sub(reserve);
+    let reserve = crate::mm::mmzone::with_node_mem_map(|node, _| node.totalreserve_pages());
+    let spare = page_alloc::nr_free_pages().saturating_sub(reserve);
     if spare < BATCH as u64 + 1024 {
         return Err((spare, "4096 pages held at once, and an order-10 block"));
     }
@@ -147,7 +147,7 @@ pub fn run(icount: usize) {
     let setup = crate::mm::mm_init::MEMMAP_SETUP_TSC.load(Ordering::Relaxed) as u64;
     row("boot: page-descriptor setup, per frame", setup / frames.max(1) as u64, "<=20", &events(), "");
 
-    let ram = mm_alloc::totalram_bytes() as u64;
+    let ram = page_alloc::totalram_bytes() as u64;
     let meta = (crate::mm::mm_init::MEM_MAP_BYTES.load(Ordering::Relaxed)
         + 4096 * crate::arch::x86::mm::init::page_tables_in_use()) as u64;
     println!(
@@ -322,7 +322,7 @@ const SPLIT_HOLD_MAX: usize = 8192;
 
 /// Free blocks per order of every zone.
 fn free_counts() -> [[usize; crate::mm::buddy::MAX_ORDER]; 4] {
-    crate::mm::mm_init::with_node(|node, _| {
+    crate::mm::mmzone::with_node_mem_map(|node, _| {
         let mut c = [[0; crate::mm::buddy::MAX_ORDER]; 4];
         for (z, zone) in node.zones.iter().enumerate().take(4) {
             let buddy = zone.lock();
@@ -398,7 +398,7 @@ fn highmem_rows(loop_cost: u64) {
     use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
     use crate::mm::gfp::GFP_HIGHUSER_MOVABLE;
     use crate::mm::highmem::{kmap, pkmap_stats};
-    let (high_managed, _) = crate::mm::mm_init::with_node(|node, _| node.high_totals());
+    let (high_managed, _) = crate::mm::mmzone::with_node_mem_map(|node, _| node.high_totals());
     if high_managed == 0 {
         // GFP_HIGHUSER_MOVABLE would fall back to lowmem and measure that.
         println!(
@@ -413,7 +413,7 @@ fn highmem_rows(loop_cost: u64) {
     let skip = |rows: &str, why: &str| println!("{:<46} {:>9} {:>7}   {}", rows, "skipped", "-", why);
     let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("a highmem page");
     let pfn = p.pfn();
-    if (pfn as usize) < mm_alloc::max_low_pfn() {
+    if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
         free_pages_block(p);
         return skip("kmap rows (highmem)", "no free HighMem page above its watermarks (a tiny highmem=?)");
     }
@@ -454,7 +454,7 @@ fn highmem_rows(loop_cost: u64) {
     let mut got = 0;
     for slot in pages.iter_mut() {
         let q = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("highmem");
-        let low = (q.pfn() as usize) < mm_alloc::max_low_pfn();
+        let low = (q.pfn() as usize) < crate::mm::mmzone::max_low_pfn();
         *slot = q.pfn();
         core::mem::forget(q);
         got += 1;
@@ -462,7 +462,7 @@ fn highmem_rows(loop_cost: u64) {
             break;
         }
     }
-    if got < pages.len() || (pages[got - 1] as usize) < mm_alloc::max_low_pfn() {
+    if got < pages.len() || (pages[got - 1] as usize) < crate::mm::mmzone::max_low_pfn() {
         for &q in &pages[..got] {
             // SAFETY: allocated at order 0 just above, handle forgotten.
             free_pages_block(unsafe { Pages::from_raw(q, 0) });

@@ -38,7 +38,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
         pr_warn!("failslab: injecting slab allocation failures ({})", attr);
     }
     if let Some(attr) = opts.fail_page_alloc {
-        crate::mm::alloc::set_fail_page_alloc(attr);
+        crate::mm::page_alloc::set_fail_page_alloc(attr);
         pr_warn!("fail_page_alloc: injecting page allocation failures ({})", attr);
     }
 

@@ -8,24 +8,24 @@ use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, MISUSES};
 use crate::kernel::sched;
 use crate::layout::{LAST_PKMAP, PAGE_SIZE};
-use crate::mm::alloc;
 use crate::mm::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
-use crate::mm::mm_init::with_node;
+use crate::mm::mmzone::with_node_mem_map;
+use crate::mm::page_alloc;
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Every free highmem frame, chained (see `ktests::take_all_free`); given
 /// back when dropped, so an early return cannot leak HighMem.
 fn take_all_highmem() -> super::page_alloc::FreeChain {
-    super::page_alloc::take_all_free(alloc::max_low_pfn() as u64)
+    super::page_alloc::take_all_free(crate::mm::mmzone::max_low_pfn() as u64)
 }
 
 /// One frame the test owns, freed when dropped (on every path).
-struct Owned(Option<alloc::Pages>);
+struct Owned(Option<page_alloc::Pages>);
 
 impl Owned {
     fn alloc(gfp: crate::mm::gfp::Gfp) -> Result<Owned, &'static str> {
-        alloc::alloc_pages(gfp, 0).map(|p| Owned(Some(p))).ok_or("no free page")
+        page_alloc::alloc_pages(gfp, 0).map(|p| Owned(Some(p))).ok_or("no free page")
     }
 
     /// A highmem frame, or the reason to skip.
@@ -46,7 +46,7 @@ impl Owned {
 impl Drop for Owned {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            alloc::free_pages_block(p);
+            page_alloc::free_pages_block(p);
         }
     }
 }
@@ -62,8 +62,8 @@ fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
     // and is counted apart.
     let settled = || {
         crate::mm::kmalloc::shrink_all();
-        alloc::drain_all_pages();
-        alloc::nr_free_pages()
+        page_alloc::drain_all_pages();
+        page_alloc::nr_free_pages()
     };
     let tables = crate::arch::x86::mm::init::page_tables_in_use();
     let before = settled();
@@ -101,8 +101,8 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 unsafe { words.add(w).write_volatile(pattern(p, w)) };
             }
             drop(m);
-            pfn = crate::mm::mm_init::pfn_to_page(p as usize)
-                .map_or(crate::mm::page::NIL, |pg| pg.lru.next())
+            pfn = crate::mm::mmzone::pfn_to_page(p as usize)
+                .map_or(crate::mm::list::NIL, |pg| pg.lru.next())
                 .into_option();
         }
         let (flushes0, stats0) = (TLB_FULL_FLUSHES.load(Ordering::Relaxed), pkmap_stats());
@@ -119,8 +119,8 @@ pub fn every_highmem_page_through_kmap() -> TestResult {
                 }
             }
             drop(k);
-            pfn = crate::mm::mm_init::pfn_to_page(p as usize)
-                .map_or(crate::mm::page::NIL, |pg| pg.lru.next())
+            pfn = crate::mm::mmzone::pfn_to_page(p as usize)
+                .map_or(crate::mm::list::NIL, |pg| pg.lru.next())
                 .into_option();
         }
         let stats = pkmap_stats();
@@ -154,7 +154,7 @@ trait IntoOption {
 
 impl IntoOption for u32 {
     fn into_option(self) -> Option<u32> {
-        (self != crate::mm::page::NIL).then_some(self)
+        (self != crate::mm::list::NIL).then_some(self)
     }
 }
 
@@ -260,9 +260,9 @@ pub fn kmap_waiters_wake_and_finish() -> TestResult {
 
 /// Free pages in ZONE_HIGHMEM now (after a drain).
 fn free_highmem() -> u64 {
-    alloc::drain_all_pages();
-    with_node(|node, _| {
-        node.zones.iter().filter(|z| z.kind == crate::mm::zones::ZoneType::HighMem).map(|z| z.free_pages()).sum()
+    page_alloc::drain_all_pages();
+    with_node_mem_map(|node, _| {
+        node.zones.iter().filter(|z| z.kind == crate::mm::mmzone::ZoneType::HighMem).map(|z| z.nr_free_pages()).sum()
     })
 }
 
@@ -304,7 +304,7 @@ pub fn kmap_costs_the_expected_flushes() -> TestResult {
 /// on not even expressible in a PTE, where the shift would wrap to frame
 /// 0) are refused and reported, and map nothing.
 pub fn kmap_refuses_frames_beyond_max_pfn() -> TestResult {
-    let max_pfn = crate::mm::mm_init::max_pfn() as u32;
+    let max_pfn = crate::mm::mmzone::max_pfn() as u32;
     let m0 = MISUSES.load(Ordering::Relaxed);
     let mut refused = 0;
     for pfn in [max_pfn, 1 << 20, (1 << 20) + 1, u32::MAX] {
@@ -328,7 +328,7 @@ pub fn kmap_refuses_frames_beyond_max_pfn() -> TestResult {
 }
 
 fn p_is_high(pfn: u32) -> bool {
-    pfn as usize >= alloc::max_low_pfn()
+    pfn as usize >= crate::mm::mmzone::max_low_pfn()
 }
 
 /// Out-of-order kunmap_atomic and a slot type taken twice are caught and

@@ -16,9 +16,9 @@ use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, KERNEL_PGD_FIRST, PAGE_SHIFT, PTRS_PER_PGD};
-use crate::mm::alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use crate::mm::gfp::GFP_KERNEL;
 use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use crate::mm::pgtable::{MapError, PageTables, Pfn, PteFlags, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use crate::pr_info;
@@ -51,7 +51,7 @@ struct Frame(Option<Pages>);
 
 impl Frame {
     fn alloc(fill: u32) -> Result<Frame, &'static str> {
-        let p = alloc::alloc_pages(GFP_KERNEL, 0).ok_or("no page")?;
+        let p = page_alloc::alloc_pages(GFP_KERNEL, 0).ok_or("no page")?;
         let f = Frame(Some(p));
         // SAFETY: a lowmem frame (GFP_KERNEL) just allocated for the test,
         // reached through the direct map.
@@ -67,7 +67,7 @@ impl Frame {
 impl Drop for Frame {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            alloc::free_pages_block(p);
+            page_alloc::free_pages_block(p);
         }
     }
 }

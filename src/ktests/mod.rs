@@ -234,8 +234,8 @@ const HEAP_NEED_ORDER: usize = 5;
 /// one zone (an allocation comes from one), so the figure is the largest
 /// zone's, not a sum that could read as more than the need while too little.
 fn heap_room() -> Result<(), u64> {
-    use crate::mm::zones::ZoneType;
-    crate::mm::mm_init::with_node(|node, _| {
+    use crate::mm::mmzone::ZoneType;
+    crate::mm::mmzone::with_node_mem_map(|node, _| {
         let (mut best, mut room) = (0, false);
         for (i, z) in node.zones.iter().enumerate() {
             let lowmem = (z.start_pfn() as u64) < node.max_low_pfn;
@@ -243,7 +243,7 @@ fn heap_room() -> Result<(), u64> {
                 continue;
             }
             let low = z.watermark[1];
-            best = best.max(z.free_pages().saturating_sub(low));
+            best = best.max(z.nr_free_pages().saturating_sub(low));
             room |= z.watermark_ok(HEAP_NEED_ORDER, low + HEAP_NEED_PAGES, i, false, false);
         }
         if room {

@@ -10,24 +10,25 @@
 
 use super::{skip, TestResult};
 use crate::layout::{PAGE_OFFSET, PAGE_SIZE};
-use crate::mm::alloc::{self, alloc_pages, free_pages_block, get_free_pages, Pages};
 use crate::mm::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER};
 use crate::mm::fault_inject::FaultAttr;
 use crate::mm::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::highmem::kmap;
-use crate::mm::mm_init::{memblock_alloc, with_node};
-use crate::mm::page::List;
-use crate::mm::page_alloc::Watermark;
-use crate::mm::zones::{ZoneType, MAX_NR_ZONES};
+use crate::mm::list::List;
+use crate::mm::mm_init::memblock_alloc;
+use crate::mm::mmzone::with_node_mem_map;
+use crate::mm::mmzone::Watermark;
+use crate::mm::mmzone::{ZoneType, MAX_NR_ZONES};
+use crate::mm::page_alloc::{self, alloc_pages, free_pages_block, get_free_pages, Pages};
 use crate::pr_info;
 use core::ops::{Deref, DerefMut};
 
 /// Run `body`, then check that the free page count came back, whatever
 /// `body` returned. Its guards are dropped before the count is read.
 fn counted(body: impl FnOnce() -> TestResult) -> TestResult {
-    let before = alloc::nr_free_pages();
+    let before = page_alloc::nr_free_pages();
     let result = body();
-    let after = alloc::nr_free_pages();
+    let after = page_alloc::nr_free_pages();
     result?;
     if after != before {
         return Err("free pages not back where they were");
@@ -76,7 +77,7 @@ impl Drop for LowBlock {
     fn drop(&mut self) {
         // SAFETY: get_free_pages gave this block at this order to the guard,
         // and nothing uses it after the guard.
-        unsafe { alloc::free_pages(self.addr, self.order) };
+        unsafe { page_alloc::free_pages(self.addr, self.order) };
     }
 }
 
@@ -90,7 +91,7 @@ impl Drop for ExactBlock {
     fn drop(&mut self) {
         // SAFETY: alloc_pages_exact(size) gave this block to the guard, and
         // nothing uses it after the guard.
-        unsafe { alloc::free_pages_exact(self.addr, self.size) };
+        unsafe { page_alloc::free_pages_exact(self.addr, self.size) };
     }
 }
 
@@ -107,7 +108,7 @@ impl FreeChain {
     fn push(&mut self, p: Pages) {
         assert_eq!(p.order(), 0, "the chain holds order-0 pages");
         let pfn = p.pfn();
-        with_node(|_, mm| self.0.push_back(mm, pfn));
+        with_node_mem_map(|_, mm| self.0.push_back(mm, pfn));
     }
 }
 
@@ -139,11 +140,11 @@ const WALK_BATCH: usize = 256;
 /// Each free list is emptied as its own migrate type, so nothing is stolen
 /// and no pageblock changes type: a round trip leaves them as they were.
 pub(super) fn take_all_free(from: u64) -> FreeChain {
-    alloc::drain_all_pages();
+    page_alloc::drain_all_pages();
     let mut chain = FreeChain::new();
     for z in 0..MAX_NR_ZONES {
         for mt in MigrateType::ALL {
-            while with_node(|node, mm| {
+            while with_node_mem_map(|node, mm| {
                 let zone = &node.zones[z];
                 if !zone.is_populated() || (zone.start_pfn() as u64) < from {
                     return 0;
@@ -165,10 +166,10 @@ pub(super) fn take_all_free(from: u64) -> FreeChain {
 
 /// Free every frame on `chain` (a `FreeChain` also does this when dropped).
 pub(super) fn give_back(chain: &mut List) {
-    while with_node(|node, mm| {
+    while with_node_mem_map(|node, mm| {
         for _ in 0..WALK_BATCH {
             let Some(pfn) = chain.pop_front(mm) else { return false };
-            node.free_pages(mm, pfn, 0);
+            node.__free_pages(mm, pfn, 0);
         }
         true
     }) {}
@@ -177,7 +178,7 @@ pub(super) fn give_back(chain: &mut List) {
 type BuddyInfo = [[usize; MAX_ORDER]; MAX_NR_ZONES];
 
 fn buddyinfo() -> BuddyInfo {
-    with_node(|node, mm| {
+    with_node_mem_map(|node, mm| {
         node.drain_all(mm);
         let mut b = [[0; MAX_ORDER]; MAX_NR_ZONES];
         for (z, zone) in node.zones.iter().enumerate() {
@@ -207,7 +208,7 @@ struct PageTypeInfo {
 /// retagging its pageblock (2.6.24 does this when less than half of the
 /// pageblock was free) returns to its pageblock's type, in Linux as here.
 fn pagetypeinfo() -> (PageTypeInfo, PageTypeInfo) {
-    with_node(|node, mm| {
+    with_node_mem_map(|node, mm| {
         node.drain_all(mm);
         let empty = [[[0; MIGRATE_TYPES]; MAX_ORDER]; MAX_NR_ZONES];
         let mut now = PageTypeInfo { free: empty, blocks: [[0; MIGRATE_TYPES]; MAX_NR_ZONES], block_types: [0; 4] };
@@ -251,10 +252,10 @@ fn round_trip_with_an_unmovable_block() -> TestResult {
     let _unmovable = Block::new(GFP_KERNEL | Gfp::NOWARN, MAX_ORDER - 2);
     let before = buddyinfo();
     let (types_now, types_after) = pagetypeinfo();
-    let free_before = alloc::nr_free_pages();
+    let free_before = page_alloc::nr_free_pages();
     let mut chain = take_all_free(0);
     let taken = chain.len();
-    let empty = alloc::nr_free_pages() == 0;
+    let empty = page_alloc::nr_free_pages() == 0;
     give_back(&mut chain);
     drop(chain);
     if !empty {
@@ -263,7 +264,7 @@ fn round_trip_with_an_unmovable_block() -> TestResult {
     if taken as u64 != free_before {
         return Err("took a different number of frames than were free");
     }
-    if buddyinfo() != before || alloc::nr_free_pages() != free_before {
+    if buddyinfo() != before || page_alloc::nr_free_pages() != free_before {
         return Err("buddyinfo differs after freeing everything");
     }
     let (types, _) = pagetypeinfo();
@@ -285,9 +286,9 @@ fn round_trip_with_an_unmovable_block() -> TestResult {
 /// GFP_HIGHUSER fills HighMem down to its `low` mark before it takes a
 /// single lowmem frame.
 pub fn highuser_fills_highmem_first() -> TestResult {
-    let (low_mark, free, populated) = with_node(|node, _| {
+    let (low_mark, free, populated) = with_node_mem_map(|node, _| {
         let z = &node.zones[ZoneType::HighMem as usize];
-        (z.watermark[Watermark::Low as usize], z.free_pages(), z.is_populated())
+        (z.watermark[Watermark::Low as usize], z.nr_free_pages(), z.is_populated())
     });
     if !populated {
         // No HighMem zone: the zonelist must fall straight through to lowmem.
@@ -309,7 +310,8 @@ pub fn highuser_fills_highmem_first() -> TestResult {
             let low = !p.is_highmem();
             chain.push(p);
             if low {
-                first_low_at_high_free = Some(with_node(|node, _| node.zones[ZoneType::HighMem as usize].free_pages()));
+                first_low_at_high_free =
+                    Some(with_node_mem_map(|node, _| node.zones[ZoneType::HighMem as usize].nr_free_pages()));
                 break;
             }
         }
@@ -334,11 +336,11 @@ pub fn highuser_fills_highmem_first() -> TestResult {
 pub fn alloc_pages_exact_returns_the_tail() -> TestResult {
     counted(|| {
         let size = 132 << 10;
-        let free_before = alloc::nr_free_pages();
-        let addr = alloc::alloc_pages_exact(size, GFP_KERNEL).ok_or("allocation failed")?;
+        let free_before = page_alloc::nr_free_pages();
+        let addr = page_alloc::alloc_pages_exact(size, GFP_KERNEL).ok_or("allocation failed")?;
         let block = ExactBlock { addr, size };
-        let used = free_before - alloc::nr_free_pages();
-        let order = alloc::get_order(size);
+        let used = free_before - page_alloc::nr_free_pages();
+        let order = page_alloc::get_order(size);
         pr_info!(
             "ktest: alloc_pages_exact({}K): order-{} block of {}K, {} pages kept, {}K of tail returned",
             size >> 10,
@@ -360,7 +362,7 @@ pub fn alloc_pages_exact_returns_the_tail() -> TestResult {
 /// warning, instead of a page that is already free (Linux returns NULL).
 pub fn alloc_pages_exact_refuses_size_0() -> TestResult {
     counted(|| {
-        if let Some(addr) = alloc::alloc_pages_exact(0, GFP_KERNEL) {
+        if let Some(addr) = page_alloc::alloc_pages_exact(0, GFP_KERNEL) {
             drop(ExactBlock { addr, size: 0 });
             return Err("alloc_pages_exact(0) returned an address");
         }
@@ -380,10 +382,10 @@ pub fn alloc_pages_exact_refuses_size_0() -> TestResult {
 /// __GFP_ZERO clears a highmem frame: dirty a frame, free it, and the pcp
 /// list hands the same frame back, zeroed.
 pub fn highmem_pages_come_back_zeroed() -> TestResult {
-    let room = with_node(|node, _| {
+    let room = with_node_mem_map(|node, _| {
         node.zones[ZoneType::HighMem as usize..]
             .iter()
-            .any(|z| z.is_populated() && z.free_pages() > z.watermark[Watermark::Low as usize] + 1)
+            .any(|z| z.is_populated() && z.nr_free_pages() > z.watermark[Watermark::Low as usize] + 1)
     });
     if !room {
         return Err(skip("no highmem zone above its low mark (no highmem, or a tiny highmem=)"));
@@ -428,7 +430,7 @@ pub fn dma_and_kernel_pages_stay_low() -> TestResult {
             return Err("GFP_DMA block not below 16 MB or misaligned");
         }
         let k = LowBlock::new(GFP_KERNEL, 3).ok_or("no kernel pages")?;
-        if k.addr < PAGE_OFFSET || k.addr >= PAGE_OFFSET + (alloc::max_low_pfn() << 12) {
+        if k.addr < PAGE_OFFSET || k.addr >= PAGE_OFFSET + (crate::mm::mmzone::max_low_pfn() << 12) {
             return Err("GFP_KERNEL block not in lowmem");
         }
         Ok(())
@@ -449,7 +451,7 @@ pub fn get_zeroed_page_clears_a_dirty_page() -> TestResult {
             dirty.bytes().fill(0xa5);
             let addr = dirty.addr;
             let pfn = ((addr - PAGE_OFFSET) / PAGE_SIZE) as u32;
-            let (mt, pcp_high) = with_node(|node, _| {
+            let (mt, pcp_high) = with_node_mem_map(|node, _| {
                 let z = node.zone_of(pfn).expect("an allocated page is in a zone");
                 (node.zones[z].pageblock_type(pfn), node.zones[z].pcp().high)
             });
@@ -487,7 +489,7 @@ struct FailPageAlloc(FaultAttr);
 
 impl Drop for FailPageAlloc {
     fn drop(&mut self) {
-        alloc::set_fail_page_alloc(self.0);
+        page_alloc::set_fail_page_alloc(self.0);
     }
 }
 
@@ -495,7 +497,7 @@ impl Drop for FailPageAlloc {
 /// should_fail_alloc_page), and still fails the others.
 pub fn fail_page_alloc_spares_nofail() -> TestResult {
     counted(|| {
-        let _restore = FailPageAlloc(alloc::set_fail_page_alloc(FaultAttr::new(1, 100, 0, -1)));
+        let _restore = FailPageAlloc(page_alloc::set_fail_page_alloc(FaultAttr::new(1, 100, 0, -1)));
         let nofail = Block::new(GFP_KERNEL | Gfp::NOFAIL, 0);
         let plain = Block::new(GFP_KERNEL | Gfp::NOWARN, 0);
         if nofail.is_none() {
@@ -515,8 +517,8 @@ pub fn every_descriptor_knows_its_zone() -> TestResult {
     let mut reserved_checked = 0usize;
     // One pageblock of descriptors per lock hold: interrupts come back
     // between them.
-    for start in (0..crate::mm::mm_init::max_pfn()).step_by(1 << PAGEBLOCK_ORDER) {
-        reserved_checked += with_node(|node, mm| {
+    for start in (0..crate::mm::mmzone::max_pfn()).step_by(1 << PAGEBLOCK_ORDER) {
+        reserved_checked += with_node_mem_map(|node, mm| {
             let mut reserved = 0;
             for (pfn, page) in mm.iter().enumerate().skip(start).take(1 << PAGEBLOCK_ORDER) {
                 let Some(z) = node.zones.iter().position(|z| z.spanned != 0 && z.contains(pfn as u32)) else {
@@ -562,10 +564,10 @@ pub fn allocator_stress_keeps_the_clock() -> TestResult {
     use crate::mm::kmalloc::{kfree, kmalloc, shrink_all};
     let settle = || {
         shrink_all();
-        alloc::drain_all_pages();
+        page_alloc::drain_all_pages();
     };
     settle();
-    let before = alloc::nr_free_pages();
+    let before = page_alloc::nr_free_pages();
     let (t0, j0) = (crate::arch::x86::pit::clock_us(), crate::arch::x86::pit::jiffies());
     pr_info!("ktest: stress start, guest uptime {} us", t0);
     let mut result = Ok(());
@@ -594,10 +596,10 @@ pub fn allocator_stress_keeps_the_clock() -> TestResult {
             // SAFETY: as above; each pointer is freed once.
             unsafe { kfree(p) };
         }
-        alloc::drain_all_pages();
+        page_alloc::drain_all_pages();
         let mut sink = Discard(0);
-        let counts = crate::mm::mm_init::memmap_counts();
-        let _ = with_node(|node, _| {
+        let counts = crate::mm::vmstat::memmap_counts();
+        let _ = with_node_mem_map(|node, _| {
             crate::mm::vmstat::buddyinfo(node, &mut sink)?;
             crate::mm::vmstat::zoneinfo(node, &mut sink)?;
             crate::mm::vmstat::memmap_print(node, &counts, false, &mut sink)
@@ -616,7 +618,7 @@ pub fn allocator_stress_keeps_the_clock() -> TestResult {
     );
     settle();
     result?;
-    if alloc::nr_free_pages() != before {
+    if page_alloc::nr_free_pages() != before {
         return Err("free pages not back where they were");
     }
     Ok(())

@@ -8,11 +8,11 @@
 //! next one runs.
 
 use super::TestResult;
-use crate::mm::alloc::{drain_all_pages, nr_free_pages};
 use crate::mm::fault_inject::FaultAttr;
 use crate::mm::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
 use crate::mm::kmalloc::{self, kfree, kmalloc, krealloc, ksize, set_failslab, Cache, SLAB_BUGS, SLAB_OOMS};
 use crate::mm::mempool::{Backend, Mempool};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
 use crate::mm::slab::SlabFlags;
 use crate::pr_info;
 use alloc::boxed::Box;
@@ -149,13 +149,13 @@ struct FailPageAllocGuard(FaultAttr);
 
 impl FailPageAllocGuard {
     fn set(attr: FaultAttr) -> FailPageAllocGuard {
-        FailPageAllocGuard(crate::mm::alloc::set_fail_page_alloc(attr))
+        FailPageAllocGuard(crate::mm::page_alloc::set_fail_page_alloc(attr))
     }
 }
 
 impl Drop for FailPageAllocGuard {
     fn drop(&mut self) {
-        crate::mm::alloc::set_fail_page_alloc(self.0);
+        crate::mm::page_alloc::set_fail_page_alloc(self.0);
     }
 }
 
@@ -483,7 +483,7 @@ pub fn slab_debug_catches_corruption() -> TestResult {
     // And those pages are still slab pages: nothing else was lost.
     for &page in &quarantined_slabs[..leaked] {
         let pfn = crate::layout::virt_to_phys(page) >> crate::layout::PAGE_SHIFT;
-        let desc = crate::mm::mm_init::pfn_to_page(pfn).ok_or("no page descriptor")?;
+        let desc = crate::mm::mmzone::pfn_to_page(pfn).ok_or("no page descriptor")?;
         if !desc.is_slab() {
             return Err("a quarantined slab's page was freed");
         }
@@ -614,13 +614,13 @@ pub fn slab_growth_failure_is_reported() -> TestResult {
     counts_come_back(|| {
         let mut cache = TestCache::new("ktest-grow", 128, SlabFlags::empty(), None)?;
         let ooms = SLAB_OOMS.load(Ordering::Relaxed);
-        let page_failures = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
+        let page_failures = crate::mm::page_alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
         let fail = FailPageAllocGuard::set(FaultAttr::new(1, 100, 0, -1));
         let atomic = cache.cache().alloc(GFP_ATOMIC);
         let sleeping = cache.cache().alloc(GFP_KERNEL);
         drop(fail);
         let reported = SLAB_OOMS.load(Ordering::Relaxed) - ooms;
-        let page_reported = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - page_failures;
+        let page_reported = crate::mm::page_alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - page_failures;
         for p in [atomic, sleeping].into_iter().flatten() {
             cache.objs.push(p);
         }
@@ -674,17 +674,17 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
 /// and the failure is counted; the machine goes on.
 pub fn fail_page_alloc_fails_what_it_is_told() -> TestResult {
     counts_come_back(|| {
-        let failures0 = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
+        let failures0 = crate::mm::page_alloc::ALLOC_FAILURES.load(Ordering::Relaxed);
         // Every second eligible allocation fails, three times at most.
         let fail = FailPageAllocGuard::set(FaultAttr::new(2, 100, 0, 3));
-        let got: [Option<crate::mm::alloc::Pages>; 8] =
-            core::array::from_fn(|_| crate::mm::alloc::alloc_pages(GFP_KERNEL | Gfp::NOWARN, 0));
+        let got: [Option<crate::mm::page_alloc::Pages>; 8] =
+            core::array::from_fn(|_| crate::mm::page_alloc::alloc_pages(GFP_KERNEL | Gfp::NOWARN, 0));
         drop(fail);
         let pattern: [bool; 8] = core::array::from_fn(|i| got[i].is_some());
         for p in got.into_iter().flatten() {
-            crate::mm::alloc::free_pages_block(p);
+            crate::mm::page_alloc::free_pages_block(p);
         }
-        let failures = crate::mm::alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
+        let failures = crate::mm::page_alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
         if pattern != [true, false, true, false, true, false, true, true] {
             return Err("the failures did not follow interval=2, times=3");
         }

@@ -16,7 +16,7 @@ use super::{skip, TestResult};
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
-use crate::mm::alloc::{self, drain_all_pages, nr_free_pages};
+use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages};
 use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
 use crate::mm::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
 use crate::mm::vmap_area::VmallocError;
@@ -52,7 +52,8 @@ impl Drop for Area {
 /// allocator keeps back (`totalreserve_pages`, which covers every zone's
 /// `min` mark and `lowmem_reserve`). With that much free, a failure is one.
 fn area(size: usize) -> Result<Area, &'static str> {
-    let spare = nr_free_pages().saturating_sub(crate::mm::mm_init::with_node(|node, _| node.totalreserve_pages()));
+    let spare =
+        nr_free_pages().saturating_sub(crate::mm::mmzone::with_node_mem_map(|node, _| node.totalreserve_pages()));
     match vmalloc(size) {
         Ok(p) => Ok(Area(p)),
         Err(VmallocError::NoSpace { .. }) => Err(skip("the vmalloc area has no room left for the test")),
@@ -128,8 +129,8 @@ pub fn vmalloc_64m_fill_verify_free() -> TestResult {
 /// Whether HighMem has free pages above its high watermark (the allocator
 /// serves from it without falling back).
 fn has_free_highmem() -> bool {
-    crate::mm::mm_init::with_node(|node, _| {
-        node.zones.iter().any(|z| z.kind == crate::mm::zones::ZoneType::HighMem && z.free_pages() > z.watermark[2])
+    crate::mm::mmzone::with_node_mem_map(|node, _| {
+        node.zones.iter().any(|z| z.kind == crate::mm::mmzone::ZoneType::HighMem && z.nr_free_pages() > z.watermark[2])
     })
 }
 
@@ -261,7 +262,7 @@ impl core::fmt::Write for Hash {
 /// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
 fn free_lists_hash() -> u64 {
     crate::mm::kmalloc::shrink_all();
-    crate::mm::mm_init::with_node(|node, mm| {
+    crate::mm::mmzone::with_node_mem_map(|node, mm| {
         node.drain_all(mm);
         let mut h = Hash(0xcbf2_9ce4_8422_2325);
         let _ = crate::mm::vmstat::buddyinfo(node, &mut h);
@@ -274,7 +275,7 @@ fn free_lists_hash() -> u64 {
 /// single frame is taken (the free lists, per order and migrate type, are
 /// exactly as before).
 pub fn vmalloc_too_big_takes_nothing() -> TestResult {
-    let (start, end) = (alloc::vmalloc_start(), crate::layout::VMALLOC_END);
+    let (start, end) = (crate::mm::mmzone::vmalloc_start(), crate::layout::VMALLOC_END);
     let before = free_lists_hash();
     let free0 = nr_free_pages();
     let r = vmalloc(end - start);

@@ -44,7 +44,8 @@
 
 #![forbid(unsafe_code)]
 
-use super::page::{List, Page, PageFlags};
+use super::list::{List, NIL};
+use super::page::{Page, PageFlags};
 use core::fmt;
 
 /// Orders 0..=10: blocks from 4 KB to 4 MB.
@@ -147,7 +148,8 @@ pub struct BuddyZone {
     start_pfn: u32,
     spanned: u32,
     free_area: [FreeArea; MAX_ORDER],
-    free_pages: usize,
+    /// Pages on the free lists, all orders (Linux's `NR_FREE_PAGES`).
+    free_area_pages: usize,
     /// One per pageblock, from `start_pfn` rounded down to a pageblock.
     pageblock_types: [MigrateType; MAX_PAGEBLOCKS],
     grouping: bool,
@@ -175,7 +177,7 @@ impl BuddyZone {
             start_pfn,
             spanned,
             free_area: [FreeArea::EMPTY; MAX_ORDER],
-            free_pages: 0,
+            free_area_pages: 0,
             pageblock_types: [MigrateType::Movable; MAX_PAGEBLOCKS],
             grouping: true,
             retags: 0,
@@ -204,8 +206,8 @@ impl BuddyZone {
     }
 
     #[inline]
-    pub fn free_pages(&self) -> usize {
-        self.free_pages
+    pub fn free_area_pages(&self) -> usize {
+        self.free_area_pages
     }
 
     pub fn grouping(&self) -> bool {
@@ -227,6 +229,13 @@ impl BuddyZone {
     #[inline]
     pub fn free_areas_below(&self, order: usize) -> &[FreeArea] {
         &self.free_area[..order.min(MAX_ORDER)]
+    }
+
+    /// The free areas of `order` and above (the watermark check's fast
+    /// path for high orders); none from `MAX_ORDER` up.
+    #[inline]
+    pub fn free_areas_from(&self, order: usize) -> &[FreeArea] {
+        &self.free_area[order.min(MAX_ORDER)..]
     }
 
     /// Free blocks of `order` on the `mt` list (a `/proc/pagetypeinfo` cell).
@@ -297,7 +306,7 @@ impl BuddyZone {
     /// Switch mobility grouping on or off. A boot-time choice, as in Linux:
     /// it must come before any page is freed into the zone.
     pub fn set_grouping(&mut self, enabled: bool) {
-        assert!(self.free_pages == 0, "set_grouping after pages were freed");
+        assert!(self.free_area_pages == 0, "set_grouping after pages were freed");
         self.grouping = enabled;
         let mt = if enabled { MigrateType::Movable } else { MigrateType::Unmovable };
         let n = self.nr_pageblocks();
@@ -381,7 +390,7 @@ impl BuddyZone {
             Some(pfn) => pfn,
             None => self.rmqueue_fallback(mem_map, order, mt)?,
         };
-        self.free_pages -= 1 << order;
+        self.free_area_pages -= 1 << order;
         mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
@@ -397,7 +406,7 @@ impl BuddyZone {
             return None;
         }
         let pfn = self.rmqueue_smallest(mem_map, order, mt)?;
-        self.free_pages -= 1 << order;
+        self.free_area_pages -= 1 << order;
         mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
@@ -505,7 +514,7 @@ impl BuddyZone {
         assert!(head.page_count() == 0, "freeing pfn {pfn:#x} with refcount {}", head.page_count());
         // The whole block, merged or not, stays inside this pageblock.
         let mt = self.pageblock_type(pfn);
-        self.free_pages += 1 << order;
+        self.free_area_pages += 1 << order;
         let (mut pfn, mut order) = (pfn, order);
         while order < MAX_ORDER - 1 {
             let buddy = pfn ^ (1 << order);
@@ -529,7 +538,7 @@ impl BuddyZone {
         for (order, area) in self.free_area.iter().enumerate() {
             let mut in_area = 0;
             for (mt, list) in area.free_list.iter().enumerate() {
-                let mut prev = super::page::NIL;
+                let mut prev = NIL;
                 let mut walked = 0;
                 for pfn in list.iter(mem_map) {
                     let page = &mem_map[pfn as usize];
@@ -551,7 +560,7 @@ impl BuddyZone {
                     prev = pfn;
                     walked += 1;
                 }
-                if walked != list.len() || list.last().unwrap_or(super::page::NIL) != prev {
+                if walked != list.len() || list.last().unwrap_or(NIL) != prev {
                     return err(prev, "list length or tail does not match its links");
                 }
                 in_area += walked;
@@ -562,8 +571,8 @@ impl BuddyZone {
             }
             blocks += in_area;
         }
-        if pages != self.free_pages {
-            return err(self.start_pfn, "free_pages does not match the lists");
+        if pages != self.free_area_pages {
+            return err(self.start_pfn, "free_area_pages does not match the lists");
         }
         let mut marked = 0;
         for pfn in self.start_pfn..self.end_pfn() {

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::buddy::MigrateType;
-use super::zones::ZoneType;
+use super::mmzone::ZoneType;
 
 bitflags::bitflags! {
     /// The bit values are Linux 2.6.24's (`include/linux/gfp.h`), so the

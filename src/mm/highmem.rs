@@ -12,7 +12,7 @@
 //! Also the page helpers built on `kmap_atomic`: `clear_highpage`,
 //! `copy_highpage`, `memcpy_to_page`, `memcpy_from_page`.
 
-use super::alloc::max_low_pfn;
+use super::mmzone::max_low_pfn;
 use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
@@ -111,7 +111,7 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     // lookup and a count).
     Ok(match pk.kmap_mapped(pfn) {
         Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), _not_send: PhantomData },
-        None if pfn as usize >= super::mm_init::max_pfn() => {
+        None if pfn as usize >= super::mmzone::max_pfn() => {
             drop(pk);
             bad_pfn("kmap", pfn);
             return Err(KmapError::BadPfn(pfn));

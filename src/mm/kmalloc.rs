@@ -21,11 +21,11 @@
 //! cannot handle a failure, so `failslab=` (and `fail_page_alloc=`, in the
 //! page allocator) leave them alone.
 
-use super::alloc::{self, get_free_pages, Pages};
 use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
-use super::mm_init::pfn_to_page;
+use super::mmzone::pfn_to_page;
 use super::page::PageFlags;
+use super::page_alloc::{self, get_free_pages, Pages};
 pub use super::slab::KMALLOC_SIZES;
 use super::slab::{
     kmalloc_align, slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, GrowSpec, KmemCache,
@@ -172,14 +172,14 @@ unsafe impl SlabPages for KernelPages {
         // which still uses the reserve for __GFP_HIGH and reports a failure
         // unless __GFP_NOWARN.
         let block = if self.may_sleep && gfp.may_sleep() {
-            alloc::alloc_pages(gfp, order)?
+            page_alloc::alloc_pages(gfp, order)?
         } else {
-            alloc::__alloc_pages(gfp - Gfp::WAIT, order)?
+            page_alloc::__alloc_pages(gfp - Gfp::WAIT, order)?
         };
         match block.lowmem() {
             Ok(low) => Some(low.addr()),
             Err(p) => {
-                alloc::free_pages_block(p);
+                page_alloc::free_pages_block(p);
                 None
             }
         }
@@ -187,11 +187,11 @@ unsafe impl SlabPages for KernelPages {
 
     fn free_pages(&mut self, addr: usize, order: usize) {
         // SAFETY: the slab allocator gives back the block it got from alloc_pages.
-        unsafe { alloc::free_pages(addr, order) };
+        unsafe { page_alloc::free_pages(addr, order) };
     }
 
     fn readable(&self, addr: usize, len: usize) -> bool {
-        let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
+        let end = PAGE_OFFSET + (crate::mm::mmzone::max_low_pfn() << PAGE_SHIFT);
         // The direct map covers lowmem, except the unmapped guard pages under
         // the kernel stacks (in the first 8 MB): ask the page tables there,
         // once when both ends are in one page (a slab header, on every free).
@@ -743,7 +743,7 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
 /// A kmalloc above 8 KB: a whole block of pages, its head marked with the order.
 #[inline(never)]
 fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
-    let order = alloc::get_order(size);
+    let order = page_alloc::get_order(size);
     let addr = get_free_pages(gfp, order)?;
     let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
     if let Some(page) = pfn_to_page(pfn) {
@@ -771,7 +771,7 @@ enum Owner {
 
 #[inline]
 fn owner_of(ptr: usize) -> Owner {
-    let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
+    let end = PAGE_OFFSET + (crate::mm::mmzone::max_low_pfn() << PAGE_SHIFT);
     if ptr < PAGE_OFFSET || ptr >= end {
         return Owner::Foreign;
     }
@@ -841,7 +841,7 @@ fn kfree_pages(addr: usize, order: usize) {
         page.set_private(0);
     }
     // SAFETY: the head page says this block came from kmalloc_pages with this order.
-    alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
+    page_alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
 }
 
 /// `ksize`: the bytes really usable at `ptr` (its class size).
@@ -1005,7 +1005,7 @@ static GLOBAL: KmallocAllocator = KmallocAllocator;
 /// (`dma_alloc_coherent`; on a PC the bus address is the physical one).
 /// Exact pages (the unused tail of the power-of-two block goes back), zeroed.
 pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
-    let addr = alloc::alloc_pages_exact(size, GFP_DMA | Gfp::ZERO)?;
+    let addr = page_alloc::alloc_pages_exact(size, GFP_DMA | Gfp::ZERO)?;
     Some((NonNull::new(addr as *mut u8)?, virt_to_phys(addr) as u32))
 }
 
@@ -1019,5 +1019,5 @@ pub unsafe fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
         "dma_free_coherent: address and bus address disagree"
     );
     // SAFETY: the caller gives back what dma_alloc_coherent(size) returned.
-    unsafe { alloc::free_pages_exact(vaddr.as_ptr() as usize, size) };
+    unsafe { page_alloc::free_pages_exact(vaddr.as_ptr() as usize, size) };
 }

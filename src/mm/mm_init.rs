@@ -1,46 +1,46 @@
 //! Bringing up physical memory at boot (Linux's setup_arch memory part,
 //! mm/mm_init.c and mem_init): the firmware map becomes a memblock boot
 //! allocator; the zones are sized; the kernel page directory gets its real
-//! direct map; `mem_map` is allocated from lowmem; every page memblock does
-//! not hold goes to the buddy allocator; memblock is retired.
+//! direct map; `mem_map` is allocated from lowmem and every descriptor
+//! written (`memmap_init_zone`); the node's zones are set up
+//! (`free_area_init_node`); every page memblock does not hold goes to the
+//! buddy allocator; the watermarks and reserves are computed
+//! (`init_per_zone_pages_min`, `setup_zone_migrate_reserve`); memblock is
+//! retired. Afterwards the node and `mem_map` are published once and only
+//! shared (`mmzone`).
 //!
-//! Afterwards the node is published once and only shared (`node()`): each
-//! zone has its own lock over its free lists and pcp lists (see
-//! `page_alloc`). `mem_map` is shared too: its descriptors are atomics, so
-//! [`pfn_to_page`] reads and changes a page without any lock, as Linux's
-//! does; a zone's lock keeps the free lists threaded through them
-//! consistent.
+//! The node's set-up is pure, so host tests build zones with it; the
+//! function that runs it on the machine, [`mm_init`], is the kernel's.
 
-use super::memblock::Memblock;
-use super::page::Page;
-use super::page_alloc::{memmap_runs, mobility_grouping, Node, ZonelistsLine};
-use super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions, ZoneType};
-use crate::arch::x86::mm::init::paging_init;
-use crate::kernel::bootinfo::BootInfo;
-use crate::kernel::cmdline::BootOptions;
-use crate::kernel::sync::IrqLock;
-use crate::layout::*;
-use crate::{pr_err, pr_info, pr_warn};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use super::buddy::{BuddyZone, MigrateType, MIGRATE_TYPES, PAGEBLOCK_PAGES};
+use super::mmzone::{Node, Zone, ZoneType, MAX_NR_ZONES};
+use super::page::{Page, PageFlags};
+use super::page_alloc::pcp::{route_gfp, route_index, PcpList, PcpRoute};
+use super::zones::ZoneLayout;
+use core::sync::atomic::AtomicUsize;
+#[cfg(target_os = "none")]
+use {
+    super::memblock::Memblock,
+    super::mmzone::{mem_map, set_max_low_pfn, set_mem_map, NODE},
+    super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions},
+    crate::arch::x86::mm::init::paging_init,
+    crate::kernel::bootinfo::BootInfo,
+    crate::kernel::cmdline::BootOptions,
+    crate::kernel::sync::IrqLock,
+    crate::layout::*,
+    crate::{pr_err, pr_info, pr_warn},
+    core::ptr::addr_of,
+    core::sync::atomic::Ordering,
+};
 
+#[cfg(target_os = "none")]
 static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
-static NODE: spin::Once<Node> = spin::Once::new();
-/// The array's address; before mm_init an aligned dangling one, which with
-/// a length of 0 is a valid empty slice (so `mem_map()` needs no branch).
-static MEM_MAP: AtomicUsize = AtomicUsize::new(core::mem::align_of::<Page>());
-static MEM_MAP_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// Linux's `max_pfn`: one past the last frame with a page descriptor (0
-/// before mm_init has built `mem_map`).
-pub fn max_pfn() -> usize {
-    MEM_MAP_LEN.load(Ordering::Acquire)
-}
 /// Boot-time bookkeeping for the `Memory:` line and `meminfo`.
 pub static RESERVED_PAGES: AtomicUsize = AtomicUsize::new(0);
 pub static MEM_MAP_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-use core::ptr::addr_of;
-
+#[cfg(target_os = "none")]
 extern "C" {
     static __kernel_phys_start: u8;
     static __kernel_phys_end: u8;
@@ -58,59 +58,18 @@ extern "C" {
 /// most of these name no object (`__kernel_phys_start` is a physical
 /// address that is not even mapped), and a reference to such memory is
 /// undefined behaviour even unread.
+#[cfg(target_os = "none")]
+/// A linker symbol's address. Taken through `addr_of!`, never a reference:
+/// most of these name no object (`__kernel_phys_start` is a physical
+/// address that is not even mapped), and a reference to such memory is
+/// undefined behaviour even unread.
 fn sym(s: *const u8) -> usize {
     s as usize
 }
 
-/// All of `mem_map` (empty before mm_init has built it).
-#[inline]
-pub fn mem_map() -> &'static [Page] {
-    let len = MEM_MAP_LEN.load(Ordering::Acquire);
-    let ptr = MEM_MAP.load(Ordering::Relaxed) as *const Page;
-    // SAFETY: either len is 0 and ptr is the initial aligned non-null
-    // dangling address (a valid empty slice), or mm_init stored a lowmem
-    // array of `len` initialised Pages, reserved in memblock for the
-    // kernel's life, before publishing `len` with Release (read above with
-    // Acquire). Nothing ever takes a `&mut` to it afterwards: every word of
-    // a Page is an atomic, changed through shared references.
-    unsafe { core::slice::from_raw_parts(ptr, len) }
-}
-
-/// The descriptor of frame `pfn` (Linux's `pfn_to_page`), without a lock;
-/// `None` past `mem_map`.
-#[inline]
-pub fn pfn_to_page(pfn: usize) -> Option<&'static Page> {
-    mem_map().get(pfn)
-}
-
-/// The memory node (Linux's `NODE_DATA(0)`), once mm_init has built it.
-#[inline]
-pub fn node() -> &'static Node {
-    // Before mm_init nothing may allocate: a bug, and `expect` says so.
-    NODE.get().expect("the page allocator is used before mm_init")
-}
-
-/// Run `f` with the node and `mem_map`. No lock: `f` takes the zone locks
-/// it needs (the node's methods do).
-#[inline(always)]
-pub fn with_node<R>(f: impl FnOnce(&'static Node, &'static [Page]) -> R) -> R {
-    f(node(), mem_map())
-}
-
-/// The `memmap` picture's counts, gathered one pageblock per lock hold (a
-/// walk of all of `mem_map` at once would keep interrupts off for O(frames)).
-/// The counts sit in a static: 4 KB is too much for a kernel stack.
-pub fn memmap_counts() -> spin::MutexGuard<'static, super::vmstat::MemmapCounts> {
-    static COUNTS: spin::Mutex<super::vmstat::MemmapCounts> = spin::Mutex::new(super::vmstat::MemmapCounts::new());
-    let mut counts = COUNTS.lock();
-    let blocks = with_node(|node, _| counts.blocks(node));
-    for b in 0..blocks {
-        with_node(|node, mm| counts.count_block(node, mm, b));
-    }
-    with_node(|node, mm| counts.count_pcp(node, mm));
-    counts
-}
-
+/// An allocation from the boot allocator. After the buddy allocator takes
+/// over this is a bug: it is reported with a backtrace and refused.
+#[cfg(target_os = "none")]
 /// An allocation from the boot allocator. After the buddy allocator takes
 /// over this is a bug: it is reported with a backtrace and refused.
 #[track_caller]
@@ -130,6 +89,7 @@ pub fn memblock_alloc(size: u64, align: u64, limit: u64) -> Option<u64> {
     mb.alloc(size, align, limit).ok()
 }
 
+#[cfg(target_os = "none")]
 pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     let mut mb = MEMBLOCK.lock();
     if let Err(e) = mb.add_map(&info.memmap) {
@@ -192,8 +152,10 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     }
     let setup_cycles = crate::arch::x86::cpu::rdtsc() - t0;
     MEMMAP_SETUP_TSC.store(setup_cycles as usize, Ordering::Relaxed);
-    MEM_MAP.store(mem_map_ptr as usize, Ordering::Relaxed);
-    MEM_MAP_LEN.store(max_pfn, Ordering::Release);
+    // SAFETY: the array was just allocated from lowmem for max_pfn
+    // descriptors, every one written above, and memblock keeps it reserved
+    // for the kernel's life; nothing borrows it mutably from here on.
+    unsafe { set_mem_map(mem_map_ptr, max_pfn) };
     MEM_MAP_BYTES.store(bytes, Ordering::Relaxed);
     pr_info!(
         "mem_map: {} page descriptors of {} bytes at [mem {:#010x}-{:#010x}]",
@@ -230,7 +192,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
         node
     });
     mb.retire();
-    super::alloc::set_max_low_pfn(max_low_pfn);
+    set_max_low_pfn(max_low_pfn);
     super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;
     let present: u64 = node.zones.iter().map(|z| z.present).sum();
@@ -248,6 +210,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
 /// Instructions (under -icount) spent writing mem_map at boot.
 pub static MEMMAP_SETUP_TSC: AtomicUsize = AtomicUsize::new(0);
 
+#[cfg(target_os = "none")]
 fn print_memory_line(present: u64, managed: u64, high: u64) {
     let (text, etext, sdata, edata, ib, ie, bs, be) = (
         sym(addr_of!(_text)),
@@ -274,6 +237,8 @@ fn print_memory_line(present: u64, managed: u64, high: u64) {
     );
 }
 
+/// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
+#[cfg(target_os = "none")]
 /// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
 fn print_layout(high_memory: usize) {
     use crate::arch::x86::mm::init::fixmap::{fix_to_virt, NR_FIX};
@@ -305,4 +270,220 @@ fn print_layout(high_memory: usize) {
     pr_info!("      .init : {:#010x} - {:#010x}   ({:>4} kB)", ib, ie, kb(ib, ie));
     pr_info!("      .data : {:#010x} - {:#010x}   ({:>4} kB)", etext, edata, kb(etext, edata));
     pr_info!("      .text : {:#010x} - {:#010x}   ({:>4} kB)", text, etext, kb(text, etext));
+}
+
+// The node's set-up, pure: the host tests run it on a `Vec` of pages.
+
+/// Linux 2.6.24's `sysctl_lowmem_reserve_ratio` for DMA, NORMAL, HIGHMEM.
+pub const LOWMEM_RESERVE_RATIO: [u64; MAX_NR_ZONES - 1] = [256, 32, 32];
+
+impl Node {
+    /// Set up the zones of `layout`; no page is free until `free_range`.
+    pub fn init(&mut self, layout: &ZoneLayout, grouping: bool) {
+        for (zone, z) in self.zones.iter_mut().zip(layout.zones.iter()) {
+            *zone = Zone::empty(z.kind);
+            let mut buddy = BuddyZone::new(z.start_pfn as u32, z.spanned_pages as u32);
+            buddy.set_grouping(grouping);
+            *zone.lock() = buddy;
+            zone.start_pfn = z.start_pfn as u32;
+            zone.nr_pfns = z.spanned_pages as u32;
+            zone.spanned = z.spanned_pages;
+            zone.present = z.present_pages;
+        }
+        for top in 0..MAX_NR_ZONES {
+            self.classzone[top] = (0..=top).rev().find(|&i| self.zones[i].present != 0);
+        }
+        self.max_low_pfn = layout.max_low_pfn;
+        self.max_pfn = layout.max_pfn;
+        self.node_start_pfn = layout.min_pfn;
+        self.node_spanned_pages = layout.max_pfn - layout.min_pfn;
+        self.node_present_pages = layout.zones.iter().map(|z| z.present_pages).sum();
+        self.grouping = grouping;
+        for (index, route) in self.pcp_route.iter_mut().enumerate() {
+            let gfp = route_gfp(index);
+            debug_assert_eq!(route_index(gfp.bits()), index);
+            let classzone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
+            let list = PcpList::of(if grouping { gfp.migratetype() } else { MigrateType::Unmovable });
+            *route = PcpRoute { zone: classzone.unwrap_or(0), list, classzone };
+        }
+    }
+
+    /// Give free frames `[start, end)` to their zones (memblock's hand-over).
+    pub fn free_range(&mut self, mem_map: &[Page], start: u32, end: u32) {
+        for (id, zone) in self.zones.iter_mut().enumerate().filter(|(_, z)| z.spanned != 0) {
+            let (lo, hi) = (start.max(zone.start_pfn()), end.min(zone.end_pfn()));
+            if lo < hi {
+                for page in &mem_map[lo as usize..hi as usize] {
+                    page.set_zone_id(id);
+                }
+                zone.lock().free_range(mem_map, lo, hi);
+                zone.managed += (hi - lo) as u64;
+            }
+        }
+    }
+
+    /// Watermarks, reserves and pcp sizes, once every free page is handed
+    /// over (Linux's `init_per_zone_pages_min` and friends). `min_free_kbytes`
+    /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
+    pub fn setup_watermarks(&mut self, min_free_kbytes: Option<u64>) {
+        let lowmem_pages: u64 = self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum();
+        self.min_free_kbytes = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
+        let pages_min = self.min_free_kbytes / 4;
+        let max_low = self.max_low_pfn;
+        for zone in self.zones.iter_mut() {
+            let tmp = (pages_min * zone.managed).checked_div(lowmem_pages).unwrap_or(0);
+            let min = if zone.kind == ZoneType::HighMem
+                || (zone.kind == ZoneType::Movable && zone.start_pfn() as u64 >= max_low)
+            {
+                // Highmem needs little reserve: nobody but user pages uses it.
+                (zone.managed / 1024).clamp(32, 128)
+            } else {
+                tmp
+            };
+            zone.watermark = [min, min + tmp / 4, min + tmp / 2];
+            let mut pcp = zone.pcp();
+            pcp.batch = zone_batchsize(zone.present).max(1);
+            pcp.high = 6 * zone_batchsize(zone.present);
+        }
+        // lowmem_reserve[j] of zone i: pages of zones i+1..=j over ratio[i].
+        for i in 0..MAX_NR_ZONES {
+            for j in 0..MAX_NR_ZONES {
+                self.zones[i].lowmem_reserve[j] = if j <= i {
+                    0
+                } else {
+                    let above: u64 = self.zones[i + 1..=j].iter().map(|z| z.managed).sum();
+                    above / LOWMEM_RESERVE_RATIO[i.min(MAX_NR_ZONES - 2)]
+                };
+            }
+        }
+    }
+
+    /// Keep the first pageblocks of each zone as MIGRATE_RESERVE, enough to
+    /// cover its `min` watermark (2.6.24's `setup_zone_migrate_reserve`):
+    /// the allocator takes from them last, so high-order atomic allocations
+    /// near the watermark still find contiguous blocks. Call after
+    /// `setup_watermarks`. Returns the pageblocks reserved.
+    pub fn setup_migrate_reserve(&mut self, mem_map: &[Page]) -> usize {
+        let mut total = 0;
+        for zone in self.zones.iter_mut().filter(|z| z.is_populated()) {
+            let pb = PAGEBLOCK_PAGES as u64;
+            let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
+            let (start, end) = (zone.start_pfn(), zone.end_pfn());
+            let zone_id = zone.kind as usize;
+            let mut buddy = zone.lock();
+            let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
+            while pfn < end && reserve > 0 {
+                // Only whole pageblocks inside the zone, only movable ones,
+                // and only blocks whose every frame is RAM the allocator
+                // manages: a block holding reserved frames (firmware, the
+                // kernel image, mem_map) never becomes free as a whole
+                // (Linux skips PageReserved blocks and checks the zone).
+                let whole = pfn >= start && pfn + PAGEBLOCK_PAGES <= end;
+                let usable = whole
+                    && mem_map[pfn as usize..(pfn + PAGEBLOCK_PAGES) as usize]
+                        .iter()
+                        .all(|p| !p.is_reserved() && p.zone_id() == zone_id);
+                if usable && buddy.pageblock_type(pfn) == MigrateType::Movable {
+                    buddy.set_pageblock_type(pfn, MigrateType::Reserve);
+                    buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
+                    reserve -= 1;
+                    total += 1;
+                }
+                pfn += PAGEBLOCK_PAGES;
+            }
+        }
+        total
+    }
+}
+
+/// Below this many pages mobility grouping cannot pay (each migrate type
+/// would not get one pageblock), so 2.6.24's `build_all_zonelists` turns it
+/// off: `pageblock_nr_pages * MIGRATE_TYPES`.
+pub const GROUPING_MIN_PAGES: u64 = (PAGEBLOCK_PAGES as u64) * MIGRATE_TYPES as u64;
+
+/// Whether mobility grouping is on: asked for (the default) and enough
+/// pages for it. `total_pages` is Linux's `vm_total_pages` at that point of
+/// boot: the zones' present pages (no watermark is set yet).
+pub fn mobility_grouping(requested: bool, total_pages: u64) -> bool {
+    requested && total_pages >= GROUPING_MIN_PAGES
+}
+
+/// Linux's boot line about the zonelists, word for word.
+pub struct ZonelistsLine {
+    pub grouping: bool,
+    pub total_pages: u64,
+}
+
+impl core::fmt::Display for ZonelistsLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Built 1 zonelists in Zone order, mobility grouping {}.  Total pages: {}",
+            if self.grouping { "on" } else { "off" },
+            self.total_pages
+        )
+    }
+}
+
+/// The descriptor a frame starts with (Linux's `memmap_init_zone`, run over
+/// every zone): reserved until the boot allocator hands it over, HIGHMEM
+/// above the direct map, and the zone whose span holds it, written into
+/// every descriptor, reserved ones and holes included, so `page_zone` is
+/// right for any frame. The node is node 0, the only one, and needs no bits.
+pub fn memmap_page(layout: &ZoneLayout, pfn: u64) -> Page {
+    let page = Page::RESERVED;
+    if pfn >= layout.max_low_pfn {
+        page.__set_flag(PageFlags::HIGHMEM);
+    }
+    page.set_page_links(layout.zone_at(pfn) as usize, 0);
+    page
+}
+
+/// The runs of frames whose descriptors start alike, for boot (Linux's
+/// `memmap_init` calls `memmap_init_zone` once per zone, the zone fixed,
+/// rather than looking the zone up per frame): `(start, end, flags word)`
+/// with every frame of `[start, end)` starting as
+/// `Page::with_flags_word(word)`, the same as [`memmap_page`] for it. The
+/// runs tile `[0, max_pfn)` in order. A descriptor changes only where a
+/// zone starts (holes go to the zone below) and at `max_low_pfn` (HIGHMEM),
+/// so those points cut the runs.
+pub fn memmap_runs(layout: &ZoneLayout) -> impl Iterator<Item = (u64, u64, u32)> + '_ {
+    let end = layout.max_pfn;
+    let mut cuts = [end; MAX_NR_ZONES + 2];
+    cuts[0] = 0;
+    cuts[1] = layout.max_low_pfn.min(end);
+    for (cut, z) in cuts[2..].iter_mut().zip(&layout.zones) {
+        if z.spanned_pages != 0 {
+            *cut = z.start_pfn.min(end);
+        }
+    }
+    cuts.sort_unstable();
+    (1..cuts.len())
+        .map(move |i| (cuts[i - 1], cuts[i]))
+        .filter(|(start, end)| start < end)
+        .map(|(start, end)| (start, end, memmap_page(layout, start).flags_word()))
+}
+
+/// Integer square root by bisection (no floating point in the kernel).
+pub(super) fn int_sqrt(x: u64) -> u64 {
+    let (mut lo, mut hi) = (0u64, 1u64 << 32);
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if mid * mid <= x {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Linux 2.6.24's `zone_batchsize`.
+pub(super) fn zone_batchsize(present: u64) -> usize {
+    let mut batch = present / 1024;
+    batch = batch.min(512 * 1024 / 4096);
+    batch /= 4;
+    batch = batch.max(1);
+    let v = batch + batch / 2;
+    ((1u64 << (63 - v.leading_zeros())) - 1) as usize
 }

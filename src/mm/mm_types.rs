@@ -18,8 +18,8 @@ use crate::arch::x86::cpu::{flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::kernel::sync::SpinLock;
 use crate::layout::{PAGE_SHIFT, TASK_SIZE};
-use crate::mm::alloc::{self, Pages};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
+use crate::mm::page_alloc::{self, Pages};
 use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, PteFlags, TableMemory, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
@@ -115,13 +115,13 @@ impl MmStruct {
             pgd.pde(&mem, va.pgd_index()).table().is_none()
         };
         let spare = if need_table {
-            let p = alloc::alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).ok_or(MapError::NoMemory)?;
+            let p = page_alloc::alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).ok_or(MapError::NoMemory)?;
             // Page tables must be in lowmem: the kernel reaches them through
             // the direct map (GFP_KERNEL without HIGHMEM gives lowmem).
             match p.lowmem() {
                 Ok(low) => Some(low.into_pages()),
                 Err(high) => {
-                    alloc::free_pages_block(high);
+                    page_alloc::free_pages_block(high);
                     return Err(MapError::NoMemory);
                 }
             }
@@ -137,7 +137,7 @@ impl MmStruct {
         // An unused spare (another mapper made the table meanwhile, or the
         // map was refused) goes back.
         if let Some(p) = mem.spare.take() {
-            alloc::free_pages_block(p);
+            page_alloc::free_pages_block(p);
         }
         r
     }

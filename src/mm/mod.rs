@@ -3,7 +3,10 @@
 pub mod buddy;
 pub mod fault_inject;
 pub mod gfp;
+pub mod list;
 pub mod memblock;
+pub mod mm_init;
+pub mod mmzone;
 pub mod page;
 pub mod page_alloc;
 pub mod pgtable;
@@ -14,15 +17,11 @@ pub mod vmstat;
 pub mod zones;
 
 #[cfg(target_os = "none")]
-pub mod alloc;
-#[cfg(target_os = "none")]
 pub mod highmem;
 #[cfg(target_os = "none")]
 pub mod kmalloc;
 #[cfg(target_os = "none")]
 pub mod mempool;
-#[cfg(target_os = "none")]
-pub mod mm_init;
 #[cfg(target_os = "none")]
 pub mod mm_types;
 #[cfg(target_os = "none")]

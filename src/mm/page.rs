@@ -26,15 +26,12 @@
 //! as Linux's `__SetPageBuddy`; plain loads and stores of an atomic are as
 //! cheap as a normal access on x86.
 //!
-//! Lists are intrusive and doubly linked, like Linux's `list_head`, but the
-//! links are PFNs rather than pointers: a `u32` instead of two pointers keeps
-//! the descriptor small, and the same list code then runs on a host `Vec` in
-//! `cargo test` and on the kernel's `mem_map` array. A [`List`] head holds
-//! the first and last PFN, so insertion at either end and removal of any
-//! member are O(1) given the member's PFN.
+//! The frames a descriptor's owner keeps on a list are linked through its
+//! `lru` words (`mm::list`).
 
 #![forbid(unsafe_code)]
 
+use super::list::{Links, ListLinks};
 use bitflags::bitflags;
 use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release};
 use core::sync::atomic::{AtomicI32, AtomicU32};
@@ -44,9 +41,6 @@ pub const ZONE_SHIFT: u32 = 30;
 /// Bits 28..29 hold the node id (`Page::node_id`): 0 on this one-node
 /// machine, kept so that `page_to_nid` reads as Linux's does.
 pub const NODE_SHIFT: u32 = 28;
-
-/// The "no page" PFN that ends a list (PFNs on i386 without PAE stop at 2^20).
-pub const NIL: u32 = u32::MAX;
 
 /// `_mapcount` of the head of a free block in the buddy allocator (Linux
 /// 2.6.38+'s `PAGE_BUDDY_MAPCOUNT_VALUE`; 2.6.24 used a `PG_buddy` flag):
@@ -92,53 +86,6 @@ bitflags! {
         const HEAD = 1 << 13;
         /// Any other page of a compound allocation.
         const TAIL = 1 << 14;
-    }
-}
-
-/// Links of an intrusive list, as PFNs; [`NIL`] when there is no neighbour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ListLinks {
-    pub prev: u32,
-    pub next: u32,
-}
-
-impl ListLinks {
-    pub const UNLINKED: ListLinks = ListLinks { prev: NIL, next: NIL };
-}
-
-/// The link words of a descriptor (Linux's `page->lru`). Written by the
-/// list's owner under its lock; atomics only so that `mem_map` can be shared.
-#[repr(C)]
-pub struct Links {
-    prev: AtomicU32,
-    next: AtomicU32,
-}
-
-impl Links {
-    #[inline]
-    pub fn get(&self) -> ListLinks {
-        ListLinks { prev: self.prev.load(Relaxed), next: self.next.load(Relaxed) }
-    }
-    #[inline]
-    pub fn set(&self, l: ListLinks) {
-        self.prev.store(l.prev, Relaxed);
-        self.next.store(l.next, Relaxed);
-    }
-    #[inline]
-    pub fn prev(&self) -> u32 {
-        self.prev.load(Relaxed)
-    }
-    #[inline]
-    pub fn next(&self) -> u32 {
-        self.next.load(Relaxed)
-    }
-    #[inline]
-    fn set_prev(&self, pfn: u32) {
-        self.prev.store(pfn, Relaxed)
-    }
-    #[inline]
-    fn set_next(&self, pfn: u32) {
-        self.next.store(pfn, Relaxed)
     }
 }
 
@@ -192,7 +139,7 @@ impl Page {
             count: AtomicI32::new(0),
             mapcount: AtomicI32::new(-1),
             private: AtomicU32::new(0),
-            lru: Links { prev: AtomicU32::new(NIL), next: AtomicU32::new(NIL) },
+            lru: Links::UNLINKED,
             mapping: AtomicU32::new(0),
             index: AtomicU32::new(0),
         }
@@ -453,7 +400,7 @@ impl Clone for Page {
             count: AtomicI32::new(self.page_count()),
             mapcount: AtomicI32::new(self.mapcount.load(Relaxed)),
             private: AtomicU32::new(self.private()),
-            lru: Links { prev: AtomicU32::new(self.lru.prev()), next: AtomicU32::new(self.lru.next()) },
+            lru: Links::new(self.lru.get()),
             mapping: AtomicU32::new(self.mapping()),
             index: AtomicU32::new(self.index()),
         }
@@ -478,286 +425,5 @@ impl Default for Page {
     }
 }
 
-/// Head of an intrusive list of pages. It does not own the pages: every
-/// operation takes `mem_map`, indexed by PFN, where the links live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct List {
-    head: u32,
-    tail: u32,
-    len: u32,
-}
-
-impl List {
-    pub const EMPTY: List = List { head: NIL, tail: NIL, len: 0 };
-
-    pub const fn new() -> List {
-        List::EMPTY
-    }
-
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.head == NIL
-    }
-
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    #[inline]
-    pub fn first(&self) -> Option<u32> {
-        (self.head != NIL).then_some(self.head)
-    }
-
-    #[inline]
-    pub fn last(&self) -> Option<u32> {
-        (self.tail != NIL).then_some(self.tail)
-    }
-
-    /// Whether `pfn` is this list's lone member or has neighbours; enough to
-    /// catch a double insertion in debug builds.
-    fn may_contain(&self, mem_map: &[Page], pfn: u32) -> bool {
-        mem_map[pfn as usize].is_linked() || self.head == pfn
-    }
-
-    #[inline]
-    pub fn push_front(&mut self, mem_map: &[Page], pfn: u32) {
-        debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
-        let old = self.head;
-        mem_map[pfn as usize].lru.set(ListLinks { prev: NIL, next: old });
-        if old == NIL {
-            self.tail = pfn;
-        } else {
-            mem_map[old as usize].lru.set_prev(pfn);
-        }
-        self.head = pfn;
-        self.len += 1;
-    }
-
-    #[inline]
-    pub fn push_back(&mut self, mem_map: &[Page], pfn: u32) {
-        debug_assert!(!self.may_contain(mem_map, pfn), "page {pfn:#x} already on a list");
-        let old = self.tail;
-        mem_map[pfn as usize].lru.set(ListLinks { prev: old, next: NIL });
-        if old == NIL {
-            self.head = pfn;
-        } else {
-            mem_map[old as usize].lru.set_next(pfn);
-        }
-        self.tail = pfn;
-        self.len += 1;
-    }
-
-    /// Unlink `pfn`, which must be on this list, and leave it unlinked.
-    #[inline]
-    pub fn remove(&mut self, mem_map: &[Page], pfn: u32) {
-        let ListLinks { prev, next } = mem_map[pfn as usize].lru.get();
-        debug_assert!(prev != NIL || self.head == pfn, "page {pfn:#x} not on this list");
-        debug_assert!(next != NIL || self.tail == pfn, "page {pfn:#x} not on this list");
-        if prev == NIL {
-            self.head = next;
-        } else {
-            mem_map[prev as usize].lru.set_next(next);
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            mem_map[next as usize].lru.set_prev(prev);
-        }
-        mem_map[pfn as usize].lru.set(ListLinks::UNLINKED);
-        self.len -= 1;
-    }
-
-    /// `remove` of the head, which has no `prev` to patch: the page
-    /// allocator's pcp and free lists pop on every allocation.
-    #[inline]
-    pub fn pop_front(&mut self, mem_map: &[Page]) -> Option<u32> {
-        let pfn = self.first()?;
-        let page = &mem_map[pfn as usize];
-        debug_assert!(page.lru.prev() == NIL, "head {pfn:#x} has a prev link");
-        let next = page.lru.next();
-        page.lru.set(ListLinks::UNLINKED);
-        if next == NIL {
-            self.tail = NIL;
-        } else {
-            mem_map[next as usize].lru.set_prev(NIL);
-        }
-        self.head = next;
-        self.len -= 1;
-        Some(pfn)
-    }
-
-    /// LRU reclaim takes the coldest page from the tail.
-    #[inline]
-    pub fn pop_back(&mut self, mem_map: &[Page]) -> Option<u32> {
-        let pfn = self.last()?;
-        let page = &mem_map[pfn as usize];
-        debug_assert!(page.lru.next() == NIL, "tail {pfn:#x} has a next link");
-        let prev = page.lru.prev();
-        page.lru.set(ListLinks::UNLINKED);
-        if prev == NIL {
-            self.head = NIL;
-        } else {
-            mem_map[prev as usize].lru.set_next(NIL);
-        }
-        self.tail = prev;
-        self.len -= 1;
-        Some(pfn)
-    }
-
-    /// The members from head to tail.
-    pub fn iter<'a>(&self, mem_map: &'a [Page]) -> Iter<'a> {
-        Iter { mem_map, next: self.head, left: self.len }
-    }
-}
-
-impl Default for List {
-    fn default() -> List {
-        List::EMPTY
-    }
-}
-
-/// Iterator over a [`List`]; stops after `len` members even if the links
-/// are corrupt, so a checker walking a broken list cannot loop forever.
-pub struct Iter<'a> {
-    mem_map: &'a [Page],
-    next: u32,
-    left: u32,
-}
-
-impl Iterator for Iter<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        if self.next == NIL || self.left == 0 {
-            return None;
-        }
-        let pfn = self.next;
-        self.next = self.mem_map.get(pfn as usize)?.lru.next();
-        self.left -= 1;
-        Some(pfn)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn descriptor_fits_in_32_bytes() {
-        assert_eq!(core::mem::size_of::<Page>(), 32);
-    }
-
-    #[test]
-    fn push_pop_remove_keep_order() {
-        let mm = vec![Page::EMPTY; 16];
-        let mut l = List::new();
-        l.push_back(&mm, 3);
-        l.push_back(&mm, 5);
-        l.push_front(&mm, 7);
-        assert_eq!(l.iter(&mm).collect::<Vec<_>>(), [7, 3, 5]);
-        l.remove(&mm, 3);
-        assert!(!mm[3].is_linked());
-        assert_eq!(l.iter(&mm).collect::<Vec<_>>(), [7, 5]);
-        assert_eq!(l.pop_back(&mm), Some(5));
-        assert_eq!(l.pop_front(&mm), Some(7));
-        assert_eq!(l.pop_front(&mm), None);
-        assert!(l.is_empty() && l.first().is_none() && l.last().is_none());
-        let empty = Page::new();
-        assert!(mm.iter().all(|p| *p == empty), "every page left unlinked");
-    }
-
-    #[test]
-    fn two_lists_share_one_mem_map() {
-        let mm = vec![Page::EMPTY; 8];
-        let (mut a, mut b) = (List::new(), List::new());
-        for pfn in 0..8 {
-            if pfn % 2 == 0 {
-                a.push_back(&mm, pfn)
-            } else {
-                b.push_front(&mm, pfn)
-            }
-        }
-        assert_eq!(a.iter(&mm).collect::<Vec<_>>(), [0, 2, 4, 6]);
-        assert_eq!(b.iter(&mm).collect::<Vec<_>>(), [7, 5, 3, 1]);
-    }
-
-    #[test]
-    fn refcount_helpers() {
-        let p = Page::EMPTY;
-        p.set_page_count(1);
-        p.get();
-        assert!(!p.put_testzero());
-        assert!(p.put_testzero());
-        let (reserved, empty) = (Page::RESERVED, Page::new());
-        assert!(reserved.is_reserved() && !empty.is_reserved());
-    }
-
-    #[test]
-    fn mapcount_is_biased_as_linux_does() {
-        let p = Page::EMPTY;
-        assert_eq!(p.page_mapcount(), 0, "a new page is unmapped");
-        assert!(p.inc_mapcount(), "the first mapping is reported");
-        assert!(!p.inc_mapcount());
-        assert_eq!(p.page_mapcount(), 2);
-        assert!(!p.dec_mapcount());
-        assert!(p.dec_mapcount(), "the last unmapping is reported");
-        assert_eq!(p.page_mapcount(), 0);
-        p.__set_page_buddy();
-        assert!(p.is_buddy() && p.page_mapcount() != 0, "a buddy page never passes for unmapped");
-        p.__clear_page_buddy();
-        assert!(!p.is_buddy() && p.page_mapcount() == 0);
-    }
-
-    #[test]
-    fn flag_bits_atomic_and_owner_only_agree() {
-        let p = Page::EMPTY;
-        p.set_page_links(2, 0);
-        assert!(!p.test_and_set_flag(PageFlags::LOCKED), "was unlocked");
-        assert!(p.test_and_set_flag(PageFlags::LOCKED), "a second locker sees it taken");
-        p.__set_flag(PageFlags::SWAPBACKED);
-        p.set_flag(PageFlags::DIRTY);
-        assert_eq!(p.flags(), PageFlags::LOCKED | PageFlags::SWAPBACKED | PageFlags::DIRTY);
-        assert!(p.test_and_clear_flag(PageFlags::DIRTY) && !p.test_and_clear_flag(PageFlags::DIRTY));
-        p.__clear_flag(PageFlags::SWAPBACKED);
-        p.clear_flag(PageFlags::LOCKED);
-        assert_eq!(p.flags(), PageFlags::empty());
-        assert_eq!((p.zone_id(), p.node_id()), (2, 0), "the flag bits leave the zone and node alone");
-    }
-
-    #[test]
-    fn mapping_word_tells_anon_from_slab() {
-        let p = Page::EMPTY;
-        p.set_mapping(0x1000 | PAGE_MAPPING_ANON);
-        assert!(p.is_anon());
-        p.set_flag(PageFlags::SLAB);
-        assert!(!p.is_anon(), "while SLAB the word is a cache id");
-        assert_eq!(p.slab_cache(), 0x1001);
-    }
-
-    proptest! {
-        /// The intrusive list behaves like a VecDeque under any operations.
-        #[test]
-        fn list_matches_a_deque(ops in proptest::collection::vec((0u8..4, 0u32..32), 0..200)) {
-            let mm = vec![Page::EMPTY; 32];
-            let mut l = List::new();
-            let mut model = std::collections::VecDeque::new();
-            for (op, pfn) in ops {
-                match op {
-                    0 if !model.contains(&pfn) => { l.push_front(&mm, pfn); model.push_front(pfn) }
-                    1 if !model.contains(&pfn) => { l.push_back(&mm, pfn); model.push_back(pfn) }
-                    2 if model.contains(&pfn) => {
-                        l.remove(&mm, pfn);
-                        model.retain(|&x| x != pfn);
-                    }
-                    3 => prop_assert_eq!(l.pop_front(&mm), model.pop_front()),
-                    _ => {}
-                }
-                prop_assert_eq!(l.iter(&mm).collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
-                prop_assert_eq!(l.len(), model.len());
-                prop_assert_eq!(l.last(), model.back().copied());
-            }
-        }
-    }
-}
+mod tests;

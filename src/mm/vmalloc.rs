@@ -19,8 +19,8 @@ use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::kernel::sync::{IrqLock, SpinLock, SpinLockGuard};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END};
-use crate::mm::alloc::{self, Pages};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
+use crate::mm::page_alloc::{self, Pages};
 use crate::mm::pgtable::{PageTables, Pfn, PteFlags, TableMemory, VirtAddr};
 use core::fmt::Write;
 use core::ptr::NonNull;
@@ -117,13 +117,13 @@ impl TableMemory for DirectMapTables {
     fn alloc_table(&mut self) -> Option<u32> {
         // Under PGTABLE_LOCK: the allocator does not sleep.
         // Without HIGHMEM: page tables are reached through the direct map.
-        let low = alloc::__alloc_pages((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
+        let low = page_alloc::__alloc_pages((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
         Some((low.pfn() << PAGE_SHIFT) as u32)
     }
 
     fn free_table(&mut self, phys: u32) {
         // SAFETY: page tables come from alloc_table (order 0) and are given back once.
-        alloc::free_pages_block(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
+        page_alloc::free_pages_block(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
     }
 }
 
@@ -136,7 +136,7 @@ fn reference() -> PageTables {
 
 /// Set the area's bounds once `high_memory` is known.
 pub fn vmalloc_init() {
-    *VMAP.lock() = VmapAreas::new(alloc::vmalloc_start(), VMALLOC_END);
+    *VMAP.lock() = VmapAreas::new(crate::mm::mmzone::vmalloc_start(), VMALLOC_END);
 }
 
 /// The return address of our caller's caller (frame pointers are on).
@@ -199,7 +199,7 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     for _ in 0..pages {
         // No __GFP_NOWARN: as in 2.6.24's __vmalloc_area_node, the page
         // allocator reports its failure, then vmalloc says what it gave up.
-        let Some(p) = alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM, 0) else {
+        let Some(p) = page_alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM, 0) else {
             return fail("free page", &pfns);
         };
         let pfn = p.pfn();
@@ -258,7 +258,7 @@ fn free_frames(pfns: &[u32]) {
     for &pfn in pfns {
         // SAFETY: the area's frames were allocated (order 0) for it and
         // are unmapped now.
-        alloc::free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
+        page_alloc::free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
     }
 }
 
@@ -492,5 +492,5 @@ pub fn usage() -> (usize, usize) {
 pub fn highmem_pages(addr: usize) -> Option<(usize, usize)> {
     let v = VMAP.lock();
     let a = v.get(addr)?;
-    Some((a.pages.iter().filter(|&&p| p as usize >= alloc::max_low_pfn()).count(), a.pages.len()))
+    Some((a.pages.iter().filter(|&&p| p as usize >= crate::mm::mmzone::max_low_pfn()).count(), a.pages.len()))
 }

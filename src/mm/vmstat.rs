@@ -9,9 +9,9 @@
 #![forbid(unsafe_code)]
 
 use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
+use super::mmzone::Node;
+use super::mmzone::ZoneType;
 use super::page::Page;
-use super::page_alloc::Node;
-use super::zones::ZoneType;
 use core::fmt::{self, Write};
 
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
@@ -75,7 +75,7 @@ pub fn pagetypeinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
 pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     for z in node.zones.iter() {
         writeln!(out, "Node 0, zone {:>8}", z.name())?;
-        writeln!(out, "  pages free     {}", z.free_pages())?;
+        writeln!(out, "  pages free     {}", z.nr_free_pages())?;
         writeln!(out, "        min      {}", z.watermark[0])?;
         writeln!(out, "        low      {}", z.watermark[1])?;
         writeln!(out, "        high     {}", z.watermark[2])?;
@@ -91,7 +91,7 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
             let pcp = z.pcp();
             (pcp.count, pcp.high, pcp.batch)
         };
-        writeln!(out, "      nr_free_pages {}", z.free_pages())?;
+        writeln!(out, "      nr_free_pages {}", z.nr_free_pages())?;
         writeln!(out, "      kswapd_wakeups {}", z.kswapd_wakeups.load(core::sync::atomic::Ordering::Relaxed))?;
         writeln!(out, "  pagesets")?;
         writeln!(out, "    cpu: 0")?;
@@ -122,7 +122,7 @@ pub struct MemExtra {
 pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     let kb = |pages: u64| pages * 4;
     let total = node.managed_total();
-    let free = node.free_pages_total();
+    let free = node.nr_free_pages();
     let (high_total, high_free) = node.high_totals();
     // Free pages minus what the allocator keeps back (Linux's
     // si_mem_available without page cache, which this kernel has not).
@@ -262,6 +262,22 @@ impl MemmapCounts {
             }
         }
     }
+}
+
+/// The `memmap` picture's counts, gathered one pageblock per lock hold (a
+/// walk of all of `mem_map` at once would keep interrupts off for O(frames)).
+/// The counts sit in a static: 4 KB is too much for a kernel stack.
+#[cfg(target_os = "none")]
+pub fn memmap_counts() -> spin::MutexGuard<'static, MemmapCounts> {
+    use super::mmzone::with_node_mem_map;
+    static COUNTS: spin::Mutex<MemmapCounts> = spin::Mutex::new(MemmapCounts::new());
+    let mut counts = COUNTS.lock();
+    let blocks = with_node_mem_map(|node, _| counts.blocks(node));
+    for b in 0..blocks {
+        with_node_mem_map(|node, mm| counts.count_block(node, mm, b));
+    }
+    with_node_mem_map(|node, mm| counts.count_pcp(node, mm));
+    counts
 }
 
 impl Default for MemmapCounts {
@@ -404,7 +420,7 @@ mod tests {
         memmap(&node, &mm, false, &mut s).unwrap();
         assert!(s.lines().next().unwrap().contains('m'), "{s}");
         for pfn in got {
-            node.free_pages(&mm, pfn, 0);
+            node.__free_pages(&mm, pfn, 0);
         }
     }
 }

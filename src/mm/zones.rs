@@ -31,6 +31,7 @@
 
 use core::fmt;
 
+use super::mmzone::{ZoneType, MAX_NR_ZONES};
 use crate::kernel::e820::{MemMap, MemType};
 use crate::layout;
 
@@ -91,44 +92,18 @@ fn lowmem_limit(vmalloc: Option<u64>, notes: &mut Notes) -> u64 {
     }
 }
 
+/// Where boot sizing puts one zone: `[start_pfn, start_pfn + spanned_pages)`,
+/// of which `present_pages` are RAM (the rest are holes). The live zone,
+/// with its free lists, is `mmzone::Zone`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ZoneType {
-    Dma,
-    Normal,
-    HighMem,
-    Movable,
-}
-
-pub const MAX_NR_ZONES: usize = 4;
-
-impl ZoneType {
-    pub const ALL: [ZoneType; MAX_NR_ZONES] = {
-        use ZoneType::*;
-        [Dma, Normal, HighMem, Movable]
-    };
-
-    /// Linux's `zone_names`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ZoneType::Dma => "DMA",
-            ZoneType::Normal => "Normal",
-            ZoneType::HighMem => "HighMem",
-            ZoneType::Movable => "Movable",
-        }
-    }
-}
-
-/// One zone: `[start_pfn, start_pfn + spanned_pages)`, of which
-/// `present_pages` are RAM (the rest are holes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Zone {
+pub struct ZoneSpan {
     pub kind: ZoneType,
     pub start_pfn: u64,
     pub spanned_pages: u64,
     pub present_pages: u64,
 }
 
-impl Zone {
+impl ZoneSpan {
     pub fn end_pfn(&self) -> u64 {
         self.start_pfn + self.spanned_pages
     }
@@ -140,7 +115,7 @@ pub struct ZoneLayout {
     /// DMA, Normal, HighMem, Movable: ordered and contiguous, empty ones
     /// included. With ZONE_MOVABLE, the zone it was carved from ends where
     /// it starts.
-    pub zones: [Zone; MAX_NR_ZONES],
+    pub zones: [ZoneSpan; MAX_NR_ZONES],
     /// First frame of RAM.
     pub min_pfn: u64,
     /// End of lowmem (the direct map).
@@ -162,7 +137,7 @@ pub struct ZoneLayout {
 }
 
 impl ZoneLayout {
-    pub fn zone(&self, kind: ZoneType) -> &Zone {
+    pub fn zone(&self, kind: ZoneType) -> &ZoneSpan {
         &self.zones[kind as usize]
     }
 
@@ -206,7 +181,7 @@ pub struct PagesSize(pub u64);
 impl fmt::Display for PagesSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const PER_MB: u64 = 1 << (20 - PAGE_SHIFT);
-        if self.0 % PER_MB == 0 {
+        if self.0.is_multiple_of(PER_MB) {
             write!(f, "{}M", self.0 / PER_MB)
         } else {
             write!(f, "{}K", self.0 << (PAGE_SHIFT - 10))
@@ -481,7 +456,7 @@ pub fn size_zones(map: &MemMap, opts: &MemOptions) -> (ZoneLayout, Notes) {
             }
         };
         let present = ram_pages(map, start, end);
-        Zone { kind, start_pfn: start, spanned_pages: end - start, present_pages: present }
+        ZoneSpan { kind, start_pfn: start, spanned_pages: end - start, present_pages: present }
     });
 
     let layout = ZoneLayout {
@@ -591,48 +566,6 @@ pub fn zone_ranges_lines(l: &ZoneLayout) -> impl Iterator<Item = ZoneLine> {
     let node = l.movable_start_pfn.map(|pfn| ZoneLine::MovableNode { nid: 0, pfn });
     let lines = [Some(ZoneLine::RangesHeader), r(0), r(1), r(2), Some(ZoneLine::MovableHeader), node];
     lines.into_iter().flatten()
-}
-
-#[cfg(test)]
-mod vmalloc_option_tests {
-    use super::*;
-    use crate::kernel::e820::{MemMap, MemType, Region};
-
-    fn ram(bytes: u64) -> MemMap {
-        MemMap::sanitize(&[
-            Region::new(0, 0x9fc00, MemType::Usable),
-            Region::new(0x100000, bytes - 0x100000, MemType::Usable),
-        ])
-    }
-
-    #[test]
-    fn vmalloc_option_moves_the_lowmem_limit() {
-        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(256 << 20), ..MemOptions::default() });
-        assert!(n.is_empty());
-        // 0xff7fe000 - 0xc0000000 - 8M - 256M, in pages.
-        assert_eq!(l.max_low_pfn, (0x3f7f_e000u64 - (8 << 20) - (256 << 20)) >> 12);
-        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(64 << 20), ..MemOptions::default() });
-        assert_eq!(l.max_low_pfn, MAXMEM_PFN);
-        assert_eq!(
-            n.iter().next().unwrap().to_string(),
-            "vmalloc=64M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
-             keeps its size)"
-        );
-        // On 512M, lowmem is all of RAM, not 896M: the note speaks of the limit.
-        let (l, n) = size_zones(&ram(512 << 20), &MemOptions { vmalloc: Some(8 << 20), ..MemOptions::default() });
-        assert_eq!(l.max_low_pfn, (512 << 20) >> 12);
-        assert_eq!(
-            n.iter().next().unwrap().to_string(),
-            "vmalloc=8M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
-             keeps its size)"
-        );
-        let (l, n) = size_zones(&ram(2 << 30), &MemOptions { vmalloc: Some(1000 << 20), ..MemOptions::default() });
-        assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);
-        assert_eq!(
-            n.iter().next().unwrap().to_string(),
-            "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M, the vmalloc area is 943M"
-        );
-    }
 }
 
 #[cfg(test)]

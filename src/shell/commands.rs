@@ -179,11 +179,11 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
 static REPORT: spin::Mutex<printk::LineBuf<24576>> = spin::Mutex::new(printk::LineBuf::new());
 
 fn report(
-    f: impl FnOnce(&crate::mm::page_alloc::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result,
+    f: impl FnOnce(&crate::mm::mmzone::Node, &[crate::mm::page::Page], &mut printk::LineBuf<24576>) -> core::fmt::Result,
 ) {
     let mut buf = REPORT.lock();
     buf.clear();
-    crate::mm::mm_init::with_node(|node, mm| {
+    crate::mm::mmzone::with_node_mem_map(|node, mm| {
         let _ = f(node, mm, &mut buf);
     });
     console_write(buf.as_bytes());
@@ -195,7 +195,7 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
     let extra = crate::mm::vmstat::MemExtra {
         kernel_stack_kb: (sched::nr_threads() * sched::THREAD_SIZE / 1024) as u64,
         page_tables_kb: 4 * crate::arch::x86::mm::init::page_tables_in_use() as u64,
-        vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::alloc::vmalloc_start()) / 1024) as u64,
+        vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::mmzone::vmalloc_start()) / 1024) as u64,
         vmalloc_used_kb: (crate::mm::vmalloc::usage().0 / 1024) as u64,
         vmalloc_chunk_kb: (crate::mm::vmalloc::usage().1 / 1024) as u64,
         slab_kb: 4 * crate::mm::kmalloc::slab_pages() as u64,
@@ -228,7 +228,7 @@ fn cmd_pagetypeinfo(args: &[&str]) -> CmdResult {
 fn cmd_memmap(args: &[&str]) -> CmdResult {
     no_args(args)?;
     let color = !crate::kernel::cmdline::no_color();
-    let counts = crate::mm::mm_init::memmap_counts();
+    let counts = crate::mm::vmstat::memmap_counts();
     report(|node, _, out| crate::mm::vmstat::memmap_print(node, &counts, color, out));
     Ok(())
 }
@@ -305,7 +305,7 @@ fn cmd_kmaps(args: &[&str]) -> CmdResult {
 
 fn cmd_drain(args: &[&str]) -> CmdResult {
     no_args(args)?;
-    crate::mm::alloc::drain_all_pages();
+    crate::mm::page_alloc::drain_all_pages();
     Ok(())
 }
 

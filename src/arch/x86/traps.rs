@@ -306,7 +306,7 @@ pub mod provoke {
     }
 
     /// An interrupt-masking lock taken again under itself (what an
-    /// allocation inside `with_node` did): reported as spinlock recursion
+    /// allocation inside `with_node_mem_map` did): reported as spinlock recursion
     /// and a panic, not a silent hang.
     pub fn lock_recursion() -> ! {
         static LOCK: crate::kernel::sync::IrqLock<u32> = crate::kernel::sync::IrqLock::new(0);

@@ -41,12 +41,12 @@ fn split_and_merge_back() {
     let mut z = zone(&mm, 0, 1024);
     assert_eq!(free_blocks(&z, &mm), [(0, 10)]);
     let pfn = z.alloc(&mm, 0, Movable).unwrap();
-    assert_eq!((pfn, z.free_pages(), mm[0].page_count()), (0, 1023, 1));
+    assert_eq!((pfn, z.free_area_pages(), mm[0].page_count()), (0, 1023, 1));
     // One buddy left over at each order 0..9: pfn 1, 2, 4, ... 512.
     assert_eq!(free_blocks(&z, &mm), (0..10).map(|o| (1 << o, o)).collect::<Vec<_>>());
     z.check_invariants(&mm).unwrap();
     release(&mut z, &mm, pfn, 0);
-    assert_eq!((free_blocks(&z, &mm), z.free_pages()), (vec![(0, 10)], 1024));
+    assert_eq!((free_blocks(&z, &mm), z.free_area_pages()), (vec![(0, 10)], 1024));
     z.check_invariants(&mm).unwrap();
 }
 
@@ -93,7 +93,7 @@ fn exhaustion_returns_none_and_nothing_leaks() {
         got.push((pfn, 0));
     }
     assert_eq!(got.len(), 500);
-    assert_eq!((z.free_pages(), z.alloc(&mm, 0, Reclaimable)), (0, None));
+    assert_eq!((z.free_area_pages(), z.alloc(&mm, 0, Reclaimable)), (0, None));
     z.check_invariants(&mm).unwrap();
     for (pfn, order) in got {
         release(&mut z, &mm, pfn, order);
@@ -280,7 +280,7 @@ proptest! {
             z.free_range(&mm, s, e);
         }
         let total = state.iter().filter(|&&s| s == FREE).count();
-        prop_assert_eq!(z.free_pages(), total);
+        prop_assert_eq!(z.free_area_pages(), total);
         let (boot_blocks, boot_nr_free) = (free_blocks(&z, &mm), nr_free_all(&z));
         let mut live: Vec<(u32, usize)> = Vec::new();
 
@@ -312,7 +312,7 @@ proptest! {
                 }
             }
             let used: usize = live.iter().map(|&(_, o)| 1 << o).sum();
-            prop_assert_eq!(z.free_pages() + used, total);
+            prop_assert_eq!(z.free_area_pages() + used, total);
             prop_assert_eq!(z.pageblock_counts().iter().sum::<usize>(), z.nr_pageblocks());
         }
 
@@ -369,7 +369,7 @@ fn taking_each_list_as_its_own_type_round_trips_pageblock_types() {
             taken.push(pfn);
         }
     }
-    assert_eq!(z.free_pages(), 0);
+    assert_eq!(z.free_area_pages(), 0);
     for pfn in taken {
         release(&mut z, &mm, pfn, 0);
     }

@@ -325,3 +325,41 @@ fn sizes_print_as_typed_up_to_terabytes() {
     assert_eq!(Size(3 << 30).to_string(), "3G");
     assert_eq!(Size(1536 << 20).to_string(), "1536M");
 }
+
+// --- the vmalloc= option (was inline in zones.rs) ---
+
+fn ram_bytes(bytes: u64) -> MemMap {
+    MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, bytes - 0x100000, MemType::Usable),
+    ])
+}
+
+#[test]
+fn vmalloc_option_moves_the_lowmem_limit() {
+    let (l, n) = size_zones(&ram_bytes(2 << 30), &MemOptions { vmalloc: Some(256 << 20), ..MemOptions::default() });
+    assert!(n.is_empty());
+    // 0xff7fe000 - 0xc0000000 - 8M - 256M, in pages.
+    assert_eq!(l.max_low_pfn, (0x3f7f_e000u64 - (8 << 20) - (256 << 20)) >> 12);
+    let (l, n) = size_zones(&ram_bytes(2 << 30), &MemOptions { vmalloc: Some(64 << 20), ..MemOptions::default() });
+    assert_eq!(l.max_low_pfn, MAXMEM_PFN);
+    assert_eq!(
+        n.iter().next().unwrap().to_string(),
+        "vmalloc=64M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
+         keeps its size)"
+    );
+    // On 512M, lowmem is all of RAM, not 896M: the note speaks of the limit.
+    let (l, n) = size_zones(&ram_bytes(512 << 20), &MemOptions { vmalloc: Some(8 << 20), ..MemOptions::default() });
+    assert_eq!(l.max_low_pfn, (512 << 20) >> 12);
+    assert_eq!(
+        n.iter().next().unwrap().to_string(),
+        "vmalloc=8M is below the default 111M: ignored (the lowmem limit stays at 896M, the vmalloc area \
+         keeps its size)"
+    );
+    let (l, n) = size_zones(&ram_bytes(2 << 30), &MemOptions { vmalloc: Some(1000 << 20), ..MemOptions::default() });
+    assert_eq!(l.max_low_pfn, MIN_LOWMEM_PFN);
+    assert_eq!(
+        n.iter().next().unwrap().to_string(),
+        "vmalloc=1000M would leave less than 64M of lowmem; lowmem kept at 64M, the vmalloc area is 943M"
+    );
+}

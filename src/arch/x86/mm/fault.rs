@@ -50,7 +50,7 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
         // A kernel access to vmalloc space through a page directory that
         // has not seen the area's page table yet: copy the PDE and retry.
         // Done with interrupts off, so the PDE copy is not interrupted.
-        let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
+        let vmalloc_space = (crate::mm::mmzone::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
         if vmalloc_space
             && frame.error_code & (PF_USER | PF_PROT | PF_RSVD) == 0
             && crate::mm::vmalloc::vmalloc_fault(address)
@@ -84,7 +84,7 @@ fn no_context(frame: &mut TrapFrame, address: usize) {
         return;
     }
     local_irq_disable();
-    let vmalloc_space = (crate::mm::alloc::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
+    let vmalloc_space = (crate::mm::mmzone::vmalloc_start()..crate::layout::VMALLOC_END).contains(&address);
     let mut out = crate::kernel::printk::oops_begin();
     let _ = writeln!(out, "BUG: unable to handle page fault for address: {:08x}", address);
     describe_error_code(&mut out, frame.error_code);

@@ -90,7 +90,7 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// out of line.
 #[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
-    if pfn as usize >= crate::mm::mm_init::max_pfn() {
+    if pfn as usize >= crate::mm::mmzone::max_pfn() {
         return Err(bad_pfn("kmap_atomic", pfn));
     }
     preempt_disable();
@@ -107,7 +107,7 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     }
     USED.store(used | bit, Ordering::Relaxed);
     STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
-    if (pfn as usize) < crate::mm::alloc::max_low_pfn() {
+    if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
     }
@@ -133,7 +133,7 @@ pub fn bad_pfn(what: &str, pfn: u32) -> KmapAtomicError {
         "BUG: {}: pfn {:#x} is not below max_pfn {:#x} (no RAM there); refused",
         what,
         pfn,
-        crate::mm::mm_init::max_pfn()
+        crate::mm::mmzone::max_pfn()
     ));
     KmapAtomicError::BadPfn(pfn)
 }

@@ -1,0 +1,231 @@
+//! The per-CPU page lists (the pcp part of Linux's mm/page_alloc.c): the
+//! fast path of order-0 allocations and frees, and the batches that move
+//! pages between a pcp list and the buddy lists.
+//!
+//! Each trick here stands for a piece of Linux that a student can map it
+//! back to: the route table is `GFP_ZONE_TABLE` (zone and list decided once
+//! per GFP value, not decoded per allocation); `alloc_pcp_fast` is the pcp
+//! branch of `buffered_rmqueue` for the first zone of the zonelist
+//! (`__rmqueue_pcplist` in later Linux), with `zone_watermark_ok` at order 0
+//! reduced to one compare of an atomic count (an empty zone fails it, which
+//! spares the table an "is there a zone" test); `free_hot_page` is
+//! `free_hot_cold_page`; `rmqueue_bulk` and `free_pcppages_bulk` are
+//! Linux's own. The kernel's `alloc_pages` calls `alloc_pcp_fast` first
+//! and returns its page at once (Linux's `get_page_from_freelist` on the
+//! first zone before anything else).
+
+#![forbid(unsafe_code)]
+
+use super::super::buddy::MigrateType;
+use super::super::gfp::Gfp;
+use super::super::list::List;
+use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
+use super::super::page::Page;
+
+/// The GFP bits that decide an allocation's zone and migrate type, packed
+/// into 4 bits: DMA and HIGHMEM are bits 0 and 1 already; RECLAIMABLE
+/// (0x80000) and MOVABLE (0x100000) shift down to bits 2 and 3.
+#[inline(always)]
+pub(in crate::mm) const fn route_index(bits: u32) -> usize {
+    ((bits & 0x3) | ((bits >> ROUTE_SHIFT) & 0xc)) as usize
+}
+
+const ROUTE_SHIFT: u32 = 17;
+
+pub(in crate::mm) const ROUTES: usize = 16;
+
+const _: () = assert!(Gfp::DMA.bits() | Gfp::HIGHMEM.bits() == 0x3);
+
+const _: () = assert!(Gfp::RECLAIMABLE.bits() >> ROUTE_SHIFT == 0x4 && Gfp::MOVABLE.bits() >> ROUTE_SHIFT == 0x8);
+
+/// The GFP flags a route index stands for (the inverse of [`route_index`]).
+pub(in crate::mm) const fn route_gfp(index: usize) -> Gfp {
+    let i = index as u32;
+    Gfp::from_bits_truncate((i & 0x3) | ((i & 0xc) << ROUTE_SHIFT))
+}
+
+/// Where an allocation looks first: `classzone`, the zonelist's start
+/// (`None` when no zone at or below the highest allowed one is populated),
+/// and for the order-0 fast path `zone`, the same zone as a plain index
+/// (zone 0 when there is none: then zone 0 is empty, its free count and
+/// marks are 0, and the fast path's watermark test sends the allocation to
+/// the slow path without a test of its own). Four bytes, so the fast path
+/// indexes the table with a scaled address rather than a multiply.
+#[derive(Clone, Copy)]
+#[repr(C, align(4))]
+pub(in crate::mm) struct PcpRoute {
+    pub(in crate::mm) zone: u8,
+    pub(in crate::mm) list: PcpList,
+    pub(in crate::mm) classzone: Option<u8>,
+}
+
+/// A zone's pcp list, as the route table keeps it: an enum, whose range the
+/// compiler knows, so the fast path indexes `lists` without a bounds check.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(in crate::mm) enum PcpList {
+    Unmovable = 0,
+    Reclaimable = 1,
+    Movable = 2,
+}
+
+impl PerCpuPages {
+    /// The list `l`: a match, so no bounds check whatever the compiler
+    /// makes of the enum's range once it has spilled it to the stack.
+    #[inline(always)]
+    fn list(&mut self, l: PcpList) -> &mut List {
+        match l {
+            PcpList::Unmovable => &mut self.lists[0],
+            PcpList::Reclaimable => &mut self.lists[1],
+            PcpList::Movable => &mut self.lists[2],
+        }
+    }
+}
+
+impl PcpList {
+    /// The pcp list of a migrate type ([`pcp_index`] as an enum).
+    pub(in crate::mm) fn of(mt: MigrateType) -> PcpList {
+        [PcpList::Unmovable, PcpList::Reclaimable, PcpList::Movable][pcp_index(mt)]
+    }
+}
+
+/// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2.
+#[inline]
+pub(in crate::mm) fn pcp_index(mt: MigrateType) -> usize {
+    const _: () = assert!(MigrateType::Unmovable as usize == 0 && MigrateType::Reclaimable as usize == 1);
+    (mt as usize).min(PCP_TYPES - 1)
+}
+
+/// [`pcp_index`] by table, for the free path, which has the pageblock type
+/// as its `u8`: one load where `min` is a compare and a move on i386. Eight
+/// entries so that the index is masked rather than bounds-checked.
+pub(super) const PCP_LIST_OF: [u8; 8] = [0, 1, 2, 2, 2, 2, 2, 2];
+
+impl Zone {
+    /// An order-0 page off the pcp list of `mt`, refilled by a batch from
+    /// the buddy lists when it is empty (Linux: the pcp branch of
+    /// `buffered_rmqueue`, `__rmqueue_pcplist` later); the caller has
+    /// checked the watermark.
+    #[inline(always)]
+    pub(super) fn rmqueue_pcplist(&self, mem_map: &[Page], mt: MigrateType) -> Option<u32> {
+        let list = pcp_index(mt);
+        let mut pcp = self.pcp();
+        if pcp.lists[list].is_empty() {
+            self.rmqueue_bulk(&mut pcp, mem_map, mt, list);
+        }
+        let pfn = pcp.lists[list].pop_front(mem_map)?;
+        pcp.count -= 1;
+        drop(pcp);
+        mem_map[pfn as usize].set_page_count(1);
+        Some(pfn)
+    }
+
+    /// Push a freed order-0 page onto the pcp list of its pageblock type
+    /// `mt`, and give a batch back to the buddy lists past `high` (Linux's
+    /// `free_hot_cold_page`).
+    #[inline(always)]
+    pub(super) fn free_hot_page(&self, mem_map: &[Page], pfn: u32, mt: u8) {
+        let mut pcp = self.pcp();
+        let list = PCP_LIST_OF[mt as usize & 7] as usize;
+        pcp.lists[list].push_front(mem_map, pfn);
+        pcp.count += 1;
+        if pcp.count > pcp.high {
+            let batch = pcp.batch;
+            self.free_pcppages_bulk(&mut pcp, mem_map, batch);
+        }
+    }
+
+    /// Refill pcp list `list` with a batch from the buddy allocator
+    /// (2.6.24's `rmqueue_bulk`): one hold of the zone's lock.
+    #[inline(never)]
+    fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
+        let mut buddy = self.lock();
+        for _ in 0..pcp.batch {
+            match buddy.alloc(mem_map, 0, mt) {
+                Some(pfn) => {
+                    mem_map[pfn as usize].set_page_count(0);
+                    pcp.lists[list].push_back(mem_map, pfn);
+                    pcp.count += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
+    /// taking one page from each list in turn and skipping empty lists, in
+    /// one hold of the zone's lock (2.6.24's `free_pages_bulk`; `n` is at
+    /// most a batch). The buddy free is inlined here: this is where most
+    /// order-0 pages reach the buddy allocator.
+    #[inline(never)]
+    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mut n: usize) {
+        let mut buddy = self.lock();
+        let mut list = 0;
+        let mut empty = 0;
+        while n > 0 && pcp.count > 0 && empty < PCP_TYPES {
+            match pcp.lists[list].pop_back(mem_map) {
+                Some(pfn) => {
+                    pcp.count -= 1;
+                    buddy.free(mem_map, pfn, 0);
+                    n -= 1;
+                    empty = 0;
+                }
+                None => empty += 1,
+            }
+            // No `%`: a division on i386, and this runs once per page.
+            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+        }
+    }
+}
+
+impl Node {
+    /// Fast path (Linux: the pcp branch of `buffered_rmqueue` for the first
+    /// zone of the zonelist): an order-0 page from the preferred zone's pcp
+    /// list, the zone comfortably above its low mark. `None` sends the
+    /// caller to the full zonelist walk, which repeats this test first.
+    #[inline(always)]
+    pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
+        let route = self.pcp_route[route_index(gfp.bits())];
+        // The mask only spares a bounds check: `init` stores zone indices.
+        let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
+        let list = route.list;
+        debug_assert_eq!(self.classzone[gfp.zone() as usize].unwrap_or(0), classzone);
+        // (Before `init` builds the table, every entry says zone 0, empty.)
+        debug_assert!(route.classzone.is_none() || list as usize == pcp_index(self.alloc_type(gfp)));
+        let zone = &self.zones[classzone];
+        // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
+        // the classzone itself is always 0 (it keeps pages against zones
+        // above), so the mark is the zone's own.
+        let mark = zone.watermark[Watermark::Low as usize] as usize;
+        debug_assert_eq!(zone.lowmem_reserve[classzone], 0);
+        if zone.free_now() <= mark {
+            return None;
+        }
+        let mut pcp = zone.pcp();
+        let pfn = pcp.list(list).pop_front(mem_map)?;
+        pcp.count -= 1;
+        drop(pcp);
+        mem_map[pfn as usize].set_page_count(1);
+        Some(pfn)
+    }
+
+    /// Give one batch of zone `zone`'s pcp pages back to the buddy allocator
+    /// (`batch` pages per lock hold, as Linux's `free_pcppages_bulk`);
+    /// returns the pages still cached, so that a caller emptying the lists
+    /// lets interrupts in between batches.
+    pub fn drain_pcp_batch(&self, mem_map: &[Page], zone: usize) -> usize {
+        let z = &self.zones[zone];
+        let mut pcp = z.pcp();
+        let batch = pcp.batch;
+        z.free_pcppages_bulk(&mut pcp, mem_map, batch);
+        pcp.count
+    }
+
+    /// Empty every pcp list (Linux's `drain_all_pages`), batch by batch:
+    /// reports and tests that compare free lists call this first.
+    pub fn drain_all(&self, mem_map: &[Page]) {
+        for zone in 0..MAX_NR_ZONES {
+            while self.drain_pcp_batch(mem_map, zone) > 0 {}
+        }
+    }
+}

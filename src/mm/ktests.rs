@@ -367,9 +367,9 @@ pub fn alloc_pages_exact_refuses_size_0() -> TestResult {
         if !crate::kernel::printk::log_contains(b"alloc_pages_exact: size 0 at src/mm/ktests.rs:") {
             return Err("no warning for alloc_pages_exact(0)");
         }
-        if let Some((ptr, bus)) = super::kmalloc::dma_alloc_coherent(0) {
+        if let Some((ptr, bus)) = super::dma::dma_alloc_coherent(0) {
             // SAFETY: what dma_alloc_coherent(0) returned, unused.
-            unsafe { super::kmalloc::dma_free_coherent(ptr, 0, bus) };
+            unsafe { super::dma::dma_free_coherent(ptr, 0, bus) };
             return Err("dma_alloc_coherent(0) returned memory");
         }
         Ok(())
@@ -558,7 +558,7 @@ const STRESS_ROUNDS: usize = 150;
 /// (`qemu::mm::allocator_stress_keeps_guest_time`) compares the difference
 /// with the host's clock. On its own it checks that the work leaks nothing.
 pub fn allocator_stress_keeps_the_clock() -> TestResult {
-    use super::kmalloc::{kfree, kmalloc, shrink_all};
+    use super::slab_common::{kfree, kmalloc, shrink_all};
     let settle = || {
         shrink_all();
         alloc::drain_all_pages();

@@ -61,7 +61,7 @@ fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
     // that vmalloc made (for a thread's stack) stays for good, as in Linux,
     // and is counted apart.
     let settled = || {
-        super::kmalloc::shrink_all();
+        super::slab_common::shrink_all();
         alloc::drain_all_pages();
         alloc::nr_free_pages()
     };

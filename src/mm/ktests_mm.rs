@@ -27,7 +27,7 @@ use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 fn settled() -> u64 {
-    super::kmalloc::shrink_all();
+    super::slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }

@@ -26,7 +26,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 fn settled() -> u64 {
-    super::kmalloc::shrink_all();
+    super::slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }
@@ -261,7 +261,7 @@ impl core::fmt::Write for Hash {
 
 /// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
 fn free_lists_hash() -> u64 {
-    super::kmalloc::shrink_all();
+    super::slab_common::shrink_all();
     super::mm_init::with_node(|node, mm| {
         node.drain_all(mm);
         let mut h = Hash(0xcbf2_9ce4_8422_2325);

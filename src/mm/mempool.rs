@@ -8,7 +8,7 @@
 //! refills the reserve before giving anything back to the allocator.
 
 use super::gfp::Gfp;
-use super::kmalloc::{kfree, kmalloc, Cache};
+use super::slab_common::{kfree, kmalloc, Cache};
 use crate::kernel::sync::IrqLock;
 use crate::kernel::wait::WaitQueue;
 use core::ptr::NonNull;

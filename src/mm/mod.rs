@@ -17,9 +17,13 @@ pub mod zones;
 #[cfg(target_os = "none")]
 pub mod alloc;
 #[cfg(target_os = "none")]
-pub mod highmem;
+pub mod allocator;
 #[cfg(target_os = "none")]
-pub mod kmalloc;
+pub mod dma;
+#[cfg(target_os = "none")]
+pub mod failslab;
+#[cfg(target_os = "none")]
+pub mod highmem;
 #[cfg(target_os = "none")]
 pub mod ktests;
 #[cfg(target_os = "none")]
@@ -40,3 +44,5 @@ pub mod mm_init;
 pub mod mm_types;
 #[cfg(target_os = "none")]
 pub mod shrinker;
+#[cfg(target_os = "none")]
+pub mod slab_common;

@@ -1,7 +1,12 @@
 //! Host tests of `mm::slab`.
 
+use super::mgmt::{Slab, FREE, FULL, PARTIAL};
+use super::sizing::*;
+use super::slab_debug::*;
 use super::*;
 use crate::mm::gfp::{GFP_ATOMIC, GFP_KERNEL};
+use core::mem::size_of;
+use core::ptr;
 use proptest::prelude::*;
 use std::alloc::{alloc, dealloc, Layout};
 use std::cell::Cell;

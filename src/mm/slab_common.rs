@@ -1,17 +1,19 @@
-//! The kernel's object allocators on top of `mm::slab` (Linux's slab.c
-//! kernel side and include/linux/slab.h): the cache registry
-//! (`kmem_cache_create` & co.), `kmalloc`/`kfree`/`ksize`/`krealloc` with
-//! Linux's size classes, `dma-kmalloc-*` on ZONE_DMA, and Rust's global
-//! allocator, so `Box`, `Vec` and `String` are kmalloc memory.
+//! The kernel's cache registry and kmalloc, on top of `mm::slab` (Linux's
+//! `mm/slab_common.c`, and the kernel side of 2.6.24's `mm/slab.c` and
+//! `include/linux/slab.h`): `kmem_cache_create` & co., the [`Cache`]
+//! handle, `kmalloc`/`kfree`/`ksize`/`krealloc` with Linux's size classes,
+//! `dma-kmalloc-*` on ZONE_DMA, the shrinker, and the `/proc/slabinfo` and
+//! kmalloc reports. Rust's global allocator is in `mm/allocator.rs`,
+//! `failslab=` in `mm/failslab.rs`, `dma_alloc_coherent` in `mm/dma.rs`.
 //!
 //! Slab pages come from the buddy allocator (lowmem, through the direct
-//! map); each page's descriptor names its cache (`PageFlags::SLAB`,
-//! `slab_cache` = the cache id), which is how `kfree` finds the cache of a
-//! pointer. `kfree` reads that descriptor without any lock
-//! (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache then
-//! checks the pointer against its slab header under its own lock. Requests
-//! above 8 KB get whole pages (order <= 10), marked `PageFlags::HEAD` with
-//! the order in `private`.
+//! map; `mm/slab/kernel_pages.rs`); each page's descriptor names its cache
+//! (`PageFlags::SLAB`, `slab_cache` = the cache id), which is how `kfree`
+//! finds the cache of a pointer. `kfree` reads that descriptor without any
+//! lock (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache
+//! then checks the pointer against its slab header under its own lock.
+//! Requests above 8 KB get whole pages (order <= 10), marked
+//! `PageFlags::HEAD` with the order in `private`.
 //!
 //! An allocation that may sleep grows its cache without the cache's lock,
 //! through the page allocator's sleeping path (direct reclaim); others grow
@@ -20,20 +22,26 @@
 //! Rust's collections allocate with `GFP_KERNEL | __GFP_NOFAIL`: they
 //! cannot handle a failure, so `failslab=` (and `fail_page_alloc=`, in the
 //! page allocator) leave them alone.
+//!
+//! Why one file of about 800 lines: the registry (`CACHES`, `IDS`,
+//! `SLOT_OF_ID`, the kmalloc slots) is private to it. `kmalloc`, `kfree`,
+//! the [`Cache`] handle and the reports all reach a cache through it, and
+//! keeping them here keeps every other file away from the caches' locks.
 
 use super::alloc::{self, get_free_pages, Pages};
-use super::fault_inject::FaultAttr;
-use super::gfp::{Gfp, GFP_DMA, GFP_KERNEL};
+use super::failslab::{failslab_enabled, should_failslab};
+use super::gfp::Gfp;
 use super::mm_init::pfn_to_page;
 use super::page::PageFlags;
-pub use super::slab::KMALLOC_SIZES;
+use super::slab::grow::GrowSpec;
+use super::slab::kernel_pages::KernelPages;
+use super::slab::sizing::{kmalloc_align, KMALLOC_SIZES};
+use super::slab::slab_debug::SlabBug;
 use super::slab::{
-    kmalloc_align, slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, GrowSpec, KmemCache,
-    SlabBug, SlabFlags, SlabOwner, SlabPages, SlabStats,
+    slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, KmemCache, SlabFlags, SlabStats,
 };
 use crate::kernel::sync::IrqLock;
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
-use core::alloc::{GlobalAlloc, Layout};
 use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -106,34 +114,9 @@ static IDS: [AtomicU32; MAX_CACHES] = [const { AtomicU32::new(0) }; MAX_CACHES];
 static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
-/// `failslab=`: injected slab allocation failures.
-static FAILSLAB: IrqLock<FaultAttr> = IrqLock::new(FaultAttr::DISABLED);
-/// Whether failslab is on: the hot path reads this, not the lock.
-static FAILSLAB_ON: AtomicBool = AtomicBool::new(false);
 /// Cache slot by cache id, for ids below 256 (kfree's lookup).
 static SLOT_OF_ID: [AtomicU32; 256] = [const { AtomicU32::new(u32::MAX) }; 256];
 
-/// Set the `failslab` fault attributes; returns the previous ones.
-pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
-    let mut f = FAILSLAB.lock();
-    FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
-    core::mem::replace(&mut *f, attr)
-}
-
-/// Whether to fail this slab allocation on purpose (Linux's
-/// `should_failslab`). A caller that cannot handle a failure says so with
-/// `__GFP_NOFAIL` (Rust's collections, through the global allocator) and
-/// is left alone, as Linux leaves it alone.
-#[inline]
-fn should_failslab(size: usize, gfp: Gfp) -> bool {
-    FAILSLAB_ON.load(Ordering::Relaxed) && !gfp.contains(Gfp::NOFAIL) && failslab_decide(size)
-}
-
-#[cold]
-#[inline(never)]
-fn failslab_decide(size: usize) -> bool {
-    FAILSLAB.lock().should_fail(size as u64)
-}
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
 /// Slab allocations that failed for want of pages (for tests).
@@ -148,103 +131,6 @@ struct PageStats {
 }
 static PAGE_STATS: PageStats =
     PageStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) };
-
-/// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
-struct KernelPages {
-    dma: bool,
-    /// Not under a cache's lock: an allocation that may sleep takes the page
-    /// allocator's sleeping path (direct reclaim, which shrinks the caches
-    /// and so takes their locks).
-    may_sleep: bool,
-}
-
-// SAFETY: blocks from the buddy allocator are naturally aligned to their size
-// (order), are lowmem (no __GFP_HIGHMEM), so their direct-map addresses are
-// valid, and are ours until given back; management blocks are kmalloc
-// objects, word aligned and ours until kfree'd; `readable` accepts only
-// direct-map addresses below the end of lowmem; `slab_mgmt` reads what
-// `set_slab_owner` wrote in the page descriptors, and only while the pages
-// are marked SLAB.
-unsafe impl SlabPages for KernelPages {
-    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
-        let gfp = if self.dma { gfp | GFP_DMA } else { gfp };
-        // Under a cache's lock nothing may sleep: the non-sleeping path,
-        // which still uses the reserve for __GFP_HIGH and reports a failure
-        // unless __GFP_NOWARN.
-        let block = if self.may_sleep && gfp.may_sleep() {
-            alloc::alloc_pages(gfp, order)?
-        } else {
-            alloc::__alloc_pages(gfp - Gfp::WAIT, order)?
-        };
-        match block.lowmem() {
-            Ok(low) => Some(low.addr()),
-            Err(p) => {
-                alloc::free_pages_block(p);
-                None
-            }
-        }
-    }
-
-    fn free_pages(&mut self, addr: usize, order: usize) {
-        // SAFETY: the slab allocator gives back the block it got from alloc_pages.
-        unsafe { alloc::free_pages(addr, order) };
-    }
-
-    fn readable(&self, addr: usize, len: usize) -> bool {
-        let end = PAGE_OFFSET + (alloc::max_low_pfn() << PAGE_SHIFT);
-        // The direct map covers lowmem, except the unmapped guard pages under
-        // the kernel stacks (in the first 8 MB): ask the page tables there,
-        // once when both ends are in one page (a slab header, on every free).
-        let present = crate::arch::x86::mm::init::early_page_present;
-        addr >= PAGE_OFFSET
-            && addr.checked_add(len).is_some_and(|e| {
-                e <= end && len > 0 && present(addr) && ((addr ^ (e - 1)) < PAGE_SIZE || present(e - 1))
-            })
-    }
-
-    fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
-        let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
-        // The pages are the slab's alone (just allocated, or about to be
-        // freed), so the owner-only `__set_flag` does, as Linux's
-        // `__SetPageSlab`.
-        for pfn in pfn..pfn + (1 << order) {
-            let page = pfn_to_page(pfn).expect("a slab page has a descriptor");
-            match owner {
-                Some(o) => {
-                    // The cache id lives in `mapping`, as Linux 2.6.24's
-                    // `page->slab` shares its word.
-                    page.set_mapping(o.cache);
-                    // Linux keeps the slab in page->lru; a lowmem address fits 32 bits.
-                    page.set_private(o.mgmt as u32);
-                    page.__set_flag(PageFlags::SLAB);
-                }
-                None => {
-                    page.__clear_flag(PageFlags::SLAB);
-                    page.set_mapping(0);
-                    page.set_private(0);
-                }
-            }
-        }
-    }
-
-    fn slab_mgmt(&self, addr: usize) -> Option<usize> {
-        let page = pfn_to_page(virt_to_phys(addr) >> PAGE_SHIFT)?;
-        page.is_slab().then_some(page.private() as usize)
-    }
-
-    fn alloc_mgmt(&mut self, size: usize, gfp: Gfp) -> Option<usize> {
-        // From a smaller kmalloc class (`CacheLayout`'s off-slab bound), so
-        // never from the cache that is growing; always normal memory.
-        let gfp = if self.may_sleep { gfp } else { gfp - Gfp::WAIT };
-        kmalloc(size, gfp - Gfp::DMA).map(|p| p.as_ptr() as usize)
-    }
-
-    fn free_mgmt(&mut self, addr: usize, _size: usize) {
-        // SAFETY: `addr` came from kmalloc in `alloc_mgmt`, and the slab it
-        // managed is gone.
-        unsafe { kfree(addr as *mut u8) }
-    }
-}
 
 /// Why `kmem_cache_create` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -518,7 +404,7 @@ impl Cache {
     #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
         // The size (under the cache's lock) is needed only when failslab is on.
-        if FAILSLAB_ON.load(Ordering::Relaxed) && should_failslab(self.object_size(), gfp) {
+        if failslab_enabled() && should_failslab(self.object_size(), gfp) {
             return None;
         }
         debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id);
@@ -742,7 +628,7 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
 
 /// A kmalloc above 8 KB: a whole block of pages, its head marked with the order.
 #[inline(never)]
-fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+pub(super) fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     let order = alloc::get_order(size);
     let addr = get_free_pages(gfp, order)?;
     let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
@@ -943,81 +829,4 @@ fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -
     } else {
         writeln!(out, "{:>6}%", r * 100 / a)
     }
-}
-
-/// Rust's global allocator: `Box`, `Vec`, `String` live in kmalloc memory.
-pub struct KmallocAllocator;
-
-/// The flags of every allocation by Rust's collections: they cannot handle
-/// a failure (they abort), so fault injection leaves them alone.
-const GFP_RUST: Gfp = GFP_KERNEL.union(Gfp::NOFAIL);
-
-// SAFETY: kmalloc returns blocks of at least the size asked, aligned as
-// below, unique until kfree'd; dealloc gets back exactly what alloc gave.
-unsafe impl GlobalAlloc for KmallocAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Every class is at least 8-aligned; a power-of-two class is aligned
-        // to its size up to a page (`kmalloc_align`), and page blocks to
-        // their own size. Pick the first that satisfies the layout.
-        let align = layout.align();
-        let block = if align <= 8 {
-            kmalloc(layout.size().max(1), GFP_RUST)
-        } else {
-            let size = layout.size().max(align).next_power_of_two();
-            if align <= PAGE_SIZE && size <= KMALLOC_MAX_CACHE_SIZE {
-                kmalloc(size, GFP_RUST)
-            } else if size <= KMALLOC_MAX_SIZE {
-                kmalloc_pages(size.max(PAGE_SIZE), GFP_RUST)
-            } else {
-                None
-            }
-        };
-        block.map_or(core::ptr::null_mut(), |p| p.as_ptr())
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: GlobalAlloc::dealloc gets back exactly what alloc gave.
-        unsafe { kfree(ptr) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if layout.align() <= 8 {
-            // SAFETY: GlobalAlloc::realloc: ptr is live and the caller uses only the result.
-            return unsafe { krealloc(ptr, new_size, GFP_RUST) }.map_or(core::ptr::null_mut(), |p| p.as_ptr());
-        }
-        let new_layout = Layout::from_size_align(new_size, layout.align()).expect("valid layout");
-        // SAFETY: new_layout has the caller's alignment and a non-zero size.
-        let new = unsafe { self.alloc(new_layout) };
-        if !new.is_null() {
-            // SAFETY: both blocks are valid for min(old, new) bytes and distinct.
-            unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
-            // SAFETY: copied above; the old block is not used again.
-            unsafe { kfree(ptr) };
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static GLOBAL: KmallocAllocator = KmallocAllocator;
-
-/// Physically contiguous memory in ZONE_DMA with its bus address
-/// (`dma_alloc_coherent`; on a PC the bus address is the physical one).
-/// Exact pages (the unused tail of the power-of-two block goes back), zeroed.
-pub fn dma_alloc_coherent(size: usize) -> Option<(NonNull<u8>, u32)> {
-    let addr = alloc::alloc_pages_exact(size, GFP_DMA | Gfp::ZERO)?;
-    Some((NonNull::new(addr as *mut u8)?, virt_to_phys(addr) as u32))
-}
-
-/// # Safety
-/// `vaddr`, `size` and `bus` are those `dma_alloc_coherent` returned, and
-/// neither the CPU nor the device uses the memory afterwards.
-pub unsafe fn dma_free_coherent(vaddr: NonNull<u8>, size: usize, bus: u32) {
-    assert_eq!(
-        virt_to_phys(vaddr.as_ptr() as usize) as u32,
-        bus,
-        "dma_free_coherent: address and bus address disagree"
-    );
-    // SAFETY: the caller gives back what dma_alloc_coherent(size) returned.
-    unsafe { alloc::free_pages_exact(vaddr.as_ptr() as usize, size) };
 }

@@ -436,6 +436,8 @@ impl KmemCache {
             free_limit: 2 * l.limit.div_ceil(2) + l.num,
             ..KmemCache::empty()
         };
+        // The array cache's indices rely on it (`ac_pop`, `free`).
+        assert!(l.limit <= AC_MAX, "slab {name}: array cache limit {} above {AC_MAX}", l.limit);
         self.ac.limit = l.limit;
         self.ac.batchcount = l.limit.div_ceil(2);
         Ok(())
@@ -621,7 +623,7 @@ impl KmemCache {
             Ok(found) => found,
             Err(why) => return Err(self.bug_foreign(obj, why)),
         };
-        let bufctl = s.bufctl_ptr(i);
+        let bufctl = s.bufctl_ptr_located(i);
         // SAFETY: `locate` found object i of a live slab: its bufctl entry
         // lies in the slab's management.
         if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
@@ -634,11 +636,17 @@ impl KmemCache {
             // Flushing moves other objects only: this one's entry stays put.
             self.flush_array(pages, self.ac.batchcount);
         }
-        // SAFETY: as above.
-        unsafe { bufctl.write(BUFCTL_CACHED) };
+        // Linux's `__cache_free`: `ac->entry[ac->avail++] = objp`.
         let k = self.ac.avail;
-        self.ac.entry[k] = obj;
-        self.ac.bufctl[k] = bufctl as usize;
+        debug_assert!(k < self.ac.limit && self.ac.limit <= AC_MAX);
+        // SAFETY: the bufctl entry as above; k < limit <= AC_MAX (a full
+        // array was flushed just above, and `setup` checks the limit), so
+        // the array writes are in bounds.
+        unsafe {
+            bufctl.write(BUFCTL_CACHED);
+            *self.ac.entry.get_unchecked_mut(k) = obj;
+            *self.ac.bufctl.get_unchecked_mut(k) = bufctl as usize;
+        }
         self.ac.avail += 1;
         Ok(())
     }

@@ -92,20 +92,22 @@ pub const ZERO_SIZE_PTR: usize = 16;
 /// atomic add).
 struct Slot {
     cache: KmemCache,
-    /// Slab pages come from ZONE_DMA.
-    dma: bool,
+    /// Where its slabs come from (ZONE_DMA for `dma-kmalloc`), as the
+    /// provider under the slot's lock: it never sleeps. Kept in the slot,
+    /// so that the free path passes its address instead of building one.
+    pages: KernelPages,
     /// kmalloc calls served by this cache, and the bytes they asked for.
     kmalloc_count: u64,
     kmalloc_requested: u64,
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot { cache: KmemCache::empty(), dma: false, kmalloc_count: 0, kmalloc_requested: 0 };
-
-    /// The slab pages provider under the slot's lock: it must not sleep.
-    fn pages(&self) -> KernelPages {
-        KernelPages { dma: self.dma, may_sleep: false }
-    }
+    const EMPTY: Slot = Slot {
+        cache: KmemCache::empty(),
+        pages: KernelPages { dma: false, may_sleep: false },
+        kmalloc_count: 0,
+        kmalloc_requested: 0,
+    };
 }
 
 static CACHES: [IrqLock<Slot>; MAX_CACHES] = [const { IrqLock::new(Slot::EMPTY) }; MAX_CACHES];
@@ -216,7 +218,7 @@ fn create_in(
             continue;
         }
         s.cache.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
-        s.dma = dma;
+        s.pages.dma = dma;
         s.kmalloc_count = 0;
         s.kmalloc_requested = 0;
         let id = s.cache.id();
@@ -244,19 +246,32 @@ fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u
     if gfp.may_sleep() && crate::kernel::sched::might_sleep_check(s.irqs_were_enabled()) {
         s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
-    loop {
-        // The array-cache hit first: no page provider needed.
-        let r = match s.cache.alloc_cached() {
-            Some(addr) => Ok(addr),
-            None => {
-                let mut pages = s.pages();
-                if gfp.may_sleep() {
-                    s.cache.alloc_nogrow(&mut pages)
-                } else {
-                    s.cache.alloc(&mut pages, gfp)
-                }
+    // The array-cache hit (Linux's `____cache_alloc` finding `ac->avail`):
+    // no page provider, and the slow path stays out of line.
+    match s.cache.alloc_cached() {
+        Some(addr) => {
+            if let Some(size) = kmalloc {
+                s.kmalloc_count += 1;
+                s.kmalloc_requested += size as u64;
             }
-        };
+            NonNull::new(addr as *mut u8)
+        }
+        None => slot_alloc_refill(s, slot, gfp, kmalloc),
+    }
+}
+
+/// `slot_alloc` with the array cache empty (Linux's `cache_alloc_refill`,
+/// and `cache_grow` when no slab has a free object).
+#[inline(never)]
+fn slot_alloc_refill(
+    mut s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
+    slot: usize,
+    gfp: Gfp,
+    kmalloc: Option<usize>,
+) -> Option<NonNull<u8>> {
+    loop {
+        let Slot { cache, pages, .. } = &mut *s;
+        let r = if gfp.may_sleep() { cache.alloc_nogrow(pages) } else { cache.alloc(pages, gfp) };
         match r {
             Ok(addr) => {
                 if let Some(size) = kmalloc {
@@ -267,7 +282,7 @@ fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u
             }
             Err(e) => {
                 let spec = s.cache.grow_spec(gfp);
-                let dma = s.dma;
+                let dma = s.pages.dma;
                 drop(s);
                 if !alloc_failed(slot, e, spec, dma, gfp) {
                     return None;
@@ -307,8 +322,8 @@ fn alloc_failed(slot: usize, e: AllocError, spec: GrowSpec, dma: bool, gfp: Gfp)
                 return false;
             };
             let mut s = CACHES[slot].lock();
-            let mut locked = s.pages();
-            match s.cache.add_slab(&mut locked, new) {
+            let Slot { cache, pages: locked, .. } = &mut *s;
+            match cache.add_slab(locked, new) {
                 Ok(()) => true,
                 Err(new) => {
                     // The cache was destroyed meanwhile.
@@ -371,15 +386,15 @@ unsafe fn slot_free<const IN_SLAB_PAGE: bool>(slot: usize, id: u32, obj: NonNull
         drop(s);
         return foreign("kfree", obj.as_ptr() as usize);
     }
-    let mut pages = s.pages();
+    let Slot { cache, pages, .. } = &mut *s;
     let r = if IN_SLAB_PAGE {
         // SAFETY: the caller's contract is `KmemCache::free`'s; the page
         // was seen marked as a slab page of this cache, and a slab page is
         // lowmem, in the direct map.
-        unsafe { s.cache.free_in_slab_page(&mut pages, obj.as_ptr() as usize) }
+        unsafe { cache.free_in_slab_page(pages, obj.as_ptr() as usize) }
     } else {
         // SAFETY: the caller's contract is `KmemCache::free`'s.
-        unsafe { s.cache.free(&mut pages, obj.as_ptr() as usize) }
+        unsafe { cache.free(pages, obj.as_ptr() as usize) }
     };
     if let Err(bug) = r {
         drop(s);
@@ -426,16 +441,16 @@ impl Cache {
     /// `kmem_cache_shrink`: pages given back.
     pub fn shrink(&self) -> usize {
         let mut s = self.lock();
-        let mut pages = s.pages();
-        s.cache.shrink(&mut pages)
+        let Slot { cache, pages, .. } = &mut *s;
+        cache.shrink(pages)
     }
 
     /// `kmem_cache_destroy`: refused while objects are live, and then the
     /// handle comes back in the error.
     pub fn destroy(self) -> Result<(), CacheBusy> {
         let mut s = self.lock();
-        let mut pages = s.pages();
-        if let Err(error) = s.cache.destroy(&mut pages) {
+        let Slot { cache, pages, .. } = &mut *s;
+        if let Err(error) = cache.destroy(pages) {
             drop(s);
             return Err(CacheBusy { cache: self, error });
         }
@@ -480,8 +495,8 @@ pub fn shrink_all() -> usize {
             if s.cache.id() == 0 {
                 return 0;
             }
-            let mut pages = s.pages();
-            s.cache.shrink(&mut pages)
+            let Slot { cache, pages, .. } = &mut *s;
+            cache.shrink(pages)
         })
         .sum()
 }

@@ -42,11 +42,17 @@ impl KmemCache {
     pub(super) fn ac_pop(&mut self) -> usize {
         self.ac.avail -= 1;
         let k = self.ac.avail;
-        // SAFETY: `bufctl[k]` is the bufctl entry of `entry[k]`'s object
-        // (`ac_push`), in a slab kept alive by it: an object in the array
-        // counts in its slab's `inuse`, so the slab is not destroyed.
-        unsafe { (self.ac.bufctl[k] as *mut u16).write(BUFCTL_ACTIVE) };
-        self.ac.entry[k]
+        debug_assert!(k < self.ac.limit && self.ac.limit <= AC_MAX);
+        // SAFETY: k < avail <= limit <= AC_MAX (`setup` checks the limit),
+        // so both reads are in bounds (Linux's `ac->entry[--ac->avail]`,
+        // unchecked in C too). `bufctl[k]` is the bufctl entry of
+        // `entry[k]`'s object (`ac_push`), in a slab kept alive by it: an
+        // object in the array counts in its slab's `inuse`, so the slab is
+        // not destroyed.
+        unsafe {
+            (*self.ac.bufctl.get_unchecked(k) as *mut u16).write(BUFCTL_ACTIVE);
+            *self.ac.entry.get_unchecked(k)
+        }
     }
 
     /// Put object `i` of slab `s` on the array cache (room is checked by

@@ -76,6 +76,15 @@ impl SlabRef {
         (self.0 + size_of::<Slab>() + 2 * i) as *mut u16
     }
 
+    /// [`bufctl_ptr`](Self::bufctl_ptr) for an index `locate` found, which
+    /// is below `num` already (it checked `rel < num * buffer_size`): the
+    /// free path pays no second check.
+    #[inline(always)]
+    pub(super) fn bufctl_ptr_located(self, i: usize) -> *mut u16 {
+        debug_assert!(i < self.num() as usize, "bufctl index {i} out of range");
+        (self.0 + size_of::<Slab>() + 2 * i) as *mut u16
+    }
+
     pub(super) fn bufctl(self, i: usize) -> u16 {
         // SAFETY: i < num, and `grow` reserved num entries after the header.
         unsafe { self.bufctl_ptr(i).read() }

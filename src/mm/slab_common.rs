@@ -43,6 +43,7 @@ use super::slab::{
 use crate::kernel::sync::IrqLock;
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
 use core::fmt;
+use core::num::NonZeroU32;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -93,8 +94,9 @@ pub const ZERO_SIZE_PTR: usize = 16;
 struct Slot {
     cache: KmemCache,
     /// Where its slabs come from (ZONE_DMA for `dma-kmalloc`), as the
-    /// provider under the slot's lock: it never sleeps. Kept in the slot,
-    /// so that the free path passes its address instead of building one.
+    /// provider under the slot's lock: it never sleeps. Kept in the slot
+    /// (as Linux keeps `gfpflags` in `struct kmem_cache`), so that the free
+    /// path passes its address instead of building one.
     pages: KernelPages,
     /// kmalloc calls served by this cache, and the bytes they asked for.
     kmalloc_count: u64,
@@ -157,11 +159,29 @@ impl fmt::Display for CacheError {
 /// so no handle outlives its cache; the id (unique per creation) is checked
 /// on every use all the same, and a mismatch is a reported BUG, never a use
 /// of whatever cache took the slot next.
-#[derive(Debug, PartialEq, Eq)]
 pub struct Cache {
     slot: usize,
-    id: u32,
+    /// `&CACHES[slot]`, so that `alloc` and `free` index nothing (Linux's
+    /// `struct kmem_cache *` is the cache itself).
+    lock: &'static IrqLock<Slot>,
+    /// Never 0 (that means "no cache"): the free path's checks of the id
+    /// then need no test of their own for 0.
+    id: NonZeroU32,
 }
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache").field("slot", &self.slot).field("id", &self.id).finish()
+    }
+}
+
+impl PartialEq for Cache {
+    fn eq(&self, other: &Cache) -> bool {
+        (self.slot, self.id) == (other.slot, other.id)
+    }
+}
+
+impl Eq for Cache {}
 
 /// `destroy` refused: objects are still allocated. The cache is intact and
 /// its handle comes back.
@@ -226,7 +246,8 @@ fn create_in(
         if let Some(s) = SLOT_OF_ID.get(id as usize) {
             s.store(slot as u32, Ordering::Relaxed);
         }
-        return Ok(Cache { slot, id });
+        let id = NonZeroU32::new(id).expect("a created cache has an id");
+        return Ok(Cache { slot, lock: &CACHES[slot], id });
     }
     if flags.contains(SlabFlags::PANIC) {
         panic!("kmem_cache_create({}): more than {} caches", name, MAX_CACHES);
@@ -240,8 +261,8 @@ fn create_in(
 /// through the page allocator's sleeping path; others grow it under the
 /// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
 #[inline(always)]
-fn slot_alloc(slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-    let mut s = CACHES[slot].lock();
+fn slot_alloc(lock: &'static IrqLock<Slot>, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+    let mut s = lock.lock();
     // might_sleep, with the flags the lock just saved.
     if gfp.may_sleep() && crate::kernel::sched::might_sleep_check(s.irqs_were_enabled()) {
         s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
@@ -371,7 +392,7 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
     );
 }
 
-/// Free `obj` to the cache `id` in `slot`; a bad pointer is reported.
+/// Free `obj` to the cache `id` in the slot `lock` guards; a bad pointer is reported.
 ///
 /// # Safety
 /// As [`Cache::free`].
@@ -379,9 +400,9 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
 /// `IN_SLAB_PAGE`: kfree found `obj`'s page marked as a slab page of cache
 /// `id` (its `virt_to_cache`), so the slab is in the direct map.
 #[inline(always)]
-unsafe fn slot_free<const IN_SLAB_PAGE: bool>(slot: usize, id: u32, obj: NonNull<u8>) {
-    let mut s = CACHES[slot].lock();
-    if s.cache.id() != id {
+unsafe fn slot_free<const IN_SLAB_PAGE: bool>(lock: &IrqLock<Slot>, id: NonZeroU32, obj: NonNull<u8>) {
+    let mut s = lock.lock();
+    if s.cache.id() != id.get() {
         // kfree read the page, then the cache was destroyed: not ours.
         drop(s);
         return foreign("kfree", obj.as_ptr() as usize);
@@ -407,7 +428,7 @@ impl Cache {
     fn lock(&self) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
         let s = CACHES[self.slot].lock();
         assert!(
-            s.cache.id() == self.id,
+            s.cache.id() == self.id.get(),
             "BUG: slab cache #{} used after destroy (its slot holds #{})",
             self.id,
             s.cache.id()
@@ -422,8 +443,8 @@ impl Cache {
         if failslab_enabled() && should_failslab(self.object_size(), gfp) {
             return None;
         }
-        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id);
-        slot_alloc(self.slot, gfp, None)
+        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
+        slot_alloc(self.lock, self.slot, gfp, None)
     }
 
     /// `kmem_cache_free`. A bad pointer (not an allocated object of this
@@ -435,7 +456,7 @@ impl Cache {
     #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         // SAFETY: the caller's contract.
-        unsafe { slot_free::<false>(self.slot, self.id, obj) }
+        unsafe { slot_free::<false>(self.lock, self.id, obj) }
     }
 
     /// `kmem_cache_shrink`: pages given back.
@@ -454,7 +475,7 @@ impl Cache {
             drop(s);
             return Err(CacheBusy { cache: self, error });
         }
-        if let Some(slot) = SLOT_OF_ID.get(self.id as usize) {
+        if let Some(slot) = SLOT_OF_ID.get(self.id.get() as usize) {
             slot.store(u32::MAX, Ordering::Relaxed);
         }
         IDS[self.slot].store(0, Ordering::Relaxed);
@@ -624,7 +645,7 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
             if slot == usize::MAX {
                 panic!("kmalloc({}) before kmem_cache_init", size);
             }
-            slot_alloc(slot, gfp, Some(size))?
+            slot_alloc(&CACHES[slot], slot, gfp, Some(size))?
         }
         None if size <= KMALLOC_MAX_SIZE => kmalloc_pages(size, gfp)?,
         None => {
@@ -665,7 +686,7 @@ pub fn kzalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
 /// What a pointer handed to kfree/ksize is.
 enum Owner {
     /// In a slab of the cache (slot, id).
-    Slab(usize, u32),
+    Slab(usize, NonZeroU32),
     Pages(usize),
     Foreign,
 }
@@ -685,8 +706,12 @@ fn owner_of(ptr: usize) -> Owner {
     if flags.contains(PageFlags::SLAB) {
         let fast =
             SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
+        // A slab page always names its cache: an id of 0 is not ours.
+        let Some(id) = NonZeroU32::new(cache_id) else {
+            return Owner::Foreign;
+        };
         match fast.or_else(|| slot_of_id_slow(cache_id)) {
-            Some(slot) => Owner::Slab(slot, cache_id),
+            Some(slot) => Owner::Slab(slot, id),
             None => Owner::Foreign,
         }
     } else if flags.contains(PageFlags::HEAD) && ptr % PAGE_SIZE == 0 {
@@ -727,7 +752,7 @@ pub unsafe fn kfree(ptr: *mut u8) {
             // caller gives up a block kmalloc returned (or one the checks
             // report), the contract of `slot_free`; `owner_of` saw its page
             // marked as a slab page of cache `id`.
-            unsafe { slot_free::<true>(slot, id, NonNull::new_unchecked(ptr)) }
+            unsafe { slot_free::<true>(&CACHES[slot], id, NonNull::new_unchecked(ptr)) }
         }
         Owner::Pages(order) => kfree_pages(addr, order),
         Owner::Foreign => foreign("kfree", addr),

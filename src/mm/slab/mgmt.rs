@@ -78,7 +78,8 @@ impl SlabRef {
 
     /// [`bufctl_ptr`](Self::bufctl_ptr) for an index `locate` found, which
     /// is below `num` already (it checked `rel < num * buffer_size`): the
-    /// free path pays no second check.
+    /// free path pays no second check (Linux's `slab_bufctl(slabp)[objnr]`,
+    /// unchecked in C).
     #[inline(always)]
     pub(super) fn bufctl_ptr_located(self, i: usize) -> *mut u16 {
         debug_assert!(i < self.num() as usize, "bufctl index {i} out of range");

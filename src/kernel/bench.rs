@@ -178,7 +178,8 @@ pub fn run(icount: usize) {
 #[inline(never)]
 fn slab_rows(loop_cost: u64) {
     use crate::mm::slab::SlabFlags;
-    use crate::mm::slab_common::{kfree, kmalloc, kmem_cache_create};
+    use crate::mm::slab_common::kmalloc::{kfree, kmalloc};
+    use crate::mm::slab_common::kmem_cache_create;
     let n = 20_000u64;
     for size in [8usize, 64, 256] {
         // Warm the array cache.

@@ -241,7 +241,7 @@ fn cmd_kmalloc(args: &[&str]) -> CmdResult {
     no_args(args)?;
     // Straight to the console: these reports format outside their locks,
     // and a buffer from the heap could fail (or show in the report itself).
-    let _ = crate::mm::slab_common::kmalloc_summary(&mut printk::Console);
+    let _ = crate::mm::slab_common::kmalloc::kmalloc_summary(&mut printk::Console);
     Ok(())
 }
 

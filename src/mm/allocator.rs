@@ -4,7 +4,7 @@
 //! `__GFP_NOFAIL`, which fault injection leaves alone.
 
 use super::gfp::{Gfp, GFP_KERNEL};
-use super::slab_common::{kfree, kmalloc, kmalloc_pages, krealloc, KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE};
+use super::slab_common::kmalloc::{kfree, kmalloc, kmalloc_pages, krealloc, KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE};
 use crate::layout::PAGE_SIZE;
 use core::alloc::{GlobalAlloc, Layout};
 

@@ -558,7 +558,8 @@ const STRESS_ROUNDS: usize = 150;
 /// (`qemu::mm::allocator_stress_keeps_guest_time`) compares the difference
 /// with the host's clock. On its own it checks that the work leaks nothing.
 pub fn allocator_stress_keeps_the_clock() -> TestResult {
-    use super::slab_common::{kfree, kmalloc, shrink_all};
+    use super::slab_common::kmalloc::{kfree, kmalloc};
+    use super::slab_common::shrink_all;
     let settle = || {
         shrink_all();
         alloc::drain_all_pages();

@@ -13,7 +13,8 @@ use super::fault_inject::FaultAttr;
 use super::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
 use super::mempool::{Backend, Mempool};
 use super::slab::SlabFlags;
-use super::slab_common::{self, kfree, kmalloc, krealloc, ksize, Cache, SLAB_BUGS, SLAB_OOMS};
+use super::slab_common::kmalloc::{kfree, kmalloc, krealloc, ksize};
+use super::slab_common::{self, Cache, SLAB_BUGS, SLAB_OOMS};
 use crate::kernel::ktest::TestResult;
 use crate::pr_info;
 use alloc::boxed::Box;
@@ -295,7 +296,7 @@ pub fn kmalloc_power_of_two_is_naturally_aligned() -> TestResult {
         for (i, &(size, objs, pages)) in
             [(512usize, 8usize, 1usize), (1024, 4, 1), (2048, 2, 1), (4096, 1, 1), (8192, 1, 2)].iter().enumerate()
         {
-            let st = slab_common::kmalloc_class_stats(size).ok_or("no kmalloc class")?;
+            let st = slab_common::kmalloc::kmalloc_class_stats(size).ok_or("no kmalloc class")?;
             if (st.objperslab, st.pagesperslab) != (objs, pages) && !slab_common::slab_debug() {
                 pr_info!("ktest: kmalloc-{} {} objects in {} pages (#{})", size, st.objperslab, st.pagesperslab, i);
                 return Err("a big kmalloc class does not pack whole objects into order-0 slabs");
@@ -355,7 +356,7 @@ pub fn kmalloc_sizes_ksize_krealloc() -> TestResult {
         if big_size != 32768 {
             return Err("kmalloc(20000) is not an order-3 page block");
         }
-        if zero.as_ptr() as usize != slab_common::ZERO_SIZE_PTR {
+        if zero.as_ptr() as usize != slab_common::kmalloc::ZERO_SIZE_PTR {
             return Err("kmalloc(0) is not ZERO_SIZE_PTR");
         }
         Ok(())

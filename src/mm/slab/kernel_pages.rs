@@ -9,7 +9,7 @@ use crate::mm::alloc;
 use crate::mm::gfp::{Gfp, GFP_DMA};
 use crate::mm::mm_init::pfn_to_page;
 use crate::mm::page::PageFlags;
-use crate::mm::slab_common::{kfree, kmalloc};
+use crate::mm::slab_common::kmalloc::{kfree, kmalloc};
 
 /// Slab pages from the buddy allocator, in lowmem (ZONE_DMA for DMA caches).
 pub(in crate::mm) struct KernelPages {

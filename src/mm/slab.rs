@@ -629,11 +629,14 @@ impl KmemCache {
         if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
             return Err(self.bug(obj, BugKind::DoubleFree));
         }
-        if self.is_debug() {
-            return self.free_debug(pages, obj, s, i);
-        }
+        // One compare for both slow cases, as `alloc` does: a debug cache's
+        // array has `limit` 0, so it is always "full" here.
         if self.ac.avail == self.ac.limit {
-            // Flushing moves other objects only: this one's entry stays put.
+            if self.is_debug() {
+                return self.free_debug(pages, obj, s, i);
+            }
+            // Linux's `cache_flusharray`. Flushing moves other objects only:
+            // this one's entry stays put.
             self.flush_array(pages, self.ac.batchcount);
         }
         // Linux's `__cache_free`: `ac->entry[ac->avail++] = objp`.

@@ -60,8 +60,9 @@
 //! caller that may sleep must not reclaim under the cache's lock (reclaim
 //! shrinks the caches), so it can grow the cache in three steps, as Linux
 //! drops the lock in `cache_grow`: [`KmemCache::alloc_nogrow`] answers
-//! `MustGrow`, [`GrowSpec::alloc`] gets the memory without the lock, and
-//! [`KmemCache::add_slab`] carves it under the lock again.
+//! `MustGrow`, [`GrowSpec::alloc`](grow::GrowSpec::alloc) gets the memory
+//! without the lock, and [`KmemCache::add_slab`] carves it under the lock
+//! again.
 //!
 //! **The per-CPU array cache** (one CPU here) is the fast path: `alloc`
 //! pops an object, `free` pushes one, and the slabs are touched only every
@@ -83,8 +84,10 @@
 //! free list, the three lists, finding the slab of an object);
 //! `slab/grow.rs` making and freeing slabs (`cache_grow`);
 //! `slab/array_cache.rs` the per-CPU array; `slab/sizing.rs` the layout
-//! arithmetic of `kmem_cache_create`; `slab_debug.rs` the debug checks. The
-//! kernel's registry of caches and kmalloc are in `slab_common.rs`.
+//! arithmetic of `kmem_cache_create`; `slab/kernel_pages.rs` the kernel's
+//! [`SlabPages`] (`kmem_getpages`); `slab_debug.rs` the debug checks. The
+//! kernel's registry of caches is in `slab_common.rs`, kmalloc in
+//! `slab_common/kmalloc.rs`.
 
 use super::gfp::Gfp;
 use crate::layout::PAGE_SIZE;
@@ -102,8 +105,9 @@ pub mod grow;
 pub mod kernel_pages;
 mod mgmt;
 pub mod sizing;
-// Next to this file, as Linux's debug code is next to mm/slab.c; a child
-// module all the same, so that it sees the cache's private fields.
+// Next to this file, where a reader looks for it (mm/slab_debug.rs); a
+// child module all the same, so that it sees the cache's private fields
+// (Linux 2.6.24 keeps this code inside mm/slab.c, under CONFIG_DEBUG_SLAB).
 #[path = "slab_debug.rs"]
 pub mod slab_debug;
 

@@ -1,8 +1,8 @@
-//! The per-CPU array cache (Linux's `struct array_cache`, one CPU here)
-//! is the fast path of `mm/slab.c`. `alloc`
-//! pops the top entry and `free` pushes one, so the slabs are touched only
-//! every `batchcount` objects: a refill takes objects from the slabs when the
-//! array is empty, and a flush returns the oldest entries when it is full.
+//! The per-CPU array cache (Linux's `struct array_cache`, one CPU here) is
+//! the fast path of `mm/slab.c`. `alloc` pops the top entry and `free`
+//! pushes one, so the slabs are touched only every `batchcount` objects: a
+//! refill takes objects from the slabs when the array is empty, and a flush
+//! returns the oldest entries when it is full.
 //! `limit` comes from the object size as in Linux. As in Linux,
 //! `/proc/slabinfo` counts objects that sit in the array as active.
 

@@ -1,5 +1,5 @@
-//! Making and freeing slabs (Linux's `cache_grow`, `kmem_getpages`,
-//! `slab_destroy` in `mm/slab.c`). A caller that may sleep gets the memory
+//! Making and freeing slabs (Linux's `cache_grow` and `slab_destroy` in
+//! `mm/slab.c`; the pages themselves come from [`SlabPages`]). A caller that may sleep gets the memory
 //! without the cache's lock ([`GrowSpec::alloc`]) and carves it under the
 //! lock again ([`KmemCache::add_slab`]).
 
@@ -10,8 +10,6 @@ use crate::mm::gfp::Gfp;
 use core::ptr;
 
 impl KmemCache {
-    // ---- slabs -------------------------------------------------------
-
     /// The flags to get a slab's pages with, from the allocating caller's
     /// (Linux's `cache_grow`: the caller's reclaim and zone constraints, the
     /// cache's own): never highmem or movable, since objects need an address

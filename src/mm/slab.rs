@@ -87,7 +87,8 @@
 //! arithmetic of `kmem_cache_create`; `slab/kernel_pages.rs` the kernel's
 //! [`SlabPages`] (`kmem_getpages`); `slab_debug.rs` the debug checks. The
 //! kernel's registry of caches is in `slab_common.rs`, kmalloc in
-//! `slab_common/kmalloc.rs`.
+//! `slab_common/kmalloc.rs`. This overview, the map of all of them, is
+//! what takes this file past 600 lines.
 
 use super::gfp::Gfp;
 use crate::layout::PAGE_SIZE;

@@ -177,8 +177,9 @@ pub fn run(icount: usize) {
 
 #[inline(never)]
 fn slab_rows(loop_cost: u64) {
-    use crate::mm::kmalloc::{kfree, kmalloc, kmem_cache_create};
     use crate::mm::slab::SlabFlags;
+    use crate::mm::slab_common::kmalloc::{kfree, kmalloc};
+    use crate::mm::slab_common::kmem_cache_create;
     let n = 20_000u64;
     for size in [8usize, 64, 256] {
         // Warm the array cache.
@@ -243,7 +244,7 @@ fn slab_rows(loop_cost: u64) {
     // others' slabs are not the churn's to fill.
     let held = churned_slab_pages() * 4096;
     // Empty slabs kept as a cache are not in use: shrinking gives them back.
-    crate::mm::kmalloc::shrink_all();
+    crate::mm::slab_common::shrink_all();
     let held_shrunk = churned_slab_pages() * 4096;
     let mut extra = crate::kernel::printk::LineBuf::<96>::new();
     let _ = core::fmt::Write::write_fmt(
@@ -265,7 +266,7 @@ fn slab_rows(loop_cost: u64) {
         // SAFETY: the last live blocks, not used after.
         unsafe { kfree(slot.0 as *mut u8) };
     }
-    crate::mm::kmalloc::shrink_all();
+    crate::mm::slab_common::shrink_all();
 }
 
 /// Pages held by the slabs of kmalloc-8 .. kmalloc-1024, read from the
@@ -310,7 +311,7 @@ fn churned_slab_pages() -> usize {
         }
     }
     let mut sum = Sum { line: crate::kernel::printk::LineBuf::new(), pages: 0 };
-    let _ = crate::mm::kmalloc::slabinfo(&mut sum);
+    let _ = crate::mm::slab_common::slabinfo(&mut sum);
     sum.pages
 }
 

@@ -32,9 +32,9 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
         Some(None) => pr_warn!("symbols module above the end of lowmem: backtraces will show bare addresses"),
         None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
     }
-    crate::mm::kmalloc::kmem_cache_init(opts.slab_debug);
+    crate::mm::slab_common::kmem_cache_init(opts.slab_debug);
     if let Some(attr) = opts.failslab {
-        crate::mm::kmalloc::set_failslab(attr);
+        crate::mm::failslab::set_failslab(attr);
         pr_warn!("failslab: injecting slab allocation failures ({})", attr);
     }
     if let Some(attr) = opts.fail_page_alloc {

@@ -61,7 +61,7 @@ fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
     // that vmalloc made (for a thread's stack) stays for good, as in Linux,
     // and is counted apart.
     let settled = || {
-        crate::mm::kmalloc::shrink_all();
+        crate::mm::slab_common::shrink_all();
         page_alloc::drain_all_pages();
         page_alloc::nr_free_pages()
     };

@@ -27,7 +27,7 @@ use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 fn settled() -> u64 {
-    crate::mm::kmalloc::shrink_all();
+    crate::mm::slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }

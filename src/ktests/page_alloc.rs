@@ -370,9 +370,9 @@ pub fn alloc_pages_exact_refuses_size_0() -> TestResult {
         if !crate::kernel::printk::log_contains(concat!("alloc_pages_exact: size 0 at ", file!(), ":").as_bytes()) {
             return Err("no warning for alloc_pages_exact(0)");
         }
-        if let Some((ptr, bus)) = crate::mm::kmalloc::dma_alloc_coherent(0) {
+        if let Some((ptr, bus)) = crate::mm::dma::dma_alloc_coherent(0) {
             // SAFETY: what dma_alloc_coherent(0) returned, unused.
-            unsafe { crate::mm::kmalloc::dma_free_coherent(ptr, 0, bus) };
+            unsafe { crate::mm::dma::dma_free_coherent(ptr, 0, bus) };
             return Err("dma_alloc_coherent(0) returned memory");
         }
         Ok(())
@@ -561,7 +561,8 @@ const STRESS_ROUNDS: usize = 150;
 /// (`qemu::mm::allocator_stress_keeps_guest_time`) compares the difference
 /// with the host's clock. On its own it checks that the work leaks nothing.
 pub fn allocator_stress_keeps_the_clock() -> TestResult {
-    use crate::mm::kmalloc::{kfree, kmalloc, shrink_all};
+    use crate::mm::slab_common::kmalloc::{kfree, kmalloc};
+    use crate::mm::slab_common::shrink_all;
     let settle = || {
         shrink_all();
         page_alloc::drain_all_pages();

@@ -8,12 +8,14 @@
 //! next one runs.
 
 use super::TestResult;
+use crate::mm::failslab::set_failslab;
 use crate::mm::fault_inject::FaultAttr;
 use crate::mm::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
-use crate::mm::kmalloc::{self, kfree, kmalloc, krealloc, ksize, set_failslab, Cache, SLAB_BUGS, SLAB_OOMS};
 use crate::mm::mempool::{Backend, Mempool};
 use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
 use crate::mm::slab::SlabFlags;
+use crate::mm::slab_common::kmalloc::{kfree, kmalloc, krealloc, ksize};
+use crate::mm::slab_common::{self, Cache, SLAB_BUGS, SLAB_OOMS};
 use crate::pr_info;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -24,7 +26,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Free pages once every cache has given its empty slabs back.
 fn settled_free_pages() -> u64 {
-    kmalloc::shrink_all();
+    slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }
@@ -63,7 +65,8 @@ impl TestCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
     ) -> Result<TestCache, &'static str> {
-        let cache = kmalloc::kmem_cache_create(name, size, 0, flags, ctor).map_err(|_| "kmem_cache_create failed")?;
+        let cache =
+            slab_common::kmem_cache_create(name, size, 0, flags, ctor).map_err(|_| "kmem_cache_create failed")?;
         Ok(TestCache { cache: Some(cache), objs: Vec::new() })
     }
 
@@ -283,7 +286,7 @@ pub fn kmalloc_power_of_two_is_naturally_aligned() -> TestResult {
             // slab_debug's red zones move an 8 KB object off its slab's start
             // (the cache's alignment stops at a page); the global allocator
             // sends bigger alignments to whole pages.
-            let align = if kmalloc::slab_debug() { size.min(crate::layout::PAGE_SIZE) } else { size };
+            let align = if slab_common::slab_debug() { size.min(crate::layout::PAGE_SIZE) } else { size };
             let blocks: Vec<KBlock> = (0..6).map(|_| KBlock::new(size, GFP_KERNEL)).collect::<Result<_, _>>()?;
             if blocks.iter().any(|b| b.addr() % align != 0 || ksize(b.0.as_ptr()) != size) {
                 pr_info!("ktest: kmalloc({}) not aligned to {}", size, align);
@@ -293,8 +296,8 @@ pub fn kmalloc_power_of_two_is_naturally_aligned() -> TestResult {
         for (i, &(size, objs, pages)) in
             [(512usize, 8usize, 1usize), (1024, 4, 1), (2048, 2, 1), (4096, 1, 1), (8192, 1, 2)].iter().enumerate()
         {
-            let st = kmalloc::kmalloc_class_stats(size).ok_or("no kmalloc class")?;
-            if (st.objperslab, st.pagesperslab) != (objs, pages) && !kmalloc::slab_debug() {
+            let st = slab_common::kmalloc::kmalloc_class_stats(size).ok_or("no kmalloc class")?;
+            if (st.objperslab, st.pagesperslab) != (objs, pages) && !slab_common::slab_debug() {
                 pr_info!("ktest: kmalloc-{} {} objects in {} pages (#{})", size, st.objperslab, st.pagesperslab, i);
                 return Err("a big kmalloc class does not pack whole objects into order-0 slabs");
             }
@@ -353,7 +356,7 @@ pub fn kmalloc_sizes_ksize_krealloc() -> TestResult {
         if big_size != 32768 {
             return Err("kmalloc(20000) is not an order-3 page block");
         }
-        if zero.as_ptr() as usize != kmalloc::ZERO_SIZE_PTR {
+        if zero.as_ptr() as usize != slab_common::kmalloc::ZERO_SIZE_PTR {
             return Err("kmalloc(0) is not ZERO_SIZE_PTR");
         }
         Ok(())
@@ -642,7 +645,7 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
         // were written by dma_alloc_coherent, not left by a previous owner.
         let mut dirtied = [0u32; 4];
         for round in 0..dirtied.len() {
-            let (p, bus) = kmalloc::dma_alloc_coherent(3 * 4096).ok_or("dma_alloc_coherent")?;
+            let (p, bus) = crate::mm::dma::dma_alloc_coherent(3 * 4096).ok_or("dma_alloc_coherent")?;
             let below = bus as usize + 3 * 4096 <= 16 << 20 && bus % 4096 == 0;
             // Contiguous: the direct map is linear, so each page's frame follows the last.
             let contiguous =
@@ -654,7 +657,7 @@ pub fn dma_coherent_memory_is_low_and_contiguous() -> TestResult {
             unsafe { core::ptr::write_bytes(p.as_ptr(), 0xa5, 3 * 4096) };
             dirtied[round] = bus;
             // SAFETY: what dma_alloc_coherent returned above, not used after.
-            unsafe { kmalloc::dma_free_coherent(p, 3 * 4096, bus) };
+            unsafe { crate::mm::dma::dma_free_coherent(p, 3 * 4096, bus) };
             if !below || !contiguous || !zeroed {
                 return Err("DMA memory not below 16 MB, not contiguous, or not zeroed");
             }
@@ -708,7 +711,7 @@ pub fn shrinker_returns_empty_slabs() -> TestResult {
             cache.free(p);
         }
         drop(objs);
-        let reclaimable = kmalloc::reclaimable_pages();
+        let reclaimable = slab_common::reclaimable_pages();
         let freed = crate::mm::shrinker::shrink_slab();
         cache.destroy()?;
         pr_info!("ktest: shrinker: {} pages reclaimable, {} freed", reclaimable, freed);

@@ -16,7 +16,7 @@ use super::{skip, TestResult};
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
-use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
 use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
 use crate::mm::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
 use crate::mm::vmap_area::VmallocError;
@@ -25,7 +25,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 fn settled() -> u64 {
-    crate::mm::kmalloc::shrink_all();
+    crate::mm::slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()
 }
@@ -261,7 +261,7 @@ impl core::fmt::Write for Hash {
 
 /// `buddyinfo` and `pagetypeinfo` after `drain`, as one hash.
 fn free_lists_hash() -> u64 {
-    crate::mm::kmalloc::shrink_all();
+    crate::mm::slab_common::shrink_all();
     crate::mm::mmzone::with_node_mem_map(|node, mm| {
         node.drain_all(mm);
         let mut h = Hash(0xcbf2_9ce4_8422_2325);

@@ -8,7 +8,8 @@
 //! refills the reserve before giving anything back to the allocator.
 
 use super::gfp::Gfp;
-use super::kmalloc::{kfree, kmalloc, Cache};
+use super::slab_common::kmalloc::{kfree, kmalloc};
+use super::slab_common::Cache;
 use crate::kernel::sync::IrqLock;
 use crate::kernel::wait::WaitQueue;
 use core::ptr::NonNull;

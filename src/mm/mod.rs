@@ -17,14 +17,20 @@ pub mod vmstat;
 pub mod zones;
 
 #[cfg(target_os = "none")]
-pub mod highmem;
+pub mod allocator;
 #[cfg(target_os = "none")]
-pub mod kmalloc;
+pub mod dma;
+#[cfg(target_os = "none")]
+pub mod failslab;
+#[cfg(target_os = "none")]
+pub mod highmem;
 #[cfg(target_os = "none")]
 pub mod mempool;
 #[cfg(target_os = "none")]
 pub mod mm_types;
 #[cfg(target_os = "none")]
 pub mod shrinker;
+#[cfg(target_os = "none")]
+pub mod slab_common;
 #[cfg(target_os = "none")]
 pub mod vmalloc;

@@ -60,48 +60,57 @@
 //! caller that may sleep must not reclaim under the cache's lock (reclaim
 //! shrinks the caches), so it can grow the cache in three steps, as Linux
 //! drops the lock in `cache_grow`: [`KmemCache::alloc_nogrow`] answers
-//! `MustGrow`, [`GrowSpec::alloc`] gets the memory without the lock, and
-//! [`KmemCache::add_slab`] carves it under the lock again.
+//! `MustGrow`, [`GrowSpec::alloc`](grow::GrowSpec::alloc) gets the memory
+//! without the lock, and [`KmemCache::add_slab`] carves it under the lock
+//! again.
 //!
-//! **The per-CPU array cache** (one CPU here) is the fast path. `alloc`
-//! pops the top entry and `free` pushes one, so the slabs are touched only
-//! every `batchcount` objects: a refill takes objects from the slabs when the
-//! array is empty, and a flush returns the oldest entries when it is full.
-//! `limit` comes from the object size as in Linux. As in Linux,
-//! `/proc/slabinfo` counts objects that sit in the array as active.
+//! **The per-CPU array cache** (one CPU here) is the fast path: `alloc`
+//! pops an object, `free` pushes one, and the slabs are touched only every
+//! `batchcount` objects (`slab/array_cache.rs`).
 //!
-//! **Debugging** is chosen per cache. [`SlabFlags::RED_ZONE`] puts a 64-bit
-//! word before and after every object. It reads [`RED_INACTIVE`] while the
-//! object is free and [`RED_ACTIVE`] while it is allocated, and both words
-//! are checked on allocation and on free. [`SlabFlags::POISON`] fills free
-//! objects with `0x6b`, ending in `0xa5`, and checks the fill on the next
-//! allocation, so a write after free is caught. Allocation fills the object
-//! with `0x5a`. A poisoned object keeps no constructed state, so in a POISON
-//! cache the constructor runs on every allocation, after the check (as in
-//! 2.6.24). A debug cache bypasses the array cache, so every free is checked
-//! at once. Every free checks that the pointer is the start of an object in
-//! one of this cache's slabs (a foreign pointer is reported) and that the
-//! object is allocated, in every cache: a second free is reported at once,
-//! whether the first free put the object back in its slab or in the array
-//! cache (Linux without DEBUG misses the latter). Each finding is a
-//! [`SlabBug`] naming the cache, the object and the fault. A pointer that
-//! is not ours is left alone. An object with a damaged red zone or poison
-//! is quarantined: it is never handed out again, and its slab is never
-//! freed. The `slab_debug=` boot option belongs to the kernel glue, which
-//! adds [`SlabFlags::DEBUG`] when it creates caches.
+//! **Debugging** (red zones, poisoning, the double-free and foreign-pointer
+//! findings, quarantine) is in `slab_debug.rs`.
 //!
 //! Memory comes through the [`SlabPages`] trait: the kernel's version uses
 //! the buddy allocator and the direct map, and host tests use a `Vec`-like
 //! arena. Objects are raw addresses, so this file reaches memory through raw
 //! pointers only.
+//!
+//! **Files.** One type, [`KmemCache`], whose invariants (the lists, the
+//! `bufctl` marks, the array cache) every part keeps, so the parts are child
+//! modules of this one and share its private fields, as Linux's `mm/slab.c`
+//! is one file: this file holds the cache and its API (create, alloc, free,
+//! shrink, destroy); `slab/mgmt.rs` the slab management (header, `bufctl`
+//! free list, the three lists, finding the slab of an object);
+//! `slab/grow.rs` making and freeing slabs (`cache_grow`);
+//! `slab/array_cache.rs` the per-CPU array; `slab/sizing.rs` the layout
+//! arithmetic of `kmem_cache_create`; `slab/kernel_pages.rs` the kernel's
+//! [`SlabPages`] (`kmem_getpages`); `slab_debug.rs` the debug checks. The
+//! kernel's registry of caches is in `slab_common.rs`, kmalloc in
+//! `slab_common/kmalloc.rs`. This overview, the map of all of them, is
+//! what takes this file past 600 lines.
 
 use super::gfp::Gfp;
 use crate::layout::PAGE_SIZE;
+use array_cache::ArrayCache;
 use bitflags::bitflags;
 use core::fmt;
-use core::mem::size_of;
-use core::ptr;
 use core::sync::atomic::{AtomicU32, Ordering};
+use mgmt::{SlabList, SlabRef};
+use sizing::{reciprocal_for, CacheLayout, Geometry};
+use slab_debug::{BugKind, Foreign, SlabBug};
+
+mod array_cache;
+pub mod grow;
+#[cfg(target_os = "none")]
+pub mod kernel_pages;
+mod mgmt;
+pub mod sizing;
+// Next to this file, where a reader looks for it (mm/slab_debug.rs); a
+// child module all the same, so that it sees the cache's private fields
+// (Linux 2.6.24 keeps this code inside mm/slab.c, under CONFIG_DEBUG_SLAB).
+#[path = "slab_debug.rs"]
+pub mod slab_debug;
 
 /// Largest slab: 2^5 pages = 128 KB (Linux's `KMALLOC_MAX_ORDER` for SLAB).
 pub const MAX_SLAB_ORDER: usize = 5;
@@ -120,17 +129,6 @@ pub const BUFCTL_QUARANTINE: u16 = 0xfffd;
 pub const BUFCTL_CACHED: u16 = 0xfffc;
 /// Most objects per slab, so that indices never reach the markers.
 const SLAB_LIMIT: usize = 0xfffb;
-/// Red zone of a free object (Linux's values).
-pub const RED_INACTIVE: u64 = 0x09f9_1102_9d74_e35b;
-/// Red zone of an allocated object.
-pub const RED_ACTIVE: u64 = 0xd841_56c5_6356_88c0;
-/// Fill of a freshly allocated object in a POISON cache.
-pub const POISON_INUSE: u8 = 0x5a;
-/// Fill of a free object in a POISON cache...
-pub const POISON_FREE: u8 = 0x6b;
-/// ...whose last byte is this.
-pub const POISON_END: u8 = 0xa5;
-const REDZONE: usize = size_of::<u64>();
 const SLAB_MAGIC: u32 = 0x51ab_cace;
 
 /// Ids name caches in slab headers and page descriptors; 0 means "none".
@@ -227,71 +225,6 @@ impl fmt::Display for CreateError {
     }
 }
 
-/// Why a pointer given to `free` is not an object of the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Foreign {
-    /// The slab header would lie outside readable memory.
-    Unmapped,
-    /// No slab header where the slab would start.
-    NotASlab,
-    /// In a slab of the cache with this id.
-    OtherCache(u32),
-    /// In a slab of this cache, but not inside any object (header, colour, tail).
-    OutsideObjects,
-    /// Inside object `index`, `offset` bytes from its start.
-    MidObject { index: usize, offset: isize },
-}
-
-/// A debug finding: what was wrong with which object of which cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlabBug {
-    pub cache: &'static str,
-    pub obj: usize,
-    pub kind: BugKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BugKind {
-    /// The word before (`after` false) or after the object reads `value`.
-    RedZone {
-        after: bool,
-        value: u64,
-    },
-    /// A free object's first byte that is not poison any more.
-    Poison {
-        offset: usize,
-        value: u8,
-    },
-    /// The object is not allocated (already free, or quarantined).
-    DoubleFree,
-    ForeignPointer(Foreign),
-}
-
-impl fmt::Display for SlabBug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "slab {}: object {:#x}: ", self.cache, self.obj)?;
-        match self.kind {
-            BugKind::RedZone { after, value } => {
-                let side = if after { "after" } else { "before" };
-                write!(f, "red zone {side} the object overwritten ({value:#x})")
-            }
-            BugKind::Poison { offset, value } => {
-                write!(f, "poison overwritten at offset {offset} ({value:#04x})")
-            }
-            BugKind::DoubleFree => f.write_str("double free"),
-            BugKind::ForeignPointer(why) => match why {
-                Foreign::Unmapped => f.write_str("foreign pointer (not in slab memory)"),
-                Foreign::NotASlab => f.write_str("foreign pointer (not in a slab)"),
-                Foreign::OtherCache(id) => write!(f, "foreign pointer (in a slab of cache #{id})"),
-                Foreign::OutsideObjects => f.write_str("foreign pointer (in this cache's slab, outside its objects)"),
-                Foreign::MidObject { index, offset } => {
-                    write!(f, "foreign pointer (offset {offset} inside object {index}, not its start)")
-                }
-            },
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AllocError {
     /// The page allocator had no slab to give.
@@ -373,110 +306,6 @@ pub fn write_slabinfo(out: &mut impl fmt::Write, name: &str, s: &SlabStats) -> f
     )
 }
 
-/// The header at the start of every slab.
-#[repr(C)]
-struct Slab {
-    magic: u32,
-    cache_id: u32,
-    prev: usize,
-    next: usize,
-    /// Address of object 0's buffer.
-    s_mem: usize,
-    colouroff: u32,
-    inuse: u16,
-    free: u16,
-    num: u16,
-    list: u8,
-}
-
-const FULL: u8 = 0;
-const PARTIAL: u8 = 1;
-const FREE: u8 = 2;
-
-/// A slab, by its base address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct SlabRef(usize);
-
-macro_rules! header_field {
-    ($get:ident, $set:ident, $t:ty) => {
-        #[allow(dead_code)]
-        fn $get(self) -> $t {
-            // SAFETY: a SlabRef names a live slab header (`SlabRef::new`).
-            unsafe { (*self.hdr()).$get }
-        }
-        #[allow(dead_code)]
-        fn $set(self, v: $t) {
-            // SAFETY: as above; the header is reached only through raw
-            // pointers, so this write aliases no reference.
-            unsafe { (*self.hdr()).$get = v }
-        }
-    };
-}
-
-impl SlabRef {
-    /// # Safety
-    ///
-    /// `base` must be the start of a slab whose header `KmemCache::grow`
-    /// wrote and which has not been destroyed since.
-    unsafe fn new(base: usize) -> SlabRef {
-        SlabRef(base)
-    }
-
-    fn hdr(self) -> *mut Slab {
-        self.0 as *mut Slab
-    }
-
-    header_field!(magic, set_magic, u32);
-    header_field!(cache_id, set_cache_id, u32);
-    header_field!(prev, set_prev, usize);
-    header_field!(next, set_next, usize);
-    header_field!(s_mem, set_s_mem, usize);
-    header_field!(colouroff, set_colouroff, u32);
-    header_field!(inuse, set_inuse, u16);
-    header_field!(free, set_free, u16);
-    header_field!(num, set_num, u16);
-    header_field!(list, set_list, u8);
-
-    fn bufctl_ptr(self, i: usize) -> *mut u16 {
-        assert!(i < self.num() as usize, "bufctl index {i} out of range");
-        (self.0 + size_of::<Slab>() + 2 * i) as *mut u16
-    }
-
-    fn bufctl(self, i: usize) -> u16 {
-        // SAFETY: i < num, and `grow` reserved num entries after the header.
-        unsafe { self.bufctl_ptr(i).read() }
-    }
-
-    fn set_bufctl(self, i: usize, v: u16) {
-        // SAFETY: as in `bufctl`.
-        unsafe { self.bufctl_ptr(i).write(v) }
-    }
-}
-
-/// A doubly linked list of slabs, linked through their headers.
-#[derive(Clone, Copy, Debug)]
-struct SlabList {
-    head: usize,
-    tail: usize,
-    len: usize,
-}
-
-impl SlabList {
-    const EMPTY: SlabList = SlabList { head: 0, tail: 0, len: 0 };
-}
-
-/// The per-CPU array of free objects (one CPU). Each entry keeps, beside
-/// the object, the address of its `bufctl` entry, which reads
-/// [`BUFCTL_CACHED`] while the object waits here: `free` sees a second free
-/// at once, and `alloc` marks the object allocated again with one store.
-struct ArrayCache {
-    avail: usize,
-    limit: usize,
-    batchcount: usize,
-    entry: [usize; AC_MAX],
-    bufctl: [usize; AC_MAX],
-}
-
 /// A cache of equal objects (Linux's `struct kmem_cache`).
 ///
 /// [`KmemCache::empty`] is const, so a kernel can keep caches in statics and
@@ -520,236 +349,6 @@ pub struct KmemCache {
     ac: ArrayCache,
 }
 
-const fn align_up(x: usize, a: usize) -> usize {
-    (x + a - 1) & !(a - 1)
-}
-
-/// The machine sizes a cache's layout depends on. The i686 kernel and a
-/// 64-bit host differ in all but the red zone, so the layout is computed
-/// from a `Geometry`: the kernel uses [`Geometry::NATIVE`], and host tests
-/// also compute [`Geometry::I686`] layouts and check them against the
-/// numbers `slabinfo` prints in QEMU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Geometry {
-    /// Bytes of a word: the least alignment of an object (Linux's `BYTES_PER_WORD`).
-    pub word: usize,
-    /// Bytes of the slab header (`struct slab`), before the `bufctl` array.
-    pub header: usize,
-    /// Alignment of an object with red zones (they are 64-bit words).
-    pub redzone_align: usize,
-}
-
-impl Geometry {
-    /// This build's geometry.
-    pub const NATIVE: Geometry =
-        Geometry { word: size_of::<usize>(), header: size_of::<Slab>(), redzone_align: REDZONE };
-    /// The i686 kernel's geometry: 4-byte words and pointers, a 32-byte header.
-    pub const I686: Geometry = Geometry { word: 4, header: 32, redzone_align: 8 };
-}
-
-// The host tests' i686 numbers are the kernel's only if this holds.
-#[cfg(target_pointer_width = "32")]
-const _: () = assert!(
-    Geometry::NATIVE.word == Geometry::I686.word
-        && Geometry::NATIVE.header == Geometry::I686.header
-        && Geometry::NATIVE.redzone_align == Geometry::I686.redzone_align,
-    "Geometry::I686 does not describe this 32-bit build"
-);
-
-/// A cache's shape, computed from its parameters and a [`Geometry`]
-/// (Linux's `kmem_cache_create` arithmetic).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CacheLayout {
-    /// Bytes usable by the caller (`ksize`).
-    pub usable: usize,
-    /// Bytes per object in the slab, debug words included.
-    pub buffer_size: usize,
-    /// From the start of an object's buffer to the caller's pointer.
-    pub obj_offset: usize,
-    /// The objects' alignment.
-    pub align: usize,
-    pub order: usize,
-    /// Objects per slab.
-    pub num: usize,
-    /// Bytes of a slab that hold no object: spent on colouring.
-    pub left_over: usize,
-    /// Header plus `bufctl` array (aligned when on the slab).
-    pub mgmt_size: usize,
-    /// The management lives outside the slab (`CFLGS_OFF_SLAB`).
-    pub off_slab: bool,
-    /// The array cache's `limit`.
-    pub limit: usize,
-}
-
-/// How many objects fit a slab of `order`, the bytes left over and the
-/// management size (Linux's `cache_estimate`).
-fn cache_estimate(
-    order: usize,
-    buffer_size: usize,
-    align: usize,
-    off_slab: bool,
-    g: Geometry,
-) -> (usize, usize, usize) {
-    let bytes = PAGE_SIZE << order;
-    if off_slab {
-        let num = (bytes / buffer_size).min(SLAB_LIMIT);
-        return (num, bytes - num * buffer_size, g.header + 2 * num);
-    }
-    let mgmt = |n: usize| align_up(g.header + 2 * n, align);
-    let mut num = ((bytes - g.header) / (buffer_size + 2)).min(SLAB_LIMIT);
-    while num > 0 && mgmt(num) + num * buffer_size > bytes {
-        num -= 1;
-    }
-    (num, bytes - mgmt(num) - num * buffer_size, mgmt(num))
-}
-
-/// The smallest order that wastes at most 1/8 of the slab (Linux's
-/// `calculate_slab_order`); the largest fitting one if none does. A
-/// RECLAIM_ACCOUNT cache takes the first order that fits, because
-/// high-order pages are hard to find when memory is being reclaimed.
-///
-/// An off-slab management structure comes from the kmalloc cache of its
-/// size, so it must stay at most half the object (Linux bounds it by the
-/// object, `offslab_limit`): then it is served by a strictly smaller cache,
-/// and growing a cache never needs the cache itself.
-/// Returns (order, num, left over, mgmt size).
-fn calculate_slab_order(
-    buffer_size: usize,
-    align: usize,
-    flags: SlabFlags,
-    off_slab: bool,
-    g: Geometry,
-) -> Option<(usize, usize, usize, usize)> {
-    let mut best = None;
-    for order in 0..=MAX_SLAB_ORDER {
-        let (num, left, mgmt) = cache_estimate(order, buffer_size, align, off_slab, g);
-        if num == 0 {
-            continue;
-        }
-        if off_slab && 2 * mgmt > buffer_size {
-            break;
-        }
-        best = Some((order, num, left, mgmt));
-        if flags.contains(SlabFlags::RECLAIM_ACCOUNT) || left * 8 <= PAGE_SIZE << order {
-            break;
-        }
-    }
-    best
-}
-
-impl CacheLayout {
-    /// The layout of a cache of `size`-byte objects aligned to `align`
-    /// (0: a word) on a machine of geometry `g`.
-    pub fn compute(
-        name: &'static str,
-        size: usize,
-        align: usize,
-        flags: SlabFlags,
-        g: Geometry,
-    ) -> Result<CacheLayout, CreateError> {
-        if size == 0 {
-            return Err(CreateError::ZeroSize { name });
-        }
-        if size > PAGE_SIZE << MAX_SLAB_ORDER {
-            return Err(CreateError::TooBig { name, size });
-        }
-        if align > PAGE_SIZE || (align != 0 && !align.is_power_of_two()) {
-            return Err(CreateError::BadAlign { name, align });
-        }
-        // The alignment rules of 2.6.24's kmem_cache_create.
-        let mut ralign = g.word;
-        if flags.contains(SlabFlags::HWCACHE_ALIGN) {
-            ralign = L1_CACHE_BYTES;
-            while size <= ralign / 2 && ralign > g.word {
-                ralign /= 2;
-            }
-        }
-        ralign = ralign.max(align);
-        let (obj_offset, usable, buffer_size) = if flags.contains(SlabFlags::RED_ZONE) {
-            ralign = ralign.max(g.redzone_align);
-            let usable = align_up(size, REDZONE);
-            (ralign, usable, align_up(ralign + usable + REDZONE, ralign))
-        } else {
-            let b = align_up(size, ralign);
-            (0, b, b)
-        };
-        // Linux: management off the slab for objects of PAGE_SIZE/8 and up,
-        // so that 1 KB..4 KB objects pack order-0 slabs with no header in the
-        // way; back on the slab if the left-over bytes hold it anyway.
-        let mut off_slab = buffer_size >= PAGE_SIZE / 8;
-        let (order, num, mut left, mut mgmt) = match calculate_slab_order(buffer_size, ralign, flags, off_slab, g) {
-            Some(found) => found,
-            None if off_slab => {
-                off_slab = false;
-                calculate_slab_order(buffer_size, ralign, flags, false, g).ok_or(CreateError::TooBig { name, size })?
-            }
-            None => return Err(CreateError::TooBig { name, size }),
-        };
-        if off_slab && left >= align_up(mgmt, ralign) {
-            off_slab = false;
-            mgmt = align_up(mgmt, ralign);
-            left -= mgmt;
-        }
-        let limit = match buffer_size {
-            _ if flags.intersects(SlabFlags::DEBUG) => 0, // every free checked at once
-            b if b > PAGE_SIZE => 8,
-            b if b > 1024 => 24,
-            b if b > 256 => 54,
-            _ => 120,
-        };
-        Ok(CacheLayout {
-            usable,
-            buffer_size,
-            obj_offset,
-            align: ralign,
-            order,
-            num,
-            left_over: left,
-            mgmt_size: mgmt,
-            off_slab,
-            limit,
-        })
-    }
-}
-
-/// Linux's `reciprocal_value`: r = ceil(2^32 / d), so that `(a * r) >> 32`
-/// is `a / d` without a division. With r = (2^32 + e) / d, 0 <= e < d, the
-/// product overshoots a / d by a·e / (d·2^32), which stays below the 1/d
-/// gap to the next integer while a·e < 2^32: checked here for every offset
-/// below `span`. Returns 0 where it does not hold (then `div_buffer_size`
-/// divides).
-fn reciprocal_for(d: usize, span: usize) -> u32 {
-    let r = (1u64 << 32).div_ceil(d as u64);
-    let e = r * d as u64 - (1u64 << 32);
-    if r <= u32::MAX as u64 && (span as u64) * e < 1u64 << 32 {
-        r as u32
-    } else {
-        0
-    }
-}
-
-// ---- kmalloc's size classes ---------------------------------------------
-// They belong to `mm::kmalloc`, but live here so that host tests can compute
-// their exact i686 layouts.
-
-/// Linux's kmalloc size classes on i386.
-pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
-
-/// The alignment of a kmalloc class: a power of two is aligned to itself
-/// (Linux guarantees it since 5.4, and Rust's aligned layouts rely on it),
-/// up to a page, the most a cache can ask; kmalloc-8k is 8 KB aligned all
-/// the same, because its one object starts its order-1 slab. 96 and 192
-/// get 32 bytes.
-pub const fn kmalloc_align(size: usize) -> usize {
-    if !size.is_power_of_two() {
-        32
-    } else if size < PAGE_SIZE {
-        size
-    } else {
-        PAGE_SIZE
-    }
-}
-
 impl KmemCache {
     /// A cache that is not created yet: using it panics until [`init`](Self::init).
     pub const fn empty() -> KmemCache {
@@ -776,7 +375,7 @@ impl KmemCache {
             free_objects: 0,
             free_limit: 0,
             quarantined: 0,
-            ac: ArrayCache { avail: 0, limit: 0, batchcount: 0, entry: [0; AC_MAX], bufctl: [0; AC_MAX] },
+            ac: ArrayCache::EMPTY,
         }
     }
 
@@ -842,6 +441,8 @@ impl KmemCache {
             free_limit: 2 * l.limit.div_ceil(2) + l.num,
             ..KmemCache::empty()
         };
+        // The array cache's indices rely on it (`ac_pop`, `free`).
+        assert!(l.limit <= AC_MAX, "slab {name}: array cache limit {} above {AC_MAX}", l.limit);
         self.ac.limit = l.limit;
         self.ac.batchcount = l.limit.div_ceil(2);
         Ok(())
@@ -940,334 +541,6 @@ impl KmemCache {
         self.bug(obj, BugKind::ForeignPointer(why))
     }
 
-    // ---- lists -------------------------------------------------------
-
-    fn list_mut(&mut self, which: u8) -> &mut SlabList {
-        match which {
-            FULL => &mut self.slabs_full,
-            PARTIAL => &mut self.slabs_partial,
-            _ => &mut self.slabs_free,
-        }
-    }
-
-    fn unlink(&mut self, s: SlabRef) {
-        let (prev, next) = (s.prev(), s.next());
-        let list = self.list_mut(s.list());
-        if prev == 0 {
-            list.head = next;
-        }
-        if next == 0 {
-            list.tail = prev;
-        }
-        list.len -= 1;
-        // SAFETY: list neighbours are live slabs of this cache.
-        unsafe {
-            if prev != 0 {
-                SlabRef::new(prev).set_next(next);
-            }
-            if next != 0 {
-                SlabRef::new(next).set_prev(prev);
-            }
-        }
-    }
-
-    fn link(&mut self, s: SlabRef, which: u8, at_tail: bool) {
-        let list = self.list_mut(which);
-        let (head, tail) = (list.head, list.tail);
-        list.len += 1;
-        if at_tail {
-            list.tail = s.0;
-            if head == 0 {
-                list.head = s.0;
-            }
-        } else {
-            list.head = s.0;
-            if tail == 0 {
-                list.tail = s.0;
-            }
-        }
-        let (prev, next) = if at_tail { (tail, 0) } else { (0, head) };
-        s.set_prev(prev);
-        s.set_next(next);
-        s.set_list(which);
-        // SAFETY: list members are live slabs of this cache.
-        unsafe {
-            if prev != 0 {
-                SlabRef::new(prev).set_next(s.0);
-            }
-            if next != 0 {
-                SlabRef::new(next).set_prev(s.0);
-            }
-        }
-    }
-
-    /// Put a slab on the list its `inuse` calls for. After a free, a partial
-    /// slab goes to the tail (Linux: more time for its other objects to be
-    /// freed too); after an allocation, to the head, to be used first.
-    fn relist(&mut self, s: SlabRef, freeing: bool) {
-        let inuse = s.inuse() as usize;
-        let which = match inuse {
-            0 => FREE,
-            n if n == self.num => FULL,
-            _ => PARTIAL,
-        };
-        self.unlink(s);
-        self.link(s, which, freeing && which == PARTIAL);
-    }
-
-    fn slab_with_free(&self) -> Option<SlabRef> {
-        let base = if self.slabs_partial.head != 0 { self.slabs_partial.head } else { self.slabs_free.head };
-        // SAFETY: list heads are live slabs of this cache.
-        (base != 0).then(|| unsafe { SlabRef::new(base) })
-    }
-
-    // ---- objects -----------------------------------------------------
-    // `obj` below is always the caller's address of object i of a live slab
-    // of this cache: from `obj_addr`, or checked by `locate`.
-
-    fn obj_addr(&self, s: SlabRef, i: usize) -> usize {
-        s.s_mem() + i * self.buffer_size + self.obj_offset
-    }
-
-    #[cfg(test)]
-    fn obj_index(&self, s: SlabRef, obj: usize) -> usize {
-        self.div_buffer_size(obj - self.obj_offset - s.s_mem())
-    }
-
-    fn red_zones(&self, obj: usize) -> (u64, u64) {
-        // SAFETY: a RED_ZONE object's buffer holds a word before it and one
-        // after its usable bytes; unaligned reads need no alignment argument.
-        unsafe {
-            (((obj - REDZONE) as *const u64).read_unaligned(), ((obj + self.usable) as *const u64).read_unaligned())
-        }
-    }
-
-    fn set_red_zones(&self, obj: usize, v: u64) {
-        // SAFETY: as in `red_zones`; the words belong to the cache.
-        unsafe {
-            ((obj - REDZONE) as *mut u64).write_unaligned(v);
-            ((obj + self.usable) as *mut u64).write_unaligned(v);
-        }
-    }
-
-    fn poison(&self, obj: usize, byte: u8) {
-        // SAFETY: the object's usable bytes lie in its slab, and the object
-        // is not in the caller's hands (free, or about to be handed out).
-        unsafe {
-            ptr::write_bytes(obj as *mut u8, byte, self.usable);
-            if byte == POISON_FREE {
-                ((obj + self.usable - 1) as *mut u8).write(POISON_END);
-            }
-        }
-    }
-
-    /// The first byte of a free object that is not poison, if any.
-    fn check_poison(&self, obj: usize) -> Option<(usize, u8)> {
-        (0..self.usable).find_map(|k| {
-            // SAFETY: k < usable: inside the object, which lies in its slab.
-            let v = unsafe { ((obj + k) as *const u8).read() };
-            let want = if k == self.usable - 1 { POISON_END } else { POISON_FREE };
-            (v != want).then_some((k, v))
-        })
-    }
-
-    // ---- slabs -------------------------------------------------------
-
-    /// The flags to get a slab's pages with, from the allocating caller's
-    /// (Linux's `cache_grow`: the caller's reclaim and zone constraints, the
-    /// cache's own): never highmem or movable, since objects need an address
-    /// and do not move; not zeroed (kmalloc zeroes the object it hands out);
-    /// reclaimable pages for a RECLAIM_ACCOUNT cache.
-    pub fn slab_gfp(&self, gfp: Gfp) -> Gfp {
-        let mut g = gfp - Gfp::HIGHMEM - Gfp::MOVABLE - Gfp::ZERO;
-        if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
-            g |= Gfp::RECLAIMABLE;
-        }
-        g
-    }
-
-    /// What growing this cache needs, so that a caller that may sleep can
-    /// get it without the cache's lock (Linux's `cache_grow` drops the lock
-    /// around the page allocation): see [`GrowSpec::alloc`] and
-    /// [`add_slab`](Self::add_slab).
-    pub fn grow_spec(&self, gfp: Gfp) -> GrowSpec {
-        assert!(self.id != 0, "slab: use of a cache that was never created");
-        GrowSpec {
-            cache: self.id,
-            order: self.order,
-            mgmt_size: self.off_slab.then_some(self.mgmt_size),
-            gfp: self.slab_gfp(gfp),
-        }
-    }
-
-    /// Make a new empty slab (Linux's `cache_grow`), under the caller's lock.
-    fn grow(&mut self, pages: &mut impl SlabPages, gfp: Gfp) -> Result<(), AllocError> {
-        let new = self.grow_spec(gfp).alloc(pages).ok_or(AllocError::NoMemory)?;
-        self.add_slab(pages, new).map_err(|_| AllocError::NoMemory)
-    }
-
-    /// Carve pages got by [`GrowSpec::alloc`] into a new empty slab. They
-    /// come back in `Err` if this is not the cache they were got for (it
-    /// was destroyed meanwhile); give them back with [`NewSlab::release`].
-    pub fn add_slab(&mut self, pages: &mut impl SlabPages, new: NewSlab) -> Result<(), NewSlab> {
-        if new.cache != self.id || self.id == 0 {
-            return Err(new);
-        }
-        let base = new.base;
-        let hdr = new.mgmt.unwrap_or(base);
-        assert!(base & (self.slab_bytes() - 1) == 0, "slab pages at {base:#x} not aligned");
-        pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
-        let colouroff = self.colour_next * self.colour_off;
-        self.colour_next += 1;
-        if self.colour_next >= self.colour {
-            self.colour_next = 0;
-        }
-        let on_slab = if self.off_slab { 0 } else { self.mgmt_size };
-        let header = Slab {
-            magic: SLAB_MAGIC,
-            cache_id: self.id,
-            prev: 0,
-            next: 0,
-            s_mem: base + on_slab + colouroff,
-            colouroff: colouroff as u32,
-            inuse: 0,
-            free: 0,
-            num: self.num as u16,
-            list: FREE,
-        };
-        // SAFETY: `hdr` is the start of the slab's pages or of the management
-        // block: the provider gave us either, word aligned (so aligned for the
-        // header, whose fields are at most words) and ours alone
-        // (`SlabPages`), with room for the header and `num` bufctl entries.
-        unsafe { ptr::write(hdr as *mut Slab, header) };
-        // SAFETY: the header was just written and the slab is live.
-        let s = unsafe { SlabRef::new(hdr) };
-        for i in 0..self.num {
-            s.set_bufctl(i, if i + 1 < self.num { (i + 1) as u16 } else { BUFCTL_END });
-            let obj = self.obj_addr(s, i);
-            if self.flags.contains(SlabFlags::RED_ZONE) {
-                self.set_red_zones(obj, RED_INACTIVE);
-            }
-            if self.flags.contains(SlabFlags::POISON) {
-                self.poison(obj, POISON_FREE);
-            } else if let Some(ctor) = self.ctor {
-                ctor(obj as *mut u8);
-            }
-        }
-        self.link(s, FREE, false);
-        self.free_objects += self.num;
-        Ok(())
-    }
-
-    /// The address of the first page of a slab.
-    fn slab_base(&self, s: SlabRef) -> usize {
-        // Management and colour take less than the slab: object 0 starts in it.
-        s.s_mem() & !(self.slab_bytes() - 1)
-    }
-
-    /// Give an empty slab back to the page allocator.
-    fn destroy_slab(&mut self, pages: &mut impl SlabPages, s: SlabRef) {
-        debug_assert_eq!(s.inuse(), 0);
-        self.unlink(s);
-        self.free_objects -= self.num;
-        let base = self.slab_base(s);
-        // A stale header must not make a later wild pointer look like ours.
-        s.set_magic(0);
-        pages.set_slab_owner(base, self.order, None);
-        pages.free_pages(base, self.order);
-        if self.off_slab {
-            pages.free_mgmt(s.0, self.mgmt_size);
-        }
-    }
-
-    /// Take the first free object of a slab (Linux's `slab_get_obj`):
-    /// its index and address.
-    fn slab_get_obj(&mut self, s: SlabRef) -> (usize, usize) {
-        let i = s.free() as usize;
-        s.set_free(s.bufctl(i));
-        s.set_bufctl(i, BUFCTL_ACTIVE);
-        s.set_inuse(s.inuse() + 1);
-        self.free_objects -= 1;
-        (i, self.obj_addr(s, i))
-    }
-
-    /// Put object `i` back on its slab's free list and relist the slab
-    /// (Linux's `slab_put_obj`).
-    fn slab_put_obj(&mut self, s: SlabRef, i: usize) {
-        s.set_bufctl(i, s.free());
-        s.set_free(i as u16);
-        s.set_inuse(s.inuse() - 1);
-        self.free_objects += 1;
-        self.relist(s, true);
-    }
-
-    /// Find the slab and index of `obj`, or say why it is not one of ours.
-    /// Every free runs this, so it does the minimum: two header words, one
-    /// division (a `mul` by the precomputed reciprocal) and the remainder.
-    /// An on-slab cache finds the header by masking; an off-slab cache asks
-    /// the page (Linux's `virt_to_slab`).
-    ///
-    /// `IN_SLAB_PAGE`: the caller has seen `obj`'s page marked as a slab
-    /// page of this cache (kfree's `virt_to_cache`), so the slab's first
-    /// page is mapped and the `readable` checks are skipped.
-    #[inline]
-    fn locate<const IN_SLAB_PAGE: bool>(
-        &self,
-        pages: &impl SlabPages,
-        obj: usize,
-    ) -> Result<(SlabRef, usize), Foreign> {
-        assert!(self.id != 0, "slab: use of a cache that was never created");
-        let base = obj & !(self.slab_bytes() - 1);
-        let hdr = if self.off_slab {
-            if !IN_SLAB_PAGE && !pages.readable(base, 1) {
-                return Err(Foreign::Unmapped);
-            }
-            pages.slab_mgmt(base).ok_or(Foreign::NotASlab)?
-        } else {
-            if !IN_SLAB_PAGE && !pages.readable(base, size_of::<Slab>()) {
-                return Err(Foreign::Unmapped);
-            }
-            base
-        };
-        // SAFETY: on the slab, the provider says these bytes are readable
-        // and `base` is page aligned, so aligned for u32; off the slab, the
-        // pages recorded `hdr` as a live header (`SlabPages::slab_mgmt`).
-        // Only plain integers are read.
-        let (magic, id) = unsafe { ((hdr as *const u32).read(), (hdr as *const u32).add(1).read()) };
-        if magic != SLAB_MAGIC {
-            return Err(Foreign::NotASlab);
-        }
-        if id != self.id {
-            return Err(Foreign::OtherCache(id));
-        }
-        // SAFETY: the magic and our id are there, and both are cleared when a
-        // slab is destroyed: this is a live slab of this cache.
-        let s = unsafe { SlabRef::new(hdr) };
-        let rel = obj.wrapping_sub(s.s_mem());
-        if obj < s.s_mem() || rel >= self.obj_span {
-            return Err(Foreign::OutsideObjects);
-        }
-        let i = self.div_buffer_size(rel);
-        let within = rel - i * self.buffer_size;
-        if within != self.obj_offset {
-            let offset = within as isize - self.obj_offset as isize;
-            return Err(Foreign::MidObject { index: i, offset });
-        }
-        Ok((s, i))
-    }
-
-    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab),
-    /// as Linux's `reciprocal_divide`: exact there, see `reciprocal`.
-    #[inline]
-    fn div_buffer_size(&self, rel: usize) -> usize {
-        if self.reciprocal == 0 {
-            return rel / self.buffer_size;
-        }
-        let i = ((rel as u64 * self.reciprocal as u64) >> 32) as usize;
-        debug_assert_eq!(i, rel / self.buffer_size);
-        i
-    }
-
     /// Whether `obj` is the start of an object in one of this cache's slabs.
     pub fn owns(&self, pages: &impl SlabPages, obj: usize) -> bool {
         self.id != 0 && self.locate::<false>(pages, obj).is_ok()
@@ -1289,15 +562,6 @@ impl KmemCache {
         self.alloc_slow(pages, Some(gfp))
     }
 
-    /// The hit path alone (Linux's `____cache_alloc` finding `ac->avail`):
-    /// the top of the array cache, or `None` when it is empty (always, for
-    /// a debug cache); the caller then takes [`alloc`](Self::alloc) or
-    /// [`alloc_nogrow`](Self::alloc_nogrow).
-    #[inline(always)]
-    pub fn alloc_cached(&mut self) -> Option<usize> {
-        (self.ac.avail != 0).then(|| self.ac_pop())
-    }
-
     /// [`alloc`](Self::alloc) that never grows the cache: `MustGrow` when no
     /// object is free, for a caller that will grow it without the lock.
     #[inline]
@@ -1306,29 +570,6 @@ impl KmemCache {
             return Ok(self.ac_pop());
         }
         self.alloc_slow(pages, None)
-    }
-
-    /// Take the top of the array cache, marking the object allocated.
-    #[inline]
-    fn ac_pop(&mut self) -> usize {
-        self.ac.avail -= 1;
-        let k = self.ac.avail;
-        // SAFETY: `bufctl[k]` is the bufctl entry of `entry[k]`'s object
-        // (`ac_push`), in a slab kept alive by it: an object in the array
-        // counts in its slab's `inuse`, so the slab is not destroyed.
-        unsafe { (self.ac.bufctl[k] as *mut u16).write(BUFCTL_ACTIVE) };
-        self.ac.entry[k]
-    }
-
-    /// Put object `i` of slab `s` on the array cache (room is checked by
-    /// the caller), marking it cached.
-    #[inline]
-    fn ac_push(&mut self, s: SlabRef, i: usize, obj: usize) {
-        s.set_bufctl(i, BUFCTL_CACHED);
-        let k = self.ac.avail;
-        self.ac.entry[k] = obj;
-        self.ac.bufctl[k] = s.bufctl_ptr(i) as usize;
-        self.ac.avail += 1;
     }
 
     /// The array cache is empty (always, for a debug cache). `grow`: the
@@ -1340,80 +581,6 @@ impl KmemCache {
         }
         self.refill(pages, grow)?;
         Ok(self.ac_pop())
-    }
-
-    /// Fill the empty array cache with up to `batchcount` objects, from
-    /// partial slabs first, growing a slab only if none has a free object
-    /// (Linux's `cache_alloc_refill`).
-    fn refill(&mut self, pages: &mut impl SlabPages, grow: Option<Gfp>) -> Result<(), AllocError> {
-        loop {
-            while self.ac.avail < self.ac.batchcount {
-                let Some(s) = self.slab_with_free() else {
-                    break;
-                };
-                while self.ac.avail < self.ac.batchcount && (s.inuse() as usize) < self.num {
-                    let (i, obj) = self.slab_get_obj(s);
-                    self.ac_push(s, i, obj);
-                }
-                self.relist(s, false);
-            }
-            if self.ac.avail > 0 {
-                return Ok(());
-            }
-            self.grow(pages, grow.ok_or(AllocError::MustGrow)?)?;
-        }
-    }
-
-    fn alloc_debug(&mut self, pages: &mut impl SlabPages, grow: Option<Gfp>) -> Result<usize, AllocError> {
-        let s = match self.slab_with_free() {
-            Some(s) => s,
-            None => {
-                self.grow(pages, grow.ok_or(AllocError::MustGrow)?)?;
-                self.slab_with_free().expect("a grown slab has free objects")
-            }
-        };
-        let (i, obj) = self.slab_get_obj(s);
-        self.relist(s, false);
-        if let Err(bug) = self.check_free_object(obj) {
-            // Leave it ACTIVE-counted but never handed out: quarantine.
-            s.set_bufctl(i, BUFCTL_QUARANTINE);
-            self.quarantined += 1;
-            return Err(AllocError::Bug(bug));
-        }
-        if self.flags.contains(SlabFlags::RED_ZONE) {
-            self.set_red_zones(obj, RED_ACTIVE);
-        }
-        if self.flags.contains(SlabFlags::POISON) {
-            self.poison(obj, POISON_INUSE);
-            if let Some(ctor) = self.ctor {
-                ctor(obj as *mut u8);
-            }
-        }
-        Ok(obj)
-    }
-
-    /// Both red zones of `obj` must read `want`; the one before is checked first.
-    fn check_red_zones(&self, obj: usize, want: u64) -> Result<(), SlabBug> {
-        let (before, after) = self.red_zones(obj);
-        for (after, value) in [(false, before), (true, after)] {
-            if value != want {
-                return Err(self.bug(obj, BugKind::RedZone { after, value }));
-            }
-        }
-        Ok(())
-    }
-
-    /// The checks a free object must pass before it is handed out.
-    fn check_free_object(&self, obj: usize) -> Result<(), SlabBug> {
-        if self.flags.contains(SlabFlags::RED_ZONE) {
-            self.check_red_zones(obj, RED_INACTIVE)?;
-        }
-        if self.flags.contains(SlabFlags::POISON) {
-            if let Some((offset, value)) = self.check_poison(obj) {
-                return Err(self.bug(obj, BugKind::Poison { offset, value }));
-            }
-        }
-        Ok(())
     }
 
     /// `kmem_cache_free`. A pointer that is not an allocated object of this
@@ -1461,82 +628,35 @@ impl KmemCache {
             Ok(found) => found,
             Err(why) => return Err(self.bug_foreign(obj, why)),
         };
-        let bufctl = s.bufctl_ptr(i);
+        let bufctl = s.bufctl_ptr_located(i);
         // SAFETY: `locate` found object i of a live slab: its bufctl entry
         // lies in the slab's management.
         if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
             return Err(self.bug(obj, BugKind::DoubleFree));
         }
-        if self.is_debug() {
-            return self.free_debug(pages, obj, s, i);
-        }
+        // One compare for both slow cases, as `alloc` does: a debug cache's
+        // array has `limit` 0, so it is always "full" here.
         if self.ac.avail == self.ac.limit {
-            // Flushing moves other objects only: this one's entry stays put.
+            if self.is_debug() {
+                return self.free_debug(pages, obj, s, i);
+            }
+            // Linux's `cache_flusharray`. Flushing moves other objects only:
+            // this one's entry stays put.
             self.flush_array(pages, self.ac.batchcount);
         }
-        // SAFETY: as above.
-        unsafe { bufctl.write(BUFCTL_CACHED) };
+        // Linux's `__cache_free`: `ac->entry[ac->avail++] = objp`.
         let k = self.ac.avail;
-        self.ac.entry[k] = obj;
-        self.ac.bufctl[k] = bufctl as usize;
+        debug_assert!(k < self.ac.limit && self.ac.limit <= AC_MAX);
+        // SAFETY: the bufctl entry as above; k < limit <= AC_MAX (a full
+        // array was flushed just above, and `setup` checks the limit), so
+        // the array writes are in bounds.
+        unsafe {
+            bufctl.write(BUFCTL_CACHED);
+            *self.ac.entry.get_unchecked_mut(k) = obj;
+            *self.ac.bufctl.get_unchecked_mut(k) = bufctl as usize;
+        }
         self.ac.avail += 1;
         Ok(())
-    }
-
-    /// The rest of `free` for a debug cache: `obj` is object `i` of slab `s`
-    /// and allocated.
-    #[inline(never)]
-    fn free_debug(&mut self, pages: &mut impl SlabPages, obj: usize, s: SlabRef, i: usize) -> Result<(), SlabBug> {
-        if self.flags.contains(SlabFlags::RED_ZONE) {
-            if let Err(bug) = self.check_red_zones(obj, RED_ACTIVE) {
-                s.set_bufctl(i, BUFCTL_QUARANTINE);
-                self.quarantined += 1;
-                return Err(bug);
-            }
-            self.set_red_zones(obj, RED_INACTIVE);
-        }
-        if self.flags.contains(SlabFlags::POISON) {
-            self.poison(obj, POISON_FREE);
-        }
-        self.slab_put_obj(s, i);
-        // Enough free objects already: the emptied slab goes back.
-        if s.inuse() == 0 && self.free_objects > self.free_limit {
-            self.destroy_slab(pages, s);
-        }
-        Ok(())
-    }
-
-    /// The slab of an array-cache entry, from its bufctl address.
-    fn ac_slab(&self, pages: &impl SlabPages, k: usize) -> (SlabRef, usize) {
-        let hdr = if self.off_slab {
-            pages.slab_mgmt(self.ac.entry[k]).expect("array cache entry outside any slab")
-        } else {
-            self.ac.entry[k] & !(self.slab_bytes() - 1)
-        };
-        // SAFETY: an object in the array keeps its slab alive (it counts in
-        // `inuse`), and `free` found its header at this address.
-        let s = unsafe { SlabRef::new(hdr) };
-        (s, (self.ac.bufctl[k] - s.bufctl_ptr(0) as usize) / 2)
-    }
-
-    /// Return the `n` oldest array entries to their slabs (Linux's
-    /// `cache_flusharray` + `free_block`), then give back empty slabs while
-    /// the cache has more than `free_limit` free objects.
-    fn flush_array(&mut self, pages: &mut impl SlabPages, n: usize) {
-        let n = n.min(self.ac.avail);
-        for k in 0..n {
-            let (s, i) = self.ac_slab(pages, k);
-            debug_assert_eq!(s.bufctl(i), BUFCTL_CACHED);
-            self.slab_put_obj(s, i);
-        }
-        self.ac.entry.copy_within(n..self.ac.avail, 0);
-        self.ac.bufctl.copy_within(n..self.ac.avail, 0);
-        self.ac.avail -= n;
-        while self.free_objects > self.free_limit && self.slabs_free.head != 0 {
-            // SAFETY: list heads are live slabs of this cache.
-            let s = unsafe { SlabRef::new(self.slabs_free.head) };
-            self.destroy_slab(pages, s);
-        }
     }
 
     /// `kmem_cache_shrink`: drain the array cache and give every empty slab
@@ -1563,65 +683,6 @@ impl KmemCache {
         }
         *self = KmemCache::empty();
         Ok(())
-    }
-}
-
-/// What one new slab of a cache needs: pages of `order` and, off the slab,
-/// a management block (from [`KmemCache::grow_spec`]).
-#[derive(Clone, Copy, Debug)]
-pub struct GrowSpec {
-    cache: u32,
-    order: usize,
-    mgmt_size: Option<usize>,
-    gfp: Gfp,
-}
-
-impl GrowSpec {
-    /// The flags the pages are asked with.
-    pub fn gfp(&self) -> Gfp {
-        self.gfp
-    }
-
-    pub fn order(&self) -> usize {
-        self.order
-    }
-
-    /// Get the memory; needs no lock of the cache.
-    pub fn alloc(&self, pages: &mut impl SlabPages) -> Option<NewSlab> {
-        let base = pages.alloc_pages(self.order, self.gfp)?;
-        let mgmt = match self.mgmt_size {
-            None => None,
-            Some(size) => match pages.alloc_mgmt(size, self.gfp) {
-                Some(m) => Some(m),
-                None => {
-                    pages.free_pages(base, self.order);
-                    return None;
-                }
-            },
-        };
-        Some(NewSlab { cache: self.cache, base, order: self.order, mgmt, mgmt_size: self.mgmt_size.unwrap_or(0) })
-    }
-}
-
-/// The memory of a slab not made yet: pass it to [`KmemCache::add_slab`],
-/// or give it back with [`release`](Self::release).
-#[must_use = "a NewSlab holds pages: add it to its cache or release it"]
-#[derive(Debug)]
-pub struct NewSlab {
-    cache: u32,
-    base: usize,
-    order: usize,
-    mgmt: Option<usize>,
-    mgmt_size: usize,
-}
-
-impl NewSlab {
-    /// Give the memory back to the provider it came from.
-    pub fn release(self, pages: &mut impl SlabPages) {
-        pages.free_pages(self.base, self.order);
-        if let Some(m) = self.mgmt {
-            pages.free_mgmt(m, self.mgmt_size);
-        }
     }
 }
 

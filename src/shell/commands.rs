@@ -198,8 +198,8 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
         vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::mmzone::vmalloc_start()) / 1024) as u64,
         vmalloc_used_kb: (crate::mm::vmalloc::usage().0 / 1024) as u64,
         vmalloc_chunk_kb: (crate::mm::vmalloc::usage().1 / 1024) as u64,
-        slab_kb: 4 * crate::mm::kmalloc::slab_pages() as u64,
-        sreclaimable_kb: 4 * crate::mm::kmalloc::slab_pages_split().0 as u64,
+        slab_kb: 4 * crate::mm::slab_common::slab_pages() as u64,
+        sreclaimable_kb: 4 * crate::mm::slab_common::slab_pages_split().0 as u64,
         direct_map_4k_kb: dm.pages_4k as u64 * 4,
         direct_map_4m_kb: dm.pages_4m as u64 * 4096,
     };
@@ -237,7 +237,7 @@ fn cmd_slabinfo(args: &[&str]) -> CmdResult {
     no_args(args)?;
     // Straight to the console: these reports format outside their locks,
     // and a buffer from the heap could fail (or show in the report itself).
-    let _ = crate::mm::kmalloc::slabinfo(&mut printk::Console);
+    let _ = crate::mm::slab_common::slabinfo(&mut printk::Console);
     Ok(())
 }
 
@@ -245,13 +245,13 @@ fn cmd_kmalloc(args: &[&str]) -> CmdResult {
     no_args(args)?;
     // Straight to the console: these reports format outside their locks,
     // and a buffer from the heap could fail (or show in the report itself).
-    let _ = crate::mm::kmalloc::kmalloc_summary(&mut printk::Console);
+    let _ = crate::mm::slab_common::kmalloc::kmalloc_summary(&mut printk::Console);
     Ok(())
 }
 
 fn cmd_shrink(args: &[&str]) -> CmdResult {
     no_args(args)?;
-    println!("{} pages given back", crate::mm::kmalloc::shrink_all());
+    println!("{} pages given back", crate::mm::slab_common::shrink_all());
     Ok(())
 }
 

@@ -1,11 +1,22 @@
-//! Host tests of `mm::slab`.
+//! Host tests of `mm::slab`: the arena that stands in for the page
+//! allocator, the invariant check every test runs, and the cache core's
+//! tests; the parts' tests are in `tests/`.
 
+use super::mgmt::{Slab, FREE, FULL, PARTIAL};
+use super::sizing::*;
+use super::slab_debug::*;
 use super::*;
 use crate::mm::gfp::{GFP_ATOMIC, GFP_KERNEL};
+use core::mem::size_of;
+use core::ptr;
 use proptest::prelude::*;
 use std::alloc::{alloc, dealloc, Layout};
 use std::cell::Cell;
 use std::collections::HashMap;
+
+mod debug;
+mod grow;
+mod sizing;
 
 /// Fill of pages the provider hands out and of pages given back.
 const FRESH: u8 = 0xcc;
@@ -229,128 +240,6 @@ fn check(c: &KmemCache) {
 }
 
 #[test]
-fn order_choice_follows_waste_rule() {
-    // Host numbers: a 48-byte header (32 on i686).
-    assert_eq!(size_of::<Slab>(), 48);
-    let shape = |size, flags| {
-        let s = cache("c", size, flags).stats();
-        (s.pagesperslab, s.objperslab, s.objsize)
-    };
-    assert_eq!(shape(64, SlabFlags::empty()), (1, 61, 64));
-    // Off the slab from PAGE_SIZE / 8: order 0 holds whole objects.
-    assert_eq!(shape(2048, SlabFlags::empty()), (1, 2, 2048));
-    assert_eq!(shape(4096, SlabFlags::empty()), (1, 1, 4096));
-    // Order 0 holds no 5000-byte object; order 1 one, wasting 3192 bytes
-    // (more than 1/8), order 2 three, wasting 1384 of 16 KB.
-    assert_eq!(shape(5000, SlabFlags::empty()), (4, 3, 5000));
-    // Reclaimable caches take the first order that fits.
-    assert_eq!(shape(5000, SlabFlags::RECLAIM_ACCOUNT), (2, 1, 5000));
-    // Nothing wastes little enough: the largest order that fits.
-    assert_eq!(shape(100_000, SlabFlags::empty()), (32, 1, 100_000));
-    // Sizes round up to a word; red zones add a word on each side.
-    assert_eq!(shape(13, SlabFlags::empty()).2, 16);
-    assert_eq!(shape(13, SlabFlags::RED_ZONE).2, 32);
-}
-
-/// The i686 kernel's kmalloc caches, computed on the host with the
-/// kernel's geometry: (objperslab, pagesperslab) exactly as `slabinfo`
-/// prints them in QEMU (checked there by `qemu::slab::kmalloc_geometry`).
-#[test]
-fn kmalloc_classes_have_the_i686_kernels_layout() {
-    let want: [(usize, usize); 13] = [
-        (406, 1),
-        (225, 1),
-        (119, 1),
-        (61, 1),
-        (41, 1),
-        (31, 1),
-        (20, 1),
-        (15, 1),
-        (8, 1),
-        (4, 1),
-        (2, 1),
-        (1, 1),
-        (1, 2),
-    ];
-    for (&size, &(num, pages)) in KMALLOC_SIZES.iter().zip(&want) {
-        let align = kmalloc_align(size);
-        let l = CacheLayout::compute("k", size, align, SlabFlags::empty(), Geometry::I686).unwrap();
-        assert_eq!((l.num, 1 << l.order), (num, pages), "kmalloc-{size}");
-        // Off the slab from 512 bytes; no colour to shift the first object,
-        // so every power of two is aligned to itself, 8 KB included.
-        assert_eq!(l.off_slab, size >= 512, "kmalloc-{size}");
-        if size >= 512 {
-            assert_eq!((l.left_over, l.mgmt_size), (0, 32 + 2 * num), "kmalloc-{size}");
-            // The management comes from a smaller kmalloc class.
-            assert!(2 * l.mgmt_size <= size);
-        }
-        if size.is_power_of_two() {
-            assert_eq!(l.align, size.min(PAGE_SIZE));
-        }
-    }
-    // The 64-bit host differs where the header matters, which is why the
-    // geometry is a parameter.
-    let host = CacheLayout::compute("k", 8, 8, SlabFlags::empty(), Geometry { header: 48, word: 8, redzone_align: 8 });
-    assert_eq!(host.unwrap().num, 404);
-    // slab_debug's red zones on i686: a word each side, aligned as the class.
-    let l = CacheLayout::compute("k", 64, 64, SlabFlags::DEBUG, Geometry::I686).unwrap();
-    assert_eq!((l.buffer_size, l.obj_offset, l.num, l.order, l.off_slab), (192, 64, 20, 0, false));
-    let l = CacheLayout::compute("k", 32, 0, SlabFlags::DEBUG, Geometry::I686).unwrap();
-    assert_eq!((l.buffer_size, l.obj_offset, l.num), (48, 8, 81));
-}
-
-#[test]
-fn bad_arguments_are_errors_naming_the_value() {
-    let err = |size, align| KmemCache::create("bad", size, align, SlabFlags::empty(), None).err().unwrap().to_string();
-    assert_eq!(err(0, 0), "kmem_cache_create(bad): size 0");
-    assert_eq!(err(200_000, 0), "kmem_cache_create(bad): size 200000 does not fit a slab of order 5 (131072 bytes)");
-    assert_eq!(err(131_073, 0), "kmem_cache_create(bad): size 131073 does not fit a slab of order 5 (131072 bytes)");
-    // Off the slab, one object may fill the largest slab.
-    assert_eq!(cache("whole", 131_072, SlabFlags::empty()).stats().pagesperslab, 32);
-    assert_eq!(err(64, 24), "kmem_cache_create(bad): align 24 is not a power of two up to 4096");
-    assert_eq!(err(64, 8192), "kmem_cache_create(bad): align 8192 is not a power of two up to 4096");
-}
-
-#[test]
-#[should_panic(expected = "kmem_cache_create(vital): size 0")]
-fn panic_flag_panics_on_failure() {
-    let _ = KmemCache::create("vital", 0, 0, SlabFlags::PANIC, None);
-}
-
-#[test]
-fn hwcache_align_halves_for_small_objects() {
-    let objsize = |size| cache("hw", size, SlabFlags::HWCACHE_ALIGN).stats().objsize;
-    assert_eq!([objsize(8), objsize(20), objsize(40), objsize(100)], [8, 32, 64, 128]);
-    let mut p = TestPages::new(256);
-    let mut c = KmemCache::create("a256", 24, 256, SlabFlags::empty(), None).unwrap();
-    let objs: Vec<_> = (0..40).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
-    assert!(objs.iter().all(|o| o % 256 == 0));
-    for o in objs {
-        c.put(&mut p, o).unwrap();
-    }
-    c.shrink(&mut p);
-    assert_eq!(p.outstanding, 0);
-}
-
-#[test]
-fn colour_offsets_cycle() {
-    let mut p = TestPages::new(256);
-    // 4 objects of 904 bytes leave 424 bytes: 6 colours of 64 bytes.
-    let mut c = cache("colour", 900, SlabFlags::empty());
-    assert_eq!((c.num, c.colour, c.colour_off), (4, 6, 64));
-    let mut offs = Vec::new();
-    for _ in 0..8 {
-        c.grow(&mut p, GFP_KERNEL).unwrap();
-        let s = SlabRef(c.slabs_free.head);
-        assert_eq!(s.s_mem(), s.0 + c.mgmt_size + s.colouroff() as usize);
-        offs.push(s.colouroff());
-    }
-    assert_eq!(offs, [0, 64, 128, 192, 256, 320, 0, 64]);
-    assert_eq!(c.shrink(&mut p), 8);
-    assert_eq!(p.outstanding, 0);
-}
-
-#[test]
 fn ctor_runs_once_per_object_and_state_survives_free() {
     let mut p = TestPages::new(256);
     let mut c = KmemCache::create("ctor", 32, 0, SlabFlags::empty(), Some(ctor)).unwrap();
@@ -493,217 +382,6 @@ fn destroy_with_live_objects_errors() {
 }
 
 #[test]
-fn red_zone_overrun_is_reported_and_object_quarantined() {
-    let mut p = TestPages::new(256);
-    let mut c = cache("kmalloc-64", 64, SlabFlags::RED_ZONE);
-    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    fill(a + 64, 0x41, 8); // one word past the end
-    let bug = c.put(&mut p, a).unwrap_err();
-    assert_eq!(bug, bug_of("kmalloc-64", a, BugKind::RedZone { after: true, value: 0x4141_4141_4141_4141 }));
-    assert_eq!(
-        bug.to_string(),
-        format!("slab kmalloc-64: object {a:#x}: red zone after the object overwritten (0x4141414141414141)")
-    );
-    fill(b - 8, 0, 4); // an underrun
-    let bug = c.put(&mut p, b).unwrap_err();
-    assert_eq!(
-        bug.to_string(),
-        format!("slab kmalloc-64: object {b:#x}: red zone before the object overwritten (0xd84156c500000000)")
-    );
-    // Never handed out again; freeing it again is a double free.
-    assert_eq!(c.quarantined(), 2);
-    let rest: Vec<_> = (0..3 * c.num).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
-    assert!(!rest.contains(&a) && !rest.contains(&b));
-    assert!(matches!(c.put(&mut p, a), Err(SlabBug { kind: BugKind::DoubleFree, .. })));
-    for o in rest {
-        c.put(&mut p, o).unwrap();
-    }
-    check(&c);
-    assert_eq!(c.stats().active_objs, 2);
-    // Destroy succeeds; the slab with the quarantined objects is leaked.
-    c.destroy(&mut p).unwrap();
-    assert_eq!(p.outstanding, 1 << c.slab_order());
-}
-
-#[test]
-fn red_zone_checked_on_alloc() {
-    let mut p = TestPages::new(256);
-    let mut c = cache("rz", 64, SlabFlags::RED_ZONE);
-    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    assert_eq!(b, a + c.buffer_size);
-    c.put(&mut p, b).unwrap();
-    // Run over a's red zone into the free object b's.
-    fill(a + 64, 0x41, 16);
-    let bug = c.alloc(&mut p, GFP_KERNEL).unwrap_err();
-    assert_eq!(bug, AllocError::Bug(bug_of("rz", b, BugKind::RedZone { after: false, value: 0x4141_4141_4141_4141 })));
-    assert!(matches!(c.put(&mut p, a), Err(SlabBug { kind: BugKind::RedZone { after: true, .. }, .. })));
-    assert_eq!(c.quarantined(), 2);
-    assert!(c.alloc(&mut p, GFP_KERNEL).is_ok_and(|o| o != a && o != b));
-}
-
-#[test]
-fn write_after_free_is_reported_by_poison_check() {
-    let mut p = TestPages::new(256);
-    let mut c = cache("kmalloc-64", 64, SlabFlags::POISON);
-    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    assert!(p.bytes(a, 64).iter().all(|&b| b == POISON_INUSE));
-    c.put(&mut p, a).unwrap();
-    assert_eq!(p.bytes(a, 64)[62..], [POISON_FREE, POISON_END]);
-    fill(a + 12, 0, 1);
-    let bug = c.alloc(&mut p, GFP_KERNEL).unwrap_err();
-    assert_eq!(bug, AllocError::Bug(bug_of("kmalloc-64", a, BugKind::Poison { offset: 12, value: 0 })));
-    assert_eq!(bug.to_string(), format!("slab kmalloc-64: object {a:#x}: poison overwritten at offset 12 (0x00)"));
-    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    assert_ne!(b, a);
-    assert_eq!((c.quarantined(), c.stats().active_objs), (1, 2));
-}
-
-#[test]
-fn poison_with_ctor_reruns_ctor_after_check() {
-    let mut p = TestPages::new(256);
-    let mut c = KmemCache::create("pctor", 64, 0, SlabFlags::DEBUG, Some(ctor)).unwrap();
-    let before = ctor_calls();
-    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    // Poison would destroy constructed state, so (as 2.6.24) the ctor
-    // runs on each allocation, not at slab creation.
-    assert_eq!((ctor_calls() - before, word(a)), (1, CTOR_WORD));
-    c.put(&mut p, a).unwrap();
-    assert_eq!(word(a), u64::from_ne_bytes([POISON_FREE; 8]));
-    let b = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    assert_eq!((b, word(b), ctor_calls() - before), (a, CTOR_WORD, 2));
-    // A write after free is still caught before the ctor hides it.
-    c.put(&mut p, b).unwrap();
-    set_word(b, 7);
-    assert!(matches!(
-        c.alloc(&mut p, GFP_KERNEL),
-        Err(AllocError::Bug(SlabBug { kind: BugKind::Poison { offset: 0, value: 7 }, .. }))
-    ));
-    assert_eq!(ctor_calls() - before, 2);
-}
-
-/// The multiply that replaces the division in `locate` is exact for every
-/// offset in a slab of every buffer size it is used for: the product only
-/// ever overshoots, so checking the last byte of each object suffices.
-#[test]
-fn reciprocal_divides_exactly_inside_a_slab() {
-    let word = Geometry::NATIVE.word;
-    for d in (word..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(word) {
-        let Ok(l) = CacheLayout::compute("r", d, 0, SlabFlags::empty(), Geometry::NATIVE) else {
-            continue;
-        };
-        let num = l.num;
-        let r = reciprocal_for(d, num * d);
-        if r == 0 {
-            continue;
-        }
-        for i in 0..num {
-            for rel in [i * d, i * d + d - 1] {
-                assert_eq!(((rel as u64 * r as u64) >> 32) as usize, i, "d {d} rel {rel}");
-            }
-        }
-    }
-    // Common sizes never fall back to dividing.
-    for d in [8, 24, 64, 96, 192, 256, 1000, 4096, 8192] {
-        assert_ne!(reciprocal_for(d, PAGE_SIZE << MAX_SLAB_ORDER), 0, "d {d}");
-    }
-}
-
-#[test]
-fn double_free_is_reported() {
-    let mut p = TestPages::new(256);
-    let mut d = cache("dbg", 64, SlabFlags::DEBUG);
-    let a = d.alloc(&mut p, GFP_KERNEL).unwrap();
-    d.put(&mut p, a).unwrap();
-    let bug = d.put(&mut p, a).unwrap_err();
-    assert_eq!(bug.to_string(), format!("slab dbg: object {a:#x}: double free"));
-    // A plain cache sees it once the object is back in its slab.
-    let mut c = cache("plain", 64, SlabFlags::empty());
-    let keep = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-    c.put(&mut p, a).unwrap();
-    c.shrink(&mut p);
-    assert_eq!(c.put(&mut p, a), Err(bug_of("plain", a, BugKind::DoubleFree)));
-    c.put(&mut p, keep).unwrap();
-    check(&c);
-}
-
-/// A second free of an object that still waits in the array cache is
-/// reported at once, naming the cache and the object, and does not put the
-/// object in the array twice: two later allocations are two objects.
-#[test]
-fn double_free_in_array_cache_is_reported_at_once() {
-    let mut p = TestPages::new(256);
-    for size in [64, 1024] {
-        let mut c = cache("plain", size, SlabFlags::empty());
-        let keep = c.alloc(&mut p, GFP_KERNEL).unwrap();
-        let a = c.alloc(&mut p, GFP_KERNEL).unwrap();
-        c.put(&mut p, a).unwrap();
-        let cached = c.cpu_cached();
-        let bug = c.put(&mut p, a).unwrap_err();
-        assert_eq!(bug, bug_of("plain", a, BugKind::DoubleFree));
-        assert_eq!(bug.to_string(), format!("slab plain: object {a:#x}: double free"));
-        assert_eq!(c.cpu_cached(), cached, "the second free reached the array");
-        let (x, y) = (c.alloc(&mut p, GFP_KERNEL).unwrap(), c.alloc(&mut p, GFP_KERNEL).unwrap());
-        assert_ne!(x, y, "two allocations returned the same object");
-        // Allocated again: freeing it once is fine, twice is not.
-        for o in [x, y, keep] {
-            c.put(&mut p, o).unwrap();
-        }
-        assert_eq!(c.put(&mut p, x), Err(bug_of("plain", x, BugKind::DoubleFree)));
-        check(&c);
-        c.shrink(&mut p);
-        assert_eq!(p.outstanding, 0);
-        assert!(p.mgmt.is_empty());
-    }
-}
-
-#[test]
-fn foreign_pointers_are_reported() {
-    let mut p = TestPages::new(256);
-    let mut a = cache("kmalloc-64", 64, SlabFlags::empty());
-    let mut b = cache("other", 64, SlabFlags::DEBUG);
-    let x = a.alloc(&mut p, GFP_KERNEL).unwrap();
-    let y = b.alloc(&mut p, GFP_KERNEL).unwrap();
-    let why = |r: Result<(), SlabBug>| match r {
-        Err(SlabBug { kind: BugKind::ForeignPointer(why), .. }) => why,
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(why(a.put(&mut p, y)), Foreign::OtherCache(b.id()));
-    assert_eq!(why(b.put(&mut p, x)), Foreign::OtherCache(a.id()));
-    assert_eq!(why(a.put(&mut p, x + 4)), Foreign::MidObject { index: a.obj_index(SlabRef(x & !4095), x), offset: 4 });
-    assert_eq!(why(b.put(&mut p, y - 8)), Foreign::MidObject { index: 0, offset: -8 });
-    assert_eq!(why(a.put(&mut p, x & !4095)), Foreign::OutsideObjects);
-    let page = p.alloc_pages(0, GFP_KERNEL).unwrap();
-    fill(page, 0, PAGE_SIZE);
-    assert_eq!(why(a.put(&mut p, page + 128)), Foreign::NotASlab);
-    let local = 0u64;
-    assert_eq!(why(a.put(&mut p, &local as *const u64 as usize)), Foreign::Unmapped);
-    assert_eq!(why(a.put(&mut p, 0x10)), Foreign::Unmapped);
-    let e = a.put(&mut p, y).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        format!("slab kmalloc-64: object {y:#x}: foreign pointer (in a slab of cache #{})", b.id())
-    );
-    let i = a.obj_index(SlabRef(x & !4095), x);
-    assert_eq!(
-        a.put(&mut p, x + 4).unwrap_err().to_string(),
-        format!("slab kmalloc-64: object {:#x}: foreign pointer (offset 4 inside object {i}, not its start)", x + 4)
-    );
-    assert!(a.owns(&p, x) && !a.owns(&p, y) && !a.owns(&p, x + 4) && !a.owns(&p, page));
-    // Nothing was disturbed.
-    a.put(&mut p, x).unwrap();
-    b.put(&mut p, y).unwrap();
-    p.free_pages(page, 0);
-    check(&a);
-    check(&b);
-    a.shrink(&mut p);
-    b.shrink(&mut p);
-    assert_eq!(p.outstanding, 0);
-}
-
-#[test]
 fn slab_pages_are_marked_and_reclaimable_asked() {
     let mut p = TestPages::new(256);
     let mut r = cache("dentry", 128, SlabFlags::RECLAIM_ACCOUNT);
@@ -719,21 +397,6 @@ fn slab_pages_are_marked_and_reclaimable_asked() {
     r.shrink(&mut p);
     u.shrink(&mut p);
     assert!(p.blocks.is_empty());
-}
-
-#[test]
-fn alloc_failure_is_no_memory() {
-    let mut p = TestPages::new(256);
-    p.max_pages = 1;
-    let mut c = cache("tight", 64, SlabFlags::empty());
-    let objs: Vec<_> = (0..c.num).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
-    assert_eq!(c.alloc(&mut p, GFP_KERNEL), Err(AllocError::NoMemory));
-    assert_eq!(AllocError::NoMemory.to_string(), "out of memory");
-    for o in objs {
-        c.put(&mut p, o).unwrap();
-    }
-    c.shrink(&mut p);
-    assert_eq!(p.outstanding, 0);
 }
 
 #[test]
@@ -882,67 +545,4 @@ proptest! {
         prop_assert_eq!(p.outstanding, 0);
         prop_assert!(p.blocks.is_empty() && p.mgmt.is_empty());
     }
-}
-
-/// Growing takes the caller's flags to the page allocator (Linux's
-/// `cache_grow(flags)`): an atomic caller's slab is asked atomically.
-#[test]
-fn growth_passes_the_callers_gfp() {
-    let mut p = TestPages::new(64);
-    let mut c = cache("flags", 64, SlabFlags::empty());
-    let a = c.alloc(&mut p, GFP_ATOMIC | Gfp::ZERO | Gfp::NOWARN).unwrap();
-    assert_eq!(p.blocks[&(a & !4095)].gfp, GFP_ATOMIC | Gfp::NOWARN, "zeroing is kmalloc's, not the slab's");
-    assert_eq!(c.slab_gfp(GFP_KERNEL | Gfp::NOFAIL | Gfp::HIGHMEM), GFP_KERNEL | Gfp::NOFAIL);
-    c.put(&mut p, a).unwrap();
-    c.shrink(&mut p);
-    assert_eq!(p.outstanding, 0);
-}
-
-/// A caller that may sleep grows the cache without its lock: `alloc_nogrow`
-/// says `MustGrow`, `GrowSpec::alloc` gets the memory, `add_slab` carves
-/// it; memory got for a cache that is gone meanwhile comes back.
-#[test]
-fn growth_without_the_lock() {
-    let mut p = TestPages::new(64);
-    for size in [64, 2048] {
-        let mut c = cache("nogrow", size, SlabFlags::empty());
-        assert_eq!(c.alloc_nogrow(&mut p), Err(AllocError::MustGrow));
-        let new = c.grow_spec(GFP_KERNEL).alloc(&mut p).unwrap();
-        c.add_slab(&mut p, new).unwrap();
-        let a = c.alloc_nogrow(&mut p).unwrap();
-        assert!(c.owns(&p, a));
-        let stale = c.grow_spec(GFP_KERNEL).alloc(&mut p).unwrap();
-        c.put(&mut p, a).unwrap();
-        c.destroy(&mut p).unwrap();
-        let mut d = cache("nogrow", size, SlabFlags::empty());
-        let back = d.add_slab(&mut p, stale).unwrap_err();
-        back.release(&mut p);
-        assert_eq!((p.outstanding, p.mgmt.len()), (0, 0));
-        // A debug cache too.
-        let mut dbg = cache("nogrow-debug", size, SlabFlags::DEBUG);
-        assert_eq!(dbg.alloc_nogrow(&mut p), Err(AllocError::MustGrow));
-    }
-}
-
-/// Off the slab, a failed management allocation fails the growth and
-/// gives the pages back.
-#[test]
-fn off_slab_management_failure_is_no_memory() {
-    let mut p = TestPages::new(64);
-    let mut c = cache("offslab", 1024, SlabFlags::empty());
-    assert!(c.off_slab);
-    p.mgmt_fail = true;
-    assert_eq!(c.alloc(&mut p, GFP_KERNEL), Err(AllocError::NoMemory));
-    assert_eq!(p.outstanding, 0);
-    p.mgmt_fail = false;
-    let objs: Vec<_> = (0..9).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
-    // Three order-0 slabs of 4 objects, each object a quarter page.
-    assert!(objs.iter().all(|o| o % 1024 == 0));
-    assert_eq!((c.stats().num_slabs, p.mgmt.len()), (3, 3));
-    for o in objs {
-        c.put(&mut p, o).unwrap();
-    }
-    check(&c);
-    c.shrink(&mut p);
-    assert_eq!((p.outstanding, p.mgmt.len()), (0, 0));
 }

@@ -1,0 +1,42 @@
+//! `failslab=` (Linux's `mm/failslab.c`): slab allocations that fail on
+//! purpose, with the attributes of `mm/fault_inject.rs`, so that the
+//! callers' failure paths are tested.
+
+use super::fault_inject::FaultAttr;
+use super::gfp::Gfp;
+use crate::kernel::sync::IrqLock;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// `failslab=`: injected slab allocation failures.
+static FAILSLAB: IrqLock<FaultAttr> = IrqLock::new(FaultAttr::DISABLED);
+/// Whether failslab is on: the hot path reads this, not the lock.
+static FAILSLAB_ON: AtomicBool = AtomicBool::new(false);
+
+/// Set the `failslab` fault attributes; returns the previous ones.
+pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
+    let mut f = FAILSLAB.lock();
+    FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
+    core::mem::replace(&mut *f, attr)
+}
+
+/// Whether to fail this slab allocation on purpose (Linux's
+/// `should_failslab`). A caller that cannot handle a failure says so with
+/// `__GFP_NOFAIL` (Rust's collections, through the global allocator) and
+/// is left alone, as Linux leaves it alone.
+#[inline]
+pub(super) fn should_failslab(size: usize, gfp: Gfp) -> bool {
+    FAILSLAB_ON.load(Ordering::Relaxed) && !gfp.contains(Gfp::NOFAIL) && failslab_decide(size)
+}
+
+/// Whether failslab is on at all: one load, so that a caller can skip
+/// computing what `should_failslab` needs.
+#[inline(always)]
+pub(super) fn failslab_enabled() -> bool {
+    FAILSLAB_ON.load(Ordering::Relaxed)
+}
+
+#[cold]
+#[inline(never)]
+fn failslab_decide(size: usize) -> bool {
+    FAILSLAB.lock().should_fail(size as u64)
+}

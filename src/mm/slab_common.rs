@@ -1,0 +1,553 @@
+//! The kernel's cache registry and kmalloc, on top of `mm::slab` (Linux's
+//! `mm/slab_common.c`, and the kernel side of 2.6.24's `mm/slab.c` and
+//! `include/linux/slab.h`): `kmem_cache_create` & co., the [`Cache`]
+//! handle, `kmalloc`/`kfree`/`ksize`/`krealloc` with Linux's size classes,
+//! `dma-kmalloc-*` on ZONE_DMA (in the child module `kmalloc`), the
+//! shrinker, and the `/proc/slabinfo` report. Rust's global allocator is
+//! in `mm/allocator.rs`, `failslab=` in `mm/failslab.rs`,
+//! `dma_alloc_coherent` in `mm/dma.rs`.
+//!
+//! Slab pages come from the buddy allocator (lowmem, through the direct
+//! map; `mm/slab/kernel_pages.rs`); each page's descriptor names its cache
+//! (`PageFlags::SLAB`, `slab_cache` = the cache id), which is how `kfree`
+//! finds the cache of a pointer. `kfree` reads that descriptor without any
+//! lock (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache
+//! then checks the pointer against its slab header under its own lock.
+//! Requests above 8 KB get whole pages (order <= 10), marked
+//! `PageFlags::HEAD` with the order in `private`.
+//!
+//! An allocation that may sleep grows its cache without the cache's lock,
+//! through the page allocator's sleeping path (direct reclaim); others grow
+//! it under the lock without sleeping. A cache that cannot grow says so
+//! (`SLAB: Unable to allocate memory on node 0`) unless `__GFP_NOWARN`.
+//! Rust's collections allocate with `GFP_KERNEL | __GFP_NOFAIL`: they
+//! cannot handle a failure, so `failslab=` (and `fail_page_alloc=`, in the
+//! page allocator) leave them alone.
+
+use super::failslab::{failslab_enabled, should_failslab};
+use super::gfp::Gfp;
+use super::slab::grow::GrowSpec;
+use super::slab::kernel_pages::KernelPages;
+use super::slab::sizing::KMALLOC_SIZES;
+use super::slab::slab_debug::SlabBug;
+use super::slab::{
+    slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, KmemCache, SlabFlags, SlabStats,
+};
+use crate::kernel::sync::IrqLock;
+use core::fmt;
+use core::num::NonZeroU32;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use kmalloc::KMALLOC_MAX_CACHE_SIZE;
+
+pub mod kmalloc;
+
+/// Most caches at once.
+pub const MAX_CACHES: usize = 64;
+
+/// One registry slot: a cache, where its slabs come from, and the kmalloc
+/// statistics of the calls it served. The statistics live under the
+/// cache's lock, which the allocation holds anyway, so counting costs two
+/// plain 64-bit adds instead of `cmpxchg8b` loops (i686 has no 64-bit
+/// atomic add).
+struct Slot {
+    cache: KmemCache,
+    /// Where its slabs come from (ZONE_DMA for `dma-kmalloc`), as the
+    /// provider under the slot's lock: it never sleeps. Kept in the slot
+    /// (as Linux keeps `gfpflags` in `struct kmem_cache`), so that the free
+    /// path passes its address instead of building one.
+    pages: KernelPages,
+    /// kmalloc calls served by this cache, and the bytes they asked for.
+    kmalloc_count: u64,
+    kmalloc_requested: u64,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        cache: KmemCache::empty(),
+        pages: KernelPages { dma: false, may_sleep: false },
+        kmalloc_count: 0,
+        kmalloc_requested: 0,
+    };
+}
+
+static CACHES: [IrqLock<Slot>; MAX_CACHES] = [const { IrqLock::new(Slot::EMPTY) }; MAX_CACHES];
+/// The id of the cache in each slot (0: free slot), readable without locks.
+static IDS: [AtomicU32; MAX_CACHES] = [const { AtomicU32::new(0) }; MAX_CACHES];
+static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
+/// Cache slot by cache id, for ids below 256 (kfree's lookup).
+static SLOT_OF_ID: [AtomicU32; 256] = [const { AtomicU32::new(u32::MAX) }; 256];
+
+/// Debug findings reported (for tests).
+pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
+/// Slab allocations that failed for want of pages (for tests).
+pub static SLAB_OOMS: AtomicUsize = AtomicUsize::new(0);
+
+/// Why `kmem_cache_create` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheError {
+    Slab(CreateError),
+    TooManyCaches { name: &'static str },
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Slab(e) => write!(f, "{}", e),
+            CacheError::TooManyCaches { name } => {
+                write!(f, "kmem_cache_create({}): all {} cache slots in use", name, MAX_CACHES)
+            }
+        }
+    }
+}
+
+/// A cache made by `kmem_cache_create`: the only handle to it. It is
+/// neither `Copy` nor `Clone`, and [`destroy`](Cache::destroy) consumes it,
+/// so no handle outlives its cache; the id (unique per creation) is checked
+/// on every use all the same, and a mismatch is a reported BUG, never a use
+/// of whatever cache took the slot next.
+pub struct Cache {
+    slot: usize,
+    /// `&CACHES[slot]`, so that `alloc` and `free` index nothing (Linux's
+    /// `struct kmem_cache *` is the cache itself).
+    lock: &'static IrqLock<Slot>,
+    /// Never 0 (that means "no cache"): the free path's checks of the id
+    /// then need no test of their own for 0.
+    id: NonZeroU32,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache").field("slot", &self.slot).field("id", &self.id).finish()
+    }
+}
+
+impl PartialEq for Cache {
+    fn eq(&self, other: &Cache) -> bool {
+        (self.slot, self.id) == (other.slot, other.id)
+    }
+}
+
+impl Eq for Cache {}
+
+/// `destroy` refused: objects are still allocated. The cache is intact and
+/// its handle comes back.
+#[derive(Debug)]
+pub struct CacheBusy {
+    pub cache: Cache,
+    pub error: DestroyError,
+}
+
+#[cold]
+#[inline(never)]
+fn report_free(bug: SlabBug) {
+    report(&bug);
+}
+
+fn report(bug: &SlabBug) {
+    SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!("BUG: {}", bug));
+}
+
+/// `kmem_cache_create`: a cache of `size`-byte objects. With `slab_debug`
+/// on the command line every cache gets red zones and poisoning.
+///
+/// The constructor runs while the cache's lock is held (interrupts off):
+/// it must not allocate from the same cache (that would spin forever) and
+/// should not sleep; setting fields up is what it is for.
+pub fn kmem_cache_create(
+    name: &'static str,
+    size: usize,
+    align: usize,
+    mut flags: SlabFlags,
+    ctor: Option<fn(*mut u8)>,
+) -> Result<Cache, CacheError> {
+    if SLAB_DEBUG.load(Ordering::Relaxed) {
+        flags |= SlabFlags::DEBUG;
+    }
+    create_in(name, size, align, flags, ctor, false)
+}
+
+fn create_in(
+    name: &'static str,
+    size: usize,
+    align: usize,
+    flags: SlabFlags,
+    ctor: Option<fn(*mut u8)>,
+    dma: bool,
+) -> Result<Cache, CacheError> {
+    for slot in 0..MAX_CACHES {
+        if IDS[slot].load(Ordering::Relaxed) != 0 {
+            continue;
+        }
+        let mut s = CACHES[slot].lock();
+        if s.cache.id() != 0 {
+            continue;
+        }
+        s.cache.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
+        s.pages.dma = dma;
+        s.kmalloc_count = 0;
+        s.kmalloc_requested = 0;
+        let id = s.cache.id();
+        IDS[slot].store(id, Ordering::Relaxed);
+        if let Some(s) = SLOT_OF_ID.get(id as usize) {
+            s.store(slot as u32, Ordering::Relaxed);
+        }
+        let id = NonZeroU32::new(id).expect("a created cache has an id");
+        return Ok(Cache { slot, lock: &CACHES[slot], id });
+    }
+    if flags.contains(SlabFlags::PANIC) {
+        panic!("kmem_cache_create({}): more than {} caches", name, MAX_CACHES);
+    }
+    Err(CacheError::TooManyCaches { name })
+}
+
+/// Allocate from the cache in `slot` (Linux's `__cache_alloc`); `kmalloc`
+/// = `Some(size)` counts a kmalloc call of `size` bytes in the slot's
+/// statistics. A caller that may sleep grows the cache without its lock,
+/// through the page allocator's sleeping path; others grow it under the
+/// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
+#[inline(always)]
+fn slot_alloc(lock: &'static IrqLock<Slot>, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+    let mut s = lock.lock();
+    // might_sleep, with the flags the lock just saved.
+    if gfp.may_sleep() && crate::kernel::preempt::might_sleep_check(s.irqs_were_enabled()) {
+        s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
+    }
+    // The array-cache hit (Linux's `____cache_alloc` finding `ac->avail`):
+    // no page provider, and the slow path stays out of line.
+    match s.cache.alloc_cached() {
+        Some(addr) => {
+            if let Some(size) = kmalloc {
+                s.kmalloc_count += 1;
+                s.kmalloc_requested += size as u64;
+            }
+            NonNull::new(addr as *mut u8)
+        }
+        None => slot_alloc_refill(s, slot, gfp, kmalloc),
+    }
+}
+
+/// `slot_alloc` with the array cache empty (Linux's `cache_alloc_refill`,
+/// and `cache_grow` when no slab has a free object).
+#[inline(never)]
+fn slot_alloc_refill(
+    mut s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
+    slot: usize,
+    gfp: Gfp,
+    kmalloc: Option<usize>,
+) -> Option<NonNull<u8>> {
+    loop {
+        let Slot { cache, pages, .. } = &mut *s;
+        let r = if gfp.may_sleep() { cache.alloc_nogrow(pages) } else { cache.alloc(pages, gfp) };
+        match r {
+            Ok(addr) => {
+                if let Some(size) = kmalloc {
+                    s.kmalloc_count += 1;
+                    s.kmalloc_requested += size as u64;
+                }
+                return NonNull::new(addr as *mut u8);
+            }
+            Err(e) => {
+                let spec = s.cache.grow_spec(gfp);
+                let dma = s.pages.dma;
+                drop(s);
+                if !alloc_failed(slot, e, spec, dma, gfp) {
+                    return None;
+                }
+                s = CACHES[slot].lock();
+            }
+        }
+    }
+}
+
+/// Report an allocation that may sleep made where sleeping is not allowed,
+/// without the cache's lock; the allocation goes on.
+#[cold]
+#[inline(never)]
+fn slot_alloc_might_sleep_bug(
+    s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
+    slot: usize,
+    loc: &'static core::panic::Location<'static>,
+) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+    let irqs_disabled = !s.irqs_were_enabled();
+    drop(s);
+    crate::kernel::preempt::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
+    CACHES[slot].lock()
+}
+
+/// The slow end of `slot_alloc`: whether to try again.
+#[cold]
+#[inline(never)]
+fn alloc_failed(slot: usize, e: AllocError, spec: GrowSpec, dma: bool, gfp: Gfp) -> bool {
+    match e {
+        AllocError::MustGrow => {
+            // Linux's cache_grow drops the cache lock around the page
+            // allocation; the slab is carved under the lock again.
+            let mut pages = KernelPages { dma, may_sleep: true };
+            let Some(new) = spec.alloc(&mut pages) else {
+                slab_out_of_memory(slot, gfp, spec);
+                return false;
+            };
+            let mut s = CACHES[slot].lock();
+            let Slot { cache, pages: locked, .. } = &mut *s;
+            match cache.add_slab(locked, new) {
+                Ok(()) => true,
+                Err(new) => {
+                    // The cache was destroyed meanwhile.
+                    drop(s);
+                    new.release(&mut pages);
+                    false
+                }
+            }
+        }
+        AllocError::NoMemory => {
+            slab_out_of_memory(slot, gfp, spec);
+            false
+        }
+        AllocError::Bug(bug) => {
+            report(&bug);
+            // The bad object is quarantined; try again for a good one.
+            true
+        }
+    }
+}
+
+/// Say which cache could not grow (the page allocator has said why), as
+/// Linux's `slab_out_of_memory` does; `__GFP_NOWARN` silences both.
+#[cold]
+#[inline(never)]
+fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
+    SLAB_OOMS.fetch_add(1, Ordering::Relaxed);
+    if gfp.contains(Gfp::NOWARN) {
+        return;
+    }
+    let (name, size, st) = {
+        let s = CACHES[slot].lock();
+        (s.cache.name(), s.cache.object_size(), s.cache.stats())
+    };
+    crate::pr_warn!(
+        "SLAB: Unable to allocate memory on node 0 (gfp={:#x})\n  cache: {}, object size: {}, buffer size: {}, order: {}\n  node 0: slabs: {}, objs: {}, free: {}",
+        gfp.bits(),
+        name,
+        size,
+        st.objsize,
+        spec.order(),
+        st.num_slabs,
+        st.num_objs,
+        st.num_objs - st.active_objs
+    );
+}
+
+/// Free `obj` to the cache `id` in the slot `lock` guards; a bad pointer is reported.
+///
+/// # Safety
+/// As [`Cache::free`].
+///
+/// `IN_SLAB_PAGE`: kfree found `obj`'s page marked as a slab page of cache
+/// `id` (its `virt_to_cache`), so the slab is in the direct map.
+#[inline(always)]
+unsafe fn slot_free<const IN_SLAB_PAGE: bool>(lock: &IrqLock<Slot>, id: NonZeroU32, obj: NonNull<u8>) {
+    let mut s = lock.lock();
+    if s.cache.id() != id.get() {
+        // kfree read the page, then the cache was destroyed: not ours.
+        drop(s);
+        return foreign("kfree", obj.as_ptr() as usize);
+    }
+    let Slot { cache, pages, .. } = &mut *s;
+    let r = if IN_SLAB_PAGE {
+        // SAFETY: the caller's contract is `KmemCache::free`'s; the page
+        // was seen marked as a slab page of this cache, and a slab page is
+        // lowmem, in the direct map.
+        unsafe { cache.free_in_slab_page(pages, obj.as_ptr() as usize) }
+    } else {
+        // SAFETY: the caller's contract is `KmemCache::free`'s.
+        unsafe { cache.free(pages, obj.as_ptr() as usize) }
+    };
+    if let Err(bug) = r {
+        drop(s);
+        report_free(bug);
+    }
+}
+
+impl Cache {
+    /// The slot's lock, after checking that it still holds this cache.
+    fn lock(&self) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+        let s = CACHES[self.slot].lock();
+        assert!(
+            s.cache.id() == self.id.get(),
+            "BUG: slab cache #{} used after destroy (its slot holds #{})",
+            self.id,
+            s.cache.id()
+        );
+        s
+    }
+
+    /// `kmem_cache_alloc`: an object in its constructed state.
+    #[inline]
+    pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        // The size (under the cache's lock) is needed only when failslab is on.
+        if failslab_enabled() && should_failslab(self.object_size(), gfp) {
+            return None;
+        }
+        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
+        slot_alloc(self.lock, self.slot, gfp, None)
+    }
+
+    /// `kmem_cache_free`. A bad pointer (not an allocated object of this
+    /// cache, a second free) is reported, never freed.
+    ///
+    /// # Safety
+    /// `obj` came from this cache's `alloc`, and nothing uses it after this
+    /// call. The checks catch many violations but not a use after free.
+    #[inline]
+    pub unsafe fn free(&self, obj: NonNull<u8>) {
+        // SAFETY: the caller's contract.
+        unsafe { slot_free::<false>(self.lock, self.id, obj) }
+    }
+
+    /// `kmem_cache_shrink`: pages given back.
+    pub fn shrink(&self) -> usize {
+        let mut s = self.lock();
+        let Slot { cache, pages, .. } = &mut *s;
+        cache.shrink(pages)
+    }
+
+    /// `kmem_cache_destroy`: refused while objects are live, and then the
+    /// handle comes back in the error.
+    pub fn destroy(self) -> Result<(), CacheBusy> {
+        let mut s = self.lock();
+        let Slot { cache, pages, .. } = &mut *s;
+        if let Err(error) = cache.destroy(pages) {
+            drop(s);
+            return Err(CacheBusy { cache: self, error });
+        }
+        if let Some(slot) = SLOT_OF_ID.get(self.id.get() as usize) {
+            slot.store(u32::MAX, Ordering::Relaxed);
+        }
+        IDS[self.slot].store(0, Ordering::Relaxed);
+        *s = Slot::EMPTY;
+        Ok(())
+    }
+
+    pub fn object_size(&self) -> usize {
+        self.lock().cache.object_size()
+    }
+
+    /// Poisoning on (`slab_debug`): objects are re-constructed on each
+    /// allocation after the poison check, so no state survives a free.
+    pub fn poisoned(&self) -> bool {
+        self.lock().cache.flags().contains(SlabFlags::POISON)
+    }
+
+    pub fn stats(&self) -> SlabStats {
+        self.lock().cache.stats()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.lock().cache.name()
+    }
+}
+
+/// Give every empty slab of every cache back (the shrinker the reclaim
+/// layer calls under memory pressure). Returns pages freed.
+pub fn shrink_all() -> usize {
+    // Newest slots first: an off-slab cache frees its slabs' management
+    // into a kmalloc class, which sits in a lower slot (the kmalloc classes
+    // are created first, smallest first, and never destroyed), and is then
+    // shrunk after it, so no emptied slab stays behind.
+    (0..MAX_CACHES)
+        .rev()
+        .map(|slot| {
+            let mut s = CACHES[slot].lock();
+            if s.cache.id() == 0 {
+                return 0;
+            }
+            let Slot { cache, pages, .. } = &mut *s;
+            cache.shrink(pages)
+        })
+        .sum()
+}
+
+/// Pages the shrinker could free now (empty slabs and array-cached objects).
+pub fn reclaimable_pages() -> usize {
+    (0..MAX_CACHES)
+        .filter(|&s| IDS[s].load(Ordering::Relaxed) != 0)
+        .map(|s| CACHES[s].lock().cache.reclaimable_pages())
+        .sum()
+}
+
+/// Pages held by slabs of every cache (meminfo's `Slab:`).
+pub fn slab_pages() -> usize {
+    let (r, u) = slab_pages_split();
+    r + u
+}
+
+/// Slab pages of `SLAB_RECLAIM_ACCOUNT` caches and of the others
+/// (meminfo's `SReclaimable` and `SUnreclaim`).
+pub fn slab_pages_split() -> (usize, usize) {
+    let (mut reclaimable, mut unreclaimable) = (0, 0);
+    for s in (0..MAX_CACHES).filter(|&s| IDS[s].load(Ordering::Relaxed) != 0) {
+        let slot = CACHES[s].lock();
+        let st = slot.cache.stats();
+        let pages = st.num_slabs * st.pagesperslab;
+        if slot.cache.flags().contains(SlabFlags::RECLAIM_ACCOUNT) {
+            reclaimable += pages;
+        } else {
+            unreclaimable += pages;
+        }
+    }
+    (reclaimable, unreclaimable)
+}
+
+/// Create the kmalloc caches (Linux's `kmem_cache_init`).
+pub fn kmem_cache_init(slab_debug: bool) {
+    SLAB_DEBUG.store(slab_debug, Ordering::Relaxed);
+    let extra = if slab_debug { SlabFlags::DEBUG } else { SlabFlags::empty() } | SlabFlags::PANIC;
+    kmalloc::create_kmalloc_caches(extra);
+    super::shrinker::register_shrinker(super::shrinker::Shrinker {
+        name: "slab",
+        count: reclaimable_pages,
+        scan: shrink_all,
+    });
+    crate::pr_info!(
+        "SLAB: {} kmalloc caches, {}..{} bytes, and their dma-kmalloc twins{}",
+        KMALLOC_SIZES.len(),
+        KMALLOC_SIZES[0],
+        KMALLOC_MAX_CACHE_SIZE,
+        if slab_debug { " (slab_debug: red zones and poisoning everywhere)" } else { "" }
+    );
+}
+
+/// Whether `slab_debug` is on (every cache red-zoned and poisoned).
+pub fn slab_debug() -> bool {
+    SLAB_DEBUG.load(Ordering::Relaxed)
+}
+
+/// Report a kfree/ksize of memory that kmalloc did not hand out.
+#[cold]
+#[inline(never)]
+fn foreign(what: &str, ptr: usize) {
+    SLAB_BUGS.fetch_add(1, Ordering::Relaxed);
+    crate::kernel::panic::warn(format_args!("BUG: {}({:#010x}): not a pointer kmalloc returned", what, ptr));
+}
+
+/// `/proc/slabinfo`, version 2.1.
+pub fn slabinfo(out: &mut impl fmt::Write) -> fmt::Result {
+    // Snapshot under each cache's lock, format after: formatting may
+    // allocate, and that allocation may need the very same cache.
+    let mut snap: [(&str, SlabStats); MAX_CACHES] = [("", SlabStats::default()); MAX_CACHES];
+    let mut n = 0;
+    for slot in (0..MAX_CACHES).rev() {
+        if IDS[slot].load(Ordering::Relaxed) != 0 {
+            let s = CACHES[slot].lock();
+            snap[n] = (s.cache.name(), s.cache.stats());
+            n += 1;
+        }
+    }
+    slabinfo_header(out)?;
+    for (name, stats) in &snap[..n] {
+        write_slabinfo(out, name, stats)?;
+    }
+    Ok(())
+}

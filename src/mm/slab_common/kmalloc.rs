@@ -1,0 +1,343 @@
+//! kmalloc (Linux's `kmalloc_caches`, `create_kmalloc_caches`,
+//! `kmalloc_slab`, `kmalloc_large`, `ksize` and `krealloc` in
+//! `mm/slab_common.c`, with 2.6.24's i386 size classes): `kmalloc`,
+//! `kzalloc`, `kfree`, `ksize`, `krealloc`, the `kmalloc-*` and
+//! `dma-kmalloc-*` caches, whole pages above 8 KB, and the report of what
+//! each class served. A child of `slab_common`, so that it reaches the
+//! caches through the registry without anyone else seeing it.
+
+use super::{create_in, foreign, slot_alloc, slot_free, CACHES, IDS, MAX_CACHES, SLOT_OF_ID};
+use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
+use crate::mm::failslab::should_failslab;
+use crate::mm::gfp::Gfp;
+use crate::mm::mmzone::pfn_to_page;
+use crate::mm::page::PageFlags;
+use crate::mm::page_alloc::{self, get_free_pages, Pages};
+use crate::mm::slab::sizing::{kmalloc_align, KMALLOC_SIZES};
+use crate::mm::slab::{SlabFlags, SlabStats};
+use core::fmt;
+use core::num::NonZeroU32;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+const KMALLOC_NAMES: [&str; 13] = [
+    "kmalloc-8",
+    "kmalloc-16",
+    "kmalloc-32",
+    "kmalloc-64",
+    "kmalloc-96",
+    "kmalloc-128",
+    "kmalloc-192",
+    "kmalloc-256",
+    "kmalloc-512",
+    "kmalloc-1k",
+    "kmalloc-2k",
+    "kmalloc-4k",
+    "kmalloc-8k",
+];
+const DMA_NAMES: [&str; 13] = [
+    "dma-kmalloc-8",
+    "dma-kmalloc-16",
+    "dma-kmalloc-32",
+    "dma-kmalloc-64",
+    "dma-kmalloc-96",
+    "dma-kmalloc-128",
+    "dma-kmalloc-192",
+    "dma-kmalloc-256",
+    "dma-kmalloc-512",
+    "dma-kmalloc-1k",
+    "dma-kmalloc-2k",
+    "dma-kmalloc-4k",
+    "dma-kmalloc-8k",
+];
+/// Largest request served by a slab; above, whole pages.
+pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
+/// Largest request at all: one order-10 block (4 MB).
+pub const KMALLOC_MAX_SIZE: usize = PAGE_SIZE << 10;
+/// What `kmalloc(0)` returns: not null, never dereferenceable (Linux's ZERO_SIZE_PTR).
+pub const ZERO_SIZE_PTR: usize = 16;
+
+static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
+static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
+
+/// kmalloc calls above 8 KB (whole pages): allocations, bytes requested,
+/// bytes handed out (cumulative). The slab classes count in their `Slot`.
+struct PageStats {
+    count: AtomicU64,
+    requested: AtomicU64,
+    allocated: AtomicU64,
+}
+static PAGE_STATS: PageStats =
+    PageStats { count: AtomicU64::new(0), requested: AtomicU64::new(0), allocated: AtomicU64::new(0) };
+
+/// Create the kmalloc caches and their dma-kmalloc twins (Linux's
+/// `create_kmalloc_caches`), with `extra` flags (debugging, PANIC).
+pub(super) fn create_kmalloc_caches(extra: SlabFlags) {
+    for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
+        // Natural alignment for powers of two (`kmalloc_align`): from 512
+        // bytes up the slab management is off the slab, so it costs nothing.
+        // Created smallest first: an off-slab class keeps its management in
+        // a smaller one, which exists by then. The kmalloc caches are never
+        // destroyed: their handles are dropped, their slots kept.
+        let align = kmalloc_align(size);
+        let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
+        KMALLOC_SLOT[i].store(c.slot, Ordering::Relaxed);
+        let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
+        DMA_SLOT[i].store(d.slot, Ordering::Relaxed);
+    }
+}
+
+/// The slab statistics of the kmalloc class serving `size` bytes.
+pub fn kmalloc_class_stats(size: usize) -> Option<SlabStats> {
+    let slot = KMALLOC_SLOT[class_of(size)?].load(Ordering::Relaxed);
+    Some(CACHES.get(slot)?.lock().cache.stats())
+}
+
+/// The kmalloc class of a request of 1..=8192 bytes: a table lookup up to
+/// 192 bytes (Linux's `size_index`, where 96 and 192 break the powers of
+/// two), the next power of two's log above.
+#[inline]
+const fn class_of(size: usize) -> Option<usize> {
+    /// Class of sizes (8k-7)..=8k, for k = 1..=24.
+    const SIZE_INDEX: [u8; 24] = [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6];
+    if size == 0 || size > KMALLOC_MAX_CACHE_SIZE {
+        None
+    } else if size <= 192 {
+        Some(SIZE_INDEX[(size - 1) / 8] as usize)
+    } else {
+        // 193..=256 -> 7 (256), 257..=512 -> 8, ..., 4097..=8192 -> 12.
+        Some((usize::BITS - (size - 1).leading_zeros()) as usize - 1)
+    }
+}
+
+// `class_of` picks the smallest class that fits, for every size.
+const _: () = {
+    let mut size = 1;
+    while size <= KMALLOC_MAX_CACHE_SIZE {
+        let Some(i) = class_of(size) else { panic!("class_of: no class") };
+        assert!(KMALLOC_SIZES[i] >= size && (i == 0 || KMALLOC_SIZES[i - 1] < size), "class_of: wrong class");
+        size += 1;
+    }
+    assert!(class_of(KMALLOC_MAX_CACHE_SIZE + 1).is_none());
+};
+
+/// `kmalloc`: `size` bytes of lowmem; `GFP_DMA` for ZONE_DMA. `failslab=`
+/// may fail it on purpose, unless `__GFP_NOFAIL`.
+#[inline]
+pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    if size == 0 {
+        return NonNull::new(ZERO_SIZE_PTR as *mut u8);
+    }
+    if should_failslab(size, gfp) {
+        return None;
+    }
+    if gfp.contains(Gfp::HIGHMEM) {
+        crate::kernel::panic::warn(format_args!(
+            "BUG: kmalloc with __GFP_HIGHMEM: kmalloc memory must have an address"
+        ));
+        return None;
+    }
+    let ptr = match class_of(size) {
+        Some(i) => {
+            let slot = if gfp.contains(Gfp::DMA) { &DMA_SLOT[i] } else { &KMALLOC_SLOT[i] };
+            let slot = slot.load(Ordering::Relaxed);
+            if slot == usize::MAX {
+                panic!("kmalloc({}) before kmem_cache_init", size);
+            }
+            slot_alloc(&CACHES[slot], slot, gfp, Some(size))?
+        }
+        None if size <= KMALLOC_MAX_SIZE => kmalloc_pages(size, gfp)?,
+        None => {
+            if !gfp.contains(Gfp::NOWARN) {
+                crate::pr_warn!("kmalloc: {} bytes is more than KMALLOC_MAX_SIZE ({})", size, KMALLOC_MAX_SIZE);
+            }
+            return None;
+        }
+    };
+    if gfp.contains(Gfp::ZERO) {
+        // SAFETY: at least `size` bytes were just allocated at ptr.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, size) };
+    }
+    Some(ptr)
+}
+
+/// A kmalloc above 8 KB: a whole block of pages, its head marked with the order.
+#[inline(never)]
+pub(in crate::mm) fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    let order = page_alloc::get_order(size);
+    let addr = get_free_pages(gfp, order)?;
+    let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+    if let Some(page) = pfn_to_page(pfn) {
+        // Just allocated: ours alone (Linux's __SetPageHead).
+        page.set_private(order as u32);
+        page.__set_flag(PageFlags::HEAD);
+    }
+    PAGE_STATS.count.fetch_add(1, Ordering::Relaxed);
+    PAGE_STATS.requested.fetch_add(size as u64, Ordering::Relaxed);
+    PAGE_STATS.allocated.fetch_add((PAGE_SIZE << order) as u64, Ordering::Relaxed);
+    NonNull::new(addr as *mut u8)
+}
+
+pub fn kzalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    kmalloc(size, gfp | Gfp::ZERO)
+}
+
+/// What a pointer handed to kfree/ksize is.
+enum Owner {
+    /// In a slab of the cache (slot, id).
+    Slab(usize, NonZeroU32),
+    Pages(usize),
+    Foreign,
+}
+
+#[inline]
+fn owner_of(ptr: usize) -> Owner {
+    let end = PAGE_OFFSET + (crate::mm::mmzone::max_low_pfn() << PAGE_SHIFT);
+    if ptr < PAGE_OFFSET || ptr >= end {
+        return Owner::Foreign;
+    }
+    let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
+    let Some(page) = pfn_to_page(pfn) else {
+        return Owner::Foreign;
+    };
+    // The owner of a live allocation keeps these words stable.
+    let (flags, cache_id, order) = (page.flags(), page.slab_cache(), page.private());
+    if flags.contains(PageFlags::SLAB) {
+        let fast =
+            SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
+        // A slab page always names its cache: an id of 0 is not ours.
+        let Some(id) = NonZeroU32::new(cache_id) else {
+            return Owner::Foreign;
+        };
+        match fast.or_else(|| slot_of_id_slow(cache_id)) {
+            Some(slot) => Owner::Slab(slot, id),
+            None => Owner::Foreign,
+        }
+    } else if flags.contains(PageFlags::HEAD) && ptr % PAGE_SIZE == 0 {
+        Owner::Pages(order as usize)
+    } else {
+        Owner::Foreign
+    }
+}
+
+/// The slot of a cache whose id is past `SLOT_OF_ID` (after 255 creations).
+#[cold]
+#[inline(never)]
+fn slot_of_id_slow(cache_id: u32) -> Option<usize> {
+    (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id)
+}
+
+/// `kfree`. Null and ZERO_SIZE_PTR are ignored, as in Linux. A pointer kmalloc
+/// did not return is reported, not freed.
+///
+/// # Safety
+/// If `ptr` came from kmalloc, nothing may use the block after this call.
+pub unsafe fn kfree(ptr: *mut u8) {
+    let addr = ptr as usize;
+    if addr <= ZERO_SIZE_PTR {
+        return;
+    }
+    match owner_of(addr) {
+        Owner::Slab(slot, id) => {
+            // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the
+            // caller gives up a block kmalloc returned (or one the checks
+            // report), the contract of `slot_free`; `owner_of` saw its page
+            // marked as a slab page of cache `id`.
+            unsafe { slot_free::<true>(&CACHES[slot], id, NonNull::new_unchecked(ptr)) }
+        }
+        Owner::Pages(order) => kfree_pages(addr, order),
+        Owner::Foreign => foreign("kfree", addr),
+    }
+}
+
+#[inline(never)]
+fn kfree_pages(addr: usize, order: usize) {
+    let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
+    if let Some(page) = pfn_to_page(pfn) {
+        page.__clear_flag(PageFlags::HEAD);
+        page.set_private(0);
+    }
+    // SAFETY: the head page says this block came from kmalloc_pages with this order.
+    page_alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
+}
+
+/// `ksize`: the bytes really usable at `ptr` (its class size).
+pub fn ksize(ptr: *const u8) -> usize {
+    let addr = ptr as usize;
+    if addr <= ZERO_SIZE_PTR {
+        return 0;
+    }
+    match owner_of(addr) {
+        Owner::Slab(slot, _) => CACHES[slot].lock().cache.object_size(),
+        Owner::Pages(order) => PAGE_SIZE << order,
+        Owner::Foreign => {
+            foreign("ksize", addr);
+            0
+        }
+    }
+}
+
+/// `krealloc`: grow or shrink, keeping the contents; in place when the
+/// class already fits.
+///
+/// # Safety
+/// `ptr` is null, ZERO_SIZE_PTR or a live kmalloc block; on success the old
+/// block must not be used any more.
+pub unsafe fn krealloc(ptr: *mut u8, new_size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    if ptr as usize <= ZERO_SIZE_PTR {
+        return kmalloc(new_size, gfp);
+    }
+    if new_size == 0 {
+        // SAFETY: the caller passes a live block and asked for size 0: it is done with it.
+        unsafe { kfree(ptr) };
+        return NonNull::new(ZERO_SIZE_PTR as *mut u8);
+    }
+    let old = ksize(ptr);
+    if old >= new_size {
+        return NonNull::new(ptr);
+    }
+    let new = kmalloc(new_size, gfp)?;
+    // SAFETY: both blocks are ours, `old` bytes are valid in each, and they
+    // are distinct allocations.
+    unsafe { core::ptr::copy_nonoverlapping(ptr, new.as_ptr(), old) };
+    // SAFETY: the contents were copied; the caller no longer uses the old block.
+    unsafe { kfree(ptr) };
+    Some(new)
+}
+
+/// One line per kmalloc class: allocations, bytes requested and handed out,
+/// and the internal fragmentation between them.
+pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
+    writeln!(out, "{:<14} {:>10} {:>14} {:>14} {:>7}", "class", "allocs", "requested", "allocated", "used")?;
+    for (i, name) in KMALLOC_NAMES.iter().enumerate() {
+        // A class is served by its kmalloc cache and its dma-kmalloc twin.
+        let (mut n, mut r) = (0, 0);
+        for slot in [&KMALLOC_SLOT[i], &DMA_SLOT[i]] {
+            if let Some(s) = CACHES.get(slot.load(Ordering::Relaxed)) {
+                let s = s.lock();
+                n += s.kmalloc_count;
+                r += s.kmalloc_requested;
+            }
+        }
+        summary_line(out, name, n, r, n * KMALLOC_SIZES[i] as u64)?;
+    }
+    let p = &PAGE_STATS;
+    summary_line(
+        out,
+        "pages (>8k)",
+        p.count.load(Ordering::Relaxed),
+        p.requested.load(Ordering::Relaxed),
+        p.allocated.load(Ordering::Relaxed),
+    )
+}
+
+/// One class's line; "used" is `-` for a class that never served a call
+/// (no bytes handed out: nothing to divide by, nothing used or wasted).
+fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -> fmt::Result {
+    write!(out, "{:<14} {:>10} {:>14} {:>14} ", name, n, r, a)?;
+    if a == 0 {
+        writeln!(out, "{:>7}", "-")
+    } else {
+        writeln!(out, "{:>6}%", r * 100 / a)
+    }
+}

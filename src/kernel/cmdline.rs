@@ -168,9 +168,9 @@ pub struct BootOptions {
     /// `mobility_grouping=off`: one free list per order (A/B comparisons).
     pub grouping: bool,
     /// `failslab=`: make slab allocations fail on purpose.
-    pub failslab: Option<crate::mm::fault_inject::FaultAttr>,
+    pub failslab: Option<crate::kernel::fault_inject::FaultAttr>,
     /// `fail_page_alloc=`: make page allocations fail on purpose.
-    pub fail_page_alloc: Option<crate::mm::fault_inject::FaultAttr>,
+    pub fail_page_alloc: Option<crate::kernel::fault_inject::FaultAttr>,
     /// `slab_debug=`: red zones and poisoning for every cache (`slab_debug=on`).
     pub slab_debug: bool,
 }
@@ -281,7 +281,7 @@ impl BootOptions {
                 }
                 "failslab" | "fail_page_alloc" => match p.val {
                     None => warn(Warning::MissingValue { key: p.key }),
-                    Some(v) => match crate::mm::fault_inject::FaultAttr::parse(v) {
+                    Some(v) => match crate::kernel::fault_inject::FaultAttr::parse(v) {
                         Ok(a) if p.key == "failslab" => o.failslab = Some(a),
                         Ok(a) => o.fail_page_alloc = Some(a),
                         Err(why) => warn(Warning::BadValue { key: p.key, val: v, why }),

@@ -4,6 +4,7 @@
 
 pub mod cmdline;
 pub mod e820;
+pub mod fault_inject;
 pub mod ksyms;
 pub mod logbuf;
 

@@ -9,9 +9,9 @@
 //! it, say) says why and is skipped, not failed.
 
 use super::{skip, TestResult};
+use crate::kernel::fault_inject::FaultAttr;
 use crate::layout::{PAGE_OFFSET, PAGE_SIZE};
 use crate::mm::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER};
-use crate::mm::fault_inject::FaultAttr;
 use crate::mm::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::highmem::kmap;
 use crate::mm::list::List;

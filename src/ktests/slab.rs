@@ -8,8 +8,8 @@
 //! next one runs.
 
 use super::TestResult;
+use crate::kernel::fault_inject::FaultAttr;
 use crate::mm::failslab::set_failslab;
-use crate::mm::fault_inject::FaultAttr;
 use crate::mm::gfp::{Gfp, GFP_ATOMIC, GFP_KERNEL};
 use crate::mm::mempool::{Backend, Mempool};
 use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};

@@ -1,9 +1,9 @@
 //! `failslab=` (Linux's `mm/failslab.c`): slab allocations that fail on
-//! purpose, with the attributes of `mm/fault_inject.rs`, so that the
+//! purpose, with the attributes of `kernel/fault_inject.rs`, so that the
 //! callers' failure paths are tested.
 
-use super::fault_inject::FaultAttr;
 use super::gfp::Gfp;
+use crate::kernel::fault_inject::FaultAttr;
 use crate::kernel::sync::IrqLock;
 use core::sync::atomic::{AtomicBool, Ordering};
 

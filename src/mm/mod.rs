@@ -1,7 +1,6 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
 pub mod buddy;
-pub mod fault_inject;
 pub mod gfp;
 pub mod list;
 pub mod memblock;

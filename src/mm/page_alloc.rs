@@ -37,8 +37,8 @@ use super::page::{Page, PageFlags};
 use core::sync::atomic::Ordering::Relaxed;
 #[cfg(target_os = "none")]
 use {
-    super::fault_inject::FaultAttr,
     super::mmzone::{max_low_pfn, with_node_mem_map},
+    crate::kernel::fault_inject::FaultAttr,
     crate::kernel::sync::IrqLock,
     crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE},
     core::sync::atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -193,6 +193,15 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
 #[cfg(target_os = "none")]
 pub static RECLAIM_RETRIES: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether a page allocation should fail (Linux's `should_fail_alloc_page`):
+/// never one that says it cannot handle a failure (`__GFP_NOFAIL`).
+pub fn should_fail_alloc_page(attr: &mut crate::kernel::fault_inject::FaultAttr, gfp: Gfp, order: usize) -> bool {
+    if gfp.contains(Gfp::NOFAIL) {
+        return false;
+    }
+    attr.should_fail((crate::layout::PAGE_SIZE as u64) << order)
+}
+
 /// `fail_page_alloc=`: decided once per allocation, as Linux's
 /// `should_fail_alloc_page`.
 #[cfg(target_os = "none")]
@@ -205,7 +214,7 @@ fn should_fail_page_alloc(gfp: Gfp, order: usize) -> bool {
 #[cold]
 #[inline(never)]
 fn fail_page_alloc_decide(gfp: Gfp, order: usize) -> bool {
-    super::fault_inject::should_fail_alloc_page(&mut FAIL_PAGE_ALLOC.lock(), gfp, order)
+    should_fail_alloc_page(&mut FAIL_PAGE_ALLOC.lock(), gfp, order)
 }
 
 #[cfg(target_os = "none")]

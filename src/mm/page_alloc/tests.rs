@@ -715,3 +715,11 @@ fn empty_node_allocates_nothing() {
     }
     assert_eq!(node.nr_free_pages(), 0);
 }
+
+#[test]
+fn nofail_page_allocations_never_fail() {
+    let mut a = crate::kernel::fault_inject::FaultAttr::new(1, 100, 0, -1);
+    assert!(!should_fail_alloc_page(&mut a, Gfp::NOFAIL | Gfp::WAIT, 0));
+    assert_eq!(a.count, 0, "a NOFAIL call is not even counted");
+    assert!(should_fail_alloc_page(&mut a, Gfp::WAIT, 0));
+}

@@ -15,8 +15,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::gfp::Gfp;
-use crate::kernel::cmdline::{parse_u64, NumError};
+use super::cmdline::{parse_u64, NumError};
 use core::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,15 +144,6 @@ impl fmt::Display for FaultAttr {
     }
 }
 
-/// Whether a page allocation should fail (Linux's `should_fail_alloc_page`):
-/// never one that says it cannot handle a failure (`__GFP_NOFAIL`).
-pub fn should_fail_alloc_page(attr: &mut FaultAttr, gfp: Gfp, order: usize) -> bool {
-    if gfp.contains(Gfp::NOFAIL) {
-        return false;
-    }
-    attr.should_fail((crate::layout::PAGE_SIZE as u64) << order)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,14 +217,6 @@ mod tests {
             FaultAttr::new(10, 5, 4096, -1).to_string(),
             "interval 10, probability 5%, space 4096, times -1 (no limit)"
         );
-    }
-
-    #[test]
-    fn nofail_page_allocations_never_fail() {
-        let mut a = FaultAttr::new(1, 100, 0, -1);
-        assert!(!should_fail_alloc_page(&mut a, Gfp::NOFAIL | Gfp::WAIT, 0));
-        assert_eq!(a.count, 0, "a NOFAIL call is not even counted");
-        assert!(should_fail_alloc_page(&mut a, Gfp::WAIT, 0));
     }
 
     #[test]

@@ -360,7 +360,7 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
     // then the return address, which "returns" into kthread_trampoline.
     let top = stack + THREAD_SIZE;
     let esp = top - 5 * 4;
-    let frame = [0usize, 0, 0, 0, x86::kthread_trampoline as *const () as usize];
+    let frame = [0usize, 0, 0, 0, x86::kernel::kthread_trampoline as *const () as usize];
     // SAFETY: the stack was just allocated for this thread, nobody else
     // uses it; the five words lie inside it.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
@@ -508,7 +508,7 @@ pub fn schedule() {
         // a thread running (not before switch_to has stored through it);
         // `next_esp` was saved by switch_to or built by kthread_run for a
         // thread that is not running.
-        unsafe { x86::switch_to(prev_esp, next_esp) };
+        unsafe { x86::kernel::switch_to(prev_esp, next_esp) };
     }
     local_irq_restore(flags);
 }

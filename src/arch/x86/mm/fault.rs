@@ -17,7 +17,7 @@
 
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
 use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
-use super::super::traps::{oops_body_cr2, TrapFrame};
+use crate::arch::x86::kernel::traps::{oops_body_cr2, TrapFrame};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 

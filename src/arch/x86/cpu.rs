@@ -121,12 +121,19 @@ pub fn read_cr4() -> u32 {
     unsafe { controlregs::cr4() }.bits() as u32
 }
 
+/// CR4 as `enable_global_pages` left it (Linux's `cpu_tlbstate.cr4`, the
+/// CR4 shadow): `flush_tlb_all` reads it instead of CR4. 0 before, which
+/// is right for what it is asked: boot.S sets only CR4.PSE, and PGE is off
+/// until `enable_global_pages` sets it.
+static CR4_SHADOW: AtomicU32 = AtomicU32::new(0);
+
 /// Write CR4 (the caller keeps the paging mode: only PGE is ever toggled).
 #[inline]
 fn write_cr4(v: u32) {
     // SAFETY: ring 0; every caller writes CR4's own value with at most PGE
-    // changed, which changes only how long global TLB entries live.
-    unsafe { controlregs::cr4_write(Cr4::from_bits_truncate(v as usize)) }
+    // changed, which changes only how long global TLB entries live. The
+    // bits are CR4's own, so none is unknown to the crate's `Cr4`.
+    unsafe { controlregs::cr4_write(Cr4::from_bits_unchecked(v as usize)) }
 }
 
 /// Counts of TLB work, so tests and benchmarks can see what an operation cost.
@@ -177,7 +184,9 @@ pub fn enable_global_pages() -> bool {
     }
     // Setting PGE only lets global TLB entries outlive CR3 loads; no entry
     // is global before some code marks one so.
-    write_cr4(read_cr4() | X86_CR4_PGE);
+    let cr4 = read_cr4() | X86_CR4_PGE;
+    CR4_SHADOW.store(cr4, Ordering::Relaxed);
+    write_cr4(cr4);
     true
 }
 
@@ -191,7 +200,10 @@ pub fn flush_tlb_all() {
     // Interrupts off across the toggle, as Linux's __flush_tlb_global: a
     // handler must not run while PGE is off and then leave it so.
     let flags = local_irq_save();
-    let cr4 = read_cr4();
+    // The shadow, as Linux's __flush_tlb_global reads it: a load, where the
+    // crate's CR4 read is an asm block the compiler must treat as touching
+    // memory.
+    let cr4 = CR4_SHADOW.load(Ordering::Relaxed);
     if cr4 & X86_CR4_PGE != 0 {
         TLB_GLOBAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
         // CR4 with its own value minus PGE, then its own value: same paging

@@ -11,11 +11,12 @@
 use super::alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use super::gfp::GFP_KERNEL;
 use super::mm_types::{mm_alloc, MmStruct};
-use super::pgtable::{MapError, PageTables, Pfn, PteFlags, VirtAddr};
+use super::pgtable::{MapError, PageTables, Pfn, VirtAddr};
 use super::vmalloc::DirectMapTables;
 use crate::arch::x86::cpu::read_cr3;
 use crate::arch::x86::gdt;
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::ktest::TestResult;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;

@@ -12,7 +12,7 @@
 
 use super::alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
 use super::gfp::GFP_KERNEL;
-use super::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use super::pgtable::{PageTables, Pfn, VirtAddr};
 use super::vmalloc::DirectMapTables;
 use crate::arch::x86::cpu::{self, load_cr3, local_irq_restore, local_irq_save};
 use crate::arch::x86::lib::extable::FIXUPS;
@@ -23,6 +23,7 @@ use crate::arch::x86::lib::uaccess::{
 use crate::arch::x86::mm::fault::{FAULTS_IN_ATOMIC, FAULTS_WITH_IRQS_ON};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::ktest::TestResult;
 use crate::kernel::sched::{preempt_disable, preempt_enable};
 use crate::layout::{virt_to_phys, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SIZE};

@@ -18,9 +18,10 @@ use super::vmalloc::{
 };
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::ktest::{skip, TestResult};
 use crate::kernel::sched::{preempt_disable, preempt_enable};
-use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::pgtable::{PageTables, Pfn, VirtAddr};
 use crate::pr_info;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;

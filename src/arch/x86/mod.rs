@@ -6,16 +6,30 @@
 //! `lib/` are memory management; each imports from this layer, never the
 //! other way.
 
+// Only the entry bits build on the host (`cargo test`); the rest is the
+// kernel target's.
+pub mod pgtable_types;
+
+#[cfg(target_os = "none")]
 pub mod cpu;
+#[cfg(target_os = "none")]
 pub mod gdt;
+#[cfg(target_os = "none")]
 pub mod kernel;
+#[cfg(target_os = "none")]
 pub mod lib;
+#[cfg(target_os = "none")]
 pub mod mm;
+#[cfg(target_os = "none")]
 pub mod pic;
+#[cfg(target_os = "none")]
 pub mod pit;
+#[cfg(target_os = "none")]
 pub mod qemu;
+#[cfg(target_os = "none")]
 pub mod serial;
 
+#[cfg(target_os = "none")]
 extern "C" {
     /// The boot stack and the guard pages around the boot and double-fault
     /// stacks (boot.S).

@@ -13,6 +13,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[no_mangle]
 pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     setup_arch();
+    crate::arch::x86::mm::fault::init();
     // SAFETY: once, at boot, interrupts off, running at PAGE_OFFSET.
     unsafe { crate::arch::x86::mm::init::zap_low_mappings() };
     pr_notice!("himem version {} (i686, non-PAE, 2-level paging, HIGHMEM) #1", VERSION);

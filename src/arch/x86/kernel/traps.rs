@@ -141,6 +141,18 @@ pub fn idt_raw(vector: usize) -> u64 {
     unsafe { (*addr_of!(IDT))[vector].as_u64() }
 }
 
+/// The page-fault handler: memory management's (`arch::x86::mm::fault`, a
+/// layer above), which registers it at boot (`set_page_fault_handler`), as
+/// the IRQ handlers are registered: traps only dispatch. Until then a page
+/// fault is an oops like any other exception.
+pub type PageFaultHandler = fn(&mut TrapFrame);
+
+static PAGE_FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_page_fault_handler(handler: PageFaultHandler) {
+    PAGE_FAULT_HANDLER.store(handler as usize, Ordering::Release);
+}
+
 /// A driver's interrupt handler, run with interrupts off.
 pub type IrqHandler = fn();
 
@@ -162,7 +174,15 @@ pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
     match vector {
-        14 => crate::arch::x86::mm::fault::do_page_fault(frame),
+        14 => match PAGE_FAULT_HANDLER.load(Ordering::Acquire) {
+            0 => die(EXCEPTION_NAMES[vector], frame),
+            handler => {
+                // SAFETY: only `set_page_fault_handler` stores here, and it
+                // stores a PageFaultHandler.
+                let handler = unsafe { core::mem::transmute::<usize, PageFaultHandler>(handler) };
+                handler(frame)
+            }
+        },
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
             crate::pr_info!("int3 at {:#010x}", frame.eip);

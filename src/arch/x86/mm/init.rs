@@ -238,6 +238,13 @@ pub fn in_final_direct_map(start: usize, end: usize) -> bool {
 
 /// Write (or, with `pfn == None`, clear) the PTE of pkmap slot `slot`. No
 /// TLB work here: the pkmap protocol decides when to flush (`mm::highmem`).
+///
+/// `#[inline]`: kmap writes one per new mapping and a wrap clears up to
+/// LAST_PKMAP in a loop; whether a plain `pub fn` is inlined there depends
+/// on how rustc splits the crate into codegen units, and out of line it
+/// costs the cycling row about 34 instructions a pair. Always: it is a
+/// load, a check and a store.
+#[inline(always)]
 pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
     assert!(slot < crate::layout::LAST_PKMAP, "pkmap slot {} out of range", slot);
     let pt = PKMAP_PT.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;

@@ -111,13 +111,13 @@ pub const fn virt_to_phys(virt: usize) -> usize {
     virt - PAGE_OFFSET
 }
 
-const _: () = assert!(PAGE_OFFSET % PGDIR_SIZE == 0, "PAGE_OFFSET must start a page-directory entry");
-const _: () = assert!(PKMAP_BASE % PGDIR_SIZE == 0, "pkmap must fill exactly one page table");
+const _: () = assert!(PAGE_OFFSET.is_multiple_of(PGDIR_SIZE), "PAGE_OFFSET must start a page-directory entry");
+const _: () = assert!(PKMAP_BASE.is_multiple_of(PGDIR_SIZE), "pkmap must fill exactly one page table");
 const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE, "pkmap must fill exactly one page table");
 const _: () = assert!(PKMAP_END <= FIXADDR_TOP, "pkmap runs into the fixmap");
 const _: () = assert!(VMALLOC_START_MIN < VMALLOC_END, "no room for vmalloc with full lowmem");
-const _: () = assert!(HIGH_MEMORY_MAX % PGDIR_SIZE == 0, "lowmem must end on a page-directory boundary");
-const _: () = assert!(EARLY_PT_BYTES % PGDIR_SIZE == 0 && EARLY_PT_BYTES <= MAXMEM);
+const _: () = assert!(HIGH_MEMORY_MAX.is_multiple_of(PGDIR_SIZE), "lowmem must end on a page-directory boundary");
+const _: () = assert!(EARLY_PT_BYTES.is_multiple_of(PGDIR_SIZE) && EARLY_PT_BYTES <= MAXMEM);
 const _: () = assert!(FIXADDR_START >= PKMAP_END, "fixmap runs into pkmap");
 const _: () = assert!(FIXADDR_START >> PGDIR_SHIFT == FIXADDR_TOP >> PGDIR_SHIFT, "fixmap must fit one page table");
 const _: () = assert!(FIX_KMAP_BEGIN + KM_TYPE_NR <= NR_FIX, "kmap_atomic slots beyond the fixmap");

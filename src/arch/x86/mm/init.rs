@@ -87,7 +87,8 @@ pub fn swapper_pg_dir_phys() -> usize {
 /// unmapping any of those faults the kernel at its next touch. The caller
 /// serialises calls (interrupts off or the scheduler's lock).
 pub unsafe fn set_early_page_present(vaddr: usize, present: bool) -> bool {
-    if vaddr < PAGE_OFFSET || vaddr >= PAGE_OFFSET + EARLY_PT_BYTES || vaddr % crate::layout::PAGE_SIZE != 0 {
+    if !(PAGE_OFFSET..PAGE_OFFSET + EARLY_PT_BYTES).contains(&vaddr) || !vaddr.is_multiple_of(crate::layout::PAGE_SIZE)
+    {
         return false;
     }
     let index = (vaddr - PAGE_OFFSET) >> PAGE_SHIFT;
@@ -102,7 +103,7 @@ pub unsafe fn set_early_page_present(vaddr: usize, present: bool) -> bool {
 
 /// Whether a kernel virtual address in the early 4 KB region is mapped.
 pub fn early_page_present(vaddr: usize) -> bool {
-    if vaddr < PAGE_OFFSET || vaddr >= PAGE_OFFSET + EARLY_PT_BYTES {
+    if !(PAGE_OFFSET..PAGE_OFFSET + EARLY_PT_BYTES).contains(&vaddr) {
         return true;
     }
     // SAFETY: read of an in-bounds page-table entry (vaddr checked above).

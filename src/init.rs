@@ -1,9 +1,10 @@
 //! `kmain`: what happens between the boot loader and the shell prompt
 //! (Linux's init/main.c `start_kernel`). Each step uses only the ones before it.
 
-use crate::arch::x86::{self, cpu, pit, serial, traps};
+use crate::arch::x86::kernel::{setup_arch, traps};
+use crate::arch::x86::{cpu, pit, serial};
 use crate::kernel::cmdline::BootOptions;
-use crate::kernel::{bootinfo, ksyms, printk, sched};
+use crate::kernel::{bootinfo, ksyms, printk, sched, tty};
 use crate::shell::commands as shell;
 use crate::{pr_info, pr_notice, pr_warn};
 
@@ -12,7 +13,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The Rust entry point, called by boot.S with paging on, on the boot stack.
 #[no_mangle]
 pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
-    x86::init();
+    setup_arch();
+    crate::arch::x86::mm::fault::init();
+    // SAFETY: once, at boot, interrupts off, running at PAGE_OFFSET.
+    unsafe { crate::arch::x86::mm::init::zap_low_mappings() };
     pr_notice!("himem version {} (i686, non-PAE, 2-level paging, HIGHMEM) #1", VERSION);
 
     let info = bootinfo::parse(magic, mbi_phys);
@@ -45,7 +49,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     sched::init();
     traps::request_irq(0, sched::timer_tick);
     serial::enable_rx_irq();
-    traps::request_irq(serial::IRQ, serial::irq_handler);
+    traps::request_irq(serial::IRQ, tty::serial_rx_interrupt);
     cpu::local_irq_enable();
     printk::timekeeping_ready();
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);

@@ -27,6 +27,14 @@
 //!
 //! Every relation the rest of the kernel relies on is checked at compile time
 //! at the bottom of this file.
+//!
+//! The assembly and the linker script take their numbers from here, never
+//! repeating one: boot.S through `const` operands of the `global_asm!` that
+//! includes it (src/main.rs: type-checked, and the template names each
+//! constant where it is used), linker.ld through `layout.ld`, which build.rs
+//! writes from this file (a linker script cannot see Rust constants, and
+//! build.rs compiles this same file with `#[path]`, so nothing is copied by
+//! hand). This file is therefore pure `core`: no `crate::` paths.
 
 /// Size of a page and of a physical frame.
 pub const PAGE_SHIFT: u32 = 12;
@@ -47,6 +55,12 @@ pub const TASK_SIZE: usize = PAGE_OFFSET;
 
 /// Physical load address of the kernel image (GRUB puts it at 1 MB).
 pub const KERNEL_PHYS_LOAD: usize = 0x0010_0000;
+
+/// The boot stack (boot.S): `kmain` and the boot-time tables are built on it.
+pub const BOOT_STACK_SIZE: usize = 16 * PAGE_SIZE;
+/// The double-fault task's own stack (boot.S), so a kernel stack overflow
+/// can still be reported.
+pub const DF_STACK_SIZE: usize = 2 * PAGE_SIZE;
 
 /// Most physical memory the direct map covers: 896 MB, the classic i386 figure.
 pub const MAXMEM: usize = 896 << 20;
@@ -80,6 +94,10 @@ pub const MAX_DMA_ADDRESS: usize = 16 << 20;
 /// pages (the kernel image lives there, with guard pages around its stacks)
 /// and the rest of lowmem with 4 MB pages.
 pub const EARLY_PT_BYTES: usize = 8 << 20;
+/// Page-directory entries (and 4 KB page tables) that early mapping takes.
+pub const EARLY_PDES: usize = EARLY_PT_BYTES >> PGDIR_SHIFT;
+/// Page-directory entries of the whole direct map at its largest.
+pub const MAXMEM_PDES: usize = MAXMEM >> PGDIR_SHIFT;
 
 /// Kernel virtual address of a lowmem physical address (Linux's `__va`).
 #[inline]
@@ -93,13 +111,67 @@ pub const fn virt_to_phys(virt: usize) -> usize {
     virt - PAGE_OFFSET
 }
 
-const _: () = assert!(PAGE_OFFSET % PGDIR_SIZE == 0, "PAGE_OFFSET must start a page-directory entry");
-const _: () = assert!(PKMAP_BASE % PGDIR_SIZE == 0, "pkmap must fill exactly one page table");
+const _: () = assert!(PAGE_OFFSET.is_multiple_of(PGDIR_SIZE), "PAGE_OFFSET must start a page-directory entry");
+const _: () = assert!(PKMAP_BASE.is_multiple_of(PGDIR_SIZE), "pkmap must fill exactly one page table");
 const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE, "pkmap must fill exactly one page table");
 const _: () = assert!(PKMAP_END <= FIXADDR_TOP, "pkmap runs into the fixmap");
 const _: () = assert!(VMALLOC_START_MIN < VMALLOC_END, "no room for vmalloc with full lowmem");
-const _: () = assert!(HIGH_MEMORY_MAX % PGDIR_SIZE == 0, "lowmem must end on a page-directory boundary");
-const _: () = assert!(EARLY_PT_BYTES % PGDIR_SIZE == 0 && EARLY_PT_BYTES <= MAXMEM);
+const _: () = assert!(HIGH_MEMORY_MAX.is_multiple_of(PGDIR_SIZE), "lowmem must end on a page-directory boundary");
+const _: () = assert!(EARLY_PT_BYTES.is_multiple_of(PGDIR_SIZE) && EARLY_PT_BYTES <= MAXMEM);
 const _: () = assert!(FIXADDR_START >= PKMAP_END, "fixmap runs into pkmap");
 const _: () = assert!(FIXADDR_START >> PGDIR_SHIFT == FIXADDR_TOP >> PGDIR_SHIFT, "fixmap must fit one page table");
 const _: () = assert!(FIX_KMAP_BEGIN + KM_TYPE_NR <= NR_FIX, "kmap_atomic slots beyond the fixmap");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every number token (decimal or 0x hex) of an assembly or linker
+    /// source, comments included: a value written there by hand is a
+    /// second definition even in a comment's example.
+    fn numbers(src: &str) -> Vec<(String, usize)> {
+        src.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter_map(|t| {
+                let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                    usize::from_str_radix(&h.replace('_', ""), 16).ok()
+                } else if t.starts_with(|c: char| c.is_ascii_digit()) {
+                    t.parse().ok()
+                } else {
+                    None
+                };
+                v.map(|v| (t.to_string(), v))
+            })
+            .collect()
+    }
+
+    /// boot.S and linker.ld take these from here (issue 9: "layout
+    /// constants defined once"): none of their values may appear there.
+    #[test]
+    fn boot_and_linker_script_repeat_no_layout_value() {
+        let defined = [
+            ("PAGE_SIZE", PAGE_SIZE),
+            ("PGDIR_SIZE", PGDIR_SIZE),
+            ("PTRS_PER_PGD", PTRS_PER_PGD),
+            ("PAGE_OFFSET", PAGE_OFFSET),
+            ("KERNEL_PGD_FIRST", KERNEL_PGD_FIRST),
+            ("KERNEL_PGD_FIRST + 1", KERNEL_PGD_FIRST + 1),
+            ("KERNEL_PHYS_LOAD", KERNEL_PHYS_LOAD),
+            ("MAXMEM", MAXMEM),
+            ("MAXMEM_PDES", MAXMEM_PDES),
+            ("EARLY_PT_BYTES", EARLY_PT_BYTES),
+            ("EARLY_PT_BYTES >> PAGE_SHIFT", EARLY_PT_BYTES >> PAGE_SHIFT),
+            ("KERNEL_PGD_FIRST * 4", KERNEL_PGD_FIRST * 4),
+            ("BOOT_STACK_SIZE", BOOT_STACK_SIZE),
+            ("DF_STACK_SIZE", DF_STACK_SIZE),
+        ];
+        for (file, src) in
+            [("src/arch/x86/boot.S", include_str!("arch/x86/boot.S")), ("linker.ld", include_str!("../linker.ld"))]
+        {
+            for (tok, v) in numbers(src) {
+                for (name, d) in defined {
+                    assert!(v != d, "{} writes {} by hand: that is {} of src/layout.rs", file, tok, name);
+                }
+            }
+        }
+    }
+}

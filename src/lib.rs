@@ -18,7 +18,8 @@ pub mod layout;
 pub mod mm;
 pub mod shell;
 
-#[cfg(target_os = "none")]
+// Machine code, kernel target only, but for `arch::x86::pgtable_types`
+// (page-table entry bits), which `mm::pgtable` and its host tests use.
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod bench;

@@ -133,7 +133,6 @@ fn paths_at(s: &[u8], i: usize, base: Vec<String>, out: &mut Vec<Vec<String>>) {
 }
 
 #[test]
-#[ignore = "the layout moves are being merged; enabled once the tree satisfies it"]
 fn layers_import_only_downward() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();

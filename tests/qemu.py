@@ -1245,7 +1245,7 @@ def lock_recursion_is_reported():
     can release it) is reported with the lock, the place and a call trace,
     then panics: the machine exits failing instead of hanging."""
     crash_test("lock-recursion", [
-        r"BUG: spinlock recursion on CPU#0, \S+: IrqLock<u32> at 0x[0-9a-f]{8} taken again at src/arch/x86/traps\.rs:\d+",
+        r"BUG: spinlock recursion on CPU#0, \S+: IrqLock<u32> at 0x[0-9a-f]{8} taken again at src/arch/x86/kernel/traps\.rs:\d+",
         r"lock_recursion\+0x[0-9a-f]+/0x[0-9a-f]+",
         r"Kernel panic - not syncing: spinlock recursion: IrqLock<u32>"])()
 

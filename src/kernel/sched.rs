@@ -345,7 +345,7 @@ pub unsafe fn wake_up_new_task(name: &str, entry: fn(usize), arg: usize, stack: 
     // then the return address, which "returns" into kthread_trampoline.
     let top = stack + THREAD_SIZE;
     let esp = top - 5 * 4;
-    let frame = [0usize, 0, 0, 0, x86::kthread_trampoline as *const () as usize];
+    let frame = [0usize, 0, 0, 0, x86::kernel::kthread_trampoline as *const () as usize];
     // SAFETY: the caller gives us the stack, unused; the five words lie inside it.
     unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), esp as *mut usize, 5) };
     let mut rq = lock_with_room();
@@ -494,7 +494,7 @@ pub fn schedule() {
         // a thread running (not before switch_to has stored through it);
         // `next_esp` was saved by switch_to or built by wake_up_new_task for a
         // thread that is not running.
-        unsafe { x86::switch_to(prev_esp, next_esp) };
+        unsafe { x86::kernel::switch_to(prev_esp, next_esp) };
     }
     local_irq_restore(flags);
 }

@@ -11,6 +11,7 @@
 
 use super::sync::IrqLock;
 use super::wait::WaitQueue;
+use crate::arch::x86::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::x86::serial;
 
 const BUF: usize = 1024;
@@ -31,7 +32,7 @@ static READERS: WaitQueue = WaitQueue::new();
 /// From the UART interrupt: queue the bytes `next` yields while the ring has
 /// room, and wake the reader. Returns false if it stopped because the ring is
 /// full: the caller then leaves the rest in the UART and stops its receive
-/// interrupt, and the reader calls `serial::start_rx` when there is room.
+/// interrupt, and the reader calls `start_rx` when there is room.
 pub fn receive(next: &mut dyn FnMut() -> Option<u8>) -> bool {
     let mut took = false;
     let room = {
@@ -70,7 +71,7 @@ fn pop() -> Option<u8> {
         (b, unthrottle)
     };
     if unthrottle {
-        serial::start_rx();
+        start_rx();
     }
     Some(b)
 }
@@ -87,4 +88,23 @@ pub fn read_byte() -> u8 {
         }
         READERS.wait_event(|| INPUT.lock().len != 0);
     }
+}
+
+/// IRQ 4, the UART's receive interrupt (Linux's `serial8250_interrupt` and
+/// `receive_chars`): move waiting bytes to the ring while it has room. When
+/// it is full, leave the rest in the UART and stop its receive interrupt: a
+/// full FIFO makes QEMU stop reading its input (a pipe waits instead of
+/// being cut).
+pub fn serial_rx_interrupt() {
+    if !receive(&mut serial::read_byte) {
+        serial::disable_rx_irq();
+    }
+}
+
+/// The ring has room again: take what waits in the UART, interrupt again.
+fn start_rx() {
+    let flags = local_irq_save();
+    serial::enable_rx_irq();
+    serial_rx_interrupt(); // bytes already waiting raise no new edge at the PIC
+    local_irq_restore(flags);
 }

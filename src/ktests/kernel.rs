@@ -3,7 +3,8 @@
 //! the symbol table.
 
 use super::{skip, TestResult};
-use crate::arch::x86::{pit, traps};
+use crate::arch::x86::kernel::traps;
+use crate::arch::x86::pit;
 use crate::kernel::{printk, sched, wait::WaitQueue};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -20,6 +21,44 @@ pub fn int3_returns_to_caller() -> TestResult {
     // SAFETY: int3 is handled by logging and returning to the next instruction.
     unsafe { core::arch::asm!("int3") };
     check!(traps::BREAKPOINTS.load(Ordering::Relaxed) == before + 1, "int3 not counted");
+    Ok(())
+}
+
+/// The GDT and IDT built with the `x86` crate's descriptor builders hold
+/// the values of Linux's i386 tables: flat 4 GB segments (GDT_ENTRY_INIT
+/// 0xc09a, 0xc092, 0xc0fa, 0xc0f2), byte-granular 32-bit TSSs, interrupt
+/// gates on __KERNEL_CS (DPL 3 for int3 and int 0x80), the #DF task gate.
+pub fn descriptor_tables_match_i386() -> TestResult {
+    use crate::arch::x86::gdt;
+    use crate::layout::PAGE_OFFSET;
+    // The CPU sets a segment's accessed bit when it loads it, and marks the
+    // TSS that `ltr` loaded busy: both are masked.
+    const ACCESSED: u64 = 1 << 40;
+    const TSS_BUSY: u64 = 2;
+    let g = gdt::gdt_raw();
+    let flat = [0, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff, 0x00cf_fa00_0000_ffff, 0x00cf_f200_0000_ffff];
+    check!(
+        g[..5].iter().map(|d| d & !ACCESSED).eq(flat),
+        "GDT null/code/data descriptors differ from Linux's i386 values"
+    );
+    for d in &g[5..] {
+        let base = ((d >> 16) & 0xff_ffff) | ((d >> 56) << 24);
+        let access = (d >> 40) & 0xff & !TSS_BUSY;
+        check!(d & 0xffff == 103 && access == 0x89 && (d >> 48) & 0xff == 0, "TSS descriptor malformed");
+        check!(base as usize >= PAGE_OFFSET, "TSS descriptor base outside the kernel image");
+    }
+    for v in (0..48).chain([traps::SYSCALL_VECTOR]) {
+        let gate = traps::idt_raw(v);
+        if v == 8 {
+            check!(gate == u64::from(gdt::DF_TSS_SEL) << 16 | 0x85 << 40, "IDT[8] is not a task gate to the #DF TSS");
+            continue;
+        }
+        let access = if v == 3 || v == traps::SYSCALL_VECTOR { 0xee } else { 0x8e };
+        let offset = (gate & 0xffff) | ((gate >> 48) << 16);
+        check!((gate >> 16) & 0xffff == u64::from(gdt::KERNEL_CS), "IDT gate selector is not __KERNEL_CS");
+        check!((gate >> 32) & 0xffff == access << 8, "IDT gate type/DPL differ from Linux's");
+        check!(offset as usize >= PAGE_OFFSET, "IDT gate points outside kernel text");
+    }
     Ok(())
 }
 

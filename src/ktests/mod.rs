@@ -53,7 +53,8 @@ pub fn skip(reason: &'static str) -> &'static str {
 }
 
 pub static TESTS: &[KTest] = &[
-    KTest { name: "arch::x86::traps::int3_returns_to_caller", run: kernel::int3_returns_to_caller },
+    KTest { name: "arch::x86::kernel::traps::int3_returns_to_caller", run: kernel::int3_returns_to_caller },
+    KTest { name: "arch::x86::gdt::descriptor_tables_match_i386", run: kernel::descriptor_tables_match_i386 },
     KTest { name: "arch::x86::pit::timer_ticks_at_hz", run: kernel::timer_ticks_at_hz },
     KTest { name: "arch::x86::pit::clock_is_monotonic", run: kernel::clock_is_monotonic },
     KTest { name: "kernel::sched::stack_guard_pages_unmapped", run: kernel::stack_guard_pages_unmapped },

@@ -20,11 +20,12 @@ use crate::arch::x86::lib::uaccess::{
 use crate::arch::x86::mm::fault::{FAULTS_IN_ATOMIC, FAULTS_WITH_IRQS_ON};
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{virt_to_phys, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SIZE};
 use crate::mm::gfp::GFP_KERNEL;
 use crate::mm::page_alloc::{drain_all_pages, free_pages, get_zeroed_page, nr_free_pages};
-use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::pgtable::{PageTables, Pfn, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use crate::pr_info;
 use core::sync::atomic::{AtomicUsize, Ordering};

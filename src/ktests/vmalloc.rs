@@ -15,9 +15,10 @@
 use super::{skip, TestResult};
 use crate::arch::x86::cpu::{self, load_cr3, TLB_FULL_FLUSHES, TLB_GLOBAL_FLUSHES};
 use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
-use crate::mm::pgtable::{PageTables, Pfn, PteFlags, VirtAddr};
+use crate::mm::pgtable::{PageTables, Pfn, VirtAddr};
 use crate::mm::vmalloc::{self, vfree, vmalloc, vzalloc, DirectMapTables, VFREE_BUGS, VMALLOC_SYNCS, VUNMAP_FLUSHES};
 use crate::mm::vmap_area::VmallocError;
 use crate::pr_info;

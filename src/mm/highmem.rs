@@ -222,6 +222,10 @@ pub fn with_pkmap<R>(f: impl FnOnce(&mut dyn Iterator<Item = SlotInfo>, PkmapTot
     r
 }
 
+/// `#[inline]` so that whether the benchmarks' kmap rows get it inlined
+/// does not depend on how rustc splits the crate into codegen units (out of
+/// line, the rows around it measured one instruction more).
+#[inline]
 pub fn pkmap_stats() -> PkmapStats {
     PKMAP.lock().stats()
 }

@@ -16,11 +16,12 @@
 
 use crate::arch::x86::cpu::{flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::sync::SpinLock;
 use crate::layout::{PAGE_SHIFT, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, PteFlags, TableMemory, VirtAddr};
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, TableMemory, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
 

@@ -40,53 +40,12 @@
 // No unsafe code here but one contract: `PageTables::from_phys`.
 #![deny(unsafe_code)]
 
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::layout::{
     KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PTRS_PER_PGD, PTRS_PER_PTE, TASK_SIZE,
 };
-use bitflags::bitflags;
 use core::fmt;
 use core::ops::Range;
-
-bitflags! {
-    /// Entry bits of i386 PDEs and PTEs (Linux's `_PAGE_*`), bits 0..11.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    pub struct PteFlags: u32 {
-        /// The entry is valid; otherwise the CPU ignores the other 31 bits
-        /// (and Linux keeps a swap entry there).
-        const PRESENT = 1 << 0;
-        /// Writable. Ring 0 ignores it unless CR0.WP is set.
-        const RW = 1 << 1;
-        /// Ring 3 may use it (needed in both the PDE and the PTE).
-        const USER = 1 << 2;
-        /// Write-through caching.
-        const PWT = 1 << 3;
-        /// Caching disabled (device memory).
-        const PCD = 1 << 4;
-        /// Set by the CPU on every use: the reclaim code's "referenced" bit.
-        const ACCESSED = 1 << 5;
-        /// Set by the CPU on a write (PTEs and 4 MB PDEs only).
-        const DIRTY = 1 << 6;
-        /// In a PDE: this entry maps a 4 MB page, not a page table. In a
-        /// PTE the same bit means PAT, which this kernel leaves clear.
-        const PSE = 1 << 7;
-        /// Survives CR3 reloads (with CR4.PGE): for kernel mappings only.
-        const GLOBAL = 1 << 8;
-        /// Software bit 9 (Linux's `_PAGE_SPECIAL`): no `struct page`
-        /// stands behind this frame (device memory), so reclaim and
-        /// reference counting must leave it alone.
-        const SPECIAL = 1 << 9;
-    }
-}
-
-impl PteFlags {
-    /// Linux's `_KERNPG_TABLE`: how a PDE points at a kernel page table.
-    pub const KERNEL_TABLE: PteFlags =
-        PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
-    /// Linux's `_PAGE_TABLE`: a user page table; the PTEs decide the rights.
-    pub const USER_TABLE: PteFlags = PteFlags::KERNEL_TABLE.union(PteFlags::USER);
-    /// Linux's `PAGE_KERNEL`: a present, writable kernel page.
-    pub const KERNEL: PteFlags = PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
-}
 
 /// The low 12 bits of an entry hold flags; the rest the frame.
 const FLAGS_MASK: u32 = (PAGE_SIZE - 1) as u32;

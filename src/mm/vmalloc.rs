@@ -17,11 +17,12 @@
 use super::vmap_area::{vmallocinfo_line, Lookup, VmArea, VmKind, VmallocError, VmapAreas};
 use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
+use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::sync::{IrqLock, SpinLock, SpinLockGuard};
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{PageTables, Pfn, PteFlags, TableMemory, VirtAddr};
+use crate::mm::pgtable::{PageTables, Pfn, TableMemory, VirtAddr};
 use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};

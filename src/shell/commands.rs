@@ -351,7 +351,7 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
         _ => bail!("too many arguments '{}' (usage: crash KIND); nothing done", Words(args)),
     };
     match kind {
-        "pf" => crate::arch::x86::traps::provoke::page_fault(),
+        "pf" => crate::arch::x86::kernel::traps::provoke::page_fault(),
         "vmalloc-guard" => {
             let p = crate::mm::vmalloc::vmalloc(4096).map_err(|_| err("vmalloc failed"))?;
             // SAFETY: deliberately unsound: one byte past the area, in its
@@ -359,10 +359,10 @@ fn cmd_crash(args: &[&str]) -> CmdResult {
             unsafe { core::ptr::write_volatile(p.as_ptr().add(4096), 1) };
             Ok(())
         }
-        "div" => crate::arch::x86::traps::provoke::divide_error(),
-        "ud" => crate::arch::x86::traps::provoke::invalid_opcode(),
-        "gp" => crate::arch::x86::traps::provoke::general_protection(),
-        "lock-recursion" => crate::arch::x86::traps::provoke::lock_recursion(),
+        "div" => crate::arch::x86::kernel::traps::provoke::divide_error(),
+        "ud" => crate::arch::x86::kernel::traps::provoke::invalid_opcode(),
+        "gp" => crate::arch::x86::kernel::traps::provoke::general_protection(),
+        "lock-recursion" => crate::arch::x86::kernel::traps::provoke::lock_recursion(),
         "panic" => panic!("crash command: panic requested from the shell"),
         "stack" => {
             // Overflow a fresh thread's stack into its guard page.

@@ -18,16 +18,31 @@
  * fault would look like a clean power-off. Linux says "This kernel requires
  * an i686 CPU" (arch/x86/boot/cpu.c); so does this, on the serial port that
  * GRUB has set up, naming what is missing, and QEMU exits with status 5.
+ *
+ * The numbers in braces are `const` operands of the global_asm! that
+ * includes this file (src/main.rs): the address map of src/layout.rs, the
+ * entry bits of PteFlags (arch/x86/pgtable_types.rs), and the CR0, CR4 and
+ * EFLAGS bits of the x86 crate. None is written here a second time.
  */
+
+.set PAGE_OFFSET,       {PAGE_OFFSET}
+.set PAGE_SHIFT,        {PAGE_SHIFT}
+.set PAGE_SIZE,         {PAGE_SIZE}
+.set PGDIR_SHIFT,       {PGDIR_SHIFT}
+.set KERNEL_PGD_FIRST,  {KERNEL_PGD_FIRST}  /* first PDE of the kernel half */
+.set EARLY_PDES,        {EARLY_PDES}        /* PDEs (and page tables) mapped with 4 KB pages */
+.set EARLY_PT_PAGES,    {EARLY_PT_PAGES}    /* their 4 KB pages */
+.set MAXMEM_PDES,       {MAXMEM_PDES}       /* PDEs of the whole direct map */
+.set BOOT_STACK_SIZE,   {BOOT_STACK_SIZE}
+.set DF_STACK_SIZE,     {DF_STACK_SIZE}
+.set PTE_PRESENT_RW,    {PTE_PRESENT_RW}
+.set PDE_4M_RW,         {PDE_4M_RW}
+.set X86_CR4_PSE,       {X86_CR4_PSE}       /* 4 MB pages */
+.set X86_CR0_PG_WP,     {X86_CR0_PG_WP}     /* paging, and write protection in ring 0 */
+.set EFLAGS_ID,         {EFLAGS_ID}         /* writable iff the CPU has CPUID */
 
 .set MB2_MAGIC,       0xe85250d6
 .set MB2_ARCH_I386,   0
-.set PAGE_OFFSET,     0xC0000000
-.set PTE_PRESENT_RW,  0x003
-.set PDE_4M_RW,       0x083
-.set EARLY_PT_PAGES,  2048          /* 8 MB of 4 KB pages */
-.set LOWMEM_PDES,     224           /* 896 MB / 4 MB */
-.set EFLAGS_ID,       0x00200000    /* writable iff the CPU has CPUID */
 .set X86_FEATURE_PSE, 0x00000008    /* CPUID.1:EDX bit 3 */
 .set X86_FEATURE_TSC, 0x00000010    /* bit 4 */
 .set X86_FEATURE_CX8, 0x00000100    /* bit 8 */
@@ -94,7 +109,7 @@ _start:
     mov $(early_pt - PAGE_OFFSET), %edx
     xor %ecx, %ecx
 1:  mov %ecx, %eax
-    shl $12, %eax
+    shl $PAGE_SHIFT, %eax
     cmp $(boot_stack_guard - PAGE_OFFSET), %eax
     je 2f
     cmp $(df_stack_guard - PAGE_OFFSET), %eax
@@ -107,31 +122,33 @@ _start:
     cmp $EARLY_PT_PAGES, %ecx
     jb 1b
 
-    /* Page directory: identity and higher half share the two page tables. */
+    /* Page directory: identity and higher half share the early page tables. */
     mov $(swapper_pg_dir - PAGE_OFFSET), %ebx
     mov $(early_pt - PAGE_OFFSET + PTE_PRESENT_RW), %eax
-    mov %eax, 0(%ebx)
-    mov %eax, (768 * 4)(%ebx)
-    add $4096, %eax
-    mov %eax, 4(%ebx)
-    mov %eax, (769 * 4)(%ebx)
-
-    /* The rest of lowmem with 4 MB pages: PDE 770.. maps physical 8 MB.. */
-    mov $2, %ecx
-4:  mov %ecx, %eax
-    shl $22, %eax
-    or $PDE_4M_RW, %eax
-    mov %eax, ((768 * 4))(%ebx,%ecx,4)
+    xor %ecx, %ecx
+7:  mov %eax, (%ebx,%ecx,4)
+    mov %eax, (KERNEL_PGD_FIRST * 4)(%ebx,%ecx,4)
+    add $PAGE_SIZE, %eax
     inc %ecx
-    cmp $LOWMEM_PDES, %ecx
+    cmp $EARLY_PDES, %ecx
+    jb 7b
+
+    /* The rest of lowmem with 4 MB pages: PDE KERNEL_PGD_FIRST + EARLY_PDES
+     * maps physical EARLY_PT_BYTES, and so on to the end of the direct map. */
+4:  mov %ecx, %eax
+    shl $PGDIR_SHIFT, %eax
+    or $PDE_4M_RW, %eax
+    mov %eax, (KERNEL_PGD_FIRST * 4)(%ebx,%ecx,4)
+    inc %ecx
+    cmp $MAXMEM_PDES, %ecx
     jb 4b
 
     mov %ebx, %cr3
     mov %cr4, %eax
-    or $0x10, %eax                  /* CR4.PSE: 4 MB pages */
+    or $X86_CR4_PSE, %eax
     mov %eax, %cr4
     mov %cr0, %eax
-    or $0x80010000, %eax            /* CR0.PG | CR0.WP */
+    or $X86_CR0_PG_WP, %eax
     mov %eax, %cr0
 
     mov $higher_half, %eax
@@ -228,26 +245,26 @@ higher_half:
  * overwriting whatever lies below.
  */
 .section .bss.page_aligned, "aw", @nobits
-.align 4096
+.align PAGE_SIZE
 .global swapper_pg_dir
 swapper_pg_dir:
-    .skip 4096
+    .skip PAGE_SIZE
 .global early_pt
 early_pt:
-    .skip 4096 * 2
+    .skip PAGE_SIZE * EARLY_PDES
 .global boot_stack_guard
 boot_stack_guard:
-    .skip 4096
+    .skip PAGE_SIZE
 .global boot_stack
 boot_stack:
-    .skip 4096 * 16                 /* 64 KB: boot-time tables are built on it */
+    .skip BOOT_STACK_SIZE           /* boot-time tables are built on it */
 .global boot_stack_top
 boot_stack_top:
 .global df_stack_guard
 df_stack_guard:
-    .skip 4096
+    .skip PAGE_SIZE
 .global df_stack
 df_stack:
-    .skip 4096 * 2
+    .skip DF_STACK_SIZE
 .global df_stack_top
 df_stack_top:

@@ -1,8 +1,17 @@
 //! Privileged instructions: port I/O, control registers, interrupt flag, TLB.
 //! Everything in the kernel that executes one of these goes through here.
+//!
+//! Port I/O, the control registers, `invlpg` and the decoding of CPUID are
+//! the `x86` crate's; these functions keep the kernel's names (Linux's
+//! `outb`, `read_cr3`, `__flush_tlb_one`...) over it. Written by hand, each
+//! saying why: the interrupt flag (`cli`/`sti` stay `nomem` and inlined into
+//! the allocator's per-CPU fast path, and `sti; hlt` must be one asm block),
+//! the frame pointer and the TSC (no crate function), and the CPUID
+//! instruction itself (see `cpuid`).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
+use x86::controlregs::{self, Cr4};
 
 /// EFLAGS.IF: interrupts enabled.
 pub const EFLAGS_IF: u32 = 1 << 9;
@@ -10,21 +19,19 @@ pub const EFLAGS_IF: u32 = 1 << 9;
 #[inline]
 pub fn outb(port: u16, val: u8) {
     // SAFETY: port I/O has no memory effects; callers own the device they drive.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") val, options(nomem, nostack, preserves_flags)) }
+    unsafe { x86::io::outb(port, val) }
 }
 
 #[inline]
 pub fn inb(port: u16) -> u8 {
-    let val: u8;
     // SAFETY: as for outb.
-    unsafe { asm!("in al, dx", out("al") val, in("dx") port, options(nomem, nostack, preserves_flags)) }
-    val
+    unsafe { x86::io::inb(port) }
 }
 
 #[inline]
 pub fn outw(port: u16, val: u16) {
     // SAFETY: as for outb.
-    unsafe { asm!("out dx, ax", in("dx") port, in("ax") val, options(nomem, nostack, preserves_flags)) }
+    unsafe { x86::io::outw(port, val) }
 }
 
 #[inline]
@@ -86,36 +93,47 @@ pub fn halt_forever() -> ! {
     }
 }
 
+// The crate's control-register functions are `unsafe` because they fault
+// outside ring 0; the kernel always runs in ring 0. They return `usize` (or
+// `u64` for CR3, its x86-64 width): on i686 both hold the 32-bit register.
+
 #[inline]
 pub fn read_cr0() -> u32 {
-    let v: u32;
-    // SAFETY: reading a control register has no side effect.
-    unsafe { asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    // SAFETY: ring 0; reading a control register has no side effect.
+    unsafe { controlregs::cr0() }.bits() as u32
 }
 
 #[inline]
 pub fn read_cr2() -> u32 {
-    let v: u32;
     // SAFETY: as above.
-    unsafe { asm!("mov {}, cr2", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    unsafe { controlregs::cr2() as u32 }
 }
 
 #[inline]
 pub fn read_cr3() -> u32 {
-    let v: u32;
     // SAFETY: as above.
-    unsafe { asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    unsafe { controlregs::cr3() as u32 }
 }
 
 #[inline]
 pub fn read_cr4() -> u32 {
-    let v: u32;
     // SAFETY: as above.
-    unsafe { asm!("mov {}, cr4", out(reg) v, options(nomem, nostack, preserves_flags)) }
-    v
+    unsafe { controlregs::cr4() }.bits() as u32
+}
+
+/// CR4 as `enable_global_pages` left it (Linux's `cpu_tlbstate.cr4`, the
+/// CR4 shadow): `flush_tlb_all` reads it instead of CR4. 0 before, which
+/// is right for what it is asked: boot.S sets only CR4.PSE, and PGE is off
+/// until `enable_global_pages` sets it.
+static CR4_SHADOW: AtomicU32 = AtomicU32::new(0);
+
+/// Write CR4 (the caller keeps the paging mode: only PGE is ever toggled).
+#[inline]
+fn write_cr4(v: u32) {
+    // SAFETY: ring 0; every caller writes CR4's own value with at most PGE
+    // changed, which changes only how long global TLB entries live. The
+    // bits are CR4's own, so none is unknown to the crate's `Cr4`.
+    unsafe { controlregs::cr4_write(Cr4::from_bits_unchecked(v as usize)) }
 }
 
 /// Counts of TLB work, so tests and benchmarks can see what an operation cost.
@@ -127,35 +145,48 @@ pub static TLB_FULL_FLUSHES: AtomicU32 = AtomicU32::new(0);
 pub fn flush_tlb_one(vaddr: usize) {
     TLB_SINGLE_FLUSHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: invalidating a TLB entry only makes the CPU re-walk the tables.
-    unsafe { asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) }
+    unsafe { x86::tlb::flush(vaddr) }
 }
 
 /// CR4.PGE: TLB entries of pages marked global survive CR3 reloads.
-pub const X86_CR4_PGE: u32 = 1 << 7;
-/// CPUID.1:EDX.PGE.
-const CPUID_1_EDX_PGE: u32 = 1 << 13;
+pub const X86_CR4_PGE: u32 = Cr4::CR4_ENABLE_GLOBAL_PAGES.bits() as u32;
 
 /// Full TLB flushes that cleared global entries too (CR4.PGE toggled).
 pub static TLB_GLOBAL_FLUSHES: AtomicU32 = AtomicU32::new(0);
 
 /// CPUID leaf `leaf`: (eax, ebx, ecx, edx). The kernel requires an i686
-/// (CPUID present).
+/// (CPUID present; boot.S checked).
 pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
-    let r = core::arch::x86::__cpuid(leaf);
+    let r = cpuid_count(leaf, 0);
     (r.eax, r.ebx, r.ecx, r.edx)
+}
+
+/// The CPUID instruction, for the `x86` crate's decoder (`CpuId`). Not the
+/// crate's own: on 32-bit x86, raw-cpuid (which `x86::cpuid` re-exports)
+/// provides `native_cpuid`, `CpuId::new` and `cpuid!` only with
+/// `target_feature = "sse"`, and this target is soft-float without SSE.
+fn cpuid_count(leaf: u32, subleaf: u32) -> x86::cpuid::CpuIdResult {
+    let r = core::arch::x86::__cpuid_count(leaf, subleaf);
+    x86::cpuid::CpuIdResult { eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx }
+}
+
+/// The CPU's features, decoded by the `x86` crate.
+pub fn cpu_features() -> x86::cpuid::CpuId {
+    x86::cpuid::CpuId::with_cpuid_fn(cpuid_count)
 }
 
 /// Turn on global pages (CR4.PGE) when the CPU has them, as Linux does at
 /// boot: kernel mappings marked `_PAGE_GLOBAL` then survive the CR3 reload
 /// of every process switch. Returns whether PGE is on.
 pub fn enable_global_pages() -> bool {
-    if cpuid(1).3 & CPUID_1_EDX_PGE == 0 {
+    if !cpu_features().get_feature_info().is_some_and(|f| f.has_pge()) {
         return false;
     }
-    let cr4 = read_cr4();
-    // SAFETY: setting PGE only lets global TLB entries outlive CR3 loads; no
-    // entry is global before some code marks one so.
-    unsafe { asm!("mov cr4, {}", in(reg) cr4 | X86_CR4_PGE, options(nostack, preserves_flags)) }
+    // Setting PGE only lets global TLB entries outlive CR3 loads; no entry
+    // is global before some code marks one so.
+    let cr4 = read_cr4() | X86_CR4_PGE;
+    CR4_SHADOW.store(cr4, Ordering::Relaxed);
+    write_cr4(cr4);
     true
 }
 
@@ -169,17 +200,19 @@ pub fn flush_tlb_all() {
     // Interrupts off across the toggle, as Linux's __flush_tlb_global: a
     // handler must not run while PGE is off and then leave it so.
     let flags = local_irq_save();
-    let cr4 = read_cr4();
+    // The shadow, as Linux's __flush_tlb_global reads it: a load, where the
+    // crate's CR4 read is an asm block the compiler must treat as touching
+    // memory.
+    let cr4 = CR4_SHADOW.load(Ordering::Relaxed);
     if cr4 & X86_CR4_PGE != 0 {
         TLB_GLOBAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: CR4 is written with its own value minus PGE, then with its
-        // own value: same paging mode, every TLB entry dropped.
-        unsafe {
-            asm!("mov cr4, {0}", "mov cr4, {1}", in(reg) cr4 & !X86_CR4_PGE, in(reg) cr4, options(nostack, preserves_flags))
-        }
+        // CR4 with its own value minus PGE, then its own value: same paging
+        // mode, every TLB entry dropped.
+        write_cr4(cr4 & !X86_CR4_PGE);
+        write_cr4(cr4);
     } else {
         // SAFETY: CR3 is reloaded with its own value: same tables, fresh TLB.
-        unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) }
+        unsafe { x86::tlb::flush_all() }
     }
     local_irq_restore(flags);
 }
@@ -191,7 +224,7 @@ pub fn flush_tlb_all() {
 pub fn flush_tlb_local() {
     TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: CR3 is reloaded with its own value: same tables, fresh TLB.
-    unsafe { asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _, options(nostack, preserves_flags)) }
+    unsafe { x86::tlb::flush_all() }
 }
 
 /// Time-stamp counter. Under QEMU `-icount shift=0` it counts instructions.
@@ -221,5 +254,5 @@ pub fn read_ebp() -> usize {
 pub unsafe fn load_cr3(phys: usize) {
     TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the caller guarantees the directory maps the kernel.
-    unsafe { asm!("mov cr3, {}", in(reg) phys, options(nostack, preserves_flags)) }
+    unsafe { controlregs::cr3_write(phys as u64) }
 }

@@ -1,35 +1,40 @@
 //! Everything that touches the hardware: CPU instructions, descriptor tables,
-//! traps, the interrupt controller, the timer, the UART, early paging.
+//! the interrupt controller, the timer, the UART, page-table entry bits.
+//!
+//! The files directly here are the machine layer (layer 1): they import only
+//! `layout`. `kernel/` (traps, entry code) is core kernel code, and `mm/` and
+//! `lib/` are memory management; each imports from this layer, never the
+//! other way.
 
+// Only the entry bits build on the host (`cargo test`); the rest is the
+// kernel target's.
+pub mod pgtable_types;
+
+#[cfg(target_os = "none")]
 pub mod cpu;
+#[cfg(target_os = "none")]
 pub mod gdt;
+#[cfg(target_os = "none")]
+pub mod kernel;
+#[cfg(target_os = "none")]
 pub mod lib;
+#[cfg(target_os = "none")]
 pub mod mm;
+#[cfg(target_os = "none")]
 pub mod pic;
+#[cfg(target_os = "none")]
 pub mod pit;
+#[cfg(target_os = "none")]
 pub mod qemu;
+#[cfg(target_os = "none")]
 pub mod serial;
-pub mod traps;
 
-core::arch::global_asm!(include_str!("entry.S"), options(att_syntax));
-
+#[cfg(target_os = "none")]
 extern "C" {
-    /// Switch kernel stacks (entry.S). See `kernel::sched`.
-    pub fn switch_to(prev_esp: *mut usize, next_esp: usize);
-    pub fn kthread_trampoline();
+    /// The boot stack and the guard pages around the boot and double-fault
+    /// stacks (boot.S).
     pub static boot_stack: u8;
     pub static boot_stack_top: u8;
     pub static boot_stack_guard: u8;
     pub static df_stack_guard: u8;
-}
-
-/// Bring up the CPU tables and devices, in dependency order; interrupts stay off.
-pub fn init() {
-    serial::init();
-    gdt::init();
-    traps::init();
-    // SAFETY: once, at boot, interrupts off, running at PAGE_OFFSET.
-    unsafe { mm::init::zap_low_mappings() };
-    pic::init();
-    pit::init();
 }

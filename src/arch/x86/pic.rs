@@ -24,7 +24,7 @@ pub fn init() {
     outb(PIC2_DATA, 2);
     outb(PIC1_DATA, 0x01); // ICW4: 8086 mode
     outb(PIC2_DATA, 0x01);
-    outb(PIC1_DATA, 0xff & !(1 << 2)); // all masked but the cascade
+    outb(PIC1_DATA, !(1 << 2)); // all masked but the cascade
     outb(PIC2_DATA, 0xff);
 }
 

@@ -1,9 +1,10 @@
-//! The 16550 UART on COM1: the console. Output is polled (a crash report must
-//! get out with interrupts off); input arrives by IRQ 4 and is handed to the
-//! tty, which throttles it (`stop_rx`/`start_rx`) when its ring is full.
+//! The 16550 UART on COM1: the console's registers. Output is polled (a
+//! crash report must get out with interrupts off); input arrives by IRQ 4,
+//! whose handler is the tty's (`kernel::tty`): it drains `read_byte` and
+//! switches the receive interrupt off and on (`disable_rx_irq`,
+//! `enable_rx_irq`) to throttle the sender.
 
-use super::cpu::{inb, local_irq_restore, local_irq_save, outb};
-use super::pic;
+use super::cpu::{inb, outb};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 const COM1: u16 = 0x3f8;
@@ -32,9 +33,14 @@ pub fn init() {
     outb(MCR, 0x0b); // DTR, RTS, OUT2 (OUT2 gates the IRQ line)
 }
 
+/// Interrupt on received data (the PIC line is unmasked by `request_irq`).
 pub fn enable_rx_irq() {
     outb(IER, IER_RX_AVAILABLE);
-    pic::unmask(IRQ);
+}
+
+/// No more receive interrupts: bytes stay in the UART's FIFO.
+pub fn disable_rx_irq() {
+    outb(IER, 0);
 }
 
 /// Receive overruns the UART reported (bytes it had to drop), not yet taken.
@@ -83,21 +89,4 @@ pub fn read_byte() -> Option<u8> {
     } else {
         None
     }
-}
-
-/// IRQ 4: move waiting bytes to the tty while it has room. When it is full,
-/// leave the rest in the UART and stop its receive interrupt: a full FIFO
-/// makes QEMU stop reading its input (a pipe waits instead of being cut).
-pub fn irq_handler() {
-    if !crate::kernel::tty::receive(&mut read_byte) {
-        outb(IER, 0);
-    }
-}
-
-/// The tty has room again: take what waits in the UART, interrupt again.
-pub fn start_rx() {
-    let flags = local_irq_save();
-    outb(IER, IER_RX_AVAILABLE);
-    irq_handler(); // bytes already waiting raise no new edge at the PIC
-    local_irq_restore(flags);
 }

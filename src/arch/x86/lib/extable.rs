@@ -12,7 +12,7 @@
 //! and `__stop___ex_table` (linker.ld). Linux sorts the table at boot and
 //! bisects it; this one holds a handful of entries and is scanned.
 
-use crate::arch::x86::traps::TrapFrame;
+use crate::arch::x86::kernel::traps::TrapFrame;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One (faulting instruction, fixup) pair: Linux 2.6.24's

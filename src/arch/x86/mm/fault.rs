@@ -17,7 +17,7 @@
 
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
 use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
-use super::super::traps::{oops_body_cr2, TrapFrame};
+use crate::arch::x86::kernel::traps::{self, oops_body_cr2, TrapFrame};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,6 +34,12 @@ pub const PF_WRITE: u32 = 1 << 1;
 pub const PF_USER: u32 = 1 << 2;
 pub const PF_RSVD: u32 = 1 << 3;
 pub const PF_INSTR: u32 = 1 << 4;
+
+/// Hand #PF to `do_page_fault` (the trap code, a layer below, only
+/// dispatches). Called at boot, right after the IDT is loaded.
+pub fn init() {
+    traps::set_page_fault_handler(do_page_fault);
+}
 
 /// Whether a fault on a user address must not be handled, only fixed up
 /// (Linux's `faulthandler_disabled()`): faults disabled by `kmap_atomic` and

@@ -2,14 +2,55 @@
 //! allocator). boot.S built `swapper_pg_dir`: the first 8 MB through two 4 KB
 //! page tables (`early_pt`) and the rest of lowmem with 4 MB pages, plus an
 //! identity mapping of the first 8 MB for the jump to the higher half.
+//!
+//! Page-table words are reached through raw pointers and read and written
+//! as the MMU sees them: one volatile access each (`volatile` crate,
+//! `entry`), never through a reference to a whole table. Their bits come
+//! from `PteFlags`.
 
 use super::super::cpu::{flush_tlb_all, flush_tlb_one};
-use crate::layout::{virt_to_phys, EARLY_PT_BYTES, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT};
-use core::ptr::addr_of_mut;
+use crate::arch::x86::pgtable_types::PteFlags;
+use crate::layout::{
+    virt_to_phys, EARLY_PT_BYTES, KERNEL_PGD_FIRST, PAGE_OFFSET, PAGE_SHIFT, PTRS_PER_PGD, PTRS_PER_PTE,
+};
+use core::ptr::{addr_of_mut, NonNull};
+use volatile::VolatilePtr;
 
 extern "C" {
-    static mut swapper_pg_dir: [u32; 1024];
-    static mut early_pt: [u32; 2048];
+    static mut swapper_pg_dir: [u32; PTRS_PER_PGD];
+    static mut early_pt: [u32; EARLY_PT_BYTES >> PAGE_SHIFT];
+}
+
+/// The page-table word at `p`, for one volatile read or write.
+///
+/// # Safety
+/// `p` is an aligned, mapped page-table word that the caller may access
+/// (it owns the entry, or holds what serialises its writers).
+#[inline(always)]
+unsafe fn entry<'a>(p: *mut u32) -> VolatilePtr<'a, u32> {
+    // SAFETY: non-null and valid by the caller's contract.
+    unsafe { VolatilePtr::new(NonNull::new_unchecked(p)) }
+}
+
+/// Word `i` of the kernel page directory.
+///
+/// # Safety
+/// As for `entry`; `i < PTRS_PER_PGD`.
+#[inline(always)]
+unsafe fn pgd_word<'a>(i: usize) -> VolatilePtr<'a, u32> {
+    // SAFETY: i indexes swapper_pg_dir (caller), a kernel bss array that is
+    // always mapped.
+    unsafe { entry((addr_of_mut!(swapper_pg_dir) as *mut u32).add(i)) }
+}
+
+/// Word `i` of the early 4 KB page tables.
+///
+/// # Safety
+/// As for `entry`; `i < EARLY_PT_BYTES >> PAGE_SHIFT`.
+#[inline(always)]
+unsafe fn early_pt_word<'a>(i: usize) -> VolatilePtr<'a, u32> {
+    // SAFETY: i indexes early_pt (caller), kernel bss, always mapped.
+    unsafe { entry((addr_of_mut!(early_pt) as *mut u32).add(i)) }
 }
 
 /// Remove the identity mapping now that we run in the higher half: a stray
@@ -21,13 +62,11 @@ extern "C" {
 /// entries any more. Later, user mappings may live in those PDEs and this
 /// would unmap them under their users.
 pub unsafe fn zap_low_mappings() {
-    // SAFETY: by the contract, nothing is reached through the identity
-    // entries; single CPU, interrupts off.
-    unsafe {
-        let pgd = &mut *addr_of_mut!(swapper_pg_dir);
-        for entry in pgd.iter_mut().take(KERNEL_PGD_FIRST) {
-            *entry = 0;
-        }
+    for i in 0..KERNEL_PGD_FIRST {
+        // SAFETY: i < KERNEL_PGD_FIRST < PTRS_PER_PGD; by the contract,
+        // nothing is reached through the identity entries; single CPU,
+        // interrupts off.
+        unsafe { pgd_word(i).write(0) };
     }
     flush_tlb_all();
 }
@@ -48,45 +87,45 @@ pub fn swapper_pg_dir_phys() -> usize {
 /// unmapping any of those faults the kernel at its next touch. The caller
 /// serialises calls (interrupts off or the scheduler's lock).
 pub unsafe fn set_early_page_present(vaddr: usize, present: bool) -> bool {
-    if vaddr < PAGE_OFFSET || vaddr >= PAGE_OFFSET + EARLY_PT_BYTES || vaddr % 4096 != 0 {
+    if !(PAGE_OFFSET..PAGE_OFFSET + EARLY_PT_BYTES).contains(&vaddr) || !vaddr.is_multiple_of(crate::layout::PAGE_SIZE)
+    {
         return false;
     }
     let index = (vaddr - PAGE_OFFSET) >> PAGE_SHIFT;
-    // SAFETY: the index is inside early_pt; the entry maps the page
-    // `vaddr`, which the caller owns (contract); single writer, by contract.
-    unsafe {
-        let pt = &mut *addr_of_mut!(early_pt);
-        pt[index] = if present { ((index << PAGE_SHIFT) | 0x3) as u32 } else { 0 };
-    }
+    let pte = if present { (index << PAGE_SHIFT) as u32 | PteFlags::PRESENT_RW.bits() } else { 0 };
+    // SAFETY: the index is inside early_pt (vaddr checked above); the
+    // entry maps the page `vaddr`, which the caller owns (contract); single
+    // writer, by contract.
+    unsafe { early_pt_word(index).write(pte) };
     flush_tlb_one(vaddr);
     true
 }
 
 /// Whether a kernel virtual address in the early 4 KB region is mapped.
 pub fn early_page_present(vaddr: usize) -> bool {
-    if vaddr < PAGE_OFFSET || vaddr >= PAGE_OFFSET + EARLY_PT_BYTES {
+    if !(PAGE_OFFSET..PAGE_OFFSET + EARLY_PT_BYTES).contains(&vaddr) {
         return true;
     }
-    // SAFETY: read of an in-bounds page-table entry.
-    unsafe { (*addr_of_mut!(early_pt))[(vaddr - PAGE_OFFSET) >> PAGE_SHIFT] & 1 != 0 }
+    // SAFETY: read of an in-bounds page-table entry (vaddr checked above).
+    let pte = unsafe { early_pt_word((vaddr - PAGE_OFFSET) >> PAGE_SHIFT).read() };
+    PteFlags::from_bits_retain(pte).contains(PteFlags::PRESENT)
 }
-
-/// Page-directory entry flags used here.
-const PDE_PRESENT_RW: u32 = 0x003;
-const PDE_4M: u32 = 0x080;
 
 /// Virtual address of the pkmap page table (set by paging_init).
 static PKMAP_PT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
-/// One page table, as the MMU reads it.
+/// One page table, as the MMU reads it. A static reached by reference, not
+/// through a raw pointer, so its words are atomics rather than `volatile`
+/// accesses: a Relaxed store is the same single `mov` (the kmap_atomic fast
+/// path), and the type says that the MMU shares it.
 #[repr(C, align(4096))]
-struct PageTable([core::sync::atomic::AtomicU32; 1024]);
+struct PageTable([core::sync::atomic::AtomicU32; PTRS_PER_PTE]);
 
 /// The fixmap page table lives in the kernel's bss (as Linux's does in
 /// `swapper_pg_dir`'s neighbourhood): its address is a link-time constant,
 /// so `set_fixmap` of a constant slot compiles to one store and an
 /// `invlpg`, with no pointer to load and check. paging_init installs it.
-static FIXMAP_PT: PageTable = PageTable([const { core::sync::atomic::AtomicU32::new(0) }; 1024]);
+static FIXMAP_PT: PageTable = PageTable([const { core::sync::atomic::AtomicU32::new(0) }; PTRS_PER_PTE]);
 /// Set once paging_init has installed `FIXMAP_PT` (for the assert in the
 /// out-of-line fixmap calls).
 static FIXMAP_READY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -103,17 +142,19 @@ static DIRECT_MAP: spin::Once<DirectMapStats> = spin::Once::new();
 /// Page tables of the kernel page directory (early, tail, pkmap, fixmap,
 /// vmalloc).
 pub fn page_tables_in_use() -> usize {
-    (0..1024).map(pgd_entry).filter(|&e| e & 1 != 0 && e & PDE_4M == 0).count()
+    (0..PTRS_PER_PGD)
+        .map(|i| PteFlags::from_bits_retain(pgd_entry(i)))
+        .filter(|e| e.contains(PteFlags::PRESENT) && !e.contains(PteFlags::PSE))
+        .count()
 }
 
 /// One entry of the kernel page directory, read as the MMU reads it (one
 /// aligned word, volatile: vmalloc may write PDEs concurrently), never
 /// through a reference to the whole array.
 fn pgd_entry(i: usize) -> u32 {
-    assert!(i < 1024);
-    // SAFETY: i < 1024 indexes swapper_pg_dir, a kernel bss array that is
-    // always mapped; an aligned u32 read is atomic on x86.
-    unsafe { (addr_of_mut!(swapper_pg_dir) as *const u32).add(i).read_volatile() }
+    assert!(i < PTRS_PER_PGD);
+    // SAFETY: i < PTRS_PER_PGD; an aligned u32 read is atomic on x86.
+    unsafe { pgd_word(i).read() }
 }
 
 pub fn direct_map_stats() -> DirectMapStats {
@@ -142,37 +183,43 @@ pub fn paging_init(max_low_pfn: usize, mut alloc_pt: impl FnMut() -> usize) {
         unsafe { core::ptr::write_bytes(virt as *mut u8, 0, crate::layout::PAGE_SIZE) };
         (phys, virt as *mut u32)
     };
-    // SAFETY: single CPU, interrupts off, during boot. Entries that map the
-    // kernel image and its stacks (the first 8 MB) are not touched; the
-    // others change only to map the same frames (or nothing) before the
-    // flush below.
-    unsafe {
-        let pgd = &mut *addr_of_mut!(swapper_pg_dir);
-        for i in early_pdes..(crate::layout::MAXMEM >> crate::layout::PGDIR_SHIFT) {
-            let first_pfn = i << (crate::layout::PGDIR_SHIFT - PAGE_SHIFT);
-            let slot = KERNEL_PGD_FIRST + i;
-            if first_pfn + 1024 <= max_low_pfn {
-                pgd[slot] = ((first_pfn << PAGE_SHIFT) as u32) | PDE_4M | PDE_PRESENT_RW;
-                stats.pages_4m += 1;
-            } else if first_pfn < max_low_pfn {
-                let (phys, pt) = new_pt();
-                for k in 0..(max_low_pfn - first_pfn) {
-                    pt.add(k).write((((first_pfn + k) << PAGE_SHIFT) as u32) | PDE_PRESENT_RW);
-                }
-                stats.pages_4k += max_low_pfn - first_pfn;
-                pgd[slot] = phys as u32 | PDE_PRESENT_RW;
-            } else {
-                pgd[slot] = 0;
+    let table = PteFlags::PRESENT_RW.bits();
+    let large = PteFlags::PRESENT_RW_LARGE.bits();
+    // SAFETY (every block below): single CPU, interrupts off, during boot;
+    // each slot < PTRS_PER_PGD, each k < PTRS_PER_PTE of a fresh table.
+    // Entries that map the kernel image and its stacks (the first 8 MB)
+    // are not touched; the others change only to map the same frames (or
+    // nothing) before the flush below.
+    for i in early_pdes..(crate::layout::MAXMEM >> crate::layout::PGDIR_SHIFT) {
+        let first_pfn = i << (crate::layout::PGDIR_SHIFT - PAGE_SHIFT);
+        let slot = KERNEL_PGD_FIRST + i;
+        if first_pfn + PTRS_PER_PTE <= max_low_pfn {
+            // SAFETY: see above.
+            unsafe { pgd_word(slot).write(((first_pfn << PAGE_SHIFT) as u32) | large) };
+            stats.pages_4m += 1;
+        } else if first_pfn < max_low_pfn {
+            let (phys, pt) = new_pt();
+            for k in 0..(max_low_pfn - first_pfn) {
+                // SAFETY: see above.
+                unsafe { entry(pt.add(k)).write((((first_pfn + k) << PAGE_SHIFT) as u32) | table) };
             }
+            stats.pages_4k += max_low_pfn - first_pfn;
+            // SAFETY: see above.
+            unsafe { pgd_word(slot).write(phys as u32 | table) };
+        } else {
+            // SAFETY: see above.
+            unsafe { pgd_word(slot).write(0) };
         }
-        let (phys, pt) = new_pt();
-        pgd[crate::layout::PKMAP_BASE >> crate::layout::PGDIR_SHIFT] = phys as u32 | PDE_PRESENT_RW;
-        PKMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
-        // The fixmap table is a kernel bss page (zero since boot, so empty).
-        let fixmap_phys = virt_to_phys(&FIXMAP_PT as *const PageTable as usize);
-        pgd[crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT] = fixmap_phys as u32 | PDE_PRESENT_RW;
-        FIXMAP_READY.store(true, core::sync::atomic::Ordering::Relaxed);
     }
+    let (phys, pt) = new_pt();
+    // SAFETY: see above.
+    unsafe { pgd_word(crate::layout::PKMAP_BASE >> crate::layout::PGDIR_SHIFT).write(phys as u32 | table) };
+    PKMAP_PT.store(pt as usize, core::sync::atomic::Ordering::Relaxed);
+    // The fixmap table is a kernel bss page (zero since boot, so empty).
+    let fixmap_phys = virt_to_phys(&FIXMAP_PT as *const PageTable as usize);
+    // SAFETY: see above.
+    unsafe { pgd_word(crate::layout::FIXADDR_TOP >> crate::layout::PGDIR_SHIFT).write(fixmap_phys as u32 | table) };
+    FIXMAP_READY.store(true, core::sync::atomic::Ordering::Relaxed);
     crate::arch::x86::cpu::enable_global_pages();
     flush_tlb_all();
     DIRECT_MAP.call_once(|| stats);
@@ -208,14 +255,22 @@ pub fn module_bytes(m: &crate::kernel::bootinfo::Module) -> Option<&'static [u8]
 
 /// Write (or, with `pfn == None`, clear) the PTE of pkmap slot `slot`. No
 /// TLB work here: the pkmap protocol decides when to flush (`mm::highmem`).
+///
+/// `#[inline]`: kmap writes one per new mapping and a wrap clears up to
+/// LAST_PKMAP in a loop; whether a plain `pub fn` is inlined there depends
+/// on how rustc splits the crate into codegen units, and out of line it
+/// costs the cycling row about 34 instructions a pair. Always: it is a
+/// load, a check and a store.
+#[inline(always)]
 pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
     assert!(slot < crate::layout::LAST_PKMAP, "pkmap slot {} out of range", slot);
     let pt = PKMAP_PT.load(core::sync::atomic::Ordering::Relaxed) as *mut u32;
     assert!(!pt.is_null(), "kmap used before paging_init");
-    let val = pfn.map_or(0, |p| (p << PAGE_SHIFT) | PDE_PRESENT_RW);
-    // SAFETY: slot < 1024 indexes the pkmap page table, a page the kernel
-    // owns; the caller holds the pkmap lock, so the entry has one writer.
-    unsafe { pt.add(slot).write_volatile(val) };
+    let val = pfn.map_or(0, |p| (p << PAGE_SHIFT) | PteFlags::PRESENT_RW.bits());
+    // SAFETY: slot < LAST_PKMAP indexes the pkmap page table, a page the
+    // kernel owns; the caller holds the pkmap lock, so the entry has one
+    // writer.
+    unsafe { entry(pt.add(slot)).write(val) };
 }
 
 /// Fixed mappings below FIXADDR_TOP (Linux's fixmap): each index is one page
@@ -226,6 +281,7 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 /// fold away at compile time.
 pub mod fixmap {
     use super::super::super::cpu::flush_tlb_one;
+    use crate::arch::x86::pgtable_types::PteFlags;
     use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
     pub use crate::layout::{FIX_KMAP_BEGIN, NR_FIX};
     use core::sync::atomic::{AtomicU32, Ordering};
@@ -269,7 +325,7 @@ pub mod fixmap {
             fixmap_before_paging_init();
         }
         // The store is ordered before the invlpg: its asm may read memory.
-        pte(idx).store(((pfn << PAGE_SHIFT) as u32) | 0x3, Ordering::Relaxed);
+        pte(idx).store(((pfn << PAGE_SHIFT) as u32) | PteFlags::PRESENT_RW.bits(), Ordering::Relaxed);
         let va = fix_to_virt(idx);
         flush_tlb_one(va);
         Ok(va)

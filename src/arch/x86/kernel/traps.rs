@@ -1,15 +1,20 @@
 //! The interrupt descriptor table, the common trap dispatcher, and `die()`:
 //! the oops report for a fault the kernel cannot handle (Linux's
-//! arch/x86/kernel/traps.c and dumpstack.c).
+//! arch/x86/kernel/traps.c and dumpstack.c). Layer 2: it prints and asks
+//! the scheduler who was running; the machine's part (descriptor formats,
+//! `lidt`) is the `x86` crate's.
 
-use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
-use super::gdt::{DF_TSS_SEL, KERNEL_CS};
-use super::pic::{self, IRQ_BASE, NR_IRQS};
-use core::arch::asm;
+use crate::arch::x86::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
+use crate::arch::x86::gdt::{self, DF_TSS_SEL, KERNEL_CS};
+use crate::arch::x86::pic::{self, IRQ_BASE, NR_IRQS};
 use core::fmt::Write;
-use core::mem::size_of;
-use core::ptr::addr_of;
+use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicUsize, Ordering};
+use x86::dtables::{lidt, DescriptorTablePointer};
+use x86::segmentation::{
+    BuildDescriptor, Descriptor, DescriptorBuilder, GateDescriptorBuilder, SegmentSelector, TaskGateDescriptorBuilder,
+};
+use x86::Ring;
 
 /// What `trap_common` (entry.S) pushes, lowest address first.
 #[repr(C)]
@@ -89,13 +94,7 @@ const EXCEPTION_NAMES: [&str; 32] = [
     "reserved",
 ];
 
-#[repr(C, packed)]
-struct IdtPtr {
-    limit: u16,
-    base: u32,
-}
-
-static mut IDT: [u64; 256] = [0; 256];
+static mut IDT: [Descriptor; 256] = [Descriptor::NULL; 256];
 
 extern "C" {
     static trap_vectors: [usize; 48];
@@ -103,14 +102,19 @@ extern "C" {
 }
 
 /// A 32-bit interrupt gate (IF cleared on entry) at privilege `dpl`.
-fn interrupt_gate(handler: usize, dpl: u8) -> u64 {
-    let h = handler as u64;
-    (h & 0xffff) | ((KERNEL_CS as u64) << 16) | ((0x8e | (dpl << 5)) as u64) << 40 | ((h >> 16) << 48)
+fn interrupt_gate(handler: usize, dpl: Ring) -> Descriptor {
+    <DescriptorBuilder as GateDescriptorBuilder<u32>>::interrupt_descriptor(
+        SegmentSelector::from_raw(KERNEL_CS),
+        handler as u32,
+    )
+    .present()
+    .dpl(dpl)
+    .finish()
 }
 
 /// A task gate: the CPU switches to the TSS named by `selector`.
-fn task_gate(selector: u16) -> u64 {
-    ((selector as u64) << 16) | (0x85u64 << 40)
+fn task_gate(selector: u16) -> Descriptor {
+    DescriptorBuilder::task_gate_descriptor(SegmentSelector::from_raw(selector)).present().finish()
 }
 
 pub const SYSCALL_VECTOR: usize = 0x80;
@@ -119,15 +123,34 @@ pub fn init() {
     // SAFETY: runs once, before interrupts are enabled; the stubs in entry.S
     // stay valid for the kernel's life.
     unsafe {
+        let idt = &mut *addr_of_mut!(IDT);
         for (vector, &handler) in trap_vectors.iter().enumerate() {
-            IDT[vector] = interrupt_gate(handler, 0);
+            idt[vector] = interrupt_gate(handler, Ring::Ring0);
         }
-        IDT[3] = interrupt_gate(trap_vectors[3], 3); // int3 allowed from user mode
-        IDT[8] = task_gate(DF_TSS_SEL);
-        IDT[SYSCALL_VECTOR] = interrupt_gate(trap_syscall_vector, 3);
-        let ptr = IdtPtr { limit: (size_of::<[u64; 256]>() - 1) as u16, base: addr_of!(IDT) as u32 };
-        asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags));
+        idt[3] = interrupt_gate(trap_vectors[3], Ring::Ring3); // int3 allowed from user mode
+        idt[8] = task_gate(DF_TSS_SEL);
+        idt[SYSCALL_VECTOR] = interrupt_gate(trap_syscall_vector, Ring::Ring3);
+        lidt(&DescriptorTablePointer::new(&*addr_of!(IDT)));
     }
+}
+
+/// Gate `vector` of the IDT as loaded, raw (for the test that holds the
+/// gates to the values Linux's i386 IDT has).
+pub fn idt_raw(vector: usize) -> u64 {
+    // SAFETY: written once by `init`, before anyone can call this.
+    unsafe { (*addr_of!(IDT))[vector].as_u64() }
+}
+
+/// The page-fault handler: memory management's (`arch::x86::mm::fault`, a
+/// layer above), which registers it at boot (`set_page_fault_handler`), as
+/// the IRQ handlers are registered: traps only dispatch. Until then a page
+/// fault is an oops like any other exception.
+pub type PageFaultHandler = fn(&mut TrapFrame);
+
+static PAGE_FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_page_fault_handler(handler: PageFaultHandler) {
+    PAGE_FAULT_HANDLER.store(handler as usize, Ordering::Release);
 }
 
 /// A driver's interrupt handler, run with interrupts off.
@@ -151,7 +174,15 @@ pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
     match vector {
-        14 => super::mm::fault::do_page_fault(frame),
+        14 => match PAGE_FAULT_HANDLER.load(Ordering::Acquire) {
+            0 => die(EXCEPTION_NAMES[vector], frame),
+            handler => {
+                // SAFETY: only `set_page_fault_handler` stores here, and it
+                // stores a PageFaultHandler.
+                let handler = unsafe { core::mem::transmute::<usize, PageFaultHandler>(handler) };
+                handler(frame)
+            }
+        },
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
             crate::pr_info!("int3 at {:#010x}", frame.eip);
@@ -216,7 +247,7 @@ fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32, cr2: u32) {
     let _ = writeln!(out);
     let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", f.eax, f.ebx, f.ecx, f.edx);
     let _ = writeln!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", f.esi, f.edi, f.ebp, esp);
-    let ss = if f.from_user() { f.user_ss } else { u32::from(super::gdt::KERNEL_DS) };
+    let ss = if f.from_user() { f.user_ss } else { u32::from(gdt::KERNEL_DS) };
     let _ = writeln!(
         out,
         "DS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x} SS: {:04x} EFLAGS: {:08x}",
@@ -238,7 +269,7 @@ fn oops_body_at(out: &mut impl Write, f: &TrapFrame, esp: u32, cr2: u32) {
 extern "C" fn double_fault_handler() -> ! {
     // SAFETY: the CPU finished writing the main TSS before switching here, and
     // nothing else runs: interrupts are off in this task.
-    let tss = unsafe { super::gdt::interrupted_task_state() };
+    let tss = unsafe { gdt::interrupted_task_state() };
     let mut out = crate::kernel::printk::oops_begin();
     let esp = tss.esp as usize;
     if let Some((lo, hi)) = crate::kernel::sched::stack_guard_hit(esp) {
@@ -248,10 +279,10 @@ extern "C" fn double_fault_handler() -> ! {
         let _ = writeln!(out, "double fault: 0000 [#1]");
     }
     let frame = TrapFrame {
-        gs: tss.gs,
-        fs: tss.fs,
-        es: tss.es,
-        ds: tss.ds,
+        gs: u32::from(tss.gs),
+        fs: u32::from(tss.fs),
+        es: u32::from(tss.es),
+        ds: u32::from(tss.ds),
         edi: tss.edi,
         esi: tss.esi,
         ebp: tss.ebp,
@@ -263,10 +294,10 @@ extern "C" fn double_fault_handler() -> ! {
         vector: 8,
         error_code: 0,
         eip: tss.eip,
-        cs: tss.cs,
+        cs: u32::from(tss.cs),
         eflags: tss.eflags,
         user_esp: tss.esp,
-        user_ss: tss.ss,
+        user_ss: u32::from(tss.ss),
     };
     // The frames above the overflow are intact; the walk reads only words
     // that lie on a mapped kernel stack.

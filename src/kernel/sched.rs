@@ -32,6 +32,10 @@
 //!
 //! The task table is a vector of slots (reused after exit), grown outside
 //! the run-queue lock: the lock masks interrupts, and allocating may sleep.
+//!
+//! Why this file is past 600 lines: the run queue, the switch and the ways
+//! in and out of it (sleep, wake, exit, the tick) are read together; split,
+//! a student would follow one context switch across files.
 
 use super::preempt::{self, might_sleep};
 use super::sync::IrqLock;

@@ -7,6 +7,9 @@
 //! back on drop, so an early `?` or `Err` cannot leak memory into the next
 //! test. A test that needs what this machine lacks (highmem with room in
 //! it, say) says why and is skipped, not failed.
+//!
+//! Past 600 lines because it is a list of independent tests of one area,
+//! each with its own guard; nothing in it is read as one piece.
 
 use super::{skip, TestResult};
 use crate::kernel::fault_inject::FaultAttr;

@@ -6,6 +6,9 @@
 //! guards (blocks, caches with their objects, fault-injection settings),
 //! so a test that fails half way still gives everything back before the
 //! next one runs.
+//!
+//! Past 600 lines because it is a list of independent tests of one area,
+//! each with its own guard; nothing in it is read as one piece.
 
 use super::TestResult;
 use crate::kernel::fault_inject::FaultAttr;

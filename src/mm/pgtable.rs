@@ -36,6 +36,10 @@
 //! vmalloc address: the fault handler copies the one missing PDE
 //! ([`PageTables::sync_kernel_pde`], Linux's `vmalloc_fault`). That is safe
 //! because kernel page tables are never freed: a PDE, once copied, stays right.
+//!
+//! Why this file is past 600 lines: the typed entries, the walk and its
+//! errors (each naming the address and the entry found) are one API; the
+//! errors are half of what a student learns from it.
 
 // No unsafe code here but one contract: `PageTables::from_phys`.
 #![deny(unsafe_code)]

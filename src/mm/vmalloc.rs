@@ -102,17 +102,31 @@ impl DirectMapTables {
     }
 }
 
+/// Word `index` of the page table at `table_phys`, reached through the
+/// direct map: one volatile access each (the MMU reads these words behind
+/// the compiler's back).
+///
+/// # Safety
+/// `table_phys` is a page table in lowmem and `index < 1024`; a write must
+/// be one the caller may make (see [`DirectMapTables::new`]).
+unsafe fn table_word<'a>(table_phys: u32, index: usize) -> volatile::VolatilePtr<'a, u32> {
+    let p = (phys_to_virt(table_phys as usize) as *mut u32).wrapping_add(index);
+    // SAFETY: the caller's contract: a lowmem address, never null.
+    unsafe { volatile::VolatilePtr::new(core::ptr::NonNull::new_unchecked(p)) }
+}
+
 impl TableMemory for DirectMapTables {
     fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
         assert!(index < 1024);
-        // SAFETY: page tables are lowmem pages, mapped at __va; index < 1024.
-        unsafe { (phys_to_virt(table_phys as usize) as *const u32).add(index).read_volatile() }
+        // SAFETY: page tables are lowmem pages, mapped at __va; index < 1024,
+        // so the word lies inside the table and is aligned.
+        unsafe { table_word(table_phys, index) }.read()
     }
 
     fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
         assert!(index < 1024);
         // SAFETY: as above; the caller holds PGTABLE_LOCK (or owns the table).
-        unsafe { (phys_to_virt(table_phys as usize) as *mut u32).add(index).write_volatile(val) }
+        unsafe { table_word(table_phys, index) }.write(val)
     }
 
     fn alloc_table(&mut self) -> Option<u32> {

@@ -1,4 +1,7 @@
 //! Host tests of `mm::page_alloc`.
+//!
+//! Past 600 lines because it is a list of independent tests (each builds
+//! its own node), read one at a time.
 
 use super::pcp::{pcp_index, route_index, PCP_LIST_OF};
 use super::*;

@@ -12,7 +12,7 @@
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::mm::gfp::GFP_KERNEL;
-use crate::mm::page_alloc::{self, alloc_pages, free_pages_block, Pages};
+use crate::mm::page_alloc::{self, __free_pages, alloc_pages, Pages};
 use crate::println;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -99,13 +99,13 @@ pub fn run(icount: usize) {
     // Warm the pcp list so the loop measures the fast path.
     for _ in 0..64 {
         let p = alloc_pages(GFP_KERNEL, 0).expect("a page");
-        free_pages_block(p);
+        __free_pages(p);
     }
     let ev = events();
     let t0 = rdtsc();
     for _ in 0..n {
         let p = alloc_pages(GFP_KERNEL, 0).expect("a page");
-        free_pages_block(core::hint::black_box(p));
+        __free_pages(core::hint::black_box(p));
     }
     let pair = (rdtsc() - t0) / n - loop_cost;
     row("page_alloc: order-0 alloc+free pair (pcp)", pair, "<=150", &ev, "");
@@ -122,7 +122,7 @@ pub fn run(icount: usize) {
         // SAFETY: as above; each pfn was allocated at order 0 just before.
         let pfn = unsafe { HELD[i] };
         // SAFETY: allocated at order 0 just before, handle forgotten.
-        free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
+        __free_pages(unsafe { Pages::from_raw(pfn, 0) });
     }
     let per = (rdtsc() - t0) / (2 * BATCH as u64) - loop_cost;
     row("page_alloc: 4096 allocs then 4096 frees, per op", per, "<=120", &ev, "");
@@ -132,7 +132,7 @@ pub fn run(icount: usize) {
     let t0 = rdtsc();
     for _ in 0..m {
         let p = alloc_pages(GFP_KERNEL, 10).expect("an order-10 block");
-        free_pages_block(core::hint::black_box(p));
+        __free_pages(core::hint::black_box(p));
     }
     let pair10 = (rdtsc() - t0) / m - loop_cost;
     row("page_alloc: order-10 alloc+free pair", pair10, "<=600", &ev, "");
@@ -353,7 +353,7 @@ fn split_merge_row(loop_cost: u64) {
             before[z][top] == after[z][top] + 1 && (SPLIT_ORDER..top).all(|o| after[z][o] == before[z][o] + 1)
         });
         if split {
-            free_pages_block(p);
+            __free_pages(p);
             split = free_counts() == before; // and merged back, all the way up
             break;
         }
@@ -366,7 +366,7 @@ fn split_merge_row(loop_cost: u64) {
     if split {
         for _ in 0..m {
             let p = alloc_pages(GFP_KERNEL, SPLIT_ORDER).expect("an order-3 block");
-            free_pages_block(core::hint::black_box(p));
+            __free_pages(core::hint::black_box(p));
         }
     }
     let per = ((rdtsc() - t0) / m).saturating_sub(loop_cost);
@@ -390,7 +390,7 @@ fn split_merge_row(loop_cost: u64) {
     );
     for &pfn in held.iter() {
         // SAFETY: allocated at SPLIT_ORDER above, handle forgotten, freed once here.
-        free_pages_block(unsafe { Pages::from_raw(pfn, SPLIT_ORDER) });
+        __free_pages(unsafe { Pages::from_raw(pfn, SPLIT_ORDER) });
     }
 }
 
@@ -415,7 +415,7 @@ fn highmem_rows(loop_cost: u64) {
     let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("a highmem page");
     let pfn = p.pfn();
     if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
-        free_pages_block(p);
+        __free_pages(p);
         return skip("kmap rows (highmem)", "no free HighMem page above its watermarks (a tiny highmem=?)");
     }
     let n = 20_000u64;
@@ -448,7 +448,7 @@ fn highmem_rows(loop_cost: u64) {
     let per = (rdtsc() - t0) / n - loop_cost;
     row("kmap+kunmap of an already-mapped page", per, "<=30", &ev, " (goal: no invlpg)");
     drop(held);
-    free_pages_block(p);
+    __free_pages(p);
 
     // Distinct pages through all slots: one full flush per wrap.
     let mut pages = alloc::vec![0u32; 2048];
@@ -466,7 +466,7 @@ fn highmem_rows(loop_cost: u64) {
     if got < pages.len() || (pages[got - 1] as usize) < crate::mm::mmzone::max_low_pfn() {
         for &q in &pages[..got] {
             // SAFETY: allocated at order 0 just above, handle forgotten.
-            free_pages_block(unsafe { Pages::from_raw(q, 0) });
+            __free_pages(unsafe { Pages::from_raw(q, 0) });
         }
         return skip(
             "kmap+kunmap cycling 2048 pages",
@@ -497,7 +497,7 @@ fn highmem_rows(loop_cost: u64) {
     );
     for &q in pages.iter() {
         // SAFETY: allocated at order 0 above, handle forgotten.
-        free_pages_block(unsafe { Pages::from_raw(q, 0) });
+        __free_pages(unsafe { Pages::from_raw(q, 0) });
     }
 }
 
@@ -506,13 +506,15 @@ fn vmalloc_rows(loop_cost: u64) {
     use crate::mm::vmalloc::{vfree, vmalloc};
     // Warm: the page tables of the first vmalloc range.
     let w = vmalloc(16 << 10).expect("vmalloc");
-    vfree(w.as_ptr());
+    // SAFETY: the area just made here, freed once.
+    unsafe { vfree(w.as_ptr()) };
     let n = 2_000u64;
     let ev = events();
     let t0 = rdtsc();
     for _ in 0..n {
         let p = vmalloc(16 << 10).expect("vmalloc");
-        vfree(core::hint::black_box(p.as_ptr()));
+        // SAFETY: the area just made here, freed once.
+        unsafe { vfree(core::hint::black_box(p.as_ptr())) };
     }
     let per = (rdtsc() - t0) / n - loop_cost;
     let now = events();

@@ -2,10 +2,13 @@
 //! i386, with real HIGHMEM.
 //!
 //! The crate is built twice. For the kernel target (`target_os = "none"`) it
-//! is the whole kernel: `arch::x86` touches the hardware, `init` brings the
-//! layers up, `kernel` holds threads, the log and the shell, `mm` manages
-//! memory. On the host, `cargo test` builds only the pure modules (marked
-//! below) and tests them in milliseconds.
+//! is the whole kernel, in layers that import only downward (README,
+//! "Layout"; `tests/layers.rs` checks it): `layout`; `arch::x86` (the
+//! machine); `kernel` and `arch::x86::kernel` (the core services: log,
+//! locks, scheduler core, traps); `mm` with `arch::x86::mm` (memory
+//! management); `process` (kernel threads); and on top `init`, `shell`,
+//! `bench` and `ktests` (test kernels only). On the host, `cargo test`
+//! builds only the pure modules and tests them in seconds.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]

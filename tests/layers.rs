@@ -129,7 +129,9 @@ fn paths_at(s: &[u8], i: usize, base: Vec<String>, out: &mut Vec<Vec<String>>) {
             break;
         }
     }
-    out.push(path);
+    if !path.is_empty() {
+        out.push(path); // `super::*` at the crate root names no module
+    }
 }
 
 #[test]
@@ -213,7 +215,14 @@ fn layers_import_only_downward() {
         for t in targets {
             // A crate-root item is a macro: look it up.
             let t = if t.len() == 1 { macros.get(&t[0]).cloned().unwrap_or(t) } else { t };
-            let Some((to, to_name, _)) = layer_of(&t) else { continue };
+            let Some((to, to_name, _)) = layer_of(&t) else {
+                bad.push(format!(
+                    "src/{} names {}, which no layer holds: add it to LAYERS",
+                    rel.display(),
+                    t.join("::")
+                ));
+                continue;
+            };
             checked += 1;
             if to > from {
                 bad.push(format!(

@@ -285,6 +285,14 @@ def shell_suite(only):
         m.cmd("vfree " + addr)
         check(want not in m.cmd("vmallocinfo"), "area still listed after vfree")
         check("vmalloc: bad size 'lots'" in m.cmd("vmalloc lots"), "bad size not reported")
+        # A thread's kernel stack is a vmalloc area too, and not the shell's
+        # to free: refused by name, the stack stays, the shell goes on.
+        stack = re.search(r"^(0x[0-9a-f]{8})-0x[0-9a-f]{8}\s+20480 \S+ pages=4 vmalloc", m.cmd("vmallocinfo"), re.M)
+        check(stack, "no kernel stack in vmallocinfo")
+        out = m.cmd("vfree " + stack.group(1))
+        check("is not an area this shell's vmalloc made" in out and "nothing freed" in out, out)
+        check(stack.group(1) in m.cmd("vmallocinfo") and "himem" in m.cmd("echo himem"), "the stack was freed")
+        check("nothing freed" in m.cmd("vfree " + addr), "a second vfree of the same area was not refused")
 
     @t("kmaps_shows_slots_after_kmap_workload")
     def _():

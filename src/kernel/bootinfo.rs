@@ -15,8 +15,8 @@ pub const MAX_MODULES: usize = 8;
 #[derive(Clone, Copy)]
 pub struct Module {
     /// Physical `[start, end)`.
-    pub start: usize,
-    pub end: usize,
+    start: usize,
+    end: usize,
     name: [u8; 32],
     name_len: usize,
 }

@@ -32,10 +32,11 @@ pub fn irq_enter() {
     IRQ_DEPTH.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Leaving one; returns the depth left (0: back in the interrupted thread).
+/// Leaving one (Linux's `irq_exit`); the trap code then offers the CPU to
+/// the scheduler (`sched::preempt_schedule_irq`).
 #[inline]
-pub(super) fn irq_depth_dec() -> u32 {
-    IRQ_DEPTH.fetch_sub(1, Ordering::Relaxed) - 1
+pub fn irq_exit() {
+    IRQ_DEPTH.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Whether preemption is allowed now (no `preempt_disable` or `SpinLock` held).
@@ -54,6 +55,8 @@ pub fn preempt_disable() {
     PREEMPT_COUNT.store(PREEMPT_COUNT.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
+/// Unlike Linux's, not a preemption point: a reschedule asked for while
+/// preemption was off waits for the next interrupt's exit (at most one tick).
 #[inline]
 pub fn preempt_enable() {
     let c = PREEMPT_COUNT.load(Ordering::Relaxed);
@@ -76,6 +79,9 @@ pub fn in_interrupt() -> bool {
 }
 
 /// Whether sleeping is forbidden here (interrupt, preemption off, irqs off).
+/// Wider than Linux's `in_atomic()` (`preempt_count() != 0`): interrupts
+/// off counts too, which covers every `IrqLock` holder (their depth is not
+/// read here) and what Linux checks separately with `irqs_disabled()`.
 #[inline]
 pub fn in_atomic() -> bool {
     !may_sleep_with(crate::arch::x86::cpu::irqs_enabled())

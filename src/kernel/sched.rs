@@ -7,14 +7,21 @@
 //! idle runs, the thread is preempted on the way out of the interrupt,
 //! unless it has disabled preemption.
 //!
-//! The scheduler takes no memory of its own beyond the task table: a new
-//! thread arrives with its kernel stack already made (by
-//! `process::kthread`, which allocates stacks from vmalloc and frees them
-//! once the thread has exited), and an address space reaches it as an
-//! [`AddressSpace`]: all a context switch needs of Linux's `mm_struct` is
-//! the directory to load and a way to make the kernel stacks present in it.
-//! So this layer sits below memory management and mm may sleep on its wait
-//! queues.
+//! Who does what for a kernel thread: `process::kthread::kthread_run`
+//! vmallocs its stack and calls [`wake_up_new_task`], which builds the
+//! first switch frame on it (Linux's `copy_thread`), gives it a slot and
+//! makes it runnable; `switch_to` (entry.S) first returns into
+//! `kthread_trampoline`, which calls [`kthread_start`] and then the entry
+//! function; when that returns, [`do_exit`] marks the thread dead, and
+//! `kthread::reap_dead` frees the stack once [`take_dead`] hands it back.
+//!
+//! The scheduler allocates nothing but its task table (a `Vec`, through
+//! Rust's global allocator, which is kmalloc: a dependency on mm the import
+//! check cannot see, kept to growing the table, outside the lock). Stacks
+//! come ready-made, and an address space reaches it as an [`AddressSpace`]:
+//! all a context switch needs of Linux's `mm_struct` is the directory to
+//! load and a way to make the kernel stacks present in it. So this layer
+//! sits below memory management, and mm may sleep on its wait queues.
 //!
 //! Stacks are vmalloc'd: a stack is reached through a vmalloc PDE, which a
 //! process directory may not have yet (vmalloc PDEs reach other directories
@@ -59,7 +66,13 @@ const IDLE: usize = 0;
 
 /// What a context switch needs of an address space (Linux's `mm_struct` as
 /// `switch_mm` sees it); `mm::mm_types::MmStruct` is the one there is.
-pub trait AddressSpace: Send + Sync {
+///
+/// # Safety
+/// `pgd_phys` names a page directory in lowmem that carries the kernel half
+/// (PDEs 768-1023 as `swapper_pg_dir` has them) and stays allocated as long
+/// as the value lives: the scheduler loads it into CR3. `sync_kernel_range`
+/// never sleeps (it runs with interrupts off).
+pub unsafe trait AddressSpace: Send + Sync {
     /// Physical address of its page directory: what CR3 holds while it runs.
     fn pgd_phys(&self) -> usize;
     /// Make the kernel mappings of `[lo, hi)` present in its directory (a
@@ -74,9 +87,9 @@ pub enum TaskState {
     Runnable,
     /// Waiting for a wake-up, or for `wake_at` jiffies.
     Sleeping,
-    /// Exited (Linux's `EXIT_DEAD`): no longer scheduled, its stack and mm
-    /// not yet freed. It stood on that stack until it switched away, so
-    /// someone else frees it (`take_dead`).
+    /// Exited (Linux's `EXIT_DEAD`): no longer scheduled (its mm already
+    /// dropped by `do_exit`), its stack not yet freed. It stood on that
+    /// stack until it switched away, so someone else frees it (`take_dead`).
     Dead,
 }
 
@@ -405,11 +418,11 @@ pub fn nr_dead() -> usize {
 }
 
 /// Take one exited thread off the table (not the running one, which may be
-/// standing on its stack): its slot becomes free, and its stack and
-/// address-space reference go to the caller to free (Linux frees a dead
-/// task's stack from another task's context too: `finish_task_switch` ->
+/// standing on its stack): its slot becomes free, and the lowest address of
+/// its stack goes to the caller to free (Linux frees a dead task's stack
+/// from another task's context too: `finish_task_switch` ->
 /// `put_task_struct`). `None` when there is none.
-pub fn take_dead() -> Option<(usize, Option<Arc<dyn AddressSpace>>)> {
+pub fn take_dead() -> Option<usize> {
     if NR_DEAD.load(Ordering::Relaxed) == 0 {
         return None;
     }
@@ -419,7 +432,8 @@ pub fn take_dead() -> Option<(usize, Option<Arc<dyn AddressSpace>>)> {
     let t = &mut rq[found];
     t.state = TaskState::Unused;
     NR_DEAD.fetch_sub(1, Ordering::Relaxed);
-    Some((core::mem::take(&mut t.stack), t.mm.take()))
+    debug_assert!(t.mm.is_none(), "do_exit dropped the mm");
+    Some(core::mem::take(&mut t.stack))
 }
 
 /// Whether thread `pid` is still alive.
@@ -605,10 +619,12 @@ pub fn timer_tick() {
     }
 }
 
-/// On the way out of an interrupt (Linux's `irq_exit` and the return path
-/// of entry.S): preempt if asked and allowed.
-pub fn irq_exit() {
-    if preempt::irq_depth_dec() == 0 && preempt::preemptible() && NEED_RESCHED.load(Ordering::Relaxed) {
+/// On the way out of an interrupt, once [`preempt::irq_exit`] has left
+/// interrupt context (the return path of Linux's entry.S,
+/// `preempt_schedule_irq`): switch if a reschedule was asked for and the
+/// interrupted code may be preempted.
+pub fn preempt_schedule_irq() {
+    if !preempt::in_interrupt() && preempt::preemptible() && NEED_RESCHED.load(Ordering::Relaxed) {
         schedule();
     }
 }

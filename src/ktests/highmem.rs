@@ -46,7 +46,7 @@ impl Owned {
 impl Drop for Owned {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            page_alloc::free_pages_block(p);
+            page_alloc::__free_pages(p);
         }
     }
 }

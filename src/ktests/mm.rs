@@ -68,7 +68,7 @@ impl Frame {
 impl Drop for Frame {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            page_alloc::free_pages_block(p);
+            page_alloc::__free_pages(p);
         }
     }
 }

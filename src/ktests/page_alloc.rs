@@ -22,7 +22,7 @@ use crate::mm::mm_init::memblock_alloc;
 use crate::mm::mmzone::with_node_mem_map;
 use crate::mm::mmzone::Watermark;
 use crate::mm::mmzone::{ZoneType, MAX_NR_ZONES};
-use crate::mm::page_alloc::{self, alloc_pages, free_pages_block, get_free_pages, Pages};
+use crate::mm::page_alloc::{self, __free_pages, __get_free_pages, alloc_pages, Pages};
 use crate::pr_info;
 use core::ops::{Deref, DerefMut};
 
@@ -54,12 +54,12 @@ impl Block {
 impl Drop for Block {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            free_pages_block(p);
+            __free_pages(p);
         }
     }
 }
 
-/// Lowmem from `get_free_pages`, freed on drop.
+/// Lowmem from `__get_free_pages`, freed on drop.
 struct LowBlock {
     addr: usize,
     order: usize,
@@ -67,7 +67,7 @@ struct LowBlock {
 
 impl LowBlock {
     fn new(gfp: Gfp, order: usize) -> Option<LowBlock> {
-        get_free_pages(gfp, order).map(|addr| LowBlock { addr, order })
+        __get_free_pages(gfp, order).map(|addr| LowBlock { addr, order })
     }
     fn bytes(&mut self) -> &mut [u8] {
         // SAFETY: the block is this guard's, in lowmem, until it drops; the
@@ -78,7 +78,7 @@ impl LowBlock {
 
 impl Drop for LowBlock {
     fn drop(&mut self) {
-        // SAFETY: get_free_pages gave this block at this order to the guard,
+        // SAFETY: __get_free_pages gave this block at this order to the guard,
         // and nothing uses it after the guard.
         unsafe { page_alloc::free_pages(self.addr, self.order) };
     }

@@ -688,7 +688,7 @@ pub fn fail_page_alloc_fails_what_it_is_told() -> TestResult {
         drop(fail);
         let pattern: [bool; 8] = core::array::from_fn(|i| got[i].is_some());
         for p in got.into_iter().flatten() {
-            crate::mm::page_alloc::free_pages_block(p);
+            crate::mm::page_alloc::__free_pages(p);
         }
         let failures = crate::mm::page_alloc::ALLOC_FAILURES.load(Ordering::Relaxed) - failures0;
         if pattern != [true, false, true, false, true, false, true, true] {

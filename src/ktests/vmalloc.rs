@@ -42,7 +42,8 @@ impl Area {
 
 impl Drop for Area {
     fn drop(&mut self) {
-        vfree(self.0.as_ptr());
+        // SAFETY: the area is this guard's own, freed once, on drop.
+        unsafe { vfree(self.0.as_ptr()) };
     }
 }
 
@@ -231,7 +232,8 @@ pub fn vfree_of_a_bad_pointer_is_reported() -> TestResult {
         let used0 = vmalloc::usage().0;
         let bugs0 = VFREE_BUGS.load(Ordering::Relaxed);
         // Middle of the area: reported, the area survives.
-        vfree(p.ptr().wrapping_add(4096));
+        // SAFETY: not the start of an area: refused and reported, nothing freed.
+        unsafe { vfree(p.ptr().wrapping_add(4096)) };
         let reports = VFREE_BUGS.load(Ordering::Relaxed) - bugs0;
         let survived = vmalloc::usage().0 == used0;
         // SAFETY: the area is still mapped after the refused vfree.
@@ -283,7 +285,8 @@ pub fn vmalloc_too_big_takes_nothing() -> TestResult {
     let r2 = vmalloc(usize::MAX);
     let same = free_lists_hash() == before && nr_free_pages() == free0;
     for p in [r, r2].into_iter().flatten() {
-        vfree(p.as_ptr());
+        // SAFETY: an area made just above (should the refusal fail), freed once.
+        unsafe { vfree(p.as_ptr()) };
     }
     match r {
         Err(VmallocError::TooBig { size, area }) if size == end - start && area == end - start => {}
@@ -401,7 +404,7 @@ fn as_if_in_interrupt(f: impl FnOnce()) {
     let flags = cpu::local_irq_save();
     crate::kernel::preempt::irq_enter();
     f();
-    crate::kernel::sched::irq_exit();
+    crate::kernel::preempt::irq_exit();
     cpu::local_irq_restore(flags);
 }
 
@@ -412,8 +415,11 @@ pub fn vfree_in_interrupt_context_is_refused() -> TestResult {
         let p = area(8192)?;
         let used0 = vmalloc::usage().0;
         let bugs0 = VFREE_BUGS.load(Ordering::Relaxed);
-        as_if_in_interrupt(|| vfree(p.ptr()));
-        as_if_in_interrupt(|| vmalloc::vunmap(p.ptr()));
+        // SAFETY: refused in interrupt context (what the test checks): the
+        // guard `p` still owns the area and frees it on drop.
+        as_if_in_interrupt(|| unsafe { vfree(p.ptr()) });
+        // SAFETY: as above; `p` is a vmalloc area, so vunmap refuses it anyway.
+        as_if_in_interrupt(|| unsafe { vmalloc::vunmap(p.ptr()) });
         let reports = VFREE_BUGS.load(Ordering::Relaxed) - bugs0;
         let survived = vmalloc::usage().0 == used0;
         // SAFETY: the area is still mapped after the refused calls.

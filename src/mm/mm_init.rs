@@ -59,10 +59,6 @@ extern "C" {
 /// address that is not even mapped), and a reference to such memory is
 /// undefined behaviour even unread.
 #[cfg(target_os = "none")]
-/// A linker symbol's address. Taken through `addr_of!`, never a reference:
-/// most of these name no object (`__kernel_phys_start` is a physical
-/// address that is not even mapped), and a reference to such memory is
-/// undefined behaviour even unread.
 fn sym(s: *const u8) -> usize {
     s as usize
 }
@@ -70,8 +66,6 @@ fn sym(s: *const u8) -> usize {
 /// An allocation from the boot allocator. After the buddy allocator takes
 /// over this is a bug: it is reported with a backtrace and refused.
 #[cfg(target_os = "none")]
-/// An allocation from the boot allocator. After the buddy allocator takes
-/// over this is a bug: it is reported with a backtrace and refused.
 #[track_caller]
 pub fn memblock_alloc(size: u64, align: u64, limit: u64) -> Option<u64> {
     let mut mb = MEMBLOCK.lock();
@@ -108,7 +102,8 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     reserve(image.0, image.1, "kernel image");
     reserve(info.mbi.0, info.mbi.1, "multiboot2 information");
     for m in info.modules() {
-        reserve(m.start, m.end, "module");
+        let (start, end) = m.phys_range();
+        reserve(start, end, "module");
     }
 
     let mem_opts =
@@ -239,7 +234,6 @@ fn print_memory_line(present: u64, managed: u64, high: u64) {
 
 /// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
 #[cfg(target_os = "none")]
-/// Linux's `virtual kernel memory layout:` block (init_32.c, before 4.x).
 fn print_layout(high_memory: usize) {
     use crate::arch::x86::mm::init::fixmap::{fix_to_virt, NR_FIX};
     let (text, etext, edata, ib, ie) = (

@@ -122,7 +122,7 @@ impl MmStruct {
             match p.lowmem() {
                 Ok(low) => Some(low.into_pages()),
                 Err(high) => {
-                    page_alloc::free_pages_block(high);
+                    page_alloc::__free_pages(high);
                     return Err(MapError::NoMemory);
                 }
             }
@@ -138,7 +138,7 @@ impl MmStruct {
         // An unused spare (another mapper made the table meanwhile, or the
         // map was refused) goes back.
         if let Some(p) = mem.spare.take() {
-            page_alloc::free_pages_block(p);
+            page_alloc::__free_pages(p);
         }
         r
     }
@@ -178,20 +178,24 @@ impl MmStruct {
     }
 }
 
-/// Linux's `mmput` reaching zero users (`exit_mmap`, `free_pgtables`,
-/// `pgd_free`).
 /// What the scheduler sees of an address space: the directory to load, and
 /// the vmalloc PDEs of kernel stacks copied in before it is loaded.
-impl crate::kernel::sched::AddressSpace for MmStruct {
+// SAFETY: `pgd_phys` is the directory `mm_alloc` made with the kernel half
+// copied from swapper_pg_dir; it is freed only by `drop`, so it lives as
+// long as `self`. `sync_kernel_range` copies PDEs and never sleeps.
+unsafe impl crate::kernel::sched::AddressSpace for MmStruct {
     fn pgd_phys(&self) -> usize {
         self.pgd_phys as usize
     }
 
     fn sync_kernel_range(&self, lo: usize, hi: usize) {
-        crate::mm::vmalloc::sync_kernel_range(self.pgd_phys as usize, lo, hi);
+        // SAFETY: our directory, alive while `self` is (see above).
+        unsafe { crate::mm::vmalloc::sync_kernel_range(self.pgd_phys as usize, lo, hi) };
     }
 }
 
+/// Linux's `mmput` reaching zero users (`exit_mmap`, `free_pgtables`,
+/// `pgd_free`).
 impl Drop for MmStruct {
     fn drop(&mut self) {
         if self.is_loaded() {

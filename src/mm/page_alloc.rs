@@ -3,7 +3,7 @@
 //! watermarks, `lowmem_reserve`, and a per-CPU list of order-0 pages.
 //!
 //! The rest of the kernel calls `alloc_pages`, `__free_pages`
-//! ([`free_pages_block`]), `__get_free_pages`, `free_pages`,
+//! ([`__free_pages`]), `__get_free_pages`, `free_pages`,
 //! `get_zeroed_page`, `alloc_pages_exact` (Linux's include/linux/gfp.h
 //! API). A block of frames comes back as [`Pages`], which has no address: a
 //! highmem frame has none the kernel could dereference. Only
@@ -29,6 +29,10 @@
 //! (their words are atomics), so the same code runs on the kernel's
 //! `mem_map` and on a `Vec` in host tests; the functions of the API above
 //! are the kernel's only.
+//!
+//! A little past 600 lines: the API, the zonelist walk and the slow path
+//! are 2.6.24's `__alloc_pages` read top to bottom; the pcp fast path is
+//! its own file (`pcp.rs`).
 
 use super::buddy::{MigrateType, MAX_ORDER};
 use super::gfp::Gfp;
@@ -49,7 +53,7 @@ use pcp::route_index;
 
 /// 2^order contiguous frames from the page allocator, anywhere in RAM.
 #[cfg(target_os = "none")]
-#[must_use = "pages are not freed on drop: pass them to free_pages_block"]
+#[must_use = "pages are not freed on drop: pass them to __free_pages"]
 #[derive(Debug)]
 pub struct Pages {
     pfn: u32,
@@ -58,7 +62,7 @@ pub struct Pages {
 
 /// 2^order contiguous frames in lowmem, reachable through the direct map.
 #[cfg(target_os = "none")]
-#[must_use = "pages are not freed on drop: pass them to free_pages_block"]
+#[must_use = "pages are not freed on drop: pass them to __free_pages"]
 #[derive(Debug)]
 pub struct LowPages {
     pfn: u32,
@@ -235,10 +239,11 @@ fn failed(gfp: Gfp, order: usize) -> Option<Pages> {
 }
 
 /// `alloc_pages` without the might-sleep check and without direct reclaim,
-/// for callers that hold a spinlock: the allocation itself never sleeps.
-/// The slab allocator growing a cache under its lock is the main user.
+/// for callers that hold a spinlock: the allocation itself never sleeps
+/// (Linux's callers pass a gfp without `__GFP_WAIT` to `alloc_pages` for
+/// this). The slab allocator growing a cache under its lock is the main user.
 #[cfg(target_os = "none")]
-pub fn __alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
+pub fn alloc_pages_nosleep(gfp: Gfp, order: usize) -> Option<Pages> {
     if should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);
     }
@@ -283,7 +288,7 @@ fn clear_page_frame(pfn: usize) {
 /// free is: one lock round trip and a push onto a pcp list.
 #[cfg(target_os = "none")]
 #[inline]
-pub fn free_pages_block(pages: Pages) {
+pub fn __free_pages(pages: Pages) {
     with_node_mem_map(|node, mm| node.__free_pages(mm, pages.pfn, pages.order as usize));
 }
 
@@ -291,7 +296,7 @@ pub fn free_pages_block(pages: Pages) {
 /// Highmem has no such address: asking for it is a bug, reported.
 #[cfg(target_os = "none")]
 #[track_caller]
-pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
+pub fn __get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
     if gfp.contains(Gfp::HIGHMEM) {
         crate::kernel::panic::warn(format_args!(
             "BUG: __get_free_pages with __GFP_HIGHMEM: highmem pages have no kernel address"
@@ -302,7 +307,7 @@ pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
     match pages.lowmem() {
         Ok(low) => Some(low.addr()),
         Err(p) => {
-            free_pages_block(p);
+            __free_pages(p);
             None
         }
     }
@@ -310,19 +315,19 @@ pub fn get_free_pages(gfp: Gfp, order: usize) -> Option<usize> {
 
 #[cfg(target_os = "none")]
 pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
-    get_free_pages(gfp | Gfp::ZERO, 0)
+    __get_free_pages(gfp | Gfp::ZERO, 0)
 }
 
-/// Free what `get_free_pages` returned.
+/// Free what `__get_free_pages` returned.
 ///
 /// # Safety
-/// `addr` came from `get_free_pages` with this `order`, and nothing uses the
+/// `addr` came from `__get_free_pages` with this `order`, and nothing uses the
 /// memory afterwards.
 #[cfg(target_os = "none")]
 pub unsafe fn free_pages(addr: usize, order: usize) {
     assert!(addr >= PAGE_OFFSET && addr.is_multiple_of(PAGE_SIZE), "free_pages: bad address {:#x}", addr);
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
-    free_pages_block(Pages { pfn, order: order as u8 });
+    __free_pages(Pages { pfn, order: order as u8 });
 }
 
 /// Smallest order whose block holds `size` bytes.
@@ -351,7 +356,7 @@ pub fn alloc_pages_exact(size: usize, gfp: Gfp) -> Option<usize> {
         return None;
     }
     let order = get_order(size);
-    let addr = get_free_pages(gfp, order)?;
+    let addr = __get_free_pages(gfp, order)?;
     let used = size.div_ceil(PAGE_SIZE);
     let first = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
     with_node_mem_map(|node, mm| {

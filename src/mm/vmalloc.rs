@@ -132,13 +132,13 @@ impl TableMemory for DirectMapTables {
     fn alloc_table(&mut self) -> Option<u32> {
         // Under PGTABLE_LOCK: the allocator does not sleep.
         // Without HIGHMEM: page tables are reached through the direct map.
-        let low = page_alloc::__alloc_pages((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
+        let low = page_alloc::alloc_pages_nosleep((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
         Some((low.pfn() << PAGE_SHIFT) as u32)
     }
 
     fn free_table(&mut self, phys: u32) {
         // SAFETY: page tables come from alloc_table (order 0) and are given back once.
-        page_alloc::free_pages_block(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
+        page_alloc::__free_pages(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
     }
 }
 
@@ -273,7 +273,7 @@ fn free_frames(pfns: &[u32]) {
     for &pfn in pfns {
         // SAFETY: the area's frames were allocated (order 0) for it and
         // are unmapped now.
-        page_alloc::free_pages_block(unsafe { Pages::from_raw(pfn, 0) });
+        page_alloc::__free_pages(unsafe { Pages::from_raw(pfn, 0) });
     }
 }
 
@@ -309,7 +309,14 @@ fn unmap_area(a: &VmArea) {
 
 /// `vfree`: unmap (one flush) and free the frames. A pointer that is not
 /// the start of a vmalloc area is reported and left alone.
-pub fn vfree(addr: *const u8) {
+///
+/// # Safety
+/// If `addr` starts a vmalloc area, the caller owns that area (it came
+/// from `vmalloc` and was not freed since) and nothing touches it after
+/// this call: its frames go back to the page allocator. Freeing an area
+/// somebody else still uses (another thread's kernel stack, say) would be
+/// a use after free.
+pub unsafe fn vfree(addr: *const u8) {
     if addr.is_null() {
         return;
     }
@@ -365,7 +372,11 @@ pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
 }
 
 /// `vunmap`: unmap a vmap area; the frames stay the caller's.
-pub fn vunmap(addr: *const u8) {
+///
+/// # Safety
+/// If `addr` starts a vmap area, the caller made it with `vmap` and
+/// nothing reads or writes through it after this call.
+pub unsafe fn vunmap(addr: *const u8) {
     if crate::kernel::preempt::in_interrupt() {
         VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
         crate::kernel::panic::warn(format_args!(
@@ -428,7 +439,11 @@ pub fn vmalloc_fault(address: usize) -> bool {
 /// stacks, before CR3 switches to `pgd_phys`. A no-op for
 /// `swapper_pg_dir` itself and for addresses below `PAGE_OFFSET`.
 /// Interrupts off (the scheduler calls it between its lock and the switch).
-pub fn sync_kernel_range(pgd_phys: usize, lo: usize, hi: usize) {
+///
+/// # Safety
+/// `pgd_phys` is a page directory in lowmem that stays allocated during
+/// the call (the PDEs written are the reference's, into empty slots).
+pub unsafe fn sync_kernel_range(pgd_phys: usize, lo: usize, hi: usize) {
     if pgd_phys == swapper_pg_dir_phys() || lo < crate::layout::PAGE_OFFSET || hi <= lo {
         return;
     }

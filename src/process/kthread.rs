@@ -50,12 +50,13 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
     Ok(unsafe { sched::wake_up_new_task(name, entry, arg, stack.as_ptr() as usize) })
 }
 
-/// Free the stacks (and drop the address-space references) of exited
-/// threads. Process context only: vfree may sleep.
+/// Free the stacks of exited threads. Process context only: vfree may sleep.
 pub fn reap_dead() {
-    while let Some((stack, mm)) = sched::take_dead() {
-        drop(mm);
-        vmalloc::vfree(stack as *const u8);
+    while let Some(stack) = sched::take_dead() {
+        // SAFETY: the stack kthread_run vmalloc'd for a thread that has
+        // exited and switched away for good; the scheduler handed it back
+        // once, and nothing else knows of it.
+        unsafe { vmalloc::vfree(stack as *const u8) };
     }
 }
 

@@ -157,7 +157,8 @@ fn cmd_bootmap(args: &[&str]) -> CmdResult {
         println!("{}", crate::kernel::e820::E820Line(r));
     }
     for m in info.modules() {
-        println!("module: [mem {:#018x}-{:#018x}] {}", m.start, m.end - 1, m.name());
+        let (start, end) = m.phys_range();
+        println!("module: [mem {:#018x}-{:#018x}] {}", start, end - 1, m.name());
     }
     println!("multiboot2 info: [mem {:#018x}-{:#018x}]", info.mbi.0, info.mbi.1 - 1);
     Ok(())
@@ -276,19 +277,38 @@ fn cmd_vmalloc(args: &[&str]) -> CmdResult {
         Ok(_) => bail!("size '{}' out of range (1 byte .. 256M)", size),
         Err(e) => bail!("bad size '{}': {}", size, e),
     };
+    // Room in the list first: nothing is allocated when it cannot be kept.
+    SHELL_AREAS.lock().reserve(1);
     match crate::mm::vmalloc::vmalloc(n) {
-        Ok(p) => println!("{:#010x}", p.as_ptr() as usize),
+        Ok(p) => {
+            SHELL_AREAS.lock().push(p.as_ptr() as usize);
+            println!("{:#010x}", p.as_ptr() as usize)
+        }
         Err(e) => bail!("{}: {}", size, e),
     }
     Ok(())
 }
 
+/// The areas `vmalloc` made and `vfree` has not freed: the only ones the
+/// shell may free (any other vmalloc area belongs to someone, such as a
+/// thread's kernel stack).
+static SHELL_AREAS: spin::Mutex<alloc::vec::Vec<usize>> = spin::Mutex::new(alloc::vec::Vec::new());
+
 fn cmd_vfree(args: &[&str]) -> CmdResult {
     let [addr] = args else { bail!("usage: vfree ADDR (got '{}'); nothing freed", Words(args)) };
-    match crate::kernel::cmdline::parse_u64(addr) {
-        Ok(a) if a <= u32::MAX as u64 => crate::mm::vmalloc::vfree(a as usize as *const u8),
+    let a = match crate::kernel::cmdline::parse_u64(addr) {
+        Ok(a) if a <= u32::MAX as u64 => a as usize,
         _ => bail!("bad address '{}' (a 32-bit number, as vmalloc printed it); nothing freed", addr),
-    }
+    };
+    let mut areas = SHELL_AREAS.lock();
+    let Some(i) = areas.iter().position(|&p| p == a) else {
+        bail!("{:#010x} is not an area this shell's vmalloc made (see vmallocinfo); nothing freed", a)
+    };
+    areas.swap_remove(i);
+    drop(areas);
+    // SAFETY: `a` is an area the shell's `vmalloc` made and no one else
+    // knows of; it was just taken off the list, so it is freed once.
+    unsafe { crate::mm::vmalloc::vfree(a as *const u8) };
     Ok(())
 }
 

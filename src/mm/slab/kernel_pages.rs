@@ -36,12 +36,12 @@ unsafe impl SlabPages for KernelPages {
         let block = if self.may_sleep && gfp.may_sleep() {
             page_alloc::alloc_pages(gfp, order)?
         } else {
-            page_alloc::__alloc_pages(gfp - Gfp::WAIT, order)?
+            page_alloc::alloc_pages_nosleep(gfp - Gfp::WAIT, order)?
         };
         match block.lowmem() {
             Ok(low) => Some(low.addr()),
             Err(p) => {
-                page_alloc::free_pages_block(p);
+                page_alloc::__free_pages(p);
                 None
             }
         }

@@ -12,7 +12,7 @@ use crate::mm::failslab::should_failslab;
 use crate::mm::gfp::Gfp;
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::PageFlags;
-use crate::mm::page_alloc::{self, get_free_pages, Pages};
+use crate::mm::page_alloc::{self, __get_free_pages, Pages};
 use crate::mm::slab::sizing::{kmalloc_align, KMALLOC_SIZES};
 use crate::mm::slab::{SlabFlags, SlabStats};
 use core::fmt;
@@ -165,7 +165,7 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
 #[inline(never)]
 pub(in crate::mm) fn kmalloc_pages(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     let order = page_alloc::get_order(size);
-    let addr = get_free_pages(gfp, order)?;
+    let addr = __get_free_pages(gfp, order)?;
     let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
     if let Some(page) = pfn_to_page(pfn) {
         // Just allocated: ours alone (Linux's __SetPageHead).
@@ -258,7 +258,7 @@ fn kfree_pages(addr: usize, order: usize) {
         page.set_private(0);
     }
     // SAFETY: the head page says this block came from kmalloc_pages with this order.
-    page_alloc::free_pages_block(unsafe { Pages::from_raw(pfn as u32, order) });
+    page_alloc::__free_pages(unsafe { Pages::from_raw(pfn as u32, order) });
 }
 
 /// `ksize`: the bytes really usable at `ptr` (its class size).

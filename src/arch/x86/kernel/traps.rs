@@ -142,15 +142,17 @@ pub fn idt_raw(vector: usize) -> u64 {
 }
 
 /// The page-fault handler: memory management's (`arch::x86::mm::fault`, a
-/// layer above), which registers it at boot (`set_page_fault_handler`), as
-/// the IRQ handlers are registered: traps only dispatch. Until then a page
-/// fault is an oops like any other exception.
+/// layer above), which registers it at boot (`set_page_fault_handler`);
+/// traps only dispatch. Linux wires vector 14 to `do_page_fault` directly
+/// (`trap_init`); registering it is this kernel's device to keep traps
+/// below mm, as IRQ handlers are registered with `request_irq`. Until then
+/// a page fault is an oops like any other exception.
 pub type PageFaultHandler = fn(&mut TrapFrame);
 
-static PAGE_FAULT_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static PAGE_FAULT_HANDLER: spin::Once<PageFaultHandler> = spin::Once::new();
 
 pub fn set_page_fault_handler(handler: PageFaultHandler) {
-    PAGE_FAULT_HANDLER.store(handler as usize, Ordering::Release);
+    PAGE_FAULT_HANDLER.call_once(|| handler);
 }
 
 /// A driver's interrupt handler, run with interrupts off.
@@ -174,14 +176,9 @@ pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
     match vector {
-        14 => match PAGE_FAULT_HANDLER.load(Ordering::Acquire) {
-            0 => die(EXCEPTION_NAMES[vector], frame),
-            handler => {
-                // SAFETY: only `set_page_fault_handler` stores here, and it
-                // stores a PageFaultHandler.
-                let handler = unsafe { core::mem::transmute::<usize, PageFaultHandler>(handler) };
-                handler(frame)
-            }
+        14 => match PAGE_FAULT_HANDLER.get() {
+            None => die(EXCEPTION_NAMES[vector], frame),
+            Some(handler) => handler(frame),
         },
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
@@ -211,7 +208,8 @@ fn handle_irq(irq: u8) {
         handler();
     }
     pic::eoi(irq);
-    crate::kernel::sched::irq_exit();
+    crate::kernel::preempt::irq_exit();
+    crate::kernel::sched::preempt_schedule_irq();
 }
 
 /// The oops report: what happened, the registers, the call trace; then the

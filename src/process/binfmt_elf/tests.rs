@@ -233,6 +233,8 @@ fn refuses_dynamically_linked_programs() {
         i.extra.push((0x180, b"/lib/ld-linux.so.2\0".to_vec()));
     });
     assert_eq!(refused(&img), "PT_INTERP /lib/ld-linux.so.2: dynamically linked");
+    let img = img.with(|i| i.phdrs[0].offset = 0x10f8);
+    assert_eq!(refused(&img), "truncated: PT_INTERP path [0x10f8-0x110b) past the end of the 0x1100-byte file");
 }
 
 #[test]

@@ -427,8 +427,11 @@ const LINUX_AUXV_ORDER: [u32; 18] = [
 ];
 
 /// `setarch -R env -i X=1 /tmp/auxv`, recomputed for a 32-bit kernel's
-/// STACK_TOP (a 64-bit host ends the strings at 0xffffdff8, below an 8-byte
-/// end marker; here they end at 0xbffffffc, below a 4-byte one).
+/// STACK_TOP. A 64-bit host ends the strings at 0xffffdff8 (below an 8-byte
+/// end marker; here 0xbffffffc, below a 4-byte one) and has 24 auxv pairs;
+/// the same steps give there argv[0] at esp+240, AT_PLATFORM at esp+235,
+/// AT_RANDOM at esp+219, the auxv's end at esp+212 and AT_EXECFN at
+/// esp+254, which is what user/c/auxv.c printed on the host.
 #[test]
 fn stack_of_one_argument_and_one_variable() {
     let plan = parse(HELLO).unwrap();

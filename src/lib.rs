@@ -19,6 +19,7 @@ extern crate alloc;
 pub mod kernel;
 pub mod layout;
 pub mod mm;
+pub mod process;
 pub mod shell;
 
 // Machine code, kernel target only, but for `arch::x86::pgtable_types`
@@ -30,5 +31,3 @@ pub mod bench;
 pub mod init;
 #[cfg(all(target_os = "none", feature = "ktest"))]
 pub mod ktests;
-#[cfg(target_os = "none")]
-pub mod process;

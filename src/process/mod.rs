@@ -2,5 +2,11 @@
 //! programs, fork and exec to come. The scheduler core below
 //! (`kernel::sched`) switches between tasks; this layer makes and frees what
 //! a task holds, with memory management's help.
+//!
+//! `binfmt_elf` (checking a program and laying out its first stack) is pure
+//! and tested on the host; `kthread` is kernel-only.
 
+pub mod binfmt_elf;
+
+#[cfg(target_os = "none")]
 pub mod kthread;

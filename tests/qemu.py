@@ -701,7 +701,7 @@ def ktest_command_checks():
         # WARN: the trace starts at warn's caller, at Linux's offset.
         out = m.cmd("ktest retired_memblock", timeout=60)
         trace = call_trace_after(out, "after the boot allocator was retired")
-        check(trace and trace[0].startswith("kernel::mm::mm_init::memblock_alloc+0x"), "WARN trace:\n" + out)
+        check(trace and trace[0].startswith("kernel::mm::memblock::memblock_alloc+0x"), "WARN trace:\n" + out)
         check(not any("+0x0/" in t for t in trace), "a +0x0 return address:\n" + out)
         # Panic: the first line is where the handler is, not its start.
         m.send("crash panic\n")

@@ -18,7 +18,7 @@ use crate::mm::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER};
 use crate::mm::gfp::{Gfp, GFP_DMA, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::highmem::kmap;
 use crate::mm::list::List;
-use crate::mm::mm_init::memblock_alloc;
+use crate::mm::memblock::memblock_alloc;
 use crate::mm::mmzone::with_node_mem_map;
 use crate::mm::mmzone::Watermark;
 use crate::mm::mmzone::{ZoneType, MAX_NR_ZONES};

@@ -165,6 +165,31 @@ impl Default for RegionArray {
     }
 }
 
+/// The boot allocator of this machine, from `mm_init` until it hands every
+/// unreserved page to the buddy allocator and retires it.
+#[cfg(target_os = "none")]
+pub(super) static MEMBLOCK: crate::kernel::sync::IrqLock<Memblock> = crate::kernel::sync::IrqLock::new(Memblock::new());
+
+/// An allocation from the boot allocator. After the buddy allocator takes
+/// over this is a bug: it is reported with a backtrace and refused.
+#[cfg(target_os = "none")]
+#[track_caller]
+pub fn memblock_alloc(size: u64, align: u64, limit: u64) -> Option<u64> {
+    let mut mb = MEMBLOCK.lock();
+    if mb.is_retired() {
+        drop(mb);
+        let loc = core::panic::Location::caller();
+        crate::kernel::panic::warn(format_args!(
+            "BUG: memblock_alloc({:#x}) at {}:{} after the boot allocator was retired",
+            size,
+            loc.file(),
+            loc.line()
+        ));
+        return None;
+    }
+    mb.alloc(size, align, limit).ok()
+}
+
 /// The boot allocator: usable memory, what of it is taken, and whether the
 /// buddy allocator has taken over.
 #[derive(Clone)]

@@ -20,21 +20,16 @@ use super::zones::ZoneLayout;
 use core::sync::atomic::AtomicUsize;
 #[cfg(target_os = "none")]
 use {
-    super::memblock::Memblock,
     super::mmzone::{mem_map, set_max_low_pfn, set_mem_map, NODE},
     super::zones::{available_lines, size_zones, zone_ranges_lines, MemOptions},
     crate::arch::x86::mm::init::paging_init,
     crate::kernel::bootinfo::BootInfo,
     crate::kernel::cmdline::BootOptions,
-    crate::kernel::sync::IrqLock,
     crate::layout::*,
     crate::{pr_err, pr_info, pr_warn},
     core::ptr::addr_of,
     core::sync::atomic::Ordering,
 };
-
-#[cfg(target_os = "none")]
-static MEMBLOCK: IrqLock<Memblock> = IrqLock::new(Memblock::new());
 
 /// Boot-time bookkeeping for the `Memory:` line and `meminfo`.
 pub static RESERVED_PAGES: AtomicUsize = AtomicUsize::new(0);
@@ -63,29 +58,9 @@ fn sym(s: *const u8) -> usize {
     s as usize
 }
 
-/// An allocation from the boot allocator. After the buddy allocator takes
-/// over this is a bug: it is reported with a backtrace and refused.
-#[cfg(target_os = "none")]
-#[track_caller]
-pub fn memblock_alloc(size: u64, align: u64, limit: u64) -> Option<u64> {
-    let mut mb = MEMBLOCK.lock();
-    if mb.is_retired() {
-        drop(mb);
-        let loc = core::panic::Location::caller();
-        crate::kernel::panic::warn(format_args!(
-            "BUG: memblock_alloc({:#x}) at {}:{} after the boot allocator was retired",
-            size,
-            loc.file(),
-            loc.line()
-        ));
-        return None;
-    }
-    mb.alloc(size, align, limit).ok()
-}
-
 #[cfg(target_os = "none")]
 pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
-    let mut mb = MEMBLOCK.lock();
+    let mut mb = super::memblock::MEMBLOCK.lock();
     if let Err(e) = mb.add_map(&info.memmap) {
         pr_err!("memblock: memory map too large: {}", e);
     }

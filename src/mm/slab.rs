@@ -174,9 +174,9 @@ pub struct SlabOwner {
 ///
 /// # Safety
 ///
-/// `alloc_pages(order, _)` must return the address of `PAGE_SIZE << order`
+/// `kmem_getpages(order, _)` must return the address of `PAGE_SIZE << order`
 /// bytes, aligned to that size, that are valid for reads and writes and
-/// used by nothing else until they come back through `free_pages`.
+/// used by nothing else until they come back through `kmem_freepages`.
 /// `alloc_mgmt(size, _)` must return `size` bytes aligned to a word, valid
 /// for reads and writes and used by nothing else until `free_mgmt`.
 /// `readable(addr, len)` may return true only if those `len` bytes can be
@@ -187,8 +187,8 @@ pub struct SlabOwner {
 pub unsafe trait SlabPages {
     /// Pages for a slab; `gfp` is the allocating caller's flags, as Linux's
     /// `cache_grow(flags)` passes them on (see [`KmemCache::slab_gfp`]).
-    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize>;
-    fn free_pages(&mut self, addr: usize, order: usize);
+    fn kmem_getpages(&mut self, order: usize, gfp: Gfp) -> Option<usize>;
+    fn kmem_freepages(&mut self, addr: usize, order: usize);
     fn readable(&self, addr: usize, len: usize) -> bool;
     /// Called with `Some` after a slab is made and with `None` before its
     /// pages are freed.

@@ -33,9 +33,8 @@ use core::fmt;
 
 use super::mmzone::{ZoneType, MAX_NR_ZONES};
 use crate::kernel::e820::{MemMap, MemType};
-use crate::layout;
+use crate::layout::{self, PAGE_SHIFT};
 
-pub const PAGE_SHIFT: u32 = layout::PAGE_SHIFT;
 /// End of the direct map, as a frame number (896 MB).
 pub const MAXMEM_PFN: u64 = (layout::MAXMEM as u64) >> PAGE_SHIFT;
 /// End of ZONE_DMA (16 MB, what ISA DMA reaches).
@@ -49,7 +48,7 @@ pub const MIN_MEM: u64 = 5 << 20;
 /// Non-PAE paging addresses 4 GB of physical memory.
 pub const MAX_NONPAE_PFN: u64 = 1 << (32 - PAGE_SHIFT);
 /// ZONE_MOVABLE starts on a boundary of the largest buddy block (order 10).
-pub const MAX_ORDER_NR_PAGES: u64 = 1 << 10;
+pub const MAX_ORDER_NR_PAGES: u64 = 1 << (super::buddy::MAX_ORDER - 1);
 
 const _: () = assert!(MAX_DMA_PFN < MIN_LOWMEM_PFN && MIN_LOWMEM_PFN < MAXMEM_PFN);
 const _: () = assert!(MAXMEM_PFN < MAX_NONPAE_PFN);

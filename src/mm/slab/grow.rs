@@ -105,7 +105,7 @@ impl KmemCache {
         // A stale header must not make a later wild pointer look like ours.
         s.set_magic(0);
         pages.set_slab_owner(base, self.order, None);
-        pages.free_pages(base, self.order);
+        pages.kmem_freepages(base, self.order);
         if self.off_slab {
             pages.free_mgmt(s.0, self.mgmt_size);
         }
@@ -134,13 +134,13 @@ impl GrowSpec {
 
     /// Get the memory; needs no lock of the cache.
     pub fn alloc(&self, pages: &mut impl SlabPages) -> Option<NewSlab> {
-        let base = pages.alloc_pages(self.order, self.gfp)?;
+        let base = pages.kmem_getpages(self.order, self.gfp)?;
         let mgmt = match self.mgmt_size {
             None => None,
             Some(size) => match pages.alloc_mgmt(size, self.gfp) {
                 Some(m) => Some(m),
                 None => {
-                    pages.free_pages(base, self.order);
+                    pages.kmem_freepages(base, self.order);
                     return None;
                 }
             },
@@ -164,7 +164,7 @@ pub struct NewSlab {
 impl NewSlab {
     /// Give the memory back to the provider it came from.
     pub fn release(self, pages: &mut impl SlabPages) {
-        pages.free_pages(self.base, self.order);
+        pages.kmem_freepages(self.base, self.order);
         if let Some(m) = self.mgmt {
             pages.free_mgmt(m, self.mgmt_size);
         }

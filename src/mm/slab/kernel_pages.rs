@@ -28,7 +28,7 @@ pub(in crate::mm) struct KernelPages {
 // `set_slab_owner` wrote in the page descriptors, and only while the pages
 // are marked SLAB.
 unsafe impl SlabPages for KernelPages {
-    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
+    fn kmem_getpages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
         let gfp = if self.dma { gfp | GFP_DMA } else { gfp };
         // Under a cache's lock nothing may sleep: the non-sleeping path,
         // which still uses the reserve for __GFP_HIGH and reports a failure
@@ -47,7 +47,7 @@ unsafe impl SlabPages for KernelPages {
         }
     }
 
-    fn free_pages(&mut self, addr: usize, order: usize) {
+    fn kmem_freepages(&mut self, addr: usize, order: usize) {
         // SAFETY: the slab allocator gives back the block it got from alloc_pages.
         unsafe { page_alloc::free_pages(addr, order) };
     }

@@ -91,7 +91,7 @@ impl Drop for TestPages {
 // to the largest block) and owned by the caller until freed; `readable`
 // is true exactly inside the arena.
 unsafe impl SlabPages for TestPages {
-    fn alloc_pages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
+    fn kmem_getpages(&mut self, order: usize, gfp: Gfp) -> Option<usize> {
         let n = 1 << order;
         if self.outstanding + n > self.max_pages {
             return None;
@@ -109,7 +109,7 @@ unsafe impl SlabPages for TestPages {
         Some(addr)
     }
 
-    fn free_pages(&mut self, addr: usize, order: usize) {
+    fn kmem_freepages(&mut self, addr: usize, order: usize) {
         let b = self.blocks.remove(&addr).expect("freeing a block never handed out");
         assert_eq!(b.order, order);
         assert_eq!(b.owner, None, "slab pages freed while still marked");

@@ -159,7 +159,7 @@ fn foreign_pointers_are_reported() {
     assert_eq!(why(a.put(&mut p, x + 4)), Foreign::MidObject { index: a.obj_index(SlabRef(x & !4095), x), offset: 4 });
     assert_eq!(why(b.put(&mut p, y - 8)), Foreign::MidObject { index: 0, offset: -8 });
     assert_eq!(why(a.put(&mut p, x & !4095)), Foreign::OutsideObjects);
-    let page = p.alloc_pages(0, GFP_KERNEL).unwrap();
+    let page = p.kmem_getpages(0, GFP_KERNEL).unwrap();
     fill(page, 0, PAGE_SIZE);
     assert_eq!(why(a.put(&mut p, page + 128)), Foreign::NotASlab);
     let local = 0u64;
@@ -179,7 +179,7 @@ fn foreign_pointers_are_reported() {
     // Nothing was disturbed.
     a.put(&mut p, x).unwrap();
     b.put(&mut p, y).unwrap();
-    p.free_pages(page, 0);
+    p.kmem_freepages(page, 0);
     check(&a);
     check(&b);
     a.shrink(&mut p);

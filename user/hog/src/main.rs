@@ -41,7 +41,7 @@ impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
         for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] {
-            if n != 0 && n % (1 << shift) == 0 {
+            if n != 0 && n.is_multiple_of(1 << shift) {
                 return write!(f, "{}{}", n >> shift, unit);
             }
         }
@@ -152,7 +152,7 @@ impl Region {
                 last.write_volatile(b);
             }
             let done = (i + 1) * PAGE;
-            if done % PROGRESS == 0 || done == self.size {
+            if done.is_multiple_of(PROGRESS) || done == self.size {
                 println!("hog: touched {} of {}", Size(done), Size(self.size));
             }
         }

@@ -14,7 +14,8 @@ PROGS      ?=
 # from the environment, so no character in them can break a recipe.
 override ARGS := $(value ARGS)
 override BENCH_ARGS := $(value BENCH_ARGS)
-export ARGS BENCH_ARGS
+override PROGS := $(value PROGS)
+export ARGS BENCH_ARGS PROGS
 
 BUILD   := build
 # KTEST=1 builds the test kernel: the same kernel with the in-kernel tests
@@ -59,8 +60,7 @@ USER_CARGO := cargo build --manifest-path user/Cargo.toml --release --target use
 	-Zbuild-std=core,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
 	-Zjson-target-spec -Zunstable-options --target-dir target/user --artifact-dir $(UBUILD)/cargo
 USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
-ISO_PROGS  := $(addprefix $(UBUILD)/,$(USER_PROGS)) $(PROGS)
-export MODULES := $(notdir $(ISO_PROGS))
+export USER_PROGS
 
 QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_EXTRA)
@@ -117,13 +117,13 @@ $(UBUILD)/%: user/c/%.c | prereqs
 	$(USER_CC) -o $@ $<
 
 progscheck:
-	@bash scripts/progs.sh '$(USER_PROGS)' $(PROGS)
+	@bash scripts/progs.sh check
 
-# grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh); it is
-# rewritten only when it changes.
+# grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh) and a
+# module2 line per program; it is rewritten only when it changes.
 $(KBUILD)/grub.cfg: FORCE
 	@mkdir -p $(KBUILD)
-	@bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
+	@modules=$$(bash scripts/progs.sh names) && MODULES=$$modules bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
 # The ISO gets a stripped kernel: GRUB reads the whole file into memory, and
@@ -134,8 +134,7 @@ iso: progscheck kernel user $(KBUILD)/grub.cfg
 	@mkdir -p $(KBUILD)/iso/boot/grub $(dir $(ISO))
 	@strip --strip-all -o $(KBUILD)/iso/boot/kernel.elf $(ELF)
 	@cp $(SYMS) $(KBUILD)/iso/boot/
-	@rm -rf $(KBUILD)/iso/boot/user && mkdir -p $(KBUILD)/iso/boot/user
-	@$(if $(ISO_PROGS),cp $(ISO_PROGS) $(KBUILD)/iso/boot/user/)
+	@bash scripts/progs.sh copy $(KBUILD)/iso/boot/user
 	@cp $(KBUILD)/grub.cfg $(KBUILD)/iso/boot/grub/grub.cfg
 	@$(MAKE) -s image ISO_TREE=$(KBUILD)/iso
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Check the programs the ISO will carry, before anything is built; exit 1
-# naming the first problem. Usage: progs.sh "USER NAMES" [PROGS FILE...]
+# The programs the ISO carries: the project's own (user/, built by `make
+# user` into build/user/), named in $USER_PROGS, and the files of `make run
+# PROGS='path/a path/b'`, whose paths are in $PROGS (from the environment,
+# as make took them, so no character in them reaches a shell). Usage:
+#   progs.sh check      check them all, before anything is built; exit 1
+#                       naming the first problem
+#   progs.sh names      check, then print the module names, one a line
+#   progs.sh copy DIR   check, then copy the programs (built by then) into
+#                       DIR, emptied first, each under its module name
 #
-# The project's own programs (user/, built by `make user` into build/user/)
-# come by name; the files of `make run PROGS='path/a path/b'` by path, and
-# each of those must be what the kernel can run: a static i386 ELF
+# Each file of PROGS must be what the kernel can run: a static i386 ELF
 # executable (ELF32, EM_386, ET_EXEC, no PT_INTERP). Every program becomes
 # a GRUB module2 named by its file name, so the names must be unique, must
 # not be `symbols` (the kernel's own module), must fit the kernel's module
@@ -26,14 +31,26 @@ max_modules=$(sed -nE 's/^pub const MAX_MODULES: usize = ([0-9]+);/\1/p' src/ker
 max_name=$(sed -nE 's/^\s*name: \[u8; ([0-9]+)\],/\1/p' src/kernel/bootinfo.rs)
 [[ $max_modules =~ ^[0-9]+$ && $max_name =~ ^[0-9]+$ ]] || refuse "cannot read MAX_MODULES and the name size from src/kernel/bootinfo.rs"
 
+mode=${1-}
+case $mode in
+check | names) ;;
+copy) [ $# -eq 2 ] || refuse "progs.sh copy wants the directory to copy to" ;;
+*) refuse "progs.sh: unknown mode '$mode' (check, names, copy DIR)" ;;
+esac
+
+# Split PROGS at white space, as make splits words; no glob expands.
+files=()
+IFS=$' \t\n' read -r -d '' -a files <<<"${PROGS-}" || true
+user=()
+IFS=$' \t\n' read -r -d '' -a user <<<"${USER_PROGS-}" || true
+
 declare -A owner=([symbols]="the kernel's symbol table module")
-for name in $1; do
+for name in ${user[@]+"${user[@]}"}; do
     owner[$name]="build/user/$name"
 done
-shift
 count=$((${#owner[@]}))
 
-for f in "$@"; do
+for f in ${files[@]+"${files[@]}"}; do
     [ -e "$f" ] || refuse "$f: no such file"
     [ -f "$f" ] || refuse "$f: not a regular file"
     [ -r "$f" ] || refuse "$f: cannot be read"
@@ -57,4 +74,17 @@ for f in "$@"; do
 done
 ((count <= max_modules)) ||
     refuse "$((count - 1)) programs and the symbols module are $count modules, more than the kernel's $max_modules (MAX_MODULES)"
-exit 0
+
+case $mode in
+names)
+    for name in ${user[@]+"${user[@]}"}; do echo "$name"; done
+    for f in ${files[@]+"${files[@]}"}; do basename -- "$f"; done
+    ;;
+copy)
+    dir=$2
+    rm -rf -- "$dir"
+    mkdir -p -- "$dir"
+    for name in ${user[@]+"${user[@]}"}; do cp -- "build/user/$name" "$dir/$name"; done
+    for f in ${files[@]+"${files[@]}"}; do cp -- "$f" "$dir/$(basename -- "$f")"; done
+    ;;
+esac

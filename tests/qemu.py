@@ -1681,9 +1681,12 @@ def bootmap_lists_user_programs_and_progs():
     """An ISO built with PROGS (a glibc-static C program the test compiles)
     carries every user program and that file as modules named by their file
     names: `bootmap` lists each with exactly the file's size, beside the
-    symbols module, and the shell goes on to a clean power-off."""
+    symbols module, and the shell goes on to a clean power-off. The file
+    sits in a folder whose name holds $, ; and a quote: make passes PROGS
+    to the scripts as typed, never through a shell."""
+    import shlex
     names = built_user_programs()
-    d = os.path.join(BUILD, "progs")
+    d = os.path.join(BUILD, "progs", "a$(b);c'd")
     os.makedirs(d, exist_ok=True)
     src, extra = os.path.join(d, "extra.c"), os.path.join(d, "extra-prog")
     with open(src, "w") as f:
@@ -1691,7 +1694,7 @@ def bootmap_lists_user_programs_and_progs():
     r = subprocess.run(["gcc", "-m32", "-static", "-O2", "-o", extra, src], stderr=subprocess.PIPE)
     check(r.returncode == 0, "gcc -m32 -static failed: " + r.stderr.decode("utf-8", "replace"))
     iso = os.path.join(BUILD, "progs.iso")
-    code, out = _console_run("make -s iso ISO=%s PROGS=%s" % (iso, extra), 600)
+    code, out = _console_run("make -s iso ISO=%s PROGS=%s" % (iso, shlex.quote(extra)), 600)
     check(code == 0, "make iso PROGS=%s exited %d:\n%s" % (extra, code, out[-1500:]))
     code, out = _console_qemu(iso, stdin_text="\nbootmap\npoweroff\n")
     check(code == 0, "QEMU exited %d:\n%s" % (code, out[-1500:]))

@@ -9,11 +9,13 @@ KTEST      ?=
 ISO        ?= $(KBUILD)/kernel.iso
 GDB_PORT   ?= 1234
 BENCH_ARGS ?=
+PROGS      ?=
 # Taken as typed (make must not expand a `$` in them), and read by the scripts
 # from the environment, so no character in them can break a recipe.
 override ARGS := $(value ARGS)
 override BENCH_ARGS := $(value BENCH_ARGS)
-export ARGS BENCH_ARGS
+override PROGS := $(value PROGS)
+export ARGS BENCH_ARGS PROGS
 
 BUILD   := build
 # KTEST=1 builds the test kernel: the same kernel with the in-kernel tests
@@ -40,6 +42,26 @@ KERNEL_CARGO := cargo build --profile $(PROFILE) --target i686-target.json \
 	-Zbuild-std=core,compiler_builtins,alloc -Zbuild-std-features=compiler-builtins-mem \
 	-Zjson-target-spec -Zunstable-options --artifact-dir $(CARGO_OUT) $(FEATURES)
 
+# The user programs (issue 10): static Linux i386 executables, each a GRUB
+# module2 in the ISO named by its file name. user/NAME/ is a no_std Rust
+# program on the runtime user/rt/ (a cargo workspace of its own, built for
+# user/i686-user.json), user/c/NAME.c a C program against the 32-bit
+# glibc; both land in build/user/NAME. PROGS='path/a path/b' adds other
+# static i386 ELF files (scripts/progs.sh checks them, and every name,
+# before anything is built).
+UBUILD     := $(BUILD)/user
+USER_RUST  := $(filter-out rt,$(patsubst user/%/Cargo.toml,%,$(wildcard user/*/Cargo.toml)))
+USER_C     := $(patsubst user/c/%.c,%,$(wildcard user/c/*.c))
+USER_PROGS := $(USER_RUST) $(USER_C)
+ifneq ($(filter $(USER_RUST),$(USER_C)),)
+$(error user programs $(filter $(USER_RUST),$(USER_C)) are both a Rust crate user/NAME and a C file user/c/NAME.c: one name, one program; nothing done)
+endif
+USER_CARGO := cargo build --manifest-path user/Cargo.toml --release --target user/i686-user.json \
+	-Zbuild-std=core,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
+	-Zjson-target-spec -Zunstable-options --target-dir target/user --artifact-dir $(UBUILD)/cargo
+USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
+export USER_PROGS
+
 QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_EXTRA)
 # At a terminal: serial and monitor share stdio (Ctrl-A x quits QEMU, Ctrl-A c
@@ -48,7 +70,7 @@ QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display non
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck FORCE
+.PHONY: all kernel user iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck progscheck FORCE
 
 all: iso
 
@@ -64,6 +86,9 @@ help:
 	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
 	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
+	@echo "make user         build the user programs into $(UBUILD)/ (user/NAME: Rust; user/c/NAME.c: C, gcc -m32 -static);"
+	@echo "                  they are static Linux i386 programs: they run on this host too"
+	@echo "PROGS='a b'       make iso/run: add these static i386 ELF files to the ISO, each a module named by its file name"
 	@echo "KTEST=1           build (and boot) the test kernel: the in-kernel tests, the shell's ktest, boot option ktest;"
 	@echo "                  its files are in $(BUILD)/ktest/ (kernel.elf, kernel.iso)"
 	@echo "make clean        remove build outputs"
@@ -81,20 +106,35 @@ kernel: prereqs
 	@cp $(CARGO_OUT)/kernel $(ELF)
 	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
-# grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh); it is
-# rewritten only when it changes.
+# cargo rebuilds the Rust programs when their sources change; make, the C ones.
+user: prereqs $(addprefix $(UBUILD)/,$(USER_C))
+	@mkdir -p $(UBUILD)
+	$(USER_CARGO)
+	@for p in $(USER_RUST); do cp $(UBUILD)/cargo/$$p $(UBUILD)/$$p; done
+
+$(UBUILD)/%: user/c/%.c | prereqs
+	@mkdir -p $(UBUILD)
+	$(USER_CC) -o $@ $<
+
+progscheck:
+	@bash scripts/progs.sh check
+
+# grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh) and a
+# module2 line per program; it is rewritten only when it changes.
 $(KBUILD)/grub.cfg: FORCE
 	@mkdir -p $(KBUILD)
-	@bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
+	@modules=$$(bash scripts/progs.sh names) && MODULES=$$modules bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 
 # The ISO gets a stripped kernel: GRUB reads the whole file into memory, and
 # with its debug information (~9 MB) it does not fit below 21 MB of RAM.
 # $(ELF) keeps the symbols for GDB and mksyms.sh.
-iso: kernel $(KBUILD)/grub.cfg
+# The programs are copied afresh, so a program no longer asked for leaves.
+iso: progscheck kernel user $(KBUILD)/grub.cfg
 	@mkdir -p $(KBUILD)/iso/boot/grub $(dir $(ISO))
 	@strip --strip-all -o $(KBUILD)/iso/boot/kernel.elf $(ELF)
 	@cp $(SYMS) $(KBUILD)/iso/boot/
+	@bash scripts/progs.sh copy $(KBUILD)/iso/boot/user
 	@cp $(KBUILD)/grub.cfg $(KBUILD)/iso/boot/grub/grub.cfg
 	@$(MAKE) -s image ISO_TREE=$(KBUILD)/iso
 
@@ -110,19 +150,19 @@ image:
 memcheck:
 	@bash scripts/memcheck.sh '$(MEM)'
 
-run: memcheck iso
+run: memcheck progscheck iso
 	@if [ -t 0 ]; then $(QEMU) $(SERIAL_TTY); else $(QEMU) $(SERIAL_PIPE); fi
 
 # QEMU cannot take a port that is in use and would go on without its GDB
 # stub: GDB would then attach to whoever holds the port. Refuse instead.
 GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
-debug: memcheck iso
+debug: memcheck progscheck iso
 	@$(GDB_PORT_FREE)
 	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
-gdb: memcheck iso
+gdb: memcheck progscheck iso
 	@$(GDB_PORT_FREE)
 	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal); GDB stub on localhost:$(GDB_PORT)"
 	@: > $(BUILD)/serial.log

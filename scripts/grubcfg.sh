@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Write grub/grub.cfg.in to stdout with @ARGS@ replaced by the kernel command
-# line in $ARGS, quoted for GRUB, or refuse (exit 1, naming what is wrong).
+# line in $ARGS, quoted for GRUB, or refuse (exit 1, naming what is wrong);
+# and a line that is @MODULES@ alone by one `module2 /boot/user/NAME NAME`
+# line for each name in $MODULES (the programs, checked by scripts/progs.sh).
 #
 # What the kernel receives is not what grub.cfg says: GRUB's script lexer
 # takes the quoting off, and `multiboot2` joins the resulting words again
@@ -83,7 +85,11 @@ if ((${#kernel} > max)); then
 fi
 
 while IFS= read -r line || [[ -n $line ]]; do
-    if [[ $line == *@ARGS@* ]]; then
+    if [[ $line =~ ^([[:space:]]*)@MODULES@[[:space:]]*$ ]]; then
+        for name in ${MODULES-}; do
+            printf '%smodule2 /boot/user/%s %s\n' "${BASH_REMATCH[1]}" "$name" "$name"
+        done
+    elif [[ $line == *@ARGS@* ]]; then
         printf '%s%s%s\n' "${line%%@ARGS@*}" "$grub" "${line#*@ARGS@}"
     else
         printf '%s\n' "$line"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and booting the kernel needs on a Debian machine:
 # QEMU for i386, GRUB's BIOS image and grub-mkrescue (with xorriso and mtools
-# for the ISO), and GDB. rust-src comes by itself through rust-toolchain.toml.
+# for the ISO), GDB, and gcc-multilib for the user programs (user/c/, built
+# with gcc -m32 -static against the 32-bit glibc). rust-src comes by itself
+# through rust-toolchain.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # rust-toolchain.toml names rust-src, but not every rustup adds a missing
@@ -18,11 +20,16 @@ command -v grub-mkrescue >/dev/null || need+=(grub-common)
 command -v xorriso >/dev/null || need+=(xorriso)
 command -v mformat >/dev/null || need+=(mtools)
 command -v gdb >/dev/null || need+=(gdb)
+# gcc -m32 -static needs the 32-bit crt files, libgcc and glibc: test that
+# it links rather than which packages are there.
+if ! echo 'int main(void){return 0;}' | gcc -m32 -static -x c -o /dev/null - 2>/dev/null; then
+    need+=(gcc-multilib)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "setup: installing Debian packages: ${need[*]} (apt-get update, then apt-get install)" >&2
 $sudo apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb >&2
+    "${need[@]}" >&2
 echo "setup: done" >&2

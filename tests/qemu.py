@@ -1548,6 +1548,204 @@ KTEST_LAYOUT_TESTS = [
 ]
 
 
+# --- user programs: build, ISO modules, PROGS (issue 10) ---
+
+USER = os.path.join(ROOT, "build", "user")
+
+
+def user_programs():
+    """The names `make user` builds, by the Makefile's rule: user/NAME/ with
+    a Cargo.toml (but the runtime rt) and user/c/NAME.c."""
+    d = os.path.join(ROOT, "user")
+    rust = [n for n in sorted(os.listdir(d)) if n != "rt" and os.path.isfile(os.path.join(d, n, "Cargo.toml"))]
+    c = sorted(f[:-2] for f in os.listdir(os.path.join(d, "c")) if f.endswith(".c"))
+    return rust + c
+
+
+def built_user_programs():
+    """Build the user programs (once: make's and cargo's own checks make a
+    second `make user` a no-op) and return their names."""
+    if not built_user_programs.done:
+        r = subprocess.run(["make", "-s", "-C", ROOT, "user"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(r.returncode == 0, "make user failed:\n" + r.stdout.decode("utf-8", "replace")[-2000:])
+        built_user_programs.done = True
+    return user_programs()
+
+
+built_user_programs.done = False
+
+
+def elf_i386_static_exec(path):
+    """Why `path` is not a static i386 ELF executable, or None if it is."""
+    data = open(path, "rb").read()
+    if data[:4] != b"\x7fELF" or data[4] != 1 or data[5] != 1:
+        return "not a 32-bit little-endian ELF file"
+    e_type, e_machine = int.from_bytes(data[16:18], "little"), int.from_bytes(data[18:20], "little")
+    if e_type != 2 or e_machine != 3:
+        return "e_type %d, e_machine %d: not ET_EXEC (2) for EM_386 (3)" % (e_type, e_machine)
+    phoff = int.from_bytes(data[28:32], "little")
+    phentsize, phnum = int.from_bytes(data[42:44], "little"), int.from_bytes(data[44:46], "little")
+    for i in range(phnum):
+        if int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") == 3:
+            return "it has a PT_INTERP: dynamically linked"
+    return None
+
+
+def run_native(name, args=(), timeout=30):
+    """Run build/user/NAME on this Linux host: (status, stdout, stderr)."""
+    r = subprocess.run([os.path.join("build", "user", name)] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def hello_text(argv0, args):
+    argv = [argv0] + list(args)
+    return "Hello from user space!\nargc: %d\n" % len(argv) + "".join("argv[%d]: %s\n" % (i, a) for i, a in enumerate(argv))
+
+
+def check_native(what, got, status, out, err=None):
+    check(got[0] == status, "%s exited %d, not %d; stdout:\n%s\nstderr:\n%s" % (what, got[0], status, got[1], got[2]))
+    check(re.fullmatch(out, got[1]), "%s printed:\n%s\nnot:\n%s" % (what, got[1], out))
+    if err is not None:
+        check(re.fullmatch(err, got[2]), "%s said on stderr:\n%s\nnot:\n%s" % (what, got[2], err))
+
+
+def hog_lines(size, touch_steps, how="mmap2"):
+    lines = [r"hog: %s at 0x[0-9a-f]{8} \(%s\)" % (size, how)]
+    lines += [r"hog: touched %s of %s" % (s, size) for s in touch_steps]
+    return lines
+
+
+def user_programs_run_natively():
+    """Every program `make user` builds is a static i386 ELF executable
+    (ET_EXEC, EM_386, no interpreter) that this Linux host runs as it is:
+    Linux is the reference. hello and chello (the Rust runtime and glibc)
+    print the same greeting and argv and exit 0; hog maps, touches,
+    verifies, holds and refuses bad arguments naming them; panic shows the
+    runtime's panic handler (message on stderr, status 101)."""
+    names = built_user_programs()
+    for n in ["hello", "hog", "chello", "panic"]:
+        check(n in names, "no %s among the user programs %r" % (n, names))
+    for n in names:
+        path = os.path.join(USER, n)
+        check(os.path.isfile(path), "make user did not build " + path)
+        why = elf_i386_static_exec(path)
+        check(why is None, "build/user/%s: %s" % (n, why))
+    args = ["a", "b c", ""]
+    for n in ["hello", "chello"]:
+        check_native(n, run_native(n, args), 0, re.escape(hello_text("build/user/" + n, args)), "")
+    check_native("hog 8M touch verify", run_native("hog", ["8M", "touch", "verify"]), 0,
+                 "\n".join(hog_lines("8M", ["8M"]) + ["hog: verified 8M", "hog: done", ""]), "")
+    check_native("hog 130M touch", run_native("hog", ["130M", "touch"]), 0,
+                 "\n".join(hog_lines("130M", ["64M", "128M", "130M"]) + ["hog: done", ""]), "")
+    # Fresh memory reads zero: verify without touch checks for zero.
+    check_native("hog 1M verify", run_native("hog", ["1M", "verify"]), 0,
+                 "\n".join(hog_lines("1M", []) + ["hog: verified 1M", "hog: done", ""]), "")
+    check_native("hog 3000K brk touch verify hold=1", run_native("hog", ["3000K", "brk", "touch", "verify", "hold=1"]), 0,
+                 "\n".join(hog_lines("3000K", ["3000K"], "brk") + [
+                     "hog: verified 3000K", r"hog: holding 3000K for 1s \(pid \d+\)", "hog: verified 3000K", "hog: done", ""]), "")
+    for bad, says in [(["12X"], "hog: SIZE 12X is not a size"), (["0"], "hog: SIZE 0 is not a size"),
+                      (["5G"], "hog: SIZE 5G is more than the address space holds; nothing mapped"),
+                      (["1M", "tuoch"], "hog: option tuoch is not understood; nothing mapped"),
+                      (["1M", "hold=x"], "hog: hold=x is not hold=SECONDS; nothing mapped"),
+                      ([], "hog: no SIZE given; nothing mapped")]:
+        got = run_native("hog", bad)
+        check(got[0] == 2 and says in got[2] and got[1] == "", "hog %s: exit %d, stdout %r, stderr %r" % (" ".join(bad), *got))
+    # Nearly all of a 32-bit address space, which holds the program and its stack too.
+    check_native("hog 4095M", run_native("hog", ["4095M"]), 1, "", "hog: mmap2 of 4095M failed: ENOMEM\n")
+    check_native("panic x", run_native("panic", ["x"]), 101, "panic: about to panic\n",
+                 re.escape("build/user/panic: panicked at panic/src/main.rs:") + r"\d+:\d+:\non purpose, with 1 arguments\n")
+
+
+def hog_hold_lives_until_killed():
+    """`hog SIZE touch hold` keeps its memory until a signal ends it: still
+    alive after its `holding` line, gone with SIGTERM's status."""
+    built_user_programs()
+    p = subprocess.Popen([os.path.join(USER, "hog"), "2M", "touch", "hold"], stdout=subprocess.PIPE)
+    try:
+        line = b""
+        deadline = time.time() + 10
+        while b"holding" not in line and time.time() < deadline:
+            line += os.read(p.stdout.fileno(), 4096)
+        check(re.search(rb"hog: holding 2M until killed \(pid %d\)" % p.pid, line), "no holding line: %r" % line)
+        time.sleep(1.2)
+        check(p.poll() is None, "hog ended while holding, status %r" % p.returncode)
+        p.terminate()
+        check(p.wait(timeout=10) == -15, "hog did not end by SIGTERM: %r" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+
+def bootmap_modules(text):
+    """bootmap's module lines: {name: size in bytes}."""
+    return {m.group(3): int(m.group(2), 16) - int(m.group(1), 16) + 1
+            for m in re.finditer(r"^module: \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\] (\S+)$", text, re.M)}
+
+
+def bootmap_lists_user_programs_and_progs():
+    """An ISO built with PROGS (a glibc-static C program the test compiles)
+    carries every user program and that file as modules named by their file
+    names: `bootmap` lists each with exactly the file's size, beside the
+    symbols module, and the shell goes on to a clean power-off. The file
+    sits in a folder whose name holds $, ; and a quote: make passes PROGS
+    to the scripts as typed, never through a shell."""
+    import shlex
+    names = built_user_programs()
+    d = os.path.join(BUILD, "progs", "a$(b);c'd")
+    os.makedirs(d, exist_ok=True)
+    src, extra = os.path.join(d, "extra.c"), os.path.join(d, "extra-prog")
+    with open(src, "w") as f:
+        f.write('#include <stdio.h>\nint main(void) { puts("extra"); return 0; }\n')
+    r = subprocess.run(["gcc", "-m32", "-static", "-O2", "-o", extra, src], stderr=subprocess.PIPE)
+    check(r.returncode == 0, "gcc -m32 -static failed: " + r.stderr.decode("utf-8", "replace"))
+    iso = os.path.join(BUILD, "progs.iso")
+    code, out = _console_run("make -s iso ISO=%s PROGS=%s" % (iso, shlex.quote(extra)), 600)
+    check(code == 0, "make iso PROGS=%s exited %d:\n%s" % (extra, code, out[-1500:]))
+    code, out = _console_qemu(iso, stdin_text="\nbootmap\npoweroff\n")
+    check(code == 0, "QEMU exited %d:\n%s" % (code, out[-1500:]))
+    mods = bootmap_modules(out)
+    want = {n: os.path.getsize(os.path.join(USER, n)) for n in names}
+    want["extra-prog"] = os.path.getsize(extra)
+    for n, size in want.items():
+        check(mods.get(n) == size, "bootmap shows module %s as %r bytes, not %d:\n%s" % (n, mods.get(n), size, out[-2000:]))
+    check("symbols" in mods and len(mods) == len(want) + 1, "modules %r, expected %r and symbols" % (sorted(mods), sorted(want)))
+
+
+def make_refuses_bad_progs():
+    """make run PROGS=... refuses, before building anything, a missing file,
+    a file that is no ELF, an x86-64 program, a dynamically linked i386 one
+    and a name taken by a user program, each message naming the file."""
+    d = os.path.join(BUILD, "progs")
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "extra.c")
+    with open(src, "w") as f:
+        f.write("int main(void) { return 0; }\n")
+    dyn, hello = os.path.join(d, "dynamic"), os.path.join(d, "hello")
+    for out, flags in [(dyn, ["-no-pie"]), (hello, ["-static"])]:
+        r = subprocess.run(["gcc", "-m32"] + flags + ["-o", out, src], stderr=subprocess.PIPE)
+        check(r.returncode == 0, "gcc failed: " + r.stderr.decode("utf-8", "replace"))
+    x86_64 = os.path.realpath("/bin/true")
+    for prog, says in [("/nonexistent/prog", "PROGS: /nonexistent/prog: no such file"),
+                       (src, "PROGS: %s: not an ELF file" % src),
+                       (x86_64, "PROGS: %s: an ELF64 file for Advanced Micro Devices X86-64, not an i386" % x86_64),
+                       (dyn, "PROGS: %s: dynamically linked (it asks for /lib/ld-linux.so.2): build it with -static" % dyn),
+                       (hello, "PROGS: %s: its name hello is taken by build/user/hello" % hello)]:
+        code, out = _console_run("make -s run MEM=64M PROGS=%s" % prog, 60, "")
+        check(code != 0 and says in out and "PROGS: refused; nothing was built" in out, "PROGS=%s: exit %d:\n%s" % (prog, code, out))
+        check("Compiling" not in out and "Finished" not in out and "himem" not in out, "PROGS=%s: built or booted:\n%s" % (prog, out))
+
+
+USER_TESTS = [
+    ("qemu::user::programs_run_natively_on_linux", user_programs_run_natively),
+    ("qemu::user::hog_hold_lives_until_killed", hog_hold_lives_until_killed),
+    ("qemu::user::bootmap_lists_programs_and_progs", bootmap_lists_user_programs_and_progs),
+    ("qemu::make::bad_progs_are_refused", make_refuses_bad_progs),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1579,7 +1777,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

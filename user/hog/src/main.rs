@@ -1,0 +1,239 @@
+//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk]
+//!
+//! Takes SIZE bytes of anonymous memory (mmap2, or by growing the heap with
+//! brk when `brk` is given) and, with `touch`, writes a pattern into every
+//! page, printing progress every 64M: the way to fill memory on purpose and
+//! watch where the pages come from (HighFree before LowFree). `verify`
+//! checks every page after: the pattern if touched, zero if not (fresh
+//! memory reads zero). `hold` keeps the memory while sleeping, a second at a
+//! time, re-checking it each second with `verify`: for ever (until killed),
+//! or SECONDS seconds. SIZE takes K, M or G (powers of 1024).
+//!
+//! Exit status 0, 1 if the memory could not be had or lost its contents, 2
+//! for arguments it does not understand.
+#![no_std]
+#![no_main]
+
+use core::fmt;
+use rt::sys;
+use rt::Errno;
+use rt::{eprintln, println};
+
+rt::main!(main);
+
+const PAGE: usize = 4096;
+const PROGRESS: usize = 64 << 20;
+const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk]";
+
+struct Options {
+    size: usize,
+    touch: bool,
+    verify: bool,
+    /// None: no hold; Some(None): for ever; Some(Some(n)): n seconds.
+    hold: Option<Option<u32>>,
+    brk: bool,
+}
+
+/// Bytes as K, M or G when they are a whole number of them.
+struct Size(usize);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] {
+            if n != 0 && n.is_multiple_of(1 << shift) {
+                return write!(f, "{}{}", n >> shift, unit);
+            }
+        }
+        write!(f, "{}", n)
+    }
+}
+
+/// A size as Linux's memparse reads it: a number with K, M or G after.
+fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(1 << shift)
+}
+
+fn parse() -> Result<Options, ()> {
+    let mut args = rt::args().skip(1);
+    let Some(size) = args.next() else {
+        eprintln!("hog: no SIZE given; nothing mapped\n{}", USAGE);
+        return Err(());
+    };
+    let arg = size;
+    let size = match size.to_str().and_then(parse_size) {
+        Some(0) | None => {
+            eprintln!(
+                "hog: SIZE {} is not a size (a number of bytes, with K, M or G); nothing mapped\n{}",
+                size, USAGE
+            );
+            return Err(());
+        }
+        Some(n) => n,
+    };
+    let Some(size) = usize::try_from(size).ok().and_then(|n| n.checked_next_multiple_of(PAGE)) else {
+        eprintln!("hog: SIZE {} is more than the address space holds; nothing mapped", arg);
+        return Err(());
+    };
+    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false };
+    for a in args {
+        match a.to_str() {
+            Some("touch") => o.touch = true,
+            Some("verify") => o.verify = true,
+            Some("brk") => o.brk = true,
+            Some("hold") => o.hold = Some(None),
+            Some(s) if s.starts_with("hold=") => match s[5..].parse() {
+                Ok(n) => o.hold = Some(Some(n)),
+                Err(_) => {
+                    eprintln!("hog: {} is not hold=SECONDS; nothing mapped\n{}", a, USAGE);
+                    return Err(());
+                }
+            },
+            _ => {
+                eprintln!("hog: option {} is not understood; nothing mapped\n{}", a, USAGE);
+                return Err(());
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The heap grown by `size` bytes from the next page boundary on.
+fn grow_heap(size: usize) -> Result<usize, Errno> {
+    let start = sys::brk_current().next_multiple_of(PAGE);
+    let end = start.checked_add(size).ok_or(Errno::ENOMEM)?;
+    // SAFETY: the break only rises: nothing that was mapped goes away.
+    if unsafe { sys::brk(end) } != end {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(start)
+}
+
+/// The words page `i` holds once touched: its first and its last.
+fn pattern(seed: u32, i: usize) -> (u32, u32) {
+    let w = seed ^ (i as u32).wrapping_mul(0x9e37_79b9);
+    (w, !w)
+}
+
+/// The memory hog took: mapped by it, read and written by it alone, never
+/// unmapped before the process ends.
+struct Region {
+    start: usize,
+    size: usize,
+}
+
+impl Region {
+    fn pages(&self) -> usize {
+        self.size / PAGE
+    }
+
+    fn words(&self, i: usize) -> (*mut u32, *mut u32) {
+        let page = (self.start + i * PAGE) as *mut u32;
+        // SAFETY: i < pages(): both words are inside the region.
+        (page, unsafe { page.add(PAGE / 4 - 1) })
+    }
+
+    fn touch(&self, seed: u32) {
+        for i in 0..self.pages() {
+            let (first, last) = self.words(i);
+            let (a, b) = pattern(seed, i);
+            // SAFETY: inside the region, mapped read-write and hog's alone.
+            // Volatile: the writes must reach memory, and the reads of
+            // check() must come from it.
+            unsafe {
+                first.write_volatile(a);
+                last.write_volatile(b);
+            }
+            let done = (i + 1) * PAGE;
+            if done.is_multiple_of(PROGRESS) || done == self.size {
+                println!("hog: touched {} of {}", Size(done), Size(self.size));
+            }
+        }
+    }
+
+    /// The first page that does not read as expected, with what it reads.
+    fn check(&self, seed: u32, touched: bool) -> Result<(), (usize, u32, u32)> {
+        for i in 0..self.pages() {
+            let (first, last) = self.words(i);
+            let want = if touched { pattern(seed, i) } else { (0, 0) };
+            // SAFETY: as in touch().
+            let got = unsafe { (first.read_volatile(), last.read_volatile()) };
+            if got.0 != want.0 {
+                return Err((first as usize, got.0, want.0));
+            }
+            if got.1 != want.1 {
+                return Err((last as usize, got.1, want.1));
+            }
+        }
+        Ok(())
+    }
+
+    fn verify(&self, seed: u32, touched: bool) -> bool {
+        match self.check(seed, touched) {
+            Ok(()) => {
+                println!("hog: verified {}", Size(self.size));
+                true
+            }
+            Err((addr, got, want)) => {
+                eprintln!(
+                    "hog: the word at {:#010x} reads {:#010x}, not {:#010x}: memory lost its contents",
+                    addr, got, want
+                );
+                false
+            }
+        }
+    }
+}
+
+fn main() -> i32 {
+    let Ok(o) = parse() else {
+        return 2;
+    };
+    let (how, got) = if o.brk {
+        ("brk", grow_heap(o.size))
+    } else {
+        ("mmap2", sys::mmap_anonymous(o.size, sys::PROT_READ | sys::PROT_WRITE))
+    };
+    let start = match got {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hog: {} of {} failed: {}", how, Size(o.size), e);
+            return 1;
+        }
+    };
+    let region = Region { start, size: o.size };
+    println!("hog: {} at {:#010x} ({})", Size(o.size), start, how);
+    let seed = 0x5eed_0000 ^ sys::getpid() as u32;
+    if o.touch {
+        region.touch(seed);
+    }
+    if o.verify && !region.verify(seed, o.touch) {
+        return 1;
+    }
+    if let Some(secs) = o.hold {
+        match secs {
+            Some(n) => println!("hog: holding {} for {}s (pid {})", Size(o.size), n, sys::getpid()),
+            None => println!("hog: holding {} until killed (pid {})", Size(o.size), sys::getpid()),
+        }
+        let mut left = secs;
+        while left != Some(0) {
+            sys::sleep(1);
+            left = left.map(|n| n - 1);
+            if o.verify && region.check(seed, o.touch).is_err() {
+                return if region.verify(seed, o.touch) { 0 } else { 1 };
+            }
+        }
+        if o.verify && !region.verify(seed, o.touch) {
+            return 1;
+        }
+    }
+    println!("hog: done");
+    0
+}

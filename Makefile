@@ -60,6 +60,8 @@ USER_CARGO := cargo build --manifest-path user/Cargo.toml --release --target use
 	-Zbuild-std=core,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
 	-Zjson-target-spec -Zunstable-options --target-dir target/user --artifact-dir $(UBUILD)/cargo
 USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
+# auxv reads esp before glibc runs: its own entry point (see its header).
+$(UBUILD)/auxv: USER_CC += -e auxv_start
 export USER_PROGS
 
 QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display none \

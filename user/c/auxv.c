@@ -50,7 +50,7 @@ static const char *at_name(uint32_t t)
 
 /* Addresses on the stack are printed as offsets from esp ("esp+N"); the
  * top of the string area is printed from the end of the strings too. */
-int main(int argc, char **argv, char **envp)
+int main(int argc, char **argv)
 {
     uint32_t *sp = start_sp;
     uintptr_t esp = (uintptr_t)sp;

@@ -201,7 +201,9 @@ pub struct Vma {
     pub flags: VmFlags,
     /// The file page mapped at `start`; for an anonymous private area
     /// `start >> PAGE_SHIFT`, as Linux sets it, so that the contiguity rule
-    /// of merging is the same for both kinds.
+    /// of merging is the same for both kinds. Modular, as Linux's unsigned
+    /// `vm_pgoff`: a file mapped `MAP_GROWSDOWN` from offset 0 that grows
+    /// wraps below 0 rather than overflowing.
     pub pgoff: usize,
     pub kind: VmaKind,
 }
@@ -219,7 +221,7 @@ impl Vma {
     /// (what `split_vma` leaves on each side).
     fn slice(&self, from: usize, to: usize) -> Vma {
         debug_assert!(self.start <= from && from < to && to <= self.end);
-        Vma { start: from, end: to, pgoff: self.pgoff + (from - self.start) / PAGE_SIZE, ..*self }
+        Vma { start: from, end: to, pgoff: self.pgoff.wrapping_add((from - self.start) / PAGE_SIZE), ..*self }
     }
 
     /// Whether `next`, starting where this one ends, would be merged into
@@ -229,7 +231,7 @@ impl Vma {
             && self.flags == next.flags
             && !self.flags.intersects(VmFlags::SPECIAL)
             && self.kind == next.kind
-            && self.pgoff + self.pages() == next.pgoff
+            && self.pgoff.wrapping_add(self.pages()) == next.pgoff
     }
 
     /// Where the free space below this area must end (Linux's
@@ -499,16 +501,22 @@ impl VmaSet {
         self.find_vma(addr).is_none_or(|v| addr + len <= v.start_gap(self.stack_guard_gap))
     }
 
-    /// `arch_get_unmapped_area_topdown`: the highest hole below `mmap_base`.
+    /// `arch_get_unmapped_area_topdown`: the highest hole below
+    /// `mmap_base`, walking the holes down from it. A hole's top is the
+    /// start of the area above it, or its guard gap if a stack (only the
+    /// area right above a mapping constrains it, as Linux's
+    /// `unmapped_area_topdown`). Never address 0.
     fn search_topdown(&self, len: usize) -> Option<usize> {
-        let mut addr = self.mmap_base.checked_sub(len)?;
+        let mut limit = self.mmap_base;
+        let mut i = self.index_after(limit.checked_sub(len)?);
         loop {
-            match self.find_vma(addr) {
-                None => return Some(addr),
-                Some(v) if addr + len <= v.start_gap(self.stack_guard_gap) => return Some(addr),
-                // Never down to address 0 (`while (len < vma->vm_start)`).
-                Some(v) => addr = v.start_gap(self.stack_guard_gap).checked_sub(len).filter(|&a| a > 0)?,
+            let top = self.vmas.get(i).map_or(limit, |v| limit.min(v.start_gap(self.stack_guard_gap)));
+            let bottom = i.checked_sub(1).map_or(0, |p| self.vmas[p].end);
+            if top >= bottom + len && top - len > 0 {
+                return Some(top - len);
             }
+            i = i.checked_sub(1)?;
+            limit = usize::MAX;
         }
     }
 
@@ -685,7 +693,7 @@ impl VmaSet {
         // Only the start moves: nothing new can become adjacent (the gap,
         // or a stack below, which differs in nothing but could merge: let
         // the rewrite decide).
-        let grown = Vma { start: addr, pgoff: v.pgoff - grow, ..v };
+        let grown = Vma { start: addr, pgoff: v.pgoff.wrapping_sub(grow), ..v };
         self.rewrite(addr, v.end, |_| None, Some(grown))
     }
 

@@ -134,7 +134,7 @@ fn page_align(x: usize) -> u64 {
 }
 
 fn is_aligned(x: usize) -> bool {
-    x % PAGE_SIZE == 0
+    x.is_multiple_of(PAGE_SIZE)
 }
 
 /// The errors of these calls: Linux's errno values.
@@ -151,7 +151,7 @@ pub enum Errno {
 
 impl Errno {
     /// What a system call returns: `-errno`.
-    pub fn neg(self) -> isize {
+    pub fn syscall_ret(self) -> isize {
         -(self as isize)
     }
 }
@@ -540,6 +540,7 @@ impl VmaSet {
     /// `pgoff` or anonymous, and returns the address. A `MAP_FIXED`
     /// mapping replaces what was there. The caller faults in a
     /// `VM_LOCKED` result (`make_pages_present`).
+    #[allow(clippy::too_many_arguments)] // mmap2's six registers, and the limits
     pub fn mmap(
         &mut self,
         addr: usize,
@@ -603,10 +604,8 @@ impl VmaSet {
             }
             return Err(Errno::ENOMEM);
         }
-        if flags & MAP_NORESERVE == 0 {
-            if vm_flags.contains(VmFlags::SHARED) || vm_flags.contains(VmFlags::WRITE) {
-                vm_flags |= VmFlags::ACCOUNT;
-            }
+        if flags & MAP_NORESERVE == 0 && vm_flags.intersects(VmFlags::SHARED | VmFlags::WRITE) {
+            vm_flags |= VmFlags::ACCOUNT;
         }
         let vma = Vma { start: addr, end, flags: vm_flags, pgoff, kind };
         self.rewrite(addr, end, |_| None, Some(vma))?;

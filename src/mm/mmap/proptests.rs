@@ -95,7 +95,7 @@ impl Model {
         a: usize,
         len: usize,
         prot: u32,
-        file: Option<FileRef>,
+        file: Option<(FileRef, usize)>,
         shared: bool,
         grows: bool,
     ) -> Result<usize, Errno> {
@@ -103,7 +103,7 @@ impl Model {
         if grows {
             flags |= VmFlags::GROWSDOWN;
         }
-        if let (Some(f), true) = (file, shared) {
+        if let (Some((f, _)), true) = (file, shared) {
             if prot & PROT_WRITE != 0 && !f.writable {
                 return Err(Errno::EACCES);
             }
@@ -118,7 +118,7 @@ impl Model {
             flags |= VmFlags::ACCOUNT;
         }
         let (kind, pgoff) = match file {
-            Some(f) => (VmaKind::File(f), 0),
+            Some((f, pgoff)) => (VmaKind::File(f), pgoff),
             None => (VmaKind::Anonymous, a / P),
         };
         self.unmap(a, len);
@@ -243,13 +243,7 @@ proptest! {
                     }
                     let (a, len) = (addr(page), pages * P);
                     let got = s.mmap(a, len, prot, flags, f.map(|f| f.0), f.map_or(0, |f| f.1), &inf);
-                    let want = m.mmap(a, len, prot, f.map(|f| f.0), shared, grows);
-                    let want = want.map(|a| {
-                        if let Some((_, off)) = f {
-                            for i in 0..pages { m.pages.get_mut(&(a / P + i)).unwrap().pgoff = off + i; }
-                        }
-                        a
-                    });
+                    let want = m.mmap(a, len, prot, f, shared, grows);
                     prop_assert_eq!(got, want);
                 }
                 Op::Mmap { hint, pages, prot } => {

@@ -362,5 +362,5 @@ fn maps_lines_as_linux_prints_them() {
 #[test]
 fn errno_names_its_value() {
     assert_eq!(Errno::ENOMEM.to_string(), "ENOMEM (12): Cannot allocate memory");
-    assert_eq!(Errno::EINVAL.neg(), -22);
+    assert_eq!(Errno::EINVAL.syscall_ret(), -22);
 }

@@ -466,6 +466,20 @@ impl VmaSet {
         self.rewrite(start, end, |_| None, None)
     }
 
+    /// Linux's `insert_vm_struct`: puts a ready-made area in a free range
+    /// (for what exec and special mappings build by hand), merging it with
+    /// its neighbours where `vma_merge` would. `EINVAL` for an empty,
+    /// unaligned or out-of-range area; `ENOMEM` if the range is not free.
+    pub fn insert_vma(&mut self, vma: Vma) -> Result<(), Errno> {
+        if vma.start >= vma.end || !is_aligned(vma.start) || !is_aligned(vma.end) || vma.end > TASK_SIZE {
+            return Err(Errno::EINVAL);
+        }
+        if self.find_vma_intersection(vma.start, vma.end).is_some() {
+            return Err(Errno::ENOMEM);
+        }
+        self.rewrite(vma.start, vma.end, |_| None, Some(vma))
+    }
+
     /// Linux's `get_unmapped_area`: where a mapping of `len` bytes goes.
     /// `MAP_FIXED` takes `addr` as it is; otherwise a free, page-aligned
     /// `addr` is honoured as a hint, and failing that the layout's search

@@ -364,3 +364,54 @@ fn errno_names_its_value() {
     assert_eq!(Errno::ENOMEM.to_string(), "ENOMEM (12): Cannot allocate memory");
     assert_eq!(Errno::EINVAL.syscall_ret(), -22);
 }
+
+#[test]
+fn the_top_page_of_user_space() {
+    let mut s = set();
+    let top = TASK_SIZE - P;
+    map(&mut s, top, 1, RW);
+    assert_eq!(s.find_vma(TASK_SIZE - 1).unwrap().end, TASK_SIZE);
+    s.mprotect(top, P, PROT_READ).unwrap();
+    assert_eq!(s.mprotect(top, 2 * P, PROT_READ), Err(Errno::ENOMEM), "runs past TASK_SIZE");
+    s.mlock(TASK_SIZE - 1, 1, &INF).unwrap();
+    assert_eq!(s.locked_vm(), 1);
+    assert_eq!(s.mmap(top, P, RW, ANON, None, 0, &INF), Ok(s.mmap_base - P), "a taken hint at the top");
+    assert_eq!(s.mmap(TASK_SIZE, P, RW, FIXED, None, 0, &INF), Err(Errno::ENOMEM));
+    assert_eq!(s.mmap(0xffff_f000, P, RW, FIXED, None, 0, &INF), Err(Errno::ENOMEM));
+    assert_eq!(s.expand_stack(0xffff_f000, &INF), Err(Errno::EFAULT), "nothing above kernel addresses");
+    s.start_brk = top - 2 * P;
+    s.brk = s.start_brk;
+    assert_eq!(s.brk(top - P, &INF), top - P);
+    assert_eq!(s.brk(top - P + 1, &INF), top - P, "no free page would be left below the top mapping");
+    s.munmap(top, P).unwrap();
+    assert_eq!(s.brk(TASK_SIZE, &INF), TASK_SIZE, "the heap may reach TASK_SIZE itself");
+    assert_eq!(s.brk(TASK_SIZE + 1, &INF), TASK_SIZE);
+}
+
+#[test]
+fn insert_vma_merges_unless_special() {
+    let mut s = set();
+    let v =
+        Vma { start: 0x1000_0000, end: 0x1000_1000, flags: VmFlags::STACK, pgoff: 0x1_0000, kind: VmaKind::Anonymous };
+    s.insert_vma(v).unwrap();
+    assert_eq!(s.insert_vma(v), Err(Errno::ENOMEM), "taken");
+    assert_eq!(s.insert_vma(Vma { end: v.start, ..v }), Err(Errno::EINVAL), "empty");
+    s.insert_vma(Vma { start: 0x1000_1000, end: 0x1000_2000, pgoff: 0x1_0001, ..v }).unwrap();
+    assert_eq!(s.len(), 1);
+    let special = VmFlags::READ | VmFlags::DONTEXPAND;
+    s.insert_vma(Vma { start: 0x2000_0000, end: 0x2000_1000, flags: special, pgoff: 0x2_0000, ..v }).unwrap();
+    s.insert_vma(Vma { start: 0x2000_1000, end: 0x2000_2000, flags: special, pgoff: 0x2_0001, ..v }).unwrap();
+    assert_eq!(s.len(), 3, "VM_DONTEXPAND areas never merge (VM_SPECIAL)");
+    assert_eq!(s.stack_vm(), 2);
+}
+
+#[test]
+fn status_counts() {
+    let mut s = set();
+    let f = MAP_PRIVATE | MAP_FIXED;
+    s.mmap(0x0804_8000, 2 * P, PROT_READ | PROT_EXEC, f, Some(HOG), 0, &INF).unwrap();
+    s.mmap(0x0804_a000, P, RW, f, Some(HOG), 2, &INF).unwrap();
+    map(&mut s, 0x0900_0000, 3, RW);
+    s.mmap(0xbfff_0000, 4 * P, RW, FIXED | MAP_GROWSDOWN, None, 0, &INF).unwrap();
+    assert_eq!((s.total_vm(), s.shared_vm(), s.exec_vm(), s.stack_vm()), (10, 3, 2, 4));
+}

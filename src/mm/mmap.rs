@@ -17,6 +17,22 @@
 //! for the tens to hundreds of areas a process has is a short `memmove`,
 //! and a neighbour is the next index (Linux's `vm_next`).
 //!
+//! The layout is 2.6.24 i386's: top-down from `mmap_base` =
+//! `TASK_SIZE - max(RLIMIT_STACK, 128 MB)` (what `arch_pick_mmap_layout`
+//! picks for a finite stack limit, so the heap and the mappings share the
+//! whole space between them), legacy bottom-up from 1 GB for an infinite
+//! one. No randomisation: addresses are reproducible for the tests.
+//!
+//! An area's name (`[heap]`, `[stack]`) is not stored: as Linux's
+//! `show_map` does, it is derived from `start_brk`, `brk` and
+//! `start_stack`, so a heap merged with `.bss` still reads `[heap]`.
+//!
+//! Files: this one (the set, `find_vma`, `mmap`, `munmap`, `brk`,
+//! `get_unmapped_area`, `expand_stack`), `mmap/mprotect.rs`,
+//! `mmap/mlock.rs`, `mmap/mman.rs` (flags), `mmap/errno.rs`,
+//! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs` and the model
+//! test `mmap/proptests.rs`.
+//!
 //! Deliberate differences from 2.6.24, each with its reason:
 //! - an operation that fails for want of memory or of map count
 //!   (`max_map_count`) fails before changing anything; Linux may leave a
@@ -28,7 +44,9 @@
 //!   Linux since 4.12, "Stack Clash"): it does not grow into it, and
 //!   `get_unmapped_area` places nothing in it (Linux's `vm_start_gap`).
 //! - the top-down search has no `free_area_cache`: it returns the highest
-//!   hole below `mmap_base` every time, the result Linux's cache only speeds up.
+//!   hole below `mmap_base` every time (Linux's cache goes on below the
+//!   last mapping until a big enough hole above it is freed, so Linux may
+//!   place a mapping lower than this does; either is a valid placement).
 //! - shared anonymous mappings are refused (`EINVAL`): Linux backs them with
 //!   a shmem file per mapping, which this kernel does not have.
 //! - the `CAP_IPC_LOCK` bypass of the lock limits is the caller's: it passes
@@ -36,78 +54,18 @@
 
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use alloc::vec::Vec;
-use core::fmt;
 
+mod errno;
 mod mlock;
+mod mman;
 mod mprotect;
 mod task_mmu;
 
+pub use errno::Errno;
 pub use mlock::{MCL_CURRENT, MCL_FUTURE};
+pub use mman::*;
+use mman::{calc_vm_flag_bits, calc_vm_prot_bits};
 pub use task_mmu::{Maps, MapsLine};
-
-bitflags::bitflags! {
-    /// `vm_flags`, with Linux 2.6.24's bit values (include/linux/mm.h).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub struct VmFlags: u32 {
-        const READ = 0x0000_0001;
-        const WRITE = 0x0000_0002;
-        const EXEC = 0x0000_0004;
-        const SHARED = 0x0000_0008;
-        /// The rights `mprotect` may grant later (`VM_MAY*` = `VM_*` << 4).
-        const MAYREAD = 0x0000_0010;
-        const MAYWRITE = 0x0000_0020;
-        const MAYEXEC = 0x0000_0040;
-        const MAYSHARE = 0x0000_0080;
-        /// A stack: a fault just below it grows it (`expand_stack`).
-        const GROWSDOWN = 0x0000_0100;
-        const GROWSUP = 0x0000_0200;
-        const PFNMAP = 0x0000_0400;
-        const DENYWRITE = 0x0000_0800;
-        const EXECUTABLE = 0x0000_1000;
-        /// Pages are faulted in and never reclaimed (`mlock`).
-        const LOCKED = 0x0000_2000;
-        const IO = 0x0000_4000;
-        const SEQ_READ = 0x0000_8000;
-        const RAND_READ = 0x0001_0000;
-        const DONTCOPY = 0x0002_0000;
-        const DONTEXPAND = 0x0004_0000;
-        const RESERVED = 0x0008_0000;
-        /// Charged to the commit (private writable). Sticky: a later
-        /// read-only `mprotect` keeps it, as Linux does.
-        const ACCOUNT = 0x0010_0000;
-        const HUGETLB = 0x0040_0000;
-        const NONLINEAR = 0x0080_0000;
-    }
-}
-
-impl VmFlags {
-    /// Linux's `VM_SPECIAL`: areas `vma_merge` never touches.
-    pub const SPECIAL: VmFlags = VmFlags::IO.union(VmFlags::DONTEXPAND).union(VmFlags::RESERVED).union(VmFlags::PFNMAP);
-    const RWX: VmFlags = VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::EXEC);
-    /// i386's `VM_DATA_DEFAULT_FLAGS` (no READ_IMPLIES_EXEC personality).
-    pub const DATA_DEFAULT: VmFlags =
-        VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::MAYREAD).union(VmFlags::MAYWRITE).union(VmFlags::MAYEXEC);
-    /// `VM_STACK_FLAGS`: what `setup_arg_pages` gives the stack.
-    pub const STACK: VmFlags = VmFlags::DATA_DEFAULT.union(VmFlags::GROWSDOWN).union(VmFlags::ACCOUNT);
-}
-
-/// `PROT_*` and `MAP_*` of the i386 ABI (asm-generic/mman.h, asm-x86/mman.h).
-pub const PROT_READ: u32 = 0x1;
-pub const PROT_WRITE: u32 = 0x2;
-pub const PROT_EXEC: u32 = 0x4;
-pub const PROT_SEM: u32 = 0x8;
-pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
-pub const PROT_GROWSUP: u32 = 0x0200_0000;
-pub const MAP_SHARED: u32 = 0x01;
-pub const MAP_PRIVATE: u32 = 0x02;
-pub const MAP_TYPE: u32 = 0x0f;
-pub const MAP_FIXED: u32 = 0x10;
-pub const MAP_ANONYMOUS: u32 = 0x20;
-pub const MAP_GROWSDOWN: u32 = 0x0100;
-pub const MAP_DENYWRITE: u32 = 0x0800;
-pub const MAP_EXECUTABLE: u32 = 0x1000;
-pub const MAP_LOCKED: u32 = 0x2000;
-pub const MAP_NORESERVE: u32 = 0x4000;
 
 /// `RLIM_INFINITY` on i386 (`~0UL`).
 pub const RLIM_INFINITY: usize = usize::MAX;
@@ -135,40 +93,6 @@ fn page_align(x: usize) -> u64 {
 
 fn is_aligned(x: usize) -> bool {
     x.is_multiple_of(PAGE_SIZE)
-}
-
-/// The errors of these calls: Linux's errno values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Errno {
-    EPERM = 1,
-    EAGAIN = 11,
-    ENOMEM = 12,
-    EACCES = 13,
-    EFAULT = 14,
-    EINVAL = 22,
-    EOVERFLOW = 75,
-}
-
-impl Errno {
-    /// What a system call returns: `-errno`.
-    pub fn syscall_ret(self) -> isize {
-        -(self as isize)
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, what) = match self {
-            Errno::EPERM => ("EPERM", "Operation not permitted"),
-            Errno::EAGAIN => ("EAGAIN", "Resource temporarily unavailable"),
-            Errno::ENOMEM => ("ENOMEM", "Cannot allocate memory"),
-            Errno::EACCES => ("EACCES", "Permission denied"),
-            Errno::EFAULT => ("EFAULT", "Bad address"),
-            Errno::EINVAL => ("EINVAL", "Invalid argument"),
-            Errno::EOVERFLOW => ("EOVERFLOW", "Value too large for defined data type"),
-        };
-        write!(f, "{} ({}): {}", name, *self as i32, what)
-    }
 }
 
 /// A file a program maps: a GRUB module. Modules live as long as the
@@ -716,27 +640,6 @@ impl VmaSet {
         self.expand_stack(addr, rlim).ok()?;
         self.find_vma(addr).filter(|v| v.contains(addr))
     }
-}
-
-/// `calc_vm_prot_bits`: `PROT_*` to `VM_*` (the same low three bits).
-fn calc_vm_prot_bits(prot: u32) -> VmFlags {
-    VmFlags::from_bits_truncate(prot) & VmFlags::RWX
-}
-
-/// `calc_vm_flag_bits`: the `MAP_*` flags that become `VM_*` flags.
-fn calc_vm_flag_bits(flags: u32) -> VmFlags {
-    let mut f = VmFlags::empty();
-    for (map, vm) in [
-        (MAP_GROWSDOWN, VmFlags::GROWSDOWN),
-        (MAP_DENYWRITE, VmFlags::DENYWRITE),
-        (MAP_EXECUTABLE, VmFlags::EXECUTABLE),
-        (MAP_LOCKED, VmFlags::LOCKED),
-    ] {
-        if flags & map != 0 {
-            f |= vm;
-        }
-    }
-    f
 }
 
 #[cfg(test)]

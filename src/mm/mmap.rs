@@ -28,7 +28,7 @@
 //! `start_stack`, so a heap merged with `.bss` still reads `[heap]`.
 //!
 //! Files: this one (the set, `find_vma`, `mmap`, `munmap`, `brk`,
-//! `get_unmapped_area`, `expand_stack`), `mmap/mprotect.rs`,
+//! `expand_stack`), `mmap/unmapped_area.rs` (`get_unmapped_area`), `mmap/mprotect.rs`,
 //! `mmap/mlock.rs`, `mmap/mman.rs` (flags), `mmap/errno.rs`,
 //! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs` and the model
 //! test `mmap/proptests.rs`.
@@ -60,12 +60,15 @@ mod mlock;
 mod mman;
 mod mprotect;
 mod task_mmu;
+mod unmapped_area;
 
 pub use errno::Errno;
 pub use mlock::{MCL_CURRENT, MCL_FUTURE};
 pub use mman::*;
 use mman::{calc_vm_flag_bits, calc_vm_prot_bits};
 pub use task_mmu::{Maps, MapsLine};
+pub use unmapped_area::TASK_UNMAPPED_BASE;
+use unmapped_area::{MAX_GAP, MIN_GAP};
 
 /// `RLIM_INFINITY` on i386 (`~0UL`).
 pub const RLIM_INFINITY: usize = usize::MAX;
@@ -73,13 +76,6 @@ pub const RLIM_INFINITY: usize = usize::MAX;
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
 /// Linux's `stack_guard_gap` default (256 pages, since 4.12).
 pub const STACK_GUARD_GAP: usize = 256 * PAGE_SIZE;
-/// Where the legacy (bottom-up) layout starts looking: `PAGE_ALIGN(TASK_SIZE / 3)`.
-pub const TASK_UNMAPPED_BASE: usize = page_align_down(TASK_SIZE / 3 + PAGE_SIZE - 1);
-/// The gap `mmap_base` leaves for the stack is at least 128 MB and at most
-/// five sixths of user space (arch/x86/mm/mmap_32.c).
-const MIN_GAP: usize = 128 << 20;
-const MAX_GAP: usize = TASK_SIZE / 6 * 5;
-
 const fn page_align_down(x: usize) -> usize {
     x & !(PAGE_SIZE - 1)
 }
@@ -402,75 +398,6 @@ impl VmaSet {
             return Err(Errno::ENOMEM);
         }
         self.rewrite(vma.start, vma.end, |_| None, Some(vma))
-    }
-
-    /// Linux's `get_unmapped_area`: where a mapping of `len` bytes goes.
-    /// `MAP_FIXED` takes `addr` as it is; otherwise a free, page-aligned
-    /// `addr` is honoured as a hint, and failing that the layout's search
-    /// runs (top-down from `mmap_base`, falling back to bottom-up).
-    pub fn get_unmapped_area(&self, addr: usize, len: usize, flags: u32) -> Result<usize, Errno> {
-        if len > TASK_SIZE {
-            return Err(Errno::ENOMEM);
-        }
-        let addr = if flags & MAP_FIXED != 0 {
-            addr
-        } else {
-            let hint = page_align(addr);
-            if addr != 0 && hint <= (TASK_SIZE - len) as u64 && self.fits(hint as usize, len) {
-                hint as usize
-            } else if self.layout == MmapLayout::TopDown {
-                self.search_topdown(len).or_else(|| self.search_bottomup(len)).ok_or(Errno::ENOMEM)?
-            } else {
-                self.search_bottomup(len).ok_or(Errno::ENOMEM)?
-            }
-        };
-        if addr > TASK_SIZE - len {
-            return Err(Errno::ENOMEM);
-        }
-        if !is_aligned(addr) {
-            return Err(Errno::EINVAL);
-        }
-        Ok(addr)
-    }
-
-    /// Whether `[addr, addr + len)` is free, the guard gap of a stack
-    /// above it included.
-    fn fits(&self, addr: usize, len: usize) -> bool {
-        self.find_vma(addr).is_none_or(|v| addr + len <= v.start_gap(self.stack_guard_gap))
-    }
-
-    /// `arch_get_unmapped_area_topdown`: the highest hole below
-    /// `mmap_base`, walking the holes down from it. A hole's top is the
-    /// start of the area above it, or its guard gap if a stack (only the
-    /// area right above a mapping constrains it, as Linux's
-    /// `unmapped_area_topdown`). Never address 0.
-    fn search_topdown(&self, len: usize) -> Option<usize> {
-        let mut limit = self.mmap_base;
-        let mut i = self.index_after(limit.checked_sub(len)?);
-        loop {
-            let top = self.vmas.get(i).map_or(limit, |v| limit.min(v.start_gap(self.stack_guard_gap)));
-            let bottom = i.checked_sub(1).map_or(0, |p| self.vmas[p].end);
-            if top >= bottom + len && top - len > 0 {
-                return Some(top - len);
-            }
-            i = i.checked_sub(1)?;
-            limit = usize::MAX;
-        }
-    }
-
-    /// `arch_get_unmapped_area`: the lowest hole from `TASK_UNMAPPED_BASE`.
-    fn search_bottomup(&self, len: usize) -> Option<usize> {
-        let mut addr = TASK_UNMAPPED_BASE;
-        for v in &self.vmas[self.index_after(addr)..] {
-            if addr > TASK_SIZE - len {
-                return None;
-            }
-            if addr + len <= v.start_gap(self.stack_guard_gap) {
-                return Some(addr);
-            }
-            addr = addr.max(v.end);
-        }
-        (addr <= TASK_SIZE - len).then_some(addr)
     }
 
     /// Linux's `do_mmap_pgoff` and `mmap_region` (what `mmap2` reaches):

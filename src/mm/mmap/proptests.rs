@@ -26,13 +26,44 @@ struct Page {
 
 #[derive(Clone, Debug)]
 enum Op {
-    MmapFixed { page: usize, pages: usize, prot: u32, file: Option<(bool, usize)>, shared: bool, grows: bool },
-    Mmap { hint: Option<usize>, pages: usize, prot: u32 },
-    Munmap { page: usize, pages: usize },
-    Mprotect { page: usize, pages: usize, prot: u32 },
-    Mlock { page: usize, pages: usize, on: bool },
-    Brk { page: usize, byte: usize },
-    ExpandStack { page: usize },
+    MmapFixed {
+        page: usize,
+        pages: usize,
+        prot: u32,
+        file: Option<(bool, usize)>,
+        shared: bool,
+        grows: bool,
+    },
+    Mmap {
+        hint: Option<usize>,
+        pages: usize,
+        prot: u32,
+    },
+    Munmap {
+        page: usize,
+        pages: usize,
+    },
+    Mprotect {
+        page: usize,
+        pages: usize,
+        prot: u32,
+    },
+    Mlock {
+        page: usize,
+        pages: usize,
+        on: bool,
+    },
+    Brk {
+        page: usize,
+        byte: usize,
+    },
+    ExpandStack {
+        page: usize,
+    },
+    /// `mlockall(flags)`, or `munlockall` for 0.
+    MlockAll {
+        flags: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -49,6 +80,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (page.clone(), pages.clone(), any::<bool>()).prop_map(|(page, pages, on)| Op::Mlock { page, pages, on }),
         2 => (page.clone(), 0..P).prop_map(|(page, byte)| Op::Brk { page, byte }),
         1 => page.prop_map(|page| Op::ExpandStack { page }),
+        1 => (0..4u32).prop_map(|flags| Op::MlockAll { flags }),
     ]
 }
 
@@ -57,6 +89,7 @@ struct Model {
     pages: BTreeMap<usize, Page>,
     start_brk: usize,
     brk: usize,
+    def_flags: VmFlags,
 }
 
 fn addr(page: usize) -> usize {
@@ -99,7 +132,11 @@ impl Model {
         shared: bool,
         grows: bool,
     ) -> Result<usize, Errno> {
-        let mut flags = VmFlags::from_bits_truncate(prot) | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC;
+        let mut flags = VmFlags::from_bits_truncate(prot)
+            | VmFlags::MAYREAD
+            | VmFlags::MAYWRITE
+            | VmFlags::MAYEXEC
+            | self.def_flags;
         if grows {
             flags |= VmFlags::GROWSDOWN;
         }
@@ -149,7 +186,7 @@ impl Model {
             if !self.free(old_top, new_top + P) {
                 return self.brk;
             }
-            let flags = VmFlags::DATA_DEFAULT | VmFlags::ACCOUNT;
+            let flags = VmFlags::DATA_DEFAULT | VmFlags::ACCOUNT | self.def_flags;
             self.map(old_top, new_top - old_top, flags, VmaKind::Anonymous, old_top / P);
         }
         self.brk = newbrk;
@@ -215,6 +252,7 @@ fn check(s: &VmaSet, m: &Model) -> Result<(), TestCaseError> {
     prop_assert_eq!(s.total_vm(), m.pages.len());
     prop_assert_eq!(s.locked_vm(), m.pages.values().filter(|p| p.flags.contains(VmFlags::LOCKED)).count());
     prop_assert_eq!(s.brk, m.brk);
+    prop_assert_eq!(s.def_flags, m.def_flags);
     Ok(())
 }
 
@@ -229,7 +267,7 @@ proptest! {
         s.stack_guard_gap = GAP;
         s.start_brk = addr(8);
         s.brk = s.start_brk;
-        let mut m = Model { pages: BTreeMap::new(), start_brk: s.start_brk, brk: s.brk };
+        let mut m = Model { pages: BTreeMap::new(), start_brk: s.start_brk, brk: s.brk, def_flags: VmFlags::empty() };
         for op in ops {
             match op {
                 Op::MmapFixed { page, pages, prot, file, shared, grows } => {
@@ -281,6 +319,19 @@ proptest! {
                 Op::Brk { page, byte } => {
                     let newbrk = addr(page) + byte;
                     prop_assert_eq!(s.brk(newbrk, &inf), m.brk(newbrk));
+                }
+                Op::MlockAll { flags } => {
+                    if flags == 0 {
+                        prop_assert_eq!(s.munlockall(), Ok(()));
+                    } else {
+                        prop_assert_eq!(s.mlockall(flags, &inf), Ok(()));
+                    }
+                    m.def_flags = if flags & MCL_FUTURE != 0 { VmFlags::LOCKED } else { VmFlags::empty() };
+                    if flags != MCL_FUTURE {
+                        for p in m.pages.values_mut() {
+                            p.flags.set(VmFlags::LOCKED, flags & MCL_CURRENT != 0);
+                        }
+                    }
                 }
                 Op::ExpandStack { page } => {
                     let a = addr(page) + 0x123;

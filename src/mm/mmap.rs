@@ -390,6 +390,8 @@ impl VmaSet {
     /// (for what exec and special mappings build by hand), merging it with
     /// its neighbours where `vma_merge` would. `EINVAL` for an empty,
     /// unaligned or out-of-range area; `ENOMEM` if the range is not free.
+    /// An anonymous area's `pgoff` should be `start >> PAGE_SHIFT`, as
+    /// every other anonymous area's is, or it will not merge with them.
     pub fn insert_vma(&mut self, vma: Vma) -> Result<(), Errno> {
         if vma.start >= vma.end || !is_aligned(vma.start) || !is_aligned(vma.end) || vma.end > TASK_SIZE {
             return Err(Errno::EINVAL);

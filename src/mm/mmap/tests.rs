@@ -415,3 +415,19 @@ fn status_counts() {
     s.mmap(0xbfff_0000, 4 * P, RW, FIXED | MAP_GROWSDOWN, None, 0, &INF).unwrap();
     assert_eq!((s.total_vm(), s.shared_vm(), s.exec_vm(), s.stack_vm()), (10, 3, 2, 4));
 }
+
+/// Found by the model test: the top-down walk stepped from a stack to just
+/// below its guard gap, skipping the hole under a mapping that sits inside
+/// that gap (only the area right above a hole constrains it).
+#[test]
+fn topdown_uses_the_hole_below_a_mapping_in_a_stack_gap() {
+    let mut s = set();
+    let base = 0x1000_0000;
+    s.mmap_base = base + 48 * P;
+    s.stack_guard_gap = 2 * P;
+    map(&mut s, base + 15 * P, 1, PROT_READ);
+    map(&mut s, base + 40 * P, 8, PROT_READ);
+    map(&mut s, base + 31 * P, 2, PROT_READ);
+    s.mmap(base + 16 * P, 8 * P, PROT_READ, FIXED | MAP_GROWSDOWN, None, 0, &INF).unwrap();
+    assert_eq!(s.mmap(0, 8 * P, PROT_READ, ANON, None, 0, &INF), Ok(base + 7 * P));
+}

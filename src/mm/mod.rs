@@ -5,6 +5,7 @@ pub mod gfp;
 pub mod list;
 pub mod memblock;
 pub mod mm_init;
+pub mod mmap;
 pub mod mmzone;
 pub mod page;
 pub mod page_alloc;

@@ -115,8 +115,7 @@ pub fn run(icount: usize) {
     for i in 0..BATCH {
         let p = alloc_pages(GFP_KERNEL, 0).expect("a page");
         // SAFETY: only this thread touches HELD, and only here.
-        unsafe { HELD[i] = p.pfn() };
-        core::mem::forget(p);
+        unsafe { HELD[i] = p.into_raw() };
     }
     for i in 0..BATCH {
         // SAFETY: as above; each pfn was allocated at order 0 just before.
@@ -357,8 +356,7 @@ fn split_merge_row(loop_cost: u64) {
             split = free_counts() == before; // and merged back, all the way up
             break;
         }
-        held.push(p.pfn());
-        core::mem::forget(p);
+        held.push(p.into_raw());
     }
     let ev = events();
     let m = 2_000u64;
@@ -456,8 +454,7 @@ fn highmem_rows(loop_cost: u64) {
     for slot in pages.iter_mut() {
         let q = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("highmem");
         let low = (q.pfn() as usize) < crate::mm::mmzone::max_low_pfn();
-        *slot = q.pfn();
-        core::mem::forget(q);
+        *slot = q.into_raw();
         got += 1;
         if low {
             break;

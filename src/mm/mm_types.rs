@@ -71,11 +71,9 @@ impl TableMemory for Prealloc {
 
     fn alloc_table(&mut self) -> Option<u32> {
         let p = self.spare.take()?;
-        let phys = p.pfn() << PAGE_SHIFT;
         // The page is a page table from here on: freed through free_table
         // (by pgd_free), not by the guard.
-        core::mem::forget(p);
-        Some(phys)
+        Some(p.into_raw() << PAGE_SHIFT)
     }
 
     fn free_table(&mut self, phys: u32) {

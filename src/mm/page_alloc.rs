@@ -94,9 +94,16 @@ impl Pages {
     ///
     /// # Safety
     /// The block came from `alloc_pages` with this order, its handle was
-    /// forgotten, and this is the only handle rebuilt for it.
+    /// given up with [`into_raw`](Self::into_raw), and this is the only
+    /// handle rebuilt for it.
     pub unsafe fn from_raw(pfn: u32, order: usize) -> Pages {
         Pages { pfn, order: order as u8 }
+    }
+    /// Give up the handle: the owner keeps the block's pfn in its own
+    /// bookkeeping (a page table, an area's frame list) and frees it later
+    /// through [`from_raw`](Self::from_raw). Nothing is freed here.
+    pub fn into_raw(self) -> u32 {
+        self.pfn
     }
     pub fn pfn(&self) -> u32 {
         self.pfn

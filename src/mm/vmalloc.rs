@@ -217,10 +217,9 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
         let Some(p) = page_alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM, 0) else {
             return fail("free page", &pfns);
         };
-        let pfn = p.pfn();
         // The frame is owned by the area from here on (`pfns`), and
         // freed through it.
-        core::mem::forget(p);
+        let pfn = p.into_raw();
         if zero {
             // SAFETY: a frame just allocated for this area.
             unsafe { crate::mm::highmem::clear_highpage(pfn) };

@@ -1,0 +1,120 @@
+//! The system calls (Linux's arch/x86/kernel/syscall_table_32.S and the
+//! `sys_*` functions it names): `int $0x80` with the number in EAX, the
+//! arguments in EBX, ECX, EDX, ESI, EDI, EBP, and the result, or `-errno`,
+//! back in EAX. Numbers are Linux i386's.
+//!
+//! Built so far: `exit`, `exit_group`, `write` (fds 1 and 2, to the
+//! console), `getpid` and `brk`. Every other number returns `-ENOSYS`, and
+//! is logged the first time it is seen. Every user pointer goes through
+//! `copy_from_user`: a bad one is `-EFAULT`, never an oops.
+
+use super::exec;
+use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
+use crate::arch::x86::kernel::traps::TrapFrame;
+use crate::arch::x86::lib::uaccess::copy_from_user;
+use crate::kernel::printk::console_write;
+use crate::kernel::sched;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+pub const EBADF: i32 = 9;
+pub const ENOSYS: i32 = 38;
+
+pub const NR_EXIT: u32 = 1;
+pub const NR_WRITE: u32 = 4;
+pub const NR_GETPID: u32 = 20;
+pub const NR_BRK: u32 = 45;
+pub const NR_EXIT_GROUP: u32 = 252;
+
+/// The six argument registers, in Linux's order.
+type Args = [u32; 6];
+type SysCall = fn(&Args) -> i32;
+
+/// Linux's `sys_call_table`, for the numbers built.
+const SYS_CALL_TABLE: &[(u32, SysCall)] = &[
+    (NR_EXIT, sys_exit),
+    (NR_WRITE, sys_write),
+    (NR_GETPID, sys_getpid),
+    (NR_BRK, sys_brk),
+    (NR_EXIT_GROUP, sys_exit),
+];
+
+/// The handler `int $0x80` reaches (registered with traps by `exec`).
+/// Runs with interrupts on, as Linux's system calls do: they may sleep
+/// and fault on user memory.
+pub fn do_syscall(frame: &mut TrapFrame) {
+    let nr = frame.eax;
+    let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    local_irq_enable();
+    let ret = match SYS_CALL_TABLE.iter().find(|(n, _)| *n == nr) {
+        Some((_, f)) => f(&args),
+        None => sys_ni_syscall(nr),
+    };
+    frame.eax = ret as u32;
+    // The way back to ring 3 (trap_common's pops and iret) runs with
+    // interrupts off, as it came in.
+    local_irq_disable();
+}
+
+/// Numbers 0..MAX_LOGGED already reported, one bit each; past that, one
+/// report for all.
+const MAX_LOGGED: usize = 512;
+static NI_LOGGED: [AtomicU32; MAX_LOGGED / 32 + 1] = [const { AtomicU32::new(0) }; MAX_LOGGED / 32 + 1];
+
+/// Linux's `sys_ni_syscall`: `-ENOSYS`, said once per number.
+fn sys_ni_syscall(nr: u32) -> i32 {
+    let bit = (nr as usize).min(MAX_LOGGED);
+    let mask = 1 << (bit % 32);
+    if NI_LOGGED[bit / 32].fetch_or(mask, Ordering::Relaxed) & mask == 0 {
+        crate::pr_warn!(
+            "{}[{}]: system call {} is not implemented; it returns -ENOSYS (said once{})",
+            sched::current_name(),
+            sched::current_pid(),
+            nr,
+            if bit == MAX_LOGGED { " for every number past 511" } else { " per number" }
+        );
+    }
+    -ENOSYS
+}
+
+fn sys_exit(a: &Args) -> i32 {
+    // Only the low 8 bits reach the parent (Linux's `(code & 0xff) << 8`).
+    exec::exit_process((a[0] & 0xff) as i32)
+}
+
+/// Bytes copied from user space per step: a bounded stack buffer, and a
+/// long write does not hold the console for its whole length.
+const WRITE_CHUNK: usize = 256;
+
+/// `write(fd, buf, count)`: fds 1 and 2 go to the console. A bad pointer
+/// gives `-EFAULT` if nothing was written yet, else the count written so
+/// far (as Linux's partial writes).
+fn sys_write(a: &Args) -> i32 {
+    let (fd, buf, count) = (a[0], a[1] as usize, a[2] as usize);
+    if fd != 1 && fd != 2 {
+        return -EBADF;
+    }
+    // Linux caps a write at MAX_RW_COUNT; the result must fit the sign.
+    let count = count.min(i32::MAX as usize & !(crate::layout::PAGE_SIZE - 1));
+    let mut chunk = [0u8; WRITE_CHUNK];
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(WRITE_CHUNK);
+        let Some(from) = buf.checked_add(done) else { break };
+        if let Err(e) = copy_from_user(&mut chunk[..n], from) {
+            return if done == 0 { e.errno() } else { done as i32 };
+        }
+        console_write(&chunk[..n]);
+        done += n;
+    }
+    done as i32
+}
+
+fn sys_getpid(_: &Args) -> i32 {
+    sched::current_pid() as i32
+}
+
+/// `brk(addr)`: the new break, or the old one when refused (0 asks for
+/// the current one).
+fn sys_brk(a: &Args) -> i32 {
+    exec::with_current(|p| p.brk(a[0])).unwrap_or(0) as i32
+}

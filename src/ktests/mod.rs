@@ -25,6 +25,7 @@ mod kernel;
 mod mm;
 mod page_alloc;
 mod slab;
+mod syscalls;
 mod uaccess;
 mod vmalloc;
 
@@ -66,6 +67,11 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: kernel::dmesg_keeps_messages },
     KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: kernel::console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: kernel::symbols_resolve_kernel_text },
+    KTest {
+        name: "process::syscalls::write_with_bad_pointers_gives_efault",
+        run: syscalls::write_with_bad_pointers_gives_efault,
+    },
+    KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
     KTest { name: "mm::page_alloc::every_free_page_round_trips", run: page_alloc::every_free_page_round_trips },
     KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: page_alloc::highuser_fills_highmem_first },
     KTest {

@@ -26,7 +26,7 @@ pub const NR_BRK: u32 = 45;
 pub const NR_EXIT_GROUP: u32 = 252;
 
 /// The six argument registers, in Linux's order.
-type Args = [u32; 6];
+pub type Args = [u32; 6];
 type SysCall = fn(&Args) -> i32;
 
 /// Linux's `sys_call_table`, for the numbers built.
@@ -42,17 +42,21 @@ const SYS_CALL_TABLE: &[(u32, SysCall)] = &[
 /// Runs with interrupts on, as Linux's system calls do: they may sleep
 /// and fault on user memory.
 pub fn do_syscall(frame: &mut TrapFrame) {
-    let nr = frame.eax;
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
     local_irq_enable();
-    let ret = match SYS_CALL_TABLE.iter().find(|(n, _)| *n == nr) {
-        Some((_, f)) => f(&args),
-        None => sys_ni_syscall(nr),
-    };
-    frame.eax = ret as u32;
+    frame.eax = dispatch(frame.eax, &args) as u32;
     // The way back to ring 3 (trap_common's pops and iret) runs with
     // interrupts off, as it came in.
     local_irq_disable();
+}
+
+/// Run system call `nr` with `args`: its result or `-errno`. Process
+/// context, interrupts on.
+pub fn dispatch(nr: u32, args: &[u32; 6]) -> i32 {
+    match SYS_CALL_TABLE.iter().find(|(n, _)| *n == nr) {
+        Some((_, f)) => f(args),
+        None => sys_ni_syscall(nr),
+    }
 }
 
 /// Numbers 0..MAX_LOGGED already reported, one bit each; past that, one

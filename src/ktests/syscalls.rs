@@ -8,7 +8,7 @@ use super::TestResult;
 use crate::arch::x86::lib::uaccess::EFAULT;
 use crate::kernel::sched;
 use crate::layout::PAGE_OFFSET;
-use crate::process::syscalls::{dispatch, EBADF, ENOSYS, NR_BRK, NR_GETPID, NR_WRITE};
+use crate::process::syscalls::{dispatch, EBADF, ENOSYS, NR_BRK, NR_GETPID, NR_SET_THREAD_AREA, NR_WRITE, NR_WRITEV};
 
 /// Bad buffers for `write`: the kernel (a real kernel address, and the
 /// last user byte running into the kernel), an unmapped user page, NULL
@@ -31,6 +31,18 @@ pub fn write_with_bad_pointers_gives_efault() -> TestResult {
             }
         }
     }
+    // The other calls that read user memory.
+    for (buf, len) in cases {
+        if dispatch(NR_WRITEV, &[1, buf, len.min(1024), 0, 0, 0]) != -EFAULT {
+            return Err("a writev with a bad iovec pointer did not give -EFAULT");
+        }
+        if dispatch(NR_SET_THREAD_AREA, &[buf, 0, 0, 0, 0, 0]) != -EFAULT {
+            return Err("set_thread_area from a bad pointer did not give -EFAULT");
+        }
+    }
+    if sched::current_tls() != [0; 3] {
+        return Err("a refused set_thread_area changed the thread's TLS");
+    }
     // Nothing to copy: nothing is read, and 0 bytes were written.
     if dispatch(NR_WRITE, &[1, 0, 0, 0, 0, 0]) != 0 {
         return Err("write of 0 bytes did not return 0");
@@ -47,7 +59,7 @@ pub fn write_with_bad_pointers_gives_efault() -> TestResult {
 /// `-ENOSYS`; `getpid` is the caller's pid; `brk` of a thread without a
 /// process is 0 (no break).
 pub fn unknown_numbers_give_enosys() -> TestResult {
-    for nr in [0, 243, 511, 512, 100_000, u32::MAX] {
+    for nr in [0, 2, 511, 512, 100_000, u32::MAX] {
         if dispatch(nr, &[0; 6]) != -ENOSYS {
             return Err("an unbuilt system call did not give -ENOSYS");
         }

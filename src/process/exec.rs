@@ -72,6 +72,22 @@ impl From<MapError> for ExecError {
     }
 }
 
+/// The errors a process's memory calls give (their Linux errno).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Errno {
+    Inval,
+    NoMem,
+}
+
+impl Errno {
+    pub const fn errno(self) -> i32 {
+        match self {
+            Errno::Inval => -22,
+            Errno::NoMem => -12,
+        }
+    }
+}
+
 /// What a process owns: its address space, the frames mapped in it (by
 /// page address; each unmapped and freed on drop, before the mm reference
 /// goes), and its break (Linux's `mm->start_brk`, `mm->brk`).
@@ -141,6 +157,36 @@ impl Process {
         }
         self.brk = brk;
         brk
+    }
+
+    /// Linux's `sys_mprotect` for the pages exec and brk mapped: each page
+    /// of `[start, start + len)` gets `prot` (`PROT_READ` 1, `PROT_WRITE`
+    /// 2, `PROT_EXEC` 4; no PROT_NONE mapping here: PROT_NONE leaves the
+    /// frame unmapped but still the process's). `EINVAL` for an unaligned
+    /// start or unknown bits, `ENOMEM` if a page in the range is not the
+    /// process's (then nothing changed).
+    pub fn mprotect(&mut self, start: u32, len: u32, prot: u32) -> Result<(), Errno> {
+        const PROT_ALL: u32 = 7;
+        if start % PAGE != 0 || prot & !PROT_ALL != 0 {
+            return Err(Errno::Inval);
+        }
+        let end = start.checked_add(len).and_then(|e| e.checked_next_multiple_of(PAGE)).ok_or(Errno::NoMem)?;
+        if (start..end).step_by(PAGE_SIZE).any(|va| !self.pages.contains_key(&va)) {
+            return Err(Errno::NoMem);
+        }
+        for va in (start..end).step_by(PAGE_SIZE) {
+            let pfn = self.pages[&va].pfn();
+            // Not mapped when an earlier PROT_NONE left it so.
+            let _ = self.mm.unmap_page(VirtAddr::new(va as usize));
+            if prot != 0 {
+                let flags = if prot & 2 != 0 { PteFlags::PRESENT_RW } else { PteFlags::PRESENT };
+                // SAFETY: the frame is the process's (in `pages`), freed
+                // only after it is unmapped. Its table exists (it was just
+                // mapped there), so this allocates nothing and cannot fail.
+                let _ = unsafe { self.mm.map_page(VirtAddr::new(va as usize), Pfn(pfn), flags) };
+            }
+        }
+        Ok(())
     }
 
     /// Frames mapped (for tests and reports).
@@ -297,6 +343,7 @@ fn user_thread(arg: usize) {
     let Start { process, eip, esp } = *start;
     sched::use_mm(process.mm.clone());
     put(&PROCESSES, sched::current_pid(), process);
+    sched::fpu_begin();
     // Everything this frame owned has moved on: start_thread abandons it.
     crate::arch::x86::kernel::start_thread(eip, esp)
 }

@@ -69,6 +69,7 @@ pub fn setup_arch() {
     use crate::arch::x86::{gdt, pic, pit, serial};
     serial::init();
     gdt::init(double_fault_task);
+    crate::arch::x86::cpu::fpu_init();
     traps::init();
     pic::init();
     pit::init();

@@ -167,7 +167,7 @@ impl Process {
     /// process's (then nothing changed).
     pub fn mprotect(&mut self, start: u32, len: u32, prot: u32) -> Result<(), Errno> {
         const PROT_ALL: u32 = 7;
-        if start % PAGE != 0 || prot & !PROT_ALL != 0 {
+        if !start.is_multiple_of(PAGE) || prot & !PROT_ALL != 0 {
             return Err(Errno::Inval);
         }
         let end = start.checked_add(len).and_then(|e| e.checked_next_multiple_of(PAGE)).ok_or(Errno::NoMem)?;

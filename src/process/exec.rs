@@ -344,8 +344,10 @@ fn user_thread(arg: usize) {
     sched::use_mm(process.mm.clone());
     put(&PROCESSES, sched::current_pid(), process);
     sched::fpu_begin();
-    // Everything this frame owned has moved on: start_thread abandons it.
-    crate::arch::x86::kernel::start_thread(eip, esp)
+    // SAFETY: everything this frame owned has moved on (to the process
+    // table and the task), and kthread_start below it holds only the entry
+    // and its argument: nothing on this stack is reachable from elsewhere.
+    unsafe { crate::arch::x86::kernel::start_thread(eip, esp) }
 }
 
 /// End the calling process with `status` (Linux's `do_exit` for a

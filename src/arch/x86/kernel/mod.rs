@@ -27,10 +27,16 @@ const USER_EFLAGS: u32 = 0x202;
 /// follows `execve`): user code and data selectors with RPL 3, interrupts
 /// on, every general register zero. Traps from there come back on this
 /// thread's kernel stack from its top (`TSS.esp0`), so the caller's frames
-/// are abandoned: nothing the caller owns is dropped, and whatever must be
-/// freed has to be handed on (to the process's own state) before this
-/// call. Never returns: the thread leaves through a system call (`exit`).
-pub fn start_thread(eip: u32, esp: u32) -> ! {
+/// are abandoned and their memory reused. Never returns: the thread leaves
+/// through a system call (`exit`).
+///
+/// # Safety
+/// No frame of the calling thread may hold a value that something else
+/// can still reach (a pinned wait-queue entry, a borrow lent to another
+/// thread): the memory is overwritten without its destructor running.
+/// Owned values are merely leaked, so the caller hands on (to the
+/// process's own state) whatever must be freed.
+pub unsafe fn start_thread(eip: u32, esp: u32) -> ! {
     use crate::arch::x86::gdt::{USER_CS, USER_DS};
     let ds = u32::from(USER_DS);
     let frame = traps::TrapFrame {
@@ -55,7 +61,8 @@ pub fn start_thread(eip: u32, esp: u32) -> ! {
         user_ss: ds,
     };
     // SAFETY: the frame is complete and lies on this thread's own stack,
-    // which stays allocated while the thread lives; it returns only to
+    // which stays allocated while the thread lives (the frames below it
+    // may be abandoned: the caller's contract); it returns only to
     // ring 3 (CS and SS with RPL 3, flat user segments), where paging alone
     // decides what the code can reach: user pages, never the kernel's.
     unsafe { enter_user_mode(&frame) }

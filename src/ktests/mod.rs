@@ -20,6 +20,7 @@
 //! it is then reported as libtest reports an ignored test, `test NAME ...
 //! ignored, why`, and does not fail the run.
 
+mod exec;
 mod highmem;
 mod kernel;
 mod mm;
@@ -67,6 +68,10 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: kernel::dmesg_keeps_messages },
     KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: kernel::console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: kernel::symbols_resolve_kernel_text },
+    KTest {
+        name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
+        run: exec::load_lays_out_hello_and_gives_every_page_back,
+    },
     KTest {
         name: "process::syscalls::write_with_bad_pointers_gives_efault",
         run: syscalls::write_with_bad_pointers_gives_efault,

@@ -189,6 +189,21 @@ impl Process {
         Ok(())
     }
 
+    /// Its address space.
+    pub fn mm(&self) -> &MmStruct {
+        &self.mm
+    }
+
+    /// The frame mapped at page `va`, if the process has one there.
+    pub fn frame(&self, va: u32) -> Option<u32> {
+        self.pages.get(&va).map(|p| p.pfn())
+    }
+
+    /// Every (page, frame) it has, in address order.
+    pub fn frames(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.pages.iter().map(|(&va, p)| (va, p.pfn()))
+    }
+
     /// Frames mapped (for tests and reports).
     pub fn nr_pages(&self) -> usize {
         self.pages.len()
@@ -253,6 +268,14 @@ struct Start {
     esp: u32,
 }
 
+/// A program loaded and not started: its process, where it starts and
+/// its first stack pointer.
+pub struct Loaded {
+    pub process: Process,
+    pub eip: u32,
+    pub esp: u32,
+}
+
 /// Check `file`, build its address space and start it as `argv[0]` in a
 /// new thread; returns the thread's pid (wait for it with
 /// [`wait_exit_status`]). May sleep. On an error nothing is left.
@@ -260,6 +283,24 @@ pub fn exec(file: &[u8], argv: &[&[u8]]) -> Result<u32, ExecError> {
     // The first exec installs the system calls: before it, nothing can
     // make one (traps stay below this layer: see traps::set_syscall_handler).
     crate::arch::x86::kernel::traps::set_syscall_handler(super::syscalls::do_syscall);
+    let Loaded { process, eip, esp } = load(file, argv)?;
+    let start = alloc::boxed::Box::new(Start { process, eip, esp });
+    let raw = alloc::boxed::Box::into_raw(start);
+    let thread_name = String::from_utf8_lossy(argv.first().copied().unwrap_or(b""));
+    match kthread::kthread_run(&thread_name, user_thread, raw as usize) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            // SAFETY: the thread was not made, so nobody else took `raw`.
+            drop(unsafe { alloc::boxed::Box::from_raw(raw) });
+            Err(ExecError::Thread(e))
+        }
+    }
+}
+
+/// Check `file` and build its address space, with `argv` on its stack
+/// (Linux's `load_elf_binary` up to `start_thread`). May sleep. On an
+/// error nothing is left.
+pub fn load(file: &[u8], argv: &[&[u8]]) -> Result<Loaded, ExecError> {
     let plan = binfmt_elf::parse(file).map_err(ExecError::Elf)?;
     let name = argv.first().copied().unwrap_or(b"");
     let args = ExecArgs { argv, envp: &[], execfn: name, random: at_random(), hwcap: cpuid(1).3 };
@@ -282,17 +323,7 @@ pub fn exec(file: &[u8], argv: &[&[u8]]) -> Result<u32, ExecError> {
     process.stack_start = stack_start;
     process.start_brk = plan.brk;
     process.brk = plan.brk;
-    let start = alloc::boxed::Box::new(Start { process, eip: plan.entry, esp: image.esp });
-    let raw = alloc::boxed::Box::into_raw(start);
-    let thread_name = String::from_utf8_lossy(name);
-    match kthread::kthread_run(&thread_name, user_thread, raw as usize) {
-        Ok(pid) => Ok(pid),
-        Err(e) => {
-            // SAFETY: the thread was not made, so nobody else took `raw`.
-            drop(unsafe { alloc::boxed::Box::from_raw(raw) });
-            Err(ExecError::Thread(e))
-        }
-    }
+    Ok(Loaded { process, eip: plan.entry, esp: image.esp })
 }
 
 /// Each `PT_LOAD` segment's pages: zeroed, its file bytes copied in,

@@ -1,0 +1,93 @@
+//! exec's address space, built and not run (`exec::load`): the program's
+//! pages where its ELF says, with its permissions, user frames from highmem
+//! while there is some, the first stack as `create_elf_tables` laid it
+//! out; and every page back when the process is dropped.
+
+use super::{skip, TestResult};
+use crate::arch::x86::pgtable_types::PteFlags;
+use crate::kernel::bootinfo;
+use crate::mm::highmem::memcpy_from_page;
+use crate::mm::mmzone::{max_low_pfn, max_pfn};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
+use crate::mm::pgtable::VirtAddr;
+use crate::pr_info;
+use crate::process::binfmt_elf::{self, SegFlags, STACK_TOP};
+use crate::process::exec;
+
+const PAGE: u32 = crate::layout::PAGE_SIZE as u32;
+
+fn hello() -> Result<&'static [u8], &'static str> {
+    let m = bootinfo::get().module("hello").ok_or_else(|| skip("no module 'hello' on this boot (make user)"))?;
+    crate::arch::x86::mm::init::module_bytes(m).ok_or_else(|| skip("module 'hello' is beyond the direct map"))
+}
+
+/// The 32-bit word at user address `va` of a loaded process.
+fn word(p: &exec::Process, va: u32) -> Option<u32> {
+    let pfn = p.frame(va & !(PAGE - 1))?;
+    let mut b = [0u8; 4];
+    // SAFETY: the frame is the process's, which is not running: nothing
+    // writes it meanwhile. (`va` is 4-aligned: the word is in the page.)
+    unsafe { memcpy_from_page(&mut b, pfn, (va % PAGE) as usize) };
+    Some(u32::from_le_bytes(b))
+}
+
+fn check_layout(file: &[u8]) -> TestResult {
+    let plan = binfmt_elf::parse(file).map_err(|_| "hello does not parse")?;
+    let loaded = exec::load(file, &[b"hello", b"x"]).map_err(|_| "exec::load of hello failed")?;
+    let p = &loaded.process;
+    if loaded.eip != plan.entry {
+        return Err("the start address is not e_entry");
+    }
+    for seg in &plan.segments {
+        for va in (seg.page_start()..seg.page_end()).step_by(PAGE as usize) {
+            let (_, flags) = p.mm().translate(VirtAddr::new(va as usize)).ok_or("a segment page is not mapped")?;
+            if !flags.contains(PteFlags::USER | PteFlags::PRESENT) {
+                return Err("a segment page is not a present user page");
+            }
+            if flags.contains(PteFlags::RW) != seg.flags.contains(SegFlags::W) {
+                pr_info!("ktest: page {:#010x} of a {} segment mapped {:?}", va, seg.flags, flags);
+                return Err("a segment page is writable when its segment is not, or the other way");
+            }
+        }
+        // The first bytes of the segment are the file's.
+        if seg.filesz >= 4 && seg.vaddr % 4 == 0 {
+            let off = seg.offset as usize;
+            let want = u32::from_le_bytes([file[off], file[off + 1], file[off + 2], file[off + 3]]);
+            if word(p, seg.vaddr) != Some(want) {
+                return Err("a segment's first word is not the file's");
+            }
+        }
+    }
+    // argc, argv[0] -> "hello", argv[1], NULL.
+    let esp = loaded.esp;
+    if word(p, esp) != Some(2) || word(p, esp + 12) != Some(0) {
+        return Err("the stack does not start with argc 2 and a NULL after argv");
+    }
+    let argv0 = word(p, esp + 4).ok_or("argv[0] is not on a stack page")?;
+    if !(esp..STACK_TOP).contains(&argv0) || word(p, argv0 & !3).is_none() {
+        return Err("argv[0] does not point into the stack");
+    }
+    if max_pfn() > max_low_pfn() && p.frames().any(|(_, pfn)| (pfn as usize) < max_low_pfn()) {
+        pr_info!("ktest: {} frames, max_low_pfn {:#x}", p.nr_pages(), max_low_pfn());
+        return Err("a user frame came from lowmem while highmem had free pages");
+    }
+    Ok(())
+}
+
+/// hello's address space as Linux's binfmt_elf would build it, and not a
+/// page kept after it is dropped (measured around a second load: the first
+/// gives the kmalloc caches it uses their first slabs).
+pub fn load_lays_out_hello_and_gives_every_page_back() -> TestResult {
+    let file = hello()?;
+    check_layout(file)?;
+    drain_all_pages();
+    let before = nr_free_pages();
+    let r = check_layout(file);
+    drain_all_pages();
+    let after = nr_free_pages();
+    if after != before {
+        pr_info!("ktest: free pages {} -> {}", before, after);
+        return r.and(Err("free pages not back where they were after the process was dropped"));
+    }
+    r
+}

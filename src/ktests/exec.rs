@@ -1,14 +1,15 @@
 //! exec's address space, built and not run (`exec::load`): the program's
-//! pages where its ELF says, with its permissions, user frames from highmem
-//! while there is some, the first stack as `create_elf_tables` laid it
+//! pages where its ELF says, with its permissions, user frames from
+//! ZONE_HIGHMEM while it has pages to spare, the first stack as `create_elf_tables` laid it
 //! out; and every page back when the process is dropped.
 
 use super::{skip, TestResult};
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::bootinfo;
+use crate::kernel::fault_inject::FaultAttr;
 use crate::mm::highmem::memcpy_from_page;
-use crate::mm::mmzone::{max_low_pfn, max_pfn};
-use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
+use crate::mm::mmzone::{max_low_pfn, with_node_mem_map, Watermark, ZoneType};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages, set_fail_page_alloc};
 use crate::mm::pgtable::VirtAddr;
 use crate::pr_info;
 use crate::process::binfmt_elf::{self, SegFlags, STACK_TOP};
@@ -33,6 +34,12 @@ fn word(p: &exec::Process, va: u32) -> Option<u32> {
 
 fn check_layout(file: &[u8]) -> TestResult {
     let plan = binfmt_elf::parse(file).map_err(|_| "hello does not parse")?;
+    // ZONE_HIGHMEM (GFP_HIGHUSER's first zone; not ZONE_MOVABLE) with room
+    // above its low mark for the whole program (a few dozen pages).
+    let highmem_to_spare = with_node_mem_map(|node, _| {
+        let z = &node.zones[ZoneType::HighMem as usize];
+        z.is_populated() && z.nr_free_pages() > z.watermark[Watermark::Low as usize] + 256
+    });
     let loaded = exec::load(file, &[b"hello", b"x"]).map_err(|_| "exec::load of hello failed")?;
     let p = &loaded.process;
     if loaded.eip != plan.entry {
@@ -67,7 +74,7 @@ fn check_layout(file: &[u8]) -> TestResult {
     if !(esp..STACK_TOP).contains(&argv0) || word(p, argv0 & !3).is_none() {
         return Err("argv[0] does not point into the stack");
     }
-    if max_pfn() > max_low_pfn() && p.frames().any(|(_, pfn)| (pfn as usize) < max_low_pfn()) {
+    if highmem_to_spare && p.frames().any(|(_, pfn)| (pfn as usize) < max_low_pfn()) {
         pr_info!("ktest: {} frames, max_low_pfn {:#x}", p.nr_pages(), max_low_pfn());
         return Err("a user frame came from lowmem while highmem had free pages");
     }
@@ -90,4 +97,49 @@ pub fn load_lays_out_hello_and_gives_every_page_back() -> TestResult {
         return r.and(Err("free pages not back where they were after the process was dropped"));
     }
     r
+}
+
+/// Puts the fault-injection settings back, on every path.
+struct Restore(FaultAttr);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        set_fail_page_alloc(self.0);
+    }
+}
+
+/// A load that runs out of memory at any of its page allocations (the
+/// directory, a page table, a user frame: the n-th fails, for every n)
+/// says so and leaves every page where it was.
+pub fn load_out_of_memory_anywhere_leaves_nothing() -> TestResult {
+    let file = hello()?;
+    // Warm the caches (see above), then count.
+    drop(exec::load(file, &[b"hello"]).map_err(|_| "exec::load of hello failed")?);
+    for n in 1.. {
+        drain_all_pages();
+        let before = nr_free_pages();
+        let restore = Restore(set_fail_page_alloc(FaultAttr::new(n, 100, 0, 1)));
+        let r = exec::load(file, &[b"hello"]);
+        let failed = set_fail_page_alloc(restore.0).failed;
+        drop(restore);
+        let loaded_ok = r.is_ok();
+        match r {
+            Err(exec::ExecError::NoMemory) if failed == 1 => {}
+            Ok(_) if failed == 0 => {}
+            Ok(_) => return Err("a load succeeded although a page allocation failed"),
+            Err(_) => return Err("a failed page allocation did not give ExecError::NoMemory"),
+        }
+        drop(r);
+        drain_all_pages();
+        let after = nr_free_pages();
+        if after != before {
+            pr_info!("ktest: failing allocation {}: free pages {} -> {}", n, before, after);
+            return Err("free pages not back after a load that ran out of memory");
+        }
+        if loaded_ok {
+            pr_info!("ktest: exec::load failed cleanly at each of its {} page allocations", n - 1);
+            return Ok(());
+        }
+    }
+    unreachable!("the loop returns")
 }

@@ -68,15 +68,6 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: kernel::dmesg_keeps_messages },
     KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: kernel::console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: kernel::symbols_resolve_kernel_text },
-    KTest {
-        name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
-        run: exec::load_lays_out_hello_and_gives_every_page_back,
-    },
-    KTest {
-        name: "process::syscalls::write_with_bad_pointers_gives_efault",
-        run: syscalls::write_with_bad_pointers_gives_efault,
-    },
-    KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
     KTest { name: "mm::page_alloc::every_free_page_round_trips", run: page_alloc::every_free_page_round_trips },
     KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: page_alloc::highuser_fills_highmem_first },
     KTest {
@@ -206,6 +197,19 @@ pub static TESTS: &[KTest] = &[
         name: "kernel::wait::a_hundred_threads_sleep_on_one_queue_and_all_wake",
         run: mm::a_hundred_threads_sleep_on_one_queue_and_all_wake,
     },
+    KTest {
+        name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
+        run: exec::load_lays_out_hello_and_gives_every_page_back,
+    },
+    KTest {
+        name: "process::exec::load_out_of_memory_anywhere_leaves_nothing",
+        run: exec::load_out_of_memory_anywhere_leaves_nothing,
+    },
+    KTest {
+        name: "process::syscalls::write_with_bad_pointers_gives_efault",
+        run: syscalls::write_with_bad_pointers_gives_efault,
+    },
+    KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
 ];
 
 /// What a run of the tests found (libtest's summary line).

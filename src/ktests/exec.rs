@@ -143,3 +143,52 @@ pub fn load_out_of_memory_anywhere_leaves_nothing() -> TestResult {
     }
     unreachable!("the loop returns")
 }
+
+/// `brk` on a loaded hello: grows page by page (zeroed, writable user
+/// pages), shrinks giving the pages back, refuses below the start and into
+/// the stack's gap (returning the break unchanged), and 0 asks for it.
+/// Every page comes back (counted around a second run, as above).
+pub fn brk_grows_shrinks_and_refuses() -> TestResult {
+    let file = hello()?;
+    brk_checks(file)?;
+    drain_all_pages();
+    let before = nr_free_pages();
+    let r = brk_checks(file);
+    drain_all_pages();
+    if nr_free_pages() != before {
+        return r.and(Err("free pages not back after the process with a heap was dropped"));
+    }
+    r
+}
+
+fn brk_checks(file: &[u8]) -> TestResult {
+    let mut loaded = exec::load(file, &[b"hello"]).map_err(|_| "exec::load of hello failed")?;
+    let p = &mut loaded.process;
+    let start = p.brk(0);
+    let pages = p.nr_pages();
+    if start == 0 || start % PAGE != 0 {
+        return Err("the initial break is not a page-aligned address");
+    }
+    if p.brk(start + 3 * PAGE + 1) != start + 3 * PAGE + 1 || p.nr_pages() != pages + 4 {
+        return Err("brk up by 3 pages and a byte did not map 4 pages");
+    }
+    for va in (start..start + 4 * PAGE).step_by(PAGE as usize) {
+        let (_, flags) = p.mm().translate(VirtAddr::new(va as usize)).ok_or("a heap page is not mapped")?;
+        if !flags.contains(PteFlags::USER | PteFlags::RW) || word(p, va) != Some(0) {
+            return Err("a heap page is not a zeroed, writable user page");
+        }
+    }
+    if p.brk(start - 1) != start + 3 * PAGE + 1 || p.brk(STACK_TOP - PAGE) != start + 3 * PAGE + 1 {
+        return Err("a refused brk did not return the break unchanged");
+    }
+    if p.brk(start + PAGE) != start + PAGE || p.nr_pages() != pages + 1 {
+        return Err("brk down to one page did not unmap the other 3");
+    }
+    if p.mm().translate(VirtAddr::new((start + PAGE) as usize)).is_some() {
+        return Err("a page above the lowered break is still mapped");
+    }
+    if p.brk(start) != start || p.nr_pages() != pages {
+        return Err("brk back to the start did not give every heap page back");
+    }
+    Ok(())
+}

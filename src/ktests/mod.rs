@@ -201,6 +201,7 @@ pub static TESTS: &[KTest] = &[
         name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
         run: exec::load_lays_out_hello_and_gives_every_page_back,
     },
+    KTest { name: "process::exec::brk_grows_shrinks_and_refuses", run: exec::brk_grows_shrinks_and_refuses },
     KTest {
         name: "process::exec::load_out_of_memory_anywhere_leaves_nothing",
         run: exec::load_out_of_memory_anywhere_leaves_nothing,

@@ -1758,6 +1758,153 @@ USER_TESTS = [
 ]
 
 
+# --- exec and system calls (issue 10) ---
+
+def run_host_as(name, args):
+    """build/user/NAME run on this Linux host with argv[0] = NAME, as the
+    kernel's `run NAME ARGS` starts it: (status, stdout, stderr)."""
+    r = subprocess.run([name] + list(args), executable=os.path.join(USER, name), cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def meminfo_kb(m, field):
+    """`field` of meminfo (kB), after `drain` put the per-CPU lists back."""
+    m.cmd("drain")
+    out = m.cmd("meminfo")
+    g = re.search(r"^%s:\s+(\d+) kB$" % re.escape(field), out, re.M)
+    check(g, "no %s in meminfo:\n%s" % (field, out))
+    return int(g.group(1))
+
+
+def run_hello_prints_what_linux_prints():
+    """`run hello a b` prints exactly what build/user/hello prints on this
+    Linux host (started as `hello a b`): the program ran in ring 3, its
+    argv and stack laid out as Linux lays them, its writes reaching the
+    console through int $0x80; it exits 0, so the shell adds nothing, and
+    goes on."""
+    built_user_programs()
+    status, want, _ = run_host_as("hello", ["a", "b"])
+    check(status == 0, "hello exited %d on the host" % status)
+    m = Machine()
+    try:
+        m.boot()
+        got = m.cmd("run hello a b")
+        check(got == want, "run hello a b printed:\n%r\nnot what Linux prints:\n%r" % (got, want))
+        check(m.cmd("echo still here") == "still here\n", "the shell did not go on:\n" + m.out[-1500:])
+    finally:
+        m.kill()
+
+
+def run_reports_exit_status_and_bad_programs():
+    """`run panic x` prints the program's lines (stdout and stderr, as on
+    Linux) and then `panic: exit status 101`; an unknown program is named
+    and pointed to bootmap; a module that is no ELF file (the kernel's
+    symbols) gets binfmt_elf's message; a missing PROG is said. Free pages
+    come back after all of them (measured after a first run of hello, which
+    gives the kmalloc caches it uses their first slabs: Slab grows by a few
+    pages once, and stays)."""
+    built_user_programs()
+    status, out, err = run_host_as("panic", ["x"])
+    check(status == 101, "panic exited %d on the host" % status)
+    m = Machine()
+    try:
+        m.boot()
+        m.cmd("run hello")
+        before = meminfo_kb(m, "MemFree")
+        got = m.cmd("run panic x")
+        check(got == out + err + "panic: exit status 101\n",
+              "run panic x printed:\n%r\nnot:\n%r" % (got, out + err + "panic: exit status 101\n"))
+        got = m.cmd("run nonexistent")
+        check(got == "run: no program 'nonexistent' (bootmap lists the modules)\n", "run nonexistent: %r" % got)
+        got = m.cmd("run symbols")
+        check(re.fullmatch(r"run: symbols: not an ELF file \(magic [0-9a-f ]+\)\n", got), "run symbols: %r" % got)
+        got = m.cmd("run")
+        check(got == "run: missing PROG (usage: run PROG [ARG...]); nothing run\n", "run: %r" % got)
+        after = meminfo_kb(m, "MemFree")
+        check(before == after, "MemFree %d kB before, %d kB after" % (before, after))
+    finally:
+        m.kill()
+
+
+def run_hello_20_times_leaks_no_page():
+    """20 runs of hello at 2G (user frames from highmem) give back every
+    page: MemFree, HighFree and Slab after `drain` are what they were
+    before (after a first run, which gives the kmalloc caches it uses their
+    first slabs)."""
+    built_user_programs()
+    m = Machine()
+    try:
+        m.boot()
+        m.cmd("run hello")
+        fields = ("MemFree", "HighFree", "Slab")
+        before = tuple(meminfo_kb(m, f) for f in fields)
+        for i in range(20):
+            got = m.cmd("run hello %d" % i)
+            check(got.startswith("Hello from user space!\n") and got.endswith("argv[1]: %d\n" % i), "run %d: %r" % (i, got))
+        after = tuple(meminfo_kb(m, f) for f in fields)
+        check(before == after, "%r: %r kB before 20 runs, %r after" % (fields, before, after))
+    finally:
+        m.kill()
+
+
+def run_chello_prints_what_linux_prints():
+    """`run chello a b` (glibc static: TLS through set_thread_area and %gs,
+    SSE2 string functions, brk, mprotect of its RELRO, set_tid_address)
+    prints what it prints on this Linux host. The first run logs each
+    system call it makes that is not built (-ENOSYS: rseq, getrandom,
+    statx...), once per number: a second run prints exactly Linux's text.
+    Free pages come back."""
+    built_user_programs()
+    status, want, _ = run_host_as("chello", ["a", "b"])
+    check(status == 0, "chello exited %d on the host" % status)
+    m = Machine()
+    try:
+        m.boot()
+        got = m.cmd("run chello a b")
+        enosys = re.findall(r"^\[[ \d.]+\] chello\[\d+\]: system call (\d+) is not implemented; it returns -ENOSYS "
+                            r"\(said once per number\)\n", got, re.M)
+        rest = re.sub(r"^\[[ \d.]+\] .*\n", "", got, flags=re.M)
+        check(rest == want, "run chello a b printed:\n%r\nnot what Linux prints:\n%r" % (got, want))
+        check(enosys and len(set(enosys)) == len(enosys), "no ENOSYS line, or one twice: %r" % got)
+        before = meminfo_kb(m, "MemFree")
+        got = m.cmd("run chello a b")
+        check(got == want, "second run chello a b printed:\n%r\nnot:\n%r" % (got, want))
+        check(meminfo_kb(m, "MemFree") == before, "MemFree changed across a run of chello")
+    finally:
+        m.kill()
+
+
+def run_hog_grows_the_break():
+    """`run hog 3000K brk touch verify` grows the heap with brk, writes and
+    re-reads every page, and prints what it prints on Linux (but for the
+    address: Linux randomises the break); its pages come back (counted
+    around a second run: the first gives the kmalloc caches of its page
+    bookkeeping their first slabs)."""
+    built_user_programs()
+    m = Machine()
+    try:
+        m.boot()
+        want = "\n".join(hog_lines("3000K", ["3000K"], "brk") + ["hog: verified 3000K", "hog: done", ""])
+        for i in range(2):
+            got = m.cmd("run hog 3000K brk touch verify")
+            check(re.fullmatch(want, got), "run hog 3000K brk touch verify printed:\n%s" % got)
+            if i == 0:
+                before = meminfo_kb(m, "MemFree")
+        check(meminfo_kb(m, "MemFree") == before, "MemFree changed across hog's brk run")
+    finally:
+        m.kill()
+
+
+EXEC_TESTS = [
+    ("qemu::exec::run_hog_grows_the_break", run_hog_grows_the_break),
+    ("qemu::exec::run_chello_prints_what_linux_prints", run_chello_prints_what_linux_prints),
+    ("qemu::exec::run_hello_prints_what_linux_prints", run_hello_prints_what_linux_prints),
+    ("qemu::exec::run_reports_exit_status_and_bad_programs", run_reports_exit_status_and_bad_programs),
+    ("qemu::exec::run_hello_20_times_leaks_no_page", run_hello_20_times_leaks_no_page),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1789,7 +1936,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

@@ -46,7 +46,9 @@
 
 use super::preempt::{self, might_sleep};
 use super::sync::IrqLock;
+use crate::arch::x86::cpu::FxState;
 use crate::arch::x86::cpu::{local_irq_enable, local_irq_restore, local_irq_save};
+use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES as TLS_ENTRIES;
 use crate::arch::x86::{self, gdt, pit};
 use crate::layout::PAGE_SIZE;
 use alloc::sync::Arc;
@@ -151,6 +153,12 @@ struct Task {
     stack: usize,
     /// Its address space, if it has one (Linux's `task->mm`).
     mm: Option<Arc<dyn AddressSpace>>,
+    /// Its TLS descriptors (`set_thread_area`; Linux's `thread.tls_array`),
+    /// loaded into the GDT when it runs.
+    tls: [u64; TLS_ENTRIES],
+    /// Its x87/SSE registers while switched out, for a thread that runs
+    /// user code (`fpu_begin`); kernel code, soft-float, has none.
+    fpu: Option<alloc::boxed::Box<FxState>>,
 }
 
 fn no_entry(_: usize) {}
@@ -168,6 +176,8 @@ impl Task {
         preempt_count: 0,
         stack: 0,
         mm: None,
+        tls: [0; TLS_ENTRIES],
+        fpu: None,
     };
 
     /// `[lo, hi)` of its kernel stack.
@@ -400,6 +410,12 @@ static EXIT_WQ: super::wait::WaitQueue = super::wait::WaitQueue::new();
 /// standing on it.
 pub fn do_exit() -> ! {
     unuse_mm();
+    let fpu = {
+        let mut rq = RQ.lock();
+        let cur = rq.current;
+        rq[cur].fpu.take()
+    };
+    drop(fpu);
     local_irq_save();
     {
         let mut rq = RQ.lock();
@@ -498,6 +514,16 @@ pub fn schedule() {
             let (prev_stack, next_stack) = (rq[prev].stack_range(), rq[next].stack_range());
             // prev's stack is used until switch_to leaves it, next's from then on.
             switch_mm(rq[next].mm.as_deref(), &[prev_stack, next_stack]);
+            gdt::load_tls(&rq[next].tls);
+            // Eager FPU switching (Linux's since 4.14), for the threads that
+            // have user FPU state; the CPU's registers belong to whichever
+            // such thread ran last, and kernel code never touches them.
+            if let Some(f) = rq[prev].fpu.as_mut() {
+                f.save();
+            }
+            if let Some(f) = rq[next].fpu.as_ref() {
+                f.restore();
+            }
             let next_stack_lo = rq[next].stack;
             CURRENT_STACK[0].store(next_stack_lo, Ordering::Relaxed);
             CURRENT_STACK[1].store(next_stack.1, Ordering::Relaxed);
@@ -547,6 +573,35 @@ pub fn unuse_mm() {
     switch_mm(None, &[]);
     local_irq_restore(flags);
     drop(old);
+}
+
+/// The calling thread is about to run user code: give it FPU/SSE state,
+/// fresh (Linux's `fpstate_init` at exec), loaded into the CPU now and
+/// switched with it from here on; `do_exit` frees it. May sleep.
+pub fn fpu_begin() {
+    let fresh = alloc::boxed::Box::new(FxState::new());
+    let old = {
+        let mut rq = RQ.lock();
+        let cur = rq.current;
+        fresh.restore();
+        rq[cur].fpu.replace(fresh)
+    };
+    drop(old);
+}
+
+/// The calling thread's TLS descriptors.
+pub fn current_tls() -> [u64; TLS_ENTRIES] {
+    let rq = RQ.lock();
+    rq[rq.current].tls
+}
+
+/// Set the calling thread's TLS descriptor `i` (of `TLS_ENTRIES`), in its
+/// task and in the GDT at once (Linux's `set_tls_desc` and `load_TLS`).
+pub fn set_tls(i: usize, desc: u64) {
+    let mut rq = RQ.lock();
+    let cur = rq.current;
+    rq[cur].tls[i] = desc;
+    gdt::load_tls(&rq[cur].tls);
 }
 
 /// Mark the current thread asleep; it runs again after `wake_up` (or at

@@ -20,11 +20,13 @@
 //! it is then reported as libtest reports an ignored test, `test NAME ...
 //! ignored, why`, and does not fail the run.
 
+mod exec;
 mod highmem;
 mod kernel;
 mod mm;
 mod page_alloc;
 mod slab;
+mod syscalls;
 mod uaccess;
 mod vmalloc;
 
@@ -195,6 +197,20 @@ pub static TESTS: &[KTest] = &[
         name: "kernel::wait::a_hundred_threads_sleep_on_one_queue_and_all_wake",
         run: mm::a_hundred_threads_sleep_on_one_queue_and_all_wake,
     },
+    KTest {
+        name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
+        run: exec::load_lays_out_hello_and_gives_every_page_back,
+    },
+    KTest { name: "process::exec::brk_grows_shrinks_and_refuses", run: exec::brk_grows_shrinks_and_refuses },
+    KTest {
+        name: "process::exec::load_out_of_memory_anywhere_leaves_nothing",
+        run: exec::load_out_of_memory_anywhere_leaves_nothing,
+    },
+    KTest {
+        name: "process::syscalls::write_with_bad_pointers_gives_efault",
+        run: syscalls::write_with_bad_pointers_gives_efault,
+    },
+    KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
 ];
 
 /// What a run of the tests found (libtest's summary line).

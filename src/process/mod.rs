@@ -1,5 +1,5 @@
-//! Tasks that own memory (layer 6): kernel threads with their stacks today;
-//! programs, fork and exec to come. The scheduler core below
+//! Tasks that own memory (layer 6): kernel threads with their stacks, and
+//! programs in ring 3 (`exec`, `syscalls`); fork to come. The scheduler core below
 //! (`kernel::sched`) switches between tasks; this layer makes and frees what
 //! a task holds, with memory management's help.
 //!
@@ -9,4 +9,8 @@
 pub mod binfmt_elf;
 
 #[cfg(target_os = "none")]
+pub mod exec;
+#[cfg(target_os = "none")]
 pub mod kthread;
+#[cfg(target_os = "none")]
+pub mod syscalls;

@@ -41,6 +41,12 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "uptime", usage: "", help: "seconds since boot and seconds idle (/proc/uptime)", run: cmd_uptime },
     Command { name: "cmdline", usage: "", help: "the kernel command line (/proc/cmdline)", run: cmd_cmdline },
     Command { name: "bootmap", usage: "", help: "the firmware memory map and boot modules", run: cmd_bootmap },
+    Command {
+        name: "run",
+        usage: "PROG [ARG...]",
+        help: "run a program (a boot module: see bootmap) and wait for it",
+        run: cmd_run,
+    },
     Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
     Command {
@@ -161,6 +167,25 @@ fn cmd_bootmap(args: &[&str]) -> CmdResult {
         println!("module: [mem {:#018x}-{:#018x}] {}", start, end - 1, m.name());
     }
     println!("multiboot2 info: [mem {:#018x}-{:#018x}]", info.mbi.0, info.mbi.1 - 1);
+    Ok(())
+}
+
+fn cmd_run(args: &[&str]) -> CmdResult {
+    let Some(&prog) = args.first() else { bail!("missing PROG (usage: run PROG [ARG...]); nothing run") };
+    let Some(module) = bootinfo::get().module(prog) else { bail!("no program '{}' (bootmap lists the modules)", prog) };
+    let Some(file) = crate::arch::x86::mm::init::module_bytes(module) else {
+        bail!("module '{}' lies beyond the kernel's direct map; nothing run", prog)
+    };
+    let argv: alloc::vec::Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let pid = match crate::process::exec::exec(file, &argv) {
+        Ok(pid) => pid,
+        Err(e) => bail!("{}: {}", prog, e),
+    };
+    match crate::process::exec::wait_exit_status(pid) {
+        Some(0) => {}
+        Some(status) => println!("{}: exit status {}", prog, status),
+        None => println!("{}: ended without an exit status", prog),
+    }
     Ok(())
 }
 

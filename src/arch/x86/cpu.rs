@@ -256,3 +256,85 @@ pub unsafe fn load_cr3(phys: usize) {
     // SAFETY: the caller guarantees the directory maps the kernel.
     unsafe { controlregs::cr3_write(phys as u64) }
 }
+
+const X86_CR0_MP: u32 = 1 << 1;
+const X86_CR0_EM: u32 = 1 << 2;
+const X86_CR0_TS: u32 = 1 << 3;
+const X86_CR0_NE: u32 = 1 << 5;
+const X86_CR4_OSFXSR: u32 = 1 << 9;
+const X86_CR4_OSXMMEXCPT: u32 = 1 << 10;
+
+/// Whether `fpu_init` turned the FPU and SSE on (then `FxState` works).
+static FPU_ON: AtomicU32 = AtomicU32::new(0);
+
+/// Let ring 3 use the x87 FPU and SSE (Linux's `fpu_init`): no emulation,
+/// native error reporting, `fxsave`/`fxrstor` and SSE enabled in CR4.
+/// glibc's string functions use SSE2 on any CPU that has it. The kernel is
+/// built soft-float (i686-target.json: no x87, MMX or SSE code), so these
+/// registers only ever hold user state, which the scheduler saves and
+/// restores for the threads that have some (`FxState`). Returns false, and
+/// changes nothing, on a CPU without FXSR or SSE (user code using them
+/// then takes #UD).
+pub fn fpu_init() -> bool {
+    if !cpu_features().get_feature_info().is_some_and(|f| f.has_fxsave_fxstor() && f.has_sse()) {
+        return false;
+    }
+    let cr0 = (read_cr0() & !(X86_CR0_EM | X86_CR0_TS)) | X86_CR0_MP | X86_CR0_NE;
+    let cr4 = read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+    if CR4_SHADOW.load(Ordering::Relaxed) != 0 {
+        CR4_SHADOW.store(cr4, Ordering::Relaxed);
+    }
+    // SAFETY: ring 0; the bits changed only decide whether FPU and SSE
+    // instructions trap (the kernel executes none) and how they report
+    // errors; paging and protection bits are written back as they were.
+    unsafe {
+        controlregs::cr0_write(controlregs::Cr0::from_bits_unchecked(cr0 as usize));
+        controlregs::cr4_write(Cr4::from_bits_unchecked(cr4 as usize));
+        asm!("fninit", options(nomem, nostack));
+    }
+    FPU_ON.store(1, Ordering::Relaxed);
+    true
+}
+
+/// The x87 and SSE registers of one thread, as `fxsave` stores them (512
+/// bytes, 16-aligned). Only `new` and `save` write it, so `restore` always
+/// loads a valid image (a reserved MXCSR bit would make `fxrstor` fault).
+#[repr(C, align(16))]
+pub struct FxState([u8; 512]);
+
+impl FxState {
+    /// The state of a new program (Linux's `fpstate_init`): `fninit`'s
+    /// control word 0x037f, MXCSR 0x1f80 (every exception masked), every
+    /// register zero.
+    pub fn new() -> FxState {
+        let mut b = [0u8; 512];
+        b[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        b[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        FxState(b)
+    }
+
+    /// Store the CPU's registers here (nothing without `fpu_init`).
+    pub fn save(&mut self) {
+        if FPU_ON.load(Ordering::Relaxed) != 0 {
+            // SAFETY: fxsave writes exactly 512 bytes at a 16-aligned
+            // address: this array.
+            unsafe { asm!("fxsave [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
+        }
+    }
+
+    /// Load the registers from here (nothing without `fpu_init`).
+    pub fn restore(&self) {
+        if FPU_ON.load(Ordering::Relaxed) != 0 {
+            // SAFETY: fxrstor reads 512 bytes at a 16-aligned address: this
+            // array, which holds an image `new` or `fxsave` made (valid
+            // MXCSR); it changes only FPU/SSE registers.
+            unsafe { asm!("fxrstor [{}]", in(reg) self.0.as_ptr(), options(nostack, readonly)) };
+        }
+    }
+}
+
+impl Default for FxState {
+    fn default() -> Self {
+        FxState::new()
+    }
+}

@@ -29,8 +29,12 @@ pub type Tss = x86::bits32::task::TaskStateSegment;
 
 const _: () = assert!(size_of::<Tss>() == 104);
 
-/// Entries of the GDT: null, kernel code/data, user code/data, two TSSs.
-pub const GDT_ENTRIES: usize = 7;
+/// Entries of the GDT: null, kernel code/data, user code/data, two TSSs,
+/// and the running thread's TLS descriptors (`set_thread_area`).
+pub const GDT_ENTRIES: usize = 7 + TLS_ENTRIES;
+
+use super::tls::{GDT_ENTRY_TLS_ENTRIES as TLS_ENTRIES, GDT_ENTRY_TLS_MIN};
+const _: () = assert!(GDT_ENTRY_TLS_MIN == 7, "the TLS entries follow the two TSSs");
 
 static mut TSS: Tss = Tss::new();
 static mut DF_TSS: Tss = Tss::new();
@@ -91,6 +95,9 @@ pub fn init(double_fault_entry: unsafe extern "C" fn() -> !) {
             flat(seg(false), Ring::Ring3),
             tss_desc(addr_of!(TSS)), // available 32-bit TSS
             tss_desc(addr_of!(DF_TSS)),
+            Descriptor::NULL,
+            Descriptor::NULL,
+            Descriptor::NULL,
         ];
 
         lgdt(&DescriptorTablePointer::new(&*addr_of!(GDT)));
@@ -110,6 +117,19 @@ pub fn gdt_raw() -> [u64; GDT_ENTRIES] {
     // SAFETY: written once by `init`, before anyone can call this.
     let gdt = unsafe { &*addr_of!(GDT) };
     core::array::from_fn(|i| gdt[i].as_u64())
+}
+
+/// Load a thread's TLS descriptors into the GDT (Linux's `load_TLS`). A
+/// segment register is read from the GDT when it is loaded, so a thread's
+/// `%gs` picks its own up on its way back to ring 3 (`trap_common` pops
+/// it). Call with interrupts off: the scheduler does, at every switch.
+pub fn load_tls(tls: &[u64; TLS_ENTRIES]) {
+    for (i, &d) in tls.iter().enumerate() {
+        // SAFETY: one aligned 8-byte store per entry, of an entry no segment
+        // register in ring 0 uses (the kernel loads only its own
+        // selectors); the CPU reads it only when user code loads it.
+        unsafe { addr_of_mut!(GDT[GDT_ENTRY_TLS_MIN as usize + i]).cast::<u64>().write(d) };
+    }
 }
 
 /// Set the stack the CPU switches to on a trap from ring 3.

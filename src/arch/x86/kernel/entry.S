@@ -55,6 +55,25 @@ trap_common:
     add $8, %esp                    /* vector and error code */
     iret
 
+/*
+ * void enter_user_mode(const struct TrapFrame *frame)  -- never returns
+ * The way out of trap_common, taken without a trap: the stack pointer
+ * moves to `frame` (on the calling thread's kernel stack), and the
+ * segment and general registers, then EIP, CS, EFLAGS, ESP and SS come
+ * from it. A frame with CS at RPL 3 starts ring-3 code (Linux's
+ * start_thread followed by the return to user space).
+ */
+.global enter_user_mode
+enter_user_mode:
+    mov 4(%esp), %esp
+    pop %gs
+    pop %fs
+    pop %es
+    pop %ds
+    popa
+    add $8, %esp                    /* vector and error code */
+    iret
+
 /* Address of each stub, indexed by vector (0..47), for the IDT. */
 .section .rodata
 .align 4

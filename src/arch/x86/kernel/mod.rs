@@ -14,6 +14,58 @@ extern "C" {
     pub fn kthread_trampoline();
     /// Where the double-fault task starts (entry.S): calls the #DF report.
     fn double_fault_task() -> !;
+    /// Load `frame` and `iret` (entry.S).
+    fn enter_user_mode(frame: *const traps::TrapFrame) -> !;
+}
+
+/// EFLAGS of a new user thread: IF set (interrupts on), and bit 1, which
+/// is always 1.
+const USER_EFLAGS: u32 = 0x202;
+
+/// Start ring-3 code at `eip` with stack pointer `esp` on the current
+/// address space (Linux's `start_thread`, and the return to user space that
+/// follows `execve`): user code and data selectors with RPL 3, interrupts
+/// on, every general register zero. Traps from there come back on this
+/// thread's kernel stack from its top (`TSS.esp0`), so the caller's frames
+/// are abandoned and their memory reused. Never returns: the thread leaves
+/// through a system call (`exit`).
+///
+/// # Safety
+/// No frame of the calling thread may hold a value that something else
+/// can still reach (a pinned wait-queue entry, a borrow lent to another
+/// thread): the memory is overwritten without its destructor running.
+/// Owned values are merely leaked, so the caller hands on (to the
+/// process's own state) whatever must be freed.
+pub unsafe fn start_thread(eip: u32, esp: u32) -> ! {
+    use crate::arch::x86::gdt::{USER_CS, USER_DS};
+    let ds = u32::from(USER_DS);
+    let frame = traps::TrapFrame {
+        gs: ds,
+        fs: ds,
+        es: ds,
+        ds,
+        edi: 0,
+        esi: 0,
+        ebp: 0,
+        esp_at_pusha: 0,
+        ebx: 0,
+        edx: 0,
+        ecx: 0,
+        eax: 0,
+        vector: 0,
+        error_code: 0,
+        eip,
+        cs: u32::from(USER_CS),
+        eflags: USER_EFLAGS,
+        user_esp: esp,
+        user_ss: ds,
+    };
+    // SAFETY: the frame is complete and lies on this thread's own stack,
+    // which stays allocated while the thread lives (the frames below it
+    // may be abandoned: the caller's contract); it returns only to
+    // ring 3 (CS and SS with RPL 3, flat user segments), where paging alone
+    // decides what the code can reach: user pages, never the kernel's.
+    unsafe { enter_user_mode(&frame) }
 }
 
 /// Bring up the CPU tables and devices, in dependency order (Linux's
@@ -24,6 +76,7 @@ pub fn setup_arch() {
     use crate::arch::x86::{gdt, pic, pit, serial};
     serial::init();
     gdt::init(double_fault_task);
+    crate::arch::x86::cpu::fpu_init();
     traps::init();
     pic::init();
     pit::init();

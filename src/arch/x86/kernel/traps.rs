@@ -155,6 +155,23 @@ pub fn set_page_fault_handler(handler: PageFaultHandler) {
     PAGE_FAULT_HANDLER.call_once(|| handler);
 }
 
+/// The system-call handler (`int $0x80`): the process layer's
+/// `sys_call_table` dispatch, registered at boot (`set_syscall_handler`),
+/// as the page-fault handler is, so that traps stay below the layers that
+/// implement system calls. It reads the number and arguments from the frame
+/// and writes the result into its `eax`. Until one is registered, `int
+/// $0x80` returns `-ENOSYS`.
+pub type SyscallHandler = fn(&mut TrapFrame);
+
+static SYSCALL_HANDLER: spin::Once<SyscallHandler> = spin::Once::new();
+
+pub fn set_syscall_handler(handler: SyscallHandler) {
+    SYSCALL_HANDLER.call_once(|| handler);
+}
+
+/// Linux's errno for a system call that does not exist.
+const ENOSYS: i32 = 38;
+
 /// A driver's interrupt handler, run with interrupts off.
 pub type IrqHandler = fn();
 
@@ -186,6 +203,10 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         }
         0..=31 => die(EXCEPTION_NAMES[vector], frame),
         32..=47 => handle_irq((vector - IRQ_BASE as usize) as u8),
+        SYSCALL_VECTOR => match SYSCALL_HANDLER.get() {
+            None => frame.eax = (-ENOSYS) as u32,
+            Some(handler) => handler(frame),
+        },
         _ => die("unexpected interrupt vector", frame),
     }
 }

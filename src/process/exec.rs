@@ -108,7 +108,31 @@ impl Process {
 
     /// Map a zeroed user frame (highmem first) at page `va`; its frame.
     fn map_zeroed(&mut self, va: u32, writable: bool) -> Result<u32, ExecError> {
-        let page = page_alloc::alloc_pages(GFP_HIGHUSER | Gfp::ZERO, 0).ok_or(ExecError::NoMemory)?;
+        self.map_new(va, writable, GFP_HIGHUSER | Gfp::ZERO)
+    }
+
+    /// Map a user frame at page `va` holding what `data` (the bytes for
+    /// user addresses from `data_va`) puts in that page, zero elsewhere.
+    /// The frame is cleared only when `data` leaves some of it, as Linux's
+    /// binfmt_elf clears only what the file does not cover (`padzero`).
+    fn map_filled(&mut self, va: u32, writable: bool, data_va: u32, data: &[u8]) -> Result<(), ExecError> {
+        let data_end = data_va + data.len() as u32;
+        let (lo, hi) = (va.max(data_va), (va + PAGE).min(data_end));
+        let whole = lo == va && hi == va + PAGE;
+        let pfn = self.map_new(va, writable, if whole { GFP_HIGHUSER } else { GFP_HIGHUSER | Gfp::ZERO })?;
+        if lo < hi {
+            let bytes = &data[(lo - data_va) as usize..(hi - data_va) as usize];
+            // SAFETY: the frame is the process's, fresh, and mapped in an
+            // address space that is not running; `bytes` are the kernel's
+            // (the module's, or the stack image).
+            unsafe { memcpy_to_page(pfn, (lo - va) as usize, bytes) };
+        }
+        Ok(())
+    }
+
+    /// Map a new frame from `gfp` at page `va`; its frame.
+    fn map_new(&mut self, va: u32, writable: bool, gfp: Gfp) -> Result<u32, ExecError> {
+        let page = page_alloc::alloc_pages(gfp, 0).ok_or(ExecError::NoMemory)?;
         let pfn = page.pfn();
         let flags = if writable { PteFlags::PRESENT_RW } else { PteFlags::PRESENT };
         // SAFETY: the frame was just allocated; it goes into `pages` at
@@ -311,14 +335,7 @@ pub fn load(file: &[u8], argv: &[&[u8]]) -> Result<Loaded, ExecError> {
     // The stack: the image's pages, and EXTRA_STACK_VM_PAGES below them.
     let stack_start = (image.esp & !(PAGE - 1)) - EXTRA_STACK_VM_PAGES * PAGE;
     for va in (stack_start..STACK_TOP).step_by(PAGE_SIZE) {
-        let pfn = process.map_zeroed(va, true)?;
-        let (lo, hi) = (va.max(image.esp), (va + PAGE).min(STACK_TOP));
-        if lo < hi {
-            let bytes = &image.bytes[(lo - image.esp) as usize..(hi - image.esp) as usize];
-            // SAFETY: the frame is the process's, fresh, and mapped in an
-            // address space that is not running; `bytes` are the kernel's.
-            unsafe { memcpy_to_page(pfn, (lo - va) as usize, bytes) };
-        }
+        process.map_filled(va, true, image.esp, &image.bytes)?;
     }
     process.stack_start = stack_start;
     process.start_brk = plan.brk;
@@ -326,24 +343,15 @@ pub fn load(file: &[u8], argv: &[&[u8]]) -> Result<Loaded, ExecError> {
     Ok(Loaded { process, eip: plan.entry, esp: image.esp })
 }
 
-/// Each `PT_LOAD` segment's pages: zeroed, its file bytes copied in,
+/// Each `PT_LOAD` segment's pages: its file bytes, zero beyond them (.bss),
 /// mapped writable only if the segment is.
 fn load_segments(process: &mut Process, plan: &ElfPlan, file: &[u8]) -> Result<(), ExecError> {
     for seg in &plan.segments {
-        let file_end = seg.vaddr + seg.filesz;
+        // parse checked that [offset, offset + filesz) is in the file.
+        let bytes = &file[seg.offset as usize..(seg.offset + seg.filesz) as usize];
         let writable = seg.flags.contains(binfmt_elf::SegFlags::W);
         for va in (seg.page_start()..seg.page_end()).step_by(PAGE_SIZE) {
-            let pfn = process.map_zeroed(va, writable)?;
-            let (lo, hi) = (va.max(seg.vaddr), (va + PAGE).min(file_end));
-            if lo < hi {
-                let off = (seg.offset + (lo - seg.vaddr)) as usize;
-                // parse checked that [offset, offset + filesz) is in the file.
-                let bytes = &file[off..off + (hi - lo) as usize];
-                // SAFETY: the frame is the process's, fresh, and mapped in
-                // an address space that is not running; `bytes` are the
-                // module's, elsewhere.
-                unsafe { memcpy_to_page(pfn, (lo - va) as usize, bytes) };
-            }
+            process.map_filled(va, writable, seg.vaddr, bytes)?;
         }
     }
     Ok(())

@@ -47,6 +47,7 @@ trap_common:
     push %esp                       /* &TrapFrame */
     call trap_dispatch
     add $4, %esp
+restore_all:                        /* Linux's name: a TrapFrame back into the CPU */
     pop %gs
     pop %fs
     pop %es
@@ -66,13 +67,7 @@ trap_common:
 .global enter_user_mode
 enter_user_mode:
     mov 4(%esp), %esp
-    pop %gs
-    pop %fs
-    pop %es
-    pop %ds
-    popa
-    add $8, %esp                    /* vector and error code */
-    iret
+    jmp restore_all
 
 /* Address of each stub, indexed by vector (0..47), for the IDT. */
 .section .rodata

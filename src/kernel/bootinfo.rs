@@ -10,7 +10,7 @@ use spin::Once;
 pub const MULTIBOOT2_MAGIC: u32 = 0x36d7_6289;
 /// Linux's x86 COMMAND_LINE_SIZE.
 pub const COMMAND_LINE_SIZE: usize = 2048;
-pub const MAX_MODULES: usize = 8;
+pub const MAX_MODULES: usize = 32;
 
 #[derive(Clone, Copy)]
 pub struct Module {

@@ -36,7 +36,7 @@ pub const NR_SET_TID_ADDRESS: u32 = 258;
 
 /// The six argument registers, in Linux's order.
 pub type Args = [u32; 6];
-type SysCall = fn(&Args) -> i32;
+pub type SysCall = fn(&Args) -> i32;
 
 /// Linux's `sys_call_table`, for the numbers built.
 const SYS_CALL_TABLE: &[(u32, SysCall)] = &[
@@ -63,10 +63,14 @@ pub fn do_syscall(frame: &mut TrapFrame) {
     local_irq_disable();
 }
 
+/// The tables searched, in order: this file's (the process and memory
+/// calls) and those of the files that own the other calls.
+const TABLES: &[&[(u32, SysCall)]] = &[SYS_CALL_TABLE];
+
 /// Run system call `nr` with `args`: its result or `-errno`. Process
 /// context, interrupts on.
 pub fn dispatch(nr: u32, args: &[u32; 6]) -> i32 {
-    match SYS_CALL_TABLE.iter().find(|(n, _)| *n == nr) {
+    match TABLES.iter().flat_map(|t| t.iter()).find(|(n, _)| *n == nr) {
         Some((_, f)) => f(args),
         None => sys_ni_syscall(nr),
     }

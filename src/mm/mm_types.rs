@@ -14,16 +14,21 @@
 //! Tasks hold an `Arc<MmStruct>` (Linux's `mm_users` count); the scheduler
 //! loads its directory into CR3 when it switches to such a task.
 
-use crate::arch::x86::cpu::{flush_tlb_one, load_cr3, read_cr3};
+use crate::arch::x86::cpu::{flush_tlb_all, flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::sync::SpinLock;
-use crate::layout::{PAGE_SHIFT, TASK_SIZE};
+use crate::layout::{PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::page_alloc::{self, Pages};
 use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, TableMemory, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
+
+/// Pages in one walk's range above which one full TLB flush beats an
+/// `invlpg` per page (Linux's
+/// `tlb_single_page_flush_ceiling`, 33).
+const FLUSH_ALL_THRESHOLD: usize = 33;
 
 pub struct MmStruct {
     /// The directory, under Linux's `mm->page_table_lock`. `None` only
@@ -165,6 +170,87 @@ impl MmStruct {
         // SAFETY: reads only.
         let mem = unsafe { DirectMapTables::new() };
         g.as_ref()?.translate(&mem, va)
+    }
+
+    /// The entry for user page `va` (`None`: no page table covers it).
+    pub fn pte(&self, va: VirtAddr) -> Option<Pte> {
+        let g = self.page_table_lock.lock();
+        // SAFETY: reads only.
+        let mem = unsafe { DirectMapTables::new() };
+        g.as_ref()?.pte(&mem, va)
+    }
+
+    /// Replace the entry for user page `va` with `f(old)` when `f` returns
+    /// `Some`, atomically under the page-table lock (the old entry cannot
+    /// change between the look and the write); returns the old entry, or
+    /// `None` when no page table covers `va` (then `f` is not called). A
+    /// present entry that changed is flushed from the TLB.
+    ///
+    /// # Safety
+    /// An entry `f` writes maps a frame the caller owns (or holds a
+    /// reference on for this mapping) until it is unmapped again, with
+    /// `USER` set; or it is empty.
+    pub unsafe fn update_pte(&self, va: VirtAddr, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
+        if va.as_usize() >= TASK_SIZE {
+            return None;
+        }
+        let g = self.page_table_lock.lock();
+        // SAFETY: a user entry of this mm's own directory, under its lock.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let pgd = g.as_ref()?;
+        let old = pgd.pte(&mem, va)?;
+        if let Some(new) = f(old) {
+            if new != old {
+                let _ = pgd.set_pte(&mut mem, va, new);
+                if old.is_present() && self.is_loaded() {
+                    flush_tlb_one(va.as_usize());
+                }
+            }
+        }
+        Some(old)
+    }
+
+    /// Walk the entries of the `npages` user pages from `va` that are not
+    /// empty, under the page-table lock, replacing each with what `f`
+    /// returns (`Pte::walk`'s rules); the TLB is flushed after if a present
+    /// entry changed and this directory is loaded. `f` must not sleep.
+    /// Returns the present entries changed.
+    ///
+    /// # Safety
+    /// As for [`update_pte`](Self::update_pte), for every entry written.
+    pub unsafe fn for_each_pte(&self, va: VirtAddr, npages: usize, f: impl FnMut(VirtAddr, Pte) -> Option<Pte>) -> usize {
+        let end = va.as_usize().saturating_add(npages.saturating_mul(PAGE_SIZE)).min(TASK_SIZE);
+        let npages = end.saturating_sub(va.as_usize()) / PAGE_SIZE;
+        let g = self.page_table_lock.lock();
+        // SAFETY: user entries of this mm's own directory, under its lock.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let Some(pgd) = g.as_ref() else { return 0 };
+        let changed = pgd.for_each_pte(&mut mem, va, npages, f);
+        if changed != 0 && self.is_loaded() {
+            if npages <= FLUSH_ALL_THRESHOLD {
+                for i in 0..npages {
+                    flush_tlb_one(va.as_usize() + i * PAGE_SIZE);
+                }
+            } else {
+                flush_tlb_all();
+            }
+        }
+        changed
+    }
+
+    /// Free the page tables left empty inside `[start, end)` (after an
+    /// `munmap`; Linux's `free_pgtables`). Returns how many.
+    pub fn free_pgtables(&self, start: VirtAddr, end: VirtAddr) -> usize {
+        let end = VirtAddr::new(end.as_usize().min(TASK_SIZE));
+        let g = self.page_table_lock.lock();
+        // SAFETY: user tables of this mm's own directory, under its lock.
+        let mut mem = unsafe { DirectMapTables::new() };
+        let Some(pgd) = g.as_ref() else { return 0 };
+        let freed = pgd.free_empty_tables(&mut mem, start, end);
+        if freed != 0 && self.is_loaded() {
+            flush_tlb_all();
+        }
+        freed
     }
 
     /// Kernel PDE `i` as this directory has it (for tests).

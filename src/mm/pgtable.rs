@@ -598,6 +598,81 @@ impl PageTables {
         mem.free_table(self.pgd_phys);
     }
 
+    /// The entry for the page at `va`; `None` when no page table covers it
+    /// (Linux's `pte_offset_map` finding `pmd_none`).
+    pub fn pte<M: TableMemory + ?Sized>(&self, mem: &M, va: VirtAddr) -> Option<Pte> {
+        let pde = self.pde(mem, va.pgd_index());
+        Some(Pte(mem.read_entry(pde.table()?, va.pte_index())))
+    }
+
+    /// Write `pte` at `va`, whose page table must exist (`NotMapped` if
+    /// not). Returns the old entry: if it was present and differs, the
+    /// caller flushes `va` (Linux's `set_pte_at` plus `flush_tlb_page`).
+    pub fn set_pte<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, pte: Pte) -> Result<Pte, MapError> {
+        let table = self.table_for(mem, va, false)?;
+        let old = Pte(mem.read_entry(table, va.pte_index()));
+        mem.write_entry(table, va.pte_index(), pte.0);
+        Ok(old)
+    }
+
+    /// Call `f(va, pte)` for every entry that is not empty in the `npages`
+    /// pages from `va` (page tables that do not exist are skipped whole);
+    /// when it returns `Some(new)`, `new` replaces the entry. Returns how
+    /// many present entries were changed: when non-zero the caller flushes
+    /// the range (Linux's `zap_pte_range`, `copy_pte_range`,
+    /// `change_pte_range` all walk so).
+    pub fn for_each_pte<M, F>(&self, mem: &mut M, va: VirtAddr, npages: usize, mut f: F) -> usize
+    where
+        M: TableMemory + ?Sized,
+        F: FnMut(VirtAddr, Pte) -> Option<Pte>,
+    {
+        let mut changed = 0;
+        let mut page = 0;
+        while page < npages {
+            let Some(at) = u32::try_from(page).ok().and_then(|p| va.add_pages(p)) else { break };
+            let run = (PTRS_PER_PTE - at.pte_index()).min(npages - page);
+            let pde = self.pde(mem, at.pgd_index());
+            if let (Some(table), false) = (pde.table(), pde.is_large()) {
+                for idx in at.pte_index()..at.pte_index() + run {
+                    let old = Pte(mem.read_entry(table, idx));
+                    if old.is_none() {
+                        continue;
+                    }
+                    let here = VirtAddr(at.0 + ((idx - at.pte_index()) << PAGE_SHIFT) as u32);
+                    if let Some(new) = f(here, old) {
+                        if new != old {
+                            changed += old.is_present() as usize;
+                            mem.write_entry(table, idx, new.0);
+                        }
+                    }
+                }
+            }
+            page += run;
+        }
+        changed
+    }
+
+    /// Free the user page tables lying wholly inside `[start, end)` that
+    /// hold no entry, and clear their PDEs (Linux's `free_pgtables` after
+    /// an `munmap`). Returns how many were freed. The caller flushes the
+    /// TLB if this directory is loaded (the CPU may cache PDEs).
+    pub fn free_empty_tables<M: TableMemory + ?Sized>(&self, mem: &mut M, start: VirtAddr, end: VirtAddr) -> usize {
+        let first = (start.0 as usize).div_ceil(1 << PGDIR_SHIFT);
+        let last = (end.0 as usize >> PGDIR_SHIFT).min(KERNEL_PGD_FIRST);
+        let mut freed = 0;
+        for i in first..last {
+            let pde = self.pde(mem, i);
+            let Some(table) = pde.table() else { continue };
+            if pde.is_large() || (0..PTRS_PER_PTE).any(|k| mem.read_entry(table, k) != 0) {
+                continue;
+            }
+            mem.write_entry(self.pgd_phys, i, 0);
+            mem.free_table(table);
+            freed += 1;
+        }
+        freed
+    }
+
     /// The page table covering `va`, made on demand when `alloc`.
     fn table_for<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, alloc: bool) -> Result<u32, MapError> {
         if !va.is_page_aligned() {

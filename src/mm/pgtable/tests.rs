@@ -424,3 +424,47 @@ proptest! {
         prop_assert_eq!(mem.live(), 0);
     }
 }
+
+/// `for_each_pte` visits exactly the entries that are not empty, across a
+/// page-table boundary, and writes what the callback returns; `pte` and
+/// `set_pte` read and write one entry; `free_empty_tables` frees only
+/// tables left empty inside the range.
+#[test]
+fn pte_walk_rewrites_and_frees_empty_tables() {
+    let mut mem = SimMem::new(8);
+    let pt = PageTables::new(&mut mem).unwrap();
+    let base = 0x0800_0000usize; // PDE 32
+    let rw = PteFlags::PRESENT_RW | PteFlags::USER;
+    // Three pages around the 4 MB boundary of PDE 32/33, one far away.
+    for (i, a) in [base + 0x3f_e000, base + 0x3f_f000, base + 0x40_0000, base + 0x80_0000].into_iter().enumerate() {
+        pt.map(&mut mem, va(a), Pfn(100 + i as u32), rw).unwrap();
+    }
+    assert_eq!(pt.pte(&mem, va(base + 0x1000)), Some(Pte::NONE));
+    assert_eq!(pt.pte(&mem, va(0x4000_0000)), None, "no table there");
+    let mut seen = Vec::new();
+    // Write-protect what the walk over [base + 4 MB - 8 KB, + 4 pages) sees.
+    let changed = pt.for_each_pte(&mut mem, va(base + 0x3f_e000), 4, |at, pte| {
+        seen.push(at.as_usize());
+        Some(Pte::new(pte.pfn(), pte.flags() - PteFlags::RW))
+    });
+    assert_eq!(seen, [base + 0x3f_e000, base + 0x3f_f000, base + 0x40_0000]);
+    assert_eq!(changed, 3);
+    assert!(!pt.pte(&mem, va(base + 0x40_0000)).unwrap().flags().contains(PteFlags::RW));
+    assert!(pt.pte(&mem, va(base + 0x80_0000)).unwrap().flags().contains(PteFlags::RW), "outside the range");
+    // A callback returning None, or the same entry, changes nothing.
+    assert_eq!(pt.for_each_pte(&mut mem, va(base), 4096, |_, p| if p.pfn().0 == 100 { Some(p) } else { None }), 0);
+    // set_pte needs the table; returns the old entry.
+    assert_eq!(pt.set_pte(&mut mem, va(base + 0x40_0000), Pte::NONE), Ok(Pte::new(Pfn(102), rw - PteFlags::RW)));
+    assert_eq!(pt.set_pte(&mut mem, va(0x4000_0000), Pte::NONE), Err(MapError::NotMapped(va(0x4000_0000))));
+    // PDE 33's table is empty now, PDE 32's and 34's are not.
+    let live = mem.live();
+    assert_eq!(pt.free_empty_tables(&mut mem, va(base), va(base + 0xc0_0000)), 1);
+    assert_eq!(mem.live(), live - 1);
+    assert_eq!(pt.pte(&mem, va(base + 0x40_0000)), None);
+    // A range that only partly covers an empty table leaves it.
+    pt.for_each_pte(&mut mem, va(base), 1024, |_, _| Some(Pte::NONE));
+    assert_eq!(pt.free_empty_tables(&mut mem, va(base + 0x1000), va(base + 0x40_0000)), 0);
+    assert_eq!(pt.free_empty_tables(&mut mem, va(base), va(base + 0x40_0000)), 1);
+    pt.for_each_pte(&mut mem, va(base + 0x80_0000), 1, |_, _| Some(Pte::NONE));
+    teardown(pt, &mut mem);
+}

@@ -11,6 +11,8 @@ pub mod logbuf;
 #[cfg(target_os = "none")]
 pub mod bootinfo;
 #[cfg(target_os = "none")]
+pub mod mutex;
+#[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod preempt;

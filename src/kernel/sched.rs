@@ -74,7 +74,7 @@ const IDLE: usize = 0;
 /// (PDEs 768-1023 as `swapper_pg_dir` has them) and stays allocated as long
 /// as the value lives: the scheduler loads it into CR3. `sync_kernel_range`
 /// never sleeps (it runs with interrupts off).
-pub unsafe trait AddressSpace: Send + Sync {
+pub unsafe trait AddressSpace: core::any::Any + Send + Sync {
     /// Physical address of its page directory: what CR3 holds while it runs.
     fn pgd_phys(&self) -> usize;
     /// Make the kernel mappings of `[lo, hi)` present in its directory (a
@@ -89,6 +89,9 @@ pub enum TaskState {
     Runnable,
     /// Waiting for a wake-up, or for `wake_at` jiffies.
     Sleeping,
+    /// Stopped by a signal (Linux's `TASK_STOPPED`): runs again only when
+    /// SIGCONT or SIGKILL comes.
+    Stopped,
     /// Exited (Linux's `EXIT_DEAD`): no longer scheduled (its mm already
     /// dropped by `do_exit`), its stack not yet freed. It stood on that
     /// stack until it switched away, so someone else frees it (`take_dead`).
@@ -100,6 +103,7 @@ impl TaskState {
         match self {
             TaskState::Running | TaskState::Runnable => 'R',
             TaskState::Sleeping => 'S',
+            TaskState::Stopped => 'T',
             TaskState::Dead => 'X',
             TaskState::Unused => '-',
         }
@@ -156,6 +160,14 @@ struct Task {
     /// Its TLS descriptors (`set_thread_area`; Linux's `thread.tls_array`),
     /// loaded into the GDT when it runs.
     tls: [u64; TLS_ENTRIES],
+    /// Signals sent and not yet taken, bit `n` for signal `n` (Linux's
+    /// `task->pending`; no handlers here, so no masks, and each signal
+    /// at most once, as Linux's non-realtime signals).
+    pending: u32,
+    /// Its sleep may be ended by a signal (Linux's `TASK_INTERRUPTIBLE`):
+    /// waits a process makes for itself (`wait4`, `nanosleep`, `pause`),
+    /// never the kernel's own (a lock, memory).
+    interruptible: bool,
     /// Its x87/SSE registers while switched out, for a thread that runs
     /// user code (`fpu_begin`); kernel code, soft-float, has none.
     fpu: Option<alloc::boxed::Box<FxState>>,
@@ -177,6 +189,8 @@ impl Task {
         stack: 0,
         mm: None,
         tls: [0; TLS_ENTRIES],
+        pending: 0,
+        interruptible: false,
         fpu: None,
     };
 
@@ -560,6 +574,13 @@ pub fn use_mm(mm: Arc<dyn AddressSpace>) {
     drop(old);
 }
 
+/// The calling thread's address space (Linux's `current->mm`): mm, a
+/// layer above, gets its own type back with `Arc::downcast`.
+pub fn current_mm() -> Option<Arc<dyn AddressSpace>> {
+    let rq = RQ.lock();
+    rq[rq.current].mm.clone()
+}
+
 /// Linux's `unuse_mm`: the calling thread leaves its address space and
 /// runs on `swapper_pg_dir`; its reference to the mm is dropped (after CR3
 /// left it: the last reference frees the directory).
@@ -589,6 +610,52 @@ pub fn fpu_begin() {
     drop(old);
 }
 
+/// A copy of the calling thread's FPU/SSE registers as they are now, for
+/// a child (fork): `None` for a thread that has none (kernel code).
+pub fn fpu_copy() -> Option<alloc::boxed::Box<FxState>> {
+    let mut copy = alloc::boxed::Box::new(FxState::new());
+    let has = {
+        let rq = RQ.lock();
+        rq[rq.current].fpu.is_some()
+    };
+    if !has {
+        return None;
+    }
+    // The CPU's registers are the running thread's (eager switching).
+    copy.save();
+    Some(copy)
+}
+
+/// The calling thread takes `state` as its FPU/SSE registers (a forked
+/// child, its parent's copy), loaded into the CPU now. May sleep (frees).
+pub fn fpu_adopt(state: alloc::boxed::Box<FxState>) {
+    let old = {
+        let mut rq = RQ.lock();
+        let cur = rq.current;
+        state.restore();
+        rq[cur].fpu.replace(state)
+    };
+    drop(old);
+}
+
+/// Sleep until jiffies `deadline` or until a signal comes (Linux's
+/// `schedule_timeout_interruptible`); `true` if the deadline was reached.
+pub fn sleep_until_interruptible(deadline: u64) -> bool {
+    might_sleep("sleep_until_interruptible");
+    loop {
+        if pit::jiffies() >= deadline {
+            return true;
+        }
+        let flags = local_irq_save();
+        if !set_current_sleeping_interruptible(deadline) {
+            local_irq_restore(flags);
+            return false;
+        }
+        schedule();
+        local_irq_restore(flags);
+    }
+}
+
 /// The calling thread's TLS descriptors.
 pub fn current_tls() -> [u64; TLS_ENTRIES] {
     let rq = RQ.lock();
@@ -611,6 +678,123 @@ pub fn set_current_sleeping(timeout: u64) {
     let cur = rq.current;
     rq[cur].state = TaskState::Sleeping;
     rq[cur].wake_at = timeout;
+    rq[cur].interruptible = false;
+}
+
+/// As [`set_current_sleeping`], but a signal ends the sleep too (Linux's
+/// `TASK_INTERRUPTIBLE`). Returns `false`, leaving the thread running,
+/// when a signal is already pending: the caller must not sleep then.
+pub fn set_current_sleeping_interruptible(timeout: u64) -> bool {
+    let mut rq = RQ.lock();
+    let cur = rq.current;
+    if rq[cur].pending != 0 {
+        return false;
+    }
+    rq[cur].state = TaskState::Sleeping;
+    rq[cur].wake_at = timeout;
+    rq[cur].interruptible = true;
+    true
+}
+
+/// Signal numbers as Linux i386 has them (the ones the scheduler core
+/// itself treats specially).
+pub const SIGKILL: u32 = 9;
+pub const SIGCONT: u32 = 18;
+pub const SIGSTOP: u32 = 19;
+pub const SIGTSTP: u32 = 20;
+pub const SIGTTIN: u32 = 21;
+pub const SIGTTOU: u32 = 22;
+/// The stop signals (their default action stops the process).
+pub const STOP_SIGNALS: u32 = 1 << SIGSTOP | 1 << SIGTSTP | 1 << SIGTTIN | 1 << SIGTTOU;
+
+/// Why a signal was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalError {
+    /// Not a signal number (1..=31).
+    BadSignal,
+    /// No live thread has that pid.
+    NoSuchTask,
+}
+
+/// Send signal `sig` (1..=31) to thread `pid` (Linux's `send_signal` with
+/// `prepare_signal`'s stop/continue rules): it is marked pending, and the
+/// thread is woken from an interruptible sleep to take it. SIGCONT and
+/// SIGKILL also resume a stopped thread; SIGCONT drops pending stop
+/// signals, a stop signal drops a pending SIGCONT. The signal is acted on
+/// when the thread next returns to user mode.
+pub fn send_signal(pid: u32, sig: u32) -> Result<(), SignalError> {
+    if !(1..=31).contains(&sig) {
+        return Err(SignalError::BadSignal);
+    }
+    let mut rq = RQ.lock();
+    let cur = rq.current;
+    let slot = rq.iter().position(|t| t.state.alive() && t.pid == pid).ok_or(SignalError::NoSuchTask)?;
+    let t = &mut rq[slot];
+    if sig == SIGCONT {
+        t.pending &= !STOP_SIGNALS;
+    } else if STOP_SIGNALS & (1 << sig) != 0 {
+        t.pending &= !(1 << SIGCONT);
+    }
+    t.pending |= 1 << sig;
+    let wake = match t.state {
+        TaskState::Stopped => sig == SIGCONT || sig == SIGKILL,
+        TaskState::Sleeping => t.interruptible,
+        _ => false,
+    };
+    if wake {
+        t.state = TaskState::Runnable;
+        t.wake_at = 0;
+        if cur == IDLE {
+            NEED_RESCHED.store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Whether the calling thread has a signal to take (Linux's
+/// `signal_pending(current)`).
+pub fn signal_pending() -> bool {
+    let rq = RQ.lock();
+    rq[rq.current].pending != 0
+}
+
+/// Take the calling thread's lowest pending signal (Linux's
+/// `dequeue_signal`; SIGKILL first, as Linux takes it before all).
+pub fn dequeue_signal() -> Option<u32> {
+    let mut rq = RQ.lock();
+    let cur = rq.current;
+    let p = rq[cur].pending;
+    if p == 0 {
+        return None;
+    }
+    let sig = if p & (1 << SIGKILL) != 0 { SIGKILL } else { p.trailing_zeros() };
+    rq[cur].pending &= !(1 << sig);
+    Some(sig)
+}
+
+/// Stop the calling thread until SIGCONT or SIGKILL (Linux's
+/// `do_signal_stop`); returns once it runs again. A SIGCONT or SIGKILL
+/// already pending means no stop at all.
+pub fn stop_current() {
+    let flags = local_irq_save();
+    {
+        let mut rq = RQ.lock();
+        let cur = rq.current;
+        if rq[cur].pending & (1 << SIGCONT | 1 << SIGKILL) != 0 {
+            drop(rq);
+            local_irq_restore(flags);
+            return;
+        }
+        rq[cur].state = TaskState::Stopped;
+    }
+    schedule();
+    local_irq_restore(flags);
+}
+
+/// Whether thread `pid` is stopped now.
+pub fn is_stopped(pid: u32) -> bool {
+    let rq = RQ.lock();
+    rq.iter().any(|t| t.pid == pid && t.state == TaskState::Stopped)
 }
 
 /// Make a sleeping thread runnable.

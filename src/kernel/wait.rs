@@ -82,6 +82,10 @@ impl WaitList {
     }
 }
 
+/// A sleep ended by a signal (Linux's `-ERESTARTSYS` from a wait).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
 pub struct WaitQueue {
     list: IrqLock<WaitList>,
     /// Waiters linked now; changed under the lock, read without it by
@@ -120,15 +124,41 @@ impl WaitQueue {
         }
     }
 
+    /// Sleep until `cond()` is true or a signal comes for the sleeper
+    /// (Linux's `wait_event_interruptible`): `Err(Interrupted)` then, and
+    /// the caller returns `-EINTR` (or `-ERESTARTSYS`) to user mode, where
+    /// the signal is taken.
+    #[track_caller]
+    pub fn wait_event_interruptible(&self, cond: impl Fn() -> bool) -> Result<(), Interrupted> {
+        crate::kernel::preempt::might_sleep("wait_event_interruptible");
+        loop {
+            match self.sleep_inner(&cond, 0, true) {
+                Some(true) => return Ok(()),
+                Some(false) => {}
+                None => return Err(Interrupted),
+            }
+        }
+    }
+
     /// One round: `true` if `cond()` holds; otherwise sleep on the queue
     /// once (until a wake-up, or jiffies `deadline` when non-zero) and
     /// return `false`. The condition is checked and the sleeper queued with
     /// interrupts off: a wake-up cannot fall between them.
     fn sleep_unless(&self, cond: &impl Fn() -> bool, deadline: u64) -> bool {
+        self.sleep_inner(cond, deadline, false) == Some(true)
+    }
+
+    /// `sleep_unless`, interruptible when asked: `None` when a signal is
+    /// pending (checked with interrupts off, before sleeping and after).
+    fn sleep_inner(&self, cond: &impl Fn() -> bool, deadline: u64, interruptible: bool) -> Option<bool> {
         let flags = local_irq_save();
         if cond() {
             local_irq_restore(flags);
-            return true;
+            return Some(true);
+        }
+        if interruptible && sched::signal_pending() {
+            local_irq_restore(flags);
+            return None;
         }
         let mut w = Waiter { slot: sched::current_slot(), next: ptr::null_mut(), prev: ptr::null_mut(), queued: false };
         // `w` is not moved or touched by name again in this frame: the list
@@ -142,8 +172,17 @@ impl WaitQueue {
             unsafe { list.push(wp) };
             self.nr.fetch_add(1, Ordering::Relaxed);
         }
-        sched::set_current_sleeping(deadline);
-        sched::schedule();
+        if interruptible {
+            // A signal sent since the check above is seen here (the
+            // interrupt that sent it cannot come with interrupts off, and
+            // another thread cannot run): then no sleep.
+            if sched::set_current_sleeping_interruptible(deadline) {
+                sched::schedule();
+            }
+        } else {
+            sched::set_current_sleeping(deadline);
+            sched::schedule();
+        }
         {
             let mut list = self.list.lock();
             // SAFETY: as above; `queued` says whether it is still linked.
@@ -154,7 +193,7 @@ impl WaitQueue {
             }
         }
         local_irq_restore(flags);
-        false
+        Some(false)
     }
 
     /// Wake every sleeper; each re-checks its condition (Linux's

@@ -17,7 +17,10 @@
 use crate::arch::x86::cpu::{flush_tlb_all, flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
+use crate::kernel::mutex::Mutex;
 use crate::kernel::sync::SpinLock;
+use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
+use core::sync::atomic::AtomicUsize;
 use crate::layout::{PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::page_alloc::{self, Pages};
@@ -31,6 +34,14 @@ use ::alloc::sync::Arc;
 const FLUSH_ALL_THRESHOLD: usize = 33;
 
 pub struct MmStruct {
+    /// The areas and what goes with them, under Linux's `mmap_sem` (a
+    /// sleeping lock: a fault holds it while it allocates and copies).
+    pub mmap: Mutex<MmContext>,
+    /// Pages mapped in this address space now (Linux's `MM_ANONPAGES`
+    /// rss counter: every user page here is anonymous or a private copy).
+    pub rss: AtomicUsize,
+    /// The highest `rss` seen (`hiwater_rss`, `VmHWM`).
+    pub hiwater_rss: AtomicUsize,
     /// The directory, under Linux's `mm->page_table_lock`. `None` only
     /// while `Drop` frees it.
     page_table_lock: SpinLock<Option<PageTables>>,
@@ -53,7 +64,46 @@ pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
     let swapper = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
     let pgd = PageTables::pgd_alloc(&mut mem, &swapper)?;
     let pgd_phys = pgd.pgd_phys();
-    Ok(Arc::new(MmStruct { page_table_lock: SpinLock::new(Some(pgd)), pgd_phys }))
+    Ok(Arc::new(MmStruct {
+        mmap: Mutex::new(MmContext::new()),
+        rss: AtomicUsize::new(0),
+        hiwater_rss: AtomicUsize::new(0),
+        page_table_lock: SpinLock::new(Some(pgd)),
+        pgd_phys,
+    }))
+}
+
+/// What `mmap_sem` guards: the areas (with `brk` and the stack's start),
+/// the resource limits the calls obey, the program file and the peak size.
+pub struct MmContext {
+    pub vmas: VmaSet,
+    /// The limits of the process that owns this mm (Linux reads them from
+    /// `current->signal->rlim`; one process per mm here, so they are kept
+    /// where the calls that obey them can see them).
+    pub rlim: Rlimits,
+    /// The program's file (Linux's `exe_file`): where a fault on a
+    /// `VmaKind::File` area reads its page.
+    pub exe: Option<(FileRef, &'static [u8])>,
+    /// The highest `total_vm` seen, in pages (`hiwater_vm`, `VmPeak`).
+    pub hiwater_vm: usize,
+}
+
+impl MmContext {
+    fn new() -> MmContext {
+        MmContext { vmas: VmaSet::new(Rlimits::DEFAULT.stack), rlim: Rlimits::DEFAULT, exe: None, hiwater_vm: 0 }
+    }
+
+    /// Note a new size for `VmPeak`.
+    pub fn update_hiwater_vm(&mut self) {
+        self.hiwater_vm = self.hiwater_vm.max(self.vmas.total_vm());
+    }
+}
+
+/// The calling thread's address space (Linux's `current->mm`), `None` for
+/// a kernel thread.
+pub fn current_mm() -> Option<Arc<MmStruct>> {
+    let mm: Arc<dyn core::any::Any + Send + Sync> = crate::kernel::sched::current_mm()?;
+    mm.downcast::<MmStruct>().ok()
 }
 
 /// Table memory for one `map` under the page-table lock: a page table, if
@@ -293,6 +343,9 @@ impl Drop for MmStruct {
             // SAFETY: swapper_pg_dir maps the whole kernel.
             unsafe { load_cr3(swapper_pg_dir_phys()) };
         }
+        // Linux's exit_mmap: every page mapped here is unmapped and, if
+        // this was its last mapping, freed.
+        crate::mm::memory::exit_mmap(self);
         let Some(pgd) = self.page_table_lock.lock().take() else { return };
         // SAFETY: the directory and its user tables are this mm's own, and
         // nothing else holds a reference to it any more.

@@ -162,7 +162,32 @@ impl Pte {
     pub const fn is_none(self) -> bool {
         self.0 == 0
     }
+
+    /// A frame kept but made inaccessible by `mprotect(PROT_NONE)`: not
+    /// present, with bit 7 set (2.6.24 i386's `_PAGE_PROTNONE`, which a
+    /// present entry uses as PSE; a swap entry keeps it clear).
+    pub const fn is_protnone(self) -> bool {
+        !self.is_present() && self.0 & PTE_PROTNONE != 0
+    }
+
+    /// This entry made inaccessible, its frame kept (see `is_protnone`).
+    pub const fn to_protnone(self) -> Pte {
+        Pte((self.0 & !PteFlags::PRESENT.bits()) | PTE_PROTNONE)
+    }
+
+    /// A `to_protnone` entry made present again, with `flags`.
+    pub const fn from_protnone(self, flags: PteFlags) -> Pte {
+        Pte::new(self.pfn(), flags)
+    }
+
+    /// Whether a frame is behind it: present, or kept under PROT_NONE.
+    pub const fn has_frame(self) -> bool {
+        self.is_present() || self.is_protnone()
+    }
 }
+
+/// `_PAGE_PROTNONE` of a not-present entry (see `Pte::is_protnone`).
+pub const PTE_PROTNONE: u32 = 1 << 7;
 
 /// A page-directory entry: a page table, or (with PSE) a 4 MB page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

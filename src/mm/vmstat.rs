@@ -13,6 +13,14 @@ use super::mmzone::Node;
 use super::mmzone::ZoneType;
 use super::page::Page;
 use core::fmt::{self, Write};
+use core::sync::atomic::AtomicUsize;
+
+/// User pages mapped by some process (Linux's `NR_ANON_PAGES`, meminfo's
+/// `AnonPages`): counted when a fault maps a new frame, uncounted when its
+/// last mapping goes.
+pub static NR_ANON_PAGES: AtomicUsize = AtomicUsize::new(0);
+/// User pages marked `PG_mlocked` (Linux's `NR_MLOCK`, meminfo's `Mlocked`).
+pub static NR_MLOCK: AtomicUsize = AtomicUsize::new(0);
 
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
 pub fn buddyinfo(node: &Node, out: &mut impl Write) -> fmt::Result {

@@ -24,12 +24,15 @@ use core::fmt;
 pub enum KthreadError {
     /// No memory (or vmalloc space) for its stack.
     NoStack(VmallocError),
+    /// No memory for its entry in a table.
+    NoMemory,
 }
 
 impl fmt::Display for KthreadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KthreadError::NoStack(e) => write!(f, "no kernel stack: {}", e),
+            KthreadError::NoMemory => write!(f, "no memory for its process entry"),
         }
     }
 }

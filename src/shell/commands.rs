@@ -176,17 +176,28 @@ fn cmd_run(args: &[&str]) -> CmdResult {
     let Some(file) = crate::arch::x86::mm::init::module_bytes(module) else {
         bail!("module '{}' lies beyond the kernel's direct map; nothing run", prog)
     };
+    let fref = crate::mm::mmap::FileRef { id: (module.phys_range().0 >> 12) as u32, name: module.name(), writable: false };
     let argv: alloc::vec::Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    let pid = match crate::process::exec::exec(file, &argv) {
+    let pid = match crate::process::exec::exec(file, fref, &argv) {
         Ok(pid) => pid,
         Err(e) => bail!("{}: {}", prog, e),
     };
-    match crate::process::exec::wait_exit_status(pid) {
-        Some(0) => {}
-        Some(status) => println!("{}: exit status {}", prog, status),
+    match crate::process::exit::wait_pid(pid) {
+        Some(status) => report_status(prog, status),
         None => println!("{}: ended without an exit status", prog),
     }
     Ok(())
+}
+
+/// How a process ended, as the shell says it: nothing for exit 0,
+/// `PROG: exit status N`, or the signal's `strsignal` text.
+fn report_status(prog: &str, status: u32) {
+    match (status & 0x7f, status >> 8) {
+        (0, 0) => {}
+        (0, code) => println!("{}: exit status {}", prog, code & 0xff),
+        (0x7f, sig) => println!("{}: {}", prog, crate::process::signal::describe(sig & 0xff)),
+        (sig, _) => println!("{}: {}", prog, crate::process::signal::describe(sig)),
+    }
 }
 
 fn cmd_ps(args: &[&str]) -> CmdResult {

@@ -85,6 +85,24 @@ impl VmaSet {
         self.do_mlockall(0)
     }
 
+    /// What a forked child's copy holds (Linux's `dup_mmap` clears
+    /// `VM_LOCKED` in each copied area, and `def_flags` starts empty):
+    /// no area locked, areas that differed only by the lock merged.
+    pub fn clear_locked(&mut self) {
+        self.def_flags = VmFlags::empty();
+        let mut kept = 0;
+        for i in 0..self.vmas.len() {
+            let v = Vma { flags: self.vmas[i].flags - VmFlags::LOCKED, ..self.vmas[i] };
+            if kept > 0 && self.vmas[kept - 1].can_merge(&v) {
+                self.vmas[kept - 1].end = v.end;
+            } else {
+                self.vmas[kept] = v;
+                kept += 1;
+            }
+        }
+        self.vmas.truncate(kept);
+    }
+
     fn do_mlockall(&mut self, flags: u32) -> Result<(), Errno> {
         self.def_flags = if flags & MCL_FUTURE != 0 { VmFlags::LOCKED } else { VmFlags::empty() };
         if flags == MCL_FUTURE || self.is_empty() {

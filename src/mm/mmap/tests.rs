@@ -431,3 +431,19 @@ fn topdown_uses_the_hole_below_a_mapping_in_a_stack_gap() {
     s.mmap(base + 16 * P, 8 * P, PROT_READ, FIXED | MAP_GROWSDOWN, None, 0, &INF).unwrap();
     assert_eq!(s.mmap(0, 8 * P, PROT_READ, ANON, None, 0, &INF), Ok(base + 7 * P));
 }
+
+/// Fork's copy: no area locked, `MCL_FUTURE` gone, and the pieces that
+/// differed only by the lock merged again.
+#[test]
+fn clear_locked_unlocks_and_merges() {
+    let mut s = set();
+    let rlim = Rlimits::INFINITE;
+    map(&mut s, 0x1000_0000, 4, PROT_READ | PROT_WRITE);
+    s.mlock(0x1000_1000, 0x1000, &rlim).unwrap();
+    s.mlockall(MCL_FUTURE, &rlim).unwrap();
+    assert_eq!(ranges(&s).len(), 3);
+    s.clear_locked();
+    assert_eq!(ranges(&s), [(0x1000_0000, 0x1000_4000)]);
+    assert_eq!(s.locked_vm(), 0);
+    assert!(s.def_flags.is_empty());
+}

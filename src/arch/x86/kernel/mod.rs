@@ -37,9 +37,22 @@ const USER_EFLAGS: u32 = 0x202;
 /// Owned values are merely leaked, so the caller hands on (to the
 /// process's own state) whatever must be freed.
 pub unsafe fn start_thread(eip: u32, esp: u32) -> ! {
+    let frame = user_frame(eip, esp);
+    // SAFETY: the frame is complete and lies on this thread's own stack,
+    // which stays allocated while the thread lives (the frames below it
+    // may be abandoned: the caller's contract); it returns only to
+    // ring 3 (CS and SS with RPL 3, flat user segments), where paging alone
+    // decides what the code can reach: user pages, never the kernel's.
+    unsafe { enter_user_mode(&frame) }
+}
+
+/// The registers a program starts with (Linux's `start_thread`): `eip`
+/// and `esp`, the user code and data selectors with RPL 3, interrupts on,
+/// every general register zero.
+pub fn user_frame(eip: u32, esp: u32) -> traps::TrapFrame {
     use crate::arch::x86::gdt::{USER_CS, USER_DS};
     let ds = u32::from(USER_DS);
-    let frame = traps::TrapFrame {
+    traps::TrapFrame {
         gs: ds,
         fs: ds,
         es: ds,
@@ -59,13 +72,32 @@ pub unsafe fn start_thread(eip: u32, esp: u32) -> ! {
         eflags: USER_EFLAGS,
         user_esp: esp,
         user_ss: ds,
-    };
-    // SAFETY: the frame is complete and lies on this thread's own stack,
-    // which stays allocated while the thread lives (the frames below it
-    // may be abandoned: the caller's contract); it returns only to
-    // ring 3 (CS and SS with RPL 3, flat user segments), where paging alone
-    // decides what the code can reach: user pages, never the kernel's.
-    unsafe { enter_user_mode(&frame) }
+    }
+}
+
+/// Return to ring 3 with the registers of `frame` (a forked child starts
+/// so, with its parent's registers and EAX 0: Linux's `ret_from_fork`).
+/// The privileged parts are forced to what ring 3 may have: CS and SS the
+/// user selectors, EFLAGS with interrupts on and IOPL 0 (so a frame that
+/// was built wrong cannot enter ring 0 or keep interrupts off); segment
+/// registers are loaded as they are, and the CPU refuses (#GP) one ring 3
+/// may not use. Never returns.
+///
+/// # Safety
+/// As for [`start_thread`]: nothing on the calling thread's stack may be
+/// reachable from elsewhere.
+pub unsafe fn resume_user(frame: &traps::TrapFrame) -> ! {
+    use crate::arch::x86::gdt::{USER_CS, USER_DS};
+    // CF PF AF ZF SF TF DF OF, and AC: what user code may set (Linux's
+    // FLAG_MASK in ptrace); IF and bit 1 always on.
+    const USER_FLAGS_MASK: u32 = 0x0004_0dd5;
+    let mut f = *frame;
+    f.cs = u32::from(USER_CS);
+    f.user_ss = u32::from(USER_DS);
+    f.eflags = (frame.eflags & USER_FLAGS_MASK) | USER_EFLAGS;
+    // SAFETY: as start_thread's: a complete frame on this thread's stack
+    // (`f`), returning only to ring 3.
+    unsafe { enter_user_mode(&f) }
 }
 
 /// Bring up the CPU tables and devices, in dependency order (Linux's

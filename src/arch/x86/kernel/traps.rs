@@ -169,6 +169,30 @@ pub fn set_syscall_handler(handler: SyscallHandler) {
     SYSCALL_HANDLER.call_once(|| handler);
 }
 
+/// What runs on every way back to ring 3 (Linux's `exit_to_user_mode` /
+/// `do_notify_resume`): the process layer's signal delivery, registered
+/// with the system calls. Called with interrupts off; it may turn them
+/// on, sleep (a stopped process) or never return (a killed one).
+pub type ResumeUserHandler = fn(&mut TrapFrame);
+
+static RESUME_USER_HANDLER: spin::Once<ResumeUserHandler> = spin::Once::new();
+
+pub fn set_resume_user_handler(handler: ResumeUserHandler) {
+    RESUME_USER_HANDLER.call_once(|| handler);
+}
+
+/// A CPU exception raised by ring-3 code (not a page fault, which has its
+/// own handler): the process layer turns it into a signal (Linux's
+/// `do_trap` with `force_sig`), so the kernel goes on. Until one is
+/// registered such an exception is an oops.
+pub type UserTrapHandler = fn(&mut TrapFrame, &'static str);
+
+static USER_TRAP_HANDLER: spin::Once<UserTrapHandler> = spin::Once::new();
+
+pub fn set_user_trap_handler(handler: UserTrapHandler) {
+    USER_TRAP_HANDLER.call_once(|| handler);
+}
+
 /// Linux's errno for a system call that does not exist.
 const ENOSYS: i32 = 38;
 
@@ -197,17 +221,25 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             None => die(EXCEPTION_NAMES[vector], frame),
             Some(handler) => handler(frame),
         },
-        3 => {
+        3 if !frame.from_user() => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
             crate::pr_info!("int3 at {:#010x}", frame.eip);
         }
-        0..=31 => die(EXCEPTION_NAMES[vector], frame),
+        0..=31 => match USER_TRAP_HANDLER.get() {
+            Some(handler) if frame.from_user() => handler(frame, EXCEPTION_NAMES[vector]),
+            _ => die(EXCEPTION_NAMES[vector], frame),
+        },
         32..=47 => handle_irq((vector - IRQ_BASE as usize) as u8),
         SYSCALL_VECTOR => match SYSCALL_HANDLER.get() {
             None => frame.eax = (-ENOSYS) as u32,
             Some(handler) => handler(frame),
         },
         _ => die("unexpected interrupt vector", frame),
+    }
+    if frame.from_user() {
+        if let Some(handler) = RESUME_USER_HANDLER.get() {
+            handler(frame);
+        }
     }
 }
 

@@ -18,6 +18,8 @@
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
 use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
 use crate::arch::x86::kernel::traps::{self, oops_body_cr2, TrapFrame};
+use crate::mm::memory::{handle_mm_fault, Access, FaultError};
+use crate::mm::mm_types::current_mm;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -52,6 +54,14 @@ pub fn faulthandler_disabled() -> bool {
 pub fn do_page_fault(frame: &mut TrapFrame) {
     // First, before anything can fault or interrupts come back on.
     let address = read_cr2() as usize;
+    if address >= crate::layout::TASK_SIZE && frame.from_user() {
+        // Ring 3 reaching for the kernel's half: a bad access, nothing
+        // to look up (Linux's bad_area_nosemaphore).
+        if frame.eflags & EFLAGS_IF != 0 {
+            local_irq_enable();
+        }
+        return bad_area(frame, address, FaultError::NoVma);
+    }
     if address >= crate::layout::TASK_SIZE {
         // A kernel access to vmalloc space through a page directory that
         // has not seen the area's page table yet: copy the PDE and retry.
@@ -77,9 +87,56 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
         FAULTS_IN_ATOMIC.fetch_add(1, Ordering::Relaxed);
         return no_context(frame, address);
     }
-    // No process has an address space yet: no VMA to fault a page into.
-    no_context(frame, address)
+    // A kernel thread has no user address space to fault into.
+    let Some(mm) = current_mm() else { return no_context(frame, address) };
+    let access = Access {
+        write: frame.error_code & PF_WRITE != 0,
+        user_esp: frame.from_user().then_some(frame.user_esp as usize),
+    };
+    let result = {
+        let mut ctx = mm.mmap.lock();
+        handle_mm_fault(&mm, &mut ctx, address, access)
+    };
+    match result {
+        Ok(()) => {}
+        Err(e) => bad_area(frame, address, e),
+    }
 }
+
+/// Faults that ended in a signal (for tests and reports).
+pub static USER_SEGVS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fault that cannot be served: from ring 3, the process gets SIGSEGV
+/// (SIGKILL when it was memory that ran out: the OOM killer of a later
+/// issue will choose a victim instead), with Linux's line in the log
+/// (`show_signal_msg`); from the kernel (a user copy), the exception
+/// table's fixup, or an oops.
+fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
+    if !frame.from_user() {
+        return no_context(frame, address);
+    }
+    let pid = crate::kernel::sched::current_pid();
+    let name = crate::kernel::sched::current_name();
+    if why == FaultError::Oom {
+        crate::pr_err!("Out of memory: killed process {} ({}): no page for a fault at {:x}", pid, name, address);
+        let _ = crate::kernel::sched::send_signal(pid, crate::kernel::sched::SIGKILL);
+        return;
+    }
+    USER_SEGVS.fetch_add(1, Ordering::Relaxed);
+    crate::pr_info!(
+        "{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x}",
+        name,
+        pid,
+        address,
+        frame.eip,
+        frame.user_esp,
+        frame.error_code
+    );
+    let _ = crate::kernel::sched::send_signal(pid, SIGSEGV);
+}
+
+/// Linux i386's SIGSEGV.
+pub const SIGSEGV: u32 = 11;
 
 /// A fault the kernel will not handle (Linux's `no_context`): a kernel-mode
 /// access listed in the exception table resumes at its fixup; anything else

@@ -1,0 +1,430 @@
+//! User pages: the page-fault handler's memory half, and the walks that
+//! copy, change and free a process's pages (Linux's mm/memory.c, with the
+//! page-table half of mm/mprotect.c and mm/mlock.c).
+//!
+//! Every user page is anonymous (a private page of its own): a fault on an
+//! area of the program file copies the file's page into a fresh frame, as
+//! if the page-cache page had been copied on first touch (there is no page
+//! cache here). Frames come from `GFP_HIGHUSER_MOVABLE`, highmem first, and
+//! the kernel touches them only through `kmap_atomic` (`clear_highpage`,
+//! `copy_highpage`, `memcpy_to_page`).
+//!
+//! A frame's owners are the page-table entries that map it, counted in its
+//! `_mapcount` (-1: none). Fork maps every page of a private writable area
+//! into the child read-only, in both, and counts the second mapper; the
+//! first write fault on either side then copies it (`do_wp_page`), or, when
+//! the faulting side is the only mapper left, just makes it writable again.
+//! The frame is freed when its last entry goes (`zap_pte_range`).
+//!
+//! Locks: the mm's `mmap` (Linux's `mmap_sem`, a sleeping lock) is held by
+//! the caller of everything here; page-table entries change under
+//! `page_table_lock` inside `MmStruct`'s methods. Frames are allocated and
+//! tables made with neither spin lock held (both may sleep).
+
+use crate::arch::x86::pgtable_types::PteFlags;
+use crate::layout::{PAGE_SIZE, TASK_SIZE};
+use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
+use crate::mm::highmem::{copy_highpage, memcpy_to_page};
+use crate::mm::mm_types::{MmContext, MmStruct};
+use crate::mm::mmap::{Vma, VmaKind, VmFlags};
+use crate::mm::mmzone::pfn_to_page;
+use crate::mm::page::PageFlags;
+use crate::mm::page_alloc::{self, Pages};
+use crate::mm::pgtable::{MapError, Pfn, Pte, VirtAddr};
+use crate::mm::vmstat::{NR_ANON_PAGES, NR_MLOCK};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Page faults handled (Linux's `pgfault` event).
+pub static PGFAULT: AtomicUsize = AtomicUsize::new(0);
+/// Write faults that copied a shared page (`do_wp_page`'s copy).
+pub static COW_COPIES: AtomicUsize = AtomicUsize::new(0);
+/// Write faults that found the page theirs alone and only made it writable.
+pub static COW_REUSES: AtomicUsize = AtomicUsize::new(0);
+
+/// Why a fault could not be served (Linux's `VM_FAULT_*` and the
+/// `bad_area` cases): the handler turns it into SIGSEGV (`code` 1 or 2)
+/// or SIGBUS/the OOM path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No area covers the address (`SEGV_MAPERR`).
+    NoVma,
+    /// An area covers it, but not for this access (`SEGV_ACCERR`).
+    Access,
+    /// No memory for the page or its page table (`VM_FAULT_OOM`).
+    Oom,
+}
+
+/// How the faulting access touched the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub write: bool,
+    pub user_esp: Option<usize>,
+}
+
+/// The user page at `va`, for `pte` flags from area flags (`vm_page_prot`
+/// for a private area: writable only when the area is and the page is
+/// this mapping's alone).
+fn page_prot(flags: VmFlags, writable: bool) -> PteFlags {
+    if writable && flags.contains(VmFlags::WRITE) {
+        PteFlags::PRESENT_RW | PteFlags::USER
+    } else {
+        PteFlags::PRESENT | PteFlags::USER
+    }
+}
+
+/// Whether an area allows an access at all (Linux's `access_error`; i386
+/// without NX cannot refuse a fetch from a readable page).
+fn access_ok(vma: &Vma, write: bool) -> bool {
+    if write {
+        vma.flags.contains(VmFlags::WRITE)
+    } else {
+        vma.flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC)
+    }
+}
+
+/// Linux 2.6.24's check in `do_page_fault`: an access more than 64 KB
+/// (plus the 32 words `pusha` may push) below the user stack pointer is a
+/// bug, not stack growth.
+const STACK_SLACK: usize = 65536 + 32 * 4;
+
+/// Serve a fault at user address `addr` (Linux's `handle_mm_fault` with
+/// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
+/// `mmap` lock). May sleep.
+pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
+    PGFAULT.fetch_add(1, Ordering::Relaxed);
+    if addr >= TASK_SIZE {
+        return Err(FaultError::NoVma);
+    }
+    let vma = match ctx.vmas.find_vma(addr) {
+        Some(v) if v.start <= addr => *v,
+        Some(v) if v.flags.contains(VmFlags::GROWSDOWN) => {
+            if access.user_esp.is_some_and(|esp| addr + STACK_SLACK < esp) {
+                return Err(FaultError::NoVma);
+            }
+            let rlim = ctx.rlim;
+            ctx.vmas.expand_stack(addr, &rlim).map_err(|_| FaultError::NoVma)?;
+            ctx.update_hiwater_vm();
+            *ctx.vmas.find_vma(addr).ok_or(FaultError::NoVma)?
+        }
+        _ => return Err(FaultError::NoVma),
+    };
+    if !access_ok(&vma, access.write) {
+        return Err(FaultError::Access);
+    }
+    let va = VirtAddr::new(addr & !(PAGE_SIZE - 1));
+    match mm.pte(va) {
+        None => do_no_page(mm, ctx, &vma, va),
+        Some(pte) if pte.is_none() => do_no_page(mm, ctx, &vma, va),
+        Some(pte) if pte.is_present() => {
+            if access.write && !pte.flags().contains(PteFlags::RW) {
+                do_wp_page(mm, &vma, va, pte)
+            } else {
+                // Another path made it present meanwhile, or a stale TLB
+                // entry: nothing to do, the access is retried.
+                Ok(())
+            }
+        }
+        // PROT_NONE pages live only in areas without access, refused
+        // above; a swap entry cannot be here yet (no swap).
+        Some(_) => Err(FaultError::Access),
+    }
+}
+
+/// A fresh frame for a user page: highmem first, movable.
+fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
+    let gfp = if zero { GFP_HIGHUSER_MOVABLE | Gfp::ZERO } else { GFP_HIGHUSER_MOVABLE };
+    page_alloc::alloc_pages(gfp, 0).ok_or(FaultError::Oom)
+}
+
+/// Map new frame `page` at `va` with `flags`, as its first and only
+/// mapping (Linux's `page_add_new_anon_rmap` and `set_pte_at`): the frame
+/// belongs to the page tables from here on.
+fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: PteFlags) -> Result<(), FaultError> {
+    let pfn = page.pfn();
+    // SAFETY: the frame was just allocated and is handed to the entry,
+    // which owns it from here on (freed by zap when the last entry goes).
+    match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
+        Ok(()) => {}
+        Err(MapError::NoMemory) => {
+            page_alloc::__free_pages(page);
+            return Err(FaultError::Oom);
+        }
+        Err(_) => {
+            // Mapped meanwhile (the lock makes this impossible today):
+            // the entry there wins, ours goes back.
+            page_alloc::__free_pages(page);
+            return Ok(());
+        }
+    }
+    let _ = page.into_raw();
+    if let Some(p) = pfn_to_page(pfn as usize) {
+        p.reset_mapcount();
+        p.inc_mapcount();
+        if vma.flags.contains(VmFlags::LOCKED) && !p.test_and_set_flag(PageFlags::MLOCKED) {
+            NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
+    mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A fault on an empty entry (Linux's `do_anonymous_page`, and
+/// `do_no_page` for the program file, copied into a private frame).
+fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<(), FaultError> {
+    let page = match vma.kind {
+        VmaKind::Anonymous => alloc_user_page(true)?,
+        VmaKind::File(f) => {
+            // The file's bytes of this page; past the file's end, zero.
+            let off = vma.pgoff.wrapping_add((va.as_usize() - vma.start) / PAGE_SIZE).wrapping_mul(PAGE_SIZE);
+            let data: &[u8] = match ctx.exe {
+                Some((exe, bytes)) if exe.id == f.id => bytes.get(off..).unwrap_or(&[]),
+                _ => &[],
+            };
+            let n = data.len().min(PAGE_SIZE);
+            let page = alloc_user_page(n < PAGE_SIZE)?;
+            // SAFETY: the frame is ours, just allocated, mapped nowhere.
+            unsafe { memcpy_to_page(page.pfn(), 0, &data[..n]) };
+            page
+        }
+    };
+    install_new_page(mm, vma, va, page, page_prot(vma.flags, true))
+}
+
+/// A write to a present read-only page of a writable area: copy-on-write
+/// (Linux's `do_wp_page`). The page is reused, made writable, when this
+/// entry is its only mapping; otherwise it is copied into a new frame
+/// through two atomic kmap slots, the copy mapped here, and the original
+/// loses one mapper.
+fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), FaultError> {
+    let old_pfn = old.pfn().0;
+    let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
+    if old_page.page_mapcount() <= 1 {
+        // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
+        COW_REUSES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the same frame, which this entry already owns.
+        unsafe { mm.update_pte(va, |p| (p == old).then(|| Pte::new(p.pfn(), p.flags() | PteFlags::RW))) };
+        return Ok(());
+    }
+    let new = alloc_user_page(false)?;
+    // SAFETY: `new` is ours alone; `old` is mapped read-only everywhere,
+    // so nobody writes it while it is read.
+    unsafe { copy_highpage(new.pfn(), old_pfn) };
+    let new_pfn = new.pfn();
+    let flags = page_prot(vma.flags, true);
+    let mut swapped = false;
+    // SAFETY: the new frame goes to this entry, which owns it from now on;
+    // the old frame loses this mapping (counted below).
+    unsafe {
+        mm.update_pte(va, |p| {
+            swapped = p == old;
+            swapped.then(|| Pte::new(Pfn(new_pfn), flags))
+        })
+    };
+    if !swapped {
+        page_alloc::__free_pages(new);
+        return Ok(());
+    }
+    let _ = new.into_raw();
+    COW_COPIES.fetch_add(1, Ordering::Relaxed);
+    if let Some(p) = pfn_to_page(new_pfn as usize) {
+        p.reset_mapcount();
+        p.inc_mapcount();
+        if vma.flags.contains(VmFlags::LOCKED) && !p.test_and_set_flag(PageFlags::MLOCKED) {
+            NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    // The old frame had another mapper when we looked; if that one went
+    // meanwhile this was the last reference after all.
+    put_user_page(old_pfn);
+    Ok(())
+}
+
+/// One mapping of user frame `pfn` gone (Linux's `page_remove_rmap` and
+/// `put_page`): the last one frees it.
+fn put_user_page(pfn: u32) {
+    let Some(page) = pfn_to_page(pfn as usize) else { return };
+    if page.dec_mapcount() {
+        if page.test_and_clear_flag(PageFlags::MLOCKED) {
+            NR_MLOCK.fetch_sub(1, Ordering::Relaxed);
+        }
+        NR_ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: its last mapping is gone and nothing else holds user
+        // frames: it was allocated order 0 by `alloc_user_page`.
+        page_alloc::__free_pages(unsafe { Pages::from_raw(pfn, 0) });
+    }
+}
+
+/// Unmap every page of `[start, end)` and free those that were mapped
+/// nowhere else (Linux's `zap_page_range`), then the page tables left
+/// empty. Returns the pages unmapped.
+pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
+    let end = end.min(TASK_SIZE);
+    if start >= end {
+        return 0;
+    }
+    let npages = (end - start).div_ceil(PAGE_SIZE);
+    let mut frames = 0;
+    // SAFETY: only clears entries. The frames are freed inside the walk,
+    // before the TLB flush that ends it: no user code of this mm runs in
+    // between (one CPU, and this thread is in the kernel), and the kernel
+    // does not reach user pages through these addresses meanwhile.
+    unsafe {
+        mm.for_each_pte(VirtAddr::new(start), npages, |_, pte| {
+            if pte.has_frame() {
+                frames += 1;
+                put_user_page(pte.pfn().0);
+            }
+            Some(Pte::NONE)
+        })
+    };
+    mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
+    mm.free_pgtables(VirtAddr::new(start), VirtAddr::new(end));
+    frames
+}
+
+/// Linux's `exit_mmap`: every user page of the address space unmapped
+/// (the page tables go with the directory, in `MmStruct`'s drop).
+pub fn exit_mmap(mm: &MmStruct) {
+    zap_page_range(mm, 0, TASK_SIZE);
+}
+
+/// Fork's copy of area `vma` from `src` into `dst` (Linux's
+/// `copy_page_range` for a private area): each page is mapped in both,
+/// read-only in both when the area is writable, one more mapper counted.
+/// `Err(Oom)` when a page table of `dst` could not be made; what was
+/// copied stays counted in `dst` and goes with it.
+pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), FaultError> {
+    const CHUNK: usize = 1024;
+    let mut batch: alloc::vec::Vec<(VirtAddr, Pte)> = alloc::vec::Vec::new();
+    batch.try_reserve_exact(CHUNK).map_err(|_| FaultError::Oom)?;
+    let cow = vma.flags.contains(VmFlags::WRITE) && !vma.flags.contains(VmFlags::SHARED);
+    let mut at = vma.start;
+    while at < vma.end {
+        let n = ((vma.end - at) / PAGE_SIZE).min(CHUNK - (at / PAGE_SIZE) % CHUNK);
+        batch.clear();
+        // SAFETY: the entries written keep their frames, only losing RW;
+        // the extra mapper is counted before `dst` maps the frame.
+        unsafe {
+            src.for_each_pte(VirtAddr::new(at), n, |va, pte| {
+                if !pte.has_frame() {
+                    return None;
+                }
+                if let Some(p) = pfn_to_page(pte.pfn().0 as usize) {
+                    p.inc_mapcount();
+                }
+                let pte = if cow && pte.is_present() { Pte::new(pte.pfn(), pte.flags() - PteFlags::RW) } else { pte };
+                batch.push((va, pte));
+                Some(pte)
+            })
+        };
+        for (i, &(va, pte)) in batch.iter().enumerate() {
+            let flags = if pte.is_present() { pte.flags() } else { PteFlags::PRESENT | PteFlags::USER };
+            // SAFETY: the frame's extra mapper was counted above for this
+            // entry; it is given back by zap when `dst` goes.
+            let r = unsafe { dst.map_page(va, pte.pfn(), flags - PteFlags::ACCESSED - PteFlags::DIRTY) };
+            if r.is_err() {
+                // This entry and the rest of the batch were counted but
+                // not mapped: give their counts back.
+                for &(_, p) in &batch[i..] {
+                    put_user_page(p.pfn().0);
+                }
+                return Err(FaultError::Oom);
+            }
+            if pte.is_protnone() {
+                // SAFETY: the same frame, made inaccessible as in `src`.
+                unsafe { dst.update_pte(va, |p| Some(p.to_protnone())) };
+            }
+            let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
+            dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+        }
+        at += n * PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// After `mprotect` changed the areas of `[start, end)`, bring their
+/// entries in line (Linux's `change_protection`): read-only where the
+/// area is, inaccessible (`PROT_NONE`) where it allows nothing. Write
+/// permission is never added here: a write fault adds it, copying first
+/// if the page is shared (what Linux's private areas do too).
+pub fn change_protection(mm: &MmStruct, ctx: &MmContext, start: usize, end: usize) {
+    for vma in ctx.vmas.iter().filter(|v| v.end > start && v.start < end) {
+        let (lo, hi) = (vma.start.max(start), vma.end.min(end));
+        let none = !vma.flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC);
+        let writable = vma.flags.contains(VmFlags::WRITE);
+        // SAFETY: each entry keeps its frame; only its rights change.
+        unsafe {
+            mm.for_each_pte(VirtAddr::new(lo), (hi - lo) / PAGE_SIZE, |_, pte| {
+                if !pte.has_frame() {
+                    None
+                } else if none {
+                    Some(pte.to_protnone())
+                } else if pte.is_protnone() {
+                    Some(pte.from_protnone(PteFlags::PRESENT | PteFlags::USER))
+                } else if !writable {
+                    Some(Pte::new(pte.pfn(), pte.flags() - PteFlags::RW))
+                } else {
+                    None
+                }
+            })
+        };
+    }
+}
+
+/// Fault in every page of `[start, end)` that its area allows (Linux's
+/// `make_pages_present` for `mlock` and `MAP_LOCKED`): write faults in
+/// writable areas, so shared pages are copied now and not at a later
+/// write. Pages in a `VM_LOCKED` area are marked `PG_mlocked`.
+pub fn populate_range(mm: &MmStruct, ctx: &mut MmContext, start: usize, end: usize) -> Result<(), FaultError> {
+    let mut at = start & !(PAGE_SIZE - 1);
+    while at < end {
+        let Some(vma) = ctx.vmas.find_vma(at).copied() else { break };
+        if vma.start > at {
+            // A hole: on to the next area.
+            at = vma.start;
+            continue;
+        }
+        let hi = vma.end.min(end);
+        let write = vma.flags.contains(VmFlags::WRITE);
+        if vma.flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC) {
+            for va in (at..hi).step_by(PAGE_SIZE) {
+                handle_mm_fault(mm, ctx, va, Access { write, user_esp: None })?;
+            }
+        }
+        if vma.flags.contains(VmFlags::LOCKED) {
+            mark_mlocked(mm, at, hi, true);
+        }
+        at = hi;
+    }
+    Ok(())
+}
+
+/// Set or clear `PG_mlocked` on the pages mapped in `[start, end)`,
+/// keeping `NR_MLOCK` (Linux 2.6.28's `mlock_vma_page` /
+/// `munlock_vma_page`; without a reverse map, a page shared after fork
+/// with a locked mapping elsewhere loses the mark when this one unlocks).
+pub fn mark_mlocked(mm: &MmStruct, start: usize, end: usize, lock: bool) {
+    if start >= end {
+        return;
+    }
+    // SAFETY: entries are not changed (the callback returns None).
+    unsafe {
+        mm.for_each_pte(VirtAddr::new(start), (end - start).div_ceil(PAGE_SIZE), |_, pte| {
+            let page = pte.has_frame().then(|| pfn_to_page(pte.pfn().0 as usize)).flatten()?;
+            if lock && !page.test_and_set_flag(PageFlags::MLOCKED) {
+                NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+            } else if !lock && page.test_and_clear_flag(PageFlags::MLOCKED) {
+                NR_MLOCK.fetch_sub(1, Ordering::Relaxed);
+            }
+            None
+        })
+    };
+}
+
+/// The user frame mapped at `va`, if any (for tests and reports).
+pub fn user_frame(mm: &MmStruct, va: usize) -> Option<u32> {
+    mm.pte(VirtAddr::new(va & !(PAGE_SIZE - 1))).filter(|p| p.has_frame()).map(|p| p.pfn().0)
+}

@@ -1,0 +1,227 @@
+//! The process table (Linux's pid hash of kernel/pid.c, and the parts of
+//! `task_struct` and `signal_struct` a process has beyond its thread):
+//! who its parent is, its address space, its exit status while it is a
+//! zombie, its resource limits.
+//!
+//! Each process runs on a kernel thread of its own (its kernel stack and
+//! scheduler entry, `kernel::sched`), and has that thread's pid. A
+//! `Process` lives in `PROCS` from `spawn` until its parent collects its
+//! exit status (`exit::do_wait`), or until it exits if nobody will (an
+//! orphan: Linux's init reaps those; here they go at once).
+//!
+//! Locks: `PROCS` is a sleeping lock (the table grows under it, and spawn
+//! makes the thread under it, so no one sees a pid before its entry);
+//! `Process::inner` a spin lock for the few words that change, never held
+//! across anything that sleeps. Order: `PROCS`, then an mm's `mmap`, then
+//! `inner`.
+
+use crate::arch::x86::cpu::FxState;
+use crate::arch::x86::kernel::traps::TrapFrame;
+use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
+use crate::kernel::mutex::Mutex;
+use crate::kernel::sched;
+use crate::kernel::sync::SpinLock;
+use crate::kernel::wait::WaitQueue;
+use crate::mm::mm_types::MmStruct;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use super::kthread::{self, KthreadError};
+use super::rlimit::RlimitTable;
+
+/// The pid orphans are given to (Linux's init, which reaps them).
+pub const INIT_PID: u32 = 1;
+
+/// What changes in a process after it is made.
+pub struct ProcInner {
+    /// Its address space; `None` once it has exited (a zombie has none).
+    pub mm: Option<Arc<MmStruct>>,
+    /// The wait status (Linux's encoding) once it has exited.
+    pub exit_status: Option<u32>,
+    /// A stop not yet reported to `wait4(WUNTRACED)`: the stop signal.
+    pub stop_report: Option<u32>,
+    /// A continue not yet reported to `wait4(WCONTINUED)`.
+    pub cont_report: bool,
+    /// `CLONE_CHILD_CLEARTID`'s address: zeroed at exit.
+    pub clear_child_tid: u32,
+    /// Nobody will wait for it (an orphan): it goes at exit.
+    pub reap_on_exit: bool,
+    pub rlim: RlimitTable,
+    /// `mm->start_code` .. `end_code`, `start_data` .. `end_data` (for
+    /// `/proc/PID/status`).
+    pub code: (u32, u32),
+    pub data: (u32, u32),
+}
+
+pub struct Process {
+    pid: AtomicU32,
+    ppid: AtomicU32,
+    /// The program's name (Linux's `comm`, 15 bytes at most).
+    comm: String,
+    pub inner: SpinLock<ProcInner>,
+    /// Set once `spawn` has filed it: its thread may go to ring 3.
+    registered: AtomicBool,
+}
+
+impl Process {
+    pub fn new(comm: &str, ppid: u32, mm: Arc<MmStruct>, rlim: RlimitTable) -> Process {
+        let comm: String = comm.chars().take(15).collect();
+        Process {
+            pid: AtomicU32::new(0),
+            ppid: AtomicU32::new(ppid),
+            comm,
+            inner: SpinLock::new(ProcInner {
+                mm: Some(mm),
+                exit_status: None,
+                stop_report: None,
+                cont_report: false,
+                clear_child_tid: 0,
+                reap_on_exit: false,
+                rlim,
+                code: (0, 0),
+                data: (0, 0),
+            }),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+
+    pub fn ppid(&self) -> u32 {
+        self.ppid.load(Ordering::Relaxed)
+    }
+
+    pub fn comm(&self) -> &str {
+        &self.comm
+    }
+
+    /// Its address space, if it has not exited.
+    pub fn mm(&self) -> Option<Arc<MmStruct>> {
+        self.inner.lock().mm.clone()
+    }
+
+    /// Give it a new parent (its own exited); init's children are reaped
+    /// by the kernel when they exit.
+    pub fn reparent(&self, ppid: u32) {
+        self.ppid.store(ppid, Ordering::Relaxed);
+        if ppid == INIT_PID {
+            self.inner.lock().reap_on_exit = true;
+        }
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        self.inner.lock().exit_status.is_some()
+    }
+}
+
+/// Every process, in pid order.
+pub(super) static PROCS: Mutex<Vec<Arc<Process>>> = Mutex::new(Vec::new());
+/// Bumped and woken when a child exits, stops or continues (Linux's
+/// `wait_chldexit` queue): `wait4` sleeps here.
+pub(super) static CHILD_WQ: WaitQueue = WaitQueue::new();
+pub(super) static CHILD_EVENTS: AtomicU64 = AtomicU64::new(0);
+/// New threads wait here until their process is filed.
+static START_WQ: WaitQueue = WaitQueue::new();
+
+/// Tell waiting parents that a child changed state.
+pub(super) fn child_event() {
+    CHILD_EVENTS.fetch_add(1, Ordering::Relaxed);
+    CHILD_WQ.wake_up_all();
+}
+
+/// The process with pid `pid`, live or zombie.
+pub fn find(pid: u32) -> Option<Arc<Process>> {
+    PROCS.lock().iter().find(|p| p.pid() == pid).cloned()
+}
+
+/// The calling thread's process (`None` for a kernel thread).
+pub fn current() -> Option<Arc<Process>> {
+    find(sched::current_pid())
+}
+
+/// Every process now (for `ps` and tests), in pid order.
+pub fn all() -> Vec<Arc<Process>> {
+    PROCS.lock().clone()
+}
+
+/// Processes in the table, zombies included (for leak checks).
+pub fn nr_processes() -> usize {
+    PROCS.lock().len()
+}
+
+/// How a new process's thread enters ring 3: the registers it starts
+/// with, its FPU state and TLS descriptors (a fork's are its parent's).
+pub struct UserStart {
+    pub frame: TrapFrame,
+    pub fpu: Option<Box<FxState>>,
+    pub tls: [u64; GDT_ENTRY_TLS_ENTRIES],
+    /// `CLONE_CHILD_SETTID`: where the child writes its pid first.
+    pub set_child_tid: u32,
+}
+
+struct Start {
+    process: Arc<Process>,
+    user: UserStart,
+}
+
+/// File `process` in the table under the pid of a new thread that will
+/// run it from `user`; returns the pid. May sleep. On an error nothing is
+/// left (the process, and its mm if no one else holds it, are dropped).
+pub fn spawn(process: Process, user: UserStart) -> Result<u32, KthreadError> {
+    let process = Arc::new(process);
+    let mut table = PROCS.lock();
+    // Room first: once the thread exists, filing it must not fail.
+    table.try_reserve(1).map_err(|_| KthreadError::NoMemory)?;
+    let start = Box::new(Start { process: process.clone(), user });
+    let raw = Box::into_raw(start);
+    let pid = match kthread::kthread_run(process.comm(), user_thread, raw as usize) {
+        Ok(pid) => pid,
+        Err(e) => {
+            // SAFETY: no thread was made, so `raw` is still ours alone.
+            drop(unsafe { Box::from_raw(raw) });
+            return Err(e);
+        }
+    };
+    process.pid.store(pid, Ordering::Relaxed);
+    let at = table.partition_point(|p| p.pid() < pid);
+    table.insert(at, process.clone());
+    drop(table);
+    process.registered.store(true, Ordering::Release);
+    START_WQ.wake_up_all();
+    Ok(pid)
+}
+
+/// A process's thread: wait to be filed, adopt the address space, FPU
+/// and TLS state, and enter ring 3.
+fn user_thread(arg: usize) {
+    // SAFETY: `spawn` leaked this Box for this thread alone (kthread_run
+    // succeeded, so spawn did not take it back).
+    let start = unsafe { Box::from_raw(arg as *mut Start) };
+    let Start { process, user } = *start;
+    START_WQ.wait_event(|| process.registered.load(Ordering::Acquire));
+    let Some(mm) = process.mm() else { return };
+    sched::use_mm(mm);
+    match user.fpu {
+        Some(fpu) => sched::fpu_adopt(fpu),
+        None => sched::fpu_begin(),
+    }
+    for (i, &d) in user.tls.iter().enumerate() {
+        if d != 0 {
+            sched::set_tls(i, d);
+        }
+    }
+    if user.set_child_tid != 0 {
+        // Linux's schedule_tail: a bad address is ignored.
+        let _ = crate::arch::x86::lib::uaccess::put_user(process.pid(), user.set_child_tid as usize);
+    }
+    let frame = user.frame;
+    drop(process);
+    // SAFETY: everything this frame owned has moved on or been dropped,
+    // and kthread_start below it holds only the entry and its argument.
+    unsafe { crate::arch::x86::kernel::resume_user(&frame) }
+}

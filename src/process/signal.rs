@@ -1,0 +1,180 @@
+//! Signals with their default actions only (Linux's kernel/signal.c
+//! without handlers): a signal is made pending on the target's thread
+//! (`sched::send_signal`, which also wakes an interruptible sleep and
+//! resumes a stopped process for SIGCONT and SIGKILL), and is acted on when
+//! the thread next returns to ring 3 (`do_signal`): most end the process,
+//! the stop signals stop it until SIGCONT, SIGCHLD, SIGCONT, SIGURG and
+//! SIGWINCH are ignored.
+//!
+//! CPU exceptions in ring 3 become signals too (`user_trap`, Linux's
+//! `do_trap`): a divide error SIGFPE, an invalid opcode SIGILL, a general
+//! protection fault SIGSEGV, with Linux's line in the log. Bad page
+//! faults are sent SIGSEGV by the fault handler (`arch::x86::mm::fault`).
+//!
+//! SIGCHLD is not sent to the parent: its default action is to ignore it,
+//! and Linux drops an ignored signal when it is sent.
+
+use super::exit;
+use super::process;
+use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
+use crate::arch::x86::kernel::traps::TrapFrame;
+use crate::kernel::sched::{self, SignalError, SIGCONT, SIGKILL, STOP_SIGNALS};
+
+pub const SIGHUP: u32 = 1;
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
+pub const SIGILL: u32 = 4;
+pub const SIGTRAP: u32 = 5;
+pub const SIGABRT: u32 = 6;
+pub const SIGBUS: u32 = 7;
+pub const SIGFPE: u32 = 8;
+pub const SIGSEGV: u32 = 11;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
+pub const SIGURG: u32 = 23;
+pub const SIGWINCH: u32 = 28;
+
+/// What a signal does when nobody handles it (Linux's `sig_kernel_*`
+/// sets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    /// Terminate, with a core dump where core files are made (none here:
+    /// the wait status has no core bit).
+    Core,
+    Ignore,
+    Stop,
+}
+
+pub fn default_action(sig: u32) -> DefaultAction {
+    match sig {
+        SIGCHLD | SIGCONT | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        s if STOP_SIGNALS & (1 << s) != 0 => DefaultAction::Stop,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 | 25 | 31 => DefaultAction::Core,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// Why `kill` refused (Linux's errno).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillError {
+    /// Not a signal number (`EINVAL`).
+    BadSignal,
+    /// No such process (`ESRCH`).
+    NoProcess,
+}
+
+/// Send `sig` to process `pid` (Linux's `kill_pid_info`); signal 0 only
+/// checks that it exists. A zombie exists but takes no signal; a kernel
+/// thread's pid is accepted and nothing happens (Linux's kernel threads
+/// ignore signals).
+pub fn kill(pid: u32, sig: u32) -> Result<(), KillError> {
+    if sig > 31 {
+        return Err(KillError::BadSignal);
+    }
+    let target = process::find(pid);
+    let Some(target) = target else {
+        return if sched::pid_alive(pid) { Ok(()) } else { Err(KillError::NoProcess) };
+    };
+    if sig == 0 || target.is_zombie() {
+        return Ok(());
+    }
+    match sched::send_signal(pid, sig) {
+        Ok(()) => Ok(()),
+        Err(SignalError::BadSignal) => Err(KillError::BadSignal),
+        // Exiting right now: as good as gone.
+        Err(SignalError::NoSuchTask) => Ok(()),
+    }
+}
+
+/// On the way back to ring 3 (registered with traps): act on the pending
+/// signals. Interrupts come in off; they are on while this runs and off
+/// again when it returns.
+pub fn do_signal(_frame: &mut TrapFrame) {
+    if !sched::signal_pending() {
+        return;
+    }
+    local_irq_enable();
+    while let Some(sig) = sched::dequeue_signal() {
+        match default_action(sig) {
+            DefaultAction::Ignore => {}
+            DefaultAction::Stop => do_signal_stop(sig),
+            DefaultAction::Terminate | DefaultAction::Core => exit::do_exit(sig),
+        }
+    }
+    local_irq_disable();
+}
+
+/// Stop until SIGCONT (or SIGKILL), telling the parent both ways.
+fn do_signal_stop(sig: u32) {
+    let me = process::current();
+    if let Some(p) = &me {
+        p.inner.lock().stop_report = Some(sig);
+    }
+    process::child_event();
+    sched::stop_current();
+    if let Some(p) = &me {
+        let mut inner = p.inner.lock();
+        inner.stop_report = None;
+        inner.cont_report = true;
+    }
+    process::child_event();
+    let _ = (SIGCONT, SIGKILL);
+}
+
+/// A CPU exception in ring 3 (registered with traps): the signal Linux's
+/// `do_trap` sends, and its line in the log (`traps: NAME[PID] ...`).
+pub fn user_trap(frame: &mut TrapFrame, what: &'static str) {
+    let sig = match frame.vector {
+        0 | 16 | 19 => SIGFPE,
+        1 | 3 => SIGTRAP,
+        6 => SIGILL,
+        17 => SIGBUS,
+        _ => SIGSEGV,
+    };
+    let pid = sched::current_pid();
+    let name = sched::current_name();
+    if sig == SIGSEGV && frame.vector == 13 {
+        crate::pr_info!(
+            "traps: {}[{}] general protection fault ip:{:x} sp:{:x} error:{:x}",
+            name,
+            pid,
+            frame.eip,
+            frame.user_esp,
+            frame.error_code
+        );
+    } else if sig != SIGTRAP {
+        crate::pr_info!(
+            "traps: {}[{}] trap {} ip:{:x} sp:{:x} error:{:x}",
+            name,
+            pid,
+            what,
+            frame.eip,
+            frame.user_esp,
+            frame.error_code
+        );
+    }
+    let _ = sched::send_signal(pid, sig);
+}
+
+/// `strsignal`'s text for `sig`, as the shell prints how a process ended.
+pub fn describe(sig: u32) -> &'static str {
+    match sig {
+        SIGHUP => "Hangup",
+        SIGINT => "Interrupt",
+        SIGQUIT => "Quit",
+        SIGILL => "Illegal instruction",
+        SIGTRAP => "Trace/breakpoint trap",
+        SIGABRT => "Aborted",
+        SIGBUS => "Bus error",
+        SIGFPE => "Floating point exception",
+        SIGKILL => "Killed",
+        10 => "User defined signal 1",
+        SIGSEGV => "Segmentation fault",
+        12 => "User defined signal 2",
+        13 => "Broken pipe",
+        14 => "Alarm clock",
+        SIGTERM => "Terminated",
+        _ => "Unknown signal",
+    }
+}

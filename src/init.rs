@@ -37,6 +37,9 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
         None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
     }
     crate::mm::slab_common::kmem_cache_init(opts.slab_debug);
+    if let Some(bytes) = opts.memlock {
+        crate::process::exec::set_default_memlock(bytes);
+    }
     if let Some(attr) = opts.failslab {
         crate::mm::failslab::set_failslab(attr);
         pr_warn!("failslab: injecting slab allocation failures ({})", attr);

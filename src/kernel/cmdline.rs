@@ -173,6 +173,9 @@ pub struct BootOptions {
     pub fail_page_alloc: Option<crate::kernel::fault_inject::FaultAttr>,
     /// `slab_debug=`: red zones and poisoning for every cache (`slab_debug=on`).
     pub slab_debug: bool,
+    /// `memlock=`: the `RLIMIT_MEMLOCK` programs start with (bytes; Linux
+    /// sets it at build time, 64 KB in 2.6.24).
+    pub memlock: Option<u64>,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -195,6 +198,7 @@ impl Default for BootOptions {
             failslab: None,
             fail_page_alloc: None,
             slab_debug: false,
+            memlock: None,
         }
     }
 }
@@ -264,9 +268,10 @@ impl BootOptions {
                 "ktest" => flag(&mut o.ktest, &mut warn),
                 "bench" => flag(&mut o.bench, &mut warn),
                 "bench_icount" => flag(&mut o.bench_icount, &mut warn),
-                "mem" | "highmem" | "kernelcore" | "vmalloc" => {
+                "mem" | "highmem" | "kernelcore" | "vmalloc" | "memlock" => {
                     let slot = match p.key {
                         "mem" => &mut o.mem,
+                        "memlock" => &mut o.memlock,
                         "highmem" => &mut o.highmem,
                         "vmalloc" => &mut o.vmalloc,
                         _ => &mut o.kernelcore,
@@ -463,6 +468,14 @@ mod tests {
                 "bad value \"maybe\" for mobility_grouping= (must be on or off); default kept",
             ]
         );
+    }
+
+    #[test]
+    fn memlock_option() {
+        let mut w = Vec::new();
+        assert_eq!(BootOptions::parse("memlock=8M", |x| w.push(x.to_string())).memlock, Some(8 << 20));
+        assert_eq!(BootOptions::parse("memlock=x", |x| w.push(x.to_string())).memlock, None);
+        assert_eq!(w, vec!["bad value \"x\" for memlock= (not a number); default kept"]);
     }
 
     #[test]

@@ -40,6 +40,15 @@ const ENOMEM: i32 = 12;
 const EINVAL: i32 = 22;
 const EBADF: i32 = 9;
 
+/// The end of `[start, start + len)` rounded up to a page, computed
+/// without overflow and capped at `TASK_SIZE` (garbage lengths are
+/// common: the calls' own checks refuse them; this only bounds the page
+/// walks that follow).
+fn range_end(start: usize, len: usize) -> usize {
+    let end = (start as u64 + len as u64).next_multiple_of(PAGE_SIZE as u64);
+    end.min(TASK_SIZE as u64) as usize
+}
+
 fn ret(r: Result<(), Errno>) -> i32 {
     match r {
         Ok(()) => 0,
@@ -89,7 +98,7 @@ fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i
             return -EINVAL;
         }
         if len != 0 && addr < TASK_SIZE {
-            memory::zap_page_range(&mm, addr, addr.saturating_add(len.next_multiple_of(PAGE_SIZE)));
+            memory::zap_page_range(&mm, addr, range_end(addr, len));
         }
     }
     let rlim = ctx.rlim;
@@ -100,8 +109,7 @@ fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i
             if locked {
                 // Linux's mmap_region: `make_pages_present`, whose failure
                 // the mapping survives.
-                let end = at + len.next_multiple_of(PAGE_SIZE);
-                let _ = memory::populate_range(&mm, &mut ctx, at, end);
+                let _ = memory::populate_range(&mm, &mut ctx, at, range_end(at, len));
             }
             at as i32
         }
@@ -135,7 +143,7 @@ fn sys_munmap(a: &Args) -> i32 {
     let (addr, len) = (a[0] as usize, a[1] as usize);
     match ctx.vmas.munmap(addr, len) {
         Ok(()) => {
-            memory::zap_page_range(&mm, addr, addr + len.next_multiple_of(PAGE_SIZE));
+            memory::zap_page_range(&mm, addr, range_end(addr, len));
             0
         }
         Err(e) => e.syscall_ret() as i32,
@@ -149,7 +157,7 @@ fn sys_mprotect(a: &Args) -> i32 {
     let mut ctx = mm.mmap.lock();
     let (start, len) = (a[0] as usize, a[1] as usize);
     let r = ctx.vmas.mprotect(start, len, a[2]);
-    let end = start.saturating_add(len.next_multiple_of(PAGE_SIZE)).min(TASK_SIZE);
+    let end = range_end(start, len);
     if start < end {
         memory::change_protection(&mm, &ctx, start, end);
     }
@@ -169,9 +177,10 @@ fn sys_madvise(a: &Args) -> i32 {
     if start % PAGE_SIZE != 0 {
         return -EINVAL;
     }
-    let Some(end) = start.checked_add(len.next_multiple_of(PAGE_SIZE)).filter(|&e| e <= TASK_SIZE) else {
+    if start as u64 + len as u64 > TASK_SIZE as u64 {
         return -EINVAL;
-    };
+    }
+    let end = range_end(start, len);
     if !matches!(advice, MADV_NORMAL..=MADV_DONTNEED | MADV_FREE | 9..=15) {
         return -EINVAL;
     }
@@ -212,7 +221,7 @@ fn sys_mlock(a: &Args) -> i32 {
     let rlim = ctx.rlim;
     let r = ctx.vmas.mlock(start, len, &rlim);
     let lo = start & !(PAGE_SIZE - 1);
-    let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(TASK_SIZE);
+    let end = range_end(start, len);
     if r.is_ok() && memory::populate_range(&mm, &mut ctx, lo, end).is_err() {
         return -ENOMEM;
     }
@@ -226,7 +235,7 @@ fn sys_munlock(a: &Args) -> i32 {
     let (start, len) = (a[0] as usize, a[1] as usize);
     let r = ctx.vmas.munlock(start, len);
     let lo = start & !(PAGE_SIZE - 1);
-    let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(TASK_SIZE);
+    let end = range_end(start, len);
     memory::mark_mlocked(&mm, lo, end, false);
     ret(r)
 }

@@ -899,6 +899,12 @@ pub fn for_each_task(mut f: impl FnMut(u32, char, u64, TaskName)) {
     }
 }
 
+/// The state letter of live thread `pid` (`R`, `S`, `T`), as `ps` shows it.
+pub fn task_state_letter(pid: u32) -> Option<char> {
+    let rq = RQ.lock();
+    rq.iter().find(|t| t.state.alive() && t.pid == pid).map(|t| t.state.letter())
+}
+
 /// Live threads (for leak checks in tests).
 pub fn nr_threads() -> usize {
     RQ.lock().iter().filter(|t| t.state.alive()).count()

@@ -27,6 +27,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use crate::layout::PAGE_SIZE;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::kthread::{self, KthreadError};
@@ -116,6 +117,64 @@ impl Process {
 
     pub fn is_zombie(&self) -> bool {
         self.inner.lock().exit_status.is_some()
+    }
+}
+
+/// The memory figures of `/proc/PID/status` and `ps`, in kB (Linux's
+/// `task_mem` in fs/proc/task_mmu.c). All zero for a zombie.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskMem {
+    pub vm_peak: usize,
+    pub vm_size: usize,
+    pub vm_lck: usize,
+    pub vm_hwm: usize,
+    pub vm_rss: usize,
+    pub rss_anon: usize,
+    pub vm_data: usize,
+    pub vm_stk: usize,
+    pub vm_exe: usize,
+    pub vm_lib: usize,
+    pub vm_pte: usize,
+    pub vm_swap: usize,
+}
+
+impl Process {
+    /// Its memory figures now. Takes its mm's `mmap` lock (may sleep).
+    pub fn task_mem(&self) -> TaskMem {
+        let (mm, code) = {
+            let inner = self.inner.lock();
+            (inner.mm.clone(), inner.code)
+        };
+        let Some(mm) = mm else { return TaskMem::default() };
+        let kb = |pages: usize| pages * (PAGE_SIZE / 1024);
+        let ctx = mm.mmap.lock();
+        let v = &ctx.vmas;
+        let rss = mm.rss.load(Ordering::Relaxed);
+        let exe = ((code.1 as usize).next_multiple_of(PAGE_SIZE) - (code.0 as usize & !(PAGE_SIZE - 1))) >> 10;
+        TaskMem {
+            vm_peak: kb(ctx.hiwater_vm.max(v.total_vm())),
+            vm_size: kb(v.total_vm()),
+            vm_lck: kb(v.locked_vm()),
+            vm_hwm: kb(mm.hiwater_rss.load(Ordering::Relaxed).max(rss)),
+            vm_rss: kb(rss),
+            rss_anon: kb(rss),
+            vm_data: kb(v.total_vm() - v.shared_vm() - v.stack_vm()),
+            vm_stk: kb(v.stack_vm()),
+            vm_exe: exe,
+            vm_lib: kb(v.exec_vm()).saturating_sub(exe),
+            vm_pte: kb(crate::mm::memory::nr_ptes(&mm)),
+            vm_swap: 0,
+        }
+    }
+
+    /// Its state letter for `ps` and `/proc/PID/status`: the thread's, or
+    /// `Z` for a zombie.
+    pub fn state(&self) -> char {
+        if self.is_zombie() {
+            'Z'
+        } else {
+            sched::task_state_letter(self.pid()).unwrap_or('X')
+        }
     }
 }
 

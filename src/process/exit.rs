@@ -15,7 +15,6 @@ use super::kthread;
 use super::process::{self, child_event, INIT_PID, PROCS};
 use crate::kernel::sched;
 use crate::kernel::wait::Interrupted;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
@@ -50,7 +49,7 @@ pub fn do_exit(status: u32) -> ! {
         // ours: the last one gives back every page, table and area.
         sched::unuse_mm();
         drop(mm);
-        let mut gone: Vec<Arc<process::Process>> = Vec::new();
+        let mut gone: Vec<process::ProcRef> = Vec::new();
         {
             let mut table = PROCS.lock();
             // Orphans go to init, which reaps them: a zombie one now,

@@ -22,6 +22,7 @@ use crate::kernel::mutex::Mutex;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
+use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mm_types::MmStruct;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -178,8 +179,16 @@ impl Process {
     }
 }
 
+/// Processes live in the `task_struct` cache (Linux keeps its task
+/// structures there; here the thread's scheduler entry is apart, in the
+/// run queue's table, and this is the rest of the process).
+static TASK_STRUCT_CACHE: NamedCache = NamedCache::new("task_struct");
+
+/// A reference to a process (an `Arc` in its cache).
+pub type ProcRef = Arc<Process, KmemCacheAlloc>;
+
 /// Every process, in pid order.
-pub(super) static PROCS: Mutex<Vec<Arc<Process>>> = Mutex::new(Vec::new());
+pub(super) static PROCS: Mutex<Vec<ProcRef>> = Mutex::new(Vec::new());
 /// Bumped and woken when a child exits, stops or continues (Linux's
 /// `wait_chldexit` queue): `wait4` sleeps here.
 pub(super) static CHILD_WQ: WaitQueue = WaitQueue::new();
@@ -194,17 +203,17 @@ pub(super) fn child_event() {
 }
 
 /// The process with pid `pid`, live or zombie.
-pub fn find(pid: u32) -> Option<Arc<Process>> {
+pub fn find(pid: u32) -> Option<ProcRef> {
     PROCS.lock().iter().find(|p| p.pid() == pid).cloned()
 }
 
 /// The calling thread's process (`None` for a kernel thread).
-pub fn current() -> Option<Arc<Process>> {
+pub fn current() -> Option<ProcRef> {
     find(sched::current_pid())
 }
 
 /// Every process now (for `ps` and tests), in pid order.
-pub fn all() -> Vec<Arc<Process>> {
+pub fn all() -> Vec<ProcRef> {
     PROCS.lock().clone()
 }
 
@@ -224,7 +233,7 @@ pub struct UserStart {
 }
 
 struct Start {
-    process: Arc<Process>,
+    process: ProcRef,
     user: UserStart,
 }
 
@@ -232,7 +241,7 @@ struct Start {
 /// run it from `user`; returns the pid. May sleep. On an error nothing is
 /// left (the process, and its mm if no one else holds it, are dropped).
 pub fn spawn(process: Process, user: UserStart) -> Result<u32, KthreadError> {
-    let process = Arc::new(process);
+    let process = Arc::try_new_in(process, KmemCacheAlloc(&TASK_STRUCT_CACHE)).map_err(|_| KthreadError::NoMemory)?;
     let mut table = PROCS.lock();
     // Room first: once the thread exists, filing it must not fail.
     table.try_reserve(1).map_err(|_| KthreadError::NoMemory)?;

@@ -53,7 +53,7 @@ unsafe impl Allocator for KmemCacheAlloc {
             return Err(AllocError);
         }
         let p = cache.alloc(GFP_KERNEL).ok_or(AllocError)?;
-        if p.as_ptr() as usize % layout.align() != 0 {
+        if !(p.as_ptr() as usize).is_multiple_of(layout.align()) {
             // SAFETY: just allocated from this cache.
             unsafe { cache.free(p) };
             return Err(AllocError);

@@ -12,12 +12,12 @@
 //! page is mapped but the stack image's: the others come on first touch,
 //! through the page-fault handler (`mm::memory`), from highmem first.
 //!
-//! `exec` then starts the program in a new process (`process::spawn`),
+//! `exec` then starts the program in a new process (`task::spawn`),
 //! whose parent is the caller.
 
 use super::binfmt_elf::{self, ArgError, ElfError, ElfPlan, ExecArgs, SegFlags, STACK_TOP};
 use super::kthread::KthreadError;
-use super::process::{self, Process, UserStart};
+use super::task::{self, Process, UserStart};
 use super::rlimit::RlimitTable;
 use crate::arch::x86::cpu::{cpuid, rdtsc};
 use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
@@ -108,7 +108,7 @@ pub fn exec(file: &'static [u8], fref: FileRef, argv: &[&[u8]]) -> Result<u32, E
         tls: [0; GDT_ENTRY_TLS_ENTRIES],
         set_child_tid: 0,
     };
-    process::spawn(p, user).map_err(ExecError::Thread)
+    task::spawn(p, user).map_err(ExecError::Thread)
 }
 
 /// Check `file` and lay out its address space, with `argv` on its stack

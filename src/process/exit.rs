@@ -12,7 +12,7 @@
 //! `(sig << 8) | 0x7f` for a stop, `0xffff` for a continue.
 
 use super::kthread;
-use super::process::{self, child_event, INIT_PID, PROCS};
+use super::task::{self, child_event, INIT_PID, PROCS};
 use crate::kernel::sched;
 use crate::kernel::wait::Interrupted;
 use alloc::vec::Vec;
@@ -35,7 +35,7 @@ pub const fn exit_status(code: u32) -> u32 {
 /// Never returns.
 pub fn do_exit(status: u32) -> ! {
     let pid = sched::current_pid();
-    let me = process::find(pid);
+    let me = task::find(pid);
     if let Some(me) = &me {
         let (ctid, mm) = {
             let mut inner = me.inner.lock();
@@ -49,7 +49,7 @@ pub fn do_exit(status: u32) -> ! {
         // ours: the last one gives back every page, table and area.
         sched::unuse_mm();
         drop(mm);
-        let mut gone: Vec<process::ProcRef> = Vec::new();
+        let mut gone: Vec<task::ProcRef> = Vec::new();
         {
             let mut table = PROCS.lock();
             // Orphans go to init, which reaps them: a zombie one now,
@@ -106,10 +106,10 @@ pub enum WaitError {
 pub fn do_wait(which: WaitFor, options: u32) -> Result<Option<(u32, u32)>, WaitError> {
     let me = sched::current_pid();
     loop {
-        let seen = process::CHILD_EVENTS.load(Ordering::Relaxed);
+        let seen = task::CHILD_EVENTS.load(Ordering::Relaxed);
         {
             let mut table = PROCS.lock();
-            let mine = |p: &process::Process| p.ppid() == me && (which == WaitFor::Any || which == WaitFor::Pid(p.pid()));
+            let mine = |p: &task::Process| p.ppid() == me && (which == WaitFor::Any || which == WaitFor::Pid(p.pid()));
             if !table.iter().any(|p| mine(p)) {
                 return Err(WaitError::NoChild);
             }
@@ -146,8 +146,8 @@ pub fn do_wait(which: WaitFor, options: u32) -> Result<Option<(u32, u32)>, WaitE
         if options & WNOHANG != 0 {
             return Ok(None);
         }
-        process::CHILD_WQ
-            .wait_event_interruptible(|| process::CHILD_EVENTS.load(Ordering::Relaxed) != seen)
+        task::CHILD_WQ
+            .wait_event_interruptible(|| task::CHILD_EVENTS.load(Ordering::Relaxed) != seen)
             .map_err(|Interrupted| WaitError::Interrupted)?;
     }
 }

@@ -8,7 +8,7 @@
 //! `CLONE_PARENT_SETTID`); threads (`CLONE_VM`, `CLONE_THREAD`...) are not
 //! built and get `EINVAL`.
 
-use super::process::{self, Process, UserStart};
+use super::task::{self, Process, UserStart};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::put_user;
 use crate::kernel::sched;
@@ -87,7 +87,7 @@ pub fn do_fork(frame: &TrapFrame, flags: u32, newsp: u32, parent_tid: u32, child
     if flags & !SUPPORTED != 0 {
         return Err(ForkError::Flags);
     }
-    let parent = process::current().ok_or(ForkError::Flags)?;
+    let parent = task::current().ok_or(ForkError::Flags)?;
     let old_mm = parent.mm().ok_or(ForkError::NoMemory)?;
     let mm = dup_mm(&old_mm)?;
     drop(old_mm);
@@ -115,7 +115,7 @@ pub fn do_fork(frame: &TrapFrame, flags: u32, newsp: u32, parent_tid: u32, child
         tls: sched::current_tls(),
         set_child_tid: if flags & CLONE_CHILD_SETTID != 0 { child_tid } else { 0 },
     };
-    let pid = process::spawn(child, user).map_err(|_| ForkError::NoThread)?;
+    let pid = task::spawn(child, user).map_err(|_| ForkError::NoThread)?;
     if flags & CLONE_PARENT_SETTID != 0 {
         // Linux writes it before the child runs, and ignores a fault.
         let _ = put_user(pid, parent_tid as usize);

@@ -21,7 +21,7 @@ pub mod kthread;
 #[cfg(target_os = "none")]
 pub mod mman;
 #[cfg(target_os = "none")]
-pub mod process;
+pub mod task;
 #[cfg(target_os = "none")]
 pub mod signal;
 #[cfg(target_os = "none")]

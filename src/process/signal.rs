@@ -15,7 +15,7 @@
 //! and Linux drops an ignored signal when it is sent.
 
 use super::exit;
-use super::process;
+use super::task;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::kernel::sched::{self, SignalError, SIGCONT, SIGKILL, STOP_SIGNALS};
@@ -72,7 +72,7 @@ pub fn kill(pid: u32, sig: u32) -> Result<(), KillError> {
     if sig > 31 {
         return Err(KillError::BadSignal);
     }
-    let target = process::find(pid);
+    let target = task::find(pid);
     let Some(target) = target else {
         return if sched::pid_alive(pid) { Ok(()) } else { Err(KillError::NoProcess) };
     };
@@ -107,18 +107,18 @@ pub fn do_signal(_frame: &mut TrapFrame) {
 
 /// Stop until SIGCONT (or SIGKILL), telling the parent both ways.
 fn do_signal_stop(sig: u32) {
-    let me = process::current();
+    let me = task::current();
     if let Some(p) = &me {
         p.inner.lock().stop_report = Some(sig);
     }
-    process::child_event();
+    task::child_event();
     sched::stop_current();
     if let Some(p) = &me {
         let mut inner = p.inner.lock();
         inner.stop_report = None;
         inner.cont_report = true;
     }
-    process::child_event();
+    task::child_event();
     let _ = (SIGCONT, SIGKILL);
 }
 

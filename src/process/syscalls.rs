@@ -10,7 +10,7 @@
 //! `copy_from_user`: a bad one is `-EFAULT`, never an oops.
 
 use super::exit::{self, WaitError, WaitFor};
-use super::process;
+use super::task;
 use super::rlimit::{self, Rlimit, RlimitError, RLIM64_INFINITY};
 use super::signal::{self, KillError};
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
@@ -266,7 +266,7 @@ fn sys_set_thread_area(a: &Args) -> i32 {
 }
 
 fn sys_getppid(_: &Args) -> i32 {
-    process::current().map_or(0, |p| p.ppid()) as i32
+    task::current().map_or(0, |p| p.ppid()) as i32
 }
 
 /// `pause()`: sleep until a signal comes; `-EINTR` (the signal is then
@@ -367,7 +367,7 @@ fn sys_waitpid(a: &Args) -> i32 {
 /// The calling process's limits, and a way to change them that keeps the
 /// mm's copy (what the memory calls obey) in step.
 fn with_rlimits<R>(pid: u32, f: impl FnOnce(&mut rlimit::RlimitTable) -> R) -> Option<R> {
-    let p = process::find(pid).filter(|p| !p.is_zombie())?;
+    let p = task::find(pid).filter(|p| !p.is_zombie())?;
     let (r, limits) = {
         let mut inner = p.inner.lock();
         let r = f(&mut inner.rlim);

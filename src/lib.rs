@@ -11,7 +11,7 @@
 //! builds only the pure modules and tests them in seconds.
 
 #![cfg_attr(not(test), no_std)]
-#![feature(allocator_api)]
+#![cfg_attr(target_os = "none", feature(allocator_api))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -7,6 +7,7 @@ pub mod e820;
 pub mod fault_inject;
 pub mod ksyms;
 pub mod logbuf;
+pub mod signal_names;
 
 #[cfg(target_os = "none")]
 pub mod bootinfo;

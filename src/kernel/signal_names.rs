@@ -219,12 +219,12 @@ impl fmt::Write for Buf<'_> {
 
 /// `kill -l` with no argument: bash's `display_signal_list`, `%2d) %s`,
 /// five to a line separated by tabs (a tab after each but the fifth), the
-/// last line ended by a newline.
+/// last line ended by a newline (tabs shown as `\t`):
 ///
 /// ```text
-///  1) SIGHUP	 2) SIGINT	 3) SIGQUIT	 4) SIGILL	 5) SIGTRAP
+///  1) SIGHUP\t 2) SIGINT\t 3) SIGQUIT\t 4) SIGILL\t 5) SIGTRAP
 /// ...
-/// 63) SIGRTMAX-1	64) SIGRTMAX
+/// 63) SIGRTMAX-1\t64) SIGRTMAX\t
 /// ```
 pub struct SignalList;
 

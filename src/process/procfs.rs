@@ -128,29 +128,30 @@ pub struct TaskInfo<'a> {
 
 impl<'a> TaskInfo<'a> {
     /// The text of `/proc/PID/status`, a newline after every line. For a
-    /// process with 3 pages of text, 33 of data and a 132 kB stack:
+    /// process with 3 pages of text, 33 of data and a 132 kB stack (tabs
+    /// shown as `\t`):
     ///
     /// ```text
-    /// Name:	hog
-    /// State:	S (sleeping)
-    /// Tgid:	42
-    /// Pid:	42
-    /// PPid:	1
-    /// VmPeak:	     676 kB
-    /// VmSize:	     676 kB
-    /// VmLck:	       0 kB
-    /// VmHWM:	     152 kB
-    /// VmRSS:	     152 kB
-    /// RssAnon:	     140 kB
-    /// RssFile:	      12 kB
-    /// RssShmem:	       0 kB
-    /// VmData:	     132 kB
-    /// VmStk:	     132 kB
-    /// VmExe:	      12 kB
-    /// VmLib:	       0 kB
-    /// VmPTE:	       8 kB
-    /// VmSwap:	       0 kB
-    /// Threads:	1
+    /// Name:\thog
+    /// State:\tS (sleeping)
+    /// Tgid:\t42
+    /// Pid:\t42
+    /// PPid:\t1
+    /// VmPeak:\t     676 kB
+    /// VmSize:\t     676 kB
+    /// VmLck:\t       0 kB
+    /// VmHWM:\t     152 kB
+    /// VmRSS:\t     152 kB
+    /// RssAnon:\t     140 kB
+    /// RssFile:\t      12 kB
+    /// RssShmem:\t       0 kB
+    /// VmData:\t     132 kB
+    /// VmStk:\t     132 kB
+    /// VmExe:\t      12 kB
+    /// VmLib:\t       0 kB
+    /// VmPTE:\t       8 kB
+    /// VmSwap:\t       0 kB
+    /// Threads:\t1
     /// ```
     pub fn status(&self) -> Status<'_> {
         Status(self)

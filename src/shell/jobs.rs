@@ -488,7 +488,7 @@ fn decimal_nanos(s: &str) -> Option<u128> {
     } else {
         let p = 10u128.checked_pow((-scale) as u32);
         Some(match p {
-            Some(p) => mant / p + (mant % p != 0 || sticky) as u128,
+            Some(p) => mant / p + (!mant.is_multiple_of(p) || sticky) as u128,
             None => 1, // a positive value below a nanosecond rounds up to one
         })
     }

@@ -245,22 +245,27 @@ struct Row<'a, 'b> {
 }
 
 impl Row<'_, '_> {
-    fn cell(&mut self, text: &dyn fmt::Display) -> fmt::Result {
-        let mut buf = CellBuf { buf: [0; 32], len: 0 };
-        fmt::Write::write_fmt(&mut buf, format_args!("{}", text))?;
-        let s = &buf.buf[..buf.len];
+    /// A number or STAT: short ASCII, formatted first to be measured.
+    fn cell_fmt(&mut self, v: &dyn fmt::Display) -> fmt::Result {
+        let mut buf = CellBuf { buf: [0; 24], len: 0 };
+        fmt::Write::write_fmt(&mut buf, format_args!("{}", v))?;
+        self.cell(core::str::from_utf8(&buf.buf[..buf.len]).map_err(|_| fmt::Error)?)
+    }
+
+    fn cell(&mut self, s: &str) -> fmt::Result {
         let (_, width, right) = PS_COLUMNS[self.col];
         let last = self.col + 1 == PS_COLUMNS.len();
         let sep = if self.col == 0 { 0 } else { 1 };
-        let leftpad = if right { width.saturating_sub(s.len()) } else { 0 };
+        let len = s.chars().count();
+        let leftpad = if right { width.saturating_sub(len) } else { 0 };
         // Behind (a column overflowed): pad less, but keep the separator.
         let space = (self.correct + sep + leftpad).saturating_sub(self.actual).max(sep);
         write!(self.f, "{:space$}", "")?;
-        for &b in s {
+        for c in s.chars() {
             // procps' escape_str: a control character shows as '?'.
-            fmt::Write::write_char(self.f, if b < 0x20 || b == 0x7f { '?' } else { b as char })?;
+            fmt::Write::write_char(self.f, if c.is_control() { '?' } else { c })?;
         }
-        self.actual += space + s.len();
+        self.actual += space + len;
         self.correct += sep + width;
         self.col += 1;
         if last {
@@ -270,18 +275,17 @@ impl Row<'_, '_> {
     }
 }
 
-/// A cell's text (the widest, COMMAND, is at most 15 bytes of `comm`; a
-/// longer name is cut at 31 bytes).
+/// A number's or STAT's text (a u64 is at most 20 digits).
 struct CellBuf {
-    buf: [u8; 32],
+    buf: [u8; 24],
     len: usize,
 }
 
 impl fmt::Write for CellBuf {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        let end = self.len + s.len();
+        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
         Ok(())
     }
 }
@@ -303,17 +307,17 @@ impl fmt::Display for Ps<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut row = Row { f, col: 0, correct: 0, actual: 0 };
         for (name, _, _) in PS_COLUMNS {
-            row.cell(&name)?;
+            row.cell(name)?;
         }
         for t in self.0 {
             let mm = t.mm.unwrap_or_default();
             let mut row = Row { f: row.f, col: 0, correct: 0, actual: 0 };
-            row.cell(&t.pid)?;
-            row.cell(&t.ppid)?;
-            row.cell(&Stat(t))?;
-            row.cell(&(mm.total_vm * KB_PER_PAGE))?;
-            row.cell(&(mm.rss() * KB_PER_PAGE))?;
-            row.cell(&t.name)?;
+            row.cell_fmt(&t.pid)?;
+            row.cell_fmt(&t.ppid)?;
+            row.cell_fmt(&Stat(t))?;
+            row.cell_fmt(&(mm.total_vm * KB_PER_PAGE))?;
+            row.cell_fmt(&(mm.rss() * KB_PER_PAGE))?;
+            row.cell(t.name)?;
         }
         Ok(())
     }
@@ -449,11 +453,13 @@ mod tests {
         let tasks = [
             TaskInfo { name: "mlocktest", state: ProcState::Running, pid: 123456, ppid: 1, mm: Some(locked) },
             TaskInfo { name: "z\x01", state: ProcState::Zombie, pid: 5, ppid: 1, mm: None },
+            TaskInfo { name: "héllo_a_long_name_of_30_bytes", state: ProcState::Stopped, pid: 6, ppid: 1, mm: None },
         ];
         let expected = [
             "  PID  PPID STAT    VSZ   RSS COMMAND",
             "123456    1 RL   1200000 1200000 mlocktest",
             "    5     1 Z         0     0 z?",
+            "    6     1 T         0     0 héllo_a_long_name_of_30_bytes",
         ];
         assert_eq!(Ps(&tasks).to_string(), expected.join("\n") + "\n");
     }

@@ -122,7 +122,8 @@ pub struct TaskInfo<'a> {
     pub state: ProcState,
     pub pid: u32,
     pub ppid: u32,
-    /// `None` for a kernel thread.
+    /// `None` for a kernel thread, and for a zombie, whose `mm` is gone
+    /// (Linux prints no Vm lines for either).
     pub mm: Option<MmCounters>,
 }
 

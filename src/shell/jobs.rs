@@ -9,7 +9,9 @@
 
 #![forbid(unsafe_code)]
 
-use crate::kernel::signal_names::{self, decode_signal, legal_number, signal_name, StrSignal, NSIG, SIGTERM};
+use crate::kernel::signal_names::{
+    self, decode_signal, legal_number, signal_name, StrSignal, NSIG, SIGINT, SIGPIPE, SIGTERM,
+};
 use crate::kernel::wait_status::WaitStatus;
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -203,6 +205,31 @@ impl fmt::Display for WaitReport<'_> {
             f.write_str("(core dumped) ")?;
         }
         f.write_str(self.command)
+    }
+}
+
+/// What an interactive bash prints when a foreground job ends by a signal
+/// (`wait_for` in jobs.c): the signal's text, ` (core dumped)` when it
+/// did, on a line of its own; nothing for an exit, for SIGINT (the user
+/// typed Ctrl-C and saw it) and for SIGPIPE. For `run` without `&`:
+///
+/// ```text
+/// foreground_report(Signaled { sig: 9, .. })             -> Some("Killed")
+/// foreground_report(Signaled { sig: 11, core: true })    -> Some("Segmentation fault (core dumped)")
+/// foreground_report(Exited(3))                           -> None
+/// ```
+pub fn foreground_report(status: WaitStatus) -> Option<impl fmt::Display> {
+    struct Report(u32, bool);
+    impl fmt::Display for Report {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}{}", StrSignal(self.0), if self.1 { " (core dumped)" } else { "" })
+        }
+    }
+    match status {
+        WaitStatus::Signaled { sig, core } if ![SIGINT, SIGPIPE].contains(&(sig as u32)) => {
+            Some(Report(sig as u32, core))
+        }
+        _ => None,
     }
 }
 
@@ -572,6 +599,18 @@ mod tests {
         assert_eq!(r(7, WaitStatus::Stopped(SIGSTOP as u8), "hog"), "    7 Stopped (signal)        hog");
         assert_eq!(r(7, WaitStatus::Continued, "hog"), "    7 Running                 hog");
         assert_eq!(r(123456, WaitStatus::Exited(0), "x"), "123456 Done                    x");
+    }
+
+    #[test]
+    fn foreground_report_is_interactive_bashs() {
+        let r = |s| foreground_report(s).map(|d| d.to_string());
+        assert_eq!(r(WaitStatus::Signaled { sig: 9, core: false }), Some("Killed".into()));
+        assert_eq!(r(WaitStatus::Signaled { sig: 11, core: true }), Some("Segmentation fault (core dumped)".into()));
+        assert_eq!(r(WaitStatus::Signaled { sig: 15, core: false }), Some("Terminated".into()));
+        assert_eq!(r(WaitStatus::Signaled { sig: 2, core: false }), None);
+        assert_eq!(r(WaitStatus::Signaled { sig: 13, core: false }), None);
+        assert_eq!(r(WaitStatus::Exited(3)), None);
+        assert_eq!(r(WaitStatus::Exited(0)), None);
     }
 
     fn send<'a>(sig: u32, sigspec: &'a str, pids: &[i32]) -> KillRequest<'a> {

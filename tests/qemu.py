@@ -1907,6 +1907,91 @@ EXEC_TESTS = [
 ]
 
 
+# --- shell: sleep, kill -l (issue 10) ---
+
+# bash 5.2's `kill -l` on Linux with glibc: 32 and 33 are glibc's, not listed.
+BASH_KILL_L = (
+    " 1) SIGHUP\t 2) SIGINT\t 3) SIGQUIT\t 4) SIGILL\t 5) SIGTRAP\n"
+    " 6) SIGABRT\t 7) SIGBUS\t 8) SIGFPE\t 9) SIGKILL\t10) SIGUSR1\n"
+    "11) SIGSEGV\t12) SIGUSR2\t13) SIGPIPE\t14) SIGALRM\t15) SIGTERM\n"
+    "16) SIGSTKFLT\t17) SIGCHLD\t18) SIGCONT\t19) SIGSTOP\t20) SIGTSTP\n"
+    "21) SIGTTIN\t22) SIGTTOU\t23) SIGURG\t24) SIGXCPU\t25) SIGXFSZ\n"
+    "26) SIGVTALRM\t27) SIGPROF\t28) SIGWINCH\t29) SIGIO\t30) SIGPWR\n"
+    "31) SIGSYS\t34) SIGRTMIN\t35) SIGRTMIN+1\t36) SIGRTMIN+2\t37) SIGRTMIN+3\n"
+    "38) SIGRTMIN+4\t39) SIGRTMIN+5\t40) SIGRTMIN+6\t41) SIGRTMIN+7\t42) SIGRTMIN+8\n"
+    "43) SIGRTMIN+9\t44) SIGRTMIN+10\t45) SIGRTMIN+11\t46) SIGRTMIN+12\t47) SIGRTMIN+13\n"
+    "48) SIGRTMIN+14\t49) SIGRTMIN+15\t50) SIGRTMAX-14\t51) SIGRTMAX-13\t52) SIGRTMAX-12\n"
+    "53) SIGRTMAX-11\t54) SIGRTMAX-10\t55) SIGRTMAX-9\t56) SIGRTMAX-8\t57) SIGRTMAX-7\n"
+    "58) SIGRTMAX-6\t59) SIGRTMAX-5\t60) SIGRTMAX-4\t61) SIGRTMAX-3\t62) SIGRTMAX-2\n"
+    "63) SIGRTMAX-1\t64) SIGRTMAX\t\n"
+)
+
+
+def kill_l_lists_signals_as_bash():
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        out = m.cmd("kill -l")
+        check(out == BASH_KILL_L, "kill -l differs from bash's:\n%r" % out)
+        out = m.cmd("kill -l 9 FOO 137 sigterm 32 0")
+        want = "KILL\nkill: FOO: invalid signal specification\nKILL\n15\nEXIT\n"
+        check(out == want, "kill -l WORDS: %r, want %r" % (out, want))
+        check(m.cmd("kill").strip().startswith("kill: usage: kill [-s sigspec"), "kill without words")
+        check(m.cmd("kill -s").strip() == "kill: -s: option requires an argument", "kill -s")
+        check(m.cmd("kill -FOO 1").strip() == "kill: FOO: invalid signal specification", "kill -FOO 1")
+        check("nothing sent" in m.cmd("kill -9 1"), "kill -9 1 before the process table")
+    finally:
+        m.kill()
+
+
+def guest_uptime(m):
+    return float(m.cmd("uptime").split()[0])
+
+
+def sleep_waits_keeps_input_and_ctrl_c_ends_it():
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        # Guest time: at least what was asked, one tick of slack at most
+        # above it (plus the uptime commands themselves).
+        for arg, secs in [("0.5", 0.5), ("1.2s", 1.2), ("0.01m", 0.6)]:
+            a = guest_uptime(m)
+            check(m.cmd("sleep " + arg, timeout=30) == "", "sleep %s printed something" % arg)
+            took = guest_uptime(m) - a
+            check(secs <= took < secs + 0.5, "sleep %s took %.2f s of guest time" % (arg, took))
+        # Lines typed during the sleep wait in the tty and run after it.
+        m.send("uptime\nsleep 1\nuptime\necho typed-ahead\n")
+        outs = [m.expect(re.escape(PROMPT), 30)[0] for _ in range(4)]
+        check(outs[1] == "sleep 1\n" and outs[3] == "echo typed-ahead\ntyped-ahead\n", "typed-ahead: %r" % outs)
+        t0, t1 = (float(o.split("\n")[1].split()[0]) for o in (outs[0], outs[2]))
+        check(1.0 <= t1 - t0 < 1.5, "the uptime typed during sleep 1 ran %.2f s later" % (t1 - t0))
+        # Ctrl-C ends `sleep inf`; what was typed before it is flushed, as
+        # n_tty's isig() flushes it; what follows it runs.
+        m.send("sleep inf\n")
+        m.expect("sleep inf\n")
+        time.sleep(0.5)
+        m.send("echo flushed\n\x03echo kept\n")
+        out, _ = m.expect(re.escape(PROMPT), 10)
+        check(out == "^C\n", "sleep inf + Ctrl-C printed %r" % out)
+        out, _ = m.expect(re.escape(PROMPT), 10)
+        check(out == "echo kept\nkept\n", "after Ctrl-C: %r" % out)
+        check("flushed\n" not in m.out, "a line typed before Ctrl-C ran")
+        for bad, msg in [("x", "sleep: invalid time interval 'x'"), ("", "sleep: missing operand"),
+                         ("-1", "sleep: invalid option -- '1'"), ("1 y", "sleep: invalid time interval 'y'")]:
+            out = m.cmd(("sleep " + bad).strip())
+            check(out.strip() == msg, "sleep %s: %r" % (bad, out))
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+SHELL_JOBS_TESTS = [
+    ("qemu::shell::kill_l_lists_signals_as_bash", kill_l_lists_signals_as_bash),
+    ("qemu::shell::sleep_waits_keeps_input_and_ctrl_c_ends_it", sleep_waits_keeps_input_and_ctrl_c_ends_it),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -1938,7 +2023,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

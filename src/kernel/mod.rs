@@ -7,6 +7,8 @@ pub mod e820;
 pub mod fault_inject;
 pub mod ksyms;
 pub mod logbuf;
+pub mod signal_names;
+pub mod wait_status;
 
 #[cfg(target_os = "none")]
 pub mod bootinfo;

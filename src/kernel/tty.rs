@@ -90,6 +90,26 @@ pub fn read_byte() -> u8 {
     }
 }
 
+/// Ctrl-C, the interrupt character (`VINTR`).
+const INTR: u8 = 0x03;
+
+/// Sleep `ticks` jiffies, or until Ctrl-C is typed: the shell's `sleep`,
+/// which Linux's tty would end with SIGINT. Returns whether Ctrl-C ended it;
+/// then the Ctrl-C and what was typed before it are dropped, as n_tty's
+/// `isig()` flushes the input (what came after it stays). Any other input
+/// waits in the ring for the shell, as before.
+pub fn sleep_interruptible(ticks: u64) -> bool {
+    let has_intr = || {
+        let r = INPUT.lock();
+        (0..r.len).any(|i| r.buf[(r.head + i) % BUF] == INTR)
+    };
+    if !READERS.wait_event_timeout(has_intr, ticks) {
+        return false;
+    }
+    while pop().is_some_and(|b| b != INTR) {}
+    true
+}
+
 /// IRQ 4, the UART's receive interrupt (Linux's `serial8250_interrupt` and
 /// `receive_chars`): move waiting bytes to the ring while it has room. When
 /// it is full, leave the rest in the UART and stop its receive interrupt: a

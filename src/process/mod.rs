@@ -8,6 +8,7 @@
 //! and tested on the host; `kthread` is kernel-only.
 
 pub mod binfmt_elf;
+pub mod procfs;
 pub mod rlimit;
 
 #[cfg(target_os = "none")]

@@ -1,6 +1,7 @@
 //! The kernel shell on the serial console: read a line, run a command,
 //! print the prompt again. Commands are a table; later layers add rows.
 
+use super::jobs;
 use super::lineedit::{split_words, Event, LineEditor, SplitError};
 use crate::arch::x86::{pit, qemu};
 use crate::kernel::printk::console_write;
@@ -48,6 +49,18 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_run,
     },
     Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
+    Command {
+        name: "sleep",
+        usage: "SECONDS...",
+        help: "sleep NUMBER seconds (or m, h, d; decimals; inf); Ctrl-C ends it",
+        run: cmd_sleep,
+    },
+    Command {
+        name: "kill",
+        usage: "-l [SIGSPEC]",
+        help: "list signal names, or a signal's name or number",
+        run: cmd_kill,
+    },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
     Command {
         name: "zoneinfo",
@@ -207,6 +220,52 @@ fn cmd_ps(args: &[&str]) -> CmdResult {
         let secs = ticks / pit::HZ;
         println!("{:>5} {} {:>5}:{:02} [{}]", pid, state, secs / 60, secs % 60, name);
     });
+    Ok(())
+}
+
+fn cmd_sleep(args: &[&str]) -> CmdResult {
+    let mut left = match jobs::parse_sleep(args) {
+        Ok(d) => d,
+        Err(e) => bail!("{}", e),
+    };
+    // A day at a time, so that the deadline in jiffies cannot overflow
+    // (`inf` is Duration::MAX: it ends only with Ctrl-C).
+    let day = core::time::Duration::from_secs(86400);
+    while !left.is_zero() {
+        let step = left.min(day);
+        // Rounded up to whole ticks, plus one as Linux's msleep: a sleep
+        // is never shorter than asked, whenever in a tick it starts.
+        let ticks = (step.as_nanos() * pit::HZ as u128).div_ceil(1_000_000_000) as u64 + 1;
+        if tty::sleep_interruptible(ticks) {
+            println!("^C");
+            return Ok(());
+        }
+        left -= step;
+    }
+    Ok(())
+}
+
+fn cmd_kill(args: &[&str]) -> CmdResult {
+    use jobs::KillRequest;
+    match jobs::parse_kill(args) {
+        Err(e) => bail!("{}", e),
+        Ok(KillRequest::List(words)) if words.is_empty() => print!("{}", crate::kernel::signal_names::SignalList),
+        Ok(KillRequest::List(words)) => {
+            // As bash: a bad word is reported and the others still answered.
+            for w in words {
+                match jobs::kill_list_item(w) {
+                    Ok(Some(answer)) => println!("{}", answer),
+                    Ok(None) => {}
+                    Err(e) => println!("kill: {}", e),
+                }
+            }
+        }
+        Ok(KillRequest::Send { .. }) => {
+            bail!(
+                "no process takes signals yet (they come with the process table); nothing sent ('kill -l' lists them)"
+            )
+        }
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! line discipline (pure, tested on the host); `commands` reads lines, runs
 //! the command table and prints the reports in Linux's formats.
 
+pub mod jobs;
 pub mod lineedit;
 
 #[cfg(target_os = "none")]

@@ -223,7 +223,9 @@ def shell_suite(only):
     @t("ps_lists_threads")
     def _():
         out = m.cmd("ps")
-        check("[swapper]" in out and "[sh]" in out, "ps output:\n" + out)
+        check(out.splitlines()[0].strip() == "PID  PPID STAT    VSZ   RSS COMMAND", "ps header:\n" + out)
+        check(re.search(r"^\s+0\s+0 [RS]\s+0\s+0 swapper$", out, re.M) and re.search(r"\bsh$", out, re.M),
+              "ps output:\n" + out)
 
     @t("unknown_command_is_reported")
     def _():

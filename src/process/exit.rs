@@ -58,7 +58,7 @@ pub fn do_exit(status: u32) -> ! {
                 child.reparent(INIT_PID);
             }
             table.retain(|p| {
-                let reap = p.ppid() == INIT_PID && p.is_zombie();
+                let reap = p.is_zombie() && p.inner.lock().reap_on_exit;
                 if reap {
                     gone.push(p.clone());
                 }

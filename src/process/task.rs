@@ -22,8 +22,10 @@ use crate::kernel::mutex::Mutex;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
+use super::procfs::MmCounters;
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mm_types::MmStruct;
+use crate::mm::mmap::VmFlags;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -121,51 +123,42 @@ impl Process {
     }
 }
 
-/// The memory figures of `/proc/PID/status` and `ps`, in kB (Linux's
-/// `task_mem` in fs/proc/task_mmu.c). All zero for a zombie.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TaskMem {
-    pub vm_peak: usize,
-    pub vm_size: usize,
-    pub vm_lck: usize,
-    pub vm_hwm: usize,
-    pub vm_rss: usize,
-    pub rss_anon: usize,
-    pub vm_data: usize,
-    pub vm_stk: usize,
-    pub vm_exe: usize,
-    pub vm_lib: usize,
-    pub vm_pte: usize,
-    pub vm_swap: usize,
-}
-
 impl Process {
-    /// Its memory figures now. Takes its mm's `mmap` lock (may sleep).
-    pub fn task_mem(&self) -> TaskMem {
+    /// Its address space's counts for `/proc/PID/status` and `ps`
+    /// (`None` for a zombie, whose mm is gone). Takes the mm's `mmap`
+    /// lock (may sleep).
+    pub fn mm_counters(&self) -> Option<MmCounters> {
         let (mm, code) = {
             let inner = self.inner.lock();
             (inner.mm.clone(), inner.code)
         };
-        let Some(mm) = mm else { return TaskMem::default() };
-        let kb = |pages: usize| pages * (PAGE_SIZE / 1024);
+        let mm = mm?;
         let ctx = mm.mmap.lock();
         let v = &ctx.vmas;
-        let rss = mm.rss.load(Ordering::Relaxed);
-        let exe = ((code.1 as usize).next_multiple_of(PAGE_SIZE) - (code.0 as usize & !(PAGE_SIZE - 1))) >> 10;
-        TaskMem {
-            vm_peak: kb(ctx.hiwater_vm.max(v.total_vm())),
-            vm_size: kb(v.total_vm()),
-            vm_lck: kb(v.locked_vm()),
-            vm_hwm: kb(mm.hiwater_rss.load(Ordering::Relaxed).max(rss)),
-            vm_rss: kb(rss),
-            rss_anon: kb(rss),
-            vm_data: kb(v.total_vm() - v.shared_vm() - v.stack_vm()),
-            vm_stk: kb(v.stack_vm()),
-            vm_exe: exe,
-            vm_lib: kb(v.exec_vm()).saturating_sub(exe),
-            vm_pte: kb(crate::mm::memory::nr_ptes(&mm)),
-            vm_swap: 0,
-        }
+        let rss = mm.rss.load(Ordering::Relaxed) as u64;
+        Some(MmCounters {
+            total_vm: v.total_vm() as u64,
+            hiwater_vm: ctx.hiwater_vm as u64,
+            locked_vm: v.locked_vm() as u64,
+            hiwater_rss: mm.hiwater_rss.load(Ordering::Relaxed) as u64,
+            anon_rss: rss,
+            file_rss: 0,
+            shmem_rss: 0,
+            // Linux's data_vm: private writable areas that are not stack.
+            data_vm: v
+                .iter()
+                .filter(|a| {
+                    a.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE
+                })
+                .map(|a| a.pages())
+                .sum::<usize>() as u64,
+            stack_vm: v.stack_vm() as u64,
+            exec_vm: v.exec_vm() as u64,
+            start_code: code.0,
+            end_code: code.1,
+            pgtables_bytes: (crate::mm::memory::nr_ptes(&mm) * PAGE_SIZE) as u64,
+            swap_ents: 0,
+        })
     }
 
     /// Its state letter for `ps` and `/proc/PID/status`: the thread's, or

@@ -2,6 +2,7 @@
 //! print the prompt again. Commands are a table; later layers add rows.
 
 use super::jobs;
+use super::process_cmds;
 use super::lineedit::{split_words, Event, LineEditor, SplitError};
 use crate::arch::x86::{pit, qemu};
 use crate::kernel::printk::console_write;
@@ -44,11 +45,19 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "bootmap", usage: "", help: "the firmware memory map and boot modules", run: cmd_bootmap },
     Command {
         name: "run",
-        usage: "PROG [ARG...]",
-        help: "run a program (a boot module: see bootmap) and wait for it",
-        run: cmd_run,
+        usage: "PROG [ARG...] [&]",
+        help: "run a program (a boot module: see bootmap) and wait for it; with & return at once ($! is its pid)",
+        run: process_cmds::cmd_run,
     },
-    Command { name: "ps", usage: "", help: "list kernel threads", run: cmd_ps },
+    Command {
+        name: "wait",
+        usage: "[PID...]",
+        help: "wait for background programs to end and say how they ended",
+        run: process_cmds::cmd_wait,
+    },
+    Command { name: "ps", usage: "", help: "list tasks (ps -e -o pid,ppid,stat,vsz,rss,comm)", run: process_cmds::cmd_ps },
+    Command { name: "maps", usage: "PID", help: "a process's areas (/proc/PID/maps)", run: process_cmds::cmd_maps },
+    Command { name: "status", usage: "PID", help: "a process's state and memory (/proc/PID/status)", run: process_cmds::cmd_status },
     Command {
         name: "sleep",
         usage: "SECONDS...",
@@ -57,8 +66,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "kill",
-        usage: "-l [SIGSPEC]",
-        help: "list signal names, or a signal's name or number",
+        usage: "[-SIGNAL] PID... | -l [SIGSPEC]",
+        help: "send a signal (TERM unless named) to processes; -l lists signal names",
         run: cmd_kill,
     },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
@@ -183,45 +192,6 @@ fn cmd_bootmap(args: &[&str]) -> CmdResult {
     Ok(())
 }
 
-fn cmd_run(args: &[&str]) -> CmdResult {
-    let Some(&prog) = args.first() else { bail!("missing PROG (usage: run PROG [ARG...]); nothing run") };
-    let Some(module) = bootinfo::get().module(prog) else { bail!("no program '{}' (bootmap lists the modules)", prog) };
-    let Some(file) = crate::arch::x86::mm::init::module_bytes(module) else {
-        bail!("module '{}' lies beyond the kernel's direct map; nothing run", prog)
-    };
-    let fref = crate::mm::mmap::FileRef { id: (module.phys_range().0 >> 12) as u32, name: module.name(), writable: false };
-    let argv: alloc::vec::Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    let pid = match crate::process::exec::exec(file, fref, &argv) {
-        Ok(pid) => pid,
-        Err(e) => bail!("{}: {}", prog, e),
-    };
-    match crate::process::exit::wait_pid(pid) {
-        Some(status) => report_status(prog, status),
-        None => println!("{}: ended without an exit status", prog),
-    }
-    Ok(())
-}
-
-/// How a process ended, as the shell says it: nothing for exit 0,
-/// `PROG: exit status N`, or the signal's `strsignal` text.
-fn report_status(prog: &str, status: u32) {
-    match (status & 0x7f, status >> 8) {
-        (0, 0) => {}
-        (0, code) => println!("{}: exit status {}", prog, code & 0xff),
-        (0x7f, sig) => println!("{}: {}", prog, crate::process::signal::describe(sig & 0xff)),
-        (sig, _) => println!("{}: {}", prog, crate::process::signal::describe(sig)),
-    }
-}
-
-fn cmd_ps(args: &[&str]) -> CmdResult {
-    no_args(args)?;
-    println!("  PID S     TIME COMMAND");
-    sched::for_each_task(|pid, state, ticks, name| {
-        let secs = ticks / pit::HZ;
-        println!("{:>5} {} {:>5}:{:02} [{}]", pid, state, secs / 60, secs % 60, name);
-    });
-    Ok(())
-}
 
 fn cmd_sleep(args: &[&str]) -> CmdResult {
     let mut left = match jobs::parse_sleep(args) {
@@ -260,11 +230,7 @@ fn cmd_kill(args: &[&str]) -> CmdResult {
                 }
             }
         }
-        Ok(KillRequest::Send { .. }) => {
-            bail!(
-                "no process takes signals yet (they come with the process table); nothing sent ('kill -l' lists them)"
-            )
-        }
+        Ok(req @ KillRequest::Send { .. }) => return process_cmds::cmd_kill_send(req),
     }
     Ok(())
 }
@@ -550,6 +516,16 @@ pub fn run_line(line: &str) {
             return;
         }
     };
+    if n == 0 {
+        return;
+    }
+    // `$!`, as bash expands it, before the command is looked up.
+    let expanded = jobs::expand_last_bg(&words[..n], process_cmds::last_bg());
+    let mut words = [""; MAX_ARGS];
+    for (w, e) in words.iter_mut().zip(expanded.iter()) {
+        *w = e;
+    }
+    let n = expanded.len();
     if n == 0 {
         return;
     }

@@ -1,9 +1,13 @@
 //! The face (top layer): the shell on the serial console. `lineedit` is the
 //! line discipline (pure, tested on the host); `commands` reads lines, runs
-//! the command table and prints the reports in Linux's formats.
+//! the command table and prints the reports in Linux's formats;
+//! `process_cmds` the process commands (`run`, `wait`, `kill`, `ps`, `maps`,
+//! `status`), with `jobs` reading their words.
 
 pub mod jobs;
 pub mod lineedit;
 
 #[cfg(target_os = "none")]
 pub mod commands;
+#[cfg(target_os = "none")]
+pub mod process_cmds;

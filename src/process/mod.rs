@@ -7,6 +7,7 @@
 //! and tested on the host; `kthread` is kernel-only.
 
 pub mod binfmt_elf;
+pub mod sys;
 
 #[cfg(target_os = "none")]
 pub mod exec;

@@ -10,6 +10,7 @@
 //! `copy_from_user`: a bad one is `-EFAULT`, never an oops.
 
 use super::exec;
+use super::sys;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::{copy_from_user, put_user};
@@ -65,7 +66,8 @@ pub fn do_syscall(frame: &mut TrapFrame) {
 
 /// The tables searched, in order: this file's (the process and memory
 /// calls) and those of the files that own the other calls.
-const TABLES: &[&[(u32, SysCall)]] = &[SYS_CALL_TABLE];
+const TABLES: &[&[(u32, SysCall)]] =
+    &[SYS_CALL_TABLE, sys::uts::TABLE, sys::time::TABLE, sys::stat::TABLE, sys::tty::TABLE];
 
 /// Run system call `nr` with `args`: its result or `-errno`. Process
 /// context, interrupts on.

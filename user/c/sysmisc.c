@@ -226,9 +226,9 @@ static void test_ids(void)
 {
 	SHOW("sched_yield()", SC0(NR_sched_yield));
 	printf("gettid() == getpid(): %s\n", SC0(NR_gettid) == SC0(NR_getpid) ? "yes" : "no");
-	printf("getuid() = %ld, geteuid() = %ld, getgid() = %ld, getegid() = %ld\n", SC0(NR_getuid),
+	printf("# getuid() = %ld, geteuid() = %ld, getgid() = %ld, getegid() = %ld\n", SC0(NR_getuid),
 	       SC0(NR_geteuid), SC0(NR_getgid), SC0(NR_getegid));
-	printf("16-bit: getuid() = %ld, geteuid() = %ld, getgid() = %ld, getegid() = %ld\n", SC0(NR_getuid16),
+	printf("# 16-bit: getuid() = %ld, geteuid() = %ld, getgid() = %ld, getegid() = %ld\n", SC0(NR_getuid16),
 	       SC0(NR_geteuid16), SC0(NR_getgid16), SC0(NR_getegid16));
 	static uint32_t head[3];
 	SHOW("set_robust_list(head, 12)", SC2(NR_set_robust_list, head, 12));

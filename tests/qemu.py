@@ -1977,7 +1977,8 @@ def run_sysmisc_prints_what_linux_prints():
     arguments) prints Linux's lines (tests/expected/sysmisc.txt) but for
     those that differ by nature, which show the kernel's own values:
     release 2.6.24-himem; uid and gid 0; the console as /dev/console (crw------- 5:1,
-    blksize 4096, 115200 baud); no /proc (readlink ENOENT); no alarm
+    blksize 4096, 115200 baud); clock resolutions of 1 us (the PIT
+    read in microseconds) and 10 ms (a tick: coarse and CPU clocks); no /proc (readlink ENOENT); no alarm
     clocks; REALTIME from the CMOS clock, which QEMU sets to the host's
     time. A second run prints the same (the first logs the ENOSYS of glibc's
     startup calls); free pages come back."""
@@ -2002,6 +2003,8 @@ def run_sysmisc_prints_what_linux_prints():
                          "# readlink(\"/proc/self/exe\") = -ENOENT",
                          "# getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0",
                          "# 16-bit: getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0"] + [
+                         "# clock_getres(%d): 0.000001000 s, time64 0.000001000 s" % c for c in (0, 1, 4, 7, 11)] + [
+                         "# clock_getres(%d): 0.010000000 s, time64 0.010000000 s" % c for c in (2, 3, 5, 6)] + [
                          "# fstat64(%d): mode 20600 rdev 501 uid 0 gid 0 blksize 4096 nlink 1 size 0 blocks 0" % fd
                          for fd in range(3)] + ["# ioctl(%d, TCGETS): cflag 16262" % fd for fd in range(3)]:
                 check(must in own, "run sysmisc did not print %r; its own lines:\n%s" % (must, "\n".join(own)))

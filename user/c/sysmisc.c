@@ -39,7 +39,7 @@ enum {
 	NR_fstat64 = 197, NR_getuid = 199, NR_getgid = 200, NR_geteuid = 201, NR_getegid = 202,
 	NR_gettid = 224, NR_getpid = 20, NR_clock_gettime = 265, NR_clock_nanosleep = 267,
 	NR_readlinkat = 305, NR_set_robust_list = 311, NR_statx = 383, NR_clock_gettime64 = 403,
-	NR_clock_nanosleep_time64 = 407,
+	NR_clock_nanosleep_time64 = 407, NR_clock_getres = 266, NR_clock_getres_time64 = 406,
 };
 
 #define BAD ((void *)1)		/* below TASK_SIZE, never mapped */
@@ -123,6 +123,22 @@ static void test_clocks(void)
 	SHOW("clock_gettime(1, NULL)", SC2(NR_clock_gettime, 1, 0));
 	SHOW("clock_gettime(0, 1)", SC2(NR_clock_gettime, 0, BAD));
 	SHOW("clock_gettime64(1, 0xc0000000)", SC2(NR_clock_gettime64, 1, KERNEL));
+
+	for (unsigned i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		struct ts32 r = { -1, -1 };
+		struct ts64 r64 = { -1, -1 };
+		long rc = SC2(NR_clock_getres, ids[i], &r);
+		long rc64 = SC2(NR_clock_getres_time64, ids[i], &r64);
+		printf("clock_getres(%d) = %s; clock_getres_time64(%d) = %s\n", ids[i], err(rc), ids[i], err(rc64));
+		printf("# clock_getres(%d): %d.%09d s, time64 %lld.%09lld s\n", ids[i], r.sec, r.nsec, (long long)r64.sec,
+		       (long long)r64.nsec);
+	}
+	SHOW("clock_getres(1, NULL)", SC2(NR_clock_getres, 1, 0));
+	SHOW("clock_getres(12, NULL)", SC2(NR_clock_getres, 12, 0));
+	SHOW("clock_getres(-1, NULL)", SC2(NR_clock_getres, -1, 0));
+	SHOW("clock_getres_time64(12, NULL)", SC2(NR_clock_getres_time64, 12, 0));
+	SHOW("clock_getres(1, 1)", SC2(NR_clock_getres, 1, BAD));
+	SHOW("clock_getres_time64(1, 0xc0000000)", SC2(NR_clock_getres_time64, 1, KERNEL));
 
 	struct ts64 a, b;
 	SC2(NR_clock_gettime64, 1, &a);

@@ -3,6 +3,8 @@
 //! 64-bit `clock_gettime64` that glibc tries first), `gettimeofday`,
 //! `time`, `nanosleep`, `clock_nanosleep` (and its `_time64`).
 //!
+//! `clock_getres` and its `_time64` say how fine each clock is.
+//!
 //! What the clocks are made of: the PIT's count since the timer started
 //! (`pit::clock_us`, microseconds) is `CLOCK_MONOTONIC`; as nothing
 //! suspends, `BOOTTIME` and `MONOTONIC_RAW` are the same count. The
@@ -85,6 +87,17 @@ pub fn can_sleep_on(c: Clock) -> Result<(), i32> {
     match c {
         Clock::Realtime | Clock::Monotonic => Ok(()),
         _ => Err(EOPNOTSUPP),
+    }
+}
+
+/// What `clock_getres` says of `c`, in ns, where a tick is `tick_ns`: the
+/// step in which the clock moves. The fine clocks count the PIT in
+/// microseconds (Linux with high-resolution timers says 1 ns); the coarse
+/// ones and the CPU-time clocks move by whole ticks.
+pub fn resolution_ns(c: Clock, tick_ns: u64) -> u64 {
+    match c {
+        Clock::Realtime | Clock::Monotonic | Clock::MonotonicRaw => 1000,
+        Clock::RealtimeCoarse | Clock::MonotonicCoarse | Clock::ProcessCpu | Clock::ThreadCpu => tick_ns,
     }
 }
 
@@ -221,8 +234,10 @@ mod calls {
         (78, sys_gettimeofday),
         (162, sys_nanosleep),
         (265, sys_clock_gettime),
+        (266, sys_clock_getres),
         (267, sys_clock_nanosleep),
         (403, sys_clock_gettime64),
+        (406, sys_clock_getres_time64),
         (407, sys_clock_nanosleep_time64),
     ];
 
@@ -315,6 +330,24 @@ mod calls {
     /// `clock_gettime64(id, struct __kernel_timespec *)`.
     fn sys_clock_gettime64(a: &Args) -> i32 {
         clock_gettime(a, |ns, p| put(p, &timespec64(ns)))
+    }
+
+    /// `clock_getres(id, res)` and its `_time64`: a NULL `res` only asks
+    /// whether the clock exists.
+    fn clock_getres(a: &Args, encode: impl Fn(u64, usize) -> i32) -> i32 {
+        match clock_from_id(a[0] as i32, sched::current_pid()) {
+            Ok(_) if a[1] == 0 => 0,
+            Ok(c) => encode(resolution_ns(c, TICK_NS), a[1] as usize),
+            Err(e) => -e,
+        }
+    }
+
+    fn sys_clock_getres(a: &Args) -> i32 {
+        clock_getres(a, |ns, p| put(p, &timespec32(ns)))
+    }
+
+    fn sys_clock_getres_time64(a: &Args) -> i32 {
+        clock_getres(a, |ns, p| put(p, &timespec64(ns)))
     }
 
     /// `gettimeofday(tv, tz)`: either may be NULL; the time zone is
@@ -464,6 +497,14 @@ mod tests {
         {
             assert_eq!(can_sleep_on(c), Err(EOPNOTSUPP));
         }
+    }
+
+    #[test]
+    fn resolutions_are_the_steps_the_clocks_move_in() {
+        assert_eq!(resolution_ns(Clock::Monotonic, 10_000_000), 1000);
+        assert_eq!(resolution_ns(Clock::Realtime, 10_000_000), 1000);
+        assert_eq!(resolution_ns(Clock::MonotonicCoarse, 10_000_000), 10_000_000);
+        assert_eq!(resolution_ns(Clock::ProcessCpu, 10_000_000), 10_000_000);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The small system calls, those that touch neither a process's memory
 //! map nor the process table, each file named after the Linux file that
-//! holds them: `uts` (kernel/sys.c's `uname` and the ids), `time`
-//! (kernel/time/: the clocks and sleeping), `stat` (fs/stat.c: stat of the
-//! console, `readlink`), `tty` (drivers/tty/: `ioctl` and `read` on the
-//! console).
+//! holds them: `uts` (kernel/sys.c's `uname`, the user and thread ids,
+//! `sched_yield`, and futex's `set_robust_list`), `time` (kernel/time/:
+//! the clocks, their resolutions and sleeping), `stat` (fs/stat.c: stat of
+//! the console, `readlink`), `tty` (drivers/tty/: `ioctl` and `read` on
+//! the console).
 //!
 //! Each file has its pure part (the layouts user space sees, the argument
 //! checks), tested on the host, and its `TABLE` of handlers, which

@@ -18,7 +18,8 @@
 //!
 //! Sleeping goes to a deadline on the monotonic clock and checks, before
 //! each sleep, whether a signal is pending; there are no signals yet, and
-//! the one place that check is made is [`signal_pending`].
+//! the one place that check is made is `signal_pending` (in `calls`,
+//! below): the lead's signals plug in there.
 
 use super::{EFAULT, EINVAL, EOPNOTSUPP};
 

@@ -1,6 +1,7 @@
-//! `uname` and the ids (Linux's kernel/sys.c, kernel/utsname.c and, for
-//! `set_robust_list`, kernel/futex): the calls that read what the kernel
-//! says about itself and about who runs.
+//! `uname`, the user and thread ids and `sched_yield` (Linux's
+//! kernel/sys.c, kernel/utsname.c, kernel/sched/core.c) and
+//! `set_robust_list` (kernel/futex/): what the kernel says about itself
+//! and about who runs.
 
 /// Linux's `__NEW_UTS_LEN + 1`: each field of `struct new_utsname`.
 pub const UTS_FIELD: usize = 65;

@@ -1945,6 +1945,113 @@ def kill_l_lists_signals_as_bash():
         # signals, and kill(2) succeeds. A pid nobody has is ESRCH.
         check(m.cmd("kill -9 1").strip() == "", "kill -9 1 (a kernel thread)")
         check(m.cmd("kill 4242").strip() == "kill: (4242) - No such process", "kill 4242")
+# --- small system calls (issue 10) ---
+
+SYSMISC_EXPECTED = os.path.join(ROOT, "tests", "expected", "sysmisc.txt")
+
+
+def sysmisc_on_linux():
+    """build/user/sysmisc's output on this Linux host, run as the kernel
+    runs it as far as Linux can: `setarch i686` (uname's machine is then
+    i686, not the 64-bit host's), fds 0-2 on a pseudo terminal (the
+    console is a terminal) that holds two ^D, so its reads of fd 0 get end
+    of file as the kernel's console gives. (status, text)."""
+    import pty
+    built_user_programs()
+    master, slave = pty.openpty()
+    try:
+        os.write(master, b"\x04\x04")
+        p = subprocess.Popen(["setarch", "i686", os.path.join(USER, "sysmisc")], stdin=slave, stdout=slave,
+                             stderr=slave, cwd=ROOT, close_fds=True)
+        os.close(slave)
+        slave = None
+        out = b""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the program is gone and so is the slave side
+                    break
+                if not data:
+                    break
+                out += data
+            elif p.poll() is not None:
+                break
+        status = p.wait(timeout=10)
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    return status, out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def compared_lines(text):
+    """The lines of sysmisc's output that are the same on any machine: all
+    but those starting with '#' (times, uname's release, the terminal's
+    device numbers and settings of speed, /proc/self/exe, the user ids:
+    the host's test may run as anyone, the kernel's programs run as root)."""
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def sysmisc_runs_natively_as_expected():
+    """sysmisc on this Linux host prints tests/expected/sysmisc.txt (the
+    lines that do not differ by nature): the expected file is Linux's
+    answer, and stays so."""
+    status, out = sysmisc_on_linux()
+    check(status == 0, "sysmisc exited %d on the host:\n%s" % (status, out))
+    want = compared_lines(open(SYSMISC_EXPECTED).read())
+    got = compared_lines(out)
+    diff = [(w, g) for w, g in zip(want, got) if w != g]
+    check(len(want) == len(got) and not diff,
+          "sysmisc on Linux differs from %s (%d lines, want %d); first differences: %r"
+          % (SYSMISC_EXPECTED, len(got), len(want), diff[:5]))
+
+
+def run_sysmisc_prints_what_linux_prints():
+    """`run sysmisc` (uname, the clocks, sleeps, ids, set_robust_list, stat
+    and ioctl of the console, readlink, read, each with good and bad
+    arguments) prints Linux's lines (tests/expected/sysmisc.txt) but for
+    those that differ by nature, which show the kernel's own values:
+    release 2.6.24-himem; uid and gid 0; the console as /dev/console (crw------- 5:1,
+    blksize 4096, 115200 baud); clock resolutions of 1 us (the PIT
+    read in microseconds) and 10 ms (a tick: coarse and CPU clocks); no /proc (readlink ENOENT); no alarm
+    clocks; REALTIME from the CMOS clock, which QEMU sets to the host's
+    time. A second run prints the same (the first logs the ENOSYS of glibc's
+    startup calls); free pages come back."""
+    built_user_programs()
+    want = compared_lines(open(SYSMISC_EXPECTED).read())
+    m = Machine()
+    try:
+        m.boot()
+        for i in range(2):
+            got = m.cmd("run sysmisc", timeout=60)
+            host_now = time.time()
+            got = re.sub(r"^\[[ \d.]+\] .*\n", "", got, flags=re.M)
+            lines = compared_lines(got)
+            diff = [(w, g) for w, g in zip(want, lines) if w != g]
+            check(len(want) == len(lines) and not diff,
+                  "run sysmisc differs from Linux (%d lines, want %d); first differences: %r\n%s"
+                  % (len(lines), len(want), diff[:5], got))
+            own = [line for line in got.splitlines() if line.startswith("#")]
+            for must in ["# uname: nodename (none) release 2.6.24-himem version #1 himem domainname (none)",
+                         "# clock_gettime64(8) = -EINVAL", "# clock_gettime64(9) = -EINVAL",
+                         "# gettimeofday: tz minuteswest 0 dsttime 0",
+                         "# readlink(\"/proc/self/exe\") = -ENOENT",
+                         "# getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0",
+                         "# 16-bit: getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0"] + [
+                         "# clock_getres(%d): 0.000001000 s, time64 0.000001000 s" % c for c in (0, 1, 4, 7, 11)] + [
+                         "# clock_getres(%d): 0.010000000 s, time64 0.010000000 s" % c for c in (2, 3, 5, 6)] + [
+                         "# fstat64(%d): mode 20600 rdev 501 uid 0 gid 0 blksize 4096 nlink 1 size 0 blocks 0" % fd
+                         for fd in range(3)] + ["# ioctl(%d, TCGETS): cflag 16262" % fd for fd in range(3)]:
+                check(must in own, "run sysmisc did not print %r; its own lines:\n%s" % (must, "\n".join(own)))
+            t = re.search(r"^# time\(NULL\) = (\d+)$", got, re.M)
+            check(t and abs(int(t.group(1)) - host_now) < 120,
+                  "time(NULL) %s is not the host's time %d (the CMOS clock QEMU sets)" % (t and t.group(1), host_now))
+            if i == 0:
+                before = meminfo_kb(m, "MemFree")
+        check(meminfo_kb(m, "MemFree") == before, "MemFree changed across a run of sysmisc")
     finally:
         m.kill()
 
@@ -1997,6 +2104,12 @@ SHELL_JOBS_TESTS = [
 ]
 
 
+SYSMISC_TESTS = [
+    ("qemu::user::sysmisc_runs_natively_as_expected", sysmisc_runs_natively_as_expected),
+    ("qemu::exec::run_sysmisc_prints_what_linux_prints", run_sysmisc_prints_what_linux_prints),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -2028,7 +2141,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

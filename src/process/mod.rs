@@ -10,6 +10,7 @@
 pub mod binfmt_elf;
 pub mod procfs;
 pub mod rlimit;
+pub mod sys;
 
 #[cfg(target_os = "none")]
 pub mod exec;

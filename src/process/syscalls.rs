@@ -3,16 +3,19 @@
 //! arguments in EBX, ECX, EDX, ESI, EDI, EBP, and the result, or `-errno`,
 //! back in EAX. Numbers are Linux i386's.
 //!
-//! Built so far: `exit`, `exit_group`, `write` (fds 1 and 2, to the
-//! console), `writev`, `getpid`, `brk`, `mprotect` (of the pages exec and
-//! brk mapped), `set_thread_area` and `set_tid_address`. Every other number returns `-ENOSYS`, and
-//! is logged the first time it is seen. Every user pointer goes through
-//! `copy_from_user`: a bad one is `-EFAULT`, never an oops.
+//! This file holds the process calls (`exit`, `fork`/`clone`/`vfork`,
+//! `wait4`/`waitpid`, `kill`/`tkill`/`tgkill`, `pause`, the ids, the
+//! resource limits, `write`/`writev` to the console, TLS); `mman` the
+//! memory calls; `sys/` the clocks, `uname`, `stat`, `ioctl` and `read` of
+//! the console. Every other number returns `-ENOSYS`, and is logged the
+//! first time it is seen. Every user pointer goes through `copy_from_user`
+//! and friends: a bad one is `-EFAULT`, never an oops.
 
 use super::exit::{self, WaitError, WaitFor};
 use super::task;
 use super::rlimit::{self, Rlimit, RlimitError, RLIM64_INFINITY};
 use super::signal::{self, KillError};
+use super::sys;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, put_user};
@@ -81,10 +84,6 @@ const SYS_CALL_TABLE: &[(u32, SysCall)] = &[
     (NR_PRLIMIT64, sys_prlimit64),
 ];
 
-/// The tables searched, in order: this file's (the process calls) and
-/// those of the files that own the other calls.
-const TABLES: &[&[(u32, SysCall)]] = &[SYS_CALL_TABLE, super::mman::TABLE];
-
 /// Register the system calls, the signal delivery on the way back to ring
 /// 3 and the user trap handler with traps (the first exec does; before it
 /// nothing runs in ring 3).
@@ -110,6 +109,11 @@ pub fn do_syscall(frame: &mut TrapFrame) {
     // interrupts off, as it came in.
     local_irq_disable();
 }
+
+/// The tables searched, in order: this file's (the process and memory
+/// calls) and those of the files that own the other calls.
+const TABLES: &[&[(u32, SysCall)]] =
+    &[SYS_CALL_TABLE, super::mman::TABLE, sys::uts::TABLE, sys::time::TABLE, sys::stat::TABLE, sys::tty::TABLE];
 
 /// Run system call `nr` with `args`: its result or `-errno`. Process
 /// context, interrupts on.

@@ -6,9 +6,10 @@
 //! `lib/` are memory management; each imports from this layer, never the
 //! other way.
 
-// Only the entry bits and the TLS descriptors build on the host (`cargo
-// test`); the rest is the kernel target's.
+// Only the entry bits, the TLS descriptors and the RTC's decoding build on
+// the host (`cargo test`); the rest is the kernel target's.
 pub mod pgtable_types;
+pub mod rtc;
 pub mod tls;
 
 #[cfg(target_os = "none")]

@@ -704,6 +704,8 @@ pub const SIGSTOP: u32 = 19;
 pub const SIGTSTP: u32 = 20;
 pub const SIGTTIN: u32 = 21;
 pub const SIGTTOU: u32 = 22;
+/// SIGCHLD, SIGCONT, SIGURG, SIGWINCH: ignored by default.
+pub const IGNORED_SIGNALS: u32 = 1 << 17 | 1 << SIGCONT | 1 << 23 | 1 << 28;
 /// The stop signals (their default action stops the process).
 pub const STOP_SIGNALS: u32 = 1 << SIGSTOP | 1 << SIGTSTP | 1 << SIGTTIN | 1 << SIGTTOU;
 
@@ -734,6 +736,18 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), SignalError> {
         t.pending &= !STOP_SIGNALS;
     } else if STOP_SIGNALS & (1 << sig) != 0 {
         t.pending &= !(1 << SIGCONT);
+    }
+    if IGNORED_SIGNALS & (1 << sig) != 0 {
+        // Ignored by default, and nothing handles signals: Linux drops such
+        // a signal when it is sent (`sig_ignored`), so it wakes no sleep.
+        // SIGCONT still resumes a stopped thread.
+        if sig == SIGCONT && t.state == TaskState::Stopped {
+            t.state = TaskState::Runnable;
+            if cur == IDLE {
+                NEED_RESCHED.store(true, Ordering::Relaxed);
+            }
+        }
+        return Ok(());
     }
     t.pending |= 1 << sig;
     let wake = match t.state {

@@ -87,10 +87,23 @@ pub fn kill(pid: u32, sig: u32) -> Result<(), KillError> {
     }
 }
 
+/// What a system call interrupted by a signal returns inside the kernel
+/// (Linux's include/linux/errno.h): never seen by user space. With no
+/// handlers, every interrupted call is restarted once the signal is dealt
+/// with (a stop, then SIGCONT): `do_signal` backs EIP up over `int $0x80`
+/// and puts the call's number back in EAX, or `restart_syscall`'s (0) for a
+/// call that resumes from saved state (`nanosleep` to its deadline).
+pub const ERESTARTSYS: i32 = 512;
+pub const ERESTARTNOINTR: i32 = 513;
+pub const ERESTARTNOHAND: i32 = 514;
+pub const ERESTART_RESTARTBLOCK: i32 = 516;
+/// `restart_syscall`'s number.
+pub const NR_RESTART_SYSCALL: u32 = 0;
+
 /// On the way back to ring 3 (registered with traps): act on the pending
-/// signals. Interrupts come in off; they are on while this runs and off
-/// again when it returns.
-pub fn do_signal(_frame: &mut TrapFrame) {
+/// signals, then restart the system call they interrupted. Interrupts
+/// come in off; they are on while this runs and off again when it returns.
+pub fn do_signal(frame: &mut TrapFrame) {
     if !sched::signal_pending() {
         return;
     }
@@ -100,6 +113,21 @@ pub fn do_signal(_frame: &mut TrapFrame) {
             DefaultAction::Ignore => {}
             DefaultAction::Stop => do_signal_stop(sig),
             DefaultAction::Terminate | DefaultAction::Core => exit::do_exit(sig),
+        }
+    }
+    if frame.vector as usize == crate::arch::x86::kernel::traps::SYSCALL_VECTOR {
+        // `int $0x80` is two bytes; the call's number was kept in the
+        // frame's error code (Linux's `orig_eax`).
+        match -(frame.eax as i32) {
+            ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
+                frame.eax = frame.error_code;
+                frame.eip = frame.eip.wrapping_sub(2);
+            }
+            ERESTART_RESTARTBLOCK => {
+                frame.eax = NR_RESTART_SYSCALL;
+                frame.eip = frame.eip.wrapping_sub(2);
+            }
+            _ => {}
         }
     }
     local_irq_disable();

@@ -99,6 +99,9 @@ pub fn install() {
 /// and fault on user memory.
 pub fn do_syscall(frame: &mut TrapFrame) {
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
+    // The number, kept for a restart after a signal (Linux's `orig_eax`;
+    // `int $0x80` pushes no error code, the stub a 0 in its place).
+    frame.error_code = frame.eax;
     local_irq_enable();
     frame.eax = match frame.eax {
         NR_FORK | NR_VFORK => fork_result(super::fork::do_fork(frame, SIGCHLD, 0, 0, 0)),
@@ -273,13 +276,13 @@ fn sys_getppid(_: &Args) -> i32 {
     task::current().map_or(0, |p| p.ppid()) as i32
 }
 
-/// `pause()`: sleep until a signal comes; `-EINTR` (the signal is then
-/// taken on the way out, which, with default actions only, ends or stops
-/// the process, or is ignored and pause goes on as Linux's would not: it
-/// returns).
+/// `pause()`: sleep until a signal comes. With default actions only, the
+/// signal ends the process, or stops it and the pause goes on after
+/// SIGCONT (`-ERESTARTNOHAND`: restarted, as Linux restarts it when no
+/// handler ran); an ignored signal does not wake it.
 fn sys_pause(_: &Args) -> i32 {
     while crate::kernel::sched::sleep_until_interruptible(u64::MAX) {}
-    -EINTR
+    -signal::ERESTARTNOHAND
 }
 
 fn kill_errno(e: KillError) -> i32 {
@@ -359,7 +362,7 @@ fn sys_wait4(a: &Args) -> i32 {
             pid as i32
         }
         Err(WaitError::NoChild) => -ECHILD,
-        Err(WaitError::Interrupted) => -EINTR,
+        Err(WaitError::Interrupted) => -signal::ERESTARTSYS,
     }
 }
 

@@ -49,6 +49,9 @@ pub struct ProcInner {
     pub stop_report: Option<u32>,
     /// A continue not yet reported to `wait4(WCONTINUED)`.
     pub cont_report: bool,
+    /// An interrupted `nanosleep`, for `restart_syscall` (Linux's
+    /// `restart_block.nanosleep`).
+    pub restart: Option<RestartBlock>,
     /// `CLONE_CHILD_CLEARTID`'s address: zeroed at exit.
     pub clear_child_tid: u32,
     /// Nobody will wait for it (an orphan): it goes at exit.
@@ -58,6 +61,17 @@ pub struct ProcInner {
     /// `/proc/PID/status`).
     pub code: (u32, u32),
     pub data: (u32, u32),
+}
+
+/// How to go on with a sleep a signal interrupted: its deadline on the
+/// monotonic clock (ns), where the time left is written, and in which
+/// layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartBlock {
+    pub deadline: u64,
+    pub rem: usize,
+    pub is64: bool,
+    pub abs: bool,
 }
 
 pub struct Process {
@@ -82,6 +96,7 @@ impl Process {
                 exit_status: None,
                 stop_report: None,
                 cont_report: false,
+                restart: None,
                 clear_child_tid: 0,
                 reap_on_exit: false,
                 rlim,

@@ -142,6 +142,9 @@ pub fn cmd_kill_send(req: KillRequest<'_>) -> CmdResult {
         failed = true;
     }
     let _ = failed;
+    // Let the targets run now, so a stop or a kill has been acted on when
+    // the next command looks (the shell would otherwise go on first).
+    sched::yield_now();
     Ok(())
 }
 

@@ -226,10 +226,14 @@ mod calls {
     use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, put_user};
     use crate::arch::x86::{pit, rtc};
     use crate::kernel::sched;
+    use crate::process::signal::ERESTART_RESTARTBLOCK;
+    use crate::process::sys::EINTR;
     use crate::process::syscalls::{Args, SysCall};
+    use crate::process::task::{self, RestartBlock};
     use core::sync::atomic::{AtomicU64, Ordering};
 
     pub const TABLE: &[(u32, SysCall)] = &[
+        (0, sys_restart_syscall),
         (13, sys_time),
         (78, sys_gettimeofday),
         (162, sys_nanosleep),
@@ -243,7 +247,7 @@ mod calls {
 
     /// THE place where sleeping asks whether a signal is pending (Linux's
     /// `signal_pending(current)`): then `nanosleep`/`clock_nanosleep`
-    /// return `-EINTR` with `rem` filled.
+    /// return with `rem` filled (restarted after a stop; see `sleep_or_restart`).
     fn signal_pending() -> bool {
         sched::signal_pending()
     }
@@ -418,15 +422,46 @@ mod calls {
             (true, Clock::Realtime) => t.saturating_sub(realtime_offset()),
             (true, _) => t,
         };
-        match sleep_to(deadline) {
+        sleep_or_restart(RestartBlock { deadline, rem, is64, abs })
+    }
+
+    /// Sleep to `r.deadline`. Interrupted, the time left is written as
+    /// Linux writes it, and the call returns `-ERESTART_RESTARTBLOCK` with
+    /// `r` kept: after the signal (a stop, then SIGCONT) `restart_syscall`
+    /// sleeps on to the same deadline. A fatal signal ends the process
+    /// before user space sees anything.
+    fn sleep_or_restart(r: RestartBlock) -> i32 {
+        match sleep_to(r.deadline) {
             Ok(()) => 0,
-            Err(i) => interrupted_result(abs, rem, i.remaining, |p, left| {
-                if is64 {
-                    copy_to_user(p, &timespec64(left)).is_ok()
-                } else {
-                    copy_to_user(p, &timespec32(left)).is_ok()
+            Err(i) => {
+                let res = interrupted_result(r.abs, r.rem, i.remaining, |p, left| {
+                    if r.is64 {
+                        copy_to_user(p, &timespec64(left)).is_ok()
+                    } else {
+                        copy_to_user(p, &timespec32(left)).is_ok()
+                    }
+                });
+                if res != -EINTR {
+                    return res;
                 }
-            }),
+                match task::current() {
+                    Some(p) => {
+                        p.inner.lock().restart = Some(r);
+                        -ERESTART_RESTARTBLOCK
+                    }
+                    None => res,
+                }
+            }
+        }
+    }
+
+    /// `restart_syscall()` (0): go on with the call a signal interrupted;
+    /// `-EINTR` when there is none (Linux's `do_no_restart_syscall`).
+    fn sys_restart_syscall(_: &Args) -> i32 {
+        let r = task::current().and_then(|p| p.inner.lock().restart.take());
+        match r {
+            Some(r) => sleep_or_restart(r),
+            None => -EINTR,
         }
     }
 

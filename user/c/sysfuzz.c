@@ -201,8 +201,11 @@ static uint32_t draw(enum arg kind)
         }
         if (kind == ADDR && rnd() % 2)
             a &= ~(PAGE - 1);
-        /* A pointer's call may write up to a LEN (16M) from it. */
-        return own(a, kind == PTR ? (16 << 20) + PAGE : 1) ? in_scratch() : a;
+        /* A pointer's call may write up to a LEN (16M) from it. The
+         * replacement is drawn either way, so that the draws after it
+         * do not depend on where the program's memory lies. */
+        uintptr_t alt = in_scratch();
+        return own(a, kind == PTR ? (16 << 20) + PAGE : 1) ? alt : a;
     }
     case LEN: {
         static const uint32_t odd[] = { 0, 1, 4095, 4096, 0x7fffffff, 0x80000000u, 0xfffff000u, 0xffffffffu };
@@ -264,10 +267,13 @@ static void draw_call(struct draw *d, pid_t self)
     d->nr = d->c->nr >= 0 ? d->c->nr : (long)(1000 + rnd() % 0x7fffffff);
     for (int i = 0; i < 6; i++)
         d->a[i] = i < d->c->nargs ? draw(d->c->args[i]) : 0;
-    if (d->c->args[0] == ADDR && d->c->args[1] == LEN && own(d->a[0], d->a[1])) {
-        /* The range would reach the child's own memory: the scratch pages. */
-        d->a[0] = in_scratch() & ~(PAGE - 1);
-        d->a[1] %= SCRATCH_PAGES * PAGE;
+    if (d->c->args[0] == ADDR && d->c->args[1] == LEN) {
+        /* A range that would reach the child's own memory: the scratch pages. */
+        uintptr_t alt = in_scratch() & ~(PAGE - 1);
+        if (own(d->a[0], d->a[1])) {
+            d->a[0] = alt;
+            d->a[1] %= SCRATCH_PAGES * PAGE;
+        }
     }
     switch (d->c->special) {
     case KILL_SELF: {

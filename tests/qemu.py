@@ -2074,6 +2074,33 @@ def sysfuzz_runs_to_the_end():
         m.kill()
 
 
+def expected_files_are_current():
+    """tests/expected/ is what the programs print on this Linux host now:
+    generate.sh, run into a scratch folder, makes the same files (for
+    sysfuzz, whose per-batch counts vary with the host's ASLR, the first
+    and last lines). Runs natively: registered in main() today."""
+    built_user_programs()
+    out = os.path.join(BUILD, "expected")
+    os.makedirs(out, exist_ok=True)
+    r = subprocess.run(["bash", os.path.join(EXPECTED, "generate.sh")], cwd=ROOT, env=dict(os.environ, OUT=out),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    log = r.stdout.decode("utf-8", "replace")
+    check(r.returncode == 0, "generate.sh exited %d:\n%s" % (r.returncode, log[-2000:]))
+    stored = sorted(f for f in os.listdir(EXPECTED) if f.endswith(".txt"))
+    check(stored == sorted(f for f in os.listdir(out) if f.endswith(".txt")),
+          "generate.sh made %r, tests/expected holds %r" % (sorted(os.listdir(out)), stored))
+    for f in stored:
+        want, got = expected_output(f[:-4]), open(os.path.join(out, f)).read()
+        if f.startswith("sysfuzz"):
+            want, got = [(t.split("\n")[0], t.rstrip("\n").split("\n")[-1]) for t in (want, got)]
+        check(got == want, "%s: the program now prints:\n%s\nthe stored file says:\n%s" % (f, got, want))
+    for line in log.splitlines():
+        if line.startswith("segv-"):
+            check(line.endswith("exit status 139"), "not a SIGSEGV end: " + line)
+        elif re.match(r"\S+\.txt: ", line):
+            check(line.endswith(": exit status 0"), "not exit status 0: " + line)
+
+
 PROGS_TESTS = [
     ("qemu::progs::forktest_as_on_linux", prog_as_on_linux("forktest", "forktest")),
     ("qemu::progs::forktest_20_as_on_linux", prog_as_on_linux("forktest 20", "forktest-20")),
@@ -2121,7 +2148,8 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS:
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + [
+                         ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)
     for mem, args in KTEST_BOUNDARIES:

@@ -12,10 +12,17 @@
 # i386's TASK_SIZE, 0xc0000000, so kernel addresses are refused as on
 # i386), and with stdout a terminal (script(1)), as himem's console is:
 # badptr's ioctl TCGETS reaches its pointer only on a terminal.
+#
+# OUT=DIR writes the files there instead (tests/qemu.py does, to check
+# that the stored files are what the programs print now).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make -s user
-out=tests/expected
+out=${OUT:-tests/expected}
+mkdir -p "$out"
+# Root drops to nobody; an ordinary user is one already.
+asuser=
+[ "$(id -u)" -ne 0 ] || asuser="setpriv --reuid=65534 --regid=65534 --clear-groups"
 work=$(mktemp -d)
 chmod 777 "$work" # nobody writes stderr there
 trap 'rm -rf "$work"' EXIT
@@ -32,7 +39,7 @@ run() {
     # script(1) runs the command with a terminal on stdin, stdout and
     # stderr; stderr is sent to a file of its own (via exec) so that the
     # .txt gets stdout alone. \r: the terminal's line discipline.
-    (cd "$work" && script -qec "setpriv --reuid=65534 --regid=65534 --clear-groups setarch i386 --3gb \
+    (cd "$work" && script -qec "$asuser setarch i386 --3gb \
         bash -c 'exec -a $name ./$name $cmd 2>$work/stderr'" /dev/null </dev/null) | tr -d '\r' >"$out/$file"
     local status=${PIPESTATUS[0]}
     set -e

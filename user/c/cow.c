@@ -43,7 +43,11 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     unsigned long size = argc > 1 ? parse_size(argv[1]) : 1UL << 30;
-    if (argc > 2 || size < 2 * PAGE) {
+    if (argc > 2) {
+        fprintf(stderr, "cow: %d arguments, it takes at most SIZE; nothing mapped\nusage: cow [SIZE]\n", argc - 1);
+        return 2;
+    }
+    if (size < 2 * PAGE) {
         fprintf(stderr, "cow: SIZE %s is not a size of at least 8K (with K, M or G); nothing mapped\nusage: cow [SIZE]\n",
                 argv[1]);
         return 2;

@@ -50,7 +50,11 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int n = argc > 1 ? atoi(argv[1]) : 4;
-    if (argc > 2 || n < 1 || n > 99) {
+    if (argc > 2) {
+        fprintf(stderr, "forktest: %d arguments, it takes at most N; nothing forked\nusage: forktest [N]\n", argc - 1);
+        return 2;
+    }
+    if (n < 1 || n > 99) {
         fprintf(stderr, "forktest: N %s is not 1 to 99; nothing forked\nusage: forktest [N]\n", argv[1]);
         return 2;
     }

@@ -74,7 +74,12 @@ int main(int argc, char **argv)
     /* Its buffer comes from malloc (brk): before the rounds move the break. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     size = argc > 1 ? parse_size(argv[1]) : 16UL << 20;
-    if (argc > 2 || size == 0 || size % PAGE || size > 1UL << 30) {
+    if (argc > 2) {
+        fprintf(stderr, "zerocheck: %d arguments, it takes at most SIZE; nothing checked\nusage: zerocheck [SIZE]\n",
+                argc - 1);
+        return 2;
+    }
+    if (size == 0 || size % PAGE || size > 1UL << 30) {
         fprintf(stderr, "zerocheck: SIZE %s is not a whole number of pages up to 1G (with K, M or G); nothing checked\n"
                         "usage: zerocheck [SIZE]\n", argv[1]);
         return 2;

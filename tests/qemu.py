@@ -2112,6 +2112,7 @@ PROGS_TESTS = [
     ("qemu::progs::zerocheck_as_on_linux", prog_as_on_linux("zerocheck", "zerocheck")),
     ("qemu::progs::zerocheck_after_dirtying", zerocheck_after_dirtying),
     ("qemu::progs::stress_8_16m_as_on_linux", prog_as_on_linux("stress 8 16M", "stress-8-16M", timeout=120)),
+    ("qemu::progs::stress_200_1m_as_on_linux", prog_as_on_linux("stress 200 1M", "stress-200-1M", timeout=300)),
     ("qemu::progs::sysfuzz_runs_to_the_end", sysfuzz_runs_to_the_end),
     ("qemu::progs::cfork_prints_what_linux_prints", prog_as_on_linux("cfork", "cfork")),
 ]

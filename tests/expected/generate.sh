@@ -58,6 +58,7 @@ run badptr.txt badptr
 run zerocheck.txt zerocheck
 run zerocheck-64M.txt zerocheck 64M
 run stress-8-16M.txt stress 8 16M
+run stress-200-1M.txt stress 200 1M
 run sysfuzz-10000-1.txt sysfuzz 10000 1
 run sysfuzz-1000000-1.txt sysfuzz 1000000 1
 run cfork.txt cfork

@@ -114,7 +114,8 @@ user: prereqs $(addprefix $(UBUILD)/,$(USER_C))
 	$(USER_CARGO)
 	@for p in $(USER_RUST); do cp $(UBUILD)/cargo/$$p $(UBUILD)/$$p; done
 
-$(UBUILD)/%: user/c/%.c | prereqs
+# prog.h: the helpers the C programs share.
+$(UBUILD)/%: user/c/%.c $(wildcard user/c/*.h) | prereqs
 	@mkdir -p $(UBUILD)
 	$(USER_CC) -o $@ $<
 

@@ -2356,7 +2356,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

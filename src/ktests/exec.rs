@@ -383,3 +383,52 @@ pub fn brk_grows_lazily_shrinks_and_refuses() -> TestResult {
         Ok(())
     })
 }
+
+/// Arguments that fill several stack pages: `load` makes and fills each
+/// page of the first stack (the strings cross page boundaries), the
+/// stack area starts `EXTRA_STACK_VM_PAGES` below the lowest, and every
+/// page goes back with the address space.
+pub fn load_puts_long_arguments_on_a_multi_page_stack() -> TestResult {
+    const LEN: usize = 3000;
+    let p = program("hello")?;
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    for c in [b'a', b'b', b'c'] {
+        args.push((0..LEN).map(|i| c + (i % 7) as u8).collect());
+    }
+    counts_come_back(|| {
+        let argv: [&[u8]; 4] = [b"hello", &args[0], &args[1], &args[2]];
+        let loaded = load(&p, &argv).map_err(|_| "exec::load with 9 KB of arguments failed")?;
+        let mm = &loaded.mm;
+        let esp = loaded.esp as usize;
+        let low = esp & !(PAGE - 1);
+        if STACK_END - low < 3 * PAGE {
+            return Err("9 KB of arguments did not take at least 3 stack pages");
+        }
+        if mm.rss.load(Relaxed) < (STACK_END - low) / PAGE {
+            return Err("a page of the first stack is not mapped");
+        }
+        let stack = mm.mmap.lock().vmas.find_vma(low).copied().ok_or("no stack area")?;
+        if stack.start != low - EXTRA_STACK_VM_PAGES * PAGE || stack.end != STACK_END {
+            return Err("the stack area does not reach EXTRA_STACK_VM_PAGES below the lowest argument page");
+        }
+        if word(mm, esp) != Some(4) {
+            return Err("argc is not 4");
+        }
+        for (i, want) in argv.iter().enumerate() {
+            let at = word(mm, esp + 4 + 4 * i).ok_or("an argv pointer is not on a stack page")? as usize;
+            if !(esp..STACK_END).contains(&at) {
+                return Err("an argv pointer does not point into the stack");
+            }
+            // Byte by byte: the string may cross a page boundary.
+            for (k, &b) in want.iter().chain(&[0u8]).enumerate() {
+                let va = at + k;
+                let page = read_page(mm, va & !(PAGE - 1)).ok_or("an argument's page is not mapped")?;
+                if page[va % PAGE] != b {
+                    pr_info!("ktest: argv[{}] byte {} at {:#010x} is {:#x}, not {:#x}", i, k, va, page[va % PAGE], b);
+                    return Err("an argument string on the stack is not the one given");
+                }
+            }
+        }
+        Ok(())
+    })
+}

@@ -15,6 +15,7 @@
 use super::{skip, TestResult};
 use crate::arch::x86::mm::init::page_tables_in_use;
 use crate::arch::x86::pgtable_types::PteFlags;
+use crate::kernel::fault_inject::FaultAttr;
 use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::{memcpy_from_page, memcpy_to_page};
@@ -23,12 +24,12 @@ use crate::mm::mm_types::{mm_alloc, MmStruct};
 use crate::mm::mmap::{VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 use crate::mm::mmzone::{max_low_pfn, pfn_to_page, with_node_mem_map, Watermark, ZoneType};
 use crate::mm::page::PageFlags;
-use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages, set_fail_page_alloc};
 use crate::mm::pgtable::VirtAddr;
 use crate::mm::vmstat::{NR_ANON_PAGES, NR_MLOCK};
 use crate::pr_info;
-use crate::process::fork::dup_mm;
-use crate::process::mman::{NR_BRK, NR_MLOCK as SYS_MLOCK, NR_MMAP2, NR_MPROTECT, NR_MUNLOCK, NR_MUNMAP};
+use crate::process::fork::{dup_mm, ForkError};
+use crate::process::mman::{NR_BRK, NR_MADVISE, NR_MLOCK as SYS_MLOCK, NR_MMAP2, NR_MPROTECT, NR_MUNLOCK, NR_MUNMAP};
 use crate::process::syscalls::dispatch;
 use ::alloc::sync::Arc;
 use ::alloc::vec;
@@ -503,6 +504,119 @@ pub fn brk_and_munmap_give_pages_and_tables_back() -> TestResult {
         }
         if settled() != tables {
             return Err("munmap did not give back the pages and the page tables of the area");
+        }
+        Ok(())
+    })
+}
+
+/// `madvise(MADV_DONTNEED)` drops the pages of a private anonymous area
+/// (rss, AnonPages and the frames back at once); their next touch reads
+/// zero; a locked area refuses it (`EINVAL`) and keeps its pages.
+pub fn madvise_dontneed_drops_pages_that_then_read_zero() -> TestResult {
+    const MADV_DONTNEED: u32 = 4;
+    counts_come_back(|| {
+        let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let _use = UseMm::new(&mm);
+        let at = sys_map_anon(3)?;
+        for i in 0..3 {
+            fault(&mm, at + i * PAGE, WRITE).map_err(|_| "a write fault on a fresh area failed")?;
+            fill_page(&mm, at + i * PAGE, 0xee)?;
+        }
+        let anon = NR_ANON_PAGES.load(Relaxed);
+        let free = settled();
+        if sys(NR_MADVISE, [at as u32, (2 * PAGE) as u32, MADV_DONTNEED]) != 0 {
+            return Err("madvise(MADV_DONTNEED) of 2 mapped pages failed");
+        }
+        if mm.rss.load(Relaxed) != 1 || NR_ANON_PAGES.load(Relaxed) != anon - 2 || settled() != free + 2 {
+            return Err("MADV_DONTNEED did not give the 2 pages back at once");
+        }
+        if memory::user_frame(&mm, at).is_some() || !page_is(&mm, at + 2 * PAGE, 0xee) {
+            return Err("MADV_DONTNEED left a page mapped, or dropped one outside its range");
+        }
+        fault(&mm, at, READ).map_err(|_| "a fault after MADV_DONTNEED failed")?;
+        if !page_is(&mm, at, 0) {
+            return Err("a page dropped by MADV_DONTNEED does not read zero at its next touch");
+        }
+        if sys(SYS_MLOCK, [(at + 2 * PAGE) as u32, PAGE as u32, 0]) != 0 {
+            return Err("mlock of one page failed");
+        }
+        if sys(NR_MADVISE, [(at + 2 * PAGE) as u32, PAGE as u32, MADV_DONTNEED]) != -22 {
+            return Err("MADV_DONTNEED on a locked area did not give -EINVAL");
+        }
+        if !page_is(&mm, at + 2 * PAGE, 0xee) {
+            return Err("a refused MADV_DONTNEED dropped the locked page");
+        }
+        Ok(())
+    })
+}
+
+/// Puts the fault-injection settings back, on every path.
+struct Restore(FaultAttr);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        set_fail_page_alloc(self.0);
+    }
+}
+
+/// `dup_mm` (fork's copy of the address space) that runs out of memory at
+/// any of its page allocations (the directory, a page table: the n-th
+/// fails, for every n) gives `ENOMEM` and leaves the parent whole: its
+/// pages, their bytes, one mapper each, so its next write reuses the page
+/// rather than copying it; the free page count comes back each time.
+pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
+    const REGION: usize = 1024 * PAGE;
+    counts_come_back(|| {
+        let parent = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        // Pages in two 4 MB regions: the copy needs two page tables.
+        let at = map_anon(&parent, 2 * REGION / PAGE)?;
+        let pages = [at, at + REGION + PAGE];
+        for (i, &va) in pages.iter().enumerate() {
+            fault(&parent, va, WRITE).map_err(|_| "a write fault failed")?;
+            fill_page(&parent, va, 0x10 + i as u8)?;
+        }
+        // Warm the caches dup_mm allocates from, then count.
+        drop(dup_mm(&parent).map_err(|_| "dup_mm failed")?);
+        for n in 1.. {
+            drain_all_pages();
+            let (before, anon) = (nr_free_pages(), NR_ANON_PAGES.load(Relaxed));
+            let restore = Restore(set_fail_page_alloc(FaultAttr::new(n, 100, 0, 1)));
+            let r = dup_mm(&parent);
+            let failed = set_fail_page_alloc(restore.0).failed;
+            drop(restore);
+            let copied = r.is_ok();
+            match r {
+                Err(ForkError::NoMemory) if failed == 1 => {}
+                Ok(_) if failed == 0 => {}
+                Ok(_) => return Err("dup_mm succeeded although a page allocation failed"),
+                Err(_) => return Err("a failed page allocation did not give ForkError::NoMemory"),
+            }
+            drop(r);
+            drain_all_pages();
+            if nr_free_pages() != before || NR_ANON_PAGES.load(Relaxed) != anon {
+                pr_info!("ktest: dup_mm failing allocation {}: free pages {} -> {}", n, before, nr_free_pages());
+                return Err("free pages or AnonPages not back after a dup_mm that ran out of memory");
+            }
+            for (i, &va) in pages.iter().enumerate() {
+                if memory::user_frame(&parent, va).map(mapcount) != Some(1) || !page_is(&parent, va, 0x10 + i as u8) {
+                    return Err("after a dropped copy a parent page lost its bytes or counts other than one mapper");
+                }
+            }
+            if copied {
+                pr_info!("ktest: dup_mm failed cleanly at each of its {} page allocations", n - 1);
+                break;
+            }
+        }
+        let (copies, reuses) = (COW_COPIES.load(Relaxed), COW_REUSES.load(Relaxed));
+        for &va in &pages {
+            fault(&parent, va, WRITE).map_err(|_| "the parent's write fault failed")?;
+        }
+        // Both were write-protected by the copies (as Linux leaves them).
+        if COW_COPIES.load(Relaxed) != copies || COW_REUSES.load(Relaxed) != reuses + 2 {
+            return Err("the parent's write after the copies were dropped copied its page");
+        }
+        if pages.iter().any(|&va| writable(&parent, va) != Some(true)) {
+            return Err("the parent's write fault did not make its page writable");
         }
         Ok(())
     })

@@ -208,6 +208,10 @@ pub static TESTS: &[KTest] = &[
         run: exec::brk_grows_lazily_shrinks_and_refuses,
     },
     KTest {
+        name: "process::exec::load_puts_long_arguments_on_a_multi_page_stack",
+        run: exec::load_puts_long_arguments_on_a_multi_page_stack,
+    },
+    KTest {
         name: "process::exec::load_out_of_memory_anywhere_leaves_nothing",
         run: exec::load_out_of_memory_anywhere_leaves_nothing,
     },
@@ -226,6 +230,14 @@ pub static TESTS: &[KTest] = &[
     KTest {
         name: "mm::memory::brk_and_munmap_give_pages_and_tables_back",
         run: memory::brk_and_munmap_give_pages_and_tables_back,
+    },
+    KTest {
+        name: "mm::memory::madvise_dontneed_drops_pages_that_then_read_zero",
+        run: memory::madvise_dontneed_drops_pages_that_then_read_zero,
+    },
+    KTest {
+        name: "process::fork::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole",
+        run: memory::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole,
     },
     KTest {
         name: "process::syscalls::write_with_bad_pointers_gives_efault",

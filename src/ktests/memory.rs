@@ -621,3 +621,46 @@ pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
         Ok(())
     })
 }
+
+/// A `MAP_FIXED` mapping replaces the pages under it (the new area reads
+/// zero), but one that is refused before anything is unmapped
+/// (`MAP_SHARED | MAP_ANONYMOUS`: `EINVAL`; `MAP_LOCKED` past
+/// `RLIMIT_MEMLOCK`: `EAGAIN`) leaves the old area and its bytes alone, as
+/// Linux's `do_mmap_pgoff` refuses before `mmap_region` unmaps.
+pub fn map_fixed_replaces_pages_and_a_refused_one_keeps_them() -> TestResult {
+    const MAP_SHARED: u32 = 0x01;
+    const MAP_LOCKED: u32 = 0x2000;
+    counts_come_back(|| {
+        let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let _use = UseMm::new(&mm);
+        let at = sys_map_anon(2)?;
+        for i in 0..2 {
+            fault(&mm, at + i * PAGE, WRITE).map_err(|_| "a write fault on a fresh area failed")?;
+            fill_page(&mm, at + i * PAGE, 0x5a)?;
+        }
+        let rw = PROT_READ | PROT_WRITE;
+        let mmap2 =
+            |flags: u32, pages: usize| dispatch(NR_MMAP2, &[at as u32, (pages * PAGE) as u32, rw, flags, u32::MAX, 0]);
+        if mmap2(MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, 1) != -22 {
+            return Err("a shared anonymous MAP_FIXED mapping did not give -EINVAL");
+        }
+        let memlock = mm.mmap.lock().rlim.memlock;
+        if mmap2(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, memlock / PAGE + 1) != -11 {
+            return Err("a MAP_LOCKED MAP_FIXED mapping past RLIMIT_MEMLOCK did not give -EAGAIN");
+        }
+        if !page_is(&mm, at, 0x5a) || !page_is(&mm, at + PAGE, 0x5a) || mm.rss.load(Relaxed) != 2 {
+            return Err("a refused MAP_FIXED mapping dropped the pages of the area it would have replaced");
+        }
+        if mmap2(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 1) != at as i32 {
+            return Err("a MAP_FIXED mapping over a mapped page failed");
+        }
+        if memory::user_frame(&mm, at).is_some() || !page_is(&mm, at + PAGE, 0x5a) || mm.rss.load(Relaxed) != 1 {
+            return Err("MAP_FIXED did not drop exactly the page it replaced");
+        }
+        fault(&mm, at, READ).map_err(|_| "a fault in the new mapping failed")?;
+        if !page_is(&mm, at, 0) {
+            return Err("the new MAP_FIXED mapping does not read zero");
+        }
+        Ok(())
+    })
+}

@@ -236,6 +236,10 @@ pub static TESTS: &[KTest] = &[
         run: memory::madvise_dontneed_drops_pages_that_then_read_zero,
     },
     KTest {
+        name: "process::mman::map_fixed_replaces_pages_and_a_refused_one_keeps_them",
+        run: memory::map_fixed_replaces_pages_and_a_refused_one_keeps_them,
+    },
+    KTest {
         name: "process::fork::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole",
         run: memory::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole,
     },

@@ -82,18 +82,22 @@ fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i
     let Ok(mm) = mm() else { return -ENOMEM };
     let mut ctx = mm.mmap.lock();
     let (addr, len) = (addr as usize, len as usize);
-    if flags & MAP_FIXED != 0 {
-        // What was there goes first (as mmap_region's do_munmap); a refused
-        // mapping then leaves a hole, as Linux's does.
-        if addr % PAGE_SIZE != 0 {
-            return -EINVAL;
-        }
-        if len != 0 && addr < TASK_SIZE {
-            memory::zap_page_range(&mm, addr, addr.saturating_add(len.next_multiple_of(PAGE_SIZE)));
-        }
+    if flags & MAP_FIXED != 0 && addr % PAGE_SIZE != 0 {
+        return -EINVAL;
     }
     let rlim = ctx.rlim;
-    match ctx.vmas.mmap(addr, len, prot, flags, None, 0, &rlim) {
+    let r = ctx.vmas.mmap(addr, len, prot, flags, None, 0, &rlim);
+    if flags & MAP_FIXED != 0 && len != 0 && addr < TASK_SIZE {
+        // The pages of what was replaced go (mmap_region's do_munmap).
+        // Only then: a mapping refused before the old areas were unmapped
+        // keeps them and their pages; one refused after (RLIMIT_AS)
+        // leaves a hole, as Linux's does.
+        let end = addr.saturating_add(len.next_multiple_of(PAGE_SIZE)).min(TASK_SIZE);
+        if r.is_ok() || ctx.vmas.find_vma_intersection(addr, end).is_none() {
+            memory::zap_page_range(&mm, addr, end);
+        }
+    }
+    match r {
         Ok(at) => {
             ctx.update_hiwater_vm();
             let locked = flags & MAP_LOCKED != 0 || ctx.vmas.def_flags.contains(VmFlags::LOCKED);

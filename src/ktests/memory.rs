@@ -13,6 +13,8 @@
 //! nothing behind either.
 
 use super::{skip, TestResult};
+use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user};
+use crate::arch::x86::mm::fault::USER_SEGVS;
 use crate::arch::x86::mm::init::page_tables_in_use;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::fault_inject::FaultAttr;
@@ -660,6 +662,61 @@ pub fn map_fixed_replaces_pages_and_a_refused_one_keeps_them() -> TestResult {
         fault(&mm, at, READ).map_err(|_| "a fault in the new mapping failed")?;
         if !page_is(&mm, at, 0) {
             return Err("the new MAP_FIXED mapping does not read zero");
+        }
+        Ok(())
+    })
+}
+
+/// The kernel's user copies in an address space (what a system call does
+/// for a process): a copy into a page not yet touched faults it in
+/// through the page-fault handler (`do_page_fault` -> `handle_mm_fault`)
+/// and lands; a copy into a read-only area, into no area, or running from
+/// a writable page into a read-only one gives `EFAULT` and sends no
+/// signal (the kernel, not the process, took the fault).
+pub fn user_copies_fault_pages_in_and_refuse_bad_areas() -> TestResult {
+    counts_come_back(|| {
+        let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let _use = UseMm::new(&mm);
+        // A read-only page right above two writable ones.
+        let ro = dispatch(NR_MMAP2, &[0, PAGE as u32, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, u32::MAX, 0]);
+        let ro = ro as u32 as usize;
+        let rw = ro - 2 * PAGE;
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        if ro % PAGE != 0
+            || dispatch(NR_MMAP2, &[rw as u32, (2 * PAGE) as u32, PROT_READ | PROT_WRITE, flags, u32::MAX, 0])
+                != rw as i32
+        {
+            return Err("mmap2 of the test areas failed");
+        }
+        let segvs = USER_SEGVS.load(Relaxed);
+        let data = [0x42u8; 64];
+        copy_to_user(rw + 100, &data).map_err(|_| "copy_to_user into an untouched writable page failed")?;
+        let page = read_page(&mm, rw).ok_or("copy_to_user did not fault the page in")?;
+        if page[100..164] != data || page[..100].iter().any(|&b| b != 0) || writable(&mm, rw) != Some(true) {
+            return Err("the page copy_to_user faulted in is not zeroed, writable, with the copy's bytes");
+        }
+        let mut back = [0xffu8; 16];
+        copy_from_user(&mut back, rw + PAGE).map_err(|_| "copy_from_user from an untouched page failed")?;
+        if back != [0; 16] || memory::user_frame(&mm, rw + PAGE).is_none() {
+            return Err("copy_from_user of an untouched page did not fault in a zero page");
+        }
+        if copy_to_user(ro, &data).is_ok() {
+            return Err("copy_to_user into a read-only area did not give EFAULT");
+        }
+        if copy_from_user(&mut back, ro).is_err() || back != [0; 16] {
+            return Err("copy_from_user from a read-only area failed");
+        }
+        if copy_to_user(ro - 8, &data).is_ok() {
+            return Err("copy_to_user running from a writable page into a read-only one did not give EFAULT");
+        }
+        if copy_to_user(ro + PAGE + 64 * PAGE, &data).is_ok() || copy_from_user(&mut back, 0x1000).is_ok() {
+            return Err("a user copy to or from no area did not give EFAULT");
+        }
+        if USER_SEGVS.load(Relaxed) != segvs {
+            return Err("a kernel fault on a user address counted a user segfault");
+        }
+        if mm.rss.load(Relaxed) != 3 {
+            return Err("the copies did not fault in exactly the three pages they touched");
         }
         Ok(())
     })

@@ -236,6 +236,10 @@ pub static TESTS: &[KTest] = &[
         run: memory::madvise_dontneed_drops_pages_that_then_read_zero,
     },
     KTest {
+        name: "arch::x86::fault::user_copies_fault_pages_in_and_refuse_bad_areas",
+        run: memory::user_copies_fault_pages_in_and_refuse_bad_areas,
+    },
+    KTest {
         name: "process::mman::map_fixed_replaces_pages_and_a_refused_one_keeps_them",
         run: memory::map_fixed_replaces_pages_and_a_refused_one_keeps_them,
     },

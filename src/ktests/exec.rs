@@ -392,7 +392,7 @@ pub fn load_puts_long_arguments_on_a_multi_page_stack() -> TestResult {
     const LEN: usize = 3000;
     let p = program("hello")?;
     let mut args: Vec<Vec<u8>> = Vec::new();
-    for c in [b'a', b'b', b'c'] {
+    for &c in b"abc" {
         args.push((0..LEN).map(|i| c + (i % 7) as u8).collect());
     }
     counts_come_back(|| {

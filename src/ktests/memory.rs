@@ -682,7 +682,7 @@ pub fn user_copies_fault_pages_in_and_refuse_bad_areas() -> TestResult {
         let ro = ro as u32 as usize;
         let rw = ro - 2 * PAGE;
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-        if ro % PAGE != 0
+        if !ro.is_multiple_of(PAGE)
             || dispatch(NR_MMAP2, &[rw as u32, (2 * PAGE) as u32, PROT_READ | PROT_WRITE, flags, u32::MAX, 0])
                 != rw as i32
         {

@@ -721,3 +721,52 @@ pub fn user_copies_fault_pages_in_and_refuse_bad_areas() -> TestResult {
         Ok(())
     })
 }
+
+/// `munlock` over two locked areas with a hole between them unlocks the
+/// first and stops at the hole (`ENOMEM`), as Linux's `do_mlock`: the
+/// second stays `VM_LOCKED`, and its pages stay `PG_mlocked` and counted.
+pub fn munlock_stopped_by_a_hole_keeps_the_pages_beyond_it_locked() -> TestResult {
+    const A: usize = 0x4000_0000;
+    const B: usize = A + 3 * PAGE;
+    counts_come_back(|| {
+        let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let _use = UseMm::new(&mm);
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        for at in [A, B] {
+            if dispatch(NR_MMAP2, &[at as u32, (2 * PAGE) as u32, PROT_READ | PROT_WRITE, flags, u32::MAX, 0])
+                != at as i32
+            {
+                return Err("mmap2 of a 2-page area, MAP_FIXED, failed");
+            }
+        }
+        let mlocked = NR_MLOCK.load(Relaxed);
+        for at in [A, B] {
+            if sys(SYS_MLOCK, [at as u32, (2 * PAGE) as u32, 0]) != 0 {
+                return Err("mlock of a 2-page area failed");
+            }
+        }
+        if NR_MLOCK.load(Relaxed) != mlocked + 4 {
+            return Err("mlock of two 2-page areas did not mark 4 pages");
+        }
+        if sys(NR_MUNLOCK, [A as u32, (5 * PAGE) as u32, 0]) != -12 {
+            return Err("munlock over a hole did not give -ENOMEM");
+        }
+        let locked = |va: usize| {
+            memory::user_frame(&mm, va)
+                .and_then(|p| pfn_to_page(p as usize))
+                .map(|p| p.flags().contains(PageFlags::MLOCKED))
+        };
+        if locked(A) != Some(false) || locked(A + PAGE) != Some(false) {
+            return Err("munlock did not unlock the pages of the area before the hole");
+        }
+        let b_locked =
+            mm.mmap.lock().vmas.find_vma(B).is_some_and(|v| v.start == B && v.flags.contains(VmFlags::LOCKED));
+        if !b_locked {
+            return Err("the area beyond the hole lost VM_LOCKED");
+        }
+        if locked(B) != Some(true) || locked(B + PAGE) != Some(true) || NR_MLOCK.load(Relaxed) != mlocked + 2 {
+            return Err("the pages of the area beyond the hole, still VM_LOCKED, lost PG_mlocked");
+        }
+        Ok(())
+    })
+}

@@ -228,6 +228,10 @@ pub static TESTS: &[KTest] = &[
         run: memory::mlock_faults_in_and_marks_pages_munlock_clears,
     },
     KTest {
+        name: "mm::memory::munlock_stopped_by_a_hole_keeps_the_pages_beyond_it_locked",
+        run: memory::munlock_stopped_by_a_hole_keeps_the_pages_beyond_it_locked,
+    },
+    KTest {
         name: "mm::memory::brk_and_munmap_give_pages_and_tables_back",
         run: memory::brk_and_munmap_give_pages_and_tables_back,
     },

@@ -231,7 +231,11 @@ fn sys_munlock(a: &Args) -> i32 {
     let r = ctx.vmas.munlock(start, len);
     let lo = start & !(PAGE_SIZE - 1);
     let end = start.saturating_add(len).next_multiple_of(PAGE_SIZE).min(TASK_SIZE);
-    memory::mark_mlocked(&mm, lo, end, false);
+    // Only the areas now unlocked: one stopped by a hole leaves the areas
+    // beyond it locked, and their pages marked.
+    for v in ctx.vmas.iter().filter(|v| v.end > lo && v.start < end && !v.flags.contains(VmFlags::LOCKED)) {
+        memory::mark_mlocked(&mm, v.start.max(lo), v.end.min(end), false);
+    }
     ret(r)
 }
 

@@ -11,7 +11,8 @@
 //! that creates threads also checks that none is left behind.
 //!
 //! The tests sit one file per area (`kernel`: traps, timer, threads, log;
-//! `page_alloc`, `highmem`, `slab`, `vmalloc`, `uaccess`, `mm`) and are
+//! `page_alloc`, `highmem`, `slab`, `vmalloc`, `uaccess`, `mm`, `memory`,
+//! `exec`, `syscalls`) and are
 //! registered in [`TESTS`] under the name of the module they test, which
 //! is the name they print (`test mm::page_alloc::... ok`).
 //!
@@ -23,6 +24,7 @@
 mod exec;
 mod highmem;
 mod kernel;
+mod memory;
 mod mm;
 mod page_alloc;
 mod slab;
@@ -198,13 +200,56 @@ pub static TESTS: &[KTest] = &[
         run: mm::a_hundred_threads_sleep_on_one_queue_and_all_wake,
     },
     KTest {
-        name: "process::exec::load_lays_out_hello_and_gives_every_page_back",
-        run: exec::load_lays_out_hello_and_gives_every_page_back,
+        name: "process::exec::load_lays_out_programs_and_gives_every_page_back",
+        run: exec::load_lays_out_programs_and_gives_every_page_back,
     },
-    KTest { name: "process::exec::brk_grows_shrinks_and_refuses", run: exec::brk_grows_shrinks_and_refuses },
+    KTest {
+        name: "process::exec::brk_grows_lazily_shrinks_and_refuses",
+        run: exec::brk_grows_lazily_shrinks_and_refuses,
+    },
+    KTest {
+        name: "process::exec::load_puts_long_arguments_on_a_multi_page_stack",
+        run: exec::load_puts_long_arguments_on_a_multi_page_stack,
+    },
     KTest {
         name: "process::exec::load_out_of_memory_anywhere_leaves_nothing",
         run: exec::load_out_of_memory_anywhere_leaves_nothing,
+    },
+    KTest {
+        name: "mm::memory::fork_shares_pages_until_a_write_copies_them",
+        run: memory::fork_shares_pages_until_a_write_copies_them,
+    },
+    KTest {
+        name: "mm::memory::mprotect_none_keeps_the_frame_and_gives_it_back",
+        run: memory::mprotect_none_keeps_the_frame_and_gives_it_back,
+    },
+    KTest {
+        name: "mm::memory::mlock_faults_in_and_marks_pages_munlock_clears",
+        run: memory::mlock_faults_in_and_marks_pages_munlock_clears,
+    },
+    KTest {
+        name: "mm::memory::munlock_stopped_by_a_hole_keeps_the_pages_beyond_it_locked",
+        run: memory::munlock_stopped_by_a_hole_keeps_the_pages_beyond_it_locked,
+    },
+    KTest {
+        name: "mm::memory::brk_and_munmap_give_pages_and_tables_back",
+        run: memory::brk_and_munmap_give_pages_and_tables_back,
+    },
+    KTest {
+        name: "mm::memory::madvise_dontneed_drops_pages_that_then_read_zero",
+        run: memory::madvise_dontneed_drops_pages_that_then_read_zero,
+    },
+    KTest {
+        name: "arch::x86::fault::user_copies_fault_pages_in_and_refuse_bad_areas",
+        run: memory::user_copies_fault_pages_in_and_refuse_bad_areas,
+    },
+    KTest {
+        name: "process::mman::map_fixed_replaces_pages_and_a_refused_one_keeps_them",
+        run: memory::map_fixed_replaces_pages_and_a_refused_one_keeps_them,
+    },
+    KTest {
+        name: "process::fork::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole",
+        run: memory::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole,
     },
     KTest {
         name: "process::syscalls::write_with_bad_pointers_gives_efault",

@@ -24,7 +24,7 @@ use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
 use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::memcpy_to_page;
-use crate::mm::memory::{self, Access};
+use crate::mm::memory::{self, Access, FaultError};
 use crate::mm::mm_types::{mm_alloc, MmContext, MmStruct};
 use crate::mm::mmap::{
     FileRef, Vma, VmaKind, VmaSet, VmFlags, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_PRIVATE, PROT_EXEC,
@@ -179,14 +179,20 @@ fn map_segments(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, fref: FileRe
                 // The file's bytes after the segment must read as .bss:
                 // zero them in the page's private copy, as padzero does.
                 let access = Access { write: true, user_esp: None };
-                if memory::handle_mm_fault(mm, ctx, file_end, access).is_ok() {
-                    let pfn = memory::user_frame(mm, file_end).ok_or(ExecError::NoMemory)?;
-                    let off = file_end % PAGE_SIZE;
-                    // SAFETY: the frame is this new mm's, mapped only here,
-                    // and the program has not started.
-                    unsafe { memcpy_to_page(pfn, off, &ZEROS[off..]) };
-                } else {
+                match memory::handle_mm_fault(mm, ctx, file_end, access) {
+                    Ok(()) => {
+                        let pfn = memory::user_frame(mm, file_end).ok_or(ExecError::NoMemory)?;
+                        let off = file_end % PAGE_SIZE;
+                        // SAFETY: the frame is this new mm's, mapped only here,
+                        // and the program has not started.
+                        unsafe { memcpy_to_page(pfn, off, &ZEROS[off..]) };
+                    }
+                    // No page: the load fails (2.6.24's failed padzero
+                    // fails the exec); ignored, the page's next fault
+                    // would copy file bytes into .bss.
+                    Err(FaultError::Oom) => return Err(ExecError::NoMemory),
                     // Linux ignores a read-only segment's padzero failure.
+                    Err(_) => {}
                 }
             }
             let bss = file_end.next_multiple_of(PAGE_SIZE);

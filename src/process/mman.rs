@@ -91,18 +91,22 @@ fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i
     let Ok(mm) = mm() else { return -ENOMEM };
     let mut ctx = mm.mmap.lock();
     let (addr, len) = (addr as usize, len as usize);
-    if flags & MAP_FIXED != 0 {
-        // What was there goes first (as mmap_region's do_munmap); a refused
-        // mapping then leaves a hole, as Linux's does.
-        if addr % PAGE_SIZE != 0 {
-            return -EINVAL;
-        }
-        if len != 0 && addr < TASK_SIZE {
-            memory::zap_page_range(&mm, addr, range_end(addr, len));
-        }
+    if flags & MAP_FIXED != 0 && addr % PAGE_SIZE != 0 {
+        return -EINVAL;
     }
     let rlim = ctx.rlim;
-    match ctx.vmas.mmap(addr, len, prot, flags, None, 0, &rlim) {
+    let r = ctx.vmas.mmap(addr, len, prot, flags, None, 0, &rlim);
+    if flags & MAP_FIXED != 0 && len != 0 && addr < TASK_SIZE {
+        // The pages of what was replaced go (mmap_region's do_munmap).
+        // Only then: a mapping refused before the old areas were unmapped
+        // keeps them and their pages; one refused after (RLIMIT_AS)
+        // leaves a hole, as Linux's does.
+        let end = range_end(addr, len);
+        if r.is_ok() || ctx.vmas.find_vma_intersection(addr, end).is_none() {
+            memory::zap_page_range(&mm, addr, end);
+        }
+    }
+    match r {
         Ok(at) => {
             ctx.update_hiwater_vm();
             let locked = flags & MAP_LOCKED != 0 || ctx.vmas.def_flags.contains(VmFlags::LOCKED);
@@ -236,7 +240,11 @@ fn sys_munlock(a: &Args) -> i32 {
     let r = ctx.vmas.munlock(start, len);
     let lo = start & !(PAGE_SIZE - 1);
     let end = range_end(start, len);
-    memory::mark_mlocked(&mm, lo, end, false);
+    // Only the areas now unlocked: one stopped by a hole leaves the areas
+    // beyond it locked, and their pages marked.
+    for v in ctx.vmas.iter().filter(|v| v.end > lo && v.start < end && !v.flags.contains(VmFlags::LOCKED)) {
+        memory::mark_mlocked(&mm, v.start.max(lo), v.end.min(end), false);
+    }
     ret(r)
 }
 

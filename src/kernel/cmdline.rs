@@ -173,6 +173,9 @@ pub struct BootOptions {
     pub fail_page_alloc: Option<crate::kernel::fault_inject::FaultAttr>,
     /// `slab_debug=`: red zones and poisoning for every cache (`slab_debug=on`).
     pub slab_debug: bool,
+    /// `nohighpte`: user page tables from lowmem rather than highmem
+    /// (Linux's `CONFIG_HIGHPTE` off), for comparisons.
+    pub nohighpte: bool,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -195,6 +198,7 @@ impl Default for BootOptions {
             failslab: None,
             fail_page_alloc: None,
             slab_debug: false,
+            nohighpte: false,
         }
     }
 }
@@ -299,6 +303,7 @@ impl BootOptions {
                     None => warn(Warning::MissingValue { key: p.key }),
                 },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
+                "nohighpte" => flag(&mut o.nohighpte, &mut warn),
                 _ => warn(Warning::Unknown(p)),
             }
         }
@@ -479,6 +484,17 @@ mod tests {
             w,
             vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]
         );
+    }
+
+    #[test]
+    fn nohighpte_is_a_flag() {
+        let o = BootOptions::parse("nohighpte", |w| panic!("{w}"));
+        assert!(o.nohighpte);
+        assert!(!BootOptions::default().nohighpte);
+        let mut w = Vec::new();
+        let o = BootOptions::parse("nohighpte=1", |x| w.push(x.to_string()));
+        assert!(!o.nohighpte);
+        assert_eq!(w, vec!["boot option nohighpte takes no value (got \"1\"); ignored"]);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub mod failslab;
 #[cfg(target_os = "none")]
 pub mod highmem;
 #[cfg(target_os = "none")]
+pub mod highpte;
+#[cfg(target_os = "none")]
 pub mod mempool;
 #[cfg(target_os = "none")]
 pub mod mm_types;

@@ -42,6 +42,20 @@ static PTE_SLOTS: AtomicU8 = AtomicU8::new(0);
 
 const SLOTS: [KmType; 2] = [KmType::Pte0, KmType::Pte1];
 
+/// `kmap_atomic`s of user page tables made so far (one per table a walk
+/// enters; for tests and the curious).
+static PTE_KMAPS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn pte_kmaps() -> usize {
+    PTE_KMAPS.load(Ordering::Relaxed)
+}
+
+/// Which of `Pte0` (bit 0) and `Pte1` (bit 1) a walk holds now (for tests:
+/// 0 once every walk is over).
+pub fn pte_slots_held() -> u8 {
+    PTE_SLOTS.load(Ordering::Relaxed)
+}
+
 /// Set once at boot from the command line (`nohighpte` passes false).
 pub fn set_highpte(on: bool) {
     HIGHPTE.store(on, Ordering::Relaxed);
@@ -130,6 +144,7 @@ impl<'a> HighPteTables<'a> {
         let k = kmap_atomic(table >> PAGE_SHIFT, SLOTS[slot])
             .unwrap_or_else(|e| panic!("HIGHPTE: kmap_atomic of page table {:#x}: {:?}", table, e));
         PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) | 1 << slot, Ordering::Relaxed);
+        PTE_KMAPS.fetch_add(1, Ordering::Relaxed);
         let p = (k.vaddr() as *mut u32).wrapping_add(index);
         *m = Some((table, k, slot));
         p

@@ -22,10 +22,36 @@ use crate::mm::pgtable::{Pfn, Pte, VirtAddr};
 use crate::mm::vmstat::{NR_KERNEL_STACK, NR_PAGETABLE};
 use crate::pr_info;
 use ::alloc::format;
-use ::alloc::string::String;
 use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
+use core::fmt::Write;
 use core::sync::atomic::Ordering;
+
+/// Text written where nothing may allocate (under a page-table lock):
+/// what does not fit is cut.
+struct Line {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line { buf: [0; 160], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("(not utf-8)")
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
 
 fn settled() -> u64 {
     crate::mm::slab_common::shrink_all();
@@ -265,7 +291,7 @@ pub fn nested_walks_take_the_second_slot_and_the_oops_walk_copes() -> TestResult
         let misuses0 = MISUSES.load(Ordering::Relaxed);
         let pte_c = c.pte(VirtAddr::new(VAS[3])).ok_or("no pte in c")?;
         let table_c = c.pgtable_pfn(VirtAddr::new(VAS[3]).pgd_index()).ok_or("no table in c")?;
-        let (mut inner_ok, mut oops_nested, mut slots) = (false, String::new(), (0, 0));
+        let (mut inner_ok, mut oops_nested, mut slots) = (false, Line::new(), (0, 0));
         // SAFETY: every callback returns None: nothing is written; show_pte
         // reads c's directory, alive (c is held).
         unsafe {
@@ -274,7 +300,7 @@ pub fn nested_walks_take_the_second_slot_and_the_oops_walk_copes() -> TestResult
                 inner_ok = b.translate(VirtAddr::new(VAS[2])).map(|(p, _)| p.pfn()) == Some(frames.pfn(1));
                 b.for_each_pte(VirtAddr::new(VAS[2]), 1, |_, _| {
                     slots.1 = pte_slots_held();
-                    oops_nested = format!("{}", show_pte(c.pgd_phys() as u32, VAS[3]));
+                    let _ = write!(oops_nested, "{}", show_pte(c.pgd_phys() as u32, VAS[3]));
                     None
                 });
                 None
@@ -282,6 +308,7 @@ pub fn nested_walks_take_the_second_slot_and_the_oops_walk_copes() -> TestResult
         }
         // SAFETY: c's directory, alive (c is held); reads only.
         let oops_free = format!("{}", unsafe { show_pte(c.pgd_phys() as u32, VAS[3]) });
+        let oops_nested = oops_nested.as_str();
         pr_info!("ktest: oops walk inside two walks: {}", oops_nested);
         pr_info!("ktest: oops walk outside: {}", oops_free);
         if !inner_ok {

@@ -21,7 +21,7 @@
 //! off, so the slots held at any moment are this thread's nesting.
 
 use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, KmapAtomic};
-use crate::layout::{FIXADDR_START, FIXADDR_TOP, PAGE_SHIFT, PTRS_PER_PTE};
+use crate::layout::{phys_to_virt, FIXADDR_START, FIXADDR_TOP, PAGE_SHIFT, PTRS_PER_PTE};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::mmzone::max_low_pfn;
 use crate::mm::page_alloc::{self, Pages};
@@ -85,7 +85,6 @@ fn is_lowmem(phys: u32) -> bool {
 /// Dropped before the page-table lock it is used under (declare it after
 /// the guard): its slot keeps preemption off until then.
 pub struct HighPteTables<'a> {
-    direct: DirectMapTables,
     pgd_phys: u32,
     /// The highmem page table mapped now, its mapping, and which of
     /// `SLOTS` it holds.
@@ -105,9 +104,15 @@ impl<'a> HighPteTables<'a> {
     /// (under the mm's page-table lock, or with the mm unreachable by
     /// anyone else), mapping only frames the caller owns.
     pub unsafe fn new(pgd_phys: u32, nr_ptes: &'a AtomicUsize) -> HighPteTables<'a> {
-        // SAFETY: the same contract, passed on.
-        let direct = unsafe { DirectMapTables::new() };
-        HighPteTables { direct, pgd_phys, mapped: RefCell::new(None), spare: None, nr_ptes }
+        HighPteTables { pgd_phys, mapped: RefCell::new(None), spare: None, nr_ptes }
+    }
+
+    /// A pointer to word `index` of the directory or a lowmem table, in
+    /// the direct map (not through `DirectMapTables`, whose methods are
+    /// left to vmalloc's walks to inline as before).
+    fn direct_word(table_phys: u32, index: usize) -> *mut u32 {
+        assert!(index < PTRS_PER_PTE);
+        (phys_to_virt(table_phys as usize) as *mut u32).wrapping_add(index)
     }
 
     /// Give `map` a page for a new table (from [`pte_alloc_one`]).
@@ -177,7 +182,10 @@ impl Drop for HighPteTables<'_> {
 impl TableMemory for HighPteTables<'_> {
     fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
         if table_phys == self.pgd_phys || is_lowmem(table_phys) {
-            return self.direct.read_entry(table_phys, index);
+            // SAFETY: the directory and lowmem tables are in the direct map
+            // (the contract of `new`); index < 1024 (checked), so the word
+            // lies inside the page and is aligned.
+            return unsafe { Self::direct_word(table_phys, index).read_volatile() };
         }
         assert!(index < PTRS_PER_PTE);
         let p = self.highmem_word(table_phys, index);
@@ -189,7 +197,9 @@ impl TableMemory for HighPteTables<'_> {
 
     fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
         if table_phys == self.pgd_phys || is_lowmem(table_phys) {
-            return self.direct.write_entry(table_phys, index, val);
+            // SAFETY: as in read_entry; the write is the caller's to make
+            // (the contract of `new`).
+            return unsafe { Self::direct_word(table_phys, index).write_volatile(val) };
         }
         assert!(index < PTRS_PER_PTE);
         let p = self.highmem_word(table_phys, index);
@@ -207,16 +217,16 @@ impl TableMemory for HighPteTables<'_> {
     }
 
     fn free_table(&mut self, phys: u32) {
-        if phys == self.pgd_phys {
-            return self.direct.free_table(phys);
+        if phys != self.pgd_phys {
+            if matches!(*self.mapped.borrow(), Some((t, _, _)) if t == phys) {
+                self.unmap();
+            }
+            NR_PAGETABLE.fetch_sub(1, Ordering::Relaxed);
+            self.nr_ptes.fetch_sub(1, Ordering::Relaxed);
         }
-        if matches!(*self.mapped.borrow(), Some((t, _, _)) if t == phys) {
-            self.unmap();
-        }
-        NR_PAGETABLE.fetch_sub(1, Ordering::Relaxed);
-        self.nr_ptes.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: user page tables come from alloc_table (order 0, one
-        // page of pte_alloc_one) and are given back once.
+        // page of pte_alloc_one), the directory from mm_alloc (order 0,
+        // one lowmem page); each is given back once.
         page_alloc::__free_pages(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
     }
 }

@@ -136,16 +136,17 @@ impl<'a> HighPteTables<'a> {
                 return (k.vaddr() as *mut u32).wrapping_add(index);
             }
         }
-        // Unmap the old table first: same slot, taken again (stack order).
-        let slot = match m.take() {
-            Some((_, k, slot)) => {
-                drop(k);
-                slot
-            }
-            None => free_slot().unwrap_or_else(|| {
-                panic!("HIGHPTE: both pte kmap_atomic slots in use (user page-table walks nested three deep)")
-            }),
-        };
+        // Unmap the old table first (stack order: it is the last slot
+        // taken), and pick a slot again: preemption may come back in
+        // between (outside a lock), and `PTE_SLOTS` must say what is
+        // held at every moment another walk may look.
+        if let Some((_, k, slot)) = m.take() {
+            drop(k);
+            PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) & !(1 << slot), Ordering::Relaxed);
+        }
+        let slot = free_slot().unwrap_or_else(|| {
+            panic!("HIGHPTE: both pte kmap_atomic slots in use (user page-table walks nested three deep)")
+        });
         let k = kmap_atomic(table >> PAGE_SHIFT, SLOTS[slot])
             .unwrap_or_else(|e| panic!("HIGHPTE: kmap_atomic of page table {:#x}: {:?}", table, e));
         PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) | 1 << slot, Ordering::Relaxed);

@@ -37,6 +37,10 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
         None => pr_warn!("no 'symbols' module: backtraces will show bare addresses"),
     }
     crate::mm::slab_common::kmem_cache_init(opts.slab_debug);
+    crate::mm::highpte::set_highpte(!opts.nohighpte);
+    if opts.nohighpte {
+        pr_info!("nohighpte: user page tables come from lowmem");
+    }
     if let Some(bytes) = opts.memlock {
         crate::process::exec::set_default_memlock(bytes);
     }

@@ -2325,6 +2325,45 @@ PROGS_TESTS = [
 ]
 
 
+# --- HIGHPTE and meminfo counters (issue 10) ---
+
+def highpte_tables_follow_the_option(args, where):
+    """With `args` at boot the in-kernel HIGHPTE tests pass or say why they
+    are skipped, the page table of a new mapping is in `where` (lowmem or
+    highmem), and meminfo's PageTables reads 0 kB with no process alive,
+    also after programs ran (their tables given back); KernelStack is a
+    whole number of 16 kB stacks."""
+    def run():
+        m = Machine(args=args, ktest=True)
+        try:
+            log = m.boot()
+            nohighpte = "nohighpte" in args.split()
+            check(("nohighpte: user page tables come from lowmem" in log) == nohighpte,
+                  "nohighpte line wrong for %r:\n%s" % (args, log[-1500:]))
+            out = m.cmd("ktest mm::highpte", timeout=120)
+            check("test result: ok." in out and "FAILED" not in out and "BUG" not in out, out[-3000:])
+            check(re.search(r"user page table at pfn 0x[0-9a-f]+: %s \(highpte %s\)" % (where, "off" if nohighpte else "on"),
+                            out), "the table is not in %s:\n%s" % (where, out[-2000:]))
+            if nohighpte:
+                check("ignored, nohighpte on this boot" in out, "highmem tests not skipped:\n" + out[-2000:])
+            for _ in range(2):
+                mi = meminfo_values(m.cmd("meminfo"))
+                check(mi["PageTables"] == 0, "PageTables with no process alive: %r" % mi)
+                check(mi["KernelStack"] > 0 and mi["KernelStack"] % 16 == 0, "KernelStack: %r" % mi)
+                check(mi["AnonPages"] == 0 and mi["Mlocked"] == 0, "AnonPages/Mlocked: %r" % mi)
+                check(m.cmd("run hello").startswith("Hello from user space!"), "run hello failed")
+        finally:
+            m.kill()
+    return run
+
+
+HIGHPTE_TESTS = [
+    ("qemu::highpte::user_page_tables_in_highmem_by_default", highpte_tables_follow_the_option("", "highmem")),
+    ("qemu::highpte::nohighpte_keeps_user_page_tables_in_lowmem",
+     highpte_tables_follow_the_option("nohighpte", "lowmem")),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -2356,7 +2395,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -176,6 +176,9 @@ pub struct BootOptions {
     /// `memlock=`: the `RLIMIT_MEMLOCK` programs start with (bytes; Linux
     /// sets it at build time, 64 KB in 2.6.24).
     pub memlock: Option<u64>,
+    /// `nohighpte`: user page tables from lowmem rather than highmem
+    /// (Linux's `CONFIG_HIGHPTE` off), for comparisons.
+    pub nohighpte: bool,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -199,6 +202,7 @@ impl Default for BootOptions {
             fail_page_alloc: None,
             slab_debug: false,
             memlock: None,
+            nohighpte: false,
         }
     }
 }
@@ -304,6 +308,7 @@ impl BootOptions {
                     None => warn(Warning::MissingValue { key: p.key }),
                 },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
+                "nohighpte" => flag(&mut o.nohighpte, &mut warn),
                 _ => warn(Warning::Unknown(p)),
             }
         }
@@ -492,6 +497,17 @@ mod tests {
             w,
             vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]
         );
+    }
+
+    #[test]
+    fn nohighpte_is_a_flag() {
+        let o = BootOptions::parse("nohighpte", |w| panic!("{w}"));
+        assert!(o.nohighpte);
+        assert!(!BootOptions::default().nohighpte);
+        let mut w = Vec::new();
+        let o = BootOptions::parse("nohighpte=1", |x| w.push(x.to_string()));
+        assert!(!o.nohighpte);
+        assert_eq!(w, vec!["boot option nohighpte takes no value (got \"1\"); ignored"]);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 mod exec;
 mod highmem;
+mod highpte;
 mod kernel;
 mod memory;
 mod mm;
@@ -104,6 +105,19 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "mm::highmem::kmap_in_atomic_context_is_reported", run: highmem::kmap_in_atomic_context_is_reported },
     KTest { name: "mm::highmem::highpage_helpers_copy", run: highmem::highpage_helpers_copy },
     KTest { name: "mm::highmem::kmap_refuses_frames_beyond_max_pfn", run: highmem::kmap_refuses_frames_beyond_max_pfn },
+    KTest {
+        name: "mm::highpte::user_page_tables_are_highmem_and_walked_through_kmap",
+        run: highpte::user_page_tables_are_highmem_and_walked_through_kmap,
+    },
+    KTest {
+        name: "mm::highpte::nested_walks_take_the_second_slot_and_the_oops_walk_copes",
+        run: highpte::nested_walks_take_the_second_slot_and_the_oops_walk_copes,
+    },
+    KTest {
+        name: "mm::highpte::user_page_tables_follow_the_boot_option",
+        run: highpte::user_page_tables_follow_the_boot_option,
+    },
+    KTest { name: "mm::vmstat::kernel_stacks_are_counted", run: highpte::kernel_stacks_are_counted },
     KTest { name: "mm::slab::million_kmalloc_kfree_leave_no_pages", run: slab::million_kmalloc_kfree_leave_no_pages },
     KTest { name: "mm::slab::rust_collections_live_in_kmalloc", run: slab::rust_collections_live_in_kmalloc },
     KTest { name: "mm::slab::kmalloc_sizes_ksize_krealloc", run: slab::kmalloc_sizes_ksize_krealloc },

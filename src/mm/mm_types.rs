@@ -13,20 +13,26 @@
 //!
 //! Tasks hold an `Arc<MmStruct>` (Linux's `mm_users` count); the scheduler
 //! loads its directory into CR3 when it switches to such a task.
+//!
+//! The user page tables come from highmem first and are reached through
+//! `kmap_atomic` (`mm::highpte`, Linux's `CONFIG_HIGHPTE`): every method
+//! walks them through a [`HighPteTables`] made under the page-table lock
+//! and dropped before it (declared after the guard), so its slot is given
+//! back before preemption can come back.
 
 use crate::arch::x86::cpu::{flush_tlb_all, flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::mutex::Mutex;
 use crate::kernel::sync::SpinLock;
+use crate::layout::{PAGE_SIZE, TASK_SIZE};
+use crate::mm::highpte::{pte_alloc_one, HighPteTables};
 use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
-use core::sync::atomic::AtomicUsize;
-use crate::layout::{PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
-use crate::mm::gfp::{Gfp, GFP_KERNEL};
-use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, TableMemory, VirtAddr};
+use crate::mm::page_alloc;
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Pages in one walk's range above which one full TLB flush beats an
 /// `invlpg` per page (Linux's
@@ -48,6 +54,9 @@ pub struct MmStruct {
     /// What CR3 holds while a task of this mm runs (a copy, readable
     /// without the lock by the scheduler).
     pgd_phys: u32,
+    /// User page tables in the directory (Linux's `mm->nr_ptes`, which
+    /// `VmPTE` reports). Changed under the lock.
+    nr_ptes: AtomicUsize,
 }
 
 /// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
@@ -70,6 +79,7 @@ pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
         hiwater_rss: AtomicUsize::new(0),
         page_table_lock: SpinLock::new(Some(pgd)),
         pgd_phys,
+        nr_ptes: AtomicUsize::new(0),
     }))
 }
 
@@ -106,37 +116,38 @@ pub fn current_mm() -> Option<Arc<MmStruct>> {
     mm.downcast::<MmStruct>().ok()
 }
 
-/// Table memory for one `map` under the page-table lock: a page table, if
-/// one is needed, comes from a page allocated before the lock was taken
-/// (Linux's `__pte_alloc` allocates outside `page_table_lock` too: the
-/// allocation may sleep, the lock holder may not).
-struct Prealloc {
-    mem: DirectMapTables,
-    spare: Option<Pages>,
-}
-
-impl TableMemory for Prealloc {
-    fn read_entry(&self, table_phys: u32, index: usize) -> u32 {
-        self.mem.read_entry(table_phys, index)
-    }
-
-    fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
-        self.mem.write_entry(table_phys, index, val)
-    }
-
-    fn alloc_table(&mut self) -> Option<u32> {
-        let p = self.spare.take()?;
-        // The page is a page table from here on: freed through free_table
-        // (by pgd_free), not by the guard.
-        Some(p.into_raw() << PAGE_SHIFT)
-    }
-
-    fn free_table(&mut self, phys: u32) {
-        self.mem.free_table(phys)
-    }
-}
-
 impl MmStruct {
+    /// The table memory of this mm, for one use under its page-table lock
+    /// (or by `drop`, when nobody else can reach it).
+    ///
+    /// # Safety
+    /// The caller holds `page_table_lock` (or is `drop`) while it uses the
+    /// value, and writes only entries the methods' contracts allow.
+    unsafe fn tables(&self) -> HighPteTables<'_> {
+        // SAFETY: our directory (lowmem, from mm_alloc) and its user tables
+        // (from pte_alloc_one, used only as ours); the rest is the caller's.
+        unsafe { HighPteTables::new(self.pgd_phys, &self.nr_ptes) }
+    }
+
+    /// User page tables this mm holds (Linux's `mm->nr_ptes`; `VmPTE` is
+    /// this times 4 kB).
+    pub fn nr_ptes(&self) -> usize {
+        self.nr_ptes.load(Ordering::Relaxed)
+    }
+
+    /// Where user page table `i` (the one under PDE `i`, `i < 768`) lives:
+    /// its frame, or `None` when the PDE is empty (for tests and reports:
+    /// HIGHPTE puts these in highmem).
+    pub fn pgtable_pfn(&self, i: usize) -> Option<Pfn> {
+        if i >= crate::layout::KERNEL_PGD_FIRST {
+            return None;
+        }
+        let g = self.page_table_lock.lock();
+        // SAFETY: reads only, under the lock.
+        let mem = unsafe { self.tables() };
+        g.as_ref()?.pde(&mem, i).table().map(|t| PhysAddr(t).pfn())
+    }
+
     /// What goes into CR3 to run in this address space.
     pub fn pgd_phys(&self) -> usize {
         self.pgd_phys as usize
@@ -163,34 +174,31 @@ impl MmStruct {
         }
         let need_table = {
             let g = self.page_table_lock.lock();
+            // SAFETY: reads only, under the lock.
+            let mem = unsafe { self.tables() };
             let pgd = g.as_ref().ok_or(MapError::NoMemory)?;
-            // SAFETY: reads only.
-            let mem = unsafe { DirectMapTables::new() };
             pgd.pde(&mem, va.pgd_index()).table().is_none()
         };
-        let spare = if need_table {
-            let p = page_alloc::alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).ok_or(MapError::NoMemory)?;
-            // Page tables must be in lowmem: the kernel reaches them through
-            // the direct map (GFP_KERNEL without HIGHMEM gives lowmem).
-            match p.lowmem() {
-                Ok(low) => Some(low.into_pages()),
-                Err(high) => {
-                    page_alloc::__free_pages(high);
-                    return Err(MapError::NoMemory);
-                }
-            }
-        } else {
-            None
+        // A missing page table comes from a page allocated before the lock
+        // is taken (Linux's `__pte_alloc` allocates outside
+        // `page_table_lock` too: the allocation may sleep, the lock holder
+        // may not); highmem first (`pte_alloc_one`).
+        let spare = if need_table { Some(pte_alloc_one().ok_or(MapError::NoMemory)?) } else { None };
+        let (r, unused) = {
+            let g = self.page_table_lock.lock();
+            // SAFETY: the directory and its user tables are this mm's own,
+            // changed under its page_table_lock; the frame is the caller's
+            // (the contract).
+            let mut mem = unsafe { self.tables() }.with_spare(spare);
+            let r = match g.as_ref() {
+                Some(pgd) => pgd.map(&mut mem, va, pfn, flags | PteFlags::USER),
+                None => Err(MapError::NoMemory),
+            };
+            (r, mem.take_spare())
         };
-        // SAFETY: the directory and its user tables are this mm's own, changed
-        // under its page_table_lock; the frame is the caller's (the contract).
-        let mut mem = Prealloc { mem: unsafe { DirectMapTables::new() }, spare };
-        let g = self.page_table_lock.lock();
-        let r = g.as_ref().ok_or(MapError::NoMemory)?.map(&mut mem, va, pfn, flags | PteFlags::USER);
-        drop(g);
         // An unused spare (another mapper made the table meanwhile, or the
-        // map was refused) goes back.
-        if let Some(p) = mem.spare.take() {
+        // map was refused) goes back, after the lock.
+        if let Some(p) = unused {
             page_alloc::__free_pages(p);
         }
         r
@@ -204,8 +212,9 @@ impl MmStruct {
         }
         let g = self.page_table_lock.lock();
         // SAFETY: a user entry of this mm's own directory, under its lock.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { self.tables() };
         let old = g.as_ref().ok_or(MapError::NotMapped(va))?.unmap(&mut mem, va)?;
+        drop(mem);
         // Other directories never hold this mm's user entries, so only the
         // running one can cache it (Linux's flush_tlb_page).
         if old.is_present() && self.is_loaded() {
@@ -217,16 +226,16 @@ impl MmStruct {
     /// Where `va` leads in this address space, as the MMU would find it.
     pub fn translate(&self, va: VirtAddr) -> Option<(PhysAddr, PteFlags)> {
         let g = self.page_table_lock.lock();
-        // SAFETY: reads only.
-        let mem = unsafe { DirectMapTables::new() };
+        // SAFETY: reads only, under the lock.
+        let mem = unsafe { self.tables() };
         g.as_ref()?.translate(&mem, va)
     }
 
     /// The entry for user page `va` (`None`: no page table covers it).
     pub fn pte(&self, va: VirtAddr) -> Option<Pte> {
         let g = self.page_table_lock.lock();
-        // SAFETY: reads only.
-        let mem = unsafe { DirectMapTables::new() };
+        // SAFETY: reads only, under the lock.
+        let mem = unsafe { self.tables() };
         g.as_ref()?.pte(&mem, va)
     }
 
@@ -246,7 +255,7 @@ impl MmStruct {
         }
         let g = self.page_table_lock.lock();
         // SAFETY: a user entry of this mm's own directory, under its lock.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { self.tables() };
         let pgd = g.as_ref()?;
         let old = pgd.pte(&mem, va)?;
         if let Some(new) = f(old) {
@@ -268,14 +277,20 @@ impl MmStruct {
     ///
     /// # Safety
     /// As for [`update_pte`](Self::update_pte), for every entry written.
-    pub unsafe fn for_each_pte(&self, va: VirtAddr, npages: usize, f: impl FnMut(VirtAddr, Pte) -> Option<Pte>) -> usize {
+    pub unsafe fn for_each_pte(
+        &self,
+        va: VirtAddr,
+        npages: usize,
+        f: impl FnMut(VirtAddr, Pte) -> Option<Pte>,
+    ) -> usize {
         let end = va.as_usize().saturating_add(npages.saturating_mul(PAGE_SIZE)).min(TASK_SIZE);
         let npages = end.saturating_sub(va.as_usize()) / PAGE_SIZE;
         let g = self.page_table_lock.lock();
         // SAFETY: user entries of this mm's own directory, under its lock.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { self.tables() };
         let Some(pgd) = g.as_ref() else { return 0 };
         let changed = pgd.for_each_pte(&mut mem, va, npages, f);
+        drop(mem);
         if changed != 0 && self.is_loaded() {
             if npages <= FLUSH_ALL_THRESHOLD {
                 for i in 0..npages {
@@ -294,9 +309,10 @@ impl MmStruct {
         let end = VirtAddr::new(end.as_usize().min(TASK_SIZE));
         let g = self.page_table_lock.lock();
         // SAFETY: user tables of this mm's own directory, under its lock.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { self.tables() };
         let Some(pgd) = g.as_ref() else { return 0 };
         let freed = pgd.free_empty_tables(&mut mem, start, end);
+        drop(mem);
         if freed != 0 && self.is_loaded() {
             flush_tlb_all();
         }
@@ -306,8 +322,8 @@ impl MmStruct {
     /// Kernel PDE `i` as this directory has it (for tests).
     pub fn pde(&self, i: usize) -> u32 {
         let g = self.page_table_lock.lock();
-        // SAFETY: reads only.
-        let mem = unsafe { DirectMapTables::new() };
+        // SAFETY: reads only, under the lock.
+        let mem = unsafe { self.tables() };
         g.as_ref().map_or(0, |p| p.pde(&mem, i).0)
     }
 }
@@ -349,8 +365,9 @@ impl Drop for MmStruct {
         let Some(pgd) = self.page_table_lock.lock().take() else { return };
         // SAFETY: the directory and its user tables are this mm's own, and
         // nothing else holds a reference to it any more.
-        let mut mem = unsafe { DirectMapTables::new() };
+        let mut mem = unsafe { self.tables() };
         let leaked = pgd.pgd_free(&mut mem);
+        drop(mem);
         if leaked != 0 {
             crate::kernel::panic::warn(format_args!(
                 "BUG: mm with pgd {:#010x} freed with {} user pages still mapped (their frames are not freed here)",

@@ -25,6 +25,8 @@ pub mod failslab;
 #[cfg(target_os = "none")]
 pub mod highmem;
 #[cfg(target_os = "none")]
+pub mod highpte;
+#[cfg(target_os = "none")]
 pub mod kmem_alloc;
 #[cfg(target_os = "none")]
 pub mod memory;

@@ -18,8 +18,9 @@
 //! pgd on non-PAE i386; here the two real levels are all there is.
 //!
 //! The module never touches the machine. It reads and writes entries through
-//! [`TableMemory`], which the kernel implements with the direct map (page
-//! tables live in lowmem) and the tests with a `HashMap`. Nor does it flush
+//! [`TableMemory`], which the kernel implements with the direct map (its own
+//! page tables live in lowmem), with `kmap_atomic` for user page tables in
+//! highmem (`mm::highpte`), and the tests with a `HashMap`. Nor does it flush
 //! the TLB: it reports what changed (the old entry from `unmap`, how many
 //! entries were present from `unmap_range`) and the caller chooses one
 //! `invlpg`, one batched flush, or none. The rules behind that choice:
@@ -242,8 +243,10 @@ impl Pde {
 }
 
 /// The physical memory that holds page directories and page tables. The
-/// kernel implements it through the direct map (tables are in lowmem); the
-/// tests with a map from address to a 1024-entry array.
+/// kernel implements it through the direct map for its own tables (in
+/// lowmem) and through `kmap_atomic` for user page tables in highmem
+/// (`mm::highpte`, HIGHPTE); the tests with a map from address to a
+/// 1024-entry array.
 pub trait TableMemory {
     /// Entry `index` (0..1024) of the table at physical address `table_phys`.
     fn read_entry(&self, table_phys: u32, index: usize) -> u32;

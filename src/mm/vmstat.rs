@@ -15,11 +15,26 @@ use super::page::Page;
 use core::fmt::{self, Write};
 use core::sync::atomic::AtomicUsize;
 
-/// User pages mapped by some process (Linux's `NR_ANON_PAGES`, meminfo's
-/// `AnonPages`): counted when a fault maps a new frame, uncounted when its
-/// last mapping goes.
+// Global counters of Linux's `enum zone_stat_item` that the zones do not
+// keep (Linux sums them per zone; one node and one CPU make one global
+// atomic enough). `meminfo` shows them.
+
+/// `NR_PAGETABLE`: pages holding user page tables (not the directories,
+/// not the kernel's tables). Up when `__pte_alloc` puts a table under a
+/// PDE, down when `free_pgtables`/`pgd_free` frees it (`mm::highpte`).
+/// `PageTables:` in meminfo.
+pub static NR_PAGETABLE: AtomicUsize = AtomicUsize::new(0);
+/// `NR_KERNEL_STACK`: kernel stacks allocated, one per thread
+/// (`process::kthread`), counted in stacks as Linux's `account_kernel_stack`
+/// does; meminfo's `KernelStack:` is this times `THREAD_SIZE`, in kB.
+pub static NR_KERNEL_STACK: AtomicUsize = AtomicUsize::new(0);
+/// `NR_ANON_PAGES`: anonymous pages mapped into user address spaces
+/// (`page_add_new_anon_rmap` counts a page when its first mapping is made,
+/// `page_remove_rmap` when its last goes). `AnonPages:`.
 pub static NR_ANON_PAGES: AtomicUsize = AtomicUsize::new(0);
-/// User pages marked `PG_mlocked` (Linux's `NR_MLOCK`, meminfo's `Mlocked`).
+/// `NR_MLOCK`: pages held by `mlock` (Linux's `mlock_vma_page` counts a
+/// page when it becomes `PG_mlocked`, `munlock_vma_page` when it stops).
+/// `Mlocked:`.
 pub static NR_MLOCK: AtomicUsize = AtomicUsize::new(0);
 
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
@@ -115,6 +130,8 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
 #[derive(Clone, Copy, Default)]
 pub struct MemExtra {
     pub kernel_stack_kb: u64,
+    pub anon_pages_kb: u64,
+    pub mlocked_kb: u64,
     pub page_tables_kb: u64,
     pub vmalloc_total_kb: u64,
     pub vmalloc_used_kb: u64,
@@ -148,8 +165,9 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("Inactive(anon):", 0),
         ("Active(file):", 0),
         ("Inactive(file):", 0),
-        ("Unevictable:", 0),
-        ("Mlocked:", 0),
+        // Only mlocked pages are unevictable here (no ramfs, no SHM_LOCK).
+        ("Unevictable:", x.mlocked_kb),
+        ("Mlocked:", x.mlocked_kb),
         ("HighTotal:", kb(high_total)),
         ("HighFree:", kb(high_free)),
         ("LowTotal:", kb(total - high_total)),
@@ -158,7 +176,7 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("SwapFree:", 0),
         ("Dirty:", 0),
         ("Writeback:", 0),
-        ("AnonPages:", 0),
+        ("AnonPages:", x.anon_pages_kb),
         ("Mapped:", 0),
         ("Slab:", x.slab_kb),
         ("SReclaimable:", x.sreclaimable_kb),
@@ -397,6 +415,28 @@ mod tests {
         assert_eq!(get("MemTotal:"), get("HighTotal:") + get("LowTotal:"));
         assert_eq!(get("MemFree:"), get("HighFree:") + get("LowFree:"));
         assert_eq!(get("HighTotal:"), 32 << 10);
+    }
+
+    #[test]
+    fn meminfo_shows_the_process_counters() {
+        let (node, _) = machine();
+        let x = MemExtra {
+            kernel_stack_kb: 48,
+            page_tables_kb: 12,
+            anon_pages_kb: 1024,
+            mlocked_kb: 64,
+            ..MemExtra::default()
+        };
+        let mut s = String::new();
+        meminfo(&node, &x, &mut s).unwrap();
+        let get = |k: &str| -> u64 {
+            let l = s.lines().find(|l| l.starts_with(k)).unwrap();
+            l[16..24].trim().parse().unwrap()
+        };
+        assert_eq!(
+            [get("KernelStack:"), get("PageTables:"), get("AnonPages:"), get("Mlocked:"), get("Unevictable:")],
+            [48, 12, 1024, 64, 64]
+        );
     }
 
     #[test]

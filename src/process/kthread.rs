@@ -17,7 +17,9 @@ use crate::kernel::sched::{self, THREAD_SIZE};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::vmalloc;
 use crate::mm::vmap_area::VmallocError;
+use crate::mm::vmstat::NR_KERNEL_STACK;
 use core::fmt;
+use core::sync::atomic::Ordering;
 
 /// Why `kthread_run` made no thread. Nothing is left allocated.
 #[derive(Debug)]
@@ -47,6 +49,7 @@ pub fn kthread_run(name: &str, entry: fn(usize), arg: usize) -> Result<u32, Kthr
     // (fail_page_alloc) off stacks, as off Rust's collections. A real
     // shortage still fails kthread_run, cleanly.
     let stack = vmalloc::__vmalloc(THREAD_SIZE, GFP_KERNEL | Gfp::NOFAIL).map_err(KthreadError::NoStack)?;
+    NR_KERNEL_STACK.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the THREAD_SIZE bytes were just vmalloc'd for this thread and
     // nothing else holds them; they are vfree'd only by `reap_dead`, after
     // the scheduler has handed them back from the exited thread.
@@ -60,6 +63,7 @@ pub fn reap_dead() {
         // exited and switched away for good; the scheduler handed it back
         // once, and nothing else knows of it.
         unsafe { vmalloc::vfree(stack as *const u8) };
+        NR_KERNEL_STACK.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

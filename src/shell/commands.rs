@@ -252,11 +252,15 @@ fn report(
 }
 
 fn cmd_meminfo(args: &[&str]) -> CmdResult {
+    use crate::mm::vmstat::{NR_ANON_PAGES, NR_KERNEL_STACK, NR_MLOCK, NR_PAGETABLE};
+    use core::sync::atomic::Ordering::Relaxed;
     no_args(args)?;
     let dm = crate::arch::x86::mm::init::direct_map_stats();
     let extra = crate::mm::vmstat::MemExtra {
-        kernel_stack_kb: (sched::nr_threads() * sched::THREAD_SIZE / 1024) as u64,
-        page_tables_kb: 4 * crate::arch::x86::mm::init::page_tables_in_use() as u64,
+        kernel_stack_kb: (NR_KERNEL_STACK.load(Relaxed) * sched::THREAD_SIZE / 1024) as u64,
+        page_tables_kb: 4 * NR_PAGETABLE.load(Relaxed) as u64,
+        anon_pages_kb: 4 * NR_ANON_PAGES.load(Relaxed) as u64,
+        mlocked_kb: 4 * NR_MLOCK.load(Relaxed) as u64,
         vmalloc_total_kb: ((crate::layout::VMALLOC_END - crate::mm::mmzone::vmalloc_start()) / 1024) as u64,
         vmalloc_used_kb: (crate::mm::vmalloc::usage().0 / 1024) as u64,
         vmalloc_chunk_kb: (crate::mm::vmalloc::usage().1 / 1024) as u64,

@@ -183,14 +183,12 @@ pub fn describe_error_code(out: &mut impl Write, code: u32) {
 }
 
 /// `*pde = ...` and, when there is a page table, `*pte = ...`, read from the
-/// current page directory through the typed page-table API.
+/// current page directory; a user page table in highmem (HIGHPTE) is read
+/// through a free pte `kmap_atomic` slot, or named by its physical address
+/// when mapping it could be what failed (`mm::highpte::show_pte` says when).
 fn write_pte_walk(out: &mut impl Write, address: usize) {
-    use crate::mm::pgtable::{PageTables, VirtAddr};
-    // SAFETY: CR3 holds the running page directory (in lowmem), and the
-    // walk only reads entries.
-    let (current, mem) = unsafe {
-        (PageTables::from_phys(super::super::cpu::read_cr3() & !0xfff), crate::mm::vmalloc::DirectMapTables::new())
-    };
-    let walk = current.walk(&mem, VirtAddr::new(address));
-    let _ = writeln!(out, "{}", walk);
+    // SAFETY: CR3 holds the running page directory (in lowmem), whose page
+    // tables are page tables; the walk only reads entries.
+    let shown = unsafe { crate::mm::highpte::show_pte(super::super::cpu::read_cr3() & !0xfff, address) };
+    let _ = writeln!(out, "{}", shown);
 }

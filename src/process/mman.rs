@@ -181,10 +181,15 @@ fn sys_madvise(a: &Args) -> i32 {
     if start % PAGE_SIZE != 0 {
         return -EINVAL;
     }
-    if start as u64 + len as u64 > TASK_SIZE as u64 {
+    // Linux's checks: a length that wraps is EINVAL; a range past
+    // TASK_SIZE holds no area, so it is ENOMEM below, as a hole is.
+    if (start as u64 + len as u64).next_multiple_of(PAGE_SIZE as u64) > u32::MAX as u64 + 1 {
         return -EINVAL;
     }
     let end = range_end(start, len);
+    if start as u64 + len as u64 > TASK_SIZE as u64 {
+        return -ENOMEM;
+    }
     if !matches!(advice, MADV_NORMAL..=MADV_DONTNEED | MADV_FREE | 9..=15) {
         return -EINVAL;
     }

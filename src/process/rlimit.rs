@@ -51,6 +51,8 @@ pub enum RlimitError {
     BadResource,
     /// The soft limit is above the hard one.
     CurAboveMax,
+    /// The hard limit would go up, which needs `CAP_SYS_RESOURCE` (`EPERM`).
+    RaiseMax,
 }
 
 /// A process's limits.
@@ -81,14 +83,16 @@ impl RlimitTable {
         self.0.get(resource).copied().ok_or(RlimitError::BadResource)
     }
 
-    /// Linux's `do_prlimit` checks: the resource exists and `cur <= max`.
-    /// Raising the hard limit needs `CAP_SYS_RESOURCE`, which the caller
-    /// has (processes run as root); a `RLIMIT_NOFILE` above `nr_open`
-    /// (1 M) is refused as Linux does (`EPERM`, left to the caller).
+    /// Linux's `do_prlimit` checks: the resource exists, `cur <= max`,
+    /// and the hard limit does not go up (that needs `CAP_SYS_RESOURCE`,
+    /// and processes here have no capabilities).
     pub fn set(&mut self, resource: usize, new: Rlimit) -> Result<Rlimit, RlimitError> {
         let slot = self.0.get_mut(resource).ok_or(RlimitError::BadResource)?;
         if new.cur > new.max {
             return Err(RlimitError::CurAboveMax);
+        }
+        if new.max > slot.max {
+            return Err(RlimitError::RaiseMax);
         }
         Ok(core::mem::replace(slot, new))
     }
@@ -151,6 +155,9 @@ mod tests {
         assert_eq!(t.set(99, Rlimit { cur: 1, max: 1 }), Err(RlimitError::BadResource));
         assert_eq!(t.set(RLIMIT_AS, Rlimit { cur: 1 << 30, max: 1 << 31 }), Ok(INF));
         assert_eq!(t.mm_limits().as_, 1 << 30);
+        // The hard limit may come down, never go up again.
+        assert_eq!(t.set(RLIMIT_AS, Rlimit { cur: 1 << 30, max: 1 << 32 }), Err(RlimitError::RaiseMax));
+        assert_eq!(t.set(RLIMIT_AS, Rlimit { cur: 1 << 29, max: 1 << 30 }), Ok(Rlimit { cur: 1 << 30, max: 1 << 31 }));
     }
 
     #[test]

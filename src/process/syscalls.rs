@@ -389,6 +389,7 @@ fn with_rlimits<R>(pid: u32, f: impl FnOnce(&mut rlimit::RlimitTable) -> R) -> O
 fn rlimit_errno(e: RlimitError) -> i32 {
     match e {
         RlimitError::BadResource | RlimitError::CurAboveMax => -EINVAL,
+        RlimitError::RaiseMax => -EPERM,
     }
 }
 

@@ -275,10 +275,15 @@ pub fn spawn(process: Process, user: UserStart) -> Result<u32, KthreadError> {
 /// A process's thread: wait to be filed, adopt the address space, FPU
 /// and TLS state, and enter ring 3.
 fn user_thread(arg: usize) {
-    // SAFETY: `spawn` leaked this Box for this thread alone (kthread_run
-    // succeeded, so spawn did not take it back).
-    let start = unsafe { Box::from_raw(arg as *mut Start) };
-    let Start { process, user } = *start;
+    // Moved out inside the block, so the Box itself is freed there: this
+    // function never returns, and a Box moved out of is freed only at the
+    // end of its scope.
+    let Start { process, user } = {
+        // SAFETY: `spawn` leaked this Box for this thread alone
+        // (kthread_run succeeded, so spawn did not take it back).
+        let start = unsafe { Box::from_raw(arg as *mut Start) };
+        *start
+    };
     START_WQ.wait_event(|| process.registered.load(Ordering::Acquire));
     let Some(mm) = process.mm() else { return };
     sched::use_mm(mm);

@@ -10,7 +10,9 @@
 # RLIMIT_MEMLOCK that mlocktest and sysfuzz meet), under `setarch i386
 # --3gb` (a 32-bit process on x86-64 Linux may map up to 4G; --3gb gives it
 # i386's TASK_SIZE, 0xc0000000, so kernel addresses are refused as on
-# i386), and with stdout a terminal (script(1)), as himem's console is:
+# i386) with no address randomization (-R: himem places nothing at random,
+# so its stack ends at 0xc0000000 and badptr's 0xbffffffc is mapped on
+# both), and with stdout a terminal (script(1)), as himem's console is:
 # badptr's ioctl TCGETS reaches its pointer only on a terminal.
 #
 # OUT=DIR writes the files there instead (tests/qemu.py does, to check
@@ -39,7 +41,7 @@ run() {
     # script(1) runs the command with a terminal on stdin, stdout and
     # stderr; stderr is sent to a file of its own (via exec) so that the
     # .txt gets stdout alone. \r: the terminal's line discipline.
-    (cd "$work" && script -qec "$asuser setarch i386 --3gb \
+    (cd "$work" && script -qec "$asuser setarch i386 --3gb -R \
         bash -c 'exec -a $name ./$name $cmd 2>$work/stderr'" /dev/null </dev/null) | tr -d '\r' >"$out/$file"
     local status=${PIPESTATUS[0]}
     set -e

@@ -2312,6 +2312,45 @@ def expected_files_are_current():
             check(line.endswith(": exit status 0"), "not exit status 0: " + line)
 
 
+def hog_takes_highmem_before_lowmem():
+    """User pages come from highmem first: `hog 1000M touch hold` takes
+    HighFree down by its size and leaves LowFree alone (its page tables are
+    in highmem too); `hog 1500M touch hold` takes highmem down to its
+    reserve and only the rest from lowmem. Killed and waited for, each
+    gives everything back."""
+    built_user_programs()
+    m = Machine(mem="2G")
+    try:
+        m.boot()
+        # A first background job and wait: the shell's job list and the
+        # process table get their first slabs.
+        m.cmd("run hog 1M touch hold=1 &")
+        m.cmd("wait")
+        before = mem_state(m)
+        low0, high0 = meminfo_kb(m, "LowFree"), meminfo_kb(m, "HighFree")
+        for size, hold in (("1000M", 1000 << 10), ("1500M", 1500 << 10)):
+            held = m.out.count("hog: holding")
+            m.cmd("run hog %s touch hold=600 &" % size)
+            deadline = time.time() + 120
+            while m.out.count("hog: holding") == held and time.time() < deadline:
+                m.cmd("sleep 1")
+            check(m.out.count("hog: holding") > held, "hog %s never held its memory:\n%s" % (size, m.out[-2000:]))
+            low, high = meminfo_kb(m, "LowFree"), meminfo_kb(m, "HighFree")
+            taken_high, taken_low = high0 - high, low0 - low
+            if size == "1000M":
+                check(taken_high >= hold and taken_low < 4096,
+                      "hog 1000M took %d kB of highmem and %d kB of lowmem" % (taken_high, taken_low))
+            else:
+                check(high < high0 // 20 and taken_low >= hold - taken_high - 4096,
+                      "hog 1500M left %d kB of highmem free and took %d kB of lowmem" % (high, taken_low))
+            m.cmd("kill -9 $!")
+            check("Killed" in m.cmd("wait $!"), "wait did not say Killed")
+            check_serves(m)
+            check_mem_back(m, before, "hog %s killed" % size)
+    finally:
+        m.kill()
+
+
 PROGS_TESTS = [
     ("qemu::progs::forktest_as_on_linux", prog_as_on_linux("forktest", "forktest")),
     ("qemu::progs::forktest_20_as_on_linux", prog_as_on_linux("forktest 20", "forktest-20")),
@@ -2326,6 +2365,7 @@ PROGS_TESTS = [
     ("qemu::progs::stress_200_1m_as_on_linux", prog_as_on_linux("stress 200 1M", "stress-200-1M", timeout=300)),
     ("qemu::progs::sysfuzz_runs_to_the_end", sysfuzz_runs_to_the_end),
     ("qemu::progs::cfork_prints_what_linux_prints", prog_as_on_linux("cfork", "cfork")),
+    ("qemu::progs::hog_takes_highmem_before_lowmem", hog_takes_highmem_before_lowmem),
 ]
 
 

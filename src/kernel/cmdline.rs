@@ -174,7 +174,7 @@ pub struct BootOptions {
     /// `slab_debug=`: red zones and poisoning for every cache (`slab_debug=on`).
     pub slab_debug: bool,
     /// `memlock=`: the `RLIMIT_MEMLOCK` programs start with (bytes; Linux
-    /// sets it at build time, 64 KB in 2.6.24).
+    /// sets it at build time: 8 MB since 5.16, 64 KB in 2.6.24).
     pub memlock: Option<u64>,
     /// `nohighpte`: user page tables from lowmem rather than highmem
     /// (Linux's `CONFIG_HIGHPTE` off), for comparisons.

@@ -37,9 +37,10 @@ use core::fmt;
 /// (Linux 2.6.24's `EXTRA_STACK_VM_PAGES`); it grows on faults beyond them.
 pub const EXTRA_STACK_VM_PAGES: usize = 20;
 
-/// The default `RLIMIT_MEMLOCK` (Linux 2.6.24's `MLOCK_LIMIT`, 64 KB); the
+/// The default `RLIMIT_MEMLOCK`: Linux's `MLOCK_LIMIT`, 8 MB since 5.16
+/// (64 KB before, in 2.6.24 too: `memlock=64K` gives that back); the
 /// boot option `memlock=` changes it (`set_default_memlock`).
-static DEFAULT_MEMLOCK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(64 << 10);
+static DEFAULT_MEMLOCK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(8 << 20);
 
 /// Set the `RLIMIT_MEMLOCK` new programs start with (boot option).
 pub fn set_default_memlock(bytes: u64) {

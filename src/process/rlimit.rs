@@ -62,9 +62,9 @@ pub struct RlimitTable(pub [Rlimit; RLIM_NLIMITS]);
 impl RlimitTable {
     /// Linux's `INIT_RLIMITS` (include/asm-generic/resource.h) with this
     /// kernel's process and signal counts: 8 MB of stack (no hard limit),
-    /// no core files, 1024/4096 files, `memlock` bytes lockable (64 KB
-    /// unless the boot option says otherwise: Linux 2.6.24's
-    /// `MLOCK_LIMIT`), message queues 800 KB.
+    /// no core files, 1024/4096 files, `memlock` bytes lockable (Linux's
+    /// `MLOCK_LIMIT`, 8 MB unless the boot option says otherwise), message
+    /// queues 800 KB.
     pub const fn new(memlock: u64) -> RlimitTable {
         let mut r = [INF; RLIM_NLIMITS];
         r[RLIMIT_STACK] = Rlimit { cur: 8 << 20, max: RLIM64_INFINITY };

@@ -74,6 +74,11 @@ use unmapped_area::{MAX_GAP, MIN_GAP};
 pub const RLIM_INFINITY: usize = usize::MAX;
 /// Linux's default `sysctl_max_map_count` (`DEFAULT_MAX_MAP_COUNT`).
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+/// Linux's `vm.mmap_min_addr` default (`CONFIG_DEFAULT_MMAP_MIN_ADDR`):
+/// nothing is mapped below it, so a NULL pointer (plus a small offset)
+/// always faults. Only `CAP_SYS_RAWIO` may map lower, and processes here
+/// have no capabilities.
+pub const DEFAULT_MMAP_MIN_ADDR: usize = 4096;
 /// Linux's `stack_guard_gap` default (256 pages, since 4.12).
 pub const STACK_GUARD_GAP: usize = 256 * PAGE_SIZE;
 const fn page_align_down(x: usize) -> usize {
@@ -211,6 +216,8 @@ pub struct VmaSet {
     pub mmap_base: usize,
     pub max_map_count: usize,
     pub stack_guard_gap: usize,
+    /// Lowest address a mapping may have (`vm.mmap_min_addr`).
+    pub mmap_min_addr: usize,
 }
 
 impl VmaSet {
@@ -236,6 +243,7 @@ impl VmaSet {
             mmap_base,
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             stack_guard_gap: STACK_GUARD_GAP,
+            mmap_min_addr: DEFAULT_MMAP_MIN_ADDR,
         }
     }
 
@@ -429,6 +437,10 @@ impl VmaSet {
         if pgoff.checked_add(len / PAGE_SIZE).is_none_or(|e| e > u32::MAX as usize) {
             return Err(Errno::EOVERFLOW);
         }
+        if flags & MAP_FIXED != 0 && addr < self.mmap_min_addr {
+            // security_mmap_addr: below mmap_min_addr needs CAP_SYS_RAWIO.
+            return Err(Errno::EPERM);
+        }
         let addr = self.get_unmapped_area(addr, len, flags)?;
         let mut vm_flags = calc_vm_prot_bits(prot)
             | calc_vm_flag_bits(flags)
@@ -535,6 +547,9 @@ impl VmaSet {
     /// `VM_GROWSDOWN` area is above `addr` (the fault handler's `bad_area`).
     pub fn expand_stack(&mut self, addr: usize, rlim: &Rlimits) -> Result<(), Errno> {
         let addr = page_align_down(addr);
+        if addr < self.mmap_min_addr {
+            return Err(Errno::EPERM);
+        }
         let i = self.index_after(addr);
         let v = *self.vmas.get(i).ok_or(Errno::EFAULT)?;
         if v.start <= addr {

@@ -72,12 +72,21 @@ pub fn do_exit(status: u32) -> ! {
                     gone.push(table.remove(i));
                 }
             }
+            release_if_empty(&mut table);
         }
         drop(gone);
         child_event();
     }
     drop(me);
     sched::do_exit()
+}
+
+/// An empty process table gives its memory back, so the slab counts after
+/// a workload are what they were before it.
+fn release_if_empty(table: &mut Vec<task::ProcRef>) {
+    if table.is_empty() {
+        *table = Vec::new();
+    }
 }
 
 /// Which children a wait is for (`wait4`'s `pid`).
@@ -133,6 +142,7 @@ pub fn do_wait(which: WaitFor, options: u32) -> Result<Option<(u32, u32)>, WaitE
             }
             if let Some((reap, pid, status)) = found {
                 let gone = reap.map(|i| table.remove(i));
+                release_if_empty(&mut table);
                 drop(table);
                 if gone.is_some() {
                     // The zombie's thread is exiting or gone: wait for it,

@@ -84,7 +84,13 @@ fn report(pid: u32, status: u32) {
     let command = {
         let mut j = JOBS.lock();
         let at = j.list.iter().position(|&(_, p, _)| p == pid);
-        at.map(|i| j.list.remove(i).2)
+        let command = at.map(|i| j.list.remove(i).2);
+        if j.list.is_empty() {
+            // No job left: the list's memory goes back too, so the slab
+            // counts after a workload are what they were before it.
+            j.list = Vec::new();
+        }
+        command
     };
     let command = command.unwrap_or_default();
     println!("{}", WaitReport { pid, status: WaitStatus::decode(status), command: &command });

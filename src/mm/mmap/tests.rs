@@ -197,10 +197,24 @@ fn no_room_is_enomem() {
     let before = ranges(&s);
     let too_big = s.mmap_base + P; // over the top-down room and the bottom-up room from 1 GB
     assert_eq!(s.mmap(0, too_big, RW, ANON, None, 0, &INF), Err(Errno::ENOMEM));
-    assert_eq!(s.mmap(0, TASK_SIZE, RW, FIXED, None, 0, &INF), Ok(0));
+    let min = s.mmap_min_addr;
+    assert_eq!(s.mmap(min, TASK_SIZE - min, RW, FIXED, None, 0, &INF), Ok(min));
     assert_eq!(s.mmap(0, P, RW, ANON, None, 0, &INF), Err(Errno::ENOMEM));
     s.munmap(0, TASK_SIZE).unwrap();
     assert_eq!(ranges(&s), before);
+}
+
+/// Nothing maps below `vm.mmap_min_addr` (4096): MAP_FIXED there is EPERM
+/// (it needs CAP_SYS_RAWIO), a hint below it is raised to it, and the
+/// stack does not grow into it.
+#[test]
+fn nothing_below_mmap_min_addr() {
+    let mut s = set();
+    assert_eq!(s.mmap(0, P, RW, FIXED, None, 0, &INF), Err(Errno::EPERM));
+    assert_eq!(s.mmap(0xfff, P, RW, FIXED, None, 0, &INF), Err(Errno::EPERM));
+    assert_eq!(s.mmap(1, P, RW, ANON, None, 0, &INF), Ok(0x1000), "a hint below is raised to mmap_min_addr");
+    assert_eq!(s.mmap(0x1000, P, RW, FIXED, None, 0, &INF), Ok(0x1000));
+    assert!(s.is_empty() || s.iter().all(|v| v.start >= 0x1000));
 }
 
 #[test]

@@ -24,7 +24,9 @@ impl VmaSet {
         let addr = if flags & MAP_FIXED != 0 {
             addr
         } else {
-            let hint = page_align(addr);
+            // A hint below `mmap_min_addr` is raised to it (Linux's
+            // `round_hint_to_min`).
+            let hint = page_align(addr).max(if addr != 0 { self.mmap_min_addr as u64 } else { 0 });
             if addr != 0 && hint <= (TASK_SIZE - len) as u64 && self.fits(hint as usize, len) {
                 hint as usize
             } else if self.layout == MmapLayout::TopDown {
@@ -52,13 +54,13 @@ impl VmaSet {
     /// `mmap_base`, walking the holes down from it. A hole's top is the
     /// start of the area above it, or its guard gap if a stack (only the
     /// area right above a mapping constrains it, as Linux's
-    /// `unmapped_area_topdown`). Never address 0.
+    /// `unmapped_area_topdown`). Never below `mmap_min_addr`.
     fn search_topdown(&self, len: usize) -> Option<usize> {
         let mut limit = self.mmap_base;
         let mut i = self.index_after(limit.checked_sub(len)?);
         loop {
             let top = self.vmas.get(i).map_or(limit, |v| limit.min(v.start_gap(self.stack_guard_gap)));
-            let bottom = i.checked_sub(1).map_or(0, |p| self.vmas[p].end);
+            let bottom = i.checked_sub(1).map_or(0, |p| self.vmas[p].end).max(self.mmap_min_addr);
             if top >= bottom + len && top - len > 0 {
                 return Some(top - len);
             }

@@ -117,7 +117,7 @@ impl FaultAttr {
             return false;
         }
         self.count += 1;
-        if self.count % self.interval != 0 {
+        if !self.count.is_multiple_of(self.interval) {
             return false;
         }
         if self.next_random() % 100 >= self.probability {

@@ -133,7 +133,7 @@ impl TableMemory for DirectMapTables {
         // Under PGTABLE_LOCK: the allocator does not sleep.
         // Without HIGHMEM: page tables are reached through the direct map.
         let low = page_alloc::alloc_pages_nosleep((self.table_gfp - Gfp::HIGHMEM) | Gfp::ZERO, 0)?.lowmem().ok()?;
-        Some((low.pfn() << PAGE_SHIFT) as u32)
+        Some(low.pfn() << PAGE_SHIFT)
     }
 
     fn free_table(&mut self, phys: u32) {

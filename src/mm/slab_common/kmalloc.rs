@@ -213,7 +213,7 @@ fn owner_of(ptr: usize) -> Owner {
             Some(slot) => Owner::Slab(slot, id),
             None => Owner::Foreign,
         }
-    } else if flags.contains(PageFlags::HEAD) && ptr % PAGE_SIZE == 0 {
+    } else if flags.contains(PageFlags::HEAD) && ptr.is_multiple_of(PAGE_SIZE) {
         Owner::Pages(order as usize)
     } else {
         Owner::Foreign
@@ -335,9 +335,8 @@ pub fn kmalloc_summary(out: &mut impl fmt::Write) -> fmt::Result {
 /// (no bytes handed out: nothing to divide by, nothing used or wasted).
 fn summary_line(out: &mut impl fmt::Write, name: &str, n: u64, r: u64, a: u64) -> fmt::Result {
     write!(out, "{:<14} {:>10} {:>14} {:>14} ", name, n, r, a)?;
-    if a == 0 {
-        writeln!(out, "{:>7}", "-")
-    } else {
-        writeln!(out, "{:>6}%", r * 100 / a)
+    match (r * 100).checked_div(a) {
+        None => writeln!(out, "{:>7}", "-"),
+        Some(pct) => writeln!(out, "{:>6}%", pct),
     }
 }

@@ -247,6 +247,15 @@ impl VmaSet {
         }
     }
 
+    /// A copy for a forked child (`dup_mmap`): `ENOMEM`, not an abort, when
+    /// memory for the areas cannot be had.
+    pub fn try_clone(&self) -> Result<VmaSet, Errno> {
+        let mut vmas = Vec::new();
+        vmas.try_reserve_exact(self.vmas.len()).map_err(|_| Errno::ENOMEM)?;
+        vmas.extend_from_slice(&self.vmas);
+        Ok(VmaSet { vmas, ..*self })
+    }
+
     /// The areas, in address order.
     pub fn iter(&self) -> core::slice::Iter<'_, Vma> {
         self.vmas.iter()

@@ -64,7 +64,7 @@ pub fn dup_mm(old: &MmStruct) -> Result<Arc<MmStruct>, ForkError> {
     let mm = mm_alloc().map_err(|_| ForkError::NoMemory)?;
     let src = old.mmap.lock();
     let mut dst = mm.mmap.lock();
-    let mut vmas = src.vmas.clone();
+    let mut vmas = src.vmas.try_clone().map_err(|_| ForkError::NoMemory)?;
     vmas.clear_locked();
     dst.vmas = vmas;
     dst.rlim = src.rlim;

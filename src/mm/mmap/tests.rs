@@ -461,3 +461,15 @@ fn clear_locked_unlocks_and_merges() {
     assert_eq!(s.locked_vm(), 0);
     assert!(s.def_flags.is_empty());
 }
+
+/// Fork's copy is the same set (`try_clone`).
+#[test]
+fn try_clone_copies_every_area_and_field() {
+    let mut s = set();
+    map(&mut s, 0x1000_0000, 4, PROT_READ | PROT_WRITE);
+    map(&mut s, 0x2000_0000, 1, PROT_READ);
+    s.brk = 0x0900_0000;
+    let c = s.try_clone().unwrap();
+    assert_eq!(ranges(&c), ranges(&s));
+    assert_eq!((c.brk, c.mmap_base, c.mmap_min_addr), (s.brk, s.mmap_base, s.mmap_min_addr));
+}

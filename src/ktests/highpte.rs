@@ -15,14 +15,13 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::layout::TASK_SIZE;
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::highpte::{highpte, pte_kmaps, pte_slots_held, show_pte};
-use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
 use crate::mm::mmzone::{max_low_pfn, max_pfn};
 use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use crate::mm::pgtable::{Pfn, Pte, VirtAddr};
 use crate::mm::vmstat::{NR_KERNEL_STACK, NR_PAGETABLE};
 use crate::pr_info;
 use ::alloc::format;
-use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
@@ -181,7 +180,7 @@ pub fn user_page_tables_are_highmem_and_walked_through_kmap() -> TestResult {
     counts_come_back(|| {
         let frames = Frames::alloc(VAS.len())?;
         let tables0 = nr_pagetable();
-        let mm: Arc<MmStruct> = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let mm: MmRef = mm_alloc().map_err(|_| "mm_alloc failed")?;
         let mut mapped = Mapped::new(&mm);
         for (i, &va) in VAS.iter().enumerate() {
             mapped.map(va, frames.pfn(i))?;

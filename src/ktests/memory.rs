@@ -22,7 +22,7 @@ use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::{memcpy_from_page, memcpy_to_page};
 use crate::mm::memory::{self, handle_mm_fault, Access, FaultError, COW_COPIES, COW_REUSES};
-use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
 use crate::mm::mmap::{VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 use crate::mm::mmzone::{max_low_pfn, pfn_to_page, with_node_mem_map, Watermark, ZoneType};
 use crate::mm::page::PageFlags;
@@ -33,7 +33,6 @@ use crate::pr_info;
 use crate::process::fork::{dup_mm, ForkError};
 use crate::process::mman::{NR_BRK, NR_MADVISE, NR_MLOCK as SYS_MLOCK, NR_MMAP2, NR_MPROTECT, NR_MUNLOCK, NR_MUNMAP};
 use crate::process::syscalls::dispatch;
-use ::alloc::sync::Arc;
 use ::alloc::vec;
 use core::sync::atomic::Ordering::Relaxed;
 
@@ -89,8 +88,8 @@ pub(super) fn highmem_to_spare() -> bool {
 pub(super) struct UseMm(());
 
 impl UseMm {
-    pub(super) fn new(mm: &Arc<MmStruct>) -> UseMm {
-        sched::use_mm(mm.clone());
+    pub(super) fn new(mm: &MmRef) -> UseMm {
+        crate::mm::mm_types::use_mm(mm);
         UseMm(())
     }
 }

@@ -18,7 +18,7 @@ use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, KERNEL_PGD_FIRST, PAGE_SHIFT, PTRS_PER_PGD};
 use crate::mm::gfp::GFP_KERNEL;
-use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
 use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages, Pages};
 use crate::mm::pgtable::{MapError, PageTables, Pfn, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
@@ -107,7 +107,7 @@ pub fn mm_struct_drop_frees_its_page_tables() -> TestResult {
     counts_come_back(|| {
         let frames = [Frame::alloc(0x1111_1111)?, Frame::alloc(0x2222_2222)?, Frame::alloc(0x3333_3333)?];
         let before = settled();
-        let mut mms: Vec<Arc<MmStruct>> = Vec::new();
+        let mut mms: Vec<MmRef> = Vec::new();
         mms.try_reserve_exact(MMS).map_err(|_| "no memory for the list")?;
         for _ in 0..MMS {
             mms.push(mm_alloc().map_err(|_| "mm_alloc failed")?);
@@ -176,7 +176,7 @@ const SHARED_VA: usize = 0x1000_0000;
 const ROUNDS: usize = 40;
 
 /// What each of the two threads found, and their address spaces.
-static MM_OF: SpinLock<[Option<Arc<MmStruct>>; 2]> = SpinLock::new([None, None]);
+static MM_OF: SpinLock<[Option<MmRef>; 2]> = SpinLock::new([None, None]);
 static ROUNDS_OK: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 static WRONG: AtomicUsize = AtomicUsize::new(0);
 
@@ -187,7 +187,7 @@ fn pattern(t: usize) -> u32 {
 fn mm_user(t: usize) {
     let Some(mm) = MM_OF.lock()[t].clone() else { return };
     let pgd = mm.pgd_phys();
-    sched::use_mm(mm);
+    crate::mm::mm_types::use_mm(&mm);
     for _ in 0..ROUNDS {
         // SAFETY: SHARED_VA is mapped in this thread's mm (to a frame the
         // test owns until both threads are waited for), and the scheduler

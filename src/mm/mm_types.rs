@@ -11,8 +11,10 @@
 //! and the directory; the frames mapped in it are their owners' to free, and
 //! a drop that finds some still mapped says so.
 //!
-//! Tasks hold an `Arc<MmStruct>` (Linux's `mm_users` count); the scheduler
-//! loads its directory into CR3 when it switches to such a task.
+//! Tasks hold an `MmRef` (an `Arc` in the `mm_struct` slab cache; the
+//! count is Linux's `mm_users`); the scheduler loads its directory into
+//! CR3 when it switches to such a task. The scheduler, a layer below,
+//! holds its reference as a `dyn AddressSpace` of its own (`use_mm`).
 //!
 //! The user page tables come from highmem first and are reached through
 //! `kmap_atomic` (`mm::highpte`, Linux's `CONFIG_HIGHPTE`): every method
@@ -24,6 +26,7 @@ use crate::arch::x86::cpu::{flush_tlb_all, flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::mutex::Mutex;
+use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::kernel::sync::SpinLock;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::highpte::{pte_alloc_one, HighPteTables};
@@ -61,7 +64,7 @@ pub struct MmStruct {
 
 /// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
 /// half. May sleep (it allocates the directory).
-pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
+pub fn mm_alloc() -> Result<MmRef, MapError> {
     crate::kernel::preempt::might_sleep("mm_alloc");
     // SAFETY: the calls below read swapper_pg_dir (the kernel's directory,
     // in lowmem; kernel PDEs only ever go from empty to present, so a read
@@ -73,14 +76,46 @@ pub fn mm_alloc() -> Result<Arc<MmStruct>, MapError> {
     let swapper = unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) };
     let pgd = PageTables::pgd_alloc(&mut mem, &swapper)?;
     let pgd_phys = pgd.pgd_phys();
-    Ok(Arc::new(MmStruct {
+    let mm = MmStruct {
         mmap: Mutex::new(MmContext::new()),
         rss: AtomicUsize::new(0),
         hiwater_rss: AtomicUsize::new(0),
         page_table_lock: SpinLock::new(Some(pgd)),
         pgd_phys,
         nr_ptes: AtomicUsize::new(0),
-    }))
+    };
+    // No memory for it: `mm` is dropped, and with it the directory.
+    Arc::try_new_in(mm, KmemCacheAlloc(&MM_STRUCT_CACHE)).map_err(|_| MapError::NoMemory)
+}
+
+/// Address spaces live in the `mm_struct` cache, as Linux's do.
+static MM_STRUCT_CACHE: NamedCache = NamedCache::new("mm_struct");
+
+/// A reference to an address space (Linux's `mm_users` is its count).
+pub type MmRef = Arc<MmStruct, KmemCacheAlloc>;
+
+/// What the scheduler holds: a reference to the mm, in an `Arc` of the
+/// global allocator (the scheduler, below mm, cannot name the cache's
+/// allocator type; this small handle is the price).
+struct MmHandle(MmRef);
+
+// SAFETY: as `MmStruct`'s directory: made by `mm_alloc` with the kernel
+// half copied from swapper_pg_dir, freed only when the last `MmRef` goes,
+// and the handle holds one. `sync_kernel_range` copies PDEs, never sleeps.
+unsafe impl crate::kernel::sched::AddressSpace for MmHandle {
+    fn pgd_phys(&self) -> usize {
+        self.0.pgd_phys as usize
+    }
+
+    fn sync_kernel_range(&self, lo: usize, hi: usize) {
+        // SAFETY: our directory, alive while the handle is (see above).
+        unsafe { crate::mm::vmalloc::sync_kernel_range(self.0.pgd_phys as usize, lo, hi) };
+    }
+}
+
+/// Linux's `use_mm`: the calling thread adopts `mm` (see `sched::use_mm`).
+pub fn use_mm(mm: &MmRef) {
+    crate::kernel::sched::use_mm(Arc::new(MmHandle(mm.clone())));
 }
 
 /// What `mmap_sem` guards: the areas (with `brk` and the stack's start),
@@ -111,9 +146,9 @@ impl MmContext {
 
 /// The calling thread's address space (Linux's `current->mm`), `None` for
 /// a kernel thread.
-pub fn current_mm() -> Option<Arc<MmStruct>> {
+pub fn current_mm() -> Option<MmRef> {
     let mm: Arc<dyn core::any::Any + Send + Sync> = crate::kernel::sched::current_mm()?;
-    mm.downcast::<MmStruct>().ok()
+    mm.downcast::<MmHandle>().ok().map(|h| h.0.clone())
 }
 
 impl MmStruct {
@@ -325,22 +360,6 @@ impl MmStruct {
         // SAFETY: reads only, under the lock.
         let mem = unsafe { self.tables() };
         g.as_ref().map_or(0, |p| p.pde(&mem, i).0)
-    }
-}
-
-/// What the scheduler sees of an address space: the directory to load, and
-/// the vmalloc PDEs of kernel stacks copied in before it is loaded.
-// SAFETY: `pgd_phys` is the directory `mm_alloc` made with the kernel half
-// copied from swapper_pg_dir; it is freed only by `drop`, so it lives as
-// long as `self`. `sync_kernel_range` copies PDEs and never sleeps.
-unsafe impl crate::kernel::sched::AddressSpace for MmStruct {
-    fn pgd_phys(&self) -> usize {
-        self.pgd_phys as usize
-    }
-
-    fn sync_kernel_range(&self, lo: usize, hi: usize) {
-        // SAFETY: our directory, alive while `self` is (see above).
-        unsafe { crate::mm::vmalloc::sync_kernel_range(self.pgd_phys as usize, lo, hi) };
     }
 }
 

@@ -25,12 +25,11 @@ use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::memcpy_to_page;
 use crate::mm::memory::{self, Access, FaultError};
-use crate::mm::mm_types::{mm_alloc, MmContext, MmStruct};
+use crate::mm::mm_types::{mm_alloc, MmContext, MmRef, MmStruct};
 use crate::mm::mmap::{
     FileRef, Vma, VmaKind, VmaSet, VmFlags, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_PRIVATE, PROT_EXEC,
     PROT_READ, PROT_WRITE,
 };
-use alloc::sync::Arc;
 use core::fmt;
 
 /// Pages of stack below the arguments, in the stack area from the start
@@ -80,7 +79,7 @@ impl fmt::Display for ExecError {
 /// starts, its first stack pointer, and what `/proc/PID/status` reports
 /// of its layout.
 pub struct Loaded {
-    pub mm: Arc<MmStruct>,
+    pub mm: MmRef,
     pub eip: u32,
     pub esp: u32,
     pub code: (u32, u32),

@@ -13,9 +13,8 @@ use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::put_user;
 use crate::kernel::sched;
 use crate::mm::memory;
-use crate::mm::mm_types::{mm_alloc, MmStruct};
+use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
 use crate::mm::mmap::VmFlags;
-use alloc::sync::Arc;
 
 pub const CLONE_VM: u32 = 0x0000_0100;
 pub const CLONE_FS: u32 = 0x0000_0200;
@@ -60,7 +59,7 @@ impl ForkError {
 /// Linux's `dup_mm`: a new address space with `old`'s areas and every
 /// page shared copy-on-write. Locked areas are not locked in the copy
 /// (Linux clears `VM_LOCKED` in the child), nor is `MCL_FUTURE` inherited.
-pub fn dup_mm(old: &MmStruct) -> Result<Arc<MmStruct>, ForkError> {
+pub fn dup_mm(old: &MmStruct) -> Result<MmRef, ForkError> {
     let mm = mm_alloc().map_err(|_| ForkError::NoMemory)?;
     let src = old.mmap.lock();
     let mut dst = mm.mmap.lock();

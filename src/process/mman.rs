@@ -9,7 +9,7 @@
 use super::syscalls::{Args, SysCall};
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::memory;
-use crate::mm::mm_types::{current_mm, MmStruct};
+use crate::mm::mm_types::{current_mm, MmRef};
 use crate::mm::mmap::{Errno, VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MCL_CURRENT};
 
 pub const NR_MMAP: u32 = 90;
@@ -57,7 +57,7 @@ fn ret(r: Result<(), Errno>) -> i32 {
 }
 
 /// The caller's address space (a process always has one while it runs).
-fn mm() -> Result<alloc::sync::Arc<MmStruct>, Errno> {
+fn mm() -> Result<MmRef, Errno> {
     current_mm().ok_or(Errno::ENOMEM)
 }
 

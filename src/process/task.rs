@@ -24,7 +24,7 @@ use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
 use super::procfs::MmCounters;
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
-use crate::mm::mm_types::MmStruct;
+use crate::mm::mm_types::MmRef;
 use crate::mm::mmap::VmFlags;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -42,7 +42,7 @@ pub const INIT_PID: u32 = 1;
 /// What changes in a process after it is made.
 pub struct ProcInner {
     /// Its address space; `None` once it has exited (a zombie has none).
-    pub mm: Option<Arc<MmStruct>>,
+    pub mm: Option<MmRef>,
     /// The wait status (Linux's encoding) once it has exited.
     pub exit_status: Option<u32>,
     /// A stop not yet reported to `wait4(WUNTRACED)`: the stop signal.
@@ -85,7 +85,7 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn new(comm: &str, ppid: u32, mm: Arc<MmStruct>, rlim: RlimitTable) -> Process {
+    pub fn new(comm: &str, ppid: u32, mm: MmRef, rlim: RlimitTable) -> Process {
         let comm: String = comm.chars().take(15).collect();
         Process {
             pid: AtomicU32::new(0),
@@ -120,7 +120,7 @@ impl Process {
     }
 
     /// Its address space, if it has not exited.
-    pub fn mm(&self) -> Option<Arc<MmStruct>> {
+    pub fn mm(&self) -> Option<MmRef> {
         self.inner.lock().mm.clone()
     }
 
@@ -286,7 +286,10 @@ fn user_thread(arg: usize) {
     };
     START_WQ.wait_event(|| process.registered.load(Ordering::Acquire));
     let Some(mm) = process.mm() else { return };
-    sched::use_mm(mm);
+    crate::mm::mm_types::use_mm(&mm);
+    // Ours goes now: this function never returns, so nothing on its frame
+    // is dropped later (the thread holds its own reference).
+    drop(mm);
     match user.fpu {
         Some(fpu) => sched::fpu_adopt(fpu),
         None => sched::fpu_begin(),

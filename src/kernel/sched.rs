@@ -696,16 +696,10 @@ pub fn set_current_sleeping_interruptible(timeout: u64) -> bool {
     true
 }
 
-/// Signal numbers as Linux i386 has them (the ones the scheduler core
-/// itself treats specially).
-pub const SIGKILL: u32 = 9;
-pub const SIGCONT: u32 = 18;
-pub const SIGSTOP: u32 = 19;
-pub const SIGTSTP: u32 = 20;
-pub const SIGTTIN: u32 = 21;
-pub const SIGTTOU: u32 = 22;
-/// SIGCHLD, SIGCONT, SIGURG, SIGWINCH: ignored by default.
-pub const IGNORED_SIGNALS: u32 = 1 << 17 | 1 << SIGCONT | 1 << 23 | 1 << 28;
+/// The signals the scheduler core itself treats specially.
+pub use super::signal_names::{SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH};
+/// The signals ignored by default (Linux's `sig_kernel_ignore`).
+pub const IGNORED_SIGNALS: u32 = 1 << SIGCHLD | 1 << SIGCONT | 1 << SIGURG | 1 << SIGWINCH;
 /// The stop signals (their default action stops the process).
 pub const STOP_SIGNALS: u32 = 1 << SIGSTOP | 1 << SIGTSTP | 1 << SIGTTIN | 1 << SIGTTOU;
 

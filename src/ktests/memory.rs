@@ -40,7 +40,8 @@ const PAGE: usize = PAGE_SIZE;
 const READ: Access = Access { write: false, user_esp: None };
 const WRITE: Access = Access { write: true, user_esp: None };
 
-fn settled() -> u64 {
+/// Free pages once the empty slabs and the per-CPU lists are given back.
+pub(super) fn settled() -> u64 {
     crate::mm::slab_common::shrink_all();
     drain_all_pages();
     nr_free_pages()

@@ -8,10 +8,11 @@
 //! compares the free page count (after `shrink` and `drain`) once they are
 //! gone.
 
+use super::memory::{counts_come_back, settled};
 use super::TestResult;
 use crate::arch::x86::cpu::read_cr3;
 use crate::arch::x86::gdt;
-use crate::arch::x86::mm::init::{page_tables_in_use, swapper_pg_dir_phys};
+use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
@@ -19,7 +20,7 @@ use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, KERNEL_PGD_FIRST, PAGE_SHIFT, PTRS_PER_PGD};
 use crate::mm::gfp::GFP_KERNEL;
 use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
-use crate::mm::page_alloc::{self, drain_all_pages, nr_free_pages, Pages};
+use crate::mm::page_alloc::{self, Pages};
 use crate::mm::pgtable::{MapError, PageTables, Pfn, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use crate::pr_info;
@@ -27,25 +28,7 @@ use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-fn settled() -> u64 {
-    crate::mm::slab_common::shrink_all();
-    drain_all_pages();
-    nr_free_pages()
-}
 
-/// Run `body`; then the free page count must be back, less the kernel page
-/// tables made meanwhile (vmalloc's, for thread stacks: kept for good).
-fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
-    let (tables, before) = (page_tables_in_use(), settled());
-    let r = body();
-    let after = settled();
-    let new_tables = (page_tables_in_use() - tables) as u64;
-    if after + new_tables != before {
-        pr_info!("ktest: free pages {} -> {} ({} new kernel page tables)", before, after, new_tables);
-        return r.and(Err("free pages not back after the test"));
-    }
-    r
-}
 
 /// A lowmem frame the test owns; freed on drop.
 struct Frame(Option<Pages>);

@@ -428,8 +428,3 @@ pub fn mark_mlocked(mm: &MmStruct, start: usize, end: usize, lock: bool) {
 pub fn user_frame(mm: &MmStruct, va: usize) -> Option<u32> {
     mm.pte(VirtAddr::new(va & !(PAGE_SIZE - 1))).filter(|p| p.has_frame()).map(|p| p.pfn().0)
 }
-
-/// The page tables of the user half (Linux's `mm->nr_ptes`, `VmPTE`).
-pub fn nr_ptes(mm: &MmStruct) -> usize {
-    (0..TASK_SIZE >> 22).filter(|&i| mm.pde(i) & PteFlags::PRESENT.bits() != 0).count()
-}

@@ -18,21 +18,10 @@ use super::exit;
 use super::task;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
-use crate::kernel::sched::{self, SignalError, SIGCONT, SIGKILL, STOP_SIGNALS};
-
-pub const SIGHUP: u32 = 1;
-pub const SIGINT: u32 = 2;
-pub const SIGQUIT: u32 = 3;
-pub const SIGILL: u32 = 4;
-pub const SIGTRAP: u32 = 5;
-pub const SIGABRT: u32 = 6;
-pub const SIGBUS: u32 = 7;
-pub const SIGFPE: u32 = 8;
-pub const SIGSEGV: u32 = 11;
-pub const SIGTERM: u32 = 15;
-pub const SIGCHLD: u32 = 17;
-pub const SIGURG: u32 = 23;
-pub const SIGWINCH: u32 = 28;
+use crate::kernel::sched::{self, SignalError, IGNORED_SIGNALS, STOP_SIGNALS};
+use crate::kernel::signal_names::{
+    SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGQUIT, SIGSEGV, SIGSYS, SIGTRAP, SIGXCPU, SIGXFSZ,
+};
 
 /// What a signal does when nobody handles it (Linux's `sig_kernel_*`
 /// sets).
@@ -48,9 +37,11 @@ pub enum DefaultAction {
 
 pub fn default_action(sig: u32) -> DefaultAction {
     match sig {
-        SIGCHLD | SIGCONT | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        s if IGNORED_SIGNALS & (1 << s) != 0 => DefaultAction::Ignore,
         s if STOP_SIGNALS & (1 << s) != 0 => DefaultAction::Stop,
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | 24 | 25 | 31 => DefaultAction::Core,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => {
+            DefaultAction::Core
+        }
         _ => DefaultAction::Terminate,
     }
 }
@@ -147,7 +138,6 @@ fn do_signal_stop(sig: u32) {
         inner.cont_report = true;
     }
     task::child_event();
-    let _ = (SIGCONT, SIGKILL);
 }
 
 /// A CPU exception in ring 3 (registered with traps): the signal Linux's
@@ -183,26 +173,4 @@ pub fn user_trap(frame: &mut TrapFrame, what: &'static str) {
         );
     }
     let _ = sched::send_signal(pid, sig);
-}
-
-/// `strsignal`'s text for `sig`, as the shell prints how a process ended.
-pub fn describe(sig: u32) -> &'static str {
-    match sig {
-        SIGHUP => "Hangup",
-        SIGINT => "Interrupt",
-        SIGQUIT => "Quit",
-        SIGILL => "Illegal instruction",
-        SIGTRAP => "Trace/breakpoint trap",
-        SIGABRT => "Aborted",
-        SIGBUS => "Bus error",
-        SIGFPE => "Floating point exception",
-        SIGKILL => "Killed",
-        10 => "User defined signal 1",
-        SIGSEGV => "Segmentation fault",
-        12 => "User defined signal 2",
-        13 => "Broken pipe",
-        14 => "Alarm clock",
-        SIGTERM => "Terminated",
-        _ => "Unknown signal",
-    }
 }

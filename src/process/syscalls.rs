@@ -155,7 +155,7 @@ fn fork_result(r: Result<u32, super::fork::ForkError>) -> i32 {
     }
 }
 
-const SIGCHLD: u32 = super::signal::SIGCHLD;
+use crate::kernel::signal_names::SIGCHLD;
 
 fn sys_exit(a: &Args) -> i32 {
     // Only the low 8 bits reach the parent (Linux's `(code & 0xff) << 8`).

@@ -171,7 +171,7 @@ impl Process {
             exec_vm: v.exec_vm() as u64,
             start_code: code.0,
             end_code: code.1,
-            pgtables_bytes: (crate::mm::memory::nr_ptes(&mm) * PAGE_SIZE) as u64,
+            pgtables_bytes: (mm.nr_ptes() * PAGE_SIZE) as u64,
             swap_ents: 0,
         })
     }

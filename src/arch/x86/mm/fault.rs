@@ -132,11 +132,9 @@ fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
         frame.user_esp,
         frame.error_code
     );
-    let _ = crate::kernel::sched::send_signal(pid, SIGSEGV);
+    let _ = crate::kernel::sched::send_signal(pid, crate::kernel::signal_names::SIGSEGV);
 }
 
-/// Linux i386's SIGSEGV.
-pub const SIGSEGV: u32 = 11;
 
 /// A fault the kernel will not handle (Linux's `no_context`): a kernel-mode
 /// access listed in the exception table resumes at its fixup; anything else

@@ -40,8 +40,11 @@ run() {
     set +e
     # script(1) runs the command with a terminal on stdin, stdout and
     # stderr; stderr is sent to a file of its own (via exec) so that the
-    # .txt gets stdout alone. \r: the terminal's line discipline.
-    (cd "$work" && script -qec "$asuser setarch i386 --3gb -R \
+    # .txt gets stdout alone. \r: the terminal's line discipline. script
+    # starts the command through $SHELL -c; `exec` keeps that shell from
+    # waiting for the program, since a shell that waits (dash, the usual
+    # /bin/sh) writes "Segmentation fault" onto the terminal, into stdout.
+    (cd "$work" && script -qec "exec $asuser setarch i386 --3gb -R \
         bash -c 'exec -a $name ./$name $cmd 2>$work/stderr'" /dev/null </dev/null) | tr -d '\r' >"$out/$file"
     local status=${PIPESTATUS[0]}
     set -e

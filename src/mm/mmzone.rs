@@ -126,6 +126,28 @@ pub struct Zone {
     /// Times an allocation found the zone below `low` and would have woken
     /// kswapd (see [`Node::wakeup_kswapd`]).
     pub kswapd_wakeups: AtomicUsize,
+    /// Pages on each of the zone's LRU lists (Linux's `NR_INACTIVE_ANON`,
+    /// `NR_ACTIVE_ANON`, `NR_UNEVICTABLE` zone counters), indexed by
+    /// [`LruList`]; the lists themselves are `mm::vmscan`'s.
+    pub nr_lru: [AtomicUsize; NR_LRU_LISTS],
+}
+
+/// Linux's `enum lru_list`, the anonymous half (there is no page cache
+/// here, so no file lists) and the unevictable list of 2.6.28.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LruList {
+    InactiveAnon = 0,
+    ActiveAnon = 1,
+    Unevictable = 2,
+}
+
+pub const NR_LRU_LISTS: usize = 3;
+
+impl Zone {
+    /// Pages on LRU list `l` of this zone now.
+    pub fn lru_pages(&self, l: LruList) -> usize {
+        self.nr_lru[l as usize].load(core::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The zone's free lists, locked; dropping it publishes the free count and
@@ -250,6 +272,7 @@ impl Zone {
             pageblock_retags: AtomicU32::new(0),
             alloc_count: AtomicUsize::new(0),
             kswapd_wakeups: AtomicUsize::new(0),
+            nr_lru: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
         }
     }
 

@@ -36,6 +36,110 @@ pub static NR_ANON_PAGES: AtomicUsize = AtomicUsize::new(0);
 /// page when it becomes `PG_mlocked`, `munlock_vma_page` when it stops).
 /// `Mlocked:`.
 pub static NR_MLOCK: AtomicUsize = AtomicUsize::new(0);
+/// `NR_SWAPCACHE`: pages in the swap cache (`SwapCached:`).
+pub static NR_SWAPCACHE: AtomicUsize = AtomicUsize::new(0);
+/// Swap slots on every active device, and those free (Linux's
+/// `total_swap_pages` and `nr_swap_pages`): `SwapTotal:`, `SwapFree:`.
+pub static TOTAL_SWAP_PAGES: AtomicUsize = AtomicUsize::new(0);
+pub static NR_SWAP_PAGES: AtomicUsize = AtomicUsize::new(0);
+/// Pages committed by private writable mappings (Linux's
+/// `vm_committed_as`): `Committed_AS:`.
+pub static VM_COMMITTED_AS: AtomicUsize = AtomicUsize::new(0);
+
+/// Linux's `enum vm_event_item`, the events `/proc/vmstat` counts (only
+/// those this kernel has). Counted with [`count_vm_event`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VmEvent {
+    PgPgIn,
+    PgPgOut,
+    PswpIn,
+    PswpOut,
+    PgFault,
+    PgMajFault,
+    PgActivate,
+    PgDeactivate,
+    PgStealKswapd,
+    PgStealDirect,
+    PgScanKswapd,
+    PgScanDirect,
+    PgInodeSteal,
+    SlabsScanned,
+    KswapdInodeSteal,
+    PageOutRun,
+    AllocStall,
+    PgRotated,
+    OomKill,
+    UnevictablePgsCulled,
+    UnevictablePgsScanned,
+    UnevictablePgsRescued,
+    UnevictablePgsMlocked,
+    UnevictablePgsMunlocked,
+}
+
+impl VmEvent {
+    pub const COUNT: usize = VmEvent::UnevictablePgsMunlocked as usize + 1;
+
+    /// The name `/proc/vmstat` gives it.
+    pub fn name(self) -> &'static str {
+        use VmEvent::*;
+        match self {
+            PgPgIn => "pgpgin",
+            PgPgOut => "pgpgout",
+            PswpIn => "pswpin",
+            PswpOut => "pswpout",
+            PgFault => "pgfault",
+            PgMajFault => "pgmajfault",
+            PgActivate => "pgactivate",
+            PgDeactivate => "pgdeactivate",
+            PgStealKswapd => "pgsteal_kswapd",
+            PgStealDirect => "pgsteal_direct",
+            PgScanKswapd => "pgscan_kswapd",
+            PgScanDirect => "pgscan_direct",
+            PgInodeSteal => "pginodesteal",
+            SlabsScanned => "slabs_scanned",
+            KswapdInodeSteal => "kswapd_inodesteal",
+            PageOutRun => "pageoutrun",
+            AllocStall => "allocstall",
+            PgRotated => "pgrotated",
+            OomKill => "oom_kill",
+            UnevictablePgsCulled => "unevictable_pgs_culled",
+            UnevictablePgsScanned => "unevictable_pgs_scanned",
+            UnevictablePgsRescued => "unevictable_pgs_rescued",
+            UnevictablePgsMlocked => "unevictable_pgs_mlocked",
+            UnevictablePgsMunlocked => "unevictable_pgs_munlocked",
+        }
+    }
+
+    pub const ALL: [VmEvent; VmEvent::COUNT] = {
+        use VmEvent::*;
+        [
+            PgPgIn, PgPgOut, PswpIn, PswpOut, PgFault, PgMajFault, PgActivate, PgDeactivate, PgStealKswapd,
+            PgStealDirect, PgScanKswapd, PgScanDirect, PgInodeSteal, SlabsScanned, KswapdInodeSteal, PageOutRun,
+            AllocStall, PgRotated, OomKill, UnevictablePgsCulled, UnevictablePgsScanned, UnevictablePgsRescued,
+            UnevictablePgsMlocked, UnevictablePgsMunlocked,
+        ]
+    };
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicUsize = AtomicUsize::new(0);
+/// The event counters (Linux keeps them per CPU and sums them; one CPU).
+static VM_EVENTS: [AtomicUsize; VmEvent::COUNT] = [ZERO; VmEvent::COUNT];
+
+/// Linux's `count_vm_event`.
+pub fn count_vm_event(e: VmEvent) {
+    count_vm_events(e, 1);
+}
+
+/// Linux's `count_vm_events`.
+pub fn count_vm_events(e: VmEvent, n: usize) {
+    VM_EVENTS[e as usize].fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The count of event `e` since boot.
+pub fn vm_event(e: VmEvent) -> usize {
+    VM_EVENTS[e as usize].load(core::sync::atomic::Ordering::Relaxed)
+}
 
 /// `/proc/buddyinfo`: free blocks per order, per populated zone.
 pub fn buddyinfo(node: &Node, out: &mut impl Write) -> fmt::Result {

@@ -30,6 +30,7 @@
 
 use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
 use super::list::List;
+use super::lru::LruLists;
 #[cfg(target_os = "none")]
 use super::page::Page;
 use super::page_alloc::pcp::{PcpList, PcpRoute, ROUTES};
@@ -128,8 +129,10 @@ pub struct Zone {
     pub kswapd_wakeups: AtomicUsize,
     /// Pages on each of the zone's LRU lists (Linux's `NR_INACTIVE_ANON`,
     /// `NR_ACTIVE_ANON`, `NR_UNEVICTABLE` zone counters), indexed by
-    /// [`LruList`]; the lists themselves are `mm::vmscan`'s.
+    /// [`LruList`]; written under `lru`, read without it.
     pub nr_lru: [AtomicUsize; NR_LRU_LISTS],
+    /// Linux's `zone->lru_lock` and the lists it guards (`mm::lru`).
+    pub(super) lru: Lock<LruLists>,
 }
 
 /// Linux's `enum lru_list`, the anonymous half (there is no page cache
@@ -273,6 +276,7 @@ impl Zone {
             alloc_count: AtomicUsize::new(0),
             kswapd_wakeups: AtomicUsize::new(0),
             nr_lru: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+            lru: Lock::new(LruLists::new()),
         }
     }
 
@@ -280,6 +284,14 @@ impl Zone {
     #[inline]
     pub fn lock(&self) -> ZoneGuard<'_> {
         ZoneGuard { zone: self, buddy: self.lock.lock() }
+    }
+
+    /// The LRU lists, locked (Linux's `spin_lock_irq(&zone->lru_lock)`);
+    /// every operation under it is O(1) per page, a batch at most
+    /// [`SWAP_CLUSTER_MAX`](super::lru::SWAP_CLUSTER_MAX) pages.
+    #[inline]
+    pub fn lru_lock(&self) -> LockGuard<'_, LruLists> {
+        self.lru.lock()
     }
 
     /// The pcp lists, with interrupts masked (Linux's `local_irq_save`).

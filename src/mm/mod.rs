@@ -3,6 +3,7 @@
 pub mod buddy;
 pub mod gfp;
 pub mod list;
+pub mod lru;
 pub mod memblock;
 pub mod mm_init;
 pub mod mmap;

@@ -86,6 +86,9 @@ bitflags! {
         const HEAD = 1 << 13;
         /// Any other page of a compound allocation.
         const TAIL = 1 << 14;
+        /// In the swap cache: `private` holds its swap entry (Linux's
+        /// `PG_swapcache`).
+        const SWAPCACHE = 1 << 15;
     }
 }
 
@@ -332,6 +335,13 @@ impl Page {
     pub fn get(&self) {
         let old = self.count.fetch_add(1, Relaxed);
         debug_assert!(old > 0, "get on a free page");
+    }
+
+    /// Take a reference unless the count is already 0, the page on its way
+    /// to the allocator (Linux's `get_page_unless_zero`, which reclaim
+    /// uses to isolate a page it found on an LRU list).
+    pub fn get_unless_zero(&self) -> bool {
+        self.count.fetch_update(AcqRel, Relaxed, |c| (c > 0).then_some(c + 1)).is_ok()
     }
 
     /// Drop a reference; true when it was the last one and the frame may be

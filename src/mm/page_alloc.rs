@@ -597,6 +597,8 @@ const FREE_CHECK_FLAGS: PageFlags = PageFlags::RESERVED
     .union(PageFlags::ACTIVE)
     .union(PageFlags::LOCKED)
     .union(PageFlags::WRITEBACK)
+    .union(PageFlags::SWAPCACHE)
+    .union(PageFlags::UNEVICTABLE)
     .union(PageFlags::HEAD)
     .union(PageFlags::TAIL);
 

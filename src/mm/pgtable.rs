@@ -187,6 +187,54 @@ impl Pte {
     }
 }
 
+/// A place on swap: the device (`type`, 0..32) and the page within it
+/// (`offset`), Linux's `swp_entry_t`. Kept in a not-present entry exactly as
+/// 2.6.24's i386 does without PAE: type in bits 1..5, offset in bits 8..31
+/// (bit 0 is `_PAGE_PRESENT` and bit 7 `_PAGE_PROTNONE`, both clear), so
+/// an entry can name 2^24 pages, 64 GB, per device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SwpEntry(pub u32);
+
+impl SwpEntry {
+    /// Devices an entry can name (Linux's `MAX_SWAPFILES_SHIFT`, 5).
+    pub const MAX_TYPES: usize = 32;
+    /// The largest offset an entry can hold.
+    pub const MAX_OFFSET: u32 = (1 << 24) - 1;
+
+    pub const fn new(ty: usize, offset: u32) -> SwpEntry {
+        assert!(ty < Self::MAX_TYPES && offset <= Self::MAX_OFFSET, "swap entry out of range");
+        SwpEntry(((ty as u32) << 1) | (offset << 8))
+    }
+
+    /// Linux's `swp_type`.
+    pub const fn ty(self) -> usize {
+        ((self.0 >> 1) & 0x1f) as usize
+    }
+
+    /// Linux's `swp_offset`.
+    pub const fn offset(self) -> u32 {
+        self.0 >> 8
+    }
+}
+
+impl Pte {
+    /// Linux's `swp_entry_to_pte`.
+    pub const fn from_swp_entry(e: SwpEntry) -> Pte {
+        Pte(e.0)
+    }
+
+    /// Linux's `is_swap_pte`: not empty, not present, not a `PROT_NONE`
+    /// frame.
+    pub const fn is_swap(self) -> bool {
+        !self.is_none() && !self.is_present() && !self.is_protnone()
+    }
+
+    /// Linux's `pte_to_swp_entry` (meaningful when `is_swap`).
+    pub const fn swp_entry(self) -> SwpEntry {
+        SwpEntry(self.0)
+    }
+}
+
 /// `_PAGE_PROTNONE` of a not-present entry (see `Pte::is_protnone`).
 pub const PTE_PROTNONE: u32 = 1 << 7;
 

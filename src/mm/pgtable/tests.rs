@@ -468,3 +468,17 @@ fn pte_walk_rewrites_and_frees_empty_tables() {
     pt.for_each_pte(&mut mem, va(base + 0x80_0000), 1, |_, _| Some(Pte::NONE));
     teardown(pt, &mut mem);
 }
+
+#[test]
+fn swap_entries_round_trip_and_stay_apart_from_frames() {
+    for (ty, off) in [(0, 1), (1, 0x1234), (31, SwpEntry::MAX_OFFSET), (5, 65535)] {
+        let e = SwpEntry::new(ty, off);
+        assert_eq!((e.ty(), e.offset()), (ty, off));
+        let pte = Pte::from_swp_entry(e);
+        assert!(pte.is_swap() && !pte.is_present() && !pte.is_protnone() && !pte.has_frame() && !pte.is_none());
+        assert_eq!(pte.swp_entry(), e);
+    }
+    // A PROT_NONE frame and a present page are not swap entries.
+    let frame = Pte::new(Pfn(0x12345), PteFlags::PRESENT | PteFlags::USER);
+    assert!(!frame.is_swap() && !frame.to_protnone().is_swap() && !Pte::NONE.is_swap());
+}

@@ -61,6 +61,8 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     printk::timekeeping_ready();
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
 
+    // The background reclaimer (Linux starts it from kswapd_init).
+    crate::process::kthread::kthread_run("kswapd0", crate::mm::vmscan::kswapd, 0).expect("a thread slot at boot");
     if opts.bench {
         crate::process::kthread::kthread_run("bench", crate::bench::run, opts.bench_icount as usize)
             .expect("a thread slot at boot");

@@ -31,7 +31,14 @@ use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::PageFlags;
 use crate::mm::page_alloc::{self, Pages};
 use crate::mm::pgtable::{MapError, Pfn, Pte, VirtAddr};
-use crate::mm::vmstat::{NR_ANON_PAGES, NR_MLOCK};
+use crate::mm::page::Page;
+use crate::mm::page_io::swap_readpage;
+use crate::mm::rmap::page_set_anon_rmap;
+use crate::mm::swap::{lru_cache_add, lru_relocate, put_page};
+use crate::mm::swapfile::{
+    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap,
+};
+use crate::mm::vmstat::{count_vm_event, VmEvent, NR_ANON_PAGES, NR_MLOCK};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Page faults handled (Linux's `pgfault` event).
@@ -52,6 +59,9 @@ pub enum FaultError {
     Access,
     /// No memory for the page or its page table (`VM_FAULT_OOM`).
     Oom,
+    /// The page's data could not be read back from swap
+    /// (`VM_FAULT_SIGBUS`).
+    Sigbus,
 }
 
 /// How the faulting access touched the page.
@@ -124,8 +134,9 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
                 Ok(())
             }
         }
+        Some(pte) if pte.is_swap() => do_swap_page(mm, &vma, va, pte),
         // PROT_NONE pages live only in areas without access, refused
-        // above; a swap entry cannot be here yet (no swap).
+        // above.
         Some(_) => Err(FaultError::Access),
     }
 }
@@ -157,17 +168,25 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
         }
     }
     let _ = page.into_raw();
-    if let Some(p) = pfn_to_page(pfn as usize) {
-        p.reset_mapcount();
-        p.inc_mapcount();
-        if vma.flags.contains(VmFlags::LOCKED) && !p.test_and_set_flag(PageFlags::MLOCKED) {
-            NR_MLOCK.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    page_add_new_anon_rmap(mm, vma, va, pfn);
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
     mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
     Ok(())
+}
+
+/// A new frame's first mapping, at `va` of `mm` (Linux's
+/// `page_add_new_anon_rmap` and `lru_cache_add_active`): its reverse map,
+/// its map count, the mlock mark of a locked area, and onto the LRU.
+fn page_add_new_anon_rmap(mm: &MmStruct, vma: &Vma, va: VirtAddr, pfn: u32) {
+    let Some(p) = pfn_to_page(pfn as usize) else { return };
+    page_set_anon_rmap(p, mm, va.as_usize());
+    p.reset_mapcount();
+    p.inc_mapcount();
+    if vma.flags.contains(VmFlags::LOCKED) && !p.test_and_set_flag(PageFlags::MLOCKED) {
+        NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+    }
+    NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    lru_cache_add(pfn);
 }
 
 /// A fault on an empty entry (Linux's `do_anonymous_page`, and
@@ -194,22 +213,51 @@ fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result
 
 /// A write to a present read-only page of a writable area: copy-on-write
 /// (Linux's `do_wp_page`). The page is reused, made writable, when this
-/// entry is its only mapping; otherwise it is copied into a new frame
-/// through two atomic kmap slots, the copy mapped here, and the original
-/// loses one mapper.
+/// entry is its only mapping (and, for a page in the swap cache, no other
+/// process still has its swap entry: the page then leaves the cache);
+/// otherwise it is copied into a new frame through two atomic kmap slots,
+/// the copy mapped here, and the original loses one mapper. Both decisions
+/// are made under the page-table lock, where reclaim's unmapping of this
+/// entry waits.
 fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), FaultError> {
     let old_pfn = old.pfn().0;
     let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
-    if old_page.page_mapcount() <= 1 {
-        // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
+    let (mut reused, mut held) = (false, false);
+    // SAFETY: the same frame, which this entry already owns; or no change
+    // (a reference taken on the frame for the copy below).
+    unsafe {
+        mm.update_pte(va, |p| {
+            if p != old {
+                return None;
+            }
+            // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
+            if old_page.page_mapcount() <= 1
+                && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
+            {
+                reused = true;
+                return Some(Pte::new(p.pfn(), p.flags() | PteFlags::RW));
+            }
+            old_page.get();
+            held = true;
+            None
+        })
+    };
+    if reused {
         COW_REUSES.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the same frame, which this entry already owns.
-        unsafe { mm.update_pte(va, |p| (p == old).then(|| Pte::new(p.pfn(), p.flags() | PteFlags::RW))) };
+    }
+    if !held {
+        // Reused, or the entry changed meanwhile: the access is retried.
         return Ok(());
     }
-    let new = alloc_user_page(false)?;
-    // SAFETY: `new` is ours alone; `old` is mapped read-only everywhere,
-    // so nobody writes it while it is read.
+    let new = match alloc_user_page(false) {
+        Ok(new) => new,
+        Err(e) => {
+            put_page(old_pfn);
+            return Err(e);
+        }
+    };
+    // SAFETY: `new` is ours alone; `old` is mapped read-only everywhere
+    // and held by our reference, so nobody writes or frees it meanwhile.
     unsafe { copy_highpage(new.pfn(), old_pfn) };
     let new_pfn = new.pfn();
     let flags = page_prot(vma.flags, true);
@@ -224,36 +272,113 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
     };
     if !swapped {
         page_alloc::__free_pages(new);
+        put_page(old_pfn);
         return Ok(());
     }
     let _ = new.into_raw();
     COW_COPIES.fetch_add(1, Ordering::Relaxed);
-    if let Some(p) = pfn_to_page(new_pfn as usize) {
-        p.reset_mapcount();
-        p.inc_mapcount();
-        if vma.flags.contains(VmFlags::LOCKED) && !p.test_and_set_flag(PageFlags::MLOCKED) {
-            NR_MLOCK.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
-    // The old frame had another mapper when we looked; if that one went
-    // meanwhile this was the last reference after all.
-    put_user_page(old_pfn);
+    page_add_new_anon_rmap(mm, vma, va, new_pfn);
+    // The old frame: one mapping fewer, and our reference back.
+    page_remove_rmap(old_pfn, old_page);
+    put_page(old_pfn);
     Ok(())
 }
 
-/// One mapping of user frame `pfn` gone (Linux's `page_remove_rmap` and
-/// `put_page`): the last one frees it.
-fn put_user_page(pfn: u32) {
-    let Some(page) = pfn_to_page(pfn as usize) else { return };
+/// A fault on a swap entry (Linux's `do_swap_page`): the page from the
+/// swap cache, or read from the disk into a new highmem frame through
+/// `mm::page_io` (a major fault) and put in the cache; then mapped, and the
+/// entry's count on its slot dropped. A page no other process still has
+/// the entry for leaves the cache (its copy on disk would go stale once it
+/// is written) and is mapped writable where the area is.
+fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte) -> Result<(), FaultError> {
+    let entry = orig.swp_entry();
+    // One reference on the page for us, from here to the mapping.
+    let pfn = match lookup_swap_cache(entry) {
+        Some(pfn) => pfn,
+        None => {
+            let new = alloc_user_page(false)?;
+            if let Err(e) = swap_readpage(entry, new.pfn()) {
+                crate::pr_err!("Read-error on swap-device: {} (entry {:08x}, address {})", e, entry.0, va);
+                page_alloc::__free_pages(new);
+                return Err(FaultError::Sigbus);
+            }
+            count_vm_event(VmEvent::PgMajFault);
+            match add_to_swap_cache(new.pfn(), entry) {
+                Ok(()) => {
+                    let pfn = new.into_raw();
+                    lru_cache_add(pfn);
+                    pfn
+                }
+                Err(u32::MAX) => {
+                    // Not an entry in use: reported by the swap code.
+                    page_alloc::__free_pages(new);
+                    return Err(FaultError::Sigbus);
+                }
+                Err(other) => {
+                    page_alloc::__free_pages(new);
+                    other
+                }
+            }
+        }
+    };
+    let page = pfn_to_page(pfn as usize).ok_or(FaultError::Sigbus)?;
+    if page.page_mapcount() == 0 {
+        page_set_anon_rmap(page, mm, va.as_usize());
+    }
+    let flags = page_prot(vma.flags, false);
+    let mut installed = false;
+    // SAFETY: the swap entry, whose page this is, becomes the page; the
+    // mapping's reference is ours (kept below) or the mappings' already.
+    unsafe {
+        mm.update_pte(va, |p| {
+            installed = p == orig;
+            installed.then(|| Pte::new(Pfn(pfn), flags))
+        })
+    };
+    if !installed {
+        put_page(pfn);
+        return Ok(());
+    }
+    if page.inc_mapcount() {
+        // The first mapping: our reference becomes the mappings' one.
+        NR_ANON_PAGES.fetch_add(1, Ordering::Relaxed);
+    } else {
+        put_page(pfn);
+    }
+    if vma.flags.contains(VmFlags::LOCKED) && !page.test_and_set_flag(PageFlags::MLOCKED) {
+        NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+        lru_relocate(pfn);
+    }
+    let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
+    mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    mm.swapents.fetch_sub(1, Ordering::Relaxed);
+    swap_free(entry);
+    if page.page_mapcount() == 1 && try_to_free_swap(pfn) && vma.flags.contains(VmFlags::WRITE) {
+        let mapped = Pte::new(Pfn(pfn), flags);
+        // SAFETY: the same frame, ours alone now.
+        unsafe { mm.update_pte(va, |p| (p == mapped).then(|| Pte::new(Pfn(pfn), flags | PteFlags::RW))) };
+    }
+    Ok(())
+}
+
+/// One mapping of user page `pfn` gone (Linux's `page_remove_rmap`): the
+/// last one drops the mappings' reference, which frees the page unless the
+/// swap cache or a holder still has it.
+pub fn page_remove_rmap(pfn: u32, page: &Page) {
     if page.dec_mapcount() {
         if page.test_and_clear_flag(PageFlags::MLOCKED) {
             NR_MLOCK.fetch_sub(1, Ordering::Relaxed);
+            lru_relocate(pfn);
         }
         NR_ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: its last mapping is gone and nothing else holds user
-        // frames: it was allocated order 0 by `alloc_user_page`.
-        page_alloc::__free_pages(unsafe { Pages::from_raw(pfn, 0) });
+        put_page(pfn);
+    }
+}
+
+/// One mapping of user frame `pfn` gone (see `page_remove_rmap`).
+fn put_user_page(pfn: u32) {
+    if let Some(page) = pfn_to_page(pfn as usize) {
+        page_remove_rmap(pfn, page);
     }
 }
 
@@ -266,7 +391,7 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
         return 0;
     }
     let npages = (end - start).div_ceil(PAGE_SIZE);
-    let mut frames = 0;
+    let (mut frames, mut swapped) = (0, 0);
     // SAFETY: only clears entries. The frames are freed inside the walk,
     // before the TLB flush that ends it: no user code of this mm runs in
     // between (one CPU, and this thread is in the kernel), and the kernel
@@ -276,11 +401,15 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
             if pte.has_frame() {
                 frames += 1;
                 put_user_page(pte.pfn().0);
+            } else if pte.is_swap() {
+                swapped += 1;
+                free_swap_and_cache(pte.swp_entry());
             }
             Some(Pte::NONE)
         })
     };
     mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
+    mm.swapents.fetch_sub(swapped.min(mm.swapents.load(Ordering::Relaxed)), Ordering::Relaxed);
     mm.free_pgtables(VirtAddr::new(start), VirtAddr::new(end));
     frames
 }
@@ -301,6 +430,7 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
     let mut batch: alloc::vec::Vec<(VirtAddr, Pte)> = alloc::vec::Vec::new();
     batch.try_reserve_exact(CHUNK).map_err(|_| FaultError::Oom)?;
     let cow = vma.flags.contains(VmFlags::WRITE) && !vma.flags.contains(VmFlags::SHARED);
+    let mut dup_failed = false;
     let mut at = vma.start;
     while at < vma.end {
         let n = ((vma.end - at) / PAGE_SIZE).min(CHUNK - (at / PAGE_SIZE) % CHUNK);
@@ -309,6 +439,16 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
         // the extra mapper is counted before `dst` maps the frame.
         unsafe {
             src.for_each_pte(VirtAddr::new(at), n, |va, pte| {
+                if pte.is_swap() {
+                    // Linux's copy_one_pte: the child names the same slot,
+                    // one more count on it.
+                    if swap_duplicate(pte.swp_entry()) {
+                        batch.push((va, pte));
+                    } else {
+                        dup_failed = true;
+                    }
+                    return None;
+                }
                 if !pte.has_frame() {
                     return None;
                 }
@@ -321,17 +461,29 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
             })
         };
         for (i, &(va, pte)) in batch.iter().enumerate() {
-            let flags = if pte.is_present() { pte.flags() } else { PteFlags::PRESENT | PteFlags::USER };
-            // SAFETY: the frame's extra mapper was counted above for this
-            // entry; it is given back by zap when `dst` goes.
-            let r = unsafe { dst.map_page(va, pte.pfn(), flags - PteFlags::ACCESSED - PteFlags::DIRTY) };
-            if r.is_err() {
+            let r = if pte.is_swap() {
+                dst.set_swap_entry(va, pte.swp_entry())
+            } else {
+                let flags = if pte.is_present() { pte.flags() } else { PteFlags::PRESENT | PteFlags::USER };
+                // SAFETY: the frame's extra mapper was counted above for
+                // this entry; it is given back by zap when `dst` goes.
+                unsafe { dst.map_page(va, pte.pfn(), flags - PteFlags::ACCESSED - PteFlags::DIRTY) }
+            };
+            if r.is_err() || dup_failed {
                 // This entry and the rest of the batch were counted but
                 // not mapped: give their counts back.
                 for &(_, p) in &batch[i..] {
-                    put_user_page(p.pfn().0);
+                    if p.is_swap() {
+                        swap_free(p.swp_entry());
+                    } else {
+                        put_user_page(p.pfn().0);
+                    }
                 }
                 return Err(FaultError::Oom);
+            }
+            if pte.is_swap() {
+                dst.swapents.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             if pte.is_protnone() {
                 // SAFETY: the same frame, made inaccessible as in `src`.
@@ -339,6 +491,10 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
             }
             let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
             dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+        }
+        if dup_failed {
+            // A slot at its highest count (more than 32766 sharers).
+            return Err(FaultError::Oom);
         }
         at += n * PAGE_SIZE;
     }
@@ -416,8 +572,10 @@ pub fn mark_mlocked(mm: &MmStruct, start: usize, end: usize, lock: bool) {
             let page = pte.has_frame().then(|| pfn_to_page(pte.pfn().0 as usize)).flatten()?;
             if lock && !page.test_and_set_flag(PageFlags::MLOCKED) {
                 NR_MLOCK.fetch_add(1, Ordering::Relaxed);
+                lru_relocate(pte.pfn().0);
             } else if !lock && page.test_and_clear_flag(PageFlags::MLOCKED) {
                 NR_MLOCK.fetch_sub(1, Ordering::Relaxed);
+                lru_relocate(pte.pfn().0);
             }
             None
         })

@@ -35,7 +35,7 @@ use crate::mm::page_alloc;
 use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Pages in one walk's range above which one full TLB flush beats an
 /// `invlpg` per page (Linux's
@@ -60,11 +60,28 @@ pub struct MmStruct {
     /// User page tables in the directory (Linux's `mm->nr_ptes`, which
     /// `VmPTE` reports). Changed under the lock.
     nr_ptes: AtomicUsize,
+    /// Swap entries in this address space's page tables (Linux's
+    /// `MM_SWAPENTS`, `VmSwap`).
+    pub swapents: AtomicUsize,
+    /// The reverse map's family this address space belongs to
+    /// (`mm::rmap`; Linux's pages point at an `anon_vma` instead).
+    pub anon_family: AtomicU32,
 }
 
 /// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
-/// half. May sleep (it allocates the directory).
+/// half, in a reverse-map family of its own (exec). May sleep (it
+/// allocates the directory).
 pub fn mm_alloc() -> Result<MmRef, MapError> {
+    mm_alloc_in(None)
+}
+
+/// A new, empty address space for a child of `parent` (fork): in
+/// `parent`'s reverse-map family, since it will share its pages.
+pub fn mm_alloc_forked(parent: &MmStruct) -> Result<MmRef, MapError> {
+    mm_alloc_in(Some(parent))
+}
+
+fn mm_alloc_in(parent: Option<&MmStruct>) -> Result<MmRef, MapError> {
     crate::kernel::preempt::might_sleep("mm_alloc");
     // SAFETY: the calls below read swapper_pg_dir (the kernel's directory,
     // in lowmem; kernel PDEs only ever go from empty to present, so a read
@@ -83,10 +100,17 @@ pub fn mm_alloc() -> Result<MmRef, MapError> {
         page_table_lock: SpinLock::new(Some(pgd)),
         pgd_phys,
         nr_ptes: AtomicUsize::new(0),
+        swapents: AtomicUsize::new(0),
+        anon_family: AtomicU32::new(NO_FAMILY),
     };
     // No memory for it: `mm` is dropped, and with it the directory.
-    Arc::try_new_in(mm, KmemCacheAlloc(&MM_STRUCT_CACHE)).map_err(|_| MapError::NoMemory)
+    let mm = Arc::try_new_in(mm, KmemCacheAlloc(&MM_STRUCT_CACHE)).map_err(|_| MapError::NoMemory)?;
+    crate::mm::rmap::anon_link(&mm, parent).map_err(|_| MapError::NoMemory)?;
+    Ok(mm)
 }
+
+/// `anon_family` before `anon_link` put the address space in one.
+const NO_FAMILY: u32 = u32::MAX;
 
 /// Address spaces live in the `mm_struct` cache, as Linux's do.
 static MM_STRUCT_CACHE: NamedCache = NamedCache::new("mm_struct");
@@ -239,6 +263,40 @@ impl MmStruct {
         r
     }
 
+    /// Write swap entry `e` at empty user entry `va`, making the page
+    /// table if needed (fork copying a swapped-out page; the caller took
+    /// the entry's count on its slot). May sleep.
+    pub fn set_swap_entry(&self, va: VirtAddr, e: crate::mm::pgtable::SwpEntry) -> Result<(), MapError> {
+        crate::kernel::preempt::might_sleep("MmStruct::set_swap_entry");
+        if va.as_usize() >= TASK_SIZE {
+            return Err(MapError::NotUser(va));
+        }
+        let need_table = {
+            let g = self.page_table_lock.lock();
+            // SAFETY: reads only, under the lock.
+            let mem = unsafe { self.tables() };
+            let pgd = g.as_ref().ok_or(MapError::NoMemory)?;
+            pgd.pde(&mem, va.pgd_index()).table().is_none()
+        };
+        // As in `map_page`: a missing table is allocated before the lock.
+        let spare = if need_table { Some(pte_alloc_one().ok_or(MapError::NoMemory)?) } else { None };
+        let (r, unused) = {
+            let g = self.page_table_lock.lock();
+            // SAFETY: this mm's own directory and tables, under its lock; a
+            // swap entry maps no frame.
+            let mut mem = unsafe { self.tables() }.with_spare(spare);
+            let r = match g.as_ref() {
+                Some(pgd) => pgd.set_swap_entry(&mut mem, va, e),
+                None => Err(MapError::NoMemory),
+            };
+            (r, mem.take_spare())
+        };
+        if let Some(p) = unused {
+            page_alloc::__free_pages(p);
+        }
+        r
+    }
+
     /// Unmap the user page at `va` and return the old entry (a present one
     /// has been flushed from the TLB if this directory is loaded).
     pub fn unmap_page(&self, va: VirtAddr) -> Result<Pte, MapError> {
@@ -283,7 +341,8 @@ impl MmStruct {
     /// # Safety
     /// An entry `f` writes maps a frame the caller owns (or holds a
     /// reference on for this mapping) until it is unmapped again, with
-    /// `USER` set; or it is empty.
+    /// `USER` set; or it is empty, or a swap entry holding its own count
+    /// on its slot.
     pub unsafe fn update_pte(&self, va: VirtAddr, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
         if va.as_usize() >= TASK_SIZE {
             return None;
@@ -381,7 +440,10 @@ impl Drop for MmStruct {
         // Linux's exit_mmap: every page mapped here is unmapped and, if
         // this was its last mapping, freed.
         crate::mm::memory::exit_mmap(self);
-        let Some(pgd) = self.page_table_lock.lock().take() else { return };
+        let Some(pgd) = self.page_table_lock.lock().take() else {
+            self.leave_family();
+            return;
+        };
         // SAFETY: the directory and its user tables are this mm's own, and
         // nothing else holds a reference to it any more.
         let mut mem = unsafe { self.tables() };
@@ -392,6 +454,17 @@ impl Drop for MmStruct {
                 "BUG: mm with pgd {:#010x} freed with {} user pages still mapped (their frames are not freed here)",
                 self.pgd_phys, leaked
             ));
+        }
+        self.leave_family();
+    }
+}
+
+impl MmStruct {
+    /// Out of the reverse map, last (see `mm::rmap`: a walk may look at
+    /// this address space until then).
+    fn leave_family(&self) {
+        if self.anon_family.load(Ordering::Relaxed) != NO_FAMILY {
+            crate::mm::rmap::anon_unlink(self);
         }
     }
 }

@@ -187,7 +187,9 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
     loop {
         let _ = failed(gfp | Gfp::NOWARN, order);
         RECLAIM_RETRIES.fetch_add(1, Ordering::Relaxed);
-        let did_some_progress = super::shrinker::shrink_slab() > 0;
+        // Linux's try_to_free_pages: user pages to swap, and the slab
+        // caches' empty slabs.
+        let did_some_progress = super::vmscan::try_to_free_pages(gfp) > 0;
         if did_some_progress {
             drain_all_pages();
         }
@@ -527,15 +529,16 @@ impl Node {
     }
 
     /// Linux's `wakeup_kswapd`: a zone below its `low` mark asks the
-    /// background reclaimer to bring it back up to `high`. There is no
-    /// kswapd thread yet, so the wake-up is only counted (per zone, shown
-    /// by `zoneinfo`); reclaim happens in the allocating caller for now.
+    /// background reclaimer (`mm::vmscan::kswapd`) to bring it back up to
+    /// `high`; the wake-ups are counted per zone (`zoneinfo`).
     fn wakeup_kswapd(&self, zone: usize, order: usize) {
         let z = &self.zones[zone];
         if !z.is_populated() || z.watermark_ok(order, z.watermark[Watermark::Low as usize], 0, false, false) {
             return;
         }
         z.kswapd_wakeups.fetch_add(1, Relaxed);
+        #[cfg(target_os = "none")]
+        super::vmscan::wakeup_kswapd();
     }
 
     /// Free 2^order frames at `pfn` whose last reference is gone (Linux's

@@ -473,6 +473,17 @@ impl PageTables {
         Ok(())
     }
 
+    /// Write swap entry `e` at `va`, making the page table if needed, where
+    /// the entry is empty (fork copying a swapped-out page; `map`'s rules
+    /// otherwise). No flush: neither entry is present.
+    pub fn set_swap_entry<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, e: SwpEntry) -> Result<(), MapError> {
+        let table = self.table_for(mem, va, true)?;
+        let old = Pte(mem.read_entry(table, va.pte_index()));
+        check_empty(va, old)?;
+        mem.write_entry(table, va.pte_index(), Pte::from_swp_entry(e).0);
+        Ok(())
+    }
+
     /// Clear the entry at `va` and return the old one. If it was present the
     /// caller must `invlpg(va)` before the frame is reused; if it was a swap
     /// entry the caller owns that swap slot now.

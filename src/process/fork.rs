@@ -13,7 +13,7 @@ use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::put_user;
 use crate::kernel::sched;
 use crate::mm::memory;
-use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
+use crate::mm::mm_types::{mm_alloc_forked, MmRef, MmStruct};
 use crate::mm::mmap::VmFlags;
 
 pub const CLONE_VM: u32 = 0x0000_0100;
@@ -60,7 +60,7 @@ impl ForkError {
 /// page shared copy-on-write. Locked areas are not locked in the copy
 /// (Linux clears `VM_LOCKED` in the child), nor is `MCL_FUTURE` inherited.
 pub fn dup_mm(old: &MmStruct) -> Result<MmRef, ForkError> {
-    let mm = mm_alloc().map_err(|_| ForkError::NoMemory)?;
+    let mm = mm_alloc_forked(old).map_err(|_| ForkError::NoMemory)?;
     let src = old.mmap.lock();
     let mut dst = mm.mmap.lock();
     let mut vmas = src.vmas.try_clone().map_err(|_| ForkError::NoMemory)?;

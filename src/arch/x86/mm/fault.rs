@@ -122,6 +122,12 @@ fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
         let _ = crate::kernel::sched::send_signal(pid, crate::kernel::sched::SIGKILL);
         return;
     }
+    if why == FaultError::Sigbus {
+        // The page's data is on a swap disk that failed to read it back.
+        crate::pr_err!("{}[{}]: bus error (swap read failed) at {:x} ip {:08x}", name, pid, address, frame.eip);
+        let _ = crate::kernel::sched::send_signal(pid, crate::kernel::signal_names::SIGBUS);
+        return;
+    }
     USER_SEGVS.fetch_add(1, Ordering::Relaxed);
     crate::pr_info!(
         "{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x}",

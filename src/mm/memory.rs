@@ -586,3 +586,37 @@ pub fn mark_mlocked(mm: &MmStruct, start: usize, end: usize, lock: bool) {
 pub fn user_frame(mm: &MmStruct, va: usize) -> Option<u32> {
     mm.pte(VirtAddr::new(va & !(PAGE_SIZE - 1))).filter(|p| p.has_frame()).map(|p| p.pfn().0)
 }
+
+/// `swapoff`'s work in one address space (Linux's `unuse_mm`): every swap
+/// entry of area `ty` is faulted back in, as a read fault would. The
+/// caller holds `ctx` (the mm's `mmap` lock). `Err(Oom)` when memory ran
+/// out: the entries not yet brought back stay on swap.
+pub fn unuse_mm(mm: &MmStruct, ctx: &MmContext, ty: usize) -> Result<usize, FaultError> {
+    const CHUNK: usize = 64;
+    let mut back = 0;
+    let areas: alloc::vec::Vec<Vma> = ctx.vmas.iter().copied().collect();
+    for vma in &areas {
+        let mut at = vma.start;
+        while at < vma.end {
+            let n = ((vma.end - at) / PAGE_SIZE).min(CHUNK);
+            let mut found = [(VirtAddr::new(0), Pte::NONE); CHUNK];
+            let mut k = 0;
+            // SAFETY: entries are only read (the callback returns None).
+            unsafe {
+                mm.for_each_pte(VirtAddr::new(at), n, |va, pte| {
+                    if pte.is_swap() && pte.swp_entry().ty() == ty {
+                        found[k] = (va, pte);
+                        k += 1;
+                    }
+                    None
+                })
+            };
+            for &(va, pte) in &found[..k] {
+                do_swap_page(mm, vma, va, pte)?;
+                back += 1;
+            }
+            at += n * PAGE_SIZE;
+        }
+    }
+    Ok(back)
+}

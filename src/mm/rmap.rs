@@ -83,6 +83,14 @@ pub fn anon_unlink(mm: &MmStruct) {
     fam.retain(|w| !core::ptr::eq(w.as_ptr(), mm));
     if fam.is_empty() {
         r.families[id] = None;
+        // The table shrinks with its families, so that memory comes back
+        // exactly when every process has gone.
+        while let Some(None) = r.families.last() {
+            r.families.pop();
+        }
+        if r.families.capacity() > 2 * r.families.len() + 4 {
+            r.families.shrink_to_fit();
+        }
     }
 }
 

@@ -428,3 +428,94 @@ pub fn remove_mapping(pfn: u32) -> bool {
     super::swap::put_page(pfn);
     true
 }
+
+/// Why `swapoff` failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SwapoffError {
+    /// No active area by that name.
+    NotActive,
+    /// Not enough memory to bring every page back; the area stays on.
+    NoMemory,
+    /// Entries kept appearing (a reclaim in flight): the area stays on.
+    Busy,
+}
+
+impl fmt::Display for SwapoffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SwapoffError::NotActive => "Invalid argument",
+            SwapoffError::NoMemory => "Cannot allocate memory",
+            SwapoffError::Busy => "Device or resource busy",
+        })
+    }
+}
+
+/// Linux's `swapoff`: close area `name` to new slots, bring every page on
+/// it back into memory (`try_to_unuse`: each address space's entries are
+/// faulted in, then the pages only the swap cache held leave it), and
+/// remove it. When memory runs short the area is opened again, with what
+/// was brought back staying in memory, and nothing is lost.
+pub fn swapoff(name: &str) -> Result<(), SwapoffError> {
+    let ty = {
+        let mut sw = SWAP.lock();
+        let ty = sw.info.iter().position(|s| s.as_ref().is_some_and(|si| si.dev.name() == name));
+        let ty = ty.ok_or(SwapoffError::NotActive)?;
+        let si = sw.info[ty].as_mut().expect("found above");
+        si.writeok = false;
+        let free = (si.map.pages() - si.map.inuse()) as usize;
+        NR_SWAP_PAGES.fetch_sub(free, Relaxed);
+        ty
+    };
+    let result = try_to_unuse(ty);
+    let mut sw = SWAP.lock();
+    let si = sw.info[ty].as_mut().expect("only swapoff removes an area");
+    match result {
+        Ok(()) => {
+            let pages = si.map.pages() as usize;
+            sw.info[ty] = None;
+            TOTAL_SWAP_PAGES.fetch_sub(pages, Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            si.writeok = true;
+            NR_SWAP_PAGES.fetch_add((si.map.pages() - si.map.inuse()) as usize, Relaxed);
+            Err(e)
+        }
+    }
+}
+
+/// Empty area `ty` (closed to new slots). A few rounds, since a fork or a
+/// reclaim in flight may add entries behind the walk.
+fn try_to_unuse(ty: usize) -> Result<(), SwapoffError> {
+    for _round in 0..8 {
+        for mm in super::rmap::all_mms() {
+            let ctx = mm.mmap.lock();
+            super::memory::unuse_mm(&mm, &ctx, ty).map_err(|_| SwapoffError::NoMemory)?;
+        }
+        // Slots only the swap cache still holds: their pages leave it.
+        let mut off = 1;
+        loop {
+            let cached = {
+                let mut sw = SWAP.lock();
+                let si = sw.info[ty].as_mut().expect("area being emptied");
+                let Some(o) = si.map.used_from(off).next() else { break };
+                off = o + 1;
+                si.map.cached(o).map(|pfn| (o, pfn, si.map.count(o)))
+            };
+            if let Some((_, pfn, 1)) = cached {
+                if !page(pfn).flags().contains(PageFlags::LOCKED) {
+                    // A reference so that it cannot go while we look.
+                    page(pfn).get();
+                    delete_from_swap_cache(pfn);
+                    super::swap::put_page(pfn);
+                }
+            }
+        }
+        let inuse = SWAP.lock().info[ty].as_ref().map_or(0, |si| si.map.inuse());
+        if inuse == 0 {
+            return Ok(());
+        }
+        crate::kernel::sched::yield_now();
+    }
+    Err(SwapoffError::Busy)
+}

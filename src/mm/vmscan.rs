@@ -216,6 +216,12 @@ fn shrink_active_list(zone: &Zone, nr: usize, priority: usize, sc: &mut ScanCont
 
 /// Linux's `shrink_zone`: one pass over `zone` at `priority`.
 fn shrink_zone(zone: &Zone, priority: usize, sc: &mut ScanControl) {
+    // No free swap slot: an anonymous page cannot go anywhere, so its
+    // lists are not scanned at all (2.6.28's `get_scan_ratio`; 2.6.24
+    // scanned them in vain).
+    if nr_swap_pages() == 0 {
+        return;
+    }
     let nr_active = (zone.lru_pages(LruList::ActiveAnon) >> priority) + 1;
     let nr_inactive = (zone.lru_pages(LruList::InactiveAnon) >> priority) + 1;
     // Keep the inactive list fed: age at least as many as are evicted.

@@ -172,7 +172,7 @@ impl Process {
             start_code: code.0,
             end_code: code.1,
             pgtables_bytes: (mm.nr_ptes() * PAGE_SIZE) as u64,
-            swap_ents: 0,
+            swap_ents: mm.swapents.load(core::sync::atomic::Ordering::Relaxed) as u64,
         })
     }
 

@@ -104,6 +104,19 @@ pub static COMMANDS: &[Command] = &[
     },
     Command { name: "shrink", usage: "", help: "give every empty slab back to the page allocator", run: cmd_shrink },
     Command {
+        name: "swapon",
+        usage: "[-p PRIORITY] [DEVICE]",
+        help: "use the swap area on a disk (/dev/sda...); alone: list the areas",
+        run: super::swap_cmds::cmd_swapon,
+    },
+    Command {
+        name: "swapoff",
+        usage: "DEVICE | -a",
+        help: "bring every page back from a swap area and stop using it",
+        run: super::swap_cmds::cmd_swapoff,
+    },
+    Command { name: "swaps", usage: "", help: "swap areas in use (/proc/swaps)", run: super::swap_cmds::cmd_swaps },
+    Command {
         name: "vmallocinfo",
         usage: "",
         help: "vmalloc and vmap areas (/proc/vmallocinfo)",

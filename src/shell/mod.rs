@@ -11,3 +11,5 @@ pub mod lineedit;
 pub mod commands;
 #[cfg(target_os = "none")]
 pub mod process_cmds;
+#[cfg(target_os = "none")]
+pub mod swap_cmds;

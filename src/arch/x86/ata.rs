@@ -561,7 +561,7 @@ impl AtaChannel {
         };
         let disk = *self.checked_disk(drive, name)?;
         let fail = |lba, kind| AtaError { dev: disk.id, cmd: name, lba: Some(lba), kind };
-        if len == 0 || len % SECTOR_SIZE != 0 {
+        if len == 0 || !len.is_multiple_of(SECTOR_SIZE) {
             return Err(fail(lba, AtaErrorKind::BadLength(len)));
         }
         let count = (len / SECTOR_SIZE) as u64;

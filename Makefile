@@ -10,11 +10,13 @@ ISO        ?= $(KBUILD)/kernel.iso
 GDB_PORT   ?= 1234
 BENCH_ARGS ?=
 PROGS      ?=
+SWAP       ?= 256M
 # Taken as typed (make must not expand a `$` in them), and read by the scripts
 # from the environment, so no character in them can break a recipe.
 override ARGS := $(value ARGS)
 override BENCH_ARGS := $(value BENCH_ARGS)
 override PROGS := $(value PROGS)
+override SWAP := $(value SWAP)
 export ARGS BENCH_ARGS PROGS
 
 BUILD   := build
@@ -64,15 +66,27 @@ USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
 $(UBUILD)/auxv: USER_CC += -e auxv_start
 export USER_PROGS
 
+# The swap disk (issue 11): a raw image made by the real mkswap, named by its
+# size so SWAP=1G makes a new one beside the 256M one. It is the primary
+# master (index 0: ata1.00, Linux's sda); -cdrom is the secondary master.
+# SWAP=0 attaches no disk.
+ifeq ($(SWAP),0)
+SWAP_IMG  :=
+QEMU_SWAP :=
+else
+SWAP_IMG  := $(BUILD)/swap-$(SWAP).img
+QEMU_SWAP := -drive file=$(SWAP_IMG),format=raw,if=ide,index=0
+endif
+
 QEMU := qemu-system-i386 -m $(MEM) -cdrom $(ISO) -boot d -no-reboot -display none \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_EXTRA)
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 $(QEMU_SWAP) $(QEMU_EXTRA)
 # At a terminal: serial and monitor share stdio (Ctrl-A x quits QEMU, Ctrl-A c
 # the monitor), and Ctrl-C goes to the kernel's shell. From a pipe: serial
 # alone on stdio, so input written before boot is not lost (see the README).
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel user iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck progscheck FORCE
+.PHONY: all kernel user iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck progscheck swap FORCE
 
 all: iso
 
@@ -88,6 +102,9 @@ help:
 	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
 	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
+	@echo "make swap         make the swap disk image $(if $(SWAP_IMG),$(SWAP_IMG),(none: SWAP=0)) with mkswap, unless it exists"
+	@echo "SWAP=SIZE         make run/debug/gdb: attach a swap disk of SIZE (K/M/G; default 256M) as the first IDE disk"
+	@echo "                  (Linux's sda), made once by mkswap as $(BUILD)/swap-SIZE.img; SWAP=0 attaches none"
 	@echo "make user         build the user programs into $(UBUILD)/ (user/NAME: Rust; user/c/NAME.c: C, gcc -m32 -static);"
 	@echo "                  they are static Linux i386 programs: they run on this host too"
 	@echo "PROGS='a b'       make iso/run: add these static i386 ELF files to the ISO, each a module named by its file name"
@@ -153,19 +170,25 @@ image:
 memcheck:
 	@bash scripts/memcheck.sh '$(MEM)'
 
-run: memcheck progscheck iso
+# The swap image is checked (SWAP= as typed) and made before anything else.
+swap: export SWAP_IMG := $(SWAP_IMG)
+swap: export SWAP := $(SWAP)
+swap:
+	@bash scripts/swapimg.sh
+
+run: memcheck swap progscheck iso
 	@if [ -t 0 ]; then $(QEMU) $(SERIAL_TTY); else $(QEMU) $(SERIAL_PIPE); fi
 
 # QEMU cannot take a port that is in use and would go on without its GDB
 # stub: GDB would then attach to whoever holds the port. Refuse instead.
 GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
-debug: memcheck progscheck iso
+debug: memcheck swap progscheck iso
 	@$(GDB_PORT_FREE)
 	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
 
-gdb: memcheck progscheck iso
+gdb: memcheck swap progscheck iso
 	@$(GDB_PORT_FREE)
 	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal); GDB stub on localhost:$(GDB_PORT)"
 	@: > $(BUILD)/serial.log

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and booting the kernel needs on a Debian machine:
 # QEMU for i386, GRUB's BIOS image and grub-mkrescue (with xorriso and mtools
-# for the ISO), GDB, and gcc-multilib for the user programs (user/c/, built
-# with gcc -m32 -static against the 32-bit glibc). rust-src comes by itself
+# for the ISO), GDB, mkswap for the swap disk image (util-linux: Essential in
+# Debian, but a trimmed image may lack it), and gcc-multilib for the user
+# programs (user/c/, built with gcc -m32 -static against the 32-bit glibc). rust-src comes by itself
 # through rust-toolchain.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,8 @@ command -v grub-mkrescue >/dev/null || need+=(grub-common)
 command -v xorriso >/dev/null || need+=(xorriso)
 command -v mformat >/dev/null || need+=(mtools)
 command -v gdb >/dev/null || need+=(gdb)
+# mkswap lives in /usr/sbin, which an unprivileged PATH may lack.
+command -v mkswap >/dev/null || [ -x /usr/sbin/mkswap ] || [ -x /sbin/mkswap ] || need+=(util-linux)
 # gcc -m32 -static needs the 32-bit crt files, libgcc and glibc: test that
 # it links rather than which packages are there.
 if ! echo 'int main(void){return 0;}' | gcc -m32 -static -x c -o /dev/null - 2>/dev/null; then

@@ -1,12 +1,18 @@
 //! `kmain`: what happens between the boot loader and the shell prompt
 //! (Linux's init/main.c `start_kernel`). Each step uses only the ones before it.
 
+use crate::arch::x86::ata::{self, AtaChannel, AtaDisk, AtaError, Probe, SECTOR_SIZE};
 use crate::arch::x86::kernel::{setup_arch, traps};
 use crate::arch::x86::{cpu, pit, serial};
 use crate::kernel::cmdline::BootOptions;
+use crate::kernel::mutex::Mutex;
 use crate::kernel::{bootinfo, ksyms, printk, sched, tty};
+use crate::mm::swap_header::{self, HeaderError, SwapHeader, Uuid, SECTORS_PER_PAGE, SWAP_PAGE_SIZE};
 use crate::shell::commands as shell;
-use crate::{pr_info, pr_notice, pr_warn};
+use crate::{pr_err, pr_info, pr_notice, pr_warn};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -60,6 +66,8 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     cpu::local_irq_enable();
     printk::timekeeping_ready();
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
+    // With the tick running: the disk waits are timed in jiffies.
+    ata_init();
 
     // The background reclaimer (Linux starts it from kswapd_init).
     crate::process::kthread::kthread_run("kswapd0", crate::mm::vmscan::kswapd, 0).expect("a thread slot at boot");
@@ -85,4 +93,165 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
 fn run_ktests(_: usize) {
     #[cfg(feature = "ktest")]
     crate::ktests::run_at_boot();
+}
+
+// --- the IDE disks and their swap headers (issue 11) ---
+
+/// The IDE channels, each owned here once probed and lent under its lock
+/// (a sleeping one: a page of PIO takes a while, and the holder may be
+/// preempted).
+static ATA_CHANNELS: [spin::Once<Mutex<AtaChannel>>; ata::ATA_PORTS] = [spin::Once::new(), spin::Once::new()];
+
+/// IDE channel `port` (0: ata1, 1: ata2) under its lock, once `kmain` has
+/// probed it.
+pub fn ata_channel(port: usize) -> Option<&'static Mutex<AtaChannel>> {
+    ATA_CHANNELS.get(port)?.get()
+}
+
+/// An ATA disk and the lock of its channel: what `swapon` needs to read
+/// and write it (`channel.lock().read_sectors(disk.id.drive as usize, ..)`).
+#[derive(Clone, Copy)]
+pub struct SwapDisk {
+    pub channel: &'static Mutex<AtaChannel>,
+    pub disk: AtaDisk,
+}
+
+/// Why a disk cannot be swapped on: its page 0 could not be read, or it
+/// holds no usable swap header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwapProbeError {
+    Io(AtaError),
+    Header(HeaderError),
+}
+
+impl fmt::Display for SwapProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SwapProbeError::Io(e) => write!(f, "cannot read the swap header: {}", e),
+            SwapProbeError::Header(e) => write!(f, "{}", e),
+        }
+    }
+}
+
+/// Read and check page 0 of `disk` (on the channel `ch`, held by the
+/// caller) as `sys_swapon` does.
+pub fn read_swap_header(ch: &mut AtaChannel, disk: &AtaDisk) -> Result<SwapHeader, SwapProbeError> {
+    let mut page = Box::new([0u8; SWAP_PAGE_SIZE]);
+    ch.read_sectors(disk.id.drive as usize, 0, &mut page[..]).map_err(SwapProbeError::Io)?;
+    swap_header::parse(&page, disk.sectors / SECTORS_PER_PAGE).map_err(SwapProbeError::Header)
+}
+
+/// Every ATA disk with what its page 0 says, in name order (sda first):
+/// the candidates of `swapon`. Takes each channel's lock in turn.
+pub fn probe_swap_disks() -> Vec<(SwapDisk, Result<SwapHeader, SwapProbeError>)> {
+    let mut found = Vec::new();
+    for channel in (0..ata::ATA_PORTS).filter_map(ata_channel) {
+        let mut ch = channel.lock();
+        for drive in 0..2 {
+            if let Some(&disk) = ch.disk(drive) {
+                let header = read_swap_header(&mut ch, &disk);
+                found.push((SwapDisk { channel, disk }, header));
+            }
+        }
+    }
+    found
+}
+
+/// One line for what page 0 of a disk says: `swap: sda: SWAPSPACE2 ...`.
+pub struct SwapProbeLine<'a>(pub &'a AtaDisk, pub &'a Result<SwapHeader, SwapProbeError>);
+
+impl fmt::Display for SwapProbeLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.0.id.sd_name().expect("an ATA disk has a name");
+        match self.1 {
+            Ok(h) => {
+                write!(
+                    f,
+                    "swap: {}: SWAPSPACE2 version 1, {} pages ({}k), {} bad",
+                    name,
+                    h.last_page,
+                    h.nr_good_pages() as u64 * 4,
+                    h.bad_pages.len()
+                )?;
+                if let Some(label) = h.label() {
+                    write!(f, ", LABEL={}", label)?;
+                }
+                write!(f, ", UUID={}", Uuid(&h.uuid))
+            }
+            Err(e) => write!(f, "swap: {}: {}; not a swap area", name, e),
+        }
+    }
+}
+
+/// Linux's `string_get_size` with 3 significant digits: `67.1 MB`.
+struct Size(u64, u64);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (bytes, base) = (self.0 as u128, self.1 as u128);
+        let units: [&str; 5] =
+            if base == 1000 { ["B", "kB", "MB", "GB", "TB"] } else { ["B", "KiB", "MiB", "GiB", "TiB"] };
+        let mut unit = 0;
+        while unit + 1 < units.len() && bytes >= base.pow(unit as u32 + 1) {
+            unit += 1;
+        }
+        let milli = bytes * 1000 / base.pow(unit as u32);
+        let decimals = if milli >= 100_000 {
+            0
+        } else if milli >= 10_000 {
+            1
+        } else {
+            2
+        };
+        let step = 10u128.pow(3 - decimals);
+        let v = (milli + step / 2) / step;
+        let scale = 10u128.pow(decimals);
+        if decimals == 0 {
+            write!(f, "{} {}", v, units[unit])
+        } else {
+            write!(f, "{}.{:0w$} {}", v / scale, v % scale, units[unit], w = decimals as usize)
+        }
+    }
+}
+
+/// Probe the IDE disks and say what was found as libata does, then what
+/// each disk's page 0 holds; keep the channels for `swapon`.
+fn ata_init() {
+    let mut disks = 0;
+    for (channel, found) in ata::probe() {
+        let Some(mut ch) = channel else {
+            continue;
+        };
+        for p in found {
+            match p {
+                Probe::Absent => {}
+                Probe::Disk(d) => {
+                    disks += 1;
+                    let id = d.id.ata_name();
+                    pr_info!("{}: ATA-{}: {}, {}, max {}", id, d.ata_version, d.model(), d.firmware(), d.max_mode);
+                    let lba = if d.lba48 { "LBA48" } else { "LBA" };
+                    pr_info!("{}: {} sectors, multi {}: {}", id, d.sectors, d.multi, lba);
+                    pr_notice!(
+                        "sd {}: [{}] {} {}-byte logical blocks: ({}/{})",
+                        d.id.scsi_addr(),
+                        d.id.sd_name().expect("an ATA disk has a name"),
+                        d.sectors,
+                        SECTOR_SIZE,
+                        Size(d.bytes(), 1000),
+                        Size(d.bytes(), 1024)
+                    );
+                    pr_info!("{}", SwapProbeLine(&d, &read_swap_header(&mut ch, &d)));
+                }
+                Probe::Atapi(d) => {
+                    pr_info!("{}: ATAPI: {}, {}, max {}", d.id.ata_name(), d.model(), d.firmware(), d.max_mode)
+                }
+                Probe::Failed(e) => pr_err!("{}: failed to IDENTIFY ({})", e.dev.ata_name(), e),
+            }
+        }
+        let port = ch.port();
+        ATA_CHANNELS[port].call_once(|| Mutex::new(ch));
+    }
+    if disks == 0 {
+        pr_info!("ata: no ATA disk, so no swap device (make run attaches one unless SWAP=0)");
+    }
 }

@@ -43,17 +43,44 @@ def iso_for(args, ktest=False):
 iso_for.built = set()
 
 
+def swap_image(size):
+    """A swap disk image of `size` ("64M"; K/M/G as make's SWAP=) made once
+    by the real mkswap through the script `make swap` runs, in build/tests/
+    (apart from make run's, which a running `make run` may hold)."""
+    img = os.path.join(BUILD, "swap-%s.img" % size)
+    if not os.path.exists(img):
+        os.makedirs(BUILD, exist_ok=True)
+        r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "swapimg.sh")],
+                           env=dict(os.environ, SWAP=size, SWAP_IMG=img),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise AssertionError("making the swap image failed:\n" + r.stderr.decode("utf-8", "replace"))
+    return img
+
+
+def swap_drive(swap):
+    """QEMU's arguments for Machine(swap=...): None, no disk; a size, a
+    mkswap image of that size (swap_image); a path, that raw image. It is
+    the primary master, as make run attaches it (ata1.00, the kernel's
+    sda). snapshot=on: the boot's writes go to a temporary overlay, so every
+    boot starts from the image as made and boots can share it."""
+    if swap is None:
+        return []
+    img = swap if os.sep in swap else swap_image(swap)
+    return ["-drive", "file=%s,format=raw,if=ide,index=0,snapshot=on" % img]
+
+
 class Machine:
     """One QEMU boot with the serial console on a pipe; `ktest`: of the
     test kernel, which has the in-kernel tests (boot option and command)."""
 
-    def __init__(self, args="", mem="2G", ktest=False):
+    def __init__(self, args="", mem="2G", ktest=False, swap=None):
         self.iso = iso_for(args, ktest)
         cmd = ["qemu-system-i386", "-m", mem, "-cdrom", self.iso, "-boot", "d",
                "-no-reboot", "-display", "none",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0",
-               "-monitor", "none"]
+               "-monitor", "none"] + swap_drive(swap)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.out = ""
@@ -575,10 +602,16 @@ def registered_ktests():
     return names, unregistered
 
 
-def ktest_boot(args="ktest", mem="2G", timeout=120):
-    """Boot with `ktest` (and `args`): the verdict lines, the summary, the
-    number of tests the kernel says it has, QEMU's exit status."""
-    m = Machine(args=args, mem=mem, ktest=True)
+# The swap disk of `ktest` boots: the ATA and swap tests need one (and are
+# skipped, saying so, without it).
+KTEST_SWAP = "16M"
+
+
+def ktest_boot(args="ktest", mem="2G", timeout=120, swap=KTEST_SWAP):
+    """Boot with `ktest` (and `args`) and a swap disk: the verdict lines,
+    the summary, the number of tests the kernel says it has, QEMU's exit
+    status."""
+    m = Machine(args=args, mem=mem, ktest=True, swap=swap)
     try:
         _, reg = m.expect(r"ktest: (\d+) tests registered", BOOT_TIMEOUT)
         _, summary = m.expect(KTEST_RESULT, timeout)
@@ -2416,6 +2449,97 @@ HIGHPTE_TESTS = [
 ]
 
 
+# --- swap device (issue 11) ---
+
+def swap_disk_named_at_boot():
+    """SWAP=64M: libata's lines for the disk (model, size, LBA48), its sd
+    name and size as Linux prints them, the mkswap header read from it, and
+    the CD-ROM named and left alone; the shell then runs and powers off."""
+    m = Machine(mem="256M", swap="64M")
+    try:
+        log = m.boot()
+        for line in ["ata1.00: ATA-7: QEMU HARDDISK, 2.5+, max UDMA/100",
+                     "ata1.00: 131072 sectors, multi 16: LBA48",
+                     "sd 0:0:0:0: [sda] 131072 512-byte logical blocks: (67.1 MB/64.0 MiB)",
+                     "swap: sda: SWAPSPACE2 version 1, 16383 pages (65532k), 0 bad, UUID=",
+                     "ata2.00: ATAPI: QEMU DVD-ROM, 2.5+, max UDMA/100"]:
+            check(line in log, "missing %r in the boot log:\n%s" % (line, log[-2500:]))
+        check("no ATA disk" not in log, "a disk was attached:\n" + log[-1500:])
+        check(m.cmd("echo alive").strip() == "alive", "shell dead")
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def disk_without_swap_signature_is_refused():
+    """A zero-filled disk: found, and its page 0 refused with Linux's
+    words, the bytes it found and the disk's name; the boot goes on."""
+    img = os.path.join(BUILD, "zero-1M.img")
+    os.makedirs(BUILD, exist_ok=True)
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    m = Machine(mem="256M", swap=img)
+    try:
+        log = m.boot()
+        check("sd 0:0:0:0: [sda] 2048 512-byte logical blocks: (1.05 MB/1.00 MiB)" in log, log[-2500:])
+        want = ("swap: sda: Unable to find swap-space signature (last 10 bytes of page 0: \"" + "\\x00" * 10 +
+                "\", not SWAPSPACE2; run mkswap on it); not a swap area")
+        check(want in log, "missing %r in:\n%s" % (want, log[-2500:]))
+        check(m.cmd("echo alive").strip() == "alive", "shell dead")
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def no_disk_says_so():
+    """No swap disk (tests' default, SWAP=0): one line says there is none."""
+    m = Machine(mem="256M")
+    try:
+        log = m.boot()
+        check("ata: no ATA disk, so no swap device (make run attaches one unless SWAP=0)" in log, log[-2500:])
+        check("ata1.00" not in log and "[sda]" not in log, "a disk where none is attached:\n" + log[-2500:])
+    finally:
+        m.kill()
+
+
+def make_run_swap_sizes():
+    """make run: SWAP=0 attaches nothing, SWAP=1M makes build/swap-1M.img
+    with mkswap (once) and attaches it; piped, both exit 0. A bad SWAP is
+    refused before anything boots."""
+    def run(swap):
+        p = subprocess.Popen("printf '\\nmeminfo\\npoweroff\\n' | make -s run MEM=128M SWAP=%s" % swap, shell=True,
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            raw, _ = p.communicate(timeout=BOOT_TIMEOUT + 120)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            p.communicate()
+            raise AssertionError("make run SWAP=%s did not finish in time" % swap)
+        return p.returncode, raw.decode("utf-8", "replace").replace("\r", "")
+    img = os.path.join(ROOT, "build", "swap-1M.img")
+    if os.path.exists(img):
+        os.remove(img)
+    code, out = run("0")
+    check(code == 0 and "MemTotal:" in out, "make run SWAP=0 exited %d:\n%s" % (code, out[-1500:]))
+    check("no ATA disk" in out and "[sda]" not in out, "SWAP=0 attached a disk:\n" + out[-1500:])
+    code, out = run("1M")
+    check(code == 0 and "MemTotal:" in out, "make run SWAP=1M exited %d:\n%s" % (code, out[-1500:]))
+    check("swap image: build/swap-1M.img: Setting up swapspace version 1, size = 1020 KiB" in out, out[-2500:])
+    check("swap: sda: SWAPSPACE2 version 1, 255 pages (1020k), 0 bad" in out, out[-2500:])
+    code, out = run("12X")
+    check(code != 0 and "SWAP=12X is not a size" in out and "himem version" not in out,
+          "SWAP=12X: exit %d:\n%s" % (code, out[-1500:]))
+    os.remove(img)
+
+
+SWAPDEV_TESTS = [("qemu::swap::disk_named_at_boot", swap_disk_named_at_boot),
+                 ("qemu::swap::disk_without_signature_is_refused", disk_without_swap_signature_is_refused),
+                 ("qemu::swap::no_disk_says_so", no_disk_says_so),
+                 ("qemu::make::run_swap_sizes", make_run_swap_sizes)]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -2447,7 +2571,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -21,6 +21,7 @@
 //! it is then reported as libtest reports an ignored test, `test NAME ...
 //! ignored, why`, and does not fail the run.
 
+mod ata;
 mod exec;
 mod highmem;
 mod highpte;
@@ -58,6 +59,10 @@ pub fn skip(reason: &'static str) -> &'static str {
 }
 
 pub static TESTS: &[KTest] = &[
+    KTest { name: "arch::x86::ata::writes_read_back_and_are_restored", run: ata::writes_read_back_and_are_restored },
+    KTest { name: "arch::x86::ata::beyond_the_end_is_refused_not_hung", run: ata::beyond_the_end_is_refused_not_hung },
+    KTest { name: "arch::x86::ata::bad_requests_are_refused", run: ata::bad_requests_are_refused },
+    KTest { name: "init::probe_swap_disks_reads_the_header", run: ata::probe_swap_disks_reads_the_header },
     KTest { name: "arch::x86::kernel::traps::int3_returns_to_caller", run: kernel::int3_returns_to_caller },
     KTest { name: "arch::x86::gdt::descriptor_tables_match_i386", run: kernel::descriptor_tables_match_i386 },
     KTest { name: "arch::x86::pit::timer_ticks_at_hz", run: kernel::timer_ticks_at_hz },

@@ -13,6 +13,7 @@ pub mod page_alloc;
 pub mod pgtable;
 pub mod pkmap;
 pub mod slab;
+pub mod swap_header;
 pub mod swap_map;
 pub mod vmap_area;
 pub mod vmstat;

@@ -35,6 +35,12 @@ pub fn outw(port: u16, val: u16) {
 }
 
 #[inline]
+pub fn inw(port: u16) -> u16 {
+    // SAFETY: as for outb.
+    unsafe { x86::io::inw(port) }
+}
+
+#[inline]
 pub fn read_eflags() -> u32 {
     let flags: u32;
     // SAFETY: reading EFLAGS through the stack has no other effect.

@@ -13,6 +13,8 @@ pub mod rtc;
 pub mod tls;
 
 #[cfg(target_os = "none")]
+pub mod ata;
+#[cfg(target_os = "none")]
 pub mod cpu;
 #[cfg(target_os = "none")]
 pub mod gdt;

@@ -1,17 +1,14 @@
 //! `kmain`: what happens between the boot loader and the shell prompt
 //! (Linux's init/main.c `start_kernel`). Each step uses only the ones before it.
 
-use crate::arch::x86::ata::{self, AtaChannel, AtaDisk, AtaError, Probe, SECTOR_SIZE};
+use crate::arch::x86::ata::{self, AtaDisk, Probe, SECTOR_SIZE};
 use crate::arch::x86::kernel::{setup_arch, traps};
 use crate::arch::x86::{cpu, pit, serial};
 use crate::kernel::cmdline::BootOptions;
-use crate::kernel::mutex::Mutex;
 use crate::kernel::{bootinfo, ksyms, printk, sched, tty};
-use crate::mm::swap_header::{self, HeaderError, SwapHeader, Uuid, SECTORS_PER_PAGE, SWAP_PAGE_SIZE};
+use crate::mm::swap_header::{SwapHeader, Uuid};
 use crate::shell::commands as shell;
 use crate::{pr_err, pr_info, pr_notice, pr_warn};
-use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::fmt;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -97,68 +94,8 @@ fn run_ktests(_: usize) {
 
 // --- the IDE disks and their swap headers (issue 11) ---
 
-/// The IDE channels, each owned here once probed and lent under its lock
-/// (a sleeping one: a page of PIO takes a while, and the holder may be
-/// preempted).
-static ATA_CHANNELS: [spin::Once<Mutex<AtaChannel>>; ata::ATA_PORTS] = [spin::Once::new(), spin::Once::new()];
-
-/// IDE channel `port` (0: ata1, 1: ata2) under its lock, once `kmain` has
-/// probed it.
-pub fn ata_channel(port: usize) -> Option<&'static Mutex<AtaChannel>> {
-    ATA_CHANNELS.get(port)?.get()
-}
-
-/// An ATA disk and the lock of its channel: what `swapon` needs to read
-/// and write it (`channel.lock().read_sectors(disk.id.drive as usize, ..)`).
-#[derive(Clone, Copy)]
-pub struct SwapDisk {
-    pub channel: &'static Mutex<AtaChannel>,
-    pub disk: AtaDisk,
-}
-
-/// Why a disk cannot be swapped on: its page 0 could not be read, or it
-/// holds no usable swap header.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SwapProbeError {
-    Io(AtaError),
-    Header(HeaderError),
-}
-
-impl fmt::Display for SwapProbeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SwapProbeError::Io(e) => write!(f, "cannot read the swap header: {}", e),
-            SwapProbeError::Header(e) => write!(f, "{}", e),
-        }
-    }
-}
-
-/// Read and check page 0 of `disk` (on the channel `ch`, held by the
-/// caller) as `sys_swapon` does.
-pub fn read_swap_header(ch: &mut AtaChannel, disk: &AtaDisk) -> Result<SwapHeader, SwapProbeError> {
-    let mut page = Box::new([0u8; SWAP_PAGE_SIZE]);
-    ch.read_sectors(disk.id.drive as usize, 0, &mut page[..]).map_err(SwapProbeError::Io)?;
-    swap_header::parse(&page, disk.sectors / SECTORS_PER_PAGE).map_err(SwapProbeError::Header)
-}
-
-/// Every ATA disk with what its page 0 says, in name order (sda first):
-/// the candidates of `swapon`. Takes each channel's lock in turn.
-pub fn probe_swap_disks() -> Vec<(SwapDisk, Result<SwapHeader, SwapProbeError>)> {
-    let mut found = Vec::new();
-    for channel in (0..ata::ATA_PORTS).filter_map(ata_channel) {
-        let mut ch = channel.lock();
-        for drive in 0..2 {
-            if let Some(&disk) = ch.disk(drive) {
-                let header = read_swap_header(&mut ch, &disk);
-                found.push((SwapDisk { channel, disk }, header));
-            }
-        }
-    }
-    found
-}
-
 /// One line for what page 0 of a disk says: `swap: sda: SWAPSPACE2 ...`.
-pub struct SwapProbeLine<'a>(pub &'a AtaDisk, pub &'a Result<SwapHeader, SwapProbeError>);
+pub struct SwapProbeLine<'a>(pub &'a AtaDisk, pub &'a Result<SwapHeader, crate::mm::page_io::SwapProbeError>);
 
 impl fmt::Display for SwapProbeLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -240,7 +177,7 @@ fn ata_init() {
                         Size(d.bytes(), 1000),
                         Size(d.bytes(), 1024)
                     );
-                    pr_info!("{}", SwapProbeLine(&d, &read_swap_header(&mut ch, &d)));
+                    pr_info!("{}", SwapProbeLine(&d, &crate::mm::page_io::read_swap_header(&mut ch, &d)));
                 }
                 Probe::Atapi(d) => {
                     pr_info!("{}: ATAPI: {}, {}, max {}", d.id.ata_name(), d.model(), d.firmware(), d.max_mode)
@@ -248,8 +185,7 @@ fn ata_init() {
                 Probe::Failed(e) => pr_err!("{}: failed to IDENTIFY ({})", e.dev.ata_name(), e),
             }
         }
-        let port = ch.port();
-        ATA_CHANNELS[port].call_once(|| Mutex::new(ch));
+        crate::mm::page_io::register_ata_channel(ch);
     }
     if disks == 0 {
         pr_info!("ata: no ATA disk, so no swap device (make run attaches one unless SWAP=0)");

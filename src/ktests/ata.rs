@@ -12,7 +12,7 @@ use super::memory::counts_come_back;
 use super::{skip, TestResult};
 use crate::arch::x86::ata::{AtaChannel, AtaErrorKind, SECTOR_SIZE};
 use crate::arch::x86::pit;
-use crate::init::{ata_channel, probe_swap_disks};
+use crate::mm::page_io::{ata_channel, probe_swap_disks};
 use crate::kernel::mutex::MutexGuard;
 use crate::mm::swap_header::SECTORS_PER_PAGE;
 use crate::{pr_err, pr_info};

@@ -221,3 +221,22 @@ pub fn symbols_resolve_kernel_text() -> TestResult {
     check!(sym.name == "kmain" && sym.addr == kmain, "kmain resolves to the wrong symbol");
     Ok(())
 }
+
+/// A `try_lock` that finds the mutex taken fails and leaves it taken (a
+/// guard made and dropped on the failed path used to unlock the holder's
+/// lock, letting a second thread in: two swap writers met on one disk).
+pub fn mutex_try_lock_on_a_held_mutex_keeps_it_held() -> TestResult {
+    let m = crate::kernel::mutex::Mutex::new(0u32);
+    let held = m.lock();
+    if m.try_lock().is_some() {
+        return Err("try_lock took a mutex another guard holds");
+    }
+    if !m.is_locked() {
+        return Err("a failed try_lock unlocked the holder's mutex");
+    }
+    drop(held);
+    if m.is_locked() || m.try_lock().is_none() {
+        return Err("the mutex is not free after its guard went");
+    }
+    Ok(())
+}

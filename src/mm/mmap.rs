@@ -8,14 +8,17 @@
 //! neighbours could be merged (`can_merge`): as Linux's `vma_merge` keeps
 //! them, so `/proc/PID/maps` reads as it would on Linux.
 //!
-//! The set is a vector sorted by start address rather than a `BTreeMap`:
-//! every operation first works out the replacement for the few areas it
-//! touches, then reserves room with `try_reserve` and splices it in, so an
-//! allocation failure is an `ENOMEM` that changes nothing (a `BTreeMap`
-//! insert cannot fail, it aborts the kernel). `find_vma` is a binary search
-//! (Linux's rbtree walk, O(log n)); splicing moves the tail (O(n)), which
-//! for the tens to hundreds of areas a process has is a short `memmove`,
-//! and a neighbour is the next index (Linux's `vm_next`).
+//! Each area is an object of the `vm_area_struct` slab cache, as in Linux,
+//! and the set keeps pointers to them in a vector sorted by address
+//! (`mmap/vma_list.rs` says why not a tree). Every operation first works out
+//! the replacement for the few areas it touches, then allocates the objects
+//! and the room it needs, and only then changes the set: an allocation
+//! failure is an `ENOMEM` that changes nothing (a `BTreeMap` insert cannot
+//! fail, it aborts the kernel). `find_vma` is a binary search (Linux's
+//! rbtree walk, O(log n)), and a neighbour is the next index (`vm_next`).
+//! The set is generic over the allocator of its areas, as `Vec` is: the
+//! kernel's default is the cache, the host tests' the heap, or one that
+//! fails the n-th allocation.
 //!
 //! The layout is 2.6.24 i386's: top-down from `mmap_base` =
 //! `TASK_SIZE - max(RLIMIT_STACK, 128 MB)` (what `arch_pick_mmap_layout`
@@ -30,6 +33,7 @@
 //! Files: this one (the set, `find_vma`, `mmap`, `munmap`, `brk`,
 //! `expand_stack`), `mmap/unmapped_area.rs` (`get_unmapped_area`), `mmap/mprotect.rs`,
 //! `mmap/mlock.rs`, `mmap/mman.rs` (flags), `mmap/errno.rs`,
+//! `mmap/vma_list.rs` (the areas' objects and their order),
 //! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs` and the model
 //! test `mmap/proptests.rs`.
 //!
@@ -54,6 +58,7 @@
 
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use alloc::vec::Vec;
+use core::alloc::Allocator;
 
 mod errno;
 mod mlock;
@@ -61,6 +66,7 @@ mod mman;
 mod mprotect;
 mod task_mmu;
 mod unmapped_area;
+mod vma_list;
 
 pub use errno::Errno;
 pub use mlock::{MCL_CURRENT, MCL_FUTURE};
@@ -69,6 +75,34 @@ use mman::{calc_vm_flag_bits, calc_vm_prot_bits};
 pub use task_mmu::{Maps, MapsLine};
 pub use unmapped_area::TASK_UNMAPPED_BASE;
 use unmapped_area::{MAX_GAP, MIN_GAP};
+pub use vma_list::VmaIter;
+use vma_list::VmaList;
+
+/// What areas are allocated from by default: in the kernel the
+/// `vm_area_struct` slab cache (Linux's `vm_area_cachep`), on the host the
+/// heap.
+#[cfg(target_os = "none")]
+pub type VmAreaAlloc = crate::mm::kmem_alloc::KmemCacheAlloc;
+#[cfg(not(target_os = "none"))]
+pub type VmAreaAlloc = alloc::alloc::Global;
+
+#[cfg(target_os = "none")]
+static VM_AREA_CACHEP: crate::mm::kmem_alloc::NamedCache = crate::mm::kmem_alloc::NamedCache::new("vm_area_struct");
+
+fn vm_area_cachep() -> VmAreaAlloc {
+    #[cfg(target_os = "none")]
+    return crate::mm::kmem_alloc::KmemCacheAlloc(&VM_AREA_CACHEP);
+    #[cfg(not(target_os = "none"))]
+    alloc::alloc::Global
+}
+
+/// Areas alive in the `vm_area_struct` cache now, in every address space
+/// (`slabinfo`'s active objects less those waiting in the per-CPU array);
+/// 0 before the first area is made.
+#[cfg(target_os = "none")]
+pub fn nr_vm_areas() -> usize {
+    VM_AREA_CACHEP.live_objects()
+}
 
 /// `RLIM_INFINITY` on i386 (`~0UL`).
 pub const RLIM_INFINITY: usize = usize::MAX;
@@ -200,10 +234,10 @@ pub enum MmapLayout {
 }
 
 /// The address space's areas, with the `mm_struct` fields that belong to
-/// them (`brk`, `start_stack`, `def_flags`, `mmap_base`).
-#[derive(Clone, Debug)]
-pub struct VmaSet {
-    vmas: Vec<Vma>,
+/// them (`brk`, `start_stack`, `def_flags`, `mmap_base`). Its areas come
+/// from `A`, the `vm_area_struct` cache unless said otherwise.
+pub struct VmaSet<A: Allocator + Clone = VmAreaAlloc> {
+    vmas: VmaList<A>,
     /// Where the heap starts (after `.bss`) and where it ends now; the
     /// heap area is the one holding both (`show_map`'s `[heap]`).
     pub start_brk: usize,
@@ -226,15 +260,23 @@ impl VmaSet {
     /// top-down below `TASK_SIZE - gap` (the gap being the stack limit,
     /// clamped to 128 MB .. 5/6 of user space, no randomisation, so the
     /// addresses are reproducible), or legacy bottom-up from 1 GB when the
-    /// stack limit is infinite.
+    /// stack limit is infinite. Its areas will come from the
+    /// `vm_area_struct` cache.
     pub fn new(rlim_stack: usize) -> VmaSet {
+        VmaSet::new_in(rlim_stack, vm_area_cachep())
+    }
+}
+
+impl<A: Allocator + Clone> VmaSet<A> {
+    /// [`VmaSet::new`], its areas allocated from `alloc`.
+    pub fn new_in(rlim_stack: usize, alloc: A) -> VmaSet<A> {
         let (layout, mmap_base) = if rlim_stack == RLIM_INFINITY {
             (MmapLayout::Legacy, TASK_UNMAPPED_BASE)
         } else {
             (MmapLayout::TopDown, page_align_down(TASK_SIZE - rlim_stack.clamp(MIN_GAP, MAX_GAP)))
         };
         VmaSet {
-            vmas: Vec::new(),
+            vmas: VmaList::new_in(alloc),
             start_brk: 0,
             brk: 0,
             start_stack: 0,
@@ -247,17 +289,15 @@ impl VmaSet {
         }
     }
 
-    /// A copy for a forked child (`dup_mmap`): `ENOMEM`, not an abort, when
-    /// memory for the areas cannot be had.
-    pub fn try_clone(&self) -> Result<VmaSet, Errno> {
-        let mut vmas = Vec::new();
-        vmas.try_reserve_exact(self.vmas.len()).map_err(|_| Errno::ENOMEM)?;
-        vmas.extend_from_slice(&self.vmas);
-        Ok(VmaSet { vmas, ..*self })
+    /// A copy for a forked child (`dup_mmap`), each area in an object of
+    /// its own: `ENOMEM`, not an abort and nothing kept, when memory for
+    /// one cannot be had.
+    pub fn try_clone(&self) -> Result<VmaSet<A>, Errno> {
+        Ok(VmaSet { vmas: self.vmas.try_clone()?, ..*self })
     }
 
     /// The areas, in address order.
-    pub fn iter(&self) -> core::slice::Iter<'_, Vma> {
+    pub fn iter(&self) -> VmaIter<'_, A> {
         self.vmas.iter()
     }
 
@@ -267,7 +307,7 @@ impl VmaSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vmas.is_empty()
+        self.vmas.len() == 0
     }
 
     /// Index of the first area ending above `addr`.
@@ -344,7 +384,7 @@ impl VmaSet {
         let hi = self.vmas.partition_point(|v| v.start <= end);
         let mut repl: Vec<Vma> = Vec::new();
         repl.try_reserve(2 * (hi - lo) + 1).map_err(|_| Errno::ENOMEM)?;
-        for v in &self.vmas[lo..hi] {
+        for v in self.vmas.range(lo..hi) {
             if v.start < start {
                 repl.push(v.slice(v.start, v.end.min(start)));
             }
@@ -379,11 +419,7 @@ impl VmaSet {
         if new_len > self.max_map_count {
             return Err(Errno::ENOMEM);
         }
-        self.vmas.try_reserve(repl.len().saturating_sub(hi - lo)).map_err(|_| Errno::ENOMEM)?;
-        // Capacity is reserved and `repl`'s iterator knows its length, so
-        // the splice moves the tail once and allocates nothing.
-        self.vmas.splice(lo..hi, repl);
-        Ok(())
+        self.vmas.replace(lo..hi, &repl)
     }
 
     /// Linux's `do_munmap`: unmaps `[start, start + len)`, splitting the

@@ -519,21 +519,29 @@ impl<A: Allocator + Clone> VmaSet<A> {
             _ => return Err(Errno::EINVAL),
         };
         let end = addr + len;
-        // Linux unmaps the old mappings first and only then checks the
-        // address-space limit, so a refused MAP_FIXED leaves a hole.
-        let replaced: usize = self.iter().map(|v| v.end.min(end).saturating_sub(v.start.max(addr)) / PAGE_SIZE).sum();
-        if self.total_vm() - replaced + len / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
-            if replaced > 0 {
-                self.munmap(addr, len)?;
-            }
-            return Err(Errno::ENOMEM);
-        }
+        self.may_replace(addr, end, rlim)?;
         if flags & MAP_NORESERVE == 0 && vm_flags.intersects(VmFlags::SHARED | VmFlags::WRITE) {
             vm_flags |= VmFlags::ACCOUNT;
         }
         let vma = Vma { start: addr, end, flags: vm_flags, pgoff, kind };
         self.rewrite(addr, end, |_| None, Some(vma))?;
         Ok(addr)
+    }
+
+    /// Whether a new area may replace what is mapped in `[start, end)`
+    /// within `RLIMIT_AS`. Linux unmaps the old areas first and only then
+    /// checks the limit, so a refusal leaves a hole where they were; on
+    /// success nothing is unmapped yet (the rewrite that puts the new area
+    /// in replaces them, so a failure to allocate it leaves them whole).
+    fn may_replace(&mut self, start: usize, end: usize, rlim: &Rlimits) -> Result<(), Errno> {
+        let replaced: usize = self.iter().map(|v| v.end.min(end).saturating_sub(v.start.max(start)) / PAGE_SIZE).sum();
+        if self.total_vm() - replaced + (end - start) / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
+            if replaced > 0 {
+                self.munmap(start, end - start)?;
+            }
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Linux's `sys_brk`: moves the end of the heap to `newbrk` and returns
@@ -576,10 +584,7 @@ impl<A: Allocator + Clone> VmaSet<A> {
         if flags.contains(VmFlags::LOCKED) && self.locked_vm() + len / PAGE_SIZE > rlim.memlock_pages() {
             return Err(Errno::EAGAIN);
         }
-        self.munmap(addr, len)?;
-        if self.total_vm() + len / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
-            return Err(Errno::ENOMEM);
-        }
+        self.may_replace(addr, addr + len, rlim)?;
         let vma = Vma { start: addr, end: addr + len, flags, pgoff: addr / PAGE_SIZE, kind: VmaKind::Anonymous };
         self.rewrite(addr, addr + len, |_| None, Some(vma))?;
         Ok(addr)
@@ -636,3 +641,6 @@ mod tests;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod enomem_tests;

@@ -34,8 +34,9 @@
 //! `expand_stack`), `mmap/unmapped_area.rs` (`get_unmapped_area`), `mmap/mprotect.rs`,
 //! `mmap/mlock.rs`, `mmap/mman.rs` (flags), `mmap/errno.rs`,
 //! `mmap/vma_list.rs` (the areas' objects and their order),
-//! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs` and the model
-//! test `mmap/proptests.rs`.
+//! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs`, the model
+//! test `mmap/proptests.rs` and the failing-allocator test
+//! `mmap/enomem_tests.rs`.
 //!
 //! Deliberate differences from 2.6.24, each with its reason:
 //! - an operation that fails for want of memory or of map count
@@ -75,34 +76,10 @@ use mman::{calc_vm_flag_bits, calc_vm_prot_bits};
 pub use task_mmu::{Maps, MapsLine};
 pub use unmapped_area::TASK_UNMAPPED_BASE;
 use unmapped_area::{MAX_GAP, MIN_GAP};
-pub use vma_list::VmaIter;
-use vma_list::VmaList;
-
-/// What areas are allocated from by default: in the kernel the
-/// `vm_area_struct` slab cache (Linux's `vm_area_cachep`), on the host the
-/// heap.
 #[cfg(target_os = "none")]
-pub type VmAreaAlloc = crate::mm::kmem_alloc::KmemCacheAlloc;
-#[cfg(not(target_os = "none"))]
-pub type VmAreaAlloc = alloc::alloc::Global;
-
-#[cfg(target_os = "none")]
-static VM_AREA_CACHEP: crate::mm::kmem_alloc::NamedCache = crate::mm::kmem_alloc::NamedCache::new("vm_area_struct");
-
-fn vm_area_cachep() -> VmAreaAlloc {
-    #[cfg(target_os = "none")]
-    return crate::mm::kmem_alloc::KmemCacheAlloc(&VM_AREA_CACHEP);
-    #[cfg(not(target_os = "none"))]
-    alloc::alloc::Global
-}
-
-/// Areas alive in the `vm_area_struct` cache now, in every address space
-/// (`slabinfo`'s active objects less those waiting in the per-CPU array);
-/// 0 before the first area is made.
-#[cfg(target_os = "none")]
-pub fn nr_vm_areas() -> usize {
-    VM_AREA_CACHEP.live_objects()
-}
+pub use vma_list::nr_vm_areas;
+use vma_list::{vm_area_cachep, VmaList};
+pub use vma_list::{VmAreaAlloc, VmaIter};
 
 /// `RLIM_INFINITY` on i386 (`~0UL`).
 pub const RLIM_INFINITY: usize = usize::MAX;
@@ -307,7 +284,7 @@ impl<A: Allocator + Clone> VmaSet<A> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vmas.len() == 0
+        self.vmas.is_empty()
     }
 
     /// Index of the first area ending above `addr`.

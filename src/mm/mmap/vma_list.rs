@@ -22,6 +22,67 @@ use alloc::vec::Vec;
 use core::alloc::Allocator;
 use core::ops::{Index, Range};
 
+#[cfg(target_os = "none")]
+use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
+#[cfg(target_os = "none")]
+use core::{alloc::AllocError, alloc::Layout, ptr::NonNull};
+
+/// What areas are allocated from by default: in the kernel the
+/// `vm_area_struct` slab cache, on the host the heap.
+#[cfg(target_os = "none")]
+pub type VmAreaAlloc = VmAreaCachep;
+#[cfg(not(target_os = "none"))]
+pub type VmAreaAlloc = alloc::alloc::Global;
+
+#[cfg(target_os = "none")]
+static VM_AREA_CACHEP: NamedCache = NamedCache::new("vm_area_struct");
+
+/// The `vm_area_struct` cache (Linux's `vm_area_cachep`) as an allocator
+/// of no size, so that a pointer to an area is one word, as in Linux (a
+/// `KmemCacheAlloc` would add the cache's address to every `Box`).
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy)]
+pub struct VmAreaCachep;
+
+// SAFETY: every call is passed on to the one `KmemCacheAlloc` of the
+// `vm_area_struct` cache, whose contract it keeps: what `allocate` hands
+// out, `deallocate` gives back to the same cache.
+#[cfg(target_os = "none")]
+unsafe impl Allocator for VmAreaCachep {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        KmemCacheAlloc(&VM_AREA_CACHEP).allocate(layout)
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's contract: `ptr` came from `allocate`, so
+        // from this same cache, with `layout`.
+        unsafe { KmemCacheAlloc(&VM_AREA_CACHEP).deallocate(ptr, layout) }
+    }
+}
+
+#[cfg(target_os = "none")]
+pub(super) fn vm_area_cachep() -> VmAreaAlloc {
+    VmAreaCachep
+}
+
+#[cfg(not(target_os = "none"))]
+pub(super) fn vm_area_cachep() -> VmAreaAlloc {
+    alloc::alloc::Global
+}
+
+/// Areas alive in the `vm_area_struct` cache now, in every address space:
+/// `slabinfo`'s active objects less the free ones waiting in its per-CPU
+/// array; 0 before the first area is made.
+#[cfg(target_os = "none")]
+pub fn nr_vm_areas() -> usize {
+    VM_AREA_CACHEP.live_objects()
+}
+
+const _: () = assert!(
+    core::mem::size_of::<Box<Vma, VmAreaAlloc>>() == core::mem::size_of::<usize>(),
+    "a pointer to an area is one word"
+);
+
 /// The areas in address order, each in a `Box` from `A`.
 pub(super) struct VmaList<A: Allocator + Clone> {
     areas: Vec<Box<Vma, A>>,
@@ -35,6 +96,10 @@ impl<A: Allocator + Clone> VmaList<A> {
 
     pub fn len(&self) -> usize {
         self.areas.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty()
     }
 
     pub fn get(&self, i: usize) -> Option<&Vma> {

@@ -553,16 +553,18 @@ pub fn madvise_dontneed_drops_pages_that_then_read_zero() -> TestResult {
     })
 }
 
+/// Sets fault-injection attributes and returns the ones it replaced.
+pub(super) type Inject = fn(FaultAttr) -> FaultAttr;
+
 /// Where the out-of-memory tests make the n-th allocation fail: the page
 /// allocator (`fail_page_alloc`) or the slab allocator (`failslab`: the
 /// `mm_struct` and `vm_area_struct` objects; Rust's collections are
 /// `__GFP_NOFAIL` and left alone).
-pub(super) const INJECTIONS: [(&str, fn(FaultAttr) -> FaultAttr); 2] =
-    [("page", set_fail_page_alloc), ("slab", set_failslab)];
+pub(super) const INJECTIONS: [(&str, Inject); 2] = [("page", set_fail_page_alloc), ("slab", set_failslab)];
 
 /// Puts the fault-injection settings back with the setter that changed
 /// them, on every path.
-pub(super) struct Restore(pub fn(FaultAttr) -> FaultAttr, pub FaultAttr);
+pub(super) struct Restore(pub Inject, pub FaultAttr);
 
 impl Drop for Restore {
     fn drop(&mut self) {

@@ -8,10 +8,10 @@
 //! and the neighbour at the next index. Inserting or removing an area moves
 //! the pointers above it (O(n)), four bytes each: a few hundred bytes for
 //! the tens to hundreds of areas a process has, 256 KB at
-//! `max_map_count`. It needs no `unsafe` (an intrusive tree would), and its
-//! room can be reserved before anything changes, which is what makes every
-//! failure clean (Linux 6.1's maple tree is also arrays of pointers, and
-//! preallocates its nodes for the same reason).
+//! `max_map_count`. Keeping the order needs no `unsafe` (an intrusive tree
+//! would), and room can be reserved before anything changes, which is what
+//! makes every failure clean (Linux 6.1's maple tree is arrays of pointers
+//! too, and preallocates its nodes for the same reason).
 //!
 //! The allocator is a type parameter: the kernel passes the named cache,
 //! the host tests the heap or one that fails on purpose.

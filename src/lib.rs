@@ -11,7 +11,9 @@
 //! builds only the pure modules and tests them in seconds.
 
 #![cfg_attr(not(test), no_std)]
-#![cfg_attr(target_os = "none", feature(allocator_api))]
+// Boxes and Arcs in named slab caches (mm::kmem_alloc); on the host too, so
+// that the VMA set, generic over its allocator, is tested with failing ones.
+#![feature(allocator_api)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

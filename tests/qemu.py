@@ -2472,6 +2472,59 @@ def swap_disk_named_at_boot():
         m.kill()
 
 
+# --- vm_area_struct cache (issue 10) ---
+
+MAPS_LINE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8} [r-][w-][x-][ps] ", re.M)
+
+
+def vm_area_objects(m):
+    """slabinfo's active vm_area_struct objects after `shrink` emptied the
+    per-CPU arrays (whose free objects slabinfo counts as active, as Linux's
+    does); 0 while the cache is not made."""
+    m.cmd("shrink")
+    row = slabinfo_rows(m.cmd("slabinfo")).get("vm_area_struct")
+    return row[0] if row else 0
+
+
+def vm_area_struct_objects_follow_the_processes_areas():
+    """Every area of every process is one vm_area_struct object: slabinfo's
+    active count is the number of `maps` lines of the live processes, rises
+    by a new process's areas and comes back exactly when it ends; none is
+    left with no process alive."""
+    built_user_programs()
+    m = Machine(mem="2G")
+    try:
+        m.boot()
+        check(m.cmd("run hello").startswith("Hello from user space!"), "run hello failed")
+        check(vm_area_objects(m) == 0, "vm_area_struct objects with no process alive:\n" + m.cmd("slabinfo"))
+        pids = []
+        for i in range(2):
+            held = m.out.count("hog: holding")
+            job = re.search(r"^\[\d+\] (\d+)$", m.cmd("run hog %dM touch hold &" % (i + 1)), re.M)
+            check(job, "run ... & did not print the job and pid:\n" + m.out[-1000:])
+            pids.append(job.group(1))
+            deadline = time.time() + 60
+            while m.out.count("hog: holding") == held and time.time() < deadline:
+                m.cmd("sleep 1")
+            check(m.out.count("hog: holding") > held, "hog never held its memory:\n" + m.out[-2000:])
+            areas = [len(MAPS_LINE.findall(m.cmd("maps " + p))) for p in pids]
+            check(all(areas), "a hog without areas in maps: %r" % areas)
+            got = vm_area_objects(m)
+            check(got == sum(areas), "%d hogs with %r areas, slabinfo shows %d vm_area_struct objects"
+                  % (len(pids), areas, got))
+        while pids:
+            pid = pids.pop(0)
+            m.cmd("kill -9 " + pid)
+            check("Killed" in m.cmd("wait " + pid), "wait did not say Killed")
+            areas = [len(MAPS_LINE.findall(m.cmd("maps " + p))) for p in pids]
+            got = vm_area_objects(m)
+            check(got == sum(areas), "a hog killed, %r areas left, slabinfo shows %d vm_area_struct objects"
+                  % (areas, got))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
 def disk_without_swap_signature_is_refused():
     """A zero-filled disk: found, and its page 0 refused with Linux's
     words, the bytes it found and the disk's name; the boot goes on."""
@@ -2539,6 +2592,11 @@ SWAPDEV_TESTS = [("qemu::swap::disk_named_at_boot", swap_disk_named_at_boot),
                  ("qemu::swap::no_disk_says_so", no_disk_says_so),
                  ("qemu::make::run_swap_sizes", make_run_swap_sizes)]
 
+VMA_CACHE_TESTS = [
+    ("qemu::slab::vm_area_struct_objects_follow_the_processes_areas",
+     vm_area_struct_objects_follow_the_processes_areas),
+]
+
 
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
@@ -2571,7 +2629,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

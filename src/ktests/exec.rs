@@ -13,7 +13,7 @@
 //! own) and `chello` (glibc static: `.data`, then `.bss` pages), handed to
 //! `load` as the shell's `run` hands them.
 
-use super::memory::{counts_come_back, highmem_to_spare, read_page, UseMm};
+use super::memory::{counts_come_back, highmem_to_spare, read_page, Restore, UseMm, INJECTIONS};
 use super::{skip, TestResult};
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::bootinfo;
@@ -21,9 +21,9 @@ use crate::kernel::fault_inject::FaultAttr;
 use crate::layout::PAGE_SIZE;
 use crate::mm::memory::{self, handle_mm_fault, Access, FaultError};
 use crate::mm::mm_types::MmStruct;
-use crate::mm::mmap::{FileRef, VmFlags, Vma, VmaKind};
+use crate::mm::mmap::{nr_vm_areas, FileRef, VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::max_low_pfn;
-use crate::mm::page_alloc::{drain_all_pages, nr_free_pages, set_fail_page_alloc};
+use crate::mm::page_alloc::{drain_all_pages, nr_free_pages};
 use crate::mm::pgtable::VirtAddr;
 use crate::mm::vmstat::NR_ANON_PAGES;
 use crate::pr_info;
@@ -279,50 +279,59 @@ pub fn load_lays_out_programs_and_gives_every_page_back() -> TestResult {
     Ok(())
 }
 
-/// Puts the fault-injection settings back, on every path.
-struct Restore(FaultAttr);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        set_fail_page_alloc(self.0);
-    }
-}
-
 /// A load that runs out of memory at any of its page allocations (the
-/// directory, a page table, a stack page, the page `padzero` clears: the
-/// n-th fails, for every n) says so and leaves every page where it was.
+/// directory, a page table, a stack page, the page `padzero` clears) or
+/// slab allocations (the `mm_struct`, each `vm_area_struct`): the n-th
+/// fails, for every n, and the load says so and leaves every page and every
+/// area object where it was.
 pub fn load_out_of_memory_anywhere_leaves_nothing() -> TestResult {
     for p in &programs()? {
         let argv: [&[u8]; 1] = [p.name.as_bytes()];
         // Warm the caches (see above), then count.
         drop(load(p, &argv).map_err(|_| "exec::load of a user program failed")?);
-        for n in 1.. {
-            drain_all_pages();
-            let (before, anon) = (nr_free_pages(), NR_ANON_PAGES.load(Relaxed));
-            let restore = Restore(set_fail_page_alloc(FaultAttr::new(n, 100, 0, 1)));
-            let r = load(p, &argv);
-            let failed = set_fail_page_alloc(restore.0).failed;
-            drop(restore);
-            let loaded_ok = r.is_ok();
-            match r {
-                Err(ExecError::NoMemory) if failed == 1 => {}
-                Ok(_) if failed == 0 => {}
-                Ok(_) => {
-                    pr_info!("ktest: {}: failing allocation {}: load succeeded", p.name, n);
-                    return Err("a load succeeded although a page allocation failed");
+        for (what, inject) in INJECTIONS {
+            for n in 1.. {
+                drain_all_pages();
+                let (before, anon, vmas) = (nr_free_pages(), NR_ANON_PAGES.load(Relaxed), nr_vm_areas());
+                let restore = Restore(inject, inject(FaultAttr::new(n, 100, 0, 1)));
+                let r = load(p, &argv);
+                let failed = inject(restore.1).failed;
+                drop(restore);
+                let loaded_ok = r.is_ok();
+                match r {
+                    Err(ExecError::NoMemory) if failed == 1 => {}
+                    Ok(_) if failed == 0 => {}
+                    Ok(_) => {
+                        pr_info!("ktest: {}: failing {} allocation {}: load succeeded", p.name, what, n);
+                        return Err("a load succeeded although an allocation failed");
+                    }
+                    Err(_) => return Err("a failed allocation did not give ExecError::NoMemory"),
                 }
-                Err(_) => return Err("a failed page allocation did not give ExecError::NoMemory"),
-            }
-            drop(r);
-            drain_all_pages();
-            let after = nr_free_pages();
-            if after != before || NR_ANON_PAGES.load(Relaxed) != anon {
-                pr_info!("ktest: {}: failing allocation {}: free pages {} -> {}", p.name, n, before, after);
-                return Err("free pages or AnonPages not back after a load that ran out of memory");
-            }
-            if loaded_ok {
-                pr_info!("ktest: exec::load of {} failed cleanly at each of its {} page allocations", p.name, n - 1);
-                break;
+                drop(r);
+                drain_all_pages();
+                let after = nr_free_pages();
+                if after != before || NR_ANON_PAGES.load(Relaxed) != anon || nr_vm_areas() != vmas {
+                    pr_info!(
+                        "ktest: {}: failing {} allocation {}: free pages {} -> {}, areas {} -> {}",
+                        p.name,
+                        what,
+                        n,
+                        before,
+                        after,
+                        vmas,
+                        nr_vm_areas()
+                    );
+                    return Err("free pages, AnonPages or VMA objects not back after a load that ran out of memory");
+                }
+                if loaded_ok {
+                    pr_info!(
+                        "ktest: exec::load of {} failed cleanly at each of its {} {} allocations",
+                        p.name,
+                        n - 1,
+                        what
+                    );
+                    break;
+                }
             }
         }
     }

@@ -20,10 +20,11 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::fault_inject::FaultAttr;
 use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
+use crate::mm::failslab::set_failslab;
 use crate::mm::highmem::{memcpy_from_page, memcpy_to_page};
 use crate::mm::memory::{self, handle_mm_fault, Access, FaultError, COW_COPIES, COW_REUSES};
 use crate::mm::mm_types::{mm_alloc, MmRef, MmStruct};
-use crate::mm::mmap::{VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+use crate::mm::mmap::{nr_vm_areas, VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE};
 use crate::mm::mmzone::{max_low_pfn, pfn_to_page, with_node_mem_map, Watermark, ZoneType};
 use crate::mm::page::PageFlags;
 use crate::mm::page_alloc::{drain_all_pages, nr_free_pages, set_fail_page_alloc};
@@ -552,20 +553,32 @@ pub fn madvise_dontneed_drops_pages_that_then_read_zero() -> TestResult {
     })
 }
 
-/// Puts the fault-injection settings back, on every path.
-struct Restore(FaultAttr);
+/// Sets fault-injection attributes and returns the ones it replaced.
+pub(super) type Inject = fn(FaultAttr) -> FaultAttr;
+
+/// Where the out-of-memory tests make the n-th allocation fail: the page
+/// allocator (`fail_page_alloc`) or the slab allocator (`failslab`: the
+/// `mm_struct` and `vm_area_struct` objects; Rust's collections are
+/// `__GFP_NOFAIL` and left alone).
+pub(super) const INJECTIONS: [(&str, Inject); 2] = [("page", set_fail_page_alloc), ("slab", set_failslab)];
+
+/// Puts the fault-injection settings back with the setter that changed
+/// them, on every path.
+pub(super) struct Restore(pub Inject, pub FaultAttr);
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        set_fail_page_alloc(self.0);
+        (self.0)(self.1);
     }
 }
 
 /// `dup_mm` (fork's copy of the address space) that runs out of memory at
-/// any of its page allocations (the directory, a page table: the n-th
-/// fails, for every n) gives `ENOMEM` and leaves the parent whole: its
-/// pages, their bytes, one mapper each, so its next write reuses the page
-/// rather than copying it; the free page count comes back each time.
+/// any of its page allocations (the directory, a page table) or slab
+/// allocations (the `mm_struct`, each area's copy): the n-th fails, for
+/// every n, and it gives `ENOMEM` and leaves the parent whole: its areas,
+/// its pages, their bytes, one mapper each, so its next write reuses the
+/// page rather than copying it; the free page count and the live
+/// `vm_area_struct` objects come back each time.
 pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
     const REGION: usize = 1024 * PAGE;
     counts_come_back(|| {
@@ -579,34 +592,59 @@ pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
         }
         // Warm the caches dup_mm allocates from, then count.
         drop(dup_mm(&parent).map_err(|_| "dup_mm failed")?);
-        for n in 1.. {
-            drain_all_pages();
-            let (before, anon) = (nr_free_pages(), NR_ANON_PAGES.load(Relaxed));
-            let restore = Restore(set_fail_page_alloc(FaultAttr::new(n, 100, 0, 1)));
-            let r = dup_mm(&parent);
-            let failed = set_fail_page_alloc(restore.0).failed;
-            drop(restore);
-            let copied = r.is_ok();
-            match r {
-                Err(ForkError::NoMemory) if failed == 1 => {}
-                Ok(_) if failed == 0 => {}
-                Ok(_) => return Err("dup_mm succeeded although a page allocation failed"),
-                Err(_) => return Err("a failed page allocation did not give ForkError::NoMemory"),
-            }
-            drop(r);
-            drain_all_pages();
-            if nr_free_pages() != before || NR_ANON_PAGES.load(Relaxed) != anon {
-                pr_info!("ktest: dup_mm failing allocation {}: free pages {} -> {}", n, before, nr_free_pages());
-                return Err("free pages or AnonPages not back after a dup_mm that ran out of memory");
-            }
-            for (i, &va) in pages.iter().enumerate() {
-                if memory::user_frame(&parent, va).map(mapcount) != Some(1) || !page_is(&parent, va, 0x10 + i as u8) {
-                    return Err("after a dropped copy a parent page lost its bytes or counts other than one mapper");
+        // A second area, with other rights: the copy makes two objects.
+        let areas = {
+            let mut ctx = parent.mmap.lock();
+            let rlim = ctx.rlim;
+            ctx.vmas
+                .mmap(0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, None, 0, &rlim)
+                .map_err(|_| "VmaSet::mmap of a read-only area failed")?;
+            ctx.vmas.iter().copied().collect::<vec::Vec<_>>()
+        };
+        for (what, inject) in INJECTIONS {
+            for n in 1.. {
+                drain_all_pages();
+                let (before, anon, vmas) = (nr_free_pages(), NR_ANON_PAGES.load(Relaxed), nr_vm_areas());
+                let restore = Restore(inject, inject(FaultAttr::new(n, 100, 0, 1)));
+                let r = dup_mm(&parent);
+                let failed = inject(restore.1).failed;
+                drop(restore);
+                let copied = r.is_ok();
+                match r {
+                    Err(ForkError::NoMemory) if failed == 1 => {}
+                    Ok(_) if failed == 0 => {}
+                    Ok(_) => return Err("dup_mm succeeded although an allocation failed"),
+                    Err(_) => return Err("a failed allocation did not give ForkError::NoMemory"),
                 }
-            }
-            if copied {
-                pr_info!("ktest: dup_mm failed cleanly at each of its {} page allocations", n - 1);
-                break;
+                drop(r);
+                drain_all_pages();
+                if nr_free_pages() != before || NR_ANON_PAGES.load(Relaxed) != anon || nr_vm_areas() != vmas {
+                    pr_info!(
+                        "ktest: dup_mm failing {} allocation {}: free pages {} -> {}, areas {} -> {}",
+                        what,
+                        n,
+                        before,
+                        nr_free_pages(),
+                        vmas,
+                        nr_vm_areas()
+                    );
+                    return Err("free pages, AnonPages or VMA objects not back after a dup_mm that ran out of memory");
+                }
+                if !parent.mmap.lock().vmas.iter().eq(areas.iter()) {
+                    return Err("a dup_mm that ran out of memory changed the parent's areas");
+                }
+                for (i, &va) in pages.iter().enumerate() {
+                    if memory::user_frame(&parent, va).map(mapcount) != Some(1) || !page_is(&parent, va, 0x10 + i as u8)
+                    {
+                        return Err(
+                            "after a dropped copy a parent page lost its bytes or counts other than one mapper",
+                        );
+                    }
+                }
+                if copied {
+                    pr_info!("ktest: dup_mm failed cleanly at each of its {} {} allocations", n - 1, what);
+                    break;
+                }
             }
         }
         let (copies, reuses) = (COW_COPIES.load(Relaxed), COW_REUSES.load(Relaxed));

@@ -11,7 +11,7 @@
 //! that creates threads also checks that none is left behind.
 //!
 //! The tests sit one file per area (`kernel`: traps, timer, threads, log;
-//! `page_alloc`, `highmem`, `slab`, `vmalloc`, `uaccess`, `mm`, `memory`,
+//! `page_alloc`, `highmem`, `slab`, `vmalloc`, `uaccess`, `mm`, `mmap`, `memory`,
 //! `exec`, `syscalls`) and are
 //! registered in [`TESTS`] under the name of the module they test, which
 //! is the name they print (`test mm::page_alloc::... ok`).
@@ -28,6 +28,7 @@ mod highpte;
 mod kernel;
 mod memory;
 mod mm;
+mod mmap;
 mod page_alloc;
 mod slab;
 mod syscalls;
@@ -273,6 +274,10 @@ pub static TESTS: &[KTest] = &[
     KTest {
         name: "process::fork::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole",
         run: memory::dup_mm_out_of_memory_anywhere_leaves_the_parent_whole,
+    },
+    KTest {
+        name: "mm::mmap::each_area_is_one_vm_area_struct_object",
+        run: mmap::each_area_is_one_vm_area_struct_object,
     },
     KTest {
         name: "process::syscalls::write_with_bad_pointers_gives_efault",

@@ -11,16 +11,26 @@ use crate::mm::slab::SlabFlags;
 use crate::mm::slab_common::{kmem_cache_create, Cache};
 use core::alloc::{AllocError, Allocator, Layout};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A cache by name, made when first needed.
 pub struct NamedCache {
     name: &'static str,
     cache: spin::Once<Option<(Cache, usize)>>,
+    /// Objects handed out and not yet given back.
+    live: AtomicUsize,
 }
 
 impl NamedCache {
     pub const fn new(name: &'static str) -> NamedCache {
-        NamedCache { name, cache: spin::Once::new() }
+        NamedCache { name, cache: spin::Once::new(), live: AtomicUsize::new(0) }
+    }
+
+    /// Objects allocated through this handle and not yet freed: what
+    /// `slabinfo` counts active once `shrink` has emptied the per-CPU
+    /// array (whose free objects it counts too, as Linux does).
+    pub fn live_objects(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
     }
 
     /// The cache and its object size, made for `layout` if it is not yet.
@@ -58,6 +68,7 @@ unsafe impl Allocator for KmemCacheAlloc {
             unsafe { cache.free(p) };
             return Err(AllocError);
         }
+        self.0.live.fetch_add(1, Ordering::Relaxed);
         Ok(NonNull::slice_from_raw_parts(p, layout.size()))
     }
 
@@ -66,6 +77,7 @@ unsafe impl Allocator for KmemCacheAlloc {
             // SAFETY: the caller's contract: `ptr` came from `allocate` on
             // this cache and is given back once.
             unsafe { cache.free(ptr) };
+            self.0.live.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

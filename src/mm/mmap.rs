@@ -8,14 +8,17 @@
 //! neighbours could be merged (`can_merge`): as Linux's `vma_merge` keeps
 //! them, so `/proc/PID/maps` reads as it would on Linux.
 //!
-//! The set is a vector sorted by start address rather than a `BTreeMap`:
-//! every operation first works out the replacement for the few areas it
-//! touches, then reserves room with `try_reserve` and splices it in, so an
-//! allocation failure is an `ENOMEM` that changes nothing (a `BTreeMap`
-//! insert cannot fail, it aborts the kernel). `find_vma` is a binary search
-//! (Linux's rbtree walk, O(log n)); splicing moves the tail (O(n)), which
-//! for the tens to hundreds of areas a process has is a short `memmove`,
-//! and a neighbour is the next index (Linux's `vm_next`).
+//! Each area is an object of the `vm_area_struct` slab cache, as in Linux,
+//! and the set keeps pointers to them in a vector sorted by address
+//! (`mmap/vma_list.rs` says why not a tree). Every operation first works out
+//! the replacement for the few areas it touches, then allocates the objects
+//! and the room it needs, and only then changes the set: an allocation
+//! failure is an `ENOMEM` that changes nothing (a `BTreeMap` insert cannot
+//! fail, it aborts the kernel). `find_vma` is a binary search (Linux's
+//! rbtree walk, O(log n)), and a neighbour is the next index (`vm_next`).
+//! The set is generic over the allocator of its areas, as `Vec` is: the
+//! kernel's default is the cache, the host tests' the heap, or one that
+//! fails the n-th allocation.
 //!
 //! The layout is 2.6.24 i386's: top-down from `mmap_base` =
 //! `TASK_SIZE - max(RLIMIT_STACK, 128 MB)` (what `arch_pick_mmap_layout`
@@ -30,8 +33,10 @@
 //! Files: this one (the set, `find_vma`, `mmap`, `munmap`, `brk`,
 //! `expand_stack`), `mmap/unmapped_area.rs` (`get_unmapped_area`), `mmap/mprotect.rs`,
 //! `mmap/mlock.rs`, `mmap/mman.rs` (flags), `mmap/errno.rs`,
-//! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs` and the model
-//! test `mmap/proptests.rs`.
+//! `mmap/vma_list.rs` (the areas' objects and their order),
+//! `mmap/task_mmu.rs` (`/proc/PID/maps`); `mmap/tests.rs`, the model
+//! test `mmap/proptests.rs` and the failing-allocator test
+//! `mmap/enomem_tests.rs`.
 //!
 //! Deliberate differences from 2.6.24, each with its reason:
 //! - an operation that fails for want of memory or of map count
@@ -54,6 +59,7 @@
 
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use alloc::vec::Vec;
+use core::alloc::Allocator;
 
 mod errno;
 mod mlock;
@@ -61,6 +67,7 @@ mod mman;
 mod mprotect;
 mod task_mmu;
 mod unmapped_area;
+mod vma_list;
 
 pub use errno::Errno;
 pub use mlock::{MCL_CURRENT, MCL_FUTURE};
@@ -69,6 +76,10 @@ use mman::{calc_vm_flag_bits, calc_vm_prot_bits};
 pub use task_mmu::{Maps, MapsLine};
 pub use unmapped_area::TASK_UNMAPPED_BASE;
 use unmapped_area::{MAX_GAP, MIN_GAP};
+#[cfg(target_os = "none")]
+pub use vma_list::nr_vm_areas;
+use vma_list::{vm_area_cachep, VmaList};
+pub use vma_list::{VmAreaAlloc, VmaIter};
 
 /// `RLIM_INFINITY` on i386 (`~0UL`).
 pub const RLIM_INFINITY: usize = usize::MAX;
@@ -200,10 +211,10 @@ pub enum MmapLayout {
 }
 
 /// The address space's areas, with the `mm_struct` fields that belong to
-/// them (`brk`, `start_stack`, `def_flags`, `mmap_base`).
-#[derive(Clone, Debug)]
-pub struct VmaSet {
-    vmas: Vec<Vma>,
+/// them (`brk`, `start_stack`, `def_flags`, `mmap_base`). Its areas come
+/// from `A`, the `vm_area_struct` cache unless said otherwise.
+pub struct VmaSet<A: Allocator + Clone = VmAreaAlloc> {
+    vmas: VmaList<A>,
     /// Where the heap starts (after `.bss`) and where it ends now; the
     /// heap area is the one holding both (`show_map`'s `[heap]`).
     pub start_brk: usize,
@@ -226,15 +237,23 @@ impl VmaSet {
     /// top-down below `TASK_SIZE - gap` (the gap being the stack limit,
     /// clamped to 128 MB .. 5/6 of user space, no randomisation, so the
     /// addresses are reproducible), or legacy bottom-up from 1 GB when the
-    /// stack limit is infinite.
+    /// stack limit is infinite. Its areas will come from the
+    /// `vm_area_struct` cache.
     pub fn new(rlim_stack: usize) -> VmaSet {
+        VmaSet::new_in(rlim_stack, vm_area_cachep())
+    }
+}
+
+impl<A: Allocator + Clone> VmaSet<A> {
+    /// [`VmaSet::new`], its areas allocated from `alloc`.
+    pub fn new_in(rlim_stack: usize, alloc: A) -> VmaSet<A> {
         let (layout, mmap_base) = if rlim_stack == RLIM_INFINITY {
             (MmapLayout::Legacy, TASK_UNMAPPED_BASE)
         } else {
             (MmapLayout::TopDown, page_align_down(TASK_SIZE - rlim_stack.clamp(MIN_GAP, MAX_GAP)))
         };
         VmaSet {
-            vmas: Vec::new(),
+            vmas: VmaList::new_in(alloc),
             start_brk: 0,
             brk: 0,
             start_stack: 0,
@@ -247,17 +266,15 @@ impl VmaSet {
         }
     }
 
-    /// A copy for a forked child (`dup_mmap`): `ENOMEM`, not an abort, when
-    /// memory for the areas cannot be had.
-    pub fn try_clone(&self) -> Result<VmaSet, Errno> {
-        let mut vmas = Vec::new();
-        vmas.try_reserve_exact(self.vmas.len()).map_err(|_| Errno::ENOMEM)?;
-        vmas.extend_from_slice(&self.vmas);
-        Ok(VmaSet { vmas, ..*self })
+    /// A copy for a forked child (`dup_mmap`), each area in an object of
+    /// its own: `ENOMEM`, not an abort and nothing kept, when memory for
+    /// one cannot be had.
+    pub fn try_clone(&self) -> Result<VmaSet<A>, Errno> {
+        Ok(VmaSet { vmas: self.vmas.try_clone()?, ..*self })
     }
 
     /// The areas, in address order.
-    pub fn iter(&self) -> core::slice::Iter<'_, Vma> {
+    pub fn iter(&self) -> VmaIter<'_, A> {
         self.vmas.iter()
     }
 
@@ -344,7 +361,7 @@ impl VmaSet {
         let hi = self.vmas.partition_point(|v| v.start <= end);
         let mut repl: Vec<Vma> = Vec::new();
         repl.try_reserve(2 * (hi - lo) + 1).map_err(|_| Errno::ENOMEM)?;
-        for v in &self.vmas[lo..hi] {
+        for v in self.vmas.range(lo..hi) {
             if v.start < start {
                 repl.push(v.slice(v.start, v.end.min(start)));
             }
@@ -379,11 +396,7 @@ impl VmaSet {
         if new_len > self.max_map_count {
             return Err(Errno::ENOMEM);
         }
-        self.vmas.try_reserve(repl.len().saturating_sub(hi - lo)).map_err(|_| Errno::ENOMEM)?;
-        // Capacity is reserved and `repl`'s iterator knows its length, so
-        // the splice moves the tail once and allocates nothing.
-        self.vmas.splice(lo..hi, repl);
-        Ok(())
+        self.vmas.replace(lo..hi, &repl)
     }
 
     /// Linux's `do_munmap`: unmaps `[start, start + len)`, splitting the
@@ -483,21 +496,29 @@ impl VmaSet {
             _ => return Err(Errno::EINVAL),
         };
         let end = addr + len;
-        // Linux unmaps the old mappings first and only then checks the
-        // address-space limit, so a refused MAP_FIXED leaves a hole.
-        let replaced: usize = self.iter().map(|v| v.end.min(end).saturating_sub(v.start.max(addr)) / PAGE_SIZE).sum();
-        if self.total_vm() - replaced + len / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
-            if replaced > 0 {
-                self.munmap(addr, len)?;
-            }
-            return Err(Errno::ENOMEM);
-        }
+        self.may_replace(addr, end, rlim)?;
         if flags & MAP_NORESERVE == 0 && vm_flags.intersects(VmFlags::SHARED | VmFlags::WRITE) {
             vm_flags |= VmFlags::ACCOUNT;
         }
         let vma = Vma { start: addr, end, flags: vm_flags, pgoff, kind };
         self.rewrite(addr, end, |_| None, Some(vma))?;
         Ok(addr)
+    }
+
+    /// Whether a new area may replace what is mapped in `[start, end)`
+    /// within `RLIMIT_AS`. Linux unmaps the old areas first and only then
+    /// checks the limit, so a refusal leaves a hole where they were; on
+    /// success nothing is unmapped yet (the rewrite that puts the new area
+    /// in replaces them, so a failure to allocate it leaves them whole).
+    fn may_replace(&mut self, start: usize, end: usize, rlim: &Rlimits) -> Result<(), Errno> {
+        let replaced: usize = self.iter().map(|v| v.end.min(end).saturating_sub(v.start.max(start)) / PAGE_SIZE).sum();
+        if self.total_vm() - replaced + (end - start) / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
+            if replaced > 0 {
+                self.munmap(start, end - start)?;
+            }
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
     }
 
     /// Linux's `sys_brk`: moves the end of the heap to `newbrk` and returns
@@ -540,10 +561,7 @@ impl VmaSet {
         if flags.contains(VmFlags::LOCKED) && self.locked_vm() + len / PAGE_SIZE > rlim.memlock_pages() {
             return Err(Errno::EAGAIN);
         }
-        self.munmap(addr, len)?;
-        if self.total_vm() + len / PAGE_SIZE > rlim.as_ / PAGE_SIZE {
-            return Err(Errno::ENOMEM);
-        }
+        self.may_replace(addr, addr + len, rlim)?;
         let vma = Vma { start: addr, end: addr + len, flags, pgoff: addr / PAGE_SIZE, kind: VmaKind::Anonymous };
         self.rewrite(addr, addr + len, |_| None, Some(vma))?;
         Ok(addr)
@@ -600,3 +618,6 @@ mod tests;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod enomem_tests;

@@ -3,12 +3,13 @@
 //! (`make_pages_present`) and keeping them from reclaim is the caller's.
 
 use super::{Errno, Rlimits, VmFlags, Vma, VmaSet, PAGE_SIZE};
+use core::alloc::Allocator;
 
 /// `mlockall` flags.
 pub const MCL_CURRENT: u32 = 1;
 pub const MCL_FUTURE: u32 = 2;
 
-impl VmaSet {
+impl<A: Allocator + Clone> VmaSet<A> {
     /// Linux's `sys_mlock`: locks the pages of `[start, start + len)`
     /// (`start` rounded down to its page). `ENOMEM` if the count of locked
     /// pages would pass `RLIMIT_MEMLOCK` (counting pages already locked
@@ -90,17 +91,7 @@ impl VmaSet {
     /// no area locked, areas that differed only by the lock merged.
     pub fn clear_locked(&mut self) {
         self.def_flags = VmFlags::empty();
-        let mut kept = 0;
-        for i in 0..self.vmas.len() {
-            let v = Vma { flags: self.vmas[i].flags - VmFlags::LOCKED, ..self.vmas[i] };
-            if kept > 0 && self.vmas[kept - 1].can_merge(&v) {
-                self.vmas[kept - 1].end = v.end;
-            } else {
-                self.vmas[kept] = v;
-                kept += 1;
-            }
-        }
-        self.vmas.truncate(kept);
+        self.vmas.refit(|v| Vma { flags: v.flags - VmFlags::LOCKED, ..*v });
     }
 
     fn do_mlockall(&mut self, flags: u32) -> Result<(), Errno> {
@@ -109,7 +100,7 @@ impl VmaSet {
             return Ok(());
         }
         let on = flags & MCL_CURRENT != 0;
-        let (start, end) = (self.vmas[0].start, self.vmas[self.vmas.len() - 1].end);
+        let (start, end) = (self.vmas[0].start, self.vmas[self.len() - 1].end);
         self.rewrite(start, end, |v| Some(Vma { flags: locked(v.flags, on), ..*v }), None)
     }
 }

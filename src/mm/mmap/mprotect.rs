@@ -4,8 +4,9 @@ use super::{
     calc_vm_prot_bits, is_aligned, page_align, Errno, VmFlags, Vma, VmaSet, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP,
     PROT_READ, PROT_SEM, PROT_WRITE,
 };
+use core::alloc::Allocator;
 
-impl VmaSet {
+impl<A: Allocator + Clone> VmaSet<A> {
     /// Linux's `sys_mprotect`: gives `[start, start + len)` the rights
     /// `prot`, splitting areas at the ends and merging what becomes alike.
     /// As Linux, it works through the areas in order and stops at the first

@@ -3,8 +3,10 @@
 //! simple model (one entry per mapped page) side by side. After every step
 //! the results agree, the set holds exactly the model's pages, and its
 //! areas are sorted, disjoint, non-empty and merged wherever Linux would
-//! merge them (which makes the split into areas unique).
+//! merge them (which makes the split into areas unique), each area an
+//! object of its own.
 
+use super::enomem_tests::FailNth;
 use super::*;
 use alloc::collections::BTreeMap;
 use proptest::prelude::*;
@@ -233,7 +235,7 @@ fn mergeable(a: &Vma, b: &Vma) -> bool {
         && a.pgoff.wrapping_add((a.end - a.start) / P) == b.pgoff
 }
 
-fn check(s: &VmaSet, m: &Model) -> Result<(), TestCaseError> {
+fn check(s: &VmaSet<FailNth>, m: &Model) -> Result<(), TestCaseError> {
     let v: Vec<Vma> = s.iter().copied().collect();
     for w in &v {
         prop_assert!(w.start < w.end && w.start % P == 0 && w.end % P == 0 && w.end <= TASK_SIZE, "{:x?}", w);
@@ -262,7 +264,8 @@ proptest! {
     #[test]
     fn vma_set_matches_a_page_model(ops in proptest::collection::vec(op(), 1..60)) {
         let inf = Rlimits::INFINITE;
-        let mut s = VmaSet::new(Rlimits::DEFAULT.stack);
+        let objects = FailNth::default();
+        let mut s = VmaSet::new_in(Rlimits::DEFAULT.stack, objects.clone());
         s.mmap_base = addr(PAGES);
         s.stack_guard_gap = GAP;
         s.start_brk = addr(8);
@@ -339,6 +342,7 @@ proptest! {
                 }
             }
             check(&s, &m)?;
+            prop_assert_eq!(objects.live(), s.len(), "one object per area");
         }
     }
 }

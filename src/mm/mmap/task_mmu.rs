@@ -15,7 +15,8 @@
 //! reference output (Linux 6.1, ../shared/linux-formats/proc.txt); 2.6.24
 //! printed its `vm_pgoff`, the address.
 
-use super::{VmFlags, Vma, VmaKind, VmaSet, PAGE_SIZE};
+use super::{VmAreaAlloc, VmFlags, Vma, VmaKind, VmaSet, PAGE_SIZE};
+use core::alloc::Allocator;
 use core::fmt;
 
 /// Where the name starts: `25 + sizeof(void *) * 6` on i386.
@@ -23,19 +24,19 @@ const NAME_COLUMN: usize = 25 + 4 * 6;
 
 /// One line of `/proc/PID/maps`, without its newline.
 pub struct MapsLine<'a> {
-    set: &'a VmaSet,
     vma: &'a Vma,
+    name: Option<&'static str>,
 }
 
 /// The whole of `/proc/PID/maps`, a newline after each line.
-pub struct Maps<'a>(&'a VmaSet);
+pub struct Maps<'a, A: Allocator + Clone = VmAreaAlloc>(&'a VmaSet<A>);
 
-impl VmaSet {
+impl<A: Allocator + Clone> VmaSet<A> {
     pub fn maps_line<'a>(&'a self, vma: &'a Vma) -> MapsLine<'a> {
-        MapsLine { set: self, vma }
+        MapsLine { vma, name: self.vma_name(vma) }
     }
 
-    pub fn maps(&self) -> Maps<'_> {
+    pub fn maps(&self) -> Maps<'_, A> {
         Maps(self)
     }
 
@@ -89,7 +90,7 @@ impl fmt::Display for MapsLine<'_> {
             0,
             0
         )?;
-        if let Some(name) = self.set.vma_name(v) {
+        if let Some(name) = self.name {
             let pad = NAME_COLUMN.saturating_sub(out.len).max(1);
             write!(out, "{:pad$}{}", "", name)?;
         }
@@ -97,7 +98,7 @@ impl fmt::Display for MapsLine<'_> {
     }
 }
 
-impl fmt::Display for Maps<'_> {
+impl<A: Allocator + Clone> fmt::Display for Maps<'_, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for v in self.0.iter() {
             writeln!(f, "{}", self.0.maps_line(v))?;

@@ -4,6 +4,7 @@
 //! (arch/x86/mm/mmap_32.c); `VmaSet::new` picks between them.
 
 use super::{is_aligned, page_align, page_align_down, Errno, MmapLayout, VmaSet, MAP_FIXED, PAGE_SIZE, TASK_SIZE};
+use core::alloc::Allocator;
 
 /// Where the legacy (bottom-up) layout starts looking: `PAGE_ALIGN(TASK_SIZE / 3)`.
 pub const TASK_UNMAPPED_BASE: usize = page_align_down(TASK_SIZE / 3 + PAGE_SIZE - 1);
@@ -12,7 +13,7 @@ pub const TASK_UNMAPPED_BASE: usize = page_align_down(TASK_SIZE / 3 + PAGE_SIZE 
 pub(super) const MIN_GAP: usize = 128 << 20;
 pub(super) const MAX_GAP: usize = TASK_SIZE / 6 * 5;
 
-impl VmaSet {
+impl<A: Allocator + Clone> VmaSet<A> {
     /// Linux's `get_unmapped_area`: where a mapping of `len` bytes goes.
     /// `MAP_FIXED` takes `addr` as it is; otherwise a free, page-aligned
     /// `addr` is honoured as a hint, and failing that the layout's search
@@ -72,7 +73,7 @@ impl VmaSet {
     /// `arch_get_unmapped_area`: the lowest hole from `TASK_UNMAPPED_BASE`.
     fn search_bottomup(&self, len: usize) -> Option<usize> {
         let mut addr = TASK_UNMAPPED_BASE;
-        for v in &self.vmas[self.index_after(addr)..] {
+        for v in self.vmas.range(self.index_after(addr)..self.len()) {
             if addr > TASK_SIZE - len {
                 return None;
             }

@@ -2558,8 +2558,9 @@ def no_disk_says_so():
 
 
 def make_run_swap_sizes():
-    """make run: SWAP=0 attaches nothing, SWAP=1M makes build/swap-1M.img
-    with mkswap (once) and attaches it; piped, both exit 0. A bad SWAP is
+    """make run: SWAP=0 attaches nothing, SWAP=1028K makes
+    build/swap-1028K.img with mkswap (once; a size nobody else uses, as the
+    test removes it) and attaches it; piped, both exit 0. A bad SWAP is
     refused before anything boots."""
     def run(swap):
         p = subprocess.Popen("printf '\\nmeminfo\\npoweroff\\n' | make -s run MEM=128M SWAP=%s" % swap, shell=True,
@@ -2571,16 +2572,16 @@ def make_run_swap_sizes():
             p.communicate()
             raise AssertionError("make run SWAP=%s did not finish in time" % swap)
         return p.returncode, raw.decode("utf-8", "replace").replace("\r", "")
-    img = os.path.join(ROOT, "build", "swap-1M.img")
+    img = os.path.join(ROOT, "build", "swap-1028K.img")
     if os.path.exists(img):
         os.remove(img)
     code, out = run("0")
     check(code == 0 and "MemTotal:" in out, "make run SWAP=0 exited %d:\n%s" % (code, out[-1500:]))
     check("no ATA disk" in out and "[sda]" not in out, "SWAP=0 attached a disk:\n" + out[-1500:])
-    code, out = run("1M")
-    check(code == 0 and "MemTotal:" in out, "make run SWAP=1M exited %d:\n%s" % (code, out[-1500:]))
-    check("swap image: build/swap-1M.img: Setting up swapspace version 1, size = 1020 KiB" in out, out[-2500:])
-    check("swap: sda: SWAPSPACE2 version 1, 255 pages (1020k), 0 bad" in out, out[-2500:])
+    code, out = run("1028K")
+    check(code == 0 and "MemTotal:" in out, "make run SWAP=1028K exited %d:\n%s" % (code, out[-1500:]))
+    check("swap image: build/swap-1028K.img: Setting up swapspace version 1, size = 1 MiB (1048576 bytes)" in out, out[-2500:])
+    check("swap: sda: SWAPSPACE2 version 1, 256 pages (1024k), 0 bad" in out, out[-2500:])
     code, out = run("12X")
     check(code != 0 and "SWAP=12X is not a size" in out and "himem version" not in out,
           "SWAP=12X: exit %d:\n%s" % (code, out[-1500:]))

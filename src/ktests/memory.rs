@@ -79,7 +79,7 @@ pub(super) fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult 
 pub(super) fn highmem_to_spare() -> bool {
     with_node_mem_map(|node, _| {
         let z = &node.zones[ZoneType::HighMem as usize];
-        z.is_populated() && z.nr_free_pages() > z.watermark[Watermark::Low as usize] + 1024
+        z.is_populated() && z.nr_free_pages() > z.watermark(Watermark::Low) + 1024
     })
 }
 

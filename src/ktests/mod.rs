@@ -318,7 +318,7 @@ fn heap_room() -> Result<(), u64> {
             if !z.is_populated() || !lowmem || z.kind == ZoneType::Movable {
                 continue;
             }
-            let low = z.watermark[1];
+            let low = z.watermark(crate::mm::mmzone::Watermark::Low);
             best = best.max(z.nr_free_pages().saturating_sub(low));
             room |= z.watermark_ok(HEAP_NEED_ORDER, low + HEAP_NEED_PAGES, i, false, false);
         }

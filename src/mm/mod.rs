@@ -12,6 +12,7 @@ pub mod page_alloc;
 pub mod pgtable;
 pub mod pkmap;
 pub mod slab;
+pub mod sysctl;
 pub mod vmap_area;
 pub mod vmstat;
 pub mod zones;

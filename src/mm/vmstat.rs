@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 
 use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
-use super::mmzone::Node;
 use super::mmzone::ZoneType;
+use super::mmzone::{Node, Watermark};
 use super::page::Page;
 use core::fmt::{self, Write};
 use core::sync::atomic::AtomicUsize;
@@ -113,10 +113,30 @@ impl VmEvent {
     pub const ALL: [VmEvent; VmEvent::COUNT] = {
         use VmEvent::*;
         [
-            PgPgIn, PgPgOut, PswpIn, PswpOut, PgFault, PgMajFault, PgActivate, PgDeactivate, PgStealKswapd,
-            PgStealDirect, PgScanKswapd, PgScanDirect, PgInodeSteal, SlabsScanned, KswapdInodeSteal, PageOutRun,
-            AllocStall, PgRotated, OomKill, UnevictablePgsCulled, UnevictablePgsScanned, UnevictablePgsRescued,
-            UnevictablePgsMlocked, UnevictablePgsMunlocked,
+            PgPgIn,
+            PgPgOut,
+            PswpIn,
+            PswpOut,
+            PgFault,
+            PgMajFault,
+            PgActivate,
+            PgDeactivate,
+            PgStealKswapd,
+            PgStealDirect,
+            PgScanKswapd,
+            PgScanDirect,
+            PgInodeSteal,
+            SlabsScanned,
+            KswapdInodeSteal,
+            PageOutRun,
+            AllocStall,
+            PgRotated,
+            OomKill,
+            UnevictablePgsCulled,
+            UnevictablePgsScanned,
+            UnevictablePgsRescued,
+            UnevictablePgsMlocked,
+            UnevictablePgsMunlocked,
         ]
     };
 }
@@ -203,13 +223,13 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     for z in node.zones.iter() {
         writeln!(out, "Node 0, zone {:>8}", z.name())?;
         writeln!(out, "  pages free     {}", z.nr_free_pages())?;
-        writeln!(out, "        min      {}", z.watermark[0])?;
-        writeln!(out, "        low      {}", z.watermark[1])?;
-        writeln!(out, "        high     {}", z.watermark[2])?;
+        writeln!(out, "        min      {}", z.watermark(Watermark::Min))?;
+        writeln!(out, "        low      {}", z.watermark(Watermark::Low))?;
+        writeln!(out, "        high     {}", z.watermark(Watermark::High))?;
         writeln!(out, "        spanned  {}", z.spanned)?;
         writeln!(out, "        present  {}", z.present)?;
         writeln!(out, "        managed  {}", z.managed)?;
-        let r = &z.lowmem_reserve;
+        let r: [u64; 4] = core::array::from_fn(|j| z.lowmem_reserve(j));
         writeln!(out, "        protection: ({}, {}, {}, {})", r[0], r[1], r[2], r[3])?;
         if !z.is_populated() {
             continue;

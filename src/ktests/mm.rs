@@ -28,6 +28,8 @@ use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+
+
 /// A lowmem frame the test owns; freed on drop.
 struct Frame(Option<Pages>);
 

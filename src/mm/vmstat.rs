@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 
 use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
-use super::mmzone::ZoneType;
 use super::mmzone::{Node, Watermark};
+use super::mmzone::ZoneType;
 use super::page::Page;
 use core::fmt::{self, Write};
 use core::sync::atomic::AtomicUsize;
@@ -113,30 +113,10 @@ impl VmEvent {
     pub const ALL: [VmEvent; VmEvent::COUNT] = {
         use VmEvent::*;
         [
-            PgPgIn,
-            PgPgOut,
-            PswpIn,
-            PswpOut,
-            PgFault,
-            PgMajFault,
-            PgActivate,
-            PgDeactivate,
-            PgStealKswapd,
-            PgStealDirect,
-            PgScanKswapd,
-            PgScanDirect,
-            PgInodeSteal,
-            SlabsScanned,
-            KswapdInodeSteal,
-            PageOutRun,
-            AllocStall,
-            PgRotated,
-            OomKill,
-            UnevictablePgsCulled,
-            UnevictablePgsScanned,
-            UnevictablePgsRescued,
-            UnevictablePgsMlocked,
-            UnevictablePgsMunlocked,
+            PgPgIn, PgPgOut, PswpIn, PswpOut, PgFault, PgMajFault, PgActivate, PgDeactivate, PgStealKswapd,
+            PgStealDirect, PgScanKswapd, PgScanDirect, PgInodeSteal, SlabsScanned, KswapdInodeSteal, PageOutRun,
+            AllocStall, PgRotated, OomKill, UnevictablePgsCulled, UnevictablePgsScanned, UnevictablePgsRescued,
+            UnevictablePgsMlocked, UnevictablePgsMunlocked,
         ]
     };
 }

@@ -91,7 +91,7 @@ const STACK_SLACK: usize = 65536 + 32 * 4;
 /// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
 /// `mmap` lock). May sleep.
 pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
-    PGFAULT.fetch_add(1, Ordering::Relaxed);
+    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmEvent::PgFault);
     if addr >= TASK_SIZE {
         return Err(FaultError::NoVma);
     }

@@ -13,6 +13,7 @@ pub mod pgtable;
 pub mod pkmap;
 pub mod slab;
 pub mod sysctl;
+pub mod util;
 pub mod vmap_area;
 pub mod vmstat;
 pub mod zones;

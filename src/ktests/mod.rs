@@ -27,6 +27,7 @@ mod highpte;
 mod kernel;
 mod memory;
 mod mm;
+mod overcommit;
 mod page_alloc;
 mod slab;
 mod syscalls;
@@ -270,6 +271,10 @@ pub static TESTS: &[KTest] = &[
         run: syscalls::write_with_bad_pointers_gives_efault,
     },
     KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
+    KTest {
+        name: "mm::util::strict_mode_refuses_and_charges_balance",
+        run: overcommit::strict_mode_refuses_and_charges_balance,
+    },
 ];
 
 /// What a run of the tests found (libtest's summary line).

@@ -134,7 +134,8 @@ pub fn load(file: &'static [u8], fref: FileRef, argv: &[&[u8]], rlim: &RlimitTab
         // program runs: refused, the new space goes and nothing starts.
         let ctx = &mut *ctx;
         let pages = crate::mm::util::accountable_pages(&ctx.vmas);
-        let reserved = crate::mm::util::vm_enough_memory(pages, ctx.vmas.total_vm()).map_err(|_| ExecError::NoMemory)?;
+        let reserved =
+            crate::mm::util::vm_enough_memory(pages, ctx.vmas.total_vm()).map_err(|_| ExecError::NoMemory)?;
         ctx.committed.commit(&ctx.vmas, Some(reserved));
     }
     Ok(Loaded {

@@ -76,12 +76,7 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_kill,
     },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
-    Command {
-        name: "vmstat",
-        usage: "",
-        help: "memory counters and events (/proc/vmstat)",
-        run: cmd_vmstat,
-    },
+    Command { name: "vmstat", usage: "", help: "memory counters and events (/proc/vmstat)", run: cmd_vmstat },
     Command {
         name: "sysctl",
         usage: "[-anNeqw] [NAME[=VALUE]...]",

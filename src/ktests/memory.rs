@@ -440,6 +440,9 @@ pub fn mlock_faults_in_and_marks_pages_munlock_clears() -> TestResult {
 /// break back at once: rss, AnonPages and free pages; `munmap` of areas in
 /// 4 MB regions it covers wholly frees their page tables too (counted by the guard).
 pub fn brk_and_munmap_give_pages_and_tables_back() -> TestResult {
+    // Its 12 MB mapping is more than RAM at -m 16M, which the overcommit
+    // heuristic refuses; this test is about pages, not commitments.
+    let _always = super::overcommit::OvercommitAlways::new();
     counts_come_back(|| {
         let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
         let _use = UseMm::new(&mm);
@@ -568,6 +571,8 @@ impl Drop for Restore {
 /// rather than copying it; the free page count comes back each time.
 pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
     const REGION: usize = 1024 * PAGE;
+    // The 8 MB copy is more than RAM at -m 16M (see above).
+    let _always = super::overcommit::OvercommitAlways::new();
     counts_come_back(|| {
         let parent = mm_alloc().map_err(|_| "mm_alloc failed")?;
         // Pages in two 4 MB regions: the copy needs two page tables.

@@ -36,6 +36,19 @@ impl Drop for KnobsBack {
     }
 }
 
+/// `vm.overcommit_memory=1` while it lives: for tests of page allocation
+/// whose mappings are bigger than a small machine's RAM, which the
+/// heuristic of mode 0 would refuse.
+pub(super) struct OvercommitAlways(KnobsBack);
+
+impl OvercommitAlways {
+    pub(super) fn new() -> OvercommitAlways {
+        let back = KnobsBack::new();
+        OVERCOMMIT_MEMORY.store(crate::mm::sysctl::OVERCOMMIT_ALWAYS, Relaxed);
+        OvercommitAlways(back)
+    }
+}
+
 fn committed() -> usize {
     VM_COMMITTED_AS.load(Relaxed)
 }

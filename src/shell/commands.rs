@@ -79,7 +79,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "vmstat", usage: "", help: "memory counters and events (/proc/vmstat)", run: cmd_vmstat },
     Command {
         name: "sysctl",
-        usage: "[-anNeqw] [NAME[=VALUE]...]",
+        usage: "[-anNw] [NAME[=VAL]...]",
         help: "show or set the vm.* knobs, as procps' sysctl (-a lists them)",
         run: cmd_sysctl,
     },

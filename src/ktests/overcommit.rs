@@ -38,14 +38,17 @@ impl Drop for KnobsBack {
 
 /// `vm.overcommit_memory=1` while it lives: for tests of page allocation
 /// whose mappings are bigger than a small machine's RAM, which the
-/// heuristic of mode 0 would refuse.
-pub(super) struct OvercommitAlways(KnobsBack);
+/// heuristic of mode 0 would refuse. The knobs go back when the field
+/// (held only for its `Drop`) does.
+pub(super) struct OvercommitAlways {
+    _back: KnobsBack,
+}
 
 impl OvercommitAlways {
     pub(super) fn new() -> OvercommitAlways {
         let back = KnobsBack::new();
         OVERCOMMIT_MEMORY.store(crate::mm::sysctl::OVERCOMMIT_ALWAYS, Relaxed);
-        OvercommitAlways(back)
+        OvercommitAlways { _back: back }
     }
 }
 

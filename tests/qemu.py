@@ -2599,6 +2599,191 @@ VMA_CACHE_TESTS = [
 ]
 
 
+# --- sysctl, vmstat, overcommit (issue 11) ---
+
+SYSCTL_ALL = ["vm.lowmem_reserve_ratio", "vm.min_free_kbytes", "vm.oom_kill_allocating_task", "vm.overcommit_memory",
+              "vm.overcommit_ratio", "vm.page-cluster", "vm.panic_on_oom", "vm.swappiness"]
+
+
+def zone_marks(text):
+    """{zone: (min, low, high)} from zoneinfo."""
+    marks = {}
+    for m in re.finditer(r"^Node 0, zone\s+(\w+)\n  pages free\s+\d+\n\s+min\s+(\d+)\n\s+low\s+(\d+)\n\s+high\s+(\d+)$",
+                         text, re.M):
+        marks[m.group(1)] = tuple(int(m.group(i)) for i in (2, 3, 4))
+    return marks
+
+
+def sysctl_get_set_list_and_errors():
+    """sysctl as procps-ng's: -a lists the knobs sorted with Linux's
+    defaults, -n the value only, NAME=VALUE and -w set and echo, names with
+    slashes, the messages for a bad name or value word for word;
+    vm.min_free_kbytes recomputes zoneinfo's marks and puts them back."""
+    m = Machine()
+    try:
+        m.boot()
+        out = m.cmd("sysctl -a")
+        names = [l.split(" = ")[0] for l in out.splitlines()]
+        check(names == SYSCTL_ALL, "sysctl -a:\n" + out)
+        for line in ["vm.lowmem_reserve_ratio = 256\t32\t32", "vm.overcommit_memory = 0", "vm.overcommit_ratio = 50",
+                     "vm.page-cluster = 3", "vm.panic_on_oom = 0", "vm.swappiness = 60",
+                     "vm.oom_kill_allocating_task = 0"]:
+            check(line in out.splitlines(), "no %r in sysctl -a:\n%s" % (line, out))
+        check(m.cmd("sysctl vm.swappiness") == "vm.swappiness = 60\n", "sysctl vm.swappiness")
+        check(m.cmd("sysctl -n vm/swappiness") == "60\n", "sysctl -n vm/swappiness")
+        check(m.cmd("sysctl -w vm.swappiness=10") == "vm.swappiness = 10\n", "sysctl -w")
+        check(m.cmd("sysctl vm.swappiness=0x14") == "vm.swappiness = 0x14\n", "NAME=VALUE without -w")
+        check(m.cmd("sysctl -n vm.swappiness") == "20\n", "the hex value was not applied")
+        errors = {
+            "sysctl vm.nosuch": "sysctl: cannot stat /proc/sys/vm/nosuch: No such file or directory\n",
+            "sysctl -w vm.swappiness=abc": 'sysctl: setting key "vm.swappiness": Invalid argument\n',
+            "sysctl -w vm.swappiness=300": 'sysctl: setting key "vm.swappiness": Invalid argument\n',
+            "sysctl -w vm.overcommit_memory=7": 'sysctl: setting key "vm.overcommit_memory": Invalid argument\n',
+            "sysctl -w vm.swappiness": "sysctl: command line(0): invalid syntax, continuing...\n",
+            "sysctl -w vm.nosuch=1": "sysctl: cannot stat /proc/sys/vm/nosuch: No such file or directory\n",
+            "sysctl -n": "sysctl: no variables specified\nTry `sysctl --help' for more information.\n",
+        }
+        for cmd, want in errors.items():
+            got = m.cmd(cmd)
+            check(got == want, "%s printed %r, not procps' %r" % (cmd, got, want))
+        check(m.cmd("sysctl -n vm.swappiness") == "20\n", "a refused write changed the value")
+        check(m.cmd("sysctl vm.swappiness=60") == "vm.swappiness = 60\n", "swappiness back")
+        # min_free_kbytes: the lowmem zones' marks follow it, and come back.
+        kb = int(m.cmd("sysctl -n vm.min_free_kbytes"))
+        before = zone_marks(m.cmd("zoneinfo"))
+        check(m.cmd("sysctl -w vm.min_free_kbytes=%d" % (kb * 4)) == "vm.min_free_kbytes = %d\n" % (kb * 4), "set")
+        after = zone_marks(m.cmd("zoneinfo"))
+        check(after["Normal"][0] > 3 * before["Normal"][0] and after["DMA"][0] > before["DMA"][0],
+              "zoneinfo's min did not follow min_free_kbytes: %r -> %r" % (before, after))
+        check(after["HighMem"][0] == before["HighMem"][0], "highmem's min moved: %r -> %r" % (before, after))
+        check(sum(v[0] for k, v in after.items() if k in ("DMA", "Normal")) * 4 in range(kb * 4 - 8, kb * 4 + 1),
+              "lowmem mins do not add up to min_free_kbytes: %r" % after)
+        check(m.cmd("run hello").startswith("Hello from user space!"), "run hello with a high min")
+        m.cmd("sysctl -w vm.min_free_kbytes=%d" % kb)
+        check(zone_marks(m.cmd("zoneinfo")) == before, "marks not back with min_free_kbytes")
+        # lowmem_reserve_ratio: zoneinfo's protection follows.
+        prot = re.findall(r"protection: \((.*)\)", m.cmd("zoneinfo"))
+        check(m.cmd('sysctl -w "vm.lowmem_reserve_ratio=128 16 32"') == "vm.lowmem_reserve_ratio = 128 16 32\n", "set ratio")
+        check(m.cmd("sysctl -n vm.lowmem_reserve_ratio") == "128\t16\t32\n", "ratio read back")
+        prot2 = re.findall(r"protection: \((.*)\)", m.cmd("zoneinfo"))
+        d1, d2 = [int(x) for x in prot[0].split(", ")[1:3]], [int(x) for x in prot2[0].split(", ")[1:3]]
+        check(abs(d2[0] - 2 * d1[0]) <= 1, "DMA's protection did not double: %r -> %r" % (prot, prot2))
+        m.cmd('sysctl -w "vm.lowmem_reserve_ratio=256 32 32"')
+        check(re.findall(r"protection: \((.*)\)", m.cmd("zoneinfo")) == prot, "protection not back")
+        check("sysctl " in m.cmd("help"), "help lacks sysctl")
+    finally:
+        m.kill()
+
+
+VMSTAT_NAMES = ["nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_unevictable", "nr_mlock",
+                "nr_inactive_anon", "nr_active_anon", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
+                "nr_anon_pages", "nr_kernel_stack", "nr_page_table_pages", "nr_swapcached", "pgpgin", "pgpgout",
+                "pswpin", "pswpout", "allocstall", "pgactivate", "pgdeactivate", "pgfault", "pgmajfault",
+                "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct", "pginodesteal",
+                "slabs_scanned", "kswapd_inodesteal", "pageoutrun", "pgrotated", "oom_kill",
+                "unevictable_pgs_culled", "unevictable_pgs_scanned", "unevictable_pgs_rescued",
+                "unevictable_pgs_mlocked", "unevictable_pgs_munlocked"]
+
+# Linux 6.1's meminfo order (../shared/linux-formats/proc.txt, i386).
+LINUX_MEMINFO = ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "Active", "Inactive",
+                 "Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable", "Mlocked",
+                 "HighTotal", "HighFree", "LowTotal", "LowFree", "SwapTotal", "SwapFree", "Zswap", "Zswapped",
+                 "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable",
+                 "SUnreclaim", "KernelStack", "PageTables", "SecPageTables", "NFS_Unstable", "Bounce",
+                 "WritebackTmp", "CommitLimit", "Committed_AS", "VmallocTotal", "VmallocUsed", "VmallocChunk",
+                 "Percpu", "HardwareCorrupted", "AnonHugePages", "ShmemHugePages", "ShmemPmdMapped",
+                 "FileHugePages", "FilePmdMapped", "HugePages_Total", "HugePages_Free", "HugePages_Rsvd",
+                 "HugePages_Surp", "Hugepagesize", "Hugetlb", "DirectMap4k", "DirectMap4M"]
+
+
+def vmstat_and_meminfo_lines():
+    """vmstat prints `name value` lines with Linux 6.1's names in its
+    order; pgfault grows across `run hello`; nr_free_pages is MemFree in
+    pages; meminfo has the swap, LRU and commit lines in Linux's order,
+    CommitLimit as vm_commit_limit (half of RAM, no swap)."""
+    m = Machine()
+    try:
+        m.boot()
+        out = m.cmd("vmstat")
+        rows = [l.split(" ") for l in out.splitlines()]
+        check(all(len(r) == 2 and r[1].isdigit() for r in rows), "vmstat lines:\n" + out)
+        check([r[0] for r in rows] == VMSTAT_NAMES, "vmstat names or order:\n" + out)
+        v0 = {r[0]: int(r[1]) for r in rows}
+        check(m.cmd("run hello").startswith("Hello from user space!"), "run hello failed")
+        v1 = {r[0]: int(r[1]) for r in (l.split(" ") for l in m.cmd("vmstat").splitlines())}
+        check(v1["pgfault"] > v0["pgfault"], "pgfault did not grow across run hello: %r -> %r" % (v0["pgfault"], v1["pgfault"]))
+        mi_text = m.cmd("meminfo")
+        names = [l.split(":")[0] for l in mi_text.splitlines()]
+        check(names == [n for n in LINUX_MEMINFO if n in names], "meminfo out of Linux's order:\n" + mi_text)
+        for n in ["SwapCached", "Active", "Inactive", "Active(anon)", "Inactive(anon)", "Unevictable", "SwapTotal",
+                  "SwapFree", "CommitLimit", "Committed_AS"]:
+            check(n in names, "meminfo lacks %s:\n%s" % (n, mi_text))
+        mi = meminfo_values(mi_text)
+        check(mi["CommitLimit"] == (mi["MemTotal"] // 4 * 50 // 100) * 4 + mi["SwapTotal"],
+              "CommitLimit %d is not vm_commit_limit of MemTotal %d" % (mi["CommitLimit"], mi["MemTotal"]))
+        check(mi["Committed_AS"] == 0, "Committed_AS with no process alive: %r" % mi)
+        v2 = {r[0]: int(r[1]) for r in (l.split(" ") for l in m.cmd("vmstat").splitlines())}
+        check(abs(v2["nr_free_pages"] * 4 - mi["MemFree"]) <= 64, "nr_free_pages %d vs MemFree %d kB" % (v2["nr_free_pages"], mi["MemFree"]))
+        check(m.cmd("vmstat x").startswith("vmstat: takes no arguments"), "vmstat x not refused")
+    finally:
+        m.kill()
+
+
+def committed_as_balances_and_strict_overcommit_refuses():
+    """Committed_AS counts a holding hog's private writable memory and is
+    exactly back after hog, forktest, stress, brk grow and shrink,
+    mprotect, munmap (sysmisc, sysfuzz, mlocktest) and their exits; mode 2
+    refuses an mmap2 beyond CommitLimit with the program's ENOMEM message
+    (no kill), mode 1 takes more than RAM + swap, mode 0 refuses a single
+    request bigger than RAM + swap and takes one below it; the shell
+    serves throughout."""
+    m = Machine()
+    try:
+        m.boot()
+        base = meminfo_values(m.cmd("meminfo"))["Committed_AS"]
+        m.cmd("run hog 64M hold=120 &")
+        time.sleep(1)
+        held = meminfo_values(m.cmd("meminfo"))["Committed_AS"]
+        check(held >= base + 65536, "Committed_AS %d with a 64M hog holding (before %d)" % (held, base))
+        for cmd, ok in [("run forktest", "all private: ok"), ("run stress 4 8M", "all verified"),
+                        ("run hog 3000K brk touch verify", "hog: done"), ("run mlocktest", "as Linux: ok"),
+                        ("run sysmisc", ""), ("run sysfuzz 20000 1", "sysfuzz: batch 0"), ("run cow", "")]:
+            out = m.cmd(cmd, timeout=120)
+            check(ok in out, "%s:\n%s" % (cmd, out[-1500:]))
+            now = meminfo_values(m.cmd("meminfo"))["Committed_AS"]
+            check(now == held, "Committed_AS %d after %s, %d before" % (now, cmd, held))
+        m.cmd("kill $!")
+        check("Terminated" in m.cmd("wait", timeout=30), "the hog did not end")
+        check(meminfo_values(m.cmd("meminfo"))["Committed_AS"] == base, "Committed_AS not back after the hog went")
+        # Strict: at 2G, CommitLimit is about 1 GB.
+        check(m.cmd("sysctl -w vm.overcommit_memory=2") == "vm.overcommit_memory = 2\n", "mode 2")
+        for size in ["1500M", "3000M"]:
+            out = m.cmd("run hog %s" % size, timeout=60)
+            check("hog: mmap2 of %s failed: ENOMEM" % size in out and "Killed" not in out,
+                  "strict mode did not refuse hog %s:\n%s" % (size, out))
+        check(m.cmd("run hello").startswith("Hello from user space!"), "a small program refused in mode 2")
+        check(m.cmd("sysctl -w vm.overcommit_memory=1") == "vm.overcommit_memory = 1\n", "mode 1")
+        out = m.cmd("run hog 2500M", timeout=60)
+        check("hog: 2500M at 0x" in out and "hog: done" in out, "mode 1 refused an untouched hog 2500M:\n" + out)
+        check(m.cmd("sysctl -w vm.overcommit_memory=0") == "vm.overcommit_memory = 0\n", "mode 0")
+        out = m.cmd("run hog 2500M", timeout=60)
+        check("hog: mmap2 of 2500M failed: ENOMEM" in out, "mode 0 took one request above RAM + swap:\n" + out)
+        out = m.cmd("run hog 1500M", timeout=60)
+        check("hog: done" in out, "mode 0 refused hog 1500M:\n" + out)
+        check(meminfo_values(m.cmd("meminfo"))["Committed_AS"] == base, "Committed_AS not back at the end")
+        check(m.cmd("echo still serving").strip() == "still serving", "the shell stopped serving")
+    finally:
+        m.kill()
+
+
+SYSCTL_TESTS = [
+    ("qemu::sysctl::get_set_list_and_errors_as_procps", sysctl_get_set_list_and_errors),
+    ("qemu::sysctl::vmstat_and_meminfo_in_linux_order", vmstat_and_meminfo_lines),
+    ("qemu::sysctl::committed_as_balances_and_strict_overcommit_refuses",
+     committed_as_balances_and_strict_overcommit_refuses),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -2630,7 +2815,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

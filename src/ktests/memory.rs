@@ -80,7 +80,7 @@ pub(super) fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult 
 pub(super) fn highmem_to_spare() -> bool {
     with_node_mem_map(|node, _| {
         let z = &node.zones[ZoneType::HighMem as usize];
-        z.is_populated() && z.nr_free_pages() > z.watermark[Watermark::Low as usize] + 1024
+        z.is_populated() && z.nr_free_pages() > z.watermark(Watermark::Low) + 1024
     })
 }
 
@@ -441,6 +441,9 @@ pub fn mlock_faults_in_and_marks_pages_munlock_clears() -> TestResult {
 /// break back at once: rss, AnonPages and free pages; `munmap` of areas in
 /// 4 MB regions it covers wholly frees their page tables too (counted by the guard).
 pub fn brk_and_munmap_give_pages_and_tables_back() -> TestResult {
+    // Its 12 MB mapping is more than RAM at -m 16M, which the overcommit
+    // heuristic refuses; this test is about pages, not commitments.
+    let _always = super::overcommit::OvercommitAlways::new();
     counts_come_back(|| {
         let mm = mm_alloc().map_err(|_| "mm_alloc failed")?;
         let _use = UseMm::new(&mm);
@@ -581,6 +584,8 @@ impl Drop for Restore {
 /// `vm_area_struct` objects come back each time.
 pub fn dup_mm_out_of_memory_anywhere_leaves_the_parent_whole() -> TestResult {
     const REGION: usize = 1024 * PAGE;
+    // The 8 MB copy is more than RAM at -m 16M (see above).
+    let _always = super::overcommit::OvercommitAlways::new();
     counts_come_back(|| {
         let parent = mm_alloc().map_err(|_| "mm_alloc failed")?;
         // Pages in two 4 MB regions: the copy needs two page tables.

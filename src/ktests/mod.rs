@@ -29,6 +29,7 @@ mod kernel;
 mod memory;
 mod mm;
 mod mmap;
+mod overcommit;
 mod page_alloc;
 mod slab;
 mod syscalls;
@@ -284,6 +285,10 @@ pub static TESTS: &[KTest] = &[
         run: syscalls::write_with_bad_pointers_gives_efault,
     },
     KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
+    KTest {
+        name: "mm::util::strict_mode_refuses_and_charges_balance",
+        run: overcommit::strict_mode_refuses_and_charges_balance,
+    },
 ];
 
 /// What a run of the tests found (libtest's summary line).
@@ -332,7 +337,7 @@ fn heap_room() -> Result<(), u64> {
             if !z.is_populated() || !lowmem || z.kind == ZoneType::Movable {
                 continue;
             }
-            let low = z.watermark[1];
+            let low = z.watermark(crate::mm::mmzone::Watermark::Low);
             best = best.max(z.nr_free_pages().saturating_sub(low));
             room |= z.watermark_ok(HEAP_NEED_ORDER, low + HEAP_NEED_PAGES, i, false, false);
         }

@@ -291,7 +291,7 @@ fn round_trip_with_an_unmovable_block() -> TestResult {
 pub fn highuser_fills_highmem_first() -> TestResult {
     let (low_mark, free, populated) = with_node_mem_map(|node, _| {
         let z = &node.zones[ZoneType::HighMem as usize];
-        (z.watermark[Watermark::Low as usize], z.nr_free_pages(), z.is_populated())
+        (z.watermark(Watermark::Low), z.nr_free_pages(), z.is_populated())
     });
     if !populated {
         // No HighMem zone: the zonelist must fall straight through to lowmem.
@@ -388,7 +388,7 @@ pub fn highmem_pages_come_back_zeroed() -> TestResult {
     let room = with_node_mem_map(|node, _| {
         node.zones[ZoneType::HighMem as usize..]
             .iter()
-            .any(|z| z.is_populated() && z.nr_free_pages() > z.watermark[Watermark::Low as usize] + 1)
+            .any(|z| z.is_populated() && z.nr_free_pages() > z.watermark(Watermark::Low) + 1)
     });
     if !room {
         return Err(skip("no highmem zone above its low mark (no highmem, or a tiny highmem=)"));

@@ -132,7 +132,10 @@ pub fn vmalloc_64m_fill_verify_free() -> TestResult {
 /// serves from it without falling back).
 fn has_free_highmem() -> bool {
     crate::mm::mmzone::with_node_mem_map(|node, _| {
-        node.zones.iter().any(|z| z.kind == crate::mm::mmzone::ZoneType::HighMem && z.nr_free_pages() > z.watermark[2])
+        node.zones.iter().any(|z| {
+            z.kind == crate::mm::mmzone::ZoneType::HighMem
+                && z.nr_free_pages() > z.watermark(crate::mm::mmzone::Watermark::High)
+        })
     })
 }
 

@@ -41,8 +41,6 @@ use crate::mm::swapfile::{
 use crate::mm::vmstat::{count_vm_event, VmEvent, NR_ANON_PAGES, NR_MLOCK};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Page faults handled (Linux's `pgfault` event).
-pub static PGFAULT: AtomicUsize = AtomicUsize::new(0);
 /// Write faults that copied a shared page (`do_wp_page`'s copy).
 pub static COW_COPIES: AtomicUsize = AtomicUsize::new(0);
 /// Write faults that found the page theirs alone and only made it writable.
@@ -101,7 +99,7 @@ const STACK_SLACK: usize = 65536 + 32 * 4;
 /// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
 /// `mmap` lock). May sleep.
 pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
-    PGFAULT.fetch_add(1, Ordering::Relaxed);
+    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmEvent::PgFault);
     if addr >= TASK_SIZE {
         return Err(FaultError::NoVma);
     }

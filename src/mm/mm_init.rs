@@ -13,11 +13,12 @@
 //! function that runs it on the machine, [`mm_init`], is the kernel's.
 
 use super::buddy::{BuddyZone, MigrateType, MIGRATE_TYPES, PAGEBLOCK_PAGES};
-use super::mmzone::{Node, Zone, ZoneType, MAX_NR_ZONES};
+use super::mmzone::{Node, Watermark, Zone, ZoneType, MAX_NR_ZONES};
 use super::page::{Page, PageFlags};
 use super::page_alloc::pcp::{route_gfp, route_index, PcpList, PcpRoute};
 use super::zones::ZoneLayout;
 use core::sync::atomic::AtomicUsize;
+use core::sync::atomic::Ordering::Relaxed;
 #[cfg(target_os = "none")]
 use {
     super::mmzone::{mem_map, set_max_low_pfn, set_mem_map, NODE},
@@ -295,11 +296,32 @@ impl Node {
     /// over (Linux's `init_per_zone_pages_min` and friends). `min_free_kbytes`
     /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
     pub fn setup_watermarks(&mut self, min_free_kbytes: Option<u64>) {
-        let lowmem_pages: u64 = self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum();
-        self.min_free_kbytes = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
-        let pages_min = self.min_free_kbytes / 4;
-        let max_low = self.max_low_pfn;
+        let lowmem_pages = self.lowmem_managed();
+        let kb = min_free_kbytes.unwrap_or_else(|| int_sqrt(lowmem_pages * 4 * 16).clamp(128, 65536));
+        self.min_free_kbytes.store(kb as usize, Relaxed);
+        self.setup_per_zone_wmarks();
         for zone in self.zones.iter_mut() {
+            let mut pcp = zone.pcp();
+            pcp.batch = zone_batchsize(zone.present).max(1);
+            pcp.high = 6 * zone_batchsize(zone.present);
+        }
+        self.setup_per_zone_lowmem_reserve(&LOWMEM_RESERVE_RATIO);
+    }
+
+    fn lowmem_managed(&self) -> u64 {
+        self.zones.iter().filter(|z| !self.is_highmem_zone(z)).map(|z| z.managed).sum()
+    }
+
+    /// Each zone's min, low and high marks from `min_free_kbytes`: lowmem
+    /// zones share it in proportion to their size, highmem keeps a small
+    /// fixed reserve (Linux 2.6.24's `setup_per_zone_pages_min`, later
+    /// `__setup_per_zone_wmarks`). Re-run when `vm.min_free_kbytes` is
+    /// written: each zone's marks change under its lock, as Linux's.
+    pub fn setup_per_zone_wmarks(&self) {
+        let lowmem_pages = self.lowmem_managed();
+        let pages_min = self.min_free_kbytes() / 4;
+        let max_low = self.max_low_pfn;
+        for zone in self.zones.iter() {
             let tmp = (pages_min * zone.managed).checked_div(lowmem_pages).unwrap_or(0);
             let min = if zone.kind == ZoneType::HighMem
                 || (zone.kind == ZoneType::Movable && zone.start_pfn() as u64 >= max_low)
@@ -309,20 +331,22 @@ impl Node {
             } else {
                 tmp
             };
-            zone.watermark = [min, min + tmp / 4, min + tmp / 2];
-            let mut pcp = zone.pcp();
-            pcp.batch = zone_batchsize(zone.present).max(1);
-            pcp.high = 6 * zone_batchsize(zone.present);
+            let buddy = zone.lock();
+            zone.set_watermarks(&buddy, [min, min + tmp / 4, min + tmp / 2]);
         }
-        // lowmem_reserve[j] of zone i: pages of zones i+1..=j over ratio[i].
+    }
+
+    /// `lowmem_reserve[j]` of each zone `i`: the pages of zones `i+1..=j`
+    /// over `ratio[i]` (Linux's `setup_per_zone_lowmem_reserve`). A ratio
+    /// of 0 keeps no reserve, as Linux since 4.19 reads it (2.6.24 made a
+    /// ratio below 1 into 1; `mm::sysctl` stores what it is given).
+    pub fn setup_per_zone_lowmem_reserve(&self, ratio: &[u64; MAX_NR_ZONES - 1]) {
         for i in 0..MAX_NR_ZONES {
+            let r = ratio[i.min(MAX_NR_ZONES - 2)];
             for j in 0..MAX_NR_ZONES {
-                self.zones[i].lowmem_reserve[j] = if j <= i {
-                    0
-                } else {
-                    let above: u64 = self.zones[i + 1..=j].iter().map(|z| z.managed).sum();
-                    above / LOWMEM_RESERVE_RATIO[i.min(MAX_NR_ZONES - 2)]
-                };
+                let above: u64 = if j <= i { 0 } else { self.zones[i + 1..=j].iter().map(|z| z.managed).sum() };
+                let reserve = above.checked_div(r).unwrap_or(0);
+                self.zones[i].lowmem_reserve[j].store(reserve as usize, Relaxed);
             }
         }
     }
@@ -331,32 +355,49 @@ impl Node {
     /// cover its `min` watermark (2.6.24's `setup_zone_migrate_reserve`):
     /// the allocator takes from them last, so high-order atomic allocations
     /// near the watermark still find contiguous blocks. Call after
-    /// `setup_watermarks`. Returns the pageblocks reserved.
-    pub fn setup_migrate_reserve(&mut self, mem_map: &[Page]) -> usize {
+    /// `setup_per_zone_wmarks`, at boot and whenever the marks change: a
+    /// block already reserved counts, and reserved blocks beyond the new
+    /// need go back to movable, as Linux's. Returns the pageblocks reserved.
+    /// Each pageblock is one hold of the zone's lock (interrupts stay off
+    /// for one `move_freepages_block`, not for a whole zone).
+    pub fn setup_migrate_reserve(&self, mem_map: &[Page]) -> usize {
         let mut total = 0;
-        for zone in self.zones.iter_mut().filter(|z| z.is_populated()) {
+        for zone in self.zones.iter().filter(|z| z.is_populated()) {
             let pb = PAGEBLOCK_PAGES as u64;
-            let mut reserve = zone.watermark[0].div_ceil(pb) as usize;
+            let mut reserve = zone.watermark(Watermark::Min).div_ceil(pb) as usize;
             let (start, end) = (zone.start_pfn(), zone.end_pfn());
             let zone_id = zone.kind as usize;
-            let mut buddy = zone.lock();
             let mut pfn = start & !(PAGEBLOCK_PAGES - 1);
-            while pfn < end && reserve > 0 {
-                // Only whole pageblocks inside the zone, only movable ones,
-                // and only blocks whose every frame is RAM the allocator
-                // manages: a block holding reserved frames (firmware, the
-                // kernel image, mem_map) never becomes free as a whole
-                // (Linux skips PageReserved blocks and checks the zone).
+            while pfn < end {
+                // Only whole pageblocks inside the zone, and only blocks
+                // whose every frame is RAM the allocator manages: a block
+                // holding reserved frames (firmware, the kernel image,
+                // mem_map) never becomes free as a whole (Linux skips
+                // PageReserved blocks and checks the zone).
                 let whole = pfn >= start && pfn + PAGEBLOCK_PAGES <= end;
                 let usable = whole
                     && mem_map[pfn as usize..(pfn + PAGEBLOCK_PAGES) as usize]
                         .iter()
                         .all(|p| !p.is_reserved() && p.zone_id() == zone_id);
-                if usable && buddy.pageblock_type(pfn) == MigrateType::Movable {
-                    buddy.set_pageblock_type(pfn, MigrateType::Reserve);
-                    buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
-                    reserve -= 1;
-                    total += 1;
+                if usable {
+                    let mut buddy = zone.lock();
+                    match buddy.pageblock_type(pfn) {
+                        MigrateType::Reserve if reserve > 0 => {
+                            reserve -= 1;
+                            total += 1;
+                        }
+                        MigrateType::Movable if reserve > 0 => {
+                            buddy.set_pageblock_type(pfn, MigrateType::Reserve);
+                            buddy.move_freepages_block(mem_map, pfn, MigrateType::Reserve);
+                            reserve -= 1;
+                            total += 1;
+                        }
+                        MigrateType::Reserve => {
+                            buddy.set_pageblock_type(pfn, MigrateType::Movable);
+                            buddy.move_freepages_block(mem_map, pfn, MigrateType::Movable);
+                        }
+                        _ => {}
+                    }
                 }
                 pfn += PAGEBLOCK_PAGES;
             }

@@ -155,11 +155,20 @@ pub struct MmContext {
     pub exe: Option<(FileRef, &'static [u8])>,
     /// The highest `total_vm` seen, in pages (`hiwater_vm`, `VmPeak`).
     pub hiwater_vm: usize,
+    /// This space's charge in `Committed_AS` (`mm::util`), given back
+    /// when the space goes.
+    pub committed: crate::mm::util::VmCommitted,
 }
 
 impl MmContext {
     fn new() -> MmContext {
-        MmContext { vmas: VmaSet::new(Rlimits::DEFAULT.stack), rlim: Rlimits::DEFAULT, exe: None, hiwater_vm: 0 }
+        MmContext {
+            vmas: VmaSet::new(Rlimits::DEFAULT.stack),
+            rlim: Rlimits::DEFAULT,
+            exe: None,
+            hiwater_vm: 0,
+            committed: crate::mm::util::VmCommitted::new(),
+        }
     }
 
     /// Note a new size for `VmPeak`.

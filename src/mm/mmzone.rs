@@ -101,10 +101,14 @@ pub struct Zone {
     pub present: u64,
     /// Pages handed to the buddy allocator at boot (present minus reserved).
     pub managed: u64,
-    /// min, low, high, in pages.
-    pub watermark: [u64; 3],
-    /// Pages kept free against allocations that could use zone `j` instead.
-    pub lowmem_reserve: [u64; MAX_NR_ZONES],
+    /// min, low, high, in pages ([`Zone::watermark`]). Atomics because
+    /// `vm.min_free_kbytes` rewrites them at run time (under the zone's
+    /// lock, as Linux's `__setup_per_zone_wmarks`) while the fast path
+    /// reads them without it, as Linux's does.
+    pub(super) watermark: [AtomicUsize; 3],
+    /// Pages kept free against allocations that could use zone `j` instead
+    /// ([`Zone::lowmem_reserve`]); rewritten by `vm.lowmem_reserve_ratio`.
+    pub(super) lowmem_reserve: [AtomicUsize; MAX_NR_ZONES],
     /// The span, copied out of the buddy allocator so that `contains`
     /// needs no lock (it never changes after boot).
     pub(super) start_pfn: u32,
@@ -147,6 +151,28 @@ pub enum LruList {
 pub const NR_LRU_LISTS: usize = 3;
 
 impl Zone {
+    /// Watermark `w` in pages (Linux's `min_wmark_pages` and friends).
+    #[inline(always)]
+    pub fn watermark(&self, w: Watermark) -> u64 {
+        self.watermark[w as usize].load(Relaxed) as u64
+    }
+
+    /// Pages this zone keeps free against an allocation whose highest
+    /// allowed zone is `classzone` (Linux's `zone->lowmem_reserve[j]`).
+    #[inline(always)]
+    pub fn lowmem_reserve(&self, classzone: usize) -> u64 {
+        self.lowmem_reserve[classzone].load(Relaxed) as u64
+    }
+
+    /// Set the three watermarks; the caller holds the zone's lock (see
+    /// `Node::setup_per_zone_wmarks`), so an allocation that took it sees
+    /// either the old marks or the new ones.
+    pub(super) fn set_watermarks(&self, _locked: &BuddyZone, marks: [u64; 3]) {
+        for (w, m) in self.watermark.iter().zip(marks) {
+            w.store(m as usize, Relaxed);
+        }
+    }
+
     /// Pages on LRU list `l` of this zone now.
     pub fn lru_pages(&self, l: LruList) -> usize {
         self.nr_lru[l as usize].load(core::sync::atomic::Ordering::Relaxed)
@@ -263,8 +289,8 @@ impl Zone {
             spanned: 0,
             present: 0,
             managed: 0,
-            watermark: [0; 3],
-            lowmem_reserve: [0; MAX_NR_ZONES],
+            watermark: [const { AtomicUsize::new(0) }; 3],
+            lowmem_reserve: [const { AtomicUsize::new(0) }; MAX_NR_ZONES],
             start_pfn: 0,
             nr_pfns: 0,
             lock: Lock::new(BuddyZone::new(0, 0)),
@@ -404,7 +430,7 @@ impl Zone {
         }
         let buddy_free = buddy.map_or(self.buddy_free.load(Relaxed), |b| b.free_area_pages()) as isize;
         let mut free = buddy_free + self.pcp_free.load(Relaxed) as isize - (1isize << order) + 1;
-        if free <= min + self.lowmem_reserve[classzone] as isize {
+        if free <= min + self.lowmem_reserve[classzone].load(Relaxed) as isize {
             return false;
         }
         let Some(buddy) = buddy else {
@@ -461,7 +487,9 @@ pub struct Node {
     pub classzone: [Option<usize>; MAX_NR_ZONES],
     pub max_low_pfn: u64,
     pub max_pfn: u64,
-    pub min_free_kbytes: u64,
+    /// Linux's `min_free_kbytes` ([`Node::min_free_kbytes`]), which
+    /// `vm.min_free_kbytes` changes at run time.
+    pub(super) min_free_kbytes: AtomicUsize,
     /// Boot option: mobility grouping (on by default).
     pub grouping: bool,
     /// `classzone` and the pcp list of an order-0 allocation, per value of
@@ -487,7 +515,7 @@ impl Node {
         classzone: [None; MAX_NR_ZONES],
         max_low_pfn: 0,
         max_pfn: 0,
-        min_free_kbytes: 0,
+        min_free_kbytes: AtomicUsize::new(0),
         grouping: true,
         pcp_route: [PcpRoute { zone: 0, list: PcpList::Unmovable, classzone: None }; ROUTES],
     };
@@ -516,10 +544,16 @@ impl Node {
         self.zones
             .iter()
             .map(|z| {
-                (z.lowmem_reserve.iter().copied().max().unwrap_or(0) + z.watermark[Watermark::High as usize])
-                    .min(z.managed)
+                let reserve = (0..MAX_NR_ZONES).map(|j| z.lowmem_reserve(j)).max().unwrap_or(0);
+                (reserve + z.watermark(Watermark::High)).min(z.managed)
             })
             .sum()
+    }
+
+    /// Linux's `min_free_kbytes`: the kB every lowmem zone's `min` marks
+    /// add up to.
+    pub fn min_free_kbytes(&self) -> u64 {
+        self.min_free_kbytes.load(Relaxed) as u64
     }
 
     pub fn managed_total(&self) -> u64 {

@@ -15,6 +15,8 @@ pub mod pkmap;
 pub mod slab;
 pub mod swap_header;
 pub mod swap_map;
+pub mod sysctl;
+pub mod util;
 pub mod vmap_area;
 pub mod vmstat;
 pub mod zones;

@@ -519,7 +519,7 @@ impl Node {
         harder: bool,
     ) -> Option<u32> {
         for zone in self.zones[..=classzone].iter().rev().filter(|z| z.is_populated()) {
-            let wmark = zone.watermark[mark as usize];
+            let wmark = zone.watermark(mark);
             if let Some(pfn) = zone.buffered_rmqueue(mem_map, order, mt, wmark, classzone, high, harder) {
                 zone.alloc_count.fetch_add(1, Relaxed);
                 return Some(pfn);
@@ -533,7 +533,7 @@ impl Node {
     /// `high`; the wake-ups are counted per zone (`zoneinfo`).
     fn wakeup_kswapd(&self, zone: usize, order: usize) {
         let z = &self.zones[zone];
-        if !z.is_populated() || z.watermark_ok(order, z.watermark[Watermark::Low as usize], 0, false, false) {
+        if !z.is_populated() || z.watermark_ok(order, z.watermark(Watermark::Low), 0, false, false) {
             return;
         }
         z.kswapd_wakeups.fetch_add(1, Relaxed);

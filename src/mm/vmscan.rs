@@ -35,15 +35,13 @@ use super::page_io::swap_writepage;
 use super::rmap::{page_referenced, try_to_unmap, Unmap};
 use super::swap::{put_page, putback_lru_page};
 use super::swapfile::{add_to_swap, nr_swap_pages, remove_mapping};
+use super::sysctl::SWAPPINESS;
 use super::vmstat::{count_vm_event, count_vm_events, VmEvent, NR_ANON_PAGES};
 use crate::kernel::wait::WaitQueue;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// The first (gentlest) scanning priority (Linux's `DEF_PRIORITY`).
 pub const DEF_PRIORITY: usize = 12;
-
-/// `vm.swappiness` (0..=200 as since Linux 5.8; 60 by default).
-pub static SWAPPINESS: AtomicUsize = AtomicUsize::new(60);
 
 /// What one reclaim run asks and has done (Linux's `scan_control`).
 struct ScanControl {
@@ -270,7 +268,7 @@ pub fn wakeup_kswapd() {
 
 /// Whether every populated zone has at least `mark` free.
 fn zones_ok(mark: Watermark) -> bool {
-    node().zones.iter().filter(|z| z.is_populated()).all(|z| z.watermark_ok(0, z.watermark[mark as usize], 0, false, false))
+    node().zones.iter().filter(|z| z.is_populated()).all(|z| z.watermark_ok(0, z.watermark(mark), 0, false, false))
 }
 
 /// Linux's `balance_pgdat`: reclaim from every zone below `high`, priority
@@ -281,7 +279,7 @@ fn balance_pgdat() -> usize {
     for priority in (0..=DEF_PRIORITY).rev() {
         let mut all_ok = true;
         for zone in node().zones.iter().filter(|z| z.is_populated()) {
-            if zone.watermark_ok(0, zone.watermark[Watermark::High as usize], 0, false, false) {
+            if zone.watermark_ok(0, zone.watermark(Watermark::High), 0, false, false) {
                 continue;
             }
             all_ok = false;

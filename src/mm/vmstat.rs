@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 
 use super::buddy::{MigrateType, MAX_ORDER, MIGRATE_TYPES, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
-use super::mmzone::Node;
 use super::mmzone::ZoneType;
+use super::mmzone::{LruList, Node, Watermark};
 use super::page::Page;
 use core::fmt::{self, Write};
 use core::sync::atomic::AtomicUsize;
@@ -203,13 +203,13 @@ pub fn zoneinfo(node: &Node, out: &mut impl Write) -> fmt::Result {
     for z in node.zones.iter() {
         writeln!(out, "Node 0, zone {:>8}", z.name())?;
         writeln!(out, "  pages free     {}", z.nr_free_pages())?;
-        writeln!(out, "        min      {}", z.watermark[0])?;
-        writeln!(out, "        low      {}", z.watermark[1])?;
-        writeln!(out, "        high     {}", z.watermark[2])?;
+        writeln!(out, "        min      {}", z.watermark(Watermark::Min))?;
+        writeln!(out, "        low      {}", z.watermark(Watermark::Low))?;
+        writeln!(out, "        high     {}", z.watermark(Watermark::High))?;
         writeln!(out, "        spanned  {}", z.spanned)?;
         writeln!(out, "        present  {}", z.present)?;
         writeln!(out, "        managed  {}", z.managed)?;
-        let r = &z.lowmem_reserve;
+        let r: [u64; 4] = core::array::from_fn(|j| z.lowmem_reserve(j));
         writeln!(out, "        protection: ({}, {}, {}, {})", r[0], r[1], r[2], r[3])?;
         if !z.is_populated() {
             continue;
@@ -244,10 +244,23 @@ pub struct MemExtra {
     pub sreclaimable_kb: u64,
     pub direct_map_4k_kb: u64,
     pub direct_map_4m_kb: u64,
+    pub swap_cached_kb: u64,
+    pub swap_total_kb: u64,
+    pub swap_free_kb: u64,
+    /// `vm_commit_limit()` and `vm_committed_as`, in kB.
+    pub commit_limit_kb: u64,
+    pub committed_as_kb: u64,
 }
 
-/// `/proc/meminfo`. Lines for mechanisms this kernel does not have yet
-/// (page cache, swap...) read 0, which is what they hold.
+/// Pages on LRU list `l` of every zone (Linux sums the zones' counters
+/// into the node's).
+pub fn node_lru_pages(node: &Node, l: LruList) -> u64 {
+    node.zones.iter().map(|z| z.lru_pages(l) as u64).sum()
+}
+
+/// `/proc/meminfo`, in Linux 6.1's order less the lines of what this
+/// kernel has not at all (Shmem, hugepages...). Lines for mechanisms it
+/// does not have yet (page cache) read 0, which is what they hold.
 pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     let kb = |pages: u64| pages * 4;
     let total = node.managed_total();
@@ -256,28 +269,29 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     // Free pages minus what the allocator keeps back (Linux's
     // si_mem_available without page cache, which this kernel has not).
     let reserve = node.totalreserve_pages();
-    let lines: [(&str, u64); 35] = [
+    let (active, inactive) = (node_lru_pages(node, LruList::ActiveAnon), node_lru_pages(node, LruList::InactiveAnon));
+    let lines: [(&str, u64); 37] = [
         ("MemTotal:", kb(total)),
         ("MemFree:", kb(free)),
         ("MemAvailable:", kb(free.saturating_sub(reserve))),
         ("Buffers:", 0),
         ("Cached:", 0),
-        ("SwapCached:", 0),
-        ("Active:", 0),
-        ("Inactive:", 0),
-        ("Active(anon):", 0),
-        ("Inactive(anon):", 0),
+        ("SwapCached:", x.swap_cached_kb),
+        // Anonymous pages only: there is no page cache for file lists.
+        ("Active:", kb(active)),
+        ("Inactive:", kb(inactive)),
+        ("Active(anon):", kb(active)),
+        ("Inactive(anon):", kb(inactive)),
         ("Active(file):", 0),
         ("Inactive(file):", 0),
-        // Only mlocked pages are unevictable here (no ramfs, no SHM_LOCK).
-        ("Unevictable:", x.mlocked_kb),
+        ("Unevictable:", kb(node_lru_pages(node, LruList::Unevictable))),
         ("Mlocked:", x.mlocked_kb),
         ("HighTotal:", kb(high_total)),
         ("HighFree:", kb(high_free)),
         ("LowTotal:", kb(total - high_total)),
         ("LowFree:", kb(free - high_free)),
-        ("SwapTotal:", 0),
-        ("SwapFree:", 0),
+        ("SwapTotal:", x.swap_total_kb),
+        ("SwapFree:", x.swap_free_kb),
         ("Dirty:", 0),
         ("Writeback:", 0),
         ("AnonPages:", x.anon_pages_kb),
@@ -288,6 +302,8 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("KernelStack:", x.kernel_stack_kb),
         ("PageTables:", x.page_tables_kb),
         ("Bounce:", 0),
+        ("CommitLimit:", x.commit_limit_kb),
+        ("Committed_AS:", x.committed_as_kb),
         ("VmallocTotal:", x.vmalloc_total_kb),
         ("VmallocUsed:", x.vmalloc_used_kb),
         ("VmallocChunk:", x.vmalloc_chunk_kb),
@@ -296,6 +312,88 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     ];
     for (name, v) in lines {
         writeln!(out, "{:<16}{:>8} kB", name, v)?;
+    }
+    Ok(())
+}
+
+/// The node counters `/proc/vmstat` shows that the zones do not keep, in
+/// pages (`kernel_stack_kb` in kB, as Linux 6.1 counts it).
+#[derive(Clone, Copy, Default)]
+pub struct NodeStats {
+    pub mlock: u64,
+    pub slab_reclaimable: u64,
+    pub slab_unreclaimable: u64,
+    pub anon_pages: u64,
+    pub kernel_stack_kb: u64,
+    pub page_table_pages: u64,
+    pub swapcached: u64,
+}
+
+/// The events in the order Linux 6.1's `vmstat_text` lists them (its
+/// `enum vm_event_item`), which is not the order of [`VmEvent::ALL`]:
+/// `allocstall` (6.1's per-zone `allocstall_*`) comes before `pgactivate`,
+/// the scan and steal counts after `pgmajfault`.
+pub const VMSTAT_EVENT_ORDER: [VmEvent; VmEvent::COUNT] = {
+    use VmEvent::*;
+    [
+        PgPgIn,
+        PgPgOut,
+        PswpIn,
+        PswpOut,
+        AllocStall,
+        PgActivate,
+        PgDeactivate,
+        PgFault,
+        PgMajFault,
+        PgStealKswapd,
+        PgStealDirect,
+        PgScanKswapd,
+        PgScanDirect,
+        PgInodeSteal,
+        SlabsScanned,
+        KswapdInodeSteal,
+        PageOutRun,
+        PgRotated,
+        OomKill,
+        UnevictablePgsCulled,
+        UnevictablePgsScanned,
+        UnevictablePgsRescued,
+        UnevictablePgsMlocked,
+        UnevictablePgsMunlocked,
+    ]
+};
+
+/// Every event count now, indexed by `VmEvent as usize`.
+pub fn vm_events() -> [usize; VmEvent::COUNT] {
+    core::array::from_fn(|i| vm_event(VmEvent::ALL[i]))
+}
+
+/// `/proc/vmstat`: `name value` per line, in Linux 6.1's order, only the
+/// counters this kernel keeps: the zone counters, then the node's, then
+/// the events (`events` indexed by `VmEvent as usize`).
+pub fn vmstat(node: &Node, st: &NodeStats, events: &[usize; VmEvent::COUNT], out: &mut impl Write) -> fmt::Result {
+    let lru = |l| node_lru_pages(node, l);
+    let lines: [(&str, u64); 14] = [
+        ("nr_free_pages", node.nr_free_pages()),
+        ("nr_zone_inactive_anon", lru(LruList::InactiveAnon)),
+        ("nr_zone_active_anon", lru(LruList::ActiveAnon)),
+        ("nr_zone_unevictable", lru(LruList::Unevictable)),
+        ("nr_mlock", st.mlock),
+        ("nr_inactive_anon", lru(LruList::InactiveAnon)),
+        ("nr_active_anon", lru(LruList::ActiveAnon)),
+        ("nr_unevictable", lru(LruList::Unevictable)),
+        ("nr_slab_reclaimable", st.slab_reclaimable),
+        ("nr_slab_unreclaimable", st.slab_unreclaimable),
+        ("nr_anon_pages", st.anon_pages),
+        ("nr_kernel_stack", st.kernel_stack_kb),
+        ("nr_page_table_pages", st.page_table_pages),
+        ("nr_swapcached", st.swapcached),
+    ];
+    for (name, v) in lines {
+        writeln!(out, "{} {}", name, v)?;
+    }
+    for e in VMSTAT_EVENT_ORDER {
+        writeln!(out, "{} {}", e.name(), events[e as usize])?;
     }
     Ok(())
 }
@@ -539,8 +637,159 @@ mod tests {
         };
         assert_eq!(
             [get("KernelStack:"), get("PageTables:"), get("AnonPages:"), get("Mlocked:"), get("Unevictable:")],
-            [48, 12, 1024, 64, 64]
+            [48, 12, 1024, 64, 0]
         );
+    }
+
+    #[test]
+    fn meminfo_has_linux_s_lines_in_order() {
+        let (node, _) = machine();
+        node.zones[1].nr_lru[LruList::ActiveAnon as usize].store(3, core::sync::atomic::Ordering::Relaxed);
+        node.zones[2].nr_lru[LruList::ActiveAnon as usize].store(2, core::sync::atomic::Ordering::Relaxed);
+        node.zones[2].nr_lru[LruList::InactiveAnon as usize].store(7, core::sync::atomic::Ordering::Relaxed);
+        node.zones[2].nr_lru[LruList::Unevictable as usize].store(1, core::sync::atomic::Ordering::Relaxed);
+        let x = MemExtra {
+            swap_cached_kb: 8,
+            swap_total_kb: 262140,
+            swap_free_kb: 262000,
+            commit_limit_kb: 100,
+            committed_as_kb: 40,
+            ..MemExtra::default()
+        };
+        let mut s = String::new();
+        meminfo(&node, &x, &mut s).unwrap();
+        let names: Vec<&str> = s.lines().map(|l| l.split(':').next().unwrap()).collect();
+        // Linux 6.1 on i386 (../shared/linux-formats/proc.txt), less the
+        // lines of what this kernel has not at all.
+        let linux = [
+            "MemTotal",
+            "MemFree",
+            "MemAvailable",
+            "Buffers",
+            "Cached",
+            "SwapCached",
+            "Active",
+            "Inactive",
+            "Active(anon)",
+            "Inactive(anon)",
+            "Active(file)",
+            "Inactive(file)",
+            "Unevictable",
+            "Mlocked",
+            "HighTotal",
+            "HighFree",
+            "LowTotal",
+            "LowFree",
+            "SwapTotal",
+            "SwapFree",
+            "Zswap",
+            "Zswapped",
+            "Dirty",
+            "Writeback",
+            "AnonPages",
+            "Mapped",
+            "Shmem",
+            "KReclaimable",
+            "Slab",
+            "SReclaimable",
+            "SUnreclaim",
+            "KernelStack",
+            "PageTables",
+            "SecPageTables",
+            "NFS_Unstable",
+            "Bounce",
+            "WritebackTmp",
+            "CommitLimit",
+            "Committed_AS",
+            "VmallocTotal",
+            "VmallocUsed",
+            "VmallocChunk",
+            "Percpu",
+            "HardwareCorrupted",
+            "AnonHugePages",
+            "DirectMap4k",
+            "DirectMap4M",
+        ];
+        let in_linux: Vec<&str> = linux.iter().copied().filter(|n| names.contains(n)).collect();
+        assert_eq!(names, in_linux, "lines missing from Linux's list or out of its order");
+        let get = |k: &str| -> u64 {
+            let l = s.lines().find(|l| l.starts_with(k)).unwrap();
+            l[16..24].trim().parse().unwrap()
+        };
+        assert_eq!([get("Active:"), get("Inactive:"), get("Active(anon):"), get("Inactive(anon):")], [20, 28, 20, 28]);
+        assert_eq!(
+            [get("Unevictable:"), get("SwapCached:"), get("SwapTotal:"), get("SwapFree:")],
+            [4, 8, 262140, 262000]
+        );
+        assert_eq!([get("CommitLimit:"), get("Committed_AS:")], [100, 40]);
+    }
+
+    #[test]
+    fn vmstat_prints_linux_s_names_in_order() {
+        let (node, _) = machine();
+        let st =
+            NodeStats { mlock: 1, anon_pages: 5, kernel_stack_kb: 64, page_table_pages: 2, ..NodeStats::default() };
+        let mut ev = [0; VmEvent::COUNT];
+        ev[VmEvent::PgFault as usize] = 1234;
+        ev[VmEvent::OomKill as usize] = 2;
+        let mut s = String::new();
+        vmstat(&node, &st, &ev, &mut s).unwrap();
+        let lines: Vec<(&str, u64)> = s
+            .lines()
+            .map(|l| {
+                let (n, v) = l.split_once(' ').unwrap();
+                (n, v.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(lines[0], ("nr_free_pages", node.nr_free_pages()));
+        // Linux 6.1's /proc/vmstat, the names this kernel keeps, in order.
+        let linux = [
+            "nr_free_pages",
+            "nr_zone_inactive_anon",
+            "nr_zone_active_anon",
+            "nr_zone_unevictable",
+            "nr_mlock",
+            "nr_inactive_anon",
+            "nr_active_anon",
+            "nr_unevictable",
+            "nr_slab_reclaimable",
+            "nr_slab_unreclaimable",
+            "nr_anon_pages",
+            "nr_kernel_stack",
+            "nr_page_table_pages",
+            "nr_swapcached",
+            "pgpgin",
+            "pgpgout",
+            "pswpin",
+            "pswpout",
+            "allocstall",
+            "pgactivate",
+            "pgdeactivate",
+            "pgfault",
+            "pgmajfault",
+            "pgsteal_kswapd",
+            "pgsteal_direct",
+            "pgscan_kswapd",
+            "pgscan_direct",
+            "pginodesteal",
+            "slabs_scanned",
+            "kswapd_inodesteal",
+            "pageoutrun",
+            "pgrotated",
+            "oom_kill",
+            "unevictable_pgs_culled",
+            "unevictable_pgs_scanned",
+            "unevictable_pgs_rescued",
+            "unevictable_pgs_mlocked",
+            "unevictable_pgs_munlocked",
+        ];
+        assert_eq!(lines.iter().map(|l| l.0).collect::<Vec<_>>(), linux);
+        let get = |n: &str| lines.iter().find(|l| l.0 == n).unwrap().1;
+        assert_eq!([get("pgfault"), get("oom_kill"), get("nr_kernel_stack"), get("nr_anon_pages")], [1234, 2, 64, 5]);
+        // Every event once.
+        for e in VmEvent::ALL {
+            assert_eq!(VMSTAT_EVENT_ORDER.iter().filter(|&&o| o == e).count(), 1, "{e:?}");
+        }
     }
 
     #[test]

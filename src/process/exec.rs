@@ -129,6 +129,14 @@ pub fn load(file: &'static [u8], fref: FileRef, argv: &[&[u8]], rlim: &RlimitTab
         map_segments(&mm, &mut ctx, &plan, fref)?;
         setup_stack(&mm, &mut ctx, &plan, image.esp, &image.bytes)?;
         ctx.update_hiwater_vm();
+        // The data, bss and stack areas are committed (VM_ACCOUNT), each
+        // checked by Linux as it is inserted; here all at once, before the
+        // program runs: refused, the new space goes and nothing starts.
+        let ctx = &mut *ctx;
+        let pages = crate::mm::util::accountable_pages(&ctx.vmas);
+        let reserved =
+            crate::mm::util::vm_enough_memory(pages, ctx.vmas.total_vm()).map_err(|_| ExecError::NoMemory)?;
+        ctx.committed.commit(&ctx.vmas, Some(reserved));
     }
     Ok(Loaded {
         mm,

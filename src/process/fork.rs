@@ -69,6 +69,13 @@ pub fn dup_mm(old: &MmStruct) -> Result<MmRef, ForkError> {
     dst.rlim = src.rlim;
     dst.exe = src.exe;
     dst.hiwater_vm = dst.vmas.total_vm();
+    // dup_mmap's charge: the child commits what the parent's accountable
+    // areas do, or the fork fails with ENOMEM (the new space, charged
+    // nothing, goes with `mm`).
+    let d = &mut *dst;
+    let pages = crate::mm::util::accountable_pages(&d.vmas);
+    let reserved = crate::mm::util::vm_enough_memory(pages, src.vmas.total_vm()).map_err(|_| ForkError::NoMemory)?;
+    d.committed.commit(&d.vmas, Some(reserved));
     for vma in src.vmas.iter() {
         if vma.flags.contains(VmFlags::DONTCOPY) {
             continue;

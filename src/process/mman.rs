@@ -5,12 +5,24 @@
 //! pages, `mprotect` takes rights away from the entries, `mlock` faults
 //! the pages in. No user memory is copied while the lock is held (a fault
 //! on it would need the same lock).
+//!
+//! A call that can add committed memory (a private writable mapping, a
+//! growing heap, `mprotect` making a private area writable) first asks
+//! `mm::util::vm_enough_memory` for the pages, as Linux's
+//! `security_vm_enough_memory` does, and fails with `ENOMEM` (a refused
+//! `brk` returns the old break) when `vm.overcommit_memory` says no; every
+//! call that changes the areas then settles the space's charge
+//! (`VmCommitted::commit`/`sync`) from the areas themselves.
 
 use super::syscalls::{Args, SysCall};
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::memory;
 use crate::mm::mm_types::{current_mm, MmRef};
-use crate::mm::mmap::{Errno, VmFlags, MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MCL_CURRENT};
+use crate::mm::mmap::{Errno, VmFlags, VmaSet, MAP_ANONYMOUS, MAP_FIXED, MAP_LOCKED, MCL_CURRENT};
+use crate::mm::mmap::{MAP_NORESERVE, MAP_PRIVATE, MAP_TYPE, PROT_WRITE};
+use crate::mm::sysctl::{OVERCOMMIT_MEMORY, OVERCOMMIT_NEVER};
+use crate::mm::util::{vm_enough_memory, Reservation};
+use core::sync::atomic::Ordering::Relaxed;
 
 pub const NR_MMAP: u32 = 90;
 pub const NR_MUNMAP: u32 = 91;
@@ -61,21 +73,45 @@ fn mm() -> Result<MmRef, Errno> {
     current_mm().ok_or(Errno::ENOMEM)
 }
 
+/// Pages of `[start, end)` in areas that are charged (`VM_ACCOUNT`, not
+/// shared): what a `MAP_FIXED` mapping there gives back before it is
+/// charged itself (Linux's `mmap_region` unmaps first).
+fn accounted_in(vmas: &VmaSet, start: usize, end: usize) -> usize {
+    vmas.iter()
+        .filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::SHARED))
+        .map(|v| v.end.min(end).saturating_sub(v.start.max(start)) / PAGE_SIZE)
+        .sum()
+}
+
+/// Reserve `pages` of commitment for a change to this space, or refuse.
+fn reserve(vmas: &VmaSet, pages: usize) -> Result<Option<Reservation>, Errno> {
+    if pages == 0 {
+        return Ok(None);
+    }
+    vm_enough_memory(pages, vmas.total_vm()).map(Some)
+}
+
 /// `brk(addr)`: the new break, or the old one when refused (0 asks for
 /// the current one). A shrink frees the pages above the new break.
 fn sys_brk(a: &Args) -> i32 {
     let Ok(mm) = mm() else { return 0 };
     let mut ctx = mm.mmap.lock();
+    let ctx = &mut *ctx;
     let old_top = ctx.vmas.brk.next_multiple_of(PAGE_SIZE);
+    let want = a[0] as usize;
+    // do_brk's security_vm_enough_memory for the pages the heap would gain.
+    let grow = if want > ctx.vmas.brk && want <= TASK_SIZE { want.next_multiple_of(PAGE_SIZE) - old_top } else { 0 };
+    let Ok(reserved) = reserve(&ctx.vmas, grow / PAGE_SIZE) else { return ctx.vmas.brk as i32 };
     let rlim = ctx.rlim;
-    let brk = ctx.vmas.brk(a[0] as usize, &rlim);
+    let brk = ctx.vmas.brk(want, &rlim);
+    ctx.committed.commit(&ctx.vmas, reserved);
     let new_top = brk.next_multiple_of(PAGE_SIZE);
     if new_top < old_top {
         memory::zap_page_range(&mm, new_top, old_top);
     } else if new_top > old_top {
         ctx.update_hiwater_vm();
         if ctx.vmas.def_flags.contains(VmFlags::LOCKED) {
-            let _ = memory::populate_range(&mm, &mut ctx, old_top, new_top);
+            let _ = memory::populate_range(&mm, ctx, old_top, new_top);
         }
     }
     brk as i32
@@ -94,8 +130,24 @@ fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i
     if flags & MAP_FIXED != 0 && addr % PAGE_SIZE != 0 {
         return -EINVAL;
     }
+    // mmap_region's charge: a private writable mapping commits its pages;
+    // MAP_NORESERVE opts out, except in strict mode, which ignores it.
+    let flags = if OVERCOMMIT_MEMORY.load(Relaxed) == OVERCOMMIT_NEVER { flags & !MAP_NORESERVE } else { flags };
+    let charged = prot & PROT_WRITE != 0 && flags & MAP_TYPE == MAP_PRIVATE && flags & MAP_NORESERVE == 0;
+    let mut pages = if charged { len.div_ceil(PAGE_SIZE) } else { 0 };
+    if flags & MAP_FIXED != 0 && pages != 0 && addr < TASK_SIZE {
+        pages = pages.saturating_sub(accounted_in(&ctx.vmas, addr, range_end(addr, len)));
+    }
+    let reserved = match reserve(&ctx.vmas, pages) {
+        Ok(r) => r,
+        Err(e) => return e.syscall_ret() as i32,
+    };
     let rlim = ctx.rlim;
     let r = ctx.vmas.mmap(addr, len, prot, flags, None, 0, &rlim);
+    {
+        let ctx = &mut *ctx;
+        ctx.committed.commit(&ctx.vmas, reserved);
+    }
     if flags & MAP_FIXED != 0 && len != 0 && addr < TASK_SIZE {
         // The pages of what was replaced go (mmap_region's do_munmap).
         // Only then: a mapping refused before the old areas were unmapped
@@ -145,7 +197,10 @@ fn sys_munmap(a: &Args) -> i32 {
     let Ok(mm) = mm() else { return -ENOMEM };
     let mut ctx = mm.mmap.lock();
     let (addr, len) = (a[0] as usize, a[1] as usize);
-    match ctx.vmas.munmap(addr, len) {
+    let r = ctx.vmas.munmap(addr, len);
+    let ctx = &mut *ctx;
+    ctx.committed.sync(&ctx.vmas);
+    match r {
         Ok(()) => {
             memory::zap_page_range(&mm, addr, range_end(addr, len));
             0
@@ -160,8 +215,29 @@ fn sys_mprotect(a: &Args) -> i32 {
     let Ok(mm) = mm() else { return -ENOMEM };
     let mut ctx = mm.mmap.lock();
     let (start, len) = (a[0] as usize, a[1] as usize);
-    let r = ctx.vmas.mprotect(start, len, a[2]);
     let end = range_end(start, len);
+    // mprotect_fixup's charge: a private area made writable for the first
+    // time commits its pages. Checked for the whole range before any area
+    // changes (Linux checks area by area and may stop half way).
+    let newly = if a[2] & PROT_WRITE != 0 && start % PAGE_SIZE == 0 {
+        let uncharged = VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::SHARED | VmFlags::HUGETLB;
+        ctx.vmas
+            .iter()
+            .filter(|v| !v.flags.intersects(uncharged))
+            .map(|v| v.end.min(end).saturating_sub(v.start.max(start)) / PAGE_SIZE)
+            .sum()
+    } else {
+        0
+    };
+    let reserved = match reserve(&ctx.vmas, newly) {
+        Ok(r) => r,
+        Err(e) => return e.syscall_ret() as i32,
+    };
+    let r = ctx.vmas.mprotect(start, len, a[2]);
+    {
+        let ctx = &mut *ctx;
+        ctx.committed.commit(&ctx.vmas, reserved);
+    }
     if start < end {
         memory::change_protection(&mm, &ctx, start, end);
     }

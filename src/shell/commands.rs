@@ -76,6 +76,13 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_kill,
     },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
+    Command { name: "vmstat", usage: "", help: "memory counters and events (/proc/vmstat)", run: cmd_vmstat },
+    Command {
+        name: "sysctl",
+        usage: "[-anNw] [NAME[=VAL]...]",
+        help: "show or set the vm.* knobs, as procps' sysctl (-a lists them)",
+        run: cmd_sysctl,
+    },
     Command {
         name: "zoneinfo",
         usage: "",
@@ -271,6 +278,7 @@ fn report(
 
 fn cmd_meminfo(args: &[&str]) -> CmdResult {
     use crate::mm::vmstat::{NR_ANON_PAGES, NR_KERNEL_STACK, NR_MLOCK, NR_PAGETABLE};
+    use crate::mm::vmstat::{NR_SWAPCACHE, NR_SWAP_PAGES, TOTAL_SWAP_PAGES, VM_COMMITTED_AS};
     use core::sync::atomic::Ordering::Relaxed;
     no_args(args)?;
     let dm = crate::arch::x86::mm::init::direct_map_stats();
@@ -286,8 +294,41 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
         sreclaimable_kb: 4 * crate::mm::slab_common::slab_pages_split().0 as u64,
         direct_map_4k_kb: dm.pages_4k as u64 * 4,
         direct_map_4m_kb: dm.pages_4m as u64 * 4096,
+        swap_cached_kb: 4 * NR_SWAPCACHE.load(Relaxed) as u64,
+        swap_total_kb: 4 * TOTAL_SWAP_PAGES.load(Relaxed) as u64,
+        swap_free_kb: 4 * NR_SWAP_PAGES.load(Relaxed) as u64,
+        commit_limit_kb: 4 * crate::mm::util::commit_limit(),
+        committed_as_kb: 4 * VM_COMMITTED_AS.load(Relaxed) as u64,
     };
     report(|node, _, out| crate::mm::vmstat::meminfo(node, &extra, out));
+    Ok(())
+}
+
+fn cmd_vmstat(args: &[&str]) -> CmdResult {
+    use crate::mm::vmstat::{NR_ANON_PAGES, NR_KERNEL_STACK, NR_MLOCK, NR_PAGETABLE, NR_SWAPCACHE};
+    use core::sync::atomic::Ordering::Relaxed;
+    no_args(args)?;
+    let (reclaimable, unreclaimable) = crate::mm::slab_common::slab_pages_split();
+    let st = crate::mm::vmstat::NodeStats {
+        mlock: NR_MLOCK.load(Relaxed) as u64,
+        slab_reclaimable: reclaimable as u64,
+        slab_unreclaimable: unreclaimable as u64,
+        anon_pages: NR_ANON_PAGES.load(Relaxed) as u64,
+        kernel_stack_kb: (NR_KERNEL_STACK.load(Relaxed) * sched::THREAD_SIZE / 1024) as u64,
+        page_table_pages: NR_PAGETABLE.load(Relaxed) as u64,
+        swapcached: NR_SWAPCACHE.load(Relaxed) as u64,
+    };
+    let events = crate::mm::vmstat::vm_events();
+    report(|node, _, out| crate::mm::vmstat::vmstat(node, &st, &events, out));
+    Ok(())
+}
+
+fn cmd_sysctl(args: &[&str]) -> CmdResult {
+    // Straight to the console: short output, and a write (min_free_kbytes)
+    // takes the zone locks, which must not be held while printing.
+    crate::mm::mmzone::with_node_mem_map(|node, mm| {
+        let _ = super::sysctl::sysctl(args, node, mm, &mut printk::Console);
+    });
     Ok(())
 }
 

@@ -2,10 +2,11 @@
 //! line discipline (pure, tested on the host); `commands` reads lines, runs
 //! the command table and prints the reports in Linux's formats;
 //! `process_cmds` the process commands (`run`, `wait`, `kill`, `ps`, `maps`,
-//! `status`), with `jobs` reading their words.
+//! `status`), with `jobs` reading their words; `sysctl` the `vm.*` knobs.
 
 pub mod jobs;
 pub mod lineedit;
+pub mod sysctl;
 
 #[cfg(target_os = "none")]
 pub mod commands;

@@ -196,8 +196,8 @@ impl Node {
         // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
         // the classzone itself is always 0 (it keeps pages against zones
         // above), so the mark is the zone's own.
-        let mark = zone.watermark[Watermark::Low as usize] as usize;
-        debug_assert_eq!(zone.lowmem_reserve[classzone], 0);
+        let mark = zone.watermark(Watermark::Low) as usize;
+        debug_assert_eq!(zone.lowmem_reserve(classzone), 0);
         if zone.free_now() <= mark {
             return None;
         }

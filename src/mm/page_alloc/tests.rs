@@ -44,15 +44,18 @@ fn watermarks_and_reserves_follow_linux() {
     let dma = &node.zones[0];
     let normal = &node.zones[1];
     let high = &node.zones[2];
-    assert!(dma.watermark[0] < dma.watermark[1] && dma.watermark[1] < dma.watermark[2]);
-    assert_eq!(high.watermark[0], 32, "highmem min is clamped to 32..128 pages");
-    assert_eq!(dma.lowmem_reserve[0], 0);
-    assert_eq!(dma.lowmem_reserve[1], normal.managed / 256);
-    assert_eq!(dma.lowmem_reserve[2], (normal.managed + high.managed) / 256);
-    assert_eq!(normal.lowmem_reserve[2], high.managed / 32);
+    assert!(
+        dma.watermark(Watermark::Min) < dma.watermark(Watermark::Low)
+            && dma.watermark(Watermark::Low) < dma.watermark(Watermark::High)
+    );
+    assert_eq!(high.watermark(Watermark::Min), 32, "highmem min is clamped to 32..128 pages");
+    assert_eq!(dma.lowmem_reserve(0), 0);
+    assert_eq!(dma.lowmem_reserve(1), normal.managed / 256);
+    assert_eq!(dma.lowmem_reserve(2), (normal.managed + high.managed) / 256);
+    assert_eq!(normal.lowmem_reserve(2), high.managed / 32);
     // 2.6.24: sqrt(16 * lowmem KB).
     let low_kb = (dma.managed + normal.managed) * 4;
-    assert_eq!(node.min_free_kbytes, int_sqrt(16 * low_kb).clamp(128, 65536));
+    assert_eq!(node.min_free_kbytes(), int_sqrt(16 * low_kb).clamp(128, 65536));
 }
 
 #[test]
@@ -62,7 +65,7 @@ fn highuser_drains_highmem_before_lowmem() {
     let mut got = Vec::new();
     // HighMem serves everything until it reaches its `low` mark (where
     // Linux would wake kswapd); only then does the zonelist fall back.
-    while node.zones[2].nr_free_pages() > node.zones[2].watermark[1] + 1 {
+    while node.zones[2].nr_free_pages() > node.zones[2].watermark(Watermark::Low) + 1 {
         let pfn = node.alloc_pages(&mm, GFP_HIGHUSER, 0).unwrap();
         assert!(pfn as u64 >= node.max_low_pfn, "lowmem used while highmem had room");
         got.push(pfn);
@@ -203,7 +206,7 @@ proptest::proptest! {
 
 #[test]
 fn migrate_reserve_covers_the_min_watermark() {
-    let (mut node, mm) = machine(32);
+    let (node, mm) = machine(32);
     let free = node.nr_free_pages();
     let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0, "no pageblock reserved");
@@ -212,7 +215,7 @@ fn migrate_reserve_covers_the_min_watermark() {
     assert_eq!(node.nr_free_pages(), free, "reserving moves pages, frees none");
     for z in node.zones.iter().filter(|z| z.is_populated()) {
         let blocks = z.lock().pageblock_counts()[MigrateType::Reserve as usize] as u64;
-        assert!(blocks * 1024 >= z.watermark[0].min(z.managed) || z.managed < 1024);
+        assert!(blocks * 1024 >= z.watermark(Watermark::Min).min(z.managed) || z.managed < 1024);
     }
     // Everything can still be allocated: reserve blocks are the last resort.
     let mut got = Vec::new();
@@ -296,7 +299,7 @@ fn every_descriptor_has_its_zone() {
 /// blocks with reserved pages).
 #[test]
 fn migrate_reserve_skips_blocks_with_reserved_frames() {
-    let (mut node, mm) = machine_with_reserved(0x1000, 0x1100);
+    let (node, mm) = machine_with_reserved(0x1000, 0x1100);
     let n = node.setup_migrate_reserve(&mm);
     assert!(n > 0);
     let normal = node.zones[1].lock();
@@ -372,12 +375,15 @@ fn totalreserve_caps_each_zone_at_its_pages() {
     let (node, _) = machine(32);
     let movable = &node.zones[3];
     assert_eq!(movable.managed, 0);
-    let want: u64 =
-        node.zones.iter().map(|z| (z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).min(z.managed)).sum();
+    let want: u64 = node
+        .zones
+        .iter()
+        .map(|z| ((0..4).map(|j| z.lowmem_reserve(j)).max().unwrap() + z.watermark(Watermark::High)).min(z.managed))
+        .sum();
     assert_eq!(node.totalreserve_pages(), want);
     // The DMA zone keeps its reserve against Normal and HighMem as well.
     let dma = &node.zones[0];
-    assert!(node.totalreserve_pages() >= dma.lowmem_reserve[2] + dma.watermark[2]);
+    assert!(node.totalreserve_pages() >= dma.lowmem_reserve(2) + dma.watermark(Watermark::High));
     // 512 MB with no highmem: the empty HighMem zone's high mark (it gets
     // min 32 from the clamp) must not count.
     let map = MemMap::sanitize(&[Region::new(0x100000, (512 << 20) - 0x100000, MemType::Usable)]);
@@ -388,8 +394,11 @@ fn totalreserve_caps_each_zone_at_its_pages() {
     node.free_range(&mm, 0x100, layout.max_pfn as u32);
     node.setup_watermarks(None);
     assert_eq!(node.zones[2].managed, 0);
-    assert!(node.zones[2].watermark[2] > 0, "the empty zone has a high mark");
-    let low: u64 = node.zones[..2].iter().map(|z| z.lowmem_reserve.iter().max().unwrap() + z.watermark[2]).sum();
+    assert!(node.zones[2].watermark(Watermark::High) > 0, "the empty zone has a high mark");
+    let low: u64 = node.zones[..2]
+        .iter()
+        .map(|z| (0..4).map(|j| z.lowmem_reserve(j)).max().unwrap() + z.watermark(Watermark::High))
+        .sum();
     assert_eq!(node.totalreserve_pages(), low);
 }
 
@@ -432,8 +441,8 @@ fn falling_below_low_wakes_kswapd() {
     // callers; above its own `low` it needs no kswapd (Linux's
     // wakeup_kswapd checks the mark with classzone 0).
     let normal = &node.zones[1];
-    assert!(normal.nr_free_pages() <= normal.watermark[Watermark::Low as usize]);
-    assert!(normal.nr_free_pages() > normal.watermark[Watermark::Min as usize]);
+    assert!(normal.nr_free_pages() <= normal.watermark(Watermark::Low));
+    assert!(normal.nr_free_pages() > normal.watermark(Watermark::Min));
     assert_eq!(wakeups(&node), [0, 1, 0, 0], "Normal woken once, HighMem not looked at");
     for pfn in got.drain(..) {
         node.__free_pages(&mm, pfn, 0);
@@ -596,7 +605,7 @@ fn linux_watermark_ok(z: &Zone, order: usize, mark: u64, classzone: usize, high:
     if harder {
         min -= min / 4;
     }
-    if total - (1 << order) + 1 <= min + z.lowmem_reserve[classzone] as i64 {
+    if total - (1 << order) + 1 <= min + z.lowmem_reserve(classzone) as i64 {
         return false;
     }
     let mut free = buddy.free_area_pages() as i64 - (1 << order) + 1;

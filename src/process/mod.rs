@@ -23,8 +23,8 @@ pub mod kthread;
 #[cfg(target_os = "none")]
 pub mod mman;
 #[cfg(target_os = "none")]
-pub mod task;
-#[cfg(target_os = "none")]
 pub mod signal;
 #[cfg(target_os = "none")]
 pub mod syscalls;
+#[cfg(target_os = "none")]
+pub mod task;

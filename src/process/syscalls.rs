@@ -12,10 +12,10 @@
 //! and friends: a bad one is `-EFAULT`, never an oops.
 
 use super::exit::{self, WaitError, WaitFor};
-use super::task;
 use super::rlimit::{self, Rlimit, RlimitError, RLIM64_INFINITY};
 use super::signal::{self, KillError};
 use super::sys;
+use super::task;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, put_user};

@@ -15,6 +15,7 @@
 //! across anything that sleeps. Order: `PROCS`, then an mm's `mmap`, then
 //! `inner`.
 
+use super::procfs::MmCounters;
 use crate::arch::x86::cpu::FxState;
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
@@ -22,7 +23,7 @@ use crate::kernel::mutex::Mutex;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
-use super::procfs::MmCounters;
+use crate::layout::PAGE_SIZE;
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mm_types::MmRef;
 use crate::mm::mmap::VmFlags;
@@ -30,7 +31,6 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use crate::layout::PAGE_SIZE;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::kthread::{self, KthreadError};
@@ -162,9 +162,7 @@ impl Process {
             // Linux's data_vm: private writable areas that are not stack.
             data_vm: v
                 .iter()
-                .filter(|a| {
-                    a.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE
-                })
+                .filter(|a| a.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE)
                 .map(|a| a.pages())
                 .sum::<usize>() as u64,
             stack_vm: v.stack_vm() as u64,

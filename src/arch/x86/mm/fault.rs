@@ -135,7 +135,6 @@ fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
     let _ = crate::kernel::sched::send_signal(pid, crate::kernel::signal_names::SIGSEGV);
 }
 
-
 /// A fault the kernel will not handle (Linux's `no_context`): a kernel-mode
 /// access listed in the exception table resumes at its fixup; anything else
 /// is an oops. `address` is the CR2 saved on entry (an interrupt taken since

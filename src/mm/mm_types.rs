@@ -60,6 +60,9 @@ pub struct MmStruct {
     /// User page tables in the directory (Linux's `mm->nr_ptes`, which
     /// `VmPTE` reports). Changed under the lock.
     nr_ptes: AtomicUsize,
+    /// Swap entries in its page tables (Linux's `MM_SWAPENTS` counter):
+    /// `VmSwap`, and part of the OOM killer's score.
+    pub swapents: AtomicUsize,
 }
 
 /// Linux's `mm_alloc`: a new, empty user address space sharing the kernel's
@@ -80,6 +83,7 @@ pub fn mm_alloc() -> Result<MmRef, MapError> {
         mmap: Mutex::new(MmContext::new()),
         rss: AtomicUsize::new(0),
         hiwater_rss: AtomicUsize::new(0),
+        swapents: AtomicUsize::new(0),
         page_table_lock: SpinLock::new(Some(pgd)),
         pgd_phys,
         nr_ptes: AtomicUsize::new(0),

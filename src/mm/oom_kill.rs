@@ -50,6 +50,8 @@ pub struct OomTask<'a> {
     pub oom_score_adj: i16,
     /// Already an OOM victim (Linux's `tsk_is_oom_victim`).
     pub oom_victim: bool,
+    /// Its exit is complete (a zombie): whatever it held is back.
+    pub exited: bool,
 }
 
 /// An address space's counts, in pages (bytes for the page tables).
@@ -119,7 +121,10 @@ pub fn select_bad_process<'a>(tasks: impl IntoIterator<Item = OomTask<'a>>, tota
     let mut chosen = Chosen::Nothing;
     let mut chosen_points = i64::MIN;
     for t in tasks {
-        if t.oom_victim && t.mm.is_some() {
+        // A victim still on its way out (its mm may be gone already, its
+        // pages not yet all freed): wait for it (Linux checks
+        // MMF_OOM_SKIP, set once the mm is torn down).
+        if t.oom_victim && !t.exited {
             return Chosen::Abort;
         }
         let Some(points) = oom_badness(&t, totalpages) else { continue };
@@ -286,16 +291,12 @@ pub fn linux_gfp_bits(gfp: Gfp) -> u32 {
 /// `%#x(%pGg)` of a Linux 6.1 gfp mask: `0x140dca(GFP_HIGHUSER_MOVABLE|
 /// __GFP_COMP|__GFP_ZERO)` (lib/vsprintf.c's `format_flags`: each name
 /// whose bits are all set takes them, in table order; bits no name covers
-/// end it as a number). `%#x` of 0 is `0`, as C prints it.
+/// end it as a number). The kernel's `%#x` of 0 is `0x0`.
 pub struct GfpMask(pub u32);
 
 impl fmt::Display for GfpMask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            write!(f, "0(")?;
-        } else {
-            write!(f, "{:#x}(", self.0)?;
-        }
+        write!(f, "{:#x}(", self.0)?;
         let mut left = self.0;
         let mut first = true;
         for &(mask, name) in linux_gfp::NAMES {
@@ -404,6 +405,16 @@ pub fn write_killed(out: &mut impl fmt::Write, message: &str, victim: &OomTask<'
     )
 }
 
+/// Whether a failed allocation may call the OOM killer (Linux 2.6.24's
+/// `__alloc_pages`): only one that may sleep and retry (not
+/// `__GFP_NORETRY`), and not above `PAGE_ALLOC_COSTLY_ORDER` ("the OOM
+/// killer will not help higher order allocs"). 2.6.24 also wants
+/// `__GFP_FS`; this kernel has no file system to be reentered, so its
+/// GFP_NOIO callers may kill too.
+pub fn oom_allowed(gfp: Gfp, order: usize) -> bool {
+    gfp.may_sleep() && !gfp.contains(Gfp::NORETRY) && order <= super::gfp::PAGE_ALLOC_COSTLY_ORDER
+}
+
 // ---- the kernel's entry point ---------------------------------------------
 
 /// An OOM call (Linux's `struct oom_control`, what this kernel has of it).
@@ -423,6 +434,10 @@ pub enum OomOutcome {
     /// thread, so unlike Linux, whose init is a process, a machine with no
     /// process is normal).
     NoProcesses,
+    /// The process table could not be read without waiting for a lock the
+    /// allocating task may hold itself (a fork filing its child): the
+    /// allocation fails rather than deadlock.
+    TableBusy,
 }
 
 #[cfg(target_os = "none")]
@@ -443,6 +458,20 @@ pub fn out_of_memory(gfp: Gfp, order: usize) -> bool {
         Some(hook) => hook(&OomControl { gfp, order }) == OomOutcome::Progress,
         None => false,
     }
+}
+
+/// A user page fault that found no memory (Linux's
+/// `pagefault_out_of_memory`, as before 5.16: the allocation has lost its
+/// gfp, so the report says 0): kill something and let the fault be taken
+/// again. A task being killed just returns, and the signal ends it on the
+/// way back to ring 3. `false` when nothing could be killed: the caller
+/// kills the faulting process itself, as before there was an OOM killer.
+#[cfg(target_os = "none")]
+pub fn pagefault_out_of_memory() -> bool {
+    if crate::kernel::sched::fatal_signal_pending() {
+        return true;
+    }
+    out_of_memory(Gfp::empty(), 0)
 }
 
 #[cfg(test)]

@@ -7,7 +7,15 @@ fn mm(rss: usize, pgtables_bytes: usize, swapents: usize) -> Option<OomMm> {
 }
 
 fn task(pid: u32, rss: usize, adj: i16) -> OomTask<'static> {
-    OomTask { pid, uid: 0, comm: "hog", mm: mm(rss, 4096 * (rss / 1024 + 1), 0), oom_score_adj: adj, oom_victim: false }
+    OomTask {
+        pid,
+        uid: 0,
+        comm: "hog",
+        mm: mm(rss, 4096 * (rss / 1024 + 1), 0),
+        oom_score_adj: adj,
+        oom_victim: false,
+        exited: false,
+    }
 }
 
 /// The figures of oom.txt's first report (i386 Linux 6.1, -m 2G, no swap):
@@ -17,8 +25,15 @@ const TOTALPAGES: u64 = (15360 + 844868 + 1200008) / 4;
 
 #[test]
 fn badness_is_rss_swap_and_tables_plus_adj_thousandths() {
-    let small =
-        OomTask { pid: 658, uid: 0, comm: "hog", mm: mm(65538, 274432, 0), oom_score_adj: 1000, oom_victim: false };
+    let small = OomTask {
+        pid: 658,
+        uid: 0,
+        comm: "hog",
+        mm: mm(65538, 274432, 0),
+        oom_score_adj: 1000,
+        oom_victim: false,
+        exited: false,
+    };
     let big = OomTask { pid: 674, mm: mm(422070, 1699840, 0), oom_score_adj: 0, ..small };
     // 65538 + 274432/4096 + 1000 * (515059 / 1000)
     assert_eq!(oom_badness(&small, TOTALPAGES), Some(65538 + 67 + 1000 * 515));
@@ -49,8 +64,11 @@ fn ties_go_to_the_later_task_and_a_dying_victim_aborts() {
     assert_eq!(select_bad_process([a, b], TOTALPAGES), Chosen::Victim { pid: 11, points: 1001 });
     let dying = OomTask { oom_victim: true, ..task(12, 5, 0) };
     assert_eq!(select_bad_process([a, dying, b], TOTALPAGES), Chosen::Abort);
-    // A victim whose mm is gone has freed its memory: no reason to wait.
-    let gone = OomTask { mm: None, ..dying };
+    // A victim whose mm is gone but who has not finished exiting may
+    // still be freeing: wait. Once it has exited, no reason to.
+    let exiting = OomTask { mm: None, ..dying };
+    assert_eq!(select_bad_process([a, exiting, b], TOTALPAGES), Chosen::Abort);
+    let gone = OomTask { mm: None, exited: true, ..dying };
     assert_eq!(select_bad_process([a, gone, b], TOTALPAGES), Chosen::Victim { pid: 11, points: 1001 });
 }
 
@@ -83,6 +101,15 @@ fn policy_follows_the_knobs() {
 }
 
 #[test]
+fn only_small_sleeping_retrying_allocations_kill() {
+    assert!(oom_allowed(GFP_KERNEL, 0) && oom_allowed(GFP_HIGHUSER_MOVABLE, 3));
+    assert!(oom_allowed(GFP_KERNEL | Gfp::NOFAIL, 0));
+    assert!(!oom_allowed(GFP_KERNEL, 4), "costly orders fail instead");
+    assert!(!oom_allowed(GFP_ATOMIC, 0), "cannot sleep");
+    assert!(!oom_allowed(GFP_KERNEL | Gfp::NORETRY, 0));
+}
+
+#[test]
 fn gfp_masks_print_as_linux_6_1() {
     use linux_gfp as l;
     assert_eq!(linux_gfp_bits(GFP_HIGHUSER_MOVABLE), 0x100cca);
@@ -95,7 +122,7 @@ fn gfp_masks_print_as_linux_6_1() {
     assert_eq!(format!("{}", GfpMask(linux_gfp_bits(GFP_KERNEL | Gfp::NOFAIL))), "0x8cc0(GFP_KERNEL|__GFP_NOFAIL)");
     assert_eq!(format!("{}", GfpMask(linux_gfp_bits(GFP_ATOMIC))), "0x20(__GFP_HIGH)");
     assert_eq!(format!("{}", GfpMask(l::GFP_ATOMIC)), "0xa20(GFP_ATOMIC)");
-    assert_eq!(format!("{}", GfpMask(0)), "0()");
+    assert_eq!(format!("{}", GfpMask(0)), "0x0()");
     assert_eq!(format!("{}", GfpMask(0x1000_0000 | l::IO)), "0x10000040(__GFP_IO|0x10000000)");
 }
 
@@ -121,6 +148,7 @@ fn report_lines_match_oom_txt() {
         }),
         oom_score_adj: 1000,
         oom_victim: false,
+        exited: false,
     };
     let big = OomTask {
         pid: 674,

@@ -183,9 +183,12 @@ pub fn snapshot(max_zone_idx: usize) -> MemInfoSnapshot {
         if !z.is_populated() {
             continue;
         }
+        // Linux's NR_FREE_PAGES counts the buddy lists only; pages on the
+        // pcp list are `free_pcp` (this kernel's free count has both).
+        let pcp = z.pcp().count as u64;
         let mut zs = ZoneShow {
             name: z.name(),
-            free: z.nr_free_pages(),
+            free: z.nr_free_pages().saturating_sub(pcp),
             min: z.watermark[0],
             low: z.watermark[1],
             high: z.watermark[2],
@@ -196,7 +199,7 @@ pub fn snapshot(max_zone_idx: usize) -> MemInfoSnapshot {
             managed: z.managed,
             // Only mlocked pages are unevictable here (no ramfs, no SHM_LOCK).
             mlocked: z.lru_pages(LruList::Unevictable) as u64,
-            free_pcp: z.pcp().count as u64,
+            free_pcp: pcp,
             lowmem_reserve: z.lowmem_reserve,
             is_highmem: z.start_pfn() as u64 >= n.max_low_pfn,
             filtered: i > max_zone_idx,

@@ -87,6 +87,24 @@ pub static COMMANDS: &[Command] = &[
     },
     Command { name: "meminfo", usage: "", help: "memory totals (/proc/meminfo)", run: cmd_meminfo },
     Command {
+        name: "oom_score",
+        usage: "PID",
+        help: "its OOM killer score (/proc/PID/oom_score)",
+        run: super::oom_cmds::cmd_oom_score,
+    },
+    Command {
+        name: "oom_score_adj",
+        usage: "PID [VALUE]",
+        help: "show or set its OOM score adjustment, -1000..1000 (/proc/PID/oom_score_adj)",
+        run: super::oom_cmds::cmd_oom_score_adj,
+    },
+    Command {
+        name: "choom",
+        usage: "-p PID [-n ADJ] | -n ADJ [--] PROG [ARGS] [&]",
+        help: "show or change OOM score adjustments, or run a program with one (util-linux)",
+        run: super::oom_cmds::cmd_choom,
+    },
+    Command {
         name: "zoneinfo",
         usage: "",
         help: "zones, watermarks, reserves, pcp lists (/proc/zoneinfo)",

@@ -6,6 +6,7 @@
 
 pub mod jobs;
 pub mod lineedit;
+pub mod oom_cmds;
 
 #[cfg(target_os = "none")]
 pub mod commands;

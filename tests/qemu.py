@@ -2597,7 +2597,29 @@ def oom_never_kills_minus_1000():
         m.kill()
 
 
+def oom_kernel_allocation_kills_too():
+    """An allocation of the kernel's own (the shell's `vmalloc`, a kernel
+    thread: oom_score_adj 0, GFP_KERNEL|__GFP_HIGHMEM in Linux 6.1's bits)
+    that finds no memory kills the hog and then succeeds."""
+    m, before = oom_boot()
+    try:
+        hog = start_hog(m, "run ", "150M", "hold")
+        at = len(m.out)
+        addr = program_lines(m.cmd("vmalloc 150M", 60)).strip()
+        check(re.fullmatch(r"0x[0-9a-f]{8}", addr), "vmalloc after the kill: %r\n%s" % (addr, m.out[-2000:]))
+        log = m.out[at:]
+        check(re.search(r"sh invoked oom-killer: gfp_mask=0xcc2\(GFP_KERNEL\|__GFP_HIGHMEM\), order=0, "
+                        r"oom_score_adj=0\n", log), "no report for sh:\n" + log[-3000:])
+        check(re.search(r"Out of memory: Killed process %d \(hog\)" % hog, log), "hog not killed:\n" + log[-3000:])
+        m.cmd("vfree " + addr)
+        check(wait_all(m) == {hog: "Killed"}, "hog not Killed")
+        check_mem_back(m, before, "vmalloc after an OOM kill")
+    finally:
+        m.kill()
+
+
 OOM_TESTS = [
+    ("qemu::oom::kernel_allocation_kills_too", oom_kernel_allocation_kills_too),
     ("qemu::oom::kills_the_biggest_sleeping_hog", oom_kills_the_biggest_sleeping_hog),
     ("qemu::oom::kills_a_stopped_hog", oom_kills_a_stopped_hog),
     ("qemu::oom::oom_score_adj_1000_goes_first", oom_score_adj_1000_goes_first),

@@ -27,6 +27,7 @@ mod highpte;
 mod kernel;
 mod memory;
 mod mm;
+mod oom;
 mod page_alloc;
 mod slab;
 mod syscalls;
@@ -270,6 +271,7 @@ pub static TESTS: &[KTest] = &[
         run: syscalls::write_with_bad_pointers_gives_efault,
     },
     KTest { name: "process::syscalls::unknown_numbers_give_enosys", run: syscalls::unknown_numbers_give_enosys },
+    KTest { name: "mm::oom_kill::no_process_no_kill_no_panic", run: oom::no_process_no_kill_no_panic },
 ];
 
 /// What a run of the tests found (libtest's summary line).

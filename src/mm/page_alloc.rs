@@ -202,7 +202,8 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
         if !did_some_progress && super::oom_kill::oom_allowed(gfp, order) {
             if crate::kernel::sched::fatal_signal_pending() {
                 if !gfp.contains(Gfp::NOFAIL) {
-                    return failed(gfp, order);
+                    // Quiet: the OOM report has said why it dies.
+                    return failed(gfp | Gfp::NOWARN, order);
                 }
             } else if super::oom_kill::out_of_memory(gfp, order) {
                 continue;

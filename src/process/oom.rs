@@ -106,10 +106,11 @@ fn out_of_memory(oc: &OomControl) -> OomOutcome {
     outcome
 }
 
-/// Up to 100 ms for the table lock, which the allocating task may hold
-/// itself (`task::spawn` makes the thread under it).
+/// Up to 20 ticks (200 ms at HZ=100) for the table lock, which the
+/// allocating task may hold itself (`task::spawn` makes the thread under
+/// it): then the allocation fails rather than deadlock.
 fn lock_table() -> Option<crate::kernel::mutex::MutexGuard<'static, alloc::vec::Vec<ProcRef>>> {
-    for _ in 0..100 {
+    for _ in 0..20 {
         if let Some(t) = PROCS.try_lock() {
             return Some(t);
         }

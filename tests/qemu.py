@@ -2454,10 +2454,13 @@ def oom_report_lines(victim, comm_pid, adj_rows):
              r"\d+ pages reserved",
              r"Tasks state \(memory values in pages\):",
              re.escape("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")]
-    lines += [r"\[ *%d\]     0 +%d +\d+ +\d+ +\d+ +0 +%d hog" % (pid, pid, adj) for pid, adj in sorted(adj_rows.items())]
+    # total_vm of a task inside a fault (the allocating one) reads "?":
+    # its area list is locked, and the OOM killer does not wait for it.
+    lines += [r"\[ *%d\]     0 +%d +(\d+|\?) +\d+ +\d+ +0 +%d hog" % (pid, pid, adj)
+              for pid, adj in sorted(adj_rows.items())]
     lines += [r"oom-kill:constraint=CONSTRAINT_NONE,nodemask=\(null\),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,"
               r"task=hog,pid=%d,uid=0" % victim,
-              r"Out of memory: Killed process %d \(hog\) total-vm:\d+kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, "
+              r"Out of memory: Killed process %d \(hog\) total-vm:(\d+|\?)kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, "
               r"UID:0 pgtables:\d+kB oom_score_adj:%d" % (victim, adj_rows[victim])]
     return lines
 

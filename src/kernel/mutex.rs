@@ -46,9 +46,10 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Take the lock if it is free.
+    /// Take the lock if it is free. (The guard is made only on success:
+    /// one made and dropped on failure would unlock the holder's lock.)
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        (!self.locked.swap(true, Ordering::Acquire)).then_some(MutexGuard { lock: self })
+        (!self.locked.swap(true, Ordering::Acquire)).then(|| MutexGuard { lock: self })
     }
 
     /// Whether some thread holds it (for assertions).

@@ -168,6 +168,10 @@ fn report_lines_match_oom_txt() {
     write_task_row(&mut s, &small).unwrap();
     write_task_row(&mut s, &big).unwrap();
     write_task_row(&mut s, &OomTask { mm: None, ..big }).unwrap();
+    let mut busy = String::new();
+    let locked = OomMm { total_vm: None, ..big.mm.unwrap() };
+    write_task_row(&mut busy, &OomTask { mm: Some(locked), ..big }).unwrap();
+    assert_eq!(busy, "[    674]     0   674        ?   422070  1699840        0             0 hog\n");
     write_oom_summary(&mut s, &small).unwrap();
     let killed = OomTask {
         mm: Some(OomMm {

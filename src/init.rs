@@ -57,6 +57,7 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     }
 
     sched::init();
+    crate::process::oom::init();
     traps::request_irq(0, sched::timer_tick);
     serial::enable_rx_irq();
     traps::request_irq(serial::IRQ, tty::serial_rx_interrupt);

@@ -2784,6 +2784,224 @@ SYSCTL_TESTS = [
 ]
 
 
+# --- OOM killer (issue 11) ---
+
+OOM_MEM = "256M"
+
+
+def oom_report_lines(victim, comm_pid, adj_rows):
+    """The lines of one OOM report in Linux 6.1's order (oom.txt), as
+    regexes: the allocating hog `comm_pid`, the table rows `adj_rows`
+    (pid -> oom_score_adj) and the victim `victim`."""
+    lines = [r"hog invoked oom-killer: gfp_mask=0x100dca\(GFP_HIGHUSER_MOVABLE\|__GFP_ZERO\), order=0, oom_score_adj=-?\d+",
+             r"CPU: 0 PID: %d Comm: hog Not tainted 2\.6\.24-himem #1 himem" % comm_pid,
+             r"Call Trace:",
+             r"Mem-Info:",
+             r"active_anon:\d+ inactive_anon:\d+ isolated_anon:0",
+             r" active_file:0 inactive_file:0 isolated_file:0",
+             r" unevictable:\d+ dirty:0 writeback:0",
+             r" slab_reclaimable:\d+ slab_unreclaimable:\d+",
+             r" mapped:0 shmem:0 pagetables:\d+",
+             r" sec_pagetables:0 bounce:0",
+             r" kernel_misc_reclaimable:0",
+             r" free:\d+ free_pcp:\d+ free_cma:0",
+             r"Node 0 active_anon:\d+kB inactive_anon:\d+kB active_file:0kB .* all_unreclaimable\? (yes|no)",
+             r"DMA free:\d+kB boost:0kB min:\d+kB low:\d+kB high:\d+kB reserved_highatomic:0KB active_anon:\d+kB .*"
+             r"present:\d+kB managed:\d+kB mlocked:\d+kB bounce:0kB free_pcp:\d+kB local_pcp:\d+kB free_cma:0kB",
+             r"lowmem_reserve\[\]: 0 \d+ \d+ \d+",
+             r"Normal free:\d+kB boost:0kB min:\d+kB .* free_cma:0kB",
+             r"lowmem_reserve\[\]: 0 0 0 0",
+             r"DMA: (\d+\*\d+kB (\([UMEHI]+\) )?){11}= \d+kB",
+             r"Normal: (\d+\*\d+kB (\([UMEHI]+\) )?){11}= \d+kB",
+             r"0 total pagecache pages",
+             r"0 pages in swap cache",
+             r"Free swap  = 0kB",
+             r"Total swap = 0kB",
+             r"\d+ pages RAM",
+             r"0 pages HighMem/MovableOnly",
+             r"\d+ pages reserved",
+             r"Tasks state \(memory values in pages\):",
+             re.escape("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")]
+    # total_vm of a task inside a fault (the allocating one) reads "?":
+    # its area list is locked, and the OOM killer does not wait for it.
+    lines += [r"\[ *%d\]     0 +%d +(\d+|\?) +\d+ +\d+ +0 +%d hog" % (pid, pid, adj)
+              for pid, adj in sorted(adj_rows.items())]
+    lines += [r"oom-kill:constraint=CONSTRAINT_NONE,nodemask=\(null\),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,"
+              r"task=hog,pid=%d,uid=0" % victim,
+              r"Out of memory: Killed process %d \(hog\) total-vm:(\d+|\?)kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, "
+              r"UID:0 pgtables:\d+kB oom_score_adj:%d" % (victim, adj_rows[victim])]
+    return lines
+
+
+def check_report(text, lines):
+    """Each regex of `lines` matches a whole log line of `text`, in order."""
+    log = [re.sub(r"^\[[ \d.]+\] ", "", l) for l in text.split("\n") if re.match(r"^\[[ \d.]+\] ", l)]
+    i = 0
+    for rx in lines:
+        while i < len(log) and not re.fullmatch(rx, log[i]):
+            i += 1
+        check(i < len(log), "no line %r (in order) in the OOM report:\n%s" % (rx, "\n".join(log)[-4000:]))
+        i += 1
+
+
+def oom_boot():
+    """A 256M machine with the warm-up done (hog and a background job, so
+    the caches they use have their first slabs), and its counts."""
+    built_user_programs()
+    m = Machine(mem=OOM_MEM)
+    m.boot()
+    m.cmd("run hog 1M touch")
+    m.cmd("run hog 1M touch &")
+    m.cmd("wait")
+    return m, mem_state(m)
+
+
+def start_hog(m, prefix, size, rest):
+    """`PREFIX hog SIZE touch REST &`; once it holds its memory, its pid."""
+    out = m.cmd("%shog %s touch %s &" % (prefix, size, rest))
+    pid = int(re.search(r"^\[\d+\] (\d+)$", out, re.M).group(1))
+    m.expect(r"hog: holding %s (until killed|for \d+s) \(pid %d\)\n" % (size, pid), 60)
+    return pid
+
+
+def start_hog_oom(m, prefix, size, rest, victim_rx):
+    """`start_hog` for the hog whose touching brings the OOM kill: its pid,
+    once the log has a line matching `victim_rx` (with %d: that pid or
+    the one given) and the hog holds its memory."""
+    at = len(m.out)
+    out = m.cmd("%shog %s touch %s &" % (prefix, size, rest))
+    pid = int(re.search(r"^\[\d+\] (\d+)$", out, re.M).group(1))
+    m.expect(r"hog: holding %s (until killed|for \d+s) \(pid %d\)\n" % (size, pid), 60)
+    check(re.search(victim_rx, m.out[at:]), "no %r after starting hog %d:\n%s" % (victim_rx, pid, m.out[-3000:]))
+    return pid
+
+
+def wait_all(m, timeout=60):
+    """`wait` for every job: {pid: status word}."""
+    out = m.cmd("wait", timeout)
+    return {int(p): w for p, w in re.findall(r"^ *(\d+) (\w+)", out, re.M)}
+
+
+def oom_kills_the_biggest_sleeping_hog():
+    """Two hogs whose total exceeds RAM (no swap): the one holding the most,
+    asleep in its hold, is killed with Linux's report in Linux's order; the
+    other finishes; the shell answers at once; every page comes back."""
+    m, before = oom_boot()
+    try:
+        start = len(m.out)
+        big = start_hog(m, "run ", "150M", "hold")
+        small = start_hog_oom(m, "run ", "120M", "hold=2", r"Out of memory: Killed process %d \(hog\)" % big)
+        check(m.cmd("echo alive") == "alive\n", "the shell did not answer after the kill")
+        ends = wait_all(m)
+        check(ends == {big: "Killed", small: "Done"}, "wait: %r (big %d, small %d)" % (ends, big, small))
+        check_report(m.out[start:], oom_report_lines(big, small, {big: 0, small: 0}))
+        check(m.out.count("invoked oom-killer") == 1, "more than one OOM kill:\n" + m.out[-3000:])
+        check_mem_back(m, before, "a hog killed by the OOM killer")
+    finally:
+        m.kill()
+
+
+def oom_kills_a_stopped_hog():
+    """The victim is stopped (SIGSTOP): SIGKILL resumes it to die, its
+    memory comes back and the allocating hog goes on."""
+    m, before = oom_boot()
+    try:
+        big = start_hog(m, "run ", "150M", "hold")
+        m.cmd("kill -STOP %d" % big)
+        check(re.search(r"^ *%d +\d+ T " % big, m.cmd("ps"), re.M), "hog not stopped")
+        small = start_hog_oom(m, "run ", "120M", "hold=1", r"Out of memory: Killed process %d \(hog\)" % big)
+        ends = wait_all(m)
+        check(ends == {big: "Killed", small: "Done"}, "wait: %r" % ends)
+        check_mem_back(m, before, "a stopped hog killed by the OOM killer")
+    finally:
+        m.kill()
+
+
+def oom_score_adj_1000_goes_first():
+    """As on Linux (oom.txt): a small hog at oom_score_adj 1000 (set with
+    choom) is killed before a bigger one at 0; choom and oom_score show the
+    scores, and oom_score_adj sets and shows the value."""
+    m, before = oom_boot()
+    try:
+        small = start_hog(m, "choom -n 1000 -- ", "30M", "hold")
+        out = m.cmd("choom -p %d" % small)
+        got = re.fullmatch(r"pid %d's current OOM score: (\d+)\npid %d's current OOM score adjust value: 1000\n"
+                           % (small, small), out)
+        check(got and 1300 < int(got.group(1)) <= 2000, "choom -p: %r" % out)
+        check(m.cmd("oom_score %d" % small) == got.group(1) + "\n", "oom_score differs from choom's")
+        check(m.cmd("choom -p %d -n 999" % small) ==
+              "pid %d's OOM score adjust value changed from 1000 to 999\n" % small, "choom -p -n")
+        check(m.cmd("oom_score_adj %d" % small) == "999\n", "oom_score_adj show")
+        check(m.cmd("oom_score_adj %d 1000" % small) == "", "oom_score_adj set")
+        check("'1001' is not an oom_score_adj" in m.cmd("oom_score_adj %d 1001" % small), "bad value accepted")
+        check(m.cmd("oom_score_adj %d" % small) == "1000\n", "a bad value changed it")
+        check(m.cmd("choom -p %d -n 1001" % small) == "choom: failed to set score adjust value: Invalid argument\n",
+              "choom 1001")
+        check(m.cmd("choom -p 999") == "choom: failed to read OOM score value: No such file or directory\n",
+              "choom bad pid")
+        start = len(m.out)
+        big = start_hog_oom(m, "run ", "215M", "hold=1", r"Out of memory: Killed process %d \(hog\)" % small)
+        check_report(m.out[start:], oom_report_lines(small, big, {small: 1000, big: 0}))
+        ends = wait_all(m)
+        check(ends == {small: "Killed", big: "Done"}, "wait: %r" % ends)
+        check_mem_back(m, before, "choom'ed hog killed")
+    finally:
+        m.kill()
+
+
+def oom_never_kills_minus_1000():
+    """A bigger hog at -1000 is never chosen: the smaller one at 0 is."""
+    m, before = oom_boot()
+    try:
+        safe = start_hog(m, "choom -n -1000 -- ", "150M", "hold=3")
+        check(m.cmd("oom_score %d" % safe) == "0\n", "oom_score at -1000")
+        at = len(m.out)
+        out = m.cmd("run hog 120M touch hold &")
+        other = int(re.search(r"^\[\d+\] (\d+)$", out, re.M).group(1))
+        m.expect(r"Out of memory: Killed process %d \(hog\).*\n" % other, 60)
+        check_report(m.out[at:], oom_report_lines(other, other, {safe: -1000, other: 0}))
+        ends = wait_all(m)
+        check(ends == {safe: "Done", other: "Killed"}, "wait: %r" % ends)
+        check(re.search(r"\[ *%d\] .* -1000 hog" % safe, m.out), "the -1000 hog is not in the table")
+        check_mem_back(m, before, "hog killed beside a -1000 one")
+    finally:
+        m.kill()
+
+
+def oom_kernel_allocation_kills_too():
+    """An allocation of the kernel's own (the shell's `vmalloc`, a kernel
+    thread: oom_score_adj 0, GFP_KERNEL|__GFP_HIGHMEM in Linux 6.1's bits)
+    that finds no memory kills the hog and then succeeds."""
+    m, _ = oom_boot()
+    try:
+        # Warm-up: the kernel page tables of the vmalloc area stay once made.
+        m.cmd("vfree " + m.cmd("vmalloc 150M", 60).strip())
+        before = mem_state(m)
+        hog = start_hog(m, "run ", "150M", "hold")
+        at = len(m.out)
+        addr = program_lines(m.cmd("vmalloc 150M", 60)).strip()
+        check(re.fullmatch(r"0x[0-9a-f]{8}", addr), "vmalloc after the kill: %r\n%s" % (addr, m.out[-2000:]))
+        log = m.out[at:]
+        check(re.search(r"sh invoked oom-killer: gfp_mask=0xcc2\(GFP_KERNEL\|__GFP_HIGHMEM\), order=0, "
+                        r"oom_score_adj=0\n", log), "no report for sh:\n" + log[-3000:])
+        check(re.search(r"Out of memory: Killed process %d \(hog\)" % hog, log), "hog not killed:\n" + log[-3000:])
+        m.cmd("vfree " + addr)
+        check(wait_all(m) == {hog: "Killed"}, "hog not Killed")
+        check_mem_back(m, before, "vmalloc after an OOM kill")
+    finally:
+        m.kill()
+
+
+OOM_TESTS = [
+    ("qemu::oom::kernel_allocation_kills_too", oom_kernel_allocation_kills_too),
+    ("qemu::oom::kills_the_biggest_sleeping_hog", oom_kills_the_biggest_sleeping_hog),
+    ("qemu::oom::kills_a_stopped_hog", oom_kills_a_stopped_hog),
+    ("qemu::oom::oom_score_adj_1000_goes_first", oom_score_adj_1000_goes_first),
+    ("qemu::oom::never_kills_minus_1000", oom_never_kills_minus_1000),
+    ("qemu::oom::oomadj_as_on_linux", prog_as_on_linux("oomadj", "oomadj", mem=OOM_MEM)),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -2815,7 +3033,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -766,6 +766,20 @@ pub fn signal_pending() -> bool {
     rq[rq.current].pending != 0
 }
 
+/// Whether the calling thread has SIGKILL pending (Linux's
+/// `fatal_signal_pending(current)`): an allocation that would wait for
+/// memory fails instead, so the thread can die and free its own.
+pub fn fatal_signal_pending() -> bool {
+    let rq = RQ.lock();
+    rq[rq.current].pending & (1 << SIGKILL) != 0
+}
+
+/// Whether live thread `pid` has SIGKILL pending (it is about to exit).
+pub fn sigkill_pending(pid: u32) -> bool {
+    let rq = RQ.lock();
+    rq.iter().any(|t| t.state.alive() && t.pid == pid && t.pending & (1 << SIGKILL) != 0)
+}
+
 /// Take the calling thread's lowest pending signal (Linux's
 /// `dequeue_signal`; SIGKILL first, as Linux takes it before all).
 pub fn dequeue_signal() -> Option<u32> {

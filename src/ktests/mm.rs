@@ -28,8 +28,6 @@ use ::alloc::sync::Arc;
 use ::alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-
-
 /// A lowmem frame the test owns; freed on drop.
 struct Frame(Option<Pages>);
 

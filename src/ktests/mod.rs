@@ -30,6 +30,7 @@ mod memory;
 mod mm;
 mod mmap;
 mod overcommit;
+mod oom;
 mod page_alloc;
 mod slab;
 mod syscalls;
@@ -289,6 +290,7 @@ pub static TESTS: &[KTest] = &[
         name: "mm::util::strict_mode_refuses_and_charges_balance",
         run: overcommit::strict_mode_refuses_and_charges_balance,
     },
+    KTest { name: "mm::oom_kill::no_process_no_kill_no_panic", run: oom::no_process_no_kill_no_panic },
 ];
 
 /// What a run of the tests found (libtest's summary line).

@@ -26,7 +26,7 @@ use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
 use crate::mm::highmem::{copy_highpage, memcpy_to_page};
 use crate::mm::mm_types::{MmContext, MmStruct};
-use crate::mm::mmap::{Vma, VmaKind, VmFlags};
+use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::PageFlags;
 use crate::mm::page_alloc::{self, Pages};

@@ -175,8 +175,9 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
 /// passes). A caller that may sleep gets direct reclaim, as much as exists:
 /// shrink the caches, then try again; go round while reclaim makes progress
 /// and `should_alloc_retry` allows (`__GFP_NORETRY`, costly orders and
-/// `__GFP_REPEAT`/`__GFP_NOFAIL` decide). Failures before the last are
-/// counted but not reported.
+/// `__GFP_REPEAT`/`__GFP_NOFAIL` decide), and when reclaim frees nothing,
+/// call the OOM killer and go round again while it kills. Failures before
+/// the last are counted but not reported.
 #[cfg(target_os = "none")]
 #[cold]
 #[inline(never)]
@@ -195,6 +196,20 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
         }
         if let Some(pfn) = with_node_mem_map(|node, mm| node.alloc_pages(mm, gfp, order)) {
             return Some(prep_new_pages(gfp, pfn, order));
+        }
+        // Reclaim found nothing: the OOM killer (2.6.24's __alloc_pages),
+        // then the whole round again. A task being killed does not wait
+        // for memory (6.1's fatal_signal_pending check): its allocation
+        // fails, so it can die and give its own back.
+        if !did_some_progress && super::oom_kill::oom_allowed(gfp, order) {
+            if crate::kernel::sched::fatal_signal_pending() {
+                if !gfp.contains(Gfp::NOFAIL) {
+                    // Quiet: the OOM report has said why it dies.
+                    return failed(gfp | Gfp::NOWARN, order);
+                }
+            } else if super::oom_kill::out_of_memory(gfp, order) {
+                continue;
+            }
         }
         if !should_alloc_retry(gfp, order, did_some_progress) {
             return failed(gfp, order);

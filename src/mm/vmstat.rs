@@ -113,10 +113,30 @@ impl VmEvent {
     pub const ALL: [VmEvent; VmEvent::COUNT] = {
         use VmEvent::*;
         [
-            PgPgIn, PgPgOut, PswpIn, PswpOut, PgFault, PgMajFault, PgActivate, PgDeactivate, PgStealKswapd,
-            PgStealDirect, PgScanKswapd, PgScanDirect, PgInodeSteal, SlabsScanned, KswapdInodeSteal, PageOutRun,
-            AllocStall, PgRotated, OomKill, UnevictablePgsCulled, UnevictablePgsScanned, UnevictablePgsRescued,
-            UnevictablePgsMlocked, UnevictablePgsMunlocked,
+            PgPgIn,
+            PgPgOut,
+            PswpIn,
+            PswpOut,
+            PgFault,
+            PgMajFault,
+            PgActivate,
+            PgDeactivate,
+            PgStealKswapd,
+            PgStealDirect,
+            PgScanKswapd,
+            PgScanDirect,
+            PgInodeSteal,
+            SlabsScanned,
+            KswapdInodeSteal,
+            PageOutRun,
+            AllocStall,
+            PgRotated,
+            OomKill,
+            UnevictablePgsCulled,
+            UnevictablePgsScanned,
+            UnevictablePgsRescued,
+            UnevictablePgsMlocked,
+            UnevictablePgsMunlocked,
         ]
     };
 }

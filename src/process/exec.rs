@@ -17,8 +17,8 @@
 
 use super::binfmt_elf::{self, ArgError, ElfError, ElfPlan, ExecArgs, SegFlags, STACK_TOP};
 use super::kthread::KthreadError;
-use super::task::{self, Process, UserStart};
 use super::rlimit::RlimitTable;
+use super::task::{self, Process, UserStart};
 use crate::arch::x86::cpu::{cpuid, rdtsc};
 use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
 use crate::kernel::sched;
@@ -27,7 +27,7 @@ use crate::mm::highmem::memcpy_to_page;
 use crate::mm::memory::{self, Access, FaultError};
 use crate::mm::mm_types::{mm_alloc, MmContext, MmRef, MmStruct};
 use crate::mm::mmap::{
-    FileRef, Vma, VmaKind, VmaSet, VmFlags, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_PRIVATE, PROT_EXEC,
+    FileRef, VmFlags, Vma, VmaKind, VmaSet, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_PRIVATE, PROT_EXEC,
     PROT_READ, PROT_WRITE,
 };
 use core::fmt;

@@ -122,7 +122,11 @@ fn sys_brk(a: &Args) -> i32 {
 fn do_mmap(addr: u32, len: u32, prot: u32, flags: u32, fd: u32, pgoff: u32) -> i32 {
     if flags & MAP_ANONYMOUS == 0 {
         let _ = pgoff;
-        return if fd as i32 == -1 || fd > 2 { -EBADF } else { -19 /* ENODEV: the console maps nothing */ };
+        return if fd as i32 == -1 || fd > 2 {
+            -EBADF
+        } else {
+            -19 /* ENODEV: the console maps nothing */
+        };
     }
     let Ok(mm) = mm() else { return -ENOMEM };
     let mut ctx = mm.mmap.lock();

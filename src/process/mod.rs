@@ -9,6 +9,7 @@
 
 pub mod binfmt_elf;
 pub mod procfs;
+pub mod procfs_fd;
 pub mod rlimit;
 pub mod sys;
 
@@ -23,8 +24,10 @@ pub mod kthread;
 #[cfg(target_os = "none")]
 pub mod mman;
 #[cfg(target_os = "none")]
-pub mod task;
+pub mod oom;
 #[cfg(target_os = "none")]
 pub mod signal;
 #[cfg(target_os = "none")]
 pub mod syscalls;
+#[cfg(target_os = "none")]
+pub mod task;

@@ -12,10 +12,10 @@
 //! and friends: a bad one is `-EFAULT`, never an oops.
 
 use super::exit::{self, WaitError, WaitFor};
-use super::task;
 use super::rlimit::{self, Rlimit, RlimitError, RLIM64_INFINITY};
 use super::signal::{self, KillError};
 use super::sys;
+use super::task;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, put_user};
@@ -115,8 +115,26 @@ pub fn do_syscall(frame: &mut TrapFrame) {
 
 /// The tables searched, in order: this file's (the process and memory
 /// calls) and those of the files that own the other calls.
-const TABLES: &[&[(u32, SysCall)]] =
-    &[SYS_CALL_TABLE, super::mman::TABLE, sys::uts::TABLE, sys::time::TABLE, sys::stat::TABLE, sys::tty::TABLE];
+/// `procfs_fd` comes first: it has `read` and `write` of its files, and
+/// hands those of the console on (`dispatch_console`).
+const TABLES: &[&[(u32, SysCall)]] = &[
+    super::procfs_fd::TABLE,
+    SYS_CALL_TABLE,
+    super::mman::TABLE,
+    sys::uts::TABLE,
+    sys::time::TABLE,
+    sys::stat::TABLE,
+    sys::tty::TABLE,
+];
+
+/// System call `nr` as the tables after `procfs_fd`'s have it: the
+/// console's `read` and `write`, for fds 0, 1 and 2.
+pub fn dispatch_console(nr: u32, args: &[u32; 6]) -> i32 {
+    match TABLES[1..].iter().flat_map(|t| t.iter()).find(|(n, _)| *n == nr) {
+        Some((_, f)) => f(args),
+        None => sys_ni_syscall(nr),
+    }
+}
 
 /// Run system call `nr` with `args`: its result or `-errno`. Process
 /// context, interrupts on.

@@ -15,6 +15,7 @@
 //! across anything that sleeps. Order: `PROCS`, then an mm's `mmap`, then
 //! `inner`.
 
+use super::procfs::MmCounters;
 use crate::arch::x86::cpu::FxState;
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
@@ -22,7 +23,7 @@ use crate::kernel::mutex::Mutex;
 use crate::kernel::sched;
 use crate::kernel::sync::SpinLock;
 use crate::kernel::wait::WaitQueue;
-use super::procfs::MmCounters;
+use crate::layout::PAGE_SIZE;
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mm_types::MmRef;
 use crate::mm::mmap::VmFlags;
@@ -30,8 +31,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use crate::layout::PAGE_SIZE;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI16, AtomicU32, AtomicU64, Ordering};
 
 use super::kthread::{self, KthreadError};
 use super::rlimit::RlimitTable;
@@ -61,6 +61,9 @@ pub struct ProcInner {
     /// `/proc/PID/status`).
     pub code: (u32, u32),
     pub data: (u32, u32),
+    /// Its open `/proc` files, fds 3 and up (`procfs_fd`); 0, 1 and 2 are
+    /// the console.
+    pub files: super::procfs_fd::FdTable,
 }
 
 /// How to go on with a sleep a signal interrupted: its deadline on the
@@ -82,11 +85,39 @@ pub struct Process {
     pub inner: SpinLock<ProcInner>,
     /// Set once `spawn` has filed it: its thread may go to ring 3.
     registered: AtomicBool,
+    /// `/proc/PID/oom_score_adj` (Linux keeps it in `signal_struct`):
+    /// -1000..=1000, inherited by fork.
+    oom_score_adj: AtomicI16,
+    /// Killed by the OOM killer and not yet gone (Linux's
+    /// `tsk_is_oom_victim`): the killer waits for it rather than kill
+    /// another.
+    oom_victim: AtomicBool,
+}
+
+/// The `oom_score_adj` the next process started by kernel thread `.0` (the
+/// shell) gets: `choom -n ADJ -- PROG` sets it around its `run`, as Linux's
+/// choom sets its own value before it execs the program.
+static KTHREAD_CHILD_ADJ: SpinLock<Option<(u32, i16)>> = SpinLock::new(None);
+
+/// Set (or with `None` clear) the `oom_score_adj` the calling kernel
+/// thread's next child process starts with.
+pub fn set_child_oom_score_adj(adj: Option<i16>) {
+    *KTHREAD_CHILD_ADJ.lock() = adj.map(|a| (sched::current_pid(), a));
 }
 
 impl Process {
+    /// A new process, child of `ppid`: a process's child (fork) inherits
+    /// its `oom_score_adj`, a kernel thread's child the one set with
+    /// [`set_child_oom_score_adj`], or 0. May sleep (reads the table).
     pub fn new(comm: &str, ppid: u32, mm: MmRef, rlim: RlimitTable) -> Process {
         let comm: String = comm.chars().take(15).collect();
+        let adj = match find(ppid) {
+            Some(parent) => parent.oom_score_adj(),
+            None => match *KTHREAD_CHILD_ADJ.lock() {
+                Some((pid, adj)) if pid == ppid => adj,
+                _ => 0,
+            },
+        };
         Process {
             pid: AtomicU32::new(0),
             ppid: AtomicU32::new(ppid),
@@ -102,9 +133,32 @@ impl Process {
                 rlim,
                 code: (0, 0),
                 data: (0, 0),
+                files: super::procfs_fd::FdTable::new(),
             }),
             registered: AtomicBool::new(false),
+            oom_score_adj: AtomicI16::new(adj),
+            oom_victim: AtomicBool::new(false),
         }
+    }
+
+    pub fn oom_score_adj(&self) -> i16 {
+        self.oom_score_adj.load(Ordering::Relaxed)
+    }
+
+    /// Set `oom_score_adj`; the caller has checked the range
+    /// (`OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX`). Returns the old value.
+    pub fn set_oom_score_adj(&self, adj: i16) -> i16 {
+        debug_assert!((crate::mm::oom_kill::OOM_SCORE_ADJ_MIN..=crate::mm::oom_kill::OOM_SCORE_ADJ_MAX).contains(&adj));
+        self.oom_score_adj.swap(adj, Ordering::Relaxed)
+    }
+
+    pub fn is_oom_victim(&self) -> bool {
+        self.oom_victim.load(Ordering::Relaxed)
+    }
+
+    /// Mark it killed by the OOM killer (Linux's `mark_oom_victim`).
+    pub fn mark_oom_victim(&self) {
+        self.oom_victim.store(true, Ordering::Relaxed);
     }
 
     pub fn pid(&self) -> u32 {
@@ -162,9 +216,7 @@ impl Process {
             // Linux's data_vm: private writable areas that are not stack.
             data_vm: v
                 .iter()
-                .filter(|a| {
-                    a.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE
-                })
+                .filter(|a| a.flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE)
                 .map(|a| a.pages())
                 .sum::<usize>() as u64,
             stack_vm: v.stack_vm() as u64,
@@ -172,7 +224,7 @@ impl Process {
             start_code: code.0,
             end_code: code.1,
             pgtables_bytes: (mm.nr_ptes() * PAGE_SIZE) as u64,
-            swap_ents: mm.swapents.load(core::sync::atomic::Ordering::Relaxed) as u64,
+            swap_ents: mm.swapents.load(Ordering::Relaxed) as u64,
         })
     }
 

@@ -7,8 +7,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::jobs;
-use super::process_cmds;
 use super::lineedit::{split_words, Event, LineEditor, SplitError};
+use super::process_cmds;
 use crate::arch::x86::{pit, qemu};
 use crate::kernel::printk::console_write;
 use crate::kernel::{bootinfo, printk, sched, tty};
@@ -60,9 +60,19 @@ pub static COMMANDS: &[Command] = &[
         help: "wait for background programs to end and say how they ended",
         run: process_cmds::cmd_wait,
     },
-    Command { name: "ps", usage: "", help: "list tasks (ps -e -o pid,ppid,stat,vsz,rss,comm)", run: process_cmds::cmd_ps },
+    Command {
+        name: "ps",
+        usage: "",
+        help: "list tasks (ps -e -o pid,ppid,stat,vsz,rss,comm)",
+        run: process_cmds::cmd_ps,
+    },
     Command { name: "maps", usage: "PID", help: "a process's areas (/proc/PID/maps)", run: process_cmds::cmd_maps },
-    Command { name: "status", usage: "PID", help: "a process's state and memory (/proc/PID/status)", run: process_cmds::cmd_status },
+    Command {
+        name: "status",
+        usage: "PID",
+        help: "a process's state and memory (/proc/PID/status)",
+        run: process_cmds::cmd_status,
+    },
     Command {
         name: "sleep",
         usage: "SECONDS...",
@@ -82,6 +92,24 @@ pub static COMMANDS: &[Command] = &[
         usage: "[-anNw] [NAME[=VAL]...]",
         help: "show or set the vm.* knobs, as procps' sysctl (-a lists them)",
         run: cmd_sysctl,
+    },
+    Command {
+        name: "oom_score",
+        usage: "PID",
+        help: "its OOM killer score (/proc/PID/oom_score)",
+        run: super::oom_cmds::cmd_oom_score,
+    },
+    Command {
+        name: "oom_score_adj",
+        usage: "PID [VALUE]",
+        help: "show or set its OOM score adjustment, -1000..1000 (/proc/PID/oom_score_adj)",
+        run: super::oom_cmds::cmd_oom_score_adj,
+    },
+    Command {
+        name: "choom",
+        usage: "-p PID [-n ADJ] | -n ADJ [--] PROG [ARGS] [&]",
+        help: "show or change OOM score adjustments, or run a program with one (util-linux)",
+        run: super::oom_cmds::cmd_choom,
     },
     Command {
         name: "zoneinfo",
@@ -216,7 +244,6 @@ fn cmd_bootmap(args: &[&str]) -> CmdResult {
     println!("multiboot2 info: [mem {:#018x}-{:#018x}]", info.mbi.0, info.mbi.1 - 1);
     Ok(())
 }
-
 
 fn cmd_sleep(args: &[&str]) -> CmdResult {
     let mut left = match jobs::parse_sleep(args) {

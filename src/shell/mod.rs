@@ -7,6 +7,7 @@
 pub mod jobs;
 pub mod lineedit;
 pub mod sysctl;
+pub mod oom_cmds;
 
 #[cfg(target_os = "none")]
 pub mod commands;

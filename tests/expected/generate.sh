@@ -67,3 +67,4 @@ run stress-200-1M.txt stress 200 1M
 run sysfuzz-10000-1.txt sysfuzz 10000 1
 run sysfuzz-1000000-1.txt sysfuzz 1000000 1
 run cfork.txt cfork
+run oomadj.txt oomadj

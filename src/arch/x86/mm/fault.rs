@@ -107,8 +107,8 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
 pub static USER_SEGVS: AtomicUsize = AtomicUsize::new(0);
 
 /// A fault that cannot be served: from ring 3, the process gets SIGSEGV
-/// (SIGKILL when it was memory that ran out: the OOM killer of a later
-/// issue will choose a victim instead), with Linux's line in the log
+/// (when it was memory that ran out, the OOM killer chooses a victim and
+/// the fault is taken again), with Linux's line in the log
 /// (`show_signal_msg`); from the kernel (a user copy), the exception
 /// table's fixup, or an oops.
 fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
@@ -118,6 +118,12 @@ fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
     let pid = crate::kernel::sched::current_pid();
     let name = crate::kernel::sched::current_name();
     if why == FaultError::Oom {
+        // Linux's pagefault_out_of_memory: kill something, take the fault
+        // again. Only when nothing could be killed does the faulting
+        // process go itself.
+        if crate::mm::oom_kill::pagefault_out_of_memory() {
+            return;
+        }
         crate::pr_err!("Out of memory: killed process {} ({}): no page for a fault at {:x}", pid, name, address);
         let _ = crate::kernel::sched::send_signal(pid, crate::kernel::sched::SIGKILL);
         return;
@@ -140,7 +146,6 @@ fn bad_area(frame: &mut TrapFrame, address: usize, why: FaultError) {
     );
     let _ = crate::kernel::sched::send_signal(pid, crate::kernel::signal_names::SIGSEGV);
 }
-
 
 /// A fault the kernel will not handle (Linux's `no_context`): a kernel-mode
 /// access listed in the exception table resumes at its fixup; anything else

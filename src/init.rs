@@ -66,6 +66,10 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     pr_info!("clocksource: pit, HZ={}, {} us per tick", pit::HZ, 1_000_000 / pit::HZ);
     // With the tick running: the disk waits are timed in jiffies.
     ata_init();
+    // A ktest boot leaves the disk to the tests, which write to it.
+    if !opts.noswap && !opts.ktest {
+        swapon_all();
+    }
 
     // The background reclaimer (Linux starts it from kswapd_init).
     crate::process::kthread::kthread_run("kswapd0", crate::mm::vmscan::kswapd, 0).expect("a thread slot at boot");
@@ -154,6 +158,20 @@ impl fmt::Display for Size {
 
 /// Probe the IDE disks and say what was found as libata does, then what
 /// each disk's page 0 holds; keep the channels for `swapon`.
+/// Turn on every disk that holds a swap area, as a distribution's boot
+/// does with `swapon -a` (`noswap` leaves them off).
+fn swapon_all() {
+    for (disk, header) in crate::mm::page_io::probe_swap_disks() {
+        let Some(name) = disk.disk.id.sd_name() else { continue };
+        if header.is_ok() {
+            let dev = alloc::format!("/dev/{name}");
+            if let Err(e) = crate::mm::page_io::swapon_device(&dev, None) {
+                pr_err!("swapon: {}: {}", dev, e);
+            }
+        }
+    }
+}
+
 fn ata_init() {
     let mut disks = 0;
     for (channel, found) in ata::probe() {

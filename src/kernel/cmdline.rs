@@ -179,6 +179,10 @@ pub struct BootOptions {
     /// `nohighpte`: user page tables from lowmem rather than highmem
     /// (Linux's `CONFIG_HIGHPTE` off), for comparisons.
     pub nohighpte: bool,
+    /// `noswap`: do not turn on the swap areas found at boot (Linux's
+    /// `noswap`-less world does it from userspace with `swapon -a`; `swapon`
+    /// in the shell still can).
+    pub noswap: bool,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -203,6 +207,7 @@ impl Default for BootOptions {
             slab_debug: false,
             memlock: None,
             nohighpte: false,
+            noswap: false,
         }
     }
 }
@@ -309,6 +314,7 @@ impl BootOptions {
                 },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
                 "nohighpte" => flag(&mut o.nohighpte, &mut warn),
+                "noswap" => flag(&mut o.noswap, &mut warn),
                 _ => warn(Warning::Unknown(p)),
             }
         }
@@ -497,6 +503,12 @@ mod tests {
             w,
             vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]
         );
+    }
+
+    #[test]
+    fn noswap_is_a_flag() {
+        assert!(BootOptions::parse("noswap", |w| panic!("{w}")).noswap);
+        assert!(!BootOptions::default().noswap);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::mm::page_io::swap_readpage;
 use crate::mm::rmap::page_set_anon_rmap;
 use crate::mm::swap::{lru_cache_add, lru_relocate, put_page};
 use crate::mm::swapfile::{
-    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap,
+    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap, vm_swap_full,
 };
 use crate::mm::vmstat::{count_vm_event, VmEvent, NR_ANON_PAGES, NR_MLOCK};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -132,7 +132,7 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
                 Ok(())
             }
         }
-        Some(pte) if pte.is_swap() => do_swap_page(mm, &vma, va, pte),
+        Some(pte) if pte.is_swap() => do_swap_page(mm, &vma, va, pte, access.write),
         // PROT_NONE pages live only in areas without access, refused
         // above.
         Some(_) => Err(FaultError::Access),
@@ -284,11 +284,13 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
 
 /// A fault on a swap entry (Linux's `do_swap_page`): the page from the
 /// swap cache, or read from the disk into a new highmem frame through
-/// `mm::page_io` (a major fault) and put in the cache; then mapped, and the
-/// entry's count on its slot dropped. A page no other process still has
-/// the entry for leaves the cache (its copy on disk would go stale once it
-/// is written) and is mapped writable where the area is.
-fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte) -> Result<(), FaultError> {
+/// `mm::page_io` (a major fault) and put in the cache; then mapped
+/// read-only, and the entry's count on its slot dropped. The page stays in
+/// the cache, clean, so that evicting it again costs no write; it leaves
+/// the cache (its copy on disk about to go stale) and is mapped writable
+/// when this is a write and no other process still has the entry, or when
+/// swap is more than half full (2.6.24's `vm_swap_full`).
+fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte, write: bool) -> Result<(), FaultError> {
     let entry = orig.swp_entry();
     // One reference on the page for us, from here to the mapping.
     let pfn = match lookup_swap_cache(entry) {
@@ -351,7 +353,8 @@ fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte) -> Result<(),
     mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
     mm.swapents.fetch_sub(1, Ordering::Relaxed);
     swap_free(entry);
-    if page.page_mapcount() == 1 && try_to_free_swap(pfn) && vma.flags.contains(VmFlags::WRITE) {
+    let keep_cache = !write && !vm_swap_full();
+    if !keep_cache && page.page_mapcount() == 1 && try_to_free_swap(pfn) && vma.flags.contains(VmFlags::WRITE) {
         let mapped = Pte::new(Pfn(pfn), flags);
         // SAFETY: the same frame, ours alone now.
         unsafe { mm.update_pte(va, |p| (p == mapped).then(|| Pte::new(Pfn(pfn), flags | PteFlags::RW))) };
@@ -369,6 +372,13 @@ pub fn page_remove_rmap(pfn: u32, page: &Page) {
             lru_relocate(pfn);
         }
         NR_ANON_PAGES.fetch_sub(1, Ordering::Relaxed);
+        // Mapped nowhere now: a swap-cache copy nobody else has the entry
+        // for is of no use, and its slot is freed (Linux's
+        // `free_page_and_swap_cache`). Reclaim's own unmapping holds the
+        // page locked, which keeps it in the cache.
+        if page.flags().contains(PageFlags::SWAPCACHE) {
+            try_to_free_swap(pfn);
+        }
         put_page(pfn);
     }
 }
@@ -610,7 +620,7 @@ pub fn unuse_mm(mm: &MmStruct, ctx: &MmContext, ty: usize) -> Result<usize, Faul
                 })
             };
             for &(va, pte) in &found[..k] {
-                do_swap_page(mm, vma, va, pte)?;
+                do_swap_page(mm, vma, va, pte, false)?;
                 back += 1;
             }
             at += n * PAGE_SIZE;

@@ -289,6 +289,12 @@ pub fn nr_swap_pages() -> usize {
     NR_SWAP_PAGES.load(Relaxed)
 }
 
+/// More than half the swap space is in use (2.6.24's `vm_swap_full`):
+/// pages read back then leave the swap cache at once, freeing their slots.
+pub fn vm_swap_full() -> bool {
+    nr_swap_pages() * 2 < total_swap_pages()
+}
+
 pub fn total_swap_pages() -> usize {
     TOTAL_SWAP_PAGES.load(Relaxed)
 }

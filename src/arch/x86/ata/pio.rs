@@ -34,6 +34,12 @@ const ATA_CMD_PIO_READ: u8 = 0x20;
 const ATA_CMD_PIO_READ_EXT: u8 = 0x24;
 const ATA_CMD_PIO_WRITE: u8 = 0x30;
 const ATA_CMD_PIO_WRITE_EXT: u8 = 0x34;
+// READ/WRITE MULTIPLE: one DRQ block of `multi` sectors per wait (the
+// count IDENTIFY word 59 says is set), LBA28 and LBA48.
+const ATA_CMD_READ_MULTI: u8 = 0xc4;
+const ATA_CMD_READ_MULTI_EXT: u8 = 0x29;
+const ATA_CMD_WRITE_MULTI: u8 = 0xc5;
+const ATA_CMD_WRITE_MULTI_EXT: u8 = 0x39;
 const ATA_CMD_FLUSH: u8 = 0xe7;
 const ATA_CMD_FLUSH_EXT: u8 = 0xea;
 
@@ -268,9 +274,14 @@ impl AtaChannel {
         })
     }
 
-    /// One transfer, in commands of up to 256 sectors, one sector per
-    /// wait; `data(self, offset)` moves the sector at `offset` in the
-    /// caller's buffer. `in_range`: refuse sectors past the disk's end.
+    /// One transfer, in commands of up to 256 sectors; `data(self,
+    /// offset)` moves the sector at `offset` in the caller's buffer.
+    /// `in_range`: refuse sectors past the disk's end. A disk with
+    /// multiple mode set (IDENTIFY word 59, `multi`) moves a block of that
+    /// many sectors per wait with READ/WRITE MULTIPLE (Linux's
+    /// `ata_pio_sectors` for `ATA_PROT_PIO` with `multi_count`): a page of
+    /// swap is one wait instead of eight, and each wait is where an
+    /// emulated disk does its work.
     fn transfer(
         &mut self,
         drive: usize,
@@ -299,10 +310,15 @@ impl AtaChannel {
             let start = lba + done;
             let n = (count - done).min(MAX_SECTORS_PER_CMD);
             self.wait_not_busy(TMOUT_SECTOR_MS).map_err(|k| fail(start, k))?;
-            self.issue(disk.id.drive, start, n, dir);
-            for s in 0..n {
+            let block = (disk.multi as u64).max(1);
+            self.issue(disk.id.drive, start, n, dir, block > 1);
+            let mut s = 0;
+            while s < n {
                 self.wait_drq(TMOUT_SECTOR_MS).map_err(|k| fail(start + s, k))?;
-                data(self, ((done + s) as usize) * SECTOR_SIZE);
+                for k in s..(s + block).min(n) {
+                    data(self, ((done + k) as usize) * SECTOR_SIZE);
+                }
+                s += block;
             }
             // After the last sector the device checks (a write: stores) it.
             let status = self.wait_ready(TMOUT_SECTOR_MS).map_err(|k| fail(start + n - 1, k))?;
@@ -316,7 +332,7 @@ impl AtaChannel {
 
     /// Load the task file and send the command: LBA28 where it reaches,
     /// LBA48 (the high bytes written first) beyond.
-    fn issue(&self, drive: u8, lba: u64, n: u64, dir: Dir) {
+    fn issue(&self, drive: u8, lba: u64, n: u64, dir: Dir, multi: bool) {
         let ext = lba + n > LBA28_LIMIT;
         let b = |shift: u32| (lba >> shift) as u8;
         if ext {
@@ -332,11 +348,15 @@ impl AtaChannel {
         outb(self.base + REG_LBAL, b(0));
         outb(self.base + REG_LBAM, b(8));
         outb(self.base + REG_LBAH, b(16));
-        let cmd = match (dir, ext) {
-            (Dir::Read, false) => ATA_CMD_PIO_READ,
-            (Dir::Read, true) => ATA_CMD_PIO_READ_EXT,
-            (Dir::Write, false) => ATA_CMD_PIO_WRITE,
-            (Dir::Write, true) => ATA_CMD_PIO_WRITE_EXT,
+        let cmd = match (dir, ext, multi) {
+            (Dir::Read, false, false) => ATA_CMD_PIO_READ,
+            (Dir::Read, true, false) => ATA_CMD_PIO_READ_EXT,
+            (Dir::Write, false, false) => ATA_CMD_PIO_WRITE,
+            (Dir::Write, true, false) => ATA_CMD_PIO_WRITE_EXT,
+            (Dir::Read, false, true) => ATA_CMD_READ_MULTI,
+            (Dir::Read, true, true) => ATA_CMD_READ_MULTI_EXT,
+            (Dir::Write, false, true) => ATA_CMD_WRITE_MULTI,
+            (Dir::Write, true, true) => ATA_CMD_WRITE_MULTI_EXT,
         };
         outb(self.base + REG_CMD, cmd);
         self.delay400ns();

@@ -1,6 +1,6 @@
 //! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk]
 //!
-//! Takes SIZE bytes of anonymous memory (mmap2, or by growing the heap with
+//! Takes SIZE bytes of anonymous memory (mmap2 with MAP_NORESERVE, or by growing the heap with
 //! brk when `brk` is given) and, with `touch`, writes a pattern into every
 //! page, printing progress every 64M: the way to fill memory on purpose and
 //! watch where the pages come from (HighFree before LowFree). `verify`
@@ -199,7 +199,15 @@ fn main() -> i32 {
     let (how, got) = if o.brk {
         ("brk", grow_heap(o.size))
     } else {
-        ("mmap2", sys::mmap_anonymous(o.size, sys::PROT_READ | sys::PROT_WRITE))
+        // MAP_NORESERVE, as memory hogs are written: the overcommit
+        // heuristic (vm.overcommit_memory 0) then lets a hog larger than
+        // RAM + swap map, touch, and meet reclaim and the OOM killer;
+        // strict mode (2) ignores the flag and refuses it, as Linux does.
+        // The brk form is charged like any heap.
+        let flags = sys::MAP_PRIVATE | sys::MAP_ANONYMOUS | sys::MAP_NORESERVE;
+        // SAFETY: no MAP_FIXED: the kernel picks a free place, replacing
+        // nothing.
+        ("mmap2", unsafe { sys::mmap2(0, o.size, sys::PROT_READ | sys::PROT_WRITE, flags, -1, 0) })
     };
     let start = match got {
         Ok(a) => a,

@@ -159,7 +159,9 @@ fn shrink_page_list(batch: &PageBatch) -> usize {
 /// tail, in batches.
 fn shrink_inactive_list(zone: &Zone, nr: usize, sc: &mut ScanControl) {
     let mut left = nr;
-    while left > 0 {
+    // A direct reclaimer stops once it has its batch (later kernels'
+    // `nr_to_reclaim`): the allocation waiting on it is all it is for.
+    while left > 0 && sc.nr_reclaimed < sc.goal {
         let mut batch = PageBatch::new();
         let scanned = isolate(zone, LruList::InactiveAnon, left.min(SWAP_CLUSTER_MAX), &mut batch);
         if scanned == 0 {
@@ -241,7 +243,9 @@ pub fn try_to_free_pages(gfp: Gfp) -> usize {
     let mut sc = ScanControl { kswapd: false, goal: SWAP_CLUSTER_MAX, nr_scanned: 0, nr_reclaimed: 0 };
     for priority in (0..=DEF_PRIORITY).rev() {
         for zone in zones_for(gfp) {
-            shrink_zone(zone, priority, &mut sc);
+            if sc.nr_reclaimed < sc.goal {
+                shrink_zone(zone, priority, &mut sc);
+            }
         }
         sc.nr_reclaimed += super::shrinker::shrink_slab();
         if sc.nr_reclaimed >= sc.goal {

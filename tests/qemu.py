@@ -3004,6 +3004,217 @@ OOM_TESTS = [
 ]
 
 
+# --- reclaim and swap (issue 11) ---
+
+def vmstat_values(m):
+    return {r[0]: int(r[1]) for r in (l.split(" ") for l in m.cmd("vmstat").splitlines()) if len(r) == 2}
+
+
+def swaps_used_kb(m):
+    """The Used column of each /proc/swaps line, by name."""
+    rows = [l.split() for l in m.cmd("swaps").splitlines()[1:] if l.strip()]
+    return {r[0]: int(r[3]) for r in rows}
+
+
+def wait_for_out(m, text, count, timeout):
+    """Poll (with `sleep 1`) until `text` appears `count` times in the
+    console output."""
+    deadline = time.time() + timeout
+    while m.out.count(text) < count and time.time() < deadline:
+        m.cmd("sleep 1")
+    check(m.out.count(text) >= count, "never saw %r %d times:\n%s" % (text, count, m.out[-2500:]))
+
+
+def settled_counts(m):
+    m.cmd("shrink")
+    mi = meminfo_values(m.cmd("meminfo"))
+    return mi["MemFree"], mi["SwapFree"], mi["AnonPages"], mi["SwapCached"]
+
+
+def two_hogs_beyond_ram_verify_after_swap_in():
+    """-m 2G with 512M of swap: two hogs of 1100M each (more than RAM
+    together, less than RAM + swap) touch, verify and hold: pages go to
+    swap (pswpout), come back on faults (pswpin, pgmajfault) and every
+    page verifies; swap was activated at boot; after both end, MemFree,
+    SwapFree, AnonPages and SwapCached are back where they were (after a
+    warm-up run)."""
+    built_user_programs()
+    m = Machine(mem="2G", swap="512M")
+    try:
+        log = m.boot()
+        check("Adding 524284k swap on /dev/sda.  Priority:-2" in log, "swap not on at boot:\n" + log[-2000:])
+        check(m.cmd("run hog 8M touch verify & ").strip() != "" and "hog: done" in m.cmd("wait", timeout=60),
+              "warm-up hog failed:\n" + m.out[-1500:])
+        before = settled_counts(m)
+        check(before[1] == 524284, "SwapFree %d before anything ran" % before[1])
+        for _ in range(2):
+            m.cmd("run hog 1100M touch verify hold=2 &")
+        out = m.cmd("wait", timeout=600)
+        check(out.count("exit status 0") == 2 or out.count("Done") >= 2 or "Exit" not in out,
+              "a hog did not end well:\n" + out + m.out[-3000:])
+        check(m.out.count("hog: verified 1100M") >= 4, "not every verify passed:\n" + m.out[-3000:])
+        check("memory lost its contents" not in m.out, "a page came back wrong:\n" + m.out[-3000:])
+        v = vmstat_values(m)
+        check(v["pswpout"] > 0 and v["pswpin"] > 0 and v["pgmajfault"] > 0,
+              "no swap traffic: %r" % {k: v[k] for k in ("pswpout", "pswpin", "pgmajfault")})
+        check(v["pgscan_kswapd"] + v["pgscan_direct"] > 0, "nothing scanned")
+        after = settled_counts(m)
+        check(after == before, "MemFree, SwapFree, AnonPages, SwapCached %r before, %r after" % (before, after))
+        check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap still used:\n" + m.cmd("swaps"))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def swapoff_brings_pages_back_or_refuses():
+    """-m 256M with swap: a holding hog of 300M cannot come back into
+    memory: swapoff refuses (Cannot allocate memory) and the area stays on;
+    with a 200M hog pushed partly to swap by a second hog, swapoff brings
+    every page back (swaps empty, VmSwap 0), the hog still verifies, and
+    swapon turns the area on again."""
+    built_user_programs()
+    m = Machine(mem="256M", swap="256M")
+    try:
+        m.boot()
+        m.cmd("run hog 300M touch hold=600 &")
+        wait_for_out(m, "hog: holding 300M", 1, 120)
+        check(swaps_used_kb(m)["/dev/sda"] > 0, "nothing on swap:\n" + m.cmd("swaps"))
+        out = m.cmd("swapoff /dev/sda", timeout=120)
+        check("swapoff: /dev/sda: swapoff failed: Cannot allocate memory" in out, "swapoff did not refuse:\n" + out)
+        check("/dev/sda" in m.cmd("swaps"), "the area went away after a refused swapoff")
+        m.cmd("kill -9 $!")
+        m.cmd("wait", timeout=60)
+        check(swaps_used_kb(m)["/dev/sda"] == 0, "swap used after the hog died:\n" + m.cmd("swaps"))
+        pid = re.search(r"^\[\d+\] (\d+)$", m.cmd("run hog 180M touch verify hold=600 &"), re.M).group(1)
+        wait_for_out(m, "hog: holding 180M", 1, 120)
+        check("hog: done" in m.cmd("run hog 120M touch", timeout=180), "the pushing hog failed")
+        swapped = int(re.search(r"VmSwap:\s+(\d+) kB", m.cmd("status " + pid)).group(1))
+        check(swapped > 0, "the holding hog had nothing on swap")
+        out = m.cmd("swapoff /dev/sda", timeout=180)
+        check(out.strip() == "", "swapoff failed:\n" + out)
+        check(swaps_used_kb(m) == {}, "an area left after swapoff:\n" + m.cmd("swaps"))
+        check(re.search(r"VmSwap:\s+0 kB", m.cmd("status " + pid)), "VmSwap not 0 after swapoff")
+        mi = meminfo_values(m.cmd("meminfo"))
+        check(mi["SwapTotal"] == 0 and mi["SwapFree"] == 0, "swap totals after swapoff: %r" % mi)
+        held = m.out.count("hog: verified 180M")
+        wait_for_out(m, "hog: verified 180M", held + 1, 30)
+        check("memory lost its contents" not in m.out, "a page came back wrong:\n" + m.out[-2000:])
+        check(m.cmd("swapon /dev/sda").strip().startswith("["), "swapon did not say Adding")
+        check(swaps_used_kb(m) == {"/dev/sda": 0}, "swapon did not bring the area back:\n" + m.cmd("swaps"))
+        check(m.cmd("swapon /dev/sda").startswith("swapon: /dev/sda: Device or resource busy"), "second swapon")
+        check(m.cmd("swapoff /dev/sdz").startswith("swapoff: /dev/sdz: swapoff failed: Invalid argument"),
+              "swapoff of nothing")
+        m.cmd("kill -9 " + pid)
+        m.cmd("wait", timeout=60)
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def mlocked_hog_never_goes_to_swap():
+    """A hog that mlocks its 40M keeps VmSwap 0 and VmLck 40960 kB while a
+    second hog pushes memory to swap; its pages sit on the unevictable list."""
+    built_user_programs()
+    m = Machine(mem="128M", swap="256M", args="memlock=64M")
+    try:
+        m.boot()
+        pid = re.search(r"^\[\d+\] (\d+)$", m.cmd("run hog 40M touch lock hold=600 &"), re.M).group(1)
+        wait_for_out(m, "hog: holding 40M", 1, 60)
+        check("hog: done" in m.cmd("run hog 150M touch verify", timeout=180), "the pushing hog failed")
+        st = m.cmd("status " + pid)
+        check(re.search(r"VmSwap:\s+0 kB", st) and re.search(r"VmLck:\s+40960 kB", st), "locked hog:\n" + st)
+        mi = meminfo_values(m.cmd("meminfo"))
+        check(mi["Unevictable"] >= 40960 and mi["Mlocked"] >= 40960, "unevictable: %r" % mi)
+        check(vmstat_values(m)["pswpout"] > 0, "nothing went to swap")
+        m.cmd("kill -9 " + pid)
+        m.cmd("wait", timeout=60)
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def kswapd_works_and_oom_comes_after_swap():
+    """-m 256M, 64M of swap: a steady hog beyond RAM wakes kswapd, which
+    reclaims (pgscan_kswapd, pgsteal_kswapd) and keeps every zone's free
+    pages at or above min; a hog beyond RAM + swap is then killed by the OOM
+    killer with the swap lines of the report, and swap comes back empty."""
+    built_user_programs()
+    m = Machine(mem="256M", swap="64M")
+    try:
+        m.boot()
+        m.cmd("run hog 260M touch hold=600 &")
+        wait_for_out(m, "hog: holding 260M", 1, 120)
+        v = vmstat_values(m)
+        check(v["pgscan_kswapd"] > 0 and v["pgsteal_kswapd"] > 0, "kswapd did not reclaim: %r" % v)
+        for z in re.finditer(r"pages free\s+(\d+)\s+boost.*?\n\s+min\s+(\d+)|pages free\s+(\d+)\s*\n\s+min\s+(\d+)",
+                             m.cmd("zoneinfo")):
+            free, mn = [int(x) for x in z.groups() if x is not None]
+            check(free >= mn, "a zone below min: free %d min %d" % (free, mn))
+        m.cmd("kill -9 $!")
+        m.cmd("wait", timeout=60)
+        out = m.cmd("run hog 400M touch", timeout=300)
+        check("Killed" in out or "Killed" in m.cmd("echo"), "the hog beyond RAM + swap was not killed:\n" + out)
+        check("invoked oom-killer" in m.out and "Total swap = 65532kB" in m.out, "no OOM report with swap")
+        check(re.search(r"Out of memory: Killed process \d+ \(hog\)", m.out), "no Killed process line")
+        check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap used after the OOM kill:\n" + m.cmd("swaps"))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def fork_storm_under_memory_pressure():
+    """20 children of 8M each at -m 128M with swap: all verify; then with
+    page allocations failing on purpose (fail_page_alloc) a hog beyond RAM
+    ends (done or killed) and the shell and swap are whole after."""
+    built_user_programs()
+    m = Machine(mem="128M", swap="128M")
+    try:
+        m.boot()
+        out = m.cmd("run stress 20 8M", timeout=300)
+        check("all verified" in out, "the fork storm did not verify:\n" + out)
+        check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap used after the storm:\n" + m.cmd("swaps"))
+        check_serves(m)
+    finally:
+        m.kill()
+    m = Machine(mem="128M", swap="128M", args="fail_page_alloc=20,5,0,1000")
+    try:
+        m.boot()
+        out = m.cmd("run hog 160M touch verify", timeout=300)
+        check("hog: done" in out or "Killed" in out or "failed" in out or "ENOMEM" in out,
+              "the hog under fault injection neither ended nor was refused:\n" + out)
+        check("memory lost its contents" not in m.out, "a page came back wrong under fault injection")
+        check("Kernel panic" not in m.out and "Oops" not in m.out, "the kernel broke:\n" + m.out[-2000:])
+        check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap used after the run:\n" + m.cmd("swaps"))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def noswap_leaves_the_disk_off():
+    """Boot option noswap: the disk is found, not turned on; swapon does."""
+    m = Machine(mem="128M", swap="64M", args="noswap")
+    try:
+        log = m.boot()
+        check("swap: sda: SWAPSPACE2" in log and "Adding" not in log, "noswap turned swap on:\n" + log[-1500:])
+        check(swaps_used_kb(m) == {}, "an area with noswap")
+        m.cmd("swapon -p 5 /dev/sda")
+        check(re.search(r"^/dev/sda\s+partition\t65532\t\t0\t\t5$", m.cmd("swaps"), re.M), "swapon -p 5:\n" + m.out[-800:])
+        check(m.cmd("swapon -p x /dev/sda").startswith("swapon: failed to parse priority: 'x'"), "bad priority")
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+RECLAIM_TESTS = [
+    ("qemu::swap::two_hogs_beyond_ram_verify_after_swap_in", two_hogs_beyond_ram_verify_after_swap_in),
+    ("qemu::swap::swapoff_brings_pages_back_or_refuses", swapoff_brings_pages_back_or_refuses),
+    ("qemu::swap::mlocked_hog_never_goes_to_swap", mlocked_hog_never_goes_to_swap),
+    ("qemu::swap::kswapd_works_and_oom_comes_after_swap", kswapd_works_and_oom_comes_after_swap),
+    ("qemu::swap::fork_storm_under_memory_pressure", fork_storm_under_memory_pressure),
+    ("qemu::swap::noswap_leaves_the_disk_off", noswap_leaves_the_disk_off),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -3035,7 +3246,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

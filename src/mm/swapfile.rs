@@ -467,6 +467,13 @@ pub fn swapoff(name: &str) -> Result<(), SwapoffError> {
         let ty = sw.info.iter().position(|s| s.as_ref().is_some_and(|si| si.dev.name() == name));
         let ty = ty.ok_or(SwapoffError::NotActive)?;
         let si = sw.info[ty].as_mut().expect("found above");
+        // Every page on the area must fit in memory (Linux asks the
+        // overcommit policy first; here: free pages above the reserves).
+        let node = super::mmzone::node();
+        let room = node.nr_free_pages().saturating_sub(node.totalreserve_pages());
+        if si.map.inuse() as u64 > room {
+            return Err(SwapoffError::NoMemory);
+        }
         si.writeok = false;
         let free = (si.map.pages() - si.map.inuse()) as usize;
         NR_SWAP_PAGES.fetch_sub(free, Relaxed);

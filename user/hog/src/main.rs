@@ -1,4 +1,4 @@
-//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk]
+//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock]
 //!
 //! Takes SIZE bytes of anonymous memory (mmap2 with MAP_NORESERVE, or by growing the heap with
 //! brk when `brk` is given) and, with `touch`, writes a pattern into every
@@ -23,7 +23,7 @@ rt::main!(main);
 
 const PAGE: usize = 4096;
 const PROGRESS: usize = 64 << 20;
-const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk]";
+const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock]";
 
 struct Options {
     size: usize,
@@ -32,6 +32,8 @@ struct Options {
     /// None: no hold; Some(None): for ever; Some(Some(n)): n seconds.
     hold: Option<Option<u32>>,
     brk: bool,
+    /// mlock the memory once it is mapped (it then never goes to swap).
+    lock: bool,
 }
 
 /// Bytes as K, M or G when they are a whole number of them.
@@ -82,12 +84,13 @@ fn parse() -> Result<Options, ()> {
         eprintln!("hog: SIZE {} is more than the address space holds; nothing mapped", arg);
         return Err(());
     };
-    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false };
+    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false, lock: false };
     for a in args {
         match a.to_str() {
             Some("touch") => o.touch = true,
             Some("verify") => o.verify = true,
             Some("brk") => o.brk = true,
+            Some("lock") => o.lock = true,
             Some("hold") => o.hold = Some(None),
             Some(s) if s.starts_with("hold=") => match s[5..].parse() {
                 Ok(n) => o.hold = Some(Some(n)),
@@ -218,6 +221,13 @@ fn main() -> i32 {
     };
     let region = Region { start, size: o.size };
     println!("hog: {} at {:#010x} ({})", Size(o.size), start, how);
+    if o.lock {
+        if let Err(e) = sys::mlock(start, o.size) {
+            eprintln!("hog: mlock of {} failed: {}", Size(o.size), e);
+            return 1;
+        }
+        println!("hog: locked {}", Size(o.size));
+    }
     let seed = 0x5eed_0000 ^ sys::getpid() as u32;
     if o.touch {
         region.touch(seed);

@@ -3043,15 +3043,14 @@ def two_hogs_beyond_ram_verify_after_swap_in():
     try:
         log = m.boot()
         check("Adding 524284k swap on /dev/sda.  Priority:-2" in log, "swap not on at boot:\n" + log[-2000:])
-        check(m.cmd("run hog 8M touch verify & ").strip() != "" and "hog: done" in m.cmd("wait", timeout=60),
-              "warm-up hog failed:\n" + m.out[-1500:])
+        m.cmd("run hog 8M touch verify &")
+        check("Done" in m.cmd("wait", timeout=60), "warm-up hog failed:\n" + m.out[-1500:])
         before = settled_counts(m)
         check(before[1] == 524284, "SwapFree %d before anything ran" % before[1])
         for _ in range(2):
             m.cmd("run hog 1100M touch verify hold=2 &")
         out = m.cmd("wait", timeout=600)
-        check(out.count("exit status 0") == 2 or out.count("Done") >= 2 or "Exit" not in out,
-              "a hog did not end well:\n" + out + m.out[-3000:])
+        check(out.count("Done") == 2, "a hog did not end well:\n" + out + m.out[-3000:])
         check(m.out.count("hog: verified 1100M") >= 4, "not every verify passed:\n" + m.out[-3000:])
         check("memory lost its contents" not in m.out, "a page came back wrong:\n" + m.out[-3000:])
         v = vmstat_values(m)
@@ -3122,7 +3121,8 @@ def mlocked_hog_never_goes_to_swap():
         wait_for_out(m, "hog: holding 40M", 1, 60)
         check("hog: done" in m.cmd("run hog 150M touch verify", timeout=180), "the pushing hog failed")
         st = m.cmd("status " + pid)
-        check(re.search(r"VmSwap:\s+0 kB", st) and re.search(r"VmLck:\s+40960 kB", st), "locked hog:\n" + st)
+        lck = re.search(r"VmLck:\s+(\d+) kB", st)
+        check(re.search(r"VmSwap:\s+0 kB", st) and lck and int(lck.group(1)) >= 40960, "locked hog:\n" + st)
         mi = meminfo_values(m.cmd("meminfo"))
         check(mi["Unevictable"] >= 40960 and mi["Mlocked"] >= 40960, "unevictable: %r" % mi)
         check(vmstat_values(m)["pswpout"] > 0, "nothing went to swap")

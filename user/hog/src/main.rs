@@ -32,7 +32,7 @@ struct Options {
     /// None: no hold; Some(None): for ever; Some(Some(n)): n seconds.
     hold: Option<Option<u32>>,
     brk: bool,
-    /// mlock the memory once it is mapped (it then never goes to swap).
+    /// mlockall once the memory is mapped (none of it then goes to swap).
     lock: bool,
 }
 
@@ -222,8 +222,9 @@ fn main() -> i32 {
     let region = Region { start, size: o.size };
     println!("hog: {} at {:#010x} ({})", Size(o.size), start, how);
     if o.lock {
-        if let Err(e) = sys::mlock(start, o.size) {
-            eprintln!("hog: mlock of {} failed: {}", Size(o.size), e);
+        // Everything: the memory, and the program's own pages and stack.
+        if let Err(e) = sys::mlockall(sys::MCL_CURRENT | sys::MCL_FUTURE) {
+            eprintln!("hog: mlockall failed: {}", e);
             return 1;
         }
         println!("hog: locked {}", Size(o.size));

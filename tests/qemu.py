@@ -3025,6 +3025,21 @@ def wait_for_out(m, text, count, timeout):
     check(m.out.count(text) >= count, "never saw %r %d times:\n%s" % (text, count, m.out[-2500:]))
 
 
+def start_job(m, line):
+    """`run ... &`: the pid the shell printed."""
+    out = m.cmd(line)
+    job = re.search(r"^\[\d+\] (\d+)$", out, re.M)
+    check(job, "%r did not print its job and pid:\n%s" % (line, out + m.out[-1500:]))
+    return job.group(1)
+
+
+def vm_swap_kb(m, pid):
+    st = m.cmd("status " + pid)
+    v = re.search(r"VmSwap:\s+(\d+) kB", st)
+    check(v, "no VmSwap line for %s:\n%s" % (pid, st))
+    return int(v.group(1))
+
+
 def settled_counts(m):
     m.cmd("shrink")
     mi = meminfo_values(m.cmd("meminfo"))
@@ -3084,20 +3099,20 @@ def swapoff_brings_pages_back_or_refuses():
         m.cmd("kill -9 $!")
         m.cmd("wait", timeout=60)
         check(swaps_used_kb(m)["/dev/sda"] == 0, "swap used after the hog died:\n" + m.cmd("swaps"))
-        pid = re.search(r"^\[\d+\] (\d+)$", m.cmd("run hog 180M touch verify hold=600 &"), re.M).group(1)
+        pid = start_job(m, "run hog 180M touch verify hold=600 &")
         wait_for_out(m, "hog: holding 180M", 1, 120)
         check("hog: done" in m.cmd("run hog 120M touch", timeout=180), "the pushing hog failed")
-        swapped = int(re.search(r"VmSwap:\s+(\d+) kB", m.cmd("status " + pid)).group(1))
-        check(swapped > 0, "the holding hog had nothing on swap")
+        check(vm_swap_kb(m, pid) > 0, "the holding hog had nothing on swap")
         out = m.cmd("swapoff /dev/sda", timeout=180)
         check(out.strip() == "", "swapoff failed:\n" + out)
         check(swaps_used_kb(m) == {}, "an area left after swapoff:\n" + m.cmd("swaps"))
-        check(re.search(r"VmSwap:\s+0 kB", m.cmd("status " + pid)), "VmSwap not 0 after swapoff")
+        check(vm_swap_kb(m, pid) == 0, "VmSwap not 0 after swapoff")
         mi = meminfo_values(m.cmd("meminfo"))
         check(mi["SwapTotal"] == 0 and mi["SwapFree"] == 0, "swap totals after swapoff: %r" % mi)
-        held = m.out.count("hog: verified 180M")
-        wait_for_out(m, "hog: verified 180M", held + 1, 30)
+        # The holding hog re-checks its pages every second.
+        m.cmd("sleep 3")
         check("memory lost its contents" not in m.out, "a page came back wrong:\n" + m.out[-2000:])
+        check(re.search(r"State:\s+[RS]", m.cmd("status " + pid)), "the holding hog is gone")
         check(m.cmd("swapon /dev/sda").strip().startswith("["), "swapon did not say Adding")
         check(swaps_used_kb(m) == {"/dev/sda": 0}, "swapon did not bring the area back:\n" + m.cmd("swaps"))
         check(m.cmd("swapon /dev/sda").startswith("swapon: /dev/sda: Device or resource busy"), "second swapon")
@@ -3117,7 +3132,7 @@ def mlocked_hog_never_goes_to_swap():
     m = Machine(mem="128M", swap="256M", args="memlock=64M")
     try:
         m.boot()
-        pid = re.search(r"^\[\d+\] (\d+)$", m.cmd("run hog 40M touch lock hold=600 &"), re.M).group(1)
+        pid = start_job(m, "run hog 40M touch lock hold=600 &")
         wait_for_out(m, "hog: holding 40M", 1, 60)
         check("hog: done" in m.cmd("run hog 150M touch verify", timeout=180), "the pushing hog failed")
         st = m.cmd("status " + pid)

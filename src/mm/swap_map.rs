@@ -39,6 +39,8 @@ pub struct SwapMap {
     pages: u32,
     /// Slots in use (count > 0).
     inuse: u32,
+    /// Slots with a page in the swap cache.
+    cached: u32,
     /// Where the next search starts.
     next: u32,
 }
@@ -62,7 +64,7 @@ impl SwapMap {
             }
         }
         let pages = map.iter().filter(|&&c| c == 0).count() as u32;
-        Ok(SwapMap { map, cache, pages, inuse: 0, next: 1 })
+        Ok(SwapMap { map, cache, pages, inuse: 0, cached: 0, next: 1 })
     }
 
     /// Usable slots (Linux's `si->pages`).
@@ -73,6 +75,11 @@ impl SwapMap {
     /// Slots in use (`si->inuse_pages`).
     pub fn inuse(&self) -> u32 {
         self.inuse
+    }
+
+    /// Slots whose page is in the swap cache too.
+    pub fn nr_cached(&self) -> u32 {
+        self.cached
     }
 
     /// Slots in the map, header included (`si->max`).
@@ -148,6 +155,7 @@ impl SwapMap {
             return false;
         }
         self.cache[off as usize] = pfn + 1;
+        self.cached += 1;
         true
     }
 
@@ -155,6 +163,7 @@ impl SwapMap {
     pub fn clear_cached(&mut self, off: u32) -> Option<u32> {
         let pfn = self.cached(off)?;
         self.cache[off as usize] = 0;
+        self.cached -= 1;
         Some(pfn)
     }
 

@@ -133,8 +133,10 @@ pub fn swap_duplicate(e: SwpEntry) -> bool {
 
 /// Drop one count of `e`, under the lock; the count left.
 fn entry_free(sw: &mut SwapAreas, e: SwpEntry, who: &str) -> Option<u16> {
-    let left = sw.used(e, who)?.map.free(e.offset())?;
-    if left == 0 {
+    let si = sw.used(e, who)?;
+    let left = si.map.free(e.offset())?;
+    // An area being emptied by swapoff is out of the free count already.
+    if left == 0 && si.writeok {
         NR_SWAP_PAGES.fetch_add(1, Relaxed);
     }
     Some(left)
@@ -471,7 +473,8 @@ pub fn swapoff(name: &str) -> Result<(), SwapoffError> {
         // overcommit policy first; here: free pages above the reserves).
         let node = super::mmzone::node();
         let room = node.nr_free_pages().saturating_sub(node.totalreserve_pages());
-        if si.map.inuse() as u64 > room {
+        // Pages also in the swap cache are in memory already.
+        if (si.map.inuse() - si.map.nr_cached()) as u64 > room {
             return Err(SwapoffError::NoMemory);
         }
         si.writeok = false;

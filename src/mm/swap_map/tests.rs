@@ -32,9 +32,9 @@ fn the_cache_holds_one_page_per_used_slot() {
     assert!(!m.set_cached(1, 77), "a free slot cannot be cached");
     let s = m.alloc().unwrap();
     assert!(m.set_cached(s, 77) && !m.set_cached(s, 78));
-    assert_eq!(m.cached(s), Some(77));
+    assert_eq!((m.cached(s), m.nr_cached()), (Some(77), 1));
     assert_eq!(m.clear_cached(s), Some(77));
-    assert_eq!(m.cached(s), None);
+    assert_eq!((m.cached(s), m.nr_cached()), (None, 0));
     // pfn 0 is a page like any other.
     assert!(m.set_cached(s, 0) && m.cached(s) == Some(0));
 }

@@ -23,9 +23,8 @@
 //! `anon_vma->lock`, one for all here: one CPU). Exec and fork add an
 //! address space to a family, its teardown removes it last thing, and the
 //! walks hold the lock throughout, so every address space they find is
-//! alive. Reclaim only ever tries the lock: a holder may be allocating, and
-//! an allocation may enter reclaim (Linux's reclaim takes the anon_vma
-//! lock with a trylock where it must not wait).
+//! alive. Nobody allocates while holding it (room is made first, outside):
+//! an allocation may enter reclaim, and reclaim waits for this lock.
 
 use super::kmem_alloc::KmemCacheAlloc;
 use super::mm_types::{MmRef, MmStruct};
@@ -51,47 +50,99 @@ pub static RMAP: Mutex<Rmap> = Mutex::new(Rmap { families: Vec::new() });
 #[derive(Debug)]
 pub struct NoMemory;
 
+/// A vector with room for one more element, made outside the lock: the
+/// holder of [`RMAP`] never allocates (an allocation may enter reclaim,
+/// which waits for the lock), so growing one is done in two steps.
+fn grown<T>(len: usize) -> Result<Vec<T>, NoMemory> {
+    let mut v = Vec::new();
+    v.try_reserve_exact((len + 1).max(4) * 2).map_err(|_| NoMemory)?;
+    Ok(v)
+}
+
 /// Put new address space `mm` in a family: `parent`'s (fork), or a new
-/// one (exec). May sleep.
+/// one (exec). May sleep (it allocates, outside the lock).
 pub fn anon_link(mm: &MmRef, parent: Option<&MmStruct>) -> Result<(), NoMemory> {
-    let mut r = RMAP.lock();
-    let id = match parent {
-        Some(p) => p.anon_family.load(Relaxed) as usize,
-        None => match r.families.iter().position(|f| f.is_none()) {
+    let mut spare_table: Option<Vec<Option<Vec<MmWeak>>>> = None;
+    let mut spare_family: Option<Vec<MmWeak>> = None;
+    loop {
+        let mut r = RMAP.lock();
+        let id = match parent {
+            Some(p) => Some(p.anon_family.load(Relaxed) as usize),
+            None => r.families.iter().position(|f| f.is_none()),
+        };
+        let id = match id {
             Some(i) => i,
-            None => {
-                r.families.try_reserve(1).map_err(|_| NoMemory)?;
+            None if r.families.len() < r.families.capacity() => {
                 r.families.push(None);
                 r.families.len() - 1
             }
-        },
-    };
-    let fam = r.families[id].get_or_insert_with(Vec::new);
-    fam.try_reserve(1).map_err(|_| NoMemory)?;
-    fam.push(alloc::sync::Arc::downgrade(mm));
-    mm.anon_family.store(id as u32, Relaxed);
-    Ok(())
+            None => match spare_table.take() {
+                Some(mut bigger) if bigger.capacity() > r.families.len() => {
+                    bigger.append(&mut r.families);
+                    // The old, empty vector goes back to kfree, which
+                    // never waits for memory.
+                    r.families = bigger;
+                    r.families.push(None);
+                    r.families.len() - 1
+                }
+                _ => {
+                    let len = r.families.len();
+                    drop(r);
+                    spare_table = Some(grown(len)?);
+                    continue;
+                }
+            },
+        };
+        let Some(fam) = r.families.get_mut(id) else { return Err(NoMemory) };
+        // A new family's number is reserved (an empty list) so that it is
+        // still ours if we leave the lock to make room.
+        let list = fam.get_or_insert_with(Vec::new);
+        if list.len() < list.capacity() {
+            list.push(alloc::sync::Arc::downgrade(mm));
+            mm.anon_family.store(id as u32, Relaxed);
+            return Ok(());
+        }
+        match spare_family.take() {
+            Some(mut bigger) if bigger.capacity() > list.len() => {
+                bigger.append(list);
+                bigger.push(alloc::sync::Arc::downgrade(mm));
+                let old = core::mem::replace(list, bigger);
+                mm.anon_family.store(id as u32, Relaxed);
+                drop(r);
+                drop(old);
+                return Ok(());
+            }
+            _ => {
+                let len = list.len();
+                drop(r);
+                spare_family = Some(grown(len)?);
+            }
+        }
+    }
 }
 
 /// Take address space `mm` out of its family: the last thing its teardown
 /// does, after every page it mapped is gone. A family left empty frees
-/// its number.
+/// its number; the table shrinks with its families, so that memory comes
+/// back exactly when every process has gone (freed after the lock).
 pub fn anon_unlink(mm: &MmStruct) {
-    let mut r = RMAP.lock();
-    let id = mm.anon_family.load(Relaxed) as usize;
-    let Some(Some(fam)) = r.families.get_mut(id) else { return };
-    fam.retain(|w| !core::ptr::eq(w.as_ptr(), mm));
-    if fam.is_empty() {
-        r.families[id] = None;
-        // The table shrinks with its families, so that memory comes back
-        // exactly when every process has gone.
-        while let Some(None) = r.families.last() {
-            r.families.pop();
-        }
-        if r.families.capacity() > 2 * r.families.len() + 4 {
-            r.families.shrink_to_fit();
+    let mut freed: (Option<Vec<MmWeak>>, Option<Vec<Option<Vec<MmWeak>>>>) = (None, None);
+    {
+        let mut r = RMAP.lock();
+        let id = mm.anon_family.load(Relaxed) as usize;
+        let Some(Some(fam)) = r.families.get_mut(id) else { return };
+        fam.retain(|w| !core::ptr::eq(w.as_ptr(), mm));
+        if fam.is_empty() {
+            freed.0 = r.families[id].take();
+            while let Some(None) = r.families.last() {
+                r.families.pop();
+            }
+            if r.families.is_empty() {
+                freed.1 = Some(core::mem::take(&mut r.families));
+            }
         }
     }
+    drop(freed);
 }
 
 /// Record where new user page `page` is mapped: in `mm`'s family, at `va`
@@ -126,7 +177,7 @@ fn for_each_mapping(g: &MutexGuard<'_, Rmap>, page: &Page, mut f: impl FnMut(&Mm
 /// entries the CPU marked accessed since the last look, clearing the
 /// marks. `None` when the rmap lock is busy.
 pub fn page_referenced(pfn: u32, page: &Page) -> Option<usize> {
-    let g = RMAP.try_lock()?;
+    let g = RMAP.lock();
     let mut young = 0;
     for_each_mapping(&g, page, |mm, va| {
         // SAFETY: the same frame, only the accessed bit cleared.
@@ -164,7 +215,7 @@ pub fn try_to_unmap(pfn: u32, page: &Page, entry: SwpEntry) -> Unmap {
     if page.flags().contains(super::page::PageFlags::MLOCKED) {
         return Unmap::Mlock;
     }
-    let Some(g) = RMAP.try_lock() else { return Unmap::Again };
+    let g = RMAP.lock();
     let swp = Pte::from_swp_entry(entry);
     for_each_mapping(&g, page, |mm, va| {
         let mut took = false;
@@ -196,15 +247,20 @@ pub fn try_to_unmap(pfn: u32, page: &Page, entry: SwpEntry) -> Unmap {
 /// Every address space in a family now, as references (for `swapoff`,
 /// which must sleep while it works on each).
 pub fn all_mms() -> Vec<MmRef> {
-    let g = RMAP.lock();
-    let mut v = Vec::new();
-    for fam in g.families.iter().flatten() {
-        for w in fam {
+    loop {
+        let n = RMAP.lock().families.iter().flatten().map(Vec::len).sum::<usize>();
+        // Room made before the lock (see `grown`).
+        let mut v: Vec<MmRef> = Vec::with_capacity(n);
+        let g = RMAP.lock();
+        if g.families.iter().flatten().map(Vec::len).sum::<usize>() > n {
+            continue;
+        }
+        for w in g.families.iter().flatten().flatten() {
             if let Some(mm) = w.upgrade() {
                 v.push(mm);
             }
         }
+        drop(g);
+        return v;
     }
-    drop(g);
-    v
 }

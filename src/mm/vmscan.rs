@@ -222,10 +222,12 @@ fn shrink_zone(zone: &Zone, priority: usize, sc: &mut ScanControl) {
     if nr_swap_pages() == 0 {
         return;
     }
+    // Age the active list first, so that what it gives up can be evicted
+    // in the same pass (new pages all start active: the inactive list is
+    // empty until aging fills it).
     let nr_active = (zone.lru_pages(LruList::ActiveAnon) >> priority) + 1;
+    shrink_active_list(zone, nr_active.max(SWAP_CLUSTER_MAX), priority, sc);
     let nr_inactive = (zone.lru_pages(LruList::InactiveAnon) >> priority) + 1;
-    // Keep the inactive list fed: age at least as many as are evicted.
-    shrink_active_list(zone, nr_active.max(nr_inactive.min(SWAP_CLUSTER_MAX)), priority, sc);
     shrink_inactive_list(zone, nr_inactive, sc);
 }
 

@@ -38,10 +38,12 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering::Relaxed;
 
 type MmWeak = Weak<MmStruct, KmemCacheAlloc>;
+/// The family table: index = family number.
+type Families = Vec<Option<Vec<MmWeak>>>;
 
 /// The families: index = family number, `None` for a free number.
 pub struct Rmap {
-    families: Vec<Option<Vec<MmWeak>>>,
+    families: Families,
 }
 
 pub static RMAP: Mutex<Rmap> = Mutex::new(Rmap { families: Vec::new() });
@@ -62,7 +64,7 @@ fn grown<T>(len: usize) -> Result<Vec<T>, NoMemory> {
 /// Put new address space `mm` in a family: `parent`'s (fork), or a new
 /// one (exec). May sleep (it allocates, outside the lock).
 pub fn anon_link(mm: &MmRef, parent: Option<&MmStruct>) -> Result<(), NoMemory> {
-    let mut spare_table: Option<Vec<Option<Vec<MmWeak>>>> = None;
+    let mut spare_table: Option<Families> = None;
     let mut spare_family: Option<Vec<MmWeak>> = None;
     loop {
         let mut r = RMAP.lock();
@@ -126,7 +128,7 @@ pub fn anon_link(mm: &MmRef, parent: Option<&MmStruct>) -> Result<(), NoMemory> 
 /// its number; the table shrinks with its families, so that memory comes
 /// back exactly when every process has gone (freed after the lock).
 pub fn anon_unlink(mm: &MmStruct) {
-    let mut freed: (Option<Vec<MmWeak>>, Option<Vec<Option<Vec<MmWeak>>>>) = (None, None);
+    let mut freed: (Option<Vec<MmWeak>>, Option<Families>) = (None, None);
     {
         let mut r = RMAP.lock();
         let id = mm.anon_family.load(Relaxed) as usize;

@@ -314,8 +314,9 @@ pub struct SwapArea {
 /// The active areas, in `swap_info[]` order.
 pub fn swap_areas() -> alloc::vec::Vec<SwapArea> {
     // Room made before the lock: nothing allocates under it.
-    let mut found: alloc::vec::Vec<(usize, Arc<dyn SwapDevice>, u32, u32, i16)> =
-        alloc::vec::Vec::with_capacity(MAX_SWAPFILES);
+    // (type, device, pages, in use, priority)
+    type Found = (usize, Arc<dyn SwapDevice>, u32, u32, i16);
+    let mut found: alloc::vec::Vec<Found> = alloc::vec::Vec::with_capacity(MAX_SWAPFILES);
     {
         let sw = SWAP.lock();
         for (ty, si) in sw.info.iter().enumerate() {

@@ -97,11 +97,12 @@ fn shrink_page(pfn: u32) -> Verdict {
         count_vm_event(VmEvent::PgActivate);
         return Verdict::Keep(LruList::ActiveAnon);
     }
-    if !p.flags().contains(PageFlags::SWAPCACHE) && p.page_mapcount() > 0 {
-        if nr_swap_pages() == 0 || add_to_swap(pfn).is_none() {
-            // No slot: nothing to do with an anonymous page but keep it.
-            return Verdict::Keep(LruList::ActiveAnon);
-        }
+    if !p.flags().contains(PageFlags::SWAPCACHE)
+        && p.page_mapcount() > 0
+        && (nr_swap_pages() == 0 || add_to_swap(pfn).is_none())
+    {
+        // No slot: nothing to do with an anonymous page but keep it.
+        return Verdict::Keep(LruList::ActiveAnon);
     }
     if !p.flags().contains(PageFlags::SWAPCACHE) {
         // Mapped nowhere and in no cache: its last user is dropping it;

@@ -2,6 +2,9 @@
 //! util-linux's `swapon`/`swapoff` and the proc file. Errors print as
 //! `swapon: MESSAGE`.
 
+// A command's error is a fixed line buffer (see `commands`).
+#![allow(clippy::result_large_err)]
+
 use super::commands::CmdResult;
 use crate::bail;
 use crate::kernel::printk::console_write;

@@ -6,13 +6,13 @@
 
 use super::pgtable::SwpEntry;
 use super::swap_header::{self, HeaderError, SwapHeader, SECTORS_PER_PAGE, SWAP_PAGE_SIZE};
+use super::swapfile::{swap_device, IoError, SwapDevice};
+use super::vmstat::{count_vm_event, count_vm_events, VmEvent};
 use crate::arch::x86::ata::{self, AtaChannel, AtaDisk, AtaError};
 use crate::kernel::mutex::Mutex;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use super::swapfile::{swap_device, IoError, SwapDevice};
-use super::vmstat::{count_vm_event, count_vm_events, VmEvent};
 
 /// Read the page at swap entry `e` into frame `pfn` (Linux's
 /// `swap_readpage`); the caller holds a count on the slot.
@@ -103,7 +103,6 @@ pub fn probe_swap_disks() -> Vec<(SwapDisk, Result<SwapHeader, SwapProbeError>)>
     found
 }
 
-
 /// A swap area on an ATA disk: the disk, its channel's lock, and a lowmem
 /// page to move data through. PIO copies every word through the CPU, and
 /// a user page may be in highmem: the data goes through this bounce page
@@ -167,9 +166,8 @@ impl SwapDevice for AtaSwap {
 pub fn swapon_device(name: &str, prio: Option<i16>) -> Result<(), alloc::string::String> {
     use alloc::string::ToString;
     let short = name.strip_prefix("/dev/").unwrap_or(name);
-    let found = probe_swap_disks()
-        .into_iter()
-        .find(|(d, _)| d.disk.id.sd_name().is_some_and(|n| n.to_string() == short));
+    let found =
+        probe_swap_disks().into_iter().find(|(d, _)| d.disk.id.sd_name().is_some_and(|n| n.to_string() == short));
     let Some((disk, header)) = found else {
         return Err("No such device (the ATA disks are listed at boot as sda, sdb...)".into());
     };
@@ -188,4 +186,3 @@ pub fn swapon_device(name: &str, prio: Option<i16>) -> Result<(), alloc::string:
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
-

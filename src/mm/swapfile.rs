@@ -389,7 +389,12 @@ impl fmt::Display for SwaponError {
 /// Activate an area on `dev` whose header says `last_page` and `bad`
 /// pages (Linux's `sys_swapon` after `read_swap_header`), at priority
 /// `prio` or the next one below the last. Prints Linux's line.
-pub fn swapon_area(dev: Arc<dyn SwapDevice>, last_page: u32, bad: &[u32], prio: Option<i16>) -> Result<usize, SwaponError> {
+pub fn swapon_area(
+    dev: Arc<dyn SwapDevice>,
+    last_page: u32,
+    bad: &[u32],
+    prio: Option<i16>,
+) -> Result<usize, SwaponError> {
     let map = SwapMap::new(last_page, bad).map_err(|_| SwaponError::NoMemory)?;
     let pages = map.pages();
     let mut sw = SWAP.lock();

@@ -66,11 +66,14 @@ fn grown<T>(len: usize) -> Result<Vec<T>, NoMemory> {
 pub fn anon_link(mm: &MmRef, parent: Option<&MmStruct>) -> Result<(), NoMemory> {
     let mut spare_table: Option<Families> = None;
     let mut spare_family: Option<Vec<MmWeak>> = None;
+    // A new family's number, once taken (kept across rounds).
+    let mut reserved: Option<usize> = None;
     loop {
         let mut r = RMAP.lock();
-        let id = match parent {
-            Some(p) => Some(p.anon_family.load(Relaxed) as usize),
-            None => r.families.iter().position(|f| f.is_none()),
+        let id = match (parent, reserved) {
+            (Some(p), _) => Some(p.anon_family.load(Relaxed) as usize),
+            (None, Some(id)) => Some(id),
+            (None, None) => r.families.iter().position(|f| f.is_none()),
         };
         let id = match id {
             Some(i) => i,
@@ -116,11 +119,44 @@ pub fn anon_link(mm: &MmRef, parent: Option<&MmStruct>) -> Result<(), NoMemory> 
             }
             _ => {
                 let len = list.len();
+                reserved = Some(id);
                 drop(r);
-                spare_family = Some(grown(len)?);
+                match grown(len) {
+                    Ok(v) => spare_family = Some(v),
+                    Err(e) => {
+                        // Give the reserved number back if still unused.
+                        if parent.is_none() {
+                            release_empty(id);
+                        }
+                        return Err(e);
+                    }
+                }
             }
         }
     }
+}
+
+/// Free family number `id` if its list is (still) empty.
+fn release_empty(id: usize) {
+    let mut freed: (Option<Vec<MmWeak>>, Option<Families>) = (None, None);
+    {
+        let mut r = RMAP.lock();
+        if r.families.get(id).is_some_and(|f| f.as_ref().is_some_and(Vec::is_empty)) {
+            freed = shrink_table(&mut r, id);
+        }
+    }
+    drop(freed);
+}
+
+/// Empty family `id` out of the table, which shrinks with it; what is to
+/// be freed is returned, to be dropped after the lock.
+fn shrink_table(r: &mut Rmap, id: usize) -> (Option<Vec<MmWeak>>, Option<Families>) {
+    let fam = r.families[id].take();
+    while let Some(None) = r.families.last() {
+        r.families.pop();
+    }
+    let table = r.families.is_empty().then(|| core::mem::take(&mut r.families));
+    (fam, table)
 }
 
 /// Take address space `mm` out of its family: the last thing its teardown
@@ -135,13 +171,7 @@ pub fn anon_unlink(mm: &MmStruct) {
         let Some(Some(fam)) = r.families.get_mut(id) else { return };
         fam.retain(|w| !core::ptr::eq(w.as_ptr(), mm));
         if fam.is_empty() {
-            freed.0 = r.families[id].take();
-            while let Some(None) = r.families.last() {
-                r.families.pop();
-            }
-            if r.families.is_empty() {
-                freed.1 = Some(core::mem::take(&mut r.families));
-            }
+            freed = shrink_table(&mut r, id);
         }
     }
     drop(freed);

@@ -3072,6 +3072,8 @@ def two_hogs_beyond_ram_verify_after_swap_in():
         check(v["pswpout"] > 0 and v["pswpin"] > 0 and v["pgmajfault"] > 0,
               "no swap traffic: %r" % {k: v[k] for k in ("pswpout", "pswpin", "pgmajfault")})
         check(v["pgscan_kswapd"] + v["pgscan_direct"] > 0, "nothing scanned")
+        # Readahead (vm.page-cluster 3): a fault reads its neighbours too.
+        check(v["pswpin"] > 2 * v["pgmajfault"], "no swap readahead: %r" % {k: v[k] for k in ("pswpin", "pgmajfault")})
         after = settled_counts(m)
         check(after == before, "MemFree, SwapFree, AnonPages, SwapCached %r before, %r after" % (before, after))
         check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap still used:\n" + m.cmd("swaps"))

@@ -307,6 +307,8 @@ fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte, write: bool) 
                 Ok(()) => {
                     let pfn = new.into_raw();
                     lru_cache_add(pfn);
+                    // Its neighbours on the disk too (`vm.page-cluster`).
+                    crate::mm::page_io::swapin_readahead(entry);
                     pfn
                 }
                 Err(u32::MAX) => {

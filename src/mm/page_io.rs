@@ -186,3 +186,43 @@ pub fn swapon_device(name: &str, prio: Option<i16>) -> Result<(), alloc::string:
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
+
+/// Linux's `swapin_readahead`: after a fault read the page at `e`, the
+/// other slots of its aligned cluster of 2^`vm.page-cluster` pages (8 by
+/// default) that are in use and not cached are read into the swap cache
+/// too, so a process walking its memory in order faults to the disk once
+/// per cluster. A readahead page is a guess: its allocation neither warns
+/// nor retries, and a failure ends the readahead.
+pub fn swapin_readahead(e: SwpEntry) {
+    use super::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
+    use super::swapfile::{add_prepared_to_swap_cache, swapcache_abort, swapcache_prepare};
+    let n = 1u32 << super::sysctl::PAGE_CLUSTER.load(core::sync::atomic::Ordering::Relaxed).min(5);
+    let first = e.offset() & !(n - 1);
+    for off in first..first.saturating_add(n) {
+        if off == e.offset() || off == 0 || off > SwpEntry::MAX_OFFSET {
+            continue;
+        }
+        let ra = SwpEntry::new(e.ty(), off);
+        if !swapcache_prepare(ra) {
+            continue;
+        }
+        let Some(page) = super::page_alloc::alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::NOWARN | Gfp::NORETRY, 0) else {
+            swapcache_abort(ra);
+            return;
+        };
+        let pfn = page.pfn();
+        if swap_readpage(ra, pfn).is_err() {
+            swapcache_abort(ra);
+            super::page_alloc::__free_pages(page);
+            return;
+        }
+        if !add_prepared_to_swap_cache(pfn, ra) {
+            super::page_alloc::__free_pages(page);
+            continue;
+        }
+        let _ = page.into_raw();
+        super::swap::lru_cache_add(pfn);
+        // The allocation's reference goes; the cache's stays.
+        super::swap::put_page(pfn);
+    }
+}

@@ -541,3 +541,34 @@ fn try_to_unuse(ty: usize) -> Result<(), SwapoffError> {
     }
     Err(SwapoffError::Busy)
 }
+
+/// Hold slot `e` for a read into the swap cache (Linux's
+/// `swapcache_prepare`): true, with one more count on the slot, when it is
+/// in use and nothing is cached for it; the count keeps it from being freed
+/// and handed to another page while the read runs.
+pub fn swapcache_prepare(e: SwpEntry) -> bool {
+    let mut sw = SWAP.lock();
+    match sw.area(e) {
+        Some(si) if si.map.in_use(e.offset()) && si.map.cached(e.offset()).is_none() => si.map.dup(e.offset()),
+        _ => false,
+    }
+}
+
+/// After `swapcache_prepare` and a read: `pfn` enters the cache for `e`,
+/// the held count becoming the cache's. False (the count dropped, `pfn`
+/// left to the caller) when another reader was first.
+pub fn add_prepared_to_swap_cache(pfn: u32, e: SwpEntry) -> bool {
+    let mut sw = SWAP.lock();
+    let si = sw.area(e).expect("a held slot's area");
+    if si.map.set_cached(e.offset(), pfn) {
+        enter_cache(pfn, e);
+        return true;
+    }
+    let _ = entry_free(&mut sw, e, "add_prepared_to_swap_cache");
+    false
+}
+
+/// Give back a count taken by `swapcache_prepare` (the read failed).
+pub fn swapcache_abort(e: SwpEntry) {
+    let _ = entry_free(&mut SWAP.lock(), e, "swapcache_abort");
+}

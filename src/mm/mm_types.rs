@@ -63,6 +63,10 @@ pub struct MmStruct {
     /// Swap entries in this address space's page tables (Linux's
     /// `MM_SWAPENTS`, `VmSwap`).
     pub swapents: AtomicUsize,
+    /// The area pages (`total_vm`) as the last page fault found them, for
+    /// the OOM report of a task killed inside its own fault, whose
+    /// `mmap` lock the fault holds.
+    pub total_vm_at_fault: AtomicUsize,
     /// The reverse map's family this address space belongs to
     /// (`mm::rmap`; Linux's pages point at an `anon_vma` instead).
     pub anon_family: AtomicU32,
@@ -101,6 +105,7 @@ fn mm_alloc_in(parent: Option<&MmStruct>) -> Result<MmRef, MapError> {
         pgd_phys,
         nr_ptes: AtomicUsize::new(0),
         swapents: AtomicUsize::new(0),
+        total_vm_at_fault: AtomicUsize::new(0),
         anon_family: AtomicU32::new(NO_FAMILY),
     };
     // No memory for it: `mm` is dropped, and with it the directory.

@@ -49,14 +49,19 @@ fn totalpages() -> u64 {
 }
 
 /// What the OOM killer sees of process `p`. Its mm's area list is only
-/// tried: a fault in progress holds it (perhaps the caller's own).
+/// tried: a fault in progress holds it (perhaps the caller's own), and then
+/// the size that fault found is used.
 fn view(p: &ProcRef) -> OomTask<'_> {
     let (mm, exited) = {
         let inner = p.inner.lock();
         (inner.mm.clone(), inner.exit_status.is_some())
     };
     let mm = mm.map(|mm| OomMm {
-        total_vm: mm.mmap.try_lock().map(|ctx| ctx.vmas.total_vm()),
+        // A task in its own fault: the size the fault found.
+        total_vm: mm.mmap.try_lock().map(|ctx| ctx.vmas.total_vm()).or_else(|| {
+            let at_fault = mm.total_vm_at_fault.load(Ordering::Relaxed);
+            (at_fault != 0).then_some(at_fault)
+        }),
         anon_rss: mm.rss.load(Ordering::Relaxed),
         file_rss: 0,
         shmem_rss: 0,

@@ -95,6 +95,7 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
     };
     let result = {
         let mut ctx = mm.mmap.lock();
+        mm.total_vm_at_fault.store(ctx.vmas.total_vm(), Ordering::Relaxed);
         handle_mm_fault(&mm, &mut ctx, address, access)
     };
     match result {

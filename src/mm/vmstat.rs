@@ -46,99 +46,60 @@ pub static NR_SWAP_PAGES: AtomicUsize = AtomicUsize::new(0);
 /// `vm_committed_as`): `Committed_AS:`.
 pub static VM_COMMITTED_AS: AtomicUsize = AtomicUsize::new(0);
 
-/// Linux's `enum vm_event_item`, the events `/proc/vmstat` counts (only
-/// those this kernel has). Counted with [`count_vm_event`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum VmEvent {
-    PgPgIn,
-    PgPgOut,
-    PswpIn,
-    PswpOut,
-    PgFault,
-    PgMajFault,
-    PgActivate,
-    PgDeactivate,
-    PgStealKswapd,
-    PgStealDirect,
-    PgScanKswapd,
-    PgScanDirect,
-    PgInodeSteal,
-    SlabsScanned,
-    KswapdInodeSteal,
-    PageOutRun,
-    AllocStall,
-    PgRotated,
-    OomKill,
-    UnevictablePgsCulled,
-    UnevictablePgsScanned,
-    UnevictablePgsRescued,
-    UnevictablePgsMlocked,
-    UnevictablePgsMunlocked,
+/// Declares [`VmEvent`] once: each event with the name `/proc/vmstat`
+/// gives it, in the order Linux 6.1's `vmstat_text` lists them.
+macro_rules! vm_events {
+    ($($event:ident => $name:literal,)*) => {
+        /// Linux's `enum vm_event_item`, the events `/proc/vmstat` counts
+        /// (only those this kernel has), in `/proc/vmstat`'s order.
+        /// Counted with [`count_vm_event`].
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum VmEvent {
+            $($event,)*
+        }
+
+        impl VmEvent {
+            /// Every event, in `/proc/vmstat`'s order.
+            pub const ALL: [VmEvent; VmEvent::COUNT] = [$(VmEvent::$event,)*];
+            pub const COUNT: usize = [$($name,)*].len();
+
+            /// The name `/proc/vmstat` gives it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(VmEvent::$event => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl VmEvent {
-    pub const COUNT: usize = VmEvent::UnevictablePgsMunlocked as usize + 1;
-
-    /// The name `/proc/vmstat` gives it.
-    pub fn name(self) -> &'static str {
-        use VmEvent::*;
-        match self {
-            PgPgIn => "pgpgin",
-            PgPgOut => "pgpgout",
-            PswpIn => "pswpin",
-            PswpOut => "pswpout",
-            PgFault => "pgfault",
-            PgMajFault => "pgmajfault",
-            PgActivate => "pgactivate",
-            PgDeactivate => "pgdeactivate",
-            PgStealKswapd => "pgsteal_kswapd",
-            PgStealDirect => "pgsteal_direct",
-            PgScanKswapd => "pgscan_kswapd",
-            PgScanDirect => "pgscan_direct",
-            PgInodeSteal => "pginodesteal",
-            SlabsScanned => "slabs_scanned",
-            KswapdInodeSteal => "kswapd_inodesteal",
-            PageOutRun => "pageoutrun",
-            AllocStall => "allocstall",
-            PgRotated => "pgrotated",
-            OomKill => "oom_kill",
-            UnevictablePgsCulled => "unevictable_pgs_culled",
-            UnevictablePgsScanned => "unevictable_pgs_scanned",
-            UnevictablePgsRescued => "unevictable_pgs_rescued",
-            UnevictablePgsMlocked => "unevictable_pgs_mlocked",
-            UnevictablePgsMunlocked => "unevictable_pgs_munlocked",
-        }
-    }
-
-    pub const ALL: [VmEvent; VmEvent::COUNT] = {
-        use VmEvent::*;
-        [
-            PgPgIn,
-            PgPgOut,
-            PswpIn,
-            PswpOut,
-            PgFault,
-            PgMajFault,
-            PgActivate,
-            PgDeactivate,
-            PgStealKswapd,
-            PgStealDirect,
-            PgScanKswapd,
-            PgScanDirect,
-            PgInodeSteal,
-            SlabsScanned,
-            KswapdInodeSteal,
-            PageOutRun,
-            AllocStall,
-            PgRotated,
-            OomKill,
-            UnevictablePgsCulled,
-            UnevictablePgsScanned,
-            UnevictablePgsRescued,
-            UnevictablePgsMlocked,
-            UnevictablePgsMunlocked,
-        ]
-    };
+// 6.1's per-zone `allocstall_*` is one `allocstall` here, at its place
+// before `pgactivate`; the scan and steal counts follow `pgmajfault`.
+vm_events! {
+    PgPgIn => "pgpgin",
+    PgPgOut => "pgpgout",
+    PswpIn => "pswpin",
+    PswpOut => "pswpout",
+    AllocStall => "allocstall",
+    PgActivate => "pgactivate",
+    PgDeactivate => "pgdeactivate",
+    PgFault => "pgfault",
+    PgMajFault => "pgmajfault",
+    PgStealKswapd => "pgsteal_kswapd",
+    PgStealDirect => "pgsteal_direct",
+    PgScanKswapd => "pgscan_kswapd",
+    PgScanDirect => "pgscan_direct",
+    PgInodeSteal => "pginodesteal",
+    SlabsScanned => "slabs_scanned",
+    KswapdInodeSteal => "kswapd_inodesteal",
+    PageOutRun => "pageoutrun",
+    PgRotated => "pgrotated",
+    OomKill => "oom_kill",
+    UnevictablePgsCulled => "unevictable_pgs_culled",
+    UnevictablePgsScanned => "unevictable_pgs_scanned",
+    UnevictablePgsRescued => "unevictable_pgs_rescued",
+    UnevictablePgsMlocked => "unevictable_pgs_mlocked",
+    UnevictablePgsMunlocked => "unevictable_pgs_munlocked",
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -349,40 +310,6 @@ pub struct NodeStats {
     pub swapcached: u64,
 }
 
-/// The events in the order Linux 6.1's `vmstat_text` lists them (its
-/// `enum vm_event_item`), which is not the order of [`VmEvent::ALL`]:
-/// `allocstall` (6.1's per-zone `allocstall_*`) comes before `pgactivate`,
-/// the scan and steal counts after `pgmajfault`.
-pub const VMSTAT_EVENT_ORDER: [VmEvent; VmEvent::COUNT] = {
-    use VmEvent::*;
-    [
-        PgPgIn,
-        PgPgOut,
-        PswpIn,
-        PswpOut,
-        AllocStall,
-        PgActivate,
-        PgDeactivate,
-        PgFault,
-        PgMajFault,
-        PgStealKswapd,
-        PgStealDirect,
-        PgScanKswapd,
-        PgScanDirect,
-        PgInodeSteal,
-        SlabsScanned,
-        KswapdInodeSteal,
-        PageOutRun,
-        PgRotated,
-        OomKill,
-        UnevictablePgsCulled,
-        UnevictablePgsScanned,
-        UnevictablePgsRescued,
-        UnevictablePgsMlocked,
-        UnevictablePgsMunlocked,
-    ]
-};
-
 /// Every event count now, indexed by `VmEvent as usize`.
 pub fn vm_events() -> [usize; VmEvent::COUNT] {
     core::array::from_fn(|i| vm_event(VmEvent::ALL[i]))
@@ -412,7 +339,7 @@ pub fn vmstat(node: &Node, st: &NodeStats, events: &[usize; VmEvent::COUNT], out
     for (name, v) in lines {
         writeln!(out, "{} {}", name, v)?;
     }
-    for e in VMSTAT_EVENT_ORDER {
+    for e in VmEvent::ALL {
         writeln!(out, "{} {}", e.name(), events[e as usize])?;
     }
     Ok(())
@@ -808,7 +735,7 @@ mod tests {
         assert_eq!([get("pgfault"), get("oom_kill"), get("nr_kernel_stack"), get("nr_anon_pages")], [1234, 2, 64, 5]);
         // Every event once.
         for e in VmEvent::ALL {
-            assert_eq!(VMSTAT_EVENT_ORDER.iter().filter(|&&o| o == e).count(), 1, "{e:?}");
+            assert_eq!(lines.iter().filter(|l| l.0 == e.name()).count(), 1, "{e:?}");
         }
     }
 

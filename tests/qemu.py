@@ -2681,7 +2681,9 @@ VMSTAT_NAMES = ["nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon",
                 "pswpin", "pswpout", "allocstall", "pgactivate", "pgdeactivate", "pgfault", "pgmajfault",
                 "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct", "pginodesteal",
                 "slabs_scanned", "kswapd_inodesteal", "pageoutrun", "pgrotated", "oom_kill",
-                "unevictable_pgs_culled", "unevictable_pgs_scanned", "unevictable_pgs_rescued",
+                "pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned", "compact_free_scanned",
+                "compact_isolated", "compact_stall", "compact_fail", "compact_success", "cma_alloc_success",
+                "cma_alloc_fail", "unevictable_pgs_culled", "unevictable_pgs_scanned", "unevictable_pgs_rescued",
                 "unevictable_pgs_mlocked", "unevictable_pgs_munlocked"]
 
 # Linux 6.1's meminfo order (../shared/linux-formats/proc.txt, i386).

@@ -2601,7 +2601,7 @@ VMA_CACHE_TESTS = [
 
 # --- sysctl, vmstat, overcommit (issue 11) ---
 
-SYSCTL_ALL = ["vm.lowmem_reserve_ratio", "vm.min_free_kbytes", "vm.oom_kill_allocating_task", "vm.overcommit_memory",
+SYSCTL_ALL = ["vm.compact_unevictable_allowed", "vm.lowmem_reserve_ratio", "vm.min_free_kbytes", "vm.oom_kill_allocating_task", "vm.overcommit_memory",
               "vm.overcommit_ratio", "vm.page-cluster", "vm.panic_on_oom", "vm.swappiness"]
 
 

@@ -38,6 +38,11 @@ pub static PANIC_ON_OOM: AtomicUsize = AtomicUsize::new(0);
 /// `vm.oom_kill_allocating_task`: non-zero kills the task whose allocation
 /// failed instead of scanning for the worst one. Any int, as Linux's.
 pub static OOM_KILL_ALLOCATING_TASK: AtomicI32 = AtomicI32::new(0);
+/// `vm.compact_unevictable_allowed` (Linux 4.1): whether compaction may
+/// move mlocked pages (1, the default) or must leave them where they are
+/// (0, for real-time users who want no minor fault on a locked page). CMA
+/// moves them regardless, as Linux's `alloc_contig_range` does.
+pub static COMPACT_UNEVICTABLE_ALLOWED: AtomicUsize = AtomicUsize::new(1);
 /// `vm.overcommit_memory`: [`OVERCOMMIT_GUESS`], [`OVERCOMMIT_ALWAYS`] or
 /// [`OVERCOMMIT_NEVER`] (`mm::util::vm_enough_memory`).
 pub static OVERCOMMIT_MEMORY: AtomicUsize = AtomicUsize::new(OVERCOMMIT_GUESS);
@@ -161,6 +166,14 @@ fn load(a: &AtomicUsize) -> i32 {
 
 /// Every knob, sorted by name as `sysctl -a` lists them.
 pub static KNOBS: &[Knob] = &[
+    Knob {
+        name: "vm.compact_unevictable_allowed",
+        len: 1,
+        min: 0,
+        max: 1,
+        get: |_, v| v[0] = load(&COMPACT_UNEVICTABLE_ALLOWED),
+        set: |_, _, vals| COMPACT_UNEVICTABLE_ALLOWED.store(vals[0] as usize, Relaxed),
+    },
     Knob {
         name: "vm.lowmem_reserve_ratio",
         len: MAX_VALUES,
@@ -349,7 +362,7 @@ mod tests {
     #[test]
     fn table_is_sorted_and_names_take_slashes() {
         assert!(KNOBS.windows(2).all(|w| w[0].name < w[1].name));
-        assert_eq!(KNOBS.len(), 8);
+        assert_eq!(KNOBS.len(), 9);
         assert_eq!(find("vm/swappiness").map(|k| k.name), Some("vm.swappiness"));
         assert_eq!(find("vm.page-cluster").map(|k| k.name), Some("vm.page-cluster"));
         assert!(find("vm.nosuch").is_none() && find("vm").is_none() && find("vm.swappines").is_none());

@@ -250,6 +250,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "vm.compact_unevictable_allowed",
                 "vm.lowmem_reserve_ratio",
                 "vm.min_free_kbytes",
                 "vm.oom_kill_allocating_task",

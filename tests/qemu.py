@@ -2676,7 +2676,7 @@ def sysctl_get_set_list_and_errors():
 
 
 VMSTAT_NAMES = ["nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_unevictable", "nr_mlock",
-                "nr_inactive_anon", "nr_active_anon", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
+                "nr_free_cma", "nr_inactive_anon", "nr_active_anon", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
                 "nr_anon_pages", "nr_kernel_stack", "nr_page_table_pages", "nr_swapcached", "pgpgin", "pgpgout",
                 "pswpin", "pswpout", "allocstall", "pgactivate", "pgdeactivate", "pgfault", "pgmajfault",
                 "pgsteal_kswapd", "pgsteal_direct", "pgscan_kswapd", "pgscan_direct", "pginodesteal",
@@ -2694,7 +2694,7 @@ LINUX_MEMINFO = ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "Sw
                  "SUnreclaim", "KernelStack", "PageTables", "SecPageTables", "NFS_Unstable", "Bounce",
                  "WritebackTmp", "CommitLimit", "Committed_AS", "VmallocTotal", "VmallocUsed", "VmallocChunk",
                  "Percpu", "HardwareCorrupted", "AnonHugePages", "ShmemHugePages", "ShmemPmdMapped",
-                 "FileHugePages", "FilePmdMapped", "HugePages_Total", "HugePages_Free", "HugePages_Rsvd",
+                 "FileHugePages", "FilePmdMapped", "CmaTotal", "CmaFree", "HugePages_Total", "HugePages_Free", "HugePages_Rsvd",
                  "HugePages_Surp", "Hugepagesize", "Hugetlb", "DirectMap4k", "DirectMap4M"]
 
 

@@ -73,11 +73,16 @@ pub enum MigrateType {
     Movable,
     /// Kept back for emergencies; allocated from only when all else fails.
     Reserve,
+    /// The Contiguous Memory Allocator's region (Linux 3.5's `MIGRATE_CMA`,
+    /// placed before `Isolate` as in Linux): only movable allocations may
+    /// borrow its pages, so `cma_alloc` can always move them out again. Set
+    /// at boot, never stolen or retagged by a fallback.
+    Cma,
     /// Being taken out of service (memory hot-remove); never allocated from.
     Isolate,
 }
 
-pub const MIGRATE_TYPES: usize = 5;
+pub const MIGRATE_TYPES: usize = 6;
 
 impl MigrateType {
     pub const ALL: [MigrateType; MIGRATE_TYPES] = [
@@ -85,28 +90,30 @@ impl MigrateType {
         MigrateType::Reclaimable,
         MigrateType::Movable,
         MigrateType::Reserve,
+        MigrateType::Cma,
         MigrateType::Isolate,
     ];
 
     /// The name `/proc/pagetypeinfo` prints.
     pub fn name(self) -> &'static str {
-        ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"][self as usize]
+        ["Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate"][self as usize]
     }
 
     /// The types to steal from when this one has no free block, in order
-    /// (2.6.24's `fallbacks[]`; `Reserve` is tried separately, last).
+    /// (2.6.24's `fallbacks[]`; `Reserve` is tried separately, last, and
+    /// `Cma`, which only `Movable` may use and never steals, first).
     fn fallbacks(self) -> &'static [MigrateType] {
         use MigrateType::*;
         match self {
             Unmovable => &[Reclaimable, Movable],
             Reclaimable => &[Unmovable, Movable],
             Movable => &[Reclaimable, Unmovable],
-            Reserve | Isolate => &[],
+            Reserve | Cma | Isolate => &[],
         }
     }
 
     /// Whether grouping may fold this type into `Unmovable` when it is off;
-    /// `Reserve` and `Isolate` are decided by the kernel and must stick.
+    /// `Reserve`, `Cma` and `Isolate` are decided by the kernel and must stick.
     fn is_mobility_class(self) -> bool {
         (self as usize) < MigrateType::Reserve as usize
     }
@@ -436,8 +443,18 @@ impl BuddyZone {
     /// No block of the wanted type: borrow from another type, largest block
     /// first, so that one steal satisfies many later requests of the same
     /// type and the types stay apart (2.6.24's `__rmqueue_fallback`).
+    ///
+    /// A movable request first borrows from the CMA pageblocks (Linux 3.5's
+    /// `fallbacks[MIGRATE_MOVABLE] = { MIGRATE_CMA, ... }`), without
+    /// stealing: the block stays CMA and the rest of a split block goes back
+    /// to the CMA lists, so the region never holds a page that cannot move.
     #[inline(never)]
     fn rmqueue_fallback(&mut self, mem_map: &[Page], order: usize, start_mt: MigrateType) -> Option<u32> {
+        if start_mt == MigrateType::Movable {
+            if let Some(pfn) = self.rmqueue_smallest(mem_map, order, MigrateType::Cma) {
+                return Some(pfn);
+            }
+        }
         for current in (order..MAX_ORDER).rev() {
             for &mt in start_mt.fallbacks() {
                 let Some(pfn) = self.free_area[current].free_list[mt as usize].first() else {

@@ -28,15 +28,16 @@ use crate::mm::highmem::{copy_highpage, memcpy_to_page};
 use crate::mm::mm_types::{MmContext, MmStruct};
 use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
+use crate::mm::page::Page;
 use crate::mm::page::PageFlags;
 use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{MapError, Pfn, Pte, VirtAddr};
-use crate::mm::page::Page;
 use crate::mm::page_io::swap_readpage;
+use crate::mm::pgtable::{MapError, Pfn, Pte, VirtAddr};
 use crate::mm::rmap::page_set_anon_rmap;
 use crate::mm::swap::{lru_cache_add, lru_relocate, put_page};
 use crate::mm::swapfile::{
-    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap, vm_swap_full,
+    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap,
+    vm_swap_full,
 };
 use crate::mm::vmstat::{count_vm_event, VmEvent, NR_ANON_PAGES, NR_MLOCK};
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -292,6 +292,22 @@ impl Node {
         }
     }
 
+    /// Give the CMA region's pageblock at `pfn` (reserved from memblock at
+    /// boot, so not handed over with the rest) to its zone as
+    /// `MIGRATE_CMA` (Linux's `init_cma_reserved_pageblock`): tagged before
+    /// its pages are freed, so that every one lands on the CMA lists. The
+    /// pageblock must lie whole in one zone.
+    pub fn init_cma_reserved_pageblock(&mut self, mem_map: &[Page], pfn: u32) {
+        assert!(pfn.is_multiple_of(PAGEBLOCK_PAGES), "CMA pageblock {pfn:#x} not aligned");
+        let end = pfn + PAGEBLOCK_PAGES;
+        let zone = self.zones.iter().find(|z| z.contains(pfn) && z.contains(end - 1));
+        let zone = zone.unwrap_or_else(|| panic!("CMA pageblock {pfn:#x} not inside one zone"));
+        zone.lock().set_pageblock_type(pfn, MigrateType::Cma);
+        self.free_range(mem_map, pfn, end);
+        let zone = self.zones.iter_mut().find(|z| z.contains(pfn)).expect("found above");
+        zone.cma_pages += PAGEBLOCK_PAGES as u64;
+    }
+
     /// Watermarks, reserves and pcp sizes, once every free page is handed
     /// over (Linux's `init_per_zone_pages_min` and friends). `min_free_kbytes`
     /// of `None` uses 2.6.24's formula: sqrt(16 * lowmem KB), 128..65536.
@@ -408,8 +424,10 @@ impl Node {
 
 /// Below this many pages mobility grouping cannot pay (each migrate type
 /// would not get one pageblock), so 2.6.24's `build_all_zonelists` turns it
-/// off: `pageblock_nr_pages * MIGRATE_TYPES`.
-pub const GROUPING_MIN_PAGES: u64 = (PAGEBLOCK_PAGES as u64) * MIGRATE_TYPES as u64;
+/// off: `pageblock_nr_pages * MIGRATE_TYPES`, 2.6.24's five types. The CMA
+/// type added since (Linux with `CONFIG_CMA` counts six) does not move the
+/// threshold: a machine keeps the grouping it had.
+pub const GROUPING_MIN_PAGES: u64 = (PAGEBLOCK_PAGES as u64) * (MIGRATE_TYPES as u64 - 1);
 
 /// Whether mobility grouping is on: asked for (the default) and enough
 /// pages for it. `total_pages` is Linux's `vm_total_pages` at that point of

@@ -31,7 +31,6 @@
 use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
 use super::list::List;
 use super::lru::LruLists;
-#[cfg(target_os = "none")]
 use super::page::Page;
 use super::page_alloc::pcp::{PcpList, PcpRoute, ROUTES};
 use core::ops::{Deref, DerefMut};
@@ -101,6 +100,8 @@ pub struct Zone {
     pub present: u64,
     /// Pages handed to the buddy allocator at boot (present minus reserved).
     pub managed: u64,
+    /// Of `managed`, the pages of the CMA region (Linux's `zone->cma_pages`).
+    pub cma_pages: u64,
     /// min, low, high, in pages ([`Zone::watermark`]). Atomics because
     /// `vm.min_free_kbytes` rewrites them at run time (under the zone's
     /// lock, as Linux's `__setup_per_zone_wmarks`) while the fast path
@@ -289,6 +290,7 @@ impl Zone {
             spanned: 0,
             present: 0,
             managed: 0,
+            cma_pages: 0,
             watermark: [const { AtomicUsize::new(0) }; 3],
             lowmem_reserve: [const { AtomicUsize::new(0) }; MAX_NR_ZONES],
             start_pfn: 0,
@@ -392,6 +394,21 @@ impl Zone {
 
     pub fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    /// Free pages of the CMA pageblocks (Linux's `NR_FREE_CMA_PAGES`): the
+    /// CMA free lists, and, since this kernel counts pcp pages as free, the
+    /// CMA pages cached on the Movable pcp list (at most `pcp.high`).
+    pub fn nr_free_cma(&self, mem_map: &[Page]) -> u64 {
+        if self.cma_pages == 0 {
+            return 0;
+        }
+        let pcp = self.pcp();
+        let cached = pcp.lists.iter().flat_map(|l| l.iter(mem_map));
+        let on_pcp = cached.filter(|&pfn| self.pageblock_type(pfn) == MigrateType::Cma).count();
+        let buddy = self.lock();
+        let listed: usize = (0..MAX_ORDER).map(|o| buddy.nr_free_by_type(o, MigrateType::Cma) << o).sum();
+        (listed + on_pcp) as u64
     }
 
     /// Whether taking 2^order pages leaves the zone above `mark` (lowered by
@@ -558,6 +575,16 @@ impl Node {
 
     pub fn managed_total(&self) -> u64 {
         self.zones.iter().map(|z| z.managed).sum()
+    }
+
+    /// Pages of the CMA region (Linux's `totalcma_pages`).
+    pub fn cma_total(&self) -> u64 {
+        self.zones.iter().map(|z| z.cma_pages).sum()
+    }
+
+    /// Free pages of the CMA region ([`Zone::nr_free_cma`] of every zone).
+    pub fn nr_free_cma(&self, mem_map: &[Page]) -> u64 {
+        self.zones.iter().map(|z| z.nr_free_cma(mem_map)).sum()
     }
 
     /// (managed, free) of HIGHMEM and MOVABLE-in-highmem zones.

@@ -476,7 +476,12 @@ impl PageTables {
     /// Write swap entry `e` at `va`, making the page table if needed, where
     /// the entry is empty (fork copying a swapped-out page; `map`'s rules
     /// otherwise). No flush: neither entry is present.
-    pub fn set_swap_entry<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, e: SwpEntry) -> Result<(), MapError> {
+    pub fn set_swap_entry<M: TableMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+        va: VirtAddr,
+        e: SwpEntry,
+    ) -> Result<(), MapError> {
         let table = self.table_for(mem, va, true)?;
         let old = Pte(mem.read_entry(table, va.pte_index()));
         check_empty(va, old)?;

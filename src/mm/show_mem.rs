@@ -63,13 +63,14 @@ pub struct MemInfoSnapshot {
 }
 
 /// Linux 6.1's `show_migration_types` letters, in its `enum migratetype`
-/// order (U, M, E, H, I). This kernel's `Reserve` (2.6.24's
+/// order (U, M, E, H, C, I). This kernel's `Reserve` (2.6.24's
 /// MIGRATE_RESERVE) is what MIGRATE_HIGHATOMIC replaced in 4.4: `H`.
 const LETTERS: [(MigrateType, char); MIGRATE_TYPES] = [
     (MigrateType::Unmovable, 'U'),
     (MigrateType::Movable, 'M'),
     (MigrateType::Reclaimable, 'E'),
     (MigrateType::Reserve, 'H'),
+    (MigrateType::Cma, 'C'),
     (MigrateType::Isolate, 'I'),
 ];
 

@@ -252,7 +252,7 @@ pub fn node_lru_pages(node: &Node, l: LruList) -> u64 {
 /// `/proc/meminfo`, in Linux 6.1's order less the lines of what this
 /// kernel has not at all (Shmem, hugepages...). Lines for mechanisms it
 /// does not have yet (page cache) read 0, which is what they hold.
-pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
+pub fn meminfo(node: &Node, mem_map: &[Page], x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     let kb = |pages: u64| pages * 4;
     let total = node.managed_total();
     let free = node.nr_free_pages();
@@ -261,7 +261,7 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
     // si_mem_available without page cache, which this kernel has not).
     let reserve = node.totalreserve_pages();
     let (active, inactive) = (node_lru_pages(node, LruList::ActiveAnon), node_lru_pages(node, LruList::InactiveAnon));
-    let lines: [(&str, u64); 37] = [
+    let lines: [(&str, u64); 39] = [
         ("MemTotal:", kb(total)),
         ("MemFree:", kb(free)),
         ("MemAvailable:", kb(free.saturating_sub(reserve))),
@@ -298,6 +298,10 @@ pub fn meminfo(node: &Node, x: &MemExtra, out: &mut impl Write) -> fmt::Result {
         ("VmallocTotal:", x.vmalloc_total_kb),
         ("VmallocUsed:", x.vmalloc_used_kb),
         ("VmallocChunk:", x.vmalloc_chunk_kb),
+        // Linux 6.1 prints them after the transparent hugepage lines, which
+        // this kernel has not.
+        ("CmaTotal:", kb(node.cma_total())),
+        ("CmaFree:", kb(node.nr_free_cma(mem_map))),
         ("DirectMap4k:", x.direct_map_4k_kb),
         ("DirectMap4M:", x.direct_map_4m_kb),
     ];
@@ -328,14 +332,21 @@ pub fn vm_events() -> [usize; VmEvent::COUNT] {
 /// `/proc/vmstat`: `name value` per line, in Linux 6.1's order, only the
 /// counters this kernel keeps: the zone counters, then the node's, then
 /// the events (`events` indexed by `VmEvent as usize`).
-pub fn vmstat(node: &Node, st: &NodeStats, events: &[usize; VmEvent::COUNT], out: &mut impl Write) -> fmt::Result {
+pub fn vmstat(
+    node: &Node,
+    mem_map: &[Page],
+    st: &NodeStats,
+    events: &[usize; VmEvent::COUNT],
+    out: &mut impl Write,
+) -> fmt::Result {
     let lru = |l| node_lru_pages(node, l);
-    let lines: [(&str, u64); 14] = [
+    let lines: [(&str, u64); 15] = [
         ("nr_free_pages", node.nr_free_pages()),
         ("nr_zone_inactive_anon", lru(LruList::InactiveAnon)),
         ("nr_zone_active_anon", lru(LruList::ActiveAnon)),
         ("nr_zone_unevictable", lru(LruList::Unevictable)),
         ("nr_mlock", st.mlock),
+        ("nr_free_cma", node.nr_free_cma(mem_map)),
         ("nr_inactive_anon", lru(LruList::InactiveAnon)),
         ("nr_active_anon", lru(LruList::ActiveAnon)),
         ("nr_unevictable", lru(LruList::Unevictable)),
@@ -364,6 +375,7 @@ fn type_letter(mt: MigrateType) -> char {
         MigrateType::Reclaimable => 'R',
         MigrateType::Movable => 'M',
         MigrateType::Reserve => 'V',
+        MigrateType::Cma => 'C',
         MigrateType::Isolate => 'I',
     }
 }
@@ -514,7 +526,7 @@ pub fn memmap_print(node: &Node, counts: &MemmapCounts, color: bool, out: &mut i
         PAGEBLOCK_PAGES,
         (PAGEBLOCK_PAGES as usize * 4096) >> 20
     )?;
-    writeln!(out, "U unmovable  R reclaimable  M movable  V reserve  I isolated  . reserved or no RAM")?;
+    writeln!(out, "U unmovable  R reclaimable  M movable  V reserve  C CMA  I isolated  . reserved or no RAM")?;
     writeln!(out, "UPPER CASE: at least half free   lower case: more than half in use   | zone boundary")?;
     write!(out, "zones:")?;
     for z in node.zones.iter().filter(|z| z.is_populated()) {
@@ -565,7 +577,7 @@ mod tests {
     fn meminfo_format_and_totals() {
         let (node, _) = machine();
         let mut s = String::new();
-        meminfo(&node, &MemExtra::default(), &mut s).unwrap();
+        meminfo(&node, &[], &MemExtra::default(), &mut s).unwrap();
         let get = |k: &str| -> u64 {
             let l = s.lines().find(|l| l.starts_with(k)).unwrap();
             l[16..24].trim().parse().unwrap()
@@ -587,7 +599,7 @@ mod tests {
             ..MemExtra::default()
         };
         let mut s = String::new();
-        meminfo(&node, &x, &mut s).unwrap();
+        meminfo(&node, &[], &x, &mut s).unwrap();
         let get = |k: &str| -> u64 {
             let l = s.lines().find(|l| l.starts_with(k)).unwrap();
             l[16..24].trim().parse().unwrap()
@@ -614,7 +626,7 @@ mod tests {
             ..MemExtra::default()
         };
         let mut s = String::new();
-        meminfo(&node, &x, &mut s).unwrap();
+        meminfo(&node, &[], &x, &mut s).unwrap();
         let names: Vec<&str> = s.lines().map(|l| l.split(':').next().unwrap()).collect();
         // Linux 6.1 on i386 (../shared/linux-formats/proc.txt), less the
         // lines of what this kernel has not at all.
@@ -664,6 +676,13 @@ mod tests {
             "Percpu",
             "HardwareCorrupted",
             "AnonHugePages",
+            "ShmemHugePages",
+            "ShmemPmdMapped",
+            "FileHugePages",
+            "FilePmdMapped",
+            "CmaTotal",
+            "CmaFree",
+            "HugePages_Total",
             "DirectMap4k",
             "DirectMap4M",
         ];
@@ -690,7 +709,7 @@ mod tests {
         ev[VmEvent::PgFault as usize] = 1234;
         ev[VmEvent::OomKill as usize] = 2;
         let mut s = String::new();
-        vmstat(&node, &st, &ev, &mut s).unwrap();
+        vmstat(&node, &[], &st, &ev, &mut s).unwrap();
         let lines: Vec<(&str, u64)> = s
             .lines()
             .map(|l| {
@@ -706,6 +725,7 @@ mod tests {
             "nr_zone_active_anon",
             "nr_zone_unevictable",
             "nr_mlock",
+            "nr_free_cma",
             "nr_inactive_anon",
             "nr_active_anon",
             "nr_unevictable",
@@ -765,7 +785,9 @@ mod tests {
         let mut s = String::new();
         pagetypeinfo(&node, &mut s).unwrap();
         assert!(s.contains("Node    0, zone   Normal, type      Movable "));
-        assert!(s.contains("Number of blocks type     Unmovable  Reclaimable      Movable      Reserve      Isolate "));
+        assert!(s.contains(
+            "Number of blocks type     Unmovable  Reclaimable      Movable      Reserve          CMA      Isolate "
+        ));
         let mut z = String::new();
         zoneinfo(&node, &mut z).unwrap();
         assert_eq!(z.matches("Node 0, zone").count(), 4);

@@ -327,7 +327,7 @@ fn cmd_meminfo(args: &[&str]) -> CmdResult {
         commit_limit_kb: 4 * crate::mm::util::commit_limit(),
         committed_as_kb: 4 * VM_COMMITTED_AS.load(Relaxed) as u64,
     };
-    report(|node, _, out| crate::mm::vmstat::meminfo(node, &extra, out));
+    report(|node, mm, out| crate::mm::vmstat::meminfo(node, mm, &extra, out));
     Ok(())
 }
 
@@ -346,7 +346,7 @@ fn cmd_vmstat(args: &[&str]) -> CmdResult {
         swapcached: NR_SWAPCACHE.load(Relaxed) as u64,
     };
     let events = crate::mm::vmstat::vm_events();
-    report(|node, _, out| crate::mm::vmstat::vmstat(node, &st, &events, out));
+    report(|node, mm, out| crate::mm::vmstat::vmstat(node, mm, &st, &events, out));
     Ok(())
 }
 

@@ -105,11 +105,11 @@ fn exhaustion_returns_none_and_nothing_leaks() {
 fn fallback_steals_whole_pageblock() {
     let mm = mem_map(4096);
     let mut z = zone(&mm, 0, 4096);
-    assert_eq!(z.pageblock_counts(), [0, 0, 4, 0, 0]);
+    assert_eq!(z.pageblock_counts(), [0, 0, 4, 0, 0, 0]);
     let a = z.alloc(&mm, 0, Unmovable).unwrap();
     // The largest Movable block (a whole pageblock) was taken and retagged.
     assert_eq!(z.pageblock_type(a), Unmovable);
-    assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0]);
+    assert_eq!(z.pageblock_counts(), [1, 0, 3, 0, 0, 0]);
     assert_eq!((z.nr_free_by_type(9, Unmovable), z.nr_free_by_type(10, Movable)), (1, 3));
     // Later unmovable requests come from the same pageblock.
     let b = z.alloc(&mm, 3, Unmovable).unwrap();
@@ -191,7 +191,7 @@ fn reserve_is_used_last() {
         assert!(z.alloc(&mm, 0, Unmovable).unwrap() >= 1024);
     }
     assert!(z.alloc(&mm, 0, Movable).unwrap() < 1024);
-    assert_eq!(z.pageblock_counts(), [1, 0, 0, 1, 0]);
+    assert_eq!(z.pageblock_counts(), [1, 0, 0, 1, 0, 0]);
     z.check_invariants(&mm).unwrap();
 }
 
@@ -207,6 +207,86 @@ fn isolated_pageblock_is_never_allocated() {
     assert_eq!(z.nr_free_by_type(10, Isolate), 1);
 }
 
+/// A zone of four pageblocks whose last two are CMA, all free.
+fn cma_zone(mm: &[Page]) -> BuddyZone {
+    let mut z = BuddyZone::new(0, 4096);
+    z.set_pageblock_type(2048, Cma);
+    z.set_pageblock_type(3072, Cma);
+    z.free_range(mm, 0, 4096);
+    z.check_invariants(mm).unwrap();
+    z
+}
+
+fn free_of_type(z: &BuddyZone, mt: MigrateType) -> usize {
+    (0..MAX_ORDER).map(|o| z.nr_free_by_type(o, mt) << o).sum()
+}
+
+/// Linux 3.5's rule: unmovable and reclaimable allocations never get a CMA
+/// page, not even when nothing else is free; they fail instead.
+#[test]
+fn only_movable_allocations_take_cma_pages() {
+    let mm = mem_map(4096);
+    let mut z = cma_zone(&mm);
+    assert_eq!((free_of_type(&z, Cma), z.nr_free_by_type(10, Cma)), (2048, 2));
+    let mut taken = Vec::new();
+    for mt in [Unmovable, Reclaimable] {
+        while let Some(pfn) = z.alloc(&mm, 0, mt) {
+            assert!(pfn < 2048, "{mt} allocation got CMA pfn {pfn:#x}");
+            taken.push(pfn);
+        }
+    }
+    assert_eq!((taken.len(), free_of_type(&z, Cma), z.free_area_pages()), (2048, 2048, 2048));
+    assert_eq!(z.pageblock_counts()[Cma as usize], 2, "a fallback retagged a CMA block");
+    // Movable may borrow them, and leaves the blocks CMA.
+    let pfn = z.alloc(&mm, 3, Movable).unwrap();
+    assert!(pfn >= 2048);
+    assert_eq!(free_of_type(&z, Cma), 2048 - 8, "the split block's rest went back to the CMA lists");
+    assert_eq!(z.pageblock_counts(), [2, 0, 0, 0, 2, 0]);
+    z.check_invariants(&mm).unwrap();
+    release(&mut z, &mm, pfn, 3);
+    for pfn in taken {
+        release(&mut z, &mm, pfn, 0);
+    }
+    assert_eq!((z.free_area_pages(), free_of_type(&z, Cma), z.nr_free_by_type(10, Cma)), (4096, 2048, 2));
+    z.check_invariants(&mm).unwrap();
+}
+
+/// Movable takes from its own lists first, then from CMA before stealing
+/// another type's pageblock; a large movable allocation never retags a CMA
+/// block; frees into a CMA block go back to the CMA lists.
+#[test]
+fn movable_borrows_cma_before_stealing_and_never_retags_it() {
+    let mm = mem_map(4096);
+    let mut z = cma_zone(&mm);
+    z.set_pageblock_type(0, Unmovable);
+    z.move_freepages_block(&mm, 0, Unmovable);
+    let own = z.alloc(&mm, 10, Movable).unwrap();
+    assert_eq!(own, 1024, "movable did not take its own block first");
+    let a = z.alloc(&mm, 10, Movable).unwrap();
+    let b = z.alloc(&mm, 10, Movable).unwrap();
+    assert!(a >= 2048 && b >= 2048, "CMA not used before stealing the unmovable block");
+    assert_eq!(z.pageblock_counts(), [1, 0, 1, 0, 2, 0]);
+    assert_eq!(z.alloc(&mm, 10, Movable), Some(0), "then it steals the unmovable block");
+    assert_eq!(z.pageblock_counts(), [0, 0, 2, 0, 2, 0]);
+    for pfn in [a, b] {
+        release(&mut z, &mm, pfn, 10);
+    }
+    assert_eq!(z.nr_free_by_type(10, Cma), 2);
+    z.check_invariants(&mm).unwrap();
+}
+
+#[test]
+fn grouping_off_keeps_cma_blocks() {
+    let mm = mem_map(2048);
+    let mut z = BuddyZone::new(0, 2048);
+    z.set_grouping(false);
+    z.set_pageblock_type(1024, Cma);
+    z.free_range(&mm, 0, 2048);
+    assert_eq!(z.pageblock_counts(), [1, 0, 0, 0, 1, 0]);
+    assert_eq!(z.alloc(&mm, 10, Movable), Some(0));
+    assert_eq!(z.alloc(&mm, 0, Unmovable), None, "with grouping off nobody is movable: CMA stays free");
+}
+
 #[test]
 fn grouping_off_uses_one_list() {
     let mm = mem_map(4096);
@@ -216,7 +296,7 @@ fn grouping_off_uses_one_list() {
     for (i, mt) in [Movable, Reclaimable, Unmovable].into_iter().cycle().take(30).enumerate() {
         z.alloc(&mm, i % 5, mt).unwrap();
     }
-    assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0]);
+    assert_eq!(z.pageblock_counts(), [4, 0, 0, 0, 0, 0]);
     for o in 0..MAX_ORDER {
         assert_eq!(z.nr_free_by_type(o, Unmovable), z.nr_free(o));
     }
@@ -236,7 +316,7 @@ fn double_free_panics() {
 #[test]
 fn migrate_type_names_match_pagetypeinfo() {
     let names: Vec<_> = MigrateType::ALL.iter().map(|m| m.to_string()).collect();
-    assert_eq!(names, ["Unmovable", "Reclaimable", "Movable", "Reserve", "Isolate"]);
+    assert_eq!(names, ["Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate"]);
 }
 
 const HOLE: u8 = 0;

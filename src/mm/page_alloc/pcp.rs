@@ -90,6 +90,9 @@ impl PcpList {
 }
 
 /// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2.
+/// A freed CMA page goes to the Movable list, as in Linux, so only a
+/// movable allocation can take it again; draining it to the buddy
+/// allocator puts it back on the CMA lists by its pageblock's type.
 #[inline]
 pub(in crate::mm) fn pcp_index(mt: MigrateType) -> usize {
     const _: () = assert!(MigrateType::Unmovable as usize == 0 && MigrateType::Reclaimable as usize == 1);

@@ -735,3 +735,94 @@ fn nofail_page_allocations_never_fail() {
     assert_eq!(a.count, 0, "a NOFAIL call is not even counted");
     assert!(should_fail_alloc_page(&mut a, Gfp::WAIT, 0));
 }
+
+/// A 64 MB machine, no highmem, whose last two lowmem pageblocks are a CMA
+/// region handed over as `init_cma_reserved_pageblock` does at boot.
+fn machine_with_cma() -> (Node, Vec<Page>, core::ops::Range<u32>) {
+    let map = MemMap::sanitize(&[
+        Region::new(0, 0x9fc00, MemType::Usable),
+        Region::new(0x100000, (64 << 20) - 0x100000, MemType::Usable),
+    ]);
+    let (layout, _) = size_zones(&map, &MemOptions::default());
+    let mut node = Node::EMPTY;
+    node.init(&layout, true);
+    let mm = vec![Page::RESERVED; layout.max_pfn as usize];
+    let cma = (layout.max_low_pfn as u32 - 2 * buddy::PAGEBLOCK_PAGES)..layout.max_low_pfn as u32;
+    node.free_range(&mm, 1, 0x9f);
+    node.free_range(&mm, 0x100, cma.start);
+    for pfn in cma.clone().step_by(buddy::PAGEBLOCK_PAGES as usize) {
+        node.init_cma_reserved_pageblock(&mm, pfn);
+    }
+    node.setup_watermarks(None);
+    (node, mm, cma)
+}
+
+/// Unmovable allocations never get a CMA page, not even with nothing else
+/// free and not through a pcp list: a CMA page freed goes to the Movable
+/// pcp list (Linux's free path by pageblock type), and from there back to
+/// the CMA lists. Counts come back exactly.
+#[test]
+fn cma_pages_reach_only_movable_allocations() {
+    let (node, mm, cma) = machine_with_cma();
+    let z = node.zone_of(cma.start).unwrap();
+    assert_eq!(node.zones[z].managed, node.zones[z].lock().free_area_pages() as u64);
+    assert_eq!(node.zones[z].pageblock_type(cma.start), MigrateType::Cma);
+    let free_before = node.nr_free_pages();
+    let mut kernel = Vec::new();
+    while let Some(pfn) = node.alloc_pages(&mm, GFP_KERNEL, 0) {
+        assert!(!cma.contains(&pfn), "GFP_KERNEL got CMA pfn {pfn:#x}");
+        kernel.push(pfn);
+    }
+    for order in [0, 3, 9] {
+        assert_eq!(node.alloc_pages(&mm, GFP_KERNEL | Gfp::RECLAIMABLE, order), None);
+    }
+    let cma_free = |node: &Node| {
+        (0..MAX_ORDER).map(|o| node.zones[z].lock().nr_free_by_type(o, MigrateType::Cma) << o).sum::<usize>()
+    };
+    assert!(cma_free(&node) > 2000, "the CMA lists were touched");
+    let movable = node.alloc_pages(&mm, GFP_KERNEL | Gfp::MOVABLE, 0).expect("movable may borrow CMA");
+    assert!(cma.contains(&movable));
+    node.__free_pages(&mm, movable, 0);
+    {
+        let pcp = node.zones[z].pcp();
+        assert!(pcp.lists[pcp_index(MigrateType::Movable)].iter(&mm).any(|p| p == movable));
+        assert!(!pcp.lists[pcp_index(MigrateType::Unmovable)].iter(&mm).any(|p| cma.contains(&p)));
+    }
+    assert_eq!(node.alloc_pages(&mm, GFP_KERNEL, 0), None, "the freed CMA page reached an unmovable allocation");
+    for pfn in kernel {
+        node.__free_pages(&mm, pfn, 0);
+    }
+    node.drain_all(&mm);
+    assert_eq!(node.nr_free_pages(), free_before);
+    assert_eq!(cma_free(&node), cma.len());
+    for zone in node.zones.iter() {
+        zone.lock().check_invariants(&mm).unwrap();
+    }
+}
+
+/// meminfo's CmaTotal and CmaFree, vmstat's nr_free_cma: the region's
+/// pages, and its free ones wherever they sit (buddy lists or pcp list).
+#[test]
+fn cma_counts_in_meminfo_and_vmstat() {
+    use crate::mm::vmstat::{meminfo, vmstat, MemExtra, NodeStats, VmEvent};
+    let (node, mm, cma) = machine_with_cma();
+    let kb = |node: &Node| {
+        let mut s = String::new();
+        meminfo(node, &mm, &MemExtra::default(), &mut s).unwrap();
+        let get = |k: &str| s.lines().find(|l| l.starts_with(k)).unwrap()[16..24].trim().parse::<u64>().unwrap();
+        let mut v = String::new();
+        vmstat(node, &mm, &NodeStats::default(), &[0; VmEvent::COUNT], &mut v).unwrap();
+        let nr = v.lines().find_map(|l| l.strip_prefix("nr_free_cma ")).unwrap().parse::<u64>().unwrap();
+        (get("CmaTotal:"), get("CmaFree:"), nr)
+    };
+    assert_eq!(kb(&node), (8192, 8192, 2048));
+    let z = node.zone_of(cma.start).unwrap();
+    let pfn = node.zones[z].lock().alloc(&mm, 2, MigrateType::Cma).unwrap();
+    assert!(cma.contains(&pfn));
+    assert_eq!(kb(&node), (8192, 8192 - 16, 2044));
+    node.__free_pages(&mm, pfn, 2);
+    let page = node.zones[z].lock().alloc(&mm, 0, MigrateType::Cma).unwrap();
+    node.__free_pages(&mm, page, 0);
+    assert!(node.zones[z].pcp().lists[pcp_index(MigrateType::Movable)].iter(&mm).any(|p| p == page));
+    assert_eq!(kb(&node), (8192, 8192, 2048), "a CMA page on the pcp list is free");
+}

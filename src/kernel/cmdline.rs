@@ -179,6 +179,9 @@ pub struct BootOptions {
     /// `nohighpte`: user page tables from lowmem rather than highmem
     /// (Linux's `CONFIG_HIGHPTE` off), for comparisons.
     pub nohighpte: bool,
+    /// `cma=SIZE[@START]`: reserve a Contiguous Memory Allocator region
+    /// (Linux's syntax; placement and its checks are `mm::cma`'s).
+    pub cma: Option<CmaOption>,
     /// `noswap`: do not turn on the swap areas found at boot (Linux's
     /// `noswap`-less world does it from userspace with `swapon -a`; `swapon`
     /// in the shell still can).
@@ -208,7 +211,40 @@ impl Default for BootOptions {
             memlock: None,
             nohighpte: false,
             noswap: false,
+            cma: None,
         }
+    }
+}
+
+/// `cma=SIZE[@START]`, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmaOption {
+    pub size: u64,
+    /// Where the region must start; `None`: at the top of lowmem.
+    pub base: Option<u64>,
+}
+
+impl CmaOption {
+    /// Linux's `early_cma`: `SIZE[@START]`, both with `memparse` suffixes.
+    /// (Linux also takes `@START-END`, a range to place it in; not here.)
+    pub fn parse(v: &str) -> Result<CmaOption, &'static str> {
+        let (size, base) = match v.split_once('@') {
+            Some((size, base)) => (size, Some(base)),
+            None => (v, None),
+        };
+        let size = memparse(size).map_err(|e| match e {
+            NumError::Empty => "no SIZE before @",
+            e => num_why(e),
+        })?;
+        let base = match base {
+            None => None,
+            Some(b) if b.contains('-') => return Err("START-END ranges are not supported: give SIZE[@START]"),
+            Some(b) => Some(memparse(b).map_err(|e| match e {
+                NumError::Empty => "no START after @",
+                e => num_why(e),
+            })?),
+        };
+        Ok(CmaOption { size, base })
     }
 }
 
@@ -311,6 +347,13 @@ impl BootOptions {
                     Some("off") => o.grouping = false,
                     Some(v) => warn(Warning::BadValue { key: p.key, val: v, why: "must be on or off" }),
                     None => warn(Warning::MissingValue { key: p.key }),
+                },
+                "cma" => match p.val {
+                    None => warn(Warning::MissingValue { key: p.key }),
+                    Some(v) => match CmaOption::parse(v) {
+                        Ok(c) => o.cma = Some(c),
+                        Err(why) => warn(Warning::BadValue { key: p.key, val: v, why }),
+                    },
                 },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
                 "nohighpte" => flag(&mut o.nohighpte, &mut warn),
@@ -477,6 +520,28 @@ mod tests {
                 "bad value \"lots\" for mem= (not a number); default kept",
                 "boot option highmem= needs a value; default kept",
                 "bad value \"maybe\" for mobility_grouping= (must be on or off); default kept",
+            ]
+        );
+    }
+
+    #[test]
+    fn cma_option() {
+        let mut w = Vec::new();
+        let mut parse = |s| BootOptions::parse(s, |x| w.push(x.to_string())).cma;
+        assert_eq!(parse("cma=64M"), Some(CmaOption { size: 64 << 20, base: None }));
+        assert_eq!(parse("cma=16m@0x20000000"), Some(CmaOption { size: 16 << 20, base: Some(0x2000_0000) }));
+        assert_eq!(parse("cma=8M@512M"), Some(CmaOption { size: 8 << 20, base: Some(512 << 20) }));
+        for bad in ["cma=lots", "cma=64M@", "cma=@1G", "cma=64M@1G-2G", "cma"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            w,
+            vec![
+                "bad value \"lots\" for cma= (not a number); default kept",
+                "bad value \"64M@\" for cma= (no START after @); default kept",
+                "bad value \"@1G\" for cma= (no SIZE before @); default kept",
+                "bad value \"64M@1G-2G\" for cma= (START-END ranges are not supported: give SIZE[@START]); default kept",
+                "boot option cma= needs a value; default kept",
             ]
         );
     }

@@ -508,6 +508,62 @@ impl BuddyZone {
         moved
     }
 
+    /// The free block holding `pfn`, as (head, order), if `pfn` is free:
+    /// free blocks are naturally aligned and only their heads are marked,
+    /// so the head is `pfn` with its low bits cleared for some order.
+    pub fn free_block_containing(&self, mem_map: &[Page], pfn: u32) -> Option<(u32, usize)> {
+        (0..MAX_ORDER).find_map(|order| {
+            let head = pfn & !((1 << order) - 1);
+            let page = &mem_map[head as usize];
+            (self.contains(head) && page.is_buddy() && page.order() >= order).then(|| (head, page.order()))
+        })
+    }
+
+    /// The first frame of `[start, end)` (inside one pageblock) that is not
+    /// free on the Isolate lists (Linux's `test_pages_isolated`).
+    pub fn first_not_isolated_free(&self, mem_map: &[Page], start: u32, end: u32) -> Option<u32> {
+        assert!(start < end && (start ^ (end - 1)) >> PAGEBLOCK_ORDER == 0, "range not in one pageblock");
+        let mut pfn = start;
+        while pfn < end {
+            match self.free_block_containing(mem_map, pfn) {
+                Some((head, order)) if mem_map[head as usize].index() == MigrateType::Isolate as u32 => {
+                    pfn = head + (1 << order);
+                }
+                _ => return Some(pfn),
+            }
+        }
+        None
+    }
+
+    /// `alloc_contig_range`'s last step on one isolated pageblock: take the
+    /// frames `[start, end)`, all of them free on the Isolate lists, off the
+    /// free lists as order-0 pages with a count of 1 each (Linux's
+    /// `isolate_freepages_range` and `split_page`); the rest of a free block
+    /// that sticks out of the range goes back. Takes nothing and returns the
+    /// first frame that is not free on the Isolate lists if there is one.
+    /// O(frames of the range): callers go one pageblock per lock hold.
+    pub fn take_isolated_range(&mut self, mem_map: &[Page], start: u32, end: u32) -> Result<(), u32> {
+        if let Some(busy) = self.first_not_isolated_free(mem_map, start, end) {
+            return Err(busy);
+        }
+        let mut pfn = start;
+        while pfn < end {
+            let (head, order) = self.free_block_containing(mem_map, pfn).expect("checked free above");
+            self.del_from_free_list(mem_map, head);
+            self.free_area_pages -= 1 << order;
+            for p in head..head + (1 << order) {
+                if (start..end).contains(&p) {
+                    mem_map[p as usize].set_page_count(1);
+                } else {
+                    // Back one page at a time: `free` merges them again.
+                    self.free(mem_map, p, 0);
+                }
+            }
+            pfn = head + (1 << order);
+        }
+        Ok(())
+    }
+
     /// Whether `buddy` heads a free block of exactly `order` in this zone.
     #[inline]
     fn is_free_buddy(&self, mem_map: &[Page], buddy: u32, order: usize) -> bool {

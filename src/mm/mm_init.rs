@@ -95,6 +95,27 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     pr_info!("  mapped low ram: 0 - {:08x}", max_low_pfn << PAGE_SHIFT);
     pr_info!("  low ram: 0 - {:08x}", max_low_pfn << PAGE_SHIFT);
 
+    // The CMA region, before the page tables and mem_map take lowmem from
+    // the top (Linux's dma_contiguous_reserve in setup_arch).
+    let cma = match opts.cma.map(|c| super::cma::cma_reserve(c, &mut mb, &layout)) {
+        Some(Ok(Some(r))) => {
+            if let Some(asked) = r.asked {
+                pr_info!(
+                    "cma: size {} bytes rounded up to {} MiB (whole 4 MiB pageblocks)",
+                    asked,
+                    r.region.size >> 20
+                );
+            }
+            pr_info!("cma: Reserved {} MiB at {:#010x}", r.region.size >> 20, r.region.base);
+            Some(r.region)
+        }
+        Some(Err(e)) => {
+            pr_warn!("{}", e);
+            None
+        }
+        Some(Ok(None)) | None => None,
+    };
+
     // RAM cut by mem= / highmem= / the 4 GB limit lies above ram_end and is
     // never handed over (the free ranges stop there).
     let lowmem_limit = (max_low_pfn << PAGE_SHIFT) as u64;
@@ -158,11 +179,21 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
         mb.for_each_free_range(0, ram_end, |s, e| {
             node.free_range(pages, (s >> PAGE_SHIFT) as u32, (e >> PAGE_SHIFT) as u32)
         });
+        // memblock kept the CMA region back; it goes over as MIGRATE_CMA
+        // pageblocks (Linux's cma_activate_area).
+        if let Some(r) = cma {
+            for pfn in (r.base_pfn()..r.end_pfn()).step_by(PAGEBLOCK_PAGES as usize) {
+                node.init_cma_reserved_pageblock(pages, pfn);
+            }
+        }
         node.setup_watermarks(None);
         node.setup_migrate_reserve(pages);
         node
     });
     mb.retire();
+    if let Some(r) = cma {
+        super::cma::cma_activate(r);
+    }
     set_max_low_pfn(max_low_pfn);
     super::vmalloc::vmalloc_init();
     let managed = node.managed_total() as usize;
@@ -174,7 +205,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     pr_info!("{}", ZonelistsLine { grouping, total_pages });
     let (high_managed, _) = node.high_totals();
     drop(mb);
-    print_memory_line(present, managed as u64, high_managed);
+    print_memory_line(present, managed as u64, high_managed, node.cma_total());
     print_layout(layout.high_memory);
 }
 
@@ -182,7 +213,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
 pub static MEMMAP_SETUP_TSC: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(target_os = "none")]
-fn print_memory_line(present: u64, managed: u64, high: u64) {
+fn print_memory_line(present: u64, managed: u64, high: u64, cma: u64) {
     let (text, etext, sdata, edata, ib, ie, bs, be) = (
         sym(addr_of!(_text)),
         sym(addr_of!(_etext)),
@@ -195,7 +226,7 @@ fn print_memory_line(present: u64, managed: u64, high: u64) {
     );
     let k = |b: usize| b >> 10;
     pr_info!(
-        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved, 0K cma-reserved, {}K highmem)",
+        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved, {}K cma-reserved, {}K highmem)",
         managed * 4,
         present * 4,
         k(etext - text),
@@ -204,6 +235,7 @@ fn print_memory_line(present: u64, managed: u64, high: u64) {
         k(ie - ib),
         k(be - bs),
         (present - managed) * 4,
+        cma * 4,
         high * 4
     );
 }

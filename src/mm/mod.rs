@@ -1,6 +1,7 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
 pub mod buddy;
+pub mod cma;
 pub mod gfp;
 pub mod list;
 pub mod lru;
@@ -43,6 +44,8 @@ pub mod mempool;
 pub mod mm_types;
 #[cfg(target_os = "none")]
 pub mod page_io;
+#[cfg(target_os = "none")]
+pub mod page_isolation;
 #[cfg(target_os = "none")]
 pub mod rmap;
 #[cfg(target_os = "none")]

@@ -151,7 +151,10 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::preempt::might_sleep("alloc_pages");
     }
-    if should_fail_page_alloc(gfp, order) {
+    // Linux's __alloc_pages: no buddy list holds a block this large, and
+    // reclaim cannot make one (a request for it is a caller's mistake or a
+    // probe, as dma_alloc_coherent's fallback without CMA is).
+    if order >= MAX_ORDER || should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);
     }
     // NOWARN, which a caller that may sleep gets on its first try, matters

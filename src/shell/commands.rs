@@ -130,6 +130,12 @@ pub static COMMANDS: &[Command] = &[
         run: cmd_pagetypeinfo,
     },
     Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
+    Command {
+        name: "cma",
+        usage: "[alloc|free|dma ARG]",
+        help: "the CMA area (cma=); alloc SIZE / free ADDR a contiguous block; dma SIZE: dma_alloc_coherent",
+        run: super::cma::cmd_cma,
+    },
     Command { name: "slabinfo", usage: "", help: "slab caches (/proc/slabinfo version 2.1)", run: cmd_slabinfo },
     Command {
         name: "kmalloc",

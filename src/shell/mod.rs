@@ -10,6 +10,8 @@ pub mod oom_cmds;
 pub mod sysctl;
 
 #[cfg(target_os = "none")]
+pub mod cma;
+#[cfg(target_os = "none")]
 pub mod commands;
 #[cfg(target_os = "none")]
 pub mod process_cmds;

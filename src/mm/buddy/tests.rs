@@ -287,6 +287,38 @@ fn grouping_off_keeps_cma_blocks() {
     assert_eq!(z.alloc(&mm, 0, Unmovable), None, "with grouping off nobody is movable: CMA stays free");
 }
 
+/// What `alloc_contig_range` does to one pageblock: isolate, take a range
+/// out of the middle of free blocks, give it back, undo: the zone is as it
+/// was. A frame in use or not on the Isolate lists makes it take nothing.
+#[test]
+fn take_isolated_range_takes_exactly_the_range() {
+    let mm = mem_map(4096);
+    let mut z = cma_zone(&mm);
+    let before = (free_blocks(&z, &mm), z.free_area_pages());
+    let used = z.alloc(&mm, 0, Movable).unwrap();
+    assert!(used < 2048);
+    assert_eq!(z.take_isolated_range(&mm, 2100, 2200), Err(2100), "CMA-list pages are not isolated");
+    z.set_pageblock_type(2048, Isolate);
+    assert_eq!(z.move_freepages_block(&mm, 2048, Isolate), 1024);
+    let taken = z.free_area_pages();
+    assert_eq!(z.take_isolated_range(&mm, 2100, 2200), Ok(()));
+    assert_eq!(z.free_area_pages(), taken - 100);
+    assert!((2100..2200).all(|p| mm[p].page_count() == 1 && !mm[p].is_buddy()));
+    assert_eq!(z.free_block_containing(&mm, 2099), Some((2096, 2)), "the block's rest went back");
+    assert_eq!(z.free_block_containing(&mm, 2150), None);
+    assert_eq!(z.take_isolated_range(&mm, 2190, 2300), Err(2190), "taken frames are not free");
+    z.check_invariants(&mm).unwrap();
+    for p in 2100..2200 {
+        release(&mut z, &mm, p, 0);
+    }
+    assert_eq!(z.nr_free_by_type(10, Isolate), 1, "the pageblock merged back whole");
+    z.set_pageblock_type(2048, Cma);
+    z.move_freepages_block(&mm, 2048, Cma);
+    release(&mut z, &mm, used, 0);
+    assert_eq!((free_blocks(&z, &mm), z.free_area_pages()), before);
+    z.check_invariants(&mm).unwrap();
+}
+
 #[test]
 fn grouping_off_uses_one_list() {
     let mm = mem_map(4096);

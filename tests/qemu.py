@@ -3234,6 +3234,147 @@ RECLAIM_TESTS = [
 ]
 
 
+# --- CMA (issue 12) ---
+
+def cma_counts(m):
+    """(MemFree, CmaFree) in kB with empty slabs given back and the pcp
+    lists drained."""
+    m.cmd("shrink")
+    m.cmd("drain")
+    mi = meminfo_values(m.cmd("meminfo"))
+    return mi["MemFree"], mi["CmaFree"]
+
+
+def cma_alloc_addr(m, size, timeout=CMD_TIMEOUT):
+    out = m.cmd("cma alloc " + size, timeout=timeout)
+    got = re.search(r"^cma: (\d+) pages \((\d+) kB\) at \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\]$", out, re.M)
+    check(got, "cma alloc %s failed:\n%s" % (size, out + m.out[-2000:]))
+    return out, int(got.group(3), 16), int(got.group(4), 16)
+
+
+def cma_region_idle_alloc_and_free():
+    """cma=64M: the boot says `cma: Reserved 64 MiB at 0x...` (top of lowmem,
+    pageblock-aligned) and 65536K cma-reserved; meminfo CmaTotal/CmaFree
+    65536 kB; pagetypeinfo counts 16 CMA pageblocks; memmap shows them as
+    C; `cma alloc 32M` takes 32 MB contiguous inside the region (MemFree and
+    CmaFree drop by exactly 32768 kB, `cma` shows the allocation and 32
+    cells of #), `cma free` gives it back and both counts return exactly;
+    bad SIZE and ADDR are refused naming the value; cma_alloc_success and
+    cma_alloc_fail count."""
+    m = Machine(args="cma=64M NO_COLOR")
+    try:
+        log = m.boot()
+        got = re.search(r"cma: Reserved 64 MiB at (0x[0-9a-f]{8})\n", log)
+        check(got, "no cma: Reserved line:\n" + log[-2500:])
+        base = int(got.group(1), 16)
+        lowmem = int(re.search(r"low ram: 0 - ([0-9a-f]+)", log).group(1), 16)
+        check(base % (4 << 20) == 0 and base + (64 << 20) <= lowmem < base + (68 << 20),
+              "region at %#x not at the top of lowmem (%#x) on a pageblock" % (base, lowmem))
+        check(re.search(r"K reserved, 65536K cma-reserved, ", log), "Memory: line lacks cma-reserved:\n" + log[-2500:])
+        mi = meminfo_values(m.cmd("meminfo"))
+        check(mi["CmaTotal"] == 65536 and mi["CmaFree"] == 65536, "CmaTotal/CmaFree %r" % mi)
+        pti = m.cmd("pagetypeinfo")
+        check("Reserve          CMA      Isolate" in pti, "pagetypeinfo lacks the CMA column:\n" + pti)
+        normal = re.search(r"^Node 0, zone   Normal +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)", pti, re.M)
+        check(normal and int(normal.group(5)) == 16, "not 16 CMA pageblocks in Normal:\n" + pti)
+        pic = m.cmd("memmap")
+        check(sum(l.count("C") for l in pic.splitlines() if l.startswith("0x")) == 16 and "C CMA" in pic,
+              "memmap does not show 16 C cells:\n" + pic)
+        # Warm-up: the first allocation grows the kernel's lists of them.
+        _, warm, _ = cma_alloc_addr(m, "4M")
+        check(m.cmd("cma free %#x" % warm).startswith("cma: freed 1024 pages"), "warm-up free failed")
+        v0 = vmstat_values(m)
+        before = cma_counts(m)
+        out, start, end = cma_alloc_addr(m, "32M")
+        check(end - start + 1 == 32 << 20 and base <= start and end < base + (64 << 20),
+              "block [%#x-%#x] is not 32 MB inside the region:\n%s" % (start, end, out))
+        held = cma_counts(m)
+        check(held == (before[0] - 32768, before[1] - 32768), "counts %r with 32M taken, %r before" % (held, before))
+        show = m.cmd("cma")
+        cells = lambda text: "".join(l.split(" ", 1)[1] for l in text.splitlines() if l.startswith("0x"))
+        check("allocated 8192 pages (32768 kB)" in show and cells(show) == "#" * 32 + "." * 32
+              and "[mem %#010x-%#010x] 8192 pages (32768 kB)" % (start, end) in show, "cma report:\n" + show)
+        for bad, words in [("cma alloc 0", "bad SIZE '0': size 0; nothing allocated"),
+                           ("cma alloc lots", "bad SIZE 'lots': not a size"),
+                           ("cma alloc 64M", "no run of 16384 pages left that earlier CMA allocations do not hold"),
+                           ("cma alloc 1G", "262144 pages asked for; the CMA area has 16384"),
+                           ("cma free 0x1234", "no block of 'cma alloc' starts at 0x1234; nothing freed"),
+                           ("cma free here", "bad ADDR 'here': not a number"),
+                           ("cma frob", "usage: cma")]:
+            said = m.cmd(bad)
+            check(said.startswith("cma: ") and words in said, "%s said:\n%s" % (bad, said))
+        check(m.cmd("cma free %#x" % start) == "cma: freed 8192 pages at %#010x\n" % start, "cma free failed")
+        check(cma_counts(m) == before, "counts %r after cma free, %r before" % (cma_counts(m), before))
+        check(cells(m.cmd("cma")) == "." * 64, "the region still shows allocations")
+        v1 = vmstat_values(m)
+        check(v1["cma_alloc_success"] - v0["cma_alloc_success"] == 1 and v1["cma_alloc_fail"] - v0["cma_alloc_fail"] == 1,
+              "cma_alloc_* %r -> %r" % (v0, v1))
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+    finally:
+        m.kill()
+
+
+def cma_bad_values_warn_and_boot_on():
+    """Bad cma= values each get a warning naming the value, and the kernel
+    boots without a region (CmaTotal 0, `cma` says so, 0K cma-reserved)."""
+    cases = [("cma=64Q cma=8M@0x100000",
+              ['bad value "64Q" for cma= (not a number); default kept',
+               "cma: Region at 0x00100000 must be aligned to 0x400000 bytes (a pageblock); booting without a CMA area"]),
+             ("cma=1G", ["cma: 1024 MiB is more than half of lowmem (", "booting without a CMA area"]),
+             ("cma=8M@0x40000000", ["cma: [mem 0x40000000-0x407fffff] is not below the lowmem limit 0x38000000 "
+                                    "(dma_alloc_coherent needs a kernel address); booting without a CMA area"])]
+    for args, warnings in cases:
+        m = Machine(args=args)
+        try:
+            log = m.boot()
+            for w in warnings:
+                check(w in log, "%s: boot log lacks %r:\n%s" % (args, w, log[-2500:]))
+            check("cma: Reserved" not in log and "K reserved, 0K cma-reserved" in log, "%s: a region was made" % args)
+            check(meminfo_values(m.cmd("meminfo"))["CmaTotal"] == 0, "%s: CmaTotal not 0" % args)
+            check(m.cmd("cma").startswith("cma: no CMA area"), "%s: cma did not say there is none" % args)
+            check_serves(m)
+        finally:
+            m.kill()
+
+
+def cma_dma_alloc_coherent_8m_needs_cma():
+    """dma_alloc_coherent of 8 MB (order 11, beyond the buddy allocator's
+    largest block): with cma=64M it comes from the region, zeroed, and
+    MemFree/CmaFree are back after the free; without CMA it fails with the
+    page allocator's order:11 failure report and takes nothing."""
+    m = Machine(args="cma=64M")
+    try:
+        m.boot()
+        check("from the CMA area" in m.cmd("cma dma 8M"), "warm-up dma_alloc_coherent failed")
+        before = cma_counts(m)
+        out = m.cmd("cma dma 8M")
+        got = re.search(r"^cma: dma_alloc_coherent\(8388608\) = bus (0x[0-9a-f]+) from the CMA area; zeroed; freed$", out, re.M)
+        check(got, "dma_alloc_coherent(8M) with CMA:\n" + out)
+        check(cma_counts(m) == before, "counts %r after, %r before" % (cma_counts(m), before))
+    finally:
+        m.kill()
+    m = Machine()
+    try:
+        m.boot()
+        before = meminfo_values(m.cmd("meminfo"))["MemFree"]
+        out = m.cmd("cma dma 8M")
+        check("cma: dma: dma_alloc_coherent(8388608) failed\n" in out, "without CMA:\n" + out)
+        check("page allocation failure. order:11" in m.out, "no order:11 failure report:\n" + m.out[-1500:])
+        m.cmd("drain")
+        check(meminfo_values(m.cmd("meminfo"))["MemFree"] == before, "MemFree changed")
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+CMA_TESTS = [
+    ("qemu::cma::region_idle_alloc_and_free", cma_region_idle_alloc_and_free),
+    ("qemu::cma::bad_values_warn_and_boot_on", cma_bad_values_warn_and_boot_on),
+    ("qemu::cma::dma_alloc_coherent_8m_needs_cma", cma_dma_alloc_coherent_8m_needs_cma),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -3265,7 +3406,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + CMA_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

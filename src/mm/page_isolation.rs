@@ -22,6 +22,7 @@
 
 use super::buddy::{MigrateType, PAGEBLOCK_PAGES};
 use super::cma::pageblock_span;
+use super::migrate::{migrate_page_anywhere, MigrateError, MigrateMode};
 use super::mmzone::with_node_mem_map;
 use super::page_alloc::{__free_pages, drain_all_pages, Pages};
 use core::fmt;
@@ -29,8 +30,8 @@ use core::fmt;
 /// Why a page of the run stayed in use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BusyReason {
-    /// In use, and this kernel cannot migrate pages yet.
-    NoMigration,
+    /// Migration refused it (kernel memory, pinned, no frame, ...).
+    Migrate(MigrateError),
     /// Still in use after its migration (freed late, or taken again).
     StillInUse,
 }
@@ -38,7 +39,7 @@ pub enum BusyReason {
 impl fmt::Display for BusyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BusyReason::NoMigration => f.write_str("in use, and page migration is not in this kernel yet"),
+            BusyReason::Migrate(e) => write!(f, "{}", e),
             BusyReason::StillInUse => f.write_str("still in use after migration"),
         }
     }
@@ -108,11 +109,21 @@ impl Drop for Isolation {
     }
 }
 
+/// Passes at a page whose mappings changed under the move (Linux's
+/// `migrate_pages` makes 10 passes for -EAGAIN).
+const MIGRATE_PASSES: usize = 10;
+
 /// Move in-use page `pfn` out of the run, to a frame the allocator picks
-/// (never an isolated one).
+/// (never an isolated one), mlocked pages too (`MigrateMode::Contig`).
 fn move_page(pfn: u32) -> Result<(), BusyReason> {
-    let _ = pfn;
-    Err(BusyReason::NoMigration)
+    let mut tries = 0;
+    loop {
+        match migrate_page_anywhere(pfn, MigrateMode::Contig) {
+            Ok(_) => return Ok(()),
+            Err(MigrateError::Again) if tries + 1 < MIGRATE_PASSES => tries += 1,
+            Err(e) => return Err(BusyReason::Migrate(e)),
+        }
+    }
 }
 
 /// Make the frames `[start, end)` of CMA pageblocks the caller's: order-0

@@ -157,6 +157,8 @@ pub struct BuddyZone {
     free_area: [FreeArea; MAX_ORDER],
     /// Pages on the free lists, all orders (Linux's `NR_FREE_PAGES`).
     free_area_pages: usize,
+    /// Of those, the pages on the CMA lists (Linux's `NR_FREE_CMA_PAGES`).
+    cma_free: usize,
     /// One per pageblock, from `start_pfn` rounded down to a pageblock.
     pageblock_types: [MigrateType; MAX_PAGEBLOCKS],
     grouping: bool,
@@ -185,6 +187,7 @@ impl BuddyZone {
             spanned,
             free_area: [FreeArea::EMPTY; MAX_ORDER],
             free_area_pages: 0,
+            cma_free: 0,
             pageblock_types: [MigrateType::Movable; MAX_PAGEBLOCKS],
             grouping: true,
             retags: 0,
@@ -215,6 +218,12 @@ impl BuddyZone {
     #[inline]
     pub fn free_area_pages(&self) -> usize {
         self.free_area_pages
+    }
+
+    /// Pages on the CMA free lists.
+    #[inline]
+    pub fn cma_free(&self) -> usize {
+        self.cma_free
     }
 
     pub fn grouping(&self) -> bool {
@@ -333,6 +342,9 @@ impl BuddyZone {
         page.set_index(mt as u32);
         self.free_area[order].free_list[mt as usize].push_front(mem_map, pfn);
         self.free_area[order].nr_free += 1;
+        if mt == MigrateType::Cma {
+            self.cma_free += 1 << order;
+        }
     }
 
     /// Unlink a free block from whichever list holds it (Linux's `list_del`
@@ -345,6 +357,9 @@ impl BuddyZone {
         clear_buddy(page);
         self.free_area[order].free_list[mt].remove(mem_map, pfn);
         self.free_area[order].nr_free -= 1;
+        if mt == MigrateType::Cma as usize {
+            self.cma_free -= 1 << order;
+        }
     }
 
     /// Take the first block off the `mt` list of `order`: what
@@ -355,6 +370,9 @@ impl BuddyZone {
         let area = &mut self.free_area[order];
         let pfn = area.free_list[mt as usize].pop_front(mem_map)?;
         area.nr_free -= 1;
+        if mt == MigrateType::Cma {
+            self.cma_free -= 1 << order;
+        }
         let page = &mem_map[pfn as usize];
         debug_assert!(page.is_buddy() && page.order() == order && page.index() == mt as u32);
         clear_buddy(page);
@@ -393,7 +411,13 @@ impl BuddyZone {
         if mt == MigrateType::Isolate {
             return None;
         }
-        let pfn = match self.rmqueue_smallest(mem_map, order, mt) {
+        // Linux 5.x's balance (in `__rmqueue`): when the CMA lists hold over
+        // half of the zone's free pages, a movable request takes from them
+        // first, so that movable users do not eat the memory only the
+        // kernel's own allocations can use while the region sits idle.
+        let cma_first = mt == MigrateType::Movable && self.cma_free * 2 > self.free_area_pages;
+        let cma = if cma_first { self.rmqueue_smallest(mem_map, order, MigrateType::Cma) } else { None };
+        let pfn = match cma.or_else(|| self.rmqueue_smallest(mem_map, order, mt)) {
             Some(pfn) => pfn,
             None => self.rmqueue_fallback(mem_map, order, mt)?,
         };
@@ -646,6 +670,11 @@ impl BuddyZone {
         }
         if pages != self.free_area_pages {
             return err(self.start_pfn, "free_area_pages does not match the lists");
+        }
+        let cma: usize =
+            (0..MAX_ORDER).map(|o| self.free_area[o].free_list[MigrateType::Cma as usize].len() << o).sum();
+        if cma != self.cma_free {
+            return err(self.start_pfn, "cma_free does not match the CMA lists");
         }
         let mut marked = 0;
         for pfn in self.start_pfn..self.end_pfn() {

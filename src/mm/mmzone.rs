@@ -406,8 +406,7 @@ impl Zone {
         let pcp = self.pcp();
         let cached = pcp.lists.iter().flat_map(|l| l.iter(mem_map));
         let on_pcp = cached.filter(|&pfn| self.pageblock_type(pfn) == MigrateType::Cma).count();
-        let buddy = self.lock();
-        let listed: usize = (0..MAX_ORDER).map(|o| buddy.nr_free_by_type(o, MigrateType::Cma) << o).sum();
+        let listed = self.lock().cma_free();
         (listed + on_pcp) as u64
     }
 

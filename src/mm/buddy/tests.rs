@@ -275,6 +275,29 @@ fn movable_borrows_cma_before_stealing_and_never_retags_it() {
     z.check_invariants(&mm).unwrap();
 }
 
+/// Linux 5.x's balance: a movable request takes CMA pages first once the
+/// CMA lists hold over half of the free pages, its own lists before that.
+#[test]
+fn movable_prefers_cma_when_it_holds_over_half_the_free_pages() {
+    let mm = mem_map(4096);
+    let mut z = BuddyZone::new(0, 4096);
+    z.set_pageblock_type(3072, Cma);
+    z.free_range(&mm, 0, 4096);
+    assert_eq!((z.cma_free(), z.free_area_pages()), (1024, 4096));
+    let own = z.alloc(&mm, 10, Movable).unwrap();
+    assert!(own < 3072, "a quarter of the free pages in CMA: its own lists first");
+    let own2 = z.alloc(&mm, 10, Movable).unwrap();
+    assert!(own2 < 3072, "a third: still its own lists");
+    // 1024 of 2048 free pages are CMA: exactly half, not over.
+    let page = z.alloc(&mm, 0, Movable).unwrap();
+    assert!(page < 3072);
+    // Now over half: CMA first.
+    let cma = z.alloc(&mm, 0, Movable).unwrap();
+    assert!(cma >= 3072, "CMA holds {} of {} free pages", z.cma_free(), z.free_area_pages());
+    assert_eq!(z.alloc(&mm, 0, Unmovable).map(|p| p < 3072), Some(true));
+    z.check_invariants(&mm).unwrap();
+}
+
 #[test]
 fn grouping_off_keeps_cma_blocks() {
     let mm = mem_map(2048);

@@ -3521,11 +3521,38 @@ def cma_alloc_migrates_a_living_hog():
         m.kill()
 
 
+def cma_busy_page_is_reported_and_skipped():
+    """The in-kernel test mm::cma::busy_page_is_reported_and_skipped on a
+    test kernel booted with cma=64M (it skips without a region): a kernel
+    page at the region's first frame makes the first run busy; the console
+    names the page and why, and the run after it is taken. Without cma= the
+    test is skipped, saying why."""
+    m = Machine(args="cma=64M", ktest=True)
+    try:
+        m.boot()
+        out = m.cmd("ktest mm::cma::", timeout=120)
+        check("test mm::cma::busy_page_is_reported_and_skipped ... ok" in out, "ktest:\n" + out)
+        check(re.search(r"cma: pages \[0x34000-0x347ff\] busy: page at pfn 0x34000 \(phys 0x34000000\) cannot move: "
+                        r"not a movable user page \(kernel memory, or in flight\); trying the next aligned position", out),
+              "no busy report:\n" + out)
+    finally:
+        m.kill()
+    m = Machine(ktest=True)
+    try:
+        m.boot()
+        out = m.cmd("ktest mm::cma::", timeout=120)
+        check("test mm::cma::busy_page_is_reported_and_skipped ... ignored, no CMA area: boot with cma=SIZE" in out,
+              "without cma=:\n" + out)
+    finally:
+        m.kill()
+
+
 CMA_TESTS = [
     ("qemu::cma::region_idle_alloc_and_free", cma_region_idle_alloc_and_free),
     ("qemu::cma::bad_values_warn_and_boot_on", cma_bad_values_warn_and_boot_on),
     ("qemu::cma::dma_alloc_coherent_8m_needs_cma", cma_dma_alloc_coherent_8m_needs_cma),
     ("qemu::cma::alloc_migrates_a_living_hog", cma_alloc_migrates_a_living_hog),
+    ("qemu::cma::busy_page_is_reported_and_skipped", cma_busy_page_is_reported_and_skipped),
 ]
 
 

@@ -22,6 +22,7 @@
 //! ignored, why`, and does not fail the run.
 
 mod ata;
+mod cma;
 mod exec;
 mod highmem;
 mod highpte;
@@ -83,6 +84,7 @@ pub static TESTS: &[KTest] = &[
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: kernel::dmesg_keeps_messages },
     KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: kernel::console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: kernel::symbols_resolve_kernel_text },
+    KTest { name: "mm::cma::busy_page_is_reported_and_skipped", run: cma::busy_page_is_reported_and_skipped },
     KTest { name: "mm::page_alloc::every_free_page_round_trips", run: page_alloc::every_free_page_round_trips },
     KTest { name: "mm::page_alloc::highuser_fills_highmem_first", run: page_alloc::highuser_fills_highmem_first },
     KTest {

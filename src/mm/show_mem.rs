@@ -35,6 +35,8 @@ pub struct ZoneShow {
     pub managed: u64,
     pub mlocked: u64,
     pub free_pcp: u64,
+    /// Free pages on the CMA lists (Linux's `NR_FREE_CMA_PAGES`).
+    pub free_cma: u64,
     pub lowmem_reserve: [u64; MAX_NR_ZONES],
     /// Free blocks per order, and which migrate types (this kernel's
     /// `MigrateType` as bits) have some at that order.
@@ -99,7 +101,8 @@ impl MemInfoSnapshot {
         writeln!(out, " mapped:0 shmem:0 pagetables:{}", self.pagetables)?;
         writeln!(out, " sec_pagetables:0 bounce:0")?;
         writeln!(out, " kernel_misc_reclaimable:0")?;
-        writeln!(out, " free:{} free_pcp:{} free_cma:0", free, free_pcp)?;
+        let free_cma = sum(|z| z.free_cma);
+        writeln!(out, " free:{} free_pcp:{} free_cma:{}", free, free_pcp, free_cma)?;
         writeln!(
             out,
             "Node 0 active_anon:{}kB inactive_anon:{}kB active_file:0kB inactive_file:0kB unevictable:{}kB \
@@ -117,7 +120,7 @@ impl MemInfoSnapshot {
                 out,
                 "{} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:0KB active_anon:{}kB \
                  inactive_anon:{}kB active_file:0kB inactive_file:0kB unevictable:{}kB writepending:0kB \
-                 present:{}kB managed:{}kB mlocked:{}kB bounce:0kB free_pcp:{}kB local_pcp:{}kB free_cma:0kB",
+                 present:{}kB managed:{}kB mlocked:{}kB bounce:0kB free_pcp:{}kB local_pcp:{}kB free_cma:{}kB",
                 z.name,
                 kb(z.free),
                 kb(z.min),
@@ -130,7 +133,8 @@ impl MemInfoSnapshot {
                 kb(z.managed),
                 kb(z.mlocked),
                 kb(z.free_pcp),
-                kb(z.free_pcp)
+                kb(z.free_pcp),
+                kb(z.free_cma)
             )?;
             write!(out, "lowmem_reserve[]:")?;
             for r in z.lowmem_reserve {
@@ -208,6 +212,7 @@ pub fn snapshot(max_zone_idx: usize) -> MemInfoSnapshot {
         };
         {
             let buddy = z.lock();
+            zs.free_cma = buddy.cma_free() as u64;
             for order in 0..MAX_ORDER {
                 zs.nr_free[order] = buddy.nr_free(order) as u64;
                 for mt in MigrateType::ALL {
@@ -344,5 +349,18 @@ mod tests {
         assert!(!out.contains("HighMem free:") && !out.contains("HighMem: "), "{}", out);
         assert!(out.contains(" free:110 free_pcp:0 free_cma:0\n"), "{}", out);
         assert!(out.contains("\n3000 pages RAM\n2000 pages HighMem/MovableOnly\n100 pages reserved\n"), "{}", out);
+    }
+
+    /// free_cma counts the CMA lists, in the header (pages, every zone) and
+    /// in each zone's line (kB).
+    #[test]
+    fn free_cma_is_the_cma_lists() {
+        let mut normal = zone("Normal", 400, [4, 8, 12], 4000, 3600);
+        normal.free_cma = 64;
+        let s = MemInfoSnapshot { zones: [None, Some(normal), None, None], ..Default::default() };
+        let mut out = String::new();
+        s.write(&mut out).unwrap();
+        assert!(out.contains(" free:100 free_pcp:0 free_cma:64\n"), "{}", out);
+        assert!(out.contains("local_pcp:0kB free_cma:256kB\n"), "{}", out);
     }
 }

@@ -28,15 +28,16 @@ use crate::mm::highmem::{copy_highpage, memcpy_to_page};
 use crate::mm::mm_types::{MmContext, MmStruct};
 use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
+use crate::mm::page::Page;
 use crate::mm::page::PageFlags;
 use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{MapError, Pfn, Pte, VirtAddr};
-use crate::mm::page::Page;
 use crate::mm::page_io::swap_readpage;
+use crate::mm::pgtable::{MapError, Pfn, Pte, SwpEntry, VirtAddr};
 use crate::mm::rmap::page_set_anon_rmap;
 use crate::mm::swap::{lru_cache_add, lru_relocate, put_page};
 use crate::mm::swapfile::{
-    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap, vm_swap_full,
+    add_to_swap_cache, free_swap_and_cache, lookup_swap_cache, swap_duplicate, swap_free, try_to_free_swap,
+    vm_swap_full,
 };
 use crate::mm::vmstat::{count_vm_event, VmEvent, NR_ANON_PAGES, NR_MLOCK};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -131,6 +132,11 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
                 // entry: nothing to do, the access is retried.
                 Ok(())
             }
+        }
+        Some(pte) if pte.is_swap() && pte.swp_entry().is_migration() => {
+            // The page is being moved: wait, then the access is retried.
+            crate::mm::migrate::migration_entry_wait(mm, va, pte);
+            Ok(())
         }
         Some(pte) if pte.is_swap() => do_swap_page(mm, &vma, va, pte, access.write),
         // PROT_NONE pages live only in areas without access, refused
@@ -411,6 +417,10 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
             if pte.has_frame() {
                 frames += 1;
                 put_user_page(pte.pfn().0);
+            } else if pte.is_swap() && pte.swp_entry().is_migration() {
+                // The page is being moved; its mapping is counted nowhere
+                // but in rss (Linux's zap_pte_range).
+                frames += 1;
             } else if pte.is_swap() {
                 swapped += 1;
                 free_swap_and_cache(pte.swp_entry());
@@ -445,10 +455,23 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
     while at < vma.end {
         let n = ((vma.end - at) / PAGE_SIZE).min(CHUNK - (at / PAGE_SIZE) % CHUNK);
         batch.clear();
+        let mut moving: Option<(VirtAddr, Pte)> = None;
         // SAFETY: the entries written keep their frames, only losing RW;
         // the extra mapper is counted before `dst` maps the frame.
         unsafe {
             src.for_each_pte(VirtAddr::new(at), n, |va, pte| {
+                if moving.is_some() {
+                    return None;
+                }
+                if pte.is_swap() && pte.swp_entry().is_migration() {
+                    // Being moved: this chunk stops here, and the copy
+                    // goes on from this page once the move is over.
+                    // (Linux copies the entry instead and relies on its
+                    // reverse-map walk visiting the parent before the
+                    // child; this map's walk has no such order.)
+                    moving = Some((va, pte));
+                    return None;
+                }
                 if pte.is_swap() {
                     // Linux's copy_one_pte: the child names the same slot,
                     // one more count on it.
@@ -506,6 +529,11 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
             // A slot at its highest count (more than 32766 sharers).
             return Err(FaultError::Oom);
         }
+        if let Some((va, pte)) = moving {
+            crate::mm::migrate::migration_entry_wait(src, va, pte);
+            at = va.as_usize();
+            continue;
+        }
         at += n * PAGE_SIZE;
     }
     Ok(())
@@ -524,7 +552,10 @@ pub fn change_protection(mm: &MmStruct, ctx: &MmContext, start: usize, end: usiz
         // SAFETY: each entry keeps its frame; only its rights change.
         unsafe {
             mm.for_each_pte(VirtAddr::new(lo), (hi - lo) / PAGE_SIZE, |_, pte| {
-                if !pte.has_frame() {
+                if pte.is_swap() && pte.swp_entry().is_write_migration() && !writable {
+                    // A page being moved comes back read-only here.
+                    Some(Pte::from_swp_entry(SwpEntry::migration(pte.swp_entry().migration_pfn(), false)))
+                } else if !pte.has_frame() {
                     None
                 } else if none {
                     Some(pte.to_protnone())
@@ -590,6 +621,28 @@ pub fn mark_mlocked(mm: &MmStruct, start: usize, end: usize, lock: bool) {
             None
         })
     };
+}
+
+/// The user page mapped at `va` with a reference taken under the
+/// page-table lock (Linux's `follow_page` with `FOLL_GET`), for a kernel
+/// path that writes into it through kmap: the reference keeps reclaim from
+/// freeing it and migration from moving it meanwhile. Give it back with
+/// `put_page`.
+pub fn get_user_page(mm: &MmStruct, va: usize) -> Option<u32> {
+    let mut got = None;
+    // SAFETY: no entry changes (the callback returns None).
+    unsafe {
+        mm.update_pte(VirtAddr::new(va & !(PAGE_SIZE - 1)), |pte| {
+            if pte.is_present() {
+                if let Some(p) = pfn_to_page(pte.pfn().0 as usize) {
+                    p.get();
+                    got = Some(pte.pfn().0);
+                }
+            }
+            None
+        })
+    };
+    got
 }
 
 /// The user frame mapped at `va`, if any (for tests and reports).

@@ -6,6 +6,7 @@ pub mod gfp;
 pub mod list;
 pub mod lru;
 pub mod memblock;
+pub mod migrate;
 pub mod mm_init;
 pub mod mmap;
 pub mod mmzone;

@@ -215,7 +215,36 @@ impl SwpEntry {
     pub const fn offset(self) -> u32 {
         self.0 >> 8
     }
+
+    /// A migration entry (Linux's `make_migration_entry`): while page
+    /// migration moves frame `pfn`, each entry that mapped it holds this
+    /// instead, in the last two swap types (which no swap area may use:
+    /// `MAX_SWAPFILES` is 30), remembering whether it was writable. A
+    /// fault on one waits for the move to end (`mm::migrate`).
+    pub const fn migration(pfn: u32, write: bool) -> SwpEntry {
+        SwpEntry::new(if write { SWP_MIGRATION_WRITE } else { SWP_MIGRATION_READ }, pfn)
+    }
+
+    /// Linux's `is_migration_entry`.
+    pub const fn is_migration(self) -> bool {
+        self.ty() >= SWP_MIGRATION_READ
+    }
+
+    /// Linux's `is_write_migration_entry`.
+    pub const fn is_write_migration(self) -> bool {
+        self.ty() == SWP_MIGRATION_WRITE
+    }
+
+    /// The frame a migration entry names (Linux's `migration_entry_to_page`).
+    pub const fn migration_pfn(self) -> u32 {
+        self.offset()
+    }
 }
+
+/// The swap types migration entries use (Linux's `SWP_MIGRATION_READ` and
+/// `SWP_MIGRATION_WRITE`, `MAX_SWAPFILES` and `MAX_SWAPFILES + 1`).
+pub const SWP_MIGRATION_READ: usize = SwpEntry::MAX_TYPES - 2;
+pub const SWP_MIGRATION_WRITE: usize = SwpEntry::MAX_TYPES - 1;
 
 impl Pte {
     /// Linux's `swp_entry_to_pte`.
@@ -476,7 +505,12 @@ impl PageTables {
     /// Write swap entry `e` at `va`, making the page table if needed, where
     /// the entry is empty (fork copying a swapped-out page; `map`'s rules
     /// otherwise). No flush: neither entry is present.
-    pub fn set_swap_entry<M: TableMemory + ?Sized>(&self, mem: &mut M, va: VirtAddr, e: SwpEntry) -> Result<(), MapError> {
+    pub fn set_swap_entry<M: TableMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+        va: VirtAddr,
+        e: SwpEntry,
+    ) -> Result<(), MapError> {
         let table = self.table_for(mem, va, true)?;
         let old = Pte(mem.read_entry(table, va.pte_index()));
         check_empty(va, old)?;

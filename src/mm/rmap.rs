@@ -185,14 +185,29 @@ pub fn page_set_anon_rmap(page: &Page, mm: &MmStruct, va: usize) {
 }
 
 /// Call `f` on each address space of the family of mapped page `page`,
-/// with the user address the page has there. `None` when the lock is
-/// busy (the caller treats the page as in use).
-fn for_each_mapping(g: &MutexGuard<'_, Rmap>, page: &Page, mut f: impl FnMut(&MmStruct, VirtAddr)) {
-    if page.page_mapcount() == 0 || page.mapping() & PAGE_MAPPING_ANON == 0 {
+/// with the user address the page has there.
+fn for_each_mapping(g: &MutexGuard<'_, Rmap>, page: &Page, f: impl FnMut(&MmStruct, VirtAddr)) {
+    if page.page_mapcount() == 0 {
         return;
     }
-    let id = (page.mapping() >> 1) as usize;
-    let va = VirtAddr::new((page.index() as usize) << PAGE_SHIFT);
+    for_each_family_member(g, page, f);
+}
+
+/// Call `f` on each address space of `page`'s family, with the page's
+/// user address, whether or not it maps the page now: migration looks for
+/// its entries after the page's map count has fallen to 0.
+pub fn for_each_family_member(g: &MutexGuard<'_, Rmap>, page: &Page, f: impl FnMut(&MmStruct, VirtAddr)) {
+    for_each_in_family(g, page.mapping(), page.index(), f);
+}
+
+/// `for_each_family_member` for a page whose `mapping` and `index` were
+/// `mapping` and `index` (migration moves them to the new frame midway).
+pub fn for_each_in_family(g: &MutexGuard<'_, Rmap>, mapping: u32, index: u32, mut f: impl FnMut(&MmStruct, VirtAddr)) {
+    if mapping & PAGE_MAPPING_ANON == 0 {
+        return;
+    }
+    let id = (mapping >> 1) as usize;
+    let va = VirtAddr::new((index as usize) << PAGE_SHIFT);
     let Some(Some(fam)) = g.families.get(id) else { return };
     for w in fam {
         // SAFETY: an address space leaves its family (under RMAP, which

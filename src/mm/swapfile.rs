@@ -31,8 +31,9 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::sync::atomic::Ordering::Relaxed;
 
-/// Active areas at most (Linux's `MAX_SWAPFILES`, 32 with 5 type bits).
-pub const MAX_SWAPFILES: usize = SwpEntry::MAX_TYPES;
+/// Active areas at most (Linux's `MAX_SWAPFILES`: 32 types in 5 bits,
+/// less the two that page migration's entries use).
+pub const MAX_SWAPFILES: usize = super::pgtable::SWP_MIGRATION_READ;
 
 /// A failed transfer, naming what failed where.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +238,36 @@ pub fn add_to_swap_cache(pfn: u32, e: SwpEntry) -> Result<(), u32> {
     si.map.dup(e.offset());
     si.map.set_cached(e.offset(), pfn);
     enter_cache(pfn, e);
+    Ok(())
+}
+
+/// Page migration's switch of the swap cache (Linux's
+/// `migrate_page_move_mapping` for a swap-cache page): if `old` (in the
+/// cache, unmapped, held by the migrating caller) has exactly `expected`
+/// references, its cache slot names `new` from now on, with the cache's
+/// reference moved along; otherwise nothing changes and the count found is
+/// returned. The check and the switch are one step under the swap lock,
+/// where `lookup_swap_cache` takes its references: a fault finds either
+/// the old page before (and the count says so) or the new one after.
+pub fn migrate_swap_cache(old: u32, new: u32, expected: i32) -> Result<(), i32> {
+    let mut sw = SWAP.lock();
+    let p = page(old);
+    let count = p.page_count();
+    if !p.flags().contains(PageFlags::SWAPCACHE) || count != expected {
+        return Err(count);
+    }
+    let e = SwpEntry(p.private());
+    let si = sw.area(e).expect("a cached page's area");
+    si.map.clear_cached(e.offset());
+    si.map.set_cached(e.offset(), new);
+    let n = page(new);
+    n.get();
+    n.set_private(e.0);
+    n.set_flag(PageFlags::SWAPCACHE);
+    p.clear_flag(PageFlags::SWAPCACHE);
+    p.set_private(0);
+    // The cache's reference on the old page goes with it.
+    let _ = p.put_testzero();
     Ok(())
 }
 

@@ -189,11 +189,13 @@ fn map_segments(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, fref: FileRe
                 let access = Access { write: true, user_esp: None };
                 match memory::handle_mm_fault(mm, ctx, file_end, access) {
                     Ok(()) => {
-                        let pfn = memory::user_frame(mm, file_end).ok_or(ExecError::NoMemory)?;
+                        let pfn = memory::get_user_page(mm, file_end).ok_or(ExecError::NoMemory)?;
                         let off = file_end % PAGE_SIZE;
                         // SAFETY: the frame is this new mm's, mapped only here,
-                        // and the program has not started.
+                        // the program has not started, and our reference keeps
+                        // it from being freed or moved.
                         unsafe { memcpy_to_page(pfn, off, &ZEROS[off..]) };
+                        crate::mm::swap::put_page(pfn);
                     }
                     // No page: the load fails (2.6.24's failed padzero
                     // fails the exec); ignored, the page's next fault
@@ -235,12 +237,13 @@ fn setup_stack(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, esp: u32, ima
     for va in (low..top).step_by(PAGE_SIZE) {
         memory::handle_mm_fault(mm, ctx, va, Access { write: true, user_esp: None })
             .map_err(|_| ExecError::NoMemory)?;
-        let pfn = memory::user_frame(mm, va).ok_or(ExecError::NoMemory)?;
+        let pfn = memory::get_user_page(mm, va).ok_or(ExecError::NoMemory)?;
         let (lo, hi) = (va.max(esp as usize), va + PAGE_SIZE);
         let bytes = &image[lo - esp as usize..hi - esp as usize];
         // SAFETY: a fresh zeroed frame of this new mm; the program has not
-        // started.
+        // started, and our reference keeps it from being freed or moved.
         unsafe { memcpy_to_page(pfn, lo - va, bytes) };
+        crate::mm::swap::put_page(pfn);
     }
     Ok(())
 }

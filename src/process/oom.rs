@@ -25,8 +25,8 @@ use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::oom_kill::{
     oom_badness, oom_policy, proc_oom_score, select_bad_process, write_killed, write_oom_summary, write_task_row,
-    Chosen, InvokedLine, OomControl, OomMm, OomOutcome, OomTask, Policy, SYSCTL_OOM_DUMP_TASKS,
-    TASKS_HEADER, TASKS_TITLE,
+    Chosen, InvokedLine, OomControl, OomMm, OomOutcome, OomTask, Policy, SYSCTL_OOM_DUMP_TASKS, TASKS_HEADER,
+    TASKS_TITLE,
 };
 use crate::mm::vmstat::{count_vm_event, VmEvent, TOTAL_SWAP_PAGES};
 use core::fmt::Write;

@@ -68,6 +68,12 @@ pub static COMMANDS: &[Command] = &[
     },
     Command { name: "maps", usage: "PID", help: "a process's areas (/proc/PID/maps)", run: process_cmds::cmd_maps },
     Command {
+        name: "migrate",
+        usage: "PID",
+        help: "move every page of a process to other frames while it runs",
+        run: process_cmds::cmd_migrate,
+    },
+    Command {
         name: "status",
         usage: "PID",
         help: "a process's state and memory (/proc/PID/status)",

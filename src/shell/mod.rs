@@ -6,8 +6,8 @@
 
 pub mod jobs;
 pub mod lineedit;
-pub mod sysctl;
 pub mod oom_cmds;
+pub mod sysctl;
 
 #[cfg(target_os = "none")]
 pub mod commands;

@@ -212,6 +212,31 @@ pub fn cmd_maps(args: &[&str]) -> CmdResult {
     Ok(())
 }
 
+/// `migrate PID`: move every page of a process to other frames while it
+/// runs (Linux's `migratepages PID` between nodes; here there is one
+/// node, so the point is the move itself: `mm::migrate`).
+pub fn cmd_migrate(args: &[&str]) -> CmdResult {
+    let p = one_pid(args)?;
+    let Some(mm) = p.mm() else { bail!("process {} has no address space (a kernel thread); nothing done", p.pid()) };
+    // The areas now, and the lock let go: the process's own faults must
+    // be able to run (and meet the migration entries) meanwhile.
+    let areas: Vec<(usize, usize)> = {
+        let ctx = mm.mmap.lock();
+        let mut v = Vec::new();
+        if v.try_reserve_exact(ctx.vmas.len()).is_err() {
+            bail!("out of memory for the list of areas; nothing done");
+        }
+        v.extend(ctx.vmas.iter().map(|a| (a.start, a.end)));
+        v
+    };
+    let (moved, failed, first) = crate::mm::migrate::migrate_mm(&mm, &areas);
+    println!("migrate: pid {}: {} pages moved, {} not moved", p.pid(), moved, failed);
+    if let Some((pfn, why)) = first {
+        println!("migrate: the first not moved: pfn {:#x}: {}", pfn, why);
+    }
+    Ok(())
+}
+
 /// `status PID`: `/proc/PID/status`.
 pub fn cmd_status(args: &[&str]) -> CmdResult {
     let p = one_pid(args)?;

@@ -1,4 +1,4 @@
-//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock]
+//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork]
 //!
 //! Takes SIZE bytes of anonymous memory (mmap2 with MAP_NORESERVE, or by growing the heap with
 //! brk when `brk` is given) and, with `touch`, writes a pattern into every
@@ -7,7 +7,11 @@
 //! checks every page after: the pattern if touched, zero if not (fresh
 //! memory reads zero). `hold` keeps the memory while sleeping, a second at a
 //! time, re-checking it each second with `verify`: for ever (until killed),
-//! or SECONDS seconds. SIZE takes K, M or G (powers of 1024).
+//! or SECONDS seconds. SIZE takes K, M or G (powers of 1024). `fork`
+//! (after touching) forks a child that rewrites every odd page with its own
+//! pattern, so that the two share the even pages and each has its own copy
+//! of the odd ones; both then hold and verify their own view, and the
+//! parent waits for the child.
 //!
 //! Exit status 0, 1 if the memory could not be had or lost its contents, 2
 //! for arguments it does not understand.
@@ -23,7 +27,7 @@ rt::main!(main);
 
 const PAGE: usize = 4096;
 const PROGRESS: usize = 64 << 20;
-const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock]";
+const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork]";
 
 struct Options {
     size: usize,
@@ -34,6 +38,8 @@ struct Options {
     brk: bool,
     /// mlockall once the memory is mapped (none of it then goes to swap).
     lock: bool,
+    /// Fork after touching; the child rewrites the odd pages.
+    fork: bool,
 }
 
 /// Bytes as K, M or G when they are a whole number of them.
@@ -84,13 +90,14 @@ fn parse() -> Result<Options, ()> {
         eprintln!("hog: SIZE {} is more than the address space holds; nothing mapped", arg);
         return Err(());
     };
-    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false, lock: false };
+    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false, lock: false, fork: false };
     for a in args {
         match a.to_str() {
             Some("touch") => o.touch = true,
             Some("verify") => o.verify = true,
             Some("brk") => o.brk = true,
             Some("lock") => o.lock = true,
+            Some("fork") => o.fork = true,
             Some("hold") => o.hold = Some(None),
             Some(s) if s.starts_with("hold=") => match s[5..].parse() {
                 Ok(n) => o.hold = Some(Some(n)),
@@ -130,6 +137,8 @@ fn pattern(seed: u32, i: usize) -> (u32, u32) {
 struct Region {
     start: usize,
     size: usize,
+    /// A forked child's own pattern for the odd pages.
+    odd_seed: Option<u32>,
 }
 
 impl Region {
@@ -143,10 +152,32 @@ impl Region {
         (page, unsafe { page.add(PAGE / 4 - 1) })
     }
 
+    /// What page `i` holds once touched.
+    fn expected(&self, seed: u32, i: usize) -> (u32, u32) {
+        match self.odd_seed {
+            Some(odd) if i % 2 == 1 => pattern(odd, i),
+            _ => pattern(seed, i),
+        }
+    }
+
+    /// The child's rewrite of the odd pages (each a copy-on-write fault).
+    fn rewrite_odd(&mut self, odd: u32) {
+        self.odd_seed = Some(odd);
+        for i in (1..self.pages()).step_by(2) {
+            let (first, last) = self.words(i);
+            let (a, b) = pattern(odd, i);
+            // SAFETY: as in touch().
+            unsafe {
+                first.write_volatile(a);
+                last.write_volatile(b);
+            }
+        }
+    }
+
     fn touch(&self, seed: u32) {
         for i in 0..self.pages() {
             let (first, last) = self.words(i);
-            let (a, b) = pattern(seed, i);
+            let (a, b) = self.expected(seed, i);
             // SAFETY: inside the region, mapped read-write and hog's alone.
             // Volatile: the writes must reach memory, and the reads of
             // check() must come from it.
@@ -165,7 +196,7 @@ impl Region {
     fn check(&self, seed: u32, touched: bool) -> Result<(), (usize, u32, u32)> {
         for i in 0..self.pages() {
             let (first, last) = self.words(i);
-            let want = if touched { pattern(seed, i) } else { (0, 0) };
+            let want = if touched { self.expected(seed, i) } else { (0, 0) };
             // SAFETY: as in touch().
             let got = unsafe { (first.read_volatile(), last.read_volatile()) };
             if got.0 != want.0 {
@@ -219,7 +250,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let region = Region { start, size: o.size };
+    let mut region = Region { start, size: o.size, odd_seed: None };
     println!("hog: {} at {:#010x} ({})", Size(o.size), start, how);
     if o.lock {
         // Everything: the memory, and the program's own pages and stack.
@@ -236,6 +267,39 @@ fn main() -> i32 {
     if o.verify && !region.verify(seed, o.touch) {
         return 1;
     }
+    let mut child = None;
+    if o.fork {
+        match sys::fork() {
+            Ok(sys::Fork::Child) => {
+                region.rewrite_odd(seed ^ 0x00c0_ffee);
+                println!("hog: child {} rewrote the odd pages", sys::getpid());
+            }
+            Ok(sys::Fork::Parent(pid)) => child = Some(pid),
+            Err(e) => {
+                eprintln!("hog: fork failed: {}", e);
+                return 1;
+            }
+        }
+    }
+    let status = hold_and_check(&o, &region, seed);
+    if let Some(pid) = child {
+        match sys::waitpid(pid, 0) {
+            Ok((_, ws)) if ws.exit_status() == Some(0) => {}
+            Ok((_, ws)) => {
+                eprintln!("hog: child {} ended badly ({:?})", pid, ws);
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("hog: waitpid {} failed: {}", pid, e);
+                return 1;
+            }
+        }
+    }
+    status
+}
+
+/// `hold` and its checks, then "done"; the exit status.
+fn hold_and_check(o: &Options, region: &Region, seed: u32) -> i32 {
     if let Some(secs) = o.hold {
         match secs {
             Some(n) => println!("hog: holding {} for {}s (pid {})", Size(o.size), n, sys::getpid()),

@@ -4,6 +4,9 @@
 //! included), given back at once: the way to watch a high-order
 //! allocation fail on a fragmented machine and compaction rescue it.
 
+// A command's error is a fixed buffer (`CmdError`): see commands.rs.
+#![allow(clippy::result_large_err)]
+
 use super::commands::CmdResult;
 use crate::bail;
 use crate::mm::buddy::MAX_ORDER;

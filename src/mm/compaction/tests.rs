@@ -83,7 +83,7 @@ impl Migrator for Users<'_> {
 impl Users<'_> {
     /// Free every user page, as the processes exiting would.
     fn free_all(&mut self) {
-        for (&pfn, _) in &self.tags {
+        for &pfn in self.tags.keys() {
             let page = &self.mm[pfn as usize];
             page.__clear_flag(PageFlags::LRU | PageFlags::MLOCKED);
             self.node.__free_pages(self.mm, pfn, 0);

@@ -3484,7 +3484,23 @@ def direct_compaction_serves_an_order_10_allocation():
         m.kill()
 
 
+def frag_runs_as_on_linux():
+    """frag is a Linux program: on this host it maps, touches, gives back
+    every other page, holds and verifies as on himem, and refuses bad
+    arguments naming them."""
+    built_user_programs()
+    check_native("frag 8M hold=1 verify", run_native("frag", ["8M", "hold=1", "verify"]), 0,
+                 r"frag: touched 2048 pages at 0x[0-9a-f]{8}, gave back every other one: 1024 kept \(pid \d+\)\n"
+                 r"frag: verified 1024 pages\nfrag: done\n", "")
+    for bad, says in [(["12X"], "frag: SIZE 12X is not a size of at least 8K"), (["4K"], "frag: SIZE 4K is not a size"),
+                      (["1M", "hold=x"], "frag: option hold=x is not understood; nothing mapped"),
+                      ([], "frag: no SIZE given; nothing mapped")]:
+        got = run_native("frag", bad)
+        check(got[0] == 2 and says in got[2] and got[1] == "", "frag %s: exit %d, stdout %r, stderr %r" % (" ".join(bad), *got))
+
+
 COMPACTION_TESTS = [
+    ("qemu::compaction::frag_runs_as_on_linux", frag_runs_as_on_linux),
     ("qemu::compaction::after_frag_raises_free_order_10_blocks", compaction_after_frag_raises_free_order_10_blocks),
     ("qemu::compaction::leaves_mlocked_pages_when_told", compaction_leaves_mlocked_pages_when_told),
     ("qemu::compaction::direct_serves_an_order_10_allocation", direct_compaction_serves_an_order_10_allocation),

@@ -82,8 +82,12 @@ fn verify(start: usize, pages: usize, seed: u32) -> bool {
 
 fn main() -> i32 {
     let mut args = rt::args().skip(1);
-    let Some(size) = args.next().and_then(|a| a.to_str()).and_then(parse_size).filter(|&n| n >= 2 * PAGE) else {
-        eprintln!("frag: no SIZE of at least 8K given; nothing mapped\n{}", USAGE);
+    let Some(arg) = args.next() else {
+        eprintln!("frag: no SIZE given; nothing mapped\n{}", USAGE);
+        return 2;
+    };
+    let Some(size) = arg.to_str().and_then(parse_size).filter(|&n| n >= 2 * PAGE) else {
+        eprintln!("frag: SIZE {} is not a size of at least 8K (bytes, with K, M or G); nothing mapped\n{}", arg, USAGE);
         return 2;
     };
     let (mut hold, mut check_it) = (None, false);

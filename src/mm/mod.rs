@@ -1,6 +1,7 @@
 //! Memory management. Pure algorithms here build and test on the host.
 
 pub mod buddy;
+pub mod compaction;
 pub mod gfp;
 pub mod list;
 pub mod lru;

@@ -12,6 +12,8 @@ pub mod sysctl;
 #[cfg(target_os = "none")]
 pub mod commands;
 #[cfg(target_os = "none")]
+pub mod compact_cmds;
+#[cfg(target_os = "none")]
 pub mod process_cmds;
 #[cfg(target_os = "none")]
 pub mod swap_cmds;

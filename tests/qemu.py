@@ -2601,7 +2601,7 @@ VMA_CACHE_TESTS = [
 
 # --- sysctl, vmstat, overcommit (issue 11) ---
 
-SYSCTL_ALL = ["vm.compact_unevictable_allowed", "vm.lowmem_reserve_ratio", "vm.min_free_kbytes", "vm.oom_kill_allocating_task", "vm.overcommit_memory",
+SYSCTL_ALL = ["vm.compact_unevictable_allowed", "vm.extfrag_threshold", "vm.lowmem_reserve_ratio", "vm.min_free_kbytes", "vm.oom_kill_allocating_task", "vm.overcommit_memory",
               "vm.overcommit_ratio", "vm.page-cluster", "vm.panic_on_oom", "vm.swappiness"]
 
 
@@ -3331,6 +3331,182 @@ MIGRATE_TESTS = [
 ]
 
 
+# --- compaction (issue 12) ---
+
+def order10_free(m):
+    """Free order-10 blocks per zone, from buddyinfo."""
+    return {z: int(c.split()[10]) for z, c in
+            re.findall(r"^Node 0, zone\s+(\w+)\s+((?:\d+\s+){11})", m.cmd("buddyinfo"), re.M)}
+
+
+def compact_lines(out):
+    """`compact`'s per-zone lines: {zone: (moved, failed, skipped, line)}."""
+    rows = {}
+    for g in re.finditer(r"^Node 0, zone\s+(\w+): scanned \d+ pages \(migrate\) \d+ \(free\), moved (\d+), failed (\d+), "
+                         r"skipped (\d+).*$", out, re.M):
+        rows[g.group(1)] = (int(g.group(2)), int(g.group(3)), int(g.group(4)), g.group(0))
+    return rows
+
+
+def warm_up_frag_and_compact(m):
+    """A first small round, so that the caches the workload uses have their
+    first slabs before the counts are taken."""
+    start_job(m, "run frag 1M hold=1 verify &")
+    m.cmd("compact", timeout=60)
+    check("Done" in m.cmd("wait", timeout=60), "warm-up frag failed:\n" + m.out[-1500:])
+
+
+def compaction_after_frag_raises_free_order_10_blocks():
+    """-m 128M: `frag 80M` touches 80M and gives back every other page, so
+    Normal has half its pages free and almost no free 4M block; `compact`
+    moves frag's pages together (its per-zone line says how many) and the
+    free order-10 blocks in buddyinfo rise by at least 5 (20M); frag's pages
+    verify afterwards; pgmigrate_success counts every move, and
+    compact_migrate_scanned, compact_free_scanned and compact_isolated rise.
+    Then the same through the write-only vm.compact_memory: writing 1 works
+    (0 is refused), reading it prints nothing and `sysctl -a` does not list
+    it (procps on a mode-0200 file). MemFree and AnonPages come back."""
+    built_user_programs()
+    m = Machine(mem="128M")
+    try:
+        m.boot()
+        warm_up_frag_and_compact(m)
+        before = settled_counts(m)
+        for trigger in ["compact", "sysctl -w vm.compact_memory=1"]:
+            v0 = vmstat_values(m)
+            start_job(m, "run frag 80M hold=15 verify &")
+            wait_for_out(m, "frag: touched 20480 pages", 1 if trigger == "compact" else 2, 60)
+            free0 = order10_free(m)
+            out = m.cmd(trigger, timeout=120)
+            free1 = order10_free(m)
+            v1 = vmstat_values(m)
+            check(free1["Normal"] >= free0["Normal"] + 5,
+                  "%s: free order-10 blocks %r before, %r after:\n%s" % (trigger, free0, free1, out))
+            moved = v1["pgmigrate_success"] - v0["pgmigrate_success"]
+            check(moved >= 2000 and v1["pgmigrate_fail"] == v0["pgmigrate_fail"], "%s: %d moved:\n%s" % (trigger, moved, out))
+            for e in ["compact_migrate_scanned", "compact_free_scanned", "compact_isolated"]:
+                check(v1[e] > v0[e], "%s: %s did not rise: %d -> %d" % (trigger, e, v0[e], v1[e]))
+            check(v1["compact_stall"] == v0["compact_stall"], "compact_memory is not a stall")
+            if trigger == "compact":
+                rows = compact_lines(out)
+                check(set(rows) == {"DMA", "Normal"} and rows["Normal"][0] == moved and rows["Normal"][1] == 0,
+                      "compact's report (%d moved):\n%s" % (moved, out))
+                check("compact: %d pages moved" % moved in out, "no total:\n" + out)
+            else:
+                check(out == "vm.compact_memory = 1\n", "sysctl -w vm.compact_memory=1 printed %r" % out)
+            out = m.cmd("wait", timeout=60)
+            check("Done" in out and m.out.count("frag: verified 10240 pages") == (1 if trigger == "compact" else 2),
+                  "frag did not verify:\n" + out + m.out[-2000:])
+        check(m.cmd("sysctl vm.compact_memory") == "", "reading a mode-0200 knob printed something")
+        check("compact_memory" not in m.cmd("sysctl -a"), "sysctl -a lists vm.compact_memory")
+        check(m.cmd("sysctl -w vm.compact_memory=0") == 'sysctl: setting key "vm.compact_memory": Invalid argument\n',
+              "vm.compact_memory=0 taken")
+        check("memory lost its contents" not in m.out, "a page came back wrong:\n" + m.out[-3000:])
+        after = settled_counts(m)
+        check(after[0] == before[0] and after[2] == before[2],
+              "MemFree, SwapFree, AnonPages, SwapCached %r before, %r after" % (before, after))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def compaction_leaves_mlocked_pages_when_told():
+    """With vm.compact_unevictable_allowed=0, a 16M mlocked hog sitting
+    below a fragmenting frag (started after it, so lower in memory) is
+    passed over: `compact` reports its pages skipped as mlocked and
+    pgmigrate_fail does not move; with 1 (Linux's default) the next
+    `compact` moves them too. Both programs verify."""
+    built_user_programs()
+    m = Machine(mem="128M", args="memlock=64M")
+    try:
+        m.boot()
+        warm_up_frag_and_compact(m)
+        before = settled_counts(m)
+        check(m.cmd("sysctl -w vm.compact_unevictable_allowed=0") == "vm.compact_unevictable_allowed = 0\n", "set 0")
+        start_job(m, "run frag 80M hold=20 verify &")
+        wait_for_out(m, "frag: touched 20480 pages", 1, 60)
+        start_job(m, "run hog 16M touch lock verify hold=20 &")
+        wait_for_out(m, "hog: holding 16M", 1, 60)
+        v0 = vmstat_values(m)
+        out = m.cmd("compact", timeout=120)
+        normal = compact_lines(out).get("Normal")
+        locked = re.search(r"\(mlocked (\d+)\)", normal[3] if normal else "")
+        check(normal and locked and int(locked.group(1)) == normal[2] and normal[2] >= 1024,
+              "no mlocked pages skipped:\n" + out)
+        check(vmstat_values(m)["pgmigrate_fail"] == v0["pgmigrate_fail"], "skipped pages counted as failed moves")
+        check(m.cmd("sysctl -w vm.compact_unevictable_allowed=1") == "vm.compact_unevictable_allowed = 1\n", "set 1")
+        out = m.cmd("compact", timeout=120)
+        normal = compact_lines(out).get("Normal")
+        check(normal and normal[2] == 0 and normal[0] > 0, "mlocked pages still skipped:\n" + out)
+        out = m.cmd("wait", timeout=60)
+        check(out.count("Done") == 2 and "hog: verified 16M" in m.out and "frag: verified 10240 pages" in m.out,
+              "a program did not verify:\n" + out + m.out[-2000:])
+        after = settled_counts(m)
+        check(after[0] == before[0] and after[2] == before[2], "counts %r before, %r after" % (before, after))
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def direct_compaction_serves_an_order_10_allocation():
+    """-m 128M with swap: `frag 116M` leaves no free order-10 block in any
+    zone; `compact order 10` (one movable order-10 allocation through the
+    page allocator's slow path) fails with vm.extfrag_threshold=1000, where
+    direct compaction never runs (compact_stall unchanged), and succeeds
+    with the default 500: compact_stall and compact_success rise by one.
+    frag verifies after."""
+    built_user_programs()
+    m = Machine(mem="128M", swap="256M")
+    try:
+        m.boot()
+        start_job(m, "run frag 116M hold=30 verify &")
+        wait_for_out(m, "frag: touched 29696 pages", 1, 120)
+        free = order10_free(m)
+        check(sum(free.values()) == 0, "frag left free order-10 blocks: %r" % free)
+        v0 = vmstat_values(m)
+        check(m.cmd("sysctl -w vm.extfrag_threshold=1000") == "vm.extfrag_threshold = 1000\n", "set 1000")
+        out = m.cmd("compact order 10", timeout=120)
+        check("no free order-10 block (direct compaction: not run)" in out, "without compaction:\n" + out)
+        v1 = vmstat_values(m)
+        check(v1["compact_stall"] == v0["compact_stall"], "compaction ran at threshold 1000")
+        check(m.cmd("sysctl -w vm.extfrag_threshold=500") == "vm.extfrag_threshold = 500\n", "set 500")
+        out = m.cmd("compact order 10", timeout=120)
+        check(re.search(r"order-10 block at pfn 0x[0-9a-f]+ \(direct compaction: ran, succeeded\); freed", out),
+              "with compaction:\n" + out)
+        v2 = vmstat_values(m)
+        check(v2["compact_stall"] == v1["compact_stall"] + 1 and v2["compact_success"] == v1["compact_success"] + 1
+              and v2["compact_fail"] == v1["compact_fail"], "compact_* %r -> %r" % (v1, v2))
+        check(m.cmd("compact order 11") == "compact: order '11' is not 1..10; nothing done\n", "order 11 taken")
+        out = m.cmd("wait", timeout=120)
+        check("Done" in out and "frag: verified 14848 pages" in m.out, "frag did not verify:\n" + out + m.out[-2000:])
+        check_serves(m)
+    finally:
+        m.kill()
+
+
+def frag_runs_as_on_linux():
+    """frag is a Linux program: on this host it maps, touches, gives back
+    every other page, holds and verifies as on himem, and refuses bad
+    arguments naming them."""
+    built_user_programs()
+    check_native("frag 8M hold=1 verify", run_native("frag", ["8M", "hold=1", "verify"]), 0,
+                 r"frag: touched 2048 pages at 0x[0-9a-f]{8}, gave back every other one: 1024 kept \(pid \d+\)\n"
+                 r"frag: verified 1024 pages\nfrag: done\n", "")
+    for bad, says in [(["12X"], "frag: SIZE 12X is not a size of at least 8K"), (["4K"], "frag: SIZE 4K is not a size"),
+                      (["1M", "hold=x"], "frag: option hold=x is not understood; nothing mapped"),
+                      ([], "frag: no SIZE given; nothing mapped")]:
+        got = run_native("frag", bad)
+        check(got[0] == 2 and says in got[2] and got[1] == "", "frag %s: exit %d, stdout %r, stderr %r" % (" ".join(bad), *got))
+
+
+COMPACTION_TESTS = [
+    ("qemu::compaction::frag_runs_as_on_linux", frag_runs_as_on_linux),
+    ("qemu::compaction::after_frag_raises_free_order_10_blocks", compaction_after_frag_raises_free_order_10_blocks),
+    ("qemu::compaction::leaves_mlocked_pages_when_told", compaction_leaves_mlocked_pages_when_told),
+    ("qemu::compaction::direct_serves_an_order_10_allocation", direct_compaction_serves_an_order_10_allocation),
+]
+
+
 # --- CMA (issue 12) ---
 
 def cma_counts(m):
@@ -3587,7 +3763,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + CMA_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -693,6 +693,21 @@ impl BuddyZone {
         }
         Ok(())
     }
+
+    /// Take the free block headed by `pfn` off the free lists, whole, and
+    /// return its order; `None` if no free block starts there. Its pages are
+    /// left with no reference and no mark, for the caller to split (Linux
+    /// 2.6.35's `split_free_page` up to `split_page`: compaction's free
+    /// scanner takes the free pages of a target pageblock this way).
+    pub fn take_free_block(&mut self, mem_map: &[Page], pfn: u32) -> Option<usize> {
+        if !self.contains(pfn) || !mem_map[pfn as usize].is_buddy() {
+            return None;
+        }
+        let order = mem_map[pfn as usize].order();
+        self.del_from_free_list(mem_map, pfn);
+        self.free_area_pages -= 1 << order;
+        Some(order)
+    }
 }
 
 #[cfg(test)]

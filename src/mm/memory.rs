@@ -465,10 +465,12 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 }
                 if pte.is_swap() && pte.swp_entry().is_migration() {
                     // Being moved: this chunk stops here, and the copy
-                    // goes on from this page once the move is over.
-                    // (Linux copies the entry instead and relies on its
-                    // reverse-map walk visiting the parent before the
-                    // child; this map's walk has no such order.)
+                    // goes on from this page once the move is over. (Linux
+                    // copies the entry instead, holding the parent's
+                    // page-table lock until the child has it, so that the
+                    // move's walk, parent first, finds it; here the entry
+                    // reaches the child after that lock is gone. With one
+                    // CPU the move never lets fork see one: `mm::migrate`.)
                     moving = Some((va, pte));
                     return None;
                 }
@@ -643,6 +645,20 @@ pub fn get_user_page(mm: &MmStruct, va: usize) -> Option<u32> {
         })
     };
     got
+}
+
+/// Fault in the page at `va` and take a reference on it (Linux's
+/// `get_user_pages` for one page): the fault again if the page went to swap
+/// between the fault and the look, a few times. Give it back with
+/// `put_page`.
+pub fn get_user_page_faulting(mm: &MmStruct, ctx: &mut MmContext, va: usize, write: bool) -> Result<u32, FaultError> {
+    for _ in 0..4 {
+        handle_mm_fault(mm, ctx, va, Access { write, user_esp: None })?;
+        if let Some(pfn) = get_user_page(mm, va) {
+            return Ok(pfn);
+        }
+    }
+    Err(FaultError::Oom)
 }
 
 /// The user frame mapped at `va`, if any (for tests and reports).

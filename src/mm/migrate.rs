@@ -6,34 +6,39 @@
 //! One page moves in five steps (`unmap_and_move`):
 //!
 //! 1. **Isolate** it from its LRU list, with a reference
-//!    ([`isolate_lru_page`]), so reclaim leaves it alone; mark it
-//!    `PG_locked`, so the swap code does not take it out of the swap cache.
+//!    ([`isolate_lru_page`]), so reclaim leaves it alone.
 //! 2. **Unmap** it everywhere through the reverse map (`mm::rmap`): every
 //!    entry mapping it becomes a *migration entry*, a swap-shaped entry of
 //!    one of two reserved swap types that names the frame and whether the
-//!    entry was writable (`SwpEntry::migration`). A process touching the
-//!    page now faults, and the fault waits for the move to end
-//!    ([`migration_entry_wait`]); since every entry is gone from the page
-//!    tables and the TLB (`update_pte` flushes), nothing can write the old
-//!    frame from here on.
-//! 3. **Copy** it into the new frame (through `kmap_atomic` when either is
+//!    entry was writable (`SwpEntry::migration`); `update_pte` flushes each
+//!    from the TLB.
+//! 3. **Freeze** it: if anybody but the mappings, the swap cache and us
+//!    holds a reference (a fault copying it for copy-on-write, a kernel
+//!    path writing into it, an I/O), the move is abandoned, since they may
+//!    still read or write the old frame. For a page in the swap cache the
+//!    check and the switch of the cache slot to the new frame are one step
+//!    under the swap lock, where a swap-in takes its reference.
+//! 4. **Copy** it into the new frame (through `kmap_atomic` when either is
 //!    in highmem).
-//! 4. **Freeze** it: if anybody but the mappings, the swap cache and us
-//!    holds a reference (a fault copying it for copy-on-write, I/O, a
-//!    kernel path using it), the move is abandoned, since they may still
-//!    read or write the old frame. For a page in the swap cache the check
-//!    and the switch of the cache slot to the new frame are one step under
-//!    the swap lock, where a fault would take its reference.
 //! 5. **Remap**: each migration entry becomes a present entry of the new
 //!    frame, writable if it was, and the old frame is freed. On failure the
 //!    entries get the old frame back instead, and nothing has changed.
 //!
-//! Between steps 2 and 5 the page's entries can still change under us:
-//! the process may exit or `munmap` (the entry goes, its count with it),
-//! or fork (the child gets a copy of the entry, read-only). Step 5 maps
-//! whatever entries it finds, and the counts follow the entries found. The
-//! protocol is [`move_page`], written over [`MigrateOps`] so that the host
-//! tests can run it against a model that interferes at every step.
+//! **The window.** Between steps 2 and 5 the page is mapped nowhere, and
+//! nothing else may touch it: a fault on another of its mappings deciding
+//! copy-on-write from a map count half converted, a swap-in mapping the
+//! old frame from the cache, a fork copying an entry, an exit or `munmap`
+//! dropping one. Linux keeps them out with the page lock, which
+//! `do_swap_page` and `do_wp_page` take, and a fault that meets a
+//! migration entry waits for it (`migration_entry_wait`). This kernel has
+//! one CPU, so it closes the window more simply: steps 2 to 5 run with
+//! preemption off (bounded work: one page-table entry per address space of
+//! the family, and one 4 KB copy, nothing that sleeps), and no other task
+//! runs until the entries are present again. The migration entries and the
+//! wait are kept as Linux has them: they are what a second CPU would meet,
+//! and a fault or a fork that ever found one would wait rather than take
+//! the entry for an empty one. The protocol is [`move_page`], written over
+//! [`MigrateOps`] so that the host tests run it against a model.
 //!
 //! What does not move: kernel memory (slab, page tables, kernel stacks:
 //! never on an LRU list), a page someone holds ("pinned"), a page mapped
@@ -133,12 +138,11 @@ pub fn move_page<O: MigrateOps>(o: &mut O, old: u32, new: u32) -> Result<(), Mig
     // then held for the entries.
     let held = before > 0 && o.unmap(old) == before as usize;
     if o.mapcount(old) > 0 {
-        // An entry the walk could not convert: PROT_NONE, or one a fork
-        // was copying as we went. Put everything back.
+        // An entry the walk could not convert (PROT_NONE): put everything
+        // back.
         restore(o, old, held);
         return Err(MigrateError::Again);
     }
-    o.copy(new, old);
     let expected = 1 + held as i32 + o.in_swap_cache(old) as i32;
     let frozen = if o.in_swap_cache(old) {
         o.move_swap_cache(old, new, expected)
@@ -154,6 +158,8 @@ pub fn move_page<O: MigrateOps>(o: &mut O, old: u32, new: u32) -> Result<(), Mig
         restore(o, old, held);
         return Err(MigrateError::Pinned { count, expected });
     }
+    // Frozen: nobody else holds the old frame, so nobody can write it now.
+    o.copy(new, old);
     o.move_state(old, new);
     let mapped = o.remap(old, new);
     if mapped > 0 {
@@ -200,6 +206,7 @@ pub use kernel::*;
 mod kernel {
     use super::*;
     use crate::arch::x86::pgtable_types::PteFlags;
+    use crate::kernel::preempt::{preempt_disable, preempt_enable};
     use crate::kernel::wait::WaitQueue;
     use crate::mm::gfp::GFP_HIGHUSER_MOVABLE;
     use crate::mm::highmem::copy_highpage;
@@ -286,10 +293,12 @@ mod kernel {
             Err(MigrateError::Again)
         } else {
             let r = {
-                // The reverse map stays ours from unmap to remap, so no
-                // address space joins or leaves the page's family meanwhile.
                 let g = RMAP.lock();
+                // The window (see the module comment): no other task runs
+                // from the unmap to the remap.
+                preempt_disable();
                 let r = move_page(&mut Kernel { g: &g, family: (old.mapping(), old.index()) }, pfn, new_pfn);
+                preempt_enable();
                 drop(g);
                 r
             };
@@ -355,8 +364,9 @@ mod kernel {
             for_each_in_family(self.g, self.family.0, self.family.1, |mm, va| {
                 let mut took = false;
                 // SAFETY: the entry changes from the frame to a migration
-                // entry naming it; the frame stays held by the migration's
-                // reference and the mapping reference, counted in `n`.
+                // entry naming it (no frame is mapped by it: update_pte's
+                // contract allows an entry that maps nothing); the frame
+                // stays held by the migration's reference.
                 unsafe {
                     mm.update_pte(va, |pte| {
                         if !pte.is_present() || pte.pfn().0 != pfn {
@@ -384,8 +394,9 @@ mod kernel {
             for_each_in_family(self.g, self.family.0, self.family.1, |mm, va| {
                 let mut put = false;
                 // SAFETY: a migration entry for `old` becomes a present
-                // entry of `to`, which holds the mapping reference (taken
-                // by the caller for the first one).
+                // entry of `to`; `move_page` gives `to` the mappings'
+                // reference once the walk is done, and no other task runs
+                // before that (preemption is off).
                 unsafe {
                     mm.update_pte(va, |pte| {
                         if !pte.is_swap() || !pte.swp_entry().is_migration() || pte.swp_entry().migration_pfn() != old {
@@ -420,8 +431,9 @@ mod kernel {
         }
 
         fn copy(&mut self, to: u32, from: u32) {
-            // SAFETY: `to` is the caller's alone; `from` is mapped nowhere
-            // (migration entries) and held by the migration's reference.
+            // SAFETY: `to` is the caller's alone (not yet mapped); `from` is
+            // mapped nowhere (migration entries) and frozen: only the
+            // migration, the mappings' count and the swap cache hold it.
             unsafe { copy_highpage(to, from) };
         }
 

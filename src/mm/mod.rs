@@ -2,6 +2,7 @@
 
 pub mod buddy;
 pub mod cma;
+pub mod compaction;
 pub mod gfp;
 pub mod list;
 pub mod lru;

@@ -188,6 +188,11 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
     if !gfp.may_sleep() {
         return failed(gfp, order);
     }
+    // Direct compaction before direct reclaim (2.6.35's
+    // __alloc_pages_direct_compact): orders above 0 only.
+    if let Some(pfn) = super::compaction::alloc_pages_direct_compact(gfp, order) {
+        return Some(prep_new_pages(gfp, pfn, order));
+    }
     loop {
         let _ = failed(gfp | Gfp::NOWARN, order);
         RECLAIM_RETRIES.fetch_add(1, Ordering::Relaxed);

@@ -43,6 +43,11 @@ pub static OOM_KILL_ALLOCATING_TASK: AtomicI32 = AtomicI32::new(0);
 /// (0, for real-time users who want no minor fault on a locked page). CMA
 /// moves them regardless, as Linux's `alloc_contig_range` does.
 pub static COMPACT_UNEVICTABLE_ALLOWED: AtomicUsize = AtomicUsize::new(1);
+/// `vm.extfrag_threshold` (Linux 2.6.35): direct compaction runs for a
+/// failed high-order allocation only when the zone's fragmentation index
+/// is above it (0..=1000; at most it, the failure is from lack of memory
+/// and reclaim is the answer).
+pub static EXTFRAG_THRESHOLD: AtomicUsize = AtomicUsize::new(500);
 /// `vm.overcommit_memory`: [`OVERCOMMIT_GUESS`], [`OVERCOMMIT_ALWAYS`] or
 /// [`OVERCOMMIT_NEVER`] (`mm::util::vm_enough_memory`).
 pub static OVERCOMMIT_MEMORY: AtomicUsize = AtomicUsize::new(OVERCOMMIT_GUESS);
@@ -152,6 +157,9 @@ pub fn parse_intvec(s: &str, max: usize) -> Result<Values, Einval> {
 /// range (every value), and how it is read and applied.
 pub struct Knob {
     pub name: &'static str,
+    /// The file's mode in `/proc/sys` (Linux's `ctl_table.mode`): 0o644,
+    /// or 0o200 for a write-only trigger, which `sysctl` does not read.
+    pub mode: u16,
     pub len: usize,
     pub min: i32,
     pub max: i32,
@@ -166,8 +174,20 @@ fn load(a: &AtomicUsize) -> i32 {
 
 /// Every knob, sorted by name as `sysctl -a` lists them.
 pub static KNOBS: &[Knob] = &[
+    // Write-only (mode 0200): writing 1 compacts every zone (Linux's
+    // `sysctl_compaction_handler`; 6.1 refuses any other value).
+    Knob {
+        name: "vm.compact_memory",
+        mode: 0o200,
+        len: 1,
+        min: 1,
+        max: 1,
+        get: |_, v| v[0] = 1,
+        set: |_, _, _| super::compaction::compact_memory_sysctl(),
+    },
     Knob {
         name: "vm.compact_unevictable_allowed",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: 1,
@@ -175,7 +195,17 @@ pub static KNOBS: &[Knob] = &[
         set: |_, _, vals| COMPACT_UNEVICTABLE_ALLOWED.store(vals[0] as usize, Relaxed),
     },
     Knob {
+        name: "vm.extfrag_threshold",
+        mode: 0o644,
+        len: 1,
+        min: 0,
+        max: 1000,
+        get: |_, v| v[0] = load(&EXTFRAG_THRESHOLD),
+        set: |_, _, vals| EXTFRAG_THRESHOLD.store(vals[0] as usize, Relaxed),
+    },
+    Knob {
         name: "vm.lowmem_reserve_ratio",
+        mode: 0o644,
         len: MAX_VALUES,
         min: i32::MIN,
         max: i32::MAX,
@@ -194,6 +224,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.min_free_kbytes",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: i32::MAX,
@@ -202,6 +233,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.oom_kill_allocating_task",
+        mode: 0o644,
         len: 1,
         min: i32::MIN,
         max: i32::MAX,
@@ -210,6 +242,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.overcommit_memory",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: 2,
@@ -218,6 +251,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.overcommit_ratio",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: i32::MAX,
@@ -226,6 +260,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.page-cluster",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: 31,
@@ -234,6 +269,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.panic_on_oom",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: 2,
@@ -242,6 +278,7 @@ pub static KNOBS: &[Knob] = &[
     },
     Knob {
         name: "vm.swappiness",
+        mode: 0o644,
         len: 1,
         min: 0,
         max: 200,
@@ -264,6 +301,13 @@ pub fn find(name: &str) -> Option<&'static Knob> {
 }
 
 impl Knob {
+    /// Whether `sysctl` may read it: a write-only trigger has no owner
+    /// read bit, and procps skips such a file without a word when it reads
+    /// (`ReadSetting`'s `S_IRUSR` check), `-a` and directories included.
+    pub fn readable(&self) -> bool {
+        self.mode & 0o400 != 0
+    }
+
     /// Write the value as `/proc/sys` shows it: the values separated by
     /// tabs (`proc_dointvec`'s read).
     pub fn show(&self, node: &Node, out: &mut impl Write) -> fmt::Result {
@@ -362,8 +406,11 @@ mod tests {
     #[test]
     fn table_is_sorted_and_names_take_slashes() {
         assert!(KNOBS.windows(2).all(|w| w[0].name < w[1].name));
-        assert_eq!(KNOBS.len(), 9);
+        assert_eq!(KNOBS.len(), 11);
         assert_eq!(find("vm/swappiness").map(|k| k.name), Some("vm.swappiness"));
+        let write_only: Vec<&str> = KNOBS.iter().filter(|k| !k.readable()).map(|k| k.name).collect();
+        assert_eq!(write_only, ["vm.compact_memory"], "Linux's mode-0200 entries");
+        assert_eq!(find("vm.extfrag_threshold").map(|k| k.readable()), Some(true));
         assert_eq!(find("vm.page-cluster").map(|k| k.name), Some("vm.page-cluster"));
         assert!(find("vm.nosuch").is_none() && find("vm").is_none() && find("vm.swappines").is_none());
     }
@@ -388,6 +435,13 @@ mod tests {
             ("vm.oom_kill_allocating_task", "-7", true),
             ("vm.lowmem_reserve_ratio", "-1 0 1", true),
             ("vm.min_free_kbytes", "2147483647", true),
+            ("vm.extfrag_threshold", "1000", true),
+            ("vm.extfrag_threshold", "0", true),
+            ("vm.extfrag_threshold", "1001", false),
+            ("vm.extfrag_threshold", "-1", false),
+            ("vm.compact_memory", "1", true),
+            ("vm.compact_memory", "0", false),
+            ("vm.compact_memory", "2", false),
         ];
         // `parse` only: the knobs are globals other tests read.
         for &(name, v, ok) in cases {

@@ -24,7 +24,7 @@ use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
 use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::memcpy_to_page;
-use crate::mm::memory::{self, Access, FaultError};
+use crate::mm::memory::{self, FaultError};
 use crate::mm::mm_types::{mm_alloc, MmContext, MmRef, MmStruct};
 use crate::mm::mmap::{
     FileRef, VmFlags, Vma, VmaKind, VmaSet, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_PRIVATE, PROT_EXEC,
@@ -186,10 +186,8 @@ fn map_segments(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, fref: FileRe
             if !file_end.is_multiple_of(PAGE_SIZE) {
                 // The file's bytes after the segment must read as .bss:
                 // zero them in the page's private copy, as padzero does.
-                let access = Access { write: true, user_esp: None };
-                match memory::handle_mm_fault(mm, ctx, file_end, access) {
-                    Ok(()) => {
-                        let pfn = memory::get_user_page(mm, file_end).ok_or(ExecError::NoMemory)?;
+                match memory::get_user_page_faulting(mm, ctx, file_end, true) {
+                    Ok(pfn) => {
                         let off = file_end % PAGE_SIZE;
                         // SAFETY: the frame is this new mm's, mapped only here,
                         // the program has not started, and our reference keeps
@@ -235,9 +233,7 @@ fn setup_stack(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, esp: u32, ima
     ctx.vmas.insert_vma(vma).map_err(|_| ExecError::NoMemory)?;
     ctx.vmas.start_stack = esp as usize;
     for va in (low..top).step_by(PAGE_SIZE) {
-        memory::handle_mm_fault(mm, ctx, va, Access { write: true, user_esp: None })
-            .map_err(|_| ExecError::NoMemory)?;
-        let pfn = memory::get_user_page(mm, va).ok_or(ExecError::NoMemory)?;
+        let pfn = memory::get_user_page_faulting(mm, ctx, va, true).map_err(|_| ExecError::NoMemory)?;
         let (lo, hi) = (va.max(esp as usize), va + PAGE_SIZE);
         let bytes = &image[lo - esp as usize..hi - esp as usize];
         // SAFETY: a fresh zeroed frame of this new mm; the program has not

@@ -135,6 +135,12 @@ pub static COMMANDS: &[Command] = &[
         help: "free blocks per migrate type (/proc/pagetypeinfo)",
         run: cmd_pagetypeinfo,
     },
+    Command {
+        name: "compact",
+        usage: "[order N]",
+        help: "compact every zone (/proc/sys/vm/compact_memory); order N: allocate 2^N pages and free them",
+        run: super::compact_cmds::cmd_compact,
+    },
     Command { name: "memmap", usage: "", help: "picture of physical memory, one cell per pageblock", run: cmd_memmap },
     Command {
         name: "cma",
@@ -586,7 +592,7 @@ fn cmd_poweroff(args: &[&str]) -> CmdResult {
 }
 
 /// The arguments as typed (less the quoting), for messages naming them.
-struct Words<'a>(&'a [&'a str]);
+pub struct Words<'a>(pub &'a [&'a str]);
 
 impl core::fmt::Display for Words<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

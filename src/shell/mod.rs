@@ -14,6 +14,8 @@ pub mod cma;
 #[cfg(target_os = "none")]
 pub mod commands;
 #[cfg(target_os = "none")]
+pub mod compact_cmds;
+#[cfg(target_os = "none")]
 pub mod process_cmds;
 #[cfg(target_os = "none")]
 pub mod swap_cmds;

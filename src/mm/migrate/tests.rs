@@ -1,10 +1,14 @@
 //! The migration protocol (`move_page`) against a model machine: one user
-//! page at one address in several address spaces of a fork family, and
-//! the things that can happen to it while it moves (a process exits or
-//! unmaps it, a kernel path holds it, a mapping the walk cannot convert).
-//! Whatever happens, every entry ends on a live frame holding the data,
-//! the map count is the number of entries, the references add up, and the
-//! old frame is the caller's alone after a move.
+//! page at one address in several address spaces of a fork family, in
+//! every shape it can have when the window opens (mapped by several or by
+//! none, in the swap cache or not, mapped `PROT_NONE` somewhere, held by a
+//! kernel path). In the kernel nothing else runs inside the window
+//! (preemption is off); the model also lets processes exit inside it, and
+//! the protocol still leaves everything consistent. Whatever happens, every
+//! entry ends on a live frame holding the data written before, the map
+//! count is the number of entries, the references add up, the copy is made
+//! only once nobody else holds the page, and the old frame is the caller's
+//! alone after a move.
 
 use super::*;
 use proptest::prelude::*;
@@ -50,7 +54,8 @@ enum Event {
     Pin,
 }
 
-/// When an event strikes: after the unmap, after the copy.
+/// When an event strikes: after the unmap (a pin then stands for one
+/// taken before the window), after the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Unmapped,
@@ -175,6 +180,7 @@ impl MigrateOps for Model {
     }
 
     fn copy(&mut self, to: u32, from: u32) {
+        assert_eq!(self.pins, 0, "copied while a kernel path holds the page: its writes would be lost");
         assert!(
             !self.entries.iter().any(|e| matches!(e, Entry::Present { pfn, .. } if *pfn == from)),
             "copied while still mapped: a write could be lost"
@@ -223,8 +229,10 @@ impl MigrateOps for Model {
     }
 }
 
-fn run(n_mms: usize, writable: bool, swapcache: bool, hidden: bool, events: Vec<(Step, Event)>) {
+fn run(n_mms: usize, writable: bool, swapcache: bool, hidden: bool, events: Vec<(Step, Event)>, data: u64) {
     let mut m = Model::new(n_mms, writable, swapcache, hidden);
+    // What the processes wrote before the move.
+    m.f(OLD).data = data;
     m.events = events;
     let was_mapped = m.frames[&OLD].mapcount > 0;
     let r = move_page(&mut m, OLD, NEW);
@@ -249,7 +257,7 @@ fn run(n_mms: usize, writable: bool, swapcache: bool, hidden: bool, events: Vec<
     }
     let l = &m.frames[&live];
     assert_eq!(l.mapcount, n, "map count is not the number of entries: {m:?}");
-    assert_eq!(l.data, 0xfeed, "data lost");
+    assert_eq!(l.data, data, "data lost");
     let pins = if r.is_ok() { 0 } else { m.pins };
     assert_eq!(l.count, 1 + (n > 0) as i32 + l.swapcache as i32 + pins, "references do not add up: {m:?}");
     assert_eq!(m.anon, (n > 0) as i64, "NR_ANON_PAGES off: {m:?}");
@@ -274,27 +282,27 @@ fn run(n_mms: usize, writable: bool, swapcache: bool, hidden: bool, events: Vec<
 
 #[test]
 fn a_page_mapped_by_three_moves_with_its_swap_cache_slot() {
-    run(3, false, true, false, vec![]);
+    run(3, false, true, false, vec![], 0x5eed);
 }
 
 #[test]
 fn a_pin_taken_while_unmapped_stops_the_move_and_everything_comes_back() {
-    run(2, true, false, false, vec![(Step::Unmapped, Event::Pin)]);
+    run(2, true, false, false, vec![(Step::Unmapped, Event::Pin)], 0x5eed);
 }
 
 #[test]
 fn a_prot_none_mapping_is_left_alone() {
-    run(1, true, false, true, vec![]);
+    run(1, true, false, true, vec![], 0x5eed);
 }
 
 #[test]
 fn every_process_exiting_mid_move_leaves_an_unmapped_page() {
-    run(2, true, true, false, vec![(Step::Copied, Event::Zap(0)), (Step::Unmapped, Event::Zap(1))]);
+    run(2, true, true, false, vec![(Step::Copied, Event::Zap(0)), (Step::Unmapped, Event::Zap(1))], 0x5eed);
 }
 
 #[test]
 fn an_unmapped_swap_cache_page_moves() {
-    run(0, false, true, false, vec![]);
+    run(0, false, true, false, vec![], 0x5eed);
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -305,6 +313,14 @@ fn event() -> impl Strategy<Value = Event> {
     prop_oneof![(0..5usize).prop_map(Event::Zap), Just(Event::Pin)]
 }
 
+/// Pins come before the copy (after it, nobody can take one: the page is
+/// frozen and nothing else runs); exits come at either step.
+fn events() -> impl Strategy<Value = Vec<(Step, Event)>> {
+    proptest::collection::vec((step(), event()), 0..4).prop_map(|v| {
+        v.into_iter().map(|(s, e)| if matches!(e, Event::Pin) { (Step::Unmapped, e) } else { (s, e) }).collect()
+    })
+}
+
 proptest! {
     #[test]
     fn whatever_happens_meanwhile_the_page_ends_whole(
@@ -312,10 +328,11 @@ proptest! {
         writable: bool,
         swapcache: bool,
         hidden: bool,
-        events in proptest::collection::vec((step(), event()), 0..4),
+        events in events(),
+        data: u64,
     ) {
         // A page mapped nowhere is in the swap cache (else nobody has it).
         let swapcache = swapcache || (n == 0 && !hidden);
-        run(n, writable, swapcache, hidden, events);
+        run(n, writable, swapcache, hidden, events, data);
     }
 }

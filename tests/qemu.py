@@ -3251,8 +3251,9 @@ def migrate_cmd(m, pid, timeout=180):
 
 def migration_keeps_forked_views_and_leaves_no_stale_mapping():
     """A 64M hog touched and forked (the child rewrote the odd pages, so
-    the even ones are shared by both and each has its own odd ones) holds
-    and verifies every second; `migrate` moves every page of the parent,
+    the even ones are shared by both and each has its own odd ones) holds,
+    rewrites its odd pages and verifies every second (`churn`: writes
+    while the pages move); `migrate` moves every page of the parent,
     then of the child, while they run; a third hog then writes over the
     frames the moves freed. Both views still verify (a stale mapping of
     an old frame would read the third hog's pattern), pgmigrate_success
@@ -3265,7 +3266,7 @@ def migration_keeps_forked_views_and_leaves_no_stale_mapping():
         check(m.cmd("wait", timeout=60).count("Done") == 1, "warm-up hog failed:\n" + m.out[-1500:])
         before = settled_counts(m)
         v0 = vmstat_values(m)
-        pid = start_job(m, "run hog 64M touch verify fork hold=40 &")
+        pid = start_job(m, "run hog 64M touch verify fork churn hold=40 &")
         wait_for_out(m, "rewrote the odd pages", 2, 90)
         child = re.findall(r"hog: child (\d+) rewrote the odd pages", m.out)[-1]
         moved_p, failed_p, out_p = migrate_cmd(m, pid)

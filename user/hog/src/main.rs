@@ -1,4 +1,4 @@
-//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork]
+//! hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork] [churn]
 //!
 //! Takes SIZE bytes of anonymous memory (mmap2 with MAP_NORESERVE, or by growing the heap with
 //! brk when `brk` is given) and, with `touch`, writes a pattern into every
@@ -11,7 +11,10 @@
 //! (after touching) forks a child that rewrites every odd page with its own
 //! pattern, so that the two share the even pages and each has its own copy
 //! of the odd ones; both then hold and verify their own view, and the
-//! parent waits for the child.
+//! parent waits for the child. `churn` (with `hold`) rewrites every odd
+//! page with a new pattern each second before checking, so that pages
+//! are written while something moves them (the even pages, shared after
+//! `fork`, stay shared).
 //!
 //! Exit status 0, 1 if the memory could not be had or lost its contents, 2
 //! for arguments it does not understand.
@@ -27,7 +30,7 @@ rt::main!(main);
 
 const PAGE: usize = 4096;
 const PROGRESS: usize = 64 << 20;
-const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork]";
+const USAGE: &str = "usage: hog SIZE [touch] [verify] [hold[=SECONDS]] [brk] [lock] [fork] [churn]";
 
 struct Options {
     size: usize,
@@ -40,6 +43,8 @@ struct Options {
     lock: bool,
     /// Fork after touching; the child rewrites the odd pages.
     fork: bool,
+    /// Rewrite the odd pages every second of the hold.
+    churn: bool,
 }
 
 /// Bytes as K, M or G when they are a whole number of them.
@@ -90,7 +95,7 @@ fn parse() -> Result<Options, ()> {
         eprintln!("hog: SIZE {} is more than the address space holds; nothing mapped", arg);
         return Err(());
     };
-    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false, lock: false, fork: false };
+    let mut o = Options { size, touch: false, verify: false, hold: None, brk: false, lock: false, fork: false, churn: false };
     for a in args {
         match a.to_str() {
             Some("touch") => o.touch = true,
@@ -98,6 +103,7 @@ fn parse() -> Result<Options, ()> {
             Some("brk") => o.brk = true,
             Some("lock") => o.lock = true,
             Some("fork") => o.fork = true,
+            Some("churn") => o.churn = true,
             Some("hold") => o.hold = Some(None),
             Some(s) if s.starts_with("hold=") => match s[5..].parse() {
                 Ok(n) => o.hold = Some(Some(n)),
@@ -139,6 +145,8 @@ struct Region {
     size: usize,
     /// A forked child's own pattern for the odd pages.
     odd_seed: Option<u32>,
+    /// How many times `churn` rewrote the odd pages.
+    generation: u32,
 }
 
 impl Region {
@@ -154,9 +162,24 @@ impl Region {
 
     /// What page `i` holds once touched.
     fn expected(&self, seed: u32, i: usize) -> (u32, u32) {
-        match self.odd_seed {
-            Some(odd) if i % 2 == 1 => pattern(odd, i),
-            _ => pattern(seed, i),
+        if i % 2 == 0 {
+            return pattern(seed, i);
+        }
+        let odd = self.odd_seed.unwrap_or(seed);
+        pattern(odd ^ self.generation.wrapping_mul(0x0101_0101), i)
+    }
+
+    /// `churn`: the odd pages get the next generation's pattern.
+    fn churn(&mut self, seed: u32) {
+        self.generation += 1;
+        for i in (1..self.pages()).step_by(2) {
+            let (first, last) = self.words(i);
+            let (a, b) = self.expected(seed, i);
+            // SAFETY: as in touch().
+            unsafe {
+                first.write_volatile(a);
+                last.write_volatile(b);
+            }
         }
     }
 
@@ -250,7 +273,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let mut region = Region { start, size: o.size, odd_seed: None };
+    let mut region = Region { start, size: o.size, odd_seed: None, generation: 0 };
     println!("hog: {} at {:#010x} ({})", Size(o.size), start, how);
     if o.lock {
         // Everything: the memory, and the program's own pages and stack.
@@ -281,7 +304,7 @@ fn main() -> i32 {
             }
         }
     }
-    let status = hold_and_check(&o, &region, seed);
+    let status = hold_and_check(&o, &mut region, seed);
     if let Some(pid) = child {
         match sys::waitpid(pid, 0) {
             Ok((_, ws)) if ws.exit_status() == Some(0) => {}
@@ -299,7 +322,7 @@ fn main() -> i32 {
 }
 
 /// `hold` and its checks, then "done"; the exit status.
-fn hold_and_check(o: &Options, region: &Region, seed: u32) -> i32 {
+fn hold_and_check(o: &Options, region: &mut Region, seed: u32) -> i32 {
     if let Some(secs) = o.hold {
         match secs {
             Some(n) => println!("hog: holding {} for {}s (pid {})", Size(o.size), n, sys::getpid()),
@@ -309,6 +332,9 @@ fn hold_and_check(o: &Options, region: &Region, seed: u32) -> i32 {
         while left != Some(0) {
             sys::sleep(1);
             left = left.map(|n| n - 1);
+            if o.churn && o.touch {
+                region.churn(seed);
+            }
             if o.verify && region.check(seed, o.touch).is_err() {
                 return if region.verify(seed, o.touch) { 0 } else { 1 };
             }

@@ -325,8 +325,9 @@ mod kernel {
     }
 
     /// [`isolate_lru_page`], a new frame from the page allocator (movable,
-    /// highmem first; never inside an isolated pageblock, which the
-    /// allocator does not hand out) and [`migrate_page`]: for callers with
+    /// highmem first; not from an isolated pageblock's free lists, but see
+    /// `page_isolation` for the one way a page of one can still come back
+    /// from a pcp list) and [`migrate_page`]: for callers with
     /// no target of their own (CMA, the `migrate` shell command).
     pub fn migrate_page_anywhere(pfn: u32, mode: MigrateMode) -> Result<u32, MigrateError> {
         isolate_lru_page(pfn, mode)?;

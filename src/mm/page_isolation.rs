@@ -3,11 +3,16 @@
 //! mm/page_alloc.c): the CMA region's way to get a contiguous run.
 //!
 //! 1. Isolate the run's pageblocks: tag them `MIGRATE_ISOLATE` and move
-//!    their free pages to the Isolate lists. The allocator never hands out
-//!    an isolated page, and a page freed into an isolated pageblock goes
-//!    straight to the Isolate lists, past the pcp lists
+//!    their free pages to the Isolate lists. The buddy allocator never
+//!    hands out an isolated page, and a page freed into an isolated
+//!    pageblock goes straight to the Isolate lists, past the pcp lists
 //!    (`start_isolate_page_range`). Then empty the pcp lists
 //!    (`drain_all_pages`): pages freed before the retag may sit there.
+//!    One window is left: a free that read the pageblock's type just
+//!    before the retag and was preempted before its pcp push puts the
+//!    page on a pcp list after the drain, where an allocation may take it;
+//!    step 3 then finds the page in use and the attempt fails safely
+//!    ("still in use"). Linux reads the type inside the pcp section.
 //! 2. Migrate every page in use in the run to a frame elsewhere
 //!    (`mm::migrate`), which frees the old frame onto the Isolate lists.
 //! 3. Check that every frame of the run is free on the Isolate lists

@@ -304,7 +304,13 @@ impl BuddyZone {
     /// [`move_freepages_block`](Self::move_freepages_block) to move them too.
     pub fn set_pageblock_type(&mut self, pfn: u32, mt: MigrateType) {
         let i = self.pageblock_index(pfn);
-        self.pageblock_types[i] = self.grouped(mt);
+        let mt = self.grouped(mt);
+        if self.pageblock_types[i] == mt {
+            // No change: the lock-free copy need not be refreshed (its
+            // refresh copies the whole table with interrupts off).
+            return;
+        }
+        self.pageblock_types[i] = mt;
         self.retags = self.retags.wrapping_add(1);
     }
 

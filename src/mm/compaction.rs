@@ -233,6 +233,11 @@ pub fn compact_finished(cc: &CompactControl, buddy: &BuddyZone, watermark_ok: bo
         if buddy.nr_free_by_type(o, cc.migratetype) != 0 {
             return CompactResult::Partial;
         }
+        // A movable request may be served from the CMA lists too (Linux's
+        // compact_finished with ALLOC_CMA).
+        if cc.migratetype == MigrateType::Movable && buddy.nr_free_by_type(o, MigrateType::Cma) != 0 {
+            return CompactResult::Partial;
+        }
         if o >= PAGEBLOCK_ORDER && buddy.nr_free(o) != 0 {
             return CompactResult::Partial;
         }

@@ -135,8 +135,15 @@ fn move_page(pfn: u32) -> Result<(), BusyReason> {
 /// pages with a count of 1 each, to be given back with
 /// [`free_contig_range`] (Linux's `alloc_contig_range`). Sleeps (migration).
 /// Fails with the first page that could not be moved out, taking nothing.
-pub fn alloc_contig_range(start: u32, end: u32) -> Result<(), ContigError> {
+///
+/// The caller serialises the calls (CMA holds its area's mutex): two runs
+/// isolating the same pageblock would undo each other's isolation.
+pub(super) fn alloc_contig_range(start: u32, end: u32) -> Result<(), ContigError> {
     crate::kernel::preempt::might_sleep("alloc_contig_range");
+    if start >= end {
+        // Nothing to take (and no pageblock to isolate for it).
+        return Ok(());
+    }
     let (pb_start, pb_end) = pageblock_span(start, end);
     let isolation = Isolation::start(pb_start, pb_end)?;
     drain_all_pages();
@@ -195,7 +202,7 @@ pub fn alloc_contig_range(start: u32, end: u32) -> Result<(), ContigError> {
 /// # Safety
 /// `alloc_contig_range` handed these frames over, they are given back only
 /// once, and nothing uses them afterwards.
-pub unsafe fn free_contig_range(start: u32, count: u32) {
+pub(super) unsafe fn free_contig_range(start: u32, count: u32) {
     for pfn in start..start + count {
         // SAFETY: alloc_contig_range made every frame of the range an
         // order-0 page with a count of 1, owned by the caller, who gives

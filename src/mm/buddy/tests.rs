@@ -532,3 +532,16 @@ fn taking_everything_as_movable_retags_unmovable_blocks() {
     }
     assert_ne!(type_snapshot(&z).1, before.1, "a Movable steal of a half-free block retags it");
 }
+
+/// Retagging a pageblock to the type it has changes nothing, so the
+/// lock-free copy is not refreshed (a table copy with interrupts off).
+#[test]
+fn retag_to_the_same_type_is_not_a_retag() {
+    let mut z = BuddyZone::new(0, 2048);
+    let before = z.retags();
+    z.set_pageblock_type(0, MigrateType::Movable);
+    assert_eq!(z.retags(), before, "Movable to Movable");
+    z.set_pageblock_type(0, MigrateType::Unmovable);
+    assert_eq!(z.retags(), before.wrapping_add(1));
+    assert_eq!(z.pageblock_type(0), MigrateType::Unmovable);
+}

@@ -345,3 +345,21 @@ fn compacting_a_zone_with_no_user_pages_moves_nothing_and_ends() {
     assert_eq!(node.nr_free_pages(), total, "free pages taken were all given back");
     check(&node, &mm);
 }
+
+#[test]
+fn a_free_cma_block_finishes_a_movable_request_only() {
+    let mm = vec![Page::RESERVED; 2048];
+    let mut z = BuddyZone::new(0, 2048);
+    z.set_pageblock_type(1024, MigrateType::Cma);
+    z.free_range(&mm, 0, 2048);
+    let taken: Vec<u32> =
+        [MigrateType::Movable, MigrateType::Movable].iter().map(|&mt| z.alloc(&mm, 10, mt).unwrap()).collect();
+    assert_eq!(taken.len(), 2, "both pageblocks taken, the CMA one by a movable allocation");
+    // An order-3 block comes free in the CMA pageblock.
+    z.free(&mm, 1024 + 8, 3);
+    assert_eq!(z.nr_free_by_type(3, MigrateType::Cma), 1);
+    let mut c = CompactControl::new(0, 2048, Some(3), MigrateType::Movable);
+    assert_eq!(compact_finished(&c, &z, true, false), CompactResult::Partial, "movable may use the CMA block");
+    c.migratetype = MigrateType::Unmovable;
+    assert_eq!(compact_finished(&c, &z, true, false), CompactResult::Continue, "unmovable may not");
+}

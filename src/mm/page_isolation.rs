@@ -25,10 +25,11 @@
 //! Only CMA pageblocks are taken: only movable pages live there, so the
 //! allocation can succeed whenever migration can.
 
-use super::buddy::{MigrateType, PAGEBLOCK_PAGES};
+use super::buddy::{BuddyZone, MigrateType, PAGEBLOCK_PAGES};
 use super::cma::pageblock_span;
 use super::migrate::{migrate_page_anywhere, MigrateError, MigrateMode};
 use super::mmzone::with_node_mem_map;
+use super::page::Page;
 use super::page_alloc::{__free_pages, drain_all_pages, Pages};
 use core::fmt;
 
@@ -104,9 +105,7 @@ impl Isolation {
 impl Drop for Isolation {
     fn drop(&mut self) {
         for pb in (self.start..self.end).step_by(PAGEBLOCK_PAGES as usize) {
-            with_node_mem_map(|node, mm| {
-                let z = node.zone_of(pb).expect("isolated above");
-                let mut buddy = node.zones[z].lock();
+            with_isolated_block(pb, |buddy, mm| {
                 buddy.set_pageblock_type(pb, MigrateType::Cma);
                 buddy.move_freepages_block(mm, pb, MigrateType::Cma);
             });
@@ -169,21 +168,13 @@ pub(super) fn alloc_contig_range(start: u32, end: u32) -> Result<(), ContigError
     drain_all_pages();
     for pb in (pb_start..pb_end).step_by(PAGEBLOCK_PAGES as usize) {
         let (lo, hi) = (start.max(pb), end.min(pb + PAGEBLOCK_PAGES));
-        let busy = with_node_mem_map(|node, mm| {
-            let z = node.zone_of(pb).expect("isolated above");
-            node.zones[z].lock().first_not_isolated_free(mm, lo, hi)
-        });
-        if let Some(pfn) = busy {
+        if let Some(pfn) = with_isolated_block(pb, |buddy, mm| buddy.first_not_isolated_free(mm, lo, hi)) {
             return Err(ContigError::Busy { pfn, why: BusyReason::StillInUse });
         }
     }
     for pb in (pb_start..pb_end).step_by(PAGEBLOCK_PAGES as usize) {
         let (lo, hi) = (start.max(pb), end.min(pb + PAGEBLOCK_PAGES));
-        let taken = with_node_mem_map(|node, mm| {
-            let z = node.zone_of(pb).expect("isolated above");
-            node.zones[z].lock().take_isolated_range(mm, lo, hi)
-        });
-        if let Err(pfn) = taken {
+        if let Err(pfn) = with_isolated_block(pb, |buddy, mm| buddy.take_isolated_range(mm, lo, hi)) {
             // Checked free just above and nothing allocates from isolated
             // pageblocks: give back what was taken and say where.
             // SAFETY: the frames [start, lo) were taken just above, by this
@@ -194,6 +185,15 @@ pub(super) fn alloc_contig_range(start: u32, end: u32) -> Result<(), ContigError
     }
     drop(isolation);
     Ok(())
+}
+
+/// `f` on the buddy allocator (locked) of the zone holding isolated
+/// pageblock `pb`.
+fn with_isolated_block<R>(pb: u32, f: impl FnOnce(&mut BuddyZone, &[Page]) -> R) -> R {
+    with_node_mem_map(|node, mm| {
+        let z = node.zone_of(pb).expect("isolated above");
+        f(&mut node.zones[z].lock(), mm)
+    })
 }
 
 /// Give back `count` frames from `start` that `alloc_contig_range` handed

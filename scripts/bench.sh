@@ -12,7 +12,8 @@ rc=$?
 kernel=$(tr -d '\r' <"$log" | sed -n '/himem version\|^\[ *[0-9]*\.[0-9]*\]\|^benchmark/,$p')
 # With loglevel=4, what the kernel prints before the table is warnings and worse.
 printf '%s\n' "$kernel" | sed -n '/^benchmark/q;/\S/p'
-printf '%s\n' "$kernel" | sed -n '/^benchmark/,/^bench: done/p'
+# Lines that start with '@plot ' are chart data, not table rows.
+printf '%s\n' "$kernel" | sed -n '/^benchmark/,/^bench: done/p' | grep -v '^@plot '
 if [ "$rc" -ne 0 ] || ! grep -q '^bench: done' <<<"$kernel"; then
     echo
     why="QEMU exit status $rc"

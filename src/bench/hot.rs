@@ -1,101 +1,19 @@
-//! `make bench`: instruction counts of the hot paths, measured in the
-//! running kernel. Under QEMU's `-icount shift=0,sleep=off`, `rdtsc` counts
-//! guest instructions exactly, so the figures repeat run after run; the
-//! costs icount cannot see (a fault, an `invlpg`, a CR3 load) are printed
-//! as event counts beside them. Goals are printed, never asserted: this is
-//! a measurement, not a test.
-//!
-//! The kernel cannot see whether QEMU runs with icount, so `make bench`
-//! says so with the boot option `bench_icount`; without it (`make run
-//! ARGS=bench`) the rows are TSC cycles, labelled as such, and the goals
-//! (instruction counts) do not apply.
+//! The allocators' hot paths, one row each: the page allocator (pcp and
+//! buddy), slab and kmalloc, kmap, vmalloc; then the boot-time metadata.
 
-use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
+use super::{events, free_counts, row, BATCH};
+use crate::arch::x86::cpu::rdtsc;
 use crate::mm::gfp::GFP_KERNEL;
 use crate::mm::page_alloc::{self, __free_pages, alloc_pages, Pages};
 use crate::println;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-struct Events {
-    invlpg: u32,
-    flushes: u32,
-}
-
-fn events() -> Events {
-    Events { invlpg: TLB_SINGLE_FLUSHES.load(Ordering::Relaxed), flushes: TLB_FULL_FLUSHES.load(Ordering::Relaxed) }
-}
-
-fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: &str) {
-    let now = events();
-    println!(
-        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}",
-        name,
-        per_op,
-        goal,
-        now.invlpg - before.invlpg,
-        now.flushes - before.flushes,
-        extra
-    );
-}
-
-/// Cost of the measuring loop itself, subtracted from every row.
-fn overhead(n: u64) -> u64 {
-    let t0 = rdtsc();
-    for i in 0..n {
-        core::hint::black_box(i);
-    }
-    (rdtsc() - t0) / n
-}
-
-const BATCH: usize = 4096;
 static mut HELD: [u32; BATCH] = [0; BATCH];
 
-/// QEMU exit code (status 5) when the machine is too small to measure.
-const EXIT_TOO_SMALL: u8 = 2;
-
-/// Whether the rows can get what they hold at once: the batch row's 4096
-/// pages above what the allocator keeps back, and an order-10 block. With
-/// less (`make bench MEM=16M`) an `expect` in a row panicked the kernel;
-/// now the boot says why it measures nothing and exits failing.
-fn room() -> Result<(), (u64, &'static str)> {
-    let reserve = crate::mm::mmzone::with_node_mem_map(|node, _| node.totalreserve_pages());
-    let spare = page_alloc::nr_free_pages().saturating_sub(reserve);
-    if spare < BATCH as u64 + 1024 {
-        return Err((spare, "4096 pages held at once, and an order-10 block"));
-    }
-    // Read from the free lists, not allocated: an injected failure
-    // (fail_page_alloc=) is for the rows to meet.
-    let top = crate::mm::buddy::MAX_ORDER - 1;
-    let counts = free_counts();
-    if counts[0][top] + counts[1][top] == 0 {
-        return Err((spare, "an order-10 block in lowmem (none is free)"));
-    }
-    Ok(())
-}
-
-/// The benchmark thread; `icount` is the `bench_icount` boot option.
-pub fn run(icount: usize) {
-    let icount = icount != 0;
-    println!();
-    if let Err((spare, what)) = room() {
-        println!(
-            "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \
-             nothing measured",
-            spare * 4,
-            (BATCH + 1024) * 4,
-            what
-        );
-        crate::arch::x86::qemu::exit_failure(EXIT_TOO_SMALL);
-    }
-    if !icount {
-        println!("bench: no bench_icount boot option (make bench gives it, with QEMU's -icount): the TSC counts");
-        println!("bench: cycles, not instructions, so the figures vary and the goals do not apply");
-    }
-    println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
+/// Every row of this section, in order.
+pub(super) fn rows(loop_cost: u64) {
     let n = 20_000u64;
-    let loop_cost = overhead(n);
-
     // Warm the pcp list so the loop measures the fast path.
     for _ in 0..64 {
         let p = alloc_pages(GFP_KERNEL, 0).expect("a page");
@@ -165,13 +83,6 @@ pub fn run(icount: usize) {
         (meta * 10000 / ram) % 100,
         ram >> 20
     );
-    println!();
-    if icount {
-        println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);
-    } else {
-        println!("bench: done (TSC cycles, not instructions: no bench_icount; loop overhead {} subtracted)", loop_cost);
-    }
-    crate::arch::x86::qemu::poweroff();
 }
 
 #[inline(never)]
@@ -319,20 +230,6 @@ fn churned_slab_pages() -> usize {
 const SPLIT_ORDER: usize = 3;
 /// At most this many blocks are held to empty the orders below the top.
 const SPLIT_HOLD_MAX: usize = 8192;
-
-/// Free blocks per order of every zone.
-fn free_counts() -> [[usize; crate::mm::buddy::MAX_ORDER]; 4] {
-    crate::mm::mmzone::with_node_mem_map(|node, _| {
-        let mut c = [[0; crate::mm::buddy::MAX_ORDER]; 4];
-        for (z, zone) in node.zones.iter().enumerate().take(4) {
-            let buddy = zone.lock();
-            for (o, n) in c[z].iter_mut().enumerate() {
-                *n = buddy.nr_free(o);
-            }
-        }
-        c
-    })
-}
 
 /// An order-3 allocation that really splits an order-10 block (one free
 /// block appears at each order 3..9) and a free that merges it back

@@ -1,0 +1,133 @@
+//! `make bench`: instruction counts of the hot paths, measured in the
+//! running kernel. Under QEMU's `-icount shift=0,sleep=off`, `rdtsc` counts
+//! guest instructions exactly, so the figures repeat run after run; the
+//! costs icount cannot see (a fault, an `invlpg`, a CR3 load) are printed
+//! as event counts beside them. Goals are printed, never asserted: this is
+//! a measurement, not a test.
+//!
+//! The kernel cannot see whether QEMU runs with icount, so `make bench`
+//! says so with the boot option `bench_icount`; without it (`make run
+//! ARGS=bench`) the rows are TSC cycles, labelled as such, and the goals
+//! (instruction counts) do not apply.
+
+//!
+//! Sections, in the order they run: `hot` (the allocators' hot paths and
+//! the boot-time metadata). Lines that start with `@plot ` are data for the
+//! charts (`scripts/bench.sh` hides them from the table and hands them to
+//! the host tool that draws the SVGs; the format is in `plot`).
+
+mod hot;
+
+use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
+use crate::mm::page_alloc;
+use crate::println;
+use core::sync::atomic::Ordering;
+
+pub(super) struct Events {
+    invlpg: u32,
+    flushes: u32,
+}
+
+pub(super) fn events() -> Events {
+    Events { invlpg: TLB_SINGLE_FLUSHES.load(Ordering::Relaxed), flushes: TLB_FULL_FLUSHES.load(Ordering::Relaxed) }
+}
+
+pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: &str) {
+    let now = events();
+    plot(format_args!("row {} {}", name.replace(' ', "_"), per_op));
+    println!(
+        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}",
+        name,
+        per_op,
+        goal,
+        now.invlpg - before.invlpg,
+        now.flushes - before.flushes,
+        extra
+    );
+}
+
+/// Cost of the measuring loop itself, subtracted from every row.
+fn overhead(n: u64) -> u64 {
+    let t0 = rdtsc();
+    for i in 0..n {
+        core::hint::black_box(i);
+    }
+    (rdtsc() - t0) / n
+}
+
+pub(super) const BATCH: usize = 4096;
+
+/// QEMU exit code (status 5) when the machine is too small to measure.
+const EXIT_TOO_SMALL: u8 = 2;
+
+/// Whether the rows can get what they hold at once: the batch row's 4096
+/// pages above what the allocator keeps back, and an order-10 block. With
+/// less (`make bench MEM=16M`) an `expect` in a row panicked the kernel;
+/// now the boot says why it measures nothing and exits failing.
+fn room() -> Result<(), (u64, &'static str)> {
+    let reserve = crate::mm::mmzone::with_node_mem_map(|node, _| node.totalreserve_pages());
+    let spare = page_alloc::nr_free_pages().saturating_sub(reserve);
+    if spare < BATCH as u64 + 1024 {
+        return Err((spare, "4096 pages held at once, and an order-10 block"));
+    }
+    // Read from the free lists, not allocated: an injected failure
+    // (fail_page_alloc=) is for the rows to meet.
+    let top = crate::mm::buddy::MAX_ORDER - 1;
+    let counts = free_counts();
+    if counts[0][top] + counts[1][top] == 0 {
+        return Err((spare, "an order-10 block in lowmem (none is free)"));
+    }
+    Ok(())
+}
+
+/// Free blocks per order of every zone.
+pub(super) fn free_counts() -> [[usize; crate::mm::buddy::MAX_ORDER]; 4] {
+    crate::mm::mmzone::with_node_mem_map(|node, _| {
+        let mut c = [[0; crate::mm::buddy::MAX_ORDER]; 4];
+        for (z, zone) in node.zones.iter().enumerate().take(4) {
+            let buddy = zone.lock();
+            for (o, n) in c[z].iter_mut().enumerate() {
+                *n = buddy.nr_free(o);
+            }
+        }
+        c
+    })
+}
+
+/// One line of chart data: `@plot CHART FIELD...`, fields separated by
+/// single spaces and free of spaces themselves. `scripts/bench.sh` keeps
+/// these lines out of the table it shows and the host tool
+/// (`tools/benchplot`) draws the charts from them.
+pub(super) fn plot(args: core::fmt::Arguments) {
+    println!("@plot {}", args);
+}
+
+/// The benchmark thread; `icount` is the `bench_icount` boot option.
+pub fn run(icount: usize) {
+    let icount = icount != 0;
+    println!();
+    if let Err((spare, what)) = room() {
+        println!(
+            "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \
+             nothing measured",
+            spare * 4,
+            (BATCH + 1024) * 4,
+            what
+        );
+        crate::arch::x86::qemu::exit_failure(EXIT_TOO_SMALL);
+    }
+    if !icount {
+        println!("bench: no bench_icount boot option (make bench gives it, with QEMU's -icount): the TSC counts");
+        println!("bench: cycles, not instructions, so the figures vary and the goals do not apply");
+    }
+    println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
+    let loop_cost = overhead(20_000);
+    hot::rows(loop_cost);
+    println!();
+    if icount {
+        println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);
+    } else {
+        println!("bench: done (TSC cycles, not instructions: no bench_icount; loop overhead {} subtracted)", loop_cost);
+    }
+    crate::arch::x86::qemu::poweroff();
+}

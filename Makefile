@@ -6,6 +6,7 @@ ARGS       ?=
 QEMU_EXTRA ?=
 PROFILE    ?= release
 KTEST      ?=
+BENCH      ?=
 ISO        ?= $(KBUILD)/kernel.iso
 GDB_PORT   ?= 1234
 BENCH_ARGS ?=
@@ -25,9 +26,14 @@ BUILD   := build
 # carry. Its ELF, ISO and grub.cfg live in build/ktest/, so neither kernel
 # overwrites the other; cargo keeps both builds (one per feature set), so
 # both rebuild incrementally.
+# BENCH=1 (what `make bench` builds) is the same kernel with the peer
+# allocators it measures itself against (cargo feature `peers`), in build/bench/.
 ifeq ($(KTEST),1)
 KBUILD   := $(BUILD)/ktest
 FEATURES := --features ktest
+else ifeq ($(BENCH),1)
+KBUILD   := $(BUILD)/bench
+FEATURES := --features peers
 else ifeq ($(filter-out 0,$(KTEST)),)
 KBUILD   := $(BUILD)
 FEATURES :=
@@ -201,10 +207,11 @@ test: prereqs
 
 # Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions,
 # which the boot option bench_icount tells the kernel (it cannot see icount).
-bench: memcheck prereqs
-	@$(MAKE) -s iso ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
+# The swap disk is attached for the swap rows.
+bench: memcheck prereqs swap
+	@$(MAKE) -s iso BENCH=1 ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
 	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso \
-	    -boot d -no-reboot -display none \
+	    -boot d -no-reboot -display none $(QEMU_SWAP) \
 	    -icount shift=0,sleep=off -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA)
 

@@ -6,8 +6,8 @@
 #   progs.sh check      check them all, before anything is built; exit 1
 #                       naming the first problem
 #   progs.sh names      check, then print the module names, one a line
-#   progs.sh copy DIR   check, then copy the programs (built by then) into
-#                       DIR, emptied first, each under its module name
+#   progs.sh copy DIR   check, then bring DIR to hold exactly the programs
+#                       (built by then), each under its module name
 #
 # Each file of PROGS must be what the kernel can run: a static i386 ELF
 # executable (ELF32, EM_386, ET_EXEC, no PT_INTERP). Every program becomes
@@ -81,10 +81,22 @@ names)
     for f in ${files[@]+"${files[@]}"}; do basename -- "$f"; done
     ;;
 copy)
+    # A file is written only when its content changed, and a program no
+    # longer asked for leaves, so the ISO is remade only when the set changed
+    # (scripts/isotree.sh).
     dir=$2
-    rm -rf -- "$dir"
     mkdir -p -- "$dir"
-    for name in ${user[@]+"${user[@]}"}; do cp -- "build/user/$name" "$dir/$name"; done
-    for f in ${files[@]+"${files[@]}"}; do cp -- "$f" "$dir/$(basename -- "$f")"; done
+    put() { cmp -s -- "$1" "$2" || cp -- "$1" "$2"; }
+    keep=" "
+    for name in ${user[@]+"${user[@]}"}; do put "build/user/$name" "$dir/$name"; keep+="$name "; done
+    for f in ${files[@]+"${files[@]}"}; do
+        name=$(basename -- "$f")
+        put "$f" "$dir/$name"
+        keep+="$name "
+    done
+    for f in "$dir"/* "$dir"/.[!.]* "$dir"/..?*; do
+        [ -e "$f" ] || continue
+        case $keep in *" $(basename -- "$f") "*) ;; *) rm -rf -- "$f" ;; esac
+    done
     ;;
 esac

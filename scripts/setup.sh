@@ -7,10 +7,15 @@
 # through rust-toolchain.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The two slow checks (rustc's sysroot, a gcc -m32 -static link: 0.3 s of
+# every `make run`) pass once and are remembered in build/setup.ok, until
+# this script changes; `make clean` forgets them.
+stamp=build/setup.ok
+checked=0
+[ -f "$stamp" ] && [ "$stamp" -nt "$0" ] && checked=1
 # rust-toolchain.toml names rust-src, but not every rustup adds a missing
 # component by itself: add it when the sysroot lacks it.
-sysroot=$(rustc --print sysroot)
-if [ ! -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock" ]; then
+if [ "$checked" -eq 0 ] && [ ! -f "$(rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ]; then
     echo "setup: adding the rust-src component (rustup component add rust-src)" >&2
     rustup component add rust-src >&2
 fi
@@ -25,10 +30,13 @@ command -v gdb >/dev/null || need+=(gdb)
 command -v mkswap >/dev/null || [ -x /usr/sbin/mkswap ] || [ -x /sbin/mkswap ] || need+=(util-linux)
 # gcc -m32 -static needs the 32-bit crt files, libgcc and glibc: test that
 # it links rather than which packages are there.
-if ! echo 'int main(void){return 0;}' | gcc -m32 -static -x c -o /dev/null - 2>/dev/null; then
+if [ "$checked" -eq 0 ] && ! echo 'int main(void){return 0;}' | gcc -m32 -static -x c -o /dev/null - 2>/dev/null; then
     need+=(gcc-multilib)
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
+if [ ${#need[@]} -eq 0 ]; then
+    [ "$checked" -eq 1 ] || { mkdir -p build && : >"$stamp"; }
+    exit 0
+fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "setup: installing Debian packages: ${need[*]} (apt-get update, then apt-get install)" >&2

@@ -123,6 +123,7 @@ pub fn run(icount: usize) {
     println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
     let loop_cost = overhead(20_000);
     hot::rows(loop_cost);
+    boot_rows();
     println!();
     if icount {
         println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);
@@ -130,4 +131,17 @@ pub fn run(icount: usize) {
         println!("bench: done (TSC cycles, not instructions: no bench_icount; loop overhead {} subtracted)", loop_cost);
     }
     crate::arch::x86::qemu::poweroff();
+}
+
+/// How long the boot took, in guest instructions (under `-icount shift=0`
+/// also nanoseconds of guest time): from power-on to `kmain` (SeaBIOS and
+/// GRUB loading the kernel and the programs) and from `kmain` to where the
+/// shell would start. The host side of `make run` (make, QEMU starting) is
+/// timed by scripts/boottime.sh.
+fn boot_rows() {
+    let kmain = crate::init::KMAIN_TSC.load(Ordering::Relaxed);
+    let booted = crate::init::BOOTED_TSC.load(Ordering::Relaxed);
+    let ev = events();
+    row("boot: power-on to kmain (SeaBIOS, GRUB)", kmain, "-", &ev, "");
+    row("boot: kmain to the shell's start", booted - kmain, "-", &ev, "");
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Boot time of `make run` against the floor (issue 13), on the host's clock.
+
+The floor is an empty multiboot2 kernel (bench/floor/floor.S) that GRUB
+loads and that powers QEMU off at once: what any kernel booted this way pays
+for QEMU, SeaBIOS and GRUB. It is measured attached as QEMU's -cdrom (IDE
+port reads, as the issue measured it) and as `make run` attaches its CD (AHCI).
+Then `printf '\\npoweroff\\n' | make run` is timed whole, with nothing to
+rebuild (make, QEMU, firmware, GRUB loading the kernel and the programs, the
+kernel's boot to the prompt, poweroff). ROUNDS rounds, alternating, medians.
+
+Usage: scripts/boottime.py [ROUNDS]   (prints a Markdown table)
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLOOR = os.path.join(ROOT, "build", "floor")
+QEMU = ["qemu-system-i386", "-m", "2G", "-no-reboot", "-display", "none",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0", "-monitor", "none"]
+GRUB_CFG = """set timeout=0
+set default=0
+serial --unit=0 --speed=115200
+terminal_output serial
+menuentry "floor" {
+    multiboot2 /boot/kernel.elf
+    boot
+}
+"""
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    if r.returncode != 0:
+        sys.exit("boottime: %s failed:\n%s" % (" ".join(cmd), r.stdout.decode(errors="replace")[-2000:]))
+
+
+def floor_iso():
+    tree = os.path.join(FLOOR, "iso")
+    os.makedirs(os.path.join(tree, "boot", "grub"), exist_ok=True)
+    obj = os.path.join(FLOOR, "floor.o")
+    run(["gcc", "-m32", "-c", "bench/floor/floor.S", "-o", obj])
+    run(["ld", "-m", "elf_i386", "-T", "bench/floor/floor.ld", obj, "-o", os.path.join(tree, "boot", "kernel.elf")])
+    with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write(GRUB_CFG)
+    iso = os.path.join(FLOOR, "floor.iso")
+    run(["grub-mkrescue", "-o", iso, tree])
+    return iso
+
+
+def timed(cmd, stdin=b""):
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    t = time.monotonic() - t0
+    return t, r
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    iso = floor_iso()
+    run(["make", "-s", "iso"])  # so that make run finds nothing to rebuild
+    ahci = ["-device", "ahci,id=ahci", "-drive", "id=cd,file=%s,media=cdrom,if=none,readonly=on" % iso,
+            "-device", "ide-cd,drive=cd,bus=ahci.0,bootindex=1"]
+    cases = [
+        ("empty multiboot2 kernel, CD as -cdrom (IDE)", QEMU + ["-cdrom", iso, "-boot", "d"], b"", 1),
+        ("empty multiboot2 kernel, CD on AHCI", QEMU + ahci, b"", 1),
+        ("printf '\\npoweroff\\n' | make run (2G, nothing to rebuild)", ["make", "-s", "run"], b"\npoweroff\n", 0),
+    ]
+    times = {name: [] for name, _, _, _ in cases}
+    for _ in range(rounds):
+        for name, cmd, stdin, want in cases:
+            t, r = timed(cmd, stdin)
+            # The floor exits through isa-debug-exit with 0: QEMU status 1.
+            if r.returncode != want:
+                sys.exit("boottime: %r exited %d, not %d:\n%s" % (name, r.returncode, want,
+                                                                  r.stdout.decode(errors="replace")[-1500:]))
+            times[name].append(t)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    floor_ide, floor_ahci, ours = (med[c[0]] for c in cases)
+    print("| boot, wall clock (median of %d) | seconds | x floor (-cdrom) | x floor (AHCI) |" % rounds)
+    print("|---|---:|---:|---:|")
+    for name, _, _, _ in cases:
+        print("| %s | %.3f | %.2f | %.2f |" % (name, med[name], med[name] / floor_ide, med[name] / floor_ahci))
+    print()
+    print("goal: make run within 1.5x of the floor; measured %.2fx (-cdrom floor), %.2fx (AHCI floor)"
+          % (ours / floor_ide, ours / floor_ahci))
+
+
+if __name__ == "__main__":
+    main()

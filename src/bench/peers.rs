@@ -445,32 +445,53 @@ fn empty_pair() -> u32 {
     s[s.len() / 2]
 }
 
-/// One line of the table and its chart line.
-fn line(trace: &str, who: &str, f: &Figures, ours: Option<&Figures>) {
-    plot(format_args!("peers {} {} {} {}", trace, who, f.median, f.p99));
-    let mut ahead = crate::kernel::printk::LineBuf::<64>::new();
-    let _ = match ours {
-        None => core::fmt::Write::write_str(&mut ahead, "(ours)"),
-        Some(o) if o.median < f.median && o.p99 <= f.p99 => core::fmt::Write::write_str(&mut ahead, "yes"),
-        Some(o) if o.median >= f.median => core::fmt::Write::write_fmt(
-            &mut ahead,
-            format_args!(
-                "NO: median +{} (+{}%)",
-                o.median - f.median,
-                (o.median - f.median) as u64 * 100 / f.median.max(1) as u64
-            ),
-        ),
-        Some(o) => core::fmt::Write::write_fmt(&mut ahead, format_args!("NO: p99 +{}", o.p99 - f.p99)),
+impl Figures {
+    /// Percent of the held pages' bytes that live blocks asked for.
+    fn in_use_percent(&self) -> Option<usize> {
+        self.in_use.map(|(requested, pages)| requested * 100 / (pages * PAGE).max(1))
+    }
+}
+
+type Text = crate::kernel::printk::LineBuf<64>;
+
+/// Whether ours (`o`) beats a peer (`f`): a lower median, a p99 no higher,
+/// and on the churn no less of its memory in use. `None` when it does;
+/// otherwise the first way it is behind, and by how much.
+fn behind(o: &Figures, f: &Figures) -> Option<Text> {
+    use core::fmt::Write;
+    let mut why = Text::new();
+    let _ = if o.median >= f.median {
+        let more = o.median - f.median;
+        write!(why, "NO: median +{} (+{}%)", more, more as u64 * 100 / f.median.max(1) as u64)
+    } else if o.p99 > f.p99 {
+        write!(why, "NO: p99 +{}", o.p99 - f.p99)
+    } else if let (Some(mine), Some(theirs)) = (o.in_use_percent(), f.in_use_percent()) {
+        if mine >= theirs {
+            return None;
+        }
+        write!(why, "NO: in use {}% < {}%", mine, theirs)
+    } else {
+        return None;
     };
-    let mut extra = crate::kernel::printk::LineBuf::<64>::new();
-    if let Some((requested, pages)) = f.in_use {
-        let _ = core::fmt::Write::write_fmt(
-            &mut extra,
-            format_args!("{}% in use ({} pages)", requested * 100 / (pages * PAGE).max(1), pages),
-        );
+    Some(why)
+}
+
+/// One line of the table and its chart line; `ours` is `None` on our own.
+fn line(trace: &str, who: &str, f: &Figures, ours: Option<&Figures>) {
+    use core::fmt::Write;
+    plot(format_args!("peers {} {} {} {}", trace, who, f.median, f.p99));
+    let verdict = ours.map(|o| behind(o, f));
+    let ahead = match &verdict {
+        None => "(ours)",
+        Some(None) => "yes",
+        Some(Some(why)) => core::str::from_utf8(why.as_bytes()).unwrap_or("NO"),
+    };
+    let mut extra = Text::new();
+    if let (Some(percent), Some((_, pages))) = (f.in_use_percent(), f.in_use) {
+        let _ = write!(extra, "{}% in use ({} pages)", percent, pages);
     }
     if f.failures > 0 {
-        let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" {} FAILED allocations", f.failures));
+        let _ = write!(extra, " {} FAILED allocations", f.failures);
     }
     println!(
         "  {:<16} {:<29} {:>7} {:>7}   {:<26} {}",
@@ -478,7 +499,7 @@ fn line(trace: &str, who: &str, f: &Figures, ours: Option<&Figures>) {
         who,
         f.median,
         f.p99,
-        core::str::from_utf8(ahead.as_bytes()).unwrap_or("?"),
+        ahead,
         core::str::from_utf8(extra.as_bytes()).unwrap_or("")
     );
 }
@@ -491,7 +512,7 @@ fn compare(name: &str, trace: &Trace, ours: &mut dyn Replay, peers: &[Peer], are
         let theirs = peer.with_fresh(arena, |a| a.replay(trace, run.empty, &mut run.samples));
         line(name, peer.name(), &theirs, Some(&mine));
         run.rows += 1;
-        run.behind += usize::from(!(mine.median < theirs.median && mine.p99 <= theirs.p99));
+        run.behind += usize::from(behind(&mine, &theirs).is_some());
     }
 }
 

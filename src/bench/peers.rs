@@ -60,7 +60,11 @@ const MINALIGN: usize = 8;
 trait Alloc {
     /// The block (an address, or a frame number for frame allocators), or
     /// 0 when the allocator cannot serve.
-    fn alloc(&mut self, layout: Layout) -> usize;
+    ///
+    /// # Safety
+    /// `layout.size()` is not zero (talc's and dlmalloc's contract; every
+    /// trace asks at least 4 bytes).
+    unsafe fn alloc(&mut self, layout: Layout) -> usize;
     /// # Safety
     /// `block` came from `alloc` of this allocator with this `layout`, and
     /// is neither used nor freed again.
@@ -72,7 +76,7 @@ struct Kmalloc;
 
 impl Alloc for Kmalloc {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
         kmalloc(layout.size(), GFP_KERNEL).map_or(0, |p| p.as_ptr() as usize)
     }
     #[inline(never)]
@@ -87,7 +91,7 @@ struct AllocPages;
 
 impl Alloc for AllocPages {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
         let order = (layout.size() / PAGE).trailing_zeros() as usize;
         alloc_pages(GFP_KERNEL, order).map_or(0, |p| p.into_raw() as usize)
     }
@@ -104,7 +108,7 @@ struct LinkedList(linked_list_allocator::Heap);
 
 impl Alloc for LinkedList {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
         self.0.allocate_first_fit(layout).map_or(0, |p| p.as_ptr() as usize)
     }
     #[inline(never)]
@@ -119,7 +123,7 @@ struct BuddyHeap(buddy_system_allocator::Heap<32>);
 
 impl Alloc for BuddyHeap {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
         self.0.alloc(layout).map_or(0, |p| p.as_ptr() as usize)
     }
     #[inline(never)]
@@ -136,7 +140,7 @@ struct BuddyFrames(buddy_system_allocator::FrameAllocator<32>);
 
 impl Alloc for BuddyFrames {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
         self.0.alloc(layout.size() / PAGE).unwrap_or(0)
     }
     #[inline(never)]
@@ -149,8 +153,8 @@ struct Talc(talc::base::Talc<talc::source::Manual, talc::DefaultBinning>);
 
 impl Alloc for Talc {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
-        // SAFETY: the layout has a non-zero size (every trace asks >= 4 bytes).
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
+        // SAFETY: the caller's contract: a non-zero size.
         unsafe { self.0.allocate(layout) }.map_or(0, |p| p.as_ptr() as usize)
     }
     #[inline(never)]
@@ -202,8 +206,9 @@ struct Dlmalloc(dlmalloc::Dlmalloc<DlArena>);
 
 impl Alloc for Dlmalloc {
     #[inline(never)]
-    fn alloc(&mut self, layout: Layout) -> usize {
-        // SAFETY: a valid layout of non-zero size.
+    unsafe fn alloc(&mut self, layout: Layout) -> usize {
+        // SAFETY: the caller's contract: a non-zero size (and a valid
+        // layout: a power-of-two alignment).
         unsafe { self.0.malloc(layout.size(), layout.align()) as usize }
     }
     #[inline(never)]
@@ -311,7 +316,10 @@ impl Rng {
     }
 }
 
+/// Every layout of the traces is made here: never of size 0 (the
+/// contract of [`Alloc::alloc`]).
 fn layout(size: usize, align: usize) -> Layout {
+    assert!(size > 0, "a trace asks at least one byte");
     Layout::from_size_align(size, align).expect("a power-of-two alignment")
 }
 
@@ -367,7 +375,8 @@ impl<A: Alloc> Replay for A {
                 for _ in 0..*count {
                     let l = core::hint::black_box(*layout);
                     let t0 = tsc();
-                    let b = self.alloc(l);
+                    // SAFETY: every trace's layouts come from layout(): non-zero sizes.
+                    let b = unsafe { self.alloc(l) };
                     if b != 0 {
                         // SAFETY: just allocated with this layout, not used after.
                         unsafe { self.free(b, l) };
@@ -378,7 +387,11 @@ impl<A: Alloc> Replay for A {
                 }
             }
             Trace::Churn { fill, steps, in_use: count } => {
-                let mut live: Vec<(usize, Layout)> = fill.iter().map(|&l| (self.alloc(l), l)).collect();
+                let mut live: Vec<(usize, Layout)> = fill
+                    .iter()
+                    // SAFETY: as above.
+                    .map(|&l| (unsafe { self.alloc(l) }, l))
+                    .collect();
                 failures += live.iter().filter(|b| b.0 == 0).count();
                 for &(slot, l) in steps.iter() {
                     let (old, old_layout) = live[slot as usize];
@@ -392,7 +405,8 @@ impl<A: Alloc> Replay for A {
                     }
                     let l = core::hint::black_box(l);
                     let t0 = tsc();
-                    let b = self.alloc(l);
+                    // SAFETY: as above.
+                    let b = unsafe { self.alloc(l) };
                     let t1 = tsc();
                     samples.push(t1.wrapping_sub(t0).saturating_sub(empty));
                     failures += usize::from(b == 0);

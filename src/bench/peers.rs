@@ -502,20 +502,18 @@ fn line(trace: &str, who: &str, f: &Figures, ours: Option<&Figures>) {
     };
     let mut extra = Text::new();
     if let (Some(percent), Some((_, pages))) = (f.in_use_percent(), f.in_use) {
-        let _ = write!(extra, "{}% in use ({} pages)", percent, pages);
+        let _ = write!(extra, " {}% in use ({} pages)", percent, pages);
     }
     if f.failures > 0 {
         let _ = write!(extra, " {} FAILED allocations", f.failures);
     }
-    println!(
-        "  {:<16} {:<29} {:>7} {:>7}   {:<26} {}",
-        trace,
-        who,
-        f.median,
-        f.p99,
-        ahead,
-        core::str::from_utf8(extra.as_bytes()).unwrap_or("")
-    );
+    let notes = core::str::from_utf8(extra.as_bytes()).unwrap_or("");
+    let (trace, median, p99) = (trace, f.median, f.p99);
+    if notes.is_empty() {
+        println!("  {:<16} {:<29} {:>7} {:>7}   {}", trace, who, median, p99, ahead);
+    } else {
+        println!("  {:<16} {:<29} {:>7} {:>7}   {:<26}{}", trace, who, median, p99, ahead, notes);
+    }
 }
 
 /// Ours, then every peer, on one trace.

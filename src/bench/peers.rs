@@ -48,7 +48,7 @@ const PAIRS: usize = 10_000;
 /// one at random and allocates a new one in its slot.
 const LIVE: usize = 1024;
 const CHURN_STEPS: usize = 20_000;
-/// The page churn: 64 live blocks of order 0..3 (about half the arena).
+/// The page churn: 64 live blocks of order 0..3 (about a quarter of the arena).
 const PAGE_LIVE: usize = 64;
 const PAGE_STEPS: usize = 10_000;
 const PAGE_MAX_ORDER: u32 = 3;
@@ -566,6 +566,8 @@ pub(super) fn rows(_loop_cost: u64) {
         ARENA_BYTES >> 10,
         SEED
     );
+    println!("peers: ahead = lower median, p99 no higher and (churn) no less in use; in use = requested bytes over");
+    println!("peers: the bytes of the distinct 4 KiB pages that hold a live block, read the same way for all");
     println!("  {:<16} {:<29} {:>7} {:>7}   {:<26} notes", "trace", "allocator", "median", "p99", "ahead? (goal: yes)");
 
     for size in [8usize, 64, 256] {

@@ -3745,6 +3745,43 @@ CMA_TESTS = [
 ]
 
 
+# --- peers in the bench (issue 13) ---
+
+PEER_HEAPS = ["himem", "linked_list_allocator", "buddy_system_allocator", "talc", "dlmalloc"]
+PEER_TRACES = {t: PEER_HEAPS for t in ["kmalloc8_pair", "kmalloc64_pair", "kmalloc256_pair", "kmalloc_churn"]}
+PEER_TRACES.update({t: PEER_HEAPS + ["buddy_system_allocator_frame"] for t in ["page0_pair", "page3_pair", "page_churn"]})
+
+
+def bench_peers_table_is_complete():
+    """make bench: the peers table has every trace for ours and each peer, with non-zero figures and no
+    failed allocation, the same rows as @plot peers lines, and nr_free back to its start (figures not judged)."""
+    code, out = _console_run("make -s bench", 600)
+    check(code == 0 and "bench: done" in out, "make bench exit %d:\n%s" % (code, out[-1500:]))
+    rows = {(m.group(1), m.group(2)): (int(m.group(3)), int(m.group(4)), m.group(5))
+            for m in re.finditer(r"^  (\w+)\s+(\w+)\s+(\d+)\s+(\d+)   (.*)$", out, re.M)}
+    with open(os.path.join(ROOT, "build", "bench.log"), errors="replace") as f:
+        plots = {(m.group(1), m.group(2)): (int(m.group(3)), int(m.group(4)))
+                 for m in re.finditer(r"^@plot peers (\S+) (\S+) (\d+) (\d+)\r?$", f.read(), re.M)}
+    want = {(t, a) for t, allocs in PEER_TRACES.items() for a in allocs}
+    check(set(rows) == want, "table rows: missing %s, unexpected %s" % (sorted(want - set(rows)), sorted(set(rows) - want)))
+    check(set(plots) == want, "@plot peers lines: missing %s, unexpected %s"
+          % (sorted(want - set(plots)), sorted(set(plots) - want)))
+    for key, (median, p99, rest) in rows.items():
+        check(median > 0 and p99 >= median, "%s %s: median %d, p99 %d" % (key + (median, p99)))
+        check(plots[key] == (median, p99), "%s %s: table %s, @plot %s" % (key + ((median, p99), plots[key])))
+        check("FAILED" not in rest, "%s %s: %s" % (key + (rest,)))
+        check(("(ours)" in rest) == (key[1] == "himem"), "%s %s: ahead? column %r" % (key + (rest,)))
+        if key[0] == "kmalloc_churn":
+            m = re.search(r"(\d+)% in use \((\d+) pages\)", rest)
+            check(m and 0 < int(m.group(1)) <= 100 and int(m.group(2)) > 0, "%s %s: in use %r" % (key + (rest,)))
+    m = re.search(r"^peers: ahead on (\d+) of (\d+) rows \(goal: all\); nr_free (\d+) at start, (\d+) at end", out, re.M)
+    check(m and int(m.group(2)) == len(want) - len(PEER_TRACES), "closing line:\n" + out[-800:])
+    check(m.group(3) == m.group(4), "nr_free not back to its start: " + m.group(0))
+
+
+PEERS_TESTS = [("qemu::bench::peers_table_has_every_allocator_and_trace", bench_peers_table_is_complete)]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -3776,7 +3813,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -9,14 +9,16 @@
 //! says so with the boot option `bench_icount`; without it (`make run
 //! ARGS=bench`) the rows are TSC cycles, labelled as such, and the goals
 //! (instruction counts) do not apply.
-
 //!
 //! Sections, in the order they run: `hot` (the allocators' hot paths and
-//! the boot-time metadata). Lines that start with `@plot ` are data for the
+//! the boot-time metadata), the boot's own cost (`boot_rows`), `peers`
+//! (the bench kernel only: other allocators on the same traces). Lines that start with `@plot ` are data for the
 //! charts (`scripts/bench.sh` hides them from the table and hands them to
 //! the host tool that draws the SVGs; the format is in `plot`).
 
 mod hot;
+#[cfg(feature = "peers")]
+mod peers;
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::mm::page_alloc;
@@ -124,6 +126,8 @@ pub fn run(icount: usize) {
     let loop_cost = overhead(20_000);
     hot::rows(loop_cost);
     boot_rows();
+    #[cfg(feature = "peers")]
+    peers::rows(loop_cost);
     println!();
     if icount {
         println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);

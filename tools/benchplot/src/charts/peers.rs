@@ -92,7 +92,7 @@ pub fn draw(peers: &[Peer]) -> Result<Vec<Svg>, Skip> {
     let legend_w =
         allocators.iter().map(|a| text_width(a, 13)).max().unwrap_or(0).max(text_width("p99 (whisker)", 13)) + 40;
     let plot_w = (nt as u32 * (na as u32 * 34 + 40)).max(420);
-    let (w, h) = (plot_w + 90 + legend_w, 480);
+    let (w, h) = (plot_w + 90 + legend_w, 540);
     let mut body = String::new();
     {
         let root = SVGBackend::with_string(&mut body, (w, h)).into_drawing_area();

@@ -103,13 +103,15 @@ fn table_name(encoded: &str, next: &[&str]) -> Option<String> {
 
 fn parse_plot(rest: &str, log: &mut Log) -> Result<(), String> {
     let (chart, fields) = rest.split_once(' ').unwrap_or((rest, ""));
+    // Trailing blanks are no field (a picture line keeps its own).
+    let trimmed = fields.trim_end_matches([' ', '\t']);
     match chart {
         "row" => {
-            let [name, value] = fields_n(fields, "row NAME VALUE")?;
+            let [name, value] = fields_n(trimmed, "row NAME VALUE")?;
             log.rows.push(Row { name: name.replace('_', " "), value: number(value, "VALUE")? });
         }
         "peers" => {
-            let [trace, allocator, median, p99] = fields_n(fields, "peers TRACE ALLOCATOR MEDIAN P99")?;
+            let [trace, allocator, median, p99] = fields_n(trimmed, "peers TRACE ALLOCATOR MEDIAN P99")?;
             let (median, p99) = (number(median, "MEDIAN")?, number(p99, "P99")?);
             if p99 < median {
                 return Err(format!("peers: P99 {p99} below MEDIAN {median}"));
@@ -117,7 +119,7 @@ fn parse_plot(rest: &str, log: &mut Log) -> Result<(), String> {
             log.peers.push(Peer { trace: trace.into(), allocator: allocator.into(), median, p99 });
         }
         "frag" => {
-            let f: [&str; ORDERS + 2] = fields_n(fields, "frag CONFIG STEP N0 ... N10")?;
+            let f: [&str; ORDERS + 2] = fields_n(trimmed, "frag CONFIG STEP N0 ... N10")?;
             let step = f[1].parse().map_err(|_| format!("frag: STEP {:?} is not a whole number", f[1]))?;
             let mut free = [0; ORDERS];
             for (o, (n, s)) in free.iter_mut().zip(&f[2..]).enumerate() {
@@ -210,7 +212,7 @@ mod tests {
 
     #[test]
     fn serial_line_endings_are_stripped() {
-        let log = parse("\r[    0.0] x\r\n@plot row a_b 12\r\n\r@plot row c 3\r\r\n@plot memmap c p 0x0_MM\r\n");
+        let log = parse("\r[    0.0] x\r\n@plot row a_b 12 \r\n\r@plot row c 3\r\r\n@plot memmap c p 0x0_MM\r\n");
         assert_eq!(log.malformed, vec![]);
         assert_eq!(log.rows[0], Row { name: "a b".into(), value: 12.0 });
         assert_eq!(log.rows[1].value, 3.0);

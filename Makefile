@@ -60,7 +60,26 @@ KERNEL_CARGO := cargo build --profile $(PROFILE) --target i686-target.json \
 UBUILD     := $(BUILD)/user
 USER_RUST  := $(filter-out rt,$(patsubst user/%/Cargo.toml,%,$(wildcard user/*/Cargo.toml)))
 USER_C     := $(patsubst user/c/%.c,%,$(wildcard user/c/*.c))
-USER_PROGS := $(USER_RUST) $(USER_C)
+# The C programs are one multi-call binary, cprogs, as busybox is: each
+# static glibc program is 750 KB, nearly all of it the same glibc, and GRUB
+# reading 13 of them was most of a boot. cprogs runs the program its argv[0]
+# names (or `cprogs NAME ARGS`); build/user/NAME is a link to it, and the
+# ISO has cprogs once, as one module the kernel knows by every name. A
+# program with its own entry point (auxv) stays a file of its own.
+USER_C_SOLO  := auxv
+USER_C_MULTI := $(filter-out $(USER_C_SOLO),$(USER_C))
+USER_PROGS := $(USER_RUST) $(USER_C_SOLO) cprogs
+# progs.sh and grubcfg.sh: cprogs's module carries these names.
+USER_ALIASES := $(USER_C_MULTI)
+ifneq ($(filter-out $(USER_C),$(USER_C_SOLO)),)
+$(error USER_C_SOLO names $(filter-out $(USER_C),$(USER_C_SOLO)), which is no user/c/NAME.c; nothing done)
+endif
+ifneq ($(filter cprogs,$(USER_RUST) $(USER_C)),)
+$(error the name cprogs is the C programs' multi-call binary: a user program cannot take it; nothing done)
+endif
+ifneq ($(shell printf '%s\n' $(USER_C_MULTI) | grep -vxE '[A-Za-z_][A-Za-z0-9_]*'),)
+$(error C programs $(shell printf '%s\n' $(USER_C_MULTI) | grep -vxE '[A-Za-z_][A-Za-z0-9_]*') are not C identifiers: each names its main (NAME_main) in cprogs; nothing done)
+endif
 ifneq ($(filter $(USER_RUST),$(USER_C)),)
 $(error user programs $(filter $(USER_RUST),$(USER_C)) are both a Rust crate user/NAME and a C file user/c/NAME.c: one name, one program; nothing done)
 endif
@@ -70,7 +89,7 @@ USER_CARGO := cargo build --manifest-path user/Cargo.toml --release --target use
 USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
 # auxv reads esp before glibc runs: its own entry point (see its header).
 $(UBUILD)/auxv: USER_CC += -e auxv_start
-export USER_PROGS
+export USER_PROGS USER_ALIASES
 
 # The swap disk (issue 11): a raw image made by the real mkswap, named by its
 # size so SWAP=1G makes a new one beside the 256M one. It is the primary
@@ -154,7 +173,7 @@ kernel: prereqs $(ELF)
 # The Rust programs, likewise, only when a file under user/ (but user/c/) is
 # newer than the stamp.
 USER_INPUTS := $(shell find user -type f -not -path 'user/c/*') rust-toolchain.toml
-user: prereqs $(UBUILD)/rust.stamp $(addprefix $(UBUILD)/,$(USER_C))
+user: prereqs $(UBUILD)/rust.stamp $(addprefix $(UBUILD)/,$(USER_C_SOLO) cprogs $(USER_C_MULTI))
 
 $(UBUILD)/rust.stamp: $(USER_INPUTS) | prereqs
 	@mkdir -p $(UBUILD)
@@ -163,9 +182,25 @@ $(UBUILD)/rust.stamp: $(USER_INPUTS) | prereqs
 	@touch $@
 
 # prog.h: the helpers the C programs share.
-$(UBUILD)/%: user/c/%.c $(wildcard user/c/*.h) | prereqs
+$(addprefix $(UBUILD)/,$(USER_C_SOLO)): $(UBUILD)/%: user/c/%.c $(wildcard user/c/*.h) | prereqs
 	@mkdir -p $(UBUILD)
 	$(USER_CC) -o $@ $<
+
+# Each program's main becomes NAME_main; cprogs.c (made here) picks one.
+$(UBUILD)/c/%.o: user/c/%.c $(wildcard user/c/*.h) | prereqs
+	@mkdir -p $(UBUILD)/c
+	$(USER_CC) -Dmain=$*_main -c -o $@ $<
+
+$(UBUILD)/c/cprogs.c: scripts/cprogs.sh Makefile | prereqs
+	@mkdir -p $(UBUILD)/c
+	@bash scripts/cprogs.sh $(USER_C_MULTI) > $@
+
+$(UBUILD)/cprogs: $(UBUILD)/c/cprogs.c $(patsubst %,$(UBUILD)/c/%.o,$(USER_C_MULTI))
+	$(USER_CC) -o $@ $^
+
+# build/user/NAME runs NAME on this host too (argv[0] picks it).
+$(addprefix $(UBUILD)/,$(USER_C_MULTI)): $(UBUILD)/cprogs
+	@ln -sf cprogs $@
 
 progscheck:
 	@bash scripts/progs.sh check

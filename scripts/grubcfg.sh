@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Write grub/grub.cfg.in to stdout with @ARGS@ replaced by the kernel command
 # line in $ARGS, quoted for GRUB, or refuse (exit 1, naming what is wrong);
-# and a line that is @MODULES@ alone by one `module2 /boot/user/NAME NAME`
-# line for each name in $MODULES (the programs, checked by scripts/progs.sh).
+# and a line that is @MODULES@ alone by one `module2 /boot/user/NAME NAME
+# [NAME...]` line for each line of $MODULES (the programs, checked by
+# scripts/progs.sh; a module's string is every name the kernel knows it by).
 #
 # What the kernel receives is not what grub.cfg says: GRUB's script lexer
 # takes the quoting off, and `multiboot2` joins the resulting words again
@@ -86,9 +87,10 @@ fi
 
 while IFS= read -r line || [[ -n $line ]]; do
     if [[ $line =~ ^([[:space:]]*)@MODULES@[[:space:]]*$ ]]; then
-        for name in ${MODULES-}; do
-            printf '%smodule2 /boot/user/%s %s\n' "${BASH_REMATCH[1]}" "$name" "$name"
-        done
+        while read -r name names; do
+            [ -n "$name" ] || continue
+            printf '%smodule2 /boot/user/%s %s\n' "${BASH_REMATCH[1]}" "$name" "$name${names:+ $names}"
+        done <<<"${MODULES-}"
     elif [[ $line == *@ARGS@* ]]; then
         printf '%s%s%s\n' "${line%%@ARGS@*}" "$grub" "${line#*@ARGS@}"
     else

@@ -5,7 +5,8 @@
 # as make took them, so no character in them reaches a shell). Usage:
 #   progs.sh check      check them all, before anything is built; exit 1
 #                       naming the first problem
-#   progs.sh names      check, then print the module names, one a line
+#   progs.sh names      check, then print the modules, one a line: the
+#                       file's name, then (cprogs) the other names it has
 #   progs.sh copy DIR   check, then bring DIR to hold exactly the programs
 #                       (built by then), each under its module name
 #
@@ -44,9 +45,16 @@ IFS=$' \t\n' read -r -d '' -a files <<<"${PROGS-}" || true
 user=()
 IFS=$' \t\n' read -r -d '' -a user <<<"${USER_PROGS-}" || true
 
+# The C programs' multi-call binary, cprogs, is one module the kernel
+# knows by each of these names too (each takes a slot of its table).
+aliases=()
+IFS=$' \t\n' read -r -d '' -a aliases <<<"${USER_ALIASES-}" || true
 declare -A owner=([symbols]="the kernel's symbol table module")
 for name in ${user[@]+"${user[@]}"}; do
     owner[$name]="build/user/$name"
+done
+for name in ${aliases[@]+"${aliases[@]}"}; do
+    owner[$name]="build/user/$name (a C program in cprogs)"
 done
 count=$((${#owner[@]}))
 
@@ -77,7 +85,9 @@ done
 
 case $mode in
 names)
-    for name in ${user[@]+"${user[@]}"}; do echo "$name"; done
+    for name in ${user[@]+"${user[@]}"}; do
+        if [ "$name" = cprogs ]; then echo "$name ${aliases[*]}"; else echo "$name"; fi
+    done
     for f in ${files[@]+"${files[@]}"}; do basename -- "$f"; done
     ;;
 copy)

@@ -19,11 +19,20 @@ pub struct Module {
     end: usize,
     name: [u8; 32],
     name_len: usize,
+    /// Another name of the module before it (a multi-call binary such as
+    /// the C programs' `cprogs`: GRUB's module string lists every name).
+    alias: bool,
 }
 
 impl Module {
     pub fn name(&self) -> &str {
         core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
+    }
+
+    /// Whether this entry is another name for the module before it: the
+    /// same bytes, reserved once.
+    pub fn is_alias(&self) -> bool {
+        self.alias
     }
 
     /// Physical `[start, end)` of the module (memblock keeps it reserved;
@@ -132,10 +141,28 @@ pub fn parse(magic: u32, mbi_phys: usize) -> &'static BootInfo {
             crate::pr_warn!("module {:#x}-{:#x} ignored (outside lowmem or too many modules)", start, end);
             continue;
         }
-        let mut name = [0u8; 32];
-        let name_len = copy_str(&mut name, m.cmdline().unwrap_or(""));
-        info.modules[n] = Some(Module { start, end, name, name_len });
-        n += 1;
+        // The string is the module's names, the first its file's: one
+        // entry for each, all on the same bytes. A module without a string
+        // still gets its (nameless) entry.
+        let names = m.cmdline().unwrap_or("");
+        let mut words = names.split_ascii_whitespace().peekable();
+        let unnamed = words.peek().is_none();
+        for (i, word) in words.chain(unnamed.then_some("")).enumerate() {
+            if n == MAX_MODULES {
+                crate::pr_warn!(
+                    "module {:#x}-{:#x}: name '{}' ignored (more than {} names)",
+                    start,
+                    end,
+                    word,
+                    MAX_MODULES
+                );
+                continue;
+            }
+            let mut name = [0u8; 32];
+            let name_len = copy_str(&mut name, word);
+            info.modules[n] = Some(Module { start, end, name, name_len, alias: i > 0 });
+            n += 1;
+        }
     }
     BOOT_INFO.call_once(|| info)
 }

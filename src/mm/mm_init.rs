@@ -77,7 +77,7 @@ pub fn mm_init(info: &BootInfo, opts: &BootOptions) {
     reserve(0xa0000, 0x100000, "BIOS/VGA hole");
     reserve(image.0, image.1, "kernel image");
     reserve(info.mbi.0, info.mbi.1, "multiboot2 information");
-    for m in info.modules() {
+    for m in info.modules().filter(|m| !m.is_alias()) {
         let (start, end) = m.phys_range();
         reserve(start, end, "module");
     }

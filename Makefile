@@ -64,9 +64,9 @@ USER_C     := $(patsubst user/c/%.c,%,$(wildcard user/c/*.c))
 # static glibc program is 750 KB, nearly all of it the same glibc, and GRUB
 # reading 13 of them was most of a boot. cprogs runs the program its argv[0]
 # names (or `cprogs NAME ARGS`); build/user/NAME is a link to it, and the
-# ISO has cprogs once, as one module the kernel knows by every name. A
-# program with its own entry point (auxv) stays a file of its own.
-USER_C_SOLO  := auxv
+# ISO has cprogs once, as one module the kernel knows by every name.
+# USER_C_SOLO names programs to keep as files of their own.
+USER_C_SOLO  :=
 USER_C_MULTI := $(filter-out $(USER_C_SOLO),$(USER_C))
 USER_PROGS := $(USER_RUST) $(USER_C_SOLO) cprogs
 # progs.sh and grubcfg.sh: cprogs's module carries these names.
@@ -87,8 +87,9 @@ USER_CARGO := cargo build --manifest-path user/Cargo.toml --release --target use
 	-Zbuild-std=core,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
 	-Zjson-target-spec -Zunstable-options --target-dir target/user --artifact-dir $(UBUILD)/cargo
 USER_CC    := gcc -m32 -static -O2 -Wall -Wextra
-# auxv reads esp before glibc runs: its own entry point (see its header).
-$(UBUILD)/auxv: USER_CC += -e auxv_start
+# auxv reads esp before glibc runs: its entry point (see its header)
+# records esp and jumps to glibc's _start, whichever program then runs.
+$(UBUILD)/cprogs: USER_CC += $(if $(filter auxv,$(USER_C_MULTI)),-e auxv_start)
 export USER_PROGS USER_ALIASES
 
 # The swap disk (issue 11): a raw image made by the real mkswap, named by its
@@ -117,7 +118,7 @@ QEMU := qemu-system-i386 -m $(MEM) $(QEMU_CD) -no-reboot -display none \
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel user iso image run debug gdb test bench host-test qemu-test clean help prereqs memcheck progscheck swap FORCE
+.PHONY: all kernel user iso image run debug gdb test bench bench-run host-test qemu-test clean help prereqs memcheck progscheck swap FORCE
 
 all: iso
 
@@ -129,8 +130,10 @@ help:
 	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
 	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"
 	@echo "make test         host unit tests and in-QEMU tests (the in-kernel ones on the test kernel); ends with 'N passed, N failed'"
-	@echo "make bench        instruction counts of the hot paths under QEMU -icount (BENCH_ARGS=...);"
+	@echo "make bench        the benchmarks: hot paths, processes, peer allocators, fragmentation, under QEMU -icount"
+	@echo "                  (BENCH_ARGS=...), and boot time on the host clock; writes bench/RESULTS.md and bench/*.svg;"
 	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
+	@echo "make bench-run    the benchmark boot alone (no boot timing, charts or RESULTS.md)"
 	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
 	@echo "make swap         make the swap disk image $(if $(SWAP_IMG),$(SWAP_IMG),(none: SWAP=0)) with mkswap, unless it exists"
@@ -269,7 +272,17 @@ test: prereqs
 # Benchmarks: under -icount shift=0,sleep=off, rdtsc counts guest instructions,
 # which the boot option bench_icount tells the kernel (it cannot see icount).
 # The swap disk is attached for the swap rows.
-bench: memcheck prereqs swap
+# `make bench-run` is the kernel's boot alone (what the tests run); `make
+# bench` adds the host's boot timing, the charts (tools/benchplot) and
+# bench/RESULTS.md.
+bench: bench-run
+	@python3 scripts/boottime.py 5 > $(BUILD)/boottime.md
+	@cat $(BUILD)/boottime.md
+	@cargo run -q --release --manifest-path tools/benchplot/Cargo.toml -- $(BUILD)/bench.log bench
+	@python3 scripts/results.py bench/RESULTS.md $(BUILD)/bench.log --boot $(BUILD)/boottime.md --charts bench
+	@echo "make bench: tables in bench/RESULTS.md, charts in bench/*.svg (commit them with the change they measure)"
+
+bench-run: memcheck prereqs swap
 	@$(MAKE) -s iso BENCH=1 ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
 	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) $(subst $(ISO),$(BUILD)/bench.iso,$(QEMU_CD)) \
 	    -no-reboot -display none $(QEMU_SWAP) \

@@ -3757,7 +3757,7 @@ PEER_TRACES.update({t: PEER_HEAPS + ["buddy_system_allocator_frame"] for t in ["
 def bench_peers_table_is_complete():
     """make bench: the peers table has every trace for ours and each peer, with non-zero figures and no
     failed allocation, the same rows as @plot peers lines, and nr_free back to its start (figures not judged)."""
-    code, out = _console_run("make -s bench", 600)
+    code, out = _console_run("make -s bench-run", 600)
     check(code == 0 and "bench: done" in out, "make bench exit %d:\n%s" % (code, out[-1500:]))
     rows = {(m.group(1), m.group(2)): (int(m.group(3)), int(m.group(4)), m.group(5))
             for m in re.finditer(r"^  (\w+)\s+(\w+)\s+(\d+)\s+(\d+)   (.*)$", out, re.M)}

@@ -52,6 +52,7 @@ static const char *at_name(uint32_t t)
  * top of the string area is printed from the end of the strings too. */
 int main(int argc, char **argv)
 {
+    (void)argv; /* read from the stack itself, below */
     uint32_t *sp = start_sp;
     uintptr_t esp = (uintptr_t)sp;
     int i = 0;

@@ -14,7 +14,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The time stamp counter at `kmain`'s first line and where the shell (or
+/// The time stamp counter at `kmain`'s start and where the shell (or
 /// the bench or ktest thread) is started. Under `make bench`'s `-icount
 /// shift=0` the counter is guest instructions since power-on, so the first
 /// is what SeaBIOS and GRUB cost and the second the whole boot (bench
@@ -25,8 +25,9 @@ pub static BOOTED_TSC: AtomicU64 = AtomicU64::new(0);
 /// The Rust entry point, called by boot.S with paging on, on the boot stack.
 #[no_mangle]
 pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
-    KMAIN_TSC.store(cpu::rdtsc(), Ordering::Relaxed);
     setup_arch();
+    // After the first call, so that GDB's `break kmain` stops in kmain.
+    KMAIN_TSC.store(cpu::rdtsc(), Ordering::Relaxed);
     crate::arch::x86::mm::fault::init();
     // SAFETY: once, at boot, interrupts off, running at PAGE_OFFSET.
     unsafe { crate::arch::x86::mm::init::zap_low_mappings() };

@@ -242,14 +242,18 @@ static uint32_t draw(enum arg kind)
 static long raw(long nr, uint32_t a[6])
 {
     long ret;
-    /* ebp holds the sixth argument: saved by hand, as gcc will not give it. */
+    uint32_t *args = a;
+    /* ebp holds the sixth argument: saved by hand, as gcc will not give it.
+     * edi is overwritten (the fifth), so it is an output too: as an input
+     * only, gcc may use it afterwards as if it still held `a`, and did once
+     * inlined into a bigger main (the multi-call cprogs). */
     __asm__ volatile("push %%ebp\n\t"
                      "mov 20(%%edi), %%ebp\n\t"
                      "mov 16(%%edi), %%edi\n\t"
                      "int $0x80\n\t"
                      "pop %%ebp"
-                     : "=a"(ret)
-                     : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3]), "D"(a)
+                     : "=a"(ret), "+D"(args)
+                     : "a"(nr), "b"(a[0]), "c"(a[1]), "d"(a[2]), "S"(a[3])
                      : "memory");
     return ret;
 }

@@ -12,10 +12,13 @@
 
 //!
 //! Sections, in the order they run: `hot` (the allocators' hot paths and
-//! the boot-time metadata). Lines that start with `@plot ` are data for the
+//! the boot-time metadata), `frag` (the fragmentation study, on the
+//! configuration this boot has). `bench_only=frag` (or `hot,frag`) runs
+//! only the sections named. Lines that start with `@plot ` are data for the
 //! charts (`scripts/bench.sh` hides them from the table and hands them to
 //! the host tool that draws the SVGs; the format is in `plot`).
 
+mod frag;
 mod hot;
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
@@ -102,6 +105,14 @@ pub(super) fn plot(args: core::fmt::Arguments) {
     println!("@plot {}", args);
 }
 
+/// Whether section `name` runs: all do unless `bench_only=NAME[,NAME...]`
+/// names some (the boot option is checked, not stored, by `cmdline`).
+fn selected(name: &str) -> bool {
+    let cmdline = crate::kernel::bootinfo::get().cmdline();
+    let mut only = crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only").peekable();
+    only.peek().is_none() || only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
+}
+
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
 pub fn run(icount: usize) {
     let icount = icount != 0;
@@ -122,7 +133,12 @@ pub fn run(icount: usize) {
     }
     println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
     let loop_cost = overhead(20_000);
-    hot::rows(loop_cost);
+    if selected("hot") {
+        hot::rows(loop_cost);
+    }
+    if selected("frag") {
+        frag::rows(loop_cost);
+    }
     println!();
     if icount {
         println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);

@@ -42,7 +42,7 @@ use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
 use crate::mm::memory::{handle_mm_fault, zap_page_range, Access};
 use crate::mm::mm_types::{mm_alloc, MmRef};
 use crate::mm::mmap::{Rlimits, MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE};
-use crate::mm::mmzone::with_node_mem_map;
+use crate::mm::mmzone::{with_node_mem_map, Watermark};
 use crate::mm::page_alloc::{self, Pages};
 use crate::mm::slab::SlabFlags;
 use crate::mm::slab_common::{kmem_cache_create, Cache};
@@ -60,8 +60,9 @@ const FILL_STEP: usize = 64;
 const UNMOVABLE_STEP: usize = 8;
 /// Slab objects: 256 bytes, 16 to a page, about a dentry's size.
 const OBJ_SIZE: usize = 256;
-/// The fill stops when this fraction (1/N) of the free memory is left.
-const LEFT_FREE: u64 = 10;
+/// Pages the fill leaves above what the zones keep back (`fill_floor`):
+/// a few pcp batches, so that no allocation of the fill meets a watermark.
+const FILL_MARGIN: u64 = 1024;
 const SEED: u32 = 0x5eed_f4a6;
 
 /// xorshift32: a fixed-seed sequence, the same every run.
@@ -237,6 +238,18 @@ impl UserLoad {
     }
 }
 
+/// The free pages the zones keep from a user page: each zone's `high`
+/// mark and its `lowmem_reserve` against highmem allocations (all of the
+/// DMA zone, most of it). A fill that goes no lower never wakes kswapd,
+/// which would start swapping the load out.
+fn fill_floor() -> u64 {
+    with_node_mem_map(|node, _| {
+        let Some(classzone) = node.classzone[GFP_HIGHUSER_MOVABLE.zone() as usize] else { return 0 };
+        let zones = node.zones[..=classzone].iter().filter(|z| z.is_populated());
+        zones.map(|z| (z.watermark(Watermark::High) + z.lowmem_reserve(classzone)).min(z.nr_free_pages())).sum()
+    })
+}
+
 /// One order-10 allocation as a huge page's would go, without direct
 /// reclaim: the zonelist walk, then direct compaction (when this boot has
 /// it on).
@@ -278,13 +291,23 @@ pub(super) fn rows(_loop_cost: u64) {
     let goal = |g: &'static str| if grouping { g } else { "-" };
     let t0 = rdtsc();
     let mut run = Run { config, step: 0 };
+    // What the run's first address space and cache leave behind for good
+    // (the reverse map's family table grows once), so that the free count
+    // at the end can be held to the one at the start.
+    if let Some(mut warm) = UserLoad::new(16) {
+        warm.touch(16);
+    }
+    if let Ok(c) = kmem_cache_create("frag_fill", OBJ_SIZE, 0, SlabFlags::empty(), None) {
+        let _ = c.destroy();
+    }
+    crate::mm::slab_common::shrink_all();
     page_alloc::drain_all_pages();
     let free_before = page_alloc::nr_free_pages();
     run.memmap("before");
     run.snapshot(Some("start"));
 
     // 1. Fill, movable and unmovable interleaved.
-    let stop_at = free_before / LEFT_FREE;
+    let stop_at = fill_floor() + FILL_MARGIN;
     // Room for the movable share of the fill, and some.
     let Some(mut user) = UserLoad::new(free_before as usize * (FILL_STEP - UNMOVABLE_STEP + 4) / FILL_STEP) else {
         println!("frag: no address space for the movable load; nothing measured");
@@ -360,6 +383,8 @@ pub(super) fn rows(_loop_cost: u64) {
         moved
     );
     row(&label("under load %"), pct(ok_load as u64, attempts as u64), goal(">=50"), &ev, &extra);
+    // Not held to the end, where the free count is compared.
+    drop(extra);
 
     // 4. At rest: the movable load gone, the slab survivors kept.
     let user_pages = user.faulted;
@@ -393,12 +418,13 @@ pub(super) fn rows(_loop_cost: u64) {
     // Everything back; the free count must return.
     drop(slab);
     drop(held);
-    // The empty slabs the address space's caches (areas, page-table
-    // bookkeeping) kept, as reclaim would take them.
-    crate::mm::slab_common::shrink_all();
     page_alloc::drain_all_pages();
     run.snapshot(Some("end"));
     run.memmap("after");
+    // The slab caches' arrays and empty slabs, as at the start (the
+    // address space's areas, the chart lines' strings).
+    crate::mm::slab_common::shrink_all();
+    page_alloc::drain_all_pages();
     let free_after = page_alloc::nr_free_pages();
     let mut extra = String::new();
     let _ = write!(

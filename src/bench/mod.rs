@@ -13,8 +13,9 @@
 //!
 //! Sections, in the order they run: `hot` (the allocators' hot paths and
 //! the boot-time metadata), `frag` (the fragmentation study, on the
-//! configuration this boot has). `bench_only=frag` (or `hot,frag`) runs
-//! only the sections named. Lines that start with `@plot ` are data for the
+//! configuration this boot has; it fills all of memory, so it runs only
+//! when named: `scripts/bench-frag.sh` boots it once per configuration).
+//! `bench_only=NAME[,NAME...]` runs only the sections named. Lines that start with `@plot ` are data for the
 //! charts (`scripts/bench.sh` hides them from the table and hands them to
 //! the host tool that draws the SVGs; the format is in `plot`).
 
@@ -105,12 +106,16 @@ pub(super) fn plot(args: core::fmt::Arguments) {
     println!("@plot {}", args);
 }
 
-/// Whether section `name` runs: all do unless `bench_only=NAME[,NAME...]`
-/// names some (the boot option is checked, not stored, by `cmdline`).
-fn selected(name: &str) -> bool {
+/// Whether section `name` runs: with `bench_only=NAME[,NAME...]`, if it is
+/// named; without, if it runs `by_default` (the boot option is checked, not
+/// stored, by `cmdline`).
+fn selected(name: &str, by_default: bool) -> bool {
     let cmdline = crate::kernel::bootinfo::get().cmdline();
     let mut only = crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only").peekable();
-    only.peek().is_none() || only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
+    if only.peek().is_none() {
+        return by_default;
+    }
+    only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
 }
 
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
@@ -133,10 +138,10 @@ pub fn run(icount: usize) {
     }
     println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
     let loop_cost = overhead(20_000);
-    if selected("hot") {
+    if selected("hot", true) {
         hot::rows(loop_cost);
     }
-    if selected("frag") {
+    if selected("frag", false) {
         frag::rows(loop_cost);
     }
     println!();

@@ -303,8 +303,8 @@ pub(super) fn rows(_loop_cost: u64) {
     crate::mm::slab_common::shrink_all();
     page_alloc::drain_all_pages();
     let free_before = page_alloc::nr_free_pages();
-    run.memmap("before");
     run.snapshot(Some("start"));
+    run.memmap("before");
 
     // 1. Fill, movable and unmovable interleaved.
     let stop_at = fill_floor() + FILL_MARGIN;

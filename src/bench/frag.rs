@@ -384,11 +384,12 @@ pub(super) fn rows(_loop_cost: u64) {
     );
     let load_pct = pct(ok_load as u64, attempts as u64);
     if grouping && load_pct < 50 && !compact {
-        // 2.6.24 reached 50% here with lumpy reclaim, which this kernel
-        // does not have (and the study does not reclaim: see the top).
+        // Linux 2.6.24 reached 50% here through reclaim (lumpy reclaim,
+        // 2.6.23), which the study leaves out (see the top) and this
+        // kernel does not have.
         extra.push_str(
-            "; misses: without compaction nothing empties a movable pageblock whose pages are held, \
-             and half of each one's pages are (Linux 2.6.24 used lumpy reclaim here)",
+            "; misses: without compaction only reclaim could empty a movable pageblock, and half of \
+             each one's pages are held (Linux 2.6.24's 50% came through lumpy reclaim)",
         );
     }
     row(&label("under load %"), load_pct, goal(">=50"), &ev, &extra);

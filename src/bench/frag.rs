@@ -9,11 +9,11 @@
 //!    pages (anonymous pages of an address space the bench thread builds,
 //!    faulted in as a process's would be: on the LRU, with a reverse map,
 //!    so compaction can move them) and unmovable ones (objects of a slab
-//!    cache, as dentries and inodes are: one in eight pages), until a tenth
-//!    of the free memory is left.
+//!    cache, as dentries and inodes are: one in eight pages), until only
+//!    what the zones keep back is left (`fill_floor`).
 //! 2. **Free half at random** (fixed seed): every page of the address
 //!    space and every slab object is freed with probability 1/2. Few slab
-//!    pages empty (16 objects each), so they stay where they were put.
+//!    pages empty (15 objects each), so they stay where they were put.
 //! 3. **Under load**, the rest still held: as many order-10 allocations
 //!    (`GFP_HIGHUSER_MOVABLE`, a huge page's) as the free memory could hold
 //!    whole, kept until the phase ends; the row is the % that succeed.
@@ -58,7 +58,8 @@ const ORDER: usize = MAX_ORDER - 1;
 /// Of every `FILL_STEP` pages filled, `UNMOVABLE_STEP` are slab pages.
 const FILL_STEP: usize = 64;
 const UNMOVABLE_STEP: usize = 8;
-/// Slab objects: 256 bytes, 16 to a page, about a dentry's size.
+/// Slab objects: 256 bytes, 15 to a page (with the slab's own
+/// bookkeeping), about a dentry's size.
 const OBJ_SIZE: usize = 256;
 /// Pages the fill leaves above what the zones keep back (`fill_floor`):
 /// a few pcp batches, so that no allocation of the fill meets a watermark.

@@ -275,11 +275,17 @@ test: prereqs
 # `make bench-run` is the kernel's boot alone (what the tests run); `make
 # bench` adds the host's boot timing, the charts (tools/benchplot) and
 # bench/RESULTS.md.
+# The fragmentation study is four more boots (scripts/bench-frag.sh).
+FRAG_CONFIGS := on-on on-off off-on off-off
 bench: bench-run
+	@rm -f $(BUILD)/bench-frag.log
+	@bash scripts/bench-frag.sh $(BUILD)/bench-frag.log $(FRAG_CONFIGS)
 	@python3 scripts/boottime.py 5 > $(BUILD)/boottime.md
 	@cat $(BUILD)/boottime.md
-	@cargo run -q --release --manifest-path tools/benchplot/Cargo.toml -- $(BUILD)/bench.log bench
-	@python3 scripts/results.py bench/RESULTS.md $(BUILD)/bench.log --boot $(BUILD)/boottime.md --charts bench
+	@cat $(BUILD)/bench.log $(BUILD)/bench-frag.log > $(BUILD)/bench-all.log
+	@cargo run -q --release --manifest-path tools/benchplot/Cargo.toml -- $(BUILD)/bench-all.log bench
+	@python3 scripts/results.py bench/RESULTS.md $(BUILD)/bench.log $(patsubst %,$(BUILD)/bench-frag-%.log,$(FRAG_CONFIGS)) \
+	    --boot $(BUILD)/boottime.md --charts bench
 	@echo "make bench: tables in bench/RESULTS.md, charts in bench/*.svg (commit them with the change they measure)"
 
 bench-run: memcheck prereqs swap

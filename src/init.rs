@@ -58,6 +58,10 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     if let Some(bytes) = opts.memlock {
         crate::process::exec::set_default_memlock(bytes);
     }
+    if !opts.compaction {
+        crate::mm::compaction::set_direct_compaction(false);
+        pr_info!("compaction=off: no direct compaction");
+    }
     if let Some(attr) = opts.failslab {
         crate::mm::failslab::set_failslab(attr);
         pr_warn!("failslab: injecting slab allocation failures ({})", attr);

@@ -3788,6 +3788,47 @@ def bench_peers_table_is_complete():
 
 PEERS_TESTS = [("qemu::bench::peers_table_has_every_allocator_and_trace", bench_peers_table_is_complete)]
 
+# --- fragmentation study (issue 13) ---
+
+def bench_frag_rows_are_present_and_sane():
+    """`bench bench_only=frag` at -m 128M with 32M of HighMem (no icount: the
+    rows are percentages, not timings): only the study runs, its two rows
+    are there with percentages in 0..100, the under-load row says how many
+    of how many attempts succeeded, the free page count at the end is the
+    one at the start, and the chart lines are well formed: `@plot frag`
+    with 11 counts whose sum at step 0 is that free count, steps counting
+    up, and `@plot memmap` rows for the four phases."""
+    m = Machine(args="bench bench_only=frag highmem=32M", mem="128M")
+    try:
+        code = m.wait_exit(240)
+        out = m.out
+    finally:
+        m.kill()
+    check(code == 0, "exit status %d:\n%s" % (code, out[-2500:]))
+    check("page_alloc: order-0" not in out, "bench_only=frag ran the hot rows too:\n" + out[-2500:])
+    cfg = "grouping-on_compaction-on"
+    load = re.search(r"^frag %s: under load %%\s+(\d+)\s+>=50 .*; (\d+) of (\d+) order-10 ok" % cfg, out, re.M)
+    rest = re.search(r"^frag %s: at rest %%\s+(\d+)\s+>=75 .*; free pages (\d+) before, (\d+) after \(\+0\)"
+                     % cfg, out, re.M)
+    check(load and rest, "rows missing or malformed:\n" + out[-2500:])
+    ok, attempts = int(load.group(2)), int(load.group(3))
+    check(0 < attempts and ok <= attempts and int(load.group(1)) == ok * 100 // attempts,
+          "under-load figures do not add up: " + load.group(0))
+    check(0 <= int(rest.group(1)) <= 100 and rest.group(2) == rest.group(3), "at-rest row: " + rest.group(0))
+    steps = [[int(x) for x in l.split()[3:]] for l in re.findall(r"^@plot frag %s .*$" % cfg, out, re.M)]
+    check(len(steps) >= 8 and all(len(s) == 12 for s in steps), "@plot frag lines: %r" % steps[:3])
+    check([s[0] for s in steps] == list(range(len(steps))), "steps do not count up: %r" % [s[0] for s in steps])
+    check(sum(steps[0][1:]) == int(rest.group(2)), "step 0 sums to %d, not the free count %s"
+          % (sum(steps[0][1:]), rest.group(2)))
+    for phase in ["before", "load", "rest", "after"]:
+        rows = re.findall(r"^@plot memmap %s %s 0x[0-9a-f]{8} \S+$" % (cfg, phase), out, re.M)
+        check(len(rows) >= 1, "no memmap rows for phase %s" % phase)
+
+
+FRAG_TESTS = [
+    ("qemu::bench::frag_rows_are_present_and_sane", bench_frag_rows_are_present_and_sane),
+]
+
 
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
@@ -3820,7 +3861,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -11,11 +11,16 @@
 //! (instruction counts) do not apply.
 //!
 //! Sections, in the order they run: `hot` (the allocators' hot paths and
-//! the boot-time metadata), the boot's own cost (`boot_rows`), `peers`
-//! (the bench kernel only: other allocators on the same traces). Lines that start with `@plot ` are data for the
+//! the boot-time metadata) and the boot's own cost (`boot_rows`); `peers`
+//! (the bench kernel only: other allocators on the same traces); `frag`
+//! (the fragmentation study, on the configuration this boot has; it fills
+//! all of memory, so it runs only when named: `scripts/bench-frag.sh` boots
+//! it once per configuration). `bench_only=NAME[,NAME...]` runs only the
+//! sections named. Lines that start with `@plot ` are data for the
 //! charts (`scripts/bench.sh` hides them from the table and hands them to
 //! the host tool that draws the SVGs; the format is in `plot`).
 
+mod frag;
 mod hot;
 #[cfg(feature = "peers")]
 mod peers;
@@ -104,6 +109,18 @@ pub(super) fn plot(args: core::fmt::Arguments) {
     println!("@plot {}", args);
 }
 
+/// Whether section `name` runs: with `bench_only=NAME[,NAME...]`, if it is
+/// named; without, if it runs `by_default` (the boot option is checked, not
+/// stored, by `cmdline`).
+fn selected(name: &str, by_default: bool) -> bool {
+    let cmdline = crate::kernel::bootinfo::get().cmdline();
+    let mut only = crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only").peekable();
+    if only.peek().is_none() {
+        return by_default;
+    }
+    only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
+}
+
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
 pub fn run(icount: usize) {
     let icount = icount != 0;
@@ -124,10 +141,17 @@ pub fn run(icount: usize) {
     }
     println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
     let loop_cost = overhead(20_000);
-    hot::rows(loop_cost);
-    boot_rows();
+    if selected("hot", true) {
+        hot::rows(loop_cost);
+        boot_rows();
+    }
     #[cfg(feature = "peers")]
-    peers::rows(loop_cost);
+    if selected("peers", true) {
+        peers::rows(loop_cost);
+    }
+    if selected("frag", false) {
+        frag::rows(loop_cost);
+    }
     println!();
     if icount {
         println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);

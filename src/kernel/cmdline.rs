@@ -167,6 +167,9 @@ pub struct BootOptions {
     pub vmalloc: Option<u64>,
     /// `mobility_grouping=off`: one free list per order (A/B comparisons).
     pub grouping: bool,
+    /// `compaction=off`: no direct compaction (A/B comparisons; Linux
+    /// decides it at build time, `CONFIG_COMPACTION`).
+    pub compaction: bool,
     /// `failslab=`: make slab allocations fail on purpose.
     pub failslab: Option<crate::kernel::fault_inject::FaultAttr>,
     /// `fail_page_alloc=`: make page allocations fail on purpose.
@@ -205,6 +208,7 @@ impl Default for BootOptions {
             kernelcore: None,
             vmalloc: None,
             grouping: true,
+            compaction: true,
             failslab: None,
             fail_page_alloc: None,
             slab_debug: false,
@@ -348,6 +352,19 @@ impl BootOptions {
                     Some(v) => warn(Warning::BadValue { key: p.key, val: v, why: "must be on or off" }),
                     None => warn(Warning::MissingValue { key: p.key }),
                 },
+                "compaction" => match p.val {
+                    Some("on") => o.compaction = true,
+                    Some("off") => o.compaction = false,
+                    Some(v) => warn(Warning::BadValue { key: p.key, val: v, why: "must be on or off" }),
+                    None => warn(Warning::MissingValue { key: p.key }),
+                },
+                // Read by `bench::selected` (which knows the section names)
+                // from the raw command line; here only checked for a value.
+                "bench_only" => {
+                    if p.val.is_none_or(str::is_empty) {
+                        warn(Warning::MissingValue { key: p.key })
+                    }
+                }
                 "cma" => match p.val {
                     None => warn(Warning::MissingValue { key: p.key }),
                     Some(v) => match CmaOption::parse(v) {
@@ -497,6 +514,25 @@ mod tests {
                 "bad value \"99\" for loglevel= (must be 0..15); default kept",
                 "boot option loglevel= needs a value; default kept",
                 "boot option ktest takes no value (got \"1\"); ignored",
+            ]
+        );
+    }
+
+    #[test]
+    fn compaction_and_bench_only_options() {
+        let mut w = Vec::new();
+        let o = BootOptions::parse("compaction=off bench_only=frag", |x| w.push(x.to_string()));
+        assert!(w.is_empty(), "{w:?}");
+        assert!(!o.compaction && BootOptions::default().compaction);
+        let o = BootOptions::parse("compaction=maybe compaction bench_only bench_only=", |x| w.push(x.to_string()));
+        assert!(o.compaction);
+        assert_eq!(
+            w,
+            vec![
+                "bad value \"maybe\" for compaction= (must be on or off); default kept",
+                "boot option compaction= needs a value; default kept",
+                "boot option bench_only= needs a value; default kept",
+                "boot option bench_only= needs a value; default kept",
             ]
         );
     }

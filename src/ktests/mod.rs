@@ -23,6 +23,7 @@
 
 mod ata;
 mod cma;
+mod compaction;
 mod exec;
 mod highmem;
 mod highpte;
@@ -293,6 +294,10 @@ pub static TESTS: &[KTest] = &[
         run: overcommit::strict_mode_refuses_and_charges_balance,
     },
     KTest { name: "mm::oom_kill::no_process_no_kill_no_panic", run: oom::no_process_no_kill_no_panic },
+    KTest {
+        name: "mm::compaction::compaction_off_skips_direct_compaction",
+        run: compaction::compaction_off_skips_direct_compaction,
+    },
 ];
 
 /// What a run of the tests found (libtest's summary line).

@@ -572,6 +572,22 @@ mod kernel {
         stats
     }
 
+    /// Direct compaction on (the default) or off (boot option
+    /// `compaction=off`, this kernel's stand-in for a Linux built without
+    /// `CONFIG_COMPACTION`, which has no runtime switch): for A/B runs such
+    /// as the bench's fragmentation study. The `compact` command (an
+    /// explicit request) compacts either way.
+    static DIRECT_COMPACTION: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+    /// Turn direct compaction on or off; returns what it was.
+    pub fn set_direct_compaction(on: bool) -> bool {
+        DIRECT_COMPACTION.swap(on, Relaxed)
+    }
+
+    pub fn direct_compaction() -> bool {
+        DIRECT_COMPACTION.load(Relaxed)
+    }
+
     /// An allocation of `order` that failed (Linux 2.6.35's
     /// `__alloc_pages_direct_compact`, called by the page allocator before
     /// direct reclaim): compact the zones it may use, then try it again;
@@ -579,7 +595,7 @@ mod kernel {
     /// callers that may sleep and do I/O (2.6.35 also left out orders up to
     /// `PAGE_ALLOC_COSTLY_ORDER`; later kernels compact for them too).
     pub fn alloc_pages_direct_compact(gfp: Gfp, order: usize) -> Option<u32> {
-        if order == 0 || !gfp.contains(Gfp::WAIT | Gfp::IO | Gfp::FS) {
+        if order == 0 || !gfp.contains(Gfp::WAIT | Gfp::IO | Gfp::FS) || !direct_compaction() {
             return None;
         }
         let threshold = EXTFRAG_THRESHOLD.load(Relaxed) as i32;

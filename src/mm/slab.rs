@@ -131,8 +131,14 @@ pub const BUFCTL_CACHED: u16 = 0xfffc;
 const SLAB_LIMIT: usize = 0xfffb;
 const SLAB_MAGIC: u32 = 0x51ab_cace;
 
+/// Bits of a cache id that its creator chooses ([`KmemCache::init_tagged`]):
+/// the kernel's registry puts the cache's slot there, so that `kfree`
+/// finds the slot from the page descriptor's id alone.
+pub const CACHE_ID_TAG_BITS: u32 = 6;
 /// Ids name caches in slab headers and page descriptors; 0 means "none".
-static NEXT_CACHE_ID: AtomicU32 = AtomicU32::new(1);
+/// Each creation takes the next multiple of 2^[`CACHE_ID_TAG_BITS`] and
+/// ORs its tag in, so ids are unique per creation whatever the tags.
+static NEXT_CACHE_ID: AtomicU32 = AtomicU32::new(1 << CACHE_ID_TAG_BITS);
 
 bitflags! {
     /// Cache creation flags, with Linux's `SLAB_*` bit values.
@@ -327,6 +333,9 @@ pub struct KmemCache {
     /// ceil(2^32 / buffer_size) when that divides every offset in a slab
     /// exactly (see `reciprocal_for`); 0: divide.
     reciprocal: u32,
+    /// log2(buffer_size) when it is a power of two, else 0: then a shift
+    /// divides (objects are at least a word, so 0 is free to mean "no").
+    buffer_shift: u32,
     /// `num * buffer_size`: offsets from `s_mem` below this are in an object.
     obj_span: usize,
     order: usize,
@@ -361,6 +370,7 @@ impl KmemCache {
             buffer_size: 0,
             obj_offset: 0,
             reciprocal: 0,
+            buffer_shift: 0,
             obj_span: 0,
             order: 0,
             num: 0,
@@ -404,8 +414,23 @@ impl KmemCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
     ) -> Result<(), CreateError> {
+        self.init_tagged(0, name, size, align, flags, ctor)
+    }
+
+    /// [`init`](Self::init) with an id whose low [`CACHE_ID_TAG_BITS`]
+    /// bits are `tag` (panics if it does not fit).
+    pub fn init_tagged(
+        &mut self,
+        tag: u32,
+        name: &'static str,
+        size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+    ) -> Result<(), CreateError> {
         assert!(self.num_slabs() == 0, "slab {}: init of a cache with slabs", self.name);
-        let r = self.setup(name, size, align, flags, ctor);
+        assert!(tag < 1 << CACHE_ID_TAG_BITS, "slab {name}: id tag {tag} too wide");
+        let r = self.setup(tag, name, size, align, flags, ctor);
         if let (Err(e), true) = (r, flags.contains(SlabFlags::PANIC)) {
             panic!("{e}");
         }
@@ -414,6 +439,7 @@ impl KmemCache {
 
     fn setup(
         &mut self,
+        tag: u32,
         name: &'static str,
         size: usize,
         align: usize,
@@ -424,13 +450,14 @@ impl KmemCache {
         let colour_off = L1_CACHE_BYTES.max(l.align);
         *self = KmemCache {
             name,
-            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            id: NEXT_CACHE_ID.fetch_add(1 << CACHE_ID_TAG_BITS, Ordering::Relaxed) | tag,
             flags,
             ctor,
             usable: l.usable,
             buffer_size: l.buffer_size,
             obj_offset: l.obj_offset,
             reciprocal: reciprocal_for(l.buffer_size, l.num * l.buffer_size),
+            buffer_shift: if l.buffer_size.is_power_of_two() { l.buffer_size.trailing_zeros() } else { 0 },
             obj_span: l.num * l.buffer_size,
             order: l.order,
             num: l.num,

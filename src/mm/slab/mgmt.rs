@@ -286,10 +286,14 @@ impl KmemCache {
         Ok((s, i))
     }
 
-    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab),
-    /// as Linux's `reciprocal_divide`: exact there, see `reciprocal`.
-    #[inline]
+    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab):
+    /// a shift for a power of two, else Linux's `reciprocal_divide`, exact
+    /// there (see `reciprocal`).
+    #[inline(always)]
     pub(super) fn div_buffer_size(&self, rel: usize) -> usize {
+        if self.buffer_shift != 0 {
+            return rel >> self.buffer_shift;
+        }
         if self.reciprocal == 0 {
             return rel / self.buffer_size;
         }

@@ -333,9 +333,6 @@ pub struct KmemCache {
     /// ceil(2^32 / buffer_size) when that divides every offset in a slab
     /// exactly (see `reciprocal_for`); 0: divide.
     reciprocal: u32,
-    /// log2(buffer_size) when it is a power of two, else 0: then a shift
-    /// divides (objects are at least a word, so 0 is free to mean "no").
-    buffer_shift: u32,
     /// `num * buffer_size`: offsets from `s_mem` below this are in an object.
     obj_span: usize,
     order: usize,
@@ -370,7 +367,6 @@ impl KmemCache {
             buffer_size: 0,
             obj_offset: 0,
             reciprocal: 0,
-            buffer_shift: 0,
             obj_span: 0,
             order: 0,
             num: 0,
@@ -457,7 +453,6 @@ impl KmemCache {
             buffer_size: l.buffer_size,
             obj_offset: l.obj_offset,
             reciprocal: reciprocal_for(l.buffer_size, l.num * l.buffer_size),
-            buffer_shift: if l.buffer_size.is_power_of_two() { l.buffer_size.trailing_zeros() } else { 0 },
             obj_span: l.num * l.buffer_size,
             order: l.order,
             num: l.num,

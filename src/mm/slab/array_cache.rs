@@ -64,8 +64,14 @@ impl KmemCache {
         }
         // Past the limit check this is not a debug cache, so the caller's
         // pointer is the start of the object's buffer (no red zone first).
+        // The index by the reciprocal alone (a cache without one divides,
+        // on the slow path).
         debug_assert_eq!(self.obj_offset, 0);
-        let i = self.div_buffer_size(rel);
+        if self.reciprocal == 0 {
+            return false;
+        }
+        let i = ((rel as u64 * self.reciprocal as u64) >> 32) as usize;
+        debug_assert_eq!(i, rel / self.buffer_size);
         if rel != i * self.buffer_size {
             return false;
         }

@@ -286,14 +286,10 @@ impl KmemCache {
         Ok((s, i))
     }
 
-    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab):
-    /// a shift for a power of two, else Linux's `reciprocal_divide`, exact
-    /// there (see `reciprocal`).
-    #[inline(always)]
+    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab),
+    /// as Linux's `reciprocal_divide`: exact there, see `reciprocal`.
+    #[inline]
     pub(super) fn div_buffer_size(&self, rel: usize) -> usize {
-        if self.buffer_shift != 0 {
-            return rel >> self.buffer_shift;
-        }
         if self.reciprocal == 0 {
             return rel / self.buffer_size;
         }

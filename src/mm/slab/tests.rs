@@ -345,7 +345,7 @@ fn array_cache_refills_and_flushes_in_batches() {
 #[test]
 fn free_cached_takes_only_an_allocated_object_with_room() {
     let mut p = TestPages::new(256);
-    // 96 bytes: the reciprocal's division; 64: the shift's.
+    // 96 bytes: a reciprocal with an error term; 64: an exact one.
     for size in [96, 64] {
         let mut c = cache("hit", size, SlabFlags::empty());
         let mut objs = Vec::new();
@@ -391,6 +391,17 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
         }
         c.destroy(&mut p).unwrap();
     }
+    // A cache whose slabs are too big for the reciprocal divides, on the
+    // slow path.
+    let size = (3000..).find(|&n| cache("probe", n, SlabFlags::empty()).reciprocal == 0).unwrap();
+    let mut big = cache("hit-big", size, SlabFlags::empty());
+    let o = big.alloc(&mut p, GFP_KERNEL).unwrap();
+    let before = big.cpu_cached();
+    // SAFETY: an allocated object of this cache.
+    unsafe { assert!(!big.free_cached(o, p.slab_mgmt(o).unwrap())) };
+    big.put(&mut p, o).unwrap();
+    assert_eq!(big.cpu_cached(), before + 1);
+    big.destroy(&mut p).unwrap();
     // A debug cache never takes the hit: every free is checked.
     let mut d = cache("hit-debug", 64, SlabFlags::DEBUG);
     let o = d.alloc(&mut p, GFP_KERNEL).unwrap();

@@ -267,6 +267,9 @@ fn owner_of(ptr: usize) -> Owner {
 ///
 /// # Safety
 /// If `ptr` came from kmalloc, nothing may use the block after this call.
+// Out of line, as Linux's: inlined into a caller's loop it only trades
+// the call for spills, and every `Drop` of a Box or Vec would carry it.
+#[inline(never)]
 pub unsafe fn kfree(ptr: *mut u8) {
     let addr = ptr as usize;
     if addr <= ZERO_SIZE_PTR {

@@ -233,7 +233,14 @@ pub(super) fn page_of(ptr: usize) -> Option<&'static Page> {
 /// page `ptr` is in.
 #[inline(always)]
 pub(super) fn slab_page_of(ptr: usize) -> Option<&'static Page> {
-    pfn_to_page(ptr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT).filter(|p| p.is_slab())
+    let mem_map = crate::mm::mmzone::mem_map();
+    let pfn = ptr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT;
+    if pfn >= mem_map.len() {
+        return None;
+    }
+    // Indexed, not `get`: a reference, so no test of the result for null.
+    let page = &mem_map[pfn];
+    page.is_slab().then_some(page)
 }
 
 const _: () = assert!(

@@ -9,12 +9,21 @@
 //!
 //! Slab pages come from the buddy allocator (lowmem, through the direct
 //! map; `mm/slab/kernel_pages.rs`); each page's descriptor names its cache
-//! (`PageFlags::SLAB`, `slab_cache` = the cache id), which is how `kfree`
-//! finds the cache of a pointer. `kfree` reads that descriptor without any
-//! lock (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache
-//! then checks the pointer against its slab header under its own lock.
+//! (`PageFlags::SLAB`, `slab_cache` = the cache id, whose low bits are the
+//! cache's slot) and its slab's management (`private`), which is how
+//! `kfree` finds the cache of a pointer, as Linux's `virt_to_cache` does.
 //! Requests above 8 KB get whole pages (order <= 10), marked
 //! `PageFlags::HEAD` with the order in `private`.
+//!
+//! **The hit paths take no lock** (Linux's SLAB does the same: its
+//! `__cache_alloc` and `kfree` only disable interrupts around the per-CPU
+//! array). kmalloc with an object in its class's array cache, and kfree
+//! or `kmem_cache_free` with room in it, run with interrupts off and check
+//! with one load that no frame below holds the cache's lock
+//! (`slab_common/slot_lock.rs`); the free also checks the object's
+//! boundaries and that it is allocated (`KmemCache::free_cached`).
+//! Everything else (a refill, a flush, growing, a debug cache, a bad
+//! pointer to report) takes the cache's lock, as before.
 //!
 //! An allocation that may sleep grows its cache without the cache's lock,
 //! through the page allocator's sleeping path (direct reclaim); others grow

@@ -157,6 +157,10 @@ pub static TESTS: &[KTest] = &[
         run: slab::double_kfree_in_array_cache_is_reported,
     },
     KTest {
+        name: "mm::slab::bad_frees_on_the_hit_path_are_reported",
+        run: slab::bad_frees_on_the_hit_path_are_reported,
+    },
+    KTest {
         name: "mm::slab::mempool_retries_the_allocator_after_a_timeout",
         run: slab::mempool_retries_the_allocator_after_a_timeout,
     },

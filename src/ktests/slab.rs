@@ -525,6 +525,46 @@ pub fn double_kfree_in_array_cache_is_reported() -> TestResult {
     })
 }
 
+/// The lock-free hit paths of kfree and kmem_cache_free (issue 13) keep
+/// the checks of the locked path: a pointer into the middle of an object
+/// and an object handed to the wrong cache are reported once and freed
+/// nowhere, and the objects stay distinct afterwards.
+pub fn bad_frees_on_the_hit_path_are_reported() -> TestResult {
+    counts_come_back(|| {
+        let bugs0 = SLAB_BUGS.load(Ordering::Relaxed);
+        let p = KBlock::new(64, GFP_KERNEL)?;
+        // Room in the array, so a wrong push would land there.
+        drop(KBlock::new(64, GFP_KERNEL)?);
+        // SAFETY: deliberately the middle of a live object: reported, not freed.
+        unsafe { kfree((p.addr() + 8) as *mut u8) };
+        let mid = SLAB_BUGS.load(Ordering::Relaxed) - bugs0;
+        let mut a = TestCache::new("ktest-hit-a", 64, SlabFlags::empty(), None)?;
+        let b = TestCache::new("ktest-hit-b", 64, SlabFlags::empty(), None)?;
+        let o = a.alloc()?;
+        let bugs1 = SLAB_BUGS.load(Ordering::Relaxed);
+        // An object of `a` given to `b`: reported, left with `a`.
+        b.free_bad(o);
+        let wrong = SLAB_BUGS.load(Ordering::Relaxed) - bugs1;
+        let q = KBlock::new(64, GFP_KERNEL)?;
+        let r = KBlock::new(64, GFP_KERNEL)?;
+        let distinct = q.addr() != p.addr() && r.addr() != p.addr() && q.addr() != r.addr();
+        let o2 = a.alloc()?;
+        drop((p, q, r));
+        a.destroy()?;
+        b.destroy()?;
+        if mid != 1 {
+            return Err("kfree of a mid-object pointer was not reported once");
+        }
+        if wrong != 1 {
+            return Err("kmem_cache_free to the wrong cache was not reported once");
+        }
+        if !distinct || o2 == o {
+            return Err("a bad free put an object back in circulation");
+        }
+        Ok(())
+    })
+}
+
 pub fn mempool_serves_from_reserve_under_failslab() -> TestResult {
     counts_come_back(|| {
         let pool = Mempool::create(4, Backend::Kmalloc(256)).map_err(|_| "mempool_create")?;

@@ -66,7 +66,10 @@
 //!
 //! **The per-CPU array cache** (one CPU here) is the fast path: `alloc`
 //! pops an object, `free` pushes one, and the slabs are touched only every
-//! `batchcount` objects (`slab/array_cache.rs`).
+//! `batchcount` objects (`slab/array_cache.rs`). The kernel serves these
+//! hits without the cache's lock, with interrupts off
+//! ([`KmemCache::alloc_cached`], [`KmemCache::free_cached`]; see
+//! `slab_common.rs`).
 //!
 //! **Debugging** (red zones, poisoning, the double-free and foreign-pointer
 //! findings, quarantine) is in `slab_debug.rs`.
@@ -131,8 +134,14 @@ pub const BUFCTL_CACHED: u16 = 0xfffc;
 const SLAB_LIMIT: usize = 0xfffb;
 const SLAB_MAGIC: u32 = 0x51ab_cace;
 
+/// Bits of a cache id that its creator chooses ([`KmemCache::init_tagged`]):
+/// the kernel's registry puts the cache's slot there, so that `kfree`
+/// finds the slot from the page descriptor's id alone.
+pub const CACHE_ID_TAG_BITS: u32 = 6;
 /// Ids name caches in slab headers and page descriptors; 0 means "none".
-static NEXT_CACHE_ID: AtomicU32 = AtomicU32::new(1);
+/// Each creation takes the next multiple of 2^[`CACHE_ID_TAG_BITS`] and
+/// ORs its tag in, so ids are unique per creation whatever the tags.
+static NEXT_CACHE_ID: AtomicU32 = AtomicU32::new(1 << CACHE_ID_TAG_BITS);
 
 bitflags! {
     /// Cache creation flags, with Linux's `SLAB_*` bit values.
@@ -404,8 +413,23 @@ impl KmemCache {
         flags: SlabFlags,
         ctor: Option<fn(*mut u8)>,
     ) -> Result<(), CreateError> {
+        self.init_tagged(0, name, size, align, flags, ctor)
+    }
+
+    /// [`init`](Self::init) with an id whose low [`CACHE_ID_TAG_BITS`]
+    /// bits are `tag` (panics if it does not fit).
+    pub fn init_tagged(
+        &mut self,
+        tag: u32,
+        name: &'static str,
+        size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+    ) -> Result<(), CreateError> {
         assert!(self.num_slabs() == 0, "slab {}: init of a cache with slabs", self.name);
-        let r = self.setup(name, size, align, flags, ctor);
+        assert!(tag < 1 << CACHE_ID_TAG_BITS, "slab {name}: id tag {tag} too wide");
+        let r = self.setup(tag, name, size, align, flags, ctor);
         if let (Err(e), true) = (r, flags.contains(SlabFlags::PANIC)) {
             panic!("{e}");
         }
@@ -414,6 +438,7 @@ impl KmemCache {
 
     fn setup(
         &mut self,
+        tag: u32,
         name: &'static str,
         size: usize,
         align: usize,
@@ -424,7 +449,7 @@ impl KmemCache {
         let colour_off = L1_CACHE_BYTES.max(l.align);
         *self = KmemCache {
             name,
-            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            id: NEXT_CACHE_ID.fetch_add(1 << CACHE_ID_TAG_BITS, Ordering::Relaxed) | tag,
             flags,
             ctor,
             usable: l.usable,

@@ -9,12 +9,21 @@
 //!
 //! Slab pages come from the buddy allocator (lowmem, through the direct
 //! map; `mm/slab/kernel_pages.rs`); each page's descriptor names its cache
-//! (`PageFlags::SLAB`, `slab_cache` = the cache id), which is how `kfree`
-//! finds the cache of a pointer. `kfree` reads that descriptor without any
-//! lock (`pfn_to_page`), as Linux's `virt_to_cache` does, and the cache
-//! then checks the pointer against its slab header under its own lock.
+//! (`PageFlags::SLAB`, `slab_cache` = the cache id, whose low bits are the
+//! cache's slot) and its slab's management (`private`), which is how
+//! `kfree` finds the cache of a pointer, as Linux's `virt_to_cache` does.
 //! Requests above 8 KB get whole pages (order <= 10), marked
 //! `PageFlags::HEAD` with the order in `private`.
+//!
+//! **The hit paths take no lock** (Linux's SLAB does the same: its
+//! `__cache_alloc` and `kfree` only disable interrupts around the per-CPU
+//! array). kmalloc with an object in its class's array cache, and kfree
+//! or `kmem_cache_free` with room in it, run with interrupts off and check
+//! with one load that no frame below holds the cache's lock
+//! (`slab_common/slot_lock.rs`); the free also checks the object's
+//! boundaries and that it is allocated (`KmemCache::free_cached`).
+//! Everything else (a refill, a flush, growing, a debug cache, a bad
+//! pointer to report) takes the cache's lock, as before.
 //!
 //! An allocation that may sleep grows its cache without the cache's lock,
 //! through the page allocator's sleeping path (direct reclaim); others grow
@@ -32,15 +41,17 @@ use super::slab::sizing::KMALLOC_SIZES;
 use super::slab::slab_debug::SlabBug;
 use super::slab::{
     slabinfo_header, write_slabinfo, AllocError, CreateError, DestroyError, KmemCache, SlabFlags, SlabStats,
+    CACHE_ID_TAG_BITS,
 };
-use crate::kernel::sync::IrqLock;
 use core::fmt;
 use core::num::NonZeroU32;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use kmalloc::KMALLOC_MAX_CACHE_SIZE;
+use slot_lock::{irqs_off, SlotGuard, SlotLock};
 
 pub mod kmalloc;
+mod slot_lock;
 
 /// Most caches at once.
 pub const MAX_CACHES: usize = 64;
@@ -71,12 +82,20 @@ impl Slot {
     };
 }
 
-static CACHES: [IrqLock<Slot>; MAX_CACHES] = [const { IrqLock::new(Slot::EMPTY) }; MAX_CACHES];
+static CACHES: [SlotLock; MAX_CACHES] = [const { SlotLock::new(Slot::EMPTY) }; MAX_CACHES];
 /// The id of the cache in each slot (0: free slot), readable without locks.
 static IDS: [AtomicU32; MAX_CACHES] = [const { AtomicU32::new(0) }; MAX_CACHES];
 static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
-/// Cache slot by cache id, for ids below 256 (kfree's lookup).
-static SLOT_OF_ID: [AtomicU32; 256] = [const { AtomicU32::new(u32::MAX) }; 256];
+// A registry cache's id carries its slot in its low bits (`init_tagged`),
+// so kfree finds the slot from the page's id alone (`slot_of_id`).
+const _: () = assert!(MAX_CACHES == 1 << CACHE_ID_TAG_BITS, "a slot must fit the id's tag bits");
+
+/// The slot of the cache with id `id`, if that cache still exists; the
+/// caller checks the id under the slot's lock or with `with_cpu`.
+#[inline(always)]
+fn slot_of_id(id: u32) -> usize {
+    (id & (MAX_CACHES as u32 - 1)) as usize
+}
 
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
@@ -110,7 +129,7 @@ pub struct Cache {
     slot: usize,
     /// `&CACHES[slot]`, so that `alloc` and `free` index nothing (Linux's
     /// `struct kmem_cache *` is the cache itself).
-    lock: &'static IrqLock<Slot>,
+    lock: &'static SlotLock,
     /// Never 0 (that means "no cache"): the free path's checks of the id
     /// then need no test of their own for 0.
     id: NonZeroU32,
@@ -184,15 +203,13 @@ fn create_in(
         if s.cache.id() != 0 {
             continue;
         }
-        s.cache.init(name, size, align, flags, ctor).map_err(CacheError::Slab)?;
+        s.cache.init_tagged(slot as u32, name, size, align, flags, ctor).map_err(CacheError::Slab)?;
         s.pages.dma = dma;
         s.kmalloc_count = 0;
         s.kmalloc_requested = 0;
         let id = s.cache.id();
         IDS[slot].store(id, Ordering::Relaxed);
-        if let Some(s) = SLOT_OF_ID.get(id as usize) {
-            s.store(slot as u32, Ordering::Relaxed);
-        }
+        debug_assert_eq!(slot_of_id(id), slot);
         let id = NonZeroU32::new(id).expect("a created cache has an id");
         return Ok(Cache { slot, lock: &CACHES[slot], id });
     }
@@ -208,35 +225,57 @@ fn create_in(
 /// through the page allocator's sleeping path; others grow it under the
 /// lock, without sleeping. A failure is reported unless `__GFP_NOWARN`.
 #[inline(always)]
-fn slot_alloc(lock: &'static IrqLock<Slot>, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+fn slot_alloc(lock: &'static SlotLock, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+    match slot_alloc_cached(lock, gfp, kmalloc) {
+        Some(p) => Some(p),
+        None => slot_alloc_slow(lock, slot, gfp, kmalloc),
+    }
+}
+
+/// The array-cache hit of [`slot_alloc`] (Linux's `____cache_alloc`
+/// finding `ac->avail`), with interrupts off and no lock
+/// (`slot_lock.rs`); `None` sends the caller to the slow path.
+#[inline(always)]
+fn slot_alloc_cached(lock: &'static SlotLock, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
+    let hit = irqs_off(|off| {
+        // might_sleep, with the flags just saved: a caller that may not
+        // sleep here goes to the slow path, which reports it.
+        if gfp.may_sleep() && (!off.were_enabled() || crate::kernel::preempt::might_sleep_check(true)) {
+            return 0;
+        }
+        // SAFETY: the closure reaches the array cache and the counters of
+        // this slot only.
+        let hit = unsafe {
+            lock.with_cpu(off, |s| {
+                let addr = s.cache.alloc_cached()?;
+                if let Some(size) = kmalloc {
+                    s.kmalloc_count += 1;
+                    s.kmalloc_requested += size as u64;
+                }
+                Some(addr)
+            })
+        };
+        hit.flatten().unwrap_or(0)
+    });
+    NonNull::new(hit as *mut u8)
+}
+
+/// `slot_alloc` under the lock: the array cache was empty, or the lock
+/// held, or the caller may not sleep here.
+#[inline(never)]
+fn slot_alloc_slow(lock: &'static SlotLock, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
     let mut s = lock.lock();
     // might_sleep, with the flags the lock just saved.
     if gfp.may_sleep() && crate::kernel::preempt::might_sleep_check(s.irqs_were_enabled()) {
         s = slot_alloc_might_sleep_bug(s, slot, core::panic::Location::caller());
     }
-    // The array-cache hit (Linux's `____cache_alloc` finding `ac->avail`):
-    // no page provider, and the slow path stays out of line.
-    match s.cache.alloc_cached() {
-        Some(addr) => {
-            if let Some(size) = kmalloc {
-                s.kmalloc_count += 1;
-                s.kmalloc_requested += size as u64;
-            }
-            NonNull::new(addr as *mut u8)
-        }
-        None => slot_alloc_refill(s, slot, gfp, kmalloc),
-    }
+    slot_alloc_refill(s, slot, gfp, kmalloc)
 }
 
 /// `slot_alloc` with the array cache empty (Linux's `cache_alloc_refill`,
 /// and `cache_grow` when no slab has a free object).
 #[inline(never)]
-fn slot_alloc_refill(
-    mut s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
-    slot: usize,
-    gfp: Gfp,
-    kmalloc: Option<usize>,
-) -> Option<NonNull<u8>> {
+fn slot_alloc_refill(mut s: SlotGuard, slot: usize, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
     loop {
         let Slot { cache, pages, .. } = &mut *s;
         let r = if gfp.may_sleep() { cache.alloc_nogrow(pages) } else { cache.alloc(pages, gfp) };
@@ -265,11 +304,7 @@ fn slot_alloc_refill(
 /// without the cache's lock; the allocation goes on.
 #[cold]
 #[inline(never)]
-fn slot_alloc_might_sleep_bug(
-    s: crate::kernel::sync::IrqLockGuard<'static, Slot>,
-    slot: usize,
-    loc: &'static core::panic::Location<'static>,
-) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+fn slot_alloc_might_sleep_bug(s: SlotGuard, slot: usize, loc: &'static core::panic::Location<'static>) -> SlotGuard {
     let irqs_disabled = !s.irqs_were_enabled();
     drop(s);
     crate::kernel::preempt::might_sleep_report("kmem_cache_alloc", loc, irqs_disabled);
@@ -346,8 +381,11 @@ fn slab_out_of_memory(slot: usize, gfp: Gfp, spec: GrowSpec) {
 ///
 /// `IN_SLAB_PAGE`: kfree found `obj`'s page marked as a slab page of cache
 /// `id` (its `virt_to_cache`), so the slab is in the direct map.
-#[inline(always)]
-unsafe fn slot_free<const IN_SLAB_PAGE: bool>(lock: &IrqLock<Slot>, id: NonZeroU32, obj: NonNull<u8>) {
+///
+/// The slow path of `kfree` and `kmem_cache_free`, under the lock: a full
+/// array to flush, a debug cache, a bad pointer to report.
+#[inline(never)]
+unsafe fn slot_free<const IN_SLAB_PAGE: bool>(lock: &'static SlotLock, id: NonZeroU32, obj: NonNull<u8>) {
     let mut s = lock.lock();
     if s.cache.id() != id.get() {
         // kfree read the page, then the cache was destroyed: not ours.
@@ -372,7 +410,7 @@ unsafe fn slot_free<const IN_SLAB_PAGE: bool>(lock: &IrqLock<Slot>, id: NonZeroU
 
 impl Cache {
     /// The slot's lock, after checking that it still holds this cache.
-    fn lock(&self) -> crate::kernel::sync::IrqLockGuard<'static, Slot> {
+    fn lock(&self) -> SlotGuard {
         let s = CACHES[self.slot].lock();
         assert!(
             s.cache.id() == self.id.get(),
@@ -402,8 +440,31 @@ impl Cache {
     /// call. The checks catch many violations but not a use after free.
     #[inline]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
-        // SAFETY: the caller's contract.
-        unsafe { slot_free::<false>(self.lock, self.id, obj) }
+        let addr = obj.as_ptr() as usize;
+        // The hit (Linux's `__cache_free` inside `local_irq_save`): the
+        // object's page names this cache and its slab, and the array has room.
+        let done = irqs_off(|off| match kmalloc::slab_page_of(addr) {
+            Some(page) if page.slab_cache() == self.id.get() => {
+                // SAFETY: the closure reaches this slot's array cache and
+                // the object's slab only. The slot holds this cache for as
+                // long as the handle lives (`destroy` consumes it), and the
+                // page, read with interrupts off and the cache's lock free
+                // (`with_cpu`), names a live slab of it: its marks change
+                // only under that lock.
+                unsafe {
+                    self.lock.with_cpu(off, |s| {
+                        debug_assert_eq!(s.cache.id(), self.id.get());
+                        s.cache.free_cached(addr, page.private() as usize)
+                    })
+                }
+                .unwrap_or(false)
+            }
+            _ => false,
+        });
+        if !done {
+            // SAFETY: the caller's contract.
+            unsafe { slot_free::<false>(self.lock, self.id, obj) }
+        }
     }
 
     /// `kmem_cache_shrink`: pages given back.
@@ -421,9 +482,6 @@ impl Cache {
         if let Err(error) = cache.destroy(pages) {
             drop(s);
             return Err(CacheBusy { cache: self, error });
-        }
-        if let Some(slot) = SLOT_OF_ID.get(self.id.get() as usize) {
-            slot.store(u32::MAX, Ordering::Relaxed);
         }
         IDS[self.slot].store(0, Ordering::Relaxed);
         *s = Slot::EMPTY;

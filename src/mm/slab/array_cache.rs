@@ -7,7 +7,7 @@
 //! `/proc/slabinfo` counts objects that sit in the array as active.
 
 use super::mgmt::SlabRef;
-use super::{AllocError, KmemCache, SlabPages, AC_MAX, BUFCTL_ACTIVE, BUFCTL_CACHED};
+use super::{AllocError, KmemCache, SlabPages, AC_MAX, BUFCTL_ACTIVE, BUFCTL_CACHED, SLAB_MAGIC};
 use crate::mm::gfp::Gfp;
 
 /// The per-CPU array of free objects (one CPU). Each entry keeps, beside
@@ -35,6 +35,61 @@ impl KmemCache {
     #[inline(always)]
     pub fn alloc_cached(&mut self) -> Option<usize> {
         (self.ac.avail != 0).then(|| self.ac_pop())
+    }
+
+    /// The free hit alone (Linux's `__cache_free` finding room in the
+    /// array): push `obj`, whose slab's management is at `hdr`, and say
+    /// true. Anything else changes nothing and says false, and the caller
+    /// takes [`free_in_slab_page`](Self::free_in_slab_page) under the lock,
+    /// which flushes a full array, checks a debug cache, or reports the
+    /// bad pointer: a pointer off the object boundaries, or an object that
+    /// is not allocated (a double free, caught by its `bufctl` as there).
+    ///
+    /// # Safety
+    ///
+    /// As [`free`](Self::free), and `hdr` is the management of a live slab
+    /// of this cache whose pages hold `obj` (the `mgmt` its page recorded,
+    /// [`SlabPages::slab_mgmt`], read where no slab of this cache can be
+    /// made or destroyed meanwhile).
+    #[inline(always)]
+    pub unsafe fn free_cached(&mut self, obj: usize, hdr: usize) -> bool {
+        debug_assert_eq!(self.ac.limit == 0, self.is_debug());
+        // SAFETY: the caller's contract: a live slab of this cache.
+        let s = unsafe { SlabRef::new(hdr) };
+        debug_assert!(s.magic() == SLAB_MAGIC && s.cache_id() == self.id);
+        let rel = obj.wrapping_sub(s.s_mem());
+        // A debug cache's array has `limit` 0: it is always full here.
+        if rel >= self.obj_span || self.ac.avail == self.ac.limit {
+            return false;
+        }
+        // Past the limit check this is not a debug cache, so the caller's
+        // pointer is the start of the object's buffer (no red zone first).
+        // The index by the reciprocal alone (a cache without one divides,
+        // on the slow path).
+        debug_assert_eq!(self.obj_offset, 0);
+        if self.reciprocal == 0 {
+            return false;
+        }
+        let i = ((rel as u64 * self.reciprocal as u64) >> 32) as usize;
+        debug_assert_eq!(i, rel / self.buffer_size);
+        if rel != i * self.buffer_size {
+            return false;
+        }
+        let bufctl = s.bufctl_ptr_located(i);
+        let k = self.ac.avail;
+        // SAFETY: object i of a live slab (rel < num * buffer_size): its
+        // bufctl entry lies in the slab's management. k < limit <= AC_MAX
+        // (`setup` checks the limit), so the array writes are in bounds.
+        unsafe {
+            if bufctl.read() != BUFCTL_ACTIVE {
+                return false;
+            }
+            bufctl.write(BUFCTL_CACHED);
+            *self.ac.entry.get_unchecked_mut(k) = obj;
+            *self.ac.bufctl.get_unchecked_mut(k) = bufctl as usize;
+        }
+        self.ac.avail = k + 1;
+        true
     }
 
     /// Take the top of the array cache, marking the object allocated.

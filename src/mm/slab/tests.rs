@@ -338,6 +338,97 @@ fn array_cache_refills_and_flushes_in_batches() {
     assert_eq!((p.outstanding, c.cpu_cached()), (0, 0));
 }
 
+/// The lock-free free hit (`free_cached`) pushes an allocated object of a
+/// slab it is given and nothing else: a second free, a pointer inside an
+/// object or outside the objects, a full array and a debug cache all say
+/// false and change nothing, for the slow path to flush or report.
+#[test]
+fn free_cached_takes_only_an_allocated_object_with_room() {
+    let mut p = TestPages::new(256);
+    // 96 bytes: a reciprocal with an error term; 64: an exact one.
+    for size in [96, 64] {
+        let mut c = cache("hit", size, SlabFlags::empty());
+        let mut objs = Vec::new();
+        while objs.len() <= c.ac.limit || c.cpu_cached() != 0 {
+            objs.push(c.alloc(&mut p, GFP_KERNEL).unwrap());
+        }
+        let hdrs: HashMap<usize, usize> = objs.iter().map(|&o| (o, p.slab_mgmt(o).unwrap())).collect();
+        let hdr = |o: usize| hdrs[&o];
+        let a = objs[0];
+        // SAFETY: objects of this cache, freed once; the bad ones are
+        // pointers `free_cached` must turn down without touching them.
+        unsafe {
+            assert!(!c.free_cached(a + 8, hdr(a)), "mid-object pointer taken");
+            let s = SlabRef(hdr(a));
+            assert!(!c.free_cached(s.s_mem() - 8, hdr(a)), "pointer before the objects taken");
+            assert!(!c.free_cached(s.s_mem() + c.obj_span, hdr(a)), "pointer past the objects taken");
+            assert_eq!(c.cpu_cached(), 0);
+            assert!(c.free_cached(a, hdr(a)));
+            assert_eq!(c.cpu_cached(), 1);
+            assert!(!c.free_cached(a, hdr(a)), "double free taken");
+            // And the slow path reports that second free.
+            assert_eq!(c.put(&mut p, a), Err(bug_of("hit", a, BugKind::DoubleFree)));
+            for &o in &objs[1..c.ac.limit] {
+                assert!(c.free_cached(o, hdr(o)));
+            }
+            let last = objs[c.ac.limit];
+            assert!(!c.free_cached(last, hdr(last)), "free into a full array taken");
+            assert_eq!(c.cpu_cached(), c.ac.limit);
+            // The slow path flushes and takes it, and the rest.
+            for &o in &objs[c.ac.limit..] {
+                c.put(&mut p, o).unwrap();
+            }
+        }
+        // The objects come back out of the array, each once.
+        let again: Vec<_> = (0..objs.len()).map(|_| c.alloc(&mut p, GFP_KERNEL).unwrap()).collect();
+        let mut sorted = again.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), objs.len());
+        check(&c);
+        for o in again {
+            c.put(&mut p, o).unwrap();
+        }
+        c.destroy(&mut p).unwrap();
+    }
+    // A cache whose slabs are too big for the reciprocal divides, on the
+    // slow path.
+    let size = (3000..).find(|&n| cache("probe", n, SlabFlags::empty()).reciprocal == 0).unwrap();
+    let mut big = cache("hit-big", size, SlabFlags::empty());
+    let o = big.alloc(&mut p, GFP_KERNEL).unwrap();
+    let before = big.cpu_cached();
+    // SAFETY: an allocated object of this cache.
+    unsafe { assert!(!big.free_cached(o, p.slab_mgmt(o).unwrap())) };
+    big.put(&mut p, o).unwrap();
+    assert_eq!(big.cpu_cached(), before + 1);
+    big.destroy(&mut p).unwrap();
+    // A debug cache never takes the hit: every free is checked.
+    let mut d = cache("hit-debug", 64, SlabFlags::DEBUG);
+    let o = d.alloc(&mut p, GFP_KERNEL).unwrap();
+    // SAFETY: an allocated object of this cache.
+    unsafe { assert!(!d.free_cached(o, p.slab_mgmt(o).unwrap())) };
+    d.put(&mut p, o).unwrap();
+    d.destroy(&mut p).unwrap();
+    assert_eq!(p.outstanding, 0);
+}
+
+/// Every creation gets a fresh id, whose low bits are the creator's tag.
+#[test]
+fn cache_ids_are_unique_and_carry_their_tag() {
+    let mut ids = Vec::new();
+    for tag in [0, 5, 5, 63, 0] {
+        let mut c = KmemCache::empty();
+        c.init_tagged(tag, "tagged", 32, 0, SlabFlags::empty(), None).unwrap();
+        assert_eq!(c.id() & ((1 << CACHE_ID_TAG_BITS) - 1), tag);
+        assert_ne!(c.id(), 0);
+        ids.push(c.id());
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len());
+}
+
 #[test]
 fn shrink_returns_every_page() {
     let mut p = TestPages::new(1024);

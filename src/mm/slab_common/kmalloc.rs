@@ -6,12 +6,12 @@
 //! each class served. A child of `slab_common`, so that it reaches the
 //! caches through the registry without anyone else seeing it.
 
-use super::{create_in, foreign, slot_alloc, slot_free, CACHES, IDS, MAX_CACHES, SLOT_OF_ID};
+use super::{create_in, foreign, irqs_off, slot_alloc, slot_alloc_cached, slot_free, slot_of_id, CACHES};
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
-use crate::mm::failslab::should_failslab;
+use crate::mm::failslab::{failslab_enabled, should_failslab};
 use crate::mm::gfp::Gfp;
 use crate::mm::mmzone::pfn_to_page;
-use crate::mm::page::PageFlags;
+use crate::mm::page::{Page, PageFlags};
 use crate::mm::page_alloc::{self, __get_free_pages, Pages};
 use crate::mm::slab::sizing::{kmalloc_align, KMALLOC_SIZES};
 use crate::mm::slab::{SlabFlags, SlabStats};
@@ -125,6 +125,29 @@ const _: () = {
 /// may fail it on purpose, unless `__GFP_NOFAIL`.
 #[inline]
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
+    // The hit: a slab class of normal memory, no fault injection armed,
+    // and an object in the class's array cache (Linux's `__do_kmalloc`
+    // reaching `____cache_alloc`'s `ac->avail`). The rest is out of line.
+    if let Some(i) = class_of(size) {
+        if !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) && !failslab_enabled() {
+            if let Some(lock) = CACHES.get(KMALLOC_SLOT[i].load(Ordering::Relaxed)) {
+                if let Some(p) = slot_alloc_cached(lock, gfp, Some(size)) {
+                    if gfp.contains(Gfp::ZERO) {
+                        // SAFETY: at least `size` bytes were just allocated at p.
+                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                    }
+                    return Some(p);
+                }
+            }
+        }
+    }
+    kmalloc_slow(size, gfp)
+}
+
+/// The rest of [`kmalloc`]: size 0, fault injection, DMA, whole pages, an
+/// empty array cache, bad flags.
+#[inline(never)]
+fn kmalloc_slow(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     if size == 0 {
         return NonNull::new(ZERO_SIZE_PTR as *mut u8);
     }
@@ -190,41 +213,60 @@ enum Owner {
     Foreign,
 }
 
-#[inline]
-fn owner_of(ptr: usize) -> Owner {
-    let end = PAGE_OFFSET + (crate::mm::mmzone::max_low_pfn() << PAGE_SHIFT);
-    if ptr < PAGE_OFFSET || ptr >= end {
-        return Owner::Foreign;
+/// The descriptor of the lowmem page holding `ptr` (Linux's
+/// `virt_to_page`), or `None` outside the direct map.
+#[inline(always)]
+pub(super) fn page_of(ptr: usize) -> Option<&'static Page> {
+    // One compare: below PAGE_OFFSET wraps to a huge frame number.
+    let pfn = ptr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT;
+    if pfn >= crate::mm::mmzone::max_low_pfn() {
+        return None;
     }
-    let pfn = virt_to_phys(ptr) >> PAGE_SHIFT;
-    let Some(page) = pfn_to_page(pfn) else {
+    pfn_to_page(pfn)
+}
+
+/// The descriptor of the page at `ptr` if it is a slab page (Linux's
+/// `virt_to_page` and `PageSlab`), for the hit paths: one bound check.
+/// Slab pages are lowmem, in the direct map, and no other address reaches
+/// a lowmem frame by the direct map's arithmetic (one below `PAGE_OFFSET`
+/// wraps to 1 GB and up, past `MAXMEM`), so a slab page found so is the
+/// page `ptr` is in.
+#[inline(always)]
+pub(super) fn slab_page_of(ptr: usize) -> Option<&'static Page> {
+    let mem_map = crate::mm::mmzone::mem_map();
+    let pfn = ptr.wrapping_sub(PAGE_OFFSET) >> PAGE_SHIFT;
+    if pfn >= mem_map.len() {
+        return None;
+    }
+    // Indexed, not `get`: a reference, so no test of the result for null.
+    let page = &mem_map[pfn];
+    page.is_slab().then_some(page)
+}
+
+const _: () = assert!(
+    0usize.wrapping_sub(PAGE_OFFSET) >= crate::layout::MAXMEM,
+    "an address below PAGE_OFFSET must wrap past lowmem"
+);
+
+#[inline(always)]
+fn owner_of(ptr: usize) -> Owner {
+    let Some(page) = page_of(ptr) else {
         return Owner::Foreign;
     };
     // The owner of a live allocation keeps these words stable.
-    let (flags, cache_id, order) = (page.flags(), page.slab_cache(), page.private());
+    let (flags, cache_id, private) = (page.flags(), page.slab_cache(), page.private());
     if flags.contains(PageFlags::SLAB) {
-        let fast =
-            SLOT_OF_ID.get(cache_id as usize).map(|s| s.load(Ordering::Relaxed) as usize).filter(|&s| s < MAX_CACHES);
-        // A slab page always names its cache: an id of 0 is not ours.
-        let Some(id) = NonZeroU32::new(cache_id) else {
-            return Owner::Foreign;
-        };
-        match fast.or_else(|| slot_of_id_slow(cache_id)) {
-            Some(slot) => Owner::Slab(slot, id),
+        // A slab page always names its cache: an id of 0 is not ours. The
+        // slot is checked to hold this id by whoever uses it.
+        match NonZeroU32::new(cache_id) {
+            Some(id) => Owner::Slab(slot_of_id(cache_id), id),
             None => Owner::Foreign,
         }
     } else if flags.contains(PageFlags::HEAD) && ptr.is_multiple_of(PAGE_SIZE) {
-        Owner::Pages(order as usize)
+        Owner::Pages(private as usize)
     } else {
         Owner::Foreign
     }
-}
-
-/// The slot of a cache whose id is past `SLOT_OF_ID` (after 255 creations).
-#[cold]
-#[inline(never)]
-fn slot_of_id_slow(cache_id: u32) -> Option<usize> {
-    (0..MAX_CACHES).find(|&s| IDS[s].load(Ordering::Relaxed) == cache_id)
 }
 
 /// `kfree`. Null and ZERO_SIZE_PTR are ignored, as in Linux. A pointer kmalloc
@@ -232,11 +274,47 @@ fn slot_of_id_slow(cache_id: u32) -> Option<usize> {
 ///
 /// # Safety
 /// If `ptr` came from kmalloc, nothing may use the block after this call.
+// Out of line, as Linux's: inlined into a caller's loop it only trades
+// the call for spills, and every `Drop` of a Box or Vec would carry it.
+#[inline(never)]
 pub unsafe fn kfree(ptr: *mut u8) {
     let addr = ptr as usize;
     if addr <= ZERO_SIZE_PTR {
         return;
     }
+    // The hit, as Linux's kfree: with interrupts off, `virt_to_cache` and
+    // `__cache_free` pushing onto the array cache, no lock.
+    let done = irqs_off(|off| {
+        let Some(page) = slab_page_of(addr) else {
+            return false;
+        };
+        let id = page.slab_cache();
+        // SAFETY: the closure reaches this slot's array cache and the
+        // object's slab only. The page, read with interrupts off and the
+        // cache's lock free (`with_cpu`), names a live slab of the cache
+        // if the slot still holds this id (a slab page's id is never 0):
+        // its marks change only under that lock. The caller gives the
+        // block up.
+        unsafe {
+            CACHES[slot_of_id(id)]
+                .with_cpu(off, |s| s.cache.id() == id && s.cache.free_cached(addr, page.private() as usize))
+        }
+        .unwrap_or(false)
+    });
+    if !done {
+        // SAFETY: the caller's contract.
+        unsafe { kfree_slow(ptr) }
+    }
+}
+
+/// `kfree` under the cache's lock: a full array, a debug cache, a bad
+/// pointer, or a block of whole pages.
+///
+/// # Safety
+/// As [`kfree`].
+#[inline(never)]
+unsafe fn kfree_slow(ptr: *mut u8) {
+    let addr = ptr as usize;
     match owner_of(addr) {
         Owner::Slab(slot, id) => {
             // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the
@@ -268,7 +346,17 @@ pub fn ksize(ptr: *const u8) -> usize {
         return 0;
     }
     match owner_of(addr) {
-        Owner::Slab(slot, _) => CACHES[slot].lock().cache.object_size(),
+        Owner::Slab(slot, id) => {
+            let s = CACHES[slot].lock();
+            if s.cache.id() == id.get() {
+                s.cache.object_size()
+            } else {
+                // The page named a cache that is gone: not a kmalloc block.
+                drop(s);
+                foreign("ksize", addr);
+                0
+            }
+        }
         Owner::Pages(order) => PAGE_SIZE << order,
         Owner::Foreign => {
             foreign("ksize", addr);

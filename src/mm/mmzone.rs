@@ -29,10 +29,9 @@
 //! `NODE`: tests build their own `Node` over a `Vec` of pages.
 
 use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
-use super::list::List;
 use super::lru::LruLists;
 use super::page::Page;
-use super::page_alloc::pcp::{PcpList, PcpRoute, ROUTES};
+use super::page_alloc::pcp::{PcpList, PcpRing, PcpRoute, ROUTES};
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
@@ -85,9 +84,12 @@ pub enum Watermark {
 /// pcp lists per migrate type: Unmovable, Reclaimable, Movable.
 pub(super) const PCP_TYPES: usize = 3;
 
-/// The per-CPU order-0 page cache of a zone (one CPU here).
+/// The per-CPU order-0 page cache of a zone (one CPU here). Each list is
+/// a ring of PFNs ([`PcpRing`]) rather than Linux's `list_head` through
+/// the page descriptors: a push or a pop touches one word of the zone, not
+/// the links of two descriptors.
 pub struct PerCpuPages {
-    pub lists: [List; PCP_TYPES],
+    pub lists: [PcpRing; PCP_TYPES],
     pub count: usize,
     /// Drain `batch` pages when more than `high` are cached.
     pub high: usize,
@@ -296,7 +298,7 @@ impl Zone {
             start_pfn: 0,
             nr_pfns: 0,
             lock: Lock::new(BuddyZone::new(0, 0)),
-            pcp: spin::Mutex::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
+            pcp: spin::Mutex::new(PerCpuPages { lists: [PcpRing::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
             buddy_free: AtomicUsize::new(0),
             pcp_free: AtomicUsize::new(0),
             pageblock_types: [const { AtomicU8::new(MigrateType::Movable as u8) }; MAX_PAGEBLOCKS],

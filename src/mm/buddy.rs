@@ -368,6 +368,22 @@ impl BuddyZone {
         }
     }
 
+    /// `del_from_free_list` of a block whose order the caller knows (the
+    /// merge loop has just checked it): only the list's type is read back.
+    #[inline(always)]
+    fn del_free_block(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+        let page = &mem_map[pfn as usize];
+        debug_assert!(page.is_buddy() && page.order() == order);
+        let mt = page.index() as usize;
+        clear_buddy(page);
+        let area = &mut self.free_area[order];
+        area.free_list[mt].remove(mem_map, pfn);
+        area.nr_free -= 1;
+        if mt == MigrateType::Cma as usize {
+            self.cma_free -= 1 << order;
+        }
+    }
+
     /// Take the first block off the `mt` list of `order`: what
     /// `del_from_free_list` does, without reading back the order and type
     /// the caller already knows.
@@ -706,7 +722,7 @@ impl BuddyZone {
             if !self.is_free_buddy(mem_map, buddy, order) {
                 break;
             }
-            self.del_from_free_list(mem_map, buddy);
+            self.del_free_block(mem_map, buddy, order);
             pfn &= buddy;
             order += 1;
         }

@@ -254,27 +254,42 @@ impl Zone {
     }
 
     /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
-    /// taking one page from each list in turn and skipping empty lists, in
-    /// one hold of the zone's lock (2.6.24's `free_pages_bulk`; `n` is at
-    /// most a batch). The buddy free is inlined here: this is where most
-    /// order-0 pages reach the buddy allocator.
+    /// in one hold of the zone's lock (`n` is at most a batch). The lists
+    /// take turns as in Linux 2.6.34 and later (`free_pcppages_bulk`): each
+    /// empty list passed over lets the next one give a page more, and a
+    /// list found alone gives all it has, so a drain does not walk empty
+    /// lists once per page (2.6.24 had one list and took its tail). The
+    /// buddy free is inlined here: this is where most order-0 pages reach
+    /// the buddy allocator.
     #[inline(never)]
-    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mut n: usize) {
+    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], n: usize) {
+        // The lists themselves bound the loop below, whatever `count` says.
+        let cached: usize = pcp.lists.iter().map(|l| l.len()).sum();
+        let mut to_free = n.min(cached);
         let mut buddy = self.lock();
-        let mut list = 0;
-        let mut empty = 0;
-        while n > 0 && pcp.count > 0 && empty < PCP_TYPES {
-            match pcp.lists[list].pop_back() {
-                Some(pfn) => {
-                    pcp.count -= 1;
-                    buddy.free_pcp_page(mem_map, pfn);
-                    n -= 1;
-                    empty = 0;
+        let (mut list, mut batch_free) = (0, 0);
+        pcp.count -= to_free;
+        while to_free > 0 {
+            loop {
+                batch_free += 1;
+                // No `%`: a division on i386.
+                list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+                if !pcp.lists[list].is_empty() {
+                    break;
                 }
-                None => empty += 1,
             }
-            // No `%`: a division on i386, and this runs once per page.
-            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+            if batch_free == PCP_TYPES {
+                batch_free = to_free;
+            }
+            let ring = &mut pcp.lists[list];
+            while let Some(pfn) = ring.pop_back() {
+                buddy.free_pcp_page(mem_map, pfn);
+                to_free -= 1;
+                batch_free -= 1;
+                if to_free == 0 || batch_free == 0 {
+                    break;
+                }
+            }
         }
     }
 }
@@ -284,8 +299,11 @@ impl Node {
     /// zone of the zonelist): an order-0 page from the preferred zone's pcp
     /// list, the zone comfortably above its low mark. `None` sends the
     /// caller to the full zonelist walk, which repeats this test first.
+    ///
+    /// The page's count is the caller's to set (to 1): the kernel's
+    /// `alloc_pages` looks `mem_map` up only once it has the page.
     #[inline(always)]
-    pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
+    pub(super) fn alloc_pcp_fast(&self, gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
         let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
@@ -305,8 +323,6 @@ impl Node {
         let mut pcp = zone.pcp();
         let pfn = pcp.list(list).pop_front()?;
         pcp.count -= 1;
-        drop(pcp);
-        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 

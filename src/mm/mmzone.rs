@@ -125,8 +125,9 @@ pub struct Zone {
     /// last holder left them (Linux's `NR_FREE_PAGES`): read without locks.
     pub(super) buddy_free: AtomicUsize,
     pub(super) pcp_free: AtomicUsize,
-    /// The pageblock types for the lock-free free path, refreshed from the
-    /// buddy allocator's when its retag count moves.
+    /// The pageblock types for the lock-free free path, by pageblock number
+    /// (4 GB holds `MAX_PAGEBLOCKS`), refreshed from the buddy allocator's
+    /// when its retag count moves.
     pub(super) pageblock_types: [AtomicU8; MAX_PAGEBLOCKS],
     pub(super) pageblock_retags: AtomicU32,
     /// Allocations served by the zonelist walk, for reports.
@@ -338,8 +339,11 @@ impl Zone {
     #[cold]
     #[inline(never)]
     fn copy_pageblock_types(&self, buddy: &BuddyZone) {
-        for (copy, mt) in self.pageblock_types.iter().zip(buddy.pageblock_types()) {
-            copy.store(*mt as u8, Relaxed);
+        // Indexed by the pageblock's own number (`pfn >> PAGEBLOCK_ORDER`),
+        // not from the zone's start: the free path then skips a subtraction.
+        let first = (buddy.start_pfn() >> PAGEBLOCK_ORDER) as usize;
+        for (i, mt) in buddy.pageblock_types().iter().enumerate() {
+            self.pageblock_types[(first + i) & (MAX_PAGEBLOCKS - 1)].store(*mt as u8, Relaxed);
         }
         self.pageblock_retags.store(buddy.retags(), Relaxed);
     }
@@ -355,10 +359,9 @@ impl Zone {
     /// `pageblock_type` as its `u8`, for the free path.
     #[inline(always)]
     pub(super) fn pageblock_type_raw(&self, pfn: u32) -> u8 {
-        // The mask only spares a bounds check: a pfn of the zone is below
-        // 2^20, so the index is below MAX_PAGEBLOCKS already.
-        let i = ((pfn >> PAGEBLOCK_ORDER).wrapping_sub(self.start_pfn >> PAGEBLOCK_ORDER)) as usize;
-        self.pageblock_types[i & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
+        // The mask only spares a bounds check: a pfn is below 2^20, so its
+        // pageblock number is below MAX_PAGEBLOCKS already.
+        self.pageblock_types[(pfn >> PAGEBLOCK_ORDER) as usize & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
     }
 
     #[inline]

@@ -23,7 +23,7 @@ pub(super) fn rows(loop_cost: u64) {
     let t0 = rdtsc();
     for _ in 0..n {
         let p = alloc_pages(GFP_KERNEL, 0).expect("a page");
-        __free_pages(core::hint::black_box(p));
+        __free_pages(p);
     }
     let pair = (rdtsc() - t0) / n - loop_cost;
     row("page_alloc: order-0 alloc+free pair (pcp)", pair, "<=150", &ev, "");
@@ -49,7 +49,7 @@ pub(super) fn rows(loop_cost: u64) {
     let t0 = rdtsc();
     for _ in 0..m {
         let p = alloc_pages(GFP_KERNEL, 10).expect("an order-10 block");
-        __free_pages(core::hint::black_box(p));
+        __free_pages(p);
     }
     let pair10 = (rdtsc() - t0) / m - loop_cost;
     row("page_alloc: order-10 alloc+free pair", pair10, "<=600", &ev, "");
@@ -272,7 +272,7 @@ fn split_merge_row(loop_cost: u64) {
     if split {
         for _ in 0..m {
             let p = alloc_pages(GFP_KERNEL, SPLIT_ORDER).expect("an order-3 block");
-            __free_pages(core::hint::black_box(p));
+            __free_pages(p);
         }
     }
     let per = ((rdtsc() - t0) / m).saturating_sub(loop_cost);

@@ -44,7 +44,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::list::{List, NIL};
+use super::list::{List, ListLinks, NIL};
 use super::page::{Page, PageFlags};
 use core::fmt;
 
@@ -368,6 +368,22 @@ impl BuddyZone {
         }
     }
 
+    /// `del_from_free_list` of a block whose order the caller knows (the
+    /// merge loop has just checked it): only the list's type is read back.
+    #[inline(always)]
+    fn del_free_block(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+        let page = &mem_map[pfn as usize];
+        debug_assert!(page.is_buddy() && page.order() == order);
+        let mt = page.index() as usize;
+        clear_buddy(page);
+        let area = &mut self.free_area[order];
+        area.free_list[mt].remove(mem_map, pfn);
+        area.nr_free -= 1;
+        if mt == MigrateType::Cma as usize {
+            self.cma_free -= 1 << order;
+        }
+    }
+
     /// Take the first block off the `mt` list of `order`: what
     /// `del_from_free_list` does, without reading back the order and type
     /// the caller already knows.
@@ -430,6 +446,68 @@ impl BuddyZone {
         self.free_area_pages -= 1 << order;
         mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
+    }
+
+    /// `n` order-0 pages for a pcp list, handed to `take` one by one: the
+    /// pages, in the order, and the free lists left behind, of `n` calls of
+    /// `alloc(mem_map, 0, mt)` (2.6.24's `rmqueue_bulk` loop of
+    /// `__rmqueue`), except that the pages have a count of 0, as the pcp
+    /// lists keep them. Returns how many were taken (fewer when the zone
+    /// runs out).
+    ///
+    /// Where those calls would split a block of order k off `mt`'s own
+    /// lists and then take its pages one by one (every list below k is
+    /// empty, so each next call finds the smallest piece left of the same
+    /// block: the block goes in address order), this takes the block whole
+    /// and puts back at once what the calls would leave of it. Anything
+    /// else (a fallback to another type, the CMA lists first) goes through
+    /// `alloc` a page at a time.
+    pub fn alloc_bulk(&mut self, mem_map: &[Page], mt: MigrateType, n: usize, mut take: impl FnMut(u32)) -> usize {
+        let mt = self.grouped(mt);
+        if mt == MigrateType::Isolate {
+            return 0;
+        }
+        let mut done = 0;
+        while done < n {
+            // Pages `alloc` takes before its CMA balance (see there) turns
+            // to the CMA lists: each page taken lowers `free_area_pages`.
+            let run = if mt == MigrateType::Movable {
+                (self.free_area_pages + 1).saturating_sub(self.cma_free * 2)
+            } else {
+                usize::MAX
+            };
+            let own = (0..MAX_ORDER).find(|&o| !self.free_area[o].free_list[mt as usize].is_empty());
+            let (Some(order), true) = (own, run > 0) else {
+                let Some(pfn) = self.alloc(mem_map, 0, mt) else { break };
+                mem_map[pfn as usize].set_page_count(0);
+                take(pfn);
+                done += 1;
+                continue;
+            };
+            let Some(pfn) = self.pop_free_block(mem_map, order, mt) else { break };
+            let m = (1usize << order).min(n - done).min(run);
+            for p in pfn..pfn + m as u32 {
+                // As each page leaves `alloc`: no buddy mark, `private` 0,
+                // `index` the list's type, unlinked, and the pcp's count 0.
+                let page = &mem_map[p as usize];
+                clear_buddy(page);
+                page.set_index(mt as u32);
+                page.lru.set(ListLinks::UNLINKED);
+                page.set_page_count(0);
+                take(p);
+            }
+            self.free_area_pages -= m;
+            // What the calls leave of the block: the rest in naturally
+            // aligned pieces, the smallest first, as `expand` made them.
+            let mut off = m;
+            while off < 1 << order {
+                let o = off.trailing_zeros() as usize;
+                self.add_to_free_list(mem_map, pfn + off as u32, o, mt);
+                off += 1 << o;
+            }
+            done += m;
+        }
+        done
     }
 
     /// Allocate from `mt`'s own free lists only, never stealing from
@@ -615,6 +693,26 @@ impl BuddyZone {
         let head = &mem_map[pfn as usize];
         assert!(!head.is_buddy(), "double free of pfn {pfn:#x}");
         assert!(head.page_count() == 0, "freeing pfn {pfn:#x} with refcount {}", head.page_count());
+        self.__free_one_page(mem_map, pfn, order);
+    }
+
+    /// `free` of an order-0 page coming back from a pcp list (the drain,
+    /// 2.6.24's `free_pages_bulk`): the page was checked when it was freed
+    /// onto the list (`free_pages_check` and the zone test in the page
+    /// allocator's free path), or was taken from this zone by a refill, and
+    /// nothing touched it since. Linux's `__free_one_page` keeps only
+    /// `VM_BUG_ON`s here; so do debug builds.
+    #[inline(always)]
+    pub fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
+        debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
+        debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
+        self.__free_one_page(mem_map, pfn, 0);
+    }
+
+    /// The merge loop of `free` (Linux's `__free_one_page`), for a block
+    /// already checked.
+    #[inline(always)]
+    fn __free_one_page(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
         // The whole block, merged or not, stays inside this pageblock.
         let mt = self.pageblock_type(pfn);
         self.free_area_pages += 1 << order;
@@ -624,7 +722,7 @@ impl BuddyZone {
             if !self.is_free_buddy(mem_map, buddy, order) {
                 break;
             }
-            self.del_from_free_list(mem_map, buddy);
+            self.del_free_block(mem_map, buddy, order);
             pfn &= buddy;
             order += 1;
         }

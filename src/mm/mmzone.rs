@@ -29,10 +29,9 @@
 //! `NODE`: tests build their own `Node` over a `Vec` of pages.
 
 use super::buddy::{BuddyZone, MigrateType, MAX_ORDER, MAX_PAGEBLOCKS, PAGEBLOCK_ORDER};
-use super::list::List;
 use super::lru::LruLists;
 use super::page::Page;
-use super::page_alloc::pcp::{PcpList, PcpRoute, ROUTES};
+use super::page_alloc::pcp::{PcpList, PcpRing, PcpRoute, ROUTES};
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::Ordering::Relaxed;
 use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
@@ -85,9 +84,12 @@ pub enum Watermark {
 /// pcp lists per migrate type: Unmovable, Reclaimable, Movable.
 pub(super) const PCP_TYPES: usize = 3;
 
-/// The per-CPU order-0 page cache of a zone (one CPU here).
+/// The per-CPU order-0 page cache of a zone (one CPU here). Each list is
+/// a ring of PFNs ([`PcpRing`]) rather than Linux's `list_head` through
+/// the page descriptors: a push or a pop touches one word of the zone, not
+/// the links of two descriptors.
 pub struct PerCpuPages {
-    pub lists: [List; PCP_TYPES],
+    pub lists: [PcpRing; PCP_TYPES],
     pub count: usize,
     /// Drain `batch` pages when more than `high` are cached.
     pub high: usize,
@@ -123,8 +125,9 @@ pub struct Zone {
     /// last holder left them (Linux's `NR_FREE_PAGES`): read without locks.
     pub(super) buddy_free: AtomicUsize,
     pub(super) pcp_free: AtomicUsize,
-    /// The pageblock types for the lock-free free path, refreshed from the
-    /// buddy allocator's when its retag count moves.
+    /// The pageblock types for the lock-free free path, by pageblock number
+    /// (4 GB holds `MAX_PAGEBLOCKS`), refreshed from the buddy allocator's
+    /// when its retag count moves.
     pub(super) pageblock_types: [AtomicU8; MAX_PAGEBLOCKS],
     pub(super) pageblock_retags: AtomicU32,
     /// Allocations served by the zonelist walk, for reports.
@@ -296,7 +299,7 @@ impl Zone {
             start_pfn: 0,
             nr_pfns: 0,
             lock: Lock::new(BuddyZone::new(0, 0)),
-            pcp: spin::Mutex::new(PerCpuPages { lists: [List::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
+            pcp: spin::Mutex::new(PerCpuPages { lists: [PcpRing::EMPTY; PCP_TYPES], count: 0, high: 0, batch: 1 }),
             buddy_free: AtomicUsize::new(0),
             pcp_free: AtomicUsize::new(0),
             pageblock_types: [const { AtomicU8::new(MigrateType::Movable as u8) }; MAX_PAGEBLOCKS],
@@ -336,8 +339,11 @@ impl Zone {
     #[cold]
     #[inline(never)]
     fn copy_pageblock_types(&self, buddy: &BuddyZone) {
-        for (copy, mt) in self.pageblock_types.iter().zip(buddy.pageblock_types()) {
-            copy.store(*mt as u8, Relaxed);
+        // Indexed by the pageblock's own number (`pfn >> PAGEBLOCK_ORDER`),
+        // not from the zone's start: the free path then skips a subtraction.
+        let first = (buddy.start_pfn() >> PAGEBLOCK_ORDER) as usize;
+        for (i, mt) in buddy.pageblock_types().iter().enumerate() {
+            self.pageblock_types[(first + i) & (MAX_PAGEBLOCKS - 1)].store(*mt as u8, Relaxed);
         }
         self.pageblock_retags.store(buddy.retags(), Relaxed);
     }
@@ -353,10 +359,9 @@ impl Zone {
     /// `pageblock_type` as its `u8`, for the free path.
     #[inline(always)]
     pub(super) fn pageblock_type_raw(&self, pfn: u32) -> u8 {
-        // The mask only spares a bounds check: a pfn of the zone is below
-        // 2^20, so the index is below MAX_PAGEBLOCKS already.
-        let i = ((pfn >> PAGEBLOCK_ORDER).wrapping_sub(self.start_pfn >> PAGEBLOCK_ORDER)) as usize;
-        self.pageblock_types[i & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
+        // The mask only spares a bounds check: a pfn is below 2^20, so its
+        // pageblock number is below MAX_PAGEBLOCKS already.
+        self.pageblock_types[(pfn >> PAGEBLOCK_ORDER) as usize & (MAX_PAGEBLOCKS - 1)].load(Relaxed)
     }
 
     #[inline]

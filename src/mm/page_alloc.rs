@@ -41,7 +41,7 @@ use super::page::{Page, PageFlags};
 use core::sync::atomic::Ordering::Relaxed;
 #[cfg(target_os = "none")]
 use {
-    super::mmzone::{max_low_pfn, with_node_mem_map},
+    super::mmzone::{max_low_pfn, mem_map, node, with_node_mem_map},
     crate::kernel::fault_inject::FaultAttr,
     crate::kernel::sync::IrqLock,
     crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE},
@@ -57,7 +57,7 @@ use pcp::route_index;
 #[derive(Debug)]
 pub struct Pages {
     pfn: u32,
-    order: u8,
+    order: Order,
 }
 
 /// 2^order contiguous frames in lowmem, reachable through the direct map.
@@ -66,8 +66,30 @@ pub struct Pages {
 #[derive(Debug)]
 pub struct LowPages {
     pfn: u32,
-    order: u8,
+    order: Order,
 }
+
+/// A block's order, kept as order + 1 so that it is never 0: then
+/// `Option<Pages>` is two words and comes back from `alloc_pages` in
+/// registers rather than through memory.
+#[cfg(target_os = "none")]
+#[derive(Debug, Clone, Copy)]
+struct Order(core::num::NonZeroU8);
+
+#[cfg(target_os = "none")]
+impl Order {
+    #[inline(always)]
+    fn new(order: usize) -> Order {
+        Order(core::num::NonZeroU8::MIN.saturating_add(order as u8))
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
+
+#[cfg(target_os = "none")]
+const _: () = assert!(core::mem::size_of::<Option<Pages>>() == 8, "Option<Pages> must fit two registers");
 
 /// `fail_page_alloc=`: injected page-allocation failures.
 #[cfg(target_os = "none")]
@@ -97,7 +119,7 @@ impl Pages {
     /// given up with [`into_raw`](Self::into_raw), and this is the only
     /// handle rebuilt for it.
     pub unsafe fn from_raw(pfn: u32, order: usize) -> Pages {
-        Pages { pfn, order: order as u8 }
+        Pages { pfn, order: Order::new(order) }
     }
     /// Give up the handle: the owner keeps the block's pfn in its own
     /// bookkeeping (a page table, an area's frame list) and frees it later
@@ -109,7 +131,7 @@ impl Pages {
         self.pfn
     }
     pub fn order(&self) -> usize {
-        self.order as usize
+        self.order.get()
     }
     pub fn phys(&self) -> u64 {
         (self.pfn as u64) << PAGE_SHIFT
@@ -133,7 +155,7 @@ impl LowPages {
         self.pfn
     }
     pub fn order(&self) -> usize {
-        self.order as usize
+        self.order.get()
     }
     /// Kernel virtual address (`page_address`).
     pub fn addr(&self) -> usize {
@@ -159,19 +181,26 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     }
     // NOWARN, which a caller that may sleep gets on its first try, matters
     // only to the failure report, so the node sees `gfp` itself.
-    with_node_mem_map(|node, mm| {
-        // `Node::alloc_pages` spelled out, so that a page off the pcp list
-        // returns from here rather than joining the slow path's result.
-        if order == 0 {
-            if let Some(pfn) = node.alloc_pcp_fast(mm, gfp) {
-                return Some(prep_new_pages(gfp, pfn, 0));
-            }
+    // `Node::alloc_pages` spelled out, so that a page off the pcp list
+    // returns from here rather than joining the slow path's result, and
+    // `mem_map` is looked up only once there is a page.
+    if order == 0 {
+        if let Some(pfn) = node().alloc_pcp_fast(gfp) {
+            mem_map()[pfn as usize].set_page_count(1);
+            return Some(prep_new_pages(gfp, pfn, 0));
         }
-        match node.alloc_pages_slow(mm, gfp, order) {
-            Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
-            None => alloc_pages_failed(gfp, order),
-        }
-    })
+    }
+    alloc_pages_slowpath(gfp, order)
+}
+
+/// The zonelist walk, then reclaim (`alloc_pages` after its fast path).
+#[cfg(target_os = "none")]
+#[inline(never)]
+fn alloc_pages_slowpath(gfp: Gfp, order: usize) -> Option<Pages> {
+    match with_node_mem_map(|node, mm| node.alloc_pages_slow(mm, gfp, order)) {
+        Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
+        None => alloc_pages_failed(gfp, order),
+    }
 }
 
 /// The first try failed (2.6.24's `__alloc_pages` after its two zonelist
@@ -298,7 +327,7 @@ fn prep_new_pages(gfp: Gfp, pfn: u32, order: usize) -> Pages {
     if gfp.contains(Gfp::ZERO) {
         clear_pages(pfn, order);
     }
-    Pages { pfn, order: order as u8 }
+    Pages { pfn, order: Order::new(order) }
 }
 
 #[cfg(target_os = "none")]
@@ -316,12 +345,13 @@ fn clear_page_frame(pfn: usize) {
     unsafe { super::highmem::clear_highpage(pfn as u32) };
 }
 
-/// Free a block (Linux's `__free_pages`). Inline, as the node's order-0
-/// free is: one lock round trip and a push onto a pcp list.
+/// Free a block (Linux's `__free_pages`): one function, its argument in
+/// registers, with the node's order-0 free inlined (a push onto a pcp
+/// list).
 #[cfg(target_os = "none")]
-#[inline]
+#[inline(never)]
 pub fn __free_pages(pages: Pages) {
-    with_node_mem_map(|node, mm| node.__free_pages(mm, pages.pfn, pages.order as usize));
+    node().__free_pages(mem_map(), pages.pfn, pages.order.get());
 }
 
 /// Allocate lowmem and return its kernel address (`__get_free_pages`).
@@ -359,7 +389,7 @@ pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
 pub unsafe fn free_pages(addr: usize, order: usize) {
     assert!(addr >= PAGE_OFFSET && addr.is_multiple_of(PAGE_SIZE), "free_pages: bad address {:#x}", addr);
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
-    __free_pages(Pages { pfn, order: order as u8 });
+    __free_pages(Pages { pfn, order: Order::new(order) });
 }
 
 /// Smallest order whose block holds `size` bytes.
@@ -482,7 +512,8 @@ impl Node {
     #[inline(always)]
     pub fn alloc_pages(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
-            if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
+            if let Some(pfn) = self.alloc_pcp_fast(gfp) {
+                mem_map[pfn as usize].set_page_count(1);
                 return Some(pfn);
             }
         }

@@ -545,3 +545,70 @@ fn retag_to_the_same_type_is_not_a_retag() {
     assert_eq!(z.retags(), before.wrapping_add(1));
     assert_eq!(z.pageblock_type(0), MigrateType::Unmovable);
 }
+
+/// Every list of every order in list order, with the counters and the
+/// pageblock types: two zones that compare equal here hand out the same
+/// pages from now on.
+fn full_state(z: &BuddyZone, mm: &[Page]) -> (Vec<Vec<u32>>, usize, usize, Vec<MigrateType>) {
+    let lists = (0..MAX_ORDER).flat_map(|o| z.free_area(o).free_list.iter().map(|l| l.iter(mm).collect())).collect();
+    (lists, z.free_area_pages(), z.cma_free(), z.pageblock_types().to_vec())
+}
+
+/// A zone with a CMA pageblock, taken from and given back to at random by
+/// `ops` (the same ops give the same zone).
+fn churned_zone(mm: &[Page], grouping: bool, ops: &[(u8, usize, usize)]) -> BuddyZone {
+    let mut z = BuddyZone::new(0, 4096);
+    z.set_grouping(grouping);
+    z.set_pageblock_type(3072, Cma);
+    z.free_range(mm, 0, 4096);
+    let mut live = Vec::new();
+    for &(op, order, mt) in ops {
+        if op < 2 || live.is_empty() {
+            if let Some(pfn) = z.alloc(mm, order % 4, MigrateType::ALL[mt % 3]) {
+                live.push((pfn, order % 4));
+            }
+        } else {
+            let (pfn, order) = live.swap_remove(mt % live.len());
+            release(&mut z, mm, pfn, order);
+        }
+    }
+    z
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The pcp refill's bulk path is `n` order-0 `alloc` calls: the same
+    /// pages in the same order, the same page descriptors, the same free
+    /// lists left (list order included), counters and pageblock types,
+    /// whatever the lists held (split blocks, fallbacks, the CMA balance,
+    /// grouping off, a zone running dry).
+    #[test]
+    fn alloc_bulk_is_n_order0_allocs(
+        grouping in proptest::bool::weighted(0.8),
+        ops in proptest::collection::vec((0u8..3, 0usize..8, 0usize..64), 0..200),
+        rounds in proptest::collection::vec((1usize..64, 0usize..3), 1..40),
+    ) {
+        let (mm_a, mm_b) = (mem_map(4096), mem_map(4096));
+        let mut a = churned_zone(&mm_a, grouping, &ops);
+        let mut b = churned_zone(&mm_b, grouping, &ops);
+        for (n, mt) in rounds {
+            let mt = MigrateType::ALL[mt];
+            let mut one_by_one = Vec::new();
+            for _ in 0..n {
+                let Some(pfn) = a.alloc(&mm_a, 0, mt) else { break };
+                mm_a[pfn as usize].set_page_count(0);
+                one_by_one.push(pfn);
+            }
+            let mut bulk = Vec::new();
+            let taken = b.alloc_bulk(&mm_b, mt, n, |pfn| bulk.push(pfn));
+            prop_assert_eq!(taken, bulk.len());
+            prop_assert_eq!(&bulk, &one_by_one);
+            prop_assert_eq!(full_state(&b, &mm_b), full_state(&a, &mm_a));
+            for (pa, pb) in mm_a.iter().zip(&mm_b) {
+                prop_assert_eq!(pa.snapshot(), pb.snapshot());
+            }
+            prop_assert_eq!(b.check_invariants(&mm_b), Ok(()));
+        }
+    }
+}

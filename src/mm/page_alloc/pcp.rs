@@ -18,7 +18,6 @@
 
 use super::super::buddy::MigrateType;
 use super::super::gfp::Gfp;
-use super::super::list::List;
 use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
 use super::super::page::Page;
 
@@ -73,12 +72,103 @@ impl PerCpuPages {
     /// The list `l`: a match, so no bounds check whatever the compiler
     /// makes of the enum's range once it has spilled it to the stack.
     #[inline(always)]
-    fn list(&mut self, l: PcpList) -> &mut List {
+    fn list(&mut self, l: PcpList) -> &mut PcpRing {
         match l {
             PcpList::Unmovable => &mut self.lists[0],
             PcpList::Reclaimable => &mut self.lists[1],
             PcpList::Movable => &mut self.lists[2],
         }
+    }
+}
+
+/// Room of one pcp list. A list holds at most `high + batch` pages (a
+/// refill of an empty list may come on top of `high` pages on the other
+/// lists), 217 with 2.6.24's largest batch (31, `zone_batchsize`); a free
+/// into a full list goes straight to the buddy allocator.
+pub const PCP_RING: usize = 256;
+
+/// One pcp list: the PFNs of its pages in a ring, hot end at `head` (Linux
+/// threads `pcp->lists[]` through `page->lru`; an array of PFNs does what
+/// the list does with one word written per push or pop, and the page
+/// descriptors are not touched while a page sits here).
+#[derive(Clone)]
+pub struct PcpRing {
+    head: u32,
+    len: u32,
+    pfns: [u32; PCP_RING],
+}
+
+impl PcpRing {
+    pub const EMPTY: PcpRing = PcpRing { head: 0, len: 0, pfns: [0; PCP_RING] };
+
+    /// The slot `i` places after the head; the mask keeps every index in
+    /// the array, so no bounds check is needed.
+    #[inline(always)]
+    fn slot(&self, i: u32) -> usize {
+        (self.head.wrapping_add(i) as usize) & (PCP_RING - 1)
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.len as usize == PCP_RING
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// A page freed hot: the next allocation takes it (the caller has
+    /// checked `is_full`).
+    #[inline(always)]
+    pub fn push_front(&mut self, pfn: u32) {
+        debug_assert!(!self.is_full());
+        self.head = self.head.wrapping_sub(1);
+        let s = self.slot(0);
+        self.pfns[s] = pfn;
+        self.len += 1;
+    }
+
+    /// A page of a refill, behind the ones already there.
+    #[inline(always)]
+    pub fn push_back(&mut self, pfn: u32) {
+        debug_assert!(!self.is_full());
+        let s = self.slot(self.len);
+        self.pfns[s] = pfn;
+        self.len += 1;
+    }
+
+    /// The hottest page.
+    #[inline(always)]
+    pub fn pop_front(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let pfn = self.pfns[self.slot(0)];
+        self.head = self.head.wrapping_add(1);
+        self.len -= 1;
+        Some(pfn)
+    }
+
+    /// The coldest page, which a drain gives back first.
+    #[inline(always)]
+    pub fn pop_back(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.pfns[self.slot(self.len)])
+    }
+
+    /// The pages from hot to cold; `mem_map` is not needed, but taken so
+    /// that the call reads as a page list's does.
+    pub fn iter<'a>(&'a self, _mem_map: &[Page]) -> impl Iterator<Item = u32> + 'a {
+        (0..self.len).map(move |i| self.pfns[self.slot(i)])
     }
 }
 
@@ -116,7 +206,7 @@ impl Zone {
         if pcp.lists[list].is_empty() {
             self.rmqueue_bulk(&mut pcp, mem_map, mt, list);
         }
-        let pfn = pcp.lists[list].pop_front(mem_map)?;
+        let pfn = pcp.lists[list].pop_front()?;
         pcp.count -= 1;
         drop(pcp);
         mem_map[pfn as usize].set_page_count(1);
@@ -130,7 +220,11 @@ impl Zone {
     pub(super) fn free_hot_page(&self, mem_map: &[Page], pfn: u32, mt: u8) {
         let mut pcp = self.pcp();
         let list = PCP_LIST_OF[mt as usize & 7] as usize;
-        pcp.lists[list].push_front(mem_map, pfn);
+        if pcp.lists[list].is_full() {
+            drop(pcp);
+            return self.free_pcp_overflow(mem_map, pfn);
+        }
+        pcp.lists[list].push_front(pfn);
         pcp.count += 1;
         if pcp.count > pcp.high {
             let batch = pcp.batch;
@@ -138,45 +232,64 @@ impl Zone {
         }
     }
 
+    /// A pcp list is full (only with a `high` far above 2.6.24's): the page
+    /// goes straight to the buddy allocator.
+    #[cold]
+    #[inline(never)]
+    fn free_pcp_overflow(&self, mem_map: &[Page], pfn: u32) {
+        self.lock().free(mem_map, pfn, 0);
+    }
+
     /// Refill pcp list `list` with a batch from the buddy allocator
-    /// (2.6.24's `rmqueue_bulk`): one hold of the zone's lock.
+    /// (2.6.24's `rmqueue_bulk`): one hold of the zone's lock, and the
+    /// buddy allocator's bulk path, which takes the pages the batch's
+    /// `__rmqueue` calls would, a split block at a time.
     #[inline(never)]
     fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
-        let mut buddy = self.lock();
-        for _ in 0..pcp.batch {
-            match buddy.alloc(mem_map, 0, mt) {
-                Some(pfn) => {
-                    mem_map[pfn as usize].set_page_count(0);
-                    pcp.lists[list].push_back(mem_map, pfn);
-                    pcp.count += 1;
-                }
-                None => break,
-            }
-        }
+        let ring = &mut pcp.lists[list];
+        // The list is empty: a whole batch fits.
+        let n = pcp.batch.min(PCP_RING);
+        let taken = self.lock().alloc_bulk(mem_map, mt, n, |pfn| ring.push_back(pfn));
+        pcp.count += taken;
     }
 
     /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
-    /// taking one page from each list in turn and skipping empty lists, in
-    /// one hold of the zone's lock (2.6.24's `free_pages_bulk`; `n` is at
-    /// most a batch). The buddy free is inlined here: this is where most
-    /// order-0 pages reach the buddy allocator.
+    /// in one hold of the zone's lock (`n` is at most a batch). The lists
+    /// take turns as in Linux 2.6.34 and later (`free_pcppages_bulk`): each
+    /// empty list passed over lets the next one give a page more, and a
+    /// list found alone gives all it has, so a drain does not walk empty
+    /// lists once per page (2.6.24 had one list and took its tail). The
+    /// buddy free is inlined here: this is where most order-0 pages reach
+    /// the buddy allocator.
     #[inline(never)]
-    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mut n: usize) {
+    fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], n: usize) {
+        // The lists themselves bound the loop below, whatever `count` says.
+        let cached: usize = pcp.lists.iter().map(|l| l.len()).sum();
+        let mut to_free = n.min(cached);
         let mut buddy = self.lock();
-        let mut list = 0;
-        let mut empty = 0;
-        while n > 0 && pcp.count > 0 && empty < PCP_TYPES {
-            match pcp.lists[list].pop_back(mem_map) {
-                Some(pfn) => {
-                    pcp.count -= 1;
-                    buddy.free(mem_map, pfn, 0);
-                    n -= 1;
-                    empty = 0;
+        let (mut list, mut batch_free) = (0, 0);
+        pcp.count -= to_free;
+        while to_free > 0 {
+            loop {
+                batch_free += 1;
+                // No `%`: a division on i386.
+                list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+                if !pcp.lists[list].is_empty() {
+                    break;
                 }
-                None => empty += 1,
             }
-            // No `%`: a division on i386, and this runs once per page.
-            list = if list + 1 == PCP_TYPES { 0 } else { list + 1 };
+            if batch_free == PCP_TYPES {
+                batch_free = to_free;
+            }
+            let ring = &mut pcp.lists[list];
+            while let Some(pfn) = ring.pop_back() {
+                buddy.free_pcp_page(mem_map, pfn);
+                to_free -= 1;
+                batch_free -= 1;
+                if to_free == 0 || batch_free == 0 {
+                    break;
+                }
+            }
         }
     }
 }
@@ -186,8 +299,11 @@ impl Node {
     /// zone of the zonelist): an order-0 page from the preferred zone's pcp
     /// list, the zone comfortably above its low mark. `None` sends the
     /// caller to the full zonelist walk, which repeats this test first.
+    ///
+    /// The page's count is the caller's to set (to 1): the kernel's
+    /// `alloc_pages` looks `mem_map` up only once it has the page.
     #[inline(always)]
-    pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
+    pub(super) fn alloc_pcp_fast(&self, gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
         let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
@@ -205,10 +321,8 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
-        let pfn = pcp.list(list).pop_front(mem_map)?;
+        let pfn = pcp.list(list).pop_front()?;
         pcp.count -= 1;
-        drop(pcp);
-        mem_map[pfn as usize].set_page_count(1);
         Some(pfn)
     }
 

@@ -826,3 +826,67 @@ fn cma_counts_in_meminfo_and_vmstat() {
     assert!(node.zones[z].pcp().lists[pcp_index(MigrateType::Movable)].iter(&mm).any(|p| p == page));
     assert_eq!(kb(&node), (8192, 8192, 2048), "a CMA page on the pcp list is free");
 }
+
+/// A `high` above what a pcp ring holds (no kernel setting makes one, but
+/// the fields are public): frees past a full ring go straight to the buddy
+/// allocator, and no page is lost or handed out twice.
+#[test]
+fn full_pcp_ring_frees_to_the_buddy_allocator() {
+    let (node, mm) = machine(32);
+    let free_before = node.nr_free_pages();
+    node.zones[1].pcp().high = 10 * super::pcp::PCP_RING;
+    let n = super::pcp::PCP_RING + 40;
+    let got: Vec<u32> = (0..n).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
+    let mut unique = got.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), n, "a page handed out twice");
+    for &pfn in &got {
+        node.__free_pages(&mm, pfn, 0);
+    }
+    {
+        let pcp = node.zones[1].pcp();
+        let cached: usize = pcp.lists.iter().map(|l| l.len()).sum();
+        assert_eq!(cached, pcp.count);
+        assert!(pcp.lists.iter().all(|l| l.len() <= super::pcp::PCP_RING));
+    }
+    assert_eq!(node.nr_free_pages(), free_before);
+    node.drain_all(&mm);
+    assert_eq!(node.nr_free_pages(), free_before);
+    node.zones[1].lock().check_invariants(&mm).unwrap();
+}
+
+/// The drain takes the coldest pages first, the lists in turn as Linux's
+/// `free_pcppages_bulk` (2.6.34+): with one list it is a plain
+/// oldest-first drain; with two, a list passed over empty lets the next
+/// give one page more.
+#[test]
+fn drain_takes_oldest_first_with_linux_turns() {
+    let (node, mm) = machine(32);
+    let z = &node.zones[1];
+    let batch = z.pcp().batch;
+    // Fill Unmovable (GFP_KERNEL) and Movable (user) lists by freeing.
+    let k: Vec<u32> = (0..batch).map(|_| node.alloc_pages(&mm, GFP_KERNEL, 0).unwrap()).collect();
+    let u: Vec<u32> =
+        (0..batch).map(|_| node.alloc_pages(&mm, GFP_HIGHUSER_MOVABLE & !Gfp::HIGHMEM, 0).unwrap()).collect();
+    node.drain_all(&mm);
+    for &pfn in k.iter().chain(&u) {
+        node.__free_pages(&mm, pfn, 0);
+    }
+    let lists_before: Vec<Vec<u32>> = z.pcp().lists.iter().map(|l| l.iter(&mm).collect()).collect();
+    let (kl, ul) = (pcp_index(MigrateType::Unmovable), pcp_index(MigrateType::Movable));
+    // Hot end first: the last page freed.
+    assert_eq!(lists_before[kl].first(), k.last());
+    let remaining = node.drain_pcp_batch(&mm, 1);
+    let lists_after: Vec<Vec<u32>> = z.pcp().lists.iter().map(|l| l.iter(&mm).collect()).collect();
+    let gone = |l: usize| lists_before[l].len() - lists_after[l].len();
+    assert_eq!(remaining, 2 * batch - batch);
+    // Turns start after list 0: list 1 (Reclaimable) is empty, so Movable
+    // (list 2) gives two, then Unmovable one, and again: M M U M M U ...
+    // (2.6.32's one page per list in turn would give U M U M ...).
+    assert_eq!((gone(kl), gone(ul)), (batch / 3, batch - batch / 3), "{lists_before:?} -> {lists_after:?}");
+    // What is left of each list is its hot end, in order.
+    for l in [kl, ul] {
+        assert_eq!(lists_after[l][..], lists_before[l][..lists_after[l].len()]);
+    }
+}

@@ -69,6 +69,23 @@ pub fn preempt_count_under_vmap_lock() -> u32 {
     crate::kernel::preempt::preempt_count()
 }
 
+/// Grow the record vector to hold at least `n` records, as
+/// [`vmap_lock_with_room`] grows it (outside the lock), for tests that count
+/// free pages: the vector keeps its capacity, so growing inside the count
+/// would look like a leak.
+#[cfg(feature = "ktest")]
+pub fn reserve_records(n: usize) {
+    loop {
+        let cap = VMAP.lock().capacity();
+        if cap >= n {
+            return;
+        }
+        let bigger = ::alloc::vec::Vec::with_capacity(n.max(2 * cap));
+        let unused = VMAP.lock().grow(bigger);
+        drop(unused);
+    }
+}
+
 /// The lock that serialises changes to the reference directory, for a
 /// caller that changes vmalloc PTEs itself (tests).
 #[cfg(feature = "ktest")]

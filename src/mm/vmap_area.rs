@@ -59,7 +59,9 @@ impl PageList {
     }
 
     /// Append a frame; a full inline list moves to a `Vec` (vmalloc sizes
-    /// its list beforehand, so it never allocates here).
+    /// its list beforehand, so it never allocates here). Inline: vmalloc
+    /// calls it once a page.
+    #[inline]
     pub fn push(&mut self, pfn: u32) {
         match self {
             PageList::Inline { len, pfns } if (*len as usize) < INLINE_PAGES => {
@@ -84,6 +86,7 @@ impl Default for PageList {
 
 impl core::ops::Deref for PageList {
     type Target = [u32];
+    #[inline]
     fn deref(&self) -> &[u32] {
         match self {
             PageList::Inline { len, pfns } => &pfns[..*len as usize],

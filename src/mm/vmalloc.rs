@@ -14,15 +14,15 @@
 //! host-tested); this file holds the lock over them and does what they ask
 //! of the machine.
 
-use super::vmap_area::{vmallocinfo_line, Lookup, VmArea, VmKind, VmallocError, VmapAreas};
+use super::vmap_area::{vmallocinfo_line, Lookup, PageList, VmArea, VmKind, VmallocError, VmapAreas, INLINE_PAGES};
 use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::sync::{IrqLock, SpinLock, SpinLockGuard};
-use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END};
+use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PTRS_PER_PTE, VMALLOC_END};
 use crate::mm::gfp::{Gfp, GFP_KERNEL};
 use crate::mm::page_alloc::{self, Pages};
-use crate::mm::pgtable::{PageTables, Pfn, TableMemory, VirtAddr};
+use crate::mm::pgtable::{PageTables, Pfn, Pte, TableMemory, VirtAddr, MAX_PFN};
 use core::fmt::Write;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,23 @@ fn vmap_lock_with_room() -> SpinLockGuard<'static, VmapAreas> {
 pub fn preempt_count_under_vmap_lock() -> u32 {
     let _g = VMAP.lock();
     crate::kernel::preempt::preempt_count()
+}
+
+/// Grow the record vector to hold at least `n` records, as
+/// [`vmap_lock_with_room`] grows it (outside the lock), for tests that count
+/// free pages: the vector keeps its capacity, so growing inside the count
+/// would look like a leak.
+#[cfg(feature = "ktest")]
+pub fn reserve_records(n: usize) {
+    loop {
+        let cap = VMAP.lock().capacity();
+        if cap >= n {
+            return;
+        }
+        let bigger = ::alloc::vec::Vec::with_capacity(n.max(2 * cap));
+        let unused = VMAP.lock().grow(bigger);
+        drop(unused);
+    }
 }
 
 /// The lock that serialises changes to the reference directory, for a
@@ -208,8 +225,13 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     // The page array may be large (4 bytes a page): a failure to get it
     // is an answer, not a panic (Linux kmallocs or vmallocs it, and
     // checks).
-    let Some(mut pfns) = pfn_array(pages) else {
-        return fail("memory for the page array", &[]);
+    let mut pfns = if pages <= INLINE_PAGES {
+        PageList::new()
+    } else {
+        let Some(v) = pfn_array(pages) else {
+            return fail("memory for the page array", &[]);
+        };
+        PageList::from(v)
     };
     for _ in 0..pages {
         // No __GFP_NOWARN: as in 2.6.24's __vmalloc_area_node, the page
@@ -237,7 +259,7 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
             // caller's bug. The record is gone; undo the rest.
             drop(v);
             let a = VmArea { addr, size: (pages + 1) * PAGE_SIZE, kind: VmKind::Vmalloc, caller, pages: pfns };
-            unmap_area(&a);
+            unmap_area(a.addr, a.pages.len());
             free_frames(&a.pages);
             vfree_bug(addr as *const u8, "freed before vmalloc returned it");
             return Err(VmallocError::NoSpace { size, largest_free: 0 });
@@ -278,28 +300,109 @@ fn free_frames(pfns: &[u32]) {
 
 /// Map `pfns` at `addr` in the reference directory. Entries were not
 /// present, so no flush is needed.
+///
+/// Linux's `vmap_page_range`: the PTEs are written a page table at a time
+/// ([`vmap_pte_range`]). What that loop does not do (make a page table, or
+/// name the bad entry or frame it stopped at) the generic
+/// `PageTables::map_range` does for the rest of the range, and a failure
+/// there undoes the whole range.
 fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
     let _g = PGTABLE_LOCK.lock();
     // SAFETY: PGTABLE_LOCK is held; `addr` is a range reserved in VMAP
     // for this caller, and the frames are the caller's.
     let mut mem = unsafe { DirectMapTables::new() }.with_table_gfp(gfp - Gfp::ZERO);
-    let r = reference().map_range(&mut mem, VirtAddr::new(addr), pfns.iter().map(|&p| Pfn(p)), PteFlags::KERNEL);
+    let pgd = reference();
+    // SAFETY: as above.
+    let done = unsafe { vmap_pte_range(&pgd, &mem, addr, pfns) };
+    if done == pfns.len() {
+        return true;
+    }
+    let rest = pfns[done..].iter().map(|&p| Pfn(p));
+    let r = pgd.map_range(&mut mem, VirtAddr::new(addr + done * PAGE_SIZE), rest, PteFlags::KERNEL);
     if r.is_err() {
-        // map_range undid what it wrote, but entries were briefly present.
+        // map_range undid what it wrote; the fast loop's pages go too. Entries
+        // were briefly present.
+        // SAFETY: as above: these are the entries written just now.
+        unsafe { vunmap_pte_range(&pgd, &mut mem, addr, done) };
         flush_tlb_all();
     }
     r.is_ok()
 }
 
-/// Unmap an area's pages with ONE batched TLB flush.
-fn unmap_area(a: &VmArea) {
+/// Linux's `vmap_pte_range`: write the PTEs of `pfns` from `addr` while
+/// their page tables exist (kernel page tables are never freed, so after
+/// the first area in a 4 MB range they do) and each entry is empty;
+/// returns how many were written.
+///
+/// # Safety
+/// `PGTABLE_LOCK` is held, `[addr, addr + pfns.len() pages)` is a vmalloc
+/// range the caller reserved, and the frames are the caller's to map.
+unsafe fn vmap_pte_range(pgd: &PageTables, mem: &DirectMapTables, addr: usize, pfns: &[u32]) -> usize {
+    let mut done = 0;
+    while done < pfns.len() {
+        let va = addr + done * PAGE_SIZE;
+        let Some(table) = pgd.pde(mem, va >> PGDIR_SHIFT).table() else { return done };
+        let first = (va >> PAGE_SHIFT) & (PTRS_PER_PTE - 1);
+        let run = (PTRS_PER_PTE - first).min(pfns.len() - done);
+        for (i, &pfn) in pfns[done..done + run].iter().enumerate() {
+            // SAFETY: `table` is a page table of the reference directory (a
+            // lowmem page), `first + i < 1024`; the entry is in the caller's
+            // range, written under PGTABLE_LOCK.
+            let entry = unsafe { table_word(table, first + i) };
+            if entry.read() != 0 || pfn >= MAX_PFN {
+                return done + i;
+            }
+            entry.write(Pte::new(Pfn(pfn), PteFlags::KERNEL | PteFlags::PRESENT).0);
+        }
+        done += run;
+    }
+    done
+}
+
+/// Linux's `vunmap_pte_range`: clear `npages` entries from `addr`, a page
+/// table at a time, skipping a 4 MB range without a table; returns how many
+/// were present (the caller flushes when any were). A 4 MB page in the
+/// vmalloc range (a kernel bug) is left alone and counted as present, so
+/// the caller flushes anyway.
+///
+/// # Safety
+/// `PGTABLE_LOCK` is held and the range is one the caller mapped and owns
+/// (its record is out of VMAP, or was never handed out).
+unsafe fn vunmap_pte_range(pgd: &PageTables, mem: &mut DirectMapTables, addr: usize, npages: usize) -> usize {
+    let mut present = 0;
+    let mut done = 0;
+    while done < npages {
+        let va = addr + done * PAGE_SIZE;
+        let pde = pgd.pde(mem, va >> PGDIR_SHIFT);
+        let first = (va >> PAGE_SHIFT) & (PTRS_PER_PTE - 1);
+        let run = (PTRS_PER_PTE - first).min(npages - done);
+        if pde.is_large() {
+            present += 1;
+        } else if let Some(table) = pde.table() {
+            for idx in first..first + run {
+                // SAFETY: as in `vmap_pte_range`; the entries are the caller's.
+                let entry = unsafe { table_word(table, idx) };
+                let old = Pte(entry.read());
+                if !old.is_none() {
+                    present += old.is_present() as usize;
+                    entry.write(0);
+                }
+            }
+        }
+        done += run;
+    }
+    present
+}
+
+/// Unmap the `npages` pages of the area at `addr` with ONE batched TLB
+/// flush.
+fn unmap_area(addr: usize, npages: usize) {
     let _g = PGTABLE_LOCK.lock();
-    // On an error (a 4 MB page in vmalloc space would be a kernel bug)
-    // flush anyway: the frames are about to be freed.
     // SAFETY: PGTABLE_LOCK is held; the area's record was removed from
     // VMAP by this caller (or never handed out), so the range is its own.
     let mut mem = unsafe { DirectMapTables::new() };
-    let present = reference().unmap_range(&mut mem, VirtAddr::new(a.addr), a.pages.len()).unwrap_or(1);
+    // SAFETY: as above.
+    let present = unsafe { vunmap_pte_range(&reference(), &mut mem, addr, npages) };
     if present > 0 {
         flush_tlb_all();
         VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
@@ -330,9 +433,9 @@ pub unsafe fn vfree(addr: *const u8) {
     // range between a check and a removal.
     let area = VMAP.lock().remove_vmalloc(addr as usize);
     match area {
-        Ok(a) => {
-            unmap_area(&a);
-            free_frames(&a.pages);
+        Ok(pages) => {
+            unmap_area(addr as usize, pages.len());
+            free_frames(&pages);
         }
         Err(other) => {
             let why = match other {
@@ -357,7 +460,7 @@ pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
     crate::kernel::preempt::might_sleep("vmap");
     let who = caller();
     // The record's page list is made before the lock is taken.
-    let list = pfns.to_vec();
+    let list = PageList::from(pfns);
     let addr = vmap_lock_with_room().reserve(pfns.len(), VmKind::Vmap, who)?;
     if !map_pages(addr, pfns, GFP_KERNEL) {
         let gone = VMAP.lock().remove(addr);
@@ -393,7 +496,7 @@ pub unsafe fn vunmap(addr: *const u8) {
         }
     };
     match area {
-        Ok(Some(a)) => unmap_area(&a),
+        Ok(Some(a)) => unmap_area(a.addr, a.pages.len()),
         Ok(None) => {}
         Err(why) => {
             VFREE_BUGS.fetch_add(1, Ordering::Relaxed);

@@ -75,7 +75,7 @@ fn find_room_then_insert_is_reserve() {
     let (b, size) = v.find_room(3).unwrap();
     assert_eq!((b, size), (a + 2 * PAGE_SIZE, 4 * PAGE_SIZE));
     assert_eq!(v.find_room(3), Some((b, size)), "find_room reserves nothing");
-    v.insert(VmArea { addr: b, size, kind: VmKind::Vmap, caller: 2, pages: vec![7, 8, 9] });
+    v.insert(VmArea { addr: b, size, kind: VmKind::Vmap, caller: 2, pages: vec![7, 8, 9].into() });
     assert_eq!(v.reserve(1, VmKind::Vmalloc, 3), Some(b + size));
     assert_eq!(v.remove_kind(b, VmKind::Vmalloc), Err(Some(VmKind::Vmap)), "wrong kind: kept");
     assert_eq!(v.remove_kind(b + 1, VmKind::Vmap), Err(None));
@@ -96,13 +96,13 @@ fn reserve_into_a_hole_keeps_the_records_sorted_and_vfree_removes_only_a_filled_
     assert_eq!(addrs, vec![a, b, c]);
     assert_eq!(v.get(b).map(|r| r.caller), Some(4), "the record found at its address");
     // Reserved but without frames yet: not vmalloc's answer, kept.
-    assert_eq!(v.remove_vmalloc(b).map(|r| r.addr), Err(None));
+    assert_eq!(v.remove_vmalloc(b).map(|r| r.to_vec()), Err(None));
     v.get_mut(b).unwrap().pages.push(5);
     let m = v.reserve(1, VmKind::Vmap, 5).unwrap();
     v.get_mut(m).unwrap().pages.push(6);
-    assert_eq!(v.remove_vmalloc(m).map(|r| r.addr), Err(Some(VmKind::Vmap)), "a vmap area: kept");
-    assert_eq!(v.remove_vmalloc(b + 1).map(|r| r.addr), Err(None));
-    assert_eq!(v.remove_vmalloc(b).map(|r| r.pages), Ok(vec![5]));
+    assert_eq!(v.remove_vmalloc(m).map(|r| r.to_vec()), Err(Some(VmKind::Vmap)), "a vmap area: kept");
+    assert_eq!(v.remove_vmalloc(b + 1).map(|r| r.to_vec()), Err(None));
+    assert_eq!(v.remove_vmalloc(b).map(|r| r.to_vec()), Ok(vec![5]));
     assert!(v.get(b).is_none() && v.get(m).is_some());
 }
 
@@ -160,4 +160,26 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn page_list_keeps_short_lists_in_the_record() {
+    let mut l = PageList::new();
+    for p in 1..=INLINE_PAGES as u32 {
+        l.push(p);
+    }
+    assert!(matches!(l, PageList::Inline { .. }), "up to INLINE_PAGES frames need no allocation");
+    assert_eq!(&*l, &[1, 2, 3, 4][..INLINE_PAGES]);
+    l.push(99);
+    assert!(matches!(l, PageList::Heap(_)), "one more moves the list to a Vec");
+    assert_eq!(l.len(), INLINE_PAGES + 1);
+    assert_eq!(l.last(), Some(&99));
+    assert_eq!(l[..INLINE_PAGES], (1..=INLINE_PAGES as u32).collect::<Vec<_>>()[..], "in order");
+    // The same frames compare equal wherever they are kept.
+    let short: &[u32] = &[7, 8];
+    assert_eq!(PageList::from(short), PageList::from(vec![7, 8]));
+    assert!(matches!(PageList::from(short), PageList::Inline { len: 2, .. }));
+    let long: Vec<u32> = (0..9).collect();
+    assert_eq!(PageList::from(&long[..]), long);
+    assert!(PageList::new().is_empty());
 }

@@ -12,12 +12,12 @@
 //! order of taking them; a violation is reported (never silent), and the
 //! mappings stay correct because every type has a slot of its own.
 
-use super::init::fixmap::{clear_fixmap, fix_to_virt, set_fixmap, FIX_KMAP_BEGIN};
+use super::init::fixmap::{self, clear_fixmap, fix_to_virt, set_fixmap_prechecked, FIX_KMAP_BEGIN, PTE_PFN_LIMIT};
 use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, FIXADDR_START, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// kmap_atomic slot types (2.6.24's `enum km_type`, the ones this kernel uses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,20 +39,36 @@ pub enum KmType {
 pub use crate::layout::KM_TYPE_NR;
 const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
-/// The types held now (one CPU), in two words (an interrupt handler that
-/// takes a slot gives it back before it returns, so it finds them whole and
-/// leaves them so):
+/// The types held now (one CPU), as a stack threaded through the types
+/// (an interrupt handler that takes a slot gives it back before it
+/// returns, so it finds the stack whole and leaves it so):
 ///
-/// - `USED`: one bit per type, for the "already in use" check;
-/// - `STACK`: the types in the order taken, `type + 1` per nibble, the last
-///   taken in the low nibble (0 = empty). A type is held at most once, so
-///   at most `KM_TYPE_NR` = 7 nibbles are ever in use.
+/// - `TOP`: the type taken last, as `HELD | (type + 1)`; `HELD` alone when
+///   none is held;
+/// - `BELOW[t]`: 0 while `t` is free; while it is held, the `TOP` it
+///   covered (never 0: `HELD` is set in every `TOP`).
 ///
-/// Taking a slot is then a bit test and a shift; releasing one compares the
-/// low nibble with its type.
-static USED: AtomicU32 = AtomicU32::new(0);
-static STACK: AtomicU32 = AtomicU32::new(0);
-const _: () = assert!(KM_TYPE_NR * 4 <= 32, "the slot stack holds one nibble per type");
+/// Taking a slot is then a test and two stores; giving back the last one
+/// taken a compare and two stores (later Linux's `kmap_atomic_idx_push`
+/// and `_pop`, which keep a depth, are as cheap, but choose the slot by
+/// depth and cannot tell a type taken twice).
+static TOP: AtomicU8 = AtomicU8::new(HELD);
+static BELOW: [AtomicU8; KM_TYPE_NR] = [const { AtomicU8::new(0) }; KM_TYPE_NR];
+const HELD: u8 = 0x80;
+const _: () = assert!(KM_TYPE_NR < HELD as usize, "a TOP value holds a type + 1 below HELD");
+
+#[inline(always)]
+const fn top_of(t: KmType) -> u8 {
+    HELD | (t as u8 + 1)
+}
+
+/// Frames `kmap_atomic` maps without further checks: `max_pfn` (no larger
+/// than a PTE can name) once paging_init has installed the fixmap, 0
+/// before. Set by the first call that finds it stale (`kmap_atomic_slow`),
+/// so the fast path makes one compare where it made three (`max_pfn`, the
+/// PTE limit, the fixmap being ready); `max_pfn` never shrinks.
+static MAPPABLE_PFNS: AtomicUsize = AtomicUsize::new(0);
+
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 
@@ -86,41 +102,66 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// expressible in a PTE) is refused and reported.
 ///
 /// Inline: the slot type is a constant at every call site, so the fixmap
-/// PTE and address are constants too; the slow paths (misuse reports) are
-/// out of line.
+/// PTE and address are constants too; the slow paths (the first call, and
+/// misuse reports) are out of line. Linux: `kmap_atomic_prot` (a
+/// `pagefault_disable`, a slot, `set_pte`).
 #[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
-    if pfn as usize >= crate::mm::mmzone::max_pfn() {
-        return Err(bad_pfn("kmap_atomic", pfn));
+    if pfn as usize >= MAPPABLE_PFNS.load(Ordering::Relaxed) {
+        return kmap_atomic_slow(pfn, t);
     }
+    take_slot(t)?;
+    if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
+        let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
+        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
+    }
+    // SAFETY: the slot of type `t` was just taken for this guard, so it is
+    // this caller's until the guard drops; pfn < MAPPABLE_PFNS: RAM, a PTE
+    // can name it, and the fixmap is installed.
+    let vaddr = unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
+    Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData })
+}
+
+/// Turn page faults and preemption off and take the slot of type `t`, or
+/// refuse (and report) a type already held.
+#[inline(always)]
+fn take_slot(t: KmType) -> Result<(), KmapAtomicError> {
     preempt_disable();
     pagefault_disable();
     // The slot words are shared with interrupt handlers (the Irq slots),
     // yet plain loads and stores suffice, as for Linux's per-CPU counters:
     // a handler releases every slot it takes before it returns, so one
-    // that runs between a load and its store leaves both words as it found
+    // that runs between a load and its store leaves the words as it found
     // them.
-    let bit = 1u32 << t as u32;
-    let used = USED.load(Ordering::Relaxed);
-    if used & bit != 0 {
+    let below = &BELOW[t as usize];
+    if below.load(Ordering::Relaxed) != 0 {
         return Err(slot_in_use(t));
     }
-    USED.store(used | bit, Ordering::Relaxed);
-    STACK.store((STACK.load(Ordering::Relaxed) << 4) | (t as u32 + 1), Ordering::Relaxed);
-    if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
-        let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
+    below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
+    TOP.store(top_of(t), Ordering::Relaxed);
+    Ok(())
+}
+
+/// `kmap_atomic` of a frame at or beyond `MAPPABLE_PFNS`: a frame beyond
+/// RAM (refused), or the bound not set yet (set now if the fixmap is
+/// installed; before paging_init only lowmem can be mapped).
+#[cold]
+#[inline(never)]
+fn kmap_atomic_slow(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
+    let max_pfn = crate::mm::mmzone::max_pfn();
+    if pfn as usize >= max_pfn.min(PTE_PFN_LIMIT) {
+        return Err(bad_pfn("kmap_atomic", pfn));
     }
-    // SAFETY: the slot of type `t` was just taken for this guard (USED), so
-    // it is this caller's until the guard drops; pfn < max_pfn is RAM.
-    match unsafe { set_fixmap(slot_index(t), pfn as usize) } {
-        Ok(vaddr) => Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData }),
-        // Unreachable while max_pfn <= 2^20; kept so the guard is given back.
-        Err(_) => {
-            drop(KmapAtomic { vaddr: 0, km_type: t, _not_send: PhantomData });
-            Err(bad_pfn("kmap_atomic", pfn))
-        }
+    if fixmap::ready() {
+        MAPPABLE_PFNS.store(max_pfn.min(PTE_PFN_LIMIT), Ordering::Relaxed);
+        return kmap_atomic(pfn, t);
     }
+    if (pfn as usize) >= crate::mm::mmzone::max_low_pfn() {
+        panic!("kmap_atomic of highmem pfn {:#x} before paging_init installed the fixmap", pfn);
+    }
+    take_slot(t)?;
+    let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
+    Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData })
 }
 
 /// A frame nobody may map (at or beyond `max_pfn`): report it, naming it,
@@ -150,9 +191,10 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
     KmapAtomicError::SlotInUse(t)
 }
 
-/// `t` released while it is not the last taken: take
-/// it out of the middle of the stack and report the caller's bug. Its
-/// mapping is still undone by the caller: its slot is its own.
+/// `t` released while it is not the last taken: take it out of the
+/// middle of the stack (the type taken just after it now covers what `t`
+/// covered) and report the caller's bug. Its mapping is still undone by
+/// the caller: its slot is its own.
 #[cold]
 #[inline(never)]
 fn release_out_of_order(t: KmType) {
@@ -161,12 +203,11 @@ fn release_out_of_order(t: KmType) {
         "BUG: kunmap_atomic({:?}) out of order: the last kmap_atomic taken must be released first",
         t
     ));
-    let stack = STACK.load(Ordering::Relaxed);
-    if let Some(pos) = (0..KM_TYPE_NR as u32).find(|&i| (stack >> (4 * i)) & 0xf == t as u32 + 1) {
-        let below = stack & ((1 << (4 * pos)) - 1);
-        let above = (stack >> (4 * (pos + 1))) << (4 * pos);
-        STACK.store(above | below, Ordering::Relaxed);
+    let covered = BELOW[t as usize].load(Ordering::Relaxed);
+    if let Some(above) = BELOW.iter().find(|b| b.load(Ordering::Relaxed) == top_of(t)) {
+        above.store(covered, Ordering::Relaxed);
     }
+    BELOW[t as usize].store(0, Ordering::Relaxed);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,16 +250,14 @@ impl Drop for KmapAtomic {
     #[inline(always)]
     fn drop(&mut self) {
         let t = self.km_type;
-        // Plain loads and stores: see `kmap_atomic`.
-        // XOR clears the low nibble exactly when `t` is on top; the rest
-        // of the word is the stack below it either way.
-        let stack = STACK.load(Ordering::Relaxed) ^ (t as u32 + 1);
-        if stack & 0xf == 0 {
-            STACK.store(stack >> 4, Ordering::Relaxed);
+        // Plain loads and stores: see `take_slot`.
+        if TOP.load(Ordering::Relaxed) == top_of(t) {
+            let below = &BELOW[t as usize];
+            TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
+            below.store(0, Ordering::Relaxed);
         } else {
             release_out_of_order(t);
         }
-        USED.store(USED.load(Ordering::Relaxed) & !(1u32 << t as u32), Ordering::Relaxed);
         if self.vaddr >= FIXADDR_START {
             // SAFETY: the slot was this guard's, and the guard is going.
             unsafe { clear_fixmap(slot_index(t)) };

@@ -321,14 +321,32 @@ pub mod fixmap {
         // Before paging_init installs the table, the mapping would not exist
         // and the caller's access would fault: say why instead (a load and a
         // branch; `clear_fixmap` follows a `set_fixmap`, so needs no check).
-        if !super::FIXMAP_READY.load(Ordering::Relaxed) {
+        if !ready() {
             fixmap_before_paging_init();
         }
+        // SAFETY: the caller's contract, and both conditions were checked.
+        Ok(unsafe { set_fixmap_prechecked(idx, pfn) })
+    }
+
+    /// `set_fixmap` without its two checks, for a caller that makes them
+    /// once for many calls (`kmap_atomic`, as Linux's writes `kmap_pte - idx`
+    /// directly): one store and one `invlpg`.
+    ///
+    /// # Safety
+    /// As `set_fixmap`; and `pfn < PTE_PFN_LIMIT`, and [`ready`] said so.
+    #[inline(always)]
+    pub unsafe fn set_fixmap_prechecked(idx: usize, pfn: usize) -> usize {
         // The store is ordered before the invlpg: its asm may read memory.
         pte(idx).store(((pfn << PAGE_SHIFT) as u32) | PteFlags::PRESENT_RW.bits(), Ordering::Relaxed);
         let va = fix_to_virt(idx);
         flush_tlb_one(va);
-        Ok(va)
+        va
+    }
+
+    /// Whether paging_init has installed the fixmap page table.
+    #[inline]
+    pub fn ready() -> bool {
+        super::FIXMAP_READY.load(Ordering::Relaxed)
     }
 
     #[cold]

@@ -17,6 +17,7 @@
 //! the host tool that draws the SVGs; the format is in `plot`).
 
 mod hot;
+mod process;
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::mm::page_alloc;
@@ -123,6 +124,7 @@ pub fn run(icount: usize) {
     println!("{:<46} {:>9} {:>7}   events", "benchmark", if icount { "instr/op" } else { "cycles/op" }, "goal");
     let loop_cost = overhead(20_000);
     hot::rows(loop_cost);
+    process::rows(loop_cost);
     println!();
     if icount {
         println!("bench: done (instructions under -icount shift=0; loop overhead {} subtracted)", loop_cost);

@@ -160,20 +160,38 @@ fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
 /// belongs to the page tables from here on.
 fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: PteFlags) -> Result<(), FaultError> {
     let pfn = page.pfn();
+    // The page table is there (the usual case): the entry is written in
+    // one trip under the page-table lock, as Linux's `do_anonymous_page`
+    // does under `pte_offset_map_lock`. `map_page`, which looks for the
+    // table under the lock and then takes it again to map, is for a fault
+    // that must make the table.
+    let mut installed = false;
     // SAFETY: the frame was just allocated and is handed to the entry,
-    // which owns it from here on (freed by zap when the last entry goes).
-    match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
-        Ok(()) => {}
-        Err(MapError::NoMemory) => {
-            page_alloc::__free_pages(page);
-            return Err(FaultError::Oom);
-        }
-        Err(_) => {
-            // Mapped meanwhile (the lock makes this impossible today):
-            // the entry there wins, ours goes back.
-            page_alloc::__free_pages(page);
-            return Ok(());
-        }
+    // which owns it from here on (freed by zap when the last entry goes);
+    // only an empty entry is written.
+    let found = unsafe {
+        mm.update_pte(va, |old| {
+            installed = old.is_none();
+            installed.then(|| Pte::new(Pfn(pfn), flags | PteFlags::PRESENT | PteFlags::USER))
+        })
+    };
+    let mapped = match found {
+        Some(_) => installed,
+        // SAFETY: as above.
+        None => match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
+            Ok(()) => true,
+            Err(MapError::NoMemory) => {
+                page_alloc::__free_pages(page);
+                return Err(FaultError::Oom);
+            }
+            Err(_) => false,
+        },
+    };
+    if !mapped {
+        // Mapped meanwhile (the mmap lock makes this impossible today):
+        // the entry there wins, ours goes back.
+        page_alloc::__free_pages(page);
+        return Ok(());
     }
     let _ = page.into_raw();
     page_add_new_anon_rmap(mm, vma, va, pfn);

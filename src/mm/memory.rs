@@ -517,7 +517,24 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 Some(pte)
             })
         };
-        for (i, &(va, pte)) in batch.iter().enumerate() {
+        let mut i = 0;
+        while i < batch.len() {
+            // After the first entry (whose map makes the child's table:
+            // a chunk lies under one table), the rest in one trip.
+            if i > 0 && !dup_failed {
+                // SAFETY: each frame's extra mapper, or each slot's extra
+                // count, was taken above for this entry; zap gives it back
+                // when `dst` goes.
+                let written = unsafe { dst.fill_ptes(&batch[i..], child_pte) };
+                for &(_, pte) in &batch[i..i + written] {
+                    count_copied(dst, pte);
+                }
+                i += written;
+                if i == batch.len() {
+                    break;
+                }
+            }
+            let (va, pte) = batch[i];
             let r = if pte.is_swap() {
                 dst.set_swap_entry(va, pte.swp_entry())
             } else {
@@ -538,16 +555,12 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 }
                 return Err(FaultError::Oom);
             }
-            if pte.is_swap() {
-                dst.swapents.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
             if pte.is_protnone() {
                 // SAFETY: the same frame, made inaccessible as in `src`.
                 unsafe { dst.update_pte(va, |p| Some(p.to_protnone())) };
             }
-            let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
-            dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+            count_copied(dst, pte);
+            i += 1;
         }
         if dup_failed {
             // A slot at its highest count (more than 32766 sharers).
@@ -561,6 +574,33 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
         at += n * PAGE_SIZE;
     }
     Ok(())
+}
+
+/// The child's entry for fork's copy of `pte` (the parent's, already
+/// write-protected), as the slow path of `copy_page_range` writes it: a
+/// swap entry as it is; a frame mapped without the accessed and dirty
+/// bits, and left inaccessible if it was.
+fn child_pte(pte: Pte) -> Pte {
+    if pte.is_swap() {
+        return Pte::from_swp_entry(pte.swp_entry());
+    }
+    let flags = if pte.is_present() { pte.flags() } else { PteFlags::PRESENT | PteFlags::USER };
+    let new = Pte::new(pte.pfn(), (flags - PteFlags::ACCESSED - PteFlags::DIRTY) | PteFlags::PRESENT | PteFlags::USER);
+    if pte.is_protnone() {
+        new.to_protnone()
+    } else {
+        new
+    }
+}
+
+/// Count an entry fork's copy gave `dst`: a swap entry, or a page.
+fn count_copied(dst: &MmStruct, pte: Pte) {
+    if pte.is_swap() {
+        dst.swapents.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
+    dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
 }
 
 /// After `mprotect` changed the areas of `[start, end)`, bring their

@@ -199,9 +199,13 @@ static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::n
 /// `kmap_atomic`, as the faults do them: instructions each.
 fn clear_and_copy(loop_cost: u64) -> (i64, i64) {
     let n = 1000u64;
-    let (Some(a), Some(b)) = (alloc_pages(GFP_HIGHUSER, 0), alloc_pages(GFP_HIGHUSER, 0)) else {
-        println!("process rows: no two pages for the clear and copy rows");
-        return (0, 0);
+    let (a, b) = match (alloc_pages(GFP_HIGHUSER, 0), alloc_pages(GFP_HIGHUSER, 0)) {
+        (Some(a), Some(b)) => (a, b),
+        (a, b) => {
+            a.into_iter().chain(b).for_each(__free_pages);
+            println!("process rows: no two pages for the clear and copy rows");
+            return (0, 0);
+        }
     };
     let hi = |pfn: u32| if (pfn as usize) < crate::mm::mmzone::max_low_pfn() { "lowmem" } else { "highmem" };
     let ev = Ev::now();

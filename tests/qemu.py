@@ -3834,6 +3834,65 @@ FRAG_TESTS = [
 ]
 
 
+# --- process rows of make bench (issue 13) ---
+
+def _prow(out, name):
+    """The event totals of bench row `name`: (per_op, ops, {event: count}, rest of the line)."""
+    m = re.search(r"^%s\s+(\d+)\s+\S+\s+(\d+) ops: faults (-?\d+), invlpg (-?\d+), full flushes (-?\d+), "
+                  r"CR3 loads (-?\d+), zeroed (-?\d+), disk I/Os (-?\d+)(.*)$" % re.escape(name), out, re.M)
+    check(m, "no row %r:\n%s" % (name, out[-3000:]))
+    ev = dict(zip(["faults", "invlpg", "flushes", "cr3", "zeroed", "disk"], map(int, m.groups()[2:8])))
+    return int(m.group(1)), int(m.group(2)), ev, m.group(9)
+
+
+def bench_process_rows_count_what_they_measure():
+    """The process rows of the bench boot (user/c/benchfault stopping
+    between phases, swap disk attached): each has a non-zero figure and the
+    events its work implies, not timings. One fault and one zeroed page per
+    demand-zero page, in highmem; one fault and no zeroed page per
+    copy-on-write page; fork+exit+wait loads CR3 and faults; swap-out
+    writes each page once and swap-in reads each back once, a fault per
+    page; the OOM walk sees 100 processes and picks the designated victim;
+    the free pages come back to where the measured run started."""
+    m = Machine(args="bench", swap="256M")
+    try:
+        code = m.wait_exit(300)
+        out = m.out
+        check(code == 0 and "bench: done" in out, "exit status %d:\n%s" % (code, out[-2500:]))
+        for name in ["process: one page clear (clear_highpage)", "process: one page copy (copy_highpage)"]:
+            per, ops, ev, rest = _prow(out, name)
+            check(per > 0 and ops == 1000 and ev["faults"] == 0 and ev["zeroed"] == 0, "%s: %d %r" % (name, per, ev))
+        per, ops, ev, rest = _prow(out, "process: demand-zero fault (user write)")
+        check(per > 0 and ops == 256 and ev["faults"] == 256 and ev["zeroed"] == 256 and ev["disk"] == 0,
+              "demand-zero: %d %d %r" % (per, ops, ev))
+        check(rest.startswith(", 256 of 256 pages in highmem"), "demand-zero pages not in highmem: " + rest)
+        per, ops, ev, rest = _prow(out, "process: copy-on-write fault (user write)")
+        check(per > 0 and ev["faults"] == 256 and ev["zeroed"] == 0 and ev["invlpg"] >= 256, "cow: %d %r" % (per, ev))
+        per, ops, ev, rest = _prow(out, "process: fork+exit+wait, 1 MB touched")
+        check(per > 0 and ops == 20 and ev["cr3"] >= 20 and ev["faults"] > 0 and ev["zeroed"] > 0 and ev["disk"] == 0,
+              "fork: %d %r" % (per, ev))
+        per, ops, ev, rest = _prow(out, "process: swap-out per page (reclaim_pages)")
+        check(per > 0 and ev["disk"] == 256 and ev["faults"] == 0 and "256 of 256 pages freed" in rest,
+              "swap-out: %d %r %s" % (per, ev, rest))
+        per, ops, ev, rest = _prow(out, "process: swap-in fault per page (user read)")
+        check(per > 0 and ev["faults"] == 256 and ev["disk"] == 256, "swap-in: %d %r" % (per, ev))
+        maj = re.match(r", (\d+) of them major", rest)
+        check(maj and 0 < int(maj.group(1)) < 256, "swap-in majors (readahead serves the rest): " + rest)
+        per, ops, ev, rest = _prow(out, "process: OOM decision among live processes")
+        check(per > 0 and ev["faults"] == 0 and ev["disk"] == 0, "oom: %d %r" % (per, ev))
+        check("100 processes, chose the designated victim: yes (no kill)" in rest, "oom: " + rest)
+        check(re.search(r"^process: free pages after the section\s+\d+\s+-\s+nr_free (\d+) -> \1 pages \(\+0;",
+                        out, re.M), "free pages not back:\n" + out[-1500:])
+        check("process rows:" not in out, "a process row gave up:\n" + out[-2500:])
+    finally:
+        m.kill()
+
+
+PROCESS_BENCH_TESTS = [
+    ("qemu::bench::process_rows_count_what_they_measure", bench_process_rows_count_what_they_measure),
+]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -3865,7 +3924,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -11,7 +11,9 @@
 //! (instruction counts) do not apply.
 //!
 //! Sections, in the order they run: `hot` (the allocators' hot paths and
-//! the boot-time metadata) and the boot's own cost (`boot_rows`); `peers`
+//! the boot-time metadata) and the boot's own cost (`boot_rows`);
+//! `process` (faults, fork, swap and the OOM decision, as a user program
+//! pays them); `peers`
 //! (the bench kernel only: other allocators on the same traces); `frag`
 //! (the fragmentation study, on the configuration this boot has; it fills
 //! all of memory, so it runs only when named: `scripts/bench-frag.sh` boots
@@ -24,6 +26,7 @@ mod frag;
 mod hot;
 #[cfg(feature = "peers")]
 mod peers;
+mod process;
 
 use crate::arch::x86::cpu::{rdtsc, TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
 use crate::mm::page_alloc;
@@ -144,6 +147,9 @@ pub fn run(icount: usize) {
     if selected("hot", true) {
         hot::rows(loop_cost);
         boot_rows();
+    }
+    if selected("process", true) {
+        process::rows(loop_cost);
     }
     #[cfg(feature = "peers")]
     if selected("peers", true) {

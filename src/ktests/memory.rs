@@ -153,6 +153,50 @@ fn fault(mm: &MmStruct, va: usize, access: Access) -> Result<(), FaultError> {
 
 const COW_PAGES: usize = 4;
 
+/// Fork's copy writes the child's entries under one page table in one
+/// trip (`MmStruct::fill_ptes`), the table mapped once, where a
+/// `map_page` per entry mapped it once per entry: 64 pages cost at most 3
+/// page-table mappings per table (the parent's walk, the first entry's
+/// map, the rest). Every page is then the parent's frame, read-only in
+/// the child, with two mappers.
+pub fn fork_maps_the_childs_table_once_not_per_entry() -> TestResult {
+    counts_come_back(|| {
+        const N: usize = 64;
+        let parent = mm_alloc().map_err(|_| "mm_alloc failed")?;
+        let at = map_anon(&parent, N)?;
+        for i in 0..N {
+            fault(&parent, at + i * PAGE, WRITE).map_err(|_| "a write fault on a writable anonymous area failed")?;
+        }
+        let (first, last) = (at >> 22, (at + (N - 1) * PAGE) >> 22);
+        if (first..=last).any(|i| parent.pgtable_pfn(i).is_none_or(|t| (t.0 as usize) < max_low_pfn())) {
+            return Err(skip("the page tables are in lowmem (nohighpte, or no highmem): no kmap to count"));
+        }
+        let kmaps = crate::mm::highpte::pte_kmaps();
+        let child = dup_mm(&parent).map_err(|_| "dup_mm failed")?;
+        let kmaps = crate::mm::highpte::pte_kmaps() - kmaps;
+        for i in 0..N {
+            let va = at + i * PAGE;
+            let pfn = memory::user_frame(&parent, va);
+            if pfn.is_none() || memory::user_frame(&child, va) != pfn || writable(&child, va) != Some(false) {
+                return Err("after dup_mm the child does not map the parent's frame read-only");
+            }
+            if pfn.map(mapcount) != Some(2) {
+                return Err("after dup_mm a shared page does not count two mappers");
+            }
+        }
+        if kmaps > 3 * (last - first + 1) {
+            pr_info!(
+                "ktest: dup_mm of {} pages under {} tables mapped page tables {} times",
+                N,
+                last - first + 1,
+                kmaps
+            );
+            return Err("fork mapped the child's page table once per entry");
+        }
+        Ok(())
+    })
+}
+
 /// Copy-on-write as fork sets it up (`dup_mm`): every page of a private
 /// writable area is mapped in both address spaces, read-only in both, one
 /// frame with two mappers, its bytes the same; a write fault in the child

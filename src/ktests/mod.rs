@@ -253,6 +253,10 @@ pub static TESTS: &[KTest] = &[
         run: memory::fork_shares_pages_until_a_write_copies_them,
     },
     KTest {
+        name: "mm::memory::fork_maps_the_childs_table_once_not_per_entry",
+        run: memory::fork_maps_the_childs_table_once_not_per_entry,
+    },
+    KTest {
         name: "mm::memory::mprotect_none_keeps_the_frame_and_gives_it_back",
         run: memory::mprotect_none_keeps_the_frame_and_gives_it_back,
     },

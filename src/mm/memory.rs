@@ -148,7 +148,11 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
 /// A fresh frame for a user page: highmem first, movable.
 fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
     let gfp = if zero { GFP_HIGHUSER_MOVABLE | Gfp::ZERO } else { GFP_HIGHUSER_MOVABLE };
-    page_alloc::alloc_pages(gfp, 0).ok_or(FaultError::Oom)
+    let page = page_alloc::alloc_pages(gfp, 0).ok_or(FaultError::Oom)?;
+    if zero {
+        crate::arch::x86::cpu::PAGES_ZEROED.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(page)
 }
 
 /// Map new frame `page` at `va` with `flags`, as its first and only
@@ -156,20 +160,38 @@ fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
 /// belongs to the page tables from here on.
 fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: PteFlags) -> Result<(), FaultError> {
     let pfn = page.pfn();
+    // The page table is there (the usual case): the entry is written in
+    // one trip under the page-table lock, as Linux's `do_anonymous_page`
+    // does under `pte_offset_map_lock`. `map_page`, which looks for the
+    // table under the lock and then takes it again to map, is for a fault
+    // that must make the table.
+    let mut installed = false;
     // SAFETY: the frame was just allocated and is handed to the entry,
-    // which owns it from here on (freed by zap when the last entry goes).
-    match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
-        Ok(()) => {}
-        Err(MapError::NoMemory) => {
-            page_alloc::__free_pages(page);
-            return Err(FaultError::Oom);
-        }
-        Err(_) => {
-            // Mapped meanwhile (the lock makes this impossible today):
-            // the entry there wins, ours goes back.
-            page_alloc::__free_pages(page);
-            return Ok(());
-        }
+    // which owns it from here on (freed by zap when the last entry goes);
+    // only an empty entry is written.
+    let found = unsafe {
+        mm.update_pte(va, |old| {
+            installed = old.is_none();
+            installed.then(|| Pte::new(Pfn(pfn), flags | PteFlags::PRESENT | PteFlags::USER))
+        })
+    };
+    let mapped = match found {
+        Some(_) => installed,
+        // SAFETY: as above.
+        None => match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
+            Ok(()) => true,
+            Err(MapError::NoMemory) => {
+                page_alloc::__free_pages(page);
+                return Err(FaultError::Oom);
+            }
+            Err(_) => false,
+        },
+    };
+    if !mapped {
+        // Mapped meanwhile (the mmap lock makes this impossible today):
+        // the entry there wins, ours goes back.
+        page_alloc::__free_pages(page);
+        return Ok(());
     }
     let _ = page.into_raw();
     page_add_new_anon_rmap(mm, vma, va, pfn);
@@ -495,7 +517,24 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 Some(pte)
             })
         };
-        for (i, &(va, pte)) in batch.iter().enumerate() {
+        let mut i = 0;
+        while i < batch.len() {
+            // After the first entry (whose map makes the child's table:
+            // a chunk lies under one table), the rest in one trip.
+            if i > 0 && !dup_failed {
+                // SAFETY: each frame's extra mapper, or each slot's extra
+                // count, was taken above for this entry; zap gives it back
+                // when `dst` goes.
+                let written = unsafe { dst.fill_ptes(&batch[i..], child_pte) };
+                for &(_, pte) in &batch[i..i + written] {
+                    count_copied(dst, pte);
+                }
+                i += written;
+                if i == batch.len() {
+                    break;
+                }
+            }
+            let (va, pte) = batch[i];
             let r = if pte.is_swap() {
                 dst.set_swap_entry(va, pte.swp_entry())
             } else {
@@ -516,16 +555,12 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 }
                 return Err(FaultError::Oom);
             }
-            if pte.is_swap() {
-                dst.swapents.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
             if pte.is_protnone() {
                 // SAFETY: the same frame, made inaccessible as in `src`.
                 unsafe { dst.update_pte(va, |p| Some(p.to_protnone())) };
             }
-            let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
-            dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+            count_copied(dst, pte);
+            i += 1;
         }
         if dup_failed {
             // A slot at its highest count (more than 32766 sharers).
@@ -539,6 +574,33 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
         at += n * PAGE_SIZE;
     }
     Ok(())
+}
+
+/// The child's entry for fork's copy of `pte` (the parent's, already
+/// write-protected), as the slow path of `copy_page_range` writes it: a
+/// swap entry as it is; a frame mapped without the accessed and dirty
+/// bits, and left inaccessible if it was.
+fn child_pte(pte: Pte) -> Pte {
+    if pte.is_swap() {
+        return Pte::from_swp_entry(pte.swp_entry());
+    }
+    let flags = if pte.is_present() { pte.flags() } else { PteFlags::PRESENT | PteFlags::USER };
+    let new = Pte::new(pte.pfn(), (flags - PteFlags::ACCESSED - PteFlags::DIRTY) | PteFlags::PRESENT | PteFlags::USER);
+    if pte.is_protnone() {
+        new.to_protnone()
+    } else {
+        new
+    }
+}
+
+/// Count an entry fork's copy gave `dst`: a swap entry, or a page.
+fn count_copied(dst: &MmStruct, pte: Pte) {
+    if pte.is_swap() {
+        dst.swapents.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
+    dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
 }
 
 /// After `mprotect` changed the areas of `[start, end)`, bring their

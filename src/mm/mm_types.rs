@@ -377,6 +377,32 @@ impl MmStruct {
         Some(old)
     }
 
+    /// Write `f(pte)` for each `(va, pte)` of `entries`, user pages under
+    /// one page table that exists, where the entry is empty: one trip
+    /// under the page-table lock with the table mapped once (fork's copy,
+    /// as Linux's `copy_pte_range` holds the child's table across its
+    /// loop). Returns how many were written: it stops at the first that
+    /// cannot be (no table, or an entry there already). No flush: no
+    /// present entry changes.
+    ///
+    /// # Safety
+    /// As for [`update_pte`](Self::update_pte), for every entry written.
+    pub unsafe fn fill_ptes(&self, entries: &[(VirtAddr, Pte)], f: impl Fn(Pte) -> Pte) -> usize {
+        let g = self.page_table_lock.lock();
+        // SAFETY: user entries of this mm's own directory, under its lock.
+        let mut mem = unsafe { self.tables() };
+        let Some(pgd) = g.as_ref() else { return 0 };
+        let mut written = 0;
+        for &(va, pte) in entries {
+            if va.as_usize() >= TASK_SIZE || !pgd.pte(&mem, va).is_some_and(|old| old.is_none()) {
+                break;
+            }
+            let _ = pgd.set_pte(&mut mem, va, f(pte));
+            written += 1;
+        }
+        written
+    }
+
     /// Walk the entries of the `npages` user pages from `va` that are not
     /// empty, under the page-table lock, replacing each with what `f`
     /// returns (`Pte::walk`'s rules); the TLB is flushed after if a present

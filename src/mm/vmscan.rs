@@ -84,7 +84,9 @@ enum Verdict {
 /// `shrink_page_list`). The caller holds the isolation's reference; the
 /// page is marked `PG_locked` meanwhile, which keeps the swap code from
 /// taking it out of the swap cache under us.
-fn shrink_page(pfn: u32) -> Verdict {
+/// `ignore_references` (Linux's parameter of that name, set by
+/// `reclaim_pages`) evicts a page whatever its accessed bits say.
+fn shrink_page(pfn: u32, ignore_references: bool) -> Verdict {
     let p = page(pfn);
     if p.flags().contains(PageFlags::MLOCKED) {
         count_vm_event(VmEvent::UnevictablePgsCulled);
@@ -92,7 +94,7 @@ fn shrink_page(pfn: u32) -> Verdict {
     }
     // Referenced since the last look (an accessed bit in an entry, or a
     // busy reverse map): it is in use, back to the active list.
-    let referenced = page_referenced(pfn, p).unwrap_or(1);
+    let referenced = if ignore_references { 0 } else { page_referenced(pfn, p).unwrap_or(1) };
     if referenced > 0 && p.page_mapcount() > 0 {
         count_vm_event(VmEvent::PgActivate);
         return Verdict::Keep(LruList::ActiveAnon);
@@ -138,12 +140,12 @@ fn shrink_page(pfn: u32) -> Verdict {
 
 /// Evict what can be evicted of an isolated batch; the rest goes back.
 /// Returns the pages freed.
-fn shrink_page_list(batch: &PageBatch) -> usize {
+fn shrink_page_list(batch: &PageBatch, ignore_references: bool) -> usize {
     let mut freed = 0;
     for &pfn in batch.as_slice() {
         let p = page(pfn);
         p.set_flag(PageFlags::LOCKED);
-        let v = shrink_page(pfn);
+        let v = shrink_page(pfn, ignore_references);
         p.clear_flag(PageFlags::LOCKED);
         match v {
             Verdict::Freed => {
@@ -154,6 +156,39 @@ fn shrink_page_list(batch: &PageBatch) -> usize {
         }
     }
     freed
+}
+
+/// Evict the user pages `pfns` now, however recently used (Linux 5.4's
+/// `reclaim_pages`, what `madvise(MADV_PAGEOUT)` calls; `make bench`
+/// measures swap-out with it): each page still on an LRU list is taken
+/// off it and goes through reclaim's own `shrink_page_list`, its accessed
+/// bits ignored; a page reclaim cannot evict goes back on its list.
+/// Returns the pages freed. May sleep (the swap writes).
+pub fn reclaim_pages(pfns: &[u32]) -> usize {
+    let mut freed = 0;
+    let mut batch = PageBatch::new();
+    for &pfn in pfns {
+        let taken = with_node_mem_map(|node, mem_map| {
+            let p = mem_map.get(pfn as usize)?;
+            let zone = &node.zones[p.zone_id()];
+            let mut lru = zone.lru_lock();
+            // A count of 0: on its way to the allocator, not ours to take.
+            if !p.flags().contains(PageFlags::LRU) || !p.get_unless_zero() {
+                return None;
+            }
+            lru.del(mem_map, &zone.nr_lru, pfn).expect("PG_lru checked under the lock");
+            Some(())
+        });
+        if taken.is_none() {
+            continue;
+        }
+        batch.push(pfn);
+        if batch.is_full() {
+            freed += shrink_page_list(&batch, true);
+            batch = PageBatch::new();
+        }
+    }
+    freed + shrink_page_list(&batch, true)
 }
 
 /// Linux's `shrink_inactive_list`: up to `nr` pages from the inactive
@@ -171,7 +206,7 @@ fn shrink_inactive_list(zone: &Zone, nr: usize, sc: &mut ScanControl) {
         left = left.saturating_sub(scanned);
         sc.nr_scanned += scanned;
         sc.count_scan(scanned);
-        let freed = shrink_page_list(&batch);
+        let freed = shrink_page_list(&batch, false);
         sc.nr_reclaimed += freed;
         sc.count_steal(freed);
     }

@@ -85,6 +85,14 @@ pub fn oom_score(p: &ProcRef) -> u64 {
     proc_oom_score(oom_badness(&view(p), total), total)
 }
 
+/// One decision of the walk `out_of_memory` makes, over the whole process
+/// table, without the kill: the lock, `totalpages` and
+/// `select_bad_process` (for `make bench`). `None` when the table is busy.
+pub fn select_bad_process_now() -> Option<Chosen> {
+    let table = PROCS.try_lock()?;
+    Some(select_bad_process(table.iter().map(view), totalpages()))
+}
+
 /// Releases `OOM_LOCK` on every way out.
 struct OomLockGuard;
 

@@ -174,6 +174,11 @@ fn write_cr4(v: u32) {
 /// Counts of TLB work, so tests and benchmarks can see what an operation cost.
 pub static TLB_SINGLE_FLUSHES: AtomicU32 = AtomicU32::new(0);
 pub static TLB_FULL_FLUSHES: AtomicU32 = AtomicU32::new(0);
+/// Page-directory switches (`load_cr3`, each also a full flush above).
+pub static CR3_LOADS: AtomicU32 = AtomicU32::new(0);
+/// Pages zeroed for user space: demand-zero pages and user page tables
+/// (`mm::memory`, `mm::highpte`), so benchmarks can show a fault's clear.
+pub static PAGES_ZEROED: AtomicU32 = AtomicU32::new(0);
 
 /// Drop the TLB entry of one page (`invlpg`).
 #[inline]
@@ -288,6 +293,7 @@ pub fn read_ebp() -> usize {
 /// running kernel (PDEs 768..1023 copied from the reference directory).
 pub unsafe fn load_cr3(phys: usize) {
     TLB_FULL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+    CR3_LOADS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the caller guarantees the directory maps the kernel.
     unsafe { controlregs::cr3_write(phys as u64) }
 }

@@ -194,9 +194,10 @@ $(UBUILD)/c/%.o: user/c/%.c $(wildcard user/c/*.h) | prereqs
 	@mkdir -p $(UBUILD)/c
 	$(USER_CC) -Dmain=$*_main -c -o $@ $<
 
-$(UBUILD)/c/cprogs.c: scripts/cprogs.sh Makefile | prereqs
+# Rewritten only when it changes (a program added or removed).
+$(UBUILD)/c/cprogs.c: FORCE | prereqs
 	@mkdir -p $(UBUILD)/c
-	@bash scripts/cprogs.sh $(USER_C_MULTI) > $@
+	@bash scripts/cprogs.sh $(USER_C_MULTI) > $@.new && { cmp -s $@.new $@ && rm $@.new || mv $@.new $@; }
 
 $(UBUILD)/cprogs: $(UBUILD)/c/cprogs.c $(patsubst %,$(UBUILD)/c/%.o,$(USER_C_MULTI))
 	$(USER_CC) -o $@ $^

@@ -251,7 +251,7 @@ fn helper_slot() -> KmType {
 /// The caller owns frame `pfn` and nothing else uses its bytes meanwhile.
 pub unsafe fn clear_highpage(pfn: u32) {
     // SAFETY: the caller owns the frame.
-    unsafe { atomic(pfn, helper_slot()).as_mut_slice().fill(0) };
+    crate::arch::x86::cpu::clear_page(unsafe { atomic(pfn, helper_slot()).as_mut_slice() });
 }
 
 /// Copy frame `from` to frame `to`, two atomic slots at once (`copy_highpage`).
@@ -264,7 +264,7 @@ pub unsafe fn copy_highpage(to: u32, from: u32) {
     let src = atomic(from, KmType::User0);
     let mut dst = atomic(to, KmType::User1);
     // SAFETY: two distinct frames the caller owns.
-    unsafe { dst.as_mut_slice().copy_from_slice(src.as_slice()) };
+    crate::arch::x86::cpu::copy_page(unsafe { dst.as_mut_slice() }, unsafe { src.as_slice() });
     drop(dst); // stack order: the last taken goes first
     drop(src);
 }

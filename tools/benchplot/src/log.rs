@@ -7,6 +7,7 @@
 //! @plot row NAME VALUE                     one hot-path row ('_' for spaces)
 //! @plot peers TRACE ALLOCATOR MEDIAN P99   one allocator on one trace
 //! @plot frag CONFIG STEP N0 N1 ... N10     free pages in blocks of each order
+//! @plot fragphase CONFIG STEP PHASE        the phase of the run STEP starts
 //! @plot memmap CONFIG PHASE LINE...        one line of the `memmap` picture
 //! ```
 
@@ -36,6 +37,15 @@ pub struct Frag {
     pub free: [u64; ORDERS],
 }
 
+/// Names the phase of the fragmentation run (`fill`, `half-freed`,
+/// `load-attempts`...) whose first snapshot is STEP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FragPhase {
+    pub config: String,
+    pub step: u64,
+    pub phase: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemmapLine {
     pub config: String,
@@ -58,6 +68,7 @@ pub struct Log {
     pub rows: Vec<Row>,
     pub peers: Vec<Peer>,
     pub frag: Vec<Frag>,
+    pub fragphase: Vec<FragPhase>,
     pub memmap: Vec<MemmapLine>,
     pub malformed: Vec<Malformed>,
 }
@@ -127,6 +138,11 @@ fn parse_plot(rest: &str, log: &mut Log) -> Result<(), String> {
             }
             log.frag.push(Frag { config: f[0].into(), step, free });
         }
+        "fragphase" => {
+            let [config, step, phase] = fields_n(trimmed, "fragphase CONFIG STEP PHASE")?;
+            let step = step.parse().map_err(|_| format!("fragphase: STEP {step:?} is not a whole number"))?;
+            log.fragphase.push(FragPhase { config: config.into(), step, phase: phase.into() });
+        }
         "memmap" => {
             // The picture line itself may hold spaces: keep it whole.
             let mut it = fields.splitn(3, ' ');
@@ -171,6 +187,7 @@ mod tests {
              @plot row kmalloc(8)+kfree_pair 201\n\
              @plot peers churn himem 95 140\n\
              @plot frag grouping-on_compaction-on 3 1 2 3 4 5 6 7 8 9 10 1024\n\
+             @plot fragphase grouping-on_compaction-on 3 load-attempts\r\n\
              @plot memmap grouping-on_compaction-on before 0x00000000 MMMM|MMmm\n",
         );
         assert_eq!(log.malformed, vec![]);
@@ -182,6 +199,10 @@ mod tests {
         assert_eq!(log.frag.len(), 1);
         assert_eq!(log.frag[0].step, 3);
         assert_eq!(log.frag[0].free, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1024]);
+        assert_eq!(
+            log.fragphase,
+            vec![FragPhase { config: "grouping-on_compaction-on".into(), step: 3, phase: "load-attempts".into() }]
+        );
         assert_eq!(log.memmap[0].phase, "before");
         assert_eq!(log.memmap[0].text, "0x00000000 MMMM|MMmm");
     }
@@ -246,17 +267,22 @@ mod tests {
              @plot row  x 1\n\
              @plot pie a 1\n\
              @plot\n\
-             @plot row ok 7\n",
+             @plot row ok 7\n\
+             @plot fragphase c 10\n\
+             @plot fragphase c ten fill\n\
+             @plot fragphase c 10 load attempts\n",
         );
         let lines: Vec<usize> = log.malformed.iter().map(|m| m.line).collect();
-        assert_eq!(lines, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        assert_eq!(lines, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16]);
         assert!(log.malformed[0].why.contains("want 2"), "{:?}", log.malformed[0]);
         assert!(log.malformed[4].why.contains("below MEDIAN"));
         assert!(log.malformed[6].why.contains("N10"));
         assert!(log.malformed[10].why.contains("unknown chart"));
+        assert!(log.malformed[12].why.contains("STEP"));
+        assert!(log.malformed[13].why.contains("want 3"), "a phase is one word: {:?}", log.malformed[13]);
         // "@plot" alone lacks the space after it: not a chart line at all.
         assert_eq!(log.rows, vec![Row { name: "ok".into(), value: 7.0 }]);
-        assert!(log.peers.is_empty() && log.frag.is_empty() && log.memmap.is_empty());
+        assert!(log.peers.is_empty() && log.frag.is_empty() && log.fragphase.is_empty() && log.memmap.is_empty());
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn run(log_path: &Path, out_dir: &Path) -> Result<(), String> {
     let charts: [(&str, Result<Vec<charts::Svg>, charts::Skip>); 4] = [
         ("hotpaths", charts::hotpaths::draw(&log.rows)),
         ("peers", charts::peers::draw(&log.peers)),
-        ("frag", charts::frag::draw(&log.frag)),
+        ("frag", charts::frag::draw(&log.frag, &log.fragphase)),
         ("memmap", charts::memmap::draw(&log.memmap)),
     ];
     for (name, chart) in charts {
@@ -94,13 +94,18 @@ mod tests {
 
     /// tests/sample.log: a console log written by hand in the `@plot`
     /// formats (rows as the kernel prints them today, peers, frag for four
-    /// configurations, memmap pictures with and without '_' for spaces,
-    /// one malformed line of each of two kinds), with '\r\n' endings.
+    /// configurations, the phases of one of them, memmap pictures with and
+    /// without '_' for spaces, one malformed line of each of two kinds),
+    /// with '\r\n' endings.
     #[test]
     fn the_sample_log_gives_every_chart() {
         let tmp = TempDir::new("sample");
         let out = tmp.0.join("bench");
-        run(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sample.log")), &out).unwrap();
+        let sample = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sample.log"));
+        let malformed: Vec<String> =
+            log::parse(&std::fs::read_to_string(sample).unwrap()).malformed.into_iter().map(|m| m.why).collect();
+        assert_eq!(malformed.len(), 2, "{malformed:?}");
+        run(sample, &out).unwrap();
         let files = svgs(&out);
         assert_eq!(
             files,
@@ -126,6 +131,7 @@ mod tests {
             ("hotpaths.svg", &["page_alloc: order-0 alloc+free pair (pcp)", "vmalloc(16K)+vfree pair"][..]),
             ("peers.svg", &["himem", "linked_list_allocator", "talc", "dlmalloc", "kmalloc churn", "pages order0"]),
             ("frag.svg", &["grouping on, compaction on", "grouping off, compaction off", "order 10 (4096 kB)"]),
+            ("frag-grouping-on_compaction-on.svg", &["start", "fill", "half-freed", "load-attempts", "rest", "end"]),
             ("memmap-grouping-on_compaction-on.svg", &["before", "after", "m  movable, more than half in use"]),
             ("memmap-grouping-off_compaction-off.svg", &["before", "after", "U  unmovable, at least half free"]),
         ];

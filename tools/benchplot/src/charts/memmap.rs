@@ -1,11 +1,12 @@
 //! `memmap-CONFIG.svg`: the kernel's `memmap` pictures of one configuration
-//! (before and after the fragmentation run) side by side, one coloured cell
-//! per character. The picture (see `memmap_print` in src/mm/vmstat.rs) is
-//! rows of `0xADDRESS CELLS`, a cell per pageblock: the migrate type's
-//! letter, upper case when at least half of the pageblock is free, lower
-//! case when more than half is in use, `.` for reserved or no RAM, and `|`
-//! where a zone begins; then legend lines. The meanings are taken from the
-//! legend lines when the log has them, else from the kernel's own table.
+//! at each phase of the fragmentation run (before, load, rest, after), one
+//! under another, one coloured cell per character. The picture (see
+//! `memmap_print` in src/mm/vmstat.rs) is rows of `0xADDRESS CELLS`, a cell
+//! per pageblock: the migrate type's letter, upper case when at least half
+//! of the pageblock is free, lower case when more than half is in use, `.`
+//! for reserved or no RAM, and `|` where a zone begins; then legend lines.
+//! The meanings are taken from the legend lines when the log has them, else
+//! from the kernel's own table.
 //!
 //! The helper that emits `@plot memmap` may write '_' for a space; a picture
 //! row holds no space or '_' of its own, and legend text is read with '_'
@@ -216,18 +217,31 @@ fn draw_config(config: &str, pictures: &[Picture]) -> Result<Svg, Skip> {
     let has_boundary = used.contains(&'|');
     used.retain(|c| *c != '|');
 
+    // The phases one under another, each with its title, so that a picture
+    // of a few long rows keeps its cells big enough to see at page width
+    // (side by side, four of them made thin strips); the legend beside
+    // them, the notes under everything.
     let cols = pictures.iter().flat_map(|p| p.rows.iter().map(|r| r.1.len())).max().unwrap_or(1);
-    let nrows = pictures.iter().map(|p| p.rows.len()).max().unwrap_or(1);
     let cell = (760 / cols as u32).clamp(6, 16) as i32;
-    let addr_w = text_width("0x00000000", 11) as i32 + 8;
-    let panel_w = addr_w + cell * cols as i32 + 30;
-    let grid_h = cell * nrows as i32;
-    let mut bases: Vec<char> = used.iter().map(|c| c.to_ascii_uppercase()).collect();
-    bases.dedup();
-    let legend_h = 30 + 20 * (bases.len() + has_boundary as usize) as i32;
+    // Digits are wider than the average letter `text_width` assumes.
+    let addr_w = text_width("0x00000000", 11) as i32 + 18;
+    let grid_w = addr_w + cell * cols as i32;
+    let (phase_title_h, phase_gap) = (26, 18);
+    let pictures_h: i32 = pictures.iter().map(|p| phase_title_h + cell * p.rows.len() as i32 + phase_gap).sum();
+
+    let mut items: Vec<(Option<char>, String)> =
+        used.iter().map(|c| (Some(*c), format!("{c}  {}", meaning(*c)))).collect();
+    if has_boundary {
+        items.push((None, format!("|  {}", legend.boundary.as_deref().unwrap_or("zone boundary"))));
+    }
+    let legend_x = 10 + grid_w + 30;
+    let legend_w = items.iter().map(|(_, l)| 20 + text_width(l, 13) as i32).max().unwrap_or(0).max(100);
+    let legend_h = 22 + 20 * items.len() as i32;
     let notes_h = 18 * notes.len() as i32;
-    let w = (panel_w * pictures.len() as i32 + 20).max(700);
-    let h = 50 + 30 + grid_h + 30 + legend_h + notes_h + 10;
+    let notes_w = notes.iter().map(|n| text_width(n, 12) as i32).max().unwrap_or(0);
+    let top = 50;
+    let w = (legend_x + legend_w + 10).max(20 + notes_w).max(700);
+    let h = top + pictures_h.max(legend_h + 10) + notes_h + 10;
 
     let mut body = String::new();
     {
@@ -235,15 +249,11 @@ fn draw_config(config: &str, pictures: &[Picture]) -> Result<Svg, Skip> {
         root.fill(&WHITE)?;
         let title = format!("Physical memory, one cell per pageblock: {}", config.replace('_', ", ").replace('-', " "));
         root.draw(&Text::new(title, (w / 2, 22), font_centre(18)))?;
-        let top = 50;
-        for (i, p) in pictures.iter().enumerate() {
-            let x0 = 10 + i as i32 * panel_w;
-            root.draw(&Text::new(
-                p.phase.to_string(),
-                (x0 + addr_w + cell * cols as i32 / 2, top + 10),
-                font_centre(15),
-            ))?;
-            let y0 = top + 30;
+        let x0 = 10;
+        let mut y0 = top;
+        for p in &pictures {
+            root.draw(&Text::new(p.phase.to_string(), (x0 + addr_w, y0 + 10), font_left(15)))?;
+            y0 += phase_title_h;
             for (r, (addr, cells)) in p.rows.iter().enumerate() {
                 let y = y0 + r as i32 * cell;
                 root.draw(&Text::new(addr.clone(), (x0, y + cell / 2), font_left(11)))?;
@@ -260,27 +270,13 @@ fn draw_config(config: &str, pictures: &[Picture]) -> Result<Svg, Skip> {
                     root.draw(&Rectangle::new([(x, y), (x + cell - 1, y + cell - 1)], colour(*c).filled()))?;
                 }
             }
+            y0 += cell * p.rows.len() as i32 + phase_gap;
         }
-        // Legend in two columns under the pictures.
-        let ly = top + 30 + grid_h + 30;
-        root.draw(&Text::new("cell colour", (10, ly), font_left(13)))?;
-        let mut items: Vec<(Option<char>, String)> =
-            used.iter().map(|c| (Some(*c), format!("{c}  {}", meaning(*c)))).collect();
-        if has_boundary {
-            items.push((None, format!("|  {}", legend.boundary.as_deref().unwrap_or("zone boundary"))));
-        }
-        // A line per type: mostly free on the left, mostly used on the right.
-        let col_w = (w - 20) / 2;
-        let mut line = -1;
-        let mut last_base = None;
-        for (c, label) in &items {
-            let base = c.map(|c| c.to_ascii_uppercase());
-            let right = c.is_some_and(|c| c.is_ascii_lowercase());
-            if !(right && last_base == base) {
-                line += 1;
-            }
-            last_base = base;
-            let (x, y) = (10 + right as i32 * col_w, ly + 22 + line * 20);
+        // The legend beside the pictures, a line per character: a type's
+        // mostly free cells, then its mostly used ones.
+        root.draw(&Text::new("cell colour", (legend_x, top + 10), font_left(13)))?;
+        for (i, (c, label)) in items.iter().enumerate() {
+            let (x, y) = (legend_x, top + 32 + 20 * i as i32);
             match c {
                 Some(c) => {
                     root.draw(&Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour(*c).filled()))?;
@@ -290,8 +286,9 @@ fn draw_config(config: &str, pictures: &[Picture]) -> Result<Svg, Skip> {
             }
             root.draw(&Text::new(label.clone(), (x + 20, y), font_left(13)))?;
         }
+        let notes_y = top + pictures_h.max(legend_h + 10);
         for (i, n) in notes.iter().enumerate() {
-            root.draw(&Text::new(n.to_string(), (10, ly + legend_h + 4 + 18 * i as i32), font_left(12)))?;
+            root.draw(&Text::new(n.to_string(), (10, notes_y + 6 + 18 * i as i32), font_left(12)))?;
         }
         root.present()?;
     }
@@ -300,7 +297,7 @@ fn draw_config(config: &str, pictures: &[Picture]) -> Result<Svg, Skip> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{has_text, well_formed};
+    use super::super::tests::{has_text, text_at, well_formed};
     use super::*;
 
     fn line(config: &str, phase: &str, text: &str) -> MemmapLine {
@@ -336,12 +333,14 @@ mod tests {
     }
 
     #[test]
-    fn before_and_after_side_by_side_one_file_per_config() {
+    fn the_phases_one_under_another_one_file_per_config() {
         let mut lines = vec![
             line("grouping-on", "before", "0x00000000 .UMM|MMMMMMMM"),
             line("grouping-on", "before", "0x02000000 MMMMMMMM|MMMM"),
         ];
         lines.extend(LEGEND.iter().map(|t| line("grouping-on", "before", t)));
+        lines.push(line("grouping-on", "load", "0x00000000 .umm|mmmmmmmm"));
+        lines.push(line("grouping-on", "load", "0x02000000 mmmmmmmm|mmmm"));
         lines.push(line("grouping-on", "after", "0x00000000 .umm|MmMMmmmM"));
         lines.push(line("grouping-on", "after", "0x02000000 mmmmRrCI|mmmm"));
         lines.extend(LEGEND.iter().map(|t| line("grouping-on", "after", t)));
@@ -367,9 +366,23 @@ mod tests {
         }
         // One rectangle per cell that is not '|', plus 8 legend swatches
         // (filled and outlined).
-        let cells = 2 * (12 + 12);
+        let cells = 3 * (12 + 12);
         let swatches = ['.', 'U', 'u', 'R', 'r', 'M', 'm', 'C', 'I'].len();
         assert_eq!(body.matches("<rect").count(), 1 + cells + 2 * swatches, "background, cells, swatches");
+        // Stacked in the log's order: the titles share an x, each lower than
+        // the last, and each picture's rows start under its own title.
+        let at = |t: &str| text_at(body, t).unwrap_or_else(|| panic!("{t} missing"));
+        let (before, load, after) = (at("before"), at("load"), at("after"));
+        assert!(before.0 == load.0 && load.0 == after.0, "{before:?} {load:?} {after:?}");
+        assert!(before.1 < load.1 && load.1 < after.1, "{before:?} {load:?} {after:?}");
+        assert!(at("0x02000000").1 > before.1 && at("0x02000000").1 < load.1);
+        // Cells of 64 columns stay big enough to see.
+        let many: Vec<MemmapLine> =
+            ["before", "after"].iter().map(|p| line("c", p, &format!("0x00000000 {}", "M".repeat(64)))).collect();
+        let wide = &draw(&many).unwrap()[0].body;
+        let cell = |x: i32| format!("<rect x=\"{x}\"");
+        let (x0, _) = text_at(wide, "before").unwrap();
+        assert!(wide.contains(&cell(x0)) && wide.contains(&cell(x0 + 11)), "cells 11 px apart");
         let off = &svgs[1].body;
         well_formed(off).unwrap();
         assert!(has_text(off, "U  unmovable, upper case"), "the kernel's table when the log has no legend");

@@ -236,6 +236,18 @@ pub mod tests {
         svg.contains(&format!(">\n{escaped}\n</text>"))
     }
 
+    /// Where the first `<text>` element saying exactly `text` is anchored:
+    /// its x and y attributes.
+    pub fn text_at(svg: &str, text: &str) -> Option<(i32, i32)> {
+        let end = svg.find(&format!(">\n{text}\n</text>"))?;
+        let tag = &svg[svg[..end].rfind("<text ")?..end];
+        let attr = |name: &str| -> Option<i32> {
+            let v = tag.split(&format!(" {name}=\"")).nth(1)?.split('"').next()?;
+            v.parse().ok()
+        };
+        Some((attr("x")?, attr("y")?))
+    }
+
     #[test]
     fn the_checker_tells_broken_svg() {
         assert!(well_formed("<svg a=\"1\"><g><text>x &amp; y</text></g><rect/></svg>").is_ok());
@@ -244,6 +256,9 @@ pub mod tests {
         assert!(well_formed("<svg a=1></svg>").is_err());
         assert!(well_formed("<svg></svg><svg></svg>").is_err());
         assert!(well_formed("<html></html>").is_err());
+        let svg = "<svg><text x=\"10\" y=\"85\" dy=\"0.5ex\">\nbefore\n</text></svg>";
+        assert_eq!(text_at(svg, "before"), Some((10, 85)));
+        assert_eq!(text_at(svg, "after"), None);
     }
 
     #[test]

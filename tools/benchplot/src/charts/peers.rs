@@ -74,11 +74,11 @@ pub fn draw(peers: &[Peer]) -> Result<Vec<Svg>, Skip> {
     // A later line for the same trace and allocator replaces an earlier one.
     let get = |t: &str, a: &str| peers.iter().rev().find(|p| p.trace == t && p.allocator == a);
     let colour = |j: usize| {
-        let peer_index = j - (allocators[0] == HIMEM) as usize;
         if allocators[j] == HIMEM {
             HIMEM_COLOUR
         } else {
-            PEER_COLOURS[peer_index % PEER_COLOURS.len()]
+            // Peers are numbered from 0 after himem, which is first when present.
+            PEER_COLOURS[(j - (allocators[0] == HIMEM) as usize) % PEER_COLOURS.len()]
         }
     };
 

@@ -9,10 +9,13 @@ passed=0
 failed=0
 status=0
 
-echo "== host tests (cargo test) =="
+echo "== host tests (cargo test, and tools/benchplot's) =="
 host_log=$(mktemp)
 cargo test --color never 2>&1 | tee "$host_log"
 host_rc=${PIPESTATUS[0]}
+# The chart tool of `make bench` is a cargo package of its own.
+cargo test --color never --manifest-path tools/benchplot/Cargo.toml 2>&1 | tee -a "$host_log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || host_rc=1
 while read -r p f; do
     passed=$((passed + p))
     failed=$((failed + f))

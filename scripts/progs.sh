@@ -98,7 +98,13 @@ copy)
     mkdir -p -- "$dir"
     put() { cmp -s -- "$1" "$2" || cp -- "$1" "$2"; }
     keep=" "
-    for name in ${user[@]+"${user[@]}"}; do put "build/user/$name" "$dir/$name"; keep+="$name "; done
+    # make writes build/user/NAME only when it rebuilds it: a copy newer
+    # than it is current (no cmp, which was most of a no-op make). A PROGS
+    # file may be any file, older than the copy of another by its name.
+    for name in ${user[@]+"${user[@]}"}; do
+        [ "$dir/$name" -nt "build/user/$name" ] || put "build/user/$name" "$dir/$name"
+        keep+="$name "
+    done
     for f in ${files[@]+"${files[@]}"}; do
         name=$(basename -- "$f")
         put "$f" "$dir/$name"
@@ -106,7 +112,7 @@ copy)
     done
     for f in "$dir"/* "$dir"/.[!.]* "$dir"/..?*; do
         [ -e "$f" ] || continue
-        case $keep in *" $(basename -- "$f") "*) ;; *) rm -rf -- "$f" ;; esac
+        case $keep in *" ${f##*/} "*) ;; *) rm -rf -- "$f" ;; esac
     done
     ;;
 esac

@@ -73,8 +73,16 @@ pub struct LowPages {
 /// `Option<Pages>` is two words and comes back from `alloc_pages` in
 /// registers rather than through memory.
 #[cfg(target_os = "none")]
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Order(core::num::NonZeroU8);
+
+/// The order itself, not the stored order + 1, in a report of a `Pages`.
+#[cfg(target_os = "none")]
+impl core::fmt::Debug for Order {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
 
 #[cfg(target_os = "none")]
 impl Order {

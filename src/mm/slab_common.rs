@@ -122,9 +122,11 @@ impl fmt::Display for CacheError {
 
 /// A cache made by `kmem_cache_create`: the only handle to it. It is
 /// neither `Copy` nor `Clone`, and [`destroy`](Cache::destroy) consumes it,
-/// so no handle outlives its cache; the id (unique per creation) is checked
-/// on every use all the same, and a mismatch is a reported BUG, never a use
-/// of whatever cache took the slot next.
+/// so no handle outlives its cache. The id (unique per creation) is
+/// checked on the slow paths and by kfree, where a mismatch is a reported
+/// BUG, never a use of whatever cache took the slot next; the array-cache
+/// hits of `alloc` and `free` only debug-assert it (the handle's uniqueness
+/// is what makes them sound).
 pub struct Cache {
     slot: usize,
     /// `&CACHES[slot]`, so that `alloc` and `free` index nothing (Linux's

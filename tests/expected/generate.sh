@@ -62,6 +62,7 @@ done
 run badptr.txt badptr
 run zerocheck.txt zerocheck
 run zerocheck-64M.txt zerocheck 64M
+run dfcheck-5000.txt dfcheck 5000
 run stress-8-16M.txt stress 8 16M
 run stress-200-1M.txt stress 200 1M
 run sysfuzz-10000-1.txt sysfuzz 10000 1

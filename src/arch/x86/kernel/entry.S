@@ -35,6 +35,10 @@ TRAP_NOERR \n
 
 trap_common:
     pusha
+    /* The direction flag is the interrupted code's (user space may set it
+     * with `std`); kernel code, Rust's `rep stosd` in clear_page first,
+     * counts on it clear, as Linux's SAVE_ALL clears it. */
+    cld
     push %ds
     push %es
     push %fs

@@ -2993,7 +2993,7 @@ def oom_score_adj_1000_goes_first():
         check(m.cmd("choom -p 999") == "choom: failed to read OOM score value: No such file or directory\n",
               "choom bad pid")
         start = len(m.out)
-        big = start_hog_oom(m, "run ", "215M", "hold=1", r"Out of memory: Killed process %d \(hog\)" % small)
+        big = start_hog_oom(m, "run ", "225M", "hold=1", r"Out of memory: Killed process %d \(hog\)" % small)
         check_report(m.out[start:], oom_report_lines(small, big, {small: 1000, big: 0}))
         ends = wait_all(m)
         check(ends == {small: "Killed", big: "Done"}, "wait: %r" % ends)

@@ -124,10 +124,30 @@ fn selected(name: &str, by_default: bool) -> bool {
     only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
 }
 
+/// The sections `bench_only=` can name.
+const SECTIONS: [&str; 4] = ["hot", "process", "peers", "frag"];
+
+/// Name each section `bench_only=` asks for that does not exist (a typo
+/// would otherwise measure nothing without a word).
+fn warn_unknown_sections() {
+    let cmdline = crate::kernel::bootinfo::get().cmdline();
+    for p in crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only") {
+        for name in p.val.unwrap_or("").split(',').filter(|n| !n.is_empty() && !SECTIONS.contains(n)) {
+            println!(
+                "bench: bench_only={}: there is no section '{}' (there are {}); ignored",
+                p.val.unwrap_or(""),
+                name,
+                SECTIONS.join(", ")
+            );
+        }
+    }
+}
+
 /// The benchmark thread; `icount` is the `bench_icount` boot option.
 pub fn run(icount: usize) {
     let icount = icount != 0;
     println!();
+    warn_unknown_sections();
     if let Err((spare, what)) = room() {
         println!(
             "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \

@@ -291,7 +291,7 @@ bench: bench-run
 
 bench-run: memcheck prereqs swap
 	@$(MAKE) -s iso BENCH=1 ARGS="bench bench_icount loglevel=4 $$BENCH_ARGS" ISO=$(BUILD)/bench.iso
-	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) $(subst $(ISO),$(BUILD)/bench.iso,$(QEMU_CD)) \
+	@bash scripts/bench.sh $(BUILD)/bench.log timeout 600 qemu-system-i386 -m $(MEM) -cdrom $(BUILD)/bench.iso -boot d \
 	    -no-reboot -display none $(QEMU_SWAP) \
 	    -icount shift=0,sleep=off -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA)

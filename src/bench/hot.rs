@@ -164,9 +164,11 @@ fn slab_rows(loop_cost: u64) {
     // Empty slabs kept as a cache are not in use: shrinking gives them back.
     crate::mm::slab_common::shrink_all();
     let held_shrunk = churned_slab_pages() * 4096;
-    let mut extra = crate::kernel::printk::LineBuf::<256>::new();
-    let _ = core::fmt::Write::write_fmt(
-        &mut extra,
+    row(
+        "kmalloc churn 4..1024 bytes, 1024 live, per op",
+        per,
+        "<=100",
+        &ev,
         format_args!(
             "; {}% of kmalloc-8..1024 slab memory in use, {}% after shrink (goal >=75%); \
              the objects' class sizes fill {}% of it, and are {}% requested (Linux's classes cap it there)",
@@ -175,13 +177,6 @@ fn slab_rows(loop_cost: u64) {
             objects * 100 / held_shrunk.max(1),
             requested * 100 / objects.max(1)
         ),
-    );
-    row(
-        "kmalloc churn 4..1024 bytes, 1024 live, per op",
-        per,
-        "<=100",
-        &ev,
-        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
     );
     for slot in live.iter() {
         // SAFETY: the last live blocks, not used after.
@@ -276,9 +271,11 @@ fn split_merge_row(loop_cost: u64) {
         }
     }
     let per = ((rdtsc() - t0) / m).saturating_sub(loop_cost);
-    let mut extra = crate::kernel::printk::LineBuf::<196>::new();
-    let _ = core::fmt::Write::write_fmt(
-        &mut extra,
+    row(
+        "page_alloc: order-3 pair splitting order-10",
+        if split { per } else { 0 },
+        "<=1000",
+        &ev,
         format_args!(
             "; {} free blocks of order {}..{} held first{}",
             held.len(),
@@ -286,13 +283,6 @@ fn split_merge_row(loop_cost: u64) {
             top - 1,
             if split { ", split and merge seen in buddyinfo" } else { "; NO SPLIT SEEN, not measured" }
         ),
-    );
-    row(
-        "page_alloc: order-3 pair splitting order-10",
-        if split { per } else { 0 },
-        "<=1000",
-        &ev,
-        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
     );
     for &pfn in held.iter() {
         // SAFETY: allocated at SPLIT_ORDER above, handle forgotten, freed once here.
@@ -334,14 +324,12 @@ fn highmem_rows(loop_cost: u64) {
     let per = (rdtsc() - t0) / n - loop_cost;
     let now = events();
     let invlpg_per = (now.invlpg - ev.invlpg) as u64 / n;
-    let mut extra = crate::kernel::printk::LineBuf::<48>::new();
-    let _ = core::fmt::Write::write_fmt(&mut extra, format_args!(" ({} invlpg per pair, goal 2)", invlpg_per));
     row(
         "kmap_atomic+kunmap_atomic pair (highmem)",
         per,
         "<=20",
         &ev,
-        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
+        format_args!(" ({} invlpg per pair, goal 2)", invlpg_per),
     );
 
     let held = kmap(pfn).expect("a RAM pfn");
@@ -388,17 +376,12 @@ fn highmem_rows(loop_cost: u64) {
     }
     let per = (rdtsc() - t0) / (3 * 2048) - loop_cost;
     let s1 = pkmap_stats();
-    let mut extra = crate::kernel::printk::LineBuf::<64>::new();
-    let _ = core::fmt::Write::write_fmt(
-        &mut extra,
-        format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes),
-    );
     row(
         "kmap+kunmap cycling 2048 pages, per pair",
         per,
         "-",
         &ev,
-        core::str::from_utf8(extra.as_bytes()).unwrap_or(""),
+        format_args!(" ({} wraps, goal: one full flush per wrap)", s1.full_flushes - s0.full_flushes),
     );
     for &q in pages.iter() {
         // SAFETY: allocated at order 0 above, handle forgotten.
@@ -438,14 +421,15 @@ fn vmalloc_rows(loop_cost: u64) {
         }
     }
     let frames = ((rdtsc() - t0) / n).saturating_sub(loop_cost);
-    let mut extra = crate::kernel::printk::LineBuf::<112>::new();
-    let _ = core::fmt::Write::write_fmt(
-        &mut extra,
+    row(
+        "vmalloc(16K)+vfree pair",
+        per,
+        "<=1500",
+        &ev,
         format_args!(
             " ({} full flushes per pair, goal <=1; no zeroing; {} of it 4 alloc_pages+__free_pages)",
             (now.flushes - ev.flushes) as u64 / n,
             frames
         ),
     );
-    row("vmalloc(16K)+vfree pair", per, "<=1500", &ev, core::str::from_utf8(extra.as_bytes()).unwrap_or(""));
 }

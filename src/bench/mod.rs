@@ -42,7 +42,8 @@ pub(super) fn events() -> Events {
     Events { invlpg: TLB_SINGLE_FLUSHES.load(Ordering::Relaxed), flushes: TLB_FULL_FLUSHES.load(Ordering::Relaxed) }
 }
 
-pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: &str) {
+/// One table row; `extra` (a `&str` or `format_args!`) ends the line.
+pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: impl core::fmt::Display) {
     let now = events();
     plot(format_args!("row {} {}", name.replace(' ', "_"), per_op));
     println!(

@@ -113,16 +113,21 @@ pub(super) fn plot(args: core::fmt::Arguments) {
     println!("@plot {}", args);
 }
 
-/// Whether section `name` runs: with `bench_only=NAME[,NAME...]`, if it is
-/// named; without, if it runs `by_default` (the boot option is checked, not
-/// stored, by `cmdline`).
-fn selected(name: &str, by_default: bool) -> bool {
+/// The values of `bench_only=` options (the boot option is checked, not
+/// stored, by `cmdline`, which does not know the section names).
+fn bench_only_values() -> impl Iterator<Item = &'static str> {
     let cmdline = crate::kernel::bootinfo::get().cmdline();
-    let mut only = crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only").peekable();
+    crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only").map(|p| p.val.unwrap_or(""))
+}
+
+/// Whether section `name` runs: with `bench_only=NAME[,NAME...]`, if it is
+/// named; without, if it runs `by_default`.
+fn selected(name: &str, by_default: bool) -> bool {
+    let mut only = bench_only_values().peekable();
     if only.peek().is_none() {
         return by_default;
     }
-    only.any(|p| p.val.is_some_and(|v| v.split(',').any(|s| s == name)))
+    only.any(|v| v.split(',').any(|s| s == name))
 }
 
 /// The sections `bench_only=` can name.
@@ -131,12 +136,11 @@ const SECTIONS: [&str; 4] = ["hot", "process", "peers", "frag"];
 /// Name each section `bench_only=` asks for that does not exist (a typo
 /// would otherwise measure nothing without a word).
 fn warn_unknown_sections() {
-    let cmdline = crate::kernel::bootinfo::get().cmdline();
-    for p in crate::kernel::cmdline::params(cmdline).filter(|p| p.key == "bench_only") {
-        for name in p.val.unwrap_or("").split(',').filter(|n| !n.is_empty() && !SECTIONS.contains(n)) {
+    for val in bench_only_values() {
+        for name in val.split(',').filter(|n| !n.is_empty() && !SECTIONS.contains(n)) {
             println!(
                 "bench: bench_only={}: there is no section '{}' (there are {}); ignored",
-                p.val.unwrap_or(""),
+                val,
                 name,
                 SECTIONS.join(", ")
             );

@@ -22,10 +22,15 @@ int main(int argc, char **argv, char **envp)
     const char *slash = strrchr(name, '/');
     if (slash)
         name = slash + 1;
-    if (strcmp(name, "cprogs") == 0 && argc > 1) {
-        argc--;
-        argv++;
-        return main(argc, argv, envp);
+    if (strcmp(name, "cprogs") == 0) {
+        if (argc < 2) {
+            fprintf(stderr, "cprogs: which program? usage: cprogs NAME [ARG...], NAME one of:");
+            for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+                fprintf(stderr, " %s", progs[i].name);
+            fprintf(stderr, "\n");
+            return 2;
+        }
+        return main(argc - 1, argv + 1, envp);
     }
     for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
         if (strcmp(name, progs[i].name) == 0)

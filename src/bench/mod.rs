@@ -68,8 +68,9 @@ fn overhead(n: u64) -> u64 {
 
 pub(super) const BATCH: usize = 4096;
 
-/// QEMU exit code (status 5) when the machine is too small to measure.
-const EXIT_TOO_SMALL: u8 = 2;
+/// QEMU exit code (status 5) when nothing can be measured: the machine is
+/// too small, or `bench_only=` names no section.
+const EXIT_NOTHING_MEASURED: u8 = 2;
 
 /// Whether the rows can get what they hold at once: the batch row's 4096
 /// pages above what the allocator keeps back, and an order-10 block. With
@@ -139,7 +140,7 @@ fn warn_unknown_sections() {
     for val in bench_only_values() {
         for name in val.split(',').filter(|n| !n.is_empty() && !SECTIONS.contains(n)) {
             println!(
-                "bench: bench_only={}: there is no section '{}' (there are {}); ignored",
+                "bench: bench_only={}: there is no section '{}' (there are {}); not run",
                 val,
                 name,
                 SECTIONS.join(", ")
@@ -153,6 +154,10 @@ pub fn run(icount: usize) {
     let icount = icount != 0;
     println!();
     warn_unknown_sections();
+    if !SECTIONS.iter().any(|&s| selected(s, s != "frag")) {
+        println!("bench: bench_only= names no section there is: nothing measured");
+        crate::arch::x86::qemu::exit_failure(EXIT_NOTHING_MEASURED);
+    }
     if let Err((spare, what)) = room() {
         println!(
             "bench: this machine has {} kB free above the allocator's reserve; the rows need {} kB ({}): \
@@ -161,7 +166,7 @@ pub fn run(icount: usize) {
             (BATCH + 1024) * 4,
             what
         );
-        crate::arch::x86::qemu::exit_failure(EXIT_TOO_SMALL);
+        crate::arch::x86::qemu::exit_failure(EXIT_NOTHING_MEASURED);
     }
     if !icount {
         println!("bench: no bench_icount boot option (make bench gives it, with QEMU's -icount): the TSC counts");

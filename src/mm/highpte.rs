@@ -74,9 +74,7 @@ pub fn highpte() -> bool {
 /// when it populates the PDE.
 pub fn pte_alloc_one() -> Option<Pages> {
     let gfp = GFP_KERNEL | Gfp::ZERO | if highpte() { Gfp::HIGHMEM } else { Gfp::empty() };
-    let page = page_alloc::alloc_pages(gfp, 0)?;
-    crate::arch::x86::cpu::PAGES_ZEROED.fetch_add(1, Ordering::Relaxed);
-    Some(page)
+    page_alloc::alloc_pages(gfp, 0)
 }
 
 fn is_lowmem(phys: u32) -> bool {

@@ -148,11 +148,7 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
 /// A fresh frame for a user page: highmem first, movable.
 fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
     let gfp = if zero { GFP_HIGHUSER_MOVABLE | Gfp::ZERO } else { GFP_HIGHUSER_MOVABLE };
-    let page = page_alloc::alloc_pages(gfp, 0).ok_or(FaultError::Oom)?;
-    if zero {
-        crate::arch::x86::cpu::PAGES_ZEROED.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(page)
+    page_alloc::alloc_pages(gfp, 0).ok_or(FaultError::Oom)
 }
 
 /// Map new frame `page` at `va` with `flags`, as its first and only

@@ -341,6 +341,7 @@ fn prep_new_pages(gfp: Gfp, pfn: u32, order: usize) -> Pages {
 #[cfg(target_os = "none")]
 #[inline(never)]
 fn clear_pages(pfn: u32, order: usize) {
+    crate::arch::x86::cpu::PAGES_ZEROED.fetch_add(1 << order, core::sync::atomic::Ordering::Relaxed);
     for i in 0..(1usize << order) {
         clear_page_frame(pfn as usize + i);
     }

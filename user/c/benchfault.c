@@ -76,18 +76,34 @@ static int reap(pid_t pid)
     return waitpid(pid, &st, 0) == pid ? 0 : -1;
 }
 
+/* PAGES FORKS PROCS into v, each checked; -1 (said on stderr) if one is bad.
+ * Out of main, so that main's code (what the phases run) stays as it was. */
+static __attribute__((noinline)) int parse_args(char **argv, unsigned long v[3])
+{
+    static const char *const what[3] = { "PAGES", "FORKS", "PROCS" };
+    static const unsigned long lo[3] = { 1, 0, 1 }, hi[3] = { 1023, 1000, 1000 };
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        v[i] = strtoul(argv[i + 1], &end, 10);
+        if (end == argv[i + 1] || *end != '\0' || v[i] < lo[i] || v[i] > hi[i]) {
+            fprintf(stderr, "benchfault: %s '%s' is not a number in %lu..%lu; nothing done\n", what[i], argv[i + 1],
+                    lo[i], hi[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
         fprintf(stderr, "usage: benchfault PAGES FORKS PROCS (run by make bench)\n");
         return 2;
     }
-    unsigned long pages = strtoul(argv[1], NULL, 10), forks = strtoul(argv[2], NULL, 10);
-    unsigned long procs = strtoul(argv[3], NULL, 10);
-    if (pages == 0 || pages >= 1024 || procs == 0 || procs > 1000) {
-        fprintf(stderr, "benchfault: PAGES must be 1..1023 and PROCS 1..1000\n");
+    unsigned long v[3];
+    if (parse_args(argv, v) < 0)
         return 2;
-    }
+    unsigned long pages = v[0], forks = v[1], procs = v[2];
     volatile unsigned *mem = mmap((void *)REGION, (pages + 1) * PAGE, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (mem == MAP_FAILED)

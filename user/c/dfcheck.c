@@ -17,9 +17,15 @@
 
 int main(int argc, char **argv)
 {
-    unsigned long pages = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
-    if (argc > 2 || pages == 0 || pages > 65536) {
-        fprintf(stderr, "dfcheck: wants a number of pages (1..65536); nothing done\nusage: dfcheck [PAGES]\n");
+    if (argc > 2) {
+        fprintf(stderr, "dfcheck: %d arguments, it takes one at most; nothing done\nusage: dfcheck [PAGES]\n", argc - 1);
+        return 2;
+    }
+    char *end = "";
+    unsigned long pages = argc > 1 ? strtoul(argv[1], &end, 10) : 64;
+    if ((argc > 1 && (end == argv[1] || *end != '\0')) || pages == 0 || pages > 65536) {
+        fprintf(stderr, "dfcheck: '%s' is not a number of pages in 1..65536; nothing done\nusage: dfcheck [PAGES]\n",
+                argv[1]);
         return 2;
     }
     unsigned char *p = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

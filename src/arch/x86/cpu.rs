@@ -176,8 +176,8 @@ pub static TLB_SINGLE_FLUSHES: AtomicU32 = AtomicU32::new(0);
 pub static TLB_FULL_FLUSHES: AtomicU32 = AtomicU32::new(0);
 /// Page-directory switches (`load_cr3`, each also a full flush above).
 pub static CR3_LOADS: AtomicU32 = AtomicU32::new(0);
-/// Pages zeroed for user space: demand-zero pages and user page tables
-/// (`mm::memory`, `mm::highpte`), so benchmarks can show a fault's clear.
+/// Pages the page allocator zeroed (`__GFP_ZERO`: demand-zero user pages,
+/// page tables, ...), so benchmarks can show a fault's clear.
 pub static PAGES_ZEROED: AtomicU32 = AtomicU32::new(0);
 
 /// Drop the TLB entry of one page (`invlpg`).

@@ -338,6 +338,15 @@ impl MmStruct {
         g.as_ref()?.translate(&mem, va)
     }
 
+    /// The PDE and PTE the walk to `va` reads in this address space (the
+    /// shell's `vtop PID`); `None` when the directory is already gone.
+    pub fn walk(&self, va: VirtAddr) -> Option<crate::mm::pgtable::Walk> {
+        let g = self.page_table_lock.lock();
+        // SAFETY: reads only, under the lock.
+        let mem = unsafe { self.tables() };
+        Some(g.as_ref()?.walk(&mem, va))
+    }
+
     /// The entry for user page `va` (`None`: no page table covers it).
     pub fn pte(&self, va: VirtAddr) -> Option<Pte> {
         let g = self.page_table_lock.lock();

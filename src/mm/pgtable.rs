@@ -534,6 +534,7 @@ impl PageTables {
     /// The physical address `va` reaches and the flags of the entry that
     /// maps it (a PTE, or the PDE of a 4 MB page), as the MMU would find it.
     pub fn translate<M: TableMemory + ?Sized>(&self, mem: &M, va: VirtAddr) -> Option<(PhysAddr, PteFlags)> {
+        // LAB 1: BEGIN translate: the MMU's two-level walk (a 4 MB page stops at the PDE)
         let pde = self.pde(mem, va.pgd_index());
         if pde.is_large() {
             let offset = va.0 & !LARGE_FRAME_MASK;
@@ -541,13 +542,22 @@ impl PageTables {
         }
         let pte = Pte(mem.read_entry(pde.table()?, va.pte_index()));
         pte.is_present().then(|| (PhysAddr(pte.pfn().phys().0 | va.page_offset()), pte.flags()))
+        // LAB 1: STUB
+        // let _ = (mem, va);
+        // None
+        // LAB 1: END
     }
 
     /// The PDE for `va` and, when it points to a page table, the PTE.
     pub fn walk<M: TableMemory + ?Sized>(&self, mem: &M, va: VirtAddr) -> Walk {
+        // LAB 1: BEGIN walk: read the PDE, then the PTE of the table it names
         let pde = self.pde(mem, va.pgd_index());
         let pte = pde.table().map(|t| Pte(mem.read_entry(t, va.pte_index())));
         Walk { va, pde, pte }
+        // LAB 1: STUB
+        // let _ = mem;
+        // Walk { va, pde: Pde::NONE, pte: None }
+        // LAB 1: END
     }
 
     /// Map consecutive pages from `va` to the given frames (vmalloc's pages

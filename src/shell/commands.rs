@@ -188,6 +188,12 @@ pub static COMMANDS: &[Command] = &[
         help: "persistent kmap slots: slot, count, pfn, address; totals",
         run: cmd_kmaps,
     },
+    Command {
+        name: "vtop",
+        usage: "ADDR [PID]",
+        help: "walk the page tables to ADDR (the kernel's, or PID's): PDE, PTE, physical address, zone",
+        run: super::vtop::cmd_vtop,
+    },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command {
         name: "ktest",

@@ -2,7 +2,8 @@
 //! line discipline (pure, tested on the host); `commands` reads lines, runs
 //! the command table and prints the reports in Linux's formats;
 //! `process_cmds` the process commands (`run`, `wait`, `kill`, `ps`, `maps`,
-//! `status`), with `jobs` reading their words; `sysctl` the `vm.*` knobs.
+//! `status`), with `jobs` reading their words; `sysctl` the `vm.*` knobs;
+//! `vtop` the page-table walk to one address.
 
 pub mod jobs;
 pub mod lineedit;
@@ -19,3 +20,5 @@ pub mod compact_cmds;
 pub mod process_cmds;
 #[cfg(target_os = "none")]
 pub mod swap_cmds;
+#[cfg(target_os = "none")]
+pub mod vtop;

@@ -675,10 +675,15 @@ impl BuddyZone {
     /// Whether `buddy` heads a free block of exactly `order` in this zone.
     #[inline]
     fn is_free_buddy(&self, mem_map: &[Page], buddy: u32, order: usize) -> bool {
+        // LAB 2: BEGIN is the buddy free, whole, and in this zone?
         self.contains(buddy) && {
             let page = &mem_map[buddy as usize];
             page.is_buddy() && page.order() == order
         }
+        // LAB 2: STUB
+        // let _ = (mem_map, buddy, order);
+        // false
+        // LAB 2: END
     }
 
     /// Return the block of 2^`order` frames at `pfn` to the zone, merging it
@@ -716,6 +721,7 @@ impl BuddyZone {
         // The whole block, merged or not, stays inside this pageblock.
         let mt = self.pageblock_type(pfn);
         self.free_area_pages += 1 << order;
+        // LAB 2: BEGIN merge with the buddy while it is free, one order up each time
         let (mut pfn, mut order) = (pfn, order);
         while order < MAX_ORDER - 1 {
             let buddy = pfn ^ (1 << order);
@@ -726,6 +732,9 @@ impl BuddyZone {
             pfn &= buddy;
             order += 1;
         }
+        // LAB 2: STUB
+        // // Not merged: the block goes on its list at the order it came with.
+        // LAB 2: END
         self.add_to_free_list(mem_map, pfn, order, mt);
     }
 

@@ -109,10 +109,12 @@ def main():
         sys.exit("make handout: %s; nothing written" % e)
     if blocks == 0:
         sys.exit("make handout: no file marks lab %d (// LAB %d: BEGIN); nothing written" % (lab, lab))
-    for f, data, _ in files:
+    for f, data, n in files:
         src, dst = os.path.join(ROOT, f), os.path.join(dest, f)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if data is None:
+        if data is None or not n:
+            # Unchanged files keep their times too, so a build directory
+            # copied from this tree (build/user) is still up to date there.
             shutil.copy2(src, dst, follow_symlinks=False)
         else:
             with open(dst, "wb") as out:

@@ -194,6 +194,12 @@ pub static COMMANDS: &[Command] = &[
         help: "walk the page tables to ADDR (the kernel's, or PID's): PDE, PTE, physical address, zone",
         run: super::vtop::cmd_vtop,
     },
+    Command {
+        name: "kgdb",
+        usage: "",
+        help: "stop in the debugger (GDB's breakpoint at kgdb_breakpoint), as Linux's SysRq-g does",
+        run: cmd_kgdb,
+    },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command {
         name: "ktest",
@@ -229,6 +235,12 @@ fn cmd_echo(args: &[&str]) -> CmdResult {
         print!("{}{}", if i > 0 { " " } else { "" }, a);
     }
     println!();
+    Ok(())
+}
+
+fn cmd_kgdb(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    crate::kernel::debug::kgdb_breakpoint();
     Ok(())
 }
 

@@ -152,6 +152,10 @@ def process_walk():
     # The page table itself is in highmem, out of the direct map: read it
     # where it is, by physical address, as the MMU does.
     table = first["pde"] & ~0xFFF
+    high = re.search(r"zone  HighMem\n(?:.*\n)*?  start_pfn:\s+(\d+)", m.cmd("zoneinfo"))
+    fail_unless(high and table >> 12 >= int(high.group(1)),
+                "hog's page table at %#x is not in HighMem (HIGHPTE), which starts at pfn %s"
+                % (table, high and high.group(1)))
     pte = xp(m, table + 4 * first["pte_index"])
     fail_unless(pte == first["pte"] and (pte & ~0xFFF) | 0x123 == first["phys"],
                 "vtop's *pte %08x / phys %#x, but physical memory at %#x holds %08x"

@@ -146,7 +146,17 @@ def host_tests():
     r = subprocess.run(["cargo", "test", "--lib", "mm::buddy::tests::"], cwd=ROOT, timeout=600,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, CARGO_TERM_COLOR="never"))
     out = r.stdout.decode("utf-8", "replace")
-    for t in HOST_TESTS:
-        fail_unless(re.search(r"^test mm::buddy::tests::%s \.\.\. ok$" % t, out, re.M),
-                    "host test mm::buddy::tests::%s did not pass:\n%s" % (t, out[-2500:]))
-    fail_unless(r.returncode == 0, "cargo test mm::buddy failed:\n" + out[-2500:])
+    failed = [t for t in HOST_TESTS if not re.search(r"^test mm::buddy::tests::%s \.\.\. ok$" % t, out, re.M)]
+    why = "".join("\n  %s: %s" % (t, _panic(out, t)) for t in failed)
+    fail_unless(not failed, "host tests failed (cargo test --lib mm::buddy::tests::):" + why)
+    fail_unless(r.returncode == 0, "cargo test mm::buddy failed:\n" + out[-1500:])
+
+
+def _panic(out, test):
+    """The panic message of `test` in libtest's output, or its verdict line."""
+    m = re.search(r"^---- mm::buddy::tests::%s stdout ----\n(?:.*\n)*?.*panicked at .*\n((?:.+\n){1,4})" % test, out, re.M)
+    if m:
+        msg = m.group(1).replace("stack backtrace:", "").strip().replace("\n", " ")
+        return msg if len(msg) < 300 else msg[:300] + " ..."
+    v = re.search(r"^test mm::buddy::tests::%s \.\.\. (.*)$" % test, out, re.M)
+    return v.group(1) if v else "did not run (does the crate build?)"

@@ -541,11 +541,19 @@ impl BuddyZone {
     /// Split the block of order `high` at `pfn` down to order `low`, keeping
     /// the lower half each time and freeing the upper half onto `mt`'s lists.
     #[inline]
-    fn expand(&mut self, mem_map: &[Page], pfn: u32, low: usize, mut high: usize, mt: MigrateType) {
+    fn expand(&mut self, mem_map: &[Page], pfn: u32, low: usize, high: usize, mt: MigrateType) {
+        // LAB 2: BEGIN split: give back the upper half, one order lower each time
+        let mut high = high;
         while high > low {
             high -= 1;
             self.add_to_free_list(mem_map, pfn + (1 << high), high, mt);
         }
+        // LAB 2: STUB
+        // // Not split in halves: every page past the first 2^low goes back alone.
+        // for p in pfn + (1 << low)..pfn + (1 << high) {
+        //     self.add_to_free_list(mem_map, p, 0, mt);
+        // }
+        // LAB 2: END
     }
 
     /// No block of the wanted type: borrow from another type, largest block

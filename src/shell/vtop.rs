@@ -9,6 +9,10 @@
 //! `PageTables::translate` (mm/pgtable.rs, lab 1), so the command shows
 //! what those functions compute, not a second copy of the walk.
 
+// A command's error is a fixed buffer on purpose (`CmdError`, see
+// commands.rs), which clippy's `result_large_err` flags.
+#![allow(clippy::result_large_err)]
+
 use super::commands::{CmdError, CmdResult, Words};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;

@@ -4085,6 +4085,32 @@ LABS_TESTS = [("qemu::gdb::kgdb_command_stops_in_gdb_and_goes_on", kgdb_command_
      ("qemu::labs::lab%02d_handout_builds_and_fails_the_removed_parts" % n, lab_handout_fails_the_removed_parts(n))]]
 
 
+# --- labs 1 and 2: the vtop command (issue 14) ---
+
+def vtop_refuses_bad_arguments():
+    """`vtop` names what is wrong with its words and does nothing; the labs'
+    checks cover the walk itself (labs/01-paging/grade.py)."""
+    m = Machine(mem="64M")
+    try:
+        m.boot()
+        for line, says in [("vtop", "vtop: usage: vtop ADDR [PID] (got ''); nothing done"),
+                           ("vtop 1 2 3", "vtop: usage: vtop ADDR [PID] (got '1 2 3'); nothing done"),
+                           ("vtop zz", "vtop: bad address 'zz' (a 32-bit number, decimal or 0x hex); nothing done"),
+                           ("vtop 0x100000000", "vtop: bad address '0x100000000'"),
+                           ("vtop 0xc0000000 x", "vtop: 'x' is not a pid; nothing done"),
+                           ("vtop 0xc0000000 999", "vtop: no process 999 (ps lists them); nothing done")]:
+            out = m.cmd(line)
+            check(says in out, "%s printed:\n%s\nwant: %s" % (line, out, says))
+        # Decimal works as well as hex: 3221225472 is PAGE_OFFSET.
+        out = m.cmd("vtop 3221225472")
+        check(out.startswith("0xc0000000: pgd ") and "phys 0x00000000" in out, "vtop in decimal:\n" + out)
+    finally:
+        m.kill()
+
+
+LAB12_TESTS = [("qemu::shell::vtop_refuses_bad_arguments", vtop_refuses_bad_arguments)]
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -4116,7 +4142,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + LABS_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + LABS_TESTS + LAB12_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -32,8 +32,14 @@ fn main() {
             layout::EARLY_PT_BYTES,
         );
         std::fs::write(format!("{out}/layout.ld"), ld).expect("write layout.ld");
+        // Link with a copy in OUT_DIR, not with the tree's own file: a build
+        // directory shared by several trees (the handout tests' one
+        // CARGO_TARGET_DIR for every lab) reruns this script only when
+        // linker.ld's time changes, and handouts keep the times, so a path
+        // into the tree that ran it first outlives that tree.
+        std::fs::copy(format!("{dir}/linker.ld"), format!("{out}/linker.ld")).expect("copy linker.ld");
         println!("cargo:rustc-link-arg-bins=-L{out}");
-        println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
+        println!("cargo:rustc-link-arg-bins=-T{out}/linker.ld");
         println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
         println!("cargo:rustc-link-arg-bins=-znostart-stop-gc");
     }

@@ -528,8 +528,8 @@ class Usersym(gdb.Command):
         if main is None:
             gdb.write("usersym: %s symbols from %s (.text at %#x); no main found\n" % (name, os.path.relpath(real), secs[".text"]))
             return
-        gdb.write("usersym: %s symbols from %s (.text at %#x); its main: %s at %#x ('break *%#x' stops there)\n"
-                  % (name, os.path.relpath(real), secs[".text"], main, syms[main], syms[main]))
+        gdb.write("usersym: %s symbols from %s (.text at %#x); its main: %s at %#x (break %s, then run %s in the shell)\n"
+                  % (name, os.path.relpath(real), secs[".text"], main, syms[main], main, name))
 
 
 # --- stepping into a page fault ---
@@ -568,7 +568,18 @@ def fault_report():
     try:
         insn = gdb.execute("x/i %#x" % eip, to_string=True).strip()
     except gdb.error as e:
-        insn = "(cannot read the instruction: %s)" % e
+        # The instruction's own page is not present (the fault is its
+        # fetch): read it from the program's file if usersym loaded it.
+        insn = None
+        gdb.execute("set trust-readonly-sections on")
+        try:
+            insn = gdb.execute("x/i %#x" % eip, to_string=True).strip() + "   (read from the program's file)"
+        except gdb.error:
+            pass
+        finally:
+            gdb.execute("set trust-readonly-sections off")
+        if insn is None:
+            insn = "(cannot read the instruction: %s%s)" % (e, "; the fault is its fetch: usersym NAME reads it from the file" if cr2 >> 12 == eip >> 12 else "")
     lines.append("  " + insn.replace("=> ", ""))
     return "\n".join(lines) + "\n"
 

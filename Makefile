@@ -269,8 +269,11 @@ debug: memcheck swap progscheck iso
 # (`make console` in another terminal types into it, socat) and everything
 # the kernel prints is also logged to build/serial.log, from the first byte
 # (the socket drops what comes while no console is connected).
-SERIAL_SOCK := $(BUILD)/serial.sock
-SERIAL_SOCKET := -chardev socket,id=s0,path=$(SERIAL_SOCK),server=on,wait=off,logfile=$(BUILD)/serial.log \
+# SERIAL_SOCK and SERIAL_LOG may be set elsewhere (the tests do, so as not
+# to meet a make gdb of yours).
+SERIAL_SOCK ?= $(BUILD)/serial.sock
+SERIAL_LOG  ?= $(BUILD)/serial.log
+SERIAL_SOCKET := -chardev socket,id=s0,path=$(SERIAL_SOCK),server=on,wait=off,logfile=$(SERIAL_LOG) \
 	-serial chardev:s0 -monitor none
 # GDBFLAGS: more GDB options after gdb/kernel.gdb (the tests pass -batch and
 # -ex commands), for make gdb and make attach.
@@ -279,7 +282,8 @@ KGDB := gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -iex 'set $$kernel_elf = "$(E
 
 gdb: memcheck swap progscheck iso
 	@$(GDB_PORT_FREE)
-	@echo "serial console: 'make console' in another terminal types into it (output also in $(BUILD)/serial.log); GDB stub on localhost:$(GDB_PORT)"
+	@echo "serial console: 'make console' in another terminal types into it (output also in $(SERIAL_LOG)); GDB stub on localhost:$(GDB_PORT)"
+	@rm -f $(SERIAL_SOCK)
 	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_SOCKET) & qemu=$$!; \
 	    sleep 0.5; if ! kill -0 $$qemu 2>/dev/null; then echo "make gdb: QEMU did not start (see above)"; exit 1; fi; \
 	    $(KGDB) -x gdb/kernel.gdb $(GDBFLAGS); kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; rm -f $(SERIAL_SOCK); true
@@ -288,7 +292,7 @@ gdb: memcheck swap progscheck iso
 # terminal: Ctrl-C goes to the kernel's shell, Ctrl-] quits.
 console:
 	@if [ ! -S $(SERIAL_SOCK) ]; then echo "make console: no $(SERIAL_SOCK): start make gdb first (in another terminal)"; exit 1; fi
-	@if [ -t 0 ]; then echo "console of make gdb ($(SERIAL_SOCK)); Ctrl-] quits; earlier output is in $(BUILD)/serial.log"; \
+	@if [ -t 0 ]; then echo "console of make gdb ($(SERIAL_SOCK)); Ctrl-] quits; earlier output is in $(SERIAL_LOG)"; \
 	    socat -,raw,echo=0,escape=0x1d UNIX-CONNECT:$(SERIAL_SOCK); else socat -t 2 - UNIX-CONNECT:$(SERIAL_SOCK); fi
 
 # GDB attached to a running make debug (or any QEMU with its stub on

@@ -4116,13 +4116,24 @@ def gdb_ps_and_vmas_match_the_shell():
         pid = _gdb_proc_hog(m)
         ps = m.cmd("ps")
         maps = m.cmd("maps %d" % pid)
-        g = gdb_at_kgdb(m, ["echo @@ps\\n", "ps", "echo @@vmas\\n", "vmas %d" % pid, "echo @@end\\n"])
+        g = gdb_at_kgdb(m, ["echo @@ps\\n", "ps", "echo @@vmas\\n", "vmas %d" % pid, "echo @@end\\n",
+                            "print kernel::kernel::sched::RQ.inner.inner.data.value.idle",
+                            "python print(find_process(%d))" % pid,
+                            "python print(mm_vmas(proc_mm(find_process(%d)))[1][0])" % pid])
         gps = _gdb_section(g, "@@ps\n", "@@vmas")[len("@@ps\n"):]
         gvmas = _gdb_section(g, "@@vmas\n", "@@end")[len("@@vmas\n"):]
         # The shell runs `ps` and `kgdb` alike: sh is R in both.
         check(gps == ps, "GDB's ps differs from the shell's:\n%s\n---\n%s" % (gps, ps))
         check(gvmas == maps, "GDB's vmas differs from maps %d:\n%s\n---\n%s" % (pid, gvmas, maps))
         check(re.search(r"^\s+%d\s+\d+ T\s+\d+\s+\d+ hog$" % pid, gps, re.M), "hog not in GDB's ps:\n" + gps)
+        # The pretty printers of the task, process and VMA types.
+        first = re.match(r"([0-9a-f]{8})-([0-9a-f]{8}) r--p", maps)
+        check(re.search(r"= Task pid 0 'swapper' R \(Run\w+\) esp 0x[0-9a-f]+ stack 0x0 runtime \d+ ticks\n", g),
+              "no Task pretty printer:\n" + g)
+        check(re.search(r"^Process pid %d ppid \d+ comm 'hog' live mm 0x[0-9a-f]+$" % pid, g, re.M),
+              "no Process pretty printer:\n" + g)
+        check(re.search(r"^Vma %s-%s r--p flags 0x[0-9a-f]+ pgoff 0x0 hog \(\d+ pages\)$" % first.groups(), g, re.M),
+              "no Vma pretty printer:\n" + g)
         m.cmd("kill -KILL %d" % pid)
     finally:
         m.kill()
@@ -4167,6 +4178,31 @@ def gdb_vtop_walks_kernel_highpte_and_unmapped():
             got = re.search(r"^%#x:\s+(0x[0-9a-f]+)" % phys[i], g, re.M)
             check(got and int(got.group(1), 16) == want,
                   "page %d of hog at phys %#x holds %s, not %#010x:\n%s" % (i, phys[i], got and got.group(1), want, g))
+        m.cmd("kill -KILL %d" % pid)
+    finally:
+        m.kill()
+
+
+def gdb_vtop_names_swap_slots():
+    """Under memory pressure (64M, a 64M swap disk, hog 72M), vtop on hog's
+    pages finds swap entries: distinct slots inside the device, and as many
+    as the sample's share of VmSwap roughly (at least one)."""
+    m = Machine(mem="64M", swap="64M", gdb=True)
+    try:
+        m.boot()
+        pid = _gdb_proc_hog(m, "72M")
+        maps = m.cmd("maps %d" % pid)
+        region = int(re.search(r"^([0-9a-f]{8})-[0-9a-f]{8} rw-p 00000000 00:00 0 $", maps, re.M).group(1), 16)
+        size_kb = int(re.search(r"^/dev/sda\s+partition\s+(\d+)\s+(\d+)", m.cmd("swaps"), re.M).group(1))
+        g = gdb_at_kgdb(m, ["vtop %#x %d" % (region + i * 4096, pid) for i in range(0, 72 * 256, 256)], timeout=120)
+        slots = [int(s) for s in re.findall(r"unmapped: PTE not present: swap entry: swap area 0 \(type\), slot (\d+) "
+                                            r"\(offset 0x[0-9a-f]+\)", g)]
+        present = re.findall(r"phys 0x[0-9a-f]+  pfn 0x[0-9a-f]+  zone (DMA|Normal)", g)
+        check(slots, "no swap entry among hog's pages:\n" + g[-3000:])
+        check(len(slots) + len(present) == 72, "%d swapped + %d present of 72 pages sampled:\n%s"
+              % (len(slots), len(present), g[-3000:]))
+        check(len(set(slots)) == len(slots) and all(0 < s < size_kb // 4 for s in slots),
+              "swap slots repeat or fall outside the %d kB device: %s" % (size_kb, slots))
         m.cmd("kill -KILL %d" % pid)
     finally:
         m.kill()
@@ -4375,6 +4411,7 @@ def gdb_make_gdb_with_make_console():
 
 GDB_PROC_TESTS = [("qemu::gdb::ps_and_vmas_match_the_shell", gdb_ps_and_vmas_match_the_shell),
                   ("qemu::gdb::vtop_walks_kernel_highpte_and_unmapped", gdb_vtop_walks_kernel_highpte_and_unmapped),
+                  ("qemu::gdb::vtop_names_swap_slots", gdb_vtop_names_swap_slots),
                   ("qemu::gdb::faultstop_and_usersym", gdb_faultstop_and_usersym),
                   ("qemu::gdb::hbreak_before_paging_and_make_attach", gdb_hbreak_before_paging_and_make_attach),
                   ("qemu::gdb::make_gdb_with_make_console", gdb_make_gdb_with_make_console)]

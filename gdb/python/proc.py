@@ -553,18 +553,28 @@ def decode_error_code(e):
 DO_PAGE_FAULT = "kernel::arch::x86::mm::fault::do_page_fault"
 
 
+TRAP_FRAME = "kernel::arch::x86::kernel::traps::TrapFrame"
+
+
+def trap_frame():
+    """At do_page_fault's first instruction: its argument, the `&mut
+    TrapFrame` at esp+4 (the Rust ABI on i686 passes it on the stack), as a
+    gdb value of the kernel's TrapFrame type."""
+    esp = int(gdb.parse_and_eval("$esp")) & 0xFFFFFFFF
+    addr = _u32(esp + 4)
+    return addr, gdb.Value(addr).cast(gdb.lookup_type(TRAP_FRAME).pointer()).dereference()
+
+
 def fault_report():
     """CR2, the error code and the faulting instruction, read at
-    do_page_fault's first instruction (its TrapFrame is the argument at
-    esp+4; CR2 is still the faulting address)."""
-    esp = int(gdb.parse_and_eval("$esp")) & 0xFFFFFFFF
-    frame = _u32(esp + 4)
-    words = struct.unpack("<19I", bytes(gdb.selected_inferior().read_memory(frame, 17 * 4)) + b"\0" * 8)
-    error_code, eip, cs = words[13], words[14], words[15]
+    do_page_fault's first instruction (CR2 is still the faulting address:
+    nothing has run since the trap but the entry stub)."""
+    addr, frame = trap_frame()
+    error_code, eip, cs = int(frame["error_code"]), int(frame["eip"]), int(frame["cs"])
     cr2 = int(gdb.parse_and_eval("$cr2")) & 0xFFFFFFFF
     mode = "user" if cs & 3 == 3 else "kernel"
     lines = ["page fault: CR2 %#010x  error code %#x: %s" % (cr2, error_code, decode_error_code(error_code)),
-             "  trapped at eip %#010x (%s mode, cs %#x), TrapFrame at %#010x" % (eip, mode, cs, frame)]
+             "  trapped at eip %#010x (%s mode, cs %#x), TrapFrame at %#010x" % (eip, mode, cs, addr)]
     try:
         insn = gdb.execute("x/i %#x" % eip, to_string=True).strip()
     except gdb.error as e:
@@ -590,9 +600,7 @@ class _FaultBreakpoint(gdb.Breakpoint):
         self.want = want
 
     def stop(self):
-        esp = int(gdb.parse_and_eval("$esp")) & 0xFFFFFFFF
-        frame = _u32(esp + 4)
-        cs = _u32(frame + 60)
+        cs = int(trap_frame()[1]["cs"])
         cr2 = int(gdb.parse_and_eval("$cr2")) & 0xFFFFFFFF
         if self.want == "user" and cs & 3 != 3:
             return False
@@ -629,8 +637,12 @@ class Faultstop(gdb.Command):
         where = gdb.execute("info address %s" % DO_PAGE_FAULT, to_string=True)
         addr = int(re.search(r"0x[0-9a-f]+", where).group(0), 16)
         _FAULT_BP.append(_FaultBreakpoint("*%#x" % addr, want))
-        what = {None: "every page fault", "user": "page faults from user mode"}.get(want) if not isinstance(want, int) \
-            else "page faults in the page of %#010x" % want
+        if want is None:
+            what = "every page fault"
+        elif want == "user":
+            what = "page faults from user mode"
+        else:
+            what = "page faults in the page of %#010x" % want
         gdb.write("faultstop: stopping at do_page_fault (%#x) on %s; 'continue' to run\n" % (addr, what))
 
 

@@ -1,0 +1,353 @@
+# Memory-management state read from the live kernel through QEMU's gdb stub.
+#
+# Every command here only READS memory: no kernel function is called, so it
+# works at any stop (a breakpoint, kgdb, an oops) and changes nothing. The
+# formats are those of the shell's reports (src/mm/vmstat.rs and friends),
+# so `buddyinfo` in GDB and `buddyinfo` at the himem# prompt can be diffed.
+#
+# The first half is reusable readers for Rust values (statics by path, the
+# wrappers around them, slices, strings, enums, physical memory); the second
+# half the commands and the pretty printers.
+
+import re
+
+import gdb
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_OFFSET = 0xC0000000
+MAX_ORDER = 11
+LAST_PKMAP = 1024
+PKMAP_BASE = 0xFF800000
+FIXADDR_TOP = 0xFFFFF000
+NIL = 0xFFFFFFFF  # mm::list's "no page" link
+
+# ---------------------------------------------------------------------------
+# Readers for Rust values
+
+
+def static(path):
+    """The value of a Rust static by its full path ("kernel::mm::mmzone::NODE"),
+    private ones included (GDB finds them through the symbol table)."""
+    try:
+        return gdb.parse_and_eval(path)
+    except gdb.error:
+        sym = gdb.lookup_static_symbol(path) or gdb.lookup_global_symbol(path)
+        if sym is None:
+            raise gdb.GdbError("no static %s in this kernel (stale build/kernel.elf?)" % path)
+        return sym.value()
+
+
+# Fields that lead from a wrapper to what it wraps, in the order tried:
+# spin::Mutex/IrqLock/SpinLock (inner -> data), UnsafeCell (value),
+# MaybeUninit/ManuallyDrop (value), Atomic<T> (v), newtypes (__0).
+_WRAPPER_FIELDS = ("data", "value", "inner", "v", "__0", "slot")
+_WRAPPERS = (
+    "core::cell::",
+    "core::mem::",
+    "core::sync::atomic::",
+    "spin::",
+    "kernel::kernel::sync::",
+    "kernel::mm::slab_common::slot_lock::SlotLock",
+)
+
+
+def unwrap(v):
+    """Strip the wrappers around a Rust value: spin::Mutex and the kernel's
+    IrqLock/SpinLock (the value, not the lock word), spin::Once (the value,
+    whether or not initialised: check `once_ready` first), UnsafeCell,
+    MaybeUninit, ManuallyDrop, Atomic<T>. Reading a locked value without the
+    lock is what a debugger does: at a kgdb stop nothing else runs."""
+    while True:
+        t = v.type.strip_typedefs()
+        if t.code not in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
+            return v
+        if not any(str(t).startswith(w) for w in _WRAPPERS):
+            return v
+        names = [f.name for f in t.fields()]
+        for f in _WRAPPER_FIELDS:
+            if f in names:
+                v = v[f]
+                break
+        else:
+            return v
+
+
+def num(v):
+    """A Rust integer (atomics included) as a Python int."""
+    return int(unwrap(v))
+
+
+def once_ready(v):
+    """Whether a spin::Once has its value (status COMPLETE)."""
+    return num(v["status"]) == 2
+
+
+def field(v, *names):
+    """v.a.b.c, unwrapping at every step."""
+    for n in names:
+        v = unwrap(v)[n]
+    return unwrap(v)
+
+
+def enum_name(v):
+    """The variant name of a fieldless Rust enum ("Dma" of ZoneType::Dma)."""
+    s = str(unwrap(v))
+    return s.split("::")[-1]
+
+
+def rust_str(v):
+    """A &str as a Python str."""
+    v = unwrap(v)
+    ptr, n = int(v["data_ptr"]), int(v["length"])
+    if n == 0:
+        return ""
+    return bytes(gdb.selected_inferior().read_memory(ptr, n)).decode("utf-8", "replace")
+
+
+def _find_ptr_len(v):
+    """(address, length) of a Vec<T> or String, whatever the std version
+    nests them in (RawVec, RawVecInner, Unique, NonNull...)."""
+    ptr = length = None
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = x.type.strip_typedefs()
+        if t.code == gdb.TYPE_CODE_PTR and ptr is None:
+            ptr = int(x)
+            continue
+        if t.code != gdb.TYPE_CODE_STRUCT:
+            continue
+        for f in t.fields():
+            if f.name == "len" and length is None:
+                length = int(x[f.name])
+            elif f.name in ("cap", "alloc", "_marker", "phantom"):
+                continue
+            else:
+                stack.append(x[f.name])
+    if ptr is None or length is None:
+        raise gdb.GdbError("cannot find the pointer and length of %s" % v.type)
+    return ptr, length
+
+
+def rust_string(v):
+    """An alloc::string::String as a Python str."""
+    ptr, n = _find_ptr_len(unwrap(v))
+    if n == 0:
+        return ""
+    return bytes(gdb.selected_inferior().read_memory(ptr, n)).decode("utf-8", "replace")
+
+
+def vec_bytes(v, elem_size):
+    """The elements of a Vec<T> as raw bytes (one read), and their count."""
+    ptr, n = _find_ptr_len(unwrap(v))
+    if n == 0:
+        return b"", 0
+    return bytes(gdb.selected_inferior().read_memory(ptr, n * elem_size)), n
+
+
+def option(v):
+    """The value inside Some(x), or None, for any Rust Option layout (GDB
+    decodes niches and tags itself and shows the active variant)."""
+    v = unwrap(v)
+    t = v.type.strip_typedefs()
+    if t.code == gdb.TYPE_CODE_PTR:  # Option<&T> with the null niche
+        return None if int(v) == 0 else v
+    fields = t.fields()
+    if not fields:
+        return None
+    # GDB's Rust support presents an enum value as its active variant:
+    # a struct named "...::Some" with field __0, or "...::None".
+    name = str(v.type)
+    inner = v[fields[0]]
+    if "Some" in str(inner.type) or name.endswith("::Some"):
+        return inner["__0"] if "__0" in [f.name for f in inner.type.fields()] else inner
+    if fields[0].name == "__0" and not name.endswith("::None"):
+        return inner
+    return None
+
+
+def read_u32s(addr, n):
+    data = bytes(gdb.selected_inferior().read_memory(addr, 4 * n))
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, 4 * n, 4)]
+
+
+def read_u32(addr):
+    return read_u32s(addr, 1)[0]
+
+
+def _phys_mode(on):
+    gdb.execute("maint packet Qqemu.PhyMemMode:%d" % (1 if on else 0), to_string=True)
+
+
+def read_phys(paddr, n):
+    """n bytes of physical memory at paddr, highmem included.
+
+    Through QEMU's gdbstub physical mode (`maint packet Qqemu.PhyMemMode:1`),
+    not `monitor xp`: the mode reads with the same binary memory packets as
+    any other read (no parsing of monitor text, any size in one call), and
+    works when QEMU runs with `-monitor none`, as the tests do. Lowmem could
+    be read at PAGE_OFFSET too; highmem has no kernel address until kmapped.
+    The mode is switched back off even when the read fails."""
+    _phys_mode(True)
+    try:
+        return bytes(gdb.selected_inferior().read_memory(paddr, n))
+    finally:
+        _phys_mode(False)
+
+
+def swapper_pg_dir():
+    return int(static("swapper_pg_dir").address)
+
+
+def kernel_pte(vaddr):
+    """The PTE for vaddr in the kernel's page directory (None: no page
+    table). Kernel page tables are in lowmem, read through the direct map."""
+    pde = read_u32(swapper_pg_dir() + 4 * (vaddr >> 22))
+    if not pde & 1 or pde & 0x80:
+        return None
+    return read_u32(PAGE_OFFSET + (pde & 0xFFFFF000) + 4 * ((vaddr >> 12) & 0x3FF))
+
+
+# ---------------------------------------------------------------------------
+# The kernel's mm structures
+
+# Page flags (src/mm/page.rs, after Linux's PG_*), bit -> name.
+PAGE_FLAGS = [
+    (0, "reserved"),
+    (2, "slab"),
+    (3, "highmem"),
+    (4, "lru"),
+    (5, "active"),
+    (6, "referenced"),
+    (7, "unevictable"),
+    (8, "mlocked"),
+    (9, "dirty"),
+    (10, "swapbacked"),
+    (11, "writeback"),
+    (12, "locked"),
+    (13, "head"),
+    (14, "tail"),
+    (15, "swapcache"),
+]
+ZONE_SHIFT = 30
+NODE_SHIFT = 28
+PAGE_BUDDY_MAPCOUNT_VALUE = -128
+ZONE_NAMES = ["DMA", "Normal", "HighMem", "Movable"]
+LRU_NAMES = ["inactive_anon", "active_anon", "unevictable"]
+
+
+def node():
+    """NODE_DATA(0): the kernel's one mmzone::Node (after mm_init)."""
+    once = static("kernel::mm::mmzone::NODE")
+    if not once_ready(once):
+        raise gdb.GdbError("the memory node is not built yet (stopped before mm_init)")
+    return unwrap(once["data"])
+
+
+def zones():
+    n = node()
+    return [n["zones"][i] for i in range(4)]
+
+
+def zone_name(z):
+    return ZONE_NAMES[int(z["kind"])]
+
+
+def populated(z):
+    return int(z["present"]) != 0
+
+
+def mem_map():
+    """(address of mem_map[0], number of descriptors)."""
+    return num(static("kernel::mm::mmzone::MEM_MAP")), num(static("kernel::mm::mmzone::MEM_MAP_LEN"))
+
+
+def page_type():
+    return gdb.lookup_type("kernel::mm::page::Page")
+
+
+def page_at(pfn):
+    base, n = mem_map()
+    if pfn >= n:
+        raise gdb.GdbError("pfn %#x is beyond max_pfn (%#x)" % (pfn, n))
+    return gdb.Value(base + pfn * page_type().sizeof).cast(page_type().pointer()).dereference()
+
+
+def page_words(pfn):
+    """The eight words of mem_map[pfn], decoded: one read instead of eight."""
+    base, n = mem_map()
+    w = read_u32s(base + 32 * pfn, 8)
+    return page_fields(w)
+
+
+def signed(x):
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+def page_fields(w):
+    return {
+        "flags": w[0],
+        "count": signed(w[1]),
+        "mapcount": signed(w[2]),
+        "private": w[3],
+        "prev": w[4],
+        "next": w[5],
+        "mapping": w[6],
+        "index": w[7],
+    }
+
+
+def flags_str(word):
+    names = [n for bit, n in PAGE_FLAGS if word & (1 << bit)]
+    return "|".join(names) if names else "0"
+
+
+def zone_lock(z):
+    """The zone's BuddyZone (the free lists behind zone->lock)."""
+    return unwrap(z["lock"])
+
+
+# ---------------------------------------------------------------------------
+# Reports, each formatted as the shell's (the Rust function it mirrors is
+# named); they return text so that tests and other commands can reuse them.
+
+
+def buddyinfo_text():
+    """mm::vmstat::buddyinfo: free blocks per order, per populated zone."""
+    out = []
+    for z in zones():
+        if not populated(z):
+            continue
+        areas = zone_lock(z)["free_area"]
+        line = "Node 0, zone %8s " % zone_name(z)
+        line += "".join("%6d " % int(areas[o]["nr_free"]) for o in range(MAX_ORDER))
+        out.append(line)
+    return "\n".join(out) + "\n" if out else ""
+
+
+class Command(gdb.Command):
+    """A command whose report is a function returning text; errors from
+    reading memory say what could not be read instead of a traceback."""
+
+    def __init__(self, name, report):
+        super().__init__(name, gdb.COMMAND_DATA)
+        self.report = report
+
+    def invoke(self, arg, from_tty):
+        try:
+            text = self.report(arg.strip())
+        except gdb.MemoryError as e:
+            raise gdb.GdbError("%s: cannot read kernel memory: %s" % (self._name, e))
+        gdb.write(text)
+
+
+def _command(name, report, doc):
+    cls = type("Cmd_" + name, (Command,), {"__doc__": doc})
+    c = cls(name, report)
+    c._name = name
+    return c
+
+
+_command("buddyinfo", lambda arg: buddyinfo_text(),
+         """buddyinfo: free blocks per order and zone, as the shell's buddyinfo (/proc/buddyinfo).""")

@@ -351,3 +351,46 @@ def _command(name, report, doc):
 
 _command("buddyinfo", lambda arg: buddyinfo_text(),
          """buddyinfo: free blocks per order and zone, as the shell's buddyinfo (/proc/buddyinfo).""")
+
+
+def pcp_of(z):
+    return unwrap(z["pcp"])
+
+
+def zone_free(z):
+    """Zone::nr_free_pages: buddy pages plus pcp pages, as their lock holders
+    last published them."""
+    return num(z["buddy_free"]) + num(z["pcp_free"])
+
+
+def zoneinfo_text():
+    """mm::vmstat::zoneinfo, line for line."""
+    out = []
+    for z in zones():
+        wm = [num(z["watermark"][i]) for i in range(3)]
+        res = [num(z["lowmem_reserve"][j]) for j in range(4)]
+        out.append("Node 0, zone %8s" % zone_name(z))
+        out.append("  pages free     %d" % zone_free(z))
+        out.append("        min      %d" % wm[0])
+        out.append("        low      %d" % wm[1])
+        out.append("        high     %d" % wm[2])
+        out.append("        spanned  %d" % int(z["spanned"]))
+        out.append("        present  %d" % int(z["present"]))
+        out.append("        managed  %d" % int(z["managed"]))
+        out.append("        protection: (%d, %d, %d, %d)" % tuple(res))
+        if not populated(z):
+            continue
+        pcp = pcp_of(z)
+        out.append("      nr_free_pages %d" % zone_free(z))
+        out.append("      kswapd_wakeups %d" % num(z["kswapd_wakeups"]))
+        out.append("  pagesets")
+        out.append("    cpu: 0")
+        out.append("              count: %d" % int(pcp["count"]))
+        out.append("              high:  %d" % int(pcp["high"]))
+        out.append("              batch: %d" % int(pcp["batch"]))
+        out.append("  start_pfn:           %d" % int(z["start_pfn"]))
+    return "\n".join(out) + "\n"
+
+
+_command("zoneinfo", lambda arg: zoneinfo_text(),
+         """zoneinfo: zones, watermarks, reserves and pcp lists, as the shell's zoneinfo (/proc/zoneinfo).""")

@@ -394,3 +394,52 @@ def zoneinfo_text():
 
 _command("zoneinfo", lambda arg: zoneinfo_text(),
          """zoneinfo: zones, watermarks, reserves and pcp lists, as the shell's zoneinfo (/proc/zoneinfo).""")
+
+
+MAX_CACHES = 64
+
+
+def slab_stats(c):
+    """KmemCache::stats: one /proc/slabinfo 2.1 line's numbers."""
+    full, partial, free = (int(c[l]["len"]) for l in ("slabs_full", "slabs_partial", "slabs_free"))
+    num_slabs = full + partial + free
+    per = int(c["num"])
+    num_objs = num_slabs * per
+    ac = c["ac"]
+    return (num_objs - int(c["free_objects"]), num_objs, int(c["buffer_size"]), per,
+            0 if int(c["id"]) == 0 else 1 << int(c["order"]),
+            int(ac["limit"]), int(ac["batchcount"]), 0, full + partial, num_slabs, 0)
+
+
+def slab_caches():
+    """(name, KmemCache value) of every registered cache, in the order the
+    shell's slabinfo lists them (registry slots from the last)."""
+    ids = static("kernel::mm::slab_common::IDS")
+    caches = static("kernel::mm::slab_common::CACHES")
+    found = []
+    for slot in reversed(range(MAX_CACHES)):
+        if num(ids[slot]) != 0:
+            c = unwrap(caches[slot])["cache"]
+            found.append((rust_str(c["name"]), c))
+    return found
+
+
+SLABINFO_HEADER = (
+    "slabinfo - version: 2.1\n"
+    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> "
+    ": tunables <limit> <batchcount> <sharedfactor> "
+    ": slabdata <active_slabs> <num_slabs> <sharedavail>\n")
+
+
+def slabinfo_text():
+    """mm::slab_common::slabinfo (version 2.1)."""
+    out = SLABINFO_HEADER
+    for name, c in slab_caches():
+        s = slab_stats(c)
+        out += ("%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d\n"
+                % ((name,) + s))
+    return out
+
+
+_command("slabinfo", lambda arg: slabinfo_text(),
+         """slabinfo: the slab caches, as the shell's slabinfo (/proc/slabinfo version 2.1).""")

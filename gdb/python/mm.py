@@ -443,3 +443,40 @@ def slabinfo_text():
 
 _command("slabinfo", lambda arg: slabinfo_text(),
          """slabinfo: the slab caches, as the shell's slabinfo (/proc/slabinfo version 2.1).""")
+
+
+LOG_HEADER = 1 + 8 + 2  # kernel::logbuf: level, time in us, text length
+
+
+def log_records():
+    """(level, time_us, text bytes) of every record in the printk ring,
+    oldest first (kernel::logbuf::LogBuf::records)."""
+    log = unwrap(static("kernel::kernel::printk::LOG"))["buf"]
+    ring = log["buf"]
+    n = ring.type.strip_typedefs().sizeof
+    data = bytes(gdb.selected_inferior().read_memory(ring.address, n))
+    head, used = int(log["head"]), int(log["used"])
+    recs, off = [], 0
+    while off < used:
+        def at(i):
+            return data[(head + off + i) % n]
+        level = at(0)
+        time_us = int.from_bytes(bytes(at(1 + i) for i in range(8)), "little")
+        length = at(9) | at(10) << 8
+        start = (head + off + LOG_HEADER) % n
+        text = data[start:start + length] if start + length <= n else data[start:] + data[:start + length - n]
+        recs.append((level, time_us, text))
+        off += LOG_HEADER + length
+    return recs
+
+
+def dmesg_text():
+    """kernel::printk::dmesg: `[seconds.micros] text` per record."""
+    lines = []
+    for level, t, text in log_records():
+        lines.append("[%5d.%06d] " % (t // 1000000, t % 1000000) + text.decode("utf-8", "replace"))
+    return "".join(line + "\n" for line in lines)
+
+
+_command("dmesg", lambda arg: dmesg_text(),
+         """dmesg: the kernel log ring, as the shell's dmesg.""")

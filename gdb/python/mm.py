@@ -480,3 +480,105 @@ def dmesg_text():
 
 _command("dmesg", lambda arg: dmesg_text(),
          """dmesg: the kernel log ring, as the shell's dmesg.""")
+
+
+class MemMap:
+    """A copy of part of mem_map, read in one go (a list walk would
+    otherwise cost one stub round trip per page)."""
+
+    def __init__(self, start_pfn, end_pfn):
+        base, n = mem_map()
+        end_pfn = min(end_pfn, n)
+        self.start = start_pfn
+        self.end = end_pfn
+        self.data = bytes(gdb.selected_inferior().read_memory(base + 32 * start_pfn, 32 * max(0, end_pfn - start_pfn)))
+
+    def words(self, pfn):
+        if not self.start <= pfn < self.end:
+            return page_words(pfn)
+        o = 32 * (pfn - self.start)
+        return page_fields([int.from_bytes(self.data[o + i:o + i + 4], "little") for i in range(0, 32, 4)])
+
+
+def find_zone(arg):
+    """The zone named by `arg` (DMA, Normal, HighMem, Movable, any case, or
+    its index)."""
+    names = [n.lower() for n in ZONE_NAMES]
+    a = arg.lower()
+    if a.isdigit() and int(a) < 4:
+        return zones()[int(a)]
+    if a not in names:
+        raise gdb.GdbError("no zone '%s' (one of %s)" % (arg, ", ".join(ZONE_NAMES)))
+    return zones()[names.index(a)]
+
+
+# The flags a page on each LRU list must have, and must not (mm::lru's
+# page_lru: PG_unevictable, else PG_active, else inactive).
+_LRU_MUST = [(0x10, 0x20 | 0x80), (0x10 | 0x20, 0x80), (0x10 | 0x80, 0)]
+
+
+def walk_list(mm, head, tail, length):
+    """The pfns of an mm::list::List, following `next` from the head; stops
+    after length + 1 steps so that a corrupt (cyclic) list still ends. Also
+    the problems found: a broken back link, a wrong tail or length."""
+    pfns, problems, prev, pfn = [], [], NIL, head
+    while pfn != NIL and len(pfns) <= length:
+        w = mm.words(pfn)
+        if w["prev"] != prev:
+            problems.append("pfn %#x: prev is %#x, not %#x" % (pfn, w["prev"], prev))
+        pfns.append(pfn)
+        prev, pfn = pfn, w["next"]
+    if len(pfns) != length or pfn != NIL:
+        problems.append("walked %d pages%s, the head says %d" % (len(pfns), "" if pfn == NIL else " (no end)", length))
+    if pfns and pfns[-1] != tail:
+        problems.append("the walk ends at %#x, the tail is %#x" % (pfns[-1], tail))
+    return pfns, problems
+
+
+def lru_text(arg):
+    """`lru ZONE [N]`: the zone's LRU lists (mm::lru::LruLists)."""
+    words = arg.split()
+    if not words or len(words) > 2:
+        raise gdb.GdbError("usage: lru ZONE [N] (ZONE: %s; N pages shown per list, default 8)" % ", ".join(ZONE_NAMES))
+    z = find_zone(words[0])
+    show = int(words[1]) if len(words) > 1 else 8
+    out = ["Node 0, zone %8s: LRU lists (pages on the list, the zone counter nr_lru beside)" % zone_name(z)]
+    if not populated(z):
+        return out[0] + "\n  (empty zone)\n"
+    start = int(z["start_pfn"])
+    mm = MemMap(start, start + int(z["nr_pfns"]))
+    lists = unwrap(z["lru"])["lists"]
+    for i, name in enumerate(LRU_NAMES):
+        l = lists[i]
+        head, tail, length = int(l["head"]), int(l["tail"]), int(l["len"])
+        counter = num(z["nr_lru"][i])
+        pfns, problems = walk_list(mm, head, tail, length)
+        must, must_not = _LRU_MUST[i]
+        for pfn in pfns:
+            f = mm.words(pfn)["flags"]
+            if f & must != must or f & must_not:
+                problems.append("pfn %#x on %s has flags %s" % (pfn, name, flags_str(f)))
+            if not z_contains(z, pfn):
+                problems.append("pfn %#x is not in zone %s" % (pfn, zone_name(z)))
+        if counter != length:
+            problems.append("the counter says %d" % counter)
+        out.append("  %-14s %7d pages (nr_lru %d)%s" % (name, length, counter, "" if problems else ", list consistent"))
+        for pfn in pfns[:show]:
+            w = mm.words(pfn)
+            out.append("      pfn %#07x  count %d  mapcount %d  flags %s"
+                       % (pfn, w["count"], w["mapcount"] + 1, flags_str(w["flags"])))
+        if len(pfns) > show:
+            out.append("      ... %d more" % (len(pfns) - show))
+        for p in problems[:10]:
+            out.append("    BAD: " + p)
+    return "\n".join(out) + "\n"
+
+
+def z_contains(z, pfn):
+    return 0 <= pfn - int(z["start_pfn"]) < int(z["nr_pfns"])
+
+
+_command("lru", lru_text,
+         """lru ZONE [N]: the zone's LRU lists: pages per list against the zone's
+counters, the first N pages of each (pfn, reference count, map count, flags),
+and what is inconsistent (links, length, flags, zone).""")

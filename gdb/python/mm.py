@@ -147,23 +147,15 @@ def vec_bytes(v, elem_size):
 
 
 def option(v):
-    """The value inside Some(x), or None, for any Rust Option layout (GDB
-    decodes niches and tags itself and shows the active variant)."""
+    """The value inside Some(x), or None. GDB decodes the enum's tag or
+    niche itself and shows only the active variant, as a field named
+    `Some` (holding `__0`) or `None`."""
     v = unwrap(v)
     t = v.type.strip_typedefs()
     if t.code == gdb.TYPE_CODE_PTR:  # Option<&T> with the null niche
         return None if int(v) == 0 else v
-    fields = t.fields()
-    if not fields:
-        return None
-    # GDB's Rust support presents an enum value as its active variant:
-    # a struct named "...::Some" with field __0, or "...::None".
-    name = str(v.type)
-    inner = v[fields[0]]
-    if "Some" in str(inner.type) or name.endswith("::Some"):
-        return inner["__0"] if "__0" in [f.name for f in inner.type.fields()] else inner
-    if fields[0].name == "__0" and not name.endswith("::None"):
-        return inner
+    if "Some" in [f.name for f in t.fields()]:
+        return v["Some"]["__0"]
     return None
 
 
@@ -582,3 +574,125 @@ _command("lru", lru_text,
          """lru ZONE [N]: the zone's LRU lists: pages per list against the zone's
 counters, the first N pages of each (pfn, reference count, map count, flags),
 and what is inconsistent (links, length, flags, zone).""")
+
+
+SWAP_MAP_BAD = 0x8000
+
+
+def dyn_concrete(fat):
+    """The concrete value behind a `*const dyn Trait` (fields pointer and
+    vtable), found from the vtable's first word, the drop glue, whose symbol
+    names the type (`drop_glue::<kernel[..]::mm::page_io::AtaSwap>`);
+    None when it cannot be named."""
+    vt = int(fat["vtable"])
+    drop, size, align = read_u32s(vt, 3)
+    sym = gdb.execute("info symbol %#x" % drop, to_string=True)
+    m = re.search(r"<(.*)>", sym)
+    if not m:
+        return None
+    name = re.sub(r"\[[0-9a-f]+\]", "", m.group(1))
+    try:
+        t = gdb.lookup_type(name)
+    except gdb.error:
+        return None
+    return t, align
+
+
+def arc_dyn_field(arc, field_name):
+    """Field `field_name` of the concrete value in an Arc<dyn Trait>, or None.
+    The value follows the two counts of ArcInner, aligned to its type."""
+    fat = arc["ptr"]["pointer"]
+    found = dyn_concrete(fat)
+    if found is None:
+        return None
+    t, align = found
+    if field_name not in [f.name for f in t.fields()]:
+        return None
+    addr = int(fat["pointer"]) + ((8 + align - 1) & ~(align - 1))
+    return gdb.Value(addr).cast(t.pointer()).dereference()[field_name]
+
+
+def swap_areas():
+    """(type, name, SwapInfo) of every active area (swap_info[] order)."""
+    areas = unwrap(static("kernel::mm::swapfile::SWAP"))["info"]
+    n = areas.type.strip_typedefs().range()[1] + 1
+    found = []
+    for ty in range(n):
+        si = option(areas[ty])
+        if si is None:
+            continue
+        name = arc_dyn_field(si["dev"], "name")
+        found.append((ty, rust_string(name) if name is not None else "?", si))
+    return found
+
+
+def ranges(xs):
+    """"1-4, 7" for [1, 2, 3, 4, 7]."""
+    out, start, prev = [], None, None
+    for x in xs:
+        if start is None:
+            start = prev = x
+        elif x == prev + 1:
+            prev = x
+        else:
+            out.append("%d" % start if start == prev else "%d-%d" % (start, prev))
+            start = prev = x
+    if start is not None:
+        out.append("%d" % start if start == prev else "%d-%d" % (start, prev))
+    return ", ".join(out)
+
+
+def swapinfo_text():
+    """mm::swapfile::proc_swaps (/proc/swaps), then each area's slots from
+    its swap_map, checked against the area's counters and the global ones."""
+    out = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+    details = []
+    total_pages = total_inuse = 0
+    for ty, name, si in swap_areas():
+        m = si["map"]
+        pages, inuse, cached, nxt = (int(m[f]) for f in ("pages", "inuse", "cached", "next"))
+        size_kb, used_kb = pages * 4, inuse * 4
+        pad = 40 - len(name) if len(name) < 40 else 1
+        out += "%s%s%s\t%d\t%s%d\t%s%d\n" % (name, " " * pad, "partition", size_kb,
+                                           "\t" if size_kb < 10000000 else "", used_kb,
+                                           "\t" if used_kb < 10000000 else "", int(si["prio"]))
+        raw, n = vec_bytes(m["map"], 2)
+        counts = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, 2 * n, 2)]
+        craw, cn = vec_bytes(m["cache"], 4)
+        cache = [int.from_bytes(craw[i:i + 4], "little") for i in range(0, 4 * cn, 4)]
+        used = [s for s, c in enumerate(counts) if c and c != SWAP_MAP_BAD]
+        bad = [s for s, c in enumerate(counts) if c == SWAP_MAP_BAD]
+        in_cache = [s for s, p in enumerate(cache) if p]
+        hist = {}
+        for s in used:
+            hist[counts[s]] = hist.get(counts[s], 0) + 1
+        d = ["%s (type %d%s): %d slots, %d in use, %d in the swap cache, next search at slot %d"
+             % (name, ty, "" if bool(si["writeok"]) else ", being emptied", pages, inuse, cached, nxt)]
+        d.append("  slots in use: %s" % (ranges(used) or "none"))
+        if used:
+            d.append("  use counts: %s" % ", ".join("%d x%d" % (hist[c], c) for c in sorted(hist)))
+        if in_cache:
+            d.append("  in the swap cache: %s" % ", ".join("%d (pfn %#x)" % (s, cache[s] - 1) for s in in_cache[:16])
+                     + (", ..." if len(in_cache) > 16 else ""))
+        d.append("  never used (header, bad pages): %s" % ranges(bad))
+        if len(used) != inuse:
+            d.append("  BAD: %d slots have a count, the area says %d in use" % (len(used), inuse))
+        if len(in_cache) != cached:
+            d.append("  BAD: %d slots have a cached page, the area says %d" % (len(in_cache), cached))
+        if n - len(bad) != pages:
+            d.append("  BAD: %d usable slots in the map, the area says %d" % (n - len(bad), pages))
+        details += d
+        total_pages += pages
+        total_inuse += inuse
+    vm_total = num(static("kernel::mm::vmstat::TOTAL_SWAP_PAGES"))
+    vm_free = num(static("kernel::mm::vmstat::NR_SWAP_PAGES"))
+    details.append("total_swap_pages %d, nr_swap_pages %d (free)" % (vm_total, vm_free))
+    if vm_total != total_pages or vm_free != total_pages - total_inuse:
+        details.append("BAD: the areas add up to %d slots, %d free" % (total_pages, total_pages - total_inuse))
+    return out + "\n".join(details) + "\n"
+
+
+_command("swapinfo", lambda arg: swapinfo_text(),
+         """swapinfo: the swap areas as the shell's swaps (/proc/swaps), then each
+area's slots: which are in use, their use counts, the pages in the swap cache,
+checked against the area's and the kernel's counters.""")

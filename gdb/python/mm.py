@@ -188,8 +188,17 @@ def read_phys(paddr, n):
         _phys_mode(False)
 
 
+def symbol_address(name):
+    """The address of a symbol that has no debug type (an assembly label)."""
+    where = gdb.execute("info address %s" % name, to_string=True)
+    m = re.search(r"0x[0-9a-f]+", where)
+    if not m:
+        raise gdb.GdbError("no symbol %s in this kernel" % name)
+    return int(m.group(0), 16)
+
+
 def swapper_pg_dir():
-    return int(static("swapper_pg_dir").address)
+    return symbol_address("swapper_pg_dir")
 
 
 def kernel_pte(vaddr):
@@ -696,3 +705,73 @@ _command("swapinfo", lambda arg: swapinfo_text(),
          """swapinfo: the swap areas as the shell's swaps (/proc/swaps), then each
 area's slots: which are in use, their use counts, the pages in the swap cache,
 checked against the area's and the kernel's counters.""")
+
+
+KM_TYPES = ["User0", "User1", "Pte0", "Pte1", "Irq0", "Irq1", "Bounce"]  # arch::x86::mm::highmem::KmType
+KMAP_HELD = 0x80
+
+
+def kmaps_text(limit=256):
+    """mm::pkmap::kmaps_report (the shell's kmaps, 256 slots listed at most),
+    then the kmap_atomic slots held now (arch::x86::mm::highmem)."""
+    pk = unwrap(static("kernel::mm::highmem::PKMAP"))
+    count = [int(x) for x in read_u32s(int(pk["count"].address), LAST_PKMAP)]
+    pfn = [int(x) for x in read_u32s(int(pk["pfn"].address), LAST_PKMAP)]
+    out = ["slot  count  pfn       address     (count 1: free but stale, not yet flushed; n > 1: n - 1 users)"]
+    hidden_used = hidden_stale = 0
+    listed = 0
+    for s in range(LAST_PKMAP):
+        if count[s] == 0:
+            continue
+        if listed < limit:
+            out.append("%4d  %5d  %#07x  %#010x" % (s, count[s], pfn[s], PKMAP_BASE + s * PAGE_SIZE))
+        elif count[s] == 1:
+            hidden_stale += 1
+        else:
+            hidden_used += 1
+        listed += 1
+    if hidden_used + hidden_stale:
+        out.append("... %d more slots holding a page not listed: %d in use, %d free but stale"
+                   % (hidden_used + hidden_stale, hidden_used, hidden_stale))
+    in_use, stale = int(pk["in_use"]), int(pk["stale"])
+    out.append("slots: %d in use, %d free, %d free but stale (flushed at the next wrap) of %d"
+               % (in_use, LAST_PKMAP - in_use - stale, stale, LAST_PKMAP))
+    st = pk["stats"]
+    out.append("kmaps: %d new, %d reused, %d waited; %d wrap-arounds, each one full TLB flush (%d stale slots cleared)"
+               % tuple(int(st[f]) for f in ("maps", "reuses", "waits", "full_flushes", "cleared")))
+    if sum(1 for c in count if c >= 2) != in_use or sum(1 for c in count if c == 1) != stale:
+        out.append("BAD: the counts say %d in use and %d stale"
+                   % (sum(1 for c in count if c >= 2), sum(1 for c in count if c == 1)))
+    # A pkmap slot's PTE (the pkmap page table) must map its page while the
+    # count is >= 1; a count-0 slot's PTE is clear.
+    for s in range(LAST_PKMAP):
+        pte = kernel_pte(PKMAP_BASE + s * PAGE_SIZE)
+        if pte is None:
+            break
+        if count[s] and (not pte & 1 or pte >> PAGE_SHIFT != pfn[s]):
+            out.append("BAD: slot %d holds pfn %#x but its PTE is %#010x" % (s, pfn[s], pte))
+        elif not count[s] and pte & 1:
+            out.append("BAD: slot %d is free but its PTE is %#010x" % (s, pte))
+    out.append("kmap_atomic slots (fixmap, one per type): type, slot, address, pfn")
+    below_v = static("kernel::arch::x86::mm::highmem::BELOW")
+    below = [num(below_v[t]) for t in range(len(KM_TYPES))]
+    held = 0
+    for t, name in enumerate(KM_TYPES):
+        vaddr = FIXADDR_TOP - (t + 1) * PAGE_SIZE
+        pte = kernel_pte(vaddr)
+        mapped = pte is not None and pte & 1
+        if below[t]:
+            held += 1
+            where = "%#07x" % (pte >> PAGE_SHIFT) if mapped else "a lowmem page (used at its direct-map address)"
+            out.append("  %-6s  %d  %#010x  %s" % (name, t, vaddr, where))
+        elif mapped:
+            out.append("BAD: %s (slot %d) is not held but its PTE maps pfn %#x" % (name, t, pte >> PAGE_SHIFT))
+    if not held:
+        out.append("  none held")
+    return "\n".join(out) + "\n"
+
+
+_command("kmaps", lambda arg: kmaps_text(),
+         """kmaps: the persistent kmap slots as the shell's kmaps (slot, count, pfn,
+address; totals and events), each checked against its PTE, then the
+kmap_atomic slots held now (type, fixmap slot, address, pfn).""")

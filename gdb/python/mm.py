@@ -9,9 +9,19 @@
 # wrappers around them, slices, strings, enums, physical memory); the second
 # half the commands and the pretty printers.
 
-import re
+# kernel.gdb sources every gdb/python/*.py into the one namespace GDB's
+# Python shares. This file then loads itself again as the module
+# `himem_mm` (at the end) and registers the commands from that copy, so
+# that they keep working whatever a helper sourced later names its own
+# functions; what this run defined is taken back out of the shared
+# namespace except the readers (READERS), which other helpers may call
+# (or `import himem_mm`).
+_SHARED_BEFORE = dict(globals()) if __name__ == "__main__" else None
 
-import gdb
+import re  # noqa: E402
+
+import gdb  # noqa: E402
+import gdb.printing  # noqa: E402
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -343,11 +353,11 @@ class Command(gdb.Command):
         gdb.write(text)
 
 
+COMMANDS = []  # (name, report, doc), made gdb commands by register()
+
+
 def _command(name, report, doc):
-    cls = type("Cmd_" + name, (Command,), {"__doc__": doc})
-    c = cls(name, report)
-    c._name = name
-    return c
+    COMMANDS.append((name, report, doc))
 
 
 _command("buddyinfo", lambda arg: buddyinfo_text(),
@@ -775,3 +785,161 @@ _command("kmaps", lambda arg: kmaps_text(),
          """kmaps: the persistent kmap slots as the shell's kmaps (slot, count, pfn,
 address; totals and events), each checked against its PTE, then the
 kmap_atomic slots held now (type, fixmap slot, address, pfn).""")
+
+
+# ---------------------------------------------------------------------------
+# Pretty printers: `print` of a page descriptor or a zone shows what it means.
+
+
+def page_pfn(addr):
+    """The pfn of the descriptor at `addr`, if it is in mem_map."""
+    base, n = mem_map()
+    if base <= addr < base + 32 * n and (addr - base) % 32 == 0:
+        return (addr - base) // 32
+    return None
+
+
+def describe_page(w, pfn=None):
+    """One line for a page descriptor's words (page_fields)."""
+    parts = []
+    if pfn is not None:
+        parts.append("pfn %#x (%s, phys %#x)" % (pfn, ZONE_NAMES[w["flags"] >> ZONE_SHIFT], pfn << PAGE_SHIFT))
+    parts.append("flags %s" % flags_str(w["flags"]))
+    if w["mapcount"] == PAGE_BUDDY_MAPCOUNT_VALUE:
+        mt = ["Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate"]
+        parts.append("free block of order %d on the %s list" % (w["private"], mt[w["index"]] if w["index"] < 6 else "?"))
+    else:
+        parts.append("refcount %d" % w["count"])
+        parts.append("mapcount %d" % (w["mapcount"] + 1))
+        if w["flags"] & (1 << 13):
+            parts.append("order %d" % w["private"])
+        elif w["flags"] & (1 << 15):
+            parts.append("swap entry %#x" % w["private"])
+        if w["flags"] & (1 << 2):
+            parts.append("slab cache id %#x" % w["mapping"])
+        elif w["mapping"] & 1:
+            parts.append("anon" + (" (anon_vma %#x)" % (w["mapping"] & ~1) if w["mapping"] & ~1 else ""))
+        elif w["mapping"]:
+            parts.append("mapping %#x" % w["mapping"])
+    if w["next"] != NIL or w["prev"] != NIL:
+        link = lambda x: "-" if x == NIL else "%#x" % x
+        parts.append("lru prev %s next %s" % (link(w["prev"]), link(w["next"])))
+    return ", ".join(parts)
+
+
+class PagePrinter:
+    """kernel::mm::page::Page: pfn, zone, flags, refcount and map count, the
+    order of a free block or compound head."""
+
+    def __init__(self, val):
+        self.val = val
+
+    def to_string(self):
+        v = self.val
+        words = [num(v[f]) & 0xFFFFFFFF for f in ("flags", "count", "mapcount", "private")]
+        links = unwrap(v["lru"])
+        words += [num(links["prev"]), num(links["next"])]
+        words += [num(v[f]) & 0xFFFFFFFF for f in ("mapping", "index")]
+        pfn = page_pfn(int(v.address)) if v.address is not None else None
+        return "page " + describe_page(page_fields(words), pfn)
+
+
+class ZonePrinter:
+    """kernel::mm::mmzone::Zone: name, pfn range, free pages, watermarks."""
+
+    def __init__(self, val):
+        self.val = val
+
+    def to_string(self):
+        z = self.val
+        start, n = int(z["start_pfn"]), int(z["nr_pfns"])
+        wm = [num(z["watermark"][i]) for i in range(3)]
+        s = "zone %s" % zone_name(z)
+        if not populated(z):
+            return s + " (empty)"
+        return (s + " pfn [%#x, %#x) free %d (pcp %d) of %d managed, %d present; min %d low %d high %d"
+                % (start, start + n, zone_free(z), num(z["pcp_free"]), int(z["managed"]), int(z["present"]), *wm))
+
+
+def build_printers():
+    pp = gdb.printing.RegexpCollectionPrettyPrinter("himem-mm")
+    pp.add_printer("page", r"^kernel::mm::page::Page$", PagePrinter)
+    pp.add_printer("zone", r"^kernel::mm::mmzone::Zone$", ZonePrinter)
+    return pp
+
+
+_command("page", lambda arg: page_text(arg),
+         """page PFN: the descriptor of frame PFN (mem_map[PFN]), decoded.""")
+
+
+def page_text(arg):
+    if not arg:
+        raise gdb.GdbError("usage: page PFN")
+    pfn = int(gdb.parse_and_eval(arg)) & 0xFFFFFFFF
+    return "page " + describe_page(page_words(pfn), pfn) + "\n"
+
+
+class PageFunction(gdb.Function):
+    """$page(PFN): mem_map[PFN], the page descriptor (`print $page(0x1000)`
+    shows it through the pretty printer; `print $page(0x1000).count` a field)."""
+
+    def __init__(self):
+        super().__init__("page")
+
+    def invoke(self, pfn):
+        return page_at(int(pfn) & 0xFFFFFFFF)
+
+
+class ZoneFunction(gdb.Function):
+    """$zone(N): zone N of the node (0 DMA, 1 Normal, 2 HighMem, 3 Movable)."""
+
+    def __init__(self):
+        super().__init__("zone")
+
+    def invoke(self, n):
+        i = int(n)
+        if not 0 <= i < 4:
+            raise gdb.GdbError("$zone: 0 DMA, 1 Normal, 2 HighMem, 3 Movable")
+        return zones()[i]
+
+
+# The readers other helpers may use (exported to the shared namespace).
+READERS = ["static", "unwrap", "num", "once_ready", "field", "enum_name", "rust_str", "rust_string",
+           "vec_bytes", "option", "read_u32s", "read_u32", "read_phys", "symbol_address", "swapper_pg_dir",
+           "kernel_pte", "node", "zones", "mem_map", "page_words", "flags_str", "describe_page"]
+
+
+def register():
+    for name, report, doc in COMMANDS:
+        cls = type("Cmd_" + name, (Command,), {"__doc__": doc})
+        c = cls(name, report)
+        c._name = name
+    gdb.printing.register_pretty_printer(None, build_printers(), replace=True)
+    PageFunction()
+    ZoneFunction()
+
+
+def _load_as_module(shared, before):
+    """Sourced into the shared namespace: run this file again as the module
+    himem_mm and register its commands, then give the shared namespace
+    back as it was, plus the readers and the module."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("himem_mm", shared["__file__"])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["himem_mm"] = mod
+    spec.loader.exec_module(mod)
+    mod.register()
+    for n in [n for n in shared if n not in before or shared[n] is not before[n]]:
+        if n in before:
+            shared[n] = before[n]
+        else:
+            del shared[n]
+    for n in mod.READERS:
+        shared[n] = getattr(mod, n)
+    shared["himem_mm"] = mod
+
+
+if __name__ == "__main__":
+    _load_as_module(globals(), _SHARED_BEFORE)

@@ -4136,14 +4136,40 @@ def gdb_reports_match_the_shell():
         m.kill()
 
 
+def lru_sums(got, zones, mi):
+    """Check GDB's `lru ZONE` outputs (`got`, by command) for `zones`: no BAD
+    line, each list's length equal to its counter, the pages shown carrying
+    their list's flags, and the lists summed over the zones equal to meminfo
+    `mi`'s Active(anon), Inactive(anon), Unevictable; return the sums."""
+    sums = {"inactive_anon": 0, "active_anon": 0, "unevictable": 0}
+    for z in zones:
+        out = got["lru " + z]
+        check("BAD" not in out, "lru %s found inconsistencies:\n%s" % (z, out))
+        for name, n, counter in re.findall(r"^  (\w+) +(\d+) pages \(nr_lru (\d+)\)", out, re.M):
+            check(n == counter, "lru %s: %s has %s pages, counter %s" % (z, name, n, counter))
+            sums[name] += int(n)
+        for name, body in re.findall(r"^  (\w+) +\d+ pages.*\n((?:      .*\n)*)", out, re.M):
+            want = {"active_anon": "lru|active|", "unevictable": "unevictable"}.get(name, "lru|")
+            for flags in re.findall(r"flags (\S+)", body):
+                check(want in flags and (name == "active_anon") == ("active" in flags),
+                      "lru %s: a page on %s has flags %s" % (z, name, flags))
+    check(sums["active_anon"] * 4 == mi["Active(anon)"] and sums["inactive_anon"] * 4 == mi["Inactive(anon)"]
+          and sums["unevictable"] * 4 == mi["Unevictable"],
+          "GDB's lists %r, meminfo Active(anon) %d Inactive(anon) %d Unevictable %d kB"
+          % (sums, mi["Active(anon)"], mi["Inactive(anon)"], mi["Unevictable"]))
+    return sums
+
+
 def lru_lists_agree_with_meminfo():
     """Two hogs hold memory, one of it mlocked: GDB's `lru ZONE` walks each
     zone's lists through mem_map; per list the pages walked, the list head's
     length and the zone's counter agree (no BAD line), their sums are
     meminfo's Active(anon), Inactive(anon) and Unevictable (in kB / 4), and
     the pages shown carry the flags of their list. `print $page(PFN)` of the
-    first active page shows the same flags, and `print $zone(1)` the free
-    pages and watermarks zoneinfo prints for Normal."""
+    first active highmem page shows the same flags, its contents read from
+    physical memory are hog's pattern (first word w, last ~w), and `print
+    $zone(1)` shows the free pages and watermarks zoneinfo prints for
+    Normal."""
     built_user_programs()
     m = Machine(mem="160M", args="highmem=64M", gdb=True)
     try:
@@ -4154,30 +4180,19 @@ def lru_lists_agree_with_meminfo():
         mi = meminfo_values(m.cmd("meminfo"))
         zi = m.cmd("zoneinfo")
         got = gdb_reports(m, ["lru DMA", "lru Normal", "lru HighMem 4", "print $zone(1)"])
-        sums = {"inactive_anon": 0, "active_anon": 0, "unevictable": 0}
-        first_active = None
-        for z in ("DMA", "Normal", "HighMem 4"):
-            out = got["lru " + z]
-            check("BAD" not in out, "lru %s found inconsistencies:\n%s" % (z, out))
-            for name, n, counter in re.findall(r"^  (\w+) +(\d+) pages \(nr_lru (\d+)\)", out, re.M):
-                check(n == counter, "lru %s: %s has %s pages, counter %s" % (z, name, n, counter))
-                sums[name] += int(n)
-            for name, body in re.findall(r"^  (\w+) +\d+ pages.*\n((?:      .*\n)*)", out, re.M):
-                for flags in re.findall(r"flags (\S+)", body):
-                    want = {"active_anon": "lru|active|", "unevictable": "unevictable"}.get(name, "lru|")
-                    check(want in flags, "lru %s: a page on %s has flags %s" % (z, name, flags))
-                if name == "active_anon" and first_active is None:
-                    first_active = re.search(r"pfn (0x[0-9a-f]+)", body)
-        check(sums["active_anon"] * 4 == mi["Active(anon)"] and sums["inactive_anon"] * 4 == mi["Inactive(anon)"]
-              and sums["unevictable"] * 4 == mi["Unevictable"],
-              "GDB's lists %r, meminfo Active(anon) %d Inactive(anon) %d Unevictable %d kB"
-              % (sums, mi["Active(anon)"], mi["Inactive(anon)"], mi["Unevictable"]))
+        sums = lru_sums(got, ["DMA", "Normal", "HighMem 4"], mi)
         check(sums["active_anon"] >= 24 * 256 and sums["unevictable"] >= 2 * 256, "the hogs' pages are missing: %r" % sums)
-        check(first_active, "no active page shown")
+        first_active = re.search(r"^  active_anon .*\n      pfn (0x[0-9a-f]+)", got["lru HighMem 4"], re.M)
+        check(first_active, "no active highmem page shown:\n" + got["lru HighMem 4"])
+        # The page's contents, from physical memory (a highmem frame has no
+        # kernel address): hog writes w first and !w last in every page.
         pfn = "%#x" % int(first_active.group(1), 16)
-        page = gdb_reports(m, ["print $page(%s)" % pfn])["print $page(%s)" % pfn]
-        check(re.search(r"page pfn %s \(\w+, phys 0x[0-9a-f]+\), flags [a-z|]*lru\|active\|swapbacked, refcount 1, "
-                        r"mapcount 1, anon" % pfn, page), "print $page:\n" + page)
+        cmds = ["print $page(%s)" % pfn, "page %s 0 4" % pfn, "page %s 4092 4" % pfn]
+        page = gdb_reports(m, cmds)
+        check(re.search(r"page pfn %s \(HighMem, phys 0x[0-9a-f]+\), flags highmem\|lru\|active\|swapbacked, "
+                        r"refcount 1, mapcount 1, anon" % pfn, page[cmds[0]]), "print $page:\n" + page[cmds[0]])
+        first, last = (int(re.search(r"phys 0x[0-9a-f]+: (0x[0-9a-f]{8})", page[c]).group(1), 16) for c in cmds[1:])
+        check(first != 0 and last == first ^ 0xFFFFFFFF, "hog's page %s reads %#x ... %#x" % (pfn, first, last))
         normal = zi.split("zone   Normal\n")[1]
         want = "free %s" % re.search(r"pages free +(\d+)", normal).group(1)
         marks = "min %s low %s high %s" % tuple(re.search(r"%s +(\d+)" % w, normal).group(1) for w in ("min", "low", "high"))
@@ -4191,7 +4206,8 @@ def swapinfo_matches_swaps():
     """-m 64M with 64M of swap and a 100M hog holding: GDB's swapinfo prints
     /proc/swaps exactly as the shell's swaps does (Used included), and the
     slots it finds in use in the swap_map agree with the area's counters and
-    with meminfo's SwapFree (no BAD line)."""
+    with meminfo's SwapFree (no BAD line); the LRU lists, which reclaim has
+    aged (inactive pages), agree with meminfo as in lru_lists_agree_with_meminfo."""
     built_user_programs()
     m = Machine(mem="64M", swap="64M", gdb=True)
     try:
@@ -4200,7 +4216,10 @@ def swapinfo_matches_swaps():
         wait_for_out(m, "hog: holding 100M", 1, 120)
         swaps = m.cmd("swaps")
         mi = meminfo_values(m.cmd("meminfo"))
-        out = gdb_reports(m, ["swapinfo"])["swapinfo"]
+        got = gdb_reports(m, ["swapinfo", "lru DMA", "lru Normal"])
+        sums = lru_sums(got, ["DMA", "Normal"], mi)
+        check(sums["inactive_anon"] > 0, "reclaim left no inactive page: %r" % sums)
+        out = got["swapinfo"]
         lines = out.splitlines(True)
         same_text("swapinfo (its /proc/swaps part)", swaps, "".join(lines[:2]))
         check("BAD" not in out, "swapinfo found inconsistencies:\n" + out)

@@ -348,8 +348,12 @@ class Command(gdb.Command):
     def invoke(self, arg, from_tty):
         try:
             text = self.report(arg.strip())
+        except gdb.GdbError:
+            raise
         except gdb.MemoryError as e:
             raise gdb.GdbError("%s: cannot read kernel memory: %s" % (self._name, e))
+        except gdb.error as e:
+            raise gdb.GdbError("%s: %s (is build/kernel.elf the running kernel?)" % (self._name, e))
         gdb.write(text)
 
 
@@ -869,14 +873,28 @@ def build_printers():
 
 
 _command("page", lambda arg: page_text(arg),
-         """page PFN: the descriptor of frame PFN (mem_map[PFN]), decoded.""")
+         """page PFN [OFFSET [LEN]]: the descriptor of frame PFN (mem_map[PFN]),
+decoded; with OFFSET, also LEN bytes (default 16) of the frame's contents
+from OFFSET, read from physical memory (highmem frames included).""")
 
 
 def page_text(arg):
-    if not arg:
-        raise gdb.GdbError("usage: page PFN")
-    pfn = int(gdb.parse_and_eval(arg)) & 0xFFFFFFFF
-    return "page " + describe_page(page_words(pfn), pfn) + "\n"
+    words = arg.split()
+    if not 1 <= len(words) <= 3:
+        raise gdb.GdbError("usage: page PFN [OFFSET [LEN]]")
+    vals = [int(gdb.parse_and_eval(w)) & 0xFFFFFFFF for w in words]
+    pfn = vals[0]
+    out = "page " + describe_page(page_words(pfn), pfn) + "\n"
+    if len(vals) > 1:
+        off = vals[1]
+        n = vals[2] if len(vals) > 2 else 16
+        if off + n > PAGE_SIZE or n % 4:
+            raise gdb.GdbError("page: OFFSET + LEN must stay in the page, LEN a multiple of 4")
+        data = read_phys((pfn << PAGE_SHIFT) + off, n)
+        for i in range(0, n, 16):
+            ws = [int.from_bytes(data[j:j + 4], "little") for j in range(i, min(i + 16, n), 4)]
+            out += "  phys %#010x: %s\n" % ((pfn << PAGE_SHIFT) + off + i, " ".join("0x%08x" % w for w in ws))
+    return out
 
 
 class PageFunction(gdb.Function):

@@ -337,6 +337,21 @@ def buddyinfo_text():
     return "\n".join(out) + "\n" if out else ""
 
 
+class RustLanguage:
+    """`with RustLanguage():` reads values as Rust for the block. A stop
+    outside Rust code (the reset vector, an assembly stub) makes GDB's
+    language C, and GDB then cannot convert some Rust integers."""
+
+    def __enter__(self):
+        self.old = gdb.parameter("language")
+        if self.old != "rust":
+            gdb.execute("set language rust", to_string=True)
+
+    def __exit__(self, *exc):
+        if self.old != "rust":
+            gdb.execute("set language %s" % self.old, to_string=True)
+
+
 class Command(gdb.Command):
     """A command whose report is a function returning text; errors from
     reading memory say what could not be read instead of a traceback."""
@@ -347,11 +362,13 @@ class Command(gdb.Command):
 
     def invoke(self, arg, from_tty):
         try:
-            text = self.report(arg.strip())
+            with RustLanguage():
+                text = self.report(arg.strip())
         except gdb.GdbError:
             raise
         except gdb.MemoryError as e:
-            raise gdb.GdbError("%s: cannot read kernel memory: %s" % (self._name, e))
+            raise gdb.GdbError("%s: %s (before paging is on the kernel's addresses are not mapped:"
+                               " 'continue' to kmain first)" % (self._name, e))
         except gdb.error as e:
             raise gdb.GdbError("%s: %s (is build/kernel.elf the running kernel?)" % (self._name, e))
         gdb.write(text)
@@ -839,6 +856,10 @@ class PagePrinter:
         self.val = val
 
     def to_string(self):
+        with RustLanguage():
+            return self._text()
+
+    def _text(self):
         v = self.val
         words = [num(v[f]) & 0xFFFFFFFF for f in ("flags", "count", "mapcount", "private")]
         links = unwrap(v["lru"])
@@ -855,6 +876,10 @@ class ZonePrinter:
         self.val = val
 
     def to_string(self):
+        with RustLanguage():
+            return self._text()
+
+    def _text(self):
         z = self.val
         start, n = int(z["start_pfn"]), int(z["nr_pfns"])
         wm = [num(z["watermark"][i]) for i in range(3)]
@@ -905,7 +930,11 @@ class PageFunction(gdb.Function):
         super().__init__("page")
 
     def invoke(self, pfn):
-        return page_at(int(pfn) & 0xFFFFFFFF)
+        try:
+            with RustLanguage():
+                return page_at(int(pfn) & 0xFFFFFFFF)
+        except gdb.MemoryError as e:
+            raise gdb.GdbError("$page: %s" % e)
 
 
 class ZoneFunction(gdb.Function):
@@ -918,7 +947,11 @@ class ZoneFunction(gdb.Function):
         i = int(n)
         if not 0 <= i < 4:
             raise gdb.GdbError("$zone: 0 DMA, 1 Normal, 2 HighMem, 3 Movable")
-        return zones()[i]
+        try:
+            with RustLanguage():
+                return zones()[i]
+        except gdb.MemoryError as e:
+            raise gdb.GdbError("$zone: %s" % e)
 
 
 # The readers other helpers may use (exported to the shared namespace).

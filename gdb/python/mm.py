@@ -515,21 +515,28 @@ _command("dmesg", lambda arg: dmesg_text(),
 
 
 class MemMap:
-    """A copy of part of mem_map, read in one go (a list walk would
-    otherwise cost one stub round trip per page)."""
+    """mem_map read in chunks of 2048 descriptors (64 KB), each once: a
+    list walk would otherwise cost one stub round trip per page, and
+    reading all of a 2 GB machine's mem_map (16 MB) for a short list
+    would be slower still."""
 
-    def __init__(self, start_pfn, end_pfn):
-        base, n = mem_map()
-        end_pfn = min(end_pfn, n)
-        self.start = start_pfn
-        self.end = end_pfn
-        self.data = bytes(gdb.selected_inferior().read_memory(base + 32 * start_pfn, 32 * max(0, end_pfn - start_pfn)))
+    CHUNK = 2048
+
+    def __init__(self):
+        self.base, self.n = mem_map()
+        self.chunks = {}
 
     def words(self, pfn):
-        if not self.start <= pfn < self.end:
-            return page_words(pfn)
-        o = 32 * (pfn - self.start)
-        return page_fields([int.from_bytes(self.data[o + i:o + i + 4], "little") for i in range(0, 32, 4)])
+        if pfn >= self.n:
+            raise gdb.GdbError("pfn %#x on a list is beyond max_pfn (%#x)" % (pfn, self.n))
+        c = pfn // self.CHUNK
+        if c not in self.chunks:
+            first = c * self.CHUNK
+            count = min(self.CHUNK, self.n - first)
+            self.chunks[c] = bytes(gdb.selected_inferior().read_memory(self.base + 32 * first, 32 * count))
+        o = 32 * (pfn % self.CHUNK)
+        d = self.chunks[c]
+        return page_fields([int.from_bytes(d[o + i:o + i + 4], "little") for i in range(0, 32, 4)])
 
 
 def find_zone(arg):
@@ -555,6 +562,9 @@ def walk_list(mm, head, tail, length):
     the problems found: a broken back link, a wrong tail or length."""
     pfns, problems, prev, pfn = [], [], NIL, head
     while pfn != NIL and len(pfns) <= length:
+        if pfn >= mm.n:
+            problems.append("a link to pfn %#x, beyond max_pfn (%#x)" % (pfn, mm.n))
+            return pfns, problems
         w = mm.words(pfn)
         if w["prev"] != prev:
             problems.append("pfn %#x: prev is %#x, not %#x" % (pfn, w["prev"], prev))
@@ -577,8 +587,8 @@ def lru_text(arg):
     out = ["Node 0, zone %8s: LRU lists (pages on the list, the zone counter nr_lru beside)" % zone_name(z)]
     if not populated(z):
         return out[0] + "\n  (empty zone)\n"
-    start = int(z["start_pfn"])
-    mm = MemMap(start, start + int(z["nr_pfns"]))
+    mm = MemMap()
+    zstart, zlen = int(z["start_pfn"]), int(z["nr_pfns"])
     lists = unwrap(z["lru"])["lists"]
     for i, name in enumerate(LRU_NAMES):
         l = lists[i]
@@ -590,7 +600,7 @@ def lru_text(arg):
             f = mm.words(pfn)["flags"]
             if f & must != must or f & must_not:
                 problems.append("pfn %#x on %s has flags %s" % (pfn, name, flags_str(f)))
-            if not z_contains(z, pfn):
+            if not 0 <= pfn - zstart < zlen:
                 problems.append("pfn %#x is not in zone %s" % (pfn, zone_name(z)))
         if counter != length:
             problems.append("the counter says %d" % counter)
@@ -604,10 +614,6 @@ def lru_text(arg):
         for p in problems[:10]:
             out.append("    BAD: " + p)
     return "\n".join(out) + "\n"
-
-
-def z_contains(z, pfn):
-    return 0 <= pfn - int(z["start_pfn"]) < int(z["nr_pfns"])
 
 
 _command("lru", lru_text,

@@ -93,6 +93,28 @@ def once_ready(v):
     return num(v["status"]) == 2
 
 
+def lock_held(v):
+    """Whether a spin::Mutex (or the kernel's IrqLock/SpinLock around one)
+    is locked: its lock word, found by going in through `inner`."""
+    while True:
+        names = [f.name for f in v.type.strip_typedefs().fields()]
+        if "lock" in names:
+            return num(v["lock"]) != 0
+        if "inner" not in names:
+            return False
+        v = v["inner"]
+
+
+def held_note(what, locks):
+    """A last line saying which of `locks` ((name, lock value)) is held at
+    this stop: what they guard may be half-updated, so a report read now
+    may not add up (at a kgdb stop none is held)."""
+    held = [name for name, lock in locks if lock_held(lock)]
+    if not held:
+        return ""
+    return "note: %s held at this stop: %s may be mid-update\n" % (", ".join(held), what)
+
+
 def field(v, *names):
     """v.a.b.c, unwrapping at every step."""
     for n in names:
@@ -334,7 +356,8 @@ def buddyinfo_text():
         line = "Node 0, zone %8s " % zone_name(z)
         line += "".join("%6d " % int(areas[o]["nr_free"]) for o in range(MAX_ORDER))
         out.append(line)
-    return "\n".join(out) + "\n" if out else ""
+    text = "\n".join(out) + "\n" if out else ""
+    return text + held_note("the free lists", [("zone %s's lock" % zone_name(z), z["lock"]) for z in zones()])
 
 
 class RustLanguage:
@@ -421,7 +444,8 @@ def zoneinfo_text():
         out.append("              high:  %d" % int(pcp["high"]))
         out.append("              batch: %d" % int(pcp["batch"]))
         out.append("  start_pfn:           %d" % int(z["start_pfn"]))
-    return "\n".join(out) + "\n"
+    locks = [(name % zone_name(z), z[f]) for z in zones() for name, f in (("zone %s's lock", "lock"), ("zone %s's pcp lock", "pcp"))]
+    return "\n".join(out) + "\n" + held_note("the free counts", locks)
 
 
 _command("zoneinfo", lambda arg: zoneinfo_text(),
@@ -613,7 +637,7 @@ def lru_text(arg):
             out.append("      ... %d more" % (len(pfns) - show))
         for p in problems[:10]:
             out.append("    BAD: " + p)
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + held_note("the lists", [("zone %s's lru_lock" % zone_name(z), z["lru"])])
 
 
 _command("lru", lru_text,
@@ -735,7 +759,7 @@ def swapinfo_text():
     details.append("total_swap_pages %d, nr_swap_pages %d (free)" % (vm_total, vm_free))
     if vm_total != total_pages or vm_free != total_pages - total_inuse:
         details.append("BAD: the areas add up to %d slots, %d free" % (total_pages, total_pages - total_inuse))
-    return out + "\n".join(details) + "\n"
+    return out + "\n".join(details) + "\n" + held_note("the areas", [("swap_lock", static("kernel::mm::swapfile::SWAP"))])
 
 
 _command("swapinfo", lambda arg: swapinfo_text(),
@@ -805,7 +829,7 @@ def kmaps_text(limit=256):
             out.append("BAD: %s (slot %d) is not held but its PTE maps pfn %#x" % (name, t, pte >> PAGE_SHIFT))
     if not held:
         out.append("  none held")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + held_note("the slots", [("kmap_lock", static("kernel::mm::highmem::PKMAP"))])
 
 
 _command("kmaps", lambda arg: kmaps_text(),

@@ -98,11 +98,14 @@ def lock_held(v):
     is locked: its lock word, found by going in through `inner`."""
     while True:
         names = [f.name for f in v.type.strip_typedefs().fields()]
-        if "lock" in names:
+        if "lock" in names and str(v["lock"].type).startswith("core::sync::atomic::"):
             return num(v["lock"]) != 0
-        if "inner" not in names:
+        if "lock" in names:  # a lock around a lock (the slab's SlotLock)
+            v = v["lock"]
+        elif "inner" in names:
+            v = v["inner"]
+        else:
             return False
-        v = v["inner"]
 
 
 def held_note(what, locks):
@@ -476,7 +479,7 @@ def slab_caches():
     for slot in reversed(range(MAX_CACHES)):
         if num(ids[slot]) != 0:
             c = unwrap(caches[slot])["cache"]
-            found.append((rust_str(c["name"]), c))
+            found.append((rust_str(c["name"]), c, caches[slot]))
     return found
 
 
@@ -490,11 +493,13 @@ SLABINFO_HEADER = (
 def slabinfo_text():
     """mm::slab_common::slabinfo (version 2.1)."""
     out = SLABINFO_HEADER
-    for name, c in slab_caches():
+    locks = []
+    for name, c, lock in slab_caches():
         s = slab_stats(c)
         out += ("%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d\n"
                 % ((name,) + s))
-    return out
+        locks.append(("the lock of %s" % name, lock))
+    return out + held_note("its counts", locks)
 
 
 _command("slabinfo", lambda arg: slabinfo_text(),

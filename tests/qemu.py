@@ -4118,7 +4118,10 @@ def gdb_reports_match_the_shell():
     highmem), GDB's buddyinfo,
     zoneinfo, slabinfo and dmesg, read from memory at the kgdb stop, are
     byte for byte the shell's reports taken just before it: typing `kgdb`
-    allocates nothing and logs nothing, so nothing legitimately differs."""
+    allocates nothing and logs nothing, so nothing legitimately differs.
+    GDB's freelists walks every free list: consistent, with the blocks per
+    order buddyinfo counts; and it reports a free block whose order mark is
+    broken on purpose (for one GDB command, then repaired)."""
     built_user_programs()
     m = Machine(mem="160M", args="highmem=64M", gdb=True)
     try:
@@ -4133,10 +4136,32 @@ def gdb_reports_match_the_shell():
         names = ["buddyinfo", "zoneinfo", "slabinfo", "dmesg"]
         shell = {c: m.cmd(c) for c in names}
         check(re.search(r"count: [1-9]", shell["zoneinfo"]), "no page on a pcp list:\n" + shell["zoneinfo"])
-        got = gdb_reports(m, names)
+        got = gdb_reports(m, names + ["freelists"])
         for c in names:
             same_text(c, shell[c], got[c])
         check(shell["buddyinfo"].count("\n") == 3, "not three populated zones:\n" + shell["buddyinfo"])
+        # freelists walks every list: consistent, and block for block what
+        # buddyinfo counts.
+        fl = got["freelists"]
+        for line in shell["buddyinfo"].splitlines():
+            zone, counts = line.split()[3], [int(n) for n in line.split()[4:]]
+            part = re.search(r"zone +%s  free lists consistent: .*\n((?:  order.*\n)*)" % zone, fl)
+            check(part, "freelists did not find zone %s consistent:\n%s" % (zone, fl))
+            walked = [0] * 11
+            for order, n in re.findall(r"order +(\d+): +(\d+) blocks", part.group(1)):
+                walked[int(order)] = int(n)
+            check(walked == counts, "zone %s: freelists walked %r, buddyinfo %r" % (zone, walked, counts))
+        # And it catches a broken mark: the head of an order-10 block of
+        # Normal made to say order 9 for one command, then put back.
+        corrupt = ("python import himem_mm as h; pfn = int(h.zone_lock(h.zones()[1])['free_area'][10]['free_list'][2]"
+                   "['head']); assert pfn != h.NIL; at = h.mem_map()[0] + 32 * pfn + 12; "
+                   "gdb.selected_inferior().write_memory(at, (9).to_bytes(4, 'little'))")
+        restore = "python gdb.selected_inferior().write_memory(at, (10).to_bytes(4, 'little'))"
+        bad = gdb_reports(m, [corrupt, "freelists Normal", restore, "freelists"])
+        check(re.search(r"free lists BAD.*\n(.*\n)*  BAD: pfn 0x[0-9a-f]+ on the order-10 Movable list: mapcount -128, "
+                        r"order 9, type 2", bad["freelists Normal"]), "a broken mark was not found:\n" + bad["freelists Normal"])
+        check(bad["freelists"] == fl, "not consistent again after the repair:\n" + bad["freelists"])
+        same_text("buddyinfo after the GDB sessions", shell["buddyinfo"], m.cmd("buddyinfo"))
     finally:
         m.kill()
 

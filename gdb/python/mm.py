@@ -651,6 +651,84 @@ counters, the first N pages of each (pfn, reference count, map count, flags),
 and what is inconsistent (links, length, flags, zone).""")
 
 
+MIGRATE_TYPES = ["Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate"]
+
+
+def freelists_text(arg):
+    """`freelists [ZONE]`: every free list of the buddy allocator walked
+    and checked as BuddyZone::check_invariants does (mm/buddy.rs): each
+    block in its zone, naturally aligned, marked free with its list's order
+    and type and no reference, the links and lengths right, nr_free and
+    free_area_pages equal to what the lists hold, and no free buddy left
+    unmerged. What `buddyinfo` counts, proved block by block."""
+    zs = [find_zone(arg)] if arg else [z for z in zones() if populated(z)]
+    mm = MemMap()
+    out = []
+    for z in zs:
+        if not populated(z):
+            out.append("Node 0, zone %8s  empty" % zone_name(z))
+            continue
+        b = zone_lock(z)
+        start, end = int(b["start_pfn"]), int(b["start_pfn"]) + int(b["spanned"])
+        problems, lines, blocks, pages, cma = [], [], 0, 0, 0
+        heads = {}
+        for order in range(MAX_ORDER):
+            area = b["free_area"][order]
+            per_type, in_area = [], 0
+            for mt in range(len(MIGRATE_TYPES)):
+                l = area["free_list"][mt]
+                pfns, bad = walk_list(mm, int(l["head"]), int(l["tail"]), int(l["len"]))
+                problems += ["order %d %s list: %s" % (order, MIGRATE_TYPES[mt], x) for x in bad]
+                for pfn in pfns:
+                    w = mm.words(pfn)
+                    if not start <= pfn or pfn + (1 << order) > end:
+                        problems.append("pfn %#x: free block outside the zone" % pfn)
+                    if pfn & ((1 << order) - 1):
+                        problems.append("pfn %#x: order-%d block not naturally aligned" % (pfn, order))
+                    if w["mapcount"] != PAGE_BUDDY_MAPCOUNT_VALUE or w["private"] != order or w["index"] != mt:
+                        problems.append("pfn %#x on the order-%d %s list: mapcount %d, order %d, type %d"
+                                        % (pfn, order, MIGRATE_TYPES[mt], w["mapcount"], w["private"], w["index"]))
+                    if w["count"] != 0:
+                        problems.append("pfn %#x: free block with refcount %d" % (pfn, w["count"]))
+                    heads[pfn] = order
+                if pfns:
+                    per_type.append("%s %d" % (MIGRATE_TYPES[mt], len(pfns)))
+                in_area += len(pfns)
+                pages += len(pfns) << order
+                if MIGRATE_TYPES[mt] == "CMA":
+                    cma += len(pfns) << order
+            if in_area != int(area["nr_free"]):
+                problems.append("order %d: nr_free %d, the lists hold %d" % (order, int(area["nr_free"]), in_area))
+            if in_area:
+                lines.append("  order %2d: %5d blocks: %s" % (order, in_area, ", ".join(per_type)))
+            blocks += in_area
+        for pfn, order in heads.items():
+            if order < MAX_ORDER - 1 and heads.get(pfn ^ (1 << order)) == order:
+                problems.append("pfn %#x and its buddy %#x: both free at order %d, left unmerged"
+                                % (min(pfn, pfn ^ (1 << order)), max(pfn, pfn ^ (1 << order)), order))
+        if pages != int(b["free_area_pages"]):
+            problems.append("free_area_pages %d, the lists hold %d pages" % (int(b["free_area_pages"]), pages))
+        if cma != int(b["cma_free"]):
+            problems.append("cma_free %d, the CMA lists hold %d pages" % (int(b["cma_free"]), cma))
+        pcp = num(z["pcp_free"])
+        out.append("Node 0, zone %8s  %s: %d blocks, %d pages (and %d on the pcp lists: %d free)"
+                   % (zone_name(z), "free lists BAD" if problems else "free lists consistent",
+                      blocks, pages, pcp, pages + pcp))
+        out += lines
+        out += ["  BAD: " + x for x in problems[:20]]
+        if len(problems) > 20:
+            out.append("  BAD: ... %d more" % (len(problems) - 20))
+    text = "\n".join(out) + "\n"
+    return text + held_note("the free lists", [("zone %s's lock" % zone_name(z), z["lock"]) for z in zs])
+
+
+_command("freelists", freelists_text,
+         """freelists [ZONE]: walk and check every buddy free list of ZONE (or of every
+zone): blocks per order and migrate type, and any broken invariant (a block's
+mark, order, type, alignment or zone; links, lengths, nr_free, free_area_pages;
+free buddies left unmerged) as a BAD line. "free lists consistent" otherwise.""")
+
+
 SWAP_MAP_BAD = 0x8000
 
 

@@ -5,6 +5,16 @@
 # formats are those of the shell's reports (src/mm/vmstat.rs and friends),
 # so `buddyinfo` in GDB and `buddyinfo` at the himem# prompt can be diffed.
 #
+# Commands (each also has `help NAME`):
+#   buddyinfo, zoneinfo, slabinfo, dmesg   the shell's reports, byte for byte
+#   freelists [ZONE]     every buddy free list walked and checked
+#   lru ZONE [N]         the LRU lists: lengths, counters, first N pages
+#   swapinfo             /proc/swaps, then each area's slots
+#   kmaps                the shell's kmaps, PTEs checked; kmap_atomic slots
+#   page PFN [OFF [LEN]] mem_map[PFN] decoded; the frame's bytes (physical)
+# Pretty printers for kernel::mm::page::Page and kernel::mm::mmzone::Zone,
+# and the functions $page(PFN) and $zone(N) to print one: `print $zone(1)`.
+#
 # The first half is reusable readers for Rust values (statics by path, the
 # wrappers around them, slices, strings, enums, physical memory); the second
 # half the commands and the pretty printers.

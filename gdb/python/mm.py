@@ -1103,7 +1103,12 @@ def _load_as_module(shared, before):
     spec = importlib.util.spec_from_file_location("himem_mm", shared["__file__"])
     mod = importlib.util.module_from_spec(spec)
     sys.modules["himem_mm"] = mod
-    spec.loader.exec_module(mod)
+    # No gdb/python/__pycache__ left in the work tree.
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.dont_write_bytecode = saved
     mod.register()
     for n in [n for n in shared if n not in before or shared[n] is not before[n]]:
         if n in before:

@@ -222,10 +222,9 @@ def read_phys(paddr, n):
 
     Through QEMU's gdbstub physical mode (`maint packet Qqemu.PhyMemMode:1`),
     rather than `monitor xp`: the mode reads with the same binary memory
-    packets as any other read, any size in one call, so the bytes need no
-    parsing out of the monitor's text (whose output, under `gdb -batch`,
-    reaches the terminal only when captured with to_string). Lowmem could be
-    read at PAGE_OFFSET too; highmem has no kernel address until kmapped.
+    packets as any other read, any size in one call, and the bytes need no
+    parsing out of the monitor's text. Lowmem could be read at PAGE_OFFSET
+    too; highmem has no kernel address until kmapped.
     The mode is switched back off even when the read fails."""
     _phys_mode(True)
     try:

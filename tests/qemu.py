@@ -4417,6 +4417,211 @@ GDB_PROC_TESTS = [("qemu::gdb::ps_and_vmas_match_the_shell", gdb_ps_and_vmas_mat
                   ("qemu::gdb::make_gdb_with_make_console", gdb_make_gdb_with_make_console)]
 
 
+# --- GDB commands for memory state (issue 14) ---
+
+def gdb_reports(m, commands, timeout=90):
+    """Run GDB `commands` at one kgdb stop of `m` (gdb_at_kgdb) and return
+    each command's output by command, split at `echo` marks put between
+    them; a command that failed shows as its error text."""
+    argv = []
+    for c in commands:
+        argv += ["echo @@%s\\n" % c, c]
+    out = gdb_at_kgdb(m, argv, timeout)
+    parts = re.split(r"^@@(.*)\n", out, flags=re.M)
+    got = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+    for c in commands:
+        check(c in got, "no output of GDB %r:\n%s" % (c, out[-3000:]))
+        got[c] = re.sub(r"\[Inferior 1 \(process 1\) detached\]\n?$", "", got[c])
+        check("Traceback" not in got[c] and "Python Exception" not in got[c] and "Error occurred" not in got[c],
+              "GDB %r failed:\n%s" % (c, got[c]))
+    return got
+
+
+def same_text(what, shell, gdb):
+    if shell != gdb:
+        import difflib
+        diff = "".join(difflib.unified_diff(shell.splitlines(True), gdb.splitlines(True), "shell", "gdb"))
+        raise AssertionError("%s: GDB's report differs from the shell's:\n%s" % (what, diff[-3000:]))
+
+
+def gdb_reports_match_the_shell():
+    """After a workload (a 16M hog holding its highmem-first pages, a 3M
+    vmalloc, a 1M hog that ends and leaves pages on the pcp lists; real
+    highmem), GDB's buddyinfo,
+    zoneinfo, slabinfo and dmesg, read from memory at the kgdb stop, are
+    byte for byte the shell's reports taken just before it: typing `kgdb`
+    allocates nothing and logs nothing, so nothing legitimately differs.
+    GDB's freelists walks every free list: consistent, with the blocks per
+    order buddyinfo counts; and it reports a free block whose order mark is
+    broken on purpose (for one GDB command, then repaired)."""
+    built_user_programs()
+    m = Machine(mem="160M", args="highmem=64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 16M touch hold &")
+        wait_for_out(m, "hog: holding 16M", 1, 60)
+        v = m.cmd("vmalloc 3M")
+        check(re.search(r"0x[0-9a-f]{8}", v), "vmalloc printed no address:\n" + v)
+        # A program that ends frees its pages to the pcp lists: zoneinfo's
+        # free counts then include cached pages, which GDB must add too.
+        check("hog: done" in m.cmd("run hog 1M touch"), "the short hog failed:\n" + m.out[-1500:])
+        names = ["buddyinfo", "zoneinfo", "slabinfo", "dmesg"]
+        shell = {c: m.cmd(c) for c in names}
+        check(re.search(r"count: [1-9]", shell["zoneinfo"]), "no page on a pcp list:\n" + shell["zoneinfo"])
+        got = gdb_reports(m, names + ["freelists"])
+        for c in names:
+            same_text(c, shell[c], got[c])
+        check(shell["buddyinfo"].count("\n") == 3, "not three populated zones:\n" + shell["buddyinfo"])
+        # freelists walks every list: consistent, and block for block what
+        # buddyinfo counts.
+        fl = got["freelists"]
+        for line in shell["buddyinfo"].splitlines():
+            zone, counts = line.split()[3], [int(n) for n in line.split()[4:]]
+            part = re.search(r"zone +%s  free lists consistent: .*\n((?:  order.*\n)*)" % zone, fl)
+            check(part, "freelists did not find zone %s consistent:\n%s" % (zone, fl))
+            walked = [0] * 11
+            for order, n in re.findall(r"order +(\d+): +(\d+) blocks", part.group(1)):
+                walked[int(order)] = int(n)
+            check(walked == counts, "zone %s: freelists walked %r, buddyinfo %r" % (zone, walked, counts))
+        # And it catches a broken mark: the head of an order-10 block of
+        # Normal made to say order 9 for one command, then put back.
+        corrupt = ("python import himem_mm as h; pfn = int(h.zone_lock(h.zones()[1])['free_area'][10]['free_list'][2]"
+                   "['head']); assert pfn != h.NIL; at = h.mem_map()[0] + 32 * pfn + 12; "
+                   "gdb.selected_inferior().write_memory(at, (9).to_bytes(4, 'little'))")
+        restore = "python gdb.selected_inferior().write_memory(at, (10).to_bytes(4, 'little'))"
+        bad = gdb_reports(m, [corrupt, "freelists Normal", restore, "freelists"])
+        check(re.search(r"free lists BAD.*\n(.*\n)*  BAD: pfn 0x[0-9a-f]+ on the order-10 Movable list: mapcount -128, "
+                        r"order 9, type 2", bad["freelists Normal"]), "a broken mark was not found:\n" + bad["freelists Normal"])
+        check(bad["freelists"] == fl, "not consistent again after the repair:\n" + bad["freelists"])
+        same_text("buddyinfo after the GDB sessions", shell["buddyinfo"], m.cmd("buddyinfo"))
+    finally:
+        m.kill()
+
+
+def lru_sums(got, zones, mi):
+    """Check GDB's `lru ZONE` outputs (`got`, by command) for `zones`: no BAD
+    line, each list's length equal to its counter, the pages shown carrying
+    their list's flags, and the lists summed over the zones equal to meminfo
+    `mi`'s Active(anon), Inactive(anon), Unevictable; return the sums."""
+    sums = {"inactive_anon": 0, "active_anon": 0, "unevictable": 0}
+    for z in zones:
+        out = got["lru " + z]
+        check("BAD" not in out, "lru %s found inconsistencies:\n%s" % (z, out))
+        for name, n, counter in re.findall(r"^  (\w+) +(\d+) pages \(nr_lru (\d+)\)", out, re.M):
+            check(n == counter, "lru %s: %s has %s pages, counter %s" % (z, name, n, counter))
+            sums[name] += int(n)
+        for name, body in re.findall(r"^  (\w+) +\d+ pages.*\n((?:      .*\n)*)", out, re.M):
+            want = {"active_anon": "lru|active|", "unevictable": "unevictable"}.get(name, "lru|")
+            for flags in re.findall(r"flags (\S+)", body):
+                check(want in flags and (name == "active_anon") == ("active" in flags),
+                      "lru %s: a page on %s has flags %s" % (z, name, flags))
+    check(sums["active_anon"] * 4 == mi["Active(anon)"] and sums["inactive_anon"] * 4 == mi["Inactive(anon)"]
+          and sums["unevictable"] * 4 == mi["Unevictable"],
+          "GDB's lists %r, meminfo Active(anon) %d Inactive(anon) %d Unevictable %d kB"
+          % (sums, mi["Active(anon)"], mi["Inactive(anon)"], mi["Unevictable"]))
+    return sums
+
+
+def lru_lists_agree_with_meminfo():
+    """Two hogs hold memory, one of it mlocked: GDB's `lru ZONE` walks each
+    zone's lists through mem_map; per list the pages walked, the list head's
+    length and the zone's counter agree (no BAD line), their sums are
+    meminfo's Active(anon), Inactive(anon) and Unevictable (in kB / 4), and
+    the pages shown carry the flags of their list. `print $page(PFN)` of the
+    first active highmem page shows the same flags, its contents read from
+    physical memory are hog's pattern (first word w, last ~w), and `print
+    $zone(1)` shows the free pages and watermarks zoneinfo prints for
+    Normal."""
+    built_user_programs()
+    m = Machine(mem="160M", args="highmem=64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 24M touch hold &")
+        m.cmd("run hog 2M touch lock hold &")
+        wait_for_out(m, "hog: holding", 2, 60)
+        mi = meminfo_values(m.cmd("meminfo"))
+        zi = m.cmd("zoneinfo")
+        got = gdb_reports(m, ["lru DMA", "lru Normal", "lru HighMem 4", "print $zone(1)"])
+        sums = lru_sums(got, ["DMA", "Normal", "HighMem 4"], mi)
+        check(sums["active_anon"] >= 24 * 256 and sums["unevictable"] >= 2 * 256, "the hogs' pages are missing: %r" % sums)
+        first_active = re.search(r"^  active_anon .*\n      pfn (0x[0-9a-f]+)", got["lru HighMem 4"], re.M)
+        check(first_active, "no active highmem page shown:\n" + got["lru HighMem 4"])
+        # The page's contents, from physical memory (a highmem frame has no
+        # kernel address): hog writes w first and !w last in every page.
+        pfn = "%#x" % int(first_active.group(1), 16)
+        cmds = ["print $page(%s)" % pfn, "page %s 0 4" % pfn, "page %s 4092 4" % pfn]
+        page = gdb_reports(m, cmds)
+        check(re.search(r"page pfn %s \(HighMem, phys 0x[0-9a-f]+\), flags highmem\|lru\|active\|swapbacked, "
+                        r"refcount 1, mapcount 1, anon" % pfn, page[cmds[0]]), "print $page:\n" + page[cmds[0]])
+        first, last = (int(re.search(r"phys 0x[0-9a-f]+: (0x[0-9a-f]{8})", page[c]).group(1), 16) for c in cmds[1:])
+        check(first != 0 and last == first ^ 0xFFFFFFFF, "hog's page %s reads %#x ... %#x" % (pfn, first, last))
+        normal = zi.split("zone   Normal\n")[1]
+        want = "free %s" % re.search(r"pages free +(\d+)", normal).group(1)
+        marks = "min %s low %s high %s" % tuple(re.search(r"%s +(\d+)" % w, normal).group(1) for w in ("min", "low", "high"))
+        check(want in got["print $zone(1)"] and marks in got["print $zone(1)"],
+              "print $zone(1) against zoneinfo (%s; %s):\n%s" % (want, marks, got["print $zone(1)"]))
+    finally:
+        m.kill()
+
+
+def swapinfo_matches_swaps():
+    """-m 64M with 64M of swap and a 100M hog holding: GDB's swapinfo prints
+    /proc/swaps exactly as the shell's swaps does (Used included), and the
+    slots it finds in use in the swap_map agree with the area's counters and
+    with meminfo's SwapFree (no BAD line); the LRU lists, which reclaim has
+    aged (inactive pages), agree with meminfo as in lru_lists_agree_with_meminfo."""
+    built_user_programs()
+    m = Machine(mem="64M", swap="64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 100M touch hold &")
+        wait_for_out(m, "hog: holding 100M", 1, 120)
+        swaps = m.cmd("swaps")
+        mi = meminfo_values(m.cmd("meminfo"))
+        got = gdb_reports(m, ["swapinfo", "lru DMA", "lru Normal"])
+        sums = lru_sums(got, ["DMA", "Normal"], mi)
+        check(sums["inactive_anon"] > 0, "reclaim left no inactive page: %r" % sums)
+        out = got["swapinfo"]
+        lines = out.splitlines(True)
+        same_text("swapinfo (its /proc/swaps part)", swaps, "".join(lines[:2]))
+        check("BAD" not in out, "swapinfo found inconsistencies:\n" + out)
+        used = int(re.search(r"(\d+) in use, ", out).group(1))
+        check(used > 0 and used * 4 == int(swaps.splitlines()[1].split()[3]), "slots in use %d:\n%s" % (used, out))
+        free = int(re.search(r"nr_swap_pages (\d+)", out).group(1))
+        check(free * 4 == mi["SwapFree"], "nr_swap_pages %d, SwapFree %d kB" % (free, mi["SwapFree"]))
+    finally:
+        m.kill()
+
+
+def kmaps_match_the_shell():
+    """On the test kernel with real highmem, after in-kernel tests that
+    kmap highmem pages (leaving slots free but stale) GDB's kmaps prints
+    the shell's kmaps report exactly, finds each slot's PTE mapping its
+    page (no BAD line), and no kmap_atomic slot held at the kgdb stop (the
+    shell holds none between commands)."""
+    m = Machine(mem="128M", args="highmem=48M", ktest=True, gdb=True)
+    try:
+        m.boot()
+        m.cmd("ktest mm::highmem::kmap_costs", timeout=120)
+        shell = m.cmd("kmaps")
+        check(re.search(r"^ +\d+ +1 +0x", shell, re.M), "the ktest left no stale slot to see:\n" + shell)
+        out = gdb_reports(m, ["kmaps"])["kmaps"]
+        same_text("kmaps", shell, out[:len(shell)])
+        check("BAD" not in out, "kmaps found inconsistencies:\n" + out)
+        check(out[len(shell):] == "kmap_atomic slots (fixmap, one per type): type, slot, address, pfn\n  none held\n",
+              "kmap_atomic slots at the kgdb stop:\n" + out[len(shell):])
+    finally:
+        m.kill()
+
+
+GDB_MM_TESTS = [("qemu::gdb::mm::reports_match_the_shell", gdb_reports_match_the_shell),
+                ("qemu::gdb::mm::lru_lists_agree_with_meminfo", lru_lists_agree_with_meminfo),
+                ("qemu::gdb::mm::swapinfo_matches_swaps", swapinfo_matches_swaps),
+                ("qemu::gdb::mm::kmaps_match_the_shell", kmaps_match_the_shell)]
+
+
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -4448,7 +4653,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + LABS_TESTS + GDB_PROC_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + GDB_PROC_TESTS + GDB_MM_TESTS + LABS_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

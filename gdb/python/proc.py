@@ -16,127 +16,27 @@
 # Physical memory (the user page tables live in highmem, outside the direct
 # map) is read in QEMU's physical mode: `maint packet Qqemu.PhyMemMode:1`.
 
-import os
-import re
-import struct
+_SHARED_BEFORE = dict(globals()) if __name__ == "__main__" else None
 
-import gdb
-import gdb.printing
+import os  # noqa: E402
+import struct  # noqa: E402
+import sys  # noqa: E402
 
-# --- small readers for Rust values (the layouts rustc's debug info gives) ---
+import gdb  # noqa: E402
+import gdb.printing  # noqa: E402
+
+if "himem_rust" not in sys.modules:  # sourced by hand: the readers first
+    gdb.execute("source " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "rust.py"))
+from himem_rust import (arc, commands, enum_name, load_as_module, num, option, paging_on,  # noqa: E402
+                        parse_address, parse_count, pointer, read_phys_u32, read_u32, require, rust_str, static,
+                        swapper_pg_dir, symbol_address, unwrap, variant, vec_items)
+
+himem_mm = require("mm")
 
 PAGE_OFFSET = 0xC0000000
 PAGE_SIZE = 4096
 TASK_SIZE = PAGE_OFFSET
 MAX_DMA_PFN = (16 << 20) >> 12
-
-
-def _fields(v):
-    """The fields of struct `v` that hold data (no PhantomData, no ZSTs)."""
-    return [f for f in v.type.strip_typedefs().fields() if f.type is not None and f.type.sizeof > 0]
-
-
-def _scalar(v):
-    """An integer through its wrappers: Atomic, UnsafeCell, AlignN, newtypes."""
-    while v.type.strip_typedefs().code in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
-        fs = _fields(v)
-        if len(fs) != 1:
-            raise gdb.GdbError("proc.py: %s is not a one-field wrapper" % v.type)
-        v = v[fs[0]]
-    return int(v)
-
-
-def _pointer(v):
-    """The raw pointer inside NonNull, Unique, Box, Arc's `ptr`..."""
-    while v.type.strip_typedefs().code != gdb.TYPE_CODE_PTR:
-        fs = _fields(v)
-        if not fs:
-            raise gdb.GdbError("proc.py: no pointer in %s" % v.type)
-        v = v[fs[0]]
-    return v
-
-
-def _enum(v):
-    """(variant name, payload) of a Rust enum value; gdb resolves the
-    active variant: the last field of the value's type."""
-    f = v.type.fields()[-1]
-    return f.name, v[f]
-
-
-def _option(v):
-    """The payload of `Some(x)`, or None."""
-    name, payload = _enum(v)
-    return payload["__0"] if name == "Some" else None
-
-
-def _unit_variant(v):
-    """The variant name of a field-less enum (`TaskState::Running`)."""
-    return str(v).rsplit("::", 1)[-1]
-
-
-def _lock_data(v):
-    """What a Mutex, SpinLock, IrqLock or spin::Mutex guards (read without
-    the lock: the stop is the lock)."""
-    while True:
-        names = [f.name for f in v.type.fields()]
-        if "data" in names:
-            d = v["data"]
-            return d["value"] if "value" in [f.name for f in d.type.fields()] else d
-        if "inner" in names:
-            v = v["inner"]
-            continue
-        raise gdb.GdbError("proc.py: no data in lock %s" % v.type)
-
-
-def _vec(v):
-    """The elements of a Vec<T, A>, as gdb values."""
-    t = v.type.template_argument(0)
-    n = _scalar(v["len"])
-    p = _pointer(v["buf"]).cast(t.pointer())
-    return [(p + i).dereference() for i in range(n)]
-
-
-def _arc(v):
-    """The T of an Arc<T, A>."""
-    return _pointer(v).dereference()["data"]
-
-
-def _str_bytes(v):
-    """A String's or &str's text."""
-    if "vec" in [f.name for f in v.type.fields()]:
-        items = v["vec"]
-        n = _scalar(items["len"])
-        addr = int(_pointer(items["buf"]))
-    else:
-        n = int(v["length"])
-        addr = int(v["data_ptr"])
-    if n == 0:
-        return ""
-    return bytes(gdb.selected_inferior().read_memory(addr, n)).decode("utf-8", "replace")
-
-
-def _global(name):
-    return gdb.parse_and_eval(name)
-
-
-def _u32(addr):
-    return struct.unpack("<I", bytes(gdb.selected_inferior().read_memory(addr, 4)))[0]
-
-
-def phys_read(addr, n):
-    """`n` bytes of physical memory (QEMU's physical mode; the mode is
-    always put back, and gdb's caches dropped either side)."""
-    gdb.execute("maint flush dcache", to_string=True)
-    gdb.execute("maint packet Qqemu.PhyMemMode:1", to_string=True)
-    try:
-        return bytes(gdb.selected_inferior().read_memory(addr, n))
-    finally:
-        gdb.execute("maint packet Qqemu.PhyMemMode:0", to_string=True)
-        gdb.execute("maint flush dcache", to_string=True)
-
-
-def phys_u32(addr):
-    return struct.unpack("<I", phys_read(addr, 4))[0]
 
 
 # --- processes and threads ---
@@ -146,24 +46,24 @@ PROCESS_TYPE = "kernel::process::task::Process"
 
 def processes():
     """Every `Process` in PROCS (pid order)."""
-    return [_arc(a) for a in _vec(_lock_data(_global("kernel::process::task::PROCS")))]
+    return [arc(a) for a in vec_items(unwrap(static("kernel::process::task::PROCS")))]
 
 
 def find_process(pid):
     for p in processes():
-        if _scalar(p["pid"]) == pid:
+        if num(p["pid"]) == pid:
             return p
     raise gdb.GdbError("no process %d (ps lists them)" % pid)
 
 
 def proc_inner(p):
-    return _lock_data(p["inner"])
+    return unwrap(p["inner"])
 
 
 def proc_mm(p):
     """The process's MmStruct, or None (a zombie)."""
-    mm = _option(proc_inner(p)["mm"])
-    return None if mm is None else _arc(mm)
+    mm = option(proc_inner(p)["mm"])
+    return None if mm is None else arc(mm)
 
 
 TASK_LETTERS = {"Running": "R", "Runnable": "R", "Sleeping": "S", "Stopped": "T", "Dead": "X", "Unused": "-"}
@@ -171,10 +71,10 @@ TASK_LETTERS = {"Running": "R", "Runnable": "R", "Sleeping": "S", "Stopped": "T"
 
 def tasks():
     """The run queue's tasks, slot order: (pid, letter, name, task value)."""
-    rq = _lock_data(_global("kernel::kernel::sched::RQ"))
+    rq = unwrap(static("kernel::kernel::sched::RQ"))
     out = []
-    for t in [rq["idle"]] + _vec(rq["tasks"]):
-        state = _unit_variant(t["state"])
+    for t in [rq["idle"]] + vec_items(rq["tasks"]):
+        state = enum_name(t["state"])
         name = t["name"]
         raw = bytes(int(name["__0"][i]) for i in range(int(name["__1"])))
         out.append((int(t["pid"]), TASK_LETTERS.get(state, "?"), raw.decode("utf-8", "replace"), t, state))
@@ -187,9 +87,9 @@ def live_tasks():
 
 def mm_vmas(mm):
     """(VmaSet value, [Vma values]) of an MmStruct."""
-    ctx = _lock_data(mm["mmap"])
+    ctx = unwrap(mm["mmap"])
     vs = ctx["vmas"]
-    return vs, [_pointer(b).dereference() for b in _vec(vs["vmas"]["areas"])]
+    return vs, [pointer(b).dereference() for b in vec_items(vs["vmas"]["areas"])]
 
 
 VM_READ, VM_WRITE, VM_EXEC, VM_SHARED, VM_MAYSHARE = 0x1, 0x2, 0x4, 0x8, 0x80
@@ -198,9 +98,9 @@ VM_LOCKED = 0x2000
 
 def vma_fields(v):
     """start, end, flags, pgoff, file name or None."""
-    kind, payload = _enum(v["kind"])
-    fname = _str_bytes(payload["__0"]["name"]) if kind == "File" else None
-    return int(v["start"]), int(v["end"]), _scalar(v["flags"]), int(v["pgoff"]), fname
+    kind, payload = variant(v["kind"])
+    fname = rust_str(payload["__0"]["name"]) if kind == "File" else None
+    return int(v["start"]), int(v["end"]), num(v["flags"]), int(v["pgoff"]), fname
 
 
 def maps_line(vs, v):
@@ -241,7 +141,7 @@ def mm_counters(mm):
         total += pages
         if flags & VM_LOCKED:
             locked += pages
-    return total, locked, _scalar(mm["rss"])
+    return total, locked, num(mm["rss"])
 
 
 # procps' columns: header, width, right-aligned (process/procfs.rs PS_COLUMNS).
@@ -265,16 +165,16 @@ def _ps_line(cells):
 
 def ps_text():
     procs = processes()
-    ppids = {_scalar(p["pid"]) for p in procs}
+    ppids = {num(p["pid"]) for p in procs}
     live = live_tasks()
     rows = []
     for pid, letter, name, _, _ in live:
         if pid not in ppids:
             rows.append((pid, 0, letter, 0, 0, name))
     for p in procs:
-        pid = _scalar(p["pid"])
+        pid = num(p["pid"])
         inner = proc_inner(p)
-        if _option(inner["exit_status"]) is not None:
+        if option(inner["exit_status"]) is not None:
             letter = "Z"
         else:
             letter = next((t[1] for t in live if t[0] == pid), "X")
@@ -284,7 +184,7 @@ def ps_text():
             total, locked, rss = mm_counters(mm)
             if locked:
                 letter += "L"
-        rows.append((pid, _scalar(p["ppid"]), letter, total * 4, rss * 4, _str_bytes(p["comm"])))
+        rows.append((pid, num(p["ppid"]), letter, total * 4, rss * 4, rust_str(p["comm"])))
     rows.sort(key=lambda r: r[0])
     text = _ps_line([c[0] for c in PS_COLUMNS])
     for pid, ppid, stat, vsz, rss, name in rows:
@@ -292,36 +192,45 @@ def ps_text():
     return text
 
 
-class Ps(gdb.Command):
-    """ps: the tasks, as the shell's `ps` prints them (PID PPID STAT VSZ RSS
-    COMMAND), read from the process table and the run queue."""
-
-    def __init__(self):
-        super().__init__("ps", gdb.COMMAND_DATA)
-
-    def invoke(self, arg, from_tty):
-        if arg.strip():
-            raise gdb.GdbError("ps takes no arguments")
-        gdb.write(ps_text())
+def ps_report(arg):
+    if arg:
+        raise gdb.GdbError("takes no arguments (got %r)" % arg)
+    return ps_text()
 
 
-class Vmas(gdb.Command):
-    """vmas PID: process PID's areas, as the shell's `maps PID`
-    (/proc/PID/maps) prints them."""
+def kernel_thread(pid):
+    """The name of kernel thread `pid` (a task with no Process: idle,
+    kswapd...), or None."""
+    return next((t[2] for t in live_tasks() if t[0] == pid), None)
 
-    def __init__(self):
-        super().__init__("vmas", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
-        args = arg.split()
-        if len(args) != 1 or not args[0].isdigit():
-            raise gdb.GdbError("usage: vmas PID")
-        mm = proc_mm(find_process(int(args[0])))
-        if mm is None:
-            return
-        vs, vmas = mm_vmas(mm)
-        for v in vmas:
-            gdb.write(maps_line(vs, v) + "\n")
+def user_process(cmd, text):
+    """The Process of the PID argument `text`, with its MmStruct; a clear
+    error for a pid that is not a number, not there, a kernel thread or a
+    zombie (whose address space exit_mm has already torn down)."""
+    pid = parse_count(cmd, text, "PID")
+    try:
+        p = find_process(pid)
+    except gdb.GdbError:
+        name = kernel_thread(pid)
+        if name is not None:
+            raise gdb.GdbError("pid %d (%s) is a kernel thread: it has no user address space (it runs on"
+                               " swapper_pg_dir)" % (pid, name))
+        raise
+    mm = proc_mm(p)
+    if mm is None:
+        raise gdb.GdbError("process %d (%s) is a zombie: its address space is gone (exit_mm tore it down)"
+                           % (pid, rust_str(p["comm"])))
+    return pid, p, mm
+
+
+def vmas_report(arg):
+    args = arg.split()
+    if len(args) != 1:
+        raise gdb.GdbError("usage: vmas PID (got %r)" % arg)
+    _, _, mm = user_process("vmas", args[0])
+    vs, vmas = mm_vmas(mm)
+    return "".join(maps_line(vs, v) + "\n" for v in vmas)
 
 
 # --- vtop ---
@@ -341,35 +250,14 @@ def decode_flags(e, pte=False):
 
 
 def zone_ranges():
-    """[(name, start_pfn, end_pfn)] from the kernel's node (NODE.zones), or
-    from max_low_pfn if the node cannot be read."""
+    """[(name, start_pfn, end_pfn)] of the kernel's zones (mm.py's zones()),
+    or, before mm_init has built the node, the ranges they will have:
+    DMA below 16 MB, Normal up to max_low_pfn, HighMem above."""
     try:
-        node = _global("kernel::mm::mmzone::NODE")
-
-        def find(v, depth=0):
-            if str(v.type.strip_typedefs()) == "kernel::mm::mmzone::Node":
-                return v
-            if depth > 6 or v.type.strip_typedefs().code not in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
-                return None
-            for f in _fields(v):
-                r = find(v[f], depth + 1)
-                if r is not None:
-                    return r
-            return None
-
-        n = find(node)
-        zones = n["zones"]
-        lo, hi = zones.type.range()
-        out = []
-        for i in range(lo, hi + 1):
-            z = zones[i]
-            kind = _unit_variant(z["kind"])
-            name = {"Dma": "DMA", "Normal": "Normal", "HighMem": "HighMem", "Highmem": "HighMem"}.get(kind, kind)
-            start = int(z["start_pfn"])
-            out.append((name, start, start + int(z["nr_pfns"])))
-        return out
-    except (gdb.error, gdb.GdbError, AttributeError, TypeError):
-        low = _scalar(_global("kernel::mm::mmzone::MAX_LOW_PFN"))
+        return [(himem_mm.zone_name(z), int(z["start_pfn"]), int(z["start_pfn"]) + int(z["nr_pfns"]))
+                for z in himem_mm.zones()]
+    except (gdb.error, gdb.GdbError):
+        low = num(static("kernel::mm::mmzone::MAX_LOW_PFN"))
         return [("DMA", 0, MAX_DMA_PFN), ("Normal", MAX_DMA_PFN, low), ("HighMem", low, 1 << 20)]
 
 
@@ -381,8 +269,7 @@ def zone_of(pfn, zones=None):
 
 
 def swapper_pgd_phys():
-    where = gdb.execute("info address swapper_pg_dir", to_string=True)
-    return int(re.search(r"0x[0-9a-f]+", where).group(0), 16) - PAGE_OFFSET
+    return swapper_pg_dir() - PAGE_OFFSET
 
 
 def vtop_lines(va, pid=None):
@@ -399,11 +286,11 @@ def vtop_lines(va, pid=None):
     zones = zone_ranges()
     out = ["vtop %#010x in %s (pgd at phys %#010x)" % (va, who, pgd)]
     i = va >> 22
-    pde = phys_u32(pgd + 4 * i)
+    pde = read_phys_u32(pgd + 4 * i)
     out.append("  PDE[%d] at phys %#010x = %#010x  %s" % (i, pgd + 4 * i, pde, decode_flags(pde)))
     if not pde & 1:
         why = "PDE not present: no page table covers %#010x" % (va & ~0x3FFFFF)
-        if pid is not None and i >= TASK_SIZE >> 22 and phys_u32(swapper_pgd_phys() + 4 * i) & 1:
+        if pid is not None and i >= TASK_SIZE >> 22 and read_phys_u32(swapper_pgd_phys() + 4 * i) & 1:
             why += " (swapper_pg_dir has it: the lazy vmalloc sync copies it on the first fault)"
         out.append("  unmapped: " + why)
         return out
@@ -416,7 +303,7 @@ def vtop_lines(va, pid=None):
         where = "direct map at %#010x" % (pt + PAGE_OFFSET) if ptzone != "HighMem" else "highmem: not in the direct map"
         out.append("  page table at phys %#010x (%s, %s)" % (pt, ptzone, where))
         j = (va >> 12) & 0x3FF
-        pte = phys_u32(pt + 4 * j)
+        pte = read_phys_u32(pt + 4 * j)
         out.append("  PTE[%d] at phys %#010x = %#010x  %s" % (j, pt + 4 * j, pte, decode_flags(pte, pte=True)))
         if not pte & 1:
             if pte == 0:
@@ -438,24 +325,16 @@ def vtop_lines(va, pid=None):
     return out
 
 
-class Vtop(gdb.Command):
-    """vtop ADDR [PID]: walk the page directory for virtual address ADDR (the
-    kernel's swapper_pg_dir, or process PID's): the PDE and PTE with their
-    flags, the physical address and its zone; for an unmapped address, the
-    step that fails. Page tables are read in physical memory, so user page
-    tables in highmem (HIGHPTE) are walked as any other."""
-
-    def __init__(self):
-        super().__init__("vtop", gdb.COMMAND_DATA)
-
-    def invoke(self, arg, from_tty):
-        args = gdb.string_to_argv(arg)
-        if len(args) not in (1, 2):
-            raise gdb.GdbError("usage: vtop ADDR [PID]")
-        va = int(gdb.parse_and_eval(args[0])) & 0xFFFFFFFF
-        pid = int(args[1]) if len(args) == 2 else None
-        for line in vtop_lines(va, pid):
-            gdb.write(line + "\n")
+def vtop_report(arg):
+    args = gdb.string_to_argv(arg)
+    if len(args) not in (1, 2):
+        raise gdb.GdbError("usage: vtop ADDR [PID] (got %r)" % arg)
+    va = parse_address("vtop", args[0])
+    if not paging_on():
+        raise gdb.GdbError("paging is not on yet (CR0.PG clear): addresses are physical and no page directory"
+                           " is walked; 'continue' to kmain first")
+    pid = user_process("vtop", args[1])[0] if len(args) == 2 else None
+    return "".join(line + "\n" for line in vtop_lines(va, pid))
 
 
 # --- user-program symbols ---
@@ -464,7 +343,7 @@ def _elf_info(path):
     """(e_type, {section name: address}, {symbol name: value}) of an i386 ELF file."""
     with open(path, "rb") as f:
         data = f.read()
-    if data[:4] != b"\x7fELF" or data[4] != 1:
+    if len(data) < 52 or data[:4] != b"\x7fELF" or data[4] != 1:
         raise gdb.GdbError("%s is not a 32-bit ELF file" % path)
     e_type = struct.unpack_from("<H", data, 16)[0]
     shoff = struct.unpack_from("<I", data, 32)[0]
@@ -490,46 +369,36 @@ def _elf_info(path):
 _USERSYM_LOADED = set()
 
 
-class Usersym(gdb.Command):
-    """usersym NAME: load the symbols of user program build/user/NAME
-    (add-symbol-file at its sections' link addresses: the programs are
-    static, non-PIE executables, loaded where they are linked). A C program
-    is a link to cprogs, whose main for NAME is NAME_main; a Rust program's
-    entry is __rt_main (its main is inlined there). Then `break SYMBOL` and
-    `continue`, and `run NAME` in the shell: the breakpoint is on a virtual
-    address, and stops in whichever process runs there."""
-
-    def __init__(self):
-        super().__init__("usersym", gdb.COMMAND_FILES)
-
-    def invoke(self, arg, from_tty):
-        args = arg.split()
-        if len(args) != 1:
-            raise gdb.GdbError("usage: usersym NAME (a program in build/user/)")
-        name = args[0]
-        path = os.path.join("build", "user", name)
-        if not os.path.isfile(path):
-            raise gdb.GdbError("no user program %s (make user builds build/user/NAME)" % path)
-        real = os.path.realpath(path)
-        e_type, secs, syms = _elf_info(real)
-        if e_type != 2:
-            raise gdb.GdbError("%s is not a static executable (ET_EXEC): its load address would be needed" % real)
-        if real not in _USERSYM_LOADED:
-            cmd = "add-symbol-file %s -s .text %#x" % (real, secs[".text"])
-            for s in (".rodata", ".data", ".bss", ".tdata", ".data.rel.ro"):
-                if s in secs:
-                    cmd += " -s %s %#x" % (s, secs[s])
-            gdb.execute(cmd, to_string=True)
-            _USERSYM_LOADED.add(real)
-        # Looked up in the program's own symbol table: another program
-        # loaded before may have a `main` too.
-        cands = [name + "_main"] if os.path.basename(real) == "cprogs" else ["main", "__rt_main"]
-        main = next((c for c in cands if c in syms), None)
-        if main is None:
-            gdb.write("usersym: %s symbols from %s (.text at %#x); no main found\n" % (name, os.path.relpath(real), secs[".text"]))
-            return
-        gdb.write("usersym: %s symbols from %s (.text at %#x); its main: %s at %#x (break %s, then run %s in the shell)\n"
-                  % (name, os.path.relpath(real), secs[".text"], main, syms[main], main, name))
+def usersym_report(arg):
+    args = arg.split()
+    if len(args) != 1:
+        raise gdb.GdbError("usage: usersym NAME (a program in build/user/; got %r)" % arg)
+    name = args[0]
+    path = os.path.join("build", "user", name)
+    if "/" in name or not os.path.isfile(path):
+        have = sorted(os.listdir(os.path.join("build", "user"))) if os.path.isdir(os.path.join("build", "user")) else []
+        raise gdb.GdbError("no user program %r in build/user/ (%s)"
+                           % (name, "there: " + " ".join(have) if have else "make user builds them"))
+    real = os.path.realpath(path)
+    e_type, secs, syms = _elf_info(real)
+    if e_type != 2 or ".text" not in secs:
+        raise gdb.GdbError("%s is not a static executable (ET_EXEC with a .text): its load address would be needed"
+                           % real)
+    if real not in _USERSYM_LOADED:
+        cmd = "add-symbol-file %s -s .text %#x" % (real, secs[".text"])
+        for s in (".rodata", ".data", ".bss", ".tdata", ".data.rel.ro"):
+            if s in secs:
+                cmd += " -s %s %#x" % (s, secs[s])
+        gdb.execute(cmd, to_string=True)
+        _USERSYM_LOADED.add(real)
+    # Looked up in the program's own symbol table: another program
+    # loaded before may have a `main` too.
+    cands = [name + "_main"] if os.path.basename(real) == "cprogs" else ["main", "__rt_main"]
+    main = next((c for c in cands if c in syms), None)
+    if main is None:
+        return "usersym: %s symbols from %s (.text at %#x); no main found\n" % (name, os.path.relpath(real), secs[".text"])
+    return ("usersym: %s symbols from %s (.text at %#x); its main: %s at %#x (break %s, then run %s in the shell)\n"
+            % (name, os.path.relpath(real), secs[".text"], main, syms[main], main, name))
 
 
 # --- stepping into a page fault ---
@@ -561,7 +430,7 @@ def trap_frame():
     TrapFrame` at esp+4 (the Rust ABI on i686 passes it on the stack), as a
     gdb value of the kernel's TrapFrame type."""
     esp = int(gdb.parse_and_eval("$esp")) & 0xFFFFFFFF
-    addr = _u32(esp + 4)
+    addr = read_u32(esp + 4)
     return addr, gdb.Value(addr).cast(gdb.lookup_type(TRAP_FRAME).pointer()).dereference()
 
 
@@ -613,48 +482,72 @@ class _FaultBreakpoint(gdb.Breakpoint):
 _FAULT_BP = []
 
 
-class Faultstop(gdb.Command):
-    """faultstop [user|ADDR|off]: stop at the kernel's page-fault handler
-    (do_page_fault's first instruction) and print CR2, the error code
-    decoded (P/W/U/RSVD/I, Linux's PF_* bits) and the faulting instruction
-    (x/i at the trapped eip). `user`: only faults from ring 3; ADDR: only
-    faults in ADDR's page; `off`: remove the breakpoint. At the stop,
-    `faultinfo` prints the same again; `stepi`/`next` walk the handler."""
-
-    def __init__(self):
-        super().__init__("faultstop", gdb.COMMAND_BREAKPOINTS)
-
-    def invoke(self, arg, from_tty):
-        a = arg.strip()
-        for bp in _FAULT_BP:
-            if bp.is_valid():
-                bp.delete()
-        _FAULT_BP.clear()
-        if a == "off":
-            gdb.write("faultstop: off\n")
-            return
-        want = "user" if a == "user" else (int(gdb.parse_and_eval(a)) & 0xFFFFFFFF if a else None)
-        where = gdb.execute("info address %s" % DO_PAGE_FAULT, to_string=True)
-        addr = int(re.search(r"0x[0-9a-f]+", where).group(0), 16)
-        _FAULT_BP.append(_FaultBreakpoint("*%#x" % addr, want))
-        if want is None:
-            what = "every page fault"
-        elif want == "user":
-            what = "page faults from user mode"
-        else:
-            what = "page faults in the page of %#010x" % want
-        gdb.write("faultstop: stopping at do_page_fault (%#x) on %s; 'continue' to run\n" % (addr, what))
+def faultstop_report(arg):
+    args = arg.split()
+    if len(args) > 1:
+        raise gdb.GdbError("usage: faultstop [user|ADDR|off] (got %r)" % arg)
+    a = args[0] if args else ""
+    want = None
+    if a not in ("", "user", "off"):
+        want = parse_address("faultstop", a)
+    elif a == "user":
+        want = "user"
+    was = [bp for bp in _FAULT_BP if bp.is_valid()]
+    for bp in was:
+        bp.delete()
+    _FAULT_BP.clear()
+    if a == "off":
+        return "faultstop: off\n" if was else "faultstop: off (none was set)\n"
+    addr = symbol_address(DO_PAGE_FAULT)
+    _FAULT_BP.append(_FaultBreakpoint("*%#x" % addr, want))
+    if want is None:
+        what = "every page fault"
+    elif want == "user":
+        what = "page faults from user mode"
+    else:
+        what = "page faults in the page of %#010x" % want
+    return "faultstop: stopping at do_page_fault (%#x) on %s%s; 'continue' to run\n" % (
+        addr, what, " (replaces the previous faultstop)" if was else "")
 
 
-class Faultinfo(gdb.Command):
-    """faultinfo: at a faultstop stop, CR2, the error code and the
-    faulting instruction again."""
+def faultinfo_report(arg):
+    if arg:
+        raise gdb.GdbError("takes no arguments (got %r)" % arg)
+    pc = int(gdb.parse_and_eval("$pc")) & 0xFFFFFFFF
+    if pc != symbol_address(DO_PAGE_FAULT):
+        raise gdb.GdbError("not stopped at do_page_fault's first instruction (pc %#010x): there, the"
+                           " TrapFrame is do_page_fault's argument; faultstop, then continue" % pc)
+    return fault_report()
 
-    def __init__(self):
-        super().__init__("faultinfo", gdb.COMMAND_DATA)
 
-    def invoke(self, arg, from_tty):
-        gdb.write(fault_report())
+COMMANDS = [
+    ("ps", ps_report, """ps: the tasks, as the shell's `ps` prints them (PID PPID STAT VSZ RSS
+COMMAND), read from the process table and the run queue.""", gdb.COMMAND_DATA),
+    ("vmas", vmas_report, """vmas PID: process PID's areas, as the shell's `maps PID`
+(/proc/PID/maps) prints them.""", gdb.COMMAND_DATA),
+    ("vtop", vtop_report, """vtop ADDR [PID]: walk the page directory for virtual address ADDR (the
+kernel's swapper_pg_dir, or process PID's): the PDE and PTE with their
+flags, the physical address and its zone; for an unmapped address, the
+step that fails. Page tables are read in physical memory, so user page
+tables in highmem (HIGHPTE) are walked as any other.
+ADDR is any GDB expression: 0xc0100000, $esp, &some::static.""", gdb.COMMAND_DATA),
+    ("usersym", usersym_report, """usersym NAME: load the symbols of user program build/user/NAME
+(add-symbol-file at its sections' link addresses: the programs are
+static, non-PIE executables, loaded where they are linked). A C program
+is a link to cprogs, whose main for NAME is NAME_main; a Rust program's
+entry is __rt_main (its main is inlined there). Then `break SYMBOL` and
+`continue`, and `run NAME` in the shell: the breakpoint is on a virtual
+address, and stops in whichever process runs there.""", gdb.COMMAND_FILES),
+    ("faultstop", faultstop_report, """faultstop [user|ADDR|off]: stop at the kernel's page-fault handler
+(do_page_fault's first instruction) and print CR2, the error code
+decoded (P/W/U/RSVD/I, Linux's PF_* bits) and the faulting instruction
+(x/i at the trapped eip). `user`: only faults from ring 3; ADDR: only
+faults in ADDR's page; `off`: remove the breakpoint. A second faultstop
+replaces the first. At the stop, `faultinfo` prints the same again;
+`stepi`/`next` walk the handler.""", gdb.COMMAND_BREAKPOINTS),
+    ("faultinfo", faultinfo_report, """faultinfo: at a faultstop stop, CR2, the error code and the
+faulting instruction again.""", gdb.COMMAND_DATA),
+]
 
 
 # --- pretty printers ---
@@ -678,12 +571,12 @@ class ProcessPrinter:
     def to_string(self):
         p = self.val
         inner = proc_inner(p)
-        status = _option(inner["exit_status"])
-        mm = _option(inner["mm"])
+        status = option(inner["exit_status"])
+        mm = option(inner["mm"])
         return "Process pid %d ppid %d comm %r %s mm %s" % (
-            _scalar(p["pid"]), _scalar(p["ppid"]), _str_bytes(p["comm"]),
+            num(p["pid"]), num(p["ppid"]), rust_str(p["comm"]),
             "zombie (status %#x)" % int(status) if status is not None else "live",
-            "%#x" % int(_pointer(mm)) if mm is not None else "none")
+            "%#x" % int(pointer(mm)) if mm is not None else "none")
 
 
 class TaskPrinter:
@@ -694,10 +587,10 @@ class TaskPrinter:
         t = self.val
         name = t["name"]
         raw = bytes(int(name["__0"][i]) for i in range(int(name["__1"]))).decode("utf-8", "replace")
-        state = _unit_variant(t["state"])
+        state = enum_name(t["state"])
         return "Task pid %d %r %s (%s) esp %#x stack %#x runtime %d ticks%s" % (
             int(t["pid"]), raw, TASK_LETTERS.get(state, "?"), state, int(t["esp"]), int(t["stack"]),
-            int(t["runtime"]), "" if _option(t["mm"]) is None else " with an mm")
+            int(t["runtime"]), "" if option(t["mm"]) is None else " with an mm")
 
 
 def _build_printers():
@@ -708,10 +601,15 @@ def _build_printers():
     return pp
 
 
-gdb.printing.register_pretty_printer(None, _build_printers(), replace=True)
-Ps()
-Vmas()
-Vtop()
-Usersym()
-Faultstop()
-Faultinfo()
+# What stays in GDB's shared namespace, for `python ...` at the prompt.
+EXPORTS = ["processes", "find_process", "proc_inner", "proc_mm", "tasks", "mm_vmas", "vma_fields", "vtop_lines",
+           "fault_report"]
+
+
+def register():
+    gdb.printing.register_pretty_printer(None, _build_printers(), replace=True)
+    commands(COMMANDS)
+
+
+if __name__ == "__main__":
+    load_as_module(globals(), _SHARED_BEFORE)

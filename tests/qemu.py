@@ -4409,7 +4409,192 @@ def gdb_make_gdb_with_make_console():
                 os.unlink(f)
 
 
+# Each GDB command given what a new user types: no argument, garbage, too
+# many, a pid that is not there, exited, a zombie or a kernel thread, a zone
+# that is empty, a pfn past the end; and each run where the kernel is not
+# yet what it reads (the first instruction, paging off; kmain, no mm yet).
+# (stop, command, what its output must match); every error names the value.
+_GDB_BEFORE_MM = [
+    ("vtop 0xc0100000", r"^vtop: paging is not on yet"),
+    ("buddyinfo", r"^buddyinfo: .*paging is not on yet"),
+    ("zoneinfo", r"^zoneinfo: .*paging is not on yet"),
+    ("slabinfo", r"^slabinfo: .*paging is not on yet"),
+    ("dmesg", r"^dmesg: .*paging is not on yet"),
+    ("freelists", r"^freelists: .*paging is not on yet"),
+    ("lru Normal", r"^lru: .*paging is not on yet"),
+    ("swapinfo", r"^swapinfo: .*paging is not on yet"),
+    ("kmaps", r"^kmaps: .*paging is not on yet"),
+    ("page 0x100", r"^page: .*paging is not on yet"),
+    ("ps", r"^ps: .*paging is not on yet"),
+    ("vmas 1", r"^vmas: .*paging is not on yet"),
+    ("faultinfo", r"^faultinfo: not stopped at do_page_fault"),
+]
+_GDB_AT_KMAIN = [
+    ("buddyinfo", r"^buddyinfo: the memory node is not built yet \(stopped before mm_init\)"),
+    ("zoneinfo", r"^zoneinfo: the memory node is not built yet"),
+    ("freelists", r"^freelists: the memory node is not built yet"),
+    ("lru Normal", r"^lru: the memory node is not built yet"),
+    ("page 0x100", r"^page: mem_map is not built yet \(stopped before mm_init\)"),
+    ("vtop 0xc0100000", r"^vtop 0xc0100000 in swapper_pg_dir"),
+    ("vtop 0xc0100000 1", r"^vtop: no process 1"),
+    ("slabinfo", r"^slabinfo - version: 2.1"),
+    ("ps", r"PID"),
+    ("kmaps", r"^(slot|kmaps: )"),
+    ("swapinfo", r"^(Filename|swapinfo: )"),
+    ("dmesg", r"^(\[|dmesg: |$)"),
+]
+
+
+def _gdb_at_kgdb_cases(reaped, zombie):
+    return [
+        ("vtop", r"^vtop: usage: vtop ADDR \[PID\] \(got ''\)"),
+        ("vtop garbage", r"^vtop: ADDR 'garbage' is not a number or an expression"),
+        ("vtop $esp", r"^vtop 0x[0-9a-f]{8} in swapper_pg_dir"),
+        ("vtop 0xffffffff", r"^vtop 0xffffffff in swapper_pg_dir(.|\n)*  PDE\[1023\]"),
+        ("vtop 0x1000 0x1000 0x1000", r"^vtop: usage: vtop ADDR \[PID\] \(got '0x1000 0x1000 0x1000'\)"),
+        ("vtop 0x08048000 99999", r"^vtop: no process 99999 \(ps lists them\)"),
+        ("vtop 0x08048000 %d" % reaped, r"^vtop: no process %d " % reaped),
+        ("vtop 0x08048000 %d" % zombie, r"^vtop: process %d \(hello\) is a zombie: its address space is gone" % zombie),
+        ("vtop 0x08048000 1", r"^vtop: pid 1 \(kswapd0\) is a kernel thread: it has no user address space"),
+        ("vtop 0x08048000 x1", r"^vtop: PID 'x1' is not a number"),
+        ("vmas", r"^vmas: usage: vmas PID \(got ''\)"),
+        ("vmas 0", r"^vmas: pid 0 \(swapper\) is a kernel thread"),
+        ("vmas 1", r"^vmas: pid 1 \(kswapd0\) is a kernel thread"),
+        ("vmas garbage", r"^vmas: PID 'garbage' is not a number"),
+        ("vmas %d" % zombie, r"^vmas: process %d \(hello\) is a zombie" % zombie),
+        ("vmas %d" % reaped, r"^vmas: no process %d " % reaped),
+        ("vmas 2 3", r"^vmas: usage: vmas PID \(got '2 3'\)"),
+        ("lru", r"^lru: usage: lru ZONE \[N\]"),
+        ("lru Bogus", r"^lru: no zone 'Bogus' \(one of DMA, Normal, HighMem, Movable, or its number 0-3\)"),
+        ("lru 7", r"^lru: no zone '7'"),
+        ("lru HighMem", r"^Node 0, zone  HighMem: LRU lists .*\n  \(empty zone\)"),
+        ("lru Normal many", r"^lru: N 'many' is not a number"),
+        ("lru Normal 2 3", r"^lru: usage: lru ZONE \[N\]"),
+        ("page", r"^page: usage: page PFN \[OFFSET \[LEN\]\] \(got ''\)"),
+        ("page 0x7fffffff", r"^page: pfn 0x7fffffff is beyond max_pfn \(0x[0-9a-f]+\): mem_map has no descriptor"),
+        ("page nonsense", r"^page: PFN 'nonsense' is not a number or an expression"),
+        ("page 0x100 0xffc 8", r"^page: OFFSET 0xffc \+ LEN 0x8 must stay in the page"),
+        ("page 1 2 3 4", r"^page: usage: page PFN \[OFFSET \[LEN\]\] \(got '1 2 3 4'\)"),
+        ("freelists Bogus", r"^freelists: no zone 'Bogus'"),
+        ("freelists Normal x", r"^freelists: usage: freelists \[ZONE\] \(got 'Normal x'\)"),
+        ("usersym", r"^usersym: usage: usersym NAME"),
+        ("usersym nosuch", r"^usersym: no user program 'nosuch' in build/user/ \(there: .*hello"),
+        ("usersym ../../Makefile", r"^usersym: no user program '../../Makefile' in build/user/"),
+        ("usersym hello world", r"^usersym: usage: usersym NAME .*got 'hello world'"),
+        ("faultstop off", r"^faultstop: off \(none was set\)"),
+        ("faultstop", r"^faultstop: stopping at do_page_fault \(0x[0-9a-f]+\) on every page fault; 'continue'"),
+        ("faultstop user", r"^faultstop: stopping at do_page_fault .* on page faults from user mode \(replaces the previous"),
+        ("faultstop garbage", r"^faultstop: ADDR 'garbage' is not a number or an expression"),
+        ("faultstop user extra", r"^faultstop: usage: faultstop \[user\|ADDR\|off\] \(got 'user extra'\)"),
+        ("faultstop off", r"^faultstop: off\n"),
+        ("faultinfo", r"^faultinfo: not stopped at do_page_fault's first instruction \(pc 0x[0-9a-f]{8}\)"),
+        ("faultinfo now", r"^faultinfo: takes no arguments \(got 'now'\)"),
+        ("ps aux", r"^ps: takes no arguments \(got 'aux'\)"),
+        ("buddyinfo Normal", r"^buddyinfo: takes no arguments \(got 'Normal'\)"),
+        ("zoneinfo 1", r"^zoneinfo: takes no arguments \(got '1'\)"),
+        ("slabinfo -a", r"^slabinfo: takes no arguments \(got '-a'\)"),
+        ("dmesg -c", r"^dmesg: takes no arguments \(got '-c'\)"),
+        ("swapinfo x", r"^swapinfo: takes no arguments \(got 'x'\)"),
+        ("kmaps x", r"^kmaps: takes no arguments \(got 'x'\)"),
+        # GDB is still usable: the breakpoints are as they were, a report works.
+        ("info breakpoints", r"kgdb_breakpoint"),
+        ("buddyinfo", r"^Node 0, zone      DMA"),
+    ]
+
+
+def _gdb_case_outputs(out, stop, cases):
+    """Check each case's output (between `echo @@STOP|CMD` marks) against
+    its pattern; return the failures."""
+    bad = []
+    parts = re.split(r"^@@(.*)\n", out, flags=re.M)
+    got = {}
+    for i in range(1, len(parts) - 1, 2):
+        got.setdefault(parts[i], []).append(parts[i + 1])
+    seen = {}
+    for cmd, pattern in cases:
+        key = "%s|%s" % (stop, cmd)
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        text = got.get(key, [None] * (k + 1))[k] if len(got.get(key, [])) > k else None
+        if text is None:
+            bad.append("%s: `%s` has no output" % (stop, cmd))
+        elif "Traceback" in text or "Python Exception" in text or not re.search(pattern, text, re.M):
+            bad.append("%s: `%s` printed:\n%s(expected /%s/)" % (stop, cmd, text, pattern))
+    return bad
+
+
+def _gdb_case_commands(stop, cases):
+    argv = []
+    for cmd, _ in cases:
+        argv += ["echo @@%s|%s\\n" % (stop, cmd), cmd]
+    return argv
+
+
+def gdb_bad_arguments_are_named():
+    """Every GDB helper given bad or odd arguments, and run too early
+    (stopped at the first instruction with paging off; at kmain before
+    mm_init), in one boot (make debug, MEM=512M: no HighMem): each prints a
+    line starting with its name that names the bad value, with no Python
+    traceback, and GDB goes on (a later report works)."""
+    port = free_port()
+    q = _make_bg(["debug", "GDB_PORT=%d" % port, "MEM=512M", "SWAP=0"])
+    # The pids the shell's first two jobs get (after swapper, kswapd0 and
+    # sh; checked below): GDB's commands are fixed when it starts, and a
+    # script sourced at the stop would end at its first error.
+    reaped, zombie = 3, 4
+    kgdb_cases = _gdb_at_kgdb_cases(reaped, zombie)
+    g = None
+    try:
+        qout = _read_until(q, "", r"QEMU is waiting for a debugger", 120)
+        argv = ["timeout", "150", "gdb", "-q", "-batch", "-nx", "-iex", "set $gdb_port = %d" % port,
+                "-x", "gdb/kernel.gdb"]
+        for c in (_gdb_case_commands("reset", _GDB_BEFORE_MM) + ["continue"]
+                  + _gdb_case_commands("kmain", _GDB_AT_KMAIN)
+                  + ["delete", "break kgdb_breakpoint", "echo @@armed\\n", "continue"]
+                  + _gdb_case_commands("kgdb", kgdb_cases) + ["detach"]):
+            argv += ["-ex", c]
+        g = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        gout = _read_until(g, "", r"@@armed", 90)
+        q.stdin.write(b"\n")
+        q.stdin.flush()
+        qout = _read_until(q, qout, re.escape(PROMPT), BOOT_TIMEOUT)
+
+        def shell(line):
+            """The output of shell command `line`, up to its prompt (read
+            afresh: an earlier command's text cannot match)."""
+            nonlocal qout
+            q.stdin.write(line.encode() + b"\n")
+            q.stdin.flush()
+            text = _read_until(q, "", re.escape(line) + r"\n(.|\n)*" + re.escape(PROMPT), CMD_TIMEOUT)
+            qout += text
+            return text
+
+        first = shell("run hello &")
+        check(re.search(r"\[\d+\] %d\n" % reaped, first), "the first job is not pid %d:\n%s" % (reaped, first))
+        shell("wait")
+        second = shell("run hello &")
+        check(re.search(r"\[\d+\] %d\n" % zombie, second), "the second job is not pid %d:\n%s" % (zombie, second))
+        deadline = time.time() + 10
+        while not re.search(r"^\s+%d\s+\d+ Z" % zombie, shell("ps"), re.M):
+            check(time.time() < deadline, "hello %d did not become a zombie" % zombie)
+            time.sleep(0.2)
+        q.stdin.write(b"kgdb\n")
+        q.stdin.flush()
+        gout = _gdb_finish(g, gout, 120)
+        _read_until(q, "", re.escape(PROMPT), CMD_TIMEOUT)
+        bad = (_gdb_case_outputs(gout, "reset", _GDB_BEFORE_MM) + _gdb_case_outputs(gout, "kmain", _GDB_AT_KMAIN)
+               + _gdb_case_outputs(gout, "kgdb", kgdb_cases))
+        check(not bad, "%d of %d cases:\n%s" % (len(bad), len(_GDB_BEFORE_MM) + len(_GDB_AT_KMAIN) + len(kgdb_cases),
+                                                "\n".join(bad)))
+    finally:
+        if g is not None:
+            _kill_group(g)
+        _kill_group(q)
+
+
 GDB_PROC_TESTS = [("qemu::gdb::ps_and_vmas_match_the_shell", gdb_ps_and_vmas_match_the_shell),
+                  ("qemu::gdb::bad_arguments_are_named", gdb_bad_arguments_are_named),
                   ("qemu::gdb::vtop_walks_kernel_highpte_and_unmapped", gdb_vtop_walks_kernel_highpte_and_unmapped),
                   ("qemu::gdb::vtop_names_swap_slots", gdb_vtop_names_swap_slots),
                   ("qemu::gdb::faultstop_and_usersym", gdb_faultstop_and_usersym),

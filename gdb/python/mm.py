@@ -84,7 +84,10 @@ def populated(z):
 
 def mem_map():
     """(address of mem_map[0], number of descriptors)."""
-    return num(static("kernel::mm::mmzone::MEM_MAP")), num(static("kernel::mm::mmzone::MEM_MAP_LEN"))
+    base, n = num(static("kernel::mm::mmzone::MEM_MAP")), num(static("kernel::mm::mmzone::MEM_MAP_LEN"))
+    if n == 0:
+        raise gdb.GdbError("mem_map is not built yet (stopped before mm_init)")
+    return base, n
 
 
 def page_type():

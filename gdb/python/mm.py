@@ -54,8 +54,12 @@ PAGE_FLAGS = [
     (14, "tail"),
     (15, "swapcache"),
 ]
-ZONE_SHIFT = 30
-NODE_SHIFT = 28
+PG = {name: bit for bit, name in PAGE_FLAGS}
+ZONE_SHIFT = 30  # page->flags' top two bits: the zone (Linux's ZONES_PGSHIFT)
+# A descriptor is eight words (flags, _count, _mapcount, private, lru.prev,
+# lru.next, mapping, index: src/mm/page.rs); read as words, not through the
+# debug type, so that a whole stretch of mem_map costs one stub read.
+PAGE_DESC_SIZE = 32
 PAGE_BUDDY_MAPCOUNT_VALUE = -128
 ZONE_NAMES = ["DMA", "Normal", "HighMem", "Movable"]
 LRU_NAMES = ["inactive_anon", "active_anon", "unevictable"]
@@ -106,7 +110,7 @@ def page_words(pfn):
     base, n = mem_map()
     if pfn >= n:
         raise gdb.GdbError("pfn %#x is beyond max_pfn (%#x): mem_map has no descriptor for it" % (pfn, n))
-    w = read_u32s(base + 32 * pfn, 8)
+    w = read_u32s(base + PAGE_DESC_SIZE * pfn, 8)
     return page_fields(w)
 
 
@@ -314,8 +318,8 @@ _command("dmesg", no_args(dmesg_text),
 def page_pfn(addr):
     """The pfn of the descriptor at `addr`, if it is in mem_map."""
     base, n = mem_map()
-    if base <= addr < base + 32 * n and (addr - base) % 32 == 0:
-        return (addr - base) // 32
+    if base <= addr < base + PAGE_DESC_SIZE * n and (addr - base) % PAGE_DESC_SIZE == 0:
+        return (addr - base) // PAGE_DESC_SIZE
     return None
 
 
@@ -330,12 +334,13 @@ def describe_page(w, pfn=None):
         parts.append("free block of order %d on the %s list" % (w["private"], mt[w["index"]] if w["index"] < 6 else "?"))
     else:
         parts.append("refcount %d" % w["count"])
+        # _mapcount starts at -1 as in Linux (page_mapcount() adds 1).
         parts.append("mapcount %d" % (w["mapcount"] + 1))
-        if w["flags"] & (1 << 13):
+        if w["flags"] & (1 << PG["head"]):
             parts.append("order %d" % w["private"])
-        elif w["flags"] & (1 << 15):
+        elif w["flags"] & (1 << PG["swapcache"]):
             parts.append("swap entry %#x" % w["private"])
-        if w["flags"] & (1 << 2):
+        if w["flags"] & (1 << PG["slab"]):
             parts.append("slab cache id %#x" % w["mapping"])
         elif w["mapping"] & 1:
             parts.append("anon" + (" (anon_vma %#x)" % (w["mapping"] & ~1) if w["mapping"] & ~1 else ""))
@@ -398,8 +403,11 @@ def build_printers():
 
 _command("page", lambda arg: page_text(arg),
          """page PFN [OFFSET [LEN]]: the descriptor of frame PFN (mem_map[PFN]),
-decoded; with OFFSET, also LEN bytes (default 16) of the frame's contents
-from OFFSET, read from physical memory (highmem frames included).""")
+decoded: zone, flags, reference and map counts, and what the page is (a free
+block of the buddy allocator, a compound head, a slab page, anonymous, in the
+swap cache); with OFFSET, also LEN bytes (default 16) of the frame's contents
+from OFFSET, read from physical memory (highmem frames included). Each
+argument is a GDB expression: `page 0x1f000`, `page $pfn 0x10 32`.""")
 
 
 def page_text(arg):
@@ -469,4 +477,4 @@ def register():
 
 
 if __name__ == "__main__":
-    load_as_module(globals(), _SHARED_BEFORE)
+    load_as_module(globals(), _SHARED_BEFORE, "mm")

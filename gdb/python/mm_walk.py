@@ -25,7 +25,7 @@ from himem_rust import (PAGE_SHIFT, PAGE_SIZE, commands, held_note, kernel_pte, 
                         option, parse_count, read_u32s, require, rust_string, static, unwrap, vec_bytes)
 
 require("mm")  # loaded before the names below are taken from it
-from himem_mm import (MAX_ORDER, NIL, PAGE_BUDDY_MAPCOUNT_VALUE, ZONE_NAMES, LRU_NAMES, flags_str,  # noqa: E402
+from himem_mm import (MAX_ORDER, NIL, PAGE_BUDDY_MAPCOUNT_VALUE, PAGE_DESC_SIZE, ZONE_NAMES, LRU_NAMES, flags_str,  # noqa: E402
                       mem_map, no_args, page_fields, populated, zone_lock, zone_name, zones)
 
 LAST_PKMAP = 1024
@@ -58,8 +58,9 @@ class MemMap:
         if c not in self.chunks:
             first = c * self.CHUNK
             count = min(self.CHUNK, self.n - first)
-            self.chunks[c] = bytes(gdb.selected_inferior().read_memory(self.base + 32 * first, 32 * count))
-        o = 32 * (pfn % self.CHUNK)
+            self.chunks[c] = bytes(gdb.selected_inferior().read_memory(self.base + PAGE_DESC_SIZE * first,
+                                                                      PAGE_DESC_SIZE * count))
+        o = PAGE_DESC_SIZE * (pfn % self.CHUNK)
         d = self.chunks[c]
         return page_fields([int.from_bytes(d[o + i:o + i + 4], "little") for i in range(0, 32, 4)])
 
@@ -144,7 +145,8 @@ def lru_text(arg):
 _command("lru", lru_text,
          """lru ZONE [N]: the zone's LRU lists: pages per list against the zone's
 counters, the first N pages of each (pfn, reference count, map count, flags),
-and what is inconsistent (links, length, flags, zone).""")
+and what is inconsistent (links, length, flags, zone). ZONE: DMA, Normal,
+HighMem or Movable (any case) or its number 0-3; N: 8 when not given.""")
 
 
 MIGRATE_TYPES = ["Unmovable", "Reclaimable", "Movable", "Reserve", "CMA", "Isolate"]
@@ -350,7 +352,6 @@ checked against the area's and the kernel's counters.""")
 
 
 KM_TYPES = ["User0", "User1", "Pte0", "Pte1", "Irq0", "Irq1", "Bounce"]  # arch::x86::mm::highmem::KmType
-KMAP_HELD = 0x80
 
 
 def kmaps_text(limit=256):
@@ -424,4 +425,4 @@ def register():
 
 
 if __name__ == "__main__":
-    load_as_module(globals(), _SHARED_BEFORE)
+    load_as_module(globals(), _SHARED_BEFORE, "mm_walk")

@@ -9,12 +9,14 @@
 #   usersym NAME     add-symbol-file build/user/NAME at its link addresses
 #   faultstop [user|ADDR|off]
 #                    stop at do_page_fault; print CR2, the error code and the
-#                    faulting instruction
+#                    faulting instruction (faultinfo: again, at that stop)
 # and pretty printers for the VMA (`Vma`), process (`Process`) and
 # scheduler task (`Task`) types.
 #
-# Physical memory (the user page tables live in highmem, outside the direct
-# map) is read in QEMU's physical mode: `maint packet Qqemu.PhyMemMode:1`.
+# Page tables are read as physical memory (rust.py's read_phys): a user
+# page table lives in highmem (HIGHPTE), outside the direct map, and has no
+# kernel address unless kmapped. Loaded as the module himem_proc (rust.py
+# says how).
 
 _SHARED_BEFORE = dict(globals()) if __name__ == "__main__" else None
 
@@ -27,22 +29,18 @@ import gdb.printing  # noqa: E402
 
 if "himem_rust" not in sys.modules:  # sourced by hand: the readers first
     gdb.execute("source " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "rust.py"))
-from himem_rust import (arc, commands, enum_name, load_as_module, num, option, paging_on,  # noqa: E402
+from himem_rust import (PAGE_OFFSET, PAGE_SIZE, arc, commands, enum_name, load_as_module, num, option,  # noqa: E402
+                        paging_on,
                         parse_address, parse_count, pointer, read_phys_u32, read_u32, require, rust_str, static,
                         swapper_pg_dir, symbol_address, unwrap, variant, vec_items)
 
 himem_mm = require("mm")
 
-PAGE_OFFSET = 0xC0000000
-PAGE_SIZE = 4096
-TASK_SIZE = PAGE_OFFSET
-MAX_DMA_PFN = (16 << 20) >> 12
+TASK_SIZE = PAGE_OFFSET  # user space ends where the kernel's 1 GB begins (3G/1G split)
+MAX_DMA_PFN = (16 << 20) >> 12  # ZONE_DMA: the ISA DMA reach, 16 MB
 
 
 # --- processes and threads ---
-
-PROCESS_TYPE = "kernel::process::task::Process"
-
 
 def processes():
     """Every `Process` in PROCS (pid order)."""
@@ -537,7 +535,7 @@ static, non-PIE executables, loaded where they are linked). A C program
 is a link to cprogs, whose main for NAME is NAME_main; a Rust program's
 entry is __rt_main (its main is inlined there). Then `break SYMBOL` and
 `continue`, and `run NAME` in the shell: the breakpoint is on a virtual
-address, and stops in whichever process runs there.""", gdb.COMMAND_FILES),
+address, and stops in whichever process runs there.""", gdb.COMMAND_FILES, True),
     ("faultstop", faultstop_report, """faultstop [user|ADDR|off]: stop at the kernel's page-fault handler
 (do_page_fault's first instruction) and print CR2, the error code
 decoded (P/W/U/RSVD/I, Linux's PF_* bits) and the faulting instruction
@@ -612,4 +610,4 @@ def register():
 
 
 if __name__ == "__main__":
-    load_as_module(globals(), _SHARED_BEFORE)
+    load_as_module(globals(), _SHARED_BEFORE, "proc")

@@ -367,12 +367,18 @@ class Command(gdb.Command):
     argument (raised as gdb.GdbError by the report, naming the value), or
     memory that cannot be read (paging not on yet, a corrupt pointer)."""
 
-    def __init__(self, name, report, category=gdb.COMMAND_DATA):
+    def __init__(self, name, report, category=gdb.COMMAND_DATA, offline=False):
         super().__init__(name, category)
         self._name = name
         self.report = report
+        self.offline = offline  # works without a kernel to read (usersym)
 
     def invoke(self, arg, from_tty):
+        # Without a target GDB reads the ELF file's initial values, which
+        # would print as a plausible but unborn kernel's state.
+        if not self.offline and gdb.selected_inferior().pid == 0:
+            raise gdb.GdbError("%s: no kernel to read: GDB is not connected to QEMU (make gdb, make attach,"
+                               " or target remote localhost:1234)" % self._name)
         try:
             with RustLanguage():
                 text = self.report(arg.strip())
@@ -398,10 +404,11 @@ class Command(gdb.Command):
 
 
 def commands(table):
-    """Register `table` ([(name, report, help text, category)]) as commands."""
-    for name, report, doc, category in table:
+    """Register `table` ([(name, report, help text, category[, offline])])
+    as commands."""
+    for name, report, doc, category, *offline in table:
         cls = type("Cmd_" + name, (Command,), {"__doc__": doc})
-        cls(name, report, category)
+        cls(name, report, category, bool(offline and offline[0]))
 
 
 # ---------------------------------------------------------------------------
@@ -417,15 +424,18 @@ def require(stem):
     return sys.modules[name]
 
 
-def load_as_module(shared, before):
-    """Called at the end of a helper file sourced into the shared namespace
-    (`shared`, which held `before` until then): run the file again as the
-    module himem_<file>, register its commands (its register()), then put
-    the shared namespace back as it was, plus the file's EXPORTS."""
+def load_as_module(shared, before, stem):
+    """Called at the end of helper file gdb/python/<stem>.py sourced into the
+    shared namespace (`shared`, which held `before` until then): run the
+    file again as the module himem_<stem>, register its commands (its
+    register()), then put the shared namespace back as it was, plus the
+    file's EXPORTS. The file is named by `stem` because the shared
+    `__file__` is the outermost file being sourced (proc.py sourcing
+    rust.py), but all of them live in one directory."""
     import importlib.util
 
-    path = shared["__file__"]
-    name = "himem_" + os.path.splitext(os.path.basename(path))[0]
+    path = os.path.join(os.path.dirname(os.path.abspath(shared["__file__"])), stem + ".py")
+    name = "himem_" + stem
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
@@ -442,9 +452,14 @@ def load_as_module(shared, before):
             shared[n] = before[n]
         else:
             del shared[n]
-    for n in getattr(mod, "EXPORTS", []):
-        shared[n] = getattr(mod, n)
-    shared[name] = mod
+    # Every loaded helper's exports, not only this file's: a file sourced by
+    # hand has loaded rust.py (and mm.py) from inside its own sourcing, and
+    # the restore just above took their names back out.
+    for mname, m in list(sys.modules.items()):
+        if mname.startswith("himem_"):
+            for n in getattr(m, "EXPORTS", []):
+                shared[n] = getattr(m, n)
+            shared[mname] = m
     return mod
 
 
@@ -453,4 +468,4 @@ EXPORTS = ["static", "unwrap", "num", "pointer", "arc", "once_ready", "field", "
            "read_phys_u32", "symbol_address", "swapper_pg_dir", "kernel_pte"]
 
 if __name__ == "__main__":
-    load_as_module(globals(), _SHARED_BEFORE)
+    load_as_module(globals(), _SHARED_BEFORE, "rust")

@@ -88,11 +88,16 @@ Backtrace and stack registers of the code GDB stopped in.
 end
 
 # The helper commands and pretty printers (GDB's Python API), one file per
-# area, loaded in name order: gdb/python/*.py. The path is the repository's
-# gdb/ beside this script's usual place; run GDB from the repository root.
+# area in gdb/python/: rust.py first (the readers of Rust values the others
+# import), then the rest in name order. Each file runs as a module of its
+# own (himem_rust, himem_mm...; rust.py says how). The path is the
+# repository's gdb/ beside this script's usual place; run GDB from the
+# repository root.
 python
 import glob as _glob
 import os as _os
-for _f in sorted(_glob.glob(_os.path.join("gdb", "python", "*.py"))):
+_d = _os.path.join("gdb", "python")
+for _f in [_os.path.join(_d, "rust.py")] + sorted(set(_glob.glob(_os.path.join(_d, "*.py"))) - {_os.path.join(_d, "rust.py")}):
     gdb.execute("source " + _f)
+del _glob, _os, _d, _f
 end

@@ -32,6 +32,16 @@ def vtop(m, addr, pid=None):
     return r
 
 
+def gdb_vtop(text):
+    """(pde, pte or None, phys or None) from the output of the GDB helper
+    `vtop ADDR [PID]` (gdb/python/proc.py), which reads physical memory."""
+    pde = re.search(r"PDE\[\d+\] at phys 0x[0-9a-f]+ = (0x[0-9a-f]+)", text)
+    fail_unless(pde, "GDB's vtop printed no PDE:\n" + text[-1500:])
+    pte = re.search(r"PTE\[\d+\] at phys 0x[0-9a-f]+ = (0x[0-9a-f]+)", text)
+    phys = re.search(r"^  phys (0x[0-9a-f]+)  pfn", text, re.M)
+    return (int(pde.group(1), 16), pte and int(pte.group(1), 16), phys and int(phys.group(1), 16))
+
+
 def kpte(m, addr):
     """(pde, pte or None) for `addr` in swapper_pg_dir, as GDB reads them."""
     out = gdb(m, ["kpte %#x" % addr])
@@ -122,14 +132,6 @@ def unmapped():
     fail_unless("empty entry" in r["text"], "vtop %#x does not say the PTE step stopped:\n%s" % (guard, r["text"]))
 
 
-def xp(m, phys):
-    """One word of physical memory read by QEMU (GDB's `monitor xp`)."""
-    out = gdb(m, ["monitor xp /wx %#x" % phys])
-    w = re.search(r"%08x: (0x[0-9a-f]+)" % phys, out)
-    fail_unless(w, "monitor xp %#x read nothing:\n%s" % (phys, out[-1500:]))
-    return int(w.group(1), 16)
-
-
 @check("a process's pages: the walk through its own directory, page table in highmem", 20, handout="fail")
 def process_walk():
     m = boot(mem="256M", args="highmem=128M")
@@ -156,10 +158,19 @@ def process_walk():
     fail_unless(high and table >> 12 >= int(high.group(1)),
                 "hog's page table at %#x is not in HighMem (HIGHPTE), which starts at pfn %s"
                 % (table, high and high.group(1)))
-    pte = xp(m, table + 4 * first["pte_index"])
+    at = table + 4 * first["pte_index"]
+    g = gdb(m, ["monitor xp /wx %#x" % at, "echo @@vtop\\n", "vtop %#x %d" % (a + 0x123, pid)])
+    w = re.search(r"%08x: (0x[0-9a-f]+)" % at, g)
+    fail_unless(w, "monitor xp %#x read nothing:\n%s" % (at, g[-1500:]))
+    pte = int(w.group(1), 16)
     fail_unless(pte == first["pte"] and (pte & ~0xFFF) | 0x123 == first["phys"],
                 "vtop's *pte %08x / phys %#x, but physical memory at %#x holds %08x"
-                % (first["pte"] or 0, first["phys"], table + 4 * first["pte_index"], pte))
+                % (first["pte"] or 0, first["phys"], at, pte))
+    want = gdb_vtop(g[g.index("@@vtop"):])
+    fail_unless(want == (first["pde"], first["pte"], first["phys"]),
+                "vtop %#x %d: the shell's walk (pde, pte, phys) %s, GDB's vtop %s"
+                % (a + 0x123, pid, tuple(map(hex, (first["pde"] or 0, first["pte"] or 0, first["phys"]))),
+                   tuple(hex(x or 0) for x in want)))
     # The kernel half is shared: PAGE_OFFSET's PDE is the same in hog's directory.
     k, u = vtop(m, PAGE_OFFSET + 0x1000), vtop(m, PAGE_OFFSET + 0x1000, pid)
     fail_unless(k["pde"] == u["pde"] and k["phys"] == u["phys"] == 0x1000,

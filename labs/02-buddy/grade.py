@@ -52,15 +52,33 @@ def memfree_kb(m):
 
 
 def labbuddy(m):
-    """The page descriptors' view (buddy_gdb.py) at the kgdb stop:
-    ({zone: counts}, unmerged, misaligned, GDB's text)."""
-    out = gdb(m, ["source labs/02-buddy/buddy_gdb.py", "labbuddy"])
+    """At one kgdb stop: the page descriptors' view (buddy_gdb.py's
+    labbuddy), then GDB's buddyinfo and freelists (gdb/python/): ({zone:
+    counts}, unmerged, misaligned, GDB's text)."""
+    out = gdb(m, ["source labs/02-buddy/buddy_gdb.py", "labbuddy", "echo @@buddyinfo\\n", "buddyinfo",
+                  "echo @@freelists\\n", "freelists", "echo @@end\\n"])
     zones = {z: [int(c) for c in counts.split()]
              for z, counts in re.findall(r"^labbuddy: zone\s+(\S+)((?:\s+\d+){%d})$" % MAX_ORDER, out, re.M)}
     bad = re.search(r"^labbuddy: unmerged (\d+)(.*)$", out, re.M)
     mis = re.search(r"^labbuddy: misaligned (\d+)(.*)$", out, re.M)
     fail_unless(zones and bad and mis, "GDB's labbuddy printed no result:\n" + out[-2000:])
     return zones, (int(bad.group(1)), bad.group(2)), (int(mis.group(1)), mis.group(2)), out
+
+
+def gdb_section(out, name):
+    """The output of one GDB command that labbuddy() ran."""
+    i = out.index("@@%s\n" % name) + len(name) + 3
+    return out[i:out.index("\n@@", i) + 1]
+
+
+def freelists_problems(out):
+    """The BAD lines of GDB's freelists, and whether every zone said its
+    free lists are consistent."""
+    text = gdb_section(out, "freelists")
+    bad = [l.strip()[5:] for l in text.splitlines() if l.strip().startswith("BAD: ")]
+    zones = re.findall(r"^Node 0, zone\s+\S+\s+free lists (consistent|BAD)", text, re.M)
+    fail_unless(zones, "GDB's freelists printed no zone:\n" + text[-1500:])
+    return bad, all(z == "consistent" for z in zones)
 
 
 def workload(m):
@@ -99,10 +117,18 @@ def descriptors_match():
     m = boot(mem=MEM, args=ARGS)
     m.cmd("drain")
     shell = buddyinfo(m)
+    text = m.cmd("buddyinfo")
     zones, _, (mis, which), out = labbuddy(m)
     fail_unless(zones == shell, "free blocks per order differ:\n  buddyinfo (the lists' counters): %s\n"
                 "  page descriptors (GDB):          %s" % (shell, zones))
     fail_unless(mis == 0, "%d free blocks not aligned to their order:%s" % (mis, which))
+    fail_unless(gdb_section(out, "buddyinfo") == text, "GDB's buddyinfo differs from the shell's:\n%s---\n%s"
+                % (gdb_section(out, "buddyinfo"), text))
+    # The lists themselves, walked by GDB: links, lengths, marks, counters.
+    # Unmerged buddies are the next check's business.
+    bad, _ = freelists_problems(out)
+    other = [b for b in bad if "left unmerged" not in b and not b.startswith("...")]
+    fail_unless(not other, "GDB's freelists finds the free lists broken:\n  " + "\n  ".join(other))
 
 
 @check("a workload gives every page back: MemFree exactly as before", 10, handout="pass")
@@ -123,10 +149,12 @@ def all_merged():
     for when in ("after boot", "after the workload"):
         if when != "after boot":
             workload(m)
-        _, (bad, which), (mis, where), _ = labbuddy(m)
+        _, (bad, which), (mis, where), out = labbuddy(m)
         fail_unless(mis == 0, "%s: %d free blocks not aligned to their order:%s" % (when, mis, where))
         fail_unless(bad == 0, "%s: %d pairs of free buddies of the same order left apart "
                     "(the first: pfn, buddy, order):%s" % (when, bad, which))
+        problems, consistent = freelists_problems(out)
+        fail_unless(consistent and not problems, "%s: GDB's freelists:\n  %s" % (when, "\n  ".join(problems[:8])))
 
 
 @check("every free page, taken one by one and freed, merges back to the same buddyinfo (ktest)", 25,

@@ -120,7 +120,7 @@ def fork_across_a_fresh_pde():
     try:
         out = m.cmd("run stress 200 16K", 60)
     except AssertionError as e:
-        oops = re.search(r"BUG: unable to handle page fault.*?(?=\n\S*Call Trace|\Z)", str(e), re.S)
+        oops = re.search(r"BUG: unable to handle page fault.*?EIP: [^\n]*", str(e), re.S)
         fail_unless(False, "the kernel died during `run stress 200 16K`:\n" + (oops.group(0) if oops else str(e)[-800:]))
     fail_unless("all verified" in out, "stress did not verify:\n" + out[-600:])
     syncs = re.search(r"^vmalloc PDE syncs: (\d+)$", gdb(m, [KWALK, "vmallocsyncs"]), re.M)
@@ -134,6 +134,6 @@ def lazy_sync_ktest():
     try:
         v = ktest(name)
     except AssertionError as e:
-        oops = re.search(r"BUG: unable to handle page fault.*?Oops: \w+", str(e), re.S)
+        oops = re.search(r"BUG: unable to handle page fault.*?EIP: [^\n]*", str(e), re.S)
         fail_unless(False, "the kernel died in %s:\n%s" % (name, oops.group(0) if oops else str(e)[-800:]))
     fail_unless(v.get(name) == "ok", "%s: %s" % (name, v.get(name, "did not run")))

@@ -118,7 +118,7 @@ QEMU := qemu-system-i386 -m $(MEM) $(QEMU_CD) -no-reboot -display none \
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel user iso image run debug gdb test bench bench-run host-test qemu-test grade handout clean help prereqs memcheck progscheck swap FORCE
+.PHONY: all kernel user iso image run debug gdb test bench bench-run host-test qemu-test grade handout attach console clean help prereqs memcheck progscheck swap FORCE
 
 all: iso
 
@@ -126,9 +126,12 @@ help:
 	@echo "make run          build and boot in QEMU (MEM=$(MEM); 16M and up tested, below 5M refused; ARGS='boot options', QEMU_EXTRA=...)"
 	@echo "make run KTEST=1 ARGS=ktest"
 	@echo "                  boot the test kernel ($(BUILD)/ktest/) and run the in-kernel tests; the normal kernel has none"
-	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain;"
-	@echo "                  the serial console goes to $(BUILD)/serial.log (GDB_PORT=$(GDB_PORT))"
-	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started)"
+	@echo "make gdb          boot stopped at the first instruction, GDB attached, breakpoint at kmain (GDB_PORT=$(GDB_PORT));"
+	@echo "                  the serial console is $(BUILD)/serial.sock: 'make console' in another terminal types into it"
+	@echo "                  (output also in $(BUILD)/serial.log); GDB helpers: vtop, ps, vmas, usersym, faultstop, ..."
+	@echo "make console      the console of a running make gdb (socat; Ctrl-] quits)"
+	@echo "make attach       GDB attached to a running make debug (breakpoint at kgdb_breakpoint: type kgdb in its shell)"
+	@echo "make debug        boot stopped, waiting for a debugger on localhost:GDB_PORT (no GDB started: make attach)"
 	@echo "make test         host unit tests and in-QEMU tests (the in-kernel ones on the test kernel); ends with 'N passed, N failed'"
 	@echo "make bench        the benchmarks: hot paths, processes, peer allocators, fragmentation, under QEMU -icount"
 	@echo "                  (BENCH_ARGS=...), and boot time on the host clock; writes bench/RESULTS.md and bench/*.svg;"
@@ -259,16 +262,45 @@ GDB_PORT_FREE = bash scripts/portfree.sh $(GDB_PORT)
 
 debug: memcheck swap progscheck iso
 	@$(GDB_PORT_FREE)
-	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT) (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
+	@echo "QEMU is waiting for a debugger on localhost:$(GDB_PORT): 'make attach$(if $(filter 1234,$(GDB_PORT)),, GDB_PORT=$(GDB_PORT))' in another terminal (gdb -iex 'set \$$gdb_port = $(GDB_PORT)' -iex 'set \$$attach = 1' -iex 'set \$$kernel_elf = \"$(ELF)\"' -x gdb/kernel.gdb)"
 	@if [ -t 0 ]; then $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_TTY); else $(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_PIPE); fi
+
+# make gdb: GDB holds this terminal, so the serial console is a unix socket
+# (`make console` in another terminal types into it, socat) and everything
+# the kernel prints is also logged to build/serial.log, from the first byte
+# (the socket drops what comes while no console is connected).
+# SERIAL_SOCK and SERIAL_LOG may be set elsewhere (the tests do, so as not
+# to meet a make gdb of yours).
+SERIAL_SOCK ?= $(BUILD)/serial.sock
+SERIAL_LOG  ?= $(BUILD)/serial.log
+SERIAL_SOCKET := -chardev socket,id=s0,path=$(SERIAL_SOCK),server=on,wait=off,logfile=$(SERIAL_LOG) \
+	-serial chardev:s0 -monitor none
+# GDBFLAGS: more GDB options after gdb/kernel.gdb (the tests pass -batch and
+# -ex commands), for make gdb and make attach.
+GDBFLAGS ?=
+KGDB := gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -iex 'set $$kernel_elf = "$(ELF)"'
 
 gdb: memcheck swap progscheck iso
 	@$(GDB_PORT_FREE)
-	@echo "serial console: $(BUILD)/serial.log (tail -f it in another terminal); GDB stub on localhost:$(GDB_PORT)"
-	@: > $(BUILD)/serial.log
-	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S -serial file:$(BUILD)/serial.log -monitor none & qemu=$$!; \
+	@echo "serial console: 'make console' in another terminal types into it (output also in $(SERIAL_LOG)); GDB stub on localhost:$(GDB_PORT)"
+	@rm -f $(SERIAL_SOCK)
+	@$(QEMU) -gdb tcp:localhost:$(GDB_PORT) -S $(SERIAL_SOCKET) & qemu=$$!; \
 	    sleep 0.5; if ! kill -0 $$qemu 2>/dev/null; then echo "make gdb: QEMU did not start (see above)"; exit 1; fi; \
-	    gdb -q -iex 'set $$gdb_port = $(GDB_PORT)' -iex 'set $$kernel_elf = "$(ELF)"' -x gdb/kernel.gdb; kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; true
+	    $(KGDB) -x gdb/kernel.gdb $(GDBFLAGS); kill $$qemu 2>/dev/null; wait $$qemu 2>/dev/null; rm -f $(SERIAL_SOCK); true
+
+# The console of a running make gdb (its serial socket), in raw mode at a
+# terminal: Ctrl-C goes to the kernel's shell, Ctrl-] quits.
+console:
+	@if [ ! -S $(SERIAL_SOCK) ]; then echo "make console: no $(SERIAL_SOCK): start make gdb first (in another terminal)"; exit 1; fi
+	@if [ -t 0 ]; then echo "console of make gdb ($(SERIAL_SOCK)); Ctrl-] quits; earlier output is in $(SERIAL_LOG)"; \
+	    socat -,raw,echo=0,escape=0x1d UNIX-CONNECT:$(SERIAL_SOCK); else socat -t 2 - UNIX-CONNECT:$(SERIAL_SOCK); fi
+
+# GDB attached to a running make debug (or any QEMU with its stub on
+# GDB_PORT): attaching stops the kernel; kernel.gdb breaks at kgdb_breakpoint
+# ($$attach = 1), so 'continue' and the shell's kgdb command stop it where
+# its state is consistent. Detach (or quit) and the kernel goes on.
+attach:
+	@$(KGDB) -iex 'set $$attach = 1' -x gdb/kernel.gdb $(GDBFLAGS)
 
 test: prereqs
 	@bash tests/run.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and booting the kernel needs on a Debian machine:
 # QEMU for i386, GRUB's BIOS image and grub-mkrescue (with xorriso and mtools
-# for the ISO), GDB, mkswap for the swap disk image (util-linux: Essential in
+# for the ISO), GDB and socat (make console), mkswap for the swap disk image (util-linux: Essential in
 # Debian, but a trimmed image may lack it), and gcc-multilib for the user
 # programs (user/c/, built with gcc -m32 -static against the 32-bit glibc). rust-src comes by itself
 # through rust-toolchain.toml.
@@ -26,6 +26,8 @@ command -v grub-mkrescue >/dev/null || need+=(grub-common)
 command -v xorriso >/dev/null || need+=(xorriso)
 command -v mformat >/dev/null || need+=(mtools)
 command -v gdb >/dev/null || need+=(gdb)
+# socat: `make console`, the terminal of make gdb's serial socket.
+command -v socat >/dev/null || need+=(socat)
 # mkswap lives in /usr/sbin, which an unprivileged PATH may lack.
 command -v mkswap >/dev/null || [ -x /usr/sbin/mkswap ] || [ -x /sbin/mkswap ] || need+=(util-linux)
 # gcc -m32 -static needs the 32-bit crt files, libgcc and glibc: test that

@@ -4085,6 +4085,543 @@ LABS_TESTS = [("qemu::gdb::kgdb_command_stops_in_gdb_and_goes_on", kgdb_command_
      ("qemu::labs::lab%02d_handout_builds_and_fails_the_removed_parts" % n, lab_handout_fails_the_removed_parts(n))]]
 
 
+# --- GDB processes and address translation (issue 14) ---
+
+def _gdb_proc_hog(m, size="8M"):
+    """Start hog SIZE in the background and stop it (SIGSTOP: its state is
+    T for certain, not S or R by chance); returns its pid."""
+    out = m.cmd("run hog %s touch hold &" % size)
+    pid = int(re.search(r"\[1\] (\d+)", out).group(1))
+    m.expect(r"hog: holding", CMD_TIMEOUT)
+    m.cmd("kill -STOP %d" % pid)
+    deadline = time.time() + 10
+    while not re.search(r"^\s+%d\s+\d+ T" % pid, m.cmd("ps"), re.M):
+        check(time.time() < deadline, "hog %d did not stop" % pid)
+        time.sleep(0.2)
+    return pid
+
+
+def _gdb_section(out, start, end=None):
+    """GDB's output from the line starting with `start` up to (not
+    including) the first line starting with `end`."""
+    i = out.index(start)
+    j = out.index(end, i) if end else len(out)
+    return out[i:j]
+
+
+def gdb_ps_and_vmas_match_the_shell():
+    m = Machine(mem="2G", gdb=True)
+    try:
+        m.boot()
+        pid = _gdb_proc_hog(m)
+        ps = m.cmd("ps")
+        maps = m.cmd("maps %d" % pid)
+        g = gdb_at_kgdb(m, ["echo @@ps\\n", "ps", "echo @@vmas\\n", "vmas %d" % pid, "echo @@end\\n",
+                            "print kernel::kernel::sched::RQ.inner.inner.data.value.idle",
+                            "python print(find_process(%d))" % pid,
+                            "python print(mm_vmas(proc_mm(find_process(%d)))[1][0])" % pid])
+        gps = _gdb_section(g, "@@ps\n", "@@vmas")[len("@@ps\n"):]
+        gvmas = _gdb_section(g, "@@vmas\n", "@@end")[len("@@vmas\n"):]
+        # The shell runs `ps` and `kgdb` alike: sh is R in both.
+        check(gps == ps, "GDB's ps differs from the shell's:\n%s\n---\n%s" % (gps, ps))
+        check(gvmas == maps, "GDB's vmas differs from maps %d:\n%s\n---\n%s" % (pid, gvmas, maps))
+        check(re.search(r"^\s+%d\s+\d+ T\s+\d+\s+\d+ hog$" % pid, gps, re.M), "hog not in GDB's ps:\n" + gps)
+        # The pretty printers of the task, process and VMA types.
+        first = re.match(r"([0-9a-f]{8})-([0-9a-f]{8}) r--p", maps)
+        check(re.search(r"= Task pid 0 'swapper' R \(Run\w+\) esp 0x[0-9a-f]+ stack 0x0 runtime \d+ ticks\n", g),
+              "no Task pretty printer:\n" + g)
+        check(re.search(r"^Process pid %d ppid \d+ comm 'hog' live mm 0x[0-9a-f]+$" % pid, g, re.M),
+              "no Process pretty printer:\n" + g)
+        check(re.search(r"^Vma %s-%s r--p flags 0x[0-9a-f]+ pgoff 0x0 hog \(\d+ pages\)$" % first.groups(), g, re.M),
+              "no Vma pretty printer:\n" + g)
+        m.cmd("kill -KILL %d" % pid)
+    finally:
+        m.kill()
+
+
+def gdb_vtop_walks_kernel_highpte_and_unmapped():
+    m = Machine(mem="2G", gdb=True)
+    try:
+        m.boot()
+        pid = _gdb_proc_hog(m)
+        maps = m.cmd("maps %d" % pid)
+        # hog's region: the anonymous 8M area (no name).
+        region = int(re.search(r"^([0-9a-f]{8})-[0-9a-f]{8} rw-p 00000000 00:00 0 $", maps, re.M).group(1), 16)
+        pages = [0, 1, 1000, 2047]
+        cmds = ["vtop 0xc0100000", "vtop 0xc1000000", "vtop 0x00400000 %d" % pid, "vtop 0x08050000 %d" % pid]
+        cmds += ["vtop %#x %d" % (region + i * 4096, pid) for i in pages]
+        g = gdb_at_kgdb(m, cmds)
+        # Kernel text: a page table of boot's first 8 MB, in DMA.
+        check(re.search(r"vtop 0xc0100000 in swapper_pg_dir.*\n  PDE\[768\] .* P RW.*\n  page table at phys 0x[0-9a-f]+ \(DMA, "
+                        r"direct map at 0xc[0-9a-f]+\)\n  PTE\[256\] .*= 0x00100\w\w\w  P RW.*\n  phys 0x00100000  pfn 0x100  zone DMA",
+                        g), "vtop of kernel text:\n" + g)
+        # The rest of lowmem: 4 MB pages.
+        check(re.search(r"PDE\[772\] .*= 0x01000\w\w\w  P RW.* PS.*\n  4 MB page at phys 0x01000000\n"
+                        r"  phys 0x01000000  pfn 0x1000  zone Normal", g), "vtop of a 4 MB page:\n" + g)
+        check(re.search(r"vtop 0x00400000 in pid %d.*\n  PDE\[1\] .* = 0x00000000  -\n  unmapped: PDE not present" % pid, g),
+              "vtop of an address no page table covers:\n" + g)
+        check(re.search(r"vtop 0x08050000 in pid %d(.*\n){3}  PTE\[80\] .* = 0x00000000  -\n  unmapped: PTE not present \(empty\)"
+                        % pid, g), "vtop of an empty PTE:\n" + g)
+        phys = {}
+        for i in pages:
+            va = region + i * 4096
+            mt = re.search(r"vtop %#010x in pid %d.*\n.*\n  page table at phys 0x[0-9a-f]+ \(HighMem, highmem: not in the direct map\)"
+                           r"\n  PTE.* P RW US.*\n  phys (0x[0-9a-f]+)  pfn 0x[0-9a-f]+  zone (\w+)" % (va, pid), g)
+            check(mt, "vtop %#x %d: no walk through a highmem page table:\n%s" % (va, pid, g))
+            phys[i] = int(mt.group(1), 16)
+        # The frames vtop names hold hog's pattern for those pages
+        # (user/hog: first word seed ^ i * 0x9e3779b9, seed 0x5eed0000 ^ pid).
+        cmds = ["maint packet Qqemu.PhyMemMode:1"] + ["x/wx %#x" % phys[i] for i in pages] + ["maint packet Qqemu.PhyMemMode:0"]
+        g = gdb_at_kgdb(m, cmds)
+        for i in pages:
+            want = (0x5eed0000 ^ pid) ^ ((i * 0x9e3779b9) & 0xFFFFFFFF)
+            got = re.search(r"^%#x:\s+(0x[0-9a-f]+)" % phys[i], g, re.M)
+            check(got and int(got.group(1), 16) == want,
+                  "page %d of hog at phys %#x holds %s, not %#010x:\n%s" % (i, phys[i], got and got.group(1), want, g))
+        m.cmd("kill -KILL %d" % pid)
+    finally:
+        m.kill()
+
+
+def gdb_vtop_names_swap_slots():
+    """Under memory pressure (64M, a 64M swap disk, hog 72M), vtop on hog's
+    pages finds swap entries: distinct slots inside the device, and as many
+    as the sample's share of VmSwap roughly (at least one)."""
+    m = Machine(mem="64M", swap="64M", gdb=True)
+    try:
+        m.boot()
+        pid = _gdb_proc_hog(m, "72M")
+        maps = m.cmd("maps %d" % pid)
+        region = int(re.search(r"^([0-9a-f]{8})-[0-9a-f]{8} rw-p 00000000 00:00 0 $", maps, re.M).group(1), 16)
+        size_kb = int(re.search(r"^/dev/sda\s+partition\s+(\d+)\s+(\d+)", m.cmd("swaps"), re.M).group(1))
+        g = gdb_at_kgdb(m, ["vtop %#x %d" % (region + i * 4096, pid) for i in range(0, 72 * 256, 256)], timeout=120)
+        slots = [int(s) for s in re.findall(r"unmapped: PTE not present: swap entry: swap area 0 \(type\), slot (\d+) "
+                                            r"\(offset 0x[0-9a-f]+\)", g)]
+        present = re.findall(r"phys 0x[0-9a-f]+  pfn 0x[0-9a-f]+  zone (DMA|Normal)", g)
+        check(slots, "no swap entry among hog's pages:\n" + g[-3000:])
+        check(len(slots) + len(present) == 72, "%d swapped + %d present of 72 pages sampled:\n%s"
+              % (len(slots), len(present), g[-3000:]))
+        check(len(set(slots)) == len(slots) and all(0 < s < size_kb // 4 for s in slots),
+              "swap slots repeat or fall outside the %d kB device: %s" % (size_kb, slots))
+        m.cmd("kill -KILL %d" % pid)
+    finally:
+        m.kill()
+
+
+def _gdb_batch_bg(m, commands, started):
+    """gdb -batch attached to running Machine `m` with kernel.gdb (in attach
+    mode, its breakpoint deleted) and `commands`; returns (process, output so
+    far) once GDB printed `started`."""
+    argv = ["timeout", "90", "gdb", "-q", "-batch", "-nx", "-iex", "set $gdb_port = %d" % m.gdb_port,
+            "-iex", "set $attach = 1", "-x", "gdb/kernel.gdb", "-ex", "delete"]
+    for c in commands:
+        argv += ["-ex", c]
+    argv += ["-ex", "detach"]
+    g = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = ""
+    deadline = time.time() + 60
+    try:
+        while started not in out:
+            check(time.time() < deadline, "GDB did not go on within 60s:\n" + out[-2000:])
+            r, _, _ = select.select([g.stdout], [], [], 0.2)
+            if r:
+                data = os.read(g.stdout.fileno(), 65536)
+                check(data, "GDB ended early:\n" + out[-2000:])
+                out += data.decode("utf-8", "replace")
+    except BaseException:
+        g.kill()
+        g.wait()
+        raise
+    return g, out
+
+
+def _gdb_finish(g, out, timeout=60):
+    try:
+        rest, _ = g.communicate(timeout=timeout)
+        return out + rest.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        raise AssertionError("GDB did not finish within %ds:\n%s" % (timeout, out[-2000:]))
+    finally:
+        if g.poll() is None:
+            g.kill()
+            g.wait()
+
+
+def _elf_symbol(path, name):
+    out = subprocess.run(["nm", path], capture_output=True, text=True).stdout
+    return int(re.search(r"^([0-9a-f]+) \w %s$" % re.escape(name), out, re.M).group(1), 16)
+
+
+def gdb_faultstop_and_usersym():
+    cprogs = os.path.join(ROOT, "build", "user", "cprogs")
+    entry = int(subprocess.run(["readelf", "-h", cprogs], capture_output=True, text=True).stdout
+                .split("Entry point address:")[1].split()[0], 16)
+    main = _elf_symbol(cprogs, "chello_main")
+    m = Machine(mem="64M", gdb=True)
+    try:
+        m.boot()
+        g, out = _gdb_batch_bg(m, ["usersym chello", "faultstop user", "continue", "faultstop off",
+                                   "break chello_main", "continue", "info registers eip cs", "delete"],
+                              "faultstop: stopping")
+        # GDB's continue follows at once; what is typed meanwhile waits in
+        # the UART for the kernel to run.
+        time.sleep(1)
+        m.send("run chello\n")
+        out = _gdb_finish(g, out)
+        # The program's first instruction faults its own page in: CR2 is
+        # the entry point, a read (fetch) of a page not present, from ring 3.
+        check(re.search(r"page fault: CR2 %#010x  error code 0x4: !P \(page not present\) !W \(read\) U \(user mode\)\n"
+                        r"  trapped at eip %#010x \(user mode, cs 0x1b\)" % (entry, entry), out),
+              "faultstop did not report the entry point's fault:\n" + out)
+        check(re.search(r"^\s*0x%x <\w+>:\s+\w+" % entry, out, re.M), "no faulting instruction:\n" + out)
+        check(re.search(r"usersym: chello symbols from build/user/cprogs \(.text at 0x[0-9a-f]+\); its main: chello_main at %#x"
+                        % main, out), "usersym did not load cprogs:\n" + out)
+        check(re.search(r"Breakpoint \d+, %#010x in chello_main \(\)" % main, out), "no stop in chello_main:\n" + out)
+        check(re.search(r"^eip\s+%#x\s+%#x <chello_main>\ncs\s+0x1b" % (main, main), out, re.M), "not in chello_main in ring 3:\n" + out)
+        m.expect("Hello from user space!", CMD_TIMEOUT)
+        m.expect(re.escape(PROMPT), CMD_TIMEOUT)
+        check(m.cmd("echo still here").strip() == "still here", "the shell did not go on")
+    finally:
+        m.kill()
+
+
+def _make_bg(args, **kw):
+    """`make -s ARGS` in a session of its own (QEMU is its child: killed with
+    the group on every path by _kill_group)."""
+    return subprocess.Popen(["make", "-s"] + args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, **kw)
+
+
+def _kill_group(p):
+    import signal
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.wait()
+
+
+def _read_until(p, out, pattern, timeout):
+    deadline = time.time() + timeout
+    while not re.search(pattern, out):
+        check(time.time() < deadline, "timed out waiting for %r:\n%s" % (pattern, out[-2000:]))
+        r, _, _ = select.select([p.stdout], [], [], 0.2)
+        if r:
+            data = os.read(p.stdout.fileno(), 65536)
+            check(data, "ended before %r:\n%s" % (pattern, out[-2000:]))
+            out += data.decode("utf-8", "replace").replace("\r", "")
+    return out
+
+
+def gdb_hbreak_before_paging_and_make_attach():
+    """make debug (QEMU stopped at the first instruction), make attach:
+    hbreak on the boot code before paging (low half, CR0.PG clear), then on
+    kmain (higher half, paging on); later a second make attach to the
+    running kernel stops at the shell's kgdb."""
+    port = free_port()
+    kmain = _elf_symbol(os.path.join(ROOT, "build", "kernel.elf"), "kmain")
+    start = _elf_symbol(os.path.join(ROOT, "build", "kernel.elf"), "_start")
+    q = _make_bg(["debug", "GDB_PORT=%d" % port, "MEM=64M", "SWAP=0"])
+    try:
+        qout = _read_until(q, "", r"QEMU is waiting for a debugger", 120)
+        flags = ("-batch -ex delete -ex 'hbreak _start' -ex continue -ex 'info registers eip cr0' "
+                 "-ex delete -ex 'hbreak kmain' -ex continue -ex 'info registers eip cr0' -ex delete -ex detach")
+        r = subprocess.run(["timeout", "90", "make", "-s", "attach", "GDB_PORT=%d" % port, "GDBFLAGS=" + flags],
+                           cwd=ROOT, capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        check(re.search(r"^eip\s+%#x\s+%#x <_start>\ncr0\s+0x\w*?[0-9a-f]\s+\[(?![^\]]*PG)" % (start, start), out, re.M),
+              "hbreak _start did not stop at the boot code with paging off:\n" + out)
+        # (after kmain's prologue: a breakpoint on a function's name)
+        check(re.search(r"^eip\s+(0xc0\w+)\s+\1 <(kernel::init::)?kmain\+(\d+)>\ncr0\s+0x8\w+\s+\[ PG", out, re.M)
+              and kmain <= int(re.search(r"^eip\s+(0xc0\w+)\s+\1 <(kernel::init::)?kmain", out, re.M).group(1), 16) < kmain + 64,
+              "hbreak kmain did not stop in the higher half with paging on:\n" + out)
+        q.stdin.write(b"\n")
+        q.stdin.flush()
+        qout = _read_until(q, qout, re.escape(PROMPT), BOOT_TIMEOUT)
+        g = subprocess.Popen(["timeout", "90", "make", "-s", "attach", "GDB_PORT=%d" % port,
+                              "GDBFLAGS=-batch -ex continue -ex 'bt 2' -ex detach"],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            gout = _read_until(g, "", r"Breakpoint set at kgdb_breakpoint", 60)
+            time.sleep(0.5)
+            q.stdin.write(b"kgdb\n")
+            q.stdin.flush()
+            gout = _gdb_finish(g, gout)
+        finally:
+            if g.poll() is None:
+                g.kill()
+                g.wait()
+        check(re.search(r"#1 .* in kernel::shell::commands::cmd_kgdb", gout), "make attach did not stop at kgdb:\n" + gout)
+        q.stdin.write(b"echo back\n")
+        q.stdin.flush()
+        _read_until(q, qout, r"\nback\n", CMD_TIMEOUT)
+    finally:
+        _kill_group(q)
+
+
+def gdb_make_gdb_with_make_console():
+    """make gdb holds the terminal; make console types into the kernel's
+    shell through the serial socket: ps there and GDB's ps at the kgdb stop
+    agree, and build/serial.log has the boot."""
+    port = free_port()
+    os.makedirs(BUILD, exist_ok=True)
+    sock = os.path.join(BUILD, "serial-%d.sock" % port)
+    logf = os.path.join(BUILD, "serial-%d.log" % port)
+    where = ["SERIAL_SOCK=" + sock, "SERIAL_LOG=" + logf]
+    flags = "-batch -ex delete -ex 'break kgdb_breakpoint' -ex continue -ex 'echo @@ps\\n' -ex ps -ex 'echo @@end\\n' -ex detach"
+    q = _make_bg(["gdb", "GDB_PORT=%d" % port, "MEM=64M", "SWAP=0", "GDBFLAGS=" + flags] + where)
+    c = None
+    try:
+        deadline = time.time() + 120
+        while not os.path.exists(sock):
+            check(time.time() < deadline and q.poll() is None, "make gdb made no %s" % sock)
+            time.sleep(0.2)
+        c = subprocess.Popen(["make", "-s", "console"] + where, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        cout = ""
+        deadline = time.time() + BOOT_TIMEOUT
+        while PROMPT not in cout:
+            check(time.time() < deadline, "no prompt on make console:\n" + cout[-2000:])
+            c.stdin.write(b"\n")
+            c.stdin.flush()
+            try:
+                cout = _read_until(c, cout, re.escape(PROMPT), 2)
+            except AssertionError:
+                pass
+        c.stdin.write(b"ps\n")
+        c.stdin.flush()
+        cout = _read_until(c, cout, re.escape(PROMPT) + r"ps\n(.*\n)*?" + re.escape(PROMPT), CMD_TIMEOUT)
+        ps = re.search(re.escape(PROMPT) + r"ps\n((.*\n)*?)" + re.escape(PROMPT), cout).group(1)
+        c.stdin.write(b"kgdb\n")
+        c.stdin.flush()
+        qout = _gdb_finish(q, "", 90)
+        gps = _gdb_section(qout, "@@ps\n", "@@end")[len("@@ps\n"):]
+        check(gps == ps, "GDB's ps differs from the console's:\n%s\n---\n%s" % (gps, ps))
+        log = open(logf, errors="replace").read()
+        check("Zone ranges:" in log and PROMPT + "ps" in log, "the serial log has not the whole console:\n" + log[:500])
+    finally:
+        if c is not None:
+            _kill_group(c)
+        _kill_group(q)
+        for f in (sock, logf):
+            if os.path.exists(f):
+                os.unlink(f)
+
+
+GDB_PROC_TESTS = [("qemu::gdb::ps_and_vmas_match_the_shell", gdb_ps_and_vmas_match_the_shell),
+                  ("qemu::gdb::vtop_walks_kernel_highpte_and_unmapped", gdb_vtop_walks_kernel_highpte_and_unmapped),
+                  ("qemu::gdb::vtop_names_swap_slots", gdb_vtop_names_swap_slots),
+                  ("qemu::gdb::faultstop_and_usersym", gdb_faultstop_and_usersym),
+                  ("qemu::gdb::hbreak_before_paging_and_make_attach", gdb_hbreak_before_paging_and_make_attach),
+                  ("qemu::gdb::make_gdb_with_make_console", gdb_make_gdb_with_make_console)]
+
+
+# --- GDB commands for memory state (issue 14) ---
+
+def gdb_reports(m, commands, timeout=90):
+    """Run GDB `commands` at one kgdb stop of `m` (gdb_at_kgdb) and return
+    each command's output by command, split at `echo` marks put between
+    them; a command that failed shows as its error text."""
+    argv = []
+    for c in commands:
+        argv += ["echo @@%s\\n" % c, c]
+    out = gdb_at_kgdb(m, argv, timeout)
+    parts = re.split(r"^@@(.*)\n", out, flags=re.M)
+    got = {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+    for c in commands:
+        check(c in got, "no output of GDB %r:\n%s" % (c, out[-3000:]))
+        got[c] = re.sub(r"\[Inferior 1 \(process 1\) detached\]\n?$", "", got[c])
+        check("Traceback" not in got[c] and "Python Exception" not in got[c] and "Error occurred" not in got[c],
+              "GDB %r failed:\n%s" % (c, got[c]))
+    return got
+
+
+def same_text(what, shell, gdb):
+    if shell != gdb:
+        import difflib
+        diff = "".join(difflib.unified_diff(shell.splitlines(True), gdb.splitlines(True), "shell", "gdb"))
+        raise AssertionError("%s: GDB's report differs from the shell's:\n%s" % (what, diff[-3000:]))
+
+
+def gdb_reports_match_the_shell():
+    """After a workload (a 16M hog holding its highmem-first pages, a 3M
+    vmalloc, a 1M hog that ends and leaves pages on the pcp lists; real
+    highmem), GDB's buddyinfo,
+    zoneinfo, slabinfo and dmesg, read from memory at the kgdb stop, are
+    byte for byte the shell's reports taken just before it: typing `kgdb`
+    allocates nothing and logs nothing, so nothing legitimately differs.
+    GDB's freelists walks every free list: consistent, with the blocks per
+    order buddyinfo counts; and it reports a free block whose order mark is
+    broken on purpose (for one GDB command, then repaired)."""
+    built_user_programs()
+    m = Machine(mem="160M", args="highmem=64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 16M touch hold &")
+        wait_for_out(m, "hog: holding 16M", 1, 60)
+        v = m.cmd("vmalloc 3M")
+        check(re.search(r"0x[0-9a-f]{8}", v), "vmalloc printed no address:\n" + v)
+        # A program that ends frees its pages to the pcp lists: zoneinfo's
+        # free counts then include cached pages, which GDB must add too.
+        check("hog: done" in m.cmd("run hog 1M touch"), "the short hog failed:\n" + m.out[-1500:])
+        names = ["buddyinfo", "zoneinfo", "slabinfo", "dmesg"]
+        shell = {c: m.cmd(c) for c in names}
+        check(re.search(r"count: [1-9]", shell["zoneinfo"]), "no page on a pcp list:\n" + shell["zoneinfo"])
+        got = gdb_reports(m, names + ["freelists"])
+        for c in names:
+            same_text(c, shell[c], got[c])
+        check(shell["buddyinfo"].count("\n") == 3, "not three populated zones:\n" + shell["buddyinfo"])
+        # freelists walks every list: consistent, and block for block what
+        # buddyinfo counts.
+        fl = got["freelists"]
+        for line in shell["buddyinfo"].splitlines():
+            zone, counts = line.split()[3], [int(n) for n in line.split()[4:]]
+            part = re.search(r"zone +%s  free lists consistent: .*\n((?:  order.*\n)*)" % zone, fl)
+            check(part, "freelists did not find zone %s consistent:\n%s" % (zone, fl))
+            walked = [0] * 11
+            for order, n in re.findall(r"order +(\d+): +(\d+) blocks", part.group(1)):
+                walked[int(order)] = int(n)
+            check(walked == counts, "zone %s: freelists walked %r, buddyinfo %r" % (zone, walked, counts))
+        # And it catches a broken mark: the head of an order-10 block of
+        # Normal made to say order 9 for one command, then put back.
+        corrupt = ("python import himem_mm as h; pfn = int(h.zone_lock(h.zones()[1])['free_area'][10]['free_list'][2]"
+                   "['head']); assert pfn != h.NIL; at = h.mem_map()[0] + 32 * pfn + 12; "
+                   "gdb.selected_inferior().write_memory(at, (9).to_bytes(4, 'little'))")
+        restore = "python gdb.selected_inferior().write_memory(at, (10).to_bytes(4, 'little'))"
+        bad = gdb_reports(m, [corrupt, "freelists Normal", restore, "freelists"])
+        check(re.search(r"free lists BAD.*\n(.*\n)*  BAD: pfn 0x[0-9a-f]+ on the order-10 Movable list: mapcount -128, "
+                        r"order 9, type 2", bad["freelists Normal"]), "a broken mark was not found:\n" + bad["freelists Normal"])
+        check(bad["freelists"] == fl, "not consistent again after the repair:\n" + bad["freelists"])
+        same_text("buddyinfo after the GDB sessions", shell["buddyinfo"], m.cmd("buddyinfo"))
+    finally:
+        m.kill()
+
+
+def lru_sums(got, zones, mi):
+    """Check GDB's `lru ZONE` outputs (`got`, by command) for `zones`: no BAD
+    line, each list's length equal to its counter, the pages shown carrying
+    their list's flags, and the lists summed over the zones equal to meminfo
+    `mi`'s Active(anon), Inactive(anon), Unevictable; return the sums."""
+    sums = {"inactive_anon": 0, "active_anon": 0, "unevictable": 0}
+    for z in zones:
+        out = got["lru " + z]
+        check("BAD" not in out, "lru %s found inconsistencies:\n%s" % (z, out))
+        for name, n, counter in re.findall(r"^  (\w+) +(\d+) pages \(nr_lru (\d+)\)", out, re.M):
+            check(n == counter, "lru %s: %s has %s pages, counter %s" % (z, name, n, counter))
+            sums[name] += int(n)
+        for name, body in re.findall(r"^  (\w+) +\d+ pages.*\n((?:      .*\n)*)", out, re.M):
+            want = {"active_anon": "lru|active|", "unevictable": "unevictable"}.get(name, "lru|")
+            for flags in re.findall(r"flags (\S+)", body):
+                check(want in flags and (name == "active_anon") == ("active" in flags),
+                      "lru %s: a page on %s has flags %s" % (z, name, flags))
+    check(sums["active_anon"] * 4 == mi["Active(anon)"] and sums["inactive_anon"] * 4 == mi["Inactive(anon)"]
+          and sums["unevictable"] * 4 == mi["Unevictable"],
+          "GDB's lists %r, meminfo Active(anon) %d Inactive(anon) %d Unevictable %d kB"
+          % (sums, mi["Active(anon)"], mi["Inactive(anon)"], mi["Unevictable"]))
+    return sums
+
+
+def lru_lists_agree_with_meminfo():
+    """Two hogs hold memory, one of it mlocked: GDB's `lru ZONE` walks each
+    zone's lists through mem_map; per list the pages walked, the list head's
+    length and the zone's counter agree (no BAD line), their sums are
+    meminfo's Active(anon), Inactive(anon) and Unevictable (in kB / 4), and
+    the pages shown carry the flags of their list. `print $page(PFN)` of the
+    first active highmem page shows the same flags, its contents read from
+    physical memory are hog's pattern (first word w, last ~w), and `print
+    $zone(1)` shows the free pages and watermarks zoneinfo prints for
+    Normal."""
+    built_user_programs()
+    m = Machine(mem="160M", args="highmem=64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 24M touch hold &")
+        m.cmd("run hog 2M touch lock hold &")
+        wait_for_out(m, "hog: holding", 2, 60)
+        mi = meminfo_values(m.cmd("meminfo"))
+        zi = m.cmd("zoneinfo")
+        got = gdb_reports(m, ["lru DMA", "lru Normal", "lru HighMem 4", "print $zone(1)"])
+        sums = lru_sums(got, ["DMA", "Normal", "HighMem 4"], mi)
+        check(sums["active_anon"] >= 24 * 256 and sums["unevictable"] >= 2 * 256, "the hogs' pages are missing: %r" % sums)
+        first_active = re.search(r"^  active_anon .*\n      pfn (0x[0-9a-f]+)", got["lru HighMem 4"], re.M)
+        check(first_active, "no active highmem page shown:\n" + got["lru HighMem 4"])
+        # The page's contents, from physical memory (a highmem frame has no
+        # kernel address): hog writes w first and !w last in every page.
+        pfn = "%#x" % int(first_active.group(1), 16)
+        cmds = ["print $page(%s)" % pfn, "page %s 0 4" % pfn, "page %s 4092 4" % pfn]
+        page = gdb_reports(m, cmds)
+        check(re.search(r"page pfn %s \(HighMem, phys 0x[0-9a-f]+\), flags highmem\|lru\|active\|swapbacked, "
+                        r"refcount 1, mapcount 1, anon" % pfn, page[cmds[0]]), "print $page:\n" + page[cmds[0]])
+        first, last = (int(re.search(r"phys 0x[0-9a-f]+: (0x[0-9a-f]{8})", page[c]).group(1), 16) for c in cmds[1:])
+        check(first != 0 and last == first ^ 0xFFFFFFFF, "hog's page %s reads %#x ... %#x" % (pfn, first, last))
+        normal = zi.split("zone   Normal\n")[1]
+        want = "free %s" % re.search(r"pages free +(\d+)", normal).group(1)
+        marks = "min %s low %s high %s" % tuple(re.search(r"%s +(\d+)" % w, normal).group(1) for w in ("min", "low", "high"))
+        check(want in got["print $zone(1)"] and marks in got["print $zone(1)"],
+              "print $zone(1) against zoneinfo (%s; %s):\n%s" % (want, marks, got["print $zone(1)"]))
+    finally:
+        m.kill()
+
+
+def swapinfo_matches_swaps():
+    """-m 64M with 64M of swap and a 100M hog holding: GDB's swapinfo prints
+    /proc/swaps exactly as the shell's swaps does (Used included), and the
+    slots it finds in use in the swap_map agree with the area's counters and
+    with meminfo's SwapFree (no BAD line); the LRU lists, which reclaim has
+    aged (inactive pages), agree with meminfo as in lru_lists_agree_with_meminfo."""
+    built_user_programs()
+    m = Machine(mem="64M", swap="64M", gdb=True)
+    try:
+        m.boot()
+        m.cmd("run hog 100M touch hold &")
+        wait_for_out(m, "hog: holding 100M", 1, 120)
+        swaps = m.cmd("swaps")
+        mi = meminfo_values(m.cmd("meminfo"))
+        got = gdb_reports(m, ["swapinfo", "lru DMA", "lru Normal"])
+        sums = lru_sums(got, ["DMA", "Normal"], mi)
+        check(sums["inactive_anon"] > 0, "reclaim left no inactive page: %r" % sums)
+        out = got["swapinfo"]
+        lines = out.splitlines(True)
+        same_text("swapinfo (its /proc/swaps part)", swaps, "".join(lines[:2]))
+        check("BAD" not in out, "swapinfo found inconsistencies:\n" + out)
+        used = int(re.search(r"(\d+) in use, ", out).group(1))
+        check(used > 0 and used * 4 == int(swaps.splitlines()[1].split()[3]), "slots in use %d:\n%s" % (used, out))
+        free = int(re.search(r"nr_swap_pages (\d+)", out).group(1))
+        check(free * 4 == mi["SwapFree"], "nr_swap_pages %d, SwapFree %d kB" % (free, mi["SwapFree"]))
+    finally:
+        m.kill()
+
+
+def kmaps_match_the_shell():
+    """On the test kernel with real highmem, after in-kernel tests that
+    kmap highmem pages (leaving slots free but stale) GDB's kmaps prints
+    the shell's kmaps report exactly, finds each slot's PTE mapping its
+    page (no BAD line), and no kmap_atomic slot held at the kgdb stop (the
+    shell holds none between commands)."""
+    m = Machine(mem="128M", args="highmem=48M", ktest=True, gdb=True)
+    try:
+        m.boot()
+        m.cmd("ktest mm::highmem::kmap_costs", timeout=120)
+        shell = m.cmd("kmaps")
+        check(re.search(r"^ +\d+ +1 +0x", shell, re.M), "the ktest left no stale slot to see:\n" + shell)
+        out = gdb_reports(m, ["kmaps"])["kmaps"]
+        same_text("kmaps", shell, out[:len(shell)])
+        check("BAD" not in out, "kmaps found inconsistencies:\n" + out)
+        check(out[len(shell):] == "kmap_atomic slots (fixmap, one per type): type, slot, address, pfn\n  none held\n",
+              "kmap_atomic slots at the kgdb stop:\n" + out[len(shell):])
+    finally:
+        m.kill()
+
+
+GDB_MM_TESTS = [("qemu::gdb::mm::reports_match_the_shell", gdb_reports_match_the_shell),
+                ("qemu::gdb::mm::lru_lists_agree_with_meminfo", lru_lists_agree_with_meminfo),
+                ("qemu::gdb::mm::swapinfo_matches_swaps", swapinfo_matches_swaps),
+                ("qemu::gdb::mm::kmaps_match_the_shell", kmaps_match_the_shell)]
+
+
+
+
 def main():
     only = sys.argv[1] if len(sys.argv) > 1 else ""
     shell_suite(only)
@@ -4116,7 +4653,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + LABS_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + GDB_PROC_TESTS + GDB_MM_TESTS + LABS_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

@@ -38,10 +38,11 @@ def memfree_kb(m):
     return int(mt.group(1))
 
 
-def walk(m, name=None):
+def walk(m, name=None, extra=()):
     """GDB's slabwalk at the kgdb stop: {cache: {field: int}} and, with a
-    name, that cache's slabs as (list, header, s_mem, colouroff, inuse)."""
-    out = gdb(m, [SLABWALK, "slabwalk" + (" " + name if name else "")])
+    name, that cache's slabs as (list, header, s_mem, colouroff, inuse);
+    GDB's whole output last (`extra`: more GDB commands at the same stop)."""
+    out = gdb(m, [SLABWALK, "slabwalk" + (" " + name if name else "")] + list(extra))
     caches = {}
     for mt in re.finditer(r"^cache (\S+)\s+num\s+(\d+) colour\s+(\d+) colour_off\s+(\d+) full\s+(\d+) "
                           r"partial\s+(\d+) free\s+(\d+) free_objects\s+(\d+) free_limit\s+(\d+)$", out, re.M):
@@ -51,16 +52,21 @@ def walk(m, name=None):
     slabs = [(mt.group(1), int(mt.group(2), 16), int(mt.group(3), 16), int(mt.group(4)), int(mt.group(5)))
              for mt in re.finditer(r"^  slab (\S+)\s+header (0x[0-9a-f]+) s_mem (0x[0-9a-f]+) colouroff\s+(\d+) "
                                    r"inuse\s+(\d+)$", out, re.M)]
-    return caches, slabs
+    return caches, slabs, out
 
 
 @check("slabinfo agrees with the caches in memory (GDB)", 10, handout="pass")
 def reports_match_memory():
     m = boot(mem=MEM)
+    m.cmd("run hog 1M touch")  # a process came and went: the process caches exist
+    shell = m.cmd("slabinfo")
     rows = slabinfo(m)
-    for c in ("kmalloc-8", "kmalloc-96", "kmalloc-192", "kmalloc-4k", "kmalloc-8k"):
+    for c in ("kmalloc-8", "kmalloc-96", "kmalloc-192", "kmalloc-4k", "kmalloc-8k") + PROCESS_CACHES:
         fail_unless(c in rows, "no %s line in slabinfo" % c)
-    caches, _ = walk(m)
+    caches, _, out = walk(m, extra=["slabinfo"])
+    # The project's GDB slabinfo (gdb/python/mm.py) formats memory as the shell does.
+    for line in shell.splitlines():
+        fail_unless(line in out.splitlines(), "the shell's slabinfo line is not GDB's:\n" + line)
     for name, r in rows.items():
         fail_unless(name in caches, "slabinfo lists %s, GDB finds no such cache" % name)
         c = caches[name]
@@ -124,7 +130,7 @@ def empty_slabs_given_back():
                         % (name, free_slabs, free_objs, limit))
     fail_unless(not over, "after the processes ended:\n" + "\n".join(over))
     # What memory holds (GDB): the same rule on the cache's own counters.
-    caches, _ = walk(m)
+    caches, _, _ = walk(m)
     over = ["%s: %d empty slabs, free_objects %d > free_limit %d" % (n, c["free"], c["free_objects"], c["free_limit"])
             for n, c in caches.items() if c["free"] and c["free_objects"] > c["free_limit"]]
     fail_unless(not over, "in memory (GDB):\n" + "\n".join(over))
@@ -138,7 +144,7 @@ def colouring():
     m = boot(mem=MEM)
     m.cmd(WORKLOAD, 60)
     cache = "mm_struct"
-    caches, slabs = walk(m, cache)
+    caches, slabs, _ = walk(m, cache)
     c = caches[cache]
     fail_unless(c["colour"] >= 2, "%s has %d colours: nothing to check (its layout changed?)" % (cache, c["colour"]))
     fail_unless(len(slabs) >= c["colour"], "%s has only %d slabs after the workload" % (cache, len(slabs)))

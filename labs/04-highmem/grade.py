@@ -26,7 +26,8 @@ def highmem_run():
                             re.finditer(r"^test (\S+) \.\.\. (ok|ignored.*|FAILED.*)$", out, re.M)}
         _run["ktest"] = out
         _run["kmaps"] = m.cmd("kmaps")
-        _run["walk"] = gdb(m, KMAPWALK, 90)
+        # The project's GDB kmaps (gdb/python/mm.py) reads the same table.
+        _run["walk"] = gdb(m, KMAPWALK + ["kmaps"], 90)
     fail_unless(_run["verdicts"], "no in-kernel test ran:\n" + _run["ktest"][-800:])
     return _run
 
@@ -50,8 +51,10 @@ def layout():
         fail_unless(area in log, "no %r line in the boot log" % area)
     kmaps = m.cmd("kmaps")
     fail_unless("slots: 0 in use, 1024 free" in kmaps, "pkmap slots in use at boot:\n" + kmaps)
-    w = gdb(m, KMAPWALK)
+    w = gdb(m, KMAPWALK + ["kmaps"])
     fail_unless(walk_value(w, r"^pkmap: (\d+) slots")[0] == 1024, "the pkmap table in memory is not 1024 slots")
+    for line in kmaps.splitlines():
+        fail_unless(line in w.splitlines(), "the shell's kmaps line is not GDB's kmaps:\n" + line)
 
 
 @check("the in-kernel highmem tests that need no lab code pass", 15, handout="pass")
@@ -74,6 +77,7 @@ def lazy_flush():
     maps, flushes = walk_value(r["walk"], r"^pkmap events: maps (\d+) reuses \d+ waits \d+ full_flushes (\d+)")
     fail_unless((maps, flushes) == (new, wraps), "memory (GDB) says %d maps and %d flushes, kmaps says %d and %d"
                 % (maps, flushes, new, wraps))
+    fail_unless(mt.group(0) in r["walk"], "GDB's kmaps does not say what the shell's does:\n" + mt.group(0))
     in_use = walk_value(r["walk"], r"in_use (\d+), stale")[0]
     fail_unless(in_use == 0, "%d pkmap slots still have users after the tests: a kmap leaked" % in_use)
 

@@ -8,9 +8,12 @@ TITLE = "Highmem and kmap"
 
 MEM = "2G"  # 1152 MB of it is highmem
 KMAPWALK = ["source labs/04-highmem/kmapwalk.py", "kmapwalk"]
-# The in-kernel tests that need no code of this lab's to pass.
-SANITY_TESTS = ("kmap_waiters_wake_and_finish", "kmap_atomic_misuse_is_caught", "kmap_in_atomic_context_is_reported",
-                "highpage_helpers_copy", "kmap_refuses_frames_beyond_max_pfn")
+# The in-kernel tests that need no code of this lab's to pass. Not
+# kmap_waiters_wake_and_finish: its threads hold their kmaps for 30 ms, and
+# with the handout's eager search (a full flush per kmap) the first holders
+# may let go before the last one starts, so nobody has to wait.
+SANITY_TESTS = ("kmap_atomic_misuse_is_caught", "kmap_in_atomic_context_is_reported", "highpage_helpers_copy",
+                "kmap_refuses_frames_beyond_max_pfn")
 
 _run = {}
 

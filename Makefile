@@ -118,7 +118,7 @@ QEMU := qemu-system-i386 -m $(MEM) $(QEMU_CD) -no-reboot -display none \
 SERIAL_TTY  := -chardev stdio,id=s0,mux=on,signal=off -serial chardev:s0 -mon chardev=s0,mode=readline
 SERIAL_PIPE := -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none
 
-.PHONY: all kernel user iso image run debug gdb test bench bench-run host-test qemu-test clean help prereqs memcheck progscheck swap FORCE
+.PHONY: all kernel user iso image run debug gdb test bench bench-run host-test qemu-test grade handout clean help prereqs memcheck progscheck swap FORCE
 
 all: iso
 
@@ -134,6 +134,9 @@ help:
 	@echo "                  (BENCH_ARGS=...), and boot time on the host clock; writes bench/RESULTS.md and bench/*.svg;"
 	@echo "                  exits non-zero if the kernel did not finish them (log: $(BUILD)/bench.log)"
 	@echo "make bench-run    the benchmark boot alone (no boot timing, charts or RESULTS.md)"
+	@echo "make grade LAB=n  run lab n's checks (labs/NN-*/grade.py) and print the points and 'Score: N/M'"
+	@echo "make handout LAB=n DEST=dir"
+	@echo "                  write lab n's student tree to dir: its marked code replaced by the stubs"
 	@echo "make iso          build $(ISO) (a stripped kernel; $(ELF) keeps the symbols)"
 	@echo "make kernel       build $(ELF) only"
 	@echo "make swap         make the swap disk image $(if $(SWAP_IMG),$(SWAP_IMG),(none: SWAP=0)) with mkswap, unless it exists"
@@ -295,6 +298,18 @@ bench-run: memcheck prereqs swap
 	    -no-reboot -display none $(QEMU_SWAP) \
 	    -icount shift=0,sleep=off -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	    -chardev stdio,id=s0,mux=off,signal=off -serial chardev:s0 -monitor none $(QEMU_EXTRA)
+
+# The course labs (labs/NN-slug/): `make grade LAB=n` runs lab n's checks
+# (labs/NN-slug/grade.py, scripts/gradelib.py) and ends with `Score: N/M`;
+# `make handout LAB=n DEST=dir` writes the student tree, lab n's marked
+# blocks replaced by their stubs (scripts/handout.py).
+grade: prereqs
+	@if [ -z "$(LAB)" ]; then echo "make grade: say which lab: make grade LAB=n (the labs are in labs/)"; exit 2; fi
+	@python3 scripts/grade.py '$(LAB)'
+
+handout:
+	@if [ -z "$(LAB)" ] || [ -z "$(DEST)" ]; then echo "make handout: say which lab and where: make handout LAB=n DEST=dir"; exit 2; fi
+	@python3 scripts/handout.py '$(LAB)' '$(DEST)'
 
 host-test:
 	cargo test

@@ -14,9 +14,21 @@ if $_isvoid($gdb_port)
   set $gdb_port = 1234
 end
 eval "target remote localhost:%d", $gdb_port
-break kmain
-echo \n
-echo Breakpoint set at kmain (the Rust entry). 'continue' boots; helpers: kpgd, kpte ADDR, kstack\n
+# $attach = 1 (make attach, the tests): QEMU is already running the kernel;
+# attaching stopped it wherever it was. Break where the shell's `kgdb`
+# command stops instead of at kmain, long past.
+if $_isvoid($attach)
+  set $attach = 0
+end
+if $attach
+  break kgdb_breakpoint
+  echo \n
+  echo Attached. Breakpoint set at kgdb_breakpoint: 'continue', then type kgdb in the kernel's shell.\n
+else
+  break kmain
+  echo \n
+  echo Breakpoint set at kmain (the Rust entry). 'continue' boots; helpers: kpgd, kpte ADDR, kstack\n
+end
 
 # The page directory in use (CR3 is physical; lowmem is mapped at PAGE_OFFSET).
 define kpgd
@@ -73,4 +85,14 @@ define kstack
 end
 document kstack
 Backtrace and stack registers of the code GDB stopped in.
+end
+
+# The helper commands and pretty printers (GDB's Python API), one file per
+# area, loaded in name order: gdb/python/*.py. The path is the repository's
+# gdb/ beside this script's usual place; run GDB from the repository root.
+python
+import glob as _glob
+import os as _os
+for _f in sorted(_glob.glob(_os.path.join("gdb", "python", "*.py"))):
+    gdb.execute("source " + _f)
 end

@@ -81,18 +81,31 @@ def cd_drive(iso, ide=True):
             "-device", "ide-cd,drive=cd,bus=ahci.0,bootindex=1"]
 
 
+def free_port():
+    """A TCP port nothing listens on now (the kernel picks it; closed again
+    at once, so QEMU can bind it)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Machine:
     """One QEMU boot with the serial console on a pipe; `ktest`: of the
     test kernel, which has the in-kernel tests (boot option and command);
     `ide_cd=False`: the CD on AHCI (see cd_drive)."""
 
-    def __init__(self, args="", mem="2G", ktest=False, swap=None, ide_cd=True):
+    def __init__(self, args="", mem="2G", ktest=False, swap=None, ide_cd=True, gdb=False):
         self.iso = iso_for(args, ktest)
+        self.ktest = ktest
+        # gdb=True: a gdb stub on a free port (self.gdb_port), for gdb_at_kgdb.
+        self.gdb_port = free_port() if gdb else None
+        stub = ["-gdb", "tcp:localhost:%d" % self.gdb_port] if gdb else []
         cmd = ["qemu-system-i386", "-m", mem] + cd_drive(self.iso, ide_cd) + [
                "-no-reboot", "-display", "none",
                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                "-chardev", "stdio,id=s0,mux=off,signal=off", "-serial", "chardev:s0",
-               "-monitor", "none"] + swap_drive(swap)
+               "-monitor", "none"] + swap_drive(swap) + stub
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.out = ""
@@ -165,6 +178,48 @@ class Machine:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def gdb_at_kgdb(m, commands, timeout=60):
+    """Attach GDB (gdb/kernel.gdb with $attach = 1: a breakpoint at
+    kgdb_breakpoint) to the running Machine `m` (made with gdb=True, at the
+    shell prompt), type `kgdb` on its console, run GDB `commands` at the
+    stop, detach (the kernel goes on) and wait for the shell prompt.
+    Returns GDB's whole output; raises if GDB or the kernel does not get
+    there within `timeout` seconds. Both are killed on every failure path."""
+    check(m.gdb_port is not None, "gdb_at_kgdb needs Machine(gdb=True)")
+    elf = os.path.join(ROOT, "build", "ktest" if m.ktest else "", "kernel.elf")
+    argv = ["gdb", "-q", "-batch", "-nx", "-iex", "set $gdb_port = %d" % m.gdb_port,
+            "-iex", "set $attach = 1", "-iex", 'set $kernel_elf = "%s"' % elf, "-x", "gdb/kernel.gdb",
+            "-ex", "continue"]
+    for c in commands:
+        argv += ["-ex", c]
+    argv += ["-ex", "detach"]
+    g = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = ""
+    try:
+        deadline = time.time() + timeout
+        # Wait until GDB has set its breakpoint (kernel.gdb says so): QEMU
+        # is stopped from the attach until `continue`, so the kgdb typed now
+        # reaches the kernel only after the breakpoint is in.
+        while "Breakpoint set at kgdb_breakpoint" not in out:
+            check(time.time() < deadline, "GDB did not attach within %ds:\n%s" % (timeout, out[-2000:]))
+            r, _, _ = select.select([g.stdout], [], [], 0.2)
+            if r:
+                data = os.read(g.stdout.fileno(), 65536)
+                check(data, "GDB ended before it went on:\n" + out[-2000:])
+                out += data.decode("utf-8", "replace")
+        m.cmd("kgdb", timeout)
+        rest, _ = g.communicate(timeout=max(1, deadline - time.time()))
+        out += rest.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        raise AssertionError("GDB did not finish within %ds:\n%s" % (timeout, out[-2000:]))
+    finally:
+        if g.poll() is None:
+            g.kill()
+            g.wait()
+    check("kgdb_breakpoint" in out, "GDB did not stop at kgdb_breakpoint:\n" + out[-2000:])
+    return out
 
 
 def check(cond, msg):
@@ -3920,6 +3975,116 @@ PROCESS_BENCH_TESTS = [
 ]
 
 
+# --- course labs and the kgdb stop (issue 14) ---
+
+def kgdb_command_stops_in_gdb_and_goes_on():
+    """`kgdb` with no debugger returns at once; with GDB attached it stops at
+    kgdb_breakpoint, inside the shell's command, and the shell goes on after
+    GDB detaches."""
+    m = Machine(mem="64M", gdb=True)
+    try:
+        m.boot()
+        out = m.cmd("kgdb")
+        check(out.strip() == "", "kgdb without a debugger printed:\n" + out)
+        g = gdb_at_kgdb(m, ["bt 3"])
+        check(re.search(r"#1 .* in kernel::shell::commands::cmd_kgdb", g), "not stopped in the shell's kgdb:\n" + g)
+        check(m.cmd("echo still here").strip() == "still here", "the shell did not go on")
+    finally:
+        m.kill()
+
+
+def lab_numbers():
+    d = os.path.join(ROOT, "labs")
+    return sorted(int(n[:2]) for n in os.listdir(d) if re.match(r"\d\d-", n)) if os.path.isdir(d) else []
+
+
+def grade_results(tree, lab, env=None, timeout=900):
+    """Run `scripts/grade.py LAB` in `tree`; its per-check results (GRADE_JSON)
+    and its output."""
+    import json
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        r = subprocess.run(["python3", "scripts/grade.py", str(lab)], cwd=tree, timeout=timeout,
+                           env=dict(os.environ, GRADE_JSON=path, **(env or {})),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = r.stdout.decode("utf-8", "replace")
+        check(os.path.getsize(path) > 0, "grade wrote no results (status %d):\n%s" % (r.returncode, out[-3000:]))
+        return json.load(open(path)), out, r.returncode
+    finally:
+        os.unlink(path)
+
+
+def lab_full_marks(lab):
+    def run():
+        res, out, code = grade_results(ROOT, lab)
+        check(res and all(c["got"] == c["points"] for c in res) and code == 0,
+              "lab %d is short of full marks on the full tree:\n%s" % (lab, out[-3000:]))
+        check(re.search(r"^Score: (\d+)/\1$", out, re.M), "no full Score line:\n" + out[-500:])
+    return run
+
+
+def lab_handout_fails_the_removed_parts(lab):
+    """The student tree of the lab builds and boots, and each check fails or
+    passes there as its handout= says: the removed code is graded, the rest
+    still holds."""
+    def run():
+        import shutil
+        import tempfile
+        dest = tempfile.mkdtemp(prefix="himem-lab%d-" % lab)
+        try:
+            r = subprocess.run(["python3", "scripts/handout.py", str(lab), dest], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            check(r.returncode == 0, "make handout failed:\n" + r.stdout.decode("utf-8", "replace"))
+            # One cargo build directory for every handout tree: core and alloc
+            # (build-std) are built once, not once per lab. The user programs
+            # (which no lab marks) come built from this tree, times kept, so
+            # make finds them up to date.
+            target = os.path.join(ROOT, "build", "tests", "handout-target")
+            os.makedirs(os.path.join(dest, "build"), exist_ok=True)
+            subprocess.run(["cp", "-a", os.path.join(ROOT, "build", "user"), os.path.join(dest, "build", "user")],
+                           check=True)
+            res, out, code = grade_results(dest, lab, env={"CARGO_TARGET_DIR": target})
+            wrong = [c["name"] + (": passed" if c["got"] else ": failed (%s)" % c["reason"].strip()[:300])
+                     for c in res if (c["got"] == c["points"]) != (c["handout"] == "pass")]
+            check(not wrong, "in the handout tree, checks that did not do what handout= says:\n  "
+                  + "\n  ".join(wrong) + "\n" + out[-1500:])
+            check(code != 0 and sum(c["got"] for c in res) < sum(c["points"] for c in res),
+                  "the handout tree scored full marks:\n" + out[-800:])
+        finally:
+            shutil.rmtree(dest, ignore_errors=True)
+    return run
+
+
+def handout_refuses_bad_markers():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import handout
+    for text, says in [("// LAB 1: BEGIN\n", "BEGIN without END"), ("x\n// LAB 1: END\n", "f:2: LAB 1: END without BEGIN"),
+                       ("// LAB 1: BEGIN\n// LAB 1: STUB\nx\n// LAB 1: END\n", "must be commented"),
+                       ("// LAB 1: BEGIN\n// LAB 1: BEGIN\n", "BEGIN inside")]:
+        try:
+            handout.cut(text, 1, "f")
+            raise AssertionError("no error for %r" % text)
+        except handout.MarkerError as e:
+            check(says in str(e), "error for %r: %s" % (text, e))
+    new, n = handout.cut("a\n  // LAB 1: BEGIN\n  real();\n  // LAB 1: STUB\n  // stub();\n  // LAB 1: END\n"
+                         "  // LAB 2: BEGIN\n  kept();\n  // LAB 2: END\n", 1, "f")
+    check(n == 1 and "real" not in new and "  stub();\n" in new and "kept();" in new, "cut:\n" + new)
+    for argv, says in [(["grade.py", "42"], "there is no lab 42"), (["grade.py", "x"], "LAB='x' is not a lab number")]:
+        r = subprocess.run(["python3", "scripts/" + argv[0]] + argv[1:], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode()
+        check(r.returncode != 0 and says in out, "%s: %s" % (argv, out))
+
+
+LABS_TESTS = [("qemu::gdb::kgdb_command_stops_in_gdb_and_goes_on", kgdb_command_stops_in_gdb_and_goes_on),
+              ("qemu::labs::handout_refuses_bad_markers", handout_refuses_bad_markers)] + [
+    t for n in lab_numbers() for t in
+    [("qemu::labs::lab%02d_full_tree_scores_full_marks" % n, lab_full_marks(n)),
+     ("qemu::labs::lab%02d_handout_builds_and_fails_the_removed_parts" % n, lab_handout_fails_the_removed_parts(n))]]
+
+
 # --- seed= (issue 14) ---
 
 SEED_FAULTS = "fail_page_alloc=1,30,0,5"
@@ -4020,7 +4185,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + SEED_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + LABS_TESTS + SEED_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

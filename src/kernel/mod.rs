@@ -3,6 +3,8 @@
 //! what the boot loader told us.
 
 pub mod cmdline;
+#[cfg(target_os = "none")]
+pub mod debug;
 pub mod e820;
 pub mod fault_inject;
 pub mod ksyms;

@@ -188,6 +188,12 @@ pub static COMMANDS: &[Command] = &[
         help: "persistent kmap slots: slot, count, pfn, address; totals",
         run: cmd_kmaps,
     },
+    Command {
+        name: "kgdb",
+        usage: "",
+        help: "stop in the debugger (GDB's breakpoint at kgdb_breakpoint), as Linux's SysRq-g does",
+        run: cmd_kgdb,
+    },
     Command { name: "drain", usage: "", help: "return the per-CPU page lists to the buddy allocator", run: cmd_drain },
     Command {
         name: "ktest",
@@ -223,6 +229,12 @@ fn cmd_echo(args: &[&str]) -> CmdResult {
         print!("{}{}", if i > 0 { " " } else { "" }, a);
     }
     println!();
+    Ok(())
+}
+
+fn cmd_kgdb(args: &[&str]) -> CmdResult {
+    no_args(args)?;
+    crate::kernel::debug::kgdb_breakpoint();
     Ok(())
 }
 

@@ -171,8 +171,8 @@ def first_fit_aligned():
                 % (tuple(map(hex, d)), base + 4 * MB))
     e = cma_alloc(m, "768K")
     fail_unless(e == (base + 13 * MB, base + 13 * MB + 768 * 1024),
-                "768K (aligned to 256K) went to %s: the 512K left at %#x is too small, so %#x"
-                % (tuple(map(hex, e)), base + 4 * MB + 512 * 1024, base + 13 * MB))
+                "768K went to %s: 192 pages are aligned to 2^8 (1 MB), the next free 1 MB boundary is %#x"
+                % (tuple(map(hex, e)), base + 13 * MB))
     out = m.cmd("cma alloc 64M")
     fail_unless("no run of 16384 pages left that earlier CMA allocations do not hold" in out,
                 "64M with 13.5M held said:\n" + out)

@@ -38,6 +38,10 @@ pub extern "C" fn kmain(magic: u32, mbi_phys: usize) -> ! {
     let opts = BootOptions::parse(info.cmdline(), |w| pr_warn!("{}", w));
     printk::set_console_loglevel(opts.console_loglevel);
     crate::kernel::cmdline::set_no_color(opts.no_color);
+    if let Some(seed) = opts.seed {
+        crate::kernel::random::set_boot_seed(seed);
+        pr_notice!("random: seed={} ({:#x}): fault injection and AT_RANDOM repeat on every boot with it", seed, seed);
+    }
     pr_info!("Boot loader: {}", info.loader());
     bootinfo::print_memmap(info);
 

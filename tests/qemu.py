@@ -4807,6 +4807,75 @@ GDB_MM_TESTS = [("qemu::gdb::mm::reports_match_the_shell", gdb_reports_match_the
 
 
 
+# --- seed= (issue 14) ---
+
+SEED_FAULTS = "fail_page_alloc=1,30,0,5"
+
+
+def seeded_run(args):
+    """Boot 64M with ARGS, 12 `vmalloc 16K` (4 page allocations each, while
+    fault injection fails 30% of them, 5 at most), then `run auxv` twice.
+    Returns (the boot log, what each vmalloc got, the two AT_RANDOMs)."""
+    built_user_programs()
+    m = Machine(args=args, mem="64M")
+    try:
+        log = m.boot()
+        got = []
+        for _ in range(12):
+            out = program_lines(m.cmd("vmalloc 16K"))
+            fail = re.search(r"got (\d) of 4 pages", out)
+            got.append("fail after %s" % fail.group(1) if fail else out.strip())
+        randoms = []
+        for _ in range(2):
+            out = m.cmd("run auxv")
+            r = re.search(r"^AT_RANDOM bytes:((?: [0-9a-f]{2}){16})$", out, re.M)
+            check(r, "auxv printed no AT_RANDOM bytes:\n" + out[-1500:])
+            randoms.append(r.group(1).strip())
+        m.send("poweroff\n")
+        check(m.wait_exit() == 0, "no clean power-off")
+        return log, got, randoms
+    finally:
+        m.kill()
+
+
+def seed_repeats_failures_and_at_random():
+    """seed=12345 (and 0x3039, the same number) with fault injection: both
+    boots say the seed, fail the same page allocations (some, not all) and
+    give the n-th program the same AT_RANDOM (the 1st and 2nd differ);
+    seed=12346 fails others and gives other bytes. A bad seed= beside it is
+    named, and the boot goes on with the good one."""
+    log_a, got_a, rnd_a = seeded_run("seed=12345 " + SEED_FAULTS)
+    check("random: seed=12345 (0x3039): fault injection and AT_RANDOM repeat on every boot with it" in log_a,
+          "no seed line:\n" + log_a[-2000:])
+    fails = [g for g in got_a if g.startswith("fail")]
+    check(0 < len(fails) < len(got_a), "fault injection failed %d of %d vmallocs: %r" % (len(fails), len(got_a), got_a))
+    check(rnd_a[0] != rnd_a[1], "two programs got the same AT_RANDOM: %r" % rnd_a)
+    _, got_b, rnd_b = seeded_run(SEED_FAULTS + " seed=0x3039")
+    check(got_b == got_a, "same seed, other failures:\n%r\n%r" % (got_a, got_b))
+    check(rnd_b == rnd_a, "same seed, other AT_RANDOM:\n%r\n%r" % (rnd_a, rnd_b))
+    log_c, got_c, rnd_c = seeded_run("seed=0xZZ seed=12346 " + SEED_FAULTS)
+    check('bad value "0xZZ" for seed= (not a number: give it in decimal or 0x hex); default kept' in log_c,
+          "no warning naming 0xZZ:\n" + log_c[-2000:])
+    check("random: seed=12346 (0x303a)" in log_c, "the good seed= after a bad one was not taken:\n" + log_c[-2000:])
+    check(got_c != got_a, "seeds 12345 and 12346 failed the same calls: %r" % got_a)
+    check(rnd_c[0] not in rnd_a and rnd_c[1] not in rnd_a, "seeds 12345 and 12346 gave the same AT_RANDOM")
+
+
+def no_seed_keeps_at_random_from_the_clock():
+    """Without seed= nothing is said, and AT_RANDOM differs from boot to
+    boot (the time stamp counter, as before the option)."""
+    log, _, rnd_a = seeded_run(SEED_FAULTS)
+    check("random: seed=" not in log, "a seed line without seed=:\n" + log[-2000:])
+    _, _, rnd_b = seeded_run(SEED_FAULTS)
+    check(rnd_a[0] != rnd_b[0], "two boots without seed= gave the first program the same AT_RANDOM %r" % rnd_a[0])
+
+
+SEED_TESTS = [
+    ("qemu::seed::same_seed_same_failures_and_at_random", seed_repeats_failures_and_at_random),
+    ("qemu::seed::no_seed_keeps_at_random_from_the_clock", no_seed_keeps_at_random_from_the_clock),
+]
+
+
 # --- labs 1 and 2: the vtop command (issue 14) ---
 
 def vtop_refuses_bad_arguments():
@@ -4864,7 +4933,7 @@ def main():
                       kmalloc_report_unused_classes_show_a_dash),
                      ("qemu::slab::one_injected_page_failure_does_not_panic", one_injected_page_failure_does_not_panic),
                      ("qemu::sched::boot_reports_no_sleeping_in_atomic", boot_reports_no_sleeping_in_atomic),
-                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + GDB_PROC_TESTS + GDB_MM_TESTS + LABS_TESTS + LAB12_TESTS + [
+                     ("qemu::mm::allocator_stress_keeps_guest_time", allocator_stress_keeps_guest_time)] + CONSOLE_TESTS + PAGE_ALLOC_TESTS + FAULT_TESTS + REVIEW_TESTS + KTEST_LAYOUT_TESTS + USER_TESTS + EXEC_TESTS + SHELL_JOBS_TESTS + SYSMISC_TESTS + PROGS_TESTS + HIGHPTE_TESTS + SWAPDEV_TESTS + VMA_CACHE_TESTS + SYSCTL_TESTS + OOM_TESTS + RECLAIM_TESTS + MIGRATE_TESTS + COMPACTION_TESTS + CMA_TESTS + PEERS_TESTS + FRAG_TESTS + PROCESS_BENCH_TESTS + GDB_PROC_TESTS + GDB_MM_TESTS + SEED_TESTS + LABS_TESTS + LAB12_TESTS + [
                          ("qemu::user::expected_files_are_current", expected_files_are_current)]:
         if only in name:
             record(name, fn)

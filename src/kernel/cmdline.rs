@@ -189,6 +189,10 @@ pub struct BootOptions {
     /// `noswap`-less world does it from userspace with `swapon -a`; `swapon`
     /// in the shell still can).
     pub noswap: bool,
+    /// `seed=N`: seed every random choice of the kernel (fault injection,
+    /// `AT_RANDOM`), so that a run repeats (`kernel::random`). The fault
+    /// injection options parsed here already draw from it.
+    pub seed: Option<u64>,
 }
 
 pub const DEFAULT_CONSOLE_LOGLEVEL: u8 = 7;
@@ -216,6 +220,7 @@ impl Default for BootOptions {
             nohighpte: false,
             noswap: false,
             cma: None,
+            seed: None,
         }
     }
 }
@@ -372,6 +377,20 @@ impl BootOptions {
                         Err(why) => warn(Warning::BadValue { key: p.key, val: v, why }),
                     },
                 },
+                "seed" => match p.val {
+                    None => warn(Warning::MissingValue { key: p.key }),
+                    Some(v) => match parse_u64(v) {
+                        Ok(n) => o.seed = Some(n),
+                        Err(e) => warn(Warning::BadValue {
+                            key: p.key,
+                            val: v,
+                            why: match e {
+                                NumError::Overflow => "too large: at most 64 bits, 18446744073709551615",
+                                _ => "not a number: give it in decimal or 0x hex",
+                            },
+                        }),
+                    },
+                },
                 "NO_COLOR" => flag(&mut o.no_color, &mut warn),
                 "nohighpte" => flag(&mut o.nohighpte, &mut warn),
                 "noswap" => flag(&mut o.noswap, &mut warn),
@@ -381,6 +400,12 @@ impl BootOptions {
         if o.ktest && o.bench {
             warn(Warning::KtestAndBench);
             o.bench = false;
+        }
+        // After the loop: `seed=` may come after the options it seeds.
+        if let Some(seed) = o.seed {
+            use crate::kernel::random::stream_seed;
+            o.failslab = o.failslab.map(|a| a.seeded(stream_seed(seed, "failslab")));
+            o.fail_page_alloc = o.fail_page_alloc.map(|a| a.seeded(stream_seed(seed, "fail_page_alloc")));
         }
         o
     }
@@ -604,6 +629,46 @@ mod tests {
             w,
             vec!["bad value \"1,200,0,1\" for failslab= (probability is a percentage (0..100)); default kept"]
         );
+    }
+
+    #[test]
+    fn seed_option_seeds_fault_injection_wherever_it_stands() {
+        let mut w = Vec::new();
+        let a = BootOptions::parse("failslab=1,50,0,-1 seed=12345", |x| w.push(x.to_string()));
+        let b = BootOptions::parse("seed=0x3039 failslab=1,50,0,-1", |x| w.push(x.to_string()));
+        let none = BootOptions::parse("failslab=1,50,0,-1", |x| w.push(x.to_string()));
+        let other = BootOptions::parse("failslab=1,50,0,-1 seed=12346", |x| w.push(x.to_string()));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(a.seed, Some(12345));
+        assert_eq!(a, b, "decimal and hex, before or after failslab=: the same");
+        assert_ne!(a.failslab, none.failslab);
+        assert_ne!(a.failslab, other.failslab);
+        assert_eq!(none.seed, None);
+        let both = BootOptions::parse("seed=1 failslab=1,50,0,-1 fail_page_alloc=1,50,0,-1", |x| w.push(x.to_string()));
+        let (mut s, mut p) = (both.failslab.unwrap(), both.fail_page_alloc.unwrap());
+        let fs: Vec<bool> = (0..64).map(|_| s.should_fail(1)).collect();
+        let fp: Vec<bool> = (0..64).map(|_| p.should_fail(1)).collect();
+        assert_ne!(fs, fp, "each option draws from its own stream");
+    }
+
+    #[test]
+    fn bad_seed_is_named_and_leaves_no_seed() {
+        let mut w = Vec::new();
+        for bad in ["seed=12x", "seed=0x", "seed=-1", "seed=18446744073709551616", "seed"] {
+            assert_eq!(BootOptions::parse(bad, |x| w.push(x.to_string())).seed, None, "{bad}");
+        }
+        assert_eq!(
+            w,
+            vec![
+                "bad value \"12x\" for seed= (not a number: give it in decimal or 0x hex); default kept",
+                "bad value \"0x\" for seed= (not a number: give it in decimal or 0x hex); default kept",
+                "bad value \"-1\" for seed= (not a number: give it in decimal or 0x hex); default kept",
+                "bad value \"18446744073709551616\" for seed= (too large: at most 64 bits, 18446744073709551615); default kept",
+                "boot option seed= needs a value; default kept",
+            ]
+        );
+        assert_eq!(BootOptions::parse("seed=18446744073709551615", |x| panic!("{x}")).seed, Some(u64::MAX));
+        assert_eq!(BootOptions::parse("seed=0", |x| panic!("{x}")).seed, Some(0));
     }
 
     #[test]

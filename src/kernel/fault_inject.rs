@@ -7,7 +7,9 @@
 //!
 //! - `interval`: only every interval-th eligible call may fail (1: any);
 //! - `probability`: percent chance that an eligible call fails, drawn from a
-//!   generator with a fixed seed, so a run repeats exactly;
+//!   generator with a fixed seed, or the boot option `seed=` (each of the
+//!   two options its own stream of it: `kernel::random`), so a run repeats
+//!   exactly;
 //! - `space`: a size budget: a call smaller than what is left of it passes
 //!   untouched and spends its size; a call at least as large as the rest is
 //!   eligible to fail, and the budget stays (Linux's `space`);
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 use super::cmdline::{parse_u64, NumError};
+use super::random::XorShift64Star;
 use core::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,19 +32,24 @@ pub struct FaultAttr {
     pub count: u64,
     /// Failures injected.
     pub failed: u64,
-    rng: u64,
+    rng: XorShift64Star,
 }
 
-/// The fixed seed: every run fails the same calls.
+/// The fixed seed without `seed=`: every run fails the same calls.
 const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
 impl FaultAttr {
     /// Never fails (the default).
-    pub const DISABLED: FaultAttr =
-        FaultAttr { interval: 1, probability: 0, space: 0, times: 0, count: 0, failed: 0, rng: SEED };
+    pub const DISABLED: FaultAttr = FaultAttr::new(1, 0, 0, 0);
 
     pub const fn new(interval: u64, probability: u64, space: u64, times: i64) -> FaultAttr {
-        FaultAttr { interval, probability, space, times, count: 0, failed: 0, rng: SEED }
+        FaultAttr { interval, probability, space, times, count: 0, failed: 0, rng: XorShift64Star::new(SEED) }
+    }
+
+    /// The same settings drawing from a generator started at `state` (the
+    /// boot option `seed=`'s stream for this option) instead of the fixed seed.
+    pub const fn seeded(self, state: u64) -> FaultAttr {
+        FaultAttr { rng: XorShift64Star::new(state), ..self }
     }
 
     /// Parse `interval,probability,space,times`; the error names what is wrong.
@@ -95,16 +103,6 @@ impl FaultAttr {
         self.probability > 0 && self.times != 0
     }
 
-    fn next_random(&mut self) -> u64 {
-        // xorshift64*: small, fast, and the same sequence on every run.
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     /// Whether this call of `size` bytes should fail (Linux's `should_fail`).
     pub fn should_fail(&mut self, size: u64) -> bool {
         if !self.enabled() {
@@ -120,7 +118,7 @@ impl FaultAttr {
         if !self.count.is_multiple_of(self.interval) {
             return false;
         }
-        if self.next_random() % 100 >= self.probability {
+        if self.rng.next_u64() % 100 >= self.probability {
             return false;
         }
         if self.times > 0 {
@@ -228,6 +226,34 @@ mod tests {
         let n = run();
         assert_eq!(n, run(), "same seed, same failures");
         assert!((2000..3000).contains(&n), "25% of 10000, got {n}");
+    }
+
+    #[test]
+    fn a_seed_changes_which_calls_fail_and_repeats() {
+        let run = |attr: FaultAttr| {
+            let mut a = attr;
+            (0..64).map(|_| a.should_fail(1)).collect::<Vec<bool>>()
+        };
+        let base = FaultAttr::new(1, 50, 0, -1);
+        assert_eq!(run(base.seeded(1)), run(base.seeded(1)), "same seed, same calls fail");
+        assert_ne!(run(base.seeded(1)), run(base.seeded(2)), "another seed, other calls");
+        assert_ne!(run(base.seeded(1)), run(base), "the fixed seed is not seed 1's stream");
+    }
+
+    /// Without `seed=` the calls that fail are those of before the option:
+    /// xorshift64* from the fixed seed, drawn as it always was.
+    #[test]
+    fn without_a_seed_the_fixed_sequence_is_kept() {
+        let mut x = SEED;
+        let mut old = || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d) % 100 < 50
+        };
+        let want: Vec<bool> = (0..64).map(|_| old()).collect();
+        let mut a = FaultAttr::new(1, 50, 0, -1);
+        assert_eq!((0..64).map(|_| a.should_fail(1)).collect::<Vec<bool>>(), want);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod e820;
 pub mod fault_inject;
 pub mod ksyms;
 pub mod logbuf;
+pub mod random;
 pub mod signal_names;
 pub mod wait_status;
 

@@ -158,6 +158,7 @@ pub fn move_page<O: MigrateOps>(o: &mut O, old: u32, new: u32) -> Result<(), Mig
         restore(o, old, held);
         return Err(MigrateError::Pinned { count, expected });
     }
+    // LAB 9: BEGIN frozen: copy the page, give the new frame its identity, remap, fix the counts
     // Frozen: nobody else holds the old frame, so nobody can write it now.
     o.copy(new, old);
     o.move_state(old, new);
@@ -176,6 +177,13 @@ pub fn move_page<O: MigrateOps>(o: &mut O, old: u32, new: u32) -> Result<(), Mig
         o.put(old);
     }
     Ok(())
+    // LAB 9: STUB
+    // // Nothing is copied or switched: the migration entries get the old
+    // // frame back and the page stays where it was.
+    // let _ = new;
+    // restore(o, old, held);
+    // Err(MigrateError::Again)
+    // LAB 9: END
 }
 
 /// Undo `unmap`: the migration entries left get `old` back. `held`: the
@@ -487,6 +495,7 @@ mod kernel {
     /// nodes to choose from, for the `migrate` shell command and the tests.
     /// Returns (moved, failed, the first failure and its frame).
     pub fn migrate_mm(mm: &MmStruct, areas: &[(usize, usize)]) -> (usize, usize, Option<(u32, MigrateError)>) {
+        // LAB 9: BEGIN migrate PID: every present page of the areas, one at a time
         const BATCH: usize = 64;
         let (mut moved, mut failed, mut first) = (0, 0, None);
         for &(start, end) in areas {
@@ -518,6 +527,11 @@ mod kernel {
             }
         }
         (moved, failed, first)
+        // LAB 9: STUB
+        // // Nothing is looked at: no page moved, none failed.
+        // let _ = (mm, areas);
+        // (0, 0, None)
+        // LAB 9: END
     }
 }
 

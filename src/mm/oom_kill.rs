@@ -75,12 +75,18 @@ impl OomMm {
 /// swapents + pgtables_bytes / PAGE_SIZE + adj * (totalpages / 1000)`. The
 /// division comes first, as in Linux (`adj *= totalpages / 1000`).
 pub fn oom_badness(t: &OomTask<'_>, totalpages: u64) -> Option<i64> {
+    // LAB 8: BEGIN the badness of one process: who may not be killed, its points, oom_score_adj
     let mm = t.mm?;
     if t.oom_score_adj == OOM_SCORE_ADJ_MIN {
         return None;
     }
     let points = (mm.rss() + mm.swapents + mm.pgtables_bytes / crate::layout::PAGE_SIZE) as i64;
     Some(points + t.oom_score_adj as i64 * (totalpages / 1000) as i64)
+    // LAB 8: STUB
+    // // Every process with memory scores the same, whatever it holds.
+    // let _ = totalpages;
+    // t.mm.map(|_| 0)
+    // LAB 8: END
 }
 
 /// Linux 6.1's `proc_oom_score` (fs/proc/base.c): 0 for an unkillable
@@ -114,6 +120,7 @@ pub enum Chosen {
 /// first): `oom_evaluate_task` for each. Kernel threads are not in the
 /// process table, so they never come here.
 pub fn select_bad_process<'a>(tasks: impl IntoIterator<Item = OomTask<'a>>, totalpages: u64) -> Chosen {
+    // LAB 8: BEGIN choose the victim: wait for one already dying, else the highest badness
     let mut chosen = Chosen::Nothing;
     let mut chosen_points = i64::MIN;
     for t in tasks {
@@ -131,6 +138,15 @@ pub fn select_bad_process<'a>(tasks: impl IntoIterator<Item = OomTask<'a>>, tota
         chosen_points = points;
     }
     chosen
+    // LAB 8: STUB
+    // // The first process that may be killed, whatever it scores.
+    // for t in tasks {
+    //     if let Some(points) = oom_badness(&t, totalpages) {
+    //         return Chosen::Victim { pid: t.pid, points };
+    //     }
+    // }
+    // Chosen::Nothing
+    // LAB 8: END
 }
 
 /// What `out_of_memory` does before walking the table, from the knobs and

@@ -384,6 +384,7 @@ impl<const N: usize> PkmapSlots<N> {
     /// after a wrap every count-1 slot is clean, and the next N steps visit
     /// every slot.
     fn map_new_virtual(&mut self, mut clear_pte: impl FnMut(usize)) -> (usize, bool) {
+        // LAB 4: BEGIN round-robin search from last_pkmap_nr; flush only when it wraps to 0
         let mut flushed = false;
         for _ in 0..2 * N {
             self.last_pkmap_nr = (self.last_pkmap_nr + 1) & (N - 1);
@@ -396,6 +397,14 @@ impl<const N: usize> PkmapSlots<N> {
             }
         }
         unreachable!("pkmap: no free slot although {} of {} are busy", self.in_use, N);
+        // LAB 4: STUB
+        // // Eager and correct, but it pays for the whole TLB on EVERY new mapping:
+        // // clean all stale slots now, then take the first clean one.
+        // self.flush_all_zero_pkmaps(&mut clear_pte);
+        // let slot = (0..N).find(|&s| self.count[s] == 0).expect("a clean slot: some slot has count <= 1");
+        // self.last_pkmap_nr = slot;
+        // (slot, true)
+        // LAB 4: END
     }
 
     /// Linux's `flush_all_zero_pkmaps`: every count-1 slot becomes count 0,

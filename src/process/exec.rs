@@ -21,6 +21,7 @@ use super::rlimit::RlimitTable;
 use super::task::{self, Process, UserStart};
 use crate::arch::x86::cpu::{cpuid, rdtsc};
 use crate::arch::x86::tls::GDT_ENTRY_TLS_ENTRIES;
+use crate::kernel::random::XorShift64Star;
 use crate::kernel::sched;
 use crate::layout::PAGE_SIZE;
 use crate::mm::highmem::memcpy_to_page;
@@ -246,16 +247,22 @@ fn setup_stack(mm: &MmStruct, ctx: &mut MmContext, plan: &ElfPlan, esp: u32, ima
 
 /// `AT_RANDOM`'s 16 bytes. There is no entropy pool yet: the time stamp
 /// counter, stirred (glibc seeds its stack guard from them; a predictable
-/// value weakens that, it does not break the program).
+/// value weakens that, it does not break the program). With the boot
+/// option `seed=`, the n-th program started since boot gets the n-th 16
+/// bytes of the seed's `at_random` stream instead: the same on every boot
+/// with that seed (`kernel::random`).
 fn at_random() -> [u8; 16] {
-    let mut x = rdtsc() | 1;
     let mut out = [0u8; 16];
-    for chunk in out.chunks_mut(8) {
-        // xorshift64*
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        chunk.copy_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    match crate::kernel::random::boot_seed() {
+        Some(seed) => {
+            let n = AT_RANDOM_DRAWN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            let state = crate::kernel::random::stream_seed(seed, "at_random");
+            XorShift64Star::new(crate::kernel::random::splitmix64(state ^ n)).fill(&mut out);
+        }
+        None => XorShift64Star::new(rdtsc() | 1).fill(&mut out),
     }
     out
 }
+
+/// Programs given `AT_RANDOM` bytes since boot (with `seed=`).
+static AT_RANDOM_DRAWN: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);

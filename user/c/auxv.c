@@ -93,6 +93,12 @@ int main(int argc, char **argv)
     printf("auxv end = esp+%lu\n", (unsigned long)(auxv_end - esp));
     printf("AT_RANDOM = auxv end + %ld, AT_PLATFORM = AT_RANDOM + %ld\n",
            (long)(random - auxv_end), (long)(platform - random));
+    /* The bytes themselves: random on Linux; on himem the same on every
+     * boot with the same seed= (the n-th program since boot). */
+    printf("AT_RANDOM bytes:");
+    for (i = 0; i < 16; i++)
+        printf(" %02x", ((unsigned char *)random)[i]);
+    printf("\n");
     printf("argv[0] string = AT_PLATFORM + %ld (platform string %zu bytes)\n",
            (long)(sp[1] - platform), strlen((char *)platform) + 1);
     printf("argv[0] string %% 16 = %lu, AT_PLATFORM + 5 %% 16 = %lu\n",

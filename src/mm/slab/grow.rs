@@ -54,11 +54,16 @@ impl KmemCache {
         let hdr = new.mgmt.unwrap_or(base);
         assert!(base & (self.slab_bytes() - 1) == 0, "slab pages at {base:#x} not aligned");
         pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
+        // LAB 3: BEGIN colour: shift this slab's objects by the next colour, wrapping after `colour`
         let colouroff = self.colour_next * self.colour_off;
         self.colour_next += 1;
         if self.colour_next >= self.colour {
             self.colour_next = 0;
         }
+        // LAB 3: STUB
+        // let _ = (self.colour, self.colour_off, self.colour_next);
+        // let colouroff = 0; // every slab puts object 0 at the same offset
+        // LAB 3: END
         let on_slab = if self.off_slab { 0 } else { self.mgmt_size };
         let header = Slab {
             magic: SLAB_MAGIC,

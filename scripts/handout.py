@@ -83,7 +83,8 @@ def main():
     if len(sys.argv) != 3 or not sys.argv[1].isdigit():
         sys.exit("usage: scripts/handout.py N DEST   (make handout LAB=N DEST=dir)")
     lab, dest = int(sys.argv[1]), os.path.abspath(sys.argv[2])
-    if not [d for d in os.listdir(os.path.join(ROOT, "labs")) if d[:2].isdigit() and int(d[:2]) == lab]:
+    labs = os.path.join(ROOT, "labs")
+    if not os.path.isdir(labs) or not [d for d in os.listdir(labs) if d[:2].isdigit() and int(d[:2]) == lab]:
         sys.exit("make handout: there is no lab %d (see labs/)" % lab)
     if os.path.exists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
         sys.exit("make handout: DEST=%s exists and is not an empty directory; nothing written" % sys.argv[2])

@@ -6,6 +6,7 @@ kernel's copy-on-write counters through GDB. The workloads are the user
 programs in build/user: hog (Rust), cow and segv (C, static glibc)."""
 
 import re
+import time
 
 from gradelib import boot, check, fail_unless, gdb
 import qemu
@@ -28,10 +29,17 @@ def status(m, pid):
 
 def holding(m, line, count=1, timeout=20):
     """Start `line` (a `run ... &`) and wait until `count` more processes
-    say they hold their memory; the job's pid."""
-    seen = m.out.count("hog: holding")
+    say they hold their memory; the job's pid. A process killed by a fault
+    meanwhile fails the check at once."""
+    start, seen = len(m.out), m.out.count("hog: holding")
     pid = qemu.start_job(m, line)
-    qemu.wait_for_out(m, "hog: holding", seen + count, timeout)
+    deadline = time.time() + timeout
+    while m.out.count("hog: holding") < seen + count:
+        bad = re.search(r"\w+\[\d+\]: segfault .*", m.out[start:])
+        fail_unless(not bad, "%r: %s" % (line, bad and bad.group(0)))
+        fail_unless(time.time() < deadline, "%r: %d processes did not hold within %ds:\n%s"
+                    % (line, count, timeout, m.out[start:][-1200:]))
+        m.cmd("sleep 1")
     return pid
 
 

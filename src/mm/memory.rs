@@ -84,11 +84,16 @@ fn page_prot(flags: VmFlags, writable: bool) -> PteFlags {
 /// Whether an area allows an access at all (Linux's `access_error`; i386
 /// without NX cannot refuse a fetch from a readable page).
 fn access_ok(vma: &Vma, write: bool) -> bool {
+    // LAB 6: BEGIN may this access (the error code's write bit) touch this area at all?
     if write {
         vma.flags.contains(VmFlags::WRITE)
     } else {
         vma.flags.intersects(VmFlags::READ | VmFlags::WRITE | VmFlags::EXEC)
     }
+    // LAB 6: STUB
+    // let _ = (vma, write);
+    // true
+    // LAB 6: END
 }
 
 /// Linux 2.6.24's check in `do_page_fault`: an access more than 64 KB
@@ -191,8 +196,10 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
     }
     let _ = page.into_raw();
     page_add_new_anon_rmap(mm, vma, va, pfn);
+    // LAB 6: BEGIN count the new page in the process's resident set (VmRSS, and its peak VmHWM)
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
     mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    // LAB 6: END
     Ok(())
 }
 
@@ -215,7 +222,11 @@ fn page_add_new_anon_rmap(mm: &MmStruct, vma: &Vma, va: VirtAddr, pfn: u32) {
 /// `do_no_page` for the program file, copied into a private frame).
 fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<(), FaultError> {
     let page = match vma.kind {
+        // LAB 6: BEGIN a demand-zero page: a fresh frame, and what must be in it
         VmaKind::Anonymous => alloc_user_page(true)?,
+        // LAB 6: STUB
+        // VmaKind::Anonymous => alloc_user_page(false)?,
+        // LAB 6: END
         VmaKind::File(f) => {
             // The file's bytes of this page; past the file's end, zero.
             let off = vma.pgoff.wrapping_add((va.as_usize() - vma.start) / PAGE_SIZE).wrapping_mul(PAGE_SIZE);
@@ -244,6 +255,7 @@ fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result
 fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), FaultError> {
     let old_pfn = old.pfn().0;
     let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
+    // LAB 6: BEGIN reuse the page if it is this entry's alone, else copy it
     let (mut reused, mut held) = (false, false);
     // SAFETY: the same frame, which this entry already owns; or no change
     // (a reference taken on the frame for the copy below).
@@ -304,6 +316,14 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
     page_remove_rmap(old_pfn, old_page);
     put_page(old_pfn);
     Ok(())
+    // LAB 6: STUB
+    // // Made writable where it is, shared or not: no copy.
+    // let _ = (vma, old_page, copy_highpage);
+    // // SAFETY: the same frame, which this entry already owns.
+    // unsafe { mm.update_pte(va, |p| (p == old).then(|| Pte::new(p.pfn(), p.flags() | PteFlags::RW))) };
+    // COW_REUSES.fetch_add(1, Ordering::Relaxed);
+    // Ok(())
+    // LAB 6: END
 }
 
 /// A fault on a swap entry (Linux's `do_swap_page`): the page from the
@@ -348,6 +368,7 @@ fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte, write: bool) 
         }
     };
     let page = pfn_to_page(pfn as usize).ok_or(FaultError::Sigbus)?;
+    // LAB 7: BEGIN map the page where its swap entry was, and give the entry's count on the slot back
     if page.page_mapcount() == 0 {
         page_set_anon_rmap(page, mm, va.as_usize());
     }
@@ -386,6 +407,12 @@ fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte, write: bool) 
         unsafe { mm.update_pte(va, |p| (p == mapped).then(|| Pte::new(Pfn(pfn), flags | PteFlags::RW))) };
     }
     Ok(())
+    // LAB 7: STUB
+    // // Not mapped: the page stays in the swap cache, the fault fails.
+    // let _ = (mm, vma, va, orig, write, page, vm_swap_full);
+    // put_page(pfn);
+    // Err(FaultError::Sigbus)
+    // LAB 7: END
 }
 
 /// One mapping of user page `pfn` gone (Linux's `page_remove_rmap`): the
@@ -441,7 +468,11 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
                 frames += 1;
             } else if pte.is_swap() {
                 swapped += 1;
+                // LAB 7: BEGIN the swap entry goes: its count on the slot (and the swap cache's page, if last)
                 free_swap_and_cache(pte.swp_entry());
+                // LAB 7: STUB
+                // let _ = (pte, free_swap_and_cache);
+                // LAB 7: END
             }
             Some(Pte::NONE)
         })
@@ -508,7 +539,11 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 if let Some(p) = pfn_to_page(pte.pfn().0 as usize) {
                     p.inc_mapcount();
                 }
+                // LAB 6: BEGIN share the page: read-only in both, so that the first write faults
                 let pte = if cow && pte.is_present() { Pte::new(pte.pfn(), pte.flags() - PteFlags::RW) } else { pte };
+                // LAB 6: STUB
+                // let _ = cow;
+                // LAB 6: END
                 batch.push((va, pte));
                 Some(pte)
             })

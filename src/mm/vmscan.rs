@@ -94,11 +94,15 @@ fn shrink_page(pfn: u32, ignore_references: bool) -> Verdict {
     }
     // Referenced since the last look (an accessed bit in an entry, or a
     // busy reverse map): it is in use, back to the active list.
+    // LAB 7: BEGIN second chance: a page used since the last look is not evicted
     let referenced = if ignore_references { 0 } else { page_referenced(pfn, p).unwrap_or(1) };
     if referenced > 0 && p.page_mapcount() > 0 {
         count_vm_event(VmEvent::PgActivate);
         return Verdict::Keep(LruList::ActiveAnon);
     }
+    // LAB 7: STUB
+    // let _ = ignore_references;
+    // LAB 7: END
     if !p.flags().contains(PageFlags::SWAPCACHE)
         && p.page_mapcount() > 0
         && (nr_swap_pages() == 0 || add_to_swap(pfn).is_none())
@@ -236,6 +240,7 @@ fn shrink_active_list(zone: &Zone, nr: usize, priority: usize, sc: &mut ScanCont
         sc.nr_scanned += scanned;
         for &pfn in batch.as_slice() {
             let p = page(pfn);
+            // LAB 7: BEGIN age one active page: which list does it go back to?
             let l = if p.flags().contains(PageFlags::MLOCKED) {
                 count_vm_event(VmEvent::UnevictablePgsCulled);
                 LruList::Unevictable
@@ -245,6 +250,10 @@ fn shrink_active_list(zone: &Zone, nr: usize, priority: usize, sc: &mut ScanCont
                 count_vm_event(VmEvent::PgDeactivate);
                 LruList::InactiveAnon
             };
+            // LAB 7: STUB
+            // let _ = (p, deactivate_mapped, page_referenced);
+            // let l = LruList::ActiveAnon;
+            // LAB 7: END
             putback_lru_page(pfn, l);
         }
     }

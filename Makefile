@@ -335,13 +335,17 @@ bench-run: memcheck prereqs swap
 # (labs/NN-slug/grade.py, scripts/gradelib.py) and ends with `Score: N/M`;
 # `make handout LAB=n DEST=dir` writes the student tree, lab n's marked
 # blocks replaced by their stubs (scripts/handout.py).
+# LAB and DEST reach the scripts through the environment, as typed.
+override LAB := $(value LAB)
+override DEST := $(value DEST)
+export LAB DEST
 grade: prereqs
-	@if [ -z "$(LAB)" ]; then echo "make grade: say which lab: make grade LAB=n (the labs are in labs/)"; exit 2; fi
-	@python3 scripts/grade.py '$(LAB)'
+	@if [ -z "$$LAB" ]; then echo "make grade: say which lab: make grade LAB=n (the labs are in labs/)"; exit 2; fi
+	@python3 scripts/grade.py "$$LAB"
 
 handout:
-	@if [ -z "$(LAB)" ] || [ -z "$(DEST)" ]; then echo "make handout: say which lab and where: make handout LAB=n DEST=dir"; exit 2; fi
-	@python3 scripts/handout.py '$(LAB)' '$(DEST)'
+	@if [ -z "$$LAB" ] || [ -z "$$DEST" ]; then echo "make handout: say which lab and where: make handout LAB=n DEST=dir"; exit 2; fi
+	@python3 scripts/handout.py "$$LAB" "$$DEST"
 
 host-test:
 	cargo test

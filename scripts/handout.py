@@ -80,8 +80,10 @@ def tracked_files():
 
 
 def main():
-    if len(sys.argv) != 3 or not sys.argv[1].isdigit():
+    if len(sys.argv) != 3:
         sys.exit("usage: scripts/handout.py N DEST   (make handout LAB=N DEST=dir)")
+    if not sys.argv[1].isdigit():
+        sys.exit("make handout: LAB=%r is not a lab number (see labs/)" % sys.argv[1])
     lab, dest = int(sys.argv[1]), os.path.abspath(sys.argv[2])
     labs = os.path.join(ROOT, "labs")
     if not os.path.isdir(labs) or not [d for d in os.listdir(labs) if d[:2].isdigit() and int(d[:2]) == lab]:

@@ -3188,6 +3188,18 @@ def two_hogs_beyond_ram_verify_after_swap_in():
         # Readahead (vm.page-cluster 3): a fault reads its neighbours too.
         check(v["pswpin"] > 2 * v["pgmajfault"], "no swap readahead: %r" % {k: v[k] for k in ("pswpin", "pgmajfault")})
         after = settled_counts(m)
+        orphans = after[3] - before[3]
+        if after != before and orphans > 0 and after[0] == before[0] - orphans and after[1] == before[1] - orphans:
+            # A page of the swap cache whose owner exited while reclaim held
+            # it locked stays cached, its slot used, until reclaim looks at it
+            # again (free_swap_and_cache skips a locked page, as Linux's does);
+            # with the hogs gone nothing reclaims. Seen about one run in five.
+            # swapoff takes such orphans out of the cache; then every count
+            # must be exact (a leaked slot would make swapoff refuse).
+            off = m.cmd("swapoff /dev/sda", timeout=120)
+            check(off.strip() == "", "swapoff after the hogs: " + off)
+            m.cmd("swapon /dev/sda")
+            after = settled_counts(m)
         check(after == before, "MemFree, SwapFree, AnonPages, SwapCached %r before, %r after" % (before, after))
         check(swaps_used_kb(m) == {"/dev/sda": 0}, "swap still used:\n" + m.cmd("swaps"))
         check_serves(m)

@@ -120,6 +120,19 @@ pub fn might_sleep_check(irqs_were_enabled: bool) -> bool {
     !may_sleep_with(irqs_were_enabled)
 }
 
+/// The fast path of `might_sleep` for a caller that has just saved EFLAGS
+/// (the slab's hit paths): true when sleeping is certainly allowed, with
+/// one load. Interrupts on already rule out interrupt context: a handler
+/// runs with them off from entry to `irq_exit` (interrupt gates, and
+/// `handle_irq` never turns them on), and every `IrqLock` holder keeps them
+/// off. False sends the caller to its slow path, which runs the whole check
+/// ([`might_sleep_check`]) and reports.
+#[inline(always)]
+pub fn might_sleep_fast_ok(irqs_were_enabled: bool) -> bool {
+    debug_assert!(!irqs_were_enabled || IRQ_DEPTH.load(Ordering::Relaxed) == 0, "interrupt handler with interrupts on");
+    irqs_were_enabled && PREEMPT_COUNT.load(Ordering::Relaxed) == 0
+}
+
 /// The report of `might_sleep`; `irqs_disabled` as the caller found them.
 #[cold]
 #[inline(never)]

@@ -100,7 +100,7 @@ use bitflags::bitflags;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 use mgmt::{SlabList, SlabRef};
-use sizing::{reciprocal_for, CacheLayout, Geometry};
+use sizing::{exact_index, reciprocal_for, CacheLayout, Geometry};
 use slab_debug::{BugKind, Foreign, SlabBug};
 
 mod array_cache;
@@ -336,6 +336,11 @@ pub struct KmemCache {
     /// ceil(2^32 / buffer_size) when that divides every offset in a slab
     /// exactly (see `reciprocal_for`); 0: divide.
     reciprocal: u32,
+    /// The free hit's division-free index test (`sizing::exact_index`):
+    /// `(rel * index_mul).rotate_right(index_shift)` is below `num` only
+    /// at the start of an object.
+    index_mul: usize,
+    index_shift: u32,
     /// `num * buffer_size`: offsets from `s_mem` below this are in an object.
     obj_span: usize,
     order: usize,
@@ -370,6 +375,8 @@ impl KmemCache {
             buffer_size: 0,
             obj_offset: 0,
             reciprocal: 0,
+            index_mul: 0,
+            index_shift: 0,
             obj_span: 0,
             order: 0,
             num: 0,
@@ -447,6 +454,7 @@ impl KmemCache {
     ) -> Result<(), CreateError> {
         let l = CacheLayout::compute(name, size, align, flags, Geometry::NATIVE)?;
         let colour_off = L1_CACHE_BYTES.max(l.align);
+        let (index_mul, index_shift) = exact_index(l.buffer_size);
         *self = KmemCache {
             name,
             id: NEXT_CACHE_ID.fetch_add(1 << CACHE_ID_TAG_BITS, Ordering::Relaxed) | tag,
@@ -456,6 +464,8 @@ impl KmemCache {
             buffer_size: l.buffer_size,
             obj_offset: l.obj_offset,
             reciprocal: reciprocal_for(l.buffer_size, l.num * l.buffer_size),
+            index_mul,
+            index_shift,
             obj_span: l.num * l.buffer_size,
             order: l.order,
             num: l.num,

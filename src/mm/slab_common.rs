@@ -242,7 +242,7 @@ fn slot_alloc_cached(lock: &'static SlotLock, gfp: Gfp, kmalloc: Option<usize>) 
     let hit = irqs_off(|off| {
         // might_sleep, with the flags just saved: a caller that may not
         // sleep here goes to the slow path, which reports it.
-        if gfp.may_sleep() && (!off.were_enabled() || crate::kernel::preempt::might_sleep_check(true)) {
+        if gfp.may_sleep() && !crate::kernel::preempt::might_sleep_fast_ok(off.were_enabled()) {
             return 0;
         }
         // SAFETY: the closure reaches the array cache and the counters of

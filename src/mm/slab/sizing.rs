@@ -219,6 +219,37 @@ pub(super) fn reciprocal_for(d: usize, span: usize) -> u32 {
     }
 }
 
+/// The object index of the free hit without a division or a remainder
+/// (what Linux's `obj_to_index` computes with `reciprocal_divide`): for a
+/// buffer size d = m·2^k with m odd, `mul` is the inverse of m modulo
+/// 2^BITS and `shift` is k, and
+/// `i = (rel * mul).rotate_right(shift)` (wrapping) is below `num` exactly
+/// when `rel` is `i·d` with `i < num`, the start of object `i`.
+///
+/// Why: if rel = i·d, then rel·mul = i·2^k·(m·mul) = i·2^k (mod 2^BITS),
+/// and rotating right by k gives back i. Multiplying by an odd number and
+/// rotating are both one-to-one on machine words, so the `num` object
+/// starts are the only words that land on 0..num: a pointer inside an
+/// object, before the first or past the last lands far above. One
+/// multiply, one rotate and one compare check the boundary and give the
+/// index.
+pub(super) const fn exact_index(d: usize) -> (usize, u32) {
+    assert!(d > 0);
+    let shift = d.trailing_zeros();
+    let m = d >> shift;
+    // Newton's iteration for the inverse modulo 2^BITS: m·m = 1 (mod 8)
+    // for odd m, and each step doubles the bits that are right (3, 6, 12,
+    // 24, 48, 96).
+    let mut inv = m;
+    let mut step = 0;
+    while step < 5 {
+        inv = inv.wrapping_mul(2usize.wrapping_sub(m.wrapping_mul(inv)));
+        step += 1;
+    }
+    assert!(m.wrapping_mul(inv) == 1);
+    (inv, shift)
+}
+
 // ---- kmalloc's size classes ---------------------------------------------
 // Linux keeps them in `mm/slab_common.c`; the kernel's kmalloc is in
 // `mm/slab_common.rs`, which only the kernel builds, so they live here,

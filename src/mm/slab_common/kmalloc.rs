@@ -6,7 +6,8 @@
 //! each class served. A child of `slab_common`, so that it reaches the
 //! caches through the registry without anyone else seeing it.
 
-use super::{create_in, foreign, irqs_off, slot_alloc, slot_alloc_cached, slot_free, slot_of_id, CACHES};
+use super::slot_lock::SlotLock;
+use super::{create_in, foreign, irqs_off, slot_alloc, slot_alloc_cached, slot_free, slot_of_id, Slot, CACHES};
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
 use crate::mm::failslab::{failslab_enabled, should_failslab};
 use crate::mm::gfp::Gfp;
@@ -18,7 +19,7 @@ use crate::mm::slab::{SlabFlags, SlabStats};
 use core::fmt;
 use core::num::NonZeroU32;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 const KMALLOC_NAMES: [&str; 13] = [
     "kmalloc-8",
@@ -58,6 +59,13 @@ pub const KMALLOC_MAX_SIZE: usize = PAGE_SIZE << 10;
 pub const ZERO_SIZE_PTR: usize = 16;
 
 static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
+/// The same caches as pointers, for the hit path (Linux's `kmalloc_caches[]`
+/// of `struct kmem_cache *`): no slot number to check and scale. Until
+/// `create_kmalloc_caches` they point at `NO_CACHE`, whose array cache is
+/// always empty, so an early kmalloc goes to the slow path and its panic.
+static KMALLOC_CACHES: [AtomicPtr<SlotLock>; 13] =
+    [const { AtomicPtr::new(&NO_CACHE as *const SlotLock as *mut SlotLock) }; 13];
+static NO_CACHE: SlotLock = SlotLock::new(Slot::EMPTY);
 static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 
 /// kmalloc calls above 8 KB (whole pages): allocations, bytes requested,
@@ -82,6 +90,7 @@ pub(super) fn create_kmalloc_caches(extra: SlabFlags) {
         let align = kmalloc_align(size);
         let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
         KMALLOC_SLOT[i].store(c.slot, Ordering::Relaxed);
+        KMALLOC_CACHES[i].store(c.lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
         DMA_SLOT[i].store(d.slot, Ordering::Relaxed);
     }
@@ -130,14 +139,16 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     // reaching `____cache_alloc`'s `ac->avail`). The rest is out of line.
     if let Some(i) = class_of(size) {
         if !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) && !failslab_enabled() {
-            if let Some(lock) = CACHES.get(KMALLOC_SLOT[i].load(Ordering::Relaxed)) {
-                if let Some(p) = slot_alloc_cached(lock, gfp, Some(size)) {
-                    if gfp.contains(Gfp::ZERO) {
-                        // SAFETY: at least `size` bytes were just allocated at p.
-                        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                    }
-                    return Some(p);
+            // SAFETY: `class_of` answers below 13 for every size (checked
+            // at compile time above), and the table holds pointers to
+            // statics only.
+            let lock = unsafe { &*KMALLOC_CACHES.get_unchecked(i).load(Ordering::Relaxed) };
+            if let Some(p) = slot_alloc_cached(lock, gfp, Some(size)) {
+                if gfp.contains(Gfp::ZERO) {
+                    // SAFETY: at least `size` bytes were just allocated at p.
+                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
                 }
+                return Some(p);
             }
         }
     }
@@ -279,11 +290,10 @@ fn owner_of(ptr: usize) -> Owner {
 #[inline(never)]
 pub unsafe fn kfree(ptr: *mut u8) {
     let addr = ptr as usize;
-    if addr <= ZERO_SIZE_PTR {
-        return;
-    }
     // The hit, as Linux's kfree: with interrupts off, `virt_to_cache` and
-    // `__cache_free` pushing onto the array cache, no lock.
+    // `__cache_free` pushing onto the array cache, no lock. Null and
+    // ZERO_SIZE_PTR are on no slab page (`slab_page_of`): the slow path
+    // ignores them.
     let done = irqs_off(|off| {
         let Some(page) = slab_page_of(addr) else {
             return false;
@@ -308,13 +318,16 @@ pub unsafe fn kfree(ptr: *mut u8) {
 }
 
 /// `kfree` under the cache's lock: a full array, a debug cache, a bad
-/// pointer, or a block of whole pages.
+/// pointer, or a block of whole pages; or nothing to free.
 ///
 /// # Safety
 /// As [`kfree`].
 #[inline(never)]
 unsafe fn kfree_slow(ptr: *mut u8) {
     let addr = ptr as usize;
+    if addr <= ZERO_SIZE_PTR {
+        return;
+    }
     match owner_of(addr) {
         Owner::Slab(slot, id) => {
             // SAFETY: addr > ZERO_SIZE_PTR, so the pointer is not null; the

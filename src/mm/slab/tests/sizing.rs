@@ -151,3 +151,29 @@ fn reciprocal_divides_exactly_inside_a_slab() {
         assert_ne!(reciprocal_for(d, PAGE_SIZE << MAX_SLAB_ORDER), 0, "d {d}");
     }
 }
+
+/// `exact_index` lands an offset below `num` exactly at the start of an
+/// object, for every buffer size and every offset of a slab, and for
+/// offsets that wrapped (a pointer before the objects).
+#[test]
+fn exact_index_accepts_only_object_starts() {
+    for d in (4..=PAGE_SIZE << 1).step_by(4).chain([96, 192, 3 * 1024, 5000, 24 * 1024]) {
+        let (mul, shift) = exact_index(d);
+        let num = ((PAGE_SIZE << MAX_SLAB_ORDER) / d).max(1);
+        let index = |rel: usize| rel.wrapping_mul(mul).rotate_right(shift);
+        let span = num * d;
+        // Around every object start: the start, just after, mid-object, just before.
+        for q in 0..num + 2 {
+            for rel in [0, 1, 2, 4, d / 2, d - 4, d - 2, d - 1].map(|x| q * d + x) {
+                let i = index(rel);
+                assert_eq!(i < num, rel < span && rel % d == 0, "d {d} rel {rel}");
+                if i < num {
+                    assert_eq!(i * d, rel);
+                }
+            }
+        }
+        for back in (1..=4 * d).step_by(if d > 64 { 3 } else { 1 }) {
+            assert!(index(0usize.wrapping_sub(back)) >= num, "d {d}: {back} before the objects");
+        }
+    }
+}

@@ -14,9 +14,14 @@ static FAILSLAB_ON: AtomicBool = AtomicBool::new(false);
 
 /// Set the `failslab` fault attributes; returns the previous ones.
 pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
-    let mut f = FAILSLAB.lock();
-    FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
-    core::mem::replace(&mut *f, attr)
+    let old = {
+        let mut f = FAILSLAB.lock();
+        FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
+        core::mem::replace(&mut *f, attr)
+    };
+    // kmalloc's hit path does not test FAILSLAB_ON: it is closed instead.
+    super::slab_common::kmalloc::kmalloc_hit_path(!attr.enabled());
+    old
 }
 
 /// Whether to fail this slab allocation on purpose (Linux's

@@ -54,35 +54,34 @@ impl KmemCache {
     #[inline(always)]
     pub unsafe fn free_cached(&mut self, obj: usize, hdr: usize) -> bool {
         debug_assert_eq!(self.ac.limit == 0, self.is_debug());
-        // A debug cache's array has `limit` 0: it is always full here.
-        let k = self.ac.avail;
-        if k >= self.ac.limit {
-            return false;
-        }
         // SAFETY: the caller's contract: a live slab of this cache.
         let s = unsafe { SlabRef::new(hdr) };
         debug_assert!(s.magic() == SLAB_MAGIC && s.cache_id() == self.id);
-        // Past the limit check this is not a debug cache, so the caller's
-        // pointer is the start of the object's buffer (no red zone first).
-        debug_assert_eq!(self.obj_offset, 0);
         // Linux's `obj_to_index`, and the boundary check with it: below
-        // `num` only for the start of an object (`sizing::exact_index`).
+        // `num` only at the start of an object's buffer
+        // (`sizing::exact_index`).
         let rel = obj.wrapping_sub(s.s_mem());
         let i = rel.wrapping_mul(self.index_mul).rotate_right(self.index_shift);
         if i >= self.num {
             return false;
         }
-        debug_assert_eq!(rel, i * self.buffer_size);
         let bufctl = s.bufctl_ptr_located(i);
         // SAFETY: object i of a live slab (i < num): its bufctl entry lies
-        // in the slab's management. k < limit <= AC_MAX (`setup` checks the
-        // limit), so the array writes are in bounds.
+        // in the slab's management.
+        if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
+            // Not allocated: a double free, for the slow path to report.
+            return false;
+        }
+        // A debug cache's array has `limit` 0: it is always full here, and
+        // its frees (whose pointers follow a red zone) take the slow path.
+        let k = self.ac.avail;
+        if k >= self.ac.limit {
+            return false;
+        }
+        debug_assert_eq!((self.obj_offset, rel), (0, i * self.buffer_size));
+        // SAFETY: the bufctl entry as above. k < limit <= AC_MAX (`setup`
+        // checks the limit), so the array writes are in bounds.
         unsafe {
-            // The double free check: the object's mark, on the line the
-            // push writes anyway.
-            if bufctl.read() != BUFCTL_ACTIVE {
-                return false;
-            }
             bufctl.write(BUFCTL_CACHED);
             *self.ac.entry.get_unchecked_mut(k) = obj;
             *self.ac.bufctl.get_unchecked_mut(k) = bufctl as usize;

@@ -60,9 +60,10 @@ pub const ZERO_SIZE_PTR: usize = 16;
 
 static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 /// The same caches as pointers, for the hit path (Linux's `kmalloc_caches[]`
-/// of `struct kmem_cache *`): no slot number to check and scale. Until
-/// `create_kmalloc_caches` they point at `NO_CACHE`, whose array cache is
-/// always empty, so an early kmalloc goes to the slow path and its panic.
+/// of `struct kmem_cache *`): no slot number to check and scale. While the
+/// hit path is closed ([`kmalloc_hit_path`]: before `create_kmalloc_caches`,
+/// and while failslab is on) they point at `NO_CACHE`, whose array cache is
+/// always empty, so every call goes to the slow path.
 static KMALLOC_CACHES: [AtomicPtr<SlotLock>; 13] =
     [const { AtomicPtr::new(&NO_CACHE as *const SlotLock as *mut SlotLock) }; 13];
 static NO_CACHE: SlotLock = SlotLock::new(Slot::EMPTY);
@@ -90,9 +91,23 @@ pub(super) fn create_kmalloc_caches(extra: SlabFlags) {
         let align = kmalloc_align(size);
         let c = create_in(KMALLOC_NAMES[i], size, align, extra, None, false).expect("kmalloc cache");
         KMALLOC_SLOT[i].store(c.slot, Ordering::Relaxed);
-        KMALLOC_CACHES[i].store(c.lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
         DMA_SLOT[i].store(d.slot, Ordering::Relaxed);
+    }
+    kmalloc_hit_path(!failslab_enabled());
+}
+
+/// Open kmalloc's hit path (point [`KMALLOC_CACHES`] at the caches), or
+/// close it (point them at `NO_CACHE`): `failslab=` closes it, so that
+/// every call meets `should_failslab` on the slow path, and the hit pays
+/// no test of its own for it.
+pub(in crate::mm) fn kmalloc_hit_path(open: bool) {
+    for (i, slot) in KMALLOC_SLOT.iter().enumerate() {
+        let lock = match CACHES.get(slot.load(Ordering::Relaxed)) {
+            Some(lock) if open => lock,
+            _ => &NO_CACHE,
+        };
+        KMALLOC_CACHES[i].store(lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
     }
 }
 
@@ -103,21 +118,39 @@ pub fn kmalloc_class_stats(size: usize) -> Option<SlabStats> {
 }
 
 /// The kmalloc class of a request of 1..=8192 bytes: a table lookup up to
-/// 192 bytes (Linux's `size_index`, where 96 and 192 break the powers of
-/// two), the next power of two's log above.
+/// 1 KB (Linux's `size_index`, which stops at 192 bytes, where 96 and 192
+/// break the powers of two; carried on here so that the common sizes cost
+/// one compare and one load), the next power of two's log above.
 #[inline]
 const fn class_of(size: usize) -> Option<usize> {
-    /// Class of sizes (8k-7)..=8k, for k = 1..=24.
-    const SIZE_INDEX: [u8; 24] = [0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6];
-    if size == 0 || size > KMALLOC_MAX_CACHE_SIZE {
-        None
-    } else if size <= 192 {
+    // Size 0 wraps to the top: one compare for both ends.
+    if size.wrapping_sub(1) < SIZE_INDEX_MAX {
         Some(SIZE_INDEX[(size - 1) / 8] as usize)
+    } else if size == 0 || size > KMALLOC_MAX_CACHE_SIZE {
+        None
     } else {
-        // 193..=256 -> 7 (256), 257..=512 -> 8, ..., 4097..=8192 -> 12.
+        // 1025..=2048 -> 10 (2k), 2049..=4096 -> 11, 4097..=8192 -> 12.
         Some((usize::BITS - (size - 1).leading_zeros()) as usize - 1)
     }
 }
+
+/// Sizes up to this are classed by [`SIZE_INDEX`].
+const SIZE_INDEX_MAX: usize = 1024;
+/// The class of sizes (8k-7)..=8k, for k = 1..=128 (every class size is a
+/// multiple of 8, so all eight share it): the smallest that fits 8k.
+const SIZE_INDEX: [u8; SIZE_INDEX_MAX / 8] = {
+    let mut t = [0u8; SIZE_INDEX_MAX / 8];
+    let mut k = 0;
+    while k < t.len() {
+        let mut class = 0;
+        while KMALLOC_SIZES[class] < 8 * (k + 1) {
+            class += 1;
+        }
+        t[k] = class as u8;
+        k += 1;
+    }
+    t
+};
 
 // `class_of` picks the smallest class that fits, for every size.
 const _: () = {
@@ -138,7 +171,8 @@ pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
     // and an object in the class's array cache (Linux's `__do_kmalloc`
     // reaching `____cache_alloc`'s `ac->avail`). The rest is out of line.
     if let Some(i) = class_of(size) {
-        if !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) && !failslab_enabled() {
+        // With failslab on, the table points at NO_CACHE (`kmalloc_hit_path`).
+        if !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) {
             // SAFETY: `class_of` answers below 13 for every size (checked
             // at compile time above), and the table holds pointers to
             // statics only.

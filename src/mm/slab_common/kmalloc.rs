@@ -59,13 +59,17 @@ pub const KMALLOC_MAX_SIZE: usize = PAGE_SIZE << 10;
 pub const ZERO_SIZE_PTR: usize = 16;
 
 static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
-/// The same caches as pointers, for the hit path (Linux's `kmalloc_caches[]`
-/// of `struct kmem_cache *`): no slot number to check and scale. While the
-/// hit path is closed ([`kmalloc_hit_path`]: before `create_kmalloc_caches`,
-/// and while failslab is on) they point at `NO_CACHE`, whose array cache is
-/// always empty, so every call goes to the slow path.
-static KMALLOC_CACHES: [AtomicPtr<SlotLock>; 13] =
-    [const { AtomicPtr::new(&NO_CACHE as *const SlotLock as *mut SlotLock) }; 13];
+/// kmalloc's hit path finds its cache here, by 8-byte steps of the size
+/// up to 1 KB: Linux's `kmalloc_caches[size_index[(size - 1) / 8]]` (its
+/// `size_index` stops at 192 bytes, where 96 and 192 break the powers of
+/// two) in one load, a pointer, with no slot number to check and scale.
+/// While the hit path is closed ([`kmalloc_hit_path`]: before
+/// `create_kmalloc_caches`, and while failslab is on) every entry points at
+/// `NO_CACHE`, whose array cache is always empty, so every call goes to
+/// the slow path. Larger requests (2 KB..8 KB classes, pages) are classed
+/// there, by `class_of`.
+static KMALLOC_HIT: [AtomicPtr<SlotLock>; SIZE_INDEX.len()] =
+    [const { AtomicPtr::new(&NO_CACHE as *const SlotLock as *mut SlotLock) }; SIZE_INDEX.len()];
 static NO_CACHE: SlotLock = SlotLock::new(Slot::EMPTY);
 static DMA_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }; 13];
 
@@ -97,17 +101,17 @@ pub(super) fn create_kmalloc_caches(extra: SlabFlags) {
     kmalloc_hit_path(!failslab_enabled());
 }
 
-/// Open kmalloc's hit path (point [`KMALLOC_CACHES`] at the caches), or
+/// Open kmalloc's hit path (point [`KMALLOC_HIT`] at the caches), or
 /// close it (point them at `NO_CACHE`): `failslab=` closes it, so that
 /// every call meets `should_failslab` on the slow path, and the hit pays
 /// no test of its own for it.
 pub(in crate::mm) fn kmalloc_hit_path(open: bool) {
-    for (i, slot) in KMALLOC_SLOT.iter().enumerate() {
-        let lock = match CACHES.get(slot.load(Ordering::Relaxed)) {
+    for (k, &class) in SIZE_INDEX.iter().enumerate() {
+        let lock = match CACHES.get(KMALLOC_SLOT[class as usize].load(Ordering::Relaxed)) {
             Some(lock) if open => lock,
             _ => &NO_CACHE,
         };
-        KMALLOC_CACHES[i].store(lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
+        KMALLOC_HIT[k].store(lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
     }
 }
 
@@ -167,23 +171,20 @@ const _: () = {
 /// may fail it on purpose, unless `__GFP_NOFAIL`.
 #[inline]
 pub fn kmalloc(size: usize, gfp: Gfp) -> Option<NonNull<u8>> {
-    // The hit: a slab class of normal memory, no fault injection armed,
-    // and an object in the class's array cache (Linux's `__do_kmalloc`
+    // The hit: up to 1 KB of normal memory, no fault injection armed, and
+    // an object in the class's array cache (Linux's `__do_kmalloc`
     // reaching `____cache_alloc`'s `ac->avail`). The rest is out of line.
-    if let Some(i) = class_of(size) {
-        // With failslab on, the table points at NO_CACHE (`kmalloc_hit_path`).
-        if !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) {
-            // SAFETY: `class_of` answers below 13 for every size (checked
-            // at compile time above), and the table holds pointers to
-            // statics only.
-            let lock = unsafe { &*KMALLOC_CACHES.get_unchecked(i).load(Ordering::Relaxed) };
-            if let Some(p) = slot_alloc_cached(lock, gfp, Some(size)) {
-                if gfp.contains(Gfp::ZERO) {
-                    // SAFETY: at least `size` bytes were just allocated at p.
-                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
-                }
-                return Some(p);
+    // Size 0 wraps to the top: one compare for both ends.
+    let step = size.wrapping_sub(1) / 8;
+    if step < KMALLOC_HIT.len() && !gfp.intersects(Gfp::HIGHMEM.union(Gfp::DMA)) {
+        // SAFETY: the table holds pointers to statics only.
+        let lock = unsafe { &*KMALLOC_HIT[step].load(Ordering::Relaxed) };
+        if let Some(p) = slot_alloc_cached(lock, gfp, Some(size)) {
+            if gfp.contains(Gfp::ZERO) {
+                // SAFETY: at least `size` bytes were just allocated at p.
+                unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
             }
+            return Some(p);
         }
     }
     kmalloc_slow(size, gfp)

@@ -96,12 +96,20 @@ impl IrqsOff {
 
 /// Run `f` with interrupts off (Linux's `local_irq_save` ...
 /// `local_irq_restore` around the slab's hit paths). `f` must be short.
+///
+/// `f` is inlined twice, once for each state the flags were found in, so
+/// that neither copy keeps the flags in a register to the end: found on,
+/// they come back with a bare `sti`; found off, there is nothing to restore.
 #[inline(always)]
 pub(super) fn irqs_off<R>(f: impl FnOnce(&IrqsOff) -> R) -> R {
-    let off = IrqsOff { flags: local_irq_save() };
-    let r = f(&off);
-    local_irq_restore(off.flags);
-    r
+    let flags = local_irq_save();
+    if flags & EFLAGS_IF != 0 {
+        let r = f(&IrqsOff { flags: EFLAGS_IF });
+        local_irq_restore(EFLAGS_IF);
+        r
+    } else {
+        f(&IrqsOff { flags: 0 })
+    }
 }
 
 impl SlotGuard {

@@ -100,7 +100,7 @@ use bitflags::bitflags;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 use mgmt::{SlabList, SlabRef};
-use sizing::{exact_index, reciprocal_for, CacheLayout, Geometry};
+use sizing::{exact_index, CacheLayout, Geometry};
 use slab_debug::{BugKind, Foreign, SlabBug};
 
 mod array_cache;
@@ -333,10 +333,7 @@ pub struct KmemCache {
     buffer_size: usize,
     /// From the start of an object's buffer to the caller's pointer.
     obj_offset: usize,
-    /// ceil(2^32 / buffer_size) when that divides every offset in a slab
-    /// exactly (see `reciprocal_for`); 0: divide.
-    reciprocal: u32,
-    /// The free hit's division-free index test (`sizing::exact_index`):
+    /// The division-free index test of `free` (`sizing::exact_index`):
     /// `(rel * index_mul).rotate_right(index_shift)` is below `num` only
     /// at the start of an object.
     index_mul: usize,
@@ -374,7 +371,6 @@ impl KmemCache {
             usable: 0,
             buffer_size: 0,
             obj_offset: 0,
-            reciprocal: 0,
             index_mul: 0,
             index_shift: 0,
             obj_span: 0,
@@ -463,7 +459,6 @@ impl KmemCache {
             usable: l.usable,
             buffer_size: l.buffer_size,
             obj_offset: l.obj_offset,
-            reciprocal: reciprocal_for(l.buffer_size, l.num * l.buffer_size),
             index_mul,
             index_shift,
             obj_span: l.num * l.buffer_size,

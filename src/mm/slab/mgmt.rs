@@ -201,7 +201,7 @@ impl KmemCache {
 
     #[cfg(test)]
     pub(super) fn obj_index(&self, s: SlabRef, obj: usize) -> usize {
-        self.div_buffer_size(obj - self.obj_offset - s.s_mem())
+        (obj - self.obj_offset - s.s_mem()) / self.buffer_size
     }
 
     /// The address of the first page of a slab.
@@ -232,10 +232,11 @@ impl KmemCache {
     }
 
     /// Find the slab and index of `obj`, or say why it is not one of ours.
-    /// Every free runs this, so it does the minimum: two header words, one
-    /// division (a `mul` by the precomputed reciprocal) and the remainder.
-    /// An on-slab cache finds the header by masking; an off-slab cache asks
-    /// the page (Linux's `virt_to_slab`).
+    /// Every free runs this, so it does the minimum: two header words and
+    /// the index test of the free hit (`sizing::exact_index`: one multiply,
+    /// rotate and compare); only a bad pointer pays a division, to say
+    /// where it points. An on-slab cache finds the header by masking; an
+    /// off-slab cache asks the page (Linux's `virt_to_slab`).
     ///
     /// `IN_SLAB_PAGE`: the caller has seen `obj`'s page marked as a slab
     /// page of this cache (kfree's `virt_to_cache`), so the slab's first
@@ -273,28 +274,25 @@ impl KmemCache {
         // SAFETY: the magic and our id are there, and both are cleared when a
         // slab is destroyed: this is a live slab of this cache.
         let s = unsafe { SlabRef::new(hdr) };
+        // The caller's pointer follows the object's red zone, if any.
         let rel = obj.wrapping_sub(s.s_mem());
-        if obj < s.s_mem() || rel >= self.obj_span {
-            return Err(Foreign::OutsideObjects);
-        }
-        let i = self.div_buffer_size(rel);
-        let within = rel - i * self.buffer_size;
-        if within != self.obj_offset {
-            let offset = within as isize - self.obj_offset as isize;
-            return Err(Foreign::MidObject { index: i, offset });
+        let i = rel.wrapping_sub(self.obj_offset).wrapping_mul(self.index_mul).rotate_right(self.index_shift);
+        if i >= self.num {
+            return Err(self.explain_bad_offset(rel));
         }
         Ok((s, i))
     }
 
-    /// `rel / buffer_size` for `rel` < `num * buffer_size` (inside a slab),
-    /// as Linux's `reciprocal_divide`: exact there, see `reciprocal`.
-    #[inline]
-    pub(super) fn div_buffer_size(&self, rel: usize) -> usize {
-        if self.reciprocal == 0 {
-            return rel / self.buffer_size;
+    /// Where a pointer `rel` bytes past a slab's first object points, when
+    /// it is no object's start.
+    #[cold]
+    fn explain_bad_offset(&self, rel: usize) -> Foreign {
+        if rel >= self.obj_span {
+            // Past the objects, or before them (wrapped).
+            return Foreign::OutsideObjects;
         }
-        let i = ((rel as u64 * self.reciprocal as u64) >> 32) as usize;
-        debug_assert_eq!(i, rel / self.buffer_size);
-        i
+        let i = rel / self.buffer_size;
+        let offset = (rel - i * self.buffer_size) as isize - self.obj_offset as isize;
+        Foreign::MidObject { index: i, offset }
     }
 }

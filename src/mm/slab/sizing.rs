@@ -203,24 +203,8 @@ impl CacheLayout {
     }
 }
 
-/// Linux's `reciprocal_value`: r = ceil(2^32 / d), so that `(a * r) >> 32`
-/// is `a / d` without a division. With r = (2^32 + e) / d, 0 <= e < d, the
-/// product overshoots a / d by a·e / (d·2^32), which stays below the 1/d
-/// gap to the next integer while a·e < 2^32: checked here for every offset
-/// below `span`. Returns 0 where it does not hold (then `div_buffer_size`
-/// divides).
-pub(super) fn reciprocal_for(d: usize, span: usize) -> u32 {
-    let r = (1u64 << 32).div_ceil(d as u64);
-    let e = r * d as u64 - (1u64 << 32);
-    if r <= u32::MAX as u64 && (span as u64) * e < 1u64 << 32 {
-        r as u32
-    } else {
-        0
-    }
-}
-
-/// The object index of the free hit without a division or a remainder
-/// (what Linux's `obj_to_index` computes with `reciprocal_divide`): for a
+/// The object index of a free without a division or a remainder (what
+/// Linux's `obj_to_index` computes with `reciprocal_divide`): for a
 /// buffer size d = m·2^k with m odd, `mul` is the inverse of m modulo
 /// 2^BITS and `shift` is k, and
 /// `i = (rel * mul).rotate_right(shift)` (wrapping) is below `num` exactly

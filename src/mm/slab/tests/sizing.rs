@@ -1,5 +1,5 @@
 //! Host tests of `slab/sizing.rs`: orders, objects per slab, the i686
-//! kmalloc layouts, alignment, colour, the reciprocal division.
+//! kmalloc layouts, alignment, colour, the division-free object index.
 
 use super::*;
 
@@ -123,33 +123,6 @@ fn colour_offsets_cycle() {
     assert_eq!(offs, [0, 64, 128, 192, 256, 320, 0, 64]);
     assert_eq!(c.shrink(&mut p), 8);
     assert_eq!(p.outstanding, 0);
-}
-
-/// The multiply that replaces the division in `locate` is exact for every
-/// offset in a slab of every buffer size it is used for: the product only
-/// ever overshoots, so checking the last byte of each object suffices.
-#[test]
-fn reciprocal_divides_exactly_inside_a_slab() {
-    let word = Geometry::NATIVE.word;
-    for d in (word..=PAGE_SIZE << MAX_SLAB_ORDER).step_by(word) {
-        let Ok(l) = CacheLayout::compute("r", d, 0, SlabFlags::empty(), Geometry::NATIVE) else {
-            continue;
-        };
-        let num = l.num;
-        let r = reciprocal_for(d, num * d);
-        if r == 0 {
-            continue;
-        }
-        for i in 0..num {
-            for rel in [i * d, i * d + d - 1] {
-                assert_eq!(((rel as u64 * r as u64) >> 32) as usize, i, "d {d} rel {rel}");
-            }
-        }
-    }
-    // Common sizes never fall back to dividing.
-    for d in [8, 24, 64, 96, 192, 256, 1000, 4096, 8192] {
-        assert_ne!(reciprocal_for(d, PAGE_SIZE << MAX_SLAB_ORDER), 0, "d {d}");
-    }
 }
 
 /// `exact_index` lands an offset below `num` exactly at the start of an

@@ -3196,6 +3196,7 @@ def two_hogs_beyond_ram_verify_after_swap_in():
             # with the hogs gone nothing reclaims. Seen about one run in five.
             # swapoff takes such orphans out of the cache; then every count
             # must be exact (a leaked slot would make swapoff refuse).
+            print("    note: %d swap-cache page(s) orphaned by an exit; swapoff takes them out" % orphans, flush=True)
             off = m.cmd("swapoff /dev/sda", timeout=120)
             check(off.strip() == "", "swapoff after the hogs: " + off)
             m.cmd("swapon /dev/sda")

@@ -260,7 +260,10 @@ impl Zone {
     /// list found alone gives all it has, so a drain does not walk empty
     /// lists once per page (2.6.24 had one list and took its tail). The
     /// buddy free is inlined here: this is where most order-0 pages reach
-    /// the buddy allocator.
+    /// the buddy allocator. Pages that come off the lists as a run of
+    /// consecutive frames (as a refill took them) go back a block at a
+    /// time, which leaves the free lists as the page-by-page frees would
+    /// (`BuddyZone::free_pcp_run` says why).
     #[inline(never)]
     fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], n: usize) {
         // The lists themselves bound the loop below, whatever `count` says.
@@ -268,6 +271,8 @@ impl Zone {
         let mut to_free = n.min(cached);
         let mut buddy = self.lock();
         let (mut list, mut batch_free) = (0, 0);
+        // The run of consecutive frames taken so far and not yet freed.
+        let (mut run_start, mut run_len) = (0u32, 0u32);
         pcp.count -= to_free;
         while to_free > 0 {
             loop {
@@ -283,7 +288,12 @@ impl Zone {
             }
             let ring = &mut pcp.lists[list];
             while let Some(pfn) = ring.pop_back() {
-                buddy.free_pcp_page(mem_map, pfn);
+                if run_len != 0 && pfn == run_start + run_len {
+                    run_len += 1;
+                } else {
+                    buddy.free_pcp_run(mem_map, run_start, run_len);
+                    (run_start, run_len) = (pfn, 1);
+                }
                 to_free -= 1;
                 batch_free -= 1;
                 if to_free == 0 || batch_free == 0 {
@@ -291,6 +301,7 @@ impl Zone {
                 }
             }
         }
+        buddy.free_pcp_run(mem_map, run_start, run_len);
     }
 }
 

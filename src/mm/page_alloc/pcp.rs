@@ -19,6 +19,7 @@
 use super::super::buddy::MigrateType;
 use super::super::gfp::Gfp;
 use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
+use super::super::list::NIL;
 use super::super::page::Page;
 
 /// The GFP bits that decide an allocation's zone and migrate type, packed
@@ -165,6 +166,18 @@ impl PcpRing {
         Some(self.pfns[self.slot(self.len)])
     }
 
+    /// The `n` coldest pages, coldest first, to `f` (`n` is at most `len`):
+    /// a drain's share of this list, with one update of the length.
+    #[inline(always)]
+    pub fn pop_back_n(&mut self, n: usize, mut f: impl FnMut(u32)) {
+        debug_assert!(n <= self.len());
+        let new_len = self.len - n as u32;
+        for i in (new_len..self.len).rev() {
+            f(self.pfns[self.slot(i)]);
+        }
+        self.len = new_len;
+    }
+
     /// The pages from hot to cold; `mem_map` is not needed, but taken so
     /// that the call reads as a page list's does.
     pub fn iter<'a>(&'a self, _mem_map: &[Page]) -> impl Iterator<Item = u32> + 'a {
@@ -271,8 +284,9 @@ impl Zone {
         let mut to_free = n.min(cached);
         let mut buddy = self.lock();
         let (mut list, mut batch_free) = (0, 0);
-        // The run of consecutive frames taken so far and not yet freed.
-        let (mut run_start, mut run_len) = (0u32, 0u32);
+        // The run of consecutive frames taken so far and not yet freed,
+        // `[run_start, run_end)`; empty at NIL, which no pfn equals.
+        let (mut run_start, mut run_end) = (NIL, NIL);
         pcp.count -= to_free;
         while to_free > 0 {
             loop {
@@ -286,22 +300,22 @@ impl Zone {
             if batch_free == PCP_TYPES {
                 batch_free = to_free;
             }
+            // This list's turn: `batch_free` pages, or all it has (the rest
+            // of its turn passes to the next list), or what is left to free.
             let ring = &mut pcp.lists[list];
-            while let Some(pfn) = ring.pop_back() {
-                if run_len != 0 && pfn == run_start + run_len {
-                    run_len += 1;
+            let take = batch_free.min(to_free).min(ring.len());
+            to_free -= take;
+            batch_free -= take;
+            ring.pop_back_n(take, |pfn| {
+                if pfn == run_end {
+                    run_end += 1;
                 } else {
-                    buddy.free_pcp_run(mem_map, run_start, run_len);
-                    (run_start, run_len) = (pfn, 1);
+                    buddy.free_pcp_run(mem_map, run_start, run_end - run_start);
+                    (run_start, run_end) = (pfn, pfn + 1);
                 }
-                to_free -= 1;
-                batch_free -= 1;
-                if to_free == 0 || batch_free == 0 {
-                    break;
-                }
-            }
+            });
         }
-        buddy.free_pcp_run(mem_map, run_start, run_len);
+        buddy.free_pcp_run(mem_map, run_start, run_end - run_start);
     }
 }
 

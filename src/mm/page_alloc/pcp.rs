@@ -88,10 +88,12 @@ impl PerCpuPages {
 /// into a full list goes straight to the buddy allocator.
 pub const PCP_RING: usize = 256;
 
-/// One pcp list: the PFNs of its pages in a ring, hot end at `head` (Linux
-/// threads `pcp->lists[]` through `page->lru`; an array of PFNs does what
-/// the list does with one word written per push or pop, and the page
-/// descriptors are not touched while a page sits here).
+/// One pcp list: the PFNs of its pages in a ring, cold end at `head`, hot
+/// end `len - 1` places after it (Linux threads `pcp->lists[]` through
+/// `page->lru`; an array of PFNs does what the list does with one word
+/// written per push or pop, and the page descriptors are not touched while
+/// a page sits here). The hot end is the one that moves on the fast path,
+/// so a push or a pop there changes `len` alone, not `head`.
 #[derive(Clone)]
 pub struct PcpRing {
     head: u32,
@@ -102,8 +104,8 @@ pub struct PcpRing {
 impl PcpRing {
     pub const EMPTY: PcpRing = PcpRing { head: 0, len: 0, pfns: [0; PCP_RING] };
 
-    /// The slot `i` places after the head; the mask keeps every index in
-    /// the array, so no bounds check is needed.
+    /// The slot `i` places after the cold end; the mask keeps every index
+    /// in the array, so no bounds check is needed.
     #[inline(always)]
     fn slot(&self, i: u32) -> usize {
         (self.head.wrapping_add(i) as usize) & (PCP_RING - 1)
@@ -129,24 +131,52 @@ impl PcpRing {
     #[inline(always)]
     pub fn push_front(&mut self, pfn: u32) {
         debug_assert!(!self.is_full());
+        let s = self.slot(self.len);
+        self.pfns[s] = pfn;
+        self.len += 1;
+    }
+
+    /// A page behind the ones already there (the coldest now).
+    #[inline(always)]
+    pub fn push_back(&mut self, pfn: u32) {
+        debug_assert!(!self.is_full());
         self.head = self.head.wrapping_sub(1);
         let s = self.slot(0);
         self.pfns[s] = pfn;
         self.len += 1;
     }
 
-    /// A page of a refill, behind the ones already there.
+    /// Fill an empty list with the pages `fill` puts through the
+    /// [`RingFill`] it is given, each behind the ones before (what
+    /// `push_back` of each does), at most `PCP_RING` of them; `fill`
+    /// returns how many it put. The pages go straight into their slots,
+    /// with no `head` or `len` to update per page: the refill of
+    /// `rmqueue_bulk`.
     #[inline(always)]
-    pub fn push_back(&mut self, pfn: u32) {
-        debug_assert!(!self.is_full());
-        let s = self.slot(self.len);
-        self.pfns[s] = pfn;
-        self.len += 1;
+    pub fn refill(&mut self, fill: impl FnOnce(&mut RingFill) -> usize) -> usize {
+        debug_assert!(self.is_empty());
+        // From the top slot down: the first page ends up at the hot end.
+        let mut f = RingFill { pfns: &mut self.pfns, next: PCP_RING };
+        let n = fill(&mut f);
+        debug_assert!(n <= PCP_RING && f.next == PCP_RING - n);
+        self.head = (PCP_RING - n) as u32;
+        self.len = n as u32;
+        n
     }
 
     /// The hottest page.
     #[inline(always)]
     pub fn pop_front(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.pfns[self.slot(self.len)])
+    }
+
+    /// The coldest page, which a drain gives back first.
+    #[inline(always)]
+    pub fn pop_back(&mut self) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
@@ -156,32 +186,37 @@ impl PcpRing {
         Some(pfn)
     }
 
-    /// The coldest page, which a drain gives back first.
-    #[inline(always)]
-    pub fn pop_back(&mut self) -> Option<u32> {
-        if self.len == 0 {
-            return None;
-        }
-        self.len -= 1;
-        Some(self.pfns[self.slot(self.len)])
-    }
-
     /// The `n` coldest pages, coldest first, to `f` (`n` is at most `len`):
-    /// a drain's share of this list, with one update of the length.
+    /// a drain's share of this list, with one update of `head` and `len`.
     #[inline(always)]
     pub fn pop_back_n(&mut self, n: usize, mut f: impl FnMut(u32)) {
         debug_assert!(n <= self.len());
-        let new_len = self.len - n as u32;
-        for i in (new_len..self.len).rev() {
+        for i in 0..n as u32 {
             f(self.pfns[self.slot(i)]);
         }
-        self.len = new_len;
+        self.head = self.head.wrapping_add(n as u32);
+        self.len -= n as u32;
     }
 
     /// The pages from hot to cold; `mem_map` is not needed, but taken so
     /// that the call reads as a page list's does.
     pub fn iter<'a>(&'a self, _mem_map: &[Page]) -> impl Iterator<Item = u32> + 'a {
-        (0..self.len).map(move |i| self.pfns[self.slot(i)])
+        (0..self.len).rev().map(move |i| self.pfns[self.slot(i)])
+    }
+}
+
+/// The slots of an empty [`PcpRing`] being refilled, filled from the top.
+pub struct RingFill<'a> {
+    pfns: &'a mut [u32; PCP_RING],
+    next: usize,
+}
+
+impl RingFill<'_> {
+    /// The next page of the refill, behind the ones put before.
+    #[inline(always)]
+    pub fn put(&mut self, pfn: u32) {
+        self.next = self.next.wrapping_sub(1);
+        self.pfns[self.next & (PCP_RING - 1)] = pfn;
     }
 }
 
@@ -259,10 +294,10 @@ impl Zone {
     /// `__rmqueue` calls would, a split block at a time.
     #[inline(never)]
     fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
-        let ring = &mut pcp.lists[list];
         // The list is empty: a whole batch fits.
         let n = pcp.batch.min(PCP_RING);
-        let taken = self.lock().alloc_bulk(mem_map, mt, n, |pfn| ring.push_back(pfn));
+        let mut buddy = self.lock();
+        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, |pfn| ring.put(pfn)));
         pcp.count += taken;
     }
 

@@ -184,15 +184,15 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     // NOWARN, which a caller that may sleep gets on its first try, matters
     // only to the failure report, so the node sees `gfp` itself.
     // `Node::alloc_pages` spelled out, so that a page off the pcp list
-    // returns from here rather than joining the slow path's result, and
-    // `mem_map` is looked up only once there is a page. Order 0 is tested
-    // first: it needs no test against MAX_ORDER.
+    // returns from here rather than joining the slow path's result. Order
+    // 0 is tested first: it needs no test against MAX_ORDER.
     if order == 0 {
         if should_fail_page_alloc(gfp, 0) {
             return failed(gfp, 0);
         }
-        if let Some(pfn) = node().alloc_pcp_fast(gfp) {
-            mem_map()[pfn as usize].set_page_count(1);
+        let mem_map = mem_map();
+        if let Some(pfn) = node().alloc_pcp_fast(mem_map, gfp) {
+            mem_map[pfn as usize].set_page_count(1);
             return Some(prep_new_pages(gfp, pfn, 0));
         }
         return alloc_pages_slowpath(gfp, 0);
@@ -526,7 +526,7 @@ impl Node {
     #[inline(always)]
     pub fn alloc_pages(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
-            if let Some(pfn) = self.alloc_pcp_fast(gfp) {
+            if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
                 mem_map[pfn as usize].set_page_count(1);
                 return Some(pfn);
             }

@@ -221,6 +221,17 @@ impl RingFill<'_> {
 }
 
 impl PcpList {
+    /// The free lists a refill of this list takes from: an allocation's
+    /// migrate type is one of these three, and its list is the type's own.
+    #[inline(always)]
+    pub(in crate::mm) fn migratetype(self) -> MigrateType {
+        match self {
+            PcpList::Unmovable => MigrateType::Unmovable,
+            PcpList::Reclaimable => MigrateType::Reclaimable,
+            PcpList::Movable => MigrateType::Movable,
+        }
+    }
+
     /// The pcp list of a migrate type ([`pcp_index`] as an enum).
     pub(in crate::mm) fn of(mt: MigrateType) -> PcpList {
         [PcpList::Unmovable, PcpList::Reclaimable, PcpList::Movable][pcp_index(mt)]
@@ -357,20 +368,22 @@ impl Zone {
 impl Node {
     /// Fast path (Linux: the pcp branch of `buffered_rmqueue` for the first
     /// zone of the zonelist): an order-0 page from the preferred zone's pcp
-    /// list, the zone comfortably above its low mark. `None` sends the
-    /// caller to the full zonelist walk, which repeats this test first.
+    /// list, the zone comfortably above its low mark; an empty list is
+    /// refilled here, in the same interrupts-off section, as Linux's
+    /// `__rmqueue_pcplist` does. `None` (the zone low, or its buddy lists
+    /// empty too) sends the caller to the full zonelist walk, which
+    /// repeats this test first.
     ///
-    /// The page's count is the caller's to set (to 1): the kernel's
-    /// `alloc_pages` looks `mem_map` up only once it has the page.
+    /// The page's count is the caller's to set (to 1).
     #[inline(always)]
-    pub(super) fn alloc_pcp_fast(&self, gfp: Gfp) -> Option<u32> {
+    pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
         let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
         let list = route.list;
         debug_assert_eq!(self.classzone[gfp.zone() as usize].unwrap_or(0), classzone);
         // (Before `init` builds the table, every entry says zone 0, empty.)
-        debug_assert!(route.classzone.is_none() || list as usize == pcp_index(self.alloc_type(gfp)));
+        debug_assert!(route.classzone.is_none() || list.migratetype() == self.alloc_type(gfp));
         let zone = &self.zones[classzone];
         // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
         // the classzone itself is always 0 (it keeps pages against zones
@@ -381,6 +394,9 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
+        if pcp.list(list).is_empty() {
+            zone.rmqueue_bulk(&mut pcp, mem_map, list.migratetype(), list as usize);
+        }
         let pfn = pcp.list(list).pop_front()?;
         pcp.count -= 1;
         Some(pfn)

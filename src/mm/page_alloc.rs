@@ -190,9 +190,8 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
         if should_fail_page_alloc(gfp, 0) {
             return failed(gfp, 0);
         }
-        let mem_map = mem_map();
         if let Some(pfn) = node().alloc_pcp_fast(mem_map, gfp) {
-            mem_map[pfn as usize].set_page_count(1);
+            mem_map()[pfn as usize].set_page_count(1);
             return Some(prep_new_pages(gfp, pfn, 0));
         }
         return alloc_pages_slowpath(gfp, 0);
@@ -526,7 +525,7 @@ impl Node {
     #[inline(always)]
     pub fn alloc_pages(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
-            if let Some(pfn) = self.alloc_pcp_fast(mem_map, gfp) {
+            if let Some(pfn) = self.alloc_pcp_fast(|| mem_map, gfp) {
                 mem_map[pfn as usize].set_page_count(1);
                 return Some(pfn);
             }

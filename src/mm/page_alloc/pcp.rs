@@ -312,6 +312,16 @@ impl Zone {
         pcp.count += taken;
     }
 
+    /// The fast path found its list empty: refill it and take its hottest
+    /// page (Linux's `__rmqueue_pcplist` calling `rmqueue_bulk`). Out of
+    /// line, so that the fast path keeps its registers for the common case.
+    #[cold]
+    #[inline(never)]
+    fn rmqueue_bulk_and_pop(&self, pcp: &mut PerCpuPages, mem_map: &[Page], list: PcpList) -> Option<u32> {
+        self.rmqueue_bulk(pcp, mem_map, list.migratetype(), list as usize);
+        pcp.list(list).pop_front()
+    }
+
     /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
     /// in one hold of the zone's lock (`n` is at most a batch). The lists
     /// take turns as in Linux 2.6.34 and later (`free_pcppages_bulk`): each
@@ -374,9 +384,11 @@ impl Node {
     /// empty too) sends the caller to the full zonelist walk, which
     /// repeats this test first.
     ///
-    /// The page's count is the caller's to set (to 1).
+    /// The page's count is the caller's to set (to 1). `mem_map` is called
+    /// only for a refill: the kernel's `alloc_pages` looks it up once it
+    /// has the page.
     #[inline(always)]
-    pub(super) fn alloc_pcp_fast(&self, mem_map: &[Page], gfp: Gfp) -> Option<u32> {
+    pub(super) fn alloc_pcp_fast<'m>(&self, mem_map: impl FnOnce() -> &'m [Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
         let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
@@ -394,10 +406,10 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
-        if pcp.list(list).is_empty() {
-            zone.rmqueue_bulk(&mut pcp, mem_map, list.migratetype(), list as usize);
-        }
-        let pfn = pcp.list(list).pop_front()?;
+        let pfn = match pcp.list(list).pop_front() {
+            Some(pfn) => pfn,
+            None => zone.rmqueue_bulk_and_pop(&mut pcp, mem_map(), list)?,
+        };
         pcp.count -= 1;
         Some(pfn)
     }

@@ -709,20 +709,6 @@ impl BuddyZone {
         self.__free_one_page(mem_map, pfn, order);
     }
 
-    /// `free` of a block whose head the page allocator has just checked
-    /// and released (Linux's `free_pages_check` in `__free_pages`: its
-    /// count was 1 and is now 0, its `_mapcount` unset, so it heads no free
-    /// block): the block's order, alignment and span are still checked
-    /// here, the head's state only in debug builds.
-    #[inline(always)]
-    pub fn free_released(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
-        assert!(order < MAX_ORDER, "order {order} too large");
-        assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
-        assert!(self.contains(pfn) && pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} outside the zone");
-        debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
-        self.__free_one_page(mem_map, pfn, order);
-    }
-
     /// `free` of an order-0 page coming back from a pcp list (the drain,
     /// 2.6.24's `free_pages_bulk`): the page was checked when it was freed
     /// onto the list (`free_pages_check` and the zone test in the page

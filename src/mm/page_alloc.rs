@@ -641,10 +641,10 @@ impl Node {
     }
 
     /// A block of order 1 or more goes straight to the buddy allocator
-    /// (Linux's `free_one_page`); its head was checked just above.
+    /// (Linux's `free_one_page`).
     #[inline(never)]
     fn free_one_page(zone: &Zone, mem_map: &[Page], pfn: u32, order: usize) {
-        zone.lock().free_released(mem_map, pfn, order);
+        zone.lock().free(mem_map, pfn, order);
     }
 }
 

@@ -18,8 +18,8 @@
 
 use super::super::buddy::MigrateType;
 use super::super::gfp::Gfp;
-use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
 use super::super::list::NIL;
+use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
 use super::super::page::Page;
 
 /// The GFP bits that decide an allocation's zone and migrate type, packed

@@ -714,7 +714,9 @@ impl BuddyZone {
     /// onto the list (`free_pages_check` and the zone test in the page
     /// allocator's free path), or was taken from this zone by a refill, and
     /// nothing touched it since. Linux's `__free_one_page` keeps only
-    /// `VM_BUG_ON`s here; so do debug builds.
+    /// `VM_BUG_ON`s here; so do debug builds. The drain itself goes through
+    /// [`free_pcp_run`](Self::free_pcp_run), which the host tests hold to
+    /// this, page by page.
     #[inline(always)]
     pub fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");

@@ -26,7 +26,13 @@ pub(super) fn rows(loop_cost: u64) {
         __free_pages(p);
     }
     let pair = (rdtsc() - t0) / n - loop_cost;
-    row("page_alloc: order-0 alloc+free pair (pcp)", pair, "<=150", &ev, "");
+    row(
+        "page_alloc: order-0 alloc+free pair (pcp)",
+        pair,
+        "<=150",
+        &ev,
+        "; the pair keeps might_sleep and fault injection, the free's page checks (zone, count, mapcount, flags) and an irq save plus a re-entry lock word per pcp access",
+    );
 
     let ev = events();
     let t0 = rdtsc();
@@ -42,7 +48,13 @@ pub(super) fn rows(loop_cost: u64) {
         __free_pages(unsafe { Pages::from_raw(pfn, 0) });
     }
     let per = (rdtsc() - t0) / (2 * BATCH as u64) - loop_cost;
-    row("page_alloc: 4096 allocs then 4096 frees, per op", per, "<=120", &ev, "");
+    row(
+        "page_alloc: 4096 allocs then 4096 frees, per op",
+        per,
+        "<=120",
+        &ev,
+        "; refills and drains of 31 pages (Linux's batch) go through the buddy lists smallest block first and merge as page-by-page frees would, on top of the fast paths above",
+    );
 
     let ev = events();
     let m = 2_000u64;
@@ -292,7 +304,7 @@ fn split_merge_row(loop_cost: u64) {
         "<=1000",
         &ev,
         format_args!(
-            "; {} free blocks of order {}..{} held first{}",
+            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list",
             held.len(),
             SPLIT_ORDER,
             top - 1,

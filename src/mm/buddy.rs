@@ -714,12 +714,46 @@ impl BuddyZone {
     /// onto the list (`free_pages_check` and the zone test in the page
     /// allocator's free path), or was taken from this zone by a refill, and
     /// nothing touched it since. Linux's `__free_one_page` keeps only
-    /// `VM_BUG_ON`s here; so do debug builds.
+    /// `VM_BUG_ON`s here; so do debug builds. The drain itself goes through
+    /// [`free_pcp_run`](Self::free_pcp_run), which the host tests hold to
+    /// this, page by page.
     #[inline(always)]
     pub fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
         debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
         self.__free_one_page(mem_map, pfn, 0);
+    }
+
+    /// `free_pcp_page` of the pcp pages `start`, `start + 1`, ... `start +
+    /// len - 1`, in that order, which a drain takes one after the other:
+    /// the pcp refill hands out runs of consecutive pages (`alloc_bulk`),
+    /// and a drain often gives them back the same way. The free lists and
+    /// counters left behind are those of the page-by-page frees, but each
+    /// naturally aligned block of the run goes back whole and merges once.
+    ///
+    /// Why the same: the pages of an aligned block `B` of the run have
+    /// their buddies inside `B` until `B` is whole, so freed one by one they
+    /// merge only with each other, and the pieces they leave on the lists
+    /// on the way are taken off again by the last page of `B`, which puts
+    /// `B` on its list and merges it on up exactly as one free of `B` at its
+    /// order does (removing a piece leaves every other list in its order).
+    /// The run is cut into the largest aligned blocks, first to last, so
+    /// the blocks reach the lists in the order their last pages would.
+    /// Only the block heads are marked, as always; the other pages keep
+    /// what they had on the pcp list (no free block's tail has a mark).
+    #[inline(always)]
+    pub fn free_pcp_run(&mut self, mem_map: &[Page], start: u32, len: u32) {
+        let end = start + len;
+        let mut pfn = start;
+        while pfn < end {
+            // The largest block that starts at `pfn` and ends by `end`.
+            let fits = (end - pfn).ilog2();
+            let order = pfn.trailing_zeros().min(fits).min(MAX_ORDER as u32 - 1) as usize;
+            debug_assert!(self.contains(pfn) && pfn + (1 << order) <= self.end_pfn());
+            debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
+            self.__free_one_page(mem_map, pfn, order);
+            pfn += 1 << order;
+        }
     }
 
     /// The merge loop of `free` (Linux's `__free_one_page`), for a block

@@ -181,22 +181,26 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
     if gfp.may_sleep() {
         crate::kernel::preempt::might_sleep("alloc_pages");
     }
+    // NOWARN, which a caller that may sleep gets on its first try, matters
+    // only to the failure report, so the node sees `gfp` itself.
+    // `Node::alloc_pages` spelled out, so that a page off the pcp list
+    // returns from here rather than joining the slow path's result. Order
+    // 0 is tested first: it needs no test against MAX_ORDER.
+    if order == 0 {
+        if should_fail_page_alloc(gfp, 0) {
+            return failed(gfp, 0);
+        }
+        if let Some(pfn) = node().alloc_pcp_fast(mem_map, gfp) {
+            mem_map()[pfn as usize].set_page_count(1);
+            return Some(prep_new_pages(gfp, pfn, 0));
+        }
+        return alloc_pages_slowpath(gfp, 0);
+    }
     // Linux's __alloc_pages: no buddy list holds a block this large, and
     // reclaim cannot make one (a request for it is a caller's mistake or a
     // probe, as dma_alloc_coherent's fallback without CMA is).
     if order >= MAX_ORDER || should_fail_page_alloc(gfp, order) {
         return failed(gfp, order);
-    }
-    // NOWARN, which a caller that may sleep gets on its first try, matters
-    // only to the failure report, so the node sees `gfp` itself.
-    // `Node::alloc_pages` spelled out, so that a page off the pcp list
-    // returns from here rather than joining the slow path's result, and
-    // `mem_map` is looked up only once there is a page.
-    if order == 0 {
-        if let Some(pfn) = node().alloc_pcp_fast(gfp) {
-            mem_map()[pfn as usize].set_page_count(1);
-            return Some(prep_new_pages(gfp, pfn, 0));
-        }
     }
     alloc_pages_slowpath(gfp, order)
 }
@@ -521,7 +525,7 @@ impl Node {
     #[inline(always)]
     pub fn alloc_pages(&self, mem_map: &[Page], gfp: Gfp, order: usize) -> Option<u32> {
         if order == 0 {
-            if let Some(pfn) = self.alloc_pcp_fast(gfp) {
+            if let Some(pfn) = self.alloc_pcp_fast(|| mem_map, gfp) {
                 mem_map[pfn as usize].set_page_count(1);
                 return Some(pfn);
             }

@@ -612,3 +612,60 @@ proptest! {
         }
     }
 }
+
+/// `free_pcp_run` of each run of consecutive ascending frames in `pfns`,
+/// as the pcp drain (`free_pcppages_bulk`) cuts them.
+fn free_in_runs(z: &mut BuddyZone, mm: &[Page], pfns: &[u32]) {
+    let (mut start, mut len) = (0u32, 0u32);
+    for &pfn in pfns {
+        if len != 0 && pfn == start + len {
+            len += 1;
+        } else {
+            z.free_pcp_run(mm, start, len);
+            (start, len) = (pfn, 1);
+        }
+    }
+    z.free_pcp_run(mm, start, len);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The pcp drain's runs are `free_pcp_page` page by page: the same free
+    /// lists (list order included), counters and pageblock types, whatever
+    /// the zone held and in whatever order the pages come back (runs cut
+    /// up, reversed, interleaved).
+    #[test]
+    fn free_pcp_run_is_page_by_page_frees(
+        grouping in proptest::bool::weighted(0.8),
+        ops in proptest::collection::vec((0u8..3, 0usize..8, 0usize..64), 0..200),
+        rounds in proptest::collection::vec((1usize..200, 0usize..3, 1usize..40, any::<u64>()), 1..12),
+    ) {
+        let (mm_a, mm_b) = (mem_map(4096), mem_map(4096));
+        let mut a = churned_zone(&mm_a, grouping, &ops);
+        let mut b = churned_zone(&mm_b, grouping, &ops);
+        for (n, mt, chunk, seed) in rounds {
+            let mt = MigrateType::ALL[mt];
+            let mut pfns = Vec::new();
+            a.alloc_bulk(&mm_a, mt, n, |pfn| pfns.push(pfn));
+            let mut same = Vec::new();
+            b.alloc_bulk(&mm_b, mt, n, |pfn| same.push(pfn));
+            prop_assert_eq!(&pfns, &same);
+            // Cut into chunks; shuffle the chunks and reverse some, by `seed`.
+            let mut chunks: Vec<Vec<u32>> = pfns.chunks(chunk).map(|c| c.to_vec()).collect();
+            let mut r = seed | 1;
+            for i in (1..chunks.len()).rev() {
+                r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+                chunks.swap(i, (r % (i as u64 + 1)) as usize);
+                if r & 0x100 != 0 { chunks[i].reverse(); }
+            }
+            let order: Vec<u32> = chunks.concat();
+            for &pfn in &order {
+                a.free_pcp_page(&mm_a, pfn);
+            }
+            free_in_runs(&mut b, &mm_b, &order);
+            prop_assert_eq!(full_state(&b, &mm_b), full_state(&a, &mm_a));
+            prop_assert_eq!(b.check_invariants(&mm_b), Ok(()));
+        }
+    }
+}

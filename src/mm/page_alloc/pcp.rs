@@ -18,6 +18,7 @@
 
 use super::super::buddy::MigrateType;
 use super::super::gfp::Gfp;
+use super::super::list::NIL;
 use super::super::mmzone::{Node, PerCpuPages, Watermark, Zone, MAX_NR_ZONES, PCP_TYPES};
 use super::super::page::Page;
 
@@ -87,10 +88,12 @@ impl PerCpuPages {
 /// into a full list goes straight to the buddy allocator.
 pub const PCP_RING: usize = 256;
 
-/// One pcp list: the PFNs of its pages in a ring, hot end at `head` (Linux
-/// threads `pcp->lists[]` through `page->lru`; an array of PFNs does what
-/// the list does with one word written per push or pop, and the page
-/// descriptors are not touched while a page sits here).
+/// One pcp list: the PFNs of its pages in a ring, cold end at `head`, hot
+/// end `len - 1` places after it (Linux threads `pcp->lists[]` through
+/// `page->lru`; an array of PFNs does what the list does with one word
+/// written per push or pop, and the page descriptors are not touched while
+/// a page sits here). The hot end is the one that moves on the fast path,
+/// so a push or a pop there changes `len` alone, not `head`.
 #[derive(Clone)]
 pub struct PcpRing {
     head: u32,
@@ -101,8 +104,8 @@ pub struct PcpRing {
 impl PcpRing {
     pub const EMPTY: PcpRing = PcpRing { head: 0, len: 0, pfns: [0; PCP_RING] };
 
-    /// The slot `i` places after the head; the mask keeps every index in
-    /// the array, so no bounds check is needed.
+    /// The slot `i` places after the cold end; the mask keeps every index
+    /// in the array, so no bounds check is needed.
     #[inline(always)]
     fn slot(&self, i: u32) -> usize {
         (self.head.wrapping_add(i) as usize) & (PCP_RING - 1)
@@ -128,24 +131,52 @@ impl PcpRing {
     #[inline(always)]
     pub fn push_front(&mut self, pfn: u32) {
         debug_assert!(!self.is_full());
+        let s = self.slot(self.len);
+        self.pfns[s] = pfn;
+        self.len += 1;
+    }
+
+    /// A page behind the ones already there (the coldest now).
+    #[inline(always)]
+    pub fn push_back(&mut self, pfn: u32) {
+        debug_assert!(!self.is_full());
         self.head = self.head.wrapping_sub(1);
         let s = self.slot(0);
         self.pfns[s] = pfn;
         self.len += 1;
     }
 
-    /// A page of a refill, behind the ones already there.
+    /// Fill an empty list with the pages `fill` puts through the
+    /// [`RingFill`] it is given, each behind the ones before (what
+    /// `push_back` of each does), at most `PCP_RING` of them; `fill`
+    /// returns how many it put. The pages go straight into their slots,
+    /// with no `head` or `len` to update per page: the refill of
+    /// `rmqueue_bulk`.
     #[inline(always)]
-    pub fn push_back(&mut self, pfn: u32) {
-        debug_assert!(!self.is_full());
-        let s = self.slot(self.len);
-        self.pfns[s] = pfn;
-        self.len += 1;
+    pub fn refill(&mut self, fill: impl FnOnce(&mut RingFill) -> usize) -> usize {
+        debug_assert!(self.is_empty());
+        // From the top slot down: the first page ends up at the hot end.
+        let mut f = RingFill { pfns: &mut self.pfns, next: PCP_RING };
+        let n = fill(&mut f);
+        debug_assert!(n <= PCP_RING && f.next == PCP_RING - n);
+        self.head = (PCP_RING - n) as u32;
+        self.len = n as u32;
+        n
     }
 
     /// The hottest page.
     #[inline(always)]
     pub fn pop_front(&mut self) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        Some(self.pfns[self.slot(self.len)])
+    }
+
+    /// The coldest page, which a drain gives back first.
+    #[inline(always)]
+    pub fn pop_back(&mut self) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
@@ -155,24 +186,52 @@ impl PcpRing {
         Some(pfn)
     }
 
-    /// The coldest page, which a drain gives back first.
+    /// The `n` coldest pages, coldest first, to `f` (`n` is at most `len`):
+    /// a drain's share of this list, with one update of `head` and `len`.
     #[inline(always)]
-    pub fn pop_back(&mut self) -> Option<u32> {
-        if self.len == 0 {
-            return None;
+    pub fn pop_back_n(&mut self, n: usize, mut f: impl FnMut(u32)) {
+        debug_assert!(n <= self.len());
+        for i in 0..n as u32 {
+            f(self.pfns[self.slot(i)]);
         }
-        self.len -= 1;
-        Some(self.pfns[self.slot(self.len)])
+        self.head = self.head.wrapping_add(n as u32);
+        self.len -= n as u32;
     }
 
     /// The pages from hot to cold; `mem_map` is not needed, but taken so
     /// that the call reads as a page list's does.
     pub fn iter<'a>(&'a self, _mem_map: &[Page]) -> impl Iterator<Item = u32> + 'a {
-        (0..self.len).map(move |i| self.pfns[self.slot(i)])
+        (0..self.len).rev().map(move |i| self.pfns[self.slot(i)])
+    }
+}
+
+/// The slots of an empty [`PcpRing`] being refilled, filled from the top.
+pub struct RingFill<'a> {
+    pfns: &'a mut [u32; PCP_RING],
+    next: usize,
+}
+
+impl RingFill<'_> {
+    /// The next page of the refill, behind the ones put before.
+    #[inline(always)]
+    pub fn put(&mut self, pfn: u32) {
+        self.next = self.next.wrapping_sub(1);
+        self.pfns[self.next & (PCP_RING - 1)] = pfn;
     }
 }
 
 impl PcpList {
+    /// The free lists a refill of this list takes from: an allocation's
+    /// migrate type is one of these three, and its list is the type's own.
+    #[inline(always)]
+    pub(in crate::mm) fn migratetype(self) -> MigrateType {
+        match self {
+            PcpList::Unmovable => MigrateType::Unmovable,
+            PcpList::Reclaimable => MigrateType::Reclaimable,
+            PcpList::Movable => MigrateType::Movable,
+        }
+    }
+
     /// The pcp list of a migrate type ([`pcp_index`] as an enum).
     pub(in crate::mm) fn of(mt: MigrateType) -> PcpList {
         [PcpList::Unmovable, PcpList::Reclaimable, PcpList::Movable][pcp_index(mt)]
@@ -246,11 +305,21 @@ impl Zone {
     /// `__rmqueue` calls would, a split block at a time.
     #[inline(never)]
     fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
-        let ring = &mut pcp.lists[list];
         // The list is empty: a whole batch fits.
         let n = pcp.batch.min(PCP_RING);
-        let taken = self.lock().alloc_bulk(mem_map, mt, n, |pfn| ring.push_back(pfn));
+        let mut buddy = self.lock();
+        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, |pfn| ring.put(pfn)));
         pcp.count += taken;
+    }
+
+    /// The fast path found its list empty: refill it and take its hottest
+    /// page (Linux's `__rmqueue_pcplist` calling `rmqueue_bulk`). Out of
+    /// line, so that the fast path keeps its registers for the common case.
+    #[cold]
+    #[inline(never)]
+    fn rmqueue_bulk_and_pop(&self, pcp: &mut PerCpuPages, mem_map: &[Page], list: PcpList) -> Option<u32> {
+        self.rmqueue_bulk(pcp, mem_map, list.migratetype(), list as usize);
+        pcp.list(list).pop_front()
     }
 
     /// Give up to `n` pcp pages back to the buddy allocator, oldest first,
@@ -260,7 +329,10 @@ impl Zone {
     /// list found alone gives all it has, so a drain does not walk empty
     /// lists once per page (2.6.24 had one list and took its tail). The
     /// buddy free is inlined here: this is where most order-0 pages reach
-    /// the buddy allocator.
+    /// the buddy allocator. Pages that come off the lists as a run of
+    /// consecutive frames (as a refill took them) go back a block at a
+    /// time, which leaves the free lists as the page-by-page frees would
+    /// (`BuddyZone::free_pcp_run` says why).
     #[inline(never)]
     fn free_pcppages_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], n: usize) {
         // The lists themselves bound the loop below, whatever `count` says.
@@ -268,6 +340,9 @@ impl Zone {
         let mut to_free = n.min(cached);
         let mut buddy = self.lock();
         let (mut list, mut batch_free) = (0, 0);
+        // The run of consecutive frames taken so far and not yet freed,
+        // `[run_start, run_end)`; empty at NIL, which no pfn equals.
+        let (mut run_start, mut run_end) = (NIL, NIL);
         pcp.count -= to_free;
         while to_free > 0 {
             loop {
@@ -281,36 +356,46 @@ impl Zone {
             if batch_free == PCP_TYPES {
                 batch_free = to_free;
             }
+            // This list's turn: `batch_free` pages, or all it has (the rest
+            // of its turn passes to the next list), or what is left to free.
             let ring = &mut pcp.lists[list];
-            while let Some(pfn) = ring.pop_back() {
-                buddy.free_pcp_page(mem_map, pfn);
-                to_free -= 1;
-                batch_free -= 1;
-                if to_free == 0 || batch_free == 0 {
-                    break;
+            let take = batch_free.min(to_free).min(ring.len());
+            to_free -= take;
+            batch_free -= take;
+            ring.pop_back_n(take, |pfn| {
+                if pfn == run_end {
+                    run_end += 1;
+                } else {
+                    buddy.free_pcp_run(mem_map, run_start, run_end - run_start);
+                    (run_start, run_end) = (pfn, pfn + 1);
                 }
-            }
+            });
         }
+        buddy.free_pcp_run(mem_map, run_start, run_end - run_start);
     }
 }
 
 impl Node {
     /// Fast path (Linux: the pcp branch of `buffered_rmqueue` for the first
     /// zone of the zonelist): an order-0 page from the preferred zone's pcp
-    /// list, the zone comfortably above its low mark. `None` sends the
-    /// caller to the full zonelist walk, which repeats this test first.
+    /// list, the zone comfortably above its low mark; an empty list is
+    /// refilled here, in the same interrupts-off section, as Linux's
+    /// `__rmqueue_pcplist` does. `None` (the zone low, or its buddy lists
+    /// empty too) sends the caller to the full zonelist walk, which
+    /// repeats this test first.
     ///
-    /// The page's count is the caller's to set (to 1): the kernel's
-    /// `alloc_pages` looks `mem_map` up only once it has the page.
+    /// The page's count is the caller's to set (to 1). `mem_map` is called
+    /// only for a refill: the kernel's `alloc_pages` looks it up once it
+    /// has the page.
     #[inline(always)]
-    pub(super) fn alloc_pcp_fast(&self, gfp: Gfp) -> Option<u32> {
+    pub(super) fn alloc_pcp_fast<'m>(&self, mem_map: impl FnOnce() -> &'m [Page], gfp: Gfp) -> Option<u32> {
         let route = self.pcp_route[route_index(gfp.bits())];
         // The mask only spares a bounds check: `init` stores zone indices.
         let classzone = route.zone as usize & (MAX_NR_ZONES - 1);
         let list = route.list;
         debug_assert_eq!(self.classzone[gfp.zone() as usize].unwrap_or(0), classzone);
         // (Before `init` builds the table, every entry says zone 0, empty.)
-        debug_assert!(route.classzone.is_none() || list as usize == pcp_index(self.alloc_type(gfp)));
+        debug_assert!(route.classzone.is_none() || list.migratetype() == self.alloc_type(gfp));
         let zone = &self.zones[classzone];
         // watermark_ok at order 0 and `low`; lowmem_reserve[classzone] of
         // the classzone itself is always 0 (it keeps pages against zones
@@ -321,7 +406,10 @@ impl Node {
             return None;
         }
         let mut pcp = zone.pcp();
-        let pfn = pcp.list(list).pop_front()?;
+        let pfn = match pcp.list(list).pop_front() {
+            Some(pfn) => pfn,
+            None => zone.rmqueue_bulk_and_pop(&mut pcp, mem_map(), list)?,
+        };
         pcp.count -= 1;
         Some(pfn)
     }

@@ -890,3 +890,41 @@ fn drain_takes_oldest_first_with_linux_turns() {
         assert_eq!(lists_after[l][..], lists_before[l][..lists_after[l].len()]);
     }
 }
+
+proptest::proptest! {
+    /// A pcp ring is a double-ended queue, hot end at the front: pushes and
+    /// pops at either end, a drain's share from the cold end, and a refill
+    /// of an empty ring, against a `VecDeque`, wrapping round the array.
+    #[test]
+    fn pcp_ring_is_a_deque(ops in proptest::collection::vec((0u8..6, 0usize..40), 1..400)) {
+        use super::pcp::{PcpRing, PCP_RING};
+        let mut ring = PcpRing::EMPTY;
+        let mut model = std::collections::VecDeque::new();
+        let mut next = 0u32;
+        for (op, n) in ops {
+            match op {
+                0 if !ring.is_full() => { ring.push_front(next); model.push_front(next); next += 1 }
+                1 if !ring.is_full() => { ring.push_back(next); model.push_back(next); next += 1 }
+                2 => proptest::prop_assert_eq!(ring.pop_front(), model.pop_front()),
+                3 => proptest::prop_assert_eq!(ring.pop_back(), model.pop_back()),
+                4 => {
+                    let n = n.min(ring.len());
+                    let mut got = Vec::new();
+                    ring.pop_back_n(n, |pfn| got.push(pfn));
+                    let want: Vec<u32> = (0..n).map(|_| model.pop_back().unwrap()).collect();
+                    proptest::prop_assert_eq!(got, want);
+                }
+                5 if ring.is_empty() => {
+                    let n = (n * 7).min(PCP_RING);
+                    let taken = ring.refill(|f| { for i in 0..n as u32 { f.put(next + i) } n });
+                    proptest::prop_assert_eq!(taken, n);
+                    for i in 0..n as u32 { model.push_back(next + i) }
+                    next += n as u32;
+                }
+                _ => {}
+            }
+            proptest::prop_assert_eq!(ring.len(), model.len());
+            proptest::prop_assert_eq!(ring.iter(&[]).collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
+        }
+    }
+}

@@ -232,6 +232,76 @@ impl TableMemory for HighPteTables<'_> {
     }
 }
 
+/// One user page-table entry, its table mapped (Linux's `pte_offset_map`
+/// for the one entry a fault looks at and writes): the directory entry is
+/// read once, the table mapped once, and the entry read and written in
+/// place, where a [`HighPteTables`] walk would go through `TableMemory`'s
+/// checks for each access. Like a walk, it holds a `Pte` slot (preemption
+/// off) until dropped, so it is made under the mm's page-table lock and
+/// dropped before it.
+pub struct PteMap {
+    /// The entry, in the slot's mapping (a table in lowmem is mapped there
+    /// too: `kmap_atomic` hands back its direct-map address).
+    entry: *mut u32,
+    /// The mapping and which of `SLOTS` it holds.
+    map: Option<(KmapAtomic, usize)>,
+}
+
+impl PteMap {
+    /// The entry for user page `va` in directory `pgd_phys`, or `None`
+    /// when no page table covers it (Linux's `pmd_none`).
+    ///
+    /// # Safety
+    /// As for [`HighPteTables::new`]: `pgd_phys` is a user address space's
+    /// directory in lowmem whose user tables are page tables only, the
+    /// caller holds its page-table lock while the value lives, and writes
+    /// only entries that lock lets it write. `va` is a user address.
+    pub unsafe fn new(pgd_phys: u32, va: VirtAddr) -> Option<PteMap> {
+        let pde = Pde(
+            // SAFETY: the directory is in the direct map (the contract);
+            // pgd_index < 1024, so the word lies in its page, aligned.
+            unsafe { HighPteTables::direct_word(pgd_phys, va.pgd_index()).read_volatile() },
+        );
+        let table = pde.table()?;
+        let slot = free_slot().unwrap_or_else(|| {
+            panic!("HIGHPTE: both pte kmap_atomic slots in use (user page-table walks nested three deep)")
+        });
+        let k = kmap_atomic(table >> PAGE_SHIFT, SLOTS[slot])
+            .unwrap_or_else(|e| panic!("HIGHPTE: kmap_atomic of page table {:#x}: {:?}", table, e));
+        PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) | 1 << slot, Ordering::Relaxed);
+        if !is_lowmem(table) {
+            PTE_KMAPS.fetch_add(1, Ordering::Relaxed);
+        }
+        let entry = (k.vaddr() as *mut u32).wrapping_add(va.pte_index());
+        Some(PteMap { entry, map: Some((k, slot)) })
+    }
+
+    /// The entry now.
+    pub fn get(&self) -> Pte {
+        // SAFETY: `entry` lies in the page mapped by `map` (pte_index <
+        // 1024), which stays mapped while `self` lives; volatile, as the
+        // MMU sets bits in these words behind the compiler's back.
+        Pte(unsafe { self.entry.read_volatile() })
+    }
+
+    /// Write the entry (the caller flushes the TLB for a present entry it
+    /// changed, after the drop or before).
+    pub fn set(&mut self, pte: Pte) {
+        // SAFETY: as in `get`; the write is the caller's to make (the
+        // contract of `new`).
+        unsafe { self.entry.write_volatile(pte.0) }
+    }
+}
+
+impl Drop for PteMap {
+    fn drop(&mut self) {
+        if let Some((k, slot)) = self.map.take() {
+            drop(k);
+            PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) & !(1 << slot), Ordering::Relaxed);
+        }
+    }
+}
+
 /// What an oops prints of the walk to `address` on directory `pgd_phys`
 /// (Linux's `dump_pagetable`): `*pde = ... *pte = ...`, the PTE read
 /// through a free `Pte` kmap_atomic slot when the table is in highmem.

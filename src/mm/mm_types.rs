@@ -28,7 +28,7 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::mutex::Mutex;
 use crate::kernel::sync::SpinLock;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
-use crate::mm::highpte::{pte_alloc_one, HighPteTables};
+use crate::mm::highpte::{pte_alloc_one, HighPteTables, PteMap};
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
 use crate::mm::page_alloc;
@@ -349,10 +349,15 @@ impl MmStruct {
 
     /// The entry for user page `va` (`None`: no page table covers it).
     pub fn pte(&self, va: VirtAddr) -> Option<Pte> {
+        if va.as_usize() >= TASK_SIZE {
+            return None;
+        }
         let g = self.page_table_lock.lock();
-        // SAFETY: reads only, under the lock.
-        let mem = unsafe { self.tables() };
-        g.as_ref()?.pte(&mem, va)
+        g.as_ref()?;
+        // SAFETY: our directory (there while the lock shows it), a user
+        // address; reads only, under the lock, the map dropped before it.
+        let pte = unsafe { PteMap::new(self.pgd_phys, va) }?;
+        Some(pte.get())
     }
 
     /// Replace the entry for user page `va` with `f(old)` when `f` returns
@@ -371,13 +376,18 @@ impl MmStruct {
             return None;
         }
         let g = self.page_table_lock.lock();
-        // SAFETY: a user entry of this mm's own directory, under its lock.
-        let mut mem = unsafe { self.tables() };
-        let pgd = g.as_ref()?;
-        let old = pgd.pte(&mem, va)?;
+        g.as_ref()?;
+        // The entry's table mapped once, read and written in place (Linux's
+        // `pte_offset_map_lock`), not walked from the directory for the
+        // look and again for the write: this is every fault's path.
+        // SAFETY: a user entry of this mm's own directory (there while the
+        // lock shows it), under its lock; the map is dropped before it.
+        let mut pte = unsafe { PteMap::new(self.pgd_phys, va) }?;
+        let old = pte.get();
         if let Some(new) = f(old) {
             if new != old {
-                let _ = pgd.set_pte(&mut mem, va, new);
+                pte.set(new);
+                drop(pte);
                 if old.is_present() && self.is_loaded() {
                     flush_tlb_one(va.as_usize());
                 }

@@ -105,6 +105,31 @@ const STACK_SLACK: usize = 65536 + 32 * 4;
 /// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
 /// `mmap` lock). May sleep.
 pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
+    handle_fault(mm, ctx, addr, access, false)
+}
+
+/// [`handle_mm_fault`] for the trap handler, whose error code says
+/// whether the entry was not present (`not_present`): in an anonymous
+/// area of an address space with nothing on swap, such a fault is almost
+/// always on an empty entry, and the page is made before the entry is
+/// looked at (see `handle_fault`).
+pub fn handle_user_fault(
+    mm: &MmStruct,
+    ctx: &mut MmContext,
+    addr: usize,
+    access: Access,
+    not_present: bool,
+) -> Result<(), FaultError> {
+    handle_fault(mm, ctx, addr, access, not_present)
+}
+
+fn handle_fault(
+    mm: &MmStruct,
+    ctx: &mut MmContext,
+    addr: usize,
+    access: Access,
+    not_present: bool,
+) -> Result<(), FaultError> {
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmEvent::PgFault);
     if addr >= TASK_SIZE {
         return Err(FaultError::NoVma);
@@ -126,7 +151,26 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
         return Err(FaultError::Access);
     }
     let va = VirtAddr::new(addr & !(PAGE_SIZE - 1));
-    match mm.pte(va) {
+    // A not-present fault in an anonymous area of an address space with
+    // no swap entries finds an empty entry (or, rarely, one a migration
+    // put there meanwhile): the new page is made first and the entry
+    // looked at once, under the lock, where it is installed if still
+    // empty (Linux's do_anonymous_page, without handle_pte_fault's look
+    // before it: with HIGHPTE each look maps the page table). Whatever
+    // else is found is served below, the page given back. `swapents` is
+    // read without the lock: a stale 0 only means a page made for
+    // nothing.
+    let speculate =
+        not_present && matches!(vma.kind, VmaKind::Anonymous) && mm.swapents.load(Ordering::Relaxed) == 0;
+    let found = match speculate.then(|| new_page(ctx, &vma, va)) {
+        Some(Ok(page)) => match install_new_page(mm, &vma, va, page, page_prot(vma.flags, true))? {
+            None => return Ok(()),
+            Some(other) => Some(other),
+        },
+        // No page now: the look first, as for any other fault.
+        Some(Err(_)) | None => mm.pte(va),
+    };
+    match found {
         None => do_no_page(mm, ctx, &vma, va),
         Some(pte) if pte.is_none() => do_no_page(mm, ctx, &vma, va),
         Some(pte) if pte.is_present() => {
@@ -158,8 +202,16 @@ fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
 
 /// Map new frame `page` at `va` with `flags`, as its first and only
 /// mapping (Linux's `page_add_new_anon_rmap` and `set_pte_at`): the frame
-/// belongs to the page tables from here on.
-fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: PteFlags) -> Result<(), FaultError> {
+/// belongs to the page tables from here on. `Ok(Some(entry))` when the
+/// entry was not empty: `page` has been given back, `entry` is what is
+/// there.
+fn install_new_page(
+    mm: &MmStruct,
+    vma: &Vma,
+    va: VirtAddr,
+    page: Pages,
+    flags: PteFlags,
+) -> Result<Option<Pte>, FaultError> {
     let pfn = page.pfn();
     // The page table is there (the usual case): the entry is written in
     // one trip under the page-table lock, as Linux's `do_anonymous_page`
@@ -176,23 +228,24 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
             installed.then(|| Pte::new(Pfn(pfn), flags | PteFlags::PRESENT | PteFlags::USER))
         })
     };
-    let mapped = match found {
-        Some(_) => installed,
+    let there = match found {
+        Some(old) => (!installed).then_some(old),
         // SAFETY: as above.
         None => match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
-            Ok(()) => true,
+            Ok(()) => None,
             Err(MapError::NoMemory) => {
                 page_alloc::__free_pages(page);
                 return Err(FaultError::Oom);
             }
-            Err(_) => false,
+            Err(MapError::AlreadyMapped(_, old) | MapError::SwapEntry(_, old)) => Some(old),
+            Err(_) => Some(Pte::NONE),
         },
     };
-    if !mapped {
-        // Mapped meanwhile (the mmap lock makes this impossible today):
-        // the entry there wins, ours goes back.
+    if there.is_some() {
+        // Not empty (a speculative page, or mapped meanwhile): the entry
+        // there wins, ours goes back.
         page_alloc::__free_pages(page);
-        return Ok(());
+        return Ok(there);
     }
     let _ = page.into_raw();
     page_add_new_anon_rmap(mm, vma, va, pfn);
@@ -200,7 +253,7 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
     mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
     // LAB 6: END
-    Ok(())
+    Ok(None)
 }
 
 /// A new frame's first mapping, at `va` of `mm` (Linux's
@@ -221,7 +274,16 @@ fn page_add_new_anon_rmap(mm: &MmStruct, vma: &Vma, va: VirtAddr, pfn: u32) {
 /// A fault on an empty entry (Linux's `do_anonymous_page`, and
 /// `do_no_page` for the program file, copied into a private frame).
 fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<(), FaultError> {
-    let page = match vma.kind {
+    let page = new_page(ctx, vma, va)?;
+    // Something there meanwhile (the mmap lock makes it impossible
+    // today): the access is retried.
+    install_new_page(mm, vma, va, page, page_prot(vma.flags, true)).map(|_| ())
+}
+
+/// The frame for the page at `va` of `vma` on its first touch: zeroed, or
+/// the program file's bytes.
+fn new_page(ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<Pages, FaultError> {
+    Ok(match vma.kind {
         // LAB 6: BEGIN a demand-zero page: a fresh frame, and what must be in it
         VmaKind::Anonymous => alloc_user_page(true)?,
         // LAB 6: STUB
@@ -240,8 +302,7 @@ fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result
             unsafe { memcpy_to_page(page.pfn(), 0, &data[..n]) };
             page
         }
-    };
-    install_new_page(mm, vma, va, page, page_prot(vma.flags, true))
+    })
 }
 
 /// A write to a present read-only page of a writable area: copy-on-write

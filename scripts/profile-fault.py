@@ -3,6 +3,7 @@
 
     make bench-run BENCH_ARGS=bench_only=process     # builds build/bench.iso
     python3 scripts/profile-fault.py [--kind zero|cow|swapin] [--page N] [--nth K] [--inline]
+    python3 scripts/profile-fault.py --break kernel::process::fork::do_fork --nth 3 --max 2000000
 
 Boots the bench ISO in QEMU (the same command line as `make bench-run`,
 with -icount, its swap disk opened -snapshot so the image is not
@@ -23,6 +24,12 @@ sequence of function runs (the call path, collapsed). A `rep stos`/`rep
 movs` counts one step per iteration, as -icount counts it. An interrupt
 taken during the fault is counted in it (its functions show up).
 
+--break SYMBOL profiles something else: from the K-th time SYMBOL (as
+`nm -C` names it, without its hash) is reached, to the first instruction
+in user space after it, whatever runs meanwhile (a fork: the parent's
+system call and, if the child is switched to, the child's way out). --max
+caps the steps (default 200000; gdb takes about 5000 a second).
+
 Options: --iso, --elf (default build/bench.iso, build/bench/kernel.elf),
 --swap (build/swap-256M.img), --mem (2G), --port (a free one), --trace
 FILE (every PC with its function, one a line), --timeout SECONDS (600).
@@ -40,7 +47,7 @@ KINDS = {"zero": 6, "cow": 7, "swapin": 4}
 
 GDB_SCRIPT = r'''
 import gdb
-ERR, CR2, NTH, OUT = %(err)d, %(cr2)d, %(nth)d, %(out)r
+ERR, CR2, NTH, OUT, ANY, MAX = %(err)d, %(cr2)d, %(nth)d, %(out)r, %(any)d, %(max)d
 gdb.execute("set pagination off")
 gdb.execute("set confirm off")
 gdb.execute("target remote localhost:%(port)d")
@@ -49,6 +56,11 @@ seen = 0
 inf = gdb.selected_inferior()
 while True:
     gdb.execute("continue", to_string=True)
+    if ANY:
+        seen += 1
+        if seen == NTH:
+            break
+        continue
     esp = int(gdb.parse_and_eval("$esp")) & 0xffffffff
     err = int.from_bytes(bytes(inf.read_memory(esp, 4)), "little")
     cr2 = int(gdb.parse_and_eval("$cr2")) & 0xffffffff
@@ -59,7 +71,7 @@ while True:
         break
 bp.enabled = False
 pcs = []
-while len(pcs) < 200000:
+while len(pcs) < MAX:
     pc = int(gdb.parse_and_eval("$pc")) & 0xffffffff
     if pc < 0xc0000000:
         break
@@ -121,6 +133,8 @@ def main():
     ap.add_argument("--page", type=int, default=128)
     ap.add_argument("--nth", type=int, default=2)
     ap.add_argument("--inline", action="store_true")
+    ap.add_argument("--break", dest="brk")
+    ap.add_argument("--max", type=int, default=200000)
     ap.add_argument("--iso", default="build/bench.iso")
     ap.add_argument("--elf", default="build/bench/kernel.elf")
     ap.add_argument("--swap", default="build/swap-256M.img")
@@ -130,13 +144,16 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()
     port = a.port or free_port()
-    entry = next(addr for addr, n in symbols(a.elf) if n == "trap_14")
+    want = a.brk or "trap_14"
+    entry = next((addr for addr, n in symbols(a.elf) if short(n) == want), None)
+    if entry is None:
+        sys.exit("profile-fault: no symbol %s in %s" % (want, a.elf))
     with tempfile.TemporaryDirectory() as tmp:
         pcfile = os.path.join(tmp, "pcs")
         script = os.path.join(tmp, "prof.py")
         with open(script, "w") as f:
             f.write(GDB_SCRIPT % dict(err=KINDS[a.kind], cr2=REGION + a.page * 4096, nth=a.nth, out=pcfile,
-                                      port=port, entry=entry))
+                                      port=port, entry=entry, any=bool(a.brk), max=a.max))
         qemu = ["qemu-system-i386", "-m", a.mem, "-cdrom", a.iso, "-boot", "d", "-no-reboot", "-display", "none",
                 "-icount", "shift=0,sleep=off", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                 "-serial", "file:" + os.path.join(tmp, "console"), "-monitor", "none",
@@ -160,8 +177,11 @@ def main():
     counts = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
-    print("%s fault on page %d (%#x), run %d: %d instructions in the kernel (entry stub to iret)"
-          % (a.kind, a.page, REGION + a.page * 4096, a.nth, len(pcs)))
+    if a.brk:
+        print("%s, hit %d: %d instructions in the kernel (to the first in user space)" % (a.brk, a.nth, len(pcs)))
+    else:
+        print("%s fault on page %d (%#x), run %d: %d instructions in the kernel (entry stub to iret)"
+              % (a.kind, a.page, REGION + a.page * 4096, a.nth, len(pcs)))
     print()
     print("%7s  %s" % ("instr", "function"))
     for n, c in sorted(counts.items(), key=lambda kv: -kv[1]):

@@ -240,9 +240,11 @@ impl TableMemory for HighPteTables<'_> {
 /// off) until dropped, so it is made under the mm's page-table lock and
 /// dropped before it.
 pub struct PteMap {
-    /// The entry, in the slot's mapping (a table in lowmem is mapped there
+    /// The table, in the slot's mapping (a table in lowmem is mapped there
     /// too: `kmap_atomic` hands back its direct-map address).
-    entry: *mut u32,
+    table: *mut u32,
+    /// The index of `va`'s entry in it.
+    index: usize,
     /// The mapping and which of `SLOTS` it holds.
     map: Option<(KmapAtomic, usize)>,
 }
@@ -272,24 +274,41 @@ impl PteMap {
         if !is_lowmem(table) {
             PTE_KMAPS.fetch_add(1, Ordering::Relaxed);
         }
-        let entry = (k.vaddr() as *mut u32).wrapping_add(va.pte_index());
-        Some(PteMap { entry, map: Some((k, slot)) })
+        Some(PteMap { table: k.vaddr() as *mut u32, index: va.pte_index(), map: Some((k, slot)) })
     }
 
     /// The entry now.
+    #[inline]
     pub fn get(&self) -> Pte {
-        // SAFETY: `entry` lies in the page mapped by `map` (pte_index <
-        // 1024), which stays mapped while `self` lives; volatile, as the
-        // MMU sets bits in these words behind the compiler's back.
-        Pte(unsafe { self.entry.read_volatile() })
+        self.get_at(self.index)
     }
 
     /// Write the entry (the caller flushes the TLB for a present entry it
     /// changed, after the drop or before).
+    #[inline]
     pub fn set(&mut self, pte: Pte) {
-        // SAFETY: as in `get`; the write is the caller's to make (the
+        self.set_at(self.index, pte)
+    }
+
+    /// Entry `index` of the same table (the page `va` of `new` with
+    /// `index` as its `pte_index`): a walk over one table maps it once, as
+    /// `zap_pte_range` and `copy_pte_range` do.
+    #[inline]
+    pub fn get_at(&self, index: usize) -> Pte {
+        assert!(index < PTRS_PER_PTE);
+        // SAFETY: word `index` < 1024 of the page mapped by `map`, which
+        // stays mapped while `self` lives; volatile, as the MMU sets bits
+        // in these words behind the compiler's back.
+        Pte(unsafe { self.table.add(index).read_volatile() })
+    }
+
+    /// Write entry `index` of the same table (see `set`).
+    #[inline]
+    pub fn set_at(&mut self, index: usize, pte: Pte) {
+        assert!(index < PTRS_PER_PTE);
+        // SAFETY: as in `get_at`; the write is the caller's to make (the
         // contract of `new`).
-        unsafe { self.entry.write_volatile(pte.0) }
+        unsafe { self.table.add(index).write_volatile(pte.0) }
     }
 }
 

@@ -162,17 +162,19 @@ fn handle_fault(
     // nothing.
     let speculate =
         not_present && matches!(vma.kind, VmaKind::Anonymous) && mm.swapents.load(Ordering::Relaxed) == 0;
-    let found = match speculate.then(|| new_page(ctx, &vma, va)) {
+    let (found, no_page) = match speculate.then(|| new_page(ctx, &vma, va)) {
         Some(Ok(page)) => match install_new_page(mm, &vma, va, page, page_prot(vma.flags, true))? {
             None => return Ok(()),
-            Some(other) => Some(other),
+            Some(other) => (Some(other), None),
         },
-        // No page now: the look first, as for any other fault.
-        Some(Err(_)) | None => mm.pte(va),
+        // No page: the look decides whether one was needed (an empty
+        // entry fails with this error, not with a second try).
+        Some(Err(e)) => (mm.pte(va), Some(e)),
+        None => (mm.pte(va), None),
     };
     match found {
-        None => do_no_page(mm, ctx, &vma, va),
-        Some(pte) if pte.is_none() => do_no_page(mm, ctx, &vma, va),
+        None => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
+        Some(pte) if pte.is_none() => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_present() => {
             if access.write && !pte.flags().contains(PteFlags::RW) {
                 do_wp_page(mm, &vma, va, pte)

@@ -209,6 +209,18 @@ impl TableMemory for HighPteTables<'_> {
         unsafe { p.write_volatile(val) }
     }
 
+    fn table_is_empty(&self, table_phys: u32) -> bool {
+        let base = if table_phys == self.pgd_phys || is_lowmem(table_phys) {
+            Self::direct_word(table_phys, 0)
+        } else {
+            self.highmem_word(table_phys, 0)
+        };
+        // SAFETY: `base` is word 0 of the table's page, in the direct map
+        // or in the mapping `highmem_word` keeps until the next call on
+        // `self` (none is made here); the 1024 words lie in that page.
+        (0..PTRS_PER_PTE).all(|k| unsafe { base.add(k).read_volatile() } == 0)
+    }
+
     fn alloc_table(&mut self) -> Option<u32> {
         let p = self.spare.take()?;
         NR_PAGETABLE.fetch_add(1, Ordering::Relaxed);
@@ -313,6 +325,7 @@ impl PteMap {
 }
 
 impl Drop for PteMap {
+    #[inline]
     fn drop(&mut self) {
         if let Some((k, slot)) = self.map.take() {
             drop(k);

@@ -620,9 +620,8 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 // count, was taken above for this entry; zap gives it back
                 // when `dst` goes.
                 let written = unsafe { dst.fill_ptes(&batch[i..], child_pte) };
-                for &(_, pte) in &batch[i..i + written] {
-                    count_copied(dst, pte);
-                }
+                let swaps = batch[i..i + written].iter().filter(|(_, pte)| pte.is_swap()).count();
+                count_copied_n(dst, written - swaps, swaps);
                 i += written;
                 if i == batch.len() {
                     break;
@@ -690,11 +689,22 @@ fn child_pte(pte: Pte) -> Pte {
 /// Count an entry fork's copy gave `dst`: a swap entry, or a page.
 fn count_copied(dst: &MmStruct, pte: Pte) {
     if pte.is_swap() {
-        dst.swapents.fetch_add(1, Ordering::Relaxed);
-        return;
+        count_copied_n(dst, 0, 1);
+    } else {
+        count_copied_n(dst, 1, 0);
     }
-    let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
-    dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+}
+
+/// Count `pages` pages and `swaps` swap entries fork's copy gave `dst`
+/// (a run of them at once: the counters are touched once per run).
+fn count_copied_n(dst: &MmStruct, pages: usize, swaps: usize) {
+    if swaps != 0 {
+        dst.swapents.fetch_add(swaps, Ordering::Relaxed);
+    }
+    if pages != 0 {
+        let rss = dst.rss.fetch_add(pages, Ordering::Relaxed) + pages;
+        dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    }
 }
 
 /// After `mprotect` changed the areas of `[start, end)`, bring their

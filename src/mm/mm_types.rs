@@ -372,6 +372,7 @@ impl MmStruct {
     /// reference on for this mapping) until it is unmapped again, with
     /// `USER` set; or it is empty, or a swap entry holding its own count
     /// on its slot, or a migration entry (which maps nothing: `mm::migrate`).
+    #[inline]
     pub unsafe fn update_pte(&self, va: VirtAddr, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
         if va.as_usize() >= TASK_SIZE {
             return None;

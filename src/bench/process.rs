@@ -251,7 +251,7 @@ impl core::fmt::Display for Verdict {
         if self.0 <= 0 {
             write!(f, "goal met")
         } else {
-            write!(f, "misses by {}", self.0)
+            write!(f, "misses by {} (where it goes, per function: scripts/profile-fault.py)", self.0)
         }
     }
 }

@@ -209,6 +209,18 @@ impl TableMemory for HighPteTables<'_> {
         unsafe { p.write_volatile(val) }
     }
 
+    fn table_is_empty(&self, table_phys: u32) -> bool {
+        let base = if table_phys == self.pgd_phys || is_lowmem(table_phys) {
+            Self::direct_word(table_phys, 0)
+        } else {
+            self.highmem_word(table_phys, 0)
+        };
+        // SAFETY: `base` is word 0 of the table's page, in the direct map
+        // or in the mapping `highmem_word` keeps until the next call on
+        // `self` (none is made here); the 1024 words lie in that page.
+        (0..PTRS_PER_PTE).all(|k| unsafe { base.add(k).read_volatile() } == 0)
+    }
+
     fn alloc_table(&mut self) -> Option<u32> {
         let p = self.spare.take()?;
         NR_PAGETABLE.fetch_add(1, Ordering::Relaxed);
@@ -229,6 +241,96 @@ impl TableMemory for HighPteTables<'_> {
         // page of pte_alloc_one), the directory from mm_alloc (order 0,
         // one lowmem page); each is given back once.
         page_alloc::__free_pages(unsafe { Pages::from_raw(phys >> PAGE_SHIFT, 0) });
+    }
+}
+
+/// One user page-table entry, its table mapped (Linux's `pte_offset_map`
+/// for the one entry a fault looks at and writes): the directory entry is
+/// read once, the table mapped once, and the entry read and written in
+/// place, where a [`HighPteTables`] walk would go through `TableMemory`'s
+/// checks for each access. Like a walk, it holds a `Pte` slot (preemption
+/// off) until dropped, so it is made under the mm's page-table lock and
+/// dropped before it.
+pub struct PteMap {
+    /// The table, in the slot's mapping (a table in lowmem is mapped there
+    /// too: `kmap_atomic` hands back its direct-map address).
+    table: *mut u32,
+    /// The index of `va`'s entry in it.
+    index: usize,
+    /// The mapping and which of `SLOTS` it holds.
+    map: Option<(KmapAtomic, usize)>,
+}
+
+impl PteMap {
+    /// The entry for user page `va` in directory `pgd_phys`, or `None`
+    /// when no page table covers it (Linux's `pmd_none`).
+    ///
+    /// # Safety
+    /// As for [`HighPteTables::new`]: `pgd_phys` is a user address space's
+    /// directory in lowmem whose user tables are page tables only, the
+    /// caller holds its page-table lock while the value lives, and writes
+    /// only entries that lock lets it write. `va` is a user address.
+    pub unsafe fn new(pgd_phys: u32, va: VirtAddr) -> Option<PteMap> {
+        let pde = Pde(
+            // SAFETY: the directory is in the direct map (the contract);
+            // pgd_index < 1024, so the word lies in its page, aligned.
+            unsafe { HighPteTables::direct_word(pgd_phys, va.pgd_index()).read_volatile() },
+        );
+        let table = pde.table()?;
+        let slot = free_slot().unwrap_or_else(|| {
+            panic!("HIGHPTE: both pte kmap_atomic slots in use (user page-table walks nested three deep)")
+        });
+        let k = kmap_atomic(table >> PAGE_SHIFT, SLOTS[slot])
+            .unwrap_or_else(|e| panic!("HIGHPTE: kmap_atomic of page table {:#x}: {:?}", table, e));
+        PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) | 1 << slot, Ordering::Relaxed);
+        if !is_lowmem(table) {
+            PTE_KMAPS.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(PteMap { table: k.vaddr() as *mut u32, index: va.pte_index(), map: Some((k, slot)) })
+    }
+
+    /// The entry now.
+    #[inline]
+    pub fn get(&self) -> Pte {
+        self.get_at(self.index)
+    }
+
+    /// Write the entry (the caller flushes the TLB for a present entry it
+    /// changed, after the drop or before).
+    #[inline]
+    pub fn set(&mut self, pte: Pte) {
+        self.set_at(self.index, pte)
+    }
+
+    /// Entry `index` of the same table (the page `va` of `new` with
+    /// `index` as its `pte_index`): a walk over one table maps it once, as
+    /// `zap_pte_range` and `copy_pte_range` do.
+    #[inline]
+    pub fn get_at(&self, index: usize) -> Pte {
+        assert!(index < PTRS_PER_PTE);
+        // SAFETY: word `index` < 1024 of the page mapped by `map`, which
+        // stays mapped while `self` lives; volatile, as the MMU sets bits
+        // in these words behind the compiler's back.
+        Pte(unsafe { self.table.add(index).read_volatile() })
+    }
+
+    /// Write entry `index` of the same table (see `set`).
+    #[inline]
+    pub fn set_at(&mut self, index: usize, pte: Pte) {
+        assert!(index < PTRS_PER_PTE);
+        // SAFETY: as in `get_at`; the write is the caller's to make (the
+        // contract of `new`).
+        unsafe { self.table.add(index).write_volatile(pte.0) }
+    }
+}
+
+impl Drop for PteMap {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some((k, slot)) = self.map.take() {
+            drop(k);
+            PTE_SLOTS.store(PTE_SLOTS.load(Ordering::Relaxed) & !(1 << slot), Ordering::Relaxed);
+        }
     }
 }
 

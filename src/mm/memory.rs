@@ -105,6 +105,31 @@ const STACK_SLACK: usize = 65536 + 32 * 4;
 /// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
 /// `mmap` lock). May sleep.
 pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
+    handle_fault(mm, ctx, addr, access, false)
+}
+
+/// [`handle_mm_fault`] for the trap handler, whose error code says
+/// whether the entry was not present (`not_present`): in an anonymous
+/// area of an address space with nothing on swap, such a fault is almost
+/// always on an empty entry, and the page is made before the entry is
+/// looked at (see `handle_fault`).
+pub fn handle_user_fault(
+    mm: &MmStruct,
+    ctx: &mut MmContext,
+    addr: usize,
+    access: Access,
+    not_present: bool,
+) -> Result<(), FaultError> {
+    handle_fault(mm, ctx, addr, access, not_present)
+}
+
+fn handle_fault(
+    mm: &MmStruct,
+    ctx: &mut MmContext,
+    addr: usize,
+    access: Access,
+    not_present: bool,
+) -> Result<(), FaultError> {
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmEvent::PgFault);
     if addr >= TASK_SIZE {
         return Err(FaultError::NoVma);
@@ -126,9 +151,30 @@ pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: 
         return Err(FaultError::Access);
     }
     let va = VirtAddr::new(addr & !(PAGE_SIZE - 1));
-    match mm.pte(va) {
-        None => do_no_page(mm, ctx, &vma, va),
-        Some(pte) if pte.is_none() => do_no_page(mm, ctx, &vma, va),
+    // A not-present fault in an anonymous area of an address space with
+    // no swap entries finds an empty entry (or, rarely, one a migration
+    // put there meanwhile): the new page is made first and the entry
+    // looked at once, under the lock, where it is installed if still
+    // empty (Linux's do_anonymous_page, without handle_pte_fault's look
+    // before it: with HIGHPTE each look maps the page table). Whatever
+    // else is found is served below, the page given back. `swapents` is
+    // read without the lock: a stale 0 only means a page made for
+    // nothing.
+    let speculate =
+        not_present && matches!(vma.kind, VmaKind::Anonymous) && mm.swapents.load(Ordering::Relaxed) == 0;
+    let (found, no_page) = match speculate.then(|| new_page(ctx, &vma, va)) {
+        Some(Ok(page)) => match install_new_page(mm, &vma, va, page, page_prot(vma.flags, true))? {
+            None => return Ok(()),
+            Some(other) => (Some(other), None),
+        },
+        // No page: the look decides whether one was needed (an empty
+        // entry fails with this error, not with a second try).
+        Some(Err(e)) => (mm.pte(va), Some(e)),
+        None => (mm.pte(va), None),
+    };
+    match found {
+        None => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
+        Some(pte) if pte.is_none() => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_present() => {
             if access.write && !pte.flags().contains(PteFlags::RW) {
                 do_wp_page(mm, &vma, va, pte)
@@ -158,8 +204,16 @@ fn alloc_user_page(zero: bool) -> Result<Pages, FaultError> {
 
 /// Map new frame `page` at `va` with `flags`, as its first and only
 /// mapping (Linux's `page_add_new_anon_rmap` and `set_pte_at`): the frame
-/// belongs to the page tables from here on.
-fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: PteFlags) -> Result<(), FaultError> {
+/// belongs to the page tables from here on. `Ok(Some(entry))` when the
+/// entry was not empty: `page` has been given back, `entry` is what is
+/// there.
+fn install_new_page(
+    mm: &MmStruct,
+    vma: &Vma,
+    va: VirtAddr,
+    page: Pages,
+    flags: PteFlags,
+) -> Result<Option<Pte>, FaultError> {
     let pfn = page.pfn();
     // The page table is there (the usual case): the entry is written in
     // one trip under the page-table lock, as Linux's `do_anonymous_page`
@@ -176,23 +230,24 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
             installed.then(|| Pte::new(Pfn(pfn), flags | PteFlags::PRESENT | PteFlags::USER))
         })
     };
-    let mapped = match found {
-        Some(_) => installed,
+    let there = match found {
+        Some(old) => (!installed).then_some(old),
         // SAFETY: as above.
         None => match unsafe { mm.map_page(va, Pfn(pfn), flags) } {
-            Ok(()) => true,
+            Ok(()) => None,
             Err(MapError::NoMemory) => {
                 page_alloc::__free_pages(page);
                 return Err(FaultError::Oom);
             }
-            Err(_) => false,
+            Err(MapError::AlreadyMapped(_, old) | MapError::SwapEntry(_, old)) => Some(old),
+            Err(_) => Some(Pte::NONE),
         },
     };
-    if !mapped {
-        // Mapped meanwhile (the mmap lock makes this impossible today):
-        // the entry there wins, ours goes back.
+    if there.is_some() {
+        // Not empty (a speculative page, or mapped meanwhile): the entry
+        // there wins, ours goes back.
         page_alloc::__free_pages(page);
-        return Ok(());
+        return Ok(there);
     }
     let _ = page.into_raw();
     page_add_new_anon_rmap(mm, vma, va, pfn);
@@ -200,7 +255,7 @@ fn install_new_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, page: Pages, flags: 
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
     mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
     // LAB 6: END
-    Ok(())
+    Ok(None)
 }
 
 /// A new frame's first mapping, at `va` of `mm` (Linux's
@@ -221,7 +276,16 @@ fn page_add_new_anon_rmap(mm: &MmStruct, vma: &Vma, va: VirtAddr, pfn: u32) {
 /// A fault on an empty entry (Linux's `do_anonymous_page`, and
 /// `do_no_page` for the program file, copied into a private frame).
 fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<(), FaultError> {
-    let page = match vma.kind {
+    let page = new_page(ctx, vma, va)?;
+    // Something there meanwhile (the mmap lock makes it impossible
+    // today): the access is retried.
+    install_new_page(mm, vma, va, page, page_prot(vma.flags, true)).map(|_| ())
+}
+
+/// The frame for the page at `va` of `vma` on its first touch: zeroed, or
+/// the program file's bytes.
+fn new_page(ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<Pages, FaultError> {
+    Ok(match vma.kind {
         // LAB 6: BEGIN a demand-zero page: a fresh frame, and what must be in it
         VmaKind::Anonymous => alloc_user_page(true)?,
         // LAB 6: STUB
@@ -240,8 +304,7 @@ fn do_no_page(mm: &MmStruct, ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result
             unsafe { memcpy_to_page(page.pfn(), 0, &data[..n]) };
             page
         }
-    };
-    install_new_page(mm, vma, va, page, page_prot(vma.flags, true))
+    })
 }
 
 /// A write to a present read-only page of a writable area: copy-on-write
@@ -557,9 +620,8 @@ pub fn copy_page_range(dst: &MmStruct, src: &MmStruct, vma: &Vma) -> Result<(), 
                 // count, was taken above for this entry; zap gives it back
                 // when `dst` goes.
                 let written = unsafe { dst.fill_ptes(&batch[i..], child_pte) };
-                for &(_, pte) in &batch[i..i + written] {
-                    count_copied(dst, pte);
-                }
+                let swaps = batch[i..i + written].iter().filter(|(_, pte)| pte.is_swap()).count();
+                count_copied_n(dst, written - swaps, swaps);
                 i += written;
                 if i == batch.len() {
                     break;
@@ -627,11 +689,22 @@ fn child_pte(pte: Pte) -> Pte {
 /// Count an entry fork's copy gave `dst`: a swap entry, or a page.
 fn count_copied(dst: &MmStruct, pte: Pte) {
     if pte.is_swap() {
-        dst.swapents.fetch_add(1, Ordering::Relaxed);
-        return;
+        count_copied_n(dst, 0, 1);
+    } else {
+        count_copied_n(dst, 1, 0);
     }
-    let rss = dst.rss.fetch_add(1, Ordering::Relaxed) + 1;
-    dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+}
+
+/// Count `pages` pages and `swaps` swap entries fork's copy gave `dst`
+/// (a run of them at once: the counters are touched once per run).
+fn count_copied_n(dst: &MmStruct, pages: usize, swaps: usize) {
+    if swaps != 0 {
+        dst.swapents.fetch_add(swaps, Ordering::Relaxed);
+    }
+    if pages != 0 {
+        let rss = dst.rss.fetch_add(pages, Ordering::Relaxed) + pages;
+        dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    }
 }
 
 /// After `mprotect` changed the areas of `[start, end)`, bring their

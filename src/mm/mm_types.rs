@@ -28,7 +28,7 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::mutex::Mutex;
 use crate::kernel::sync::SpinLock;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
-use crate::mm::highpte::{pte_alloc_one, HighPteTables};
+use crate::mm::highpte::{pte_alloc_one, HighPteTables, PteMap};
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
 use crate::mm::page_alloc;
@@ -348,11 +348,17 @@ impl MmStruct {
     }
 
     /// The entry for user page `va` (`None`: no page table covers it).
+    #[inline]
     pub fn pte(&self, va: VirtAddr) -> Option<Pte> {
+        if va.as_usize() >= TASK_SIZE {
+            return None;
+        }
         let g = self.page_table_lock.lock();
-        // SAFETY: reads only, under the lock.
-        let mem = unsafe { self.tables() };
-        g.as_ref()?.pte(&mem, va)
+        g.as_ref()?;
+        // SAFETY: our directory (there while the lock shows it), a user
+        // address; reads only, under the lock, the map dropped before it.
+        let pte = unsafe { PteMap::new(self.pgd_phys, va) }?;
+        Some(pte.get())
     }
 
     /// Replace the entry for user page `va` with `f(old)` when `f` returns
@@ -366,18 +372,24 @@ impl MmStruct {
     /// reference on for this mapping) until it is unmapped again, with
     /// `USER` set; or it is empty, or a swap entry holding its own count
     /// on its slot, or a migration entry (which maps nothing: `mm::migrate`).
+    #[inline]
     pub unsafe fn update_pte(&self, va: VirtAddr, f: impl FnOnce(Pte) -> Option<Pte>) -> Option<Pte> {
         if va.as_usize() >= TASK_SIZE {
             return None;
         }
         let g = self.page_table_lock.lock();
-        // SAFETY: a user entry of this mm's own directory, under its lock.
-        let mut mem = unsafe { self.tables() };
-        let pgd = g.as_ref()?;
-        let old = pgd.pte(&mem, va)?;
+        g.as_ref()?;
+        // The entry's table mapped once, read and written in place (Linux's
+        // `pte_offset_map_lock`), not walked from the directory for the
+        // look and again for the write: this is every fault's path.
+        // SAFETY: a user entry of this mm's own directory (there while the
+        // lock shows it), under its lock; the map is dropped before it.
+        let mut pte = unsafe { PteMap::new(self.pgd_phys, va) }?;
+        let old = pte.get();
         if let Some(new) = f(old) {
             if new != old {
-                let _ = pgd.set_pte(&mut mem, va, new);
+                pte.set(new);
+                drop(pte);
                 if old.is_present() && self.is_loaded() {
                     flush_tlb_one(va.as_usize());
                 }
@@ -397,16 +409,28 @@ impl MmStruct {
     /// # Safety
     /// As for [`update_pte`](Self::update_pte), for every entry written.
     pub unsafe fn fill_ptes(&self, entries: &[(VirtAddr, Pte)], f: impl Fn(Pte) -> Pte) -> usize {
+        let Some(&(first, _)) = entries.first() else { return 0 };
+        if first.as_usize() >= TASK_SIZE {
+            return 0;
+        }
         let g = self.page_table_lock.lock();
-        // SAFETY: user entries of this mm's own directory, under its lock.
-        let mut mem = unsafe { self.tables() };
-        let Some(pgd) = g.as_ref() else { return 0 };
+        if g.is_none() {
+            return 0;
+        }
+        // SAFETY: user entries of this mm's own directory (there while the
+        // lock shows it), under its lock; the map is dropped before it.
+        let Some(mut table) = (unsafe { PteMap::new(self.pgd_phys, first) }) else { return 0 };
         let mut written = 0;
         for &(va, pte) in entries {
-            if va.as_usize() >= TASK_SIZE || !pgd.pte(&mem, va).is_some_and(|old| old.is_none()) {
+            // Only the entries under the table mapped: a fork chunk lies
+            // under one.
+            if va.as_usize() >= TASK_SIZE
+                || va.pgd_index() != first.pgd_index()
+                || !table.get_at(va.pte_index()).is_none()
+            {
                 break;
             }
-            let _ = pgd.set_pte(&mut mem, va, f(pte));
+            table.set_at(va.pte_index(), f(pte));
             written += 1;
         }
         written
@@ -429,11 +453,10 @@ impl MmStruct {
         let end = va.as_usize().saturating_add(npages.saturating_mul(PAGE_SIZE)).min(TASK_SIZE);
         let npages = end.saturating_sub(va.as_usize()) / PAGE_SIZE;
         let g = self.page_table_lock.lock();
-        // SAFETY: user entries of this mm's own directory, under its lock.
-        let mut mem = unsafe { self.tables() };
-        let Some(pgd) = g.as_ref() else { return 0 };
-        let changed = pgd.for_each_pte(&mut mem, va, npages, f);
-        drop(mem);
+        if g.is_none() {
+            return 0;
+        }
+        let changed = self.walk_ptes(va, npages, f);
         if changed != 0 && self.is_loaded() {
             if npages <= FLUSH_ALL_THRESHOLD {
                 for i in 0..npages {
@@ -442,6 +465,41 @@ impl MmStruct {
             } else {
                 flush_tlb_all();
             }
+        }
+        changed
+    }
+
+    /// `PageTables::for_each_pte`'s walk (its rules), each page table
+    /// mapped once and its entries read and written in place (Linux's
+    /// `pte_offset_map` per `zap_pte_range`), not through `TableMemory`
+    /// per entry: fork's and exit's walks over every page. The caller
+    /// holds the page-table lock and has seen the directory there; `va`
+    /// and the `npages` after it are user pages.
+    fn walk_ptes(&self, va: VirtAddr, npages: usize, mut f: impl FnMut(VirtAddr, Pte) -> Option<Pte>) -> usize {
+        let mut changed = 0;
+        let mut page = 0;
+        while page < npages {
+            let at = VirtAddr::new(va.as_usize() + page * PAGE_SIZE);
+            let run = (crate::layout::PTRS_PER_PTE - at.pte_index()).min(npages - page);
+            // SAFETY: user entries of this mm's own directory, under its
+            // lock (the caller's); the map is dropped at the end of this
+            // table's run, before the lock.
+            if let Some(mut table) = unsafe { PteMap::new(self.pgd_phys, at) } {
+                for i in 0..run {
+                    let idx = at.pte_index() + i;
+                    let old = table.get_at(idx);
+                    if old.is_none() {
+                        continue;
+                    }
+                    if let Some(new) = f(VirtAddr::new(at.as_usize() + i * PAGE_SIZE), old) {
+                        if new != old {
+                            changed += old.is_present() as usize;
+                            table.set_at(idx, new);
+                        }
+                    }
+                }
+            }
+            page += run;
         }
         changed
     }

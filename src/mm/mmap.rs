@@ -287,9 +287,17 @@ impl<A: Allocator + Clone> VmaSet<A> {
         self.vmas.is_empty()
     }
 
-    /// Index of the first area ending above `addr`.
+    /// Index of the first area ending above `addr`. The area found last
+    /// is tried first (Linux's `mmap_cache`): when it holds `addr`, it is
+    /// that area, as the areas are sorted and do not overlap.
     fn index_after(&self, addr: usize) -> usize {
-        self.vmas.partition_point(|v| v.end <= addr)
+        let last = self.vmas.last_found();
+        if self.vmas.get(last).is_some_and(|v| v.contains(addr)) {
+            return last;
+        }
+        let i = self.vmas.partition_point(|v| v.end <= addr);
+        self.vmas.set_last_found(i);
+        i
     }
 
     /// Linux's `find_vma`: the first area with `end > addr`, which holds
@@ -310,9 +318,12 @@ impl<A: Allocator + Clone> VmaSet<A> {
         self.find_vma(start).filter(|v| v.start < end)
     }
 
-    /// `mm->total_vm`: pages mapped (`VmSize`).
+    /// `mm->total_vm`: pages mapped (`VmSize`), a count the area list
+    /// keeps as it changes (Linux's `vm_stat_account`), so that reading it
+    /// is cheap enough for every page fault.
     pub fn total_vm(&self) -> usize {
-        self.vmas.iter().map(Vma::pages).sum()
+        debug_assert_eq!(self.vmas.pages(), self.vmas.iter().map(Vma::pages).sum::<usize>());
+        self.vmas.pages()
     }
 
     /// `mm->locked_vm`: pages in `VM_LOCKED` areas (`VmLck`).

@@ -331,6 +331,12 @@ pub trait TableMemory {
     /// A zeroed page for a table: its physical address, or `None` when out of memory.
     fn alloc_table(&mut self) -> Option<u32>;
     fn free_table(&mut self, phys: u32);
+    /// Whether every entry of the table at `table_phys` is 0. Memory that
+    /// must map a table to read it overrides this to map it once for the
+    /// 1024 reads (an exit frees every table of the process this way).
+    fn table_is_empty(&self, table_phys: u32) -> bool {
+        (0..PTRS_PER_PTE).all(|k| self.read_entry(table_phys, k) == 0)
+    }
 }
 
 /// Why a page-table operation refused. Nothing was changed when it did.
@@ -794,7 +800,7 @@ impl PageTables {
         for i in first..last {
             let pde = self.pde(mem, i);
             let Some(table) = pde.table() else { continue };
-            if pde.is_large() || (0..PTRS_PER_PTE).any(|k| mem.read_entry(table, k) != 0) {
+            if pde.is_large() || !mem.table_is_empty(table) {
                 continue;
             }
             mem.write_entry(self.pgd_phys, i, 0);

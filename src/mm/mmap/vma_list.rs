@@ -20,6 +20,7 @@ use super::{Errno, Vma};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::alloc::Allocator;
+use core::cell::Cell;
 use core::ops::{Index, Range};
 
 #[cfg(target_os = "none")]
@@ -86,12 +87,35 @@ const _: () = assert!(
 /// The areas in address order, each in a `Box` from `A`.
 pub(super) struct VmaList<A: Allocator + Clone> {
     areas: Vec<Box<Vma, A>>,
+    /// The pages of all the areas (Linux's `mm->total_vm`), kept as they
+    /// change rather than summed when asked: every page fault records it
+    /// for the OOM report (`total_vm_at_fault`).
+    pages: usize,
+    /// The index `find_vma` found last (Linux's `mm->mmap_cache`): a fault
+    /// loop touches one area again and again. Only a hint, never
+    /// invalidated: it is used when the area there holds the address,
+    /// which makes it the one a search would find.
+    last_found: Cell<usize>,
     alloc: A,
 }
 
 impl<A: Allocator + Clone> VmaList<A> {
     pub fn new_in(alloc: A) -> Self {
-        VmaList { areas: Vec::new(), alloc }
+        VmaList { areas: Vec::new(), pages: 0, last_found: Cell::new(0), alloc }
+    }
+
+    /// The index `find_vma` found last (a hint: it may be out of range).
+    pub fn last_found(&self) -> usize {
+        self.last_found.get()
+    }
+
+    pub fn set_last_found(&self, i: usize) {
+        self.last_found.set(i);
+    }
+
+    /// The pages of all the areas (`total_vm`).
+    pub fn pages(&self) -> usize {
+        self.pages
     }
 
     pub fn len(&self) -> usize {
@@ -142,10 +166,12 @@ impl<A: Allocator + Clone> VmaList<A> {
         // Nothing below can fail. Room is reserved and `fresh`'s iterator
         // knows its length, so the splice moves the tail once and
         // allocates nothing.
+        let gone: usize = self.areas[range.clone()].iter().map(|v| v.pages()).sum();
         for (area, v) in self.areas[range.start..range.start + reused].iter_mut().zip(with) {
             **area = *v;
         }
         self.areas.splice(range.start + reused..range.end, fresh);
+        self.pages = self.pages - gone + with.iter().map(Vma::pages).sum::<usize>();
         Ok(())
     }
 
@@ -158,7 +184,7 @@ impl<A: Allocator + Clone> VmaList<A> {
         for v in self.iter() {
             areas.push(self.new_area(*v)?);
         }
-        Ok(VmaList { areas, alloc: self.alloc.clone() })
+        Ok(VmaList { areas, pages: self.pages, last_found: Cell::new(0), alloc: self.alloc.clone() })
     }
 
     /// Gives every area the flags `f` makes of its own and merges the

@@ -18,7 +18,7 @@
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
 use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
 use crate::arch::x86::kernel::traps::{self, oops_body_cr2, TrapFrame};
-use crate::mm::memory::{handle_mm_fault, Access, FaultError};
+use crate::mm::memory::{handle_user_fault, Access, FaultError};
 use crate::mm::mm_types::current_mm;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -95,8 +95,9 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
     };
     let result = {
         let mut ctx = mm.mmap.lock();
+        // A count the area list keeps: no walk of the areas here.
         mm.total_vm_at_fault.store(ctx.vmas.total_vm(), Ordering::Relaxed);
-        handle_mm_fault(&mm, &mut ctx, address, access)
+        handle_user_fault(&mm, &mut ctx, address, access, frame.error_code & PF_PROT == 0)
     };
     match result {
         Ok(()) => {}

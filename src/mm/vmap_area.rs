@@ -23,6 +23,34 @@ pub enum VmKind {
     Vmalloc,
     /// Pages the caller owns, only mapped here (`vmap`).
     Vmap,
+    /// Freed by `vfree`, its PTEs cleared, but the TLB not flushed yet
+    /// (Linux's lazily freed `vmap_area`, from 2.6.28): the range is still
+    /// occupied, so nothing is mapped there while a stale TLB entry may
+    /// remain. One full flush makes every lazy area free at once
+    /// ([`VmapAreas::purge_lazy`], Linux's `__purge_vmap_area_lazy`); an
+    /// area of the same size may take one back in place, after a flush
+    /// ([`VmapAreas::reserve_flushing`]).
+    Lazy,
+}
+
+/// Lazy pages (guard pages included) beyond which `vfree` purges them all
+/// with one flush (Linux's `lazy_max_pages()`, 32 MB there; smaller here,
+/// because the first-fit walk visits every lazy record).
+pub const LAZY_MAX_PAGES: usize = 1024;
+/// Lazy areas beyond which `vfree` purges them (the walk's length).
+pub const LAZY_MAX_AREAS: usize = 16;
+
+/// Where [`VmapAreas::reserve_flushing`] put an area, and whether the
+/// caller must flush the whole TLB before anything is mapped there (it
+/// took back lazy ranges): under the same hold of the lock, so that no
+/// range is handed out with a stale TLB entry.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    pub addr: usize,
+    pub flush: bool,
+    /// Where the record is now (for [`VmapAreas::get_mut_at`]).
+    pub index: usize,
 }
 
 /// One area (Linux's `struct vm_struct`).
@@ -74,6 +102,40 @@ impl PageList {
                 *self = PageList::Heap(v);
             }
             PageList::Heap(v) => v.push(pfn),
+        }
+    }
+
+    /// The frames, writable (vmalloc fills a list made at its length).
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u32] {
+        match self {
+            PageList::Inline { len, pfns } => &mut pfns[..*len as usize],
+            PageList::Heap(v) => v,
+        }
+    }
+
+    /// Whether it lists no frame (without making a slice).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        match self {
+            PageList::Inline { len, .. } => *len == 0,
+            PageList::Heap(v) => v.is_empty(),
+        }
+    }
+
+    /// Empty the list in place; a `Vec` it held is handed back, for the
+    /// caller to free outside its lock.
+    #[inline]
+    pub fn clear(&mut self) -> Option<Vec<u32>> {
+        match self {
+            PageList::Inline { len, .. } => {
+                *len = 0;
+                None
+            }
+            PageList::Heap(_) => match core::mem::take(self) {
+                PageList::Heap(v) => Some(v),
+                PageList::Inline { .. } => None,
+            },
         }
     }
 }
@@ -166,6 +228,9 @@ pub struct VmapAreas {
     end: usize,
     /// Sorted by address; areas never overlap.
     areas: Vec<VmArea>,
+    /// Lazy areas (`VmKind::Lazy`) and their pages, guard pages included.
+    lazy_areas: usize,
+    lazy_pages: usize,
 }
 
 /// Where an address falls.
@@ -179,7 +244,7 @@ pub enum Lookup<'a> {
 
 impl VmapAreas {
     pub const fn new(start: usize, end: usize) -> VmapAreas {
-        VmapAreas { start, end, areas: Vec::new() }
+        VmapAreas { start, end, areas: Vec::new(), lazy_areas: 0, lazy_pages: 0 }
     }
 
     /// Whether one more record fits without allocating.
@@ -212,6 +277,7 @@ impl VmapAreas {
     /// is the one freed first: `Vec::remove` would call `memmove` even for
     /// the empty tail (about 30 instructions), `pop` does not.
     fn take(&mut self, i: usize) -> VmArea {
+        self.unlazy(i);
         if i + 1 == self.areas.len() {
             if let Some(a) = self.areas.pop() {
                 return a;
@@ -224,6 +290,7 @@ impl VmapAreas {
     /// where it is instead of being moved out whole (it is 36 bytes, which
     /// the compiler copies with a `memcpy` call).
     fn take_pages(&mut self, i: usize) -> PageList {
+        self.unlazy(i);
         let pages = core::mem::take(&mut self.areas[i].pages);
         if i + 1 == self.areas.len() {
             self.areas.truncate(i);
@@ -231,6 +298,14 @@ impl VmapAreas {
             self.areas.remove(i);
         }
         pages
+    }
+
+    /// Record `i` leaves: if it was lazy, it is counted so no more.
+    fn unlazy(&mut self, i: usize) {
+        if self.areas[i].kind == VmKind::Lazy {
+            self.lazy_areas -= 1;
+            self.lazy_pages -= self.areas[i].size / PAGE_SIZE;
+        }
     }
 
     /// The area that starts exactly at `addr`.
@@ -259,6 +334,108 @@ impl VmapAreas {
         Ok(addr)
     }
 
+    /// `reserve_checked` for a caller that can flush the TLB (vmalloc and
+    /// vmap): lazy areas are used too. A lazy area of exactly the size
+    /// needed, lower than any gap that fits, is taken back in place (no
+    /// record inserted; Linux's vfree+vmalloc of one size reuses the
+    /// `vmap_area` of its free list instead); when nothing fits, the lazy
+    /// areas are purged and the search made again. Either way the caller
+    /// flushes the whole TLB before it lets the lock go (`flush`), and
+    /// then every lazy area is free: they are purged here with it.
+    pub fn reserve_flushing(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
+        let size = self.size_fits(pages)?;
+        if let Some((i, addr, lazy)) = self.find_room_at(size, self.lazy_areas > 0) {
+            if !lazy {
+                self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+                return Ok(Reserved { addr, flush: false, index: i });
+            }
+            // Its pages went back in `free_lazy`: the list is empty.
+            let a = &mut self.areas[i];
+            a.kind = kind;
+            a.caller = caller;
+            self.lazy_areas -= 1;
+            self.lazy_pages -= size / PAGE_SIZE;
+            let mut index = i;
+            if self.lazy_areas > 0 {
+                self.purge_lazy();
+                index = self.index_of(addr).unwrap_or(0);
+            }
+            return Ok(Reserved { addr, flush: true, index });
+        }
+        if self.lazy_areas == 0 {
+            return Err(self.no_space(pages));
+        }
+        self.purge_lazy();
+        let (i, addr, _) = self.find_room_at(size, false).ok_or_else(|| self.no_space(pages))?;
+        self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+        Ok(Reserved { addr, flush: true, index: i })
+    }
+
+    /// Every lazy area becomes free (Linux's `__purge_vmap_area_lazy`);
+    /// the caller flushes the whole TLB before it lets the lock go, and
+    /// before anything is mapped in those ranges. Returns how many there
+    /// were.
+    pub fn purge_lazy(&mut self) -> usize {
+        let n = self.lazy_areas;
+        if n > 0 {
+            self.areas.retain(|a| a.kind != VmKind::Lazy);
+        }
+        self.lazy_areas = 0;
+        self.lazy_pages = 0;
+        n
+    }
+
+    /// vfree's removal, made lazy: the vmalloc area that starts at `addr`
+    /// and has its frames becomes `Lazy` (still occupied, its record left in
+    /// place), and its page list is lent to the caller, which clears the
+    /// PTEs, frees the frames and empties the list before it lets the lock
+    /// go (a purge by somebody else must find the PTEs clear; the record
+    /// moves nowhere). Then, if [`lazy_over_limit`](Self::lazy_over_limit),
+    /// it purges and flushes. Errors as `remove_vmalloc` (a lazy area is no
+    /// area: `Err(None)`, a double free).
+    pub fn free_lazy(&mut self, addr: usize) -> Result<&mut PageList, Option<VmKind>> {
+        let Ok(i) = self.index_of(addr) else { return Err(None) };
+        let a = &mut self.areas[i];
+        match a.kind {
+            VmKind::Vmalloc if !a.pages.is_empty() => {}
+            VmKind::Vmalloc | VmKind::Lazy => return Err(None),
+            other => return Err(Some(other)),
+        }
+        a.kind = VmKind::Lazy;
+        self.lazy_areas += 1;
+        self.lazy_pages += a.size / PAGE_SIZE;
+        Ok(&mut a.pages)
+    }
+
+    /// Lazy areas are now many enough to purge them (and flush).
+    pub fn lazy_over_limit(&self) -> bool {
+        self.lazy_areas > LAZY_MAX_AREAS || self.lazy_pages > LAZY_MAX_PAGES
+    }
+
+    /// Lazy areas, and their pages with guard pages (for tests and reports).
+    pub fn lazy(&self) -> (usize, usize) {
+        (self.lazy_areas, self.lazy_pages)
+    }
+
+    /// Bigger than the whole area: no amount of freeing would make room.
+    /// Else the bytes to reserve, guard page included. One compare:
+    /// `(pages + 1) * PAGE_SIZE <= area` exactly when `pages` is below
+    /// the whole pages of the area, and then the product cannot overflow.
+    #[inline]
+    fn size_fits(&self, pages: usize) -> Result<usize, VmallocError> {
+        let area = self.end - self.start;
+        if pages < area / PAGE_SIZE {
+            return Ok((pages + 1) * PAGE_SIZE);
+        }
+        Err(VmallocError::TooBig { size: pages.saturating_mul(PAGE_SIZE), area })
+    }
+
+    /// No gap big enough (measured only for the report).
+    #[cold]
+    fn no_space(&self, pages: usize) -> VmallocError {
+        VmallocError::NoSpace { size: pages.saturating_mul(PAGE_SIZE), largest_free: self.largest_free() }
+    }
+
     /// Where `pages` pages plus a guard page fit, or why they do not.
     pub fn room_for(&self, pages: usize) -> Result<(usize, usize), VmallocError> {
         self.room_at(pages).map(|(_, addr, size)| (addr, size))
@@ -266,15 +443,9 @@ impl VmapAreas {
 
     /// `room_for`, with the index the record would take in `areas`.
     fn room_at(&self, pages: usize) -> Result<(usize, usize, usize), VmallocError> {
-        let area = self.end - self.start;
-        let requested = pages.saturating_mul(PAGE_SIZE);
-        match pages.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) {
-            Some(size) if size <= area => {}
-            _ => return Err(VmallocError::TooBig { size: requested, area }),
-        }
+        let size = self.size_fits(pages)?;
         // `ok_or_else`: the largest gap is measured only for the report.
-        self.find_room_at(pages)
-            .ok_or_else(|| VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
+        self.find_room_at(size, false).map(|(i, addr, _)| (i, addr, size)).ok_or_else(|| self.no_space(pages))
     }
 
     /// Where `pages` pages plus a guard page fit (first fit), and the size
@@ -282,13 +453,17 @@ impl VmapAreas {
     /// from here to [`insert`](Self::insert) records the area in one step
     /// with its pages, instead of reserving and then updating it.
     pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
-        self.find_room_at(pages).map(|(_, addr, size)| (addr, size))
+        let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
+        self.find_room_at(size, false).map(|(_, addr, _)| (addr, size))
     }
 
     /// `find_room`, with the index the record would take in `areas` (the
     /// first area past the room, or the end).
-    fn find_room_at(&self, pages: usize) -> Option<(usize, usize, usize)> {
-        let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
+    ///
+    /// With `take_lazy`, a lazy area of exactly the size needed, below any
+    /// gap that fits, is answered instead (`true` at the end: the index
+    /// names that record, and the caller takes it back after a flush).
+    fn find_room_at(&self, size: usize, take_lazy: bool) -> Option<(usize, usize, bool)> {
         // LAB 5: BEGIN first fit: the lowest gap between the sorted areas that holds `size`
         let mut candidate = self.start;
         let mut index = self.areas.len();
@@ -297,17 +472,24 @@ impl VmapAreas {
                 index = i;
                 break;
             }
+            // A lazy area of exactly this size, below any gap that fits,
+            // is taken back in place (`take_lazy`); otherwise it is
+            // occupied, as any other area.
+            if take_lazy && a.kind == VmKind::Lazy && a.size == size {
+                return Some((i, a.addr, true));
+            }
             candidate = candidate.max(a.addr + a.size);
         }
         // LAB 5: STUB
         // // A bump allocator: always after the last area, so a freed gap is never used again.
         // let candidate = self.areas.last().map_or(self.start, |a| a.addr + a.size);
         // let index = self.areas.len();
+        // let _ = take_lazy; // lazy areas come back only through a purge
         // LAB 5: END
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        Some((index, candidate, size))
+        Some((index, candidate, false))
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).
@@ -338,12 +520,23 @@ impl VmapAreas {
     pub fn remove_vmalloc(&mut self, addr: usize) -> Result<PageList, Option<VmKind>> {
         match self.index_of(addr) {
             Ok(i) => match &self.areas[i] {
+                a if a.kind == VmKind::Lazy => Err(None),
                 a if a.kind != VmKind::Vmalloc => Err(Some(a.kind)),
                 a if a.pages.is_empty() => Err(None),
                 _ => Ok(self.take_pages(i)),
             },
             Err(_) => Err(None),
         }
+    }
+
+    /// `get_mut`, trying record `index` first (where `reserve_flushing`
+    /// put it: the records may have moved since, with the lock dropped).
+    pub fn get_mut_at(&mut self, index: usize, addr: usize) -> Option<&mut VmArea> {
+        let i = match self.areas.get(index) {
+            Some(a) if a.addr == addr => index,
+            _ => self.index_of(addr).ok()?,
+        };
+        Some(&mut self.areas[i])
     }
 
     pub fn get_mut(&mut self, addr: usize) -> Option<&mut VmArea> {
@@ -364,14 +557,17 @@ impl VmapAreas {
         // The last area starting at or below addr.
         let below = self.areas.partition_point(|a| a.addr <= addr);
         match below.checked_sub(1).map(|i| &self.areas[i]) {
+            // Freed: what is left there is a stale TLB entry at most.
+            Some(a) if a.kind == VmKind::Lazy => Lookup::Unallocated,
             Some(a) if addr < a.guard_page() => Lookup::Mapped(a),
             Some(a) if addr < a.addr + a.size => Lookup::Guard(a),
             _ => Lookup::Unallocated,
         }
     }
 
+    /// The areas in use (lazy ones, already freed, left out).
     pub fn iter(&self) -> impl Iterator<Item = &VmArea> {
-        self.areas.iter()
+        self.areas.iter().filter(|a| a.kind != VmKind::Lazy)
     }
 
     /// Bytes mapped by areas (`VmallocUsed`).
@@ -453,6 +649,7 @@ pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmAreaInfo, caller: impl 
         match a.kind {
             VmKind::Vmalloc => "vmalloc",
             VmKind::Vmap => "vmap",
+            VmKind::Lazy => "lazy",
         }
     )
 }

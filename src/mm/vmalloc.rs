@@ -228,14 +228,7 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     // The record goes in with no pages: the range is ours from here on,
     // and the frames are allocated outside the lock (that may sleep).
     let Reserved { addr, index, .. } = reserve(pages, VmKind::Vmalloc, caller)?;
-    let fail = |what: &'static str, pfns: &[u32]| {
-        free_frames(pfns);
-        let gone = VMAP.lock().remove(addr);
-        drop(gone);
-        let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
-        crate::pr_warn!("vmalloc: allocation failure: {}", e);
-        Err(e)
-    };
+    let fail = |what: &'static str, pfns: &[u32]| vmalloc_fail(addr, size, pages, what, pfns);
     // The list is made whole first (zeros), then filled: the frames of a
     // small area go straight into the record's own slots. The page array
     // may be large (4 bytes a page): a failure to get it is an answer, not
@@ -284,6 +277,26 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     }
     drop(v);
     NonNull::new(addr as *mut u8).ok_or(VmallocError::ZeroSize)
+}
+
+/// A vmalloc that got its range but not all it needs: give back the
+/// frames and the range, and say why. Out of line: the success path
+/// builds nothing for it.
+#[cold]
+#[inline(never)]
+fn vmalloc_fail(
+    addr: usize,
+    size: usize,
+    pages: usize,
+    what: &'static str,
+    pfns: &[u32],
+) -> Result<NonNull<u8>, VmallocError> {
+    free_frames(pfns);
+    let gone = VMAP.lock().remove(addr);
+    drop(gone);
+    let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
+    crate::pr_warn!("vmalloc: allocation failure: {}", e);
+    Err(e)
 }
 
 /// Room for `pages` pages and a guard page; lazy areas are taken back

@@ -335,40 +335,44 @@ impl VmapAreas {
     }
 
     /// `reserve_checked` for a caller that can flush the TLB (vmalloc and
-    /// vmap): lazy areas are used too. A lazy area of exactly the size
-    /// needed, lower than any gap that fits, is taken back in place (no
-    /// record inserted; Linux's vfree+vmalloc of one size reuses the
-    /// `vmap_area` of its free list instead); when nothing fits, the lazy
-    /// areas are purged and the search made again. Either way the caller
-    /// flushes the whole TLB before it lets the lock go (`flush`), and
-    /// then every lazy area is free: they are purged here with it.
+    /// vmap): first fit counts lazy areas as free room, as they will be
+    /// after a flush. When the room it finds is exactly one lazy area of
+    /// the size needed (a vfree+vmalloc of one size), that record is taken
+    /// back in place: nothing inserted or removed. When the room overlaps
+    /// other lazy areas, they are purged and the record inserted. Either
+    /// way `flush` says the caller must flush the whole TLB before it lets
+    /// the lock go, and then every lazy area is free: they are all purged
+    /// here with it.
     pub fn reserve_flushing(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
         let size = self.size_fits(pages)?;
-        if let Some((i, addr, lazy)) = self.find_room_at(size, self.lazy_areas > 0) {
-            if !lazy {
-                self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
-                return Ok(Reserved { addr, flush: false, index: i });
-            }
-            // Its pages went back in `free_lazy`: the list is empty.
-            let a = &mut self.areas[i];
+        let (index, addr, lazy_run) =
+            self.find_room_at(size, self.lazy_areas > 0).ok_or_else(|| self.no_space(pages))?;
+        let Some(j) = lazy_run.filter(|&j| self.areas[j].addr < addr + size) else {
+            // No lazy area in the room: the record goes before the first
+            // area past it.
+            let i = lazy_run.unwrap_or(index);
+            self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+            return Ok(Reserved { addr, flush: false, index: i });
+        };
+        let a = &mut self.areas[j];
+        let index = if a.addr == addr && a.size == size {
+            // Its frames went back in vfree: the list is empty.
             a.kind = kind;
             a.caller = caller;
             self.lazy_areas -= 1;
             self.lazy_pages -= size / PAGE_SIZE;
-            let mut index = i;
-            if self.lazy_areas > 0 {
-                self.purge_lazy();
-                index = self.index_of(addr).unwrap_or(0);
+            if self.lazy_areas == 0 {
+                return Ok(Reserved { addr, flush: true, index: j });
             }
-            return Ok(Reserved { addr, flush: true, index });
-        }
-        if self.lazy_areas == 0 {
-            return Err(self.no_space(pages));
-        }
-        self.purge_lazy();
-        let (i, addr, _) = self.find_room_at(size, false).ok_or_else(|| self.no_space(pages))?;
-        self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
-        Ok(Reserved { addr, flush: true, index: i })
+            self.purge_lazy();
+            self.index_of(addr).unwrap_or(0)
+        } else {
+            self.purge_lazy();
+            let i = self.index_of(addr).unwrap_or_else(|i| i);
+            self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+            i
+        };
+        Ok(Reserved { addr, flush: true, index })
     }
 
     /// Every lazy area becomes free (Linux's `__purge_vmap_area_lazy`);
@@ -460,36 +464,39 @@ impl VmapAreas {
     /// `find_room`, with the index the record would take in `areas` (the
     /// first area past the room, or the end).
     ///
-    /// With `take_lazy`, a lazy area of exactly the size needed, below any
-    /// gap that fits, is answered instead (`true` at the end: the index
-    /// names that record, and the caller takes it back after a flush).
-    fn find_room_at(&self, size: usize, take_lazy: bool) -> Option<(usize, usize, bool)> {
+    /// With `take_lazy`, lazy areas count as free room (a caller that can
+    /// flush: `reserve_flushing`); then the last item is the first lazy
+    /// record after the last area that counted, if any: the lazy areas
+    /// from there to `index` lie past `candidate`, and those that start
+    /// below `candidate + size` are in the room.
+    fn find_room_at(&self, size: usize, take_lazy: bool) -> Option<(usize, usize, Option<usize>)> {
         // LAB 5: BEGIN first fit: the lowest gap between the sorted areas that holds `size`
         let mut candidate = self.start;
         let mut index = self.areas.len();
+        let mut lazy_run = None;
         for (i, a) in self.areas.iter().enumerate() {
+            if take_lazy && a.kind == VmKind::Lazy {
+                lazy_run.get_or_insert(i);
+                continue;
+            }
             if a.addr >= candidate + size {
                 index = i;
                 break;
             }
-            // A lazy area of exactly this size, below any gap that fits,
-            // is taken back in place (`take_lazy`); otherwise it is
-            // occupied, as any other area.
-            if take_lazy && a.kind == VmKind::Lazy && a.size == size {
-                return Some((i, a.addr, true));
-            }
             candidate = candidate.max(a.addr + a.size);
+            lazy_run = None;
         }
         // LAB 5: STUB
         // // A bump allocator: always after the last area, so a freed gap is never used again.
         // let candidate = self.areas.last().map_or(self.start, |a| a.addr + a.size);
         // let index = self.areas.len();
-        // let _ = take_lazy; // lazy areas come back only through a purge
+        // // Lazy areas count as occupied: they come back only through a purge.
+        // let (_, lazy_run) = (take_lazy, None);
         // LAB 5: END
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        Some((index, candidate, false))
+        Some((index, candidate, lazy_run))
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).

@@ -195,7 +195,7 @@ fn filled(v: &mut VmapAreas, pages: usize) -> usize {
 }
 
 #[test]
-fn vfree_is_lazy_and_the_same_size_takes_the_area_back_after_one_flush() {
+fn vfree_is_lazy_and_first_fit_takes_lazy_room_back_after_one_flush() {
     let mut v = VmapAreas::new(S, E);
     let a = filled(&mut v, 4);
     let b = filled(&mut v, 1);
@@ -204,23 +204,32 @@ fn vfree_is_lazy_and_the_same_size_takes_the_area_back_after_one_flush() {
     assert_eq!(pages.clear(), None, "an inline list is emptied in place");
     assert!(!v.lazy_over_limit());
     assert_eq!(v.lazy(), (1, 5), "four pages and the guard page stay occupied");
-    // Freed: not listed, not named, not freed twice.
+    // Freed: not listed, not named, not freed twice, occupied for callers
+    // that cannot flush.
     assert_eq!(v.iter().count(), 1);
     assert_eq!(v.lookup(a), Lookup::Unallocated);
     assert_eq!(v.free_lazy(a), Err(None));
     assert_eq!(v.remove_vmalloc(a), Err(None));
-    // Another size does not go into the lazy range (its TLB entries may
-    // be stale): it goes after b, with no flush.
-    let c = v.reserve_flushing(2, VmKind::Vmalloc, 0).unwrap();
-    assert_eq!(c, Reserved { addr: b + 2 * PAGE_SIZE, flush: false, index: 2 });
-    // The same size takes it back in place, after a flush.
+    assert_eq!(v.find_room(1), Some((b + 2 * PAGE_SIZE, 2 * PAGE_SIZE)));
+    // The same size takes the record back in place, after a flush.
     assert_eq!(v.reserve_flushing(4, VmKind::Vmalloc, 7).unwrap(), Reserved { addr: a, flush: true, index: 0 });
-    assert_eq!(v.get_mut_at(0, a).map(|r| r.addr), Some(a));
-    assert_eq!(v.get_mut_at(1, a).map(|r| r.addr), Some(a), "a stale index is searched for");
     assert_eq!(v.lazy(), (0, 0));
     assert_eq!(v.get(a).map(|r| (r.kind, r.caller, r.pages.len())), Some((VmKind::Vmalloc, 7, 0)));
-    let addrs: Vec<usize> = v.iter().map(|r| r.addr).collect();
-    assert_eq!(addrs, vec![a, b, c.addr], "sorted, no overlap");
+    assert_eq!(v.get_mut_at(0, a).map(|r| r.addr), Some(a));
+    assert_eq!(v.get_mut_at(1, a).map(|r| r.addr), Some(a), "a stale index is searched for");
+    // Another size goes there too (first fit), after a flush that purges.
+    v.get_mut(a).unwrap().pages.push(9);
+    v.free_lazy(a).unwrap().clear();
+    assert_eq!(v.reserve_flushing(2, VmKind::Vmalloc, 0).unwrap(), Reserved { addr: a, flush: true, index: 0 });
+    assert_eq!(v.lazy(), (0, 0));
+    // A lazy area past the room is left alone: no flush.
+    v.get_mut(b).unwrap().pages.push(9);
+    v.free_lazy(b).unwrap().clear();
+    let c = v.reserve_flushing(1, VmKind::Vmalloc, 0).unwrap();
+    assert_eq!(c, Reserved { addr: a + 3 * PAGE_SIZE, flush: false, index: 1 });
+    assert_eq!(v.lazy(), (1, 2));
+    let addrs: Vec<(usize, VmKind)> = v.areas.iter().map(|r| (r.addr, r.kind)).collect();
+    assert_eq!(addrs, vec![(a, VmKind::Vmalloc), (c.addr, VmKind::Vmalloc), (b, VmKind::Lazy)], "sorted, no overlap");
 }
 
 #[test]

@@ -438,7 +438,7 @@ fn vmalloc_rows(loop_cost: u64) {
         "<=1500",
         &ev,
         format_args!(
-            " ({} full flushes per pair, goal <=1: vfree is lazy, the flush is vmalloc's taking the lazy area back; \
+            " ({} full flushes per pair, goal <=1: vfree's; the freed record stays and vmalloc takes it back; \
              no zeroing; {} of it 4 alloc_pages+__free_pages)",
             (now.flushes - ev.flushes) as u64 / n,
             frames

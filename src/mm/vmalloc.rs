@@ -7,12 +7,10 @@
 //! (`__get_vm_area_node`: a request that cannot fit costs nothing, not even
 //! one frame), then the frames, then the page tables
 //! (`__vmalloc_area_node`, `map_vm_area`); every failure gives back what
-//! was taken and says why. `vfree` clears the PTEs and frees the frames but
-//! leaves the TLB flush for later (Linux's lazy vunmap, from 2.6.28): the
-//! area stays occupied as `VmKind::Lazy` until one full flush frees all the
-//! lazy areas at once, when there are too many, when a vmalloc finds no
-//! other room, or when a vmalloc of the same size takes one back in place.
-//! So a vfree+vmalloc pair costs at most one flush, and no record moves.
+//! was taken and says why. `vfree` unmaps with one TLB flush and frees the
+//! frames, but keeps the area's record where it was, as `VmKind::Freed`:
+//! first fit counts it as free room, and a vmalloc of the size just freed
+//! takes that very record back, so a vfree+vmalloc pair moves no record.
 //! `vmap`/`vunmap` map frames the caller keeps.
 //!
 //! The area records and their first-fit search are `mm::vmap_area` (pure,
@@ -50,7 +48,7 @@ static VMAP: SpinLock<VmapAreas> = SpinLock::new(VmapAreas::new(0, 0));
 static PGTABLE_LOCK: IrqLock<()> = IrqLock::new(());
 /// PDEs copied by `vmalloc_fault` (the lazy sync), for tests and reports.
 pub static VMALLOC_SYNCS: AtomicUsize = AtomicUsize::new(0);
-/// Full TLB flushes done by vfree/vunmap, and for lazy areas.
+/// Full TLB flushes done by vfree/vunmap.
 pub static VUNMAP_FLUSHES: AtomicUsize = AtomicUsize::new(0);
 /// Bad `vfree`/`vunmap` calls reported (for tests).
 pub static VFREE_BUGS: AtomicUsize = AtomicUsize::new(0);
@@ -299,22 +297,13 @@ fn vmalloc_fail(
     Err(e)
 }
 
-/// Room for `pages` pages and a guard page; lazy areas are taken back
-/// (after the flush they need, done here under the record lock: no range
-/// is handed out while a stale TLB entry for it may remain).
+/// Room for `pages` pages and a guard page; freed records are taken back.
 fn reserve(pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
-    let mut v = vmap_lock_with_room();
-    let r = v.reserve_flushing(pages, kind, caller)?;
-    if r.flush {
-        flush_lazy();
-    }
-    drop(v);
-    Ok(r)
+    vmap_lock_with_room().reserve_reusing(pages, kind, caller)
 }
 
-/// The one full flush that frees the lazy areas (Linux's
-/// `__purge_vmap_area_lazy` flushes with `flush_tlb_kernel_range`).
-fn flush_lazy() {
+/// The one batched flush of an unmapping.
+fn flush_unmapped() {
     flush_tlb_all();
     VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
 }
@@ -419,8 +408,8 @@ unsafe fn vmap_pte_range(pgd: &PageTables, mem: &DirectMapTables, addr: usize, p
 ///
 /// # Safety
 /// The range is one the caller mapped and owns (its record is out of
-/// VMAP, lazy and not purged, or was never handed out); only its PTEs are
-/// written, so no lock is needed.
+/// VMAP, or marked freed under the VMAP lock the caller holds, or was
+/// never handed out); only its PTEs are written, so no lock is needed.
 unsafe fn vunmap_pte_range(pgd: &PageTables, mem: &mut DirectMapTables, addr: usize, npages: usize) -> usize {
     let mut present = 0;
     let mut done = 0;
@@ -451,7 +440,7 @@ unsafe fn vunmap_pte_range(pgd: &PageTables, mem: &mut DirectMapTables, addr: us
 /// flush.
 fn unmap_area(addr: usize, npages: usize) {
     if clear_ptes(addr, npages) > 0 {
-        flush_lazy();
+        flush_unmapped();
     }
 }
 
@@ -459,16 +448,16 @@ fn unmap_area(addr: usize, npages: usize) {
 /// returns how many were present.
 fn clear_ptes(addr: usize, npages: usize) -> usize {
     // SAFETY: the range is the caller's: its record was removed from VMAP
-    // by this caller, or made lazy by it under the VMAP lock it still
-    // holds (so no purge can hand the range out before the entries are
+    // by this caller, or marked freed by it under the VMAP lock it still
+    // holds (so no vmalloc can take the range before the entries are
     // clear), or never handed out. Only PTEs are written.
     let mut mem = unsafe { DirectMapTables::new() };
     // SAFETY: as above.
     unsafe { vunmap_pte_range(&reference(), &mut mem, addr, npages) }
 }
 
-/// `vfree`: clear the PTEs and free the frames; the TLB flush is lazy (see
-/// the module docs). A pointer that is not the start of a vmalloc area is
+/// `vfree`: unmap (one flush) and free the frames; the record stays, freed
+/// (see the module docs). A pointer that is not the start of a vmalloc area is
 /// reported and left alone.
 ///
 /// # Safety
@@ -490,22 +479,20 @@ pub unsafe fn vfree(addr: *const u8) {
     }
     // Decide under one hold of the lock, so no vmalloc can take the
     // range between a check and a removal; and clear the PTEs under it
-    // too, before a purge may hand the range out again (2.6.24's
+    // too, before a vmalloc may take the range again (2.6.24's
     // __remove_vm_area unmaps under vmlist_lock as well).
     let mut v = VMAP.lock();
-    match v.free_lazy(addr as usize) {
+    match v.free_in_place(addr as usize) {
         Ok(pages) => {
-            clear_ptes(addr as usize, pages.len());
-            // The frames go back with stale TLB entries for their old
-            // addresses (as with Linux's lazy vunmap): only a use after
-            // vfree, which the caller's contract excludes, could reach
-            // them. Freed under the lock, from the record itself (the
-            // page allocator does not sleep), so the list is not copied.
+            if clear_ptes(addr as usize, pages.len()) > 0 {
+                flush_unmapped();
+            }
+            // Freed under the lock, from the record itself (the page
+            // allocator does not sleep), so the list is not copied.
             free_frames(pages);
             let heap = pages.clear();
-            if v.lazy_over_limit() {
-                v.purge_lazy();
-                flush_lazy();
+            if v.freed_over_limit() {
+                v.purge_freed();
             }
             drop(v);
             drop(heap);
@@ -572,7 +559,7 @@ pub unsafe fn vunmap(addr: *const u8) {
                 Ok(v.remove(addr as usize))
             }
             Some((VmKind::Vmalloc, _)) => Err("of a vmalloc area: use vfree"),
-            Some((VmKind::Lazy, _)) | None => Err("not a vmap area"),
+            Some((VmKind::Freed, _)) | None => Err("not a vmap area"),
         }
     };
     match area {

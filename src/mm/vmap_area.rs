@@ -23,32 +23,25 @@ pub enum VmKind {
     Vmalloc,
     /// Pages the caller owns, only mapped here (`vmap`).
     Vmap,
-    /// Freed by `vfree`, its PTEs cleared, but the TLB not flushed yet
-    /// (Linux's lazily freed `vmap_area`, from 2.6.28): the range is still
-    /// occupied, so nothing is mapped there while a stale TLB entry may
-    /// remain. One full flush makes every lazy area free at once
-    /// ([`VmapAreas::purge_lazy`], Linux's `__purge_vmap_area_lazy`); an
-    /// area of the same size may take one back in place, after a flush
-    /// ([`VmapAreas::reserve_flushing`]).
-    Lazy,
+    /// Freed by `vfree` (its PTEs cleared, the TLB flushed, its frames
+    /// given back), the record kept where it was: first fit counts it as
+    /// free room, and a vmalloc of the same size takes the record back in
+    /// place, so a vfree+vmalloc pair inserts and removes nothing (Linux
+    /// 2.6.28 also keeps freed `vmap_area`s around, for its lazy purge).
+    Freed,
 }
 
-/// Lazy pages (guard pages included) beyond which `vfree` purges them all
-/// with one flush (Linux's `lazy_max_pages()`, 32 MB there; smaller here,
-/// because the first-fit walk visits every lazy record).
-pub const LAZY_MAX_PAGES: usize = 1024;
-/// Lazy areas beyond which `vfree` purges them (the walk's length).
-pub const LAZY_MAX_AREAS: usize = 16;
+/// Freed pages (guard pages included) beyond which `vfree` drops the freed
+/// records (`purge_freed`): the first-fit walk visits each one.
+pub const FREED_MAX_PAGES: usize = 1024;
+/// Freed records beyond which `vfree` drops them (the walk's length).
+pub const FREED_MAX_AREAS: usize = 16;
 
-/// Where [`VmapAreas::reserve_flushing`] put an area, and whether the
-/// caller must flush the whole TLB before anything is mapped there (it
-/// took back lazy ranges): under the same hold of the lock, so that no
-/// range is handed out with a stale TLB entry.
+/// Where [`VmapAreas::reserve_reusing`] put an area.
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reserved {
     pub addr: usize,
-    pub flush: bool,
     /// Where the record is now (for [`VmapAreas::get_mut_at`]).
     pub index: usize,
 }
@@ -228,9 +221,9 @@ pub struct VmapAreas {
     end: usize,
     /// Sorted by address; areas never overlap.
     areas: Vec<VmArea>,
-    /// Lazy areas (`VmKind::Lazy`) and their pages, guard pages included.
-    lazy_areas: usize,
-    lazy_pages: usize,
+    /// Freed records (`VmKind::Freed`) and their pages, guard pages included.
+    freed_areas: usize,
+    freed_pages: usize,
 }
 
 /// Where an address falls.
@@ -244,7 +237,7 @@ pub enum Lookup<'a> {
 
 impl VmapAreas {
     pub const fn new(start: usize, end: usize) -> VmapAreas {
-        VmapAreas { start, end, areas: Vec::new(), lazy_areas: 0, lazy_pages: 0 }
+        VmapAreas { start, end, areas: Vec::new(), freed_areas: 0, freed_pages: 0 }
     }
 
     /// Whether one more record fits without allocating.
@@ -277,7 +270,7 @@ impl VmapAreas {
     /// is the one freed first: `Vec::remove` would call `memmove` even for
     /// the empty tail (about 30 instructions), `pop` does not.
     fn take(&mut self, i: usize) -> VmArea {
-        self.unlazy(i);
+        self.unfree(i);
         if i + 1 == self.areas.len() {
             if let Some(a) = self.areas.pop() {
                 return a;
@@ -290,7 +283,7 @@ impl VmapAreas {
     /// where it is instead of being moved out whole (it is 36 bytes, which
     /// the compiler copies with a `memcpy` call).
     fn take_pages(&mut self, i: usize) -> PageList {
-        self.unlazy(i);
+        self.unfree(i);
         let pages = core::mem::take(&mut self.areas[i].pages);
         if i + 1 == self.areas.len() {
             self.areas.truncate(i);
@@ -300,11 +293,11 @@ impl VmapAreas {
         pages
     }
 
-    /// Record `i` leaves: if it was lazy, it is counted so no more.
-    fn unlazy(&mut self, i: usize) {
-        if self.areas[i].kind == VmKind::Lazy {
-            self.lazy_areas -= 1;
-            self.lazy_pages -= self.areas[i].size / PAGE_SIZE;
+    /// Record `i` leaves: if it was a freed one, it is counted so no more.
+    fn unfree(&mut self, i: usize) {
+        if self.areas[i].kind == VmKind::Freed {
+            self.freed_areas -= 1;
+            self.freed_pages -= self.areas[i].size / PAGE_SIZE;
         }
     }
 
@@ -334,91 +327,86 @@ impl VmapAreas {
         Ok(addr)
     }
 
-    /// `reserve_checked` for a caller that can flush the TLB (vmalloc and
-    /// vmap): first fit counts lazy areas as free room, as they will be
-    /// after a flush. When the room it finds is exactly one lazy area of
+    /// `reserve_checked` counting freed records as free room (vmalloc and
+    /// vmap). When the room first fit finds is exactly one freed record of
     /// the size needed (a vfree+vmalloc of one size), that record is taken
     /// back in place: nothing inserted or removed. When the room overlaps
-    /// other lazy areas, they are purged and the record inserted. Either
-    /// way `flush` says the caller must flush the whole TLB before it lets
-    /// the lock go, and then every lazy area is free: they are all purged
-    /// here with it.
-    pub fn reserve_flushing(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
+    /// other freed records, they are all dropped and the record inserted.
+    /// No flush is needed: vfree flushed before it let the lock go.
+    pub fn reserve_reusing(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
         let size = self.size_fits(pages)?;
-        let (index, addr, lazy_run) =
-            self.find_room_at(size, self.lazy_areas > 0).ok_or_else(|| self.no_space(pages))?;
-        let Some(j) = lazy_run.filter(|&j| self.areas[j].addr < addr + size) else {
-            // No lazy area in the room: the record goes before the first
+        let (index, addr, freed_run) =
+            self.find_room_at(size, self.freed_areas > 0).ok_or_else(|| self.no_space(pages))?;
+        let Some(j) = freed_run.filter(|&j| self.areas[j].addr < addr + size) else {
+            // No freed record in the room: the record goes before the first
             // area past it.
-            let i = lazy_run.unwrap_or(index);
+            let i = freed_run.unwrap_or(index);
             self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
-            return Ok(Reserved { addr, flush: false, index: i });
+            return Ok(Reserved { addr, index: i });
         };
         let a = &mut self.areas[j];
         let index = if a.addr == addr && a.size == size {
             // Its frames went back in vfree: the list is empty.
             a.kind = kind;
             a.caller = caller;
-            self.lazy_areas -= 1;
-            self.lazy_pages -= size / PAGE_SIZE;
-            if self.lazy_areas == 0 {
-                return Ok(Reserved { addr, flush: true, index: j });
+            self.freed_areas -= 1;
+            self.freed_pages -= size / PAGE_SIZE;
+            if self.freed_areas == 0 {
+                return Ok(Reserved { addr, index: j });
             }
-            self.purge_lazy();
+            self.purge_freed();
             self.index_of(addr).unwrap_or(0)
         } else {
-            self.purge_lazy();
+            self.purge_freed();
             let i = self.index_of(addr).unwrap_or_else(|i| i);
             self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
             i
         };
-        Ok(Reserved { addr, flush: true, index })
+        Ok(Reserved { addr, index })
     }
 
-    /// Every lazy area becomes free (Linux's `__purge_vmap_area_lazy`);
-    /// the caller flushes the whole TLB before it lets the lock go, and
-    /// before anything is mapped in those ranges. Returns how many there
-    /// were.
-    pub fn purge_lazy(&mut self) -> usize {
-        let n = self.lazy_areas;
+    /// Drop every freed record (Linux's `__purge_vmap_area_lazy` drops its
+    /// lazily freed areas); returns how many there were.
+    pub fn purge_freed(&mut self) -> usize {
+        let n = self.freed_areas;
         if n > 0 {
-            self.areas.retain(|a| a.kind != VmKind::Lazy);
+            self.areas.retain(|a| a.kind != VmKind::Freed);
         }
-        self.lazy_areas = 0;
-        self.lazy_pages = 0;
+        self.freed_areas = 0;
+        self.freed_pages = 0;
         n
     }
 
-    /// vfree's removal, made lazy: the vmalloc area that starts at `addr`
-    /// and has its frames becomes `Lazy` (still occupied, its record left in
-    /// place), and its page list is lent to the caller, which clears the
-    /// PTEs, frees the frames and empties the list before it lets the lock
-    /// go (a purge by somebody else must find the PTEs clear; the record
-    /// moves nowhere). Then, if [`lazy_over_limit`](Self::lazy_over_limit),
-    /// it purges and flushes. Errors as `remove_vmalloc` (a lazy area is no
-    /// area: `Err(None)`, a double free).
-    pub fn free_lazy(&mut self, addr: usize) -> Result<&mut PageList, Option<VmKind>> {
+    /// vfree's removal, in place: the vmalloc area that starts at `addr`
+    /// and has its frames becomes `Freed`, its record left where it is, and
+    /// its page list is lent to the caller, which clears the PTEs, flushes,
+    /// frees the frames and empties the list before it lets the lock go
+    /// (the range is free room from then on). Then, if
+    /// [`freed_over_limit`](Self::freed_over_limit), it drops the freed
+    /// records. Errors as `remove_vmalloc` (a freed area is no area:
+    /// `Err(None)`, a double free).
+    pub fn free_in_place(&mut self, addr: usize) -> Result<&mut PageList, Option<VmKind>> {
         let Ok(i) = self.index_of(addr) else { return Err(None) };
         let a = &mut self.areas[i];
         match a.kind {
             VmKind::Vmalloc if !a.pages.is_empty() => {}
-            VmKind::Vmalloc | VmKind::Lazy => return Err(None),
+            VmKind::Vmalloc | VmKind::Freed => return Err(None),
             other => return Err(Some(other)),
         }
-        a.kind = VmKind::Lazy;
-        self.lazy_areas += 1;
-        self.lazy_pages += a.size / PAGE_SIZE;
+        a.kind = VmKind::Freed;
+        self.freed_areas += 1;
+        self.freed_pages += a.size / PAGE_SIZE;
         Ok(&mut a.pages)
     }
 
-    /// Lazy areas are now many enough to purge them (and flush).
-    pub fn lazy_over_limit(&self) -> bool {
-        self.lazy_areas > LAZY_MAX_AREAS || self.lazy_pages > LAZY_MAX_PAGES
+    /// Freed records are now many enough to drop them.
+    pub fn freed_over_limit(&self) -> bool {
+        self.freed_areas > FREED_MAX_AREAS || self.freed_pages > FREED_MAX_PAGES
     }
 
-    /// Lazy areas, and their pages with guard pages (for tests and reports).
-    pub fn lazy(&self) -> (usize, usize) {
-        (self.lazy_areas, self.lazy_pages)
+    /// Freed records, and their pages with guard pages (for tests and reports).
+    pub fn freed(&self) -> (usize, usize) {
+        (self.freed_areas, self.freed_pages)
     }
 
     /// Bigger than the whole area: no amount of freeing would make room.
@@ -464,19 +452,19 @@ impl VmapAreas {
     /// `find_room`, with the index the record would take in `areas` (the
     /// first area past the room, or the end).
     ///
-    /// With `take_lazy`, lazy areas count as free room (a caller that can
-    /// flush: `reserve_flushing`); then the last item is the first lazy
-    /// record after the last area that counted, if any: the lazy areas
+    /// With `take_freed`, freed records count as free room
+    /// (`reserve_reusing`); then the last item is the first freed record
+    /// after the last area that counted, if any: the freed records
     /// from there to `index` lie past `candidate`, and those that start
     /// below `candidate + size` are in the room.
-    fn find_room_at(&self, size: usize, take_lazy: bool) -> Option<(usize, usize, Option<usize>)> {
+    fn find_room_at(&self, size: usize, take_freed: bool) -> Option<(usize, usize, Option<usize>)> {
         // LAB 5: BEGIN first fit: the lowest gap between the sorted areas that holds `size`
         let mut candidate = self.start;
         let mut index = self.areas.len();
-        let mut lazy_run = None;
+        let mut freed_run = None;
         for (i, a) in self.areas.iter().enumerate() {
-            if take_lazy && a.kind == VmKind::Lazy {
-                lazy_run.get_or_insert(i);
+            if take_freed && a.kind == VmKind::Freed {
+                freed_run.get_or_insert(i);
                 continue;
             }
             if a.addr >= candidate + size {
@@ -484,19 +472,19 @@ impl VmapAreas {
                 break;
             }
             candidate = candidate.max(a.addr + a.size);
-            lazy_run = None;
+            freed_run = None;
         }
         // LAB 5: STUB
         // // A bump allocator: always after the last area, so a freed gap is never used again.
         // let candidate = self.areas.last().map_or(self.start, |a| a.addr + a.size);
         // let index = self.areas.len();
-        // // Lazy areas count as occupied: they come back only through a purge.
-        // let (_, lazy_run) = (take_lazy, None);
+        // // Freed records count as occupied: they go only through a purge.
+        // let (_, freed_run) = (take_freed, None);
         // LAB 5: END
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        Some((index, candidate, lazy_run))
+        Some((index, candidate, freed_run))
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).
@@ -527,7 +515,7 @@ impl VmapAreas {
     pub fn remove_vmalloc(&mut self, addr: usize) -> Result<PageList, Option<VmKind>> {
         match self.index_of(addr) {
             Ok(i) => match &self.areas[i] {
-                a if a.kind == VmKind::Lazy => Err(None),
+                a if a.kind == VmKind::Freed => Err(None),
                 a if a.kind != VmKind::Vmalloc => Err(Some(a.kind)),
                 a if a.pages.is_empty() => Err(None),
                 _ => Ok(self.take_pages(i)),
@@ -536,7 +524,7 @@ impl VmapAreas {
         }
     }
 
-    /// `get_mut`, trying record `index` first (where `reserve_flushing`
+    /// `get_mut`, trying record `index` first (where `reserve_reusing`
     /// put it: the records may have moved since, with the lock dropped).
     pub fn get_mut_at(&mut self, index: usize, addr: usize) -> Option<&mut VmArea> {
         let i = match self.areas.get(index) {
@@ -565,16 +553,16 @@ impl VmapAreas {
         let below = self.areas.partition_point(|a| a.addr <= addr);
         match below.checked_sub(1).map(|i| &self.areas[i]) {
             // Freed: what is left there is a stale TLB entry at most.
-            Some(a) if a.kind == VmKind::Lazy => Lookup::Unallocated,
+            Some(a) if a.kind == VmKind::Freed => Lookup::Unallocated,
             Some(a) if addr < a.guard_page() => Lookup::Mapped(a),
             Some(a) if addr < a.addr + a.size => Lookup::Guard(a),
             _ => Lookup::Unallocated,
         }
     }
 
-    /// The areas in use (lazy ones, already freed, left out).
+    /// The areas in use (freed records left out).
     pub fn iter(&self) -> impl Iterator<Item = &VmArea> {
-        self.areas.iter().filter(|a| a.kind != VmKind::Lazy)
+        self.areas.iter().filter(|a| a.kind != VmKind::Freed)
     }
 
     /// Bytes mapped by areas (`VmallocUsed`).
@@ -656,7 +644,7 @@ pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmAreaInfo, caller: impl 
         match a.kind {
             VmKind::Vmalloc => "vmalloc",
             VmKind::Vmap => "vmap",
-            VmKind::Lazy => "lazy",
+            VmKind::Freed => "freed",
         }
     )
 }

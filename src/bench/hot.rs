@@ -356,7 +356,11 @@ fn highmem_rows(loop_cost: u64) {
         per,
         "<=20",
         &ev,
-        format_args!(" ({} invlpg per pair, goal 2)", invlpg_per),
+        format_args!(
+            " ({} invlpg per pair, goal 2; misses: both invlpg are counted, and the frame bound, slot-type stack and \
+             preempt/pagefault counts that keep the safe API sound cost about 25 more)",
+            invlpg_per
+        ),
     );
 
     let held = kmap(pfn).expect("a RAM pfn");
@@ -367,7 +371,14 @@ fn highmem_rows(loop_cost: u64) {
         drop(core::hint::black_box(k));
     }
     let per = (rdtsc() - t0) / n - loop_cost;
-    row("kmap+kunmap of an already-mapped page", per, "<=30", &ev, " (goal: no invlpg)");
+    row(
+        "kmap+kunmap of an already-mapped page",
+        per,
+        "<=30",
+        &ev,
+        " (goal: no invlpg; misses: as Linux's kmap_high/kunmap_high, each side takes kmap_lock, and kmap runs \
+         might_sleep and a page_address hash lookup)",
+    );
     drop(held);
     __free_pages(p);
 
@@ -454,7 +465,8 @@ fn vmalloc_rows(loop_cost: u64) {
         "<=1500",
         &ev,
         format_args!(
-            " ({} full flushes per pair, goal <=1; no zeroing; {} of it 4 alloc_pages+__free_pages)",
+            " ({} full flushes per pair, goal <=1: vfree's; the freed record stays and vmalloc takes it back; \
+             no zeroing; {} of it 4 alloc_pages+__free_pages)",
             (now.flushes - ev.flushes) as u64 / n,
             frames
         ),

@@ -17,13 +17,20 @@ use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::preempt::{might_sleep, might_sleep_check, might_sleep_report};
-use crate::kernel::sync::{IrqLock, IrqLockGuard};
+use crate::kernel::preempt::might_sleep;
+use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
 
-static PKMAP: IrqLock<Pkmap> = IrqLock::new(Pkmap::new());
+/// Linux's `kmap_lock`, which `kmap_high` takes with a plain `spin_lock`:
+/// preemption off, interrupts not masked. Nothing touches the table from an
+/// interrupt handler (`kmap` may sleep, and `page_address` is asked from
+/// thread context only); a handler that breaks this rule while a holder is
+/// interrupted finds the lock held and panics with a "spinlock recursion"
+/// report, where Linux would deadlock. Masking interrupts as well (as an
+/// `IrqLock` does) cost about 20 instructions a kmap+kunmap pair.
+static PKMAP: SpinLock<Pkmap> = SpinLock::new(Pkmap::new());
 static PKMAP_WAIT: WaitQueue = WaitQueue::new();
 
 /// A page mapped by `kmap`; `kunmap` happens on drop.
@@ -105,11 +112,9 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     // LAB 4: STUB
     // let _ = might_sleep as fn(&str); // every page, lowmem too, takes a pkmap slot
     // LAB 4: END
+    // Linux's kmap: might_sleep() first, then kmap_high takes kmap_lock.
+    might_sleep("kmap");
     let mut pk = PKMAP.lock();
-    // might_sleep, with the flags the lock just saved.
-    if might_sleep_check(pk.irqs_were_enabled()) {
-        pk = kmap_might_sleep_bug(pk, core::panic::Location::caller());
-    }
     // A page found in a slot passed the max_pfn check when it got the slot:
     // only a page without one is checked (Linux's kmap_high: the hit is a
     // lookup and a count).
@@ -124,25 +129,12 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     })
 }
 
-/// Report a kmap where sleeping is not allowed, without the pkmap lock.
-#[cold]
-#[inline(never)]
-fn kmap_might_sleep_bug(
-    pk: IrqLockGuard<'static, Pkmap>,
-    loc: &core::panic::Location<'_>,
-) -> IrqLockGuard<'static, Pkmap> {
-    let irqs_disabled = !pk.irqs_were_enabled();
-    drop(pk);
-    might_sleep_report("kmap", loc, irqs_disabled);
-    PKMAP.lock()
-}
-
 /// `kmap` of a highmem page that `kmap_mapped` found without a slot, called
 /// with the pkmap lock still held: take a slot (the PTEs of the stale ones
 /// cleared and the TLB flushed once if the search wraps), or sleep until
 /// one is free.
 #[inline(never)]
-fn kmap_new(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
+fn kmap_new(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
     // The page was just looked up under this hold of the lock: no second
     // lookup. After a sleep it is looked up again (another kmap may have
     // given it a slot meanwhile).
@@ -186,20 +178,26 @@ impl Drop for Kmap {
         let mut pk = PKMAP.lock();
         match pk.kunmap_slot(slot, self.pfn) {
             Some(false) => {}
-            Some(true) => {
-                drop(pk);
-                PKMAP_WAIT.wake_up_all();
-            }
+            Some(true) => kunmap_wake(pk),
             None => kunmap_checked(pk, self.pfn),
         }
     }
+}
+
+/// The last user of a slot left: a `kmap` sleeping for a free slot may go
+/// on now (Linux's `kunmap_high` wakes `pkmap_map_wait`). Out of line: the
+/// inline drop stays the lookup-free decrement.
+#[inline(never)]
+fn kunmap_wake(pk: SpinLockGuard<'static, Pkmap>) {
+    drop(pk);
+    PKMAP_WAIT.wake_up_all();
 }
 
 /// The page is not held in the slot its address names: let the checked
 /// `kunmap` decide (a caller's bug is reported, never ignored).
 #[cold]
 #[inline(never)]
-fn kunmap_checked(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) {
+fn kunmap_checked(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) {
     let result = pk.kunmap(pfn);
     drop(pk);
     match result {
@@ -210,6 +208,8 @@ fn kunmap_checked(mut pk: IrqLockGuard<'static, Pkmap>, pfn: u32) {
 }
 
 /// The pkmap address of a highmem page, if it has one now (`page_address`).
+/// Thread context only: the pkmap lock does not mask interrupts (Linux's
+/// `page_address` has interrupt-safe bucket locks of its own).
 pub fn page_address(pfn: u32) -> Option<usize> {
     if (pfn as usize) < max_low_pfn() {
         return Some(phys_to_virt((pfn as usize) << PAGE_SHIFT));

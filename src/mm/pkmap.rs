@@ -52,9 +52,8 @@
 //!
 //! The cleared PTEs must be cleared before the new one is written: the new
 //! slot may be one of them. `kmap` may sleep, so it is never called from an
-//! interrupt, and the lock need not mask interrupts (Linux's does not; the
-//! kernel uses an interrupt-masking lock anyway, because `page_address`
-//! may be asked from anywhere).
+//! interrupt, and the lock need not mask interrupts (Linux's does not, nor
+//! does the kernel's: `page_address` is asked from thread context only).
 //!
 //! One difference from Linux: when every slot has users, Linux's search
 //! still walks all slots (and may wrap and flush, clearing nothing) before

@@ -8,13 +8,18 @@
 //! one frame), then the frames, then the page tables
 //! (`__vmalloc_area_node`, `map_vm_area`); every failure gives back what
 //! was taken and says why. `vfree` unmaps with one TLB flush and frees the
-//! frames. `vmap`/`vunmap` map frames the caller keeps.
+//! frames, but keeps the area's record where it was, as `VmKind::Freed`:
+//! first fit counts it as free room, and a vmalloc of the size just freed
+//! takes that very record back, so a vfree+vmalloc pair moves no record.
+//! `vmap`/`vunmap` map frames the caller keeps.
 //!
 //! The area records and their first-fit search are `mm::vmap_area` (pure,
 //! host-tested); this file holds the lock over them and does what they ask
 //! of the machine.
 
-use super::vmap_area::{vmallocinfo_line, Lookup, PageList, VmArea, VmKind, VmallocError, VmapAreas, INLINE_PAGES};
+use super::vmap_area::{
+    vmallocinfo_line, Lookup, PageList, Reserved, VmArea, VmKind, VmallocError, VmapAreas, INLINE_PAGES,
+};
 use crate::arch::x86::cpu::{flush_tlb_all, read_cr3, read_ebp};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
@@ -34,7 +39,12 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 /// before it is taken ([`vmap_lock_with_room`]), and records leave it
 /// to be freed after.
 static VMAP: SpinLock<VmapAreas> = SpinLock::new(VmapAreas::new(0, 0));
-/// Serialises page-table changes in the reference directory.
+/// Serialises the making of page tables in the reference directory (a PDE
+/// written, a table allocated): Linux's `init_mm.page_table_lock`, which
+/// `pte_alloc_kernel` takes. Writing the PTEs of a range needs no lock
+/// once its table exists: the range belongs to one area, whose owner alone
+/// writes them (Linux's `vmap_pte_range` and `vunmap_pte_range` take none),
+/// and kernel page tables are never freed, nor their PDEs changed again.
 static PGTABLE_LOCK: IrqLock<()> = IrqLock::new(());
 /// PDEs copied by `vmalloc_fault` (the lazy sync), for tests and reports.
 pub static VMALLOC_SYNCS: AtomicUsize = AtomicUsize::new(0);
@@ -105,8 +115,9 @@ impl DirectMapTables {
     /// # Safety
     /// Every call made through the value names a page directory or page
     /// table in lowmem (`table_phys`), and changes only entries the
-    /// caller may change: with `PGTABLE_LOCK` held for the kernel's
-    /// reference directory, mapping only frames the caller owns, and
+    /// caller may change: in the kernel's reference directory, a PDE (a
+    /// new page table) only with `PGTABLE_LOCK` held, and a PTE only in a
+    /// range the caller owns; mapping only frames the caller owns, and
     /// unmapping only what it mapped. Reads have no further condition.
     pub unsafe fn new() -> DirectMapTables {
         DirectMapTables { table_gfp: GFP_KERNEL }
@@ -142,7 +153,8 @@ impl TableMemory for DirectMapTables {
 
     fn write_entry(&mut self, table_phys: u32, index: usize, val: u32) {
         assert!(index < 1024);
-        // SAFETY: as above; the caller holds PGTABLE_LOCK (or owns the table).
+        // SAFETY: as above; the caller holds PGTABLE_LOCK, or owns the
+        // range the entry maps (see `DirectMapTables::new`).
         unsafe { table_word(table_phys, index) }.write(val)
     }
 
@@ -161,8 +173,8 @@ impl TableMemory for DirectMapTables {
 
 fn reference() -> PageTables {
     // SAFETY: swapper_pg_dir is the kernel's page directory, in the
-    // kernel image (lowmem); this file changes it only under
-    // PGTABLE_LOCK and only in the vmalloc range.
+    // kernel image (lowmem); this file changes it only in the vmalloc
+    // range: its PDEs under PGTABLE_LOCK, the PTEs of an area by its owner.
     unsafe { PageTables::from_phys(swapper_pg_dir_phys() as u32) }
 }
 
@@ -213,31 +225,27 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     let pages = size.div_ceil(PAGE_SIZE);
     // The record goes in with no pages: the range is ours from here on,
     // and the frames are allocated outside the lock (that may sleep).
-    let addr = vmap_lock_with_room().reserve_checked(pages, VmKind::Vmalloc, caller)?;
-    let fail = |what: &'static str, pfns: &[u32]| {
-        free_frames(pfns);
-        let gone = VMAP.lock().remove(addr);
-        drop(gone);
-        let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
-        crate::pr_warn!("vmalloc: allocation failure: {}", e);
-        Err(e)
-    };
-    // The page array may be large (4 bytes a page): a failure to get it
-    // is an answer, not a panic (Linux kmallocs or vmallocs it, and
-    // checks).
+    let Reserved { addr, index, .. } = reserve(pages, VmKind::Vmalloc, caller)?;
+    let fail = |what: &'static str, pfns: &[u32]| vmalloc_fail(addr, size, pages, what, pfns);
+    // The list is made whole first (zeros), then filled: the frames of a
+    // small area go straight into the record's own slots. The page array
+    // may be large (4 bytes a page): a failure to get it is an answer, not
+    // a panic (Linux kmallocs or vmallocs it, and checks).
     let mut pfns = if pages <= INLINE_PAGES {
-        PageList::new()
+        PageList::Inline { len: pages as u8, pfns: [0; INLINE_PAGES] }
     } else {
-        let Some(v) = pfn_array(pages) else {
+        let Some(mut v) = pfn_array(pages) else {
             return fail("memory for the page array", &[]);
         };
+        v.resize(pages, 0); // within its capacity: no allocation
         PageList::from(v)
     };
-    for _ in 0..pages {
+    let frames = pfns.as_mut_slice();
+    for i in 0..pages {
         // No __GFP_NOWARN: as in 2.6.24's __vmalloc_area_node, the page
         // allocator reports its failure, then vmalloc says what it gave up.
         let Some(p) = page_alloc::alloc_pages((gfp - Gfp::ZERO) | Gfp::HIGHMEM, 0) else {
-            return fail("free page", &pfns);
+            return fail("free page", &frames[..i]);
         };
         // The frame is owned by the area from here on (`pfns`), and
         // freed through it.
@@ -246,13 +254,13 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
             // SAFETY: a frame just allocated for this area.
             unsafe { crate::mm::highmem::clear_highpage(pfn) };
         }
-        pfns.push(pfn);
+        frames[i] = pfn;
     }
     if !map_pages(addr, &pfns, gfp) {
         return fail("page for a page table", &pfns);
     }
     let mut v = VMAP.lock();
-    match v.get_mut(addr) {
+    match v.get_mut_at(index, addr) {
         Some(a) => a.pages = pfns,
         None => {
             // A vfree of an address vmalloc had not returned yet: the
@@ -267,6 +275,37 @@ pub fn vmalloc_caller(size: usize, gfp: Gfp, zero: bool, caller: usize) -> Resul
     }
     drop(v);
     NonNull::new(addr as *mut u8).ok_or(VmallocError::ZeroSize)
+}
+
+/// A vmalloc that got its range but not all it needs: give back the
+/// frames and the range, and say why. Out of line: the success path
+/// builds nothing for it.
+#[cold]
+#[inline(never)]
+fn vmalloc_fail(
+    addr: usize,
+    size: usize,
+    pages: usize,
+    what: &'static str,
+    pfns: &[u32],
+) -> Result<NonNull<u8>, VmallocError> {
+    free_frames(pfns);
+    let gone = VMAP.lock().remove(addr);
+    drop(gone);
+    let e = VmallocError::NoMemory { size, what, got: pfns.len(), pages };
+    crate::pr_warn!("vmalloc: allocation failure: {}", e);
+    Err(e)
+}
+
+/// Room for `pages` pages and a guard page; freed records are taken back.
+fn reserve(pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
+    vmap_lock_with_room().reserve_reusing(pages, kind, caller)
+}
+
+/// The one batched flush of an unmapping.
+fn flush_unmapped() {
+    flush_tlb_all();
+    VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
 }
 
 /// An empty vector with room for exactly `n` frame numbers, or `None`
@@ -307,9 +346,9 @@ fn free_frames(pfns: &[u32]) {
 /// `PageTables::map_range` does for the rest of the range, and a failure
 /// there undoes the whole range.
 fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
-    let _g = PGTABLE_LOCK.lock();
-    // SAFETY: PGTABLE_LOCK is held; `addr` is a range reserved in VMAP
-    // for this caller, and the frames are the caller's.
+    // SAFETY: `addr` is a range reserved in VMAP for this caller, and the
+    // frames are the caller's; `vmap_pte_range` writes PTEs only, in
+    // tables that exist; a table is made below, under PGTABLE_LOCK.
     let mut mem = unsafe { DirectMapTables::new() }.with_table_gfp(gfp - Gfp::ZERO);
     let pgd = reference();
     // SAFETY: as above.
@@ -317,6 +356,7 @@ fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
     if done == pfns.len() {
         return true;
     }
+    let _g = PGTABLE_LOCK.lock();
     let rest = pfns[done..].iter().map(|&p| Pfn(p));
     let r = pgd.map_range(&mut mem, VirtAddr::new(addr + done * PAGE_SIZE), rest, PteFlags::KERNEL);
     if r.is_err() {
@@ -335,8 +375,9 @@ fn map_pages(addr: usize, pfns: &[u32], gfp: Gfp) -> bool {
 /// returns how many were written.
 ///
 /// # Safety
-/// `PGTABLE_LOCK` is held, `[addr, addr + pfns.len() pages)` is a vmalloc
-/// range the caller reserved, and the frames are the caller's to map.
+/// `[addr, addr + pfns.len() pages)` is a vmalloc range the caller
+/// reserved (nobody else writes its entries), and the frames are the
+/// caller's to map. No lock: only PTEs are written, in tables that exist.
 unsafe fn vmap_pte_range(pgd: &PageTables, mem: &DirectMapTables, addr: usize, pfns: &[u32]) -> usize {
     let mut done = 0;
     while done < pfns.len() {
@@ -347,7 +388,7 @@ unsafe fn vmap_pte_range(pgd: &PageTables, mem: &DirectMapTables, addr: usize, p
         for (i, &pfn) in pfns[done..done + run].iter().enumerate() {
             // SAFETY: `table` is a page table of the reference directory (a
             // lowmem page), `first + i < 1024`; the entry is in the caller's
-            // range, written under PGTABLE_LOCK.
+            // range, which only the caller writes.
             let entry = unsafe { table_word(table, first + i) };
             if entry.read() != 0 || pfn >= MAX_PFN {
                 return done + i;
@@ -366,8 +407,9 @@ unsafe fn vmap_pte_range(pgd: &PageTables, mem: &DirectMapTables, addr: usize, p
 /// the caller flushes anyway.
 ///
 /// # Safety
-/// `PGTABLE_LOCK` is held and the range is one the caller mapped and owns
-/// (its record is out of VMAP, or was never handed out).
+/// The range is one the caller mapped and owns (its record is out of
+/// VMAP, or marked freed under the VMAP lock the caller holds, or was
+/// never handed out); only its PTEs are written, so no lock is needed.
 unsafe fn vunmap_pte_range(pgd: &PageTables, mem: &mut DirectMapTables, addr: usize, npages: usize) -> usize {
     let mut present = 0;
     let mut done = 0;
@@ -397,20 +439,26 @@ unsafe fn vunmap_pte_range(pgd: &PageTables, mem: &mut DirectMapTables, addr: us
 /// Unmap the `npages` pages of the area at `addr` with ONE batched TLB
 /// flush.
 fn unmap_area(addr: usize, npages: usize) {
-    let _g = PGTABLE_LOCK.lock();
-    // SAFETY: PGTABLE_LOCK is held; the area's record was removed from
-    // VMAP by this caller (or never handed out), so the range is its own.
-    let mut mem = unsafe { DirectMapTables::new() };
-    // SAFETY: as above.
-    let present = unsafe { vunmap_pte_range(&reference(), &mut mem, addr, npages) };
-    if present > 0 {
-        flush_tlb_all();
-        VUNMAP_FLUSHES.fetch_add(1, Ordering::Relaxed);
+    if clear_ptes(addr, npages) > 0 {
+        flush_unmapped();
     }
 }
 
-/// `vfree`: unmap (one flush) and free the frames. A pointer that is not
-/// the start of a vmalloc area is reported and left alone.
+/// Clear the PTEs of the `npages` pages at `addr`, without a flush;
+/// returns how many were present.
+fn clear_ptes(addr: usize, npages: usize) -> usize {
+    // SAFETY: the range is the caller's: its record was removed from VMAP
+    // by this caller, or marked freed by it under the VMAP lock it still
+    // holds (so no vmalloc can take the range before the entries are
+    // clear), or never handed out. Only PTEs are written.
+    let mut mem = unsafe { DirectMapTables::new() };
+    // SAFETY: as above.
+    unsafe { vunmap_pte_range(&reference(), &mut mem, addr, npages) }
+}
+
+/// `vfree`: unmap (one flush) and free the frames; the record stays, freed
+/// (see the module docs). A pointer that is not the start of a vmalloc area is
+/// reported and left alone.
 ///
 /// # Safety
 /// If `addr` starts a vmalloc area, the caller owns that area (it came
@@ -430,14 +478,27 @@ pub unsafe fn vfree(addr: *const u8) {
         return;
     }
     // Decide under one hold of the lock, so no vmalloc can take the
-    // range between a check and a removal.
-    let area = VMAP.lock().remove_vmalloc(addr as usize);
-    match area {
+    // range between a check and a removal; and clear the PTEs under it
+    // too, before a vmalloc may take the range again (2.6.24's
+    // __remove_vm_area unmaps under vmlist_lock as well).
+    let mut v = VMAP.lock();
+    match v.free_in_place(addr as usize) {
         Ok(pages) => {
-            unmap_area(addr as usize, pages.len());
-            free_frames(&pages);
+            if clear_ptes(addr as usize, pages.len()) > 0 {
+                flush_unmapped();
+            }
+            // Freed under the lock, from the record itself (the page
+            // allocator does not sleep), so the list is not copied.
+            free_frames(pages);
+            let heap = pages.clear();
+            if v.freed_over_limit() {
+                v.purge_freed();
+            }
+            drop(v);
+            drop(heap);
         }
         Err(other) => {
+            drop(v);
             let why = match other {
                 Some(_) => "of a vmap area: use vunmap",
                 None => "not the start of a vmalloc area",
@@ -461,7 +522,7 @@ pub fn vmap(pfns: &[u32]) -> Option<NonNull<u8>> {
     let who = caller();
     // The record's page list is made before the lock is taken.
     let list = PageList::from(pfns);
-    let addr = vmap_lock_with_room().reserve(pfns.len(), VmKind::Vmap, who)?;
+    let addr = reserve(pfns.len(), VmKind::Vmap, who).ok()?.addr;
     if !map_pages(addr, pfns, GFP_KERNEL) {
         let gone = VMAP.lock().remove(addr);
         drop(gone);
@@ -489,15 +550,20 @@ pub unsafe fn vunmap(addr: *const u8) {
     }
     let area = {
         let mut v = VMAP.lock();
-        match v.get(addr as usize).map(|a| a.kind) {
-            Some(VmKind::Vmap) => Ok(v.remove(addr as usize)),
-            Some(VmKind::Vmalloc) => Err("of a vmalloc area: use vfree"),
-            None => Err("not a vmap area"),
+        match v.get(addr as usize).map(|a| (a.kind, a.pages.len())) {
+            Some((VmKind::Vmap, n)) => {
+                // Unmapped (one flush) before the range is free again, as
+                // 2.6.24's __remove_vm_area does under vmlist_lock: a
+                // vmalloc that takes it next must not find our PTEs.
+                unmap_area(addr as usize, n);
+                Ok(v.remove(addr as usize))
+            }
+            Some((VmKind::Vmalloc, _)) => Err("of a vmalloc area: use vfree"),
+            Some((VmKind::Freed, _)) | None => Err("not a vmap area"),
         }
     };
     match area {
-        Ok(Some(a)) => unmap_area(a.addr, a.pages.len()),
-        Ok(None) => {}
+        Ok(_) => {}
         Err(why) => {
             VFREE_BUGS.fetch_add(1, Ordering::Relaxed);
             crate::kernel::panic::warn(format_args!("BUG: vunmap({:#010x}): {}", addr as usize, why))

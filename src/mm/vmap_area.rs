@@ -23,6 +23,27 @@ pub enum VmKind {
     Vmalloc,
     /// Pages the caller owns, only mapped here (`vmap`).
     Vmap,
+    /// Freed by `vfree` (its PTEs cleared, the TLB flushed, its frames
+    /// given back), the record kept where it was: first fit counts it as
+    /// free room, and a vmalloc of the same size takes the record back in
+    /// place, so a vfree+vmalloc pair inserts and removes nothing (Linux
+    /// 2.6.28 also keeps freed `vmap_area`s around, for its lazy purge).
+    Freed,
+}
+
+/// Freed pages (guard pages included) beyond which `vfree` drops the freed
+/// records (`purge_freed`): the first-fit walk visits each one.
+pub const FREED_MAX_PAGES: usize = 1024;
+/// Freed records beyond which `vfree` drops them (the walk's length).
+pub const FREED_MAX_AREAS: usize = 16;
+
+/// Where [`VmapAreas::reserve_reusing`] put an area.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    pub addr: usize,
+    /// Where the record is now (for [`VmapAreas::get_mut_at`]).
+    pub index: usize,
 }
 
 /// One area (Linux's `struct vm_struct`).
@@ -74,6 +95,40 @@ impl PageList {
                 *self = PageList::Heap(v);
             }
             PageList::Heap(v) => v.push(pfn),
+        }
+    }
+
+    /// The frames, writable (vmalloc fills a list made at its length).
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u32] {
+        match self {
+            PageList::Inline { len, pfns } => &mut pfns[..*len as usize],
+            PageList::Heap(v) => v,
+        }
+    }
+
+    /// Whether it lists no frame (without making a slice).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        match self {
+            PageList::Inline { len, .. } => *len == 0,
+            PageList::Heap(v) => v.is_empty(),
+        }
+    }
+
+    /// Empty the list in place; a `Vec` it held is handed back, for the
+    /// caller to free outside its lock.
+    #[inline]
+    pub fn clear(&mut self) -> Option<Vec<u32>> {
+        match self {
+            PageList::Inline { len, .. } => {
+                *len = 0;
+                None
+            }
+            PageList::Heap(_) => match core::mem::take(self) {
+                PageList::Heap(v) => Some(v),
+                PageList::Inline { .. } => None,
+            },
         }
     }
 }
@@ -166,6 +221,9 @@ pub struct VmapAreas {
     end: usize,
     /// Sorted by address; areas never overlap.
     areas: Vec<VmArea>,
+    /// Freed records (`VmKind::Freed`) and their pages, guard pages included.
+    freed_areas: usize,
+    freed_pages: usize,
 }
 
 /// Where an address falls.
@@ -179,7 +237,7 @@ pub enum Lookup<'a> {
 
 impl VmapAreas {
     pub const fn new(start: usize, end: usize) -> VmapAreas {
-        VmapAreas { start, end, areas: Vec::new() }
+        VmapAreas { start, end, areas: Vec::new(), freed_areas: 0, freed_pages: 0 }
     }
 
     /// Whether one more record fits without allocating.
@@ -212,6 +270,7 @@ impl VmapAreas {
     /// is the one freed first: `Vec::remove` would call `memmove` even for
     /// the empty tail (about 30 instructions), `pop` does not.
     fn take(&mut self, i: usize) -> VmArea {
+        self.unfree(i);
         if i + 1 == self.areas.len() {
             if let Some(a) = self.areas.pop() {
                 return a;
@@ -224,6 +283,7 @@ impl VmapAreas {
     /// where it is instead of being moved out whole (it is 36 bytes, which
     /// the compiler copies with a `memcpy` call).
     fn take_pages(&mut self, i: usize) -> PageList {
+        self.unfree(i);
         let pages = core::mem::take(&mut self.areas[i].pages);
         if i + 1 == self.areas.len() {
             self.areas.truncate(i);
@@ -231,6 +291,14 @@ impl VmapAreas {
             self.areas.remove(i);
         }
         pages
+    }
+
+    /// Record `i` leaves: if it was a freed one, it is counted so no more.
+    fn unfree(&mut self, i: usize) {
+        if self.areas[i].kind == VmKind::Freed {
+            self.freed_areas -= 1;
+            self.freed_pages -= self.areas[i].size / PAGE_SIZE;
+        }
     }
 
     /// The area that starts exactly at `addr`.
@@ -259,6 +327,107 @@ impl VmapAreas {
         Ok(addr)
     }
 
+    /// `reserve_checked` counting freed records as free room (vmalloc and
+    /// vmap). When the room first fit finds is exactly one freed record of
+    /// the size needed (a vfree+vmalloc of one size), that record is taken
+    /// back in place: nothing inserted or removed. When the room overlaps
+    /// other freed records, they are all dropped and the record inserted.
+    /// No flush is needed: vfree flushed before it let the lock go.
+    pub fn reserve_reusing(&mut self, pages: usize, kind: VmKind, caller: usize) -> Result<Reserved, VmallocError> {
+        let size = self.size_fits(pages)?;
+        let (index, addr, freed_run) =
+            self.find_room_at(size, self.freed_areas > 0).ok_or_else(|| self.no_space(pages))?;
+        let Some(j) = freed_run.filter(|&j| self.areas[j].addr < addr + size) else {
+            // No freed record in the room: the record goes before the first
+            // area past it.
+            let i = freed_run.unwrap_or(index);
+            self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+            return Ok(Reserved { addr, index: i });
+        };
+        let a = &mut self.areas[j];
+        let index = if a.addr == addr && a.size == size {
+            // Its frames went back in vfree: the list is empty.
+            a.kind = kind;
+            a.caller = caller;
+            self.freed_areas -= 1;
+            self.freed_pages -= size / PAGE_SIZE;
+            if self.freed_areas == 0 {
+                return Ok(Reserved { addr, index: j });
+            }
+            self.purge_freed();
+            self.index_of(addr).unwrap_or(0)
+        } else {
+            self.purge_freed();
+            let i = self.index_of(addr).unwrap_or_else(|i| i);
+            self.areas.insert(i, VmArea { addr, size, kind, caller, pages: PageList::new() });
+            i
+        };
+        Ok(Reserved { addr, index })
+    }
+
+    /// Drop every freed record (Linux's `__purge_vmap_area_lazy` drops its
+    /// lazily freed areas); returns how many there were.
+    pub fn purge_freed(&mut self) -> usize {
+        let n = self.freed_areas;
+        if n > 0 {
+            self.areas.retain(|a| a.kind != VmKind::Freed);
+        }
+        self.freed_areas = 0;
+        self.freed_pages = 0;
+        n
+    }
+
+    /// vfree's removal, in place: the vmalloc area that starts at `addr`
+    /// and has its frames becomes `Freed`, its record left where it is, and
+    /// its page list is lent to the caller, which clears the PTEs, flushes,
+    /// frees the frames and empties the list before it lets the lock go
+    /// (the range is free room from then on). Then, if
+    /// [`freed_over_limit`](Self::freed_over_limit), it drops the freed
+    /// records. Errors as `remove_vmalloc` (a freed area is no area:
+    /// `Err(None)`, a double free).
+    pub fn free_in_place(&mut self, addr: usize) -> Result<&mut PageList, Option<VmKind>> {
+        let Ok(i) = self.index_of(addr) else { return Err(None) };
+        let a = &mut self.areas[i];
+        match a.kind {
+            VmKind::Vmalloc if !a.pages.is_empty() => {}
+            VmKind::Vmalloc | VmKind::Freed => return Err(None),
+            other => return Err(Some(other)),
+        }
+        a.kind = VmKind::Freed;
+        self.freed_areas += 1;
+        self.freed_pages += a.size / PAGE_SIZE;
+        Ok(&mut a.pages)
+    }
+
+    /// Freed records are now many enough to drop them.
+    pub fn freed_over_limit(&self) -> bool {
+        self.freed_areas > FREED_MAX_AREAS || self.freed_pages > FREED_MAX_PAGES
+    }
+
+    /// Freed records, and their pages with guard pages (for tests and reports).
+    pub fn freed(&self) -> (usize, usize) {
+        (self.freed_areas, self.freed_pages)
+    }
+
+    /// Bigger than the whole area: no amount of freeing would make room.
+    /// Else the bytes to reserve, guard page included. One compare:
+    /// `(pages + 1) * PAGE_SIZE <= area` exactly when `pages` is below
+    /// the whole pages of the area, and then the product cannot overflow.
+    #[inline]
+    fn size_fits(&self, pages: usize) -> Result<usize, VmallocError> {
+        let area = self.end - self.start;
+        if pages < area / PAGE_SIZE {
+            return Ok((pages + 1) * PAGE_SIZE);
+        }
+        Err(VmallocError::TooBig { size: pages.saturating_mul(PAGE_SIZE), area })
+    }
+
+    /// No gap big enough (measured only for the report).
+    #[cold]
+    fn no_space(&self, pages: usize) -> VmallocError {
+        VmallocError::NoSpace { size: pages.saturating_mul(PAGE_SIZE), largest_free: self.largest_free() }
+    }
+
     /// Where `pages` pages plus a guard page fit, or why they do not.
     pub fn room_for(&self, pages: usize) -> Result<(usize, usize), VmallocError> {
         self.room_at(pages).map(|(_, addr, size)| (addr, size))
@@ -266,15 +435,9 @@ impl VmapAreas {
 
     /// `room_for`, with the index the record would take in `areas`.
     fn room_at(&self, pages: usize) -> Result<(usize, usize, usize), VmallocError> {
-        let area = self.end - self.start;
-        let requested = pages.saturating_mul(PAGE_SIZE);
-        match pages.checked_add(1).and_then(|n| n.checked_mul(PAGE_SIZE)) {
-            Some(size) if size <= area => {}
-            _ => return Err(VmallocError::TooBig { size: requested, area }),
-        }
+        let size = self.size_fits(pages)?;
         // `ok_or_else`: the largest gap is measured only for the report.
-        self.find_room_at(pages)
-            .ok_or_else(|| VmallocError::NoSpace { size: requested, largest_free: self.largest_free() })
+        self.find_room_at(size, false).map(|(i, addr, _)| (i, addr, size)).ok_or_else(|| self.no_space(pages))
     }
 
     /// Where `pages` pages plus a guard page fit (first fit), and the size
@@ -282,32 +445,46 @@ impl VmapAreas {
     /// from here to [`insert`](Self::insert) records the area in one step
     /// with its pages, instead of reserving and then updating it.
     pub fn find_room(&self, pages: usize) -> Option<(usize, usize)> {
-        self.find_room_at(pages).map(|(_, addr, size)| (addr, size))
+        let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
+        self.find_room_at(size, false).map(|(_, addr, _)| (addr, size))
     }
 
     /// `find_room`, with the index the record would take in `areas` (the
     /// first area past the room, or the end).
-    fn find_room_at(&self, pages: usize) -> Option<(usize, usize, usize)> {
-        let size = pages.checked_add(1)?.checked_mul(PAGE_SIZE)?;
+    ///
+    /// With `take_freed`, freed records count as free room
+    /// (`reserve_reusing`); then the last item is the first freed record
+    /// after the last area that counted, if any: the freed records
+    /// from there to `index` lie past `candidate`, and those that start
+    /// below `candidate + size` are in the room.
+    fn find_room_at(&self, size: usize, take_freed: bool) -> Option<(usize, usize, Option<usize>)> {
         // LAB 5: BEGIN first fit: the lowest gap between the sorted areas that holds `size`
         let mut candidate = self.start;
         let mut index = self.areas.len();
+        let mut freed_run = None;
         for (i, a) in self.areas.iter().enumerate() {
+            if take_freed && a.kind == VmKind::Freed {
+                freed_run.get_or_insert(i);
+                continue;
+            }
             if a.addr >= candidate + size {
                 index = i;
                 break;
             }
             candidate = candidate.max(a.addr + a.size);
+            freed_run = None;
         }
         // LAB 5: STUB
         // // A bump allocator: always after the last area, so a freed gap is never used again.
         // let candidate = self.areas.last().map_or(self.start, |a| a.addr + a.size);
         // let index = self.areas.len();
+        // // Freed records count as occupied: they go only through a purge.
+        // let (_, freed_run) = (take_freed, None);
         // LAB 5: END
         if candidate.checked_add(size)? > self.end {
             return None;
         }
-        Some((index, candidate, size))
+        Some((index, candidate, freed_run))
     }
 
     /// Record an area at the room `find_room` gave (the lock held since).
@@ -338,12 +515,23 @@ impl VmapAreas {
     pub fn remove_vmalloc(&mut self, addr: usize) -> Result<PageList, Option<VmKind>> {
         match self.index_of(addr) {
             Ok(i) => match &self.areas[i] {
+                a if a.kind == VmKind::Freed => Err(None),
                 a if a.kind != VmKind::Vmalloc => Err(Some(a.kind)),
                 a if a.pages.is_empty() => Err(None),
                 _ => Ok(self.take_pages(i)),
             },
             Err(_) => Err(None),
         }
+    }
+
+    /// `get_mut`, trying record `index` first (where `reserve_reusing`
+    /// put it: the records may have moved since, with the lock dropped).
+    pub fn get_mut_at(&mut self, index: usize, addr: usize) -> Option<&mut VmArea> {
+        let i = match self.areas.get(index) {
+            Some(a) if a.addr == addr => index,
+            _ => self.index_of(addr).ok()?,
+        };
+        Some(&mut self.areas[i])
     }
 
     pub fn get_mut(&mut self, addr: usize) -> Option<&mut VmArea> {
@@ -364,14 +552,17 @@ impl VmapAreas {
         // The last area starting at or below addr.
         let below = self.areas.partition_point(|a| a.addr <= addr);
         match below.checked_sub(1).map(|i| &self.areas[i]) {
+            // Freed: what is left there is a stale TLB entry at most.
+            Some(a) if a.kind == VmKind::Freed => Lookup::Unallocated,
             Some(a) if addr < a.guard_page() => Lookup::Mapped(a),
             Some(a) if addr < a.addr + a.size => Lookup::Guard(a),
             _ => Lookup::Unallocated,
         }
     }
 
+    /// The areas in use (freed records left out).
     pub fn iter(&self) -> impl Iterator<Item = &VmArea> {
-        self.areas.iter()
+        self.areas.iter().filter(|a| a.kind != VmKind::Freed)
     }
 
     /// Bytes mapped by areas (`VmallocUsed`).
@@ -453,6 +644,7 @@ pub fn vmallocinfo_line(out: &mut impl fmt::Write, a: &VmAreaInfo, caller: impl 
         match a.kind {
             VmKind::Vmalloc => "vmalloc",
             VmKind::Vmap => "vmap",
+            VmKind::Freed => "freed",
         }
     )
 }

@@ -183,3 +183,78 @@ fn page_list_keeps_short_lists_in_the_record() {
     assert_eq!(PageList::from(&long[..]), long);
     assert!(PageList::new().is_empty());
 }
+
+/// A filled vmalloc area of `pages` pages (frames 100.. as its list).
+fn filled(v: &mut VmapAreas, pages: usize) -> usize {
+    let r = v.reserve_reusing(pages, VmKind::Vmalloc, 0).unwrap();
+    let a = v.get_mut(r.addr).unwrap();
+    for p in 0..pages {
+        a.pages.push(100 + p as u32);
+    }
+    r.addr
+}
+
+#[test]
+fn vfree_keeps_the_record_and_first_fit_takes_freed_room_back() {
+    let mut v = VmapAreas::new(S, E);
+    let a = filled(&mut v, 4);
+    let b = filled(&mut v, 1);
+    let pages = v.free_in_place(a).unwrap();
+    assert_eq!(*pages, vec![100, 101, 102, 103]);
+    assert_eq!(pages.clear(), None, "an inline list is emptied in place");
+    assert!(!v.freed_over_limit());
+    assert_eq!(v.freed(), (1, 5), "four pages and the guard page stay occupied");
+    // Freed: not listed, not named, not freed twice, occupied for callers
+    // that do not take freed records back.
+    assert_eq!(v.iter().count(), 1);
+    assert_eq!(v.lookup(a), Lookup::Unallocated);
+    assert_eq!(v.free_in_place(a), Err(None));
+    assert_eq!(v.remove_vmalloc(a), Err(None));
+    assert_eq!(v.find_room(1), Some((b + 2 * PAGE_SIZE, 2 * PAGE_SIZE)));
+    // The same size takes the record back in place.
+    assert_eq!(v.reserve_reusing(4, VmKind::Vmalloc, 7).unwrap(), Reserved { addr: a, index: 0 });
+    assert_eq!(v.freed(), (0, 0));
+    assert_eq!(v.get(a).map(|r| (r.kind, r.caller, r.pages.len())), Some((VmKind::Vmalloc, 7, 0)));
+    assert_eq!(v.get_mut_at(0, a).map(|r| r.addr), Some(a));
+    assert_eq!(v.get_mut_at(1, a).map(|r| r.addr), Some(a), "a stale index is searched for");
+    // Another size goes there too (first fit): the freed records are dropped.
+    v.get_mut(a).unwrap().pages.push(9);
+    v.free_in_place(a).unwrap().clear();
+    assert_eq!(v.reserve_reusing(2, VmKind::Vmalloc, 0).unwrap(), Reserved { addr: a, index: 0 });
+    assert_eq!(v.freed(), (0, 0));
+    // A freed record past the room is left alone.
+    v.get_mut(b).unwrap().pages.push(9);
+    v.free_in_place(b).unwrap().clear();
+    let c = v.reserve_reusing(1, VmKind::Vmalloc, 0).unwrap();
+    assert_eq!(c, Reserved { addr: a + 3 * PAGE_SIZE, index: 1 });
+    assert_eq!(v.freed(), (1, 2));
+    let addrs: Vec<(usize, VmKind)> = v.areas.iter().map(|r| (r.addr, r.kind)).collect();
+    assert_eq!(addrs, vec![(a, VmKind::Vmalloc), (c.addr, VmKind::Vmalloc), (b, VmKind::Freed)], "sorted, no overlap");
+}
+
+#[test]
+fn freed_areas_are_purged_when_many_or_when_nothing_else_fits() {
+    let mut v = VmapAreas::new(S, S + 40 * PAGE_SIZE);
+    let areas: Vec<usize> = (0..FREED_MAX_AREAS + 1).map(|_| filled(&mut v, 1)).collect();
+    for (i, &a) in areas.iter().enumerate() {
+        v.free_in_place(a).unwrap().clear();
+        assert_eq!(v.freed_over_limit(), i == FREED_MAX_AREAS, "purge only past FREED_MAX_AREAS");
+    }
+    assert_eq!(v.purge_freed(), FREED_MAX_AREAS + 1);
+    assert_eq!((v.freed(), v.iter().count(), v.largest_free()), ((0, 0), 0, 40 * PAGE_SIZE));
+    // Full of freed records: a size that none has drops them, and fits.
+    let a = filled(&mut v, 19);
+    let b = filled(&mut v, 19);
+    v.free_in_place(a).unwrap();
+    v.free_in_place(b).unwrap();
+    assert_eq!(
+        v.reserve_checked(3, VmKind::Vmalloc, 0).map(|_| ()),
+        Err(VmallocError::NoSpace { size: 3 * PAGE_SIZE, largest_free: 0 })
+    );
+    assert_eq!(v.reserve_reusing(3, VmKind::Vmalloc, 0), Ok(Reserved { addr: S, index: 0 }));
+    assert_eq!(v.freed(), (0, 0));
+    // Nothing freed and nothing free: no space.
+    let mut w = VmapAreas::new(S, S + 2 * PAGE_SIZE);
+    filled(&mut w, 1);
+    assert!(matches!(w.reserve_reusing(1, VmKind::Vmalloc, 0), Err(VmallocError::NoSpace { .. })));
+}

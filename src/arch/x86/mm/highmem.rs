@@ -43,7 +43,7 @@ const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 /// (an interrupt handler that takes a slot gives it back before it
 /// returns, so it finds the stack whole and leaves it so):
 ///
-/// - `TOP`: the type taken last, as `HELD | (type + 1)`; `HELD` alone when
+/// - `TOP`: the type taken last, as `HELD | type`; `HELD | NONE` when
 ///   none is held;
 /// - `BELOW[t]`: 0 while `t` is free; while it is held, the `TOP` it
 ///   covered (never 0: `HELD` is set in every `TOP`).
@@ -52,22 +52,28 @@ const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 /// taken a compare and two stores (later Linux's `kmap_atomic_idx_push`
 /// and `_pop`, which keep a depth, are as cheap, but choose the slot by
 /// depth and cannot tell a type taken twice).
-static TOP: AtomicU8 = AtomicU8::new(HELD);
+static TOP: AtomicU8 = AtomicU8::new(HELD | NONE);
 static BELOW: [AtomicU8; KM_TYPE_NR] = [const { AtomicU8::new(0) }; KM_TYPE_NR];
 const HELD: u8 = 0x80;
-const _: () = assert!(KM_TYPE_NR < HELD as usize, "a TOP value holds a type + 1 below HELD");
+const NONE: u8 = 0x7f;
+const _: () = assert!(KM_TYPE_NR < NONE as usize, "a TOP value holds a type below NONE");
 
+/// `HELD | t`: one `or` from the type, which the drop has at hand.
 #[inline(always)]
 const fn top_of(t: KmType) -> u8 {
-    HELD | (t as u8 + 1)
+    HELD | t as u8
 }
 
-/// Frames `kmap_atomic` maps without further checks: `max_pfn` (no larger
-/// than a PTE can name) once paging_init has installed the fixmap, 0
-/// before. Set by the first call that finds it stale (`kmap_atomic_slow`),
-/// so the fast path makes one compare where it made three (`max_pfn`, the
-/// PTE limit, the fixmap being ready); `max_pfn` never shrinks.
-static MAPPABLE_PFNS: AtomicUsize = AtomicUsize::new(0);
+/// The highmem frames `kmap_atomic` maps without further checks: from
+/// `HIGH_BASE` (`max_low_pfn`) up to `HIGH_BASE + HIGH_SPAN` (`max_pfn`,
+/// no larger than a PTE can name). Both 0 until the first call that finds
+/// paging_init done and the frame counts known (`kmap_atomic_slow`) sets
+/// them, so the fast path tells "a highmem frame it may map" with one
+/// subtraction and one unsigned compare, where it made four (`max_pfn`,
+/// the PTE limit, the fixmap being ready, `max_low_pfn`); neither bound
+/// changes once set, but `max_pfn` may grow (then set again).
+static HIGH_BASE: AtomicUsize = AtomicUsize::new(0);
+static HIGH_SPAN: AtomicUsize = AtomicUsize::new(0);
 
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
@@ -107,19 +113,24 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// `pagefault_disable`, a slot, `set_pte`).
 #[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
-    if pfn as usize >= MAPPABLE_PFNS.load(Ordering::Relaxed) {
-        return kmap_atomic_slow(pfn, t);
+    // One compare for "highmem, and mappable": below HIGH_BASE the
+    // subtraction wraps to a huge number.
+    if (pfn as usize).wrapping_sub(HIGH_BASE.load(Ordering::Relaxed)) < HIGH_SPAN.load(Ordering::Relaxed) {
+        take_slot(t)?;
+        // SAFETY: the slot of type `t` was just taken for this guard, so it
+        // is this caller's until the guard drops; the frame is in
+        // [max_low_pfn, max_pfn): RAM, a PTE can name it, and the fixmap is
+        // installed (HIGH_SPAN is 0 until then).
+        let vaddr = unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
+        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
     }
-    take_slot(t)?;
-    if (pfn as usize) < crate::mm::mmzone::max_low_pfn() {
+    // Linux: `if (!PageHighMem(page)) return page_address(page)`.
+    if (pfn as usize) < HIGH_BASE.load(Ordering::Relaxed) {
+        take_slot(t)?;
         let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
         return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
     }
-    // SAFETY: the slot of type `t` was just taken for this guard, so it is
-    // this caller's until the guard drops; pfn < MAPPABLE_PFNS: RAM, a PTE
-    // can name it, and the fixmap is installed.
-    let vaddr = unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
-    Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData })
+    kmap_atomic_slow(pfn, t)
 }
 
 /// Turn page faults and preemption off and take the slot of type `t`, or
@@ -142,21 +153,29 @@ fn take_slot(t: KmType) -> Result<(), KmapAtomicError> {
     Ok(())
 }
 
-/// `kmap_atomic` of a frame at or beyond `MAPPABLE_PFNS`: a frame beyond
-/// RAM (refused), or the bound not set yet (set now if the fixmap is
-/// installed; before paging_init only lowmem can be mapped).
+/// `kmap_atomic` of a frame outside `[HIGH_BASE, HIGH_BASE + HIGH_SPAN)`
+/// and not lowmem below a `HIGH_BASE` already set: a frame beyond RAM
+/// (refused), or the bounds not set yet (set now if the fixmap is
+/// installed and `mm_init` has counted the frames; before paging_init
+/// only lowmem can be mapped).
 #[cold]
 #[inline(never)]
 fn kmap_atomic_slow(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     let max_pfn = crate::mm::mmzone::max_pfn();
-    if pfn as usize >= max_pfn.min(PTE_PFN_LIMIT) {
+    let max_low_pfn = crate::mm::mmzone::max_low_pfn();
+    let mappable = max_pfn.min(PTE_PFN_LIMIT);
+    if pfn as usize >= mappable {
         return Err(bad_pfn("kmap_atomic", pfn));
     }
-    if fixmap::ready() {
-        MAPPABLE_PFNS.store(max_pfn.min(PTE_PFN_LIMIT), Ordering::Relaxed);
+    if fixmap::ready() && max_low_pfn != 0 {
+        // Base first: an interrupt between the two stores sees the span
+        // still 0 and comes here too.
+        HIGH_BASE.store(max_low_pfn, Ordering::Relaxed);
+        HIGH_SPAN.store(mappable.saturating_sub(max_low_pfn), Ordering::Relaxed);
+        // pfn < mappable: the fast path takes it now, never this path again.
         return kmap_atomic(pfn, t);
     }
-    if (pfn as usize) >= crate::mm::mmzone::max_low_pfn() {
+    if (pfn as usize) >= max_low_pfn {
         panic!("kmap_atomic of highmem pfn {:#x} before paging_init installed the fixmap", pfn);
     }
     take_slot(t)?;

@@ -243,18 +243,31 @@ fn clear_and_copy(loop_cost: u64) -> (i64, i64) {
     (clear, copy)
 }
 
-/// Over or under a goal of `budget` instructions beyond the clear/copy.
-struct Verdict(i64);
+/// Over or under a goal of `budget` instructions beyond the clear/copy,
+/// and, when over, why (what the profile of one fault shows).
+struct Verdict(i64, &'static str);
 
 impl core::fmt::Display for Verdict {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         if self.0 <= 0 {
             write!(f, "goal met")
         } else {
-            write!(f, "misses by {} (where it goes, per function: scripts/profile-fault.py)", self.0)
+            write!(f, "misses by {}: {} (per function: scripts/profile-fault.py)", self.0, self.1)
         }
     }
 }
+
+/// Where a demand-zero fault's instructions beyond the clear go (the
+/// profile of one fault in highmem, issue 13's session of 2026-12-01).
+const ZERO_FAULT_WHY: &str = "about 300 are trap entry and exit, the signal check, the current-mm lookup and the \
+                              mmap lock; 130 map the HIGHPTE page table (kmap_atomic, 2 invlpg); 100 the page \
+                              allocator; 80 lru_cache_add's lock round trip (no pagevec); the rest the area \
+                              lookup, rmap and counters";
+
+/// The same for a copy-on-write fault.
+const COW_FAULT_WHY: &str = "the demand-zero fault's fixed costs, plus three maps of the HIGHPTE page table (the \
+                             look, do_wp_page's reuse-or-copy decision, the new entry: about 390 instructions \
+                             and 6 of the 11 invlpg) and do_wp_page's reuse test";
 
 /// The rows measured on the program, phase by phase (see the module docs
 /// and benchfault.c for the marks).
@@ -290,7 +303,7 @@ fn user_rows(clear: i64, copy: i64) -> Result<(), &'static str> {
             high,
             PAGES,
             fault - clear,
-            Verdict(fault - clear - 300)
+            Verdict(fault - clear - 300, ZERO_FAULT_WHY)
         ),
     );
 
@@ -305,7 +318,7 @@ fn user_rows(clear: i64, copy: i64) -> Result<(), &'static str> {
         "<=500+c",
         PAGES,
         ev,
-        format_args!(", beyond the copy {}: {}", cow - copy, Verdict(cow - copy - 500)),
+        format_args!(", beyond the copy {}: {}", cow - copy, Verdict(cow - copy - 500, COW_FAULT_WHY)),
     );
 
     prog.cont();

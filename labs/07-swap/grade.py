@@ -170,22 +170,62 @@ def all_given_back():
     fail_unless(after == before, "MemFree, SwapFree, AnonPages, SwapCached (kB): %r before, %r after" % (before, after))
 
 
+def state(m, pid):
+    text = m.cmd("status " + pid)
+    st = re.search(r"^State:\s+(\w)", text, re.M)
+    fail_unless(st, "status %s has no State line:\n%s" % (pid, text))
+    return st.group(1)
+
+
+def wait_status(m, pid, what, cond, timeout=120):
+    """Poll `status PID` (a `sleep 1` between) until cond(fields, state)."""
+    deadline = time.time() + timeout
+    while True:
+        fields, st = status(m, pid), state(m, pid)
+        if cond(fields, st):
+            return fields
+        died(m, "hog (pid %s)" % pid)
+        fail_unless(time.time() < deadline, "pid %s: %s not seen within %ds (VmSwap %d kB, State %s):\n%s"
+                    % (pid, what, timeout, fields["VmSwap"], st, m.out[-1200:]))
+        m.cmd("sleep 1")
+
+
 @check("the referenced bit keeps the working set in memory: cold pages go, hot ones stay", 20, handout="fail")
 def working_set_stays():
     m = machine()
     # hot: 16M read every second; cold: 24M touched once. A first push
-    # (28M, which then exits) makes reclaim look at every page once, which
-    # clears every accessed bit; in the 3 seconds after, hot's reads set
-    # its bits again and cold's stay clear. A second push (28M, held) must
-    # then evict cold's pages, not hot's: every hot page evicted would be
-    # read straight back from swap (pswpin) within a second.
+    # (28M, which then exits) ages every page with hot stopped (SIGSTOP),
+    # so that none of hot's reads race the aging however slow the machine
+    # is: reclaim looks at each page twice, clearing the accessed bits and
+    # moving the pages to the inactive list, and evicts what it needs from
+    # its tail (hot's oldest pages). hot then goes on (SIGCONT): it reads
+    # back what it lost (waited for: its VmSwap falls) and, in the
+    # passes after, reads the rest, which sets their accessed bits while
+    # they are still on the inactive list; cold's stay clear. A second
+    # push (28M, held) must then put those referenced inactive pages of
+    # hot's back on the active list (pgactivate) and evict cold's pages,
+    # not hot's: every hot page evicted would be read straight back from
+    # swap (pswpin) within a second. Progress is read from the machine
+    # (status), not assumed from the host's clock: a loaded host slows
+    # the guest down by orders of magnitude.
     hot = holding(m, "run hog 16M touch verify hold=600 &")
     cold = holding(m, "run hog 24M touch hold=600 &")
-    out = m.cmd("run hog 28M touch", 60)
+    # Stopped between two passes (asleep), not in the middle of one.
+    wait_status(m, hot, "asleep", lambda f, st: st == "S")
+    m.cmd("kill -STOP " + hot)
+    wait_status(m, hot, "stopped", lambda f, st: st == "T")
+    out = m.cmd("run hog 28M touch", 120)
     fail_unless("hog: done" in out, "the first push failed:\n" + out)
-    m.cmd("sleep 3")
+    m.cmd("kill -CONT " + hot)
+    # (A few pages of its own, stack it used once, may stay out: 256 kB,
+    # as below.)
+    wait_status(m, hot, "its memory back (VmSwap at most 256 kB)", lambda f, st: f["VmSwap"] <= 256 and st != "T")
+    # At least one whole pass of hot's after that: three timer sleeps, in
+    # each of which hot's one-second sleep can end.
+    for _ in range(3):
+        m.cmd("sleep 1")
     v0 = vmstat(m)
-    holding(m, "run hog 28M touch hold=600 &")
+    holding(m, "run hog 28M touch hold=600 &", 120)
     m.cmd("sleep 2")
     d = delta(v0, vmstat(m), "pswpin", "pswpout", "pgactivate")
     fail_unless(d["pswpout"] >= 1024, "the second push sent only %d pages to swap" % d["pswpout"])

@@ -52,7 +52,7 @@ def died(m, line):
     fail_unless(not bad, "%r: %s" % (line, bad and bad.group(0)))
 
 
-def push(m, line, timeout=60):
+def push(m, line, timeout=120):
     """Start `line` (`run hog ... hold &`) and wait until it holds its
     memory (True) or has been killed for it (False)."""
     seen, kills = m.out.count("hog: holding"), m.out.count("Out of memory: Killed process")
@@ -67,7 +67,7 @@ def push(m, line, timeout=60):
     return True
 
 
-def holding(m, line, timeout=60):
+def holding(m, line, timeout=120):
     """Start `line` (`run hog ... hold &`), wait until it holds; its pid."""
     seen = m.out.count("hog: holding")
     pid = qemu.start_job(m, line)

@@ -51,11 +51,18 @@ trap_common:
     push %esp                       /* &TrapFrame */
     call trap_dispatch
     add $4, %esp
+/* A user selector that no longer loads (set_thread_area emptied its
+ * descriptor, or made it not present or execute-only) faults in one of
+ * the four segment pops; trap_dispatch then zeroes the slot being popped
+ * and the pop is retried (Linux's fixups on RESTORE_REGS' pops): the
+ * program goes on with a null selector there. */
+.global restore_all, restore_segs_end
 restore_all:                        /* Linux's name: a TrapFrame back into the CPU */
     pop %gs
     pop %fs
     pop %es
     pop %ds
+restore_segs_end:
     popa
     add $8, %esp                    /* vector and error code */
     iret

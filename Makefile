@@ -244,10 +244,11 @@ $(UBUILD)/cprogs: $(UBUILD)/c/cprogs.c $(patsubst %,$(UBUILD)/c/%.o,$(USER_C_MUL
 $(addprefix $(UBUILD)/,$(USER_C_MULTI)): $(UBUILD)/cprogs
 	@ln -sf cprogs $@
 
-# What grub.cfg and the ISO's programs depend on, besides files: ARGS, and
-# the programs' names (build/ktest has its own). PROGS files are checked and
-# compared at every run (any file may change); without them the check is
-# made again only when the names or the kernel's limits changed.
+# What grub.cfg and the ISO's programs depend on besides files: ARGS, PROGS
+# and the programs' names (a stamp per kernel build, as grub.cfg). PROGS
+# files are checked and compared at every run (any of them may change);
+# without them the check is made again only when the names or the kernel's
+# limits (src/kernel/bootinfo.rs) changed.
 GRUB_VARS := $(ARGS)|$(PROGS)|$(USER_PROGS)|$(USER_ALIASES)
 $(KBUILD)/grub.vars: $(call changed,$(KBUILD)/grub.vars,$(GRUB_VARS))
 	@mkdir -p $(KBUILD)

@@ -27,6 +27,10 @@ export ARGS BENCH_ARGS PROGS
 # it) and rewritten only when it changed; `$(call changed,FILE,TEXT)` is
 # FORCE when FILE does not hold TEXT. The stamps end without a newline:
 # make 4.3 does not always take it off.
+# Nor does it search make's built-in rules (for every source file, a dozen
+# ways to make it from RCS, SCCS, yacc...): 20 ms of each run.
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
 same    = $(and $(findstring x$1,x$2),$(findstring x$2,x$1))
 changed = $(if $(call same,$(file <$1),$2),,FORCE)
 

@@ -20,6 +20,20 @@ override PROGS := $(value PROGS)
 override SWAP := $(value SWAP)
 export ARGS BENCH_ARGS PROGS
 
+# A no-op `make run` must cost next to nothing (issue 13: within 1.5x of an
+# empty kernel's boot), so make decides what is current by itself, starting
+# no process: a setting that a file depends on (the cargo command, ARGS, the
+# program list) is kept in a stamp file, compared by make ($(file <) reads
+# it) and rewritten only when it changed; `$(call changed,FILE,TEXT)` is
+# FORCE when FILE does not hold TEXT. The stamps end without a newline:
+# make 4.3 does not always take it off.
+# Nor does it search make's built-in rules (for every source file, a dozen
+# ways to make it from RCS, SCCS, yacc...): 20 ms of each run.
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+same    = $(and $(findstring x$1,x$2),$(findstring x$2,x$1))
+changed = $(if $(call same,$(file <$1),$2),,FORCE)
+
 BUILD   := build
 # KTEST=1 builds the test kernel: the same kernel with the in-kernel tests
 # (src/ktests/, cargo feature `ktest`), which the normal kernel does not
@@ -77,8 +91,15 @@ endif
 ifneq ($(filter cprogs,$(USER_RUST) $(USER_C)),)
 $(error the name cprogs is the C programs' multi-call binary: a user program cannot take it; nothing done)
 endif
-ifneq ($(shell printf '%s\n' $(USER_C_MULTI) | grep -vxE '[A-Za-z_][A-Za-z0-9_]*'),)
-$(error C programs $(shell printf '%s\n' $(USER_C_MULTI) | grep -vxE '[A-Za-z_][A-Za-z0-9_]*') are not C identifiers: each names its main (NAME_main) in cprogs; nothing done)
+# A C identifier is what is left empty when its letters, digits and _ are
+# taken off, and does not start with a digit (checked by make, no process).
+DIGITS      := 0 1 2 3 4 5 6 7 8 9
+IDENT_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z \
+	A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ $(DIGITS)
+drop_chars  = $(if $2,$(call drop_chars,$(subst $(firstword $2),,$1),$(wordlist 2,$(words $2),$2)),$1)
+NOT_IDENTS  := $(strip $(foreach n,$(USER_C_MULTI),$(if $(call drop_chars,$n,$(IDENT_CHARS))$(filter $(DIGITS:=%),$n),$n)))
+ifneq ($(NOT_IDENTS),)
+$(error C programs $(NOT_IDENTS) are not C identifiers: each names its main (NAME_main) in cprogs; nothing done)
 endif
 ifneq ($(filter $(USER_RUST),$(USER_C)),)
 $(error user programs $(filter $(USER_RUST),$(USER_C)) are both a Rust crate user/NAME and a C file user/c/NAME.c: one name, one program; nothing done)
@@ -156,7 +177,14 @@ help:
 	@echo "PROFILE=dev       debug assertions and overflow checks, opt-level 1 (default: release, opt-level 3, with symbols)"
 	@echo "GDB_PORT=N        the port of make gdb and make debug (default 1234; refused if already in use)"
 
-prereqs:
+# setup.sh runs when it changed since it last passed (build/setup.ok), or
+# when a tool it installs is not found on PATH (looked up by make itself).
+have = $(firstword $(wildcard $(addsuffix /$1,$(subst :, ,$(PATH)))))
+SETUP_HAS := $(and $(call have,qemu-system-i386),$(call have,grub-mkrescue),$(wildcard /usr/lib/grub/i386-pc),\
+	$(call have,xorriso),$(call have,mformat),$(call have,gdb),$(call have,socat),\
+	$(or $(call have,mkswap),$(wildcard /usr/sbin/mkswap /sbin/mkswap)))
+prereqs: $(BUILD)/setup.ok
+$(BUILD)/setup.ok: scripts/setup.sh $(if $(SETUP_HAS),,FORCE)
 	@bash scripts/setup.sh
 
 # cargo is asked only when an input is newer than the kernel (a no-op cargo
@@ -164,11 +192,13 @@ prereqs:
 # file under src/ and what cargo and the linker read besides, and the cargo
 # command itself (kept in cargo.cmd, rewritten only when it changes), so a
 # new PROFILE or feature set rebuilds too.
-KERNEL_INPUTS := $(shell find src -type f) Cargo.toml Cargo.lock build.rs linker.ld i686-target.json rust-toolchain.toml
+# Every file under a folder, found by make (no find process).
+files_under = $(foreach f,$(wildcard $1/* $1/.[!.]*),$(if $(wildcard $f/.),$(call files_under,$f),$f))
+KERNEL_INPUTS := $(call files_under,src) Cargo.toml Cargo.lock build.rs linker.ld i686-target.json rust-toolchain.toml
 
-$(KBUILD)/cargo.cmd: FORCE
+$(KBUILD)/cargo.cmd: $(call changed,$(KBUILD)/cargo.cmd,$(KERNEL_CARGO))
 	@mkdir -p $(KBUILD)
-	@echo '$(KERNEL_CARGO)' > $@.new && { cmp -s $@.new $@ && rm $@.new || mv $@.new $@; }
+	@printf '%s' '$(KERNEL_CARGO)' > $@
 
 $(ELF): $(KERNEL_INPUTS) $(KBUILD)/cargo.cmd | prereqs
 	@mkdir -p $(KBUILD)
@@ -176,12 +206,16 @@ $(ELF): $(KERNEL_INPUTS) $(KBUILD)/cargo.cmd | prereqs
 	@cp $(CARGO_OUT)/kernel $(ELF)
 	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
+# mksyms.sh writes it as the kernel is built; this remakes it if it is lost.
+$(SYMS): $(ELF)
+	@bash scripts/mksyms.sh $(ELF) $(SYMS)
+
 kernel: prereqs $(ELF)
 
 # cargo rebuilds the Rust programs when their sources change; make, the C ones.
 # The Rust programs, likewise, only when a file under user/ (but user/c/) is
 # newer than the stamp.
-USER_INPUTS := $(shell find user -type f -not -path 'user/c/*') rust-toolchain.toml
+USER_INPUTS := $(filter-out user/c/%,$(call files_under,user)) rust-toolchain.toml
 user: prereqs $(UBUILD)/rust.stamp $(addprefix $(UBUILD)/,$(USER_C_SOLO) cprogs $(USER_C_MULTI))
 
 $(UBUILD)/rust.stamp: $(USER_INPUTS) | prereqs
@@ -200,10 +234,12 @@ $(UBUILD)/c/%.o: user/c/%.c $(wildcard user/c/*.h) | prereqs
 	@mkdir -p $(UBUILD)/c
 	$(USER_CC) -Dmain=$*_main -c -o $@ $<
 
-# Rewritten only when it changes (a program added or removed).
-$(UBUILD)/c/cprogs.c: FORCE | prereqs
+# Rewritten only when the list changes (a program added or removed).
+$(UBUILD)/c/cprogs.list: $(call changed,$(UBUILD)/c/cprogs.list,$(USER_C_MULTI))
 	@mkdir -p $(UBUILD)/c
-	@bash scripts/cprogs.sh $(USER_C_MULTI) > $@.new && { cmp -s $@.new $@ && rm $@.new || mv $@.new $@; }
+	@printf '%s' '$(USER_C_MULTI)' > $@
+$(UBUILD)/c/cprogs.c: $(UBUILD)/c/cprogs.list scripts/cprogs.sh | prereqs
+	@bash scripts/cprogs.sh $(USER_C_MULTI) > $@.new && mv $@.new $@
 
 $(UBUILD)/cprogs: $(UBUILD)/c/cprogs.c $(patsubst %,$(UBUILD)/c/%.o,$(USER_C_MULTI))
 	$(USER_CC) -o $@ $^
@@ -212,28 +248,47 @@ $(UBUILD)/cprogs: $(UBUILD)/c/cprogs.c $(patsubst %,$(UBUILD)/c/%.o,$(USER_C_MUL
 $(addprefix $(UBUILD)/,$(USER_C_MULTI)): $(UBUILD)/cprogs
 	@ln -sf cprogs $@
 
-progscheck:
+# What grub.cfg and the ISO's programs depend on besides files: ARGS, PROGS
+# and the programs' names (a stamp per kernel build, as grub.cfg). PROGS
+# files are checked and compared at every run (any of them may change);
+# without them the check is made again only when the names or the kernel's
+# limits (src/kernel/bootinfo.rs) changed.
+GRUB_VARS := $(ARGS)|$(PROGS)|$(USER_PROGS)|$(USER_ALIASES)
+$(KBUILD)/grub.vars: $(call changed,$(KBUILD)/grub.vars,$(GRUB_VARS))
+	@mkdir -p $(KBUILD)
+	@printf '%s' "$$ARGS|$$PROGS|$$USER_PROGS|$$USER_ALIASES" > $@
+
+progscheck: $(if $(PROGS),,$(KBUILD)/progs.ok)
+	$(if $(PROGS),@bash scripts/progs.sh check)
+
+$(KBUILD)/progs.ok: $(KBUILD)/grub.vars src/kernel/bootinfo.rs scripts/progs.sh
 	@bash scripts/progs.sh check
+	@touch $@
 
 # grub.cfg carries ARGS (quoted, or refused, by scripts/grubcfg.sh) and a
-# module2 line per program; it is rewritten only when it changes.
-$(KBUILD)/grub.cfg: FORCE
+# module2 line per program; when remade with the same content it is only
+# touched.
+$(KBUILD)/grub.cfg: grub/grub.cfg.in scripts/grubcfg.sh scripts/progs.sh src/kernel/bootinfo.rs $(KBUILD)/grub.vars $(if $(PROGS),FORCE)
 	@mkdir -p $(KBUILD)
 	@modules=$$(bash scripts/progs.sh names) && MODULES=$$modules bash scripts/grubcfg.sh grub/grub.cfg.in > $@.new || { rm -f $@.new; exit 1; }
-	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+	@cmp -s $@.new $@ && { rm $@.new; touch $@; } || mv $@.new $@
 
-# scripts/isotree.sh writes only the files whose content changed, and the
-# ISO is remade only when a file in its tree is newer than it (or the tree
-# lost a file): grub-mkrescue is half a second of every `make run`.
+# The ISO is a file target: with nothing newer than it, make does nothing.
+# Else scripts/isotree.sh writes only the files whose content changed, and
+# the ISO is remade only when a file in its tree is newer than it (or the
+# tree lost a file): grub-mkrescue is half a second; otherwise it is touched.
 # GRUB reads the whole kernel file, and with its debug information (~9 MB)
 # it does not fit below 21 MB of RAM: the ISO gets it stripped. $(ELF) keeps
 # the symbols for GDB and mksyms.sh.
 $(KBUILD)/kernel.stripped: $(ELF)
 	@strip --strip-all -o $@ $<
 
-iso: progscheck kernel user $(KBUILD)/grub.cfg $(KBUILD)/kernel.stripped
+iso: progscheck kernel user $(ISO)
+
+$(ISO): $(KBUILD)/grub.cfg $(KBUILD)/kernel.stripped $(SYMS) $(UBUILD)/rust.stamp \
+		$(addprefix $(UBUILD)/,$(USER_C_SOLO) cprogs) $(if $(PROGS),FORCE)
 	@bash scripts/isotree.sh $(KBUILD)/iso $(KBUILD)/kernel.stripped $(SYMS) $(KBUILD)/grub.cfg
-	@if bash scripts/isotree.sh stale $(KBUILD)/iso $(ISO); then $(MAKE) -s image ISO_TREE=$(KBUILD)/iso; fi
+	@if bash scripts/isotree.sh stale $(KBUILD)/iso $(ISO); then $(MAKE) -s image ISO_TREE=$(KBUILD)/iso; else touch $(ISO); fi
 
 # An ISO from a prepared tree (tests build broken ones with it). iorw is
 # built into GRUB's core image: its outb ends a failed boot (grub.cfg.in).
@@ -250,8 +305,9 @@ memcheck:
 # The swap image is checked (SWAP= as typed) and made before anything else.
 swap: export SWAP_IMG := $(SWAP_IMG)
 swap: export SWAP := $(SWAP)
+# An image that exists was made by swapimg.sh, for a SWAP it accepted.
 swap:
-	@bash scripts/swapimg.sh
+	$(if $(call same,$(wildcard $(SWAP_IMG)),$(SWAP_IMG)),,@bash scripts/swapimg.sh)
 
 run: memcheck swap progscheck iso
 	@if [ -t 0 ]; then $(QEMU) $(SERIAL_TTY); else $(QEMU) $(SERIAL_PIPE); fi

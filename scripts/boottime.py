@@ -4,7 +4,8 @@
 The floor is an empty multiboot2 kernel (bench/floor/floor.S) that GRUB
 loads and that powers QEMU off at once: what any kernel booted this way pays
 for QEMU, SeaBIOS and GRUB. It is measured attached as QEMU's -cdrom (IDE
-port reads, as the issue measured it) and as `make run` attaches its CD (AHCI).
+port reads, as the issue measured it and as `make run` attaches its CD) and
+on AHCI (DMA; see the Makefile for why `make run` does not use it).
 Then `printf '\\npoweroff\\n' | make run` is timed whole, with nothing to
 rebuild (make, QEMU, firmware, GRUB loading the kernel and the programs, the
 kernel's boot to the prompt, poweroff). ROUNDS rounds, alternating, medians.
@@ -84,10 +85,12 @@ def main():
             times[name].append(t)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     floor_ide, floor_ahci, ours = (med[c[0]] for c in cases)
-    print("| boot, wall clock (median of %d) | seconds | x floor (-cdrom) | x floor (AHCI) |" % rounds)
-    print("|---|---:|---:|---:|")
+    # The range shows the noise: other work on the host only adds time.
+    print("| boot, wall clock (median of %d) | seconds | range | x floor (-cdrom) | x floor (AHCI) |" % rounds)
+    print("|---|---:|---:|---:|---:|")
     for name, _, _, _ in cases:
-        print("| %s | %.3f | %.2f | %.2f |" % (name, med[name], med[name] / floor_ide, med[name] / floor_ahci))
+        print("| %s | %.3f | %.3f-%.3f | %.2f | %.2f |" % (name, med[name], min(times[name]), max(times[name]),
+                                                         med[name] / floor_ide, med[name] / floor_ahci))
     print()
     print("goal: make run within 1.5x of the floor; measured %.2fx (-cdrom floor), %.2fx (AHCI floor)"
           % (ours / floor_ide, ours / floor_ahci))

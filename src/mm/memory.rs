@@ -25,7 +25,7 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
 use crate::mm::highmem::{copy_highpage, memcpy_to_page};
-use crate::mm::mm_types::{MmContext, MmStruct};
+use crate::mm::mm_types::{MmContext, MmStruct, PteLocked};
 use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::Page;
@@ -170,14 +170,25 @@ fn handle_fault(
         // No page: the look decides whether one was needed (an empty
         // entry fails with this error, not with a second try).
         Some(Err(e)) => (mm.pte(va), Some(e)),
-        None => (mm.pte(va), None),
+        // The look, mapped and locked: a write to a present read-only
+        // entry goes to do_wp_page with it still so (Linux's
+        // handle_pte_fault), which decides reuse or copy on the entry as
+        // found instead of mapping the table again to look once more.
+        None => match mm.pte_offset_map_lock(va) {
+            Some(pte) if access.write && is_wp(pte.get()) => return do_wp_page(mm, &vma, va, pte),
+            pte => (pte.map(|p| p.get()), None),
+        },
     };
     match found {
         None => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_none() => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_present() => {
-            if access.write && !pte.flags().contains(PteFlags::RW) {
-                do_wp_page(mm, &vma, va, pte)
+            if access.write && is_wp(pte) {
+                // Found by the speculative path: look again, locked.
+                match mm.pte_offset_map_lock(va) {
+                    Some(locked) if locked.get() == pte => do_wp_page(mm, &vma, va, locked),
+                    _ => Ok(()),
+                }
             } else {
                 // Another path made it present meanwhile, or a stale TLB
                 // entry: nothing to do, the access is retried.
@@ -194,6 +205,11 @@ fn handle_fault(
         // above.
         Some(_) => Err(FaultError::Access),
     }
+}
+
+/// Whether a write to `pte` is a copy-on-write fault: present, read-only.
+fn is_wp(pte: Pte) -> bool {
+    pte.is_present() && !pte.flags().contains(PteFlags::RW)
 }
 
 /// A fresh frame for a user page: highmem first, movable.
@@ -308,44 +324,37 @@ fn new_page(ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<Pages, FaultErro
 }
 
 /// A write to a present read-only page of a writable area: copy-on-write
-/// (Linux's `do_wp_page`). The page is reused, made writable, when this
-/// entry is its only mapping (and, for a page in the swap cache, no other
-/// process still has its swap entry: the page then leaves the cache);
-/// otherwise it is copied into a new frame through two atomic kmap slots,
-/// the copy mapped here, and the original loses one mapper. Both decisions
-/// are made under the page-table lock, where reclaim's unmapping of this
-/// entry waits.
-fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), FaultError> {
+/// (Linux's `do_wp_page`), with the entry `pte` as the fault found it,
+/// still mapped and under the page-table lock. The page is reused, made
+/// writable, when this entry is its only mapping (and, for a page in the
+/// swap cache, no other process still has its swap entry: the page then
+/// leaves the cache); otherwise it is copied into a new frame through two
+/// atomic kmap slots, the copy mapped here, and the original loses one
+/// mapper. Both decisions are made under the page-table lock, where
+/// reclaim's unmapping of this entry waits: the reuse test on the entry
+/// as found, the copy's installation only if the entry is still the one
+/// the copy was made from (the lock is let go around the allocation,
+/// which may sleep, as Linux's `pte_unmap_unlock` before the copy and
+/// `pte_same` after it).
+fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, mut pte: PteLocked<'_>) -> Result<(), FaultError> {
+    let old = pte.get();
     let old_pfn = old.pfn().0;
     let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
     // LAB 6: BEGIN reuse the page if it is this entry's alone, else copy it
-    let (mut reused, mut held) = (false, false);
-    // SAFETY: the same frame, which this entry already owns; or no change
-    // (a reference taken on the frame for the copy below).
-    unsafe {
-        mm.update_pte(va, |p| {
-            if p != old {
-                return None;
-            }
-            // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
-            if old_page.page_mapcount() <= 1
-                && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
-            {
-                reused = true;
-                return Some(Pte::new(p.pfn(), p.flags() | PteFlags::RW));
-            }
-            old_page.get();
-            held = true;
-            None
-        })
-    };
-    if reused {
+    // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
+    if old_page.page_mapcount() <= 1
+        && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
+    {
+        // SAFETY: the same frame, which this entry already owns.
+        unsafe { pte.set(Pte::new(old.pfn(), old.flags() | PteFlags::RW)) };
+        drop(pte);
         COW_REUSES.fetch_add(1, Ordering::Relaxed);
-    }
-    if !held {
-        // Reused, or the entry changed meanwhile: the access is retried.
         return Ok(());
     }
+    // Shared: a reference on the frame for the copy, taken while the entry
+    // still maps it, then the table unmapped and the lock let go.
+    old_page.get();
+    drop(pte);
     let new = match alloc_user_page(false) {
         Ok(new) => new,
         Err(e) => {
@@ -368,6 +377,7 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
         })
     };
     if !swapped {
+        // The entry changed meanwhile: the access is retried.
         page_alloc::__free_pages(new);
         put_page(old_pfn);
         return Ok(());
@@ -381,9 +391,10 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
     Ok(())
     // LAB 6: STUB
     // // Made writable where it is, shared or not: no copy.
-    // let _ = (vma, old_page, copy_highpage);
+    // let _ = (mm, vma, old_page, copy_highpage);
     // // SAFETY: the same frame, which this entry already owns.
-    // unsafe { mm.update_pte(va, |p| (p == old).then(|| Pte::new(p.pfn(), p.flags() | PteFlags::RW))) };
+    // unsafe { pte.set(Pte::new(old.pfn(), old.flags() | PteFlags::RW)) };
+    // drop(pte);
     // COW_REUSES.fetch_add(1, Ordering::Relaxed);
     // Ok(())
     // LAB 6: END

@@ -517,6 +517,33 @@ fn put_user_page(pfn: u32) {
     }
 }
 
+/// What one user entry held, let go as it is cleared (the body of Linux's
+/// `zap_pte_range`): a frame's mapping, counted in `frames`, or a swap
+/// entry's count on its slot, counted in `swapped`.
+fn zap_pte(pte: Pte, frames: &mut usize, swapped: &mut usize) {
+    if pte.has_frame() {
+        *frames += 1;
+        put_user_page(pte.pfn().0);
+    } else if pte.is_swap() && pte.swp_entry().is_migration() {
+        // The page is being moved; its mapping is counted nowhere but in
+        // rss (Linux's zap_pte_range).
+        *frames += 1;
+    } else if pte.is_swap() {
+        *swapped += 1;
+        // LAB 7: BEGIN the swap entry goes: its count on the slot (and the swap cache's page, if last)
+        free_swap_and_cache(pte.swp_entry());
+        // LAB 7: STUB
+        // let _ = (pte, free_swap_and_cache);
+        // LAB 7: END
+    }
+}
+
+/// Take what `zap_pte` counted off the mm's resident and swapped pages.
+fn zap_counts(mm: &MmStruct, frames: usize, swapped: usize) {
+    mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
+    mm.swapents.fetch_sub(swapped.min(mm.swapents.load(Ordering::Relaxed)), Ordering::Relaxed);
+}
+
 /// Unmap every page of `[start, end)` and free those that were mapped
 /// nowhere else (Linux's `zap_page_range`), then the page tables left
 /// empty. Returns the pages unmapped.
@@ -533,34 +560,24 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
     // does not reach user pages through these addresses meanwhile.
     unsafe {
         mm.for_each_pte(VirtAddr::new(start), npages, |_, pte| {
-            if pte.has_frame() {
-                frames += 1;
-                put_user_page(pte.pfn().0);
-            } else if pte.is_swap() && pte.swp_entry().is_migration() {
-                // The page is being moved; its mapping is counted nowhere
-                // but in rss (Linux's zap_pte_range).
-                frames += 1;
-            } else if pte.is_swap() {
-                swapped += 1;
-                // LAB 7: BEGIN the swap entry goes: its count on the slot (and the swap cache's page, if last)
-                free_swap_and_cache(pte.swp_entry());
-                // LAB 7: STUB
-                // let _ = (pte, free_swap_and_cache);
-                // LAB 7: END
-            }
+            zap_pte(pte, &mut frames, &mut swapped);
             Some(Pte::NONE)
         })
     };
-    mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
-    mm.swapents.fetch_sub(swapped.min(mm.swapents.load(Ordering::Relaxed)), Ordering::Relaxed);
+    zap_counts(mm, frames, swapped);
     mm.free_pgtables(VirtAddr::new(start), VirtAddr::new(end));
     frames
 }
 
-/// Linux's `exit_mmap`: every user page of the address space unmapped
-/// (the page tables go with the directory, in `MmStruct`'s drop).
+/// Linux's `exit_mmap`: every user page of the address space unmapped and
+/// its page tables freed, in one pass over the directory (the directory
+/// itself goes in `MmStruct`'s drop).
 pub fn exit_mmap(mm: &MmStruct) {
-    zap_page_range(mm, 0, TASK_SIZE);
+    let (mut frames, mut swapped) = (0, 0);
+    // SAFETY: `zap_pte` gives back what each entry held; the frames are
+    // freed before the TLB flush that ends the walk, as in zap_page_range.
+    unsafe { mm.unmap_and_free_tables(|_, pte| zap_pte(pte, &mut frames, &mut swapped)) };
+    zap_counts(mm, frames, swapped);
 }
 
 /// Fork's copy of area `vma` from `src` into `dst` (Linux's

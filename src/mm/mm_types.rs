@@ -32,7 +32,7 @@ use crate::mm::highpte::{pte_alloc_one, HighPteTables, PteMap};
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
 use crate::mm::page_alloc;
-use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, VirtAddr};
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, TableMemory, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -524,6 +524,53 @@ impl MmStruct {
             page += run;
         }
         changed
+    }
+
+    /// Exit's teardown of the user half in one pass (Linux's `unmap_vmas`
+    /// then `free_pgtables` over the whole address space): each user PDE
+    /// is read once, an empty one skipped without mapping anything; under
+    /// a present one, every entry that is not empty is passed to `f` and
+    /// cleared, with the table mapped once, and the table is then freed
+    /// and its PDE cleared, as nothing can be left in it. The TLB is
+    /// flushed after if this directory is loaded. `f` must not sleep.
+    /// Returns the page tables freed.
+    ///
+    /// # Safety
+    /// `f` gives back what each entry held (its frame's mapping, its count
+    /// on a swap slot): the entry is gone when it returns.
+    pub unsafe fn unmap_and_free_tables(&self, mut f: impl FnMut(VirtAddr, Pte)) -> usize {
+        let g = self.page_table_lock.lock();
+        let Some(pgd) = g.as_ref() else { return 0 };
+        // SAFETY: user tables of this mm's own directory, under its lock.
+        let mut mem = unsafe { self.tables() };
+        let mut freed = 0;
+        for i in 0..crate::layout::KERNEL_PGD_FIRST {
+            let pde = pgd.pde(&mem, i);
+            let Some(table) = pde.table() else { continue };
+            if pde.is_large() {
+                continue;
+            }
+            let at = VirtAddr::new(i << crate::layout::PGDIR_SHIFT);
+            // SAFETY: a user entry of this mm's own directory, under its
+            // lock; the map is dropped before the table is freed.
+            if let Some(mut map) = unsafe { PteMap::new(self.pgd_phys, at) } {
+                for idx in 0..crate::layout::PTRS_PER_PTE {
+                    let old = map.get_at(idx);
+                    if !old.is_none() {
+                        f(VirtAddr::new(at.as_usize() + idx * PAGE_SIZE), old);
+                        map.set_at(idx, Pte::NONE);
+                    }
+                }
+            }
+            mem.write_entry(self.pgd_phys, i, 0);
+            mem.free_table(table);
+            freed += 1;
+        }
+        drop(mem);
+        if freed != 0 && self.is_loaded() {
+            flush_tlb_all();
+        }
+        freed
     }
 
     /// Free the page tables left empty inside `[start, end)` (after an

@@ -265,9 +265,10 @@ const ZERO_FAULT_WHY: &str = "about 300 are trap entry and exit, the signal chec
                               lookup, rmap and counters";
 
 /// The same for a copy-on-write fault.
-const COW_FAULT_WHY: &str = "the demand-zero fault's fixed costs, plus three maps of the HIGHPTE page table (the \
-                             look, do_wp_page's reuse-or-copy decision, the new entry: about 390 instructions \
-                             and 6 of the 11 invlpg) and do_wp_page's reuse test";
+const COW_FAULT_WHY: &str = "the demand-zero fault's fixed costs, plus two maps of the HIGHPTE page table (the \
+                             look, which do_wp_page's reuse-or-copy decision shares under the lock, and the new \
+                             entry: about 260 instructions and 4 of the 9 invlpg), the copy's two kmap_atomic \
+                             (about 85) and do_wp_page's reuse test";
 
 /// The rows measured on the program, phase by phase (see the module docs
 /// and benchfault.c for the marks).

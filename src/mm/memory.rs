@@ -25,7 +25,7 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
 use crate::mm::highmem::{copy_highpage, memcpy_to_page};
-use crate::mm::mm_types::{MmContext, MmStruct};
+use crate::mm::mm_types::{MmContext, MmStruct, PteLocked};
 use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::Page;
@@ -170,14 +170,25 @@ fn handle_fault(
         // No page: the look decides whether one was needed (an empty
         // entry fails with this error, not with a second try).
         Some(Err(e)) => (mm.pte(va), Some(e)),
-        None => (mm.pte(va), None),
+        // The look, mapped and locked: a write to a present read-only
+        // entry goes to do_wp_page with it still so (Linux's
+        // handle_pte_fault), which decides reuse or copy on the entry as
+        // found instead of mapping the table again to look once more.
+        None => match mm.pte_offset_map_lock(va) {
+            Some(pte) if access.write && is_wp(pte.get()) => return do_wp_page(mm, &vma, va, pte),
+            pte => (pte.map(|p| p.get()), None),
+        },
     };
     match found {
         None => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_none() => no_page.map_or_else(|| do_no_page(mm, ctx, &vma, va), Err),
         Some(pte) if pte.is_present() => {
-            if access.write && !pte.flags().contains(PteFlags::RW) {
-                do_wp_page(mm, &vma, va, pte)
+            if access.write && is_wp(pte) {
+                // Found by the speculative path: look again, locked.
+                match mm.pte_offset_map_lock(va) {
+                    Some(locked) if locked.get() == pte => do_wp_page(mm, &vma, va, locked),
+                    _ => Ok(()),
+                }
             } else {
                 // Another path made it present meanwhile, or a stale TLB
                 // entry: nothing to do, the access is retried.
@@ -194,6 +205,11 @@ fn handle_fault(
         // above.
         Some(_) => Err(FaultError::Access),
     }
+}
+
+/// Whether a write to `pte` is a copy-on-write fault: present, read-only.
+fn is_wp(pte: Pte) -> bool {
+    pte.is_present() && !pte.flags().contains(PteFlags::RW)
 }
 
 /// A fresh frame for a user page: highmem first, movable.
@@ -308,44 +324,37 @@ fn new_page(ctx: &MmContext, vma: &Vma, va: VirtAddr) -> Result<Pages, FaultErro
 }
 
 /// A write to a present read-only page of a writable area: copy-on-write
-/// (Linux's `do_wp_page`). The page is reused, made writable, when this
-/// entry is its only mapping (and, for a page in the swap cache, no other
-/// process still has its swap entry: the page then leaves the cache);
-/// otherwise it is copied into a new frame through two atomic kmap slots,
-/// the copy mapped here, and the original loses one mapper. Both decisions
-/// are made under the page-table lock, where reclaim's unmapping of this
-/// entry waits.
-fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), FaultError> {
+/// (Linux's `do_wp_page`), with the entry `pte` as the fault found it,
+/// still mapped and under the page-table lock. The page is reused, made
+/// writable, when this entry is its only mapping (and, for a page in the
+/// swap cache, no other process still has its swap entry: the page then
+/// leaves the cache); otherwise it is copied into a new frame through two
+/// atomic kmap slots, the copy mapped here, and the original loses one
+/// mapper. Both decisions are made under the page-table lock, where
+/// reclaim's unmapping of this entry waits: the reuse test on the entry
+/// as found, the copy's installation only if the entry is still the one
+/// the copy was made from (the lock is let go around the allocation,
+/// which may sleep, as Linux's `pte_unmap_unlock` before the copy and
+/// `pte_same` after it).
+fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, mut pte: PteLocked<'_>) -> Result<(), FaultError> {
+    let old = pte.get();
     let old_pfn = old.pfn().0;
     let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
     // LAB 6: BEGIN reuse the page if it is this entry's alone, else copy it
-    let (mut reused, mut held) = (false, false);
-    // SAFETY: the same frame, which this entry already owns; or no change
-    // (a reference taken on the frame for the copy below).
-    unsafe {
-        mm.update_pte(va, |p| {
-            if p != old {
-                return None;
-            }
-            // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
-            if old_page.page_mapcount() <= 1
-                && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
-            {
-                reused = true;
-                return Some(Pte::new(p.pfn(), p.flags() | PteFlags::RW));
-            }
-            old_page.get();
-            held = true;
-            None
-        })
-    };
-    if reused {
+    // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
+    if old_page.page_mapcount() <= 1
+        && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
+    {
+        // SAFETY: the same frame, which this entry already owns.
+        unsafe { pte.set(Pte::new(old.pfn(), old.flags() | PteFlags::RW)) };
+        drop(pte);
         COW_REUSES.fetch_add(1, Ordering::Relaxed);
-    }
-    if !held {
-        // Reused, or the entry changed meanwhile: the access is retried.
         return Ok(());
     }
+    // Shared: a reference on the frame for the copy, taken while the entry
+    // still maps it, then the table unmapped and the lock let go.
+    old_page.get();
+    drop(pte);
     let new = match alloc_user_page(false) {
         Ok(new) => new,
         Err(e) => {
@@ -368,6 +377,7 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
         })
     };
     if !swapped {
+        // The entry changed meanwhile: the access is retried.
         page_alloc::__free_pages(new);
         put_page(old_pfn);
         return Ok(());
@@ -381,9 +391,10 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, old: Pte) -> Result<(), Fa
     Ok(())
     // LAB 6: STUB
     // // Made writable where it is, shared or not: no copy.
-    // let _ = (vma, old_page, copy_highpage);
+    // let _ = (mm, vma, old_page, copy_highpage);
     // // SAFETY: the same frame, which this entry already owns.
-    // unsafe { mm.update_pte(va, |p| (p == old).then(|| Pte::new(p.pfn(), p.flags() | PteFlags::RW))) };
+    // unsafe { pte.set(Pte::new(old.pfn(), old.flags() | PteFlags::RW)) };
+    // drop(pte);
     // COW_REUSES.fetch_add(1, Ordering::Relaxed);
     // Ok(())
     // LAB 6: END
@@ -506,6 +517,33 @@ fn put_user_page(pfn: u32) {
     }
 }
 
+/// What one user entry held, let go as it is cleared (the body of Linux's
+/// `zap_pte_range`): a frame's mapping, counted in `frames`, or a swap
+/// entry's count on its slot, counted in `swapped`.
+fn zap_pte(pte: Pte, frames: &mut usize, swapped: &mut usize) {
+    if pte.has_frame() {
+        *frames += 1;
+        put_user_page(pte.pfn().0);
+    } else if pte.is_swap() && pte.swp_entry().is_migration() {
+        // The page is being moved; its mapping is counted nowhere but in
+        // rss (Linux's zap_pte_range).
+        *frames += 1;
+    } else if pte.is_swap() {
+        *swapped += 1;
+        // LAB 7: BEGIN the swap entry goes: its count on the slot (and the swap cache's page, if last)
+        free_swap_and_cache(pte.swp_entry());
+        // LAB 7: STUB
+        // let _ = (pte, free_swap_and_cache);
+        // LAB 7: END
+    }
+}
+
+/// Take what `zap_pte` counted off the mm's resident and swapped pages.
+fn zap_counts(mm: &MmStruct, frames: usize, swapped: usize) {
+    mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
+    mm.swapents.fetch_sub(swapped.min(mm.swapents.load(Ordering::Relaxed)), Ordering::Relaxed);
+}
+
 /// Unmap every page of `[start, end)` and free those that were mapped
 /// nowhere else (Linux's `zap_page_range`), then the page tables left
 /// empty. Returns the pages unmapped.
@@ -522,34 +560,24 @@ pub fn zap_page_range(mm: &MmStruct, start: usize, end: usize) -> usize {
     // does not reach user pages through these addresses meanwhile.
     unsafe {
         mm.for_each_pte(VirtAddr::new(start), npages, |_, pte| {
-            if pte.has_frame() {
-                frames += 1;
-                put_user_page(pte.pfn().0);
-            } else if pte.is_swap() && pte.swp_entry().is_migration() {
-                // The page is being moved; its mapping is counted nowhere
-                // but in rss (Linux's zap_pte_range).
-                frames += 1;
-            } else if pte.is_swap() {
-                swapped += 1;
-                // LAB 7: BEGIN the swap entry goes: its count on the slot (and the swap cache's page, if last)
-                free_swap_and_cache(pte.swp_entry());
-                // LAB 7: STUB
-                // let _ = (pte, free_swap_and_cache);
-                // LAB 7: END
-            }
+            zap_pte(pte, &mut frames, &mut swapped);
             Some(Pte::NONE)
         })
     };
-    mm.rss.fetch_sub(frames.min(mm.rss.load(Ordering::Relaxed)), Ordering::Relaxed);
-    mm.swapents.fetch_sub(swapped.min(mm.swapents.load(Ordering::Relaxed)), Ordering::Relaxed);
+    zap_counts(mm, frames, swapped);
     mm.free_pgtables(VirtAddr::new(start), VirtAddr::new(end));
     frames
 }
 
-/// Linux's `exit_mmap`: every user page of the address space unmapped
-/// (the page tables go with the directory, in `MmStruct`'s drop).
+/// Linux's `exit_mmap`: every user page of the address space unmapped and
+/// its page tables freed, in one pass over the directory (the directory
+/// itself goes in `MmStruct`'s drop).
 pub fn exit_mmap(mm: &MmStruct) {
-    zap_page_range(mm, 0, TASK_SIZE);
+    let (mut frames, mut swapped) = (0, 0);
+    // SAFETY: `zap_pte` gives back what each entry held; the frames are
+    // freed before the TLB flush that ends the walk, as in zap_page_range.
+    unsafe { mm.unmap_and_free_tables(|_, pte| zap_pte(pte, &mut frames, &mut swapped)) };
+    zap_counts(mm, frames, swapped);
 }
 
 /// Fork's copy of area `vma` from `src` into `dst` (Linux's

@@ -26,13 +26,13 @@ use crate::arch::x86::cpu::{flush_tlb_all, flush_tlb_one, load_cr3, read_cr3};
 use crate::arch::x86::mm::init::swapper_pg_dir_phys;
 use crate::arch::x86::pgtable_types::PteFlags;
 use crate::kernel::mutex::Mutex;
-use crate::kernel::sync::SpinLock;
+use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::highpte::{pte_alloc_one, HighPteTables, PteMap};
 use crate::mm::kmem_alloc::{KmemCacheAlloc, NamedCache};
 use crate::mm::mmap::{FileRef, Rlimits, VmaSet};
 use crate::mm::page_alloc;
-use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, VirtAddr};
+use crate::mm::pgtable::{MapError, PageTables, Pfn, PhysAddr, Pte, TableMemory, VirtAddr};
 use crate::mm::vmalloc::DirectMapTables;
 use ::alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -398,6 +398,28 @@ impl MmStruct {
         Some(old)
     }
 
+    /// The entry for user page `va` with its table mapped and the
+    /// page-table lock held until the value is dropped (Linux's
+    /// `pte_offset_map_lock`; the drop is `pte_unmap_unlock`): for a caller
+    /// that decides on the entry it looked at without letting go in
+    /// between, as `do_wp_page` decides reuse or copy on the entry
+    /// `handle_pte_fault` found. `None` when no page table covers `va`.
+    /// Nothing that may sleep while it lives.
+    #[inline]
+    pub fn pte_offset_map_lock(&self, va: VirtAddr) -> Option<PteLocked<'_>> {
+        if va.as_usize() >= TASK_SIZE {
+            return None;
+        }
+        let lock = self.page_table_lock.lock();
+        lock.as_ref()?;
+        // SAFETY: a user entry of this mm's own directory (there while the
+        // lock shows it), under its lock, which `PteLocked` holds until
+        // after it has dropped the map; it writes only through `set`, whose
+        // contract is `update_pte`'s.
+        let map = unsafe { PteMap::new(self.pgd_phys, va) }?;
+        Some(PteLocked { map: Some(map), mm: self, va, flush: false, _lock: lock })
+    }
+
     /// Write `f(pte)` for each `(va, pte)` of `entries`, user pages under
     /// one page table that exists, where the entry is empty: one trip
     /// under the page-table lock with the table mapped once (fork's copy,
@@ -504,6 +526,53 @@ impl MmStruct {
         changed
     }
 
+    /// Exit's teardown of the user half in one pass (Linux's `unmap_vmas`
+    /// then `free_pgtables` over the whole address space): each user PDE
+    /// is read once, an empty one skipped without mapping anything; under
+    /// a present one, every entry that is not empty is passed to `f` and
+    /// cleared, with the table mapped once, and the table is then freed
+    /// and its PDE cleared, as nothing can be left in it. The TLB is
+    /// flushed after if this directory is loaded. `f` must not sleep.
+    /// Returns the page tables freed.
+    ///
+    /// # Safety
+    /// `f` gives back what each entry held (its frame's mapping, its count
+    /// on a swap slot): the entry is gone when it returns.
+    pub unsafe fn unmap_and_free_tables(&self, mut f: impl FnMut(VirtAddr, Pte)) -> usize {
+        let g = self.page_table_lock.lock();
+        let Some(pgd) = g.as_ref() else { return 0 };
+        // SAFETY: user tables of this mm's own directory, under its lock.
+        let mut mem = unsafe { self.tables() };
+        let mut freed = 0;
+        for i in 0..crate::layout::KERNEL_PGD_FIRST {
+            let pde = pgd.pde(&mem, i);
+            let Some(table) = pde.table() else { continue };
+            if pde.is_large() {
+                continue;
+            }
+            let at = VirtAddr::new(i << crate::layout::PGDIR_SHIFT);
+            // SAFETY: a user entry of this mm's own directory, under its
+            // lock; the map is dropped before the table is freed.
+            if let Some(mut map) = unsafe { PteMap::new(self.pgd_phys, at) } {
+                for idx in 0..crate::layout::PTRS_PER_PTE {
+                    let old = map.get_at(idx);
+                    if !old.is_none() {
+                        f(VirtAddr::new(at.as_usize() + idx * PAGE_SIZE), old);
+                        map.set_at(idx, Pte::NONE);
+                    }
+                }
+            }
+            mem.write_entry(self.pgd_phys, i, 0);
+            mem.free_table(table);
+            freed += 1;
+        }
+        drop(mem);
+        if freed != 0 && self.is_loaded() {
+            flush_tlb_all();
+        }
+        freed
+    }
+
     /// Free the page tables left empty inside `[start, end)` (after an
     /// `munmap`; Linux's `free_pgtables`). Returns how many.
     pub fn free_pgtables(&self, start: VirtAddr, end: VirtAddr) -> usize {
@@ -573,5 +642,58 @@ impl MmStruct {
         if self.anon_family.load(Ordering::Relaxed) != NO_FAMILY {
             crate::mm::rmap::anon_unlink(self);
         }
+    }
+}
+
+/// One user page-table entry, mapped, under its mm's page-table lock (see
+/// [`MmStruct::pte_offset_map_lock`]). The drop unmaps the table, flushes
+/// the entry from the TLB if `set` changed a present one (still under
+/// the lock, as `update_pte` does), then lets the lock go.
+pub struct PteLocked<'a> {
+    /// Taken in `drop`, before `_lock` is released (field order alone
+    /// would do; the flush must come between the two).
+    map: Option<PteMap>,
+    mm: &'a MmStruct,
+    va: VirtAddr,
+    /// A present entry was changed: flush it on the way out.
+    flush: bool,
+    _lock: SpinLockGuard<'a, Option<PageTables>>,
+}
+
+impl PteLocked<'_> {
+    /// The entry now.
+    #[inline]
+    pub fn get(&self) -> Pte {
+        self.map.as_ref().map_or(Pte::NONE, |m| m.get())
+    }
+
+    /// Write the entry (flushed from the TLB at the drop when the old one
+    /// was present).
+    ///
+    /// # Safety
+    /// As for [`MmStruct::update_pte`]'s `f`: the entry written maps a
+    /// frame the caller owns (or holds a reference on for this mapping)
+    /// until it is unmapped again, with `USER` set; or it is empty, or a
+    /// swap entry holding its own count on its slot, or a migration entry.
+    #[inline]
+    pub unsafe fn set(&mut self, new: Pte) {
+        if let Some(m) = self.map.as_mut() {
+            let old = m.get();
+            if new != old {
+                m.set(new);
+                self.flush |= old.is_present();
+            }
+        }
+    }
+}
+
+impl Drop for PteLocked<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        drop(self.map.take());
+        if self.flush && self.mm.is_loaded() {
+            flush_tlb_one(self.va.as_usize());
+        }
+        // `_lock` is released after this.
     }
 }

@@ -448,12 +448,20 @@ impl BuddyZone {
         Some(pfn)
     }
 
-    /// `n` order-0 pages for a pcp list, handed to `take` one by one: the
-    /// pages, in the order, and the free lists left behind, of `n` calls of
-    /// `alloc(mem_map, 0, mt)` (2.6.24's `rmqueue_bulk` loop of
-    /// `__rmqueue`), except that the pages have a count of 0, as the pcp
-    /// lists keep them. Returns how many were taken (fewer when the zone
-    /// runs out).
+    /// At least `n` and at most `max` order-0 pages for a pcp list, handed
+    /// to `take` one by one: the pages, in the order, and the free lists
+    /// left behind, of as many calls of `alloc(mem_map, 0, mt)` (2.6.24's
+    /// `rmqueue_bulk` loop of `__rmqueue`), except that the pages have a
+    /// count of 0, as the pcp lists keep them. Returns how many were taken
+    /// (fewer than `n` when the zone runs out).
+    ///
+    /// Past `n` it only goes on with the block it is taking, up to `max`:
+    /// with Linux's batch of 31 and `max` 32, a refill takes a whole
+    /// order-5 block, or the first 32 pages of a larger one, rather than
+    /// leaving a one-page crumb that the next refill must take off its own
+    /// list before it starts on the next block (and that the drain gives
+    /// back as a piece of its own). The calls it stands for are the same
+    /// calls, one more of them.
     ///
     /// Where those calls would split a block of order k off `mt`'s own
     /// lists and then take its pages one by one (every list below k is
@@ -462,7 +470,15 @@ impl BuddyZone {
     /// and puts back at once what the calls would leave of it. Anything
     /// else (a fallback to another type, the CMA lists first) goes through
     /// `alloc` a page at a time.
-    pub fn alloc_bulk(&mut self, mem_map: &[Page], mt: MigrateType, n: usize, mut take: impl FnMut(u32)) -> usize {
+    pub fn alloc_bulk(
+        &mut self,
+        mem_map: &[Page],
+        mt: MigrateType,
+        n: usize,
+        max: usize,
+        mut take: impl FnMut(u32),
+    ) -> usize {
+        debug_assert!(n <= max);
         let mt = self.grouped(mt);
         if mt == MigrateType::Isolate {
             return 0;
@@ -485,7 +501,7 @@ impl BuddyZone {
                 continue;
             };
             let Some(pfn) = self.pop_free_block(mem_map, order, mt) else { break };
-            let m = (1usize << order).min(n - done).min(run);
+            let m = (1usize << order).min(max - done).min(run);
             for p in pfn..pfn + m as u32 {
                 // As each page leaves `alloc`: no buddy mark, `private` 0,
                 // `index` the list's type, unlinked, and the pcp's count 0.

@@ -449,7 +449,8 @@ impl BuddyZone {
     }
 
     /// At least `n` and at most `max` order-0 pages for a pcp list, handed
-    /// to `take` one by one: the pages, in the order, and the free lists
+    /// to `take` a run of consecutive pages at a time (first pfn, count),
+    /// in their order: the pages, in the order, and the free lists
     /// left behind, of as many calls of `alloc(mem_map, 0, mt)` (2.6.24's
     /// `rmqueue_bulk` loop of `__rmqueue`), except that the pages have a
     /// count of 0, as the pcp lists keep them. Returns how many were taken
@@ -476,7 +477,7 @@ impl BuddyZone {
         mt: MigrateType,
         n: usize,
         max: usize,
-        mut take: impl FnMut(u32),
+        mut take: impl FnMut(u32, u32),
     ) -> usize {
         debug_assert!(n <= max);
         let mt = self.grouped(mt);
@@ -496,22 +497,22 @@ impl BuddyZone {
             let (Some(order), true) = (own, run > 0) else {
                 let Some(pfn) = self.alloc(mem_map, 0, mt) else { break };
                 mem_map[pfn as usize].set_page_count(0);
-                take(pfn);
+                take(pfn, 1);
                 done += 1;
                 continue;
             };
             let Some(pfn) = self.pop_free_block(mem_map, order, mt) else { break };
             let m = (1usize << order).min(max - done).min(run);
-            for p in pfn..pfn + m as u32 {
+            // One bounds check for the run, not one per page.
+            for page in &mem_map[pfn as usize..pfn as usize + m] {
                 // As each page leaves `alloc`: no buddy mark, `private` 0,
                 // `index` the list's type, unlinked, and the pcp's count 0.
-                let page = &mem_map[p as usize];
                 clear_buddy(page);
                 page.set_index(mt as u32);
                 page.lru.set(ListLinks::UNLINKED);
                 page.set_page_count(0);
-                take(p);
             }
+            take(pfn, m as u32);
             self.free_area_pages -= m;
             // What the calls leave of the block: the rest in naturally
             // aligned pieces, the smallest first, as `expand` made them.

@@ -598,7 +598,7 @@ proptest! {
             let mt = MigrateType::ALL[mt];
             let max = n + extra;
             let mut bulk = Vec::new();
-            let taken = b.alloc_bulk(&mm_b, mt, n, max, |pfn| bulk.push(pfn));
+            let taken = b.alloc_bulk(&mm_b, mt, n, max, |pfn, m| bulk.extend(pfn..pfn + m));
             prop_assert_eq!(taken, bulk.len());
             prop_assert!(taken <= max);
             let mut one_by_one = Vec::new();
@@ -657,9 +657,9 @@ proptest! {
         for (n, mt, chunk, seed) in rounds {
             let mt = MigrateType::ALL[mt];
             let mut pfns = Vec::new();
-            a.alloc_bulk(&mm_a, mt, n, n, |pfn| pfns.push(pfn));
+            a.alloc_bulk(&mm_a, mt, n, n, |pfn, m| pfns.extend(pfn..pfn + m));
             let mut same = Vec::new();
-            b.alloc_bulk(&mm_b, mt, n, n, |pfn| same.push(pfn));
+            b.alloc_bulk(&mm_b, mt, n, n, |pfn, m| same.extend(pfn..pfn + m));
             prop_assert_eq!(&pfns, &same);
             // Cut into chunks; shuffle the chunks and reverse some, by `seed`.
             let mut chunks: Vec<Vec<u32>> = pfns.chunks(chunk).map(|c| c.to_vec()).collect();

@@ -213,11 +213,18 @@ pub struct RingFill<'a> {
 }
 
 impl RingFill<'_> {
-    /// The next page of the refill, behind the ones put before.
+    /// The next pages of the refill, `pfn .. pfn + n` in that order, each
+    /// behind the one before: a run of consecutive pages, as the buddy
+    /// allocator's bulk path hands them over, in a loop of its own that
+    /// keeps its slot in a register.
     #[inline(always)]
-    pub fn put(&mut self, pfn: u32) {
-        self.next = self.next.wrapping_sub(1);
-        self.pfns[self.next & (PCP_RING - 1)] = pfn;
+    pub fn put_run(&mut self, pfn: u32, n: u32) {
+        let mut next = self.next;
+        for p in pfn..pfn + n {
+            next = next.wrapping_sub(1);
+            self.pfns[next & (PCP_RING - 1)] = p;
+        }
+        self.next = next;
     }
 }
 
@@ -311,7 +318,7 @@ impl Zone {
         let n = pcp.batch.min(PCP_RING);
         let max = n.next_power_of_two().min(PCP_RING);
         let mut buddy = self.lock();
-        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, max, |pfn| ring.put(pfn)));
+        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, max, |pfn, m| ring.put_run(pfn, m)));
         pcp.count += taken;
     }
 

@@ -53,7 +53,7 @@ pub(super) fn rows(loop_cost: u64) {
         per,
         "<=120",
         &ev,
-        "; refills and drains of 31 pages (Linux's batch) go through the buddy lists smallest block first and merge as page-by-page frees would, on top of the fast paths above",
+        "; refills of 31 pages (Linux's batch) rounded up to finish their block (32), drains of 31, through the buddy lists smallest block first, merging as page-by-page frees would: about 18 instructions a page each way in the loops, on top of the fast paths above",
     );
 
     let ev = events();

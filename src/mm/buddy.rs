@@ -448,12 +448,21 @@ impl BuddyZone {
         Some(pfn)
     }
 
-    /// `n` order-0 pages for a pcp list, handed to `take` one by one: the
-    /// pages, in the order, and the free lists left behind, of `n` calls of
-    /// `alloc(mem_map, 0, mt)` (2.6.24's `rmqueue_bulk` loop of
-    /// `__rmqueue`), except that the pages have a count of 0, as the pcp
-    /// lists keep them. Returns how many were taken (fewer when the zone
-    /// runs out).
+    /// At least `n` and at most `max` order-0 pages for a pcp list, handed
+    /// to `take` a run of consecutive pages at a time (first pfn, count),
+    /// in their order: the pages, in the order, and the free lists
+    /// left behind, of as many calls of `alloc(mem_map, 0, mt)` (2.6.24's
+    /// `rmqueue_bulk` loop of `__rmqueue`), except that the pages have a
+    /// count of 0, as the pcp lists keep them. Returns how many were taken
+    /// (fewer than `n` when the zone runs out).
+    ///
+    /// Past `n` it only goes on with the block it is taking, up to `max`:
+    /// with Linux's batch of 31 and `max` 32, a refill takes a whole
+    /// order-5 block, or the first 32 pages of a larger one, rather than
+    /// leaving a one-page crumb that the next refill must take off its own
+    /// list before it starts on the next block (and that the drain gives
+    /// back as a piece of its own). The calls it stands for are the same
+    /// calls, one more of them.
     ///
     /// Where those calls would split a block of order k off `mt`'s own
     /// lists and then take its pages one by one (every list below k is
@@ -462,7 +471,15 @@ impl BuddyZone {
     /// and puts back at once what the calls would leave of it. Anything
     /// else (a fallback to another type, the CMA lists first) goes through
     /// `alloc` a page at a time.
-    pub fn alloc_bulk(&mut self, mem_map: &[Page], mt: MigrateType, n: usize, mut take: impl FnMut(u32)) -> usize {
+    pub fn alloc_bulk(
+        &mut self,
+        mem_map: &[Page],
+        mt: MigrateType,
+        n: usize,
+        max: usize,
+        mut take: impl FnMut(u32, u32),
+    ) -> usize {
+        debug_assert!(n <= max);
         let mt = self.grouped(mt);
         if mt == MigrateType::Isolate {
             return 0;
@@ -480,22 +497,22 @@ impl BuddyZone {
             let (Some(order), true) = (own, run > 0) else {
                 let Some(pfn) = self.alloc(mem_map, 0, mt) else { break };
                 mem_map[pfn as usize].set_page_count(0);
-                take(pfn);
+                take(pfn, 1);
                 done += 1;
                 continue;
             };
             let Some(pfn) = self.pop_free_block(mem_map, order, mt) else { break };
-            let m = (1usize << order).min(n - done).min(run);
-            for p in pfn..pfn + m as u32 {
+            let m = (1usize << order).min(max - done).min(run);
+            // One bounds check for the run, not one per page.
+            for page in &mem_map[pfn as usize..pfn as usize + m] {
                 // As each page leaves `alloc`: no buddy mark, `private` 0,
                 // `index` the list's type, unlinked, and the pcp's count 0.
-                let page = &mem_map[p as usize];
                 clear_buddy(page);
                 page.set_index(mt as u32);
                 page.lru.set(ListLinks::UNLINKED);
                 page.set_page_count(0);
-                take(p);
             }
+            take(pfn, m as u32);
             self.free_area_pages -= m;
             // What the calls leave of the block: the rest in naturally
             // aligned pieces, the smallest first, as `expand` made them.

@@ -82,10 +82,11 @@ impl PerCpuPages {
     }
 }
 
-/// Room of one pcp list. A list holds at most `high + batch` pages (a
-/// refill of an empty list may come on top of `high` pages on the other
-/// lists), 217 with 2.6.24's largest batch (31, `zone_batchsize`); a free
-/// into a full list goes straight to the buddy allocator.
+/// Room of one pcp list. A list holds at most `high` pages plus a refill
+/// (a refill of an empty list may come on top of `high` pages on the other
+/// lists), a refill being a batch rounded up to a power of two: 218 with
+/// 2.6.24's largest batch (31, `zone_batchsize`); a free into a full list
+/// goes straight to the buddy allocator.
 pub const PCP_RING: usize = 256;
 
 /// One pcp list: the PFNs of its pages in a ring, cold end at `head`, hot
@@ -212,11 +213,18 @@ pub struct RingFill<'a> {
 }
 
 impl RingFill<'_> {
-    /// The next page of the refill, behind the ones put before.
+    /// The next pages of the refill, `pfn .. pfn + n` in that order, each
+    /// behind the one before: a run of consecutive pages, as the buddy
+    /// allocator's bulk path hands them over, in a loop of its own that
+    /// keeps its slot in a register.
     #[inline(always)]
-    pub fn put(&mut self, pfn: u32) {
-        self.next = self.next.wrapping_sub(1);
-        self.pfns[self.next & (PCP_RING - 1)] = pfn;
+    pub fn put_run(&mut self, pfn: u32, n: u32) {
+        let mut next = self.next;
+        for p in pfn..pfn + n {
+            next = next.wrapping_sub(1);
+            self.pfns[next & (PCP_RING - 1)] = p;
+        }
+        self.next = next;
     }
 }
 
@@ -305,10 +313,12 @@ impl Zone {
     /// `__rmqueue` calls would, a split block at a time.
     #[inline(never)]
     fn rmqueue_bulk(&self, pcp: &mut PerCpuPages, mem_map: &[Page], mt: MigrateType, list: usize) {
-        // The list is empty: a whole batch fits.
+        // The list is empty: a whole batch fits, and the rest of the block
+        // the batch ends in, up to the next power of two (`alloc_bulk`).
         let n = pcp.batch.min(PCP_RING);
+        let max = n.next_power_of_two().min(PCP_RING);
         let mut buddy = self.lock();
-        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, |pfn| ring.put(pfn)));
+        let taken = pcp.lists[list].refill(|ring| buddy.alloc_bulk(mem_map, mt, n, max, |pfn, m| ring.put_run(pfn, m)));
         pcp.count += taken;
     }
 

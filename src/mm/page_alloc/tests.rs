@@ -916,7 +916,16 @@ proptest::proptest! {
                 }
                 5 if ring.is_empty() => {
                     let n = (n * 7).min(PCP_RING);
-                    let taken = ring.refill(|f| { for i in 0..n as u32 { f.put(next + i) } n });
+                    // In runs of 1 to 5 pages, as a refill hands them over.
+                    let taken = ring.refill(|f| {
+                        let mut i = 0;
+                        while i < n {
+                            let k = (n - i).min(1 + i % 5);
+                            f.put_run(next + i as u32, k as u32);
+                            i += k;
+                        }
+                        n
+                    });
                     proptest::prop_assert_eq!(taken, n);
                     for i in 0..n as u32 { model.push_back(next + i) }
                     next += n as u32;

@@ -160,8 +160,7 @@ fn handle_fault(
     // else is found is served below, the page given back. `swapents` is
     // read without the lock: a stale 0 only means a page made for
     // nothing.
-    let speculate =
-        not_present && matches!(vma.kind, VmaKind::Anonymous) && mm.swapents.load(Ordering::Relaxed) == 0;
+    let speculate = not_present && matches!(vma.kind, VmaKind::Anonymous) && mm.swapents.load(Ordering::Relaxed) == 0;
     let (found, no_page) = match speculate.then(|| new_page(ctx, &vma, va)) {
         Some(Ok(page)) => match install_new_page(mm, &vma, va, page, page_prot(vma.flags, true))? {
             None => return Ok(()),
@@ -342,8 +341,7 @@ fn do_wp_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, mut pte: PteLocked<'_>) ->
     let old_page = pfn_to_page(old_pfn as usize).ok_or(FaultError::Access)?;
     // LAB 6: BEGIN reuse the page if it is this entry's alone, else copy it
     // Linux's `page_mapcount` is `_mapcount + 1`: one mapper, ours.
-    if old_page.page_mapcount() <= 1
-        && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
+    if old_page.page_mapcount() <= 1 && (!old_page.flags().contains(PageFlags::SWAPCACHE) || try_to_free_swap(old_pfn))
     {
         // SAFETY: the same frame, which this entry already owns.
         unsafe { pte.set(Pte::new(old.pfn(), old.flags() | PteFlags::RW)) };

@@ -95,3 +95,16 @@ def run(lab_dir):
         print(line if not reason else line + "\n    " + reason.strip().replace("\n", "\n    "), flush=True)
         results.append((name, points, got, handout, reason))
     return results
+
+
+def show(m, line, timeout=60, keep=None):
+    """Run shell command `line` on machine `m` and print it as the README
+    shows a session (`himem# line`, then its output; with `keep`, only the
+    lines that regex matches); return the output. For the labs' capture.py."""
+    out = m.cmd(line, timeout)
+    # A job's output can come between the prompt and the echo.
+    out = "".join(l + "\n" for l in out.splitlines() if l != line)
+    if keep:
+        out = "".join(l + "\n" for l in out.splitlines() if re.search(keep, l))
+    sys.stdout.write("himem# %s\n%s" % (line, out))
+    return out

@@ -27,7 +27,7 @@ import gdb.printing  # noqa: E402
 
 if "himem_rust" not in sys.modules:  # sourced by hand: the readers first
     gdb.execute("source " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "rust.py"))
-from himem_rust import (PAGE_SHIFT, PAGE_SIZE, RustLanguage, commands, held_note, load_as_module,  # noqa: E402
+from himem_rust import (PAGE_SHIFT, PAGE_SIZE, Printer, RustLanguage, commands, held_note, load_as_module,  # noqa: E402
                         num, once_ready, parse_address, read_phys, read_u32s, rust_str, static, unwrap)
 
 MAX_ORDER = 11
@@ -352,18 +352,11 @@ def describe_page(w, pfn=None):
     return ", ".join(parts)
 
 
-class PagePrinter:
+class PagePrinter(Printer):
     """kernel::mm::page::Page: pfn, zone, flags, refcount and map count, the
     order of a free block or compound head."""
 
-    def __init__(self, val):
-        self.val = val
-
-    def to_string(self):
-        with RustLanguage():
-            return self._text()
-
-    def _text(self):
+    def text(self):
         v = self.val
         words = [num(v[f]) & 0xFFFFFFFF for f in ("flags", "count", "mapcount", "private")]
         links = unwrap(v["lru"])
@@ -373,17 +366,10 @@ class PagePrinter:
         return "page " + describe_page(page_fields(words), pfn)
 
 
-class ZonePrinter:
+class ZonePrinter(Printer):
     """kernel::mm::mmzone::Zone: name, pfn range, free pages, watermarks."""
 
-    def __init__(self, val):
-        self.val = val
-
-    def to_string(self):
-        with RustLanguage():
-            return self._text()
-
-    def _text(self):
+    def text(self):
         z = self.val
         start, n = int(z["start_pfn"]), int(z["nr_pfns"])
         wm = [num(z["watermark"][i]) for i in range(3)]

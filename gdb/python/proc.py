@@ -29,7 +29,7 @@ import gdb.printing  # noqa: E402
 
 if "himem_rust" not in sys.modules:  # sourced by hand: the readers first
     gdb.execute("source " + os.path.join(os.path.dirname(os.path.abspath(__file__)), "rust.py"))
-from himem_rust import (PAGE_OFFSET, PAGE_SIZE, arc, commands, enum_name, load_as_module, num, option,  # noqa: E402
+from himem_rust import (PAGE_OFFSET, PAGE_SIZE, Printer, arc, commands, enum_name, load_as_module, num, option,  # noqa: E402
                         paging_on,
                         parse_address, parse_count, pointer, read_phys_u32, read_u32, require, rust_str, static,
                         swapper_pg_dir, symbol_address, unwrap, variant, vec_items)
@@ -550,11 +550,8 @@ faulting instruction again.""", gdb.COMMAND_DATA),
 
 # --- pretty printers ---
 
-class VmaPrinter:
-    def __init__(self, val):
-        self.val = val
-
-    def to_string(self):
+class VmaPrinter(Printer):
+    def text(self):
         start, end, flags, pgoff, fname = vma_fields(self.val)
         rwx = "%s%s%s%s" % ("r" if flags & VM_READ else "-", "w" if flags & VM_WRITE else "-",
                             "x" if flags & VM_EXEC else "-", "s" if flags & VM_MAYSHARE else "p")
@@ -562,11 +559,8 @@ class VmaPrinter:
             start, end, rwx, flags, pgoff, fname if fname else "anonymous", (end - start) // PAGE_SIZE)
 
 
-class ProcessPrinter:
-    def __init__(self, val):
-        self.val = val
-
-    def to_string(self):
+class ProcessPrinter(Printer):
+    def text(self):
         p = self.val
         inner = proc_inner(p)
         status = option(inner["exit_status"])
@@ -577,11 +571,8 @@ class ProcessPrinter:
             "%#x" % int(pointer(mm)) if mm is not None else "none")
 
 
-class TaskPrinter:
-    def __init__(self, val):
-        self.val = val
-
-    def to_string(self):
+class TaskPrinter(Printer):
+    def text(self):
         t = self.val
         name = t["name"]
         raw = bytes(int(name["__0"][i]) for i in range(int(name["__1"]))).decode("utf-8", "replace")

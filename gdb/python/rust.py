@@ -361,6 +361,18 @@ class RustLanguage:
             gdb.execute("set language %s" % self.old, to_string=True)
 
 
+class Printer:
+    """A pretty printer's frame: it keeps the value, and `to_string` reads
+    it as Rust (see RustLanguage) through the subclass's `text()`."""
+
+    def __init__(self, val):
+        self.val = val
+
+    def to_string(self):
+        with RustLanguage():
+            return self.text()
+
+
 class Command(gdb.Command):
     """A helper command whose work is `report(arg) -> text`. Errors come out
     as one line starting with the command's name, never a traceback: a bad

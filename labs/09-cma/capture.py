@@ -12,18 +12,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-import qemu  # noqa: E402
-
-
-def show(m, line, timeout=60, keep=None):
-    out = m.cmd(line, timeout)
-    # A job's output can come between the prompt and the echo.
-    out = "".join(l + "\n" for l in out.splitlines() if l != line)
-    if keep:
-        out = "".join(l + "\n" for l in out.splitlines() if re.search(keep, l))
-    sys.stdout.write("himem# %s\n%s" % (line, out))
-    return out
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from gradelib import qemu, show  # noqa: E402
 
 
 def job(out):

@@ -105,25 +105,15 @@ const STACK_SLACK: usize = 65536 + 32 * 4;
 /// the area lookup of `do_page_fault`). The caller holds `ctx` (the mm's
 /// `mmap` lock). May sleep.
 pub fn handle_mm_fault(mm: &MmStruct, ctx: &mut MmContext, addr: usize, access: Access) -> Result<(), FaultError> {
-    handle_fault(mm, ctx, addr, access, false)
+    handle_user_fault(mm, ctx, addr, access, false)
 }
 
 /// [`handle_mm_fault`] for the trap handler, whose error code says
 /// whether the entry was not present (`not_present`): in an anonymous
 /// area of an address space with nothing on swap, such a fault is almost
 /// always on an empty entry, and the page is made before the entry is
-/// looked at (see `handle_fault`).
+/// looked at (see the speculation below).
 pub fn handle_user_fault(
-    mm: &MmStruct,
-    ctx: &mut MmContext,
-    addr: usize,
-    access: Access,
-    not_present: bool,
-) -> Result<(), FaultError> {
-    handle_fault(mm, ctx, addr, access, not_present)
-}
-
-fn handle_fault(
     mm: &MmStruct,
     ctx: &mut MmContext,
     addr: usize,

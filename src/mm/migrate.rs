@@ -310,7 +310,7 @@ mod kernel {
                 drop(g);
                 r
             };
-            old.clear_flag(PageFlags::LOCKED);
+            crate::mm::swapfile::unlock_page(pfn);
             MIGRATION_WAIT.wake_up_all();
             r
         };

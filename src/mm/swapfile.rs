@@ -287,6 +287,21 @@ pub fn delete_from_swap_cache(pfn: u32) {
     super::swap::put_page(pfn);
 }
 
+/// Let go of `PG_locked` on page `pfn`, which reclaim or migration held
+/// while it worked on the page (the caller still holds its reference). Its
+/// last mapper may have gone meanwhile (an exit while the holder slept):
+/// `page_remove_rmap` and `free_swap_and_cache` leave a locked page in the
+/// swap cache, so a cache copy nobody can reach any more is dropped here,
+/// as their `try_to_free_swap` would have done; the holder's put then frees
+/// the frame.
+pub fn unlock_page(pfn: u32) {
+    let p = page(pfn);
+    p.clear_flag(PageFlags::LOCKED);
+    if p.flags().contains(PageFlags::SWAPCACHE) && p.page_mapcount() == 0 {
+        try_to_free_swap(pfn);
+    }
+}
+
 /// Linux's `reuse_swap_page` / `try_to_free_swap` for a page mapped once:
 /// if no page-table entry still names its slot (only the cache does), the
 /// page leaves the cache and the slot is freed, so the page may be written

@@ -34,7 +34,7 @@ use super::page::{Page, PageFlags};
 use super::page_io::swap_writepage;
 use super::rmap::{page_referenced, try_to_unmap, Unmap};
 use super::swap::{put_page, putback_lru_page};
-use super::swapfile::{add_to_swap, nr_swap_pages, remove_mapping, try_to_free_swap};
+use super::swapfile::{add_to_swap, nr_swap_pages, remove_mapping, unlock_page};
 use super::sysctl::SWAPPINESS;
 use super::vmstat::{count_vm_event, count_vm_events, VmEvent, NR_ANON_PAGES};
 use crate::kernel::wait::WaitQueue;
@@ -150,25 +150,13 @@ fn shrink_page_list(batch: &PageBatch, ignore_references: bool) -> usize {
         let p = page(pfn);
         p.set_flag(PageFlags::LOCKED);
         let v = shrink_page(pfn, ignore_references);
-        p.clear_flag(PageFlags::LOCKED);
+        unlock_page(pfn);
         match v {
             Verdict::Freed => {
                 freed += 1;
                 put_page(pfn);
             }
-            Verdict::Keep(l) => {
-                // Its last mapper may have gone while we held the lock (an
-                // exit while reclaim slept in the rmap walk or the write):
-                // `page_remove_rmap` and `free_swap_and_cache` leave a
-                // locked page in the swap cache, so the cache copy nobody
-                // can reach is dropped here, now that we have unlocked it,
-                // as their `try_to_free_swap` would have done; the
-                // putback's reference drop then frees the frame.
-                if p.flags().contains(PageFlags::SWAPCACHE) && p.page_mapcount() == 0 {
-                    try_to_free_swap(pfn);
-                }
-                putback_lru_page(pfn, l)
-            }
+            Verdict::Keep(l) => putback_lru_page(pfn, l),
         }
     }
     freed

@@ -8,7 +8,9 @@ use super::TestResult;
 use crate::arch::x86::lib::uaccess::EFAULT;
 use crate::kernel::sched;
 use crate::layout::PAGE_OFFSET;
-use crate::process::syscalls::{dispatch, EBADF, ENOSYS, NR_BRK, NR_GETPID, NR_SET_THREAD_AREA, NR_WRITE, NR_WRITEV};
+use crate::process::syscalls::{
+    dispatch, EBADF, ENOSYS, NR_BRK, NR_GETPID, NR_GET_THREAD_AREA, NR_SET_THREAD_AREA, NR_WRITE, NR_WRITEV,
+};
 
 /// Bad buffers for `write`: the kernel (a real kernel address, and the
 /// last user byte running into the kernel), an unmapped user page, NULL
@@ -38,6 +40,9 @@ pub fn write_with_bad_pointers_gives_efault() -> TestResult {
         }
         if dispatch(NR_SET_THREAD_AREA, &[buf, 0, 0, 0, 0, 0]) != -EFAULT {
             return Err("set_thread_area from a bad pointer did not give -EFAULT");
+        }
+        if dispatch(NR_GET_THREAD_AREA, &[buf, 0, 0, 0, 0, 0]) != -EFAULT {
+            return Err("get_thread_area into a bad pointer did not give -EFAULT");
         }
     }
     if sched::current_tls() != [0; 3] {

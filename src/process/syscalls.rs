@@ -18,7 +18,7 @@ use super::sys;
 use super::task;
 use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
-use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, put_user};
+use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, get_user, put_user};
 use crate::arch::x86::tls::{UserDesc, GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN};
 use crate::kernel::printk::console_write;
 use crate::kernel::sched;
@@ -51,6 +51,7 @@ pub const NR_WRITEV: u32 = 146;
 pub const NR_VFORK: u32 = 190;
 pub const NR_UGETRLIMIT: u32 = 191;
 pub const NR_SET_THREAD_AREA: u32 = 243;
+pub const NR_GET_THREAD_AREA: u32 = 244;
 pub const NR_EXIT_GROUP: u32 = 252;
 pub const NR_SET_TID_ADDRESS: u32 = 258;
 pub const NR_TKILL: u32 = 238;
@@ -78,6 +79,7 @@ const SYS_CALL_TABLE: &[(u32, SysCall)] = &[
     (NR_UGETRLIMIT, sys_getrlimit),
     (NR_TKILL, sys_tkill),
     (NR_SET_THREAD_AREA, sys_set_thread_area),
+    (NR_GET_THREAD_AREA, sys_get_thread_area),
     (NR_EXIT_GROUP, sys_exit),
     (NR_SET_TID_ADDRESS, sys_set_tid_address),
     (NR_TGKILL, sys_tgkill),
@@ -288,6 +290,25 @@ fn sys_set_thread_area(a: &Args) -> i32 {
     }
     sched::set_tls((idx - GDT_ENTRY_TLS_MIN) as usize, info.descriptor());
     0
+}
+
+/// `get_thread_area(struct user_desc *)`: the TLS slot named by the
+/// struct's `entry_number`, read back into the struct (Linux's
+/// `do_get_thread_area` and `fill_user_desc`).
+fn sys_get_thread_area(a: &Args) -> i32 {
+    let ptr = a[0] as usize;
+    let idx = match get_user::<u32>(ptr) {
+        Ok(idx) => idx,
+        Err(e) => return e.errno(),
+    };
+    if !(GDT_ENTRY_TLS_MIN..=GDT_ENTRY_TLS_MAX).contains(&idx) {
+        return -EINVAL;
+    }
+    let desc = sched::current_tls()[(idx - GDT_ENTRY_TLS_MIN) as usize];
+    match copy_to_user(ptr, &UserDesc::from_descriptor(idx, desc).to_bytes()) {
+        Ok(()) => 0,
+        Err(e) => e.errno(),
+    }
 }
 
 fn sys_getppid(_: &Args) -> i32 {

@@ -1,6 +1,6 @@
 /*
  * sysmisc: the small system calls (uname, the clocks, sleeping, ids, stat and
- * ioctl on the console, readlink, read) called straight through int $0x80
+ * ioctl on the console, readlink, read, set_thread_area) called straight through int $0x80
  * with good and bad arguments, each result printed as Linux returns it
  * (0, a value, or -ENAME).
  *
@@ -40,6 +40,7 @@ enum {
 	NR_gettid = 224, NR_getpid = 20, NR_clock_gettime = 265, NR_clock_nanosleep = 267,
 	NR_readlinkat = 305, NR_set_robust_list = 311, NR_statx = 383, NR_clock_gettime64 = 403,
 	NR_clock_nanosleep_time64 = 407, NR_clock_getres = 266, NR_clock_getres_time64 = 406,
+	NR_set_thread_area = 243, NR_get_thread_area = 244,
 };
 
 #define BAD ((void *)1)		/* below TASK_SIZE, never mapped */
@@ -410,6 +411,109 @@ static void test_read(void)
 	SHOW("read(-1, buf, 16)", SC3(NR_read, -1, buf, 16));
 }
 
+/* struct user_desc of <asm/ldt.h>, as set_thread_area takes it. */
+struct user_desc {
+	uint32_t entry_number, base_addr, limit;
+	uint32_t seg_32bit : 1, contents : 2, read_exec_only : 1, limit_in_pages : 1,
+		seg_not_present : 1, useable : 1;
+};
+
+static uint32_t tls_word = 0x5eed1e55;
+
+static uint16_t fs_now(void)
+{
+	uint16_t sel;
+	__asm__ volatile("mov %%fs, %0" : "=r"(sel));
+	return sel;
+}
+
+/* A flat data segment based at tls_word, in the TLS entry `entry`. */
+static struct user_desc tls_desc(uint32_t entry)
+{
+	struct user_desc d = { 0 };
+	d.entry_number = entry;
+	d.base_addr = (uint32_t)(uintptr_t)&tls_word;
+	d.limit = 0xfffff;
+	d.seg_32bit = 1;
+	d.limit_in_pages = 1;
+	d.useable = 1;
+	return d;
+}
+
+/*
+ * set_thread_area: a TLS entry made, loaded into %fs and read through it;
+ * then the entry %fs names is emptied, or made not present, under the
+ * program. The kernel's return to user mode cannot load that selector
+ * again; Linux loads the null selector instead (i386: RESTORE_REGS's
+ * fixup; x86-64: do_set_thread_area reloads it at once), so %fs reads 0
+ * after the next system call and the program goes on. A descriptor that
+ * is present but not, 16-bit, or code is refused (tls_desc_okay); one all
+ * zero but its number means empty. The entry's number differs by nature
+ * (glibc takes the first for %gs: 6 on i386, 12 for a 32-bit program on
+ * x86-64).
+ */
+static void test_tls(void)
+{
+	struct user_desc d = tls_desc((uint32_t)-1);
+	long r = SC1(NR_set_thread_area, &d);
+	SHOW("set_thread_area(entry -1, flat data)", r);
+	if (r != 0)
+		return;
+	uint32_t entry = d.entry_number;
+	uint16_t sel = (uint16_t)(entry << 3 | 3);
+	printf("# set_thread_area: entry %u\n", entry);
+	__asm__ volatile("mov %0, %%fs" : : "r"(sel));
+	uint32_t seen;
+	__asm__ volatile("movl %%fs:0, %0" : "=r"(seen));
+	printf("%%fs:0 reads the word at the base: %s\n", seen == tls_word ? "yes" : "no");
+
+	struct user_desc empty = { 0 };
+	empty.entry_number = entry;
+	empty.read_exec_only = 1;
+	empty.seg_not_present = 1;
+	SHOW("set_thread_area(the entry %fs names, empty)", SC1(NR_set_thread_area, &empty));
+	SC0(NR_getpid);
+	printf("%%fs after the next system call: %u\n", fs_now());
+
+	d = tls_desc(entry);
+	SHOW("set_thread_area(that entry, flat data again)", SC1(NR_set_thread_area, &d));
+	__asm__ volatile("mov %0, %%fs" : : "r"(sel));
+	d.seg_not_present = 1;
+	SHOW("set_thread_area(the entry %fs names, not present)", SC1(NR_set_thread_area, &d));
+	SC0(NR_getpid);
+	printf("%%fs still names that entry: %s\n", fs_now() == sel ? "yes" : "no");
+
+	struct user_desc got = { 0 };
+	got.entry_number = entry;
+	SHOW("get_thread_area(that entry)", SC1(NR_get_thread_area, &got));
+	printf("get_thread_area: seg_not_present %u, base is tls_word: %s\n", got.seg_not_present,
+	       got.base_addr == d.base_addr ? "yes" : "no");
+
+	struct user_desc odd = tls_desc(entry);
+	odd.seg_32bit = 0;
+	SHOW("set_thread_area(that entry, 16-bit)", SC1(NR_set_thread_area, &odd));
+	odd = tls_desc(entry);
+	odd.contents = 2;
+	SHOW("set_thread_area(that entry, code)", SC1(NR_set_thread_area, &odd));
+	struct user_desc zero = { 0 };
+	zero.entry_number = entry;
+	SHOW("set_thread_area(that entry, all zero)", SC1(NR_set_thread_area, &zero));
+	SHOW("get_thread_area(that entry)", SC1(NR_get_thread_area, &got));
+	printf("get_thread_area: empty (read_exec_only %u, seg_not_present %u, base %u)\n", got.read_exec_only,
+	       got.seg_not_present, got.base_addr);
+
+	struct user_desc bad = tls_desc(5);
+	SHOW("set_thread_area(entry 5)", SC1(NR_set_thread_area, &bad));
+	bad.entry_number = entry + 3;
+	SHOW("set_thread_area(entry past the TLS entries)", SC1(NR_set_thread_area, &bad));
+	SHOW("set_thread_area(1)", SC1(NR_set_thread_area, BAD));
+	SHOW("set_thread_area(0xc0000000)", SC1(NR_set_thread_area, KERNEL));
+	SHOW("get_thread_area(0xc0000000)", SC1(NR_get_thread_area, KERNEL));
+
+	/* Give the entry back empty, so nothing of this outlives the test. */
+	SHOW("set_thread_area(that entry, empty)", SC1(NR_set_thread_area, &empty));
+}
+
 int main(void)
 {
 	/* Unbuffered: every line is out before the next call, whatever
@@ -423,6 +527,7 @@ int main(void)
 	test_ioctl();
 	test_readlink();
 	test_read();
+	test_tls();
 	printf("sysmisc: done\n");
 	return 0;
 }

@@ -68,16 +68,54 @@ impl UserDesc {
             && self.useable() == 0
     }
 
-    /// Linux's `tls_desc_okay`: a conforming code segment is refused (it
-    /// would let ring 3 code run at any privilege's CPL).
+    /// Linux's `LDT_zero`: all zero but the entry number. Programs pass it
+    /// meaning "no segment", so it clears the slot as `is_empty` does.
+    pub fn is_zero(&self) -> bool {
+        self.base_addr == 0 && self.limit == 0 && self.flags & 0x7f == 0
+    }
+
+    /// Linux's `tls_desc_okay`: a slot is cleared (`is_empty`, `is_zero`) or
+    /// filled with a present 32-bit data segment. 16-bit segments would need
+    /// espfix; code segments, conforming ones above all, have no business
+    /// in the TLS array; and a not-present DPL 3 segment is an attack
+    /// surface nothing needs (a program clears a slot instead).
     pub fn is_okay(&self) -> bool {
-        self.is_empty() || self.contents() != 3 || self.seg_not_present() == 1
+        if self.is_empty() || self.is_zero() {
+            return true;
+        }
+        self.seg_32bit() == 1 && self.contents() <= 1 && self.seg_not_present() == 0
+    }
+
+    /// Linux's `fill_user_desc`, for `get_thread_area`: the `struct
+    /// user_desc` that describes GDT descriptor `desc` of slot `entry`. An
+    /// empty slot (0) reads back as read_exec_only and seg_not_present.
+    pub fn from_descriptor(entry: u32, desc: u64) -> UserDesc {
+        let (lo, hi) = (desc as u32, (desc >> 32) as u32);
+        let base_addr = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff00_0000);
+        let limit = (lo & 0xffff) | (hi & 0xf_0000);
+        let typ = (hi >> 8) & 0xf;
+        let flags = ((hi >> 22) & 1) // seg_32bit: D
+            | ((typ >> 2) << 1) // contents
+            | ((!typ >> 1) & 1) << 3 // read_exec_only: not writable
+            | ((hi >> 23) & 1) << 4 // limit_in_pages: G
+            | ((!hi >> 15) & 1) << 5 // seg_not_present: not P
+            | ((hi >> 20) & 1) << 6; // useable: AVL
+        UserDesc { entry_number: entry, base_addr, limit, flags }
+    }
+
+    /// The 16 bytes of `struct user_desc`, as `get_thread_area` writes them.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        for (i, w) in [self.entry_number, self.base_addr, self.limit, self.flags].into_iter().enumerate() {
+            b[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        b
     }
 
     /// The GDT descriptor (Linux's `fill_ldt`): DPL 3, a code or data
     /// segment as `contents` says; 0 for an empty one.
     pub fn descriptor(&self) -> u64 {
-        if self.is_empty() {
+        if self.is_empty() || self.is_zero() {
             return 0;
         }
         let (base, limit) = (self.base_addr, self.limit);
@@ -133,10 +171,32 @@ mod tests {
     }
 
     #[test]
-    fn conforming_code_is_refused_unless_not_present() {
-        let conforming = UserDesc { entry_number: 7, base_addr: 0, limit: 0xfffff, flags: 1 | 3 << 1 };
-        assert!(!conforming.is_okay());
-        assert!(UserDesc { flags: conforming.flags | 1 << 5, ..conforming }.is_okay());
+    fn only_present_32bit_data_segments_or_a_cleared_slot_are_okay() {
         assert!(glibc(0x1000).is_okay());
+        let with = |flags: u32| UserDesc { flags, ..glibc(0x1000) };
+        let g = glibc(0).flags;
+        // 16-bit; code (execute-only, readable, conforming); not present.
+        for bad in [g & !1, g | 2 << 1, g | 3 << 1, g | 1 << 5] {
+            assert!(!with(bad).is_okay(), "flags {bad:#x} accepted");
+        }
+        // Expand-down data is data.
+        assert!(with(g | 1 << 1).is_okay());
+        // All zero but the number: a cleared slot, as LDT_empty.
+        let zero = UserDesc { entry_number: 7, base_addr: 0, limit: 0, flags: 0 };
+        assert!(zero.is_zero() && zero.is_okay());
+        assert_eq!(zero.descriptor(), 0);
+    }
+
+    #[test]
+    fn get_thread_area_reads_back_what_set_thread_area_wrote() {
+        let d = UserDesc { entry_number: 8, ..glibc(0x080e_b840) };
+        assert_eq!(UserDesc::from_descriptor(8, d.descriptor()), d);
+        let ro = UserDesc { flags: d.flags | 1 << 3 | 1 << 1, ..d };
+        assert_eq!(UserDesc::from_descriptor(8, ro.descriptor()), ro);
+        // An empty slot: read_exec_only and seg_not_present, as Linux's.
+        let empty = UserDesc::from_descriptor(9, 0);
+        assert!(empty.is_empty());
+        assert_eq!(empty.entry_number, 9);
+        assert_eq!(UserDesc::from_bytes(&d.to_bytes()), d);
     }
 }

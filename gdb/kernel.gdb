@@ -54,6 +54,11 @@ class Kpte(gdb.Command):
 
     def invoke(self, arg, from_tty):
         va = int(gdb.parse_and_eval(arg)) & 0xFFFFFFFF
+        if va < 0xC0000000:
+            # swapper_pg_dir maps the kernel half only; a process's tables
+            # may be in highmem (HIGHPTE), which vtop reads through kmap.
+            print("kpte: %#010x is a user address; 'vtop %#x PID' walks that process's tables" % (va, va))
+            return
         where = gdb.execute("info address swapper_pg_dir", to_string=True)
         pgd = int(re.search(r"0x[0-9a-f]+", where).group(0), 16)
         mem = gdb.selected_inferior()
@@ -70,7 +75,7 @@ class Kpte(gdb.Command):
         if pde & 1 and pde & 0x80:
             line += "  (4 MB page)"
         elif pde & 1:
-            # Page tables are in lowmem, mapped at PAGE_OFFSET.
+            # The kernel's page tables are in lowmem, mapped at PAGE_OFFSET.
             pt = (pde & 0xFFFFF000) + 0xC0000000
             line += "  pte[%d] = %08x" % ((va >> 12) & 0x3FF, word(pt + 4 * ((va >> 12) & 0x3FF)))
         print(line)

@@ -1065,7 +1065,8 @@ def console_gdb_helpers_without_warning():
     try:
         time.sleep(1)
         r = subprocess.run(["gdb", "-q", "-batch", "-iex", "set $gdb_port = %d" % port, "-x", "gdb/kernel.gdb",
-                            "-ex", "continue", "-ex", "kpte 0xc0100000", "-ex", "kpte 0xc1000000", "-ex", "kstack"],
+                            "-ex", "continue", "-ex", "kpte 0xc0100000", "-ex", "kpte 0xc1000000", "-ex", "kpte 0x08048000",
+                            "-ex", "kstack"],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
         out = r.stdout.decode("utf-8", "replace")
     finally:
@@ -1074,6 +1075,7 @@ def console_gdb_helpers_without_warning():
     check("Breakpoint 1, kernel::init::kmain" in out, "did not stop in kmain:\n" + out)
     check(re.search(r"va c0100000: pde\[768\] = [0-9a-f]{8}  pte\[256\] = [0-9a-f]{8}", out), "kpte:\n" + out)
     check("va c1000000: pde[772] = " in out and "(4 MB page)" in out, "kpte 4 MB:\n" + out)
+    check("kpte: 0x08048000 is a user address; 'vtop 0x8048000 PID'" in out, "kpte of a user address:\n" + out)
     check("does not match this frame" not in out, "language warning printed:\n" + out)
 
 

@@ -153,5 +153,6 @@ def main():
     print("goal: make run within 1.5x of the floor; measured %.2fx (-cdrom floor), %.2fx (AHCI floor), "
           "%.2fx (the floor on an ISO laid out as make's)" % (ours / floor_ide, ours / floor_ahci, ours / floor_laid))
 
+
 if __name__ == "__main__":
     main()

@@ -76,6 +76,12 @@ pub fn kthread_wait(pid: u32) {
 /// The idle loop: the boot thread ends here once the system is up, and
 /// frees what exited threads left when nobody else will.
 pub fn cpu_idle() -> ! {
+    // Linux's rest_init: "The boot idle thread must execute schedule() at
+    // least once to get things moving". The threads kmain started are
+    // runnable, but starting one asks for no reschedule, so they would
+    // wait until the boot thread's timeslice ran out: up to TIMESLICE
+    // ticks (50 ms) of every boot before the shell's prompt.
+    sched::schedule();
     loop {
         if sched::nr_dead() != 0 {
             reap_dead();

@@ -184,8 +184,10 @@ pub struct SlabOwner {
 /// # Safety
 ///
 /// `kmem_getpages(order, _)` must return the address of `PAGE_SIZE << order`
-/// bytes, aligned to that size, that are valid for reads and writes and
-/// used by nothing else until they come back through `kmem_freepages`.
+/// bytes, aligned to that size and not at address 0 (so no object is ever
+/// at 0: the hit path hands its address out as a `NonNull` untested), that
+/// are valid for reads and writes and used by nothing else until they come
+/// back through `kmem_freepages`.
 /// `alloc_mgmt(size, _)` must return `size` bytes aligned to a word, valid
 /// for reads and writes and used by nothing else until `free_mgmt`.
 /// `readable(addr, len)` may return true only if those `len` bytes can be

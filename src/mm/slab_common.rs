@@ -239,27 +239,26 @@ fn slot_alloc(lock: &'static SlotLock, slot: usize, gfp: Gfp, kmalloc: Option<us
 /// (`slot_lock.rs`); `None` sends the caller to the slow path.
 #[inline(always)]
 fn slot_alloc_cached(lock: &'static SlotLock, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-    let hit = irqs_off(|off| {
+    irqs_off(|off| {
         // might_sleep, with the flags just saved: a caller that may not
         // sleep here goes to the slow path, which reports it.
         if gfp.may_sleep() && !crate::kernel::preempt::might_sleep_fast_ok(off.were_enabled()) {
-            return 0;
+            return None;
         }
         // SAFETY: the closure reaches the array cache and the counters of
         // this slot only.
         let hit = unsafe {
             lock.with_cpu(off, |s| {
-                let addr = s.cache.alloc_cached()?;
+                let obj = s.cache.alloc_cached()?;
                 if let Some(size) = kmalloc {
                     s.kmalloc_count += 1;
                     s.kmalloc_requested += size as u64;
                 }
-                Some(addr)
+                Some(obj)
             })
         };
-        hit.flatten().unwrap_or(0)
-    });
-    NonNull::new(hit as *mut u8)
+        hit.flatten()
+    })
 }
 
 /// `slot_alloc` under the lock: the array cache was empty, or the lock
@@ -440,7 +439,7 @@ impl Cache {
     /// # Safety
     /// `obj` came from this cache's `alloc`, and nothing uses it after this
     /// call. The checks catch many violations but not a use after free.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         let addr = obj.as_ptr() as usize;
         // The hit (Linux's `__cache_free` inside `local_irq_save`): the

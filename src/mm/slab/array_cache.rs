@@ -9,6 +9,7 @@
 use super::mgmt::SlabRef;
 use super::{AllocError, KmemCache, SlabPages, AC_MAX, BUFCTL_ACTIVE, BUFCTL_CACHED, SLAB_MAGIC};
 use crate::mm::gfp::Gfp;
+use core::ptr::NonNull;
 
 /// The per-CPU array of free objects (one CPU). Each entry keeps, beside
 /// the object, the address of its `bufctl` entry, which reads
@@ -33,8 +34,15 @@ impl KmemCache {
     /// a debug cache); the caller then takes [`alloc`](Self::alloc) or
     /// [`alloc_nogrow`](Self::alloc_nogrow).
     #[inline(always)]
-    pub fn alloc_cached(&mut self) -> Option<usize> {
-        (self.ac.avail != 0).then(|| self.ac_pop())
+    pub fn alloc_cached(&mut self) -> Option<NonNull<u8>> {
+        if self.ac.avail == 0 {
+            return None;
+        }
+        let obj = self.ac_pop();
+        // SAFETY: an object lies in a slab, and `SlabPages` never gives a
+        // slab at address 0; so the caller's test of the result is its only
+        // one (the `Option` is the address, 0 for `None`).
+        Some(unsafe { NonNull::new_unchecked(obj as *mut u8) })
     }
 
     /// The free hit alone (Linux's `__cache_free` finding room in the

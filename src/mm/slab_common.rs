@@ -425,12 +425,24 @@ impl Cache {
     /// `kmem_cache_alloc`: an object in its constructed state.
     #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
+        // The hit tests nothing for failslab: failslab closes it
+        // (`slab_hit_paths`), and the slow path asks `should_failslab`.
+        match slot_alloc_cached(self.lock, gfp, None) {
+            Some(p) => Some(p),
+            None => self.alloc_slow(gfp),
+        }
+    }
+
+    /// [`alloc`](Self::alloc) off the array cache: fault injection, then
+    /// Linux's `cache_alloc_refill` under the lock.
+    #[inline(never)]
+    fn alloc_slow(&self, gfp: Gfp) -> Option<NonNull<u8>> {
         // The size (under the cache's lock) is needed only when failslab is on.
         if failslab_enabled() && should_failslab(self.object_size(), gfp) {
             return None;
         }
-        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
-        slot_alloc(self.lock, self.slot, gfp, None)
+        slot_alloc_slow(self.lock, self.slot, gfp, None)
     }
 
     /// `kmem_cache_free`. A bad pointer (not an allocated object of this
@@ -444,23 +456,31 @@ impl Cache {
         let addr = obj.as_ptr() as usize;
         // The hit (Linux's `__cache_free` inside `local_irq_save`): the
         // object's page names this cache and its slab, and the array has room.
-        let done = irqs_off(|off| match kmalloc::slab_page_of(addr) {
-            Some(page) if page.slab_cache() == self.id.get() => {
-                // SAFETY: the closure reaches this slot's array cache and
-                // the object's slab only. The slot holds this cache for as
-                // long as the handle lives (`destroy` consumes it), and the
-                // page, read with interrupts off and the cache's lock free
-                // (`with_cpu`), names a live slab of it: its marks change
-                // only under that lock.
-                unsafe {
-                    self.lock.with_cpu(off, |s| {
-                        debug_assert_eq!(s.cache.id(), self.id.get());
-                        s.cache.free_cached(addr, page.private() as usize)
-                    })
-                }
-                .unwrap_or(false)
+        let done = irqs_off(|off| {
+            let Some(page) = kmalloc::slab_page_of(addr) else {
+                return false;
+            };
+            if page.slab_cache() != self.id.get() {
+                return false;
             }
-            _ => false,
+            // SAFETY: the page is marked as a slab page (of this cache), and
+            // with interrupts off its marks stay.
+            let Some(hit) = (unsafe { KmemCache::free_hit_check(addr, page.private() as usize) }) else {
+                return false;
+            };
+            // SAFETY: the closure reaches this slot's array cache and the
+            // object's slab only. The slot holds this cache for as long as
+            // the handle lives (`destroy` consumes it), and the page, read
+            // with interrupts off and the cache's lock free (`with_cpu`),
+            // names a live slab of it: its marks change only under that
+            // lock. The caller gives the object up.
+            unsafe {
+                self.lock.with_cpu(off, |s| {
+                    debug_assert_eq!(s.cache.id(), self.id.get());
+                    s.cache.free_cached(hit)
+                })
+            }
+            .unwrap_or(false)
         });
         if !done {
             // SAFETY: the caller's contract.
@@ -505,6 +525,17 @@ impl Cache {
 
     pub fn name(&self) -> &'static str {
         self.lock().cache.name()
+    }
+}
+
+/// Open the slab hit paths, or close them while failslab is on, so that
+/// every allocation meets `should_failslab` on its slow path: kmalloc's
+/// table points at no cache, and every slot's gate is closed (for the
+/// caches made later too: the gate belongs to the slot).
+pub(super) fn slab_hit_paths(open: bool) {
+    kmalloc::kmalloc_hit_path(open);
+    for lock in &CACHES {
+        lock.close_hits(!open);
     }
 }
 

@@ -68,8 +68,8 @@
 //! pops an object, `free` pushes one, and the slabs are touched only every
 //! `batchcount` objects (`slab/array_cache.rs`). The kernel serves these
 //! hits without the cache's lock, with interrupts off
-//! ([`KmemCache::alloc_cached`], [`KmemCache::free_cached`]; see
-//! `slab_common.rs`).
+//! ([`KmemCache::alloc_cached`], [`KmemCache::free_hit_check`] and
+//! [`KmemCache::free_cached`]; see `slab_common.rs`).
 //!
 //! **Debugging** (red zones, poisoning, the double-free and foreign-pointer
 //! findings, quarantine) is in `slab_debug.rs`.

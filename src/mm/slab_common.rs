@@ -19,11 +19,14 @@
 //! `__cache_alloc` and `kfree` only disable interrupts around the per-CPU
 //! array). kmalloc with an object in its class's array cache, and kfree
 //! or `kmem_cache_free` with room in it, run with interrupts off and check
-//! with one load that no frame below holds the cache's lock
-//! (`slab_common/slot_lock.rs`); the free also checks the object's
-//! boundaries and that it is allocated (`KmemCache::free_cached`).
-//! Everything else (a refill, a flush, growing, a debug cache, a bad
-//! pointer to report) takes the cache's lock, as before.
+//! with one compare of the slot's gate that no frame below holds the
+//! cache's lock and that failslab is off (`slab_common/slot_lock.rs`). The
+//! free first checks, from the object's page and its slab's header alone,
+//! that the pointer is an object's start in a slab of the cache and that
+//! the object is allocated (`KmemCache::free_hit_check`), then pushes it
+//! (`KmemCache::free_cached`). Everything else (a refill, a flush,
+//! growing, a debug cache, fault injection, a bad pointer to report) takes
+//! the cache's lock, as before.
 //!
 //! An allocation that may sleep grows its cache without the cache's lock,
 //! through the page allocator's sleeping path (direct reclaim); others grow

@@ -40,11 +40,14 @@ pub struct FreeHit {
 /// one too many and costs a spill and two reloads. An empty `asm!` that
 /// takes and gives back the pointer makes it one register.
 #[inline(always)]
-fn in_register(mut p: *mut u16) -> *mut u16 {
+fn in_register(p: *mut u16) -> *mut u16 {
+    // The address alone goes through (a management address is an integer
+    // made into a pointer anyway: `SlabRef`).
+    let mut addr = p as usize;
     // SAFETY: the asm is empty: it reads and writes nothing but names the
-    // register that holds `p`, which it leaves as it was.
-    unsafe { core::arch::asm!("/* {0} */", inout(reg) p, options(pure, nomem, nostack, preserves_flags)) };
-    p
+    // register that holds `addr`, which it leaves as it was.
+    unsafe { core::arch::asm!("/* {0} */", inout(reg) addr, options(pure, nomem, nostack, preserves_flags)) };
+    addr as *mut u16
 }
 
 impl ArrayCache {
@@ -151,7 +154,7 @@ impl KmemCache {
         let rel = hit.obj - s.s_mem();
         s.cache_id() == self.id
             && s.bufctl(rel / self.buffer_size) == BUFCTL_ACTIVE
-            && rel % self.buffer_size == 0
+            && rel.is_multiple_of(self.buffer_size)
             && hit.bufctl == s.bufctl_ptr(rel / self.buffer_size)
     }
 

@@ -706,7 +706,9 @@ impl KmemCache {
 
     /// `kmem_cache_destroy`: shrink, then forget the cache if no object is
     /// still allocated. Slabs holding only quarantined objects are leaked on
-    /// purpose.
+    /// purpose. So no object of a destroyed cache ever reads
+    /// [`BUFCTL_ACTIVE`], which kfree's hit relies on: an allocated object
+    /// on a slab page means the cache the page names is alive.
     pub fn destroy(&mut self, pages: &mut impl SlabPages) -> Result<(), DestroyError> {
         self.shrink(pages);
         let live = self.stats().active_objs - self.quarantined;

@@ -341,12 +341,21 @@ pub unsafe fn kfree(ptr: *mut u8) {
         };
         // SAFETY: the closure reaches this slot's array cache and the
         // object's slab only. The page, read with interrupts off and the
-        // cache's lock free (`with_cpu`), names a live slab of the cache
-        // if the slot still holds this id (a slab page's id is never 0):
-        // its marks change only under that lock. The caller gives the
-        // block up.
-        unsafe { CACHES[slot_of_id(id)].with_cpu(off, |s| s.cache.id() == id && s.cache.free_cached(hit)) }
-            .unwrap_or(false)
+        // cache's lock free (`with_cpu`), names a slab of cache `id` (its
+        // marks change only under that lock), and that cache is alive and
+        // in the slot of its id: an object that reads BUFCTL_ACTIVE
+        // (`free_hit_check`) is allocated, and a cache is destroyed only
+        // when none of its objects is (`KmemCache::destroy`; the slabs it
+        // leaves behind hold quarantined objects only). So the slot's id
+        // needs no test of its own here (the slow path, which may find
+        // anything, tests it). The caller gives the block up.
+        unsafe {
+            CACHES[slot_of_id(id)].with_cpu(off, |s| {
+                debug_assert_eq!(s.cache.id(), id);
+                s.cache.free_cached(hit)
+            })
+        }
+        .unwrap_or(false)
     });
     if !done {
         // SAFETY: the caller's contract.

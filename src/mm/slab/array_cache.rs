@@ -23,9 +23,9 @@ pub(super) struct ArrayCache {
     pub(super) bufctl: [usize; AC_MAX],
 }
 
-/// An object at the start of an object's buffer in a live slab, and its
-/// `bufctl` entry, which reads [`BUFCTL_ACTIVE`]: what
-/// [`KmemCache::free_hit_check`] found for the free hit.
+/// What [`KmemCache::free_hit_check`] found for the free hit: a pointer to
+/// the start of an object in a live slab, and the object's `bufctl` entry,
+/// which read [`BUFCTL_ACTIVE`].
 #[derive(Debug)]
 pub struct FreeHit {
     obj: usize,
@@ -82,10 +82,11 @@ impl KmemCache {
     ///
     /// It reads only a slab's management, which is written whole before
     /// the slab's pages are marked (`add_slab`) and changes only where the
-    /// cache is held (its lock, or a hit path), so it may run before anyone knows whether a frame
-    /// below holds that lock (`slab_common/slot_lock.rs`): what it read is
-    /// used only once the lock is seen free. And the cache's fields wait
-    /// until then, which on i686 keeps the hit in registers.
+    /// cache is held (under its lock, or in a hit path), so it may run
+    /// before anyone knows whether a frame below holds that lock
+    /// (`slab_common/slot_lock.rs`): what it read is used only once the
+    /// lock is seen free. And the cache's fields wait until then, which on
+    /// i686 keeps the hit in registers.
     ///
     /// # Safety
     ///

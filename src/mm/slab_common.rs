@@ -100,6 +100,13 @@ fn slot_of_id(id: u32) -> usize {
     (id & (MAX_CACHES as u32 - 1)) as usize
 }
 
+/// Whether `id` is the cache in the slot its tag names: the kernel's slab
+/// pages are marked only for these (`KernelPages::set_slab_owner` checks),
+/// which kfree's hit relies on to find a page's cache from its id alone.
+pub(in crate::mm) fn cache_registered(id: u32) -> bool {
+    id != 0 && IDS[slot_of_id(id)].load(Ordering::Relaxed) == id
+}
+
 /// Debug findings reported (for tests).
 pub static SLAB_BUGS: AtomicUsize = AtomicUsize::new(0);
 /// Slab allocations that failed for want of pages (for tests).

@@ -343,7 +343,8 @@ pub unsafe fn kfree(ptr: *mut u8) {
         // object's slab only. The page, read with interrupts off and the
         // cache's lock free (`with_cpu`), names a slab of cache `id` (its
         // marks change only under that lock), and that cache is alive and
-        // in the slot of its id: an object that reads BUFCTL_ACTIVE
+        // in the slot of its id (only registry caches mark pages,
+        // `KernelPages::set_slab_owner`): an object that reads BUFCTL_ACTIVE
         // (`free_hit_check`) is allocated, and a cache is destroyed only
         // when none of its objects is (`KmemCache::destroy`; the slabs it
         // leaves behind hold quarantined objects only). So the slot's id

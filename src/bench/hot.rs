@@ -99,13 +99,14 @@ pub(super) fn rows(loop_cost: u64) {
 
 /// What the lock-free hit paths pay beyond Linux's (whose kfree only looks
 /// the cache up and pushes, and whose kmem_cache_free trusts the pointer).
-const HIT_PATH_CHECKS: &str = "; the free checks the page (slab, cache id), the cache's lock, the object's \
-                               boundary and index (one multiply, rotate and compare) and its bufctl (double \
-                               free, O(1)); might_sleep is one load";
+const HIT_PATH_CHECKS: &str = "; the free checks the page (slab, cache id), the object's boundary and index \
+                               (one multiply, rotate and compare, from the slab header) and its bufctl (double \
+                               free, O(1)), and both sides one gate byte (cache lock held, failslab); might_sleep \
+                               is one load";
 /// Why the kmem_cache pair misses its goal.
-const CACHE_PAIR_MISS: &str = "; misses: Linux's kmem_cache_free trusts the pointer, and the checks that keep \
-                               a bad one from corrupting memory here (its page, cache id, boundary, bufctl) are \
-                               about 33 of these instructions";
+const CACHE_PAIR_MISS: &str = "; misses by 6: Linux's kmem_cache_free trusts the pointer, and the checks that \
+                               keep a bad one from corrupting memory here (its page is a slab of this cache, the \
+                               object's boundary, its bufctl) are about 28 of these instructions";
 
 #[inline(never)]
 fn slab_rows(loop_cost: u64) {

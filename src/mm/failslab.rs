@@ -19,8 +19,8 @@ pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
         FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
         core::mem::replace(&mut *f, attr)
     };
-    // kmalloc's hit path does not test FAILSLAB_ON: it is closed instead.
-    super::slab_common::kmalloc::kmalloc_hit_path(!attr.enabled());
+    // The slab hit paths do not test FAILSLAB_ON: they are closed instead.
+    super::slab_common::slab_hit_paths(!attr.enabled());
     old
 }
 

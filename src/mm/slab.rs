@@ -68,8 +68,8 @@
 //! pops an object, `free` pushes one, and the slabs are touched only every
 //! `batchcount` objects (`slab/array_cache.rs`). The kernel serves these
 //! hits without the cache's lock, with interrupts off
-//! ([`KmemCache::alloc_cached`], [`KmemCache::free_cached`]; see
-//! `slab_common.rs`).
+//! ([`KmemCache::alloc_cached`], [`KmemCache::free_hit_check`] and
+//! [`KmemCache::free_cached`]; see `slab_common.rs`).
 //!
 //! **Debugging** (red zones, poisoning, the double-free and foreign-pointer
 //! findings, quarantine) is in `slab_debug.rs`.
@@ -184,8 +184,10 @@ pub struct SlabOwner {
 /// # Safety
 ///
 /// `kmem_getpages(order, _)` must return the address of `PAGE_SIZE << order`
-/// bytes, aligned to that size, that are valid for reads and writes and
-/// used by nothing else until they come back through `kmem_freepages`.
+/// bytes, aligned to that size and not at address 0 (so no object is ever
+/// at 0: the hit path hands its address out as a `NonNull` untested), that
+/// are valid for reads and writes and used by nothing else until they come
+/// back through `kmem_freepages`.
 /// `alloc_mgmt(size, _)` must return `size` bytes aligned to a word, valid
 /// for reads and writes and used by nothing else until `free_mgmt`.
 /// `readable(addr, len)` may return true only if those `len` bytes can be
@@ -704,7 +706,9 @@ impl KmemCache {
 
     /// `kmem_cache_destroy`: shrink, then forget the cache if no object is
     /// still allocated. Slabs holding only quarantined objects are leaked on
-    /// purpose.
+    /// purpose. So no object of a destroyed cache ever reads
+    /// [`BUFCTL_ACTIVE`], which kfree's hit relies on: an allocated object
+    /// on a slab page means the cache the page names is alive.
     pub fn destroy(&mut self, pages: &mut impl SlabPages) -> Result<(), DestroyError> {
         self.shrink(pages);
         let live = self.stats().active_objs - self.quarantined;

@@ -19,11 +19,14 @@
 //! `__cache_alloc` and `kfree` only disable interrupts around the per-CPU
 //! array). kmalloc with an object in its class's array cache, and kfree
 //! or `kmem_cache_free` with room in it, run with interrupts off and check
-//! with one load that no frame below holds the cache's lock
-//! (`slab_common/slot_lock.rs`); the free also checks the object's
-//! boundaries and that it is allocated (`KmemCache::free_cached`).
-//! Everything else (a refill, a flush, growing, a debug cache, a bad
-//! pointer to report) takes the cache's lock, as before.
+//! with one compare of the slot's gate that no frame below holds the
+//! cache's lock and that failslab is off (`slab_common/slot_lock.rs`). The
+//! free first checks, from the object's page and its slab's header alone,
+//! that the pointer is an object's start in a slab of the cache and that
+//! the object is allocated (`KmemCache::free_hit_check`), then pushes it
+//! (`KmemCache::free_cached`). Everything else (a refill, a flush,
+//! growing, a debug cache, fault injection, a bad pointer to report) takes
+//! the cache's lock, as before.
 //!
 //! An allocation that may sleep grows its cache without the cache's lock,
 //! through the page allocator's sleeping path (direct reclaim); others grow
@@ -95,6 +98,13 @@ const _: () = assert!(MAX_CACHES == 1 << CACHE_ID_TAG_BITS, "a slot must fit the
 #[inline(always)]
 fn slot_of_id(id: u32) -> usize {
     (id & (MAX_CACHES as u32 - 1)) as usize
+}
+
+/// Whether `id` is the cache in the slot its tag names: the kernel's slab
+/// pages are marked only for these (`KernelPages::set_slab_owner` checks),
+/// which kfree's hit relies on to find a page's cache from its id alone.
+pub(in crate::mm) fn cache_registered(id: u32) -> bool {
+    id != 0 && IDS[slot_of_id(id)].load(Ordering::Relaxed) == id
 }
 
 /// Debug findings reported (for tests).
@@ -239,27 +249,26 @@ fn slot_alloc(lock: &'static SlotLock, slot: usize, gfp: Gfp, kmalloc: Option<us
 /// (`slot_lock.rs`); `None` sends the caller to the slow path.
 #[inline(always)]
 fn slot_alloc_cached(lock: &'static SlotLock, gfp: Gfp, kmalloc: Option<usize>) -> Option<NonNull<u8>> {
-    let hit = irqs_off(|off| {
+    irqs_off(|off| {
         // might_sleep, with the flags just saved: a caller that may not
         // sleep here goes to the slow path, which reports it.
         if gfp.may_sleep() && !crate::kernel::preempt::might_sleep_fast_ok(off.were_enabled()) {
-            return 0;
+            return None;
         }
         // SAFETY: the closure reaches the array cache and the counters of
         // this slot only.
         let hit = unsafe {
             lock.with_cpu(off, |s| {
-                let addr = s.cache.alloc_cached()?;
+                let obj = s.cache.alloc_cached()?;
                 if let Some(size) = kmalloc {
                     s.kmalloc_count += 1;
                     s.kmalloc_requested += size as u64;
                 }
-                Some(addr)
+                Some(obj)
             })
         };
-        hit.flatten().unwrap_or(0)
-    });
-    NonNull::new(hit as *mut u8)
+        hit.flatten()
+    })
 }
 
 /// `slot_alloc` under the lock: the array cache was empty, or the lock
@@ -426,12 +435,24 @@ impl Cache {
     /// `kmem_cache_alloc`: an object in its constructed state.
     #[inline]
     pub fn alloc(&self, gfp: Gfp) -> Option<NonNull<u8>> {
+        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
+        // The hit tests nothing for failslab: failslab closes it
+        // (`slab_hit_paths`), and the slow path asks `should_failslab`.
+        match slot_alloc_cached(self.lock, gfp, None) {
+            Some(p) => Some(p),
+            None => self.alloc_slow(gfp),
+        }
+    }
+
+    /// [`alloc`](Self::alloc) off the array cache: fault injection, then
+    /// Linux's `cache_alloc_refill` under the lock.
+    #[inline(never)]
+    fn alloc_slow(&self, gfp: Gfp) -> Option<NonNull<u8>> {
         // The size (under the cache's lock) is needed only when failslab is on.
         if failslab_enabled() && should_failslab(self.object_size(), gfp) {
             return None;
         }
-        debug_assert_eq!(IDS[self.slot].load(Ordering::Relaxed), self.id.get());
-        slot_alloc(self.lock, self.slot, gfp, None)
+        slot_alloc_slow(self.lock, self.slot, gfp, None)
     }
 
     /// `kmem_cache_free`. A bad pointer (not an allocated object of this
@@ -440,28 +461,39 @@ impl Cache {
     /// # Safety
     /// `obj` came from this cache's `alloc`, and nothing uses it after this
     /// call. The checks catch many violations but not a use after free.
-    #[inline]
+    // Inlined into the caller, as `alloc`'s hit is (the slow path stays out
+    // of line): a call would cost a prologue and four saved registers on
+    // top of the hit's forty-odd instructions, and a cache has few callers.
+    #[inline(always)]
     pub unsafe fn free(&self, obj: NonNull<u8>) {
         let addr = obj.as_ptr() as usize;
         // The hit (Linux's `__cache_free` inside `local_irq_save`): the
         // object's page names this cache and its slab, and the array has room.
-        let done = irqs_off(|off| match kmalloc::slab_page_of(addr) {
-            Some(page) if page.slab_cache() == self.id.get() => {
-                // SAFETY: the closure reaches this slot's array cache and
-                // the object's slab only. The slot holds this cache for as
-                // long as the handle lives (`destroy` consumes it), and the
-                // page, read with interrupts off and the cache's lock free
-                // (`with_cpu`), names a live slab of it: its marks change
-                // only under that lock.
-                unsafe {
-                    self.lock.with_cpu(off, |s| {
-                        debug_assert_eq!(s.cache.id(), self.id.get());
-                        s.cache.free_cached(addr, page.private() as usize)
-                    })
-                }
-                .unwrap_or(false)
+        let done = irqs_off(|off| {
+            let Some(page) = kmalloc::slab_page_of(addr) else {
+                return false;
+            };
+            if page.slab_cache() != self.id.get() {
+                return false;
             }
-            _ => false,
+            // SAFETY: the page is marked as a slab page (of this cache), and
+            // with interrupts off its marks stay.
+            let Some(hit) = (unsafe { KmemCache::free_hit_check(addr, page.private() as usize) }) else {
+                return false;
+            };
+            // SAFETY: the closure reaches this slot's array cache and the
+            // object's slab only. The slot holds this cache for as long as
+            // the handle lives (`destroy` consumes it), and the page, read
+            // with interrupts off and the cache's lock free (`with_cpu`),
+            // names a live slab of it: its marks change only under that
+            // lock. The caller gives the object up.
+            unsafe {
+                self.lock.with_cpu(off, |s| {
+                    debug_assert_eq!(s.cache.id(), self.id.get());
+                    s.cache.free_cached(hit)
+                })
+            }
+            .unwrap_or(false)
         });
         if !done {
             // SAFETY: the caller's contract.
@@ -506,6 +538,17 @@ impl Cache {
 
     pub fn name(&self) -> &'static str {
         self.lock().cache.name()
+    }
+}
+
+/// Open the slab hit paths, or close them while failslab is on, so that
+/// every allocation meets `should_failslab` on its slow path: kmalloc's
+/// table points at no cache, and every slot's gate is closed (for the
+/// caches made later too: the gate belongs to the slot).
+pub(super) fn slab_hit_paths(open: bool) {
+    kmalloc::kmalloc_hit_path(open);
+    for lock in &CACHES {
+        lock.close_hits(!open);
     }
 }
 

@@ -9,6 +9,7 @@
 use super::mgmt::SlabRef;
 use super::{AllocError, KmemCache, SlabPages, AC_MAX, BUFCTL_ACTIVE, BUFCTL_CACHED, SLAB_MAGIC};
 use crate::mm::gfp::Gfp;
+use core::ptr::NonNull;
 
 /// The per-CPU array of free objects (one CPU). Each entry keeps, beside
 /// the object, the address of its `bufctl` entry, which reads
@@ -22,6 +23,33 @@ pub(super) struct ArrayCache {
     pub(super) bufctl: [usize; AC_MAX],
 }
 
+/// What [`KmemCache::free_hit_check`] found for the free hit: a pointer to
+/// the start of an object in a live slab, and the object's `bufctl` entry,
+/// which read [`BUFCTL_ACTIVE`].
+#[derive(Debug)]
+pub struct FreeHit {
+    obj: usize,
+    bufctl: *mut u16,
+    /// For the debug check only (optimised away without it).
+    hdr: usize,
+}
+
+/// `p`, computed into a register here. Left alone, the compiler folds
+/// `hdr + 32 + 2·i` into each use of a `bufctl` entry and keeps `hdr` and
+/// `i` both live across the free hit; on i686, with six registers, that is
+/// one too many and costs a spill and two reloads. An empty `asm!` that
+/// takes and gives back the pointer makes it one register.
+#[inline(always)]
+fn in_register(p: *mut u16) -> *mut u16 {
+    // The address alone goes through (a management address is an integer
+    // made into a pointer anyway: `SlabRef`).
+    let mut addr = p as usize;
+    // SAFETY: the asm is empty: it reads and writes nothing but names the
+    // register that holds `addr`, which it leaves as it was.
+    unsafe { core::arch::asm!("/* {0} */", inout(reg) addr, options(pure, nomem, nostack, preserves_flags)) };
+    addr as *mut u16
+}
+
 impl ArrayCache {
     pub(super) const EMPTY: ArrayCache =
         ArrayCache { avail: 0, limit: 0, batchcount: 0, entry: [0; AC_MAX], bufctl: [0; AC_MAX] };
@@ -33,53 +61,82 @@ impl KmemCache {
     /// a debug cache); the caller then takes [`alloc`](Self::alloc) or
     /// [`alloc_nogrow`](Self::alloc_nogrow).
     #[inline(always)]
-    pub fn alloc_cached(&mut self) -> Option<usize> {
-        (self.ac.avail != 0).then(|| self.ac_pop())
+    pub fn alloc_cached(&mut self) -> Option<NonNull<u8>> {
+        if self.ac.avail == 0 {
+            return None;
+        }
+        let obj = self.ac_pop();
+        // SAFETY: an object lies in a slab, and `SlabPages` never gives a
+        // slab at address 0; so the caller's test of the result is its only
+        // one (the `Option` is the address, 0 for `None`).
+        Some(unsafe { NonNull::new_unchecked(obj as *mut u8) })
     }
 
-    /// The free hit alone (Linux's `__cache_free` finding room in the
-    /// array): push `obj`, whose slab's management is at `hdr`, and say
-    /// true. Anything else changes nothing and says false, and the caller
-    /// takes [`free_in_slab_page`](Self::free_in_slab_page) under the lock,
-    /// which flushes a full array, checks a debug cache, or reports the
-    /// bad pointer: a pointer off the object boundaries, or an object that
-    /// is not allocated (a double free, caught by its `bufctl` as there).
+    /// The first half of the free hit, from the slab alone, before the
+    /// cache is reached: the object's index (Linux's `obj_to_index`, one
+    /// multiply, rotate and compare, `sizing::exact_index`, with the
+    /// factors the header keeps), which is also the boundary check, and
+    /// its `bufctl` entry, which must read [`BUFCTL_ACTIVE`]. `None` for a
+    /// pointer off the object boundaries or an object that is not
+    /// allocated (a double free): the slow path reports them.
+    ///
+    /// It reads only a slab's management, which is written whole before
+    /// the slab's pages are marked (`add_slab`) and changes only where the
+    /// cache is held (under its lock, or in a hit path), so it may run
+    /// before anyone knows whether a frame below holds that lock
+    /// (`slab_common/slot_lock.rs`): what it read is used only once the
+    /// lock is seen free. And the cache's fields wait until then, which on
+    /// i686 keeps the hit in registers.
     ///
     /// # Safety
     ///
-    /// As [`free`](Self::free), and `hdr` is the management of a live slab
-    /// of this cache whose pages hold `obj` (the `mgmt` its page recorded,
-    /// [`SlabPages::slab_mgmt`], read where no slab of this cache can be
-    /// made or destroyed meanwhile).
+    /// `hdr` is the management recorded by a page marked as a slab page
+    /// ([`SlabPages::slab_mgmt`]) that holds `obj`, read where the marks
+    /// cannot change meanwhile (interrupts off on the one CPU).
     #[inline(always)]
-    pub unsafe fn free_cached(&mut self, obj: usize, hdr: usize) -> bool {
-        debug_assert_eq!(self.ac.limit == 0, self.is_debug());
-        // SAFETY: the caller's contract: a live slab of this cache.
+    pub unsafe fn free_hit_check(obj: usize, hdr: usize) -> Option<FreeHit> {
+        // SAFETY: the caller's contract: a marked slab page names a slab
+        // whose management is written.
         let s = unsafe { SlabRef::new(hdr) };
-        debug_assert!(s.magic() == SLAB_MAGIC && s.cache_id() == self.id);
-        // Linux's `obj_to_index`, and the boundary check with it: below
-        // `num` only at the start of an object's buffer
-        // (`sizing::exact_index`).
+        debug_assert_eq!(s.magic(), SLAB_MAGIC);
         let rel = obj.wrapping_sub(s.s_mem());
-        let i = rel.wrapping_mul(self.index_mul).rotate_right(self.index_shift);
-        if i >= self.num {
-            return false;
+        let i = rel.wrapping_mul(s.index_mul()).rotate_right(s.index_shift() as u32);
+        if i >= s.num() as usize {
+            return None;
         }
-        let bufctl = s.bufctl_ptr_located(i);
-        // SAFETY: object i of a live slab (i < num): its bufctl entry lies
-        // in the slab's management.
+        let bufctl = in_register(s.bufctl_ptr_located(i));
+        // SAFETY: object i of the slab (i < num): its bufctl entry lies in
+        // the slab's management.
         if unsafe { bufctl.read() } != BUFCTL_ACTIVE {
-            // Not allocated: a double free, for the slow path to report.
-            return false;
+            return None;
         }
+        Some(FreeHit { obj, bufctl, hdr })
+    }
+
+    /// The free hit's second half (Linux's `__cache_free` finding room in
+    /// the array): push the object [`free_hit_check`](Self::free_hit_check)
+    /// found, and say true. A full array changes nothing and says false,
+    /// and the caller takes [`free_in_slab_page`](Self::free_in_slab_page)
+    /// under the lock, which flushes it, or checks a debug cache.
+    ///
+    /// # Safety
+    ///
+    /// As [`free`](Self::free), and `hit` was found in a slab of this cache
+    /// (its page named this cache), with no slab of this cache made,
+    /// destroyed or changed since.
+    #[inline(always)]
+    pub unsafe fn free_cached(&mut self, hit: FreeHit) -> bool {
+        debug_assert_eq!(self.ac.limit == 0, self.is_debug());
+        debug_assert!(self.obj_offset == 0 && self.owns_hit(&hit));
+        let FreeHit { obj, bufctl, .. } = hit;
         // A debug cache's array has `limit` 0: it is always full here, and
         // its frees (whose pointers follow a red zone) take the slow path.
         let k = self.ac.avail;
         if k >= self.ac.limit {
             return false;
         }
-        debug_assert_eq!((self.obj_offset, rel), (0, i * self.buffer_size));
-        // SAFETY: the bufctl entry as above. k < limit <= AC_MAX (`setup`
+        // SAFETY: the bufctl entry of an allocated object of a live slab of
+        // this cache (the caller's contract). k < limit <= AC_MAX (`setup`
         // checks the limit), so the array writes are in bounds.
         unsafe {
             bufctl.write(BUFCTL_CACHED);
@@ -88,6 +145,18 @@ impl KmemCache {
         }
         self.ac.avail = k + 1;
         true
+    }
+
+    /// Whether `hit` is an object's start in a slab of this cache and its
+    /// `bufctl` entry (the debug check of `free_cached`).
+    fn owns_hit(&self, hit: &FreeHit) -> bool {
+        // SAFETY: `free_hit_check` read this header already.
+        let s = unsafe { SlabRef::new(hit.hdr) };
+        let rel = hit.obj - s.s_mem();
+        s.cache_id() == self.id
+            && s.bufctl(rel / self.buffer_size) == BUFCTL_ACTIVE
+            && rel.is_multiple_of(self.buffer_size)
+            && hit.bufctl == s.bufctl_ptr(rel / self.buffer_size)
     }
 
     /// Take the top of the array cache, marking the object allocated.

@@ -53,7 +53,6 @@ impl KmemCache {
         let base = new.base;
         let hdr = new.mgmt.unwrap_or(base);
         assert!(base & (self.slab_bytes() - 1) == 0, "slab pages at {base:#x} not aligned");
-        pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
         // LAB 3: BEGIN colour: shift this slab's objects by the next colour, wrapping after `colour`
         let colouroff = self.colour_next * self.colour_off;
         self.colour_next += 1;
@@ -71,11 +70,12 @@ impl KmemCache {
             prev: 0,
             next: 0,
             s_mem: base + on_slab + colouroff,
-            colouroff: colouroff as u32,
+            index_mul: self.index_mul,
             inuse: 0,
             free: 0,
             num: self.num as u16,
             list: FREE,
+            index_shift: self.index_shift as u8,
         };
         // SAFETY: `hdr` is the start of the slab's pages or of the management
         // block: the provider gave us either, word aligned (so aligned for the
@@ -96,6 +96,11 @@ impl KmemCache {
                 ctor(obj as *mut u8);
             }
         }
+        // Marked once the management is written whole: the free hit reads
+        // the header and a `bufctl` entry of any marked page
+        // (`free_hit_check`) before it knows whether a frame below holds
+        // this cache's lock (a constructor above may free into it).
+        pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
         self.link(s, FREE, false);
         self.free_objects += self.num;
         Ok(())

@@ -65,6 +65,17 @@ unsafe impl SlabPages for KernelPages {
     }
 
     fn set_slab_owner(&mut self, addr: usize, order: usize, owner: Option<SlabOwner>) {
+        // kfree finds the cache of a slab page in the registry slot its id
+        // names, without testing that slot's id (an allocated object on the
+        // page vouches for it): so only the registry's caches may mark
+        // pages, never a `KmemCache` made elsewhere on these pages.
+        if let Some(o) = owner {
+            assert!(
+                crate::mm::slab_common::cache_registered(o.cache),
+                "slab: cache #{} marks kernel pages but is not in the registry",
+                o.cache
+            );
+        }
         let pfn = virt_to_phys(addr) >> PAGE_SHIFT;
         // The pages are the slab's alone (just allocated, or about to be
         // freed), so the owner-only `__set_flag` does, as Linux's

@@ -14,14 +14,25 @@ pub(super) struct Slab {
     pub(super) cache_id: u32,
     pub(super) prev: usize,
     pub(super) next: usize,
-    /// Address of object 0's buffer.
+    /// Address of object 0's buffer (Linux keeps `colouroff` beside it,
+    /// which says the same: `s_mem` is the slab's start, its management
+    /// when on the slab, and its colour).
     pub(super) s_mem: usize,
-    pub(super) colouroff: u32,
+    /// The cache's `index_mul` and `index_shift` (`sizing::exact_index`),
+    /// copied here so that the free hit finds the object's index from the
+    /// header alone: the cache's fields wait until the array is touched,
+    /// and i686 keeps everything in registers meanwhile.
+    pub(super) index_mul: usize,
     pub(super) inuse: u16,
     pub(super) free: u16,
     pub(super) num: u16,
     pub(super) list: u8,
+    pub(super) index_shift: u8,
 }
+
+// The copies of the index factors fill what was padding and `colouroff`:
+// the header is still 32 bytes on i686, so no slab holds fewer objects.
+const _: () = assert!(size_of::<Slab>() == 16 + 4 * size_of::<usize>(), "slab header grew");
 
 pub(super) const FULL: u8 = 0;
 pub(super) const PARTIAL: u8 = 1;
@@ -65,7 +76,8 @@ impl SlabRef {
     header_field!(prev, set_prev, usize);
     header_field!(next, set_next, usize);
     header_field!(s_mem, set_s_mem, usize);
-    header_field!(colouroff, set_colouroff, u32);
+    header_field!(index_mul, set_index_mul, usize);
+    header_field!(index_shift, set_index_shift, u8);
     header_field!(inuse, set_inuse, u16);
     header_field!(free, set_free, u16);
     header_field!(num, set_num, u16);

@@ -338,7 +338,18 @@ fn array_cache_refills_and_flushes_in_batches() {
     assert_eq!((p.outstanding, c.cpu_cached()), (0, 0));
 }
 
-/// The lock-free free hit (`free_cached`) pushes an allocated object of a
+/// The whole free hit, as the kernel runs it: `free_hit_check` on the
+/// slab, then `free_cached` on the cache.
+///
+/// # Safety
+///
+/// As `free_hit_check` and `free_cached`.
+unsafe fn free_hit(c: &mut KmemCache, obj: usize, hdr: usize) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { KmemCache::free_hit_check(obj, hdr).is_some_and(|hit| c.free_cached(hit)) }
+}
+
+/// The lock-free free hit (`free_hit_check`, `free_cached`) pushes an allocated object of a
 /// slab it is given and nothing else: a second free, a pointer inside an
 /// object or outside the objects, a full array and a debug cache all say
 /// false and change nothing, for the slow path to flush or report.
@@ -358,21 +369,21 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
         // SAFETY: objects of this cache, freed once; the bad ones are
         // pointers `free_cached` must turn down without touching them.
         unsafe {
-            assert!(!c.free_cached(a + 8, hdr(a)), "mid-object pointer taken");
-            let s = SlabRef(hdr(a));
-            assert!(!c.free_cached(s.s_mem() - 8, hdr(a)), "pointer before the objects taken");
-            assert!(!c.free_cached(s.s_mem() + c.obj_span, hdr(a)), "pointer past the objects taken");
+            assert!(!free_hit(&mut c, a + 8, hdr(a)), "mid-object pointer taken");
+            let (s, span) = (SlabRef(hdr(a)), c.obj_span);
+            assert!(!free_hit(&mut c, s.s_mem() - 8, hdr(a)), "pointer before the objects taken");
+            assert!(!free_hit(&mut c, s.s_mem() + span, hdr(a)), "pointer past the objects taken");
             assert_eq!(c.cpu_cached(), 0);
-            assert!(c.free_cached(a, hdr(a)));
+            assert!(free_hit(&mut c, a, hdr(a)));
             assert_eq!(c.cpu_cached(), 1);
-            assert!(!c.free_cached(a, hdr(a)), "double free taken");
+            assert!(!free_hit(&mut c, a, hdr(a)), "double free taken");
             // And the slow path reports that second free.
             assert_eq!(c.put(&mut p, a), Err(bug_of("hit", a, BugKind::DoubleFree)));
             for &o in &objs[1..c.ac.limit] {
-                assert!(c.free_cached(o, hdr(o)));
+                assert!(free_hit(&mut c, o, hdr(o)));
             }
             let last = objs[c.ac.limit];
-            assert!(!c.free_cached(last, hdr(last)), "free into a full array taken");
+            assert!(!free_hit(&mut c, last, hdr(last)), "free into a full array taken");
             assert_eq!(c.cpu_cached(), c.ac.limit);
             // The slow path flushes and takes it, and the rest.
             for &o in &objs[c.ac.limit..] {
@@ -398,14 +409,14 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
     let o = big.alloc(&mut p, GFP_KERNEL).unwrap();
     let before = big.cpu_cached();
     // SAFETY: an allocated object of this cache, freed once.
-    unsafe { assert!(big.free_cached(o, p.slab_mgmt(o).unwrap())) };
+    unsafe { assert!(free_hit(&mut big, o, p.slab_mgmt(o).unwrap())) };
     assert_eq!(big.cpu_cached(), before + 1);
     big.destroy(&mut p).unwrap();
     // A debug cache never takes the hit: every free is checked.
     let mut d = cache("hit-debug", 64, SlabFlags::DEBUG);
     let o = d.alloc(&mut p, GFP_KERNEL).unwrap();
     // SAFETY: an allocated object of this cache.
-    unsafe { assert!(!d.free_cached(o, p.slab_mgmt(o).unwrap())) };
+    unsafe { assert!(!free_hit(&mut d, o, p.slab_mgmt(o).unwrap())) };
     d.put(&mut p, o).unwrap();
     d.destroy(&mut p).unwrap();
     assert_eq!(p.outstanding, 0);

@@ -15,7 +15,7 @@ use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::{Page, PageFlags};
 use crate::mm::page_alloc::{self, __get_free_pages, Pages};
 use crate::mm::slab::sizing::{kmalloc_align, KMALLOC_SIZES};
-use crate::mm::slab::{SlabFlags, SlabStats};
+use crate::mm::slab::{KmemCache, SlabFlags, SlabStats};
 use core::fmt;
 use core::num::NonZeroU32;
 use core::ptr::NonNull;
@@ -334,15 +334,27 @@ pub unsafe fn kfree(ptr: *mut u8) {
             return false;
         };
         let id = page.slab_cache();
+        // SAFETY: the page is marked as a slab page, and with interrupts
+        // off its marks stay.
+        let Some(hit) = (unsafe { KmemCache::free_hit_check(addr, page.private() as usize) }) else {
+            return false;
+        };
         // SAFETY: the closure reaches this slot's array cache and the
         // object's slab only. The page, read with interrupts off and the
-        // cache's lock free (`with_cpu`), names a live slab of the cache
-        // if the slot still holds this id (a slab page's id is never 0):
-        // its marks change only under that lock. The caller gives the
-        // block up.
+        // cache's lock free (`with_cpu`), names a slab of cache `id` (its
+        // marks change only under that lock), and that cache is alive and
+        // in the slot of its id (only registry caches mark pages,
+        // `KernelPages::set_slab_owner`): an object that reads BUFCTL_ACTIVE
+        // (`free_hit_check`) is allocated, and a cache is destroyed only
+        // when none of its objects is (`KmemCache::destroy`; the slabs it
+        // leaves behind hold quarantined objects only). So the slot's id
+        // needs no test of its own here (the slow path, which may find
+        // anything, tests it). The caller gives the block up.
         unsafe {
-            CACHES[slot_of_id(id)]
-                .with_cpu(off, |s| s.cache.id() == id && s.cache.free_cached(addr, page.private() as usize))
+            CACHES[slot_of_id(id)].with_cpu(off, |s| {
+                debug_assert_eq!(s.cache.id(), id);
+                s.cache.free_cached(hit)
+            })
         }
         .unwrap_or(false)
     });

@@ -11,11 +11,14 @@
 //! [`SlotLock::lock`] is the slow path's `spin_lock_irqsave` (an
 //! [`IrqLock`], so it counts in the preempt count and reports recursion).
 //! The fast path runs inside [`irqs_off`] (`local_irq_save`) and reaches
-//! the slot with [`SlotLock::with_cpu`]: one load to see that no holder of
-//! the lock is below us, then the slot. A fast path that finds the lock
-//! held (a constructor allocating from its own cache, say) gets `None`,
-//! takes the slow path, and so meets the lock's recursion report, as it
-//! did before there was a fast path.
+//! the slot with [`SlotLock::with_cpu`]: one compare of the slot's gate to
+//! see that no holder of the lock is below us, then the slot. A fast path
+//! that finds the lock held (a constructor allocating from its own cache,
+//! say) gets `None`, takes the slow path, and so meets the lock's
+//! recursion report, as it did before there was a fast path. The same
+//! compare keeps the hits out while `failslab=` is on
+//! ([`SlotLock::close_hits`]), so that every allocation meets
+//! `should_failslab` on the slow path and the hit tests nothing for it.
 
 use super::Slot;
 use crate::arch::x86::cpu::{local_irq_restore, local_irq_save, EFLAGS_IF};
@@ -28,13 +31,24 @@ use core::ops::{Deref, DerefMut};
 /// interrupts alone).
 pub(super) struct SlotLock {
     lock: IrqLock<()>,
+    /// Why the hit paths must stay out: [`GATE_HELD`] exactly while a
+    /// [`SlotGuard`] lives, [`GATE_CLOSED`] while failslab is on. A plain
+    /// byte rather than the lock's own word, so that `with_cpu` tests it
+    /// with one compare; read and written with interrupts off only.
+    gate: UnsafeCell<u8>,
     slot: UnsafeCell<Slot>,
 }
+
+/// A [`SlotGuard`] holds the lock.
+const GATE_HELD: u8 = 1;
+/// The hit paths are closed ([`SlotLock::close_hits`]).
+const GATE_CLOSED: u8 = 2;
 
 // SAFETY: the slot is reached only through `lock` (exclusive by the
 // IrqLock) or `with_cpu` (exclusive because interrupts are off on the one
 // CPU and no holder of the lock is running), never both at once: see
-// `with_cpu`.
+// `with_cpu`. The gate is touched only with interrupts off (under the
+// lock, or in `with_cpu`) on the one CPU, so never by two at once.
 unsafe impl Sync for SlotLock {}
 
 /// The slot, held under its lock (interrupts off until dropped).
@@ -45,14 +59,30 @@ pub(super) struct SlotGuard {
 
 impl SlotLock {
     pub(super) const fn new(slot: Slot) -> SlotLock {
-        SlotLock { lock: IrqLock::new(()), slot: UnsafeCell::new(slot) }
+        SlotLock { lock: IrqLock::new(()), gate: UnsafeCell::new(0), slot: UnsafeCell::new(slot) }
     }
 
     /// The slow path's lock (`spin_lock_irqsave`).
     #[inline]
     #[track_caller]
     pub(super) fn lock(&'static self) -> SlotGuard {
-        SlotGuard { guard: self.lock.lock(), cell: self }
+        let guard = self.lock.lock();
+        // SAFETY: under the lock, interrupts off: nobody else touches the
+        // gate (see `Sync`). Set before any code of ours runs under it.
+        unsafe { *self.gate.get() |= GATE_HELD };
+        SlotGuard { guard, cell: self }
+    }
+
+    /// Close the hit paths (`closed`) or open them again: failslab's
+    /// switch, so that every allocation takes the slow path, where
+    /// `should_failslab` is asked.
+    pub(super) fn close_hits(&'static self, closed: bool) {
+        let g = self.lock();
+        // SAFETY: as in `lock`.
+        unsafe {
+            let gate = &mut *g.cell.gate.get();
+            *gate = if closed { *gate | GATE_CLOSED } else { *gate & !GATE_CLOSED };
+        }
     }
 
     /// Run `f` on the slot without taking the lock, interrupts being off
@@ -68,14 +98,18 @@ impl SlotLock {
     /// allocates or frees.
     #[inline(always)]
     pub(super) unsafe fn with_cpu<R>(&'static self, _off: &IrqsOff, f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
-        if self.lock.is_locked() {
+        // SAFETY: interrupts are off (`_off`): nobody else touches the gate.
+        if unsafe { *self.gate.get() } != 0 {
             return None;
         }
+        debug_assert!(!self.lock.is_locked());
         // SAFETY: interrupts are off (`_off`) and this is the only CPU, so
-        // no other code runs until they come back; the lock is free, so no
-        // frame below holds a `SlotGuard` (a holder keeps the lock until its
-        // guard goes); and `f` does not reach the slot again (the caller's
-        // contract). This is the only reference to the slot while f runs.
+        // no other code runs until they come back; the gate is not
+        // GATE_HELD, so no frame below holds a `SlotGuard` (a guard sets it
+        // as soon as it has the lock and clears it just before letting go,
+        // interrupts off all along); and `f` does not reach the slot again
+        // (the caller's contract). This is the only reference to the slot
+        // while f runs.
         Some(f(unsafe { &mut *self.slot.get() }))
     }
 }
@@ -117,6 +151,15 @@ impl SlotGuard {
     #[inline]
     pub(super) fn irqs_were_enabled(&self) -> bool {
         self.guard.irqs_were_enabled()
+    }
+}
+
+impl Drop for SlotGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: still under the lock (the IrqLock guard, a field, goes
+        // after this), interrupts off: nobody else touches the gate.
+        unsafe { *self.cell.gate.get() &= !GATE_HELD };
     }
 }
 

@@ -117,8 +117,8 @@ fn colour_offsets_cycle() {
     for _ in 0..8 {
         c.grow(&mut p, GFP_KERNEL).unwrap();
         let s = SlabRef(c.slabs_free.head);
-        assert_eq!(s.s_mem(), s.0 + c.mgmt_size + s.colouroff() as usize);
-        offs.push(s.colouroff());
+        assert_eq!((s.index_mul(), s.index_shift() as u32), (c.index_mul, c.index_shift));
+        offs.push(s.s_mem() - (s.0 + c.mgmt_size));
     }
     assert_eq!(offs, [0, 64, 128, 192, 256, 320, 0, 64]);
     assert_eq!(c.shrink(&mut p), 8);

@@ -726,6 +726,21 @@ impl BuddyZone {
         self.__free_one_page(mem_map, pfn, order);
     }
 
+    /// `free` of a block whose head the page allocator has just checked
+    /// (`free_pages_check` in its `__free_pages`: the head is in this zone,
+    /// its count went from 1 to 0 there, and its `_mapcount` was -1, so it
+    /// heads no free block): the order, the alignment and the end of the
+    /// block are what that check did not see.
+    #[inline(always)]
+    pub fn free_checked(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+        assert!(order < MAX_ORDER, "order {order} too large");
+        assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
+        assert!(pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} order {order} past the zone's end");
+        debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
+        debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
+        self.__free_one_page(mem_map, pfn, order);
+    }
+
     /// `free` of an order-0 page coming back from a pcp list (the drain,
     /// 2.6.24's `free_pages_bulk`): the page was checked when it was freed
     /// onto the list (`free_pages_check` and the zone test in the page

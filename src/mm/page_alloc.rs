@@ -368,7 +368,13 @@ pub fn __free_pages(pages: Pages) {
     // the node built (`prep_new_pages`), or by `from_raw` and `free_pages`,
     // whose callers promise it was; the node is never taken down.
     let node = unsafe { node_built() };
-    node.__free_pages(mem_map(), pages.pfn, pages.order.get());
+    // Order 0 spelled out, so that its copy of the node's free needs no
+    // test of the order (the stored order + 1 is compared as it is).
+    if pages.order.0.get() == 1 {
+        node.__free_pages(mem_map(), pages.pfn, 0);
+    } else {
+        node.__free_pages(mem_map(), pages.pfn, pages.order.get());
+    }
 }
 
 /// Allocate lowmem and return its kernel address (`__get_free_pages`).

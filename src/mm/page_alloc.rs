@@ -642,12 +642,16 @@ impl Node {
         page.set_page_count(0);
         // The page is the freeing caller's alone until it is on a list.
         page.__set_flags_word(word & !(PageFlags::DIRTY | PageFlags::REFERENCED).bits());
+        if order != 0 {
+            Self::free_one_page(zone, mem_map, pfn, order);
+            return;
+        }
         let mt = zone.pageblock_type_raw(pfn);
         // A page of an isolated pageblock must not be handed out again from
         // a pcp list: it goes straight to the buddy's Isolate list (Linux's
         // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
-        if order != 0 || mt == MigrateType::Isolate as u8 {
-            Self::free_one_page(zone, mem_map, pfn, order);
+        if mt == MigrateType::Isolate as u8 {
+            Self::free_one_page(zone, mem_map, pfn, 0);
             return;
         }
         zone.free_hot_page(mem_map, pfn, mt);

@@ -376,12 +376,14 @@ impl BuddyZone {
         debug_assert!(page.is_buddy() && page.order() == order);
         let mt = page.index() as usize;
         clear_buddy(page);
-        let area = &mut self.free_area[order];
-        area.free_list[mt].remove(mem_map, pfn);
-        area.nr_free -= 1;
+        // The type's last use before the unlink, so that it need not be
+        // kept across it.
         if mt == MigrateType::Cma as usize {
             self.cma_free -= 1 << order;
         }
+        let area = &mut self.free_area[order];
+        area.free_list[mt].remove(mem_map, pfn);
+        area.nr_free -= 1;
     }
 
     /// Take the first block off the `mt` list of `order`: what

@@ -657,8 +657,9 @@ impl Node {
         zone.free_hot_page(mem_map, pfn, mt);
     }
 
-    /// A block of order 1 or more goes straight to the buddy allocator
-    /// (Linux's `free_one_page`), its head checked by the caller.
+    /// A block of order 1 or more, or a page of an isolated pageblock, goes
+    /// straight to the buddy allocator (Linux's `free_one_page`), its head
+    /// checked by the caller.
     #[inline(never)]
     fn free_one_page(zone: &Zone, mem_map: &[Page], pfn: u32, order: usize) {
         zone.lock().free_checked(mem_map, pfn, order);

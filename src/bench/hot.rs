@@ -31,7 +31,7 @@ pub(super) fn rows(loop_cost: u64) {
         pair,
         "<=150",
         &ev,
-        "; the pair keeps might_sleep and fault injection, the free's page checks (zone, count, mapcount, flags) and an irq save plus a re-entry lock word per pcp access",
+        "; the pair keeps might_sleep and fault injection, the free's page checks (zone, count, mapcount, flags) and an irq save plus a re-entry lock word per pcp access; misses: those, the node's init test, the GFP route and the bounds checks of safe indexing are about half the pair, the rest the two calls' frames on i686's six registers and the list push and pop",
     );
 
     let ev = events();
@@ -305,7 +305,7 @@ fn split_merge_row(loop_cost: u64) {
         "<=1000",
         &ev,
         format_args!(
-            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list",
+            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list; misses: a merge step is about 55 instructions (the zone and bounds checks, the buddy mark and order, the unlink from a list with head, tail and length, nr_free, the CMA count), a third of them spills of pfn, order and list on i686's six registers, and a split step about 25",
             held.len(),
             SPLIT_ORDER,
             top - 1,

@@ -376,12 +376,14 @@ impl BuddyZone {
         debug_assert!(page.is_buddy() && page.order() == order);
         let mt = page.index() as usize;
         clear_buddy(page);
-        let area = &mut self.free_area[order];
-        area.free_list[mt].remove(mem_map, pfn);
-        area.nr_free -= 1;
+        // The type's last use before the unlink, so that it need not be
+        // kept across it.
         if mt == MigrateType::Cma as usize {
             self.cma_free -= 1 << order;
         }
+        let area = &mut self.free_area[order];
+        area.free_list[mt].remove(mem_map, pfn);
+        area.nr_free -= 1;
     }
 
     /// Take the first block off the `mt` list of `order`: what
@@ -723,6 +725,21 @@ impl BuddyZone {
         let head = &mem_map[pfn as usize];
         assert!(!head.is_buddy(), "double free of pfn {pfn:#x}");
         assert!(head.page_count() == 0, "freeing pfn {pfn:#x} with refcount {}", head.page_count());
+        self.__free_one_page(mem_map, pfn, order);
+    }
+
+    /// `free` of a block whose head the page allocator has just checked
+    /// (`free_pages_check` in its `__free_pages`: the head is in this zone,
+    /// its count went from 1 to 0 there, and its `_mapcount` was -1, so it
+    /// heads no free block): the order, the alignment and the end of the
+    /// block are what that check did not see.
+    #[inline(always)]
+    pub fn free_checked(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+        assert!(order < MAX_ORDER, "order {order} too large");
+        assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
+        assert!(pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} order {order} past the zone's end");
+        debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
+        debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
         self.__free_one_page(mem_map, pfn, order);
     }
 

@@ -145,6 +145,13 @@ impl List {
         let ListLinks { prev, next } = mem_map[pfn as usize].lru.get();
         debug_assert!(prev != NIL || self.head == pfn, "page {pfn:#x} not on this list");
         debug_assert!(next != NIL || self.tail == pfn, "page {pfn:#x} not on this list");
+        if prev & next == NIL {
+            // Both NIL: the only member, as a free block often is on its
+            // list (the buddy allocator's merges); no link to patch.
+            *self = List { head: NIL, tail: NIL, len: self.len - 1 };
+            mem_map[pfn as usize].lru.set(ListLinks::UNLINKED);
+            return;
+        }
         if prev == NIL {
             self.head = next;
         } else {

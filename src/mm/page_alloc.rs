@@ -41,7 +41,7 @@ use super::page::{Page, PageFlags};
 use core::sync::atomic::Ordering::Relaxed;
 #[cfg(target_os = "none")]
 use {
-    super::mmzone::{max_low_pfn, mem_map, node, with_node_mem_map},
+    super::mmzone::{max_low_pfn, mem_map, node, node_built, with_node_mem_map},
     crate::kernel::fault_inject::FaultAttr,
     crate::kernel::sync::IrqLock,
     crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE},
@@ -364,7 +364,17 @@ fn clear_page_frame(pfn: usize) {
 #[cfg(target_os = "none")]
 #[inline(never)]
 pub fn __free_pages(pages: Pages) {
-    node().__free_pages(mem_map(), pages.pfn, pages.order.get());
+    // SAFETY: a `Pages` is made only by `alloc_pages` after `node()` found
+    // the node built (`prep_new_pages`), or by `from_raw` and `free_pages`,
+    // whose callers promise it was; the node is never taken down.
+    let node = unsafe { node_built() };
+    // Order 0 spelled out, so that its copy of the node's free needs no
+    // test of the order (the stored order + 1 is compared as it is).
+    if pages.order.0.get() == 1 {
+        node.__free_pages(mem_map(), pages.pfn, 0);
+    } else {
+        node.__free_pages(mem_map(), pages.pfn, pages.order.get());
+    }
 }
 
 /// Allocate lowmem and return its kernel address (`__get_free_pages`).
@@ -557,9 +567,12 @@ impl Node {
         }
         // The order-0 route table knows the zonelist's start already
         // (Linux's GFP_ZONE_TABLE): no zone bits to decode here either.
-        let classzone = self.pcp_route[route_index(gfp.bits())].classzone? as usize & (MAX_NR_ZONES - 1);
+        // And the free lists: the route's pcp list is the migrate type's own.
+        let route = self.pcp_route[route_index(gfp.bits())];
+        let classzone = route.classzone? as usize & (MAX_NR_ZONES - 1);
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);
-        let mt = self.alloc_type(gfp);
+        let mt = route.list.migratetype();
+        debug_assert_eq!(mt, self.alloc_type(gfp));
         if let Some(pfn) = self.get_page_from_freelist(mem_map, order, mt, classzone, Watermark::Low, false, false) {
             return Some(pfn);
         }
@@ -629,22 +642,27 @@ impl Node {
         page.set_page_count(0);
         // The page is the freeing caller's alone until it is on a list.
         page.__set_flags_word(word & !(PageFlags::DIRTY | PageFlags::REFERENCED).bits());
+        if order != 0 {
+            Self::free_one_page(zone, mem_map, pfn, order);
+            return;
+        }
         let mt = zone.pageblock_type_raw(pfn);
         // A page of an isolated pageblock must not be handed out again from
         // a pcp list: it goes straight to the buddy's Isolate list (Linux's
         // free_hot_cold_page / free_pcppages_bulk check MIGRATE_ISOLATE).
-        if order != 0 || mt == MigrateType::Isolate as u8 {
-            Self::free_one_page(zone, mem_map, pfn, order);
+        if mt == MigrateType::Isolate as u8 {
+            Self::free_one_page(zone, mem_map, pfn, 0);
             return;
         }
         zone.free_hot_page(mem_map, pfn, mt);
     }
 
-    /// A block of order 1 or more goes straight to the buddy allocator
-    /// (Linux's `free_one_page`).
+    /// A block of order 1 or more, or a page of an isolated pageblock, goes
+    /// straight to the buddy allocator (Linux's `free_one_page`), its head
+    /// checked by the caller.
     #[inline(never)]
     fn free_one_page(zone: &Zone, mem_map: &[Page], pfn: u32, order: usize) {
-        zone.lock().free(mem_map, pfn, order);
+        zone.lock().free_checked(mem_map, pfn, order);
     }
 }
 

@@ -257,9 +257,15 @@ pub(in crate::mm) fn pcp_index(mt: MigrateType) -> usize {
 }
 
 /// [`pcp_index`] by table, for the free path, which has the pageblock type
-/// as its `u8`: one load where `min` is a compare and a move on i386. Eight
-/// entries so that the index is masked rather than bounds-checked.
-pub(super) const PCP_LIST_OF: [u8; 8] = [0, 1, 2, 2, 2, 2, 2, 2];
+/// as its `u8`: one load where `min` is a compare and a move on i386. An
+/// entry for every `u8`, so that the index needs neither a mask nor a
+/// bounds check.
+pub(super) const PCP_LIST_OF: [u8; 256] = {
+    let mut t = [2; 256];
+    t[MigrateType::Unmovable as usize] = 0;
+    t[MigrateType::Reclaimable as usize] = 1;
+    t
+};
 
 impl Zone {
     /// An order-0 page off the pcp list of `mt`, refilled by a batch from
@@ -286,7 +292,7 @@ impl Zone {
     #[inline(always)]
     pub(super) fn free_hot_page(&self, mem_map: &[Page], pfn: u32, mt: u8) {
         let mut pcp = self.pcp();
-        let list = PCP_LIST_OF[mt as usize & 7] as usize;
+        let list = PCP_LIST_OF[mt as usize] as usize;
         if pcp.lists[list].is_full() {
             drop(pcp);
             return self.free_pcp_overflow(mem_map, pfn);

@@ -54,7 +54,7 @@ use crate::layout::PAGE_SIZE;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::ptr::addr_of;
+use core::ptr::{addr_of, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// 16 KB, twice Linux 2.6.24 i386's 8 KB (x86-64 Linux has used 16 KB
@@ -502,6 +502,11 @@ pub fn wait_for_exit(pid: u32) {
 /// stacks in use (`stacks`), which vmalloc may have made after the
 /// directory was (see the module docs). Interrupts are off.
 fn switch_mm(next: Option<&dyn AddressSpace>, stacks: &[(usize, usize)]) {
+    // SAFETY: interrupts are off (this function's contract), so no reader
+    // (`with_current_mm`, which reads with them off) is in the middle of
+    // a read; `next` is what the running thread's `Task::mm` holds from
+    // here on (every caller passes it), alive while it holds it.
+    unsafe { *CURRENT_MM.0.get() = next.map(NonNull::from) };
     let pgd = next.map_or_else(|| KERNEL_PGD.load(Ordering::Relaxed), |mm| mm.pgd_phys());
     let cr3 = crate::arch::x86::cpu::read_cr3() as usize & !0xfff;
     if cr3 == pgd {
@@ -599,6 +604,35 @@ pub fn use_mm(mm: Arc<dyn AddressSpace>) {
 pub fn current_mm() -> Option<Arc<dyn AddressSpace>> {
     let rq = RQ.lock();
     rq[rq.current].mm.clone()
+}
+
+/// What the running thread's `Task::mm` holds, kept by `switch_mm` (which
+/// every change of the running thread or of its mm goes through), so that
+/// `current->mm` is read without the run-queue lock: every page fault
+/// asks. Written and read with interrupts off only.
+struct CurrentMm(core::cell::UnsafeCell<Option<NonNull<dyn AddressSpace>>>);
+
+// SAFETY: one CPU, and every access is made with interrupts off (see
+// `switch_mm` and `with_current_mm`): accesses never overlap.
+unsafe impl Sync for CurrentMm {}
+
+static CURRENT_MM: CurrentMm = CurrentMm(core::cell::UnsafeCell::new(None));
+
+/// `f` on the calling thread's address space, without a reference taken
+/// or the run-queue lock (Linux's `current->mm`, for the page fault): `f`
+/// runs with interrupts off, so it should only take what it needs (a
+/// reference of its own type) and return.
+#[inline]
+pub fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
+    let flags = local_irq_save();
+    // SAFETY: read with interrupts off (see `CurrentMm`). The pointer is
+    // what the running thread's `Task::mm` holds, and only that thread
+    // changes its own `mm` (`use_mm`, `unuse_mm`), which it is not doing
+    // while in here: the value stays alive for the borrow, which does not
+    // outlive this call.
+    let r = f(unsafe { (*CURRENT_MM.0.get()).map(|p| p.as_ref()) });
+    local_irq_restore(flags);
+    r
 }
 
 /// Linux's `unuse_mm`: the calling thread leaves its address space and

@@ -259,16 +259,20 @@ impl core::fmt::Display for Verdict {
 
 /// Where a demand-zero fault's instructions beyond the clear go (the
 /// profile of one fault in highmem, issue 13's session of 2026-12-01).
-const ZERO_FAULT_WHY: &str = "about 300 are trap entry and exit, the signal check, the current-mm lookup and the \
-                              mmap lock; 130 map the HIGHPTE page table (kmap_atomic, 2 invlpg); 100 the page \
-                              allocator; 80 lru_cache_add's lock round trip (no pagevec); the rest the area \
-                              lookup, rmap and counters";
+const ZERO_FAULT_WHY: &str = "about 70 are trap entry, dispatch and exit with the signal test (one load now); \
+                              125 do_page_fault (the current-mm lookup, now without the run-queue lock, the \
+                              mmap lock's try and release, the atomic-context checks); 100 the area lookup and \
+                              the speculative path; 130 map the HIGHPTE page table (kmap_atomic, 2 invlpg); 90 \
+                              the page allocator; 80 lru_cache_add (a per-CPU pagevec was tried: the list \
+                              insertion stays per page, and it paid nothing measurable); 115 the entry's \
+                              install, rmap and counters";
 
 /// The same for a copy-on-write fault.
 const COW_FAULT_WHY: &str = "the demand-zero fault's fixed costs, plus two maps of the HIGHPTE page table (the \
                              look, which do_wp_page's reuse-or-copy decision shares under the lock, and the new \
-                             entry: about 260 instructions and 4 of the 9 invlpg), the copy's two kmap_atomic \
-                             (about 85) and do_wp_page's reuse test";
+                             entry after the allocation, which may sleep: about 250 instructions and 4 of the 9 \
+                             invlpg), the copy's two kmap_atomic (about 85), do_wp_page's reuse test and the \
+                             old page's put (about 220)";
 
 /// The rows measured on the program, phase by phase (see the module docs
 /// and benchfault.c for the marks).

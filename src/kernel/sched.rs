@@ -54,7 +54,7 @@ use crate::layout::PAGE_SIZE;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::ptr::addr_of;
+use core::ptr::{addr_of, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// 16 KB, twice Linux 2.6.24 i386's 8 KB (x86-64 Linux has used 16 KB
@@ -194,6 +194,18 @@ impl Task {
         fpu: None,
     };
 
+    /// Change `pending`, keeping `TASKS_WITH_SIGNALS` (the caller holds
+    /// `RQ`, so interrupts are off: plain loads and stores).
+    fn set_pending(&mut self, p: u32) {
+        let n = TASKS_WITH_SIGNALS.load(Ordering::Relaxed);
+        match (self.pending != 0, p != 0) {
+            (false, true) => TASKS_WITH_SIGNALS.store(n + 1, Ordering::Relaxed),
+            (true, false) => TASKS_WITH_SIGNALS.store(n - 1, Ordering::Relaxed),
+            _ => {}
+        }
+        self.pending = p;
+    }
+
     /// `[lo, hi)` of its kernel stack.
     fn stack_range(&self) -> (usize, usize) {
         if self.stack == 0 {
@@ -276,6 +288,12 @@ static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 static KERNEL_PGD: AtomicUsize = AtomicUsize::new(0);
 /// Exited threads whose stacks are not freed yet.
 static NR_DEAD: AtomicUsize = AtomicUsize::new(0);
+/// Tasks whose `pending` is not 0, kept under `RQ` by `Task::set_pending`
+/// (and when a slot is reused). Linux tests `TIF_SIGPENDING` of current on
+/// every return to user space; here this one count answers that test
+/// without the run-queue lock in the usual case, when no task at all has
+/// a signal pending.
+static TASKS_WITH_SIGNALS: AtomicUsize = AtomicUsize::new(0);
 /// Ticks that found the idle thread running (for `uptime`'s idle figure).
 pub static IDLE_TICKS: AtomicUsize = AtomicUsize::new(0);
 /// Context switches since boot.
@@ -461,6 +479,8 @@ pub fn take_dead() -> Option<usize> {
     let found = rq.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur)?;
     let t = &mut rq[found];
     t.state = TaskState::Unused;
+    // Signals sent after its last return to user space die with it.
+    t.set_pending(0);
     NR_DEAD.fetch_sub(1, Ordering::Relaxed);
     debug_assert!(t.mm.is_none(), "do_exit dropped the mm");
     Some(core::mem::take(&mut t.stack))
@@ -482,6 +502,11 @@ pub fn wait_for_exit(pid: u32) {
 /// stacks in use (`stacks`), which vmalloc may have made after the
 /// directory was (see the module docs). Interrupts are off.
 fn switch_mm(next: Option<&dyn AddressSpace>, stacks: &[(usize, usize)]) {
+    // SAFETY: interrupts are off (this function's contract), so no reader
+    // (`with_current_mm`, which reads with them off) is in the middle of
+    // a read; `next` is what the running thread's `Task::mm` holds from
+    // here on (every caller passes it), alive while it holds it.
+    unsafe { *CURRENT_MM.0.get() = next.map(NonNull::from) };
     let pgd = next.map_or_else(|| KERNEL_PGD.load(Ordering::Relaxed), |mm| mm.pgd_phys());
     let cr3 = crate::arch::x86::cpu::read_cr3() as usize & !0xfff;
     if cr3 == pgd {
@@ -579,6 +604,35 @@ pub fn use_mm(mm: Arc<dyn AddressSpace>) {
 pub fn current_mm() -> Option<Arc<dyn AddressSpace>> {
     let rq = RQ.lock();
     rq[rq.current].mm.clone()
+}
+
+/// What the running thread's `Task::mm` holds, kept by `switch_mm` (which
+/// every change of the running thread or of its mm goes through), so that
+/// `current->mm` is read without the run-queue lock: every page fault
+/// asks. Written and read with interrupts off only.
+struct CurrentMm(core::cell::UnsafeCell<Option<NonNull<dyn AddressSpace>>>);
+
+// SAFETY: one CPU, and every access is made with interrupts off (see
+// `switch_mm` and `with_current_mm`): accesses never overlap.
+unsafe impl Sync for CurrentMm {}
+
+static CURRENT_MM: CurrentMm = CurrentMm(core::cell::UnsafeCell::new(None));
+
+/// `f` on the calling thread's address space, without a reference taken
+/// or the run-queue lock (Linux's `current->mm`, for the page fault): `f`
+/// runs with interrupts off, so it should only take what it needs (a
+/// reference of its own type) and return.
+#[inline]
+pub fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
+    let flags = local_irq_save();
+    // SAFETY: read with interrupts off (see `CurrentMm`). The pointer is
+    // what the running thread's `Task::mm` holds, and only that thread
+    // changes its own `mm` (`use_mm`, `unuse_mm`), which it is not doing
+    // while in here: the value stays alive for the borrow, which does not
+    // outlive this call.
+    let r = f(unsafe { (*CURRENT_MM.0.get()).map(|p| p.as_ref()) });
+    local_irq_restore(flags);
+    r
 }
 
 /// Linux's `unuse_mm`: the calling thread leaves its address space and
@@ -727,9 +781,9 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), SignalError> {
     let slot = rq.iter().position(|t| t.state.alive() && t.pid == pid).ok_or(SignalError::NoSuchTask)?;
     let t = &mut rq[slot];
     if sig == SIGCONT {
-        t.pending &= !STOP_SIGNALS;
+        t.set_pending(t.pending & !STOP_SIGNALS);
     } else if STOP_SIGNALS & (1 << sig) != 0 {
-        t.pending &= !(1 << SIGCONT);
+        t.set_pending(t.pending & !(1 << SIGCONT));
     }
     if IGNORED_SIGNALS & (1 << sig) != 0 {
         // Ignored by default, and nothing handles signals: Linux drops such
@@ -743,7 +797,7 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), SignalError> {
         }
         return Ok(());
     }
-    t.pending |= 1 << sig;
+    t.set_pending(t.pending | 1 << sig);
     let wake = match t.state {
         TaskState::Stopped => sig == SIGCONT || sig == SIGKILL,
         TaskState::Sleeping => t.interruptible,
@@ -760,8 +814,16 @@ pub fn send_signal(pid: u32, sig: u32) -> Result<(), SignalError> {
 }
 
 /// Whether the calling thread has a signal to take (Linux's
-/// `signal_pending(current)`).
+/// `signal_pending(current)`). No task with a signal pending (the usual
+/// case) is one load, without the run-queue lock: every return to user
+/// space asks. A signal sent meanwhile is seen at the next return, as a
+/// `TIF_SIGPENDING` set after Linux's test is; the return path asks with
+/// interrupts off, so nothing on this CPU sends one in between.
+#[inline]
 pub fn signal_pending() -> bool {
+    if TASKS_WITH_SIGNALS.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
     let rq = RQ.lock();
     rq[rq.current].pending != 0
 }
@@ -790,7 +852,8 @@ pub fn dequeue_signal() -> Option<u32> {
         return None;
     }
     let sig = if p & (1 << SIGKILL) != 0 { SIGKILL } else { p.trailing_zeros() };
-    rq[cur].pending &= !(1 << sig);
+    let left = p & !(1 << sig);
+    rq[cur].set_pending(left);
     Some(sig)
 }
 

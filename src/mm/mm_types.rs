@@ -185,8 +185,12 @@ impl MmContext {
 /// The calling thread's address space (Linux's `current->mm`), `None` for
 /// a kernel thread.
 pub fn current_mm() -> Option<MmRef> {
-    let mm: Arc<dyn core::any::Any + Send + Sync> = crate::kernel::sched::current_mm()?;
-    mm.downcast::<MmHandle>().ok().map(|h| h.0.clone())
+    // Borrowed from the scheduler, not cloned: the one reference taken is
+    // the `MmRef` returned.
+    crate::kernel::sched::with_current_mm(|mm| {
+        let any: &dyn core::any::Any = mm?;
+        any.downcast_ref::<MmHandle>().map(|h| h.0.clone())
+    })
 }
 
 impl MmStruct {

@@ -95,9 +95,16 @@ pub const NR_RESTART_SYSCALL: u32 = 0;
 /// signals, then restart the system call they interrupted. Interrupts
 /// come in off; they are on while this runs and off again when it returns.
 pub fn do_signal(frame: &mut TrapFrame) {
-    if !sched::signal_pending() {
-        return;
+    // Every return to ring 3 asks; almost none has a signal to act on.
+    if sched::signal_pending() {
+        handle_signals(frame);
     }
+}
+
+/// `do_signal`'s work when a signal is pending (out of line: the test
+/// above is every trap's, this is rare).
+#[inline(never)]
+fn handle_signals(frame: &mut TrapFrame) {
     local_irq_enable();
     while let Some(sig) = sched::dequeue_signal() {
         match default_action(sig) {

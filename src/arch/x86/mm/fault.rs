@@ -94,7 +94,14 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
         user_esp: frame.from_user().then_some(frame.user_esp as usize),
     };
     let result = {
-        let mut ctx = mm.mmap.lock();
+        // `mmap_sem`, taken as Linux's do_page_fault takes it: a try first
+        // (`down_read_trylock`), the sleeping lock only when that fails.
+        // The try skips `Mutex::lock`'s might_sleep check, which the test
+        // of `faulthandler_disabled` above has just made.
+        let mut ctx = match mm.mmap.try_lock() {
+            Some(ctx) => ctx,
+            None => mm.mmap.lock(),
+        };
         // A count the area list keeps: no walk of the areas here.
         mm.total_vm_at_fault.store(ctx.vmas.total_vm(), Ordering::Relaxed);
         handle_user_fault(&mm, &mut ctx, address, access, frame.error_code & PF_PROT == 0)

@@ -15,9 +15,9 @@
 use super::mmzone::max_low_pfn;
 use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
+use crate::arch::x86::cpu::irqs_enabled;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::arch::x86::cpu::irqs_enabled;
 use crate::kernel::preempt::{in_interrupt, might_sleep_report, preemptible};
 use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::kernel::wait::WaitQueue;

@@ -134,8 +134,21 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     Ok(match pk.kmap_mapped(pfn) {
         // SAFETY: the slot maps the page, and its count took this user.
         Some(slot) => unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) },
-        None => return kmap_miss(pk, pfn, core::panic::Location::caller()),
+        // A page without a slot passed the check when it got one: only
+        // a miss is checked against max_pfn.
+        None if pfn as usize >= super::mmzone::max_pfn() => return Err(kmap_bad_pfn(pk, pfn)),
+        None => kmap_miss(pk, pfn, core::panic::Location::caller()),
     })
+}
+
+/// A frame at or beyond `max_pfn` (no RAM the kernel manages): refused,
+/// reported, nothing mapped.
+#[cold]
+#[inline(never)]
+fn kmap_bad_pfn(pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> KmapError {
+    drop(pk);
+    bad_pfn("kmap", pfn);
+    KmapError::BadPfn(pfn)
 }
 
 /// `might_sleep()` for `kmap`, whose common paths cannot sleep: the counts
@@ -151,25 +164,23 @@ fn kmap_might_sleep() {
     }
 }
 
-/// `kmap` of a highmem page that `kmap_mapped` found without a slot, with
-/// the pkmap lock still held: refuse a frame beyond RAM, else map it.
+/// `kmap` of a RAM page in highmem that `kmap_mapped` found without a
+/// slot, with the pkmap lock still held: map it.
 #[inline(never)]
-fn kmap_miss(
-    pk: SpinLockGuard<'static, Pkmap>,
-    pfn: u32,
-    caller: &'static core::panic::Location<'static>,
-) -> Result<Kmap, KmapError> {
-    if pfn as usize >= super::mmzone::max_pfn() {
-        drop(pk);
-        bad_pfn("kmap", pfn);
-        return Err(KmapError::BadPfn(pfn));
-    }
+fn kmap_miss(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32, caller: &'static core::panic::Location<'static>) -> Kmap {
     // The counts were asked before the lock; this path may sleep, so
-    // interrupts must be on too.
+    // interrupts must be on too. The report is made without the lock (its
+    // preempt_count is the caller's), and the page is looked up again.
     if !irqs_enabled() {
+        drop(pk);
         might_sleep_report("kmap", caller, true);
+        pk = PKMAP.lock();
+        if let Some(slot) = pk.kmap_mapped(pfn) {
+            // SAFETY: the slot maps the page, and its count took this user.
+            return unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) };
+        }
     }
-    Ok(kmap_new(pk, pfn))
+    kmap_new(pk, pfn)
 }
 
 /// `kmap` of a highmem page without a slot, called with the pkmap lock

@@ -85,16 +85,16 @@ unsafe fn below_at(vaddr: usize) -> &'static AtomicUsize {
     unsafe { &*BELOW.as_ptr().add((vaddr >> PAGE_SHIFT) - (KMAP_LOW >> PAGE_SHIFT)) }
 }
 
-/// The highmem frames `kmap_atomic` maps without further checks: from
-/// `HIGH_BASE` (`max_low_pfn`) up to `HIGH_BASE + HIGH_SPAN` (`max_pfn`,
-/// no larger than a PTE can name). Both 0 until the first call that finds
-/// paging_init done and the frame counts known (`kmap_atomic_slow`) sets
-/// them, so the fast path tells "a highmem frame it may map" with one
-/// subtraction and one unsigned compare, where it made four (`max_pfn`,
-/// the PTE limit, the fixmap being ready, `max_low_pfn`); neither bound
-/// changes once set, but `max_pfn` may grow (then set again).
+/// The frames `kmap_atomic` maps without further checks: lowmem below
+/// `HIGH_BASE` (`max_low_pfn`), highmem from there up to `HIGH_END`
+/// (`max_pfn`, no larger than a PTE can name). Both 0 until the first call
+/// that finds paging_init done and the frame counts known
+/// (`kmap_atomic_slow`) sets them, so the fast path tells lowmem, then "a
+/// highmem frame it may map", with one compare each, where it made four
+/// (`max_pfn`, the PTE limit, the fixmap being ready, `max_low_pfn`);
+/// neither bound changes once set, but `max_pfn` may grow (then set again).
 static HIGH_BASE: AtomicUsize = AtomicUsize::new(0);
-static HIGH_SPAN: AtomicUsize = AtomicUsize::new(0);
+static HIGH_END: AtomicUsize = AtomicUsize::new(0);
 
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
@@ -133,9 +133,11 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// `kmap_atomic_prot` (a `pagefault_disable`, a slot, `set_pte`).
 #[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
-    // One compare for "highmem, and mappable": below HIGH_BASE the
-    // subtraction wraps to a huge number.
-    if (pfn as usize).wrapping_sub(HIGH_BASE.load(Ordering::Relaxed)) < HIGH_SPAN.load(Ordering::Relaxed) {
+    // Linux: `if (!PageHighMem(page)) return page_address(page)`.
+    if (pfn as usize) < HIGH_BASE.load(Ordering::Relaxed) {
+        return Ok(kmap_atomic_lowmem(pfn));
+    }
+    if (pfn as usize) < HIGH_END.load(Ordering::Relaxed) {
         preempt_disable();
         pagefault_disable();
         // The slot words are shared with interrupt handlers (the Irq slots),
@@ -153,13 +155,9 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
         // SAFETY: the slot of type `t` was just taken for this guard, so it
         // is this caller's until the guard drops; the frame is in
         // [max_low_pfn, max_pfn): RAM, a PTE can name it, and the fixmap is
-        // installed (HIGH_SPAN is 0 until then).
+        // installed (HIGH_END is 0 until then).
         unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
         return Ok(KmapAtomic { vaddr, _not_send: PhantomData });
-    }
-    // Linux: `if (!PageHighMem(page)) return page_address(page)`.
-    if (pfn as usize) < HIGH_BASE.load(Ordering::Relaxed) {
-        return Ok(kmap_atomic_lowmem(pfn));
     }
     kmap_atomic_slow(pfn, t)
 }
@@ -172,8 +170,8 @@ fn kmap_atomic_lowmem(pfn: u32) -> KmapAtomic {
     KmapAtomic { vaddr: phys_to_virt((pfn as usize) << PAGE_SHIFT), _not_send: PhantomData }
 }
 
-/// `kmap_atomic` of a frame outside `[HIGH_BASE, HIGH_BASE + HIGH_SPAN)`
-/// and not lowmem below a `HIGH_BASE` already set: a frame beyond RAM
+/// `kmap_atomic` of a frame at or beyond `HIGH_END`, and not lowmem below
+/// a `HIGH_BASE` already set: a frame beyond RAM
 /// (refused), or the bounds not set yet (set now if the fixmap is
 /// installed and `mm_init` has counted the frames; before paging_init
 /// only lowmem can be mapped).
@@ -187,10 +185,10 @@ fn kmap_atomic_slow(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> 
         return Err(bad_pfn("kmap_atomic", pfn));
     }
     if fixmap::ready() && max_low_pfn != 0 {
-        // Base first: an interrupt between the two stores sees the span
-        // still 0 and comes here too.
+        // Base first: an interrupt between the two stores finds lowmem
+        // right, and the end still 0 sends the rest here too.
         HIGH_BASE.store(max_low_pfn, Ordering::Relaxed);
-        HIGH_SPAN.store(mappable.saturating_sub(max_low_pfn), Ordering::Relaxed);
+        HIGH_END.store(mappable, Ordering::Relaxed);
         // pfn < mappable: the fast path takes it now, never this path again.
         return kmap_atomic(pfn, t);
     }
@@ -295,16 +293,19 @@ impl Drop for KmapAtomic {
         // address: equal to this guard's address only if it holds the slot
         // taken last (a lowmem address is never a TOP).
         if TOP.load(Ordering::Relaxed) == vaddr {
-            // SAFETY: vaddr equals TOP and is not NONE: a slot's address.
-            let below = unsafe { below_at(vaddr) };
-            TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
-            below.store(0, Ordering::Relaxed);
+            // Unmap first, then give the slot back (no handler can take it
+            // meanwhile: it is still held), so that the address is dead
+            // before the stack words are moved.
             // LAB 4: BEGIN kunmap_atomic: clear the slot's PTE and its TLB entry (kpte_clear_flush)
             // SAFETY: the slot was this guard's, and the guard is going.
             unsafe { clear_fixmap_at(vaddr) };
             // LAB 4: STUB
             // let _ = clear_fixmap_at as unsafe fn(usize);
             // LAB 4: END
+            // SAFETY: vaddr equals TOP and is not NONE: a slot's address.
+            let below = unsafe { below_at(vaddr) };
+            TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
+            below.store(0, Ordering::Relaxed);
         } else if vaddr >= FIXADDR_START {
             // SAFETY: a guard at a fixmap address holds that slot.
             unsafe { release_out_of_order(vaddr) };

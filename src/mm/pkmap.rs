@@ -80,10 +80,16 @@ use core::fmt;
 /// The persistent kmap table the kernel uses: 1024 slots, one page table.
 pub type Pkmap = PkmapSlots<LAST_PKMAP>;
 
-/// Virtual address of a slot (Linux's `PKMAP_ADDR`).
+/// Virtual address of a slot (Linux's `PKMAP_ADDR`). An `|`, equal to the
+/// sum for a slot below `LAST_PKMAP` (`PKMAP_BASE` is aligned to the whole
+/// area), so that the compiler sees the address is never 0 (a `Kmap`'s
+/// result needs no test for it).
+#[inline(always)]
 pub const fn vaddr(slot: usize) -> usize {
-    PKMAP_BASE + slot * PAGE_SIZE
+    debug_assert!(slot < LAST_PKMAP);
+    PKMAP_BASE | (slot << PAGE_SHIFT)
 }
+const _: () = assert!(PKMAP_BASE % (LAST_PKMAP * PAGE_SIZE) == 0, "a slot's address would not be base | offset");
 
 /// The slot an address inside the pkmap area belongs to (Linux's `PKMAP_NR`).
 pub const fn slot_of(vaddr: usize) -> Option<usize> {

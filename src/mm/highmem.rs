@@ -221,14 +221,16 @@ fn clear_pkmap_pte(slot: usize) {
 impl Drop for Kmap {
     #[inline(always)]
     fn drop(&mut self) {
-        // The slot comes from the address, as Linux's PKMAP_NR(vaddr): no
-        // hash lookup (kunmap_busy checks it against the page anyway). A
-        // direct-map address is below PKMAP_BASE, so its "slot" wraps to a
-        // huge number: lowmem, nothing to do.
-        let slot = self.vaddr().wrapping_sub(crate::layout::PKMAP_BASE) >> PAGE_SHIFT;
-        if slot >= crate::layout::LAST_PKMAP {
+        // A guard's address is a direct-map one, below PKMAP_BASE (lowmem:
+        // nothing to do), or a slot's. The slot comes from the address, as
+        // Linux's PKMAP_NR(vaddr): no hash lookup (kunmap_busy checks it
+        // against the page anyway); the mask keeps the page number within
+        // the table, where it is (the area is aligned to its size).
+        let vaddr = self.vaddr();
+        if vaddr < crate::layout::PKMAP_BASE {
             return;
         }
+        let slot = (vaddr >> PAGE_SHIFT) & (crate::layout::LAST_PKMAP - 1);
         let mut pk = PKMAP.lock();
         // Inline only the common case, a slot that keeps other users: the
         // last user (a wake-up to consider) and a mismatch go out of line.

@@ -378,7 +378,7 @@ fn highmem_rows(loop_cost: u64) {
         "<=30",
         &ev,
         " (goal: no invlpg; misses by 25: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
-         both), kmap probes the page_address hash (6) and reads might_sleep's counts (4), kunmap checks that the \
+         both), kmap probes the page_address hash (6) and reads might_sleep's counts (5), kunmap checks that the \
          slot holds the page for another user (6), and each side counts its event)",
     );
     drop(held);

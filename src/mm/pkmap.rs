@@ -89,7 +89,7 @@ pub const fn vaddr(slot: usize) -> usize {
     debug_assert!(slot < LAST_PKMAP);
     PKMAP_BASE | (slot << PAGE_SHIFT)
 }
-const _: () = assert!(PKMAP_BASE % (LAST_PKMAP * PAGE_SIZE) == 0, "a slot's address would not be base | offset");
+const _: () = assert!(PKMAP_BASE.is_multiple_of(LAST_PKMAP * PAGE_SIZE), "a slot's address would not be base | offset");
 
 /// The slot an address inside the pkmap area belongs to (Linux's `PKMAP_NR`).
 pub const fn slot_of(vaddr: usize) -> Option<usize> {

@@ -54,8 +54,9 @@ const _: () =
 
 impl Kmap {
     /// # Safety
-    /// `vaddr` is a kernel address (so not 0) that maps frame `pfn` for
-    /// the guard's user, counted as one.
+    /// `vaddr` is a kernel address (so not 0) that maps frame `pfn` while
+    /// the guard lives: the direct map, or a pkmap slot whose count took
+    /// the guard as one user.
     #[inline(always)]
     unsafe fn new(pfn: u32, vaddr: usize) -> Kmap {
         // SAFETY: a kernel address is at least PAGE_OFFSET.
@@ -153,7 +154,7 @@ fn kmap_bad_pfn(pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> KmapError {
 
 /// `might_sleep()` for `kmap`, whose common paths cannot sleep: the counts
 /// alone (interrupt context, preemption off), two loads. The path that can
-/// sleep, `kmap_new`, also asks whether interrupts are off, as Linux's
+/// sleep, `kmap_miss`, also asks whether interrupts are off, as Linux's
 /// `might_sleep` does everywhere; what is reported is the same bug.
 #[track_caller]
 #[inline(always)]

@@ -53,9 +53,9 @@ const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 /// - `BELOW[i]`, for the slot at `KMAP_LOW + i` pages: 0 while it is free;
 ///   while it is held, the `TOP` it covered (never 0).
 ///
-/// Taking a slot is then a test and three stores; giving back the last one
+/// Taking a slot is then a test and two stores; giving back the last one
 /// taken one compare (which also tells a lowmem address, never a `TOP`)
-/// and three stores, the page number of the address indexing both `BELOW`
+/// and two stores, the page number of the address indexing both `BELOW`
 /// and the fixmap page table (later Linux's `kmap_atomic_idx_push` and
 /// `_pop`, which keep a depth, are as cheap, but choose the slot by depth
 /// and cannot tell a type taken twice).

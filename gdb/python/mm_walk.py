@@ -397,7 +397,8 @@ def kmaps_text(limit=256):
             out.append("BAD: slot %d is free but its PTE is %#010x" % (s, pte))
     out.append("kmap_atomic slots (fixmap, one per type): type, slot, address, pfn")
     below_v = static("kernel::arch::x86::mm::highmem::BELOW")
-    below = [num(below_v[t]) for t in range(len(KM_TYPES))]
+    # BELOW is indexed by slot address upwards: the last type first.
+    below = [num(below_v[len(KM_TYPES) - 1 - t]) for t in range(len(KM_TYPES))]
     held = 0
     for t, name in enumerate(KM_TYPES):
         vaddr = FIXADDR_TOP - (t + 1) * PAGE_SIZE

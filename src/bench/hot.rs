@@ -358,8 +358,9 @@ fn highmem_rows(loop_cost: u64) {
         "<=20",
         &ev,
         format_args!(
-            " ({} invlpg per pair, goal 2; misses: both invlpg are counted, and the frame bound, slot-type stack and \
-             preempt/pagefault counts that keep the safe API sound cost about 25 more)",
+            " ({} invlpg per pair, goal 2; misses by 16: the two invlpg, their counts and the PTE writes are 8; the \
+             frame bound (about 6), the slot-type stack that refuses a type taken twice and reports an out-of-order \
+             release (about 14) and the preempt and pagefault counts (4) keep the safe API sound)",
             invlpg_per
         ),
     );
@@ -377,8 +378,9 @@ fn highmem_rows(loop_cost: u64) {
         per,
         "<=30",
         &ev,
-        " (goal: no invlpg; misses: as Linux's kmap_high/kunmap_high, each side takes kmap_lock, and kmap runs \
-         might_sleep and a page_address hash lookup)",
+        " (goal: no invlpg; misses by 25: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
+         both), kmap probes the page_address hash (6) and reads might_sleep's counts (5), kunmap checks that the \
+         slot holds the page for another user (6), and each side counts its event)",
     );
     drop(held);
     __free_pages(p);

@@ -332,11 +332,12 @@ fn p_is_high(pfn: u32) -> bool {
 }
 
 /// Out-of-order kunmap_atomic and a slot type taken twice are caught and
-/// reported; the mappings stay right.
+/// reported; the mappings stay right. Highmem pages: a lowmem page takes
+/// no slot (it is used at its direct-map address).
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     counts_come_back(|| {
-        let a = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
-        let b = Owned::alloc(crate::mm::gfp::GFP_HIGHUSER_MOVABLE)?;
+        let a = Owned::high()?;
+        let b = Owned::high()?;
         // SAFETY: a and b were just allocated for this test.
         unsafe {
             memcpy_to_page(a.pfn(), 0, b"page a");

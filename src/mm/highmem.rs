@@ -15,13 +15,15 @@
 use super::mmzone::max_low_pfn;
 use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
+use crate::arch::x86::cpu::irqs_enabled;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::preempt::might_sleep;
+use crate::kernel::preempt::{in_interrupt, might_sleep_report, preemptible};
 use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
+use core::num::NonZeroUsize;
 
 /// Linux's `kmap_lock`, which `kmap_high` takes with a plain `spin_lock`:
 /// preemption off, interrupts not masked. Nothing touches the table from an
@@ -41,15 +43,27 @@ static PKMAP_WAIT: WaitQueue = WaitQueue::new();
 /// takes `PKMAP_NR(vaddr)`.
 pub struct Kmap {
     pfn: u32,
-    vaddr: usize,
+    /// Never 0 (a kernel address): `Result<Kmap, KmapError>` then fits
+    /// two registers.
+    vaddr: NonZeroUsize,
     _not_send: PhantomData<*const ()>,
 }
+const _: () = assert!(core::mem::size_of::<Result<Kmap, KmapError>>() == 8, "kmap's result must fit two registers");
 const _: () =
     assert!(crate::layout::HIGH_MEMORY_MAX <= crate::layout::PKMAP_BASE, "a direct-map address would look like a slot");
 
 impl Kmap {
+    /// # Safety
+    /// `vaddr` is a kernel address (so not 0) that maps frame `pfn` while
+    /// the guard lives: the direct map, or a pkmap slot whose count took
+    /// the guard as one user.
+    #[inline(always)]
+    unsafe fn new(pfn: u32, vaddr: usize) -> Kmap {
+        // SAFETY: a kernel address is at least PAGE_OFFSET.
+        Kmap { pfn, vaddr: unsafe { NonZeroUsize::new_unchecked(vaddr) }, _not_send: PhantomData }
+    }
     pub fn vaddr(&self) -> usize {
-        self.vaddr
+        self.vaddr.get()
     }
     pub fn pfn(&self) -> u32 {
         self.pfn
@@ -62,7 +76,7 @@ impl Kmap {
     pub unsafe fn as_slice(&self) -> &[u8; PAGE_SIZE] {
         // SAFETY: vaddr maps the whole page while the guard lives (the slot
         // keeps a user count, so it is not reused); no writer, by contract.
-        unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) }
+        unsafe { &*(self.vaddr() as *const [u8; PAGE_SIZE]) }
     }
 
     /// The page's bytes, writable.
@@ -72,7 +86,7 @@ impl Kmap {
     /// (two `Kmap`s of one page map the same bytes).
     pub unsafe fn as_mut_slice(&mut self) -> &mut [u8; PAGE_SIZE] {
         // SAFETY: as above, exclusivity by contract.
-        unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) }
+        unsafe { &mut *(self.vaddr() as *mut [u8; PAGE_SIZE]) }
     }
 }
 
@@ -98,42 +112,81 @@ impl core::fmt::Display for KmapError {
 /// `max_pfn` is refused and reported.
 ///
 /// Inline for the common cases: lowmem, and a page that already has a slot
-/// (one hash lookup and a count under the lock; no PTE, no flush). A page
+/// (one hash probe and a count under the lock; no PTE, no flush). A page
 /// that needs a new slot goes to `kmap_new`, with the lock still held.
 #[track_caller]
 #[inline(always)]
 pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     // LAB 4: BEGIN a lowmem page needs no slot: it is always in the direct map
     if (pfn as usize) < max_low_pfn() {
-        might_sleep("kmap");
-        let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Ok(Kmap { pfn, vaddr, _not_send: PhantomData });
+        kmap_might_sleep();
+        // SAFETY: the direct map covers every lowmem frame, always.
+        return Ok(unsafe { Kmap::new(pfn, phys_to_virt((pfn as usize) << PAGE_SHIFT)) });
     }
     // LAB 4: STUB
-    // let _ = might_sleep as fn(&str); // every page, lowmem too, takes a pkmap slot
+    // let _ = kmap_might_sleep as fn(); // every page, lowmem too, takes a pkmap slot
     // LAB 4: END
     // Linux's kmap: might_sleep() first, then kmap_high takes kmap_lock.
-    might_sleep("kmap");
+    kmap_might_sleep();
     let mut pk = PKMAP.lock();
     // A page found in a slot passed the max_pfn check when it got the slot:
     // only a page without one is checked (Linux's kmap_high: the hit is a
     // lookup and a count).
     Ok(match pk.kmap_mapped(pfn) {
-        Some(slot) => Kmap { pfn, vaddr: pkmap::vaddr(slot), _not_send: PhantomData },
-        None if pfn as usize >= super::mmzone::max_pfn() => {
-            drop(pk);
-            bad_pfn("kmap", pfn);
-            return Err(KmapError::BadPfn(pfn));
-        }
-        None => kmap_new(pk, pfn),
+        // SAFETY: the slot maps the page, and its count took this user.
+        Some(slot) => unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) },
+        // A page without a slot passed the check when it got one: only
+        // a miss is checked against max_pfn.
+        None if pfn as usize >= super::mmzone::max_pfn() => return Err(kmap_bad_pfn(pk, pfn)),
+        None => kmap_miss(pk, pfn, core::panic::Location::caller()),
     })
 }
 
-/// `kmap` of a highmem page that `kmap_mapped` found without a slot, called
-/// with the pkmap lock still held: take a slot (the PTEs of the stale ones
-/// cleared and the TLB flushed once if the search wraps), or sleep until
-/// one is free.
+/// A frame at or beyond `max_pfn` (no RAM the kernel manages): refused,
+/// reported, nothing mapped.
+#[cold]
 #[inline(never)]
+fn kmap_bad_pfn(pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> KmapError {
+    drop(pk);
+    bad_pfn("kmap", pfn);
+    KmapError::BadPfn(pfn)
+}
+
+/// `might_sleep()` for `kmap`, whose common paths cannot sleep: the counts
+/// alone (interrupt context, preemption off), two loads. The path that can
+/// sleep, `kmap_miss`, also asks whether interrupts are off, as Linux's
+/// `might_sleep` does everywhere; what is reported is the same bug.
+#[track_caller]
+#[inline(always)]
+fn kmap_might_sleep() {
+    // `|`, not `||`: both counts are read anyway, one test and one branch.
+    if in_interrupt() | !preemptible() {
+        might_sleep_report("kmap", core::panic::Location::caller(), !irqs_enabled());
+    }
+}
+
+/// `kmap` of a RAM page in highmem that `kmap_mapped` found without a
+/// slot, with the pkmap lock still held: map it.
+#[inline(never)]
+fn kmap_miss(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32, caller: &'static core::panic::Location<'static>) -> Kmap {
+    // The counts were asked before the lock; this path may sleep, so
+    // interrupts must be on too. The report is made without the lock (its
+    // preempt_count is the caller's), and the page is looked up again.
+    if !irqs_enabled() {
+        drop(pk);
+        might_sleep_report("kmap", caller, true);
+        pk = PKMAP.lock();
+        if let Some(slot) = pk.kmap_mapped(pfn) {
+            // SAFETY: the slot maps the page, and its count took this user.
+            return unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) };
+        }
+    }
+    kmap_new(pk, pfn)
+}
+
+/// `kmap` of a highmem page without a slot, called with the pkmap lock
+/// still held: take a slot (the PTEs of the stale ones cleared and the TLB
+/// flushed once if the search wraps), or sleep until one is free.
 fn kmap_new(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
     // The page was just looked up under this hold of the lock: no second
     // lookup. After a sleep it is looked up again (another kmap may have
@@ -148,7 +201,9 @@ fn kmap_new(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
                 // The slot was count 0: no TLB entry can exist for it.
                 set_pkmap_pte(slot, Some(pfn));
             }
-            return Kmap { pfn, vaddr, _not_send: PhantomData };
+            // SAFETY: the slot maps the page (its PTE written above, or
+            // already there), and its count took this user.
+            return unsafe { Kmap::new(pfn, vaddr) };
         }
         drop(pk);
         // Every slot has users: sleep until a kunmap frees one.
@@ -167,30 +222,39 @@ fn clear_pkmap_pte(slot: usize) {
 impl Drop for Kmap {
     #[inline(always)]
     fn drop(&mut self) {
-        // The slot comes from the address, as Linux's PKMAP_NR(vaddr): no
-        // hash lookup (kunmap_slot checks it against the page anyway). A
-        // direct-map address is below PKMAP_BASE, so its "slot" wraps to a
-        // huge number: lowmem, nothing to do.
-        let slot = self.vaddr.wrapping_sub(crate::layout::PKMAP_BASE) >> PAGE_SHIFT;
-        if slot >= crate::layout::LAST_PKMAP {
+        // A guard's address is a direct-map one, below PKMAP_BASE (lowmem:
+        // nothing to do), or a slot's. The slot comes from the address, as
+        // Linux's PKMAP_NR(vaddr): no hash lookup (kunmap_busy checks it
+        // against the page anyway); the mask keeps the page number within
+        // the table, where it is (the area is aligned to its size).
+        let vaddr = self.vaddr();
+        if vaddr < crate::layout::PKMAP_BASE {
             return;
         }
+        let slot = (vaddr >> PAGE_SHIFT) & (crate::layout::LAST_PKMAP - 1);
         let mut pk = PKMAP.lock();
-        match pk.kunmap_slot(slot, self.pfn) {
-            Some(false) => {}
-            Some(true) => kunmap_wake(pk),
-            None => kunmap_checked(pk, self.pfn),
+        // Inline only the common case, a slot that keeps other users: the
+        // last user (a wake-up to consider) and a mismatch go out of line.
+        if !pk.kunmap_busy(slot, self.pfn) {
+            kunmap_last(pk, slot, self.pfn);
         }
     }
 }
 
-/// The last user of a slot left: a `kmap` sleeping for a free slot may go
-/// on now (Linux's `kunmap_high` wakes `pkmap_map_wait`). Out of line: the
-/// inline drop stays the lookup-free decrement.
+/// `kunmap` that `kunmap_busy` left: the last user of the slot leaving (a
+/// `kmap` sleeping for a free slot may go on now: Linux's `kunmap_high`
+/// wakes `pkmap_map_wait`), or a page not held in the slot its address
+/// names (the checked `kunmap` names the caller's bug; never ignored).
 #[inline(never)]
-fn kunmap_wake(pk: SpinLockGuard<'static, Pkmap>) {
-    drop(pk);
-    PKMAP_WAIT.wake_up_all();
+fn kunmap_last(mut pk: SpinLockGuard<'static, Pkmap>, slot: usize, pfn: u32) {
+    match pk.kunmap_slot(slot, pfn) {
+        Some(false) => {}
+        Some(true) => {
+            drop(pk);
+            PKMAP_WAIT.wake_up_all();
+        }
+        None => kunmap_checked(pk, pfn),
+    }
 }
 
 /// The page is not held in the slot its address names: let the checked

@@ -80,10 +80,16 @@ use core::fmt;
 /// The persistent kmap table the kernel uses: 1024 slots, one page table.
 pub type Pkmap = PkmapSlots<LAST_PKMAP>;
 
-/// Virtual address of a slot (Linux's `PKMAP_ADDR`).
+/// Virtual address of a slot (Linux's `PKMAP_ADDR`). An `|`, equal to the
+/// sum for a slot below `LAST_PKMAP` (`PKMAP_BASE` is aligned to the whole
+/// area), so that the compiler sees the address is never 0 (a `Kmap`'s
+/// result needs no test for it).
+#[inline(always)]
 pub const fn vaddr(slot: usize) -> usize {
-    PKMAP_BASE + slot * PAGE_SIZE
+    debug_assert!(slot < LAST_PKMAP);
+    PKMAP_BASE | (slot << PAGE_SHIFT)
 }
+const _: () = assert!(PKMAP_BASE.is_multiple_of(LAST_PKMAP * PAGE_SIZE), "a slot's address would not be base | offset");
 
 /// The slot an address inside the pkmap area belongs to (Linux's `PKMAP_NR`).
 pub const fn slot_of(vaddr: usize) -> Option<usize> {
@@ -263,15 +269,31 @@ impl<const N: usize> PkmapSlots<N> {
     /// nothing to write or flush. `None`: the page has no slot, nothing
     /// changed (call [`kmap_new`](Self::kmap_new) under the same hold of
     /// the lock).
-    #[inline]
+    #[inline(always)]
     pub fn kmap_mapped(&mut self, pfn: u32) -> Option<usize> {
-        let slot = self.lookup(pfn)?;
-        if self.count[slot] == 1 {
-            self.stale -= 1;
-            self.in_use += 1;
-            self.stats.revived += 1;
+        let slot = self.probe(pfn)?;
+        let count = self.count[slot];
+        if count < 2 {
+            return self.kmap_revive(slot);
         }
-        self.count[slot] += 1;
+        self.count[slot] = count + 1;
+        self.stats.reuses += 1;
+        Some(slot)
+    }
+
+    /// `kmap_mapped` of a slot that has no users: a stale slot (count 1)
+    /// gets its page's user back without a PTE write; a free one (count 0,
+    /// which `probe` finds only for `NO_PFN`, a frame no slot holds) means
+    /// the page has no slot.
+    #[inline(never)]
+    fn kmap_revive(&mut self, slot: usize) -> Option<usize> {
+        if self.count[slot] == 0 {
+            return None;
+        }
+        self.stale -= 1;
+        self.in_use += 1;
+        self.stats.revived += 1;
+        self.count[slot] = 2;
         self.stats.reuses += 1;
         Some(slot)
     }
@@ -329,6 +351,21 @@ impl<const N: usize> PkmapSlots<N> {
         }
         self.stats.unmaps += 1;
         Some(wake)
+    }
+
+    /// The common `kunmap`, inline in the kernel's: `pfn` is held in `slot`
+    /// by more users than the one leaving, so one user fewer and nothing
+    /// else to do (`true`). `false` changes nothing: the last user leaving
+    /// (the slot goes stale, waiters may be woken) or a mismatch, which the
+    /// caller hands to [`kunmap_slot`](Self::kunmap_slot).
+    #[inline(always)]
+    pub fn kunmap_busy(&mut self, slot: usize, pfn: u32) -> bool {
+        if slot >= N || self.pfn[slot] != pfn || self.count[slot] <= 2 {
+            return false;
+        }
+        self.count[slot] -= 1;
+        self.stats.unmaps += 1;
+        true
     }
 
     /// The pkmap address of `pfn` while it has a slot (even a stale one).
@@ -441,9 +478,33 @@ impl<const N: usize> PkmapSlots<N> {
         self.stats.cleared += cleared;
     }
 
-    #[inline]
+    /// The slot holding `pfn` (count >= 1), if any.
     fn lookup(&self, pfn: u32) -> Option<usize> {
-        let mut slot = self.buckets[pa_hash(pfn)];
+        if pfn == NO_PFN {
+            return None;
+        }
+        self.probe(pfn)
+    }
+
+    /// `lookup` less its `NO_PFN` test: for `pfn == NO_PFN` it may answer a
+    /// free slot (count 0), which the caller tells by the count.
+    #[inline(always)]
+    fn probe(&self, pfn: u32) -> Option<usize> {
+        let first = self.buckets[pa_hash(pfn)];
+        // The head of the chain, without asking whether there is one: a
+        // slot whose page is `pfn` is the page's slot however it was
+        // reached (`pfn[]` names each slot's page, NO_PFN when it has none),
+        // and NIL masks to a real slot whose page, if it were `pfn`, would
+        // be chained in this bucket, which NIL says is empty. So a match is
+        // the answer (but for NO_PFN, see above); a miss walks the chain.
+        if self.pfn[first as usize & (N - 1)] == pfn {
+            return Some(first as usize & (N - 1));
+        }
+        self.lookup_chain(first, pfn)
+    }
+
+    /// The rest of `lookup`: the chain from `slot` on.
+    fn lookup_chain(&self, mut slot: u16, pfn: u32) -> Option<usize> {
         while slot != NIL {
             // Chained slots are < N; the mask only spares a bounds check.
             let s = slot as usize & (N - 1);

@@ -218,6 +218,34 @@ fn fast_paths_agree_with_kmap_and_kunmap() {
 }
 
 #[test]
+fn no_pfn_is_never_found_in_a_free_slot() {
+    // The inline probe skips the chain's end test; a free slot's page is
+    // NO_PFN, so asking for NO_PFN must still answer "no slot".
+    let mut pk = PkmapSlots::<8>::new();
+    assert_eq!(pk.kmap_mapped(NO_PFN), None);
+    assert_eq!(pk.page_address(NO_PFN), None);
+    mapped(pk.km(HIGH));
+    assert_eq!(pk.kmap_mapped(NO_PFN), None);
+    assert_eq!(pk.kunmap(NO_PFN), Err(PkmapError::NotMapped { pfn: NO_PFN }));
+    assert_eq!((pk.totals().in_use, pk.stats().reuses), (1, 0), "nothing changed");
+}
+
+#[test]
+fn kunmap_busy_takes_only_a_user_that_is_not_the_last() {
+    let mut pk = PkmapSlots::<8>::new();
+    let (slot, _, _) = mapped(pk.km(HIGH));
+    assert!(!pk.kunmap_busy(slot, HIGH), "the last user is left to kunmap_slot");
+    mapped(pk.km(HIGH));
+    assert!(!pk.kunmap_busy(slot, HIGH + 1), "another page");
+    assert!(!pk.kunmap_busy(slot + 1, HIGH), "another slot");
+    assert!(!pk.kunmap_busy(99, HIGH), "beyond the table");
+    assert_eq!(pk.count(slot), 3, "refusals change nothing");
+    assert!(pk.kunmap_busy(slot, HIGH));
+    assert_eq!((pk.count(slot), pk.stats().unmaps), (2, 1));
+    assert_eq!(pk.kunmap_slot(slot, HIGH), Some(true));
+}
+
+#[test]
 fn report_lists_occupied_slots() {
     let mut pk = Pkmap::new();
     pk.km(HIGH + 2);

@@ -11,13 +11,18 @@
 //! type already in use is refused, and guards must be dropped in the reverse
 //! order of taking them; a violation is reported (never silent), and the
 //! mappings stay correct because every type has a slot of its own.
+//!
+//! A lowmem page takes no slot: it is used at its direct-map address, and
+//! only page faults and preemption go off (Linux: `if (!PageHighMem(page))
+//! return page_address(page)`, and `kunmap_atomic` of an address below
+//! `FIXADDR_START` only enables them again).
 
-use super::init::fixmap::{self, clear_fixmap, fix_to_virt, set_fixmap_prechecked, FIX_KMAP_BEGIN, PTE_PFN_LIMIT};
+use super::init::fixmap::{self, clear_fixmap_at, fix_to_virt, set_fixmap_prechecked, FIX_KMAP_BEGIN, PTE_PFN_LIMIT};
 use crate::arch::x86::lib::uaccess::{pagefault_disable, pagefault_enable};
 use crate::kernel::preempt::{preempt_disable, preempt_enable};
 use crate::layout::{phys_to_virt, FIXADDR_START, PAGE_SHIFT, PAGE_SIZE};
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// kmap_atomic slot types (2.6.24's `enum km_type`, the ones this kernel uses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,55 +44,70 @@ pub enum KmType {
 pub use crate::layout::KM_TYPE_NR;
 const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
-/// The types held now (one CPU), as a stack threaded through the types
-/// (an interrupt handler that takes a slot gives it back before it
-/// returns, so it finds the stack whole and leaves it so):
+/// The slots held now (one CPU), as a stack threaded through the slots and
+/// named by their addresses, which is what a guard keeps (an interrupt
+/// handler that takes a slot gives it back before it returns, so it finds
+/// the stack whole and leaves it so):
 ///
-/// - `TOP`: the type taken last, as `HELD | type`; `HELD | NONE` when
-///   none is held;
-/// - `BELOW[t]`: 0 while `t` is free; while it is held, the `TOP` it
-///   covered (never 0: `HELD` is set in every `TOP`).
+/// - `TOP`: the address of the slot taken last; `NONE` when none is held;
+/// - `BELOW[i]`, for the slot at `KMAP_LOW + i` pages: 0 while it is free;
+///   while it is held, the `TOP` it covered (never 0).
 ///
 /// Taking a slot is then a test and two stores; giving back the last one
-/// taken a compare and two stores (later Linux's `kmap_atomic_idx_push`
-/// and `_pop`, which keep a depth, are as cheap, but choose the slot by
-/// depth and cannot tell a type taken twice).
-static TOP: AtomicU8 = AtomicU8::new(HELD | NONE);
-static BELOW: [AtomicU8; KM_TYPE_NR] = [const { AtomicU8::new(0) }; KM_TYPE_NR];
-const HELD: u8 = 0x80;
-const NONE: u8 = 0x7f;
-const _: () = assert!(KM_TYPE_NR < NONE as usize, "a TOP value holds a type below NONE");
+/// taken one compare (which also tells a lowmem address, never a `TOP`)
+/// and two stores, the page number of the address indexing both `BELOW`
+/// and the fixmap page table (later Linux's `kmap_atomic_idx_push` and
+/// `_pop`, which keep a depth, are as cheap, but choose the slot by depth
+/// and cannot tell a type taken twice).
+static TOP: AtomicUsize = AtomicUsize::new(NONE);
+static BELOW: [AtomicUsize; KM_TYPE_NR] = [const { AtomicUsize::new(0) }; KM_TYPE_NR];
+/// Not 0 (a free `BELOW`) and not a page address (a guard's).
+const NONE: usize = 1;
 
-/// `HELD | t`: one `or` from the type, which the drop has at hand.
+/// The lowest slot address: type `KM_TYPE_NR - 1`'s (fixmap indexes count
+/// down from `FIXADDR_TOP`), so `BELOW` is in reverse type order.
+const KMAP_LOW: usize = fix_to_virt(FIX_KMAP_BEGIN + KM_TYPE_NR - 1);
+
 #[inline(always)]
-const fn top_of(t: KmType) -> u8 {
-    HELD | t as u8
+const fn below_index(t: KmType) -> usize {
+    KM_TYPE_NR - 1 - t as usize
 }
 
-/// The highmem frames `kmap_atomic` maps without further checks: from
-/// `HIGH_BASE` (`max_low_pfn`) up to `HIGH_BASE + HIGH_SPAN` (`max_pfn`,
-/// no larger than a PTE can name). Both 0 until the first call that finds
-/// paging_init done and the frame counts known (`kmap_atomic_slow`) sets
-/// them, so the fast path tells "a highmem frame it may map" with one
-/// subtraction and one unsigned compare, where it made four (`max_pfn`,
-/// the PTE limit, the fixmap being ready, `max_low_pfn`); neither bound
-/// changes once set, but `max_pfn` may grow (then set again).
+/// `BELOW` of the slot at `vaddr`.
+///
+/// # Safety
+/// `vaddr` is a kmap_atomic slot's address.
+#[inline(always)]
+unsafe fn below_at(vaddr: usize) -> &'static AtomicUsize {
+    // Page numbers, not (vaddr - KMAP_LOW) >> PAGE_SHIFT: the subtraction
+    // then folds into the address (one shift, no range check).
+    // SAFETY: a slot address is KMAP_LOW plus i < KM_TYPE_NR pages.
+    unsafe { &*BELOW.as_ptr().add((vaddr >> PAGE_SHIFT) - (KMAP_LOW >> PAGE_SHIFT)) }
+}
+
+/// The frames `kmap_atomic` maps without further checks: lowmem below
+/// `HIGH_BASE` (`max_low_pfn`), highmem from there up to `HIGH_END`
+/// (`max_pfn`, no larger than a PTE can name). Both 0 until the first call
+/// that finds paging_init done and the frame counts known
+/// (`kmap_atomic_slow`) sets them, so the fast path tells lowmem, then "a
+/// highmem frame it may map", with one compare each, where it made four
+/// (`max_pfn`, the PTE limit, the fixmap being ready, `max_low_pfn`);
+/// neither bound changes once set, but `max_pfn` may grow (then set again).
 static HIGH_BASE: AtomicUsize = AtomicUsize::new(0);
-static HIGH_SPAN: AtomicUsize = AtomicUsize::new(0);
+static HIGH_END: AtomicUsize = AtomicUsize::new(0);
 
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 
 /// One page mapped by `kmap_atomic`; unmapped when dropped.
 ///
-/// Whether it holds a fixmap slot is read from the address, not stored:
-/// a lowmem page is used at its direct-map address, which is below
-/// `FIXADDR_START` (2.6.24's `kunmap_atomic` compares the address with its
-/// slot's; from 2.6.37 `__kunmap_atomic` tests `vaddr < FIXADDR_START`, as
-/// here).
+/// One word, the address: a slot's address names the slot (its type, its
+/// `BELOW` and its PTE all follow from it), and a lowmem page's direct-map
+/// address is below `FIXADDR_START` (2.6.24's `kunmap_atomic` compares the
+/// address with its slot's; from 2.6.37 `__kunmap_atomic` tests
+/// `vaddr < FIXADDR_START`, as here).
 pub struct KmapAtomic {
     vaddr: usize,
-    km_type: KmType,
     _not_send: PhantomData<*const ()>,
 }
 const _: () = assert!(crate::layout::HIGH_MEMORY_MAX <= FIXADDR_START, "a direct-map address would look like a slot");
@@ -108,53 +128,50 @@ pub fn kmap_atomic_vaddr(t: KmType) -> usize {
 /// expressible in a PTE) is refused and reported.
 ///
 /// Inline: the slot type is a constant at every call site, so the fixmap
-/// PTE and address are constants too; the slow paths (the first call, and
-/// misuse reports) are out of line. Linux: `kmap_atomic_prot` (a
-/// `pagefault_disable`, a slot, `set_pte`).
+/// PTE, the address and the slot's `BELOW` are constants too; the slow
+/// paths (the first call, and misuse reports) are out of line. Linux:
+/// `kmap_atomic_prot` (a `pagefault_disable`, a slot, `set_pte`).
 #[inline(always)]
 pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
-    // One compare for "highmem, and mappable": below HIGH_BASE the
-    // subtraction wraps to a huge number.
-    if (pfn as usize).wrapping_sub(HIGH_BASE.load(Ordering::Relaxed)) < HIGH_SPAN.load(Ordering::Relaxed) {
-        take_slot(t)?;
+    // Linux: `if (!PageHighMem(page)) return page_address(page)`.
+    if (pfn as usize) < HIGH_BASE.load(Ordering::Relaxed) {
+        return Ok(kmap_atomic_lowmem(pfn));
+    }
+    if (pfn as usize) < HIGH_END.load(Ordering::Relaxed) {
+        preempt_disable();
+        pagefault_disable();
+        // The slot words are shared with interrupt handlers (the Irq slots),
+        // yet plain loads and stores suffice, as for Linux's per-CPU
+        // counters: a handler releases every slot it takes before it
+        // returns, so one that runs between a load and its store leaves the
+        // words as it found them.
+        let below = &BELOW[below_index(t)];
+        if below.load(Ordering::Relaxed) != 0 {
+            return Err(slot_in_use(t));
+        }
+        let vaddr = fix_to_virt(slot_index(t));
+        below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
+        TOP.store(vaddr, Ordering::Relaxed);
         // SAFETY: the slot of type `t` was just taken for this guard, so it
         // is this caller's until the guard drops; the frame is in
         // [max_low_pfn, max_pfn): RAM, a PTE can name it, and the fixmap is
-        // installed (HIGH_SPAN is 0 until then).
-        let vaddr = unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
-        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
-    }
-    // Linux: `if (!PageHighMem(page)) return page_address(page)`.
-    if (pfn as usize) < HIGH_BASE.load(Ordering::Relaxed) {
-        take_slot(t)?;
-        let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-        return Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData });
+        // installed (HIGH_END is 0 until then).
+        unsafe { set_fixmap_prechecked(slot_index(t), pfn as usize) };
+        return Ok(KmapAtomic { vaddr, _not_send: PhantomData });
     }
     kmap_atomic_slow(pfn, t)
 }
 
-/// Turn page faults and preemption off and take the slot of type `t`, or
-/// refuse (and report) a type already held.
+/// A lowmem frame: no slot, only faults and preemption off.
 #[inline(always)]
-fn take_slot(t: KmType) -> Result<(), KmapAtomicError> {
+fn kmap_atomic_lowmem(pfn: u32) -> KmapAtomic {
     preempt_disable();
     pagefault_disable();
-    // The slot words are shared with interrupt handlers (the Irq slots),
-    // yet plain loads and stores suffice, as for Linux's per-CPU counters:
-    // a handler releases every slot it takes before it returns, so one
-    // that runs between a load and its store leaves the words as it found
-    // them.
-    let below = &BELOW[t as usize];
-    if below.load(Ordering::Relaxed) != 0 {
-        return Err(slot_in_use(t));
-    }
-    below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
-    TOP.store(top_of(t), Ordering::Relaxed);
-    Ok(())
+    KmapAtomic { vaddr: phys_to_virt((pfn as usize) << PAGE_SHIFT), _not_send: PhantomData }
 }
 
-/// `kmap_atomic` of a frame outside `[HIGH_BASE, HIGH_BASE + HIGH_SPAN)`
-/// and not lowmem below a `HIGH_BASE` already set: a frame beyond RAM
+/// `kmap_atomic` of a frame at or beyond `HIGH_END`, and not lowmem below
+/// a `HIGH_BASE` already set: a frame beyond RAM
 /// (refused), or the bounds not set yet (set now if the fixmap is
 /// installed and `mm_init` has counted the frames; before paging_init
 /// only lowmem can be mapped).
@@ -168,19 +185,17 @@ fn kmap_atomic_slow(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> 
         return Err(bad_pfn("kmap_atomic", pfn));
     }
     if fixmap::ready() && max_low_pfn != 0 {
-        // Base first: an interrupt between the two stores sees the span
-        // still 0 and comes here too.
+        // Base first: an interrupt between the two stores finds lowmem
+        // right, and the end still 0 sends the rest here too.
         HIGH_BASE.store(max_low_pfn, Ordering::Relaxed);
-        HIGH_SPAN.store(mappable.saturating_sub(max_low_pfn), Ordering::Relaxed);
+        HIGH_END.store(mappable, Ordering::Relaxed);
         // pfn < mappable: the fast path takes it now, never this path again.
         return kmap_atomic(pfn, t);
     }
     if (pfn as usize) >= max_low_pfn {
         panic!("kmap_atomic of highmem pfn {:#x} before paging_init installed the fixmap", pfn);
     }
-    take_slot(t)?;
-    let vaddr = phys_to_virt((pfn as usize) << PAGE_SHIFT);
-    Ok(KmapAtomic { vaddr, km_type: t, _not_send: PhantomData })
+    Ok(kmap_atomic_lowmem(pfn))
 }
 
 /// A frame nobody may map (at or beyond `max_pfn`): report it, naming it,
@@ -210,23 +225,31 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
     KmapAtomicError::SlotInUse(t)
 }
 
-/// `t` released while it is not the last taken: take it out of the
-/// middle of the stack (the type taken just after it now covers what `t`
-/// covered) and report the caller's bug. Its mapping is still undone by
-/// the caller: its slot is its own.
+/// The slot at `vaddr` released while it is not the last taken: take it
+/// out of the middle of the stack (the slot taken just after it now covers
+/// what it covered), unmap it (its slot is its own, so the other mappings
+/// stay right) and report the caller's bug.
+///
+/// # Safety
+/// `vaddr` is the address of a slot held by the guard being dropped.
 #[cold]
 #[inline(never)]
-fn release_out_of_order(t: KmType) {
+unsafe fn release_out_of_order(vaddr: usize) {
     MISUSES.fetch_add(1, Ordering::Relaxed);
+    let t = (fix_to_virt(FIX_KMAP_BEGIN) - vaddr) / PAGE_SIZE;
     crate::kernel::panic::warn(format_args!(
-        "BUG: kunmap_atomic({:?}) out of order: the last kmap_atomic taken must be released first",
-        t
+        "BUG: kunmap_atomic(slot {} at {:#x}) out of order: the last kmap_atomic taken must be released first",
+        t, vaddr
     ));
-    let covered = BELOW[t as usize].load(Ordering::Relaxed);
-    if let Some(above) = BELOW.iter().find(|b| b.load(Ordering::Relaxed) == top_of(t)) {
+    // SAFETY: a held slot's address, by the caller's contract.
+    let below = unsafe { below_at(vaddr) };
+    let covered = below.load(Ordering::Relaxed);
+    if let Some(above) = BELOW.iter().find(|b| b.load(Ordering::Relaxed) == vaddr) {
         above.store(covered, Ordering::Relaxed);
     }
-    BELOW[t as usize].store(0, Ordering::Relaxed);
+    below.store(0, Ordering::Relaxed);
+    // SAFETY: the slot was the guard's, and the guard is going.
+    unsafe { clear_fixmap_at(vaddr) };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,9 +262,6 @@ pub enum KmapAtomicError {
 impl KmapAtomic {
     pub fn vaddr(&self) -> usize {
         self.vaddr
-    }
-    pub fn km_type(&self) -> KmType {
-        self.km_type
     }
     /// The page's bytes.
     ///
@@ -268,23 +288,28 @@ impl KmapAtomic {
 impl Drop for KmapAtomic {
     #[inline(always)]
     fn drop(&mut self) {
-        let t = self.km_type;
-        // Plain loads and stores: see `take_slot`.
-        if TOP.load(Ordering::Relaxed) == top_of(t) {
-            let below = &BELOW[t as usize];
+        let vaddr = self.vaddr;
+        // Plain loads and stores: see `kmap_atomic`. TOP is NONE or a slot
+        // address: equal to this guard's address only if it holds the slot
+        // taken last (a lowmem address is never a TOP).
+        if TOP.load(Ordering::Relaxed) == vaddr {
+            // Unmap first, then give the slot back (no handler can take it
+            // meanwhile: it is still held), so that the address is dead
+            // before the stack words are moved.
+            // LAB 4: BEGIN kunmap_atomic: clear the slot's PTE and its TLB entry (kpte_clear_flush)
+            // SAFETY: the slot was this guard's, and the guard is going.
+            unsafe { clear_fixmap_at(vaddr) };
+            // LAB 4: STUB
+            // let _ = clear_fixmap_at as unsafe fn(usize);
+            // LAB 4: END
+            // SAFETY: vaddr equals TOP and is not NONE: a slot's address.
+            let below = unsafe { below_at(vaddr) };
             TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
             below.store(0, Ordering::Relaxed);
-        } else {
-            release_out_of_order(t);
+        } else if vaddr >= FIXADDR_START {
+            // SAFETY: a guard at a fixmap address holds that slot.
+            unsafe { release_out_of_order(vaddr) };
         }
-        // LAB 4: BEGIN kunmap_atomic: clear the slot's PTE and its TLB entry (kpte_clear_flush)
-        if self.vaddr >= FIXADDR_START {
-            // SAFETY: the slot was this guard's, and the guard is going.
-            unsafe { clear_fixmap(slot_index(t)) };
-        }
-        // LAB 4: STUB
-        // let _ = clear_fixmap as unsafe fn(usize);
-        // LAB 4: END
         pagefault_enable();
         preempt_enable();
     }

@@ -282,7 +282,7 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 pub mod fixmap {
     use super::super::super::cpu::flush_tlb_one;
     use crate::arch::x86::pgtable_types::PteFlags;
-    use crate::layout::{FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
+    use crate::layout::{FIXADDR_START, FIXADDR_TOP, PAGE_SHIFT, PAGE_SIZE};
     pub use crate::layout::{FIX_KMAP_BEGIN, NR_FIX};
     use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -353,6 +353,28 @@ pub mod fixmap {
     #[inline(never)]
     fn fixmap_before_paging_init() -> ! {
         panic!("fixmap used before paging_init");
+    }
+
+    /// `clear_fixmap` of the slot at `vaddr`, for a caller that holds the
+    /// address rather than the index (`kunmap_atomic`, as Linux's
+    /// `kpte_clear_flush(kmap_pte - idx, vaddr)`): the PTE's address is the
+    /// page number scaled onto a constant base, with no range check.
+    ///
+    /// # Safety
+    /// `vaddr` is the address of fixmap slot the caller owns (so in
+    /// `[FIXADDR_START, FIXADDR_TOP)` and page-aligned), and nothing uses
+    /// it any more.
+    #[inline(always)]
+    pub unsafe fn clear_fixmap_at(vaddr: usize) {
+        debug_assert!((FIXADDR_START..FIXADDR_TOP).contains(&vaddr) && vaddr % PAGE_SIZE == 0);
+        // The fixmap page table maps the 4 MB that FIXADDR_TOP lies in.
+        const PT_FIRST_PAGE: usize = (FIXADDR_TOP >> PAGE_SHIFT) & !0x3ff;
+        // SAFETY: a fixmap address's page number is PT_FIRST_PAGE plus its
+        // index in the table (FIXADDR_START and FIXADDR_TOP share one page
+        // table, a layout assert): an entry of FIXMAP_PT.
+        let pte = unsafe { &*super::FIXMAP_PT.0.as_ptr().add((vaddr >> PAGE_SHIFT) - PT_FIRST_PAGE) };
+        pte.store(0, Ordering::Relaxed);
+        flush_tlb_one(vaddr);
     }
 
     /// # Safety

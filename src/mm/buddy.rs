@@ -756,9 +756,10 @@ impl BuddyZone {
     /// nothing touched it since. Linux's `__free_one_page` keeps only
     /// `VM_BUG_ON`s here; so do debug builds. The drain itself goes through
     /// [`free_pcp_run`](Self::free_pcp_run), which the host tests hold to
-    /// this, page by page.
-    #[inline(always)]
-    pub fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
+    /// this, page by page: this form is kept for those tests only. Like
+    /// `free_checked`, it leaves the checks to the page allocator.
+    #[cfg(test)]
+    pub(in crate::mm) fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
         debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
         self.__free_one_page(mem_map, pfn, 0);
@@ -782,7 +783,7 @@ impl BuddyZone {
     /// Only the block heads are marked, as always; the other pages keep
     /// what they had on the pcp list (no free block's tail has a mark).
     #[inline(always)]
-    pub fn free_pcp_run(&mut self, mem_map: &[Page], start: u32, len: u32) {
+    pub(in crate::mm) fn free_pcp_run(&mut self, mem_map: &[Page], start: u32, len: u32) {
         let end = start + len;
         let mut pfn = start;
         while pfn < end {

@@ -305,7 +305,7 @@ fn split_merge_row(loop_cost: u64) {
         "<=1000",
         &ev,
         format_args!(
-            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list; misses: a merge step is about 55 instructions (the zone and bounds checks, the buddy mark and order, the unlink from a list with head, tail and length, nr_free, the CMA count), a third of them spills of pfn, order and list on i686's six registers, and a split step about 25",
+            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list; misses: a merge step is about 50 instructions (the zone and bounds checks, the buddy mark and order, the unlink from a list with head, tail and length, nr_free, the CMA count), a third of them spills of pfn, order and list on i686's six registers, and a split step about 25",
             held.len(),
             SPLIT_ORDER,
             top - 1,

@@ -728,13 +728,19 @@ impl BuddyZone {
         self.__free_one_page(mem_map, pfn, order);
     }
 
-    /// `free` of a block whose head the page allocator has just checked
-    /// (`free_pages_check` in its `__free_pages`: the head is in this zone,
-    /// its count went from 1 to 0 there, and its `_mapcount` was -1, so it
-    /// heads no free block): the order, the alignment and the end of the
-    /// block are what that check did not see.
+    /// `free` of a block whose head the page allocator has just checked:
+    /// only its `free_one_page` may call this. `free` itself asserts that
+    /// the head is in this zone, that it heads no free block and that its
+    /// count is 0; here those are debug assertions only, because the one
+    /// caller has seen each of them already (`free_pages_check` in its
+    /// `__free_pages`: the zone of the page is this one, its count went from
+    /// 1 to 0 there, and its `_mapcount` was -1, so it heads no free block).
+    /// A caller without those checks would let a double free merge a block
+    /// twice, hence the visibility: nothing outside `mm` can reach it, and
+    /// in `mm` it is for `free_one_page` alone. The order, the alignment and
+    /// the end of the block are what that check did not see: asserted here.
     #[inline(always)]
-    pub fn free_checked(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
+    pub(in crate::mm) fn free_checked(&mut self, mem_map: &[Page], pfn: u32, order: usize) {
         assert!(order < MAX_ORDER, "order {order} too large");
         assert!(pfn & ((1 << order) - 1) == 0, "pfn {pfn:#x} not aligned to order {order}");
         assert!(pfn + (1 << order) <= self.end_pfn(), "pfn {pfn:#x} order {order} past the zone's end");
@@ -750,9 +756,10 @@ impl BuddyZone {
     /// nothing touched it since. Linux's `__free_one_page` keeps only
     /// `VM_BUG_ON`s here; so do debug builds. The drain itself goes through
     /// [`free_pcp_run`](Self::free_pcp_run), which the host tests hold to
-    /// this, page by page.
-    #[inline(always)]
-    pub fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
+    /// this, page by page: this form is kept for those tests only. Like
+    /// `free_checked`, it leaves the checks to the page allocator.
+    #[cfg(test)]
+    pub(in crate::mm) fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
         debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
         debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
         self.__free_one_page(mem_map, pfn, 0);
@@ -776,7 +783,7 @@ impl BuddyZone {
     /// Only the block heads are marked, as always; the other pages keep
     /// what they had on the pcp list (no free block's tail has a mark).
     #[inline(always)]
-    pub fn free_pcp_run(&mut self, mem_map: &[Page], start: u32, len: u32) {
+    pub(in crate::mm) fn free_pcp_run(&mut self, mem_map: &[Page], start: u32, len: u32) {
         let end = start + len;
         let mut pfn = start;
         while pfn < end {

@@ -139,19 +139,24 @@ impl List {
         self.len += 1;
     }
 
-    /// Unlink `pfn`, which must be on this list, and leave it unlinked.
+    /// Unlink `pfn`, which must be on this list, and leave it unlinked
+    /// (Linux's `list_del_init`: `__list_del` patches the neighbours' links,
+    /// then the entry's own are reset).
     #[inline]
     pub fn remove(&mut self, mem_map: &[Page], pfn: u32) {
         let ListLinks { prev, next } = mem_map[pfn as usize].lru.get();
         debug_assert!(prev != NIL || self.head == pfn, "page {pfn:#x} not on this list");
         debug_assert!(next != NIL || self.tail == pfn, "page {pfn:#x} not on this list");
-        if prev & next == NIL {
-            // Both NIL: the only member, as a free block often is on its
-            // list (the buddy allocator's merges); no link to patch.
-            *self = List { head: NIL, tail: NIL, len: self.len - 1 };
-            mem_map[pfn as usize].lru.set(ListLinks::UNLINKED);
+        if prev == NIL && next == NIL {
+            // The only member, as a free block often is on its list (the
+            // buddy allocator's merges): no neighbour to patch, and the
+            // page's links are already `UNLINKED`, so nothing is stored in
+            // its descriptor.
+            debug_assert_eq!(self.len, 1, "list of one page with len {}", self.len);
+            *self = List { head: NIL, tail: NIL, len: 0 };
             return;
         }
+        // `__list_del`: the neighbours (or the list's ends) skip the page.
         if prev == NIL {
             self.head = next;
         } else {

@@ -305,7 +305,11 @@ impl Node {
             let gfp = route_gfp(index);
             debug_assert_eq!(route_index(gfp.bits()), index);
             let classzone = self.classzone[gfp.zone() as usize].map(|z| z as u8);
-            let list = PcpList::of(if grouping { gfp.migratetype() } else { MigrateType::Unmovable });
+            let mt = if grouping { gfp.migratetype() } else { MigrateType::Unmovable };
+            let list = PcpList::of(mt);
+            // The allocation paths take the free lists' type from the route
+            // (`PcpList::migratetype`): checked here once, in every build.
+            assert_eq!(list.migratetype(), mt, "route {index:#x}: pcp list {list:?} for {mt:?}");
             *route = PcpRoute { zone: classzone.unwrap_or(0), list, classzone };
         }
     }

@@ -684,16 +684,46 @@ pub fn node() -> &'static Node {
     NODE.get().expect("the page allocator is used before mm_init")
 }
 
+/// Proof that mm_init has built the node (`NODE` is set, and it is never
+/// unset), for the free path. Zero-sized: a `Pages` carries one at no
+/// cost. Made only by [`node_and_proof`], after `NODE` was found set, and
+/// by [`NodeBuilt::new_unchecked`], whose caller promises it; the field is
+/// private, so nothing else in the crate can make one.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug)]
+pub(in crate::mm) struct NodeBuilt(());
+
+#[cfg(target_os = "none")]
+impl NodeBuilt {
+    /// The proof without looking at `NODE`.
+    ///
+    /// # Safety
+    /// mm_init has built the node: the caller holds what only an
+    /// allocation could give it (as the `unsafe` `Pages::from_raw` and
+    /// `free_pages` do by their own contracts).
+    #[inline(always)]
+    pub(in crate::mm) unsafe fn new_unchecked() -> NodeBuilt {
+        NodeBuilt(())
+    }
+}
+
+/// `node()`, and the proof that it is built, for the allocator to put in
+/// the `Pages` it hands out.
+#[cfg(target_os = "none")]
+#[inline]
+pub(in crate::mm) fn node_and_proof() -> (&'static Node, NodeBuilt) {
+    (node(), NodeBuilt(()))
+}
+
 /// `node()` without its test, for a caller that holds what only an
-/// allocation could give it (a `Pages`): one load and a branch less on
-/// every free.
-///
-/// # Safety
-/// mm_init has built the node (`NODE` is set; it is never unset).
+/// allocation could give it (a `Pages`, with its `NodeBuilt`): one load
+/// and a branch less on every free.
 #[cfg(target_os = "none")]
 #[inline(always)]
-pub(in crate::mm) unsafe fn node_built() -> &'static Node {
-    // SAFETY: the caller's promise: `NODE` is initialised.
+pub(in crate::mm) fn node_built(_: NodeBuilt) -> &'static Node {
+    // SAFETY: a `NodeBuilt` exists only once `NODE` was seen set
+    // (`node_and_proof`) or an `unsafe` caller promised it was
+    // (`NodeBuilt::new_unchecked`); `NODE` is never unset.
     unsafe { NODE.get_unchecked() }
 }
 

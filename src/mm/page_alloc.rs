@@ -41,7 +41,7 @@ use super::page::{Page, PageFlags};
 use core::sync::atomic::Ordering::Relaxed;
 #[cfg(target_os = "none")]
 use {
-    super::mmzone::{max_low_pfn, mem_map, node, node_built, with_node_mem_map},
+    super::mmzone::{max_low_pfn, mem_map, node_and_proof, node_built, with_node_mem_map, NodeBuilt},
     crate::kernel::fault_inject::FaultAttr,
     crate::kernel::sync::IrqLock,
     crate::layout::{phys_to_virt, virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE},
@@ -52,12 +52,16 @@ pub(super) mod pcp;
 use pcp::route_index;
 
 /// 2^order contiguous frames from the page allocator, anywhere in RAM.
+/// Made only by the allocator, once it found the node built, or by the
+/// `unsafe` [`from_raw`](Self::from_raw): its `NodeBuilt` (no bytes) is
+/// what lets `__free_pages` skip `node()`'s test.
 #[cfg(target_os = "none")]
 #[must_use = "pages are not freed on drop: pass them to __free_pages"]
 #[derive(Debug)]
 pub struct Pages {
     pfn: u32,
     order: Order,
+    built: NodeBuilt,
 }
 
 /// 2^order contiguous frames in lowmem, reachable through the direct map.
@@ -67,6 +71,7 @@ pub struct Pages {
 pub struct LowPages {
     pfn: u32,
     order: Order,
+    built: NodeBuilt,
 }
 
 /// A block's order, kept as order + 1 so that it is never 0: then
@@ -93,6 +98,12 @@ impl Order {
     #[inline(always)]
     fn get(self) -> usize {
         self.0.get() as usize - 1
+    }
+    /// Order 0: the stored order + 1 compared with 1 as it is, with no
+    /// subtraction first.
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self.0 == core::num::NonZeroU8::MIN
     }
 }
 
@@ -127,7 +138,10 @@ impl Pages {
     /// given up with [`into_raw`](Self::into_raw), and this is the only
     /// handle rebuilt for it.
     pub unsafe fn from_raw(pfn: u32, order: usize) -> Pages {
-        Pages { pfn, order: Order::new(order) }
+        // SAFETY: the block came from `alloc_pages` (the caller's promise),
+        // which found the node built; it is never taken down.
+        let built = unsafe { NodeBuilt::new_unchecked() };
+        Pages { pfn, order: Order::new(order), built }
     }
     /// Give up the handle: the owner keeps the block's pfn in its own
     /// bookkeeping (a page table, an area's frame list) and frees it later
@@ -152,7 +166,7 @@ impl Pages {
         if self.is_highmem() {
             Err(self)
         } else {
-            Ok(LowPages { pfn: self.pfn, order: self.order })
+            Ok(LowPages { pfn: self.pfn, order: self.order, built: self.built })
         }
     }
 }
@@ -170,7 +184,7 @@ impl LowPages {
         phys_to_virt((self.pfn as usize) << PAGE_SHIFT)
     }
     pub fn into_pages(self) -> Pages {
-        Pages { pfn: self.pfn, order: self.order }
+        Pages { pfn: self.pfn, order: self.order, built: self.built }
     }
 }
 
@@ -190,9 +204,10 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
         if should_fail_page_alloc(gfp, 0) {
             return failed(gfp, 0);
         }
-        if let Some(pfn) = node().alloc_pcp_fast(mem_map, gfp) {
+        let (node, built) = node_and_proof();
+        if let Some(pfn) = node.alloc_pcp_fast(mem_map, gfp) {
             mem_map()[pfn as usize].set_page_count(1);
-            return Some(prep_new_pages(gfp, pfn, 0));
+            return Some(prep_new_pages(built, gfp, pfn, 0));
         }
         return alloc_pages_slowpath(gfp, 0);
     }
@@ -209,9 +224,10 @@ pub fn alloc_pages(gfp: Gfp, order: usize) -> Option<Pages> {
 #[cfg(target_os = "none")]
 #[inline(never)]
 fn alloc_pages_slowpath(gfp: Gfp, order: usize) -> Option<Pages> {
-    match with_node_mem_map(|node, mm| node.alloc_pages_slow(mm, gfp, order)) {
-        Some(pfn) => Some(prep_new_pages(gfp, pfn, order)),
-        None => alloc_pages_failed(gfp, order),
+    let (node, built) = node_and_proof();
+    match node.alloc_pages_slow(mem_map(), gfp, order) {
+        Some(pfn) => Some(prep_new_pages(built, gfp, pfn, order)),
+        None => alloc_pages_failed(built, gfp, order),
     }
 }
 
@@ -225,14 +241,14 @@ fn alloc_pages_slowpath(gfp: Gfp, order: usize) -> Option<Pages> {
 #[cfg(target_os = "none")]
 #[cold]
 #[inline(never)]
-fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
+fn alloc_pages_failed(built: NodeBuilt, gfp: Gfp, order: usize) -> Option<Pages> {
     if !gfp.may_sleep() {
         return failed(gfp, order);
     }
     // Direct compaction before direct reclaim (2.6.35's
     // __alloc_pages_direct_compact): orders above 0 only.
     if let Some(pfn) = super::compaction::alloc_pages_direct_compact(gfp, order) {
-        return Some(prep_new_pages(gfp, pfn, order));
+        return Some(prep_new_pages(built, gfp, pfn, order));
     }
     loop {
         let _ = failed(gfp | Gfp::NOWARN, order);
@@ -244,7 +260,7 @@ fn alloc_pages_failed(gfp: Gfp, order: usize) -> Option<Pages> {
             drain_all_pages();
         }
         if let Some(pfn) = with_node_mem_map(|node, mm| node.alloc_pages(mm, gfp, order)) {
-            return Some(prep_new_pages(gfp, pfn, order));
+            return Some(prep_new_pages(built, gfp, pfn, order));
         }
         // Reclaim found nothing: the OOM killer (2.6.24's __alloc_pages),
         // then the whole round again. A task being killed does not wait
@@ -326,20 +342,21 @@ pub fn alloc_pages_nosleep(gfp: Gfp, order: usize) -> Option<Pages> {
 /// Take the block from the zones and zero it if asked.
 #[cfg(target_os = "none")]
 fn rmqueue(gfp: Gfp, order: usize) -> Option<Pages> {
-    let Some(pfn) = with_node_mem_map(|node, mm| node.alloc_pages(mm, gfp, order)) else {
+    let (node, built) = node_and_proof();
+    let Some(pfn) = node.alloc_pages(mem_map(), gfp, order) else {
         return failed(gfp, order);
     };
-    Some(prep_new_pages(gfp, pfn, order))
+    Some(prep_new_pages(built, gfp, pfn, order))
 }
 
 /// The handle of a block just taken, zeroed if asked.
 #[cfg(target_os = "none")]
 #[inline]
-fn prep_new_pages(gfp: Gfp, pfn: u32, order: usize) -> Pages {
+fn prep_new_pages(built: NodeBuilt, gfp: Gfp, pfn: u32, order: usize) -> Pages {
     if gfp.contains(Gfp::ZERO) {
         clear_pages(pfn, order);
     }
-    Pages { pfn, order: Order::new(order) }
+    Pages { pfn, order: Order::new(order), built }
 }
 
 #[cfg(target_os = "none")]
@@ -364,13 +381,12 @@ fn clear_page_frame(pfn: usize) {
 #[cfg(target_os = "none")]
 #[inline(never)]
 pub fn __free_pages(pages: Pages) {
-    // SAFETY: a `Pages` is made only by `alloc_pages` after `node()` found
-    // the node built (`prep_new_pages`), or by `from_raw` and `free_pages`,
-    // whose callers promise it was; the node is never taken down.
-    let node = unsafe { node_built() };
-    // Order 0 spelled out, so that its copy of the node's free needs no
-    // test of the order (the stored order + 1 is compared as it is).
-    if pages.order.0.get() == 1 {
+    let node = node_built(pages.built);
+    // Linux 2.6.24's __free_pages:
+    //     if (order == 0) free_hot_page(page); else __free_pages_ok(page, order);
+    // Order 0 spelled out with a constant, so that its inlined copy of the
+    // node's free needs no test of the order.
+    if pages.order.is_zero() {
         node.__free_pages(mem_map(), pages.pfn, 0);
     } else {
         node.__free_pages(mem_map(), pages.pfn, pages.order.get());
@@ -412,7 +428,10 @@ pub fn get_zeroed_page(gfp: Gfp) -> Option<usize> {
 pub unsafe fn free_pages(addr: usize, order: usize) {
     assert!(addr >= PAGE_OFFSET && addr.is_multiple_of(PAGE_SIZE), "free_pages: bad address {:#x}", addr);
     let pfn = (virt_to_phys(addr) >> PAGE_SHIFT) as u32;
-    __free_pages(Pages { pfn, order: Order::new(order) });
+    // SAFETY: `addr` came from `__get_free_pages` (the caller's promise),
+    // whose `alloc_pages` found the node built.
+    let built = unsafe { NodeBuilt::new_unchecked() };
+    __free_pages(Pages { pfn, order: Order::new(order), built });
 }
 
 /// Smallest order whose block holds `size` bytes.
@@ -567,7 +586,8 @@ impl Node {
         }
         // The order-0 route table knows the zonelist's start already
         // (Linux's GFP_ZONE_TABLE): no zone bits to decode here either.
-        // And the free lists: the route's pcp list is the migrate type's own.
+        // And the free lists: the route's pcp list is the migrate type's own
+        // (`Node::init` asserts it, in every build, as it fills the table).
         let route = self.pcp_route[route_index(gfp.bits())];
         let classzone = route.classzone? as usize & (MAX_NR_ZONES - 1);
         debug_assert_eq!(Some(classzone), self.classzone[gfp.zone() as usize]);

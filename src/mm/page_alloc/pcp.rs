@@ -246,14 +246,23 @@ impl PcpList {
     }
 }
 
-/// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2.
-/// A freed CMA page goes to the Movable list, as in Linux, so only a
-/// movable allocation can take it again; draining it to the buddy
-/// allocator puts it back on the CMA lists by its pageblock's type.
+/// The pcp list of a migrate type: Unmovable 0, Reclaimable 1, the rest 2
+/// (Linux's `free_hot_cold_page`: `if (migratetype >= MIGRATE_PCPTYPES)`
+/// the page goes on the Movable list, an isolated one excepted, which the
+/// caller sends to the buddy allocator first). A freed CMA page goes to the
+/// Movable list, as in Linux, so only a movable allocation can take it
+/// again; draining it to the buddy allocator puts it back on the CMA lists
+/// by its pageblock's type.
 #[inline]
-pub(in crate::mm) fn pcp_index(mt: MigrateType) -> usize {
+pub(in crate::mm) const fn pcp_index(mt: MigrateType) -> usize {
     const _: () = assert!(MigrateType::Unmovable as usize == 0 && MigrateType::Reclaimable as usize == 1);
-    (mt as usize).min(PCP_TYPES - 1)
+    const _: () = assert!(MigrateType::Movable as usize == PCP_TYPES - 1, "the pcp types come first");
+    let i = mt as usize;
+    if i < PCP_TYPES {
+        i
+    } else {
+        PCP_TYPES - 1
+    }
 }
 
 /// [`pcp_index`] by table, for the free path, which has the pageblock type
@@ -265,6 +274,16 @@ pub(super) const PCP_LIST_OF: [u8; 256] = {
     t[MigrateType::Unmovable as usize] = 0;
     t[MigrateType::Reclaimable as usize] = 1;
     t
+};
+
+// The table and `pcp_index` agree on every migrate type, at compile time.
+const _: () = {
+    let mut i = 0;
+    while i < MigrateType::ALL.len() {
+        let mt = MigrateType::ALL[i];
+        assert!(PCP_LIST_OF[mt as usize] as usize == pcp_index(mt), "PCP_LIST_OF disagrees with pcp_index");
+        i += 1;
+    }
 };
 
 impl Zone {

@@ -127,14 +127,17 @@ impl KmemCache {
     #[inline(always)]
     pub unsafe fn free_cached(&mut self, hit: FreeHit) -> bool {
         debug_assert_eq!(self.ac.limit == 0, self.is_debug());
-        debug_assert!(self.obj_offset == 0 && self.owns_hit(&hit));
-        let FreeHit { obj, bufctl, .. } = hit;
         // A debug cache's array has `limit` 0: it is always full here, and
-        // its frees (whose pointers follow a red zone) take the slow path.
+        // its frees (whose pointers follow a red zone) take the slow path,
+        // which also reports a pointer to the red zone (the buffer's start,
+        // which `free_hit_check` took for an object's).
         let k = self.ac.avail;
         if k >= self.ac.limit {
             return false;
         }
+        // Only a cache without debug words gets here.
+        debug_assert!(self.obj_offset == 0 && self.owns_hit(&hit));
+        let FreeHit { obj, bufctl, .. } = hit;
         // SAFETY: the bufctl entry of an allocated object of a live slab of
         // this cache (the caller's contract). k < limit <= AC_MAX (`setup`
         // checks the limit), so the array writes are in bounds.

@@ -88,6 +88,16 @@ impl KmemCache {
     /// lock is seen free. And the cache's fields wait until then, which on
     /// i686 keeps the hit in registers.
     ///
+    /// What it trusts: the page's marks, for where the management is, and,
+    /// once the header's magic reads [`SLAB_MAGIC`], the header's `s_mem`,
+    /// index factors and `num`, which bound the `bufctl` entry it reads
+    /// (and the caller writes). The magic is tested in release builds too
+    /// (one compare, in the cache line of the rest): a header overwritten
+    /// by a stray write must not send `kfree` reading and writing far past
+    /// the management; the slow path reports such a slab (`locate`). A
+    /// header overwritten with its magic intact is trusted, as Linux's
+    /// `kfree` trusts `struct slab` (which has no magic at all).
+    ///
     /// # Safety
     ///
     /// `hdr` is the management recorded by a page marked as a slab page
@@ -98,7 +108,9 @@ impl KmemCache {
         // SAFETY: the caller's contract: a marked slab page names a slab
         // whose management is written.
         let s = unsafe { SlabRef::new(hdr) };
-        debug_assert_eq!(s.magic(), SLAB_MAGIC);
+        if s.magic() != SLAB_MAGIC {
+            return None;
+        }
         let rel = obj.wrapping_sub(s.s_mem());
         let i = rel.wrapping_mul(s.index_mul()).rotate_right(s.index_shift() as u32);
         if i >= s.num() as usize {

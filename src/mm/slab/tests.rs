@@ -373,6 +373,10 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
             let (s, span) = (SlabRef(hdr(a)), c.obj_span);
             assert!(!free_hit(&mut c, s.s_mem() - 8, hdr(a)), "pointer before the objects taken");
             assert!(!free_hit(&mut c, s.s_mem() + span, hdr(a)), "pointer past the objects taken");
+            // A header whose magic was overwritten is not trusted.
+            s.set_magic(0);
+            assert!(!free_hit(&mut c, a, hdr(a)), "object of a slab without its magic taken");
+            s.set_magic(SLAB_MAGIC);
             assert_eq!(c.cpu_cached(), 0);
             assert!(free_hit(&mut c, a, hdr(a)));
             assert_eq!(c.cpu_cached(), 1);

@@ -18,8 +18,13 @@ def _install():
 
     # `struct Slab` (src/mm/slab/mgmt.rs), #[repr(C)] on i686:
     #   magic u32 @0, cache_id u32 @4, prev usize @8, next usize @12, s_mem usize @16,
-    #   colouroff u32 @20, inuse u16 @24, free u16 @26, num u16 @28, list u8 @30
-    SLAB_HEADER = struct.Struct("<IIIIIIHHHB")
+    #   index_mul usize @20, inuse u16 @24, free u16 @26, num u16 @28, list u8 @30,
+    #   index_shift u8 @31
+    # The header keeps no colour offset (as Linux's `struct slab` keeps `s_mem`
+    # and `colouroff`, only `s_mem` here): `slabs` finds it from where object 0
+    # starts, less what comes before the colour.
+    SLAB_HEADER = struct.Struct("<IIIIIIHHHBB")
+    PAGE_SIZE = 4096
     SLAB_MAGIC = 0x51ABCACE
     LISTS = ("full", "partial", "free")
 
@@ -50,14 +55,25 @@ def _install():
     def slabs(c):
         """(list name, header address, s_mem, colouroff, inuse) of every slab of cache c."""
         inf = gdb.selected_inferior()
+        off_slab = bool(c["off_slab"])
+        mgmt_size = int(c["mgmt_size"])
+        slab_bytes = PAGE_SIZE << int(c["order"])
         for which in LISTS:
             head = int(c["slabs_" + which]["head"])
             seen = 0
             while head != 0:
                 hdr = SLAB_HEADER.unpack(bytes(inf.read_memory(head, SLAB_HEADER.size)))
-                magic, _cid, _prev, nxt, s_mem, colouroff, inuse = hdr[:7]
+                magic, _cid, _prev, nxt, s_mem, _index_mul, inuse = hdr[:7]
                 if magic != SLAB_MAGIC:
                     raise gdb.GdbError("slab header %#x on the %s list has magic %#x" % (head, which, magic))
+                # The slab is [header, bufctl] (on the slab, `mgmt_size` bytes
+                # from `head`), then the colour, then object 0 at `s_mem`.
+                # Off the slab, the colour starts the slab's own pages, which
+                # are aligned to their size (`KmemCache::slab_base`).
+                if off_slab:
+                    colouroff = s_mem & (slab_bytes - 1)
+                else:
+                    colouroff = s_mem - head - mgmt_size
                 yield which, head, s_mem, colouroff, inuse
                 head = nxt
                 seen += 1

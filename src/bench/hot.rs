@@ -99,14 +99,15 @@ pub(super) fn rows(loop_cost: u64) {
 
 /// What the lock-free hit paths pay beyond Linux's (whose kfree only looks
 /// the cache up and pushes, and whose kmem_cache_free trusts the pointer).
-const HIT_PATH_CHECKS: &str = "; the free checks the page (slab, cache id), the object's boundary and index \
-                               (one multiply, rotate and compare, from the slab header) and its bufctl (double \
-                               free, O(1)), and both sides one gate byte (cache lock held, failslab); might_sleep \
-                               is one load";
+const HIT_PATH_CHECKS: &str = "; the free checks the page (slab; kmem_cache_free: of this cache), the slab \
+                               header's magic, the object's boundary and index (one multiply, rotate and \
+                               compare, from the slab header) and its bufctl (double free, O(1)), and both sides \
+                               one gate byte (cache lock held, failslab); might_sleep is one load";
 /// Why the kmem_cache pair misses its goal.
-const CACHE_PAIR_MISS: &str = "; misses by 6: Linux's kmem_cache_free trusts the pointer, and the checks that \
+const CACHE_PAIR_MISS: &str = "; misses by 8: Linux's kmem_cache_free trusts the pointer, and the checks that \
                                keep a bad one from corrupting memory here (its page is a slab of this cache, the \
-                               object's boundary, its bufctl) are about 28 of these instructions";
+                               header's magic, the object's boundary, its bufctl) are about 30 of these \
+                               instructions";
 
 #[inline(never)]
 fn slab_rows(loop_cost: u64) {

@@ -165,6 +165,10 @@ pub static TESTS: &[KTest] = &[
         run: slab::mempool_retries_the_allocator_after_a_timeout,
     },
     KTest { name: "mm::slab::rust_collections_ignore_failslab", run: slab::rust_collections_ignore_failslab },
+    KTest {
+        name: "mm::slab::failslab_fails_a_warm_kmem_cache_alloc",
+        run: slab::failslab_fails_a_warm_kmem_cache_alloc,
+    },
     KTest { name: "mm::slab::slab_growth_failure_is_reported", run: slab::slab_growth_failure_is_reported },
     KTest { name: "mm::vmalloc::vmalloc_64m_fill_verify_free", run: vmalloc::vmalloc_64m_fill_verify_free },
     KTest { name: "mm::vmalloc::vzalloc_is_zeroed", run: vmalloc::vzalloc_is_zeroed },

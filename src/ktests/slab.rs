@@ -477,6 +477,31 @@ pub fn slab_debug_catches_corruption() -> TestResult {
         if overrun != 1 || poison != 1 || double != 1 || foreign != 2 {
             return Err("a corruption went unreported (or was reported twice)");
         }
+        // 5. A quarantined object of the destroyed cache, freed once more
+        // after a cache of its size took the slot (the lowest free one):
+        // its slab page still names the old id, which kfree's hit does not
+        // test. The hit turns it down (the pointer follows a red zone, and
+        // its bufctl reads quarantined), and the slow path, which tests the
+        // id, reports it once; the new cache's array gets nothing.
+        let mut next = TestCache::new("ktest-debug-next", 64, SlabFlags::empty(), None)?;
+        // An object through the array, so it has room and a wrong push would land.
+        let o = next.alloc()?;
+        next.free(o);
+        let cached = next.cache().cpu_cached();
+        let b4 = SLAB_BUGS.load(Ordering::Relaxed);
+        // SAFETY: deliberately a quarantined object of a destroyed cache:
+        // kfree reports it and frees nothing.
+        unsafe { kfree(a.as_ptr()) };
+        let stale = bugs(b4);
+        let still = next.cache().cpu_cached();
+        next.destroy()?;
+        pr_info!("ktest: slab debug reports: stale free after destroy {}", stale);
+        if stale != 1 {
+            return Err("a free into a destroyed cache's slab was not reported once");
+        }
+        if still != cached {
+            return Err("a free into a destroyed cache's slab reached the next cache's array");
+        }
         Ok(())
     })();
     let after = settled_free_pages();
@@ -628,6 +653,33 @@ pub fn mempool_retries_the_allocator_after_a_timeout() -> TestResult {
             return Err("mempool_alloc retried before its timeout");
         }
         Ok(())
+    })
+}
+
+/// failslab fails `kmem_cache_alloc` even when the array cache holds an
+/// object: the hit path is closed while it is on (the slots' gates), so
+/// every allocation meets `should_failslab`.
+pub fn failslab_fails_a_warm_kmem_cache_alloc() -> TestResult {
+    counts_come_back(|| {
+        let mut cache = TestCache::new("ktest-failslab", 64, SlabFlags::empty(), None)?;
+        let o = cache.alloc()?;
+        cache.free(o);
+        // Under `slab_debug` every cache is a debug cache, with no array:
+        // then only the injected failure is checked.
+        if cache.cache().cpu_cached() == 0 && !cache.cache().poisoned() {
+            return Err("no object in the array cache to allocate from");
+        }
+        let fail = FailslabGuard::set(FaultAttr::new(1, 100, 0, -1));
+        let got = cache.cache().alloc(GFP_KERNEL | Gfp::NOWARN);
+        drop(fail);
+        let again = cache.alloc();
+        if let Some(p) = got {
+            // SAFETY: an object of this cache, handed out by mistake; ours.
+            unsafe { cache.cache().free(p) };
+            return Err("kmem_cache_alloc with a warm array cache ignored failslab");
+        }
+        again.map_err(|_| "kmem_cache_alloc failed after failslab was turned off")?;
+        cache.destroy()
     })
 }
 

@@ -14,14 +14,15 @@ static FAILSLAB_ON: AtomicBool = AtomicBool::new(false);
 
 /// Set the `failslab` fault attributes; returns the previous ones.
 pub fn set_failslab(attr: FaultAttr) -> FaultAttr {
-    let old = {
-        let mut f = FAILSLAB.lock();
-        FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
-        core::mem::replace(&mut *f, attr)
-    };
-    // The slab hit paths do not test FAILSLAB_ON: they are closed instead.
+    let mut f = FAILSLAB.lock();
+    FAILSLAB_ON.store(attr.enabled(), Ordering::Relaxed);
+    // The slab hit paths do not test FAILSLAB_ON: they are closed instead,
+    // under FAILSLAB, so that the last call to get here leaves both as it
+    // said (released first, a second call could set them in between and
+    // see its gates set last the other way). Lock order FAILSLAB, then a
+    // slot's lock: `should_failslab` is asked before any slot lock is taken.
     super::slab_common::slab_hit_paths(!attr.enabled());
-    old
+    core::mem::replace(&mut *f, attr)
 }
 
 /// Whether to fail this slab allocation on purpose (Linux's

@@ -93,8 +93,10 @@ static SLAB_DEBUG: AtomicBool = AtomicBool::new(false);
 // so kfree finds the slot from the page's id alone (`slot_of_id`).
 const _: () = assert!(MAX_CACHES == 1 << CACHE_ID_TAG_BITS, "a slot must fit the id's tag bits");
 
-/// The slot of the cache with id `id`, if that cache still exists; the
-/// caller checks the id under the slot's lock or with `with_cpu`.
+/// The slot of the cache with id `id`, if that cache still exists. The
+/// slow paths check the id under the slot's lock; kfree's hit does not,
+/// and relies on a marked slab page's object reading `BUFCTL_ACTIVE` only
+/// while its cache lives (see `kmalloc::kfree`).
 #[inline(always)]
 fn slot_of_id(id: u32) -> usize {
     (id & (MAX_CACHES as u32 - 1)) as usize
@@ -133,10 +135,11 @@ impl fmt::Display for CacheError {
 /// A cache made by `kmem_cache_create`: the only handle to it. It is
 /// neither `Copy` nor `Clone`, and [`destroy`](Cache::destroy) consumes it,
 /// so no handle outlives its cache. The id (unique per creation) is
-/// checked on the slow paths and by kfree, where a mismatch is a reported
-/// BUG, never a use of whatever cache took the slot next; the array-cache
-/// hits of `alloc` and `free` only debug-assert it (the handle's uniqueness
-/// is what makes them sound).
+/// checked on the slow paths (kfree's too), where a mismatch is a reported
+/// BUG, never a use of whatever cache took the slot next. The array-cache
+/// hits only debug-assert it: those of `alloc` and `free` because the
+/// handle is unique, kfree's because only an allocated object of a live
+/// cache reads `BUFCTL_ACTIVE` (see `kmalloc::kfree`).
 pub struct Cache {
     slot: usize,
     /// `&CACHES[slot]`, so that `alloc` and `free` index nothing (Linux's
@@ -536,17 +539,24 @@ impl Cache {
         self.lock().cache.stats()
     }
 
+    /// Objects waiting in the per-CPU array cache (Linux's `ac->avail`).
+    pub fn cpu_cached(&self) -> usize {
+        self.lock().cache.cpu_cached()
+    }
+
     pub fn name(&self) -> &'static str {
         self.lock().cache.name()
     }
 }
 
 /// Open the slab hit paths, or close them while failslab is on, so that
-/// every allocation meets `should_failslab` on its slow path: kmalloc's
-/// table points at no cache, and every slot's gate is closed (for the
-/// caches made later too: the gate belongs to the slot).
+/// every allocation meets `should_failslab` on its slow path: every slot's
+/// gate is closed (for the caches made later too: the gate belongs to the
+/// slot). kmalloc's hit reaches its caches through their slots too
+/// (`KMALLOC_HIT` names the slot, not a cache), so the gates close it as
+/// well; its table points at no cache only before the kmalloc caches
+/// exist. Called under failslab's lock (`set_failslab`).
 pub(super) fn slab_hit_paths(open: bool) {
-    kmalloc::kmalloc_hit_path(open);
     for lock in &CACHES {
         lock.close_hits(!open);
     }

@@ -38,7 +38,10 @@ pub struct FreeHit {
 /// `hdr + 32 + 2·i` into each use of a `bufctl` entry and keeps `hdr` and
 /// `i` both live across the free hit; on i686, with six registers, that is
 /// one too many and costs a spill and two reloads. An empty `asm!` that
-/// takes and gives back the pointer makes it one register.
+/// takes and gives back the pointer makes it one register. Only the i686
+/// kernel has that shortage: elsewhere (the host tests) it is the identity,
+/// so the host-tested layer runs no `asm!`.
+#[cfg(target_arch = "x86")]
 #[inline(always)]
 fn in_register(p: *mut u16) -> *mut u16 {
     // The address alone goes through (a management address is an integer
@@ -48,6 +51,13 @@ fn in_register(p: *mut u16) -> *mut u16 {
     // register that holds `addr`, which it leaves as it was.
     unsafe { core::arch::asm!("/* {0} */", inout(reg) addr, options(pure, nomem, nostack, preserves_flags)) };
     addr as *mut u16
+}
+
+/// See the i686 `in_register`: nothing to do with registers to spare.
+#[cfg(not(target_arch = "x86"))]
+#[inline(always)]
+fn in_register(p: *mut u16) -> *mut u16 {
+    p
 }
 
 impl ArrayCache {
@@ -88,6 +98,16 @@ impl KmemCache {
     /// lock is seen free. And the cache's fields wait until then, which on
     /// i686 keeps the hit in registers.
     ///
+    /// What it trusts: the page's marks, for where the management is, and,
+    /// once the header's magic reads [`SLAB_MAGIC`], the header's `s_mem`,
+    /// index factors and `num`, which bound the `bufctl` entry it reads
+    /// (and the caller writes). The magic is tested in release builds too
+    /// (one compare, in the cache line of the rest): a header overwritten
+    /// by a stray write must not send `kfree` reading and writing far past
+    /// the management; the slow path reports such a slab (`locate`). A
+    /// header overwritten with its magic intact is trusted, as Linux's
+    /// `kfree` trusts `struct slab` (which has no magic at all).
+    ///
     /// # Safety
     ///
     /// `hdr` is the management recorded by a page marked as a slab page
@@ -98,7 +118,9 @@ impl KmemCache {
         // SAFETY: the caller's contract: a marked slab page names a slab
         // whose management is written.
         let s = unsafe { SlabRef::new(hdr) };
-        debug_assert_eq!(s.magic(), SLAB_MAGIC);
+        if s.magic() != SLAB_MAGIC {
+            return None;
+        }
         let rel = obj.wrapping_sub(s.s_mem());
         let i = rel.wrapping_mul(s.index_mul()).rotate_right(s.index_shift() as u32);
         if i >= s.num() as usize {
@@ -127,14 +149,17 @@ impl KmemCache {
     #[inline(always)]
     pub unsafe fn free_cached(&mut self, hit: FreeHit) -> bool {
         debug_assert_eq!(self.ac.limit == 0, self.is_debug());
-        debug_assert!(self.obj_offset == 0 && self.owns_hit(&hit));
-        let FreeHit { obj, bufctl, .. } = hit;
         // A debug cache's array has `limit` 0: it is always full here, and
-        // its frees (whose pointers follow a red zone) take the slow path.
+        // its frees (whose pointers follow a red zone) take the slow path,
+        // which also reports a pointer to the red zone (the buffer's start,
+        // which `free_hit_check` took for an object's).
         let k = self.ac.avail;
         if k >= self.ac.limit {
             return false;
         }
+        // Only a cache without debug words gets here.
+        debug_assert!(self.obj_offset == 0 && self.owns_hit(&hit));
+        let FreeHit { obj, bufctl, .. } = hit;
         // SAFETY: the bufctl entry of an allocated object of a live slab of
         // this cache (the caller's contract). k < limit <= AC_MAX (`setup`
         // checks the limit), so the array writes are in bounds.

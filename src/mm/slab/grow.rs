@@ -99,7 +99,7 @@ impl KmemCache {
         // Marked once the management is written whole: the free hit reads
         // the header and a `bufctl` entry of any marked page
         // (`free_hit_check`) before it knows whether a frame below holds
-        // this cache's lock (a constructor above may free into it).
+        // this cache's lock (a constructor called from here may free into it).
         pages.set_slab_owner(base, self.order, Some(SlabOwner { cache: self.id, mgmt: hdr }));
         self.link(s, FREE, false);
         self.free_objects += self.num;

@@ -21,7 +21,9 @@ pub(super) struct Slab {
     /// The cache's `index_mul` and `index_shift` (`sizing::exact_index`),
     /// copied here so that the free hit finds the object's index from the
     /// header alone: the cache's fields wait until the array is touched,
-    /// and i686 keeps everything in registers meanwhile.
+    /// and i686 keeps everything in registers meanwhile. Linux's
+    /// `obj_to_index` reads its factor from the cache instead:
+    /// `reciprocal_divide(offset, cachep->reciprocal_buffer_size)`.
     pub(super) index_mul: usize,
     pub(super) inuse: u16,
     pub(super) free: u16,

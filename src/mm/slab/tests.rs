@@ -373,6 +373,10 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
             let (s, span) = (SlabRef(hdr(a)), c.obj_span);
             assert!(!free_hit(&mut c, s.s_mem() - 8, hdr(a)), "pointer before the objects taken");
             assert!(!free_hit(&mut c, s.s_mem() + span, hdr(a)), "pointer past the objects taken");
+            // A header whose magic was overwritten is not trusted.
+            s.set_magic(0);
+            assert!(!free_hit(&mut c, a, hdr(a)), "object of a slab without its magic taken");
+            s.set_magic(SLAB_MAGIC);
             assert_eq!(c.cpu_cached(), 0);
             assert!(free_hit(&mut c, a, hdr(a)));
             assert_eq!(c.cpu_cached(), 1);
@@ -417,6 +421,15 @@ fn free_cached_takes_only_an_allocated_object_with_room() {
     let o = d.alloc(&mut p, GFP_KERNEL).unwrap();
     // SAFETY: an allocated object of this cache.
     unsafe { assert!(!free_hit(&mut d, o, p.slab_mgmt(o).unwrap())) };
+    // Nor a pointer to the red zone before an object, which is a buffer's
+    // start and passes `free_hit_check`: the slow path reports it.
+    assert!(d.obj_offset > 0);
+    let rz = o - d.obj_offset;
+    // SAFETY: a pointer into an allocated object's buffer; the cache turns
+    // it down without freeing anything.
+    unsafe { assert!(!free_hit(&mut d, rz, p.slab_mgmt(o).unwrap())) };
+    let at_zone = Foreign::MidObject { index: 0, offset: -(d.obj_offset as isize) };
+    assert_eq!(d.put(&mut p, rz), Err(bug_of("hit-debug", rz, BugKind::ForeignPointer(at_zone))));
     d.put(&mut p, o).unwrap();
     d.destroy(&mut p).unwrap();
     assert_eq!(p.outstanding, 0);

@@ -9,7 +9,7 @@
 use super::slot_lock::SlotLock;
 use super::{create_in, foreign, irqs_off, slot_alloc, slot_alloc_cached, slot_free, slot_of_id, Slot, CACHES};
 use crate::layout::{virt_to_phys, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE};
-use crate::mm::failslab::{failslab_enabled, should_failslab};
+use crate::mm::failslab::should_failslab;
 use crate::mm::gfp::Gfp;
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::{Page, PageFlags};
@@ -63,10 +63,10 @@ static KMALLOC_SLOT: [AtomicUsize; 13] = [const { AtomicUsize::new(usize::MAX) }
 /// up to 1 KB: Linux's `kmalloc_caches[size_index[(size - 1) / 8]]` (its
 /// `size_index` stops at 192 bytes, where 96 and 192 break the powers of
 /// two) in one load, a pointer, with no slot number to check and scale.
-/// While the hit path is closed ([`kmalloc_hit_path`]: before
-/// `create_kmalloc_caches`, and while failslab is on) every entry points at
-/// `NO_CACHE`, whose array cache is always empty, so every call goes to
-/// the slow path. Larger requests (2 KB..8 KB classes, pages) are classed
+/// Until `create_kmalloc_caches` opens it ([`kmalloc_hit_path`]) every
+/// entry points at `NO_CACHE`, whose array cache is always empty, so every
+/// call goes to the slow path. Failslab does not touch it: it closes the
+/// slots' gates (`slab_hit_paths`), which the hit meets next. Larger requests (2 KB..8 KB classes, pages) are classed
 /// there, by `class_of`.
 static KMALLOC_HIT: [AtomicPtr<SlotLock>; SIZE_INDEX.len()] =
     [const { AtomicPtr::new(&NO_CACHE as *const SlotLock as *mut SlotLock) }; SIZE_INDEX.len()];
@@ -98,18 +98,18 @@ pub(super) fn create_kmalloc_caches(extra: SlabFlags) {
         let d = create_in(DMA_NAMES[i], size, align, extra, None, true).expect("dma-kmalloc cache");
         DMA_SLOT[i].store(d.slot, Ordering::Relaxed);
     }
-    kmalloc_hit_path(!failslab_enabled());
+    kmalloc_hit_path();
 }
 
-/// Open kmalloc's hit path (point [`KMALLOC_HIT`] at the caches), or
-/// close it (point them at `NO_CACHE`): `failslab=` closes it, so that
-/// every call meets `should_failslab` on the slow path, and the hit pays
-/// no test of its own for it.
-pub(in crate::mm) fn kmalloc_hit_path(open: bool) {
+/// Open kmalloc's hit path: point [`KMALLOC_HIT`] at the caches, once
+/// they exist. While failslab is on, their slots' gates keep the hit shut
+/// (`slab_hit_paths`), so that every call meets `should_failslab` on the
+/// slow path and the hit pays no test of its own for it.
+fn kmalloc_hit_path() {
     for (k, &class) in SIZE_INDEX.iter().enumerate() {
         let lock = match CACHES.get(KMALLOC_SLOT[class as usize].load(Ordering::Relaxed)) {
-            Some(lock) if open => lock,
-            _ => &NO_CACHE,
+            Some(lock) => lock,
+            None => &NO_CACHE,
         };
         KMALLOC_HIT[k].store(lock as *const SlotLock as *mut SlotLock, Ordering::Relaxed);
     }

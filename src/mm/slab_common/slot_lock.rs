@@ -87,8 +87,10 @@ impl SlotLock {
 
     /// Run `f` on the slot without taking the lock, interrupts being off
     /// (Linux's `____cache_alloc`/`__cache_free` inside `local_irq_save`);
-    /// `None` if the lock is held: by a frame below us, on this one CPU,
-    /// whose `&mut` must not be aliased.
+    /// `None` if the gate is shut: the lock is held, by a frame below us on
+    /// this one CPU, whose `&mut` must not be aliased, or failslab closed
+    /// the hits ([`close_hits`](Self::close_hits)). The caller then takes
+    /// the slow path.
     ///
     /// # Safety
     ///

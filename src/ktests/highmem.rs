@@ -369,19 +369,65 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     })
 }
 
-/// kmap where sleeping is not allowed is reported (it may sleep).
+/// kmap where sleeping is not allowed is reported (it may sleep), on every
+/// path, as Linux's `might_sleep` at the top of `kmap`: with preemption
+/// off, and under an `IrqLock` (which the preempt count does not count:
+/// interrupts off tell it) for a lowmem page and for a highmem page that
+/// already has a slot (neither path can sleep, the call is a bug anyway).
+/// One report each, and nothing left held.
 pub fn kmap_in_atomic_context_is_reported() -> TestResult {
+    use crate::kernel::preempt::{preempt_count, preempt_disable, preempt_enable, MIGHT_SLEEP_BUGS};
+    static LOCK: crate::kernel::sync::IrqLock<()> = crate::kernel::sync::IrqLock::new(());
+    let reports = |f: &dyn Fn()| {
+        let before = MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
+        f();
+        MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) - before
+    };
     counts_come_back(|| {
         let q = Owned::alloc(crate::mm::gfp::GFP_KERNEL)?;
-        let before = crate::kernel::preempt::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed);
-        crate::kernel::preempt::preempt_disable();
-        let k = kmap(q.pfn());
-        drop(k);
-        crate::kernel::preempt::preempt_enable();
-        if crate::kernel::preempt::MIGHT_SLEEP_BUGS.load(Ordering::Relaxed) != before + 1 {
-            return Err("kmap with preemption off was not reported");
+        let (count0, in_use0) = (preempt_count(), crate::mm::highmem::with_pkmap(|_, t, _| t.in_use));
+        let preempt_off = reports(&|| {
+            preempt_disable();
+            drop(kmap(q.pfn()));
+            preempt_enable();
+        });
+        let low = reports(&|| {
+            let g = LOCK.lock();
+            drop(kmap(q.pfn()));
+            drop(g);
+        });
+        // A highmem page, mapped first (no report: sleeping is allowed
+        // here), then mapped again under the lock: a hash hit.
+        let h = Owned::high();
+        let hit = match &h {
+            Ok(h) => {
+                let first = kmap(h.pfn()).map_err(|_| "kmap refused")?;
+                let n = reports(&|| {
+                    let g = LOCK.lock();
+                    drop(kmap(h.pfn()));
+                    drop(g);
+                });
+                drop(first);
+                Some(n)
+            }
+            Err(_) => None,
+        };
+        let (count, in_use) = (preempt_count(), crate::mm::highmem::with_pkmap(|_, t, _| t.in_use));
+        pr_info!("ktest: kmap reports: preempt off {}, IrqLock lowmem {}, IrqLock highmem hit {:?}", preempt_off, low, hit);
+        if preempt_off != 1 {
+            return Err("kmap with preemption off was not reported exactly once");
         }
-        Ok(())
+        if low != 1 {
+            return Err("kmap of a lowmem page under an IrqLock was not reported exactly once");
+        }
+        if hit.is_some_and(|n| n != 1) {
+            return Err("kmap of a mapped highmem page under an IrqLock was not reported exactly once");
+        }
+        if count != count0 || in_use != in_use0 {
+            return Err("a kmap under an IrqLock left the preempt count or a pkmap slot held");
+        }
+        // The lowmem cases ran whatever the memory; say so if highmem did not.
+        h.map(|_| ())
     })
 }
 

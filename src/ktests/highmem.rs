@@ -5,7 +5,7 @@
 
 use super::{skip, TestResult};
 use crate::arch::x86::cpu::{TLB_FULL_FLUSHES, TLB_SINGLE_FLUSHES};
-use crate::arch::x86::mm::highmem::{kmap_atomic, KmType, MISUSES};
+use crate::arch::x86::mm::highmem::{kmap_atomic, kmap_atomic_top, KmType, MISUSES};
 use crate::kernel::sched;
 use crate::layout::{LAST_PKMAP, PAGE_SIZE};
 use crate::mm::highmem::{copy_highpage, kmap, memcpy_from_page, memcpy_to_page, pkmap_stats, Kmap};
@@ -327,13 +327,18 @@ pub fn kmap_refuses_frames_beyond_max_pfn() -> TestResult {
     Ok(())
 }
 
+fn high_slot(t: KmType) -> usize {
+    crate::arch::x86::mm::highmem::kmap_atomic_vaddr(t)
+}
+
 fn p_is_high(pfn: u32) -> bool {
     pfn as usize >= crate::mm::mmzone::max_low_pfn()
 }
 
 /// Out-of-order kunmap_atomic and a slot type taken twice are caught and
 /// reported; the mappings stay right. Highmem pages: a lowmem page takes
-/// no slot (it is used at its direct-map address).
+/// no slot (it is used at its direct-map address), so its guard is in no
+/// order and never reported.
 pub fn kmap_atomic_misuse_is_caught() -> TestResult {
     counts_come_back(|| {
         let a = Owned::high()?;
@@ -356,6 +361,25 @@ pub fn kmap_atomic_misuse_is_caught() -> TestResult {
         let caught = MISUSES.load(Ordering::Relaxed) - m0;
         // The stack is consistent again: both types can be used in order.
         let ok_after = kmap_atomic(a.pfn(), KmType::User0).is_ok();
+        // A lowmem guard holds no slot: it leaves TOP alone, and dropping it
+        // before a highmem guard taken after it is no misuse (as Linux's
+        // debug_kmap_atomic, which runs for highmem pages only).
+        let q = Owned::alloc(crate::mm::gfp::GFP_KERNEL)?;
+        let m1 = MISUSES.load(Ordering::Relaxed);
+        let low = kmap_atomic(q.pfn(), KmType::User0).map_err(|_| "refused")?;
+        let top_low = kmap_atomic_top();
+        let high = kmap_atomic(b.pfn(), KmType::User1).map_err(|_| "refused")?;
+        let top_high = kmap_atomic_top();
+        drop(low);
+        let top_after_low = kmap_atomic_top();
+        drop(high);
+        let low_reports = MISUSES.load(Ordering::Relaxed) - m1;
+        if top_low.is_some() || top_high != Some(high_slot(KmType::User1)) || top_after_low != top_high {
+            return Err("a lowmem kmap_atomic guard moved the slot stack");
+        }
+        if low_reports != 0 {
+            return Err("a lowmem guard dropped out of order was reported");
+        }
         if !twice {
             return Err("a slot type taken twice was not refused");
         }

@@ -8,9 +8,12 @@
 //! The guard enforces Linux's rules in the type system where it can: it is
 //! not `Send` (the mapping exists on this CPU only), it unmaps on drop, it
 //! derefs to exactly one page. What types cannot enforce is checked: a slot
-//! type already in use is refused, and guards must be dropped in the reverse
-//! order of taking them; a violation is reported (never silent), and the
-//! mappings stay correct because every type has a slot of its own.
+//! type already in use is refused, and guards of highmem pages must be
+//! dropped in the reverse order of taking them; for highmem pages a
+//! violation is reported (never silent), and the mappings stay correct
+//! because every type has a slot of its own. A guard of a lowmem page holds
+//! no slot, so it is in no order and nothing about it is checked (as in
+//! Linux, whose `debug_kmap_atomic` runs after the `PageHighMem` test).
 //!
 //! A lowmem page takes no slot: it is used at its direct-map address, and
 //! only page faults and preemption go off (Linux: `if (!PageHighMem(page))
@@ -95,6 +98,13 @@ unsafe fn below_at(vaddr: usize) -> &'static AtomicUsize {
 /// neither bound changes once set, but `max_pfn` may grow (then set again).
 static HIGH_BASE: AtomicUsize = AtomicUsize::new(0);
 static HIGH_END: AtomicUsize = AtomicUsize::new(0);
+
+/// The address of the slot taken last, `None` when no slot is held (for
+/// tests: a lowmem guard leaves it alone).
+pub fn kmap_atomic_top() -> Option<usize> {
+    let top = TOP.load(Ordering::Relaxed);
+    (top != NONE).then_some(top)
+}
 
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);

@@ -44,6 +44,19 @@ pub enum KmType {
     Bounce = 6,
 }
 
+impl KmType {
+    /// Every type, in slot order.
+    pub const ALL: [KmType; KM_TYPE_NR] = [
+        KmType::User0,
+        KmType::User1,
+        KmType::Pte0,
+        KmType::Pte1,
+        KmType::Irq0,
+        KmType::Irq1,
+        KmType::Bounce,
+    ];
+}
+
 pub use crate::layout::KM_TYPE_NR;
 const _: () = assert!(KmType::Bounce as usize + 1 == KM_TYPE_NR);
 
@@ -235,10 +248,10 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
     KmapAtomicError::SlotInUse(t)
 }
 
-/// The slot at `vaddr` released while it is not the last taken: take it
-/// out of the middle of the stack (the slot taken just after it now covers
-/// what it covered), unmap it (its slot is its own, so the other mappings
-/// stay right) and report the caller's bug.
+/// The slot at `vaddr` released while it is not the last taken: unmap it
+/// (its slot is its own, so the other mappings stay right), take it out of
+/// the middle of the stack (the slot taken just after it now covers what it
+/// covered) and report the caller's bug, naming the slot type.
 ///
 /// # Safety
 /// `vaddr` is the address of a slot held by the guard being dropped.
@@ -246,11 +259,9 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
 #[inline(never)]
 unsafe fn release_out_of_order(vaddr: usize) {
     MISUSES.fetch_add(1, Ordering::Relaxed);
-    let t = (fix_to_virt(FIX_KMAP_BEGIN) - vaddr) / PAGE_SIZE;
-    crate::kernel::panic::warn(format_args!(
-        "BUG: kunmap_atomic(slot {} at {:#x}) out of order: the last kmap_atomic taken must be released first",
-        t, vaddr
-    ));
+    // As `Drop`: the address is dead before the stack words are moved.
+    // SAFETY: the slot was the guard's, and the guard is going.
+    unsafe { clear_fixmap_at(vaddr) };
     // SAFETY: a held slot's address, by the caller's contract.
     let below = unsafe { below_at(vaddr) };
     let covered = below.load(Ordering::Relaxed);
@@ -258,8 +269,12 @@ unsafe fn release_out_of_order(vaddr: usize) {
         above.store(covered, Ordering::Relaxed);
     }
     below.store(0, Ordering::Relaxed);
-    // SAFETY: the slot was the guard's, and the guard is going.
-    unsafe { clear_fixmap_at(vaddr) };
+    let t = KmType::ALL.into_iter().find(|&t| kmap_atomic_vaddr(t) == vaddr);
+    crate::kernel::panic::warn(format_args!(
+        "BUG: kunmap_atomic({:?} at {:#x}) out of order: the last kmap_atomic taken must be released first",
+        t.expect("a held slot's address is a slot type's"),
+        vaddr
+    ));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,7 +55,8 @@ impl Drop for Owned {
 struct OwnedAll(::alloc::vec::Vec<Owned>);
 
 /// Run `body` (every guard of it dropped at its end), then prove the free
-/// page count came back.
+/// page count came back, no kmap_atomic slot is held and the preempt count
+/// is back.
 fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
     // Slab pages kept cached count as free once shrunk; a kernel page table
     // that vmalloc made (for a thread's stack) stays for good, as in Linux,
@@ -66,9 +67,17 @@ fn counts_come_back(body: impl FnOnce() -> TestResult) -> TestResult {
         page_alloc::nr_free_pages()
     };
     let tables = crate::arch::x86::mm::init::page_tables_in_use();
+    let count = crate::kernel::preempt::preempt_count();
     let before = settled();
     let r = body();
     let after = settled();
+    // Every kmap_atomic guard gone: no slot held, preemption as it was.
+    if kmap_atomic_top().is_some() {
+        return r.and(Err("a kmap_atomic slot is still held"));
+    }
+    if crate::kernel::preempt::preempt_count() != count {
+        return r.and(Err("the preempt count is not back where it was"));
+    }
     let new_tables = (crate::arch::x86::mm::init::page_tables_in_use() - tables) as u64;
     if after + new_tables != before {
         pr_info!("ktest: free pages {} -> {} ({} new kernel page tables)", before, after, new_tables);
@@ -437,7 +446,12 @@ pub fn kmap_in_atomic_context_is_reported() -> TestResult {
             Err(_) => None,
         };
         let (count, in_use) = (preempt_count(), crate::mm::highmem::with_pkmap(|_, t, _| t.in_use));
-        pr_info!("ktest: kmap reports: preempt off {}, IrqLock lowmem {}, IrqLock highmem hit {:?}", preempt_off, low, hit);
+        pr_info!(
+            "ktest: kmap reports: preempt off {}, IrqLock lowmem {}, IrqLock highmem hit {:?}",
+            preempt_off,
+            low,
+            hit
+        );
         if preempt_off != 1 {
             return Err("kmap with preemption off was not reported exactly once");
         }

@@ -135,8 +135,6 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     Ok(match pk.kmap_mapped(pfn) {
         // SAFETY: the slot maps the page, and its count took this user.
         Some(slot) => unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) },
-        // A page without a slot passed the check when it got one: only
-        // a miss is checked against max_pfn.
         None if pfn as usize >= super::mmzone::max_pfn() => return Err(kmap_bad_pfn(pk, pfn)),
         None => kmap_new(pk, pfn),
     })

@@ -46,15 +46,8 @@ pub enum KmType {
 
 impl KmType {
     /// Every type, in slot order.
-    pub const ALL: [KmType; KM_TYPE_NR] = [
-        KmType::User0,
-        KmType::User1,
-        KmType::Pte0,
-        KmType::Pte1,
-        KmType::Irq0,
-        KmType::Irq1,
-        KmType::Bounce,
-    ];
+    pub const ALL: [KmType; KM_TYPE_NR] =
+        [KmType::User0, KmType::User1, KmType::Pte0, KmType::Pte1, KmType::Irq0, KmType::Irq1, KmType::Bounce];
 }
 
 pub use crate::layout::KM_TYPE_NR;
@@ -163,18 +156,12 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     if (pfn as usize) < HIGH_END.load(Ordering::Relaxed) {
         preempt_disable();
         pagefault_disable();
-        // The slot words are shared with interrupt handlers (the Irq slots),
-        // yet plain loads and stores suffice, as for Linux's per-CPU
-        // counters: a handler releases every slot it takes before it
-        // returns, so one that runs between a load and its store leaves the
-        // words as it found them.
         let below = &BELOW[below_index(t)];
         if below.load(Ordering::Relaxed) != 0 {
             return Err(slot_in_use(t));
         }
         let vaddr = fix_to_virt(slot_index(t));
-        below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
-        TOP.store(vaddr, Ordering::Relaxed);
+        kmap_atomic_idx_push(below, vaddr);
         // SAFETY: the slot of type `t` was just taken for this guard, so it
         // is this caller's until the guard drops; the frame is in
         // [max_low_pfn, max_pfn): RAM, a PTE can name it, and the fixmap is
@@ -183,6 +170,32 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
         return Ok(KmapAtomic { vaddr, _not_send: PhantomData });
     }
     kmap_atomic_slow(pfn, t)
+}
+
+/// Take the free slot at `vaddr`, whose `BELOW` is `below`: it covers the
+/// slot taken last and becomes `TOP` (later Linux's `kmap_atomic_idx_push`).
+///
+/// The slot words are shared with interrupt handlers (the Irq slots), yet
+/// plain loads and stores suffice, as for Linux's per-CPU counters: a
+/// handler releases every slot it takes before it returns, so one that
+/// runs between a load and its store leaves the words as it found them.
+#[inline(always)]
+fn kmap_atomic_idx_push(below: &AtomicUsize, vaddr: usize) {
+    below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
+    TOP.store(vaddr, Ordering::Relaxed);
+}
+
+/// Give back the slot at `vaddr`, which is `TOP`: what it covered is `TOP`
+/// again, and its `BELOW` is free (later Linux's `kmap_atomic_idx_pop`).
+///
+/// # Safety
+/// `vaddr` is `TOP` and not `NONE`: a held slot's address.
+#[inline(always)]
+unsafe fn kmap_atomic_idx_pop(vaddr: usize) {
+    // SAFETY: a slot's address, by the caller's contract.
+    let below = unsafe { below_at(vaddr) };
+    TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
+    below.store(0, Ordering::Relaxed);
 }
 
 /// A lowmem frame: no slot, only faults and preemption off.
@@ -314,7 +327,7 @@ impl Drop for KmapAtomic {
     #[inline(always)]
     fn drop(&mut self) {
         let vaddr = self.vaddr;
-        // Plain loads and stores: see `kmap_atomic`. TOP is NONE or a slot
+        // Plain loads and stores: see `kmap_atomic_idx_push`. TOP is NONE or a slot
         // address: equal to this guard's address only if it holds the slot
         // taken last (a lowmem address is never a TOP).
         if TOP.load(Ordering::Relaxed) == vaddr {
@@ -328,9 +341,7 @@ impl Drop for KmapAtomic {
             // let _ = clear_fixmap_at as unsafe fn(usize);
             // LAB 4: END
             // SAFETY: vaddr equals TOP and is not NONE: a slot's address.
-            let below = unsafe { below_at(vaddr) };
-            TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
-            below.store(0, Ordering::Relaxed);
+            unsafe { kmap_atomic_idx_pop(vaddr) };
         } else if vaddr >= FIXADDR_START {
             // SAFETY: a guard at a fixmap address holds that slot.
             unsafe { release_out_of_order(vaddr) };

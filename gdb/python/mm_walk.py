@@ -406,8 +406,12 @@ def kmaps_text(limit=256):
         mapped = pte is not None and pte & 1
         if below[t]:
             held += 1
-            where = "%#07x" % (pte >> PAGE_SHIFT) if mapped else "a lowmem page (used at its direct-map address)"
-            out.append("  %-6s  %d  %#010x  %s" % (name, t, vaddr, where))
+            # Only a highmem page takes a slot (a lowmem one is used at its
+            # direct-map address): a held slot always has its PTE set.
+            if mapped:
+                out.append("  %-6s  %d  %#010x  %#07x" % (name, t, vaddr, pte >> PAGE_SHIFT))
+            else:
+                out.append("BAD: %s held but its PTE is clear" % name)
         elif mapped:
             out.append("BAD: %s (slot %d) is not held but its PTE maps pfn %#x" % (name, t, pte >> PAGE_SHIFT))
     if not held:

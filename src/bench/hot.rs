@@ -379,9 +379,10 @@ fn highmem_rows(loop_cost: u64) {
         per,
         "<=30",
         &ev,
-        " (goal: no invlpg; misses by 25: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
-         both), kmap probes the page_address hash (6) and reads might_sleep's counts (5), kunmap checks that the \
-         slot holds the page for another user (6), and each side counts its event)",
+        " (goal: no invlpg; misses by 28: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
+         both), kmap probes the page_address hash (6) and runs might_sleep, as Linux's kmap does on every path \
+         (EFLAGS, for IrqLock holders and cli, and the preempt count: 8), kunmap checks that the slot holds the \
+         page for another user (6), and each side counts its event)",
     );
     drop(held);
     __free_pages(p);

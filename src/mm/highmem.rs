@@ -18,7 +18,7 @@ use crate::arch::x86::cpu::flush_tlb_all;
 use crate::arch::x86::cpu::irqs_enabled;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::preempt::{in_interrupt, might_sleep_report, preemptible};
+use crate::kernel::preempt::{might_sleep_check, might_sleep_fast_ok, might_sleep_report};
 use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
@@ -135,10 +135,8 @@ pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     Ok(match pk.kmap_mapped(pfn) {
         // SAFETY: the slot maps the page, and its count took this user.
         Some(slot) => unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) },
-        // A page without a slot passed the check when it got one: only
-        // a miss is checked against max_pfn.
         None if pfn as usize >= super::mmzone::max_pfn() => return Err(kmap_bad_pfn(pk, pfn)),
-        None => kmap_miss(pk, pfn, core::panic::Location::caller()),
+        None => kmap_new(pk, pfn),
     })
 }
 
@@ -152,41 +150,38 @@ fn kmap_bad_pfn(pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> KmapError {
     KmapError::BadPfn(pfn)
 }
 
-/// `might_sleep()` for `kmap`, whose common paths cannot sleep: the counts
-/// alone (interrupt context, preemption off), two loads. The path that can
-/// sleep, `kmap_miss`, also asks whether interrupts are off, as Linux's
-/// `might_sleep` does everywhere; what is reported is the same bug.
+/// `might_sleep()` for `kmap`, on every path (Linux's `kmap` runs it first
+/// thing, whatever the page): a `kmap` where sleeping is not allowed is a
+/// bug even when this call happens not to sleep. Inline only the common
+/// answer, "allowed" (interrupts on and no preemption count: EFLAGS and one
+/// load, the slab's `might_sleep_fast_ok`); an `IrqLock` holder is caught
+/// here too, as interrupts are off while it holds the lock.
 #[track_caller]
 #[inline(always)]
 fn kmap_might_sleep() {
-    // `|`, not `||`: both counts are read anyway, one test and one branch.
-    if in_interrupt() | !preemptible() {
-        might_sleep_report("kmap", core::panic::Location::caller(), !irqs_enabled());
+    if !might_sleep_fast_ok(irqs_enabled()) {
+        kmap_might_sleep_slow(core::panic::Location::caller());
     }
 }
 
-/// `kmap` of a RAM page in highmem that `kmap_mapped` found without a
-/// slot, with the pkmap lock still held: map it.
+/// The whole check (Linux's `__might_sleep`), made when the fast one said
+/// "maybe not": report the call if sleeping is not allowed here.
+#[cold]
 #[inline(never)]
-fn kmap_miss(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32, caller: &'static core::panic::Location<'static>) -> Kmap {
-    // The counts were asked before the lock; this path may sleep, so
-    // interrupts must be on too. The report is made without the lock (its
-    // preempt_count is the caller's), and the page is looked up again.
-    if !irqs_enabled() {
-        drop(pk);
-        might_sleep_report("kmap", caller, true);
-        pk = PKMAP.lock();
-        if let Some(slot) = pk.kmap_mapped(pfn) {
-            // SAFETY: the slot maps the page, and its count took this user.
-            return unsafe { Kmap::new(pfn, pkmap::vaddr(slot)) };
-        }
+fn kmap_might_sleep_slow(caller: &'static core::panic::Location<'static>) {
+    let irqs_on = irqs_enabled();
+    if might_sleep_check(irqs_on) {
+        might_sleep_report("kmap", caller, !irqs_on);
     }
-    kmap_new(pk, pfn)
 }
 
-/// `kmap` of a highmem page without a slot, called with the pkmap lock
-/// still held: take a slot (the PTEs of the stale ones cleared and the TLB
-/// flushed once if the search wraps), or sleep until one is free.
+/// `kmap` of a highmem page that `kmap_mapped` found without a slot (RAM:
+/// checked against `max_pfn`), called with the pkmap lock still held: take
+/// a slot (the PTEs of the stale ones cleared and the TLB flushed once if
+/// the search wraps), or sleep until one is free. Out of line, so that
+/// `kmap` inlines only the lookup. `kmap_might_sleep` has already checked
+/// that sleeping is allowed (Linux's `kmap_high` checks nothing more).
+#[inline(never)]
 fn kmap_new(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {
     // The page was just looked up under this hold of the lock: no second
     // lookup. After a sleep it is looked up again (another kmap may have

@@ -355,7 +355,8 @@ impl<const N: usize> PkmapSlots<N> {
 
     /// The common `kunmap`, inline in the kernel's: `pfn` is held in `slot`
     /// by more users than the one leaving, so one user fewer and nothing
-    /// else to do (`true`). `false` changes nothing: the last user leaving
+    /// else to do (`true`; Linux's `kunmap_high` is `--pkmap_count[nr]` and
+    /// no wake-up, the count staying above 1). `false` changes nothing: the last user leaving
     /// (the slot goes stale, waiters may be woken) or a mismatch, which the
     /// caller hands to [`kunmap_slot`](Self::kunmap_slot).
     #[inline(always)]
@@ -491,12 +492,12 @@ impl<const N: usize> PkmapSlots<N> {
     #[inline(always)]
     fn probe(&self, pfn: u32) -> Option<usize> {
         let first = self.buckets[pa_hash(pfn)];
-        // The head of the chain, without asking whether there is one: a
-        // slot whose page is `pfn` is the page's slot however it was
-        // reached (`pfn[]` names each slot's page, NO_PFN when it has none),
-        // and NIL masks to a real slot whose page, if it were `pfn`, would
-        // be chained in this bucket, which NIL says is empty. So a match is
-        // the answer (but for NO_PFN, see above); a miss walks the chain.
+        // The head of the chain, without asking whether there is one. Each
+        // page is in at most one slot, and pfn[s] is NO_PFN unless
+        // count[s] >= 1, so any slot whose pfn matches is the page's slot,
+        // however it was reached: NIL masked to a slot number included. A
+        // match is the answer (but for NO_PFN, see above); a miss walks the
+        // chain.
         if self.pfn[first as usize & (N - 1)] == pfn {
             return Some(first as usize & (N - 1));
         }

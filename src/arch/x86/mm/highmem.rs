@@ -8,9 +8,12 @@
 //! The guard enforces Linux's rules in the type system where it can: it is
 //! not `Send` (the mapping exists on this CPU only), it unmaps on drop, it
 //! derefs to exactly one page. What types cannot enforce is checked: a slot
-//! type already in use is refused, and guards must be dropped in the reverse
-//! order of taking them; a violation is reported (never silent), and the
-//! mappings stay correct because every type has a slot of its own.
+//! type already in use is refused, and guards of highmem pages must be
+//! dropped in the reverse order of taking them; for highmem pages a
+//! violation is reported (never silent), and the mappings stay correct
+//! because every type has a slot of its own. A guard of a lowmem page holds
+//! no slot, so it is in no order and nothing about it is checked (as in
+//! Linux, whose `debug_kmap_atomic` runs after the `PageHighMem` test).
 //!
 //! A lowmem page takes no slot: it is used at its direct-map address, and
 //! only page faults and preemption go off (Linux: `if (!PageHighMem(page))
@@ -39,6 +42,12 @@ pub enum KmType {
     Irq1 = 5,
     /// Zeroing/copying helpers (`clear_highpage`, `memcpy_to_page`).
     Bounce = 6,
+}
+
+impl KmType {
+    /// Every type, in slot order.
+    pub const ALL: [KmType; KM_TYPE_NR] =
+        [KmType::User0, KmType::User1, KmType::Pte0, KmType::Pte1, KmType::Irq0, KmType::Irq1, KmType::Bounce];
 }
 
 pub use crate::layout::KM_TYPE_NR;
@@ -96,6 +105,13 @@ unsafe fn below_at(vaddr: usize) -> &'static AtomicUsize {
 static HIGH_BASE: AtomicUsize = AtomicUsize::new(0);
 static HIGH_END: AtomicUsize = AtomicUsize::new(0);
 
+/// The address of the slot taken last, `None` when no slot is held (for
+/// tests: a lowmem guard leaves it alone).
+pub fn kmap_atomic_top() -> Option<usize> {
+    let top = TOP.load(Ordering::Relaxed);
+    (top != NONE).then_some(top)
+}
+
 /// Misuses caught (out-of-order release, slot type reused): for tests.
 pub static MISUSES: AtomicUsize = AtomicUsize::new(0);
 
@@ -140,18 +156,12 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
     if (pfn as usize) < HIGH_END.load(Ordering::Relaxed) {
         preempt_disable();
         pagefault_disable();
-        // The slot words are shared with interrupt handlers (the Irq slots),
-        // yet plain loads and stores suffice, as for Linux's per-CPU
-        // counters: a handler releases every slot it takes before it
-        // returns, so one that runs between a load and its store leaves the
-        // words as it found them.
         let below = &BELOW[below_index(t)];
         if below.load(Ordering::Relaxed) != 0 {
             return Err(slot_in_use(t));
         }
         let vaddr = fix_to_virt(slot_index(t));
-        below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
-        TOP.store(vaddr, Ordering::Relaxed);
+        kmap_atomic_idx_push(below, vaddr);
         // SAFETY: the slot of type `t` was just taken for this guard, so it
         // is this caller's until the guard drops; the frame is in
         // [max_low_pfn, max_pfn): RAM, a PTE can name it, and the fixmap is
@@ -160,6 +170,32 @@ pub fn kmap_atomic(pfn: u32, t: KmType) -> Result<KmapAtomic, KmapAtomicError> {
         return Ok(KmapAtomic { vaddr, _not_send: PhantomData });
     }
     kmap_atomic_slow(pfn, t)
+}
+
+/// Take the free slot at `vaddr`, whose `BELOW` is `below`: it covers the
+/// slot taken last and becomes `TOP` (later Linux's `kmap_atomic_idx_push`).
+///
+/// The slot words are shared with interrupt handlers (the Irq slots), yet
+/// plain loads and stores suffice, as for Linux's per-CPU counters: a
+/// handler releases every slot it takes before it returns, so one that
+/// runs between a load and its store leaves the words as it found them.
+#[inline(always)]
+fn kmap_atomic_idx_push(below: &AtomicUsize, vaddr: usize) {
+    below.store(TOP.load(Ordering::Relaxed), Ordering::Relaxed);
+    TOP.store(vaddr, Ordering::Relaxed);
+}
+
+/// Give back the slot at `vaddr`, which is `TOP`: what it covered is `TOP`
+/// again, and its `BELOW` is free (later Linux's `kmap_atomic_idx_pop`).
+///
+/// # Safety
+/// `vaddr` is `TOP` and not `NONE`: a held slot's address.
+#[inline(always)]
+unsafe fn kmap_atomic_idx_pop(vaddr: usize) {
+    // SAFETY: a slot's address, by the caller's contract.
+    let below = unsafe { below_at(vaddr) };
+    TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
+    below.store(0, Ordering::Relaxed);
 }
 
 /// A lowmem frame: no slot, only faults and preemption off.
@@ -225,10 +261,10 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
     KmapAtomicError::SlotInUse(t)
 }
 
-/// The slot at `vaddr` released while it is not the last taken: take it
-/// out of the middle of the stack (the slot taken just after it now covers
-/// what it covered), unmap it (its slot is its own, so the other mappings
-/// stay right) and report the caller's bug.
+/// The slot at `vaddr` released while it is not the last taken: unmap it
+/// (its slot is its own, so the other mappings stay right), take it out of
+/// the middle of the stack (the slot taken just after it now covers what it
+/// covered) and report the caller's bug, naming the slot type.
 ///
 /// # Safety
 /// `vaddr` is the address of a slot held by the guard being dropped.
@@ -236,11 +272,9 @@ fn slot_in_use(t: KmType) -> KmapAtomicError {
 #[inline(never)]
 unsafe fn release_out_of_order(vaddr: usize) {
     MISUSES.fetch_add(1, Ordering::Relaxed);
-    let t = (fix_to_virt(FIX_KMAP_BEGIN) - vaddr) / PAGE_SIZE;
-    crate::kernel::panic::warn(format_args!(
-        "BUG: kunmap_atomic(slot {} at {:#x}) out of order: the last kmap_atomic taken must be released first",
-        t, vaddr
-    ));
+    // As `Drop`: the address is dead before the stack words are moved.
+    // SAFETY: the slot was the guard's, and the guard is going.
+    unsafe { clear_fixmap_at(vaddr) };
     // SAFETY: a held slot's address, by the caller's contract.
     let below = unsafe { below_at(vaddr) };
     let covered = below.load(Ordering::Relaxed);
@@ -248,8 +282,12 @@ unsafe fn release_out_of_order(vaddr: usize) {
         above.store(covered, Ordering::Relaxed);
     }
     below.store(0, Ordering::Relaxed);
-    // SAFETY: the slot was the guard's, and the guard is going.
-    unsafe { clear_fixmap_at(vaddr) };
+    let t = KmType::ALL.into_iter().find(|&t| kmap_atomic_vaddr(t) == vaddr);
+    crate::kernel::panic::warn(format_args!(
+        "BUG: kunmap_atomic({:?} at {:#x}) out of order: the last kmap_atomic taken must be released first",
+        t.expect("a held slot's address is a slot type's"),
+        vaddr
+    ));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,7 +327,7 @@ impl Drop for KmapAtomic {
     #[inline(always)]
     fn drop(&mut self) {
         let vaddr = self.vaddr;
-        // Plain loads and stores: see `kmap_atomic`. TOP is NONE or a slot
+        // Plain loads and stores: see `kmap_atomic_idx_push`. TOP is NONE or a slot
         // address: equal to this guard's address only if it holds the slot
         // taken last (a lowmem address is never a TOP).
         if TOP.load(Ordering::Relaxed) == vaddr {
@@ -303,9 +341,7 @@ impl Drop for KmapAtomic {
             // let _ = clear_fixmap_at as unsafe fn(usize);
             // LAB 4: END
             // SAFETY: vaddr equals TOP and is not NONE: a slot's address.
-            let below = unsafe { below_at(vaddr) };
-            TOP.store(below.load(Ordering::Relaxed), Ordering::Relaxed);
-            below.store(0, Ordering::Relaxed);
+            unsafe { kmap_atomic_idx_pop(vaddr) };
         } else if vaddr >= FIXADDR_START {
             // SAFETY: a guard at a fixmap address holds that slot.
             unsafe { release_out_of_order(vaddr) };

@@ -377,6 +377,10 @@ pub mod fixmap {
         flush_tlb_one(vaddr);
     }
 
+    /// Unmap fixmap slot `idx`: the pair of [`set_fixmap`], by index as
+    /// Linux's `clear_fixmap` (no caller in the kernel now: `kunmap_atomic`
+    /// holds the address and uses [`clear_fixmap_at`]).
+    ///
     /// # Safety
     /// The caller owns slot `idx` and nothing uses its address any more.
     #[inline(always)]

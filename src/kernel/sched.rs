@@ -512,6 +512,7 @@ pub fn wait_for_exit(pid: u32) {
 /// stacks in use (`stacks`), which vmalloc may have made after the
 /// directory was (see the module docs). Interrupts are off.
 fn switch_mm(next: Option<&dyn AddressSpace>, stacks: &[(usize, usize)]) {
+    debug_assert!(!crate::arch::x86::cpu::irqs_enabled(), "switch_mm runs with interrupts off");
     // SAFETY: interrupts are off (this function's contract), so no reader
     // (`with_current_mm`, which reads with them off) is in the middle of
     // a read; `next` is what the running thread's `Task::mm` holds from
@@ -609,17 +610,11 @@ pub fn use_mm(mm: Arc<dyn AddressSpace>) {
     drop(old);
 }
 
-/// The calling thread's address space (Linux's `current->mm`): mm, a
-/// layer above, gets its own type back with `Arc::downcast`.
-pub fn current_mm() -> Option<Arc<dyn AddressSpace>> {
-    let rq = RQ.lock();
-    rq[rq.current].mm.clone()
-}
-
 /// What the running thread's `Task::mm` holds, kept by `switch_mm` (which
 /// every change of the running thread or of its mm goes through), so that
 /// `current->mm` is read without the run-queue lock: every page fault
-/// asks. Written and read with interrupts off only.
+/// asks. Linux's per-CPU `cpu_tlbstate.loaded_mm`, which its `switch_mm`
+/// keeps the same way. Written and read with interrupts off only.
 struct CurrentMm(core::cell::UnsafeCell<Option<NonNull<dyn AddressSpace>>>);
 
 // SAFETY: one CPU, and every access is made with interrupts off (see
@@ -632,14 +627,21 @@ static CURRENT_MM: CurrentMm = CurrentMm(core::cell::UnsafeCell::new(None));
 /// or the run-queue lock (Linux's `current->mm`, for the page fault): `f`
 /// runs with interrupts off, so it should only take what it needs (a
 /// reference of its own type) and return.
+///
+/// # Safety
+///
+/// `f` must not sleep, call `schedule`, or change the calling thread's mm
+/// (`use_mm`, `unuse_mm`, `do_exit`): the reference it is lent is the
+/// thread's `Task::mm`, not a count of its own, and any of those could
+/// drop the last reference under it.
 #[inline]
-pub fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
+pub unsafe fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
     let flags = local_irq_save();
     // SAFETY: read with interrupts off (see `CurrentMm`). The pointer is
     // what the running thread's `Task::mm` holds, and only that thread
-    // changes its own `mm` (`use_mm`, `unuse_mm`), which it is not doing
-    // while in here: the value stays alive for the borrow, which does not
-    // outlive this call.
+    // changes its own `mm` (`use_mm`, `unuse_mm`, `do_exit`), which `f`
+    // does not do (the caller's promise), nor does it switch threads: the
+    // value stays alive for the borrow, which does not outlive this call.
     let r = f(unsafe { (*CURRENT_MM.0.get()).map(|p| p.as_ref()) });
     local_irq_restore(flags);
     r

@@ -187,10 +187,14 @@ impl MmContext {
 pub fn current_mm() -> Option<MmRef> {
     // Borrowed from the scheduler, not cloned: the one reference taken is
     // the `MmRef` returned.
-    crate::kernel::sched::with_current_mm(|mm| {
-        let any: &dyn core::any::Any = mm?;
-        any.downcast_ref::<MmHandle>().map(|h| h.0.clone())
-    })
+    // SAFETY: the closure only downcasts and clones an `Arc`: it does not
+    // sleep, schedule or change the thread's mm.
+    unsafe {
+        crate::kernel::sched::with_current_mm(|mm| {
+            let any: &dyn core::any::Any = mm?;
+            any.downcast_ref::<MmHandle>().map(|h| h.0.clone())
+        })
+    }
 }
 
 impl MmStruct {

@@ -259,9 +259,10 @@ impl core::fmt::Display for Verdict {
 
 /// Where a demand-zero fault's instructions beyond the clear go (the
 /// profile of one fault in highmem, issue 13's session of 2026-12-01).
-const ZERO_FAULT_WHY: &str = "about 70 are trap entry, dispatch and exit with the signal test (one load now); \
-                              125 do_page_fault (the current-mm lookup, now without the run-queue lock, the \
-                              mmap lock's try and release, the atomic-context checks); 100 the area lookup and \
+const ZERO_FAULT_WHY: &str = "about 70 are trap entry, dispatch and exit with the signal test (one load of \
+                              the count of tasks with signals, interrupts off); 125 do_page_fault (the \
+                              current-mm lookup, which reads the scheduler's copy without the run-queue lock, \
+                              the mmap lock's try and release, the atomic-context checks); 100 the area lookup and \
                               the speculative path; 130 map the HIGHPTE page table (kmap_atomic, 2 invlpg); 90 \
                               the page allocator; 80 lru_cache_add (a per-CPU pagevec was tried: the list \
                               insertion stays per page, and it paid nothing measurable); 115 the entry's \

@@ -195,12 +195,16 @@ impl Task {
     };
 
     /// Change `pending`, keeping `TASKS_WITH_SIGNALS` (the caller holds
-    /// `RQ`, so interrupts are off: plain loads and stores).
+    /// `RQ`, so interrupts are off: plain loads and stores). Linux's
+    /// `recalc_sigpending`, which sets or clears `TIF_SIGPENDING`.
     fn set_pending(&mut self, p: u32) {
         let n = TASKS_WITH_SIGNALS.load(Ordering::Relaxed);
         match (self.pending != 0, p != 0) {
             (false, true) => TASKS_WITH_SIGNALS.store(n + 1, Ordering::Relaxed),
-            (true, false) => TASKS_WITH_SIGNALS.store(n - 1, Ordering::Relaxed),
+            (true, false) => {
+                debug_assert!(n > 0, "TASKS_WITH_SIGNALS counts this task");
+                TASKS_WITH_SIGNALS.store(n - 1, Ordering::Relaxed)
+            }
             _ => {}
         }
         self.pending = p;
@@ -289,10 +293,11 @@ static KERNEL_PGD: AtomicUsize = AtomicUsize::new(0);
 /// Exited threads whose stacks are not freed yet.
 static NR_DEAD: AtomicUsize = AtomicUsize::new(0);
 /// Tasks whose `pending` is not 0, kept under `RQ` by `Task::set_pending`
-/// (and when a slot is reused). Linux tests `TIF_SIGPENDING` of current on
-/// every return to user space; here this one count answers that test
-/// without the run-queue lock in the usual case, when no task at all has
-/// a signal pending.
+/// (a task that exits has its signals flushed there by `do_exit`, so a
+/// `Dead` or `Unused` slot never counts). Linux tests `TIF_SIGPENDING` of
+/// current on every return to user space; here this one count answers
+/// that test without the run-queue lock in the usual case, when no task
+/// at all has a signal pending.
 static TASKS_WITH_SIGNALS: AtomicUsize = AtomicUsize::new(0);
 /// Ticks that found the idle thread running (for `uptime`'s idle figure).
 pub static IDLE_TICKS: AtomicUsize = AtomicUsize::new(0);
@@ -453,6 +458,12 @@ pub fn do_exit() -> ! {
         let mut rq = RQ.lock();
         let cur = rq.current;
         rq[cur].state = TaskState::Dead;
+        // Signals sent after its last return to user space die with it
+        // (Linux's `flush_sigqueue` in `__exit_signal`); no longer alive,
+        // it is sent no more, and the count of tasks with signals does not
+        // keep every return to user space on the slow path until the slot
+        // is taken.
+        rq[cur].set_pending(0);
         NR_DEAD.fetch_add(1, Ordering::Relaxed);
     }
     EXIT_WQ.wake_up_all();
@@ -479,8 +490,7 @@ pub fn take_dead() -> Option<usize> {
     let found = rq.iter().enumerate().position(|(i, t)| t.state == TaskState::Dead && i != cur)?;
     let t = &mut rq[found];
     t.state = TaskState::Unused;
-    // Signals sent after its last return to user space die with it.
-    t.set_pending(0);
+    debug_assert!(t.pending == 0, "do_exit flushed its signals");
     NR_DEAD.fetch_sub(1, Ordering::Relaxed);
     debug_assert!(t.mm.is_none(), "do_exit dropped the mm");
     Some(core::mem::take(&mut t.stack))
@@ -502,6 +512,7 @@ pub fn wait_for_exit(pid: u32) {
 /// stacks in use (`stacks`), which vmalloc may have made after the
 /// directory was (see the module docs). Interrupts are off.
 fn switch_mm(next: Option<&dyn AddressSpace>, stacks: &[(usize, usize)]) {
+    debug_assert!(!crate::arch::x86::cpu::irqs_enabled(), "switch_mm runs with interrupts off");
     // SAFETY: interrupts are off (this function's contract), so no reader
     // (`with_current_mm`, which reads with them off) is in the middle of
     // a read; `next` is what the running thread's `Task::mm` holds from
@@ -599,17 +610,11 @@ pub fn use_mm(mm: Arc<dyn AddressSpace>) {
     drop(old);
 }
 
-/// The calling thread's address space (Linux's `current->mm`): mm, a
-/// layer above, gets its own type back with `Arc::downcast`.
-pub fn current_mm() -> Option<Arc<dyn AddressSpace>> {
-    let rq = RQ.lock();
-    rq[rq.current].mm.clone()
-}
-
 /// What the running thread's `Task::mm` holds, kept by `switch_mm` (which
 /// every change of the running thread or of its mm goes through), so that
 /// `current->mm` is read without the run-queue lock: every page fault
-/// asks. Written and read with interrupts off only.
+/// asks. Linux's per-CPU `cpu_tlbstate.loaded_mm`, which its `switch_mm`
+/// keeps the same way. Written and read with interrupts off only.
 struct CurrentMm(core::cell::UnsafeCell<Option<NonNull<dyn AddressSpace>>>);
 
 // SAFETY: one CPU, and every access is made with interrupts off (see
@@ -622,14 +627,21 @@ static CURRENT_MM: CurrentMm = CurrentMm(core::cell::UnsafeCell::new(None));
 /// or the run-queue lock (Linux's `current->mm`, for the page fault): `f`
 /// runs with interrupts off, so it should only take what it needs (a
 /// reference of its own type) and return.
+///
+/// # Safety
+///
+/// `f` must not sleep, call `schedule`, or change the calling thread's mm
+/// (`use_mm`, `unuse_mm`, `do_exit`): the reference it is lent is the
+/// thread's `Task::mm`, not a count of its own, and any of those could
+/// drop the last reference under it.
 #[inline]
-pub fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
+pub unsafe fn with_current_mm<R>(f: impl FnOnce(Option<&dyn AddressSpace>) -> R) -> R {
     let flags = local_irq_save();
     // SAFETY: read with interrupts off (see `CurrentMm`). The pointer is
     // what the running thread's `Task::mm` holds, and only that thread
-    // changes its own `mm` (`use_mm`, `unuse_mm`), which it is not doing
-    // while in here: the value stays alive for the borrow, which does not
-    // outlive this call.
+    // changes its own `mm` (`use_mm`, `unuse_mm`, `do_exit`), which `f`
+    // does not do (the caller's promise), nor does it switch threads: the
+    // value stays alive for the borrow, which does not outlive this call.
     let r = f(unsafe { (*CURRENT_MM.0.get()).map(|p| p.as_ref()) });
     local_irq_restore(flags);
     r
@@ -826,6 +838,13 @@ pub fn signal_pending() -> bool {
     }
     let rq = RQ.lock();
     rq[rq.current].pending != 0
+}
+
+/// `TASKS_WITH_SIGNALS`, and the number of tasks whose `pending` is not 0
+/// counted under the lock (for tests: the two are equal).
+pub fn tasks_with_signals() -> (usize, usize) {
+    let rq = RQ.lock();
+    (TASKS_WITH_SIGNALS.load(Ordering::Relaxed), rq.iter().filter(|t| t.pending != 0).count())
 }
 
 /// Whether the calling thread has SIGKILL pending (Linux's

@@ -189,6 +189,42 @@ pub fn thread_slots_are_reused() -> TestResult {
     Ok(())
 }
 
+static SIGNALLED_GO: AtomicBool = AtomicBool::new(false);
+
+/// `TASKS_WITH_SIGNALS` (the one-load test of every return to user space)
+/// equals a recount of the tasks with signals pending, while a thread has
+/// one and after it died with it pending: `do_exit` flushes them, so the
+/// count does not wait for the slot to be taken.
+pub fn tasks_with_signals_matches_a_recount() -> TestResult {
+    let (count, recount) = sched::tasks_with_signals();
+    check!(count == recount, "count differs from a recount before the test");
+    let before = count;
+    SIGNALLED_GO.store(false, Ordering::SeqCst);
+    let pid = crate::process::kthread::kthread_run(
+        "ktest-signalled",
+        |_| {
+            // Runnable, never sleeping: the signal wakes nothing, and a
+            // kernel thread never returns to user space to take it.
+            while !SIGNALLED_GO.load(Ordering::SeqCst) {
+                sched::yield_now();
+            }
+        },
+        0,
+    )
+    .map_err(|_| "no thread slot")?;
+    let sent = sched::send_signal(pid, crate::kernel::signal_names::SIGTERM);
+    let (count, recount) = sched::tasks_with_signals();
+    SIGNALLED_GO.store(true, Ordering::SeqCst);
+    crate::process::kthread::kthread_wait(pid);
+    check!(sent.is_ok(), "signal not sent");
+    check!(count == recount, "count differs from a recount with a signal pending");
+    check!(count == before + 1, "the signalled thread not counted");
+    let (count, recount) = sched::tasks_with_signals();
+    check!(count == recount, "count differs from a recount after the exit");
+    check!(count == before, "a dead thread's signal still counted");
+    Ok(())
+}
+
 pub fn dmesg_keeps_messages() -> TestResult {
     let marker = "ktest marker 7f3a91";
     crate::pr_debug!("{}", marker);

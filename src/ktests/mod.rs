@@ -82,6 +82,10 @@ pub static TESTS: &[KTest] = &[
         run: kernel::mutex_try_lock_on_a_held_mutex_keeps_it_held,
     },
     KTest { name: "kernel::sched::thread_slots_are_reused", run: kernel::thread_slots_are_reused },
+    KTest {
+        name: "kernel::sched::tasks_with_signals_matches_a_recount",
+        run: kernel::tasks_with_signals_matches_a_recount,
+    },
     KTest { name: "kernel::printk::dmesg_keeps_messages", run: kernel::dmesg_keeps_messages },
     KTest { name: "kernel::printk::console_writes_with_interrupts_on", run: kernel::console_writes_with_interrupts_on },
     KTest { name: "kernel::ksyms::symbols_resolve_kernel_text", run: kernel::symbols_resolve_kernel_text },

@@ -168,7 +168,8 @@ impl<'a> HighPteTables<'a> {
 /// The first of `SLOTS` no `HighPteTables` holds.
 #[inline]
 fn free_slot() -> Option<usize> {
-    // The lowest clear bit: one instruction, where a search was a loop.
+    // The lowest clear bit (Linux's `ffz`): a NOT and a bit scan, not a
+    // loop over the slots.
     let slot = (!PTE_SLOTS.load(Ordering::Relaxed)).trailing_zeros() as usize;
     (slot < SLOTS.len()).then_some(slot)
 }

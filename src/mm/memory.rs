@@ -25,7 +25,7 @@ use crate::arch::x86::pgtable_types::PteFlags;
 use crate::layout::{PAGE_SIZE, TASK_SIZE};
 use crate::mm::gfp::{Gfp, GFP_HIGHUSER_MOVABLE};
 use crate::mm::highmem::{copy_highpage, memcpy_to_page};
-use crate::mm::mm_types::{MmContext, MmStruct, PteLocked};
+use crate::mm::mm_types::{update_hiwater_rss, MmContext, MmStruct, PteLocked};
 use crate::mm::mmap::{VmFlags, Vma, VmaKind};
 use crate::mm::mmzone::pfn_to_page;
 use crate::mm::page::Page;
@@ -137,7 +137,9 @@ pub fn handle_user_fault(
         _ => return Err(FaultError::NoVma),
     }
     // From here on the areas only are read: the area is borrowed where it
-    // lies, not copied (the second look is the last one's, remembered).
+    // lies, not copied. This second lookup is answered by `find_vma`'s
+    // cache of the last area found (Linux's `mmap_cache`), which the first
+    // one left there.
     let ctx: &MmContext = ctx;
     let vma = ctx.vmas.find_vma(addr).ok_or(FaultError::NoVma)?;
     if !access_ok(vma, access.write) {
@@ -261,11 +263,7 @@ fn install_new_page(
     page_add_new_anon_rmap(mm, vma, va, pfn);
     // LAB 6: BEGIN count the new page in the process's resident set (VmRSS, and its peak VmHWM)
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
-    // The peak moves only when the count passes it: a load, not a
-    // compare-exchange loop, on most faults.
-    if rss > mm.hiwater_rss.load(Ordering::Relaxed) {
-        mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
-    }
+    update_hiwater_rss(mm, rss);
     // LAB 6: END
     Ok(None)
 }
@@ -466,7 +464,7 @@ fn do_swap_page(mm: &MmStruct, vma: &Vma, va: VirtAddr, orig: Pte, write: bool) 
         lru_relocate(pfn);
     }
     let rss = mm.rss.fetch_add(1, Ordering::Relaxed) + 1;
-    mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    update_hiwater_rss(mm, rss);
     mm.swapents.fetch_sub(1, Ordering::Relaxed);
     swap_free(entry);
     let keep_cache = !write && !vm_swap_full();
@@ -726,7 +724,7 @@ fn count_copied_n(dst: &MmStruct, pages: usize, swaps: usize) {
     }
     if pages != 0 {
         let rss = dst.rss.fetch_add(pages, Ordering::Relaxed) + pages;
-        dst.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+        update_hiwater_rss(dst, rss);
     }
 }
 

@@ -182,15 +182,29 @@ impl MmContext {
     }
 }
 
+/// Raise `mm`'s peak resident set (`VmHWM`) to `rss`, the count it just
+/// reached (Linux's `update_hiwater_rss`). The peak moves only when the
+/// count passes it: a load, not a compare-exchange loop, on most faults.
+#[inline]
+pub fn update_hiwater_rss(mm: &MmStruct, rss: usize) {
+    if rss > mm.hiwater_rss.load(Ordering::Relaxed) {
+        mm.hiwater_rss.fetch_max(rss, Ordering::Relaxed);
+    }
+}
+
 /// The calling thread's address space (Linux's `current->mm`), `None` for
 /// a kernel thread.
 pub fn current_mm() -> Option<MmRef> {
     // Borrowed from the scheduler, not cloned: the one reference taken is
     // the `MmRef` returned.
-    crate::kernel::sched::with_current_mm(|mm| {
-        let any: &dyn core::any::Any = mm?;
-        any.downcast_ref::<MmHandle>().map(|h| h.0.clone())
-    })
+    // SAFETY: the closure only downcasts and clones an `Arc`: it does not
+    // sleep, schedule or change the thread's mm.
+    unsafe {
+        crate::kernel::sched::with_current_mm(|mm| {
+            let any: &dyn core::any::Any = mm?;
+            any.downcast_ref::<MmHandle>().map(|h| h.0.clone())
+        })
+    }
 }
 
 impl MmStruct {

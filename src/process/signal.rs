@@ -16,7 +16,7 @@
 
 use super::exit;
 use super::task;
-use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
+use crate::arch::x86::cpu::{irqs_enabled, local_irq_disable, local_irq_enable};
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::kernel::sched::{self, SignalError, IGNORED_SIGNALS, STOP_SIGNALS};
 use crate::kernel::signal_names::{
@@ -93,8 +93,12 @@ pub const NR_RESTART_SYSCALL: u32 = 0;
 
 /// On the way back to ring 3 (registered with traps): act on the pending
 /// signals, then restart the system call they interrupted. Interrupts
-/// come in off; they are on while this runs and off again when it returns.
+/// come in off and are off when this returns, so a signal sent after the
+/// test below is seen by it or sent before the next one (Linux's
+/// `exit_to_user_mode_prepare`, which tests `TIF_SIGPENDING` with
+/// interrupts off).
 pub fn do_signal(frame: &mut TrapFrame) {
+    debug_assert!(!irqs_enabled(), "the return-to-user test runs with interrupts off");
     // Every return to ring 3 asks; almost none has a signal to act on.
     if sched::signal_pending() {
         handle_signals(frame);
@@ -102,17 +106,34 @@ pub fn do_signal(frame: &mut TrapFrame) {
 }
 
 /// `do_signal`'s work when a signal is pending (out of line: the test
-/// above is every trap's, this is rare).
+/// above is every trap's, this is rare). Linux's `exit_to_user_mode_loop`:
+/// the work is done with interrupts on (a stop sleeps, an exit takes
+/// locks), then they go off and the test is made again, until it finds
+/// nothing; a signal sent while the work ran is taken before ring 3.
 #[inline(never)]
 fn handle_signals(frame: &mut TrapFrame) {
-    local_irq_enable();
-    while let Some(sig) = sched::dequeue_signal() {
-        match default_action(sig) {
-            DefaultAction::Ignore => {}
-            DefaultAction::Stop => do_signal_stop(sig),
-            DefaultAction::Terminate | DefaultAction::Core => exit::do_exit(sig),
+    loop {
+        local_irq_enable();
+        while let Some(sig) = sched::dequeue_signal() {
+            match default_action(sig) {
+                DefaultAction::Ignore => {}
+                DefaultAction::Stop => do_signal_stop(sig),
+                DefaultAction::Terminate | DefaultAction::Core => exit::do_exit(sig),
+            }
+        }
+        restart_interrupted_syscall(frame);
+        local_irq_disable();
+        if !sched::signal_pending() {
+            return;
         }
     }
+}
+
+/// Back `frame` up over the system call a signal interrupted, so it runs
+/// again (Linux's no-handler case of `arch_do_signal_or_restart`). A frame
+/// already backed up holds the call's number, not an -ERESTART* code, so
+/// a second pass of the loop leaves it alone.
+fn restart_interrupted_syscall(frame: &mut TrapFrame) {
     if frame.vector as usize == crate::arch::x86::kernel::traps::SYSCALL_VECTOR {
         // `int $0x80` is two bytes; the call's number was kept in the
         // frame's error code (Linux's `orig_eax`).
@@ -128,7 +149,6 @@ fn handle_signals(frame: &mut TrapFrame) {
             _ => {}
         }
     }
-    local_irq_disable();
 }
 
 /// Stop until SIGCONT (or SIGKILL), telling the parent both ways.

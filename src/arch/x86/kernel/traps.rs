@@ -4,7 +4,7 @@
 //! the scheduler who was running; the machine's part (descriptor formats,
 //! `lidt`) is the `x86` crate's.
 
-use crate::arch::x86::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
+use crate::arch::x86::cpu::{local_irq_disable, read_cr0, read_cr2, read_cr3, read_cr4};
 use crate::arch::x86::gdt::{self, DF_TSS_SEL, KERNEL_CS};
 use crate::arch::x86::pic::{self, IRQ_BASE, NR_IRQS};
 use core::fmt::Write;
@@ -171,8 +171,9 @@ pub fn set_syscall_handler(handler: SyscallHandler) {
 
 /// What runs on every way back to ring 3 (Linux's `exit_to_user_mode` /
 /// `do_notify_resume`): the process layer's signal delivery, registered
-/// with the system calls. Called with interrupts off; it may turn them
-/// on, sleep (a stopped process) or never return (a killed one).
+/// with the system calls. Called with interrupts off and must return
+/// with them off; it may turn them on for its work, sleep (a stopped
+/// process) or never return (a killed one).
 pub type ResumeUserHandler = fn(&mut TrapFrame);
 
 static RESUME_USER_HANDLER: spin::Once<ResumeUserHandler> = spin::Once::new();
@@ -238,6 +239,12 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         _ => die("unexpected interrupt vector", frame),
     }
     if frame.from_user() {
+        // A page fault or system call may have turned interrupts on; the
+        // test for work before ring 3 is made with them off (Linux's
+        // ret_from_exception: DISABLE_INTERRUPTS before the TIF_WORK
+        // test), so a signal an interrupt sends after it cannot be missed
+        // until the next trap: restore_all returns with them off.
+        local_irq_disable();
         if let Some(handler) = RESUME_USER_HANDLER.get() {
             handler(frame);
         }

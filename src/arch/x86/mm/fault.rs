@@ -16,7 +16,7 @@
 //! other kernel fault is a bug and ends in an oops.
 
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
-use super::super::lib::{extable::fixup_exception, uaccess::pagefault_disabled};
+use super::super::lib::{extable::{fixup_exception, search_exception_tables}, uaccess::pagefault_disabled};
 use crate::arch::x86::kernel::traps::{self, oops_body_cr2, TrapFrame};
 use crate::mm::memory::{handle_user_fault, Access, FaultError};
 use crate::mm::mm_types::current_mm;
@@ -95,12 +95,22 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
     };
     let result = {
         // `mmap_sem`, taken as Linux's do_page_fault takes it: a try first
-        // (`down_read_trylock`), the sleeping lock only when that fails.
-        // The try skips `Mutex::lock`'s might_sleep check, which the test
-        // of `faulthandler_disabled` above has just made.
+        // (`mmap_read_trylock`), which in the usual case skips
+        // `Mutex::lock`'s might_sleep check (the test of
+        // `faulthandler_disabled` above has just made it). When the try
+        // fails, a kernel-mode fault at an instruction with no exception
+        // table entry is a kernel bug, not a user copy: it may be this
+        // thread that holds the lock, so it oopses at once instead of
+        // sleeping on it for ever (Linux: `!user_mode(regs) &&
+        // !search_exception_tables(regs->ip)` -> `bad_area_nosemaphore`).
         let mut ctx = match mm.mmap.try_lock() {
             Some(ctx) => ctx,
-            None => mm.mmap.lock(),
+            None => {
+                if !frame.from_user() && search_exception_tables(frame.eip as usize).is_none() {
+                    return no_context(frame, address);
+                }
+                mm.mmap.lock()
+            }
         };
         // A count the area list keeps: no walk of the areas here.
         mm.total_vm_at_fault.store(ctx.vmas.total_vm(), Ordering::Relaxed);

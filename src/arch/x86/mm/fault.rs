@@ -16,7 +16,10 @@
 //! other kernel fault is a bug and ends in an oops.
 
 use super::super::cpu::{irqs_enabled, local_irq_disable, local_irq_enable, read_cr2, EFLAGS_IF};
-use super::super::lib::{extable::{fixup_exception, search_exception_tables}, uaccess::pagefault_disabled};
+use super::super::lib::{
+    extable::{fixup_exception, search_exception_tables},
+    uaccess::pagefault_disabled,
+};
 use crate::arch::x86::kernel::traps::{self, oops_body_cr2, TrapFrame};
 use crate::mm::memory::{handle_user_fault, Access, FaultError};
 use crate::mm::mm_types::current_mm;

@@ -63,7 +63,13 @@ def main():
             charts = rest.pop(0)
         else:
             logs.append(a)
-    git = subprocess.run(["git", "describe", "--always", "--dirty"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    # The commit measured, "-dirty" when a file outside bench/ differs from
+    # it: bench/ is what this run rewrites, so its charts do not count.
+    git = subprocess.run(["git", "describe", "--always"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"],
+                             stdout=subprocess.PIPE, text=True).stdout.strip()
+    if git and changed:
+        git += "-dirty"
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = ["# Benchmark results", "",
           "Made by `make bench` on %s from commit `%s`." % (now, git or "?"),

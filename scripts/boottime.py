@@ -153,6 +153,13 @@ def main():
     print("goal: make run within 1.5x of the floor; measured %.2fx (-cdrom floor), %.2fx (AHCI floor), "
           "%.2fx (the floor on an ISO laid out as make's)" % (ours / floor_ide, ours / floor_ahci, ours / floor_laid))
 
+    def verdict(x):
+        return "met" if x <= 1.5 else "misses by %.2fx" % (x - 1.5)
+    print("goal against the issue's floor (grub-mkrescue's ISO, -cdrom): %s; against the same floor laid out "
+          "as make's: %s. Beyond the floor GRUB reads our kernel, symbols and programs (1.8 MB) by IDE port "
+          "I/O, about 0.1 ms per 2 KB sector, and the kernel's boot to the prompt sets up the page descriptors "
+          "of all of RAM" % (verdict(ours / floor_ide), verdict(ours / floor_laid)))
+
 
 if __name__ == "__main__":
     main()

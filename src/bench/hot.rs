@@ -104,7 +104,7 @@ const HIT_PATH_CHECKS: &str = "; the free checks the page (slab; kmem_cache_free
                                compare, from the slab header) and its bufctl (double free, O(1)), and both sides \
                                one gate byte (cache lock held, failslab); might_sleep is one load";
 /// Why the kmem_cache pair misses its goal.
-const CACHE_PAIR_MISS: &str = "; misses by 8: Linux's kmem_cache_free trusts the pointer, and the checks that \
+const CACHE_PAIR_MISS: &str = "; misses: Linux's kmem_cache_free trusts the pointer, and the checks that \
                                keep a bad one from corrupting memory here (its page is a slab of this cache, the \
                                header's magic, the object's boundary, its bufctl) are about 30 of these \
                                instructions";
@@ -359,7 +359,7 @@ fn highmem_rows(loop_cost: u64) {
         "<=20",
         &ev,
         format_args!(
-            " ({} invlpg per pair, goal 2; misses by 16: the two invlpg, their counts and the PTE writes are 8; the \
+            " ({} invlpg per pair, goal 2; misses: the two invlpg, their counts and the PTE writes are 8; the \
              frame bound (about 6), the slot-type stack that refuses a type taken twice and reports an out-of-order \
              release (about 14) and the preempt and pagefault counts (4) keep the safe API sound)",
             invlpg_per
@@ -379,7 +379,7 @@ fn highmem_rows(loop_cost: u64) {
         per,
         "<=30",
         &ev,
-        " (goal: no invlpg; misses by 28: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
+        " (goal: no invlpg; misses: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
          both), kmap probes the page_address hash (6) and runs might_sleep, as Linux's kmap does on every path \
          (EFLAGS, for IrqLock holders and cli, and the preempt count: 8), kunmap checks that the slot holds the \
          page for another user (6), and each side counts its event)",

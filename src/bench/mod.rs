@@ -42,19 +42,49 @@ pub(super) fn events() -> Events {
     Events { invlpg: TLB_SINGLE_FLUSHES.load(Ordering::Relaxed), flushes: TLB_FULL_FLUSHES.load(Ordering::Relaxed) }
 }
 
-/// One table row; `extra` (a `&str` or `format_args!`) ends the line.
+/// By how much `per_op` misses `goal` when the goal is a plain bound
+/// (`<=N` or `>=N`); 0 when it is met or is not one (`-`, `<=300+c`).
+fn shortfall(per_op: u64, goal: &str) -> u64 {
+    let bound = |s: &str| s.parse::<u64>().ok();
+    if let Some(n) = goal.strip_prefix("<=").and_then(bound) {
+        per_op.saturating_sub(n)
+    } else if let Some(n) = goal.strip_prefix(">=").and_then(bound) {
+        n.saturating_sub(per_op)
+    } else {
+        0
+    }
+}
+
+/// One table row; `extra` (a `&str` or `format_args!`) ends the line. A
+/// row that misses a plain goal says by how much after its events, so the
+/// figure in the text can never go stale; `extra` says why.
 pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: impl core::fmt::Display) {
     let now = events();
     plot(format_args!("row {} {}", name.replace(' ', "_"), per_op));
+    let miss = shortfall(per_op, goal);
     println!(
-        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}",
+        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}{}{}",
         name,
         per_op,
         goal,
         now.invlpg - before.invlpg,
         now.flushes - before.flushes,
+        if miss > 0 { ", misses by " } else { "" },
+        Shown(miss),
         extra
     );
+}
+
+/// A number, or nothing for 0.
+struct Shown(u64);
+
+impl core::fmt::Display for Shown {
+    fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+        if self.0 == 0 {
+            return Ok(());
+        }
+        write!(f, "{}", self.0)
+    }
 }
 
 /// Cost of the measuring loop itself, subtracted from every row.

@@ -61,29 +61,27 @@ fn shortfall(per_op: u64, goal: &str) -> u64 {
 pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: impl core::fmt::Display) {
     let now = events();
     plot(format_args!("row {} {}", name.replace(' ', "_"), per_op));
-    let miss = shortfall(per_op, goal);
     println!(
-        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}{}{}",
+        "{:<46} {:>9} {:>7}   invlpg {}, full flushes {}{}{}",
         name,
         per_op,
         goal,
         now.invlpg - before.invlpg,
         now.flushes - before.flushes,
-        if miss > 0 { ", misses by " } else { "" },
-        Shown(miss),
+        Miss(shortfall(per_op, goal)),
         extra
     );
 }
 
-/// A number, or nothing for 0.
-struct Shown(u64);
+/// `, misses by N`, or nothing when the goal is met (N = 0).
+struct Miss(u64);
 
-impl core::fmt::Display for Shown {
+impl core::fmt::Display for Miss {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
-        if self.0 == 0 {
-            return Ok(());
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, ", misses by {}", n),
         }
-        write!(f, "{}", self.0)
     }
 }
 

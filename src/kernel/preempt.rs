@@ -104,9 +104,11 @@ pub static MIGHT_SLEEP_BUGS: AtomicUsize = AtomicUsize::new(0);
 #[track_caller]
 #[inline]
 pub fn might_sleep(what: &str) {
-    // Only the test is inline: allocators call this on every allocation.
-    if in_atomic() {
-        might_sleep_report(what, core::panic::Location::caller(), !crate::arch::x86::cpu::irqs_enabled());
+    // Only the test is inline: allocators and kmap call this every time.
+    // The common answer, "allowed", is EFLAGS and one load.
+    let irqs_on = crate::arch::x86::cpu::irqs_enabled();
+    if !might_sleep_fast_ok(irqs_on) && might_sleep_check(irqs_on) {
+        might_sleep_report(what, core::panic::Location::caller(), !irqs_on);
     }
 }
 

@@ -749,23 +749,7 @@ impl BuddyZone {
         self.__free_one_page(mem_map, pfn, order);
     }
 
-    /// `free` of an order-0 page coming back from a pcp list (the drain,
-    /// 2.6.24's `free_pages_bulk`): the page was checked when it was freed
-    /// onto the list (`free_pages_check` and the zone test in the page
-    /// allocator's free path), or was taken from this zone by a refill, and
-    /// nothing touched it since. Linux's `__free_one_page` keeps only
-    /// `VM_BUG_ON`s here; so do debug builds. The drain itself goes through
-    /// [`free_pcp_run`](Self::free_pcp_run), which the host tests hold to
-    /// this, page by page: this form is kept for those tests only. Like
-    /// `free_checked`, it leaves the checks to the page allocator.
-    #[cfg(test)]
-    pub(in crate::mm) fn free_pcp_page(&mut self, mem_map: &[Page], pfn: u32) {
-        debug_assert!(self.contains(pfn), "pfn {pfn:#x} outside the zone");
-        debug_assert!(!mem_map[pfn as usize].is_buddy() && mem_map[pfn as usize].page_count() == 0);
-        self.__free_one_page(mem_map, pfn, 0);
-    }
-
-    /// `free_pcp_page` of the pcp pages `start`, `start + 1`, ... `start +
+    /// `free` at order 0 of the pcp pages `start`, `start + 1`, ... `start +
     /// len - 1`, in that order, which a drain takes one after the other:
     /// the pcp refill hands out runs of consecutive pages (`alloc_bulk`),
     /// and a drain often gives them back the same way. The free lists and

@@ -15,10 +15,9 @@
 use super::mmzone::max_low_pfn;
 use super::pkmap::{self, KmapResult, Pkmap, PkmapStats, PkmapTotals, SlotInfo};
 use crate::arch::x86::cpu::flush_tlb_all;
-use crate::arch::x86::cpu::irqs_enabled;
 use crate::arch::x86::mm::highmem::{bad_pfn, kmap_atomic, KmType, KmapAtomic};
 use crate::arch::x86::mm::init::set_pkmap_pte;
-use crate::kernel::preempt::{might_sleep_check, might_sleep_fast_ok, might_sleep_report};
+use crate::kernel::preempt::might_sleep;
 use crate::kernel::sync::{SpinLock, SpinLockGuard};
 use crate::kernel::wait::WaitQueue;
 use crate::layout::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
@@ -119,15 +118,15 @@ impl core::fmt::Display for KmapError {
 pub fn kmap(pfn: u32) -> Result<Kmap, KmapError> {
     // LAB 4: BEGIN a lowmem page needs no slot: it is always in the direct map
     if (pfn as usize) < max_low_pfn() {
-        kmap_might_sleep();
+        might_sleep("kmap");
         // SAFETY: the direct map covers every lowmem frame, always.
         return Ok(unsafe { Kmap::new(pfn, phys_to_virt((pfn as usize) << PAGE_SHIFT)) });
     }
     // LAB 4: STUB
-    // let _ = kmap_might_sleep as fn(); // every page, lowmem too, takes a pkmap slot
+    // let _ = might_sleep as fn(&str); // every page, lowmem too, takes a pkmap slot
     // LAB 4: END
     // Linux's kmap: might_sleep() first, then kmap_high takes kmap_lock.
-    kmap_might_sleep();
+    might_sleep("kmap");
     let mut pk = PKMAP.lock();
     // A page found in a slot passed the max_pfn check when it got the slot:
     // only a page without one is checked (Linux's kmap_high: the hit is a
@@ -150,36 +149,11 @@ fn kmap_bad_pfn(pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> KmapError {
     KmapError::BadPfn(pfn)
 }
 
-/// `might_sleep()` for `kmap`, on every path (Linux's `kmap` runs it first
-/// thing, whatever the page): a `kmap` where sleeping is not allowed is a
-/// bug even when this call happens not to sleep. Inline only the common
-/// answer, "allowed" (interrupts on and no preemption count: EFLAGS and one
-/// load, the slab's `might_sleep_fast_ok`); an `IrqLock` holder is caught
-/// here too, as interrupts are off while it holds the lock.
-#[track_caller]
-#[inline(always)]
-fn kmap_might_sleep() {
-    if !might_sleep_fast_ok(irqs_enabled()) {
-        kmap_might_sleep_slow(core::panic::Location::caller());
-    }
-}
-
-/// The whole check (Linux's `__might_sleep`), made when the fast one said
-/// "maybe not": report the call if sleeping is not allowed here.
-#[cold]
-#[inline(never)]
-fn kmap_might_sleep_slow(caller: &'static core::panic::Location<'static>) {
-    let irqs_on = irqs_enabled();
-    if might_sleep_check(irqs_on) {
-        might_sleep_report("kmap", caller, !irqs_on);
-    }
-}
-
 /// `kmap` of a highmem page that `kmap_mapped` found without a slot (RAM:
 /// checked against `max_pfn`), called with the pkmap lock still held: take
 /// a slot (the PTEs of the stale ones cleared and the TLB flushed once if
 /// the search wraps), or sleep until one is free. Out of line, so that
-/// `kmap` inlines only the lookup. `kmap_might_sleep` has already checked
+/// `kmap` inlines only the lookup. `might_sleep` has already checked
 /// that sleeping is allowed (Linux's `kmap_high` checks nothing more).
 #[inline(never)]
 fn kmap_new(mut pk: SpinLockGuard<'static, Pkmap>, pfn: u32) -> Kmap {

@@ -16,7 +16,7 @@ use super::rlimit::{self, Rlimit, RlimitError, RLIM64_INFINITY};
 use super::signal::{self, KillError};
 use super::sys;
 use super::task;
-use crate::arch::x86::cpu::{local_irq_disable, local_irq_enable};
+use crate::arch::x86::cpu::local_irq_enable;
 use crate::arch::x86::kernel::traps::TrapFrame;
 use crate::arch::x86::lib::uaccess::{copy_from_user, copy_to_user, get_user, put_user};
 use crate::arch::x86::tls::{UserDesc, GDT_ENTRY_TLS_MAX, GDT_ENTRY_TLS_MIN};
@@ -98,7 +98,8 @@ pub fn install() {
 
 /// The handler `int $0x80` reaches (registered with traps by `exec`).
 /// Runs with interrupts on, as Linux's system calls do: they may sleep
-/// and fault on user memory.
+/// and fault on user memory. `int $0x80` comes from ring 3 only, so
+/// trap_dispatch's way back to the user turns them off again.
 pub fn do_syscall(frame: &mut TrapFrame) {
     let args = [frame.ebx, frame.ecx, frame.edx, frame.esi, frame.edi, frame.ebp];
     // The number, kept for a restart after a signal (Linux's `orig_eax`;
@@ -110,9 +111,7 @@ pub fn do_syscall(frame: &mut TrapFrame) {
         NR_CLONE => fork_result(super::fork::do_fork(frame, args[0], args[1], args[2], args[4])),
         nr => dispatch(nr, &args),
     } as u32;
-    // The way back to ring 3 (trap_common's pops and iret) runs with
-    // interrupts off, as it came in.
-    local_irq_disable();
+    // trap_dispatch turns interrupts off again for the way back to ring 3.
 }
 
 /// The tables searched, in order: this file's (the process and memory

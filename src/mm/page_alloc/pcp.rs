@@ -268,22 +268,16 @@ pub(in crate::mm) const fn pcp_index(mt: MigrateType) -> usize {
 /// [`pcp_index`] by table, for the free path, which has the pageblock type
 /// as its `u8`: one load where `min` is a compare and a move on i386. An
 /// entry for every `u8`, so that the index needs neither a mask nor a
-/// bounds check.
+/// bounds check; made from `pcp_index` itself, so the two cannot disagree.
 pub(super) const PCP_LIST_OF: [u8; 256] = {
-    let mut t = [2; 256];
-    t[MigrateType::Unmovable as usize] = 0;
-    t[MigrateType::Reclaimable as usize] = 1;
-    t
-};
-
-// The table and `pcp_index` agree on every migrate type, at compile time.
-const _: () = {
+    let mut t = [(PCP_TYPES - 1) as u8; 256];
     let mut i = 0;
     while i < MigrateType::ALL.len() {
         let mt = MigrateType::ALL[i];
-        assert!(PCP_LIST_OF[mt as usize] as usize == pcp_index(mt), "PCP_LIST_OF disagrees with pcp_index");
+        t[mt as usize] = pcp_index(mt) as u8;
         i += 1;
     }
+    t
 };
 
 impl Zone {

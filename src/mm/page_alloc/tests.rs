@@ -3,7 +3,7 @@
 //! Past 600 lines because it is a list of independent tests (each builds
 //! its own node), read one at a time.
 
-use super::pcp::{pcp_index, route_index, PCP_LIST_OF};
+use super::pcp::{pcp_index, route_index};
 use super::*;
 use crate::kernel::e820::{MemMap, MemType, Region};
 use crate::mm::buddy;
@@ -582,14 +582,6 @@ fn pcp_taken_twice_is_reported() {
     let (node, _mm) = machine(0);
     let _held = node.zones[1].pcp();
     let _again = node.zones[1].pcp();
-}
-
-/// The free path's table of pcp lists says what `pcp_index` says.
-#[test]
-fn pcp_list_table_matches_pcp_index() {
-    for mt in MigrateType::ALL {
-        assert_eq!(PCP_LIST_OF[mt as usize] as usize, pcp_index(mt), "{mt:?}");
-    }
 }
 
 /// Linux 2.6.24's `zone_watermark_ok`, word for word (pcp pages count at

@@ -7,6 +7,7 @@
 //! `/proc/slabinfo` counts objects that sit in the array as active.
 
 use super::mgmt::SlabRef;
+use super::sizing::obj_to_index;
 use super::{AllocError, KmemCache, SlabPages, AC_MAX, BUFCTL_ACTIVE, BUFCTL_CACHED, SLAB_MAGIC};
 use crate::mm::gfp::Gfp;
 use core::ptr::NonNull;
@@ -122,7 +123,7 @@ impl KmemCache {
             return None;
         }
         let rel = obj.wrapping_sub(s.s_mem());
-        let i = rel.wrapping_mul(s.index_mul()).rotate_right(s.index_shift() as u32);
+        let i = obj_to_index(rel, s.index_mul(), s.index_shift() as u32);
         if i >= s.num() as usize {
             return None;
         }

@@ -3,6 +3,7 @@
 //! `bufctl` free list after it, the three lists of slabs a cache keeps, and
 //! finding the slab and index of an object (`virt_to_slab`, `obj_to_index`).
 
+use super::sizing::obj_to_index;
 use super::slab_debug::Foreign;
 use super::{KmemCache, SlabPages, BUFCTL_ACTIVE, SLAB_MAGIC};
 use core::mem::size_of;
@@ -290,7 +291,7 @@ impl KmemCache {
         let s = unsafe { SlabRef::new(hdr) };
         // The caller's pointer follows the object's red zone, if any.
         let rel = obj.wrapping_sub(s.s_mem());
-        let i = rel.wrapping_sub(self.obj_offset).wrapping_mul(self.index_mul).rotate_right(self.index_shift);
+        let i = obj_to_index(rel.wrapping_sub(self.obj_offset), self.index_mul, self.index_shift);
         if i >= self.num {
             return Err(self.explain_bad_offset(rel));
         }

@@ -234,6 +234,14 @@ pub(super) const fn exact_index(d: usize) -> (usize, u32) {
     (inv, shift)
 }
 
+/// The index of the object at offset `rel` from the first, with
+/// [`exact_index`]'s factors: below `num` only at an object's start
+/// (Linux's `obj_to_index`, which trusts `rel` and divides by reciprocal).
+#[inline(always)]
+pub(super) const fn obj_to_index(rel: usize, mul: usize, shift: u32) -> usize {
+    rel.wrapping_mul(mul).rotate_right(shift)
+}
+
 // ---- kmalloc's size classes ---------------------------------------------
 // Linux keeps them in `mm/slab_common.c`; the kernel's kmalloc is in
 // `mm/slab_common.rs`, which only the kernel builds, so they live here,

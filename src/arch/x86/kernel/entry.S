@@ -52,17 +52,33 @@ trap_common:
     call trap_dispatch
     add $4, %esp
 /* A user selector that no longer loads (set_thread_area emptied its
- * descriptor, or made it not present or execute-only) faults in one of
- * the four segment pops; trap_dispatch then zeroes the slot being popped
- * and the pop is retried (Linux's fixups on RESTORE_REGS' pops): the
- * program goes on with a null selector there. */
-.global restore_all, restore_segs_end
+ * descriptor under the program) faults (#GP, #NP) in its pop. As Linux's
+ * RESTORE_REGS, each pop is listed in __ex_table: trap_dispatch resumes at
+ * its fixup, which nulls the slot the pop reads (the word at %esp: a trap
+ * from ring 0 leaves %esp where the pop found it) and retries the pop, so
+ * the program goes on with a null selector there. */
+.global restore_all
 restore_all:                        /* Linux's name: a TrapFrame back into the CPU */
-    pop %gs
-    pop %fs
-    pop %es
-    pop %ds
-restore_segs_end:
+1:  pop %gs
+2:  pop %fs
+3:  pop %es
+4:  pop %ds
+.pushsection .fixup, "ax"
+5:  movl $0, (%esp)
+    jmp 1b
+6:  movl $0, (%esp)
+    jmp 2b
+7:  movl $0, (%esp)
+    jmp 3b
+8:  movl $0, (%esp)
+    jmp 4b
+.popsection
+.pushsection __ex_table, "a"
+    .long 1b, 5b
+    .long 2b, 6b
+    .long 3b, 7b
+    .long 4b, 8b
+.popsection
     popa
     add $8, %esp                    /* vector and error code */
     iret

@@ -155,6 +155,19 @@ pub fn set_page_fault_handler(handler: PageFaultHandler) {
     PAGE_FAULT_HANDLER.call_once(|| handler);
 }
 
+/// The exception table's lookup (`arch::x86::lib::extable`'s
+/// `fixup_exception`, a layer above), registered with the page-fault
+/// handler: a #GP or #NP in ring 0 at a listed instruction (restore_all's
+/// pops of user segment selectors) resumes at its fixup, as Linux's
+/// `do_general_protection` tries `fixup_exception` before it oopses.
+pub type FixupHandler = fn(&mut TrapFrame) -> bool;
+
+static FIXUP_HANDLER: spin::Once<FixupHandler> = spin::Once::new();
+
+pub fn set_exception_fixup(handler: FixupHandler) {
+    FIXUP_HANDLER.call_once(|| handler);
+}
+
 /// The system-call handler (`int $0x80`): the process layer's
 /// `sys_call_table` dispatch, registered at boot (`set_syscall_handler`),
 /// as the page-fault handler is, so that traps stay below the layers that
@@ -218,7 +231,8 @@ pub static BREAKPOINTS: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
     match vector {
-        11 | 13 if !frame.from_user() && in_segment_pops(frame.eip) => fixup_user_segment(frame),
+        // restore_all's segment pops (entry.S) are in the exception table.
+        11 | 13 if !frame.from_user() && FIXUP_HANDLER.get().is_some_and(|fixup| fixup(frame)) => {}
         14 => match PAGE_FAULT_HANDLER.get() {
             None => die(EXCEPTION_NAMES[vector], frame),
             Some(handler) => handler(frame),
@@ -249,37 +263,6 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             handler(frame);
         }
     }
-}
-
-extern "C" {
-    static restore_all: u8;
-    static restore_segs_end: u8;
-}
-
-/// Whether `eip` is one of `restore_all`'s four segment pops.
-fn in_segment_pops(eip: u32) -> bool {
-    // Only the labels' addresses are taken; nothing is read.
-    let (start, end) = (&raw const restore_all as u32, &raw const restore_segs_end as u32);
-    (start..end).contains(&eip)
-}
-
-/// User segment selectors `restore_all` could not load, made null (for tests).
-pub static SEGMENT_FIXUPS: AtomicUsize = AtomicUsize::new(0);
-
-/// `restore_all` faulted (#NP, #GP) loading a user's segment selector
-/// whose descriptor `set_thread_area` took away under it: as Linux's fixup
-/// of its RESTORE_REGS pops, the selector becomes null and the pop is
-/// retried, so the program goes on (a later access through that register
-/// faults in ring 3, where it is the program's own). The faulting pop's
-/// operand is the word at the interrupted stack pointer.
-fn fixup_user_segment(frame: &mut TrapFrame) {
-    SEGMENT_FIXUPS.fetch_add(1, Ordering::Relaxed);
-    let slot = frame.interrupted_esp() as *mut u32;
-    // SAFETY: a trap from ring 0 at one of restore_all's pops: the
-    // interrupted stack pointer is the next slot of the frame being
-    // restored, on this thread's kernel stack, which only the pops read;
-    // writing the null selector there changes what the retried pop loads.
-    unsafe { slot.write_volatile(0) };
 }
 
 fn handle_irq(irq: u8) {

@@ -40,10 +40,12 @@ pub const PF_USER: u32 = 1 << 2;
 pub const PF_RSVD: u32 = 1 << 3;
 pub const PF_INSTR: u32 = 1 << 4;
 
-/// Hand #PF to `do_page_fault` (the trap code, a layer below, only
-/// dispatches). Called at boot, right after the IDT is loaded.
+/// Hand #PF to `do_page_fault`, and #GP/#NP in the kernel to the exception
+/// table (the trap code, a layer below, only dispatches). Called at boot,
+/// right after the IDT is loaded.
 pub fn init() {
     traps::set_page_fault_handler(do_page_fault);
+    traps::set_exception_fixup(fixup_exception);
 }
 
 /// Whether a fault on a user address must not be handled, only fixed up

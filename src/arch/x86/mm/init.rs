@@ -276,7 +276,7 @@ pub fn set_pkmap_pte(slot: usize, pfn: Option<u32>) {
 /// Fixed mappings below FIXADDR_TOP (Linux's fixmap): each index is one page
 /// whose frame can be changed at run time. Index 0 is the highest page.
 ///
-/// `set_fixmap`/`clear_fixmap` are inline: called with a constant index
+/// `set_fixmap`/`clear_fixmap_at` are inline: called with a constant index
 /// (every caller but tests passes one), the range check and the PTE address
 /// fold away at compile time.
 pub mod fixmap {
@@ -293,7 +293,15 @@ pub mod fixmap {
     #[inline(always)]
     fn pte(idx: usize) -> &'static AtomicU32 {
         assert!(idx < NR_FIX, "fixmap index {} out of range", idx);
-        &super::FIXMAP_PT.0[(fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff]
+        pte_at(fix_to_virt(idx))
+    }
+
+    /// The fixmap PTE of `vaddr`: the fixmap page table maps the 4 MB that
+    /// FIXADDR_TOP lies in (a layout assert), so the page number's low ten
+    /// bits index it (the mask also spares the bounds check).
+    #[inline(always)]
+    fn pte_at(vaddr: usize) -> &'static AtomicU32 {
+        &super::FIXMAP_PT.0[(vaddr >> PAGE_SHIFT) & 0x3ff]
     }
 
     /// Frames a non-PAE PTE can name: `pfn << 12` must fit 32 bits.
@@ -311,7 +319,7 @@ pub mod fixmap {
     ///
     /// # Safety
     /// The caller owns slot `idx` (nobody else maps or uses it until
-    /// `clear_fixmap`), and `pfn` is a frame it may access: the mapping
+    /// `clear_fixmap_at`), and `pfn` is a frame it may access: the mapping
     /// replaces whatever was in the slot.
     #[inline(always)]
     pub unsafe fn set_fixmap(idx: usize, pfn: usize) -> Result<usize, PfnTooHigh> {
@@ -320,7 +328,7 @@ pub mod fixmap {
         }
         // Before paging_init installs the table, the mapping would not exist
         // and the caller's access would fault: say why instead (a load and a
-        // branch; `clear_fixmap` follows a `set_fixmap`, so needs no check).
+        // branch; `clear_fixmap_at` follows a `set_fixmap`, so needs no check).
         if !ready() {
             fixmap_before_paging_init();
         }
@@ -355,10 +363,10 @@ pub mod fixmap {
         panic!("fixmap used before paging_init");
     }
 
-    /// `clear_fixmap` of the slot at `vaddr`, for a caller that holds the
-    /// address rather than the index (`kunmap_atomic`, as Linux's
-    /// `kpte_clear_flush(kmap_pte - idx, vaddr)`): the PTE's address is the
-    /// page number scaled onto a constant base, with no range check.
+    /// Unmap the fixmap slot at `vaddr`: the pair of [`set_fixmap`], by
+    /// address (`kunmap_atomic` holds the address, as Linux's
+    /// `kpte_clear_flush(kmap_pte - idx, vaddr)`; Linux's `clear_fixmap`
+    /// takes the index).
     ///
     /// # Safety
     /// `vaddr` is the address of fixmap slot the caller owns (so in
@@ -367,25 +375,7 @@ pub mod fixmap {
     #[inline(always)]
     pub unsafe fn clear_fixmap_at(vaddr: usize) {
         debug_assert!((FIXADDR_START..FIXADDR_TOP).contains(&vaddr) && vaddr % PAGE_SIZE == 0);
-        // The fixmap page table maps the 4 MB that FIXADDR_TOP lies in.
-        const PT_FIRST_PAGE: usize = (FIXADDR_TOP >> PAGE_SHIFT) & !0x3ff;
-        // SAFETY: a fixmap address's page number is PT_FIRST_PAGE plus its
-        // index in the table (FIXADDR_START and FIXADDR_TOP share one page
-        // table, a layout assert): an entry of FIXMAP_PT.
-        let pte = unsafe { &*super::FIXMAP_PT.0.as_ptr().add((vaddr >> PAGE_SHIFT) - PT_FIRST_PAGE) };
-        pte.store(0, Ordering::Relaxed);
+        pte_at(vaddr).store(0, Ordering::Relaxed);
         flush_tlb_one(vaddr);
-    }
-
-    /// Unmap fixmap slot `idx`: the pair of [`set_fixmap`], by index as
-    /// Linux's `clear_fixmap` (no caller in the kernel now: `kunmap_atomic`
-    /// holds the address and uses [`clear_fixmap_at`]).
-    ///
-    /// # Safety
-    /// The caller owns slot `idx` and nothing uses its address any more.
-    #[inline(always)]
-    pub unsafe fn clear_fixmap(idx: usize) {
-        pte(idx).store(0, Ordering::Relaxed);
-        flush_tlb_one(fix_to_virt(idx));
     }
 }

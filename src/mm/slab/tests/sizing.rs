@@ -133,7 +133,7 @@ fn exact_index_accepts_only_object_starts() {
     for d in (4..=PAGE_SIZE << 1).step_by(4).chain([96, 192, 3 * 1024, 5000, 24 * 1024]) {
         let (mul, shift) = exact_index(d);
         let num = ((PAGE_SIZE << MAX_SLAB_ORDER) / d).max(1);
-        let index = |rel: usize| rel.wrapping_mul(mul).rotate_right(shift);
+        let index = |rel: usize| obj_to_index(rel, mul, shift);
         let span = num * d;
         // Around every object start: the start, just after, mid-object, just before.
         for q in 0..num + 2 {

@@ -127,7 +127,8 @@ endif
 
 # The ISO is QEMU's -cdrom, the IDE secondary master: the machine the Linux
 # reference outputs were made on. On an AHCI controller SeaBIOS and GRUB
-# would read it by DMA, 0.2 s faster (scripts/boottime.py measures both),
+# would read it by DMA (scripts/boottime.py times the empty kernel both ways:
+# 0.06 s faster),
 # but SeaBIOS then keeps a page of RAM for the controller and every memory
 # map and zone range would differ from Linux's by that page.
 QEMU_CD := -cdrom $(ISO) -boot d
@@ -204,13 +205,12 @@ $(ELF): $(KERNEL_INPUTS) $(KBUILD)/cargo.cmd | prereqs
 	@mkdir -p $(KBUILD)
 	$(KERNEL_CARGO)
 	@cp $(CARGO_OUT)/kernel $(ELF)
-	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
-# mksyms.sh writes it as the kernel is built; this remakes it if it is lost.
+# The symbol table the kernel's backtraces read (loaded by GRUB as a module).
 $(SYMS): $(ELF)
 	@bash scripts/mksyms.sh $(ELF) $(SYMS)
 
-kernel: prereqs $(ELF)
+kernel: prereqs $(ELF) $(SYMS)
 
 # cargo rebuilds the Rust programs when their sources change; make, the C ones.
 # The Rust programs, likewise, only when a file under user/ (but user/c/) is
@@ -298,7 +298,7 @@ $(ISO): $(KBUILD)/grub.cfg $(KBUILD)/kernel.stripped $(SYMS) $(UBUILD)/rust.stam
 # The ISO's layout is a tenth of a boot (issue 13). GRUB reads the CD through
 # the BIOS by IDE port I/O, about 0.1 ms per 2 KB sector under QEMU, through
 # a cache that reads the 32 KB around any byte it wants. grub-mkrescue lays
-# its 300 modules out in name order, so the 40 that GRUB loads at every boot
+# its 275 modules out in name order, so the 40 that GRUB loads at every boot
 # (normal and what it needs, the partition maps it probes the CD with,
 # multiboot2 and its own needs, the .lst files) cost 1.1 MB of reads; given
 # the highest sort weight they lie together and cost 0.4 MB. The list is

@@ -53,8 +53,10 @@ class Kpte(gdb.Command):
         super().__init__("kpte", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
+        from himem_rust import PAGE_OFFSET
+
         va = int(gdb.parse_and_eval(arg)) & 0xFFFFFFFF
-        if va < 0xC0000000:
+        if va < PAGE_OFFSET:
             # swapper_pg_dir maps the kernel half only; a process's tables
             # may be in highmem (HIGHPTE), which vtop reads through kmap.
             print("kpte: %#010x is a user address; 'vtop %#x PID' walks that process's tables" % (va, va))
@@ -76,7 +78,7 @@ class Kpte(gdb.Command):
             line += "  (4 MB page)"
         elif pde & 1:
             # The kernel's page tables are in lowmem, mapped at PAGE_OFFSET.
-            pt = (pde & 0xFFFFF000) + 0xC0000000
+            pt = (pde & 0xFFFFF000) + PAGE_OFFSET
             line += "  pte[%d] = %08x" % ((va >> 12) & 0x3FF, word(pt + 4 * ((va >> 12) & 0x3FF)))
         print(line)
 

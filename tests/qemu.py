@@ -2184,7 +2184,8 @@ def sysmisc_runs_natively_as_expected():
 
 def run_sysmisc_prints_what_linux_prints():
     """`run sysmisc` (uname, the clocks, sleeps, ids, set_robust_list, stat
-    and ioctl of the console, readlink, read, each with good and bad
+    and ioctl of the console, readlink, read, set_thread_area and
+    get_thread_area (a TLS entry emptied under %fs), each with good and bad
     arguments) prints Linux's lines (tests/expected/sysmisc.txt) but for
     those that differ by nature, which show the kernel's own values:
     release 2.6.24-himem; uid and gid 0; the console as /dev/console (crw------- 5:1,
@@ -2213,7 +2214,8 @@ def run_sysmisc_prints_what_linux_prints():
                          "# gettimeofday: tz minuteswest 0 dsttime 0",
                          "# readlink(\"/proc/self/exe\") = -ENOENT",
                          "# getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0",
-                         "# 16-bit: getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0"] + [
+                         "# 16-bit: getuid() = 0, geteuid() = 0, getgid() = 0, getegid() = 0",
+                         "# set_thread_area: entry 8"] + [
                          "# clock_getres(%d): 0.000001000 s, time64 0.000001000 s" % c for c in (0, 1, 4, 7, 11)] + [
                          "# clock_getres(%d): 0.010000000 s, time64 0.010000000 s" % c for c in (2, 3, 5, 6)] + [
                          "# fstat64(%d): mode 20600 rdev 501 uid 0 gid 0 blksize 4096 nlink 1 size 0 blocks 0" % fd

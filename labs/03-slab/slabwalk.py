@@ -24,7 +24,7 @@ def _install():
     # and `colouroff`, only `s_mem` here): `slabs` finds it from where object 0
     # starts, less what comes before the colour.
     SLAB_HEADER = struct.Struct("<IIIIIIHHHBB")
-    PAGE_SIZE = 4096
+    from himem_rust import PAGE_SIZE
     SLAB_MAGIC = 0x51ABCACE
     LISTS = ("full", "partial", "free")
 

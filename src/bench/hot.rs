@@ -1,7 +1,7 @@
 //! The allocators' hot paths, one row each: the page allocator (pcp and
 //! buddy), slab and kmalloc, kmap, vmalloc; then the boot-time metadata.
 
-use super::{events, free_counts, row, BATCH};
+use super::{events, free_counts, row, row_why, BATCH};
 use crate::arch::x86::cpu::rdtsc;
 use crate::mm::gfp::GFP_KERNEL;
 use crate::mm::page_alloc::{self, __free_pages, alloc_pages, Pages};
@@ -26,12 +26,13 @@ pub(super) fn rows(loop_cost: u64) {
         __free_pages(p);
     }
     let pair = (rdtsc() - t0) / n - loop_cost;
-    row(
+    row_why(
         "page_alloc: order-0 alloc+free pair (pcp)",
         pair,
         "<=150",
         &ev,
-        "; the pair keeps might_sleep and fault injection, the free's page checks (zone, count, mapcount, flags) and an irq save plus a re-entry lock word per pcp access; misses: those, the node's init test, the GFP route and the bounds checks of safe indexing are about half the pair, the rest the two calls' frames on i686's six registers and the list push and pop",
+        "; the pair keeps might_sleep and fault injection, the free's page checks (zone, count, mapcount, flags) and an irq save plus a re-entry lock word per pcp access",
+        "; misses: those, the node's init test, the GFP route and the bounds checks of safe indexing are about half the pair, the rest the two calls' frames on i686's six registers and the list push and pop",
     );
 
     let ev = events();
@@ -144,7 +145,7 @@ fn slab_rows(loop_cost: u64) {
         unsafe { cache.free(core::hint::black_box(p)) };
     }
     let per = (rdtsc() - t0) / n - loop_cost;
-    row("kmem_cache_alloc+free pair (64 bytes)", per, "<=60", &ev, format_args!("{HIT_PATH_CHECKS}{CACHE_PAIR_MISS}"));
+    row_why("kmem_cache_alloc+free pair (64 bytes)", per, "<=60", &ev, HIT_PATH_CHECKS, CACHE_PAIR_MISS);
     let _ = cache.destroy();
 
     // Random-size churn: 1,024 live objects of 4..1024 bytes.
@@ -300,18 +301,19 @@ fn split_merge_row(loop_cost: u64) {
         }
     }
     let per = ((rdtsc() - t0) / m).saturating_sub(loop_cost);
-    row(
+    row_why(
         "page_alloc: order-3 pair splitting order-10",
         if split { per } else { 0 },
         "<=1000",
         &ev,
         format_args!(
-            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list; misses: a merge step is about 50 instructions (the zone and bounds checks, the buddy mark and order, the unlink from a list with head, tail and length, nr_free, the CMA count), a third of them spills of pfn, order and list on i686's six registers, and a split step about 25",
+            "; {} free blocks of order {}..{} held first{}; 7 splits and 7 merges, each a link or unlink of a PFN-linked free list",
             held.len(),
             SPLIT_ORDER,
             top - 1,
             if split { ", split and merge seen in buddyinfo" } else { "; NO SPLIT SEEN, not measured" }
         ),
+        "; misses: a merge step is about 50 instructions (the zone and bounds checks, the buddy mark and order, the unlink from a list with head, tail and length, nr_free, the CMA count), a third of them spills of pfn, order and list on i686's six registers, and a split step about 25",
     );
     for &pfn in held.iter() {
         // SAFETY: allocated at SPLIT_ORDER above, handle forgotten, freed once here.
@@ -353,17 +355,15 @@ fn highmem_rows(loop_cost: u64) {
     let per = (rdtsc() - t0) / n - loop_cost;
     let now = events();
     let invlpg_per = (now.invlpg - ev.invlpg) as u64 / n;
-    row(
+    row_why(
         "kmap_atomic+kunmap_atomic pair (highmem)",
         per,
         "<=20",
         &ev,
-        format_args!(
-            " ({} invlpg per pair, goal 2; misses: the two invlpg, their counts and the PTE writes are 8; the \
-             frame bound (about 6), the slot-type stack that refuses a type taken twice and reports an out-of-order \
-             release (about 14) and the preempt and pagefault counts (4) keep the safe API sound)",
-            invlpg_per
-        ),
+        format_args!(" ({} invlpg per pair, goal 2)", invlpg_per),
+        "; misses: the two invlpg, their counts and the PTE writes are 8; the frame bound (about 6), the \
+         slot-type stack that refuses a type taken twice and reports an out-of-order release (about 14) and the \
+         preempt and pagefault counts (4) keep the safe API sound",
     );
 
     let held = kmap(pfn).expect("a RAM pfn");
@@ -374,15 +374,16 @@ fn highmem_rows(loop_cost: u64) {
         drop(core::hint::black_box(k));
     }
     let per = (rdtsc() - t0) / n - loop_cost;
-    row(
+    row_why(
         "kmap+kunmap of an already-mapped page",
         per,
         "<=30",
         &ev,
-        " (goal: no invlpg; misses: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for \
-         both), kmap probes the page_address hash (6) and runs might_sleep, as Linux's kmap does on every path \
-         (EFLAGS, for IrqLock holders and cli, and the preempt count: 8), kunmap checks that the slot holds the \
-         page for another user (6), and each side counts its event)",
+        " (goal: no invlpg)",
+        "; misses: as Linux's kmap_high/kunmap_high, each side takes kmap_lock (14 for both), kmap probes the \
+         page_address hash (6) and runs might_sleep, as Linux's kmap does on every path (EFLAGS, for IrqLock \
+         holders and cli, and the preempt count: 8), kunmap checks that the slot holds the page for another user \
+         (6), and each side counts its event",
     );
     drop(held);
     __free_pages(p);

@@ -73,6 +73,14 @@ pub(super) fn row(name: &str, per_op: u64, goal: &str, before: &Events, extra: i
     );
 }
 
+/// `row` for a row that may miss its goal: `why` (why it misses, `; misses:
+/// ...`) ends the line only while it does, so a row that comes to meet its
+/// goal stops saying it misses.
+pub(super) fn row_why(name: &str, per_op: u64, goal: &str, before: &Events, extra: impl core::fmt::Display, why: &str) {
+    let why = if shortfall(per_op, goal) > 0 { why } else { "" };
+    row(name, per_op, goal, before, format_args!("{}{}", extra, why));
+}
+
 /// `, misses by N`, or nothing when the goal is met (N = 0).
 struct Miss(u64);
 

@@ -293,15 +293,7 @@ pub mod fixmap {
     #[inline(always)]
     fn pte(idx: usize) -> &'static AtomicU32 {
         assert!(idx < NR_FIX, "fixmap index {} out of range", idx);
-        pte_at(fix_to_virt(idx))
-    }
-
-    /// The fixmap PTE of `vaddr`: the fixmap page table maps the 4 MB that
-    /// FIXADDR_TOP lies in (a layout assert), so the page number's low ten
-    /// bits index it (the mask also spares the bounds check).
-    #[inline(always)]
-    fn pte_at(vaddr: usize) -> &'static AtomicU32 {
-        &super::FIXMAP_PT.0[(vaddr >> PAGE_SHIFT) & 0x3ff]
+        &super::FIXMAP_PT.0[(fix_to_virt(idx) >> PAGE_SHIFT) & 0x3ff]
     }
 
     /// Frames a non-PAE PTE can name: `pfn << 12` must fit 32 bits.
@@ -375,7 +367,16 @@ pub mod fixmap {
     #[inline(always)]
     pub unsafe fn clear_fixmap_at(vaddr: usize) {
         debug_assert!((FIXADDR_START..FIXADDR_TOP).contains(&vaddr) && vaddr % PAGE_SIZE == 0);
-        pte_at(vaddr).store(0, Ordering::Relaxed);
+        // The fixmap page table maps the 4 MB that FIXADDR_TOP lies in. The
+        // PTE's address is the page number scaled onto a constant base: no
+        // mask, no range check (a mask, as `pte`'s, costs kunmap_atomic a
+        // register, which i686's six make a spill: 8 instructions a pair).
+        const PT_FIRST_PAGE: usize = (FIXADDR_TOP >> PAGE_SHIFT) & !0x3ff;
+        // SAFETY: a fixmap address's page number is PT_FIRST_PAGE plus its
+        // index in the table (FIXADDR_START and FIXADDR_TOP share one page
+        // table, a layout assert): an entry of FIXMAP_PT.
+        let pte = unsafe { &*super::FIXMAP_PT.0.as_ptr().add((vaddr >> PAGE_SHIFT) - PT_FIRST_PAGE) };
+        pte.store(0, Ordering::Relaxed);
         flush_tlb_one(vaddr);
     }
 }

@@ -334,8 +334,12 @@ swap: export SWAP := $(SWAP)
 swap:
 	$(if $(call same,$(wildcard $(SWAP_IMG)),$(SWAP_IMG)),,@bash scripts/swapimg.sh)
 
+# Piped input that ends is the end of the session: the shell then gets
+# `poweroff`, as a login shell's end of input ends it, so a script that
+# forgets it does not leave QEMU waiting for ever (the serial line has no
+# end of file to tell the kernel).
 run: memcheck swap progscheck iso
-	@if [ -t 0 ]; then exec $(QEMU) $(SERIAL_TTY); else exec $(QEMU) $(SERIAL_PIPE); fi
+	@if [ -t 0 ]; then exec $(QEMU) $(SERIAL_TTY); else { cat; printf '\npoweroff\n'; } | $(QEMU) $(SERIAL_PIPE); fi
 
 # QEMU cannot take a port that is in use and would go on without its GDB
 # stub: GDB would then attach to whoever holds the port. Refuse instead.

@@ -112,10 +112,13 @@ def main():
     if args and args[0] == "--reads":
         if len(args) != 2:
             sys.exit("usage: scripts/boottime.py --reads ISO")
+        if not os.path.isfile(args[1]):
+            sys.exit("boottime.py: --reads %r: no such file (make iso builds build/kernel.iso)" % args[1])
         reads(args[1])
         return
-    if len(args) > 1 or (args and not args[0].isdigit()):
-        sys.exit("usage: scripts/boottime.py [ROUNDS] | --reads ISO | --help")
+    if len(args) > 1 or (args and not (args[0].isdigit() and int(args[0]) > 0)):
+        sys.exit("boottime.py: %r is not a number of rounds from 1 up\n"
+                 "usage: scripts/boottime.py [ROUNDS] | --reads ISO | --help" % " ".join(args))
     rounds = int(args[0]) if args else 7
     iso, laid_out = floor_iso()
     run(["make", "-s", "iso"])  # so that make run finds nothing to rebuild

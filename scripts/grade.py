@@ -29,6 +29,9 @@ def main():
     if len(sys.argv) != 2:
         sys.exit("usage: scripts/grade.py N   (make grade LAB=N)")
     d = lab_dir(sys.argv[1])
+    out = os.environ.get("GRADE_JSON")
+    if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        sys.exit("make grade: GRADE_JSON=%s: its directory does not exist; nothing graded" % out)
     import gradelib
     spec = importlib.util.spec_from_file_location("lab_grade", os.path.join(d, "grade.py"))
     mod = importlib.util.module_from_spec(spec)
@@ -39,8 +42,8 @@ def main():
     got = sum(r[2] for r in results)
     total = sum(r[1] for r in results)
     print("Score: %d/%d" % (got, total))
-    if os.environ.get("GRADE_JSON"):
-        with open(os.environ["GRADE_JSON"], "w") as f:
+    if out:
+        with open(out, "w") as f:
             json.dump([{"name": n, "points": p, "got": g, "handout": h, "reason": r}
                        for n, p, g, h, r in results], f, indent=1)
     return 0 if results and got == total else 1

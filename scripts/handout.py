@@ -112,6 +112,10 @@ def main():
         sys.exit("make handout: %s; nothing written" % e)
     if blocks == 0:
         sys.exit("make handout: no file marks lab %d (// LAB %d: BEGIN); nothing written" % (lab, lab))
+    try:
+        os.makedirs(dest, exist_ok=True)
+    except OSError as e:
+        sys.exit("make handout: cannot create DEST=%s: %s; nothing written" % (sys.argv[2], e.strerror))
     for f, data, n in files:
         src, dst = os.path.join(ROOT, f), os.path.join(dest, f)
         os.makedirs(os.path.dirname(dst), exist_ok=True)

@@ -56,8 +56,10 @@ int main(int argc, char **argv)
     int n = argc == 3 ? atoi(argv[1]) : 0;
     unsigned long size = argc == 3 ? parse_size(argv[2]) : 0;
     if (n < 1 || n > 1000 || size < PAGE) {
-        fprintf(stderr, "stress: wants N from 1 to 1000 and SIZE of at least 4K (with K, M or G); nothing started\n"
-                        "usage: stress N SIZE\n");
+        fprintf(stderr,
+                "stress: N '%s' SIZE '%s': wants N from 1 to 1000 and SIZE of at least 4K (with K, M or G); "
+                "nothing started\nusage: stress N SIZE\n",
+                argc > 1 ? argv[1] : "", argc > 2 ? argv[2] : "");
         return 2;
     }
     size &= ~(PAGE - 1);
